@@ -1,0 +1,141 @@
+/* platform.h: the OS memory contract, written once.
+ *
+ * Owns: the four address-space states, the seven transitions between them, the
+ * capability record a backend publishes, and the platform instance (a table of
+ * operations plus per-instance counters and failure injection). Backends live in
+ * platform/linux.c and platform/sim.c; nothing outside platform/ calls the OS.
+ *
+ * States (per OS page):
+ *   None      not owned; the default state of every address.
+ *   Reserved  owned, faults on any access, costs no memory.
+ *   Prepared  owned, cheap to make Ready; contents undefined, access undefined
+ *             (the simulator traps it).
+ *   Ready     usable: readable and writable, counted as resident.
+ *
+ * Transitions (the heap calls them through hw_sys_*, below):
+ *   reserve  None             -> Reserved   may fail: ENOMEM
+ *   map      Reserved         -> Prepared   may fail: ENOMEM
+ *   use      Prepared         -> Ready      may fail: ENOMEM (the Windows commit)
+ *   unuse    Ready            -> Prepared   contents forfeit (the scavenge path)
+ *   fault    Ready|Prepared   -> Reserved   may fail: ENOMEM (no VMA left)
+ *   release  any              -> None       (named sysFree in the Go runtime)
+ *   alloc    None             -> Ready      may fail: ENOMEM
+ *
+ * Invariants:
+ *   P1. Every address and length passed to a transition is a multiple of
+ *       caps.page_size and the length is non-zero; violating this is a caller
+ *       bug and aborts with "heapward: platform: unaligned <op>".
+ *   P2. A transition either succeeds for the whole range or fails with ENOMEM
+ *       and leaves every page of the range in its previous state.
+ *   P3. ENOMEM is the only recoverable error. Any other OS error reports the
+ *       call, range and errno, and aborts.
+ *   P4. After a successful unuse or fault, if caps.released_reads_zero, the
+ *       pages read as zero once they are Ready again. This is the one place the
+ *       "released pages are zero" knowledge lives; the heap reads it from here.
+ *   P5. calls[k] counts every call of kind k made through hw_sys_*, failed or
+ *       not; failures[k] counts the ones that returned ENOMEM.
+ *
+ * Locking: a platform instance is not locked. Its counters and injection state
+ * belong to whoever owns the instance; a heap serializes its own calls under
+ * its lock. Two heaps may share the OS instance only if nobody reads the
+ * counters (hw_platform_os() is shared; its counters are best-effort).
+ */
+#ifndef HW_PLATFORM_H
+#define HW_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum hw_mem_state {
+	HW_MEM_NONE = 0,
+	HW_MEM_RESERVED = 1,
+	HW_MEM_PREPARED = 2,
+	HW_MEM_READY = 3,
+} hw_mem_state;
+
+/* Transition kinds, used to index counters and to pick calls to fail. */
+typedef enum hw_sys_kind {
+	HW_SYS_RESERVE = 0,
+	HW_SYS_MAP,
+	HW_SYS_USE,
+	HW_SYS_UNUSE,
+	HW_SYS_FAULT,
+	HW_SYS_RELEASE,
+	HW_SYS_ALLOC,
+	HW_SYS_NKINDS
+} hw_sys_kind;
+
+/* How fault makes a range trap. */
+typedef enum hw_guard_kind {
+	HW_GUARD_NONE = 0,     /* backend has no fault (never true on Linux) */
+	HW_GUARD_PROTNONE = 1, /* mprotect(PROT_NONE): splits VMAs, SEGV_ACCERR */
+	HW_GUARD_MADVISE = 2,  /* MADV_GUARD_INSTALL: no VMA, SEGV_MAPERR */
+	HW_GUARD_SIM = 3,      /* the simulator's own page states */
+} hw_guard_kind;
+
+typedef struct hw_platform_caps {
+	size_t page_size;         /* OS page: the unit of every transition */
+	size_t huge_page_size;    /* transparent huge page, or 0 when none */
+	size_t granularity;       /* reserve alignment (64 KiB on Windows) */
+	bool use_needs_call;      /* Prepared->Ready does real work (a commit) */
+	bool released_reads_zero; /* see P4 */
+	bool partial_release;     /* release may cover part of a reservation */
+	hw_guard_kind guard;
+} hw_platform_caps;
+
+typedef struct hw_platform hw_platform;
+
+/* A backend's operations. Each returns 0 or ENOMEM (P2, P3); void ones cannot
+ * fail recoverably. Callers never call these directly: use hw_sys_*. */
+typedef struct hw_platform_ops {
+	int (*reserve)(hw_platform *pf, void *hint, size_t n, void **out);
+	int (*map)(hw_platform *pf, void *p, size_t n);
+	int (*use)(hw_platform *pf, void *p, size_t n);
+	void (*unuse)(hw_platform *pf, void *p, size_t n);
+	int (*fault)(hw_platform *pf, void *p, size_t n);
+	void (*release)(hw_platform *pf, void *p, size_t n);
+	int (*alloc)(hw_platform *pf, size_t n, void **out);
+	void (*destroy)(hw_platform *pf); /* NULL for static instances */
+} hw_platform_ops;
+
+struct hw_platform {
+	const char *name;
+	const hw_platform_ops *ops;
+	hw_platform_caps caps;
+	uint64_t calls[HW_SYS_NKINDS];
+	uint64_t failures[HW_SYS_NKINDS];
+	/* Failure injection: when fail_at is non-zero, the fail_at-th call
+	 * (1-based, counting only kinds in fail_mask) returns ENOMEM without
+	 * reaching the backend, then fail_at resets to 0. */
+	uint64_t fail_at;
+	uint64_t fail_seen;
+	unsigned fail_mask; /* bit (1u << hw_sys_kind); 0 means every kind */
+	void *impl;         /* backend state */
+};
+
+/* The process's real OS backend (Linux here). Shared; never destroyed. */
+hw_platform *hw_platform_os_instance(void);
+
+/* A private Linux backend instance with its own counters; force_protnone
+ * picks the PROT_NONE fallback even when the kernel has guard regions. Free
+ * it with hw_platform_destroy. Returns NULL on ENOMEM. */
+hw_platform *hw_platform_linux_create(bool force_protnone, bool use_madv_free);
+
+void hw_platform_destroy(hw_platform *pf);
+
+/* Fail the nth matching call (1 = the next one) with ENOMEM; mask as fail_mask. */
+void hw_platform_inject(hw_platform *pf, uint64_t nth, unsigned mask);
+
+/* The transitions, with P1 checked and P5 counted. */
+int hw_sys_reserve(hw_platform *pf, void *hint, size_t n, void **out);
+int hw_sys_map(hw_platform *pf, void *p, size_t n);
+int hw_sys_use(hw_platform *pf, void *p, size_t n);
+void hw_sys_unuse(hw_platform *pf, void *p, size_t n);
+int hw_sys_fault(hw_platform *pf, void *p, size_t n);
+void hw_sys_release(hw_platform *pf, void *p, size_t n);
+int hw_sys_alloc(hw_platform *pf, size_t n, void **out);
+
+const char *hw_sys_kind_name(hw_sys_kind k);
+
+#endif

@@ -1,0 +1,55 @@
+/* sim.h: the checked simulated platform.
+ *
+ * Owns: a backend that keeps one hw_mem_state per simulated OS page over a real
+ * reservation (the memory is real and touchable: Ready pages are read/write,
+ * every other state is PROT_NONE, so a touch of a Reserved or Prepared page
+ * traps), rejects every transition the contract does not allow, and counts
+ * Ready pages exactly as resident memory.
+ *
+ * Invariants:
+ *   S1. state[i] is the contract state of simulated page i; the real mapping's
+ *       protection agrees (READY <=> PROT_READ|PROT_WRITE).
+ *   S2. ready_pages == number of i with state[i] == HW_MEM_READY.
+ *   S3. A reservation handed out by reserve/alloc covers pages that were all
+ *       None; release returns pages of any state to None.
+ *   S4. An illegal transition (a page of the range is in a state the call does
+ *       not accept, or the range is outside the backing) is reported as
+ *       "heapward: sim: illegal <op> at page <i> (<addr>) in state <s>" and
+ *       handled by the configured policy: abort (default) or record and refuse.
+ *
+ * Locking: none; the owner serializes calls.
+ */
+#ifndef HW_PLATFORM_SIM_H
+#define HW_PLATFORM_SIM_H
+
+#include "platform.h"
+
+typedef struct hw_sim_config {
+	size_t backing_bytes;  /* simulated address space; 0 = 1 GiB */
+	size_t page_size;      /* simulated OS page: power of two >= 4096; 0 = 4096 */
+	size_t huge_page_size; /* reported huge page (0 = none); multiple of page_size */
+	bool use_needs_call;   /* report Prepared->Ready as a real commit */
+	bool released_reads_zero; /* false: unuse/fault fill pages with junk on reuse */
+	bool ignore_hints;     /* place reservations away from hints (discontiguity) */
+	bool record_illegal;   /* S4 policy: record and return EINVAL-like refusal
+				  instead of aborting (tests of illegal transitions) */
+} hw_sim_config;
+
+/* Returns NULL on ENOMEM (the backing reservation or its state array). */
+hw_platform *hw_platform_sim_create(const hw_sim_config *cfg);
+
+/* State of the simulated page containing p (None outside the backing). */
+hw_mem_state hw_sim_state(const hw_platform *pf, const void *p);
+
+/* Bytes of simulated pages in state Ready (S2). */
+size_t hw_sim_ready_bytes(const hw_platform *pf);
+
+/* Number of illegal transitions recorded under record_illegal; the last one's
+ * message is copied into msg (NUL-terminated, truncated to len). */
+uint64_t hw_sim_illegal_count(const hw_platform *pf, char *msg, size_t len);
+
+/* Full check of S1/S2 by walking every page; 0 when consistent, otherwise -1
+ * with a message. O(backing pages). */
+int hw_sim_check(const hw_platform *pf, char *msg, size_t len);
+
+#endif

@@ -1,0 +1,86 @@
+/* base.h: configuration macros, the two check levels, and small bit helpers.
+ *
+ * Owns: HW_DEBUG (0, 1 or 2), HW_MUTANT (0, or the id of a deliberate bug
+ * compiled in by ci/mutants.sh), HW_CHECK (always on: for what callers can
+ * break; reports a fixed message and aborts), HW_ASSERT (HW_DEBUG >= 1: internal
+ * invariants) and HW_ASSERT_SLOW (HW_DEBUG >= 2: O(heap) checks).
+ *
+ * Every config macro is defined to a number here when the build did not, so
+ * `#if HW_X` never silently reads an undefined name (-Wundef is on).
+ *
+ * Reports go through hw_report_write (src/report.c): write(2) from a stack
+ * buffer, never malloc, so they are safe in a fault handler and under a
+ * malloc layer built on this heap.
+ */
+#ifndef HW_BASE_H
+#define HW_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef HW_DEBUG
+#define HW_DEBUG 0
+#endif
+#ifndef HW_MUTANT
+#define HW_MUTANT 0
+#endif
+#ifndef HW_TRACK_ASAN
+#define HW_TRACK_ASAN 0
+#endif
+#ifndef HW_TRACK_VALGRIND
+#define HW_TRACK_VALGRIND 0
+#endif
+
+/* HW_MUTATE(id, good, bad): `good` in every normal build; `bad` only in the
+ * mutation-testing build for mutant `id` (ci/mutants.sh). Keeps each planted
+ * bug to one expression beside the code it breaks. */
+#define HW_MUTATE(id, good, bad) ((HW_MUTANT == (id)) ? (bad) : (good))
+
+#define HW_LIKELY(x) __builtin_expect(!!(x), 1)
+#define HW_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define HW_NORETURN __attribute__((noreturn))
+#define HW_COLD __attribute__((cold))
+#define HW_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Formats into a bounded stack buffer and writes it to fd 2 with write(2).
+ * Supports %s %d %u %zu %zx %lu %llu %llx %p %c and %%; nothing else. */
+void hw_report_write(const char *fmt, ...) HW_PRINTF(1, 2);
+void hw_report_vwrite(const char *fmt, va_list ap);
+/* The same formatter into a caller buffer; always NUL-terminates. */
+size_t hw_report_format(char *buf, size_t len, const char *fmt, ...) HW_PRINTF(3, 4);
+size_t hw_report_vformat(char *buf, size_t len, const char *fmt, va_list ap);
+HW_NORETURN HW_COLD void hw_fatal(const char *fmt, ...) HW_PRINTF(1, 2);
+
+/* Always-on check: `msg` is a fixed string that tests match. */
+#define HW_CHECK(cond, msg)                                                        \
+	do {                                                                       \
+		if (HW_UNLIKELY(!(cond)))                                          \
+			hw_fatal("heapward: %s", (msg));                           \
+	} while (0)
+
+#if HW_DEBUG >= 1
+#define HW_ASSERT(cond)                                                            \
+	do {                                                                       \
+		if (HW_UNLIKELY(!(cond)))                                          \
+			hw_fatal("heapward: assertion failed: %s (%s:%d)", #cond,  \
+				 __FILE__, __LINE__);                              \
+	} while (0)
+#else
+#define HW_ASSERT(cond) ((void)sizeof(!(cond)))
+#endif
+#if HW_DEBUG >= 2
+#define HW_ASSERT_SLOW(cond) HW_ASSERT(cond)
+#else
+#define HW_ASSERT_SLOW(cond) ((void)sizeof(!(cond)))
+#endif
+
+static inline bool hw_is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+static inline uintptr_t hw_align_down(uintptr_t x, size_t a) { return x & ~(uintptr_t)(a - 1); }
+static inline uintptr_t hw_align_up(uintptr_t x, size_t a) { return (x + a - 1) & ~(uintptr_t)(a - 1); }
+static inline unsigned hw_log2(size_t x) { return (unsigned)(63 - __builtin_clzll((unsigned long long)x)); }
+static inline size_t hw_min(size_t a, size_t b) { return a < b ? a : b; }
+static inline size_t hw_max(size_t a, size_t b) { return a > b ? a : b; }
+
+#endif

@@ -1,0 +1,41 @@
+/* inspect.h: read-only views of a heap's internals, for tests, the
+ * differential harness and benchmarks. Not public API: these names are
+ * hidden in the shared library and linked from the static one.
+ *
+ * Locking: each call takes the heap lock; results are a snapshot.
+ */
+#ifndef HW_INSPECT_H
+#define HW_INSPECT_H
+
+#include "heapward.h"
+#include "platform.h"
+
+typedef enum hw_page_kind {
+	HW_PAGE_UNMAPPED = 0, /* not in any arena of this heap */
+	HW_PAGE_FREE_READY,   /* free, backed (dirty) */
+	HW_PAGE_FREE_RELEASED,/* free, not backed (Prepared, or Reserved when faulted) */
+	HW_PAGE_INUSE,        /* part of an allocated run */
+} hw_page_kind;
+
+/* Kind of the heap page containing p; *run_head (may be NULL) says whether
+ * p's page is the first page of an allocated run. */
+hw_page_kind hw_heap_page_kind(hw_heap *h, const void *p, bool *run_head);
+
+/* Arenas in address order. */
+size_t hw_heap_arena_count(hw_heap *h);
+void hw_heap_arena_get(hw_heap *h, size_t i, void **base, size_t *size);
+
+/* The platform the heap runs on. */
+hw_platform *hw_heap_platform(hw_heap *h);
+
+/* Policy constants the harness's model mirrors. */
+#define HW_CHUNK_PAGES 512              /* pages per bitmap chunk */
+#define HW_SCAVENGE_QUANTUM (64u << 10) /* bytes per background step */
+
+/* Scavenging unit in heap pages: max(1, OS page / heap page). Released state
+ * always covers whole aligned units. */
+size_t hw_heap_unit_pages(const hw_heap *h);
+/* Huge page in heap pages, or 0 when the platform has none larger than a unit. */
+size_t hw_heap_huge_pages(const hw_heap *h);
+
+#endif

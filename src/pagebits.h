@@ -1,0 +1,54 @@
+/* pagebits.h: the page allocator's fast bitmap and summary functions.
+ *
+ * Owns: operations on one chunk's 512-bit page maps (bit i = page i of the
+ * chunk, word i/64, bit i%64), and run summaries (start, max, end) of free
+ * pages, both for one bitmap and merged across neighbouring ranges. Pure
+ * functions with naive twins in the fuzz target fuzz/pagebits_fuzzer.c.
+ *
+ * Invariants:
+ *   B1. A summary of a range of L pages has start <= L, end <= L, max <= L,
+ *       max >= start, max >= end, and start == L <=> max == L <=> end == L
+ *       (a fully free range).
+ *   B2. hw_sum_merge of k children equals hw_bits_summarize of the
+ *       concatenated bitmaps (the summary tree's correctness rests on it).
+ *
+ * Locking: none (pure functions).
+ */
+#ifndef HW_PAGEBITS_H
+#define HW_PAGEBITS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define HW_BITS_WORDS 8
+#define HW_BITS_PAGES (HW_BITS_WORDS * 64)
+#define HW_BITS_NONE 0xffffffffu
+
+/* A free-run summary of a range: free pages at its start, the longest free
+ * run anywhere in it, free pages at its end (a set bit = not free). */
+typedef struct hw_sum {
+	uint32_t start, max, end;
+} hw_sum;
+
+/* Set, clear, count, test [i, i+n) with i + n <= HW_BITS_PAGES. */
+void hw_bits_set(uint64_t *w, unsigned i, unsigned n);
+void hw_bits_clear(uint64_t *w, unsigned i, unsigned n);
+unsigned hw_bits_count(const uint64_t *w, unsigned i, unsigned n);
+bool hw_bits_test(const uint64_t *w, unsigned i);
+
+/* Lowest i >= from such that bits [i, i+n) are all clear, or HW_BITS_NONE. */
+unsigned hw_bits_find_clear_run(const uint64_t *w, unsigned n, unsigned from);
+
+/* Highest i < below whose bit is set, or HW_BITS_NONE. */
+unsigned hw_bits_find_set_below(const uint64_t *w, unsigned below);
+
+/* Lowest i >= from whose bit is set, or HW_BITS_NONE. */
+unsigned hw_bits_find_set_from(const uint64_t *w, unsigned from);
+
+/* Summary of the clear (free) runs of a whole 512-page map. */
+hw_sum hw_bits_summarize(const uint64_t *alloc);
+
+/* Summary of n consecutive ranges of child_pages pages each (B2). */
+hw_sum hw_sum_merge(const hw_sum *children, unsigned n, uint32_t child_pages);
+
+#endif
