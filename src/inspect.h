@@ -25,6 +25,10 @@ hw_page_kind hw_heap_page_kind(hw_heap *h, const void *p, bool *run_head);
 size_t hw_heap_arena_count(hw_heap *h);
 void hw_heap_arena_get(hw_heap *h, size_t i, void **base, size_t *size);
 
+/* Reserves arena(s) covering at least npages pages without allocating them
+ * (the grow path on its own): 0, or ENOMEM with the heap unchanged. */
+int hw_heap_grow(hw_heap *h, size_t npages);
+
 /* The platform the heap runs on. */
 hw_platform *hw_heap_platform(hw_heap *h);
 

@@ -178,7 +178,7 @@ hw_sum hw_sum_merge(const hw_sum *c, unsigned n, uint32_t child_pages)
 		if (all_free) {
 			s.start += c[k].start;
 		}
-		uint32_t through = run + c[k].start;
+		uint32_t through = run + c[k].start + HW_MUTATE(4, 0, 1);
 		if (through > s.max)
 			s.max = through;
 		if (c[k].max > s.max)

@@ -32,7 +32,7 @@ static unsigned hw_t_checks, hw_t_fails;
 			hw_t_fails++;                                              \
 			fprintf(stderr, "%s:%d: EXPECT(%s) failed: ", __FILE__,    \
 				__LINE__, #cond);                                  \
-			fprintf(stderr, "" __VA_ARGS__);                           \
+			fprintf(stderr, " " __VA_ARGS__);                          \
 			fputc('\n', stderr);                                       \
 		}                                                                  \
 	} while (0)

@@ -1,0 +1,206 @@
+/* grow.c: growing the heap by whole arenas, and giving them all back.
+ *
+ * Owns: arena reservation (aligned, contiguous when the address space
+ * allows), the heap's address window, metadata commits for new chunks, and
+ * the seed's accounting rule: new memory is counted as released. It is
+ * Prepared after grow (Reserved under fault_on_free, whose reuse path maps
+ * it), so nothing is backed until an allocation makes it Ready, and the
+ * scavenger never sees untouched memory as work (the Go runtime's
+ * "mark newly-mapped memory as scavenged").
+ *
+ * Window. The first arena fixes a window of address_space bytes centred on
+ * it; later arenas must land inside, so page indices stay small and the
+ * summary tree stays fixed in size. Growth tries, in order: just above the
+ * highest arena, just below the lowest, then wherever the platform puts an
+ * aligned reservation.
+ *
+ * Failure. Any failure (reservation, metadata commit, map) leaves the heap
+ * exactly as it was and returns ENOMEM; committed metadata pages stay
+ * committed and counted in meta_ready.
+ *
+ * Locking: callers hold h->lock.
+ */
+#include "heap_internal.h"
+#include "track.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void release(hw_heap *h, uintptr_t p, size_t n)
+{
+	hw_heap_sys(h, HW_SYS_RELEASE, 0);
+	hw_sys_release(h->pf, (void *)p, n);
+}
+
+static bool in_window(const hw_heap *h, uintptr_t p, size_t n)
+{
+	return h->base == 0 || (p >= h->base && p - h->base <= h->address_space - n);
+}
+
+/* Reserves n bytes at hint exactly (hint != 0), or anywhere aligned to the
+ * arena size (hint == 0). 0 and *out, or ENOMEM. */
+static int reserve_at(hw_heap *h, uintptr_t hint, size_t n, uintptr_t *out)
+{
+	void *got;
+	if (hw_heap_sys(h, HW_SYS_RESERVE, hw_sys_reserve(h->pf, (void *)hint, n, &got)) != 0)
+		return ENOMEM;
+	uintptr_t g = (uintptr_t)got;
+	if ((hint && g == hint) || (!hint && (g & (h->arena_size - 1)) == 0)) {
+		*out = g;
+		return 0;
+	}
+	release(h, g, n);
+	if (hint)
+		return ENOMEM;
+	/* Over-reserve and trim to the alignment. */
+	size_t big = n + h->arena_size;
+	if (big < n || hw_heap_sys(h, HW_SYS_RESERVE, hw_sys_reserve(h->pf, NULL, big, &got)) != 0)
+		return ENOMEM;
+	g = (uintptr_t)got;
+	uintptr_t a = hw_align_up(g, h->arena_size);
+	if (h->pf->caps.partial_release) {
+		if (a > g)
+			release(h, g, a - g);
+		if (g + big > a + n)
+			release(h, a + n, g + big - (a + n));
+		*out = a;
+		return 0;
+	}
+	/* A platform that cannot trim (Windows) gets one retry at the
+	 * aligned address inside the range it just showed us. */
+	release(h, g, big);
+	return reserve_at(h, a, n, out);
+}
+
+static int reserve_arena(hw_heap *h, size_t n, uintptr_t *out)
+{
+	if (h->narenas > 0) {
+		uintptr_t lo = h->arenas[0].base;
+		uintptr_t hi = h->arenas[h->narenas - 1].base + h->arenas[h->narenas - 1].size;
+		if (in_window(h, hi, n) && reserve_at(h, hi, n, out) == 0)
+			return 0;
+		if (lo >= n && in_window(h, lo - n, n) && reserve_at(h, lo - n, n, out) == 0)
+			return 0;
+	}
+	if (reserve_at(h, 0, n, out) != 0)
+		return ENOMEM;
+	if (!in_window(h, *out, n)) {
+		release(h, *out, n);
+		return ENOMEM;
+	}
+	return 0;
+}
+
+/* Commits the metadata the chunks [c0, c1] need: their bitmaps, their
+ * tree entries with every sibling group the search and update read, and
+ * one more arena slot. */
+static int commit_metadata(hw_heap *h, size_t c0, size_t c1)
+{
+	hw_platform *pf = h->pf;
+	if (hw_meta_ensure(pf, &h->sys, &h->meta, &h->chunks[c0], (c1 - c0 + 1) * sizeof(hw_chunk)) ||
+	    hw_meta_ensure(pf, &h->sys, &h->meta, h->arenas, (h->narenas + 1) * sizeof(hw_arena)))
+		return ENOMEM;
+	for (unsigned l = 0; l <= h->tree.top; l++) {
+		size_t lo = (c0 >> (3 * l)) & ~(size_t)(HW_FANOUT - 1);
+		size_t hi = hw_min((c1 >> (3 * l)) | (HW_FANOUT - 1), h->tree.count[l] - 1);
+		if (hw_meta_ensure(pf, &h->sys, &h->meta, &h->tree.level[l][lo], (hi - lo + 1) * sizeof(hw_sum)))
+			return ENOMEM;
+	}
+	return 0;
+}
+
+static void insert_arena(hw_heap *h, uintptr_t base, size_t size)
+{
+	size_t i = h->narenas;
+	while (i > 0 && h->arenas[i - 1].base > base) {
+		h->arenas[i] = h->arenas[i - 1];
+		i--;
+	}
+	h->arenas[i] = (hw_arena){base, size};
+	h->narenas++;
+}
+
+int hw_grow_locked(hw_heap *h, size_t npages, uintptr_t *arena)
+{
+	if (npages > (h->address_space >> h->page_shift))
+		return ENOMEM;
+	size_t ask = hw_align_up(npages << h->page_shift, h->arena_size);
+	uintptr_t addr;
+	if (reserve_arena(h, ask, &addr) != 0)
+		return ENOMEM;
+	bool first = h->base == 0;
+	if (first) {
+		size_t half = h->address_space / 2;
+		h->base = addr > half + h->arena_size ? hw_align_down(addr - half, h->arena_size) : h->arena_size;
+		if (!in_window(h, addr, ask))
+			h->base = addr;
+	}
+	size_t c0 = (addr - h->base) / h->chunk_bytes;
+	size_t c1 = c0 + ask / h->chunk_bytes - 1;
+	if (commit_metadata(h, c0, c1) != 0)
+		goto fail;
+	if (!h->fault_on_free &&
+	    hw_heap_sys(h, HW_SYS_MAP, hw_sys_map(h->pf, (void *)addr, ask)) != 0) {
+		h->mapped += HW_MUTATE(12, 0, ask);
+		goto fail;
+	}
+	for (size_t c = c0; c <= c1; c++) {
+		hw_chunk *ch = &h->chunks[c];
+		memset(ch, 0, sizeof *ch);
+		ch->present = 1;
+		if (HW_MUTANT == 1) {
+			/* The seed's bug: new memory counted as Ready. */
+			ch->free_ready = HW_BITS_PAGES;
+		} else {
+			memset(ch->released, 0xff, sizeof ch->released);
+		}
+	}
+	insert_arena(h, addr, ask);
+	h->mapped += HW_MUTATE(7, ask, 2 * ask);
+	h->released += HW_MUTATE(1, ask, 0);
+	h->counters.grows++;
+	hw_tree_update(h, c0, c1);
+	hw_track_noaccess((void *)addr, ask);
+	if (arena)
+		*arena = addr;
+	return 0;
+fail:
+	release(h, addr, ask);
+	if (first)
+		h->base = 0;
+	return ENOMEM;
+}
+
+void hw_grow_undo_locked(hw_heap *h, uintptr_t arena)
+{
+	size_t i = 0;
+	while (i < h->narenas && h->arenas[i].base != arena)
+		i++;
+	HW_CHECK(i < h->narenas, "grow undo: no such arena");
+	size_t size = h->arenas[i].size;
+	for (; i + 1 < h->narenas; i++)
+		h->arenas[i] = h->arenas[i + 1];
+	h->narenas--;
+	size_t c0 = (arena - h->base) / h->chunk_bytes, c1 = c0 + size / h->chunk_bytes - 1;
+	for (size_t c = c0; c <= c1; c++) {
+		HW_ASSERT(h->chunks[c].free_ready == 0);
+		memset(&h->chunks[c], 0, sizeof h->chunks[c]);
+	}
+	hw_tree_update(h, c0, c1);
+	h->mapped -= size;
+	h->released -= size;
+	hw_track_unmap((void *)arena, size);
+	release(h, arena, size);
+	if (h->narenas == 0)
+		h->base = 0;
+}
+
+void hw_grow_release_all(hw_heap *h)
+{
+	for (size_t i = 0; i < h->narenas; i++) {
+		/* Sanitizers keep poison across munmap; clear it first. */
+		hw_track_unmap((void *)h->arenas[i].base, h->arenas[i].size);
+		release(h, h->arenas[i].base, h->arenas[i].size);
+	}
+	h->narenas = 0;
+}

@@ -1,0 +1,440 @@
+/* heap.c: heap instances and the allocation and free paths.
+ *
+ * Owns: hw_heap_create/destroy (configuration checks and the metadata
+ * layout), hw_heap_alloc* (first fit through the summary tree, growing when
+ * nothing fits, making released units Ready), hw_heap_free (the invalid-free
+ * checks), stats and the inspection views. The invariants are listed in
+ * heap_internal.h (I1-I13) and checked by validate.c.
+ *
+ * Allocation policy: the lowest address that fits. An aligned request for n
+ * pages at alignment a pages takes the lowest free run of n + a - 1 pages and
+ * the first aligned page inside it (so the fit is found in O(log heap)).
+ *
+ * Locking: every public entry point takes h->lock for its whole duration.
+ */
+#include "heap_internal.h"
+#include "inspect.h"
+#include "track.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define DEFAULT_PAGE_SIZE (8u << 10)
+#define DEFAULT_ARENA_SIZE ((size_t)64 << 20)
+#define DEFAULT_ADDRESS_SPACE ((size_t)1 << 40)
+#define MAX_WINDOW_PAGES ((size_t)1 << 31)
+
+/* ---- reports ---------------------------------------------------------- */
+
+static void default_report(void *arg, const char *line)
+{
+	(void)arg;
+	hw_report_write("%s\n", line);
+}
+
+void hw_heap_report(hw_heap *h, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	hw_report_vformat(line, sizeof line, fmt, ap);
+	va_end(ap);
+	h->report(h->report_arg, line);
+}
+
+/* A config error, reported before any heap exists. */
+static hw_heap *config_error(const hw_heap_config *cfg, const char *what)
+{
+	char line[256];
+	hw_report_format(line, sizeof line, "heapward: hw_heap_create: %s", what);
+	if (cfg && cfg->report)
+		cfg->report(cfg->report_arg, line);
+	else
+		default_report(NULL, line);
+	errno = EINVAL;
+	return NULL;
+}
+
+/* ---- create / destroy --------------------------------------------------- */
+
+/* Metadata layout: offsets of each array inside the region. */
+typedef struct layout {
+	size_t bits, arenas, chunks, tree, prefix, total;
+	size_t counts[HW_MAX_LEVELS];
+	unsigned top;
+} layout;
+
+static size_t after(size_t off, size_t bytes) { return hw_align_up(off + bytes, 64); }
+
+static layout plan(size_t page, size_t nchunks, size_t max_arenas)
+{
+	layout L;
+	size_t tree_bytes = hw_tree_bytes(nchunks, L.counts, &L.top);
+	L.bits = hw_align_up(sizeof(hw_heap), 64);
+	/* Upper bound on metadata pages, so the bitmap can be sized first. */
+	size_t rough = L.bits + max_arenas * sizeof(hw_arena) + nchunks * sizeof(hw_chunk) +
+		       tree_bytes + 8 * page;
+	size_t bitmap = (rough / page / 64 + 1) * sizeof(uint64_t);
+	L.prefix = hw_align_up(L.bits + bitmap, page);
+	/* Each array starts on its own page, so committing one never drags
+	 * in the pages of another. */
+	L.arenas = L.prefix;
+	L.chunks = hw_align_up(after(L.arenas, max_arenas * sizeof(hw_arena)), page);
+	L.tree = hw_align_up(after(L.chunks, nchunks * sizeof(hw_chunk)), page);
+	L.total = hw_align_up(L.tree + tree_bytes, page);
+	return L;
+}
+
+hw_heap *hw_heap_create(const hw_heap_config *cfg)
+{
+	static const hw_heap_config defaults;
+	const hw_heap_config *c = cfg ? cfg : &defaults;
+	hw_platform *pf = c->platform ? c->platform : hw_platform_os();
+	if (!pf) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t os_page = pf->caps.page_size;
+	size_t page = c->page_size ? c->page_size : DEFAULT_PAGE_SIZE;
+	if (!hw_is_pow2(page) || page < 4096 || page > ((size_t)1 << 20))
+		return config_error(cfg, "page_size must be a power of two from 4096 to 1 MiB");
+	size_t chunk = page * HW_BITS_PAGES;
+	size_t arena = c->arena_size ? c->arena_size : hw_max(DEFAULT_ARENA_SIZE, chunk);
+	if (!hw_is_pow2(arena) || arena < chunk || arena % os_page || arena % hw_max(pf->caps.granularity, 1))
+		return config_error(cfg, "arena_size must be a power of two, at least 512 pages");
+	size_t space = c->address_space ? c->address_space : DEFAULT_ADDRESS_SPACE;
+	if (space < arena || space % arena || space / page > MAX_WINDOW_PAGES)
+		return config_error(cfg, "address_space must be a multiple of arena_size, at most 2^31 pages");
+	if (c->fault_on_free && page < os_page)
+		return config_error(cfg, "fault_on_free needs page_size >= the OS page size");
+	if (os_page / page > 64)
+		return config_error(cfg, "the OS page is more than 64 heap pages");
+	if (c->retain_percent > 10000 || c->scavenger_cpu_percent > 100)
+		return config_error(cfg, "retain_percent or scavenger_cpu_percent out of range");
+
+	size_t nchunks = space / chunk, max_arenas = space / arena;
+	layout L = plan(os_page, nchunks, max_arenas);
+	hw_sys_counts sys = {{0}, {0}};
+	hw_meta meta;
+	if (hw_meta_create(pf, &sys, L.total, L.prefix, L.bits, &meta) != 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	hw_heap *h = (hw_heap *)meta.base;
+	hw_mutex_init(&h->lock);
+	h->pf = pf;
+	h->report = c->report ? c->report : default_report;
+	h->report_arg = c->report ? c->report_arg : NULL;
+	h->page_size = page;
+	h->page_shift = hw_log2(page);
+	h->unit_pages = os_page > page ? os_page / page : 1;
+	size_t huge = pf->caps.huge_page_size;
+	/* Huge pages matter to the scavenger only when larger than a unit and
+	 * no larger than a chunk (one bitmap holds a whole huge page). */
+	h->huge_pages = huge > h->unit_pages * page && huge / page <= HW_BITS_PAGES ? huge / page : 0;
+	h->chunk_bytes = chunk;
+	h->arena_size = arena;
+	h->address_space = space;
+	h->nchunks = nchunks;
+	h->max_arenas = max_arenas;
+	h->fault_on_free = c->fault_on_free;
+	h->zero_released = pf->caps.released_reads_zero;
+	h->retain_percent = c->retain_percent ? c->retain_percent : 10;
+	h->cpu_percent = c->scavenger_cpu_percent ? c->scavenger_cpu_percent : 1;
+	h->memory_limit = c->memory_limit;
+	h->meta = meta;
+	h->sys = sys;
+	h->arenas = (hw_arena *)(meta.base + L.arenas);
+	h->chunks = (hw_chunk *)(meta.base + L.chunks);
+	hw_tree_init(&h->tree, (hw_sum *)(meta.base + L.tree), L.counts, L.top);
+	/* The root level is searched on every allocation: commit it now. Grow
+	 * commits the rest of the tree for the chunks it adds. */
+	hw_tree *t = &h->tree;
+	if (hw_meta_ensure(pf, &h->sys, &h->meta, t->level[t->top], t->count[t->top] * sizeof(hw_sum)) != 0) {
+		hw_meta_destroy(pf, h->meta);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return h;
+}
+
+void hw_heap_destroy(hw_heap *h)
+{
+	if (!h)
+		return;
+	hw_heap_scavenger_stop(h);
+	hw_grow_release_all(h);
+	hw_mutex_destroy(&h->lock);
+	/* The heap lives inside its metadata: copy what destroy needs. */
+	hw_platform *pf = h->pf;
+	hw_meta meta = h->meta;
+	hw_meta_destroy(pf, meta);
+}
+
+size_t hw_heap_page_size(const hw_heap *h) { return h->page_size; }
+size_t hw_heap_unit_pages(const hw_heap *h) { return h->unit_pages; }
+size_t hw_heap_huge_pages(const hw_heap *h) { return h->huge_pages; }
+hw_platform *hw_heap_platform(hw_heap *h) { return h->pf; }
+
+/* ---- spans ---------------------------------------------------------------- */
+
+hw_chunk *hw_heap_present_chunk(hw_heap *h, uintptr_t a)
+{
+	if (h->base == 0 || a < h->base || a - h->base >= h->address_space)
+		return NULL;
+	hw_chunk *c = hw_heap_chunk(h, (a - h->base) >> h->page_shift);
+	/* Chunk metadata of never-grown parts of the window is not committed
+	 * and must not be read. */
+	if (!hw_meta_is_committed(&h->meta, c, sizeof *c))
+		return NULL;
+	return c->present ? c : NULL;
+}
+
+size_t hw_heap_for_spans(hw_heap *h, size_t page, size_t n, hw_span_fn fn, void *arg)
+{
+	while (n > 0) {
+		unsigned i = (unsigned)(page % HW_BITS_PAGES);
+		unsigned take = (unsigned)hw_min(n, HW_BITS_PAGES - i);
+		size_t r = fn(h, hw_heap_chunk(h, page), i, take, arg);
+		if (r)
+			return r;
+		page += take;
+		n -= take;
+	}
+	return 0;
+}
+
+static size_t span_mark_alloc(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+{
+	(void)h;
+	(void)arg;
+	/* Every page of the run is free and Ready by now (reacquire ran). */
+	HW_ASSERT(hw_bits_count(c->alloc, i, n) == 0 && hw_bits_count(c->released, i, n) == 0);
+	hw_bits_set(c->alloc, i, n);
+	c->free_ready -= n;
+	return 0;
+}
+
+/* ---- alloc ------------------------------------------------------------------ */
+
+static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
+{
+	size_t align_pages = align > h->page_size ? align >> h->page_shift : 1;
+	size_t want = npages + align_pages - 1;
+	if (want < npages || want > h->nchunks * (size_t)HW_BITS_PAGES) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t page = hw_tree_find(h, want);
+	uintptr_t grown = 0;
+	if (page == SIZE_MAX) {
+		if (hw_grow_locked(h, want, &grown) != 0) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		page = hw_tree_find(h, want);
+		HW_CHECK(page != SIZE_MAX, "grew heap, but no adequate free space found");
+	}
+	uintptr_t addr = hw_align_up(hw_heap_addr(h, page), align_pages << h->page_shift);
+	page = (addr - h->base) >> h->page_shift;
+
+	bool z;
+	if (hw_scavenge_reacquire_locked(h, page, npages, &z) != 0) {
+		if (grown)
+			hw_grow_undo_locked(h, grown);
+		errno = ENOMEM;
+		return NULL;
+	}
+	hw_heap_for_spans(h, page, npages, span_mark_alloc, NULL);
+	hw_bits_set(hw_heap_chunk(h, page)->head, (unsigned)(page % HW_BITS_PAGES), 1);
+	h->inuse += npages << h->page_shift;
+	h->counters.allocs++;
+	hw_tree_update(h, page / HW_BITS_PAGES, (page + npages - 1) / HW_BITS_PAGES);
+	hw_scavenge_enforce_limit_locked(h);
+	hw_track_alloc((void *)addr, npages << h->page_shift, z);
+	if (zeroed)
+		*zeroed = z;
+	return (void *)addr;
+}
+
+void *hw_heap_alloc_aligned(hw_heap *h, size_t npages, size_t align, bool *zeroed)
+{
+	if (npages == 0 || (align && !hw_is_pow2(align))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	hw_mutex_lock(&h->lock);
+	void *p = alloc_locked(h, npages, align, zeroed);
+	hw_mutex_unlock(&h->lock);
+	return p;
+}
+
+void *hw_heap_alloc(hw_heap *h, size_t npages)
+{
+	return hw_heap_alloc_aligned(h, npages, 0, NULL);
+}
+
+/* ---- free ------------------------------------------------------------------- */
+
+/* Non-zero unless [i, i+n) of c is allocated with no run start inside. */
+static size_t span_not_run_body(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *first)
+{
+	(void)h;
+	if (hw_bits_count(c->alloc, i, n) != n)
+		return 1;
+	unsigned heads = hw_bits_count(c->head, i, n);
+	bool starts_here = c == (hw_chunk *)first && hw_bits_test(c->head, i);
+	return heads != (starts_here ? 1u : 0u) ? 2 : 0;
+}
+
+static size_t span_free(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+{
+	bool released = *(bool *)arg;
+	hw_bits_clear(c->alloc, i, HW_MUTATE(6, n, n > 1 ? n - 1 : n));
+	if (released)
+		hw_bits_set(c->released, i, n);
+	else
+		c->free_ready += n;
+	return 0;
+}
+
+/* Why [page, page+n) is not exactly one allocated run, or NULL. */
+static const char *free_problem(hw_heap *h, uintptr_t a, size_t n, size_t *page_out)
+{
+	hw_chunk *first = hw_heap_present_chunk(h, a);
+	if (!first)
+		return "pointer is not in this heap";
+	if (a & (h->page_size - 1))
+		return "pointer is not page-aligned";
+	size_t page = (a - h->base) >> h->page_shift;
+	size_t window = h->nchunks * (size_t)HW_BITS_PAGES;
+	if (n == 0 || n > window - page)
+		return "bad page count";
+	unsigned i = (unsigned)(page % HW_BITS_PAGES);
+	if (!hw_bits_test(first->alloc, i))
+		return "pages are not allocated (double free?)";
+	if (!hw_bits_test(first->head, i))
+		return "pointer is inside an allocated run, not at its start";
+	/* Every chunk the run covers must be present before its bitmaps are
+	 * read: the run may claim to extend past the heap's arenas. */
+	for (size_t c = page / HW_BITS_PAGES + 1; c <= (page + n - 1) / HW_BITS_PAGES; c++)
+		if (!hw_heap_present_chunk(h, hw_heap_addr(h, c * HW_BITS_PAGES)))
+			return "page count runs past the end of the allocated run";
+	size_t bad = hw_heap_for_spans(h, page, n, span_not_run_body, first);
+	if (bad == 1)
+		return "page count runs past the end of the allocated run";
+	if (bad == 2)
+		return "page count covers more than one allocated run";
+	hw_chunk *c = page + n < window ? hw_heap_present_chunk(h, hw_heap_addr(h, page + n)) : NULL;
+	unsigned j = (unsigned)((page + n) % HW_BITS_PAGES);
+	if (c && hw_bits_test(c->alloc, j) && !hw_bits_test(c->head, j))
+		return "page count is shorter than the allocated run";
+	*page_out = page;
+	return NULL;
+}
+
+int hw_heap_free(hw_heap *h, void *p, size_t npages)
+{
+	hw_mutex_lock(&h->lock);
+	size_t page = 0;
+	const char *why = free_problem(h, (uintptr_t)p, npages, &page);
+	if (why) {
+		h->counters.invalid_frees++;
+		hw_heap_report(h, "heapward: invalid free of %p (%zu pages): %s", p, npages, why);
+		hw_mutex_unlock(&h->lock);
+		return EINVAL;
+	}
+	size_t bytes = npages << h->page_shift;
+	hw_track_free(p, bytes);
+	bool released = false;
+	if (h->fault_on_free) {
+		released = hw_heap_sys(h, HW_SYS_FAULT,
+				       HW_MUTATE(9, hw_sys_fault(h->pf, p, bytes), 0)) == 0;
+		if (released)
+			h->released += bytes;
+		else
+			h->counters.fault_failures++;
+	}
+	hw_bits_clear(hw_heap_chunk(h, page)->head, (unsigned)(page % HW_BITS_PAGES), 1);
+	hw_heap_for_spans(h, page, npages, span_free, &released);
+	h->inuse -= bytes;
+	h->counters.frees++;
+	hw_tree_update(h, page / HW_BITS_PAGES, (page + npages - 1) / HW_BITS_PAGES);
+	hw_mutex_unlock(&h->lock);
+	return 0;
+}
+
+/* ---- stats, validation, inspection ------------------------------------------ */
+
+void hw_heap_stats_get(hw_heap *h, hw_heap_stats *out)
+{
+	hw_mutex_lock(&h->lock);
+	*out = h->counters;
+	out->mapped = h->mapped;
+	out->inuse = h->inuse;
+	out->idle = h->mapped - h->inuse;
+	out->released = h->released;
+	out->ready = h->mapped - h->released;
+	out->meta_ready = h->meta.ready_pages * h->meta.page;
+	out->memory_limit = h->memory_limit;
+	out->arenas = h->narenas;
+	_Static_assert((int)HW_CALL_KINDS == (int)HW_SYS_NKINDS, "call kinds match the platform's");
+	memcpy(out->platform_calls, h->sys.calls, sizeof out->platform_calls);
+	memcpy(out->platform_failures, h->sys.failures, sizeof out->platform_failures);
+	hw_mutex_unlock(&h->lock);
+}
+
+int hw_heap_validate(hw_heap *h, char *msg, size_t len)
+{
+	hw_mutex_lock(&h->lock);
+	int r = hw_validate_locked(h, msg, len);
+	hw_mutex_unlock(&h->lock);
+	return r;
+}
+
+hw_page_kind hw_heap_page_kind(hw_heap *h, const void *p, bool *run_head)
+{
+	uintptr_t a = (uintptr_t)p;
+	hw_page_kind k = HW_PAGE_UNMAPPED;
+	bool head = false;
+	hw_mutex_lock(&h->lock);
+	hw_chunk *c = hw_heap_present_chunk(h, a);
+	if (c) {
+		unsigned i = (unsigned)(((a - h->base) >> h->page_shift) % HW_BITS_PAGES);
+		head = hw_bits_test(c->head, i);
+		k = hw_bits_test(c->alloc, i)      ? HW_PAGE_INUSE
+		    : hw_bits_test(c->released, i) ? HW_PAGE_FREE_RELEASED
+						   : HW_PAGE_FREE_READY;
+	}
+	hw_mutex_unlock(&h->lock);
+	if (run_head)
+		*run_head = head;
+	return k;
+}
+
+size_t hw_heap_arena_count(hw_heap *h)
+{
+	hw_mutex_lock(&h->lock);
+	size_t n = h->narenas;
+	hw_mutex_unlock(&h->lock);
+	return n;
+}
+
+void hw_heap_arena_get(hw_heap *h, size_t i, void **base, size_t *size)
+{
+	hw_mutex_lock(&h->lock);
+	HW_CHECK(i < h->narenas, "hw_heap_arena_get: index out of range");
+	*base = (void *)h->arenas[i].base;
+	*size = h->arenas[i].size;
+	hw_mutex_unlock(&h->lock);
+}
+
+int hw_heap_grow(hw_heap *h, size_t npages)
+{
+	if (npages == 0)
+		return EINVAL;
+	hw_mutex_lock(&h->lock);
+	int r = hw_grow_locked(h, npages, NULL);
+	hw_mutex_unlock(&h->lock);
+	return r;
+}

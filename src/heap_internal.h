@@ -1,0 +1,223 @@
+/* heap_internal.h: the heap's shared state and the cross-file entry points.
+ *
+ * Owns: struct hw_heap, the per-chunk bitmaps, and the prototypes that
+ * grow.c, scavenge.c, scavenger.c, summary.c, meta.c and validate.c offer
+ * heap.c and each other.
+ *
+ * Geometry. The heap owns a window of address space, [base, base +
+ * address_space), fixed at its first grow. Heap page i of the window is at
+ * base + i * page_size. Chunk c holds pages [c * 512, c * 512 + 512). A chunk
+ * is present when an arena covers it; arenas are arena_size-aligned, so they
+ * cover whole chunks.
+ *
+ * Page states, from the bitmaps of a present chunk:
+ *   alloc=1            in use (part of an allocated run)
+ *   alloc=0 released=0 free and Ready ("dirty")
+ *   alloc=0 released=1 free and released: Prepared, or Reserved when the heap
+ *                      faults freed runs (fault_on_free)
+ *   head=1             first page of an allocated run (alloc=1)
+ *
+ * Invariants kept by every entry point (numbers are cited by validate.c and
+ * docs/invariants.md):
+ *   I1.  mapped == sum of arena sizes == present chunks * chunk_bytes.
+ *   I2.  inuse == allocated pages * page_size; idle == mapped - inuse.
+ *   I3.  released <= idle.
+ *   I4.  released == released pages * page_size; ready == mapped - released.
+ *   I5.  No page is both released and allocated (every released page is free).
+ *   I6.  Released pages come in whole aligned units of unit_pages.
+ *   I7.  Every head page is allocated; every allocated page that follows a
+ *        free or absent page is a head.
+ *   I8.  Each present chunk's leaf summary equals the summary of its alloc
+ *        bitmap; absent chunks summarize as full (0, 0, 0).
+ *   I9.  Each inner summary equals the merge of its eight children.
+ *   I10. chunk.free_ready == count of free, unreleased pages of the chunk.
+ *   I11. Arenas are sorted, disjoint, arena-aligned, inside the window, and
+ *        exactly the present chunks.
+ *   I12. On the simulator, each page's platform state agrees with its heap
+ *        state (in use or free-ready: Ready; released: Prepared, or Reserved
+ *        under fault_on_free).
+ *   I13. meta_ready == committed metadata pages * OS page size.
+ *
+ * Locking: h->lock guards everything below it in struct hw_heap; every
+ * function named *_locked requires it held. Platform calls are made under
+ * the lock (they are system calls on one range; the scavenger's quantum
+ * bounds how long the lock is held).
+ */
+#ifndef HW_HEAP_INTERNAL_H
+#define HW_HEAP_INTERNAL_H
+
+#include "base.h"
+#include "heapward.h"
+#include "pagebits.h"
+#include "platform.h"
+#include "thread.h"
+
+#define HW_MAX_LEVELS 12
+#define HW_FANOUT 8
+
+typedef struct hw_chunk {
+	uint64_t alloc[HW_BITS_WORDS];
+	uint64_t released[HW_BITS_WORDS];
+	uint64_t head[HW_BITS_WORDS];
+	uint32_t free_ready; /* I10 */
+	uint32_t present;
+} hw_chunk;
+
+typedef struct hw_arena {
+	uintptr_t base;
+	size_t size;
+} hw_arena;
+
+/* The summary tree: level 0 has one entry per chunk; each entry of level
+ * k+1 merges HW_FANOUT entries of level k; the top level has at most
+ * HW_FANOUT entries. */
+typedef struct hw_tree {
+	hw_sum *level[HW_MAX_LEVELS];
+	size_t count[HW_MAX_LEVELS];
+	unsigned top;
+} hw_tree;
+
+/* The metadata region: one reservation, carved into fixed arrays at create,
+ * committed page by page as the heap grows (never from heap pages). */
+/* Platform calls made on a heap's behalf, by kind (hw_heap_stats). */
+typedef struct hw_sys_counts {
+	uint64_t calls[HW_SYS_NKINDS];
+	uint64_t failures[HW_SYS_NKINDS];
+} hw_sys_counts;
+
+/* Counts one platform call of kind k that returned rc; returns rc. */
+static inline int hw_sys_count(hw_sys_counts *c, hw_sys_kind k, int rc)
+{
+	c->calls[k]++;
+	if (rc != 0)
+		c->failures[k]++;
+	return rc;
+}
+
+typedef struct hw_meta {
+	uintptr_t base;
+	size_t size;
+	size_t page;          /* OS page: the commit unit */
+	uint64_t *committed;  /* one bit per metadata page */
+	size_t ready_pages;   /* I13 */
+} hw_meta;
+
+typedef enum hw_scav_reason {
+	HW_SCAV_EXPLICIT = 0,
+	HW_SCAV_BACKGROUND,
+	HW_SCAV_LIMIT,
+} hw_scav_reason;
+
+struct hw_heap {
+	hw_mutex lock;
+	hw_platform *pf;
+	hw_report_fn report;
+	void *report_arg;
+
+	/* Geometry, fixed at create. */
+	size_t page_size;
+	unsigned page_shift;
+	size_t unit_pages;  /* max(1, OS page / heap page) */
+	size_t huge_pages;  /* huge page in heap pages, 0 when none usable */
+	size_t chunk_bytes; /* 512 pages */
+	size_t arena_size;
+	size_t address_space;
+	size_t nchunks;     /* chunks in the window */
+	size_t max_arenas;
+	bool fault_on_free;
+	bool zero_released; /* platform's released pages read as zero (P4) */
+	unsigned retain_percent;
+	unsigned cpu_percent;
+
+	/* Window and arenas (0 base until the first grow). */
+	uintptr_t base;
+	hw_arena *arenas; /* sorted by address; I11 */
+	size_t narenas;
+	hw_chunk *chunks; /* [nchunks] */
+	hw_tree tree;
+	hw_meta meta;
+
+	/* Accounting (bytes). */
+	size_t mapped, inuse, released, memory_limit;
+	hw_heap_stats counters; /* the monotone counters; sizes filled on read */
+	hw_sys_counts sys;
+
+	/* Background scavenger. */
+	hw_thread scav_thread;
+	bool scav_running;
+	volatile int scav_stop;
+};
+
+/* heap.c */
+void hw_heap_report(hw_heap *h, const char *fmt, ...) HW_PRINTF(2, 3);
+static inline int hw_heap_sys(hw_heap *h, hw_sys_kind k, int rc)
+{
+	return hw_sys_count(&h->sys, k, rc);
+}
+static inline uintptr_t hw_heap_addr(const hw_heap *h, size_t page)
+{
+	return h->base + (page << h->page_shift);
+}
+static inline hw_chunk *hw_heap_chunk(hw_heap *h, size_t page)
+{
+	return &h->chunks[page / HW_BITS_PAGES];
+}
+
+/* The present chunk holding address a, or NULL (outside the window, not
+ * grown, or metadata not committed). */
+hw_chunk *hw_heap_present_chunk(hw_heap *h, uintptr_t a);
+
+/* Calls fn(h, chunk, first bit, bit count, arg) for each chunk piece of the
+ * page range [page, page + n), in address order; stops early and returns
+ * fn's value when it is non-zero. */
+typedef size_t (*hw_span_fn)(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg);
+size_t hw_heap_for_spans(hw_heap *h, size_t page, size_t n, hw_span_fn fn, void *arg);
+
+/* summary.c */
+size_t hw_tree_bytes(size_t nchunks, size_t *counts, unsigned *top);
+void hw_tree_init(hw_tree *t, hw_sum *mem, const size_t *counts, unsigned top);
+/* Lowest page index starting a free run of npages, or SIZE_MAX. */
+size_t hw_tree_find(hw_heap *h, size_t npages);
+/* Recomputes leaves for chunks [c0, c1] and their ancestors. */
+void hw_tree_update(hw_heap *h, size_t c0, size_t c1);
+uint32_t hw_tree_entry_pages(unsigned level);
+/* Merge of level-l entry i's children (I9); absent children are full. */
+hw_sum hw_tree_merged(const hw_tree *t, unsigned l, size_t i);
+
+/* meta.c */
+/* Reserves the metadata region and commits its first `prefix` bytes, which
+ * must hold the commit bitmap at `bits_offset`. 0 or ENOMEM. */
+int hw_meta_create(hw_platform *pf, hw_sys_counts *sys, size_t size, size_t prefix,
+		   size_t bits_offset, hw_meta *out);
+/* Commits (Reserved -> Prepared -> Ready) every metadata page overlapping
+ * [p, p + n). 0 or ENOMEM (pages committed before the failure stay so). */
+int hw_meta_ensure(hw_platform *pf, hw_sys_counts *sys, hw_meta *m, const void *p, size_t n);
+bool hw_meta_is_committed(const hw_meta *m, const void *p, size_t n);
+/* Returns the whole region to the platform (it holds the heap itself). */
+void hw_meta_destroy(hw_platform *pf, hw_meta m);
+
+/* grow.c */
+/* Adds arena(s) covering npages; *arena (may be NULL) receives the base. */
+int hw_grow_locked(hw_heap *h, size_t npages, uintptr_t *arena);
+/* Takes back an arena grow just added, still wholly free and released, so a
+ * failed allocation leaves the heap as it found it. */
+void hw_grow_undo_locked(hw_heap *h, uintptr_t arena);
+void hw_grow_release_all(hw_heap *h);
+
+/* scavenge.c */
+size_t hw_scavenge_locked(hw_heap *h, size_t nbytes, hw_scav_reason why);
+/* Makes the released units overlapping [page, page + n) Ready. Returns 0
+ * and sets *zeroed (every page of the range was released and reads zero),
+ * or ENOMEM with nothing changed. */
+int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed);
+/* Scavenges down to the memory limit after an allocation. */
+void hw_scavenge_enforce_limit_locked(hw_heap *h);
+size_t hw_scavenge_ready(const hw_heap *h);
+
+/* scavenger.c */
+size_t hw_scavenger_step_locked(hw_heap *h);
+
+/* validate.c */
+int hw_validate_locked(hw_heap *h, char *msg, size_t len);
+
+#endif

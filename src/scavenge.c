@@ -1,0 +1,285 @@
+/* scavenge.c: returning free Ready pages to the OS, and taking them back.
+ *
+ * Owns: the release policy (which pages go first), the reuse path that makes
+ * released pages Ready again, and the memory-limit check on the allocation
+ * path.
+ *
+ * Policy (docs/scavenging.md). Released state is kept in whole aligned units
+ * of max(OS page, heap page), because the OS releases no less. A scavenge of
+ * n bytes releases, from the highest address down:
+ *   pass 1 (when the platform has huge pages): every free huge page that
+ *     still has Ready units, whole, so a huge page is given back entirely or
+ *     not at all and the OS can reassemble it;
+ *   pass 2: free Ready units one by one;
+ * stopping as soon as n bytes are released. Highest addresses go first
+ * because allocation is lowest-address-first: the top of the heap is the
+ * memory least likely to be reused soon, and releasing it keeps the dense,
+ * reused bottom backed.
+ *
+ * Release: Ready -> Prepared (unuse), or Ready -> Reserved (fault) when the
+ * heap faults freed memory, so every released page is in one state per mode.
+ * Reuse: Prepared -> Ready (use), or Reserved -> Prepared -> Ready.
+ *
+ * Locking: callers hold h->lock.
+ */
+#include "heap_internal.h"
+#include "track.h"
+
+#include <errno.h>
+
+size_t hw_scavenge_ready(const hw_heap *h)
+{
+	return h->mapped - h->released;
+}
+
+/* Releases chunk c's pages [i, i+n) (free, Ready, whole units). */
+static int release_pages(hw_heap *h, hw_chunk *c, size_t chunk_index, unsigned i, unsigned n)
+{
+	size_t page = chunk_index * HW_BITS_PAGES + i;
+	void *p = (void *)hw_heap_addr(h, page);
+	size_t bytes = (size_t)n << h->page_shift;
+	HW_ASSERT(hw_bits_count(c->alloc, i, n) == 0 && hw_bits_count(c->released, i, n) == 0);
+	HW_ASSERT(i % h->unit_pages == 0 && n % h->unit_pages == 0);
+	if (h->fault_on_free) {
+		if (hw_heap_sys(h, HW_SYS_FAULT, hw_sys_fault(h->pf, p, bytes)) != 0)
+			return ENOMEM;
+	} else {
+		hw_heap_sys(h, HW_SYS_UNUSE, 0);
+		hw_sys_unuse(h->pf, p, bytes);
+	}
+	hw_bits_set(c->released, i, n);
+	c->free_ready -= n;
+	h->released += bytes;
+	h->counters.scavenged_bytes += bytes;
+	return 0;
+}
+
+/* Marks, in out[], the pages of whole free Ready units of chunk c. */
+static void candidate_units(const hw_heap *h, const hw_chunk *c, uint64_t *out)
+{
+	unsigned u = (unsigned)h->unit_pages;
+	for (unsigned k = 0; k < HW_BITS_WORDS; k++) {
+		uint64_t x = ~(HW_MUTATE(5, c->alloc[k], 0) | c->released[k]);
+		if (u > 1 && HW_MUTANT != 10) {
+			/* Keep only groups of u bits that are all set: fold each
+			 * group onto its lowest bit, then spread it back. */
+			for (unsigned s = 1; s < u; s <<= 1)
+				x &= x >> s;
+			uint64_t low = 0;
+			for (unsigned b = 0; b < 64; b += u)
+				low |= 1ull << b;
+			x &= low;
+			x = u == 64 ? (x ? ~0ull : 0) : x * ((1ull << u) - 1);
+		}
+		out[k] = x;
+	}
+}
+
+/* Pass 2 over one chunk: release candidate units from the top down until
+ * *left bytes are done. Returns ENOMEM if a release failed. */
+static int scavenge_units(hw_heap *h, size_t ci, size_t *left)
+{
+	hw_chunk *c = &h->chunks[ci];
+	uint64_t cand[HW_BITS_WORDS];
+	candidate_units(h, c, cand);
+	unsigned below = HW_BITS_PAGES;
+	while (*left > 0) {
+		unsigned top = hw_bits_find_set_below(cand, below);
+		if (top == HW_BITS_NONE)
+			return 0;
+		/* The candidate run ending at top starts after the next
+		 * non-candidate page below it. */
+		uint64_t inv[HW_BITS_WORDS];
+		for (unsigned k = 0; k < HW_BITS_WORDS; k++)
+			inv[k] = ~cand[k];
+		unsigned gap = hw_bits_find_set_below(inv, top);
+		unsigned start = gap == HW_BITS_NONE ? 0 : gap + 1;
+		unsigned run = top + 1 - start;
+		size_t unit_bytes = h->unit_pages << h->page_shift;
+		size_t units = *left / unit_bytes + (*left % unit_bytes != 0);
+		unsigned take = (unsigned)hw_min(run, units * h->unit_pages);
+		if (release_pages(h, c, ci, top + 1 - take, take) != 0)
+			return ENOMEM;
+		size_t done = (size_t)take << h->page_shift;
+		*left = done >= *left ? 0 : *left - done;
+		below = start;
+	}
+	return 0;
+}
+
+/* Pass 1 over one chunk: whole free huge pages with Ready units left. */
+static int scavenge_huge(hw_heap *h, size_t ci, size_t *left)
+{
+	hw_chunk *c = &h->chunks[ci];
+	unsigned hp = (unsigned)h->huge_pages;
+	for (unsigned b = HW_BITS_PAGES - hp;; b -= hp) {
+		if (*left == 0)
+			return 0;
+		if (hw_bits_count(c->alloc, b, hp) == 0 && hw_bits_count(c->released, b, hp) < hp) {
+			/* Release each Ready run inside the huge page. */
+			unsigned i = b;
+			while (i < b + hp) {
+				while (i < b + hp && hw_bits_test(c->released, i))
+					i++;
+				unsigned j = i;
+				while (j < b + hp && !hw_bits_test(c->released, j))
+					j++;
+				if (j > i) {
+					if (release_pages(h, c, ci, i, j - i) != 0)
+						return ENOMEM;
+					size_t done = (size_t)(j - i) << h->page_shift;
+					*left = done >= *left ? 0 : *left - done;
+				}
+				i = j;
+			}
+		}
+		if (b == 0)
+			return 0;
+	}
+}
+
+size_t hw_scavenge_locked(hw_heap *h, size_t nbytes, hw_scav_reason why)
+{
+	size_t left = nbytes;
+	size_t before = h->released;
+	if (h->narenas == 0 || nbytes == 0)
+		return 0;
+	size_t hi = (h->arenas[h->narenas - 1].base + h->arenas[h->narenas - 1].size - h->base) /
+		    h->chunk_bytes;
+	size_t lo = (h->arenas[0].base - h->base) / h->chunk_bytes;
+	int err = 0;
+	for (int pass = h->huge_pages ? 1 : 2; pass <= 2 && left > 0 && !err; pass++) {
+		for (size_t ci = hi; ci-- > lo && left > 0 && !err;) {
+			hw_chunk *c = &h->chunks[ci];
+			/* Absent chunks between arenas may have no committed
+			 * metadata; present ones always do. */
+			if (!hw_meta_is_committed(&h->meta, c, sizeof *c) || !c->present || c->free_ready == 0)
+				continue;
+			err = pass == 1 ? scavenge_huge(h, ci, &left) : scavenge_units(h, ci, &left);
+		}
+	}
+	size_t released = h->released - before;
+	if (why == HW_SCAV_BACKGROUND)
+		h->counters.bg_scavenged_bytes += released;
+	else if (why == HW_SCAV_LIMIT)
+		h->counters.limit_scavenged_bytes += released;
+	return released;
+}
+
+/* ---- reuse ----------------------------------------------------------------- */
+
+/* Makes one released run Ready; ENOMEM leaves it released. */
+static int make_ready(hw_heap *h, size_t page, size_t n)
+{
+	void *p = (void *)hw_heap_addr(h, page);
+	size_t bytes = n << h->page_shift;
+	if (h->fault_on_free && hw_heap_sys(h, HW_SYS_MAP, hw_sys_map(h->pf, p, bytes)) != 0)
+		return ENOMEM;
+	if (HW_MUTANT != 8 && hw_heap_sys(h, HW_SYS_USE, hw_sys_use(h->pf, p, bytes)) != 0) {
+		if (h->fault_on_free)
+			HW_CHECK(hw_heap_sys(h, HW_SYS_FAULT, hw_sys_fault(h->pf, p, bytes)) == 0,
+				 "cannot roll back a failed reuse of faulted pages");
+		return ENOMEM;
+	}
+	return 0;
+}
+
+/* Returns made-Ready runs [lo, upto) to released after a later failure. */
+static void undo_ready(hw_heap *h, size_t lo, size_t upto)
+{
+	for (size_t page = lo; page < upto;) {
+		size_t end = page;
+		while (end < upto && hw_bits_test(hw_heap_chunk(h, end)->released,
+						  (unsigned)(end % HW_BITS_PAGES)))
+			end++;
+		if (end > page) {
+			void *p = (void *)hw_heap_addr(h, page);
+			size_t bytes = (end - page) << h->page_shift;
+			if (h->fault_on_free) {
+				HW_CHECK(hw_heap_sys(h, HW_SYS_FAULT, hw_sys_fault(h->pf, p, bytes)) == 0,
+					 "cannot roll back a failed reuse of faulted pages");
+			} else {
+				hw_heap_sys(h, HW_SYS_UNUSE, 0);
+				hw_sys_unuse(h->pf, p, bytes);
+			}
+			page = end;
+		} else {
+			page++;
+		}
+	}
+}
+
+int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed)
+{
+	size_t u = h->unit_pages;
+	size_t lo = page / u * u, hi = (page + n + u - 1) / u * u;
+	size_t released_in_run = 0;
+	/* First make every released run in [lo, hi) Ready, so a failure can
+	 * be undone before any bitmap changes. */
+	for (size_t p = lo; p < hi;) {
+		size_t q = p;
+		while (q < hi && hw_bits_test(hw_heap_chunk(h, q)->released, (unsigned)(q % HW_BITS_PAGES)))
+			q++;
+		if (q > p) {
+			if (make_ready(h, p, q - p) != 0) {
+				undo_ready(h, lo, p);
+				return ENOMEM;
+			}
+			p = q;
+		} else {
+			p++;
+		}
+	}
+	/* Then account: clear the released bits chunk by chunk. */
+	for (size_t p = lo; p < hi;) {
+		hw_chunk *c = hw_heap_chunk(h, p);
+		unsigned i = (unsigned)(p % HW_BITS_PAGES);
+		unsigned take = (unsigned)hw_min(hi - p, HW_BITS_PAGES - i);
+		unsigned rel = hw_bits_count(c->released, i, take);
+		/* Pages of the run itself that were released. */
+		size_t rs = hw_max(p, page), re = hw_min(p + take, page + n);
+		unsigned rel_run = re > rs ? hw_bits_count(c->released, (unsigned)(rs % HW_BITS_PAGES),
+							   (unsigned)(re - rs))
+					   : 0;
+		released_in_run += rel_run;
+		hw_bits_clear(c->released, i, take);
+		c->free_ready += rel;
+		h->released -= HW_MUTATE(2, (size_t)rel << h->page_shift, 0);
+		p += take;
+		if (HW_MUTANT == 3)
+			break; /* planted: later chunks keep their released bits */
+	}
+	*zeroed = h->zero_released && released_in_run == n;
+	return 0;
+}
+
+void hw_scavenge_enforce_limit_locked(hw_heap *h)
+{
+	if (HW_MUTANT == 11 || h->memory_limit == 0)
+		return;
+	size_t ready = hw_scavenge_ready(h);
+	if (ready > h->memory_limit)
+		hw_scavenge_locked(h, ready - h->memory_limit, HW_SCAV_LIMIT);
+	if (hw_scavenge_ready(h) > h->memory_limit)
+		h->counters.limit_exceeded++;
+}
+
+size_t hw_heap_scavenge(hw_heap *h, size_t nbytes)
+{
+	hw_mutex_lock(&h->lock);
+	h->counters.scavenge_calls++;
+	size_t r = hw_scavenge_locked(h, nbytes, HW_SCAV_EXPLICIT);
+	hw_mutex_unlock(&h->lock);
+	return r;
+}
+
+size_t hw_heap_set_memory_limit(hw_heap *h, size_t limit)
+{
+	hw_mutex_lock(&h->lock);
+	h->memory_limit = limit;
+	size_t ready = hw_scavenge_ready(h), r = 0;
+	if (limit && ready > limit)
+		r = hw_scavenge_locked(h, ready - limit, HW_SCAV_LIMIT);
+	hw_mutex_unlock(&h->lock);
+	return r;
+}

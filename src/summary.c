@@ -1,0 +1,108 @@
+/* summary.c: the summary tree that makes first-fit O(log heap).
+ *
+ * Owns: the radix tree of free-run summaries over the window's chunks (I8,
+ * I9), the lowest-address search, and the update after bitmap changes.
+ *
+ * Search. At each level the walk scans at most HW_FANOUT entries left to
+ * right, carrying the length of the free run that ends at the current entry
+ * boundary. A run that started in earlier entries and completes inside this
+ * one (run + start >= n) is the answer at once; otherwise an entry whose max
+ * is large enough holds the lowest fit, and the walk descends into it. Every
+ * run inside an entry starts before (or is) the entry's end run, so no fit
+ * crossing out of the entry can lie lower than the one found inside it. At
+ * the leaf, the chunk bitmap gives the exact page. Cost: O(levels * 8) plus
+ * 8 bitmap words.
+ *
+ * Locking: callers hold h->lock.
+ */
+#include "heap_internal.h"
+
+uint32_t hw_tree_entry_pages(unsigned level)
+{
+	return (uint32_t)HW_BITS_PAGES << (3 * level);
+}
+
+size_t hw_tree_bytes(size_t nchunks, size_t *counts, unsigned *top)
+{
+	size_t total = 0, n = nchunks;
+	unsigned l = 0;
+	for (;;) {
+		counts[l] = n;
+		total += n * sizeof(hw_sum);
+		if (n <= HW_FANOUT)
+			break;
+		n = (n + HW_FANOUT - 1) / HW_FANOUT;
+		l++;
+		HW_CHECK(l < HW_MAX_LEVELS, "summary tree too deep");
+	}
+	*top = l;
+	return total;
+}
+
+void hw_tree_init(hw_tree *t, hw_sum *mem, const size_t *counts, unsigned top)
+{
+	t->top = top;
+	for (unsigned l = 0; l <= top; l++) {
+		t->level[l] = mem;
+		t->count[l] = counts[l];
+		mem += counts[l];
+	}
+}
+
+size_t hw_tree_find(hw_heap *h, size_t npages)
+{
+	const hw_tree *t = &h->tree;
+	if (npages == 0 || npages > UINT32_MAX)
+		return SIZE_MAX;
+	uint32_t n = (uint32_t)npages;
+	unsigned l = t->top;
+	size_t lo = 0, hi = t->count[l];
+	for (;;) {
+		uint32_t per = hw_tree_entry_pages(l);
+		size_t run = 0; /* free pages ending at entry i's start */
+		size_t i;
+		for (i = lo; i < hi; i++) {
+			hw_sum s = t->level[l][i];
+			if (run + s.start >= n)
+				return i * (size_t)per - run;
+			if (s.max >= n)
+				break;
+			run = s.start == per ? run + per : s.end;
+		}
+		if (i == hi)
+			return SIZE_MAX;
+		if (l == 0) {
+			unsigned bit = hw_bits_find_clear_run(h->chunks[i].alloc, n, 0);
+			HW_CHECK(bit != HW_BITS_NONE, "bad summary data: summary promised a run the bitmap lacks");
+			return i * (size_t)HW_BITS_PAGES + bit;
+		}
+		l--;
+		lo = i * HW_FANOUT;
+		hi = hw_min(lo + HW_FANOUT, t->count[l]);
+	}
+}
+
+/* Summary of level-l entry i from its children (absent children are full). */
+hw_sum hw_tree_merged(const hw_tree *t, unsigned l, size_t i)
+{
+	hw_sum kids[HW_FANOUT] = {{0, 0, 0}};
+	size_t first = i * HW_FANOUT;
+	for (size_t k = 0; k < HW_FANOUT && first + k < t->count[l - 1]; k++)
+		kids[k] = t->level[l - 1][first + k];
+	return hw_sum_merge(kids, HW_FANOUT, hw_tree_entry_pages(l - 1));
+}
+
+void hw_tree_update(hw_heap *h, size_t c0, size_t c1)
+{
+	hw_tree *t = &h->tree;
+	for (size_t c = c0; c <= c1; c++) {
+		static const hw_sum none = {0, 0, 0};
+		t->level[0][c] = h->chunks[c].present ? hw_bits_summarize(h->chunks[c].alloc) : none;
+	}
+	for (unsigned l = 1; l <= t->top; l++) {
+		c0 /= HW_FANOUT;
+		c1 /= HW_FANOUT;
+		for (size_t i = c0; i <= c1; i++)
+			t->level[l][i] = hw_tree_merged(t, l, i);
+	}
+}

@@ -1,0 +1,222 @@
+/* validate.c: the O(heap) walker that checks every invariant.
+ *
+ * Owns: hw_validate_locked, which recomputes everything the heap keeps
+ * incrementally (page counts, summaries, per-chunk counters, platform page
+ * states on the simulator) from the bitmaps and the arena table, and names
+ * the first invariant that does not hold (numbers from heap_internal.h and
+ * docs/invariants.md). It reads only committed metadata, so it is safe on a
+ * heap in any state the entry points can leave it in.
+ *
+ * Locking: callers hold h->lock.
+ */
+#include "heap_internal.h"
+#include "sim.h"
+
+#include <stdarg.h>
+
+typedef struct walk {
+	hw_heap *h;
+	char *msg;
+	size_t len;
+	int broken;
+} walk;
+
+static const char *const names[] = {
+	"",
+	"mapped == sum of arenas == present chunks",
+	"inuse == allocated pages",
+	"released <= idle",
+	"released == released pages",
+	"every released page is free",
+	"released pages form whole units",
+	"allocated runs start at head pages",
+	"leaf summary == summary of the chunk bitmap",
+	"inner summary == merge of its children",
+	"chunk free_ready == free unreleased pages",
+	"arenas sorted, disjoint, aligned, inside the window, == present chunks",
+	"platform page state agrees with heap page state",
+	"meta_ready == committed metadata pages",
+};
+
+/* Records invariant n as broken (the first one wins). Returns false so
+ * callers can `return fail(...)`. */
+static bool fail(walk *w, int n, const char *fmt, ...) HW_PRINTF(3, 4);
+static bool fail(walk *w, int n, const char *fmt, ...)
+{
+	if (w->broken)
+		return false;
+	w->broken = n;
+	char detail[256];
+	va_list ap;
+	va_start(ap, fmt);
+	hw_report_vformat(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	if (w->msg && w->len)
+		hw_report_format(w->msg, w->len, "invariant I%d (%s) broken: %s", n, names[n], detail);
+	return false;
+}
+
+static bool sum_eq(hw_sum a, hw_sum b)
+{
+	return a.start == b.start && a.max == b.max && a.end == b.end;
+}
+
+static bool check_arenas(walk *w)
+{
+	hw_heap *h = w->h;
+	size_t total = 0;
+	for (size_t i = 0; i < h->narenas; i++) {
+		const hw_arena *a = &h->arenas[i];
+		if (a->base & (h->arena_size - 1) || a->size == 0 || a->size % h->arena_size)
+			return fail(w, 11, "arena %zu at %p (%zu bytes) misaligned", i, (void *)a->base, a->size);
+		if (a->base < h->base || a->base - h->base > h->address_space - a->size)
+			return fail(w, 11, "arena %zu at %p outside the window", i, (void *)a->base);
+		if (i > 0 && h->arenas[i - 1].base + h->arenas[i - 1].size > a->base)
+			return fail(w, 11, "arenas %zu and %zu overlap or are unsorted", i - 1, i);
+		total += a->size;
+	}
+	if (total != h->mapped)
+		return fail(w, 1, "mapped=%zu, arenas sum to %zu", h->mapped, total);
+	return true;
+}
+
+static bool covered(const hw_heap *h, size_t ci)
+{
+	uintptr_t a = h->base + ci * h->chunk_bytes;
+	for (size_t i = 0; i < h->narenas; i++)
+		if (a >= h->arenas[i].base && a < h->arenas[i].base + h->arenas[i].size)
+			return true;
+	return false;
+}
+
+/* Expected platform state of a page in a given heap state (I12). */
+static hw_mem_state expected_state(const hw_heap *h, bool released)
+{
+	if (!released)
+		return HW_MEM_READY;
+	return h->fault_on_free ? HW_MEM_RESERVED : HW_MEM_PREPARED;
+}
+
+static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_pages, size_t *rel_pages)
+{
+	hw_heap *h = w->h;
+	const hw_chunk *c = &h->chunks[ci];
+	size_t first = ci * HW_BITS_PAGES;
+	unsigned na = hw_bits_count(c->alloc, 0, HW_BITS_PAGES);
+	unsigned nr = hw_bits_count(c->released, 0, HW_BITS_PAGES);
+	unsigned ready_free = 0;
+	uint64_t carry = prev_last_alloc;
+	for (unsigned k = 0; k < HW_BITS_WORDS; k++) {
+		uint64_t a = c->alloc[k], r = c->released[k], hd = c->head[k];
+		if (a & r)
+			return fail(w, 5, "page %zu (%p) is released and allocated",
+				    first + k * 64 + (unsigned)__builtin_ctzll(a & r),
+				    (void *)hw_heap_addr(h, first + k * 64 + (unsigned)__builtin_ctzll(a & r)));
+		uint64_t starts = a & ~((a << 1) | carry);
+		if ((starts & ~hd) || (hd & ~a))
+			return fail(w, 7, "page %zu: run start without head, or head on a free page",
+				    first + k * 64 + (unsigned)__builtin_ctzll((starts & ~hd) | (hd & ~a)));
+		carry = a >> 63;
+		ready_free += (unsigned)__builtin_popcountll(~a & ~r);
+	}
+	for (unsigned i = 0; i < HW_BITS_PAGES; i += (unsigned)h->unit_pages) {
+		unsigned n = hw_bits_count(c->released, i, (unsigned)h->unit_pages);
+		if (n != 0 && n != h->unit_pages)
+			return fail(w, 6, "unit at page %zu is partly released", first + i);
+	}
+	if (c->free_ready != ready_free)
+		return fail(w, 10, "chunk %zu: free_ready=%u, bitmap says %u", ci, c->free_ready, ready_free);
+	hw_sum s = hw_bits_summarize(c->alloc);
+	if (!sum_eq(h->tree.level[0][ci], s))
+		return fail(w, 8, "chunk %zu: leaf (%u,%u,%u), bitmap (%u,%u,%u)", ci, h->tree.level[0][ci].start,
+			    h->tree.level[0][ci].max, h->tree.level[0][ci].end, s.start, s.max, s.end);
+	if (h->pf->caps.guard == HW_GUARD_SIM) {
+		for (unsigned i = 0; i < HW_BITS_PAGES; i++) {
+			bool rel = hw_bits_test(c->released, i);
+			void *p = (void *)hw_heap_addr(h, first + i);
+			hw_mem_state want = expected_state(h, rel), got = hw_sim_state(h->pf, p);
+			if (got != want)
+				return fail(w, 12, "page %zu (%p): platform state %d, heap expects %d", first + i, p,
+					    (int)got, (int)want);
+		}
+	}
+	*alloc_pages += na;
+	*rel_pages += nr;
+	return true;
+}
+
+static bool check_chunks(walk *w)
+{
+	hw_heap *h = w->h;
+	size_t alloc_pages = 0, rel_pages = 0, present = 0;
+	bool prev_alloc = false;
+	for (size_t ci = 0; ci < h->nchunks; ci++) {
+		const hw_chunk *c = &h->chunks[ci];
+		bool have = hw_meta_is_committed(&h->meta, c, sizeof *c);
+		bool is_present = have && c->present;
+		if (is_present != (h->base != 0 && covered(h, ci)))
+			return fail(w, 11, "chunk %zu: present=%d but arena coverage says otherwise", ci,
+				    (int)is_present);
+		bool leaf_committed = hw_meta_is_committed(&h->meta, &h->tree.level[0][ci], sizeof(hw_sum));
+		if (!is_present) {
+			if (leaf_committed && h->tree.level[0][ci].max != 0)
+				return fail(w, 8, "absent chunk %zu has free pages in its summary", ci);
+			prev_alloc = false;
+			continue;
+		}
+		present++;
+		if (!check_chunk(w, ci, prev_alloc, &alloc_pages, &rel_pages))
+			return false;
+		prev_alloc = hw_bits_test(c->alloc, HW_BITS_PAGES - 1);
+	}
+	if (present * h->chunk_bytes != h->mapped)
+		return fail(w, 1, "mapped=%zu, present chunks hold %zu", h->mapped, present * h->chunk_bytes);
+	if (alloc_pages << h->page_shift != h->inuse)
+		return fail(w, 2, "inuse=%zu, bitmaps hold %zu", h->inuse, alloc_pages << h->page_shift);
+	if (h->released > h->mapped - h->inuse)
+		return fail(w, 3, "released=%zu, idle=%zu", h->released, h->mapped - h->inuse);
+	if (rel_pages << h->page_shift != h->released)
+		return fail(w, 4, "released=%zu, bitmaps hold %zu", h->released, rel_pages << h->page_shift);
+	return true;
+}
+
+static bool check_tree(walk *w)
+{
+	hw_heap *h = w->h;
+	const hw_tree *t = &h->tree;
+	for (unsigned l = 1; l <= t->top; l++) {
+		for (size_t i = 0; i < t->count[l]; i++) {
+			if (!hw_meta_is_committed(&h->meta, &t->level[l][i], sizeof(hw_sum)))
+				continue;
+			size_t k0 = i * HW_FANOUT, nk = hw_min(HW_FANOUT, t->count[l - 1] - k0);
+			hw_sum want = {0, 0, 0};
+			if (hw_meta_is_committed(&h->meta, &t->level[l - 1][k0], nk * sizeof(hw_sum)))
+				want = hw_tree_merged(t, l, i);
+			if (!sum_eq(t->level[l][i], want))
+				return fail(w, 9, "level %u entry %zu: (%u,%u,%u), children merge to (%u,%u,%u)", l,
+					    i, t->level[l][i].start, t->level[l][i].max, t->level[l][i].end,
+					    want.start, want.max, want.end);
+		}
+	}
+	return true;
+}
+
+static bool check_meta(walk *w)
+{
+	const hw_meta *m = &w->h->meta;
+	size_t pages = m->size / m->page, n = 0;
+	for (size_t i = 0; i < pages; i++)
+		n += (m->committed[i / 64] >> (i % 64)) & 1;
+	if (n != m->ready_pages)
+		return fail(w, 13, "ready_pages=%zu, bitmap holds %zu", m->ready_pages, n);
+	return true;
+}
+
+int hw_validate_locked(hw_heap *h, char *msg, size_t len)
+{
+	walk w = {h, msg, len, 0};
+	if (msg && len)
+		msg[0] = '\0';
+	(void)(check_arenas(&w) && check_chunks(&w) && check_tree(&w) && check_meta(&w));
+	return w.broken;
+}

@@ -1,0 +1,594 @@
+/* heap_test.c: unit tests of the page heap, each on the checked simulator
+ * and, where the platform's behaviour allows, on the real Linux backend.
+ *
+ * The scenarios follow the Go runtime's page allocator and scavenger tests
+ * (allocation and scavenging across chunk boundaries, discontiguous heaps,
+ * exhaustion), written for this heap's API and policy.
+ */
+#include "heap_env.h"
+#include "thread.h"
+#include "trap.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+#define P (8 * KiB)
+
+static const hw_sim_config sim4k = {.backing_bytes = 256 * MiB, .released_reads_zero = true};
+
+static hw_heap_config small_cfg(void)
+{
+	hw_heap_config c = {0};
+	c.arena_size = 4 * MiB; /* one chunk of 512 x 8 KiB pages */
+	c.address_space = 256 * MiB;
+	return c;
+}
+
+/* Runs body once on the simulator and once on Linux. */
+#define BOTH(e, cfg, ...)                                                         \
+	for (int b_ = 0; b_ < 2; b_++) {                                           \
+		env e##_s, *e = &e##_s;                                            \
+		REQUIRE(env_open(e, b_ == 0 ? &sim4k : NULL, cfg), "env_open (%s)",  \
+			b_ == 0 ? "sim" : "linux");                                \
+		__VA_ARGS__;                                                       \
+		env_done(e);                                                       \
+	}
+
+static size_t page_of(env *e, void *p)
+{
+	void *base;
+	size_t size;
+	hw_heap_arena_get(e->h, 0, &base, &size);
+	return ((uintptr_t)p - (uintptr_t)base) / P;
+}
+
+static void test_defaults(void)
+{
+	hw_heap *h = hw_heap_create(NULL);
+	REQUIRE(h != NULL);
+	EXPECT(hw_heap_page_size(h) == 8 * KiB);
+	hw_heap_stats s;
+	hw_heap_stats_get(h, &s);
+	EXPECT(s.mapped == 0 && s.inuse == 0 && s.released == 0 && s.arenas == 0);
+	void *p = hw_heap_alloc(h, 1);
+	REQUIRE(p != NULL);
+	hw_heap_stats_get(h, &s);
+	EXPECT(s.mapped == 64 * MiB, "default arena %zu", s.mapped);
+	memset(p, 1, P);
+	EXPECT(hw_heap_free(h, p, 1) == 0);
+	char msg[256];
+	EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
+	hw_heap_destroy(h);
+}
+
+static void test_bad_config(void)
+{
+	env e;
+	hw_heap_config c = small_cfg();
+	c.page_size = 12288;
+	EXPECT(!env_open(&e, &sim4k, c) && errno == EINVAL);
+	EXPECT(strstr(e.last_report, "page_size") != NULL, "report: %s", e.last_report);
+	hw_platform_destroy(e.pf);
+	c = small_cfg();
+	c.arena_size = 3 * MiB;
+	EXPECT(!env_open(&e, &sim4k, c) && errno == EINVAL);
+	EXPECT(strstr(e.last_report, "arena_size") != NULL, "report: %s", e.last_report);
+	hw_platform_destroy(e.pf);
+	hw_sim_config big = sim4k;
+	big.page_size = 64 * KiB;
+	c = small_cfg();
+	c.fault_on_free = true;
+	EXPECT(!env_open(&e, &big, c) && errno == EINVAL);
+	EXPECT(strstr(e.last_report, "fault_on_free") != NULL, "report: %s", e.last_report);
+	hw_platform_destroy(e.pf);
+}
+
+/* The seed: memory from grow counts as released until allocated. */
+static void test_grow_counts_released(void)
+{
+	BOTH(e, small_cfg(), {
+		void *p = hw_heap_alloc(e->h, 3);
+		REQUIRE(p != NULL);
+		hw_heap_stats s = env_stats(e);
+		EXPECT(s.mapped == 4 * MiB && s.inuse == 3 * P);
+		EXPECT(s.released == 4 * MiB - 3 * P, "released %zu", s.released);
+		EXPECT(s.ready == 3 * P, "ready %zu", s.ready);
+		EXPECT(s.grows == 1 && s.arenas == 1);
+		/* Nothing for the scavenger to do: untouched memory is not work. */
+		EXPECT(hw_heap_scavenger_step(e->h) == 0);
+		env_check(e);
+	});
+}
+
+static void test_first_fit(void)
+{
+	BOTH(e, small_cfg(), {
+		void *a = hw_heap_alloc(e->h, 2), *b = hw_heap_alloc(e->h, 3), *c = hw_heap_alloc(e->h, 1);
+		REQUIRE(a && b && c);
+		EXPECT((char *)b == (char *)a + 2 * P && (char *)c == (char *)b + 3 * P);
+		EXPECT(hw_heap_free(e->h, b, 3) == 0);
+		/* A 4-page run does not fit the 3-page hole: it goes above c. */
+		void *d = hw_heap_alloc(e->h, 4);
+		EXPECT((char *)d == (char *)c + P);
+		/* A 2-page run takes the lowest hole. */
+		void *f = hw_heap_alloc(e->h, 2);
+		EXPECT(f == b);
+		env_check(e);
+		EXPECT(hw_heap_free(e->h, a, 2) == 0 && hw_heap_free(e->h, c, 1) == 0);
+		EXPECT(hw_heap_free(e->h, d, 4) == 0 && hw_heap_free(e->h, f, 2) == 0);
+		env_check(e);
+		EXPECT(env_stats(e).inuse == 0);
+	});
+}
+
+/* Free neighbours merge whatever their released state, exactly. */
+static void test_coalesce_mixed_release(void)
+{
+	BOTH(e, small_cfg(), {
+		char *a = hw_heap_alloc(e->h, 2), *b = hw_heap_alloc(e->h, 2), *c = hw_heap_alloc(e->h, 2);
+		REQUIRE(a && b && c);
+		fill(a, 2 * P, 0x11);
+		fill(b, 2 * P, 0x22);
+		EXPECT(hw_heap_free(e->h, b, 2) == 0);
+		EXPECT(hw_heap_scavenge(e->h, SIZE_MAX) == 2 * P, "only b is free and Ready");
+		EXPECT(hw_heap_free(e->h, a, 2) == 0);
+		hw_heap_stats s0 = env_stats(e);
+		/* a (dirty) and b (released) form one 4-page run. */
+		bool z = true;
+		char *m = hw_heap_alloc_aligned(e->h, 4, 0, &z);
+		EXPECT(m == a, "merged run at a");
+		EXPECT(!z, "a part of the run was dirty");
+		hw_heap_stats s1 = env_stats(e);
+		EXPECT(s0.released - s1.released == 2 * P, "released drops by b exactly");
+		EXPECT(holds(m + 2 * P, 2 * P, 0), "released b reads zero");
+		env_check(e);
+		EXPECT(hw_heap_free(e->h, m, 4) == 0 && hw_heap_free(e->h, c, 2) == 0);
+		env_check(e);
+	});
+}
+
+/* Runs crossing chunk boundaries, as in the Go scenarios. */
+static void test_cross_chunk(void)
+{
+	hw_heap_config c = small_cfg();
+	c.arena_size = 16 * MiB; /* four chunks */
+	BOTH(e, c, {
+		void *a = hw_heap_alloc(e->h, 500);
+		void *b = hw_heap_alloc(e->h, 100); /* pages 500..599: crosses chunk 0/1 */
+		void *d = hw_heap_alloc(e->h, 1100); /* 600..1699: covers chunk 2 partly */
+		REQUIRE(a && b && d);
+		EXPECT(page_of(e, b) == 500 && page_of(e, d) == 600);
+		env_check(e);
+		EXPECT(hw_heap_free(e->h, a, 500) == 0);
+		EXPECT(hw_heap_free(e->h, d, 1100) == 0);
+		/* The hole at 0..499 is too small for 600; 600.. is free through
+		 * the top, so 600 pages go right after b. */
+		void *f = hw_heap_alloc(e->h, 600);
+		EXPECT(page_of(e, f) == 600, "got page %zu", page_of(e, f));
+		/* Free and Ready: 0..499 and 1200..1699 (1700.. never used). */
+		EXPECT(hw_heap_scavenge(e->h, SIZE_MAX) == 1000 * P);
+		hw_heap_stats s = env_stats(e);
+		EXPECT(s.released == s.idle, "after scavenging all, every free page is released");
+		EXPECT(hw_heap_free(e->h, b, 100) == 0 && hw_heap_free(e->h, f, 600) == 0);
+		/* Everything free: one run of the whole arena. */
+		void *all = hw_heap_alloc(e->h, 2048);
+		EXPECT(all == a, "whole arena is one run again");
+		EXPECT(env_stats(e).grows == 1);
+		EXPECT(hw_heap_free(e->h, all, 2048) == 0);
+		env_check(e);
+	});
+}
+
+static void test_large_and_aligned(void)
+{
+	BOTH(e, small_cfg(), {
+		/* Larger than an arena: one grow of a rounded-up size. */
+		void *big = hw_heap_alloc(e->h, 1000);
+		REQUIRE(big != NULL);
+		EXPECT(env_stats(e).mapped == 8 * MiB, "mapped %zu", env_stats(e).mapped);
+		void *x = hw_heap_alloc(e->h, 1);
+		void *al = hw_heap_alloc_aligned(e->h, 3, 1 * MiB, NULL);
+		REQUIRE(x && al);
+		EXPECT(((uintptr_t)al & (MiB - 1)) == 0, "aligned %p", al);
+		env_check(e);
+		EXPECT(hw_heap_free(e->h, big, 1000) == 0 && hw_heap_free(e->h, x, 1) == 0 &&
+		       hw_heap_free(e->h, al, 3) == 0);
+		EXPECT(hw_heap_alloc_aligned(e->h, 1, 3 * P, NULL) == NULL && errno == EINVAL);
+		EXPECT(hw_heap_alloc(e->h, 0) == NULL && errno == EINVAL);
+		env_check(e);
+	});
+}
+
+static void test_invalid_free(void)
+{
+	BOTH(e, small_cfg(), {
+		char *a = hw_heap_alloc(e->h, 4), *b = hw_heap_alloc(e->h, 2);
+		REQUIRE(a && b);
+		hw_heap_stats s0 = env_stats(e);
+		static const struct {
+			long off;
+			size_t n;
+			const char *why;
+		} bad[] = {
+			{P, 3, "inside an allocated run"},
+			{0, 3, "shorter than the allocated run"},
+			{0, 5, "more than one allocated run"},
+			{1, 4, "not page-aligned"},
+			{0, 0, "bad page count"},
+			{6 * P, 1, "not allocated"},
+		};
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			unsigned before = e->reports;
+			EXPECT(hw_heap_free(e->h, a + bad[i].off, bad[i].n) == EINVAL, "case %zu", i);
+			EXPECT(e->reports == before + 1 && strstr(e->last_report, bad[i].why),
+			       "case %zu: report '%s'", i, e->last_report);
+			EXPECT(strncmp(e->last_report, "heapward: invalid free of ", 26) == 0);
+		}
+		int local;
+		EXPECT(hw_heap_free(e->h, &local, 1) == EINVAL && strstr(e->last_report, "not in this heap"));
+		EXPECT(hw_heap_free(e->h, b, 2) == 0);
+		EXPECT(hw_heap_free(e->h, b, 2) == EINVAL && strstr(e->last_report, "double free"));
+		hw_heap_stats s1 = env_stats(e);
+		EXPECT(s1.invalid_frees == s0.invalid_frees + 8);
+		EXPECT(s1.inuse == s0.inuse - 2 * P, "only the valid free changed anything");
+		env_check(e);
+		EXPECT(hw_heap_free(e->h, a, 4) == 0);
+	});
+}
+
+/* Highest addresses are released first, in the requested amount. */
+static void test_scavenge_order(void)
+{
+	BOTH(e, small_cfg(), {
+		char *r[8];
+		for (int i = 0; i < 8; i++) {
+			r[i] = hw_heap_alloc(e->h, 1);
+			REQUIRE(r[i] != NULL);
+			fill(r[i], P, (unsigned char)i);
+		}
+		for (int i = 0; i < 8; i += 2)
+			EXPECT(hw_heap_free(e->h, r[i], 1) == 0);
+		EXPECT(hw_heap_scavenge(e->h, 1) == P, "one unit");
+		EXPECT(hw_heap_page_kind(e->h, r[6], NULL) == HW_PAGE_FREE_RELEASED);
+		EXPECT(hw_heap_page_kind(e->h, r[4], NULL) == HW_PAGE_FREE_READY);
+		EXPECT(hw_heap_scavenge(e->h, 2 * P) == 2 * P);
+		EXPECT(hw_heap_page_kind(e->h, r[2], NULL) == HW_PAGE_FREE_RELEASED);
+		EXPECT(hw_heap_page_kind(e->h, r[0], NULL) == HW_PAGE_FREE_READY);
+		for (int i = 1; i < 8; i += 2)
+			EXPECT(holds(r[i], P, (unsigned char)i), "in-use page %d untouched", i);
+		EXPECT(hw_heap_scavenge(e->h, SIZE_MAX) == P && hw_heap_scavenge(e->h, SIZE_MAX) == 0);
+		EXPECT(env_stats(e).scavenge_calls == 4);
+		env_check(e);
+		for (int i = 1; i < 8; i += 2)
+			EXPECT(hw_heap_free(e->h, r[i], 1) == 0);
+	});
+}
+
+static void test_zeroed(void)
+{
+	BOTH(e, small_cfg(), {
+		bool z = false;
+		char *a = hw_heap_alloc_aligned(e->h, 2, 0, &z);
+		REQUIRE(a != NULL);
+		EXPECT(z && holds(a, 2 * P, 0), "fresh memory is zero and says so");
+		fill(a, 2 * P, 0x5a);
+		EXPECT(hw_heap_free(e->h, a, 2) == 0);
+		char *b = hw_heap_alloc_aligned(e->h, 2, 0, &z);
+		EXPECT(b == a && !z, "reused dirty pages are not zeroed");
+		EXPECT(hw_heap_free(e->h, b, 2) == 0);
+		EXPECT(hw_heap_scavenge(e->h, SIZE_MAX) == 2 * P);
+		char *c = hw_heap_alloc_aligned(e->h, 2, 0, &z);
+		EXPECT(c == a && z && holds(c, 2 * P, 0), "scavenged pages come back zero");
+		EXPECT(hw_heap_free(e->h, c, 2) == 0);
+		env_check(e);
+	});
+	/* A platform whose released pages are junk must never claim zero. */
+	hw_sim_config junk = sim4k;
+	junk.released_reads_zero = false;
+	env e;
+	REQUIRE(env_open(&e, &junk, small_cfg()));
+	bool z = true;
+	void *p = hw_heap_alloc_aligned(e.h, 2, 0, &z);
+	EXPECT(p && !z);
+	EXPECT(hw_heap_free(e.h, p, 2) == 0);
+	env_check(&e);
+	env_done(&e);
+}
+
+static void test_memory_limit(void)
+{
+	BOTH(e, small_cfg(), {
+		void *r[16];
+		for (int i = 0; i < 16; i++)
+			REQUIRE((r[i] = hw_heap_alloc(e->h, 4)) != NULL);
+		for (int i = 0; i < 16; i += 2)
+			EXPECT(hw_heap_free(e->h, r[i], 4) == 0);
+		hw_heap_stats s = env_stats(e);
+		EXPECT(s.ready == 64 * P);
+		EXPECT(hw_heap_set_memory_limit(e->h, 40 * P) == 24 * P);
+		EXPECT(env_stats(e).ready == 40 * P);
+		/* Allocating at the top must release free pages to stay under. */
+		void *x = hw_heap_alloc(e->h, 8);
+		REQUIRE(x != NULL);
+		s = env_stats(e);
+		EXPECT(s.ready <= 40 * P, "ready %zu over the limit", s.ready);
+		EXPECT(s.limit_scavenged_bytes >= 32 * P, "limit scavenged %llu",
+		       (unsigned long long)s.limit_scavenged_bytes);
+		/* Over the limit with nothing left to release: soft limit. */
+		void *y = hw_heap_alloc(e->h, 64);
+		REQUIRE(y != NULL);
+		s = env_stats(e);
+		EXPECT(s.limit_exceeded >= 1 && s.ready > 40 * P);
+		env_check(e);
+		EXPECT(hw_heap_free(e->h, x, 8) == 0 && hw_heap_free(e->h, y, 64) == 0);
+		for (int i = 1; i < 16; i += 2)
+			EXPECT(hw_heap_free(e->h, r[i], 4) == 0);
+		env_check(e);
+	});
+}
+
+static void test_scavenger_step_and_thread(void)
+{
+	BOTH(e, small_cfg(), {
+		void *a = hw_heap_alloc(e->h, 100), *b = hw_heap_alloc(e->h, 10);
+		REQUIRE(a && b);
+		EXPECT(hw_heap_free(e->h, a, 100) == 0);
+		/* Goal: 10 pages in use + 10% = 11 pages; 100 free Ready pages. */
+		size_t r = hw_heap_scavenger_step(e->h);
+		EXPECT(r == 64 * KiB, "one quantum, got %zu", r);
+		size_t total = r;
+		while ((r = hw_heap_scavenger_step(e->h)) > 0)
+			total += r;
+		hw_heap_stats s = env_stats(e);
+		EXPECT(s.ready <= 11 * P, "ready %zu above goal", s.ready);
+		EXPECT(s.bg_scavenged_bytes == total);
+		env_check(e);
+		void *c = hw_heap_alloc(e->h, 100);
+		REQUIRE(c != NULL);
+		EXPECT(hw_heap_free(e->h, c, 100) == 0);
+		EXPECT(hw_heap_scavenger_start(e->h) == 0);
+		EXPECT(hw_heap_scavenger_start(e->h) == EALREADY);
+		/* Poll: the thread paces itself, so give it time. */
+		for (int i = 0; i < 500 && env_stats(e).ready > 11 * P; i++)
+			hw_sleep_ns(10000000);
+		EXPECT(env_stats(e).ready <= 11 * P, "thread reached the goal: ready %zu", env_stats(e).ready);
+		hw_heap_scavenger_stop(e->h);
+		env_check(e);
+		EXPECT(hw_heap_free(e->h, b, 10) == 0);
+	});
+}
+
+static void test_fault_on_free(void)
+{
+	hw_heap_config c = small_cfg();
+	c.fault_on_free = true;
+	BOTH(e, c, {
+		char *a = hw_heap_alloc(e->h, 2);
+		REQUIRE(a != NULL);
+		fill(a, 2 * P, 7);
+		EXPECT(hw_trap_probe(a, true) == HW_TRAP_NONE);
+		EXPECT(hw_heap_free(e->h, a, 2) == 0);
+		EXPECT(hw_heap_page_kind(e->h, a, NULL) == HW_PAGE_FREE_RELEASED);
+		EXPECT(hw_trap_probe(a, false) != HW_TRAP_NONE, "stale read traps");
+		EXPECT(hw_trap_probe(a + 2 * P - 1, true) != HW_TRAP_NONE, "stale write traps");
+		env_check(e);
+		bool z = false;
+		char *b = hw_heap_alloc_aligned(e->h, 2, 0, &z);
+		EXPECT(b == a && z && holds(b, 2 * P, 0), "reuse goes back through the legal transitions");
+		EXPECT(hw_heap_free(e->h, b, 2) == 0);
+		env_check(e);
+	});
+}
+
+static void test_enomem_injection(void)
+{
+	hw_sim_config commit = sim4k;
+	commit.use_needs_call = true;
+	for (int kind = 0; kind < HW_SYS_NKINDS; kind++) {
+		if (kind == HW_SYS_UNUSE || kind == HW_SYS_RELEASE || kind == HW_SYS_ALLOC)
+			continue; /* cannot fail, or not used by the heap */
+		for (uint64_t nth = 1; nth <= 3; nth++) {
+			hw_heap_config c = small_cfg();
+			c.fault_on_free = kind == HW_SYS_FAULT;
+			env e;
+			REQUIRE(env_open(&e, &commit, c));
+			void *keep = hw_heap_alloc(e.h, 1);
+			REQUIRE(keep != NULL);
+			hw_heap_stats s0 = env_stats(&e);
+			hw_platform_inject(e.pf, nth, 1u << kind);
+			/* Enough work to reach every kind: a grow, a reuse of
+			 * released pages, a faulting free. */
+			void *big = hw_heap_alloc(e.h, 700);
+			if (big) {
+				EXPECT(hw_heap_free(e.h, big, 700) == 0);
+				hw_heap_scavenge(e.h, SIZE_MAX);
+				big = hw_heap_alloc(e.h, 700);
+				if (big)
+					EXPECT(hw_heap_free(e.h, big, 700) == 0);
+			} else {
+				EXPECT(errno == ENOMEM);
+				hw_heap_stats s1 = env_stats(&e);
+				EXPECT(s1.mapped == s0.mapped && s1.inuse == s0.inuse && s1.released == s0.released,
+				       "a failed alloc changes nothing (kind %d, nth %llu)", kind,
+				       (unsigned long long)nth);
+			}
+			env_check(&e);
+			EXPECT(hw_heap_free(e.h, keep, 1) == 0);
+			env_done(&e);
+		}
+	}
+}
+
+static void test_address_space_exhausted(void)
+{
+	hw_heap_config c = small_cfg();
+	c.address_space = 8 * MiB; /* two arenas at most */
+	BOTH(e, c, {
+		void *r[4];
+		int n = 0;
+		while (n < 4 && (r[n] = hw_heap_alloc(e->h, 512)) != NULL)
+			n++;
+		EXPECT(n >= 1 && n <= 2, "%d arenas fit an 8 MiB window", n);
+		EXPECT(errno == ENOMEM);
+		EXPECT(hw_heap_alloc(e->h, (size_t)1 << 30) == NULL && errno == ENOMEM);
+		EXPECT(env_stats(e).arenas == (uint64_t)n);
+		env_check(e);
+		for (int i = 0; i < n; i++)
+			EXPECT(hw_heap_free(e->h, r[i], 512) == 0);
+		void *x = hw_heap_alloc(e->h, 1);
+		EXPECT(x != NULL, "usable again after freeing");
+		env_check(e);
+	});
+}
+
+/* Arenas placed with gaps: runs never span them, the window still works. */
+static void test_discontiguous(void)
+{
+	hw_sim_config gaps = sim4k;
+	gaps.ignore_hints = true;
+	env e;
+	REQUIRE(env_open(&e, &gaps, small_cfg()));
+	void *r[4];
+	for (int i = 0; i < 4; i++)
+		REQUIRE((r[i] = hw_heap_alloc(e.h, 300)) != NULL);
+	REQUIRE(hw_heap_arena_count(e.h) == 4);
+	size_t contiguous = 0;
+	for (size_t i = 1; i < 4; i++) {
+		void *b0, *b1;
+		size_t s0, s1;
+		hw_heap_arena_get(e.h, i - 1, &b0, &s0);
+		hw_heap_arena_get(e.h, i, &b1, &s1);
+		contiguous += (char *)b0 + s0 == (char *)b1;
+	}
+	EXPECT(contiguous < 3, "the simulator placed gaps");
+	/* 200 pages fit in the top 212 of the first arena. */
+	void *x = hw_heap_alloc(e.h, 200);
+	REQUIRE(x != NULL);
+	EXPECT(env_stats(&e).grows == 4);
+	env_check(&e);
+	for (int i = 0; i < 4; i++)
+		EXPECT(hw_heap_free(e.h, r[i], 300) == 0);
+	EXPECT(hw_heap_free(e.h, x, 200) == 0);
+	env_check(&e);
+	env_done(&e);
+}
+
+/* OS pages larger than heap pages: release and reuse in whole units. */
+static void test_big_os_pages(void)
+{
+	hw_sim_config big = sim4k;
+	big.page_size = 64 * KiB;
+	env e;
+	REQUIRE(env_open(&e, &big, small_cfg()));
+	EXPECT(hw_heap_unit_pages(e.h) == 8);
+	char *a = hw_heap_alloc(e.h, 20);
+	REQUIRE(a != NULL);
+	/* 20 pages make 3 units Ready: pages 20..23 are free but Ready. */
+	EXPECT(hw_heap_page_kind(e.h, a + 20 * P, NULL) == HW_PAGE_FREE_READY);
+	EXPECT(hw_heap_page_kind(e.h, a + 24 * P, NULL) == HW_PAGE_FREE_RELEASED);
+	EXPECT(env_stats(&e).ready == 24 * P);
+	/* The unit 16..23 is partly in use: nothing of it may be released. */
+	EXPECT(hw_heap_scavenge(e.h, SIZE_MAX) == 0);
+	EXPECT(hw_heap_free(e.h, a, 20) == 0);
+	EXPECT(hw_heap_scavenge(e.h, P) == 8 * P, "one whole unit, the highest");
+	EXPECT(hw_heap_page_kind(e.h, a + 16 * P, NULL) == HW_PAGE_FREE_RELEASED);
+	env_check(&e);
+	char *b = hw_heap_alloc(e.h, 1);
+	EXPECT(b == a);
+	EXPECT(hw_heap_scavenge(e.h, SIZE_MAX) == 8 * P, "unit 8..15 only");
+	env_check(&e);
+	EXPECT(hw_heap_free(e.h, b, 1) == 0);
+	env_done(&e);
+}
+
+/* Whole free huge pages go first. */
+static void test_huge_pages_first(void)
+{
+	hw_sim_config huge = sim4k;
+	huge.huge_page_size = 2 * MiB;
+	env e;
+	REQUIRE(env_open(&e, &huge, small_cfg()));
+	EXPECT(hw_heap_huge_pages(e.h) == 256);
+	char *lo = hw_heap_alloc(e.h, 256), *hi = hw_heap_alloc(e.h, 255), *pin = hw_heap_alloc(e.h, 1);
+	REQUIRE(lo && hi && pin);
+	EXPECT(hw_heap_free(e.h, lo, 256) == 0 && hw_heap_free(e.h, hi, 255) == 0);
+	/* The top huge page is not wholly free (pin): the bottom one goes
+	 * first although it is lower. */
+	EXPECT(hw_heap_scavenge(e.h, P) == 256 * P, "a whole huge page");
+	EXPECT(hw_heap_page_kind(e.h, lo, NULL) == HW_PAGE_FREE_RELEASED);
+	EXPECT(hw_heap_page_kind(e.h, hi, NULL) == HW_PAGE_FREE_READY);
+	EXPECT(hw_heap_scavenge(e.h, P) == P);
+	EXPECT(hw_heap_page_kind(e.h, hi + 254 * P, NULL) == HW_PAGE_FREE_RELEASED);
+	env_check(&e);
+	EXPECT(hw_heap_free(e.h, pin, 1) == 0);
+	env_done(&e);
+}
+
+/* On Linux the kernel's view agrees: released pages are not resident. */
+static void test_linux_residency(void)
+{
+	env e;
+	REQUIRE(env_open(&e, NULL, small_cfg()));
+	char *a = hw_heap_alloc(e.h, 64), *pin = hw_heap_alloc(e.h, 1);
+	REQUIRE(a && pin);
+	fill(a, 64 * P, 3);
+	EXPECT(hw_platform_resident_bytes(a, 64 * P) == 64 * P);
+	/* pin keeps a's huge page (if the kernel has them) from being free as
+	 * a whole, so the scavenger works unit by unit from the top. */
+	EXPECT(hw_heap_free(e.h, a, 64) == 0);
+	EXPECT(hw_heap_scavenge(e.h, 16 * P) == 16 * P);
+	EXPECT(hw_platform_resident_bytes(a, 48 * P) == 48 * P);
+	EXPECT(hw_platform_resident_bytes(a + 48 * P, 16 * P) == 0, "released pages are gone");
+	void *base;
+	size_t size;
+	hw_heap_arena_get(e.h, 0, &base, &size);
+	hw_heap_stats s = env_stats(&e);
+	EXPECT(hw_platform_resident_bytes(base, size) <= s.ready, "resident %zu <= ready %zu",
+	       hw_platform_resident_bytes(base, size), s.ready);
+	env_check(&e);
+	EXPECT(hw_heap_free(e.h, pin, 1) == 0);
+	env_done(&e);
+}
+
+/* A fixed-seed random workload with the validator after every step. */
+static void test_random_ops(void)
+{
+	hw_heap_config c = small_cfg();
+	BOTH(e, c, {
+		struct {
+			char *p;
+			size_t n;
+		} live[64] = {{0}};
+		uint64_t x = 88172645463325252ull;
+		for (int step = 0; step < 3000; step++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			unsigned slot = (unsigned)(x % 64), op = (unsigned)(x >> 8) % 10;
+			if (op < 5 && !live[slot].p) {
+				size_t n = 1 + (x >> 16) % 300;
+				live[slot].p = hw_heap_alloc(e->h, n);
+				live[slot].n = n;
+				if (live[slot].p)
+					fill(live[slot].p, P, (unsigned char)slot);
+			} else if (op < 9 && live[slot].p) {
+				EXPECT(holds(live[slot].p, P, (unsigned char)slot), "contents of slot %u", slot);
+				EXPECT(hw_heap_free(e->h, live[slot].p, live[slot].n) == 0);
+				live[slot].p = NULL;
+			} else {
+				hw_heap_scavenge(e->h, (x >> 20) % (64 * P));
+			}
+			if (step % 50 == 0)
+				env_check(e);
+		}
+		for (int i = 0; i < 64; i++)
+			if (live[i].p)
+				EXPECT(hw_heap_free(e->h, live[i].p, live[i].n) == 0);
+		env_check(e);
+		EXPECT(env_stats(e).inuse == 0);
+	});
+}
+
+HW_TEST_MAIN(T(test_defaults), T(test_bad_config), T(test_grow_counts_released), T(test_first_fit),
+	     T(test_coalesce_mixed_release), T(test_cross_chunk), T(test_large_and_aligned),
+	     T(test_invalid_free), T(test_scavenge_order), T(test_zeroed), T(test_memory_limit),
+	     T(test_scavenger_step_and_thread), T(test_fault_on_free), T(test_enomem_injection),
+	     T(test_address_space_exhausted), T(test_discontiguous), T(test_big_os_pages),
+	     T(test_huge_pages_first), T(test_linux_residency), T(test_random_ops))
