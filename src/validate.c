@@ -80,13 +80,14 @@ static bool check_arenas(walk *w)
 	return true;
 }
 
-static bool covered(const hw_heap *h, size_t ci)
+/* Whether chunk ci lies in an arena; *cursor walks the sorted arena table
+ * alongside increasing ci, so the whole walk is O(chunks + arenas). */
+static bool covered(const hw_heap *h, size_t ci, size_t *cursor)
 {
 	uintptr_t a = h->base + ci * h->chunk_bytes;
-	for (size_t i = 0; i < h->narenas; i++)
-		if (a >= h->arenas[i].base && a < h->arenas[i].base + h->arenas[i].size)
-			return true;
-	return false;
+	while (*cursor < h->narenas && h->arenas[*cursor].base + h->arenas[*cursor].size <= a)
+		(*cursor)++;
+	return *cursor < h->narenas && a >= h->arenas[*cursor].base;
 }
 
 /* Expected platform state of a page in a given heap state (I12). */
@@ -148,13 +149,13 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 static bool check_chunks(walk *w)
 {
 	hw_heap *h = w->h;
-	size_t alloc_pages = 0, rel_pages = 0, present = 0;
+	size_t alloc_pages = 0, rel_pages = 0, present = 0, cursor = 0;
 	bool prev_alloc = false;
 	for (size_t ci = 0; ci < h->nchunks; ci++) {
 		const hw_chunk *c = &h->chunks[ci];
 		bool have = hw_meta_is_committed(&h->meta, c, sizeof *c);
 		bool is_present = have && c->present;
-		if (is_present != (h->base != 0 && covered(h, ci)))
+		if (is_present != (h->base != 0 && covered(h, ci, &cursor)))
 			return fail(w, 11, "chunk %zu: present=%d but arena coverage says otherwise", ci,
 				    (int)is_present);
 		bool leaf_committed = hw_meta_is_committed(&h->meta, &h->tree.level[0][ci], sizeof(hw_sum));
