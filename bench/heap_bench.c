@@ -1,0 +1,317 @@
+/* heap_bench.c: how the cost of alloc+free grows with the heap.
+ *
+ * Owns: the scaling benchmark. For each workload (1-page runs; random
+ * 1..64-page runs) and each heap size (64 MiB, 1 GiB, 64 GiB of address
+ * space), it builds a fragmented heap on a private Linux platform instance:
+ * the whole heap allocated in runs of the workload's sizes, then a random
+ * half of the runs freed, so free runs are scattered over every chunk
+ * (bench.h, B2). It then times N pairs of (allocate a run of the workload's
+ * size; free a random live run), which keeps occupancy near 50%. The figure
+ * is ns per pair, the median of BENCH_REPS samples taken round-robin over
+ * every case (B3), and the ratio cost(64 GiB) / cost(64 MiB) is checked
+ * against the target "at most 2x".
+ *
+ * Memory: the heap never touches its pages and neither does this program, so
+ * 64 GiB of address space costs only metadata (a few MiB) and page tables
+ * are never filled. Every case checks that its arena stayed non-resident,
+ * that the heap did not grow past the layout, and that hw_heap_validate
+ * passes: a figure from a heap that misbehaved is not printed as a result.
+ *
+ * Invariants:
+ *   H1. A case's live set is exactly the heap's allocated runs: inuse ==
+ *       sum of live pages, checked after setup and after the timed pairs.
+ *   H2. Timed loops contain only hw_heap_alloc, hw_heap_free and the
+ *       bookkeeping of the live set (an array; O(1) per pair).
+ *
+ * Usage: heap_bench [--pairs N] [--seed S] [--max-gib G] [--case I]
+ *   --pairs N    alloc+free pairs per sample (default 200000)
+ *   --max-gib G  largest heap in GiB (default 64; 1 to 512)
+ *   --case I     run only case I (0-2: 1-page, 3-5: 1..64-page, small to
+ *                large), for profiling; no ratio is printed
+ * Exit status: 0 when every case ran and checked out (PASS or MISS alike),
+ * 1 when a heap check failed, 2 on a usage or setup error.
+ *
+ * Locking: single-threaded.
+ */
+#include "bench.h"
+#include "heapward.h"
+#include "inspect.h"
+#include "platform.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#define MIB ((size_t)1 << 20)
+#define GIB ((size_t)1 << 30)
+
+typedef struct live_run {
+	void *p;
+	size_t pages;
+} live_run;
+
+typedef struct bench_case {
+	const char *workload;
+	size_t max_pages;
+	size_t heap_bytes;
+	hw_platform *pf;
+	hw_heap *h;
+	uintptr_t base;
+	size_t page;
+	live_run *live;
+	size_t nlive, cap;
+	bench_rng rng;
+	uint64_t setup_ns;
+	uint64_t samples[BENCH_REPS];
+	uint64_t harness[BENCH_REPS];
+} bench_case;
+
+static int fail(const bench_case *c, const char *what)
+{
+	fprintf(stderr, "heap_bench: %s, %zu MiB: %s\n", c->workload, c->heap_bytes / MIB, what);
+	return 1;
+}
+
+static size_t live_pages(const bench_case *c)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->nlive; i++)
+		n += c->live[i].pages;
+	return n;
+}
+
+/* H1, the heap's own validator, no growth, and no resident arena pages. */
+static int check_case(bench_case *c)
+{
+	hw_heap_stats st;
+	hw_heap_stats_get(c->h, &st);
+	if (st.inuse != live_pages(c) * c->page)
+		return fail(c, "inuse does not match the live runs (H1)");
+	if (st.mapped != c->heap_bytes)
+		return fail(c, "the heap grew past its layout: the workload found no fit");
+	char msg[256];
+	if (hw_heap_validate(c->h, msg, sizeof msg) != 0)
+		return fail(c, msg);
+	size_t res = hw_platform_resident_bytes((void *)c->base, c->heap_bytes);
+	if (res != 0)
+		return fail(c, "arena pages became resident: the figure would include page faults");
+	return 0;
+}
+
+static int setup_case(bench_case *c, uint64_t seed)
+{
+	uint64_t t0 = hw_now_ns();
+	c->pf = hw_platform_linux_create(false, false);
+	if (!c->pf)
+		return fail(c, "cannot create a platform instance");
+	hw_heap_config cfg;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.platform = c->pf; /* default page (8 KiB), arena (64 MiB), window (1 TiB) */
+	c->h = hw_heap_create(&cfg);
+	if (!c->h)
+		return fail(c, "hw_heap_create failed");
+	c->page = hw_heap_page_size(c->h);
+	size_t total = c->heap_bytes / c->page;
+	/* One grow reserves the whole heap, so the layout has one base. */
+	if (hw_heap_grow(c->h, total) != 0 || hw_heap_arena_count(c->h) != 1)
+		return fail(c, "cannot grow the heap to its size");
+	void *base;
+	size_t size;
+	hw_heap_arena_get(c->h, 0, &base, &size);
+	c->base = (uintptr_t)base;
+
+	c->rng.s = seed ^ c->heap_bytes ^ c->max_pages;
+	bench_layout L = bench_layout_make(&c->rng, total, c->max_pages);
+	c->cap = L.nruns + 1;
+	c->live = bench_xmalloc(c->cap * sizeof *c->live);
+	void **at = bench_xmalloc(L.nruns * sizeof *at);
+	for (size_t i = 0; i < L.nruns; i++) {
+		at[i] = hw_heap_alloc(c->h, L.runs[i].pages);
+		if ((uintptr_t)at[i] != c->base + L.runs[i].first * c->page)
+			return fail(c, "first fit did not tile the empty heap in order (bench.h B2)");
+	}
+	for (size_t i = 0; i < L.nruns; i++) {
+		if (L.is_free[i]) {
+			if (hw_heap_free(c->h, at[i], L.runs[i].pages) != 0)
+				return fail(c, "free of a setup run failed");
+		} else {
+			c->live[c->nlive++] = (live_run){at[i], L.runs[i].pages};
+		}
+	}
+	free(at);
+	bench_layout_free(&L);
+	c->setup_ns = hw_now_ns() - t0;
+	return check_case(c);
+}
+
+/* One sample: ns for `pairs` alloc+free pairs (H2). */
+static int time_pairs(bench_case *c, size_t pairs, uint64_t *ns)
+{
+	bench_rng *r = &c->rng;
+	uint64_t t0 = bench_clock_ns();
+	for (size_t k = 0; k < pairs; k++) {
+		size_t n = bench_run_pages(r, c->max_pages);
+		void *p = hw_heap_alloc(c->h, n);
+		if (!p)
+			return fail(c, "hw_heap_alloc failed in the timed loop");
+		c->live[c->nlive++] = (live_run){p, n};
+		size_t v = (size_t)bench_below(r, c->nlive);
+		if (hw_heap_free(c->h, c->live[v].p, c->live[v].pages) != 0)
+			return fail(c, "hw_heap_free failed in the timed loop");
+		c->live[v] = c->live[--c->nlive];
+	}
+	*ns = bench_clock_ns() - t0;
+	return 0;
+}
+
+/* The harness alone: the same random draws and the same random read of a
+ * victim in the live set as time_pairs, without the heap calls. At 64 GiB
+ * the live set is tens of MiB, so reading a random victim is a cache miss
+ * of the harness's own; this sample shows how much of a pair it is. Each
+ * lookup is chained to the previous one (through `zero`, which the
+ * compiler cannot see is 0), because in time_pairs the heap's work between
+ * two lookups is far too long for the CPU to overlap them. The live set is
+ * only read, so the heap's state is untouched. */
+static uint64_t time_harness(bench_case *c, size_t pairs)
+{
+	bench_rng r = c->rng;
+	size_t zero = 0, chain = 0;
+	__asm__ volatile("" : "+r"(zero));
+	uint64_t t0 = bench_clock_ns();
+	for (size_t k = 0; k < pairs; k++) {
+		size_t n = bench_run_pages(&r, c->max_pages);
+		size_t v = (size_t)bench_below(&r, c->nlive + 1) ^ (chain & zero);
+		live_run victim = v < c->nlive ? c->live[v] : (live_run){NULL, n};
+		chain = (uintptr_t)victim.p + victim.pages;
+	}
+	uint64_t ns = bench_clock_ns() - t0;
+	__asm__ volatile("" : : "r"(chain));
+	return ns;
+}
+
+static void destroy_case(bench_case *c)
+{
+	if (c->h)
+		hw_heap_destroy(c->h);
+	if (c->pf)
+		hw_platform_destroy(c->pf);
+	free(c->live);
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: heap_bench [--pairs N] [--seed S] [--max-gib G] [--case I]\n");
+	return 2;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || s[0] == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static const char *size_name(size_t bytes, char *buf, size_t len)
+{
+	if (bytes >= GIB)
+		snprintf(buf, len, "%zu GiB", bytes / GIB);
+	else
+		snprintf(buf, len, "%zu MiB", bytes / MIB);
+	return buf;
+}
+
+enum { NW = 2, NS = 3, NCASES = NW * NS };
+
+static const struct {
+	const char *name;
+	size_t max_pages;
+} workloads[NW] = {{"1-page", 1}, {"1..64-page", 64}};
+
+static void print_table(bench_case *cases, uint64_t pairs)
+{
+	size_t page = 0;
+	for (size_t i = 0; i < NCASES && !page; i++)
+		page = cases[i].page;
+	printf("heap_bench: alloc+free pairs on a fragmented heap (~50%% of pages in use)\n");
+	printf("page %zu B, arena 64 MiB, window 1 TiB, Linux platform; %" PRIu64
+	       " pairs per sample\n"
+	       "ns per pair, median of %d samples of thread CPU time (min: fastest sample);\n"
+	       "harness = random draws + victim lookup alone; heap = median - harness\n\n",
+	       page, pairs, BENCH_REPS);
+	printf("%-11s %8s %10s %8s %8s %8s %8s %8s\n", "workload", "heap", "live runs", "setup s",
+	       "min", "median", "harness", "heap");
+	double tot[NCASES], net[NCASES];
+	for (size_t i = 0; i < NCASES; i++) {
+		bench_case *c = &cases[i];
+		if (!c->h)
+			continue;
+		char nb[32];
+		tot[i] = (double)bench_median(c->samples, BENCH_REPS) / (double)pairs;
+		net[i] = tot[i] - (double)bench_median(c->harness, BENCH_REPS) / (double)pairs;
+		printf("%-11s %8s %10zu %8.2f %8.1f %8.1f %8.1f %8.1f\n", c->workload,
+		       size_name(c->heap_bytes, nb, sizeof nb), c->nlive, (double)c->setup_ns / 1e9,
+		       (double)bench_min(c->samples, BENCH_REPS) / (double)pairs, tot[i],
+		       tot[i] - net[i], net[i]);
+	}
+	for (size_t w = 0; w < NW; w++) {
+		size_t lo = w * NS, hi = w * NS + NS - 1;
+		if (!cases[lo].h || !cases[hi].h)
+			continue;
+		char big[32];
+		double rn = net[hi] / net[lo], rt = tot[hi] / tot[lo];
+		printf("%sratio cost(%s)/cost(64 MiB), %-10s: heap %5.2fx  target <= 2.00x  %s"
+		       "  (with harness %.2fx)\n",
+		       w == 0 ? "\n" : "", size_name(cases[hi].heap_bytes, big, sizeof big),
+		       workloads[w].name, rn, bench_verdict(rn <= 2.0), rt);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t pairs = 200000, seed = BENCH_SEED, max_gib = 64, only = UINT64_MAX;
+	for (int i = 1; i < argc; i++) {
+		uint64_t *dst = !strcmp(argv[i], "--pairs")     ? &pairs
+				: !strcmp(argv[i], "--seed")    ? &seed
+				: !strcmp(argv[i], "--max-gib") ? &max_gib
+				: !strcmp(argv[i], "--case")    ? &only
+								: NULL;
+		if (!dst || i + 1 == argc || parse_u64(argv[++i], dst) != 0)
+			return usage();
+	}
+	if (pairs == 0 || max_gib == 0 || max_gib > 512 || (only != UINT64_MAX && only >= NCASES))
+		return usage();
+
+	const size_t sizes[NS] = {64 * MIB, GIB, (size_t)max_gib * GIB};
+	bench_case cases[NCASES];
+	memset(cases, 0, sizeof cases);
+	int rc = 0;
+	for (size_t i = 0; i < NCASES && !rc; i++) {
+		bench_case *c = &cases[i];
+		c->workload = workloads[i / NS].name;
+		c->max_pages = workloads[i / NS].max_pages;
+		c->heap_bytes = sizes[i % NS];
+		if (only == UINT64_MAX || only == i)
+			rc = setup_case(c, seed);
+	}
+	/* B3: samples round-robin over the cases, so drift hits all alike. */
+	for (int rep = 0; rep < BENCH_REPS && !rc; rep++) {
+		for (size_t i = 0; i < NCASES && !rc; i++) {
+			if (!cases[i].h)
+				continue;
+			cases[i].harness[rep] = time_harness(&cases[i], (size_t)pairs);
+			rc = time_pairs(&cases[i], (size_t)pairs, &cases[i].samples[rep]);
+		}
+	}
+	for (size_t i = 0; i < NCASES && !rc; i++)
+		if (cases[i].h)
+			rc = check_case(&cases[i]);
+	if (!rc)
+		print_table(cases, pairs);
+	for (size_t i = 0; i < NCASES; i++)
+		destroy_case(&cases[i]);
+	return rc;
+}
