@@ -13,9 +13,11 @@
  *       pages [first_k, first_k + pages_k) and first_{k+1} = first_k +
  *       pages_k; the runs tile [0, total) exactly. This is what first fit
  *       produces in an empty heap, which the benchmarks check.
- *   B3. A reported figure is the median of BENCH_REPS samples; ratios are of
- *       medians measured in the same process, interleaved, so drift of a
- *       noisy machine hits both sides. Samples are thread CPU time (user
+ *   B3. A reported figure comes from several samples (BENCH_REPS unless a
+ *       program says otherwise): their median, or, where a program says so,
+ *       their minimum (interference only ever adds time). Both sides of a
+ *       ratio are measured in the same process, interleaved, so drift of a
+ *       noisy machine hits both. Samples are thread CPU time (user
  *       and system), so time spent descheduled by other load on a shared
  *       machine is not counted; system calls made by the thread are.
  *

@@ -1,0 +1,272 @@
+// heapward_pagealloc_test.go: heap_bench's workload on the Go runtime's own
+// page allocator, so the two can be compared on one machine.
+//
+// Owns: one test, TestHeapwardPageAlloc, meant to be compiled into the Go
+// runtime's test package by bench/go_pagealloc.sh (go test -overlay), since
+// the runtime exposes its page allocator (NewPageAlloc, PageAlloc.Alloc and
+// Free) only to its own tests through export_test.go. Nothing of the Go tree
+// is copied here; this file only calls those exported hooks.
+//
+// It mirrors bench/heap_bench.c exactly (bench/bench.h): the same splitmix64
+// stream and seed, hence the same layouts and the same request sequence;
+// the same fragmented setup (the whole heap allocated in runs, a random half
+// of the runs freed), the same timed alloc+free pairs, the same harness
+// sample, the same median of 5 samples of thread CPU time taken round-robin.
+// Geometry matches too: Go's pages are 8 KiB and its chunks 512 pages, as in
+// heapward's default config. Every chunk starts all free and unscavenged, as
+// heapward's pages are after its setup.
+//
+// Invariants:
+//
+//	G1. Setup checks that first fit tiled the empty allocator in layout
+//	    order, and the timed loop fails the test if an allocation fails, so
+//	    a figure always comes from the intended heap state.
+//
+// Locking: the test locks itself to one OS thread, so thread CPU time is the
+// allocator's own; PageAlloc takes its own lock on every call.
+package runtime_test
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"syscall"
+	"testing"
+	"unsafe"
+)
+
+const (
+	hwSeed = 0x6865617077617264
+	hwReps = 5
+	hwMiB  = 1 << 20
+	hwGiB  = 1 << 30
+)
+
+type hwRng struct{ s uint64 }
+
+func (r *hwRng) next() uint64 {
+	r.s += 0x9e3779b97f4a7c15
+	z := r.s
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+func (r *hwRng) below(n uint64) uint64 { return r.next() % n }
+
+func (r *hwRng) runPages(max uint64) uint64 {
+	if max == 1 {
+		return 1
+	}
+	return 1 + r.below(max)
+}
+
+type hwRun struct{ first, pages uint64 }
+
+// hwLayout is bench_layout_make: runs tiling [0, total), half of them free.
+func hwLayout(r *hwRng, total, max uint64) ([]hwRun, []bool) {
+	var runs []hwRun
+	for at := uint64(0); at < total; {
+		n := r.runPages(max)
+		if n > total-at {
+			n = total - at
+		}
+		runs = append(runs, hwRun{at, n})
+		at += n
+	}
+	order := make([]int, len(runs))
+	for i := range order {
+		order[i] = i
+	}
+	free := make([]bool, len(runs))
+	for i := 0; i < len(runs)/2; i++ {
+		j := i + int(r.below(uint64(len(runs)-i)))
+		order[i], order[j] = order[j], order[i]
+		free[order[i]] = true
+	}
+	return runs, free
+}
+
+func hwThreadCPU() int64 {
+	var ts syscall.Timespec
+	const clockThreadCPUTime = 3
+	_, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0)
+	if e != 0 {
+		panic(e)
+	}
+	return ts.Nano()
+}
+
+type hwLive struct{ p, pages uintptr }
+
+type hwCase struct {
+	workload string
+	max      uint64
+	bytes    uint64
+	pa       *runtime.PageAlloc
+	live     []hwLive
+	r        hwRng
+	setup    int64
+	samples  [hwReps]int64
+	harness  [hwReps]int64
+}
+
+var hwSink uintptr
+
+func (c *hwCase) build(t *testing.T) {
+	t0 := hwThreadCPU()
+	total := c.bytes / runtime.PageSize
+	nchunks := total / runtime.PallocChunkPages
+	chunks := make(map[runtime.ChunkIdx][]runtime.BitRange, nchunks)
+	for i := uint64(0); i < nchunks; i++ {
+		chunks[runtime.BaseChunkIdx+runtime.ChunkIdx(i)] = []runtime.BitRange{}
+	}
+	c.pa = runtime.NewPageAlloc(chunks, nil)
+	c.r = hwRng{hwSeed ^ c.bytes ^ c.max}
+	runs, free := hwLayout(&c.r, total, c.max)
+	base := runtime.PageBase(runtime.BaseChunkIdx, 0)
+	at := make([]uintptr, len(runs))
+	for i, run := range runs {
+		at[i], _ = c.pa.Alloc(uintptr(run.pages))
+		if at[i] != base+uintptr(run.first)*runtime.PageSize {
+			t.Fatalf("%s %d MiB: first fit did not tile the empty allocator in order", c.workload, c.bytes/hwMiB)
+		}
+	}
+	c.live = make([]hwLive, 0, len(runs)+1)
+	for i, run := range runs {
+		if free[i] {
+			c.pa.Free(at[i], uintptr(run.pages))
+		} else {
+			c.live = append(c.live, hwLive{at[i], uintptr(run.pages)})
+		}
+	}
+	c.setup = hwThreadCPU() - t0
+}
+
+// timePairs is heap_bench's time_pairs.
+func (c *hwCase) timePairs(t *testing.T, pairs int) int64 {
+	t0 := hwThreadCPU()
+	for k := 0; k < pairs; k++ {
+		n := uintptr(c.r.runPages(c.max))
+		p, _ := c.pa.Alloc(n)
+		if p == 0 {
+			t.Fatalf("%s %d MiB: Alloc failed in the timed loop", c.workload, c.bytes/hwMiB)
+		}
+		c.live = append(c.live, hwLive{p, n})
+		v := c.r.below(uint64(len(c.live)))
+		c.pa.Free(c.live[v].p, c.live[v].pages)
+		c.live[v] = c.live[len(c.live)-1]
+		c.live = c.live[:len(c.live)-1]
+	}
+	return hwThreadCPU() - t0
+}
+
+// timeHarness is heap_bench's time_harness: draws and chained victim
+// lookups without the allocator.
+func (c *hwCase) timeHarness(pairs int) int64 {
+	r := c.r
+	chain := uintptr(0)
+	zero := uintptr(len(os.Args) >> 62) // 0, but not a constant
+	t0 := hwThreadCPU()
+	for k := 0; k < pairs; k++ {
+		n := uintptr(r.runPages(c.max))
+		v := r.below(uint64(len(c.live)+1)) ^ uint64(chain&zero)
+		victim := hwLive{0, n}
+		if v < uint64(len(c.live)) {
+			victim = c.live[v]
+		}
+		chain = victim.p + victim.pages
+	}
+	ns := hwThreadCPU() - t0
+	hwSink = chain
+	return ns
+}
+
+func hwMedian(v []int64) int64 {
+	s := append([]int64(nil), v...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func hwEnvInt(name string, def int) int {
+	if s := os.Getenv(name); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v <= 0 {
+			panic(name + " must be a positive integer")
+		}
+		return v
+	}
+	return def
+}
+
+func hwSizeName(b uint64) string {
+	if b >= hwGiB {
+		return fmt.Sprintf("%d GiB", b/hwGiB)
+	}
+	return fmt.Sprintf("%d MiB", b/hwMiB)
+}
+
+// TestHeapwardPageAlloc prints heap_bench's table for Go's page allocator.
+// HW_BENCH_PAIRS and HW_BENCH_MAX_GIB set the pairs per sample (200000) and
+// the largest heap (64 GiB).
+func TestHeapwardPageAlloc(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	pairs := hwEnvInt("HW_BENCH_PAIRS", 200000)
+	maxGiB := uint64(hwEnvInt("HW_BENCH_MAX_GIB", 64))
+	var cases []*hwCase
+	for _, w := range []struct {
+		name string
+		max  uint64
+	}{{"1-page", 1}, {"1..64-page", 64}} {
+		for _, b := range []uint64{64 * hwMiB, hwGiB, maxGiB * hwGiB} {
+			c := &hwCase{workload: w.name, max: w.max, bytes: b}
+			c.build(t)
+			cases = append(cases, c)
+		}
+	}
+	defer func() {
+		for _, c := range cases {
+			runtime.FreePageAlloc(c.pa)
+		}
+	}()
+	for rep := 0; rep < hwReps; rep++ {
+		for _, c := range cases {
+			c.harness[rep] = c.timeHarness(pairs)
+			c.samples[rep] = c.timePairs(t, pairs)
+		}
+	}
+
+	fmt.Printf("go pagealloc (%s): alloc+free pairs on a fragmented heap (~50%% of pages in use)\n",
+		runtime.Version())
+	fmt.Printf("page %d B, chunk %d pages, test PageAlloc; %d pairs per sample\n"+
+		"ns per pair, median of %d samples of thread CPU time (min: fastest sample);\n"+
+		"harness = random draws + victim lookup alone; heap = median - harness\n\n",
+		runtime.PageSize, runtime.PallocChunkPages, pairs, hwReps)
+	fmt.Printf("%-11s %8s %10s %8s %8s %8s %8s %8s\n", "workload", "heap", "live runs", "setup s",
+		"min", "median", "harness", "heap")
+	net := make([]float64, len(cases))
+	for i, c := range cases {
+		min := c.samples[0]
+		for _, s := range c.samples {
+			if s < min {
+				min = s
+			}
+		}
+		tot := float64(hwMedian(c.samples[:])) / float64(pairs)
+		har := float64(hwMedian(c.harness[:])) / float64(pairs)
+		net[i] = tot - har
+		fmt.Printf("%-11s %8s %10d %8.2f %8.1f %8.1f %8.1f %8.1f\n", c.workload, hwSizeName(c.bytes),
+			len(c.live), float64(c.setup)/1e9, float64(min)/float64(pairs), tot, har, net[i])
+	}
+	fmt.Println()
+	for w := 0; w < 2; w++ {
+		lo, hi := cases[3*w], cases[3*w+2]
+		fmt.Printf("ratio cost(%s)/cost(64 MiB), %-10s: heap %5.2fx\n", hwSizeName(hi.bytes),
+			lo.workload, net[3*w+2]/net[3*w])
+	}
+}

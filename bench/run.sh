@@ -1,0 +1,41 @@
+#!/bin/sh
+# run.sh: builds the benchmarks (gcc -O2 release) and runs them all,
+# printing their tables: heap scaling (heap_bench), scavenge overhead
+# (scavenge_bench), and heap_bench's workload on Go's page allocator
+# (go_pagealloc.sh, skipped when go is not installed). About a minute on a
+# 2-core machine; docs/benchmarks.md explains every figure.
+#
+# Usage: bench/run.sh [--no-go]   (env: BUILD_DIR, default build-bench)
+# Exit status: non-zero when a build or a benchmark's own checks fail; a
+# MISS against a target is a result, not a failure.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$root/build-bench}
+go=1
+for a in "$@"; do
+	case $a in
+	--no-go) go=0 ;;
+	*) echo "usage: bench/run.sh [--no-go]" >&2; exit 2 ;;
+	esac
+done
+
+cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
+	-DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DHW_BUILD_TESTS=OFF -DHW_BUILD_FUZZERS=OFF \
+	-DHW_BUILD_BENCH=ON >/dev/null
+cmake --build "$build" --target heap_bench scavenge_bench -j"$(nproc)" >/dev/null
+
+echo "== heapward benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
+	"$(gcc -dumpfullversion 2>/dev/null | sed 's/^/gcc /') -O2, kernel $(uname -r)," \
+	"$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+echo
+"$build/bench/heap_bench"
+echo
+"$build/bench/scavenge_bench"
+if [ "$go" = 1 ]; then
+	echo
+	rc=0
+	"$root/bench/go_pagealloc.sh" || rc=$?
+	# 3: go is not installed; the comparison is skipped, not failed.
+	[ "$rc" = 0 ] || [ "$rc" = 3 ] || exit "$rc"
+fi
