@@ -25,7 +25,7 @@ printf '{"Replace":{"%s/src/runtime/heapward_pagealloc_test.go":"%s/go/heapward_
 # -vet=off: vet does not read overlays and would fail to find the file.
 # -count=1: never report a cached result as a new measurement.
 go test -vet=off -overlay "$tmp/overlay.json" -count=1 -v -timeout 20m \
-	-run '^TestHeapwardPageAlloc$' runtime >"$tmp/out" 2>&1 || {
+	-run '^TestHeapwardPageAlloc(Scavenge)?$' runtime >"$tmp/out" 2>&1 || {
 	cat "$tmp/out" >&2
 	exit 1
 }

@@ -270,3 +270,67 @@ func TestHeapwardPageAlloc(t *testing.T) {
 			lo.workload, net[3*w+2]/net[3*w])
 	}
 }
+
+// TestHeapwardPageAllocScavenge times Go's Scavenge of scavenge_bench's
+// layouts (same seed, same runs freed). A test PageAlloc never makes the
+// system call (its addresses are not mapped), so this is Go's scavenging
+// policy and bookkeeping alone: the figure to set beside scavenge_bench's
+// "policy" column, not beside its heap or raw columns. HW_BENCH_SCAV_MIB
+// sets the layout size (512).
+func TestHeapwardPageAllocScavenge(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	const reps = 9 // scavenge_bench's SCAV_REPS
+	mib := uint64(hwEnvInt("HW_BENCH_SCAV_MIB", 512))
+	total := mib * hwMiB / runtime.PageSize
+	fmt.Printf("go pagealloc scavenge (%s): Scavenge(all) of scavenge_bench's %d MiB layouts;\n"+
+		"policy and bookkeeping only (a test PageAlloc makes no system call);\n"+
+		"ms of thread CPU time over %d samples\n\n", runtime.Version(), mib, reps)
+	fmt.Printf("%-11s %6s %8s %8s\n", "layout", "MiB", "min", "median")
+	for _, max := range []uint64{1, 64} {
+		r := hwRng{hwSeed ^ max}
+		runs, free := hwLayout(&r, total, max)
+		var ns [reps]int64
+		var freed uintptr
+		for rep := 0; rep < reps; rep++ {
+			chunks := make(map[runtime.ChunkIdx][]runtime.BitRange)
+			for i := uint64(0); i < total/runtime.PallocChunkPages; i++ {
+				chunks[runtime.BaseChunkIdx+runtime.ChunkIdx(i)] = []runtime.BitRange{}
+			}
+			pa := runtime.NewPageAlloc(chunks, nil)
+			base := runtime.PageBase(runtime.BaseChunkIdx, 0)
+			freed = 0
+			for _, run := range runs {
+				if p, _ := pa.Alloc(uintptr(run.pages)); p != base+uintptr(run.first)*runtime.PageSize {
+					t.Fatalf("first fit did not tile the empty allocator in order")
+				}
+			}
+			for i, run := range runs {
+				if free[i] {
+					pa.Free(base+uintptr(run.first)*runtime.PageSize, uintptr(run.pages))
+					freed += uintptr(run.pages) * runtime.PageSize
+				}
+			}
+			t0 := hwThreadCPU()
+			got := pa.Scavenge(^uintptr(0))
+			ns[rep] = hwThreadCPU() - t0
+			runtime.FreePageAlloc(pa)
+			if got != freed {
+				t.Fatalf("Scavenge released %d bytes, want %d", got, freed)
+			}
+		}
+		min := ns[0]
+		for _, v := range ns {
+			if v < min {
+				min = v
+			}
+		}
+		name := "1-page"
+		if max != 1 {
+			name = "1..64-page"
+		}
+		fmt.Printf("%-11s %6.1f %8.3f %8.3f\n", name, float64(freed)/hwMiB, float64(min)/1e6,
+			float64(hwMedian(ns[:]))/1e6)
+	}
+}
