@@ -284,7 +284,7 @@ func TestHeapwardPageAllocScavenge(t *testing.T) {
 	const reps = 9 // scavenge_bench's SCAV_REPS
 	mib := uint64(hwEnvInt("HW_BENCH_SCAV_MIB", 512))
 	total := mib * hwMiB / runtime.PageSize
-	fmt.Printf("go pagealloc scavenge (%s): Scavenge(all) of scavenge_bench's %d MiB layouts;\n"+
+	fmt.Printf("\ngo pagealloc scavenge (%s): Scavenge(all) of scavenge_bench's %d MiB layouts;\n"+
 		"policy and bookkeeping only (a test PageAlloc makes no system call);\n"+
 		"ms of thread CPU time over %d samples\n\n", runtime.Version(), mib, reps)
 	fmt.Printf("%-11s %6s %8s %8s\n", "layout", "MiB", "min", "median")
