@@ -145,7 +145,7 @@ static inline void bench_layout_free(bench_layout *L)
 	*L = (bench_layout){0};
 }
 
-static int bench_cmp_u64(const void *a, const void *b)
+static inline int bench_cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return (x > y) - (x < y);

@@ -39,7 +39,7 @@
  * Usage: scavenge_bench [--mib M] [--seed S]
  *   --mib M  layout size in MiB (default 512; 64 to 2048, a multiple of 64)
  * Exit status: 0 when every side checked out (PASS or MISS alike), 1 when a
- * check failed, 2 on a usage or setup error.
+ * setup step or a check failed, 2 on a usage error or no platform.
  *
  * Locking: single-threaded.
  */
