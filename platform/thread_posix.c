@@ -1,0 +1,104 @@
+/* thread_posix.c: hw_mutex, hw_thread and the clocks on POSIX threads.
+ *
+ * Owns: the mapping of thread.h onto pthreads and clock_gettime.
+ *
+ * Invariants:
+ *   T1. hw_mutex_init cannot fail: it copies PTHREAD_MUTEX_INITIALIZER into
+ *       the opaque storage, which is the static initialisation pthreads
+ *       guarantees to succeed (the storage size is checked at compile time).
+ *   T2. hw_now_ns reads CLOCK_MONOTONIC, which never goes back.
+ *   T3. A lock or unlock error (EDEADLK, EPERM, EINVAL) is a caller bug and
+ *       aborts with "heapward: thread: <call> failed: errno <e>".
+ *
+ * Locking: these are the locks; nothing here holds one across calls.
+ */
+#include "thread.h"
+
+#include "base.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+_Static_assert(sizeof(pthread_mutex_t) <= sizeof(((hw_mutex *)0)->opaque),
+	       "hw_mutex storage too small for pthread_mutex_t");
+_Static_assert(_Alignof(pthread_mutex_t) <= 8, "hw_mutex storage under-aligned");
+_Static_assert(sizeof(pthread_t) <= sizeof(uintptr_t), "pthread_t does not fit hw_thread");
+
+static pthread_mutex_t *mutex_of(hw_mutex *m)
+{
+	return (pthread_mutex_t *)(void *)m->opaque;
+}
+
+static void check_rc(int rc, const char *call)
+{
+	if (HW_UNLIKELY(rc != 0))
+		hw_fatal("heapward: thread: %s failed: errno %d", call, rc);
+}
+
+void hw_mutex_init(hw_mutex *m)
+{
+	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
+	memset(m->opaque, 0, sizeof m->opaque);
+	memcpy(m->opaque, &init, sizeof init);
+}
+
+void hw_mutex_destroy(hw_mutex *m)
+{
+	check_rc(pthread_mutex_destroy(mutex_of(m)), "pthread_mutex_destroy");
+}
+
+void hw_mutex_lock(hw_mutex *m)
+{
+	check_rc(pthread_mutex_lock(mutex_of(m)), "pthread_mutex_lock");
+}
+
+void hw_mutex_unlock(hw_mutex *m)
+{
+	check_rc(pthread_mutex_unlock(mutex_of(m)), "pthread_mutex_unlock");
+}
+
+int hw_thread_start(hw_thread *t, void *(*fn)(void *), void *arg)
+{
+	pthread_t th;
+	int rc = pthread_create(&th, NULL, fn, arg);
+	if (rc != 0)
+		return rc;
+	t->handle = 0;
+	memcpy(&t->handle, &th, sizeof th);
+	return 0;
+}
+
+void hw_thread_join(hw_thread *t)
+{
+	pthread_t th;
+	memcpy(&th, &t->handle, sizeof th);
+	check_rc(pthread_join(th, NULL), "pthread_join");
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	if (clock_gettime(id, &ts) != 0)
+		hw_fatal("heapward: thread: clock_gettime(%d) failed: errno %d", (int)id, errno);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t hw_now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t hw_thread_cpu_ns(void)
+{
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+void hw_sleep_ns(uint64_t ns)
+{
+	struct timespec req = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+	/* Sleep the full time even when a signal interrupts. */
+	while (nanosleep(&req, &req) != 0 && errno == EINTR)
+		;
+}
