@@ -18,7 +18,8 @@
  *   use      Prepared         -> Ready      may fail: ENOMEM (the Windows commit)
  *   unuse    Ready            -> Prepared   contents forfeit (the scavenge path)
  *   fault    Ready|Prepared   -> Reserved   may fail: ENOMEM (no VMA left)
- *   release  any              -> None       (named sysFree in the Go runtime)
+ *   release  any owned        -> None       (named sysFree in the Go runtime;
+ *                                           owned = Reserved|Prepared|Ready)
  *   alloc    None             -> Ready      may fail: ENOMEM
  *
  * Invariants:
@@ -34,6 +35,14 @@
  *       "released pages are zero" knowledge lives; the heap reads it from here.
  *   P5. calls[k] counts every call of kind k made through hw_sys_*, failed or
  *       not; failures[k] counts the ones that returned ENOMEM.
+ *   P6. The simulator (sim.h) under its record_illegal policy refuses an
+ *       illegal transition with EINVAL and changes nothing; hw_sys_* passes
+ *       that EINVAL through (it is not counted in failures[k]). No other
+ *       backend or policy returns EINVAL: a heap that sees it has made an
+ *       illegal call. unuse and release are void and refuse silently.
+ *   P7. Failure injection covers the calls that can fail (reserve, map, use,
+ *       fault, alloc); unuse and release never fail and never advance
+ *       fail_seen, whatever the mask.
  *
  * Locking: a platform instance is not locked. Its counters and injection state
  * belong to whoever owns the instance; a heap serializes its own calls under
@@ -114,7 +123,8 @@ struct hw_platform {
 	void *impl;         /* backend state */
 };
 
-/* The process's real OS backend (Linux here). Shared; never destroyed. */
+/* The process's real OS backend (Linux here). Shared; never destroyed;
+ * initialised on first use (thread-safe). hw_platform_os() returns it. */
 hw_platform *hw_platform_os_instance(void);
 
 /* A private Linux backend instance with its own counters; force_protnone
@@ -137,5 +147,26 @@ void hw_sys_release(hw_platform *pf, void *p, size_t n);
 int hw_sys_alloc(hw_platform *pf, size_t n, void **out);
 
 const char *hw_sys_kind_name(hw_sys_kind k);
+
+/* What the OS itself says about this process's memory, for tests, benchmarks
+ * and the simulator's check (so nothing outside platform/ calls the OS). */
+
+/* Bytes of [p, p+n) resident in memory (mincore; a page mapped to the shared
+ * zero page by a read counts). p and n are multiples of the OS page. Returns
+ * SIZE_MAX when part of the range is not mapped. */
+size_t hw_platform_resident_bytes(const void *p, size_t n);
+
+/* Number of mappings (VMAs) of this process, or -1 when it cannot be read. */
+long hw_platform_vma_count(void);
+
+/* The kernel's limit on mappings per process (vm.max_map_count), or -1. */
+long hw_platform_max_map_count(void);
+
+/* Calls fn for every mapping that overlaps [p, p+n), in address order, with
+ * its bounds clipped to the range and whether it is readable and writable.
+ * Stops at the first non-zero return of fn and returns it; 0 when fn always
+ * returned 0; -1 when the mappings cannot be read. */
+typedef int (*hw_mapping_fn)(void *arg, uintptr_t lo, uintptr_t hi, bool rw);
+int hw_platform_mappings(const void *p, size_t n, hw_mapping_fn fn, void *arg);
 
 #endif

@@ -1,0 +1,510 @@
+/* linux.c: the Linux backend of the OS memory contract, and the OS views
+ * (residency, mappings, limits) that tests and the simulator read.
+ *
+ * Owns: the process's shared OS instance (hw_platform_os_instance), private
+ * instances (hw_platform_linux_create), the start-up guard-region probe, and
+ * every mmap/mprotect/madvise/munmap call of the heap.
+ *
+ * How each transition is done (states as in platform.h):
+ *   reserve  mmap(hint, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE)
+ *   map      mprotect(READ|WRITE); with guard == MADVISE also
+ *            madvise(MADV_GUARD_REMOVE), since a Reserved range may have come
+ *            from fault and still carry guard markers
+ *   use      nothing (ops->use is NULL: Prepared and Ready differ only in
+ *            whether pages are backed, which the first touch decides)
+ *   unuse    madvise(MADV_DONTNEED) (default: released pages read as zero), or
+ *            madvise(MADV_FREE) when the instance was created with
+ *            use_madv_free: the kernel may keep the old contents until memory
+ *            is short, so released pages do NOT read as zero and
+ *            caps.released_reads_zero is false. If MADV_FREE answers EINVAL
+ *            (kernel < 4.5) the instance switches to MADV_DONTNEED for good.
+ *   fault    guard == MADVISE:  madvise(MADV_GUARD_INSTALL): contents are
+ *                               discarded, no VMA is created; access traps
+ *                               with SEGV_MAPERR
+ *            guard == PROTNONE: mprotect(PROT_NONE) then madvise(DONTNEED):
+ *                               access traps with SEGV_ACCERR; every fault
+ *                               in the middle of a mapping costs two VMAs,
+ *                               so vm.max_map_count caps it (see L3)
+ *   release  munmap
+ *   alloc    mmap(NULL, READ|WRITE, MAP_PRIVATE|MAP_ANONYMOUS)
+ *
+ * Invariants:
+ *   L1. (P2) A call that returns ENOMEM leaves the range as it was: an
+ *       mprotect that fails part-way is rolled back over the whole range (the
+ *       rollback only merges mappings, so it does not need a new VMA); a
+ *       guard install that fails part-way is undone with GUARD_REMOVE (the
+ *       pages stay Ready but their contents are gone: fault is only called
+ *       on memory whose contents are dead).
+ *   L2. (P3) ENOMEM from the kernel is returned only when it means "out of
+ *       memory or out of VMAs"; an ENOMEM that means "range not mapped" (the
+ *       caller's bug) and every other errno abort with
+ *       "heapward: platform: <op>(<addr>, <n>) failed: errno <e>".
+ *   L3. The first time an instance runs out of VMAs it says so on stderr,
+ *       once: "heapward: platform: <op>: out of VMAs (vm.max_map_count=N);
+ *       <op> returns ENOMEM". release cannot fail: when munmap runs out of
+ *       VMAs, the range is discarded (MADV_DONTNEED), made to trap where a
+ *       guard install allows, and its address space stays reserved (leaked).
+ *   L4. caps.guard is MADVISE only when the start-up probe saw
+ *       MADV_GUARD_INSTALL discard a page and MADV_GUARD_REMOVE succeed; the
+ *       probe runs once per process (the kernel's answer does not change).
+ *
+ * Huge pages: caps.huge_page_size is hpage_pmd_size unless THP is "never".
+ * This backend does not madvise(MADV_HUGEPAGE); under THP "always" the kernel
+ * may back a touched Ready range with a huge page.
+ *
+ * Locking: instances are unlocked (platform.h). The shared instance is set up
+ * under pthread_once; the MADV_FREE fallback and the once-only VMA message
+ * use atomics, so concurrent heaps on the shared instance stay race-free.
+ */
+#include "platform.h"
+
+#include "base.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE 103
+#endif
+#ifndef MADV_FREE
+#define MADV_FREE 8
+#endif
+
+typedef struct linux_impl {
+	hw_platform pf;
+	int unuse_advice;  /* MADV_DONTNEED or MADV_FREE (atomic) */
+	int vma_reported;  /* L3: the out-of-VMAs message was printed (atomic) */
+} linux_impl;
+
+static linux_impl *impl_of(hw_platform *pf)
+{
+	return pf->impl;
+}
+
+/* ---- small file and number helpers (no stdio: F1 of report.c applies) ---- */
+
+/* Reads up to len-1 bytes of a small file, NUL-terminated; -1 on error. */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t got = 0;
+	while (got + 1 < len) {
+		ssize_t r = read(fd, buf + got, len - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+static long parse_long(const char *s)
+{
+	long v = 0;
+	bool any = false;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (; *s >= '0' && *s <= '9'; s++, any = true) {
+		if (v > (LONG_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return any ? v : -1;
+}
+
+static long read_long(const char *path)
+{
+	char buf[64];
+	if (read_small(path, buf, sizeof buf) <= 0)
+		return -1;
+	return parse_long(buf);
+}
+
+/* ---- errors ---- */
+
+static HW_NORETURN HW_COLD void os_fail(const char *op, const void *p, size_t n, int e)
+{
+	hw_fatal("heapward: platform: %s(%p, %zu) failed: errno %d", op, p, n, e);
+}
+
+/* mprotect and madvise say ENOMEM both for "no memory / no VMA left" and for
+ * "the range is not mapped". msync(MS_ASYNC) tells them apart: it fails with
+ * ENOMEM exactly when part of the range is unmapped, and does nothing else
+ * on anonymous memory. */
+static bool range_mapped(void *p, size_t n)
+{
+	return msync(p, n, MS_ASYNC) == 0 || errno != ENOMEM;
+}
+
+static void report_vma_limit(linux_impl *li, const char *op, const void *p, size_t n)
+{
+	if (__atomic_exchange_n(&li->vma_reported, 1, __ATOMIC_RELAXED))
+		return;
+	hw_report_write("heapward: platform: %s(%p, %zu): out of VMAs "
+			"(vm.max_map_count=%ld); %s returns ENOMEM and leaves the range "
+			"as it was (reported once)\n",
+			op, p, n, hw_platform_max_map_count(), op);
+}
+
+/* mprotect with L1/L2: 0, or ENOMEM with the range restored to `undo`. */
+static int protect(linux_impl *li, const char *op, void *p, size_t n, int prot, int undo)
+{
+	if (mprotect(p, n, prot) == 0)
+		return 0;
+	int e = errno;
+	if (e != ENOMEM || !range_mapped(p, n))
+		os_fail(op, p, n, e);
+	/* Part of the range may have changed before the split that failed;
+	 * restoring the old protection merges mappings back. */
+	if (mprotect(p, n, undo) != 0)
+		hw_fatal("heapward: platform: %s(%p, %zu): cannot roll back a failed "
+			 "mprotect: errno %d", op, p, n, errno);
+	report_vma_limit(li, op, p, n);
+	return ENOMEM;
+}
+
+/* madvise that must succeed (L2): only EINTR/EAGAIN are retried. */
+static int advise(void *p, size_t n, int advice)
+{
+	int rc;
+	while ((rc = madvise(p, n, advice)) != 0 && (errno == EINTR || errno == EAGAIN))
+		;
+	return rc == 0 ? 0 : errno;
+}
+
+/* ---- the guard probe (L4) ---- */
+
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static bool guard_works;
+
+static void probe_guard(void)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char *p = mmap(NULL, 3 * ps, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	unsigned char resident = 0;
+	p[ps] = 1;
+	/* The install must really discard the touched page, and the removal
+	 * must succeed; an unknown advice answers EINVAL instead. */
+	guard_works = madvise(p + ps, ps, MADV_GUARD_INSTALL) == 0 &&
+		      mincore(p + ps, ps, &resident) == 0 && (resident & 1) == 0 &&
+		      madvise(p + ps, ps, MADV_GUARD_REMOVE) == 0;
+	munmap(p, 3 * ps);
+}
+
+/* ---- the transitions ---- */
+
+static int linux_reserve(hw_platform *pf, void *hint, size_t n, void **out)
+{
+	void *p = mmap(hint, n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		if (errno == ENOMEM)
+			return ENOMEM;
+		os_fail("reserve", hint, n, errno);
+	}
+	*out = p;
+	return 0;
+}
+
+static int linux_map(hw_platform *pf, void *p, size_t n)
+{
+	linux_impl *li = impl_of(pf);
+	int rc = protect(li, "map", p, n, PROT_READ | PROT_WRITE, PROT_NONE);
+	if (rc != 0)
+		return rc;
+	if (pf->caps.guard == HW_GUARD_MADVISE) {
+		int e = advise(p, n, MADV_GUARD_REMOVE);
+		if (e != 0)
+			os_fail("map", p, n, e);
+	}
+	return 0;
+}
+
+static void linux_unuse(hw_platform *pf, void *p, size_t n)
+{
+	linux_impl *li = impl_of(pf);
+	int advice = __atomic_load_n(&li->unuse_advice, __ATOMIC_RELAXED);
+	int e = advise(p, n, advice);
+	if (e == EINVAL && advice == MADV_FREE) {
+		__atomic_store_n(&li->unuse_advice, MADV_DONTNEED, __ATOMIC_RELAXED);
+		e = advise(p, n, MADV_DONTNEED);
+	}
+	if (e != 0)
+		os_fail("unuse", p, n, e);
+}
+
+static int linux_fault(hw_platform *pf, void *p, size_t n)
+{
+	linux_impl *li = impl_of(pf);
+	if (pf->caps.guard == HW_GUARD_MADVISE) {
+		int e = advise(p, n, MADV_GUARD_INSTALL);
+		if (e == 0)
+			return 0;
+		if (e != ENOMEM || !range_mapped(p, n))
+			os_fail("fault", p, n, e);
+		if (advise(p, n, MADV_GUARD_REMOVE) != 0)
+			os_fail("fault", p, n, errno);
+		return ENOMEM;
+	}
+	int rc = protect(li, "fault", p, n, PROT_NONE, PROT_READ | PROT_WRITE);
+	if (rc != 0)
+		return rc;
+	/* Cannot fail with ENOMEM now: the range is mapped, and DONTNEED
+	 * neither allocates nor splits. */
+	int e = advise(p, n, MADV_DONTNEED);
+	if (e != 0)
+		os_fail("fault", p, n, e);
+	return 0;
+}
+
+static void linux_release(hw_platform *pf, void *p, size_t n)
+{
+	if (munmap(p, n) == 0)
+		return;
+	int e = errno;
+	if (e != ENOMEM)
+		os_fail("release", p, n, e);
+	/* L3: unmapping the middle of a mapping needs a VMA. Give the memory
+	 * back and make it trap where that needs none; the range stays
+	 * reserved. */
+	report_vma_limit(impl_of(pf), "release", p, n);
+	if (advise(p, n, MADV_DONTNEED) != 0)
+		os_fail("release", p, n, errno);
+	if (pf->caps.guard == HW_GUARD_MADVISE)
+		(void)advise(p, n, MADV_GUARD_INSTALL);
+}
+
+static int linux_alloc(hw_platform *pf, size_t n, void **out)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		if (errno == ENOMEM)
+			return ENOMEM;
+		os_fail("alloc", NULL, n, errno);
+	}
+	*out = p;
+	return 0;
+}
+
+static void linux_destroy(hw_platform *pf)
+{
+	munmap(impl_of(pf), hw_align_up(sizeof(linux_impl), pf->caps.page_size));
+}
+
+static const hw_platform_ops shared_ops = {
+	.reserve = linux_reserve,
+	.map = linux_map,
+	.use = NULL,
+	.unuse = linux_unuse,
+	.fault = linux_fault,
+	.release = linux_release,
+	.alloc = linux_alloc,
+	.destroy = NULL,
+};
+
+static const hw_platform_ops private_ops = {
+	.reserve = linux_reserve,
+	.map = linux_map,
+	.use = NULL,
+	.unuse = linux_unuse,
+	.fault = linux_fault,
+	.release = linux_release,
+	.alloc = linux_alloc,
+	.destroy = linux_destroy,
+};
+
+static size_t huge_page_size(void)
+{
+	char mode[128];
+	if (read_small("/sys/kernel/mm/transparent_hugepage/enabled", mode, sizeof mode) <= 0 ||
+	    strstr(mode, "[never]") != NULL)
+		return 0;
+	long sz = read_long("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+	return sz > 0 && hw_is_pow2((size_t)sz) ? (size_t)sz : 0;
+}
+
+static void linux_init(linux_impl *li, const hw_platform_ops *ops, bool force_protnone,
+		       bool use_madv_free)
+{
+	pthread_once(&probe_once, probe_guard);
+	hw_platform *pf = &li->pf;
+	memset(li, 0, sizeof *li);
+	pf->name = force_protnone ? "linux-protnone" : "linux";
+	pf->ops = ops;
+	pf->impl = li;
+	pf->caps.page_size = (size_t)sysconf(_SC_PAGESIZE);
+	pf->caps.huge_page_size = huge_page_size();
+	pf->caps.granularity = pf->caps.page_size;
+	pf->caps.use_needs_call = false;
+	pf->caps.released_reads_zero = !use_madv_free;
+	pf->caps.partial_release = true;
+	pf->caps.guard = guard_works && !force_protnone ? HW_GUARD_MADVISE : HW_GUARD_PROTNONE;
+	li->unuse_advice = use_madv_free ? MADV_FREE : MADV_DONTNEED;
+}
+
+static pthread_once_t os_once = PTHREAD_ONCE_INIT;
+static linux_impl os_impl;
+
+static void os_init(void)
+{
+	linux_init(&os_impl, &shared_ops, false, false);
+}
+
+hw_platform *hw_platform_os_instance(void)
+{
+	pthread_once(&os_once, os_init);
+	return &os_impl.pf;
+}
+
+hw_platform *hw_platform_linux_create(bool force_protnone, bool use_madv_free)
+{
+	size_t len = hw_align_up(sizeof(linux_impl), (size_t)sysconf(_SC_PAGESIZE));
+	linux_impl *li = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (li == MAP_FAILED)
+		return NULL;
+	linux_init(li, &private_ops, force_protnone, use_madv_free);
+	return &li->pf;
+}
+
+/* ---- OS views ---- */
+
+size_t hw_platform_resident_bytes(const void *p, size_t n)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char vec[1024];
+	size_t resident = 0;
+	const char *c = p;
+	for (size_t off = 0; off < n;) {
+		size_t pages = hw_min((n - off) / ps, sizeof vec);
+		if (pages == 0)
+			break;
+		if (mincore((void *)(c + off), pages * ps, vec) != 0)
+			return SIZE_MAX;
+		for (size_t i = 0; i < pages; i++)
+			resident += vec[i] & 1;
+		off += pages * ps;
+	}
+	return resident * ps;
+}
+
+long hw_platform_max_map_count(void)
+{
+	return read_long("/proc/sys/vm/max_map_count");
+}
+
+/* Parses "lo-hi perms ..." at the start of a /proc/self/maps line. */
+static bool parse_maps_head(const char *s, uintptr_t *lo, uintptr_t *hi, bool *rw)
+{
+	uintptr_t v[2] = {0, 0};
+	for (int k = 0; k < 2; k++) {
+		const char *start = s;
+		for (;; s++) {
+			unsigned d;
+			if (*s >= '0' && *s <= '9')
+				d = (unsigned)(*s - '0');
+			else if (*s >= 'a' && *s <= 'f')
+				d = (unsigned)(*s - 'a' + 10);
+			else
+				break;
+			v[k] = v[k] << 4 | d;
+		}
+		if (s == start || *s != (k == 0 ? '-' : ' '))
+			return false;
+		s++;
+	}
+	if (s[0] == '\0' || s[1] == '\0')
+		return false;
+	*lo = v[0];
+	*hi = v[1];
+	*rw = s[0] == 'r' && s[1] == 'w';
+	return true;
+}
+
+/* Calls fn(arg, lo, hi, rw) for every line of /proc/self/maps; stops at the
+ * first non-zero return. Reads with a fixed buffer and keeps only the head
+ * of each line, so long path names cost nothing. */
+static int maps_walk(hw_mapping_fn fn, void *arg)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[4096], head[64];
+	size_t hlen = 0;
+	int rc = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof buf);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			rc = -1;
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r && rc == 0; i++) {
+			if (buf[i] != '\n') {
+				if (hlen + 1 < sizeof head)
+					head[hlen++] = buf[i];
+				continue;
+			}
+			head[hlen] = '\0';
+			hlen = 0;
+			uintptr_t lo, hi;
+			bool rw;
+			if (!parse_maps_head(head, &lo, &hi, &rw))
+				rc = -1;
+			else
+				rc = fn(arg, lo, hi, rw);
+		}
+		if (rc != 0)
+			break;
+	}
+	close(fd);
+	return rc;
+}
+
+static int count_one(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
+{
+	(void)lo, (void)hi, (void)rw;
+	++*(long *)arg;
+	return 0;
+}
+
+long hw_platform_vma_count(void)
+{
+	long n = 0;
+	return maps_walk(count_one, &n) == 0 ? n : -1;
+}
+
+typedef struct clip_ctx {
+	uintptr_t lo, hi;
+	hw_mapping_fn fn;
+	void *arg;
+} clip_ctx;
+
+static int clip_one(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
+{
+	clip_ctx *c = arg;
+	if (hi <= c->lo || lo >= c->hi)
+		return 0;
+	return c->fn(c->arg, lo > c->lo ? lo : c->lo, hi < c->hi ? hi : c->hi, rw);
+}
+
+int hw_platform_mappings(const void *p, size_t n, hw_mapping_fn fn, void *arg)
+{
+	clip_ctx c = {(uintptr_t)p, (uintptr_t)p + n, fn, arg};
+	return maps_walk(clip_one, &c);
+}

@@ -1,0 +1,153 @@
+/* platform.c: the hw_sys_* dispatch in front of every backend.
+ *
+ * Owns: the contract checks every backend shares (P1), the per-instance
+ * counters (P5), failure injection (P7), and the public hw_platform_os().
+ *
+ * Invariants (numbered as in platform.h):
+ *   P1. Every address and length is checked against caps.page_size before the
+ *       backend runs; a violation aborts with "heapward: platform: unaligned
+ *       <op> (<addr>, <n>)".
+ *   P2. An injected failure returns ENOMEM before the backend runs, so the
+ *       range is untouched; *out is NULL after any failed reserve/alloc.
+ *   P5. calls[k] is counted before the call, failures[k] after it returns
+ *       ENOMEM (injected or from the backend). EINVAL (P6) passes through
+ *       uncounted.
+ *   P7. Injection counts only fallible kinds in fail_mask, fires once, then
+ *       disarms (fail_at = 0).
+ *
+ * Locking: none. Counters are bumped with relaxed atomic adds so a shared
+ * instance (hw_platform_os) keeps best-effort counts without a data race;
+ * failure injection is for single-owner instances and is read unlocked.
+ */
+#include "platform.h"
+
+#include "base.h"
+#include "heapward.h"
+
+#include <errno.h>
+
+static const char *const kind_names[HW_SYS_NKINDS] = {
+	"reserve", "map", "use", "unuse", "fault", "release", "alloc",
+};
+
+const char *hw_sys_kind_name(hw_sys_kind k)
+{
+	return (unsigned)k < HW_SYS_NKINDS ? kind_names[k] : "?";
+}
+
+static void check_range(const hw_platform *pf, hw_sys_kind k, const void *p, size_t n)
+{
+	size_t mask = pf->caps.page_size - 1;
+	if (HW_UNLIKELY(n == 0 || (n & mask) != 0 || ((uintptr_t)p & mask) != 0))
+		hw_fatal("heapward: platform: unaligned %s (%p, %zu)", kind_names[k], p, n);
+}
+
+static void count(uint64_t *c)
+{
+	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+}
+
+/* Counts the call and applies injection; true when this call must fail. */
+static bool enter(hw_platform *pf, hw_sys_kind k)
+{
+	count(&pf->calls[k]);
+	if (HW_LIKELY(__atomic_load_n(&pf->fail_at, __ATOMIC_RELAXED) == 0))
+		return false;
+	if (k == HW_SYS_UNUSE || k == HW_SYS_RELEASE)
+		return false;
+	if (pf->fail_mask != 0 && (pf->fail_mask & (1u << k)) == 0)
+		return false;
+	if (++pf->fail_seen != pf->fail_at)
+		return false;
+	pf->fail_at = 0;
+	count(&pf->failures[k]);
+	return true;
+}
+
+static int leave(hw_platform *pf, hw_sys_kind k, int rc)
+{
+	if (rc == ENOMEM)
+		count(&pf->failures[k]);
+	HW_ASSERT(rc == 0 || rc == ENOMEM || rc == EINVAL);
+	return rc;
+}
+
+int hw_sys_reserve(hw_platform *pf, void *hint, size_t n, void **out)
+{
+	*out = NULL;
+	check_range(pf, HW_SYS_RESERVE, hint, n);
+	if (enter(pf, HW_SYS_RESERVE))
+		return ENOMEM;
+	int rc = leave(pf, HW_SYS_RESERVE, pf->ops->reserve(pf, hint, n, out));
+	HW_ASSERT(rc != 0 || ((uintptr_t)*out & (pf->caps.granularity - 1)) == 0);
+	return rc;
+}
+
+int hw_sys_map(hw_platform *pf, void *p, size_t n)
+{
+	check_range(pf, HW_SYS_MAP, p, n);
+	if (enter(pf, HW_SYS_MAP))
+		return ENOMEM;
+	return leave(pf, HW_SYS_MAP, pf->ops->map(pf, p, n));
+}
+
+int hw_sys_use(hw_platform *pf, void *p, size_t n)
+{
+	check_range(pf, HW_SYS_USE, p, n);
+	if (enter(pf, HW_SYS_USE))
+		return ENOMEM;
+	if (pf->ops->use == NULL)
+		return 0;
+	return leave(pf, HW_SYS_USE, pf->ops->use(pf, p, n));
+}
+
+void hw_sys_unuse(hw_platform *pf, void *p, size_t n)
+{
+	check_range(pf, HW_SYS_UNUSE, p, n);
+	enter(pf, HW_SYS_UNUSE);
+	pf->ops->unuse(pf, p, n);
+}
+
+int hw_sys_fault(hw_platform *pf, void *p, size_t n)
+{
+	check_range(pf, HW_SYS_FAULT, p, n);
+	if (enter(pf, HW_SYS_FAULT))
+		return ENOMEM;
+	return leave(pf, HW_SYS_FAULT, pf->ops->fault(pf, p, n));
+}
+
+void hw_sys_release(hw_platform *pf, void *p, size_t n)
+{
+	check_range(pf, HW_SYS_RELEASE, p, n);
+	enter(pf, HW_SYS_RELEASE);
+	pf->ops->release(pf, p, n);
+}
+
+int hw_sys_alloc(hw_platform *pf, size_t n, void **out)
+{
+	*out = NULL;
+	check_range(pf, HW_SYS_ALLOC, NULL, n);
+	if (enter(pf, HW_SYS_ALLOC))
+		return ENOMEM;
+	int rc = leave(pf, HW_SYS_ALLOC, pf->ops->alloc(pf, n, out));
+	HW_ASSERT(rc != 0 || ((uintptr_t)*out & (pf->caps.granularity - 1)) == 0);
+	return rc;
+}
+
+void hw_platform_inject(hw_platform *pf, uint64_t nth, unsigned mask)
+{
+	pf->fail_seen = 0;
+	pf->fail_mask = mask;
+	__atomic_store_n(&pf->fail_at, nth, __ATOMIC_RELAXED);
+}
+
+void hw_platform_destroy(hw_platform *pf)
+{
+	if (pf != NULL && pf->ops->destroy != NULL)
+		pf->ops->destroy(pf);
+}
+
+hw_platform *hw_platform_os(void)
+{
+	return hw_platform_os_instance();
+}

@@ -1,0 +1,533 @@
+/* sim.c: the checked simulated platform (contract in sim.h).
+ *
+ * Owns: one real backing reservation, one state byte per simulated page, the
+ * exact Ready-page count, and the record of refused (illegal) transitions.
+ *
+ * Layout: the instance struct and its state array share one anonymous mmap
+ * (fresh mappings read as zero and HW_MEM_NONE == 0, so nothing is
+ * initialised page by page: create and destroy cost a handful of system
+ * calls whatever the backing size). The backing is one PROT_NONE
+ * MAP_NORESERVE mapping aligned to max(2 MiB, huge page, simulated page).
+ *
+ * Real memory per state (S1):
+ *   Ready              PROT_READ|PROT_WRITE
+ *   None/Reserved/Prepared  PROT_NONE, contents discarded (MADV_DONTNEED)
+ * so touching a non-Ready page traps with SEGV_ACCERR, which catches a heap
+ * that skips a Prepared->Ready call. Every real call covers whole simulated
+ * pages, which may be larger than the real page (16 KiB, 64 KiB, ...).
+ *
+ * Invariants (numbered as in sim.h, plus):
+ *   S1. state[i] agrees with the real mapping: Ready pages are read/write;
+ *       other pages are PROT_NONE and not resident. Kept by construction;
+ *       hw_sim_check verifies it against /proc/self/maps and mincore. One
+ *       exception: when mprotect(PROT_NONE) runs out of VMAs, the pages are
+ *       made to trap with MADV_GUARD_INSTALL instead (guards_used), since
+ *       unuse and release cannot fail; such pages trap with SEGV_MAPERR.
+ *   S2. ready_pages == count of Ready pages, updated in every transition.
+ *   S3. reserve and alloc hand out only None pages; release accepts Reserved,
+ *       Prepared and Ready pages and returns them to None.
+ *   S4. A refused transition changes nothing: every page of the range is
+ *       checked before anything is changed.
+ *   S5. A use (Prepared->Ready) on a platform whose released pages do not read
+ *       as zero fills the pages with 0xA5, so a heap that assumes zero sees
+ *       junk. alloc (None->Ready) hands out zero pages, as every real OS does
+ *       for fresh memory.
+ *
+ * Placement (deterministic):
+ *   - reserve at the hint when ignore_hints is off and the hint lies inside
+ *     the backing with every page of the range None;
+ *   - otherwise, without ignore_hints, the lowest range of None pages that
+ *     fits (first fit);
+ *   - with ignore_hints, the highest range of None pages that fits with at
+ *     least one None page (or the backing's edge) on each side: successive
+ *     reservations are never contiguous and come at decreasing addresses.
+ *   alloc places like reserve without a hint.
+ *
+ * Locking: none; the owner serializes calls (sim.h).
+ */
+#include "sim.h"
+
+#include "base.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE 103
+#endif
+
+#define SIM_JUNK 0xA5
+#define SIM_MIN_ALIGN ((size_t)2 << 20)
+#define SIM_DEFAULT_BACKING ((size_t)1 << 30)
+/* Larger backings than this are a configuration error (the state array and
+ * page walks are O(backing pages)). */
+#define SIM_MAX_BACKING ((size_t)1 << 44)
+
+enum { ACCEPT_NONE = 1u << HW_MEM_NONE, ACCEPT_RESERVED = 1u << HW_MEM_RESERVED,
+       ACCEPT_PREPARED = 1u << HW_MEM_PREPARED, ACCEPT_READY = 1u << HW_MEM_READY };
+
+typedef struct sim {
+	hw_platform pf;
+	hw_sim_config cfg;
+	unsigned char *base; /* backing, aligned */
+	size_t backing;      /* bytes */
+	size_t npages;       /* simulated pages */
+	unsigned shift;      /* log2(simulated page) */
+	size_t self_len;     /* bytes of the mapping holding this struct */
+	size_t ready_pages;  /* S2 */
+	bool guards_used;    /* S1 exception happened at least once */
+	uint64_t illegal;
+	char last_illegal[192];
+	unsigned char state[]; /* hw_mem_state per simulated page */
+} sim;
+
+static const hw_platform_ops sim_ops;
+
+static sim *sim_of(const hw_platform *pf)
+{
+	HW_CHECK(pf != NULL && pf->ops == &sim_ops, "sim: not a simulator instance");
+	return pf->impl;
+}
+
+static const char *state_name(unsigned st)
+{
+	switch (st) {
+	case HW_MEM_NONE:
+		return "None";
+	case HW_MEM_RESERVED:
+		return "Reserved";
+	case HW_MEM_PREPARED:
+		return "Prepared";
+	case HW_MEM_READY:
+		return "Ready";
+	}
+	return "?";
+}
+
+static size_t page_index(const sim *s, const void *p)
+{
+	return (size_t)((const unsigned char *)p - s->base) >> s->shift;
+}
+
+static unsigned char *page_addr(const sim *s, size_t i)
+{
+	return s->base + (i << s->shift);
+}
+
+/* ---- S4: refusing illegal transitions ---- */
+
+static int refuse(sim *s, const char *msg)
+{
+	if (!s->cfg.record_illegal)
+		hw_fatal("%s", msg);
+	s->illegal++;
+	memcpy(s->last_illegal, msg, sizeof s->last_illegal);
+	return EINVAL;
+}
+
+/* 0 when every page of [p, p+n) is inside the backing and in a state in
+ * `accept`; otherwise reports the first offending page (S4). */
+static int check_range(sim *s, hw_sys_kind op, const void *p, size_t n, unsigned accept)
+{
+	char msg[sizeof s->last_illegal];
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)s->base;
+	if (a < lo || a - lo > s->backing || n > s->backing - (a - lo)) {
+		const void *where = a < lo || a - lo >= s->backing ? p : s->base + s->backing;
+		hw_report_format(msg, sizeof msg,
+				 "heapward: sim: illegal %s at page out-of-backing (%p) in state None",
+				 hw_sys_kind_name(op), where);
+		return refuse(s, msg);
+	}
+	size_t first = page_index(s, p), end = first + (n >> s->shift);
+	for (size_t i = first; i < end; i++) {
+		if (accept & (1u << s->state[i]))
+			continue;
+		hw_report_format(msg, sizeof msg, "heapward: sim: illegal %s at page %zu (%p) in state %s",
+				 hw_sys_kind_name(op), i, (void *)page_addr(s, i),
+				 state_name(s->state[i]));
+		return refuse(s, msg);
+	}
+	return 0;
+}
+
+/* Sets the state of a page range, keeping ready_pages exact (S2). */
+static void set_state(sim *s, size_t first, size_t np, hw_mem_state st)
+{
+	for (size_t i = first; i < first + np; i++) {
+		s->ready_pages -= s->state[i] == HW_MEM_READY;
+		s->ready_pages += st == HW_MEM_READY;
+		s->state[i] = (unsigned char)st;
+	}
+}
+
+/* ---- real memory (S1) ---- */
+
+static HW_NORETURN HW_COLD void real_fail(const char *what, const void *p, size_t n, int e)
+{
+	hw_fatal("heapward: sim: %s(%p, %zu) failed: errno %d", what, p, n, e);
+}
+
+/* Makes a range inaccessible and discards it. Cannot fail: when mprotect is
+ * out of VMAs, guard markers (which need none) make the range trap instead. */
+static void make_none(sim *s, void *p, size_t n)
+{
+	if (madvise(p, n, MADV_DONTNEED) != 0)
+		real_fail("madvise(DONTNEED)", p, n, errno);
+	if (mprotect(p, n, PROT_NONE) == 0)
+		return;
+	int e = errno;
+	if (e == ENOMEM && madvise(p, n, MADV_GUARD_INSTALL) == 0) {
+		s->guards_used = true;
+		return;
+	}
+	hw_fatal("heapward: sim: out of VMAs making (%p, %zu) inaccessible (errno %d) and no "
+		 "guard regions to fall back on; use a smaller or less fragmented simulation",
+		 p, n, e);
+}
+
+/* Makes a range read/write: 0, or ENOMEM (out of VMAs) with the range as it
+ * was. */
+static int make_rw(sim *s, void *p, size_t n)
+{
+	if (mprotect(p, n, PROT_READ | PROT_WRITE) != 0) {
+		int e = errno;
+		if (e != ENOMEM)
+			real_fail("mprotect(RW)", p, n, e);
+		/* Undo a partial change; restoring only merges mappings. */
+		if (mprotect(p, n, PROT_NONE) != 0)
+			real_fail("mprotect(NONE) rollback", p, n, errno);
+		return ENOMEM;
+	}
+	if (s->guards_used && madvise(p, n, MADV_GUARD_REMOVE) != 0)
+		real_fail("madvise(GUARD_REMOVE)", p, n, errno);
+	return 0;
+}
+
+/* ---- placement ---- */
+
+static bool all_none(const sim *s, size_t first, size_t np)
+{
+	for (size_t i = first; i < first + np; i++)
+		if (s->state[i] != HW_MEM_NONE)
+			return false;
+	return true;
+}
+
+/* See the placement rules above. Returns false when nothing fits. */
+static bool place(const sim *s, size_t np, const void *hint, size_t *out)
+{
+	uintptr_t h = (uintptr_t)hint, lo = (uintptr_t)s->base;
+	if (!s->cfg.ignore_hints && hint != NULL && h >= lo && h - lo < s->backing) {
+		size_t first = page_index(s, hint);
+		if (np <= s->npages - first && all_none(s, first, np)) {
+			*out = first;
+			return true;
+		}
+	}
+	if (!s->cfg.ignore_hints) {
+		size_t run = 0;
+		for (size_t i = 0; i < s->npages; i++) {
+			run = s->state[i] == HW_MEM_NONE ? run + 1 : 0;
+			if (run == np) {
+				*out = i + 1 - np;
+				return true;
+			}
+		}
+		return false;
+	}
+	/* Top-down over maximal None runs [a, b), keeping a gap on each side
+	 * that is not the backing's edge. */
+	size_t b = s->npages;
+	while (b > 0) {
+		while (b > 0 && s->state[b - 1] != HW_MEM_NONE)
+			b--;
+		if (b == 0)
+			break;
+		size_t a = b - 1;
+		while (a > 0 && s->state[a - 1] == HW_MEM_NONE)
+			a--;
+		size_t start = a + (a > 0), end = b - (b < s->npages);
+		if (end > start && end - start >= np) {
+			*out = end - np;
+			return true;
+		}
+		b = a;
+	}
+	return false;
+}
+
+/* ---- the transitions ---- */
+
+static int sim_reserve(hw_platform *pf, void *hint, size_t n, void **out)
+{
+	sim *s = sim_of(pf);
+	size_t first, np = n >> s->shift;
+	if (n > s->backing || !place(s, np, hint, &first))
+		return ENOMEM;
+	/* None pages are already PROT_NONE and discarded (S1). */
+	set_state(s, first, np, HW_MEM_RESERVED);
+	*out = page_addr(s, first);
+	return 0;
+}
+
+static int sim_map(hw_platform *pf, void *p, size_t n)
+{
+	sim *s = sim_of(pf);
+	int rc = check_range(s, HW_SYS_MAP, p, n, ACCEPT_RESERVED);
+	if (rc == 0)
+		set_state(s, page_index(s, p), n >> s->shift, HW_MEM_PREPARED);
+	return rc;
+}
+
+static int sim_use(hw_platform *pf, void *p, size_t n)
+{
+	sim *s = sim_of(pf);
+	int rc = check_range(s, HW_SYS_USE, p, n, ACCEPT_PREPARED);
+	if (rc == 0)
+		rc = make_rw(s, p, n);
+	if (rc != 0)
+		return rc;
+	if (!s->cfg.released_reads_zero)
+		memset(p, SIM_JUNK, n); /* S5 */
+	set_state(s, page_index(s, p), n >> s->shift, HW_MEM_READY);
+	return 0;
+}
+
+static void sim_unuse(hw_platform *pf, void *p, size_t n)
+{
+	sim *s = sim_of(pf);
+	if (check_range(s, HW_SYS_UNUSE, p, n, ACCEPT_READY) != 0)
+		return;
+	make_none(s, p, n);
+	set_state(s, page_index(s, p), n >> s->shift, HW_MEM_PREPARED);
+}
+
+static int sim_fault(hw_platform *pf, void *p, size_t n)
+{
+	sim *s = sim_of(pf);
+	int rc = check_range(s, HW_SYS_FAULT, p, n, ACCEPT_READY | ACCEPT_PREPARED);
+	if (rc != 0)
+		return rc;
+	make_none(s, p, n);
+	set_state(s, page_index(s, p), n >> s->shift, HW_MEM_RESERVED);
+	return 0;
+}
+
+static void sim_release(hw_platform *pf, void *p, size_t n)
+{
+	sim *s = sim_of(pf);
+	if (check_range(s, HW_SYS_RELEASE, p, n,
+			ACCEPT_RESERVED | ACCEPT_PREPARED | ACCEPT_READY) != 0)
+		return;
+	make_none(s, p, n);
+	set_state(s, page_index(s, p), n >> s->shift, HW_MEM_NONE);
+}
+
+static int sim_alloc(hw_platform *pf, size_t n, void **out)
+{
+	sim *s = sim_of(pf);
+	size_t first, np = n >> s->shift;
+	if (n > s->backing || !place(s, np, NULL, &first))
+		return ENOMEM;
+	void *p = page_addr(s, first);
+	int rc = make_rw(s, p, n);
+	if (rc != 0)
+		return rc;
+	set_state(s, first, np, HW_MEM_READY);
+	*out = p;
+	return 0;
+}
+
+static void sim_destroy(hw_platform *pf)
+{
+	sim *s = sim_of(pf);
+	munmap(s->base, s->backing);
+	munmap(s, s->self_len);
+}
+
+static const hw_platform_ops sim_ops = {
+	.reserve = sim_reserve,
+	.map = sim_map,
+	.use = sim_use,
+	.unuse = sim_unuse,
+	.fault = sim_fault,
+	.release = sim_release,
+	.alloc = sim_alloc,
+	.destroy = sim_destroy,
+};
+
+/* ---- creation and queries ---- */
+
+hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
+{
+	hw_sim_config cfg;
+	if (cfg_in != NULL)
+		cfg = *cfg_in;
+	else
+		memset(&cfg, 0, sizeof cfg);
+	size_t real_page = (size_t)sysconf(_SC_PAGESIZE);
+	if (cfg.page_size == 0)
+		cfg.page_size = 4096;
+	if (cfg.backing_bytes == 0)
+		cfg.backing_bytes = SIM_DEFAULT_BACKING;
+	if (!hw_is_pow2(cfg.page_size) || cfg.page_size < real_page ||
+	    cfg.backing_bytes > SIM_MAX_BACKING ||
+	    (cfg.huge_page_size != 0 &&
+	     (!hw_is_pow2(cfg.huge_page_size) || cfg.huge_page_size < cfg.page_size))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	size_t backing = hw_align_up(cfg.backing_bytes, cfg.page_size);
+	size_t align = hw_max(hw_max(SIM_MIN_ALIGN, cfg.huge_page_size), cfg.page_size);
+
+	unsigned char *raw = mmap(NULL, backing + align, PROT_NONE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	unsigned char *base = (unsigned char *)hw_align_up((uintptr_t)raw, align);
+	if (base > raw)
+		munmap(raw, (size_t)(base - raw));
+	if (raw + align > base)
+		munmap(base + backing, (size_t)(raw + align - base));
+
+	size_t npages = backing / cfg.page_size;
+	size_t self_len = hw_align_up(sizeof(sim) + npages, real_page);
+	sim *s = mmap(NULL, self_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s == MAP_FAILED) {
+		munmap(base, backing);
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->cfg = cfg;
+	s->base = base;
+	s->backing = backing;
+	s->npages = npages;
+	s->shift = hw_log2(cfg.page_size);
+	s->self_len = self_len;
+
+	hw_platform *pf = &s->pf;
+	pf->name = "sim";
+	pf->ops = &sim_ops;
+	pf->impl = s;
+	pf->caps.page_size = cfg.page_size;
+	pf->caps.huge_page_size = cfg.huge_page_size;
+	pf->caps.granularity = cfg.page_size;
+	pf->caps.use_needs_call = cfg.use_needs_call;
+	pf->caps.released_reads_zero = cfg.released_reads_zero;
+	pf->caps.partial_release = true;
+	pf->caps.guard = HW_GUARD_SIM;
+	return pf;
+}
+
+hw_mem_state hw_sim_state(const hw_platform *pf, const void *p)
+{
+	const sim *s = sim_of(pf);
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)s->base;
+	if (a < lo || a - lo >= s->backing)
+		return HW_MEM_NONE;
+	return (hw_mem_state)s->state[page_index(s, p)];
+}
+
+size_t hw_sim_ready_bytes(const hw_platform *pf)
+{
+	const sim *s = sim_of(pf);
+	return s->ready_pages << s->shift;
+}
+
+uint64_t hw_sim_illegal_count(const hw_platform *pf, char *msg, size_t len)
+{
+	const sim *s = sim_of(pf);
+	if (msg != NULL && len > 0)
+		hw_report_format(msg, len, "%s", s->illegal ? s->last_illegal : "");
+	return s->illegal;
+}
+
+/* ---- hw_sim_check ---- */
+
+typedef struct check_ctx {
+	const sim *s;
+	uintptr_t next; /* where the next mapping must start (no holes) */
+	char *msg;
+	size_t len;
+} check_ctx;
+
+/* S1 against one mapping of the backing: read/write exactly on Ready pages. */
+static int check_mapping(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
+{
+	check_ctx *c = arg;
+	const sim *s = c->s;
+	if (lo != c->next) {
+		hw_report_format(c->msg, c->len, "S1: backing not mapped at %p",
+				 (void *)c->next);
+		return -1;
+	}
+	c->next = hi;
+	size_t first = page_index(s, (void *)lo);
+	size_t end = page_index(s, (void *)(hi - 1)) + 1;
+	for (size_t i = first; i < end; i++) {
+		bool ready = s->state[i] == HW_MEM_READY;
+		/* Guard-marked pages sit in read/write mappings (S1 exception). */
+		if (ready == rw || (rw && s->guards_used))
+			continue;
+		hw_report_format(c->msg, c->len, "S1: page %zu (%p) is %s but its mapping is %s",
+				 i, (void *)page_addr(s, i), state_name(s->state[i]),
+				 rw ? "read/write" : "inaccessible");
+		return -1;
+	}
+	return 0;
+}
+
+int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
+{
+	const sim *s = sim_of(pf);
+	char scratch[8];
+	if (msg == NULL || len == 0) {
+		msg = scratch;
+		len = sizeof scratch;
+	}
+	size_t ready = 0;
+	for (size_t i = 0; i < s->npages; i++)
+		ready += s->state[i] == HW_MEM_READY;
+	if (ready != s->ready_pages) {
+		hw_report_format(msg, len, "S2: ready_pages is %zu but %zu pages are Ready",
+				 s->ready_pages, ready);
+		return -1;
+	}
+	msg[0] = '\0';
+	check_ctx c = {s, (uintptr_t)s->base, msg, len};
+	if (hw_platform_mappings(s->base, s->backing, check_mapping, &c) != 0) {
+		if (msg[0] == '\0')
+			hw_report_format(msg, len, "S1: cannot read the process's mappings");
+		return -1;
+	}
+	if (c.next != (uintptr_t)s->base + s->backing) {
+		hw_report_format(msg, len, "S1: backing not mapped at %p", (void *)c.next);
+		return -1;
+	}
+	/* Non-Ready pages must hold no memory: walk maximal non-Ready runs. */
+	for (size_t i = 0; i < s->npages;) {
+		if (s->state[i] == HW_MEM_READY) {
+			i++;
+			continue;
+		}
+		size_t j = i;
+		while (j < s->npages && s->state[j] != HW_MEM_READY)
+			j++;
+		size_t res = hw_platform_resident_bytes(page_addr(s, i), (j - i) << s->shift);
+		if (res != 0) {
+			hw_report_format(msg, len, "S1: %zu bytes resident in non-Ready pages %zu..%zu",
+					 res, i, j - 1);
+			return -1;
+		}
+		i = j;
+	}
+	msg[0] = '\0';
+	return 0;
+}

@@ -1,0 +1,181 @@
+/* test_dispatch.c: the hw_sys_* dispatch (platform/platform.c).
+ *
+ * Checks P1 (every unaligned or empty range aborts with the fixed message,
+ * naming the op, address and size), P5 (counters), P6 (EINVAL from a
+ * refusing simulator passes through uncounted), that a NULL backend use is a
+ * counted no-op, and that the shared OS instance is one object however many
+ * threads ask for it first.
+ */
+#include "heapward.h"
+#include "platform.h"
+#include "ptest.h"
+#include "sim.h"
+#include "thread.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+#define PS 4096u
+
+typedef struct bad_call {
+	hw_sys_kind op;
+	uintptr_t addr_off; /* added to a Ready page's address */
+	size_t n;
+	const char *want;
+} bad_call;
+
+static const bad_call bad_calls[] = {
+	{HW_SYS_MAP, 1, PS, "heapward: platform: unaligned map ("},
+	{HW_SYS_MAP, 0, PS + 1, "heapward: platform: unaligned map ("},
+	{HW_SYS_USE, 0, 0, "heapward: platform: unaligned use ("},
+	{HW_SYS_UNUSE, 8, PS, "heapward: platform: unaligned unuse ("},
+	{HW_SYS_FAULT, 0, PS / 2, "heapward: platform: unaligned fault ("},
+	{HW_SYS_RELEASE, 2048, PS, "heapward: platform: unaligned release ("},
+	{HW_SYS_RESERVE, 100, PS, "heapward: platform: unaligned reserve ("},
+	{HW_SYS_RESERVE, 0, 3 * PS - 1, "heapward: platform: unaligned reserve ("},
+	{HW_SYS_ALLOC, 0, 0, "heapward: platform: unaligned alloc ("},
+	{HW_SYS_ALLOC, 0, 17, "heapward: platform: unaligned alloc ("},
+};
+
+static void make_bad_call(void *arg)
+{
+	const bad_call *bc = arg;
+	hw_sim_config cfg = {.backing_bytes = 64 * PS};
+	hw_platform *pf = hw_platform_sim_create(&cfg);
+	void *p, *out;
+	if (pf == NULL || hw_sys_alloc(pf, PS, &p) != 0)
+		return;
+	char *a = (char *)p + bc->addr_off;
+	switch (bc->op) {
+	case HW_SYS_RESERVE:
+		hw_sys_reserve(pf, a, bc->n, &out);
+		break;
+	case HW_SYS_MAP:
+		hw_sys_map(pf, a, bc->n);
+		break;
+	case HW_SYS_USE:
+		hw_sys_use(pf, a, bc->n);
+		break;
+	case HW_SYS_UNUSE:
+		hw_sys_unuse(pf, a, bc->n);
+		break;
+	case HW_SYS_FAULT:
+		hw_sys_fault(pf, a, bc->n);
+		break;
+	case HW_SYS_RELEASE:
+		hw_sys_release(pf, a, bc->n);
+		break;
+	case HW_SYS_ALLOC:
+		hw_sys_alloc(pf, bc->n, &out);
+		break;
+	case HW_SYS_NKINDS:
+		break;
+	}
+}
+
+static void test_unaligned_aborts(void)
+{
+	for (size_t i = 0; i < sizeof bad_calls / sizeof bad_calls[0]; i++) {
+		char err[256], size[32];
+		EXPECT(dies_with(make_bad_call, (void *)&bad_calls[i], bad_calls[i].want, err,
+				 sizeof err),
+		       "case %zu (%s): stderr \"%s\"", i, hw_sys_kind_name(bad_calls[i].op), err);
+		/* The line names the size too. */
+		snprintf(size, sizeof size, ", %zu)\n", bad_calls[i].n);
+		EXPECT(strstr(err, size) != NULL, "case %zu: \"%s\" lacks \"%s\"", i, err, size);
+	}
+}
+
+static void test_counters(void)
+{
+	hw_sim_config cfg = {.backing_bytes = 64 * PS};
+	hw_platform *pf = hw_platform_sim_create(&cfg);
+	REQUIRE(pf != NULL);
+	void *p, *q;
+	REQUIRE(hw_sys_reserve(pf, NULL, 8 * PS, &p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 8 * PS) == 0);
+	REQUIRE(hw_sys_use(pf, p, 4 * PS) == 0);
+	REQUIRE(hw_sys_use(pf, (char *)p + 4 * PS, PS) == 0);
+	hw_sys_unuse(pf, p, PS);
+	REQUIRE(hw_sys_fault(pf, p, 2 * PS) == 0);
+	REQUIRE(hw_sys_alloc(pf, PS, &q) == 0);
+	hw_sys_release(pf, q, PS);
+	hw_sys_release(pf, p, 8 * PS);
+	static const uint64_t want[HW_SYS_NKINDS] = {1, 1, 2, 1, 1, 2, 1};
+	for (int k = 0; k < HW_SYS_NKINDS; k++) {
+		EXPECT(pf->calls[k] == want[k], "%s: %llu calls", hw_sys_kind_name((hw_sys_kind)k),
+		       (unsigned long long)pf->calls[k]);
+		EXPECT(pf->failures[k] == 0);
+	}
+	hw_platform_destroy(pf);
+}
+
+static void test_kind_names(void)
+{
+	static const char *const want[HW_SYS_NKINDS] = {"reserve", "map",     "use",  "unuse",
+							"fault",   "release", "alloc"};
+	for (int k = 0; k < HW_SYS_NKINDS; k++)
+		EXPECT(strcmp(hw_sys_kind_name((hw_sys_kind)k), want[k]) == 0, "kind %d", k);
+	EXPECT(strcmp(hw_sys_kind_name(HW_SYS_NKINDS), "?") == 0);
+}
+
+static void test_einval_passes_through(void)
+{
+	hw_sim_config cfg = {.backing_bytes = 16 * PS, .record_illegal = true};
+	hw_platform *pf = hw_platform_sim_create(&cfg);
+	REQUIRE(pf != NULL);
+	void *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, PS, &p) == 0);
+	EXPECT(hw_sys_use(pf, p, PS) == EINVAL, "use of a Reserved page is refused");
+	EXPECT(pf->calls[HW_SYS_USE] == 1 && pf->failures[HW_SYS_USE] == 0,
+	       "EINVAL is counted as a call, not as an ENOMEM failure");
+	EXPECT(hw_sim_illegal_count(pf, NULL, 0) == 1);
+	hw_platform_destroy(pf);
+}
+
+static void test_null_use_is_a_counted_noop(void)
+{
+	hw_platform *pf = hw_platform_linux_create(false, false);
+	REQUIRE(pf != NULL);
+	REQUIRE(pf->ops->use == NULL, "the Linux backend has no use call");
+	void *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, 2 * PS, &p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 2 * PS) == 0);
+	EXPECT(hw_sys_use(pf, p, 2 * PS) == 0);
+	EXPECT(pf->calls[HW_SYS_USE] == 1);
+	/* Injection still applies: a Windows-like heap must handle it. */
+	hw_platform_inject(pf, 1, 1u << HW_SYS_USE);
+	EXPECT(hw_sys_use(pf, p, 2 * PS) == ENOMEM);
+	EXPECT(pf->calls[HW_SYS_USE] == 2 && pf->failures[HW_SYS_USE] == 1);
+	hw_sys_release(pf, p, 2 * PS);
+	hw_platform_destroy(pf);
+}
+
+static void *get_os(void *arg)
+{
+	*(hw_platform **)arg = hw_platform_os_instance();
+	return NULL;
+}
+
+static void test_os_instance_is_shared(void)
+{
+	hw_platform *seen[4] = {0};
+	hw_thread t[4];
+	for (int i = 0; i < 4; i++)
+		REQUIRE(hw_thread_start(&t[i], get_os, &seen[i]) == 0);
+	for (int i = 0; i < 4; i++)
+		hw_thread_join(&t[i]);
+	hw_platform *os = hw_platform_os();
+	EXPECT(os != NULL && os == hw_platform_os_instance());
+	for (int i = 0; i < 4; i++)
+		EXPECT(seen[i] == os, "thread %d saw another instance", i);
+	EXPECT(os->ops->destroy == NULL, "the shared instance is never destroyed");
+	hw_platform_destroy(os); /* a no-op */
+	void *p;
+	EXPECT(hw_sys_alloc(os, os->caps.page_size, &p) == 0);
+	hw_sys_release(os, p, os->caps.page_size);
+}
+
+HW_TEST_MAIN(T(test_unaligned_aborts), T(test_counters), T(test_kind_names),
+	     T(test_einval_passes_through), T(test_null_use_is_a_counted_noop),
+	     T(test_os_instance_is_shared))

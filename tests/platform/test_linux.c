@@ -1,0 +1,279 @@
+/* test_linux.c: the Linux backend (platform/linux.c) on real memory.
+ *
+ * For both guard mechanisms (MADV_GUARD_INSTALL when the kernel has it, and
+ * the forced PROT_NONE fallback): Reserved pages trap, faulted pages trap
+ * with the mechanism's si_code, map makes them usable and zero again,
+ * unused pages read back zero (MADV_DONTNEED, P4). Residency from mincore
+ * agrees with the simulator's Ready count for one scripted sequence run on
+ * both. Also the caps, ENOMEM from a reservation the address space cannot
+ * hold (P3), and the OS views (VMA count, mappings, max_map_count).
+ */
+#include "platform.h"
+#include "ptest.h"
+#include "sim.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
+static void test_caps(void)
+{
+	hw_platform *os = hw_platform_os_instance();
+	const hw_platform_caps *c = &os->caps;
+	EXPECT(c->page_size >= 4096 && (c->page_size & (c->page_size - 1)) == 0);
+	EXPECT(c->granularity == c->page_size && c->partial_release && !c->use_needs_call);
+	EXPECT(c->released_reads_zero, "MADV_DONTNEED is the default");
+	EXPECT(c->huge_page_size == 0 ||
+	       (c->huge_page_size > c->page_size && (c->huge_page_size & (c->huge_page_size - 1)) == 0));
+	EXPECT(c->guard == HW_GUARD_MADVISE || c->guard == HW_GUARD_PROTNONE);
+	printf("linux caps: page %zu, huge %zu, guard %s\n", c->page_size, c->huge_page_size,
+	       c->guard == HW_GUARD_MADVISE ? "MADV_GUARD_INSTALL" : "PROT_NONE");
+
+	hw_platform *pn = hw_platform_linux_create(true, false);
+	hw_platform *mf = hw_platform_linux_create(false, true);
+	REQUIRE(pn != NULL && mf != NULL);
+	EXPECT(pn->caps.guard == HW_GUARD_PROTNONE);
+	EXPECT(mf->caps.guard == os->caps.guard && !mf->caps.released_reads_zero);
+	hw_platform_destroy(pn);
+	hw_platform_destroy(mf);
+}
+
+static void guard_cycle(bool force_protnone)
+{
+	hw_platform *pf = hw_platform_linux_create(force_protnone, false);
+	REQUIRE(pf != NULL);
+	const size_t ps = pf->caps.page_size;
+	hw_trap_kind fault_trap =
+		pf->caps.guard == HW_GUARD_MADVISE ? HW_TRAP_MAPERR : HW_TRAP_ACCERR;
+	const char *mech = pf->caps.guard == HW_GUARD_MADVISE ? "madvise" : "protnone";
+	if (!force_protnone && pf->caps.guard != HW_GUARD_MADVISE)
+		printf("note: this kernel has no MADV_GUARD_INSTALL; testing the fallback twice\n");
+
+	unsigned char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, 8 * ps, (void **)&p) == 0);
+	for (int i = 0; i < 8; i++)
+		EXPECT(hw_trap_probe(p + i * ps, false) == HW_TRAP_ACCERR, "%s: Reserved page %d", mech, i);
+	REQUIRE(hw_sys_map(pf, p, 8 * ps) == 0);
+	REQUIRE(hw_sys_use(pf, p, 8 * ps) == 0);
+	EXPECT(all_zero(p, 8 * ps), "%s: fresh pages are zero", mech);
+	memset(p, 0x77, 8 * ps);
+
+	/* fault 2..3 (Ready), and 5 after making it Prepared. */
+	hw_sys_unuse(pf, p + 5 * ps, ps);
+	REQUIRE(hw_sys_fault(pf, p + 2 * ps, 2 * ps) == 0);
+	REQUIRE(hw_sys_fault(pf, p + 5 * ps, ps) == 0);
+	for (int i = 0; i < 8; i++) {
+		bool faulted = i == 2 || i == 3 || i == 5;
+		hw_trap_kind want = faulted ? fault_trap : HW_TRAP_NONE;
+		hw_trap_kind got = hw_trap_probe(p + i * ps + ps / 2, true);
+		EXPECT(got == want, "%s: page %d: %s, want %s", mech, i, hw_trap_kind_name(got),
+		       hw_trap_kind_name(want));
+		if (!faulted)
+			EXPECT(p[i * ps] == 0x77, "%s: page %d lost its contents", mech, i);
+	}
+
+	/* Reserved -> Prepared -> Ready again: usable, and zero. */
+	REQUIRE(hw_sys_map(pf, p + 2 * ps, 2 * ps) == 0);
+	REQUIRE(hw_sys_map(pf, p + 5 * ps, ps) == 0);
+	REQUIRE(hw_sys_use(pf, p + 2 * ps, 2 * ps) == 0);
+	REQUIRE(hw_sys_use(pf, p + 5 * ps, ps) == 0);
+	static const int refaulted[] = {2, 3, 5};
+	for (int k = 0; k < 3; k++) {
+		int i = refaulted[k];
+		EXPECT(hw_trap_probe(p + i * ps, true) == HW_TRAP_NONE, "%s: page %d after map", mech, i);
+		EXPECT(all_zero(p + i * ps, ps), "%s: page %d not zero after fault and map", mech, i);
+	}
+
+	/* Ready -> Prepared -> Ready: zero (P4 with MADV_DONTNEED). */
+	memset(p, 0x55, ps);
+	hw_sys_unuse(pf, p, ps);
+	EXPECT(all_zero(p, ps), "%s: unused page reads zero", mech);
+
+	hw_sys_release(pf, p, 8 * ps);
+	EXPECT(hw_trap_probe(p, false) == HW_TRAP_MAPERR, "%s: released pages are unmapped", mech);
+	hw_platform_destroy(pf);
+}
+
+static void test_guard_madvise(void)
+{
+	guard_cycle(false);
+}
+
+static void test_guard_protnone(void)
+{
+	guard_cycle(true);
+}
+
+static void test_madv_free_unuse(void)
+{
+	hw_platform *pf = hw_platform_linux_create(false, true);
+	REQUIRE(pf != NULL);
+	const size_t ps = pf->caps.page_size;
+	unsigned char *p;
+	REQUIRE(hw_sys_alloc(pf, 4 * ps, (void **)&p) == 0);
+	memset(p, 0x42, 4 * ps);
+	hw_sys_unuse(pf, p, 4 * ps);
+	/* MADV_FREE keeps the pages usable; they hold old bytes or zero. */
+	bool old_or_zero = true;
+	for (size_t i = 0; i < 4 * ps; i++)
+		old_or_zero &= p[i] == 0x42 || p[i] == 0;
+	EXPECT(old_or_zero && hw_trap_probe(p, true) == HW_TRAP_NONE);
+	EXPECT(pf->calls[HW_SYS_UNUSE] == 1);
+	hw_sys_release(pf, p, 4 * ps);
+	hw_platform_destroy(pf);
+}
+
+/* One step of the scripted sequence, run on the Linux backend and on the
+ * simulator; pages are counted from the start of a 48-page reservation. */
+typedef struct step {
+	hw_sys_kind op;
+	unsigned first, count;
+} step;
+
+static const step script[] = {
+	{HW_SYS_MAP, 0, 48},     {HW_SYS_USE, 0, 32},   {HW_SYS_UNUSE, 8, 8},
+	{HW_SYS_FAULT, 16, 4},   {HW_SYS_FAULT, 36, 4}, {HW_SYS_MAP, 16, 4},
+	{HW_SYS_USE, 16, 2},     {HW_SYS_USE, 40, 8},   {HW_SYS_UNUSE, 0, 2},
+	{HW_SYS_RELEASE, 44, 4}, {HW_SYS_USE, 8, 4},    {HW_SYS_FAULT, 24, 8},
+};
+
+static int apply(hw_platform *pf, unsigned char *base, const step *s, bool touch)
+{
+	size_t ps = pf->caps.page_size;
+	unsigned char *p = base + s->first * ps;
+	size_t n = s->count * ps;
+	int rc = 0;
+	switch (s->op) {
+	case HW_SYS_MAP:
+		rc = hw_sys_map(pf, p, n);
+		break;
+	case HW_SYS_USE:
+		rc = hw_sys_use(pf, p, n);
+		/* What a heap does with Ready memory: write it. */
+		for (size_t off = 0; rc == 0 && touch && off < n; off += ps)
+			p[off] = 1;
+		break;
+	case HW_SYS_UNUSE:
+		hw_sys_unuse(pf, p, n);
+		break;
+	case HW_SYS_FAULT:
+		rc = hw_sys_fault(pf, p, n);
+		break;
+	case HW_SYS_RELEASE:
+		hw_sys_release(pf, p, n);
+		break;
+	default:
+		rc = -1;
+	}
+	return rc;
+}
+
+static void residency_matches_sim(bool force_protnone)
+{
+	/* 48 pages stay below a huge page, so THP cannot inflate residency. */
+	hw_platform *lx = hw_platform_linux_create(force_protnone, false);
+	REQUIRE(lx != NULL);
+	const size_t ps = lx->caps.page_size;
+	hw_sim_config cfg = {.backing_bytes = 64 * ps, .page_size = ps, .released_reads_zero = true};
+	hw_platform *sim = hw_platform_sim_create(&cfg);
+	REQUIRE(sim != NULL);
+	unsigned char *lp, *sp;
+	REQUIRE(hw_sys_reserve(lx, NULL, 48 * ps, (void **)&lp) == 0);
+	REQUIRE(hw_sys_reserve(sim, NULL, 48 * ps, (void **)&sp) == 0);
+	size_t measured = 48;
+	for (size_t i = 0; i < sizeof script / sizeof script[0]; i++) {
+		REQUIRE(apply(lx, lp, &script[i], true) == 0, "linux step %zu", i);
+		REQUIRE(apply(sim, sp, &script[i], true) == 0, "sim step %zu", i);
+		/* Released pages 44..47 are unmapped: measure 0..43 from then on. */
+		if (script[i].op == HW_SYS_RELEASE)
+			measured = script[i].first;
+		size_t res = hw_platform_resident_bytes(lp, measured * ps);
+		EXPECT(res == hw_sim_ready_bytes(sim), "%s step %zu (%s %u+%u): resident %zu, sim Ready %zu",
+		       force_protnone ? "protnone" : "default", i, hw_sys_kind_name(script[i].op),
+		       script[i].first, script[i].count, res, hw_sim_ready_bytes(sim));
+	}
+	EXPECT(hw_sim_ready_bytes(sim) == 20 * ps, "the script ends with 20 Ready pages, not %zu",
+	       hw_sim_ready_bytes(sim) / ps);
+	char msg[256];
+	EXPECT(hw_sim_check(sim, msg, sizeof msg) == 0, "%s", msg);
+	EXPECT(hw_platform_resident_bytes(lp + 44 * ps, 4 * ps) == SIZE_MAX,
+	       "residency of an unmapped range is SIZE_MAX");
+	hw_sys_release(lx, lp, 44 * ps);
+	hw_platform_destroy(sim);
+	hw_platform_destroy(lx);
+}
+
+static void test_residency_matches_sim(void)
+{
+	residency_matches_sim(false);
+	residency_matches_sim(true);
+}
+
+static void test_reserve_enomem(void)
+{
+	hw_platform *pf = hw_platform_linux_create(false, false);
+	REQUIRE(pf != NULL);
+	void *p = (void *)1;
+	/* More than any x86-64 or arm64 user address space. */
+	EXPECT(hw_sys_reserve(pf, NULL, (size_t)1 << 58, &p) == ENOMEM && p == NULL);
+	EXPECT(hw_sys_alloc(pf, (size_t)1 << 58, &p) == ENOMEM && p == NULL);
+	EXPECT(pf->failures[HW_SYS_RESERVE] == 1 && pf->failures[HW_SYS_ALLOC] == 1);
+	hw_platform_destroy(pf);
+}
+
+typedef struct seen_maps {
+	int n;
+	uintptr_t lo[4], hi[4];
+	bool rw[4];
+} seen_maps;
+
+static int record_map(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
+{
+	seen_maps *s = arg;
+	if (s->n < 4) {
+		s->lo[s->n] = lo;
+		s->hi[s->n] = hi;
+		s->rw[s->n] = rw;
+	}
+	s->n++;
+	return 0;
+}
+
+static void test_os_views(void)
+{
+	hw_platform *pf = hw_platform_linux_create(true, false);
+	REQUIRE(pf != NULL);
+	const size_t ps = pf->caps.page_size;
+	long max = hw_platform_max_map_count();
+	EXPECT(max > 0, "vm.max_map_count %ld", max);
+	long v0 = hw_platform_vma_count();
+	EXPECT(v0 > 0);
+	char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, 3 * ps, (void **)&p) == 0);
+	long v1 = hw_platform_vma_count();
+	REQUIRE(hw_sys_map(pf, p + ps, ps) == 0);
+	long v2 = hw_platform_vma_count();
+	EXPECT(v1 - v0 <= 1 && v2 - v1 == 2, "VMAs %ld -> %ld -> %ld: a split in the middle adds two",
+	       v0, v1, v2);
+	seen_maps s = {0};
+	EXPECT(hw_platform_mappings(p, 3 * ps, record_map, &s) == 0);
+	uintptr_t a = (uintptr_t)p;
+	EXPECT(s.n == 3 && s.lo[0] == a && s.hi[0] == a + ps && !s.rw[0] && s.lo[1] == a + ps &&
+		       s.hi[1] == a + 2 * ps && s.rw[1] && s.lo[2] == a + 2 * ps &&
+		       s.hi[2] == a + 3 * ps && !s.rw[2],
+	       "%d mappings", s.n);
+	hw_sys_release(pf, p, 3 * ps);
+	long v3 = hw_platform_vma_count();
+	EXPECT(v3 == v0, "VMAs after release %ld, before reserve %ld", v3, v0);
+	hw_platform_destroy(pf);
+}
+
+HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_guard_protnone), T(test_madv_free_unuse),
+	     T(test_residency_matches_sim), T(test_reserve_enomem), T(test_os_views))
