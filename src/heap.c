@@ -79,7 +79,7 @@ static layout plan(size_t page, size_t nchunks, size_t max_arenas)
 	/* Each array starts on its own page, so committing one never drags
 	 * in the pages of another. */
 	L.arenas = L.prefix;
-	L.chunks = hw_align_up(after(L.arenas, max_arenas * sizeof(hw_arena)), page);
+	L.chunks = hw_align_up(after(L.arenas, max_arenas * sizeof(hw_arena)), page); /* >= 256-aligned */
 	L.tree = hw_align_up(after(L.chunks, nchunks * sizeof(hw_chunk)), page);
 	L.total = hw_align_up(L.tree + tree_bytes, page);
 	return L;

@@ -55,13 +55,17 @@
 #define HW_MAX_LEVELS 12
 #define HW_FANOUT 8
 
+/* Laid out for the free path of a large heap, where the chunk is a cache
+ * miss: the counters, alloc and head (what a free reads and writes) share
+ * the first 128 bytes, which x86 fetches as a pair; released (touched only
+ * when pages change release state) comes last. */
 typedef struct hw_chunk {
-	uint64_t alloc[HW_BITS_WORDS];
-	uint64_t released[HW_BITS_WORDS];
-	uint64_t head[HW_BITS_WORDS];
-	uint32_t free_ready; /* I10 */
 	uint32_t present;
-} hw_chunk;
+	uint32_t free_ready; /* I10 */
+	uint64_t alloc[HW_BITS_WORDS];
+	uint64_t head[HW_BITS_WORDS];
+	uint64_t released[HW_BITS_WORDS];
+} __attribute__((aligned(256))) hw_chunk;
 
 typedef struct hw_arena {
 	uintptr_t base;

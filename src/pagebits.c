@@ -145,16 +145,17 @@ hw_sum hw_bits_summarize(const uint64_t *alloc)
 		}
 		if (run > s.max)
 			s.max = run;
-		/* Longest clear run strictly between the lowest and highest set
-		 * bits: each step of x &= x << 1 shortens every run by one. */
-		uint64_t inner = ~x & (high == 63 ? ~0ull : (1ull << high) - 1) & ~((1ull << low) - 1);
-		uint32_t len = 0;
-		while (inner) {
-			inner &= inner << 1;
-			len++;
+		/* Clear runs strictly between the lowest and highest set bits,
+		 * one run per step: skip the set bits, measure the clear ones. */
+		for (unsigned pos = low; pos < high;) {
+			pos += (unsigned)__builtin_ctzll(~(x >> pos)); /* past the set bits */
+			if (pos > high)
+				break;
+			unsigned len = (unsigned)__builtin_ctzll(x >> pos); /* clear run */
+			if (len > s.max)
+				s.max = len;
+			pos += len;
 		}
-		if (len > s.max)
-			s.max = len;
 		/* Clear bits above the highest set bit open the next run. */
 		run = 63 - high;
 	}

@@ -209,11 +209,24 @@ static void undo_ready(hw_heap *h, size_t lo, size_t upto)
 	}
 }
 
+static size_t span_count_released(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+{
+	(void)h;
+	*(size_t *)arg += hw_bits_count(c->released, i, n);
+	return 0;
+}
+
 int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed)
 {
 	size_t u = h->unit_pages;
 	size_t lo = page / u * u, hi = (page + n + u - 1) / u * u;
-	size_t released_in_run = 0;
+	size_t released_in_run = 0, released_in_units = 0;
+	/* Reusing dirty pages, the common case, needs no platform call. */
+	hw_heap_for_spans(h, lo, hi - lo, span_count_released, &released_in_units);
+	if (released_in_units == 0) {
+		*zeroed = false;
+		return 0;
+	}
 	/* First make every released run in [lo, hi) Ready, so a failure can
 	 * be undone before any bitmap changes. */
 	for (size_t p = lo; p < hi;) {

@@ -17,6 +17,11 @@
  */
 #include "heap_internal.h"
 
+static bool sum_eq(hw_sum a, hw_sum b)
+{
+	return a.start == b.start && a.max == b.max && a.end == b.end;
+}
+
 uint32_t hw_tree_entry_pages(unsigned level)
 {
 	return (uint32_t)HW_BITS_PAGES << (3 * level);
@@ -95,14 +100,23 @@ hw_sum hw_tree_merged(const hw_tree *t, unsigned l, size_t i)
 void hw_tree_update(hw_heap *h, size_t c0, size_t c1)
 {
 	hw_tree *t = &h->tree;
+	bool changed = false;
 	for (size_t c = c0; c <= c1; c++) {
 		static const hw_sum none = {0, 0, 0};
-		t->level[0][c] = h->chunks[c].present ? hw_bits_summarize(h->chunks[c].alloc) : none;
+		hw_sum s = h->chunks[c].present ? hw_bits_summarize(h->chunks[c].alloc) : none;
+		changed |= !sum_eq(s, t->level[0][c]);
+		t->level[0][c] = s;
 	}
-	for (unsigned l = 1; l <= t->top; l++) {
+	/* A level whose entries all came out unchanged leaves every ancestor
+	 * unchanged too: most small allocations stop at the leaf. */
+	for (unsigned l = 1; l <= t->top && changed; l++) {
 		c0 /= HW_FANOUT;
 		c1 /= HW_FANOUT;
-		for (size_t i = c0; i <= c1; i++)
-			t->level[l][i] = hw_tree_merged(t, l, i);
+		changed = false;
+		for (size_t i = c0; i <= c1; i++) {
+			hw_sum s = hw_tree_merged(t, l, i);
+			changed |= !sum_eq(s, t->level[l][i]);
+			t->level[l][i] = s;
+		}
 	}
 }
