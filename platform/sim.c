@@ -119,6 +119,63 @@ static unsigned char *page_addr(const sim *s, size_t i)
 	return s->base + (i << s->shift);
 }
 
+/* ---- state scans, eight pages per step ---- */
+
+#define BYTES_01 0x0101010101010101ull
+
+/* Bit 0 of each byte of the result is set where that byte of w (a state,
+ * 0..3, so only bits 0 and 1 are used) equals v. */
+static uint64_t eq_bytes(uint64_t w, unsigned v)
+{
+	uint64_t x = w ^ (BYTES_01 * v);
+	return ~(x | x >> 1) & BYTES_01;
+}
+
+/* Bit 0 of each byte set where the state is in `accept` (bit per state). */
+static uint64_t accepted_bytes(uint64_t w, unsigned accept)
+{
+	uint64_t m = 0;
+	for (unsigned v = 0; v < 4; v++)
+		if (accept & (1u << v))
+			m |= eq_bytes(w, v);
+	return m;
+}
+
+/* First page in [i, end) whose state is not in `accept`, or end. */
+static size_t first_outside(const sim *s, size_t i, size_t end, unsigned accept)
+{
+	for (; i < end && (i & 7) != 0; i++)
+		if (!(accept & (1u << s->state[i])))
+			return i;
+	for (; i + 8 <= end; i += 8) {
+		uint64_t w;
+		memcpy(&w, s->state + i, sizeof w);
+		uint64_t bad = ~accepted_bytes(w, accept) & BYTES_01;
+		if (bad != 0)
+			return i + (size_t)(__builtin_ctzll(bad) / 8);
+	}
+	for (; i < end; i++)
+		if (!(accept & (1u << s->state[i])))
+			return i;
+	return end;
+}
+
+/* Number of Ready pages in [i, end). */
+static size_t count_ready(const sim *s, size_t i, size_t end)
+{
+	size_t n = 0;
+	for (; i < end && (i & 7) != 0; i++)
+		n += s->state[i] == HW_MEM_READY;
+	for (; i + 8 <= end; i += 8) {
+		uint64_t w;
+		memcpy(&w, s->state + i, sizeof w);
+		n += (size_t)__builtin_popcountll(eq_bytes(w, HW_MEM_READY));
+	}
+	for (; i < end; i++)
+		n += s->state[i] == HW_MEM_READY;
+	return n;
+}
+
 /* ---- S4: refusing illegal transitions ---- */
 
 static int refuse(sim *s, const char *msg)
@@ -144,25 +201,21 @@ static int check_range(sim *s, hw_sys_kind op, const void *p, size_t n, unsigned
 		return refuse(s, msg);
 	}
 	size_t first = page_index(s, p), end = first + (n >> s->shift);
-	for (size_t i = first; i < end; i++) {
-		if (accept & (1u << s->state[i]))
-			continue;
-		hw_report_format(msg, sizeof msg, "heapward: sim: illegal %s at page %zu (%p) in state %s",
-				 hw_sys_kind_name(op), i, (void *)page_addr(s, i),
-				 state_name(s->state[i]));
-		return refuse(s, msg);
-	}
-	return 0;
+	size_t i = first_outside(s, first, end, accept);
+	if (i == end)
+		return 0;
+	hw_report_format(msg, sizeof msg, "heapward: sim: illegal %s at page %zu (%p) in state %s",
+			 hw_sys_kind_name(op), i, (void *)page_addr(s, i), state_name(s->state[i]));
+	return refuse(s, msg);
 }
 
 /* Sets the state of a page range, keeping ready_pages exact (S2). */
 static void set_state(sim *s, size_t first, size_t np, hw_mem_state st)
 {
-	for (size_t i = first; i < first + np; i++) {
-		s->ready_pages -= s->state[i] == HW_MEM_READY;
-		s->ready_pages += st == HW_MEM_READY;
-		s->state[i] = (unsigned char)st;
-	}
+	s->ready_pages -= count_ready(s, first, first + np);
+	memset(s->state + first, st, np);
+	if (st == HW_MEM_READY)
+		s->ready_pages += np;
 }
 
 /* ---- real memory (S1) ---- */
@@ -212,10 +265,7 @@ static int make_rw(sim *s, void *p, size_t n)
 
 static bool all_none(const sim *s, size_t first, size_t np)
 {
-	for (size_t i = first; i < first + np; i++)
-		if (s->state[i] != HW_MEM_NONE)
-			return false;
-	return true;
+	return first_outside(s, first, first + np, ACCEPT_NONE) == first + np;
 }
 
 /* See the placement rules above. Returns false when nothing fits. */
@@ -230,13 +280,17 @@ static bool place(const sim *s, size_t np, const void *hint, size_t *out)
 		}
 	}
 	if (!s->cfg.ignore_hints) {
-		size_t run = 0;
-		for (size_t i = 0; i < s->npages; i++) {
-			run = s->state[i] == HW_MEM_NONE ? run + 1 : 0;
-			if (run == np) {
-				*out = i + 1 - np;
+		/* First fit: alternate between the next None page and the
+		 * next owned one. */
+		for (size_t a = 0; a < s->npages;) {
+			a = first_outside(s, a, s->npages, ACCEPT_RESERVED | ACCEPT_PREPARED |
+								   ACCEPT_READY);
+			size_t b = first_outside(s, a, hw_min(s->npages, a + np), ACCEPT_NONE);
+			if (b - a == np) {
+				*out = a;
 				return true;
 			}
+			a = b;
 		}
 		return false;
 	}
@@ -469,19 +523,19 @@ static int check_mapping(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
 		return -1;
 	}
 	c->next = hi;
+	/* Guard-marked pages sit in read/write mappings (S1 exception). */
+	if (rw && s->guards_used)
+		return 0;
 	size_t first = page_index(s, (void *)lo);
 	size_t end = page_index(s, (void *)(hi - 1)) + 1;
-	for (size_t i = first; i < end; i++) {
-		bool ready = s->state[i] == HW_MEM_READY;
-		/* Guard-marked pages sit in read/write mappings (S1 exception). */
-		if (ready == rw || (rw && s->guards_used))
-			continue;
-		hw_report_format(c->msg, c->len, "S1: page %zu (%p) is %s but its mapping is %s",
-				 i, (void *)page_addr(s, i), state_name(s->state[i]),
-				 rw ? "read/write" : "inaccessible");
-		return -1;
-	}
-	return 0;
+	size_t i = first_outside(s, first, end,
+				 rw ? ACCEPT_READY : ACCEPT_NONE | ACCEPT_RESERVED | ACCEPT_PREPARED);
+	if (i == end)
+		return 0;
+	hw_report_format(c->msg, c->len, "S1: page %zu (%p) is %s but its mapping is %s", i,
+			 (void *)page_addr(s, i), state_name(s->state[i]),
+			 rw ? "read/write" : "inaccessible");
+	return -1;
 }
 
 int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
@@ -492,9 +546,7 @@ int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
 		msg = scratch;
 		len = sizeof scratch;
 	}
-	size_t ready = 0;
-	for (size_t i = 0; i < s->npages; i++)
-		ready += s->state[i] == HW_MEM_READY;
+	size_t ready = count_ready(s, 0, s->npages);
 	if (ready != s->ready_pages) {
 		hw_report_format(msg, len, "S2: ready_pages is %zu but %zu pages are Ready",
 				 s->ready_pages, ready);
@@ -512,14 +564,10 @@ int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
 		return -1;
 	}
 	/* Non-Ready pages must hold no memory: walk maximal non-Ready runs. */
-	for (size_t i = 0; i < s->npages;) {
-		if (s->state[i] == HW_MEM_READY) {
-			i++;
-			continue;
-		}
-		size_t j = i;
-		while (j < s->npages && s->state[j] != HW_MEM_READY)
-			j++;
+	const unsigned not_ready = ACCEPT_NONE | ACCEPT_RESERVED | ACCEPT_PREPARED;
+	for (size_t i = first_outside(s, 0, s->npages, ACCEPT_READY); i < s->npages;
+	     i = first_outside(s, i, s->npages, ACCEPT_READY)) {
+		size_t j = first_outside(s, i, s->npages, not_ready);
 		size_t res = hw_platform_resident_bytes(page_addr(s, i), (j - i) << s->shift);
 		if (res != 0) {
 			hw_report_format(msg, len, "S1: %zu bytes resident in non-Ready pages %zu..%zu",
