@@ -36,8 +36,9 @@
  *       pages stay Ready but their contents are gone: fault is only called
  *       on memory whose contents are dead).
  *   L2. (P3) ENOMEM from the kernel is returned only when it means "out of
- *       memory or out of VMAs"; an ENOMEM that means "range not mapped" (the
- *       caller's bug) and every other errno abort with
+ *       memory or out of VMAs" (and mmap's EINVAL, which after P1 can only
+ *       mean a length too large for the address space); an ENOMEM that means
+ *       "range not mapped" (the caller's bug) and every other errno abort with
  *       "heapward: platform: <op>(<addr>, <n>) failed: errno <e>".
  *   L3. The first time an instance runs out of VMAs it says so on stderr,
  *       once: "heapward: platform: <op>: out of VMAs (vm.max_map_count=N);
@@ -209,16 +210,24 @@ static void probe_guard(void)
 
 /* ---- the transitions ---- */
 
-static int linux_reserve(hw_platform *pf, void *hint, size_t n, void **out)
+/* mmap for reserve and alloc. P1 leaves the length as the only thing the
+ * caller controls, so EINVAL ("length too large", as Valgrind's address
+ * space manager answers) is address-space exhaustion, i.e. ENOMEM. */
+static int map_new(const char *op, void *hint, size_t n, int prot, int flags, void **out)
 {
-	void *p = mmap(hint, n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = mmap(hint, n, prot, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 	if (p == MAP_FAILED) {
-		if (errno == ENOMEM)
+		if (errno == ENOMEM || errno == EINVAL)
 			return ENOMEM;
-		os_fail("reserve", hint, n, errno);
+		os_fail(op, hint, n, errno);
 	}
 	*out = p;
 	return 0;
+}
+
+static int linux_reserve(hw_platform *pf, void *hint, size_t n, void **out)
+{
+	return map_new("reserve", hint, n, PROT_NONE, MAP_NORESERVE, out);
 }
 
 static int linux_map(hw_platform *pf, void *p, size_t n)
@@ -291,14 +300,7 @@ static void linux_release(hw_platform *pf, void *p, size_t n)
 
 static int linux_alloc(hw_platform *pf, size_t n, void **out)
 {
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		if (errno == ENOMEM)
-			return ENOMEM;
-		os_fail("alloc", NULL, n, errno);
-	}
-	*out = p;
-	return 0;
+	return map_new("alloc", NULL, n, PROT_READ | PROT_WRITE, 0, out);
 }
 
 static void linux_destroy(hw_platform *pf)

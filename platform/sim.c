@@ -48,6 +48,7 @@
 #include "sim.h"
 
 #include "base.h"
+#include "track.h"
 
 #include <errno.h>
 #include <string.h>
@@ -346,8 +347,10 @@ static int sim_use(hw_platform *pf, void *p, size_t n)
 		rc = make_rw(s, p, n);
 	if (rc != 0)
 		return rc;
+	/* S5. These are the simulated kernel's writes: invisible to the memory
+	 * tools, which may see the pages as dead heap memory. */
 	if (!s->cfg.released_reads_zero)
-		memset(p, SIM_JUNK, n); /* S5 */
+		hw_track_os_fill(p, n, SIM_JUNK);
 	set_state(s, page_index(s, p), n >> s->shift, HW_MEM_READY);
 	return 0;
 }

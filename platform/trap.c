@@ -13,6 +13,9 @@
  *   R4. A fault the probe did not cause (another thread's, while a probe is
  *       armed in this one) is handed to the previous handler: the probe's
  *       handler reinstalls it and returns, so the access faults again there.
+ *   R5. The probe's own access is invisible to the memory tools (track.h):
+ *       uninstrumented under ASan, not reported by Memcheck, so probing a
+ *       page the heap has marked dead is not an error of the heap's user.
  *
  * Locking: the handler and the saved dispositions are process-wide; probes
  * from two threads at once are not supported (trap.h says so). The jump
@@ -21,6 +24,7 @@
 #include "trap.h"
 
 #include "base.h"
+#include "track.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -56,7 +60,9 @@ static void probe_handler(int signo, siginfo_t *si, void *uctx)
 	siglongjmp(probe_jmp, 1);
 }
 
-hw_trap_kind hw_trap_probe(volatile void *addr, bool write)
+/* The access is deliberate: ASan must not check it (the heap may have
+ * poisoned the page) and Memcheck must not report it (R5). */
+HW_TRACK_UNCHECKED hw_trap_kind hw_trap_probe(volatile void *addr, bool write)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -69,6 +75,7 @@ hw_trap_kind hw_trap_probe(volatile void *addr, bool write)
 	volatile hw_trap_kind kind = HW_TRAP_NONE;
 	probe_signo = 0;
 	probe_code = 0;
+	hw_track_quiet_begin();
 	/* savesigs = 1: the jump back restores the mask, unblocking the signal. */
 	if (sigsetjmp(probe_jmp, 1) == 0) {
 		probe_armed = 1;
@@ -84,6 +91,7 @@ hw_trap_kind hw_trap_probe(volatile void *addr, bool write)
 	} else {
 		kind = HW_TRAP_OTHER;
 	}
+	hw_track_quiet_end();
 	restore_handlers();
 	return kind;
 }

@@ -13,6 +13,9 @@
  *       read then write of the same value, when write is true).
  *   R3. hw_trap_child returns only after the child has exited and been
  *       reaped; the parent's own file descriptors are untouched.
+ *   R4. A fault the probe did not cause goes to the previous handler.
+ *   R5. The probe's access is invisible to ASan and Memcheck (src/track.h):
+ *       probing a page the heap marked dead is not a user error.
  *
  * Locking: the probe is not reentrant across threads (the handler state is
  * process-wide); callers probe from one thread at a time.

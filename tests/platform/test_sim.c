@@ -475,7 +475,10 @@ static void test_create_destroy_is_cheap(void)
 	}
 	double us = (double)(hw_now_ns() - t0) / 1e3 / n;
 	printf("sim create+alloc+destroy (1 GiB backing): %.1f us each\n", us);
-	EXPECT(us < 500, "%.1f us per simulator", us);
+	/* Tens of microseconds natively; the bound catches work proportional
+	 * to the backing (touching it, a syscall per page) even under
+	 * Valgrind. */
+	EXPECT(us < 2000, "%.1f us per simulator", us);
 }
 
 HW_TEST_MAIN(T(test_transitions_4k), T(test_transitions_64k), T(test_reserve_and_alloc),
