@@ -14,8 +14,13 @@
  *       None; release returns pages of any state to None.
  *   S4. An illegal transition (a page of the range is in a state the call does
  *       not accept, or the range is outside the backing) is reported as
- *       "heapward: sim: illegal <op> at page <i> (<addr>) in state <s>" and
- *       handled by the configured policy: abort (default) or record and refuse.
+ *       "heapward: sim: illegal <op> at page <i> (<addr>) in state <s>" (for a
+ *       range outside the backing: "at page out-of-backing (<addr>) in state
+ *       None") and handled by the configured policy: abort (default) or record
+ *       and refuse, changing nothing (hw_sys_* then returns EINVAL, P6).
+ *       Legal: map Reserved; use Prepared; unuse Ready; fault Ready|Prepared;
+ *       release Reserved|Prepared|Ready. reserve and alloc pick None pages
+ *       themselves and cannot be illegal.
  *
  * Locking: none; the owner serializes calls.
  */
@@ -29,13 +34,19 @@ typedef struct hw_sim_config {
 	size_t page_size;      /* simulated OS page: power of two >= 4096; 0 = 4096 */
 	size_t huge_page_size; /* reported huge page (0 = none); multiple of page_size */
 	bool use_needs_call;   /* report Prepared->Ready as a real commit */
-	bool released_reads_zero; /* false: unuse/fault fill pages with junk on reuse */
-	bool ignore_hints;     /* place reservations away from hints (discontiguity) */
-	bool record_illegal;   /* S4 policy: record and return EINVAL-like refusal
-				  instead of aborting (tests of illegal transitions) */
+	bool released_reads_zero; /* false: use (Prepared->Ready) fills the pages
+				     with junk (0xA5), as MADV_FREE may leave old data */
+	bool ignore_hints;     /* never honour hints: place each reservation at the
+				  highest fit with a None page on each side */
+	bool record_illegal;   /* S4 policy: record and refuse with EINVAL instead
+				  of aborting (tests of illegal transitions) */
 } hw_sim_config;
 
-/* Returns NULL on ENOMEM (the backing reservation or its state array). */
+/* NULL cfg means every default. Returns NULL with errno ENOMEM (the backing
+ * reservation or its state array) or EINVAL (page_size not a power of two at
+ * least the real page, huge_page_size not 0 or a power-of-two multiple of
+ * page_size, backing_bytes above 16 TiB). Create and destroy cost a few
+ * system calls whatever the backing size. */
 hw_platform *hw_platform_sim_create(const hw_sim_config *cfg);
 
 /* State of the simulated page containing p (None outside the backing). */

@@ -7,10 +7,13 @@
  * ENOMEM (P2: nothing changed), the backend must say so once on stderr (L3),
  * the regions already faulted must still trap and the rest still work. That
  * part runs in a child process, since a process at its VMA limit cannot
- * mmap. The numbers go to stdout, so they appear in the test log.
+ * mmap. The simulator, whose unuse cannot fail, must keep working past the
+ * limit by switching to guard markers. The numbers go to stdout, so they
+ * appear in the test log.
  */
 #include "platform.h"
 #include "ptest.h"
+#include "sim.h"
 #include "thread.h"
 
 #include <errno.h>
@@ -148,4 +151,69 @@ static void test_protnone_vma_limit(void)
 	printf("backend said: %s", err);
 }
 
-HW_TEST_MAIN(T(test_madvise_guards_scale), T(test_protnone_vma_limit))
+/* The simulator makes non-Ready pages PROT_NONE; past the VMA limit its
+ * unuse (which cannot fail) falls back to guard markers (sim.c S1). */
+static void sim_past_vma_limit(void *arg)
+{
+	long max = *(long *)arg;
+	const size_t ps = 4096, pages = (size_t)max + 8192;
+	hw_sim_config cfg = {.backing_bytes = pages * ps, .released_reads_zero = true,
+			     .record_illegal = true};
+	hw_platform *pf = hw_platform_sim_create(&cfg);
+	unsigned char *p;
+	if (pf == NULL || hw_sys_reserve(pf, NULL, pages * ps, (void **)&p) != 0 ||
+	    hw_sys_map(pf, p, pages * ps) != 0 || hw_sys_use(pf, p, pages * ps) != 0)
+		exit(100);
+	uint64_t t0 = hw_now_ns();
+	size_t unused = 0;
+	for (size_t pg = 1; pg < pages; pg += 2, unused++) {
+		p[pg * ps] = 1;
+		hw_sys_unuse(pf, p + pg * ps, ps);
+	}
+	printf("sim: %zu alternating pages unused past vm.max_map_count %ld, VMAs %ld, %.3f s\n",
+	       unused, max, hw_platform_vma_count(), (double)(hw_now_ns() - t0) / 1e9);
+	char msg[256];
+	CHILD_EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	CHILD_EXPECT(hw_sim_ready_bytes(pf) == (pages - unused) * ps, "ready %zu",
+		     hw_sim_ready_bytes(pf));
+	CHILD_EXPECT(hw_sim_illegal_count(pf, NULL, 0) == 0, "illegal calls");
+	/* Early pages trap as PROT_NONE, the last ones as guard regions. */
+	hw_trap_kind first = hw_trap_probe(p + ps, false);
+	hw_trap_kind last = hw_trap_probe(p + (2 * unused - 1) * ps, false);
+	CHILD_EXPECT(first == HW_TRAP_ACCERR, "first unused page: %s", hw_trap_kind_name(first));
+	CHILD_EXPECT(last == HW_TRAP_MAPERR, "last unused page: %s", hw_trap_kind_name(last));
+	/* Ready again: usable and zero, whichever way they were made to trap. */
+	int failed = 0;
+	for (size_t pg = 1; pg < pages; pg += 2)
+		failed += hw_sys_use(pf, p + pg * ps, ps) != 0;
+	CHILD_EXPECT(failed == 0, "%d uses failed", failed);
+	CHILD_EXPECT(hw_trap_probe(p + (2 * unused - 1) * ps, true) == HW_TRAP_NONE &&
+			     p[(2 * unused - 1) * ps] == 0 && p[ps] == 0,
+		     "reused pages not usable or not zero");
+	CHILD_EXPECT(hw_sim_ready_bytes(pf) == pages * ps, "ready %zu", hw_sim_ready_bytes(pf));
+	CHILD_EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_platform_destroy(pf);
+	fflush(stdout);
+	exit(child_fails);
+}
+
+static void test_sim_past_vma_limit(void)
+{
+	long max = hw_platform_max_map_count();
+	hw_platform *probe = hw_platform_linux_create(false, false);
+	REQUIRE(max > 0 && probe != NULL);
+	bool guards = probe->caps.guard == HW_GUARD_MADVISE;
+	hw_platform_destroy(probe);
+	if (max > (1L << 20) || !guards) {
+		printf("skipped: vm.max_map_count %ld, guard regions %s\n", max, guards ? "yes" : "no");
+		EXPECT(hw_platform_vma_count() < max);
+		return;
+	}
+	static char err[4096];
+	hw_child_status st;
+	REQUIRE(hw_trap_child(sim_past_vma_limit, &max, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "child: signal %d, exit %d (stderr: %s)", st.signo,
+	       st.exit_code, err);
+}
+
+HW_TEST_MAIN(T(test_madvise_guards_scale), T(test_protnone_vma_limit), T(test_sim_past_vma_limit))
