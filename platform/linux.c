@@ -81,8 +81,8 @@
 
 typedef struct linux_impl {
 	hw_platform pf;
-	int unuse_advice;  /* MADV_DONTNEED or MADV_FREE (atomic) */
-	int vma_reported;  /* L3: the out-of-VMAs message was printed (atomic) */
+	int unuse_advice; /* MADV_DONTNEED or MADV_FREE (atomic) */
+	int vma_reported; /* L3: the out-of-VMAs message was printed (atomic) */
 } linux_impl;
 
 static linux_impl *impl_of(hw_platform *pf)
@@ -172,7 +172,8 @@ static int protect(linux_impl *li, const char *op, void *p, size_t n, int prot, 
 	 * restoring the old protection merges mappings back. */
 	if (mprotect(p, n, undo) != 0)
 		hw_fatal("heapward: platform: %s(%p, %zu): cannot roll back a failed "
-			 "mprotect: errno %d", op, p, n, errno);
+			 "mprotect: errno %d",
+			 op, p, n, errno);
 	report_vma_limit(li, op, p, n);
 	return ENOMEM;
 }
@@ -376,7 +377,8 @@ hw_platform *hw_platform_os_instance(void)
 hw_platform *hw_platform_linux_create(bool force_protnone, bool use_madv_free)
 {
 	size_t len = hw_align_up(sizeof(linux_impl), (size_t)sysconf(_SC_PAGESIZE));
-	linux_impl *li = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	linux_impl *li =
+		mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (li == MAP_FAILED)
 		return NULL;
 	linux_init(li, &private_ops, force_protnone, use_madv_free);

@@ -27,7 +27,13 @@
 #include <errno.h>
 
 static const char *const kind_names[HW_SYS_NKINDS] = {
-	"reserve", "map", "use", "unuse", "fault", "release", "alloc",
+	[HW_SYS_RESERVE] = "reserve",
+	[HW_SYS_MAP] = "map",
+	[HW_SYS_USE] = "use",
+	[HW_SYS_UNUSE] = "unuse",
+	[HW_SYS_FAULT] = "fault",
+	[HW_SYS_RELEASE] = "release",
+	[HW_SYS_ALLOC] = "alloc",
 };
 
 const char *hw_sys_kind_name(hw_sys_kind k)

@@ -69,8 +69,15 @@
  * page walks are O(backing pages)). */
 #define SIM_MAX_BACKING ((size_t)1 << 44)
 
-enum { ACCEPT_NONE = 1u << HW_MEM_NONE, ACCEPT_RESERVED = 1u << HW_MEM_RESERVED,
-       ACCEPT_PREPARED = 1u << HW_MEM_PREPARED, ACCEPT_READY = 1u << HW_MEM_READY };
+/* Sets of states, one bit per hw_mem_state, as the transitions accept them. */
+enum {
+	ACCEPT_NONE = 1u << HW_MEM_NONE,
+	ACCEPT_RESERVED = 1u << HW_MEM_RESERVED,
+	ACCEPT_PREPARED = 1u << HW_MEM_PREPARED,
+	ACCEPT_READY = 1u << HW_MEM_READY,
+	OWNED = ACCEPT_RESERVED | ACCEPT_PREPARED | ACCEPT_READY,
+	NOT_READY = ACCEPT_NONE | ACCEPT_RESERVED | ACCEPT_PREPARED,
+};
 
 typedef struct sim {
 	hw_platform pf;
@@ -196,9 +203,10 @@ static int check_range(sim *s, hw_sys_kind op, const void *p, size_t n, unsigned
 	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)s->base;
 	if (a < lo || a - lo > s->backing || n > s->backing - (a - lo)) {
 		const void *where = a < lo || a - lo >= s->backing ? p : s->base + s->backing;
-		hw_report_format(msg, sizeof msg,
-				 "heapward: sim: illegal %s at page out-of-backing (%p) in state None",
-				 hw_sys_kind_name(op), where);
+		hw_report_format(
+			msg, sizeof msg,
+			"heapward: sim: illegal %s at page out-of-backing (%p) in state None",
+			hw_sys_kind_name(op), where);
 		return refuse(s, msg);
 	}
 	size_t first = page_index(s, p), end = first + (n >> s->shift);
@@ -284,8 +292,7 @@ static bool place(const sim *s, size_t np, const void *hint, size_t *out)
 		/* First fit: alternate between the next None page and the
 		 * next owned one. */
 		for (size_t a = 0; a < s->npages;) {
-			a = first_outside(s, a, s->npages, ACCEPT_RESERVED | ACCEPT_PREPARED |
-								   ACCEPT_READY);
+			a = first_outside(s, a, s->npages, OWNED);
 			size_t b = first_outside(s, a, hw_min(s->npages, a + np), ACCEPT_NONE);
 			if (b - a == np) {
 				*out = a;
@@ -378,8 +385,7 @@ static int sim_fault(hw_platform *pf, void *p, size_t n)
 static void sim_release(hw_platform *pf, void *p, size_t n)
 {
 	sim *s = sim_of(pf);
-	if (check_range(s, HW_SYS_RELEASE, p, n,
-			ACCEPT_RESERVED | ACCEPT_PREPARED | ACCEPT_READY) != 0)
+	if (check_range(s, HW_SYS_RELEASE, p, n, OWNED) != 0)
 		return;
 	make_none(s, p, n);
 	set_state(s, page_index(s, p), n >> s->shift, HW_MEM_NONE);
@@ -531,8 +537,7 @@ static int check_mapping(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
 		return 0;
 	size_t first = page_index(s, (void *)lo);
 	size_t end = page_index(s, (void *)(hi - 1)) + 1;
-	size_t i = first_outside(s, first, end,
-				 rw ? ACCEPT_READY : ACCEPT_NONE | ACCEPT_RESERVED | ACCEPT_PREPARED);
+	size_t i = first_outside(s, first, end, rw ? ACCEPT_READY : NOT_READY);
 	if (i == end)
 		return 0;
 	hw_report_format(c->msg, c->len, "S1: page %zu (%p) is %s but its mapping is %s", i,
@@ -567,14 +572,14 @@ int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
 		return -1;
 	}
 	/* Non-Ready pages must hold no memory: walk maximal non-Ready runs. */
-	const unsigned not_ready = ACCEPT_NONE | ACCEPT_RESERVED | ACCEPT_PREPARED;
 	for (size_t i = first_outside(s, 0, s->npages, ACCEPT_READY); i < s->npages;
 	     i = first_outside(s, i, s->npages, ACCEPT_READY)) {
-		size_t j = first_outside(s, i, s->npages, not_ready);
+		size_t j = first_outside(s, i, s->npages, NOT_READY);
 		size_t res = hw_platform_resident_bytes(page_addr(s, i), (j - i) << s->shift);
 		if (res != 0) {
-			hw_report_format(msg, len, "S1: %zu bytes resident in non-Ready pages %zu..%zu",
-					 res, i, j - 1);
+			hw_report_format(msg, len,
+					 "S1: %zu bytes resident in non-Ready pages %zu..%zu", res,
+					 i, j - 1);
 			return -1;
 		}
 		i = j;

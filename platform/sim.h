@@ -34,12 +34,15 @@ typedef struct hw_sim_config {
 	size_t page_size;      /* simulated OS page: power of two >= 4096; 0 = 4096 */
 	size_t huge_page_size; /* reported huge page (0 = none); multiple of page_size */
 	bool use_needs_call;   /* report Prepared->Ready as a real commit */
-	bool released_reads_zero; /* false: use (Prepared->Ready) fills the pages
-				     with junk (0xA5), as MADV_FREE may leave old data */
-	bool ignore_hints;     /* never honour hints: place each reservation at the
-				  highest fit with a None page on each side */
-	bool record_illegal;   /* S4 policy: record and refuse with EINVAL instead
-				  of aborting (tests of illegal transitions) */
+	/* false: use (Prepared->Ready) fills the pages with junk (0xA5), as
+	 * MADV_FREE may leave old data */
+	bool released_reads_zero;
+	/* never honour hints: place each reservation at the highest fit with a
+	 * None page on each side (discontiguous arenas) */
+	bool ignore_hints;
+	/* S4 policy: record and refuse with EINVAL instead of aborting (tests of
+	 * illegal transitions) */
+	bool record_illegal;
 } hw_sim_config;
 
 /* NULL cfg means every default. Returns NULL with errno ENOMEM (the backing

@@ -71,7 +71,10 @@ static void put_num(out_buf *o, unsigned long long v, unsigned base, bool negati
 		put_char(o, tmp[--n]);
 }
 
-enum { LEN_INT, LEN_LONG, LEN_LLONG, LEN_SIZE };
+enum { LEN_INT,
+       LEN_LONG,
+       LEN_LLONG,
+       LEN_SIZE };
 
 static unsigned long long arg_unsigned(va_list *ap, int len)
 {

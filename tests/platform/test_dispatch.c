@@ -112,8 +112,8 @@ static void test_counters(void)
 
 static void test_kind_names(void)
 {
-	static const char *const want[HW_SYS_NKINDS] = {"reserve", "map",     "use",  "unuse",
-							"fault",   "release", "alloc"};
+	static const char *const want[HW_SYS_NKINDS] = {"reserve", "map", "use", "unuse",
+							"fault", "release", "alloc"};
 	for (int k = 0; k < HW_SYS_NKINDS; k++)
 		EXPECT(strcmp(hw_sys_kind_name((hw_sys_kind)k), want[k]) == 0, "kind %d", k);
 	EXPECT(strcmp(hw_sys_kind_name(HW_SYS_NKINDS), "?") == 0);

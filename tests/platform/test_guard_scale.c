@@ -60,14 +60,14 @@ static void test_madvise_guards_scale(void)
 
 static int child_fails;
 
-#define CHILD_EXPECT(cond, ...)                                                        \
-	do {                                                                           \
-		if (!(cond)) {                                                         \
-			child_fails++;                                                 \
-			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-			printf(__VA_ARGS__);                                           \
-			printf("\n");                                                  \
-		}                                                                      \
+#define CHILD_EXPECT(cond, ...)                                                \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			child_fails++;                                         \
+			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+			printf(__VA_ARGS__);                                   \
+			printf("\n");                                          \
+		}                                                              \
 	} while (0)
 
 static void protnone_until_enomem(void *arg)
@@ -85,7 +85,8 @@ static void protnone_until_enomem(void *arg)
 	uint64_t t0 = hw_now_ns();
 	size_t regions = 0;
 	int rc = 0;
-	while (2 * regions + 1 < pages && (rc = hw_sys_fault(pf, p + (2 * regions + 1) * ps, ps)) == 0)
+	while (2 * regions + 1 < pages &&
+	       (rc = hw_sys_fault(pf, p + (2 * regions + 1) * ps, ps)) == 0)
 		regions++;
 	double secs = (double)(hw_now_ns() - t0) / 1e9;
 	long v1 = hw_platform_vma_count();
@@ -104,14 +105,17 @@ static void protnone_until_enomem(void *arg)
 	unsigned char *failed_page = p + (2 * regions + 1) * ps;
 	CHILD_EXPECT(hw_trap_probe(failed_page, true) == HW_TRAP_NONE, "failed page trapped");
 	for (size_t pg = 2 * regions; pg < pages; pg += 1013)
-		CHILD_EXPECT(hw_trap_probe(p + pg * ps, true) == HW_TRAP_NONE, "page %zu trapped", pg);
+		CHILD_EXPECT(hw_trap_probe(p + pg * ps, true) == HW_TRAP_NONE, "page %zu trapped",
+			     pg);
 	/* A second failure is not reported again (checked by the parent). */
 	CHILD_EXPECT(hw_sys_fault(pf, p + (2 * regions + 3) * ps, ps) == ENOMEM, "second fault");
 
 	/* The faulted regions still trap. */
 	for (size_t i = 0; i < regions; i += 997)
-		CHILD_EXPECT(hw_trap_probe(p + (2 * i + 1) * ps, false) == HW_TRAP_ACCERR, "region %zu", i);
-	CHILD_EXPECT(hw_trap_probe(p + (2 * regions - 1) * ps, false) == HW_TRAP_ACCERR, "last region");
+		CHILD_EXPECT(hw_trap_probe(p + (2 * i + 1) * ps, false) == HW_TRAP_ACCERR,
+			     "region %zu", i);
+	CHILD_EXPECT(hw_trap_probe(p + (2 * regions - 1) * ps, false) == HW_TRAP_ACCERR,
+		     "last region");
 
 	/* Mapping them back merges the VMAs again and makes them usable. */
 	t0 = hw_now_ns();
@@ -122,7 +126,8 @@ static void protnone_until_enomem(void *arg)
 	printf("mapped back in %.3f s, VMAs %ld\n", (double)(hw_now_ns() - t0) / 1e9, v2);
 	CHILD_EXPECT(map_failed == 0, "%d maps failed", map_failed);
 	CHILD_EXPECT(v2 <= v0 + 1, "VMAs %ld after mapping back, %ld at start", v2, v0);
-	CHILD_EXPECT(hw_trap_probe(p + ps, true) == HW_TRAP_NONE && p[ps] == 0, "region 0 not usable");
+	CHILD_EXPECT(hw_trap_probe(p + ps, true) == HW_TRAP_NONE && p[ps] == 0,
+		     "region 0 not usable");
 	hw_sys_release(pf, p, n);
 	hw_platform_destroy(pf);
 	fflush(stdout);
@@ -134,15 +139,16 @@ static void test_protnone_vma_limit(void)
 	long max = hw_platform_max_map_count();
 	REQUIRE(max > 0, "vm.max_map_count unreadable");
 	if (max > (1L << 20)) {
-		printf("skipped: vm.max_map_count is %ld; the limit is too far to reach here\n", max);
+		printf("skipped: vm.max_map_count is %ld; the limit is too far to reach here\n",
+		       max);
 		EXPECT(hw_platform_vma_count() < max);
 		return;
 	}
 	static char err[4096];
 	hw_child_status st;
 	REQUIRE(hw_trap_child(protnone_until_enomem, &max, err, sizeof err, &st) == 0);
-	EXPECT(st.signo == 0 && st.exit_code == 0, "child: signal %d, exit %d (stderr: %s)", st.signo,
-	       st.exit_code, err);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "child: signal %d, exit %d (stderr: %s)",
+	       st.signo, st.exit_code, err);
 	EXPECT(count_of(err, "out of VMAs") == 1, "stderr: \"%s\"", err);
 	EXPECT(strncmp(err, "heapward: platform: fault(0x", 28) == 0, "stderr: \"%s\"", err);
 	char want[64];
@@ -157,8 +163,11 @@ static void sim_past_vma_limit(void *arg)
 {
 	long max = *(long *)arg;
 	const size_t ps = 4096, pages = (size_t)max + 8192;
-	hw_sim_config cfg = {.backing_bytes = pages * ps, .released_reads_zero = true,
-			     .record_illegal = true};
+	hw_sim_config cfg = {
+		.backing_bytes = pages * ps,
+		.released_reads_zero = true,
+		.record_illegal = true,
+	};
 	hw_platform *pf = hw_platform_sim_create(&cfg);
 	unsigned char *p;
 	if (pf == NULL || hw_sys_reserve(pf, NULL, pages * ps, (void **)&p) != 0 ||
@@ -205,15 +214,16 @@ static void test_sim_past_vma_limit(void)
 	bool guards = probe->caps.guard == HW_GUARD_MADVISE;
 	hw_platform_destroy(probe);
 	if (max > (1L << 20) || !guards) {
-		printf("skipped: vm.max_map_count %ld, guard regions %s\n", max, guards ? "yes" : "no");
+		printf("skipped: vm.max_map_count %ld, guard regions %s\n", max,
+		       guards ? "yes" : "no");
 		EXPECT(hw_platform_vma_count() < max);
 		return;
 	}
 	static char err[4096];
 	hw_child_status st;
 	REQUIRE(hw_trap_child(sim_past_vma_limit, &max, err, sizeof err, &st) == 0);
-	EXPECT(st.signo == 0 && st.exit_code == 0, "child: signal %d, exit %d (stderr: %s)", st.signo,
-	       st.exit_code, err);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "child: signal %d, exit %d (stderr: %s)",
+	       st.signo, st.exit_code, err);
 }
 
 HW_TEST_MAIN(T(test_madvise_guards_scale), T(test_protnone_vma_limit), T(test_sim_past_vma_limit))

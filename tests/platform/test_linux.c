@@ -30,8 +30,8 @@ static void test_caps(void)
 	EXPECT(c->page_size >= 4096 && (c->page_size & (c->page_size - 1)) == 0);
 	EXPECT(c->granularity == c->page_size && c->partial_release && !c->use_needs_call);
 	EXPECT(c->released_reads_zero, "MADV_DONTNEED is the default");
-	EXPECT(c->huge_page_size == 0 ||
-	       (c->huge_page_size > c->page_size && (c->huge_page_size & (c->huge_page_size - 1)) == 0));
+	EXPECT(c->huge_page_size == 0 || (c->huge_page_size > c->page_size &&
+					  (c->huge_page_size & (c->huge_page_size - 1)) == 0));
 	EXPECT(c->guard == HW_GUARD_MADVISE || c->guard == HW_GUARD_PROTNONE);
 	printf("linux caps: page %zu, huge %zu, guard %s\n", c->page_size, c->huge_page_size,
 	       c->guard == HW_GUARD_MADVISE ? "MADV_GUARD_INSTALL" : "PROT_NONE");
@@ -59,7 +59,8 @@ static void guard_cycle(bool force_protnone)
 	unsigned char *p;
 	REQUIRE(hw_sys_reserve(pf, NULL, 8 * ps, (void **)&p) == 0);
 	for (int i = 0; i < 8; i++)
-		EXPECT(hw_trap_probe(p + i * ps, false) == HW_TRAP_ACCERR, "%s: Reserved page %d", mech, i);
+		EXPECT(hw_trap_probe(p + i * ps, false) == HW_TRAP_ACCERR, "%s: Reserved page %d",
+		       mech, i);
 	REQUIRE(hw_sys_map(pf, p, 8 * ps) == 0);
 	REQUIRE(hw_sys_use(pf, p, 8 * ps) == 0);
 	EXPECT(all_zero(p, 8 * ps), "%s: fresh pages are zero", mech);
@@ -87,8 +88,10 @@ static void guard_cycle(bool force_protnone)
 	static const int refaulted[] = {2, 3, 5};
 	for (int k = 0; k < 3; k++) {
 		int i = refaulted[k];
-		EXPECT(hw_trap_probe(p + i * ps, true) == HW_TRAP_NONE, "%s: page %d after map", mech, i);
-		EXPECT(all_zero(p + i * ps, ps), "%s: page %d not zero after fault and map", mech, i);
+		EXPECT(hw_trap_probe(p + i * ps, true) == HW_TRAP_NONE, "%s: page %d after map",
+		       mech, i);
+		EXPECT(all_zero(p + i * ps, ps), "%s: page %d not zero after fault and map", mech,
+		       i);
 	}
 
 	/* Ready -> Prepared -> Ready: zero (P4 with MADV_DONTNEED). */
@@ -138,10 +141,18 @@ typedef struct step {
 } step;
 
 static const step script[] = {
-	{HW_SYS_MAP, 0, 48},     {HW_SYS_USE, 0, 32},   {HW_SYS_UNUSE, 8, 8},
-	{HW_SYS_FAULT, 16, 4},   {HW_SYS_FAULT, 36, 4}, {HW_SYS_MAP, 16, 4},
-	{HW_SYS_USE, 16, 2},     {HW_SYS_USE, 40, 8},   {HW_SYS_UNUSE, 0, 2},
-	{HW_SYS_RELEASE, 44, 4}, {HW_SYS_USE, 8, 4},    {HW_SYS_FAULT, 24, 8},
+	{HW_SYS_MAP, 0, 48},
+	{HW_SYS_USE, 0, 32},
+	{HW_SYS_UNUSE, 8, 8},
+	{HW_SYS_FAULT, 16, 4},
+	{HW_SYS_FAULT, 36, 4},
+	{HW_SYS_MAP, 16, 4},
+	{HW_SYS_USE, 16, 2},
+	{HW_SYS_USE, 40, 8},
+	{HW_SYS_UNUSE, 0, 2},
+	{HW_SYS_RELEASE, 44, 4},
+	{HW_SYS_USE, 8, 4},
+	{HW_SYS_FAULT, 24, 8},
 };
 
 static int apply(hw_platform *pf, unsigned char *base, const step *s, bool touch)
@@ -181,7 +192,8 @@ static void residency_matches_sim(bool force_protnone)
 	hw_platform *lx = hw_platform_linux_create(force_protnone, false);
 	REQUIRE(lx != NULL);
 	const size_t ps = lx->caps.page_size;
-	hw_sim_config cfg = {.backing_bytes = 64 * ps, .page_size = ps, .released_reads_zero = true};
+	hw_sim_config cfg = {
+		.backing_bytes = 64 * ps, .page_size = ps, .released_reads_zero = true};
 	hw_platform *sim = hw_platform_sim_create(&cfg);
 	REQUIRE(sim != NULL);
 	unsigned char *lp, *sp;
@@ -195,7 +207,8 @@ static void residency_matches_sim(bool force_protnone)
 		if (script[i].op == HW_SYS_RELEASE)
 			measured = script[i].first;
 		size_t res = hw_platform_resident_bytes(lp, measured * ps);
-		EXPECT(res == hw_sim_ready_bytes(sim), "%s step %zu (%s %u+%u): resident %zu, sim Ready %zu",
+		EXPECT(res == hw_sim_ready_bytes(sim),
+		       "%s step %zu (%s %u+%u): resident %zu, sim Ready %zu",
 		       force_protnone ? "protnone" : "default", i, hw_sys_kind_name(script[i].op),
 		       script[i].first, script[i].count, res, hw_sim_ready_bytes(sim));
 	}
@@ -260,8 +273,8 @@ static void test_os_views(void)
 	long v1 = hw_platform_vma_count();
 	REQUIRE(hw_sys_map(pf, p + ps, ps) == 0);
 	long v2 = hw_platform_vma_count();
-	EXPECT(v1 - v0 <= 1 && v2 - v1 == 2, "VMAs %ld -> %ld -> %ld: a split in the middle adds two",
-	       v0, v1, v2);
+	EXPECT(v1 - v0 <= 1 && v2 - v1 == 2,
+	       "VMAs %ld -> %ld -> %ld: a split in the middle adds two", v0, v1, v2);
 	seen_maps s = {0};
 	EXPECT(hw_platform_mappings(p, 3 * ps, record_map, &s) == 0);
 	uintptr_t a = (uintptr_t)p;

@@ -21,12 +21,12 @@ static size_t fmt_unchecked(char *buf, size_t len, const char *fmt, ...)
 	return n;
 }
 
-#define EXPECT_FMT(want, ...)                                                           \
-	do {                                                                            \
-		char buf_[256];                                                         \
-		size_t n_ = hw_report_format(buf_, sizeof buf_, __VA_ARGS__);           \
-		EXPECT(strcmp(buf_, (want)) == 0 && n_ == strlen(want),                 \
-		       "got \"%s\" (%zu), want \"%s\"", buf_, n_, (want));             \
+#define EXPECT_FMT(want, ...)                                                 \
+	do {                                                                  \
+		char buf_[256];                                               \
+		size_t n_ = hw_report_format(buf_, sizeof buf_, __VA_ARGS__); \
+		EXPECT(strcmp(buf_, (want)) == 0 && n_ == strlen(want),       \
+		       "got \"%s\" (%zu), want \"%s\"", buf_, n_, (want));    \
 	} while (0)
 
 static void test_conversions(void)

@@ -114,32 +114,37 @@ static void transition_matrix(size_t ps)
 			uint64_t illegal = hw_sim_illegal_count(pf, msg, sizeof msg);
 			if (to >= 0) {
 				EXPECT(rc == 0 && illegal == 0 && after == (hw_mem_state)to,
-				       "ps %zu: %s from %s: rc %d, state %s (want %s), %s", ps, name,
-				       state_names[from], rc, state_names[after], state_names[to], msg);
+				       "ps %zu: %s from %s: rc %d, state %s (want %s), %s", ps,
+				       name, state_names[from], rc, state_names[after],
+				       state_names[to], msg);
 				size_t want = ready0 - (from == HW_MEM_READY ? ps : 0) +
 					      (to == HW_MEM_READY ? ps : 0);
-				EXPECT(hw_sim_ready_bytes(pf) == want, "ps %zu: %s from %s: ready %zu want %zu",
-				       ps, name, state_names[from], hw_sim_ready_bytes(pf), want);
+				EXPECT(hw_sim_ready_bytes(pf) == want,
+				       "ps %zu: %s from %s: ready %zu want %zu", ps, name,
+				       state_names[from], hw_sim_ready_bytes(pf), want);
 			} else {
 				bool has_ret = op != HW_SYS_UNUSE && op != HW_SYS_RELEASE;
 				char want[128];
-				snprintf(want, sizeof want, "heapward: sim: illegal %s at page 1 (%p) in state %s",
+				snprintf(want, sizeof want,
+					 "heapward: sim: illegal %s at page 1 (%p) in state %s",
 					 name, (void *)mid, state_names[from]);
 				EXPECT((!has_ret || rc == EINVAL) && illegal == 1,
 				       "ps %zu: %s from %s: rc %d, illegal %llu", ps, name,
 				       state_names[from], rc, (unsigned long long)illegal);
-				EXPECT(strcmp(msg, want) == 0, "ps %zu: message \"%s\", want \"%s\"", ps, msg,
-				       want);
-				EXPECT(after == (hw_mem_state)from && hw_sim_ready_bytes(pf) == ready0,
+				EXPECT(strcmp(msg, want) == 0,
+				       "ps %zu: message \"%s\", want \"%s\"", ps, msg, want);
+				EXPECT(after == (hw_mem_state)from &&
+					       hw_sim_ready_bytes(pf) == ready0,
 				       "ps %zu: refused %s from %s changed the state", ps, name,
 				       state_names[from]);
 			}
 			EXPECT(hw_sim_state(pf, base) == HW_MEM_READY &&
 				       hw_sim_state(pf, base + 2 * ps) == HW_MEM_READY,
-			       "ps %zu: %s from %s touched a neighbour", ps, name, state_names[from]);
+			       "ps %zu: %s from %s touched a neighbour", ps, name,
+			       state_names[from]);
 			char check[256];
-			EXPECT(hw_sim_check(pf, check, sizeof check) == 0, "ps %zu: %s from %s: %s", ps,
-			       name, state_names[from], check);
+			EXPECT(hw_sim_check(pf, check, sizeof check) == 0, "ps %zu: %s from %s: %s",
+			       ps, name, state_names[from], check);
 			hw_platform_destroy(pf);
 		}
 	}
@@ -196,11 +201,15 @@ static void test_out_of_backing_refused(void)
 			int rc = call_op(pf, ops[o], outside[w], w == 2 ? 2 * ps : ps);
 			char msg[256], want[128];
 			uint64_t c = hw_sim_illegal_count(pf, msg, sizeof msg);
-			snprintf(want, sizeof want, "heapward: sim: illegal %s at page out-of-backing (%p)",
-				 hw_sys_kind_name(ops[o]), (void *)(w == 1 ? base - ps : base + 8 * ps));
-			EXPECT(c == ++count, "%s case %zu not refused", hw_sys_kind_name(ops[o]), w);
+			snprintf(want, sizeof want,
+				 "heapward: sim: illegal %s at page out-of-backing (%p)",
+				 hw_sys_kind_name(ops[o]),
+				 (void *)(w == 1 ? base - ps : base + 8 * ps));
+			EXPECT(c == ++count, "%s case %zu not refused", hw_sys_kind_name(ops[o]),
+			       w);
 			EXPECT(rc == 0 || rc == EINVAL, "rc %d", rc);
-			EXPECT(strncmp(msg, want, strlen(want)) == 0, "\"%s\" want \"%s\"", msg, want);
+			EXPECT(strncmp(msg, want, strlen(want)) == 0, "\"%s\" want \"%s\"", msg,
+			       want);
 		}
 	}
 	EXPECT(hw_sim_state(pf, base + 7 * ps) == HW_MEM_RESERVED, "the overrun changed nothing");
@@ -247,11 +256,11 @@ static void test_injection(void)
 	/* Mask 0: every fallible kind counts. */
 	REQUIRE(hw_sys_use(pf, p, 2 * ps) == 0);
 	hw_platform_inject(pf, 3, 0);
-	hw_sys_unuse(pf, p + ps, ps);   /* not counted */
+	hw_sys_unuse(pf, p + ps, ps);                /* not counted */
 	EXPECT(hw_sys_map(pf, p + 2 * ps, ps) == 0); /* 1 */
 	EXPECT(hw_sys_use(pf, p + 2 * ps, ps) == 0); /* 2 */
 	size_t ready = hw_sim_ready_bytes(pf);
-	EXPECT(hw_sys_fault(pf, p, ps) == ENOMEM);   /* 3 */
+	EXPECT(hw_sys_fault(pf, p, ps) == ENOMEM); /* 3 */
 	EXPECT(hw_sim_state(pf, p) == HW_MEM_READY && hw_sim_ready_bytes(pf) == ready,
 	       "the failed fault changed nothing");
 	EXPECT(hw_trap_probe(p, true) == HW_TRAP_NONE, "the page is still usable");
@@ -303,7 +312,8 @@ static void test_placement(void)
 static void test_ignore_hints_discontiguous(void)
 {
 	const size_t ps = 4096;
-	hw_sim_config cfg = {.backing_bytes = 64 * ps, .ignore_hints = true, .record_illegal = true};
+	hw_sim_config cfg = {
+		.backing_bytes = 64 * ps, .ignore_hints = true, .record_illegal = true};
 	hw_platform *pf = hw_platform_sim_create(&cfg);
 	REQUIRE(pf != NULL);
 	char *prev = NULL;
@@ -341,8 +351,10 @@ static void test_partial_release(void)
 	EXPECT(hw_sim_ready_bytes(pf) == 4 * ps);
 	hw_sys_release(pf, p + 3 * ps, 2 * ps); /* one Ready, one Prepared */
 	EXPECT(hw_sim_ready_bytes(pf) == 3 * ps);
-	EXPECT(hw_sim_state(pf, p + 3 * ps) == HW_MEM_NONE && hw_sim_state(pf, p + 4 * ps) == HW_MEM_NONE);
-	EXPECT(hw_sim_state(pf, p + 2 * ps) == HW_MEM_READY && hw_sim_state(pf, p + 5 * ps) == HW_MEM_PREPARED);
+	EXPECT(hw_sim_state(pf, p + 3 * ps) == HW_MEM_NONE &&
+	       hw_sim_state(pf, p + 4 * ps) == HW_MEM_NONE);
+	EXPECT(hw_sim_state(pf, p + 2 * ps) == HW_MEM_READY &&
+	       hw_sim_state(pf, p + 5 * ps) == HW_MEM_PREPARED);
 	EXPECT(hw_trap_probe(p + 3 * ps, false) == HW_TRAP_ACCERR, "released pages trap");
 	hw_sys_release(pf, p + 3 * ps, ps);
 	EXPECT(hw_sim_illegal_count(pf, NULL, 0) == 1, "releasing a None page is refused");
@@ -407,7 +419,8 @@ static void trap_states(size_t ps)
 		hw_trap_kind first = hw_trap_probe(p + i * ps, true);
 		hw_trap_kind last = hw_trap_probe(p + (i + 1) * ps - 1, true);
 		EXPECT(first == want[i] && last == want[i], "ps %zu page %d: %s/%s want %s", ps, i,
-		       hw_trap_kind_name(first), hw_trap_kind_name(last), hw_trap_kind_name(want[i]));
+		       hw_trap_kind_name(first), hw_trap_kind_name(last),
+		       hw_trap_kind_name(want[i]));
 	}
 	hw_platform_destroy(pf);
 }
