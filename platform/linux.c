@@ -41,8 +41,9 @@
  *       "range not mapped" (the caller's bug) and every other errno abort with
  *       "heapward: platform: <op>(<addr>, <n>) failed: errno <e>".
  *   L3. The first time an instance runs out of VMAs it says so on stderr,
- *       once: "heapward: platform: <op>: out of VMAs (vm.max_map_count=N);
- *       <op> returns ENOMEM". release cannot fail: when munmap runs out of
+ *       once: "heapward: platform: <op>(<addr>, <n>): out of VMAs
+ *       (vm.max_map_count=N); the call returns ENOMEM and leaves the range as
+ *       it was (reported once)". release cannot fail: when munmap runs out of
  *       VMAs, the range is discarded (MADV_DONTNEED), made to trap where a
  *       guard install allows, and its address space stays reserved (leaked).
  *   L4. caps.guard is MADVISE only when the start-up probe saw
@@ -150,14 +151,16 @@ static bool range_mapped(void *p, size_t n)
 	return msync(p, n, MS_ASYNC) == 0 || errno != ENOMEM;
 }
 
-static void report_vma_limit(linux_impl *li, const char *op, const void *p, size_t n)
+/* L3: says once per instance that the VMA limit was hit, and what the call
+ * did about it (`outcome`). */
+static void report_vma_limit(linux_impl *li, const char *op, const void *p, size_t n,
+			     const char *outcome)
 {
 	if (__atomic_exchange_n(&li->vma_reported, 1, __ATOMIC_RELAXED))
 		return;
-	hw_report_write("heapward: platform: %s(%p, %zu): out of VMAs "
-			"(vm.max_map_count=%ld); %s returns ENOMEM and leaves the range "
-			"as it was (reported once)\n",
-			op, p, n, hw_platform_max_map_count(), op);
+	hw_report_write("heapward: platform: %s(%p, %zu): out of VMAs (vm.max_map_count=%ld); "
+			"%s (reported once)\n",
+			op, p, n, hw_platform_max_map_count(), outcome);
 }
 
 /* mprotect with L1/L2: 0, or ENOMEM with the range restored to `undo`. */
@@ -174,7 +177,7 @@ static int protect(linux_impl *li, const char *op, void *p, size_t n, int prot, 
 		hw_fatal("heapward: platform: %s(%p, %zu): cannot roll back a failed "
 			 "mprotect: errno %d",
 			 op, p, n, errno);
-	report_vma_limit(li, op, p, n);
+	report_vma_limit(li, op, p, n, "the call returns ENOMEM and leaves the range as it was");
 	return ENOMEM;
 }
 
@@ -292,7 +295,8 @@ static void linux_release(hw_platform *pf, void *p, size_t n)
 	/* L3: unmapping the middle of a mapping needs a VMA. Give the memory
 	 * back and make it trap where that needs none; the range stays
 	 * reserved. */
-	report_vma_limit(impl_of(pf), "release", p, n);
+	report_vma_limit(impl_of(pf), "release", p, n,
+			 "the range is discarded but stays mapped (its address space leaks)");
 	if (advise(p, n, MADV_DONTNEED) != 0)
 		os_fail("release", p, n, errno);
 	if (pf->caps.guard == HW_GUARD_MADVISE)

@@ -125,7 +125,10 @@ static void protnone_until_enomem(void *arg)
 	long v2 = hw_platform_vma_count();
 	printf("mapped back in %.3f s, VMAs %ld\n", (double)(hw_now_ns() - t0) / 1e9, v2);
 	CHILD_EXPECT(map_failed == 0, "%d maps failed", map_failed);
-	CHILD_EXPECT(v2 <= v0 + 1, "VMAs %ld after mapping back, %ld at start", v2, v0);
+	/* Each of the two failed faults may leave one split (same protection
+	 * on both sides) behind: the kernel splits the start of the range
+	 * before the split at its end fails. */
+	CHILD_EXPECT(v2 <= v0 + 2, "VMAs %ld after mapping back, %ld at start", v2, v0);
 	CHILD_EXPECT(hw_trap_probe(p + ps, true) == HW_TRAP_NONE && p[ps] == 0,
 		     "region 0 not usable");
 	hw_sys_release(pf, p, n);
