@@ -1,0 +1,334 @@
+/* difftest_selftest.c: the harness checked on its own: the decoder's
+ * stability rules, the model's policy on hand-built heaps with known
+ * answers, and the driver failing when a heap is changed behind the model's
+ * back (a harness that cannot fail proves nothing).
+ *
+ * Owns: nothing shared; every test builds what it uses.
+ * Invariants: each test makes at least one check (tests/check.h C1).
+ * Locking: single-threaded.
+ */
+#include "check.h"
+#include "driver.h"
+#include "inspect.h"
+#include "model.h"
+#include "ops.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* ---- decoder ---- */
+
+static void decoder_counts_whole_records(void)
+{
+	EXPECT(hw_ops_count(0) == 0);
+	EXPECT(hw_ops_count(7) == 0);
+	EXPECT(hw_ops_count(8) == 0, "a header alone has no ops");
+	EXPECT(hw_ops_count(15) == 0, "a partial record is ignored");
+	EXPECT(hw_ops_count(16) == 1);
+	EXPECT(hw_ops_count(8 * 3 + 5) == 2);
+	EXPECT(hw_ops_count((size_t)8 * 100000) == HW_OPS_MAX_RECORDS, "records are capped");
+}
+
+static void decoder_fields_and_defaults(void)
+{
+	uint8_t in[16];
+	hw_ops_put(in, 0, 0, 0, 0);
+	hw_ops_put(in + 8, 0xc3, 0x12, 0x3456, 0x789abcdeu);
+	hw_op op = hw_ops_get(in, 0);
+	EXPECT(op.code == 0x03, "the two high bits are not part of the opcode");
+	EXPECT(op.a == 0x12 && op.b == 0x3456 && op.c == 0x789abcdeu);
+	EXPECT(in[10] == 0x56 && in[11] == 0x34 && in[12] == 0xde, "little endian");
+
+	hw_ops_config c;
+	hw_ops_config_decode(in, 3, &c);
+	EXPECT(c.page_size == 8192 && c.os_page_size == 4096 && c.huge_page_size == 0);
+	EXPECT(c.arena_pages == 512 && c.max_arenas == 8 && c.memory_limit == 0);
+	EXPECT(c.released_reads_zero && !c.fault_on_free && !c.ignore_hints && !c.use_needs_call);
+	uint8_t h[8];
+	hw_ops_put(h, 0xff, 0xff, 2, 0xfffffff3u);
+	hw_ops_config_decode(h, 8, &c);
+	EXPECT(c.page_size == 65536 && c.os_page_size == 4096 && c.huge_page_size == (1u << 20));
+	EXPECT(c.fault_on_free && c.ignore_hints && !c.released_reads_zero && c.use_needs_call);
+	EXPECT(c.arena_pages == 512 && c.retain_percent == 150 && c.memory_limit == 2 * 65536);
+	EXPECT(c.max_arenas == 3, "max arenas from c's low bits");
+}
+
+static void decoder_arguments_clamp(void)
+{
+	hw_op op = {.code = HW_OP_ALLOC, .a = 3, .b = 0xffff};
+	EXPECT(hw_ops_alloc_pages(&op) == 4);
+	op.a = 7;
+	EXPECT(hw_ops_alloc_pages(&op) == 4096);
+	op.a = 0x78;
+	EXPECT(hw_ops_align(&op) == (size_t)16 << 20, "alignment clamps at 16 MiB");
+	op.a = 0x80 | (3 << 3);
+	EXPECT(hw_ops_align(&op) == 8, "tiny alignments stay tiny");
+	op.a = 7;
+	EXPECT(hw_ops_inject_mask(&op) == 0, "kind 7 = any call");
+	op.a = 2;
+	op.b = 0xff05;
+	EXPECT(hw_ops_inject_mask(&op) == 1u << 2 && hw_ops_inject_nth(&op) == 6);
+	long off;
+	size_t len;
+	hw_op pop = {.code = HW_POP_MAP, .a = 0x30, .b = 1000, .c = 5};
+	hw_ops_platform_range(&pop, 10, &off, &len);
+	EXPECT(off == 8 && len == 1 + 1 + 1, "clamped to the last page, one page each side");
+}
+
+/* ---- model ---- */
+
+#define BASE ((uintptr_t)1 << 32)
+#define P 4096u
+
+static void model_first_fit_and_alignment(void)
+{
+	hw_model m;
+	REQUIRE(hw_model_init(&m, P, 1, 0, true) == 0);
+	REQUIRE(hw_model_add_arena(&m, BASE, 512 * P) == 0);
+	EXPECT(hw_model_add_arena(&m, BASE + 100 * P, 512 * P) != 0, "overlap refused");
+	EXPECT(hw_model_fit(&m, 513, P) == SIZE_MAX);
+	size_t a = hw_model_fit(&m, 3, P);
+	EXPECT(a == 0);
+	hw_model_obj *o = hw_model_alloc(&m, a, 3);
+	EXPECT(o->zeroed, "released pages read as zero");
+	EXPECT(m.inuse_pages == 3 && m.released_pages == 509);
+	/* Aligned: the lowest run of n + 3 pages starts at page 3, rounded up
+	 * to 16 KiB: page 4. */
+	EXPECT(hw_model_fit(&m, 2, 4 * P) == 4);
+	/* A second, touching arena extends runs across the boundary. */
+	REQUIRE(hw_model_add_arena(&m, BASE + 512 * P, 512 * P) == 0);
+	EXPECT(hw_model_fit(&m, 1000, P) == 3);
+	/* A scattered arena below: lowest address first. */
+	REQUIRE(hw_model_add_arena(&m, BASE - 2048 * P, 512 * P) == 0);
+	EXPECT(hw_model_addr(&m, hw_model_fit(&m, 1, P)) == BASE - 2048 * P);
+	EXPECT(hw_model_fit(&m, 600, P) == 512 + 3, "no run crosses the gap");
+	char msg[128];
+	EXPECT(hw_model_check(&m, msg, sizeof msg) == 0, "%s", msg);
+	hw_model_fini(&m);
+}
+
+static void model_units_and_scavenge_order(void)
+{
+	hw_model m;
+	/* 4 KiB pages, 16 KiB units, 64 KiB huge pages. */
+	REQUIRE(hw_model_init(&m, P, 4, 16, true) == 0);
+	REQUIRE(hw_model_add_arena(&m, BASE, 512 * P) == 0);
+	hw_model_obj *o = hw_model_alloc(&m, 0, 1);
+	EXPECT(m.released_pages == 508, "the whole unit of page 0 became Ready");
+	EXPECT(m.page[3] == HW_MP_READY);
+	uint32_t id = o->id;
+	hw_model_alloc(&m, 20, 10); /* units 5..7: pages 20..31 Ready */
+	EXPECT(m.released_pages == 512 - 4 - 12);
+	hw_model_free(&m, hw_model_find_live(&m, BASE + 20 * P, 10), false);
+	/* Ready free pages: 1..3 (unit 0 shares page 0), 20..31 (block 1). */
+	size_t r = hw_model_scavenge(&m, 1);
+	EXPECT(r == 12 * P, "pass 1 releases the whole free huge block 16..31");
+	EXPECT(m.njournal == 1 && m.journal[0].first == 20 && m.journal[0].npages == 12);
+	r = hw_model_scavenge(&m, SIZE_MAX);
+	EXPECT(r == 0, "unit 0 holds a live page: nothing else to release");
+	EXPECT(m.page[0] == HW_MP_USED + id);
+	char msg[128];
+	EXPECT(hw_model_check(&m, msg, sizeof msg) == 0, "%s", msg);
+	hw_model_fini(&m);
+}
+
+static bool fake_released;
+static size_t fake_limit;
+static hw_model *fake_model;
+
+/* The "heap" released the first fake_limit journal pages, in order. */
+static bool fake_is_released(void *ctx, uintptr_t a)
+{
+	(void)ctx;
+	size_t seen = 0;
+	for (size_t e = 0; e < fake_model->njournal; e++) {
+		const hw_model_span *sp = &fake_model->journal[e];
+		for (size_t i = sp->first; i < sp->first + sp->npages; i++, seen++)
+			if (hw_model_addr(fake_model, i) == a)
+				return fake_released ? seen < fake_limit : seen >= fake_limit;
+	}
+	return false;
+}
+
+static void model_settle_accepts_only_prefixes(void)
+{
+	hw_model m;
+	REQUIRE(hw_model_init(&m, P, 1, 0, true) == 0);
+	REQUIRE(hw_model_add_arena(&m, BASE, 512 * P) == 0);
+	hw_model_alloc(&m, 0, 8);
+	hw_model_free(&m, 0, false);
+	fake_model = &m;
+	EXPECT(hw_model_scavenge(&m, SIZE_MAX) == 8 * P);
+	fake_released = true;
+	fake_limit = 3; /* released the top three units */
+	size_t got = hw_model_scavenge_settle(&m, fake_is_released, NULL);
+	EXPECT(got == 3 * P, "a prefix is accepted");
+	EXPECT(m.released_pages == 504 + 3);
+	EXPECT(hw_model_scavenge(&m, SIZE_MAX) == 5 * P);
+	fake_released = false; /* the heap released everything but the first */
+	fake_limit = 1;
+	size_t before = m.released_pages;
+	EXPECT(hw_model_scavenge_settle(&m, fake_is_released, NULL) == SIZE_MAX,
+	       "a hole at the start of the order is not a prefix");
+	EXPECT(m.released_pages == before, "a rejected settle changes nothing");
+	hw_model_fini(&m);
+}
+
+/* ---- the driver must fail ---- */
+
+static char failure[640];
+static void record(const char *what) { snprintf(failure, sizeof failure, "%s", what); }
+
+typedef enum sabotage { FREE_BEHIND,
+			SCRIBBLE,
+			SCAVENGE_BEHIND,
+			ALLOC_BEHIND } sabotage;
+
+typedef struct plot {
+	sabotage kind;
+	size_t at;
+} plot;
+
+/* First run head of the heap, found through the inspection view. */
+static void *first_head(hw_heap *h, size_t *npages)
+{
+	void *base;
+	size_t size, P_ = hw_heap_page_size(h);
+	hw_heap_arena_get(h, 0, &base, &size);
+	for (size_t off = 0; off < size; off += P_) {
+		bool head;
+		if (hw_heap_page_kind(h, (char *)base + off, &head) == HW_PAGE_INUSE && head) {
+			size_t n = 1;
+			bool h2;
+			while (off + n * P_ < size &&
+			       hw_heap_page_kind(h, (char *)base + off + n * P_, &h2) ==
+				       HW_PAGE_INUSE &&
+			       !h2)
+				n++;
+			*npages = n;
+			return (char *)base + off;
+		}
+	}
+	return NULL;
+}
+
+static void saboteur(void *ctx, hw_heap *h, size_t op_index)
+{
+	const plot *pl = ctx;
+	if (op_index != pl->at)
+		return;
+	size_t n = 0;
+	void *p = first_head(h, &n);
+	switch (pl->kind) {
+	case FREE_BEHIND:
+		if (p)
+			hw_heap_free(h, p, n);
+		break;
+	case SCRIBBLE:
+		if (p)
+			((volatile char *)p)[hw_heap_page_size(h) + 3] ^= 0x5a; /* page 1 */
+		break;
+	case SCAVENGE_BEHIND:
+		hw_heap_scavenge(h, SIZE_MAX);
+		break;
+	case ALLOC_BEHIND:
+		hw_heap_alloc(h, 1);
+		break;
+	}
+}
+
+static int run_with(const plot *pl)
+{
+	uint8_t in[8 * 8];
+	hw_ops_put(in, 0, 0, 0, 0);
+	hw_ops_put(in + 8, HW_OP_ALLOC, 4, 4, 0);  /* 5 pages */
+	hw_ops_put(in + 16, HW_OP_ALLOC, 0, 1, 0); /* 2 pages */
+	hw_ops_put(in + 24, HW_OP_FREE, 0, 1, 0);  /* the 2 pages: Ready, free */
+	hw_ops_put(in + 32, HW_OP_NOP, 0, 0, 0);
+	hw_ops_put(in + 40, HW_OP_VERIFY, 0, 0, 0);
+	hw_ops_put(in + 48, HW_OP_NOP, 0, 0, 0);
+	hw_ops_put(in + 56, HW_OP_FREE, 0, 0, 0);
+	hw_driver_options opt = {.backend = HW_DRIVER_SIM,
+				 .trace = 0,
+				 .after_op = pl ? saboteur : NULL,
+				 .ctx = (void *)pl};
+	failure[0] = '\0';
+	hw_driver_set_fail_hook(record);
+	int rc = hw_driver_run(in, sizeof in, &opt);
+	hw_driver_set_fail_hook(NULL);
+	return rc;
+}
+
+static void driver_passes_an_honest_heap(void)
+{
+	EXPECT(run_with(NULL) == 0, "%s", failure);
+}
+
+static void driver_catches_a_free_behind_its_back(void)
+{
+	plot pl = {FREE_BEHIND, 3};
+	EXPECT(run_with(&pl) == -1);
+	EXPECT(strstr(failure, "stats.inuse") != NULL, "got: %s", failure);
+}
+
+static void driver_catches_a_scribble(void)
+{
+	plot pl = {SCRIBBLE, 3};
+	EXPECT(run_with(&pl) == -1);
+	EXPECT(strstr(failure, "contents of p1") != NULL, "got: %s", failure);
+}
+
+static void driver_catches_a_scavenge_behind_its_back(void)
+{
+	plot pl = {SCAVENGE_BEHIND, 2};
+	EXPECT(run_with(&pl) == -1);
+	EXPECT(strstr(failure, "stats.") != NULL, "got: %s", failure);
+}
+
+static void driver_catches_an_alloc_behind_its_back(void)
+{
+	plot pl = {ALLOC_BEHIND, 0};
+	EXPECT(run_with(&pl) == -1);
+	EXPECT(strstr(failure, "stats.") != NULL, "got: %s", failure);
+}
+
+static void keep_stats(void *ctx, hw_heap *h, size_t op_index)
+{
+	(void)op_index;
+	hw_heap_stats_get(h, ctx);
+}
+
+static void unassigned_opcodes_change_nothing(void)
+{
+	/* The same stream with unassigned records spliced in must end in the
+	 * same heap: compare the stats after the last op of each. */
+	hw_heap_stats end[2];
+	uint8_t a[8 * 40], b[8 * 80];
+	uint64_t seed = 42;
+	hw_ops_put(a, 0, 0, 0, 0);
+	hw_driver_generate(&seed, 39, a + 8);
+	memcpy(b, a, 8);
+	size_t nb = 1;
+	for (size_t i = 1; i < 40; i++) {
+		memcpy(b + 8 * nb++, a + 8 * i, 8);
+		hw_ops_put(b + 8 * nb++, (uint8_t)(0x30 + (i & 15) + (i & 3) * 0x40), (uint8_t)i,
+			   (uint16_t)i, (uint32_t)i);
+	}
+	for (int k = 0; k < 2; k++) {
+		memset(&end[k], 0, sizeof end[k]);
+		hw_driver_options opt = {.backend = HW_DRIVER_SIM,
+					 .trace = 0,
+					 .after_op = keep_stats,
+					 .ctx = &end[k]};
+		EXPECT(hw_driver_run(k ? b : a, k ? 8 * nb : sizeof a, &opt) == 0);
+	}
+	EXPECT(end[0].allocs > 0, "the stream did something");
+	EXPECT(memcmp(&end[0], &end[1], sizeof end[0]) == 0, "the spliced stream ended elsewhere");
+}
+
+HW_TEST_MAIN(T(decoder_counts_whole_records), T(decoder_fields_and_defaults),
+	     T(decoder_arguments_clamp), T(model_first_fit_and_alignment),
+	     T(model_units_and_scavenge_order), T(model_settle_accepts_only_prefixes),
+	     T(driver_passes_an_honest_heap), T(driver_catches_a_free_behind_its_back),
+	     T(driver_catches_a_scribble), T(driver_catches_a_scavenge_behind_its_back),
+	     T(driver_catches_an_alloc_behind_its_back), T(unassigned_opcodes_change_nothing))

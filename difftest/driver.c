@@ -1,0 +1,1260 @@
+/* driver.c: the differential driver (driver.h).
+ *
+ * Owns: one run's heap, platform and model, the expected values of every
+ * stats counter, the ring of recently freed runs (stale pointers), and the
+ * checks made after each op. Policy decisions live in model.c; byte decoding
+ * lives in ops.c; this file only sequences calls and compares.
+ *
+ * Invariants (D1-D3 of driver.h, plus):
+ *   D4. Before each op the heap and the model agree on every page, stat and
+ *       counter; the op's handler predicts with the model, calls the heap,
+ *       and reconciles only where the documented policy leaves a choice to
+ *       the platform (an injected failure, a full backing).
+ *   D5. A heap call may fail with ENOMEM only when the platform refused a
+ *       call during it (platform failures grew: injection or a full
+ *       simulator) or the request cannot fit the heap's address window.
+ *   D6. Live objects carry stamps (a word at the start of their pages,
+ *       all of them up to 64 pages, 64 spread pages beyond, and the run's
+ *       last word), checked at free and at verify ops; a zeroed run reads
+ *       zero over its first 256 bytes and at those places before it is
+ *       stamped.
+ *
+ * Locking: none; one run at a time (driver.h).
+ */
+#include "driver.h"
+
+#include "base.h"
+#include "inspect.h"
+#include "model.h"
+#include "ops.h"
+#include "platform.h"
+#include "sim.h"
+#include "trap.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if HW_TRACK_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#define RING 16
+/* Deep checks are O(heap) and cost as much as dozens of ops: each op earns
+ * DEEP_CREDIT pages of them, and a deep check runs when the credit covers
+ * the heap's pages (so their cost stays a fixed share of the run), besides
+ * the forced ones (VALIDATE ops, refused platform calls, teardown). */
+#define DEEP_CREDIT 32
+/* Bounds (D3): one allocation at most 4 MiB, the heap at most 512 MiB. */
+#define MAX_ALLOC_BYTES ((size_t)4 << 20)
+#define MAX_HEAP_BYTES ((size_t)512 << 20)
+#define META_SLACK ((size_t)4 << 20)
+
+typedef struct expect {
+	uint64_t allocs, frees, invalid_frees, scavenge_calls, scavenged;
+	uint64_t bg, limit, limit_exceeded, fault_failures, grows;
+} expect;
+
+typedef struct freed_run {
+	uintptr_t addr;
+	size_t npages;
+} freed_run;
+
+typedef struct driver {
+	const hw_driver_options *opt;
+	hw_ops_config cfg;
+	bool sim, trace, failed;
+	hw_platform *pf;
+	hw_heap *h;
+	hw_model m;
+	size_t P, address_space, max_alloc_pages;
+	size_t cap; /* bytes of arenas the run may reach (D3) */
+	size_t limit;
+	unsigned retain;
+	expect want;
+	hw_heap_stats st; /* as of the last check */
+	uint64_t reports;
+	freed_run ring[RING];
+	unsigned ring_next;
+	uint64_t salt;
+	size_t op_index;
+	const char *op_name;
+	uint64_t failures_before;
+	unsigned deep_every, since_deep;
+	size_t credit;
+	bool deep_now;
+} driver;
+
+/* ---- failure reporting (D2) ------------------------------------------------ */
+
+static void default_fail(const char *what)
+{
+	(void)what;
+	abort();
+}
+
+static hw_driver_fail_fn fail_hook = default_fail;
+
+void hw_driver_set_fail_hook(hw_driver_fail_fn fn) { fail_hook = fn ? fn : default_fail; }
+
+static void fail(driver *d, const char *fmt, ...) HW_PRINTF(2, 3);
+static void fail(driver *d, const char *fmt, ...)
+{
+	if (d->failed)
+		return;
+	d->failed = true;
+	char what[640];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	const hw_ops_config *c = &d->cfg;
+	fflush(stdout);
+	fprintf(stderr, "==%d==ERROR: heapward-difftest: %s\n", (int)getpid(), what);
+	fprintf(stderr,
+		"    at op #%zu (%s); %s platform, page %zu, os page %zu, huge %zu, arena %zu "
+		"pages, "
+		"%zu arenas, fault_on_free %d, ignore_hints %d, zero %d, use_call %d, limit %zu, "
+		"retain %u\n",
+		d->op_index, d->op_name, d->sim ? "sim" : "os", c->page_size, c->os_page_size,
+		c->huge_page_size, c->arena_pages, c->max_arenas, c->fault_on_free, c->ignore_hints,
+		c->released_reads_zero, c->use_needs_call, c->memory_limit, c->retain_percent);
+	if (!d->trace)
+		fprintf(stderr, "    replay with HW_FUZZ_TRACE=1 to print the ops as C calls\n");
+	fprintf(stderr, "SUMMARY: heapward-difftest: %s\n", what);
+	fflush(stderr);
+	fail_hook(what);
+}
+
+static void tr(driver *d, const char *fmt, ...) HW_PRINTF(2, 3);
+static void tr(driver *d, const char *fmt, ...)
+{
+	if (!d->trace)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
+static void on_report(void *arg, const char *line)
+{
+	driver *d = arg;
+	d->reports++;
+	tr(d, "\t/* report: %s */\n", line);
+}
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint64_t platform_failures(const driver *d)
+{
+	uint64_t n = 0;
+	for (int k = 0; k < HW_SYS_NKINDS; k++)
+		n += d->pf->failures[k];
+	return n;
+}
+
+/* D5: did the platform refuse anything during this op so far? */
+static bool refused(const driver *d) { return platform_failures(d) != d->failures_before; }
+
+static void stats(driver *d, hw_heap_stats *st) { hw_heap_stats_get(d->h, st); }
+
+static uint64_t stamp_value(const hw_model_obj *o, size_t j)
+{
+	return mix64(o->salt + j) | 1;
+}
+
+/* ---- contents (D6) ------------------------------------------------------------- */
+
+/* Stamps: one word at the start of a heap page (the heap moves and
+ * releases whole pages), on every page of runs up to 64 pages and on 64
+ * evenly spread pages (and the last) of longer ones, so a run costs at most
+ * ~64 page faults; plus the run's last word, which catches a run cut short.
+ * Pages without a stamp are still compared page by page (state) and, on the
+ * simulator, trap if the heap releases them while in use. */
+static bool stamped(size_t j, size_t n)
+{
+	return n <= 64 || j % ((n + 63) / 64) == 0 || j == n - 1;
+}
+
+static uint64_t *tail_word(const driver *d, const hw_model_obj *o)
+{
+	return (uint64_t *)(o->addr + o->npages * d->P - 8);
+}
+
+static void stamp(driver *d, const hw_model_obj *o)
+{
+	for (size_t j = 0; j < o->npages; j++)
+		if (stamped(j, o->npages))
+			*(volatile uint64_t *)(o->addr + j * d->P) = stamp_value(o, j);
+	*(volatile uint64_t *)tail_word(d, o) = ~stamp_value(o, 0);
+}
+
+static bool check_stamps(driver *d, const hw_model_obj *o, const char *when)
+{
+	for (size_t j = 0; j <= o->npages; j++) {
+		if (j < o->npages && !stamped(j, o->npages))
+			continue;
+		const volatile uint64_t *w = j < o->npages ? (uint64_t *)(o->addr + j * d->P)
+							   : tail_word(d, o);
+		uint64_t want = j < o->npages ? stamp_value(o, j) : ~stamp_value(o, 0);
+		if (*w != want) {
+			fail(d, "contents of p%u (%p, %zu pages) changed %s at %p: read %#llx, "
+				"wrote %#llx",
+			     (unsigned)o->id, (void *)o->addr, o->npages, when, (const void *)w,
+			     (unsigned long long)*w, (unsigned long long)want);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* A zeroed run reads zero over its first 256 bytes and at the stamp places
+ * (where any earlier object left a non-zero stamp). */
+static bool check_zero(driver *d, const hw_model_obj *o)
+{
+	const volatile uint64_t *first = (const uint64_t *)o->addr;
+	for (size_t i = 0; i <= o->npages + 32; i++) {
+		if (i >= 32 && i - 32 < o->npages && !stamped(i - 32, o->npages))
+			continue;
+		const volatile uint64_t *w = i < 32 ? first + i
+					     : i - 32 < o->npages
+						     ? (uint64_t *)(o->addr + (i - 32) * d->P)
+						     : tail_word(d, o);
+		if (*w != 0) {
+			fail(d,
+			     "p%u (%p, %zu pages) was handed out as zeroed but reads %#llx at %p",
+			     (unsigned)o->id, (void *)o->addr, o->npages, (unsigned long long)*w,
+			     (const void *)w);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ---- arenas ----------------------------------------------------------------------- */
+
+/* Teaches the model the heap's arenas. Only ops that may grow pass `may`;
+ * elsewhere any difference is a failure. Returns the number of new arenas. */
+static size_t sync_arenas(driver *d, bool may)
+{
+	size_t n = hw_heap_arena_count(d->h), added = 0;
+	if (n < d->m.narenas) {
+		fail(d, "the heap reports %zu arenas, fewer than the %zu it had", n, d->m.narenas);
+		return 0;
+	}
+	for (size_t i = 0; i < n && !d->failed; i++) {
+		void *base;
+		size_t size;
+		hw_heap_arena_get(d->h, i, &base, &size);
+		size_t idx = hw_model_index(&d->m, (uintptr_t)base);
+		if (idx != SIZE_MAX) {
+			/* Known: must be exactly a model arena. */
+			bool same = false;
+			for (size_t k = 0; k < d->m.narenas; k++)
+				same |= d->m.arena[k].base == (uintptr_t)base &&
+					d->m.arena[k].npages * d->P == size;
+			if (!same)
+				fail(d, "arena %zu (%p, %zu bytes) changed shape", i, base, size);
+			continue;
+		}
+		if (!may) {
+			fail(d, "a new arena (%p, %zu bytes) appeared during %s", base, size,
+			     d->op_name);
+			return 0;
+		}
+		if ((uintptr_t)base % (d->cfg.arena_pages * d->P) != 0 ||
+		    size % (d->cfg.arena_pages * d->P) != 0)
+			fail(d, "new arena (%p, %zu bytes) is not arena-aligned", base, size);
+		if (hw_model_add_arena(&d->m, (uintptr_t)base, size) != 0)
+			fail(d, "new arena (%p, %zu bytes) overlaps a known one", base, size);
+		tr(d, "\t/* new arena %p, %zu bytes */\n", base, size);
+		added++;
+	}
+	if (!d->failed && n != d->m.narenas)
+		fail(d, "the heap lists %zu arenas, the model knows %zu", n, d->m.narenas);
+	return added;
+}
+
+/* ---- per-page comparison ---------------------------------------------------------- */
+
+static const char *kind_name(hw_page_kind k)
+{
+	static const char *const names[] = {"unmapped", "free-ready", "free-released", "in-use"};
+	return (unsigned)k < 4 ? names[k] : "?";
+}
+
+static hw_page_kind expected_kind(const hw_model *m, size_t i, bool *head)
+{
+	uint32_t s = m->page[i];
+	*head = false;
+	if (s == HW_MP_READY)
+		return HW_PAGE_FREE_READY;
+	if (s == HW_MP_RELEASED)
+		return HW_PAGE_FREE_RELEASED;
+	*head = i == 0 || m->page[i - 1] != s;
+	return HW_PAGE_INUSE;
+}
+
+static void compare_page(driver *d, size_t i, bool platform)
+{
+	uintptr_t a = hw_model_addr(&d->m, i);
+	bool head, want_head;
+	hw_page_kind k = hw_heap_page_kind(d->h, (void *)a, &head);
+	hw_page_kind want = expected_kind(&d->m, i, &want_head);
+	if (k != want || head != want_head) {
+		fail(d, "page %p is %s%s in the heap, %s%s in the model", (void *)a, kind_name(k),
+		     head ? " (run head)" : "", kind_name(want), want_head ? " (run head)" : "");
+		return;
+	}
+	if (!d->sim || !platform)
+		return;
+	hw_mem_state ps = hw_sim_state(d->pf, (void *)a);
+	hw_mem_state pw = want != HW_PAGE_FREE_RELEASED ? HW_MEM_READY
+			  : d->cfg.fault_on_free        ? HW_MEM_RESERVED
+							: HW_MEM_PREPARED;
+	if (ps != pw)
+		fail(d, "page %p (%s) is in platform state %d, expected %d", (void *)a,
+		     kind_name(want), (int)ps, (int)pw);
+}
+
+static void compare_unmapped(driver *d, uintptr_t a)
+{
+	if (hw_model_index(&d->m, a) != SIZE_MAX)
+		return;
+	hw_page_kind k = hw_heap_page_kind(d->h, (void *)a, NULL);
+	if (k != HW_PAGE_UNMAPPED)
+		fail(d, "page %p outside every arena is %s in the heap", (void *)a, kind_name(k));
+}
+
+static void compare_all(driver *d)
+{
+	for (size_t i = 0; i < d->m.npages && !d->failed; i++)
+		compare_page(d, i, true);
+	for (size_t k = 0; k < d->m.narenas && !d->failed; k++) {
+		const hw_model_arena *ar = &d->m.arena[k];
+		compare_unmapped(d, ar->base - d->P);
+		compare_unmapped(d, ar->base + ar->npages * d->P);
+	}
+	/* On Linux, released runs must hold no memory. */
+	for (size_t i = 0; i < d->m.npages && !d->sim && !d->failed;) {
+		if (d->m.page[i] != HW_MP_RELEASED) {
+			i++;
+			continue;
+		}
+		size_t j = i + 1;
+		while (j < d->m.npages && d->m.page[j] == HW_MP_RELEASED &&
+		       hw_model_addr(&d->m, j) == hw_model_addr(&d->m, j - 1) + d->P)
+			j++;
+		size_t res =
+			hw_platform_resident_bytes((void *)hw_model_addr(&d->m, i), (j - i) * d->P);
+		if (res != 0)
+			fail(d, "%zu bytes resident in released pages %p..+%zu", res,
+			     (void *)hw_model_addr(&d->m, i), (j - i) * d->P);
+		i = j;
+	}
+}
+
+/* ---- stats ------------------------------------------------------------------------- */
+
+#define EXPECT_EQ(field, want)                                                            \
+	do {                                                                              \
+		unsigned long long got_ = (unsigned long long)(st->field);                \
+		unsigned long long want_ = (unsigned long long)(want);                    \
+		if (got_ != want_) {                                                      \
+			fail(d, "stats." #field " is %llu, the model expects %llu", got_, \
+			     want_);                                                      \
+			return;                                                           \
+		}                                                                         \
+	} while (0)
+
+static void compare_stats(driver *d, const hw_heap_stats *st)
+{
+	const hw_model *m = &d->m;
+	EXPECT_EQ(mapped, hw_model_mapped_bytes(m));
+	EXPECT_EQ(inuse, hw_model_inuse_bytes(m));
+	EXPECT_EQ(idle, hw_model_mapped_bytes(m) - hw_model_inuse_bytes(m));
+	EXPECT_EQ(released, hw_model_released_bytes(m));
+	EXPECT_EQ(ready, hw_model_ready_bytes(m));
+	EXPECT_EQ(memory_limit, d->limit);
+	EXPECT_EQ(arenas, m->narenas);
+	EXPECT_EQ(grows, d->want.grows);
+	EXPECT_EQ(allocs, d->want.allocs);
+	EXPECT_EQ(frees, d->want.frees);
+	EXPECT_EQ(invalid_frees, d->want.invalid_frees);
+	EXPECT_EQ(scavenge_calls, d->want.scavenge_calls);
+	EXPECT_EQ(scavenged_bytes, d->want.scavenged);
+	EXPECT_EQ(bg_scavenged_bytes, d->want.bg);
+	EXPECT_EQ(limit_scavenged_bytes, d->want.limit);
+	EXPECT_EQ(limit_exceeded, d->want.limit_exceeded);
+	EXPECT_EQ(fault_failures, d->want.fault_failures);
+	if (st->released > st->idle)
+		fail(d, "stats: released %zu > idle %zu", st->released, st->idle);
+	for (int k = 0; k < HW_SYS_NKINDS && !d->failed; k++) {
+		if (st->platform_calls[k] != d->pf->calls[k] ||
+		    st->platform_failures[k] != d->pf->failures[k])
+			fail(d,
+			     "stats: %s calls %llu/%llu failures, the platform counted %llu/%llu",
+			     hw_sys_kind_name((hw_sys_kind)k),
+			     (unsigned long long)st->platform_calls[k],
+			     (unsigned long long)st->platform_failures[k],
+			     (unsigned long long)d->pf->calls[k],
+			     (unsigned long long)d->pf->failures[k]);
+	}
+	if (d->sim && !d->failed && hw_sim_ready_bytes(d->pf) != st->ready + st->meta_ready)
+		fail(d, "simulator has %zu Ready bytes, the heap accounts %zu + %zu metadata",
+		     hw_sim_ready_bytes(d->pf), st->ready, st->meta_ready);
+}
+
+/* Every page against the model and the platform, then the heap's own
+ * validator. */
+static void deep_check(driver *d)
+{
+	compare_all(d);
+	if (d->failed)
+		return;
+	char msg[256];
+	int bad = hw_heap_validate(d->h, msg, sizeof msg);
+	if (bad != 0)
+		fail(d, "hw_heap_validate: invariant I%d: %s", bad, msg);
+	d->credit = 0;
+	d->since_deep = 0;
+}
+
+/* Everything after an op (D4): stats and counters always, the pages the op
+ * changed always, the deep check when forced or paid for. */
+static void check_after_op(driver *d)
+{
+	hw_heap_stats st;
+	sync_arenas(d, false);
+	stats(d, &st);
+	if (!d->failed)
+		compare_stats(d, &st);
+	d->st = st;
+	if (d->failed)
+		return;
+	d->since_deep++;
+	d->credit += DEEP_CREDIT;
+	if (d->deep_now || refused(d) || (d->deep_every && d->since_deep >= d->deep_every) ||
+	    d->credit >= d->m.npages) {
+		deep_check(d);
+		return;
+	}
+	for (size_t i = d->m.dirty_lo; i < d->m.dirty_hi && !d->failed; i++)
+		compare_page(d, i, false);
+}
+
+/* ---- scavenging --------------------------------------------------------------------- */
+
+static bool heap_page_released(void *ctx, uintptr_t a)
+{
+	driver *d = ctx;
+	return hw_heap_page_kind(d->h, (void *)a, NULL) == HW_PAGE_FREE_RELEASED;
+}
+
+/* Reconciles the model's last scavenge with the heap after the call: when a
+ * platform call was refused, the heap may have stopped early (fault_on_free
+ * releases by fault, which can fail), and the released set must be a prefix
+ * of the plan. Returns the bytes the model now says were released. */
+static size_t settle(driver *d, size_t planned)
+{
+	if (!refused(d))
+		return planned;
+	size_t got = hw_model_scavenge_settle(&d->m, heap_page_released, d);
+	if (got == SIZE_MAX) {
+		fail(d, "after a refused platform call the heap's released pages are not a "
+			"prefix of the scavenge order");
+		return planned;
+	}
+	return got;
+}
+
+static size_t model_limit_goal(const driver *d)
+{
+	size_t ready = hw_model_ready_bytes(&d->m);
+	return d->limit && ready > d->limit ? ready - d->limit : 0;
+}
+
+/* ---- op handlers ----------------------------------------------------------------------- */
+
+static void ring_push(driver *d, uintptr_t addr, size_t npages)
+{
+	d->ring[d->ring_next % RING] = (freed_run){addr, npages};
+	d->ring_next++;
+}
+
+/* On Linux nothing but the driver bounds the heap (D3): a request that
+ * would grow it past the cap is skipped. The simulator's backing bounds it
+ * by itself (a full backing is a refusal, D5). */
+static bool over_cap(driver *d, size_t want_pages)
+{
+	if (d->sim)
+		return false;
+	size_t arena = d->cfg.arena_pages * d->P;
+	size_t ask = (want_pages * d->P + arena - 1) / arena * arena;
+	if (hw_model_mapped_bytes(&d->m) + ask <= d->cap)
+		return false;
+	tr(d, "\t/* skipped: growing by %zu bytes would pass the cap of %zu */\n", ask, d->cap);
+	return true;
+}
+
+static void do_alloc(driver *d, const hw_op *op, bool aligned)
+{
+	size_t n = hw_ops_alloc_pages(op);
+	if (n > d->max_alloc_pages)
+		n = d->max_alloc_pages;
+	size_t align = aligned ? hw_ops_align(op) : 0;
+	size_t eff = align > d->P ? align : d->P;
+	size_t fit = hw_model_fit(&d->m, n, eff);
+	if (fit == SIZE_MAX && over_cap(d, n + eff / d->P - 1))
+		return;
+	uint64_t grows0 = d->st.grows;
+	bool z = false;
+	errno = 0;
+	void *p = aligned ? hw_heap_alloc_aligned(d->h, n, align, &z) : hw_heap_alloc(d->h, n);
+	int err = errno;
+	if (aligned)
+		tr(d, "\tvoid *p%u = hw_heap_alloc_aligned(h, %zu, %zu, &z); /* -> %p, z=%d */\n",
+		   (unsigned)d->m.next_id, n, align, p, (int)z);
+	else
+		tr(d, "\tvoid *p%u = hw_heap_alloc(h, %zu); /* -> %p */\n", (unsigned)d->m.next_id,
+		   n, p);
+	hw_heap_stats st;
+	stats(d, &st);
+	if (st.grows != grows0) {
+		if (fit != SIZE_MAX) {
+			fail(d,
+			     "alloc(%zu, align %zu) grew the heap although the model fits it at %p",
+			     n, eff, (void *)hw_model_addr(&d->m, fit));
+			return;
+		}
+		d->want.grows += sync_arenas(d, true);
+	}
+	if (d->failed)
+		return;
+	if (p == NULL) {
+		size_t ap = eff / d->P;
+		bool too_big = n + ap - 1 > d->address_space / d->P;
+		if (err != ENOMEM)
+			fail(d, "alloc(%zu, align %zu) returned NULL with errno %d, not ENOMEM", n,
+			     eff, err);
+		else if (!refused(d) && !too_big)
+			fail(d, "alloc(%zu, align %zu) failed with ENOMEM but the platform refused "
+				"nothing%s",
+			     n, eff, fit != SIZE_MAX ? " and the model has a fit" : "");
+		d->m.next_id++; /* keep trace names unique */
+		return;
+	}
+	if (fit == SIZE_MAX)
+		fit = hw_model_fit(&d->m, n, eff);
+	if (fit == SIZE_MAX) {
+		fail(d, "alloc(%zu, align %zu) returned %p but the model has no fit even in the "
+			"new arenas",
+		     n, eff, p);
+		return;
+	}
+	uintptr_t want = hw_model_addr(&d->m, fit);
+	if ((uintptr_t)p != want) {
+		fail(d, "alloc(%zu, align %zu) returned %p, the model's lowest fit is %p", n, eff,
+		     p, (void *)want);
+		return;
+	}
+	if ((uintptr_t)p % eff != 0) {
+		fail(d, "alloc returned %p, not aligned to %zu", p, eff);
+		return;
+	}
+	hw_model_obj *o = hw_model_alloc(&d->m, fit, n);
+	if (o == NULL) {
+		fail(d, "harness out of memory");
+		return;
+	}
+	o->salt = mix64(++d->salt);
+	/* On the simulator, see that the run is Ready before touching it: a
+	 * heap that hands out Prepared pages is reported, not a SEGV. */
+	for (size_t j = 0; d->sim && j < n; j++) {
+		if (!stamped(j, n))
+			continue;
+		hw_mem_state ps = hw_sim_state(d->pf, (char *)p + j * d->P);
+		if (ps != HW_MEM_READY) {
+			fail(d, "alloc(%zu) returned %p but its page %zu is in platform state %d, "
+				"not Ready",
+			     n, p, j, (int)ps);
+			return;
+		}
+	}
+	if (aligned && z != o->zeroed) {
+		fail(d, "alloc_aligned(%zu) at %p reported zeroed=%d, the model says %d", n, p,
+		     (int)z, (int)o->zeroed);
+		return;
+	}
+	if (o->zeroed && !check_zero(d, o))
+		return;
+	stamp(d, o);
+	d->want.allocs++;
+	size_t over = model_limit_goal(d);
+	if (over) {
+		size_t r = settle(d, hw_model_scavenge(&d->m, over));
+		d->want.limit += r;
+		d->want.scavenged += r;
+		if (model_limit_goal(d))
+			d->want.limit_exceeded++;
+	}
+}
+
+static void free_obj(driver *d, size_t k)
+{
+	hw_model_obj o = d->m.live[k];
+	if (!check_stamps(d, &o, "before its free"))
+		return;
+	uint64_t pf0 = platform_failures(d);
+	int rc = hw_heap_free(d->h, (void *)o.addr, o.npages);
+	tr(d, "\thw_heap_free(h, p%u, %zu); /* -> %d */\n", (unsigned)o.id, o.npages, rc);
+	if (rc != 0) {
+		fail(d, "free of live p%u (%p, %zu pages) returned %d", (unsigned)o.id,
+		     (void *)o.addr, o.npages, rc);
+		return;
+	}
+	bool released = d->cfg.fault_on_free;
+	if (released && platform_failures(d) != pf0) {
+		/* The fault was refused: the run stays Ready and is counted. */
+		hw_heap_stats st;
+		stats(d, &st);
+		if (st.fault_failures == d->want.fault_failures + 1) {
+			released = false;
+			d->want.fault_failures++;
+		}
+	}
+	hw_model_free(&d->m, k, released);
+	d->want.frees++;
+	ring_push(d, o.addr, o.npages);
+}
+
+static void do_free(driver *d, const hw_op *op)
+{
+	if (d->m.nlive == 0) {
+		tr(d, "\t/* free: nothing live */\n");
+		return;
+	}
+	free_obj(d, op->b % d->m.nlive);
+}
+
+static void do_invalid_free(driver *d, const hw_op *op)
+{
+	unsigned kind = op->a & 7;
+	const hw_model_obj *o = d->m.nlive ? &d->m.live[op->c % d->m.nlive] : NULL;
+	uintptr_t p = 0;
+	size_t n = 1;
+	int local;
+	switch (kind) {
+	case HW_BADFREE_WRONG_SIZE:
+		if (!o)
+			goto skip;
+		p = o->addr;
+		n = (op->b & 0x8000) && o->npages > 1 ? 1 + (op->b & 0x7fff) % (o->npages - 1)
+						      : o->npages + 1 + ((op->b >> 8) & 7);
+		break;
+	case HW_BADFREE_INTERIOR:
+		if (!o || o->npages < 2)
+			goto skip;
+		{
+			size_t off = 1 + op->b % (o->npages - 1);
+			p = o->addr + off * d->P;
+			n = (op->b & 0x8000) ? o->npages : o->npages - off;
+		}
+		break;
+	case HW_BADFREE_DOUBLE: {
+		const freed_run *r = &d->ring[op->b & (RING - 1)];
+		if (r->npages == 0)
+			goto skip;
+		p = r->addr;
+		n = r->npages;
+		break;
+	}
+	case HW_BADFREE_OUTSIDE:
+		switch (op->b & 3) {
+		case 0:
+			p = hw_align_down((uintptr_t)&local, d->P);
+			break;
+		case 1:
+			p = d->m.narenas ? d->m.arena[0].base - d->P : (uintptr_t)d->P;
+			break;
+		case 2:
+			p = d->m.narenas ? d->m.arena[d->m.narenas - 1].base +
+						   d->m.arena[d->m.narenas - 1].npages * d->P
+					 : hw_align_down((uintptr_t)d, d->P);
+			break;
+		default:
+			p = hw_align_down(UINTPTR_MAX, d->P);
+			break;
+		}
+		n = 1 + ((op->b >> 2) & 3);
+		break;
+	case HW_BADFREE_UNALIGNED:
+		if (!o)
+			goto skip;
+		p = o->addr + 1 + (op->b & 0xff);
+		n = o->npages;
+		break;
+	case HW_BADFREE_ZERO:
+		if (!o)
+			goto skip;
+		p = o->addr;
+		n = 0;
+		break;
+	case HW_BADFREE_NULL:
+		p = 0;
+		n = 1;
+		break;
+	default: /* HW_BADFREE_PAST_END */
+		if (!o)
+			goto skip;
+		p = o->addr;
+		n = o->npages + 1 + (op->b & 0xfff);
+		break;
+	}
+	long k = hw_model_find_live(&d->m, p, n);
+	if (k >= 0) {
+		/* A "double free" of a run that was handed out again exactly:
+		 * valid, and checked as a free. */
+		free_obj(d, (size_t)k);
+		return;
+	}
+	uint64_t reports0 = d->reports;
+	errno = 0;
+	int rc = hw_heap_free(d->h, (void *)p, n);
+	tr(d, "\thw_heap_free(h, (void *)%#llx, %zu); /* invalid -> %d */\n", (unsigned long long)p,
+	   n, rc);
+	if (rc != EINVAL) {
+		fail(d, "invalid free (%p, %zu pages) returned %d, not EINVAL", (void *)p, n, rc);
+		return;
+	}
+	if (d->reports != reports0 + 1)
+		fail(d, "invalid free (%p, %zu pages) made %llu report lines, not 1", (void *)p, n,
+		     (unsigned long long)(d->reports - reports0));
+	d->want.invalid_frees++;
+	/* Look closely at the pages it named: they must be untouched. */
+	size_t idx = hw_model_index(&d->m, hw_align_down(p, d->P));
+	if (idx != SIZE_MAX) {
+		size_t hi = idx + (n < 8192 ? n : 8192) + 1;
+		for (size_t i = idx; i < hi && i < d->m.npages && !d->failed; i++)
+			compare_page(d, i, false);
+	}
+	return;
+skip:
+	tr(d, "\t/* invalid free kind %u: no candidate */\n", kind);
+}
+
+static void do_scavenge(driver *d, size_t nbytes)
+{
+	size_t planned = hw_model_scavenge(&d->m, nbytes);
+	size_t r = hw_heap_scavenge(d->h, nbytes);
+	if (nbytes == SIZE_MAX)
+		tr(d, "\thw_heap_scavenge(h, SIZE_MAX); /* -> %zu */\n", r);
+	else
+		tr(d, "\thw_heap_scavenge(h, %zu); /* -> %zu */\n", nbytes, r);
+	planned = settle(d, planned);
+	if (r != planned)
+		fail(d, "scavenge(%zu) released %zu bytes, the model %zu", nbytes, r, planned);
+	d->want.scavenge_calls++;
+	d->want.scavenged += r;
+}
+
+static void do_set_limit(driver *d, const hw_op *op)
+{
+	size_t limit = hw_ops_limit_bytes(op->b);
+	d->limit = limit;
+	size_t planned = 0, over = model_limit_goal(d);
+	if (over)
+		planned = hw_model_scavenge(&d->m, over);
+	size_t r = hw_heap_set_memory_limit(d->h, limit);
+	tr(d, "\thw_heap_set_memory_limit(h, %zu); /* -> %zu */\n", limit, r);
+	if (over)
+		planned = settle(d, planned);
+	if (r != planned)
+		fail(d, "set_memory_limit(%zu) released %zu bytes, the model %zu", limit, r,
+		     planned);
+	d->want.limit += r;
+	d->want.scavenged += r;
+}
+
+static void do_bg_step(driver *d, const hw_op *op)
+{
+	unsigned times = 1 + (op->a & 3);
+	for (unsigned t = 0; t < times && !d->failed; t++) {
+		d->failures_before = platform_failures(d);
+		uint64_t inuse = hw_model_inuse_bytes(&d->m);
+		uint64_t goal = inuse + inuse * d->retain / 100;
+		uint64_t ready = hw_model_ready_bytes(&d->m);
+		size_t planned = 0;
+		if (ready > goal) {
+			uint64_t want = ready - goal;
+			planned = hw_model_scavenge(&d->m, want < HW_SCAVENGE_QUANTUM
+								   ? (size_t)want
+								   : HW_SCAVENGE_QUANTUM);
+		}
+		size_t r = hw_heap_scavenger_step(d->h);
+		tr(d, "\thw_heap_scavenger_step(h); /* -> %zu */\n", r);
+		if (ready > goal)
+			planned = settle(d, planned);
+		if (r != planned)
+			fail(d,
+			     "scavenger step released %zu bytes, the model %zu (ready %llu, goal "
+			     "%llu)",
+			     r, planned, (unsigned long long)ready, (unsigned long long)goal);
+		d->want.bg += r;
+		d->want.scavenged += r;
+	}
+}
+
+static void do_grow(driver *d, const hw_op *op)
+{
+	size_t n = hw_ops_grow_pages(op);
+	size_t before = d->m.npages;
+	if (over_cap(d, n))
+		return;
+	int rc = hw_heap_grow(d->h, n);
+	tr(d, "\thw_heap_grow(h, %zu); /* -> %d */\n", n, rc);
+	if (rc == 0) {
+		size_t added = sync_arenas(d, true);
+		if (!d->failed && (added != 1 || d->m.npages - before < n))
+			fail(d, "grow(%zu) added %zu arenas with %zu pages", n, added,
+			     d->m.npages - before);
+		d->want.grows += added;
+	} else if (rc != ENOMEM) {
+		fail(d, "grow(%zu) returned %d", n, rc);
+	} else {
+		sync_arenas(d, false);
+		if (!refused(d) && n <= d->address_space / d->P)
+			fail(d, "grow(%zu) failed with ENOMEM but the platform refused nothing", n);
+	}
+}
+
+static void do_touch(driver *d, const hw_op *op)
+{
+	const freed_run *r = &d->ring[op->a & (RING - 1)];
+	if (r->npages == 0) {
+		tr(d, "\t/* touch: no freed run in slot %u */\n", op->a & (RING - 1));
+		return;
+	}
+	uintptr_t a = r->addr + (op->b % r->npages) * d->P;
+	size_t idx = hw_model_index(&d->m, a);
+	if (idx == SIZE_MAX) {
+		fail(d, "freed page %p left the heap", (void *)a);
+		return;
+	}
+	uint32_t s = d->m.page[idx];
+#if HW_TRACK_ASAN
+	/* K1 of src/track.h: every byte outside a live run is poisoned; a
+	 * probe of a poisoned byte would be an ASan report, not a trap. */
+	bool poisoned = __asan_address_is_poisoned((void *)a) != 0;
+	if (poisoned != (s < HW_MP_USED)) {
+		fail(d, "page %p is %s under ASan but %s in the model", (void *)a,
+		     poisoned ? "poisoned" : "unpoisoned", s < HW_MP_USED ? "free" : "in use");
+		return;
+	}
+	if (poisoned) {
+		tr(d, "\t/* touch %p: poisoned, as expected */\n", (void *)a);
+		return;
+	}
+#endif
+	bool expect_trap;
+	hw_trap_kind want_kind = HW_TRAP_ACCERR;
+	if (d->sim) {
+		expect_trap = s == HW_MP_RELEASED;
+		/* The sim falls back to guard markers when out of VMAs. */
+	} else if (s == HW_MP_RELEASED) {
+		if (!d->cfg.fault_on_free) {
+			/* Prepared on Linux: readable, and a read would map the
+			 * zero page; nothing to check. */
+			tr(d, "\t/* touch %p: released, not faulted */\n", (void *)a);
+			return;
+		}
+		expect_trap = true;
+		want_kind = d->pf->caps.guard == HW_GUARD_MADVISE ? HW_TRAP_MAPERR : HW_TRAP_ACCERR;
+	} else {
+		expect_trap = false;
+	}
+	hw_trap_kind k = hw_trap_probe((volatile void *)a, false);
+	tr(d, "\thw_trap_probe((void *)%#llx, false); /* -> %s */\n", (unsigned long long)a,
+	   hw_trap_kind_name(k));
+	if ((k != HW_TRAP_NONE) != expect_trap)
+		fail(d, "stale access to %p (%s in the model) %s", (void *)a,
+		     s == HW_MP_RELEASED ? "released" : s == HW_MP_READY ? "free-ready"
+									 : "in use",
+		     k != HW_TRAP_NONE ? "trapped" : "did not trap");
+	else if (expect_trap && !d->sim && k != want_kind)
+		fail(d, "stale access to %p trapped as %s, expected %s", (void *)a,
+		     hw_trap_kind_name(k), hw_trap_kind_name(want_kind));
+}
+
+static void do_verify(driver *d)
+{
+	for (size_t k = 0; k < d->m.nlive && !d->failed; k++)
+		check_stamps(d, &d->m.live[k], "at a verify");
+}
+
+static void do_validate(driver *d)
+{
+	char msg[256];
+	d->deep_now = true;
+	if (hw_model_check(&d->m, msg, sizeof msg) != 0) {
+		fail(d, "%s", msg);
+		return;
+	}
+	if (d->sim && hw_sim_check(d->pf, msg, sizeof msg) != 0)
+		fail(d, "hw_sim_check: %s", msg);
+}
+
+static void do_stats(driver *d)
+{
+	/* The arena list must add up to mapped, and be sorted and disjoint. */
+	hw_heap_stats st;
+	stats(d, &st);
+	size_t n = hw_heap_arena_count(d->h), sum = 0;
+	uintptr_t prev_end = 0;
+	for (size_t i = 0; i < n; i++) {
+		void *b;
+		size_t sz;
+		hw_heap_arena_get(d->h, i, &b, &sz);
+		if ((uintptr_t)b < prev_end)
+			fail(d, "arena %zu at %p overlaps or precedes its predecessor", i, b);
+		prev_end = (uintptr_t)b + sz;
+		sum += sz;
+	}
+	if (sum != st.mapped)
+		fail(d, "arenas add up to %zu bytes, stats.mapped is %zu", sum, st.mapped);
+	if (st.meta_ready == 0 && d->sim)
+		fail(d, "stats.meta_ready is 0 although the heap lives in its metadata");
+}
+
+static void run_op(driver *d, const hw_op *op)
+{
+	switch (op->code) {
+	case HW_OP_ALLOC:
+		do_alloc(d, op, false);
+		break;
+	case HW_OP_ALLOC_ALIGNED:
+		do_alloc(d, op, true);
+		break;
+	case HW_OP_FREE:
+		do_free(d, op);
+		break;
+	case HW_OP_SCAVENGE:
+		do_scavenge(d, op->c);
+		break;
+	case HW_OP_SCAVENGE_ALL:
+		do_scavenge(d, SIZE_MAX);
+		break;
+	case HW_OP_GROW:
+		do_grow(d, op);
+		break;
+	case HW_OP_SET_LIMIT:
+		do_set_limit(d, op);
+		break;
+	case HW_OP_BG_STEP:
+		do_bg_step(d, op);
+		break;
+	case HW_OP_INJECT: {
+		uint64_t nth = hw_ops_inject_nth(op);
+		unsigned mask = hw_ops_inject_mask(op);
+		hw_platform_inject(d->pf, nth, mask);
+		tr(d, "\thw_platform_inject(pf, %llu, %#x);\n", (unsigned long long)nth, mask);
+		break;
+	}
+	case HW_OP_TOUCH_STALE:
+		do_touch(d, op);
+		break;
+	case HW_OP_INVALID_FREE:
+		do_invalid_free(d, op);
+		break;
+	case HW_OP_VALIDATE:
+		do_validate(d);
+		break;
+	case HW_OP_STATS:
+		do_stats(d);
+		break;
+	case HW_OP_VERIFY:
+		do_verify(d);
+		break;
+	case HW_OP_FREE_ALL:
+		while (d->m.nlive > 0 && !d->failed)
+			free_obj(d, 0);
+		break;
+	default:
+		break; /* O2: unassigned opcodes do nothing */
+	}
+}
+
+/* ---- setup and teardown ------------------------------------------------------------ */
+
+static bool setup(driver *d)
+{
+	hw_ops_config *c = &d->cfg;
+	d->P = c->page_size;
+	size_t arena = c->arena_pages * d->P;
+	if (c->max_arenas * arena > MAX_HEAP_BYTES)
+		c->max_arenas = MAX_HEAP_BYTES / arena ? MAX_HEAP_BYTES / arena : 1;
+	size_t cap = c->max_arenas * arena;
+	d->max_alloc_pages = MAX_ALLOC_BYTES / d->P;
+	d->retain = c->retain_percent ? c->retain_percent : 10;
+	d->limit = c->memory_limit;
+	d->deep_every = c->deep_every_op ? 1 : d->opt->deep_every;
+	/* The simulated backing holds the arenas, one more arena of alignment
+	 * slack and the metadata; the window is more than twice the backing,
+	 * so every reservation the simulator can make lies inside it and a
+	 * grow fails only when the simulator is full (D5). */
+	size_t backing = cap + arena + META_SLACK;
+	d->cap = cap;
+	d->address_space = hw_align_up(2 * backing, arena) + 2 * arena;
+	/* Linux places reservations where it likes (often below the last
+	 * one); a wide window keeps them inside, and the driver itself keeps
+	 * the heap under the cap (over_cap). */
+	if (!d->sim)
+		d->address_space = hw_align_up(64 * backing, arena);
+	if (d->sim) {
+		hw_sim_config sc = {
+			.backing_bytes = backing,
+			.page_size = c->os_page_size,
+			.huge_page_size = c->huge_page_size,
+			.use_needs_call = c->use_needs_call,
+			.released_reads_zero = c->released_reads_zero,
+			.ignore_hints = c->ignore_hints,
+		};
+		tr(d, "\thw_sim_config sc = {.backing_bytes = %zu, .page_size = %zu, "
+		      ".huge_page_size = %zu, .use_needs_call = %d, .released_reads_zero = %d, "
+		      ".ignore_hints = %d};\n"
+		      "\thw_platform *pf = hw_platform_sim_create(&sc);\n",
+		   sc.backing_bytes, sc.page_size, sc.huge_page_size, sc.use_needs_call,
+		   sc.released_reads_zero, sc.ignore_hints);
+		d->pf = hw_platform_sim_create(&sc);
+	} else {
+		tr(d, "\thw_platform *pf = hw_platform_linux_create(false, false);\n");
+		d->pf = hw_platform_linux_create(false, false);
+	}
+	if (d->pf == NULL) {
+		fail(d, "cannot create the platform (errno %d)", errno);
+		return false;
+	}
+	size_t O = d->pf->caps.page_size;
+	hw_heap_config hc = {
+		.platform = d->pf,
+		.page_size = d->P,
+		.arena_size = arena,
+		.address_space = d->address_space,
+		.memory_limit = c->memory_limit,
+		.retain_percent = c->retain_percent,
+		.fault_on_free = c->fault_on_free,
+		.report = on_report,
+		.report_arg = d,
+	};
+	tr(d, "\thw_heap_config cfg = {.platform = pf, .page_size = %zu, .arena_size = %zu, "
+	      ".address_space = %zu, .memory_limit = %zu, .retain_percent = %u, "
+	      ".fault_on_free = %d};\n"
+	      "\thw_heap *h = hw_heap_create(&cfg);\n\tbool z;\n",
+	   hc.page_size, hc.arena_size, hc.address_space, hc.memory_limit, hc.retain_percent,
+	   hc.fault_on_free);
+	errno = 0;
+	d->h = hw_heap_create(&hc);
+	if (c->fault_on_free && d->P < O) {
+		if (d->h != NULL)
+			fail(d, "hw_heap_create accepted fault_on_free with page %zu < OS page %zu",
+			     d->P, O);
+		else if (errno != EINVAL || d->reports != 1)
+			fail(d,
+			     "hw_heap_create refused fault_on_free with errno %d and %llu reports, "
+			     "expected EINVAL and 1",
+			     errno, (unsigned long long)d->reports);
+		return false;
+	}
+	if (d->h == NULL) {
+		fail(d, "hw_heap_create failed (errno %d)", errno);
+		return false;
+	}
+	size_t u = O > d->P ? O / d->P : 1;
+	size_t huge = d->pf->caps.huge_page_size;
+	/* Huge pages count when larger than a unit and within one chunk. */
+	size_t hp = huge > u * d->P && huge / d->P <= HW_CHUNK_PAGES ? huge / d->P : 0;
+	if (hw_heap_unit_pages(d->h) != u || hw_heap_huge_pages(d->h) != hp) {
+		fail(d, "heap unit/huge pages %zu/%zu, expected %zu/%zu", hw_heap_unit_pages(d->h),
+		     hw_heap_huge_pages(d->h), u, hp);
+		return false;
+	}
+	if (hw_model_init(&d->m, d->P, u, hp, d->pf->caps.released_reads_zero) != 0) {
+		fail(d, "harness out of memory");
+		return false;
+	}
+	d->op_name = "create";
+	check_after_op(d);
+	return !d->failed;
+}
+
+static void teardown(driver *d)
+{
+	d->op_name = "teardown";
+	if (d->h != NULL && !d->failed) {
+		/* A deep check of the final state, then every object freed
+		 * (coalescing everything) with stats checked, then destroy. */
+		do_verify(d);
+		if (!d->failed)
+			deep_check(d);
+		d->failures_before = platform_failures(d);
+		while (d->m.nlive > 0 && !d->failed)
+			free_obj(d, 0);
+		hw_heap_stats st;
+		stats(d, &st);
+		if (!d->failed)
+			compare_stats(d, &st);
+		if (!d->failed && st.inuse != 0)
+			fail(d, "stats.inuse is %zu after every object was freed", st.inuse);
+	}
+	if (d->h != NULL) {
+		tr(d, "\thw_heap_destroy(h);\n");
+		hw_heap_destroy(d->h);
+		d->h = NULL;
+		/* The harness's own leak check: LSan cannot see custom pages. */
+		if (!d->failed && d->sim && hw_sim_ready_bytes(d->pf) != 0)
+			fail(d, "%zu bytes still Ready in the simulator after hw_heap_destroy",
+			     hw_sim_ready_bytes(d->pf));
+		for (size_t k = 0; !d->sim && !d->failed && k < d->m.narenas; k++) {
+			const hw_model_arena *ar = &d->m.arena[k];
+			if (hw_platform_resident_bytes((void *)ar->base, ar->npages * d->P) !=
+			    SIZE_MAX)
+				fail(d, "arena %p is still mapped after hw_heap_destroy",
+				     (void *)ar->base);
+		}
+	}
+	if (d->pf != NULL) {
+		tr(d, "\thw_platform_destroy(pf);\n");
+		hw_platform_destroy(d->pf);
+		d->pf = NULL;
+	}
+	hw_model_fini(&d->m);
+}
+
+int hw_driver_run(const uint8_t *data, size_t size, const hw_driver_options *opt)
+{
+	static const hw_driver_options defaults = {.trace = -1};
+	driver d;
+	memset(&d, 0, sizeof d);
+	d.opt = opt ? opt : &defaults;
+	d.sim = d.opt->backend == HW_DRIVER_SIM;
+	if (d.opt->trace < 0) {
+		/* Read once: the environment does not change between inputs. */
+		static int env_trace = -1;
+		if (env_trace < 0) {
+			const char *e = getenv("HW_FUZZ_TRACE");
+			env_trace = e != NULL && e[0] != '\0' && e[0] != '0';
+		}
+		d.trace = env_trace != 0;
+	} else {
+		d.trace = d.opt->trace != 0;
+	}
+	hw_ops_config_decode(data, size, &d.cfg);
+	size_t nops = hw_ops_count(size);
+	d.op_index = 0;
+	d.op_name = "setup";
+	tr(&d, "/* heapward-difftest: %zu ops on the %s platform */\n", nops,
+	   d.sim ? "sim" : "os");
+	if (setup(&d)) {
+		for (size_t i = 0; i < nops && !d.failed; i++) {
+			hw_op op = hw_ops_get(data, i);
+			d.op_index = i;
+			d.op_name = hw_ops_heap_name(op.code);
+			d.failures_before = platform_failures(&d);
+			d.deep_now = false;
+			hw_model_dirty_reset(&d.m);
+			tr(&d, "\t/* op %zu: %s */\n", i, d.op_name);
+			run_op(&d, &op);
+			if (d.failed)
+				break;
+			if (d.opt->after_op)
+				d.opt->after_op(d.opt->ctx, d.h, i);
+			check_after_op(&d);
+		}
+	}
+	teardown(&d);
+	return d.failed ? -1 : 0;
+}
+
+/* ---- generator ------------------------------------------------------------------------ */
+
+static uint64_t next_rand(uint64_t *s)
+{
+	*s += 0x9e3779b97f4a7c15ull;
+	return mix64(*s);
+}
+
+void hw_driver_generate(uint64_t *seed, size_t nops, uint8_t *out)
+{
+	/* Weights per thousand, in opcode order of the heap table. */
+	static const struct {
+		uint8_t op;
+		unsigned weight;
+	} table[] = {
+		{HW_OP_ALLOC, 300},
+		{HW_OP_ALLOC_ALIGNED, 70},
+		{HW_OP_FREE, 300},
+		{HW_OP_SCAVENGE, 50},
+		{HW_OP_SCAVENGE_ALL, 10},
+		{HW_OP_GROW, 15},
+		{HW_OP_SET_LIMIT, 25},
+		{HW_OP_BG_STEP, 50},
+		{HW_OP_INJECT, 25},
+		{HW_OP_TOUCH_STALE, 50},
+		{HW_OP_INVALID_FREE, 40},
+		{HW_OP_VALIDATE, 10},
+		{HW_OP_STATS, 10},
+		{HW_OP_VERIFY, 20},
+		{HW_OP_FREE_ALL, 5},
+		{0x3e, 20}, /* unassigned: must do nothing */
+	};
+	unsigned total = 0;
+	for (size_t k = 0; k < sizeof table / sizeof table[0]; k++)
+		total += table[k].weight;
+	for (size_t i = 0; i < nops; i++) {
+		uint64_t r = next_rand(seed);
+		unsigned pick = (unsigned)(r % total);
+		uint8_t op = HW_OP_NOP;
+		for (size_t k = 0; k < sizeof table / sizeof table[0]; k++) {
+			if (pick < table[k].weight) {
+				op = table[k].op;
+				break;
+			}
+			pick -= table[k].weight;
+		}
+		uint64_t x = next_rand(seed);
+		uint8_t a = (uint8_t)x;
+		uint16_t b = (uint16_t)(x >> 8);
+		uint32_t c = (uint32_t)(x >> 24);
+		/* Shape the arguments the way interesting inputs look: mostly
+		 * small sizes, scavenges of a few pages, limits near the heap. */
+		if (op == HW_OP_ALLOC || op == HW_OP_ALLOC_ALIGNED) {
+			/* Classes 0-3 tiny half the time, then small, medium,
+			 * and large one time in sixteen. */
+			unsigned cls = (unsigned)(x >> 60);
+			a = (uint8_t)((a & ~7u) | (cls < 8 ? 0 : cls < 13 ? 4
+							 : cls < 15       ? 6
+									  : 7));
+			if (op == HW_OP_ALLOC_ALIGNED && ((x >> 56) & 3) != 0)
+				a = (uint8_t)((a & 0x87) | (((x >> 40) % 6) << 3));
+		} else if (op == HW_OP_SCAVENGE) {
+			c = (uint32_t)((x >> 24) & 0x3fffff);
+		} else if (op == HW_OP_SET_LIMIT) {
+			b = (x >> 63) ? 0 : (uint16_t)((x >> 8) & 0x3ff);
+		} else if (op == HW_OP_INJECT) {
+			b = (uint16_t)((x >> 8) & 7);
+		}
+		hw_ops_put(out + i * HW_OPS_RECORD, op, a, b, c);
+	}
+}

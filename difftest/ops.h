@@ -1,0 +1,168 @@
+/* ops.h: the one op-stream format every fuzz target and the difftest reads.
+ *
+ * Owns: the record layout, the configuration header (record 0), the opcode
+ * tables of the heap targets and of the platform target, and the argument
+ * decoders (sizes, alignments, limits, injection) so that every target maps
+ * bytes to calls the same way. fuzz/FORMAT.md documents the same table for
+ * people; the two must agree.
+ *
+ * Invariants:
+ *   O1. A record is 8 bytes: [op:u8][a:u8][b:u16 LE][c:u32 LE]. Record 0 is
+ *       the configuration header; records 1.. are ops. A trailing partial
+ *       record is ignored, and at most HW_OPS_MAX_RECORDS ops are read.
+ *   O2. The opcode is op & 0x3f. Numbers are never reused or renumbered; an
+ *       unassigned number does nothing. The two high bits are reserved and
+ *       ignored.
+ *   O3. Arguments come from the record by mask or clamp only. The only
+ *       modulo of a changing count is an object index against the number of
+ *       live objects (the caller does it).
+ *   O4. Every configuration bit not assigned below is ignored; an all-zero
+ *       header (or no header at all) is the default configuration.
+ *
+ * Locking: none (pure functions over caller buffers).
+ */
+#ifndef HW_DIFFTEST_OPS_H
+#define HW_DIFFTEST_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HW_OPS_RECORD 8
+#define HW_OPS_MAX_RECORDS 4096
+#define HW_OPS_OPCODE_MASK 0x3f
+
+typedef struct hw_op {
+	uint8_t code; /* op & 0x3f (O2) */
+	uint8_t a;
+	uint16_t b;
+	uint32_t c;
+} hw_op;
+
+/* Number of op records in an input of `size` bytes (O1). */
+size_t hw_ops_count(size_t size);
+
+/* Op record i (0-based, after the header); i < hw_ops_count(size). */
+hw_op hw_ops_get(const uint8_t *data, size_t i);
+
+/* Writes one record into out[8] (generators and the seed writer). */
+void hw_ops_put(uint8_t *out, uint8_t op, uint8_t a, uint16_t b, uint32_t c);
+
+/* ---- heap targets (heap_sim_fuzzer, heap_os_fuzzer, difftest) ---------- */
+
+/* Opcode table of the heap targets. Append only (O2). */
+enum {
+	HW_OP_NOP = 0x00,
+	HW_OP_ALLOC = 0x01,         /* hw_heap_alloc(pages(a & 7, b)) */
+	HW_OP_ALLOC_ALIGNED = 0x02, /* hw_heap_alloc_aligned(pages(a & 7, b), align(a >> 3), &z) */
+	HW_OP_FREE = 0x03,          /* free live object b % live */
+	HW_OP_SCAVENGE = 0x04,      /* hw_heap_scavenge(c) */
+	HW_OP_SCAVENGE_ALL = 0x05,  /* hw_heap_scavenge(SIZE_MAX) */
+	HW_OP_GROW = 0x06,          /* hw_heap_grow(1 + (b & 0xfff)) */
+	HW_OP_SET_LIMIT = 0x07,     /* hw_heap_set_memory_limit(b * 64 KiB) */
+	HW_OP_BG_STEP = 0x08,       /* hw_heap_scavenger_step, 1 + (a & 3) times */
+	HW_OP_INJECT = 0x09,        /* hw_platform_inject(1 + (b & 0xff), kind(a)) */
+	HW_OP_TOUCH_STALE = 0x0a,   /* read page b % n of freed run a & 15 */
+	HW_OP_INVALID_FREE = 0x0b,  /* kind a & 7 (below), live object c % live */
+	HW_OP_VALIDATE = 0x0c,      /* deep check, model check, hw_sim_check */
+	HW_OP_STATS = 0x0d,         /* arena list against stats.mapped */
+	HW_OP_VERIFY = 0x0e,        /* check every live object's contents */
+	HW_OP_FREE_ALL = 0x0f,      /* free every live object, oldest first */
+	HW_OP_HEAP_COUNT_
+};
+
+/* Kinds of HW_OP_INVALID_FREE (a & 7). */
+enum {
+	HW_BADFREE_WRONG_SIZE = 0, /* live object, npages + 1 + (b & 7), or fewer */
+	HW_BADFREE_INTERIOR = 1,   /* live object's page 1 + b % (npages - 1) */
+	HW_BADFREE_DOUBLE = 2,     /* a freed run again (ring slot b & 15) */
+	HW_BADFREE_OUTSIDE = 3,    /* an address no arena holds */
+	HW_BADFREE_UNALIGNED = 4,  /* live object start + 1 + (b & 0xff) */
+	HW_BADFREE_ZERO = 5,       /* live object start, 0 pages */
+	HW_BADFREE_NULL = 6,       /* NULL, 1 page */
+	HW_BADFREE_PAST_END = 7,   /* live object, npages + 1 + (b & 0xfff) */
+};
+
+typedef struct hw_ops_config {
+	size_t page_size;        /* heap page P */
+	size_t os_page_size;     /* simulated OS page O */
+	size_t huge_page_size;   /* simulated huge page, 0 = none */
+	size_t arena_pages;      /* arena size in heap pages */
+	size_t max_arenas;       /* the heap grows to at most this many arenas */
+	size_t memory_limit;     /* initial limit, 0 = none */
+	unsigned retain_percent; /* 0 = the heap's default */
+	bool fault_on_free;
+	bool ignore_hints;
+	bool released_reads_zero;
+	bool use_needs_call;
+	bool deep_every_op; /* deep checks after every op (slow, thorough) */
+} hw_ops_config;
+
+/* Decodes the header of an input (defaults when it is shorter than one
+ * record; O4). */
+void hw_ops_config_decode(const uint8_t *data, size_t size, hw_ops_config *out);
+
+/* Argument decoders (O3). */
+size_t hw_ops_alloc_pages(const hw_op *op);
+size_t hw_ops_align(const hw_op *op);
+size_t hw_ops_grow_pages(const hw_op *op);
+size_t hw_ops_limit_bytes(uint16_t b);
+uint64_t hw_ops_inject_nth(const hw_op *op);
+unsigned hw_ops_inject_mask(const hw_op *op);
+
+const char *hw_ops_heap_name(uint8_t code);
+
+/* ---- platform target (platform_fuzzer) ----------------------------------- */
+
+/* Ranges are picked inside a known region (b >> 10 names a slot of the
+ * target's region table, modulo the live count) by hw_ops_platform_range,
+ * clamped to the region, or deliberately past its ends when a asks. */
+enum {
+	HW_POP_NOP = 0x00,
+	HW_POP_RESERVE = 0x01, /* reserve 1 + (b & 63) pages, hint by a & 0x40 */
+	HW_POP_MAP = 0x02,
+	HW_POP_USE = 0x03,
+	HW_POP_UNUSE = 0x04,
+	HW_POP_FAULT = 0x05,
+	HW_POP_RELEASE = 0x06,
+	HW_POP_ALLOC = 0x07,  /* alloc 1 + (b & 63) pages */
+	HW_POP_INJECT = 0x08, /* as HW_OP_INJECT */
+	HW_POP_PROBE = 0x09,  /* probe page (c & 0xffff) % region pages */
+	HW_POP_CHECK = 0x0a,  /* hw_sim_check, every page state, contents */
+	HW_POP_WRITE = 0x0b,  /* restamp the Ready pages of a range */
+	HW_POP_COUNT_
+};
+
+/* Range of a platform op inside a region of `pages` OS pages, in OS pages
+ * relative to the region start: off = min(b & 0x3ff, pages - 1), len =
+ * min(1 + (c & 0x3ff), pages - off); a & 0x20 extends it past the end by
+ * 1 + ((c >> 10) & 7) pages, a & 0x10 starts it 1 + ((c >> 13) & 7) pages
+ * before the region (off may become negative). */
+void hw_ops_platform_range(const hw_op *op, size_t pages, long *off, size_t *len);
+
+const char *hw_ops_platform_name(uint8_t code);
+
+/* ---- pagebits target (pagebits_fuzzer) ------------------------------------ */
+
+enum {
+	HW_BOP_NOP = 0x00,
+	HW_BOP_SET = 0x01,         /* set [i, i+n) of map a & 3 */
+	HW_BOP_CLEAR = 0x02,       /* clear [i, i+n) */
+	HW_BOP_FILL = 0x03,        /* word (b & 7) of map a & 3 = mix(c) */
+	HW_BOP_COUNT = 0x04,       /* count/test of [i, i+n) */
+	HW_BOP_FIND_RUN = 0x05,    /* find_clear_run(n, from) */
+	HW_BOP_FIND_BELOW = 0x06,  /* find_set_below(i) */
+	HW_BOP_FIND_FROM = 0x07,   /* find_set_from(i) */
+	HW_BOP_SUMMARIZE = 0x08,   /* summarize map a & 3 */
+	HW_BOP_MERGE = 0x09,       /* merge summaries of the four maps */
+	HW_BOP_MERGE_SMALL = 0x0a, /* merge of 1 + (a & 7) small children */
+	HW_BOP_COUNT_
+};
+
+/* Page range of a pagebits op: i = b & 511, n clamped to [0, 512 - i];
+ * n = c & 1023 with a & 0x80 giving n = 512 - i (to the end). */
+void hw_ops_bits_range(const hw_op *op, unsigned *i, unsigned *n);
+
+const char *hw_ops_bits_name(uint8_t code);
+
+#endif
