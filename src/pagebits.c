@@ -146,8 +146,9 @@ hw_sum hw_bits_summarize(const uint64_t *alloc)
 		if (run > s.max)
 			s.max = run;
 		/* Clear runs strictly between the lowest and highest set bits,
-		 * one run per step: skip the set bits, measure the clear ones. */
-		for (unsigned pos = low; pos < high;) {
+		 * one run per step: skip the set bits, measure the clear ones.
+		 * An all-set word has none (and ctz(~x) would be ctz(0)). */
+		for (unsigned pos = low; x != ~0ull && pos < high;) {
 			pos += (unsigned)__builtin_ctzll(~(x >> pos)); /* past the set bits */
 			if (pos > high)
 				break;
