@@ -4,10 +4,12 @@
  * Owns: running one decoded op stream (ops.h) against a fresh heap on a
  * fresh platform (the checked simulator or a private Linux instance) and the
  * reference model (model.h), checking after every op: results and errno,
- * alignment, contents, the per-page state of the pages the op changed (every
- * mapped page periodically and at the end), stats against the model, the
- * simulator's Ready bytes, platform call counts, and hw_heap_validate. Also
- * the fixed-seed op generator the difftest runs.
+ * alignment, contents, the per-page state of the pages the op changed, stats
+ * against the model, the simulator's Ready bytes and platform call counts;
+ * and in deep checks (after every op with deep_every = 1, else on a budget,
+ * see driver.c) every mapped page and hw_heap_validate, which also runs at
+ * the end of every input. Also the fixed-seed op generator the difftest
+ * runs.
  *
  * Invariants:
  *   D1. A run owns everything it creates and releases all of it before it
@@ -16,8 +18,8 @@
  *   D2. A failed check prints "==PID==ERROR: heapward-difftest: <what>"
  *       with the op index and details, then calls the fail hook (abort by
  *       default, so libFuzzer and ClusterFuzz see a crash).
- *   D3. Inputs are bounded: at most HW_OPS_MAX_RECORDS ops, and at most
- *       16 arenas of at most 2048 pages.
+ *   D3. Inputs are bounded: at most HW_OPS_MAX_RECORDS ops, one allocation
+ *       or grow of at most 4 MiB, a heap of at most 256 MiB (15 arenas).
  *
  * Locking: one run at a time per process (the trap probe and the fail hook
  * are process-wide).
