@@ -54,40 +54,61 @@ export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1"
 out=$HW_BUILD_ROOT/mutants
 mkdir -p "$out"
 
-declare -A verdict by took
+declare -A verdict by took why
 caught=0
-for id in "${ids[@]}"; do
-	b="$out/m$id"
-	log="$out/m$id.log"
-	if ! { hw_configure "$b" -DCMAKE_C_COMPILER="$cc" -DHW_MUTANT="$id" \
+
+# build ID: the fuzz targets with mutant ID (0 = none) into $out/mID.
+build() {
+	local b="$out/m$1"
+	{ hw_configure "$b" -DCMAKE_C_COMPILER="$cc" -DHW_MUTANT="$1" \
 		-DHW_FUZZ_ENGINE=libfuzzer '-DHW_SANITIZE=address;undefined' \
 		-DHW_BUILD_TESTS=OFF -DHW_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-		hw_build "$b" "${targets[@]}"; } >"$log" 2>&1; then
+		hw_build "$b" "${targets[@]}"; } >"$out/m$1.log" 2>&1
+}
+
+# fuzz ID TARGET: fuzz TARGET of build ID from the corpus for the budget;
+# fails when the target crashed.
+fuzz() {
+	local work="$out/m$1-$2"
+	rm -rf "$work" && mkdir -p "$work/corpus" "$work/artifacts"
+	# Replaying the seeds first catches most mutants in milliseconds;
+	# fuzzing from them catches the rest within the budget.
+	"$out/m$1/fuzz/$2" -seed=1 -max_total_time="$seconds" -artifact_prefix="$work/artifacts/" \
+		"$work/corpus" "$root/corpus/$2/seed" "$root/corpus/$2/regress" >"$work/fuzz.log" 2>&1
+}
+
+# The control: without a planted bug every target must survive the same
+# budget, or a "caught" below would mean nothing.
+build 0 || { tail -20 "$out/m0.log"; hw_die "the unmutated build failed"; }
+for t in "${targets[@]}"; do
+	fuzz 0 "$t" || { grep -m5 -E 'ERROR|runtime error|SUMMARY' "$out/m0-$t/fuzz.log" >&2 || true
+		hw_die "control: $t crashes without any planted bug ($out/m0-$t/fuzz.log)"; }
+done
+echo "  control   survived ${#targets[@]} targets x ${seconds}s with no planted bug"
+
+for id in "${ids[@]}"; do
+	if ! build "$id"; then
 		verdict[$id]="BUILD-FAILED"
-		tail -20 "$log"
+		tail -20 "$out/m$id.log"
 		continue
 	fi
 	verdict[$id]=missed
 	by[$id]=-
 	start=$(date +%s)
 	for t in "${targets[@]}"; do
-		work="$out/m$id-$t"
-		rm -rf "$work" && mkdir -p "$work/corpus" "$work/artifacts"
-		# Replaying the seeds first catches most mutants in milliseconds;
-		# fuzzing from them catches the rest within the budget.
-		if ! "$b/fuzz/$t" -seed=1 \
-			-max_total_time="$seconds" -artifact_prefix="$work/artifacts/" \
-			"$work/corpus" "$root/corpus/$t/seed" "$root/corpus/$t/regress" \
-			>"$work/fuzz.log" 2>&1; then
+		if ! fuzz "$id" "$t"; then
 			verdict[$id]=caught
 			by[$id]=$t
+			# What fired: the harness's report, the validator, a sanitizer.
+			why[$id]=$(grep -m1 -oE '(ERROR: heapward[^:]*: |runtime error: |ERROR: AddressSanitizer: |heapward: ).{0,70}' \
+				"$out/m$id-$t/fuzz.log" || echo "deadly signal")
 			break
 		fi
 	done
 	took[$id]=$(($(date +%s) - start))
 	[ "${verdict[$id]}" = caught ] && caught=$((caught + 1))
-	printf '  mutant %2d  %-7s  %-16s %4ss  %s\n' "$id" "${verdict[$id]}" "${by[$id]}" \
-		"${took[$id]}" "${names[$id]}"
+	printf '  mutant %2d  %-7s  %-16s %4ss  %s\n             %s\n' "$id" "${verdict[$id]}" \
+		"${by[$id]}" "${took[$id]}" "${names[$id]}" "${why[$id]:-}"
 done
 
 echo
