@@ -209,7 +209,8 @@ for t in "${targets[@]}"; do
 		"$bin" -minimize_crash=1 -runs=20000 -max_total_time=120 -timeout=25 \
 			-exact_artifact_path="$min" "$a" >"$work/minimize-${a##*/}.log" 2>&1 || true
 		[ -s "$min" ] || cp "$a" "$min"
-		what=$("$bin" -timeout=25 "$min" 2>&1 | grep -m1 -E '^SUMMARY: |ERROR: libFuzzer' || echo "$kind")
+		what=$( ("$bin" -timeout=25 "$min" 2>&1 || true) | grep -m1 -E '^SUMMARY: |ERROR: libFuzzer' || true)
+		[ -n "$what" ] || what=$kind
 		what=$(sed -e 's/==[0-9]*==//' -e 's/0x[0-9a-f]*/ADDR/g' <<<"$what")
 		dup=0
 		for w in "${seen[@]+"${seen[@]}"}"; do
