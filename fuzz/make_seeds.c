@@ -322,6 +322,16 @@ static void heap_seeds(const char *dir, const char *t)
 	s.buf[s.len++] = 3;
 	emit(dir, t, "unassigned-ops", &s);
 
+	/* Deep checks after every op (header c bit 4). */
+	hdr(&s, 0x01, 0, 0, 0x10);
+	alloc(&s, 1, 12);
+	alloc(&s, 2, 80);
+	rec(&s, HW_OP_FREE, 0, 0, 0);
+	rec(&s, HW_OP_SCAVENGE, 0, 0, 20000);
+	aligned(&s, 1, 3, 4);
+	rec(&s, HW_OP_BG_STEP, 1, 0, 0);
+	emit(dir, t, "deep-checks", &s);
+
 	/* Shorter than a header: the default configuration and no ops. */
 	s.len = 1;
 	s.buf[0] = 0xff;
