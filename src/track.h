@@ -1,26 +1,57 @@
 /* track.h: telling AddressSanitizer or Valgrind Memcheck what the heap does.
  *
- * Owns: the four annotation hooks the heap calls, each compiled to the
- * build's tracking mode (HW_TRACK_ASAN, HW_TRACK_VALGRIND, or nothing):
- *   hw_track_noaccess  new arena: nothing in it may be touched
+ * Owns: the annotation hooks, each compiled to the build's tracking mode
+ * (HW_TRACK_ASAN, HW_TRACK_VALGRIND, or nothing). The heap calls:
+ *   hw_track_noaccess  a new arena: nothing in it may be touched
  *   hw_track_alloc     a run handed out (defined when known zero)
  *   hw_track_free      a run given back: stale accesses are errors
  *   hw_track_unmap     before an arena is released: ASan keeps poison across
  *                      munmap/mmap, so clear it or a later mapping at the same
  *                      address reports false errors
+ * Deliberate accesses to memory the tools consider dead use:
+ *   HW_TRACK_UNCHECKED   function attribute: ASan does not check its accesses
+ *   hw_track_quiet_begin/end  Memcheck reports nothing in between (per thread)
+ *   hw_track_os_fill     bytes written by the (simulated) OS into pages the
+ *                        heap does not own at that moment: a kernel's writes
+ *                        are invisible to the tools, so these must be too
+ * (platform/trap.c's probe reads traps on purpose; platform/sim.c fills
+ * reused released pages with junk.)
  *
  * Invariants:
- *   K1. Under ASan, every byte of an arena not inside a live run is poisoned.
- *   K2. Under Valgrind, each live run is one MALLOCLIKE block; free and
- *       unallocated pages are no-access. Runs built from released pages are
- *       marked defined when zeroed (Memcheck cannot know MADV_DONTNEED zeroes).
+ *   K1. Under ASan, every byte of an arena not inside a live run is poisoned,
+ *       and no byte outside a live arena is poisoned by the heap.
+ *   K2. Under ASan, each live arena is one LeakSanitizer root region, so a
+ *       pointer stored in heap memory keeps a malloc'd object alive; the
+ *       region is unregistered before the arena goes (registrations are
+ *       matched exactly, (base, size) both times).
+ *   K3. Under Valgrind, each live arena is the one superblock of its own
+ *       auto-free metapool (anchored at the arena base) and each live run is
+ *       one MALLOCLIKE block inside it; free pages are no-access. Releasing
+ *       the arena frees the blocks still live in it, so a destroyed heap
+ *       leaves no stale block for the leak check or for a later mapping at
+ *       the same address.
+ *   K4. Under Valgrind, a run known to be zero (pages released with
+ *       MADV_DONTNEED, which Memcheck cannot know zero-fill) is handed out
+ *       defined; any other run is undefined, including the released part of
+ *       a run that is partly dirty.
+ *   K5. hw_track_os_fill leaves every byte's tracking state as it was.
  *
- * Locking: the hooks are called under the heap lock.
+ * Known limit (ASan): LeakSanitizer reads every page of a registered root
+ * region that /proc/self/maps calls readable. Guard pages installed with
+ * MADV_GUARD_INSTALL live inside a readable mapping, so a leak check while a
+ * heap holds such pages (fault_on_free on a platform whose fault installs
+ * guards) kills the scan ("Tracer caught signal 11"). PROT_NONE faults are
+ * separate mappings and are skipped.
+ *
+ * Locking: the heap hooks run under the heap lock; hw_track_os_fill under
+ * whatever serializes the platform instance. The tools lock internally.
  */
 #ifndef HW_TRACK_H
 #define HW_TRACK_H
 
 #include "base.h"
+
+#include <string.h>
 
 #if HW_TRACK_ASAN && HW_TRACK_VALGRIND
 #error "choose one tracking mode"
@@ -33,7 +64,6 @@
 static inline void hw_track_noaccess(void *p, size_t n)
 {
 	__asan_poison_memory_region(p, n);
-	/* Pointers stored in heap memory keep other objects alive. */
 	__lsan_register_root_region(p, n);
 }
 static inline void hw_track_alloc(void *p, size_t n, bool zeroed)
@@ -47,28 +77,79 @@ static inline void hw_track_unmap(void *p, size_t n)
 	__lsan_unregister_root_region(p, n);
 	__asan_unpoison_memory_region(p, n);
 }
+static inline void hw_track_quiet_begin(void) {}
+static inline void hw_track_quiet_end(void) {}
+#define HW_TRACK_UNCHECKED __attribute__((no_sanitize("address")))
 
 #elif HW_TRACK_VALGRIND
 #include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 
-static inline void hw_track_noaccess(void *p, size_t n) { VALGRIND_MAKE_MEM_NOACCESS(p, n); }
+static inline void hw_track_noaccess(void *p, size_t n)
+{
+	VALGRIND_CREATE_MEMPOOL_EXT(p, 0, 0,
+				    VALGRIND_MEMPOOL_METAPOOL | VALGRIND_MEMPOOL_AUTO_FREE);
+	VALGRIND_MEMPOOL_ALLOC(p, p, n);
+	VALGRIND_MAKE_MEM_NOACCESS(p, n);
+}
 static inline void hw_track_alloc(void *p, size_t n, bool zeroed)
 {
 	VALGRIND_MALLOCLIKE_BLOCK(p, n, 0, zeroed);
 }
+/* FREELIKE makes the block no-access. */
 static inline void hw_track_free(void *p, size_t n)
 {
+	(void)n;
 	VALGRIND_FREELIKE_BLOCK(p, 0);
-	VALGRIND_MAKE_MEM_NOACCESS(p, n);
 }
-static inline void hw_track_unmap(void *p, size_t n) { VALGRIND_MAKE_MEM_UNDEFINED(p, n); }
+/* Freeing the superblock of an auto-free pool frees the runs in it (K3). */
+static inline void hw_track_unmap(void *p, size_t n)
+{
+	(void)n;
+	VALGRIND_MEMPOOL_FREE(p, p);
+	VALGRIND_DESTROY_MEMPOOL(p);
+}
+static inline void hw_track_quiet_begin(void) { VALGRIND_DISABLE_ERROR_REPORTING; }
+static inline void hw_track_quiet_end(void) { VALGRIND_ENABLE_ERROR_REPORTING; }
+#define HW_TRACK_UNCHECKED
 
 #else
 static inline void hw_track_noaccess(void *p, size_t n) { (void)p, (void)n; }
-static inline void hw_track_alloc(void *p, size_t n, bool zeroed) { (void)p, (void)n, (void)zeroed; }
+static inline void hw_track_alloc(void *p, size_t n, bool zeroed)
+{
+	(void)p, (void)n, (void)zeroed;
+}
 static inline void hw_track_free(void *p, size_t n) { (void)p, (void)n; }
 static inline void hw_track_unmap(void *p, size_t n) { (void)p, (void)n; }
+static inline void hw_track_quiet_begin(void) {}
+static inline void hw_track_quiet_end(void) {}
+#define HW_TRACK_UNCHECKED
 #endif
+
+/* K5. Under ASan the stores are uninstrumented (a memset call would go
+ * through ASan's checking interceptor, hence the volatile word loop; P1 makes
+ * p and n page multiples, the byte loop is for anything else). Under
+ * Memcheck, a store while reporting is off leaves a no-access byte
+ * no-access. */
+HW_TRACK_UNCHECKED static inline void hw_track_os_fill(void *p, size_t n, unsigned char byte)
+{
+	hw_track_quiet_begin();
+	if (HW_TRACK_ASAN) {
+		size_t i = 0;
+		if ((((uintptr_t)p | n) & (sizeof(uint64_t) - 1)) == 0) {
+			volatile uint64_t *w = p;
+			uint64_t v = byte * (UINT64_MAX / 0xff);
+			for (; i < n / sizeof *w; i++)
+				w[i] = v;
+			i *= sizeof *w;
+		}
+		volatile unsigned char *b = p;
+		for (; i < n; i++)
+			b[i] = byte;
+	} else {
+		memset(p, byte, n);
+	}
+	hw_track_quiet_end();
+}
 
 #endif
