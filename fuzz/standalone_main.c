@@ -21,6 +21,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,9 @@ static int run_path(const char *path, unsigned *count)
 			bad = 1;
 			break;
 		}
-		snprintf(names[n], len, "%s/%s", path, e->d_name);
+		size_t plen = strlen(path);
+		bool slash = plen > 0 && path[plen - 1] == '/';
+		snprintf(names[n], len, "%s%s%s", path, slash ? "" : "/", e->d_name);
 		n++;
 	}
 	closedir(dir);
