@@ -48,6 +48,10 @@
  * the heap's pages (so their cost stays a fixed share of the run), besides
  * the forced ones (VALIDATE ops, refused platform calls, teardown). */
 #define DEEP_CREDIT 16
+/* Page comparisons one fuzz input may spend on deep checks (D3: well under
+ * a second even with sanitizers); forced deep checks beyond it are skipped.
+ * The difftest (hw_driver_options.deep_every) has no such cap. */
+#define DEEP_BUDGET ((size_t)1 << 19)
 /* Pages stamped per run at most (D6). */
 #define STAMPS 16
 /* Bounds (D3): one allocation or grow at most 4 MiB, the heap at most
@@ -87,7 +91,7 @@ typedef struct driver {
 	const char *op_name;
 	uint64_t failures_before;
 	unsigned deep_every, since_deep;
-	size_t credit;
+	size_t credit, deep_left;
 	bool deep_now, sim_checked;
 } driver;
 
@@ -429,14 +433,21 @@ static void validate(driver *d)
 }
 
 /* Every page against the model and the platform, then the heap's own
- * validator. */
+ * validator; skipped (with a trace line) once the input's budget is spent. */
 static void deep_check(driver *d)
 {
+	size_t cost = 2 * d->m.npages + 1;
+	d->credit = 0;
+	d->since_deep = 0;
+	if (cost > d->deep_left) {
+		tr(d, "\t/* deep check skipped: the input's budget is spent */\n");
+		return;
+	}
+	if (d->deep_left != SIZE_MAX)
+		d->deep_left -= cost;
 	compare_all(d);
 	if (!d->failed)
 		validate(d);
-	d->credit = 0;
-	d->since_deep = 0;
 }
 
 /* Everything after an op (D4): stats and counters always, the pages the op
@@ -1021,6 +1032,7 @@ static bool setup(driver *d)
 	d->retain = c->retain_percent ? c->retain_percent : 10;
 	d->limit = c->memory_limit;
 	d->deep_every = c->deep_every_op ? 1 : d->opt->deep_every;
+	d->deep_left = d->opt->deep_every ? SIZE_MAX : DEEP_BUDGET;
 	/* The simulated backing holds the arenas, one more arena of alignment
 	 * slack and the metadata; the window is more than twice the backing,
 	 * so every reservation the simulator can make lies inside it and a
