@@ -10,7 +10,8 @@
 #   E1. $OUT/<target> exists, is executable, has an OSS-Fuzz-legal name
 #       ([A-Za-z0-9_-], no extension) and does not load libheapward.so.
 #   E2. $OUT/<target>.options is fuzz/<target>.options; $OUT/<target>.dict
-#       exists when fuzz/<target>.dict does.
+#       is fuzz/<target>.dict when that exists, and every dictionary the
+#       .options file names (`dict = name`) is in $OUT beside it.
 #   E3. $OUT/<target>_seed_corpus.zip holds exactly the inputs of
 #       corpus/<target>/seed and corpus/<target>/regress (a README there is
 #       not an input).
@@ -115,9 +116,17 @@ for options in "$repo"/fuzz/*.options; do
 	fi
 	# E2
 	cmp -s "$options" "$OUT/$t.options" || fail "$t: $t.options missing or different"
+	dicts=()
 	if [ -f "$repo/fuzz/$t.dict" ]; then
-		cmp -s "$repo/fuzz/$t.dict" "$OUT/$t.dict" || fail "$t: $t.dict missing or different"
+		dicts+=("$t.dict")
 	fi
+	# A dictionary shared between targets is named in the .options file.
+	for d in $(sed -n 's/^[[:space:]]*dict[[:space:]]*=[[:space:]]*\([^[:space:]]*\).*/\1/p' "$options"); do
+		dicts+=("$d")
+	done
+	for d in "${dicts[@]}"; do
+		cmp -s "$repo/fuzz/$d" "$OUT/$d" || fail "$t: dictionary $d missing from \$OUT or different"
+	done
 	# E3
 	want=0
 	for kind in seed regress; do
@@ -146,7 +155,7 @@ for options in "$repo"/fuzz/*.options; do
 		expect=$(find "${files[@]}" -size +0c | wc -l)
 	fi
 	[ "$ran" -eq "$expect" ] || { tail -n 20 "$log"; fail "$t: ran $ran of $expect inputs"; }
-	echo "ok $t: binary, options$( [ -f "$OUT/$t.dict" ] && echo ', dict'), $want seed inputs, $ran replayed"
+	echo "ok $t: binary, options, ${#dicts[@]} dictionaries, $want seed inputs, $ran replayed"
 done
 [ $targets -gt 0 ] || fail "no fuzz/*.options: no targets"
 echo "oss-fuzz emulation ($engine+$sanitizer): $targets targets ok"
