@@ -189,6 +189,7 @@ void hw_grow_undo_locked(hw_heap *h, uintptr_t arena)
 	hw_tree_update(h, c0, c1);
 	h->mapped -= size;
 	h->released -= size;
+	h->counters.grows--; /* a failed allocation changes no heap stat */
 	hw_track_unmap((void *)arena, size);
 	release(h, arena, size);
 	if (h->narenas == 0)
