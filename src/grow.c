@@ -196,8 +196,36 @@ void hw_grow_undo_locked(hw_heap *h, uintptr_t arena)
 		h->base = 0;
 }
 
+static bool allocated_body(hw_heap *h, size_t page)
+{
+	hw_chunk *c = hw_heap_present_chunk(h, hw_heap_addr(h, page));
+	unsigned i = (unsigned)(page % HW_BITS_PAGES);
+	return c && hw_bits_test(c->alloc, i) && !hw_bits_test(c->head, i);
+}
+
+/* Calls hw_track_forget on every live run (tracking builds only: O(heap)).
+ * A run may cross into an address-contiguous arena. */
+static void forget_live_runs(hw_heap *h)
+{
+	size_t window = h->nchunks * HW_BITS_PAGES;
+	for (size_t ci = 0; ci < h->nchunks; ci++) {
+		hw_chunk *c = hw_heap_present_chunk(h, hw_heap_addr(h, ci * HW_BITS_PAGES));
+		if (!c)
+			continue;
+		for (unsigned i = hw_bits_find_set_from(c->head, 0); i != HW_BITS_NONE;
+		     i = hw_bits_find_set_from(c->head, i + 1)) {
+			size_t run = ci * HW_BITS_PAGES + i, q = run + 1;
+			while (q < window && allocated_body(h, q))
+				q++;
+			hw_track_forget((void *)hw_heap_addr(h, run), (q - run) << h->page_shift);
+		}
+	}
+}
+
 void hw_grow_release_all(hw_heap *h)
 {
+	if (HW_TRACK_ASAN)
+		forget_live_runs(h);
 	for (size_t i = 0; i < h->narenas; i++) {
 		/* Sanitizers keep poison across munmap; clear it first. */
 		hw_track_unmap((void *)h->arenas[i].base, h->arenas[i].size);

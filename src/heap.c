@@ -238,8 +238,12 @@ static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 	uintptr_t addr = hw_align_up(hw_heap_addr(h, page), align_pages << h->page_shift);
 	page = (addr - h->base) >> h->page_shift;
 
+	/* Tracking first, so reacquire can mark the zero parts it makes Ready. */
+	size_t bytes = npages << h->page_shift;
+	hw_track_alloc((void *)addr, bytes, false);
 	bool z;
 	if (hw_scavenge_reacquire_locked(h, page, npages, &z) != 0) {
+		hw_track_free((void *)addr, bytes);
 		if (grown)
 			hw_grow_undo_locked(h, grown);
 		errno = ENOMEM;
@@ -247,11 +251,10 @@ static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 	}
 	hw_heap_for_spans(h, page, npages, span_mark_alloc, NULL);
 	hw_bits_set(hw_heap_chunk(h, page)->head, (unsigned)(page % HW_BITS_PAGES), 1);
-	h->inuse += npages << h->page_shift;
+	h->inuse += bytes;
 	h->counters.allocs++;
 	hw_tree_update(h, page / HW_BITS_PAGES, (page + npages - 1) / HW_BITS_PAGES);
 	hw_scavenge_enforce_limit_locked(h);
-	hw_track_alloc((void *)addr, npages << h->page_shift, z);
 	if (zeroed)
 		*zeroed = z;
 	return (void *)addr;

@@ -238,6 +238,9 @@ int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed
 				undo_ready(h, lo, p);
 				return ENOMEM;
 			}
+			size_t zs = hw_max(p, page), ze = hw_min(q, page + n);
+			if (h->zero_released && ze > zs)
+				hw_track_zeroed((void *)hw_heap_addr(h, zs), (ze - zs) << h->page_shift);
 			p = q;
 		} else {
 			p++;

@@ -4,7 +4,9 @@
  * (HW_TRACK_ASAN, HW_TRACK_VALGRIND, or nothing). The heap calls:
  *   hw_track_noaccess  a new arena: nothing in it may be touched
  *   hw_track_alloc     a run handed out (defined when known zero)
+ *   hw_track_zeroed    part of a new run that is known to read as zero
  *   hw_track_free      a run given back: stale accesses are errors
+ *   hw_track_forget    a run still live when its heap is destroyed
  *   hw_track_unmap     before an arena is released: ASan keeps poison across
  *                      munmap/mmap, so clear it or a later mapping at the same
  *                      address reports false errors
@@ -20,28 +22,22 @@
  * Invariants:
  *   K1. Under ASan, every byte of an arena not inside a live run is poisoned,
  *       and no byte outside a live arena is poisoned by the heap.
- *   K2. Under ASan, each live arena is one LeakSanitizer root region, so a
- *       pointer stored in heap memory keeps a malloc'd object alive; the
- *       region is unregistered before the arena goes (registrations are
- *       matched exactly, (base, size) both times).
+ *   K2. Under ASan, each live run is one LeakSanitizer root region, so a
+ *       pointer stored in heap memory keeps a malloc'd object alive while
+ *       free pages are never scanned; the region is unregistered when the run
+ *       is freed or its heap destroyed (matched exactly, (base, size) both
+ *       times).
  *   K3. Under Valgrind, each live arena is the one superblock of its own
  *       auto-free metapool (anchored at the arena base) and each live run is
  *       one MALLOCLIKE block inside it; free pages are no-access. Releasing
  *       the arena frees the blocks still live in it, so a destroyed heap
  *       leaves no stale block for the leak check or for a later mapping at
  *       the same address.
- *   K4. Under Valgrind, a run known to be zero (pages released with
- *       MADV_DONTNEED, which Memcheck cannot know zero-fill) is handed out
- *       defined; any other run is undefined, including the released part of
- *       a run that is partly dirty.
+ *   K4. Under Valgrind, the pages of a new run that were released on a
+ *       platform whose released pages read as zero (MADV_DONTNEED, whose
+ *       zero-fill Memcheck cannot see) are defined; its dirty pages are
+ *       undefined.
  *   K5. hw_track_os_fill leaves every byte's tracking state as it was.
- *
- * Known limit (ASan): LeakSanitizer reads every page of a registered root
- * region that /proc/self/maps calls readable. Guard pages installed with
- * MADV_GUARD_INSTALL live inside a readable mapping, so a leak check while a
- * heap holds such pages (fault_on_free on a platform whose fault installs
- * guards) kills the scan ("Tracer caught signal 11"). PROT_NONE faults are
- * separate mappings and are skipped.
  *
  * Locking: the heap hooks run under the heap lock; hw_track_os_fill under
  * whatever serializes the platform instance. The tools lock internally.
@@ -61,22 +57,24 @@
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/lsan_interface.h>
 
-static inline void hw_track_noaccess(void *p, size_t n)
-{
-	__asan_poison_memory_region(p, n);
-	__lsan_register_root_region(p, n);
-}
+static inline void hw_track_noaccess(void *p, size_t n) { __asan_poison_memory_region(p, n); }
+/* Each live run is a LeakSanitizer root region (K2): pointers stored in it
+ * keep their objects alive, and free pages are never scanned (scanning whole
+ * arenas read every untouched page and tripped on guard pages). */
 static inline void hw_track_alloc(void *p, size_t n, bool zeroed)
 {
 	(void)zeroed;
 	__asan_unpoison_memory_region(p, n);
+	__lsan_register_root_region(p, n);
 }
-static inline void hw_track_free(void *p, size_t n) { __asan_poison_memory_region(p, n); }
-static inline void hw_track_unmap(void *p, size_t n)
+static inline void hw_track_free(void *p, size_t n)
 {
 	__lsan_unregister_root_region(p, n);
-	__asan_unpoison_memory_region(p, n);
+	__asan_poison_memory_region(p, n);
 }
+static inline void hw_track_zeroed(void *p, size_t n) { (void)p, (void)n; }
+static inline void hw_track_forget(void *p, size_t n) { __lsan_unregister_root_region(p, n); }
+static inline void hw_track_unmap(void *p, size_t n) { __asan_unpoison_memory_region(p, n); }
 static inline void hw_track_quiet_begin(void) {}
 static inline void hw_track_quiet_end(void) {}
 #define HW_TRACK_UNCHECKED __attribute__((no_sanitize("address")))
@@ -102,6 +100,11 @@ static inline void hw_track_free(void *p, size_t n)
 	(void)n;
 	VALGRIND_FREELIKE_BLOCK(p, 0);
 }
+/* Released pages reused inside a run read as zero: MADV_DONTNEED's
+ * zero-fill is invisible to Memcheck, so say it (K4). */
+static inline void hw_track_zeroed(void *p, size_t n) { VALGRIND_MAKE_MEM_DEFINED(p, n); }
+/* Live runs die with their arena's pool (K3). */
+static inline void hw_track_forget(void *p, size_t n) { (void)p, (void)n; }
 /* Freeing the superblock of an auto-free pool frees the runs in it (K3). */
 static inline void hw_track_unmap(void *p, size_t n)
 {
@@ -120,6 +123,8 @@ static inline void hw_track_alloc(void *p, size_t n, bool zeroed)
 	(void)p, (void)n, (void)zeroed;
 }
 static inline void hw_track_free(void *p, size_t n) { (void)p, (void)n; }
+static inline void hw_track_zeroed(void *p, size_t n) { (void)p, (void)n; }
+static inline void hw_track_forget(void *p, size_t n) { (void)p, (void)n; }
 static inline void hw_track_unmap(void *p, size_t n) { (void)p, (void)n; }
 static inline void hw_track_quiet_begin(void) {}
 static inline void hw_track_quiet_end(void) {}
