@@ -215,12 +215,11 @@ static void heap_seeds(const char *dir, const char *t)
 	/* Failure injection of each kind, then any kind. */
 	hdr(&s, 0, 0, 0, 0);
 	for (uint8_t k = 0; k < 8; k++) {
-		if (k == HW_SYS_USE)
-			continue; /* use: below, on the reuse path */
 		rec(&s, HW_OP_INJECT, k, 0, 0);
 		alloc(&s, 3, (uint16_t)(600 + 500 * k));
 		rec(&s, HW_OP_GROW, 0, 300, 0);
 	}
+	/* use again, on the reuse path this time (no grow). */
 	rec(&s, HW_OP_INJECT, HW_SYS_USE, 0, 0);
 	alloc(&s, 1, 3);
 	alloc(&s, 1, 3);
