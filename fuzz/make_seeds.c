@@ -418,6 +418,16 @@ static void platform_seeds(const char *dir)
 	rec(&s, HW_POP_CHECK, 0, 0, 0);
 	emit(dir, t, "ignore-hints-junk", &s);
 
+	/* ignore_hints: a reservation may land on its hint by chance, but
+	 * never next to an owned page. */
+	hdr(&s, 0x80 | 0x04, 0, 0, 0);
+	rec(&s, HW_POP_RESERVE, 0, 23, 0);
+	rec(&s, HW_POP_RELEASE, 0, 0, 0);
+	rec(&s, HW_POP_RESERVE, 0xc0, 0, 0);
+	rec(&s, HW_POP_RESERVE, 0x40, 2, 1);
+	rec(&s, HW_POP_CHECK, 0, 0, 0);
+	emit(dir, t, "ignore-hints-apart", &s);
+
 	/* 16 KiB pages with a huge page; unassigned ops. */
 	hdr(&s, 0x04 | 0x20, 0x08, 0, 0);
 	rec(&s, HW_POP_ALLOC, 0, 16, 0);
