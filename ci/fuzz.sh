@@ -193,8 +193,13 @@ for t in "${targets[@]}"; do
 	last=$(grep -E '^#[0-9]+: cov: ' "$work/fuzz.log" | tail -n 1 || true)
 	cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
 	ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
-	eps=$(sed -n 's/.* exec\/s:\{0,1\} \([0-9]*\).*/\1/p' <<<"$last")
 	execs=$(sed -n 's/^#\([0-9]*\):.*/\1/p' <<<"$last")
+	# The line's exec/s is the last job's; the campaign's is execs / time.
+	secs=$(sed -n 's/.* time: \([0-9]*\)s.*/\1/p' <<<"$last")
+	eps=
+	if [ -n "$execs" ] && [ -n "$secs" ] && [ "$secs" -gt 0 ]; then
+		eps=$((execs / secs))
+	fi
 
 	# Parallel jobs often report one bug several times: keep one input per
 	# distinct SUMMARY line of its minimized replay.
