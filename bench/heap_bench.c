@@ -129,7 +129,8 @@ static int setup_case(bench_case *c, uint64_t seed)
 	for (size_t i = 0; i < L.nruns; i++) {
 		at[i] = hw_heap_alloc(c->h, L.runs[i].pages);
 		if ((uintptr_t)at[i] != c->base + L.runs[i].first * c->page)
-			return fail(c, "first fit did not tile the empty heap in order (bench.h B2)");
+			return fail(c,
+				    "first fit did not tile the empty heap in order (bench.h B2)");
 	}
 	for (size_t i = 0; i < L.nruns; i++) {
 		if (L.is_free[i]) {
@@ -177,7 +178,8 @@ static uint64_t time_harness(bench_case *c, size_t pairs)
 {
 	bench_rng r = c->rng;
 	size_t zero = 0, chain = 0;
-	__asm__ volatile("" : "+r"(zero));
+	__asm__ volatile(""
+			 : "+r"(zero));
 	uint64_t t0 = bench_clock_ns();
 	for (size_t k = 0; k < pairs; k++) {
 		size_t n = bench_run_pages(&r, c->max_pages);
@@ -186,7 +188,9 @@ static uint64_t time_harness(bench_case *c, size_t pairs)
 		chain = (uintptr_t)victim.p + victim.pages;
 	}
 	uint64_t ns = bench_clock_ns() - t0;
-	__asm__ volatile("" : : "r"(chain));
+	__asm__ volatile(""
+			 :
+			 : "r"(chain));
 	return ns;
 }
 
@@ -225,7 +229,9 @@ static const char *size_name(size_t bytes, char *buf, size_t len)
 	return buf;
 }
 
-enum { NW = 2, NS = 3, NCASES = NW * NS };
+enum { NW = 2,
+       NS = 3,
+       NCASES = NW * NS };
 
 static const struct {
 	const char *name;

@@ -49,8 +49,8 @@
 #include "platform.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define MIB ((size_t)1 << 20)
@@ -133,7 +133,14 @@ static int dry_alloc(hw_platform *pf, size_t n, void **out)
 }
 
 static const hw_platform_ops dry_ops = {
-	dry_reserve, dry_map, dry_use, dry_unuse, dry_fault, dry_release, dry_alloc, NULL,
+	dry_reserve,
+	dry_map,
+	dry_use,
+	dry_unuse,
+	dry_fault,
+	dry_release,
+	dry_alloc,
+	NULL,
 };
 
 static void dry_init(dry_platform *d, hw_platform *real)
@@ -169,7 +176,8 @@ static int run_heap(hw_platform *pf, bool dry, const bench_layout *L, const char
 	for (size_t i = 0; i < L->nruns && !rc; i++) {
 		at[i] = hw_heap_alloc(h, L->runs[i].pages);
 		if ((uintptr_t)at[i] != (uintptr_t)base + L->runs[i].first * page)
-			rc = fail(name, "heap", "first fit did not tile the empty heap in order (bench.h B2)");
+			rc = fail(name, "heap",
+				  "first fit did not tile the empty heap in order (bench.h B2)");
 	}
 	for (size_t i = 0; i < L->nruns && !rc && !dry; i++)
 		touch((uintptr_t)at[i], L->runs[i].pages * page, os_page);
@@ -199,7 +207,8 @@ static int run_heap(hw_platform *pf, bool dry, const bench_layout *L, const char
 	else if (hw_heap_validate(h, msg, sizeof msg) != 0)
 		rc = fail(name, "heap", msg);
 	else if (!dry && hw_platform_resident_bytes(base, size) != live_bytes(L, page))
-		rc = fail(name, "heap", "resident bytes after the scavenge are not the in-use bytes (S1)");
+		rc = fail(name, "heap",
+			  "resident bytes after the scavenge are not the in-use bytes (S1)");
 out:
 	free(at);
 	hw_heap_destroy(h);
@@ -269,7 +278,9 @@ int main(int argc, char **argv)
 {
 	uint64_t mib = 512, seed = BENCH_SEED;
 	for (int i = 1; i < argc; i++) {
-		uint64_t *dst = !strcmp(argv[i], "--mib") ? &mib : !strcmp(argv[i], "--seed") ? &seed : NULL;
+		uint64_t *dst = !strcmp(argv[i], "--mib")    ? &mib
+				: !strcmp(argv[i], "--seed") ? &seed
+							     : NULL;
 		if (!dst || i + 1 == argc || parse_u64(argv[++i], dst) != 0)
 			return usage();
 	}
@@ -306,7 +317,8 @@ int main(int argc, char **argv)
 	int rc = 0;
 	for (int l = 0; l < NL && !rc; l++) {
 		bench_rng r = {seed ^ layouts[l].max_pages};
-		bench_layout L = bench_layout_make(&r, (size_t)mib * MIB / page, layouts[l].max_pages);
+		bench_layout L =
+			bench_layout_make(&r, (size_t)mib * MIB / page, layouts[l].max_pages);
 		freed[l] = L.free_pages * page;
 		for (int rep = 0; rep < SCAV_REPS && !rc; rep++) {
 			side_result hs = {0, 0}, rs = {0, 0}, ds = {0, 0};
@@ -330,7 +342,8 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 
-	printf("scavenge_bench: release all free Ready pages of a %" PRIu64 " MiB layout, half free\n",
+	printf("scavenge_bench: release all free Ready pages of a %" PRIu64
+	       " MiB layout, half free\n",
 	       mib);
 	printf("heap = hw_heap_scavenge(SIZE_MAX); raw = hw_sys_unuse (MADV_DONTNEED) per maximal\n"
 	       "free range; policy = the heap's scavenge with a no-op unuse (its own work alone);\n"
@@ -342,7 +355,8 @@ int main(int argc, char **argv)
 	for (int l = 0; l < NL; l++) {
 		uint64_t ratio[SCAV_REPS];
 		for (int rep = 0; rep < SCAV_REPS; rep++)
-			ratio[rep] = heap_ns[l][rep] * 1000000 / (raw_ns[l][rep] ? raw_ns[l][rep] : 1);
+			ratio[rep] =
+				heap_ns[l][rep] * 1000000 / (raw_ns[l][rep] ? raw_ns[l][rep] : 1);
 		paired[l] = (double)bench_median(ratio, SCAV_REPS) / 1e6 - 1.0;
 		double hmin = (double)bench_min(heap_ns[l], SCAV_REPS) / 1e6;
 		double rmin = (double)bench_min(raw_ns[l], SCAV_REPS) / 1e6;
@@ -357,9 +371,10 @@ int main(int argc, char **argv)
 	}
 	printf("\n");
 	for (int l = 0; l < NL; l++)
-		printf("overhead heap/raw - 1 (fastest samples), %-10s: %+6.1f%%  target <= 10%%  %s\n"
+		printf("overhead heap/raw - 1 (fastest samples), %-10s: %+6.1f%%  target <= 10%%  "
+		       "%s\n"
 		       "    median of paired ratios %+.1f%%; policy alone = %.1f%% of raw\n",
-		       layouts[l].name, over[l] * 100.0, bench_verdict(over[l] <= 0.10), paired[l] * 100.0,
-		       policy[l] * 100.0);
+		       layouts[l].name, over[l] * 100.0, bench_verdict(over[l] <= 0.10),
+		       paired[l] * 100.0, policy[l] * 100.0);
 	return 0;
 }

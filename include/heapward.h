@@ -44,15 +44,15 @@ HW_API hw_platform *hw_platform_os(void);
 typedef void (*hw_report_fn)(void *arg, const char *line);
 
 typedef struct hw_heap_config {
-	hw_platform *platform;      /* NULL = hw_platform_os() */
-	size_t page_size;           /* heap page: power of two >= 4096; 0 = 8 KiB */
-	size_t arena_size;          /* grow unit: multiple of 512 pages; 0 = 64 MiB */
-	size_t address_space;       /* span the heap may grow over; 0 = 1 TiB */
-	size_t memory_limit;        /* soft cap on Ready bytes; 0 = none */
-	unsigned retain_percent;    /* bg scavenger goal: inuse * (100 + p) / 100; 0 = 10 */
+	hw_platform *platform;          /* NULL = hw_platform_os() */
+	size_t page_size;               /* heap page: power of two >= 4096; 0 = 8 KiB */
+	size_t arena_size;              /* grow unit: multiple of 512 pages; 0 = 64 MiB */
+	size_t address_space;           /* span the heap may grow over; 0 = 1 TiB */
+	size_t memory_limit;            /* soft cap on Ready bytes; 0 = none */
+	unsigned retain_percent;        /* bg scavenger goal: inuse * (100 + p) / 100; 0 = 10 */
 	unsigned scavenger_cpu_percent; /* bg scavenger CPU budget; 0 = 1 */
-	bool fault_on_free;         /* freed runs trap on access until reused */
-	hw_report_fn report;        /* NULL = stderr */
+	bool fault_on_free;             /* freed runs trap on access until reused */
+	hw_report_fn report;            /* NULL = stderr */
 	void *report_arg;
 } hw_heap_config;
 
@@ -115,22 +115,22 @@ enum {
 };
 
 typedef struct hw_heap_stats {
-	size_t mapped;   /* bytes of arena address space owned by the heap */
-	size_t inuse;    /* bytes in allocated runs */
-	size_t idle;     /* free bytes: mapped - inuse */
-	size_t released; /* free bytes not backed by memory (Prepared/Reserved) */
-	size_t ready;    /* bytes backed: mapped - released */
+	size_t mapped;       /* bytes of arena address space owned by the heap */
+	size_t inuse;        /* bytes in allocated runs */
+	size_t idle;         /* free bytes: mapped - inuse */
+	size_t released;     /* free bytes not backed by memory (Prepared/Reserved) */
+	size_t ready;        /* bytes backed: mapped - released */
 	size_t meta_ready;   /* Ready bytes of heap metadata (not in mapped) */
 	size_t memory_limit; /* current soft limit, 0 = none */
 	uint64_t arenas;     /* arenas reserved (== grows that succeeded) */
 	uint64_t grows;
 	uint64_t allocs, frees, invalid_frees;
-	uint64_t scavenge_calls;     /* explicit hw_heap_scavenge calls */
-	uint64_t scavenged_bytes;    /* all bytes released, every path */
-	uint64_t bg_scavenged_bytes; /* by the background scavenger / steps */
+	uint64_t scavenge_calls;        /* explicit hw_heap_scavenge calls */
+	uint64_t scavenged_bytes;       /* all bytes released, every path */
+	uint64_t bg_scavenged_bytes;    /* by the background scavenger / steps */
 	uint64_t limit_scavenged_bytes; /* on the allocation path, for the limit */
-	uint64_t limit_exceeded;     /* allocations left Ready > limit anyway */
-	uint64_t fault_failures;     /* frees that could not fault (ENOMEM) */
+	uint64_t limit_exceeded;        /* allocations left Ready > limit anyway */
+	uint64_t fault_failures;        /* frees that could not fault (ENOMEM) */
 	uint64_t platform_calls[HW_CALL_KINDS];
 	uint64_t platform_failures[HW_CALL_KINDS];
 } hw_heap_stats;

@@ -54,18 +54,18 @@ size_t hw_report_vformat(char *buf, size_t len, const char *fmt, va_list ap);
 HW_NORETURN HW_COLD void hw_fatal(const char *fmt, ...) HW_PRINTF(1, 2);
 
 /* Always-on check: `msg` is a fixed string that tests match. */
-#define HW_CHECK(cond, msg)                                                        \
-	do {                                                                       \
-		if (HW_UNLIKELY(!(cond)))                                          \
-			hw_fatal("heapward: %s", (msg));                           \
+#define HW_CHECK(cond, msg)                              \
+	do {                                             \
+		if (HW_UNLIKELY(!(cond)))                \
+			hw_fatal("heapward: %s", (msg)); \
 	} while (0)
 
 #if HW_DEBUG >= 1
-#define HW_ASSERT(cond)                                                            \
-	do {                                                                       \
-		if (HW_UNLIKELY(!(cond)))                                          \
-			hw_fatal("heapward: assertion failed: %s (%s:%d)", #cond,  \
-				 __FILE__, __LINE__);                              \
+#define HW_ASSERT(cond)                                                           \
+	do {                                                                      \
+		if (HW_UNLIKELY(!(cond)))                                         \
+			hw_fatal("heapward: assertion failed: %s (%s:%d)", #cond, \
+				 __FILE__, __LINE__);                             \
 	} while (0)
 #else
 #define HW_ASSERT(cond) ((void)sizeof(!(cond)))
@@ -76,10 +76,19 @@ HW_NORETURN HW_COLD void hw_fatal(const char *fmt, ...) HW_PRINTF(1, 2);
 #define HW_ASSERT_SLOW(cond) ((void)sizeof(!(cond)))
 #endif
 
-static inline bool hw_is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+static inline bool hw_is_pow2(size_t x)
+{
+	return x != 0 && (x & (x - 1)) == 0;
+}
 static inline uintptr_t hw_align_down(uintptr_t x, size_t a) { return x & ~(uintptr_t)(a - 1); }
-static inline uintptr_t hw_align_up(uintptr_t x, size_t a) { return (x + a - 1) & ~(uintptr_t)(a - 1); }
-static inline unsigned hw_log2(size_t x) { return (unsigned)(63 - __builtin_clzll((unsigned long long)x)); }
+static inline uintptr_t hw_align_up(uintptr_t x, size_t a)
+{
+	return (x + a - 1) & ~(uintptr_t)(a - 1);
+}
+static inline unsigned hw_log2(size_t x)
+{
+	return (unsigned)(63 - __builtin_clzll((unsigned long long)x));
+}
 static inline size_t hw_min(size_t a, size_t b) { return a < b ? a : b; }
 static inline size_t hw_max(size_t a, size_t b) { return a > b ? a : b; }
 

@@ -97,13 +97,15 @@ static int reserve_arena(hw_heap *h, size_t n, uintptr_t *out)
 static int commit_metadata(hw_heap *h, size_t c0, size_t c1)
 {
 	hw_platform *pf = h->pf;
-	if (hw_meta_ensure(pf, &h->sys, &h->meta, &h->chunks[c0], (c1 - c0 + 1) * sizeof(hw_chunk)) ||
+	if (hw_meta_ensure(pf, &h->sys, &h->meta, &h->chunks[c0],
+			   (c1 - c0 + 1) * sizeof(hw_chunk)) ||
 	    hw_meta_ensure(pf, &h->sys, &h->meta, h->arenas, (h->narenas + 1) * sizeof(hw_arena)))
 		return ENOMEM;
 	for (unsigned l = 0; l <= h->tree.top; l++) {
 		size_t lo = (c0 >> (3 * l)) & ~(size_t)(HW_FANOUT - 1);
 		size_t hi = hw_min((c1 >> (3 * l)) | (HW_FANOUT - 1), h->tree.count[l] - 1);
-		if (hw_meta_ensure(pf, &h->sys, &h->meta, &h->tree.level[l][lo], (hi - lo + 1) * sizeof(hw_sum)))
+		if (hw_meta_ensure(pf, &h->sys, &h->meta, &h->tree.level[l][lo],
+				   (hi - lo + 1) * sizeof(hw_sum)))
 			return ENOMEM;
 	}
 	return 0;
@@ -131,7 +133,8 @@ int hw_grow_locked(hw_heap *h, size_t npages, uintptr_t *arena)
 	bool first = h->base == 0;
 	if (first) {
 		size_t half = h->address_space / 2;
-		h->base = addr > half + h->arena_size ? hw_align_down(addr - half, h->arena_size) : h->arena_size;
+		h->base = addr > half + h->arena_size ? hw_align_down(addr - half, h->arena_size)
+						      : h->arena_size;
 		if (!in_window(h, addr, ask))
 			h->base = addr;
 	}

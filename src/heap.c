@@ -79,7 +79,8 @@ static layout plan(size_t page, size_t nchunks, size_t max_arenas)
 	/* Each array starts on its own page, so committing one never drags
 	 * in the pages of another. */
 	L.arenas = L.prefix;
-	L.chunks = hw_align_up(after(L.arenas, max_arenas * sizeof(hw_arena)), page); /* >= 256-aligned */
+	L.chunks = hw_align_up(after(L.arenas, max_arenas * sizeof(hw_arena)),
+			       page); /* >= 256-aligned */
 	L.tree = hw_align_up(after(L.chunks, nchunks * sizeof(hw_chunk)), page);
 	L.total = hw_align_up(L.tree + tree_bytes, page);
 	return L;
@@ -100,11 +101,13 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 		return config_error(cfg, "page_size must be a power of two from 4096 to 1 MiB");
 	size_t chunk = page * HW_BITS_PAGES;
 	size_t arena = c->arena_size ? c->arena_size : hw_max(DEFAULT_ARENA_SIZE, chunk);
-	if (!hw_is_pow2(arena) || arena < chunk || arena % os_page || arena % hw_max(pf->caps.granularity, 1))
+	if (!hw_is_pow2(arena) || arena < chunk || arena % os_page ||
+	    arena % hw_max(pf->caps.granularity, 1))
 		return config_error(cfg, "arena_size must be a power of two, at least 512 pages");
 	size_t space = c->address_space ? c->address_space : DEFAULT_ADDRESS_SPACE;
 	if (space < arena || space % arena || space / page > MAX_WINDOW_PAGES)
-		return config_error(cfg, "address_space must be a multiple of arena_size, at most 2^31 pages");
+		return config_error(
+			cfg, "address_space must be a multiple of arena_size, at most 2^31 pages");
 	if (c->fault_on_free && page < os_page)
 		return config_error(cfg, "fault_on_free needs page_size >= the OS page size");
 	if (os_page / page > 64)
@@ -131,7 +134,8 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 	size_t huge = pf->caps.huge_page_size;
 	/* Huge pages matter to the scavenger only when larger than a unit and
 	 * no larger than a chunk (one bitmap holds a whole huge page). */
-	h->huge_pages = huge > h->unit_pages * page && huge / page <= HW_BITS_PAGES ? huge / page : 0;
+	h->huge_pages =
+		huge > h->unit_pages * page && huge / page <= HW_BITS_PAGES ? huge / page : 0;
 	h->chunk_bytes = chunk;
 	h->arena_size = arena;
 	h->address_space = space;
@@ -150,7 +154,8 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 	/* The root level is searched on every allocation: commit it now. Grow
 	 * commits the rest of the tree for the chunks it adds. */
 	hw_tree *t = &h->tree;
-	if (hw_meta_ensure(pf, &h->sys, &h->meta, t->level[t->top], t->count[t->top] * sizeof(hw_sum)) != 0) {
+	if (hw_meta_ensure(pf, &h->sys, &h->meta, t->level[t->top],
+			   t->count[t->top] * sizeof(hw_sum)) != 0) {
 		hw_meta_destroy(pf, h->meta);
 		errno = ENOMEM;
 		return NULL;
@@ -328,7 +333,8 @@ static const char *free_problem(hw_heap *h, uintptr_t a, size_t n, size_t *page_
 		return "page count runs past the end of the allocated run";
 	if (bad == 2)
 		return "page count covers more than one allocated run";
-	hw_chunk *c = page + n < window ? hw_heap_present_chunk(h, hw_heap_addr(h, page + n)) : NULL;
+	hw_chunk *c =
+		page + n < window ? hw_heap_present_chunk(h, hw_heap_addr(h, page + n)) : NULL;
 	unsigned j = (unsigned)((page + n) % HW_BITS_PAGES);
 	if (c && hw_bits_test(c->alloc, j) && !hw_bits_test(c->head, j))
 		return "page count is shorter than the allocated run";

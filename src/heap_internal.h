@@ -101,9 +101,9 @@ static inline int hw_sys_count(hw_sys_counts *c, hw_sys_kind k, int rc)
 typedef struct hw_meta {
 	uintptr_t base;
 	size_t size;
-	size_t page;          /* OS page: the commit unit */
-	uint64_t *committed;  /* one bit per metadata page */
-	size_t ready_pages;   /* I13 */
+	size_t page;         /* OS page: the commit unit */
+	uint64_t *committed; /* one bit per metadata page */
+	size_t ready_pages;  /* I13 */
 } hw_meta;
 
 typedef enum hw_scav_reason {
@@ -126,7 +126,7 @@ struct hw_heap {
 	size_t chunk_bytes; /* 512 pages */
 	size_t arena_size;
 	size_t address_space;
-	size_t nchunks;     /* chunks in the window */
+	size_t nchunks; /* chunks in the window */
 	size_t max_arenas;
 	bool fault_on_free;
 	bool zero_released; /* platform's released pages read as zero (P4) */

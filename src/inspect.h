@@ -11,10 +11,10 @@
 #include "platform.h"
 
 typedef enum hw_page_kind {
-	HW_PAGE_UNMAPPED = 0, /* not in any arena of this heap */
-	HW_PAGE_FREE_READY,   /* free, backed (dirty) */
-	HW_PAGE_FREE_RELEASED,/* free, not backed (Prepared, or Reserved when faulted) */
-	HW_PAGE_INUSE,        /* part of an allocated run */
+	HW_PAGE_UNMAPPED = 0,  /* not in any arena of this heap */
+	HW_PAGE_FREE_READY,    /* free, backed (dirty) */
+	HW_PAGE_FREE_RELEASED, /* free, not backed (Prepared, or Reserved when faulted) */
+	HW_PAGE_INUSE,         /* part of an allocated run */
 } hw_page_kind;
 
 /* Kind of the heap page containing p; *run_head (may be NULL) says whether

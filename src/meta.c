@@ -104,7 +104,8 @@ int hw_meta_ensure(hw_platform *pf, hw_sys_counts *sys, hw_meta *m, const void *
 bool hw_meta_is_committed(const hw_meta *m, const void *p, size_t n)
 {
 	uintptr_t a = (uintptr_t)p;
-	return committed(m, (a - m->base) / m->page) && committed(m, (a + n - 1 - m->base) / m->page);
+	return committed(m, (a - m->base) / m->page) &&
+	       committed(m, (a + n - 1 - m->base) / m->page);
 }
 
 void hw_meta_destroy(hw_platform *pf, hw_meta m)

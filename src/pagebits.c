@@ -19,17 +19,17 @@ static inline uint64_t word_mask(unsigned lo, unsigned n)
 }
 
 /* Applies fn's effect to [i, i+n) word by word. */
-#define FOR_EACH_WORD_SPAN(i, n, W, M, BODY)                                       \
-	do {                                                                       \
-		unsigned pos_ = (i), left_ = (n);                                  \
-		while (left_ > 0) {                                                \
-			unsigned W = pos_ / 64, lo_ = pos_ % 64;                    \
-			unsigned take_ = 64 - lo_ < left_ ? 64 - lo_ : left_;       \
-			uint64_t M = word_mask(lo_, take_);                         \
-			BODY;                                                      \
-			pos_ += take_;                                             \
-			left_ -= take_;                                            \
-		}                                                                  \
+#define FOR_EACH_WORD_SPAN(i, n, W, M, BODY)                                  \
+	do {                                                                  \
+		unsigned pos_ = (i), left_ = (n);                             \
+		while (left_ > 0) {                                           \
+			unsigned W = pos_ / 64, lo_ = pos_ % 64;              \
+			unsigned take_ = 64 - lo_ < left_ ? 64 - lo_ : left_; \
+			uint64_t M = word_mask(lo_, take_);                   \
+			BODY;                                                 \
+			pos_ += take_;                                        \
+			left_ -= take_;                                       \
+		}                                                             \
 	} while (0)
 
 void hw_bits_set(uint64_t *w, unsigned i, unsigned n)

@@ -153,9 +153,11 @@ size_t hw_scavenge_locked(hw_heap *h, size_t nbytes, hw_scav_reason why)
 			hw_chunk *c = &h->chunks[ci];
 			/* Absent chunks between arenas may have no committed
 			 * metadata; present ones always do. */
-			if (!hw_meta_is_committed(&h->meta, c, sizeof *c) || !c->present || c->free_ready == 0)
+			if (!hw_meta_is_committed(&h->meta, c, sizeof *c) || !c->present ||
+			    c->free_ready == 0)
 				continue;
-			err = pass == 1 ? scavenge_huge(h, ci, &left) : scavenge_units(h, ci, &left);
+			err = pass == 1 ? scavenge_huge(h, ci, &left)
+					: scavenge_units(h, ci, &left);
 		}
 	}
 	size_t released = h->released - before;
@@ -196,7 +198,8 @@ static void undo_ready(hw_heap *h, size_t lo, size_t upto)
 			void *p = (void *)hw_heap_addr(h, page);
 			size_t bytes = (end - page) << h->page_shift;
 			if (h->fault_on_free) {
-				HW_CHECK(hw_heap_sys(h, HW_SYS_FAULT, hw_sys_fault(h->pf, p, bytes)) == 0,
+				HW_CHECK(hw_heap_sys(h, HW_SYS_FAULT,
+						     hw_sys_fault(h->pf, p, bytes)) == 0,
 					 "cannot roll back a failed reuse of faulted pages");
 			} else {
 				hw_heap_sys(h, HW_SYS_UNUSE, 0);
@@ -231,7 +234,8 @@ int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed
 	 * be undone before any bitmap changes. */
 	for (size_t p = lo; p < hi;) {
 		size_t q = p;
-		while (q < hi && hw_bits_test(hw_heap_chunk(h, q)->released, (unsigned)(q % HW_BITS_PAGES)))
+		while (q < hi &&
+		       hw_bits_test(hw_heap_chunk(h, q)->released, (unsigned)(q % HW_BITS_PAGES)))
 			q++;
 		if (q > p) {
 			if (make_ready(h, p, q - p) != 0) {
@@ -240,7 +244,8 @@ int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed
 			}
 			size_t zs = hw_max(p, page), ze = hw_min(q, page + n);
 			if (h->zero_released && ze > zs)
-				hw_track_zeroed((void *)hw_heap_addr(h, zs), (ze - zs) << h->page_shift);
+				hw_track_zeroed((void *)hw_heap_addr(h, zs),
+						(ze - zs) << h->page_shift);
 			p = q;
 		} else {
 			p++;
@@ -254,9 +259,10 @@ int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed
 		unsigned rel = hw_bits_count(c->released, i, take);
 		/* Pages of the run itself that were released. */
 		size_t rs = hw_max(p, page), re = hw_min(p + take, page + n);
-		unsigned rel_run = re > rs ? hw_bits_count(c->released, (unsigned)(rs % HW_BITS_PAGES),
-							   (unsigned)(re - rs))
-					   : 0;
+		unsigned rel_run =
+			re > rs ? hw_bits_count(c->released, (unsigned)(rs % HW_BITS_PAGES),
+						(unsigned)(re - rs))
+				: 0;
 		released_in_run += rel_run;
 		hw_bits_clear(c->released, i, take);
 		c->free_ready += rel;

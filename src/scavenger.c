@@ -29,7 +29,8 @@
 
 static size_t goal(const hw_heap *h)
 {
-	return h->inuse + h->inuse / 100 * h->retain_percent + h->inuse % 100 * h->retain_percent / 100;
+	return h->inuse + h->inuse / 100 * h->retain_percent +
+	       h->inuse % 100 * h->retain_percent / 100;
 }
 
 size_t hw_scavenger_step_locked(hw_heap *h)

@@ -78,7 +78,8 @@ size_t hw_tree_find(hw_heap *h, size_t npages)
 			return SIZE_MAX;
 		if (l == 0) {
 			unsigned bit = hw_bits_find_clear_run(h->chunks[i].alloc, n, 0);
-			HW_CHECK(bit != HW_BITS_NONE, "bad summary data: summary promised a run the bitmap lacks");
+			HW_CHECK(bit != HW_BITS_NONE,
+				 "bad summary data: summary promised a run the bitmap lacks");
 			return i * (size_t)HW_BITS_PAGES + bit;
 		}
 		l--;

@@ -52,7 +52,8 @@ static bool fail(walk *w, int n, const char *fmt, ...)
 	hw_report_vformat(detail, sizeof detail, fmt, ap);
 	va_end(ap);
 	if (w->msg && w->len)
-		hw_report_format(w->msg, w->len, "invariant I%d (%s) broken: %s", n, names[n], detail);
+		hw_report_format(w->msg, w->len, "invariant I%d (%s) broken: %s", n, names[n],
+				 detail);
 	return false;
 }
 
@@ -68,9 +69,11 @@ static bool check_arenas(walk *w)
 	for (size_t i = 0; i < h->narenas; i++) {
 		const hw_arena *a = &h->arenas[i];
 		if (a->base & (h->arena_size - 1) || a->size == 0 || a->size % h->arena_size)
-			return fail(w, 11, "arena %zu at %p (%zu bytes) misaligned", i, (void *)a->base, a->size);
+			return fail(w, 11, "arena %zu at %p (%zu bytes) misaligned", i,
+				    (void *)a->base, a->size);
 		if (a->base < h->base || a->base - h->base > h->address_space - a->size)
-			return fail(w, 11, "arena %zu at %p outside the window", i, (void *)a->base);
+			return fail(w, 11, "arena %zu at %p outside the window", i,
+				    (void *)a->base);
 		if (i > 0 && h->arenas[i - 1].base + h->arenas[i - 1].size > a->base)
 			return fail(w, 11, "arenas %zu and %zu overlap or are unsorted", i - 1, i);
 		total += a->size;
@@ -98,7 +101,8 @@ static hw_mem_state expected_state(const hw_heap *h, bool released)
 	return h->fault_on_free ? HW_MEM_RESERVED : HW_MEM_PREPARED;
 }
 
-static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_pages, size_t *rel_pages)
+static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_pages,
+			size_t *rel_pages)
 {
 	hw_heap *h = w->h;
 	const hw_chunk *c = &h->chunks[ci];
@@ -112,11 +116,14 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 		if (a & r)
 			return fail(w, 5, "page %zu (%p) is released and allocated",
 				    first + k * 64 + (unsigned)__builtin_ctzll(a & r),
-				    (void *)hw_heap_addr(h, first + k * 64 + (unsigned)__builtin_ctzll(a & r)));
+				    (void *)hw_heap_addr(
+					    h, first + k * 64 + (unsigned)__builtin_ctzll(a & r)));
 		uint64_t starts = a & ~((a << 1) | carry);
 		if ((starts & ~hd) || (hd & ~a))
-			return fail(w, 7, "page %zu: run start without head, or head on a free page",
-				    first + k * 64 + (unsigned)__builtin_ctzll((starts & ~hd) | (hd & ~a)));
+			return fail(w, 7,
+				    "page %zu: run start without head, or head on a free page",
+				    first + k * 64 +
+					    (unsigned)__builtin_ctzll((starts & ~hd) | (hd & ~a)));
 		carry = a >> 63;
 		ready_free += (unsigned)__builtin_popcountll(~a & ~r);
 	}
@@ -126,19 +133,22 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 			return fail(w, 6, "unit at page %zu is partly released", first + i);
 	}
 	if (c->free_ready != ready_free)
-		return fail(w, 10, "chunk %zu: free_ready=%u, bitmap says %u", ci, c->free_ready, ready_free);
+		return fail(w, 10, "chunk %zu: free_ready=%u, bitmap says %u", ci, c->free_ready,
+			    ready_free);
 	hw_sum s = hw_bits_summarize(c->alloc);
 	if (!sum_eq(h->tree.level[0][ci], s))
-		return fail(w, 8, "chunk %zu: leaf (%u,%u,%u), bitmap (%u,%u,%u)", ci, h->tree.level[0][ci].start,
-			    h->tree.level[0][ci].max, h->tree.level[0][ci].end, s.start, s.max, s.end);
+		return fail(w, 8, "chunk %zu: leaf (%u,%u,%u), bitmap (%u,%u,%u)", ci,
+			    h->tree.level[0][ci].start, h->tree.level[0][ci].max,
+			    h->tree.level[0][ci].end, s.start, s.max, s.end);
 	if (h->pf->caps.guard == HW_GUARD_SIM) {
 		for (unsigned i = 0; i < HW_BITS_PAGES; i++) {
 			bool rel = hw_bits_test(c->released, i);
 			void *p = (void *)hw_heap_addr(h, first + i);
 			hw_mem_state want = expected_state(h, rel), got = hw_sim_state(h->pf, p);
 			if (got != want)
-				return fail(w, 12, "page %zu (%p): platform state %d, heap expects %d", first + i, p,
-					    (int)got, (int)want);
+				return fail(w, 12,
+					    "page %zu (%p): platform state %d, heap expects %d",
+					    first + i, p, (int)got, (int)want);
 		}
 	}
 	*alloc_pages += na;
@@ -156,12 +166,15 @@ static bool check_chunks(walk *w)
 		bool have = hw_meta_is_committed(&h->meta, c, sizeof *c);
 		bool is_present = have && c->present;
 		if (is_present != (h->base != 0 && covered(h, ci, &cursor)))
-			return fail(w, 11, "chunk %zu: present=%d but arena coverage says otherwise", ci,
+			return fail(w, 11,
+				    "chunk %zu: present=%d but arena coverage says otherwise", ci,
 				    (int)is_present);
-		bool leaf_committed = hw_meta_is_committed(&h->meta, &h->tree.level[0][ci], sizeof(hw_sum));
+		bool leaf_committed =
+			hw_meta_is_committed(&h->meta, &h->tree.level[0][ci], sizeof(hw_sum));
 		if (!is_present) {
 			if (leaf_committed && h->tree.level[0][ci].max != 0)
-				return fail(w, 8, "absent chunk %zu has free pages in its summary", ci);
+				return fail(w, 8, "absent chunk %zu has free pages in its summary",
+					    ci);
 			prev_alloc = false;
 			continue;
 		}
@@ -171,13 +184,16 @@ static bool check_chunks(walk *w)
 		prev_alloc = hw_bits_test(c->alloc, HW_BITS_PAGES - 1);
 	}
 	if (present * h->chunk_bytes != h->mapped)
-		return fail(w, 1, "mapped=%zu, present chunks hold %zu", h->mapped, present * h->chunk_bytes);
+		return fail(w, 1, "mapped=%zu, present chunks hold %zu", h->mapped,
+			    present * h->chunk_bytes);
 	if (alloc_pages << h->page_shift != h->inuse)
-		return fail(w, 2, "inuse=%zu, bitmaps hold %zu", h->inuse, alloc_pages << h->page_shift);
+		return fail(w, 2, "inuse=%zu, bitmaps hold %zu", h->inuse,
+			    alloc_pages << h->page_shift);
 	if (h->released > h->mapped - h->inuse)
 		return fail(w, 3, "released=%zu, idle=%zu", h->released, h->mapped - h->inuse);
 	if (rel_pages << h->page_shift != h->released)
-		return fail(w, 4, "released=%zu, bitmaps hold %zu", h->released, rel_pages << h->page_shift);
+		return fail(w, 4, "released=%zu, bitmaps hold %zu", h->released,
+			    rel_pages << h->page_shift);
 	return true;
 }
 
@@ -191,12 +207,15 @@ static bool check_tree(walk *w)
 				continue;
 			size_t k0 = i * HW_FANOUT, nk = hw_min(HW_FANOUT, t->count[l - 1] - k0);
 			hw_sum want = {0, 0, 0};
-			if (hw_meta_is_committed(&h->meta, &t->level[l - 1][k0], nk * sizeof(hw_sum)))
+			if (hw_meta_is_committed(&h->meta, &t->level[l - 1][k0],
+						 nk * sizeof(hw_sum)))
 				want = hw_tree_merged(t, l, i);
 			if (!sum_eq(t->level[l][i], want))
-				return fail(w, 9, "level %u entry %zu: (%u,%u,%u), children merge to (%u,%u,%u)", l,
-					    i, t->level[l][i].start, t->level[l][i].max, t->level[l][i].end,
-					    want.start, want.max, want.end);
+				return fail(w, 9,
+					    "level %u entry %zu: (%u,%u,%u), children merge to "
+					    "(%u,%u,%u)",
+					    l, i, t->level[l][i].start, t->level[l][i].max,
+					    t->level[l][i].end, want.start, want.max, want.end);
 		}
 	}
 	return true;

@@ -25,24 +25,24 @@ typedef struct hw_test {
 
 static unsigned hw_t_checks, hw_t_fails;
 
-#define EXPECT(cond, ...)                                                          \
-	do {                                                                       \
-		hw_t_checks++;                                                     \
-		if (!(cond)) {                                                     \
-			hw_t_fails++;                                              \
-			fprintf(stderr, "%s:%d: EXPECT(%s) failed: ", __FILE__,    \
-				__LINE__, #cond);                                  \
-			fprintf(stderr, " " __VA_ARGS__);                          \
-			fputc('\n', stderr);                                       \
-		}                                                                  \
+#define EXPECT(cond, ...)                                                       \
+	do {                                                                    \
+		hw_t_checks++;                                                  \
+		if (!(cond)) {                                                  \
+			hw_t_fails++;                                           \
+			fprintf(stderr, "%s:%d: EXPECT(%s) failed: ", __FILE__, \
+				__LINE__, #cond);                               \
+			fprintf(stderr, " " __VA_ARGS__);                       \
+			fputc('\n', stderr);                                    \
+		}                                                               \
 	} while (0)
 
-#define REQUIRE(cond, ...)                                                         \
-	do {                                                                       \
-		unsigned hw_t_before_ = hw_t_fails;                                \
-		EXPECT(cond, __VA_ARGS__);                                         \
-		if (hw_t_fails != hw_t_before_)                                    \
-			return;                                                    \
+#define REQUIRE(cond, ...)                          \
+	do {                                        \
+		unsigned hw_t_before_ = hw_t_fails; \
+		EXPECT(cond, __VA_ARGS__);          \
+		if (hw_t_fails != hw_t_before_)     \
+			return;                     \
 	} while (0)
 
 /* Runs the tests named on the command line (all when none) and prints the
@@ -69,12 +69,15 @@ static inline int hw_test_main(const hw_test *tests, size_t n, int argc, char **
 	return failed ? 1 : 0;
 }
 
-#define HW_TEST_MAIN(...)                                                          \
-	int main(int argc, char **argv)                                            \
-	{                                                                          \
-		static const hw_test tests_[] = {__VA_ARGS__};                     \
+#define HW_TEST_MAIN(...)                                                                  \
+	int main(int argc, char **argv)                                                    \
+	{                                                                                  \
+		static const hw_test tests_[] = {__VA_ARGS__};                             \
 		return hw_test_main(tests_, sizeof tests_ / sizeof tests_[0], argc, argv); \
 	}
-#define T(fn) {#fn, fn}
+#define T(fn)           \
+	{               \
+#fn, fn \
+	}
 
 #endif

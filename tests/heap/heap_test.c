@@ -24,13 +24,13 @@ static hw_heap_config small_cfg(void)
 }
 
 /* Runs body once on the simulator and once on Linux. */
-#define BOTH(e, cfg, ...)                                                         \
-	for (int b_ = 0; b_ < 2; b_++) {                                           \
-		env e##_s, *e = &e##_s;                                            \
-		REQUIRE(env_open(e, b_ == 0 ? &sim4k : NULL, cfg), "env_open (%s)",  \
-			b_ == 0 ? "sim" : "linux");                                \
-		__VA_ARGS__;                                                       \
-		env_done(e);                                                       \
+#define BOTH(e, cfg, ...)                                                           \
+	for (int b_ = 0; b_ < 2; b_++) {                                            \
+		env e##_s, *e = &e##_s;                                             \
+		REQUIRE(env_open(e, b_ == 0 ? &sim4k : NULL, cfg), "env_open (%s)", \
+			b_ == 0 ? "sim" : "linux");                                 \
+		__VA_ARGS__;                                                        \
+		env_done(e);                                                        \
 	}
 
 static size_t page_of(env *e, void *p)
@@ -102,7 +102,8 @@ static void test_grow_counts_released(void)
 static void test_first_fit(void)
 {
 	BOTH(e, small_cfg(), {
-		void *a = hw_heap_alloc(e->h, 2), *b = hw_heap_alloc(e->h, 3), *c = hw_heap_alloc(e->h, 1);
+		void *a = hw_heap_alloc(e->h, 2), *b = hw_heap_alloc(e->h, 3),
+		     *c = hw_heap_alloc(e->h, 1);
 		REQUIRE(a && b && c);
 		EXPECT((char *)b == (char *)a + 2 * P && (char *)c == (char *)b + 3 * P);
 		EXPECT(hw_heap_free(e->h, b, 3) == 0);
@@ -124,7 +125,8 @@ static void test_first_fit(void)
 static void test_coalesce_mixed_release(void)
 {
 	BOTH(e, small_cfg(), {
-		char *a = hw_heap_alloc(e->h, 2), *b = hw_heap_alloc(e->h, 2), *c = hw_heap_alloc(e->h, 2);
+		char *a = hw_heap_alloc(e->h, 2), *b = hw_heap_alloc(e->h, 2),
+		     *c = hw_heap_alloc(e->h, 2);
 		REQUIRE(a && b && c);
 		fill(a, 2 * P, 0x11);
 		fill(b, 2 * P, 0x22);
@@ -153,7 +155,7 @@ static void test_cross_chunk(void)
 	c.arena_size = 16 * MiB; /* four chunks */
 	BOTH(e, c, {
 		void *a = hw_heap_alloc(e->h, 500);
-		void *b = hw_heap_alloc(e->h, 100); /* pages 500..599: crosses chunk 0/1 */
+		void *b = hw_heap_alloc(e->h, 100);  /* pages 500..599: crosses chunk 0/1 */
 		void *d = hw_heap_alloc(e->h, 1100); /* 600..1699: covers chunk 2 partly */
 		REQUIRE(a && b && d);
 		EXPECT(page_of(e, b) == 500 && page_of(e, d) == 600);
@@ -218,13 +220,15 @@ static void test_invalid_free(void)
 		};
 		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 			unsigned before = e->reports;
-			EXPECT(hw_heap_free(e->h, a + bad[i].off, bad[i].n) == EINVAL, "case %zu", i);
+			EXPECT(hw_heap_free(e->h, a + bad[i].off, bad[i].n) == EINVAL, "case %zu",
+			       i);
 			EXPECT(e->reports == before + 1 && strstr(e->last_report, bad[i].why),
 			       "case %zu: report '%s'", i, e->last_report);
 			EXPECT(strncmp(e->last_report, "heapward: invalid free of ", 26) == 0);
 		}
 		int local;
-		EXPECT(hw_heap_free(e->h, &local, 1) == EINVAL && strstr(e->last_report, "not in this heap"));
+		EXPECT(hw_heap_free(e->h, &local, 1) == EINVAL &&
+		       strstr(e->last_report, "not in this heap"));
 		EXPECT(hw_heap_free(e->h, b, 2) == 0);
 		EXPECT(hw_heap_free(e->h, b, 2) == EINVAL && strstr(e->last_report, "double free"));
 		hw_heap_stats s1 = env_stats(e);
@@ -255,7 +259,8 @@ static void test_scavenge_order(void)
 		EXPECT(hw_heap_page_kind(e->h, r[0], NULL) == HW_PAGE_FREE_READY);
 		for (int i = 1; i < 8; i += 2)
 			EXPECT(holds(r[i], P, (unsigned char)i), "in-use page %d untouched", i);
-		EXPECT(hw_heap_scavenge(e->h, SIZE_MAX) == P && hw_heap_scavenge(e->h, SIZE_MAX) == 0);
+		EXPECT(hw_heap_scavenge(e->h, SIZE_MAX) == P &&
+		       hw_heap_scavenge(e->h, SIZE_MAX) == 0);
 		EXPECT(env_stats(e).scavenge_calls == 4);
 		env_check(e);
 		for (int i = 1; i < 8; i += 2)
@@ -350,7 +355,8 @@ static void test_scavenger_step_and_thread(void)
 		/* Poll: the thread paces itself, so give it time. */
 		for (int i = 0; i < 500 && env_stats(e).ready > 11 * P; i++)
 			hw_sleep_ns(10000000);
-		EXPECT(env_stats(e).ready <= 11 * P, "thread reached the goal: ready %zu", env_stats(e).ready);
+		EXPECT(env_stats(e).ready <= 11 * P, "thread reached the goal: ready %zu",
+		       env_stats(e).ready);
 		hw_heap_scavenger_stop(e->h);
 		env_check(e);
 		EXPECT(hw_heap_free(e->h, b, 10) == 0);
@@ -373,7 +379,8 @@ static void test_fault_on_free(void)
 		env_check(e);
 		bool z = false;
 		char *b = hw_heap_alloc_aligned(e->h, 2, 0, &z);
-		EXPECT(b == a && z && holds(b, 2 * P, 0), "reuse goes back through the legal transitions");
+		EXPECT(b == a && z && holds(b, 2 * P, 0),
+		       "reuse goes back through the legal transitions");
 		EXPECT(hw_heap_free(e->h, b, 2) == 0);
 		env_check(e);
 	});
@@ -407,7 +414,8 @@ static void test_enomem_injection(void)
 			} else {
 				EXPECT(errno == ENOMEM);
 				hw_heap_stats s1 = env_stats(&e);
-				EXPECT(s1.mapped == s0.mapped && s1.inuse == s0.inuse && s1.released == s0.released,
+				EXPECT(s1.mapped == s0.mapped && s1.inuse == s0.inuse &&
+					       s1.released == s0.released,
 				       "a failed alloc changes nothing (kind %d, nth %llu)", kind,
 				       (unsigned long long)nth);
 			}
@@ -508,7 +516,8 @@ static void test_huge_pages_first(void)
 	env e;
 	REQUIRE(env_open(&e, &huge, small_cfg()));
 	EXPECT(hw_heap_huge_pages(e.h) == 256);
-	char *lo = hw_heap_alloc(e.h, 256), *hi = hw_heap_alloc(e.h, 255), *pin = hw_heap_alloc(e.h, 1);
+	char *lo = hw_heap_alloc(e.h, 256), *hi = hw_heap_alloc(e.h, 255),
+	     *pin = hw_heap_alloc(e.h, 1);
 	REQUIRE(lo && hi && pin);
 	EXPECT(hw_heap_free(e.h, lo, 256) == 0 && hw_heap_free(e.h, hi, 255) == 0);
 	/* The top huge page is not wholly free (pin): the bottom one goes
@@ -569,7 +578,8 @@ static void test_random_ops(void)
 				if (live[slot].p)
 					fill(live[slot].p, P, (unsigned char)slot);
 			} else if (op < 9 && live[slot].p) {
-				EXPECT(holds(live[slot].p, P, (unsigned char)slot), "contents of slot %u", slot);
+				EXPECT(holds(live[slot].p, P, (unsigned char)slot),
+				       "contents of slot %u", slot);
 				EXPECT(hw_heap_free(e->h, live[slot].p, live[slot].n) == 0);
 				live[slot].p = NULL;
 			} else {

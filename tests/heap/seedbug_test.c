@@ -10,7 +10,8 @@
 
 static void test_validator_catches_seed_bug(void)
 {
-	hw_sim_config sim = {.backing_bytes = 64 << 20, .released_reads_zero = true, .record_illegal = true};
+	hw_sim_config sim = {
+		.backing_bytes = 64 << 20, .released_reads_zero = true, .record_illegal = true};
 	hw_heap_config cfg = {.arena_size = 4 << 20, .address_space = 32 << 20};
 	env e;
 	REQUIRE(env_open(&e, &sim, cfg));
