@@ -26,6 +26,7 @@
 #ifndef HW_BENCH_H
 #define HW_BENCH_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -169,6 +170,18 @@ static inline uint64_t bench_min(const uint64_t *v, size_t n)
 static inline const char *bench_verdict(int ok)
 {
 	return ok ? "PASS" : "MISS";
+}
+
+/* A command-line number (decimal, 0x hex or 0 octal); -1 on anything else. */
+static inline int bench_parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || s[0] == '-')
+		return -1;
+	*out = v;
+	return 0;
 }
 
 #endif

@@ -209,17 +209,6 @@ static int usage(void)
 	return 2;
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || s[0] == '-')
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static const char *size_name(size_t bytes, char *buf, size_t len)
 {
 	if (bytes >= GIB)
@@ -286,7 +275,7 @@ int main(int argc, char **argv)
 				: !strcmp(argv[i], "--max-gib") ? &max_gib
 				: !strcmp(argv[i], "--case")    ? &only
 								: NULL;
-		if (!dst || i + 1 == argc || parse_u64(argv[++i], dst) != 0)
+		if (!dst || i + 1 == argc || bench_parse_u64(argv[++i], dst) != 0)
 			return usage();
 	}
 	if (pairs == 0 || max_gib == 0 || max_gib > 512 || (only != UINT64_MAX && only >= NCASES))

@@ -263,17 +263,6 @@ static int usage(void)
 	return 2;
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || s[0] == '-')
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	uint64_t mib = 512, seed = BENCH_SEED;
@@ -281,7 +270,7 @@ int main(int argc, char **argv)
 		uint64_t *dst = !strcmp(argv[i], "--mib")    ? &mib
 				: !strcmp(argv[i], "--seed") ? &seed
 							     : NULL;
-		if (!dst || i + 1 == argc || parse_u64(argv[++i], dst) != 0)
+		if (!dst || i + 1 == argc || bench_parse_u64(argv[++i], dst) != 0)
 			return usage();
 	}
 	if (mib < 64 || mib > 2048 || mib % 64)

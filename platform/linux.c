@@ -61,6 +61,7 @@
 #include "platform.h"
 
 #include "base.h"
+#include "madv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,16 +70,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#endif
-#ifndef MADV_GUARD_REMOVE
-#define MADV_GUARD_REMOVE 103
-#endif
-#ifndef MADV_FREE
-#define MADV_FREE 8
-#endif
 
 typedef struct linux_impl {
 	hw_platform pf;

@@ -48,19 +48,13 @@
 #include "sim.h"
 
 #include "base.h"
+#include "madv.h"
 #include "track.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#endif
-#ifndef MADV_GUARD_REMOVE
-#define MADV_GUARD_REMOVE 103
-#endif
 
 #define SIM_JUNK 0xA5
 #define SIM_MIN_ALIGN ((size_t)2 << 20)
