@@ -11,9 +11,10 @@
  *   - memory that was an arena, mapped again after its heap is destroyed (on
  *     the simulator: deterministically the same pages), is clean, and heaps
  *     created and destroyed in a loop stay clean (unpoison before unmap);
- *   - LeakSanitizer treats a live arena as a root region: a malloc'd block
+ *   - LeakSanitizer treats a live run as a root region: a malloc'd block
  *     whose only pointer lives in heap memory is not a leak, and is one once
- *     that slot is overwritten; after destroy the range is no root any more.
+ *     that slot is overwritten; after destroy the range is no root any more;
+ *     a leak check beside guard-faulted free pages works.
  *
  * Invariants:
  *   A1. Every scenario ends its output with a line "done <name>" when it ran
@@ -417,7 +418,35 @@ static void test_destroyed_arena_is_no_root(void)
 	EXPECT(after != 0, "a destroyed arena's range still keeps blocks alive");
 }
 
+/* A leak check while a fault_on_free heap on Linux holds guard pages (freed
+ * runs faulted with MADV_GUARD_INSTALL, inside readable mappings). When whole
+ * arenas were root regions, LeakSanitizer read those pages and its tracer died
+ * ("Tracer caught signal 11"); only live runs are roots now. */
+static void guards_alive(void *arg)
+{
+	(void)arg;
+	hw_heap_config c = {.arena_size = 4 * MiB, .address_space = 64 * MiB, .fault_on_free = true};
+	hw_heap *h = hw_heap_create(&c);
+	if (!h)
+		die("heap");
+	void *volatile *keep = hw_heap_alloc(h, 1);
+	void *gone = hw_heap_alloc(h, 4);
+	if (!keep || !gone || hw_heap_free(h, gone, 4) != 0)
+		die("alloc/free");
+	plant(keep + 5);
+	int held = leaks_now();
+	fprintf(stderr, "held %d\ndone guards\n", held);
+}
+
+static void test_leak_check_beside_guard_pages(void)
+{
+	hw_child_status st = run(guards_alive, NULL);
+	EXPECT(st.signo == 0 && st.exit_code == 0 && has("done guards\n"), "%s", err);
+	EXPECT(has("held 0\n"), "the block kept by a live run was reported:\n%s", err);
+	EXPECT(!has("Tracer caught signal"), "%s", err);
+}
+
 HW_TEST_MAIN(T(test_stale_read_reported), T(test_stale_write_reported),
 	     T(test_clean_sequence_is_clean), T(test_remap_after_destroy_is_clean),
 	     T(test_heap_loop_is_clean), T(test_heap_pages_are_lsan_roots),
-	     T(test_destroyed_arena_is_no_root))
+	     T(test_destroyed_arena_is_no_root), T(test_leak_check_beside_guard_pages))
