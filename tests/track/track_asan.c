@@ -425,7 +425,11 @@ static void test_destroyed_arena_is_no_root(void)
 static void guards_alive(void *arg)
 {
 	(void)arg;
-	hw_heap_config c = {.arena_size = 4 * MiB, .address_space = 64 * MiB, .fault_on_free = true};
+	hw_heap_config c = {
+		.arena_size = 4 * MiB,
+		.address_space = 64 * MiB,
+		.fault_on_free = true,
+	};
 	hw_heap *h = hw_heap_create(&c);
 	if (!h)
 		die("heap");
