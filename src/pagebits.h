@@ -48,6 +48,11 @@ unsigned hw_bits_find_set_from(const uint64_t *w, unsigned from);
 /* Summary of the clear (free) runs of a whole 512-page map. */
 hw_sum hw_bits_summarize(const uint64_t *alloc);
 
+static inline bool hw_sum_eq(hw_sum a, hw_sum b)
+{
+	return a.start == b.start && a.max == b.max && a.end == b.end;
+}
+
 /* Summary of n consecutive ranges of child_pages pages each (B2). */
 hw_sum hw_sum_merge(const hw_sum *children, unsigned n, uint32_t child_pages);
 

@@ -32,21 +32,29 @@ size_t hw_scavenge_ready(const hw_heap *h)
 	return h->mapped - h->released;
 }
 
+/* The platform side of releasing Ready pages: unuse (Ready -> Prepared), or
+ * fault (Ready -> Reserved) when the heap faults freed memory. 0 or ENOMEM
+ * (only fault can fail). */
+static int release_range(hw_heap *h, void *p, size_t bytes)
+{
+	if (h->fault_on_free) {
+		int rc = hw_heap_sys(h, HW_SYS_FAULT, hw_sys_fault(h->pf, p, bytes));
+		return rc != 0 ? ENOMEM : 0;
+	}
+	hw_heap_sys(h, HW_SYS_UNUSE, 0);
+	hw_sys_unuse(h->pf, p, bytes);
+	return 0;
+}
+
 /* Releases chunk c's pages [i, i+n) (free, Ready, whole units). */
 static int release_pages(hw_heap *h, hw_chunk *c, size_t chunk_index, unsigned i, unsigned n)
 {
 	size_t page = chunk_index * HW_BITS_PAGES + i;
-	void *p = (void *)hw_heap_addr(h, page);
 	size_t bytes = (size_t)n << h->page_shift;
 	HW_ASSERT(hw_bits_count(c->alloc, i, n) == 0 && hw_bits_count(c->released, i, n) == 0);
 	HW_ASSERT(i % h->unit_pages == 0 && n % h->unit_pages == 0);
-	if (h->fault_on_free) {
-		if (hw_heap_sys(h, HW_SYS_FAULT, hw_sys_fault(h->pf, p, bytes)) != 0)
-			return ENOMEM;
-	} else {
-		hw_heap_sys(h, HW_SYS_UNUSE, 0);
-		hw_sys_unuse(h->pf, p, bytes);
-	}
+	if (release_range(h, (void *)hw_heap_addr(h, page), bytes) != 0)
+		return ENOMEM;
 	hw_bits_set(c->released, i, n);
 	c->free_ready -= n;
 	h->released += bytes;
@@ -80,8 +88,10 @@ static void candidate_units(const hw_heap *h, const hw_chunk *c, uint64_t *out)
 static int scavenge_units(hw_heap *h, size_t ci, size_t *left)
 {
 	hw_chunk *c = &h->chunks[ci];
-	uint64_t cand[HW_BITS_WORDS];
+	uint64_t cand[HW_BITS_WORDS], inv[HW_BITS_WORDS];
 	candidate_units(h, c, cand);
+	for (unsigned k = 0; k < HW_BITS_WORDS; k++)
+		inv[k] = ~cand[k];
 	unsigned below = HW_BITS_PAGES;
 	while (*left > 0) {
 		unsigned top = hw_bits_find_set_below(cand, below);
@@ -89,9 +99,6 @@ static int scavenge_units(hw_heap *h, size_t ci, size_t *left)
 			return 0;
 		/* The candidate run ending at top starts after the next
 		 * non-candidate page below it. */
-		uint64_t inv[HW_BITS_WORDS];
-		for (unsigned k = 0; k < HW_BITS_WORDS; k++)
-			inv[k] = ~cand[k];
 		unsigned gap = hw_bits_find_set_below(inv, top);
 		unsigned start = gap == HW_BITS_NONE ? 0 : gap + 1;
 		unsigned run = top + 1 - start;
@@ -195,16 +202,9 @@ static void undo_ready(hw_heap *h, size_t lo, size_t upto)
 						  (unsigned)(end % HW_BITS_PAGES)))
 			end++;
 		if (end > page) {
-			void *p = (void *)hw_heap_addr(h, page);
-			size_t bytes = (end - page) << h->page_shift;
-			if (h->fault_on_free) {
-				HW_CHECK(hw_heap_sys(h, HW_SYS_FAULT,
-						     hw_sys_fault(h->pf, p, bytes)) == 0,
-					 "cannot roll back a failed reuse of faulted pages");
-			} else {
-				hw_heap_sys(h, HW_SYS_UNUSE, 0);
-				hw_sys_unuse(h->pf, p, bytes);
-			}
+			HW_CHECK(release_range(h, (void *)hw_heap_addr(h, page),
+					       (end - page) << h->page_shift) == 0,
+				 "cannot roll back a failed reuse of faulted pages");
 			page = end;
 		} else {
 			page++;

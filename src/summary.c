@@ -17,11 +17,6 @@
  */
 #include "heap_internal.h"
 
-static bool sum_eq(hw_sum a, hw_sum b)
-{
-	return a.start == b.start && a.max == b.max && a.end == b.end;
-}
-
 uint32_t hw_tree_entry_pages(unsigned level)
 {
 	return (uint32_t)HW_BITS_PAGES << (3 * level);
@@ -105,7 +100,7 @@ void hw_tree_update(hw_heap *h, size_t c0, size_t c1)
 	for (size_t c = c0; c <= c1; c++) {
 		static const hw_sum none = {0, 0, 0};
 		hw_sum s = h->chunks[c].present ? hw_bits_summarize(h->chunks[c].alloc) : none;
-		changed |= !sum_eq(s, t->level[0][c]);
+		changed |= !hw_sum_eq(s, t->level[0][c]);
 		t->level[0][c] = s;
 	}
 	/* A level whose entries all came out unchanged leaves every ancestor
@@ -116,7 +111,7 @@ void hw_tree_update(hw_heap *h, size_t c0, size_t c1)
 		changed = false;
 		for (size_t i = c0; i <= c1; i++) {
 			hw_sum s = hw_tree_merged(t, l, i);
-			changed |= !sum_eq(s, t->level[l][i]);
+			changed |= !hw_sum_eq(s, t->level[l][i]);
 			t->level[l][i] = s;
 		}
 	}

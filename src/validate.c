@@ -57,11 +57,6 @@ static bool fail(walk *w, int n, const char *fmt, ...)
 	return false;
 }
 
-static bool sum_eq(hw_sum a, hw_sum b)
-{
-	return a.start == b.start && a.max == b.max && a.end == b.end;
-}
-
 static bool check_arenas(walk *w)
 {
 	hw_heap *h = w->h;
@@ -136,7 +131,7 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 		return fail(w, 10, "chunk %zu: free_ready=%u, bitmap says %u", ci, c->free_ready,
 			    ready_free);
 	hw_sum s = hw_bits_summarize(c->alloc);
-	if (!sum_eq(h->tree.level[0][ci], s))
+	if (!hw_sum_eq(h->tree.level[0][ci], s))
 		return fail(w, 8, "chunk %zu: leaf (%u,%u,%u), bitmap (%u,%u,%u)", ci,
 			    h->tree.level[0][ci].start, h->tree.level[0][ci].max,
 			    h->tree.level[0][ci].end, s.start, s.max, s.end);
@@ -210,7 +205,7 @@ static bool check_tree(walk *w)
 			if (hw_meta_is_committed(&h->meta, &t->level[l - 1][k0],
 						 nk * sizeof(hw_sum)))
 				want = hw_tree_merged(t, l, i);
-			if (!sum_eq(t->level[l][i], want))
+			if (!hw_sum_eq(t->level[l][i], want))
 				return fail(w, 9,
 					    "level %u entry %zu: (%u,%u,%u), children merge to "
 					    "(%u,%u,%u)",
