@@ -208,6 +208,8 @@ static const char *const bits_names[HW_BOP_COUNT_] = {
 	"summarize",
 	"merge",
 	"merge_small",
+	"after_clear",
+	"after_set",
 };
 
 const char *hw_ops_bits_name(uint8_t code)

@@ -156,6 +156,8 @@ enum {
 	HW_BOP_SUMMARIZE = 0x08,   /* summarize map a & 3 */
 	HW_BOP_MERGE = 0x09,       /* merge summaries of the four maps */
 	HW_BOP_MERGE_SMALL = 0x0a, /* merge of 1 + (a & 7) small children */
+	HW_BOP_AFTER_CLEAR = 0x0b, /* clear [i, i+n), summary from the old one */
+	HW_BOP_AFTER_SET = 0x0c,   /* set a clear [i, i+n), summary from the old */
 	HW_BOP_COUNT_
 };
 

@@ -480,6 +480,22 @@ static void bits_seeds(const char *dir)
 	rec(&s, HW_BOP_SUMMARIZE, 0, 0, 0);
 	rec(&s, HW_BOP_MERGE, 1, 0, 0);
 	emit(dir, t, "word-edges", &s);
+	/* Leaf updates (B3) on a sparse random map: runs that join or split
+	 * at the map's ends, inside a word, across words, and the longest
+	 * run split so that the update must rescan. */
+	hdr(&s, 3, 0, 0, 0x5eed);
+	rec(&s, HW_BOP_AFTER_CLEAR, 0, 0, 3);
+	rec(&s, HW_BOP_AFTER_CLEAR, 0, 509, 3);
+	rec(&s, HW_BOP_AFTER_CLEAR, 0, 70, 5);
+	rec(&s, HW_BOP_AFTER_CLEAR, 0, 60, 80);
+	rec(&s, HW_BOP_AFTER_SET, 0, 0, 1);
+	rec(&s, HW_BOP_AFTER_SET, 0, 511, 1);
+	rec(&s, HW_BOP_AFTER_SET, 0, 100, 10);
+	rec(&s, HW_BOP_AFTER_SET, 0, 60, 40);
+	rec(&s, HW_BOP_AFTER_CLEAR, 0x80, 0, 0);
+	rec(&s, HW_BOP_AFTER_SET, 0, 200, 100);
+	rec(&s, HW_BOP_AFTER_CLEAR, 0, 250, 1);
+	emit(dir, t, "leaf-updates", &s);
 }
 
 /* Random inputs with the difftest's generator and a random header from

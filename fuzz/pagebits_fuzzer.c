@@ -296,6 +296,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_merge(cat, k, cp, levels);
 			break;
 		}
+		case HW_BOP_AFTER_CLEAR:
+		case HW_BOP_AFTER_SET: {
+			/* The leaf updates of the free and allocation paths:
+			 * the old summary plus the changed map give the new
+			 * summary (B3). after_set needs a wholly clear range. */
+			if (n == 0)
+				break;
+			bool set = op.code == HW_BOP_AFTER_SET;
+			if (set)
+				for (unsigned k = at; k < at + n; k++)
+					naive_put(w, k, false);
+			hw_sum old = naive_summary(w, HW_BITS_PAGES);
+			for (unsigned k = at; k < at + n; k++)
+				naive_put(w, k, set);
+			hw_sum got = set ? hw_sum_after_set(old, w, at, n)
+					 : hw_sum_after_clear(old, w, at, n);
+			char what[64];
+			snprintf(what, sizeof what, "%s(%u, %u)", op_name, at, n);
+			expect_sum(got, naive_summary(w, HW_BITS_PAGES), what);
+			break;
+		}
 		default:
 			break; /* unassigned: nothing */
 		}

@@ -162,7 +162,7 @@ int hw_grow_locked(hw_heap *h, size_t npages, uintptr_t *arena)
 	h->mapped += HW_MUTATE(7, ask, 2 * ask);
 	h->released += HW_MUTATE(1, ask, 0);
 	h->counters.grows++;
-	hw_tree_update(h, c0, c1);
+	hw_tree_update(h, c0 * HW_BITS_PAGES, (c1 - c0 + 1) * HW_BITS_PAGES, HW_TREE_RESCAN);
 	hw_track_noaccess((void *)addr, ask);
 	if (arena)
 		*arena = addr;
@@ -189,7 +189,7 @@ void hw_grow_undo_locked(hw_heap *h, uintptr_t arena)
 		HW_ASSERT(h->chunks[c].free_ready == 0);
 		memset(&h->chunks[c], 0, sizeof h->chunks[c]);
 	}
-	hw_tree_update(h, c0, c1);
+	hw_tree_update(h, c0 * HW_BITS_PAGES, (c1 - c0 + 1) * HW_BITS_PAGES, HW_TREE_RESCAN);
 	h->mapped -= size;
 	h->released -= size;
 	h->counters.grows--; /* a failed allocation changes no heap stat */

@@ -258,7 +258,7 @@ static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 	hw_bits_set(hw_heap_chunk(h, page)->head, (unsigned)(page % HW_BITS_PAGES), 1);
 	h->inuse += bytes;
 	h->counters.allocs++;
-	hw_tree_update(h, page / HW_BITS_PAGES, (page + npages - 1) / HW_BITS_PAGES);
+	hw_tree_update(h, page, npages, HW_TREE_SET);
 	hw_scavenge_enforce_limit_locked(h);
 	if (zeroed)
 		*zeroed = z;
@@ -368,7 +368,7 @@ int hw_heap_free(hw_heap *h, void *p, size_t npages)
 	hw_heap_for_spans(h, page, npages, span_free, &released);
 	h->inuse -= bytes;
 	h->counters.frees++;
-	hw_tree_update(h, page / HW_BITS_PAGES, (page + npages - 1) / HW_BITS_PAGES);
+	hw_tree_update(h, page, npages, HW_TREE_CLEARED);
 	hw_mutex_unlock(&h->lock);
 	return 0;
 }

@@ -182,8 +182,18 @@ size_t hw_tree_bytes(size_t nchunks, size_t *counts, unsigned *top);
 void hw_tree_init(hw_tree *t, hw_sum *mem, const size_t *counts, unsigned top);
 /* Lowest page index starting a free run of npages, or SIZE_MAX. */
 size_t hw_tree_find(hw_heap *h, size_t npages);
-/* Recomputes leaves for chunks [c0, c1] and their ancestors. */
-void hw_tree_update(hw_heap *h, size_t c0, size_t c1);
+/* What changed in the alloc bitmaps of a page range since the tree last
+ * summarized it: bits cleared (a free), bits set that were all clear (an
+ * allocation; both update leaves from their old value, B3), or anything
+ * (present chunks added or removed: the leaves are recomputed). */
+typedef enum hw_tree_change {
+	HW_TREE_CLEARED,
+	HW_TREE_SET,
+	HW_TREE_RESCAN,
+} hw_tree_change;
+/* Brings the leaves of the chunks of pages [page, page + n) and their
+ * ancestors up to date with the bitmaps (I8, I9). */
+void hw_tree_update(hw_heap *h, size_t page, size_t n, hw_tree_change how);
 uint32_t hw_tree_entry_pages(unsigned level);
 /* Merge of level-l entry i's children (I9); absent children are full. */
 hw_sum hw_tree_merged(const hw_tree *t, unsigned l, size_t i);

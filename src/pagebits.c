@@ -124,6 +124,41 @@ unsigned hw_bits_find_clear_run(const uint64_t *w, unsigned n, unsigned from)
 	return HW_BITS_NONE;
 }
 
+/* max(have, the longest run of set bits in y), where y's top bit is clear.
+ * r marks the positions that start a run of at least len set bits;
+ * r & (r >> s) with s <= len marks the starts of runs of len + s. Doubling
+ * reaches have + 1 in O(log have) steps, and a word with no longer run
+ * (the common case once the boundary runs set `have`) stops there. The
+ * lowest mark of each run that remains is its first bit, so each such run
+ * is then measured directly. */
+static unsigned longest_set_run(uint64_t y, unsigned have)
+{
+	uint64_t r = y;
+	unsigned len = 1;
+	if (r == 0)
+		return have;
+	while (len <= have) {
+		unsigned s = len < have + 1 - len ? len : have + 1 - len;
+		r &= r >> s;
+		len += s;
+		if (r == 0)
+			return have;
+	}
+	while (r != 0) {
+		unsigned p = (unsigned)__builtin_ctzll(r);
+		unsigned l = (unsigned)__builtin_ctzll(~(y >> p)); /* p + l <= 63 */
+		if (l > have)
+			have = l;
+		r &= ~0ull << (p + l);
+	}
+	return have;
+}
+
+/* Two passes. The first walks the words once for the runs that touch a
+ * word boundary: start, end, and the runs that cross words (each closes at
+ * a word's lowest set bit). The second looks inside words, between their
+ * lowest and highest set bits, only for a run longer than the first pass
+ * found; such a run is at most 62 pages, so a max of 62 or more skips it. */
 hw_sum hw_bits_summarize(const uint64_t *alloc)
 {
 	hw_sum s = {0, 0, 0};
@@ -135,30 +170,16 @@ hw_sum hw_bits_summarize(const uint64_t *alloc)
 			run += 64;
 			continue;
 		}
-		unsigned low = (unsigned)__builtin_ctzll(x);
-		unsigned high = 63 - (unsigned)__builtin_clzll(x);
 		/* Clear bits below the lowest set bit close the current run. */
-		run += low;
+		run += (unsigned)__builtin_ctzll(x);
 		if (!seen_set) {
 			s.start = run;
 			seen_set = true;
 		}
 		if (run > s.max)
 			s.max = run;
-		/* Clear runs strictly between the lowest and highest set bits,
-		 * one run per step: skip the set bits, measure the clear ones.
-		 * An all-set word has none (and ctz(~x) would be ctz(0)). */
-		for (unsigned pos = low; x != ~0ull && pos < high;) {
-			pos += (unsigned)__builtin_ctzll(~(x >> pos)); /* past the set bits */
-			if (pos > high)
-				break;
-			unsigned len = (unsigned)__builtin_ctzll(x >> pos); /* clear run */
-			if (len > s.max)
-				s.max = len;
-			pos += len;
-		}
 		/* Clear bits above the highest set bit open the next run. */
-		run = 63 - high;
+		run = (unsigned)__builtin_clzll(x);
 	}
 	if (!seen_set) {
 		s.start = s.max = s.end = run;
@@ -167,33 +188,84 @@ hw_sum hw_bits_summarize(const uint64_t *alloc)
 	s.end = run;
 	if (run > s.max)
 		s.max = run;
+	for (unsigned k = 0; k < HW_BITS_WORDS && s.max < 62; k++) {
+		uint64_t x = alloc[k];
+		if (x == 0)
+			continue;
+		unsigned low = (unsigned)__builtin_ctzll(x);
+		unsigned high = 63 - (unsigned)__builtin_clzll(x);
+		if (high - low <= s.max + 1)
+			continue; /* no room inside for a longer run */
+		/* Clear bits strictly between the lowest and highest set bit. */
+		uint64_t inside = ~x & ((1ull << high) - 1) & ~((2ull << low) - 1);
+		s.max = longest_set_run(inside, s.max);
+	}
 	return s;
 }
 
+/* The free run of w around the range starting at i and ending at e
+ * (exclusive): [*a, *b), bounded by the nearest set bits outside it. */
+static void run_around(const uint64_t *w, unsigned i, unsigned e, unsigned *a, unsigned *b)
+{
+	unsigned below = hw_bits_find_set_below(w, i);
+	unsigned from = hw_bits_find_set_from(w, e);
+	*a = below == HW_BITS_NONE ? 0 : below + 1;
+	*b = from == HW_BITS_NONE ? HW_BITS_PAGES : from;
+}
+
+/* Clearing only joins runs: the run [a, b) around the range is new, every
+ * other run is as it was, and the start (end) run changes only when [a, b)
+ * reaches the map's first (last) page. */
+hw_sum hw_sum_after_clear(hw_sum old, const uint64_t *w, unsigned i, unsigned n)
+{
+	HW_ASSERT(n >= 1 && i + n <= HW_BITS_PAGES && hw_bits_count(w, i, n) == 0);
+	unsigned a, b;
+	run_around(w, i, i + n, &a, &b);
+	hw_sum s = old;
+	if (a == 0)
+		s.start = b;
+	if (b == HW_BITS_PAGES)
+		s.end = HW_BITS_PAGES - a;
+	if (b - a > s.max)
+		s.max = b - a;
+	return s;
+}
+
+/* Setting a wholly clear range splits the run [a, b) that held it into
+ * [a, i) and [i+n, b). Every other run is as it was, so the longest run is
+ * unchanged unless [a, b) was a longest one; only then is the map rescanned
+ * (another run may be as long). */
+hw_sum hw_sum_after_set(hw_sum old, const uint64_t *w, unsigned i, unsigned n)
+{
+	HW_ASSERT(n >= 1 && i + n <= HW_BITS_PAGES && hw_bits_count(w, i, n) == n);
+	unsigned a, b;
+	run_around(w, i, i + n, &a, &b);
+	/* Bits [a, i) and [i+n, b) were clear before, as was [i, i+n). */
+	if (b - a >= old.max)
+		return hw_bits_summarize(w);
+	hw_sum s = old;
+	if (a == 0)
+		s.start = i;
+	if (b == HW_BITS_PAGES)
+		s.end = HW_BITS_PAGES - (i + n);
+	return s;
+}
+
+/* One pass, written with conditional expressions so that the compiler can
+ * keep it free of branches (it runs at every level an update reaches). */
 hw_sum hw_sum_merge(const hw_sum *c, unsigned n, uint32_t child_pages)
 {
-	hw_sum s = {0, 0, 0};
-	uint32_t run = 0; /* free pages ending at the current boundary */
+	uint32_t start = 0, max = 0, run = 0; /* run: free pages ending here */
 	bool all_free = true;
 	for (unsigned k = 0; k < n; k++) {
-		bool full = c[k].max == child_pages;
-		if (all_free) {
-			s.start += c[k].start;
-		}
+		bool full = c[k].start == child_pages; /* B1 */
 		uint32_t through = run + c[k].start + HW_MUTATE(4, 0, 1);
-		if (through > s.max)
-			s.max = through;
-		if (c[k].max > s.max)
-			s.max = c[k].max;
-		if (full) {
-			run += child_pages;
-		} else {
-			all_free = false;
-			run = c[k].end;
-		}
+		start += all_free ? c[k].start : 0;
+		max = through > max ? through : max;
+		max = c[k].max > max ? c[k].max : max;
+		run = full ? run + child_pages : c[k].end;
+		all_free = all_free && full;
 	}
-	s.end = run;
-	if (run > s.max)
-		s.max = run;
-	return s;
+	max = run > max ? run : max;
+	return (hw_sum){start, max, run};
 }

@@ -11,6 +11,9 @@
  *       (a fully free range).
  *   B2. hw_sum_merge of k children equals hw_bits_summarize of the
  *       concatenated bitmaps (the summary tree's correctness rests on it).
+ *   B3. hw_sum_after_clear and hw_sum_after_set, given their preconditions,
+ *       equal hw_bits_summarize of the changed map (the leaf updates of the
+ *       free and allocation paths rest on it).
  *
  * Locking: none (pure functions).
  */
@@ -52,6 +55,16 @@ static inline bool hw_sum_eq(hw_sum a, hw_sum b)
 {
 	return a.start == b.start && a.max == b.max && a.end == b.end;
 }
+
+/* The summary of a map after one change to [i, i+n) (n >= 1), from `old`,
+ * the map's summary before the change, and w, the map after it; each
+ * equals hw_bits_summarize(w) (B3). Only the free run around the change
+ * is read (two word scans), except when a set splits the map's longest
+ * run, which needs a rescan.
+ *   after_clear: [i, i+n) is clear in w (it may have been partly clear).
+ *   after_set:   [i, i+n) is set in w and was wholly clear before. */
+hw_sum hw_sum_after_clear(hw_sum old, const uint64_t *w, unsigned i, unsigned n);
+hw_sum hw_sum_after_set(hw_sum old, const uint64_t *w, unsigned i, unsigned n);
 
 /* Summary of n consecutive ranges of child_pages pages each (B2). */
 hw_sum hw_sum_merge(const hw_sum *children, unsigned n, uint32_t child_pages);

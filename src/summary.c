@@ -86,21 +86,39 @@ size_t hw_tree_find(hw_heap *h, size_t npages)
 /* Summary of level-l entry i from its children (absent children are full). */
 hw_sum hw_tree_merged(const hw_tree *t, unsigned l, size_t i)
 {
-	hw_sum kids[HW_FANOUT] = {{0, 0, 0}};
 	size_t first = i * HW_FANOUT;
-	for (size_t k = 0; k < HW_FANOUT && first + k < t->count[l - 1]; k++)
-		kids[k] = t->level[l - 1][first + k];
-	return hw_sum_merge(kids, HW_FANOUT, hw_tree_entry_pages(l - 1));
+	const hw_sum *kids = &t->level[l - 1][first];
+	if (first + HW_FANOUT <= t->count[l - 1])
+		return hw_sum_merge(kids, HW_FANOUT, hw_tree_entry_pages(l - 1));
+	/* The last entry of a level may have fewer children: pad with full. */
+	hw_sum padded[HW_FANOUT] = {{0, 0, 0}};
+	for (size_t k = 0; first + k < t->count[l - 1]; k++)
+		padded[k] = kids[k];
+	return hw_sum_merge(padded, HW_FANOUT, hw_tree_entry_pages(l - 1));
 }
 
-void hw_tree_update(hw_heap *h, size_t c0, size_t c1)
+void hw_tree_update(hw_heap *h, size_t page, size_t n, hw_tree_change how)
 {
+	static const hw_sum none = {0, 0, 0};
 	hw_tree *t = &h->tree;
+	size_t c0 = page / HW_BITS_PAGES, c1 = (page + n - 1) / HW_BITS_PAGES;
 	bool changed = false;
 	for (size_t c = c0; c <= c1; c++) {
-		static const hw_sum none = {0, 0, 0};
-		hw_sum s = h->chunks[c].present ? hw_bits_summarize(h->chunks[c].alloc) : none;
-		changed |= !hw_sum_eq(s, t->level[0][c]);
+		const hw_chunk *ch = &h->chunks[c];
+		unsigned i = c == c0 ? (unsigned)(page % HW_BITS_PAGES) : 0;
+		unsigned e = c == c1 ? (unsigned)((page + n - 1) % HW_BITS_PAGES) + 1
+				     : HW_BITS_PAGES;
+		hw_sum old = t->level[0][c], s;
+		if (!ch->present)
+			s = none;
+		else if (how == HW_TREE_CLEARED)
+			s = hw_sum_after_clear(old, ch->alloc, i, e - i);
+		else if (how == HW_TREE_SET)
+			s = hw_sum_after_set(old, ch->alloc, i, e - i);
+		else
+			s = hw_bits_summarize(ch->alloc);
+		HW_ASSERT_SLOW(hw_sum_eq(s, ch->present ? hw_bits_summarize(ch->alloc) : none));
+		changed |= !hw_sum_eq(s, old);
 		t->level[0][c] = s;
 	}
 	/* A level whose entries all came out unchanged leaves every ancestor
