@@ -214,7 +214,7 @@ static size_t span_mark_alloc(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, v
 	(void)h;
 	(void)arg;
 	/* Every page of the run is free and Ready by now (reacquire ran). */
-	HW_ASSERT(hw_bits_count(c->alloc, i, n) == 0 && hw_bits_count(c->released, i, n) == 0);
+	HW_ASSERT(!hw_bits_any(c->alloc, i, n) && !hw_bits_any(c->released, i, n));
 	hw_bits_set(c->alloc, i, n);
 	c->free_ready -= n;
 	return 0;
@@ -288,11 +288,11 @@ void *hw_heap_alloc(hw_heap *h, size_t npages)
 static size_t span_not_run_body(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *first)
 {
 	(void)h;
-	if (hw_bits_count(c->alloc, i, n) != n)
+	if (!hw_bits_all(c->alloc, i, n))
 		return 1;
-	unsigned heads = hw_bits_count(c->head, i, n);
-	bool starts_here = c == (hw_chunk *)first && hw_bits_test(c->head, i);
-	return heads != (starts_here ? 1u : 0u) ? 2 : 0;
+	/* The run's own head (checked by the caller) is the only one. */
+	unsigned from = c == (hw_chunk *)first ? i + 1 : i;
+	return hw_bits_any(c->head, from, i + n - from) ? 2 : 0;
 }
 
 static size_t span_free(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)

@@ -52,6 +52,20 @@ unsigned hw_bits_count(const uint64_t *w, unsigned i, unsigned n)
 	return c;
 }
 
+bool hw_bits_any(const uint64_t *w, unsigned i, unsigned n)
+{
+	HW_ASSERT(i + n <= HW_BITS_PAGES);
+	FOR_EACH_WORD_SPAN(i, n, k, m, if (w[k] & m) return true);
+	return false;
+}
+
+bool hw_bits_all(const uint64_t *w, unsigned i, unsigned n)
+{
+	HW_ASSERT(i + n <= HW_BITS_PAGES);
+	FOR_EACH_WORD_SPAN(i, n, k, m, if ((w[k] & m) != m) return false);
+	return true;
+}
+
 bool hw_bits_test(const uint64_t *w, unsigned i)
 {
 	return (w[i / 64] >> (i % 64)) & 1;
@@ -218,7 +232,7 @@ static void run_around(const uint64_t *w, unsigned i, unsigned e, unsigned *a, u
  * reaches the map's first (last) page. */
 hw_sum hw_sum_after_clear(hw_sum old, const uint64_t *w, unsigned i, unsigned n)
 {
-	HW_ASSERT(n >= 1 && i + n <= HW_BITS_PAGES && hw_bits_count(w, i, n) == 0);
+	HW_ASSERT(n >= 1 && i + n <= HW_BITS_PAGES && !hw_bits_any(w, i, n));
 	unsigned a, b;
 	run_around(w, i, i + n, &a, &b);
 	hw_sum s = old;
@@ -237,7 +251,7 @@ hw_sum hw_sum_after_clear(hw_sum old, const uint64_t *w, unsigned i, unsigned n)
  * (another run may be as long). */
 hw_sum hw_sum_after_set(hw_sum old, const uint64_t *w, unsigned i, unsigned n)
 {
-	HW_ASSERT(n >= 1 && i + n <= HW_BITS_PAGES && hw_bits_count(w, i, n) == n);
+	HW_ASSERT(n >= 1 && i + n <= HW_BITS_PAGES && hw_bits_all(w, i, n));
 	unsigned a, b;
 	run_around(w, i, i + n, &a, &b);
 	/* Bits [a, i) and [i+n, b) were clear before, as was [i, i+n). */

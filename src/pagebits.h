@@ -37,6 +37,10 @@ typedef struct hw_sum {
 void hw_bits_set(uint64_t *w, unsigned i, unsigned n);
 void hw_bits_clear(uint64_t *w, unsigned i, unsigned n);
 unsigned hw_bits_count(const uint64_t *w, unsigned i, unsigned n);
+/* Whether any (every) bit of [i, i+n) is set; the hot paths' tests, which
+ * need no population count. */
+bool hw_bits_any(const uint64_t *w, unsigned i, unsigned n);
+bool hw_bits_all(const uint64_t *w, unsigned i, unsigned n);
 bool hw_bits_test(const uint64_t *w, unsigned i);
 
 /* Lowest i >= from such that bits [i, i+n) are all clear, or HW_BITS_NONE. */

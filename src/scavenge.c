@@ -51,7 +51,7 @@ static int release_pages(hw_heap *h, hw_chunk *c, size_t chunk_index, unsigned i
 {
 	size_t page = chunk_index * HW_BITS_PAGES + i;
 	size_t bytes = (size_t)n << h->page_shift;
-	HW_ASSERT(hw_bits_count(c->alloc, i, n) == 0 && hw_bits_count(c->released, i, n) == 0);
+	HW_ASSERT(!hw_bits_any(c->alloc, i, n) && !hw_bits_any(c->released, i, n));
 	HW_ASSERT(i % h->unit_pages == 0 && n % h->unit_pages == 0);
 	if (release_range(h, (void *)hw_heap_addr(h, page), bytes) != 0)
 		return ENOMEM;
@@ -122,7 +122,7 @@ static int scavenge_huge(hw_heap *h, size_t ci, size_t *left)
 	for (unsigned b = HW_BITS_PAGES - hp;; b -= hp) {
 		if (*left == 0)
 			return 0;
-		if (hw_bits_count(c->alloc, b, hp) == 0 && hw_bits_count(c->released, b, hp) < hp) {
+		if (!hw_bits_any(c->alloc, b, hp) && !hw_bits_all(c->released, b, hp)) {
 			/* Release each Ready run inside the huge page. */
 			unsigned i = b;
 			while (i < b + hp) {
@@ -212,21 +212,20 @@ static void undo_ready(hw_heap *h, size_t lo, size_t upto)
 	}
 }
 
-static size_t span_count_released(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+static size_t span_any_released(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
 {
 	(void)h;
-	*(size_t *)arg += hw_bits_count(c->released, i, n);
-	return 0;
+	(void)arg;
+	return hw_bits_any(c->released, i, n);
 }
 
 int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed)
 {
 	size_t u = h->unit_pages;
 	size_t lo = page / u * u, hi = (page + n + u - 1) / u * u;
-	size_t released_in_run = 0, released_in_units = 0;
+	size_t released_in_run = 0;
 	/* Reusing dirty pages, the common case, needs no platform call. */
-	hw_heap_for_spans(h, lo, hi - lo, span_count_released, &released_in_units);
-	if (released_in_units == 0) {
+	if (hw_heap_for_spans(h, lo, hi - lo, span_any_released, NULL) == 0) {
 		*zeroed = false;
 		return 0;
 	}
