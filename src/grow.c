@@ -159,6 +159,7 @@ int hw_grow_locked(hw_heap *h, size_t npages, uintptr_t *arena)
 		}
 	}
 	insert_arena(h, addr, ask);
+	h->low_free = first ? c0 * HW_BITS_PAGES : hw_min(h->low_free, c0 * HW_BITS_PAGES);
 	h->mapped += HW_MUTATE(7, ask, 2 * ask);
 	h->released += HW_MUTATE(1, ask, 0);
 	h->counters.grows++;

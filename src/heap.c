@@ -4,7 +4,7 @@
  * layout), hw_heap_alloc* (first fit through the summary tree, growing when
  * nothing fits, making released units Ready), hw_heap_free (the invalid-free
  * checks), stats and the inspection views. The invariants are listed in
- * heap_internal.h (I1-I13) and checked by validate.c.
+ * heap_internal.h (I1-I14) and checked by validate.c.
  *
  * Allocation policy: the lowest address that fits. An aligned request for n
  * pages at alignment a pages takes the lowest free run of n + a - 1 pages and
@@ -240,6 +240,8 @@ static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 		page = hw_tree_find(h, want);
 		HW_CHECK(page != SIZE_MAX, "grew heap, but no adequate free space found");
 	}
+	if (want == 1)
+		h->low_free = page; /* the lowest free page: nothing below is free */
 	uintptr_t addr = hw_align_up(hw_heap_addr(h, page), align_pages << h->page_shift);
 	page = (addr - h->base) >> h->page_shift;
 
@@ -256,6 +258,8 @@ static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 	}
 	hw_heap_for_spans(h, page, npages, span_mark_alloc, NULL);
 	hw_bits_set(hw_heap_chunk(h, page)->head, (unsigned)(page % HW_BITS_PAGES), 1);
+	if (page == h->low_free)
+		h->low_free = page + npages;
 	h->inuse += bytes;
 	h->counters.allocs++;
 	hw_tree_update(h, page, npages, HW_TREE_SET);
@@ -366,6 +370,7 @@ int hw_heap_free(hw_heap *h, void *p, size_t npages)
 	}
 	hw_bits_clear(hw_heap_chunk(h, page)->head, (unsigned)(page % HW_BITS_PAGES), 1);
 	hw_heap_for_spans(h, page, npages, span_free, &released);
+	h->low_free = hw_min(h->low_free, page);
 	h->inuse -= bytes;
 	h->counters.frees++;
 	hw_tree_update(h, page, npages, HW_TREE_CLEARED);

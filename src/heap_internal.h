@@ -37,6 +37,8 @@
  *        state (in use or free-ready: Ready; released: Prepared, or Reserved
  *        under fault_on_free).
  *   I13. meta_ready == committed metadata pages * OS page size.
+ *   I14. Every page of the window below low_free is allocated or absent
+ *        (the search hint: first fit starts there).
  *
  * Locking: h->lock guards everything below it in struct hw_heap; every
  * function named *_locked requires it held. Platform calls are made under
@@ -139,6 +141,7 @@ struct hw_heap {
 	size_t narenas;
 	hw_chunk *chunks; /* [nchunks] */
 	hw_tree tree;
+	size_t low_free; /* I14; page index, meaningful once base != 0 */
 	hw_meta meta;
 
 	/* Accounting (bytes). */

@@ -13,6 +13,11 @@
  * the leaf, the chunk bitmap gives the exact page. Cost: O(levels * 8) plus
  * 8 bitmap words.
  *
+ * The search hint low_free (I14) bounds the walk from below: no free run
+ * starts under it, so at each level the scan begins at the entry holding
+ * it, with no run carried in. A heap whose low pages fill up (the usual
+ * case under first fit) is then searched from where its free pages begin.
+ *
  * Locking: callers hold h->lock.
  */
 #include "heap_internal.h"
@@ -61,6 +66,7 @@ size_t hw_tree_find(hw_heap *h, size_t npages)
 		uint32_t per = hw_tree_entry_pages(l);
 		size_t run = 0; /* free pages ending at entry i's start */
 		size_t i;
+		lo = hw_max(lo, h->low_free / per);
 		for (i = lo; i < hi; i++) {
 			hw_sum s = t->level[l][i];
 			if (run + s.start >= n)
@@ -72,7 +78,9 @@ size_t hw_tree_find(hw_heap *h, size_t npages)
 		if (i == hi)
 			return SIZE_MAX;
 		if (l == 0) {
-			unsigned bit = hw_bits_find_clear_run(h->chunks[i].alloc, n, 0);
+			size_t first = i * (size_t)HW_BITS_PAGES;
+			unsigned from = h->low_free > first ? (unsigned)(h->low_free - first) : 0;
+			unsigned bit = hw_bits_find_clear_run(h->chunks[i].alloc, n, from);
 			HW_CHECK(bit != HW_BITS_NONE,
 				 "bad summary data: summary promised a run the bitmap lacks");
 			return i * (size_t)HW_BITS_PAGES + bit;

@@ -36,6 +36,7 @@ static const char *const names[] = {
 	"arenas sorted, disjoint, aligned, inside the window, == present chunks",
 	"platform page state agrees with heap page state",
 	"meta_ready == committed metadata pages",
+	"no page below the search hint is free",
 };
 
 /* Records invariant n as broken (the first one wins). Returns false so
@@ -176,6 +177,13 @@ static bool check_chunks(walk *w)
 		present++;
 		if (!check_chunk(w, ci, prev_alloc, &alloc_pages, &rel_pages))
 			return false;
+		size_t first = ci * HW_BITS_PAGES;
+		if (first < h->low_free) {
+			unsigned below = (unsigned)hw_min(h->low_free - first, HW_BITS_PAGES);
+			if (!hw_bits_all(c->alloc, 0, below))
+				return fail(w, 14, "low_free=%zu, page %zu is free", h->low_free,
+					    first + hw_bits_find_clear_run(c->alloc, 1, 0));
+		}
 		prev_alloc = hw_bits_test(c->alloc, HW_BITS_PAGES - 1);
 	}
 	if (present * h->chunk_bytes != h->mapped)
