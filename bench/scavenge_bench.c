@@ -133,14 +133,14 @@ static int dry_alloc(hw_platform *pf, size_t n, void **out)
 }
 
 static const hw_platform_ops dry_ops = {
-	dry_reserve,
-	dry_map,
-	dry_use,
-	dry_unuse,
-	dry_fault,
-	dry_release,
-	dry_alloc,
-	NULL,
+	.reserve = dry_reserve,
+	.map = dry_map,
+	.use = dry_use,
+	.unuse = dry_unuse,
+	.fault = dry_fault,
+	.release = dry_release,
+	.alloc = dry_alloc,
+	.destroy = NULL,
 };
 
 static void dry_init(dry_platform *d, hw_platform *real)

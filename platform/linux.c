@@ -51,8 +51,9 @@
  *       probe runs once per process (the kernel's answer does not change).
  *
  * Huge pages: caps.huge_page_size is hpage_pmd_size unless THP is "never".
- * This backend does not madvise(MADV_HUGEPAGE); under THP "always" the kernel
- * may back a touched Ready range with a huge page.
+ * advise_huge is madvise(MADV_HUGEPAGE), which the heap asks only for its
+ * large metadata arrays; heap pages are never advised, though under THP
+ * "always" the kernel may back a touched Ready range with a huge page.
  *
  * Locking: instances are unlocked (platform.h). The shared instance is set up
  * under pthread_once; the MADV_FREE fallback and the once-only VMA message
@@ -299,6 +300,14 @@ static int linux_alloc(hw_platform *pf, size_t n, void **out)
 	return map_new("alloc", NULL, n, PROT_READ | PROT_WRITE, 0, out);
 }
 
+static void linux_advise_huge(hw_platform *pf, void *p, size_t n)
+{
+	(void)pf;
+	/* A hint: EINVAL means a kernel without THP, and the pages work the
+	 * same either way. */
+	(void)madvise(p, n, MADV_HUGEPAGE);
+}
+
 static void linux_destroy(hw_platform *pf)
 {
 	munmap(impl_of(pf), hw_align_up(sizeof(linux_impl), pf->caps.page_size));
@@ -312,6 +321,7 @@ static const hw_platform_ops shared_ops = {
 	.fault = linux_fault,
 	.release = linux_release,
 	.alloc = linux_alloc,
+	.advise_huge = linux_advise_huge,
 	.destroy = NULL,
 };
 
@@ -323,6 +333,7 @@ static const hw_platform_ops private_ops = {
 	.fault = linux_fault,
 	.release = linux_release,
 	.alloc = linux_alloc,
+	.advise_huge = linux_advise_huge,
 	.destroy = linux_destroy,
 };
 
@@ -441,15 +452,15 @@ static bool parse_maps_head(const char *s, uintptr_t *lo, uintptr_t *hi, bool *r
 	return true;
 }
 
-/* Calls fn(arg, lo, hi, rw) for every line of /proc/self/maps; stops at the
- * first non-zero return. Reads with a fixed buffer and keeps only the head
- * of each line, so long path names cost nothing. */
-static int maps_walk(hw_mapping_fn fn, void *arg)
+/* Calls line(arg, head) for every line of a /proc file, where head is the
+ * line's first 127 bytes; stops at the first non-zero return. Reads with a
+ * fixed buffer, so long path names cost nothing. */
+static int lines_walk(const char *path, int (*line)(void *arg, const char *head), void *arg)
 {
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	char buf[4096], head[64];
+	char buf[4096], head[128];
 	size_t hlen = 0;
 	int rc = 0;
 	for (;;) {
@@ -468,18 +479,34 @@ static int maps_walk(hw_mapping_fn fn, void *arg)
 			}
 			head[hlen] = '\0';
 			hlen = 0;
-			uintptr_t lo, hi;
-			bool rw;
-			if (!parse_maps_head(head, &lo, &hi, &rw))
-				rc = -1;
-			else
-				rc = fn(arg, lo, hi, rw);
+			rc = line(arg, head);
 		}
 		if (rc != 0)
 			break;
 	}
 	close(fd);
 	return rc;
+}
+
+typedef struct maps_ctx {
+	hw_mapping_fn fn;
+	void *arg;
+} maps_ctx;
+
+static int maps_line(void *arg, const char *head)
+{
+	maps_ctx *m = arg;
+	uintptr_t lo, hi;
+	bool rw;
+	return parse_maps_head(head, &lo, &hi, &rw) ? m->fn(m->arg, lo, hi, rw) : -1;
+}
+
+/* Calls fn(arg, lo, hi, rw) for every line of /proc/self/maps; stops at the
+ * first non-zero return. */
+static int maps_walk(hw_mapping_fn fn, void *arg)
+{
+	maps_ctx m = {fn, arg};
+	return lines_walk("/proc/self/maps", maps_line, &m);
 }
 
 static int count_one(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
@@ -513,4 +540,34 @@ int hw_platform_mappings(const void *p, size_t n, hw_mapping_fn fn, void *arg)
 {
 	clip_ctx c = {(uintptr_t)p, (uintptr_t)p + n, fn, arg};
 	return maps_walk(clip_one, &c);
+}
+
+/* smaps: a header line per mapping (as in maps), then "Key: value" lines,
+ * VmFlags last; "hg" there is MADV_HUGEPAGE. */
+typedef struct huge_ctx {
+	uintptr_t lo, hi;  /* the range asked about */
+	bool inside;       /* the current mapping overlaps it */
+	int seen, advised; /* overlapping mappings, and those with "hg" */
+} huge_ctx;
+
+static int huge_line(void *arg, const char *head)
+{
+	huge_ctx *c = arg;
+	uintptr_t lo, hi;
+	bool rw;
+	if (parse_maps_head(head, &lo, &hi, &rw)) {
+		c->inside = lo < c->hi && hi > c->lo;
+		c->seen += c->inside;
+	} else if (c->inside && strncmp(head, "VmFlags:", 8) == 0) {
+		c->advised += strstr(head, " hg") != NULL;
+	}
+	return 0;
+}
+
+int hw_platform_huge_advised(const void *p, size_t n)
+{
+	huge_ctx c = {(uintptr_t)p, (uintptr_t)p + n, false, 0, 0};
+	if (lines_walk("/proc/self/smaps", huge_line, &c) != 0 || c.seen == 0)
+		return -1;
+	return c.advised == c.seen;
 }

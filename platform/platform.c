@@ -41,11 +41,11 @@ const char *hw_sys_kind_name(hw_sys_kind k)
 	return (unsigned)k < HW_SYS_NKINDS ? kind_names[k] : "?";
 }
 
-static void check_range(const hw_platform *pf, hw_sys_kind k, const void *p, size_t n)
+static void check_range(const hw_platform *pf, const char *op, const void *p, size_t n)
 {
 	size_t mask = pf->caps.page_size - 1;
 	if (HW_UNLIKELY(n == 0 || (n & mask) != 0 || ((uintptr_t)p & mask) != 0))
-		hw_fatal("heapward: platform: unaligned %s (%p, %zu)", kind_names[k], p, n);
+		hw_fatal("heapward: platform: unaligned %s (%p, %zu)", op, p, n);
 }
 
 static void count(uint64_t *c)
@@ -81,7 +81,7 @@ static int leave(hw_platform *pf, hw_sys_kind k, int rc)
 int hw_sys_reserve(hw_platform *pf, void *hint, size_t n, void **out)
 {
 	*out = NULL;
-	check_range(pf, HW_SYS_RESERVE, hint, n);
+	check_range(pf, kind_names[HW_SYS_RESERVE], hint, n);
 	if (enter(pf, HW_SYS_RESERVE))
 		return ENOMEM;
 	int rc = leave(pf, HW_SYS_RESERVE, pf->ops->reserve(pf, hint, n, out));
@@ -91,7 +91,7 @@ int hw_sys_reserve(hw_platform *pf, void *hint, size_t n, void **out)
 
 int hw_sys_map(hw_platform *pf, void *p, size_t n)
 {
-	check_range(pf, HW_SYS_MAP, p, n);
+	check_range(pf, kind_names[HW_SYS_MAP], p, n);
 	if (enter(pf, HW_SYS_MAP))
 		return ENOMEM;
 	return leave(pf, HW_SYS_MAP, pf->ops->map(pf, p, n));
@@ -99,7 +99,7 @@ int hw_sys_map(hw_platform *pf, void *p, size_t n)
 
 int hw_sys_use(hw_platform *pf, void *p, size_t n)
 {
-	check_range(pf, HW_SYS_USE, p, n);
+	check_range(pf, kind_names[HW_SYS_USE], p, n);
 	if (enter(pf, HW_SYS_USE))
 		return ENOMEM;
 	if (pf->ops->use == NULL)
@@ -109,14 +109,14 @@ int hw_sys_use(hw_platform *pf, void *p, size_t n)
 
 void hw_sys_unuse(hw_platform *pf, void *p, size_t n)
 {
-	check_range(pf, HW_SYS_UNUSE, p, n);
+	check_range(pf, kind_names[HW_SYS_UNUSE], p, n);
 	enter(pf, HW_SYS_UNUSE);
 	pf->ops->unuse(pf, p, n);
 }
 
 int hw_sys_fault(hw_platform *pf, void *p, size_t n)
 {
-	check_range(pf, HW_SYS_FAULT, p, n);
+	check_range(pf, kind_names[HW_SYS_FAULT], p, n);
 	if (enter(pf, HW_SYS_FAULT))
 		return ENOMEM;
 	return leave(pf, HW_SYS_FAULT, pf->ops->fault(pf, p, n));
@@ -124,7 +124,7 @@ int hw_sys_fault(hw_platform *pf, void *p, size_t n)
 
 void hw_sys_release(hw_platform *pf, void *p, size_t n)
 {
-	check_range(pf, HW_SYS_RELEASE, p, n);
+	check_range(pf, kind_names[HW_SYS_RELEASE], p, n);
 	enter(pf, HW_SYS_RELEASE);
 	pf->ops->release(pf, p, n);
 }
@@ -132,12 +132,19 @@ void hw_sys_release(hw_platform *pf, void *p, size_t n)
 int hw_sys_alloc(hw_platform *pf, size_t n, void **out)
 {
 	*out = NULL;
-	check_range(pf, HW_SYS_ALLOC, NULL, n);
+	check_range(pf, kind_names[HW_SYS_ALLOC], NULL, n);
 	if (enter(pf, HW_SYS_ALLOC))
 		return ENOMEM;
 	int rc = leave(pf, HW_SYS_ALLOC, pf->ops->alloc(pf, n, out));
 	HW_ASSERT(rc != 0 || ((uintptr_t)*out & (pf->caps.granularity - 1)) == 0);
 	return rc;
+}
+
+void hw_sys_advise_huge(hw_platform *pf, void *p, size_t n)
+{
+	check_range(pf, "advise_huge", p, n);
+	if (pf->ops->advise_huge != NULL)
+		pf->ops->advise_huge(pf, p, n);
 }
 
 void hw_platform_inject(hw_platform *pf, uint64_t nth, unsigned mask)

@@ -22,6 +22,13 @@
  *                                           owned = Reserved|Prepared|Ready)
  *   alloc    None             -> Ready      may fail: ENOMEM
  *
+ * Hints (not transitions: they change no state, cannot fail, and are not
+ * counted in calls[]):
+ *   advise_huge  ask that the Ready pages of an owned range be backed by huge
+ *                pages where the OS can (THP on Linux); for large metadata
+ *                arrays read at random, where TLB misses dominate. Only
+ *                meaningful when caps.huge_page_size != 0.
+ *
  * Invariants:
  *   P1. Every address and length passed to a transition is a multiple of
  *       caps.page_size and the length is non-zero; violating this is a caller
@@ -105,6 +112,7 @@ typedef struct hw_platform_ops {
 	int (*fault)(hw_platform *pf, void *p, size_t n);
 	void (*release)(hw_platform *pf, void *p, size_t n);
 	int (*alloc)(hw_platform *pf, size_t n, void **out);
+	void (*advise_huge)(hw_platform *pf, void *p, size_t n); /* NULL: no-op */
 	void (*destroy)(hw_platform *pf); /* NULL for static instances */
 } hw_platform_ops;
 
@@ -146,6 +154,9 @@ int hw_sys_fault(hw_platform *pf, void *p, size_t n);
 void hw_sys_release(hw_platform *pf, void *p, size_t n);
 int hw_sys_alloc(hw_platform *pf, size_t n, void **out);
 
+/* The advise_huge hint (P1 applies to its range). */
+void hw_sys_advise_huge(hw_platform *pf, void *p, size_t n);
+
 const char *hw_sys_kind_name(hw_sys_kind k);
 
 /* What the OS itself says about this process's memory, for tests, benchmarks
@@ -168,5 +179,9 @@ long hw_platform_max_map_count(void);
  * returned 0; -1 when the mappings cannot be read. */
 typedef int (*hw_mapping_fn)(void *arg, uintptr_t lo, uintptr_t hi, bool rw);
 int hw_platform_mappings(const void *p, size_t n, hw_mapping_fn fn, void *arg);
+
+/* Whether every mapping overlapping [p, p+n) carries the advise_huge hint:
+ * 1 or 0, or -1 when nothing is mapped there or the mappings cannot be read. */
+int hw_platform_huge_advised(const void *p, size_t n);
 
 #endif

@@ -288,5 +288,45 @@ static void test_os_views(void)
 	hw_platform_destroy(pf);
 }
 
+/* advise_huge marks exactly the range it is given, keeps the mark through
+ * map and unuse (mprotect and madvise split the mapping; the flag stays),
+ * and is a no-op on the simulator. */
+static void test_advise_huge(void)
+{
+	hw_platform *pf = hw_platform_linux_create(false, false);
+	REQUIRE(pf != NULL);
+	if (pf->caps.huge_page_size == 0) {
+		printf("note: THP is off here; advise_huge is not tested\n");
+		hw_platform_destroy(pf);
+		return;
+	}
+	const size_t ps = pf->caps.page_size;
+	char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, 8 * ps, (void **)&p) == 0);
+	EXPECT(hw_platform_huge_advised(p, 8 * ps) == 0, "a fresh reservation is not advised");
+	hw_sys_advise_huge(pf, p + 2 * ps, 4 * ps);
+	EXPECT(hw_platform_huge_advised(p + 2 * ps, 4 * ps) == 1);
+	EXPECT(hw_platform_huge_advised(p, 2 * ps) == 0 &&
+	       hw_platform_huge_advised(p + 6 * ps, 2 * ps) == 0,
+	       "the hint stays inside its range");
+	REQUIRE(hw_sys_map(pf, p + 3 * ps, ps) == 0);
+	hw_sys_unuse(pf, p + 3 * ps, ps);
+	EXPECT(hw_platform_huge_advised(p + 2 * ps, 4 * ps) == 1, "map and unuse keep the hint");
+	EXPECT(pf->calls[HW_SYS_MAP] == 1 && pf->calls[HW_SYS_UNUSE] == 1,
+	       "the hint is not a counted transition");
+	hw_sys_release(pf, p, 8 * ps);
+	EXPECT(hw_platform_huge_advised(p, 8 * ps) == -1, "released: nothing mapped there");
+	hw_platform_destroy(pf);
+
+	hw_platform *sim = hw_platform_sim_create(NULL);
+	REQUIRE(sim != NULL);
+	REQUIRE(hw_sys_reserve(sim, NULL, 4 * sim->caps.page_size, (void **)&p) == 0);
+	hw_sys_advise_huge(sim, p, 4 * sim->caps.page_size);
+	EXPECT(hw_sim_state(sim, p) == HW_MEM_RESERVED, "a hint changes no state");
+	hw_sys_release(sim, p, 4 * sim->caps.page_size);
+	hw_platform_destroy(sim);
+}
+
 HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_guard_protnone), T(test_madv_free_unuse),
-	     T(test_residency_matches_sim), T(test_reserve_enomem), T(test_os_views))
+	     T(test_residency_matches_sim), T(test_reserve_enomem), T(test_os_views),
+	     T(test_advise_huge))
