@@ -242,10 +242,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			expect_u(hw_bits_count(w, at, n), naive_count(w, at, n), "hw_bits_count",
 				 at, n);
 			expect_u(hw_bits_test(w, at), bit(w, at), "hw_bits_test", at, 0);
-			expect_u(hw_bits_any(w, at, n), naive_count(w, at, n) > 0, "hw_bits_any", at,
-				 n);
-			expect_u(hw_bits_all(w, at, n), naive_count(w, at, n) == n, "hw_bits_all", at,
-				 n);
+			expect_u(hw_bits_any(w, at, n), naive_count(w, at, n) > 0, "hw_bits_any",
+				 at, n);
+			expect_u(hw_bits_all(w, at, n), naive_count(w, at, n) == n, "hw_bits_all",
+				 at, n);
 			break;
 		case HW_BOP_FIND_RUN: {
 			/* n in 1..512, from in 0..512 (the contract's domain). */

@@ -113,7 +113,7 @@ typedef struct hw_platform_ops {
 	void (*release)(hw_platform *pf, void *p, size_t n);
 	int (*alloc)(hw_platform *pf, size_t n, void **out);
 	void (*advise_huge)(hw_platform *pf, void *p, size_t n); /* NULL: no-op */
-	void (*destroy)(hw_platform *pf); /* NULL for static instances */
+	void (*destroy)(hw_platform *pf);                        /* NULL for static instances */
 } hw_platform_ops;
 
 struct hw_platform {

@@ -307,7 +307,7 @@ static void test_advise_huge(void)
 	hw_sys_advise_huge(pf, p + 2 * ps, 4 * ps);
 	EXPECT(hw_platform_huge_advised(p + 2 * ps, 4 * ps) == 1);
 	EXPECT(hw_platform_huge_advised(p, 2 * ps) == 0 &&
-	       hw_platform_huge_advised(p + 6 * ps, 2 * ps) == 0,
+		       hw_platform_huge_advised(p + 6 * ps, 2 * ps) == 0,
 	       "the hint stays inside its range");
 	REQUIRE(hw_sys_map(pf, p + 3 * ps, ps) == 0);
 	hw_sys_unuse(pf, p + 3 * ps, ps);
