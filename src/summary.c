@@ -75,7 +75,7 @@ size_t hw_tree_find(hw_heap *h, size_t npages)
 				break;
 			run = s.start == per ? run + per : s.end;
 		}
-		if (i == hi)
+		if (i >= hi)
 			return SIZE_MAX;
 		if (l == 0) {
 			size_t first = i * (size_t)HW_BITS_PAGES;
