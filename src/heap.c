@@ -60,27 +60,34 @@ static hw_heap *config_error(const hw_heap_config *cfg, const char *what)
 /* Metadata layout: offsets of each array inside the region. */
 typedef struct layout {
 	size_t bits, arenas, chunks, tree, prefix, total;
+	size_t huge; /* the chunk array's alignment when it uses huge pages, or 0 */
 	size_t counts[HW_MAX_LEVELS];
 	unsigned top;
 } layout;
 
 static size_t after(size_t off, size_t bytes) { return hw_align_up(off + bytes, 64); }
 
-static layout plan(size_t page, size_t nchunks, size_t max_arenas)
+/* The chunk records are what a free in a large heap misses on, one line
+ * per free at a random place in an array of thousands of small pages, so
+ * the TLB misses too. When the platform has huge pages and the array spans
+ * at least two, the array starts on a huge page boundary and is advised to
+ * use them: the pages grow commits whole then come as huge pages. */
+static layout plan(size_t page, size_t huge, size_t nchunks, size_t max_arenas)
 {
 	layout L;
 	size_t tree_bytes = hw_tree_bytes(nchunks, L.counts, &L.top);
+	L.huge = huge > page && nchunks * sizeof(hw_chunk) >= 2 * huge ? huge : 0;
 	L.bits = hw_align_up(sizeof(hw_heap), 64);
 	/* Upper bound on metadata pages, so the bitmap can be sized first. */
 	size_t rough = L.bits + max_arenas * sizeof(hw_arena) + nchunks * sizeof(hw_chunk) +
-		       tree_bytes + 8 * page;
+		       tree_bytes + 8 * page + L.huge;
 	size_t bitmap = (rough / page / 64 + 1) * sizeof(uint64_t);
 	L.prefix = hw_align_up(L.bits + bitmap, page);
 	/* Each array starts on its own page, so committing one never drags
 	 * in the pages of another. */
 	L.arenas = L.prefix;
 	L.chunks = hw_align_up(after(L.arenas, max_arenas * sizeof(hw_arena)),
-			       page); /* >= 256-aligned */
+			       L.huge ? L.huge : page); /* >= 256-aligned */
 	L.tree = hw_align_up(after(L.chunks, nchunks * sizeof(hw_chunk)), page);
 	L.total = hw_align_up(L.tree + tree_bytes, page);
 	return L;
@@ -116,10 +123,10 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 		return config_error(cfg, "retain_percent or scavenger_cpu_percent out of range");
 
 	size_t nchunks = space / chunk, max_arenas = space / arena;
-	layout L = plan(os_page, nchunks, max_arenas);
+	layout L = plan(os_page, pf->caps.huge_page_size, nchunks, max_arenas);
 	hw_sys_counts sys = {{0}, {0}};
 	hw_meta meta;
-	if (hw_meta_create(pf, &sys, L.total, L.prefix, L.bits, &meta) != 0) {
+	if (hw_meta_create(pf, &sys, L.total, L.huge, L.prefix, L.bits, &meta) != 0) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -150,6 +157,9 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 	h->sys = sys;
 	h->arenas = (hw_arena *)(meta.base + L.arenas);
 	h->chunks = (hw_chunk *)(meta.base + L.chunks);
+	h->chunk_array_bytes = hw_align_up(nchunks * sizeof(hw_chunk), os_page);
+	if (L.huge)
+		hw_sys_advise_huge(pf, h->chunks, h->chunk_array_bytes);
 	hw_tree_init(&h->tree, (hw_sum *)(meta.base + L.tree), L.counts, L.top);
 	/* The root level is searched on every allocation: commit it now. Grow
 	 * commits the rest of the tree for the chunks it adds. */
@@ -180,6 +190,12 @@ size_t hw_heap_page_size(const hw_heap *h) { return h->page_size; }
 size_t hw_heap_unit_pages(const hw_heap *h) { return h->unit_pages; }
 size_t hw_heap_huge_pages(const hw_heap *h) { return h->huge_pages; }
 hw_platform *hw_heap_platform(hw_heap *h) { return h->pf; }
+
+void hw_heap_chunk_array(const hw_heap *h, void **p, size_t *bytes)
+{
+	*p = h->chunks;
+	*bytes = h->chunk_array_bytes;
+}
 
 /* ---- spans ---------------------------------------------------------------- */
 

@@ -103,6 +103,8 @@ static inline int hw_sys_count(hw_sys_counts *c, hw_sys_kind k, int rc)
 typedef struct hw_meta {
 	uintptr_t base;
 	size_t size;
+	uintptr_t res_base; /* the reservation: [base, base + size) and slack */
+	size_t res_size;
 	size_t page;         /* OS page: the commit unit */
 	uint64_t *committed; /* one bit per metadata page */
 	size_t ready_pages;  /* I13 */
@@ -140,6 +142,7 @@ struct hw_heap {
 	hw_arena *arenas; /* sorted by address; I11 */
 	size_t narenas;
 	hw_chunk *chunks; /* [nchunks] */
+	size_t chunk_array_bytes;
 	hw_tree tree;
 	size_t low_free; /* I14; page index, meaningful once base != 0 */
 	hw_meta meta;
@@ -202,10 +205,11 @@ uint32_t hw_tree_entry_pages(unsigned level);
 hw_sum hw_tree_merged(const hw_tree *t, unsigned l, size_t i);
 
 /* meta.c */
-/* Reserves the metadata region and commits its first `prefix` bytes, which
- * must hold the commit bitmap at `bits_offset`. 0 or ENOMEM. */
-int hw_meta_create(hw_platform *pf, hw_sys_counts *sys, size_t size, size_t prefix,
-		   size_t bits_offset, hw_meta *out);
+/* Reserves the metadata region, aligned to `align` (0: the platform's
+ * granularity), and commits its first `prefix` bytes, which must hold the
+ * commit bitmap at `bits_offset`. 0 or ENOMEM. */
+int hw_meta_create(hw_platform *pf, hw_sys_counts *sys, size_t size, size_t align,
+		   size_t prefix, size_t bits_offset, hw_meta *out);
 /* Commits (Reserved -> Prepared -> Ready) every metadata page overlapping
  * [p, p + n). 0 or ENOMEM (pages committed before the failure stay so). */
 int hw_meta_ensure(hw_platform *pf, hw_sys_counts *sys, hw_meta *m, const void *p, size_t n);

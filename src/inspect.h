@@ -32,6 +32,9 @@ int hw_heap_grow(hw_heap *h, size_t npages);
 /* The platform the heap runs on. */
 hw_platform *hw_heap_platform(hw_heap *h);
 
+/* Where the chunk records live (metadata, fixed at create). */
+void hw_heap_chunk_array(const hw_heap *h, void **p, size_t *bytes);
+
 /* Policy constants the harness's model mirrors. */
 #define HW_CHUNK_PAGES 512              /* pages per bitmap chunk */
 #define HW_SCAVENGE_QUANTUM (64u << 10) /* bytes per background step */

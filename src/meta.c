@@ -66,23 +66,28 @@ static int commit_pages(hw_platform *pf, hw_sys_counts *sys, hw_meta *m, size_t 
 	return 0;
 }
 
-int hw_meta_create(hw_platform *pf, hw_sys_counts *sys, size_t size, size_t prefix,
-		   size_t bits_offset, hw_meta *out)
+int hw_meta_create(hw_platform *pf, hw_sys_counts *sys, size_t size, size_t align,
+		   size_t prefix, size_t bits_offset, hw_meta *out)
 {
 	hw_meta m = {0};
 	m.page = pf->caps.page_size;
 	m.size = hw_align_up(size, hw_max(m.page, pf->caps.granularity));
-	void *base;
-	if (hw_sys_count(sys, HW_SYS_RESERVE, hw_sys_reserve(pf, NULL, m.size, &base)) != 0)
+	/* Alignment beyond the platform's costs only address space: reserve
+	 * that much more, start at the aligned address, release it all. */
+	m.res_size = align > pf->caps.granularity ? m.size + align : m.size;
+	void *res;
+	if (hw_sys_count(sys, HW_SYS_RESERVE, hw_sys_reserve(pf, NULL, m.res_size, &res)) != 0)
 		return ENOMEM;
-	m.base = (uintptr_t)base;
+	m.res_base = (uintptr_t)res;
+	m.base = m.res_size > m.size ? hw_align_up(m.res_base, align) : m.res_base;
+	void *base = (void *)m.base;
 	/* The bitmap lives inside the prefix, so commit the prefix by hand
 	 * before the bitmap can record it. */
 	size_t pre = hw_align_up(prefix, m.page);
 	if (hw_sys_count(sys, HW_SYS_MAP, hw_sys_map(pf, base, pre)) != 0 ||
 	    hw_sys_count(sys, HW_SYS_USE, hw_sys_use(pf, base, pre)) != 0) {
 		hw_sys_count(sys, HW_SYS_RELEASE, 0);
-		hw_sys_release(pf, base, m.size);
+		hw_sys_release(pf, res, m.res_size);
 		return ENOMEM;
 	}
 	zero_if_needed(pf, base, pre);
@@ -110,5 +115,5 @@ bool hw_meta_is_committed(const hw_meta *m, const void *p, size_t n)
 
 void hw_meta_destroy(hw_platform *pf, hw_meta m)
 {
-	hw_sys_release(pf, (void *)m.base, m.size);
+	hw_sys_release(pf, (void *)m.res_base, m.res_size);
 }

@@ -558,6 +558,47 @@ static void test_linux_residency(void)
 	env_done(&e);
 }
 
+/* The chunk array of a large window starts on a huge page and carries the
+ * hint, and a grow commits no more of it than meta_ready says; a small
+ * window's array is left alone (it could not fill a huge page). */
+static void test_metadata_huge_pages(void)
+{
+	hw_platform *pf = hw_platform_linux_create(false, false);
+	REQUIRE(pf != NULL);
+	size_t huge = pf->caps.huge_page_size;
+	hw_heap_config c = {0};
+	c.platform = pf; /* default window: 1 TiB, a 64 MiB chunk array */
+	hw_heap *h = hw_heap_create(&c);
+	REQUIRE(h != NULL);
+	void *arr;
+	size_t bytes;
+	hw_heap_chunk_array(h, &arr, &bytes);
+	if (huge == 0) {
+		printf("note: THP is off here; only the small window is checked\n");
+	} else {
+		EXPECT((uintptr_t)arr % huge == 0, "chunk array at %p, huge page %zu", arr, huge);
+		EXPECT(hw_platform_huge_advised(arr, bytes) == 1, "chunk array advised");
+		REQUIRE(hw_heap_grow(h, ((size_t)4 << 30) / P) == 0);
+		hw_heap_stats s;
+		hw_heap_stats_get(h, &s);
+		size_t res = hw_platform_resident_bytes(arr, bytes);
+		EXPECT(res <= s.meta_ready, "chunk array resident %zu, meta_ready %zu", res,
+		       s.meta_ready);
+		char msg[256];
+		EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
+	}
+	hw_heap_destroy(h);
+
+	c = small_cfg();
+	c.platform = pf;
+	h = hw_heap_create(&c);
+	REQUIRE(h != NULL);
+	hw_heap_chunk_array(h, &arr, &bytes);
+	EXPECT(hw_platform_huge_advised(arr, bytes) == 0, "a small window's array is not advised");
+	hw_heap_destroy(h);
+	hw_platform_destroy(pf);
+}
+
 /* A fixed-seed random workload with the validator after every step. */
 static void test_random_ops(void)
 {
@@ -601,4 +642,5 @@ HW_TEST_MAIN(T(test_defaults), T(test_bad_config), T(test_grow_counts_released),
 	     T(test_invalid_free), T(test_scavenge_order), T(test_zeroed), T(test_memory_limit),
 	     T(test_scavenger_step_and_thread), T(test_fault_on_free), T(test_enomem_injection),
 	     T(test_address_space_exhausted), T(test_discontiguous), T(test_big_os_pages),
-	     T(test_huge_pages_first), T(test_linux_residency), T(test_random_ops))
+	     T(test_huge_pages_first), T(test_linux_residency), T(test_metadata_huge_pages),
+	     T(test_random_ops))
