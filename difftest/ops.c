@@ -210,6 +210,7 @@ static const char *const bits_names[HW_BOP_COUNT_] = {
 	"merge_small",
 	"after_clear",
 	"after_set",
+	"child_changed",
 };
 
 const char *hw_ops_bits_name(uint8_t code)

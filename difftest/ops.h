@@ -158,6 +158,7 @@ enum {
 	HW_BOP_MERGE_SMALL = 0x0a, /* merge of 1 + (a & 7) small children */
 	HW_BOP_AFTER_CLEAR = 0x0b, /* clear [i, i+n), summary from the old one */
 	HW_BOP_AFTER_SET = 0x0c,   /* set a clear [i, i+n), summary from the old */
+	HW_BOP_CHILD = 0x0d,       /* change map a & 3 of four; parent from the change */
 	HW_BOP_COUNT_
 };
 

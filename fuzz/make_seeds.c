@@ -496,6 +496,18 @@ static void bits_seeds(const char *dir)
 	rec(&s, HW_BOP_AFTER_SET, 0, 200, 100);
 	rec(&s, HW_BOP_AFTER_CLEAR, 0, 250, 1);
 	emit(dir, t, "leaf-updates", &s);
+	/* Inner updates (B4): interior changes that grow or shrink a child's
+	 * longest run, and changes that reach a child's first or last page. */
+	hdr(&s, 3, 0, 0, 0xc41d);
+	rec(&s, HW_BOP_CHILD, 1, 200, 3);
+	rec(&s, HW_BOP_CHILD, 1, 100, 60);
+	rec(&s, HW_BOP_CHILD, 0x41, 150, 40);
+	rec(&s, HW_BOP_CHILD, 0x42, 300, 2);
+	rec(&s, HW_BOP_CHILD, 2, 0, 10);
+	rec(&s, HW_BOP_CHILD, 3, 500, 12);
+	rec(&s, HW_BOP_CHILD, 0x80, 0, 0);
+	rec(&s, HW_BOP_CHILD, 0x40, 250, 5);
+	emit(dir, t, "inner-updates", &s);
 }
 
 /* Random inputs with the difftest's generator and a random header from

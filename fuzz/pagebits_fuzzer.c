@@ -321,6 +321,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			expect_sum(got, naive_summary(w, HW_BITS_PAGES), what);
 			break;
 		}
+		case HW_BOP_CHILD: {
+			/* The tree's inner update: a parent over the four maps,
+			 * one of them changed, the parent from the change alone
+			 * when B4 says that is enough. */
+			hw_sum kids[NMAPS], parent;
+			for (unsigned m = 0; m < NMAPS; m++)
+				kids[m] = naive_summary(maps[m], HW_BITS_PAGES);
+			parent = hw_sum_merge(kids, NMAPS, HW_BITS_PAGES);
+			hw_sum was = kids[op.a & 3];
+			for (unsigned k = at; k < at + n; k++)
+				naive_put(w, k, (op.a & 0x40) != 0);
+			kids[op.a & 3] = naive_summary(w, HW_BITS_PAGES);
+			if (hw_sum_child_changed(&parent, was, kids[op.a & 3]))
+				expect_sum(parent, hw_sum_merge(kids, NMAPS, HW_BITS_PAGES),
+					   "hw_sum_child_changed");
+			break;
+		}
 		default:
 			break; /* unassigned: nothing */
 		}

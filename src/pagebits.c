@@ -265,6 +265,21 @@ hw_sum hw_sum_after_set(hw_sum old, const uint64_t *w, unsigned i, unsigned n)
 	return s;
 }
 
+/* The range's longest run is the longest of: the runs crossing child
+ * boundaries (unchanged here), the other children's longest (unchanged),
+ * and this child's. */
+bool hw_sum_child_changed(hw_sum *parent, hw_sum was, hw_sum now)
+{
+	if (was.start != now.start || was.end != now.end)
+		return false;
+	if (now.max >= was.max) {
+		if (now.max > parent->max)
+			parent->max = now.max;
+		return true;
+	}
+	return was.max < parent->max;
+}
+
 /* One pass, written with conditional expressions so that the compiler can
  * keep it free of branches (it runs at every level an update reaches). */
 hw_sum hw_sum_merge(const hw_sum *c, unsigned n, uint32_t child_pages)

@@ -14,6 +14,9 @@
  *   B3. hw_sum_after_clear and hw_sum_after_set, given their preconditions,
  *       equal hw_bits_summarize of the changed map (the leaf updates of the
  *       free and allocation paths rest on it).
+ *   B4. When hw_sum_child_changed returns true, the parent it leaves equals
+ *       hw_sum_merge of the children with the one changed (the tree's
+ *       inner updates rest on it).
  *
  * Locking: none (pure functions).
  */
@@ -69,6 +72,14 @@ static inline bool hw_sum_eq(hw_sum a, hw_sum b)
  *   after_set:   [i, i+n) is set in w and was wholly clear before. */
 hw_sum hw_sum_after_clear(hw_sum old, const uint64_t *w, unsigned i, unsigned n);
 hw_sum hw_sum_after_set(hw_sum old, const uint64_t *w, unsigned i, unsigned n);
+
+/* A range's summary after one of its children changed from `was` to `now`,
+ * from the range's summary before, when those alone determine it: the
+ * child's start and end are unchanged (so is every run that crosses a child
+ * boundary), and its longest run grew, or it shrank without having been the
+ * range's longest. Updates *parent and returns true, or returns false when
+ * the children must be merged again (B4). */
+bool hw_sum_child_changed(hw_sum *parent, hw_sum was, hw_sum now);
 
 /* Summary of n consecutive ranges of child_pages pages each (B2). */
 hw_sum hw_sum_merge(const hw_sum *children, unsigned n, uint32_t child_pages);
