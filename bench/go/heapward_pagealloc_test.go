@@ -101,7 +101,18 @@ func hwThreadCPU() int64 {
 	return ts.Nano()
 }
 
-type hwLive struct{ p, pages uintptr }
+// hwLive is heap_bench's live_run: a run's first page from the heap's base
+// (26 bits) and its size - 1 (6 bits), so the live set takes 4 bytes a run.
+type hwLive uint32
+
+var hwBase = runtime.PageBase(runtime.BaseChunkIdx, 0)
+
+func hwPack(p, pages uintptr) hwLive {
+	return hwLive((p-hwBase)/runtime.PageSize<<6 | (pages - 1))
+}
+
+func (l hwLive) p() uintptr     { return hwBase + uintptr(l>>6)*runtime.PageSize }
+func (l hwLive) pages() uintptr { return uintptr(l&63) + 1 }
 
 type hwCase struct {
 	workload string
@@ -128,11 +139,10 @@ func (c *hwCase) build(t *testing.T) {
 	c.pa = runtime.NewPageAlloc(chunks, nil)
 	c.r = hwRng{hwSeed ^ c.bytes ^ c.max}
 	runs, free := hwLayout(&c.r, total, c.max)
-	base := runtime.PageBase(runtime.BaseChunkIdx, 0)
 	at := make([]uintptr, len(runs))
 	for i, run := range runs {
 		at[i], _ = c.pa.Alloc(uintptr(run.pages))
-		if at[i] != base+uintptr(run.first)*runtime.PageSize {
+		if at[i] != hwBase+uintptr(run.first)*runtime.PageSize {
 			t.Fatalf("%s %d MiB: first fit did not tile the empty allocator in order", c.workload, c.bytes/hwMiB)
 		}
 	}
@@ -141,7 +151,7 @@ func (c *hwCase) build(t *testing.T) {
 		if free[i] {
 			c.pa.Free(at[i], uintptr(run.pages))
 		} else {
-			c.live = append(c.live, hwLive{at[i], uintptr(run.pages)})
+			c.live = append(c.live, hwPack(at[i], uintptr(run.pages)))
 		}
 	}
 	c.setup = hwThreadCPU() - t0
@@ -158,8 +168,8 @@ func (c *hwCase) timePairs(t *testing.T, pairs int) int64 {
 		if p == 0 {
 			t.Fatalf("%s %d MiB: Alloc failed in the timed loop", c.workload, c.bytes/hwMiB)
 		}
-		c.live = append(c.live, hwLive{p, n})
-		c.pa.Free(c.live[v].p, c.live[v].pages)
+		c.live = append(c.live, hwPack(p, n))
+		c.pa.Free(c.live[v].p(), c.live[v].pages())
 		c.live[v] = c.live[len(c.live)-1]
 		c.live = c.live[:len(c.live)-1]
 		v = c.r.below(uint64(len(c.live) + 1))
@@ -183,11 +193,11 @@ func (c *hwCase) timeHarness(pairs int) int64 {
 	for k := 0; k < pairs; k++ {
 		n := uintptr(r.runPages(c.max))
 		v := (r.below(uint64(len(c.live)+1)) ^ uint64(chain&zero)) % hwHotEntries
-		victim := hwLive{0, n}
+		victim := hwPack(hwBase, n)
 		if v < uint64(len(c.live)) {
 			victim = c.live[v]
 		}
-		chain = victim.p + victim.pages
+		chain = victim.p() + victim.pages()
 	}
 	ns := hwThreadCPU() - t0
 	hwSink = chain
