@@ -6,8 +6,17 @@
  * Layout: the instance struct and its state array share one anonymous mmap
  * (fresh mappings read as zero and HW_MEM_NONE == 0, so nothing is
  * initialised page by page: create and destroy cost a handful of system
- * calls whatever the backing size). The backing is one PROT_NONE
- * MAP_NORESERVE mapping aligned to max(2 MiB, huge page, simulated page).
+ * calls whatever the backing size). The backing is the start of one
+ * PROT_NONE MAP_NORESERVE mapping (the capacity) aligned to max(2 MiB, huge
+ * page, simulated page); a reset may choose any backing within it.
+ *
+ * Real calls are made only where the protection changes: a page that is not
+ * Ready is already inaccessible and holds nothing (S1), so fault and release
+ * touch the real mapping only over the span of the Ready pages they cover,
+ * and a range of Reserved or Prepared pages costs no system call at all.
+ *
+ * Reuse (S6): [used_lo, used_hi) covers every page that left None since the
+ * last create or reset, so a reset visits only those.
  *
  * Real memory per state (S1):
  *   Ready              PROT_READ|PROT_WRITE
@@ -32,6 +41,8 @@
  *       as zero fills the pages with 0xA5, so a heap that assumes zero sees
  *       junk. alloc (None->Ready) hands out zero pages, as every real OS does
  *       for fresh memory.
+ *   S6. After hw_sim_reset every page of the capacity is None, inaccessible
+ *       and not resident, and every field is what create would set.
  *
  * Placement (deterministic):
  *   - reserve at the hint when ignore_hints is off and the hint lies inside
@@ -80,9 +91,12 @@ typedef struct sim {
 	size_t backing;      /* bytes */
 	size_t npages;       /* simulated pages */
 	unsigned shift;      /* log2(simulated page) */
+	size_t capacity;     /* bytes reserved at base (>= backing) */
 	size_t self_len;     /* bytes of the mapping holding this struct */
 	size_t ready_pages;  /* S2 */
-	bool guards_used;    /* S1 exception happened at least once */
+	size_t used_lo;      /* pages [used_lo, used_hi) left None since reset */
+	size_t used_hi;
+	bool guards_used; /* S1 exception happened at least once */
 	uint64_t illegal;
 	char last_illegal[192];
 	unsigned char state[]; /* hw_mem_state per simulated page */
@@ -123,18 +137,28 @@ static unsigned char *page_addr(const sim *s, size_t i)
 
 /* ---- state scans, eight pages per step ---- */
 
+/* The scans run over every page a call or a check covers. Their edges and
+ * comparisons describe page counts, not the heap: under a coverage-guided
+ * fuzzer they would only add noise features and cost time. The transitions'
+ * own decisions stay instrumented. */
+#if defined(__clang__)
+#define SIM_SCAN __attribute__((no_sanitize("coverage")))
+#else
+#define SIM_SCAN
+#endif
+
 #define BYTES_01 0x0101010101010101ull
 
 /* Bit 0 of each byte of the result is set where that byte of w (a state,
  * 0..3, so only bits 0 and 1 are used) equals v. */
-static uint64_t eq_bytes(uint64_t w, unsigned v)
+SIM_SCAN static uint64_t eq_bytes(uint64_t w, unsigned v)
 {
 	uint64_t x = w ^ (BYTES_01 * v);
 	return ~(x | x >> 1) & BYTES_01;
 }
 
 /* Bit 0 of each byte set where the state is in `accept` (bit per state). */
-static uint64_t accepted_bytes(uint64_t w, unsigned accept)
+SIM_SCAN static uint64_t accepted_bytes(uint64_t w, unsigned accept)
 {
 	uint64_t m = 0;
 	for (unsigned v = 0; v < 4; v++)
@@ -144,7 +168,7 @@ static uint64_t accepted_bytes(uint64_t w, unsigned accept)
 }
 
 /* First page in [i, end) whose state is not in `accept`, or end. */
-static size_t first_outside(const sim *s, size_t i, size_t end, unsigned accept)
+SIM_SCAN static size_t first_outside(const sim *s, size_t i, size_t end, unsigned accept)
 {
 	for (; i < end && (i & 7) != 0; i++)
 		if (!(accept & (1u << s->state[i])))
@@ -162,8 +186,28 @@ static size_t first_outside(const sim *s, size_t i, size_t end, unsigned accept)
 	return end;
 }
 
+/* Last page in [lo, end) whose state is not in `accept`, or SIZE_MAX. */
+SIM_SCAN static size_t last_outside(const sim *s, size_t lo, size_t end, unsigned accept)
+{
+	size_t i = end;
+	for (; i > lo && (i & 7) != 0; i--)
+		if (!(accept & (1u << s->state[i - 1])))
+			return i - 1;
+	for (; i >= lo + 8; i -= 8) {
+		uint64_t w;
+		memcpy(&w, s->state + i - 8, sizeof w);
+		uint64_t bad = ~accepted_bytes(w, accept) & BYTES_01;
+		if (bad != 0)
+			return i - 8 + (size_t)((63 - __builtin_clzll(bad)) / 8);
+	}
+	for (; i > lo; i--)
+		if (!(accept & (1u << s->state[i - 1])))
+			return i - 1;
+	return SIZE_MAX;
+}
+
 /* Number of Ready pages in [i, end). */
-static size_t count_ready(const sim *s, size_t i, size_t end)
+SIM_SCAN static size_t count_ready(const sim *s, size_t i, size_t end)
 {
 	size_t n = 0;
 	for (; i < end && (i & 7) != 0; i++)
@@ -219,6 +263,10 @@ static void set_state(sim *s, size_t first, size_t np, hw_mem_state st)
 	memset(s->state + first, st, np);
 	if (st == HW_MEM_READY)
 		s->ready_pages += np;
+	if (st != HW_MEM_NONE) {
+		s->used_lo = hw_min(s->used_lo, first);
+		s->used_hi = hw_max(s->used_hi, first + np);
+	}
 }
 
 /* ---- real memory (S1) ---- */
@@ -244,6 +292,18 @@ static void make_none(sim *s, void *p, size_t n)
 	hw_fatal("heapward: sim: out of VMAs making (%p, %zu) inaccessible (errno %d) and no "
 		 "guard regions to fall back on; use a smaller or less fragmented simulation",
 		 p, n, e);
+}
+
+/* Makes the Ready pages of [first, first + np) inaccessible and discards
+ * them, with one call pair over the span from the first to the last of them:
+ * the other pages are inaccessible and hold nothing already (S1). */
+static void discard_ready(sim *s, size_t first, size_t np)
+{
+	size_t lo = first_outside(s, first, first + np, NOT_READY);
+	if (lo == first + np)
+		return;
+	size_t hi = last_outside(s, lo, first + np, NOT_READY) + 1;
+	make_none(s, page_addr(s, lo), (hi - lo) << s->shift);
 }
 
 /* Makes a range read/write: 0, or ENOMEM (out of VMAs) with the range as it
@@ -296,23 +356,25 @@ static bool place(const sim *s, size_t np, const void *hint, size_t *out)
 		}
 		return false;
 	}
-	/* Top-down over maximal None runs [a, b), keeping a gap on each side
-	 * that is not the backing's edge. */
+	/* Top-down: b ends the highest None run not yet ruled out. The fit
+	 * keeps a None page on each side that is not the backing's edge, so it
+	 * needs [start - 1, end + 1) None, clipped to the backing. */
 	size_t b = s->npages;
 	while (b > 0) {
-		while (b > 0 && s->state[b - 1] != HW_MEM_NONE)
-			b--;
-		if (b == 0)
-			break;
-		size_t a = b - 1;
-		while (a > 0 && s->state[a - 1] == HW_MEM_NONE)
-			a--;
-		size_t start = a + (a > 0), end = b - (b < s->npages);
-		if (end > start && end - start >= np) {
-			*out = end - np;
+		size_t top = last_outside(s, 0, b, OWNED);
+		if (top == SIZE_MAX)
+			return false;
+		b = top + 1;
+		size_t end = b - (b < s->npages);
+		if (end < np)
+			return false;
+		size_t start = end - np;
+		size_t bad = last_outside(s, start - (start > 0), b, ACCEPT_NONE);
+		if (bad == SIZE_MAX) {
+			*out = start;
 			return true;
 		}
-		b = a;
+		b = bad;
 	}
 	return false;
 }
@@ -371,7 +433,7 @@ static int sim_fault(hw_platform *pf, void *p, size_t n)
 	int rc = check_range(s, HW_SYS_FAULT, p, n, ACCEPT_READY | ACCEPT_PREPARED);
 	if (rc != 0)
 		return rc;
-	make_none(s, p, n);
+	discard_ready(s, page_index(s, p), n >> s->shift);
 	set_state(s, page_index(s, p), n >> s->shift, HW_MEM_RESERVED);
 	return 0;
 }
@@ -381,7 +443,7 @@ static void sim_release(hw_platform *pf, void *p, size_t n)
 	sim *s = sim_of(pf);
 	if (check_range(s, HW_SYS_RELEASE, p, n, OWNED) != 0)
 		return;
-	make_none(s, p, n);
+	discard_ready(s, page_index(s, p), n >> s->shift);
 	set_state(s, page_index(s, p), n >> s->shift, HW_MEM_NONE);
 }
 
@@ -403,7 +465,7 @@ static int sim_alloc(hw_platform *pf, size_t n, void **out)
 static void sim_destroy(hw_platform *pf)
 {
 	sim *s = sim_of(pf);
-	munmap(s->base, s->backing);
+	munmap(s->base, s->capacity);
 	munmap(s, s->self_len);
 }
 
@@ -418,31 +480,73 @@ static const hw_platform_ops sim_ops = {
 	.destroy = sim_destroy,
 };
 
-/* ---- creation and queries ---- */
+/* ---- creation, reset and queries ---- */
+
+/* Fills in the defaults; false when the configuration is invalid (sim.h). */
+static bool settle_config(hw_sim_config *cfg, const hw_sim_config *in, size_t real_page)
+{
+	if (in != NULL)
+		*cfg = *in;
+	else
+		memset(cfg, 0, sizeof *cfg);
+	if (cfg->page_size == 0)
+		cfg->page_size = 4096;
+	if (cfg->backing_bytes == 0)
+		cfg->backing_bytes = SIM_DEFAULT_BACKING;
+	if (!hw_is_pow2(cfg->page_size) || cfg->page_size < real_page ||
+	    cfg->backing_bytes > SIM_MAX_BACKING || cfg->capacity_bytes > SIM_MAX_BACKING ||
+	    (cfg->huge_page_size != 0 &&
+	     (!hw_is_pow2(cfg->huge_page_size) || cfg->huge_page_size < cfg->page_size)))
+		return false;
+	return true;
+}
+
+static size_t config_align(const hw_sim_config *cfg)
+{
+	return hw_max(hw_max(SIM_MIN_ALIGN, cfg->huge_page_size), cfg->page_size);
+}
+
+/* Everything create sets from the configuration, on an instance whose pages
+ * are all None (S6). */
+static void apply_config(sim *s, const hw_sim_config *cfg)
+{
+	s->cfg = *cfg;
+	s->backing = hw_align_up(cfg->backing_bytes, cfg->page_size);
+	s->npages = s->backing / cfg->page_size;
+	s->shift = hw_log2(cfg->page_size);
+	s->ready_pages = 0;
+	s->used_lo = SIZE_MAX;
+	s->used_hi = 0;
+	s->illegal = 0;
+	s->last_illegal[0] = '\0';
+
+	hw_platform *pf = &s->pf;
+	memset(pf, 0, sizeof *pf);
+	pf->name = "sim";
+	pf->ops = &sim_ops;
+	pf->impl = s;
+	pf->caps.page_size = cfg->page_size;
+	pf->caps.huge_page_size = cfg->huge_page_size;
+	pf->caps.granularity = cfg->page_size;
+	pf->caps.use_needs_call = cfg->use_needs_call;
+	pf->caps.released_reads_zero = cfg->released_reads_zero;
+	pf->caps.partial_release = true;
+	pf->caps.guard = HW_GUARD_SIM;
+}
 
 hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 {
 	hw_sim_config cfg;
-	if (cfg_in != NULL)
-		cfg = *cfg_in;
-	else
-		memset(&cfg, 0, sizeof cfg);
 	size_t real_page = (size_t)sysconf(_SC_PAGESIZE);
-	if (cfg.page_size == 0)
-		cfg.page_size = 4096;
-	if (cfg.backing_bytes == 0)
-		cfg.backing_bytes = SIM_DEFAULT_BACKING;
-	if (!hw_is_pow2(cfg.page_size) || cfg.page_size < real_page ||
-	    cfg.backing_bytes > SIM_MAX_BACKING ||
-	    (cfg.huge_page_size != 0 &&
-	     (!hw_is_pow2(cfg.huge_page_size) || cfg.huge_page_size < cfg.page_size))) {
+	if (!settle_config(&cfg, cfg_in, real_page)) {
 		errno = EINVAL;
 		return NULL;
 	}
 	size_t backing = hw_align_up(cfg.backing_bytes, cfg.page_size);
-	size_t align = hw_max(hw_max(SIM_MIN_ALIGN, cfg.huge_page_size), cfg.page_size);
+	size_t capacity = hw_align_up(hw_max(backing, cfg.capacity_bytes), cfg.page_size);
+	size_t align = config_align(&cfg);
 
-	unsigned char *raw = mmap(NULL, backing + align, PROT_NONE,
+	unsigned char *raw = mmap(NULL, capacity + align, PROT_NONE,
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (raw == MAP_FAILED) {
 		errno = ENOMEM;
@@ -452,44 +556,82 @@ hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 	if (base > raw)
 		munmap(raw, (size_t)(base - raw));
 	if (raw + align > base)
-		munmap(base + backing, (size_t)(raw + align - base));
+		munmap(base + capacity, (size_t)(raw + align - base));
 
-	size_t npages = backing / cfg.page_size;
-	size_t self_len = hw_align_up(sizeof(sim) + npages, real_page);
+	/* A reset may pick a smaller page: size the state array for the
+	 * smallest one allowed. */
+	size_t max_pages = capacity / real_page;
+	size_t self_len = hw_align_up(sizeof(sim) + max_pages, real_page);
 	sim *s = mmap(NULL, self_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (s == MAP_FAILED) {
-		munmap(base, backing);
+		munmap(base, capacity);
 		errno = ENOMEM;
 		return NULL;
 	}
-	s->cfg = cfg;
 	s->base = base;
-	s->backing = backing;
-	s->npages = npages;
-	s->shift = hw_log2(cfg.page_size);
+	s->capacity = capacity;
 	s->self_len = self_len;
-
-	hw_platform *pf = &s->pf;
-	pf->name = "sim";
-	pf->ops = &sim_ops;
-	pf->impl = s;
-	pf->caps.page_size = cfg.page_size;
-	pf->caps.huge_page_size = cfg.huge_page_size;
-	pf->caps.granularity = cfg.page_size;
-	pf->caps.use_needs_call = cfg.use_needs_call;
-	pf->caps.released_reads_zero = cfg.released_reads_zero;
-	pf->caps.partial_release = true;
-	pf->caps.guard = HW_GUARD_SIM;
-	return pf;
+	apply_config(s, &cfg);
+	return &s->pf;
 }
 
-hw_mem_state hw_sim_state(const hw_platform *pf, const void *p)
+int hw_sim_reset(hw_platform *pf, const hw_sim_config *cfg_in)
+{
+	sim *s = sim_of(pf);
+	hw_sim_config cfg;
+	size_t real_page = (size_t)sysconf(_SC_PAGESIZE);
+	if (!settle_config(&cfg, cfg_in, real_page) ||
+	    hw_align_up(cfg.backing_bytes, cfg.page_size) > s->capacity ||
+	    (uintptr_t)s->base % config_align(&cfg) != 0)
+		return EINVAL;
+	/* S6: back to None, in the old page size. Only Ready pages hold memory
+	 * or are accessible (S1); guard markers may sit on any page that was
+	 * made inaccessible. */
+	if (s->used_lo < s->used_hi) {
+		discard_ready(s, s->used_lo, s->used_hi - s->used_lo);
+		void *p = page_addr(s, s->used_lo);
+		size_t n = (s->used_hi - s->used_lo) << s->shift;
+		if (s->guards_used && madvise(p, n, MADV_GUARD_REMOVE) != 0)
+			real_fail("madvise(GUARD_REMOVE)", p, n, errno);
+		memset(s->state + s->used_lo, HW_MEM_NONE, s->used_hi - s->used_lo);
+	}
+	s->guards_used = false;
+	apply_config(s, &cfg);
+	return 0;
+}
+
+SIM_SCAN hw_mem_state hw_sim_state(const hw_platform *pf, const void *p)
 {
 	const sim *s = sim_of(pf);
 	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)s->base;
 	if (a < lo || a - lo >= s->backing)
 		return HW_MEM_NONE;
 	return (hw_mem_state)s->state[page_index(s, p)];
+}
+
+SIM_SCAN const void *hw_sim_find_other(const hw_platform *pf, const void *p, size_t n,
+				       hw_mem_state st)
+{
+	const sim *s = sim_of(pf);
+	if (n == 0)
+		return NULL;
+	size_t page = (size_t)1 << s->shift;
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)s->base, hi = lo + s->backing;
+	uintptr_t end = a + n < a ? UINTPTR_MAX : a + n;
+	/* Outside the backing every page is None. */
+	if (a < lo && st != HW_MEM_NONE)
+		return (const void *)hw_align_down(a, page);
+	uintptr_t from = a < lo ? lo : a, to = end > hi ? hi : end;
+	if (from < to) {
+		size_t first = page_index(s, (const void *)from);
+		size_t last = page_index(s, (const void *)(to - 1)) + 1;
+		size_t i = first_outside(s, first, last, 1u << st);
+		if (i != last)
+			return page_addr(s, i);
+	}
+	if (end > hi && st != HW_MEM_NONE)
+		return (const void *)(from < hi ? hi : hw_align_down(a, page));
+	return NULL;
 }
 
 size_t hw_sim_ready_bytes(const hw_platform *pf)
