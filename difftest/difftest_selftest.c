@@ -9,6 +9,7 @@
  */
 #include "check.h"
 #include "driver.h"
+#include "heap_internal.h"
 #include "inspect.h"
 #include "model.h"
 #include "ops.h"
@@ -292,6 +293,56 @@ static void driver_catches_an_alloc_behind_its_back(void)
 	EXPECT(strstr(failure, "stats.") != NULL, "got: %s", failure);
 }
 
+/* Moves the heap's bookkeeping of p (2 pages at the arena's page 0) to pages
+ * 4-5, which are free and Ready like pages 0-1: counts, summaries, platform
+ * states and every invariant still hold, and stats do not change, so only
+ * the page-by-page comparison of a deep check can see that the run moved
+ * (after a nop, which changes no page the per-op comparison would look at). */
+static void move_run(void *ctx, hw_heap *h, size_t op_index)
+{
+	(void)ctx;
+	if (op_index != 3)
+		return;
+	void *base;
+	size_t size;
+	hw_heap_arena_get(h, 0, &base, &size);
+	hw_chunk *c = hw_heap_present_chunk(h, (uintptr_t)base);
+	size_t ci = ((uintptr_t)base - h->base) / h->chunk_bytes;
+	hw_bits_clear(c->alloc, 0, 2);
+	hw_bits_clear(c->head, 0, 1);
+	hw_bits_set(c->alloc, 4, 2);
+	hw_bits_set(c->head, 4, 1);
+	hw_tree_update(h, ci, ci);
+}
+
+static void driver_catches_a_run_moved_in_the_bitmaps(void)
+{
+	uint8_t in[6 * 8];
+	hw_ops_put(in, 0, 0, 0, 0);
+	hw_ops_put(in + 8, HW_OP_ALLOC, 4, 7, 0);  /* 8 pages at page 0 */
+	hw_ops_put(in + 16, HW_OP_FREE, 0, 0, 0);  /* pages 0-7 free and Ready */
+	hw_ops_put(in + 24, HW_OP_ALLOC, 0, 1, 0); /* 2 pages at page 0 */
+	hw_ops_put(in + 32, HW_OP_NOP, 0, 0, 0);   /* the run moves here */
+	hw_ops_put(in + 40, HW_OP_VALIDATE, 0, 0, 0);
+	for (int honest = 0; honest < 2; honest++) {
+		hw_driver_options opt = {.backend = HW_DRIVER_SIM,
+					 .trace = 0,
+					 .after_op = honest ? NULL : move_run};
+		failure[0] = '\0';
+		hw_driver_set_fail_hook(record);
+		int rc = hw_driver_run(in, sizeof in, &opt);
+		hw_driver_set_fail_hook(NULL);
+		if (honest) {
+			EXPECT(rc == 0, "%s", failure);
+			continue;
+		}
+		EXPECT(rc == -1, "the moved run was not seen");
+		EXPECT(strstr(failure,
+			      "is free-ready in the heap, in-use (run head) in the model") != NULL,
+		       "got: %s", failure);
+	}
+}
+
 static void keep_stats(void *ctx, hw_heap *h, size_t op_index)
 {
 	(void)op_index;
@@ -331,4 +382,5 @@ HW_TEST_MAIN(T(decoder_counts_whole_records), T(decoder_fields_and_defaults),
 	     T(model_units_and_scavenge_order), T(model_settle_accepts_only_prefixes),
 	     T(driver_passes_an_honest_heap), T(driver_catches_a_free_behind_its_back),
 	     T(driver_catches_a_scribble), T(driver_catches_a_scavenge_behind_its_back),
-	     T(driver_catches_an_alloc_behind_its_back), T(unassigned_opcodes_change_nothing))
+	     T(driver_catches_an_alloc_behind_its_back),
+	     T(driver_catches_a_run_moved_in_the_bitmaps), T(unassigned_opcodes_change_nothing))

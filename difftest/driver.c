@@ -24,6 +24,7 @@
 #include "driver.h"
 
 #include "base.h"
+#include "heap_internal.h"
 #include "inspect.h"
 #include "model.h"
 #include "ops.h"
@@ -59,6 +60,11 @@
 #define MAX_ALLOC_BYTES ((size_t)4 << 20)
 #define MAX_HEAP_BYTES ((size_t)256 << 20)
 #define META_SLACK ((size_t)4 << 20)
+/* The largest arena a header can ask for: 2048 pages of 64 KiB. */
+#define MAX_ARENA_BYTES ((size_t)2048 << 16)
+/* The shared simulator's capacity: room for the largest backing setup()
+ * can ask for, so every run resets the same instance (D1). */
+#define SIM_CAPACITY (MAX_HEAP_BYTES + MAX_ARENA_BYTES + META_SLACK)
 
 typedef struct expect {
 	uint64_t allocs, frees, invalid_frees, scavenge_calls, scavenged;
@@ -93,6 +99,7 @@ typedef struct driver {
 	unsigned deep_every, since_deep;
 	size_t credit, deep_left;
 	bool deep_now, sim_checked;
+	bool called_heap; /* the current op may have changed the heap */
 } driver;
 
 /* ---- failure reporting (D2) ------------------------------------------------ */
@@ -143,7 +150,7 @@ static void tr(driver *d, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vfprintf(d->opt->trace_to ? d->opt->trace_to : stderr, fmt, ap);
 	va_end(ap);
 }
 
@@ -345,10 +352,102 @@ static void compare_unmapped(driver *d, uintptr_t a)
 		fail(d, "page %p outside every arena is %s in the heap", (void *)a, kind_name(k));
 }
 
+/* A deep check compares every page, so it reads the heap's bitmaps itself,
+ * 64 pages per word, where the inspection view (compare_page) would cost a
+ * lock and a lookup per page. The bitmaps say the same as the view (in use,
+ * run head, released), and a little more: an allocated page must not be
+ * released either (I5). Any difference is reported through compare_page
+ * where the view sees it too, so the message names the page the same way. */
+static void compare_arena_bits(driver *d, const hw_model_arena *ar)
+{
+	const uint32_t *page = d->m.page;
+	for (size_t off = 0; off < ar->npages && !d->failed; off += HW_CHUNK_PAGES) {
+		size_t i0 = ar->first + off;
+		const hw_chunk *c = hw_heap_present_chunk(d->h, ar->base + off * d->P);
+		if (c == NULL) {
+			compare_page(d, i0, false);
+			if (!d->failed)
+				fail(d, "page %p is in an arena but in no chunk of the heap",
+				     (void *)hw_model_addr(&d->m, i0));
+			return;
+		}
+		uint64_t alloc[HW_BITS_WORDS] = {0}, head[HW_BITS_WORDS] = {0};
+		uint64_t rel[HW_BITS_WORDS] = {0};
+		/* A run head is an in-use page whose predecessor is not the same
+		 * object (expected_kind); READY never equals an object. */
+		uint32_t prev = i0 == 0 ? HW_MP_READY : page[i0 - 1];
+		for (size_t j = 0; j < HW_CHUNK_PAGES; j++) {
+			uint32_t st = page[i0 + j];
+			uint64_t bit = 1ull << (j % 64);
+			if (st >= HW_MP_USED) {
+				alloc[j / 64] |= bit;
+				if (st != prev)
+					head[j / 64] |= bit;
+			} else if (st == HW_MP_RELEASED) {
+				rel[j / 64] |= bit;
+			}
+			prev = st;
+		}
+		for (unsigned w = 0; w < HW_BITS_WORDS; w++) {
+			uint64_t diff = (alloc[w] ^ c->alloc[w]) | (head[w] ^ c->head[w]) |
+					(rel[w] ^ c->released[w]);
+			if (diff == 0)
+				continue;
+			unsigned b = (unsigned)__builtin_ctzll(diff);
+			size_t i = i0 + w * 64 + b;
+			compare_page(d, i, false);
+			if (!d->failed)
+				fail(d,
+				     "page %p: the heap's bitmaps say alloc %d, head %d, released "
+				     "%d; the model %d, %d, %d",
+				     (void *)hw_model_addr(&d->m, i), (int)(c->alloc[w] >> b & 1),
+				     (int)(c->head[w] >> b & 1), (int)(c->released[w] >> b & 1),
+				     (int)(alloc[w] >> b & 1), (int)(head[w] >> b & 1),
+				     (int)(rel[w] >> b & 1));
+			return;
+		}
+	}
+}
+
+/* The platform state every page of the model must be in on the simulator. */
+static hw_mem_state expected_platform(const driver *d, uint32_t st)
+{
+	if (st != HW_MP_RELEASED)
+		return HW_MEM_READY;
+	return d->cfg.fault_on_free ? HW_MEM_RESERVED : HW_MEM_PREPARED;
+}
+
+/* Every simulated page under the model's pages, a run of equal expected
+ * states at a time (every OS page of a heap page, not only its first). */
+static void compare_platform(driver *d)
+{
+	const hw_model *m = &d->m;
+	for (size_t i = 0; i < m->npages && !d->failed;) {
+		hw_mem_state want = expected_platform(d, m->page[i]);
+		size_t j = i + 1;
+		while (j < m->npages && expected_platform(d, m->page[j]) == want &&
+		       hw_model_addr(m, j) == hw_model_addr(m, j - 1) + d->P)
+			j++;
+		const char *bad =
+			hw_sim_find_other(d->pf, (void *)hw_model_addr(m, i), (j - i) * d->P, want);
+		if (bad != NULL) {
+			size_t k = hw_model_index(m, (uintptr_t)bad);
+			bool head;
+			hw_page_kind kind = expected_kind(m, k == SIZE_MAX ? i : k, &head);
+			fail(d, "page %p (%s) is in platform state %d, expected %d",
+			     (const void *)bad, kind_name(kind), (int)hw_sim_state(d->pf, bad),
+			     (int)want);
+		}
+		i = j;
+	}
+}
+
 static void compare_all(driver *d)
 {
-	for (size_t i = 0; i < d->m.npages && !d->failed; i++)
-		compare_page(d, i, true);
+	for (size_t k = 0; k < d->m.narenas && !d->failed; k++)
+		compare_arena_bits(d, &d->m.arena[k]);
+	if (d->sim && !d->failed)
+		compare_platform(d);
 	for (size_t k = 0; k < d->m.narenas && !d->failed; k++) {
 		const hw_model_arena *ar = &d->m.arena[k];
 		compare_unmapped(d, ar->base - d->P);
@@ -462,7 +561,10 @@ static void check_after_op(driver *d)
 	d->st = st;
 	if (d->failed)
 		return;
-	d->since_deep++;
+	/* deep_every counts ops that called into the heap: after any other op
+	 * (nop, inject, touch, stats, verify) heap and model are as the last
+	 * check left them, and a deep check would repeat it. */
+	d->since_deep += d->called_heap;
 	d->credit += DEEP_CREDIT;
 	if (d->deep_now || refused(d) || (d->deep_every && d->since_deep >= d->deep_every) ||
 	    d->credit >= d->m.npages) {
@@ -961,8 +1063,29 @@ static void do_stats(driver *d)
 		fail(d, "stats.meta_ready is 0 although the heap lives in its metadata");
 }
 
+/* Whether an op calls an entry point that may change the heap. */
+static bool changes_heap(unsigned code)
+{
+	switch (code) {
+	case HW_OP_ALLOC:
+	case HW_OP_ALLOC_ALIGNED:
+	case HW_OP_FREE:
+	case HW_OP_SCAVENGE:
+	case HW_OP_SCAVENGE_ALL:
+	case HW_OP_GROW:
+	case HW_OP_SET_LIMIT:
+	case HW_OP_BG_STEP:
+	case HW_OP_INVALID_FREE:
+	case HW_OP_FREE_ALL:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void run_op(driver *d, const hw_op *op)
 {
+	d->called_heap = changes_heap(op->code);
 	switch (op->code) {
 	case HW_OP_ALLOC:
 		do_alloc(d, op, false);
@@ -1021,6 +1144,28 @@ static void run_op(driver *d, const hw_op *op)
 
 /* ---- setup and teardown ------------------------------------------------------------ */
 
+/* The simulator every run of the process shares (D1). */
+static hw_platform *shared_sim;
+
+void hw_driver_drop_platform(void)
+{
+	hw_platform_destroy(shared_sim);
+	shared_sim = NULL;
+}
+
+/* The shared simulator, reset to sc (S6 of sim.h), or a new one when there is
+ * none yet or sc does not fit it; NULL with errno when creation fails. */
+static hw_platform *sim_for_run(const hw_sim_config *sc)
+{
+	if (shared_sim != NULL && hw_sim_reset(shared_sim, sc) == 0)
+		return shared_sim;
+	hw_driver_drop_platform();
+	hw_sim_config big = *sc;
+	big.capacity_bytes = hw_max(SIM_CAPACITY, sc->backing_bytes);
+	shared_sim = hw_platform_sim_create(&big);
+	return shared_sim;
+}
+
 static bool setup(driver *d)
 {
 	hw_ops_config *c = &d->cfg;
@@ -1061,7 +1206,12 @@ static bool setup(driver *d)
 		      "\thw_platform *pf = hw_platform_sim_create(&sc);\n",
 		   sc.backing_bytes, sc.page_size, sc.huge_page_size, sc.use_needs_call,
 		   sc.released_reads_zero, sc.ignore_hints);
-		d->pf = hw_platform_sim_create(&sc);
+		d->pf = sim_for_run(&sc);
+		if (d->pf != NULL) {
+			size_t bytes;
+			void *base = hw_sim_backing(d->pf, &bytes);
+			tr(d, "\t/* simulated backing: %p, %zu bytes */\n", base, bytes);
+		}
 	} else {
 		tr(d, "\thw_platform *pf = hw_platform_linux_create(false, false);\n");
 		d->pf = hw_platform_linux_create(false, false);
@@ -1119,6 +1269,7 @@ static bool setup(driver *d)
 		return false;
 	}
 	d->op_name = "create";
+	d->called_heap = true;
 	check_after_op(d);
 	return !d->failed;
 }
@@ -1165,7 +1316,9 @@ static void teardown(driver *d)
 	}
 	if (d->pf != NULL) {
 		tr(d, "\thw_platform_destroy(pf);\n");
-		hw_platform_destroy(d->pf);
+		/* The simulator stays for the next run, which resets it (D1). */
+		if (!d->sim)
+			hw_platform_destroy(d->pf);
 		d->pf = NULL;
 	}
 	hw_model_fini(&d->m);
@@ -1207,8 +1360,10 @@ int hw_driver_run(const uint8_t *data, size_t size, const hw_driver_options *opt
 			run_op(&d, &op);
 			if (d.failed)
 				break;
-			if (d.opt->after_op)
+			if (d.opt->after_op) {
 				d.opt->after_op(d.opt->ctx, d.h, i);
+				d.called_heap = true; /* the seam may change the heap */
+			}
 			check_after_op(&d);
 		}
 	}

@@ -634,6 +634,14 @@ SIM_SCAN const void *hw_sim_find_other(const hw_platform *pf, const void *p, siz
 	return NULL;
 }
 
+void *hw_sim_backing(const hw_platform *pf, size_t *bytes)
+{
+	const sim *s = sim_of(pf);
+	if (bytes != NULL)
+		*bytes = s->backing;
+	return s->base;
+}
+
 size_t hw_sim_ready_bytes(const hw_platform *pf)
 {
 	const sim *s = sim_of(pf);

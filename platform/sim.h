@@ -80,6 +80,9 @@ hw_mem_state hw_sim_state(const hw_platform *pf, const void *p);
  * checks that compare long runs. */
 const void *hw_sim_find_other(const hw_platform *pf, const void *p, size_t n, hw_mem_state st);
 
+/* The backing's base address; *bytes (may be NULL) receives its size. */
+void *hw_sim_backing(const hw_platform *pf, size_t *bytes);
+
 /* Bytes of simulated pages in state Ready (S2). */
 size_t hw_sim_ready_bytes(const hw_platform *pf);
 
