@@ -11,23 +11,32 @@
  * page, simulated page); a reset may choose any backing within it.
  *
  * Real calls are made only where the protection changes: a page that is not
- * Ready is already inaccessible and holds nothing (S1), so fault and release
- * touch the real mapping only over the span of the Ready pages they cover,
- * and a range of Reserved or Prepared pages costs no system call at all.
+ * Ready is already inaccessible (S1), so fault and release touch the real
+ * mapping only over the span of the Ready pages they cover, and a range of
+ * Reserved or Prepared pages costs no system call at all.
+ *
+ * Stale memory. A page that leaves Ready is made inaccessible but keeps its
+ * memory (stale[], per real page), so the next use of the same address costs
+ * no page fault and no discard call: what the simulated OS promises about
+ * the contents of a page becoming Ready is written then (S5: junk, or zero
+ * by hand for a few pages, by MADV_DONTNEED for many). Nothing can read
+ * stale memory while it is inaccessible. A reset that finds more than
+ * SIM_STALE_MAX bytes of it gives them back to the kernel.
  *
  * Reuse (S6): [used_lo, used_hi) covers every page that left None since the
  * last create or reset, so a reset visits only those.
  *
  * Real memory per state (S1):
  *   Ready              PROT_READ|PROT_WRITE
- *   None/Reserved/Prepared  PROT_NONE, contents discarded (MADV_DONTNEED)
+ *   None/Reserved/Prepared  PROT_NONE, holding no memory unless stale
  * so touching a non-Ready page traps with SEGV_ACCERR, which catches a heap
  * that skips a Prepared->Ready call. Every real call covers whole simulated
  * pages, which may be larger than the real page (16 KiB, 64 KiB, ...).
  *
  * Invariants (numbered as in sim.h, plus):
  *   S1. state[i] agrees with the real mapping: Ready pages are read/write;
- *       other pages are PROT_NONE and not resident. Kept by construction;
+ *       other pages are PROT_NONE, and resident only where stale[] says
+ *       they may be. Kept by construction;
  *       hw_sim_check verifies it against /proc/self/maps and mincore. One
  *       exception: when mprotect(PROT_NONE) runs out of VMAs, the pages are
  *       made to trap with MADV_GUARD_INSTALL instead (guards_used), since
@@ -39,10 +48,14 @@
  *       checked before anything is changed.
  *   S5. A use (Prepared->Ready) on a platform whose released pages do not read
  *       as zero fills the pages with 0xA5, so a heap that assumes zero sees
- *       junk. alloc (None->Ready) hands out zero pages, as every real OS does
- *       for fresh memory.
- *   S6. After hw_sim_reset every page of the capacity is None, inaccessible
- *       and not resident, and every field is what create would set.
+ *       junk; otherwise the pages read as zero. alloc (None->Ready) hands
+ *       out zero pages, as every real OS does for fresh memory.
+ *   S6. After hw_sim_reset every page of the capacity is None and
+ *       inaccessible, and every field is what create would set (stale
+ *       memory may stay: S5 decides what a page reads when it is Ready).
+ *   S7. stale_pages == number of real pages with stale[i] set, all inside
+ *       [stale_lo, stale_hi); a page without the flag that is not Ready
+ *       holds no memory.
  *
  * Placement (deterministic):
  *   - reserve at the hint when ignore_hints is off and the hint lies inside
@@ -73,6 +86,12 @@
 /* Larger backings than this are a configuration error (the state array and
  * page walks are O(backing pages)). */
 #define SIM_MAX_BACKING ((size_t)1 << 44)
+/* Stale memory a reset keeps for the next run (see Stale memory above). */
+#define SIM_STALE_MAX ((size_t)64 << 20)
+/* A page becoming Ready in zero mode is cleared by hand when at most this
+ * many bytes of its range are stale (a write per page, no fault later),
+ * with MADV_DONTNEED above (one call; the pages fault in as touched). */
+#define SIM_ZERO_BY_HAND ((size_t)256 << 10)
 
 /* Sets of states, one bit per hw_mem_state, as the transitions accept them. */
 enum {
@@ -96,6 +115,11 @@ typedef struct sim {
 	size_t ready_pages;  /* S2 */
 	size_t used_lo;      /* pages [used_lo, used_hi) left None since reset */
 	size_t used_hi;
+	unsigned rshift;      /* log2(real page) */
+	unsigned char *stale; /* per real page: may hold memory (S7) */
+	size_t stale_pages;   /* S7 */
+	size_t stale_lo;      /* real pages [stale_lo, stale_hi) hold every flag */
+	size_t stale_hi;
 	bool guards_used; /* S1 exception happened at least once */
 	uint64_t illegal;
 	char last_illegal[192];
@@ -222,6 +246,42 @@ SIM_SCAN static size_t count_ready(const sim *s, size_t i, size_t end)
 	return n;
 }
 
+/* Number of set flags (bytes 0 or 1) in a[i, end). */
+SIM_SCAN static size_t count_flags(const unsigned char *a, size_t i, size_t end)
+{
+	size_t n = 0;
+	for (; i < end && (i & 7) != 0; i++)
+		n += a[i];
+	for (; i + 8 <= end; i += 8) {
+		uint64_t w;
+		memcpy(&w, a + i, sizeof w);
+		n += (size_t)__builtin_popcountll(w);
+	}
+	for (; i < end; i++)
+		n += a[i];
+	return n;
+}
+
+/* First index in [i, end) whose flag is `set`, or end. */
+SIM_SCAN static size_t find_flag(const unsigned char *a, size_t i, size_t end, bool set)
+{
+	uint64_t flip = set ? 0 : BYTES_01;
+	for (; i < end && (i & 7) != 0; i++)
+		if (a[i] == set)
+			return i;
+	for (; i + 8 <= end; i += 8) {
+		uint64_t w;
+		memcpy(&w, a + i, sizeof w);
+		w ^= flip;
+		if (w != 0)
+			return i + (size_t)(__builtin_ctzll(w) / 8);
+	}
+	for (; i < end; i++)
+		if (a[i] == set)
+			return i;
+	return end;
+}
+
 /* ---- S4: refusing illegal transitions ---- */
 
 static int refuse(sim *s, const char *msg)
@@ -276,17 +336,42 @@ static HW_NORETURN HW_COLD void real_fail(const char *what, const void *p, size_
 	hw_fatal("heapward: sim: %s(%p, %zu) failed: errno %d", what, p, n, e);
 }
 
-/* Makes a range inaccessible and discards it. Cannot fail: when mprotect is
- * out of VMAs, guard markers (which need none) make the range trap instead. */
+/* Real pages of the byte range [p, p + n) of the backing. */
+static size_t real_index(const sim *s, const void *p)
+{
+	return (size_t)((const unsigned char *)p - s->base) >> s->rshift;
+}
+
+/* S7: flags [p, p + n) stale or not. */
+static void set_stale(sim *s, const void *p, size_t n, bool stale)
+{
+	size_t i = real_index(s, p), k = n >> s->rshift;
+	size_t had = count_flags(s->stale, i, i + k);
+	memset(s->stale + i, stale, k);
+	if (!stale) {
+		s->stale_pages -= had;
+		return;
+	}
+	s->stale_pages += k - had;
+	s->stale_lo = hw_min(s->stale_lo, i);
+	s->stale_hi = hw_max(s->stale_hi, i + k);
+}
+
+/* Makes a range inaccessible. Its memory stays, flagged stale, for the next
+ * use to overwrite (S5). Cannot fail: when mprotect is out of VMAs, guard
+ * markers (which need none, and drop the memory) make the range trap
+ * instead. */
 static void make_none(sim *s, void *p, size_t n)
 {
-	if (madvise(p, n, MADV_DONTNEED) != 0)
-		real_fail("madvise(DONTNEED)", p, n, errno);
-	if (mprotect(p, n, PROT_NONE) == 0)
+	if (mprotect(p, n, PROT_NONE) == 0) {
+		set_stale(s, p, n, true);
 		return;
+	}
 	int e = errno;
-	if (e == ENOMEM && madvise(p, n, MADV_GUARD_INSTALL) == 0) {
+	if (e == ENOMEM && madvise(p, n, MADV_DONTNEED) == 0 &&
+	    madvise(p, n, MADV_GUARD_INSTALL) == 0) {
 		s->guards_used = true;
+		set_stale(s, p, n, false);
 		return;
 	}
 	hw_fatal("heapward: sim: out of VMAs making (%p, %zu) inaccessible (errno %d) and no "
@@ -294,9 +379,9 @@ static void make_none(sim *s, void *p, size_t n)
 		 p, n, e);
 }
 
-/* Makes the Ready pages of [first, first + np) inaccessible and discards
- * them, with one call pair over the span from the first to the last of them:
- * the other pages are inaccessible and hold nothing already (S1). */
+/* Makes the Ready pages of [first, first + np) inaccessible, with one call
+ * over the span from the first to the last of them: the other pages are
+ * inaccessible already (S1). */
 static void discard_ready(sim *s, size_t first, size_t np)
 {
 	size_t lo = first_outside(s, first, first + np, NOT_READY);
@@ -304,6 +389,49 @@ static void discard_ready(sim *s, size_t first, size_t np)
 		return;
 	size_t hi = last_outside(s, lo, first + np, NOT_READY) + 1;
 	make_none(s, page_addr(s, lo), (hi - lo) << s->shift);
+}
+
+/* Gives the stale memory of the real pages [i, end) back to the kernel. */
+static void drop_stale(sim *s, size_t i, size_t end)
+{
+	i = find_flag(s->stale, i, end, true);
+	if (i == end)
+		return;
+	size_t last = end;
+	while (!s->stale[last - 1])
+		last--;
+	void *p = s->base + (i << s->rshift);
+	size_t n = (last - i) << s->rshift;
+	if (madvise(p, n, MADV_DONTNEED) != 0)
+		real_fail("madvise(DONTNEED)", p, n, errno);
+	set_stale(s, p, n, false);
+}
+
+/* S5 for a range that has just become read/write: junk, or zero. Pages that
+ * are not stale read as zero already (fresh memory). */
+static void fill_ready(sim *s, void *p, size_t n, bool junk)
+{
+	/* These are the simulated kernel's writes: invisible to the memory
+	 * tools, which may see the pages as dead heap memory. */
+	if (junk) {
+		hw_track_os_fill(p, n, SIM_JUNK);
+		set_stale(s, p, n, false);
+		return;
+	}
+	size_t i = real_index(s, p), end = i + (n >> s->rshift);
+	size_t stale = count_flags(s->stale, i, end);
+	if (stale == 0)
+		return;
+	if (stale << s->rshift > SIM_ZERO_BY_HAND) {
+		drop_stale(s, i, end);
+		return;
+	}
+	for (size_t k = find_flag(s->stale, i, end, true); k < end;) {
+		size_t e = find_flag(s->stale, k, end, false);
+		hw_track_os_fill(s->base + (k << s->rshift), (e - k) << s->rshift, 0);
+		k = find_flag(s->stale, e, end, true);
+	}
+	set_stale(s, p, n, false);
 }
 
 /* Makes a range read/write: 0, or ENOMEM (out of VMAs) with the range as it
@@ -410,10 +538,7 @@ static int sim_use(hw_platform *pf, void *p, size_t n)
 		rc = make_rw(s, p, n);
 	if (rc != 0)
 		return rc;
-	/* S5. These are the simulated kernel's writes: invisible to the memory
-	 * tools, which may see the pages as dead heap memory. */
-	if (!s->cfg.released_reads_zero)
-		hw_track_os_fill(p, n, SIM_JUNK);
+	fill_ready(s, p, n, !s->cfg.released_reads_zero);
 	set_state(s, page_index(s, p), n >> s->shift, HW_MEM_READY);
 	return 0;
 }
@@ -457,6 +582,7 @@ static int sim_alloc(hw_platform *pf, size_t n, void **out)
 	int rc = make_rw(s, p, n);
 	if (rc != 0)
 		return rc;
+	fill_ready(s, p, n, false);
 	set_state(s, first, np, HW_MEM_READY);
 	*out = p;
 	return 0;
@@ -559,9 +685,9 @@ hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 		munmap(base + capacity, (size_t)(raw + align - base));
 
 	/* A reset may pick a smaller page: size the state array for the
-	 * smallest one allowed. */
+	 * smallest one allowed. The stale flags follow it. */
 	size_t max_pages = capacity / real_page;
-	size_t self_len = hw_align_up(sizeof(sim) + max_pages, real_page);
+	size_t self_len = hw_align_up(sizeof(sim) + 2 * max_pages, real_page);
 	sim *s = mmap(NULL, self_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (s == MAP_FAILED) {
 		munmap(base, capacity);
@@ -571,6 +697,9 @@ hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 	s->base = base;
 	s->capacity = capacity;
 	s->self_len = self_len;
+	s->rshift = hw_log2(real_page);
+	s->stale = s->state + max_pages;
+	s->stale_lo = SIZE_MAX;
 	apply_config(s, &cfg);
 	return &s->pf;
 }
@@ -584,9 +713,9 @@ int hw_sim_reset(hw_platform *pf, const hw_sim_config *cfg_in)
 	    hw_align_up(cfg.backing_bytes, cfg.page_size) > s->capacity ||
 	    (uintptr_t)s->base % config_align(&cfg) != 0)
 		return EINVAL;
-	/* S6: back to None, in the old page size. Only Ready pages hold memory
-	 * or are accessible (S1); guard markers may sit on any page that was
-	 * made inaccessible. */
+	/* S6: back to None, in the old page size. Only Ready pages are
+	 * accessible (S1); guard markers may sit on any page that was made
+	 * inaccessible. */
 	if (s->used_lo < s->used_hi) {
 		discard_ready(s, s->used_lo, s->used_hi - s->used_lo);
 		void *p = page_addr(s, s->used_lo);
@@ -596,6 +725,12 @@ int hw_sim_reset(hw_platform *pf, const hw_sim_config *cfg_in)
 		memset(s->state + s->used_lo, HW_MEM_NONE, s->used_hi - s->used_lo);
 	}
 	s->guards_used = false;
+	/* Stale memory is kept for the next run, up to a bound. */
+	if (s->stale_pages << s->rshift > SIM_STALE_MAX) {
+		drop_stale(s, s->stale_lo, s->stale_hi);
+		s->stale_lo = SIZE_MAX;
+		s->stale_hi = 0;
+	}
 	apply_config(s, &cfg);
 	return 0;
 }
@@ -715,16 +850,31 @@ int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
 		hw_report_format(msg, len, "S1: backing not mapped at %p", (void *)c.next);
 		return -1;
 	}
-	/* Non-Ready pages must hold no memory: walk maximal non-Ready runs. */
+	size_t flags = count_flags(s->stale, 0, s->capacity >> s->rshift);
+	if (flags != s->stale_pages) {
+		hw_report_format(msg, len, "S7: stale_pages is %zu but %zu pages are flagged",
+				 s->stale_pages, flags);
+		return -1;
+	}
+	/* Non-Ready pages hold no memory unless flagged stale: walk maximal
+	 * non-Ready runs, and their unflagged parts. */
 	for (size_t i = first_outside(s, 0, s->npages, ACCEPT_READY); i < s->npages;
 	     i = first_outside(s, i, s->npages, ACCEPT_READY)) {
 		size_t j = first_outside(s, i, s->npages, NOT_READY);
-		size_t res = hw_platform_resident_bytes(page_addr(s, i), (j - i) << s->shift);
-		if (res != 0) {
-			hw_report_format(msg, len,
-					 "S1: %zu bytes resident in non-Ready pages %zu..%zu", res,
-					 i, j - 1);
-			return -1;
+		size_t ri = real_index(s, page_addr(s, i)), rj = real_index(s, page_addr(s, j));
+		for (size_t k = find_flag(s->stale, ri, rj, false); k < rj;) {
+			size_t e = find_flag(s->stale, k, rj, true);
+			void *p = s->base + (k << s->rshift);
+			size_t res = hw_platform_resident_bytes(p, (e - k) << s->rshift);
+			if (res != 0) {
+				hw_report_format(
+					msg, len,
+					"S1: %zu bytes resident in non-Ready pages %zu..%zu "
+					"(%p), not flagged stale",
+					res, i, j - 1, p);
+				return -1;
+			}
+			k = find_flag(s->stale, e, rj, false);
 		}
 		i = j;
 	}

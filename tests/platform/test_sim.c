@@ -721,8 +721,16 @@ static void reset_matches_fresh(const hw_sim_config *cfg)
 			EXPECT(false, "page at offset %zu does not trap", off);
 			break;
 		}
-	EXPECT(hw_platform_resident_bytes(base, 512 * 65536) == 0, "nothing resident");
 	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	/* What was written before the reset is gone: the pages read as the new
+	 * configuration says (S5). */
+	size_t all = cfg->backing_bytes;
+	REQUIRE(hw_sys_reserve(pf, NULL, all, (void **)&p) == 0 && p == base);
+	REQUIRE(hw_sys_map(pf, p, all) == 0 && hw_sys_use(pf, p, all) == 0);
+	EXPECT(all_bytes((unsigned char *)p, all, cfg->released_reads_zero ? 0 : 0xA5),
+	       "old contents after a reset");
+	hw_sys_release(pf, p, all);
+	REQUIRE(hw_sim_reset(pf, cfg) == 0);
 
 	placement_script(pf, cfg->page_size, reused, N);
 	for (int i = 0; i < N; i++)
@@ -770,6 +778,58 @@ static void test_reset_refuses_what_does_not_fit(void)
 	hw_platform_destroy(pf);
 }
 
+/* ---- stale memory (S5, S7) ---- */
+
+static void touch_pages(char *p, size_t n, size_t ps, char v)
+{
+	for (size_t off = 0; off < n; off += ps)
+		p[off] = v;
+}
+
+static void test_stale_memory(void)
+{
+	const size_t ps = 4096, mib = (size_t)1 << 20;
+	char msg[256];
+	hw_sim_config cfg = {.backing_bytes = 80 * mib, .released_reads_zero = true};
+	hw_platform *pf = hw_platform_sim_create(&cfg);
+	REQUIRE(pf != NULL);
+	char *p;
+	/* Zero on reuse, for a few stale pages (cleared by hand) and for many
+	 * (given back to the kernel), with some of the range never used. */
+	REQUIRE(hw_sys_reserve(pf, NULL, 200 * ps, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 200 * ps) == 0 && hw_sys_use(pf, p, 150 * ps) == 0);
+	memset(p, 0x3c, 150 * ps);
+	hw_sys_unuse(pf, p, 3 * ps);
+	hw_sys_unuse(pf, p + 10 * ps, 140 * ps);
+	EXPECT(hw_platform_resident_bytes(p, 150 * ps) > 0, "left Ready, kept");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	REQUIRE(hw_sys_use(pf, p, 3 * ps) == 0);
+	EXPECT(all_bytes((unsigned char *)p, 3 * ps, 0), "3 stale pages reused");
+	REQUIRE(hw_sys_use(pf, p + 10 * ps, 190 * ps) == 0);
+	EXPECT(all_bytes((unsigned char *)p + 10 * ps, 190 * ps, 0), "140 stale pages reused");
+	EXPECT(all_bytes((unsigned char *)p + 3 * ps, 7 * ps, 0x3c), "Ready pages kept");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_sys_release(pf, p, 200 * ps);
+
+	/* A reset keeps a few MiB of stale memory for the next run... */
+	REQUIRE(hw_sys_reserve(pf, NULL, 8 * mib, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 8 * mib) == 0 && hw_sys_use(pf, p, 8 * mib) == 0);
+	touch_pages(p, 8 * mib, ps, 1);
+	hw_sys_release(pf, p, 8 * mib);
+	REQUIRE(hw_sim_reset(pf, &cfg) == 0);
+	EXPECT(hw_platform_resident_bytes(p, 8 * mib) == 8 * mib, "kept");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	/* ...but not more than 64 MiB of it. */
+	REQUIRE(hw_sys_reserve(pf, NULL, 72 * mib, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 72 * mib) == 0 && hw_sys_use(pf, p, 72 * mib) == 0);
+	touch_pages(p, 72 * mib, ps, 1);
+	hw_sys_release(pf, p, 72 * mib);
+	REQUIRE(hw_sim_reset(pf, &cfg) == 0);
+	EXPECT(hw_platform_resident_bytes(p, 80 * mib) == 0, "given back");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_platform_destroy(pf);
+}
+
 static void test_create_destroy_is_cheap(void)
 {
 	const int n = 2000;
@@ -795,4 +855,5 @@ HW_TEST_MAIN(T(test_transitions_4k), T(test_transitions_64k), T(test_reserve_and
 	     T(test_released_contents), T(test_non_ready_pages_trap),
 	     T(test_check_catches_protection), T(test_create_destroy_is_cheap), T(test_bad_config),
 	     T(test_placement_matches_reference), T(test_mixed_fault_and_release),
-	     T(test_find_other), T(test_reset_is_fresh), T(test_reset_refuses_what_does_not_fit))
+	     T(test_find_other), T(test_reset_is_fresh), T(test_reset_refuses_what_does_not_fit),
+	     T(test_stale_memory))
