@@ -295,13 +295,11 @@ static void driver_catches_an_alloc_behind_its_back(void)
 
 /* Moves the heap's bookkeeping of p (2 pages at the arena's page 0) to pages
  * 4-5, which are free and Ready like pages 0-1: counts, summaries, platform
- * states and every invariant still hold, and stats do not change, so only
- * the page-by-page comparison of a deep check can see that the run moved
- * (after a nop, which changes no page the per-op comparison would look at). */
+ * states and every invariant still hold, and stats do not change, so only a
+ * page-by-page comparison can see that the run moved. */
 static void move_run(void *ctx, hw_heap *h, size_t op_index)
 {
-	(void)ctx;
-	if (op_index != 3)
+	if (op_index != *(const size_t *)ctx)
 		return;
 	void *base;
 	size_t size;
@@ -315,31 +313,40 @@ static void move_run(void *ctx, hw_heap *h, size_t op_index)
 	hw_tree_update(h, ci, ci);
 }
 
+/* Moved by the op that allocated p: the comparison of the pages that op
+ * changed sees it. Moved after a nop (which changes no page): the next deep
+ * check (a validate op) sees it. Without either, the run would end with a
+ * failed free of p instead. */
 static void driver_catches_a_run_moved_in_the_bitmaps(void)
 {
 	uint8_t in[6 * 8];
 	hw_ops_put(in, 0, 0, 0, 0);
 	hw_ops_put(in + 8, HW_OP_ALLOC, 4, 7, 0);  /* 8 pages at page 0 */
 	hw_ops_put(in + 16, HW_OP_FREE, 0, 0, 0);  /* pages 0-7 free and Ready */
-	hw_ops_put(in + 24, HW_OP_ALLOC, 0, 1, 0); /* 2 pages at page 0 */
-	hw_ops_put(in + 32, HW_OP_NOP, 0, 0, 0);   /* the run moves here */
+	hw_ops_put(in + 24, HW_OP_ALLOC, 0, 1, 0); /* op 2: 2 pages at page 0 */
+	hw_ops_put(in + 32, HW_OP_NOP, 0, 0, 0);   /* op 3 */
 	hw_ops_put(in + 40, HW_OP_VALIDATE, 0, 0, 0);
-	for (int honest = 0; honest < 2; honest++) {
+	static const struct {
+		size_t at, len;
+	} cases[] = {{SIZE_MAX, sizeof in}, {2, 4 * 8}, {3, sizeof in}};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		size_t at = cases[k].at;
 		hw_driver_options opt = {.backend = HW_DRIVER_SIM,
 					 .trace = 0,
-					 .after_op = honest ? NULL : move_run};
+					 .after_op = move_run,
+					 .ctx = &at};
 		failure[0] = '\0';
 		hw_driver_set_fail_hook(record);
-		int rc = hw_driver_run(in, sizeof in, &opt);
+		int rc = hw_driver_run(in, cases[k].len, &opt);
 		hw_driver_set_fail_hook(NULL);
-		if (honest) {
+		if (at == SIZE_MAX) {
 			EXPECT(rc == 0, "%s", failure);
 			continue;
 		}
-		EXPECT(rc == -1, "the moved run was not seen");
+		EXPECT(rc == -1, "the run moved after op %zu was not seen", at);
 		EXPECT(strstr(failure,
 			      "is free-ready in the heap, in-use (run head) in the model") != NULL,
-		       "got: %s", failure);
+		       "moved after op %zu, got: %s", at, failure);
 	}
 }
 

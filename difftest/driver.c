@@ -207,12 +207,26 @@ static uint64_t *tail_word(const driver *d, const hw_model_obj *o)
 	return (uint64_t *)(o->addr + o->npages * d->P - 8);
 }
 
-static void stamp(driver *d, const hw_model_obj *o)
+/* Writes the stamps. Each is an exchange, so on a zeroed run the word it
+ * replaces is checked too, with one write fault per page where a read
+ * before the write would take two (the zero page, then a copy). */
+static bool stamp(driver *d, const hw_model_obj *o)
 {
-	for (size_t j = 0; j < o->npages; j++)
-		if (stamped(j, o->npages))
-			*(volatile uint64_t *)(o->addr + j * d->P) = stamp_value(o, j);
-	*(volatile uint64_t *)tail_word(d, o) = ~stamp_value(o, 0);
+	for (size_t j = 0; j <= o->npages; j++) {
+		if (j < o->npages && !stamped(j, o->npages))
+			continue;
+		uint64_t *w = j < o->npages ? (uint64_t *)(o->addr + j * d->P) : tail_word(d, o);
+		uint64_t v = j < o->npages ? stamp_value(o, j) : ~stamp_value(o, 0);
+		uint64_t old = __atomic_exchange_n(w, v, __ATOMIC_RELAXED);
+		if (o->zeroed && old != 0) {
+			fail(d,
+			     "p%u (%p, %zu pages) was handed out as zeroed but reads %#llx at %p",
+			     (unsigned)o->id, (void *)o->addr, o->npages, (unsigned long long)old,
+			     (const void *)w);
+			return false;
+		}
+	}
+	return true;
 }
 
 static bool check_stamps(driver *d, const hw_model_obj *o, const char *when)
@@ -234,23 +248,18 @@ static bool check_stamps(driver *d, const hw_model_obj *o, const char *when)
 	return true;
 }
 
-/* A zeroed run reads zero over its first 256 bytes and at the stamp places
- * (where any earlier object left a non-zero stamp). */
+/* A zeroed run reads zero over its first 256 bytes, and (stamp) at the
+ * stamp places, where any earlier object left a non-zero stamp. The first
+ * word is a stamp place. */
 static bool check_zero(driver *d, const hw_model_obj *o)
 {
 	const volatile uint64_t *first = (const uint64_t *)o->addr;
-	for (size_t i = 0; i <= o->npages + 32; i++) {
-		if (i >= 32 && i - 32 < o->npages && !stamped(i - 32, o->npages))
-			continue;
-		const volatile uint64_t *w = i < 32 ? first + i
-					     : i - 32 < o->npages
-						     ? (uint64_t *)(o->addr + (i - 32) * d->P)
-						     : tail_word(d, o);
-		if (*w != 0) {
+	for (size_t i = 1; i < 32; i++) {
+		if (first[i] != 0) {
 			fail(d,
 			     "p%u (%p, %zu pages) was handed out as zeroed but reads %#llx at %p",
-			     (unsigned)o->id, (void *)o->addr, o->npages, (unsigned long long)*w,
-			     (const void *)w);
+			     (unsigned)o->id, (void *)o->addr, o->npages,
+			     (unsigned long long)first[i], (const void *)&first[i]);
 			return false;
 		}
 	}
@@ -352,59 +361,80 @@ static void compare_unmapped(driver *d, uintptr_t a)
 		fail(d, "page %p outside every arena is %s in the heap", (void *)a, kind_name(k));
 }
 
-/* A deep check compares every page, so it reads the heap's bitmaps itself,
- * 64 pages per word, where the inspection view (compare_page) would cost a
- * lock and a lookup per page. The bitmaps say the same as the view (in use,
- * run head, released), and a little more: an allocated page must not be
- * released either (I5). Any difference is reported through compare_page
- * where the view sees it too, so the message names the page the same way. */
-static void compare_arena_bits(driver *d, const hw_model_arena *ar)
+/* Comparisons read the heap's bitmaps themselves, 64 pages per word, where
+ * the inspection view (compare_page) would cost a lock and a lookup per
+ * page: a deep check covers every page, and one op may change thousands.
+ * The bitmaps say the same as the view (in use, run head, released), and a
+ * little more: an allocated page must not be released either (I5). A
+ * difference is reported through compare_page where the view sees it too,
+ * so the message names the page the same way. */
+
+/* Pages [j0, j1) of the chunk at arena page `off` (a multiple of the chunk)
+ * of model arena ar. */
+static void compare_chunk_bits(driver *d, const hw_model_arena *ar, size_t off, size_t j0,
+			       size_t j1)
 {
 	const uint32_t *page = d->m.page;
-	for (size_t off = 0; off < ar->npages && !d->failed; off += HW_CHUNK_PAGES) {
-		size_t i0 = ar->first + off;
-		const hw_chunk *c = hw_heap_present_chunk(d->h, ar->base + off * d->P);
-		if (c == NULL) {
-			compare_page(d, i0, false);
-			if (!d->failed)
-				fail(d, "page %p is in an arena but in no chunk of the heap",
-				     (void *)hw_model_addr(&d->m, i0));
-			return;
+	size_t i0 = ar->first + off;
+	const hw_chunk *c = hw_heap_present_chunk(d->h, ar->base + off * d->P);
+	if (c == NULL) {
+		compare_page(d, i0 + j0, false);
+		if (!d->failed)
+			fail(d, "page %p is in an arena but in no chunk of the heap",
+			     (void *)hw_model_addr(&d->m, i0 + j0));
+		return;
+	}
+	uint64_t alloc[HW_BITS_WORDS] = {0}, head[HW_BITS_WORDS] = {0};
+	uint64_t rel[HW_BITS_WORDS] = {0}, mask[HW_BITS_WORDS] = {0};
+	/* A run head is an in-use page whose predecessor is not the same
+	 * object (expected_kind); READY never equals an object. */
+	uint32_t prev = i0 + j0 == 0 ? HW_MP_READY : page[i0 + j0 - 1];
+	for (size_t j = j0; j < j1; j++) {
+		uint32_t st = page[i0 + j];
+		uint64_t bit = 1ull << (j % 64);
+		mask[j / 64] |= bit;
+		if (st >= HW_MP_USED) {
+			alloc[j / 64] |= bit;
+			if (st != prev)
+				head[j / 64] |= bit;
+		} else if (st == HW_MP_RELEASED) {
+			rel[j / 64] |= bit;
 		}
-		uint64_t alloc[HW_BITS_WORDS] = {0}, head[HW_BITS_WORDS] = {0};
-		uint64_t rel[HW_BITS_WORDS] = {0};
-		/* A run head is an in-use page whose predecessor is not the same
-		 * object (expected_kind); READY never equals an object. */
-		uint32_t prev = i0 == 0 ? HW_MP_READY : page[i0 - 1];
-		for (size_t j = 0; j < HW_CHUNK_PAGES; j++) {
-			uint32_t st = page[i0 + j];
-			uint64_t bit = 1ull << (j % 64);
-			if (st >= HW_MP_USED) {
-				alloc[j / 64] |= bit;
-				if (st != prev)
-					head[j / 64] |= bit;
-			} else if (st == HW_MP_RELEASED) {
-				rel[j / 64] |= bit;
-			}
-			prev = st;
-		}
-		for (unsigned w = 0; w < HW_BITS_WORDS; w++) {
-			uint64_t diff = (alloc[w] ^ c->alloc[w]) | (head[w] ^ c->head[w]) |
-					(rel[w] ^ c->released[w]);
-			if (diff == 0)
-				continue;
-			unsigned b = (unsigned)__builtin_ctzll(diff);
-			size_t i = i0 + w * 64 + b;
-			compare_page(d, i, false);
-			if (!d->failed)
-				fail(d,
-				     "page %p: the heap's bitmaps say alloc %d, head %d, released "
-				     "%d; the model %d, %d, %d",
-				     (void *)hw_model_addr(&d->m, i), (int)(c->alloc[w] >> b & 1),
-				     (int)(c->head[w] >> b & 1), (int)(c->released[w] >> b & 1),
-				     (int)(alloc[w] >> b & 1), (int)(head[w] >> b & 1),
-				     (int)(rel[w] >> b & 1));
-			return;
+		prev = st;
+	}
+	for (size_t w = j0 / 64; w <= (j1 - 1) / 64; w++) {
+		uint64_t diff = ((alloc[w] ^ c->alloc[w]) | (head[w] ^ c->head[w]) |
+				 (rel[w] ^ c->released[w])) &
+				mask[w];
+		if (diff == 0)
+			continue;
+		unsigned b = (unsigned)__builtin_ctzll(diff);
+		size_t i = i0 + w * 64 + b;
+		compare_page(d, i, false);
+		if (!d->failed)
+			fail(d,
+			     "page %p: the heap's bitmaps say alloc %d, head %d, released %d; "
+			     "the model %d, %d, %d",
+			     (void *)hw_model_addr(&d->m, i), (int)(c->alloc[w] >> b & 1),
+			     (int)(c->head[w] >> b & 1), (int)(c->released[w] >> b & 1),
+			     (int)(alloc[w] >> b & 1), (int)(head[w] >> b & 1),
+			     (int)(rel[w] >> b & 1));
+		return;
+	}
+}
+
+/* Model pages [lo, hi) against the heap's bitmaps. */
+static void compare_bits(driver *d, size_t lo, size_t hi)
+{
+	for (size_t k = 0; k < d->m.narenas && !d->failed; k++) {
+		const hw_model_arena *ar = &d->m.arena[k];
+		size_t from = hw_max(lo, ar->first), to = hw_min(hi, ar->first + ar->npages);
+		while (from < to && !d->failed) {
+			size_t off = (from - ar->first) / HW_CHUNK_PAGES * HW_CHUNK_PAGES;
+			size_t end = hw_min(to, ar->first + off + HW_CHUNK_PAGES);
+			compare_chunk_bits(d, ar, off, from - ar->first - off,
+					   end - ar->first - off);
+			from = end;
 		}
 	}
 }
@@ -444,8 +474,7 @@ static void compare_platform(driver *d)
 
 static void compare_all(driver *d)
 {
-	for (size_t k = 0; k < d->m.narenas && !d->failed; k++)
-		compare_arena_bits(d, &d->m.arena[k]);
+	compare_bits(d, 0, d->m.npages);
 	if (d->sim && !d->failed)
 		compare_platform(d);
 	for (size_t k = 0; k < d->m.narenas && !d->failed; k++) {
@@ -571,8 +600,8 @@ static void check_after_op(driver *d)
 		deep_check(d);
 		return;
 	}
-	for (size_t i = d->m.dirty_lo; i < d->m.dirty_hi && !d->failed; i++)
-		compare_page(d, i, false);
+	if (d->m.dirty_lo < d->m.dirty_hi)
+		compare_bits(d, d->m.dirty_lo, d->m.dirty_hi);
 }
 
 /* ---- scavenging --------------------------------------------------------------------- */
@@ -718,9 +747,8 @@ static void do_alloc(driver *d, const hw_op *op, bool aligned)
 		     (int)z, (int)o->zeroed);
 		return;
 	}
-	if (o->zeroed && !check_zero(d, o))
+	if (!stamp(d, o) || (o->zeroed && !check_zero(d, o)))
 		return;
-	stamp(d, o);
 	d->want.allocs++;
 	size_t over = model_limit_goal(d);
 	if (over) {
