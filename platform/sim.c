@@ -18,10 +18,20 @@
  * Stale memory. A page that leaves Ready is made inaccessible but keeps its
  * memory (stale[], per real page), so the next use of the same address costs
  * no page fault and no discard call: what the simulated OS promises about
- * the contents of a page becoming Ready is written then (S5: junk, or zero
- * by hand for a few pages, by MADV_DONTNEED for many). Nothing can read
- * stale memory while it is inaccessible. A reset that finds more than
- * SIM_STALE_MAX bytes of it gives them back to the kernel.
+ * the contents of a page becoming Ready is written then (S5: zero by hand for
+ * a few pages, by MADV_DONTNEED for many). Nothing can read stale memory
+ * while it is inaccessible. A reset that finds more than SIM_STALE_MAX bytes
+ * of it gives them back to the kernel.
+ *
+ * Junk. Pages that become Ready with junk (S5) are mapped, private and
+ * read/write, from a file of junk (a memfd of SIM_JUNK_FILE bytes, each
+ * address at its offset modulo that size): one call, and only the pages the
+ * heap then writes cost memory (a copy on write), where writing the junk
+ * touched every page. jmap[] marks such pages (always stale too: mincore
+ * counts the file's cache); a page becoming Ready with zero there is mapped
+ * anonymous again. Without a junk file (no memfd, or Valgrind tracking,
+ * which would see the new mapping as defined memory, against K5 of track.h)
+ * the junk is written.
  *
  * Reuse (S6): [used_lo, used_hi) covers every page that left None since the
  * last create or reset, so a reset visits only those.
@@ -55,7 +65,7 @@
  *       memory may stay: S5 decides what a page reads when it is Ready).
  *   S7. stale_pages == number of real pages with stale[i] set, all inside
  *       [stale_lo, stale_hi); a page without the flag that is not Ready
- *       holds no memory.
+ *       holds no memory. jmap[i] implies stale[i].
  *
  * Placement (deterministic):
  *   - reserve at the hint when ignore_hints is off and the hint lies inside
@@ -76,7 +86,9 @@
 #include "track.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -92,6 +104,10 @@
  * many bytes of its range are stale (a write per page, no fault later),
  * with MADV_DONTNEED above (one call; the pages fault in as touched). */
 #define SIM_ZERO_BY_HAND ((size_t)256 << 10)
+/* The junk file's size: a multiple of every simulated page, and a divisor of
+ * the backing's alignment, so every address has the same offset in it each
+ * time. */
+#define SIM_JUNK_FILE ((size_t)2 << 20)
 
 /* Sets of states, one bit per hw_mem_state, as the transitions accept them. */
 enum {
@@ -117,6 +133,8 @@ typedef struct sim {
 	size_t used_hi;
 	unsigned rshift;      /* log2(real page) */
 	unsigned char *stale; /* per real page: may hold memory (S7) */
+	unsigned char *jmap;  /* per real page: mapped from the junk file */
+	int junk_fd;          /* the junk file; -1 none, -2 not made yet */
 	size_t stale_pages;   /* S7 */
 	size_t stale_lo;      /* real pages [stale_lo, stale_hi) hold every flag */
 	size_t stale_hi;
@@ -391,7 +409,8 @@ static void discard_ready(sim *s, size_t first, size_t np)
 	make_none(s, page_addr(s, lo), (hi - lo) << s->shift);
 }
 
-/* Gives the stale memory of the real pages [i, end) back to the kernel. */
+/* Gives the stale memory of the real pages [i, end) back to the kernel. No
+ * page of the range is mapped from the junk file. */
 static void drop_stale(sim *s, size_t i, size_t end)
 {
 	i = find_flag(s->stale, i, end, true);
@@ -407,8 +426,8 @@ static void drop_stale(sim *s, size_t i, size_t end)
 	set_stale(s, p, n, false);
 }
 
-/* S5 for a range that has just become read/write: junk, or zero. Pages that
- * are not stale read as zero already (fresh memory). */
+/* S5 for a range of anonymous memory that has just become read/write: junk,
+ * or zero. Pages that are not stale read as zero already (fresh memory). */
 static void fill_ready(sim *s, void *p, size_t n, bool junk)
 {
 	/* These are the simulated kernel's writes: invisible to the memory
@@ -434,6 +453,81 @@ static void fill_ready(sim *s, void *p, size_t n, bool junk)
 	set_stale(s, p, n, false);
 }
 
+/* The junk file, made on first use; -1 when there is none. */
+static int junk_file(sim *s)
+{
+	if (s->junk_fd != -2)
+		return s->junk_fd;
+	s->junk_fd = -1;
+	if (HW_TRACK_VALGRIND)
+		return -1;
+	int fd = memfd_create("heapward-sim-junk", MFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	static unsigned char chunk[64 << 10];
+	memset(chunk, SIM_JUNK, sizeof chunk);
+	bool ok = ftruncate(fd, (off_t)SIM_JUNK_FILE) == 0;
+	for (size_t off = 0; ok && off < SIM_JUNK_FILE; off += sizeof chunk)
+		ok = pwrite(fd, chunk, sizeof chunk, (off_t)off) == (ssize_t)sizeof chunk;
+	if (!ok) {
+		close(fd);
+		return -1;
+	}
+	s->junk_fd = fd;
+	return fd;
+}
+
+/* Replaces [p, p + n) with fresh anonymous memory, inaccessible (prot
+ * PROT_NONE) or read/write, in one call: the old memory, stale or mapped
+ * from the junk file, is dropped. */
+static int remap_anon(sim *s, void *p, size_t n, int prot)
+{
+	/* MAP_FIXED replaces part of the backing, which destroy unmaps whole. */
+	void *q = mmap(p, n, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	if (q == MAP_FAILED)
+		return errno;
+	size_t i = real_index(s, p);
+	memset(s->jmap + i, 0, n >> s->rshift);
+	set_stale(s, p, n, false);
+	// cppcheck-suppress memleak ; q is p, part of the backing
+	return 0;
+}
+
+/* After a failed replacement of [p, p + n): whatever the kernel left there,
+ * the range must be mapped and inaccessible (S1). */
+static void restore_none(sim *s, void *p, size_t n)
+{
+	int e = remap_anon(s, p, n, PROT_NONE);
+	if (e != 0)
+		real_fail("mmap(PROT_NONE) restore", p, n, e);
+}
+
+/* Maps [p, p + n) read/write from the junk file: 0, or ENOMEM (out of VMAs)
+ * with the range inaccessible. */
+static int map_junk(sim *s, int fd, void *p, size_t n)
+{
+	unsigned char *q = p, *end = q + n;
+	while (q < end) {
+		size_t off = (size_t)(q - s->base) % SIM_JUNK_FILE;
+		size_t len = hw_min(SIM_JUNK_FILE - off, (size_t)(end - q));
+		/* Inside the backing, which destroy unmaps whole. */
+		// cppcheck-suppress leakReturnValNotUsed
+		if (mmap(q, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, (off_t)off) ==
+		    MAP_FAILED) {
+			int e = errno;
+			if (e != ENOMEM)
+				real_fail("mmap(junk)", q, len, e);
+			restore_none(s, p, n);
+			return ENOMEM;
+		}
+		q += len;
+	}
+	size_t i = real_index(s, p);
+	memset(s->jmap + i, 1, n >> s->rshift);
+	set_stale(s, p, n, true);
+	return 0;
+}
+
 /* Makes a range read/write: 0, or ENOMEM (out of VMAs) with the range as it
  * was. */
 static int make_rw(sim *s, void *p, size_t n)
@@ -450,6 +544,33 @@ static int make_rw(sim *s, void *p, size_t n)
 	if (s->guards_used && madvise(p, n, MADV_GUARD_REMOVE) != 0)
 		real_fail("madvise(GUARD_REMOVE)", p, n, errno);
 	return 0;
+}
+
+/* Makes [p, p + n) read/write with the contents S5 promises: junk or zero.
+ * 0, or ENOMEM (out of VMAs) with the range inaccessible. */
+static int make_ready(sim *s, void *p, size_t n, bool junk)
+{
+	int fd = junk && n > SIM_ZERO_BY_HAND ? junk_file(s) : -1;
+	if (fd >= 0 && map_junk(s, fd, p, n) == 0)
+		return 0;
+	size_t i = real_index(s, p), end = i + (n >> s->rshift);
+	if (find_flag(s->jmap, i, end, true) != end) {
+		/* Junk file pages cannot be made zero in place. */
+		int e = remap_anon(s, p, n, PROT_READ | PROT_WRITE);
+		if (e != 0) {
+			if (e != ENOMEM)
+				real_fail("mmap(anonymous)", p, n, e);
+			restore_none(s, p, n);
+			return ENOMEM;
+		}
+		if (junk)
+			fill_ready(s, p, n, true);
+		return 0;
+	}
+	int rc = make_rw(s, p, n);
+	if (rc == 0)
+		fill_ready(s, p, n, junk);
+	return rc;
 }
 
 /* ---- placement ---- */
@@ -535,10 +656,9 @@ static int sim_use(hw_platform *pf, void *p, size_t n)
 	sim *s = sim_of(pf);
 	int rc = check_range(s, HW_SYS_USE, p, n, ACCEPT_PREPARED);
 	if (rc == 0)
-		rc = make_rw(s, p, n);
+		rc = make_ready(s, p, n, !s->cfg.released_reads_zero);
 	if (rc != 0)
 		return rc;
-	fill_ready(s, p, n, !s->cfg.released_reads_zero);
 	set_state(s, page_index(s, p), n >> s->shift, HW_MEM_READY);
 	return 0;
 }
@@ -579,10 +699,9 @@ static int sim_alloc(hw_platform *pf, size_t n, void **out)
 	if (n > s->backing || !place(s, np, NULL, &first))
 		return ENOMEM;
 	void *p = page_addr(s, first);
-	int rc = make_rw(s, p, n);
+	int rc = make_ready(s, p, n, false);
 	if (rc != 0)
 		return rc;
-	fill_ready(s, p, n, false);
 	set_state(s, first, np, HW_MEM_READY);
 	*out = p;
 	return 0;
@@ -592,6 +711,8 @@ static void sim_destroy(hw_platform *pf)
 {
 	sim *s = sim_of(pf);
 	munmap(s->base, s->capacity);
+	if (s->junk_fd >= 0)
+		close(s->junk_fd);
 	munmap(s, s->self_len);
 }
 
@@ -687,7 +808,7 @@ hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 	/* A reset may pick a smaller page: size the state array for the
 	 * smallest one allowed. The stale flags follow it. */
 	size_t max_pages = capacity / real_page;
-	size_t self_len = hw_align_up(sizeof(sim) + 2 * max_pages, real_page);
+	size_t self_len = hw_align_up(sizeof(sim) + 3 * max_pages, real_page);
 	sim *s = mmap(NULL, self_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (s == MAP_FAILED) {
 		munmap(base, capacity);
@@ -699,6 +820,8 @@ hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 	s->self_len = self_len;
 	s->rshift = hw_log2(real_page);
 	s->stale = s->state + max_pages;
+	s->jmap = s->stale + max_pages;
+	s->junk_fd = -2;
 	s->stale_lo = SIZE_MAX;
 	apply_config(s, &cfg);
 	return &s->pf;
@@ -727,7 +850,8 @@ int hw_sim_reset(hw_platform *pf, const hw_sim_config *cfg_in)
 	s->guards_used = false;
 	/* Stale memory is kept for the next run, up to a bound. */
 	if (s->stale_pages << s->rshift > SIM_STALE_MAX) {
-		drop_stale(s, s->stale_lo, s->stale_hi);
+		restore_none(s, s->base + (s->stale_lo << s->rshift),
+			     (s->stale_hi - s->stale_lo) << s->rshift);
 		s->stale_lo = SIZE_MAX;
 		s->stale_hi = 0;
 	}
@@ -825,6 +949,58 @@ static int check_mapping(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
 	return -1;
 }
 
+/* PROCMAP_QUERY (Linux 6.11): the kernel looks up the mapping covering an
+ * address, or the next one, without printing every mapping of the process
+ * as /proc/self/maps does. Debian 12's headers predate it. */
+struct sim_procmap_query {
+	uint64_t size;
+	uint64_t query_flags;
+	uint64_t query_addr;
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define SIM_PROCMAP_QUERY _IOWR('f', 17, struct sim_procmap_query)
+#define SIM_QUERY_READABLE 0x01u
+#define SIM_QUERY_WRITABLE 0x02u
+#define SIM_QUERY_COVERING_OR_NEXT 0x10u
+
+/* hw_platform_mappings over [p, p + n), asking the kernel for those
+ * mappings only when it can. */
+static int backing_mappings(const void *p, size_t n, hw_mapping_fn fn, void *arg)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	uintptr_t lo = (uintptr_t)p, hi = lo + n;
+	struct sim_procmap_query q;
+	memset(&q, 0, sizeof q);
+	q.size = sizeof q;
+	q.query_flags = SIM_QUERY_COVERING_OR_NEXT;
+	q.query_addr = lo;
+	if (fd < 0 || ioctl(fd, SIM_PROCMAP_QUERY, &q) != 0) {
+		bool none = fd >= 0 && errno == ENOENT;
+		if (fd >= 0)
+			close(fd);
+		/* ENOENT: no mapping at or after p at all. */
+		return none ? 0 : hw_platform_mappings(p, n, fn, arg);
+	}
+	int rc = 0;
+	while (rc == 0 && q.vma_start < hi) {
+		uintptr_t a = hw_max(q.vma_start, lo), b = hw_min(q.vma_end, hi);
+		unsigned rw = SIM_QUERY_READABLE | SIM_QUERY_WRITABLE;
+		rc = fn(arg, a, b, (q.vma_flags & rw) == rw);
+		if (rc != 0 || q.vma_end >= hi)
+			break;
+		q.query_addr = q.vma_end;
+		if (ioctl(fd, SIM_PROCMAP_QUERY, &q) != 0) {
+			if (errno != ENOENT)
+				rc = -1;
+			break;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
 int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
 {
 	const sim *s = sim_of(pf);
@@ -841,7 +1017,7 @@ int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
 	}
 	msg[0] = '\0';
 	check_ctx c = {s, (uintptr_t)s->base, msg, len};
-	if (hw_platform_mappings(s->base, s->backing, check_mapping, &c) != 0) {
+	if (backing_mappings(s->base, s->backing, check_mapping, &c) != 0) {
 		if (msg[0] == '\0')
 			hw_report_format(msg, len, "S1: cannot read the process's mappings");
 		return -1;
@@ -855,6 +1031,16 @@ int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
 		hw_report_format(msg, len, "S7: stale_pages is %zu but %zu pages are flagged",
 				 s->stale_pages, flags);
 		return -1;
+	}
+	for (size_t i = find_flag(s->jmap, 0, s->capacity >> s->rshift, true);
+	     i < s->capacity >> s->rshift;
+	     i = find_flag(s->jmap, i + 1, s->capacity >> s->rshift, true)) {
+		if (!s->stale[i]) {
+			hw_report_format(msg, len,
+					 "S7: page %p maps the junk file, not flagged stale",
+					 (void *)(s->base + (i << s->rshift)));
+			return -1;
+		}
 	}
 	/* Non-Ready pages hold no memory unless flagged stale: walk maximal
 	 * non-Ready runs, and their unflagged parts. */

@@ -830,6 +830,46 @@ static void test_stale_memory(void)
 	hw_platform_destroy(pf);
 }
 
+/* Junk comes from a file mapped over the range (when there is one): what the
+ * heap wrote is gone at the next use, junk or zero, and alloc hands out
+ * zero pages where junk was mapped. */
+static void test_junk_mapping(void)
+{
+	const size_t ps = 4096;
+	char msg[256];
+	hw_sim_config junk = {.backing_bytes = 4096 * ps, .record_illegal = true};
+	hw_platform *pf = hw_platform_sim_create(&junk);
+	REQUIRE(pf != NULL);
+	unsigned char *p;
+	/* Across the junk file's 2 MiB windows. */
+	REQUIRE(hw_sys_reserve(pf, NULL, 1200 * ps, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 1200 * ps) == 0 && hw_sys_use(pf, p, 1200 * ps) == 0);
+	EXPECT(all_bytes(p, 1200 * ps, 0xA5), "junk on first use");
+	memset(p + 500 * ps, 0x11, 100 * ps);
+	hw_sys_unuse(pf, p, 1200 * ps);
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	EXPECT(hw_trap_probe(p + 550 * ps, false) == HW_TRAP_ACCERR, "unused page traps");
+	REQUIRE(hw_sys_use(pf, p + 400 * ps, 300 * ps) == 0);
+	EXPECT(all_bytes(p + 400 * ps, 300 * ps, 0xA5), "junk again, the writes gone");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_sys_release(pf, p, 1200 * ps);
+	void *a;
+	REQUIRE(hw_sys_alloc(pf, 1200 * ps, &a) == 0 && a == p);
+	EXPECT(all_bytes(p, 1200 * ps, 0), "alloc hands out zero where junk was");
+	hw_sys_release(pf, p, 1200 * ps);
+	/* Zero mode over former junk pages, after a reset. */
+	hw_sim_config zero = junk;
+	zero.released_reads_zero = true;
+	REQUIRE(hw_sim_reset(pf, &zero) == 0);
+	REQUIRE(hw_sys_reserve(pf, NULL, 1200 * ps, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 1200 * ps) == 0 && hw_sys_use(pf, p, 600 * ps) == 0);
+	REQUIRE(hw_sys_use(pf, p + 600 * ps, 600 * ps) == 0);
+	EXPECT(all_bytes(p, 1200 * ps, 0), "zero mode after junk");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	EXPECT(hw_sim_illegal_count(pf, NULL, 0) == 0);
+	hw_platform_destroy(pf);
+}
+
 static void test_create_destroy_is_cheap(void)
 {
 	const int n = 2000;
@@ -856,4 +896,4 @@ HW_TEST_MAIN(T(test_transitions_4k), T(test_transitions_64k), T(test_reserve_and
 	     T(test_check_catches_protection), T(test_create_destroy_is_cheap), T(test_bad_config),
 	     T(test_placement_matches_reference), T(test_mixed_fault_and_release),
 	     T(test_find_other), T(test_reset_is_fresh), T(test_reset_refuses_what_does_not_fit),
-	     T(test_stale_memory))
+	     T(test_stale_memory), T(test_junk_mapping))
