@@ -13,6 +13,7 @@
 #include "inspect.h"
 #include "model.h"
 #include "ops.h"
+#include "track.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -311,6 +312,10 @@ static void move_run(void *ctx, hw_heap *h, size_t op_index)
 	hw_bits_set(c->alloc, 4, 2);
 	hw_bits_set(c->head, 4, 1);
 	hw_tree_update(h, ci, ci);
+	/* And the memory tools' view of it (track.h K1-K3), as the heap would
+	 * have left it. */
+	hw_track_free(base, 2 * h->page_size);
+	hw_track_alloc((char *)base + 4 * h->page_size, 2 * h->page_size, false);
 }
 
 /* Moved by the op that allocated p: the comparison of the pages that op
