@@ -355,6 +355,67 @@ static void driver_catches_a_run_moved_in_the_bitmaps(void)
 	}
 }
 
+/* Breaks a leaf summary of the heap's first chunk after op `at` and mends it
+ * after the next op: only hw_heap_validate sees it, and only if it runs in
+ * between. */
+typedef struct glitch {
+	size_t at;
+} glitch;
+
+static void summary_glitch(void *ctx, hw_heap *h, size_t op_index)
+{
+	const glitch *g = ctx;
+	if (op_index != g->at && op_index != g->at + 1)
+		return;
+	void *base;
+	size_t size;
+	hw_heap_arena_get(h, 0, &base, &size);
+	size_t ci = ((uintptr_t)base - h->base) / h->chunk_bytes;
+	h->tree.level[0][ci].max ^= 1;
+}
+
+static int run_glitched(const uint8_t *in, size_t len, size_t at)
+{
+	glitch g = {at};
+	hw_driver_options opt = {
+		.backend = HW_DRIVER_SIM, .trace = 0, .after_op = summary_glitch, .ctx = &g};
+	failure[0] = '\0';
+	hw_driver_set_fail_hook(record);
+	int rc = hw_driver_run(in, len, &opt);
+	hw_driver_set_fail_hook(NULL);
+	return rc;
+}
+
+/* The validator runs after the first op of an input in which the platform
+ * refused a call (the heap must be consistent after any failure), and with
+ * the header's deep-check bit after every eighth op that calls the heap. */
+static void driver_validates_when_it_must(void)
+{
+	uint8_t in[12 * 8];
+	hw_ops_put(in, 0, 0, 0, 0);
+	hw_ops_put(in + 8, HW_OP_ALLOC, 0, 0, 0);   /* op 0: grows */
+	hw_ops_put(in + 16, HW_OP_INJECT, 2, 0, 0); /* op 1: the next use fails */
+	hw_ops_put(in + 24, HW_OP_ALLOC, 0, 0, 0);  /* op 2: refused */
+	for (size_t i = 3; i < 11; i++)
+		hw_ops_put(in + 8 * (i + 1), HW_OP_NOP, 0, 0, 0);
+	EXPECT(run_glitched(in, sizeof in, 2) == -1 && strstr(failure, "invariant I8") != NULL,
+	       "a summary broken at the refused op: %s", failure);
+	EXPECT(run_glitched(in, sizeof in, 4) == 0, "mended before any validation: %s", failure);
+	EXPECT(run_glitched(in, sizeof in, 10) == -1 && strstr(failure, "invariant I8") != NULL,
+	       "broken at the last op: the final check sees it: %s", failure);
+
+	/* Deep-check bit: ops 0-7 call the heap; the validator runs after
+	 * op 7 (the eighth), not after op 3. */
+	uint8_t deep[10 * 8];
+	hw_ops_put(deep, 0, 0, 0, 0x10);
+	for (size_t i = 0; i < 8; i++)
+		hw_ops_put(deep + 8 * (i + 1), HW_OP_ALLOC, 0, 0, 0);
+	hw_ops_put(deep + 72, HW_OP_NOP, 0, 0, 0);
+	EXPECT(run_glitched(deep, sizeof deep, 7) == -1 && strstr(failure, "invariant I8") != NULL,
+	       "broken at the eighth heap op: %s", failure);
+	EXPECT(run_glitched(deep, sizeof deep, 3) == 0, "mended before the eighth: %s", failure);
+}
+
 static void keep_stats(void *ctx, hw_heap *h, size_t op_index)
 {
 	(void)op_index;
@@ -395,4 +456,5 @@ HW_TEST_MAIN(T(decoder_counts_whole_records), T(decoder_fields_and_defaults),
 	     T(driver_passes_an_honest_heap), T(driver_catches_a_free_behind_its_back),
 	     T(driver_catches_a_scribble), T(driver_catches_a_scavenge_behind_its_back),
 	     T(driver_catches_an_alloc_behind_its_back),
-	     T(driver_catches_a_run_moved_in_the_bitmaps), T(unassigned_opcodes_change_nothing))
+	     T(driver_catches_a_run_moved_in_the_bitmaps), T(driver_validates_when_it_must),
+	     T(unassigned_opcodes_change_nothing))

@@ -44,11 +44,22 @@
 #endif
 
 #define RING 16
-/* Deep checks are O(heap) and cost as much as dozens of ops: each op earns
- * DEEP_CREDIT pages of them, and a deep check runs when the credit covers
- * the heap's pages (so their cost stays a fixed share of the run), besides
- * the forced ones (VALIDATE ops, refused platform calls, teardown). */
+/* A deep check has two parts of very different cost: comparing every page
+ * with the model (the heap's bitmaps a word at a time, the simulator's
+ * states a run at a time: a few ns per page) and hw_heap_validate (the
+ * heap's own walk, page by page: tens of ns per page in a fuzzing build).
+ * Both run at VALIDATE ops and at the end of every input. With the header's
+ * deep-check bit the comparison runs after every op that calls into the
+ * heap, and the validator after every HEADER_VALIDATE_EVERY-th (the
+ * difftest's deep_every runs both after every op). After an op in which the
+ * platform refused a call the comparison runs, and the validator too after
+ * the first such op of the input; otherwise (an input that keeps failing to
+ * grow a full heap would walk it after every op) it waits to be paid for.
+ * Each op earns DEEP_CREDIT pages of deep checking, and a whole deep check
+ * runs when the credit covers the heap's pages, so their cost stays a fixed
+ * share of the run. */
 #define DEEP_CREDIT 16
+#define HEADER_VALIDATE_EVERY 8
 /* Page comparisons one fuzz input may spend on deep checks (D3: well under
  * a second even with sanitizers); forced deep checks beyond it are skipped.
  * The difftest (hw_driver_options.deep_every) has no such cap. */
@@ -97,7 +108,9 @@ typedef struct driver {
 	const char *op_name;
 	uint64_t failures_before;
 	unsigned deep_every, since_deep;
+	unsigned validate_every, since_validate;
 	size_t credit, deep_left;
+	bool refusal_validated; /* the first refused op's deep check ran */
 	bool deep_now, sim_checked;
 	bool called_heap; /* the current op may have changed the heap */
 } driver;
@@ -560,13 +573,17 @@ static void validate(driver *d)
 		fail(d, "hw_heap_validate: invariant I%d: %s", bad, msg);
 }
 
-/* Every page against the model and the platform, then the heap's own
- * validator; skipped (with a trace line) once the input's budget is spent. */
-static void deep_check(driver *d)
+/* Every page against the model and the platform, then (with_validate) the
+ * heap's own validator; skipped (with a trace line) once the input's budget
+ * is spent. */
+static void deep_check(driver *d, bool with_validate)
 {
-	size_t cost = 2 * d->m.npages + 1;
-	d->credit = 0;
+	size_t cost = (with_validate ? 2 : 1) * d->m.npages + 1;
 	d->since_deep = 0;
+	if (with_validate) {
+		d->credit = 0;
+		d->since_validate = 0;
+	}
 	if (cost > d->deep_left) {
 		tr(d, "\t/* deep check skipped: the input's budget is spent */\n");
 		return;
@@ -574,7 +591,7 @@ static void deep_check(driver *d)
 	if (d->deep_left != SIZE_MAX)
 		d->deep_left -= cost;
 	compare_all(d);
-	if (!d->failed)
+	if (!d->failed && with_validate)
 		validate(d);
 }
 
@@ -594,10 +611,20 @@ static void check_after_op(driver *d)
 	 * (nop, inject, touch, stats, verify) heap and model are as the last
 	 * check left them, and a deep check would repeat it. */
 	d->since_deep += d->called_heap;
+	d->since_validate += d->called_heap;
 	d->credit += DEEP_CREDIT;
-	if (d->deep_now || refused(d) || (d->deep_every && d->since_deep >= d->deep_every) ||
-	    d->credit >= d->m.npages) {
-		deep_check(d);
+	bool pages = d->deep_every && d->since_deep >= d->deep_every;
+	bool whole = d->deep_now || d->credit >= d->m.npages ||
+		     (d->validate_every && d->since_validate >= d->validate_every);
+	if (refused(d)) {
+		pages = true;
+		if (!d->refusal_validated) {
+			d->refusal_validated = true;
+			whole = true;
+		}
+	}
+	if (whole || pages) {
+		deep_check(d, whole);
 		return;
 	}
 	if (d->m.dirty_lo < d->m.dirty_hi)
@@ -1206,6 +1233,9 @@ static bool setup(driver *d)
 	d->retain = c->retain_percent ? c->retain_percent : 10;
 	d->limit = c->memory_limit;
 	d->deep_every = c->deep_every_op ? 1 : d->opt->deep_every;
+	d->validate_every = d->opt->deep_every ? d->opt->deep_every
+			    : c->deep_every_op ? HEADER_VALIDATE_EVERY
+					       : 0;
 	d->deep_left = d->opt->deep_every ? SIZE_MAX : DEEP_BUDGET;
 	/* The simulated backing holds the arenas, one more arena of alignment
 	 * slack and the metadata; the window is more than twice the backing,
@@ -1306,16 +1336,15 @@ static void teardown(driver *d)
 {
 	d->op_name = "teardown";
 	if (d->h != NULL && !d->failed) {
-		/* The final state: hw_heap_validate always, every page when
-		 * half paid for (an input's ops rarely pay for a whole one, and
-		 * the per-page walk costs more than a short input's ops); then
-		 * every object freed (coalescing everything) with stats
-		 * checked, then destroy. */
+		/* The final state: every page and hw_heap_validate (beyond the
+		 * input's budget too); then every object freed (coalescing
+		 * everything) with stats checked, then destroy. */
 		do_verify(d);
-		if (!d->failed && (d->deep_every || 2 * d->credit >= d->m.npages))
-			deep_check(d);
-		else if (!d->failed)
-			validate(d);
+		if (!d->failed) {
+			compare_all(d);
+			if (!d->failed)
+				validate(d);
+		}
 		d->failures_before = platform_failures(d);
 		while (d->m.nlive > 0 && !d->failed)
 			free_obj(d, 0);
