@@ -13,6 +13,7 @@
 #include "inspect.h"
 #include "model.h"
 #include "ops.h"
+#include "platform.h"
 #include "track.h"
 
 #include <stdint.h>
@@ -355,6 +356,42 @@ static void driver_catches_a_run_moved_in_the_bitmaps(void)
 	}
 }
 
+/* Swaps the platform states of two pages behind the heap's back: a free
+ * Ready page becomes Prepared, a released (Prepared) one Ready. The heap's
+ * bitmaps, every stat and count and the Ready bytes stay as they were. */
+static void swap_states(void *ctx, hw_heap *h, size_t op_index)
+{
+	(void)ctx;
+	if (op_index != 2)
+		return;
+	void *base;
+	size_t size;
+	hw_heap_arena_get(h, 0, &base, &size);
+	/* The backend directly, so the platform's call counts stay too. */
+	hw_platform *pf = hw_heap_platform(h);
+	size_t P_ = hw_heap_page_size(h);
+	pf->ops->unuse(pf, base, P_);
+	REQUIRE(pf->ops->use(pf, (char *)base + 8 * P_, P_) == 0);
+}
+
+static void driver_catches_platform_states_swapped(void)
+{
+	uint8_t in[5 * 8];
+	hw_ops_put(in, 0, 0, 0, 0);
+	hw_ops_put(in + 8, HW_OP_ALLOC, 4, 7, 0); /* 8 pages at page 0 */
+	hw_ops_put(in + 16, HW_OP_FREE, 0, 0, 0); /* pages 0-7 free and Ready */
+	hw_ops_put(in + 24, HW_OP_NOP, 0, 0, 0);  /* op 2: the swap */
+	hw_ops_put(in + 32, HW_OP_VALIDATE, 0, 0, 0);
+	hw_driver_options opt = {.backend = HW_DRIVER_SIM, .trace = 0, .after_op = swap_states};
+	failure[0] = '\0';
+	hw_driver_set_fail_hook(record);
+	int rc = hw_driver_run(in, sizeof in, &opt);
+	hw_driver_set_fail_hook(NULL);
+	EXPECT(rc == -1 &&
+		       strstr(failure, "(free-ready) is in platform state 2, expected 3") != NULL,
+	       "got: %s", failure);
+}
+
 /* Breaks a leaf summary of the heap's first chunk after op `at` and mends it
  * after the next op: only hw_heap_validate sees it, and only if it runs in
  * between. */
@@ -456,5 +493,6 @@ HW_TEST_MAIN(T(decoder_counts_whole_records), T(decoder_fields_and_defaults),
 	     T(driver_passes_an_honest_heap), T(driver_catches_a_free_behind_its_back),
 	     T(driver_catches_a_scribble), T(driver_catches_a_scavenge_behind_its_back),
 	     T(driver_catches_an_alloc_behind_its_back),
-	     T(driver_catches_a_run_moved_in_the_bitmaps), T(driver_validates_when_it_must),
+	     T(driver_catches_a_run_moved_in_the_bitmaps),
+	     T(driver_catches_platform_states_swapped), T(driver_validates_when_it_must),
 	     T(unassigned_opcodes_change_nothing))

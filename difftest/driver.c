@@ -465,23 +465,25 @@ static hw_mem_state expected_platform(const driver *d, uint32_t st)
 static void compare_platform(driver *d)
 {
 	const hw_model *m = &d->m;
-	for (size_t i = 0; i < m->npages && !d->failed;) {
-		hw_mem_state want = expected_platform(d, m->page[i]);
-		size_t j = i + 1;
-		while (j < m->npages && expected_platform(d, m->page[j]) == want &&
-		       hw_model_addr(m, j) == hw_model_addr(m, j - 1) + d->P)
-			j++;
-		const char *bad =
-			hw_sim_find_other(d->pf, (void *)hw_model_addr(m, i), (j - i) * d->P, want);
-		if (bad != NULL) {
-			size_t k = hw_model_index(m, (uintptr_t)bad);
-			bool head;
-			hw_page_kind kind = expected_kind(m, k == SIZE_MAX ? i : k, &head);
-			fail(d, "page %p (%s) is in platform state %d, expected %d",
-			     (const void *)bad, kind_name(kind), (int)hw_sim_state(d->pf, bad),
-			     (int)want);
+	for (size_t k = 0; k < m->narenas && !d->failed; k++) {
+		const hw_model_arena *ar = &m->arena[k];
+		size_t end = ar->first + ar->npages;
+		for (size_t i = ar->first; i < end && !d->failed;) {
+			hw_mem_state want = expected_platform(d, m->page[i]);
+			size_t j = i + 1;
+			while (j < end && expected_platform(d, m->page[j]) == want)
+				j++;
+			uintptr_t a = ar->base + (i - ar->first) * d->P;
+			const char *bad = hw_sim_find_other(d->pf, (void *)a, (j - i) * d->P, want);
+			if (bad != NULL) {
+				bool head;
+				size_t at = i + (size_t)((uintptr_t)bad - a) / d->P;
+				fail(d, "page %p (%s) is in platform state %d, expected %d",
+				     (const void *)bad, kind_name(expected_kind(m, at, &head)),
+				     (int)hw_sim_state(d->pf, bad), (int)want);
+			}
+			i = j;
 		}
-		i = j;
 	}
 }
 
