@@ -184,23 +184,26 @@ static unsigned char *page_addr(const sim *s, size_t i)
  * fuzzer they would only add noise features and cost time. The transitions'
  * own decisions stay instrumented. */
 #if defined(__clang__)
-#define SIM_SCAN __attribute__((no_sanitize("coverage")))
+#define SIM_SCAN_INLINE __attribute__((no_sanitize("coverage")))
 #else
-#define SIM_SCAN
+#define SIM_SCAN_INLINE
 #endif
+/* Instrumentation is added after inlining: a scan inlined into an
+ * instrumented caller would be traced after all. */
+#define SIM_SCAN SIM_SCAN_INLINE __attribute__((noinline))
 
 #define BYTES_01 0x0101010101010101ull
 
 /* Bit 0 of each byte of the result is set where that byte of w (a state,
  * 0..3, so only bits 0 and 1 are used) equals v. */
-SIM_SCAN static uint64_t eq_bytes(uint64_t w, unsigned v)
+SIM_SCAN_INLINE static uint64_t eq_bytes(uint64_t w, unsigned v)
 {
 	uint64_t x = w ^ (BYTES_01 * v);
 	return ~(x | x >> 1) & BYTES_01;
 }
 
 /* Bit 0 of each byte set where the state is in `accept` (bit per state). */
-SIM_SCAN static uint64_t accepted_bytes(uint64_t w, unsigned accept)
+SIM_SCAN_INLINE static uint64_t accepted_bytes(uint64_t w, unsigned accept)
 {
 	uint64_t m = 0;
 	for (unsigned v = 0; v < 4; v++)
