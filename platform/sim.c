@@ -18,10 +18,13 @@
  * Stale memory. A page that leaves Ready is made inaccessible but keeps its
  * memory (stale[], per real page), so the next use of the same address costs
  * no page fault and no discard call: what the simulated OS promises about
- * the contents of a page becoming Ready is written then (S5: zero by hand for
- * a few pages, by MADV_DONTNEED for many). Nothing can read stale memory
- * while it is inaccessible. A reset that finds more than SIM_STALE_MAX bytes
- * of it gives them back to the kernel.
+ * the contents of a page becoming Ready is written then (S5). Zero is
+ * written by hand: into every stale page of a small range, and into those
+ * of a large range that hold memory, which /proc/self/pagemap names (a page
+ * of a large run the heap never wrote holds none and reads zero already);
+ * without pagemap a large range is given back with MADV_DONTNEED. Nothing
+ * can read stale memory while it is inaccessible. A reset that finds more
+ * than SIM_STALE_MAX bytes of it gives them back to the kernel.
  *
  * Junk. Pages that become Ready with junk (S5) are mapped, private and
  * read/write, from a file of junk (a memfd of SIM_JUNK_FILE bytes, each
@@ -100,10 +103,11 @@
 #define SIM_MAX_BACKING ((size_t)1 << 44)
 /* Stale memory a reset keeps for the next run (see Stale memory above). */
 #define SIM_STALE_MAX ((size_t)64 << 20)
-/* A page becoming Ready in zero mode is cleared by hand when at most this
- * many bytes of its range are stale (a write per page, no fault later),
- * with MADV_DONTNEED above (one call; the pages fault in as touched). */
-#define SIM_ZERO_BY_HAND ((size_t)256 << 10)
+/* Ranges becoming Ready up to this size are filled by hand: zero into every
+ * stale page (cheaper than asking pagemap which hold memory), junk into
+ * every page (cheaper than mapping the junk file, whose pages each cost a
+ * copy on write). Larger ones ask pagemap, or map the junk file. */
+#define SIM_BY_HAND ((size_t)256 << 10)
 /* The junk file's size: a multiple of every simulated page, and a divisor of
  * the backing's alignment, so every address has the same offset in it each
  * time. */
@@ -135,6 +139,7 @@ typedef struct sim {
 	unsigned char *stale; /* per real page: may hold memory (S7) */
 	unsigned char *jmap;  /* per real page: mapped from the junk file */
 	int junk_fd;          /* the junk file; -1 none, -2 not made yet */
+	int pagemap_fd;       /* /proc/self/pagemap; -1 none, -2 not opened yet */
 	size_t stale_pages;   /* S7 */
 	size_t stale_lo;      /* real pages [stale_lo, stale_hi) hold every flag */
 	size_t stale_hi;
@@ -429,6 +434,37 @@ static void drop_stale(sim *s, size_t i, size_t end)
 	set_stale(s, p, n, false);
 }
 
+/* Writes zero into the stale pages of real pages [i, end) that hold memory
+ * (present or swapped out, as /proc/self/pagemap says); the others read as
+ * zero as they are. False, having written nothing, when pagemap cannot be
+ * read. Each page's entry is read before anything is written to it. */
+SIM_SCAN static bool zero_held(sim *s, size_t i, size_t end)
+{
+	if (s->pagemap_fd == -2)
+		s->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (s->pagemap_fd < 0)
+		return false;
+	const uint64_t held = 3ull << 62; /* present, swapped */
+	size_t vpage = ((uintptr_t)s->base >> s->rshift) + i;
+	uint64_t pm[512];
+	for (size_t k = i; k < end;) {
+		size_t c = hw_min(end - k, sizeof pm / sizeof pm[0]);
+		off_t at = (off_t)((vpage + (k - i)) * sizeof pm[0]);
+		if (pread(s->pagemap_fd, pm, c * sizeof pm[0], at) != (ssize_t)(c * sizeof pm[0])) {
+			if (k == i)
+				return false;
+			drop_stale(s, k, end);
+			return true;
+		}
+		for (size_t j = 0; j < c; j++)
+			if (s->stale[k + j] && (pm[j] & held))
+				hw_track_os_fill(s->base + ((k + j) << s->rshift),
+						 (size_t)1 << s->rshift, 0);
+		k += c;
+	}
+	return true;
+}
+
 /* S5 for a range of anonymous memory that has just become read/write: junk,
  * or zero. Pages that are not stale read as zero already (fresh memory). */
 static void fill_ready(sim *s, void *p, size_t n, bool junk)
@@ -444,8 +480,10 @@ static void fill_ready(sim *s, void *p, size_t n, bool junk)
 	size_t stale = count_flags(s->stale, i, end);
 	if (stale == 0)
 		return;
-	if (stale << s->rshift > SIM_ZERO_BY_HAND) {
-		drop_stale(s, i, end);
+	if (stale << s->rshift > SIM_BY_HAND) {
+		if (!zero_held(s, i, end))
+			drop_stale(s, i, end);
+		set_stale(s, p, n, false);
 		return;
 	}
 	for (size_t k = find_flag(s->stale, i, end, true); k < end;) {
@@ -553,7 +591,7 @@ static int make_rw(sim *s, void *p, size_t n)
  * 0, or ENOMEM (out of VMAs) with the range inaccessible. */
 static int make_ready(sim *s, void *p, size_t n, bool junk)
 {
-	int fd = junk && n > SIM_ZERO_BY_HAND ? junk_file(s) : -1;
+	int fd = junk && n > SIM_BY_HAND ? junk_file(s) : -1;
 	if (fd >= 0 && map_junk(s, fd, p, n) == 0)
 		return 0;
 	size_t i = real_index(s, p), end = i + (n >> s->rshift);
@@ -716,6 +754,8 @@ static void sim_destroy(hw_platform *pf)
 	munmap(s->base, s->capacity);
 	if (s->junk_fd >= 0)
 		close(s->junk_fd);
+	if (s->pagemap_fd >= 0)
+		close(s->pagemap_fd);
 	munmap(s, s->self_len);
 }
 
@@ -825,6 +865,7 @@ hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 	s->stale = s->state + max_pages;
 	s->jmap = s->stale + max_pages;
 	s->junk_fd = -2;
+	s->pagemap_fd = -2;
 	s->stale_lo = SIZE_MAX;
 	apply_config(s, &cfg);
 	return &s->pf;

@@ -811,6 +811,22 @@ static void test_stale_memory(void)
 	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
 	hw_sys_release(pf, p, 200 * ps);
 
+	/* A large run of which the heap wrote a few pages: those hold memory
+	 * and are cleared; the others never did and read zero as they are. */
+	char *fresh = p + 4096 * ps; /* never used */
+	REQUIRE(hw_sys_reserve(pf, fresh, 300 * ps, (void **)&p) == 0 && p == fresh);
+	REQUIRE(hw_sys_map(pf, p, 300 * ps) == 0 && hw_sys_use(pf, p, 300 * ps) == 0);
+	p[10 * ps] = 1;
+	p[150 * ps + 77] = 2;
+	p[300 * ps - 1] = 3;
+	hw_sys_unuse(pf, p, 300 * ps);
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	REQUIRE(hw_sys_use(pf, p, 300 * ps) == 0);
+	EXPECT(hw_platform_resident_bytes(p, 300 * ps) <= 3 * ps, "only the written pages held");
+	EXPECT(all_bytes((unsigned char *)p, 300 * ps, 0), "a sparsely written run reused");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_sys_release(pf, p, 300 * ps);
+
 	/* A reset keeps a few MiB of stale memory for the next run... */
 	REQUIRE(hw_sys_reserve(pf, NULL, 8 * mib, (void **)&p) == 0);
 	REQUIRE(hw_sys_map(pf, p, 8 * mib) == 0 && hw_sys_use(pf, p, 8 * mib) == 0);
