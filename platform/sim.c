@@ -20,17 +20,18 @@
  * no page fault and no discard call: what the simulated OS promises about
  * the contents of a page becoming Ready is written then (S5). Zero is
  * written by hand: into every stale page of a small range, and into those
- * of a large range that hold memory, which /proc/self/pagemap names (a page
+ * of a larger range that hold memory, which /proc/self/pagemap names (a page
  * of a large run the heap never wrote holds none and reads zero already);
  * without pagemap a large range is given back with MADV_DONTNEED. Nothing
  * can read stale memory while it is inaccessible. A reset that finds more
  * than SIM_STALE_MAX bytes of it gives them back to the kernel.
  *
- * Junk. Pages that become Ready with junk (S5) are mapped, private and
+ * Junk. A range that becomes Ready with junk (S5) and holds memory in all
+ * but a few pages is written. Otherwise it is mapped, private and
  * read/write, from a file of junk (a memfd of SIM_JUNK_FILE bytes, each
  * address at its offset modulo that size): one call, and only the pages the
  * heap then writes cost memory (a copy on write), where writing the junk
- * touched every page. jmap[] marks such pages (always stale too: mincore
+ * would fault in every page. jmap[] marks such pages (always stale too: mincore
  * counts the file's cache); a page becoming Ready with zero there is mapped
  * anonymous again. Without a junk file (no memfd, or Valgrind tracking,
  * which would see the new mapping as defined memory, against K5 of track.h)
@@ -103,11 +104,13 @@
 #define SIM_MAX_BACKING ((size_t)1 << 44)
 /* Stale memory a reset keeps for the next run (see Stale memory above). */
 #define SIM_STALE_MAX ((size_t)64 << 20)
-/* Ranges becoming Ready up to this size are filled by hand: zero into every
- * stale page (cheaper than asking pagemap which hold memory), junk into
- * every page (cheaper than mapping the junk file, whose pages each cost a
- * copy on write). Larger ones ask pagemap, or map the junk file. */
+/* Without pagemap, ranges becoming Ready up to this size are filled by hand
+ * (zero into every stale page, junk into every page), larger ones given back
+ * with MADV_DONTNEED or mapped from the junk file. */
 #define SIM_BY_HAND ((size_t)256 << 10)
+/* Ranges of up to this many real pages are filled by hand whatever holds
+ * memory: asking pagemap costs more. */
+#define SIM_SMALL_PAGES 16
 /* The junk file's size: a multiple of every simulated page, and a divisor of
  * the backing's alignment, so every address has the same offset in it each
  * time. */
@@ -434,35 +437,41 @@ static void drop_stale(sim *s, size_t i, size_t end)
 	set_stale(s, p, n, false);
 }
 
-/* Writes zero into the stale pages of real pages [i, end) that hold memory
- * (present or swapped out, as /proc/self/pagemap says); the others read as
- * zero as they are. False, having written nothing, when pagemap cannot be
- * read. Each page's entry is read before anything is written to it. */
-SIM_SCAN static bool zero_held(sim *s, size_t i, size_t end)
+/* Counts the stale pages of real pages [i, end) that hold memory (present
+ * or swapped out, as /proc/self/pagemap says), writing zero into each when
+ * `zero` (its entry is read before). SIZE_MAX, having written nothing,
+ * when pagemap cannot be read. */
+SIM_SCAN static size_t scan_held(sim *s, size_t i, size_t end, bool zero)
 {
 	if (s->pagemap_fd == -2)
 		s->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (s->pagemap_fd < 0)
-		return false;
+		return SIZE_MAX;
 	const uint64_t held = 3ull << 62; /* present, swapped */
-	size_t vpage = ((uintptr_t)s->base >> s->rshift) + i;
+	size_t vpage = ((uintptr_t)s->base >> s->rshift) + i, count = 0;
 	uint64_t pm[512];
 	for (size_t k = i; k < end;) {
 		size_t c = hw_min(end - k, sizeof pm / sizeof pm[0]);
 		off_t at = (off_t)((vpage + (k - i)) * sizeof pm[0]);
 		if (pread(s->pagemap_fd, pm, c * sizeof pm[0], at) != (ssize_t)(c * sizeof pm[0])) {
 			if (k == i)
-				return false;
-			drop_stale(s, k, end);
-			return true;
+				return SIZE_MAX;
+			/* Unknown from here on: count it all; drop it all. */
+			if (zero)
+				drop_stale(s, k, end);
+			return count + (end - k);
 		}
-		for (size_t j = 0; j < c; j++)
-			if (s->stale[k + j] && (pm[j] & held))
+		for (size_t j = 0; j < c; j++) {
+			if (!s->stale[k + j] || !(pm[j] & held))
+				continue;
+			count++;
+			if (zero)
 				hw_track_os_fill(s->base + ((k + j) << s->rshift),
 						 (size_t)1 << s->rshift, 0);
+		}
 		k += c;
 	}
-	return true;
+	return count;
 }
 
 /* S5 for a range of anonymous memory that has just become read/write: junk,
@@ -480,10 +489,12 @@ static void fill_ready(sim *s, void *p, size_t n, bool junk)
 	size_t stale = count_flags(s->stale, i, end);
 	if (stale == 0)
 		return;
-	if (stale << s->rshift > SIM_BY_HAND) {
-		if (!zero_held(s, i, end))
-			drop_stale(s, i, end);
+	if (stale > SIM_SMALL_PAGES && scan_held(s, i, end, true) != SIZE_MAX) {
 		set_stale(s, p, n, false);
+		return;
+	}
+	if (stale << s->rshift > SIM_BY_HAND) {
+		drop_stale(s, i, end);
 		return;
 	}
 	for (size_t k = find_flag(s->stale, i, end, true); k < end;) {
@@ -589,9 +600,24 @@ static int make_rw(sim *s, void *p, size_t n)
 
 /* Makes [p, p + n) read/write with the contents S5 promises: junk or zero.
  * 0, or ENOMEM (out of VMAs) with the range inaccessible. */
+/* Whether junk for [p, p + n) is cheaper from the junk file than written:
+ * writing costs a fault for every page that holds no memory yet, the file a
+ * copy on write for every page the heap then writes (a run's stamps, about
+ * SIM_SMALL_PAGES). */
+static bool junk_from_file(sim *s, void *p, size_t n)
+{
+	size_t i = real_index(s, p), end = i + (n >> s->rshift);
+	if (end - i <= SIM_SMALL_PAGES)
+		return false;
+	size_t held = scan_held(s, i, end, false);
+	if (held == SIZE_MAX)
+		return n > SIM_BY_HAND;
+	return end - i - held > SIM_SMALL_PAGES;
+}
+
 static int make_ready(sim *s, void *p, size_t n, bool junk)
 {
-	int fd = junk && n > SIM_BY_HAND ? junk_file(s) : -1;
+	int fd = junk && junk_from_file(s, p, n) ? junk_file(s) : -1;
 	if (fd >= 0 && map_junk(s, fd, p, n) == 0)
 		return 0;
 	size_t i = real_index(s, p), end = i + (n >> s->rshift);

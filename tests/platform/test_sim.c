@@ -868,6 +868,12 @@ static void test_junk_mapping(void)
 	REQUIRE(hw_sys_use(pf, p + 400 * ps, 300 * ps) == 0);
 	EXPECT(all_bytes(p + 400 * ps, 300 * ps, 0xA5), "junk again, the writes gone");
 	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	/* A range whose every page holds memory gets its junk written. */
+	memset(p + 500 * ps, 0x22, 100 * ps);
+	hw_sys_unuse(pf, p + 500 * ps, 100 * ps);
+	REQUIRE(hw_sys_use(pf, p + 500 * ps, 100 * ps) == 0);
+	EXPECT(all_bytes(p + 400 * ps, 300 * ps, 0xA5), "junk written over held pages");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
 	hw_sys_release(pf, p, 1200 * ps);
 	void *a;
 	REQUIRE(hw_sys_alloc(pf, 1200 * ps, &a) == 0 && a == p);
