@@ -9,9 +9,12 @@
  */
 #include "check.h"
 #include "driver.h"
+#include "heap_internal.h"
 #include "inspect.h"
 #include "model.h"
 #include "ops.h"
+#include "platform.h"
+#include "track.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -292,6 +295,168 @@ static void driver_catches_an_alloc_behind_its_back(void)
 	EXPECT(strstr(failure, "stats.") != NULL, "got: %s", failure);
 }
 
+/* Moves the heap's bookkeeping of p (2 pages at the arena's page 0) to pages
+ * 4-5, which are free and Ready like pages 0-1: counts, summaries, platform
+ * states and every invariant still hold, and stats do not change, so only a
+ * page-by-page comparison can see that the run moved. */
+static void move_run(void *ctx, hw_heap *h, size_t op_index)
+{
+	if (op_index != *(const size_t *)ctx)
+		return;
+	void *base;
+	size_t size;
+	hw_heap_arena_get(h, 0, &base, &size);
+	hw_chunk *c = hw_heap_present_chunk(h, (uintptr_t)base);
+	size_t ci = ((uintptr_t)base - h->base) / h->chunk_bytes;
+	hw_bits_clear(c->alloc, 0, 2);
+	hw_bits_clear(c->head, 0, 1);
+	hw_bits_set(c->alloc, 4, 2);
+	hw_bits_set(c->head, 4, 1);
+	hw_tree_update(h, ci * HW_BITS_PAGES, HW_BITS_PAGES, HW_TREE_RESCAN);
+	/* And the memory tools' view of it (track.h K1-K3), as the heap would
+	 * have left it. */
+	hw_track_free(base, 2 * h->page_size);
+	hw_track_alloc((char *)base + 4 * h->page_size, 2 * h->page_size, false);
+}
+
+/* Moved by the op that allocated p: the comparison of the pages that op
+ * changed sees it. Moved after a nop (which changes no page): the next deep
+ * check (a validate op) sees it. Without either, the run would end with a
+ * failed free of p instead. */
+static void driver_catches_a_run_moved_in_the_bitmaps(void)
+{
+	uint8_t in[6 * 8];
+	hw_ops_put(in, 0, 0, 0, 0);
+	hw_ops_put(in + 8, HW_OP_ALLOC, 4, 7, 0);  /* 8 pages at page 0 */
+	hw_ops_put(in + 16, HW_OP_FREE, 0, 0, 0);  /* pages 0-7 free and Ready */
+	hw_ops_put(in + 24, HW_OP_ALLOC, 0, 1, 0); /* op 2: 2 pages at page 0 */
+	hw_ops_put(in + 32, HW_OP_NOP, 0, 0, 0);   /* op 3 */
+	hw_ops_put(in + 40, HW_OP_VALIDATE, 0, 0, 0);
+	static const struct {
+		size_t at, len;
+	} cases[] = {{SIZE_MAX, sizeof in}, {2, 4 * 8}, {3, sizeof in}};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		size_t at = cases[k].at;
+		hw_driver_options opt = {.backend = HW_DRIVER_SIM,
+					 .trace = 0,
+					 .after_op = move_run,
+					 .ctx = &at};
+		failure[0] = '\0';
+		hw_driver_set_fail_hook(record);
+		int rc = hw_driver_run(in, cases[k].len, &opt);
+		hw_driver_set_fail_hook(NULL);
+		if (at == SIZE_MAX) {
+			EXPECT(rc == 0, "%s", failure);
+			continue;
+		}
+		EXPECT(rc == -1, "the run moved after op %zu was not seen", at);
+		EXPECT(strstr(failure,
+			      "is free-ready in the heap, in-use (run head) in the model") != NULL,
+		       "moved after op %zu, got: %s", at, failure);
+	}
+}
+
+/* Swaps the platform states of two pages behind the heap's back: a free
+ * Ready page becomes Prepared, a released (Prepared) one Ready. The heap's
+ * bitmaps, every stat and count and the Ready bytes stay as they were. */
+static void swap_states(void *ctx, hw_heap *h, size_t op_index)
+{
+	(void)ctx;
+	if (op_index != 2)
+		return;
+	void *base;
+	size_t size;
+	hw_heap_arena_get(h, 0, &base, &size);
+	/* The backend directly, so the platform's call counts stay too. */
+	hw_platform *pf = hw_heap_platform(h);
+	size_t P_ = hw_heap_page_size(h);
+	pf->ops->unuse(pf, base, P_);
+	REQUIRE(pf->ops->use(pf, (char *)base + 8 * P_, P_) == 0);
+}
+
+static void driver_catches_platform_states_swapped(void)
+{
+	uint8_t in[5 * 8];
+	hw_ops_put(in, 0, 0, 0, 0);
+	hw_ops_put(in + 8, HW_OP_ALLOC, 4, 7, 0); /* 8 pages at page 0 */
+	hw_ops_put(in + 16, HW_OP_FREE, 0, 0, 0); /* pages 0-7 free and Ready */
+	hw_ops_put(in + 24, HW_OP_NOP, 0, 0, 0);  /* op 2: the swap */
+	hw_ops_put(in + 32, HW_OP_VALIDATE, 0, 0, 0);
+	hw_driver_options opt = {.backend = HW_DRIVER_SIM, .trace = 0, .after_op = swap_states};
+	failure[0] = '\0';
+	hw_driver_set_fail_hook(record);
+	int rc = hw_driver_run(in, sizeof in, &opt);
+	hw_driver_set_fail_hook(NULL);
+	EXPECT(rc == -1 &&
+		       strstr(failure, "(free-ready) is in platform state 2, expected 3") != NULL,
+	       "got: %s", failure);
+}
+
+/* Breaks a leaf summary of the heap's first chunk after op `at` and mends it
+ * after the next op: only hw_heap_validate sees it, and only if it runs in
+ * between. */
+typedef struct glitch {
+	size_t at;
+} glitch;
+
+static void summary_glitch(void *ctx, hw_heap *h, size_t op_index)
+{
+	const glitch *g = ctx;
+	if (op_index != g->at && op_index != g->at + 1)
+		return;
+	void *base;
+	size_t size;
+	hw_heap_arena_get(h, 0, &base, &size);
+	size_t ci = ((uintptr_t)base - h->base) / h->chunk_bytes;
+	h->tree.level[0][ci].max ^= 1;
+}
+
+static int run_glitched(const uint8_t *in, size_t len, size_t at)
+{
+	glitch g = {at};
+	hw_driver_options opt = {
+		.backend = HW_DRIVER_SIM, .trace = 0, .after_op = summary_glitch, .ctx = &g};
+	failure[0] = '\0';
+	hw_driver_set_fail_hook(record);
+	int rc = hw_driver_run(in, len, &opt);
+	hw_driver_set_fail_hook(NULL);
+	return rc;
+}
+
+/* The validator runs after the first op of an input in which the platform
+ * refused a call (the heap must be consistent after any failure), and with
+ * the header's deep-check bit after every eighth op that calls the heap. */
+static void driver_validates_when_it_must(void)
+{
+	uint8_t in[12 * 8];
+	hw_ops_put(in, 0, 0, 0, 0);
+	hw_ops_put(in + 8, HW_OP_ALLOC, 0, 0, 0);   /* op 0: grows */
+	hw_ops_put(in + 16, HW_OP_INJECT, 2, 0, 0); /* op 1: the next use fails */
+	hw_ops_put(in + 24, HW_OP_ALLOC, 0, 0, 0);  /* op 2: refused */
+	for (size_t i = 3; i < 11; i++)
+		hw_ops_put(in + 8 * (i + 1), HW_OP_NOP, 0, 0, 0);
+	EXPECT(run_glitched(in, sizeof in, 2) == -1 && strstr(failure, "invariant I8") != NULL,
+	       "a summary broken at the refused op: %s", failure);
+	EXPECT(run_glitched(in, sizeof in, 4) == 0, "mended before any validation: %s", failure);
+	EXPECT(run_glitched(in, sizeof in, 10) == -1 && strstr(failure, "invariant I8") != NULL,
+	       "broken at the last op: the final check sees it: %s", failure);
+
+	/* Deep-check bit: ops 0-7 call the heap; the validator runs after
+	 * op 7 (the eighth), not after op 3. Ops 1-7 scavenge, which leaves
+	 * the summaries alone: an op that updates the glitched leaf would
+	 * carry the glitch into its new value (leaves are updated from their
+	 * old value), and HW_DEBUG=2 builds assert against that. */
+	uint8_t deep[10 * 8];
+	hw_ops_put(deep, 0, 0, 0, 0x10);
+	hw_ops_put(deep + 8, HW_OP_ALLOC, 0, 0, 0);
+	for (size_t i = 1; i < 8; i++)
+		hw_ops_put(deep + 8 * (i + 1), HW_OP_SCAVENGE_ALL, 0, 0, 0);
+	hw_ops_put(deep + 72, HW_OP_NOP, 0, 0, 0);
+	EXPECT(run_glitched(deep, sizeof deep, 7) == -1 && strstr(failure, "invariant I8") != NULL,
+	       "broken at the eighth heap op: %s", failure);
+	EXPECT(run_glitched(deep, sizeof deep, 3) == 0, "mended before the eighth: %s", failure);
+}
+
 static void keep_stats(void *ctx, hw_heap *h, size_t op_index)
 {
 	(void)op_index;
@@ -331,4 +496,7 @@ HW_TEST_MAIN(T(decoder_counts_whole_records), T(decoder_fields_and_defaults),
 	     T(model_units_and_scavenge_order), T(model_settle_accepts_only_prefixes),
 	     T(driver_passes_an_honest_heap), T(driver_catches_a_free_behind_its_back),
 	     T(driver_catches_a_scribble), T(driver_catches_a_scavenge_behind_its_back),
-	     T(driver_catches_an_alloc_behind_its_back), T(unassigned_opcodes_change_nothing))
+	     T(driver_catches_an_alloc_behind_its_back),
+	     T(driver_catches_a_run_moved_in_the_bitmaps),
+	     T(driver_catches_platform_states_swapped), T(driver_validates_when_it_must),
+	     T(unassigned_opcodes_change_nothing))

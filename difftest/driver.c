@@ -24,6 +24,7 @@
 #include "driver.h"
 
 #include "base.h"
+#include "heap_internal.h"
 #include "inspect.h"
 #include "model.h"
 #include "ops.h"
@@ -43,11 +44,22 @@
 #endif
 
 #define RING 16
-/* Deep checks are O(heap) and cost as much as dozens of ops: each op earns
- * DEEP_CREDIT pages of them, and a deep check runs when the credit covers
- * the heap's pages (so their cost stays a fixed share of the run), besides
- * the forced ones (VALIDATE ops, refused platform calls, teardown). */
+/* A deep check has two parts of very different cost: comparing every page
+ * with the model (the heap's bitmaps a word at a time, the simulator's
+ * states a run at a time: a few ns per page) and hw_heap_validate (the
+ * heap's own walk, page by page: tens of ns per page in a fuzzing build).
+ * Both run at VALIDATE ops and at the end of every input. With the header's
+ * deep-check bit the comparison runs after every op that calls into the
+ * heap, and the validator after every HEADER_VALIDATE_EVERY-th (the
+ * difftest's deep_every runs both after every op). After an op in which the
+ * platform refused a call the comparison runs, and the validator too after
+ * the first such op of the input; otherwise (an input that keeps failing to
+ * grow a full heap would walk it after every op) it waits to be paid for.
+ * Each op earns DEEP_CREDIT pages of deep checking, and a whole deep check
+ * runs when the credit covers the heap's pages, so their cost stays a fixed
+ * share of the run. */
 #define DEEP_CREDIT 16
+#define HEADER_VALIDATE_EVERY 8
 /* Page comparisons one fuzz input may spend on deep checks (D3: well under
  * a second even with sanitizers); forced deep checks beyond it are skipped.
  * The difftest (hw_driver_options.deep_every) has no such cap. */
@@ -59,6 +71,11 @@
 #define MAX_ALLOC_BYTES ((size_t)4 << 20)
 #define MAX_HEAP_BYTES ((size_t)256 << 20)
 #define META_SLACK ((size_t)4 << 20)
+/* The largest arena a header can ask for: 2048 pages of 64 KiB. */
+#define MAX_ARENA_BYTES ((size_t)2048 << 16)
+/* The shared simulator's capacity: room for the largest backing setup()
+ * can ask for, so every run resets the same instance (D1). */
+#define SIM_CAPACITY (MAX_HEAP_BYTES + MAX_ARENA_BYTES + META_SLACK)
 
 typedef struct expect {
 	uint64_t allocs, frees, invalid_frees, scavenge_calls, scavenged;
@@ -91,8 +108,11 @@ typedef struct driver {
 	const char *op_name;
 	uint64_t failures_before;
 	unsigned deep_every, since_deep;
+	unsigned validate_every, since_validate;
 	size_t credit, deep_left;
+	bool refusal_validated; /* the first refused op's deep check ran */
 	bool deep_now, sim_checked;
+	bool called_heap; /* the current op may have changed the heap */
 } driver;
 
 /* ---- failure reporting (D2) ------------------------------------------------ */
@@ -143,7 +163,7 @@ static void tr(driver *d, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vfprintf(d->opt->trace_to ? d->opt->trace_to : stderr, fmt, ap);
 	va_end(ap);
 }
 
@@ -200,12 +220,31 @@ static uint64_t *tail_word(const driver *d, const hw_model_obj *o)
 	return (uint64_t *)(o->addr + o->npages * d->P - 8);
 }
 
-static void stamp(driver *d, const hw_model_obj *o)
+/* Writes the stamps. On a zeroed run each is an exchange, so the word it
+ * replaces is checked to be zero too, with one write fault per page where a
+ * read before the write would take two (the zero page, then a copy). */
+static bool stamp(driver *d, const hw_model_obj *o)
 {
-	for (size_t j = 0; j < o->npages; j++)
-		if (stamped(j, o->npages))
-			*(volatile uint64_t *)(o->addr + j * d->P) = stamp_value(o, j);
-	*(volatile uint64_t *)tail_word(d, o) = ~stamp_value(o, 0);
+	for (size_t j = 0; j <= o->npages; j++) {
+		if (j < o->npages && !stamped(j, o->npages))
+			continue;
+		uint64_t *w = j < o->npages ? (uint64_t *)(o->addr + j * d->P) : tail_word(d, o);
+		uint64_t v = j < o->npages ? stamp_value(o, j) : ~stamp_value(o, 0);
+		if (!o->zeroed) {
+			/* Its old contents are junk (Memcheck: undefined). */
+			*(volatile uint64_t *)w = v;
+			continue;
+		}
+		uint64_t old = __atomic_exchange_n(w, v, __ATOMIC_RELAXED);
+		if (old != 0) {
+			fail(d,
+			     "p%u (%p, %zu pages) was handed out as zeroed but reads %#llx at %p",
+			     (unsigned)o->id, (void *)o->addr, o->npages, (unsigned long long)old,
+			     (const void *)w);
+			return false;
+		}
+	}
+	return true;
 }
 
 static bool check_stamps(driver *d, const hw_model_obj *o, const char *when)
@@ -227,23 +266,18 @@ static bool check_stamps(driver *d, const hw_model_obj *o, const char *when)
 	return true;
 }
 
-/* A zeroed run reads zero over its first 256 bytes and at the stamp places
- * (where any earlier object left a non-zero stamp). */
+/* A zeroed run reads zero over its first 256 bytes, and (stamp) at the
+ * stamp places, where any earlier object left a non-zero stamp. The first
+ * word is a stamp place. */
 static bool check_zero(driver *d, const hw_model_obj *o)
 {
 	const volatile uint64_t *first = (const uint64_t *)o->addr;
-	for (size_t i = 0; i <= o->npages + 32; i++) {
-		if (i >= 32 && i - 32 < o->npages && !stamped(i - 32, o->npages))
-			continue;
-		const volatile uint64_t *w = i < 32 ? first + i
-					     : i - 32 < o->npages
-						     ? (uint64_t *)(o->addr + (i - 32) * d->P)
-						     : tail_word(d, o);
-		if (*w != 0) {
+	for (size_t i = 1; i < 32; i++) {
+		if (first[i] != 0) {
 			fail(d,
 			     "p%u (%p, %zu pages) was handed out as zeroed but reads %#llx at %p",
-			     (unsigned)o->id, (void *)o->addr, o->npages, (unsigned long long)*w,
-			     (const void *)w);
+			     (unsigned)o->id, (void *)o->addr, o->npages,
+			     (unsigned long long)first[i], (const void *)&first[i]);
 			return false;
 		}
 	}
@@ -345,10 +379,124 @@ static void compare_unmapped(driver *d, uintptr_t a)
 		fail(d, "page %p outside every arena is %s in the heap", (void *)a, kind_name(k));
 }
 
+/* Comparisons read the heap's bitmaps themselves, 64 pages per word, where
+ * the inspection view (compare_page) would cost a lock and a lookup per
+ * page: a deep check covers every page, and one op may change thousands.
+ * The bitmaps say the same as the view (in use, run head, released), and a
+ * little more: an allocated page must not be released either (I5). A
+ * difference is reported through compare_page where the view sees it too,
+ * so the message names the page the same way. */
+
+/* Pages [j0, j1) of the chunk at arena page `off` (a multiple of the chunk)
+ * of model arena ar. */
+static void compare_chunk_bits(driver *d, const hw_model_arena *ar, size_t off, size_t j0,
+			       size_t j1)
+{
+	const uint32_t *page = d->m.page;
+	size_t i0 = ar->first + off;
+	const hw_chunk *c = hw_heap_present_chunk(d->h, ar->base + off * d->P);
+	if (c == NULL) {
+		compare_page(d, i0 + j0, false);
+		if (!d->failed)
+			fail(d, "page %p is in an arena but in no chunk of the heap",
+			     (void *)hw_model_addr(&d->m, i0 + j0));
+		return;
+	}
+	uint64_t alloc[HW_BITS_WORDS] = {0}, head[HW_BITS_WORDS] = {0};
+	uint64_t rel[HW_BITS_WORDS] = {0}, mask[HW_BITS_WORDS] = {0};
+	/* A run head is an in-use page whose predecessor is not the same
+	 * object (expected_kind); READY never equals an object. */
+	uint32_t prev = i0 + j0 == 0 ? HW_MP_READY : page[i0 + j0 - 1];
+	for (size_t j = j0; j < j1; j++) {
+		uint32_t st = page[i0 + j];
+		uint64_t bit = 1ull << (j % 64);
+		mask[j / 64] |= bit;
+		if (st >= HW_MP_USED) {
+			alloc[j / 64] |= bit;
+			if (st != prev)
+				head[j / 64] |= bit;
+		} else if (st == HW_MP_RELEASED) {
+			rel[j / 64] |= bit;
+		}
+		prev = st;
+	}
+	for (size_t w = j0 / 64; w <= (j1 - 1) / 64; w++) {
+		uint64_t diff = ((alloc[w] ^ c->alloc[w]) | (head[w] ^ c->head[w]) |
+				 (rel[w] ^ c->released[w])) &
+				mask[w];
+		if (diff == 0)
+			continue;
+		unsigned b = (unsigned)__builtin_ctzll(diff);
+		size_t i = i0 + w * 64 + b;
+		compare_page(d, i, false);
+		if (!d->failed)
+			fail(d,
+			     "page %p: the heap's bitmaps say alloc %d, head %d, released %d; "
+			     "the model %d, %d, %d",
+			     (void *)hw_model_addr(&d->m, i), (int)(c->alloc[w] >> b & 1),
+			     (int)(c->head[w] >> b & 1), (int)(c->released[w] >> b & 1),
+			     (int)(alloc[w] >> b & 1), (int)(head[w] >> b & 1),
+			     (int)(rel[w] >> b & 1));
+		return;
+	}
+}
+
+/* Model pages [lo, hi) against the heap's bitmaps. */
+static void compare_bits(driver *d, size_t lo, size_t hi)
+{
+	for (size_t k = 0; k < d->m.narenas && !d->failed; k++) {
+		const hw_model_arena *ar = &d->m.arena[k];
+		size_t from = hw_max(lo, ar->first), to = hw_min(hi, ar->first + ar->npages);
+		while (from < to && !d->failed) {
+			size_t off = (from - ar->first) / HW_CHUNK_PAGES * HW_CHUNK_PAGES;
+			size_t end = hw_min(to, ar->first + off + HW_CHUNK_PAGES);
+			compare_chunk_bits(d, ar, off, from - ar->first - off,
+					   end - ar->first - off);
+			from = end;
+		}
+	}
+}
+
+/* The platform state every page of the model must be in on the simulator. */
+static hw_mem_state expected_platform(const driver *d, uint32_t st)
+{
+	if (st != HW_MP_RELEASED)
+		return HW_MEM_READY;
+	return d->cfg.fault_on_free ? HW_MEM_RESERVED : HW_MEM_PREPARED;
+}
+
+/* Every simulated page under the model's pages, a run of equal expected
+ * states at a time (every OS page of a heap page, not only its first). */
+static void compare_platform(driver *d)
+{
+	const hw_model *m = &d->m;
+	for (size_t k = 0; k < m->narenas && !d->failed; k++) {
+		const hw_model_arena *ar = &m->arena[k];
+		size_t end = ar->first + ar->npages;
+		for (size_t i = ar->first; i < end && !d->failed;) {
+			hw_mem_state want = expected_platform(d, m->page[i]);
+			size_t j = i + 1;
+			while (j < end && expected_platform(d, m->page[j]) == want)
+				j++;
+			uintptr_t a = ar->base + (i - ar->first) * d->P;
+			const char *bad = hw_sim_find_other(d->pf, (void *)a, (j - i) * d->P, want);
+			if (bad != NULL) {
+				bool head;
+				size_t at = i + (size_t)((uintptr_t)bad - a) / d->P;
+				fail(d, "page %p (%s) is in platform state %d, expected %d",
+				     (const void *)bad, kind_name(expected_kind(m, at, &head)),
+				     (int)hw_sim_state(d->pf, bad), (int)want);
+			}
+			i = j;
+		}
+	}
+}
+
 static void compare_all(driver *d)
 {
-	for (size_t i = 0; i < d->m.npages && !d->failed; i++)
-		compare_page(d, i, true);
+	compare_bits(d, 0, d->m.npages);
+	if (d->sim && !d->failed)
+		compare_platform(d);
 	for (size_t k = 0; k < d->m.narenas && !d->failed; k++) {
 		const hw_model_arena *ar = &d->m.arena[k];
 		compare_unmapped(d, ar->base - d->P);
@@ -432,13 +580,17 @@ static void validate(driver *d)
 		fail(d, "hw_heap_validate: invariant I%d: %s", bad, msg);
 }
 
-/* Every page against the model and the platform, then the heap's own
- * validator; skipped (with a trace line) once the input's budget is spent. */
-static void deep_check(driver *d)
+/* Every page against the model and the platform, then (with_validate) the
+ * heap's own validator; skipped (with a trace line) once the input's budget
+ * is spent. */
+static void deep_check(driver *d, bool with_validate)
 {
-	size_t cost = 2 * d->m.npages + 1;
-	d->credit = 0;
+	size_t cost = (with_validate ? 2 : 1) * d->m.npages + 1;
 	d->since_deep = 0;
+	if (with_validate) {
+		d->credit = 0;
+		d->since_validate = 0;
+	}
 	if (cost > d->deep_left) {
 		tr(d, "\t/* deep check skipped: the input's budget is spent */\n");
 		return;
@@ -446,7 +598,7 @@ static void deep_check(driver *d)
 	if (d->deep_left != SIZE_MAX)
 		d->deep_left -= cost;
 	compare_all(d);
-	if (!d->failed)
+	if (!d->failed && with_validate)
 		validate(d);
 }
 
@@ -462,15 +614,28 @@ static void check_after_op(driver *d)
 	d->st = st;
 	if (d->failed)
 		return;
-	d->since_deep++;
+	/* deep_every counts ops that called into the heap: after any other op
+	 * (nop, inject, touch, stats, verify) heap and model are as the last
+	 * check left them, and a deep check would repeat it. */
+	d->since_deep += d->called_heap;
+	d->since_validate += d->called_heap;
 	d->credit += DEEP_CREDIT;
-	if (d->deep_now || refused(d) || (d->deep_every && d->since_deep >= d->deep_every) ||
-	    d->credit >= d->m.npages) {
-		deep_check(d);
+	bool pages = d->deep_every && d->since_deep >= d->deep_every;
+	bool whole = d->deep_now || d->credit >= d->m.npages ||
+		     (d->validate_every && d->since_validate >= d->validate_every);
+	if (refused(d)) {
+		pages = true;
+		if (!d->refusal_validated) {
+			d->refusal_validated = true;
+			whole = true;
+		}
+	}
+	if (whole || pages) {
+		deep_check(d, whole);
 		return;
 	}
-	for (size_t i = d->m.dirty_lo; i < d->m.dirty_hi && !d->failed; i++)
-		compare_page(d, i, false);
+	if (d->m.dirty_lo < d->m.dirty_hi)
+		compare_bits(d, d->m.dirty_lo, d->m.dirty_hi);
 }
 
 /* ---- scavenging --------------------------------------------------------------------- */
@@ -616,9 +781,8 @@ static void do_alloc(driver *d, const hw_op *op, bool aligned)
 		     (int)z, (int)o->zeroed);
 		return;
 	}
-	if (o->zeroed && !check_zero(d, o))
+	if (!stamp(d, o) || (o->zeroed && !check_zero(d, o)))
 		return;
-	stamp(d, o);
 	d->want.allocs++;
 	size_t over = model_limit_goal(d);
 	if (over) {
@@ -961,8 +1125,29 @@ static void do_stats(driver *d)
 		fail(d, "stats.meta_ready is 0 although the heap lives in its metadata");
 }
 
+/* Whether an op calls an entry point that may change the heap. */
+static bool changes_heap(unsigned code)
+{
+	switch (code) {
+	case HW_OP_ALLOC:
+	case HW_OP_ALLOC_ALIGNED:
+	case HW_OP_FREE:
+	case HW_OP_SCAVENGE:
+	case HW_OP_SCAVENGE_ALL:
+	case HW_OP_GROW:
+	case HW_OP_SET_LIMIT:
+	case HW_OP_BG_STEP:
+	case HW_OP_INVALID_FREE:
+	case HW_OP_FREE_ALL:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void run_op(driver *d, const hw_op *op)
 {
+	d->called_heap = changes_heap(op->code);
 	switch (op->code) {
 	case HW_OP_ALLOC:
 		do_alloc(d, op, false);
@@ -1021,6 +1206,28 @@ static void run_op(driver *d, const hw_op *op)
 
 /* ---- setup and teardown ------------------------------------------------------------ */
 
+/* The simulator every run of the process shares (D1). */
+static hw_platform *shared_sim;
+
+void hw_driver_drop_platform(void)
+{
+	hw_platform_destroy(shared_sim);
+	shared_sim = NULL;
+}
+
+/* The shared simulator, reset to sc (S6 of sim.h), or a new one when there is
+ * none yet or sc does not fit it; NULL with errno when creation fails. */
+static hw_platform *sim_for_run(const hw_sim_config *sc)
+{
+	if (shared_sim != NULL && hw_sim_reset(shared_sim, sc) == 0)
+		return shared_sim;
+	hw_driver_drop_platform();
+	hw_sim_config big = *sc;
+	big.capacity_bytes = hw_max(SIM_CAPACITY, sc->backing_bytes);
+	shared_sim = hw_platform_sim_create(&big);
+	return shared_sim;
+}
+
 static bool setup(driver *d)
 {
 	hw_ops_config *c = &d->cfg;
@@ -1033,6 +1240,9 @@ static bool setup(driver *d)
 	d->retain = c->retain_percent ? c->retain_percent : 10;
 	d->limit = c->memory_limit;
 	d->deep_every = c->deep_every_op ? 1 : d->opt->deep_every;
+	d->validate_every = d->opt->deep_every ? d->opt->deep_every
+			    : c->deep_every_op ? HEADER_VALIDATE_EVERY
+					       : 0;
 	d->deep_left = d->opt->deep_every ? SIZE_MAX : DEEP_BUDGET;
 	/* The simulated backing holds the arenas, one more arena of alignment
 	 * slack and the metadata; the window is more than twice the backing,
@@ -1061,7 +1271,12 @@ static bool setup(driver *d)
 		      "\thw_platform *pf = hw_platform_sim_create(&sc);\n",
 		   sc.backing_bytes, sc.page_size, sc.huge_page_size, sc.use_needs_call,
 		   sc.released_reads_zero, sc.ignore_hints);
-		d->pf = hw_platform_sim_create(&sc);
+		d->pf = sim_for_run(&sc);
+		if (d->pf != NULL) {
+			size_t bytes;
+			void *base = hw_sim_backing(d->pf, &bytes);
+			tr(d, "\t/* simulated backing: %p, %zu bytes */\n", base, bytes);
+		}
 	} else {
 		tr(d, "\thw_platform *pf = hw_platform_linux_create(false, false);\n");
 		d->pf = hw_platform_linux_create(false, false);
@@ -1119,6 +1334,7 @@ static bool setup(driver *d)
 		return false;
 	}
 	d->op_name = "create";
+	d->called_heap = true;
 	check_after_op(d);
 	return !d->failed;
 }
@@ -1127,16 +1343,15 @@ static void teardown(driver *d)
 {
 	d->op_name = "teardown";
 	if (d->h != NULL && !d->failed) {
-		/* The final state: hw_heap_validate always, every page when
-		 * half paid for (an input's ops rarely pay for a whole one, and
-		 * the per-page walk costs more than a short input's ops); then
-		 * every object freed (coalescing everything) with stats
-		 * checked, then destroy. */
+		/* The final state: every page and hw_heap_validate (beyond the
+		 * input's budget too); then every object freed (coalescing
+		 * everything) with stats checked, then destroy. */
 		do_verify(d);
-		if (!d->failed && (d->deep_every || 2 * d->credit >= d->m.npages))
-			deep_check(d);
-		else if (!d->failed)
-			validate(d);
+		if (!d->failed) {
+			compare_all(d);
+			if (!d->failed)
+				validate(d);
+		}
 		d->failures_before = platform_failures(d);
 		while (d->m.nlive > 0 && !d->failed)
 			free_obj(d, 0);
@@ -1165,7 +1380,9 @@ static void teardown(driver *d)
 	}
 	if (d->pf != NULL) {
 		tr(d, "\thw_platform_destroy(pf);\n");
-		hw_platform_destroy(d->pf);
+		/* The simulator stays for the next run, which resets it (D1). */
+		if (!d->sim)
+			hw_platform_destroy(d->pf);
 		d->pf = NULL;
 	}
 	hw_model_fini(&d->m);
@@ -1207,8 +1424,10 @@ int hw_driver_run(const uint8_t *data, size_t size, const hw_driver_options *opt
 			run_op(&d, &op);
 			if (d.failed)
 				break;
-			if (d.opt->after_op)
+			if (d.opt->after_op) {
 				d.opt->after_op(d.opt->ctx, d.h, i);
+				d.called_heap = true; /* the seam may change the heap */
+			}
 			check_after_op(&d);
 		}
 	}

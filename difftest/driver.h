@@ -6,15 +6,19 @@
  * reference model (model.h), checking after every op: results and errno,
  * alignment, contents, the per-page state of the pages the op changed, stats
  * against the model, the simulator's Ready bytes and platform call counts;
- * and in deep checks (after every op with deep_every = 1, else on a budget,
- * see driver.c) every mapped page and hw_heap_validate, which also runs at
- * the end of every input. Also the fixed-seed op generator the difftest
- * runs.
+ * and in deep checks (after every op that calls into the heap with
+ * deep_every = 1, else on a budget, see driver.c) every mapped page and
+ * hw_heap_validate, which also runs at the end of every input. Also the
+ * fixed-seed op generator the difftest runs.
  *
  * Invariants:
  *   D1. A run owns everything it creates and releases all of it before it
  *       returns, whether or not a check failed; nothing survives between
- *       inputs, so an input's outcome depends on its bytes alone.
+ *       inputs, so an input's outcome depends on its bytes alone. The one
+ *       exception is the simulator instance, kept for the next run: each run
+ *       resets it (hw_sim_reset, S6 of sim.h) to exactly the state a new
+ *       instance of its configuration has, so an input behaves the same
+ *       first or after a thousand others (difftest_reuse checks it).
  *   D2. A failed check prints "==PID==ERROR: heapward-difftest: <what>"
  *       with the op index and details, then calls the fail hook (abort by
  *       default, so libFuzzer and ClusterFuzz see a crash).
@@ -30,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "heapward.h"
 
@@ -40,10 +45,13 @@ typedef enum hw_driver_backend {
 
 typedef struct hw_driver_options {
 	hw_driver_backend backend;
-	int trace; /* print ops as C: 1 on, 0 off, -1 from HW_FUZZ_TRACE */
+	int trace;      /* print ops as C: 1 on, 0 off, -1 from HW_FUZZ_TRACE */
+	FILE *trace_to; /* where the trace goes; NULL = stderr */
 	/* Deep checks (every page against the model, the platform's view,
 	 * hw_heap_validate): 0 = on a budget (see driver.c), N = after every
-	 * Nth op as well. The header can ask for every op (fuzz/FORMAT.md). */
+	 * Nth op that calls into the heap as well (after any other op the
+	 * heap is as the last check saw it). The header can ask for every op
+	 * (fuzz/FORMAT.md). */
 	unsigned deep_every;
 	/* Test seam: runs after each op's own calls and before its checks, so
 	 * a test can change the heap behind the model's back and watch the
@@ -61,6 +69,10 @@ void hw_driver_set_fail_hook(hw_driver_fail_fn fn);
 /* Runs one input. 0 when every check held, -1 after a failure (only seen
  * when the fail hook returns). */
 int hw_driver_run(const uint8_t *data, size_t size, const hw_driver_options *opt);
+
+/* Destroys the simulator instance the runs share (D1), so the next run
+ * creates a new one; for tests, and for tidy exits. */
+void hw_driver_drop_platform(void);
 
 /* Fills out[0 .. 8 * nops) with nops pseudo-random op records (no header),
  * weighted toward allocation and free, from the 64-bit state *seed. */

@@ -336,7 +336,9 @@ size_t hw_model_scavenge(hw_model *m, size_t nbytes)
 	m->njournal = 0;
 	m->nitems = 0;
 	size_t r = 0;
-	if (nbytes == 0)
+	/* Nothing to release without a free Ready page; the passes would walk
+	 * every page to find that out. */
+	if (nbytes == 0 || m->npages == m->inuse_pages + m->released_pages)
 		return 0;
 	if (m->hp > 0 && scavenge_pass(m, m->hp, true, nbytes, &r))
 		return r;

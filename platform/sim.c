@@ -6,19 +6,51 @@
  * Layout: the instance struct and its state array share one anonymous mmap
  * (fresh mappings read as zero and HW_MEM_NONE == 0, so nothing is
  * initialised page by page: create and destroy cost a handful of system
- * calls whatever the backing size). The backing is one PROT_NONE
- * MAP_NORESERVE mapping aligned to max(2 MiB, huge page, simulated page).
+ * calls whatever the backing size). The backing is the start of one
+ * PROT_NONE MAP_NORESERVE mapping (the capacity) aligned to max(2 MiB, huge
+ * page, simulated page); a reset may choose any backing within it.
+ *
+ * Real calls are made only where the protection changes: a page that is not
+ * Ready is already inaccessible (S1), so fault and release touch the real
+ * mapping only over the span of the Ready pages they cover, and a range of
+ * Reserved or Prepared pages costs no system call at all.
+ *
+ * Stale memory. A page that leaves Ready is made inaccessible but keeps its
+ * memory (stale[], per real page), so the next use of the same address costs
+ * no page fault and no discard call: what the simulated OS promises about
+ * the contents of a page becoming Ready is written then (S5). Zero is
+ * written by hand: into every stale page of a small range, and into those
+ * of a larger range that hold memory, which /proc/self/pagemap names (a page
+ * of a large run the heap never wrote holds none and reads zero already);
+ * without pagemap a large range is given back with MADV_DONTNEED. Nothing
+ * can read stale memory while it is inaccessible. A reset that finds more
+ * than SIM_STALE_MAX bytes of it gives them back to the kernel.
+ *
+ * Junk. A range that becomes Ready with junk (S5) and holds memory in all
+ * but a few pages is written. Otherwise it is mapped, private and
+ * read/write, from a file of junk (a memfd of SIM_JUNK_FILE bytes, each
+ * address at its offset modulo that size): one call, and only the pages the
+ * heap then writes cost memory (a copy on write), where writing the junk
+ * would fault in every page. jmap[] marks such pages (always stale too: mincore
+ * counts the file's cache); a page becoming Ready with zero there is mapped
+ * anonymous again. Without a junk file (no memfd, or Valgrind tracking,
+ * which would see the new mapping as defined memory, against K5 of track.h)
+ * the junk is written.
+ *
+ * Reuse (S6): [used_lo, used_hi) covers every page that left None since the
+ * last create or reset, so a reset visits only those.
  *
  * Real memory per state (S1):
  *   Ready              PROT_READ|PROT_WRITE
- *   None/Reserved/Prepared  PROT_NONE, contents discarded (MADV_DONTNEED)
+ *   None/Reserved/Prepared  PROT_NONE, holding no memory unless stale
  * so touching a non-Ready page traps with SEGV_ACCERR, which catches a heap
  * that skips a Prepared->Ready call. Every real call covers whole simulated
  * pages, which may be larger than the real page (16 KiB, 64 KiB, ...).
  *
  * Invariants (numbered as in sim.h, plus):
  *   S1. state[i] agrees with the real mapping: Ready pages are read/write;
- *       other pages are PROT_NONE and not resident. Kept by construction;
+ *       other pages are PROT_NONE, and resident only where stale[] says
+ *       they may be. Kept by construction;
  *       hw_sim_check verifies it against /proc/self/maps and mincore. One
  *       exception: when mprotect(PROT_NONE) runs out of VMAs, the pages are
  *       made to trap with MADV_GUARD_INSTALL instead (guards_used), since
@@ -30,8 +62,14 @@
  *       checked before anything is changed.
  *   S5. A use (Prepared->Ready) on a platform whose released pages do not read
  *       as zero fills the pages with 0xA5, so a heap that assumes zero sees
- *       junk. alloc (None->Ready) hands out zero pages, as every real OS does
- *       for fresh memory.
+ *       junk; otherwise the pages read as zero. alloc (None->Ready) hands
+ *       out zero pages, as every real OS does for fresh memory.
+ *   S6. After hw_sim_reset every page of the capacity is None and
+ *       inaccessible, and every field is what create would set (stale
+ *       memory may stay: S5 decides what a page reads when it is Ready).
+ *   S7. stale_pages == number of real pages with stale[i] set, all inside
+ *       [stale_lo, stale_hi); a page without the flag that is not Ready
+ *       holds no memory. jmap[i] implies stale[i].
  *
  * Placement (deterministic):
  *   - reserve at the hint when ignore_hints is off and the hint lies inside
@@ -52,7 +90,9 @@
 #include "track.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -62,6 +102,19 @@
 /* Larger backings than this are a configuration error (the state array and
  * page walks are O(backing pages)). */
 #define SIM_MAX_BACKING ((size_t)1 << 44)
+/* Stale memory a reset keeps for the next run (see Stale memory above). */
+#define SIM_STALE_MAX ((size_t)64 << 20)
+/* Without pagemap, ranges becoming Ready up to this size are filled by hand
+ * (zero into every stale page, junk into every page), larger ones given back
+ * with MADV_DONTNEED or mapped from the junk file. */
+#define SIM_BY_HAND ((size_t)256 << 10)
+/* Ranges of up to this many real pages are filled by hand whatever holds
+ * memory: asking pagemap costs more. */
+#define SIM_SMALL_PAGES 16
+/* The junk file's size: a multiple of every simulated page, and a divisor of
+ * the backing's alignment, so every address has the same offset in it each
+ * time. */
+#define SIM_JUNK_FILE ((size_t)2 << 20)
 
 /* Sets of states, one bit per hw_mem_state, as the transitions accept them. */
 enum {
@@ -80,9 +133,20 @@ typedef struct sim {
 	size_t backing;      /* bytes */
 	size_t npages;       /* simulated pages */
 	unsigned shift;      /* log2(simulated page) */
+	size_t capacity;     /* bytes reserved at base (>= backing) */
 	size_t self_len;     /* bytes of the mapping holding this struct */
 	size_t ready_pages;  /* S2 */
-	bool guards_used;    /* S1 exception happened at least once */
+	size_t used_lo;      /* pages [used_lo, used_hi) left None since reset */
+	size_t used_hi;
+	unsigned rshift;      /* log2(real page) */
+	unsigned char *stale; /* per real page: may hold memory (S7) */
+	unsigned char *jmap;  /* per real page: mapped from the junk file */
+	int junk_fd;          /* the junk file; -1 none, -2 not made yet */
+	int pagemap_fd;       /* /proc/self/pagemap; -1 none, -2 not opened yet */
+	size_t stale_pages;   /* S7 */
+	size_t stale_lo;      /* real pages [stale_lo, stale_hi) hold every flag */
+	size_t stale_hi;
+	bool guards_used; /* S1 exception happened at least once */
 	uint64_t illegal;
 	char last_illegal[192];
 	unsigned char state[]; /* hw_mem_state per simulated page */
@@ -123,18 +187,31 @@ static unsigned char *page_addr(const sim *s, size_t i)
 
 /* ---- state scans, eight pages per step ---- */
 
+/* The scans run over every page a call or a check covers. Their edges and
+ * comparisons describe page counts, not the heap: under a coverage-guided
+ * fuzzer they would only add noise features and cost time. The transitions'
+ * own decisions stay instrumented. */
+#if defined(__clang__)
+#define SIM_SCAN_INLINE __attribute__((no_sanitize("coverage")))
+#else
+#define SIM_SCAN_INLINE
+#endif
+/* Instrumentation is added after inlining: a scan inlined into an
+ * instrumented caller would be traced after all. */
+#define SIM_SCAN SIM_SCAN_INLINE __attribute__((noinline))
+
 #define BYTES_01 0x0101010101010101ull
 
 /* Bit 0 of each byte of the result is set where that byte of w (a state,
  * 0..3, so only bits 0 and 1 are used) equals v. */
-static uint64_t eq_bytes(uint64_t w, unsigned v)
+SIM_SCAN_INLINE static uint64_t eq_bytes(uint64_t w, unsigned v)
 {
 	uint64_t x = w ^ (BYTES_01 * v);
 	return ~(x | x >> 1) & BYTES_01;
 }
 
 /* Bit 0 of each byte set where the state is in `accept` (bit per state). */
-static uint64_t accepted_bytes(uint64_t w, unsigned accept)
+SIM_SCAN_INLINE static uint64_t accepted_bytes(uint64_t w, unsigned accept)
 {
 	uint64_t m = 0;
 	for (unsigned v = 0; v < 4; v++)
@@ -144,7 +221,7 @@ static uint64_t accepted_bytes(uint64_t w, unsigned accept)
 }
 
 /* First page in [i, end) whose state is not in `accept`, or end. */
-static size_t first_outside(const sim *s, size_t i, size_t end, unsigned accept)
+SIM_SCAN static size_t first_outside(const sim *s, size_t i, size_t end, unsigned accept)
 {
 	for (; i < end && (i & 7) != 0; i++)
 		if (!(accept & (1u << s->state[i])))
@@ -162,8 +239,28 @@ static size_t first_outside(const sim *s, size_t i, size_t end, unsigned accept)
 	return end;
 }
 
+/* Last page in [lo, end) whose state is not in `accept`, or SIZE_MAX. */
+SIM_SCAN static size_t last_outside(const sim *s, size_t lo, size_t end, unsigned accept)
+{
+	size_t i = end;
+	for (; i > lo && (i & 7) != 0; i--)
+		if (!(accept & (1u << s->state[i - 1])))
+			return i - 1;
+	for (; i >= lo + 8; i -= 8) {
+		uint64_t w;
+		memcpy(&w, s->state + i - 8, sizeof w);
+		uint64_t bad = ~accepted_bytes(w, accept) & BYTES_01;
+		if (bad != 0)
+			return i - 8 + (size_t)((63 - __builtin_clzll(bad)) / 8);
+	}
+	for (; i > lo; i--)
+		if (!(accept & (1u << s->state[i - 1])))
+			return i - 1;
+	return SIZE_MAX;
+}
+
 /* Number of Ready pages in [i, end). */
-static size_t count_ready(const sim *s, size_t i, size_t end)
+SIM_SCAN static size_t count_ready(const sim *s, size_t i, size_t end)
 {
 	size_t n = 0;
 	for (; i < end && (i & 7) != 0; i++)
@@ -176,6 +273,42 @@ static size_t count_ready(const sim *s, size_t i, size_t end)
 	for (; i < end; i++)
 		n += s->state[i] == HW_MEM_READY;
 	return n;
+}
+
+/* Number of set flags (bytes 0 or 1) in a[i, end). */
+SIM_SCAN static size_t count_flags(const unsigned char *a, size_t i, size_t end)
+{
+	size_t n = 0;
+	for (; i < end && (i & 7) != 0; i++)
+		n += a[i];
+	for (; i + 8 <= end; i += 8) {
+		uint64_t w;
+		memcpy(&w, a + i, sizeof w);
+		n += (size_t)__builtin_popcountll(w);
+	}
+	for (; i < end; i++)
+		n += a[i];
+	return n;
+}
+
+/* First index in [i, end) whose flag is `set`, or end. */
+SIM_SCAN static size_t find_flag(const unsigned char *a, size_t i, size_t end, bool set)
+{
+	uint64_t flip = set ? 0 : BYTES_01;
+	for (; i < end && (i & 7) != 0; i++)
+		if (a[i] == set)
+			return i;
+	for (; i + 8 <= end; i += 8) {
+		uint64_t w;
+		memcpy(&w, a + i, sizeof w);
+		w ^= flip;
+		if (w != 0)
+			return i + (size_t)(__builtin_ctzll(w) / 8);
+	}
+	for (; i < end; i++)
+		if (a[i] == set)
+			return i;
+	return end;
 }
 
 /* ---- S4: refusing illegal transitions ---- */
@@ -219,6 +352,10 @@ static void set_state(sim *s, size_t first, size_t np, hw_mem_state st)
 	memset(s->state + first, st, np);
 	if (st == HW_MEM_READY)
 		s->ready_pages += np;
+	if (st != HW_MEM_NONE) {
+		s->used_lo = hw_min(s->used_lo, first);
+		s->used_hi = hw_max(s->used_hi, first + np);
+	}
 }
 
 /* ---- real memory (S1) ---- */
@@ -228,22 +365,219 @@ static HW_NORETURN HW_COLD void real_fail(const char *what, const void *p, size_
 	hw_fatal("heapward: sim: %s(%p, %zu) failed: errno %d", what, p, n, e);
 }
 
-/* Makes a range inaccessible and discards it. Cannot fail: when mprotect is
- * out of VMAs, guard markers (which need none) make the range trap instead. */
+/* Real pages of the byte range [p, p + n) of the backing. */
+static size_t real_index(const sim *s, const void *p)
+{
+	return (size_t)((const unsigned char *)p - s->base) >> s->rshift;
+}
+
+/* S7: flags [p, p + n) stale or not. */
+static void set_stale(sim *s, const void *p, size_t n, bool stale)
+{
+	size_t i = real_index(s, p), k = n >> s->rshift;
+	size_t had = count_flags(s->stale, i, i + k);
+	memset(s->stale + i, stale, k);
+	if (!stale) {
+		s->stale_pages -= had;
+		return;
+	}
+	s->stale_pages += k - had;
+	s->stale_lo = hw_min(s->stale_lo, i);
+	s->stale_hi = hw_max(s->stale_hi, i + k);
+}
+
+/* Makes a range inaccessible. Its memory stays, flagged stale, for the next
+ * use to overwrite (S5). Cannot fail: when mprotect is out of VMAs, guard
+ * markers (which need none, and drop the memory) make the range trap
+ * instead. */
 static void make_none(sim *s, void *p, size_t n)
 {
-	if (madvise(p, n, MADV_DONTNEED) != 0)
-		real_fail("madvise(DONTNEED)", p, n, errno);
-	if (mprotect(p, n, PROT_NONE) == 0)
+	if (mprotect(p, n, PROT_NONE) == 0) {
+		set_stale(s, p, n, true);
 		return;
+	}
 	int e = errno;
-	if (e == ENOMEM && madvise(p, n, MADV_GUARD_INSTALL) == 0) {
+	if (e == ENOMEM && madvise(p, n, MADV_DONTNEED) == 0 &&
+	    madvise(p, n, MADV_GUARD_INSTALL) == 0) {
 		s->guards_used = true;
+		set_stale(s, p, n, false);
 		return;
 	}
 	hw_fatal("heapward: sim: out of VMAs making (%p, %zu) inaccessible (errno %d) and no "
 		 "guard regions to fall back on; use a smaller or less fragmented simulation",
 		 p, n, e);
+}
+
+/* Makes the Ready pages of [first, first + np) inaccessible, with one call
+ * over the span from the first to the last of them: the other pages are
+ * inaccessible already (S1). */
+static void discard_ready(sim *s, size_t first, size_t np)
+{
+	size_t lo = first_outside(s, first, first + np, NOT_READY);
+	if (lo == first + np)
+		return;
+	size_t hi = last_outside(s, lo, first + np, NOT_READY) + 1;
+	make_none(s, page_addr(s, lo), (hi - lo) << s->shift);
+}
+
+/* Gives the stale memory of the real pages [i, end) back to the kernel. No
+ * page of the range is mapped from the junk file. */
+static void drop_stale(sim *s, size_t i, size_t end)
+{
+	i = find_flag(s->stale, i, end, true);
+	if (i == end)
+		return;
+	size_t last = end;
+	while (!s->stale[last - 1])
+		last--;
+	void *p = s->base + (i << s->rshift);
+	size_t n = (last - i) << s->rshift;
+	if (madvise(p, n, MADV_DONTNEED) != 0)
+		real_fail("madvise(DONTNEED)", p, n, errno);
+	set_stale(s, p, n, false);
+}
+
+/* Counts the stale pages of real pages [i, end) that hold memory (present
+ * or swapped out, as /proc/self/pagemap says), writing zero into each when
+ * `zero` (its entry is read before). SIZE_MAX, having written nothing,
+ * when pagemap cannot be read. */
+SIM_SCAN static size_t scan_held(sim *s, size_t i, size_t end, bool zero)
+{
+	if (s->pagemap_fd == -2)
+		s->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (s->pagemap_fd < 0)
+		return SIZE_MAX;
+	const uint64_t held = 3ull << 62; /* present, swapped */
+	size_t vpage = ((uintptr_t)s->base >> s->rshift) + i, count = 0;
+	uint64_t pm[512];
+	for (size_t k = i; k < end;) {
+		size_t c = hw_min(end - k, sizeof pm / sizeof pm[0]);
+		off_t at = (off_t)((vpage + (k - i)) * sizeof pm[0]);
+		if (pread(s->pagemap_fd, pm, c * sizeof pm[0], at) != (ssize_t)(c * sizeof pm[0])) {
+			if (k == i)
+				return SIZE_MAX;
+			/* Unknown from here on: count it all; drop it all. */
+			if (zero)
+				drop_stale(s, k, end);
+			return count + (end - k);
+		}
+		for (size_t j = 0; j < c; j++) {
+			if (!s->stale[k + j] || !(pm[j] & held))
+				continue;
+			count++;
+			if (zero)
+				hw_track_os_fill(s->base + ((k + j) << s->rshift),
+						 (size_t)1 << s->rshift, 0);
+		}
+		k += c;
+	}
+	return count;
+}
+
+/* S5 for a range of anonymous memory that has just become read/write: junk,
+ * or zero. Pages that are not stale read as zero already (fresh memory). */
+static void fill_ready(sim *s, void *p, size_t n, bool junk)
+{
+	/* These are the simulated kernel's writes: invisible to the memory
+	 * tools, which may see the pages as dead heap memory. */
+	if (junk) {
+		hw_track_os_fill(p, n, SIM_JUNK);
+		set_stale(s, p, n, false);
+		return;
+	}
+	size_t i = real_index(s, p), end = i + (n >> s->rshift);
+	size_t stale = count_flags(s->stale, i, end);
+	if (stale == 0)
+		return;
+	if (stale > SIM_SMALL_PAGES && scan_held(s, i, end, true) != SIZE_MAX) {
+		set_stale(s, p, n, false);
+		return;
+	}
+	if (stale << s->rshift > SIM_BY_HAND) {
+		drop_stale(s, i, end);
+		return;
+	}
+	for (size_t k = find_flag(s->stale, i, end, true); k < end;) {
+		size_t e = find_flag(s->stale, k, end, false);
+		hw_track_os_fill(s->base + (k << s->rshift), (e - k) << s->rshift, 0);
+		k = find_flag(s->stale, e, end, true);
+	}
+	set_stale(s, p, n, false);
+}
+
+/* The junk file, made on first use; -1 when there is none. */
+static int junk_file(sim *s)
+{
+	if (s->junk_fd != -2)
+		return s->junk_fd;
+	s->junk_fd = -1;
+	if (HW_TRACK_VALGRIND)
+		return -1;
+	int fd = memfd_create("heapward-sim-junk", MFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	static unsigned char chunk[64 << 10];
+	memset(chunk, SIM_JUNK, sizeof chunk);
+	bool ok = ftruncate(fd, (off_t)SIM_JUNK_FILE) == 0;
+	for (size_t off = 0; ok && off < SIM_JUNK_FILE; off += sizeof chunk)
+		ok = pwrite(fd, chunk, sizeof chunk, (off_t)off) == (ssize_t)sizeof chunk;
+	if (!ok) {
+		close(fd);
+		return -1;
+	}
+	s->junk_fd = fd;
+	return fd;
+}
+
+/* Replaces [p, p + n) with fresh anonymous memory, inaccessible (prot
+ * PROT_NONE) or read/write, in one call: the old memory, stale or mapped
+ * from the junk file, is dropped. */
+static int remap_anon(sim *s, void *p, size_t n, int prot)
+{
+	/* MAP_FIXED replaces part of the backing, which destroy unmaps whole. */
+	void *q = mmap(p, n, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	if (q == MAP_FAILED)
+		return errno;
+	size_t i = real_index(s, p);
+	memset(s->jmap + i, 0, n >> s->rshift);
+	set_stale(s, p, n, false);
+	// cppcheck-suppress memleak ; q is p, part of the backing
+	return 0;
+}
+
+/* After a failed replacement of [p, p + n): whatever the kernel left there,
+ * the range must be mapped and inaccessible (S1). */
+static void restore_none(sim *s, void *p, size_t n)
+{
+	int e = remap_anon(s, p, n, PROT_NONE);
+	if (e != 0)
+		real_fail("mmap(PROT_NONE) restore", p, n, e);
+}
+
+/* Maps [p, p + n) read/write from the junk file: 0, or ENOMEM (out of VMAs)
+ * with the range inaccessible. */
+static int map_junk(sim *s, int fd, void *p, size_t n)
+{
+	unsigned char *q = p, *end = q + n;
+	while (q < end) {
+		size_t off = (size_t)(q - s->base) % SIM_JUNK_FILE;
+		size_t len = hw_min(SIM_JUNK_FILE - off, (size_t)(end - q));
+		/* Inside the backing, which destroy unmaps whole. */
+		// cppcheck-suppress leakReturnValNotUsed
+		if (mmap(q, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, (off_t)off) ==
+		    MAP_FAILED) {
+			int e = errno;
+			if (e != ENOMEM)
+				real_fail("mmap(junk)", q, len, e);
+			restore_none(s, p, n);
+			return ENOMEM;
+		}
+		q += len;
+	}
+	size_t i = real_index(s, p);
+	memset(s->jmap + i, 1, n >> s->rshift);
+	set_stale(s, p, n, true);
+	return 0;
 }
 
 /* Makes a range read/write: 0, or ENOMEM (out of VMAs) with the range as it
@@ -262,6 +596,48 @@ static int make_rw(sim *s, void *p, size_t n)
 	if (s->guards_used && madvise(p, n, MADV_GUARD_REMOVE) != 0)
 		real_fail("madvise(GUARD_REMOVE)", p, n, errno);
 	return 0;
+}
+
+/* Makes [p, p + n) read/write with the contents S5 promises: junk or zero.
+ * 0, or ENOMEM (out of VMAs) with the range inaccessible. */
+/* Whether junk for [p, p + n) is cheaper from the junk file than written:
+ * writing costs a fault for every page that holds no memory yet, the file a
+ * copy on write for every page the heap then writes (a run's stamps, about
+ * SIM_SMALL_PAGES). */
+static bool junk_from_file(sim *s, void *p, size_t n)
+{
+	size_t i = real_index(s, p), end = i + (n >> s->rshift);
+	if (end - i <= SIM_SMALL_PAGES)
+		return false;
+	size_t held = scan_held(s, i, end, false);
+	if (held == SIZE_MAX)
+		return n > SIM_BY_HAND;
+	return end - i - held > SIM_SMALL_PAGES;
+}
+
+static int make_ready(sim *s, void *p, size_t n, bool junk)
+{
+	int fd = junk && junk_from_file(s, p, n) ? junk_file(s) : -1;
+	if (fd >= 0 && map_junk(s, fd, p, n) == 0)
+		return 0;
+	size_t i = real_index(s, p), end = i + (n >> s->rshift);
+	if (find_flag(s->jmap, i, end, true) != end) {
+		/* Junk file pages cannot be made zero in place. */
+		int e = remap_anon(s, p, n, PROT_READ | PROT_WRITE);
+		if (e != 0) {
+			if (e != ENOMEM)
+				real_fail("mmap(anonymous)", p, n, e);
+			restore_none(s, p, n);
+			return ENOMEM;
+		}
+		if (junk)
+			fill_ready(s, p, n, true);
+		return 0;
+	}
+	int rc = make_rw(s, p, n);
+	if (rc == 0)
+		fill_ready(s, p, n, junk);
+	return rc;
 }
 
 /* ---- placement ---- */
@@ -296,23 +672,25 @@ static bool place(const sim *s, size_t np, const void *hint, size_t *out)
 		}
 		return false;
 	}
-	/* Top-down over maximal None runs [a, b), keeping a gap on each side
-	 * that is not the backing's edge. */
+	/* Top-down: b ends the highest None run not yet ruled out. The fit
+	 * keeps a None page on each side that is not the backing's edge, so it
+	 * needs [start - 1, end + 1) None, clipped to the backing. */
 	size_t b = s->npages;
 	while (b > 0) {
-		while (b > 0 && s->state[b - 1] != HW_MEM_NONE)
-			b--;
-		if (b == 0)
-			break;
-		size_t a = b - 1;
-		while (a > 0 && s->state[a - 1] == HW_MEM_NONE)
-			a--;
-		size_t start = a + (a > 0), end = b - (b < s->npages);
-		if (end > start && end - start >= np) {
-			*out = end - np;
+		size_t top = last_outside(s, 0, b, OWNED);
+		if (top == SIZE_MAX)
+			return false;
+		b = top + 1;
+		size_t end = b - (b < s->npages);
+		if (end < np)
+			return false;
+		size_t start = end - np;
+		size_t bad = last_outside(s, start - (start > 0), b, ACCEPT_NONE);
+		if (bad == SIZE_MAX) {
+			*out = start;
 			return true;
 		}
-		b = a;
+		b = bad;
 	}
 	return false;
 }
@@ -345,13 +723,9 @@ static int sim_use(hw_platform *pf, void *p, size_t n)
 	sim *s = sim_of(pf);
 	int rc = check_range(s, HW_SYS_USE, p, n, ACCEPT_PREPARED);
 	if (rc == 0)
-		rc = make_rw(s, p, n);
+		rc = make_ready(s, p, n, !s->cfg.released_reads_zero);
 	if (rc != 0)
 		return rc;
-	/* S5. These are the simulated kernel's writes: invisible to the memory
-	 * tools, which may see the pages as dead heap memory. */
-	if (!s->cfg.released_reads_zero)
-		hw_track_os_fill(p, n, SIM_JUNK);
 	set_state(s, page_index(s, p), n >> s->shift, HW_MEM_READY);
 	return 0;
 }
@@ -371,7 +745,7 @@ static int sim_fault(hw_platform *pf, void *p, size_t n)
 	int rc = check_range(s, HW_SYS_FAULT, p, n, ACCEPT_READY | ACCEPT_PREPARED);
 	if (rc != 0)
 		return rc;
-	make_none(s, p, n);
+	discard_ready(s, page_index(s, p), n >> s->shift);
 	set_state(s, page_index(s, p), n >> s->shift, HW_MEM_RESERVED);
 	return 0;
 }
@@ -381,7 +755,7 @@ static void sim_release(hw_platform *pf, void *p, size_t n)
 	sim *s = sim_of(pf);
 	if (check_range(s, HW_SYS_RELEASE, p, n, OWNED) != 0)
 		return;
-	make_none(s, p, n);
+	discard_ready(s, page_index(s, p), n >> s->shift);
 	set_state(s, page_index(s, p), n >> s->shift, HW_MEM_NONE);
 }
 
@@ -392,7 +766,7 @@ static int sim_alloc(hw_platform *pf, size_t n, void **out)
 	if (n > s->backing || !place(s, np, NULL, &first))
 		return ENOMEM;
 	void *p = page_addr(s, first);
-	int rc = make_rw(s, p, n);
+	int rc = make_ready(s, p, n, false);
 	if (rc != 0)
 		return rc;
 	set_state(s, first, np, HW_MEM_READY);
@@ -403,7 +777,11 @@ static int sim_alloc(hw_platform *pf, size_t n, void **out)
 static void sim_destroy(hw_platform *pf)
 {
 	sim *s = sim_of(pf);
-	munmap(s->base, s->backing);
+	munmap(s->base, s->capacity);
+	if (s->junk_fd >= 0)
+		close(s->junk_fd);
+	if (s->pagemap_fd >= 0)
+		close(s->pagemap_fd);
 	munmap(s, s->self_len);
 }
 
@@ -418,31 +796,73 @@ static const hw_platform_ops sim_ops = {
 	.destroy = sim_destroy,
 };
 
-/* ---- creation and queries ---- */
+/* ---- creation, reset and queries ---- */
+
+/* Fills in the defaults; false when the configuration is invalid (sim.h). */
+static bool settle_config(hw_sim_config *cfg, const hw_sim_config *in, size_t real_page)
+{
+	if (in != NULL)
+		*cfg = *in;
+	else
+		memset(cfg, 0, sizeof *cfg);
+	if (cfg->page_size == 0)
+		cfg->page_size = 4096;
+	if (cfg->backing_bytes == 0)
+		cfg->backing_bytes = SIM_DEFAULT_BACKING;
+	if (!hw_is_pow2(cfg->page_size) || cfg->page_size < real_page ||
+	    cfg->backing_bytes > SIM_MAX_BACKING || cfg->capacity_bytes > SIM_MAX_BACKING ||
+	    (cfg->huge_page_size != 0 &&
+	     (!hw_is_pow2(cfg->huge_page_size) || cfg->huge_page_size < cfg->page_size)))
+		return false;
+	return true;
+}
+
+static size_t config_align(const hw_sim_config *cfg)
+{
+	return hw_max(hw_max(SIM_MIN_ALIGN, cfg->huge_page_size), cfg->page_size);
+}
+
+/* Everything create sets from the configuration, on an instance whose pages
+ * are all None (S6). */
+static void apply_config(sim *s, const hw_sim_config *cfg)
+{
+	s->cfg = *cfg;
+	s->backing = hw_align_up(cfg->backing_bytes, cfg->page_size);
+	s->npages = s->backing / cfg->page_size;
+	s->shift = hw_log2(cfg->page_size);
+	s->ready_pages = 0;
+	s->used_lo = SIZE_MAX;
+	s->used_hi = 0;
+	s->illegal = 0;
+	s->last_illegal[0] = '\0';
+
+	hw_platform *pf = &s->pf;
+	memset(pf, 0, sizeof *pf);
+	pf->name = "sim";
+	pf->ops = &sim_ops;
+	pf->impl = s;
+	pf->caps.page_size = cfg->page_size;
+	pf->caps.huge_page_size = cfg->huge_page_size;
+	pf->caps.granularity = cfg->page_size;
+	pf->caps.use_needs_call = cfg->use_needs_call;
+	pf->caps.released_reads_zero = cfg->released_reads_zero;
+	pf->caps.partial_release = true;
+	pf->caps.guard = HW_GUARD_SIM;
+}
 
 hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 {
 	hw_sim_config cfg;
-	if (cfg_in != NULL)
-		cfg = *cfg_in;
-	else
-		memset(&cfg, 0, sizeof cfg);
 	size_t real_page = (size_t)sysconf(_SC_PAGESIZE);
-	if (cfg.page_size == 0)
-		cfg.page_size = 4096;
-	if (cfg.backing_bytes == 0)
-		cfg.backing_bytes = SIM_DEFAULT_BACKING;
-	if (!hw_is_pow2(cfg.page_size) || cfg.page_size < real_page ||
-	    cfg.backing_bytes > SIM_MAX_BACKING ||
-	    (cfg.huge_page_size != 0 &&
-	     (!hw_is_pow2(cfg.huge_page_size) || cfg.huge_page_size < cfg.page_size))) {
+	if (!settle_config(&cfg, cfg_in, real_page)) {
 		errno = EINVAL;
 		return NULL;
 	}
 	size_t backing = hw_align_up(cfg.backing_bytes, cfg.page_size);
-	size_t align = hw_max(hw_max(SIM_MIN_ALIGN, cfg.huge_page_size), cfg.page_size);
+	size_t capacity = hw_align_up(hw_max(backing, cfg.capacity_bytes), cfg.page_size);
+	size_t align = config_align(&cfg);
 
-	unsigned char *raw = mmap(NULL, backing + align, PROT_NONE,
+	unsigned char *raw = mmap(NULL, capacity + align, PROT_NONE,
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (raw == MAP_FAILED) {
 		errno = ENOMEM;
@@ -452,44 +872,103 @@ hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 	if (base > raw)
 		munmap(raw, (size_t)(base - raw));
 	if (raw + align > base)
-		munmap(base + backing, (size_t)(raw + align - base));
+		munmap(base + capacity, (size_t)(raw + align - base));
 
-	size_t npages = backing / cfg.page_size;
-	size_t self_len = hw_align_up(sizeof(sim) + npages, real_page);
+	/* A reset may pick a smaller page: size the state array for the
+	 * smallest one allowed. The stale flags follow it. */
+	size_t max_pages = hw_align_up(capacity / real_page, 8); /* whole words for scans */
+	size_t self_len = hw_align_up(sizeof(sim) + 3 * max_pages, real_page);
 	sim *s = mmap(NULL, self_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (s == MAP_FAILED) {
-		munmap(base, backing);
+		munmap(base, capacity);
 		errno = ENOMEM;
 		return NULL;
 	}
-	s->cfg = cfg;
 	s->base = base;
-	s->backing = backing;
-	s->npages = npages;
-	s->shift = hw_log2(cfg.page_size);
+	s->capacity = capacity;
 	s->self_len = self_len;
-
-	hw_platform *pf = &s->pf;
-	pf->name = "sim";
-	pf->ops = &sim_ops;
-	pf->impl = s;
-	pf->caps.page_size = cfg.page_size;
-	pf->caps.huge_page_size = cfg.huge_page_size;
-	pf->caps.granularity = cfg.page_size;
-	pf->caps.use_needs_call = cfg.use_needs_call;
-	pf->caps.released_reads_zero = cfg.released_reads_zero;
-	pf->caps.partial_release = true;
-	pf->caps.guard = HW_GUARD_SIM;
-	return pf;
+	s->rshift = hw_log2(real_page);
+	s->stale = s->state + max_pages;
+	s->jmap = s->stale + max_pages;
+	s->junk_fd = -2;
+	s->pagemap_fd = -2;
+	s->stale_lo = SIZE_MAX;
+	apply_config(s, &cfg);
+	return &s->pf;
 }
 
-hw_mem_state hw_sim_state(const hw_platform *pf, const void *p)
+int hw_sim_reset(hw_platform *pf, const hw_sim_config *cfg_in)
+{
+	sim *s = sim_of(pf);
+	hw_sim_config cfg;
+	size_t real_page = (size_t)sysconf(_SC_PAGESIZE);
+	if (!settle_config(&cfg, cfg_in, real_page) ||
+	    hw_align_up(cfg.backing_bytes, cfg.page_size) > s->capacity ||
+	    (uintptr_t)s->base % config_align(&cfg) != 0)
+		return EINVAL;
+	/* S6: back to None, in the old page size. Only Ready pages are
+	 * accessible (S1); guard markers may sit on any page that was made
+	 * inaccessible. */
+	if (s->used_lo < s->used_hi) {
+		discard_ready(s, s->used_lo, s->used_hi - s->used_lo);
+		void *p = page_addr(s, s->used_lo);
+		size_t n = (s->used_hi - s->used_lo) << s->shift;
+		if (s->guards_used && madvise(p, n, MADV_GUARD_REMOVE) != 0)
+			real_fail("madvise(GUARD_REMOVE)", p, n, errno);
+		memset(s->state + s->used_lo, HW_MEM_NONE, s->used_hi - s->used_lo);
+	}
+	s->guards_used = false;
+	/* Stale memory is kept for the next run, up to a bound. */
+	if (s->stale_pages << s->rshift > SIM_STALE_MAX) {
+		restore_none(s, s->base + (s->stale_lo << s->rshift),
+			     (s->stale_hi - s->stale_lo) << s->rshift);
+		s->stale_lo = SIZE_MAX;
+		s->stale_hi = 0;
+	}
+	apply_config(s, &cfg);
+	return 0;
+}
+
+SIM_SCAN hw_mem_state hw_sim_state(const hw_platform *pf, const void *p)
 {
 	const sim *s = sim_of(pf);
 	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)s->base;
 	if (a < lo || a - lo >= s->backing)
 		return HW_MEM_NONE;
 	return (hw_mem_state)s->state[page_index(s, p)];
+}
+
+SIM_SCAN const void *hw_sim_find_other(const hw_platform *pf, const void *p, size_t n,
+				       hw_mem_state st)
+{
+	const sim *s = sim_of(pf);
+	if (n == 0)
+		return NULL;
+	size_t page = (size_t)1 << s->shift;
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)s->base, hi = lo + s->backing;
+	uintptr_t end = a + n < a ? UINTPTR_MAX : a + n;
+	/* Outside the backing every page is None. */
+	if (a < lo && st != HW_MEM_NONE)
+		return (const void *)hw_align_down(a, page);
+	uintptr_t from = a < lo ? lo : a, to = end > hi ? hi : end;
+	if (from < to) {
+		size_t first = page_index(s, (const void *)from);
+		size_t last = page_index(s, (const void *)(to - 1)) + 1;
+		size_t i = first_outside(s, first, last, 1u << st);
+		if (i != last)
+			return page_addr(s, i);
+	}
+	if (end > hi && st != HW_MEM_NONE)
+		return (const void *)(from < hi ? hi : hw_align_down(a, page));
+	return NULL;
+}
+
+void *hw_sim_backing(const hw_platform *pf, size_t *bytes)
+{
+	const sim *s = sim_of(pf);
+	if (bytes != NULL)
+		*bytes = s->backing;
+	return s->base;
 }
 
 size_t hw_sim_ready_bytes(const hw_platform *pf)
@@ -540,6 +1019,97 @@ static int check_mapping(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
 	return -1;
 }
 
+/* S7: the first real page mapping the junk file but not flagged stale, or
+ * SIZE_MAX. */
+SIM_SCAN static size_t jmap_not_stale(const sim *s)
+{
+	size_t n = s->capacity >> s->rshift;
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t j, st;
+		memcpy(&j, s->jmap + i, sizeof j);
+		memcpy(&st, s->stale + i, sizeof st);
+		if ((j & ~st) != 0)
+			return i + (size_t)(__builtin_ctzll(j & ~st) / 8);
+	}
+	return SIZE_MAX;
+}
+
+/* Resident bytes of [p, p + n) (mincore), or SIZE_MAX when it cannot be
+ * read; hw_platform_resident_bytes without the comparison tracing of a
+ * loop the check runs over the whole backing. */
+SIM_SCAN static size_t resident_bytes(const sim *s, void *p, size_t n)
+{
+	unsigned char vec[4096];
+	size_t resident = 0, page = (size_t)1 << s->rshift;
+	for (size_t off = 0; off < n;) {
+		size_t pages = hw_min((n - off) >> s->rshift, sizeof vec);
+		if (mincore((char *)p + off, pages << s->rshift, vec) != 0)
+			return SIZE_MAX;
+		size_t i = 0;
+		for (; i + 8 <= pages; i += 8) {
+			uint64_t w;
+			memcpy(&w, vec + i, sizeof w);
+			resident += (size_t)__builtin_popcountll(w & BYTES_01);
+		}
+		for (; i < pages; i++)
+			resident += vec[i] & 1;
+		off += pages * page;
+	}
+	return resident * page;
+}
+
+/* PROCMAP_QUERY (Linux 6.11): the kernel looks up the mapping covering an
+ * address, or the next one, without printing every mapping of the process
+ * as /proc/self/maps does. Debian 12's headers predate it. */
+struct sim_procmap_query {
+	uint64_t size;
+	uint64_t query_flags;
+	uint64_t query_addr;
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define SIM_PROCMAP_QUERY _IOWR('f', 17, struct sim_procmap_query)
+#define SIM_QUERY_READABLE 0x01u
+#define SIM_QUERY_WRITABLE 0x02u
+#define SIM_QUERY_COVERING_OR_NEXT 0x10u
+
+/* hw_platform_mappings over [p, p + n), asking the kernel for those
+ * mappings only when it can. */
+static int backing_mappings(const void *p, size_t n, hw_mapping_fn fn, void *arg)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	uintptr_t lo = (uintptr_t)p, hi = lo + n;
+	struct sim_procmap_query q;
+	memset(&q, 0, sizeof q);
+	q.size = sizeof q;
+	q.query_flags = SIM_QUERY_COVERING_OR_NEXT;
+	q.query_addr = lo;
+	if (fd < 0 || ioctl(fd, SIM_PROCMAP_QUERY, &q) != 0) {
+		bool none = fd >= 0 && errno == ENOENT;
+		if (fd >= 0)
+			close(fd);
+		/* ENOENT: no mapping at or after p at all. */
+		return none ? 0 : hw_platform_mappings(p, n, fn, arg);
+	}
+	int rc = 0;
+	while (rc == 0 && q.vma_start < hi) {
+		uintptr_t a = hw_max(q.vma_start, lo), b = hw_min(q.vma_end, hi);
+		unsigned rw = SIM_QUERY_READABLE | SIM_QUERY_WRITABLE;
+		rc = fn(arg, a, b, (q.vma_flags & rw) == rw);
+		if (rc != 0 || q.vma_end >= hi)
+			break;
+		q.query_addr = q.vma_end;
+		if (ioctl(fd, SIM_PROCMAP_QUERY, &q) != 0) {
+			if (errno != ENOENT)
+				rc = -1;
+			break;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
 int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
 {
 	const sim *s = sim_of(pf);
@@ -556,7 +1126,7 @@ int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
 	}
 	msg[0] = '\0';
 	check_ctx c = {s, (uintptr_t)s->base, msg, len};
-	if (hw_platform_mappings(s->base, s->backing, check_mapping, &c) != 0) {
+	if (backing_mappings(s->base, s->backing, check_mapping, &c) != 0) {
 		if (msg[0] == '\0')
 			hw_report_format(msg, len, "S1: cannot read the process's mappings");
 		return -1;
@@ -565,16 +1135,37 @@ int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
 		hw_report_format(msg, len, "S1: backing not mapped at %p", (void *)c.next);
 		return -1;
 	}
-	/* Non-Ready pages must hold no memory: walk maximal non-Ready runs. */
+	size_t flags = count_flags(s->stale, 0, s->capacity >> s->rshift);
+	if (flags != s->stale_pages) {
+		hw_report_format(msg, len, "S7: stale_pages is %zu but %zu pages are flagged",
+				 s->stale_pages, flags);
+		return -1;
+	}
+	size_t loose = jmap_not_stale(s);
+	if (loose != SIZE_MAX) {
+		hw_report_format(msg, len, "S7: page %p maps the junk file, not flagged stale",
+				 (void *)(s->base + (loose << s->rshift)));
+		return -1;
+	}
+	/* Non-Ready pages hold no memory unless flagged stale: walk maximal
+	 * non-Ready runs, and their unflagged parts. */
 	for (size_t i = first_outside(s, 0, s->npages, ACCEPT_READY); i < s->npages;
 	     i = first_outside(s, i, s->npages, ACCEPT_READY)) {
 		size_t j = first_outside(s, i, s->npages, NOT_READY);
-		size_t res = hw_platform_resident_bytes(page_addr(s, i), (j - i) << s->shift);
-		if (res != 0) {
-			hw_report_format(msg, len,
-					 "S1: %zu bytes resident in non-Ready pages %zu..%zu", res,
-					 i, j - 1);
-			return -1;
+		size_t ri = real_index(s, page_addr(s, i)), rj = real_index(s, page_addr(s, j));
+		for (size_t k = find_flag(s->stale, ri, rj, false); k < rj;) {
+			size_t e = find_flag(s->stale, k, rj, true);
+			void *p = s->base + (k << s->rshift);
+			size_t res = resident_bytes(s, p, (e - k) << s->rshift);
+			if (res != 0) {
+				hw_report_format(
+					msg, len,
+					"S1: %zu bytes resident in non-Ready pages %zu..%zu "
+					"(%p), not flagged stale",
+					res, i, j - 1, p);
+				return -1;
+			}
+			k = find_flag(s->stale, e, rj, false);
 		}
 		i = j;
 	}

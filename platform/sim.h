@@ -21,6 +21,12 @@
  *       Legal: map Reserved; use Prepared; unuse Ready; fault Ready|Prepared;
  *       release Reserved|Prepared|Ready. reserve and alloc pick None pages
  *       themselves and cannot be illegal.
+ *   S6. hw_sim_reset makes an instance indistinguishable from a new one
+ *       created with the same configuration at the same address: every page
+ *       None (inaccessible, nothing resident), no Ready bytes, no recorded
+ *       illegal transition, counters and injection cleared. Placement is
+ *       relative to the backing's base, so a reset instance hands out the
+ *       same offsets, in the same order, as a fresh one.
  *
  * Locking: none; the owner serializes calls.
  */
@@ -43,6 +49,10 @@ typedef struct hw_sim_config {
 	/* S4 policy: record and refuse with EINVAL instead of aborting (tests of
 	 * illegal transitions) */
 	bool record_illegal;
+	/* Address space to set aside for later hw_sim_reset calls, which may
+	 * ask for any backing up to this size; 0 = backing_bytes. Only the
+	 * backing is simulated: the rest is inaccessible and outside it. */
+	size_t capacity_bytes;
 } hw_sim_config;
 
 /* NULL cfg means every default. Returns NULL with errno ENOMEM (the backing
@@ -52,8 +62,26 @@ typedef struct hw_sim_config {
  * system calls whatever the backing size. */
 hw_platform *hw_platform_sim_create(const hw_sim_config *cfg);
 
+/* Returns the instance to the state of a new one created with cfg (NULL: every
+ * default) at the same base address (S6), so one instance can serve many short
+ * runs. Costs O(pages used since the last create or reset) and one system call
+ * pair per run of Ready pages left. 0, or EINVAL with the instance unchanged
+ * when cfg is invalid (as for create), its backing is beyond the instance's
+ * capacity, or its alignment (max(2 MiB, huge page, page)) does not divide
+ * the base. */
+int hw_sim_reset(hw_platform *pf, const hw_sim_config *cfg);
+
 /* State of the simulated page containing p (None outside the backing). */
 hw_mem_state hw_sim_state(const hw_platform *pf, const void *p);
+
+/* The first simulated page of [p, p + n) whose state is not st, or NULL when
+ * every page is in st (pages outside the backing are None). p and n need not
+ * be page multiples: the pages they overlap count. Eight pages per step, for
+ * checks that compare long runs. */
+const void *hw_sim_find_other(const hw_platform *pf, const void *p, size_t n, hw_mem_state st);
+
+/* The backing's base address; *bytes (may be NULL) receives its size. */
+void *hw_sim_backing(const hw_platform *pf, size_t *bytes);
 
 /* Bytes of simulated pages in state Ready (S2). */
 size_t hw_sim_ready_bytes(const hw_platform *pf);

@@ -59,13 +59,23 @@ static hw_heap *config_error(const hw_heap_config *cfg, const char *what)
 
 /* Metadata layout: offsets of each array inside the region. */
 typedef struct layout {
-	size_t bits, arenas, chunks, tree, prefix, total;
+	size_t bits, arenas, chunks, tree, prefix, fixed, total;
 	size_t huge; /* the chunk array's alignment when it uses huge pages, or 0 */
 	size_t counts[HW_MAX_LEVELS];
 	unsigned top;
 } layout;
 
-static size_t after(size_t off, size_t bytes) { return hw_align_up(off + bytes, 64); }
+/* The part of the metadata whose size does not depend on how far the heap
+ * grows (the heap, the commit bitmap, the arena table, the summary tree) is
+ * committed whole at create when it is at most this big: one platform call
+ * pair instead of one per array at create and at every grow that reaches a
+ * new page of the table or the tree. Larger windows commit it as they grow. */
+#define EAGER_META_BYTES ((size_t)64 << 10)
+
+static size_t after(size_t off, size_t bytes)
+{
+	return hw_align_up(off + bytes, 64);
+}
 
 /* The chunk records are what a free in a large heap misses on, one line
  * per free at a random place in an array of thousands of small pages, so
@@ -84,12 +94,13 @@ static layout plan(size_t page, size_t huge, size_t nchunks, size_t max_arenas)
 	size_t bitmap = (rough / page / 64 + 1) * sizeof(uint64_t);
 	L.prefix = hw_align_up(L.bits + bitmap, page);
 	/* Each array starts on its own page, so committing one never drags
-	 * in the pages of another. */
+	 * in the pages of another. The chunks come last: they are the only
+	 * array committed in proportion to growth whatever the window. */
 	L.arenas = L.prefix;
-	L.chunks = hw_align_up(after(L.arenas, max_arenas * sizeof(hw_arena)),
-			       L.huge ? L.huge : page); /* >= 256-aligned */
-	L.tree = hw_align_up(after(L.chunks, nchunks * sizeof(hw_chunk)), page);
-	L.total = hw_align_up(L.tree + tree_bytes, page);
+	L.tree = hw_align_up(after(L.arenas, max_arenas * sizeof(hw_arena)), page);
+	L.fixed = hw_align_up(L.tree + tree_bytes, page);
+	L.chunks = hw_align_up(L.fixed, L.huge ? L.huge : page); /* >= 256-aligned */
+	L.total = hw_align_up(L.chunks + nchunks * sizeof(hw_chunk), page);
 	return L;
 }
 
@@ -126,7 +137,8 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 	layout L = plan(os_page, pf->caps.huge_page_size, nchunks, max_arenas);
 	hw_sys_counts sys = {{0}, {0}};
 	hw_meta meta;
-	if (hw_meta_create(pf, &sys, L.total, L.huge, L.prefix, L.bits, &meta) != 0) {
+	size_t eager = L.fixed <= EAGER_META_BYTES ? L.fixed : L.prefix;
+	if (hw_meta_create(pf, &sys, L.total, L.huge, eager, L.bits, &meta) != 0) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -161,8 +173,9 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 	if (L.huge)
 		hw_sys_advise_huge(pf, h->chunks, h->chunk_array_bytes);
 	hw_tree_init(&h->tree, (hw_sum *)(meta.base + L.tree), L.counts, L.top);
-	/* The root level is searched on every allocation: commit it now. Grow
-	 * commits the rest of the tree for the chunks it adds. */
+	/* The root level is searched on every allocation: commit it now (a
+	 * no-op when the whole fixed part is). Grow commits the rest of the
+	 * tree for the chunks it adds. */
 	hw_tree *t = &h->tree;
 	if (hw_meta_ensure(pf, &h->sys, &h->meta, t->level[t->top],
 			   t->count[t->top] * sizeof(hw_sum)) != 0) {

@@ -426,6 +426,55 @@ static void test_enomem_injection(void)
 	}
 }
 
+/* Every platform call of hw_heap_create may fail: create then returns NULL
+ * with ENOMEM and leaves nothing behind, or succeeds with its metadata
+ * counted (I13), whether the window's fixed metadata is committed at once
+ * (a small window) or as the heap grows (a large one). */
+static void test_create_under_injection(void)
+{
+	hw_sim_config commit = sim4k;
+	commit.use_needs_call = true;
+	commit.backing_bytes = 2048 * MiB;
+	const size_t windows[] = {64 * MiB, 16384 * MiB};
+	for (size_t w = 0; w < sizeof windows / sizeof windows[0]; w++) {
+		for (uint64_t nth = 1; nth <= 6; nth++) {
+			hw_heap_config c = small_cfg();
+			c.address_space = windows[w];
+			hw_platform *pf = hw_platform_sim_create(&commit);
+			REQUIRE(pf != NULL);
+			c.platform = pf;
+			hw_platform_inject(pf, nth, 0);
+			errno = 0;
+			hw_heap *h = hw_heap_create(&c);
+			uint64_t failures = 0;
+			for (int k = 0; k < HW_SYS_NKINDS; k++)
+				failures += pf->failures[k];
+			if (h == NULL) {
+				EXPECT(errno == ENOMEM && failures == 1,
+				       "window %zu MiB, call %llu: errno %d", windows[w] / MiB,
+				       (unsigned long long)nth, errno);
+				EXPECT(hw_sim_ready_bytes(pf) == 0,
+				       "a failed create left %zu bytes", hw_sim_ready_bytes(pf));
+				char msg[256];
+				EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+			} else {
+				EXPECT(failures == 0, "create succeeded past an injected failure");
+				hw_platform_inject(pf, 0, 0); /* not reached: disarm */
+				hw_heap_stats s;
+				hw_heap_stats_get(h, &s);
+				EXPECT(s.meta_ready != 0 && hw_sim_ready_bytes(pf) == s.meta_ready);
+				void *p = hw_heap_alloc(h, 3);
+				EXPECT(p != NULL && hw_heap_free(h, p, 3) == 0);
+				char msg[256];
+				EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
+				hw_heap_destroy(h);
+				EXPECT(hw_sim_ready_bytes(pf) == 0);
+			}
+			hw_platform_destroy(pf);
+		}
+	}
+}
+
 static void test_address_space_exhausted(void)
 {
 	hw_heap_config c = small_cfg();
@@ -641,6 +690,7 @@ HW_TEST_MAIN(T(test_defaults), T(test_bad_config), T(test_grow_counts_released),
 	     T(test_coalesce_mixed_release), T(test_cross_chunk), T(test_large_and_aligned),
 	     T(test_invalid_free), T(test_scavenge_order), T(test_zeroed), T(test_memory_limit),
 	     T(test_scavenger_step_and_thread), T(test_fault_on_free), T(test_enomem_injection),
+	     T(test_create_under_injection),
 	     T(test_address_space_exhausted), T(test_discontiguous), T(test_big_os_pages),
 	     T(test_huge_pages_first), T(test_linux_residency), T(test_metadata_huge_pages),
 	     T(test_random_ops))

@@ -8,7 +8,12 @@
  * placement (hints, ignore_hints, first fit, ENOMEM at the end of the
  * backing), partial release, junk versus zero on reuse (S5), real traps on
  * non-Ready pages (S1), hw_sim_check catching a protection changed behind
- * the simulator's back, and the cost of create/destroy.
+ * the simulator's back, and the cost of create/destroy. Placement against a
+ * page-by-page reference over random reservations and releases (both
+ * policies), fault and release over ranges mixing Ready and other pages, the
+ * run query hw_sim_find_other, and hw_sim_reset (S6): a reset instance is a
+ * fresh one (states, counters, injection, traps, nothing resident) and places
+ * reservations exactly as a new instance does.
  */
 #include "platform.h"
 #include "ptest.h"
@@ -475,6 +480,418 @@ static void test_bad_config(void)
 	hw_platform_destroy(pf);
 }
 
+/* ---- placement against a page-by-page reference ---- */
+
+static uint64_t rng_next(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Where a reservation of np pages must land (sim.c's placement rules),
+ * computed page by page from hw_sim_state; SIZE_MAX when nothing fits. */
+static size_t naive_place(hw_platform *pf, char *base, size_t npages, size_t ps, size_t np,
+			  bool ignore_hints)
+{
+	bool none[512];
+	for (size_t i = 0; i < npages; i++)
+		none[i] = hw_sim_state(pf, base + i * ps) == HW_MEM_NONE;
+	if (!ignore_hints) {
+		for (size_t a = 0; a + np <= npages; a++) {
+			size_t k = 0;
+			while (k < np && none[a + k])
+				k++;
+			if (k == np)
+				return a;
+		}
+		return SIZE_MAX;
+	}
+	for (size_t a = npages - np + 1; a-- > 0;) {
+		bool ok = true;
+		size_t lo = a > 0 ? a - 1 : 0, hi = a + np < npages ? a + np + 1 : npages;
+		for (size_t i = lo; i < hi && ok; i++)
+			ok = none[i];
+		if (ok)
+			return a;
+	}
+	return SIZE_MAX;
+}
+
+static void placement_vs_reference(bool ignore_hints, uint64_t seed)
+{
+	const size_t ps = 4096, npages = 300;
+	hw_sim_config cfg = {.backing_bytes = npages * ps,
+			     .ignore_hints = ignore_hints,
+			     .record_illegal = true};
+	hw_platform *pf = hw_platform_sim_create(&cfg);
+	REQUIRE(pf != NULL);
+	char *base;
+	REQUIRE(hw_sys_reserve(pf, NULL, npages * ps, (void **)&base) == 0);
+	hw_sys_release(pf, base, npages * ps);
+	for (int step = 0; step < 3000; step++) {
+		uint64_t r = rng_next(&seed);
+		size_t np = 1 + (size_t)(r % 7 == 0 ? (r >> 8) % 90 : (r >> 8) % 12);
+		if ((r >> 20) % 3 == 0) {
+			/* Release a random Reserved page range. */
+			size_t i = (size_t)(r >> 24) % npages;
+			size_t n = np < npages - i ? np : npages - i;
+			bool owned = true;
+			for (size_t k = 0; k < n; k++)
+				owned &= hw_sim_state(pf, base + (i + k) * ps) != HW_MEM_NONE;
+			if (owned)
+				hw_sys_release(pf, base + i * ps, n * ps);
+			continue;
+		}
+		size_t want = naive_place(pf, base, npages, ps, np, ignore_hints);
+		char *got = NULL;
+		int rc = hw_sys_reserve(pf, NULL, np * ps, (void **)&got);
+		if (want == SIZE_MAX) {
+			EXPECT(rc == ENOMEM, "step %d: %zu pages placed at %td, nothing fits", step,
+			       np, (got - base) / (ptrdiff_t)ps);
+			if (rc == 0)
+				break;
+		} else {
+			EXPECT(rc == 0 && got == base + want * ps,
+			       "step %d: %zu pages at page %td, the reference says %zu", step, np,
+			       rc == 0 ? (got - base) / (ptrdiff_t)ps : -1, want);
+			if (rc != 0 || got != base + want * ps)
+				break;
+		}
+	}
+	EXPECT(hw_sim_illegal_count(pf, NULL, 0) == 0);
+	hw_platform_destroy(pf);
+}
+
+static void test_placement_matches_reference(void)
+{
+	placement_vs_reference(false, 0x9e3779b97f4a7c15ull);
+	placement_vs_reference(true, 0x9e3779b97f4a7c15ull);
+	placement_vs_reference(true, 12345);
+}
+
+/* ---- fault and release over mixed ranges ---- */
+
+static void test_mixed_fault_and_release(void)
+{
+	const size_t ps = 4096;
+	hw_platform *pf = new_sim(ps, 32, true, true);
+	REQUIRE(pf != NULL);
+	char *p;
+	char msg[256];
+	REQUIRE(hw_sys_reserve(pf, NULL, 8 * ps, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 8 * ps) == 0);
+	/* Ready, Prepared, Ready, Ready, Prepared, Prepared, Ready, Prepared. */
+	static const bool ready[8] = {true, false, true, true, false, false, true, false};
+	for (int i = 0; i < 8; i++)
+		if (ready[i]) {
+			REQUIRE(hw_sys_use(pf, p + i * ps, ps) == 0);
+			memset(p + i * ps, 0x77, ps);
+		}
+	REQUIRE(hw_sys_fault(pf, p, 4 * ps) == 0);
+	for (int i = 0; i < 4; i++)
+		EXPECT(hw_sim_state(pf, p + i * ps) == HW_MEM_RESERVED, "page %d", i);
+	for (int i = 0; i < 4; i++)
+		EXPECT(hw_trap_probe(p + i * ps, false) == HW_TRAP_ACCERR, "faulted page %d", i);
+	EXPECT(hw_trap_probe(p + 6 * ps, true) == HW_TRAP_NONE, "page 6 untouched");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_sys_release(pf, p + 4 * ps, 4 * ps);
+	for (int i = 4; i < 8; i++) {
+		EXPECT(hw_sim_state(pf, p + i * ps) == HW_MEM_NONE, "page %d", i);
+		EXPECT(hw_trap_probe(p + i * ps, false) == HW_TRAP_ACCERR, "released page %d", i);
+	}
+	EXPECT(hw_sim_ready_bytes(pf) == 0);
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	/* Ready again after a fault: zero, not the old contents. */
+	REQUIRE(hw_sys_map(pf, p + 2 * ps, ps) == 0 && hw_sys_use(pf, p + 2 * ps, ps) == 0);
+	EXPECT(all_bytes((unsigned char *)p + 2 * ps, ps, 0), "faulted contents discarded");
+	EXPECT(hw_sim_illegal_count(pf, NULL, 0) == 0);
+	hw_platform_destroy(pf);
+}
+
+/* ---- hw_sim_find_other ---- */
+
+static void test_find_other(void)
+{
+	const size_t ps = 4096;
+	hw_platform *pf = new_sim(ps, 64, true, true);
+	REQUIRE(pf != NULL);
+	char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, 40 * ps, (void **)&p) == 0);
+	EXPECT(hw_sim_find_other(pf, p, 40 * ps, HW_MEM_RESERVED) == NULL);
+	EXPECT(hw_sim_find_other(pf, p + 1, 3 * ps, HW_MEM_RESERVED) == NULL, "partial pages");
+	REQUIRE(hw_sys_map(pf, p + 29 * ps, ps) == 0);
+	EXPECT(hw_sim_find_other(pf, p, 40 * ps, HW_MEM_RESERVED) == p + 29 * ps);
+	EXPECT(hw_sim_find_other(pf, p + 3 * ps, 26 * ps, HW_MEM_RESERVED) == NULL);
+	EXPECT(hw_sim_find_other(pf, p + 3 * ps, 26 * ps + 1, HW_MEM_RESERVED) == p + 29 * ps,
+	       "the last byte's page counts");
+	EXPECT(hw_sim_find_other(pf, p + 29 * ps, ps, HW_MEM_PREPARED) == NULL);
+	EXPECT(hw_sim_find_other(pf, p + 40 * ps, 24 * ps, HW_MEM_NONE) == NULL);
+	EXPECT(hw_sim_find_other(pf, p + 40 * ps, 25 * ps, HW_MEM_NONE) == NULL,
+	       "beyond the backing is None");
+	EXPECT(hw_sim_find_other(pf, p + 39 * ps, 2 * ps, HW_MEM_RESERVED) == p + 40 * ps);
+	EXPECT(hw_sim_find_other(pf, p + 60 * ps, 8 * ps, HW_MEM_NONE) == NULL);
+	EXPECT(hw_sim_find_other(pf, p + 60 * ps, 8 * ps, HW_MEM_READY) == p + 60 * ps);
+	EXPECT(hw_sim_find_other(pf, p + 64 * ps, ps, HW_MEM_READY) == p + 64 * ps,
+	       "outside the backing");
+	EXPECT(hw_sim_find_other(pf, p - ps, 2 * ps, HW_MEM_RESERVED) == p - ps);
+	EXPECT(hw_sim_find_other(pf, p - ps, 2 * ps, HW_MEM_NONE) == p);
+	hw_platform_destroy(pf);
+}
+
+/* ---- hw_sim_reset (S6) ---- */
+
+/* A fixed script of placements on an empty instance: the offsets from the
+ * first reservation (which lands on the base) are what a fresh instance of
+ * that configuration hands out. */
+static void placement_script(hw_platform *pf, size_t ps, ptrdiff_t *out, int n)
+{
+	char *first = NULL, *p;
+	for (int i = 0; i < n; i++) {
+		size_t np = 1 + (size_t)(i * 7 % 5);
+		int rc = i % 4 == 3
+				 ? hw_sys_alloc(pf, np * ps, (void **)&p)
+				 : hw_sys_reserve(pf, first && i % 3 == 1 ? first + 40 * ps : NULL,
+						  np * ps, (void **)&p);
+		if (rc != 0) {
+			out[i] = -1;
+			continue;
+		}
+		if (first == NULL)
+			first = p;
+		out[i] = (p - first) / (ptrdiff_t)ps;
+		if (i % 5 == 4)
+			hw_sys_release(pf, p, ps);
+	}
+}
+
+static void reset_matches_fresh(const hw_sim_config *cfg)
+{
+	enum { N = 24 };
+	ptrdiff_t fresh[N], reused[N];
+	char msg[256];
+	hw_platform *pf = hw_platform_sim_create(cfg);
+	REQUIRE(pf != NULL);
+	placement_script(pf, cfg->page_size, fresh, N);
+	hw_platform_destroy(pf);
+
+	/* A used instance of another shape, reset to cfg. */
+	hw_sim_config other = {.backing_bytes = 256 * 65536,
+			       .page_size = 65536,
+			       .huge_page_size = 1 << 20,
+			       .released_reads_zero = !cfg->released_reads_zero,
+			       .ignore_hints = !cfg->ignore_hints,
+			       .record_illegal = true,
+			       .capacity_bytes = 512 * 65536};
+	pf = hw_platform_sim_create(&other);
+	REQUIRE(pf != NULL);
+	char *p, *base;
+	/* The whole backing fits only at its base, whatever the policy. */
+	REQUIRE(hw_sys_reserve(pf, NULL, 256 * 65536, (void **)&base) == 0);
+	hw_sys_release(pf, base, 256 * 65536);
+	REQUIRE(hw_sys_reserve(pf, NULL, 16 * 65536, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 12 * 65536) == 0 && hw_sys_use(pf, p, 8 * 65536) == 0);
+	memset(p, 0x5a, 8 * 65536);
+	hw_sys_unuse(pf, p + 65536, 65536);
+	REQUIRE(hw_sys_fault(pf, p + 2 * 65536, 65536) == 0);
+	REQUIRE(hw_sys_alloc(pf, 3 * 65536, (void **)&p) == 0);
+	memset(p, 0x6b, 3 * 65536);
+	hw_sys_map(pf, p, 65536); /* illegal: recorded */
+	hw_platform_inject(pf, 2, 0);
+	REQUIRE(hw_sys_reserve(pf, NULL, 65536, (void **)&p) == 0);
+	EXPECT(hw_sim_illegal_count(pf, NULL, 0) == 1 && hw_sim_ready_bytes(pf) != 0);
+
+	REQUIRE(hw_sim_reset(pf, cfg) == 0);
+	EXPECT(hw_sim_ready_bytes(pf) == 0 && hw_sim_illegal_count(pf, msg, sizeof msg) == 0 &&
+		       msg[0] == '\0',
+	       "ready %zu, illegal %s", hw_sim_ready_bytes(pf), msg);
+	EXPECT(pf->caps.page_size == cfg->page_size &&
+	       pf->caps.huge_page_size == cfg->huge_page_size &&
+	       pf->caps.released_reads_zero == cfg->released_reads_zero &&
+	       pf->caps.use_needs_call == cfg->use_needs_call);
+	bool zero = true;
+	for (int k = 0; k < HW_SYS_NKINDS; k++)
+		zero &= pf->calls[k] == 0 && pf->failures[k] == 0;
+	EXPECT(zero && pf->fail_at == 0 && pf->fail_seen == 0 && pf->fail_mask == 0,
+	       "counters and injection cleared");
+	EXPECT(hw_sim_find_other(pf, base, 512 * 65536, HW_MEM_NONE) == NULL, "all None");
+	for (size_t off = 0; off < 512 * 65536; off += 65536)
+		if (hw_trap_probe(base + off, false) != HW_TRAP_ACCERR) {
+			EXPECT(false, "page at offset %zu does not trap", off);
+			break;
+		}
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	/* What was written before the reset is gone: the pages read as the new
+	 * configuration says (S5). */
+	size_t all = cfg->backing_bytes;
+	REQUIRE(hw_sys_reserve(pf, NULL, all, (void **)&p) == 0 && p == base);
+	REQUIRE(hw_sys_map(pf, p, all) == 0 && hw_sys_use(pf, p, all) == 0);
+	EXPECT(all_bytes((unsigned char *)p, all, cfg->released_reads_zero ? 0 : 0xA5),
+	       "old contents after a reset");
+	hw_sys_release(pf, p, all);
+	REQUIRE(hw_sim_reset(pf, cfg) == 0);
+
+	placement_script(pf, cfg->page_size, reused, N);
+	for (int i = 0; i < N; i++)
+		EXPECT(fresh[i] == reused[i], "placement %d: fresh %td, after reset %td", i,
+		       fresh[i], reused[i]);
+	/* The first reservation of an empty first-fit backing is its base:
+	 * the reset kept it. */
+	if (!cfg->ignore_hints) {
+		REQUIRE(hw_sim_reset(pf, cfg) == 0);
+		REQUIRE(hw_sys_reserve(pf, NULL, cfg->page_size, (void **)&p) == 0);
+		EXPECT(p == base, "base moved");
+	}
+	EXPECT(hw_sim_illegal_count(pf, NULL, 0) == 0);
+	hw_platform_destroy(pf);
+}
+
+static void test_reset_is_fresh(void)
+{
+	hw_sim_config a = {.backing_bytes = 200 * 4096, .page_size = 4096};
+	hw_sim_config b = {.backing_bytes = 100 * 16384,
+			   .page_size = 16384,
+			   .huge_page_size = 256 << 10,
+			   .released_reads_zero = true,
+			   .ignore_hints = true,
+			   .use_needs_call = true};
+	reset_matches_fresh(&a);
+	reset_matches_fresh(&b);
+}
+
+static void test_reset_refuses_what_does_not_fit(void)
+{
+	hw_sim_config cfg = {.backing_bytes = 64 * 4096, .record_illegal = true};
+	hw_platform *pf = hw_platform_sim_create(&cfg);
+	REQUIRE(pf != NULL);
+	char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, 4 * 4096, (void **)&p) == 0);
+	hw_sim_config big = {.backing_bytes = 65 * 4096};
+	hw_sim_config bad = {.page_size = 3000};
+	EXPECT(hw_sim_reset(pf, &big) == EINVAL, "backing beyond the capacity");
+	EXPECT(hw_sim_reset(pf, &bad) == EINVAL, "invalid page size");
+	EXPECT(hw_sim_state(pf, p) == HW_MEM_RESERVED && pf->calls[HW_SYS_RESERVE] == 1,
+	       "a refused reset changes nothing");
+	hw_sim_config same = {.backing_bytes = 64 * 4096};
+	EXPECT(hw_sim_reset(pf, &same) == 0 && hw_sim_state(pf, p) == HW_MEM_NONE);
+	hw_platform_destroy(pf);
+}
+
+/* ---- stale memory (S5, S7) ---- */
+
+static void touch_pages(char *p, size_t n, size_t ps, char v)
+{
+	for (size_t off = 0; off < n; off += ps)
+		p[off] = v;
+}
+
+static void test_stale_memory(void)
+{
+	const size_t ps = 4096, mib = (size_t)1 << 20;
+	char msg[256];
+	hw_sim_config cfg = {.backing_bytes = 80 * mib, .released_reads_zero = true};
+	hw_platform *pf = hw_platform_sim_create(&cfg);
+	REQUIRE(pf != NULL);
+	char *p;
+	/* Zero on reuse, for a few stale pages (cleared by hand) and for many
+	 * (given back to the kernel), with some of the range never used. */
+	REQUIRE(hw_sys_reserve(pf, NULL, 200 * ps, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 200 * ps) == 0 && hw_sys_use(pf, p, 150 * ps) == 0);
+	memset(p, 0x3c, 150 * ps);
+	hw_sys_unuse(pf, p, 3 * ps);
+	hw_sys_unuse(pf, p + 10 * ps, 140 * ps);
+	EXPECT(hw_platform_resident_bytes(p, 150 * ps) > 0, "left Ready, kept");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	REQUIRE(hw_sys_use(pf, p, 3 * ps) == 0);
+	EXPECT(all_bytes((unsigned char *)p, 3 * ps, 0), "3 stale pages reused");
+	REQUIRE(hw_sys_use(pf, p + 10 * ps, 190 * ps) == 0);
+	EXPECT(all_bytes((unsigned char *)p + 10 * ps, 190 * ps, 0), "140 stale pages reused");
+	EXPECT(all_bytes((unsigned char *)p + 3 * ps, 7 * ps, 0x3c), "Ready pages kept");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_sys_release(pf, p, 200 * ps);
+
+	/* A large run of which the heap wrote a few pages: those hold memory
+	 * and are cleared; the others never did and read zero as they are. */
+	char *fresh = p + 4096 * ps; /* never used */
+	REQUIRE(hw_sys_reserve(pf, fresh, 300 * ps, (void **)&p) == 0 && p == fresh);
+	REQUIRE(hw_sys_map(pf, p, 300 * ps) == 0 && hw_sys_use(pf, p, 300 * ps) == 0);
+	p[10 * ps] = 1;
+	p[150 * ps + 77] = 2;
+	p[300 * ps - 1] = 3;
+	hw_sys_unuse(pf, p, 300 * ps);
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	REQUIRE(hw_sys_use(pf, p, 300 * ps) == 0);
+	EXPECT(hw_platform_resident_bytes(p, 300 * ps) <= 3 * ps, "only the written pages held");
+	EXPECT(all_bytes((unsigned char *)p, 300 * ps, 0), "a sparsely written run reused");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_sys_release(pf, p, 300 * ps);
+
+	/* A reset keeps a few MiB of stale memory for the next run... */
+	REQUIRE(hw_sys_reserve(pf, NULL, 8 * mib, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 8 * mib) == 0 && hw_sys_use(pf, p, 8 * mib) == 0);
+	touch_pages(p, 8 * mib, ps, 1);
+	hw_sys_release(pf, p, 8 * mib);
+	REQUIRE(hw_sim_reset(pf, &cfg) == 0);
+	EXPECT(hw_platform_resident_bytes(p, 8 * mib) == 8 * mib, "kept");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	/* ...but not more than 64 MiB of it. */
+	REQUIRE(hw_sys_reserve(pf, NULL, 72 * mib, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 72 * mib) == 0 && hw_sys_use(pf, p, 72 * mib) == 0);
+	touch_pages(p, 72 * mib, ps, 1);
+	hw_sys_release(pf, p, 72 * mib);
+	REQUIRE(hw_sim_reset(pf, &cfg) == 0);
+	EXPECT(hw_platform_resident_bytes(p, 80 * mib) == 0, "given back");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_platform_destroy(pf);
+}
+
+/* Junk comes from a file mapped over the range (when there is one): what the
+ * heap wrote is gone at the next use, junk or zero, and alloc hands out
+ * zero pages where junk was mapped. */
+static void test_junk_mapping(void)
+{
+	const size_t ps = 4096;
+	char msg[256];
+	hw_sim_config junk = {.backing_bytes = 4096 * ps, .record_illegal = true};
+	hw_platform *pf = hw_platform_sim_create(&junk);
+	REQUIRE(pf != NULL);
+	unsigned char *p;
+	/* Across the junk file's 2 MiB windows. */
+	REQUIRE(hw_sys_reserve(pf, NULL, 1200 * ps, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 1200 * ps) == 0 && hw_sys_use(pf, p, 1200 * ps) == 0);
+	EXPECT(all_bytes(p, 1200 * ps, 0xA5), "junk on first use");
+	memset(p + 500 * ps, 0x11, 100 * ps);
+	hw_sys_unuse(pf, p, 1200 * ps);
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	EXPECT(hw_trap_probe(p + 550 * ps, false) == HW_TRAP_ACCERR, "unused page traps");
+	REQUIRE(hw_sys_use(pf, p + 400 * ps, 300 * ps) == 0);
+	EXPECT(all_bytes(p + 400 * ps, 300 * ps, 0xA5), "junk again, the writes gone");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	/* A range whose every page holds memory gets its junk written. */
+	memset(p + 500 * ps, 0x22, 100 * ps);
+	hw_sys_unuse(pf, p + 500 * ps, 100 * ps);
+	REQUIRE(hw_sys_use(pf, p + 500 * ps, 100 * ps) == 0);
+	EXPECT(all_bytes(p + 400 * ps, 300 * ps, 0xA5), "junk written over held pages");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_sys_release(pf, p, 1200 * ps);
+	void *a;
+	REQUIRE(hw_sys_alloc(pf, 1200 * ps, &a) == 0 && a == p);
+	EXPECT(all_bytes(p, 1200 * ps, 0), "alloc hands out zero where junk was");
+	hw_sys_release(pf, p, 1200 * ps);
+	/* Zero mode over former junk pages, after a reset. */
+	hw_sim_config zero = junk;
+	zero.released_reads_zero = true;
+	REQUIRE(hw_sim_reset(pf, &zero) == 0);
+	REQUIRE(hw_sys_reserve(pf, NULL, 1200 * ps, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 1200 * ps) == 0 && hw_sys_use(pf, p, 600 * ps) == 0);
+	REQUIRE(hw_sys_use(pf, p + 600 * ps, 600 * ps) == 0);
+	EXPECT(all_bytes(p, 1200 * ps, 0), "zero mode after junk");
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	EXPECT(hw_sim_illegal_count(pf, NULL, 0) == 0);
+	hw_platform_destroy(pf);
+}
+
 static void test_create_destroy_is_cheap(void)
 {
 	const int n = 2000;
@@ -498,4 +915,7 @@ HW_TEST_MAIN(T(test_transitions_4k), T(test_transitions_64k), T(test_reserve_and
 	     T(test_out_of_backing_refused), T(test_default_policy_aborts), T(test_injection),
 	     T(test_placement), T(test_ignore_hints_discontiguous), T(test_partial_release),
 	     T(test_released_contents), T(test_non_ready_pages_trap),
-	     T(test_check_catches_protection), T(test_create_destroy_is_cheap), T(test_bad_config))
+	     T(test_check_catches_protection), T(test_create_destroy_is_cheap), T(test_bad_config),
+	     T(test_placement_matches_reference), T(test_mixed_fault_and_release),
+	     T(test_find_other), T(test_reset_is_fresh), T(test_reset_refuses_what_does_not_fit),
+	     T(test_stale_memory), T(test_junk_mapping))
