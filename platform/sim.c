@@ -154,7 +154,21 @@ typedef struct sim {
 
 static const hw_platform_ops sim_ops;
 
-static sim *sim_of(const hw_platform *pf)
+/* The scans run over every page a call or a check covers. Their edges and
+ * comparisons describe page counts, not the heap: under a coverage-guided
+ * fuzzer they would only add noise features and cost time. The transitions'
+ * own decisions stay instrumented. */
+#if defined(__clang__)
+#define SIM_SCAN_INLINE __attribute__((no_sanitize("coverage")))
+#else
+#define SIM_SCAN_INLINE
+#endif
+/* Instrumentation is added after inlining: a scan inlined into an
+ * instrumented caller would be traced after all. */
+#define SIM_SCAN SIM_SCAN_INLINE __attribute__((noinline))
+/* The small helpers the scans call are uninstrumented too, or a sanitizer
+ * build would keep them out of line, and instrumented, in every scan. */
+SIM_SCAN_INLINE static sim *sim_of(const hw_platform *pf)
 {
 	HW_CHECK(pf != NULL && pf->ops == &sim_ops, "sim: not a simulator instance");
 	return pf->impl;
@@ -175,30 +189,17 @@ static const char *state_name(unsigned st)
 	return "?";
 }
 
-static size_t page_index(const sim *s, const void *p)
+SIM_SCAN_INLINE static size_t page_index(const sim *s, const void *p)
 {
 	return (size_t)((const unsigned char *)p - s->base) >> s->shift;
 }
 
-static unsigned char *page_addr(const sim *s, size_t i)
+SIM_SCAN_INLINE static unsigned char *page_addr(const sim *s, size_t i)
 {
 	return s->base + (i << s->shift);
 }
 
 /* ---- state scans, eight pages per step ---- */
-
-/* The scans run over every page a call or a check covers. Their edges and
- * comparisons describe page counts, not the heap: under a coverage-guided
- * fuzzer they would only add noise features and cost time. The transitions'
- * own decisions stay instrumented. */
-#if defined(__clang__)
-#define SIM_SCAN_INLINE __attribute__((no_sanitize("coverage")))
-#else
-#define SIM_SCAN_INLINE
-#endif
-/* Instrumentation is added after inlining: a scan inlined into an
- * instrumented caller would be traced after all. */
-#define SIM_SCAN SIM_SCAN_INLINE __attribute__((noinline))
 
 #define BYTES_01 0x0101010101010101ull
 
@@ -366,7 +367,7 @@ static HW_NORETURN HW_COLD void real_fail(const char *what, const void *p, size_
 }
 
 /* Real pages of the byte range [p, p + n) of the backing. */
-static size_t real_index(const sim *s, const void *p)
+SIM_SCAN_INLINE static size_t real_index(const sim *s, const void *p)
 {
 	return (size_t)((const unsigned char *)p - s->base) >> s->rshift;
 }
@@ -437,6 +438,19 @@ static void drop_stale(sim *s, size_t i, size_t end)
 	set_stale(s, p, n, false);
 }
 
+/* The simulated kernel's writes (S5): invisible to the memory tools, which
+ * may see the pages as dead heap memory (track.h K5). Filled here rather
+ * than in the caller so that the fill loop, which under ASan is a word loop,
+ * carries no coverage instrumentation either. */
+#if defined(__clang__)
+__attribute__((no_sanitize("address", "coverage"), noinline))
+#endif
+static void
+os_fill(void *p, size_t n, unsigned char byte)
+{
+	hw_track_os_fill(p, n, byte);
+}
+
 /* Counts the stale pages of real pages [i, end) that hold memory (present
  * or swapped out, as /proc/self/pagemap says), writing zero into each when
  * `zero` (its entry is read before). SIZE_MAX, having written nothing,
@@ -466,8 +480,8 @@ SIM_SCAN static size_t scan_held(sim *s, size_t i, size_t end, bool zero)
 				continue;
 			count++;
 			if (zero)
-				hw_track_os_fill(s->base + ((k + j) << s->rshift),
-						 (size_t)1 << s->rshift, 0);
+				os_fill(s->base + ((k + j) << s->rshift),
+					(size_t)1 << s->rshift, 0);
 		}
 		k += c;
 	}
@@ -478,10 +492,8 @@ SIM_SCAN static size_t scan_held(sim *s, size_t i, size_t end, bool zero)
  * or zero. Pages that are not stale read as zero already (fresh memory). */
 static void fill_ready(sim *s, void *p, size_t n, bool junk)
 {
-	/* These are the simulated kernel's writes: invisible to the memory
-	 * tools, which may see the pages as dead heap memory. */
 	if (junk) {
-		hw_track_os_fill(p, n, SIM_JUNK);
+		os_fill(p, n, SIM_JUNK);
 		set_stale(s, p, n, false);
 		return;
 	}
@@ -499,7 +511,7 @@ static void fill_ready(sim *s, void *p, size_t n, bool junk)
 	}
 	for (size_t k = find_flag(s->stale, i, end, true); k < end;) {
 		size_t e = find_flag(s->stale, k, end, false);
-		hw_track_os_fill(s->base + (k << s->rshift), (e - k) << s->rshift, 0);
+		os_fill(s->base + (k << s->rshift), (e - k) << s->rshift, 0);
 		k = find_flag(s->stale, e, end, true);
 	}
 	set_stale(s, p, n, false);
