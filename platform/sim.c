@@ -28,8 +28,9 @@
  *
  * Junk. A range that becomes Ready with junk (S5) and holds memory in all
  * but a few pages is written. Otherwise it is mapped, private and
- * read/write, from a file of junk (a memfd of SIM_JUNK_FILE bytes, each
- * address at its offset modulo that size): one call, and only the pages the
+ * read/write, from a file of junk (one memfd of SIM_JUNK_FILE bytes for the
+ * process, each address at its offset modulo that size): one call, and only
+ * the pages the
  * heap then writes cost memory (a copy on write), where writing the junk
  * would fault in every page. jmap[] marks such pages (always stale too: mincore
  * counts the file's cache); a page becoming Ready with zero there is mapped
@@ -81,7 +82,9 @@
  *     reservations are never contiguous and come at decreasing addresses.
  *   alloc places like reserve without a hint.
  *
- * Locking: none; the owner serializes calls (sim.h).
+ * Locking: none; the owner serializes calls (sim.h). The two files all
+ * instances share (the junk file, pagemap) are opened once, by an atomic
+ * compare-and-swap, and never change after.
  */
 #include "sim.h"
 
@@ -141,8 +144,6 @@ typedef struct sim {
 	unsigned rshift;      /* log2(real page) */
 	unsigned char *stale; /* per real page: may hold memory (S7) */
 	unsigned char *jmap;  /* per real page: mapped from the junk file */
-	int junk_fd;          /* the junk file; -1 none, -2 not made yet */
-	int pagemap_fd;       /* /proc/self/pagemap; -1 none, -2 not opened yet */
 	size_t stale_pages;   /* S7 */
 	size_t stale_lo;      /* real pages [stale_lo, stale_hi) hold every flag */
 	size_t stale_hi;
@@ -451,15 +452,42 @@ os_fill(void *p, size_t n, unsigned char byte)
 	hw_track_os_fill(p, n, byte);
 }
 
+/* Files every instance shares, opened once and kept for the process's
+ * life: the junk file (never written after it is made: every mapping of it
+ * is private) and /proc/self/pagemap. -2 until first asked for, -1 when
+ * unavailable. */
+static int junk_fd = -2, pagemap_fd = -2;
+
+/* *slot, made by make() the first time. Instances in different threads may
+ * race to make it: one wins, the others close theirs. */
+static int shared_fd(int *slot, int (*make)(void))
+{
+	int fd = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (fd != -2)
+		return fd;
+	fd = make();
+	int expected = -2;
+	if (!__atomic_compare_exchange_n(slot, &expected, fd, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		if (fd >= 0)
+			close(fd);
+		fd = expected;
+	}
+	return fd;
+}
+
+static int open_pagemap(void) { return open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC); }
+
+static int make_junk_file(void);
+
 /* Counts the stale pages of real pages [i, end) that hold memory (present
  * or swapped out, as /proc/self/pagemap says), writing zero into each when
  * `zero` (its entry is read before). SIZE_MAX, having written nothing,
  * when pagemap cannot be read. */
 SIM_SCAN static size_t scan_held(sim *s, size_t i, size_t end, bool zero)
 {
-	if (s->pagemap_fd == -2)
-		s->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (s->pagemap_fd < 0)
+	int fd = shared_fd(&pagemap_fd, open_pagemap);
+	if (fd < 0)
 		return SIZE_MAX;
 	const uint64_t held = 3ull << 62; /* present, swapped */
 	size_t vpage = ((uintptr_t)s->base >> s->rshift) + i, count = 0;
@@ -467,7 +495,7 @@ SIM_SCAN static size_t scan_held(sim *s, size_t i, size_t end, bool zero)
 	for (size_t k = i; k < end;) {
 		size_t c = hw_min(end - k, sizeof pm / sizeof pm[0]);
 		off_t at = (off_t)((vpage + (k - i)) * sizeof pm[0]);
-		if (pread(s->pagemap_fd, pm, c * sizeof pm[0], at) != (ssize_t)(c * sizeof pm[0])) {
+		if (pread(fd, pm, c * sizeof pm[0], at) != (ssize_t)(c * sizeof pm[0])) {
 			if (k == i)
 				return SIZE_MAX;
 			/* Unknown from here on: count it all; drop it all. */
@@ -517,18 +545,15 @@ static void fill_ready(sim *s, void *p, size_t n, bool junk)
 	set_stale(s, p, n, false);
 }
 
-/* The junk file, made on first use; -1 when there is none. */
-static int junk_file(sim *s)
+/* The junk file; -1 when there is none (no memfd, or Valgrind tracking). */
+static int make_junk_file(void)
 {
-	if (s->junk_fd != -2)
-		return s->junk_fd;
-	s->junk_fd = -1;
 	if (HW_TRACK_VALGRIND)
 		return -1;
 	int fd = memfd_create("heapward-sim-junk", MFD_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	static unsigned char chunk[64 << 10];
+	unsigned char chunk[4096];
 	memset(chunk, SIM_JUNK, sizeof chunk);
 	bool ok = ftruncate(fd, (off_t)SIM_JUNK_FILE) == 0;
 	for (size_t off = 0; ok && off < SIM_JUNK_FILE; off += sizeof chunk)
@@ -537,7 +562,6 @@ static int junk_file(sim *s)
 		close(fd);
 		return -1;
 	}
-	s->junk_fd = fd;
 	return fd;
 }
 
@@ -629,7 +653,7 @@ static bool junk_from_file(sim *s, void *p, size_t n)
 
 static int make_ready(sim *s, void *p, size_t n, bool junk)
 {
-	int fd = junk && junk_from_file(s, p, n) ? junk_file(s) : -1;
+	int fd = junk && junk_from_file(s, p, n) ? shared_fd(&junk_fd, make_junk_file) : -1;
 	if (fd >= 0 && map_junk(s, fd, p, n) == 0)
 		return 0;
 	size_t i = real_index(s, p), end = i + (n >> s->rshift);
@@ -790,10 +814,6 @@ static void sim_destroy(hw_platform *pf)
 {
 	sim *s = sim_of(pf);
 	munmap(s->base, s->capacity);
-	if (s->junk_fd >= 0)
-		close(s->junk_fd);
-	if (s->pagemap_fd >= 0)
-		close(s->pagemap_fd);
 	munmap(s, s->self_len);
 }
 
@@ -902,8 +922,6 @@ hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 	s->rshift = hw_log2(real_page);
 	s->stale = s->state + max_pages;
 	s->jmap = s->stale + max_pages;
-	s->junk_fd = -2;
-	s->pagemap_fd = -2;
 	s->stale_lo = SIZE_MAX;
 	apply_config(s, &cfg);
 	return &s->pf;
