@@ -169,9 +169,8 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 	h->sys = sys;
 	h->arenas = (hw_arena *)(meta.base + L.arenas);
 	h->chunks = (hw_chunk *)(meta.base + L.chunks);
-	h->chunk_array_bytes = hw_align_up(nchunks * sizeof(hw_chunk), os_page);
 	if (L.huge)
-		hw_sys_advise_huge(pf, h->chunks, h->chunk_array_bytes);
+		hw_sys_advise_huge(pf, h->chunks, hw_align_up(nchunks * sizeof(hw_chunk), os_page));
 	hw_tree_init(&h->tree, (hw_sum *)(meta.base + L.tree), L.counts, L.top);
 	/* The root level is searched on every allocation: commit it now (a
 	 * no-op when the whole fixed part is). Grow commits the rest of the
@@ -207,7 +206,7 @@ hw_platform *hw_heap_platform(hw_heap *h) { return h->pf; }
 void hw_heap_chunk_array(const hw_heap *h, void **p, size_t *bytes)
 {
 	*p = h->chunks;
-	*bytes = h->chunk_array_bytes;
+	*bytes = hw_align_up(h->nchunks * sizeof(hw_chunk), h->meta.page);
 }
 
 /* ---- spans ---------------------------------------------------------------- */

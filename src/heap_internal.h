@@ -142,7 +142,6 @@ struct hw_heap {
 	hw_arena *arenas; /* sorted by address; I11 */
 	size_t narenas;
 	hw_chunk *chunks; /* [nchunks] */
-	size_t chunk_array_bytes;
 	hw_tree tree;
 	size_t low_free; /* I14; page index, meaningful once base != 0 */
 	hw_meta meta;

@@ -112,8 +112,7 @@ bool hw_meta_is_committed(const hw_meta *m, const void *p, size_t n)
 {
 	uintptr_t a = (uintptr_t)p;
 	unsigned shift = (unsigned)__builtin_ctzll(m->page);
-	size_t i = (a - m->base) >> shift, j = (a + n - 1 - m->base) >> shift;
-	return (m->committed[i / 64] >> (i % 64)) & (m->committed[j / 64] >> (j % 64)) & 1;
+	return committed(m, (a - m->base) >> shift) & committed(m, (a + n - 1 - m->base) >> shift);
 }
 
 void hw_meta_destroy(hw_platform *pf, hw_meta m)

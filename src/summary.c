@@ -111,7 +111,7 @@ void hw_tree_update(hw_heap *h, size_t page, size_t n, hw_tree_change how)
 	hw_tree *t = &h->tree;
 	size_t c0 = page / HW_BITS_PAGES, c1 = (page + n - 1) / HW_BITS_PAGES;
 	bool changed = false;
-	hw_sum old0 = t->level[0][c0];
+	hw_sum was = none, now = none; /* the last entry updated: before, after */
 	for (size_t c = c0; c <= c1; c++) {
 		const hw_chunk *ch = &h->chunks[c];
 		unsigned i = c == c0 ? (unsigned)(page % HW_BITS_PAGES) : 0;
@@ -129,14 +129,13 @@ void hw_tree_update(hw_heap *h, size_t page, size_t n, hw_tree_change how)
 		HW_ASSERT_SLOW(hw_sum_eq(s, ch->present ? hw_bits_summarize(ch->alloc) : none));
 		changed |= !hw_sum_eq(s, old);
 		t->level[0][c] = s;
+		was = old;
+		now = s;
 	}
 	/* A level whose entries all came out unchanged leaves every ancestor
 	 * unchanged too: most small allocations stop at the leaf. When one
 	 * entry changed below, its parent is usually updated from the change
 	 * alone (B4) rather than by merging all its children again. */
-	hw_sum was = t->level[0][c0], now = was;
-	if (c0 == c1)
-		was = old0;
 	for (unsigned l = 1; l <= t->top && changed; l++) {
 		bool one_below = c0 == c1;
 		c0 /= HW_FANOUT;
