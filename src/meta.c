@@ -107,12 +107,13 @@ int hw_meta_ensure(hw_platform *pf, hw_sys_counts *sys, hw_meta *m, const void *
 }
 
 /* Asked for every page the inspection view and the validator look at:
- * shifts rather than divisions, and both bits combined without a branch. */
+ * shifts rather than divisions. */
 bool hw_meta_is_committed(const hw_meta *m, const void *p, size_t n)
 {
 	uintptr_t a = (uintptr_t)p;
 	unsigned shift = (unsigned)__builtin_ctzll(m->page);
-	return committed(m, (a - m->base) >> shift) & committed(m, (a + n - 1 - m->base) >> shift);
+	return committed(m, (a - m->base) >> shift) &&
+	       committed(m, (a + n - 1 - m->base) >> shift);
 }
 
 void hw_meta_destroy(hw_platform *pf, hw_meta m)
