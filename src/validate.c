@@ -97,15 +97,72 @@ static hw_mem_state expected_state(const hw_heap *h, bool released)
 	return h->fault_on_free ? HW_MEM_RESERVED : HW_MEM_PREPARED;
 }
 
+/* Whether every aligned group of `unit` bits (a power of two) of the map is
+ * all set or all clear (I6). Groups within a word are folded: after the
+ * loop, the bit at each group's base holds the OR (o) and the AND (a) of the
+ * group's bits, and the two agree exactly when the group is uniform. */
+static bool whole_units(const uint64_t *map, size_t unit, unsigned *bad)
+{
+	if (unit == 1)
+		return true;
+	if (unit >= 64) {
+		for (unsigned i = 0; i < HW_BITS_PAGES; i += (unsigned)unit) {
+			unsigned n = hw_bits_count(map, i, (unsigned)unit);
+			if (n != 0 && n != unit) {
+				*bad = i;
+				return false;
+			}
+		}
+		return true;
+	}
+	uint64_t bases = 0;
+	for (unsigned b = 0; b < 64; b += (unsigned)unit)
+		bases |= 1ull << b;
+	for (unsigned k = 0; k < HW_BITS_WORDS; k++) {
+		uint64_t o = map[k], a = map[k];
+		for (unsigned s = 1; s < unit; s <<= 1) {
+			o |= o >> s;
+			a &= a >> s;
+		}
+		uint64_t mixed = (o ^ a) & bases;
+		if (mixed != 0) {
+			*bad = k * 64 + (unsigned)__builtin_ctzll(mixed);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* I12 on the simulator, one query per run of pages with the same released
+ * bit (the simulator scans its states eight at a time). */
+static bool check_platform_states(walk *w, const hw_chunk *c, size_t first)
+{
+	hw_heap *h = w->h;
+	for (unsigned i = 0; i < HW_BITS_PAGES;) {
+		bool rel = hw_bits_test(c->released, i);
+		unsigned end = rel ? hw_bits_find_clear_run(c->released, 1, i)
+				   : hw_bits_find_set_from(c->released, i);
+		if (end == HW_BITS_NONE)
+			end = HW_BITS_PAGES;
+		hw_mem_state want = expected_state(h, rel);
+		const void *bad = hw_sim_find_other(h->pf, (void *)hw_heap_addr(h, first + i),
+						    (size_t)(end - i) << h->page_shift, want);
+		if (bad != NULL)
+			return fail(w, 12, "page %zu (%p): platform state %d, heap expects %d",
+				    ((uintptr_t)bad - h->base) >> h->page_shift, bad,
+				    (int)hw_sim_state(h->pf, bad), (int)want);
+		i = end;
+	}
+	return true;
+}
+
 static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_pages,
 			size_t *rel_pages)
 {
 	hw_heap *h = w->h;
 	const hw_chunk *c = &h->chunks[ci];
 	size_t first = ci * HW_BITS_PAGES;
-	unsigned na = hw_bits_count(c->alloc, 0, HW_BITS_PAGES);
-	unsigned nr = hw_bits_count(c->released, 0, HW_BITS_PAGES);
-	unsigned ready_free = 0;
+	unsigned na = 0, nr = 0, ready_free = 0, bad;
 	uint64_t carry = prev_last_alloc;
 	for (unsigned k = 0; k < HW_BITS_WORDS; k++) {
 		uint64_t a = c->alloc[k], r = c->released[k], hd = c->head[k];
@@ -121,13 +178,13 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 				    first + k * 64 +
 					    (unsigned)__builtin_ctzll((starts & ~hd) | (hd & ~a)));
 		carry = a >> 63;
+		na += (unsigned)__builtin_popcountll(a);
+		nr += (unsigned)__builtin_popcountll(r);
 		ready_free += (unsigned)__builtin_popcountll(~a & ~r);
 	}
-	for (unsigned i = 0; i < HW_BITS_PAGES; i += (unsigned)h->unit_pages) {
-		unsigned n = hw_bits_count(c->released, i, (unsigned)h->unit_pages);
-		if (n != 0 && n != h->unit_pages)
-			return fail(w, 6, "unit at page %zu is partly released", first + i);
-	}
+	if (!whole_units(c->released, h->unit_pages, &bad))
+		return fail(w, 6, "unit at page %zu is partly released",
+			    first + hw_align_down(bad, h->unit_pages));
 	if (c->free_ready != ready_free)
 		return fail(w, 10, "chunk %zu: free_ready=%u, bitmap says %u", ci, c->free_ready,
 			    ready_free);
@@ -136,17 +193,8 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 		return fail(w, 8, "chunk %zu: leaf (%u,%u,%u), bitmap (%u,%u,%u)", ci,
 			    h->tree.level[0][ci].start, h->tree.level[0][ci].max,
 			    h->tree.level[0][ci].end, s.start, s.max, s.end);
-	if (h->pf->caps.guard == HW_GUARD_SIM) {
-		for (unsigned i = 0; i < HW_BITS_PAGES; i++) {
-			bool rel = hw_bits_test(c->released, i);
-			void *p = (void *)hw_heap_addr(h, first + i);
-			hw_mem_state want = expected_state(h, rel), got = hw_sim_state(h->pf, p);
-			if (got != want)
-				return fail(w, 12,
-					    "page %zu (%p): platform state %d, heap expects %d",
-					    first + i, p, (int)got, (int)want);
-		}
-	}
+	if (h->pf->caps.guard == HW_GUARD_SIM && !check_platform_states(w, c, first))
+		return false;
 	*alloc_pages += na;
 	*rel_pages += nr;
 	return true;
