@@ -270,7 +270,7 @@ SIM_SCAN static size_t count_ready(const sim *s, size_t i, size_t end)
 	for (; i + 8 <= end; i += 8) {
 		uint64_t w;
 		memcpy(&w, s->state + i, sizeof w);
-		n += (size_t)__builtin_popcountll(eq_bytes(w, HW_MEM_READY));
+		n += hw_count_bytes01(eq_bytes(w, HW_MEM_READY));
 	}
 	for (; i < end; i++)
 		n += s->state[i] == HW_MEM_READY;
@@ -286,7 +286,7 @@ SIM_SCAN static size_t count_flags(const unsigned char *a, size_t i, size_t end)
 	for (; i + 8 <= end; i += 8) {
 		uint64_t w;
 		memcpy(&w, a + i, sizeof w);
-		n += (size_t)__builtin_popcountll(w);
+		n += hw_count_bytes01(w);
 	}
 	for (; i < end; i++)
 		n += a[i];
@@ -1079,7 +1079,7 @@ SIM_SCAN static size_t resident_bytes(const sim *s, void *p, size_t n)
 		for (; i + 8 <= pages; i += 8) {
 			uint64_t w;
 			memcpy(&w, vec + i, sizeof w);
-			resident += (size_t)__builtin_popcountll(w & BYTES_01);
+			resident += hw_count_bytes01(w & BYTES_01);
 		}
 		for (; i < pages; i++)
 			resident += vec[i] & 1;
