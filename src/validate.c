@@ -178,7 +178,8 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 				    first + k * 64 +
 					    (unsigned)__builtin_ctzll((starts & ~hd) | (hd & ~a)));
 		carry = a >> 63;
-		unsigned wa = (unsigned)__builtin_popcountll(a), wr = (unsigned)__builtin_popcountll(r);
+		unsigned wa = (unsigned)__builtin_popcountll(a),
+			 wr = (unsigned)__builtin_popcountll(r);
 		na += wa;
 		nr += wr;
 		ready_free += 64 - wa - wr; /* a and r are disjoint (I5, above) */
