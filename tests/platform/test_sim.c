@@ -640,6 +640,47 @@ static void test_find_other(void)
 	hw_platform_destroy(pf);
 }
 
+/* The state scans skip runs of one state 32 pages at a time and check the
+ * rest eight at a time: a single odd page is found at every position, from
+ * starts on and off those steps, forwards (hw_sim_find_other) and backwards
+ * (the span a fault makes inaccessible ends at the last Ready page). */
+static void test_scans_find_every_position(void)
+{
+	const size_t ps = 4096, n = 200;
+	hw_platform *pf = new_sim(ps, 256, true, true);
+	REQUIRE(pf != NULL);
+	char *p, msg[256];
+	REQUIRE(hw_sys_reserve(pf, NULL, n * ps, (void **)&p) == 0);
+	const size_t starts[] = {0, 1, 7, 8, 9, 31, 32, 33, 40};
+	for (size_t k = 0; k < n; k++) {
+		REQUIRE(hw_sys_map(pf, p + k * ps, ps) == 0);
+		for (size_t j = 0; j < sizeof starts / sizeof starts[0]; j++) {
+			size_t a = starts[j];
+			if (a > k)
+				continue;
+			EXPECT(hw_sim_find_other(pf, p + a * ps, (n - a) * ps, HW_MEM_RESERVED) ==
+				       p + k * ps,
+			       "odd page %zu, scan from %zu", k, a);
+			EXPECT(hw_sim_find_other(pf, p + a * ps, (k - a) * ps, HW_MEM_RESERVED) ==
+				       NULL,
+			       "pages %zu..%zu are all Reserved", a, k);
+		}
+		REQUIRE(hw_sys_fault(pf, p + k * ps, ps) == 0);
+	}
+	REQUIRE(hw_sys_map(pf, p, n * ps) == 0);
+	for (size_t k = 0; k < n; k++) {
+		REQUIRE(hw_sys_use(pf, p + 3 * ps, ps) == 0);
+		if (k != 3)
+			REQUIRE(hw_sys_use(pf, p + k * ps, ps) == 0);
+		REQUIRE(hw_sys_fault(pf, p, n * ps) == 0);
+		EXPECT(hw_trap_probe(p + k * ps, false) == HW_TRAP_ACCERR, "page %zu", k);
+		EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "Ready page %zu: %s", k, msg);
+		REQUIRE(hw_sys_map(pf, p, n * ps) == 0);
+	}
+	EXPECT(hw_sim_illegal_count(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_platform_destroy(pf);
+}
+
 /* ---- hw_sim_reset (S6) ---- */
 
 /* A fixed script of placements on an empty instance: the offsets from the
@@ -966,5 +1007,6 @@ HW_TEST_MAIN(T(test_transitions_4k), T(test_transitions_64k), T(test_reserve_and
 	     T(test_released_contents), T(test_non_ready_pages_trap),
 	     T(test_check_catches_protection), T(test_create_destroy_is_cheap), T(test_bad_config),
 	     T(test_placement_matches_reference), T(test_mixed_fault_and_release),
-	     T(test_find_other), T(test_reset_is_fresh), T(test_reset_refuses_what_does_not_fit),
-	     T(test_stale_memory), T(test_junk_mapping), T(test_junk_file_is_shared))
+	     T(test_find_other), T(test_scans_find_every_position), T(test_reset_is_fresh),
+	     T(test_reset_refuses_what_does_not_fit), T(test_stale_memory), T(test_junk_mapping),
+	     T(test_junk_file_is_shared))
