@@ -71,6 +71,15 @@
  *   S7. stale_pages == number of real pages with stale[i] set, all inside
  *       [stale_lo, stale_hi); a page without the flag that is not Ready
  *       holds no memory. jmap[i] implies stale[i].
+ *   S8. Outside the bytes [since_lo, since_hi) of the base, the simulator
+ *       changed no page's state, protection, memory or flags since the last
+ *       check that passed (the whole capacity before the first): set_state
+ *       and set_stale, the only writers of states and flags and the
+ *       companions of every real call, widen it, and so does a reset; a
+ *       passing check empties it. hw_sim_check_since walks the real mapping
+ *       only there (pages that are not Ready trap every access, so only a
+ *       real call can change them: the simulator's, inside the window, or
+ *       one made behind its back, which hw_sim_check's whole walk sees).
  *
  * Placement (deterministic):
  *   - reserve at the hint when ignore_hints is off and the hint lies inside
@@ -147,6 +156,8 @@ typedef struct sim {
 	size_t stale_pages;   /* S7 */
 	size_t stale_lo;      /* real pages [stale_lo, stale_hi) hold every flag */
 	size_t stale_hi;
+	size_t since_lo; /* S8, bytes from base */
+	size_t since_hi;
 	bool guards_used; /* S1 exception happened at least once */
 	uint64_t illegal;
 	char last_illegal[192];
@@ -280,12 +291,31 @@ SIM_SCAN static size_t last_outside(const sim *s, size_t lo, size_t end, unsigne
 	return SIZE_MAX;
 }
 
+/* Words of 0/1 bytes added up before their bytes are summed: each byte of
+ * the total stays at most 16, so the eight sum to at most 128 and the
+ * multiply that sums them (hw_count_bytes01's) carries nothing out. */
+#define SUM_WORDS 16
+
+SIM_SCAN_INLINE static size_t sum_bytes(uint64_t w)
+{
+	return (size_t)((w * BYTES_01) >> 56);
+}
+
 /* Number of Ready pages in [i, end). */
 SIM_SCAN static size_t count_ready(const sim *s, size_t i, size_t end)
 {
 	size_t n = 0;
 	for (; i < end && (i & 7) != 0; i++)
 		n += s->state[i] == HW_MEM_READY;
+	for (; i + 8 * SUM_WORDS <= end; i += 8 * SUM_WORDS) {
+		uint64_t acc = 0;
+		for (unsigned k = 0; k < SUM_WORDS; k++) {
+			uint64_t w;
+			memcpy(&w, s->state + i + 8 * k, sizeof w);
+			acc += eq_bytes(w, HW_MEM_READY);
+		}
+		n += sum_bytes(acc);
+	}
 	for (; i + 8 <= end; i += 8) {
 		uint64_t w;
 		memcpy(&w, s->state + i, sizeof w);
@@ -302,6 +332,15 @@ SIM_SCAN static size_t count_flags(const unsigned char *a, size_t i, size_t end)
 	size_t n = 0;
 	for (; i < end && (i & 7) != 0; i++)
 		n += a[i];
+	for (; i + 8 * SUM_WORDS <= end; i += 8 * SUM_WORDS) {
+		uint64_t acc = 0;
+		for (unsigned k = 0; k < SUM_WORDS; k++) {
+			uint64_t w;
+			memcpy(&w, a + i + 8 * k, sizeof w);
+			acc += w;
+		}
+		n += sum_bytes(acc);
+	}
 	for (; i + 8 <= end; i += 8) {
 		uint64_t w;
 		memcpy(&w, a + i, sizeof w);
@@ -366,11 +405,19 @@ static int check_range(sim *s, hw_sys_kind op, const void *p, size_t n, unsigned
 	return refuse(s, msg);
 }
 
+/* S8: bytes [lo, hi) of the base may have changed. */
+static void changed(sim *s, size_t lo, size_t hi)
+{
+	s->since_lo = hw_min(s->since_lo, lo);
+	s->since_hi = hw_max(s->since_hi, hi);
+}
+
 /* Sets the state of a page range, keeping ready_pages exact (S2). */
 static void set_state(sim *s, size_t first, size_t np, hw_mem_state st)
 {
 	s->ready_pages -= count_ready(s, first, first + np);
 	memset(s->state + first, st, np);
+	changed(s, first << s->shift, (first + np) << s->shift);
 	if (st == HW_MEM_READY)
 		s->ready_pages += np;
 	if (st != HW_MEM_NONE) {
@@ -398,6 +445,7 @@ static void set_stale(sim *s, const void *p, size_t n, bool stale)
 	size_t i = real_index(s, p), k = n >> s->rshift;
 	size_t had = count_flags(s->stale, i, i + k);
 	memset(s->stale + i, stale, k);
+	changed(s, i << s->rshift, (i + k) << s->rshift);
 	if (!stale) {
 		s->stale_pages -= had;
 		return;
@@ -942,6 +990,8 @@ hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 	s->stale = s->state + max_pages;
 	s->jmap = s->stale + max_pages;
 	s->stale_lo = SIZE_MAX;
+	s->since_lo = 0;
+	s->since_hi = capacity;
 	apply_config(s, &cfg);
 	return &s->pf;
 }
@@ -965,7 +1015,12 @@ int hw_sim_reset(hw_platform *pf, const hw_sim_config *cfg_in)
 		if (s->guards_used && madvise(p, n, MADV_GUARD_REMOVE) != 0)
 			real_fail("madvise(GUARD_REMOVE)", p, n, errno);
 		memset(s->state + s->used_lo, HW_MEM_NONE, s->used_hi - s->used_lo);
+		changed(s, s->used_lo << s->shift, s->used_hi << s->shift);
 	}
+	/* S8: pages joining or leaving the backing change what S1 asks. */
+	size_t backing = hw_align_up(cfg.backing_bytes, cfg.page_size);
+	if (backing != s->backing)
+		changed(s, hw_min(backing, s->backing), hw_max(backing, s->backing));
 	s->guards_used = false;
 	/* Stale memory is kept for the next run, up to a bound. */
 	if (s->stale_pages << s->rshift > SIM_STALE_MAX) {
@@ -1072,8 +1127,15 @@ static int check_mapping(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
  * SIZE_MAX. */
 SIM_SCAN static size_t jmap_not_stale(const sim *s)
 {
-	size_t n = s->capacity >> s->rshift;
-	for (size_t i = 0; i < n; i += 8) {
+	size_t n = s->capacity >> s->rshift, i = 0;
+	for (; i + 32 <= n; i += 32) {
+		uint64_t j[4], st[4];
+		memcpy(j, s->jmap + i, sizeof j);
+		memcpy(st, s->stale + i, sizeof st);
+		if (((j[0] & ~st[0]) | (j[1] & ~st[1]) | (j[2] & ~st[2]) | (j[3] & ~st[3])) != 0)
+			break;
+	}
+	for (; i < n; i += 8) {
 		uint64_t j, st;
 		memcpy(&j, s->jmap + i, sizeof j);
 		memcpy(&st, s->stale + i, sizeof st);
@@ -1159,9 +1221,10 @@ static int backing_mappings(const void *p, size_t n, hw_mapping_fn fn, void *arg
 	return rc;
 }
 
-int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
+/* S1, S2 and S7, with S1 walked over the bytes [lo, hi) of the backing
+ * (page-aligned); a pass empties the S8 window. */
+static int check(sim *s, char *msg, size_t len, size_t lo, size_t hi)
 {
-	const sim *s = sim_of(pf);
 	char scratch[8];
 	if (msg == NULL || len == 0) {
 		msg = scratch;
@@ -1174,13 +1237,13 @@ int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
 		return -1;
 	}
 	msg[0] = '\0';
-	check_ctx c = {s, (uintptr_t)s->base, msg, len};
-	if (backing_mappings(s->base, s->backing, check_mapping, &c) != 0) {
+	check_ctx c = {s, (uintptr_t)s->base + lo, msg, len};
+	if (lo < hi && backing_mappings(s->base + lo, hi - lo, check_mapping, &c) != 0) {
 		if (msg[0] == '\0')
 			hw_report_format(msg, len, "S1: cannot read the process's mappings");
 		return -1;
 	}
-	if (c.next != (uintptr_t)s->base + s->backing) {
+	if (c.next != (uintptr_t)s->base + hi) {
 		hw_report_format(msg, len, "S1: backing not mapped at %p", (void *)c.next);
 		return -1;
 	}
@@ -1198,9 +1261,10 @@ int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
 	}
 	/* Non-Ready pages hold no memory unless flagged stale: walk maximal
 	 * non-Ready runs, and their unflagged parts. */
-	for (size_t i = first_outside(s, 0, s->npages, ACCEPT_READY); i < s->npages;
-	     i = first_outside(s, i, s->npages, ACCEPT_READY)) {
-		size_t j = first_outside(s, i, s->npages, NOT_READY);
+	size_t last = hi >> s->shift;
+	for (size_t i = first_outside(s, lo >> s->shift, last, ACCEPT_READY); i < last;
+	     i = first_outside(s, i, last, ACCEPT_READY)) {
+		size_t j = first_outside(s, i, last, NOT_READY);
 		size_t ri = real_index(s, page_addr(s, i)), rj = real_index(s, page_addr(s, j));
 		for (size_t k = find_flag(s->stale, ri, rj, false); k < rj;) {
 			size_t e = find_flag(s->stale, k, rj, true);
@@ -1218,6 +1282,23 @@ int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
 		}
 		i = j;
 	}
+	s->since_lo = SIZE_MAX;
+	s->since_hi = 0;
 	msg[0] = '\0';
 	return 0;
+}
+
+int hw_sim_check(const hw_platform *pf, char *msg, size_t len)
+{
+	sim *s = sim_of(pf);
+	return check(s, msg, len, 0, s->backing);
+}
+
+int hw_sim_check_since(const hw_platform *pf, char *msg, size_t len)
+{
+	sim *s = sim_of(pf);
+	size_t page = (size_t)1 << s->shift;
+	size_t lo = hw_align_down(s->since_lo, page);
+	size_t hi = hw_min(hw_align_up(s->since_hi, page), s->backing);
+	return check(s, msg, len, lo < hi ? lo : 0, lo < hi ? hi : 0);
 }

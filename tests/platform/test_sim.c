@@ -457,6 +457,49 @@ static void test_check_catches_protection(void)
 	hw_platform_destroy(pf);
 }
 
+/* hw_sim_check_since walks only what the simulator changed since the last
+ * passing check (S8): a bad protection there is caught, one behind its back
+ * elsewhere is left to hw_sim_check; and every transition, a reset and a
+ * change of backing widen the window. */
+static void test_check_since_walks_changes(void)
+{
+	const size_t ps = 4096;
+	hw_platform *pf = new_sim(ps, 64, true, true);
+	hw_platform *os = hw_platform_linux_create(true, false);
+	REQUIRE(pf != NULL && os != NULL);
+	char *p;
+	char msg[256];
+	REQUIRE(hw_sys_reserve(pf, NULL, 8 * ps, (void **)&p) == 0);
+	REQUIRE(hw_sim_check_since(pf, msg, sizeof msg) == 0, "%s", msg);
+	/* Behind its back, on a page it has not touched since: not walked. */
+	REQUIRE(hw_sys_map(os, p + 5 * ps, ps) == 0);
+	EXPECT(hw_sim_check_since(pf, msg, sizeof msg) == 0, "%s", msg);
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == -1 && strstr(msg, "S1: page 5 ") != NULL,
+	       "the whole walk sees it: %s", msg);
+	/* A transition of that page (no real call: Reserved -> Prepared)
+	 * brings it into the window. */
+	REQUIRE(hw_sys_map(pf, p + 5 * ps, ps) == 0);
+	EXPECT(hw_sim_check_since(pf, msg, sizeof msg) == -1 &&
+		       strstr(msg, "S1: page 5 ") != NULL && strstr(msg, "is Prepared") != NULL,
+	       "%s", msg);
+	REQUIRE(hw_sys_fault(os, p + 5 * ps, ps) == 0);
+	EXPECT(hw_sim_check_since(pf, msg, sizeof msg) == 0, "%s", msg);
+	/* A reset widens it over the pages the run used. */
+	REQUIRE(hw_sys_map(pf, p + 2 * ps, ps) == 0);
+	REQUIRE(hw_sim_check_since(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_sim_config same = {.backing_bytes = 64 * ps,
+			      .page_size = ps,
+			      .released_reads_zero = true,
+			      .record_illegal = true};
+	REQUIRE(hw_sim_reset(pf, &same) == 0);
+	REQUIRE(hw_sys_map(os, p + 2 * ps, ps) == 0);
+	EXPECT(hw_sim_check_since(pf, msg, sizeof msg) == -1 && strstr(msg, "S1: page 2 ") != NULL,
+	       "after a reset: %s", msg);
+	REQUIRE(hw_sys_fault(os, p + 2 * ps, ps) == 0);
+	hw_platform_destroy(os);
+	hw_platform_destroy(pf);
+}
+
 static void test_bad_config(void)
 {
 	hw_sim_config bad[] = {
@@ -1005,7 +1048,8 @@ HW_TEST_MAIN(T(test_transitions_4k), T(test_transitions_64k), T(test_reserve_and
 	     T(test_out_of_backing_refused), T(test_default_policy_aborts), T(test_injection),
 	     T(test_placement), T(test_ignore_hints_discontiguous), T(test_partial_release),
 	     T(test_released_contents), T(test_non_ready_pages_trap),
-	     T(test_check_catches_protection), T(test_create_destroy_is_cheap), T(test_bad_config),
+	     T(test_check_catches_protection), T(test_check_since_walks_changes),
+	     T(test_create_destroy_is_cheap), T(test_bad_config),
 	     T(test_placement_matches_reference), T(test_mixed_fault_and_release),
 	     T(test_find_other), T(test_scans_find_every_position), T(test_reset_is_fresh),
 	     T(test_reset_refuses_what_does_not_fit), T(test_stale_memory), T(test_junk_mapping),
