@@ -19,10 +19,11 @@
  * memory (stale[], per real page), so the next use of the same address costs
  * no page fault and no discard call: what the simulated OS promises about
  * the contents of a page becoming Ready is written then (S5). Zero is
- * written by hand: into every stale page of a small range, and into those
- * of a larger range that hold memory, which /proc/self/pagemap names (a page
- * of a large run the heap never wrote holds none and reads zero already);
- * without pagemap a large range is given back with MADV_DONTNEED. Nothing
+ * written by hand into the stale pages that hold memory, which
+ * /proc/self/pagemap names: a page the heap never wrote holds none and reads
+ * zero already, and writing it would fault it in for nothing (and cost a
+ * walk in every later protection change over it). Without pagemap, a small
+ * range is written whole and a large one given back with MADV_DONTNEED. Nothing
  * can read stale memory while it is inaccessible. A reset that finds more
  * than SIM_STALE_MAX bytes of it gives them back to the kernel.
  *
@@ -120,8 +121,9 @@
  * (zero into every stale page, junk into every page), larger ones given back
  * with MADV_DONTNEED or mapped from the junk file. */
 #define SIM_BY_HAND ((size_t)256 << 10)
-/* Ranges of up to this many real pages are filled by hand whatever holds
- * memory: asking pagemap costs more. */
+/* Ranges of up to this many real pages are written with junk by hand
+ * whatever holds memory: asking pagemap and mapping the junk file cost
+ * more. */
 #define SIM_SMALL_PAGES 16
 /* The junk file's size: a multiple of every simulated page, and a divisor of
  * the backing's alignment, so every address has the same offset in it each
@@ -596,7 +598,7 @@ static void fill_ready(sim *s, void *p, size_t n, bool junk)
 	size_t stale = count_flags(s->stale, i, end);
 	if (stale == 0)
 		return;
-	if (stale > SIM_SMALL_PAGES && scan_held(s, i, end, true) != SIZE_MAX) {
+	if (scan_held(s, i, end, true) != SIZE_MAX) {
 		set_stale(s, p, n, false);
 		return;
 	}
