@@ -134,7 +134,7 @@ static bool whole_units(const uint64_t *map, size_t unit, unsigned *bad)
 }
 
 /* I12 on the simulator, one query per run of pages with the same released
- * bit (the simulator scans its states eight at a time). */
+ * bit (the simulator scans its states a word or more at a time). */
 static bool check_platform_states(walk *w, const hw_chunk *c, size_t first)
 {
 	hw_heap *h = w->h;
