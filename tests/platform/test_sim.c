@@ -496,6 +496,20 @@ static void test_check_since_walks_changes(void)
 	EXPECT(hw_sim_check_since(pf, msg, sizeof msg) == -1 && strstr(msg, "S1: page 2 ") != NULL,
 	       "after a reset: %s", msg);
 	REQUIRE(hw_sys_fault(os, p + 2 * ps, ps) == 0);
+	/* Pages that rejoin the backing are walked again. */
+	char *base = hw_sim_backing(pf, NULL);
+	hw_sim_config half = same;
+	half.backing_bytes = 32 * ps;
+	REQUIRE(hw_sim_reset(pf, &half) == 0);
+	REQUIRE(hw_sim_check_since(pf, msg, sizeof msg) == 0, "%s", msg);
+	REQUIRE(hw_sys_map(os, base + 40 * ps, ps) == 0);
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "outside the backing: %s", msg);
+	REQUIRE(hw_sim_reset(pf, &same) == 0);
+	EXPECT(hw_sim_check_since(pf, msg, sizeof msg) == -1 &&
+		       strstr(msg, "S1: page 40 ") != NULL,
+	       "after the backing grew back: %s", msg);
+	REQUIRE(hw_sys_fault(os, base + 40 * ps, ps) == 0);
+	EXPECT(hw_sim_check_since(pf, msg, sizeof msg) == 0, "%s", msg);
 	hw_platform_destroy(os);
 	hw_platform_destroy(pf);
 }
