@@ -169,8 +169,12 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 	h->sys = sys;
 	h->arenas = (hw_arena *)(meta.base + L.arenas);
 	h->chunks = (hw_chunk *)(meta.base + L.chunks);
-	if (L.huge)
-		hw_sys_advise_huge(pf, h->chunks, hw_align_up(nchunks * sizeof(hw_chunk), os_page));
+	if (L.huge) {
+		void *arr;
+		size_t bytes;
+		hw_heap_chunk_array(h, &arr, &bytes);
+		hw_sys_advise_huge(pf, arr, bytes);
+	}
 	hw_tree_init(&h->tree, (hw_sum *)(meta.base + L.tree), L.counts, L.top);
 	/* The root level is searched on every allocation: commit it now (a
 	 * no-op when the whole fixed part is). Grow commits the rest of the
