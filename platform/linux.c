@@ -410,7 +410,7 @@ size_t hw_platform_resident_bytes(const void *p, size_t n)
 		for (; i + 8 <= pages; i += 8) {
 			uint64_t w;
 			memcpy(&w, vec + i, sizeof w);
-			resident += hw_count_bytes01(w & 0x0101010101010101ull);
+			resident += hw_sum_bytes(w & 0x0101010101010101ull);
 		}
 		for (; i < pages; i++)
 			resident += vec[i] & 1;

@@ -299,14 +299,9 @@ SIM_SCAN static size_t last_outside(const sim *s, size_t lo, size_t end, unsigne
 }
 
 /* Words of 0/1 bytes added up before their bytes are summed: each byte of
- * the total stays at most 16, so the eight sum to at most 128 and the
- * multiply that sums them (hw_count_bytes01's) carries nothing out. */
+ * the total stays at most 16, so the eight sum to at most 128, within
+ * hw_sum_bytes's bound. */
 #define SUM_WORDS 16
-
-SIM_SCAN_INLINE static size_t sum_bytes(uint64_t w)
-{
-	return (size_t)((w * BYTES_01) >> 56);
-}
 
 /* Number of Ready pages in [i, end). */
 SIM_SCAN static size_t count_ready(const sim *s, size_t i, size_t end)
@@ -321,12 +316,12 @@ SIM_SCAN static size_t count_ready(const sim *s, size_t i, size_t end)
 			memcpy(&w, s->state + i + 8 * k, sizeof w);
 			acc += eq_bytes(w, HW_MEM_READY);
 		}
-		n += sum_bytes(acc);
+		n += hw_sum_bytes(acc);
 	}
 	for (; i + 8 <= end; i += 8) {
 		uint64_t w;
 		memcpy(&w, s->state + i, sizeof w);
-		n += hw_count_bytes01(eq_bytes(w, HW_MEM_READY));
+		n += hw_sum_bytes(eq_bytes(w, HW_MEM_READY));
 	}
 	for (; i < end; i++)
 		n += s->state[i] == HW_MEM_READY;
@@ -346,12 +341,12 @@ SIM_SCAN static size_t count_flags(const unsigned char *a, size_t i, size_t end)
 			memcpy(&w, a + i + 8 * k, sizeof w);
 			acc += w;
 		}
-		n += sum_bytes(acc);
+		n += hw_sum_bytes(acc);
 	}
 	for (; i + 8 <= end; i += 8) {
 		uint64_t w;
 		memcpy(&w, a + i, sizeof w);
-		n += hw_count_bytes01(w);
+		n += hw_sum_bytes(w);
 	}
 	for (; i < end; i++)
 		n += a[i];
@@ -1167,7 +1162,7 @@ SIM_SCAN static size_t resident_bytes(const sim *s, void *p, size_t n)
 		for (; i + 8 <= pages; i += 8) {
 			uint64_t w;
 			memcpy(&w, vec + i, sizeof w);
-			resident += hw_count_bytes01(w & BYTES_01);
+			resident += hw_sum_bytes(w & BYTES_01);
 		}
 		for (; i < pages; i++)
 			resident += vec[i] & 1;

@@ -89,10 +89,10 @@ static inline unsigned hw_log2(size_t x)
 {
 	return (unsigned)(63 - __builtin_clzll((unsigned long long)x));
 }
-/* How many bytes of w are 1, when every byte is 0 or 1: one multiply sums
- * the bytes into the top byte (at most 8, so nothing carries out of it),
- * where a population count is a library call on baseline x86-64. */
-static inline unsigned hw_count_bytes01(uint64_t w)
+/* The sum of w's eight bytes, when it is below 256 (eight bytes of 0 or 1,
+ * say): one multiply gathers them into the top byte with nothing carried out
+ * of it, where a population count is a library call on baseline x86-64. */
+static inline unsigned hw_sum_bytes(uint64_t w)
 {
 	return (unsigned)((w * 0x0101010101010101ull) >> 56);
 }
