@@ -10,6 +10,11 @@
  * Every symbol is hw_*; the library never defines malloc or any libc name.
  * All functions are thread-safe: each heap has its own lock.
  *
+ * fork(): every heap stays usable in the child, whatever the parent's other
+ * threads were doing (the library locks every heap around fork). Threads do
+ * not survive fork, so in the child no heap has a background scavenger:
+ * hw_heap_scavenger_start there starts a new one.
+ *
  * Stats identities (exact; hw_heap_validate checks them and more):
  *   mapped == inuse + idle,   released <= idle,   ready == mapped - released.
  */
@@ -98,8 +103,10 @@ HW_API size_t hw_heap_set_memory_limit(hw_heap *h, size_t limit);
  * (64 KiB) toward it. Returns bytes released. Deterministic; used by tests. */
 HW_API size_t hw_heap_scavenger_step(hw_heap *h);
 
-/* Starts or stops the background scavenger thread. Start returns 0, EALREADY,
- * or an errno from thread creation. Stop waits for the thread to exit. */
+/* Starts or stops the background scavenger thread. Start returns 0, EALREADY
+ * (already running), or an errno from thread creation. Stop waits for the
+ * thread to exit; stopping a stopped scavenger does nothing. Any threads may
+ * call both at once. */
 HW_API int hw_heap_scavenger_start(hw_heap *h);
 HW_API void hw_heap_scavenger_stop(hw_heap *h);
 

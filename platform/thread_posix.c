@@ -1,14 +1,16 @@
-/* thread_posix.c: hw_mutex, hw_thread and the clocks on POSIX threads.
+/* thread_posix.c: hw_mutex, hw_thread, fork hooks and the clocks on POSIX.
  *
- * Owns: the mapping of thread.h onto pthreads and clock_gettime.
+ * Owns: the mapping of thread.h onto pthreads, pthread_atfork and
+ * clock_gettime.
  *
- * Invariants:
- *   T1. hw_mutex_init cannot fail: it copies PTHREAD_MUTEX_INITIALIZER into
- *       the opaque storage, which is the static initialisation pthreads
- *       guarantees to succeed (the storage size is checked at compile time).
+ * Invariants (thread.h's, and how they hold here):
+ *   T1. hw_mutex_init assigns PTHREAD_MUTEX_INITIALIZER, the static
+ *       initialisation pthreads guarantees to succeed; HW_MUTEX_INIT is the
+ *       same initializer.
  *   T2. hw_now_ns reads CLOCK_MONOTONIC, which never goes back.
  *   T3. A lock or unlock error (EDEADLK, EPERM, EINVAL) is a caller bug and
  *       aborts with "heapward: thread: <call> failed: errno <e>".
+ *   T4. hw_fork_hooks is pthread_atfork.
  *
  * Locking: these are the locks; nothing here holds one across calls.
  */
@@ -21,15 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-_Static_assert(sizeof(pthread_mutex_t) <= sizeof(((hw_mutex *)0)->opaque),
-	       "hw_mutex storage too small for pthread_mutex_t");
-_Static_assert(_Alignof(pthread_mutex_t) <= 8, "hw_mutex storage under-aligned");
 _Static_assert(sizeof(pthread_t) <= sizeof(uintptr_t), "pthread_t does not fit hw_thread");
-
-static pthread_mutex_t *mutex_of(hw_mutex *m)
-{
-	return (pthread_mutex_t *)(void *)m->opaque;
-}
 
 static void check_rc(int rc, const char *call)
 {
@@ -39,24 +33,23 @@ static void check_rc(int rc, const char *call)
 
 void hw_mutex_init(hw_mutex *m)
 {
-	static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
-	memset(m->opaque, 0, sizeof m->opaque);
-	memcpy(m->opaque, &init, sizeof init);
+	static const hw_mutex init = HW_MUTEX_INIT;
+	*m = init;
 }
 
 void hw_mutex_destroy(hw_mutex *m)
 {
-	check_rc(pthread_mutex_destroy(mutex_of(m)), "pthread_mutex_destroy");
+	check_rc(pthread_mutex_destroy(&m->m), "pthread_mutex_destroy");
 }
 
 void hw_mutex_lock(hw_mutex *m)
 {
-	check_rc(pthread_mutex_lock(mutex_of(m)), "pthread_mutex_lock");
+	check_rc(pthread_mutex_lock(&m->m), "pthread_mutex_lock");
 }
 
 void hw_mutex_unlock(hw_mutex *m)
 {
-	check_rc(pthread_mutex_unlock(mutex_of(m)), "pthread_mutex_unlock");
+	check_rc(pthread_mutex_unlock(&m->m), "pthread_mutex_unlock");
 }
 
 int hw_thread_start(hw_thread *t, void *(*fn)(void *), void *arg)
@@ -75,6 +68,11 @@ void hw_thread_join(hw_thread *t)
 	pthread_t th;
 	memcpy(&th, &t->handle, sizeof th);
 	check_rc(pthread_join(th, NULL), "pthread_join");
+}
+
+int hw_fork_hooks(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+	return pthread_atfork(prepare, parent, child);
 }
 
 static uint64_t clock_ns(clockid_t id)

@@ -144,6 +144,7 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 	}
 	hw_heap *h = (hw_heap *)meta.base;
 	hw_mutex_init(&h->lock);
+	hw_mutex_init(&h->scav_lock);
 	h->pf = pf;
 	h->report = c->report ? c->report : default_report;
 	h->report_arg = c->report ? c->report_arg : NULL;
@@ -186,6 +187,12 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 		errno = ENOMEM;
 		return NULL;
 	}
+	int err = hw_registry_add(h);
+	if (err != 0) {
+		hw_meta_destroy(pf, h->meta);
+		errno = err;
+		return NULL;
+	}
 	return h;
 }
 
@@ -193,8 +200,10 @@ void hw_heap_destroy(hw_heap *h)
 {
 	if (!h)
 		return;
+	hw_registry_remove(h);
 	hw_heap_scavenger_stop(h);
 	hw_grow_release_all(h);
+	hw_mutex_destroy(&h->scav_lock);
 	hw_mutex_destroy(&h->lock);
 	/* The heap lives inside its metadata: copy what destroy needs. */
 	hw_platform *pf = h->pf;

@@ -40,8 +40,10 @@
  *   I14. Every page of the window below low_free is allocated or absent
  *        (the search hint: first fit starts there).
  *
- * Locking: h->lock guards everything below it in struct hw_heap; every
- * function named *_locked requires it held. Platform calls are made under
+ * Locking: h->lock guards everything below it in struct hw_heap but the
+ * scavenger's handle and the registry links (see their comments); every
+ * function named *_locked requires it held. Lock order (registry.c, R2):
+ * the registry lock, then h->scav_lock, then h->lock. Platform calls are made under
  * the lock (they are system calls on one range; the scavenger's quantum
  * bounds how long the lock is held).
  */
@@ -151,10 +153,15 @@ struct hw_heap {
 	hw_heap_stats counters; /* the monotone counters; sizes filled on read */
 	hw_sys_counts sys;
 
-	/* Background scavenger. */
+	/* Background scavenger: scav_lock guards scav_thread and scav_running
+	 * (start and stop hold it throughout); scav_stop is atomic. */
+	hw_mutex scav_lock;
 	hw_thread scav_thread;
 	bool scav_running;
 	volatile int scav_stop;
+
+	/* The process's list of heaps (registry.c), under its lock. */
+	hw_heap *reg_next, *reg_prev;
 };
 
 /* heap.c */
@@ -236,6 +243,11 @@ size_t hw_scavenge_ready(const hw_heap *h);
 
 /* scavenger.c */
 size_t hw_scavenger_step_locked(hw_heap *h);
+
+/* registry.c */
+/* Lists a heap (registering the fork hooks first); 0 or an errno value. */
+int hw_registry_add(hw_heap *h);
+void hw_registry_remove(hw_heap *h);
 
 /* validate.c */
 int hw_validate_locked(hw_heap *h, char *msg, size_t len);

@@ -14,9 +14,11 @@
  * nothing to do it sleeps 10 ms and looks again. Stop is checked between
  * sleeps of at most 10 ms, so stopping never waits longer than that.
  *
- * Locking: a step takes h->lock; scav_running and the thread handle are
- * touched only by start and stop, which the owner must not race with
- * destroy; scav_stop is written by stop and read by the thread.
+ * Locking: a step takes h->lock. Start and stop hold h->scav_lock for their
+ * whole duration (stop across the join), so any number of threads may call
+ * them at once; the thread itself never takes scav_lock. scav_stop is
+ * written by start and stop and read by the thread, atomically. A fork child
+ * has no scavenger thread: registry.c marks it stopped there.
  */
 #include "heap_internal.h"
 #include "inspect.h"
@@ -82,20 +84,27 @@ static void *scavenger_main(void *arg)
 
 int hw_heap_scavenger_start(hw_heap *h)
 {
-	if (h->scav_running)
-		return EALREADY;
-	__atomic_store_n(&h->scav_stop, 0, __ATOMIC_RELEASE);
-	int err = hw_thread_start(&h->scav_thread, scavenger_main, h);
-	if (err == 0)
-		h->scav_running = true;
+	hw_mutex_lock(&h->scav_lock);
+	int err = EALREADY;
+	if (!h->scav_running) {
+		__atomic_store_n(&h->scav_stop, 0, __ATOMIC_RELEASE);
+		err = hw_thread_start(&h->scav_thread, scavenger_main, h);
+		h->scav_running = err == 0;
+	}
+	hw_mutex_unlock(&h->scav_lock);
 	return err;
 }
 
 void hw_heap_scavenger_stop(hw_heap *h)
 {
-	if (!h->scav_running)
-		return;
-	__atomic_store_n(&h->scav_stop, 1, __ATOMIC_RELEASE);
-	hw_thread_join(&h->scav_thread);
-	h->scav_running = false;
+	/* Held across the join: a racing start waits until the old thread is
+	 * gone, and a racing stop finds it stopped. The thread never takes
+	 * scav_lock, so the join cannot wait on this lock. */
+	hw_mutex_lock(&h->scav_lock);
+	if (h->scav_running) {
+		__atomic_store_n(&h->scav_stop, 1, __ATOMIC_RELEASE);
+		hw_thread_join(&h->scav_thread);
+		h->scav_running = false;
+	}
+	hw_mutex_unlock(&h->scav_lock);
 }

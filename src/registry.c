@@ -1,0 +1,90 @@
+/* registry.c: the process's list of live heaps, and what fork does to them.
+ *
+ * Owns: the registry (every heap between hw_heap_create and hw_heap_destroy)
+ * and the fork hooks that keep each heap usable in a child, whatever the
+ * parent's threads were doing when one of them forked.
+ *
+ * Fork. A thread may fork while another holds a heap's lock (an allocation,
+ * a scavenger step) or its scavenger lock (a start or stop). The child has
+ * only the forking thread, so such a lock would stay held forever and the
+ * child's first call would block. Before fork, prepare takes the registry
+ * lock, then for each heap its scav_lock and then its lock; after fork the
+ * parent hook and the child hook release them all, in reverse. In between no
+ * heap is in the middle of an operation, so the child's copy is consistent.
+ * The child has no scavenger thread (threads do not survive fork): the child
+ * hook marks each heap's scavenger stopped, so hw_heap_scavenger_start in
+ * the child starts a new one.
+ *
+ * Invariants:
+ *   R1. A heap is on the list exactly from the end of hw_heap_create to the
+ *       start of hw_heap_destroy.
+ *   R2. Lock order: registry lock, then a heap's scav_lock, then its lock.
+ *       Nothing takes the registry lock while holding a heap's lock.
+ *   R3. The fork hooks are registered once, before the first heap is
+ *       listed, and never run while a heap is half listed (they take the
+ *       registry lock).
+ *
+ * Locking: reg_lock guards the list and the reg_next/reg_prev links of
+ * every heap; see R2 for the order.
+ */
+#include "heap_internal.h"
+
+static hw_mutex reg_lock = HW_MUTEX_INIT;
+static hw_heap *reg_head; /* guarded by reg_lock */
+static bool hooks_registered;
+
+static void fork_prepare(void)
+{
+	hw_mutex_lock(&reg_lock);
+	for (hw_heap *h = reg_head; h; h = h->reg_next) {
+		hw_mutex_lock(&h->scav_lock);
+		hw_mutex_lock(&h->lock);
+	}
+}
+
+static void unlock_all(bool child)
+{
+	for (hw_heap *h = reg_head; h; h = h->reg_next) {
+		if (child) {
+			h->scav_running = false;
+			h->scav_stop = 0;
+		}
+		hw_mutex_unlock(&h->lock);
+		hw_mutex_unlock(&h->scav_lock);
+	}
+	hw_mutex_unlock(&reg_lock);
+}
+
+static void fork_parent(void) { unlock_all(false); }
+static void fork_child(void) { unlock_all(true); }
+
+int hw_registry_add(hw_heap *h)
+{
+	int err = 0;
+	hw_mutex_lock(&reg_lock);
+	if (!hooks_registered) {
+		err = hw_fork_hooks(fork_prepare, fork_parent, fork_child);
+		hooks_registered = err == 0;
+	}
+	if (err == 0) {
+		h->reg_prev = NULL;
+		h->reg_next = reg_head;
+		if (reg_head)
+			reg_head->reg_prev = h;
+		reg_head = h;
+	}
+	hw_mutex_unlock(&reg_lock);
+	return err;
+}
+
+void hw_registry_remove(hw_heap *h)
+{
+	hw_mutex_lock(&reg_lock);
+	if (h->reg_prev)
+		h->reg_prev->reg_next = h->reg_next;
+	else
+		reg_head = h->reg_next;
+	if (h->reg_next)
+		h->reg_next->reg_prev = h->reg_prev;
+	hw_mutex_unlock(&reg_lock);
+}
