@@ -1,30 +1,47 @@
 #!/usr/bin/env bash
-# ci/job-install.sh: install to a scratch prefix and build consumers against it.
+# ci/job-install.sh: install to a scratch prefix, build consumers against it
+# and run them.
 #
 # Gates:
-#   1. `cmake --install` lays out include/heapward.h, lib/libheapward.{a,so},
-#      lib/cmake/heapward/heapwardConfig.cmake and lib/pkgconfig/heapward.pc.
+#   1. `cmake --install --prefix P` lays out include/heapward.h,
+#      lib/libheapward.{a,so}, lib/cmake/heapward/heapwardConfig.cmake and
+#      lib/pkgconfig/heapward.pc, and heapward.pc names P (the build is
+#      configured for another prefix on purpose).
 #   2. The shared library exports exactly the hw_* functions declared HW_API
 #      in include/heapward.h: none missing, nothing else.
-#   3. A small C11 program builds and runs against the install with
-#      find_package(heapward) (shared and static targets) and with pkg-config
-#      (shared, and fully static with --static).
+#   3. A small C11 program (a heap, an allocation, an invalid free that must
+#      return EINVAL and be reported, a free, stats, the validator) builds and
+#      runs against the install, and what it prints must equal what this
+#      script expects, with:
+#        - find_package(heapward), shared and static targets, from the
+#          consumer's build tree and installed (with
+#          CMAKE_INSTALL_RPATH_USE_LINK_PATH, as docs/building.md says);
+#        - pkg-config: shared with -Wl,-rpath,<libdir> and no environment,
+#          shared with LD_LIBRARY_PATH, fully static (-static), and with
+#          libheapward.a named; no static one needs libheapward.so.
+#      The same shared link without a run path must fail to start with the
+#      loader's "libheapward.so.0: cannot open shared object file": the
+#      failure the documented ways avoid, and proof that nothing else on the
+#      machine supplies the library to the runs above.
 #   4. The public header compiles as strict C11 and as C++.
 #
 # Run locally exactly as CI does: bash ci/job-install.sh
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-hw_require gcc gcc cmake cmake pkg-config pkg-config nm binutils
+hw_require gcc gcc cmake cmake pkg-config pkg-config nm binutils readelf binutils
 cxx=$(hw_clangxx)
 
 dir="$HW_BUILD_ROOT/install"
 prefix="$dir/prefix"
-rm -rf "$prefix" "$dir/consumer" "$dir/consumer-build"
+rm -rf "$prefix" "$dir/consumer" "$dir/consumer-build" "$dir/consumer-install"
+# Configured for one prefix, installed to another: the install must follow
+# --prefix, as `cmake --install build --prefix /tmp/x` does for a user.
 hw_configure "$dir/build" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
-	-DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib -DHW_WERROR=ON \
+	-DCMAKE_INSTALL_PREFIX="$dir/configured-prefix" -DCMAKE_INSTALL_LIBDIR=lib -DHW_WERROR=ON \
 	-DHW_BUILD_TESTS=OFF -DHW_BUILD_FUZZERS=OFF -DHW_BUILD_BENCH=OFF
 hw_build "$dir/build"
-cmake --install "$dir/build"
+cmake --install "$dir/build" --prefix "$prefix"
+[ ! -e "$dir/configured-prefix" ] || hw_die "installed to the configured prefix, not to --prefix"
 
 hw_log "installed layout"
 for f in include/heapward.h lib/libheapward.a lib/libheapward.so \
@@ -48,14 +65,24 @@ echo "  $(echo "$declared" | wc -l) hw_* functions exported, nothing else"
 
 mkdir -p "$dir/consumer"
 cat >"$dir/consumer/consumer.c" <<'EOF'
-/* An installed-heapward consumer: one allocation through the public API. */
+/* An installed-heapward consumer: prints what it computed, one "name value"
+ * per line, for ci/job-install.sh to compare with what it expects. */
+#include <errno.h>
 #include <heapward.h>
 #include <stdio.h>
 #include <string.h>
 
+static void on_report(void *arg, const char *line)
+{
+	++*(int *)arg;
+	fprintf(stderr, "consumer: reported: %s\n", line);
+}
+
 int main(void)
 {
-	hw_heap *h = hw_heap_create(NULL);
+	int reports = 0;
+	hw_heap_config cfg = {.report = on_report, .report_arg = &reports};
+	hw_heap *h = hw_heap_create(&cfg);
 	if (!h) {
 		perror("hw_heap_create");
 		return 1;
@@ -69,48 +96,139 @@ int main(void)
 	memset(p, 0xa5, 2 * ps);
 	hw_heap_stats st;
 	hw_heap_stats_get(h, &st);
-	int ok = st.inuse == 2 * ps && st.mapped == st.inuse + st.idle;
-	ok = ok && hw_heap_free(h, p, 2) == 0;
-	char msg[256];
-	ok = ok && hw_heap_validate(h, msg, sizeof msg) == 0;
+	printf("page_size %zu\n", ps);
+	printf("inuse %zu\n", st.inuse);
+	printf("idle %zu\n", st.idle);
+	printf("mapped %zu\n", st.mapped);
+	/* A wrong input: the second page is not the start of a run. */
+	int r = hw_heap_free(h, p + ps, 1);
+	hw_heap_stats_get(h, &st);
+	printf("invalid_free %s\n", r == EINVAL ? "EINVAL" : r == 0 ? "0" : "other");
+	printf("reports %d\n", reports);
+	printf("invalid_frees %llu\n", (unsigned long long)st.invalid_frees);
+	printf("inuse_after_invalid_free %zu\n", st.inuse);
+	r = hw_heap_free(h, p, 2);
+	hw_heap_stats_get(h, &st);
+	printf("free %d\n", r);
+	printf("inuse_after_free %zu\n", st.inuse);
+	char msg[256] = "";
+	int v = hw_heap_validate(h, msg, sizeof msg);
+	printf("validate %d%s%s\n", v, *msg ? " " : "", msg);
 	hw_heap_destroy(h);
-	printf("consumer: %s\n", ok ? "ok" : "FAILED");
-	return ok ? 0 : 1;
+	return 0;
 }
 EOF
 cat >"$dir/consumer/CMakeLists.txt" <<'EOF'
 cmake_minimum_required(VERSION 3.20)
 project(heapward_consumer C)
+# Installed executables keep their run path to libraries outside the build
+# tree (docs/building.md, "Using it from CMake").
+set(CMAKE_INSTALL_RPATH_USE_LINK_PATH ON)
 find_package(heapward 0.1 REQUIRED)
 add_executable(consumer_shared consumer.c)
 target_link_libraries(consumer_shared PRIVATE heapward::heapward)
 add_executable(consumer_static consumer.c)
 target_link_libraries(consumer_static PRIVATE heapward::heapward_static)
+install(TARGETS consumer_shared consumer_static)
 EOF
+
+# What every consumer must print: heapward.h's defaults (8 KiB pages, 64 MiB
+# arenas), two pages allocated, the invalid free refused and reported once
+# with the heap unchanged, then the real free and a clean validation.
+page=8192
+arena=$((64 << 20))
+expected="page_size $page
+inuse $((2 * page))
+idle $((arena - 2 * page))
+mapped $arena
+invalid_free EINVAL
+reports 1
+invalid_frees 1
+inuse_after_invalid_free $((2 * page))
+free 0
+inuse_after_free 0
+validate 0"
+
+# run_consumer LABEL COMMAND...: run a consumer, show what it printed, and
+# fail unless that is $expected and the invalid free was reported.
+run_consumer() {
+	local label=$1 out rc=0
+	shift
+	out=$("$@" 2>"$dir/consumer/stderr") || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		cat "$dir/consumer/stderr" >&2
+		hw_die "$label: exited with status $rc"
+	fi
+	echo "  $label: ${out//$'\n'/ }"
+	if [ "$out" != "$expected" ]; then
+		diff <(echo "$expected") <(echo "$out") >&2 || true
+		hw_die "$label: printed the lines marked > instead of those marked <"
+	fi
+	grep -q '^consumer: reported: .*invalid free' "$dir/consumer/stderr" ||
+		hw_die "$label: the invalid free was not reported"
+}
+
+# no_shared_heapward LABEL FILE: a static consumer must not need libheapward.so.
+no_shared_heapward() {
+	if readelf -d "$2" 2>/dev/null | grep -q 'NEEDED.*libheapward'; then
+		hw_die "$1: needs libheapward.so, it should be static"
+	fi
+}
 
 hw_log "find_package(heapward) consumer"
 cmake -S "$dir/consumer" -B "$dir/consumer-build" -DCMAKE_PREFIX_PATH="$prefix" \
+	-DCMAKE_INSTALL_PREFIX="$dir/consumer-install" \
 	-DCMAKE_C_COMPILER=gcc -DCMAKE_C_FLAGS="-std=c11 -Wall -Wextra -Werror"
 cmake --build "$dir/consumer-build"
-"$dir/consumer-build/consumer_shared"
-"$dir/consumer-build/consumer_static"
-if nm -D "$dir/consumer-build/consumer_static" 2>/dev/null | grep -q ' U hw_'; then
-	hw_die "consumer_static resolves hw_* dynamically"
-fi
+cmake --install "$dir/consumer-build"
+no_shared_heapward consumer_static "$dir/consumer-build/consumer_static"
+
+hw_log "find_package(heapward) consumer runs"
+run_consumer "shared, build tree" env -u LD_LIBRARY_PATH "$dir/consumer-build/consumer_shared"
+run_consumer "static, build tree" "$dir/consumer-build/consumer_static"
+run_consumer "shared, installed" env -u LD_LIBRARY_PATH "$dir/consumer-install/bin/consumer_shared"
+run_consumer "static, installed" "$dir/consumer-install/bin/consumer_static"
 
 hw_log "pkg-config consumer"
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 pkg-config --exists --print-errors heapward
 echo "  heapward $(pkg-config --modversion heapward): $(pkg-config --cflags --libs heapward)"
+pc_prefix=$(pkg-config --variable=prefix heapward)
+[ "$pc_prefix" = "$prefix" ] || hw_die "heapward.pc says prefix=$pc_prefix, installed to $prefix"
 libdir=$(pkg-config --variable=libdir heapward)
+src="$dir/consumer/consumer.c"
+out="$dir/consumer"
+cc=(gcc -std=c11 -Wall -Wextra -Werror)
 # shellcheck disable=SC2046 # pkg-config output is a list of flags
-gcc -std=c11 -Wall -Wextra -Werror -o "$dir/consumer/pc_shared" "$dir/consumer/consumer.c" \
-	$(pkg-config --cflags --libs heapward) -Wl,-rpath,"$libdir"
-"$dir/consumer/pc_shared"
-# shellcheck disable=SC2046
-gcc -std=c11 -Wall -Wextra -Werror -static -o "$dir/consumer/pc_static" "$dir/consumer/consumer.c" \
-	$(pkg-config --static --cflags --libs heapward)
-"$dir/consumer/pc_static"
+{
+	"${cc[@]}" -o "$out/pc_plain" "$src" $(pkg-config --cflags --libs heapward)
+	"${cc[@]}" -o "$out/pc_rpath" "$src" $(pkg-config --cflags --libs heapward) \
+		-Wl,-rpath,"$libdir"
+	"${cc[@]}" -static -o "$out/pc_static" "$src" $(pkg-config --static --cflags --libs heapward)
+	"${cc[@]}" -o "$out/pc_archive" "$src" $(pkg-config --cflags heapward) \
+		"$libdir/libheapward.a" -lpthread
+}
+no_shared_heapward pc_static "$out/pc_static"
+no_shared_heapward pc_archive "$out/pc_archive"
+
+hw_log "pkg-config consumer runs"
+# Linked with `$(pkg-config --cflags --libs heapward)` alone, the program
+# cannot start: the loader does not search $libdir (docs/building.md).
+rc=0
+err=$(env -u LD_LIBRARY_PATH "$out/pc_plain" 2>&1 >/dev/null) || rc=$?
+[ "$rc" -ne 0 ] || hw_die "linked without a run path, the consumer found libheapward.so.0 anyway:" \
+	"another copy is in the loader's search path (ldconfig -p | grep heapward)," \
+	"so this job cannot tell that the run path is what finds the library"
+case "$err" in
+*"libheapward.so.0: cannot open shared object file"*) ;;
+*) hw_die "linked without a run path, the consumer failed otherwise (status $rc): $err" ;;
+esac
+echo "  shared, no run path: fails as documented (status $rc):" \
+	"${err#*: error while loading shared libraries: }"
+run_consumer "shared, -Wl,-rpath" env -u LD_LIBRARY_PATH "$out/pc_rpath"
+run_consumer "shared, LD_LIBRARY_PATH" env LD_LIBRARY_PATH="$libdir" "$out/pc_plain"
+run_consumer "static, -static" "$out/pc_static"
+run_consumer "static, libheapward.a" "$out/pc_archive"
 
 hw_log "public header as C++"
 echo '#include <heapward.h>
