@@ -831,6 +831,20 @@ static void do_free(driver *d, const hw_op *op)
 	free_obj(d, op->b % d->m.nlive);
 }
 
+/* Freeing NULL is not an invalid free: like free(3) it does nothing, with
+ * no report and no counter moved, whatever the page count. */
+static void free_null(driver *d, size_t n)
+{
+	uint64_t reports0 = d->reports;
+	errno = 0;
+	int rc = hw_heap_free(d->h, NULL, n);
+	tr(d, "\thw_heap_free(h, NULL, %zu); /* -> %d */\n", n, rc);
+	if (rc != 0)
+		fail(d, "free(NULL, %zu pages) returned %d, not 0", n, rc);
+	else if (d->reports != reports0)
+		fail(d, "free(NULL, %zu pages) made a report", n);
+}
+
 static void do_invalid_free(driver *d, const hw_op *op)
 {
 	unsigned kind = op->a & 7;
@@ -895,9 +909,8 @@ static void do_invalid_free(driver *d, const hw_op *op)
 		n = 0;
 		break;
 	case HW_BADFREE_NULL:
-		p = 0;
-		n = 1;
-		break;
+		free_null(d, 1 + (op->b & 0xfff));
+		return;
 	default: /* HW_BADFREE_PAST_END */
 		if (!o)
 			goto skip;

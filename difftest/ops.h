@@ -79,7 +79,7 @@ enum {
 	HW_BADFREE_OUTSIDE = 3,    /* an address no arena holds */
 	HW_BADFREE_UNALIGNED = 4,  /* live object start + 1 + (b & 0xff) */
 	HW_BADFREE_ZERO = 5,       /* live object start, 0 pages */
-	HW_BADFREE_NULL = 6,       /* NULL, 1 page */
+	HW_BADFREE_NULL = 6,       /* NULL, 1 + (b & 0xfff) pages: a no-op, returns 0 */
 	HW_BADFREE_PAST_END = 7,   /* live object, npages + 1 + (b & 0xfff) */
 };
 

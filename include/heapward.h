@@ -48,22 +48,48 @@ HW_API hw_platform *hw_platform_os(void);
  * (an invalid free). The default writes it to stderr. */
 typedef void (*hw_report_fn)(void *arg, const char *line);
 
+/* Every field's 0 means its default. The limits below are checked by
+ * hw_heap_create, which refuses a value outside them (EINVAL) with one report
+ * line naming the field, the value given and the range allowed:
+ *   "heapward: hw_heap_create: arena_size 3145728 is out of range: ..." */
 typedef struct hw_heap_config {
-	hw_platform *platform;          /* NULL = hw_platform_os() */
-	size_t page_size;               /* heap page: power of two >= 4096; 0 = 8 KiB */
-	size_t arena_size;              /* grow unit: multiple of 512 pages; 0 = 64 MiB */
-	size_t address_space;           /* span the heap may grow over; 0 = 1 TiB */
-	size_t memory_limit;            /* soft cap on Ready bytes; 0 = none */
-	unsigned retain_percent;        /* bg scavenger goal: inuse * (100 + p) / 100; 0 = 10 */
-	unsigned scavenger_cpu_percent; /* bg scavenger CPU budget; 0 = 1 */
-	bool fault_on_free;             /* freed runs trap on access until reused */
-	hw_report_fn report;            /* NULL = stderr */
+	/* NULL = hw_platform_os(). */
+	hw_platform *platform;
+	/* The heap page: a power of two from 4096 to 1 MiB (default 8 KiB), at
+	 * least the platform's page / 64, and at least the platform's page
+	 * with fault_on_free. */
+	size_t page_size;
+	/* The grow unit: a power of two, at least 512 pages (and the
+	 * platform's reservation granularity), at most address_space
+	 * (default the larger of 64 MiB and 512 pages). A grow for a larger
+	 * run reserves one region of the next multiple of arena_size. */
+	size_t arena_size;
+	/* The window of address space the heap may grow over, fixed at the
+	 * first grow: a multiple of arena_size, at most 2^31 pages (16 TiB
+	 * with 8 KiB pages) (default 1 TiB). Allocations that do not fit fail
+	 * with ENOMEM. */
+	size_t address_space;
+	/* Soft cap on Ready bytes (0 = none; any value): see
+	 * hw_heap_set_memory_limit. */
+	size_t memory_limit;
+	/* The background scavenger's goal, Ready <= inuse * (100 + p) / 100:
+	 * 0 to 10000 (0 = default 10; there is no way to ask for 0%). */
+	unsigned retain_percent;
+	/* The background scavenger's CPU budget, in percent of one core:
+	 * 0 to 100 (0 = default 1). */
+	unsigned scavenger_cpu_percent;
+	/* Freed runs trap on access until reused. */
+	bool fault_on_free;
+	/* Receives report lines (invalid frees, config errors); NULL = write
+	 * them to stderr. */
+	hw_report_fn report;
 	void *report_arg;
 } hw_heap_config;
 
 /* Creates a heap; NULL cfg means every default. Returns NULL with errno
- * ENOMEM (no memory for metadata) or EINVAL (a bad config value; the reason
- * is reported). Reserves no arena until the first allocation. */
+ * ENOMEM (no memory for metadata) or EINVAL (a config value outside its
+ * limits above; the report names it). Reserves no arena until the first
+ * allocation. */
 HW_API hw_heap *hw_heap_create(const hw_heap_config *cfg);
 
 /* Returns every byte (arenas and metadata) to the platform. Live allocations
@@ -84,9 +110,10 @@ HW_API void *hw_heap_alloc(hw_heap *h, size_t npages);
  * whose released pages read as zero), so calloc-like callers can skip memset. */
 HW_API void *hw_heap_alloc_aligned(hw_heap *h, size_t npages, size_t align, bool *zeroed);
 
-/* Frees a run returned by an allocation, with the same npages. An invalid
- * free (not a run start, wrong length, already free, outside the heap) is
- * reported and returns EINVAL, leaving the heap unchanged; 0 on success. */
+/* Frees a run returned by an allocation, with the same npages; 0 on success.
+ * p == NULL frees nothing and returns 0, whatever npages is (as free(3)).
+ * An invalid free (not a run start, wrong length, already free, outside the
+ * heap) is reported and returns EINVAL, leaving the heap unchanged. */
 HW_API int hw_heap_free(hw_heap *h, void *p, size_t npages);
 
 /* Returns up to about nbytes of free Ready memory to the OS; returns the bytes
@@ -129,8 +156,11 @@ typedef struct hw_heap_stats {
 	size_t ready;        /* bytes backed: mapped - released */
 	size_t meta_ready;   /* Ready bytes of heap metadata (not in mapped) */
 	size_t memory_limit; /* current soft limit, 0 = none */
-	uint64_t arenas;     /* arenas reserved (== grows that succeeded) */
-	uint64_t grows;
+	uint64_t arenas;     /* reservations held: one per grow, each a multiple of
+				arena_size (one grow for a large run reserves one
+				region bigger than arena_size); mapped is their sum */
+	uint64_t grows;      /* grows that succeeded (== arenas: none is given
+				back before hw_heap_destroy) */
 	uint64_t allocs, frees, invalid_frees;
 	uint64_t scavenge_calls;        /* explicit hw_heap_scavenge calls */
 	uint64_t scavenged_bytes;       /* all bytes released, every path */

@@ -23,6 +23,9 @@
 #define DEFAULT_ARENA_SIZE ((size_t)64 << 20)
 #define DEFAULT_ADDRESS_SPACE ((size_t)1 << 40)
 #define MAX_WINDOW_PAGES ((size_t)1 << 31)
+#define MIN_PAGE_SIZE ((size_t)4096)
+#define MAX_PAGE_SIZE ((size_t)1 << 20)
+#define MAX_RETAIN_PERCENT 10000u
 
 /* ---- reports ---------------------------------------------------------- */
 
@@ -42,10 +45,16 @@ void hw_heap_report(hw_heap *h, const char *fmt, ...)
 	h->report(h->report_arg, line);
 }
 
-/* A config error, reported before any heap exists. */
-static hw_heap *config_error(const hw_heap_config *cfg, const char *what)
+/* A config error, reported before any heap exists: one line naming the
+ * field, the value given and the range allowed. */
+static hw_heap *config_error(const hw_heap_config *cfg, const char *fmt, ...) HW_PRINTF(2, 3);
+static hw_heap *config_error(const hw_heap_config *cfg, const char *fmt, ...)
 {
-	char line[256];
+	char what[224], line[256];
+	va_list ap;
+	va_start(ap, fmt);
+	hw_report_vformat(what, sizeof what, fmt, ap);
+	va_end(ap);
 	hw_report_format(line, sizeof line, "heapward: hw_heap_create: %s", what);
 	if (cfg && cfg->report)
 		cfg->report(cfg->report_arg, line);
@@ -114,24 +123,45 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 		return NULL;
 	}
 	size_t os_page = pf->caps.page_size;
+	size_t granule = hw_max(hw_max(pf->caps.granularity, os_page), 1);
 	size_t page = c->page_size ? c->page_size : DEFAULT_PAGE_SIZE;
-	if (!hw_is_pow2(page) || page < 4096 || page > ((size_t)1 << 20))
-		return config_error(cfg, "page_size must be a power of two from 4096 to 1 MiB");
-	size_t chunk = page * HW_BITS_PAGES;
-	size_t arena = c->arena_size ? c->arena_size : hw_max(DEFAULT_ARENA_SIZE, chunk);
-	if (!hw_is_pow2(arena) || arena < chunk || arena % os_page ||
-	    arena % hw_max(pf->caps.granularity, 1))
-		return config_error(cfg, "arena_size must be a power of two, at least 512 pages");
-	size_t space = c->address_space ? c->address_space : DEFAULT_ADDRESS_SPACE;
-	if (space < arena || space % arena || space / page > MAX_WINDOW_PAGES)
-		return config_error(
-			cfg, "address_space must be a multiple of arena_size, at most 2^31 pages");
-	if (c->fault_on_free && page < os_page)
-		return config_error(cfg, "fault_on_free needs page_size >= the OS page size");
+	if (!hw_is_pow2(page) || page < MIN_PAGE_SIZE || page > MAX_PAGE_SIZE)
+		return config_error(cfg,
+				    "page_size %zu is out of range: a power of two from %zu to %zu",
+				    page, MIN_PAGE_SIZE, MAX_PAGE_SIZE);
 	if (os_page / page > 64)
-		return config_error(cfg, "the OS page is more than 64 heap pages");
-	if (c->retain_percent > 10000 || c->scavenger_cpu_percent > 100)
-		return config_error(cfg, "retain_percent or scavenger_cpu_percent out of range");
+		return config_error(
+			cfg,
+			"page_size %zu is too small for this platform: at least %zu (its "
+			"%zu-byte page / 64)",
+			page, os_page / 64, os_page);
+	if (c->fault_on_free && page < os_page)
+		return config_error(cfg,
+				    "page_size %zu is too small for fault_on_free: at least the "
+				    "platform's page, %zu",
+				    page, os_page);
+	size_t chunk = page * HW_BITS_PAGES;
+	size_t space = c->address_space ? c->address_space : DEFAULT_ADDRESS_SPACE;
+	size_t max_space = MAX_WINDOW_PAGES * page;
+	size_t arena = c->arena_size ? c->arena_size : hw_max(DEFAULT_ARENA_SIZE, chunk);
+	size_t min_arena = hw_max(chunk, granule);
+	if (!hw_is_pow2(arena) || arena < min_arena || arena > hw_min(space, max_space))
+		return config_error(cfg,
+				    "arena_size %zu is out of range: a power of two from %zu (512 "
+				    "pages) to address_space, %zu",
+				    arena, min_arena, hw_min(space, max_space));
+	if (space % arena || space > max_space)
+		return config_error(cfg,
+				    "address_space %zu is out of range: a multiple of arena_size "
+				    "(%zu) up to %zu (2^31 pages)",
+				    space, arena, max_space);
+	if (c->retain_percent > MAX_RETAIN_PERCENT)
+		return config_error(cfg, "retain_percent %u is out of range: 0 (default 10) to %u",
+				    c->retain_percent, MAX_RETAIN_PERCENT);
+	if (c->scavenger_cpu_percent > 100)
+		return config_error(
+			cfg, "scavenger_cpu_percent %u is out of range: 0 (default 1) to 100",
+			c->scavenger_cpu_percent);
 
 	size_t nchunks = space / chunk, max_arenas = space / arena;
 	layout L = plan(os_page, pf->caps.huge_page_size, nchunks, max_arenas);
@@ -389,6 +419,8 @@ static const char *free_problem(hw_heap *h, uintptr_t a, size_t n, size_t *page_
 
 int hw_heap_free(hw_heap *h, void *p, size_t npages)
 {
+	if (p == NULL)
+		return 0; /* as free(3): nothing to free, whatever npages says */
 	hw_mutex_lock(&h->lock);
 	/* In a large heap the run's chunk record and its leaf summary are two
 	 * independent cache misses: start the second before the checks wait

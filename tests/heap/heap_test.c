@@ -60,26 +60,69 @@ static void test_defaults(void)
 	hw_heap_destroy(h);
 }
 
+/* Every bad field is named in the report with the value given and the range
+ * allowed, and the heap is not created. */
 static void test_bad_config(void)
 {
+	static const struct {
+		hw_heap_config cfg;
+		bool big_os_page;
+		const char *report;
+	} bad[] = {
+		{{.page_size = 12288},
+		 false,
+		 "page_size 12288 is out of range: a power of two from 4096 to 1048576"},
+		{{.page_size = 2u << 20}, false, "page_size 2097152 is out of range"},
+		{{.arena_size = 3 * MiB},
+		 false,
+		 "arena_size 3145728 is out of range: a power of two from 4194304 (512 pages) to "
+		 "address_space, 1099511627776"},
+		{{.arena_size = (size_t)1 << 62},
+		 false,
+		 "arena_size 4611686018427387904 is out of range"},
+		{{.arena_size = 8 * MiB, .address_space = 4 * MiB},
+		 false,
+		 "arena_size 8388608 is out of range: a power of two from 4194304 (512 pages) to "
+		 "address_space, 4194304"},
+		{{.address_space = 100 * MiB},
+		 false,
+		 "address_space 104857600 is out of range: a multiple of arena_size (67108864) up "
+		 "to 17592186044416 (2^31 pages)"},
+		{{.address_space = (size_t)1 << 45},
+		 false,
+		 "address_space 35184372088832 is out of"},
+		{{.retain_percent = 10001},
+		 false,
+		 "retain_percent 10001 is out of range: 0 (default 10) to 10000"},
+		{{.scavenger_cpu_percent = 101},
+		 false,
+		 "scavenger_cpu_percent 101 is out of range: 0 (default 1) to 100"},
+		{{.page_size = 8 * KiB, .fault_on_free = true},
+		 true,
+		 "page_size 8192 is too small for fault_on_free: at least the platform's page, "
+		 "65536"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		env e;
+		hw_sim_config sim = sim4k;
+		if (bad[i].big_os_page)
+			sim.page_size = 64 * KiB;
+		errno = 0;
+		EXPECT(!env_open(&e, &sim, bad[i].cfg) && errno == EINVAL, "case %zu", i);
+		EXPECT(e.reports == 1 && strstr(e.last_report, bad[i].report) != NULL,
+		       "case %zu: report '%s', want '%s'", i, e.last_report, bad[i].report);
+		EXPECT(strncmp(e.last_report, "heapward: hw_heap_create: ", 26) == 0);
+		hw_platform_destroy(e.pf);
+	}
+	/* The limits themselves are accepted. */
+	hw_heap_config edge = {.page_size = 4096,
+			       .arena_size = 2 * MiB,
+			       .address_space = 16 * MiB,
+			       .retain_percent = 10000,
+			       .scavenger_cpu_percent = 100};
 	env e;
-	hw_heap_config c = small_cfg();
-	c.page_size = 12288;
-	EXPECT(!env_open(&e, &sim4k, c) && errno == EINVAL);
-	EXPECT(strstr(e.last_report, "page_size") != NULL, "report: %s", e.last_report);
-	hw_platform_destroy(e.pf);
-	c = small_cfg();
-	c.arena_size = 3 * MiB;
-	EXPECT(!env_open(&e, &sim4k, c) && errno == EINVAL);
-	EXPECT(strstr(e.last_report, "arena_size") != NULL, "report: %s", e.last_report);
-	hw_platform_destroy(e.pf);
-	hw_sim_config big = sim4k;
-	big.page_size = 64 * KiB;
-	c = small_cfg();
-	c.fault_on_free = true;
-	EXPECT(!env_open(&e, &big, c) && errno == EINVAL);
-	EXPECT(strstr(e.last_report, "fault_on_free") != NULL, "report: %s", e.last_report);
-	hw_platform_destroy(e.pf);
+	EXPECT(env_open(&e, &sim4k, edge), "report '%s'", e.last_report);
+	env_done(&e);
 }
 
 /* The seed: memory from grow counts as released until allocated. */
@@ -95,6 +138,29 @@ static void test_grow_counts_released(void)
 		EXPECT(s.grows == 1 && s.arenas == 1);
 		/* Nothing for the scavenger to do: untouched memory is not work. */
 		EXPECT(hw_heap_scavenger_step(e->h) == 0);
+		env_check(e);
+	});
+}
+
+/* stats.arenas counts reservations: a run larger than arena_size takes one
+ * reservation of the next multiple of it, not several arenas. */
+static void test_arenas_count_reservations(void)
+{
+	BOTH(e, small_cfg(), {
+		void *big = hw_heap_alloc(e->h, 4 * 512 - 3); /* 16 MiB less 3 pages */
+		REQUIRE(big != NULL);
+		hw_heap_stats s = env_stats(e);
+		EXPECT(s.arenas == 1 && s.grows == 1 && s.mapped == 16 * MiB,
+		       "arenas %llu grows %llu mapped %zu", (unsigned long long)s.arenas,
+		       (unsigned long long)s.grows, s.mapped);
+		void *more = hw_heap_alloc(e->h, 4); /* does not fit: a second grow */
+		REQUIRE(more != NULL);
+		s = env_stats(e);
+		EXPECT(s.arenas == 2 && s.grows == 2 && s.mapped == 20 * MiB,
+		       "arenas %llu grows %llu mapped %zu", (unsigned long long)s.arenas,
+		       (unsigned long long)s.grows, s.mapped);
+		EXPECT(hw_heap_free(e->h, big, 4 * 512 - 3) == 0);
+		EXPECT(hw_heap_free(e->h, more, 4) == 0);
 		env_check(e);
 	});
 }
@@ -226,6 +292,9 @@ static void test_invalid_free(void)
 			       "case %zu: report '%s'", i, e->last_report);
 			EXPECT(strncmp(e->last_report, "heapward: invalid free of ", 26) == 0);
 		}
+		/* NULL frees nothing, like free(3), whatever the count. */
+		unsigned reports = e->reports;
+		EXPECT(hw_heap_free(e->h, NULL, 3) == 0 && e->reports == reports);
 		int local;
 		EXPECT(hw_heap_free(e->h, &local, 1) == EINVAL &&
 		       strstr(e->last_report, "not in this heap"));
@@ -686,7 +755,8 @@ static void test_random_ops(void)
 	});
 }
 
-HW_TEST_MAIN(T(test_defaults), T(test_bad_config), T(test_grow_counts_released), T(test_first_fit),
+HW_TEST_MAIN(T(test_defaults), T(test_bad_config), T(test_grow_counts_released),
+	     T(test_arenas_count_reservations), T(test_first_fit),
 	     T(test_coalesce_mixed_release), T(test_cross_chunk), T(test_large_and_aligned),
 	     T(test_invalid_free), T(test_scavenge_order), T(test_zeroed), T(test_memory_limit),
 	     T(test_scavenger_step_and_thread), T(test_fault_on_free), T(test_enomem_injection),

@@ -107,7 +107,8 @@ static void child_uses_heap(void)
 /* The parent's side: workers and the scavenger busy while forking. */
 static void forks_under_load(void)
 {
-	hw_heap_config cfg = {.arena_size = 4u << 20, .retain_percent = 1, .scavenger_cpu_percent = 100};
+	hw_heap_config cfg = {
+		.arena_size = 4u << 20, .retain_percent = 1, .scavenger_cpu_percent = 100};
 	fork_heap = hw_heap_create(&cfg);
 	REQUIRE(fork_heap != NULL);
 	REQUIRE(hw_heap_scavenger_start(fork_heap) == 0);
