@@ -8,7 +8,9 @@
 #      lib/pkgconfig/heapward.pc, and heapward.pc names P (the build is
 #      configured for another prefix on purpose).
 #   2. The shared library exports exactly the hw_* functions declared HW_API
-#      in include/heapward.h: none missing, nothing else.
+#      in include/heapward.h: none missing, nothing else; and neither
+#      installed library holds a symbol of the test support (simulator,
+#      fault probe), hidden or not.
 #   3. A small C11 program (a heap, an allocation, an invalid free that must
 #      return EINVAL and be reported, a free, stats, the validator) builds and
 #      runs against the install, and what it prints must equal what this
@@ -62,6 +64,16 @@ extra=$(comm -13 <(echo "$declared") <(echo "$exported"))
 [ -z "$missing" ] || hw_die "declared HW_API but not exported: $(echo $missing)"
 [ -z "$extra" ] || hw_die "exported but not declared HW_API in heapward.h: $(echo $extra)"
 echo "  $(echo "$declared" | wc -l) hw_* functions exported, nothing else"
+
+hw_log "no test support in the installed libraries"
+# The simulator and the fault probe (platform/sim.c, trap.c) are test
+# support: no symbol of theirs, hidden or not, may be in what ships.
+testsupport='hw_sim_|hw_trap_|hw_platform_sim_'
+for lib in "$prefix/lib/libheapward.so" "$prefix/lib/libheapward.a"; do
+	found=$(nm "$lib" 2>/dev/null | grep -E "$testsupport" || true)
+	[ -z "$found" ] || hw_die "$lib carries test support: $(echo "$found" | head -5)"
+done
+echo "  nm of libheapward.so and libheapward.a: no $testsupport symbol"
 
 mkdir -p "$dir/consumer"
 cat >"$dir/consumer/consumer.c" <<'EOF'

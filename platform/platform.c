@@ -147,6 +147,17 @@ void hw_sys_advise_huge(hw_platform *pf, void *p, size_t n)
 		pf->ops->advise_huge(pf, p, n);
 }
 
+bool hw_sys_can_query(const hw_platform *pf)
+{
+	return pf->ops->find_other != NULL;
+}
+
+const void *hw_sys_find_other(const hw_platform *pf, const void *p, size_t n, hw_mem_state st,
+			      hw_mem_state *got)
+{
+	return pf->ops->find_other(pf, p, n, st, got);
+}
+
 void hw_platform_inject(hw_platform *pf, uint64_t nth, unsigned mask)
 {
 	pf->fail_seen = 0;

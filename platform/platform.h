@@ -114,6 +114,12 @@ typedef struct hw_platform_ops {
 	int (*alloc)(hw_platform *pf, size_t n, void **out);
 	void (*advise_huge)(hw_platform *pf, void *p, size_t n); /* NULL: no-op */
 	void (*destroy)(hw_platform *pf);                        /* NULL for static instances */
+	/* Optional state query (NULL on backends that cannot answer, such as
+	 * the real OS): the first page of [p, p + n) not in state st, or NULL
+	 * when all are; *got receives that page's state. The heap's validator
+	 * checks I12 with it when present. */
+	const void *(*find_other)(const hw_platform *pf, const void *p, size_t n,
+				  hw_mem_state st, hw_mem_state *got);
 } hw_platform_ops;
 
 struct hw_platform {
@@ -156,6 +162,13 @@ int hw_sys_alloc(hw_platform *pf, size_t n, void **out);
 
 /* The advise_huge hint (P1 applies to its range). */
 void hw_sys_advise_huge(hw_platform *pf, void *p, size_t n);
+
+/* Whether the backend answers state queries (ops.find_other), and the query
+ * itself (only when it does): the first page of [p, p + n) not in state st,
+ * or NULL; *got receives its state. */
+bool hw_sys_can_query(const hw_platform *pf);
+const void *hw_sys_find_other(const hw_platform *pf, const void *p, size_t n, hw_mem_state st,
+			      hw_mem_state *got);
 
 const char *hw_sys_kind_name(hw_sys_kind k);
 

@@ -886,6 +886,15 @@ static void sim_destroy(hw_platform *pf)
 	munmap(s, s->self_len);
 }
 
+static const void *sim_find_other(const hw_platform *pf, const void *p, size_t n,
+				  hw_mem_state st, hw_mem_state *got)
+{
+	const void *bad = hw_sim_find_other(pf, p, n, st);
+	if (bad != NULL)
+		*got = hw_sim_state(pf, bad);
+	return bad;
+}
+
 static const hw_platform_ops sim_ops = {
 	.reserve = sim_reserve,
 	.map = sim_map,
@@ -895,6 +904,7 @@ static const hw_platform_ops sim_ops = {
 	.release = sim_release,
 	.alloc = sim_alloc,
 	.destroy = sim_destroy,
+	.find_other = sim_find_other,
 };
 
 /* ---- creation, reset and queries ---- */

@@ -33,9 +33,10 @@
  *   I10. chunk.free_ready == count of free, unreleased pages of the chunk.
  *   I11. Arenas are sorted, disjoint, arena-aligned, inside the window, and
  *        exactly the present chunks.
- *   I12. On the simulator, each page's platform state agrees with its heap
- *        state (in use or free-ready: Ready; released: Prepared, or Reserved
- *        under fault_on_free).
+ *   I12. On a platform that answers state queries (the simulator), each
+ *        page's platform state agrees with its heap state (in use or
+ *        free-ready: Ready; released: Prepared, or Reserved under
+ *        fault_on_free).
  *   I13. meta_ready == committed metadata pages * OS page size.
  *   I14. Every page of the window below low_free is allocated or absent
  *        (the search hint: first fit starts there).

@@ -10,7 +10,6 @@
  * Locking: callers hold h->lock.
  */
 #include "heap_internal.h"
-#include "sim.h"
 
 #include <stdarg.h>
 
@@ -133,8 +132,9 @@ static bool whole_units(const uint64_t *map, size_t unit, unsigned *bad)
 	return true;
 }
 
-/* I12 on the simulator, one query per run of pages with the same released
- * bit (the simulator scans its states a word or more at a time). */
+/* I12 on a platform that answers state queries (the simulator), one query
+ * per run of pages with the same released bit (the simulator scans its
+ * states a word or more at a time). */
 static bool check_platform_states(walk *w, const hw_chunk *c, size_t first)
 {
 	hw_heap *h = w->h;
@@ -145,12 +145,13 @@ static bool check_platform_states(walk *w, const hw_chunk *c, size_t first)
 		if (end == HW_BITS_NONE)
 			end = HW_BITS_PAGES;
 		hw_mem_state want = expected_state(h, rel);
-		const void *bad = hw_sim_find_other(h->pf, (void *)hw_heap_addr(h, first + i),
-						    (size_t)(end - i) << h->page_shift, want);
+		hw_mem_state got = want;
+		const void *bad = hw_sys_find_other(h->pf, (void *)hw_heap_addr(h, first + i),
+						    (size_t)(end - i) << h->page_shift, want, &got);
 		if (bad != NULL)
 			return fail(w, 12, "page %zu (%p): platform state %d, heap expects %d",
-				    ((uintptr_t)bad - h->base) >> h->page_shift, bad,
-				    (int)hw_sim_state(h->pf, bad), (int)want);
+				    ((uintptr_t)bad - h->base) >> h->page_shift, bad, (int)got,
+				    (int)want);
 		i = end;
 	}
 	return true;
@@ -195,7 +196,7 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 		return fail(w, 8, "chunk %zu: leaf (%u,%u,%u), bitmap (%u,%u,%u)", ci,
 			    h->tree.level[0][ci].start, h->tree.level[0][ci].max,
 			    h->tree.level[0][ci].end, s.start, s.max, s.end);
-	if (h->pf->caps.guard == HW_GUARD_SIM && !check_platform_states(w, c, first))
+	if (hw_sys_can_query(h->pf) && !check_platform_states(w, c, first))
 		return false;
 	*alloc_pages += na;
 	*rel_pages += nr;
