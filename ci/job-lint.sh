@@ -13,6 +13,10 @@
 #      (// cppcheck-suppress id) beside the code it excuses, with its reason.
 #   3. The platform boundary: __linux__, _WIN32 and __APPLE__ appear only in
 #      files under platform/.
+#   4. Include directions (ci/includes.sh): no include points up a layer
+#      (base, platform, page heap, difftest), and neither the base floor nor
+#      the heap includes an OS header; the check's self-test plants such
+#      includes in a scratch copy and must see each one rejected.
 #
 # Run locally exactly as CI does: bash ci/job-lint.sh
 # Reformat our files in place instead of checking: bash ci/job-lint.sh --fix
@@ -112,5 +116,9 @@ if [ ${#leaks[@]} -gt 0 ]; then
 else
 	echo "platform boundary: ok"
 fi
+
+hw_log "include directions: no arrow points up a layer (ci/includes.sh)"
+bash "$HW_ROOT/ci/includes.sh" || fail=1
+bash "$HW_ROOT/ci/includes.sh" --self-test || fail=1
 
 exit $fail

@@ -5,7 +5,7 @@
 # (CMAKE_CROSSCOMPILING_EMULATOR), so the test's own exit status is kept and
 # any Memcheck error, or a definite or indirect leak, turns it into exit 99.
 # There is no suppression file: code that touches memory on purpose (the
-# fault probe) tells Memcheck so itself (src/track.h).
+# fault probe) tells Memcheck so itself (src/base/track.h).
 # To find where an uninitialised value came from, run one test by hand with
 # HW_VALGRIND_ARGS=--track-origins=yes (it roughly doubles the run time).
 #

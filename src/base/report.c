@@ -1,8 +1,9 @@
-/* report.c: the formatter and writer behind every report line.
+/* report.c: the formatter behind every report line.
  *
  * Owns: hw_report_vformat (a small printf subset into a caller buffer),
- * hw_report_write (format into a stack buffer, write(2) to fd 2) and hw_fatal
- * (one line plus "\n", then abort()).
+ * hw_report_write (format into a stack buffer, hand it to the platform's
+ * hw_console_write) and hw_fatal (one line plus "\n", then the platform's
+ * hw_process_abort). The base floor makes no OS call itself.
  *
  * Invariants:
  *   F1. No malloc and no stdio: everything is formatted into a bounded buffer
@@ -10,8 +11,8 @@
  *       malloc layer built on this heap.
  *   F2. The output buffer is always NUL-terminated (when its length is not
  *       0); an over-long line is truncated, never overflowed.
- *   F3. A report line reaches fd 2 whole or as far as write(2) allows:
- *       partial writes and EINTR are retried; any other error drops the rest.
+ *   F3. A report line goes to hw_console_write whole, in one call (the
+ *       platform retries partial writes; base.h states its contract).
  *
  * Supported conversions: %s %d %i %u %x %p %c %%, with the length modifiers
  * l, ll and z, a '0' flag and a decimal minimum width (%08llx, %5zu). An
@@ -21,10 +22,6 @@
  * Locking: none; every call works on its own stack buffer.
  */
 #include "base.h"
-
-#include <errno.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 /* Longest line a report can write in one go; long enough for the heap's
  * reports, short enough to sit on a signal handler's stack. */
@@ -192,28 +189,11 @@ size_t hw_report_format(char *buf, size_t len, const char *fmt, ...)
 	return n;
 }
 
-/* Writes all of buf to fd 2 (F3). Keeps errno as the caller had it. */
-static void write_all(const char *buf, size_t n)
-{
-	int saved = errno;
-	while (n > 0) {
-		ssize_t w = write(2, buf, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		buf += w;
-		n -= (size_t)w;
-	}
-	errno = saved;
-}
-
 void hw_report_vwrite(const char *fmt, va_list ap)
 {
 	char line[HW_REPORT_LINE];
 	size_t n = hw_report_vformat(line, sizeof line, fmt, ap);
-	write_all(line, n);
+	hw_console_write(line, n);
 }
 
 void hw_report_write(const char *fmt, ...)
@@ -233,6 +213,6 @@ void hw_fatal(const char *fmt, ...)
 	size_t n = hw_report_vformat(line, sizeof line - 1, fmt, ap);
 	va_end(ap);
 	line[n++] = '\n';
-	write_all(line, n);
-	abort();
+	hw_console_write(line, n);
+	hw_process_abort();
 }

@@ -8,9 +8,15 @@
  * Every config macro is defined to a number here when the build did not, so
  * `#if HW_X` never silently reads an undefined name (-Wundef is on).
  *
- * Reports go through hw_report_write (src/report.c): write(2) from a stack
+ * Reports go through hw_report_write (report.c): formatted into a stack
  * buffer, never malloc, so they are safe in a fault handler and under a
  * malloc layer built on this heap.
+ *
+ * The base floor is the lowest layer: it includes nothing of the project's
+ * and makes no OS call. Its two outputs, writing a line and aborting, are OS
+ * services: base declares them below and the platform layer defines them
+ * (platform/console_posix.c), so the include arrows all point down and the
+ * one dependency up is this declared, link-time pair.
  */
 #ifndef HW_BASE_H
 #define HW_BASE_H
@@ -44,7 +50,15 @@
 #define HW_COLD __attribute__((cold))
 #define HW_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
-/* Formats into a bounded stack buffer and writes it to fd 2 with write(2).
+/* Provided by the platform layer. hw_console_write writes n bytes to the
+ * process's error output (fd 2 on POSIX) with no allocation, retrying partial
+ * writes and interruptions, keeping errno, and dropping the rest on any other
+ * error; it is async-signal-safe. hw_process_abort ends the process as
+ * abort(3) does. */
+void hw_console_write(const char *buf, size_t n);
+HW_NORETURN void hw_process_abort(void);
+
+/* Formats into a bounded stack buffer and writes it with hw_console_write.
  * Supports %s %d %u %zu %zx %lu %llu %llx %p %c and %%; nothing else. */
 void hw_report_write(const char *fmt, ...) HW_PRINTF(1, 2);
 void hw_report_vwrite(const char *fmt, va_list ap);
