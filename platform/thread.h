@@ -16,24 +16,37 @@
  *       parent and child after it, in the parent and in the (single-threaded)
  *       child. A lock taken in prepare is released by the parent hook and by
  *       the child hook, each in its own process.
+ *   T5. Under HW_DEBUG, hw_mutex_held(m) is true exactly in the thread that
+ *       last locked m and has not unlocked it (the *_locked functions
+ *       assert it).
  *
  * Locking: these are the locks; nothing here holds one across calls.
  */
 #ifndef HW_THREAD_H
 #define HW_THREAD_H
 
+#include "base.h"
+
 #include <stdint.h>
 
 #include <pthread.h>
 
+/* Under HW_DEBUG the lock remembers its holder, for hw_mutex_held. */
 typedef struct hw_mutex {
 	pthread_mutex_t m;
+#if HW_DEBUG
+	pthread_t owner;
+	bool held;
+#endif
 } hw_mutex;
 
-#define HW_MUTEX_INIT                     \
-	{                                 \
-		PTHREAD_MUTEX_INITIALIZER \
-	}
+/* clang-format off */
+#if HW_DEBUG
+#define HW_MUTEX_INIT {PTHREAD_MUTEX_INITIALIZER, (pthread_t)0, false}
+#else
+#define HW_MUTEX_INIT {PTHREAD_MUTEX_INITIALIZER}
+#endif
+/* clang-format on */
 
 typedef struct hw_thread {
 	uintptr_t handle;
@@ -43,6 +56,9 @@ void hw_mutex_init(hw_mutex *m);
 void hw_mutex_destroy(hw_mutex *m);
 void hw_mutex_lock(hw_mutex *m);
 void hw_mutex_unlock(hw_mutex *m);
+/* Whether the calling thread holds m (T5); only meaningful under HW_DEBUG,
+ * where HW_ASSERT uses it: without HW_DEBUG it returns true. */
+bool hw_mutex_held(const hw_mutex *m);
 
 /* Starts fn(arg) on a new thread; 0 or an errno value. */
 int hw_thread_start(hw_thread *t, void *(*fn)(void *), void *arg);

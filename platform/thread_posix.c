@@ -11,6 +11,8 @@
  *   T3. A lock or unlock error (EDEADLK, EPERM, EINVAL) is a caller bug and
  *       aborts with "heapward: thread: <call> failed: errno <e>".
  *   T4. hw_fork_hooks is pthread_atfork.
+ *   T5. Under HW_DEBUG, lock records the holder after taking the lock and
+ *       unlock clears it before releasing, with relaxed atomics.
  *
  * Locking: these are the locks; nothing here holds one across calls.
  */
@@ -45,11 +47,32 @@ void hw_mutex_destroy(hw_mutex *m)
 void hw_mutex_lock(hw_mutex *m)
 {
 	check_rc(pthread_mutex_lock(&m->m), "pthread_mutex_lock");
+#if HW_DEBUG
+	__atomic_store_n(&m->owner, pthread_self(), __ATOMIC_RELAXED);
+	__atomic_store_n(&m->held, true, __ATOMIC_RELAXED);
+#endif
 }
 
 void hw_mutex_unlock(hw_mutex *m)
 {
+#if HW_DEBUG
+	__atomic_store_n(&m->held, false, __ATOMIC_RELAXED);
+#endif
 	check_rc(pthread_mutex_unlock(&m->m), "pthread_mutex_unlock");
+}
+
+bool hw_mutex_held(const hw_mutex *m)
+{
+#if HW_DEBUG
+	/* Relaxed atomics: a thread that holds m wrote both itself; any other
+	 * thread reads held false or an owner that is not itself, which is the
+	 * right answer for it either way. */
+	return __atomic_load_n(&m->held, __ATOMIC_RELAXED) &&
+	       pthread_equal(__atomic_load_n(&m->owner, __ATOMIC_RELAXED), pthread_self());
+#else
+	(void)m;
+	return true;
+#endif
 }
 
 int hw_thread_start(hw_thread *t, void *(*fn)(void *), void *arg)

@@ -95,5 +95,35 @@ static void test_thread_cpu_time(void)
 	EXPECT(idle < 10000000, "20 ms of sleep counted %llu ns of CPU", (unsigned long long)idle);
 }
 
-HW_TEST_MAIN(T(test_mutex_excludes), T(test_thread_runs_and_joins),
+static void *held_elsewhere(void *arg)
+{
+	*(bool *)((void **)arg)[1] = hw_mutex_held(((void **)arg)[0]);
+	return NULL;
+}
+
+/* T5: under HW_DEBUG the lock knows its holder; without it the query is
+ * the constant true that HW_ASSERT never needs. */
+static void test_mutex_held(void)
+{
+	static hw_mutex m = HW_MUTEX_INIT;
+	bool other = true;
+	void *args[2] = {&m, &other};
+	hw_thread t;
+#if HW_DEBUG
+	EXPECT(!hw_mutex_held(&m), "held before the first lock");
+	hw_mutex_lock(&m);
+	EXPECT(hw_mutex_held(&m), "not held by its locker");
+	REQUIRE(hw_thread_start(&t, held_elsewhere, args) == 0);
+	hw_thread_join(&t);
+	EXPECT(!other, "held by a thread that never locked it");
+	hw_mutex_unlock(&m);
+	EXPECT(!hw_mutex_held(&m), "held after unlock");
+#else
+	REQUIRE(hw_thread_start(&t, held_elsewhere, args) == 0);
+	hw_thread_join(&t);
+	EXPECT(other && hw_mutex_held(&m), "without HW_DEBUG the answer is always true");
+#endif
+}
+
+HW_TEST_MAIN(T(test_mutex_excludes), T(test_mutex_held), T(test_thread_runs_and_joins),
 	     T(test_clock_monotonic_and_sleep), T(test_thread_cpu_time))
