@@ -15,8 +15,9 @@
  *       equal hw_bits_summarize of the changed map (the leaf updates of the
  *       free and allocation paths rest on it).
  *   B4. When hw_sum_child_changed returns true, the parent it leaves equals
- *       hw_sum_merge of the children with the one changed (the tree's
- *       inner updates rest on it).
+ *       hw_sum_merge of the children with the one changed, whether or not
+ *       that child's start or end moved (the tree's inner updates rest on
+ *       it).
  *
  * Locking: none (pure functions).
  */
@@ -73,13 +74,19 @@ static inline bool hw_sum_eq(hw_sum a, hw_sum b)
 hw_sum hw_sum_after_clear(hw_sum old, const uint64_t *w, unsigned i, unsigned n);
 hw_sum hw_sum_after_set(hw_sum old, const uint64_t *w, unsigned i, unsigned n);
 
-/* A range's summary after one of its children changed from `was` to `now`,
- * from the range's summary before, when those alone determine it: the
- * child's start and end are unchanged (so is every run that crosses a child
- * boundary), and its longest run grew, or it shrank without having been the
- * range's longest. Updates *parent and returns true, or returns false when
- * the children must be merged again (B4). */
-bool hw_sum_child_changed(hw_sum *parent, hw_sum was, hw_sum now);
+/* A range's summary after one of its children changed, from the range's
+ * summary before, when the change and at most the free runs beside the
+ * child determine it. The range is n children of child_pages pages; kids
+ * holds them as they are now (child k changed from `was` to kids[k]), and
+ * *parent is hw_sum_merge of them with `was` at k. When the child's start
+ * and end are unchanged only the child is read: its longest run grew, or it
+ * shrank without having been the range's longest. When they changed (and
+ * the child neither was nor became wholly free) the neighbours' edges are
+ * read too, and the same holds of the runs through the child's two edges.
+ * Updates *parent and returns true, or returns false when the children must
+ * be merged again (B4). */
+bool hw_sum_child_changed(hw_sum *parent, const hw_sum *kids, unsigned n, unsigned k, hw_sum was,
+			  uint32_t child_pages);
 
 /* Summary of n consecutive ranges of child_pages pages each (B2). */
 hw_sum hw_sum_merge(const hw_sum *children, unsigned n, uint32_t child_pages);

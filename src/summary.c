@@ -105,13 +105,30 @@ hw_sum hw_tree_merged(const hw_tree *t, unsigned l, size_t i)
 	return hw_sum_merge(padded, HW_FANOUT, hw_tree_entry_pages(l - 1));
 }
 
+/* hw_sum_child_changed for level-l entry i, whose child k changed from
+ * `was`; the last entry of a level may have fewer children, padded with
+ * full (absent) ones as in hw_tree_merged. */
+static bool child_changed(const hw_tree *t, unsigned l, size_t i, unsigned k, hw_sum *s,
+			  hw_sum was)
+{
+	size_t first = i * HW_FANOUT;
+	const hw_sum *kids = &t->level[l - 1][first];
+	uint32_t per = hw_tree_entry_pages(l - 1);
+	if (first + HW_FANOUT <= t->count[l - 1])
+		return hw_sum_child_changed(s, kids, HW_FANOUT, k, was, per);
+	hw_sum padded[HW_FANOUT] = {{0, 0, 0}};
+	for (size_t j = 0; first + j < t->count[l - 1]; j++)
+		padded[j] = kids[j];
+	return hw_sum_child_changed(s, padded, HW_FANOUT, k, was, per);
+}
+
 void hw_tree_update(hw_heap *h, size_t page, size_t n, hw_tree_change how)
 {
 	static const hw_sum none = {0, 0, 0};
 	hw_tree *t = &h->tree;
 	size_t c0 = page / HW_BITS_PAGES, c1 = (page + n - 1) / HW_BITS_PAGES;
 	bool changed = false;
-	hw_sum was = none, now = none; /* the last entry updated: before, after */
+	hw_sum was = none; /* the last entry updated, before its update */
 	for (size_t c = c0; c <= c1; c++) {
 		const hw_chunk *ch = &h->chunks[c];
 		unsigned i = c == c0 ? (unsigned)(page % HW_BITS_PAGES) : 0;
@@ -130,26 +147,26 @@ void hw_tree_update(hw_heap *h, size_t page, size_t n, hw_tree_change how)
 		changed |= !hw_sum_eq(s, old);
 		t->level[0][c] = s;
 		was = old;
-		now = s;
 	}
 	/* A level whose entries all came out unchanged leaves every ancestor
 	 * unchanged too: most small allocations stop at the leaf. When one
 	 * entry changed below, its parent is usually updated from the change
-	 * alone (B4) rather than by merging all its children again. */
+	 * and the entry's neighbours alone (B4) rather than by merging all its
+	 * children again. */
 	for (unsigned l = 1; l <= t->top && changed; l++) {
 		bool one_below = c0 == c1;
+		unsigned k = (unsigned)(c0 % HW_FANOUT);
 		c0 /= HW_FANOUT;
 		c1 /= HW_FANOUT;
 		changed = false;
 		for (size_t i = c0; i <= c1; i++) {
 			hw_sum prev = t->level[l][i], s = prev;
-			if (!(one_below && hw_sum_child_changed(&s, was, now)))
+			if (!(one_below && child_changed(t, l, i, k, &s, was)))
 				s = hw_tree_merged(t, l, i);
 			HW_ASSERT_SLOW(hw_sum_eq(s, hw_tree_merged(t, l, i)));
 			changed |= !hw_sum_eq(s, prev);
 			t->level[l][i] = s;
 			was = prev;
-			now = s;
 		}
 	}
 }
