@@ -17,10 +17,15 @@
  * starts under it, so at each level the scan begins at the entry holding
  * it, with no run carried in. A heap whose low pages fill up (the usual
  * case under first fit) is then searched from where its free pages begin.
+ * When the pages at the hint itself are free (a page freed just after it
+ * was allocated, as a malloc layer taking and returning a span does), they
+ * are the lowest fit and the walk is skipped.
  *
  * Locking: callers hold h->lock.
  */
 #include "heap_internal.h"
+
+_Static_assert(HW_BITS_PAGES == 1 << 9 && HW_FANOUT == 1 << 3, "entry sizes are shifts");
 
 uint32_t hw_tree_entry_pages(unsigned level)
 {
@@ -60,13 +65,22 @@ size_t hw_tree_find(hw_heap *h, size_t npages)
 	if (npages == 0 || npages > UINT32_MAX)
 		return SIZE_MAX;
 	uint32_t n = (uint32_t)npages;
+	size_t hint = h->low_free;
+	/* The hint may lie in an absent chunk whose record is not committed. */
+	const hw_chunk *c =
+		h->base && hint < h->nchunks * (size_t)HW_BITS_PAGES
+			? hw_heap_present_chunk(h, hw_heap_addr(h, hint))
+			: NULL;
+	unsigned at = (unsigned)(hint % HW_BITS_PAGES);
+	if (c && n <= HW_BITS_PAGES - at && !hw_bits_any(c->alloc, at, n))
+		return hint;
 	unsigned l = t->top;
 	size_t lo = 0, hi = t->count[l];
 	for (;;) {
 		uint32_t per = hw_tree_entry_pages(l);
 		size_t run = 0; /* free pages ending at entry i's start */
 		size_t i;
-		lo = hw_max(lo, h->low_free / per);
+		lo = hw_max(lo, hint >> (9 + 3 * l)); /* hint / per */
 		for (i = lo; i < hi; i++) {
 			hw_sum s = t->level[l][i];
 			if (run + s.start >= n)
@@ -79,7 +93,7 @@ size_t hw_tree_find(hw_heap *h, size_t npages)
 			return SIZE_MAX;
 		if (l == 0) {
 			size_t first = i * (size_t)HW_BITS_PAGES;
-			unsigned from = h->low_free > first ? (unsigned)(h->low_free - first) : 0;
+			unsigned from = hint > first ? (unsigned)(hint - first) : 0;
 			unsigned bit = hw_bits_find_clear_run(h->chunks[i].alloc, n, from);
 			HW_CHECK(bit != HW_BITS_NONE,
 				 "bad summary data: summary promised a run the bitmap lacks");
