@@ -122,13 +122,13 @@ hw_sum hw_tree_merged(const hw_tree *t, unsigned l, size_t i)
 /* hw_sum_child_changed for level-l entry i, whose child k changed from
  * `was`; the last entry of a level may have fewer children, padded with
  * full (absent) ones as in hw_tree_merged. */
-static bool child_changed(const hw_tree *t, unsigned l, size_t i, unsigned k, hw_sum *s,
-			  hw_sum was)
+static inline bool child_changed(const hw_tree *t, unsigned l, size_t i, unsigned k, hw_sum *s,
+				 hw_sum was)
 {
 	size_t first = i * HW_FANOUT;
 	const hw_sum *kids = &t->level[l - 1][first];
 	uint32_t per = hw_tree_entry_pages(l - 1);
-	if (first + HW_FANOUT <= t->count[l - 1])
+	if (HW_LIKELY(first + HW_FANOUT <= t->count[l - 1]))
 		return hw_sum_child_changed(s, kids, HW_FANOUT, k, was, per);
 	hw_sum padded[HW_FANOUT] = {{0, 0, 0}};
 	for (size_t j = 0; first + j < t->count[l - 1]; j++)
@@ -163,24 +163,32 @@ void hw_tree_update(hw_heap *h, size_t page, size_t n, hw_tree_change how)
 		was = old;
 	}
 	/* A level whose entries all came out unchanged leaves every ancestor
-	 * unchanged too: most small allocations stop at the leaf. When one
-	 * entry changed below, its parent is usually updated from the change
-	 * and the entry's neighbours alone (B4) rather than by merging all its
-	 * children again. */
-	for (unsigned l = 1; l <= t->top && changed; l++) {
-		bool one_below = c0 == c1;
-		unsigned k = (unsigned)(c0 % HW_FANOUT);
+	 * unchanged too: most small allocations stop at the leaf. Levels with
+	 * several changed entries below an entry merge its children again;
+	 * from the first level with one changed entry below, its parent is
+	 * usually updated from the change and the entry's neighbours alone
+	 * (B4), which is what lets a change climb every level cheaply. */
+	unsigned l = 1;
+	for (; l <= t->top && changed && c0 != c1; l++) {
 		c0 /= HW_FANOUT;
 		c1 /= HW_FANOUT;
 		changed = false;
 		for (size_t i = c0; i <= c1; i++) {
-			hw_sum prev = t->level[l][i], s = prev;
-			if (!(one_below && child_changed(t, l, i, k, &s, was)))
-				s = hw_tree_merged(t, l, i);
-			HW_ASSERT_SLOW(hw_sum_eq(s, hw_tree_merged(t, l, i)));
+			hw_sum prev = t->level[l][i], s = hw_tree_merged(t, l, i);
 			changed |= !hw_sum_eq(s, prev);
 			t->level[l][i] = s;
 			was = prev;
 		}
+	}
+	for (size_t c = c0; l <= t->top && changed; l++) {
+		unsigned k = (unsigned)(c % HW_FANOUT);
+		c /= HW_FANOUT;
+		hw_sum prev = t->level[l][c], s = prev;
+		if (!child_changed(t, l, c, k, &s, was))
+			s = hw_tree_merged(t, l, c);
+		HW_ASSERT_SLOW(hw_sum_eq(s, hw_tree_merged(t, l, c)));
+		changed = !hw_sum_eq(s, prev);
+		t->level[l][c] = s;
+		was = prev;
 	}
 }
