@@ -1,16 +1,31 @@
 /* heap_bench.c: how the cost of alloc+free grows with the heap.
  *
- * Owns: the scaling benchmark. For each workload (1-page runs; random
- * 1..64-page runs) and each heap size (64 MiB, 1 GiB, 64 GiB of address
- * space), it builds a fragmented heap on a private Linux platform instance:
- * the whole heap allocated in runs of the workload's sizes, then a random
- * half of the runs freed, so free runs are scattered over every chunk
- * (bench.h, B2). It then times N pairs of (allocate a run of the workload's
- * size; free a random live run), which keeps occupancy near 50%. The figure
- * is ns per pair, the median of BENCH_REPS samples taken round-robin over
- * every case (B3), less the harness's own instructions (time_harness), and
- * the ratio cost(64 GiB) / cost(64 MiB) of that figure is checked against
- * the target "at most 2x".
+ * Owns: the scaling benchmark. For each workload and each heap size, it
+ * builds a fragmented heap on a private Linux platform instance: the whole
+ * heap allocated in runs of the workload's layout sizes, then a random half
+ * of the runs freed, so free runs are scattered over every chunk (bench.h,
+ * B2). The workloads:
+ *   1-page      1-page layout; pairs of (allocate 1 page; free a random
+ *               live run); 64 MiB, 1 GiB, 64 GiB.
+ *   1..64-page  1..64-page layout; pairs of (allocate a random 1..64-page
+ *               run; free a random live run); same sizes.
+ *   1p-churn    1..64-page layout; pairs of (allocate 1 page; free that
+ *               page at once), what a malloc layer taking and returning a
+ *               span does; 64, 128, 256 MiB, 1 GiB, 64 GiB. The heap's
+ *               state is the same before every pair, so one layout says
+ *               little: whether the lowest free page opens a chunk, or
+ *               splits its longest run, is fixed by the layout for the
+ *               whole run. Each size is therefore CHURN_LAYOUTS heaps
+ *               (seeds differing by layout index; layout 0 is the
+ *               1..64-page workload's), each timed for pairs/CHURN_LAYOUTS
+ *               pairs per sample; the figure is the mean over layouts of
+ *               each layout's median, with the fastest and slowest layout
+ *               beside it.
+ * The random-victim pairs keep occupancy near 50%. The figure is ns per
+ * pair, the median of BENCH_REPS samples taken round-robin over every case
+ * (B3), less the harness's own instructions (time_harness), and the ratio
+ * cost(largest) / cost(64 MiB) of that figure is checked against the target
+ * "at most 2x".
  *
  * The live set is the harness's own data, and at 64 GiB it is tens of MiB:
  * a random victim's entry is a cache miss that has nothing to do with the
@@ -32,10 +47,16 @@
  *       bookkeeping of the live set (an array; O(1) per pair).
  *
  * Usage: heap_bench [--pairs N] [--seed S] [--max-gib G] [--case I]
- *   --pairs N    alloc+free pairs per sample (default 200000)
- *   --max-gib G  largest heap in GiB (default 64; 1 to 512)
- *   --case I     run only case I (0-2: 1-page, 3-5: 1..64-page, small to
- *                large), for profiling; no ratio is printed
+ *                   [--workload W]
+ *   --pairs N     alloc+free pairs per sample (default 200000; 1p-churn
+ *                 splits them among a size's layouts)
+ *   --max-gib G   largest heap in GiB (default 64; 1 to 512)
+ *   --case I      run only case I (0-2: 1-page, 3-5: 1..64-page, small to
+ *                 large; 6 + 8 * size + layout: 1p-churn, size 0-4 small
+ *                 to large, layout 0-7), for profiling; no ratio is
+ *                 printed
+ *   --workload W  run only workload W's cases (0: 1-page, 1: 1..64-page,
+ *                 2: 1p-churn)
  * Exit status: 0 when every case ran and checked out (PASS or MISS alike),
  * 1 when a setup step or a heap check failed, 2 on a usage error.
  *
@@ -62,7 +83,9 @@ typedef uint32_t live_run;
 
 typedef struct bench_case {
 	const char *workload;
-	size_t max_pages;
+	size_t max_pages; /* the layout's and the requests' largest run */
+	bool churn;       /* pairs free the page just allocated (1p-churn) */
+	unsigned layout;  /* 1p-churn: which of the size's CHURN_LAYOUTS */
 	size_t heap_bytes;
 	hw_platform *pf;
 	hw_heap *h;
@@ -142,7 +165,7 @@ static int setup_case(bench_case *c, uint64_t seed)
 	hw_heap_arena_get(c->h, 0, &base, &size);
 	c->base = (uintptr_t)base;
 
-	c->rng.s = seed ^ c->heap_bytes ^ c->max_pages;
+	c->rng.s = seed ^ c->heap_bytes ^ c->max_pages ^ (c->layout * 0x9e3779b97f4a7c15ull);
 	bench_layout L = bench_layout_make(&c->rng, total, c->max_pages);
 	c->cap = L.nruns + 1;
 	c->live = bench_xmalloc(c->cap * sizeof *c->live);
@@ -167,11 +190,29 @@ static int setup_case(bench_case *c, uint64_t seed)
 	return check_case(c);
 }
 
+/* One 1p-churn sample: `pairs` times, allocate one page and free it (H2).
+ * The live set is untouched. */
+static int time_churn(bench_case *c, size_t pairs, uint64_t *ns)
+{
+	uint64_t t0 = bench_clock_ns();
+	for (size_t k = 0; k < pairs; k++) {
+		void *p = hw_heap_alloc(c->h, 1);
+		if (!p)
+			return fail(c, "hw_heap_alloc failed in the timed loop");
+		if (hw_heap_free(c->h, p, 1) != 0)
+			return fail(c, "hw_heap_free failed in the timed loop");
+	}
+	*ns = bench_clock_ns() - t0;
+	return 0;
+}
+
 /* One sample: ns for `pairs` alloc+free pairs (H2). The victim of each
  * pair is uniform over the live set including the run just allocated; it
  * is drawn one pair ahead so that its entry can be prefetched. */
 static int time_pairs(bench_case *c, size_t pairs, uint64_t *ns)
 {
+	if (c->churn)
+		return time_churn(c, pairs, ns);
 	bench_rng *r = &c->rng;
 	size_t v = (size_t)bench_below(r, c->nlive + 1);
 	uint64_t t0 = bench_clock_ns();
@@ -198,7 +239,8 @@ static int time_pairs(bench_case *c, size_t pairs, uint64_t *ns)
  * heap time, never as harness time. Each lookup is chained to the previous
  * one (through `zero`, which the compiler cannot see is 0), so the loads
  * cannot overlap. The live set is only read, so the heap's state is
- * untouched. */
+ * untouched. A 1p-churn pair draws nothing: its harness is the clock
+ * reads alone. */
 #define HOT_ENTRIES 512
 static uint64_t time_harness(bench_case *c, size_t pairs)
 {
@@ -207,7 +249,7 @@ static uint64_t time_harness(bench_case *c, size_t pairs)
 	__asm__ volatile(""
 			 : "+r"(zero));
 	uint64_t t0 = bench_clock_ns();
-	for (size_t k = 0; k < pairs; k++) {
+	for (size_t k = 0; k < pairs && !c->churn; k++) {
 		size_t n = bench_run_pages(&r, c->max_pages);
 		size_t v = ((size_t)bench_below(&r, c->nlive + 1) ^ (chain & zero)) % HOT_ENTRIES;
 		live_run victim = v < c->nlive ? c->live[v] : live_pack(c, (void *)c->base, n);
@@ -231,7 +273,8 @@ static void destroy_case(bench_case *c)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: heap_bench [--pairs N] [--seed S] [--max-gib G] [--case I]\n");
+	fprintf(stderr, "usage: heap_bench [--pairs N] [--seed S] [--max-gib G] [--case I]"
+			" [--workload W]\n");
 	return 2;
 }
 
@@ -244,14 +287,64 @@ static const char *size_name(size_t bytes, char *buf, size_t len)
 	return buf;
 }
 
-enum { NW = 2,
-       NS = 3,
-       NCASES = NW * NS };
+#define CHURN_LAYOUTS 8
+enum { NW = 3,
+       MAX_SIZES = 5,
+       NCASES = 3 + 3 + 5 * CHURN_LAYOUTS };
 
+/* Heap sizes by workload in MiB, smallest first; 0 is --max-gib. */
 static const struct {
 	const char *name;
 	size_t max_pages;
-} workloads[NW] = {{"1-page", 1}, {"1..64-page", 64}};
+	bool churn;
+	unsigned nsizes;
+	size_t mib[MAX_SIZES];
+} workloads[NW] = {
+	{"1-page", 1, false, 3, {64, 1024, 0}},
+	{"1..64-page", 64, false, 3, {64, 1024, 0}},
+	{"1p-churn", 64, true, 5, {64, 128, 256, 1024, 0}},
+};
+
+/* The mean over layouts of the figures of the 1p-churn size whose layout
+ * 0 is case i; 0 when a layout did not run. */
+static double churn_mean(const bench_case *cases, const double *net, size_t i)
+{
+	double sum = 0;
+	for (size_t j = i; j < i + CHURN_LAYOUTS; j++) {
+		if (!cases[j].h)
+			return 0;
+		sum += net[j];
+	}
+	return sum / CHURN_LAYOUTS;
+}
+
+static void print_churn(const bench_case *cases, const double *net, uint64_t pairs)
+{
+	bool head = false;
+	for (size_t i = 0; i < NCASES; i++) {
+		const bench_case *c = &cases[i];
+		if (!c->churn || c->layout != 0 || churn_mean(cases, net, i) == 0)
+			continue;
+		if (!head)
+			printf("\n1p-churn: allocate 1 page, free it at once; %d layouts per "
+			       "size,\n"
+			       "%" PRIu64
+			       " pairs per layout and sample; ns per pair (harness ~0)\n\n"
+			       "%-11s %8s %10s %8s %8s %8s\n",
+			       CHURN_LAYOUTS, pairs / CHURN_LAYOUTS, "workload", "heap",
+			       "live runs", "fastest", "slowest", "mean");
+		head = true;
+		double lo = net[i], hi = net[i];
+		for (size_t j = i; j < i + CHURN_LAYOUTS; j++) {
+			lo = net[j] < lo ? net[j] : lo;
+			hi = net[j] > hi ? net[j] : hi;
+		}
+		char nb[32];
+		printf("%-11s %8s %10zu %8.1f %8.1f %8.1f\n", c->workload,
+		       size_name(c->heap_bytes, nb, sizeof nb), c->nlive, lo, hi,
+		       churn_mean(cases, net, i));
+	}
+}
 
 static void print_table(bench_case *cases, uint64_t pairs)
 {
@@ -265,68 +358,97 @@ static void print_table(bench_case *cases, uint64_t pairs)
 	       "harness = random draws + a cached victim lookup (the timed loop prefetches\n"
 	       "each victim one pair ahead); heap = median - harness\n\n",
 	       page, pairs, BENCH_REPS);
-	printf("%-11s %8s %10s %8s %8s %8s %8s %8s\n", "workload", "heap", "live runs", "setup s",
-	       "min", "median", "harness", "heap");
+	bool plain = false; /* a case of the random-victim workloads ran */
+	for (size_t i = 0; i < NCASES; i++)
+		plain |= cases[i].h && !cases[i].churn;
+	if (plain)
+		printf("%-11s %8s %10s %8s %8s %8s %8s %8s\n", "workload", "heap", "live runs",
+		       "setup s", "min", "median", "harness", "heap");
 	double tot[NCASES], net[NCASES];
 	for (size_t i = 0; i < NCASES; i++) {
 		bench_case *c = &cases[i];
 		if (!c->h)
 			continue;
 		char nb[32];
-		tot[i] = (double)bench_median(c->samples, BENCH_REPS) / (double)pairs;
-		net[i] = tot[i] - (double)bench_median(c->harness, BENCH_REPS) / (double)pairs;
+		uint64_t n = c->churn ? pairs / CHURN_LAYOUTS : pairs;
+		tot[i] = (double)bench_median(c->samples, BENCH_REPS) / (double)n;
+		net[i] = tot[i] - (double)bench_median(c->harness, BENCH_REPS) / (double)n;
+		if (c->churn)
+			continue;
 		printf("%-11s %8s %10zu %8.2f %8.1f %8.1f %8.1f %8.1f\n", c->workload,
 		       size_name(c->heap_bytes, nb, sizeof nb), c->nlive, (double)c->setup_ns / 1e9,
 		       (double)bench_min(c->samples, BENCH_REPS) / (double)pairs, tot[i],
 		       tot[i] - net[i], net[i]);
 	}
+	print_churn(cases, net, pairs);
+	bool first = true;
 	for (size_t w = 0; w < NW; w++) {
-		size_t lo = w * NS, hi = w * NS + NS - 1;
-		if (!cases[lo].h || !cases[hi].h)
+		size_t lo = NCASES, hi = NCASES;
+		for (size_t i = 0; i < NCASES; i++) {
+			if (cases[i].workload != workloads[w].name || cases[i].layout != 0)
+				continue;
+			lo = lo == NCASES ? i : lo;
+			hi = i;
+		}
+		if (lo == NCASES || !cases[lo].h || !cases[hi].h || lo == hi)
 			continue;
 		char big[32];
 		double rn = net[hi] / net[lo], rt = tot[hi] / tot[lo];
+		if (cases[lo].churn) /* the figure is the mean over layouts */
+			rn = rt = churn_mean(cases, net, hi) / churn_mean(cases, net, lo);
 		printf("%sratio cost(%s)/cost(64 MiB), %-10s: heap %5.2fx  target <= 2.00x  %s"
 		       "  (with harness %.2fx)\n",
-		       w == 0 ? "\n" : "", size_name(cases[hi].heap_bytes, big, sizeof big),
+		       first ? "\n" : "", size_name(cases[hi].heap_bytes, big, sizeof big),
 		       workloads[w].name, rn, bench_verdict(rn <= 2.0), rt);
+		first = false;
 	}
 }
 
 int main(int argc, char **argv)
 {
 	uint64_t pairs = 200000, seed = BENCH_SEED, max_gib = 64, only = UINT64_MAX;
+	uint64_t only_w = UINT64_MAX;
 	for (int i = 1; i < argc; i++) {
-		uint64_t *dst = !strcmp(argv[i], "--pairs")     ? &pairs
-				: !strcmp(argv[i], "--seed")    ? &seed
-				: !strcmp(argv[i], "--max-gib") ? &max_gib
-				: !strcmp(argv[i], "--case")    ? &only
-								: NULL;
+		uint64_t *dst = !strcmp(argv[i], "--pairs")      ? &pairs
+				: !strcmp(argv[i], "--seed")     ? &seed
+				: !strcmp(argv[i], "--max-gib")  ? &max_gib
+				: !strcmp(argv[i], "--case")     ? &only
+				: !strcmp(argv[i], "--workload") ? &only_w
+								 : NULL;
 		if (!dst || i + 1 == argc || bench_parse_u64(argv[++i], dst) != 0)
 			return usage();
 	}
-	if (pairs == 0 || max_gib == 0 || max_gib > 512 || (only != UINT64_MAX && only >= NCASES))
+	if (pairs < CHURN_LAYOUTS || max_gib == 0 || max_gib > 512 ||
+	    (only != UINT64_MAX && only >= NCASES) || (only_w != UINT64_MAX && only_w >= NW))
 		return usage();
 
-	const size_t sizes[NS] = {64 * MIB, GIB, (size_t)max_gib * GIB};
 	bench_case cases[NCASES];
 	memset(cases, 0, sizeof cases);
 	int rc = 0;
-	for (size_t i = 0; i < NCASES && !rc; i++) {
-		bench_case *c = &cases[i];
-		c->workload = workloads[i / NS].name;
-		c->max_pages = workloads[i / NS].max_pages;
-		c->heap_bytes = sizes[i % NS];
-		if (only == UINT64_MAX || only == i)
-			rc = setup_case(c, seed);
+	size_t at = 0;
+	for (size_t w = 0; w < NW; w++) {
+		unsigned layouts = workloads[w].churn ? CHURN_LAYOUTS : 1;
+		for (unsigned k = 0; k < workloads[w].nsizes * layouts && !rc; k++, at++) {
+			bench_case *c = &cases[at];
+			size_t mib = workloads[w].mib[k / layouts];
+			c->workload = workloads[w].name;
+			c->max_pages = workloads[w].max_pages;
+			c->churn = workloads[w].churn;
+			c->layout = k % layouts;
+			c->heap_bytes = mib ? mib * MIB : (size_t)max_gib * GIB;
+			if ((only == UINT64_MAX || only == at) &&
+			    (only_w == UINT64_MAX || only_w == w))
+				rc = setup_case(c, seed);
+		}
 	}
 	/* B3: samples round-robin over the cases, so drift hits all alike. */
 	for (int rep = 0; rep < BENCH_REPS && !rc; rep++) {
 		for (size_t i = 0; i < NCASES && !rc; i++) {
 			if (!cases[i].h)
 				continue;
-			cases[i].harness[rep] = time_harness(&cases[i], (size_t)pairs);
-			rc = time_pairs(&cases[i], (size_t)pairs, &cases[i].samples[rep]);
+			size_t n = (size_t)(cases[i].churn ? pairs / CHURN_LAYOUTS : pairs);
+			cases[i].harness[rep] = time_harness(&cases[i], n);
+			rc = time_pairs(&cases[i], n, &cases[i].samples[rep]);
 		}
 	}
 	for (size_t i = 0; i < NCASES && !rc; i++)

@@ -1,7 +1,7 @@
 /* pagebits.c: bitmap and summary arithmetic for 512-page chunks.
  *
  * Owns the fast paths the page allocator's correctness rests on; see
- * pagebits.h for the contract (B1, B2). Word-at-a-time throughout: a chunk
+ * pagebits.h for the contract (B1-B4). Word-at-a-time throughout: a chunk
  * is 8 words, so every function is O(8) word operations plus O(n/64) for
  * ranges.
  *
@@ -263,21 +263,6 @@ hw_sum hw_sum_after_set(hw_sum old, const uint64_t *w, unsigned i, unsigned n)
 	if (b == HW_BITS_PAGES)
 		s.end = HW_BITS_PAGES - (i + n);
 	return s;
-}
-
-/* The range's longest run is the longest of: the runs crossing child
- * boundaries (unchanged here), the other children's longest (unchanged),
- * and this child's. */
-bool hw_sum_child_changed(hw_sum *parent, hw_sum was, hw_sum now)
-{
-	if (was.start != now.start || was.end != now.end)
-		return false;
-	if (now.max >= was.max) {
-		if (now.max > parent->max)
-			parent->max = now.max;
-		return true;
-	}
-	return was.max < parent->max;
 }
 
 /* One pass, written with conditional expressions so that the compiler can

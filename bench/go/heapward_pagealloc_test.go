@@ -11,7 +11,9 @@
 // stream and seed, hence the same layouts and the same request sequence;
 // the same fragmented setup (the whole heap allocated in runs, a random half
 // of the runs freed), the same timed alloc+free pairs, the same harness
-// sample, the same median of 5 samples of thread CPU time taken round-robin.
+// sample, the same median of 5 samples of thread CPU time taken round-robin,
+// and the same 1p-churn workload (allocate 1 page, free it at once) over the
+// same 8 layouts per size, reported the same way (mean over layouts).
 // Geometry matches too: Go's pages are 8 KiB and its chunks 512 pages, as in
 // heapward's default config. Every chunk starts all free and unscavenged, as
 // heapward's pages are after its setup.
@@ -42,8 +44,10 @@ import (
 const (
 	hwSeed = 0x6865617077617264
 	hwReps = 5
-	hwMiB  = 1 << 20
-	hwGiB  = 1 << 30
+	// heap_bench's CHURN_LAYOUTS
+	hwChurnLayouts = 8
+	hwMiB          = 1 << 20
+	hwGiB          = 1 << 30
 )
 
 type hwRng struct{ s uint64 }
@@ -118,6 +122,8 @@ type hwCase struct {
 	workload string
 	max      uint64
 	bytes    uint64
+	churn    bool // 1p-churn: free the page just allocated
+	layout   uint64
 	pa       *runtime.PageAlloc
 	live     []hwLive
 	r        hwRng
@@ -137,7 +143,7 @@ func (c *hwCase) build(t *testing.T) {
 		chunks[runtime.BaseChunkIdx+runtime.ChunkIdx(i)] = []runtime.BitRange{}
 	}
 	c.pa = runtime.NewPageAlloc(chunks, nil)
-	c.r = hwRng{hwSeed ^ c.bytes ^ c.max}
+	c.r = hwRng{hwSeed ^ c.bytes ^ c.max ^ c.layout*0x9e3779b97f4a7c15}
 	runs, free := hwLayout(&c.r, total, c.max)
 	at := make([]uintptr, len(runs))
 	for i, run := range runs {
@@ -160,6 +166,9 @@ func (c *hwCase) build(t *testing.T) {
 // timePairs is heap_bench's time_pairs: the victim is drawn one pair ahead
 // and its entry prefetched (sys.Prefetch is the compiler's intrinsic).
 func (c *hwCase) timePairs(t *testing.T, pairs int) int64 {
+	if c.churn {
+		return c.timeChurn(t, pairs)
+	}
 	v := c.r.below(uint64(len(c.live) + 1))
 	t0 := hwThreadCPU()
 	for k := 0; k < pairs; k++ {
@@ -180,6 +189,19 @@ func (c *hwCase) timePairs(t *testing.T, pairs int) int64 {
 	return hwThreadCPU() - t0
 }
 
+// timeChurn is heap_bench's time_churn: allocate one page, free it.
+func (c *hwCase) timeChurn(t *testing.T, pairs int) int64 {
+	t0 := hwThreadCPU()
+	for k := 0; k < pairs; k++ {
+		p, _ := c.pa.Alloc(1)
+		if p == 0 {
+			t.Fatalf("%s %d MiB: Alloc failed in the timed loop", c.workload, c.bytes/hwMiB)
+		}
+		c.pa.Free(p, 1)
+	}
+	return hwThreadCPU() - t0
+}
+
 // timeHarness is heap_bench's time_harness: draws and chained lookups of
 // entries that stay in cache (the first hwHotEntries), without the
 // allocator.
@@ -190,7 +212,7 @@ func (c *hwCase) timeHarness(pairs int) int64 {
 	chain := uintptr(0)
 	zero := uintptr(len(os.Args) >> 62) // 0, but not a constant
 	t0 := hwThreadCPU()
-	for k := 0; k < pairs; k++ {
+	for k := 0; k < pairs && !c.churn; k++ {
 		n := uintptr(r.runPages(c.max))
 		v := (r.below(uint64(len(c.live)+1)) ^ uint64(chain&zero)) % hwHotEntries
 		victim := hwPack(hwBase, n)
@@ -228,24 +250,45 @@ func hwSizeName(b uint64) string {
 	return fmt.Sprintf("%d MiB", b/hwMiB)
 }
 
-// TestHeapwardPageAlloc prints heap_bench's table for Go's page allocator.
+// TestHeapwardPageAlloc prints heap_bench's tables for Go's page allocator.
 // HW_BENCH_PAIRS and HW_BENCH_MAX_GIB set the pairs per sample (200000) and
-// the largest heap (64 GiB).
+// the largest heap (64 GiB); HW_BENCH_WORKLOAD (1-based here: 1 1-page,
+// 2 1..64-page, 3 1p-churn; default all) is heap_bench's --workload plus 1.
 func TestHeapwardPageAlloc(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	pairs := hwEnvInt("HW_BENCH_PAIRS", 200000)
 	maxGiB := uint64(hwEnvInt("HW_BENCH_MAX_GIB", 64))
+	only := hwEnvInt("HW_BENCH_WORKLOAD", 4) - 1
 	var cases []*hwCase
-	for _, w := range []struct {
-		name string
-		max  uint64
-	}{{"1-page", 1}, {"1..64-page", 64}} {
-		for _, b := range []uint64{64 * hwMiB, hwGiB, maxGiB * hwGiB} {
-			c := &hwCase{workload: w.name, max: w.max, bytes: b}
-			c.build(t)
-			cases = append(cases, c)
+	for wi, w := range []struct {
+		name  string
+		max   uint64
+		churn bool
+		mib   []uint64
+	}{
+		{"1-page", 1, false, []uint64{64, 1024, 0}},
+		{"1..64-page", 64, false, []uint64{64, 1024, 0}},
+		{"1p-churn", 64, true, []uint64{64, 128, 256, 1024, 0}},
+	} {
+		if only != 3 && only != wi {
+			continue
+		}
+		layouts := uint64(1)
+		if w.churn {
+			layouts = hwChurnLayouts
+		}
+		for _, mib := range w.mib {
+			b := mib * hwMiB
+			if mib == 0 {
+				b = maxGiB * hwGiB
+			}
+			for l := uint64(0); l < layouts; l++ {
+				c := &hwCase{workload: w.name, max: w.max, bytes: b, churn: w.churn, layout: l}
+				c.build(t)
+				cases = append(cases, c)
+			}
 		}
 	}
 	defer func() {
@@ -255,8 +298,12 @@ func TestHeapwardPageAlloc(t *testing.T) {
 	}()
 	for rep := 0; rep < hwReps; rep++ {
 		for _, c := range cases {
-			c.harness[rep] = c.timeHarness(pairs)
-			c.samples[rep] = c.timePairs(t, pairs)
+			n := pairs
+			if c.churn {
+				n = pairs / hwChurnLayouts
+			}
+			c.harness[rep] = c.timeHarness(n)
+			c.samples[rep] = c.timePairs(t, n)
 		}
 	}
 
@@ -271,23 +318,66 @@ func TestHeapwardPageAlloc(t *testing.T) {
 		"min", "median", "harness", "heap")
 	net := make([]float64, len(cases))
 	for i, c := range cases {
+		n := pairs
+		if c.churn {
+			n = pairs / hwChurnLayouts
+		}
 		min := c.samples[0]
 		for _, s := range c.samples {
 			if s < min {
 				min = s
 			}
 		}
-		tot := float64(hwMedian(c.samples[:])) / float64(pairs)
-		har := float64(hwMedian(c.harness[:])) / float64(pairs)
+		tot := float64(hwMedian(c.samples[:])) / float64(n)
+		har := float64(hwMedian(c.harness[:])) / float64(n)
 		net[i] = tot - har
+		if c.churn {
+			continue
+		}
 		fmt.Printf("%-11s %8s %10d %8.2f %8.1f %8.1f %8.1f %8.1f\n", c.workload, hwSizeName(c.bytes),
-			len(c.live), float64(c.setup)/1e9, float64(min)/float64(pairs), tot, har, net[i])
+			len(c.live), float64(c.setup)/1e9, float64(min)/float64(n), tot, har, net[i])
+	}
+	// 1p-churn: the mean over layouts, as heap_bench prints it.
+	first, last, churnMean := -1, -1, map[int]float64{}
+	for i := 0; i < len(cases); i++ {
+		c := cases[i]
+		if !c.churn || c.layout != 0 {
+			continue
+		}
+		if first < 0 {
+			fmt.Printf("\n1p-churn: allocate 1 page, free it at once; %d layouts per size,\n"+
+				"%d pairs per layout and sample; ns per pair (harness ~0)\n\n"+
+				"%-11s %8s %10s %8s %8s %8s\n", hwChurnLayouts, pairs/hwChurnLayouts,
+				"workload", "heap", "live runs", "fastest", "slowest", "mean")
+			first = i
+		}
+		last = i
+		lo, hi, sum := net[i], net[i], 0.0
+		for j := i; j < i+hwChurnLayouts; j++ {
+			if net[j] < lo {
+				lo = net[j]
+			}
+			if net[j] > hi {
+				hi = net[j]
+			}
+			sum += net[j]
+		}
+		churnMean[i] = sum / hwChurnLayouts
+		fmt.Printf("%-11s %8s %10d %8.1f %8.1f %8.1f\n", c.workload, hwSizeName(c.bytes),
+			len(c.live), lo, hi, churnMean[i])
 	}
 	fmt.Println()
-	for w := 0; w < 2; w++ {
-		lo, hi := cases[3*w], cases[3*w+2]
+	for i := 0; i+2 < len(cases); i++ {
+		lo, hi := cases[i], cases[i+2]
+		if lo.churn || i%3 != 0 || hi.workload != lo.workload {
+			continue
+		}
 		fmt.Printf("ratio cost(%s)/cost(64 MiB), %-10s: heap %5.2fx\n", hwSizeName(hi.bytes),
-			lo.workload, net[3*w+2]/net[3*w])
+			lo.workload, net[i+2]/net[i])
+	}
+	if first >= 0 && last > first {
+		fmt.Printf("ratio cost(%s)/cost(64 MiB), %-10s: heap %5.2fx\n",
+			hwSizeName(cases[last].bytes), "1p-churn", churnMean[last]/churnMean[first])
 	}
 }
 
