@@ -86,6 +86,8 @@ int hw_sys_reserve(hw_platform *pf, void *hint, size_t n, void **out)
 		return ENOMEM;
 	int rc = leave(pf, HW_SYS_RESERVE, pf->ops->reserve(pf, hint, n, out));
 	HW_ASSERT(rc != 0 || ((uintptr_t)*out & (pf->caps.granularity - 1)) == 0);
+	if (rc == 0)
+		__atomic_add_fetch(&pf->owned, n, __ATOMIC_RELAXED);
 	return rc;
 }
 
@@ -127,6 +129,7 @@ void hw_sys_release(hw_platform *pf, void *p, size_t n)
 	check_range(pf, kind_names[HW_SYS_RELEASE], p, n);
 	enter(pf, HW_SYS_RELEASE);
 	pf->ops->release(pf, p, n);
+	__atomic_sub_fetch(&pf->owned, n, __ATOMIC_RELAXED);
 }
 
 int hw_sys_alloc(hw_platform *pf, size_t n, void **out)
@@ -137,6 +140,8 @@ int hw_sys_alloc(hw_platform *pf, size_t n, void **out)
 		return ENOMEM;
 	int rc = leave(pf, HW_SYS_ALLOC, pf->ops->alloc(pf, n, out));
 	HW_ASSERT(rc != 0 || ((uintptr_t)*out & (pf->caps.granularity - 1)) == 0);
+	if (rc == 0)
+		__atomic_add_fetch(&pf->owned, n, __ATOMIC_RELAXED);
 	return rc;
 }
 

@@ -50,6 +50,10 @@
  *   P7. Failure injection covers the calls that can fail (reserve, map, use,
  *       fault, alloc); unuse and release never fail and never advance
  *       fail_seen, whatever the mask.
+ *   P8. owned == bytes of successful reserve and alloc calls less bytes
+ *       released: what the instance's users still hold. A heap that was
+ *       destroyed leaves it as it found it (the harness checks this after
+ *       every input, so a leaked reservation is caught where it happens).
  *
  * Locking: a platform instance is not locked. Its counters and injection state
  * belong to whoever owns the instance; a heap serializes its own calls under
@@ -128,6 +132,7 @@ struct hw_platform {
 	hw_platform_caps caps;
 	uint64_t calls[HW_SYS_NKINDS];
 	uint64_t failures[HW_SYS_NKINDS];
+	size_t owned; /* bytes held through this instance (P8) */
 	/* Failure injection: when fail_at is non-zero, the fail_at-th call
 	 * (1-based, counting only kinds in fail_mask) returns ENOMEM without
 	 * reaching the backend, then fail_at resets to 0. */

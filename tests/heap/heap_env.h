@@ -7,8 +7,10 @@
  *
  * Invariants:
  *   E1. env_check() fails the test on any broken identity or invariant.
- *   E2. env_done() leaves no Ready simulated page behind (the heap's own leak
- *       check: LeakSanitizer cannot see pages it did not allocate).
+ *   E2. env_done() leaves no Ready simulated page behind and the platform
+ *       instance owning nothing (P8: every reservation released), on either
+ *       backend (the heap's own leak check: LeakSanitizer cannot see pages
+ *       it did not allocate).
  */
 #ifndef HW_TESTS_HEAP_ENV_H
 #define HW_TESTS_HEAP_ENV_H
@@ -81,6 +83,7 @@ static inline hw_heap_stats env_stats(env *e)
 static inline void env_done(env *e)
 {
 	hw_heap_destroy(e->h);
+	EXPECT(e->pf->owned == 0, "heap left %zu bytes reserved", e->pf->owned);
 	if (e->sim)
 		EXPECT(hw_sim_ready_bytes(e->pf) == 0, "heap left %zu Ready bytes",
 		       hw_sim_ready_bytes(e->pf));

@@ -110,6 +110,29 @@ static void test_counters(void)
 	hw_platform_destroy(pf);
 }
 
+/* P8: owned follows reserve and alloc up and release down, partial releases
+ * included; a failed reserve owns nothing. */
+static void test_owned_bytes(void)
+{
+	hw_sim_config cfg = {.backing_bytes = 64 * PS};
+	hw_platform *pf = hw_platform_sim_create(&cfg);
+	REQUIRE(pf != NULL);
+	void *p, *q, *r;
+	EXPECT(pf->owned == 0);
+	REQUIRE(hw_sys_reserve(pf, NULL, 8 * PS, &p) == 0);
+	REQUIRE(hw_sys_alloc(pf, 2 * PS, &q) == 0);
+	EXPECT(pf->owned == 10 * PS, "owned %zu", pf->owned);
+	hw_sys_release(pf, (char *)p + 6 * PS, 2 * PS);
+	EXPECT(pf->owned == 8 * PS, "owned %zu", pf->owned);
+	hw_platform_inject(pf, 1, 0);
+	EXPECT(hw_sys_reserve(pf, NULL, 4 * PS, &r) == ENOMEM);
+	EXPECT(pf->owned == 8 * PS, "a failed reserve owns nothing: %zu", pf->owned);
+	hw_sys_release(pf, p, 6 * PS);
+	hw_sys_release(pf, q, 2 * PS);
+	EXPECT(pf->owned == 0, "owned %zu", pf->owned);
+	hw_platform_destroy(pf);
+}
+
 static void test_kind_names(void)
 {
 	static const char *const want[HW_SYS_NKINDS] = {"reserve", "map", "use", "unuse",
@@ -176,6 +199,6 @@ static void test_os_instance_is_shared(void)
 	hw_sys_release(os, p, os->caps.page_size);
 }
 
-HW_TEST_MAIN(T(test_unaligned_aborts), T(test_counters), T(test_kind_names),
+HW_TEST_MAIN(T(test_unaligned_aborts), T(test_counters), T(test_owned_bytes), T(test_kind_names),
 	     T(test_einval_passes_through), T(test_null_use_is_a_counted_noop),
 	     T(test_os_instance_is_shared))
