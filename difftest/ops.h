@@ -119,7 +119,7 @@ const char *hw_ops_heap_name(uint8_t code);
  * clamped to the region, or deliberately past its ends when a asks. */
 enum {
 	HW_POP_NOP = 0x00,
-	HW_POP_RESERVE = 0x01, /* reserve 1 + (b & 63) pages, hint by a & 0x40 */
+	HW_POP_RESERVE = 0x01, /* reserve 1 + (b & 63) pages, hint by a & 0x40, a & 0x20 */
 	HW_POP_MAP = 0x02,
 	HW_POP_USE = 0x03,
 	HW_POP_UNUSE = 0x04,

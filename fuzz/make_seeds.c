@@ -408,6 +408,20 @@ static void platform_seeds(const char *dir)
 	rec(&s, HW_POP_RESERVE, 0x40, 1, 0);
 	rec(&s, HW_POP_CHECK, 0, 0, 0);
 	emit(dir, t, "hints", &s);
+
+	/* Hints at the backing's edges: a range ending exactly at its top and
+	 * one starting at its bottom must land there; ranges one page across
+	 * either edge cannot, and land inside. */
+	hdr(&s, 0, 0, 0, 0);
+	rec(&s, HW_POP_RESERVE, 0xa0, 5, 0);
+	rec(&s, HW_POP_RESERVE, 0x20, 2, 0);
+	rec(&s, HW_POP_RELEASE, 0, 1 << 10, 0);
+	rec(&s, HW_POP_RELEASE, 0, 1 << 10, 1);
+	rec(&s, HW_POP_RESERVE, 0xa0, 0x40 | 3, 0);
+	rec(&s, HW_POP_RESERVE, 0x20, 0x40 | 3, 0);
+	rec(&s, HW_POP_RESERVE, 0xa0, 63, 0);
+	rec(&s, HW_POP_CHECK, 0, 0, 0);
+	emit(dir, t, "hint-edges", &s);
 	hdr(&s, 0x80 | 0x08, 0x04, 0, 0);
 	rec(&s, HW_POP_RESERVE, 0, 3, 0);
 	rec(&s, HW_POP_RESERVE, 0x40, 3, 0);

@@ -1,8 +1,9 @@
 /* platform_fuzzer.c: random transitions on the checked simulator against the
  * contract's transition table.
  *
- * Owns: a model of every simulated page the run has seen (its contract
- * state, whether it is known to lie inside the backing, its contents stamp),
+ * Owns: a model of every page of the simulator's backing (its contract
+ * state and its contents stamp; the backing's bounds come from the
+ * simulator, so a hint at either edge is checked like any other),
  * a table of the regions reserve and alloc handed out, a mirror of the
  * failure injection rule (P7), and the expected call and failure counters.
  * The simulator runs under its record_illegal policy, so an illegal call is
@@ -47,7 +48,6 @@
 
 typedef struct pmodel {
 	uint8_t state; /* hw_mem_state */
-	bool known;    /* was handed out once: inside the backing */
 	uint32_t gen;  /* stamp generation while Ready */
 } pmodel;
 
@@ -99,8 +99,8 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-/* Model entry of the page at a, or NULL outside the window (such pages are
- * None and unknown). */
+/* Model entry of the page at a, or NULL outside the backing (such pages are
+ * None and can never be handed out). */
 static pmodel *page(pfz *z, uintptr_t a)
 {
 	if (z->lo == 0 || a < z->lo || (a - z->lo) / z->O >= z->nwin)
@@ -179,13 +179,12 @@ static bool enter(pfz *z, hw_sys_kind k)
 
 /* ---- the window ---- */
 
-static void anchor(pfz *z, uintptr_t first)
+/* The model's window is exactly the simulator's backing. */
+static void set_window(pfz *z)
 {
-	if (z->lo != 0)
-		return;
-	/* Every address of the backing is within B of any address in it. */
-	z->lo = first - z->B;
-	z->nwin = 2 * z->B / z->O;
+	size_t bytes = 0;
+	z->lo = (uintptr_t)hw_sim_backing(z->pf, &bytes);
+	z->nwin = bytes / z->O;
 	z->win = calloc(z->nwin, sizeof *z->win);
 	if (z->win == NULL)
 		fail(z, "harness out of memory");
@@ -215,6 +214,14 @@ static void do_handout(pfz *z, const hw_op *op, bool alloc)
 	if (!alloc && (op->a & 0x40) && z->nregions) {
 		const region *r = &z->regions[op->c % z->nregions];
 		hint = (op->a & 0x80) ? r->base - n * z->O : r->base + r->npages * z->O;
+	} else if (!alloc && (op->a & 0x20)) {
+		/* The backing's edges: a range that starts at its bottom or
+		 * ends exactly at its top, or (b & 0x40) one page further out,
+		 * across the edge, where the hint cannot be honoured. */
+		uintptr_t top = z->lo + z->nwin * z->O;
+		bool out = (op->b & 0x40) != 0;
+		hint = (op->a & 0x80) ? top - n * z->O + (out ? z->O : 0)
+				      : z->lo - (out ? z->O : 0);
 	}
 	bool inject = enter(z, k);
 	void *out = NULL;
@@ -231,7 +238,6 @@ static void do_handout(pfz *z, const hw_op *op, bool alloc)
 	if (rc != 0)
 		fail(z, "%s of %zu pages returned %d", hw_sys_kind_name(k), n, rc);
 	uintptr_t a = (uintptr_t)out;
-	anchor(z, a);
 	touched(z, a, n);
 	if (a % z->O != 0)
 		fail(z, "%s returned %p, not page aligned", hw_sys_kind_name(k), out);
@@ -246,7 +252,7 @@ static void do_handout(pfz *z, const hw_op *op, bool alloc)
 		bool hint_free = true;
 		for (size_t i = 0; i < n; i++) {
 			pmodel *p = page(z, hint + i * z->O);
-			hint_free &= p != NULL && p->known && p->state == HW_MEM_NONE;
+			hint_free &= p != NULL && p->state == HW_MEM_NONE;
 		}
 		if (!z->cfg.ignore_hints && hint_free && a != hint)
 			fail(z, "reserve at free hint %p returned %p", (void *)hint, out);
@@ -261,7 +267,6 @@ static void do_handout(pfz *z, const hw_op *op, bool alloc)
 		     hw_sys_kind_name(k), out);
 	for (size_t i = 0; i < n; i++) {
 		uintptr_t pa = a + i * z->O;
-		page(z, pa)->known = true;
 		set_state(z, pa, alloc ? HW_MEM_READY : HW_MEM_RESERVED);
 		if (alloc) {
 			check_fresh(z, pa, 0, "alloc");
@@ -478,6 +483,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	z.pf = hw_platform_sim_create(&sc);
 	if (z.pf == NULL)
 		fail(&z, "hw_platform_sim_create failed (errno %d)", errno);
+	set_window(&z);
 	size_t nops = hw_ops_count(size);
 	for (size_t i = 0; i < nops; i++) {
 		hw_op op = hw_ops_get(data, i);
