@@ -18,6 +18,8 @@
  *       run's last word), checked at free and at verify ops; a zeroed run
  *       reads zero over its first 256 bytes and at those places before it
  *       is stamped.
+ *   D7. Apart from the model, every scavenge releases no more than it asked
+ *       for rounded up to one unit (docs/scavenging.md).
  *
  * Locking: none; one run at a time (driver.h).
  */
@@ -663,6 +665,17 @@ static size_t settle(driver *d, size_t planned)
 	return got;
 }
 
+/* A scavenge asked for `asked` bytes never releases more than that rounded
+ * up to one unit (docs/scavenging.md), whatever the model says. */
+static void check_bound(driver *d, const char *what, size_t asked, size_t r)
+{
+	size_t unit = d->m.u * d->P;
+	size_t bound = asked > SIZE_MAX - unit ? SIZE_MAX : (asked + unit - 1) / unit * unit;
+	if (r > bound)
+		fail(d, "%s asked for %zu bytes and released %zu, more than a unit (%zu) over",
+		     what, asked, r, unit);
+}
+
 static size_t model_limit_goal(const driver *d)
 {
 	size_t ready = hw_model_ready_bytes(&d->m);
@@ -946,7 +959,8 @@ static void do_scavenge(driver *d, size_t nbytes)
 	else
 		tr(d, "\thw_heap_scavenge(h, %zu); /* -> %zu */\n", nbytes, r);
 	planned = settle(d, planned);
-	if (r != planned)
+	check_bound(d, "scavenge", nbytes, r);
+	if (!d->failed && r != planned)
 		fail(d, "scavenge(%zu) released %zu bytes, the model %zu", nbytes, r, planned);
 	d->want.scavenge_calls++;
 	d->want.scavenged += r;
@@ -978,18 +992,18 @@ static void do_bg_step(driver *d, const hw_op *op)
 		uint64_t inuse = hw_model_inuse_bytes(&d->m);
 		uint64_t goal = inuse + inuse * d->retain / 100;
 		uint64_t ready = hw_model_ready_bytes(&d->m);
-		size_t planned = 0;
+		size_t planned = 0, asked = 0;
 		if (ready > goal) {
 			uint64_t want = ready - goal;
-			planned = hw_model_scavenge(&d->m, want < HW_SCAVENGE_QUANTUM
-								   ? (size_t)want
-								   : HW_SCAVENGE_QUANTUM);
+			asked = want < HW_SCAVENGE_QUANTUM ? (size_t)want : HW_SCAVENGE_QUANTUM;
+			planned = hw_model_scavenge(&d->m, asked);
 		}
 		size_t r = hw_heap_scavenger_step(d->h);
 		tr(d, "\thw_heap_scavenger_step(h); /* -> %zu */\n", r);
 		if (ready > goal)
 			planned = settle(d, planned);
-		if (r != planned)
+		check_bound(d, "scavenger step", asked, r);
+		if (!d->failed && r != planned)
 			fail(d,
 			     "scavenger step released %zu bytes, the model %zu (ready %llu, goal "
 			     "%llu)",

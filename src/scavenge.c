@@ -7,14 +7,18 @@
  * Policy (docs/scavenging.md). Released state is kept in whole aligned units
  * of max(OS page, heap page), because the OS releases no less. A scavenge of
  * n bytes releases, from the highest address down:
- *   pass 1 (when the platform has huge pages): every free huge page that
- *     still has Ready units, whole, so a huge page is given back entirely or
- *     not at all and the OS can reassemble it;
+ *   pass 1 (when the platform has huge pages), while at least one huge page
+ *     of the n bytes is still to release: every free huge page that still
+ *     has Ready units, whole, so a huge page is given back entirely or not
+ *     at all and the OS can reassemble it;
  *   pass 2: free Ready units one by one;
- * stopping as soon as n bytes are released. Highest addresses go first
- * because allocation is lowest-address-first: the top of the heap is the
- * memory least likely to be reused soon, and releasing it keeps the dense,
- * reused bottom backed.
+ * stopping as soon as n bytes are released. So a scavenge never releases
+ * more than n rounded up to one unit: a request smaller than a huge page
+ * (every background step, hw_heap_scavenge(h, 1)) goes straight to pass 2
+ * and takes units from the top. Highest addresses go first because
+ * allocation is lowest-address-first: the top of the heap is the memory
+ * least likely to be reused soon, and releasing it keeps the dense, reused
+ * bottom backed.
  *
  * Release: Ready -> Prepared (unuse), or Ready -> Reserved (fault) when the
  * heap faults freed memory, so every released page is in one state per mode.
@@ -114,13 +118,14 @@ static int scavenge_units(hw_heap *h, size_t ci, size_t *left)
 	return 0;
 }
 
-/* Pass 1 over one chunk: whole free huge pages with Ready units left. */
+/* Pass 1 over one chunk: whole free huge pages with Ready units left, while
+ * *left is at least a huge page (a whole one then never overshoots). */
 static int scavenge_huge(hw_heap *h, size_t ci, size_t *left)
 {
 	hw_chunk *c = &h->chunks[ci];
 	unsigned hp = (unsigned)h->huge_pages;
 	for (unsigned b = HW_BITS_PAGES - hp;; b -= hp) {
-		if (*left == 0)
+		if (*left < ((size_t)hp << h->page_shift))
 			return 0;
 		if (!hw_bits_any(c->alloc, b, hp) && !hw_bits_all(c->released, b, hp)) {
 			/* Release each Ready run inside the huge page. */
@@ -156,7 +161,8 @@ size_t hw_scavenge_locked(hw_heap *h, size_t nbytes, hw_scav_reason why)
 	size_t lo = (h->arenas[0].base - h->base) / h->chunk_bytes;
 	int err = 0;
 	for (int pass = h->huge_pages ? 1 : 2; pass <= 2 && left > 0 && !err; pass++) {
-		for (size_t ci = hi; ci-- > lo && left > 0 && !err;) {
+		size_t enough = pass == 1 ? h->huge_pages << h->page_shift : 1;
+		for (size_t ci = hi; ci-- > lo && left >= enough && !err;) {
 			hw_chunk *c = &h->chunks[ci];
 			/* Absent chunks between arenas may have no committed
 			 * metadata; present ones always do. */
