@@ -5,7 +5,8 @@
  * keeps the Go runtime's page-heap model: new memory counts as released until
  * an allocation makes it Ready; free runs coalesce whatever their released
  * state; scavenging returns free Ready pages to the OS on demand, from a paced
- * background thread, and on the allocation path under a memory limit.
+ * background thread, and on the allocation path under a memory limit and
+ * after an allocation that grew the heap past the retained goal.
  *
  * Every symbol is hw_*; the library never defines malloc or any libc name.
  * All functions are thread-safe: each heap has its own lock.
@@ -133,6 +134,8 @@ typedef struct hw_heap_stats {
 	uint64_t scavenged_bytes;       /* all bytes released, every path */
 	uint64_t bg_scavenged_bytes;    /* by the background scavenger / steps */
 	uint64_t limit_scavenged_bytes; /* on the allocation path, for the limit */
+	uint64_t grow_scavenged_bytes;  /* after an allocation that grew the heap,
+					 * toward the retained goal */
 	uint64_t limit_exceeded;        /* allocations left Ready > limit anyway */
 	uint64_t fault_failures;        /* frees that could not fault (ENOMEM) */
 	uint64_t platform_calls[HW_CALL_KINDS];

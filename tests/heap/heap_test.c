@@ -331,6 +331,83 @@ static void test_memory_limit(void)
 	});
 }
 
+/* Issue 10 point 10: a heap grows by 16 MiB of allocations after freeing as
+ * much. Without growth-time scavenging it was left with Ready at 1.5x inuse
+ * (48 MiB for 32) until background steps ran; now each allocation that grows
+ * the heap releases min(Ready - retained goal, bytes it grew), highest free
+ * pages first. */
+static void test_growth_scavenge(void)
+{
+	BOTH(e, small_cfg(), {
+		enum { PAIRS = 2048,
+		       GROWN = 1024 };
+		static char *kept[PAIRS], *temp[PAIRS], *grown[GROWN];
+		/* 32 MiB of alternating kept and temporary pages; the temporary
+		 * half freed: 16 MiB in 1-page holes nothing below will fit. */
+		for (int i = 0; i < PAIRS; i++) {
+			kept[i] = hw_heap_alloc(e->h, 1);
+			temp[i] = hw_heap_alloc(e->h, 1);
+			REQUIRE(kept[i] && temp[i]);
+		}
+		for (int i = 0; i < PAIRS; i++)
+			EXPECT(hw_heap_free(e->h, temp[i], 1) == 0);
+		hw_heap_stats s0 = env_stats(e);
+		EXPECT(s0.inuse == 16 * MiB && s0.ready == 32 * MiB && s0.grow_scavenged_bytes == 0,
+		       "no growth scavenge while nothing is free: inuse %zu ready %zu", s0.inuse,
+		       s0.ready);
+		/* Grow by 16 MiB of 2-page runs: four arenas. */
+		hw_heap_stats a = s0, b;
+		for (int i = 0; i < GROWN; i++) {
+			grown[i] = hw_heap_alloc(e->h, 2);
+			REQUIRE(grown[i] != NULL);
+			b = env_stats(e);
+			EXPECT(b.grow_scavenged_bytes - a.grow_scavenged_bytes <=
+				       b.mapped - a.mapped,
+			       "allocation %d released %llu bytes, grew %zu", i,
+			       (unsigned long long)(b.grow_scavenged_bytes -
+						    a.grow_scavenged_bytes),
+			       b.mapped - a.mapped);
+			a = b;
+		}
+		hw_heap_stats s = env_stats(e);
+		EXPECT(s.grows == s0.grows + 4 && s.inuse == 32 * MiB);
+		printf("growth of 16 MiB: inuse %zu MiB, ready %.2f MiB (%.3fx inuse), growth "
+		       "scavenged %.2f MiB; 48 MiB (1.5x) without growth scavenging\n",
+		       s.inuse / MiB, (double)s.ready / MiB, (double)s.ready / (double)s.inuse,
+		       (double)s.grow_scavenged_bytes / MiB);
+		/* The last growth brought Ready down to the goal (1.1x inuse);
+		 * the rest of its arena was then allocated. */
+		EXPECT(s.ready <= s.inuse + s.inuse / 10 + 4 * MiB, "ready %zu", s.ready);
+		EXPECT(s.ready < 35 * MiB && s.grow_scavenged_bytes > 13 * MiB);
+		EXPECT(s.scavenged_bytes == s.grow_scavenged_bytes && s.bg_scavenged_bytes == 0);
+		/* Highest holes first: every released hole lies above every Ready
+		 * one. */
+		uintptr_t lowest_released = UINTPTR_MAX, highest_ready = 0;
+		char *lowest_hole = NULL;
+		for (int i = 0; i < PAIRS; i++) {
+			hw_page_kind k = hw_heap_page_kind(e->h, temp[i], NULL);
+			uintptr_t t = (uintptr_t)temp[i];
+			if (k == HW_PAGE_FREE_RELEASED && t < lowest_released)
+				lowest_released = t;
+			if (k == HW_PAGE_FREE_READY && t > highest_ready)
+				highest_ready = t;
+			if (k != HW_PAGE_INUSE && (!lowest_hole || temp[i] < lowest_hole))
+				lowest_hole = temp[i];
+		}
+		EXPECT(highest_ready < lowest_released, "holes released from the top down");
+		/* An allocation that does not grow never scavenges for growth. */
+		char *x = hw_heap_alloc(e->h, 1);
+		EXPECT(x == lowest_hole &&
+		       env_stats(e).grow_scavenged_bytes == s.grow_scavenged_bytes);
+		EXPECT(hw_heap_free(e->h, x, 1) == 0);
+		env_check(e);
+		for (int i = 0; i < PAIRS; i++)
+			EXPECT(hw_heap_free(e->h, kept[i], 1) == 0);
+		for (int i = 0; i < GROWN; i++)
+			EXPECT(hw_heap_free(e->h, grown[i], 2) == 0);
+	});
+}
+
 static void test_scavenger_step_and_thread(void)
 {
 	BOTH(e, small_cfg(), {
@@ -754,7 +831,8 @@ static void test_random_ops(void)
 HW_TEST_MAIN(T(test_defaults), T(test_bad_config), T(test_grow_counts_released), T(test_first_fit),
 	     T(test_coalesce_mixed_release), T(test_cross_chunk), T(test_large_and_aligned),
 	     T(test_invalid_free), T(test_scavenge_order), T(test_zeroed), T(test_memory_limit),
-	     T(test_scavenger_step_and_thread), T(test_fault_on_free), T(test_enomem_injection),
+	     T(test_scavenger_step_and_thread), T(test_growth_scavenge),
+	     T(test_fault_on_free), T(test_enomem_injection),
 	     T(test_create_under_injection), T(test_address_space_exhausted), T(test_discontiguous),
 	     T(test_big_os_pages), T(test_huge_pages_first), T(test_step_bound_huge_pages),
 	     T(test_scavenge_small_huge_pages), T(test_linux_residency),
