@@ -125,8 +125,11 @@ static void model_units_and_scavenge_order(void)
 	hw_model_free(&m, hw_model_find_live(&m, BASE + 20 * P, 10), false);
 	/* Ready free pages: 1..3 (unit 0 shares page 0), 20..31 (block 1). */
 	size_t r = hw_model_scavenge(&m, 1);
-	EXPECT(r == 12 * P, "pass 1 releases the whole free huge block 16..31");
-	EXPECT(m.njournal == 1 && m.journal[0].first == 20 && m.journal[0].npages == 12);
+	EXPECT(r == 4 * P, "less than a huge page asked: one unit, the highest (28..31)");
+	EXPECT(m.njournal == 1 && m.journal[0].first == 28 && m.journal[0].npages == 4);
+	r = hw_model_scavenge(&m, 16 * P);
+	EXPECT(r == 8 * P, "a huge page asked: pass 1 releases the rest of block 16..31");
+	EXPECT(m.njournal == 1 && m.journal[0].first == 20 && m.journal[0].npages == 8);
 	r = hw_model_scavenge(&m, SIZE_MAX);
 	EXPECT(r == 0, "unit 0 holds a live page: nothing else to release");
 	EXPECT(m.page[0] == HW_MP_USED + id);

@@ -18,6 +18,8 @@
  *       run's last word), checked at free and at verify ops; a zeroed run
  *       reads zero over its first 256 bytes and at those places before it
  *       is stamped.
+ *   D7. Apart from the model, every scavenge releases no more than it asked
+ *       for rounded up to one unit (docs/scavenging.md).
  *
  * Locking: none; one run at a time (driver.h).
  */
@@ -79,7 +81,7 @@
 
 typedef struct expect {
 	uint64_t allocs, frees, invalid_frees, scavenge_calls, scavenged;
-	uint64_t bg, limit, limit_exceeded, fault_failures, grows;
+	uint64_t bg, limit, grow, limit_exceeded, fault_failures, grows;
 } expect;
 
 typedef struct freed_run {
@@ -552,6 +554,7 @@ static void compare_stats(driver *d, const hw_heap_stats *st)
 	EXPECT_EQ(scavenged_bytes, d->want.scavenged);
 	EXPECT_EQ(bg_scavenged_bytes, d->want.bg);
 	EXPECT_EQ(limit_scavenged_bytes, d->want.limit);
+	EXPECT_EQ(grow_scavenged_bytes, d->want.grow);
 	EXPECT_EQ(limit_exceeded, d->want.limit_exceeded);
 	EXPECT_EQ(fault_failures, d->want.fault_failures);
 	if (st->released > st->idle)
@@ -663,10 +666,51 @@ static size_t settle(driver *d, size_t planned)
 	return got;
 }
 
+/* A scavenge asked for `asked` bytes never releases more than that rounded
+ * up to one unit (docs/scavenging.md), whatever the model says. */
+static void check_bound(driver *d, const char *what, size_t asked, size_t r)
+{
+	size_t unit = d->m.u * d->P;
+	size_t bound = asked > SIZE_MAX - unit ? SIZE_MAX : (asked + unit - 1) / unit * unit;
+	if (r > bound)
+		fail(d, "%s asked for %zu bytes and released %zu, more than a unit (%zu) over",
+		     what, asked, r, unit);
+}
+
 static size_t model_limit_goal(const driver *d)
 {
 	size_t ready = hw_model_ready_bytes(&d->m);
 	return d->limit && ready > d->limit ? ready - d->limit : 0;
+}
+
+/* The retained goal: inuse * (100 + retain_percent) / 100 bytes. */
+static uint64_t model_retain_goal(const driver *d)
+{
+	uint64_t inuse = hw_model_inuse_bytes(&d->m);
+	return inuse + inuse * d->retain / 100;
+}
+
+/* The scavenge after a successful allocation that grew the model by `grown`
+ * bytes (docs/scavenging.md, When): one scavenge of the larger of the
+ * growth amount, min(Ready - retained goal, grown), and the limit amount,
+ * counted to the limit when its amount is at least the growth one. */
+static void after_alloc(driver *d, size_t grown)
+{
+	uint64_t ready = hw_model_ready_bytes(&d->m), goal = model_retain_goal(d);
+	size_t for_grow = grown > 0 && ready > goal ? (size_t)hw_min(ready - goal, grown) : 0;
+	size_t for_limit = model_limit_goal(d);
+	size_t want = for_limit > for_grow ? for_limit : for_grow;
+	if (want > 0) {
+		size_t r = settle(d, hw_model_scavenge(&d->m, want));
+		check_bound(d, "the scavenge after an allocation", want, r);
+		if (for_limit > 0 && for_limit >= for_grow)
+			d->want.limit += r;
+		else
+			d->want.grow += r;
+		d->want.scavenged += r;
+	}
+	if (model_limit_goal(d))
+		d->want.limit_exceeded++;
 }
 
 /* ---- op handlers ----------------------------------------------------------------------- */
@@ -703,6 +747,7 @@ static void do_alloc(driver *d, const hw_op *op, bool aligned)
 	if (fit == SIZE_MAX && over_cap(d, n + eff / d->P - 1))
 		return;
 	uint64_t grows0 = d->st.grows;
+	size_t mapped0 = hw_model_mapped_bytes(&d->m);
 	bool z = false;
 	errno = 0;
 	void *p = aligned ? hw_heap_alloc_aligned(d->h, n, align, &z) : hw_heap_alloc(d->h, n);
@@ -784,14 +829,7 @@ static void do_alloc(driver *d, const hw_op *op, bool aligned)
 	if (!stamp(d, o) || (o->zeroed && !check_zero(d, o)))
 		return;
 	d->want.allocs++;
-	size_t over = model_limit_goal(d);
-	if (over) {
-		size_t r = settle(d, hw_model_scavenge(&d->m, over));
-		d->want.limit += r;
-		d->want.scavenged += r;
-		if (model_limit_goal(d))
-			d->want.limit_exceeded++;
-	}
+	after_alloc(d, hw_model_mapped_bytes(&d->m) - mapped0);
 }
 
 static void free_obj(driver *d, size_t k)
@@ -959,7 +997,8 @@ static void do_scavenge(driver *d, size_t nbytes)
 	else
 		tr(d, "\thw_heap_scavenge(h, %zu); /* -> %zu */\n", nbytes, r);
 	planned = settle(d, planned);
-	if (r != planned)
+	check_bound(d, "scavenge", nbytes, r);
+	if (!d->failed && r != planned)
 		fail(d, "scavenge(%zu) released %zu bytes, the model %zu", nbytes, r, planned);
 	d->want.scavenge_calls++;
 	d->want.scavenged += r;
@@ -988,21 +1027,20 @@ static void do_bg_step(driver *d, const hw_op *op)
 	unsigned times = 1 + (op->a & 3);
 	for (unsigned t = 0; t < times && !d->failed; t++) {
 		d->failures_before = platform_failures(d);
-		uint64_t inuse = hw_model_inuse_bytes(&d->m);
-		uint64_t goal = inuse + inuse * d->retain / 100;
+		uint64_t goal = model_retain_goal(d);
 		uint64_t ready = hw_model_ready_bytes(&d->m);
-		size_t planned = 0;
+		size_t planned = 0, asked = 0;
 		if (ready > goal) {
 			uint64_t want = ready - goal;
-			planned = hw_model_scavenge(&d->m, want < HW_SCAVENGE_QUANTUM
-								   ? (size_t)want
-								   : HW_SCAVENGE_QUANTUM);
+			asked = want < HW_SCAVENGE_QUANTUM ? (size_t)want : HW_SCAVENGE_QUANTUM;
+			planned = hw_model_scavenge(&d->m, asked);
 		}
 		size_t r = hw_heap_scavenger_step(d->h);
 		tr(d, "\thw_heap_scavenger_step(h); /* -> %zu */\n", r);
 		if (ready > goal)
 			planned = settle(d, planned);
-		if (r != planned)
+		check_bound(d, "scavenger step", asked, r);
+		if (!d->failed && r != planned)
 			fail(d,
 			     "scavenger step released %zu bytes, the model %zu (ready %llu, goal "
 			     "%llu)",

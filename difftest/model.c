@@ -295,12 +295,16 @@ static size_t release_group(hw_model *m, size_t s, size_t g, size_t item)
 }
 
 /* One pass over aligned groups of g pages from the highest address down.
- * `eligible` decides whether a group is released; the pass stops after the
+ * The huge pass releases a group when all its pages are free and some are
+ * Ready, and only while at least a whole group of the nbytes is still to
+ * release; the unit pass releases all-Ready groups. The pass stops after the
  * group that brings *r to nbytes. Returns true when it stopped that way. */
 static bool scavenge_pass(hw_model *m, size_t g, bool huge, size_t nbytes, size_t *r)
 {
 	size_t i = m->npages;
 	while (i > 0) {
+		if (huge && nbytes - *r < g * m->P)
+			return false;
 		size_t top = i - 1;
 		size_t s = group_start(m, top, g);
 		if (s == SIZE_MAX) {

@@ -5,7 +5,8 @@
  * keeps the Go runtime's page-heap model: new memory counts as released until
  * an allocation makes it Ready; free runs coalesce whatever their released
  * state; scavenging returns free Ready pages to the OS on demand, from a paced
- * background thread, and on the allocation path under a memory limit.
+ * background thread, and on the allocation path under a memory limit and
+ * after an allocation that grew the heap past the retained goal.
  *
  * Every symbol is hw_*; the library never defines malloc or any libc name.
  * All functions are thread-safe: each heap has its own lock.
@@ -116,9 +117,12 @@ HW_API void *hw_heap_alloc_aligned(hw_heap *h, size_t npages, size_t align, bool
  * heap) is reported and returns EINVAL, leaving the heap unchanged. */
 HW_API int hw_heap_free(hw_heap *h, void *p, size_t npages);
 
-/* Returns up to about nbytes of free Ready memory to the OS; returns the bytes
- * released. SIZE_MAX releases everything. Highest addresses go first, whole
- * free huge pages before the rest (docs/scavenging.md). */
+/* Returns at least nbytes of free Ready memory to the OS when that much is
+ * releasable (in whole free units), and never more than nbytes rounded up to
+ * one unit (max(OS page, heap page)); returns the bytes released. SIZE_MAX
+ * releases everything. Highest addresses go first; while at least one huge
+ * page is still to release, whole free huge pages go before the rest
+ * (docs/scavenging.md). */
 HW_API size_t hw_heap_scavenge(hw_heap *h, size_t nbytes);
 
 /* Sets the soft memory limit on Ready bytes (0 = none) and scavenges down to
@@ -127,7 +131,8 @@ HW_API size_t hw_heap_set_memory_limit(hw_heap *h, size_t limit);
 
 /* One step of the background scavenger's work (what its thread does between
  * sleeps): if Ready bytes exceed the retained goal, release up to one quantum
- * (64 KiB) toward it. Returns bytes released. Deterministic; used by tests. */
+ * (64 KiB, rounded up to a unit; never a whole huge page at once) toward it,
+ * from the top. Returns bytes released. Deterministic; used by tests. */
 HW_API size_t hw_heap_scavenger_step(hw_heap *h);
 
 /* Starts or stops the background scavenger thread. Start returns 0, EALREADY
@@ -166,6 +171,8 @@ typedef struct hw_heap_stats {
 	uint64_t scavenged_bytes;       /* all bytes released, every path */
 	uint64_t bg_scavenged_bytes;    /* by the background scavenger / steps */
 	uint64_t limit_scavenged_bytes; /* on the allocation path, for the limit */
+	uint64_t grow_scavenged_bytes;  /* after an allocation that grew the heap,
+					 * toward the retained goal */
 	uint64_t limit_exceeded;        /* allocations left Ready > limit anyway */
 	uint64_t fault_failures;        /* frees that could not fault (ENOMEM) */
 	uint64_t platform_calls[HW_CALL_KINDS];

@@ -301,7 +301,7 @@ static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 		errno = ENOMEM;
 		return NULL;
 	}
-	size_t page = hw_tree_find(h, want);
+	size_t page = hw_tree_find(h, want), mapped0 = h->mapped;
 	uintptr_t grown = 0;
 	if (page == SIZE_MAX) {
 		if (hw_grow_locked(h, want, &grown) != 0) {
@@ -334,7 +334,7 @@ static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 	h->inuse += bytes;
 	h->counters.allocs++;
 	hw_tree_update(h, page, npages, HW_TREE_SET);
-	hw_scavenge_enforce_limit_locked(h);
+	hw_scavenge_after_alloc_locked(h, h->mapped - mapped0);
 	if (zeroed)
 		*zeroed = z;
 	return (void *)addr;

@@ -117,6 +117,7 @@ typedef enum hw_scav_reason {
 	HW_SCAV_EXPLICIT = 0,
 	HW_SCAV_BACKGROUND,
 	HW_SCAV_LIMIT,
+	HW_SCAV_GROW,
 } hw_scav_reason;
 
 struct hw_heap {
@@ -238,11 +239,15 @@ size_t hw_scavenge_locked(hw_heap *h, size_t nbytes, hw_scav_reason why);
  * and sets *zeroed (every page of the range was released and reads zero),
  * or ENOMEM with nothing changed. */
 int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed);
-/* Scavenges down to the memory limit after an allocation. */
-void hw_scavenge_enforce_limit_locked(hw_heap *h);
+/* After an allocation that grew the heap by `grown` bytes (0: it did not
+ * grow): scavenges toward the retained goal (at most `grown` bytes) and down
+ * to the memory limit, in one scavenge of the larger amount. */
+void hw_scavenge_after_alloc_locked(hw_heap *h, size_t grown);
 size_t hw_scavenge_ready(const hw_heap *h);
 
 /* scavenger.c */
+/* The retained goal: inuse * (100 + retain_percent) / 100 bytes. */
+size_t hw_scavenger_goal(const hw_heap *h);
 size_t hw_scavenger_step_locked(hw_heap *h);
 
 /* registry.c */

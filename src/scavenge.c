@@ -1,20 +1,32 @@
 /* scavenge.c: returning free Ready pages to the OS, and taking them back.
  *
  * Owns: the release policy (which pages go first), the reuse path that makes
- * released pages Ready again, and the memory-limit check on the allocation
- * path.
+ * released pages Ready again, and the scavenging an allocation does before it
+ * returns: down to the memory limit, and toward the retained goal when it
+ * grew the heap.
  *
  * Policy (docs/scavenging.md). Released state is kept in whole aligned units
  * of max(OS page, heap page), because the OS releases no less. A scavenge of
  * n bytes releases, from the highest address down:
- *   pass 1 (when the platform has huge pages): every free huge page that
- *     still has Ready units, whole, so a huge page is given back entirely or
- *     not at all and the OS can reassemble it;
+ *   pass 1 (when the platform has huge pages), while at least one huge page
+ *     of the n bytes is still to release: every free huge page that still
+ *     has Ready units, whole, so a huge page is given back entirely or not
+ *     at all and the OS can reassemble it;
  *   pass 2: free Ready units one by one;
- * stopping as soon as n bytes are released. Highest addresses go first
- * because allocation is lowest-address-first: the top of the heap is the
- * memory least likely to be reused soon, and releasing it keeps the dense,
- * reused bottom backed.
+ * stopping as soon as n bytes are released. So a scavenge never releases
+ * more than n rounded up to one unit: a request smaller than a huge page
+ * (every background step, hw_heap_scavenge(h, 1)) goes straight to pass 2
+ * and takes units from the top. Highest addresses go first because
+ * allocation is lowest-address-first: the top of the heap is the memory
+ * least likely to be reused soon, and releasing it keeps the dense, reused
+ * bottom backed.
+ *
+ * After an allocation (docs/scavenging.md, When): growth-time scavenging
+ * wants min(Ready - retained goal, bytes the allocation grew the heap by),
+ * the memory limit wants Ready - limit; one scavenge of the larger amount
+ * runs, counted to the limit when its amount is at least the growth one
+ * (the limit would have released it anyway), to growth otherwise. So an
+ * allocation releases no more than it grew, unless the limit asks.
  *
  * Release: Ready -> Prepared (unuse), or Ready -> Reserved (fault) when the
  * heap faults freed memory, so every released page is in one state per mode.
@@ -114,13 +126,14 @@ static int scavenge_units(hw_heap *h, size_t ci, size_t *left)
 	return 0;
 }
 
-/* Pass 1 over one chunk: whole free huge pages with Ready units left. */
+/* Pass 1 over one chunk: whole free huge pages with Ready units left, while
+ * *left is at least a huge page (a whole one then never overshoots). */
 static int scavenge_huge(hw_heap *h, size_t ci, size_t *left)
 {
 	hw_chunk *c = &h->chunks[ci];
 	unsigned hp = (unsigned)h->huge_pages;
 	for (unsigned b = HW_BITS_PAGES - hp;; b -= hp) {
-		if (*left == 0)
+		if (*left < ((size_t)hp << h->page_shift))
 			return 0;
 		if (!hw_bits_any(c->alloc, b, hp) && !hw_bits_all(c->released, b, hp)) {
 			/* Release each Ready run inside the huge page. */
@@ -156,7 +169,8 @@ size_t hw_scavenge_locked(hw_heap *h, size_t nbytes, hw_scav_reason why)
 	size_t lo = (h->arenas[0].base - h->base) / h->chunk_bytes;
 	int err = 0;
 	for (int pass = h->huge_pages ? 1 : 2; pass <= 2 && left > 0 && !err; pass++) {
-		for (size_t ci = hi; ci-- > lo && left > 0 && !err;) {
+		size_t enough = pass == 1 ? h->huge_pages << h->page_shift : 1;
+		for (size_t ci = hi; ci-- > lo && left >= enough && !err;) {
 			hw_chunk *c = &h->chunks[ci];
 			/* Absent chunks between arenas may have no committed
 			 * metadata; present ones always do. */
@@ -172,6 +186,8 @@ size_t hw_scavenge_locked(hw_heap *h, size_t nbytes, hw_scav_reason why)
 		h->counters.bg_scavenged_bytes += released;
 	else if (why == HW_SCAV_LIMIT)
 		h->counters.limit_scavenged_bytes += released;
+	else if (why == HW_SCAV_GROW)
+		h->counters.grow_scavenged_bytes += released;
 	return released;
 }
 
@@ -274,14 +290,17 @@ int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed
 	return 0;
 }
 
-void hw_scavenge_enforce_limit_locked(hw_heap *h)
+void hw_scavenge_after_alloc_locked(hw_heap *h, size_t grown)
 {
-	if (HW_MUTANT == 11 || h->memory_limit == 0)
-		return;
-	size_t ready = hw_scavenge_ready(h);
-	if (ready > h->memory_limit)
-		hw_scavenge_locked(h, ready - h->memory_limit, HW_SCAV_LIMIT);
-	if (hw_scavenge_ready(h) > h->memory_limit)
+	size_t ready = hw_scavenge_ready(h), goal = hw_scavenger_goal(h);
+	size_t for_grow = grown > 0 && ready > goal ? hw_min(ready - goal, grown) : 0;
+	bool limited = HW_MUTANT != 11 && h->memory_limit != 0;
+	size_t for_limit = limited && ready > h->memory_limit ? ready - h->memory_limit : 0;
+	if (for_limit > 0 && for_limit >= for_grow)
+		hw_scavenge_locked(h, for_limit, HW_SCAV_LIMIT);
+	else if (for_grow > 0)
+		hw_scavenge_locked(h, for_grow, HW_SCAV_GROW);
+	if (limited && hw_scavenge_ready(h) > h->memory_limit)
 		h->counters.limit_exceeded++;
 }
 

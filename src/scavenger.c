@@ -7,6 +7,7 @@
  * the free memory kept backed for reuse is a fixed fraction of the live heap
  * (the Go runtime keeps 10% over its heap goal). A step releases at most one
  * quantum (64 KiB) toward the goal, so the lock is held for a bounded time.
+ * Growth-time scavenging (scavenge.c) aims at the same goal.
  *
  * Pacing. The thread measures the CPU time of each step and sleeps so that
  * steps use about cpu_percent of one core: after a step that took w ns, it
@@ -29,7 +30,7 @@
 #define MIN_SLEEP_NS 100000ull
 #define SLICE_NS 10000000ull
 
-static size_t goal(const hw_heap *h)
+size_t hw_scavenger_goal(const hw_heap *h)
 {
 	return h->inuse + h->inuse / 100 * h->retain_percent +
 	       h->inuse % 100 * h->retain_percent / 100;
@@ -37,7 +38,7 @@ static size_t goal(const hw_heap *h)
 
 size_t hw_scavenger_step_locked(hw_heap *h)
 {
-	size_t ready = hw_scavenge_ready(h), g = goal(h);
+	size_t ready = hw_scavenge_ready(h), g = hw_scavenger_goal(h);
 	if (ready <= g)
 		return 0;
 	return hw_scavenge_locked(h, hw_min(HW_SCAVENGE_QUANTUM, ready - g), HW_SCAV_BACKGROUND);

@@ -400,6 +400,83 @@ static void test_memory_limit(void)
 	});
 }
 
+/* Issue 10 point 10: a heap grows by 16 MiB of allocations after freeing as
+ * much. Without growth-time scavenging it was left with Ready at 1.5x inuse
+ * (48 MiB for 32) until background steps ran; now each allocation that grows
+ * the heap releases min(Ready - retained goal, bytes it grew), highest free
+ * pages first. */
+static void test_growth_scavenge(void)
+{
+	BOTH(e, small_cfg(), {
+		enum { PAIRS = 2048,
+		       GROWN = 1024 };
+		static char *kept[PAIRS], *temp[PAIRS], *grown[GROWN];
+		/* 32 MiB of alternating kept and temporary pages; the temporary
+		 * half freed: 16 MiB in 1-page holes nothing below will fit. */
+		for (int i = 0; i < PAIRS; i++) {
+			kept[i] = hw_heap_alloc(e->h, 1);
+			temp[i] = hw_heap_alloc(e->h, 1);
+			REQUIRE(kept[i] && temp[i]);
+		}
+		for (int i = 0; i < PAIRS; i++)
+			EXPECT(hw_heap_free(e->h, temp[i], 1) == 0);
+		hw_heap_stats s0 = env_stats(e);
+		EXPECT(s0.inuse == 16 * MiB && s0.ready == 32 * MiB && s0.grow_scavenged_bytes == 0,
+		       "no growth scavenge while nothing is free: inuse %zu ready %zu", s0.inuse,
+		       s0.ready);
+		/* Grow by 16 MiB of 2-page runs: four arenas. */
+		hw_heap_stats a = s0, b;
+		for (int i = 0; i < GROWN; i++) {
+			grown[i] = hw_heap_alloc(e->h, 2);
+			REQUIRE(grown[i] != NULL);
+			b = env_stats(e);
+			EXPECT(b.grow_scavenged_bytes - a.grow_scavenged_bytes <=
+				       b.mapped - a.mapped,
+			       "allocation %d released %llu bytes, grew %zu", i,
+			       (unsigned long long)(b.grow_scavenged_bytes -
+						    a.grow_scavenged_bytes),
+			       b.mapped - a.mapped);
+			a = b;
+		}
+		hw_heap_stats s = env_stats(e);
+		EXPECT(s.grows == s0.grows + 4 && s.inuse == 32 * MiB);
+		printf("growth of 16 MiB: inuse %zu MiB, ready %.2f MiB (%.3fx inuse), growth "
+		       "scavenged %.2f MiB; 48 MiB (1.5x) without growth scavenging\n",
+		       s.inuse / MiB, (double)s.ready / MiB, (double)s.ready / (double)s.inuse,
+		       (double)s.grow_scavenged_bytes / MiB);
+		/* The last growth brought Ready down to the goal (1.1x inuse);
+		 * the rest of its arena was then allocated. */
+		EXPECT(s.ready <= s.inuse + s.inuse / 10 + 4 * MiB, "ready %zu", s.ready);
+		EXPECT(s.ready < 35 * MiB && s.grow_scavenged_bytes > 13 * MiB);
+		EXPECT(s.scavenged_bytes == s.grow_scavenged_bytes && s.bg_scavenged_bytes == 0);
+		/* Highest holes first: every released hole lies above every Ready
+		 * one. */
+		uintptr_t lowest_released = UINTPTR_MAX, highest_ready = 0;
+		char *lowest_hole = NULL;
+		for (int i = 0; i < PAIRS; i++) {
+			hw_page_kind k = hw_heap_page_kind(e->h, temp[i], NULL);
+			uintptr_t t = (uintptr_t)temp[i];
+			if (k == HW_PAGE_FREE_RELEASED && t < lowest_released)
+				lowest_released = t;
+			if (k == HW_PAGE_FREE_READY && t > highest_ready)
+				highest_ready = t;
+			if (k != HW_PAGE_INUSE && (!lowest_hole || temp[i] < lowest_hole))
+				lowest_hole = temp[i];
+		}
+		EXPECT(highest_ready < lowest_released, "holes released from the top down");
+		/* An allocation that does not grow never scavenges for growth. */
+		char *x = hw_heap_alloc(e->h, 1);
+		EXPECT(x == lowest_hole &&
+		       env_stats(e).grow_scavenged_bytes == s.grow_scavenged_bytes);
+		EXPECT(hw_heap_free(e->h, x, 1) == 0);
+		env_check(e);
+		for (int i = 0; i < PAIRS; i++)
+			EXPECT(hw_heap_free(e->h, kept[i], 1) == 0);
+		for (int i = 0; i < GROWN; i++)
+			EXPECT(hw_heap_free(e->h, grown[i], 2) == 0);
+	});
+}
+
 static void test_scavenger_step_and_thread(void)
 {
 	BOTH(e, small_cfg(), {
@@ -638,15 +715,80 @@ static void test_huge_pages_first(void)
 	     *pin = hw_heap_alloc(e.h, 1);
 	REQUIRE(lo && hi && pin);
 	EXPECT(hw_heap_free(e.h, lo, 256) == 0 && hw_heap_free(e.h, hi, 255) == 0);
-	/* The top huge page is not wholly free (pin): the bottom one goes
-	 * first although it is lower. */
-	EXPECT(hw_heap_scavenge(e.h, P) == 256 * P, "a whole huge page");
+	/* A huge page asked for: the top huge page is not wholly free (pin),
+	 * so the bottom one goes first although it is lower. */
+	EXPECT(hw_heap_scavenge(e.h, 256 * P) == 256 * P, "a whole huge page");
 	EXPECT(hw_heap_page_kind(e.h, lo, NULL) == HW_PAGE_FREE_RELEASED);
+	EXPECT(hw_heap_page_kind(e.h, lo + 255 * P, NULL) == HW_PAGE_FREE_RELEASED);
 	EXPECT(hw_heap_page_kind(e.h, hi, NULL) == HW_PAGE_FREE_READY);
 	EXPECT(hw_heap_scavenge(e.h, P) == P);
 	EXPECT(hw_heap_page_kind(e.h, hi + 254 * P, NULL) == HW_PAGE_FREE_RELEASED);
+	/* Just over a huge page asked for, with no wholly free huge page left:
+	 * units from the top, one unit over at most. */
+	EXPECT(hw_heap_scavenge(e.h, 256 * P + 1) == 254 * P, "the rest of hi");
+	EXPECT(hw_heap_page_kind(e.h, hi, NULL) == HW_PAGE_FREE_RELEASED);
 	env_check(&e);
 	EXPECT(hw_heap_free(e.h, pin, 1) == 0);
+	env_done(&e);
+}
+
+/* The layout of issue 10 point 4 on the simulator with 2 MiB huge pages, a
+ * 4 MiB arena and 8 KiB pages: a = pages 0..255 (a whole free huge page once
+ * freed), b = 256..499 (pins the top huge page), c = 500..511. */
+static void open_huge_layout(env *e, char **a, char **c)
+{
+	hw_sim_config huge = sim4k;
+	huge.huge_page_size = 2 * MiB;
+	REQUIRE(env_open(e, &huge, small_cfg()));
+	REQUIRE(hw_heap_huge_pages(e->h) == 256);
+	*a = hw_heap_alloc(e->h, 256);
+	char *b = hw_heap_alloc(e->h, 244);
+	*c = hw_heap_alloc(e->h, 12);
+	REQUIRE(*a && b && *c && page_of(e, *c) == 500);
+	fill(b, 244 * P, 0x3c);
+	EXPECT(hw_heap_free(e->h, *a, 256) == 0 && hw_heap_free(e->h, *c, 12) == 0);
+}
+
+/* A background step releases at most its quantum (64 KiB), from the top,
+ * even when a whole free huge page lies below. */
+static void test_step_bound_huge_pages(void)
+{
+	env e;
+	char *a, *c;
+	open_huge_layout(&e, &a, &c);
+	size_t r = hw_heap_scavenger_step(e.h);
+	EXPECT(r == 64 * KiB, "one step released %zu bytes", r);
+	EXPECT(hw_heap_page_kind(e.h, c + 11 * P, NULL) == HW_PAGE_FREE_RELEASED, "page 511");
+	EXPECT(hw_heap_page_kind(e.h, c + 4 * P, NULL) == HW_PAGE_FREE_RELEASED, "page 504");
+	EXPECT(hw_heap_page_kind(e.h, c + 3 * P, NULL) == HW_PAGE_FREE_READY, "page 503");
+	EXPECT(hw_heap_page_kind(e.h, a, NULL) == HW_PAGE_FREE_READY, "page 0 stays Ready");
+	hw_heap_stats s = env_stats(&e);
+	EXPECT(s.bg_scavenged_bytes == 64 * KiB && s.scavenged_bytes == 64 * KiB);
+	/* Every later step keeps the bound until the goal is met. */
+	while ((r = hw_heap_scavenger_step(e.h)) != 0)
+		EXPECT(r <= 64 * KiB, "a step released %zu bytes", r);
+	env_check(&e);
+	env_done(&e);
+}
+
+/* hw_heap_scavenge(h, 1) releases one unit, the highest free one, not the
+ * free huge page at the bottom where the next first fit lands. */
+static void test_scavenge_small_huge_pages(void)
+{
+	env e;
+	char *a, *c;
+	open_huge_layout(&e, &a, &c);
+	EXPECT(hw_heap_scavenge(e.h, 1) == P);
+	EXPECT(hw_heap_page_kind(e.h, c + 11 * P, NULL) == HW_PAGE_FREE_RELEASED, "page 511");
+	EXPECT(hw_heap_page_kind(e.h, c + 10 * P, NULL) == HW_PAGE_FREE_READY, "page 510");
+	EXPECT(hw_heap_page_kind(e.h, a, NULL) == HW_PAGE_FREE_READY, "page 0 stays Ready");
+	/* The next allocation reuses Ready memory: no use call. */
+	hw_heap_stats s0 = env_stats(&e);
+	char *d = hw_heap_alloc(e.h, 1);
+	EXPECT(d == a && env_stats(&e).platform_calls[HW_CALL_USE] ==
+				 s0.platform_calls[HW_CALL_USE]);
+	EXPECT(hw_heap_free(e.h, d, 1) == 0);
+	env_check(&e);
 	env_done(&e);
 }
 
@@ -759,8 +901,9 @@ HW_TEST_MAIN(T(test_defaults), T(test_bad_config), T(test_grow_counts_released),
 	     T(test_arenas_count_reservations), T(test_first_fit),
 	     T(test_coalesce_mixed_release), T(test_cross_chunk), T(test_large_and_aligned),
 	     T(test_invalid_free), T(test_scavenge_order), T(test_zeroed), T(test_memory_limit),
-	     T(test_scavenger_step_and_thread), T(test_fault_on_free), T(test_enomem_injection),
-	     T(test_create_under_injection),
-	     T(test_address_space_exhausted), T(test_discontiguous), T(test_big_os_pages),
-	     T(test_huge_pages_first), T(test_linux_residency), T(test_metadata_huge_pages),
-	     T(test_random_ops))
+	     T(test_scavenger_step_and_thread), T(test_growth_scavenge),
+	     T(test_fault_on_free), T(test_enomem_injection),
+	     T(test_create_under_injection), T(test_address_space_exhausted), T(test_discontiguous),
+	     T(test_big_os_pages), T(test_huge_pages_first), T(test_step_bound_huge_pages),
+	     T(test_scavenge_small_huge_pages), T(test_linux_residency),
+	     T(test_metadata_huge_pages), T(test_random_ops))

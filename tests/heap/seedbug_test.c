@@ -4,7 +4,9 @@
  * memory as Ready instead of released, as the Go runtime did before "mark
  * newly-mapped memory as scavenged". The heap stays internally consistent,
  * so only checks against the platform can see it: the validator's I12 on the
- * simulator, and the scavenger, which now finds untouched memory to release.
+ * simulator, and the scavengers, which now find untouched memory to release:
+ * the background step, and growth-time scavenging on the very allocation
+ * that grew the heap (as in the Go runtime before the seed).
  */
 #include "heap_env.h"
 
@@ -15,8 +17,8 @@ static void test_validator_catches_seed_bug(void)
 	hw_heap_config cfg = {.arena_size = 4 << 20, .address_space = 32 << 20};
 	env e;
 	REQUIRE(env_open(&e, &sim, cfg));
-	void *p = hw_heap_alloc(e.h, 1);
-	REQUIRE(p != NULL);
+	/* The grow path alone: no allocation, so no growth-time scavenge. */
+	REQUIRE(hw_heap_grow(e.h, 1) == 0);
 	char msg[512];
 	int broken = hw_heap_validate(e.h, msg, sizeof msg);
 	EXPECT(broken == 12, "validate returned %d: %s", broken, msg);
@@ -34,4 +36,22 @@ static void test_validator_catches_seed_bug(void)
 	hw_platform_destroy(e.pf);
 }
 
-HW_TEST_MAIN(T(test_validator_catches_seed_bug))
+/* An allocation that grows the heap scavenges toward the retained goal: with
+ * the bug, the untouched rest of the new arena looks like 4 MiB of excess
+ * and the allocation itself madvises Prepared pages (Go issue 32012). */
+static void test_growth_scavenge_trips_on_seed_bug(void)
+{
+	hw_sim_config sim = {
+		.backing_bytes = 64 << 20, .released_reads_zero = true, .record_illegal = true};
+	hw_heap_config cfg = {.arena_size = 4 << 20, .address_space = 32 << 20};
+	env e;
+	REQUIRE(env_open(&e, &sim, cfg));
+	REQUIRE(hw_heap_alloc(e.h, 1) != NULL);
+	char msg[512];
+	EXPECT(hw_sim_illegal_count(e.pf, msg, sizeof msg) > 0, "no illegal transition recorded");
+	EXPECT(env_stats(&e).grow_scavenged_bytes > 0);
+	hw_heap_destroy(e.h);
+	hw_platform_destroy(e.pf);
+}
+
+HW_TEST_MAIN(T(test_validator_catches_seed_bug), T(test_growth_scavenge_trips_on_seed_bug))
