@@ -73,7 +73,8 @@ typedef struct hw_heap_config {
 	/* Soft cap on Ready bytes (0 = none; any value): see
 	 * hw_heap_set_memory_limit. */
 	size_t memory_limit;
-	/* The background scavenger's goal, Ready <= inuse * (100 + p) / 100:
+	/* The retained goal, Ready <= inuse * (100 + p) / 100, which the
+	 * background scavenger and growing allocations scavenge toward:
 	 * 0 to 10000 (0 = default 10; there is no way to ask for 0%). */
 	unsigned retain_percent;
 	/* The background scavenger's CPU budget, in percent of one core:
