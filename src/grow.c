@@ -124,6 +124,7 @@ static void insert_arena(hw_heap *h, uintptr_t base, size_t size)
 
 int hw_grow_locked(hw_heap *h, size_t npages, uintptr_t *arena)
 {
+	HW_ASSERT_LOCKED(h);
 	if (npages > (h->address_space >> h->page_shift))
 		return ENOMEM;
 	size_t ask = hw_align_up(npages << h->page_shift, h->arena_size);
@@ -177,6 +178,7 @@ fail:
 
 void hw_grow_undo_locked(hw_heap *h, uintptr_t arena)
 {
+	HW_ASSERT_LOCKED(h);
 	size_t i = 0;
 	while (i < h->narenas && h->arenas[i].base != arena)
 		i++;

@@ -295,6 +295,7 @@ static size_t span_mark_alloc(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, v
 
 static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 {
+	HW_ASSERT_LOCKED(h);
 	size_t align_pages = align > h->page_size ? align >> h->page_shift : 1;
 	size_t want = npages + align_pages - 1;
 	if (want < npages || want > h->nchunks * (size_t)HW_BITS_PAGES) {

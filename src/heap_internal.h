@@ -166,6 +166,10 @@ struct hw_heap {
 	hw_heap *reg_next, *reg_prev;
 };
 
+/* Every *_locked function starts with this: under HW_DEBUG, the calling
+ * thread must hold h->lock (T5 of thread.h). */
+#define HW_ASSERT_LOCKED(h) HW_ASSERT(hw_mutex_held(&(h)->lock))
+
 /* heap.c */
 void hw_heap_report(hw_heap *h, const char *fmt, ...) HW_PRINTF(2, 3);
 static inline int hw_heap_sys(hw_heap *h, hw_sys_kind k, int rc)

@@ -160,6 +160,7 @@ static int scavenge_huge(hw_heap *h, size_t ci, size_t *left)
 
 size_t hw_scavenge_locked(hw_heap *h, size_t nbytes, hw_scav_reason why)
 {
+	HW_ASSERT_LOCKED(h);
 	size_t left = nbytes;
 	size_t before = h->released;
 	if (h->narenas == 0 || nbytes == 0)
@@ -237,6 +238,7 @@ static size_t span_any_released(hw_heap *h, hw_chunk *c, unsigned i, unsigned n,
 
 int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed)
 {
+	HW_ASSERT_LOCKED(h);
 	size_t u = h->unit_pages;
 	size_t lo = page / u * u, hi = (page + n + u - 1) / u * u;
 	size_t released_in_run = 0;
@@ -292,6 +294,7 @@ int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed
 
 void hw_scavenge_after_alloc_locked(hw_heap *h, size_t grown)
 {
+	HW_ASSERT_LOCKED(h);
 	size_t ready = hw_scavenge_ready(h), goal = hw_scavenger_goal(h);
 	size_t for_grow = grown > 0 && ready > goal ? hw_min(ready - goal, grown) : 0;
 	bool limited = HW_MUTANT != 11 && h->memory_limit != 0;

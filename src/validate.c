@@ -288,6 +288,7 @@ static bool check_meta(walk *w)
 
 int hw_validate_locked(hw_heap *h, char *msg, size_t len)
 {
+	HW_ASSERT_LOCKED(h);
 	walk w = {h, msg, len, 0};
 	if (msg && len)
 		msg[0] = '\0';
