@@ -11,6 +11,9 @@
  */
 #include "heap_env.h"
 #include "heap_internal.h"
+#include "trap.h"
+
+#include <signal.h>
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -154,4 +157,32 @@ static void test_chunk_counts(void)
 	env_done(&e);
 }
 
-HW_TEST_MAIN(T(test_partly_released_unit), T(test_platform_state_mismatch), T(test_chunk_counts))
+static void validate_unlocked(void *arg)
+{
+	char msg[64];
+	hw_validate_locked(arg, msg, sizeof msg);
+}
+
+/* HW_ASSERT_LOCKED: a *_locked function called without the heap lock
+ * aborts under HW_DEBUG (and, without it, is the caller's bug unchecked). */
+static void test_locked_functions_check_the_lock(void)
+{
+	env e;
+	size_t first;
+	hw_chunk *c;
+	REQUIRE(open_heap(&e, 1, &first, &c));
+	char err[512];
+	hw_child_status st;
+	REQUIRE(hw_trap_child(validate_unlocked, e.h, err, sizeof err, &st) == 0);
+#if HW_DEBUG
+	EXPECT(st.signo == SIGABRT, "signal %d, exit %d", st.signo, st.exit_code);
+	EXPECT(strstr(err, "heapward: assertion failed: hw_mutex_held(&(h)->lock)") != NULL,
+	       "stderr: %s", err);
+#else
+	EXPECT(st.signo == 0 && st.exit_code == 0, "signal %d, exit %d", st.signo, st.exit_code);
+#endif
+	env_done(&e);
+}
+
+HW_TEST_MAIN(T(test_partly_released_unit), T(test_platform_state_mismatch), T(test_chunk_counts),
+	     T(test_locked_functions_check_the_lock))
