@@ -37,6 +37,7 @@ tools=(
 	pkg-config pkg-config
 	git git
 	nm binutils
+	patch patch
 	afl-clang-fast afl++
 )
 # Packages with no command of their own: checked with dpkg.

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # ci/mutants.sh: proof that the fuzz targets catch real heap bugs.
 #
-# Each mutant is one deliberate bug planted in the heap behind HW_MUTATE(id,
-# ...) or `HW_MUTANT == id` (grep src/ for the id), compiled in only when the
-# build sets -DHW_MUTANT=id. For each mutant this script builds the libFuzzer
-# targets with ASan+UBSan and that bug, then fuzzes from the seed corpus for
-# a fixed budget per target, and reports caught (a target crashed: its oracle,
-# the validator or a sanitizer fired) or missed.
+# Each mutant is one deliberate bug, a patch ci/mutants/NN-name.patch against
+# the sources (production code carries no planted-bug switch). For each
+# mutant this script copies the tree to a scratch folder, applies the patch
+# (a patch that no longer applies is reported as BUILD-FAILED, never
+# skipped), builds the libFuzzer targets with ASan+UBSan there, then fuzzes
+# from the seed corpus for a fixed budget per target, and reports caught (a
+# target crashed: its oracle, the validator or a sanitizer fired) or missed.
 #
 # Usage: bash ci/mutants.sh [--seconds N] [id ...]
 #   --seconds N   budget per target and mutant (default 60, the cap)
-#   id ...        mutants to run (default: all)
+#   id ...        mutants to run, by number (default: all)
 # Exit status: 0 when every mutant run was caught, 1 otherwise.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -26,26 +27,22 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-names=(
-	""
-	"new memory not counted as released (the seed's bug)"
-	"released not lowered when released pages are allocated"
-	"reuse across chunks loses one side's released count"
-	"off-by-one in a summary merge"
-	"scavenge touches an in-use page"
-	"free does not clear an allocation bit"
-	"a stat counted twice on grow"
-	"Prepared->Ready call skipped when reusing released pages"
-	"fault-on-free not applied"
-	"scavenged range not rounded to whole OS pages"
-	"memory limit ignored on the allocation path"
-	"failed grow leaves partial accounting"
-)
-[ ${#ids[@]} -gt 0 ] || ids=($(seq 1 $((${#names[@]} - 1))))
-targets=(heap_sim_fuzzer pagebits_fuzzer heap_os_fuzzer)
+# Mutant N is ci/mutants/NN-*.patch; its name is the patch's file name.
+declare -A patch_of
+for f in "$root"/ci/mutants/[0-9][0-9]-*.patch; do
+	n=${f##*/}
+	patch_of[$((10#${n%%-*}))]=$f
+done
+[ ${#patch_of[@]} -gt 0 ] || hw_die "no patches in ci/mutants/"
+[ ${#ids[@]} -gt 0 ] || mapfile -t ids < <(printf '%s\n' "${!patch_of[@]}" | sort -n)
+for id in "${ids[@]}"; do
+	[ -n "${patch_of[$id]:-}" ] || hw_die "no mutant $id in ci/mutants/"
+done
+name_of() { local n=${patch_of[$1]##*/}; n=${n#*-}; echo "${n%.patch}"; }
+targets=(heap_sim_fuzzer pagebits_fuzzer platform_fuzzer heap_os_fuzzer)
 
 bash "$root/ci/deps.sh" >/dev/null
-hw_require cmake cmake
+hw_require cmake cmake patch patch tar tar
 cc=$(hw_clang)
 hw_sanitizer_env
 # Leaks are the harness's own business (LSan cannot see heap pages); a
@@ -57,13 +54,20 @@ mkdir -p "$out"
 declare -A verdict by took why
 caught=0
 
-# build ID: the fuzz targets with mutant ID (0 = none) into $out/mID.
+# build ID: the fuzz targets with mutant ID (0 = none) into $out/mID, from a
+# copy of the tree at $out/tID with the mutant's patch applied.
 build() {
-	local b="$out/m$1"
-	{ hw_configure "$b" -DCMAKE_C_COMPILER="$cc" -DHW_MUTANT="$1" \
-		-DHW_FUZZ_ENGINE=libfuzzer '-DHW_SANITIZE=address;undefined' \
-		-DHW_BUILD_TESTS=OFF -DHW_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-		hw_build "$b" "${targets[@]}"; } >"$out/m$1.log" 2>&1
+	local b="$out/m$1" t="$out/t$1"
+	{
+		rm -rf "$t" && mkdir -p "$t" &&
+			tar -C "$root" --exclude='./build*' --exclude=./.git --exclude=./out \
+				--exclude=./fuzz-work -cf - . | tar -C "$t" -xf - &&
+			if [ "$1" != 0 ]; then patch -p1 -d "$t" -i "${patch_of[$1]}"; fi &&
+			HW_ROOT=$t hw_configure "$b" -DCMAKE_C_COMPILER="$cc" \
+				-DHW_FUZZ_ENGINE=libfuzzer '-DHW_SANITIZE=address;undefined' \
+				-DHW_BUILD_TESTS=OFF -DHW_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+			hw_build "$b" "${targets[@]}"
+	} >"$out/m$1.log" 2>&1
 }
 
 # fuzz ID TARGET: fuzz TARGET of build ID from the corpus for the budget;
@@ -108,14 +112,14 @@ for id in "${ids[@]}"; do
 	took[$id]=$(($(date +%s) - start))
 	[ "${verdict[$id]}" = caught ] && caught=$((caught + 1))
 	printf '  mutant %2d  %-7s  %-16s %4ss  %s\n             %s\n' "$id" "${verdict[$id]}" \
-		"${by[$id]}" "${took[$id]}" "${names[$id]}" "${why[$id]:-}"
+		"${by[$id]}" "${took[$id]}" "$(name_of "$id")" "${why[$id]:-}"
 done
 
 echo
 echo "mutant  verdict  caught by        time  bug"
 for id in "${ids[@]}"; do
 	printf '%6d  %-7s  %-16s %4ss  %s\n' "$id" "${verdict[$id]}" "${by[$id]:--}" \
-		"${took[$id]:-0}" "${names[$id]}"
+		"${took[$id]:-0}" "$(name_of "$id")"
 done
 echo "score: $caught of ${#ids[@]} mutants caught"
 missed=$((${#ids[@]} - caught))

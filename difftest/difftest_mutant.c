@@ -1,5 +1,5 @@
 /* difftest_mutant.c: the driver against a heap built with the seed's bug
- * (HW_MUTANT=1: newly grown memory counted as Ready instead of released).
+ * (ci/mutants/01-*.patch: newly grown memory counted as Ready instead of released).
  * The run passes only when the driver reports the bug. The input starts with
  * a grow op: an allocation that grows the heap would scavenge the "excess"
  * at once, and the simulator would stop the run on the illegal release of

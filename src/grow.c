@@ -145,24 +145,18 @@ int hw_grow_locked(hw_heap *h, size_t npages, uintptr_t *arena)
 		goto fail;
 	if (!h->fault_on_free &&
 	    hw_heap_sys(h, HW_SYS_MAP, hw_sys_map(h->pf, (void *)addr, ask)) != 0) {
-		h->mapped += HW_MUTATE(12, 0, ask);
 		goto fail;
 	}
 	for (size_t c = c0; c <= c1; c++) {
 		hw_chunk *ch = &h->chunks[c];
 		memset(ch, 0, sizeof *ch);
 		ch->present = 1;
-		if (HW_MUTANT == 1) {
-			/* The seed's bug: new memory counted as Ready. */
-			ch->free_ready = HW_BITS_PAGES;
-		} else {
-			memset(ch->released, 0xff, sizeof ch->released);
-		}
+		memset(ch->released, 0xff, sizeof ch->released);
 	}
 	insert_arena(h, addr, ask);
 	h->low_free = first ? c0 * HW_BITS_PAGES : hw_min(h->low_free, c0 * HW_BITS_PAGES);
-	h->mapped += HW_MUTATE(7, ask, 2 * ask);
-	h->released += HW_MUTATE(1, ask, 0);
+	h->mapped += ask;
+	h->released += ask;
 	h->counters.grows++;
 	hw_tree_update(h, c0 * HW_BITS_PAGES, (c1 - c0 + 1) * HW_BITS_PAGES, HW_TREE_RESCAN);
 	hw_track_noaccess((void *)addr, ask);

@@ -374,7 +374,7 @@ static size_t span_not_run_body(hw_heap *h, hw_chunk *c, unsigned i, unsigned n,
 static size_t span_free(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
 {
 	bool released = *(bool *)arg;
-	hw_bits_clear(c->alloc, i, HW_MUTATE(6, n, n > 1 ? n - 1 : n));
+	hw_bits_clear(c->alloc, i, n);
 	if (released)
 		hw_bits_set(c->released, i, n);
 	else
@@ -442,7 +442,7 @@ int hw_heap_free(hw_heap *h, void *p, size_t npages)
 	bool released = false;
 	if (h->fault_on_free) {
 		released = hw_heap_sys(h, HW_SYS_FAULT,
-				       HW_MUTATE(9, hw_sys_fault(h->pf, p, bytes), 0)) == 0;
+				       hw_sys_fault(h->pf, p, bytes)) == 0;
 		if (released)
 			h->released += bytes;
 		else

@@ -273,7 +273,7 @@ hw_sum hw_sum_merge(const hw_sum *c, unsigned n, uint32_t child_pages)
 	bool all_free = true;
 	for (unsigned k = 0; k < n; k++) {
 		bool full = c[k].start == child_pages; /* B1 */
-		uint32_t through = run + c[k].start + HW_MUTATE(4, 0, 1);
+		uint32_t through = run + c[k].start;
 		start += all_free ? c[k].start : 0;
 		max = through > max ? through : max;
 		max = c[k].max > max ? c[k].max : max;

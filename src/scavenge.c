@@ -79,8 +79,8 @@ static void candidate_units(const hw_heap *h, const hw_chunk *c, uint64_t *out)
 {
 	unsigned u = (unsigned)h->unit_pages;
 	for (unsigned k = 0; k < HW_BITS_WORDS; k++) {
-		uint64_t x = ~(HW_MUTATE(5, c->alloc[k], 0) | c->released[k]);
-		if (u > 1 && HW_MUTANT != 10) {
+		uint64_t x = ~(c->alloc[k] | c->released[k]);
+		if (u > 1) {
 			/* Keep only groups of u bits that are all set: fold each
 			 * group onto its lowest bit, then spread it back. */
 			for (unsigned s = 1; s < u; s <<= 1)
@@ -201,7 +201,7 @@ static int make_ready(hw_heap *h, size_t page, size_t n)
 	size_t bytes = n << h->page_shift;
 	if (h->fault_on_free && hw_heap_sys(h, HW_SYS_MAP, hw_sys_map(h->pf, p, bytes)) != 0)
 		return ENOMEM;
-	if (HW_MUTANT != 8 && hw_heap_sys(h, HW_SYS_USE, hw_sys_use(h->pf, p, bytes)) != 0) {
+	if (hw_heap_sys(h, HW_SYS_USE, hw_sys_use(h->pf, p, bytes)) != 0) {
 		if (h->fault_on_free)
 			HW_CHECK(hw_heap_sys(h, HW_SYS_FAULT, hw_sys_fault(h->pf, p, bytes)) == 0,
 				 "cannot roll back a failed reuse of faulted pages");
@@ -283,10 +283,8 @@ int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed
 		released_in_run += rel_run;
 		hw_bits_clear(c->released, i, take);
 		c->free_ready += rel;
-		h->released -= HW_MUTATE(2, (size_t)rel << h->page_shift, 0);
+		h->released -= (size_t)rel << h->page_shift;
 		p += take;
-		if (HW_MUTANT == 3)
-			break; /* planted: later chunks keep their released bits */
 	}
 	*zeroed = h->zero_released && released_in_run == n;
 	return 0;
@@ -297,7 +295,7 @@ void hw_scavenge_after_alloc_locked(hw_heap *h, size_t grown)
 	HW_ASSERT_LOCKED(h);
 	size_t ready = hw_scavenge_ready(h), goal = hw_scavenger_goal(h);
 	size_t for_grow = grown > 0 && ready > goal ? hw_min(ready - goal, grown) : 0;
-	bool limited = HW_MUTANT != 11 && h->memory_limit != 0;
+	bool limited = h->memory_limit != 0;
 	size_t for_limit = limited && ready > h->memory_limit ? ready - h->memory_limit : 0;
 	if (for_limit > 0 && for_limit >= for_grow)
 		hw_scavenge_locked(h, for_limit, HW_SCAV_LIMIT);

@@ -1,9 +1,10 @@
 /* base.h: configuration macros, the two check levels, and small bit helpers.
  *
- * Owns: HW_DEBUG (0, 1 or 2), HW_MUTANT (0, or the id of a deliberate bug
- * compiled in by ci/mutants.sh), HW_CHECK (always on: for what callers can
- * break; reports a fixed message and aborts), HW_ASSERT (HW_DEBUG >= 1: internal
- * invariants) and HW_ASSERT_SLOW (HW_DEBUG >= 2: O(heap) checks).
+ * Owns: HW_DEBUG (0, 1 or 2), HW_CHECK (always on: for what callers can
+ * break; reports a fixed message and aborts), HW_ASSERT (HW_DEBUG >= 1:
+ * internal invariants) and HW_ASSERT_SLOW (HW_DEBUG >= 2: O(heap) checks).
+ * Planted bugs for the mutation self-check are patches (ci/mutants/), never
+ * behind a switch here.
  *
  * Every config macro is defined to a number here when the build did not, so
  * `#if HW_X` never silently reads an undefined name (-Wundef is on).
@@ -29,20 +30,12 @@
 #ifndef HW_DEBUG
 #define HW_DEBUG 0
 #endif
-#ifndef HW_MUTANT
-#define HW_MUTANT 0
-#endif
 #ifndef HW_TRACK_ASAN
 #define HW_TRACK_ASAN 0
 #endif
 #ifndef HW_TRACK_VALGRIND
 #define HW_TRACK_VALGRIND 0
 #endif
-
-/* HW_MUTATE(id, good, bad): `good` in every normal build; `bad` only in the
- * mutation-testing build for mutant `id` (ci/mutants.sh). Keeps each planted
- * bug to one expression beside the code it breaks. */
-#define HW_MUTATE(id, good, bad) ((HW_MUTANT == (id)) ? (bad) : (good))
 
 #define HW_LIKELY(x) __builtin_expect(!!(x), 1)
 #define HW_UNLIKELY(x) __builtin_expect(!!(x), 0)

@@ -1,7 +1,7 @@
 /* seedbug_test.c: the seed's bug, re-created, is caught.
  *
- * This executable links a heap built with HW_MUTANT=1: grow counts new
- * memory as Ready instead of released, as the Go runtime did before "mark
+ * This executable links a heap with the seed's bug planted (ci/mutants/01-...):
+ * grow counts new memory as Ready instead of released, as the Go runtime did before "mark
  * newly-mapped memory as scavenged". The heap stays internally consistent,
  * so only checks against the platform can see it: the validator's I12 on the
  * simulator, and the scavengers, which now find untouched memory to release:
