@@ -13,6 +13,13 @@
  * the "previous handler" the reports chain to: the child then prints the
  * heapward lines and ASan's own SEGV report, and exits with ASan's status
  * instead of being killed (died_of_segv accepts that, and only that).
+ *
+ * Under Valgrind the handler runs as on the bare machine (Memcheck delivers
+ * the signal to it, on its alternate stack). A child killed by the signal
+ * leaves Memcheck's "Process terminating" note in the log and, when a run
+ * was still allocated, a leak record of it (the arena's pool block claims
+ * the pointer); neither changes how the child ended, so the test runs there
+ * too, and the one child that exits on its own keeps no run allocated.
  */
 #include "check.h"
 #include "heap_internal.h"
@@ -53,6 +60,9 @@ HW_TRACK_UNCHECKED static void touch(uintptr_t a)
 static void own_handler(int signo, siginfo_t *si, void *uctx)
 {
 	(void)uctx;
+	/* The touch that brought us here began a quiet section (the exit
+	 * below checks Memcheck's error count). */
+	hw_track_quiet_end();
 	hw_report_write("test handler: signal %d at %p\n", signo, si->si_addr);
 	_exit(HANDLER_EXIT);
 }
@@ -211,14 +221,21 @@ static void test_outside_heaps_silent(void)
 }
 
 /* A handler installed before the reports still gets every fault: after the
- * report for a heap address, and alone for any other. */
+ * report for a heap address, and alone for any other. The child exits from
+ * that handler, so it keeps no run allocated: under Memcheck a live run
+ * inside an arena reads as leaked at the child's exit (the arena's pool
+ * block claims the pointer), and exit status 99 would hide the handler's. */
 static void test_chains_to_previous_handler(void)
 {
 	hw_heap *h = fault_heap();
 	REQUIRE(h != NULL);
 	size_t ps = hw_heap_page_size(h);
-	char *a = hw_heap_alloc(h, 2), *b = hw_heap_alloc(h, 1);
-	REQUIRE(a != NULL && b == a + 2 * ps);
+	char *a = hw_heap_alloc(h, 2);
+	REQUIRE(a != NULL);
+	void *arena;
+	size_t arena_size;
+	hw_heap_arena_get(h, 0, &arena, &arena_size);
+	REQUIRE(arena == a);
 	REQUIRE(hw_heap_free(h, a, 2) == 0);
 
 	char err[4096], want[512];
@@ -229,21 +246,19 @@ static void test_chains_to_previous_handler(void)
 	       st.exit_code, err);
 	EXPECT(strcmp(err, "test handler: signal 11 at 0x10\n") == 0, "got: %s", err);
 
-	job inside = {(uintptr_t)b - 1, true, false};
+	job inside = {(uintptr_t)a + 2 * ps - 1, true, false};
 	REQUIRE(run(&inside, err, sizeof err, &st));
 	EXPECT(st.signo == 0 && st.exit_code == HANDLER_EXIT, "signal %d exit %d: %s", st.signo,
 	       st.exit_code, err);
 	snprintf(want, sizeof want,
-		 "heapward: SEGV on address %p in heap %p: free run [%p, %p) (2 pages), "
+		 "heapward: SEGV on address %p in heap %p: free run [%p, %p) (%zu pages), "
 		 "0x%zx bytes into it\n"
 		 "heapward: the address is in page 1 of the run, released; this heap faults "
 		 "freed runs (fault_on_free is set)\n"
 		 "test handler: signal 11 at %p\n",
-		 (void *)inside.addr, (void *)h, (void *)a, (void *)b, 2 * ps - 1,
-		 (void *)inside.addr);
+		 (void *)inside.addr, (void *)h, arena, (void *)(a + arena_size), arena_size / ps,
+		 2 * ps - 1, (void *)inside.addr);
 	EXPECT(strcmp(err, want) == 0, "want:\n%sgot:\n%s", want, err);
-
-	EXPECT(hw_heap_free(h, b, 1) == 0);
 	hw_heap_destroy(h);
 }
 
