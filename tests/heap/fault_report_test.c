@@ -27,6 +27,7 @@
 #include "track.h"
 #include "trap.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,7 +72,18 @@ typedef struct job {
 	uintptr_t addr;
 	bool own_handler; /* install own_handler before enabling */
 	bool raise;       /* raise(SIGSEGV) instead of touching addr */
+	bool overflow;    /* overflow the stack instead of touching addr */
 } job;
+
+/* Recurses until the stack runs out; each frame keeps a page of it. */
+HW_TRACK_UNCHECKED static unsigned deep(unsigned n)
+{
+	volatile char frame[4096];
+	frame[n % sizeof frame] = (char)n;
+	if (n == UINT_MAX) /* never: the stack ends long before */
+		return 0;
+	return deep(n + 1) + frame[(n + 1) % sizeof frame];
+}
 
 static void enable_and_touch(void *arg)
 {
@@ -90,6 +102,8 @@ static void enable_and_touch(void *arg)
 		_exit(11);
 	if (j->raise)
 		raise(SIGSEGV);
+	else if (j->overflow)
+		(void)deep(0);
 	else
 		touch(j->addr);
 	_exit(12); /* the touch must not return */
@@ -133,7 +147,7 @@ static void test_freed_run_reported(void)
 	REQUIRE(arena == a, "the first run starts the arena");
 	REQUIRE(hw_heap_free(h, a, 3) == 0);
 
-	job j = {(uintptr_t)a + ps + 16, false, false};
+	job j = {.addr = (uintptr_t)a + ps + 16};
 	char err[4096], want[512];
 	hw_child_status st;
 	REQUIRE(run(&j, err, sizeof err, &st));
@@ -176,7 +190,7 @@ static void test_reserved_part_is_free(void)
 	REQUIRE(arena == a);
 	EXPECT(hw_heap_page_kind(h, a + 10 * ps, NULL) == HW_PAGE_FREE_RELEASED);
 
-	job j = {(uintptr_t)a + 10 * ps + 5, false, false};
+	job j = {.addr = (uintptr_t)a + 10 * ps + 5};
 	char err[4096], want[512];
 	hw_child_status st;
 	REQUIRE(run(&j, err, sizeof err, &st));
@@ -206,14 +220,14 @@ static void test_outside_heaps_silent(void)
 	REQUIRE(a != NULL);
 	REQUIRE(hw_heap_free(h, a, 2) == 0);
 
-	job nul = {16, false, false}; /* the first page is never mapped */
+	job nul = {.addr = 16}; /* the first page is never mapped */
 	char err[4096];
 	hw_child_status st;
 	REQUIRE(run(&nul, err, sizeof err, &st));
 	EXPECT(died_of_segv(&st, err), "signal %d exit %d: %s", st.signo, st.exit_code, err);
 	EXPECT(strstr(err, "heapward:") == NULL, "got: %s", err);
 
-	job sent = {0, false, true};
+	job sent = {.raise = true};
 	REQUIRE(run(&sent, err, sizeof err, &st));
 	EXPECT(died_of_segv(&st, err), "signal %d exit %d: %s", st.signo, st.exit_code, err);
 	EXPECT(strstr(err, "heapward:") == NULL, "got: %s", err);
@@ -240,13 +254,13 @@ static void test_chains_to_previous_handler(void)
 
 	char err[4096], want[512];
 	hw_child_status st;
-	job outside = {16, true, false};
+	job outside = {.addr = 16, .own_handler = true};
 	REQUIRE(run(&outside, err, sizeof err, &st));
 	EXPECT(st.signo == 0 && st.exit_code == HANDLER_EXIT, "signal %d exit %d: %s", st.signo,
 	       st.exit_code, err);
 	EXPECT(strcmp(err, "test handler: signal 11 at 0x10\n") == 0, "got: %s", err);
 
-	job inside = {(uintptr_t)a + 2 * ps - 1, true, false};
+	job inside = {.addr = (uintptr_t)a + 2 * ps - 1, .own_handler = true};
 	REQUIRE(run(&inside, err, sizeof err, &st));
 	EXPECT(st.signo == 0 && st.exit_code == HANDLER_EXIT, "signal %d exit %d: %s", st.signo,
 	       st.exit_code, err);
@@ -260,6 +274,21 @@ static void test_chains_to_previous_handler(void)
 		 2 * ps - 1, (void *)inside.addr);
 	EXPECT(strcmp(err, want) == 0, "want:\n%sgot:\n%s", want, err);
 	hw_heap_destroy(h);
+}
+
+/* A stack overflow still reaches the previous handler: the reports gave
+ * the thread an alternate stack, without which the kernel could not run a
+ * handler at all and would kill the process. */
+static void test_stack_overflow_handled(void)
+{
+	job j = {.own_handler = true, .overflow = true};
+	char err[4096];
+	hw_child_status st;
+	REQUIRE(run(&j, err, sizeof err, &st));
+	EXPECT(st.signo == 0 && st.exit_code == HANDLER_EXIT, "signal %d exit %d: %s", st.signo,
+	       st.exit_code, err);
+	EXPECT(strncmp(err, "test handler: signal 11 at ", 27) == 0 && !strstr(err, "heapward:"),
+	       "got: %s", err);
 }
 
 /* An address in a heap's window (which the heap does not reserve) but in
@@ -280,7 +309,7 @@ static void test_window_outside_arenas(void)
 			addr = t;
 	REQUIRE(addr != 0, "no unmapped address in the window");
 
-	job j = {addr, false, false};
+	job j = {.addr = addr};
 	char err[4096], want[512];
 	hw_child_status st;
 	REQUIRE(run(&j, err, sizeof err, &st));
@@ -296,4 +325,4 @@ static void test_window_outside_arenas(void)
 
 HW_TEST_MAIN(T(test_freed_run_reported), T(test_reserved_part_is_free),
 	     T(test_outside_heaps_silent), T(test_chains_to_previous_handler),
-	     T(test_window_outside_arenas))
+	     T(test_window_outside_arenas), T(test_stack_overflow_handled))
