@@ -46,7 +46,10 @@ typedef struct hw_platform hw_platform;
 HW_API hw_platform *hw_platform_os(void);
 
 /* Called with a NUL-terminated report line when a caller error is detected
- * (an invalid free). The default writes it to stderr. */
+ * (an invalid free). The default writes it to stderr with write(2).
+ * With hw_fault_reports_enable it is also called from the SIGSEGV/SIGBUS
+ * handler, in the faulting thread, so it must then be async-signal-safe:
+ * no malloc, no stdio, no lock the faulting code may hold. */
 typedef void (*hw_report_fn)(void *arg, const char *line);
 
 /* Every field's 0 means its default. The limits below are checked by
@@ -186,6 +189,31 @@ HW_API void hw_heap_stats_get(hw_heap *h, hw_heap_stats *out);
  * (docs/invariants.md). Returns 0 when all hold; otherwise the number of the
  * first broken invariant, with a message naming it written to msg. */
 HW_API int hw_heap_validate(hw_heap *h, char *msg, size_t len);
+
+/* Opt-in fault reports, for heaps with fault_on_free: a touch of a freed
+ * run then names the heap, the free run and where in it the address fell,
+ * instead of a bare "Segmentation fault". Installs, once per process, a
+ * SIGSEGV and SIGBUS handler (SA_SIGINFO | SA_ONSTACK), and gives the
+ * calling thread an alternate signal stack (mmap'd) unless it has one. For
+ * a fault on an address in a live heap's arenas, the handler writes two
+ * lines through that heap's report function, e.g.
+ *   heapward: SEGV on address 0x7f3a00002010 in heap 0x7f3a40000000: free
+ *     run [0x7f3a00000000, 0x7f3a00006000) (3 pages), 0x2010 bytes into it
+ *   heapward: the address is in page 1 of the run, released; this heap
+ *     faults freed runs (fault_on_free is set)
+ * (each one line); faults elsewhere print nothing. Then it hands every fault
+ * on: to the handler installed before it, if any, else to the default
+ * action, so the process still dies of the signal (same exit status).
+ * Returns 0 (also when already enabled) or an errno value (ENOMEM: no
+ * memory for the alternate stack), with nothing installed. Thread-safe.
+ * Limits: a handler installed later replaces this one unless it chains;
+ * threads other than the caller have no alternate stack, so their stack
+ * overflows are not reported; the heap is read without its lock, so a
+ * fault while another thread changes that heap may report a mix of the
+ * states before and after the change; a report about a heap being
+ * destroyed at that very instant may itself fault, which kills the process
+ * without the report. */
+HW_API int hw_fault_reports_enable(void);
 
 #ifdef __cplusplus
 }

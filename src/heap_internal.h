@@ -162,7 +162,8 @@ struct hw_heap {
 	bool scav_running;
 	volatile int scav_stop;
 
-	/* The process's list of heaps (registry.c), under its lock. */
+	/* The process's list of heaps (registry.c), under its lock; also read
+	 * without it by the fault handler (R4). */
 	hw_heap *reg_next, *reg_prev;
 };
 
@@ -258,6 +259,10 @@ size_t hw_scavenger_step_locked(hw_heap *h);
 /* Lists a heap (registering the fork hooks first); 0 or an errno value. */
 int hw_registry_add(hw_heap *h);
 void hw_registry_remove(hw_heap *h);
+/* The listed heaps, walked without the lock (registry.c, R4): for the fault
+ * handler only, which must not block. NULL ends the list. */
+hw_heap *hw_registry_first(void);
+hw_heap *hw_registry_next(const hw_heap *h);
 
 /* validate.c */
 int hw_validate_locked(hw_heap *h, char *msg, size_t len);

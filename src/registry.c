@@ -23,9 +23,19 @@
  *   R3. The fork hooks are registered once, before the first heap is
  *       listed, and never run while a heap is half listed (they take the
  *       registry lock).
+ *   R4. The list can be walked without the lock (hw_registry_first/next,
+ *       for the fault handler, which must not block): reg_head and every
+ *       reg_next are written only under reg_lock, with release stores, and
+ *       read with acquire loads, so a walker sees each listed heap whole
+ *       (create finishes it before listing it). Unlinking a heap leaves its
+ *       own reg_next intact, so a walker standing on it goes on to the rest.
+ *       Residual hazard: a heap that another thread unlists and destroys
+ *       while a walker is on it is unmapped under the walker, whose next read
+ *       faults; in the fault handler that fault kills the process at once
+ *       (the signal is blocked there), without the report.
  *
  * Locking: reg_lock guards the list and the reg_next/reg_prev links of
- * every heap; see R2 for the order.
+ * every heap; see R2 for the order. Lock-free readers: R4.
  */
 #include "heap_internal.h"
 
@@ -71,7 +81,7 @@ int hw_registry_add(hw_heap *h)
 		h->reg_next = reg_head;
 		if (reg_head)
 			reg_head->reg_prev = h;
-		reg_head = h;
+		__atomic_store_n(&reg_head, h, __ATOMIC_RELEASE); /* R4 */
 	}
 	hw_mutex_unlock(&reg_lock);
 	return err;
@@ -80,11 +90,19 @@ int hw_registry_add(hw_heap *h)
 void hw_registry_remove(hw_heap *h)
 {
 	hw_mutex_lock(&reg_lock);
+	/* R4: lock-free readers load these links, so they are stored whole. */
 	if (h->reg_prev)
-		h->reg_prev->reg_next = h->reg_next;
+		__atomic_store_n(&h->reg_prev->reg_next, h->reg_next, __ATOMIC_RELEASE);
 	else
-		reg_head = h->reg_next;
+		__atomic_store_n(&reg_head, h->reg_next, __ATOMIC_RELEASE);
 	if (h->reg_next)
 		h->reg_next->reg_prev = h->reg_prev;
 	hw_mutex_unlock(&reg_lock);
+}
+
+hw_heap *hw_registry_first(void) { return __atomic_load_n(&reg_head, __ATOMIC_ACQUIRE); }
+
+hw_heap *hw_registry_next(const hw_heap *h)
+{
+	return __atomic_load_n(&h->reg_next, __ATOMIC_ACQUIRE);
 }

@@ -1,0 +1,53 @@
+/* fault.h: a process-wide handler for memory faults (SIGSEGV, SIGBUS) that
+ * lets the heap say what the faulting address was before the process dies.
+ *
+ * Owns: installing the handler once, the alternate signal stack it gives the
+ * installing thread, and handing every fault on to whatever would have
+ * handled it without this handler. POSIX implementation in fault_posix.c; a
+ * Windows one (a vectored exception handler) belongs beside it.
+ *
+ * Invariants:
+ *   G1. Installed at most once per process; a later hw_fault_install with
+ *       the same function changes nothing and returns 0.
+ *   G2. The classifier is called only for faults the kernel raised (a bad
+ *       access), never for a SIGSEGV or SIGBUS another process or raise()
+ *       sent, and at most once per delivery.
+ *   G3. After the classifier, the fault goes where it went before the
+ *       install: to the previous handler when there was one (called with the
+ *       same arguments, its sa_mask blocked, SA_RESETHAND honoured); else
+ *       the default action is restored and the faulting access runs again,
+ *       so the process dies of the same signal as it would have (a sent
+ *       signal is raised again; a sent signal that was ignored stays so).
+ *   G4. The handler uses no malloc, no stdio and no lock; errno is kept.
+ *
+ * Limits. Only the installing thread gets an alternate stack (64 KiB from
+ * mmap, with a guard page below it), unless it had one: a stack overflow
+ * in another thread cannot run the handler and dies without the report, as
+ * before. A fault inside the classifier itself (a fault while the signal is
+ * blocked) kills the process at once. Installing another handler after this
+ * one replaces it unless that handler chains too.
+ *
+ * Locking: the install is serialized by a lock of its own; the handler
+ * reads only state written before the handler was installed.
+ */
+#ifndef HW_FAULT_H
+#define HW_FAULT_H
+
+#include <stdint.h>
+
+/* One fault, as the classifier sees it. */
+typedef struct hw_fault {
+	uintptr_t addr;     /* the faulting address (si_addr) */
+	const char *signal; /* "SEGV" or "BUS" */
+} hw_fault;
+
+/* Called from the signal handler: must be async-signal-safe (G4). */
+typedef void (*hw_fault_fn)(const hw_fault *f);
+
+/* Installs the SIGSEGV and SIGBUS handler that calls fn for each fault and
+ * then passes the fault on (G3). Returns 0, EBUSY when already installed
+ * with another function, ENOMEM when the alternate stack cannot be mapped,
+ * or sigaction's errno; on an error nothing is installed. */
+int hw_fault_install(hw_fault_fn fn);
+
+#endif
