@@ -883,6 +883,40 @@ static void free_null(driver *d, size_t n)
 		fail(d, "free(NULL, %zu pages) made a report", n);
 }
 
+/* Frees (p, n), which the model says is not exactly one live run unless it
+ * was handed out again exactly (then it is a valid free, checked as one):
+ * the heap must refuse it with EINVAL and one report, and change nothing. */
+static void free_wrong(driver *d, uintptr_t p, size_t n)
+{
+	long k = hw_model_find_live(&d->m, p, n);
+	if (k >= 0) {
+		/* A "double free" of a run that was handed out again exactly:
+		 * valid, and checked as a free. */
+		free_obj(d, (size_t)k);
+		return;
+	}
+	uint64_t reports0 = d->reports;
+	errno = 0;
+	int rc = hw_heap_free(d->h, (void *)p, n);
+	tr(d, "\thw_heap_free(h, (void *)%#llx, %zu); /* invalid -> %d */\n", (unsigned long long)p,
+	   n, rc);
+	if (rc != EINVAL) {
+		fail(d, "invalid free (%p, %zu pages) returned %d, not EINVAL", (void *)p, n, rc);
+		return;
+	}
+	if (d->reports != reports0 + 1)
+		fail(d, "invalid free (%p, %zu pages) made %llu report lines, not 1", (void *)p, n,
+		     (unsigned long long)(d->reports - reports0));
+	d->want.invalid_frees++;
+	/* Look closely at the pages it named: they must be untouched. */
+	size_t idx = hw_model_index(&d->m, hw_align_down(p, d->P));
+	if (idx != SIZE_MAX) {
+		size_t hi = idx + (n < 8192 ? n : 8192) + 1;
+		for (size_t i = idx; i < hi && i < d->m.npages && !d->failed; i++)
+			compare_page(d, i, false);
+	}
+}
+
 static void do_invalid_free(driver *d, const hw_op *op)
 {
 	unsigned kind = op->a & 7;
@@ -956,33 +990,7 @@ static void do_invalid_free(driver *d, const hw_op *op)
 		n = o->npages + 1 + (op->b & 0xfff);
 		break;
 	}
-	long k = hw_model_find_live(&d->m, p, n);
-	if (k >= 0) {
-		/* A "double free" of a run that was handed out again exactly:
-		 * valid, and checked as a free. */
-		free_obj(d, (size_t)k);
-		return;
-	}
-	uint64_t reports0 = d->reports;
-	errno = 0;
-	int rc = hw_heap_free(d->h, (void *)p, n);
-	tr(d, "\thw_heap_free(h, (void *)%#llx, %zu); /* invalid -> %d */\n", (unsigned long long)p,
-	   n, rc);
-	if (rc != EINVAL) {
-		fail(d, "invalid free (%p, %zu pages) returned %d, not EINVAL", (void *)p, n, rc);
-		return;
-	}
-	if (d->reports != reports0 + 1)
-		fail(d, "invalid free (%p, %zu pages) made %llu report lines, not 1", (void *)p, n,
-		     (unsigned long long)(d->reports - reports0));
-	d->want.invalid_frees++;
-	/* Look closely at the pages it named: they must be untouched. */
-	size_t idx = hw_model_index(&d->m, hw_align_down(p, d->P));
-	if (idx != SIZE_MAX) {
-		size_t hi = idx + (n < 8192 ? n : 8192) + 1;
-		for (size_t i = idx; i < hi && i < d->m.npages && !d->failed; i++)
-			compare_page(d, i, false);
-	}
+	free_wrong(d, p, n);
 	return;
 skip:
 	tr(d, "\t/* invalid free kind %u: no candidate */\n", kind);
@@ -1179,82 +1187,153 @@ static void do_stats(driver *d)
 }
 
 /* Whether an op calls an entry point that may change the heap. */
-static bool changes_heap(unsigned code)
+/* The next allocated run after model pages [i, end): its first page and
+ * length, or false when free pages run to the end of the address-contiguous
+ * arenas (or of the model) first. */
+static bool next_run(const driver *d, size_t end, size_t *first, size_t *len)
 {
-	switch (code) {
-	case HW_OP_ALLOC:
-	case HW_OP_ALLOC_ALIGNED:
-	case HW_OP_FREE:
-	case HW_OP_SCAVENGE:
-	case HW_OP_SCAVENGE_ALL:
-	case HW_OP_GROW:
-	case HW_OP_SET_LIMIT:
-	case HW_OP_BG_STEP:
-	case HW_OP_INVALID_FREE:
-	case HW_OP_FREE_ALL:
-		return true;
-	default:
+	const hw_model *m = &d->m;
+	size_t j = end;
+	while (j < m->npages && m->page[j] < HW_MP_USED &&
+	       hw_model_addr(m, j) == hw_model_addr(m, end) + (j - end) * d->P)
+		j++;
+	if (j >= m->npages || m->page[j] < HW_MP_USED ||
+	    hw_model_addr(m, j) != hw_model_addr(m, end) + (j - end) * d->P)
 		return false;
-	}
+	size_t k = j;
+	while (k < m->npages && m->page[k] == m->page[j])
+		k++;
+	*first = j;
+	*len = k - j;
+	return true;
 }
+
+/* A wrong-size free aimed at the run after an object (ops.h AIMED_FREE):
+ * the counts a random op stream almost never makes, such as one that covers
+ * exactly an object and the run that starts right after it at a chunk
+ * boundary. */
+static void do_aimed_free(driver *d, const hw_op *op)
+{
+	const hw_model *m = &d->m;
+	uintptr_t p;
+	size_t npages;
+	if (op->a & 2) {
+		const freed_run *r = &d->ring[op->c & (RING - 1)];
+		if (r->npages == 0)
+			goto skip;
+		p = r->addr;
+		npages = r->npages;
+	} else {
+		if (m->nlive == 0)
+			goto skip;
+		size_t k0 = op->c % m->nlive, pick = k0;
+		size_t chunk = (size_t)HW_CHUNK_PAGES * d->P;
+		for (size_t t = 0; (op->a & 1) && t < m->nlive; t++) {
+			const hw_model_obj *o = &m->live[(k0 + t) % m->nlive];
+			size_t f, l, i = hw_model_index(m, o->addr);
+			if ((o->addr + o->npages * d->P) % chunk == 0 &&
+			    next_run(d, i + o->npages, &f, &l) && f == i + o->npages) {
+				pick = (k0 + t) % m->nlive;
+				break;
+			}
+		}
+		p = m->live[pick].addr;
+		npages = m->live[pick].npages;
+	}
+	size_t i = hw_model_index(m, p);
+	if (i == SIZE_MAX)
+		goto skip;
+	size_t first = 0, len = 0, extra = 1 + ((op->b >> 2) & 7), n;
+	bool next = next_run(d, i + npages, &first, &len);
+	switch (op->b & 3) {
+	case 0:
+		n = next ? first + len - i : npages + extra;
+		break;
+	case 1:
+		n = next ? first - i + (extra < len ? extra : len - 1 + (len == 1))
+			 : npages + extra;
+		break;
+	case 2:
+		n = npages + extra;
+		break;
+	default:
+		n = next ? first - i : npages + extra;
+		break;
+	}
+	free_wrong(d, p, n);
+	return;
+skip:
+	tr(d, "\t/* aimed free: no candidate */\n");
+}
+
+/* One handler per row of the op table (ops.h HW_HEAP_OPS), named op_NAME. */
+static void op_NOP(driver *d, const hw_op *op)
+{
+	(void)d;
+	(void)op;
+}
+static void op_ALLOC(driver *d, const hw_op *op) { do_alloc(d, op, false); }
+static void op_ALLOC_ALIGNED(driver *d, const hw_op *op) { do_alloc(d, op, true); }
+static void op_FREE(driver *d, const hw_op *op) { do_free(d, op); }
+static void op_SCAVENGE(driver *d, const hw_op *op) { do_scavenge(d, op->c); }
+static void op_SCAVENGE_ALL(driver *d, const hw_op *op)
+{
+	(void)op;
+	do_scavenge(d, SIZE_MAX);
+}
+static void op_GROW(driver *d, const hw_op *op) { do_grow(d, op); }
+static void op_SET_LIMIT(driver *d, const hw_op *op) { do_set_limit(d, op); }
+static void op_BG_STEP(driver *d, const hw_op *op) { do_bg_step(d, op); }
+static void op_INJECT(driver *d, const hw_op *op)
+{
+	uint64_t nth = hw_ops_inject_nth(op);
+	unsigned mask = hw_ops_inject_mask(op);
+	hw_platform_inject(d->pf, nth, mask);
+	tr(d, "\thw_platform_inject(pf, %llu, %#x);\n", (unsigned long long)nth, mask);
+}
+static void op_TOUCH_STALE(driver *d, const hw_op *op) { do_touch(d, op); }
+static void op_INVALID_FREE(driver *d, const hw_op *op) { do_invalid_free(d, op); }
+static void op_VALIDATE(driver *d, const hw_op *op)
+{
+	(void)op;
+	do_validate(d);
+}
+static void op_STATS(driver *d, const hw_op *op)
+{
+	(void)op;
+	do_stats(d);
+}
+static void op_VERIFY(driver *d, const hw_op *op)
+{
+	(void)op;
+	do_verify(d);
+}
+static void op_FREE_ALL(driver *d, const hw_op *op)
+{
+	(void)op;
+	while (d->m.nlive > 0 && !d->failed)
+		free_obj(d, 0);
+}
+static void op_AIMED_FREE(driver *d, const hw_op *op) { do_aimed_free(d, op); }
+
+typedef struct op_row {
+	void (*handler)(driver *d, const hw_op *op);
+	bool changes_heap;
+} op_row;
+
+static const op_row op_table[HW_OP_HEAP_COUNT_] = {
+#define HW_OPS_ROW_(name, code, str, changes, weight) [code] = {op_##name, changes},
+	HW_HEAP_OPS(HW_OPS_ROW_)
+#undef HW_OPS_ROW_
+};
 
 static void run_op(driver *d, const hw_op *op)
 {
-	d->called_heap = changes_heap(op->code);
-	switch (op->code) {
-	case HW_OP_ALLOC:
-		do_alloc(d, op, false);
-		break;
-	case HW_OP_ALLOC_ALIGNED:
-		do_alloc(d, op, true);
-		break;
-	case HW_OP_FREE:
-		do_free(d, op);
-		break;
-	case HW_OP_SCAVENGE:
-		do_scavenge(d, op->c);
-		break;
-	case HW_OP_SCAVENGE_ALL:
-		do_scavenge(d, SIZE_MAX);
-		break;
-	case HW_OP_GROW:
-		do_grow(d, op);
-		break;
-	case HW_OP_SET_LIMIT:
-		do_set_limit(d, op);
-		break;
-	case HW_OP_BG_STEP:
-		do_bg_step(d, op);
-		break;
-	case HW_OP_INJECT: {
-		uint64_t nth = hw_ops_inject_nth(op);
-		unsigned mask = hw_ops_inject_mask(op);
-		hw_platform_inject(d->pf, nth, mask);
-		tr(d, "\thw_platform_inject(pf, %llu, %#x);\n", (unsigned long long)nth, mask);
-		break;
-	}
-	case HW_OP_TOUCH_STALE:
-		do_touch(d, op);
-		break;
-	case HW_OP_INVALID_FREE:
-		do_invalid_free(d, op);
-		break;
-	case HW_OP_VALIDATE:
-		do_validate(d);
-		break;
-	case HW_OP_STATS:
-		do_stats(d);
-		break;
-	case HW_OP_VERIFY:
-		do_verify(d);
-		break;
-	case HW_OP_FREE_ALL:
-		while (d->m.nlive > 0 && !d->failed)
-			free_obj(d, 0);
-		break;
-	default:
-		break; /* O2: unassigned opcodes do nothing */
-	}
+	/* O2: unassigned opcodes do nothing. */
+	const op_row *row = op->code < HW_OP_HEAP_COUNT_ ? &op_table[op->code] : NULL;
+	d->called_heap = row && row->changes_heap;
+	if (row && row->handler)
+		row->handler(d, op);
 }
 
 /* ---- setup and teardown ------------------------------------------------------------ */
@@ -1510,27 +1589,15 @@ static uint64_t next_rand(uint64_t *s)
 
 void hw_driver_generate(uint64_t *seed, size_t nops, uint8_t *out)
 {
-	/* Weights per thousand, in opcode order of the heap table. */
+	/* Weights per thousand, from the op table (ops.h). */
 	static const struct {
 		uint8_t op;
 		unsigned weight;
 	} table[] = {
-		{HW_OP_ALLOC, 300},
-		{HW_OP_ALLOC_ALIGNED, 70},
-		{HW_OP_FREE, 300},
-		{HW_OP_SCAVENGE, 50},
-		{HW_OP_SCAVENGE_ALL, 10},
-		{HW_OP_GROW, 15},
-		{HW_OP_SET_LIMIT, 25},
-		{HW_OP_BG_STEP, 50},
-		{HW_OP_INJECT, 25},
-		{HW_OP_TOUCH_STALE, 50},
-		{HW_OP_INVALID_FREE, 40},
-		{HW_OP_VALIDATE, 10},
-		{HW_OP_STATS, 10},
-		{HW_OP_VERIFY, 20},
-		{HW_OP_FREE_ALL, 5},
-		{0x3e, 20}, /* unassigned: must do nothing */
+#define HW_OPS_WEIGHT_(name, code, str, changes, weight) {code, weight},
+		HW_HEAP_OPS(HW_OPS_WEIGHT_)
+#undef HW_OPS_WEIGHT_
+			{0x3e, 20}, /* unassigned: must do nothing */
 	};
 	unsigned total = 0;
 	for (size_t k = 0; k < sizeof table / sizeof table[0]; k++)

@@ -123,22 +123,9 @@ unsigned hw_ops_inject_mask(const hw_op *op)
 }
 
 static const char *const heap_names[HW_OP_HEAP_COUNT_] = {
-	"nop",
-	"alloc",
-	"alloc_aligned",
-	"free",
-	"scavenge",
-	"scavenge_all",
-	"grow",
-	"set_limit",
-	"bg_step",
-	"inject",
-	"touch_stale",
-	"invalid_free",
-	"validate",
-	"stats",
-	"verify",
-	"free_all",
+#define HW_OPS_NAME_(name, code, str, changes, weight) [code] = str,
+	HW_HEAP_OPS(HW_OPS_NAME_)
+#undef HW_OPS_NAME_
 };
 
 const char *hw_ops_heap_name(uint8_t code)

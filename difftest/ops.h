@@ -50,25 +50,60 @@ void hw_ops_put(uint8_t *out, uint8_t op, uint8_t a, uint16_t b, uint32_t c);
 
 /* ---- heap targets (heap_sim_fuzzer, heap_os_fuzzer, difftest) ---------- */
 
-/* Opcode table of the heap targets. Append only (O2). */
+/* The heap targets' op table, the one list of their ops (O2: append only;
+ * a number is never reused). Each row: X(NAME, code, "name", changes_heap,
+ * weight), where changes_heap says the op calls into the heap (the driver
+ * checks the heap after it) and weight is the op's share, per thousand, of
+ * the fixed-seed generator's ops. The enum, the op names (ops.c), the
+ * driver's handler table and the generator are all made from it; the driver
+ * handles op NAME in a function op_NAME. Arguments (fuzz/FORMAT.md):
+ *   ALLOC          hw_heap_alloc(pages(a & 7, b))
+ *   ALLOC_ALIGNED  hw_heap_alloc_aligned(pages(a & 7, b), align(a >> 3), &z)
+ *   FREE           free live object b % live
+ *   SCAVENGE       hw_heap_scavenge(c)
+ *   SCAVENGE_ALL   hw_heap_scavenge(SIZE_MAX)
+ *   GROW           hw_heap_grow(1 + (b & 0xfff))
+ *   SET_LIMIT      hw_heap_set_memory_limit(b * 64 KiB)
+ *   BG_STEP        hw_heap_scavenger_step, 1 + (a & 3) times
+ *   INJECT         hw_platform_inject(1 + (b & 0xff), kind(a))
+ *   TOUCH_STALE    read page b % n of freed run a & 15
+ *   INVALID_FREE   kind a & 7 (below), live object c % live
+ *   VALIDATE       deep check, model check, hw_sim_check
+ *   STATS          arena list against stats.mapped
+ *   VERIFY         check every live object's contents
+ *   FREE_ALL       free every live object, oldest first
+ *   AIMED_FREE     a wrong-size free aimed at the next allocated run: from
+ *                  live object c % live (a & 1: the first from there whose
+ *                  run ends on a chunk boundary with a run right after it)
+ *                  or a freed run (a & 2: ring slot c & 15), a count
+ *                  (b & 3) that reaches 0 exactly to the end of the next
+ *                  run, 1 into it by 1 + ((b >> 2) & 7) pages, 2 past its
+ *                  own end by 1 + ((b >> 2) & 7), 3 exactly to the next
+ *                  run's start */
+#define HW_HEAP_OPS(X)                                    \
+	X(NOP, 0x00, "nop", false, 0)                     \
+	X(ALLOC, 0x01, "alloc", true, 300)                \
+	X(ALLOC_ALIGNED, 0x02, "alloc_aligned", true, 70) \
+	X(FREE, 0x03, "free", true, 300)                  \
+	X(SCAVENGE, 0x04, "scavenge", true, 50)           \
+	X(SCAVENGE_ALL, 0x05, "scavenge_all", true, 10)   \
+	X(GROW, 0x06, "grow", true, 15)                   \
+	X(SET_LIMIT, 0x07, "set_limit", true, 25)         \
+	X(BG_STEP, 0x08, "bg_step", true, 50)             \
+	X(INJECT, 0x09, "inject", false, 25)              \
+	X(TOUCH_STALE, 0x0a, "touch_stale", false, 50)    \
+	X(INVALID_FREE, 0x0b, "invalid_free", true, 40)   \
+	X(VALIDATE, 0x0c, "validate", false, 10)          \
+	X(STATS, 0x0d, "stats", false, 10)                \
+	X(VERIFY, 0x0e, "verify", false, 20)              \
+	X(FREE_ALL, 0x0f, "free_all", true, 5)            \
+	X(AIMED_FREE, 0x10, "aimed_free", true, 30)
+
 enum {
-	HW_OP_NOP = 0x00,
-	HW_OP_ALLOC = 0x01,         /* hw_heap_alloc(pages(a & 7, b)) */
-	HW_OP_ALLOC_ALIGNED = 0x02, /* hw_heap_alloc_aligned(pages(a & 7, b), align(a >> 3), &z) */
-	HW_OP_FREE = 0x03,          /* free live object b % live */
-	HW_OP_SCAVENGE = 0x04,      /* hw_heap_scavenge(c) */
-	HW_OP_SCAVENGE_ALL = 0x05,  /* hw_heap_scavenge(SIZE_MAX) */
-	HW_OP_GROW = 0x06,          /* hw_heap_grow(1 + (b & 0xfff)) */
-	HW_OP_SET_LIMIT = 0x07,     /* hw_heap_set_memory_limit(b * 64 KiB) */
-	HW_OP_BG_STEP = 0x08,       /* hw_heap_scavenger_step, 1 + (a & 3) times */
-	HW_OP_INJECT = 0x09,        /* hw_platform_inject(1 + (b & 0xff), kind(a)) */
-	HW_OP_TOUCH_STALE = 0x0a,   /* read page b % n of freed run a & 15 */
-	HW_OP_INVALID_FREE = 0x0b,  /* kind a & 7 (below), live object c % live */
-	HW_OP_VALIDATE = 0x0c,      /* deep check, model check, hw_sim_check */
-	HW_OP_STATS = 0x0d,         /* arena list against stats.mapped */
-	HW_OP_VERIFY = 0x0e,        /* check every live object's contents */
-	HW_OP_FREE_ALL = 0x0f,      /* free every live object, oldest first */
-	HW_OP_HEAP_COUNT_
+#define HW_OPS_ENUM_(name, code, str, changes, weight) HW_OP_##name = code,
+	HW_HEAP_OPS(HW_OPS_ENUM_)
+#undef HW_OPS_ENUM_
+		HW_OP_HEAP_COUNT_
 };
 
 /* Kinds of HW_OP_INVALID_FREE (a & 7). */

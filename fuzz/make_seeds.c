@@ -314,7 +314,7 @@ static void heap_seeds(const char *dir, const char *t)
 	hdr(&s, 0, 0, 0, 0);
 	alloc(&s, 0, 1);
 	rec(&s, 0x3f, 1, 2, 3);
-	rec(&s, 0x10 | 0xc0, 0, 0, 0);
+	rec(&s, 0x3e | 0xc0, 0, 0, 0);
 	rec(&s, HW_OP_FREE | 0x80, 0, 0, 0);
 	rec(&s, HW_OP_NOP, 0xff, 0xffff, 0xffffffffu);
 	s.buf[s.len++] = HW_OP_ALLOC;
@@ -330,6 +330,22 @@ static void heap_seeds(const char *dir, const char *t)
 	aligned(&s, 1, 3, 4);
 	rec(&s, HW_OP_BG_STEP, 1, 0, 0);
 	emit(dir, t, "deep-checks", &s);
+
+	/* Wrong-size frees aimed at the next run: an object ending on a
+	 * chunk boundary with a run right after it; counts that cover both
+	 * runs exactly, reach into the second, pass the first's end, and stop
+	 * at the second's start (a valid free); then a stale run's. */
+	hdr(&s, 0, 0, 0, 0);
+	alloc(&s, 0, 3);
+	alloc(&s, 2, 507);
+	alloc(&s, 1, 9);
+	alloc(&s, 0, 1);
+	rec(&s, HW_OP_FREE, 0, 0, 0);
+	for (uint16_t b = 0; b < 4; b++)
+		rec(&s, HW_OP_AIMED_FREE, 1, (uint16_t)(b | 4), 0);
+	rec(&s, HW_OP_AIMED_FREE, 2, 0, 0);
+	rec(&s, HW_OP_VALIDATE, 0, 0, 0);
+	emit(dir, t, "aimed-free", &s);
 
 	/* Shorter than a header: the default configuration and no ops. */
 	s.len = 1;
