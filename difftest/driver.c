@@ -977,6 +977,9 @@ static void do_bg_step(driver *d, const hw_op *op)
 		d->failures_before = platform_failures(d);
 		uint64_t inuse = hw_model_inuse_bytes(&d->m);
 		uint64_t goal = inuse + inuse * d->retain / 100;
+		/* The step's target is the memory limit when set and lower. */
+		if (d->limit && d->limit < goal)
+			goal = d->limit;
 		uint64_t ready = hw_model_ready_bytes(&d->m);
 		size_t planned = 0;
 		if (ready > goal) {

@@ -98,9 +98,10 @@ HW_API size_t hw_heap_scavenge(hw_heap *h, size_t nbytes);
  * it at once; returns the bytes released. */
 HW_API size_t hw_heap_set_memory_limit(hw_heap *h, size_t limit);
 
-/* One step of the background scavenger's work (what its thread does between
- * sleeps): if Ready bytes exceed the retained goal, release up to one quantum
- * (64 KiB) toward it. Returns bytes released. Deterministic; used by tests. */
+/* One step of the background scavenger's work: if Ready bytes exceed its
+ * target (the retained goal, or the memory limit when set and lower), release
+ * up to one quantum (64 KiB) toward it. Returns bytes released. Deterministic;
+ * used by tests. */
 HW_API size_t hw_heap_scavenger_step(hw_heap *h);
 
 /* Starts or stops the background scavenger thread. Start returns 0, EALREADY

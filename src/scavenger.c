@@ -1,12 +1,13 @@
 /* scavenger.c: the background scavenger and its pacing.
  *
- * Owns: the retained-memory goal, one step of background work, and the
+ * Owns: the background target, one step of background work, and the
  * thread that repeats it within a CPU budget.
  *
- * Goal. Ready bytes should not exceed inuse * (100 + retain_percent) / 100:
- * the free memory kept backed for reuse is a fixed fraction of the live heap
- * (the Go runtime keeps 10% over its heap goal). A step releases at most one
- * quantum (64 KiB) toward the goal, so the lock is held for a bounded time.
+ * Target. Ready bytes should not exceed the retained goal, inuse * (100 +
+ * retain_percent) / 100 (the free memory kept backed for reuse is a fixed
+ * fraction of the live heap; the Go runtime keeps 10% over its heap goal),
+ * nor the memory limit when one is set and lower. A step releases at most
+ * one quantum (64 KiB) toward it, so the lock is held for a bounded time.
  *
  * Pacing. The thread measures the CPU time of each step and sleeps so that
  * steps use about cpu_percent of one core: after a step that took w ns, it
@@ -29,18 +30,19 @@
 #define MIN_SLEEP_NS 100000ull
 #define SLICE_NS 10000000ull
 
-static size_t goal(const hw_heap *h)
+static size_t target(const hw_heap *h)
 {
-	return h->inuse + h->inuse / 100 * h->retain_percent +
-	       h->inuse % 100 * h->retain_percent / 100;
+	size_t g = h->inuse + h->inuse / 100 * h->retain_percent +
+		   h->inuse % 100 * h->retain_percent / 100;
+	return h->memory_limit && h->memory_limit < g ? h->memory_limit : g;
 }
 
 size_t hw_scavenger_step_locked(hw_heap *h)
 {
-	size_t ready = hw_scavenge_ready(h), g = goal(h);
-	if (ready <= g)
+	size_t ready = hw_scavenge_ready(h), t = target(h);
+	if (ready <= t)
 		return 0;
-	return hw_scavenge_locked(h, hw_min(HW_SCAVENGE_QUANTUM, ready - g), HW_SCAV_BACKGROUND);
+	return hw_scavenge_locked(h, hw_min(HW_SCAVENGE_QUANTUM, ready - t), HW_SCAV_BACKGROUND);
 }
 
 size_t hw_heap_scavenger_step(hw_heap *h)
