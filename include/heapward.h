@@ -101,7 +101,7 @@ HW_API size_t hw_heap_set_memory_limit(hw_heap *h, size_t limit);
 /* One step of the background scavenger's work: if Ready bytes exceed its
  * target (the retained goal, or the memory limit when set and lower), release
  * up to one quantum (64 KiB) toward it. Returns bytes released. Deterministic;
- * used by tests. */
+ * used by tests. The thread's own steps may release more (docs/scavenging.md). */
 HW_API size_t hw_heap_scavenger_step(hw_heap *h);
 
 /* Starts or stops the background scavenger thread. Start returns 0, EALREADY
@@ -141,6 +141,7 @@ typedef struct hw_heap_stats {
 	uint64_t fault_failures;        /* frees that could not fault (ENOMEM) */
 	uint64_t platform_calls[HW_CALL_KINDS];
 	uint64_t platform_failures[HW_CALL_KINDS];
+	uint64_t bg_scavenger_cpu_ns; /* CPU time of the background scavenger thread */
 } hw_heap_stats;
 
 HW_API void hw_heap_stats_get(hw_heap *h, hw_heap_stats *out);

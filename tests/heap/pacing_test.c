@@ -2,10 +2,13 @@
  * public API (scavenger.c; docs/scavenging.md, "When").
  *
  * Owns: behaviour tests of the rules that decide how much the background
- * scavenger releases: the memory limit as its target when lower than the
- * retained goal. Deadlines are generous, and the tests are built so that the
- * rule's absence misses them by far: they can never pass without the limit
- * as target.
+ * scavenger releases and how fast: the memory limit as its target when lower
+ * than the retained goal, prompt work when the program is idle, and the CPU
+ * time stat. Speed targets live in bench/pacing_bench.c; here every deadline
+ * is generous (seconds where the rule needs milliseconds), and each test is
+ * built so that the rule's absence misses it by far, not by a margin: the
+ * limit tests can never pass without the limit as target, and the idle test
+ * makes each release cost enough CPU that a 1% budget needs about 25 s.
  *
  * Locking: the scavenger thread runs beside the test's thread; the test only
  * polls stats.
@@ -95,4 +98,118 @@ static void test_thread_brings_ready_under_limit(void)
 	env_done(&e);
 }
 
-HW_TEST_MAIN(T(test_step_targets_limit), T(test_thread_brings_ready_under_limit))
+/* ---- a platform whose releases cost CPU ---------------------------------------- */
+
+/* Linux, with every unuse burning NS_PER_MIB of the calling thread's CPU
+ * time per MiB first, and no huge pages (so each step's size is the
+ * scavenger's quantum alone). Pages are never touched: the real unuse is
+ * cheap and the burn is the cost. */
+#define NS_PER_MIB 4000000ull
+
+typedef struct slow_platform {
+	hw_platform pf; /* first: the ops receive &pf */
+	hw_platform *real;
+} slow_platform;
+
+static hw_platform *real_of(hw_platform *pf)
+{
+	return ((slow_platform *)pf)->real;
+}
+
+static int slow_reserve(hw_platform *pf, void *hint, size_t n, void **out)
+{
+	return hw_sys_reserve(real_of(pf), hint, n, out);
+}
+
+static int slow_map(hw_platform *pf, void *p, size_t n)
+{
+	return hw_sys_map(real_of(pf), p, n);
+}
+
+static int slow_use(hw_platform *pf, void *p, size_t n)
+{
+	return hw_sys_use(real_of(pf), p, n);
+}
+
+static void slow_unuse(hw_platform *pf, void *p, size_t n)
+{
+	uint64_t until = hw_thread_cpu_ns() + NS_PER_MIB * n / MiB;
+	while (hw_thread_cpu_ns() < until)
+		;
+	hw_sys_unuse(real_of(pf), p, n);
+}
+
+static int slow_fault(hw_platform *pf, void *p, size_t n)
+{
+	return hw_sys_fault(real_of(pf), p, n);
+}
+
+static void slow_release(hw_platform *pf, void *p, size_t n)
+{
+	hw_sys_release(real_of(pf), p, n);
+}
+
+static int slow_alloc(hw_platform *pf, size_t n, void **out)
+{
+	return hw_sys_alloc(real_of(pf), n, out);
+}
+
+static const hw_platform_ops slow_ops = {
+	.reserve = slow_reserve,
+	.map = slow_map,
+	.use = slow_use,
+	.unuse = slow_unuse,
+	.fault = slow_fault,
+	.release = slow_release,
+	.alloc = slow_alloc,
+	.destroy = NULL,
+};
+
+static void test_idle_thread_is_prompt(void)
+{
+	slow_platform slow;
+	memset(&slow, 0, sizeof slow);
+	slow.real = hw_platform_linux_create(false, false);
+	REQUIRE(slow.real != NULL);
+	slow.pf.name = "slow";
+	slow.pf.ops = &slow_ops;
+	slow.pf.caps = slow.real->caps;
+	slow.pf.caps.huge_page_size = 0;
+	hw_heap_config c = {0};
+	c.platform = &slow.pf;
+	hw_heap *h = hw_heap_create(&c);
+	REQUIRE(h != NULL);
+	EXPECT(hw_heap_scavenger_start(h) == 0);
+	/* 64 MiB in 512 KiB runs, freed: at 4 ms of CPU per MiB that is
+	 * 256 ms of work, about 25 s at a 1% budget. */
+	enum { RUNS = 128,
+	       RUN = 64 };
+	void *r[RUNS];
+	for (int i = 0; i < RUNS; i++)
+		REQUIRE((r[i] = hw_heap_alloc(h, RUN)) != NULL);
+	for (int i = 0; i < RUNS; i++)
+		EXPECT(hw_heap_free(h, r[i], RUN) == 0);
+	hw_heap_stats s;
+	for (int i = 0; i < 500; i++) {
+		hw_heap_stats_get(h, &s);
+		if (s.ready == 0)
+			break;
+		hw_sleep_ns(POLL_NS);
+	}
+	hw_heap_stats_get(h, &s);
+	EXPECT(s.ready == 0, "idle heap kept %zu Ready bytes after 5 s", s.ready);
+	/* S2: the stat holds at least the CPU the releases burned. */
+	EXPECT(s.bg_scavenger_cpu_ns >= NS_PER_MIB * (64 - s.ready / MiB),
+	       "bg_scavenger_cpu_ns %llu", (unsigned long long)s.bg_scavenger_cpu_ns);
+	hw_heap_scavenger_stop(h);
+	hw_heap_stats t;
+	hw_heap_stats_get(h, &t);
+	EXPECT(t.bg_scavenger_cpu_ns >= s.bg_scavenger_cpu_ns);
+	char msg[256];
+	EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
+	hw_heap_destroy(h);
+	hw_platform_destroy(slow.real);
+}
+
+HW_TEST_MAIN(T(test_step_targets_limit), T(test_thread_brings_ready_under_limit),
+	     T(test_idle_thread_is_prompt))
