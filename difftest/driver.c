@@ -1036,6 +1036,9 @@ static void do_bg_step(driver *d, const hw_op *op)
 	for (unsigned t = 0; t < times && !d->failed; t++) {
 		d->failures_before = platform_failures(d);
 		uint64_t goal = model_retain_goal(d);
+		/* The step's target is the memory limit when set and lower. */
+		if (d->limit && d->limit < goal)
+			goal = d->limit;
 		uint64_t ready = hw_model_ready_bytes(&d->m);
 		size_t planned = 0, asked = 0;
 		if (ready > goal) {

@@ -133,10 +133,12 @@ HW_API size_t hw_heap_scavenge(hw_heap *h, size_t nbytes);
  * it at once; returns the bytes released. */
 HW_API size_t hw_heap_set_memory_limit(hw_heap *h, size_t limit);
 
-/* One step of the background scavenger's work (what its thread does between
- * sleeps): if Ready bytes exceed the retained goal, release up to one quantum
- * (64 KiB, rounded up to a unit; never a whole huge page at once) toward it,
- * from the top. Returns bytes released. Deterministic; used by tests. */
+/* One step of the background scavenger's work: if Ready bytes exceed its
+ * target (the retained goal, or the memory limit when set and lower),
+ * release up to one quantum (64 KiB, rounded up to a unit; never a whole
+ * huge page at once) toward it, from the top. Returns bytes released.
+ * Deterministic; used by tests. The thread's own steps may release more
+ * when the program is idle or over its limit (docs/scavenging.md). */
 HW_API size_t hw_heap_scavenger_step(hw_heap *h);
 
 /* Starts or stops the background scavenger thread. Start returns 0, EALREADY
@@ -181,6 +183,7 @@ typedef struct hw_heap_stats {
 	uint64_t fault_failures;        /* frees that could not fault (ENOMEM) */
 	uint64_t platform_calls[HW_CALL_KINDS];
 	uint64_t platform_failures[HW_CALL_KINDS];
+	uint64_t bg_scavenger_cpu_ns; /* CPU time of the background scavenger thread */
 } hw_heap_stats;
 
 HW_API void hw_heap_stats_get(hw_heap *h, hw_heap_stats *out);

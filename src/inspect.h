@@ -37,7 +37,7 @@ void hw_heap_chunk_array(const hw_heap *h, void **p, size_t *bytes);
 
 /* Policy constants the harness's model mirrors. */
 #define HW_CHUNK_PAGES 512              /* pages per bitmap chunk */
-#define HW_SCAVENGE_QUANTUM (64u << 10) /* bytes per background step */
+#define HW_SCAVENGE_QUANTUM (64u << 10) /* bytes per public or busy background step */
 
 /* Scavenging unit in heap pages: max(1, OS page / heap page). Released state
  * always covers whole aligned units. */

@@ -1,19 +1,40 @@
 /* scavenger.c: the background scavenger and its pacing.
  *
- * Owns: the retained-memory goal, one step of background work, and the
- * thread that repeats it within a CPU budget.
+ * Owns: the background target, one step of background work, and the thread
+ * that repeats it: when the program is busy within a CPU budget, when it is
+ * idle or over its memory limit promptly.
  *
- * Goal. Ready bytes should not exceed inuse * (100 + retain_percent) / 100:
- * the free memory kept backed for reuse is a fixed fraction of the live heap
- * (the Go runtime keeps 10% over its heap goal). A step releases at most one
- * quantum (64 KiB) toward the goal, so the lock is held for a bounded time.
- * Growth-time scavenging (scavenge.c) aims at the same goal.
+ * Target. Ready bytes should not exceed the retained goal, inuse * (100 +
+ * retain_percent) / 100 (the free memory kept backed for reuse is a fixed
+ * fraction of the live heap; the Go runtime keeps 10% over its heap goal),
+ * nor the memory limit when one is set and lower. A public step
+ * (hw_heap_scavenger_step) releases at most HW_SCAVENGE_QUANTUM (64 KiB)
+ * toward it; the thread's steps release up to one such quantum (busy) or
+ * PROMPT_QUANTUM (2 MiB, one x86-64 huge page: about 80 us of MADV_DONTNEED
+ * on touched 4 KiB pages, docs/scavenging.md) per lock hold. Growth-time
+ * scavenging (scavenge.c) aims at the retained goal, hw_scavenger_goal.
  *
- * Pacing. The thread measures the CPU time of each step and sleeps so that
- * steps use about cpu_percent of one core: after a step that took w ns, it
- * sleeps w * (100 - cpu_percent) / cpu_percent (at least 100 us). With
- * nothing to do it sleeps 10 ms and looks again. Stop is checked between
- * sleeps of at most 10 ms, so stopping never waits longer than that.
+ * Pacing (docs/scavenging.md, "When"). Before each step the thread reads the
+ * heap's allocation and free counters:
+ *   P1. Busy (the counters moved within the last QUIET_NS): one busy step,
+ *       then a pause of c * (100 - cpu_percent) / cpu_percent (at least
+ *       MIN_PAUSE_NS), where c is all the CPU time the thread used since its
+ *       previous pause began (that pause's own system calls included), so
+ *       busy work stays within cpu_percent of one core.
+ *   P2. Idle (no allocation or free for QUIET_NS) or over the memory limit:
+ *       prompt steps, separated only by PROMPT_GAP_NS, so a thread blocked
+ *       on the heap lock gets it (a mutex does not hand over by itself).
+ *       Idle, the budget protects no one and the work is the same whenever
+ *       it is done; over the limit, the limit is what the user asked for.
+ *   P3. Nothing releasable toward the target: sleep IDLE_SLEEP_NS.
+ * Stop is checked between sleeps of at most SLICE_NS, so stopping never
+ * waits longer than that and one step.
+ *
+ * Invariants:
+ *   SG1. hw_heap_scavenger_step and the thread's steps have the same target;
+ *        the public step's quantum is fixed (the fuzz model predicts it).
+ *   SG2. counters.bg_scavenger_cpu_ns is the CPU time of every scavenger
+ *        thread the heap ran, up to its last step (updated under the lock).
  *
  * Locking: a step takes h->lock. Start and stop hold h->scav_lock for their
  * whole duration (stop across the join), so any number of threads may call
@@ -26,8 +47,11 @@
 
 #include <errno.h>
 
+#define PROMPT_QUANTUM ((size_t)2 << 20)
+#define QUIET_NS 10000000ull
+#define PROMPT_GAP_NS 20000ull
 #define IDLE_SLEEP_NS 10000000ull
-#define MIN_SLEEP_NS 100000ull
+#define MIN_PAUSE_NS 100000ull
 #define SLICE_NS 10000000ull
 
 size_t hw_scavenger_goal(const hw_heap *h)
@@ -36,12 +60,24 @@ size_t hw_scavenger_goal(const hw_heap *h)
 	       h->inuse % 100 * h->retain_percent / 100;
 }
 
+static size_t target(const hw_heap *h)
+{
+	size_t g = hw_scavenger_goal(h);
+	return h->memory_limit && h->memory_limit < g ? h->memory_limit : g;
+}
+
+static size_t step_locked(hw_heap *h, size_t quantum)
+{
+	size_t ready = hw_scavenge_ready(h), t = target(h);
+	if (ready <= t)
+		return 0;
+	return hw_scavenge_locked(h, hw_min(quantum, ready - t), HW_SCAV_BACKGROUND);
+}
+
 size_t hw_scavenger_step_locked(hw_heap *h)
 {
-	size_t ready = hw_scavenge_ready(h), g = hw_scavenger_goal(h);
-	if (ready <= g)
-		return 0;
-	return hw_scavenge_locked(h, hw_min(HW_SCAVENGE_QUANTUM, ready - g), HW_SCAV_BACKGROUND);
+	HW_ASSERT_LOCKED(h);
+	return step_locked(h, HW_SCAVENGE_QUANTUM);
 }
 
 size_t hw_heap_scavenger_step(hw_heap *h)
@@ -66,20 +102,63 @@ static void sleep_unless_stopped(hw_heap *h, uint64_t ns)
 	}
 }
 
+/* What the thread remembers between steps. */
+typedef struct pacer {
+	uint64_t activity;    /* allocs + frees at the last look */
+	uint64_t moved_at;    /* hw_now_ns when they were last seen to move */
+	uint64_t cpu_charged; /* thread CPU time already added to the stat (SG2) */
+} pacer;
+
+/* Charges the thread's CPU time since the last charge to the stat (SG2). */
+static void charge_locked(hw_heap *h, pacer *pc)
+{
+	uint64_t cpu = hw_thread_cpu_ns();
+	h->counters.bg_scavenger_cpu_ns += cpu - pc->cpu_charged;
+	pc->cpu_charged = cpu;
+}
+
+/* One step of the thread: decides busy or prompt (P1, P2) and releases
+ * toward the target. Returns the bytes released. */
+static size_t thread_step(hw_heap *h, pacer *pc, bool *prompt)
+{
+	hw_mutex_lock(&h->lock);
+	uint64_t now = hw_now_ns();
+	uint64_t activity = h->counters.allocs + h->counters.frees;
+	if (activity != pc->activity) {
+		pc->activity = activity;
+		pc->moved_at = now;
+	}
+	*prompt = now - pc->moved_at >= QUIET_NS ||
+		  (h->memory_limit != 0 && hw_scavenge_ready(h) > h->memory_limit);
+	size_t r = step_locked(h, *prompt ? PROMPT_QUANTUM : HW_SCAVENGE_QUANTUM);
+	charge_locked(h, pc);
+	hw_mutex_unlock(&h->lock);
+	return r;
+}
+
 static void *scavenger_main(void *arg)
 {
 	hw_heap *h = arg;
+	pacer pc = {0, hw_now_ns(), hw_thread_cpu_ns()};
+	uint64_t pause_began = pc.cpu_charged; /* thread CPU when the last pause began */
 	while (!stopping(h)) {
-		uint64_t t0 = hw_thread_cpu_ns();
-		size_t r = hw_heap_scavenger_step(h);
-		uint64_t w = hw_thread_cpu_ns() - t0;
+		bool prompt;
+		size_t r = thread_step(h, &pc, &prompt);
+		uint64_t cpu = hw_thread_cpu_ns();
+		uint64_t used = cpu - pause_began;
+		pause_began = cpu;
 		if (r == 0) {
-			sleep_unless_stopped(h, IDLE_SLEEP_NS);
-			continue;
+			sleep_unless_stopped(h, IDLE_SLEEP_NS); /* P3 */
+		} else if (prompt) {
+			sleep_unless_stopped(h, PROMPT_GAP_NS); /* P2 */
+		} else {
+			uint64_t pause = used * (100 - h->cpu_percent) / h->cpu_percent; /* P1 */
+			sleep_unless_stopped(h, pause < MIN_PAUSE_NS ? MIN_PAUSE_NS : pause);
 		}
-		uint64_t pause = w * (100 - h->cpu_percent) / h->cpu_percent;
-		sleep_unless_stopped(h, pause < MIN_SLEEP_NS ? MIN_SLEEP_NS : pause);
 	}
+	hw_mutex_lock(&h->lock);
+	charge_locked(h, &pc);
+	hw_mutex_unlock(&h->lock);
 	return NULL;
 }
 

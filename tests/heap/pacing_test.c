@@ -1,0 +1,215 @@
+/* pacing_test.c: the background scavenger's target and pacing, through the
+ * public API (scavenger.c; docs/scavenging.md, "When").
+ *
+ * Owns: behaviour tests of the rules that decide how much the background
+ * scavenger releases and how fast: the memory limit as its target when lower
+ * than the retained goal, prompt work when the program is idle, and the CPU
+ * time stat. Speed targets live in bench/pacing_bench.c; here every deadline
+ * is generous (seconds where the rule needs milliseconds), and each test is
+ * built so that the rule's absence misses it by far, not by a margin: the
+ * limit tests can never pass without the limit as target, and the idle test
+ * makes each release cost enough CPU that a 1% budget needs about 25 s.
+ *
+ * Locking: the scavenger thread runs beside the test's thread; the test only
+ * polls stats.
+ */
+#include "heap_env.h"
+#include "thread.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+#define P (8 * KiB)
+#define POLL_NS 10000000ull
+
+static const hw_sim_config sim4k = {.backing_bytes = 256 * MiB, .released_reads_zero = true};
+
+/* A heap whose retained goal (inuse x 11) is far above its memory limit. */
+static hw_heap_config limit_cfg(void)
+{
+	hw_heap_config c = {0};
+	c.arena_size = 4 * MiB;
+	c.address_space = 256 * MiB;
+	c.retain_percent = 1000;
+	c.memory_limit = 32 * P;
+	return c;
+}
+
+/* Allocates 8 pages to keep (*keep) and 200 more (Ready goes over the soft
+ * limit), then frees the 200: Ready is 208 pages, the goal 88, the limit 32.
+ * False when an allocation failed. */
+static bool over_limit(env *e, void **keep)
+{
+	void *big;
+	*keep = hw_heap_alloc(e->h, 8);
+	if (!*keep || !(big = hw_heap_alloc(e->h, 200)))
+		return false;
+	EXPECT(env_stats(e).limit_exceeded >= 1);
+	EXPECT(hw_heap_free(e->h, big, 200) == 0);
+	hw_heap_stats s = env_stats(e);
+	EXPECT(s.inuse == 8 * P && s.ready == 208 * P, "inuse %zu ready %zu", s.inuse, s.ready);
+	return true;
+}
+
+static void test_step_targets_limit(void)
+{
+	for (int b = 0; b < 2; b++) {
+		env e;
+		REQUIRE(env_open(&e, b == 0 ? &sim4k : NULL, limit_cfg()));
+		void *keep;
+		REQUIRE(over_limit(&e, &keep));
+		size_t r, total = 0;
+		while ((r = hw_heap_scavenger_step(e.h)) > 0) {
+			EXPECT(r <= 64 * KiB, "a public step releases one quantum, got %zu", r);
+			total += r;
+		}
+		hw_heap_stats s = env_stats(&e);
+		EXPECT(s.ready == 32 * P, "steps stop at the limit, not the goal: ready %zu",
+		       s.ready);
+		EXPECT(total == 176 * P && s.bg_scavenged_bytes == total);
+		env_check(&e);
+		/* Without a limit the goal is the target again. */
+		EXPECT(hw_heap_set_memory_limit(e.h, 0) == 0);
+		void *big = hw_heap_alloc(e.h, 200);
+		REQUIRE(big != NULL);
+		EXPECT(hw_heap_free(e.h, big, 200) == 0);
+		while (hw_heap_scavenger_step(e.h) > 0)
+			;
+		EXPECT(env_stats(&e).ready == 88 * P, "ready %zu", env_stats(&e).ready);
+		EXPECT(hw_heap_free(e.h, keep, 8) == 0);
+		env_check(&e);
+		env_done(&e);
+	}
+}
+
+static void test_thread_brings_ready_under_limit(void)
+{
+	env e;
+	REQUIRE(env_open(&e, &sim4k, limit_cfg()));
+	void *keep;
+	REQUIRE(over_limit(&e, &keep));
+	REQUIRE(hw_heap_scavenger_start(e.h) == 0);
+	for (int i = 0; i < 1000 && env_stats(&e).ready > 32 * P; i++)
+		hw_sleep_ns(POLL_NS);
+	EXPECT(env_stats(&e).ready <= 32 * P, "ready %zu above the limit after 10 s",
+	       env_stats(&e).ready);
+	hw_heap_scavenger_stop(e.h);
+	EXPECT(hw_heap_free(e.h, keep, 8) == 0);
+	env_check(&e);
+	env_done(&e);
+}
+
+/* ---- a platform whose releases cost CPU ---------------------------------------- */
+
+/* Linux, with every unuse burning NS_PER_MIB of the calling thread's CPU
+ * time per MiB first, and no huge pages (so each step's size is the
+ * scavenger's quantum alone). Pages are never touched: the real unuse is
+ * cheap and the burn is the cost. */
+#define NS_PER_MIB 4000000ull
+
+typedef struct slow_platform {
+	hw_platform pf; /* first: the ops receive &pf */
+	hw_platform *real;
+} slow_platform;
+
+static hw_platform *real_of(hw_platform *pf)
+{
+	return ((slow_platform *)pf)->real;
+}
+
+static int slow_reserve(hw_platform *pf, void *hint, size_t n, void **out)
+{
+	return hw_sys_reserve(real_of(pf), hint, n, out);
+}
+
+static int slow_map(hw_platform *pf, void *p, size_t n)
+{
+	return hw_sys_map(real_of(pf), p, n);
+}
+
+static int slow_use(hw_platform *pf, void *p, size_t n)
+{
+	return hw_sys_use(real_of(pf), p, n);
+}
+
+static void slow_unuse(hw_platform *pf, void *p, size_t n)
+{
+	uint64_t until = hw_thread_cpu_ns() + NS_PER_MIB * n / MiB;
+	while (hw_thread_cpu_ns() < until)
+		;
+	hw_sys_unuse(real_of(pf), p, n);
+}
+
+static int slow_fault(hw_platform *pf, void *p, size_t n)
+{
+	return hw_sys_fault(real_of(pf), p, n);
+}
+
+static void slow_release(hw_platform *pf, void *p, size_t n)
+{
+	hw_sys_release(real_of(pf), p, n);
+}
+
+static int slow_alloc(hw_platform *pf, size_t n, void **out)
+{
+	return hw_sys_alloc(real_of(pf), n, out);
+}
+
+static const hw_platform_ops slow_ops = {
+	.reserve = slow_reserve,
+	.map = slow_map,
+	.use = slow_use,
+	.unuse = slow_unuse,
+	.fault = slow_fault,
+	.release = slow_release,
+	.alloc = slow_alloc,
+	.destroy = NULL,
+};
+
+static void test_idle_thread_is_prompt(void)
+{
+	slow_platform slow;
+	memset(&slow, 0, sizeof slow);
+	slow.real = hw_platform_linux_create(false, false);
+	REQUIRE(slow.real != NULL);
+	slow.pf.name = "slow";
+	slow.pf.ops = &slow_ops;
+	slow.pf.caps = slow.real->caps;
+	slow.pf.caps.huge_page_size = 0;
+	hw_heap_config c = {0};
+	c.platform = &slow.pf;
+	hw_heap *h = hw_heap_create(&c);
+	REQUIRE(h != NULL);
+	EXPECT(hw_heap_scavenger_start(h) == 0);
+	/* 64 MiB in 512 KiB runs, freed: at 4 ms of CPU per MiB that is
+	 * 256 ms of work, about 25 s at a 1% budget. */
+	enum { RUNS = 128,
+	       RUN = 64 };
+	void *r[RUNS];
+	for (int i = 0; i < RUNS; i++)
+		REQUIRE((r[i] = hw_heap_alloc(h, RUN)) != NULL);
+	for (int i = 0; i < RUNS; i++)
+		EXPECT(hw_heap_free(h, r[i], RUN) == 0);
+	hw_heap_stats s;
+	for (int i = 0; i < 500; i++) {
+		hw_heap_stats_get(h, &s);
+		if (s.ready == 0)
+			break;
+		hw_sleep_ns(POLL_NS);
+	}
+	hw_heap_stats_get(h, &s);
+	EXPECT(s.ready == 0, "idle heap kept %zu Ready bytes after 5 s", s.ready);
+	/* S2: the stat holds at least the CPU the releases burned. */
+	EXPECT(s.bg_scavenger_cpu_ns >= NS_PER_MIB * (64 - s.ready / MiB),
+	       "bg_scavenger_cpu_ns %llu", (unsigned long long)s.bg_scavenger_cpu_ns);
+	hw_heap_scavenger_stop(h);
+	hw_heap_stats t;
+	hw_heap_stats_get(h, &t);
+	EXPECT(t.bg_scavenger_cpu_ns >= s.bg_scavenger_cpu_ns);
+	char msg[256];
+	EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
+	hw_heap_destroy(h);
+	hw_platform_destroy(slow.real);
+}
+
+HW_TEST_MAIN(T(test_step_targets_limit), T(test_thread_brings_ready_under_limit),
+	     T(test_idle_thread_is_prompt))
