@@ -6,20 +6,20 @@
  * noisy samples into one number.
  *
  * Invariants:
- *   B1. The random stream is a pure function of its seed: a benchmark run
- *       with the same seed builds the same layout and issues the same
- *       requests (results still vary with the machine, the layout does not).
- *   B2. A layout's runs are contiguous and in address order: run k covers
- *       pages [first_k, first_k + pages_k) and first_{k+1} = first_k +
- *       pages_k; the runs tile [0, total) exactly. This is what first fit
- *       produces in an empty heap, which the benchmarks check.
- *   B3. A reported figure comes from several samples (BENCH_REPS unless a
- *       program says otherwise): their median, or, where a program says so,
- *       their minimum (interference only ever adds time). Both sides of a
- *       ratio are measured in the same process, interleaved, so drift of a
- *       noisy machine hits both. Samples are thread CPU time (user
- *       and system), so time spent descheduled by other load on a shared
- *       machine is not counted; system calls made by the thread are.
+ *   BH1. The random stream is a pure function of its seed: a benchmark run
+ *        with the same seed builds the same layout and issues the same
+ *        requests (results still vary with the machine, the layout does not).
+ *   BH2. A layout's runs are contiguous and in address order: run k covers
+ *        pages [first_k, first_k + pages_k) and first_{k+1} = first_k +
+ *        pages_k; the runs tile [0, total) exactly. This is what first fit
+ *        produces in an empty heap, which the benchmarks check.
+ *   BH3. A reported figure comes from several samples (BENCH_REPS unless a
+ *        program says otherwise): their median, or, where a program says so,
+ *        their minimum (interference only ever adds time). Both sides of a
+ *        ratio are measured in the same process, interleaved, so drift of a
+ *        noisy machine hits both. Samples are thread CPU time (user
+ *        and system), so time spent descheduled by other load on a shared
+ *        machine is not counted; system calls made by the thread are.
  *
  * Locking: none; single-threaded programs.
  */
@@ -37,7 +37,7 @@
 #define BENCH_REPS 5
 #define BENCH_SEED 0x6865617077617264ull
 
-/* The sample clock (B3). */
+/* The sample clock (BH3). */
 static inline uint64_t bench_clock_ns(void)
 {
 	return hw_thread_cpu_ns();
@@ -83,7 +83,7 @@ typedef struct bench_run {
 	size_t first, pages;
 } bench_run;
 
-/* The fragmented layout (B2): `total` pages cut into runs of 1..max_pages
+/* The fragmented layout (BH2): `total` pages cut into runs of 1..max_pages
  * (the last one clipped), of which a random half (by count) is free. */
 typedef struct bench_layout {
 	bench_run *runs;

@@ -4,7 +4,7 @@
  * builds a fragmented heap on a private Linux platform instance: the whole
  * heap allocated in runs of the workload's layout sizes, then a random half
  * of the runs freed, so free runs are scattered over every chunk (bench.h,
- * B2). The workloads:
+ * BH2). The workloads:
  *   1-page      1-page layout; pairs of (allocate 1 page; free a random
  *               live run); 64 MiB, 1 GiB, 64 GiB.
  *   1..64-page  1..64-page layout; pairs of (allocate a random 1..64-page
@@ -23,7 +23,7 @@
  *               beside it.
  * The random-victim pairs keep occupancy near 50%. The figure is ns per
  * pair, the median of BENCH_REPS samples taken round-robin over every case
- * (B3), less the harness's own instructions (time_harness), and the ratio
+ * (BH3), less the harness's own instructions (time_harness), and the ratio
  * cost(largest) / cost(64 MiB) of that figure is checked against the target
  * "at most 2x".
  *
@@ -174,7 +174,7 @@ static int setup_case(bench_case *c, uint64_t seed)
 		at[i] = hw_heap_alloc(c->h, L.runs[i].pages);
 		if ((uintptr_t)at[i] != c->base + L.runs[i].first * c->page)
 			return fail(c,
-				    "first fit did not tile the empty heap in order (bench.h B2)");
+				    "first fit did not tile the empty heap in order (bench.h BH2)");
 	}
 	for (size_t i = 0; i < L.nruns; i++) {
 		if (L.is_free[i]) {
@@ -441,7 +441,7 @@ int main(int argc, char **argv)
 				rc = setup_case(c, seed);
 		}
 	}
-	/* B3: samples round-robin over the cases, so drift hits all alike. */
+	/* BH3: samples round-robin over the cases, so drift hits all alike. */
 	for (int rep = 0; rep < BENCH_REPS && !rc; rep++) {
 		for (size_t i = 0; i < NCASES && !rc; i++) {
 			if (!cases[i].h)

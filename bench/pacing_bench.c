@@ -19,12 +19,12 @@
  *          allocates a run of random size and writes each of its OS pages
  *          (so memory the scavenger released is faulted back in). The same
  *          seeded stream is run with the scavenger and without it,
- *          alternating (B3). Figures: the scavenger thread's CPU time over
+ *          alternating (BH3). Figures: the scavenger thread's CPU time over
  *          the wall time of the run (target: <= the 1% budget, plus 0.1
  *          point for clock and sleep granularity), and the mutator's
  *          operations with the scavenger over without it, per second of the
  *          mutator's own CPU time (other load on a shared machine does not
- *          count, B3; the page faults that bring back memory the scavenger
+ *          count, BH3; the page faults that bring back memory the scavenger
  *          released do) and per wall second.
  * The scavenger thread's CPU time is read from the kernel (the thread's
  * CPU clock, found by its id in /proc/self/task), independently of the

@@ -12,9 +12,9 @@
  *   use     platform "use" calls those allocations made;
  *   ready   mean Ready bytes over the run (what the scavenges saved);
  *   ns/op   thread CPU time per op (alloc + write, free, scavenge), system
- *           calls and page faults included, median of REPS runs (B3).
+ *           calls and page faults included, median of REPS runs (BH3).
  *
- * Workload (bench.h B1: a pure function of the seed). A heap of 8 KiB pages
+ * Workload (bench.h BH1: a pure function of the seed). A heap of 8 KiB pages
  * and 4 MiB arenas is grown to HEAP_MIB and every page is made Ready and
  * written once (setup, not timed), so every release the run sees comes from
  * a scavenge and every reacquire is a refault. Then OPS ops: the live bytes
@@ -222,7 +222,7 @@ int main(int argc, char **argv)
 			if (run(sim, (mode)m, seed, ops, &res[k]) != 0)
 				return 1;
 			ns[k] = res[k].ns;
-			/* B1: the counts are the same every time. */
+			/* BH1: the counts are the same every time. */
 			if (memcmp(&res[k], &res[0], offsetof(result, ns)) != 0)
 				rc = fail(mode_name[m], "counts differ between repetitions");
 		}

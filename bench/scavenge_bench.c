@@ -2,7 +2,7 @@
  * it makes.
  *
  * Owns: the scavenge-overhead benchmark. For each layout (1-page runs;
- * random 1..64-page runs; bench.h B2) it builds, SCAV_REPS times each,
+ * random 1..64-page runs; bench.h BH2) it builds, SCAV_REPS times each,
  * two copies of the same byte pattern on one private Linux platform
  * instance:
  *   heap  a heap grown to the layout's size, every run allocated and
@@ -15,7 +15,7 @@
  * Both release exactly the same bytes with the same system call (MADV_DONTNEED
  * through the platform's unuse), so raw is the cost of the calls without the
  * heap's policy and bookkeeping, and overhead = heap / raw - 1 on the
- * fastest of SCAV_REPS samples of each side (B3), against the target "at
+ * fastest of SCAV_REPS samples of each side (BH3), against the target "at
  * most 10%". One sample is a single scavenge of a few tens of ms, almost all
  * of it in the kernel, and on a loaded 2-core machine two back-to-back
  * samples differ by up to 30%; interference only adds time, so the minimum
@@ -28,13 +28,13 @@
  * one.
  *
  * Invariants:
- *   S1. Each side is checked after its timed call: the heap released exactly
- *       the free bytes it held (and hw_heap_validate passes); on both sides
- *       exactly the in-use bytes stay resident (mincore). A side that
- *       released less would look cheaper, so a failed check ends the run.
- *   S2. Real memory in use stays below about twice the layout size (one side
- *       at a time, the other torn down first); the default layout is
- *       512 MiB.
+ *   SB1. Each side is checked after its timed call: the heap released exactly
+ *        the free bytes it held (and hw_heap_validate passes); on both sides
+ *        exactly the in-use bytes stay resident (mincore). A side that
+ *        released less would look cheaper, so a failed check ends the run.
+ *   SB2. Real memory in use stays below about twice the layout size (one side
+ *        at a time, the other torn down first); the default layout is
+ *        512 MiB.
  *
  * Usage: scavenge_bench [--mib M] [--seed S]
  *   --mib M  layout size in MiB (default 512; 64 to 2048, a multiple of 64)
@@ -177,7 +177,7 @@ static int run_heap(hw_platform *pf, bool dry, const bench_layout *L, const char
 		at[i] = hw_heap_alloc(h, L->runs[i].pages);
 		if ((uintptr_t)at[i] != (uintptr_t)base + L->runs[i].first * page)
 			rc = fail(name, "heap",
-				  "first fit did not tile the empty heap in order (bench.h B2)");
+				  "first fit did not tile the empty heap in order (bench.h BH2)");
 	}
 	for (size_t i = 0; i < L->nruns && !rc && !dry; i++)
 		touch((uintptr_t)at[i], L->runs[i].pages * page, os_page);
@@ -203,12 +203,12 @@ static int run_heap(hw_platform *pf, bool dry, const bench_layout *L, const char
 	out->calls = st.platform_calls[HW_CALL_UNUSE] - calls0;
 	char msg[256];
 	if (got != want || st.released != want)
-		rc = fail(name, "heap", "did not release exactly the free bytes (S1)");
+		rc = fail(name, "heap", "did not release exactly the free bytes (SB1)");
 	else if (hw_heap_validate(h, msg, sizeof msg) != 0)
 		rc = fail(name, "heap", msg);
 	else if (!dry && hw_platform_resident_bytes(base, size) != live_bytes(L, page))
 		rc = fail(name, "heap",
-			  "resident bytes after the scavenge are not the in-use bytes (S1)");
+			  "resident bytes after the scavenge are not the in-use bytes (SB1)");
 out:
 	free(at);
 	hw_heap_destroy(h);
@@ -251,7 +251,7 @@ static int run_raw(hw_platform *pf, const bench_layout *L, size_t page, const ch
 
 	free(ranges);
 	if (hw_platform_resident_bytes((void *)a, bytes) != live_bytes(L, page))
-		rc = fail(name, "raw", "resident bytes after unuse are not the in-use bytes (S1)");
+		rc = fail(name, "raw", "resident bytes after unuse are not the in-use bytes (SB1)");
 out:
 	hw_sys_release(pf, res, bytes + ALIGN);
 	return rc;

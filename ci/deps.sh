@@ -5,11 +5,11 @@
 # Owns: the list of tools the jobs use and the package that provides each.
 #
 # Invariants:
-#   D1. Nothing is installed when every tool is already present: no apt-get
-#       call at all, so the script is fast and works offline on a ready machine.
-#   D2. Missing packages are installed in one `apt-get update && apt-get
-#       install -y --no-install-recommends` call, as root; when not root, the
-#       script names them and fails.
+#   DP1. Nothing is installed when every tool is already present: no apt-get
+#        call at all, so the script is fast and works offline on a ready machine.
+#   DP2. Missing packages are installed in one `apt-get update && apt-get
+#        install -y --no-install-recommends` call, as root; when not root, the
+#        script names them and fails.
 #
 # Usage: bash ci/deps.sh [--check]   (--check only reports, installs nothing)
 #

@@ -17,6 +17,9 @@
 #      (base, platform, page heap, difftest), and neither the base floor nor
 #      the heap includes an OS header; the check's self-test plants such
 #      includes in a scratch copy and must see each one rejected.
+#   5. Invariants (ci/invariants.sh): each numbered-invariant prefix belongs
+#      to one module, and the heap's I-list agrees in heap_internal.h, the
+#      validator and docs/invariants.md; with a self-test as for 4.
 #
 # Run locally exactly as CI does: bash ci/job-lint.sh
 # Reformat our files in place instead of checking: bash ci/job-lint.sh --fix
@@ -122,5 +125,9 @@ fi
 hw_log "include directions: no arrow points up a layer (ci/includes.sh)"
 bash "$HW_ROOT/ci/includes.sh" || fail=1
 bash "$HW_ROOT/ci/includes.sh" --self-test || fail=1
+
+hw_log "invariants: one module per prefix, the heap's list in agreement (ci/invariants.sh)"
+bash "$HW_ROOT/ci/invariants.sh" || fail=1
+bash "$HW_ROOT/ci/invariants.sh" --self-test || fail=1
 
 exit $fail

@@ -6,12 +6,12 @@
 # C files and the list of fuzz targets.
 #
 # Invariants:
-#   L1. Every job builds in its own directory, $HW_BUILD_ROOT/<job>, and never
-#       writes inside the source tree outside $HW_BUILD_ROOT.
-#   L2. A job that finds a tool missing stops with exit 2 and names the Debian
-#       package that provides it (ci/deps.sh installs them all).
-#   L3. Every ctest call fails when it selects no test (--no-tests=error):
-#       a job that ran nothing has not passed.
+#   LB1. Every job builds in its own directory, $HW_BUILD_ROOT/<job>, and never
+#        writes inside the source tree outside $HW_BUILD_ROOT.
+#   LB2. A job that finds a tool missing stops with exit 2 and names the Debian
+#        package that provides it (ci/deps.sh installs them all).
+#   LB3. Every ctest call fails when it selects no test (--no-tests=error):
+#        a job that ran nothing has not passed.
 #
 # Locking: none; jobs run one after another (ci/test.sh) or alone.
 
@@ -44,7 +44,7 @@ hw_pick() {
 	return 1
 }
 
-# hw_require CMD PACKAGE [CMD PACKAGE]...: L2.
+# hw_require CMD PACKAGE [CMD PACKAGE]...: LB2.
 hw_require() {
 	local missing=()
 	while [ $# -ge 2 ]; do
@@ -64,7 +64,7 @@ hw_clangxx() { hw_pick clang++-14 clang++ || hw_require clang++-14 clang-14; }
 hw_clang_format() { hw_pick clang-format-14 clang-format || hw_require clang-format-14 clang-format-14; }
 hw_symbolizer() { hw_pick llvm-symbolizer-14 llvm-symbolizer || hw_require llvm-symbolizer-14 llvm-14; }
 
-# hw_configure DIR CMAKE-ARGS...: configure the repository into DIR (L1),
+# hw_configure DIR CMAKE-ARGS...: configure the repository into DIR (LB1),
 # with Ninja when installed, and compile_commands.json for tools.
 hw_configure() {
 	local dir=$1
@@ -91,7 +91,7 @@ hw_build() {
 	cmake --build "$dir" -j "$HW_JOBS" "${targets[@]}"
 }
 
-# hw_ctest DIR CTEST-ARGS...: L3.
+# hw_ctest DIR CTEST-ARGS...: LB3.
 hw_ctest() {
 	local dir=$1
 	shift

@@ -19,10 +19,10 @@
 # Environment: HW_BUILD_ROOT (default build-ci), HW_JOBS (default nproc).
 #
 # Invariants:
-#   T1. Every job runs, whatever an earlier one did; the exit status is 0
-#       exactly when every selected job passed.
-#   T2. Each job's full output is kept in $HW_BUILD_ROOT/logs/<job>.log; a
-#       failing job's last lines are printed after its summary line.
+#   TS1. Every job runs, whatever an earlier one did; the exit status is 0
+#        exactly when every selected job passed.
+#   TS2. Each job's full output is kept in $HW_BUILD_ROOT/logs/<job>.log; a
+#        failing job's last lines are printed after its summary line.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$HW_ROOT"

@@ -6,11 +6,11 @@
  * LLVMFuzzerInitialize.
  *
  * Invariants:
- *   F1. A target keeps no state between inputs except read-only settings
- *       made once in LLVMFuzzerInitialize; an input's outcome depends on its
- *       bytes alone. (The heap targets' driver reuses one simulator, reset
- *       per input to a new instance's state: driver.h D1.)
- *   F2. A target returns 0; a failed check aborts (driver.h D2).
+ *   FZ1. A target keeps no state between inputs except read-only settings
+ *        made once in LLVMFuzzerInitialize; an input's outcome depends on its
+ *        bytes alone. (The heap targets' driver reuses one simulator, reset
+ *        per input to a new instance's state: driver.h D1.)
+ *   FZ2. A target returns 0; a failed check aborts (driver.h D2).
  *
  * Locking: the engines call targets from one thread.
  */

@@ -3,7 +3,7 @@
  * OS can answer: stale accesses to faulted pages trap (fault_on_free), and
  * released pages hold no memory (mincore). difftest/driver.h does the work.
  *
- * Owns: the choice of backend. Invariants: F1-F2 of fuzz.h.
+ * Owns: the choice of backend. Invariants: FZ1-FZ2 of fuzz.h.
  * Locking: none (one input at a time).
  */
 #include "fuzz.h"

@@ -3,7 +3,7 @@
  * checked against the model, the simulator's page states and Ready bytes,
  * and hw_heap_validate).
  *
- * Owns: the choice of backend. Invariants: F1-F2 of fuzz.h.
+ * Owns: the choice of backend. Invariants: FZ1-FZ2 of fuzz.h.
  * Locking: none (one input at a time).
  */
 #include "fuzz.h"

@@ -8,12 +8,12 @@
  * and are skipped, so one command line works with and without an engine.
  *
  * Invariants:
- *   A1. Every input is run exactly once, in the order given (directory
- *       entries sorted by name), and its buffer is freed before the next.
- *   A2. Exit status: 0 when every input ran; 1 when an input could not be
- *       read (a failed check aborts inside the target and never returns).
- *   A3. LLVMFuzzerInitialize runs once, before the first input, when the
- *       target defines it (weak reference).
+ *   SA1. Every input is run exactly once, in the order given (directory
+ *        entries sorted by name), and its buffer is freed before the next.
+ *   SA2. Exit status: 0 when every input ran; 1 when an input could not be
+ *        read (a failed check aborts inside the target and never returns).
+ *   SA3. LLVMFuzzerInitialize runs once, before the first input, when the
+ *        target defines it (weak reference).
  *
  * Locking: single-threaded.
  */

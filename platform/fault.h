@@ -7,18 +7,18 @@
  * Windows one (a vectored exception handler) belongs beside it.
  *
  * Invariants:
- *   G1. Installed at most once per process; a later hw_fault_install with
- *       the same function changes nothing and returns 0.
- *   G2. The classifier is called only for faults the kernel raised (a bad
- *       access), never for a SIGSEGV or SIGBUS another process or raise()
- *       sent, and at most once per delivery.
- *   G3. After the classifier, the fault goes where it went before the
- *       install: to the previous handler when there was one (called with the
- *       same arguments, its sa_mask blocked, SA_RESETHAND honoured); else
- *       the default action is restored and the faulting access runs again,
- *       so the process dies of the same signal as it would have (a sent
- *       signal is raised again; a sent signal that was ignored stays so).
- *   G4. The handler uses no malloc, no stdio and no lock; errno is kept.
+ *   FH1. Installed at most once per process; a later hw_fault_install with
+ *        the same function changes nothing and returns 0.
+ *   FH2. The classifier is called only for faults the kernel raised (a bad
+ *        access), never for a SIGSEGV or SIGBUS another process or raise()
+ *        sent, and at most once per delivery.
+ *   FH3. After the classifier, the fault goes where it went before the
+ *        install: to the previous handler when there was one (called with the
+ *        same arguments, its sa_mask blocked, SA_RESETHAND honoured); else
+ *        the default action is restored and the faulting access runs again,
+ *        so the process dies of the same signal as it would have (a sent
+ *        signal is raised again; a sent signal that was ignored stays so).
+ *   FH4. The handler uses no malloc, no stdio and no lock; errno is kept.
  *
  * Limits. Only the installing thread gets an alternate stack (64 KiB from
  * mmap, with a guard page below it), unless it had one: a stack overflow
@@ -41,11 +41,11 @@ typedef struct hw_fault {
 	const char *signal; /* "SEGV" or "BUS" */
 } hw_fault;
 
-/* Called from the signal handler: must be async-signal-safe (G4). */
+/* Called from the signal handler: must be async-signal-safe (FH4). */
 typedef void (*hw_fault_fn)(const hw_fault *f);
 
 /* Installs the SIGSEGV and SIGBUS handler that calls fn for each fault and
- * then passes the fault on (G3). Returns 0, EBUSY when already installed
+ * then passes the fault on (FH3). Returns 0, EBUSY when already installed
  * with another function, ENOMEM when the alternate stack cannot be mapped,
  * or sigaction's errno; on an error nothing is installed. */
 int hw_fault_install(hw_fault_fn fn);

@@ -5,19 +5,19 @@
  * stack of the installing thread.
  *
  * Invariants (fault.h's, and how they hold here):
- *   G1. `installed` is set under install_lock once both sigactions
- *       succeeded; the saved dispositions are read before ours is installed
- *       and never written again.
- *   G2. The classifier runs only when si_code > 0 (SI_USER, SI_QUEUE,
- *       SI_TKILL and the other sent codes are <= 0 on Linux and in POSIX).
- *   G3. pass_on: a previous handler function is called directly; SIG_DFL,
- *       or SIG_IGN for a kernel-raised fault (which Linux will not let a
- *       process ignore: it forces the default action), restores SIG_DFL and
- *       returns, so the access faults again and kills with the same signal
- *       and si_code. A sent signal under SIG_DFL is raised again (it stays
- *       pending until the handler returns); under SIG_IGN it is dropped.
- *   G4. The handler calls only async-signal-safe functions (sigaction,
- *       pthread_sigmask, raise) and the classifier, and restores errno.
+ *   FH1. `installed` is set under install_lock once both sigactions
+ *        succeeded; the saved dispositions are read before ours is installed
+ *        and never written again.
+ *   FH2. The classifier runs only when si_code > 0 (SI_USER, SI_QUEUE,
+ *        SI_TKILL and the other sent codes are <= 0 on Linux and in POSIX).
+ *   FH3. pass_on: a previous handler function is called directly; SIG_DFL,
+ *        or SIG_IGN for a kernel-raised fault (which Linux will not let a
+ *        process ignore: it forces the default action), restores SIG_DFL and
+ *        returns, so the access faults again and kills with the same signal
+ *        and si_code. A sent signal under SIG_DFL is raised again (it stays
+ *        pending until the handler returns); under SIG_IGN it is dropped.
+ *   FH4. The handler calls only async-signal-safe functions (sigaction,
+ *        pthread_sigmask, raise) and the classifier, and restores errno.
  *
  * The alternate stack is mapped with mmap, never malloc: it must exist
  * before a stack overflow, and a malloc layer built on the heap may be the
@@ -56,7 +56,7 @@ static void restore_default(int signo)
 	sigaction(signo, &dfl, NULL);
 }
 
-/* G3. */
+/* FH3. */
 static void pass_on(int signo, siginfo_t *si, void *uctx)
 {
 	const struct sigaction *old = signo == SIGBUS ? &old_bus : &old_segv;

@@ -5,17 +5,17 @@
  * dispositions of SIGSEGV and SIGBUS while a probe runs.
  *
  * Invariants:
- *   R1. The SIGSEGV and SIGBUS dispositions in force before hw_trap_probe are
- *       restored before it returns, whether or not the access trapped.
- *   R2. A probe that does not trap performs one read (and, for a write probe,
- *       one write of the value read).
- *   R3. hw_trap_child reaps its child before returning.
- *   R4. A fault the probe did not cause (another thread's, while a probe is
- *       armed in this one) is handed to the previous handler: the probe's
- *       handler reinstalls it and returns, so the access faults again there.
- *   R5. The probe's own access is invisible to the memory tools (track.h):
- *       uninstrumented under ASan, not reported by Memcheck, so probing a
- *       page the heap has marked dead is not an error of the heap's user.
+ *   TP1. The SIGSEGV and SIGBUS dispositions in force before hw_trap_probe are
+ *        restored before it returns, whether or not the access trapped.
+ *   TP2. A probe that does not trap performs one read (and, for a write probe,
+ *        one write of the value read).
+ *   TP3. hw_trap_child reaps its child before returning.
+ *   TP4. A fault the probe did not cause (another thread's, while a probe is
+ *        armed in this one) is handed to the previous handler: the probe's
+ *        handler reinstalls it and returns, so the access faults again there.
+ *   TP5. The probe's own access is invisible to the memory tools (track.h):
+ *        uninstrumented under ASan, not reported by Memcheck, so probing a
+ *        page the heap has marked dead is not an error of the heap's user.
  *
  * Locking: the handler and the saved dispositions are process-wide; probes
  * from two threads at once are not supported (trap.h says so). The jump
@@ -50,7 +50,7 @@ static void probe_handler(int signo, siginfo_t *si, void *uctx)
 {
 	(void)uctx;
 	if (!probe_armed) {
-		/* R4: not ours; let the previous handler see the refault. */
+		/* TP4: not ours; let the previous handler see the refault. */
 		restore_handlers();
 		return;
 	}
@@ -61,7 +61,7 @@ static void probe_handler(int signo, siginfo_t *si, void *uctx)
 }
 
 /* The access is deliberate: ASan must not check it (the heap may have
- * poisoned the page) and Memcheck must not report it (R5). */
+ * poisoned the page) and Memcheck must not report it (TP5). */
 HW_TRACK_UNCHECKED hw_trap_kind hw_trap_probe(volatile void *addr, bool write)
 {
 	struct sigaction sa;

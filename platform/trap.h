@@ -8,14 +8,14 @@
  * stderr, so tests match the message without dying themselves.
  *
  * Invariants:
- *   R1. The previous signal dispositions are restored before return.
- *   R2. A probe that does not trap performs exactly one byte access (two,
- *       read then write of the same value, when write is true).
- *   R3. hw_trap_child returns only after the child has exited and been
- *       reaped; the parent's own file descriptors are untouched.
- *   R4. A fault the probe did not cause goes to the previous handler.
- *   R5. The probe's access is invisible to ASan and Memcheck (src/track.h):
- *       probing a page the heap marked dead is not a user error.
+ *   TP1. The previous signal dispositions are restored before return.
+ *   TP2. A probe that does not trap performs exactly one byte access (two,
+ *        read then write of the same value, when write is true).
+ *   TP3. hw_trap_child returns only after the child has exited and been
+ *        reaped; the parent's own file descriptors are untouched.
+ *   TP4. A fault the probe did not cause goes to the previous handler.
+ *   TP5. The probe's access is invisible to ASan and Memcheck (src/track.h):
+ *        probing a page the heap marked dead is not a user error.
  *
  * Locking: the probe is not reentrant across threads (the handler state is
  * process-wide); callers probe from one thread at a time.

@@ -16,15 +16,15 @@
  * window but in none of its arenas gets one line saying so.
  *
  * Invariants:
- *   X1. Async-signal-safe: no lock, no malloc, no stdio. Lines are formatted
- *       on the stack by the report formatter (report.c, F1) and handed to the
- *       heap's report function, which heapward.h requires to be
- *       async-signal-safe.
- *   X2. Read-only: no heap state or counter changes.
- *   X3. One report per fault: from the first listed heap that has the
- *       address in an arena; failing that, from the first whose window holds
- *       it (windows of two heaps may overlap; arenas never do).
- *   X4. A fault no heap's window holds prints nothing.
+ *   FR1. Async-signal-safe: no lock, no malloc, no stdio. Lines are formatted
+ *        on the stack by the report formatter (report.c, F1) and handed to the
+ *        heap's report function, which heapward.h requires to be
+ *        async-signal-safe.
+ *   FR2. Read-only: no heap state or counter changes.
+ *   FR3. One report per fault: from the first listed heap that has the
+ *        address in an arena; failing that, from the first whose window holds
+ *        it (windows of two heaps may overlap; arenas never do).
+ *   FR4. A fault no heap's window holds prints nothing.
  *
  * Locking: none, on purpose. The interrupted thread may hold a heap's lock
  * (a fault inside an allocation, or another thread's), and a handler that
@@ -44,7 +44,7 @@ typedef struct probe {
 	bool set;  /* look for a set bit; else a clear one */
 } probe;
 
-/* Chunk ci of h when it is present (read without the lock, X2). */
+/* Chunk ci of h when it is present (read without the lock, FR2). */
 static hw_chunk *present(hw_heap *h, size_t ci)
 {
 	return ci < h->nchunks ? hw_heap_present_chunk(h, hw_heap_addr(h, ci * HW_BITS_PAGES))

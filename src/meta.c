@@ -8,8 +8,8 @@
  * lives in heap pages, so scavenging and fault-on-free cannot touch it.
  *
  * Invariants:
- *   M1. Bit i of committed is set exactly when metadata page i is Ready.
- *   M2. ready_pages == popcount(committed) (I13 in heap_internal.h).
+ *   MD1. Bit i of committed is set exactly when metadata page i is Ready.
+ *   MD2. ready_pages == popcount(committed) (I13 in heap_internal.h).
  *
  * Locking: hw_meta_ensure runs under the heap lock; create and destroy run
  * before the heap is shared and after it is gone.

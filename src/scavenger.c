@@ -16,17 +16,17 @@
  *
  * Pacing (docs/scavenging.md, "When"). Before each step the thread reads the
  * heap's allocation and free counters:
- *   P1. Busy (the counters moved within the last QUIET_NS): one busy step,
- *       then a pause of c * (100 - cpu_percent) / cpu_percent (at least
- *       MIN_PAUSE_NS), where c is all the CPU time the thread used since its
- *       previous pause began (that pause's own system calls included), so
- *       busy work stays within cpu_percent of one core.
- *   P2. Idle (no allocation or free for QUIET_NS) or over the memory limit:
- *       prompt steps, separated only by PROMPT_GAP_NS, so a thread blocked
- *       on the heap lock gets it (a mutex does not hand over by itself).
- *       Idle, the budget protects no one and the work is the same whenever
- *       it is done; over the limit, the limit is what the user asked for.
- *   P3. Nothing releasable toward the target: sleep IDLE_SLEEP_NS.
+ *   PC1. Busy (the counters moved within the last QUIET_NS): one busy step,
+ *        then a pause of c * (100 - cpu_percent) / cpu_percent (at least
+ *        MIN_PAUSE_NS), where c is all the CPU time the thread used since its
+ *        previous pause began (that pause's own system calls included), so
+ *        busy work stays within cpu_percent of one core.
+ *   PC2. Idle (no allocation or free for QUIET_NS) or over the memory limit:
+ *        prompt steps, separated only by PROMPT_GAP_NS, so a thread blocked
+ *        on the heap lock gets it (a mutex does not hand over by itself).
+ *        Idle, the budget protects no one and the work is the same whenever
+ *        it is done; over the limit, the limit is what the user asked for.
+ *   PC3. Nothing releasable toward the target: sleep IDLE_SLEEP_NS.
  * Stop is checked between sleeps of at most SLICE_NS, so stopping never
  * waits longer than that and one step.
  *
@@ -117,7 +117,7 @@ static void charge_locked(hw_heap *h, pacer *pc)
 	pc->cpu_charged = cpu;
 }
 
-/* One step of the thread: decides busy or prompt (P1, P2) and releases
+/* One step of the thread: decides busy or prompt (PC1, PC2) and releases
  * toward the target. Returns the bytes released. */
 static size_t thread_step(hw_heap *h, pacer *pc, bool *prompt)
 {
@@ -148,11 +148,11 @@ static void *scavenger_main(void *arg)
 		uint64_t used = cpu - pause_began;
 		pause_began = cpu;
 		if (r == 0) {
-			sleep_unless_stopped(h, IDLE_SLEEP_NS); /* P3 */
+			sleep_unless_stopped(h, IDLE_SLEEP_NS); /* PC3 */
 		} else if (prompt) {
-			sleep_unless_stopped(h, PROMPT_GAP_NS); /* P2 */
+			sleep_unless_stopped(h, PROMPT_GAP_NS); /* PC2 */
 		} else {
-			uint64_t pause = used * (100 - h->cpu_percent) / h->cpu_percent; /* P1 */
+			uint64_t pause = used * (100 - h->cpu_percent) / h->cpu_percent; /* PC1 */
 			sleep_unless_stopped(h, pause < MIN_PAUSE_NS ? MIN_PAUSE_NS : pause);
 		}
 	}

@@ -12,15 +12,15 @@
 #                          an .options file names with `dict = ...`)
 #
 # Invariants:
-#   O1. Compiler flags are exactly the builder's ($CFLAGS, $CXXFLAGS): no build
-#       type flags of our own, no -march; the engine is linked only into the
-#       fuzz executables (CMake: HW_FUZZ_ENGINE, HW_FUZZ_LINK), by $CXX for
-#       AFL++ (its driver archive is C++).
-#   O2. HW_TRACKING=asan (heap pages poisoned when free) only when $SANITIZER
-#       is address; every other sanitizer builds with HW_TRACKING=none, so a
-#       memory or undefined build never calls ASan's interface.
-#   O3. Target names are never changed: ClusterFuzz keys corpora and crash
-#       history by binary name.
+#   OB1. Compiler flags are exactly the builder's ($CFLAGS, $CXXFLAGS): no build
+#        type flags of our own, no -march; the engine is linked only into the
+#        fuzz executables (CMake: HW_FUZZ_ENGINE, HW_FUZZ_LINK), by $CXX for
+#        AFL++ (its driver archive is C++).
+#   OB2. HW_TRACKING=asan (heap pages poisoned when free) only when $SANITIZER
+#        is address; every other sanitizer builds with HW_TRACKING=none, so a
+#        memory or undefined build never calls ASan's interface.
+#   OB3. Target names are never changed: ClusterFuzz keys corpora and crash
+#        history by binary name.
 #
 # Finds the source tree from its own location (ci/oss-fuzz/ inside a
 # checkout), else the working directory (OSS-Fuzz runs build.sh from the
@@ -49,7 +49,7 @@ afl) engine=afl ;;
 	;;
 esac
 
-# O2. HW_TRACKING=asan needs HW_SANITIZE to name address; the flag is already
+# OB2. HW_TRACKING=asan needs HW_SANITIZE to name address; the flag is already
 # in $CFLAGS, so repeating it changes nothing.
 tracking=none
 sanitize=

@@ -7,17 +7,17 @@
 #   SANITIZER  address | undefined
 #
 # Checks, for every target (one per fuzz/<target>.options):
-#   E1. $OUT/<target> exists, is executable, has an OSS-Fuzz-legal name
-#       ([A-Za-z0-9_-], no extension) and does not load libheapward.so.
-#   E2. $OUT/<target>.options is fuzz/<target>.options; $OUT/<target>.dict
-#       is fuzz/<target>.dict when that exists, and every dictionary the
-#       .options file names (`dict = name`) is in $OUT beside it.
-#   E3. $OUT/<target>_seed_corpus.zip holds exactly the inputs of
-#       corpus/<target>/seed and corpus/<target>/regress (a README there is
-#       not an input).
-#   E4. The fuzzer runs every input of that zip and exits 0, and its output
-#       shows each input was executed (AFL++'s driver silently does nothing
-#       with a directory, so a count is checked, not just the exit code).
+#   EM1. $OUT/<target> exists, is executable, has an OSS-Fuzz-legal name
+#        ([A-Za-z0-9_-], no extension) and does not load libheapward.so.
+#   EM2. $OUT/<target>.options is fuzz/<target>.options; $OUT/<target>.dict
+#        is fuzz/<target>.dict when that exists, and every dictionary the
+#        .options file names (`dict = name`) is in $OUT beside it.
+#   EM3. $OUT/<target>_seed_corpus.zip holds exactly the inputs of
+#        corpus/<target>/seed and corpus/<target>/regress (a README there is
+#        not an input).
+#   EM4. The fuzzer runs every input of that zip and exits 0, and its output
+#        shows each input was executed (AFL++'s driver silently does nothing
+#        with a directory, so a count is checked, not just the exit code).
 #
 # Exits 0 when all hold, 77 (ctest SKIP_RETURN_CODE) only when the engine's
 # Debian package is not installed, 1 otherwise.
@@ -108,13 +108,13 @@ for options in "$repo"/fuzz/*.options; do
 	targets=$((targets + 1))
 	bin="$OUT/$t"
 
-	# E1
+	# EM1
 	[ -x "$bin" ] || fail "$t: $bin missing or not executable"
 	[[ "$t" =~ ^[A-Za-z0-9_-]+$ ]] || fail "$t: name not allowed by OSS-Fuzz"
 	if ldd "$bin" 2>/dev/null | grep -q libheapward; then
 		fail "$t: links libheapward dynamically; only \$OUT reaches the bots"
 	fi
-	# E2
+	# EM2
 	cmp -s "$options" "$OUT/$t.options" || fail "$t: $t.options missing or different"
 	dicts=()
 	if [ -f "$repo/fuzz/$t.dict" ]; then
@@ -127,7 +127,7 @@ for options in "$repo"/fuzz/*.options; do
 	for d in "${dicts[@]}"; do
 		cmp -s "$repo/fuzz/$d" "$OUT/$d" || fail "$t: dictionary $d missing from \$OUT or different"
 	done
-	# E3
+	# EM3
 	want=0
 	for kind in seed regress; do
 		if [ -d "$repo/corpus/$t/$kind" ]; then
@@ -143,7 +143,7 @@ for options in "$repo"/fuzz/*.options; do
 	unzip -q -o "$zip" -d "$inputs"
 	mapfile -t files < <(find "$inputs" -type f | sort)
 	[ ${#files[@]} -eq $want ] || fail "$t: zip holds ${#files[@]} inputs, corpus has $want"
-	# E4. AFL++'s driver skips empty files, so only non-empty ones are counted.
+	# EM4. AFL++'s driver skips empty files, so only non-empty ones are counted.
 	log="$scratch/run-$t.log"
 	if [ "$engine" = libfuzzer ]; then
 		"$bin" -runs=0 "${files[@]}" >"$log" 2>&1 || { tail -n 40 "$log"; fail "$t: replay failed"; }

@@ -17,12 +17,12 @@
  *     a leak check beside guard-faulted free pages works.
  *
  * Invariants:
- *   A1. Every scenario ends its output with a line "done <name>" when it ran
- *       to the end; the parent requires it exactly when no report is
- *       expected, so a child that died early cannot pass as clean.
- *   A2. The LeakSanitizer scenarios wipe the stack and registers' spill
- *       slots before each leak check, so the only pointer to the block is the
- *       one the scenario says.
+ *   TA1. Every scenario ends its output with a line "done <name>" when it ran
+ *        to the end; the parent requires it exactly when no report is
+ *        expected, so a child that died early cannot pass as clean.
+ *   TA2. The LeakSanitizer scenarios wipe the stack and registers' spill
+ *        slots before each leak check, so the only pointer to the block is the
+ *        one the scenario says.
  *
  * Locking: single-threaded.
  */
@@ -112,7 +112,7 @@ static void expect_report(hw_child_status st, const char *ctx, const char *kind,
 	EXPECT(!has("done "), "[%s] the child went on after the stale access:\n%s", ctx, err);
 }
 
-/* A1: ran to the end, and ASan said nothing. */
+/* TA1: ran to the end, and ASan said nothing. */
 static void expect_clean(hw_child_status st, const char *ctx, const char *name)
 {
 	char want[64];
@@ -324,7 +324,7 @@ static void test_heap_loop_is_clean(void)
 
 /* ---- LeakSanitizer roots ------------------------------------------------- */
 
-/* A2: overwrites the stack below the caller, where callees spilled. */
+/* TA2: overwrites the stack below the caller, where callees spilled. */
 __attribute__((noinline)) static void wipe_stack(void)
 {
 	volatile unsigned char junk[64 * 1024];
