@@ -9,10 +9,11 @@
  * lines the heap's classification gives: which heap, the run's bounds, the
  * offset and page in it, the page's state and the heap's fault_on_free.
  *
- * Under ASan the sanitizer's SEGV handler is installed before main, so it is
- * the "previous handler" the reports chain to: the child then prints the
- * heapward lines and ASan's own SEGV report, and exits with ASan's status
- * instead of being killed (died_of_segv accepts that, and only that).
+ * Under ASan or TSan the sanitizer's SEGV handler is installed before main,
+ * so it is the "previous handler" the reports chain to: the child then
+ * prints the heapward lines and the sanitizer's own SEGV report, and exits
+ * with its status instead of being killed (died_of_segv accepts that, and
+ * only that).
  *
  * Under Valgrind the handler runs as on the bare machine (Memcheck delivers
  * the signal to it, on its alternate stack). A child killed by the signal
@@ -34,15 +35,18 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The sanitizer whose SEGV handler runs before main, if any: its report
+ * names it ("AddressSanitizer: SEGV", "ThreadSanitizer: SEGV"). */
 #if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
+#define SANITIZER_SEGV "AddressSanitizer: SEGV"
+#elif defined(__SANITIZE_THREAD__)
+#define SANITIZER_SEGV "ThreadSanitizer: SEGV"
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
+#define SANITIZER_SEGV "AddressSanitizer: SEGV"
+#elif __has_feature(thread_sanitizer)
+#define SANITIZER_SEGV "ThreadSanitizer: SEGV"
 #endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
 #endif
 
 #define HANDLER_EXIT 42
@@ -120,8 +124,12 @@ static bool died_of_segv(const hw_child_status *st, const char *err)
 {
 	if (st->signo == SIGSEGV)
 		return true;
-	return UNDER_ASAN && st->signo == 0 && st->exit_code != 0 &&
-	       strstr(err, "AddressSanitizer: SEGV") != NULL;
+#ifdef SANITIZER_SEGV
+	return st->signo == 0 && st->exit_code != 0 && strstr(err, SANITIZER_SEGV) != NULL;
+#else
+	(void)err;
+	return false;
+#endif
 }
 
 static hw_heap *fault_heap(void)
