@@ -362,6 +362,7 @@ static void linux_init(linux_impl *li, const hw_platform_ops *ops, bool force_pr
 	pf->caps.use_needs_call = false;
 	pf->caps.released_reads_zero = !use_madv_free;
 	pf->caps.partial_release = true;
+	pf->caps.concurrent_calls = true; /* system calls; the counters are atomic */
 	pf->caps.guard = guard_works && !force_protnone ? HW_GUARD_MADVISE : HW_GUARD_PROTNONE;
 	li->unuse_advice = use_madv_free ? MADV_FREE : MADV_DONTNEED;
 }

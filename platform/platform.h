@@ -57,7 +57,11 @@
  *
  * Locking: a platform instance is not locked. Its counters and injection state
  * belong to whoever owns the instance; a heap serializes its own calls under
- * its lock. Two heaps may share the OS instance only if nobody reads the
+ * its lock, except on a backend with caps.concurrent_calls (Linux), where a
+ * scavenge's releases run with the heap lock dropped: calls on disjoint
+ * ranges may then come from several threads at once (the counters and owned
+ * are atomic; failure injection, a single-threaded test feature, is then
+ * approximate). Two heaps may share the OS instance only if nobody reads the
  * counters (hw_platform_os() is shared; its counters are best-effort).
  */
 #ifndef HW_PLATFORM_H
@@ -102,6 +106,8 @@ typedef struct hw_platform_caps {
 	bool released_reads_zero; /* see P4 */
 	bool partial_release;     /* release may cover part of a reservation */
 	hw_guard_kind guard;
+	bool concurrent_calls; /* calls on disjoint ranges may run in several threads at
+				  once (the real OS); the simulator's may not */
 } hw_platform_caps;
 
 typedef struct hw_platform hw_platform;

@@ -360,11 +360,12 @@ void *hw_heap_alloc(hw_heap *h, size_t npages)
 
 /* ---- free ------------------------------------------------------------------- */
 
-/* Non-zero unless [i, i+n) of c is allocated with no run start inside. */
+/* Non-zero unless [i, i+n) of c is allocated with no run start inside.
+ * Busy pages (alloc and released, I5) are free, never a run's. */
 static size_t span_not_run_body(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *first)
 {
 	(void)h;
-	if (!hw_bits_all(c->alloc, i, n))
+	if (!hw_bits_all(c->alloc, i, n) || hw_bits_any(c->released, i, n))
 		return 1;
 	/* The run's own head (checked by the caller) is the only one. */
 	unsigned from = c == (hw_chunk *)first ? i + 1 : i;
@@ -395,7 +396,7 @@ static const char *free_problem(hw_heap *h, uintptr_t a, size_t n, size_t *page_
 	if (n == 0 || n > window - page)
 		return "bad page count";
 	unsigned i = (unsigned)(page % HW_BITS_PAGES);
-	if (!hw_bits_test(first->alloc, i))
+	if (!hw_bits_test(first->alloc, i) || hw_bits_test(first->released, i))
 		return "pages are not allocated (double free?)";
 	if (!hw_bits_test(first->head, i))
 		return "pointer is inside an allocated run, not at its start";
@@ -412,7 +413,8 @@ static const char *free_problem(hw_heap *h, uintptr_t a, size_t n, size_t *page_
 	hw_chunk *c =
 		page + n < window ? hw_heap_present_chunk(h, hw_heap_addr(h, page + n)) : NULL;
 	unsigned j = (unsigned)((page + n) % HW_BITS_PAGES);
-	if (c && hw_bits_test(c->alloc, j) && !hw_bits_test(c->head, j))
+	if (c && hw_bits_test(c->alloc, j) && !hw_bits_test(c->head, j) &&
+	    !hw_bits_test(c->released, j))
 		return "page count is shorter than the allocated run";
 	*page_out = page;
 	return NULL;
@@ -496,9 +498,10 @@ hw_page_kind hw_heap_page_kind(hw_heap *h, const void *p, bool *run_head)
 	if (c) {
 		unsigned i = (unsigned)(((a - h->base) >> h->page_shift) % HW_BITS_PAGES);
 		head = hw_bits_test(c->head, i);
-		k = hw_bits_test(c->alloc, i)      ? HW_PAGE_INUSE
-		    : hw_bits_test(c->released, i) ? HW_PAGE_FREE_RELEASED
-						   : HW_PAGE_FREE_READY;
+		/* A busy page (I5) is free, being released. */
+		k = hw_bits_test(c->released, i) ? HW_PAGE_FREE_RELEASED
+		    : hw_bits_test(c->alloc, i)  ? HW_PAGE_INUSE
+						 : HW_PAGE_FREE_READY;
 	}
 	hw_mutex_unlock(&h->lock);
 	if (run_head)

@@ -11,7 +11,12 @@
  * cover whole chunks.
  *
  * Page states, from the bitmaps of a present chunk:
- *   alloc=1            in use (part of an allocated run)
+ *   alloc=1 released=0 in use (part of an allocated run)
+ *   alloc=1 released=1 busy: free, being released by a platform call that
+ *                      runs with the lock dropped (scavenge.c); no run owns
+ *                      it, nothing may allocate or free it, and it settles
+ *                      (released, or free and Ready) before the call's
+ *                      thread lets go of the lock again
  *   alloc=0 released=0 free and Ready ("dirty")
  *   alloc=0 released=1 free and released: Prepared, or Reserved when the heap
  *                      faults freed runs (fault_on_free)
@@ -23,7 +28,8 @@
  *   I2.  inuse == allocated pages * page_size; idle == mapped - inuse.
  *   I3.  released <= idle.
  *   I4.  released == released pages * page_size; ready == mapped - released.
- *   I5.  No page is both released and allocated (every released page is free).
+ *   I5.  A page both released and allocated is busy: in no run (never a
+ *        head), and only while a platform call is in flight (inflight > 0).
  *   I6.  Released pages come in whole aligned units of unit_pages.
  *   I7.  Every head page is allocated; every allocated page that follows a
  *        free or absent page is a head.
@@ -41,12 +47,17 @@
  *   I14. Every page of the window below low_free is allocated or absent
  *        (the search hint: first fit starts there).
  *
+ * Platform calls are made under the lock, except a scavenge's releases on a
+ * platform whose calls may run concurrently (caps.concurrent_calls): those
+ * mark their pages busy, drop the lock for the call and settle the pages
+ * when they have it back (scavenge.c, release_pages).
+ *
  * Locking: h->lock guards everything below it in struct hw_heap but the
  * scavenger's handle and the registry links (see their comments); every
  * function named *_locked requires it held. Lock order (registry.c, R2):
- * the registry lock, then h->scav_lock, then h->lock. Platform calls are made under
- * the lock (they are system calls on one range; the scavenger's quantum
- * bounds how long the lock is held).
+ * the registry lock, then h->scav_lock, then h->lock. A function that may
+ * drop the lock for a platform call (hw_scavenge_locked and its callers)
+ * says so; its caller re-reads anything it cached from the heap.
  */
 #ifndef HW_HEAP_INTERNAL_H
 #define HW_HEAP_INTERNAL_H
@@ -154,6 +165,12 @@ struct hw_heap {
 	size_t mapped, inuse, released, memory_limit;
 	hw_heap_stats counters; /* the monotone counters; sizes filled on read */
 	hw_sys_counts sys;
+
+	/* Platform calls in flight with the lock dropped (busy pages exist only
+	 * while this is non-zero), and the fork hooks' request that no new one
+	 * drop the lock (registry.c). */
+	size_t inflight;
+	bool no_unlock;
 
 	/* Background scavenger: scav_lock guards scav_thread and scav_running
 	 * (start and stop hold it throughout); scav_stop is atomic. */

@@ -10,7 +10,8 @@
  * child's first call would block. Before fork, prepare takes the registry
  * lock, then for each heap its scav_lock and then its lock; after fork the
  * parent hook and the child hook release them all, in reverse. In between no
- * heap is in the middle of an operation, so the child's copy is consistent.
+ * heap is in the middle of an operation, so the child's copy is consistent;
+ * that includes a scavenge's release running with the lock dropped (R5).
  * The child has no scavenger thread (threads do not survive fork): the child
  * hook marks each heap's scavenger stopped, so hw_heap_scavenger_start in
  * the child starts a new one.
@@ -33,6 +34,11 @@
  *       while a walker is on it is unmapped under the walker, whose next read
  *       faults; in the fault handler that fault kills the process at once
  *       (the signal is blocked there), without the report.
+ *   R5. When prepare returns, no heap has a platform call in flight with
+ *       its lock dropped (scavenge.c): prepare sets no_unlock under the lock,
+ *       so no new call drops it, and waits for inflight to reach 0; both
+ *       hooks clear no_unlock. So a child has no busy pages (I5) that no
+ *       thread of its own would ever settle.
  *
  * Locking: reg_lock guards the list and the reg_next/reg_prev links of
  * every heap; see R2 for the order. Lock-free readers: R4.
@@ -43,12 +49,25 @@ static hw_mutex reg_lock = HW_MUTEX_INIT;
 static hw_heap *reg_head; /* guarded by reg_lock */
 static bool hooks_registered;
 
+/* Takes h's lock with no platform call in flight (R5): asks that no new
+ * call drop the lock, then lets the ones in flight finish. */
+static void lock_quiet(hw_heap *h)
+{
+	hw_mutex_lock(&h->lock);
+	h->no_unlock = true;
+	while (h->inflight > 0) {
+		hw_mutex_unlock(&h->lock);
+		hw_sleep_ns(20000);
+		hw_mutex_lock(&h->lock);
+	}
+}
+
 static void fork_prepare(void)
 {
 	hw_mutex_lock(&reg_lock);
 	for (hw_heap *h = reg_head; h; h = h->reg_next) {
 		hw_mutex_lock(&h->scav_lock);
-		hw_mutex_lock(&h->lock);
+		lock_quiet(h);
 	}
 }
 
@@ -59,6 +78,7 @@ static void unlock_all(bool child)
 			h->scav_running = false;
 			h->scav_stop = 0;
 		}
+		h->no_unlock = false;
 		hw_mutex_unlock(&h->lock);
 		hw_mutex_unlock(&h->scav_lock);
 	}

@@ -46,7 +46,7 @@ size_t hw_scavenge_ready(const hw_heap *h)
 
 /* The platform side of releasing Ready pages: unuse (Ready -> Prepared), or
  * fault (Ready -> Reserved) when the heap faults freed memory. 0 or ENOMEM
- * (only fault can fail). */
+ * (only fault can fail). Counted in h->sys: the caller holds the lock. */
 static int release_range(hw_heap *h, void *p, size_t bytes)
 {
 	if (h->fault_on_free) {
@@ -58,20 +58,59 @@ static int release_range(hw_heap *h, void *p, size_t bytes)
 	return 0;
 }
 
-/* Releases chunk c's pages [i, i+n) (free, Ready, whole units). */
-static int release_pages(hw_heap *h, hw_chunk *c, size_t chunk_index, unsigned i, unsigned n)
+/* The same call with the heap lock dropped around it when the platform
+ * allows calls from several threads at once (caps.concurrent_calls) and no
+ * fork is waiting for calls in flight (registry.c). The pages are busy
+ * meanwhile (SV1), so nothing else touches them. Returns with the lock held;
+ * counts the call once it is back. */
+static int release_unlocked(hw_heap *h, void *p, size_t bytes)
+{
+	if (!h->pf->caps.concurrent_calls || h->no_unlock)
+		return release_range(h, p, bytes);
+	hw_sys_kind k = h->fault_on_free ? HW_SYS_FAULT : HW_SYS_UNUSE;
+	h->inflight++;
+	hw_mutex_unlock(&h->lock);
+	int rc = 0;
+	if (h->fault_on_free)
+		rc = hw_sys_fault(h->pf, p, bytes);
+	else
+		hw_sys_unuse(h->pf, p, bytes);
+	hw_mutex_lock(&h->lock);
+	h->inflight--;
+	hw_heap_sys(h, k, rc);
+	return rc != 0 ? ENOMEM : 0;
+}
+
+/* Releases chunk c's pages [i, i+n) (free, Ready, whole units), adding the
+ * bytes released to *total. The pages are marked busy (SV1) before the
+ * platform call and settle after it: released on success, free and Ready
+ * again on failure; the one place a release rolls back. The lock may be
+ * dropped during the call (release_unlocked): callers re-read the bitmaps
+ * afterwards. */
+static int release_pages(hw_heap *h, hw_chunk *c, size_t chunk_index, unsigned i, unsigned n,
+			 size_t *total)
 {
 	size_t page = chunk_index * HW_BITS_PAGES + i;
 	size_t bytes = (size_t)n << h->page_shift;
 	HW_ASSERT(!hw_bits_any(c->alloc, i, n) && !hw_bits_any(c->released, i, n));
 	HW_ASSERT(i % h->unit_pages == 0 && n % h->unit_pages == 0);
-	if (release_range(h, (void *)hw_heap_addr(h, page), bytes) != 0)
-		return ENOMEM;
+	hw_bits_set(c->alloc, i, n);
 	hw_bits_set(c->released, i, n);
 	c->free_ready -= n;
-	h->released += bytes;
-	h->counters.scavenged_bytes += bytes;
-	return 0;
+	hw_tree_update(h, page, n, HW_TREE_SET);
+	int rc = release_unlocked(h, (void *)hw_heap_addr(h, page), bytes);
+	hw_bits_clear(c->alloc, i, n);
+	if (rc == 0) {
+		h->released += bytes;
+		h->counters.scavenged_bytes += bytes;
+		*total += bytes;
+	} else {
+		hw_bits_clear(c->released, i, n);
+		c->free_ready += n;
+	}
+	h->low_free = hw_min(h->low_free, page);
+	hw_tree_update(h, page, n, HW_TREE_CLEARED);
+	return rc;
 }
 
 /* Marks, in out[], the pages of whole free Ready units of chunk c. */
@@ -96,19 +135,20 @@ static void candidate_units(const hw_heap *h, const hw_chunk *c, uint64_t *out)
 }
 
 /* Pass 2 over one chunk: release candidate units from the top down until
- * *left bytes are done. Returns ENOMEM if a release failed. */
-static int scavenge_units(hw_heap *h, size_t ci, size_t *left)
+ * *left bytes are done. Returns ENOMEM if a release failed. The candidates
+ * are read again after each release, which may have dropped the lock. */
+static int scavenge_units(hw_heap *h, size_t ci, size_t *left, size_t *total)
 {
 	hw_chunk *c = &h->chunks[ci];
 	uint64_t cand[HW_BITS_WORDS], inv[HW_BITS_WORDS];
-	candidate_units(h, c, cand);
-	for (unsigned k = 0; k < HW_BITS_WORDS; k++)
-		inv[k] = ~cand[k];
 	unsigned below = HW_BITS_PAGES;
 	while (*left > 0) {
+		candidate_units(h, c, cand);
 		unsigned top = hw_bits_find_set_below(cand, below);
 		if (top == HW_BITS_NONE)
 			return 0;
+		for (unsigned k = 0; k < HW_BITS_WORDS; k++)
+			inv[k] = ~cand[k];
 		/* The candidate run ending at top starts after the next
 		 * non-candidate page below it. */
 		unsigned gap = hw_bits_find_set_below(inv, top);
@@ -117,41 +157,41 @@ static int scavenge_units(hw_heap *h, size_t ci, size_t *left)
 		size_t unit_bytes = h->unit_pages << h->page_shift;
 		size_t units = *left / unit_bytes + (*left % unit_bytes != 0);
 		unsigned take = (unsigned)hw_min(run, units * h->unit_pages);
-		if (release_pages(h, c, ci, top + 1 - take, take) != 0)
+		if (release_pages(h, c, ci, top + 1 - take, take, total) != 0)
 			return ENOMEM;
 		size_t done = (size_t)take << h->page_shift;
 		*left = done >= *left ? 0 : *left - done;
-		below = start;
+		below = top + 1 - take;
 	}
 	return 0;
 }
 
 /* Pass 1 over one chunk: whole free huge pages with Ready units left, while
- * *left is at least a huge page (a whole one then never overshoots). */
-static int scavenge_huge(hw_heap *h, size_t ci, size_t *left)
+ * *left is at least a huge page (a whole one then never overshoots). A huge
+ * page that stops being wholly free between two of its releases (another
+ * thread allocated in it while the lock was dropped) is left as it is. */
+static int scavenge_huge(hw_heap *h, size_t ci, size_t *left, size_t *total)
 {
 	hw_chunk *c = &h->chunks[ci];
 	unsigned hp = (unsigned)h->huge_pages;
 	for (unsigned b = HW_BITS_PAGES - hp;; b -= hp) {
 		if (*left < ((size_t)hp << h->page_shift))
 			return 0;
-		if (!hw_bits_any(c->alloc, b, hp) && !hw_bits_all(c->released, b, hp)) {
-			/* Release each Ready run inside the huge page. */
-			unsigned i = b;
-			while (i < b + hp) {
-				while (i < b + hp && hw_bits_test(c->released, i))
-					i++;
-				unsigned j = i;
-				while (j < b + hp && !hw_bits_test(c->released, j))
-					j++;
-				if (j > i) {
-					if (release_pages(h, c, ci, i, j - i) != 0)
-						return ENOMEM;
-					size_t done = (size_t)(j - i) << h->page_shift;
-					*left = done >= *left ? 0 : *left - done;
-				}
-				i = j;
+		/* Release each Ready run inside the huge page. */
+		unsigned i = b;
+		while (i < b + hp && !hw_bits_any(c->alloc, b, hp)) {
+			while (i < b + hp && hw_bits_test(c->released, i))
+				i++;
+			unsigned j = i;
+			while (j < b + hp && !hw_bits_test(c->released, j))
+				j++;
+			if (j > i) {
+				if (release_pages(h, c, ci, i, j - i, total) != 0)
+					return ENOMEM;
+				size_t done = (size_t)(j - i) << h->page_shift;
+				*left = done >= *left ? 0 : *left - done;
 			}
+			i = j;
 		}
 		if (b == 0)
 			return 0;
@@ -161,8 +201,7 @@ static int scavenge_huge(hw_heap *h, size_t ci, size_t *left)
 size_t hw_scavenge_locked(hw_heap *h, size_t nbytes, hw_scav_reason why)
 {
 	HW_ASSERT_LOCKED(h);
-	size_t left = nbytes;
-	size_t before = h->released;
+	size_t left = nbytes, released = 0;
 	if (h->narenas == 0 || nbytes == 0)
 		return 0;
 	size_t hi = (h->arenas[h->narenas - 1].base + h->arenas[h->narenas - 1].size - h->base) /
@@ -178,11 +217,10 @@ size_t hw_scavenge_locked(hw_heap *h, size_t nbytes, hw_scav_reason why)
 			if (!hw_meta_is_committed(&h->meta, c, sizeof *c) || !c->present ||
 			    c->free_ready == 0)
 				continue;
-			err = pass == 1 ? scavenge_huge(h, ci, &left)
-					: scavenge_units(h, ci, &left);
+			err = pass == 1 ? scavenge_huge(h, ci, &left, &released)
+					: scavenge_units(h, ci, &left, &released);
 		}
 	}
-	size_t released = h->released - before;
 	if (why == HW_SCAV_BACKGROUND)
 		h->counters.bg_scavenged_bytes += released;
 	else if (why == HW_SCAV_LIMIT)

@@ -26,7 +26,7 @@ static const char *const names[] = {
 	"inuse == allocated pages",
 	"released <= idle",
 	"released == released pages",
-	"every released page is free",
+	"a released and allocated page is busy",
 	"released pages form whole units",
 	"allocated runs start at head pages",
 	"leaf summary == summary of the chunk bitmap",
@@ -166,12 +166,17 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 	unsigned na = 0, nr = 0, ready_free = 0, bad;
 	uint64_t carry = prev_last_alloc;
 	for (unsigned k = 0; k < HW_BITS_WORDS; k++) {
-		uint64_t a = c->alloc[k], r = c->released[k], hd = c->head[k];
-		if (a & r)
-			return fail(w, 5, "page %zu (%p) is released and allocated",
-				    first + k * 64 + (unsigned)__builtin_ctzll(a & r),
+		/* Busy pages (alloc and released: I5) count as neither in use
+		 * nor released nor free-Ready until their call settles them. */
+		uint64_t busy = c->alloc[k] & c->released[k];
+		uint64_t a = c->alloc[k] & ~busy, r = c->released[k] & ~busy, hd = c->head[k];
+		if (busy && (h->inflight == 0 || (busy & hd)))
+			return fail(w, 5, "page %zu (%p) is released and allocated%s",
+				    first + k * 64 + (unsigned)__builtin_ctzll(busy),
 				    (void *)hw_heap_addr(
-					    h, first + k * 64 + (unsigned)__builtin_ctzll(a & r)));
+					    h, first + k * 64 + (unsigned)__builtin_ctzll(busy)),
+				    h->inflight == 0 ? " with no platform call in flight"
+						     : " and a run head");
 		uint64_t starts = a & ~((a << 1) | carry);
 		if ((starts & ~hd) || (hd & ~a))
 			return fail(w, 7,
@@ -180,10 +185,11 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 					    (unsigned)__builtin_ctzll((starts & ~hd) | (hd & ~a)));
 		carry = a >> 63;
 		unsigned wa = (unsigned)__builtin_popcountll(a),
-			 wr = (unsigned)__builtin_popcountll(r);
+			 wr = (unsigned)__builtin_popcountll(r),
+			 wb = (unsigned)__builtin_popcountll(busy);
 		na += wa;
 		nr += wr;
-		ready_free += 64 - wa - wr; /* a and r are disjoint (I5, above) */
+		ready_free += 64 - wa - wr - wb;
 	}
 	if (!whole_units(c->released, h->unit_pages, &bad))
 		return fail(w, 6, "unit at page %zu is partly released",
@@ -235,7 +241,8 @@ static bool check_chunks(walk *w)
 				return fail(w, 14, "low_free=%zu, page %zu is free", h->low_free,
 					    first + hw_bits_find_clear_run(c->alloc, 1, 0));
 		}
-		prev_alloc = hw_bits_test(c->alloc, HW_BITS_PAGES - 1);
+		prev_alloc = hw_bits_test(c->alloc, HW_BITS_PAGES - 1) &&
+			     !hw_bits_test(c->released, HW_BITS_PAGES - 1); /* busy is free */
 	}
 	if (present * h->chunk_bytes != h->mapped)
 		return fail(w, 1, "mapped=%zu, present chunks hold %zu", h->mapped,

@@ -14,6 +14,7 @@
  * polls stats.
  */
 #include "heap_env.h"
+#include "platform_wrap.h"
 #include "thread.h"
 
 #define KiB ((size_t)1 << 10)
@@ -106,75 +107,21 @@ static void test_thread_brings_ready_under_limit(void)
  * cheap and the burn is the cost. */
 #define NS_PER_MIB 4000000ull
 
-typedef struct slow_platform {
-	hw_platform pf; /* first: the ops receive &pf */
-	hw_platform *real;
-} slow_platform;
-
-static hw_platform *real_of(hw_platform *pf)
+/* The burn, as wrap_platform's unuse hook. */
+static void burn_before_unuse(wrap_platform *w, void *p, size_t n)
 {
-	return ((slow_platform *)pf)->real;
-}
-
-static int slow_reserve(hw_platform *pf, void *hint, size_t n, void **out)
-{
-	return hw_sys_reserve(real_of(pf), hint, n, out);
-}
-
-static int slow_map(hw_platform *pf, void *p, size_t n)
-{
-	return hw_sys_map(real_of(pf), p, n);
-}
-
-static int slow_use(hw_platform *pf, void *p, size_t n)
-{
-	return hw_sys_use(real_of(pf), p, n);
-}
-
-static void slow_unuse(hw_platform *pf, void *p, size_t n)
-{
+	(void)w;
+	(void)p;
 	uint64_t until = hw_thread_cpu_ns() + NS_PER_MIB * n / MiB;
 	while (hw_thread_cpu_ns() < until)
 		;
-	hw_sys_unuse(real_of(pf), p, n);
 }
-
-static int slow_fault(hw_platform *pf, void *p, size_t n)
-{
-	return hw_sys_fault(real_of(pf), p, n);
-}
-
-static void slow_release(hw_platform *pf, void *p, size_t n)
-{
-	hw_sys_release(real_of(pf), p, n);
-}
-
-static int slow_alloc(hw_platform *pf, size_t n, void **out)
-{
-	return hw_sys_alloc(real_of(pf), n, out);
-}
-
-static const hw_platform_ops slow_ops = {
-	.reserve = slow_reserve,
-	.map = slow_map,
-	.use = slow_use,
-	.unuse = slow_unuse,
-	.fault = slow_fault,
-	.release = slow_release,
-	.alloc = slow_alloc,
-	.destroy = NULL,
-};
 
 static void test_idle_thread_is_prompt(void)
 {
-	slow_platform slow;
-	memset(&slow, 0, sizeof slow);
-	slow.real = hw_platform_linux_create(false, false);
-	REQUIRE(slow.real != NULL);
-	slow.pf.name = "slow";
-	slow.pf.ops = &slow_ops;
-	slow.pf.caps = slow.real->caps;
-	slow.pf.caps.huge_page_size = 0;
+	wrap_platform slow;
+	REQUIRE(wrap_open(&slow, false));
+	slow.before_unuse = burn_before_unuse;
 	hw_heap_config c = {0};
 	c.platform = &slow.pf;
 	hw_heap *h = hw_heap_create(&c);
@@ -208,7 +155,7 @@ static void test_idle_thread_is_prompt(void)
 	char msg[256];
 	EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
 	hw_heap_destroy(h);
-	hw_platform_destroy(slow.real);
+	wrap_close(&slow);
 }
 
 HW_TEST_MAIN(T(test_step_targets_limit), T(test_thread_brings_ready_under_limit),

@@ -1,24 +1,31 @@
 /* thread_test.c: the heap under threads and fork (src/registry.c,
- * src/scavenger.c), through the public API only.
+ * src/scavenger.c, src/scavenge.c), through the public API and one
+ * inspection view.
  *
  * Checks that a child forked while other threads allocate, free and
  * scavenge can use the heap (R1-R3 of registry.c: a lock held by a thread
  * that does not exist in the child would block it forever), that the child's
  * scavenger reads as stopped, and that any number of threads may start and
- * stop the background scavenger at once.
+ * stop the background scavenger at once, and that a scavenge's platform call
+ * runs without the heap lock while its pages stay out of every other
+ * thread's reach (busy, I5 of heap_internal.h).
  *
  * Each scenario runs in a child process under an alarm, so a hang fails the
  * test in seconds (the child dies of SIGALRM) instead of stalling ctest.
  */
 #include "check.h"
 #include "heapward.h"
+#include "inspect.h"
+#include "platform_wrap.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FORKS 100      /* the reported hang hit 36 forks in 40 */
@@ -193,4 +200,101 @@ static void test_scavenger_start_stop_race(void)
 	expect_clean_exit(in_child(starts_and_stops), "start/stop scenario");
 }
 
-HW_TEST_MAIN(T(test_fork_while_busy), T(test_scavenger_start_stop_race))
+/* ---- a scavenge's release runs without the heap lock --------------------------- */
+
+typedef struct gate {
+	sem_t in_unuse, go;
+	atomic_int released_early; /* the test's calls finished before go */
+	atomic_int done_calls;
+} gate;
+
+static gate unuse_gate;
+
+/* The first unuse waits (up to 5 s) until the test has used the heap. */
+static void held_unuse(wrap_platform *w, void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+	if (w->arg == NULL)
+		return;
+	w->arg = NULL; /* only the first release is held */
+	sem_post(&unuse_gate.in_unuse);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	while (sem_timedwait(&unuse_gate.go, &until) != 0 && errno == EINTR)
+		;
+	atomic_store(&unuse_gate.released_early, atomic_load(&unuse_gate.done_calls));
+}
+
+static atomic_int reports;
+
+static void count_report(void *arg, const char *line)
+{
+	(void)arg;
+	(void)line;
+	atomic_fetch_add(&reports, 1);
+}
+
+static void *scavenge_all(void *arg)
+{
+	hw_heap_scavenge(arg, SIZE_MAX);
+	return NULL;
+}
+
+static void heap_used_during_release(void)
+{
+	wrap_platform w;
+	REQUIRE(wrap_open(&w, false));
+	w.before_unuse = held_unuse;
+	w.arg = &unuse_gate;
+	sem_init(&unuse_gate.in_unuse, 0, 0);
+	sem_init(&unuse_gate.go, 0, 0);
+	hw_heap_config cfg = {.platform = &w.pf, .arena_size = 4u << 20, .report = count_report};
+	hw_heap *h = hw_heap_create(&cfg);
+	REQUIRE(h != NULL);
+	size_t P = hw_heap_page_size(h);
+	char *a = hw_heap_alloc(h, 64), *b = hw_heap_alloc(h, 8);
+	REQUIRE(a && b);
+	memset(a, 1, 64 * P);
+	EXPECT(hw_heap_free(h, a, 64) == 0);
+	pthread_t t;
+	REQUIRE(pthread_create(&t, NULL, scavenge_all, h) == 0);
+	REQUIRE(sem_wait(&unuse_gate.in_unuse) == 0);
+	/* The scavenger is inside its platform call: the heap must answer,
+	 * and the pages being released are busy (I5): free, not allocatable,
+	 * not freeable. */
+	char *c = hw_heap_alloc(h, 2);
+	EXPECT(c != NULL && (c < a || c >= a + 64 * P), "allocated %p inside the busy run", c);
+	char msg[256];
+	EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
+	EXPECT(hw_heap_free(h, a, 64) == EINVAL, "a busy run freed again");
+	EXPECT(hw_heap_page_kind(h, a + 63 * P, NULL) == HW_PAGE_FREE_RELEASED);
+	EXPECT(c == NULL || hw_heap_free(h, c, 2) == 0);
+	atomic_store(&unuse_gate.done_calls, 1);
+	sem_post(&unuse_gate.go);
+	pthread_join(t, NULL);
+	EXPECT(atomic_load(&unuse_gate.released_early) == 1,
+	       "the heap's calls waited for the release: the lock was held across it");
+	EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
+	/* The run allocated and freed meanwhile lay below the scavenge's
+	 * path; a second scavenge releases it, and then every free page is. */
+	hw_heap_scavenge(h, SIZE_MAX);
+	hw_heap_stats s;
+	hw_heap_stats_get(h, &s);
+	EXPECT(s.released == s.idle, "released %zu of %zu idle", s.released, s.idle);
+	EXPECT(s.invalid_frees == 1 && atomic_load(&reports) == 1, "%llu invalid frees",
+	       (unsigned long long)s.invalid_frees);
+	EXPECT(hw_heap_free(h, b, 8) == 0);
+	hw_heap_destroy(h);
+	EXPECT(w.real->owned == 0, "%zu bytes still reserved", w.real->owned);
+	wrap_close(&w);
+}
+
+static void test_release_without_the_lock(void)
+{
+	expect_clean_exit(in_child(heap_used_during_release), "unlocked release scenario");
+}
+
+HW_TEST_MAIN(T(test_fork_while_busy), T(test_scavenger_start_stop_race),
+	     T(test_release_without_the_lock))
