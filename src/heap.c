@@ -374,12 +374,31 @@ static size_t span_not_run_body(hw_heap *h, hw_chunk *c, unsigned i, unsigned n,
 
 static size_t span_free(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
 {
-	bool released = *(bool *)arg;
+	(void)h;
+	(void)arg;
 	hw_bits_clear(c->alloc, i, n);
-	if (released)
-		hw_bits_set(c->released, i, n);
-	else
+	c->free_ready += n;
+	return 0;
+}
+
+/* A freed run's pages become busy while the fault call runs (I5). */
+static size_t span_busy(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+{
+	(void)h;
+	(void)arg;
+	hw_bits_set(c->released, i, n);
+	return 0;
+}
+
+/* Settles a busy run: released when the fault worked, else free and Ready. */
+static size_t span_settle(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+{
+	(void)h;
+	hw_bits_clear(c->alloc, i, n);
+	if (!*(bool *)arg) {
+		hw_bits_clear(c->released, i, n);
 		c->free_ready += n;
+	}
 	return 0;
 }
 
@@ -441,20 +460,23 @@ int hw_heap_free(hw_heap *h, void *p, size_t npages)
 	}
 	size_t bytes = npages << h->page_shift;
 	hw_track_free(p, bytes);
-	bool released = false;
+	hw_bits_clear(hw_heap_chunk(h, page)->head, (unsigned)(page % HW_BITS_PAGES), 1);
+	h->inuse -= bytes;
+	h->counters.frees++;
 	if (h->fault_on_free) {
-		released = hw_heap_sys(h, HW_SYS_FAULT,
-				       hw_sys_fault(h->pf, p, bytes)) == 0;
+		/* The run is busy while the fault call runs, maybe without the
+		 * lock; a free that cannot fault leaves the run free and Ready. */
+		hw_heap_for_spans(h, page, npages, span_busy, NULL);
+		bool released = hw_scavenge_release_call(h, p, bytes) == 0;
+		hw_heap_for_spans(h, page, npages, span_settle, &released);
 		if (released)
 			h->released += bytes;
 		else
 			h->counters.fault_failures++;
+	} else {
+		hw_heap_for_spans(h, page, npages, span_free, NULL);
 	}
-	hw_bits_clear(hw_heap_chunk(h, page)->head, (unsigned)(page % HW_BITS_PAGES), 1);
-	hw_heap_for_spans(h, page, npages, span_free, &released);
 	h->low_free = hw_min(h->low_free, page);
-	h->inuse -= bytes;
-	h->counters.frees++;
 	hw_tree_update(h, page, npages, HW_TREE_CLEARED);
 	hw_mutex_unlock(&h->lock);
 	return 0;

@@ -256,6 +256,12 @@ void hw_grow_undo_locked(hw_heap *h, uintptr_t arena);
 void hw_grow_release_all(hw_heap *h);
 
 /* scavenge.c */
+/* The platform side of releasing [p, p + bytes) (unuse, or fault under
+ * fault_on_free), counted; with the heap lock dropped around the call when
+ * the platform allows concurrent calls and no fork is waiting (registry.c,
+ * R5). The caller has made the pages busy (I5) so nothing else touches them,
+ * and holds the lock again on return. 0 or ENOMEM (only fault can fail). */
+int hw_scavenge_release_call(hw_heap *h, void *p, size_t bytes);
 size_t hw_scavenge_locked(hw_heap *h, size_t nbytes, hw_scav_reason why);
 /* Makes the released units overlapping [page, page + n) Ready. Returns 0
  * and sets *zeroed (every page of the range was released and reads zero),

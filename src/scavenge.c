@@ -58,12 +58,7 @@ static int release_range(hw_heap *h, void *p, size_t bytes)
 	return 0;
 }
 
-/* The same call with the heap lock dropped around it when the platform
- * allows calls from several threads at once (caps.concurrent_calls) and no
- * fork is waiting for calls in flight (registry.c). The pages are busy
- * meanwhile (SV1), so nothing else touches them. Returns with the lock held;
- * counts the call once it is back. */
-static int release_unlocked(hw_heap *h, void *p, size_t bytes)
+int hw_scavenge_release_call(hw_heap *h, void *p, size_t bytes)
 {
 	if (!h->pf->caps.concurrent_calls || h->no_unlock)
 		return release_range(h, p, bytes);
@@ -84,9 +79,8 @@ static int release_unlocked(hw_heap *h, void *p, size_t bytes)
 /* Releases chunk c's pages [i, i+n) (free, Ready, whole units), adding the
  * bytes released to *total. The pages are marked busy (SV1) before the
  * platform call and settle after it: released on success, free and Ready
- * again on failure; the one place a release rolls back. The lock may be
- * dropped during the call (release_unlocked): callers re-read the bitmaps
- * afterwards. */
+ * again on failure. The lock may be dropped during the call
+ * (hw_scavenge_release_call): callers re-read the bitmaps afterwards. */
 static int release_pages(hw_heap *h, hw_chunk *c, size_t chunk_index, unsigned i, unsigned n,
 			 size_t *total)
 {
@@ -98,7 +92,7 @@ static int release_pages(hw_heap *h, hw_chunk *c, size_t chunk_index, unsigned i
 	hw_bits_set(c->released, i, n);
 	c->free_ready -= n;
 	hw_tree_update(h, page, n, HW_TREE_SET);
-	int rc = release_unlocked(h, (void *)hw_heap_addr(h, page), bytes);
+	int rc = hw_scavenge_release_call(h, (void *)hw_heap_addr(h, page), bytes);
 	hw_bits_clear(c->alloc, i, n);
 	if (rc == 0) {
 		h->released += bytes;

@@ -108,10 +108,12 @@ static void test_thread_brings_ready_under_limit(void)
 #define NS_PER_MIB 4000000ull
 
 /* The burn, as wrap_platform's unuse hook. */
-static void burn_before_unuse(wrap_platform *w, void *p, size_t n)
+static void burn_before_unuse(wrap_platform *w, hw_sys_kind k, void *p, size_t n)
 {
 	(void)w;
 	(void)p;
+	if (k != HW_SYS_UNUSE)
+		return;
 	uint64_t until = hw_thread_cpu_ns() + NS_PER_MIB * n / MiB;
 	while (hw_thread_cpu_ns() < until)
 		;
@@ -121,7 +123,7 @@ static void test_idle_thread_is_prompt(void)
 {
 	wrap_platform slow;
 	REQUIRE(wrap_open(&slow, false));
-	slow.before_unuse = burn_before_unuse;
+	slow.before = burn_before_unuse;
 	hw_heap_config c = {0};
 	c.platform = &slow.pf;
 	hw_heap *h = hw_heap_create(&c);

@@ -2,8 +2,8 @@
  * intercept.
  *
  * Owns: wrap_platform, a platform instance that forwards every call to a
- * private Linux instance, first running the test's hook on unuse (to make a
- * release slow, block it until the test says go, or count it). Its caps are
+ * private Linux instance, first running the test's hook on unuse and fault
+ * (to make a release slow, block it until the test says go, or count it). Its caps are
  * Linux's, huge pages optional, so the heap treats it as the real OS
  * (caps.concurrent_calls included).
  *
@@ -23,7 +23,8 @@
 typedef struct wrap_platform {
 	hw_platform pf; /* first: the ops receive &pf */
 	hw_platform *real;
-	void (*before_unuse)(struct wrap_platform *w, void *p, size_t n); /* NULL: none */
+	/* Runs before each unuse and fault (k says which); NULL: none. */
+	void (*before)(struct wrap_platform *w, hw_sys_kind k, void *p, size_t n);
 	void *arg;
 } wrap_platform;
 
@@ -41,14 +42,17 @@ static int wrap_use(hw_platform *pf, void *p, size_t n) { return hw_sys_use(wrap
 static void wrap_unuse(hw_platform *pf, void *p, size_t n)
 {
 	wrap_platform *w = (wrap_platform *)pf;
-	if (w->before_unuse)
-		w->before_unuse(w, p, n);
+	if (w->before)
+		w->before(w, HW_SYS_UNUSE, p, n);
 	hw_sys_unuse(w->real, p, n);
 }
 
 static int wrap_fault(hw_platform *pf, void *p, size_t n)
 {
-	return hw_sys_fault(wrap_real(pf), p, n);
+	wrap_platform *w = (wrap_platform *)pf;
+	if (w->before)
+		w->before(w, HW_SYS_FAULT, p, n);
+	return hw_sys_fault(w->real, p, n);
 }
 
 static void wrap_release(hw_platform *pf, void *p, size_t n)

@@ -210,9 +210,11 @@ typedef struct gate {
 
 static gate unuse_gate;
 
-/* The first unuse waits (up to 5 s) until the test has used the heap. */
-static void held_unuse(wrap_platform *w, void *p, size_t n)
+/* The first release call (unuse, or fault under fault_on_free) waits (up to
+ * 5 s) until the test has used the heap. */
+static void held_release(wrap_platform *w, hw_sys_kind k, void *p, size_t n)
 {
+	(void)k;
 	(void)p;
 	(void)n;
 	if (w->arg == NULL)
@@ -236,34 +238,52 @@ static void count_report(void *arg, const char *line)
 	atomic_fetch_add(&reports, 1);
 }
 
+static hw_heap *gate_heap;
+static char *gate_run;
+
 static void *scavenge_all(void *arg)
 {
-	hw_heap_scavenge(arg, SIZE_MAX);
+	(void)arg;
+	hw_heap_scavenge(gate_heap, SIZE_MAX);
 	return NULL;
 }
 
-static void heap_used_during_release(void)
+static void *free_run(void *arg)
+{
+	(void)arg;
+	hw_heap_free(gate_heap, gate_run, 64);
+	return NULL;
+}
+
+/* A 64-page run is released in another thread, by a scavenge (or, with
+ * fault_on_free, by its free, which faults it), while the release call is
+ * held: the heap must answer meanwhile, and the run's pages are busy (I5):
+ * free, not allocatable, not freeable. */
+static void heap_used_during_release(bool fault_on_free)
 {
 	wrap_platform w;
 	REQUIRE(wrap_open(&w, false));
-	w.before_unuse = held_unuse;
-	w.arg = &unuse_gate;
+	w.before = held_release;
 	sem_init(&unuse_gate.in_unuse, 0, 0);
 	sem_init(&unuse_gate.go, 0, 0);
-	hw_heap_config cfg = {.platform = &w.pf, .arena_size = 4u << 20, .report = count_report};
+	hw_heap_config cfg = {.platform = &w.pf,
+			      .arena_size = 4u << 20,
+			      .report = count_report,
+			      .fault_on_free = fault_on_free};
 	hw_heap *h = hw_heap_create(&cfg);
 	REQUIRE(h != NULL);
 	size_t P = hw_heap_page_size(h);
 	char *a = hw_heap_alloc(h, 64), *b = hw_heap_alloc(h, 8);
 	REQUIRE(a && b);
 	memset(a, 1, 64 * P);
-	EXPECT(hw_heap_free(h, a, 64) == 0);
+	gate_heap = h;
+	gate_run = a;
+	w.arg = &unuse_gate;
 	pthread_t t;
-	REQUIRE(pthread_create(&t, NULL, scavenge_all, h) == 0);
+	if (!fault_on_free)
+		EXPECT(hw_heap_free(h, a, 64) == 0);
+	REQUIRE(pthread_create(&t, NULL, fault_on_free ? free_run : scavenge_all, NULL) == 0);
 	REQUIRE(sem_wait(&unuse_gate.in_unuse) == 0);
-	/* The scavenger is inside its platform call: the heap must answer,
-	 * and the pages being released are busy (I5): free, not allocatable,
-	 * not freeable. */
 	char *c = hw_heap_alloc(h, 2);
 	EXPECT(c != NULL && (c < a || c >= a + 64 * P), "allocated %p inside the busy run", c);
 	char msg[256];
@@ -291,9 +311,13 @@ static void heap_used_during_release(void)
 	wrap_close(&w);
 }
 
+static void scavenge_during_release(void) { heap_used_during_release(false); }
+static void fault_during_release(void) { heap_used_during_release(true); }
+
 static void test_release_without_the_lock(void)
 {
-	expect_clean_exit(in_child(heap_used_during_release), "unlocked release scenario");
+	expect_clean_exit(in_child(scavenge_during_release), "scavenge release scenario");
+	expect_clean_exit(in_child(fault_during_release), "fault-on-free release scenario");
 }
 
 HW_TEST_MAIN(T(test_fork_while_busy), T(test_scavenger_start_stop_race),
