@@ -47,6 +47,7 @@
 #include "heapward.h"
 #include "inspect.h"
 #include "platform.h"
+#include "wrap.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -85,74 +86,16 @@ static size_t live_bytes(const bench_layout *L, size_t page)
  * bookkeeping alone, without the system calls. That part is a few percent
  * of a sample at most, far below the machine's noise on the two full-size
  * sides, so it is measured on its own. */
-typedef struct dry_platform {
-	hw_platform pf; /* first: the ops receive &pf */
-	hw_platform *real;
-} dry_platform;
-
-static hw_platform *real_of(hw_platform *pf)
+/* The dry platform: wrap.h's forwarder whose unuse hook skips the call. */
+static bool skip_unuse(wrap_platform *w, hw_sys_kind k, void *p, size_t n)
 {
-	return ((dry_platform *)pf)->real;
-}
-
-static int dry_reserve(hw_platform *pf, void *hint, size_t n, void **out)
-{
-	return hw_sys_reserve(real_of(pf), hint, n, out);
-}
-
-static int dry_map(hw_platform *pf, void *p, size_t n)
-{
-	return hw_sys_map(real_of(pf), p, n);
-}
-
-static int dry_use(hw_platform *pf, void *p, size_t n)
-{
-	return hw_sys_use(real_of(pf), p, n);
-}
-
-static void dry_unuse(hw_platform *pf, void *p, size_t n)
-{
-	(void)pf;
+	(void)w;
 	(void)p;
 	(void)n;
+	return k != HW_SYS_UNUSE;
 }
 
-static int dry_fault(hw_platform *pf, void *p, size_t n)
-{
-	return hw_sys_fault(real_of(pf), p, n);
-}
-
-static void dry_release(hw_platform *pf, void *p, size_t n)
-{
-	hw_sys_release(real_of(pf), p, n);
-}
-
-static int dry_alloc(hw_platform *pf, size_t n, void **out)
-{
-	return hw_sys_alloc(real_of(pf), n, out);
-}
-
-static const hw_platform_ops dry_ops = {
-	.reserve = dry_reserve,
-	.map = dry_map,
-	.use = dry_use,
-	.unuse = dry_unuse,
-	.fault = dry_fault,
-	.release = dry_release,
-	.alloc = dry_alloc,
-	.destroy = NULL,
-};
-
-static void dry_init(dry_platform *d, hw_platform *real)
-{
-	memset(d, 0, sizeof *d);
-	d->pf.name = "dry";
-	d->pf.ops = &dry_ops;
-	d->pf.caps = real->caps;
-	d->real = real;
-}
-
-/* One heap-side sample. dry: pf is a dry_platform; pages are not touched
+/* One heap-side sample. dry: pf is the dry platform; pages are not touched
  * (its scavenge makes no system call) and residency is not checked. */
 static int run_heap(hw_platform *pf, bool dry, const bench_layout *L, const char *name,
 		    side_result *out)
@@ -299,8 +242,10 @@ int main(int argc, char **argv)
 	} layouts[] = {{"1-page", 1}, {"1..64-page", 64}};
 	enum { NL = 2 };
 	uint64_t heap_ns[NL][SCAV_REPS], raw_ns[NL][SCAV_REPS], dry_ns[NL][SCAV_REPS];
-	dry_platform dry;
-	dry_init(&dry, pf);
+	wrap_platform dry;
+	wrap_init(&dry, pf, true);
+	dry.pf.name = "dry";
+	dry.before = skip_unuse;
 	uint64_t heap_calls[NL], raw_calls[NL];
 	size_t freed[NL];
 	int rc = 0;

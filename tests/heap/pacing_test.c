@@ -14,8 +14,8 @@
  * polls stats.
  */
 #include "heap_env.h"
-#include "platform_wrap.h"
 #include "thread.h"
+#include "wrap.h"
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -108,15 +108,16 @@ static void test_thread_brings_ready_under_limit(void)
 #define NS_PER_MIB 4000000ull
 
 /* The burn, as wrap_platform's unuse hook. */
-static void burn_before_unuse(wrap_platform *w, hw_sys_kind k, void *p, size_t n)
+static bool burn_before_unuse(wrap_platform *w, hw_sys_kind k, void *p, size_t n)
 {
 	(void)w;
 	(void)p;
 	if (k != HW_SYS_UNUSE)
-		return;
+		return true;
 	uint64_t until = hw_thread_cpu_ns() + NS_PER_MIB * n / MiB;
 	while (hw_thread_cpu_ns() < until)
 		;
+	return true;
 }
 
 static void test_idle_thread_is_prompt(void)

@@ -16,7 +16,7 @@
 #include "check.h"
 #include "heapward.h"
 #include "inspect.h"
-#include "platform_wrap.h"
+#include "wrap.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -212,13 +212,13 @@ static gate unuse_gate;
 
 /* The first release call (unuse, or fault under fault_on_free) waits (up to
  * 5 s) until the test has used the heap. */
-static void held_release(wrap_platform *w, hw_sys_kind k, void *p, size_t n)
+static bool held_release(wrap_platform *w, hw_sys_kind k, void *p, size_t n)
 {
 	(void)k;
 	(void)p;
 	(void)n;
 	if (w->arg == NULL)
-		return;
+		return true;
 	w->arg = NULL; /* only the first release is held */
 	sem_post(&unuse_gate.in_unuse);
 	struct timespec until;
@@ -227,6 +227,7 @@ static void held_release(wrap_platform *w, hw_sys_kind k, void *p, size_t n)
 	while (sem_timedwait(&unuse_gate.go, &until) != 0 && errno == EINTR)
 		;
 	atomic_store(&unuse_gate.released_early, atomic_load(&unuse_gate.done_calls));
+	return true;
 }
 
 static atomic_int reports;

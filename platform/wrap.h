@@ -1,0 +1,113 @@
+/* wrap.h: a platform that forwards to another, with a hook on its release
+ * calls (test support: tests and benchmarks only, never installed).
+ *
+ * Owns: wrap_platform, a platform instance that forwards every call to a
+ * real instance (its own private Linux one, or one the caller passes), first
+ * running the caller's hook on unuse and fault: to make a release slow, hold
+ * it until a test says go, count it, or skip it. Its caps are the real
+ * instance's, huge pages optional, so the heap treats it as that platform
+ * (caps.concurrent_calls included).
+ *
+ * Invariants:
+ *   WP1. Every call reaches the real instance exactly once, after the hook;
+ *        an unuse or fault whose hook returns false does not (a skipped
+ *        fault succeeds without changing anything).
+ *
+ * Locking: the hook runs in whatever thread made the call, possibly without
+ * the heap lock (scavenge releases on a concurrent platform).
+ */
+#ifndef HW_PLATFORM_WRAP_H
+#define HW_PLATFORM_WRAP_H
+
+#include "platform.h"
+
+#include <string.h>
+
+typedef struct wrap_platform {
+	hw_platform pf; /* first: the ops receive &pf */
+	hw_platform *real;
+	/* Runs before each unuse and fault (k says which) and says whether the
+	 * call goes on to the real instance; NULL: every call does. */
+	bool (*before)(struct wrap_platform *w, hw_sys_kind k, void *p, size_t n);
+	bool own_real; /* wrap_open made real; wrap_close destroys it */
+	void *arg;
+} wrap_platform;
+
+static hw_platform *wrap_real(hw_platform *pf) { return ((wrap_platform *)pf)->real; }
+
+static int wrap_reserve(hw_platform *pf, void *hint, size_t n, void **out)
+{
+	return hw_sys_reserve(wrap_real(pf), hint, n, out);
+}
+
+static int wrap_map(hw_platform *pf, void *p, size_t n) { return hw_sys_map(wrap_real(pf), p, n); }
+
+static int wrap_use(hw_platform *pf, void *p, size_t n) { return hw_sys_use(wrap_real(pf), p, n); }
+
+static void wrap_unuse(hw_platform *pf, void *p, size_t n)
+{
+	wrap_platform *w = (wrap_platform *)pf;
+	if (!w->before || w->before(w, HW_SYS_UNUSE, p, n))
+		hw_sys_unuse(w->real, p, n);
+}
+
+static int wrap_fault(hw_platform *pf, void *p, size_t n)
+{
+	wrap_platform *w = (wrap_platform *)pf;
+	if (w->before && !w->before(w, HW_SYS_FAULT, p, n))
+		return 0;
+	return hw_sys_fault(w->real, p, n);
+}
+
+static void wrap_release(hw_platform *pf, void *p, size_t n)
+{
+	hw_sys_release(wrap_real(pf), p, n);
+}
+
+static int wrap_alloc(hw_platform *pf, size_t n, void **out)
+{
+	return hw_sys_alloc(wrap_real(pf), n, out);
+}
+
+static const hw_platform_ops wrap_ops = {
+	.reserve = wrap_reserve,
+	.map = wrap_map,
+	.use = wrap_use,
+	.unuse = wrap_unuse,
+	.fault = wrap_fault,
+	.release = wrap_release,
+	.alloc = wrap_alloc,
+	.destroy = NULL,
+};
+
+/* Makes w forward to real, with huge pages when `huge` and real has them. */
+static inline void wrap_init(wrap_platform *w, hw_platform *real, bool huge)
+{
+	memset(w, 0, sizeof *w);
+	w->real = real;
+	w->pf.name = "wrap";
+	w->pf.ops = &wrap_ops;
+	w->pf.caps = real->caps;
+	if (!huge)
+		w->pf.caps.huge_page_size = 0;
+}
+
+/* Opens w over a new private Linux instance, with huge pages when `huge`.
+ * false when the instance cannot be made. */
+static inline bool wrap_open(wrap_platform *w, bool huge)
+{
+	hw_platform *real = hw_platform_linux_create(false, false);
+	if (real == NULL)
+		return false;
+	wrap_init(w, real, huge);
+	w->own_real = true;
+	return true;
+}
+
+static inline void wrap_close(wrap_platform *w)
+{
+	if (w->own_real)
+		hw_platform_destroy(w->real);
+}
+
+#endif
