@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# ci/mutants.sh: proof that the fuzz targets catch real heap bugs.
+# ci/mutants.sh: proof that the fuzz targets catch real bugs (in the heap, the
+# OS layer and the options parser).
 #
 # Each mutant is one deliberate bug, a patch ci/mutants/NN-name.patch against
 # the sources (production code carries no planted-bug switch). For each
@@ -39,7 +40,7 @@ for id in "${ids[@]}"; do
 	[ -n "${patch_of[$id]:-}" ] || hw_die "no mutant $id in ci/mutants/"
 done
 name_of() { local n=${patch_of[$1]##*/}; n=${n#*-}; echo "${n%.patch}"; }
-targets=(heap_sim_fuzzer pagebits_fuzzer platform_fuzzer heap_os_fuzzer)
+targets=(heap_sim_fuzzer pagebits_fuzzer platform_fuzzer heap_os_fuzzer options_fuzzer)
 
 bash "$root/ci/deps.sh" >/dev/null
 hw_require cmake cmake patch patch tar tar
