@@ -22,8 +22,9 @@
  *   R2. Lock order: registry lock, then a heap's scav_lock, then its lock.
  *       Nothing takes the registry lock while holding a heap's lock.
  *   R3. The fork hooks are registered once, before the first heap is
- *       listed, and never run while a heap is half listed (they take the
- *       registry lock).
+ *       listed, outside the registry lock (a concurrent fork holds the C
+ *       library's handler lock while its prepare waits for ours), and never
+ *       run while a heap is half listed (they take the registry lock).
  *   R4. The list can be walked without the lock (hw_registry_first/next,
  *       for the fault handler, which must not block): reg_head and every
  *       reg_next are written only under reg_lock, with release stores, and
@@ -88,14 +89,29 @@ static void unlock_all(bool child)
 static void fork_parent(void) { unlock_all(false); }
 static void fork_child(void) { unlock_all(true); }
 
-int hw_registry_add(hw_heap *h)
+/* Registers the fork hooks once (R3). Not under reg_lock: a fork running in
+ * another thread holds the C library's handler lock while its prepare hook
+ * waits for reg_lock, so registering under reg_lock could deadlock. */
+static int register_hooks(void)
 {
+	static hw_mutex hooks_lock = HW_MUTEX_INIT;
+	if (__atomic_load_n(&hooks_registered, __ATOMIC_ACQUIRE))
+		return 0;
+	hw_mutex_lock(&hooks_lock);
 	int err = 0;
-	hw_mutex_lock(&reg_lock);
 	if (!hooks_registered) {
 		err = hw_fork_hooks(fork_prepare, fork_parent, fork_child);
-		hooks_registered = err == 0;
+		if (err == 0)
+			__atomic_store_n(&hooks_registered, true, __ATOMIC_RELEASE);
 	}
+	hw_mutex_unlock(&hooks_lock);
+	return err;
+}
+
+int hw_registry_add(hw_heap *h)
+{
+	int err = register_hooks();
+	hw_mutex_lock(&reg_lock);
 	if (err == 0) {
 		h->reg_prev = NULL;
 		h->reg_next = reg_head;
