@@ -2,7 +2,8 @@
 # ci/includes.sh: the include-direction check (run by ci/job-lint.sh).
 #
 # The layers, lowest first (docs/architecture.md): the base floor
-# (src/base), the OS layer (platform), the page heap (src), then its users.
+# (src/base), the OS layer (platform), the page heap (src), the malloc
+# layer (src/malloc), then their users.
 # Each folder may include its own headers and those of the folders below it,
 # never one above:
 #
@@ -11,6 +12,7 @@
 #   include    include
 #   platform   platform src/base include
 #   src        src src/base platform include
+#   src/malloc src/malloc src src/base platform include
 #   difftest   difftest src src/base platform include tests
 #
 # (difftest's own test programs use the test harness, tests/check.h.)
@@ -18,7 +20,7 @@
 # include is resolved as the compiler does here: the including file's own
 # folder first, then the one file of that name in the checked folders (two
 # candidates is an error: rename one). Besides, the base floor and the heap
-# (src/base, src) include no OS header (<unistd.h>, <sys/...>, <pthread.h>,
+# (src/base, src, src/malloc) include no OS header (<unistd.h>, <sys/...>, <pthread.h>,
 # <signal.h>, <windows.h>, ...): OS services belong to platform/.
 #
 # Usage: bash ci/includes.sh [ROOT]     check ROOT (default: the repository)
@@ -29,12 +31,13 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-folders=(src/base include platform src difftest)
+folders=(src/base include platform src src/malloc difftest)
 declare -A allowed=(
 	[src/base]="src/base"
 	[include]="include"
 	[platform]="platform src/base include"
 	[src]="src src/base platform include"
+	[src/malloc]="src/malloc src src/base platform include"
 	[difftest]="difftest src src/base platform include tests"
 )
 # Folders whose headers a checked file may name (checked or not).
@@ -83,7 +86,7 @@ check() {
 				esac
 			done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f")
 			case $dir in
-			src | src/base)
+			src | src/base | src/malloc)
 				while IFS= read -r name; do
 					if [[ $name =~ $os_headers ]]; then
 						echo "${f#"$root"/}: includes <$name>: OS services belong to platform/"
@@ -123,6 +126,8 @@ self_test() {
 	plant "an upward include in the base floor" src/base/base.h '#include "heap_internal.h"'
 	plant "the heap included by the platform" platform/platform.h '#include "pagebits.h"'
 	plant "an OS header in the heap" src/heap.c '#include <unistd.h>'
+	plant "the malloc layer included by the heap" src/heap.c '#include "malloc_internal.h"'
+	plant "an OS header in the malloc layer" src/malloc/malloc.c '#include <pthread.h>'
 	if check "$root" >"$tmp/out"; then
 		echo "self-test: the repository itself passes"
 	else
