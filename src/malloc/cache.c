@@ -19,9 +19,12 @@
  *        its cache, then &mc_dead_cache once its exit hook has flushed it
  *        (or when no cache could be made); later calls from that thread
  *        take the locked fallback (one slot per class-lock round trip).
- *   CA2. The exit hook re-arms itself until the last destructor round
+ *   CA2. The exit hook re-arms itself until the round before the last
  *        (T7), so frees made by other libraries' destructors in earlier
- *        rounds still find the cache; only the last round flushes it.
+ *        rounds still find the cache; that round flushes it, and the last
+ *        round's callers take the fallback. Not the last round itself:
+ *        ThreadSanitizer tears its own thread state down in the last
+ *        round from an older key, which runs before ours.
  *   CA3. A cache record is never freed: it goes on the recycled list for
  *        the next thread (records come from the platform, not the heap).
  *
@@ -104,7 +107,8 @@ static void cache_exit(void *v)
 {
 	mc_cache *c = v;
 	int saved = errno;
-	if (++c->exit_rounds < HW_THREAD_EXIT_ROUNDS && hw_thread_key_set(exit_key, c) == 0) {
+	if (++c->exit_rounds < HW_THREAD_EXIT_ROUNDS - 1 &&
+	    hw_thread_key_set(exit_key, c) == 0) {
 		errno = saved;
 		return; /* CA2 */
 	}

@@ -31,7 +31,14 @@
  *   MA4. Fork: the prepare hook takes init_lock, then every lock of the
  *        layer in MC order; the parent and child hooks release them. The
  *        child, which has no scavenger thread (threads do not survive
- *        fork), restarts it on its next slow path.
+ *        fork), restarts it on its next slow path. These hooks must be
+ *        registered after the heap's (so they prepare first), which is
+ *        only possible once init has created the heap; a fork while
+ *        another thread is still initialising would leave init_lock held
+ *        in the child forever. So a child-only hook, registered before
+ *        init takes init_lock, resets an unfinished initialisation in the
+ *        child (leaking whatever it had made), and the child's first
+ *        call starts over.
  *
  * Locking: see malloc_internal.h for the order; this file takes init_lock
  * and, through span.c and cache.c, the others.
@@ -50,6 +57,7 @@ int mc_ready;
 static hw_mutex init_lock = HW_MUTEX_INIT;
 static HW_THREAD_LOCAL bool in_init;
 static bool hooks_registered; /* under init_lock */
+static int early_state;       /* atomic: 0, 1 registering, 2 registered */
 static int scav_restart;      /* atomic: set in a fork child (MA4) */
 
 static void fork_prepare(void)
@@ -124,12 +132,32 @@ fail:
 	return false;
 }
 
+static void early_child(void)
+{
+	/* With the full hooks registered, fork_prepare held init_lock across
+	 * the fork and fork_child releases it: nothing to reset. */
+	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE) && !hooks_registered)
+		hw_mutex_init(&init_lock);
+}
+
 bool hw_mc_init_slow(void)
 {
 	if (in_init) {
 		errno = ENOMEM;
 		return false;
 	}
+	int zero = 0;
+	if (__atomic_compare_exchange_n(&early_state, &zero, 1, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE)) {
+		if (hw_fork_hooks(NULL, NULL, early_child) != 0) {
+			__atomic_store_n(&early_state, 0, __ATOMIC_RELEASE);
+			errno = ENOMEM;
+			return false;
+		}
+		__atomic_store_n(&early_state, 2, __ATOMIC_RELEASE);
+	}
+	while (__atomic_load_n(&early_state, __ATOMIC_ACQUIRE) != 2)
+		hw_sleep_ns(1000);
 	hw_mutex_lock(&init_lock);
 	bool ok = mc_ready;
 	if (!ok) {

@@ -44,7 +44,8 @@
  *        fast paths take no lock and make no atomic read-modify-write.
  *
  * Locking. Lock order, outermost first:
- *   init lock -> cache lock -> class locks (ascending) -> meta lock
+ *   init lock -> cache lock -> class locks (ascending; 32 of them, class c
+ *   uses lock c % 32, and no path holds two) -> meta lock
  *   -> the heap's locks (registry, scav_lock, lock: src/registry.c R2).
  * The cache lock (cache.c's recycled records) is never held while another
  * is taken; it has its place in the order for the fork hooks.

@@ -16,7 +16,8 @@
  *   SP3. large_objects / large_bytes and small_spans / small_bytes count the
  *        live large runs and spans and their heap bytes.
  *
- * Locking: malloc_internal.h's order. The class lock guards its partial
+ * Locking: malloc_internal.h's order (class locks are striped: one lock
+ * serves classes c, c + 32, c + 64). The class lock guards its partial
  * list and its spans' free/bump/live/next/prev/partial; the meta lock
  * guards the metadata free lists, leaf creation and the large counters;
  * span creation and release take the heap's lock (through hw_heap_*) under
@@ -32,11 +33,23 @@
 #define META_CHUNK ((size_t)256 << 10)
 #define META_BUCKETS 8 /* 64 B .. 8 KiB */
 
+/* Class c's lock is class_locks[c % MC_LOCKS]: fewer locks than classes,
+ * so the fork hooks hold fewer at once (ThreadSanitizer's deadlock
+ * detector tracks at most 64 held by one thread), and classes far apart
+ * in size, rarely hot together, share one. */
+#define MC_LOCKS 32
+
+typedef struct lock_line {
+	hw_mutex m;
+} __attribute__((aligned(64))) lock_line;
+
+static lock_line class_locks[MC_LOCKS];
+
 typedef struct central {
-	hw_mutex lock;
+	hw_mutex *lock;
 	mc_span *partial;
 	size_t spans; /* SP3 */
-} __attribute__((aligned(64))) central;
+} central;
 
 static central centrals[MC_NCLASSES];
 
@@ -49,8 +62,10 @@ mc_span mc_freed_span = {.kind = MC_SPAN_FREED};
 
 void hw_mc_span_init(void)
 {
+	for (unsigned i = 0; i < MC_LOCKS; i++)
+		hw_mutex_init(&class_locks[i].m);
 	for (unsigned c = 0; c < MC_NCLASSES; c++)
-		hw_mutex_init(&centrals[c].lock);
+		centrals[c].lock = &class_locks[c % MC_LOCKS].m;
 }
 
 static unsigned bucket_of(size_t bytes)
@@ -205,7 +220,7 @@ size_t hw_mc_central_take(unsigned c, void **out, size_t want)
 {
 	central *k = &centrals[c];
 	size_t got = 0;
-	hw_mutex_lock(&k->lock);
+	hw_mutex_lock(k->lock);
 	while (got < want) {
 		mc_span *s = k->partial;
 		if (!s) {
@@ -233,14 +248,14 @@ size_t hw_mc_central_take(unsigned c, void **out, size_t want)
 		if (!s->free && s->bump == s->nobjs)
 			partial_remove(k, s);
 	}
-	hw_mutex_unlock(&k->lock);
+	hw_mutex_unlock(k->lock);
 	return got;
 }
 
 void hw_mc_central_give(unsigned c, void *const *objs, size_t n)
 {
 	central *k = &centrals[c];
-	hw_mutex_lock(&k->lock);
+	hw_mutex_lock(k->lock);
 	for (size_t i = 0; i < n; i++) {
 		void *p = objs[i];
 		mc_span *s = mc_span_of((uintptr_t)p);
@@ -256,7 +271,7 @@ void hw_mc_central_give(unsigned c, void *const *objs, size_t n)
 			partial_push(k, s);
 		}
 	}
-	hw_mutex_unlock(&k->lock);
+	hw_mutex_unlock(k->lock);
 }
 
 void *hw_mc_large_alloc(size_t n, size_t align, bool *zeroed)
@@ -304,26 +319,26 @@ void hw_mc_large_free(mc_span *s)
 
 void hw_mc_span_lock_all(void)
 {
-	for (unsigned c = 0; c < MC_NCLASSES; c++)
-		hw_mutex_lock(&centrals[c].lock);
+	for (unsigned i = 0; i < MC_LOCKS; i++)
+		hw_mutex_lock(&class_locks[i].m);
 	hw_mutex_lock(&meta_lock);
 }
 
 void hw_mc_span_unlock_all(void)
 {
 	hw_mutex_unlock(&meta_lock);
-	for (unsigned c = MC_NCLASSES; c-- > 0;)
-		hw_mutex_unlock(&centrals[c].lock);
+	for (unsigned i = MC_LOCKS; i-- > 0;)
+		hw_mutex_unlock(&class_locks[i].m);
 }
 
 void hw_mc_span_stats(mc_span_stats *out)
 {
 	memset(out, 0, sizeof *out);
 	for (unsigned c = 0; c < MC_NCLASSES; c++) {
-		hw_mutex_lock(&centrals[c].lock);
+		hw_mutex_lock(centrals[c].lock);
 		out->small_spans += centrals[c].spans;
 		out->small_bytes += centrals[c].spans * mc_classes[c].npages * MC_PAGE;
-		hw_mutex_unlock(&centrals[c].lock);
+		hw_mutex_unlock(centrals[c].lock);
 	}
 	hw_mutex_lock(&meta_lock);
 	out->large_objects = large_objects;

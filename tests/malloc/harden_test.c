@@ -201,6 +201,15 @@ static void test_continue_mode(void)
 	       "reports: %s", err);
 }
 
-HW_TEST_MAIN(T(test_double_free), T(test_interior_and_misaligned), T(test_foreign),
-	     T(test_canary), T(test_usable_size_checks), T(test_corrupted_free_list),
-	     T(test_continue_mode))
+int main(int argc, char **argv)
+{
+	/* No scavenger thread: each death test forks, and a child of a
+	 * single-threaded process inherits no lock held by a thread it lacks
+	 * (ThreadSanitizer's own included). */
+	mc_cfg.background_scavenger = false;
+	static const hw_test tests[] = {T(test_double_free), T(test_interior_and_misaligned),
+					T(test_foreign), T(test_canary),
+					T(test_usable_size_checks), T(test_corrupted_free_list),
+					T(test_continue_mode)};
+	return hw_test_main(tests, sizeof tests / sizeof tests[0], argc, argv);
+}
