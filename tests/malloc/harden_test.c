@@ -156,8 +156,11 @@ static void write_after_free(void *arg)
 	for (int i = 0; i < N; i++)
 		hw_free(objs[i]);
 	hw_malloc_trim(0); /* the cache's slots go back to their spans */
+	/* Only slots of keep's span: the other spans went back to the heap. */
+	mc_span *home = mc_span_of((uintptr_t)keep);
 	for (int i = 0; i < N; i++)
-		memset(objs[i], 0x41, 8);
+		if (mc_span_of((uintptr_t)objs[i]) == home)
+			memset(objs[i], 0x41, 8);
 	for (int i = 0; i < N; i++)
 		objs[i] = hw_malloc(48);
 	hw_free(keep);
