@@ -2,9 +2,10 @@
 # run.sh: builds the benchmarks (gcc -O2 release) and runs them all,
 # printing their tables: heap scaling (heap_bench), scavenge overhead
 # (scavenge_bench), what scavenges cost later allocations (refault_bench),
-# background scavenger pacing (pacing_bench), and heap_bench's workload on
-# Go's page allocator (go_pagealloc.sh, skipped when go is not installed).
-# About two minutes on a 2-core machine; docs/benchmarks.md explains every
+# background scavenger pacing (pacing_bench), the malloc layer against
+# glibc malloc (malloc_bench), and heap_bench's workload on Go's page
+# allocator (go_pagealloc.sh, skipped when go is not installed). About
+# three minutes on a 2-core machine; docs/benchmarks.md explains every
 # figure.
 #
 # Usage: bench/run.sh [--no-go]   (env: BUILD_DIR, default build-bench)
@@ -25,7 +26,7 @@ cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
 	-DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DHW_BUILD_TESTS=OFF -DHW_BUILD_FUZZERS=OFF \
 	-DHW_BUILD_BENCH=ON >/dev/null
 cmake --build "$build" --target heap_bench scavenge_bench refault_bench pacing_bench \
-	-j"$(nproc)" >/dev/null
+	malloc_bench -j"$(nproc)" >/dev/null
 
 echo "== heapward benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
@@ -39,6 +40,8 @@ echo
 "$build/bench/refault_bench"
 echo
 "$build/bench/pacing_bench"
+echo
+"$build/bench/malloc_bench"
 if [ "$go" = 1 ]; then
 	echo
 	rc=0

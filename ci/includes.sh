@@ -2,8 +2,8 @@
 # ci/includes.sh: the include-direction check (run by ci/job-lint.sh).
 #
 # The layers, lowest first (docs/architecture.md): the base floor
-# (src/base), the OS layer (platform), the page heap (src), the malloc layer
-# (src/malloc), then its users.
+# (src/base), the OS layer (platform), the page heap (src), the malloc
+# layer (src/malloc), then their users.
 # Each folder may include its own headers and those of the folders below it,
 # never one above:
 #
@@ -126,6 +126,8 @@ self_test() {
 	plant "an upward include in the base floor" src/base/base.h '#include "heap_internal.h"'
 	plant "the heap included by the platform" platform/platform.h '#include "pagebits.h"'
 	plant "an OS header in the heap" src/heap.c '#include <unistd.h>'
+	plant "the malloc layer included by the heap" src/heap.c '#include "malloc_internal.h"'
+	plant "an OS header in the malloc layer" src/malloc/malloc.c '#include <pthread.h>'
 	plant "the malloc layer included by the heap" src/heap.c '#include "options.h"'
 	plant "an OS header in the malloc layer" src/malloc/options.c '#include <unistd.h>'
 	if check "$root" >"$tmp/out"; then

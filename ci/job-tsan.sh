@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# ci/job-tsan.sh: ThreadSanitizer over the heap and platform tests.
+# ci/job-tsan.sh: ThreadSanitizer over the heap, malloc and platform tests.
 #
 # Gates: the build (clang 14, -O1 -g, HW_DEBUG=1, -fsanitize=thread, -Werror)
-# and ctest over the tests labelled heap or platform, which include the
-# multi-thread and fork tests (tests/heap/thread_test.c: fork under load,
-# concurrent scavenger start/stop; tests/platform/test_thread.c). A data race
+# and ctest over the tests labelled heap, malloc or platform, which include
+# the multi-thread and fork tests (tests/heap/thread_test.c: fork under load,
+# concurrent scavenger start/stop; tests/malloc/thread_test.c: threads
+# handing objects to each other with the scavenger running, thread exit,
+# fork under load; tests/platform/test_thread.c). A data race
 # or a lock-order inversion TSan sees stops the test (halt_on_error=1).
 # die_after_fork=0: the fork test's children use the heap, and the child's
 # own scavenger start is a thread created after a multi-threaded fork, which
@@ -23,4 +25,4 @@ hw_configure "$dir" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=Debug \
 	-DHW_BUILD_FUZZERS=OFF -DHW_BUILD_BENCH=OFF
 hw_build "$dir"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1 die_after_fork=0 second_deadlock_stack=1}"
-hw_ctest "$dir" -L 'heap|platform'
+hw_ctest "$dir" -L 'heap|malloc|platform'

@@ -218,6 +218,97 @@ HW_API int hw_heap_validate(hw_heap *h, char *msg, size_t len);
  * without the report. */
 HW_API int hw_fault_reports_enable(void);
 
+/* The malloc layer: the C allocation API, prefixed.
+ *
+ * These behave as the C library's functions of the same name without the
+ * prefix (and never define those names). They allocate from one private
+ * heap, created on the first call on hw_platform_os() (8 KiB pages, 1 TiB
+ * window of address space, its background scavenger running), with a cache
+ * per thread. Any thread may free what any other allocated. Before and
+ * after fork() the layer stays usable in both processes (objects in the
+ * caches of the parent's other threads are lost to the child).
+ *
+ * Sizes and alignment: every object is 16-byte aligned. Requests up to
+ * 64 KiB are rounded up to one of 80 size classes (16-byte steps to 256 B,
+ * then 8 classes per doubling: less than 12.5% rounding waste from 128 B
+ * up); larger ones to whole 8 KiB pages. Requests above SIZE_MAX / 4
+ * bytes fail with ENOMEM.
+ *
+ * Errors: every failure returns NULL (or, for hw_posix_memalign, the error
+ * number) with errno ENOMEM (EINVAL where said below), changing nothing.
+ * hw_free never changes errno.
+ *
+ * Always-on checks: a free or realloc of a pointer that is not heap memory,
+ * that points into an object or into freed heap memory, or that was freed
+ * already, and an overwrite of the canary written after every object whose
+ * slot (or page run) is larger than the request (its first 16 bytes past
+ * the end, checked at free and realloc), are reported on stderr in one line,
+ * e.g.
+ *   heapward: double free of 0x7f3a00002010 (a free 48-byte slot [...))
+ *   heapward: invalid free of 0x7f3a00002018: not the start of an object; ...
+ *   heapward: invalid free of 0x7ffc1234: not heap memory
+ *   heapward: heap buffer overflow: the tail canary of the 13-byte object
+ *     [0x..., 0x...) is overwritten at 0x... (0 bytes past its end), found by free
+ * and the process then aborts (SIGABRT). A build may instead continue
+ * after the report: the bad free is then ignored, and a bad realloc
+ * returns NULL with errno EINVAL. */
+
+/* n bytes (n == 0: a unique minimal object that must be freed). */
+HW_API void *hw_malloc(size_t n);
+/* Frees p (NULL: nothing). */
+HW_API void hw_free(void *p);
+/* nmemb * size zeroed bytes; ENOMEM when the product overflows. Memory the
+ * heap knows is zero (released pages) is not cleared again. */
+HW_API void *hw_calloc(size_t nmemb, size_t size);
+/* NULL p: hw_malloc(n). n == 0 and p non-NULL: frees p and returns NULL
+ * (as glibc). Otherwise the object keeps its place while n stays in its size
+ * class (small) or needs no more pages and at least half of them (large);
+ * else it moves, its first min(old, n) bytes copied. On failure p is
+ * unchanged and still owned by the caller. */
+HW_API void *hw_realloc(void *p, size_t n);
+/* hw_realloc(p, nmemb * size); ENOMEM when the product overflows. */
+HW_API void *hw_reallocarray(void *p, size_t nmemb, size_t size);
+/* *out = n bytes aligned to align; returns 0, EINVAL (align not a power of
+ * two multiple of sizeof(void *)) or ENOMEM, and leaves errno unchanged. */
+HW_API int hw_posix_memalign(void **out, size_t align, size_t n);
+/* n bytes aligned to align (any power of two; NULL with EINVAL otherwise);
+ * n need not be a multiple of align. */
+HW_API void *hw_aligned_alloc(size_t align, size_t n);
+/* As hw_aligned_alloc, but an alignment that is not a power of two is
+ * rounded up to one (as glibc); EINVAL only above 2^63. */
+HW_API void *hw_memalign(size_t align, size_t n);
+/* n bytes aligned to the OS page. */
+HW_API void *hw_valloc(size_t n);
+/* n rounded up to whole OS pages (one page for 0), aligned to the page. */
+HW_API void *hw_pvalloc(size_t n);
+/* The size requested for p (0 for NULL): exactly the bytes the caller may
+ * use, since the slack beyond them holds the canary. p must be a live
+ * object's start (else reported, as a free would be; 0 when continuing). */
+HW_API size_t hw_malloc_usable_size(void *p);
+/* Returns the calling thread's cached free objects to their spans, then
+ * every free page of the heap to the OS; pad is ignored. Returns 1 when
+ * memory was released, else 0. */
+HW_API int hw_malloc_trim(size_t pad);
+
+typedef struct hw_malloc_stats {
+	/* Spans of small objects, and the heap bytes they hold. */
+	size_t small_spans, small_span_bytes;
+	/* Live large objects, and the heap bytes they hold (whole pages). */
+	size_t large_objects, large_bytes;
+	/* Out-of-line metadata (span records, page map, thread caches' records
+	 * are not counted), outside the heap. */
+	size_t meta_bytes;
+	/* The private heap's hw_heap_stats fields of the same names. */
+	size_t heap_mapped, heap_inuse, heap_released, heap_ready;
+	/* Threads with a live cache. */
+	uint64_t thread_caches;
+	/* Misuse reports (all but the first abort unless the layer continues). */
+	uint64_t errors;
+} hw_malloc_stats;
+
+/* A snapshot of the malloc layer (all zero before its first use). */
+HW_API void hw_malloc_stats_get(hw_malloc_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,9 +1,10 @@
 /* thread.h: the few thread, lock, fork and clock primitives the heap needs.
  *
  * Owns: hw_mutex (a plain, non-recursive lock, statically initialisable),
- * hw_thread (one joinable thread), the process's fork hooks, a monotonic
- * clock and sleeping. POSIX implementation in thread_posix.c; a Windows one
- * belongs beside it.
+ * hw_thread (one joinable thread), the process's fork hooks, thread-local
+ * storage that never allocates (HW_THREAD_LOCAL) and a per-thread exit hook
+ * (hw_thread_key), a monotonic clock and sleeping. POSIX implementation in
+ * thread_posix.c; a Windows one belongs beside it.
  *
  * Invariants:
  *   T1. hw_mutex_init cannot fail, and HW_MUTEX_INIT is the same state as a
@@ -20,6 +21,15 @@
  *       last locked m and has not unlocked it (the *_locked functions
  *       assert it).
  *
+ *   T6. An HW_THREAD_LOCAL variable is in the initial-exec TLS model: an
+ *       access is a fixed offset from the thread pointer and never calls
+ *       __tls_get_addr, which may allocate (with malloc).
+ *   T7. A thread-exit hook runs in the exiting thread, once per destructor
+ *       round in which the thread's value is non-NULL; the value is reset
+ *       to NULL before each call, so the hook runs again in the next round
+ *       only if it sets the value again. There are HW_THREAD_EXIT_ROUNDS
+ *       rounds at most.
+ *
  * Locking: these are the locks; nothing here holds one across calls.
  */
 #ifndef HW_THREAD_H
@@ -29,7 +39,21 @@
 
 #include <stdint.h>
 
+#include <limits.h>
 #include <pthread.h>
+
+/* T6. The initial-exec model also holds in a shared library that is linked
+ * or preloaded (its TLS is static); a library dlopen'd later would draw on
+ * the C library's small static TLS surplus, so keep such variables few and
+ * small (a pointer). */
+#define HW_THREAD_LOCAL __thread __attribute__((tls_model("initial-exec")))
+
+/* T7: destructor rounds at thread exit (POSIX; 4 on glibc). */
+#ifdef PTHREAD_DESTRUCTOR_ITERATIONS
+#define HW_THREAD_EXIT_ROUNDS PTHREAD_DESTRUCTOR_ITERATIONS
+#else
+#define HW_THREAD_EXIT_ROUNDS 4
+#endif
 
 /* Under HW_DEBUG the lock remembers its holder, for hw_mutex_held. */
 typedef struct hw_mutex {
@@ -67,6 +91,19 @@ void hw_thread_join(hw_thread *t);
 /* Registers hooks to run around fork() (T4); 0 or an errno value (ENOMEM).
  * Hooks cannot be removed: register once per process. */
 int hw_fork_hooks(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+
+/* A per-thread value whose hook runs at the thread's exit (T7). */
+typedef struct hw_thread_key {
+	unsigned key;
+} hw_thread_key;
+
+/* Creates a key with exit hook fn; 0 or an errno value (EAGAIN). Create
+ * keys early: glibc keeps the first 32 in the thread itself, and setting a
+ * later key's value may allocate. */
+int hw_thread_key_create(hw_thread_key *k, void (*fn)(void *value));
+/* Sets the calling thread's value, arming (or, from fn, re-arming) the
+ * hook; 0 or an errno value (ENOMEM). */
+int hw_thread_key_set(hw_thread_key k, void *value);
 
 uint64_t hw_now_ns(void);
 /* Thread CPU time, for pacing by CPU budget. */

@@ -13,6 +13,10 @@
  *   T4. hw_fork_hooks is pthread_atfork.
  *   T5. Under HW_DEBUG, lock records the holder after taking the lock and
  *       unlock clears it before releasing, with relaxed atomics.
+ *   T6. HW_THREAD_LOCAL is the compiler's initial-exec TLS attribute.
+ *   T7. hw_thread_key is a pthread key: glibc runs key destructors for up
+ *       to PTHREAD_DESTRUCTOR_ITERATIONS rounds, clearing each value before
+ *       its destructor runs.
  *
  * Locking: these are the locks; nothing here holds one across calls.
  */
@@ -96,6 +100,23 @@ void hw_thread_join(hw_thread *t)
 int hw_fork_hooks(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {
 	return pthread_atfork(prepare, parent, child);
+}
+
+_Static_assert(sizeof(pthread_key_t) <= sizeof(unsigned),
+	       "pthread_key_t does not fit hw_thread_key");
+
+int hw_thread_key_create(hw_thread_key *k, void (*fn)(void *value))
+{
+	pthread_key_t key;
+	int rc = pthread_key_create(&key, fn);
+	if (rc == 0)
+		k->key = (unsigned)key;
+	return rc;
+}
+
+int hw_thread_key_set(hw_thread_key k, void *value)
+{
+	return pthread_setspecific((pthread_key_t)k.key, value);
 }
 
 static uint64_t clock_ns(clockid_t id)

@@ -548,6 +548,14 @@ void hw_heap_arena_get(hw_heap *h, size_t i, void **base, size_t *size)
 	hw_mutex_unlock(&h->lock);
 }
 
+void hw_heap_window(hw_heap *h, uintptr_t *base, size_t *size)
+{
+	hw_mutex_lock(&h->lock);
+	*base = h->base;
+	*size = h->address_space;
+	hw_mutex_unlock(&h->lock);
+}
+
 int hw_heap_grow(hw_heap *h, size_t npages)
 {
 	if (npages == 0)

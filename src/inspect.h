@@ -29,6 +29,12 @@ void hw_heap_arena_get(hw_heap *h, size_t i, void **base, size_t *size);
  * (the grow path on its own): 0, or ENOMEM with the heap unchanged. */
 int hw_heap_grow(hw_heap *h, size_t npages);
 
+/* The window of address space the heap grows over, [*base, *base + *size):
+ * fixed at the first grow, so a caller that has grown the heap once may
+ * cache it (the malloc layer's page map covers it). *base is 0 before the
+ * first grow. */
+void hw_heap_window(hw_heap *h, uintptr_t *base, size_t *size);
+
 /* The platform the heap runs on. */
 hw_platform *hw_heap_platform(hw_heap *h);
 

@@ -1,0 +1,126 @@
+/* cache.c: the per-thread caches.
+ *
+ * Owns: each thread's mc_cache (one bin of free slots per class, as an array
+ * stack: a cached slot's memory is never written, so a cached slot holds no
+ * link a stray write could corrupt), its creation on the thread's first
+ * call, its flush and recycling at thread exit, and the recycled records.
+ *
+ * Remote frees. A slot freed by a thread other than the one that allocated
+ * it goes into the freeing thread's cache like any other (as jemalloc,
+ * tcmalloc and Scudo do), and returns to its span when that cache flushes a
+ * batch under the class lock. One mechanism for local and remote frees, no
+ * owner per span, so a thread's exit abandons nothing but its cache (which
+ * it flushes); the price is a lock per batch in a producer/consumer pair,
+ * where an owner-side CAS list (mimalloc) pays an atomic per object
+ * (bench/malloc_bench.c measures the pair).
+ *
+ * Invariants (MC7, and):
+ *   CA1. mc_tls is NULL until the thread's first allocation or free, then
+ *        its cache, then &mc_dead_cache once its exit hook has flushed it
+ *        (or when no cache could be made); later calls from that thread
+ *        take the locked fallback (one slot per class-lock round trip).
+ *   CA2. The exit hook re-arms itself until the round before the last
+ *        (T7), so frees made by other libraries' destructors in earlier
+ *        rounds still find the cache; that round flushes it, and the last
+ *        round's callers take the fallback. Not the last round itself:
+ *        ThreadSanitizer tears its own thread state down in the last
+ *        round from an older key, which runs before ours.
+ *   CA3. A cache record is never freed: it goes on the recycled list for
+ *        the next thread (records come from the platform, not the heap).
+ *
+ * Locking: a cache is its thread's alone (no lock). cache_lock guards the
+ * recycled list; it is taken alone, never with another lock of the layer
+ * (so the fork hooks take it first).
+ */
+#include "malloc_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+HW_THREAD_LOCAL mc_cache *mc_tls;
+mc_cache mc_dead_cache;
+uint64_t mc_threads_live;
+
+static hw_thread_key exit_key;
+static hw_mutex cache_lock = HW_MUTEX_INIT;
+static mc_cache *recycled; /* under cache_lock */
+static size_t record_bytes;
+
+static void cache_exit(void *v);
+
+int hw_mc_cache_init(void)
+{
+	record_bytes = hw_align_up(sizeof(mc_cache) + hw_mc_cache_slots() * sizeof(void *),
+				   mc_g.pf->caps.page_size);
+	return hw_thread_key_create(&exit_key, cache_exit);
+}
+
+mc_cache *hw_mc_cache_create(void)
+{
+	mc_cache *c;
+	hw_mutex_lock(&cache_lock);
+	c = recycled;
+	if (c)
+		recycled = c->next_free;
+	hw_mutex_unlock(&cache_lock);
+	if (!c) {
+		void *p;
+		if (hw_sys_alloc(mc_g.pf, record_bytes, &p) != 0) {
+			mc_tls = &mc_dead_cache;
+			return mc_tls;
+		}
+		c = p;
+	}
+	memset(c, 0, sizeof *c);
+	void **slot = c->slots;
+	for (unsigned k = 0; k < MC_NCLASSES; k++) {
+		c->bin[k].slot = slot;
+		c->bin[k].cap = mc_classes[k].cap;
+		slot += mc_classes[k].cap;
+	}
+	if (hw_thread_key_set(exit_key, c) != 0) {
+		/* No exit hook: a cache would leak its slots at exit. */
+		hw_mutex_lock(&cache_lock);
+		c->next_free = recycled;
+		recycled = c;
+		hw_mutex_unlock(&cache_lock);
+		mc_tls = &mc_dead_cache;
+		return mc_tls;
+	}
+	__atomic_fetch_add(&mc_threads_live, 1, __ATOMIC_RELAXED);
+	mc_tls = c;
+	return c;
+}
+
+void hw_mc_cache_flush(mc_cache *c)
+{
+	for (unsigned k = 0; k < MC_NCLASSES; k++) {
+		mc_bin *b = &c->bin[k];
+		if (b->n) {
+			hw_mc_central_give(k, b->slot, b->n);
+			b->n = 0;
+		}
+	}
+}
+
+static void cache_exit(void *v)
+{
+	mc_cache *c = v;
+	int saved = errno;
+	if (++c->exit_rounds < HW_THREAD_EXIT_ROUNDS - 1 &&
+	    hw_thread_key_set(exit_key, c) == 0) {
+		errno = saved;
+		return; /* CA2 */
+	}
+	mc_tls = &mc_dead_cache;
+	hw_mc_cache_flush(c);
+	hw_mutex_lock(&cache_lock);
+	c->next_free = recycled;
+	recycled = c;
+	hw_mutex_unlock(&cache_lock);
+	__atomic_fetch_sub(&mc_threads_live, 1, __ATOMIC_RELAXED);
+	errno = saved;
+}
+
+void hw_mc_cache_lock(void) { hw_mutex_lock(&cache_lock); }
+void hw_mc_cache_unlock(void) { hw_mutex_unlock(&cache_lock); }

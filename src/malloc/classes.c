@@ -1,0 +1,92 @@
+/* classes.c: the size classes and the size-to-class tables.
+ *
+ * Owns: mc_classes (slot size, span pages, slots per span, division magic,
+ * thread-cache batch and cap, span record size) and the two lookup tables
+ * behind mc_class_of.
+ *
+ * Invariants (malloc_internal.h MC1, MC2, and):
+ *   CL1. mc_class_of(n) is the smallest class whose slot holds n bytes, for
+ *        every n <= MC_SMALL_MAX (tests/malloc/classes_test.c checks every n).
+ *   CL2. (off * magic) >> 32 == off / size for every offset off inside a
+ *        span (checked here for each slot's first and last byte, and
+ *        exhaustively by the test).
+ *   CL3. The tables are a pure function of the constants: filling them twice
+ *        writes the same values, so a second call is harmless.
+ *
+ * Why these classes: 16-byte steps to 256 keep malloc's 16-byte alignment
+ * and the small sizes programs use most exact; 8 classes per doubling above
+ * (Go's size/8 spacing) bound rounding waste by 1/9 of the slot, under the
+ * 1/8 target, where 4 per doubling would waste up to 1/5 (a 129-byte request
+ * in a 160-byte slot).
+ *
+ * Locking: none; the tables are filled under the init lock, before the
+ * ready flag that publishes them.
+ */
+#include "malloc_internal.h"
+
+mc_class mc_classes[MC_NCLASSES];
+uint8_t mc_lut_small[1024 / 16 + 1];
+uint8_t mc_lut_large[65536 / 128 + 1];
+static size_t cache_slots;
+
+static uint32_t class_size(unsigned c)
+{
+	if (c < 16)
+		return 16u * (c + 1);
+	unsigned k = (c - 16) / 8, j = (c - 16) % 8; /* doubling k from 256 */
+	uint32_t base = 256u << k;
+	return base + (base / 8) * (j + 1);
+}
+
+static uint16_t span_pages(uint32_t size)
+{
+	size_t min_bytes = hw_min((size_t)size * 8, 65536);
+	size_t np = (min_bytes + MC_PAGE - 1) / MC_PAGE;
+	while (((np * MC_PAGE) % size) * 8 > np * MC_PAGE) /* MC2 */
+		np++;
+	return (uint16_t)np;
+}
+
+void hw_mc_classes_init(void)
+{
+	size_t slots = 0;
+	for (unsigned c = 0; c < MC_NCLASSES; c++) {
+		mc_class *k = &mc_classes[c];
+		k->size = class_size(c);
+		k->npages = span_pages(k->size);
+		k->nobjs = (uint16_t)(k->npages * MC_PAGE / k->size);
+		k->magic = (uint32_t)(UINT32_MAX / k->size + 1);
+		/* A batch is about 16 KiB of slots (1 to 32): a refill or flush
+		 * takes the class lock once per batch, and a cache holds two
+		 * batches, so a thread retains at most about 32 KiB per class. */
+		size_t batch = hw_max(1, hw_min(32, 16384 / k->size));
+		k->batch = (uint16_t)batch;
+		k->cap = (uint16_t)(2 * batch);
+		slots += k->cap;
+		size_t rec = sizeof(mc_span) + (size_t)k->nobjs * sizeof(uint16_t);
+		k->rec_bytes = (uint32_t)hw_align_up(rec, 64);
+		/* CL2 at each slot's edges. */
+		for (size_t i = 0; i < k->nobjs; i++) {
+			size_t lo = i * k->size, hi = lo + k->size - 1;
+			HW_CHECK(((uint64_t)lo * k->magic) >> 32 == i &&
+					 ((uint64_t)hi * k->magic) >> 32 == i,
+				 "malloc: class division magic is inexact");
+		}
+	}
+	HW_CHECK(class_size(MC_NCLASSES - 1) == MC_SMALL_MAX, "malloc: class table size");
+	unsigned c = 0;
+	for (size_t i = 0; i < sizeof mc_lut_small; i++) {
+		while (mc_classes[c].size < i * 16)
+			c++;
+		mc_lut_small[i] = (uint8_t)c;
+	}
+	c = 0;
+	for (size_t i = 0; i < sizeof mc_lut_large; i++) {
+		while (mc_classes[c].size < i * 128)
+			c++;
+		mc_lut_large[i] = (uint8_t)c;
+	}
+	cache_slots = slots;
+}
+
+size_t hw_mc_cache_slots(void) { return cache_slots; }

@@ -1,0 +1,141 @@
+/* harden.c: tail canaries and misuse reports.
+ *
+ * Owns: the canary bytes written after an object's requested end (MC6) and
+ * the one-line reports for misuse the always-on checks find: double free,
+ * a free of a pointer that is not a live object's start, a free of memory
+ * that is not the heap's, an overwritten canary and a corrupted free list.
+ *
+ * Invariants:
+ *   HD1. A report is one line, written with hw_report_write (formatted on
+ *        the stack: no malloc, no stdio, safe under a malloc override), and
+ *        starts with a fixed phrase tests match:
+ *          "heapward: double free of 0x..."
+ *          "heapward: invalid free of 0x...: not the start of an object"
+ *          "heapward: invalid free of 0x...: not heap memory"
+ *          "heapward: invalid free of 0x...: in freed heap memory"
+ *          "heapward: heap buffer overflow: ..."
+ *          "heapward: corrupted free list ..."
+ *        ("free" is the operation: "realloc" or "malloc_usable_size" for
+ *        those calls). It names the address and, when there is one, the
+ *        object's bounds [start, end) and size.
+ *   HD2. After a report the process aborts, unless mc_cfg.abort_on_error is
+ *        false; then the caller goes on as its contract says (the bad free
+ *        is ignored) and mc_errors counts the report.
+ *   HD3. Canary byte i (0-based after the requested end) is canary[i], a
+ *        fixed pattern with no zero byte, so neither a string terminator
+ *        nor a zeroing overflow leaves it intact.
+ *
+ * Locking: none (reports may interleave with other threads' output).
+ */
+#include "malloc_internal.h"
+
+#include <string.h>
+
+uint64_t mc_errors;
+
+static const unsigned char canary[MC_CANARY_MAX] = {
+	0xa5,
+	0x5a,
+	0xc3,
+	0x3c,
+	0x96,
+	0x69,
+	0xe1,
+	0x1e,
+	0xb4,
+	0x4b,
+	0xd2,
+	0x2d,
+	0x87,
+	0x78,
+	0xf0,
+	0x0f,
+};
+
+void hw_mc_canary_write(unsigned char *end, size_t slack)
+{
+	memcpy(end, canary, hw_min(slack, MC_CANARY_MAX));
+}
+
+const unsigned char *hw_mc_canary_find(const unsigned char *end, size_t slack)
+{
+	size_t n = hw_min(slack, MC_CANARY_MAX);
+	if (HW_LIKELY(memcmp(end, canary, n) == 0))
+		return NULL;
+	for (size_t i = 0;; i++)
+		if (end[i] != canary[i])
+			return end + i;
+}
+
+static void finish(void)
+{
+	__atomic_fetch_add(&mc_errors, 1, __ATOMIC_RELAXED);
+	if (mc_cfg.abort_on_error)
+		hw_process_abort();
+}
+
+void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s, size_t idx,
+		  const void *at)
+{
+	uintptr_t lo = 0, len = 0;
+	bool live = false;
+	if (s && s->kind == MC_SPAN_SMALL && idx < s->nobjs) {
+		lo = s->start + (uintptr_t)idx * s->size;
+		uint16_t st = s->state[idx];
+		live = st != 0;
+		len = live ? s->size - (st - 1u) : s->size;
+	} else if (s && s->kind == MC_SPAN_LARGE) {
+		lo = s->start;
+		len = s->req;
+		live = true;
+	}
+	switch (what) {
+	case MC_BAD_DOUBLE_FREE:
+		if (lo)
+			hw_report_write(
+				"heapward: double free of %p (a free %zu-byte slot [%p, %p))\n", p,
+				(size_t)len, (void *)lo, (void *)(lo + len));
+		else
+			hw_report_write("heapward: double free of %p (a freed large object)\n", p);
+		break;
+	case MC_BAD_INTERIOR:
+		if (lo)
+			hw_report_write(
+				"heapward: invalid %s of %p: not the start of an object; it is "
+				"%zu bytes into the %s %zu-byte object [%p, %p)\n",
+				op, p, (size_t)((uintptr_t)p - lo), live ? "live" : "free",
+				(size_t)len, (void *)lo, (void *)(lo + len));
+		else
+			hw_report_write(
+				"heapward: invalid %s of %p: not the start of an object; it is in "
+				"the tail of a span [%p, %p) no object covers\n",
+				op, p, (void *)s->start,
+				(void *)(s->start + (uintptr_t)s->npages * MC_PAGE));
+		break;
+	case MC_BAD_FOREIGN:
+		hw_report_write("heapward: invalid %s of %p: not heap memory\n", op, p);
+		break;
+	case MC_BAD_FREED_MEMORY:
+		hw_report_write("heapward: invalid %s of %p: in freed heap memory\n", op, p);
+		break;
+	case MC_BAD_OVERFLOW:
+		hw_report_write("heapward: heap buffer overflow: the tail canary of the %zu-byte "
+				"object [%p, %p) is overwritten at %p (%zu bytes past its end), "
+				"found by %s\n",
+				(size_t)len, (void *)lo, (void *)(lo + len), at,
+				(size_t)((uintptr_t)at - (lo + len)), op);
+		break;
+	default:
+		break;
+	}
+	finish();
+}
+
+void hw_mc_corrupt_list(const mc_span *s, const void *next)
+{
+	hw_report_write("heapward: corrupted free list in the span [%p, %p) of %u-byte slots: "
+			"link %p is not a free slot (a write after free?)\n",
+			(void *)s->start, (void *)(s->start + (uintptr_t)s->npages * MC_PAGE),
+			(unsigned)s->size, next);
+	finish();
+}

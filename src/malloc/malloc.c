@@ -1,0 +1,604 @@
+/* malloc.c: the prefixed C allocation API (heapward.h's hw_malloc family),
+ * lazy initialisation and fork safety.
+ *
+ * Owns: hw_malloc, hw_free, hw_calloc, hw_realloc, hw_reallocarray,
+ * hw_posix_memalign, hw_aligned_alloc, hw_memalign, hw_valloc, hw_pvalloc,
+ * hw_malloc_usable_size, hw_malloc_trim and hw_malloc_stats_get; the
+ * layer's one-time set-up (class tables, the private heap and its window,
+ * the page map's top array, the thread-exit key, the fork hooks, the
+ * background scavenger); and the per-object checks on every free.
+ *
+ * Fast paths. hw_malloc of a small size pops its class's bin in the
+ * thread's cache; hw_free of a small object checks it (span, slot start,
+ * state, canary) and pushes it on the bin. Neither takes a lock nor makes
+ * an atomic read-modify-write (MC7); everything else is a slow path.
+ *
+ * Invariants (malloc_internal.h MC1-MC7, and):
+ *   MA1. Initialisation runs once, on the first call that needs it, under
+ *        init_lock, and is published by a release store of mc_ready; no
+ *        constructor is involved. A call made by the initialisation itself
+ *        (through a library it calls) fails with ENOMEM instead of
+ *        deadlocking.
+ *   MA2. Every failing call sets errno to ENOMEM (EINVAL where heapward.h
+ *        says so) and changes nothing; hw_free never changes errno;
+ *        hw_posix_memalign returns its error and leaves errno alone.
+ *   MA3. A free or realloc checks, before touching anything: the pointer
+ *        maps to a span (else "not heap memory" or "in freed heap memory"),
+ *        is a slot's start (else "not the start of an object"), the slot is
+ *        live (else "double free"), and its canary is intact (else "heap
+ *        buffer overflow"). A bad free is ignored after the report when
+ *        the layer continues on errors.
+ *   MA4. Fork: the prepare hook takes init_lock, then every lock of the
+ *        layer in MC order; the parent and child hooks release them. The
+ *        child, which has no scavenger thread (threads do not survive
+ *        fork), restarts it on its next slow path. These hooks must be
+ *        registered after the heap's (so they prepare first), which is
+ *        only possible once init has created the heap; a fork while
+ *        another thread is still initialising would leave init_lock held
+ *        in the child forever. So a child-only hook, registered before
+ *        init takes init_lock, resets an unfinished initialisation in the
+ *        child (leaking whatever it had made), and the child's first
+ *        call starts over.
+ *
+ * Locking: see malloc_internal.h for the order; this file takes init_lock
+ * and, through span.c and cache.c, the others.
+ */
+#include "malloc_internal.h"
+
+#include "inspect.h"
+
+#include <errno.h>
+#include <string.h>
+
+mc_global mc_g;
+mc_config mc_cfg = {.abort_on_error = true, .background_scavenger = true};
+int mc_ready;
+
+static hw_mutex init_lock = HW_MUTEX_INIT;
+static HW_THREAD_LOCAL bool in_init;
+static bool hooks_registered; /* under init_lock */
+static int early_state;       /* atomic: 0, 1 registering, 2 registered */
+static int scav_restart;      /* atomic: set in a fork child (MA4) */
+
+static void fork_prepare(void)
+{
+	hw_mutex_lock(&init_lock);
+	hw_mc_cache_lock();
+	hw_mc_span_lock_all();
+}
+
+static void fork_parent(void)
+{
+	hw_mc_span_unlock_all();
+	hw_mc_cache_unlock();
+	hw_mutex_unlock(&init_lock);
+}
+
+static void fork_child(void)
+{
+	hw_mc_span_unlock_all();
+	hw_mc_cache_unlock();
+	if (mc_cfg.background_scavenger)
+		__atomic_store_n(&scav_restart, 1, __ATOMIC_RELAXED);
+	hw_mutex_unlock(&init_lock);
+}
+
+static bool init_locked(void)
+{
+	hw_mc_classes_init();
+	hw_mc_span_init();
+	mc_g.pf = hw_platform_os();
+	hw_heap_config cfg = {0};
+	cfg.platform = mc_g.pf;
+	cfg.page_size = MC_PAGE;
+	hw_heap *h = hw_heap_create(&cfg);
+	if (!h)
+		return false;
+	uintptr_t base;
+	size_t wsize;
+	/* The window is fixed at the first grow: grow now, so the page map
+	 * can cover it (reserves address space only). */
+	if (hw_heap_grow(h, 1) != 0)
+		goto fail;
+	hw_heap_window(h, &base, &wsize);
+	size_t ntop = wsize / (MC_PAGE * MC_LEAF_ENTRIES);
+	void *top;
+	if (hw_sys_alloc(mc_g.pf, hw_align_up(ntop * sizeof(mc_span *), mc_g.pf->caps.page_size),
+			 &top) != 0)
+		goto fail;
+	mc_g.heap = h;
+	mc_g.base = base;
+	mc_g.wsize = wsize;
+	mc_g.top = top;
+	mc_g.ntop = ntop;
+	if (hw_mc_cache_init() != 0)
+		goto fail_top;
+	if (!hooks_registered) {
+		/* Registered after the heap's own hooks, so ours prepare first
+		 * (MA4): this layer's locks come before the heap's. */
+		if (hw_fork_hooks(fork_prepare, fork_parent, fork_child) != 0)
+			goto fail_top;
+		hooks_registered = true;
+	}
+	if (mc_cfg.background_scavenger)
+		(void)hw_heap_scavenger_start(h);
+	return true;
+fail_top:
+	hw_sys_release(mc_g.pf, top,
+		       hw_align_up(ntop * sizeof(mc_span *), mc_g.pf->caps.page_size));
+	memset(&mc_g, 0, sizeof mc_g);
+fail:
+	hw_heap_destroy(h);
+	return false;
+}
+
+static void early_child(void)
+{
+	/* With the full hooks registered, fork_prepare held init_lock across
+	 * the fork and fork_child releases it: nothing to reset. */
+	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE) && !hooks_registered)
+		hw_mutex_init(&init_lock);
+}
+
+bool hw_mc_init_slow(void)
+{
+	if (in_init) {
+		errno = ENOMEM;
+		return false;
+	}
+	int zero = 0;
+	if (__atomic_compare_exchange_n(&early_state, &zero, 1, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE)) {
+		if (hw_fork_hooks(NULL, NULL, early_child) != 0) {
+			__atomic_store_n(&early_state, 0, __ATOMIC_RELEASE);
+			errno = ENOMEM;
+			return false;
+		}
+		__atomic_store_n(&early_state, 2, __ATOMIC_RELEASE);
+	}
+	while (__atomic_load_n(&early_state, __ATOMIC_ACQUIRE) != 2)
+		hw_sleep_ns(1000);
+	hw_mutex_lock(&init_lock);
+	bool ok = mc_ready;
+	if (!ok) {
+		in_init = true;
+		ok = init_locked();
+		in_init = false;
+		if (ok)
+			__atomic_store_n(&mc_ready, 1, __ATOMIC_RELEASE);
+	}
+	hw_mutex_unlock(&init_lock);
+	if (!ok)
+		errno = ENOMEM;
+	return ok;
+}
+
+static void maybe_restart_scavenger(void)
+{
+	if (HW_UNLIKELY(__atomic_load_n(&scav_restart, __ATOMIC_RELAXED)) &&
+	    __atomic_exchange_n(&scav_restart, 0, __ATOMIC_RELAXED))
+		(void)hw_heap_scavenger_start(mc_g.heap);
+}
+
+/* MC4, MC6: slot p of span s becomes live with n requested bytes. */
+static inline void mark_live(mc_span *s, void *p, size_t n)
+{
+	size_t idx = mc_slot_index(s, (uintptr_t)p - s->start);
+	size_t slack = s->size - n;
+	s->state[idx] = (uint16_t)(slack + 1);
+	if (slack)
+		hw_mc_canary_write((unsigned char *)p + n, slack);
+}
+
+/* The class for n bytes aligned to align, or MC_NCLASSES when the object
+ * must be a large one. A slot is aligned when its size is a multiple of
+ * the alignment, since spans start on heap pages. */
+static unsigned class_for(size_t n, size_t align)
+{
+	if (n > MC_SMALL_MAX)
+		return MC_NCLASSES;
+	unsigned c = mc_class_of(n);
+	if (align <= 16)
+		return c;
+	if (align > MC_PAGE)
+		return MC_NCLASSES;
+	for (; c < MC_NCLASSES; c++)
+		if (mc_classes[c].size % align == 0 && mc_classes[c].size - n < UINT16_MAX)
+			return c;
+	return MC_NCLASSES;
+}
+
+/* A free slot of class c, from the cache (refilled if empty) or, for a
+ * thread without one, straight from the central list. */
+static void *small_slot(unsigned c)
+{
+	mc_cache *tc = mc_tls;
+	if (!tc)
+		tc = hw_mc_cache_create();
+	mc_bin *b = &tc->bin[c];
+	if (b->n)
+		return b->slot[--b->n];
+	if (tc == &mc_dead_cache) {
+		void *p;
+		return hw_mc_central_take(c, &p, 1) ? p : NULL;
+	}
+	size_t got = hw_mc_central_take(c, b->slot, mc_classes[c].batch);
+	if (!got)
+		return NULL;
+	b->n = (uint32_t)got;
+	return b->slot[--b->n];
+}
+
+static void *alloc_slow(size_t n, size_t align, bool zero)
+{
+	if (!mc_init())
+		return NULL;
+	if (n > MC_MAX_REQUEST) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	maybe_restart_scavenger();
+	unsigned c = class_for(n, align);
+	if (c < MC_NCLASSES) {
+		void *p = small_slot(c);
+		if (!p) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		mark_live(mc_span_of((uintptr_t)p), p, n);
+		if (zero)
+			memset(p, 0, n);
+		return p;
+	}
+	bool zeroed = false;
+	void *p = hw_mc_large_alloc(n, align, &zeroed);
+	if (!p) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (zero && !zeroed)
+		memset(p, 0, n);
+	size_t np = mc_large_pages(n);
+	if (np * MC_PAGE > n)
+		hw_mc_canary_write((unsigned char *)p + n, np * MC_PAGE - n);
+	return p;
+}
+
+void *hw_malloc(size_t n)
+{
+	mc_cache *tc = mc_tls;
+	if (HW_LIKELY(tc && n <= MC_SMALL_MAX)) {
+		mc_bin *b = &tc->bin[mc_class_of(n)];
+		if (HW_LIKELY(b->n)) {
+			void *p = b->slot[--b->n];
+			mark_live(mc_span_of((uintptr_t)p), p, n);
+			return p;
+		}
+	}
+	return alloc_slow(n, 0, false);
+}
+
+/* MA3 for a pointer that is not a small span's: large, freed, foreign. */
+static void free_other(void *p, mc_span *s)
+{
+	if (!s) {
+		hw_mc_misuse(MC_BAD_FOREIGN, "free", p, NULL, 0, NULL);
+		return;
+	}
+	if (s->kind == MC_SPAN_FREED) {
+		bool start = ((uintptr_t)p & (MC_PAGE - 1)) == 0;
+		hw_mc_misuse(start ? MC_BAD_DOUBLE_FREE : MC_BAD_FREED_MEMORY, "free", p, NULL, 0,
+			     NULL);
+		return;
+	}
+	if ((uintptr_t)p != s->start) {
+		hw_mc_misuse(MC_BAD_INTERIOR, "free", p, s, 0, NULL);
+		return;
+	}
+	size_t slack = (size_t)s->npages * MC_PAGE - s->req;
+	const unsigned char *bad = slack ? hw_mc_canary_find((unsigned char *)p + s->req, slack)
+					 : NULL;
+	if (HW_UNLIKELY(bad))
+		hw_mc_misuse(MC_BAD_OVERFLOW, "free", p, s, 0, bad);
+	int saved = errno;
+	hw_mc_large_free(s);
+	errno = saved;
+}
+
+static HW_COLD void free_uninit(void *p)
+{
+	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE)) {
+		/* Nothing was ever allocated: p cannot be ours. */
+		hw_mc_misuse(MC_BAD_FOREIGN, "free", p, NULL, 0, NULL);
+		return;
+	}
+	int saved = errno;
+	hw_mc_cache_create();
+	errno = saved;
+	hw_free(p);
+}
+
+static void free_flush(mc_cache *tc, mc_bin *b, unsigned c, void *p)
+{
+	int saved = errno;
+	if (tc == &mc_dead_cache) {
+		hw_mc_central_give(c, &p, 1);
+	} else {
+		/* Give back the oldest batch; the newest stay, warm. */
+		uint32_t k = mc_classes[c].batch;
+		hw_mc_central_give(c, b->slot, k);
+		memmove(b->slot, b->slot + k, (b->n - k) * sizeof(void *));
+		b->n -= k;
+		b->slot[b->n++] = p;
+	}
+	errno = saved;
+}
+
+void hw_free(void *p)
+{
+	if (!p)
+		return;
+	mc_cache *tc = mc_tls;
+	if (HW_UNLIKELY(!tc)) {
+		free_uninit(p);
+		return;
+	}
+	mc_span *s = mc_span_of((uintptr_t)p);
+	if (HW_UNLIKELY(!s || s->kind != MC_SPAN_SMALL)) {
+		free_other(p, s);
+		return;
+	}
+	uintptr_t off = (uintptr_t)p - s->start;
+	size_t idx = mc_slot_index(s, off);
+	if (HW_UNLIKELY(idx * s->size != off || idx >= s->nobjs)) {
+		hw_mc_misuse(MC_BAD_INTERIOR, "free", p, s, idx, NULL);
+		return;
+	}
+	unsigned st = s->state[idx];
+	if (HW_UNLIKELY(st == 0)) {
+		hw_mc_misuse(MC_BAD_DOUBLE_FREE, "free", p, s, idx, NULL);
+		return;
+	}
+	if (st > 1) {
+		size_t slack = st - 1;
+		const unsigned char *bad =
+			hw_mc_canary_find((unsigned char *)p + s->size - slack, slack);
+		if (HW_UNLIKELY(bad))
+			hw_mc_misuse(MC_BAD_OVERFLOW, "free", p, s, idx, bad);
+	}
+	s->state[idx] = 0;
+	mc_bin *b = &tc->bin[s->cls];
+	if (HW_LIKELY(b->n < b->cap)) {
+		b->slot[b->n++] = p;
+		return;
+	}
+	free_flush(tc, b, s->cls, p);
+}
+
+/* MA3 for realloc and malloc_usable_size: p's span when p is a live
+ * object's start (its slot in *idx), else NULL after the report. With
+ * check_canary, an overwritten canary is reported too (and p still
+ * returned when the layer continues). */
+static mc_span *live_object(void *p, const char *op, size_t *idx, bool check_canary)
+{
+	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE)) {
+		hw_mc_misuse(MC_BAD_FOREIGN, op, p, NULL, 0, NULL);
+		return NULL;
+	}
+	mc_span *s = mc_span_of((uintptr_t)p);
+	if (!s) {
+		hw_mc_misuse(MC_BAD_FOREIGN, op, p, NULL, 0, NULL);
+		return NULL;
+	}
+	if (s->kind == MC_SPAN_FREED) {
+		hw_mc_misuse(MC_BAD_FREED_MEMORY, op, p, NULL, 0, NULL);
+		return NULL;
+	}
+	size_t i = 0, slack;
+	uintptr_t end;
+	if (s->kind == MC_SPAN_LARGE) {
+		if ((uintptr_t)p != s->start) {
+			hw_mc_misuse(MC_BAD_INTERIOR, op, p, s, 0, NULL);
+			return NULL;
+		}
+		end = s->start + s->req;
+		slack = (size_t)s->npages * MC_PAGE - s->req;
+	} else {
+		uintptr_t off = (uintptr_t)p - s->start;
+		i = mc_slot_index(s, off);
+		if (i * s->size != off || i >= s->nobjs) {
+			hw_mc_misuse(MC_BAD_INTERIOR, op, p, s, i, NULL);
+			return NULL;
+		}
+		unsigned st = s->state[i];
+		if (st == 0) {
+			/* A realloc or size query of a freed object. */
+			hw_mc_misuse(MC_BAD_FREED_MEMORY, op, p, NULL, 0, NULL);
+			return NULL;
+		}
+		slack = st - 1;
+		end = (uintptr_t)p + s->size - slack;
+	}
+	if (check_canary && slack) {
+		const unsigned char *bad = hw_mc_canary_find((const unsigned char *)end, slack);
+		if (bad)
+			hw_mc_misuse(MC_BAD_OVERFLOW, op, p, s, i, bad);
+	}
+	*idx = i;
+	return s;
+}
+
+static size_t object_size(const mc_span *s, size_t idx)
+{
+	if (s->kind == MC_SPAN_LARGE)
+		return s->req;
+	return s->size - (s->state[idx] - 1u);
+}
+
+void *hw_calloc(size_t nmemb, size_t size)
+{
+	size_t n;
+	if (__builtin_mul_overflow(nmemb, size, &n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (n <= MC_SMALL_MAX) {
+		void *p = hw_malloc(n);
+		if (p)
+			memset(p, 0, n);
+		return p;
+	}
+	return alloc_slow(n, 0, true);
+}
+
+void *hw_realloc(void *p, size_t n)
+{
+	if (!p)
+		return hw_malloc(n);
+	if (n == 0) {
+		hw_free(p);
+		return NULL;
+	}
+	size_t idx;
+	mc_span *s = live_object(p, "realloc", &idx, true);
+	if (!s) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (n > MC_MAX_REQUEST) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t old = object_size(s, idx);
+	if (s->kind == MC_SPAN_SMALL) {
+		if (n <= MC_SMALL_MAX && mc_class_of(n) == s->cls) {
+			mark_live(s, p, n);
+			return p;
+		}
+	} else if (n > MC_SMALL_MAX) {
+		size_t np = mc_large_pages(n);
+		/* In place while it fits and keeps at least half the run:
+		 * shrinking further moves, so the pages go back. */
+		if (np <= s->npages && np * 2 >= s->npages) {
+			s->req = n;
+			if (np * MC_PAGE > n)
+				hw_mc_canary_write((unsigned char *)p + n, np * MC_PAGE - n);
+			return p;
+		}
+	}
+	void *q = hw_malloc(n);
+	if (!q)
+		return NULL;
+	memcpy(q, p, hw_min(old, n));
+	hw_free(p);
+	return q;
+}
+
+void *hw_reallocarray(void *p, size_t nmemb, size_t size)
+{
+	size_t n;
+	if (__builtin_mul_overflow(nmemb, size, &n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return hw_realloc(p, n);
+}
+
+static void *aligned(size_t align, size_t n)
+{
+	if (align <= 16)
+		return hw_malloc(n);
+	return alloc_slow(n, align, false);
+}
+
+int hw_posix_memalign(void **out, size_t align, size_t n)
+{
+	if (!hw_is_pow2(align) || align % sizeof(void *) != 0)
+		return EINVAL;
+	int saved = errno;
+	void *p = aligned(align, n);
+	errno = saved;
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+
+void *hw_aligned_alloc(size_t align, size_t n)
+{
+	if (!hw_is_pow2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return aligned(align, n);
+}
+
+void *hw_memalign(size_t align, size_t n)
+{
+	if (align > (SIZE_MAX >> 1) + 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!hw_is_pow2(align) && align > 1)
+		align = (size_t)1 << (hw_log2(align) + 1);
+	return aligned(align, n);
+}
+
+static size_t os_page(void) { return hw_platform_os()->caps.page_size; }
+
+void *hw_valloc(size_t n) { return aligned(os_page(), n); }
+
+void *hw_pvalloc(size_t n)
+{
+	size_t pg = os_page();
+	if (n > MC_MAX_REQUEST) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return aligned(pg, n ? hw_align_up(n, pg) : pg);
+}
+
+size_t hw_malloc_usable_size(void *p)
+{
+	if (!p)
+		return 0;
+	size_t idx;
+	mc_span *s = live_object(p, "malloc_usable_size", &idx, false);
+	return s ? object_size(s, idx) : 0;
+}
+
+int hw_malloc_trim(size_t pad)
+{
+	(void)pad;
+	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE))
+		return 0;
+	int saved = errno;
+	mc_cache *tc = mc_tls;
+	if (tc && tc != &mc_dead_cache)
+		hw_mc_cache_flush(tc);
+	size_t released = hw_heap_scavenge(mc_g.heap, SIZE_MAX);
+	errno = saved;
+	return released != 0;
+}
+
+void hw_malloc_stats_get(hw_malloc_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE))
+		return;
+	mc_span_stats ss;
+	hw_mc_span_stats(&ss);
+	out->small_spans = ss.small_spans;
+	out->small_span_bytes = ss.small_bytes;
+	out->large_objects = ss.large_objects;
+	out->large_bytes = ss.large_bytes;
+	out->meta_bytes = ss.meta_bytes;
+	out->thread_caches = __atomic_load_n(&mc_threads_live, __ATOMIC_RELAXED);
+	out->errors = __atomic_load_n(&mc_errors, __ATOMIC_RELAXED);
+	hw_heap_stats hs;
+	hw_heap_stats_get(mc_g.heap, &hs);
+	out->heap_mapped = hs.mapped;
+	out->heap_inuse = hs.inuse;
+	out->heap_released = hs.released;
+	out->heap_ready = hs.ready;
+}

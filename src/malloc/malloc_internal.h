@@ -1,0 +1,254 @@
+/* malloc_internal.h: the malloc layer's shared state and cross-file entry
+ * points (classes.c, span.c, cache.c, harden.c, malloc.c).
+ *
+ * Owns: the size-class table, the span record, the page map that finds a
+ * pointer's span, the central per-class lists, the thread cache record, the
+ * layer's configuration and the misuse reports' entry points.
+ *
+ * Layout. The layer owns one private page heap (8 KiB pages), created on the
+ * first call on the real OS, grown once at start so its window of address
+ * space is fixed. A small object lives in a span: a run of heap pages cut
+ * into equal slots of one class. A large object (more than MC_SMALL_MAX
+ * bytes, or an alignment no class can give) is a page run of its own. Every
+ * page of a span or large run maps to one span record (out of line, in
+ * metadata the heap never hands out) through the page map: a top array over
+ * the window whose leaves (8192 entries: 64 MiB of window each) are
+ * allocated when a run first lands there. A NULL entry means "never ours",
+ * so a foreign pointer is rejected by the same two loads that find a span.
+ *
+ * Invariants (numbered MCn; cited by the code and the tests):
+ *   MC1. Classes: sizes are multiples of 16; from 16 to 256 in 16-byte steps,
+ *        then 8 per doubling up to MC_SMALL_MAX, so a request of n >= 128
+ *        bytes wastes less than 1/8 of its slot to rounding (classes.c).
+ *   MC2. A class's span is the fewest whole heap pages, holding at least
+ *        min(8 slots, 64 KiB), whose tail (span bytes % slot) is at most 1/8
+ *        of the span.
+ *   MC3. Every page of a live span or large run maps to its record; every
+ *        page of a run given back to the heap maps to mc_freed_span until
+ *        the heap hands it out again; every other page of the window maps
+ *        to NULL (never ours).
+ *   MC4. state[i] of a span is 0 when slot i is free (in the span's free
+ *        list, never handed out, or in a thread cache), and slack + 1 when
+ *        it is live, where slack = slot size - requested size (< 65535).
+ *        So double free and requested size need no header in the object.
+ *   MC5. live == slots not in the span's free list or beyond its bump
+ *        index (in caches or with users); a span with live == 0 is given
+ *        back to the heap at once; a span is on its class's partial list
+ *        exactly when it has a slot to hand out.
+ *   MC6. A slot with slack has a canary in its first min(slack,
+ *        MC_CANARY_MAX) bytes after the requested end, written at
+ *        allocation and checked at free and realloc; likewise a large
+ *        object's page-rounding slack.
+ *   MC7. A thread cache holds only free slots (state 0) of its bin's class,
+ *        at most cap of them; nothing but its thread touches it, so the
+ *        fast paths take no lock and make no atomic read-modify-write.
+ *
+ * Locking. Lock order, outermost first:
+ *   init lock -> cache lock -> class locks (ascending; 32 of them, class c
+ *   uses lock c % 32, and no path holds two) -> meta lock
+ *   -> the heap's locks (registry, scav_lock, lock: src/registry.c R2).
+ * The cache lock (cache.c's recycled records) is never held while another
+ * is taken; it has its place in the order for the fork hooks.
+ * A class lock guards its partial list and the free list, bump index and
+ * live count of every span of the class; the meta lock guards the metadata
+ * allocator, page-map leaf creation and the large-object counters. The page
+ * map's entries are written and read with relaxed atomics: a pointer a
+ * thread frees was handed to it through the program's own synchronisation,
+ * which orders the span's creation before the lookup. The fork hooks
+ * (malloc.c) take every lock of this layer in this order before fork(), so
+ * they run before the registry's (registered earlier, so its prepare runs
+ * later: pthread_atfork runs prepare hooks in reverse order).
+ */
+#ifndef HW_MALLOC_INTERNAL_H
+#define HW_MALLOC_INTERNAL_H
+
+#include "base.h"
+#include "heapward.h"
+#include "platform.h"
+#include "thread.h"
+
+#define MC_PAGE_SHIFT 13
+#define MC_PAGE ((size_t)1 << MC_PAGE_SHIFT)
+/* Largest small object. 64 KiB, not 32: above it a request is rounded to
+ * whole 8 KiB pages, which wastes less than 1/8 only from 64 KiB up
+ * (8191 / (64 KiB + 8 KiB) = 11%), so with this limit the 1/8 bound holds
+ * for every size from 128 B (MC1 below it, page rounding above it). */
+#define MC_SMALL_MAX ((size_t)65536)
+#define MC_NCLASSES 80
+#define MC_LEAF_SHIFT 13
+#define MC_LEAF_ENTRIES ((size_t)1 << MC_LEAF_SHIFT)
+#define MC_CANARY_MAX 16
+/* Requests above this fail with ENOMEM before any arithmetic on them. */
+#define MC_MAX_REQUEST (SIZE_MAX / 4)
+
+typedef struct mc_class {
+	uint32_t size;      /* slot bytes */
+	uint32_t magic;     /* slot index = (offset * magic) >> 32 (exact in a span) */
+	uint16_t npages;    /* heap pages per span */
+	uint16_t nobjs;     /* slots per span */
+	uint16_t batch;     /* slots moved per refill or flush of a thread cache */
+	uint16_t cap;       /* slots a thread cache holds at most */
+	uint32_t rec_bytes; /* span record size (header + state array) */
+} mc_class;
+
+extern mc_class mc_classes[MC_NCLASSES];
+extern uint8_t mc_lut_small[1024 / 16 + 1];   /* by (n + 15) / 16, n <= 1024 */
+extern uint8_t mc_lut_large[65536 / 128 + 1]; /* by (n + 127) / 128 */
+
+/* Fills the tables (idempotent; called under the init lock and by tests). */
+void hw_mc_classes_init(void);
+/* Sum of every class's cap: slots in one thread cache. */
+size_t hw_mc_cache_slots(void);
+
+static inline unsigned mc_class_of(size_t n)
+{
+	return n <= 1024 ? mc_lut_small[(n + 15) >> 4] : mc_lut_large[(n + 127) >> 7];
+}
+
+/* Heap pages of a large object of n bytes (n <= MC_MAX_REQUEST; a
+ * zero-byte one, possible with a large alignment, takes one page). */
+static inline size_t mc_large_pages(size_t n)
+{
+	return (hw_max(n, 1) + MC_PAGE - 1) >> MC_PAGE_SHIFT;
+}
+
+enum { MC_SPAN_SMALL = 1,
+       MC_SPAN_LARGE = 2,
+       MC_SPAN_FREED = 3 };
+
+typedef struct mc_span {
+	uintptr_t start;
+	uint32_t npages;
+	uint8_t kind; /* MC_SPAN_* */
+	uint8_t cls;
+	uint16_t nobjs;
+	uint32_t size;  /* slot bytes (small) */
+	uint32_t magic; /* as mc_class.magic */
+	size_t req;     /* large: requested bytes */
+	/* Under the class lock (MC5). */
+	void *free;
+	uint32_t bump, live;
+	struct mc_span *next, *prev;
+	bool partial;
+	/* MC4, one per slot (small spans only). */
+	uint16_t state[];
+} mc_span;
+
+/* Global state, written once at init (before the ready flag is published)
+ * unless a comment says otherwise. */
+typedef struct mc_global {
+	hw_heap *heap;
+	hw_platform *pf;
+	uintptr_t base; /* the heap's window */
+	size_t wsize;
+	mc_span ***top; /* [wsize / (page * MC_LEAF_ENTRIES)] leaves, atomically */
+	size_t ntop;
+} mc_global;
+
+extern mc_global mc_g;
+extern mc_span mc_freed_span;
+
+/* The span holding address a (MC3), NULL when none ever did. */
+static inline mc_span *mc_span_of(uintptr_t a)
+{
+	uintptr_t off = a - mc_g.base;
+	if (HW_UNLIKELY(off >= mc_g.wsize))
+		return NULL;
+	size_t pg = off >> MC_PAGE_SHIFT;
+	mc_span **leaf = __atomic_load_n(&mc_g.top[pg >> MC_LEAF_SHIFT], __ATOMIC_ACQUIRE);
+	if (HW_UNLIKELY(!leaf))
+		return NULL;
+	return __atomic_load_n(&leaf[pg & (MC_LEAF_ENTRIES - 1)], __ATOMIC_RELAXED);
+}
+
+/* Slot index of byte offset off in a small span. */
+static inline size_t mc_slot_index(const mc_span *s, uintptr_t off)
+{
+	return (size_t)(((uint64_t)off * s->magic) >> 32);
+}
+
+/* The layer's configuration. Defaults here; the options parser fills it
+ * before the first allocation (and tests set it directly). */
+typedef struct mc_config {
+	bool abort_on_error;       /* misuse: report, then abort (else continue) */
+	bool background_scavenger; /* start the heap's scavenger at init */
+} mc_config;
+
+extern mc_config mc_cfg;
+
+/* malloc.c: lazy, race-free initialisation; false (errno ENOMEM) when it
+ * failed (a later call tries again). */
+bool hw_mc_init_slow(void);
+extern int mc_ready;
+static inline bool mc_init(void)
+{
+	return HW_LIKELY(__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE)) || hw_mc_init_slow();
+}
+
+/* span.c: metadata, page map, central lists, large runs. */
+void hw_mc_span_init(void);
+void *hw_mc_meta_alloc(size_t bytes);
+void hw_mc_meta_free(void *p, size_t bytes);
+/* Up to want free slots of class c (MC7: state 0) into out; 0 only when
+ * the heap is out of memory. Takes the class lock. */
+size_t hw_mc_central_take(unsigned c, void **out, size_t want);
+/* Gives n free slots of class c back to their spans. Takes the class lock. */
+void hw_mc_central_give(unsigned c, void *const *objs, size_t n);
+/* A large object of n bytes (page runs), aligned to align (0 or a power of
+ * two); *zeroed says whether its bytes are known zero. NULL on ENOMEM. */
+void *hw_mc_large_alloc(size_t n, size_t align, bool *zeroed);
+void hw_mc_large_free(mc_span *s);
+/* Takes or releases every lock of span.c (fork hooks). */
+void hw_mc_span_lock_all(void);
+void hw_mc_span_unlock_all(void);
+typedef struct mc_span_stats {
+	size_t small_spans, small_bytes, large_objects, large_bytes, meta_bytes;
+} mc_span_stats;
+void hw_mc_span_stats(mc_span_stats *out);
+
+/* cache.c: the thread caches. */
+typedef struct mc_bin {
+	void **slot;
+	uint32_t n, cap;
+} mc_bin;
+
+typedef struct mc_cache {
+	mc_bin bin[MC_NCLASSES];
+	unsigned exit_rounds;
+	struct mc_cache *next_free;
+	void *slots[];
+} mc_cache;
+
+extern HW_THREAD_LOCAL mc_cache *mc_tls;
+/* The cache of a thread that has exited (or could not get one): every bin
+ * empty with cap 0, so both fast paths fall to the locked fallback. */
+extern mc_cache mc_dead_cache;
+int hw_mc_cache_init(void);
+/* The calling thread's cache, created now; &mc_dead_cache on failure. */
+mc_cache *hw_mc_cache_create(void);
+/* Moves every slot of c to the central lists. */
+void hw_mc_cache_flush(mc_cache *c);
+extern uint64_t mc_threads_live; /* atomic */
+/* The recycled-records lock (fork hooks). */
+void hw_mc_cache_lock(void);
+void hw_mc_cache_unlock(void);
+
+/* harden.c: canaries and misuse reports. */
+void hw_mc_canary_write(unsigned char *end, size_t slack);
+/* The first overwritten canary byte after end, or NULL. */
+const unsigned char *hw_mc_canary_find(const unsigned char *end, size_t slack);
+/* Reports misuse of p by operation op ("free", "realloc",
+ * "malloc_usable_size"), then aborts unless mc_cfg says continue. */
+enum {
+	MC_BAD_DOUBLE_FREE = 1,
+	MC_BAD_INTERIOR,
+	MC_BAD_FOREIGN,
+	MC_BAD_FREED_MEMORY,
+	MC_BAD_OVERFLOW,
+};
+HW_COLD void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s,
+			  size_t idx, const void *at);
+HW_COLD void hw_mc_corrupt_list(const mc_span *s, const void *next);
+extern uint64_t mc_errors; /* atomic */
+
+#endif

@@ -1,0 +1,348 @@
+/* span.c: spans, the page map, the central lists and large objects.
+ *
+ * Owns: the metadata allocator (span records and page-map leaves, in memory
+ * the platform hands out directly, never heap pages), the page map's
+ * entries (MC3), each class's partial list and the spans' free lists (MC5),
+ * and large objects' runs.
+ *
+ * Invariants (malloc_internal.h MC3 to MC5, and):
+ *   SP1. Metadata is type-stable: a record, once a span record, is only ever
+ *        reused as a span record of a size at least as large, so a racing
+ *        lookup through a stale page-map entry reads a span record, never
+ *        unmapped memory (the page map's leaves are never freed either).
+ *   SP2. A free list link read at refill must be NULL or the start of a
+ *        free slot of the same span; anything else is a write after free,
+ *        reported by hw_mc_corrupt_list (the list is then dropped).
+ *   SP3. large_objects / large_bytes and small_spans / small_bytes count the
+ *        live large runs and spans and their heap bytes.
+ *
+ * Locking: malloc_internal.h's order (class locks are striped: one lock
+ * serves classes c, c + 32, c + 64). The class lock guards its partial
+ * list and its spans' free/bump/live/next/prev/partial; the meta lock
+ * guards the metadata free lists, leaf creation and the large counters;
+ * span creation and release take the heap's lock (through hw_heap_*) under
+ * the class lock.
+ */
+#include "malloc_internal.h"
+
+#include "inspect.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define META_CHUNK ((size_t)256 << 10)
+#define META_BUCKETS 8 /* 64 B .. 8 KiB */
+
+/* Class c's lock is class_locks[c % MC_LOCKS]: fewer locks than classes,
+ * so the fork hooks hold fewer at once (ThreadSanitizer's deadlock
+ * detector tracks at most 64 held by one thread), and classes far apart
+ * in size, rarely hot together, share one. */
+#define MC_LOCKS 32
+
+typedef struct lock_line {
+	hw_mutex m;
+} __attribute__((aligned(64))) lock_line;
+
+static lock_line class_locks[MC_LOCKS];
+
+typedef struct central {
+	hw_mutex *lock;
+	mc_span *partial;
+	size_t spans; /* SP3 */
+} central;
+
+static central centrals[MC_NCLASSES];
+
+static hw_mutex meta_lock = HW_MUTEX_INIT;
+static void *meta_free_list[META_BUCKETS]; /* under meta_lock */
+static uintptr_t meta_bump, meta_end;
+static size_t meta_bytes, large_objects, large_bytes;
+
+mc_span mc_freed_span = {.kind = MC_SPAN_FREED};
+
+void hw_mc_span_init(void)
+{
+	for (unsigned i = 0; i < MC_LOCKS; i++)
+		hw_mutex_init(&class_locks[i].m);
+	for (unsigned c = 0; c < MC_NCLASSES; c++)
+		centrals[c].lock = &class_locks[c % MC_LOCKS].m;
+}
+
+static unsigned bucket_of(size_t bytes)
+{
+	unsigned b = 0;
+	while (((size_t)64 << b) < bytes)
+		b++;
+	return b;
+}
+
+void *hw_mc_meta_alloc(size_t bytes)
+{
+	unsigned b = bucket_of(bytes);
+	HW_CHECK(b < META_BUCKETS, "malloc: metadata record too large");
+	size_t sz = (size_t)64 << b;
+	void *p = NULL;
+	hw_mutex_lock(&meta_lock);
+	if (meta_free_list[b]) {
+		p = meta_free_list[b];
+		meta_free_list[b] = *(void **)p;
+	} else {
+		if (meta_end - meta_bump < sz) {
+			void *chunk;
+			if (hw_sys_alloc(mc_g.pf, META_CHUNK, &chunk) != 0) {
+				hw_mutex_unlock(&meta_lock);
+				return NULL;
+			}
+			meta_bump = (uintptr_t)chunk;
+			meta_end = meta_bump + META_CHUNK;
+			meta_bytes += META_CHUNK;
+		}
+		p = (void *)meta_bump;
+		meta_bump += sz;
+	}
+	hw_mutex_unlock(&meta_lock);
+	return p;
+}
+
+void hw_mc_meta_free(void *p, size_t bytes)
+{
+	unsigned b = bucket_of(bytes);
+	hw_mutex_lock(&meta_lock);
+	*(void **)p = meta_free_list[b];
+	meta_free_list[b] = p;
+	hw_mutex_unlock(&meta_lock);
+}
+
+/* Points every page of [start, start + npages pages) at s (MC3), creating
+ * leaves as needed; 0 or ENOMEM (nothing pointed then). */
+static int map_set(uintptr_t start, size_t npages, mc_span *s)
+{
+	size_t first = (start - mc_g.base) >> MC_PAGE_SHIFT;
+	for (size_t l = first >> MC_LEAF_SHIFT; l <= (first + npages - 1) >> MC_LEAF_SHIFT; l++) {
+		if (__atomic_load_n(&mc_g.top[l], __ATOMIC_ACQUIRE))
+			continue;
+		hw_mutex_lock(&meta_lock);
+		if (!mc_g.top[l]) {
+			void *leaf;
+			if (hw_sys_alloc(mc_g.pf, MC_LEAF_ENTRIES * sizeof(mc_span *), &leaf) !=
+			    0) {
+				hw_mutex_unlock(&meta_lock);
+				return ENOMEM;
+			}
+			meta_bytes += MC_LEAF_ENTRIES * sizeof(mc_span *);
+			__atomic_store_n(&mc_g.top[l], (mc_span **)leaf, __ATOMIC_RELEASE);
+		}
+		hw_mutex_unlock(&meta_lock);
+	}
+	for (size_t i = first; i < first + npages; i++) {
+		mc_span **leaf = __atomic_load_n(&mc_g.top[i >> MC_LEAF_SHIFT], __ATOMIC_ACQUIRE);
+		__atomic_store_n(&leaf[i & (MC_LEAF_ENTRIES - 1)], s, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+static mc_span *span_new(unsigned c)
+{
+	const mc_class *k = &mc_classes[c];
+	void *run = hw_heap_alloc_aligned(mc_g.heap, k->npages, 0, NULL);
+	if (!run)
+		return NULL;
+	mc_span *s = hw_mc_meta_alloc(k->rec_bytes);
+	if (!s) {
+		hw_heap_free(mc_g.heap, run, k->npages);
+		return NULL;
+	}
+	memset(s, 0, k->rec_bytes);
+	s->start = (uintptr_t)run;
+	s->npages = k->npages;
+	s->kind = MC_SPAN_SMALL;
+	s->cls = (uint8_t)c;
+	s->nobjs = k->nobjs;
+	s->size = k->size;
+	s->magic = k->magic;
+	if (map_set(s->start, s->npages, s) != 0) {
+		hw_mc_meta_free(s, k->rec_bytes);
+		hw_heap_free(mc_g.heap, run, k->npages);
+		return NULL;
+	}
+	centrals[c].spans++;
+	return s;
+}
+
+/* Under the class lock: a span with live == 0 goes back to the heap. */
+static void span_release(mc_span *s)
+{
+	const mc_class *k = &mc_classes[s->cls];
+	uintptr_t start = s->start;
+	size_t np = s->npages;
+	centrals[s->cls].spans--;
+	/* Never ENOMEM: the leaves exist. */
+	(void)map_set(start, np, &mc_freed_span);
+	hw_mc_meta_free(s, k->rec_bytes);
+	hw_heap_free(mc_g.heap, (void *)start, np);
+}
+
+static void partial_push(central *k, mc_span *s)
+{
+	s->prev = NULL;
+	s->next = k->partial;
+	if (k->partial)
+		k->partial->prev = s;
+	k->partial = s;
+	s->partial = true;
+}
+
+static void partial_remove(central *k, mc_span *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		k->partial = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+	s->partial = false;
+}
+
+/* SP2: is next a free slot of s (or NULL)? */
+static bool link_ok(const mc_span *s, const void *next)
+{
+	if (!next)
+		return true;
+	uintptr_t off = (uintptr_t)next - s->start;
+	if (off >= (uintptr_t)s->nobjs * s->size)
+		return false;
+	size_t i = mc_slot_index(s, off);
+	return i * s->size == off && s->state[i] == 0;
+}
+
+size_t hw_mc_central_take(unsigned c, void **out, size_t want)
+{
+	central *k = &centrals[c];
+	size_t got = 0;
+	hw_mutex_lock(k->lock);
+	while (got < want) {
+		mc_span *s = k->partial;
+		if (!s) {
+			s = span_new(c);
+			if (!s)
+				break;
+			partial_push(k, s);
+		}
+		while (got < want && s->free) {
+			void *p = s->free;
+			void *next = *(void **)p;
+			if (HW_UNLIKELY(!link_ok(s, next))) {
+				hw_mc_corrupt_list(s, next);
+				next = NULL;
+			}
+			s->free = next;
+			out[got++] = p;
+			s->live++;
+		}
+		while (got < want && s->bump < s->nobjs) {
+			out[got++] = (void *)(s->start + (uintptr_t)s->bump * s->size);
+			s->bump++;
+			s->live++;
+		}
+		if (!s->free && s->bump == s->nobjs)
+			partial_remove(k, s);
+	}
+	hw_mutex_unlock(k->lock);
+	return got;
+}
+
+void hw_mc_central_give(unsigned c, void *const *objs, size_t n)
+{
+	central *k = &centrals[c];
+	hw_mutex_lock(k->lock);
+	for (size_t i = 0; i < n; i++) {
+		void *p = objs[i];
+		mc_span *s = mc_span_of((uintptr_t)p);
+		HW_ASSERT(s && s->kind == MC_SPAN_SMALL && s->cls == c);
+		*(void **)p = s->free;
+		s->free = p;
+		s->live--;
+		if (s->live == 0) {
+			if (s->partial)
+				partial_remove(k, s);
+			span_release(s);
+		} else if (!s->partial) {
+			partial_push(k, s);
+		}
+	}
+	hw_mutex_unlock(k->lock);
+}
+
+void *hw_mc_large_alloc(size_t n, size_t align, bool *zeroed)
+{
+	size_t np = mc_large_pages(n);
+	void *run = hw_heap_alloc_aligned(mc_g.heap, np, align, zeroed);
+	if (!run)
+		return NULL;
+	mc_span *s = hw_mc_meta_alloc(sizeof(mc_span));
+	if (!s) {
+		hw_heap_free(mc_g.heap, run, np);
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(s, 0, sizeof *s);
+	s->start = (uintptr_t)run;
+	s->npages = (uint32_t)np;
+	s->kind = MC_SPAN_LARGE;
+	s->req = n;
+	if (map_set(s->start, np, s) != 0) {
+		hw_mc_meta_free(s, sizeof(mc_span));
+		hw_heap_free(mc_g.heap, run, np);
+		errno = ENOMEM;
+		return NULL;
+	}
+	hw_mutex_lock(&meta_lock);
+	large_objects++;
+	large_bytes += np * MC_PAGE;
+	hw_mutex_unlock(&meta_lock);
+	return run;
+}
+
+void hw_mc_large_free(mc_span *s)
+{
+	uintptr_t start = s->start;
+	size_t np = s->npages;
+	(void)map_set(start, np, &mc_freed_span);
+	hw_mc_meta_free(s, sizeof(mc_span));
+	hw_mutex_lock(&meta_lock);
+	large_objects--;
+	large_bytes -= np * MC_PAGE;
+	hw_mutex_unlock(&meta_lock);
+	hw_heap_free(mc_g.heap, (void *)start, np);
+}
+
+void hw_mc_span_lock_all(void)
+{
+	for (unsigned i = 0; i < MC_LOCKS; i++)
+		hw_mutex_lock(&class_locks[i].m);
+	hw_mutex_lock(&meta_lock);
+}
+
+void hw_mc_span_unlock_all(void)
+{
+	hw_mutex_unlock(&meta_lock);
+	for (unsigned i = MC_LOCKS; i-- > 0;)
+		hw_mutex_unlock(&class_locks[i].m);
+}
+
+void hw_mc_span_stats(mc_span_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	for (unsigned c = 0; c < MC_NCLASSES; c++) {
+		hw_mutex_lock(centrals[c].lock);
+		out->small_spans += centrals[c].spans;
+		out->small_bytes += centrals[c].spans * mc_classes[c].npages * MC_PAGE;
+		hw_mutex_unlock(centrals[c].lock);
+	}
+	hw_mutex_lock(&meta_lock);
+	out->large_objects = large_objects;
+	out->large_bytes = large_bytes;
+	out->meta_bytes = meta_bytes;
+	hw_mutex_unlock(&meta_lock);
+}

@@ -1,0 +1,86 @@
+/* classes_test.c: the size classes (src/malloc/classes.c), exhaustively.
+ *
+ * Checks MC1 (rounding waste below 1/8 for every size from 128 B to the
+ * small maximum, and page rounding keeps it below 1/8 above it), MC2 (span
+ * tail waste at most 1/8), CL1 (mc_class_of is the smallest fitting class
+ * for every size) and CL2 (the division magic is exact at every offset of
+ * every span).
+ */
+#include "check.h"
+#include "malloc_internal.h"
+
+static void test_class_of_is_smallest_fit(void)
+{
+	hw_mc_classes_init();
+	unsigned bad = 0;
+	for (size_t n = 0; n <= MC_SMALL_MAX; n++) {
+		unsigned c = mc_class_of(n);
+		bool ok = c < MC_NCLASSES && mc_classes[c].size >= n &&
+			  (c == 0 || mc_classes[c - 1].size < n);
+		if (!ok && bad++ < 5)
+			EXPECT(ok, "size %zu -> class %u (%u bytes)", n, c,
+			       c < MC_NCLASSES ? mc_classes[c].size : 0);
+	}
+	EXPECT(bad == 0, "%u sizes map to the wrong class", bad);
+}
+
+static void test_rounding_waste_under_one_eighth(void)
+{
+	hw_mc_classes_init();
+	double worst = 0;
+	size_t worst_n = 0;
+	for (size_t n = 128; n <= MC_SMALL_MAX; n++) {
+		uint32_t slot = mc_classes[mc_class_of(n)].size;
+		double w = (double)(slot - n) / (double)slot;
+		if (w > worst) {
+			worst = w;
+			worst_n = n;
+		}
+	}
+	EXPECT(worst <= 0.125, "size %zu wastes %.4f of its slot", worst_n, worst);
+	/* Above the small maximum a request is rounded to whole pages. */
+	worst = 0;
+	for (size_t n = MC_SMALL_MAX + 1; n <= 4 * MC_SMALL_MAX; n++) {
+		size_t run = (n + MC_PAGE - 1) / MC_PAGE * MC_PAGE;
+		double w = (double)(run - n) / (double)run;
+		if (w > worst) {
+			worst = w;
+			worst_n = n;
+		}
+	}
+	EXPECT(worst <= 0.125, "large size %zu wastes %.4f of its run", worst_n, worst);
+}
+
+static void test_classes_shape(void)
+{
+	hw_mc_classes_init();
+	for (unsigned c = 0; c < MC_NCLASSES; c++) {
+		const mc_class *k = &mc_classes[c];
+		EXPECT(k->size % 16 == 0, "class %u size %u", c, k->size);
+		if (c)
+			EXPECT(k->size > mc_classes[c - 1].size, "class %u not increasing", c);
+		size_t span = (size_t)k->npages * MC_PAGE;
+		EXPECT(k->nobjs == span / k->size && k->nobjs >= 1, "class %u nobjs", c);
+		EXPECT((span % k->size) * 8 <= span, "class %u (%u B): tail %zu of %zu", c, k->size,
+		       span % k->size, span);
+		EXPECT(k->cap >= k->batch && k->batch >= 1, "class %u batch", c);
+	}
+	EXPECT(mc_classes[MC_NCLASSES - 1].size == MC_SMALL_MAX, "last class");
+}
+
+static void test_division_magic_exact(void)
+{
+	hw_mc_classes_init();
+	unsigned bad = 0;
+	for (unsigned c = 0; c < MC_NCLASSES; c++) {
+		const mc_class *k = &mc_classes[c];
+		mc_span s = {.size = k->size, .magic = k->magic};
+		for (size_t off = 0; off < (size_t)k->nobjs * k->size; off++)
+			if (mc_slot_index(&s, off) != off / k->size && bad++ < 5)
+				EXPECT(false, "class %u offset %zu", c, off);
+	}
+	EXPECT(bad == 0, "%u inexact divisions", bad);
+}
+
+HW_TEST_MAIN(T(test_class_of_is_smallest_fit), T(test_rounding_waste_under_one_eighth),
+	     T(test_classes_shape), T(test_division_magic_exact))

@@ -1,0 +1,219 @@
+/* harden_test.c: the always-on checks (src/malloc/harden.c, MA3 of
+ * malloc.c), as death tests.
+ *
+ * Each misuse runs in a child process (hw_trap_child) that must die of
+ * SIGABRT with the report's fixed phrase, the address and, where there is
+ * one, the object's bounds on stderr; the "continue" configuration must
+ * instead report, count the error and go on.
+ */
+#include "check.h"
+#include "heapward.h"
+#include "malloc_internal.h"
+#include "trap.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int global_object;
+
+static char err[4096];
+static hw_child_status st;
+
+/* Runs fn in a child; true when it died of SIGABRT with every needle in
+ * its stderr. */
+static bool dies_with(void (*fn)(void *), void *arg, const char *needle1, const char *needle2)
+{
+	err[0] = 0;
+	if (hw_trap_child(fn, arg, err, sizeof err, &st) != 0)
+		return false;
+	bool ok = st.signo == SIGABRT && strstr(err, needle1) &&
+		  (!needle2 || strstr(err, needle2));
+	if (!ok)
+		fprintf(stderr, "child: signal %d exit %d stderr: %s\n", st.signo, st.exit_code,
+			err);
+	return ok;
+}
+
+static char addr[64];
+static const char *hex(const void *p)
+{
+	snprintf(addr, sizeof addr, "%p", p);
+	return addr;
+}
+
+static void *victim;
+
+static void double_free_small(void *arg)
+{
+	hw_free(victim);
+	hw_free(victim);
+}
+
+static void double_free_large(void *arg)
+{
+	hw_free(victim);
+	hw_free(victim);
+}
+
+static void test_double_free(void)
+{
+	victim = hw_malloc(24);
+	char want[128];
+	snprintf(want, sizeof want, "heapward: double free of %s", hex(victim));
+	EXPECT(dies_with(double_free_small, NULL, want, "32-byte slot"), "small");
+	hw_free(victim);
+	victim = hw_malloc(100000);
+	snprintf(want, sizeof want, "heapward: double free of %s", hex(victim));
+	EXPECT(dies_with(double_free_large, NULL, want, NULL), "large");
+	hw_free(victim);
+}
+
+static void free_arg(void *arg) { hw_free(arg); }
+
+static void test_interior_and_misaligned(void)
+{
+	char *p = hw_malloc(64);
+	char want[256];
+	snprintf(want, sizeof want, "heapward: invalid free of %s: not the start of an object",
+		 hex(p + 8));
+	EXPECT(dies_with(free_arg, p + 8, want, "8 bytes into the live 64-byte object"), "+8");
+	snprintf(want, sizeof want, "heapward: invalid free of %s: not the start of an object",
+		 hex(p + 1));
+	EXPECT(dies_with(free_arg, p + 1, want, NULL), "misaligned");
+	char *l = hw_malloc(200000);
+	EXPECT(dies_with(free_arg, l + 16384, "not the start of an object",
+			 "16384 bytes into the live 200000-byte object"),
+	       "interior of a large object");
+	hw_free(p);
+	hw_free(l);
+}
+
+static void test_foreign(void)
+{
+	hw_free(hw_malloc(1)); /* up and running: the page map decides */
+	int local;
+	char want[128];
+	snprintf(want, sizeof want, "heapward: invalid free of %s: not heap memory", hex(&local));
+	EXPECT(dies_with(free_arg, &local, want, NULL), "stack");
+	EXPECT(dies_with(free_arg, &global_object, "not heap memory", NULL), "global");
+	void *libc = malloc(32);
+	EXPECT(dies_with(free_arg, libc, "not heap memory", NULL), "glibc's malloc");
+	free(libc);
+}
+
+static void overflow_free(void *arg)
+{
+	unsigned char *p = hw_malloc((size_t)(uintptr_t)arg);
+	p[(size_t)(uintptr_t)arg] = 0;
+	hw_free(p);
+}
+
+static void overflow_realloc(void *arg)
+{
+	unsigned char *p = hw_malloc(13);
+	memset(p, 'x', 15);
+	p = hw_realloc(p, 4000);
+	hw_free(p);
+}
+
+static void test_canary(void)
+{
+	EXPECT(dies_with(overflow_free, (void *)13, "heapward: heap buffer overflow",
+			 "13-byte object"),
+	       "13 bytes");
+	EXPECT(dies_with(overflow_free, (void *)0, "heap buffer overflow", "0-byte object"),
+	       "malloc(0)");
+	EXPECT(dies_with(overflow_free, (void *)100001, "heap buffer overflow",
+			 "100001-byte object"),
+	       "large");
+	EXPECT(dies_with(overflow_realloc, NULL, "heap buffer overflow", "found by realloc"),
+	       "realloc checks the canary");
+}
+
+static void interior_usable_size(void *arg) { (void)hw_malloc_usable_size(arg); }
+
+static void test_usable_size_checks(void)
+{
+	char *p = hw_malloc(100);
+	EXPECT(dies_with(interior_usable_size, p + 16,
+			 "invalid malloc_usable_size of", "not the start of an object"),
+	       "usable_size");
+	hw_free(p);
+}
+
+/* A write after free into slots parked on their span's free list. */
+static void write_after_free(void *arg)
+{
+	enum { N = 400 };
+	void *objs[N];
+	void *keep = hw_malloc(48); /* keeps the span alive */
+	for (int i = 0; i < N; i++)
+		objs[i] = hw_malloc(48);
+	for (int i = 0; i < N; i++)
+		hw_free(objs[i]);
+	hw_malloc_trim(0); /* the cache's slots go back to their spans */
+	/* Only slots of keep's span: the other spans went back to the heap. */
+	mc_span *home = mc_span_of((uintptr_t)keep);
+	for (int i = 0; i < N; i++)
+		if (mc_span_of((uintptr_t)objs[i]) == home)
+			memset(objs[i], 0x41, 8);
+	for (int i = 0; i < N; i++)
+		objs[i] = hw_malloc(48);
+	hw_free(keep);
+}
+
+static void test_corrupted_free_list(void)
+{
+	EXPECT(dies_with(write_after_free, NULL, "heapward: corrupted free list", "48-byte slots"),
+	       "write after free");
+}
+
+static void continue_after_errors(void *arg)
+{
+	mc_cfg.abort_on_error = false;
+	void *p = hw_malloc(40);
+	hw_free(p);
+	hw_free(p);
+	int local;
+	hw_free(&local);
+	errno = 0;
+	void *r = hw_realloc(&local, 10);
+	hw_malloc_stats s;
+	hw_malloc_stats_get(&s);
+	printf("continued: errors %llu realloc %s errno %d\n", (unsigned long long)s.errors,
+	       r ? "non-NULL" : "NULL", errno);
+	fflush(stdout);
+	if (s.errors != 3 || r || errno != EINVAL)
+		_exit(1);
+	/* The bad frees changed nothing: the heap still works. */
+	void *q = hw_malloc(40);
+	hw_free(q);
+}
+
+static void test_continue_mode(void)
+{
+	err[0] = 0;
+	REQUIRE(hw_trap_child(continue_after_errors, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "signal %d exit %d: %s", st.signo,
+	       st.exit_code, err);
+	EXPECT(strstr(err, "double free of") && strstr(err, "invalid free of") &&
+		       strstr(err, "invalid realloc of"),
+	       "reports: %s", err);
+}
+
+int main(int argc, char **argv)
+{
+	/* No scavenger thread: each death test forks, and a child of a
+	 * single-threaded process inherits no lock held by a thread it lacks
+	 * (ThreadSanitizer's own included). */
+	mc_cfg.background_scavenger = false;
+	static const hw_test tests[] = {T(test_double_free), T(test_interior_and_misaligned),
+					T(test_foreign), T(test_canary),
+					T(test_usable_size_checks), T(test_corrupted_free_list),
+					T(test_continue_mode)};
+	return hw_test_main(tests, sizeof tests / sizeof tests[0], argc, argv);
+}
