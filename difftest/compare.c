@@ -1,6 +1,25 @@
-/* compare.c: the heap against the model.
+/* compare.c: the heap against the model (D4 of driver.c).
  *
- * Locking: none; one run at a time (driver.h).
+ * Owns: every comparison of the heap's state with the model's: the arena
+ * list (learning new arenas when an op may grow), the per-page state of the
+ * pages an op changed, the deep check (every page, the simulator's page
+ * states or Linux residency, then hw_heap_validate) and its budget, the
+ * stats counters and the platform's call counts; and the schedule of those
+ * checks after each op.
+ *
+ * Invariants:
+ *   CM1. After each op the stats and the pages the model says changed are
+ *        compared exactly; the O(heap) checks run when forced (validate
+ *        ops, the first refused platform call, the deep_every options) or
+ *        paid for by DEEP_CREDIT per op, and a fuzz input spends at most
+ *        DEEP_BUDGET page comparisons on them (the final check at teardown
+ *        is outside the budget).
+ *   CM2. A difference found a word at a time is reported through the
+ *        per-page view (hw_heap_page_kind) where the view sees it too, so
+ *        every page failure names the page the same way.
+ *
+ * Locking: none; one run at a time (driver.h). The heap's inspection calls
+ * take its lock themselves.
  */
 #include "driver_internal.h"
 
@@ -11,11 +30,12 @@
 
 /* Teaches the model the heap's arenas. Only ops that may grow pass `may`;
  * elsewhere any difference is a failure. Returns the number of new arenas. */
-size_t sync_arenas(driver *d, bool may)
+size_t hw_drv_sync_arenas(driver *d, bool may)
 {
 	size_t n = hw_heap_arena_count(d->h), added = 0;
 	if (n < d->m.narenas) {
-		fail(d, "the heap reports %zu arenas, fewer than the %zu it had", n, d->m.narenas);
+		hw_drv_fail(d, "the heap reports %zu arenas, fewer than the %zu it had", n,
+			    d->m.narenas);
 		return 0;
 	}
 	for (size_t i = 0; i < n && !d->failed; i++) {
@@ -30,24 +50,27 @@ size_t sync_arenas(driver *d, bool may)
 				same |= d->m.arena[k].base == (uintptr_t)base &&
 					d->m.arena[k].npages * d->P == size;
 			if (!same)
-				fail(d, "arena %zu (%p, %zu bytes) changed shape", i, base, size);
+				hw_drv_fail(d, "arena %zu (%p, %zu bytes) changed shape", i, base,
+					    size);
 			continue;
 		}
 		if (!may) {
-			fail(d, "a new arena (%p, %zu bytes) appeared during %s", base, size,
-			     d->op_name);
+			hw_drv_fail(d, "a new arena (%p, %zu bytes) appeared during %s", base, size,
+				    d->op_name);
 			return 0;
 		}
 		if ((uintptr_t)base % (d->cfg.arena_pages * d->P) != 0 ||
 		    size % (d->cfg.arena_pages * d->P) != 0)
-			fail(d, "new arena (%p, %zu bytes) is not arena-aligned", base, size);
+			hw_drv_fail(d, "new arena (%p, %zu bytes) is not arena-aligned", base,
+				    size);
 		if (hw_model_add_arena(&d->m, (uintptr_t)base, size) != 0)
-			fail(d, "new arena (%p, %zu bytes) overlaps a known one", base, size);
-		tr(d, "\t/* new arena %p, %zu bytes */\n", base, size);
+			hw_drv_fail(d, "new arena (%p, %zu bytes) overlaps a known one", base,
+				    size);
+		hw_drv_trace(d, "\t/* new arena %p, %zu bytes */\n", base, size);
 		added++;
 	}
 	if (!d->failed && n != d->m.narenas)
-		fail(d, "the heap lists %zu arenas, the model knows %zu", n, d->m.narenas);
+		hw_drv_fail(d, "the heap lists %zu arenas, the model knows %zu", n, d->m.narenas);
 	return added;
 }
 
@@ -71,15 +94,16 @@ static hw_page_kind expected_kind(const hw_model *m, size_t i, bool *head)
 	return HW_PAGE_INUSE;
 }
 
-void compare_page(driver *d, size_t i, bool platform)
+void hw_drv_compare_page(driver *d, size_t i, bool platform)
 {
 	uintptr_t a = hw_model_addr(&d->m, i);
 	bool head, want_head;
 	hw_page_kind k = hw_heap_page_kind(d->h, (void *)a, &head);
 	hw_page_kind want = expected_kind(&d->m, i, &want_head);
 	if (k != want || head != want_head) {
-		fail(d, "page %p is %s%s in the heap, %s%s in the model", (void *)a, kind_name(k),
-		     head ? " (run head)" : "", kind_name(want), want_head ? " (run head)" : "");
+		hw_drv_fail(d, "page %p is %s%s in the heap, %s%s in the model", (void *)a,
+			    kind_name(k), head ? " (run head)" : "", kind_name(want),
+			    want_head ? " (run head)" : "");
 		return;
 	}
 	if (!d->sim || !platform)
@@ -89,8 +113,8 @@ void compare_page(driver *d, size_t i, bool platform)
 			  : d->cfg.fault_on_free        ? HW_MEM_RESERVED
 							: HW_MEM_PREPARED;
 	if (ps != pw)
-		fail(d, "page %p (%s) is in platform state %d, expected %d", (void *)a,
-		     kind_name(want), (int)ps, (int)pw);
+		hw_drv_fail(d, "page %p (%s) is in platform state %d, expected %d", (void *)a,
+			    kind_name(want), (int)ps, (int)pw);
 }
 
 static void compare_unmapped(driver *d, uintptr_t a)
@@ -99,11 +123,12 @@ static void compare_unmapped(driver *d, uintptr_t a)
 		return;
 	hw_page_kind k = hw_heap_page_kind(d->h, (void *)a, NULL);
 	if (k != HW_PAGE_UNMAPPED)
-		fail(d, "page %p outside every arena is %s in the heap", (void *)a, kind_name(k));
+		hw_drv_fail(d, "page %p outside every arena is %s in the heap", (void *)a,
+			    kind_name(k));
 }
 
 /* Comparisons read the heap's bitmaps themselves, 64 pages per word, where
- * the inspection view (compare_page) would cost a lock and a lookup per
+ * the inspection view (hw_drv_compare_page) would cost a lock and a lookup per
  * page: a deep check covers every page, and one op may change thousands.
  * The bitmaps say the same as the view (in use, run head, released), and a
  * little more: an allocated page must not be released either (I5). A
@@ -119,10 +144,10 @@ static void compare_chunk_bits(driver *d, const hw_model_arena *ar, size_t off, 
 	size_t i0 = ar->first + off;
 	const hw_chunk *c = hw_heap_present_chunk(d->h, ar->base + off * d->P);
 	if (c == NULL) {
-		compare_page(d, i0 + j0, false);
+		hw_drv_compare_page(d, i0 + j0, false);
 		if (!d->failed)
-			fail(d, "page %p is in an arena but in no chunk of the heap",
-			     (void *)hw_model_addr(&d->m, i0 + j0));
+			hw_drv_fail(d, "page %p is in an arena but in no chunk of the heap",
+				    (void *)hw_model_addr(&d->m, i0 + j0));
 		return;
 	}
 	uint64_t alloc[HW_BITS_WORDS] = {0}, head[HW_BITS_WORDS] = {0};
@@ -151,15 +176,16 @@ static void compare_chunk_bits(driver *d, const hw_model_arena *ar, size_t off, 
 			continue;
 		unsigned b = (unsigned)__builtin_ctzll(diff);
 		size_t i = i0 + w * 64 + b;
-		compare_page(d, i, false);
+		hw_drv_compare_page(d, i, false);
 		if (!d->failed)
-			fail(d,
-			     "page %p: the heap's bitmaps say alloc %d, head %d, released %d; "
-			     "the model %d, %d, %d",
-			     (void *)hw_model_addr(&d->m, i), (int)(c->alloc[w] >> b & 1),
-			     (int)(c->head[w] >> b & 1), (int)(c->released[w] >> b & 1),
-			     (int)(alloc[w] >> b & 1), (int)(head[w] >> b & 1),
-			     (int)(rel[w] >> b & 1));
+			hw_drv_fail(
+				d,
+				"page %p: the heap's bitmaps say alloc %d, head %d, released %d; "
+				"the model %d, %d, %d",
+				(void *)hw_model_addr(&d->m, i), (int)(c->alloc[w] >> b & 1),
+				(int)(c->head[w] >> b & 1), (int)(c->released[w] >> b & 1),
+				(int)(alloc[w] >> b & 1), (int)(head[w] >> b & 1),
+				(int)(rel[w] >> b & 1));
 		return;
 	}
 }
@@ -206,16 +232,17 @@ static void compare_platform(driver *d)
 			if (bad != NULL) {
 				bool head;
 				size_t at = i + (size_t)((uintptr_t)bad - a) / d->P;
-				fail(d, "page %p (%s) is in platform state %d, expected %d",
-				     (const void *)bad, kind_name(expected_kind(m, at, &head)),
-				     (int)hw_sim_state(d->pf, bad), (int)want);
+				hw_drv_fail(d, "page %p (%s) is in platform state %d, expected %d",
+					    (const void *)bad,
+					    kind_name(expected_kind(m, at, &head)),
+					    (int)hw_sim_state(d->pf, bad), (int)want);
 			}
 			i = j;
 		}
 	}
 }
 
-void compare_all(driver *d)
+void hw_drv_compare_all(driver *d)
 {
 	compare_bits(d, 0, d->m.npages);
 	if (d->sim && !d->failed)
@@ -238,26 +265,26 @@ void compare_all(driver *d)
 		size_t res =
 			hw_platform_resident_bytes((void *)hw_model_addr(&d->m, i), (j - i) * d->P);
 		if (res != 0)
-			fail(d, "%zu bytes resident in released pages %p..+%zu", res,
-			     (void *)hw_model_addr(&d->m, i), (j - i) * d->P);
+			hw_drv_fail(d, "%zu bytes resident in released pages %p..+%zu", res,
+				    (void *)hw_model_addr(&d->m, i), (j - i) * d->P);
 		i = j;
 	}
 }
 
 /* ---- stats ------------------------------------------------------------------------- */
 
-#define EXPECT_EQ(field, want)                                                            \
-	do {                                                                              \
-		unsigned long long got_ = (unsigned long long)(st->field);                \
-		unsigned long long want_ = (unsigned long long)(want);                    \
-		if (got_ != want_) {                                                      \
-			fail(d, "stats." #field " is %llu, the model expects %llu", got_, \
-			     want_);                                                      \
-			return;                                                           \
-		}                                                                         \
+#define EXPECT_EQ(field, want)                                                                   \
+	do {                                                                                     \
+		unsigned long long got_ = (unsigned long long)(st->field);                       \
+		unsigned long long want_ = (unsigned long long)(want);                           \
+		if (got_ != want_) {                                                             \
+			hw_drv_fail(d, "stats." #field " is %llu, the model expects %llu", got_, \
+				    want_);                                                      \
+			return;                                                                  \
+		}                                                                                \
 	} while (0)
 
-void compare_stats(driver *d, const hw_heap_stats *st)
+void hw_drv_compare_stats(driver *d, const hw_heap_stats *st)
 {
 	const hw_model *m = &d->m;
 	EXPECT_EQ(mapped, hw_model_mapped_bytes(m));
@@ -279,29 +306,31 @@ void compare_stats(driver *d, const hw_heap_stats *st)
 	EXPECT_EQ(limit_exceeded, d->want.limit_exceeded);
 	EXPECT_EQ(fault_failures, d->want.fault_failures);
 	if (st->released > st->idle)
-		fail(d, "stats: released %zu > idle %zu", st->released, st->idle);
+		hw_drv_fail(d, "stats: released %zu > idle %zu", st->released, st->idle);
 	for (int k = 0; k < HW_SYS_NKINDS && !d->failed; k++) {
 		if (st->platform_calls[k] != d->pf->calls[k] ||
 		    st->platform_failures[k] != d->pf->failures[k])
-			fail(d,
-			     "stats: %s calls %llu/%llu failures, the platform counted %llu/%llu",
-			     hw_sys_kind_name((hw_sys_kind)k),
-			     (unsigned long long)st->platform_calls[k],
-			     (unsigned long long)st->platform_failures[k],
-			     (unsigned long long)d->pf->calls[k],
-			     (unsigned long long)d->pf->failures[k]);
+			hw_drv_fail(d,
+				    "stats: %s calls %llu/%llu failures, the platform counted "
+				    "%llu/%llu",
+				    hw_sys_kind_name((hw_sys_kind)k),
+				    (unsigned long long)st->platform_calls[k],
+				    (unsigned long long)st->platform_failures[k],
+				    (unsigned long long)d->pf->calls[k],
+				    (unsigned long long)d->pf->failures[k]);
 	}
 	if (d->sim && !d->failed && hw_sim_ready_bytes(d->pf) != st->ready + st->meta_ready)
-		fail(d, "simulator has %zu Ready bytes, the heap accounts %zu + %zu metadata",
-		     hw_sim_ready_bytes(d->pf), st->ready, st->meta_ready);
+		hw_drv_fail(d,
+			    "simulator has %zu Ready bytes, the heap accounts %zu + %zu metadata",
+			    hw_sim_ready_bytes(d->pf), st->ready, st->meta_ready);
 }
 
-void validate(driver *d)
+void hw_drv_validate(driver *d)
 {
 	char msg[256];
 	int bad = hw_heap_validate(d->h, msg, sizeof msg);
 	if (bad != 0)
-		fail(d, "hw_heap_validate: invariant I%d: %s", bad, msg);
+		hw_drv_fail(d, "hw_heap_validate: invariant I%d: %s", bad, msg);
 }
 
 /* Every page against the model and the platform, then (with_validate) the
@@ -316,25 +345,25 @@ static void deep_check(driver *d, bool with_validate)
 		d->since_validate = 0;
 	}
 	if (cost > d->deep_left) {
-		tr(d, "\t/* deep check skipped: the input's budget is spent */\n");
+		hw_drv_trace(d, "\t/* deep check skipped: the input's budget is spent */\n");
 		return;
 	}
 	if (d->deep_left != SIZE_MAX)
 		d->deep_left -= cost;
-	compare_all(d);
+	hw_drv_compare_all(d);
 	if (!d->failed && with_validate)
-		validate(d);
+		hw_drv_validate(d);
 }
 
 /* Everything after an op (D4): stats and counters always, the pages the op
  * changed always, the deep check when forced or paid for. */
-void check_after_op(driver *d)
+void hw_drv_check_after_op(driver *d)
 {
 	hw_heap_stats st;
-	sync_arenas(d, false);
-	stats(d, &st);
+	hw_drv_sync_arenas(d, false);
+	hw_drv_stats(d, &st);
 	if (!d->failed)
-		compare_stats(d, &st);
+		hw_drv_compare_stats(d, &st);
 	d->st = st;
 	if (d->failed)
 		return;
@@ -347,7 +376,7 @@ void check_after_op(driver *d)
 	bool pages = d->deep_every && d->since_deep >= d->deep_every;
 	bool whole = d->deep_now || d->credit >= d->m.npages ||
 		     (d->validate_every && d->since_validate >= d->validate_every);
-	if (refused(d)) {
+	if (hw_drv_refused(d)) {
 		pages = true;
 		if (!d->refusal_validated) {
 			d->refusal_validated = true;

@@ -1,25 +1,20 @@
-/* driver.c: the differential driver (driver.h).
+/* driver.c: the differential driver's run loop (driver.h).
  *
- * Owns: one run's heap, platform and model, the expected values of every
- * stats counter, the ring of recently freed runs (stale pointers), and the
- * checks made after each op. Policy decisions live in model.c; byte decoding
- * lives in ops.c; this file only sequences calls and compares.
+ * Owns: one run from its bytes to its verdict: decoding the header, setting
+ * up the platform (the shared simulator or a private Linux instance), the
+ * heap and the model, running each op through the handler table
+ * (heap_ops.c) and the checks after it (compare.c), the final checks and
+ * the leak check at teardown; the failure banner and hook (D2), the trace,
+ * and the public hw_driver_* calls. Policy decisions live in model.c, byte
+ * decoding in ops.c, and this file only sequences the other files.
  *
  * Invariants (D1-D3 of driver.h, plus):
  *   D4. Before each op the heap and the model agree on every page, stat and
  *       counter; the op's handler predicts with the model, calls the heap,
  *       and reconciles only where the documented policy leaves a choice to
- *       the platform (an injected failure, a full backing).
- *   D5. A heap call may fail with ENOMEM only when the platform refused a
- *       call during it (platform failures grew: injection or a full
- *       simulator) or the request cannot fit the heap's address window.
- *   D6. Live objects carry stamps (a word at the start of their pages,
- *       all of them up to STAMPS pages, STAMPS spread pages beyond, and the
- *       run's last word), checked at free and at verify ops; a zeroed run
- *       reads zero over its first 256 bytes and at those places before it
- *       is stamped.
- *   D7. Apart from the model, every scavenge releases no more than it asked
- *       for rounded up to one unit (docs/scavenging.md).
+ *       the platform (an injected failure, a full backing). The run loop
+ *       keeps it by calling hw_drv_check_after_op after every op, and stops
+ *       at the first failure.
  *
  * Locking: none; one run at a time (driver.h).
  */
@@ -46,7 +41,7 @@ static hw_driver_fail_fn fail_hook = default_fail;
 
 void hw_driver_set_fail_hook(hw_driver_fail_fn fn) { fail_hook = fn ? fn : default_fail; }
 
-void fail(driver *d, const char *fmt, ...)
+void hw_drv_fail(driver *d, const char *fmt, ...)
 {
 	if (d->failed)
 		return;
@@ -74,7 +69,7 @@ void fail(driver *d, const char *fmt, ...)
 	fail_hook(what);
 }
 
-void tr(driver *d, const char *fmt, ...)
+void hw_drv_trace(driver *d, const char *fmt, ...)
 {
 	if (!d->trace)
 		return;
@@ -88,10 +83,10 @@ static void on_report(void *arg, const char *line)
 {
 	driver *d = arg;
 	d->reports++;
-	tr(d, "\t/* report: %s */\n", line);
+	hw_drv_trace(d, "\t/* report: %s */\n", line);
 }
 
-uint64_t platform_failures(const driver *d)
+uint64_t hw_drv_platform_failures(const driver *d)
 {
 	uint64_t n = 0;
 	for (int k = 0; k < HW_SYS_NKINDS; k++)
@@ -99,10 +94,10 @@ uint64_t platform_failures(const driver *d)
 	return n;
 }
 
-/* D5: did the platform refuse anything during this op so far? */
-bool refused(const driver *d) { return platform_failures(d) != d->failures_before; }
+/* HO1: did the platform refuse anything during this op so far? */
+bool hw_drv_refused(const driver *d) { return hw_drv_platform_failures(d) != d->failures_before; }
 
-void stats(driver *d, hw_heap_stats *st) { hw_heap_stats_get(d->h, st); }
+void hw_drv_stats(driver *d, hw_heap_stats *st) { hw_heap_stats_get(d->h, st); }
 
 /* ---- setup and teardown ------------------------------------------------------------ */
 
@@ -147,7 +142,7 @@ static bool setup(driver *d)
 	/* The simulated backing holds the arenas, one more arena of alignment
 	 * slack and the metadata; the window is more than twice the backing,
 	 * so every reservation the simulator can make lies inside it and a
-	 * grow fails only when the simulator is full (D5). */
+	 * grow fails only when the simulator is full (HO1). */
 	size_t backing = cap + arena + META_SLACK;
 	d->cap = cap;
 	d->address_space = hw_align_up(2 * backing, arena) + 2 * arena;
@@ -165,24 +160,26 @@ static bool setup(driver *d)
 			.released_reads_zero = c->released_reads_zero,
 			.ignore_hints = c->ignore_hints,
 		};
-		tr(d, "\thw_sim_config sc = {.backing_bytes = %zu, .page_size = %zu, "
-		      ".huge_page_size = %zu, .use_needs_call = %d, .released_reads_zero = %d, "
-		      ".ignore_hints = %d};\n"
-		      "\thw_platform *pf = hw_platform_sim_create(&sc);\n",
-		   sc.backing_bytes, sc.page_size, sc.huge_page_size, sc.use_needs_call,
-		   sc.released_reads_zero, sc.ignore_hints);
+		hw_drv_trace(
+			d,
+			"\thw_sim_config sc = {.backing_bytes = %zu, .page_size = %zu, "
+			".huge_page_size = %zu, .use_needs_call = %d, .released_reads_zero = %d, "
+			".ignore_hints = %d};\n"
+			"\thw_platform *pf = hw_platform_sim_create(&sc);\n",
+			sc.backing_bytes, sc.page_size, sc.huge_page_size, sc.use_needs_call,
+			sc.released_reads_zero, sc.ignore_hints);
 		d->pf = sim_for_run(&sc);
 		if (d->pf != NULL) {
 			size_t bytes;
 			void *base = hw_sim_backing(d->pf, &bytes);
-			tr(d, "\t/* simulated backing: %p, %zu bytes */\n", base, bytes);
+			hw_drv_trace(d, "\t/* simulated backing: %p, %zu bytes */\n", base, bytes);
 		}
 	} else {
-		tr(d, "\thw_platform *pf = hw_platform_linux_create(false, false);\n");
+		hw_drv_trace(d, "\thw_platform *pf = hw_platform_linux_create(false, false);\n");
 		d->pf = hw_platform_linux_create(false, false);
 	}
 	if (d->pf == NULL) {
-		fail(d, "cannot create the platform (errno %d)", errno);
+		hw_drv_fail(d, "cannot create the platform (errno %d)", errno);
 		return false;
 	}
 	size_t O = d->pf->caps.page_size;
@@ -197,27 +194,31 @@ static bool setup(driver *d)
 		.report = on_report,
 		.report_arg = d,
 	};
-	tr(d, "\thw_heap_config cfg = {.platform = pf, .page_size = %zu, .arena_size = %zu, "
-	      ".address_space = %zu, .memory_limit = %zu, .retain_percent = %u, "
-	      ".fault_on_free = %d};\n"
-	      "\thw_heap *h = hw_heap_create(&cfg);\n\tbool z;\n",
-	   hc.page_size, hc.arena_size, hc.address_space, hc.memory_limit, hc.retain_percent,
-	   hc.fault_on_free);
+	hw_drv_trace(d,
+		     "\thw_heap_config cfg = {.platform = pf, .page_size = %zu, .arena_size = %zu, "
+		     ".address_space = %zu, .memory_limit = %zu, .retain_percent = %u, "
+		     ".fault_on_free = %d};\n"
+		     "\thw_heap *h = hw_heap_create(&cfg);\n\tbool z;\n",
+		     hc.page_size, hc.arena_size, hc.address_space, hc.memory_limit,
+		     hc.retain_percent, hc.fault_on_free);
 	errno = 0;
 	d->h = hw_heap_create(&hc);
 	if (c->fault_on_free && d->P < O) {
 		if (d->h != NULL)
-			fail(d, "hw_heap_create accepted fault_on_free with page %zu < OS page %zu",
-			     d->P, O);
+			hw_drv_fail(
+				d,
+				"hw_heap_create accepted fault_on_free with page %zu < OS page %zu",
+				d->P, O);
 		else if (errno != EINVAL || d->reports != 1)
-			fail(d,
-			     "hw_heap_create refused fault_on_free with errno %d and %llu reports, "
-			     "expected EINVAL and 1",
-			     errno, (unsigned long long)d->reports);
+			hw_drv_fail(d,
+				    "hw_heap_create refused fault_on_free with errno %d and %llu "
+				    "reports, "
+				    "expected EINVAL and 1",
+				    errno, (unsigned long long)d->reports);
 		return false;
 	}
 	if (d->h == NULL) {
-		fail(d, "hw_heap_create failed (errno %d)", errno);
+		hw_drv_fail(d, "hw_heap_create failed (errno %d)", errno);
 		return false;
 	}
 	size_t u = O > d->P ? O / d->P : 1;
@@ -225,17 +226,17 @@ static bool setup(driver *d)
 	/* Huge pages count when larger than a unit and within one chunk. */
 	size_t hp = huge > u * d->P && huge / d->P <= HW_CHUNK_PAGES ? huge / d->P : 0;
 	if (hw_heap_unit_pages(d->h) != u || hw_heap_huge_pages(d->h) != hp) {
-		fail(d, "heap unit/huge pages %zu/%zu, expected %zu/%zu", hw_heap_unit_pages(d->h),
-		     hw_heap_huge_pages(d->h), u, hp);
+		hw_drv_fail(d, "heap unit/huge pages %zu/%zu, expected %zu/%zu",
+			    hw_heap_unit_pages(d->h), hw_heap_huge_pages(d->h), u, hp);
 		return false;
 	}
 	if (hw_model_init(&d->m, d->P, u, hp, d->pf->caps.released_reads_zero) != 0) {
-		fail(d, "harness out of memory");
+		hw_drv_fail(d, "harness out of memory");
 		return false;
 	}
 	d->op_name = "create";
 	d->called_heap = true;
-	check_after_op(d);
+	hw_drv_check_after_op(d);
 	return !d->failed;
 }
 
@@ -246,24 +247,24 @@ static void teardown(driver *d)
 		/* The final state: every page and hw_heap_validate (beyond the
 		 * input's budget too); then every object freed (coalescing
 		 * everything) with stats checked, then destroy. */
-		do_verify(d);
+		hw_drv_verify(d);
 		if (!d->failed) {
-			compare_all(d);
+			hw_drv_compare_all(d);
 			if (!d->failed)
-				validate(d);
+				hw_drv_validate(d);
 		}
-		d->failures_before = platform_failures(d);
+		d->failures_before = hw_drv_platform_failures(d);
 		while (d->m.nlive > 0 && !d->failed)
-			free_obj(d, 0);
+			hw_drv_free_obj(d, 0);
 		hw_heap_stats st;
-		stats(d, &st);
+		hw_drv_stats(d, &st);
 		if (!d->failed)
-			compare_stats(d, &st);
+			hw_drv_compare_stats(d, &st);
 		if (!d->failed && st.inuse != 0)
-			fail(d, "stats.inuse is %zu after every object was freed", st.inuse);
+			hw_drv_fail(d, "stats.inuse is %zu after every object was freed", st.inuse);
 	}
 	if (d->h != NULL) {
-		tr(d, "\thw_heap_destroy(h);\n");
+		hw_drv_trace(d, "\thw_heap_destroy(h);\n");
 		hw_heap_destroy(d->h);
 		d->h = NULL;
 		/* The harness's own leak check: LSan cannot see custom pages.
@@ -277,21 +278,23 @@ static void teardown(driver *d)
 							      HW_MEM_NONE)
 					  : NULL;
 		if (!d->failed && d->pf->owned != 0)
-			fail(d, "the platform still holds %zu bytes after hw_heap_destroy",
-			     d->pf->owned);
+			hw_drv_fail(d, "the platform still holds %zu bytes after hw_heap_destroy",
+				    d->pf->owned);
 		else if (!d->failed && kept != NULL)
-			fail(d, "simulated page %p is in state %d after hw_heap_destroy, not None",
-			     kept, (int)hw_sim_state(d->pf, kept));
+			hw_drv_fail(
+				d,
+				"simulated page %p is in state %d after hw_heap_destroy, not None",
+				kept, (int)hw_sim_state(d->pf, kept));
 		for (size_t k = 0; !d->sim && !d->failed && k < d->m.narenas; k++) {
 			const hw_model_arena *ar = &d->m.arena[k];
 			if (hw_platform_resident_bytes((void *)ar->base, ar->npages * d->P) !=
 			    SIZE_MAX)
-				fail(d, "arena %p is still mapped after hw_heap_destroy",
-				     (void *)ar->base);
+				hw_drv_fail(d, "arena %p is still mapped after hw_heap_destroy",
+					    (void *)ar->base);
 		}
 	}
 	if (d->pf != NULL) {
-		tr(d, "\thw_platform_destroy(pf);\n");
+		hw_drv_trace(d, "\thw_platform_destroy(pf);\n");
 		/* The simulator stays for the next run, which resets it (D1). */
 		if (!d->sim)
 			hw_platform_destroy(d->pf);
@@ -322,25 +325,25 @@ int hw_driver_run(const uint8_t *data, size_t size, const hw_driver_options *opt
 	size_t nops = hw_ops_count(size);
 	d.op_index = 0;
 	d.op_name = "setup";
-	tr(&d, "/* heapward-difftest: %zu ops on the %s platform */\n", nops,
-	   d.sim ? "sim" : "os");
+	hw_drv_trace(&d, "/* heapward-difftest: %zu ops on the %s platform */\n", nops,
+		     d.sim ? "sim" : "os");
 	if (setup(&d)) {
 		for (size_t i = 0; i < nops && !d.failed; i++) {
 			hw_op op = hw_ops_get(data, i);
 			d.op_index = i;
 			d.op_name = hw_ops_heap_name(op.code);
-			d.failures_before = platform_failures(&d);
+			d.failures_before = hw_drv_platform_failures(&d);
 			d.deep_now = false;
 			hw_model_dirty_reset(&d.m);
-			tr(&d, "\t/* op %zu: %s */\n", i, d.op_name);
-			run_op(&d, &op);
+			hw_drv_trace(&d, "\t/* op %zu: %s */\n", i, d.op_name);
+			hw_drv_run_op(&d, &op);
 			if (d.failed)
 				break;
 			if (d.opt->after_op) {
 				d.opt->after_op(d.opt->ctx, d.h, i);
 				d.called_heap = true; /* the seam may change the heap */
 			}
-			check_after_op(&d);
+			hw_drv_check_after_op(&d);
 		}
 	}
 	teardown(&d);

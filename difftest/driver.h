@@ -7,7 +7,7 @@
  * alignment, contents, the per-page state of the pages the op changed, stats
  * against the model, the simulator's Ready bytes and platform call counts;
  * and in deep checks (after every op that calls into the heap with
- * deep_every = 1, else on a budget, see driver.c) every mapped page and
+ * deep_every = 1, else on a budget, see compare.c) every mapped page and
  * hw_heap_validate, which also runs at the end of every input. Also the
  * fixed-seed op generator the difftest runs.
  *
@@ -48,7 +48,7 @@ typedef struct hw_driver_options {
 	int trace;      /* print ops as C: 1 on, 0 off, -1 from HW_FUZZ_TRACE */
 	FILE *trace_to; /* where the trace goes; NULL = stderr */
 	/* Deep checks (every page against the model, the platform's view,
-	 * hw_heap_validate): 0 = on a budget (see driver.c), N = after every
+	 * hw_heap_validate): 0 = on a budget (see compare.c), N = after every
 	 * Nth op that calls into the heap as well (after any other op the
 	 * heap is as the last check saw it). The header can ask for every op
 	 * (fuzz/FORMAT.md). */

@@ -11,8 +11,9 @@
  *   stamps.c    the contents stamps of live objects
  *   heap_ops.c  the op handlers of HW_HEAP_OPS and the op generator
  *
- * Invariants: D1-D7 (driver.h, driver.c) hold for the driver as a whole;
- * each file states the ones it keeps.
+ * Invariants: none of its own; each file states the ones it keeps (D1-D4
+ * of driver.h and driver.c, CM of compare.c, ST of stamps.c, HO of
+ * heap_ops.c).
  *
  * Locking: none; one run at a time (driver.h).
  */
@@ -52,7 +53,7 @@
  * a second even with sanitizers); forced deep checks beyond it are skipped.
  * The difftest (hw_driver_options.deep_every) has no such cap. */
 #define DEEP_BUDGET ((size_t)1 << 19)
-/* Pages stamped per run at most (D6). */
+/* Pages stamped per run at most (ST1). */
 #define STAMPS 16
 /* Bounds (D3): one allocation or grow at most 4 MiB, the heap at most
  * 256 MiB (the simulator's placement scans its backing page by page). */
@@ -112,29 +113,29 @@ static inline uint64_t mix64(uint64_t x)
 }
 
 /* ---- driver.c ---- */
-void fail(driver *d, const char *fmt, ...) HW_PRINTF(2, 3);
-void tr(driver *d, const char *fmt, ...) HW_PRINTF(2, 3);
-uint64_t platform_failures(const driver *d);
-bool refused(const driver *d);
-void stats(driver *d, hw_heap_stats *st);
+void hw_drv_fail(driver *d, const char *fmt, ...) HW_PRINTF(2, 3);
+void hw_drv_trace(driver *d, const char *fmt, ...) HW_PRINTF(2, 3);
+uint64_t hw_drv_platform_failures(const driver *d);
+bool hw_drv_refused(const driver *d);
+void hw_drv_stats(driver *d, hw_heap_stats *st);
 
 /* ---- compare.c ---- */
-size_t sync_arenas(driver *d, bool may);
-void compare_page(driver *d, size_t i, bool platform);
-void compare_all(driver *d);
-void compare_stats(driver *d, const hw_heap_stats *st);
-void validate(driver *d);
-void check_after_op(driver *d);
+size_t hw_drv_sync_arenas(driver *d, bool may);
+void hw_drv_compare_page(driver *d, size_t i, bool platform);
+void hw_drv_compare_all(driver *d);
+void hw_drv_compare_stats(driver *d, const hw_heap_stats *st);
+void hw_drv_validate(driver *d);
+void hw_drv_check_after_op(driver *d);
 
 /* ---- stamps.c ---- */
-bool stamped(size_t j, size_t n);
-bool stamp(driver *d, const hw_model_obj *o);
-bool check_stamps(driver *d, const hw_model_obj *o, const char *when);
-bool check_zero(driver *d, const hw_model_obj *o);
+bool hw_drv_stamped(size_t j, size_t n);
+bool hw_drv_stamp(driver *d, const hw_model_obj *o);
+bool hw_drv_check_stamps(driver *d, const hw_model_obj *o, const char *when);
+bool hw_drv_check_zero(driver *d, const hw_model_obj *o);
 
 /* ---- heap_ops.c ---- */
-void free_obj(driver *d, size_t k);
-void do_verify(driver *d);
-void run_op(driver *d, const hw_op *op);
+void hw_drv_free_obj(driver *d, size_t k);
+void hw_drv_verify(driver *d);
+void hw_drv_run_op(driver *d, const hw_op *op);
 
 #endif

@@ -1,4 +1,20 @@
-/* heap_ops.c: the op handlers of the heap targets and the op generator.
+/* heap_ops.c: the heap targets' op handlers and the op generator.
+ *
+ * Owns: one handler op_NAME per row of the op table (ops.h HW_HEAP_OPS),
+ * the handler table made from it, and the fixed-seed generator weighted by
+ * it; what each handler predicts with the model before calling the heap and
+ * how it reconciles afterwards; the ring of recently freed runs (stale and
+ * double frees); the driver's own cap on Linux heaps (D3).
+ *
+ * Invariants:
+ *   HO1. A heap call may fail with ENOMEM only when the platform refused a
+ *        call during it (platform failures grew: injection or a full
+ *        simulator) or the request cannot fit the heap's address window.
+ *   HO2. Apart from the model, every scavenge releases no more than it asked
+ *        for rounded up to one unit (docs/scavenging.md).
+ *   HO3. An opcode outside the table, or a row without a handler, does
+ *        nothing (O2 of ops.h); whether an op may change the heap comes from
+ *        its row alone.
  *
  * Locking: none; one run at a time (driver.h).
  */
@@ -27,12 +43,12 @@ static bool heap_page_released(void *ctx, uintptr_t a)
  * of the plan. Returns the bytes the model now says were released. */
 static size_t settle(driver *d, size_t planned)
 {
-	if (!refused(d))
+	if (!hw_drv_refused(d))
 		return planned;
 	size_t got = hw_model_scavenge_settle(&d->m, heap_page_released, d);
 	if (got == SIZE_MAX) {
-		fail(d, "after a refused platform call the heap's released pages are not a "
-			"prefix of the scavenge order");
+		hw_drv_fail(d, "after a refused platform call the heap's released pages are not a "
+			       "prefix of the scavenge order");
 		return planned;
 	}
 	return got;
@@ -45,8 +61,9 @@ static void check_bound(driver *d, const char *what, size_t asked, size_t r)
 	size_t unit = d->m.u * d->P;
 	size_t bound = asked > SIZE_MAX - unit ? SIZE_MAX : (asked + unit - 1) / unit * unit;
 	if (r > bound)
-		fail(d, "%s asked for %zu bytes and released %zu, more than a unit (%zu) over",
-		     what, asked, r, unit);
+		hw_drv_fail(d,
+			    "%s asked for %zu bytes and released %zu, more than a unit (%zu) over",
+			    what, asked, r, unit);
 }
 
 static size_t model_limit_goal(const driver *d)
@@ -95,7 +112,7 @@ static void ring_push(driver *d, uintptr_t addr, size_t npages)
 
 /* On Linux nothing but the driver bounds the heap (D3): a request that
  * would grow it past the cap is skipped. The simulator's backing bounds it
- * by itself (a full backing is a refusal, D5). */
+ * by itself (a full backing is a refusal, HO1). */
 static bool over_cap(driver *d, size_t want_pages)
 {
 	if (d->sim)
@@ -104,7 +121,8 @@ static bool over_cap(driver *d, size_t want_pages)
 	size_t ask = (want_pages * d->P + arena - 1) / arena * arena;
 	if (hw_model_mapped_bytes(&d->m) + ask <= d->cap)
 		return false;
-	tr(d, "\t/* skipped: growing by %zu bytes would pass the cap of %zu */\n", ask, d->cap);
+	hw_drv_trace(d, "\t/* skipped: growing by %zu bytes would pass the cap of %zu */\n", ask,
+		     d->cap);
 	return true;
 }
 
@@ -125,21 +143,24 @@ static void do_alloc(driver *d, const hw_op *op, bool aligned)
 	void *p = aligned ? hw_heap_alloc_aligned(d->h, n, align, &z) : hw_heap_alloc(d->h, n);
 	int err = errno;
 	if (aligned)
-		tr(d, "\tvoid *p%u = hw_heap_alloc_aligned(h, %zu, %zu, &z); /* -> %p, z=%d */\n",
-		   (unsigned)d->m.next_id, n, align, p, (int)z);
+		hw_drv_trace(
+			d,
+			"\tvoid *p%u = hw_heap_alloc_aligned(h, %zu, %zu, &z); /* -> %p, z=%d */\n",
+			(unsigned)d->m.next_id, n, align, p, (int)z);
 	else
-		tr(d, "\tvoid *p%u = hw_heap_alloc(h, %zu); /* -> %p */\n", (unsigned)d->m.next_id,
-		   n, p);
+		hw_drv_trace(d, "\tvoid *p%u = hw_heap_alloc(h, %zu); /* -> %p */\n",
+			     (unsigned)d->m.next_id, n, p);
 	hw_heap_stats st;
-	stats(d, &st);
+	hw_drv_stats(d, &st);
 	if (st.grows != grows0) {
 		if (fit != SIZE_MAX) {
-			fail(d,
-			     "alloc(%zu, align %zu) grew the heap although the model fits it at %p",
-			     n, eff, (void *)hw_model_addr(&d->m, fit));
+			hw_drv_fail(d,
+				    "alloc(%zu, align %zu) grew the heap although the model fits "
+				    "it at %p",
+				    n, eff, (void *)hw_model_addr(&d->m, fit));
 			return;
 		}
-		d->want.grows += sync_arenas(d, true);
+		d->want.grows += hw_drv_sync_arenas(d, true);
 	}
 	if (d->failed)
 		return;
@@ -147,81 +168,88 @@ static void do_alloc(driver *d, const hw_op *op, bool aligned)
 		size_t ap = eff / d->P;
 		bool too_big = n + ap - 1 > d->address_space / d->P;
 		if (err != ENOMEM)
-			fail(d, "alloc(%zu, align %zu) returned NULL with errno %d, not ENOMEM", n,
-			     eff, err);
-		else if (!refused(d) && !too_big)
-			fail(d, "alloc(%zu, align %zu) failed with ENOMEM but the platform refused "
+			hw_drv_fail(d,
+				    "alloc(%zu, align %zu) returned NULL with errno %d, not ENOMEM",
+				    n, eff, err);
+		else if (!hw_drv_refused(d) && !too_big)
+			hw_drv_fail(
+				d,
+				"alloc(%zu, align %zu) failed with ENOMEM but the platform refused "
 				"nothing%s",
-			     n, eff, fit != SIZE_MAX ? " and the model has a fit" : "");
+				n, eff, fit != SIZE_MAX ? " and the model has a fit" : "");
 		d->m.next_id++; /* keep trace names unique */
 		return;
 	}
 	if (fit == SIZE_MAX)
 		fit = hw_model_fit(&d->m, n, eff);
 	if (fit == SIZE_MAX) {
-		fail(d, "alloc(%zu, align %zu) returned %p but the model has no fit even in the "
+		hw_drv_fail(
+			d,
+			"alloc(%zu, align %zu) returned %p but the model has no fit even in the "
 			"new arenas",
-		     n, eff, p);
+			n, eff, p);
 		return;
 	}
 	uintptr_t want = hw_model_addr(&d->m, fit);
 	if ((uintptr_t)p != want) {
-		fail(d, "alloc(%zu, align %zu) returned %p, the model's lowest fit is %p", n, eff,
-		     p, (void *)want);
+		hw_drv_fail(d, "alloc(%zu, align %zu) returned %p, the model's lowest fit is %p", n,
+			    eff, p, (void *)want);
 		return;
 	}
 	if ((uintptr_t)p % eff != 0) {
-		fail(d, "alloc returned %p, not aligned to %zu", p, eff);
+		hw_drv_fail(d, "alloc returned %p, not aligned to %zu", p, eff);
 		return;
 	}
 	hw_model_obj *o = hw_model_alloc(&d->m, fit, n);
 	if (o == NULL) {
-		fail(d, "harness out of memory");
+		hw_drv_fail(d, "harness out of memory");
 		return;
 	}
 	o->salt = mix64(++d->salt);
 	/* On the simulator, see that the run is Ready before touching it: a
 	 * heap that hands out Prepared pages is reported, not a SEGV. */
 	for (size_t j = 0; d->sim && j < n; j++) {
-		if (!stamped(j, n))
+		if (!hw_drv_stamped(j, n))
 			continue;
 		hw_mem_state ps = hw_sim_state(d->pf, (char *)p + j * d->P);
 		if (ps != HW_MEM_READY) {
-			fail(d, "alloc(%zu) returned %p but its page %zu is in platform state %d, "
+			hw_drv_fail(
+				d,
+				"alloc(%zu) returned %p but its page %zu is in platform state %d, "
 				"not Ready",
-			     n, p, j, (int)ps);
+				n, p, j, (int)ps);
 			return;
 		}
 	}
 	if (aligned && z != o->zeroed) {
-		fail(d, "alloc_aligned(%zu) at %p reported zeroed=%d, the model says %d", n, p,
-		     (int)z, (int)o->zeroed);
+		hw_drv_fail(d, "alloc_aligned(%zu) at %p reported zeroed=%d, the model says %d", n,
+			    p, (int)z, (int)o->zeroed);
 		return;
 	}
-	if (!stamp(d, o) || (o->zeroed && !check_zero(d, o)))
+	if (!hw_drv_stamp(d, o) || (o->zeroed && !hw_drv_check_zero(d, o)))
 		return;
 	d->want.allocs++;
 	after_alloc(d, hw_model_mapped_bytes(&d->m) - mapped0);
 }
 
-void free_obj(driver *d, size_t k)
+void hw_drv_free_obj(driver *d, size_t k)
 {
 	hw_model_obj o = d->m.live[k];
-	if (!check_stamps(d, &o, "before its free"))
+	if (!hw_drv_check_stamps(d, &o, "before its free"))
 		return;
-	uint64_t pf0 = platform_failures(d);
+	uint64_t pf0 = hw_drv_platform_failures(d);
 	int rc = hw_heap_free(d->h, (void *)o.addr, o.npages);
-	tr(d, "\thw_heap_free(h, p%u, %zu); /* -> %d */\n", (unsigned)o.id, o.npages, rc);
+	hw_drv_trace(d, "\thw_heap_free(h, p%u, %zu); /* -> %d */\n", (unsigned)o.id, o.npages, rc);
 	if (rc != 0) {
-		fail(d, "free of live p%u (%p, %zu pages) returned %d", (unsigned)o.id,
-		     (void *)o.addr, o.npages, rc);
+		hw_drv_fail(d, "free of live p%u (%p, %zu pages) returned %d", (unsigned)o.id,
+			    (void *)o.addr, o.npages, rc);
 		return;
 	}
 	bool released = d->cfg.fault_on_free;
-	if (released && platform_failures(d) != pf0) {
+	if (released && hw_drv_platform_failures(d) != pf0) {
 		/* The fault was refused: the run stays Ready and is counted. */
 		hw_heap_stats st;
-		stats(d, &st);
+		hw_drv_stats(d, &st);
 		if (st.fault_failures == d->want.fault_failures + 1) {
 			released = false;
 			d->want.fault_failures++;
@@ -235,10 +263,10 @@ void free_obj(driver *d, size_t k)
 static void do_free(driver *d, const hw_op *op)
 {
 	if (d->m.nlive == 0) {
-		tr(d, "\t/* free: nothing live */\n");
+		hw_drv_trace(d, "\t/* free: nothing live */\n");
 		return;
 	}
-	free_obj(d, op->b % d->m.nlive);
+	hw_drv_free_obj(d, op->b % d->m.nlive);
 }
 
 /* Freeing NULL is not an invalid free: like free(3) it does nothing, with
@@ -248,11 +276,11 @@ static void free_null(driver *d, size_t n)
 	uint64_t reports0 = d->reports;
 	errno = 0;
 	int rc = hw_heap_free(d->h, NULL, n);
-	tr(d, "\thw_heap_free(h, NULL, %zu); /* -> %d */\n", n, rc);
+	hw_drv_trace(d, "\thw_heap_free(h, NULL, %zu); /* -> %d */\n", n, rc);
 	if (rc != 0)
-		fail(d, "free(NULL, %zu pages) returned %d, not 0", n, rc);
+		hw_drv_fail(d, "free(NULL, %zu pages) returned %d, not 0", n, rc);
 	else if (d->reports != reports0)
-		fail(d, "free(NULL, %zu pages) made a report", n);
+		hw_drv_fail(d, "free(NULL, %zu pages) made a report", n);
 }
 
 /* Frees (p, n), which the model says is not exactly one live run unless it
@@ -264,28 +292,29 @@ static void free_wrong(driver *d, uintptr_t p, size_t n)
 	if (k >= 0) {
 		/* A "double free" of a run that was handed out again exactly:
 		 * valid, and checked as a free. */
-		free_obj(d, (size_t)k);
+		hw_drv_free_obj(d, (size_t)k);
 		return;
 	}
 	uint64_t reports0 = d->reports;
 	errno = 0;
 	int rc = hw_heap_free(d->h, (void *)p, n);
-	tr(d, "\thw_heap_free(h, (void *)%#llx, %zu); /* invalid -> %d */\n", (unsigned long long)p,
-	   n, rc);
+	hw_drv_trace(d, "\thw_heap_free(h, (void *)%#llx, %zu); /* invalid -> %d */\n",
+		     (unsigned long long)p, n, rc);
 	if (rc != EINVAL) {
-		fail(d, "invalid free (%p, %zu pages) returned %d, not EINVAL", (void *)p, n, rc);
+		hw_drv_fail(d, "invalid free (%p, %zu pages) returned %d, not EINVAL", (void *)p, n,
+			    rc);
 		return;
 	}
 	if (d->reports != reports0 + 1)
-		fail(d, "invalid free (%p, %zu pages) made %llu report lines, not 1", (void *)p, n,
-		     (unsigned long long)(d->reports - reports0));
+		hw_drv_fail(d, "invalid free (%p, %zu pages) made %llu report lines, not 1",
+			    (void *)p, n, (unsigned long long)(d->reports - reports0));
 	d->want.invalid_frees++;
 	/* Look closely at the pages it named: they must be untouched. */
 	size_t idx = hw_model_index(&d->m, hw_align_down(p, d->P));
 	if (idx != SIZE_MAX) {
 		size_t hi = idx + (n < 8192 ? n : 8192) + 1;
 		for (size_t i = idx; i < hi && i < d->m.npages && !d->failed; i++)
-			compare_page(d, i, false);
+			hw_drv_compare_page(d, i, false);
 	}
 }
 
@@ -365,7 +394,7 @@ static void do_invalid_free(driver *d, const hw_op *op)
 	free_wrong(d, p, n);
 	return;
 skip:
-	tr(d, "\t/* invalid free kind %u: no candidate */\n", kind);
+	hw_drv_trace(d, "\t/* invalid free kind %u: no candidate */\n", kind);
 }
 
 static void do_scavenge(driver *d, size_t nbytes)
@@ -373,13 +402,14 @@ static void do_scavenge(driver *d, size_t nbytes)
 	size_t planned = hw_model_scavenge(&d->m, nbytes);
 	size_t r = hw_heap_scavenge(d->h, nbytes);
 	if (nbytes == SIZE_MAX)
-		tr(d, "\thw_heap_scavenge(h, SIZE_MAX); /* -> %zu */\n", r);
+		hw_drv_trace(d, "\thw_heap_scavenge(h, SIZE_MAX); /* -> %zu */\n", r);
 	else
-		tr(d, "\thw_heap_scavenge(h, %zu); /* -> %zu */\n", nbytes, r);
+		hw_drv_trace(d, "\thw_heap_scavenge(h, %zu); /* -> %zu */\n", nbytes, r);
 	planned = settle(d, planned);
 	check_bound(d, "scavenge", nbytes, r);
 	if (!d->failed && r != planned)
-		fail(d, "scavenge(%zu) released %zu bytes, the model %zu", nbytes, r, planned);
+		hw_drv_fail(d, "scavenge(%zu) released %zu bytes, the model %zu", nbytes, r,
+			    planned);
 	d->want.scavenge_calls++;
 	d->want.scavenged += r;
 }
@@ -392,12 +422,12 @@ static void do_set_limit(driver *d, const hw_op *op)
 	if (over)
 		planned = hw_model_scavenge(&d->m, over);
 	size_t r = hw_heap_set_memory_limit(d->h, limit);
-	tr(d, "\thw_heap_set_memory_limit(h, %zu); /* -> %zu */\n", limit, r);
+	hw_drv_trace(d, "\thw_heap_set_memory_limit(h, %zu); /* -> %zu */\n", limit, r);
 	if (over)
 		planned = settle(d, planned);
 	if (r != planned)
-		fail(d, "set_memory_limit(%zu) released %zu bytes, the model %zu", limit, r,
-		     planned);
+		hw_drv_fail(d, "set_memory_limit(%zu) released %zu bytes, the model %zu", limit, r,
+			    planned);
 	d->want.limit += r;
 	d->want.scavenged += r;
 }
@@ -406,7 +436,7 @@ static void do_bg_step(driver *d, const hw_op *op)
 {
 	unsigned times = 1 + (op->a & 3);
 	for (unsigned t = 0; t < times && !d->failed; t++) {
-		d->failures_before = platform_failures(d);
+		d->failures_before = hw_drv_platform_failures(d);
 		uint64_t goal = model_retain_goal(d);
 		/* The step's target is the memory limit when set and lower. */
 		if (d->limit && d->limit < goal)
@@ -419,15 +449,17 @@ static void do_bg_step(driver *d, const hw_op *op)
 			planned = hw_model_scavenge(&d->m, asked);
 		}
 		size_t r = hw_heap_scavenger_step(d->h);
-		tr(d, "\thw_heap_scavenger_step(h); /* -> %zu */\n", r);
+		hw_drv_trace(d, "\thw_heap_scavenger_step(h); /* -> %zu */\n", r);
 		if (ready > goal)
 			planned = settle(d, planned);
 		check_bound(d, "scavenger step", asked, r);
 		if (!d->failed && r != planned)
-			fail(d,
-			     "scavenger step released %zu bytes, the model %zu (ready %llu, goal "
-			     "%llu)",
-			     r, planned, (unsigned long long)ready, (unsigned long long)goal);
+			hw_drv_fail(d,
+				    "scavenger step released %zu bytes, the model %zu (ready %llu, "
+				    "goal "
+				    "%llu)",
+				    r, planned, (unsigned long long)ready,
+				    (unsigned long long)goal);
 		d->want.bg += r;
 		d->want.scavenged += r;
 	}
@@ -442,19 +474,21 @@ static void do_grow(driver *d, const hw_op *op)
 	if (over_cap(d, n))
 		return;
 	int rc = hw_heap_grow(d->h, n);
-	tr(d, "\thw_heap_grow(h, %zu); /* -> %d */\n", n, rc);
+	hw_drv_trace(d, "\thw_heap_grow(h, %zu); /* -> %d */\n", n, rc);
 	if (rc == 0) {
-		size_t added = sync_arenas(d, true);
+		size_t added = hw_drv_sync_arenas(d, true);
 		if (!d->failed && (added == 0 || d->m.npages - before < n))
-			fail(d, "grow(%zu) added %zu arenas with %zu pages", n, added,
-			     d->m.npages - before);
+			hw_drv_fail(d, "grow(%zu) added %zu arenas with %zu pages", n, added,
+				    d->m.npages - before);
 		d->want.grows += added;
 	} else if (rc != ENOMEM) {
-		fail(d, "grow(%zu) returned %d", n, rc);
+		hw_drv_fail(d, "grow(%zu) returned %d", n, rc);
 	} else {
-		sync_arenas(d, false);
-		if (!refused(d) && n <= d->address_space / d->P)
-			fail(d, "grow(%zu) failed with ENOMEM but the platform refused nothing", n);
+		hw_drv_sync_arenas(d, false);
+		if (!hw_drv_refused(d) && n <= d->address_space / d->P)
+			hw_drv_fail(d,
+				    "grow(%zu) failed with ENOMEM but the platform refused nothing",
+				    n);
 	}
 }
 
@@ -462,13 +496,13 @@ static void do_touch(driver *d, const hw_op *op)
 {
 	const freed_run *r = &d->ring[op->a & (RING - 1)];
 	if (r->npages == 0) {
-		tr(d, "\t/* touch: no freed run in slot %u */\n", op->a & (RING - 1));
+		hw_drv_trace(d, "\t/* touch: no freed run in slot %u */\n", op->a & (RING - 1));
 		return;
 	}
 	uintptr_t a = r->addr + (op->b % r->npages) * d->P;
 	size_t idx = hw_model_index(&d->m, a);
 	if (idx == SIZE_MAX) {
-		fail(d, "freed page %p left the heap", (void *)a);
+		hw_drv_fail(d, "freed page %p left the heap", (void *)a);
 		return;
 	}
 	uint32_t s = d->m.page[idx];
@@ -477,12 +511,13 @@ static void do_touch(driver *d, const hw_op *op)
 	 * probe of a poisoned byte would be an ASan report, not a trap. */
 	bool poisoned = __asan_address_is_poisoned((void *)a) != 0;
 	if (poisoned != (s < HW_MP_USED)) {
-		fail(d, "page %p is %s under ASan but %s in the model", (void *)a,
-		     poisoned ? "poisoned" : "unpoisoned", s < HW_MP_USED ? "free" : "in use");
+		hw_drv_fail(d, "page %p is %s under ASan but %s in the model", (void *)a,
+			    poisoned ? "poisoned" : "unpoisoned",
+			    s < HW_MP_USED ? "free" : "in use");
 		return;
 	}
 	if (poisoned) {
-		tr(d, "\t/* touch %p: poisoned, as expected */\n", (void *)a);
+		hw_drv_trace(d, "\t/* touch %p: poisoned, as expected */\n", (void *)a);
 		return;
 	}
 #endif
@@ -495,7 +530,7 @@ static void do_touch(driver *d, const hw_op *op)
 		if (!d->cfg.fault_on_free) {
 			/* Prepared on Linux: readable, and a read would map the
 			 * zero page; nothing to check. */
-			tr(d, "\t/* touch %p: released, not faulted */\n", (void *)a);
+			hw_drv_trace(d, "\t/* touch %p: released, not faulted */\n", (void *)a);
 			return;
 		}
 		expect_trap = true;
@@ -504,38 +539,38 @@ static void do_touch(driver *d, const hw_op *op)
 		expect_trap = false;
 	}
 	hw_trap_kind k = hw_trap_probe((volatile void *)a, false);
-	tr(d, "\thw_trap_probe((void *)%#llx, false); /* -> %s */\n", (unsigned long long)a,
-	   hw_trap_kind_name(k));
+	hw_drv_trace(d, "\thw_trap_probe((void *)%#llx, false); /* -> %s */\n",
+		     (unsigned long long)a, hw_trap_kind_name(k));
 	if ((k != HW_TRAP_NONE) != expect_trap)
-		fail(d, "stale access to %p (%s in the model) %s", (void *)a,
-		     s == HW_MP_RELEASED ? "released" : s == HW_MP_READY ? "free-ready"
-									 : "in use",
-		     k != HW_TRAP_NONE ? "trapped" : "did not trap");
+		hw_drv_fail(d, "stale access to %p (%s in the model) %s", (void *)a,
+			    s == HW_MP_RELEASED ? "released" : s == HW_MP_READY ? "free-ready"
+										: "in use",
+			    k != HW_TRAP_NONE ? "trapped" : "did not trap");
 	else if (expect_trap && !d->sim && k != want_kind)
-		fail(d, "stale access to %p trapped as %s, expected %s", (void *)a,
-		     hw_trap_kind_name(k), hw_trap_kind_name(want_kind));
+		hw_drv_fail(d, "stale access to %p trapped as %s, expected %s", (void *)a,
+			    hw_trap_kind_name(k), hw_trap_kind_name(want_kind));
 }
 
-void do_verify(driver *d)
+void hw_drv_verify(driver *d)
 {
 	for (size_t k = 0; k < d->m.nlive && !d->failed; k++)
-		check_stamps(d, &d->m.live[k], "at a verify");
+		hw_drv_check_stamps(d, &d->m.live[k], "at a verify");
 }
 
 static void do_validate(driver *d)
 {
 	char msg[256];
-	tr(d, "\thw_heap_validate(h, msg, sizeof msg); /* with every page compared */\n");
+	hw_drv_trace(d, "\thw_heap_validate(h, msg, sizeof msg); /* with every page compared */\n");
 	d->deep_now = true;
 	if (hw_model_check(&d->m, msg, sizeof msg) != 0) {
-		fail(d, "%s", msg);
+		hw_drv_fail(d, "%s", msg);
 		return;
 	}
 	/* The simulator's own consistency, once per input: its real mapping
 	 * where its calls changed it (the heap makes no system calls of its
 	 * own, so nothing else can have). */
 	if (d->sim && !d->sim_checked && hw_sim_check_since(d->pf, msg, sizeof msg) != 0)
-		fail(d, "hw_sim_check_since: %s", msg);
+		hw_drv_fail(d, "hw_sim_check_since: %s", msg);
 	d->sim_checked = true;
 }
 
@@ -543,7 +578,7 @@ static void do_stats(driver *d)
 {
 	/* The arena list must add up to mapped, and be sorted and disjoint. */
 	hw_heap_stats st;
-	stats(d, &st);
+	hw_drv_stats(d, &st);
 	size_t n = hw_heap_arena_count(d->h), sum = 0;
 	uintptr_t prev_end = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -551,14 +586,15 @@ static void do_stats(driver *d)
 		size_t sz;
 		hw_heap_arena_get(d->h, i, &b, &sz);
 		if ((uintptr_t)b < prev_end)
-			fail(d, "arena %zu at %p overlaps or precedes its predecessor", i, b);
+			hw_drv_fail(d, "arena %zu at %p overlaps or precedes its predecessor", i,
+				    b);
 		prev_end = (uintptr_t)b + sz;
 		sum += sz;
 	}
 	if (sum != st.mapped)
-		fail(d, "arenas add up to %zu bytes, stats.mapped is %zu", sum, st.mapped);
+		hw_drv_fail(d, "arenas add up to %zu bytes, stats.mapped is %zu", sum, st.mapped);
 	if (st.meta_ready == 0 && d->sim)
-		fail(d, "stats.meta_ready is 0 although the heap lives in its metadata");
+		hw_drv_fail(d, "stats.meta_ready is 0 although the heap lives in its metadata");
 }
 
 /* Whether an op calls an entry point that may change the heap. */
@@ -638,7 +674,7 @@ static void do_aimed_free(driver *d, const hw_op *op)
 	free_wrong(d, p, n);
 	return;
 skip:
-	tr(d, "\t/* aimed free: no candidate */\n");
+	hw_drv_trace(d, "\t/* aimed free: no candidate */\n");
 }
 
 /* One handler per row of the op table (ops.h HW_HEAP_OPS), named op_NAME. */
@@ -664,7 +700,7 @@ static void op_INJECT(driver *d, const hw_op *op)
 	uint64_t nth = hw_ops_inject_nth(op);
 	unsigned mask = hw_ops_inject_mask(op);
 	hw_platform_inject(d->pf, nth, mask);
-	tr(d, "\thw_platform_inject(pf, %llu, %#x);\n", (unsigned long long)nth, mask);
+	hw_drv_trace(d, "\thw_platform_inject(pf, %llu, %#x);\n", (unsigned long long)nth, mask);
 }
 static void op_TOUCH_STALE(driver *d, const hw_op *op) { do_touch(d, op); }
 static void op_INVALID_FREE(driver *d, const hw_op *op) { do_invalid_free(d, op); }
@@ -681,13 +717,13 @@ static void op_STATS(driver *d, const hw_op *op)
 static void op_VERIFY(driver *d, const hw_op *op)
 {
 	(void)op;
-	do_verify(d);
+	hw_drv_verify(d);
 }
 static void op_FREE_ALL(driver *d, const hw_op *op)
 {
 	(void)op;
 	while (d->m.nlive > 0 && !d->failed)
-		free_obj(d, 0);
+		hw_drv_free_obj(d, 0);
 }
 static void op_AIMED_FREE(driver *d, const hw_op *op) { do_aimed_free(d, op); }
 
@@ -702,7 +738,7 @@ static const op_row op_table[HW_OP_HEAP_COUNT_] = {
 #undef HW_OPS_ROW_
 };
 
-void run_op(driver *d, const hw_op *op)
+void hw_drv_run_op(driver *d, const hw_op *op)
 {
 	/* O2: unassigned opcodes do nothing. */
 	const op_row *row = op->code < HW_OP_HEAP_COUNT_ ? &op_table[op->code] : NULL;
