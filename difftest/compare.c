@@ -17,13 +17,15 @@
  *   CM2. A difference found a word at a time is reported through the
  *        per-page view (hw_heap_page_kind) where the view sees it too, so
  *        every page failure names the page the same way.
+ *   CM3. The heap is read through its stats and its inspection calls
+ *        (src/inspect.h) only, never its internals (ci/includes.sh), so a
+ *        change of the heap's layout cannot silently change what is checked.
  *
  * Locking: none; one run at a time (driver.h). The heap's inspection calls
  * take its lock themselves.
  */
 #include "driver_internal.h"
 
-#include "heap_internal.h"
 #include "sim.h"
 
 /* ---- arenas ----------------------------------------------------------------------- */
@@ -127,13 +129,15 @@ static void compare_unmapped(driver *d, uintptr_t a)
 			    kind_name(k));
 }
 
-/* Comparisons read the heap's bitmaps themselves, 64 pages per word, where
- * the inspection view (hw_drv_compare_page) would cost a lock and a lookup per
- * page: a deep check covers every page, and one op may change thousands.
- * The bitmaps say the same as the view (in use, run head, released), and a
- * little more: an allocated page must not be released either (I5). A
- * difference is reported through compare_page where the view sees it too,
- * so the message names the page the same way. */
+/* Comparisons read the heap's page states as bit vectors, 64 pages per
+ * word (hw_heap_page_bits), where the per-page view (hw_drv_compare_page)
+ * would cost a lock and a lookup per page: a deep check covers every page,
+ * and one op may change thousands. The vectors say the same as the view
+ * (in use, run head, released), and a little more: an allocated page must
+ * not be released either (I5). A difference is reported through the view
+ * where it sees it too (CM2). */
+
+#define CHUNK_WORDS (HW_CHUNK_PAGES / 64)
 
 /* Pages [j0, j1) of the chunk at arena page `off` (a multiple of the chunk)
  * of model arena ar. */
@@ -142,16 +146,19 @@ static void compare_chunk_bits(driver *d, const hw_model_arena *ar, size_t off, 
 {
 	const uint32_t *page = d->m.page;
 	size_t i0 = ar->first + off;
-	const hw_chunk *c = hw_heap_present_chunk(d->h, ar->base + off * d->P);
-	if (c == NULL) {
+	/* The heap's vectors start at the word holding page j0. */
+	size_t w0 = j0 / 64;
+	uint64_t h_alloc[CHUNK_WORDS], h_head[CHUNK_WORDS], h_rel[CHUNK_WORDS];
+	if (hw_heap_page_bits(d->h, (void *)(ar->base + (off + w0 * 64) * d->P), j1 - w0 * 64,
+			      h_alloc, h_head, h_rel) != 0) {
 		hw_drv_compare_page(d, i0 + j0, false);
 		if (!d->failed)
 			hw_drv_fail(d, "page %p is in an arena but in no chunk of the heap",
 				    (void *)hw_model_addr(&d->m, i0 + j0));
 		return;
 	}
-	uint64_t alloc[HW_BITS_WORDS] = {0}, head[HW_BITS_WORDS] = {0};
-	uint64_t rel[HW_BITS_WORDS] = {0}, mask[HW_BITS_WORDS] = {0};
+	uint64_t alloc[CHUNK_WORDS] = {0}, head[CHUNK_WORDS] = {0};
+	uint64_t rel[CHUNK_WORDS] = {0}, mask[CHUNK_WORDS] = {0};
 	/* A run head is an in-use page whose predecessor is not the same
 	 * object (expected_kind); READY never equals an object. */
 	uint32_t prev = i0 + j0 == 0 ? HW_MP_READY : page[i0 + j0 - 1];
@@ -168,10 +175,9 @@ static void compare_chunk_bits(driver *d, const hw_model_arena *ar, size_t off, 
 		}
 		prev = st;
 	}
-	for (size_t w = j0 / 64; w <= (j1 - 1) / 64; w++) {
-		uint64_t diff = ((alloc[w] ^ c->alloc[w]) | (head[w] ^ c->head[w]) |
-				 (rel[w] ^ c->released[w])) &
-				mask[w];
+	for (size_t w = w0; w <= (j1 - 1) / 64; w++) {
+		uint64_t ha = h_alloc[w - w0], hh = h_head[w - w0], hr = h_rel[w - w0];
+		uint64_t diff = ((alloc[w] ^ ha) | (head[w] ^ hh) | (rel[w] ^ hr)) & mask[w];
 		if (diff == 0)
 			continue;
 		unsigned b = (unsigned)__builtin_ctzll(diff);
@@ -182,10 +188,9 @@ static void compare_chunk_bits(driver *d, const hw_model_arena *ar, size_t off, 
 				d,
 				"page %p: the heap's bitmaps say alloc %d, head %d, released %d; "
 				"the model %d, %d, %d",
-				(void *)hw_model_addr(&d->m, i), (int)(c->alloc[w] >> b & 1),
-				(int)(c->head[w] >> b & 1), (int)(c->released[w] >> b & 1),
-				(int)(alloc[w] >> b & 1), (int)(head[w] >> b & 1),
-				(int)(rel[w] >> b & 1));
+				(void *)hw_model_addr(&d->m, i), (int)(ha >> b & 1),
+				(int)(hh >> b & 1), (int)(hr >> b & 1), (int)(alloc[w] >> b & 1),
+				(int)(head[w] >> b & 1), (int)(rel[w] >> b & 1));
 		return;
 	}
 }
