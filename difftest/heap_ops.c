@@ -434,7 +434,7 @@ static void do_set_limit(driver *d, const hw_op *op)
 
 static void do_bg_step(driver *d, const hw_op *op)
 {
-	unsigned times = 1 + (op->a & 3);
+	unsigned times = hw_ops_bg_times(op);
 	for (unsigned t = 0; t < times && !d->failed; t++) {
 		d->failures_before = hw_drv_platform_failures(d);
 		uint64_t goal = model_retain_goal(d);
@@ -626,10 +626,12 @@ static bool next_run(const driver *d, size_t end, size_t *first, size_t *len)
 static void do_aimed_free(driver *d, const hw_op *op)
 {
 	const hw_model *m = &d->m;
+	hw_ops_aim aim;
+	hw_ops_aim_decode(op, &aim);
 	uintptr_t p;
 	size_t npages;
-	if (op->a & 2) {
-		const freed_run *r = &d->ring[op->c & (RING - 1)];
+	if (aim.from_freed) {
+		const freed_run *r = &d->ring[aim.index & (RING - 1)];
 		if (r->npages == 0)
 			goto skip;
 		p = r->addr;
@@ -637,9 +639,9 @@ static void do_aimed_free(driver *d, const hw_op *op)
 	} else {
 		if (m->nlive == 0)
 			goto skip;
-		size_t k0 = op->c % m->nlive, pick = k0;
+		size_t k0 = aim.index % m->nlive, pick = k0;
 		size_t chunk = (size_t)HW_CHUNK_PAGES * d->P;
-		for (size_t t = 0; (op->a & 1) && t < m->nlive; t++) {
+		for (size_t t = 0; aim.chunk_edge && t < m->nlive; t++) {
 			const hw_model_obj *o = &m->live[(k0 + t) % m->nlive];
 			size_t f, l, i = hw_model_index(m, o->addr);
 			if ((o->addr + o->npages * d->P) % chunk == 0 &&
@@ -654,20 +656,20 @@ static void do_aimed_free(driver *d, const hw_op *op)
 	size_t i = hw_model_index(m, p);
 	if (i == SIZE_MAX)
 		goto skip;
-	size_t first = 0, len = 0, extra = 1 + ((op->b >> 2) & 7), n;
+	size_t first = 0, len = 0, extra = aim.extra, n;
 	bool next = next_run(d, i + npages, &first, &len);
-	switch (op->b & 3) {
-	case 0:
+	switch (aim.how) {
+	case HW_AIM_THROUGH_NEXT:
 		n = next ? first + len - i : npages + extra;
 		break;
-	case 1:
+	case HW_AIM_INTO_NEXT:
 		n = next ? first - i + (extra < len ? extra : len - 1 + (len == 1))
 			 : npages + extra;
 		break;
-	case 2:
+	case HW_AIM_PAST_OWN:
 		n = npages + extra;
 		break;
-	default:
+	default: /* HW_AIM_TO_NEXT */
 		n = next ? first - i : npages + extra;
 		break;
 	}
