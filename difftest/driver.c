@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---- failure reporting (D2) ------------------------------------------------ */
 
@@ -52,20 +51,15 @@ void hw_drv_fail(driver *d, const char *fmt, ...)
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
 	const hw_ops_config *c = &d->cfg;
-	fflush(stdout);
-	fprintf(stderr, "==%d==ERROR: heapward-difftest: %s\n", (int)getpid(), what);
-	fprintf(stderr,
+	hw_harness_banner(
+		NULL, what,
 		"    at op #%zu (%s); %s platform, page %zu, os page %zu, huge %zu, arena %zu "
-		"pages, "
-		"%zu arenas, fault_on_free %d, ignore_hints %d, zero %d, use_call %d, limit %zu, "
-		"retain %u\n",
+		"pages, %zu arenas, fault_on_free %d, ignore_hints %d, zero %d, use_call %d, "
+		"limit %zu, retain %u\n%s",
 		d->op_index, d->op_name, d->sim ? "sim" : "os", c->page_size, c->os_page_size,
 		c->huge_page_size, c->arena_pages, c->max_arenas, c->fault_on_free, c->ignore_hints,
-		c->released_reads_zero, c->use_needs_call, c->memory_limit, c->retain_percent);
-	if (!d->trace)
-		fprintf(stderr, "    replay with HW_FUZZ_TRACE=1 to print the ops as C calls\n");
-	fprintf(stderr, "SUMMARY: heapward-difftest: %s\n", what);
-	fflush(stderr);
+		c->released_reads_zero, c->use_needs_call, c->memory_limit, c->retain_percent,
+		d->trace ? "" : "    replay with HW_FUZZ_TRACE=1 to print the ops as C calls\n");
 	fail_hook(what);
 }
 

@@ -23,6 +23,7 @@
 #include "driver.h"
 
 #include "base.h"
+#include "harness.h"
 #include "inspect.h"
 #include "model.h"
 #include "ops.h"
@@ -103,14 +104,6 @@ typedef struct driver {
 	bool deep_now, sim_checked;
 	bool called_heap; /* the current op may have changed the heap */
 } driver;
-
-static inline uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
 
 /* ---- driver.c ---- */
 void hw_drv_fail(driver *d, const char *fmt, ...) HW_PRINTF(2, 3);

@@ -205,7 +205,7 @@ static void do_alloc(driver *d, const hw_op *op, bool aligned)
 		hw_drv_fail(d, "harness out of memory");
 		return;
 	}
-	o->salt = mix64(++d->salt);
+	o->salt = hw_harness_mix64(++d->salt);
 	/* On the simulator, see that the run is Ready before touching it: a
 	 * heap that hands out Prepared pages is reported, not a SEGV. */
 	for (size_t j = 0; d->sim && j < n; j++) {
@@ -751,12 +751,6 @@ void hw_drv_run_op(driver *d, const hw_op *op)
 
 /* ---- generator ------------------------------------------------------------------------ */
 
-static uint64_t next_rand(uint64_t *s)
-{
-	*s += 0x9e3779b97f4a7c15ull;
-	return mix64(*s);
-}
-
 void hw_driver_generate(uint64_t *seed, size_t nops, uint8_t *out)
 {
 	/* Weights per thousand, from the op table (ops.h). */
@@ -773,7 +767,7 @@ void hw_driver_generate(uint64_t *seed, size_t nops, uint8_t *out)
 	for (size_t k = 0; k < sizeof table / sizeof table[0]; k++)
 		total += table[k].weight;
 	for (size_t i = 0; i < nops; i++) {
-		uint64_t r = next_rand(seed);
+		uint64_t r = hw_harness_rand(seed);
 		unsigned pick = (unsigned)(r % total);
 		uint8_t op = HW_OP_NOP;
 		for (size_t k = 0; k < sizeof table / sizeof table[0]; k++) {
@@ -783,7 +777,7 @@ void hw_driver_generate(uint64_t *seed, size_t nops, uint8_t *out)
 			}
 			pick -= table[k].weight;
 		}
-		uint64_t x = next_rand(seed);
+		uint64_t x = hw_harness_rand(seed);
 		uint8_t a = (uint8_t)x;
 		uint16_t b = (uint16_t)(x >> 8);
 		uint32_t c = (uint32_t)(x >> 24);

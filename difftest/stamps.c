@@ -17,7 +17,7 @@
 
 static uint64_t stamp_value(const hw_model_obj *o, size_t j)
 {
-	return mix64(o->salt + j) | 1;
+	return hw_harness_mix64(o->salt + j) | 1;
 }
 
 /* ---- contents (ST1) ------------------------------------------------------------- */
