@@ -11,6 +11,11 @@
  * hw_heap_validate, which also runs at the end of every input. Also the
  * fixed-seed op generator the difftest runs.
  *
+ * The implementation is split by concern (driver.c the run loop, compare.c
+ * the comparisons, stamps.c the contents stamps, heap_ops.c the op
+ * handlers); docs/difftest.md says which parts a second model (the malloc
+ * layer's) reuses and which files it adds.
+ *
  * Invariants:
  *   D1. A run owns everything it creates and releases all of it before it
  *       returns, whether or not a check failed; nothing survives between
