@@ -16,6 +16,10 @@
 #   difftest   difftest src src/base platform include tests
 #
 # (difftest's own test programs use the test harness, tests/check.h.)
+# One rule narrower than a folder: the oracle reads the heap through its
+# inspection calls (src/inspect.h), so difftest's library files include no
+# src/heap_internal.h; only its test programs (difftest_*.c), which break a
+# heap on purpose to see the driver notice, may.
 # tests/, fuzz/ and bench/ sit on top and may include anything. A quoted
 # include is resolved as the compiler does here: the including file's own
 # folder first, then the one file of that name in the checked folders (two
@@ -77,6 +81,12 @@ check() {
 					fi
 					target=$hits
 				fi
+				if [ "$dir" = difftest ] && [ "$name" = heap_internal.h ] &&
+					[[ ${f##*/} != difftest_*.c ]]; then
+					echo "${f#"$root"/}: includes \"heap_internal.h\": the oracle reads the heap through src/inspect.h"
+					bad=1
+					continue
+				fi
 				case " ${allowed[$dir]} " in
 				*" $target "*) ;;
 				*)
@@ -130,6 +140,7 @@ self_test() {
 	plant "an OS header in the malloc layer" src/malloc/malloc.c '#include <pthread.h>'
 	plant "the malloc layer included by the heap" src/heap.c '#include "options.h"'
 	plant "an OS header in the malloc layer" src/malloc/options.c '#include <unistd.h>'
+	plant "the heap's internals in the oracle" difftest/compare.c '#include "heap_internal.h"'
 	if check "$root" >"$tmp/out"; then
 		echo "self-test: the repository itself passes"
 	else

@@ -78,6 +78,190 @@ static void decoder_arguments_clamp(void)
 	EXPECT(off == 8 && len == 1 + 1 + 1, "clamped to the last page, one page each side");
 }
 
+/* ---- encoder (O5) ---- */
+
+/* Decodes record r (written by an encoder) the way a target reads it. */
+static hw_op decode_one(const uint8_t *r)
+{
+	uint8_t in[16] = {0};
+	memcpy(in + 8, r, 8);
+	return hw_ops_get(in, 0);
+}
+
+static void encoder_inverts_the_decoder(void)
+{
+	static const hw_ops_size_class classes[4] = {HW_OPS_TINY, HW_OPS_SMALL, HW_OPS_MEDIUM,
+						     HW_OPS_LARGE};
+	uint8_t r[8];
+	hw_op op;
+	size_t bad = 0;
+	/* Sizes: the smallest class by default, any class that holds them. */
+	for (size_t n = 1; n <= 4096; n++) {
+		if (hw_ops_enc_alloc(r, n) != 0 || (op = decode_one(r)).code != HW_OP_ALLOC ||
+		    hw_ops_alloc_pages(&op) != n || (n > 4 && (op.a & 7) < 4) ||
+		    (n > 32 && (op.a & 7) < 6) || (n > 512 && (op.a & 7) != 7))
+			bad = bad ? bad : n;
+		for (int k = 0; k < 4; k++) {
+			size_t max = (size_t)1 + (k == 0 ? 3 : k == 1 ? 31
+						       : k == 2       ? 511
+								      : 4095);
+			int rc = hw_ops_enc_alloc_in(r, classes[k], n);
+			if (n > max ? rc != -1
+				    : rc != 0 ||
+					      hw_ops_alloc_pages((op = decode_one(r), &op)) != n ||
+					      (op.a & 7) != classes[k])
+				bad = bad ? bad : n;
+		}
+	}
+	EXPECT(bad == 0, "alloc of %zu pages does not decode back", bad);
+	EXPECT(hw_ops_enc_alloc(r, 0) == -1 && hw_ops_enc_alloc(r, 4097) == -1);
+	/* Alignments: every power of two the format has, and none other. */
+	for (unsigned sh = 0; sh < 30; sh++) {
+		size_t align = (size_t)1 << sh;
+		bool carried = sh <= 7 || (sh >= 12 && sh <= 24);
+		int rc = hw_ops_enc_alloc_aligned(r, HW_OPS_SMALL, 9, align);
+		op = decode_one(r);
+		EXPECT(carried ? rc == 0 && op.code == HW_OP_ALLOC_ALIGNED &&
+					 hw_ops_align(&op) == align && hw_ops_alloc_pages(&op) == 9
+			       : rc == -1,
+		       "alignment %zu", align);
+	}
+	EXPECT(hw_ops_enc_alloc_aligned(r, HW_OPS_TINY, 1, 3 << 12) == -1, "not a power of two");
+	for (uint32_t i = 0; i < 70000; i += 997) {
+		hw_ops_enc_free(r, (uint16_t)i);
+		op = decode_one(r);
+		EXPECT(op.code == HW_OP_FREE && op.b == (uint16_t)i && op.a == 0 && op.c == 0);
+	}
+	for (uint64_t bytes = 1; bytes <= UINT32_MAX; bytes = bytes * 3 + 1) {
+		hw_ops_enc_scavenge(r, (uint32_t)bytes);
+		op = decode_one(r);
+		EXPECT(op.code == HW_OP_SCAVENGE && op.c == bytes);
+	}
+	bad = 0;
+	for (size_t n = 0; n <= 4097; n++) {
+		int rc = hw_ops_enc_grow(r, n);
+		if (n == 0 || n > 4096
+			    ? rc != -1
+			    : rc != 0 || hw_ops_grow_pages((op = decode_one(r), &op)) != n)
+			bad = bad ? bad : n + 1;
+	}
+	EXPECT(bad == 0, "grow of %zu pages", bad - 1);
+	for (size_t u = 0; u <= 0x10000; u += 0x111) {
+		size_t bytes = u << 16;
+		int rc = hw_ops_enc_set_limit(r, bytes);
+		op = decode_one(r);
+		EXPECT(u > 0xffff ? rc == -1 : rc == 0 && hw_ops_limit_bytes(op.b) == bytes,
+		       "limit %zu", bytes);
+	}
+	EXPECT(hw_ops_enc_set_limit(r, 65537) == -1, "not a multiple of 64 KiB");
+	for (unsigned t = 0; t <= 5; t++) {
+		int rc = hw_ops_enc_bg_step(r, t);
+		op = decode_one(r);
+		EXPECT(t < 1 || t > 4 ? rc == -1 : rc == 0 && hw_ops_bg_times(&op) == t);
+	}
+	for (unsigned kind = 0; kind <= 8; kind++) {
+		for (uint64_t nth = 0; nth <= 257; nth += 1 + nth / 4) {
+			int rc = hw_ops_enc_inject(r, kind, nth);
+			op = decode_one(r);
+			unsigned mask = kind == HW_OPS_INJECT_ANY ? 0 : 1u << kind;
+			EXPECT(kind > 7 || nth < 1 || nth > 256
+				       ? rc == -1
+				       : rc == 0 && hw_ops_inject_mask(&op) == mask &&
+						 hw_ops_inject_nth(&op) == nth,
+			       "inject kind %u nth %llu", kind, (unsigned long long)nth);
+		}
+	}
+	for (unsigned slot = 0; slot <= 16; slot++) {
+		int rc = hw_ops_enc_touch_stale(r, slot, (uint16_t)(slot * 4001));
+		op = decode_one(r);
+		EXPECT(slot > 15
+			       ? rc == -1
+			       : rc == 0 && (op.a & 15) == slot && op.b == (uint16_t)(slot * 4001));
+	}
+	for (unsigned kind = 0; kind <= 8; kind++) {
+		int rc = hw_ops_enc_invalid_free(r, kind, (uint16_t)(0x8000 | kind), 77 * kind);
+		op = decode_one(r);
+		EXPECT(kind > HW_BADFREE_PAST_END
+			       ? rc == -1
+			       : rc == 0 && (op.a & 7) == kind && op.b == (0x8000 | kind) &&
+					 op.c == 77 * kind);
+	}
+	for (unsigned v = 0; v < 2 * 2 * 5 * 10; v++) {
+		hw_ops_aim aim = {.from_freed = v & 1,
+				  .chunk_edge = (v >> 1) & 1,
+				  .index = v * 0x01010101u,
+				  .how = (v >> 2) % 5,
+				  .extra = v / 20};
+		hw_ops_aim back;
+		int rc = hw_ops_enc_aimed_free(r, &aim);
+		op = decode_one(r);
+		hw_ops_aim_decode(&op, &back);
+		EXPECT(aim.how > 3 || aim.extra < 1 || aim.extra > 8
+			       ? rc == -1
+			       : rc == 0 && op.code == HW_OP_AIMED_FREE &&
+					 back.from_freed == aim.from_freed &&
+					 back.chunk_edge == aim.chunk_edge &&
+					 back.index == aim.index && back.how == aim.how &&
+					 back.extra == aim.extra,
+		       "aimed free %u", v);
+	}
+	for (unsigned code = 0; code < 64; code++) {
+		bool plain = code == HW_OP_NOP || code == HW_OP_SCAVENGE_ALL ||
+			     code == HW_OP_VALIDATE || code == HW_OP_STATS ||
+			     code == HW_OP_VERIFY || code == HW_OP_FREE_ALL;
+		int rc = hw_ops_enc_plain(r, (uint8_t)code);
+		EXPECT(plain ? rc == 0 && decode_one(r).code == code : rc == -1, "op %u", code);
+	}
+}
+
+static void config_encoder_inverts_the_decoder(void)
+{
+	static const size_t pages[] = {4096, 8192, 16384, 65536};
+	static const size_t huge[] = {0, 256 << 10, 1 << 20, 2 << 20};
+	static const size_t arenas[] = {512, 1024, 2048};
+	size_t bad = 0, tried = 0;
+	for (unsigned v = 0; v < 4 * 3 * 4 * 3 * 32; v++) {
+		hw_ops_config c, back;
+		hw_ops_config_decode(NULL, 0, &c);
+		c.page_size = pages[v % 4];
+		c.os_page_size = pages[(v / 4) % 3] == 8192 ? 65536 : pages[(v / 4) % 3];
+		c.huge_page_size = huge[(v / 12) % 4];
+		c.arena_pages = arenas[(v / 48) % 3];
+		unsigned f = v / 144;
+		c.fault_on_free = f & 1;
+		c.ignore_hints = (f >> 1) & 1;
+		c.released_reads_zero = (f >> 2) & 1;
+		c.use_needs_call = (f >> 3) & 1;
+		c.deep_every_op = (f >> 4) & 1;
+		c.retain_percent = (v % 16) * 10;
+		c.memory_limit = (size_t)(v * 37 % 65536) << 16;
+		c.max_arenas = 1 + v % 15;
+		uint8_t r[8];
+		tried++;
+		if (hw_ops_config_encode(&c, r) != 0) {
+			bad = bad ? bad : v + 1;
+			continue;
+		}
+		hw_ops_config_decode(r, sizeof r, &back);
+		if (memcmp(&c, &back, sizeof c) != 0)
+			bad = bad ? bad : v + 1;
+	}
+	EXPECT(bad == 0, "configuration %zu of %zu does not decode back", bad - 1, tried);
+	uint8_t r[8];
+	hw_ops_config c;
+	hw_ops_config_decode(NULL, 0, &c);
+	EXPECT(hw_ops_config_encode(&c, r) == 0 && memcmp(r, "\0\0\0\0\0\0\0\0", 8) == 0,
+	       "the default configuration is the all-zero header (O4)");
+	c.page_size = 32768;
+	EXPECT(hw_ops_config_encode(&c, r) == -1, "a page size the header cannot name");
+	hw_ops_config_decode(NULL, 0, &c);
+	c.retain_percent = 25;
+	EXPECT(hw_ops_config_encode(&c, r) == -1, "retain in tens only");
+	hw_ops_config_decode(NULL, 0, &c);
+	c.max_arenas = 16;
+	EXPECT(hw_ops_config_encode(&c, r) == -1, "at most 15 arenas");
+}
+
 /* ---- model ---- */
 
 #define BASE ((uintptr_t)1 << 32)
@@ -495,7 +679,8 @@ static void unassigned_opcodes_change_nothing(void)
 }
 
 HW_TEST_MAIN(T(decoder_counts_whole_records), T(decoder_fields_and_defaults),
-	     T(decoder_arguments_clamp), T(model_first_fit_and_alignment),
+	     T(decoder_arguments_clamp), T(encoder_inverts_the_decoder),
+	     T(config_encoder_inverts_the_decoder), T(model_first_fit_and_alignment),
 	     T(model_units_and_scavenge_order), T(model_settle_accepts_only_prefixes),
 	     T(driver_passes_an_honest_heap), T(driver_catches_a_free_behind_its_back),
 	     T(driver_catches_a_scribble), T(driver_catches_a_scavenge_behind_its_back),

@@ -7,9 +7,14 @@
  * alignment, contents, the per-page state of the pages the op changed, stats
  * against the model, the simulator's Ready bytes and platform call counts;
  * and in deep checks (after every op that calls into the heap with
- * deep_every = 1, else on a budget, see driver.c) every mapped page and
+ * deep_every = 1, else on a budget, see compare.c) every mapped page and
  * hw_heap_validate, which also runs at the end of every input. Also the
  * fixed-seed op generator the difftest runs.
+ *
+ * The implementation is split by concern (driver.c the run loop, compare.c
+ * the comparisons, stamps.c the contents stamps, heap_ops.c the op
+ * handlers); docs/difftest.md says which parts a second model (the malloc
+ * layer's) reuses and which files it adds.
  *
  * Invariants:
  *   D1. A run owns everything it creates and releases all of it before it
@@ -48,7 +53,7 @@ typedef struct hw_driver_options {
 	int trace;      /* print ops as C: 1 on, 0 off, -1 from HW_FUZZ_TRACE */
 	FILE *trace_to; /* where the trace goes; NULL = stderr */
 	/* Deep checks (every page against the model, the platform's view,
-	 * hw_heap_validate): 0 = on a budget (see driver.c), N = after every
+	 * hw_heap_validate): 0 = on a budget (see compare.c), N = after every
 	 * Nth op that calls into the heap as well (after any other op the
 	 * heap is as the last check saw it). The header can ask for every op
 	 * (fuzz/FORMAT.md). */

@@ -1,9 +1,10 @@
 /* ops.c: decoding of the op-stream format (ops.h, fuzz/FORMAT.md).
  *
  * Owns: the header bit assignments and every argument decoder, so each byte
- * of an input means the same thing in every target.
+ * of an input means the same thing in every target; and the encoders, their
+ * inverses (O5), with which seeds and tests write inputs by name.
  *
- * Invariants: O1-O4 of ops.h. In particular no decoder here depends on any
+ * Invariants: O1-O5 of ops.h. In particular no decoder here depends on any
  * state outside the record it is given, so a stored input decodes the same
  * way whatever ran before it.
  *
@@ -122,6 +123,17 @@ unsigned hw_ops_inject_mask(const hw_op *op)
 	return kind == 7 ? 0u : 1u << kind;
 }
 
+unsigned hw_ops_bg_times(const hw_op *op) { return 1 + (op->a & 3u); }
+
+void hw_ops_aim_decode(const hw_op *op, hw_ops_aim *out)
+{
+	out->from_freed = (op->a & 2) != 0;
+	out->chunk_edge = (op->a & 1) != 0;
+	out->index = op->c;
+	out->how = op->b & 3u;
+	out->extra = 1 + ((op->b >> 2) & 7u);
+}
+
 static const char *const heap_names[HW_OP_HEAP_COUNT_] = {
 #define HW_OPS_NAME_(name, code, str, changes, weight) [code] = str,
 	HW_HEAP_OPS(HW_OPS_NAME_)
@@ -131,6 +143,167 @@ static const char *const heap_names[HW_OP_HEAP_COUNT_] = {
 const char *hw_ops_heap_name(uint8_t code)
 {
 	return code < HW_OP_HEAP_COUNT_ ? heap_names[code] : "unassigned";
+}
+
+/* ---- encoders (O5) ---- */
+
+/* Index of v in table[0 .. n), the first when it appears twice; -1 when
+ * absent. */
+static int code_of(const size_t *table, int n, size_t v)
+{
+	for (int k = 0; k < n; k++)
+		if (table[k] == v)
+			return k;
+	return -1;
+}
+
+int hw_ops_config_encode(const hw_ops_config *cfg, uint8_t *out)
+{
+	static const size_t heap_page[4] = {8 << 10, 4 << 10, 16 << 10, 64 << 10};
+	static const size_t os_page[4] = {4 << 10, 16 << 10, 64 << 10, 4 << 10};
+	static const size_t huge[4] = {0, 2 << 20, 256 << 10, 1 << 20};
+	static const size_t arena[4] = {512, 1024, 2048, 512};
+	int pg = code_of(heap_page, 4, cfg->page_size);
+	int os = code_of(os_page, 4, cfg->os_page_size);
+	int hp = code_of(huge, 4, cfg->huge_page_size);
+	int ar = code_of(arena, 4, cfg->arena_pages);
+	unsigned retain = cfg->retain_percent / 10;
+	if (pg < 0 || os < 0 || hp < 0 || ar < 0 || cfg->retain_percent % 10 != 0 || retain > 15 ||
+	    cfg->memory_limit % ((size_t)1 << 16) != 0 ||
+	    cfg->memory_limit >> 16 > UINT16_MAX || cfg->max_arenas < 1 || cfg->max_arenas > 15)
+		return -1;
+	uint8_t b0 = (uint8_t)(pg | os << 2 | hp << 4 | cfg->fault_on_free << 6 |
+			       cfg->ignore_hints << 7);
+	uint8_t b1 = (uint8_t)(ar | !cfg->released_reads_zero << 2 | cfg->use_needs_call << 3 |
+			       retain << 4);
+	uint32_t c = (cfg->max_arenas == 8 ? 0u : (uint32_t)cfg->max_arenas) |
+		     (uint32_t)cfg->deep_every_op << 4;
+	hw_ops_put(out, b0, b1, (uint16_t)(cfg->memory_limit >> 16), c);
+	return 0;
+}
+
+static const uint16_t class_mask[8] = {3, 3, 3, 3, 31, 31, 511, 4095};
+
+static bool class_holds(hw_ops_size_class cls, size_t npages)
+{
+	return (cls == HW_OPS_TINY || cls == HW_OPS_SMALL || cls == HW_OPS_MEDIUM ||
+		cls == HW_OPS_LARGE) &&
+	       npages >= 1 && npages - 1 <= class_mask[cls];
+}
+
+int hw_ops_enc_alloc_in(uint8_t *out, hw_ops_size_class cls, size_t npages)
+{
+	if (!class_holds(cls, npages))
+		return -1;
+	hw_ops_put(out, HW_OP_ALLOC, (uint8_t)cls, (uint16_t)(npages - 1), 0);
+	return 0;
+}
+
+int hw_ops_enc_alloc(uint8_t *out, size_t npages)
+{
+	static const hw_ops_size_class order[4] = {HW_OPS_TINY, HW_OPS_SMALL, HW_OPS_MEDIUM,
+						   HW_OPS_LARGE};
+	for (int k = 0; k < 4; k++)
+		if (class_holds(order[k], npages))
+			return hw_ops_enc_alloc_in(out, order[k], npages);
+	return -1;
+}
+
+int hw_ops_enc_alloc_aligned(uint8_t *out, hw_ops_size_class cls, size_t npages, size_t align)
+{
+	if (!class_holds(cls, npages) || align == 0 || (align & (align - 1)) != 0)
+		return -1;
+	unsigned shift = (unsigned)__builtin_ctzll(align);
+	uint8_t a;
+	if (align < 4096 && shift <= 7)
+		a = (uint8_t)(0x80 | shift << 3);
+	else if (align >= 4096 && shift - 12 <= 12)
+		a = (uint8_t)((shift - 12) << 3);
+	else
+		return -1;
+	hw_ops_put(out, HW_OP_ALLOC_ALIGNED, (uint8_t)(a | cls), (uint16_t)(npages - 1), 0);
+	return 0;
+}
+
+void hw_ops_enc_free(uint8_t *out, uint16_t index) { hw_ops_put(out, HW_OP_FREE, 0, index, 0); }
+
+void hw_ops_enc_scavenge(uint8_t *out, uint32_t bytes)
+{
+	hw_ops_put(out, HW_OP_SCAVENGE, 0, 0, bytes);
+}
+
+int hw_ops_enc_grow(uint8_t *out, size_t npages)
+{
+	if (npages < 1 || npages > 0x1000)
+		return -1;
+	hw_ops_put(out, HW_OP_GROW, 0, (uint16_t)(npages - 1), 0);
+	return 0;
+}
+
+int hw_ops_enc_set_limit(uint8_t *out, size_t bytes)
+{
+	if (bytes % ((size_t)1 << 16) != 0 || bytes >> 16 > UINT16_MAX)
+		return -1;
+	hw_ops_put(out, HW_OP_SET_LIMIT, 0, (uint16_t)(bytes >> 16), 0);
+	return 0;
+}
+
+int hw_ops_enc_bg_step(uint8_t *out, unsigned times)
+{
+	if (times < 1 || times > 4)
+		return -1;
+	hw_ops_put(out, HW_OP_BG_STEP, (uint8_t)(times - 1), 0, 0);
+	return 0;
+}
+
+int hw_ops_enc_inject(uint8_t *out, unsigned kind, uint64_t nth)
+{
+	if (kind > HW_OPS_INJECT_ANY || nth < 1 || nth > 256)
+		return -1;
+	hw_ops_put(out, HW_OP_INJECT, (uint8_t)kind, (uint16_t)(nth - 1), 0);
+	return 0;
+}
+
+int hw_ops_enc_touch_stale(uint8_t *out, unsigned slot, uint16_t page)
+{
+	if (slot > 15)
+		return -1;
+	hw_ops_put(out, HW_OP_TOUCH_STALE, (uint8_t)slot, page, 0);
+	return 0;
+}
+
+int hw_ops_enc_invalid_free(uint8_t *out, unsigned kind, uint16_t arg, uint32_t object)
+{
+	if (kind > HW_BADFREE_PAST_END)
+		return -1;
+	hw_ops_put(out, HW_OP_INVALID_FREE, (uint8_t)kind, arg, object);
+	return 0;
+}
+
+int hw_ops_enc_aimed_free(uint8_t *out, const hw_ops_aim *aim)
+{
+	if (aim->how > HW_AIM_TO_NEXT || aim->extra < 1 || aim->extra > 8)
+		return -1;
+	uint8_t a = (uint8_t)(aim->chunk_edge | aim->from_freed << 1);
+	uint16_t b = (uint16_t)(aim->how | (aim->extra - 1) << 2);
+	hw_ops_put(out, HW_OP_AIMED_FREE, a, b, aim->index);
+	return 0;
+}
+
+int hw_ops_enc_plain(uint8_t *out, uint8_t code)
+{
+	switch (code) {
+	case HW_OP_NOP:
+	case HW_OP_SCAVENGE_ALL:
+	case HW_OP_VALIDATE:
+	case HW_OP_STATS:
+	case HW_OP_VERIFY:
+	case HW_OP_FREE_ALL:
+		hw_ops_put(out, code, 0, 0, 0);
+		return 0;
+	default:
+		return -1;
+	}
 }
 
 void hw_ops_platform_range(const hw_op *op, size_t pages, long *off, size_t *len)

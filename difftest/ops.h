@@ -18,6 +18,11 @@
  *       live objects (the caller does it).
  *   O4. Every configuration bit not assigned below is ignored; an all-zero
  *       header (or no header at all) is the default configuration.
+ *   O5. Each encoder (hw_ops_enc_*, hw_ops_config_encode) is the exact
+ *       inverse of its decoder: decoding what it wrote gives back the values
+ *       it was given, and the bits no decoder reads are 0. A value the
+ *       format cannot carry is refused (-1, nothing written), never
+ *       rounded.
  *
  * Locking: none (pure functions over caller buffers).
  */
@@ -145,7 +150,67 @@ size_t hw_ops_limit_bytes(uint16_t b);
 uint64_t hw_ops_inject_nth(const hw_op *op);
 unsigned hw_ops_inject_mask(const hw_op *op);
 
+/* BG_STEP: how many scavenger steps (1 + (a & 3)). */
+unsigned hw_ops_bg_times(const hw_op *op);
+
+/* AIMED_FREE's fields (see HW_HEAP_OPS). */
+enum {
+	HW_AIM_THROUGH_NEXT = 0, /* exactly through the end of the next run */
+	HW_AIM_INTO_NEXT = 1,    /* extra pages into the next run */
+	HW_AIM_PAST_OWN = 2,     /* extra pages past its own end */
+	HW_AIM_TO_NEXT = 3,      /* exactly to the next run's start */
+};
+typedef struct hw_ops_aim {
+	bool from_freed; /* a & 2: from ring slot index & 15, else live object index % live */
+	bool chunk_edge; /* a & 1: the first object from there ending on a chunk edge */
+	uint32_t index;  /* c */
+	unsigned how;    /* b & 3: HW_AIM_* */
+	unsigned extra;  /* 1 + ((b >> 2) & 7) */
+} hw_ops_aim;
+void hw_ops_aim_decode(const hw_op *op, hw_ops_aim *out);
+
 const char *hw_ops_heap_name(uint8_t code);
+
+/* ---- encoders of heap records (O5) ---------------------------------------- */
+
+/* The size-class code an alloc record carries in a & 7 (hw_ops_alloc_pages):
+ * the first code of each class. */
+typedef enum hw_ops_size_class {
+	HW_OPS_TINY = 0,   /* 1-4 pages (codes 0-3) */
+	HW_OPS_SMALL = 4,  /* 1-32 pages (codes 4-5) */
+	HW_OPS_MEDIUM = 6, /* 1-512 pages */
+	HW_OPS_LARGE = 7,  /* 1-4096 pages */
+} hw_ops_size_class;
+
+/* HW_OP_INJECT kind meaning "any call" (a & 7 == 7); 0-6 are hw_sys_kind. */
+#define HW_OPS_INJECT_ANY 7u
+
+/* Each writes one record into out[8]; 0, or -1 when the value cannot be
+ * carried (nothing written). */
+int hw_ops_config_encode(const hw_ops_config *cfg, uint8_t *out);
+/* ALLOC of npages, in the smallest class that holds it, or in cls. */
+int hw_ops_enc_alloc(uint8_t *out, size_t npages);
+int hw_ops_enc_alloc_in(uint8_t *out, hw_ops_size_class cls, size_t npages);
+/* ALLOC_ALIGNED: align is a power of two, 4 KiB to 16 MiB, or 1 to 128
+ * bytes (the tiny alignments of a & 0x80). */
+int hw_ops_enc_alloc_aligned(uint8_t *out, hw_ops_size_class cls, size_t npages, size_t align);
+void hw_ops_enc_free(uint8_t *out, uint16_t index);
+void hw_ops_enc_scavenge(uint8_t *out, uint32_t bytes);
+int hw_ops_enc_grow(uint8_t *out, size_t npages);
+/* bytes: a multiple of 64 KiB. */
+int hw_ops_enc_set_limit(uint8_t *out, size_t bytes);
+int hw_ops_enc_bg_step(uint8_t *out, unsigned times);
+/* kind: an hw_sys_kind or HW_OPS_INJECT_ANY; nth: 1 to 256. */
+int hw_ops_enc_inject(uint8_t *out, unsigned kind, uint64_t nth);
+/* Page `page` (modulo its length) of the freed run in ring slot 0-15. */
+int hw_ops_enc_touch_stale(uint8_t *out, unsigned slot, uint16_t page);
+/* kind: HW_BADFREE_*; arg: the kind's b (see the kinds above); object: the
+ * live object index (modulo the live count). */
+int hw_ops_enc_invalid_free(uint8_t *out, unsigned kind, uint16_t arg, uint32_t object);
+int hw_ops_enc_aimed_free(uint8_t *out, const hw_ops_aim *aim);
+/* The ops without arguments: NOP, SCAVENGE_ALL, VALIDATE, STATS, VERIFY,
+ * FREE_ALL; -1 for any other code. */
+int hw_ops_enc_plain(uint8_t *out, uint8_t code);
 
 /* ---- platform target (platform_fuzzer) ----------------------------------- */
 

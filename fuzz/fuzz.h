@@ -10,7 +10,8 @@
  *        made once in LLVMFuzzerInitialize; an input's outcome depends on its
  *        bytes alone. (The heap targets' driver reuses one simulator, reset
  *        per input to a new instance's state: driver.h D1.)
- *   FZ2. A target returns 0; a failed check aborts (driver.h D2).
+ *   FZ2. A target returns 0; a failed check prints the harness's banner
+ *        (difftest/harness.h HN1) and aborts (driver.h D2).
  *
  * Locking: the engines call targets from one thread.
  */

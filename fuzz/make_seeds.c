@@ -1,8 +1,11 @@
 /* make_seeds.c: writes the hand-made seed inputs of corpus/<target>/seed/.
  *
  * Owns: the definition of every committed seed, built record by record with
- * the decoder's own encoder (difftest/ops.h), so a seed says in code which
- * ops it exercises and the committed bytes can be regenerated at will.
+ * the decoder's own encoders (difftest/ops.h O5), so a heap seed names its
+ * configuration and every op's arguments (pages, bytes, alignments, kinds)
+ * and the committed bytes can be regenerated at will. Raw records remain
+ * only where a seed writes what no encoder would: unassigned opcodes and
+ * ignored bits, and the platform and pagebits ops.
  *
  * Usage: hw_make_seeds CORPUS_DIR            (re)writes the seed files
  *        hw_make_seeds --check CORPUS_DIR    exits 1 when a committed seed
@@ -34,20 +37,104 @@ typedef struct seed {
 	size_t len;
 } seed;
 
-static void hdr(seed *s, uint8_t b0, uint8_t b1, uint16_t limit64k, uint32_t c)
-{
-	s->len = 0;
-	hw_ops_put(s->buf, b0, b1, limit64k, c);
-	s->len = HW_OPS_RECORD;
-}
-
-static void rec(seed *s, uint8_t op, uint8_t a, uint16_t b, uint32_t c)
+/* The next record of s. */
+static uint8_t *next(seed *s)
 {
 	if (s->len + HW_OPS_RECORD > sizeof s->buf)
 		abort();
-	hw_ops_put(s->buf + s->len, op, a, b, c);
+	uint8_t *r = s->buf + s->len;
 	s->len += HW_OPS_RECORD;
+	return r;
 }
+
+/* An encoder refused a value its record cannot carry (ops.h O5): a seed
+ * asks for something the format does not have. */
+static void ok(int rc)
+{
+	if (rc != 0) {
+		fprintf(stderr, "hw_make_seeds: a seed asks for a value its record cannot carry\n");
+		abort();
+	}
+}
+
+/* A raw record, for the seeds that write what no encoder would: unassigned
+ * opcodes, reserved bits, platform and pagebits ops. */
+static void rec(seed *s, uint8_t op, uint8_t a, uint16_t b, uint32_t c)
+{
+	hw_ops_put(next(s), op, a, b, c);
+}
+
+/* ---- heap records, by name ---- */
+
+/* The default configuration (an all-zero header, O4), to change by field. */
+static hw_ops_config defaults(void)
+{
+	hw_ops_config c;
+	hw_ops_config_decode(NULL, 0, &c);
+	return c;
+}
+
+/* Starts a seed with its header. */
+static void config(seed *s, hw_ops_config c)
+{
+	s->len = 0;
+	ok(hw_ops_config_encode(&c, next(s)));
+}
+
+static void alloc(seed *s, size_t npages) { ok(hw_ops_enc_alloc(next(s), npages)); }
+
+static void alloc_in(seed *s, hw_ops_size_class cls, size_t npages)
+{
+	ok(hw_ops_enc_alloc_in(next(s), cls, npages));
+}
+
+/* An alloc record whose b also sets bits above its class's mask, which the
+ * decoder ignores (O3): pages(cls, b) = 1 + (b & mask). Two seeds were
+ * written this way; they stay byte for byte as committed. */
+static void alloc_raw_b(seed *s, hw_ops_size_class cls, uint16_t b)
+{
+	rec(s, HW_OP_ALLOC, (uint8_t)cls, b, 0);
+}
+
+static void aligned(seed *s, hw_ops_size_class cls, size_t npages, size_t align)
+{
+	ok(hw_ops_enc_alloc_aligned(next(s), cls, npages, align));
+}
+
+static void free_obj(seed *s, uint16_t index) { hw_ops_enc_free(next(s), index); }
+static void scavenge(seed *s, uint32_t bytes) { hw_ops_enc_scavenge(next(s), bytes); }
+static void plain(seed *s, uint8_t code) { ok(hw_ops_enc_plain(next(s), code)); }
+static void grow(seed *s, size_t npages) { ok(hw_ops_enc_grow(next(s), npages)); }
+static void set_limit(seed *s, size_t bytes) { ok(hw_ops_enc_set_limit(next(s), bytes)); }
+static void bg_step(seed *s, unsigned times) { ok(hw_ops_enc_bg_step(next(s), times)); }
+
+static void inject(seed *s, unsigned kind, uint64_t nth)
+{
+	ok(hw_ops_enc_inject(next(s), kind, nth));
+}
+
+static void touch_stale(seed *s, unsigned slot, uint16_t page)
+{
+	ok(hw_ops_enc_touch_stale(next(s), slot, page));
+}
+
+static void invalid_free(seed *s, unsigned kind, uint16_t arg, uint32_t object)
+{
+	ok(hw_ops_enc_invalid_free(next(s), kind, arg, object));
+}
+
+static void aimed_free(seed *s, hw_ops_aim aim) { ok(hw_ops_enc_aimed_free(next(s), &aim)); }
+
+/* Record 0 of a pagebits input: the maps' initial fill (byte 0 bits 0-1:
+ * clear, set, random, sparse random) and the random seed (c). */
+static void bits_header(seed *s, uint8_t fill, uint32_t random_seed)
+{
+	s->len = 0;
+	rec(s, fill, 0, 0, random_seed);
+}
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
 
 static int check_mode;
 static int mismatches;
@@ -75,244 +162,267 @@ static void emit(const char *dir, const char *target, const char *name, const se
 	}
 }
 
-/* cls: 0 tiny (1-4 pages), 1 small (1-32), 2 medium (1-512), 3 large
- * (1-4096): the size-class codes 0, 4, 6 and 7 of a & 7. */
-static uint8_t class_code(unsigned cls)
-{
-	static const uint8_t code[4] = {0, 4, 6, 7};
-	return code[cls & 3];
-}
-
-static void alloc(seed *s, unsigned cls, uint16_t b) { rec(s, HW_OP_ALLOC, class_code(cls), b, 0); }
-
-/* Alignment 4 KiB << shift. */
-static void aligned(seed *s, unsigned cls, unsigned shift, uint16_t b)
-{
-	rec(s, HW_OP_ALLOC_ALIGNED, (uint8_t)(class_code(cls) | (shift << 3)), b, 0);
-}
-
 static void heap_seeds(const char *dir, const char *t)
 {
 	seed s;
+	hw_ops_config c;
 
 	/* Default config: allocation, free, first fit, reuse, verify. */
-	hdr(&s, 0, 0, 0, 0);
-	alloc(&s, 0, 0);
-	alloc(&s, 1, 7);
-	alloc(&s, 2, 100);
-	alloc(&s, 0, 3);
-	rec(&s, HW_OP_FREE, 0, 1, 0);
-	alloc(&s, 0, 2);
-	rec(&s, HW_OP_VERIFY, 0, 0, 0);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	alloc(&s, 1, 20);
-	rec(&s, HW_OP_VALIDATE, 0, 0, 0);
-	rec(&s, HW_OP_STATS, 0, 0, 0);
+	config(&s, defaults());
+	alloc(&s, 1);
+	alloc(&s, 8);
+	alloc(&s, 101);
+	alloc(&s, 4);
+	free_obj(&s, 1);
+	alloc(&s, 3);
+	plain(&s, HW_OP_VERIFY);
+	free_obj(&s, 0);
+	free_obj(&s, 0);
+	alloc(&s, 21);
+	plain(&s, HW_OP_VALIDATE);
+	plain(&s, HW_OP_STATS);
 	emit(dir, t, "alloc-free", &s);
 
 	/* Alignments from below a page to 16 MiB, zeroed runs. */
-	hdr(&s, 1, 0, 0, 0);
-	alloc(&s, 0, 0);
-	aligned(&s, 0, 0, 1);
-	aligned(&s, 1, 4, 5);
-	aligned(&s, 0, 8, 0);
-	rec(&s, HW_OP_ALLOC_ALIGNED, 0x80 | (3 << 3), 2, 0); /* 8-byte alignment */
-	aligned(&s, 2, 12, 40);
-	rec(&s, HW_OP_FREE, 0, 2, 0);
-	aligned(&s, 1, 3, 3);
-	rec(&s, HW_OP_VERIFY, 0, 0, 0);
+	c = defaults();
+	c.page_size = 4 * KiB;
+	config(&s, c);
+	alloc(&s, 1);
+	aligned(&s, HW_OPS_TINY, 2, 4 * KiB);
+	aligned(&s, HW_OPS_SMALL, 6, 64 * KiB);
+	aligned(&s, HW_OPS_TINY, 1, 1 * MiB);
+	aligned(&s, HW_OPS_TINY, 3, 8); /* below a page: the page size */
+	aligned(&s, HW_OPS_MEDIUM, 41, 16 * MiB);
+	free_obj(&s, 2);
+	aligned(&s, HW_OPS_SMALL, 4, 32 * KiB);
+	plain(&s, HW_OP_VERIFY);
 	emit(dir, t, "aligned", &s);
 
 	/* Scavenging: explicit amounts, everything, then reuse of released
 	 * pages (zeroed). */
-	hdr(&s, 0, 0, 0, 0);
-	alloc(&s, 2, 63);
-	alloc(&s, 2, 31);
-	alloc(&s, 1, 9);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_SCAVENGE, 0, 0, 3 * 8192);
-	rec(&s, HW_OP_SCAVENGE, 0, 0, 1);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_SCAVENGE_ALL, 0, 0, 0);
-	aligned(&s, 2, 0, 20);
-	rec(&s, HW_OP_SCAVENGE, 0, 0, 0);
-	rec(&s, HW_OP_VALIDATE, 0, 0, 0);
+	config(&s, defaults());
+	alloc(&s, 64);
+	alloc_in(&s, HW_OPS_MEDIUM, 32);
+	alloc(&s, 10);
+	free_obj(&s, 0);
+	scavenge(&s, 3 * 8192);
+	scavenge(&s, 1);
+	free_obj(&s, 0);
+	plain(&s, HW_OP_SCAVENGE_ALL);
+	aligned(&s, HW_OPS_MEDIUM, 21, 4 * KiB);
+	scavenge(&s, 0);
+	plain(&s, HW_OP_VALIDATE);
 	emit(dir, t, "scavenge", &s);
 
 	/* Huge pages (2 MiB over 4 KiB heap pages): pass 1 of the scavenger. */
-	hdr(&s, 0x01 | 0x10, 0x01, 0, 0);
-	alloc(&s, 2, 511);
-	alloc(&s, 2, 300);
-	alloc(&s, 0, 0);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_SCAVENGE, 0, 0, 4096);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_SCAVENGE, 0, 0, 100000);
-	rec(&s, HW_OP_SCAVENGE_ALL, 0, 0, 0);
-	alloc(&s, 1, 10);
+	c = defaults();
+	c.page_size = 4 * KiB;
+	c.huge_page_size = 2 * MiB;
+	c.arena_pages = 1024;
+	config(&s, c);
+	alloc(&s, 512);
+	alloc(&s, 301);
+	alloc(&s, 1);
+	free_obj(&s, 0);
+	scavenge(&s, 4096);
+	free_obj(&s, 0);
+	scavenge(&s, 100000);
+	plain(&s, HW_OP_SCAVENGE_ALL);
+	alloc(&s, 11);
 	emit(dir, t, "huge-pages", &s);
 
 	/* 256 KiB and 1 MiB huge pages over 16 KiB OS pages. */
-	hdr(&s, 0x02 | 0x04 | 0x20, 0, 0, 0);
-	alloc(&s, 2, 200);
-	alloc(&s, 1, 3);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_SCAVENGE_ALL, 0, 0, 0);
+	c = defaults();
+	c.page_size = 16 * KiB;
+	c.os_page_size = 16 * KiB;
+	c.huge_page_size = 256 * KiB;
+	config(&s, c);
+	alloc(&s, 201);
+	alloc_in(&s, HW_OPS_SMALL, 4);
+	free_obj(&s, 0);
+	plain(&s, HW_OP_SCAVENGE_ALL);
 	emit(dir, t, "huge-256k", &s);
-	hdr(&s, 0x02 | 0x04 | 0x30, 0, 0, 0);
-	alloc(&s, 2, 200);
-	alloc(&s, 1, 3);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_BG_STEP, 3, 0, 0);
+	c.huge_page_size = 1 * MiB;
+	config(&s, c);
+	alloc(&s, 201);
+	alloc_in(&s, HW_OPS_SMALL, 4);
+	free_obj(&s, 0);
+	bg_step(&s, 4);
 	emit(dir, t, "huge-1m", &s);
 
 	/* A memory limit from the header, then changed: limit scavenges on the
 	 * allocation path, limit_exceeded when nothing is left to release. */
-	hdr(&s, 0, 0, 8, 0); /* 512 KiB */
-	alloc(&s, 1, 31);
-	alloc(&s, 1, 31);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	alloc(&s, 0, 0);
-	alloc(&s, 2, 100);
-	rec(&s, HW_OP_SET_LIMIT, 0, 4, 0);
-	rec(&s, HW_OP_SET_LIMIT, 0, 0, 0);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_SET_LIMIT, 0, 1, 0);
-	alloc(&s, 1, 5);
+	c = defaults();
+	c.memory_limit = 512 * KiB;
+	config(&s, c);
+	alloc(&s, 32);
+	alloc(&s, 32);
+	free_obj(&s, 0);
+	alloc(&s, 1);
+	alloc(&s, 101);
+	set_limit(&s, 256 * KiB);
+	set_limit(&s, 0);
+	free_obj(&s, 0);
+	set_limit(&s, 64 * KiB);
+	alloc(&s, 6);
 	emit(dir, t, "memory-limit", &s);
 
 	/* The background scavenger's goal, with retain 30%. */
-	hdr(&s, 0, 0x30, 0, 0);
-	alloc(&s, 2, 255);
-	alloc(&s, 1, 31);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_BG_STEP, 3, 0, 0);
-	rec(&s, HW_OP_BG_STEP, 0, 0, 0);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_BG_STEP, 2, 0, 0);
+	c = defaults();
+	c.retain_percent = 30;
+	config(&s, c);
+	alloc(&s, 256);
+	alloc(&s, 32);
+	free_obj(&s, 0);
+	bg_step(&s, 4);
+	bg_step(&s, 1);
+	free_obj(&s, 0);
+	bg_step(&s, 3);
 	emit(dir, t, "bg-scavenger", &s);
 
 	/* Explicit grows, contiguous and (ignore_hints) scattered arenas,
 	 * and a run larger than an arena. */
-	hdr(&s, 0, 0x01, 0, 0);
-	rec(&s, HW_OP_GROW, 0, 10, 0);
-	rec(&s, HW_OP_GROW, 0, 1500, 0);
-	alloc(&s, 3, 2000);
-	alloc(&s, 2, 511);
-	rec(&s, HW_OP_STATS, 0, 0, 0);
+	c = defaults();
+	c.arena_pages = 1024;
+	config(&s, c);
+	grow(&s, 11);
+	grow(&s, 1501);
+	alloc(&s, 2001);
+	alloc(&s, 512);
+	plain(&s, HW_OP_STATS);
 	emit(dir, t, "grow", &s);
-	hdr(&s, 0x80 | 0x01, 0x00, 0, 0);
-	alloc(&s, 2, 400);
-	alloc(&s, 2, 400);
-	alloc(&s, 3, 1000);
-	rec(&s, HW_OP_GROW, 0, 100, 0);
-	rec(&s, HW_OP_FREE, 0, 1, 0);
-	alloc(&s, 2, 450);
-	rec(&s, HW_OP_VALIDATE, 0, 0, 0);
+	c = defaults();
+	c.page_size = 4 * KiB;
+	c.ignore_hints = true;
+	config(&s, c);
+	alloc(&s, 401);
+	alloc(&s, 401);
+	alloc(&s, 1001);
+	grow(&s, 101);
+	free_obj(&s, 1);
+	alloc(&s, 451);
+	plain(&s, HW_OP_VALIDATE);
 	emit(dir, t, "scattered-arenas", &s);
 
 	/* Failure injection of each kind, then any kind. */
-	hdr(&s, 0, 0, 0, 0);
-	for (uint8_t k = 0; k < 8; k++) {
-		rec(&s, HW_OP_INJECT, k, 0, 0);
-		alloc(&s, 3, (uint16_t)(600 + 500 * k));
-		rec(&s, HW_OP_GROW, 0, 300, 0);
+	config(&s, defaults());
+	for (unsigned k = 0; k <= HW_OPS_INJECT_ANY; k++) {
+		inject(&s, k, 1);
+		alloc_raw_b(&s, HW_OPS_LARGE, (uint16_t)(600 + 500 * k));
+		grow(&s, 301);
 	}
 	/* use again, on the reuse path this time (no grow). */
-	rec(&s, HW_OP_INJECT, HW_SYS_USE, 0, 0);
-	alloc(&s, 1, 3);
-	alloc(&s, 1, 3);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_INJECT, 2, 0, 0);
-	rec(&s, HW_OP_SCAVENGE_ALL, 0, 0, 0);
-	alloc(&s, 1, 20);
+	inject(&s, HW_SYS_USE, 1);
+	alloc_in(&s, HW_OPS_SMALL, 4);
+	alloc_in(&s, HW_OPS_SMALL, 4);
+	free_obj(&s, 0);
+	inject(&s, HW_SYS_USE, 1);
+	plain(&s, HW_OP_SCAVENGE_ALL);
+	alloc(&s, 21);
 	emit(dir, t, "inject", &s);
 
 	/* fault_on_free with 16 KiB pages: freed runs trap, and refused
 	 * faults (injected) leave them Ready. */
-	hdr(&s, 0x40 | 0x02, 0, 0, 0);
-	alloc(&s, 1, 7);
-	alloc(&s, 0, 1);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_TOUCH_STALE, 0, 3, 0);
-	rec(&s, HW_OP_INJECT, 4, 0, 0);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_TOUCH_STALE, 1, 0, 0);
-	alloc(&s, 1, 7);
-	rec(&s, HW_OP_TOUCH_STALE, 0, 1, 0);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_INJECT, 4, 0, 0);
-	rec(&s, HW_OP_SCAVENGE_ALL, 0, 0, 0);
-	rec(&s, HW_OP_SCAVENGE_ALL, 0, 0, 0);
+	c = defaults();
+	c.page_size = 16 * KiB;
+	c.fault_on_free = true;
+	config(&s, c);
+	alloc(&s, 8);
+	alloc(&s, 2);
+	free_obj(&s, 0);
+	touch_stale(&s, 0, 3);
+	inject(&s, HW_SYS_FAULT, 1);
+	free_obj(&s, 0);
+	touch_stale(&s, 1, 0);
+	alloc(&s, 8);
+	touch_stale(&s, 0, 1);
+	free_obj(&s, 0);
+	inject(&s, HW_SYS_FAULT, 1);
+	plain(&s, HW_OP_SCAVENGE_ALL);
+	plain(&s, HW_OP_SCAVENGE_ALL);
 	emit(dir, t, "fault-on-free", &s);
 
 	/* fault_on_free with a heap page below the OS page: create refuses. */
-	hdr(&s, 0x40 | 0x01 | 0x04, 0, 0, 0);
-	alloc(&s, 0, 0);
+	c = defaults();
+	c.page_size = 4 * KiB;
+	c.os_page_size = 16 * KiB;
+	c.fault_on_free = true;
+	config(&s, c);
+	alloc(&s, 1);
 	emit(dir, t, "fault-on-free-refused", &s);
 
 	/* Invalid frees of every kind, and a stale read without faults. */
-	hdr(&s, 0, 0, 0, 0);
-	alloc(&s, 1, 5);
-	alloc(&s, 0, 0);
-	rec(&s, HW_OP_FREE, 0, 1, 0);
-	for (uint8_t k = 0; k < 8; k++)
-		rec(&s, HW_OP_INVALID_FREE, k, (uint16_t)(k * 3), 0);
-	rec(&s, HW_OP_INVALID_FREE, HW_BADFREE_WRONG_SIZE, 0x8001, 0);
-	rec(&s, HW_OP_INVALID_FREE, HW_BADFREE_OUTSIDE, 1, 0);
-	rec(&s, HW_OP_INVALID_FREE, HW_BADFREE_OUTSIDE, 2, 0);
-	rec(&s, HW_OP_INVALID_FREE, HW_BADFREE_OUTSIDE, 3, 0);
-	rec(&s, HW_OP_TOUCH_STALE, 0, 0, 0);
-	rec(&s, HW_OP_STATS, 0, 0, 0);
+	config(&s, defaults());
+	alloc(&s, 6);
+	alloc(&s, 1);
+	free_obj(&s, 1);
+	for (unsigned k = 0; k <= HW_BADFREE_PAST_END; k++)
+		invalid_free(&s, k, (uint16_t)(k * 3), 0);
+	invalid_free(&s, HW_BADFREE_WRONG_SIZE, 0x8001, 0);
+	invalid_free(&s, HW_BADFREE_OUTSIDE, 1, 0);
+	invalid_free(&s, HW_BADFREE_OUTSIDE, 2, 0);
+	invalid_free(&s, HW_BADFREE_OUTSIDE, 3, 0);
+	touch_stale(&s, 0, 0);
+	plain(&s, HW_OP_STATS);
 	emit(dir, t, "invalid-free", &s);
 
 	/* 4 KiB heap pages on 64 KiB OS pages: released state in units of 16. */
-	hdr(&s, 0x01 | 0x08, 0, 0, 0);
-	alloc(&s, 0, 0);
-	alloc(&s, 1, 20);
-	alloc(&s, 0, 2);
-	rec(&s, HW_OP_FREE, 0, 1, 0);
-	rec(&s, HW_OP_SCAVENGE_ALL, 0, 0, 0);
-	alloc(&s, 0, 1);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_SCAVENGE, 0, 0, 65536);
-	rec(&s, HW_OP_TOUCH_STALE, 0, 2, 0);
+	c = defaults();
+	c.page_size = 4 * KiB;
+	c.os_page_size = 64 * KiB;
+	config(&s, c);
+	alloc(&s, 1);
+	alloc(&s, 21);
+	alloc(&s, 3);
+	free_obj(&s, 1);
+	plain(&s, HW_OP_SCAVENGE_ALL);
+	alloc(&s, 2);
+	free_obj(&s, 0);
+	scavenge(&s, 65536);
+	touch_stale(&s, 0, 2);
 	emit(dir, t, "small-pages-big-units", &s);
 
 	/* Released pages read as junk, and Prepared->Ready is a real call. */
-	hdr(&s, 0, 0x04 | 0x08, 0, 0);
-	alloc(&s, 1, 9);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_SCAVENGE_ALL, 0, 0, 0);
-	aligned(&s, 1, 0, 9);
-	rec(&s, HW_OP_VERIFY, 0, 0, 0);
+	c = defaults();
+	c.released_reads_zero = false;
+	c.use_needs_call = true;
+	config(&s, c);
+	alloc(&s, 10);
+	free_obj(&s, 0);
+	plain(&s, HW_OP_SCAVENGE_ALL);
+	aligned(&s, HW_OPS_SMALL, 10, 4 * KiB);
+	plain(&s, HW_OP_VERIFY);
 	emit(dir, t, "junk-released", &s);
 
 	/* 64 KiB heap pages, 2048-page arenas, 2 arenas at most. */
-	hdr(&s, 0x03, 0x02, 0, 2);
-	alloc(&s, 2, 255);
-	alloc(&s, 3, 255);
-	alloc(&s, 1, 1);
-	rec(&s, HW_OP_FREE_ALL, 0, 0, 0);
-	rec(&s, HW_OP_SCAVENGE_ALL, 0, 0, 0);
+	c = defaults();
+	c.page_size = 64 * KiB;
+	c.arena_pages = 2048;
+	c.max_arenas = 2;
+	config(&s, c);
+	alloc(&s, 256);
+	alloc_in(&s, HW_OPS_LARGE, 256);
+	alloc_in(&s, HW_OPS_SMALL, 2);
+	plain(&s, HW_OP_FREE_ALL);
+	plain(&s, HW_OP_SCAVENGE_ALL);
 	emit(dir, t, "big-pages", &s);
 
 	/* Many objects, all freed at once: coalescing back to one run. */
-	hdr(&s, 0, 0, 0, 0);
+	config(&s, defaults());
+	static const hw_ops_size_class cycle[3] = {HW_OPS_TINY, HW_OPS_SMALL, HW_OPS_MEDIUM};
 	for (uint16_t i = 0; i < 40; i++)
-		alloc(&s, (i % 3), (uint16_t)(i * 7));
-	rec(&s, HW_OP_FREE, 0, 5, 0);
-	rec(&s, HW_OP_FREE, 0, 17, 0);
-	rec(&s, HW_OP_FREE_ALL, 0, 0, 0);
-	alloc(&s, 3, 900);
-	rec(&s, HW_OP_VALIDATE, 0, 0, 0);
+		alloc_raw_b(&s, cycle[i % 3], (uint16_t)(i * 7));
+	free_obj(&s, 5);
+	free_obj(&s, 17);
+	plain(&s, HW_OP_FREE_ALL);
+	alloc(&s, 901);
+	plain(&s, HW_OP_VALIDATE);
 	emit(dir, t, "free-all", &s);
 
 	/* Unassigned opcodes do nothing; a trailing partial record is
 	 * ignored. */
-	hdr(&s, 0, 0, 0, 0);
-	alloc(&s, 0, 1);
+	config(&s, defaults());
+	alloc(&s, 2);
 	rec(&s, 0x3f, 1, 2, 3);
 	rec(&s, 0x3e | 0xc0, 0, 0, 0);
 	rec(&s, HW_OP_FREE | 0x80, 0, 0, 0);
@@ -322,29 +432,32 @@ static void heap_seeds(const char *dir, const char *t)
 	emit(dir, t, "unassigned-ops", &s);
 
 	/* Deep checks after every op (header c bit 4). */
-	hdr(&s, 0x01, 0, 0, 0x10);
-	alloc(&s, 1, 12);
-	alloc(&s, 2, 80);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	rec(&s, HW_OP_SCAVENGE, 0, 0, 20000);
-	aligned(&s, 1, 3, 4);
-	rec(&s, HW_OP_BG_STEP, 1, 0, 0);
+	c = defaults();
+	c.page_size = 4 * KiB;
+	c.deep_every_op = true;
+	config(&s, c);
+	alloc(&s, 13);
+	alloc(&s, 81);
+	free_obj(&s, 0);
+	scavenge(&s, 20000);
+	aligned(&s, HW_OPS_SMALL, 5, 32 * KiB);
+	bg_step(&s, 2);
 	emit(dir, t, "deep-checks", &s);
 
 	/* Wrong-size frees aimed at the next run: an object ending on a
 	 * chunk boundary with a run right after it; counts that cover both
 	 * runs exactly, reach into the second, pass the first's end, and stop
 	 * at the second's start (a valid free); then a stale run's. */
-	hdr(&s, 0, 0, 0, 0);
-	alloc(&s, 0, 3);
-	alloc(&s, 2, 507);
-	alloc(&s, 1, 9);
-	alloc(&s, 0, 1);
-	rec(&s, HW_OP_FREE, 0, 0, 0);
-	for (uint16_t b = 0; b < 4; b++)
-		rec(&s, HW_OP_AIMED_FREE, 1, (uint16_t)(b | 4), 0);
-	rec(&s, HW_OP_AIMED_FREE, 2, 0, 0);
-	rec(&s, HW_OP_VALIDATE, 0, 0, 0);
+	config(&s, defaults());
+	alloc(&s, 4);
+	alloc(&s, 508);
+	alloc(&s, 10);
+	alloc(&s, 2);
+	free_obj(&s, 0);
+	for (unsigned how = HW_AIM_THROUGH_NEXT; how <= HW_AIM_TO_NEXT; how++)
+		aimed_free(&s, (hw_ops_aim){.chunk_edge = true, .how = how, .extra = 2});
+	aimed_free(&s, (hw_ops_aim){.from_freed = true, .how = HW_AIM_THROUGH_NEXT, .extra = 1});
+	plain(&s, HW_OP_VALIDATE);
 	emit(dir, t, "aimed-free", &s);
 
 	/* Shorter than a header: the default configuration and no ops. */
@@ -357,10 +470,11 @@ static void platform_seeds(const char *dir)
 {
 	const char *t = "platform_fuzzer";
 	seed s;
+	hw_ops_config c;
 
 	/* The legal path through every state: reserve, map, use, unuse, use,
 	 * fault, map, use, release; then alloc and release. */
-	hdr(&s, 0, 0, 0, 0);
+	config(&s, defaults());
 	rec(&s, HW_POP_RESERVE, 0, 15, 0);
 	rec(&s, HW_POP_MAP, 0, 0, 15);
 	rec(&s, HW_POP_USE, 0, 2, 5);
@@ -380,7 +494,7 @@ static void platform_seeds(const char *dir)
 
 	/* Illegal calls: use of Reserved, map of Ready, unuse of Prepared,
 	 * ranges past a region's ends, release of None. */
-	hdr(&s, 0, 0, 0, 0);
+	config(&s, defaults());
 	rec(&s, HW_POP_RESERVE, 0, 7, 0);
 	rec(&s, HW_POP_USE, 0, 0, 3);
 	rec(&s, HW_POP_MAP, 0, 0, 3);
@@ -397,7 +511,7 @@ static void platform_seeds(const char *dir)
 	emit(dir, t, "illegal", &s);
 
 	/* Injected failures of each kind and of any kind. */
-	hdr(&s, 0, 0, 0, 0);
+	config(&s, defaults());
 	for (uint8_t k = 0; k < 8; k++) {
 		rec(&s, HW_POP_INJECT, k, 0, 0);
 		rec(&s, HW_POP_RESERVE, 0, 3, 0);
@@ -416,7 +530,7 @@ static void platform_seeds(const char *dir)
 
 	/* Hints: above and below a region; then the same with ignore_hints,
 	 * with 64 KiB pages and junk on reuse. */
-	hdr(&s, 0, 0, 0, 0);
+	config(&s, defaults());
 	rec(&s, HW_POP_RESERVE, 0, 3, 0);
 	rec(&s, HW_POP_RESERVE, 0x40, 3, 0);
 	rec(&s, HW_POP_RESERVE, 0xc0, 1, 1);
@@ -428,7 +542,7 @@ static void platform_seeds(const char *dir)
 	/* Hints at the backing's edges: a range ending exactly at its top and
 	 * one starting at its bottom must land there; ranges one page across
 	 * either edge cannot, and land inside. */
-	hdr(&s, 0, 0, 0, 0);
+	config(&s, defaults());
 	rec(&s, HW_POP_RESERVE, 0xa0, 5, 0);
 	rec(&s, HW_POP_RESERVE, 0x20, 2, 0);
 	rec(&s, HW_POP_RELEASE, 0, 1 << 10, 0);
@@ -438,7 +552,11 @@ static void platform_seeds(const char *dir)
 	rec(&s, HW_POP_RESERVE, 0xa0, 63, 0);
 	rec(&s, HW_POP_CHECK, 0, 0, 0);
 	emit(dir, t, "hint-edges", &s);
-	hdr(&s, 0x80 | 0x08, 0x04, 0, 0);
+	c = defaults();
+	c.ignore_hints = true;
+	c.os_page_size = 64 * KiB;
+	c.released_reads_zero = false;
+	config(&s, c);
 	rec(&s, HW_POP_RESERVE, 0, 3, 0);
 	rec(&s, HW_POP_RESERVE, 0x40, 3, 0);
 	rec(&s, HW_POP_MAP, 0, 0, 3);
@@ -450,7 +568,10 @@ static void platform_seeds(const char *dir)
 
 	/* ignore_hints: a reservation may land on its hint by chance, but
 	 * never next to an owned page. */
-	hdr(&s, 0x80 | 0x04, 0, 0, 0);
+	c = defaults();
+	c.ignore_hints = true;
+	c.os_page_size = 16 * KiB;
+	config(&s, c);
 	rec(&s, HW_POP_RESERVE, 0, 23, 0);
 	rec(&s, HW_POP_RELEASE, 0, 0, 0);
 	rec(&s, HW_POP_RESERVE, 0xc0, 0, 0);
@@ -459,7 +580,11 @@ static void platform_seeds(const char *dir)
 	emit(dir, t, "ignore-hints-apart", &s);
 
 	/* 16 KiB pages with a huge page; unassigned ops. */
-	hdr(&s, 0x04 | 0x20, 0x08, 0, 0);
+	c = defaults();
+	c.os_page_size = 16 * KiB;
+	c.huge_page_size = 256 * KiB;
+	c.use_needs_call = true;
+	config(&s, c);
 	rec(&s, HW_POP_ALLOC, 0, 16, 0);
 	rec(&s, HW_POP_FAULT, 0, 4, 4);
 	rec(&s, HW_POP_PROBE, 0, 0, 5);
@@ -475,7 +600,7 @@ static void bits_seeds(const char *dir)
 	const char *t = "pagebits_fuzzer";
 	seed s;
 	for (uint8_t fill = 0; fill < 4; fill++) {
-		hdr(&s, fill, 0, 0, 0x1234u + fill);
+		bits_header(&s, fill, 0x1234u + fill);
 		rec(&s, HW_BOP_SET, 0, 10, 100);
 		rec(&s, HW_BOP_CLEAR, 0, 60, 10);
 		rec(&s, HW_BOP_SET, 0x81, 500, 0);
@@ -499,7 +624,7 @@ static void bits_seeds(const char *dir)
 		emit(dir, t, name, &s);
 	}
 	/* Word edges: runs that start and end on 64-bit boundaries. */
-	hdr(&s, 0, 0, 0, 0);
+	bits_header(&s, 0, 0);
 	rec(&s, HW_BOP_SET, 0, 64, 64);
 	rec(&s, HW_BOP_SET, 0, 191, 1);
 	rec(&s, HW_BOP_FIND_RUN, 0, 0, 63);
@@ -513,7 +638,7 @@ static void bits_seeds(const char *dir)
 	/* Leaf updates (B3) on a sparse random map: runs that join or split
 	 * at the map's ends, inside a word, across words, and the longest
 	 * run split so that the update must rescan. */
-	hdr(&s, 3, 0, 0, 0x5eed);
+	bits_header(&s, 3, 0x5eed);
 	rec(&s, HW_BOP_AFTER_CLEAR, 0, 0, 3);
 	rec(&s, HW_BOP_AFTER_CLEAR, 0, 509, 3);
 	rec(&s, HW_BOP_AFTER_CLEAR, 0, 70, 5);
@@ -528,7 +653,7 @@ static void bits_seeds(const char *dir)
 	emit(dir, t, "leaf-updates", &s);
 	/* Inner updates (B4): interior changes that grow or shrink a child's
 	 * longest run, and changes that reach a child's first or last page. */
-	hdr(&s, 3, 0, 0, 0xc41d);
+	bits_header(&s, 3, 0xc41d);
 	rec(&s, HW_BOP_CHILD, 1, 200, 3);
 	rec(&s, HW_BOP_CHILD, 1, 100, 60);
 	rec(&s, HW_BOP_CHILD, 0x41, 150, 40);

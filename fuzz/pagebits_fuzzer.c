@@ -17,6 +17,7 @@
  */
 #include "fuzz.h"
 
+#include "harness.h"
 #include "ops.h"
 #include "pagebits.h"
 
@@ -24,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define NMAPS 4
 #define CAT_BITS (NMAPS * HW_BITS_PAGES)
@@ -40,9 +40,7 @@ static void fail(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "==%d==ERROR: heapward-difftest: pagebits: %s (op #%zu %s)\n",
-		(int)getpid(), what, op_index, op_name);
-	fprintf(stderr, "SUMMARY: heapward-difftest: pagebits: %s\n", what);
+	hw_harness_banner("pagebits", what, "    at op #%zu (%s)\n", op_index, op_name);
 	abort();
 }
 
@@ -140,14 +138,6 @@ static void expect_u(unsigned got, unsigned want, const char *what, unsigned arg
 		fail("%s(%u, %u) = %u, naive %u", what, arg1, arg2, got, want);
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 /* ---- merges ---- */
 
 /* B2 over k children of cp pages taken from the concatenated maps, merged
@@ -194,7 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(&seed, data + 4, sizeof seed);
 	for (unsigned m = 0; m < NMAPS; m++) {
 		for (unsigned k = 0; k < HW_BITS_WORDS; k++) {
-			uint64_t r = mix64(seed + m * HW_BITS_WORDS + k);
+			uint64_t r = hw_harness_mix64(seed + m * HW_BITS_WORDS + k);
 			switch (h0 & 3) {
 			case 0:
 				maps[m][k] = 0;
@@ -206,7 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				maps[m][k] = r;
 				break;
 			default:
-				maps[m][k] = r & mix64(r) & mix64(~r);
+				maps[m][k] = r & hw_harness_mix64(r) & hw_harness_mix64(~r);
 				break;
 			}
 		}
@@ -236,7 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case HW_BOP_FILL:
-			w[op.b & 7] = mix64(op.c);
+			w[op.b & 7] = hw_harness_mix64(op.c);
 			break;
 		case HW_BOP_COUNT:
 			expect_u(hw_bits_count(w, at, n), naive_count(w, at, n), "hw_bits_count",

@@ -29,6 +29,7 @@
  */
 #include "fuzz.h"
 
+#include "harness.h"
 #include "ops.h"
 #include "platform.h"
 #include "sim.h"
@@ -40,7 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define BACKING_PAGES 256
 #define MAX_REGIONS 64
@@ -84,19 +84,10 @@ static void fail(pfz *z, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "==%d==ERROR: heapward-difftest: platform: %s\n", (int)getpid(), what);
-	fprintf(stderr, "    at op #%zu (%s); os page %zu, ignore_hints %d, zero %d\n", z->op_index,
-		z->op_name, z->O, z->cfg.ignore_hints, z->cfg.released_reads_zero);
-	fprintf(stderr, "SUMMARY: heapward-difftest: platform: %s\n", what);
+	hw_harness_banner(
+		"platform", what, "    at op #%zu (%s); os page %zu, ignore_hints %d, zero %d\n",
+		z->op_index, z->op_name, z->O, z->cfg.ignore_hints, z->cfg.released_reads_zero);
 	abort();
-}
-
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
 }
 
 /* Model entry of the page at a, or NULL outside the backing (such pages are
@@ -126,7 +117,10 @@ static void set_state(pfz *z, uintptr_t a, hw_mem_state s)
 
 /* ---- contents (X4) ---- */
 
-static uint64_t stamp_of(uintptr_t a, uint32_t gen) { return mix64(a ^ ((uint64_t)gen << 40)) | 1; }
+static uint64_t stamp_of(uintptr_t a, uint32_t gen)
+{
+	return hw_harness_mix64(a ^ ((uint64_t)gen << 40)) | 1;
+}
 
 static void stamp(pfz *z, uintptr_t a)
 {

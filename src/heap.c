@@ -531,6 +531,88 @@ hw_page_kind hw_heap_page_kind(hw_heap *h, const void *p, bool *run_head)
 	return k;
 }
 
+_Static_assert(HW_CHUNK_PAGES == HW_BITS_PAGES, "inspect.h's chunk is the bitmaps' chunk");
+
+/* hw_heap_page_bits is checking code, called for every page a check
+ * covers: under a coverage-guided fuzzer its edges would describe page
+ * counts, not the heap, and only add noise features and cost time (as the
+ * validator, built without coverage). */
+#if defined(__clang__)
+#define PAGE_BITS_UNCOVERED __attribute__((no_sanitize("coverage")))
+#else
+#define PAGE_BITS_UNCOVERED
+#endif
+
+/* Bits [i, i + 64) of bitmap w; bits past its end read as 0. */
+PAGE_BITS_UNCOVERED static uint64_t bits64_at(const uint64_t *w, unsigned i)
+{
+	unsigned k = i / 64, s = i % 64;
+	uint64_t v = w[k] >> s;
+	if (s != 0 && k + 1 < HW_BITS_WORDS)
+		v |= w[k + 1] << (64 - s);
+	return v;
+}
+
+/* ORs the n bits of src from bit i into dst from bit at. */
+PAGE_BITS_UNCOVERED static void bits_copy(uint64_t *dst, size_t at, const uint64_t *src, unsigned i,
+					  unsigned n)
+{
+	for (unsigned t = 0; t < n; t += 64) {
+		uint64_t v = bits64_at(src, i + t);
+		if (n - t < 64)
+			v &= (1ull << (n - t)) - 1;
+		size_t k = (at + t) / 64, s = (at + t) % 64;
+		dst[k] |= v << s;
+		if (s != 0 && n - t > 64 - s)
+			dst[k + 1] |= v >> (64 - s);
+	}
+}
+
+PAGE_BITS_UNCOVERED int hw_heap_page_bits(hw_heap *h, const void *p, size_t npages, uint64_t *alloc,
+					  uint64_t *head, uint64_t *released)
+{
+	if (npages == 0 || npages > HW_BITS_PAGES)
+		return -1;
+	size_t words = (npages + 63) / 64;
+	uint64_t last = npages % 64 ? (1ull << (npages % 64)) - 1 : ~0ull;
+	uintptr_t a = (uintptr_t)p;
+	int r = 0;
+	hw_mutex_lock(&h->lock);
+	hw_chunk *c = hw_heap_present_chunk(h, a);
+	size_t page = c ? (a - h->base) >> h->page_shift : 0;
+	unsigned i = (unsigned)(page % HW_BITS_PAGES);
+	if (c != NULL && i % 64 == 0 && i + npages <= HW_BITS_PAGES) {
+		/* Whole words of one chunk (what the harness asks for). */
+		for (size_t k = 0; k < words; k++) {
+			uint64_t m = k + 1 < words ? ~0ull : last;
+			alloc[k] = c->alloc[i / 64 + k] & m;
+			head[k] = c->head[i / 64 + k] & m;
+			released[k] = c->released[i / 64 + k] & m;
+		}
+	} else {
+		memset(alloc, 0, words * sizeof *alloc);
+		memset(head, 0, words * sizeof *head);
+		memset(released, 0, words * sizeof *released);
+		for (size_t done = 0; done < npages;) {
+			if (done > 0)
+				c = hw_heap_present_chunk(h, hw_heap_addr(h, page));
+			if (c == NULL) {
+				r = -1;
+				break;
+			}
+			i = (unsigned)(page % HW_BITS_PAGES);
+			unsigned n = (unsigned)hw_min(npages - done, HW_BITS_PAGES - i);
+			bits_copy(alloc, done, c->alloc, i, n);
+			bits_copy(head, done, c->head, i, n);
+			bits_copy(released, done, c->released, i, n);
+			done += n;
+			page += n;
+		}
+	}
+	hw_mutex_unlock(&h->lock);
+	return r;
+}
+
 size_t hw_heap_arena_count(hw_heap *h)
 {
 	hw_mutex_lock(&h->lock);

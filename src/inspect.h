@@ -21,6 +21,16 @@ typedef enum hw_page_kind {
  * p's page is the first page of an allocated run. */
 hw_page_kind hw_heap_page_kind(hw_heap *h, const void *p, bool *run_head);
 
+/* The page states of npages (1 to HW_CHUNK_PAGES) consecutive heap pages
+ * from the page holding p, as bit vectors of (npages + 63) / 64 words each:
+ * bit j (word j / 64, bit j % 64) is page j of the range. alloc: part of an
+ * allocated run; head: the first page of one; released: free and not
+ * backed. The same states as hw_heap_page_kind, a chunk's worth in one
+ * call. Returns 0, or -1 (the vectors undefined) when npages is out of range
+ * or a page of the range is in no arena of this heap. */
+int hw_heap_page_bits(hw_heap *h, const void *p, size_t npages, uint64_t *alloc, uint64_t *head,
+		      uint64_t *released);
+
 /* Arenas in address order. */
 size_t hw_heap_arena_count(hw_heap *h);
 void hw_heap_arena_get(hw_heap *h, size_t i, void **base, size_t *size);

@@ -246,6 +246,60 @@ static void test_cross_chunk(void)
 	});
 }
 
+/* hw_heap_page_bits says, page for page, what hw_heap_page_kind says: over
+ * ranges that start inside a word, cross words and a chunk boundary, and
+ * cover a whole chunk; and refuses ranges that leave the arenas. */
+static void test_page_bits_view(void)
+{
+	hw_heap_config c = small_cfg();
+	c.arena_size = 8 * MiB; /* two chunks */
+	BOTH(e, c, {
+		char *a = hw_heap_alloc(e->h, 70);
+		char *b = hw_heap_alloc(e->h, 500); /* 70..569: crosses the chunks */
+		char *d = hw_heap_alloc(e->h, 3);
+		REQUIRE(a && b && d);
+		EXPECT(hw_heap_free(e->h, a, 70) == 0);
+		EXPECT(hw_heap_scavenge(e->h, 20 * P) == 20 * P);
+		void *base;
+		size_t size;
+		hw_heap_arena_get(e->h, 0, &base, &size);
+		static const size_t from[] = {0, 1, 63, 64, 65, 300, 511, 512, 700};
+		static const size_t len[] = {1, 2, 63, 64, 65, 130, 447, 512};
+		for (size_t f = 0; f < sizeof from / sizeof from[0]; f++) {
+			for (size_t l = 0; l < sizeof len / sizeof len[0]; l++) {
+				uint64_t al[8], hd[8], rl[8];
+				char *p = (char *)base + from[f] * P;
+				if (from[f] + len[l] > 1024) {
+					EXPECT(hw_heap_page_bits(e->h, p, len[l], al, hd, rl) ==
+					       -1);
+					continue;
+				}
+				REQUIRE(hw_heap_page_bits(e->h, p, len[l], al, hd, rl) == 0);
+				size_t bad = SIZE_MAX;
+				for (size_t j = 0; j < len[l] && bad == SIZE_MAX; j++) {
+					bool head;
+					hw_page_kind k = hw_heap_page_kind(e->h, p + j * P, &head);
+					bool ia = (al[j / 64] >> (j % 64)) & 1;
+					bool ih = (hd[j / 64] >> (j % 64)) & 1;
+					bool ir = (rl[j / 64] >> (j % 64)) & 1;
+					if (ia != (k == HW_PAGE_INUSE) || ih != head ||
+					    ir != (k == HW_PAGE_FREE_RELEASED))
+						bad = j;
+				}
+				EXPECT(bad == SIZE_MAX, "from %zu, %zu pages: page %zu differs",
+				       from[f], len[l], bad);
+			}
+		}
+		uint64_t al[8], hd[8], rl[8];
+		EXPECT(hw_heap_page_bits(e->h, base, 0, al, hd, rl) == -1, "no pages");
+		EXPECT(hw_heap_page_bits(e->h, base, 513, al, hd, rl) == -1, "over a chunk");
+		EXPECT(hw_heap_page_bits(e->h, (char *)base - P, 2, al, hd, rl) == -1,
+		       "below the arena");
+		EXPECT(hw_heap_free(e->h, b, 500) == 0 && hw_heap_free(e->h, d, 3) == 0);
+		env_check(e);
+	});
+}
+
 static void test_large_and_aligned(void)
 {
 	BOTH(e, small_cfg(), {
@@ -899,7 +953,8 @@ static void test_random_ops(void)
 
 HW_TEST_MAIN(T(test_defaults), T(test_bad_config), T(test_grow_counts_released),
 	     T(test_arenas_count_reservations), T(test_first_fit),
-	     T(test_coalesce_mixed_release), T(test_cross_chunk), T(test_large_and_aligned),
+	     T(test_coalesce_mixed_release), T(test_cross_chunk), T(test_page_bits_view),
+	     T(test_large_and_aligned),
 	     T(test_invalid_free), T(test_scavenge_order), T(test_zeroed), T(test_memory_limit),
 	     T(test_scavenger_step_and_thread), T(test_growth_scavenge),
 	     T(test_fault_on_free), T(test_enomem_injection),
