@@ -28,8 +28,7 @@
 
 static void release(hw_heap *h, uintptr_t p, size_t n)
 {
-	hw_heap_sys(h, HW_SYS_RELEASE, 0);
-	hw_sys_release(h->pf, (void *)p, n);
+	hw_call_release(h->pf, &h->sys, (void *)p, n);
 }
 
 static bool in_window(const hw_heap *h, uintptr_t p, size_t n)
@@ -42,7 +41,7 @@ static bool in_window(const hw_heap *h, uintptr_t p, size_t n)
 static int reserve_at(hw_heap *h, uintptr_t hint, size_t n, uintptr_t *out)
 {
 	void *got;
-	if (hw_heap_sys(h, HW_SYS_RESERVE, hw_sys_reserve(h->pf, (void *)hint, n, &got)) != 0)
+	if (hw_call_reserve(h->pf, &h->sys, (void *)hint, n, &got) != 0)
 		return ENOMEM;
 	uintptr_t g = (uintptr_t)got;
 	if ((hint && g == hint) || (!hint && (g & (h->arena_size - 1)) == 0)) {
@@ -54,7 +53,7 @@ static int reserve_at(hw_heap *h, uintptr_t hint, size_t n, uintptr_t *out)
 		return ENOMEM;
 	/* Over-reserve and trim to the alignment. */
 	size_t big = n + h->arena_size;
-	if (big < n || hw_heap_sys(h, HW_SYS_RESERVE, hw_sys_reserve(h->pf, NULL, big, &got)) != 0)
+	if (big < n || hw_call_reserve(h->pf, &h->sys, NULL, big, &got) != 0)
 		return ENOMEM;
 	g = (uintptr_t)got;
 	uintptr_t a = hw_align_up(g, h->arena_size);
@@ -144,7 +143,7 @@ int hw_grow_locked(hw_heap *h, size_t npages, uintptr_t *arena)
 	if (commit_metadata(h, c0, c1) != 0)
 		goto fail;
 	if (!h->fault_on_free &&
-	    hw_heap_sys(h, HW_SYS_MAP, hw_sys_map(h->pf, (void *)addr, ask)) != 0) {
+	    hw_call_map(h->pf, &h->sys, (void *)addr, ask) != 0) {
 		goto fail;
 	}
 	for (size_t c = c0; c <= c1; c++) {

@@ -105,14 +105,18 @@ typedef struct hw_sys_counts {
 	uint64_t failures[HW_SYS_NKINDS];
 } hw_sys_counts;
 
-/* Counts one platform call of kind k that returned rc; returns rc. */
-static inline int hw_sys_count(hw_sys_counts *c, hw_sys_kind k, int rc)
-{
-	c->calls[k]++;
-	if (rc != 0)
-		c->failures[k]++;
-	return rc;
-}
+/* calls.c: the platform calls, counted in the heap's hw_sys_counts (CL1). */
+int hw_call_count(hw_sys_counts *c, hw_sys_kind k, int rc);
+int hw_call_reserve(hw_platform *pf, hw_sys_counts *c, void *hint, size_t n, void **out);
+int hw_call_map(hw_platform *pf, hw_sys_counts *c, void *p, size_t n);
+int hw_call_use(hw_platform *pf, hw_sys_counts *c, void *p, size_t n);
+void hw_call_unuse(hw_platform *pf, hw_sys_counts *c, void *p, size_t n);
+int hw_call_fault(hw_platform *pf, hw_sys_counts *c, void *p, size_t n);
+void hw_call_release(hw_platform *pf, hw_sys_counts *c, void *p, size_t n);
+/* Reserved (from_reserved) or Prepared -> Ready: 0, or ENOMEM with the range
+ * as it was (CL2; a failed roll-back aborts with rollback_failed). */
+int hw_call_make_ready(hw_platform *pf, hw_sys_counts *c, void *p, size_t n, bool from_reserved,
+		       const char *rollback_failed);
 
 typedef struct hw_meta {
 	uintptr_t base;
@@ -190,10 +194,6 @@ struct hw_heap {
 
 /* heap.c */
 void hw_heap_report(hw_heap *h, const char *fmt, ...) HW_PRINTF(2, 3);
-static inline int hw_heap_sys(hw_heap *h, hw_sys_kind k, int rc)
-{
-	return hw_sys_count(&h->sys, k, rc);
-}
 static inline uintptr_t hw_heap_addr(const hw_heap *h, size_t page)
 {
 	return h->base + (page << h->page_shift);

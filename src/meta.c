@@ -48,15 +48,9 @@ static int commit_pages(hw_platform *pf, hw_sys_counts *sys, hw_meta *m, size_t 
 			j++;
 		void *p = (void *)(m->base + i * m->page);
 		size_t n = (j - i + 1) * m->page;
-		if (hw_sys_count(sys, HW_SYS_MAP, hw_sys_map(pf, p, n)) != 0)
+		if (hw_call_make_ready(pf, sys, p, n, true,
+				       "metadata: cannot roll back a failed commit") != 0)
 			return ENOMEM;
-		if (hw_sys_count(sys, HW_SYS_USE, hw_sys_use(pf, p, n)) != 0) {
-			/* The run is Prepared; fault takes it back to Reserved,
-			 * the only state the next commit may start from. */
-			HW_CHECK(hw_sys_count(sys, HW_SYS_FAULT, hw_sys_fault(pf, p, n)) == 0,
-				 "metadata: cannot roll back a failed commit");
-			return ENOMEM;
-		}
 		zero_if_needed(pf, p, n);
 		for (size_t k = i; k <= j; k++)
 			m->committed[k / 64] |= 1ull << (k % 64);
@@ -76,7 +70,7 @@ int hw_meta_create(hw_platform *pf, hw_sys_counts *sys, size_t size, size_t alig
 	 * that much more, start at the aligned address, release it all. */
 	m.res_size = align > pf->caps.granularity ? m.size + align : m.size;
 	void *res;
-	if (hw_sys_count(sys, HW_SYS_RESERVE, hw_sys_reserve(pf, NULL, m.res_size, &res)) != 0)
+	if (hw_call_reserve(pf, sys, NULL, m.res_size, &res) != 0)
 		return ENOMEM;
 	m.res_base = (uintptr_t)res;
 	m.base = m.res_size > m.size ? hw_align_up(m.res_base, align) : m.res_base;
@@ -84,10 +78,8 @@ int hw_meta_create(hw_platform *pf, hw_sys_counts *sys, size_t size, size_t alig
 	/* The bitmap lives inside the prefix, so commit the prefix by hand
 	 * before the bitmap can record it. */
 	size_t pre = hw_align_up(prefix, m.page);
-	if (hw_sys_count(sys, HW_SYS_MAP, hw_sys_map(pf, base, pre)) != 0 ||
-	    hw_sys_count(sys, HW_SYS_USE, hw_sys_use(pf, base, pre)) != 0) {
-		hw_sys_count(sys, HW_SYS_RELEASE, 0);
-		hw_sys_release(pf, res, m.res_size);
+	if (hw_call_map(pf, sys, base, pre) != 0 || hw_call_use(pf, sys, base, pre) != 0) {
+		hw_call_release(pf, sys, res, m.res_size);
 		return ENOMEM;
 	}
 	zero_if_needed(pf, base, pre);
@@ -118,5 +110,6 @@ bool hw_meta_is_committed(const hw_meta *m, const void *p, size_t n)
 
 void hw_meta_destroy(hw_platform *pf, hw_meta m)
 {
+	/* Not counted (CL1 of calls.c): the counts live in the region. */
 	hw_sys_release(pf, (void *)m.res_base, m.res_size);
 }

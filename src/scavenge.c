@@ -49,12 +49,9 @@ size_t hw_scavenge_ready(const hw_heap *h)
  * (only fault can fail). Counted in h->sys: the caller holds the lock. */
 static int release_range(hw_heap *h, void *p, size_t bytes)
 {
-	if (h->fault_on_free) {
-		int rc = hw_heap_sys(h, HW_SYS_FAULT, hw_sys_fault(h->pf, p, bytes));
-		return rc != 0 ? ENOMEM : 0;
-	}
-	hw_heap_sys(h, HW_SYS_UNUSE, 0);
-	hw_sys_unuse(h->pf, p, bytes);
+	if (h->fault_on_free)
+		return hw_call_fault(h->pf, &h->sys, p, bytes) != 0 ? ENOMEM : 0;
+	hw_call_unuse(h->pf, &h->sys, p, bytes);
 	return 0;
 }
 
@@ -72,7 +69,7 @@ int hw_scavenge_release_call(hw_heap *h, void *p, size_t bytes)
 		hw_sys_unuse(h->pf, p, bytes);
 	hw_mutex_lock(&h->lock);
 	h->inflight--;
-	hw_heap_sys(h, k, rc);
+	hw_call_count(&h->sys, k, rc); /* CL1, now that the lock is held */
 	return rc != 0 ? ENOMEM : 0;
 }
 
@@ -229,17 +226,9 @@ size_t hw_scavenge_locked(hw_heap *h, size_t nbytes, hw_scav_reason why)
 /* Makes one released run Ready; ENOMEM leaves it released. */
 static int make_ready(hw_heap *h, size_t page, size_t n)
 {
-	void *p = (void *)hw_heap_addr(h, page);
-	size_t bytes = n << h->page_shift;
-	if (h->fault_on_free && hw_heap_sys(h, HW_SYS_MAP, hw_sys_map(h->pf, p, bytes)) != 0)
-		return ENOMEM;
-	if (hw_heap_sys(h, HW_SYS_USE, hw_sys_use(h->pf, p, bytes)) != 0) {
-		if (h->fault_on_free)
-			HW_CHECK(hw_heap_sys(h, HW_SYS_FAULT, hw_sys_fault(h->pf, p, bytes)) == 0,
-				 "cannot roll back a failed reuse of faulted pages");
-		return ENOMEM;
-	}
-	return 0;
+	return hw_call_make_ready(h->pf, &h->sys, (void *)hw_heap_addr(h, page),
+				  n << h->page_shift, h->fault_on_free,
+				  "cannot roll back a failed reuse of faulted pages");
 }
 
 /* Returns made-Ready runs [lo, upto) to released after a later failure. */
