@@ -8,9 +8,9 @@
  * metadata commit and the reuse of released pages share, with its roll-back.
  *
  * Invariants:
- *   CL1. Every platform call a heap makes is counted exactly once, in
+ *   SY1. Every platform call a heap makes is counted exactly once, in
  *        calls[kind], and in failures[kind] when it returned non-zero.
- *   CL2. hw_call_make_ready changes the range or leaves it exactly as it
+ *   SY2. hw_call_make_ready changes the range or leaves it exactly as it
  *        found it (P2): when use fails after map, fault takes the range back
  *        to Reserved; a fault that fails then is a broken platform contract
  *        and aborts with the caller's fixed message.
@@ -71,7 +71,7 @@ int hw_call_make_ready(hw_platform *pf, hw_sys_counts *c, void *p, size_t n, boo
 		return ENOMEM;
 	if (hw_call_use(pf, c, p, n) == 0)
 		return 0;
-	/* CL2: a Prepared range that came from Reserved goes back there, the
+	/* SY2: a Prepared range that came from Reserved goes back there, the
 	 * only state the next attempt may start from. */
 	if (from_reserved)
 		HW_CHECK(hw_call_fault(pf, c, p, n) == 0, rollback_failed);

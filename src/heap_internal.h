@@ -105,7 +105,7 @@ typedef struct hw_sys_counts {
 	uint64_t failures[HW_SYS_NKINDS];
 } hw_sys_counts;
 
-/* calls.c: the platform calls, counted in the heap's hw_sys_counts (CL1). */
+/* calls.c: the platform calls, counted in the heap's hw_sys_counts (SY1). */
 int hw_call_count(hw_sys_counts *c, hw_sys_kind k, int rc);
 int hw_call_reserve(hw_platform *pf, hw_sys_counts *c, void *hint, size_t n, void **out);
 int hw_call_map(hw_platform *pf, hw_sys_counts *c, void *p, size_t n);
@@ -114,7 +114,7 @@ void hw_call_unuse(hw_platform *pf, hw_sys_counts *c, void *p, size_t n);
 int hw_call_fault(hw_platform *pf, hw_sys_counts *c, void *p, size_t n);
 void hw_call_release(hw_platform *pf, hw_sys_counts *c, void *p, size_t n);
 /* Reserved (from_reserved) or Prepared -> Ready: 0, or ENOMEM with the range
- * as it was (CL2; a failed roll-back aborts with rollback_failed). */
+ * as it was (SY2; a failed roll-back aborts with rollback_failed). */
 int hw_call_make_ready(hw_platform *pf, hw_sys_counts *c, void *p, size_t n, bool from_reserved,
 		       const char *rollback_failed);
 

@@ -110,6 +110,6 @@ bool hw_meta_is_committed(const hw_meta *m, const void *p, size_t n)
 
 void hw_meta_destroy(hw_platform *pf, hw_meta m)
 {
-	/* Not counted (CL1 of calls.c): the counts live in the region. */
+	/* Not counted (SY1 of calls.c): the counts live in the region. */
 	hw_sys_release(pf, (void *)m.res_base, m.res_size);
 }

@@ -69,7 +69,7 @@ int hw_scavenge_release_call(hw_heap *h, void *p, size_t bytes)
 		hw_sys_unuse(h->pf, p, bytes);
 	hw_mutex_lock(&h->lock);
 	h->inflight--;
-	hw_call_count(&h->sys, k, rc); /* CL1, now that the lock is held */
+	hw_call_count(&h->sys, k, rc); /* SY1, now that the lock is held */
 	return rc != 0 ? ENOMEM : 0;
 }
 
