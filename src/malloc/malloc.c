@@ -46,12 +46,18 @@
 #include "malloc_internal.h"
 
 #include "inspect.h"
+#include "options.h"
 
 #include <errno.h>
 #include <string.h>
 
+#define MA_NOINLINE __attribute__((noinline))
+
 mc_global mc_g;
-mc_config mc_cfg = {.abort_on_error = true, .background_scavenger = true};
+mc_config mc_cfg = {.abort_on_error = true,
+		    .background_scavenger = true,
+		    .fill_on_alloc = HW_OPTIONS_OFF,
+		    .fill_on_free = HW_OPTIONS_OFF};
 int mc_ready;
 
 static hw_mutex init_lock = HW_MUTEX_INIT;
@@ -180,14 +186,32 @@ static void maybe_restart_scavenger(void)
 		(void)hw_heap_scavenger_start(mc_g.heap);
 }
 
-/* MC4, MC6: slot p of span s becomes live with n requested bytes. */
-static inline void mark_live(mc_span *s, void *p, size_t n)
+/* MC4, MC6: slot p, whose state entry is st, of a class of size bytes
+ * becomes live with n requested bytes (a new object: the canary window may
+ * cover its last bytes). Without slack the window goes to spare, a
+ * 16-byte scratch area, instead of taking a branch. */
+static inline void mark_new(void *p, uint16_t *st, size_t size, size_t n, unsigned char *spare)
+{
+	size_t slack = size - n;
+	*st = (uint16_t)(slack + 1);
+	mc_canary_put(slack ? (unsigned char *)p + n : spare);
+}
+
+/* The same for a live object whose bytes stay (realloc in place). */
+static void mark_resized(mc_span *s, void *p, size_t n)
 {
 	size_t idx = mc_slot_index(s, (uintptr_t)p - s->start);
 	size_t slack = s->size - n;
 	s->state[idx] = (uint16_t)(slack + 1);
-	if (slack)
-		hw_mc_canary_write((unsigned char *)p + n, slack);
+	hw_mc_canary_write((unsigned char *)p + n, slack);
+}
+
+/* The calling thread's cache for the slow paths, created now if it has
+ * none (CA1). */
+static mc_cache *own_cache(void)
+{
+	mc_cache *tc = mc_tls_cache;
+	return tc ? tc : hw_mc_cache_create();
 }
 
 /* The class for n bytes aligned to align, or MC_NCLASSES when the object
@@ -209,27 +233,26 @@ static unsigned class_for(size_t n, size_t align)
 }
 
 /* A free slot of class c, from the cache (refilled if empty) or, for a
- * thread without one, straight from the central list. */
-static void *small_slot(unsigned c)
+ * thread without one, straight from the central list; false on ENOMEM. */
+static bool small_slot(unsigned c, mc_slot *out)
 {
-	mc_cache *tc = mc_tls;
-	if (!tc)
-		tc = hw_mc_cache_create();
+	mc_cache *tc = own_cache();
 	mc_bin *b = &tc->bin[c];
-	if (b->n)
-		return b->slot[--b->n];
-	if (tc == &mc_dead_cache) {
-		void *p;
-		return hw_mc_central_take(c, &p, 1) ? p : NULL;
+	if (b->n) {
+		*out = b->slot[--b->n];
+		return true;
 	}
+	if (tc == &mc_dead_cache)
+		return hw_mc_central_take(c, out, 1) != 0;
 	size_t got = hw_mc_central_take(c, b->slot, mc_classes[c].batch);
 	if (!got)
-		return NULL;
-	b->n = (uint32_t)got;
-	return b->slot[--b->n];
+		return false;
+	b->n = (uint32_t)got - 1;
+	*out = b->slot[b->n];
+	return true;
 }
 
-static void *alloc_slow(size_t n, size_t align, bool zero)
+static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 {
 	if (!mc_init())
 		return NULL;
@@ -239,40 +262,47 @@ static void *alloc_slow(size_t n, size_t align, bool zero)
 	}
 	maybe_restart_scavenger();
 	unsigned c = class_for(n, align);
+	void *p;
 	if (c < MC_NCLASSES) {
-		void *p = small_slot(c);
+		mc_slot e;
+		if (!small_slot(c, &e)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		p = e.p;
+		unsigned char spare[16] __attribute__((aligned(16)));
+		mark_new(p, e.state, mc_classes[c].size, n, spare);
+	} else {
+		bool zeroed = false;
+		p = hw_mc_large_alloc(n, align, &zeroed);
 		if (!p) {
 			errno = ENOMEM;
 			return NULL;
 		}
-		mark_live(mc_span_of((uintptr_t)p), p, n);
-		if (zero)
-			memset(p, 0, n);
-		return p;
-	}
-	bool zeroed = false;
-	void *p = hw_mc_large_alloc(n, align, &zeroed);
-	if (!p) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if (zero && !zeroed)
-		memset(p, 0, n);
-	size_t np = mc_large_pages(n);
-	if (np * MC_PAGE > n)
+		if (zero && zeroed)
+			zero = false;
+		size_t np = mc_large_pages(n);
 		hw_mc_canary_write((unsigned char *)p + n, np * MC_PAGE - n);
+	}
+	/* After the canary: mark_new's window may cover the object's end. */
+	if (zero)
+		memset(p, 0, n);
+	else if (mc_cfg.fill_on_alloc != HW_OPTIONS_OFF)
+		memset(p, mc_cfg.fill_on_alloc, n);
 	return p;
 }
 
 void *hw_malloc(size_t n)
 {
 	mc_cache *tc = mc_tls;
-	if (HW_LIKELY(tc && n <= MC_SMALL_MAX)) {
+	if (HW_LIKELY(tc != NULL && n <= MC_SMALL_MAX)) {
 		mc_bin *b = &tc->bin[mc_class_of(n)];
-		if (HW_LIKELY(b->n)) {
-			void *p = b->slot[--b->n];
-			mark_live(mc_span_of((uintptr_t)p), p, n);
-			return p;
+		uint32_t k = b->n;
+		if (HW_LIKELY(k != 0)) {
+			mc_slot e = b->slot[k - 1];
+			b->n = k - 1;
+			mark_new(e.p, e.state, b->size, n, tc->spare);
+			return e.p;
 		}
 	}
 	return alloc_slow(n, 0, false);
@@ -296,8 +326,7 @@ static void free_other(void *p, mc_span *s)
 		return;
 	}
 	size_t slack = (size_t)s->npages * MC_PAGE - s->req;
-	const unsigned char *bad = slack ? hw_mc_canary_find((unsigned char *)p + s->req, slack)
-					 : NULL;
+	const unsigned char *bad = hw_mc_canary_find((unsigned char *)p + s->req, slack);
 	if (HW_UNLIKELY(bad))
 		hw_mc_misuse(MC_BAD_OVERFLOW, "free", p, s, 0, bad);
 	int saved = errno;
@@ -305,74 +334,123 @@ static void free_other(void *p, mc_span *s)
 	errno = saved;
 }
 
-static HW_COLD void free_uninit(void *p)
+/* Gives the oldest batch of a full bin back (the newest stay, warm), then
+ * caches e; a thread without a cache gives e back at once. */
+static MA_NOINLINE void free_flush(mc_cache *tc, unsigned c, mc_slot e)
 {
+	int saved = errno;
+	mc_bin *b = &tc->bin[c];
+	if (tc == &mc_dead_cache) {
+		hw_mc_central_give(c, &e, 1);
+	} else {
+		uint32_t k = mc_classes[c].batch;
+		hw_mc_central_give(c, b->slot, k);
+		memmove(b->slot, b->slot + k, (b->n - k) * sizeof(mc_slot));
+		b->n -= k;
+		b->slot[b->n++] = e;
+	}
+	errno = saved;
+}
+
+#define MA_ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* The end of a free of slot p of s, whose state entry is st, once MA3's
+ * checks are done: the fill (unless HW_OPTIONS_OFF: the whole slot, which
+ * is why it comes after the canary check), state 0, and the slot into tc's
+ * bin (through free_flush when the bin is full). */
+static MA_ALWAYS_INLINE void free_finish(mc_cache *tc, void *p, mc_span *s, uint16_t *st,
+					 int fill)
+{
+	if (fill != HW_OPTIONS_OFF)
+		memset(p, fill, s->size);
+	*st = 0;
+	mc_bin *b = &tc->bin[s->cls];
+	mc_slot e = {p, st};
+	uint32_t k = b->n;
+	if (HW_LIKELY(k < b->cap)) {
+		b->slot[k] = e;
+		b->n = k + 1;
+		return;
+	}
+	free_flush(tc, s->cls, e);
+}
+
+static MA_NOINLINE HW_COLD void free_bad(int what, void *p, mc_span *s, size_t idx)
+{
+	hw_mc_misuse(what, "free", p, s, idx, NULL);
+}
+
+/* An overwritten canary: the report, then (if the layer continues) the
+ * free goes on. */
+static MA_NOINLINE HW_COLD void free_overflow(mc_cache *tc, void *p, mc_span *s, size_t idx,
+					      int fill)
+{
+	uint16_t *st = &s->state[idx];
+	const unsigned char *end = (unsigned char *)p + s->size - (*st - 1u);
+	hw_mc_misuse(MC_BAD_OVERFLOW, "free", p, s, idx, hw_mc_canary_find(end, *st - 1u));
+	free_finish(tc, p, s, st, fill);
+}
+
+/* MA3 for p in small span s, then free_finish. Every exit but the common
+ * one is a call to a cold function, so the common one needs no saved
+ * registers. */
+static MA_ALWAYS_INLINE void free_small(mc_cache *tc, void *p, mc_span *s, int fill)
+{
+	uintptr_t off = (uintptr_t)p - s->start;
+	size_t idx = mc_slot_index(s, off);
+	if (HW_UNLIKELY(idx * s->size != off || idx >= s->nobjs)) {
+		free_bad(MC_BAD_INTERIOR, p, s, idx);
+		return;
+	}
+	uint16_t *st = &s->state[idx];
+	unsigned v = *st;
+	if (HW_UNLIKELY(v == 0)) {
+		free_bad(MC_BAD_DOUBLE_FREE, p, s, idx);
+		return;
+	}
+	/* Without slack (v == 1) the pattern itself is checked: no branch. */
+	const unsigned char *end =
+		v > 1 ? (const unsigned char *)p + s->size - (v - 1) : mc_canary.b;
+	if (HW_UNLIKELY(mc_canary_bad(end))) {
+		free_overflow(tc, p, s, idx, fill);
+		return;
+	}
+	free_finish(tc, p, s, st, fill);
+}
+
+/* Everything hw_free's fast path does not handle: NULL, a thread without a
+ * cache (or the layer not started), fill_on_free, large objects, bad
+ * pointers. */
+static MA_NOINLINE HW_COLD void free_slow(void *p)
+{
+	if (!p)
+		return;
 	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE)) {
 		/* Nothing was ever allocated: p cannot be ours. */
 		hw_mc_misuse(MC_BAD_FOREIGN, "free", p, NULL, 0, NULL);
 		return;
 	}
 	int saved = errno;
-	hw_mc_cache_create();
+	mc_cache *tc = own_cache();
 	errno = saved;
-	hw_free(p);
-}
-
-static void free_flush(mc_cache *tc, mc_bin *b, unsigned c, void *p)
-{
-	int saved = errno;
-	if (tc == &mc_dead_cache) {
-		hw_mc_central_give(c, &p, 1);
-	} else {
-		/* Give back the oldest batch; the newest stay, warm. */
-		uint32_t k = mc_classes[c].batch;
-		hw_mc_central_give(c, b->slot, k);
-		memmove(b->slot, b->slot + k, (b->n - k) * sizeof(void *));
-		b->n -= k;
-		b->slot[b->n++] = p;
+	mc_span *s = mc_span_of((uintptr_t)p);
+	if (!s || s->kind != MC_SPAN_SMALL) {
+		free_other(p, s);
+		return;
 	}
-	errno = saved;
+	free_small(tc, p, s, mc_cfg.fill_on_free);
 }
 
 void hw_free(void *p)
 {
-	if (!p)
-		return;
 	mc_cache *tc = mc_tls;
-	if (HW_UNLIKELY(!tc)) {
-		free_uninit(p);
+	mc_span *s;
+	if (HW_LIKELY(tc != NULL) && HW_LIKELY((s = mc_span_of((uintptr_t)p)) != NULL) &&
+	    HW_LIKELY(s->kind == MC_SPAN_SMALL)) {
+		free_small(tc, p, s, HW_OPTIONS_OFF);
 		return;
 	}
-	mc_span *s = mc_span_of((uintptr_t)p);
-	if (HW_UNLIKELY(!s || s->kind != MC_SPAN_SMALL)) {
-		free_other(p, s);
-		return;
-	}
-	uintptr_t off = (uintptr_t)p - s->start;
-	size_t idx = mc_slot_index(s, off);
-	if (HW_UNLIKELY(idx * s->size != off || idx >= s->nobjs)) {
-		hw_mc_misuse(MC_BAD_INTERIOR, "free", p, s, idx, NULL);
-		return;
-	}
-	unsigned st = s->state[idx];
-	if (HW_UNLIKELY(st == 0)) {
-		hw_mc_misuse(MC_BAD_DOUBLE_FREE, "free", p, s, idx, NULL);
-		return;
-	}
-	if (st > 1) {
-		size_t slack = st - 1;
-		const unsigned char *bad =
-			hw_mc_canary_find((unsigned char *)p + s->size - slack, slack);
-		if (HW_UNLIKELY(bad))
-			hw_mc_misuse(MC_BAD_OVERFLOW, "free", p, s, idx, bad);
-	}
-	s->state[idx] = 0;
-	mc_bin *b = &tc->bin[s->cls];
-	if (HW_LIKELY(b->n < b->cap)) {
-		b->slot[b->n++] = p;
-		return;
-	}
-	free_flush(tc, b, s->cls, p);
+	free_slow(p);
 }
 
 /* MA3 for realloc and malloc_usable_size: p's span when p is a live
@@ -472,7 +550,7 @@ void *hw_realloc(void *p, size_t n)
 	size_t old = object_size(s, idx);
 	if (s->kind == MC_SPAN_SMALL) {
 		if (n <= MC_SMALL_MAX && mc_class_of(n) == s->cls) {
-			mark_live(s, p, n);
+			mark_resized(s, p, n);
 			return p;
 		}
 	} else if (n > MC_SMALL_MAX) {
@@ -573,7 +651,7 @@ int hw_malloc_trim(size_t pad)
 	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE))
 		return 0;
 	int saved = errno;
-	mc_cache *tc = mc_tls;
+	mc_cache *tc = mc_tls_cache;
 	if (tc && tc != &mc_dead_cache)
 		hw_mc_cache_flush(tc);
 	size_t released = hw_heap_scavenge(mc_g.heap, SIZE_MAX);
