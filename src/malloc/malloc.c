@@ -6,7 +6,9 @@
  * hw_malloc_usable_size, hw_malloc_trim and hw_malloc_stats_get; the
  * layer's one-time set-up (class tables, the private heap and its window,
  * the page map's top array, the thread-exit key, the fork hooks, the
- * background scavenger); and the per-object checks on every free.
+ * background scavenger); HEAPWARD_OPTIONS applied to the layer (mc_cfg)
+ * and its heap, help=1 and verbosity at start-up, stats_at_exit; and the
+ * per-object checks on every free.
  *
  * Fast paths. hw_malloc of a small size pops its class's bin in the
  * thread's cache; hw_free of a small object checks it (span, slot start,
@@ -40,11 +42,37 @@
  *        child (leaking whatever it had made), and the child's first
  *        call starts over.
  *
+ *   MA5. Options are read once, at initialisation, from HEAPWARD_OPTIONS
+ *        (hw_options_load: no allocation), or from hw_mc_start's string.
+ *        mc_cfg's values set before start-up (tests) are kept where they
+ *        are stricter: abort_on_error and the scavenger are on only when
+ *        both say on; a fill is the option's when it sets one. If the
+ *        environment cannot be read yet (hw_env_available false: a first
+ *        call from inside the loader, before libc set environ), the layer
+ *        starts on the defaults without the scavenger, and the first slow
+ *        path of hw_malloc after the environment appears (alloc_slow:
+ *        every refill, large object and thread's first call) reads it and
+ *        applies it, except retain_percent and scavenger_cpu_percent,
+ *        which only a heap's creation takes (so they keep their defaults
+ *        then, and verbosity=1 says so).
+ *   MA6. Fills: fill_on_alloc covers the requested bytes of each new
+ *        object (not calloc's, which stay zero), after the canary is
+ *        written; fill_on_free covers the whole slot of a small object
+ *        after the free's checks passed, and the requested bytes of a
+ *        large one before its run goes back to the heap. The only
+ *        metadata this layer keeps in a freed slot is a free-list link in
+ *        its first 8 bytes, written when a thread cache hands the slot back
+ *        to its span, which is after the fill: so those 8 bytes of a slot
+ *        that went back to its span hold the link, not the fill.
+ *        With a fill set, mc_tls stays NULL, so every call takes the slow
+ *        paths and the fast paths do not test for fills.
+ *
  * Locking: see malloc_internal.h for the order; this file takes init_lock
  * and, through span.c and cache.c, the others.
  */
 #include "malloc_internal.h"
 
+#include "env.h"
 #include "inspect.h"
 #include "options.h"
 
@@ -62,9 +90,13 @@ int mc_ready;
 
 static hw_mutex init_lock = HW_MUTEX_INIT;
 static HW_THREAD_LOCAL bool in_init;
-static bool hooks_registered; /* under init_lock */
-static int early_state;       /* atomic: 0, 1 registering, 2 registered */
-static int scav_restart;      /* atomic: set in a fork child (MA4) */
+static bool hooks_registered;    /* under init_lock */
+static int early_state;          /* atomic: 0, 1 registering, 2 registered */
+static int scav_restart;         /* atomic: set in a fork child (MA4) */
+static const char *start_string; /* hw_mc_start's, under init_lock */
+static bool start_given;         /* under init_lock */
+static int env_pending;          /* atomic: MA5's late read is due */
+static bool help_done;           /* under init_lock */
 
 static void fork_prepare(void)
 {
@@ -89,14 +121,59 @@ static void fork_child(void)
 	hw_mutex_unlock(&init_lock);
 }
 
+/* MA5: o onto mc_cfg. */
+static void apply_options(const hw_options *o)
+{
+	mc_cfg.abort_on_error = mc_cfg.abort_on_error && o->abort_on_error;
+	mc_cfg.background_scavenger = mc_cfg.background_scavenger && o->scavenger;
+	if (o->fill_on_alloc != HW_OPTIONS_OFF)
+		mc_cfg.fill_on_alloc = o->fill_on_alloc;
+	if (o->fill_on_free != HW_OPTIONS_OFF)
+		mc_cfg.fill_on_free = o->fill_on_free;
+	mc_cfg.stats_at_exit = mc_cfg.stats_at_exit || o->stats_at_exit;
+	mc_cfg.verbosity = o->verbosity;
+	mc_slow_only = mc_cfg.fill_on_alloc != HW_OPTIONS_OFF ||
+		       mc_cfg.fill_on_free != HW_OPTIONS_OFF;
+}
+
+/* help=1 (once per process) and verbosity >= 1: the options in effect. */
+static void announce(const hw_options *o, bool late)
+{
+	if (o->help && !help_done) {
+		help_done = true;
+		hw_options_help(o, hw_options_write_console, NULL);
+	}
+	if (mc_cfg.verbosity >= 1) {
+		char buf[HW_OPTIONS_FORMAT_MAX];
+		if (hw_options_format(o, buf, sizeof buf) == 0)
+			buf[0] = 0;
+		hw_report_write("heapward: options in effect%s: %s\n",
+				late ? " (read late: retain_percent and scavenger_cpu_percent "
+				       "kept their defaults)"
+				     : "",
+				buf);
+	}
+}
+
 static bool init_locked(void)
 {
+	hw_options o;
+	hw_options_defaults(&o);
+	bool env_now = start_given || hw_env_available();
+	if (start_given)
+		(void)hw_options_parse(start_string, &o, hw_options_warn_console, NULL);
+	else if (env_now)
+		(void)hw_options_load(&o, hw_options_warn_console, NULL);
+	apply_options(&o);
 	hw_mc_classes_init();
 	hw_mc_span_init();
 	mc_g.pf = hw_platform_os();
 	hw_heap_config cfg = {0};
 	cfg.platform = mc_g.pf;
 	cfg.page_size = MC_PAGE;
+	cfg.memory_limit = o.memory_limit;
+	cfg.retain_percent = o.retain_percent;
+	cfg.scavenger_cpu_percent = o.scavenger_cpu_percent;
 	hw_heap *h = hw_heap_create(&cfg);
 	if (!h)
 		return false;
@@ -126,8 +203,13 @@ static bool init_locked(void)
 			goto fail_top;
 		hooks_registered = true;
 	}
-	if (mc_cfg.background_scavenger)
-		(void)hw_heap_scavenger_start(h);
+	if (env_now) {
+		if (mc_cfg.background_scavenger)
+			(void)hw_heap_scavenger_start(h);
+		announce(&o, false);
+	} else {
+		__atomic_store_n(&env_pending, 1, __ATOMIC_RELAXED);
+	}
 	return true;
 fail_top:
 	hw_sys_release(mc_g.pf, top,
@@ -176,6 +258,57 @@ bool hw_mc_init_slow(void)
 	hw_mutex_unlock(&init_lock);
 	if (!ok)
 		errno = ENOMEM;
+	return ok;
+}
+
+/* MA5's late read, under init_lock. */
+static void late_options(void)
+{
+	hw_options o;
+	hw_options_defaults(&o);
+	(void)hw_options_load(&o, hw_options_warn_console, NULL);
+	apply_options(&o);
+	/* Threads with a cache keep their fast paths; this one (in practice the
+	 * only one this early) follows mc_slow_only now. */
+	if (mc_tls_cache)
+		mc_tls = mc_slow_only ? NULL : mc_tls_cache;
+	if (o.memory_limit)
+		(void)hw_heap_set_memory_limit(mc_g.heap, o.memory_limit);
+	if (mc_cfg.background_scavenger)
+		(void)hw_heap_scavenger_start(mc_g.heap);
+	announce(&o, true);
+}
+
+static HW_COLD void maybe_late_options(void)
+{
+	if (!hw_env_available())
+		return;
+	hw_mutex_lock(&init_lock);
+	if (__atomic_load_n(&env_pending, __ATOMIC_RELAXED)) {
+		in_init = true;
+		late_options();
+		in_init = false;
+		__atomic_store_n(&env_pending, 0, __ATOMIC_RELAXED);
+	}
+	hw_mutex_unlock(&init_lock);
+}
+
+bool hw_mc_start(const char *s)
+{
+	hw_mutex_lock(&init_lock);
+	bool fresh = !mc_ready;
+	if (fresh) {
+		start_string = s;
+		start_given = true;
+	}
+	hw_mutex_unlock(&init_lock);
+	if (!fresh)
+		return false;
+	bool ok = hw_mc_init_slow();
+	hw_mutex_lock(&init_lock);
+	start_given = false;
+	start_string = NULL;
+	hw_mutex_unlock(&init_lock);
 	return ok;
 }
 
@@ -261,6 +394,8 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 		return NULL;
 	}
 	maybe_restart_scavenger();
+	if (HW_UNLIKELY(__atomic_load_n(&env_pending, __ATOMIC_RELAXED)))
+		maybe_late_options();
 	unsigned c = class_for(n, align);
 	void *p;
 	if (c < MC_NCLASSES) {
@@ -329,6 +464,8 @@ static void free_other(void *p, mc_span *s)
 	const unsigned char *bad = hw_mc_canary_find((unsigned char *)p + s->req, slack);
 	if (HW_UNLIKELY(bad))
 		hw_mc_misuse(MC_BAD_OVERFLOW, "free", p, s, 0, bad);
+	if (mc_cfg.fill_on_free != HW_OPTIONS_OFF)
+		memset(p, mc_cfg.fill_on_free, s->req);
 	int saved = errno;
 	hw_mc_large_free(s);
 	errno = saved;
@@ -679,4 +816,30 @@ void hw_malloc_stats_get(hw_malloc_stats *out)
 	out->heap_inuse = hs.inuse;
 	out->heap_released = hs.released;
 	out->heap_ready = hs.ready;
+}
+
+/* stats_at_exit: the layer's and its heap's statistics, formatted on the
+ * stack (hw_report_write: no allocation), when the process exits. A
+ * destructor, not atexit: registering needs no call at start-up (atexit
+ * may allocate). */
+__attribute__((destructor)) static void print_stats_at_exit(void)
+{
+	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE) || !mc_cfg.stats_at_exit)
+		return;
+	hw_malloc_stats m;
+	hw_malloc_stats_get(&m);
+	hw_report_write("heapward: malloc stats: small_spans %zu small_span_bytes %zu "
+			"large_objects %zu large_bytes %zu meta_bytes %zu thread_caches %llu "
+			"errors %llu\n",
+			m.small_spans, m.small_span_bytes, m.large_objects, m.large_bytes,
+			m.meta_bytes, (unsigned long long)m.thread_caches,
+			(unsigned long long)m.errors);
+	hw_heap_stats h;
+	hw_heap_stats_get(mc_g.heap, &h);
+	hw_report_write("heapward: heap stats: mapped %zu inuse %zu idle %zu released %zu "
+			"ready %zu memory_limit %zu scavenged_bytes %llu bg_scavenged_bytes "
+			"%llu\n",
+			h.mapped, h.inuse, h.idle, h.released, h.ready, h.memory_limit,
+			(unsigned long long)h.scavenged_bytes,
+			(unsigned long long)h.bg_scavenged_bytes);
 }

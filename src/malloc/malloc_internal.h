@@ -180,6 +180,8 @@ typedef struct mc_config {
 	bool background_scavenger; /* start the heap's scavenger at init */
 	int fill_on_alloc;         /* a byte, or HW_OPTIONS_OFF */
 	int fill_on_free;          /* a byte, or HW_OPTIONS_OFF */
+	bool stats_at_exit;        /* print the statistics at exit */
+	unsigned verbosity;
 } mc_config;
 
 extern mc_config mc_cfg;
@@ -187,6 +189,10 @@ extern mc_config mc_cfg;
 /* malloc.c: lazy, race-free initialisation; false (errno ENOMEM) when it
  * failed (a later call tries again). */
 bool hw_mc_init_slow(void);
+/* Starts the layer with the options string s in place of HEAPWARD_OPTIONS
+ * (tests: each option's effect, with no environment involved); false when
+ * the layer had already started, or could not start. */
+bool hw_mc_start(const char *s);
 extern int mc_ready;
 static inline bool mc_init(void)
 {
