@@ -10,6 +10,9 @@
  *             both threads' pairs counted: the scaling case)
  *   prodcons  one thread mallocs, another frees each object (every free
  *             is remote), through a single-producer ring
+ * --only W runs workload W alone and --side glibc|heapward one allocator
+ * alone (no ratio then): for instruction counts under callgrind, where the
+ * difference between two --pairs values is the cost of the extra pairs.
  * Sizes come from a fixed seeded stream (B1). Time is thread CPU time for
  * the one-thread cases and wall time for the two-thread ones (the point
  * there is what both threads achieve together).
@@ -140,6 +143,8 @@ typedef struct workload {
 int main(int argc, char **argv)
 {
 	uint64_t seed = BENCH_SEED;
+	const char *only = NULL;
+	int side_lo = 0, side_hi = 2;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--pairs") && i + 1 < argc) {
 			if (bench_parse_u64(argv[++i], &pairs) != 0 || pairs == 0)
@@ -147,8 +152,18 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
 			if (bench_parse_u64(argv[++i], &seed) != 0)
 				return 2;
+		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+			only = argv[++i];
+		} else if (!strcmp(argv[i], "--side") && i + 1 < argc) {
+			i++;
+			side_lo = !strcmp(argv[i], "heapward") ? 1 : 0;
+			side_hi = side_lo + 1;
+			if (strcmp(argv[i], sides[side_lo].name) != 0)
+				return 2;
 		} else {
-			fprintf(stderr, "usage: malloc_bench [--pairs N] [--seed S]\n");
+			fprintf(stderr,
+				"usage: malloc_bench [--pairs N] [--seed S] [--only "
+				"pair|batch64|batch64x2|prodcons] [--side glibc|heapward]\n");
 			return 2;
 		}
 	}
@@ -167,20 +182,22 @@ int main(int argc, char **argv)
 	       (unsigned long long)pairs, BENCH_REPS);
 	printf("%-10s %12s %12s %8s\n", "workload", "glibc ns", "heapward ns", "ratio");
 	/* Warm both allocators (first-call set-up, caches, spans). */
-	for (int s = 0; s < 2; s++)
+	for (int s = side_lo; s < side_hi; s++)
 		run_batch(&sides[s], 64 * 64);
 	for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
-		uint64_t t[2][BENCH_REPS];
+		if (only && strcmp(only, w[k].name) != 0)
+			continue;
+		uint64_t t[2][BENCH_REPS] = {{0}};
 		for (int rep = 0; rep < BENCH_REPS; rep++) {
-			for (int s = 0; s < 2; s++) {
+			for (int s = side_lo; s < side_hi; s++) {
 				uint64_t t0 = w[k].wall ? wall_ns() : bench_clock_ns();
 				w[k].fn(&sides[s], pairs);
 				uint64_t t1 = w[k].wall ? wall_ns() : bench_clock_ns();
 				t[s][rep] = t1 - t0;
 			}
 		}
-		double ns[2];
-		for (int s = 0; s < 2; s++)
+		double ns[2] = {1, 1};
+		for (int s = side_lo; s < side_hi; s++)
 			ns[s] = (double)bench_median(t[s], BENCH_REPS) /
 				(double)(pairs * w[k].pair_factor);
 		printf("%-10s %12.1f %12.1f %8.2f\n", w[k].name, ns[0], ns[1], ns[1] / ns[0]);

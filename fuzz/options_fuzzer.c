@@ -221,14 +221,14 @@ static bool ref_value(hw_options *o, const ropt *r, const char *v)
 		return false;
 	case R_GUARD:
 		if (strcmp(v, "none") == 0 || strcmp(v, "all") == 0) {
-			o->guard = v[0] == 'a' ? HW_GUARD_ALL : HW_GUARD_NONE;
+			o->guard = v[0] == 'a' ? HW_OPT_GUARD_ALL : HW_OPT_GUARD_NONE;
 			o->guard_sample = 0;
 			return true;
 		}
 		if (strncmp(v, "sample:", 7) != 0 || !ref_number(v + 7, false, &x) ||
 		    x < r->min || x > r->max)
 			return false;
-		o->guard = HW_GUARD_SAMPLE;
+		o->guard = HW_OPT_GUARD_SAMPLE;
 		o->guard_sample = (unsigned)x;
 		return true;
 	case R_PATH:

@@ -15,10 +15,12 @@
  * (bench/malloc_bench.c measures the pair).
  *
  * Invariants (MC7, and):
- *   CA1. mc_tls is NULL until the thread's first allocation or free, then
- *        its cache, then &mc_dead_cache once its exit hook has flushed it
- *        (or when no cache could be made); later calls from that thread
- *        take the locked fallback (one slot per class-lock round trip).
+ *   CA1. mc_tls_cache is NULL until the thread's first allocation or
+ *        free, then its cache, then &mc_dead_cache once its exit hook has
+ *        flushed it (or when no cache could be made); later calls from that
+ *        thread take the locked fallback (one slot per class-lock round
+ *        trip). mc_tls equals mc_tls_cache, except that it stays NULL when
+ *        mc_slow_only is set (malloc_internal.h).
  *   CA2. The exit hook re-arms itself until the round before the last
  *        (T7), so frees made by other libraries' destructors in earlier
  *        rounds still find the cache; that round flushes it, and the last
@@ -37,7 +39,9 @@
 #include <errno.h>
 #include <string.h>
 
+HW_THREAD_LOCAL mc_cache *mc_tls_cache;
 HW_THREAD_LOCAL mc_cache *mc_tls;
+bool mc_slow_only;
 mc_cache mc_dead_cache;
 uint64_t mc_threads_live;
 
@@ -48,9 +52,16 @@ static size_t record_bytes;
 
 static void cache_exit(void *v);
 
+static mc_cache *set_tls(mc_cache *c)
+{
+	mc_tls_cache = c;
+	mc_tls = mc_slow_only ? NULL : c;
+	return c;
+}
+
 int hw_mc_cache_init(void)
 {
-	record_bytes = hw_align_up(sizeof(mc_cache) + hw_mc_cache_slots() * sizeof(void *),
+	record_bytes = hw_align_up(sizeof(mc_cache) + hw_mc_cache_slots() * sizeof(mc_slot),
 				   mc_g.pf->caps.page_size);
 	return hw_thread_key_create(&exit_key, cache_exit);
 }
@@ -65,17 +76,16 @@ mc_cache *hw_mc_cache_create(void)
 	hw_mutex_unlock(&cache_lock);
 	if (!c) {
 		void *p;
-		if (hw_sys_alloc(mc_g.pf, record_bytes, &p) != 0) {
-			mc_tls = &mc_dead_cache;
-			return mc_tls;
-		}
+		if (hw_sys_alloc(mc_g.pf, record_bytes, &p) != 0)
+			return set_tls(&mc_dead_cache);
 		c = p;
 	}
 	memset(c, 0, sizeof *c);
-	void **slot = c->slots;
+	mc_slot *slot = c->slots;
 	for (unsigned k = 0; k < MC_NCLASSES; k++) {
 		c->bin[k].slot = slot;
 		c->bin[k].cap = mc_classes[k].cap;
+		c->bin[k].size = mc_classes[k].size;
 		slot += mc_classes[k].cap;
 	}
 	if (hw_thread_key_set(exit_key, c) != 0) {
@@ -84,12 +94,10 @@ mc_cache *hw_mc_cache_create(void)
 		c->next_free = recycled;
 		recycled = c;
 		hw_mutex_unlock(&cache_lock);
-		mc_tls = &mc_dead_cache;
-		return mc_tls;
+		return set_tls(&mc_dead_cache);
 	}
 	__atomic_fetch_add(&mc_threads_live, 1, __ATOMIC_RELAXED);
-	mc_tls = c;
-	return c;
+	return set_tls(c);
 }
 
 void hw_mc_cache_flush(mc_cache *c)
@@ -112,7 +120,7 @@ static void cache_exit(void *v)
 		errno = saved;
 		return; /* CA2 */
 	}
-	mc_tls = &mc_dead_cache;
+	set_tls(&mc_dead_cache);
 	hw_mc_cache_flush(c);
 	hw_mutex_lock(&cache_lock);
 	c->next_free = recycled;

@@ -1,8 +1,9 @@
-/* classes.c: the size classes and the size-to-class tables.
+/* classes.c: the size classes and the size-to-class table.
  *
  * Owns: mc_classes (slot size, span pages, slots per span, division magic,
- * thread-cache batch and cap, span record size) and the two lookup tables
- * behind mc_class_of.
+ * thread-cache batch and cap, span record size) and the lookup table
+ * behind mc_class_of (4 KiB, one entry per 16 bytes up to MC_SMALL_MAX, so
+ * the fast path makes one load and no size test beyond its range check).
  *
  * Invariants (malloc_internal.h MC1, MC2, and):
  *   CL1. mc_class_of(n) is the smallest class whose slot holds n bytes, for
@@ -25,8 +26,7 @@
 #include "malloc_internal.h"
 
 mc_class mc_classes[MC_NCLASSES];
-uint8_t mc_lut_small[1024 / 16 + 1];
-uint8_t mc_lut_large[65536 / 128 + 1];
+uint8_t mc_lut[MC_SMALL_MAX / 16 + 1];
 static size_t cache_slots;
 
 static uint32_t class_size(unsigned c)
@@ -75,16 +75,10 @@ void hw_mc_classes_init(void)
 	}
 	HW_CHECK(class_size(MC_NCLASSES - 1) == MC_SMALL_MAX, "malloc: class table size");
 	unsigned c = 0;
-	for (size_t i = 0; i < sizeof mc_lut_small; i++) {
+	for (size_t i = 0; i < sizeof mc_lut; i++) {
 		while (mc_classes[c].size < i * 16)
 			c++;
-		mc_lut_small[i] = (uint8_t)c;
-	}
-	c = 0;
-	for (size_t i = 0; i < sizeof mc_lut_large; i++) {
-		while (mc_classes[c].size < i * 128)
-			c++;
-		mc_lut_large[i] = (uint8_t)c;
+		mc_lut[i] = (uint8_t)c;
 	}
 	cache_slots = slots;
 }

@@ -21,50 +21,57 @@
  *   HD2. After a report the process aborts, unless mc_cfg.abort_on_error is
  *        false; then the caller goes on as its contract says (the bad free
  *        is ignored) and mc_errors counts the report.
- *   HD3. Canary byte i (0-based after the requested end) is canary[i], a
+ *   HD3. The canary byte at address x is mc_canary.b[x % 16] (MC6), a
  *        fixed pattern with no zero byte, so neither a string terminator
- *        nor a zeroing overflow leaves it intact.
+ *        nor a zeroing overflow leaves it intact; hw_mc_canary_write and
+ *        hw_mc_canary_find are the byte-wise forms of the inline
+ *        mc_canary_put and mc_canary_bad (which cover whole windows).
  *
  * Locking: none (reports may interleave with other threads' output).
  */
 #include "malloc_internal.h"
 
-#include <string.h>
-
 uint64_t mc_errors;
 
-static const unsigned char canary[MC_CANARY_MAX] = {
-	0xa5,
-	0x5a,
-	0xc3,
-	0x3c,
-	0x96,
-	0x69,
-	0xe1,
-	0x1e,
-	0xb4,
-	0x4b,
-	0xd2,
-	0x2d,
-	0x87,
-	0x78,
-	0xf0,
-	0x0f,
-};
+const mc_canary_pattern mc_canary = {.b = {
+					     0xa5,
+					     0x5a,
+					     0xc3,
+					     0x3c,
+					     0x96,
+					     0x69,
+					     0xe1,
+					     0x1e,
+					     0xb4,
+					     0x4b,
+					     0xd2,
+					     0x2d,
+					     0x87,
+					     0x78,
+					     0xf0,
+					     0x0f,
+				     }};
+
+/* MC6's canary bytes after end: up to the next multiple of 16. */
+static size_t canary_len(const unsigned char *end, size_t slack)
+{
+	return hw_min(slack, 16 - ((uintptr_t)end & 15));
+}
 
 void hw_mc_canary_write(unsigned char *end, size_t slack)
 {
-	memcpy(end, canary, hw_min(slack, MC_CANARY_MAX));
+	size_t n = canary_len(end, slack);
+	for (size_t i = 0; i < n; i++)
+		end[i] = mc_canary.b[((uintptr_t)end + i) & 15];
 }
 
 const unsigned char *hw_mc_canary_find(const unsigned char *end, size_t slack)
 {
-	size_t n = hw_min(slack, MC_CANARY_MAX);
-	if (HW_LIKELY(memcmp(end, canary, n) == 0))
-		return NULL;
-	for (size_t i = 0;; i++)
-		if (end[i] != canary[i])
+	size_t n = canary_len(end, slack);
+	for (size_t i = 0; i < n; i++)
+		if (end[i] != mc_canary.b[((uintptr_t)end + i) & 15])
 			return end + i;
+	return NULL;
 }
 
 static void finish(void)

@@ -6,7 +6,9 @@
  * hw_malloc_usable_size, hw_malloc_trim and hw_malloc_stats_get; the
  * layer's one-time set-up (class tables, the private heap and its window,
  * the page map's top array, the thread-exit key, the fork hooks, the
- * background scavenger); and the per-object checks on every free.
+ * background scavenger); HEAPWARD_OPTIONS applied to the layer (mc_cfg)
+ * and its heap, help=1 and verbosity at start-up, stats_at_exit; and the
+ * per-object checks on every free.
  *
  * Fast paths. hw_malloc of a small size pops its class's bin in the
  * thread's cache; hw_free of a small object checks it (span, slot start,
@@ -40,25 +42,61 @@
  *        child (leaking whatever it had made), and the child's first
  *        call starts over.
  *
+ *   MA5. Options are read once, at initialisation, from HEAPWARD_OPTIONS
+ *        (hw_options_load: no allocation), or from hw_mc_start's string.
+ *        mc_cfg's values set before start-up (tests) are kept where they
+ *        are stricter: abort_on_error and the scavenger are on only when
+ *        both say on; a fill is the option's when it sets one. If the
+ *        environment cannot be read yet (hw_env_available false: a first
+ *        call from inside the loader, before libc set environ), the layer
+ *        starts on the defaults without the scavenger, and the first slow
+ *        path of hw_malloc after the environment appears (alloc_slow:
+ *        every refill, large object and thread's first call) reads it and
+ *        applies it, except retain_percent and scavenger_cpu_percent,
+ *        which only a heap's creation takes (so they keep their defaults
+ *        then, and verbosity=1 says so).
+ *   MA6. Fills: fill_on_alloc covers the requested bytes of each new
+ *        object (not calloc's, which stay zero), after the canary is
+ *        written; fill_on_free covers the whole slot of a small object
+ *        after the free's checks passed, and the requested bytes of a
+ *        large one before its run goes back to the heap. The only
+ *        metadata this layer keeps in a freed slot is a free-list link in
+ *        its first 8 bytes, written when a thread cache hands the slot back
+ *        to its span, which is after the fill: so those 8 bytes of a slot
+ *        that went back to its span hold the link, not the fill.
+ *        With a fill set, mc_tls stays NULL, so every call takes the slow
+ *        paths and the fast paths do not test for fills.
+ *
  * Locking: see malloc_internal.h for the order; this file takes init_lock
  * and, through span.c and cache.c, the others.
  */
 #include "malloc_internal.h"
 
+#include "env.h"
 #include "inspect.h"
+#include "options.h"
 
 #include <errno.h>
 #include <string.h>
 
+#define MA_NOINLINE __attribute__((noinline))
+
 mc_global mc_g;
-mc_config mc_cfg = {.abort_on_error = true, .background_scavenger = true};
+mc_config mc_cfg = {.abort_on_error = true,
+		    .background_scavenger = true,
+		    .fill_on_alloc = HW_OPTIONS_OFF,
+		    .fill_on_free = HW_OPTIONS_OFF};
 int mc_ready;
 
 static hw_mutex init_lock = HW_MUTEX_INIT;
 static HW_THREAD_LOCAL bool in_init;
-static bool hooks_registered; /* under init_lock */
-static int early_state;       /* atomic: 0, 1 registering, 2 registered */
-static int scav_restart;      /* atomic: set in a fork child (MA4) */
+static bool hooks_registered;    /* under init_lock */
+static int early_state;          /* atomic: 0, 1 registering, 2 registered */
+static int scav_restart;         /* atomic: set in a fork child (MA4) */
+static const char *start_string; /* hw_mc_start's, under init_lock */
+static bool start_given;         /* under init_lock */
+static int env_pending;          /* atomic: MA5's late read is due */
+static bool help_done;           /* under init_lock */
 
 static void fork_prepare(void)
 {
@@ -83,14 +121,59 @@ static void fork_child(void)
 	hw_mutex_unlock(&init_lock);
 }
 
+/* MA5: o onto mc_cfg. */
+static void apply_options(const hw_options *o)
+{
+	mc_cfg.abort_on_error = mc_cfg.abort_on_error && o->abort_on_error;
+	mc_cfg.background_scavenger = mc_cfg.background_scavenger && o->scavenger;
+	if (o->fill_on_alloc != HW_OPTIONS_OFF)
+		mc_cfg.fill_on_alloc = o->fill_on_alloc;
+	if (o->fill_on_free != HW_OPTIONS_OFF)
+		mc_cfg.fill_on_free = o->fill_on_free;
+	mc_cfg.stats_at_exit = mc_cfg.stats_at_exit || o->stats_at_exit;
+	mc_cfg.verbosity = o->verbosity;
+	mc_slow_only = mc_cfg.fill_on_alloc != HW_OPTIONS_OFF ||
+		       mc_cfg.fill_on_free != HW_OPTIONS_OFF;
+}
+
+/* help=1 (once per process) and verbosity >= 1: the options in effect. */
+static void announce(const hw_options *o, bool late)
+{
+	if (o->help && !help_done) {
+		help_done = true;
+		hw_options_help(o, hw_options_write_console, NULL);
+	}
+	if (mc_cfg.verbosity >= 1) {
+		char buf[HW_OPTIONS_FORMAT_MAX];
+		if (hw_options_format(o, buf, sizeof buf) == 0)
+			buf[0] = 0;
+		hw_report_write("heapward: options in effect%s: %s\n",
+				late ? " (read late: retain_percent and scavenger_cpu_percent "
+				       "kept their defaults)"
+				     : "",
+				buf);
+	}
+}
+
 static bool init_locked(void)
 {
+	hw_options o;
+	hw_options_defaults(&o);
+	bool env_now = start_given || hw_env_available();
+	if (start_given)
+		(void)hw_options_parse(start_string, &o, hw_options_warn_console, NULL);
+	else if (env_now)
+		(void)hw_options_load(&o, hw_options_warn_console, NULL);
+	apply_options(&o);
 	hw_mc_classes_init();
 	hw_mc_span_init();
 	mc_g.pf = hw_platform_os();
 	hw_heap_config cfg = {0};
 	cfg.platform = mc_g.pf;
 	cfg.page_size = MC_PAGE;
+	cfg.memory_limit = o.memory_limit;
+	cfg.retain_percent = o.retain_percent;
+	cfg.scavenger_cpu_percent = o.scavenger_cpu_percent;
 	hw_heap *h = hw_heap_create(&cfg);
 	if (!h)
 		return false;
@@ -120,8 +203,13 @@ static bool init_locked(void)
 			goto fail_top;
 		hooks_registered = true;
 	}
-	if (mc_cfg.background_scavenger)
-		(void)hw_heap_scavenger_start(h);
+	if (env_now) {
+		if (mc_cfg.background_scavenger)
+			(void)hw_heap_scavenger_start(h);
+		announce(&o, false);
+	} else {
+		__atomic_store_n(&env_pending, 1, __ATOMIC_RELAXED);
+	}
 	return true;
 fail_top:
 	hw_sys_release(mc_g.pf, top,
@@ -173,6 +261,57 @@ bool hw_mc_init_slow(void)
 	return ok;
 }
 
+/* MA5's late read, under init_lock. */
+static void late_options(void)
+{
+	hw_options o;
+	hw_options_defaults(&o);
+	(void)hw_options_load(&o, hw_options_warn_console, NULL);
+	apply_options(&o);
+	/* Threads with a cache keep their fast paths; this one (in practice the
+	 * only one this early) follows mc_slow_only now. */
+	if (mc_tls_cache)
+		mc_tls = mc_slow_only ? NULL : mc_tls_cache;
+	if (o.memory_limit)
+		(void)hw_heap_set_memory_limit(mc_g.heap, o.memory_limit);
+	if (mc_cfg.background_scavenger)
+		(void)hw_heap_scavenger_start(mc_g.heap);
+	announce(&o, true);
+}
+
+static HW_COLD void maybe_late_options(void)
+{
+	if (!hw_env_available())
+		return;
+	hw_mutex_lock(&init_lock);
+	if (__atomic_load_n(&env_pending, __ATOMIC_RELAXED)) {
+		in_init = true;
+		late_options();
+		in_init = false;
+		__atomic_store_n(&env_pending, 0, __ATOMIC_RELAXED);
+	}
+	hw_mutex_unlock(&init_lock);
+}
+
+bool hw_mc_start(const char *s)
+{
+	hw_mutex_lock(&init_lock);
+	bool fresh = !mc_ready;
+	if (fresh) {
+		start_string = s;
+		start_given = true;
+	}
+	hw_mutex_unlock(&init_lock);
+	if (!fresh)
+		return false;
+	bool ok = hw_mc_init_slow();
+	hw_mutex_lock(&init_lock);
+	start_given = false;
+	start_string = NULL;
+	hw_mutex_unlock(&init_lock);
+	return ok;
+}
+
 static void maybe_restart_scavenger(void)
 {
 	if (HW_UNLIKELY(__atomic_load_n(&scav_restart, __ATOMIC_RELAXED)) &&
@@ -180,14 +319,32 @@ static void maybe_restart_scavenger(void)
 		(void)hw_heap_scavenger_start(mc_g.heap);
 }
 
-/* MC4, MC6: slot p of span s becomes live with n requested bytes. */
-static inline void mark_live(mc_span *s, void *p, size_t n)
+/* MC4, MC6: slot p, whose state entry is st, of a class of size bytes
+ * becomes live with n requested bytes (a new object: the canary window may
+ * cover its last bytes). Without slack the window goes to spare, a
+ * 16-byte scratch area, instead of taking a branch. */
+static inline void mark_new(void *p, uint16_t *st, size_t size, size_t n, unsigned char *spare)
+{
+	size_t slack = size - n;
+	*st = (uint16_t)(slack + 1);
+	mc_canary_put(slack ? (unsigned char *)p + n : spare);
+}
+
+/* The same for a live object whose bytes stay (realloc in place). */
+static void mark_resized(mc_span *s, void *p, size_t n)
 {
 	size_t idx = mc_slot_index(s, (uintptr_t)p - s->start);
 	size_t slack = s->size - n;
 	s->state[idx] = (uint16_t)(slack + 1);
-	if (slack)
-		hw_mc_canary_write((unsigned char *)p + n, slack);
+	hw_mc_canary_write((unsigned char *)p + n, slack);
+}
+
+/* The calling thread's cache for the slow paths, created now if it has
+ * none (CA1). */
+static mc_cache *own_cache(void)
+{
+	mc_cache *tc = mc_tls_cache;
+	return tc ? tc : hw_mc_cache_create();
 }
 
 /* The class for n bytes aligned to align, or MC_NCLASSES when the object
@@ -209,27 +366,26 @@ static unsigned class_for(size_t n, size_t align)
 }
 
 /* A free slot of class c, from the cache (refilled if empty) or, for a
- * thread without one, straight from the central list. */
-static void *small_slot(unsigned c)
+ * thread without one, straight from the central list; false on ENOMEM. */
+static bool small_slot(unsigned c, mc_slot *out)
 {
-	mc_cache *tc = mc_tls;
-	if (!tc)
-		tc = hw_mc_cache_create();
+	mc_cache *tc = own_cache();
 	mc_bin *b = &tc->bin[c];
-	if (b->n)
-		return b->slot[--b->n];
-	if (tc == &mc_dead_cache) {
-		void *p;
-		return hw_mc_central_take(c, &p, 1) ? p : NULL;
+	if (b->n) {
+		*out = b->slot[--b->n];
+		return true;
 	}
+	if (tc == &mc_dead_cache)
+		return hw_mc_central_take(c, out, 1) != 0;
 	size_t got = hw_mc_central_take(c, b->slot, mc_classes[c].batch);
 	if (!got)
-		return NULL;
-	b->n = (uint32_t)got;
-	return b->slot[--b->n];
+		return false;
+	b->n = (uint32_t)got - 1;
+	*out = b->slot[b->n];
+	return true;
 }
 
-static void *alloc_slow(size_t n, size_t align, bool zero)
+static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 {
 	if (!mc_init())
 		return NULL;
@@ -238,41 +394,50 @@ static void *alloc_slow(size_t n, size_t align, bool zero)
 		return NULL;
 	}
 	maybe_restart_scavenger();
+	if (HW_UNLIKELY(__atomic_load_n(&env_pending, __ATOMIC_RELAXED)))
+		maybe_late_options();
 	unsigned c = class_for(n, align);
+	void *p;
 	if (c < MC_NCLASSES) {
-		void *p = small_slot(c);
+		mc_slot e;
+		if (!small_slot(c, &e)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		p = e.p;
+		unsigned char spare[16] __attribute__((aligned(16)));
+		mark_new(p, e.state, mc_classes[c].size, n, spare);
+	} else {
+		bool zeroed = false;
+		p = hw_mc_large_alloc(n, align, &zeroed);
 		if (!p) {
 			errno = ENOMEM;
 			return NULL;
 		}
-		mark_live(mc_span_of((uintptr_t)p), p, n);
-		if (zero)
-			memset(p, 0, n);
-		return p;
-	}
-	bool zeroed = false;
-	void *p = hw_mc_large_alloc(n, align, &zeroed);
-	if (!p) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if (zero && !zeroed)
-		memset(p, 0, n);
-	size_t np = mc_large_pages(n);
-	if (np * MC_PAGE > n)
+		if (zero && zeroed)
+			zero = false;
+		size_t np = mc_large_pages(n);
 		hw_mc_canary_write((unsigned char *)p + n, np * MC_PAGE - n);
+	}
+	/* After the canary: mark_new's window may cover the object's end. */
+	if (zero)
+		memset(p, 0, n);
+	else if (mc_cfg.fill_on_alloc != HW_OPTIONS_OFF)
+		memset(p, mc_cfg.fill_on_alloc, n);
 	return p;
 }
 
 void *hw_malloc(size_t n)
 {
 	mc_cache *tc = mc_tls;
-	if (HW_LIKELY(tc && n <= MC_SMALL_MAX)) {
+	if (HW_LIKELY(tc != NULL && n <= MC_SMALL_MAX)) {
 		mc_bin *b = &tc->bin[mc_class_of(n)];
-		if (HW_LIKELY(b->n)) {
-			void *p = b->slot[--b->n];
-			mark_live(mc_span_of((uintptr_t)p), p, n);
-			return p;
+		uint32_t k = b->n;
+		if (HW_LIKELY(k != 0)) {
+			mc_slot e = b->slot[k - 1];
+			b->n = k - 1;
+			mark_new(e.p, e.state, b->size, n, tc->spare);
+			return e.p;
 		}
 	}
 	return alloc_slow(n, 0, false);
@@ -296,83 +461,133 @@ static void free_other(void *p, mc_span *s)
 		return;
 	}
 	size_t slack = (size_t)s->npages * MC_PAGE - s->req;
-	const unsigned char *bad = slack ? hw_mc_canary_find((unsigned char *)p + s->req, slack)
-					 : NULL;
+	const unsigned char *bad = hw_mc_canary_find((unsigned char *)p + s->req, slack);
 	if (HW_UNLIKELY(bad))
 		hw_mc_misuse(MC_BAD_OVERFLOW, "free", p, s, 0, bad);
+	if (mc_cfg.fill_on_free != HW_OPTIONS_OFF)
+		memset(p, mc_cfg.fill_on_free, s->req);
 	int saved = errno;
 	hw_mc_large_free(s);
 	errno = saved;
 }
 
-static HW_COLD void free_uninit(void *p)
+/* Gives the oldest batch of a full bin back (the newest stay, warm), then
+ * caches e; a thread without a cache gives e back at once. */
+static MA_NOINLINE void free_flush(mc_cache *tc, unsigned c, mc_slot e)
 {
+	int saved = errno;
+	mc_bin *b = &tc->bin[c];
+	if (tc == &mc_dead_cache) {
+		hw_mc_central_give(c, &e, 1);
+	} else {
+		uint32_t k = mc_classes[c].batch;
+		hw_mc_central_give(c, b->slot, k);
+		memmove(b->slot, b->slot + k, (b->n - k) * sizeof(mc_slot));
+		b->n -= k;
+		b->slot[b->n++] = e;
+	}
+	errno = saved;
+}
+
+#define MA_ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* The end of a free of slot p of s, whose state entry is st, once MA3's
+ * checks are done: the fill (unless HW_OPTIONS_OFF: the whole slot, which
+ * is why it comes after the canary check), state 0, and the slot into tc's
+ * bin (through free_flush when the bin is full). */
+static MA_ALWAYS_INLINE void free_finish(mc_cache *tc, void *p, mc_span *s, uint16_t *st,
+					 int fill)
+{
+	if (fill != HW_OPTIONS_OFF)
+		memset(p, fill, s->size);
+	*st = 0;
+	mc_bin *b = &tc->bin[s->cls];
+	mc_slot e = {p, st};
+	uint32_t k = b->n;
+	if (HW_LIKELY(k < b->cap)) {
+		b->slot[k] = e;
+		b->n = k + 1;
+		return;
+	}
+	free_flush(tc, s->cls, e);
+}
+
+static MA_NOINLINE HW_COLD void free_bad(int what, void *p, mc_span *s, size_t idx)
+{
+	hw_mc_misuse(what, "free", p, s, idx, NULL);
+}
+
+/* An overwritten canary: the report, then (if the layer continues) the
+ * free goes on. */
+static MA_NOINLINE HW_COLD void free_overflow(mc_cache *tc, void *p, mc_span *s, size_t idx,
+					      int fill)
+{
+	uint16_t *st = &s->state[idx];
+	const unsigned char *end = (unsigned char *)p + s->size - (*st - 1u);
+	hw_mc_misuse(MC_BAD_OVERFLOW, "free", p, s, idx, hw_mc_canary_find(end, *st - 1u));
+	free_finish(tc, p, s, st, fill);
+}
+
+/* MA3 for p in small span s, then free_finish. Every exit but the common
+ * one is a call to a cold function, so the common one needs no saved
+ * registers. */
+static MA_ALWAYS_INLINE void free_small(mc_cache *tc, void *p, mc_span *s, int fill)
+{
+	uintptr_t off = (uintptr_t)p - s->start;
+	size_t idx = mc_slot_index(s, off);
+	if (HW_UNLIKELY(idx * s->size != off || idx >= s->nobjs)) {
+		free_bad(MC_BAD_INTERIOR, p, s, idx);
+		return;
+	}
+	uint16_t *st = &s->state[idx];
+	unsigned v = *st;
+	if (HW_UNLIKELY(v == 0)) {
+		free_bad(MC_BAD_DOUBLE_FREE, p, s, idx);
+		return;
+	}
+	/* Without slack (v == 1) the pattern itself is checked: no branch. */
+	const unsigned char *end =
+		v > 1 ? (const unsigned char *)p + s->size - (v - 1) : mc_canary.b;
+	if (HW_UNLIKELY(mc_canary_bad(end))) {
+		free_overflow(tc, p, s, idx, fill);
+		return;
+	}
+	free_finish(tc, p, s, st, fill);
+}
+
+/* Everything hw_free's fast path does not handle: NULL, a thread without a
+ * cache (or the layer not started), fill_on_free, large objects, bad
+ * pointers. */
+static MA_NOINLINE HW_COLD void free_slow(void *p)
+{
+	if (!p)
+		return;
 	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE)) {
 		/* Nothing was ever allocated: p cannot be ours. */
 		hw_mc_misuse(MC_BAD_FOREIGN, "free", p, NULL, 0, NULL);
 		return;
 	}
 	int saved = errno;
-	hw_mc_cache_create();
+	mc_cache *tc = own_cache();
 	errno = saved;
-	hw_free(p);
-}
-
-static void free_flush(mc_cache *tc, mc_bin *b, unsigned c, void *p)
-{
-	int saved = errno;
-	if (tc == &mc_dead_cache) {
-		hw_mc_central_give(c, &p, 1);
-	} else {
-		/* Give back the oldest batch; the newest stay, warm. */
-		uint32_t k = mc_classes[c].batch;
-		hw_mc_central_give(c, b->slot, k);
-		memmove(b->slot, b->slot + k, (b->n - k) * sizeof(void *));
-		b->n -= k;
-		b->slot[b->n++] = p;
+	mc_span *s = mc_span_of((uintptr_t)p);
+	if (!s || s->kind != MC_SPAN_SMALL) {
+		free_other(p, s);
+		return;
 	}
-	errno = saved;
+	free_small(tc, p, s, mc_cfg.fill_on_free);
 }
 
 void hw_free(void *p)
 {
-	if (!p)
-		return;
 	mc_cache *tc = mc_tls;
-	if (HW_UNLIKELY(!tc)) {
-		free_uninit(p);
+	mc_span *s;
+	if (HW_LIKELY(tc != NULL) && HW_LIKELY((s = mc_span_of((uintptr_t)p)) != NULL) &&
+	    HW_LIKELY(s->kind == MC_SPAN_SMALL)) {
+		free_small(tc, p, s, HW_OPTIONS_OFF);
 		return;
 	}
-	mc_span *s = mc_span_of((uintptr_t)p);
-	if (HW_UNLIKELY(!s || s->kind != MC_SPAN_SMALL)) {
-		free_other(p, s);
-		return;
-	}
-	uintptr_t off = (uintptr_t)p - s->start;
-	size_t idx = mc_slot_index(s, off);
-	if (HW_UNLIKELY(idx * s->size != off || idx >= s->nobjs)) {
-		hw_mc_misuse(MC_BAD_INTERIOR, "free", p, s, idx, NULL);
-		return;
-	}
-	unsigned st = s->state[idx];
-	if (HW_UNLIKELY(st == 0)) {
-		hw_mc_misuse(MC_BAD_DOUBLE_FREE, "free", p, s, idx, NULL);
-		return;
-	}
-	if (st > 1) {
-		size_t slack = st - 1;
-		const unsigned char *bad =
-			hw_mc_canary_find((unsigned char *)p + s->size - slack, slack);
-		if (HW_UNLIKELY(bad))
-			hw_mc_misuse(MC_BAD_OVERFLOW, "free", p, s, idx, bad);
-	}
-	s->state[idx] = 0;
-	mc_bin *b = &tc->bin[s->cls];
-	if (HW_LIKELY(b->n < b->cap)) {
-		b->slot[b->n++] = p;
-		return;
-	}
-	free_flush(tc, b, s->cls, p);
+	free_slow(p);
 }
 
 /* MA3 for realloc and malloc_usable_size: p's span when p is a live
@@ -472,7 +687,7 @@ void *hw_realloc(void *p, size_t n)
 	size_t old = object_size(s, idx);
 	if (s->kind == MC_SPAN_SMALL) {
 		if (n <= MC_SMALL_MAX && mc_class_of(n) == s->cls) {
-			mark_live(s, p, n);
+			mark_resized(s, p, n);
 			return p;
 		}
 	} else if (n > MC_SMALL_MAX) {
@@ -573,7 +788,7 @@ int hw_malloc_trim(size_t pad)
 	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE))
 		return 0;
 	int saved = errno;
-	mc_cache *tc = mc_tls;
+	mc_cache *tc = mc_tls_cache;
 	if (tc && tc != &mc_dead_cache)
 		hw_mc_cache_flush(tc);
 	size_t released = hw_heap_scavenge(mc_g.heap, SIZE_MAX);
@@ -601,4 +816,30 @@ void hw_malloc_stats_get(hw_malloc_stats *out)
 	out->heap_inuse = hs.inuse;
 	out->heap_released = hs.released;
 	out->heap_ready = hs.ready;
+}
+
+/* stats_at_exit: the layer's and its heap's statistics, formatted on the
+ * stack (hw_report_write: no allocation), when the process exits. A
+ * destructor, not atexit: registering needs no call at start-up (atexit
+ * may allocate). */
+__attribute__((destructor)) static void print_stats_at_exit(void)
+{
+	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE) || !mc_cfg.stats_at_exit)
+		return;
+	hw_malloc_stats m;
+	hw_malloc_stats_get(&m);
+	hw_report_write("heapward: malloc stats: small_spans %zu small_span_bytes %zu "
+			"large_objects %zu large_bytes %zu meta_bytes %zu thread_caches %llu "
+			"errors %llu\n",
+			m.small_spans, m.small_span_bytes, m.large_objects, m.large_bytes,
+			m.meta_bytes, (unsigned long long)m.thread_caches,
+			(unsigned long long)m.errors);
+	hw_heap_stats h;
+	hw_heap_stats_get(mc_g.heap, &h);
+	hw_report_write("heapward: heap stats: mapped %zu inuse %zu idle %zu released %zu "
+			"ready %zu memory_limit %zu scavenged_bytes %llu bg_scavenged_bytes "
+			"%llu\n",
+			h.mapped, h.inuse, h.idle, h.released, h.ready, h.memory_limit,
+			(unsigned long long)h.scavenged_bytes,
+			(unsigned long long)h.bg_scavenged_bytes);
 }

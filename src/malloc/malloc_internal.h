@@ -35,13 +35,19 @@
  *        index (in caches or with users); a span with live == 0 is given
  *        back to the heap at once; a span is on its class's partial list
  *        exactly when it has a slot to hand out.
- *   MC6. A slot with slack has a canary in its first min(slack,
- *        MC_CANARY_MAX) bytes after the requested end, written at
- *        allocation and checked at free and realloc; likewise a large
- *        object's page-rounding slack.
+ *   MC6. An object with slack (slot size or page-rounded size minus the
+ *        requested size) has a canary from its requested end up to the
+ *        next multiple of 16 bytes (1 to 16 bytes, always inside the slack,
+ *        since slots and runs end on 16-byte boundaries), written at
+ *        allocation and checked at free and realloc. The canary byte at
+ *        address x is byte x % 16 of a fixed pattern with no zero byte, so
+ *        the fast paths write and check it as one aligned 16-byte window
+ *        (masking off the object's own bytes) without a call.
  *   MC7. A thread cache holds only free slots (state 0) of its bin's class,
- *        at most cap of them; nothing but its thread touches it, so the
- *        fast paths take no lock and make no atomic read-modify-write.
+ *        at most cap of them, each with the address of its state entry
+ *        (so hw_malloc marks it live without a page-map lookup); nothing
+ *        but its thread touches it, so the fast paths take no lock and make
+ *        no atomic read-modify-write.
  *
  * Locking. Lock order, outermost first:
  *   init lock -> cache lock -> class locks (ascending; 32 of them, class c
@@ -77,7 +83,6 @@
 #define MC_NCLASSES 80
 #define MC_LEAF_SHIFT 13
 #define MC_LEAF_ENTRIES ((size_t)1 << MC_LEAF_SHIFT)
-#define MC_CANARY_MAX 16
 /* Requests above this fail with ENOMEM before any arithmetic on them. */
 #define MC_MAX_REQUEST (SIZE_MAX / 4)
 
@@ -92,8 +97,8 @@ typedef struct mc_class {
 } mc_class;
 
 extern mc_class mc_classes[MC_NCLASSES];
-extern uint8_t mc_lut_small[1024 / 16 + 1];   /* by (n + 15) / 16, n <= 1024 */
-extern uint8_t mc_lut_large[65536 / 128 + 1]; /* by (n + 127) / 128 */
+/* By (n + 15) / 16 for n <= MC_SMALL_MAX: one load, one range check. */
+extern uint8_t mc_lut[MC_SMALL_MAX / 16 + 1];
 
 /* Fills the tables (idempotent; called under the init lock and by tests). */
 void hw_mc_classes_init(void);
@@ -102,7 +107,7 @@ size_t hw_mc_cache_slots(void);
 
 static inline unsigned mc_class_of(size_t n)
 {
-	return n <= 1024 ? mc_lut_small[(n + 15) >> 4] : mc_lut_large[(n + 127) >> 7];
+	return mc_lut[(n + 15) >> 4];
 }
 
 /* Heap pages of a large object of n bytes (n <= MC_MAX_REQUEST; a
@@ -167,11 +172,16 @@ static inline size_t mc_slot_index(const mc_span *s, uintptr_t off)
 	return (size_t)(((uint64_t)off * s->magic) >> 32);
 }
 
-/* The layer's configuration. Defaults here; the options parser fills it
- * before the first allocation (and tests set it directly). */
+/* The layer's configuration. Defaults here; initialisation fills it from
+ * HEAPWARD_OPTIONS (malloc.c) before the first allocation, and tests set it
+ * directly or start the layer from an options string. */
 typedef struct mc_config {
 	bool abort_on_error;       /* misuse: report, then abort (else continue) */
 	bool background_scavenger; /* start the heap's scavenger at init */
+	int fill_on_alloc;         /* a byte, or HW_OPTIONS_OFF */
+	int fill_on_free;          /* a byte, or HW_OPTIONS_OFF */
+	bool stats_at_exit;        /* print the statistics at exit */
+	unsigned verbosity;
 } mc_config;
 
 extern mc_config mc_cfg;
@@ -179,11 +189,21 @@ extern mc_config mc_cfg;
 /* malloc.c: lazy, race-free initialisation; false (errno ENOMEM) when it
  * failed (a later call tries again). */
 bool hw_mc_init_slow(void);
+/* Starts the layer with the options string s in place of HEAPWARD_OPTIONS
+ * (tests: each option's effect, with no environment involved); false when
+ * the layer had already started, or could not start. */
+bool hw_mc_start(const char *s);
 extern int mc_ready;
 static inline bool mc_init(void)
 {
 	return HW_LIKELY(__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE)) || hw_mc_init_slow();
 }
+
+/* A cached free slot and its state entry (MC7). */
+typedef struct mc_slot {
+	void *p;
+	uint16_t *state;
+} mc_slot;
 
 /* span.c: metadata, page map, central lists, large runs. */
 void hw_mc_span_init(void);
@@ -191,9 +211,9 @@ void *hw_mc_meta_alloc(size_t bytes);
 void hw_mc_meta_free(void *p, size_t bytes);
 /* Up to want free slots of class c (MC7: state 0) into out; 0 only when
  * the heap is out of memory. Takes the class lock. */
-size_t hw_mc_central_take(unsigned c, void **out, size_t want);
+size_t hw_mc_central_take(unsigned c, mc_slot *out, size_t want);
 /* Gives n free slots of class c back to their spans. Takes the class lock. */
-void hw_mc_central_give(unsigned c, void *const *objs, size_t n);
+void hw_mc_central_give(unsigned c, const mc_slot *objs, size_t n);
 /* A large object of n bytes (page runs), aligned to align (0 or a power of
  * two); *zeroed says whether its bytes are known zero. NULL on ENOMEM. */
 void *hw_mc_large_alloc(size_t n, size_t align, bool *zeroed);
@@ -208,18 +228,28 @@ void hw_mc_span_stats(mc_span_stats *out);
 
 /* cache.c: the thread caches. */
 typedef struct mc_bin {
-	void **slot;
+	mc_slot *slot;
 	uint32_t n, cap;
+	uint32_t size; /* the class's slot bytes */
 } mc_bin;
 
 typedef struct mc_cache {
 	mc_bin bin[MC_NCLASSES];
 	unsigned exit_rounds;
 	struct mc_cache *next_free;
-	void *slots[];
+	/* Where hw_malloc writes the canary window of an object without slack
+	 * (so that case takes no branch). */
+	unsigned char spare[16] __attribute__((aligned(16)));
+	mc_slot slots[];
 } mc_cache;
 
+/* The calling thread's cache (CA1 of cache.c). */
+extern HW_THREAD_LOCAL mc_cache *mc_tls_cache;
+/* The fast paths' view of it: mc_tls_cache, or NULL while per-object work
+ * the fast paths do not do is configured (fill_on_alloc, fill_on_free), so
+ * that one NULL test sends every call to the slow paths. */
 extern HW_THREAD_LOCAL mc_cache *mc_tls;
+extern bool mc_slow_only; /* written at init, before mc_ready */
 /* The cache of a thread that has exited (or could not get one): every bin
  * empty with cap 0, so both fast paths fall to the locked fallback. */
 extern mc_cache mc_dead_cache;
@@ -234,8 +264,51 @@ void hw_mc_cache_lock(void);
 void hw_mc_cache_unlock(void);
 
 /* harden.c: canaries and misuse reports. */
+/* The canary pattern (MC6): byte i is the canary byte at an address that is
+ * i modulo 16; w is the same 16 bytes as two native words. */
+typedef union __attribute__((aligned(16))) mc_canary_pattern {
+	unsigned char b[16];
+	uint64_t w[2];
+} mc_canary_pattern;
+extern const mc_canary_pattern mc_canary;
+
+/* MC6 at allocation, for an object whose bytes before end may be clobbered
+ * (a new one): writes end's whole aligned 16-byte window, the object's
+ * bytes in it included. end must be before the slot's or run's end. */
+static inline void mc_canary_put(unsigned char *end)
+{
+	unsigned char *w = (unsigned char *)((uintptr_t)end & ~(uintptr_t)15);
+	__builtin_memcpy(w, mc_canary.b, 16);
+}
+
+/* MC6 check: whether any canary byte after end (before the slot's end) is
+ * not the pattern. Two aligned loads, no call and no branch (which byte of
+ * the window end is in varies from object to object, so a branch on it
+ * would be mispredicted half the time). */
+static inline bool mc_canary_bad(const unsigned char *end)
+{
+	const unsigned char *w = (const unsigned char *)((uintptr_t)end & ~(uintptr_t)15);
+	uint64_t x0, x1;
+	__builtin_memcpy(&x0, w, 8);
+	__builtin_memcpy(&x1, w + 8, 8);
+	x0 ^= mc_canary.w[0];
+	x1 ^= mc_canary.w[1];
+	/* Keep the window's bytes from end % 16 on: in word 0 only when end is
+	 * in it (lt all ones), in word 1 all of them then. */
+	unsigned m = (unsigned)((uintptr_t)end & 15);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t keep = ~(uint64_t)0 << ((m & 7) * 8);
+#else
+	uint64_t keep = ~(uint64_t)0 >> ((m & 7) * 8);
+#endif
+	uint64_t lt = -(uint64_t)(m < 8);
+	return ((x0 & keep & lt) | (x1 & (keep | lt))) != 0;
+}
+
+/* MC6 for an object whose bytes must be kept (realloc in place, large
+ * runs): writes only the canary bytes after end, if slack > 0. */
 void hw_mc_canary_write(unsigned char *end, size_t slack);
-/* The first overwritten canary byte after end, or NULL. */
+/* The first overwritten canary byte after end, or NULL (slack 0: NULL). */
 const unsigned char *hw_mc_canary_find(const unsigned char *end, size_t slack);
 /* Reports misuse of p by operation op ("free", "realloc",
  * "malloc_usable_size"), then aborts unless mc_cfg says continue. */

@@ -85,7 +85,7 @@ static const opt table[] = {
 	{"verbosity", K_UINT, AT(verbosity, unsigned), 0, 2, 0, NULL,
 	 "0: warnings and errors only; 1: also the options in effect at start-up; 2: also "
 	 "debug messages."},
-	{"guard", K_GUARD, AT(guard, int), 0, UINT32_MAX, HW_GUARD_NONE, NULL,
+	{"guard", K_GUARD, AT(guard, int), 0, UINT32_MAX, HW_OPT_GUARD_NONE, NULL,
 	 "Which allocations get a guard page: none, all, or about 1 in N." COMING},
 	{"guard_min", K_SIZE, AT(guard_min, size_t), 0, SIZE_MAX, 0, NULL,
 	 "Guard only allocations of at least this many bytes." COMING},
@@ -311,12 +311,12 @@ static bool set_value(hw_options *o, const opt *t, const char *v, size_t n)
 		static const char sample[] = "sample:";
 		const size_t sl = sizeof sample - 1;
 		if (same(v, n, "none")) {
-			set_guard(o, HW_GUARD_NONE, 0);
+			set_guard(o, HW_OPT_GUARD_NONE, 0);
 		} else if (same(v, n, "all")) {
-			set_guard(o, HW_GUARD_ALL, 0);
+			set_guard(o, HW_OPT_GUARD_ALL, 0);
 		} else if (n > sl && strncmp(v, sample, sl) == 0 &&
 			   parse_number(v + sl, n - sl, false, &x) && x >= 1 && x <= t->max) {
-			set_guard(o, HW_GUARD_SAMPLE, (unsigned)x);
+			set_guard(o, HW_OPT_GUARD_SAMPLE, (unsigned)x);
 		} else {
 			return false;
 		}
@@ -583,9 +583,10 @@ static size_t value_of(const hw_options *o, const opt *t, char *buf, size_t len)
 			return hw_report_format(buf, len, "%s", t->words[v]);
 		return hw_report_format(buf, len, "%llu", (unsigned long long)v);
 	case K_GUARD:
-		if (o->guard == HW_GUARD_SAMPLE)
+		if (o->guard == HW_OPT_GUARD_SAMPLE)
 			return hw_report_format(buf, len, "sample:%u", o->guard_sample);
-		return hw_report_format(buf, len, "%s", o->guard == HW_GUARD_ALL ? "all" : "none");
+		return hw_report_format(buf, len, "%s",
+					o->guard == HW_OPT_GUARD_ALL ? "all" : "none");
 	case K_PATH: {
 		const char *p = cfield(o, t);
 		size_t n = strnlen(p, HW_OPTIONS_VALUE_MAX);

@@ -63,9 +63,9 @@
 /* A fill option's "off". */
 #define HW_OPTIONS_OFF (-1)
 
-enum hw_options_guard { HW_GUARD_NONE,
-			HW_GUARD_ALL,
-			HW_GUARD_SAMPLE };
+enum hw_options_guard { HW_OPT_GUARD_NONE,
+			HW_OPT_GUARD_ALL,
+			HW_OPT_GUARD_SAMPLE };
 enum hw_options_side { HW_SIDE_RIGHT,
 		       HW_SIDE_LEFT,
 		       HW_SIDE_RANDOM };

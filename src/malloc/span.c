@@ -216,7 +216,7 @@ static bool link_ok(const mc_span *s, const void *next)
 	return i * s->size == off && s->state[i] == 0;
 }
 
-size_t hw_mc_central_take(unsigned c, void **out, size_t want)
+size_t hw_mc_central_take(unsigned c, mc_slot *out, size_t want)
 {
 	central *k = &centrals[c];
 	size_t got = 0;
@@ -237,11 +237,13 @@ size_t hw_mc_central_take(unsigned c, void **out, size_t want)
 				next = NULL;
 			}
 			s->free = next;
-			out[got++] = p;
+			out[got].p = p;
+			out[got++].state = &s->state[mc_slot_index(s, (uintptr_t)p - s->start)];
 			s->live++;
 		}
 		while (got < want && s->bump < s->nobjs) {
-			out[got++] = (void *)(s->start + (uintptr_t)s->bump * s->size);
+			out[got].p = (void *)(s->start + (uintptr_t)s->bump * s->size);
+			out[got++].state = &s->state[s->bump];
 			s->bump++;
 			s->live++;
 		}
@@ -252,12 +254,12 @@ size_t hw_mc_central_take(unsigned c, void **out, size_t want)
 	return got;
 }
 
-void hw_mc_central_give(unsigned c, void *const *objs, size_t n)
+void hw_mc_central_give(unsigned c, const mc_slot *objs, size_t n)
 {
 	central *k = &centrals[c];
 	hw_mutex_lock(k->lock);
 	for (size_t i = 0; i < n; i++) {
-		void *p = objs[i];
+		void *p = objs[i].p;
 		mc_span *s = mc_span_of((uintptr_t)p);
 		HW_ASSERT(s && s->kind == MC_SPAN_SMALL && s->cls == c);
 		*(void **)p = s->free;

@@ -105,7 +105,7 @@ static void test_defaults(void)
 	EXPECT(o.scavenger_cpu_percent == 1);
 	EXPECT(o.help == false);
 	EXPECT(o.verbosity == 0);
-	EXPECT(o.guard == HW_GUARD_NONE && o.guard_sample == 0);
+	EXPECT(o.guard == HW_OPT_GUARD_NONE && o.guard_sample == 0);
 	EXPECT(o.guard_min == 0 && o.guard_max == 0);
 	EXPECT(o.guard_side == HW_SIDE_RIGHT);
 	EXPECT(o.guard_align == 16);
@@ -153,7 +153,7 @@ static void test_every_key(void)
 	EXPECT(o.scavenger_cpu_percent == 50);
 	EXPECT(o.help == true);
 	EXPECT(o.verbosity == 2);
-	EXPECT(o.guard == HW_GUARD_SAMPLE && o.guard_sample == 1000);
+	EXPECT(o.guard == HW_OPT_GUARD_SAMPLE && o.guard_sample == 1000);
 	EXPECT(o.guard_min == 1);
 	EXPECT(o.guard_max == 4096);
 	EXPECT(o.guard_side == HW_SIDE_LEFT);
@@ -330,29 +330,29 @@ static void test_enums_and_guard(void)
 	expect_warning("guard_side=Left", P "bad value 'Left' for guard_side: expected right, left "
 					    "or random (kept right)");
 	hw_options o = parse_clean("guard=all");
-	EXPECT(o.guard == HW_GUARD_ALL && o.guard_sample == 0);
+	EXPECT(o.guard == HW_OPT_GUARD_ALL && o.guard_sample == 0);
 	o = parse_clean("guard=sample:1");
-	EXPECT(o.guard == HW_GUARD_SAMPLE && o.guard_sample == 1);
+	EXPECT(o.guard == HW_OPT_GUARD_SAMPLE && o.guard_sample == 1);
 	o = parse_clean("guard=sample:4294967295");
-	EXPECT(o.guard == HW_GUARD_SAMPLE && o.guard_sample == UINT32_MAX);
+	EXPECT(o.guard == HW_OPT_GUARD_SAMPLE && o.guard_sample == UINT32_MAX);
 	o = parse_clean("guard=sample:0x10,guard=sample:7");
-	EXPECT(o.guard == HW_GUARD_SAMPLE && o.guard_sample == 7);
+	EXPECT(o.guard == HW_OPT_GUARD_SAMPLE && o.guard_sample == 7);
 	o = parse_clean("guard=sample:7:guard=none");
-	EXPECT(o.guard == HW_GUARD_NONE && o.guard_sample == 0);
+	EXPECT(o.guard == HW_OPT_GUARD_NONE && o.guard_sample == 0);
 	static const char *const bad[] = {"guard=sample:0", "guard=sample:", "guard=sample",
 					  "guard=sample:4294967296", "guard=sample:1k",
 					  "guard=some", "guard=ALL"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		seen w;
 		o = parse(bad[i], &w);
-		EXPECT(w.n == 1 && o.guard == HW_GUARD_NONE, "%s: %u warnings", bad[i], w.n);
+		EXPECT(w.n == 1 && o.guard == HW_OPT_GUARD_NONE, "%s: %u warnings", bad[i], w.n);
 	}
 	expect_warning("guard=sample:0", P "bad value 'sample:0' for guard: expected none, all or "
 					   "sample:N with N from 1 to 4294967295 (kept none)");
 	/* "sample" alone then ':' and a key: the ':' separates. */
 	seen w;
 	o = parse("guard=sample:verbosity=1", &w);
-	EXPECT(w.n == 1 && o.verbosity == 1 && o.guard == HW_GUARD_NONE, "%u", w.n);
+	EXPECT(w.n == 1 && o.verbosity == 1 && o.guard == HW_OPT_GUARD_NONE, "%u", w.n);
 	EXPECT(strcmp(w.line[0], P "bad value 'sample' for guard: expected none, all or sample:N "
 				   "with N from 1 to 4294967295 (kept none)") == 0,
 	       "%s", w.line[0]);
