@@ -60,7 +60,8 @@ void hw_mc_kind_set(void *p, unsigned kind)
 {
 	size_t idx;
 	mc_span *s = live_start(p, &idx);
-	HW_CHECK(s && kind < MC_KIND_COUNT, "malloc: kind set on a pointer that is not a new object");
+	HW_CHECK(s && kind < MC_KIND_COUNT,
+		 "malloc: kind set on a pointer that is not a new object");
 	if (s->kind == MC_SPAN_LARGE)
 		s->okind = (uint8_t)kind;
 	else
