@@ -5,7 +5,7 @@
  * Owns: the checks of override.c's OV1-OV3 from a C program.
  *
  * Invariants:
- *   OT1. Every pointer checked here comes from the library under test:
+ *   OR1. Every pointer checked here comes from the library under test:
  *        malloc_usable_size reports the requested size exactly (glibc's
  *        would report its chunk size), which the first test checks.
  *
@@ -106,11 +106,13 @@ static void test_realloc(void)
 	REQUIRE(p);
 	EXPECT(malloc_usable_size(p) == 10);
 	memcpy(p, "abcdefghi", 10);
-	p = realloc(p, 100000);
-	REQUIRE(p);
+	char *grown = realloc(p, 100000);
+	REQUIRE(grown);
+	p = grown;
 	EXPECT(memcmp(p, "abcdefghi", 10) == 0);
-	p = realloc(p, 5);
-	REQUIRE(p);
+	char *shrunk = realloc(p, 5);
+	REQUIRE(shrunk);
+	p = shrunk;
 	EXPECT(memcmp(p, "abcde", 5) == 0 && malloc_usable_size(p) == 5);
 	errno = 0;
 	void *q = realloc_fn(p, huge);
@@ -201,7 +203,8 @@ static void double_free_child(void)
 {
 	void *p = malloc(32);
 	free(p);
-	free(p);
+	sink = p;
+	free(sink);
 }
 
 static void test_misuse_reported(void)
