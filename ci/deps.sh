@@ -39,6 +39,10 @@ tools=(
 	nm binutils
 	patch patch
 	afl-clang-fast afl++
+	g++ g++
+	python3 python3
+	sqlite3 sqlite3
+	perl perl
 )
 # Packages with no command of their own: checked with dpkg.
 libs=(

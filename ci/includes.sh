@@ -13,6 +13,8 @@
 #   platform   platform src/base include
 #   src        src src/base platform include
 #   src/malloc src/malloc src src/base platform include
+#   src/override  src/override src/malloc src src/base platform include
+#   src/launcher  src/launcher src/malloc src/base include
 #   difftest   difftest src src/base platform include tests
 #
 # (difftest's own test programs use the test harness, tests/check.h.)
@@ -20,6 +22,9 @@
 # inspection calls (src/inspect.h), so difftest's library files include no
 # src/heap_internal.h; only its test programs (difftest_*.c), which break a
 # heap on purpose to see the driver notice, may.
+# src/override (libheapward-malloc.so: the standard names) sits on the
+# malloc layer; src/launcher (the `heapward` command) uses only the option
+# parser (src/malloc/options.h) and the base floor it needs.
 # tests/, fuzz/ and bench/ sit on top and may include anything. A quoted
 # include is resolved as the compiler does here: the including file's own
 # folder first, then the one file of that name in the checked folders (two
@@ -35,13 +40,15 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-folders=(src/base include platform src src/malloc difftest)
+folders=(src/base include platform src src/malloc src/override src/launcher difftest)
 declare -A allowed=(
 	[src/base]="src/base"
 	[include]="include"
 	[platform]="platform src/base include"
 	[src]="src src/base platform include"
 	[src/malloc]="src/malloc src src/base platform include"
+	[src/override]="src/override src/malloc src src/base platform include"
+	[src/launcher]="src/launcher src/malloc src/base include"
 	[difftest]="difftest src src/base platform include tests"
 )
 # Folders whose headers a checked file may name (checked or not).
@@ -141,6 +148,8 @@ self_test() {
 	plant "the malloc layer included by the heap" src/heap.c '#include "options.h"'
 	plant "an OS header in the malloc layer" src/malloc/options.c '#include <unistd.h>'
 	plant "the heap's internals in the oracle" difftest/compare.c '#include "heap_internal.h"'
+	plant "the override included by the malloc layer" src/malloc/malloc.c '#include "override.h"'
+	plant "the heap included by the launcher" src/launcher/heapward.c '#include "heap_internal.h"'
 	if check "$root" >"$tmp/out"; then
 		echo "self-test: the repository itself passes"
 	else

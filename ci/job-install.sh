@@ -26,6 +26,13 @@
 #      failure the documented ways avoid, and proof that nothing else on the
 #      machine supplies the library to the runs above.
 #   4. The public header compiles as strict C11 and as C++.
+#   5. libheapward-malloc.so is installed and exports exactly the names of
+#      src/override/exports.map (the standard allocation functions, the
+#      __libc_* aliases and the 20 C++ operators): none missing, nothing
+#      else, so no hw_* name; bin/heapward is installed, `heapward run --
+#      /bin/true` works from the install prefix, and a program run by it
+#      has the installed library mapped and prints heapward's at-exit
+#      stats.
 #
 # Run locally exactly as CI does: bash ci/job-install.sh
 set -euo pipefail
@@ -38,7 +45,8 @@ prefix="$dir/prefix"
 rm -rf "$prefix" "$dir/consumer" "$dir/consumer-build" "$dir/consumer-install"
 # Configured for one prefix, installed to another: the install must follow
 # --prefix, as `cmake --install build --prefix /tmp/x` does for a user.
-hw_configure "$dir/build" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
+hw_configure "$dir/build" -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ \
+	-DCMAKE_BUILD_TYPE=Release -DHW_BUILD_MALLOC=ON \
 	-DCMAKE_INSTALL_PREFIX="$dir/configured-prefix" -DCMAKE_INSTALL_LIBDIR=lib -DHW_WERROR=ON \
 	-DHW_BUILD_TESTS=OFF -DHW_BUILD_FUZZERS=OFF -DHW_BUILD_BENCH=OFF
 hw_build "$dir/build"
@@ -47,7 +55,8 @@ cmake --install "$dir/build" --prefix "$prefix"
 
 hw_log "installed layout"
 for f in include/heapward.h lib/libheapward.a lib/libheapward.so \
-	lib/cmake/heapward/heapwardConfig.cmake lib/pkgconfig/heapward.pc; do
+	lib/cmake/heapward/heapwardConfig.cmake lib/pkgconfig/heapward.pc \
+	lib/libheapward-malloc.so bin/heapward; do
 	[ -e "$prefix/$f" ] || hw_die "not installed: $f"
 	echo "  $f"
 done
@@ -69,11 +78,43 @@ hw_log "no test support in the installed libraries"
 # The simulator and the fault probe (platform/sim.c, trap.c) are test
 # support: no symbol of theirs, hidden or not, may be in what ships.
 testsupport='hw_sim_|hw_trap_|hw_platform_sim_'
-for lib in "$prefix/lib/libheapward.so" "$prefix/lib/libheapward.a"; do
+for lib in "$prefix/lib/libheapward.so" "$prefix/lib/libheapward.a" \
+	"$prefix/lib/libheapward-malloc.so"; do
 	found=$(nm "$lib" 2>/dev/null | grep -E "$testsupport" || true)
 	[ -z "$found" ] || hw_die "$lib carries test support: $(echo "$found" | head -5)"
 done
-echo "  nm of libheapward.so and libheapward.a: no $testsupport symbol"
+echo "  nm of libheapward.so, libheapward.a and libheapward-malloc.so: no $testsupport symbol"
+
+hw_log "libheapward-malloc.so exports exactly the standard names"
+intended=$(sed -n '/global:/,/local:/p' "$HW_ROOT/src/override/exports.map" |
+	grep -v -e 'global:' -e 'local:' | tr ' ;' '\n\n' | grep -E '^[A-Za-z_]' | sort -u)
+exported=$(nm -D --defined-only "$prefix/lib/libheapward-malloc.so" |
+	awk '$2 ~ /^[TtDdBbRrVvWwi]$/ { print $3 }' |
+	grep -vE '^(_init|_fini|_edata|_end|__bss_start)$' | sort -u)
+[ "$(echo "$intended" | wc -l)" -eq 42 ] || hw_die "exports.map should list 42 names:" \
+	"$(echo "$intended" | wc -l) found"
+missing=$(comm -23 <(echo "$intended") <(echo "$exported"))
+extra=$(comm -13 <(echo "$intended") <(echo "$exported"))
+[ -z "$missing" ] || hw_die "libheapward-malloc.so does not export: $(echo $missing)"
+[ -z "$extra" ] || hw_die "libheapward-malloc.so exports more than exports.map: $(echo $extra)"
+echo "  $(echo "$exported" | wc -l) names: $(echo $exported)"
+echo "  nothing else (no hw_* name)"
+
+hw_log "the launcher, from the install prefix"
+out=$("$prefix/bin/heapward" --version)
+[ "$out" = "heapward $(sed -n 's/^project(heapward VERSION \([0-9.]*\).*/\1/p' "$HW_ROOT/CMakeLists.txt")" ] ||
+	hw_die "heapward --version printed: $out"
+echo "  $out"
+env -u LD_PRELOAD -u HEAPWARD_OPTIONS "$prefix/bin/heapward" run -- /bin/true ||
+	hw_die "heapward run -- /bin/true failed from the install prefix"
+echo "  heapward run -- /bin/true: status 0"
+maps=$(env -u LD_PRELOAD "$prefix/bin/heapward" run --stats_at_exit=1 -- \
+	bash -c 'grep -o "/[^ ]*libheapward-malloc.so" /proc/$$/maps | sort -u' 2>"$dir/launcher.err")
+[ "$maps" = "$(realpath "$prefix/lib/libheapward-malloc.so")" ] ||
+	hw_die "the program under heapward run mapped '$maps', not the installed library"
+grep -q '^heapward: stats at exit: heap mapped [0-9]*, in use [1-9]' "$dir/launcher.err" ||
+	hw_die "no at-exit stats from the installed library: $(cat "$dir/launcher.err")"
+echo "  heapward run: the program maps $maps and allocates from it"
 
 mkdir -p "$dir/consumer"
 cat >"$dir/consumer/consumer.c" <<'EOF'

@@ -110,16 +110,17 @@ hw_sanitizer_env() {
 	export LSAN_OPTIONS="${LSAN_OPTIONS:-}"
 }
 
-# Our C files, tracked or new (but not ignored), relative to HW_ROOT. Outside
-# a git checkout (a source archive): every *.c / *.h but build and work trees.
+# Our C files (and the one C++ file, *.cc), tracked or new (but not ignored),
+# relative to HW_ROOT. Outside a git checkout (a source archive): every
+# *.c / *.h / *.cc but build and work trees.
 hw_c_files() {
 	(
 		cd "$HW_ROOT"
 		if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-			git ls-files --cached --others --exclude-standard -- '*.c' '*.h'
+			git ls-files --cached --others --exclude-standard -- '*.c' '*.h' '*.cc'
 		else
 			find . \( -path './build*' -o -path ./out -o -path ./fuzz-work -o -path ./.git \) -prune \
-				-o -type f \( -name '*.c' -o -name '*.h' \) -print | sed 's|^\./||'
+				-o -type f \( -name '*.c' -o -name '*.h' -o -name '*.cc' \) -print | sed 's|^\./||'
 		fi | sort -u | while IFS= read -r f; do [ -f "$f" ] && printf '%s\n' "$f"; done
 	)
 }

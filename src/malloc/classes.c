@@ -63,7 +63,8 @@ void hw_mc_classes_init(void)
 		k->batch = (uint16_t)batch;
 		k->cap = (uint16_t)(2 * batch);
 		slots += k->cap;
-		size_t rec = sizeof(mc_span) + (size_t)k->nobjs * sizeof(uint16_t);
+		/* The record: header, state per slot (MC4), kind per slot (MC8). */
+		size_t rec = sizeof(mc_span) + (size_t)k->nobjs * (sizeof(uint16_t) + 1);
 		k->rec_bytes = (uint32_t)hw_align_up(rec, 64);
 		/* CL2 at each slot's edges. */
 		for (size_t i = 0; i < k->nobjs; i++) {

@@ -48,6 +48,15 @@
  *        (so hw_malloc marks it live without a page-map lookup); nothing
  *        but its thread touches it, so the fast paths take no lock and make
  *        no atomic read-modify-write.
+ *   MC8. Every object has an allocation kind (MC_KIND_*: which call made
+ *        it), kept in its span record: one byte per slot after state[]
+ *        (mc_span_kinds) for a small span, okind for a large one. A free
+ *        slot's byte is MC_KIND_MALLOC (0): records start zeroed, only
+ *        hw_mc_kind_set makes a byte otherwise (right after an allocation),
+ *        and hw_mc_kind_check puts it back to 0 before the object is freed
+ *        (kind.c). hw_malloc and hw_free neither read nor write it, so the
+ *        prefixed API costs nothing for it; the one caller that sets kinds
+ *        (the override library's operator new) frees through the check.
  *
  * Locking. Lock order, outermost first:
  *   init lock -> cache lock -> class locks (ascending; 32 of them, class c
@@ -93,7 +102,7 @@ typedef struct mc_class {
 	uint16_t nobjs;     /* slots per span */
 	uint16_t batch;     /* slots moved per refill or flush of a thread cache */
 	uint16_t cap;       /* slots a thread cache holds at most */
-	uint32_t rec_bytes; /* span record size (header + state array) */
+	uint32_t rec_bytes; /* span record size (header, state and kind arrays) */
 } mc_class;
 
 extern mc_class mc_classes[MC_NCLASSES];
@@ -135,9 +144,16 @@ typedef struct mc_span {
 	uint32_t bump, live;
 	struct mc_span *next, *prev;
 	bool partial;
-	/* MC4, one per slot (small spans only). */
+	uint8_t okind; /* large: the object's MC_KIND_* (MC8) */
+	/* MC4, one per slot (small spans only); then nobjs kind bytes (MC8). */
 	uint16_t state[];
 } mc_span;
+
+/* MC8: a small span's kind bytes, one per slot, after its state array. */
+static inline uint8_t *mc_span_kinds(mc_span *s)
+{
+	return (uint8_t *)&s->state[s->nobjs];
+}
 
 /* Global state, written once at init (before the ready flag is published)
  * unless a comment says otherwise. */
@@ -323,5 +339,27 @@ HW_COLD void hw_mc_misuse(int what, const char *op, const void *p, const mc_span
 			  size_t idx, const void *at);
 HW_COLD void hw_mc_corrupt_list(const mc_span *s, const void *next);
 extern uint64_t mc_errors; /* atomic */
+
+/* kind.c: allocation kinds (MC8), for the override library's
+ * allocation/deallocation mismatch checks. The kinds, in the order the
+ * checks name them. */
+enum {
+	MC_KIND_MALLOC = 0,        /* the malloc family */
+	MC_KIND_NEW,               /* operator new */
+	MC_KIND_NEW_ARRAY,         /* operator new[] */
+	MC_KIND_NEW_ALIGNED,       /* operator new with std::align_val_t */
+	MC_KIND_NEW_ARRAY_ALIGNED, /* operator new[] with std::align_val_t */
+	MC_KIND_COUNT
+};
+/* Records kind for p, a live object just returned by the hw_malloc family. */
+void hw_mc_kind_set(void *p, unsigned kind);
+/* Before p is freed by op (a name for the report, e.g. "operator delete"):
+ * when p is a live object's start whose kind is not `kind`, or, with sized,
+ * whose requested size is not size, reports the mismatch and returns false
+ * (after which the process has aborted unless the layer continues: the
+ * caller then must not free p). Otherwise puts p's kind back to
+ * MC_KIND_MALLOC (MC8) and returns true; a pointer that is not a live
+ * object's start is left to the free's own checks (true). */
+bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const char *op);
 
 #endif

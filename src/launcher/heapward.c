@@ -1,0 +1,216 @@
+/* heapward.c: the `heapward` launcher, the command a person types to run
+ * a program on heapward's malloc:
+ *
+ *   heapward run [--OPTION=VALUE ...] [--] PROGRAM [ARG ...]
+ *
+ * Owns: the command line (run, options, --help, --version), finding the
+ * preload library relative to the launcher's own file, and the two
+ * variables it sets before it execs PROGRAM:
+ *   LD_PRELOAD        the library's absolute path, then any entries the
+ *                     variable already had (separated by ':');
+ *   HEAPWARD_OPTIONS  any value it already had, then the OPTION=VALUE pairs
+ *                     given, in order (separated by ','; the last pair for
+ *                     a key wins, so the command line beats the
+ *                     environment).
+ * It is a user of the malloc layer, not part of it: it never links
+ * libheapward-malloc.so (only the pure option parser, to name a bad option
+ * before the program starts) and allocates with the C library's malloc.
+ *
+ * Invariants:
+ *   LA1. The library is <dir of the launcher's real path>/HW_LAUNCHER_LIB
+ *        (the relative path from the install's bindir to its libdir, fixed
+ *        at configure; the build tree has the same layout), so an install
+ *        moved elsewhere or installed with --prefix still finds its own.
+ *   LA2. Nothing is executed unless every option parsed cleanly and the
+ *        library exists; each error is one line "heapward: ..." on stderr.
+ *   LA3. Exit status: the program's own once it runs (exec replaces the
+ *        launcher); 0 for --help, --version and options; 2 for a usage
+ *        error, a bad option or a missing library; 127 when PROGRAM is not
+ *        found, 126 when it is found but cannot be executed.
+ *
+ * Locking: none (single-threaded).
+ */
+#include "options.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef HW_VERSION
+#error "HW_VERSION must be defined (the project version)"
+#endif
+#ifndef HW_LAUNCHER_LIB
+#error "HW_LAUNCHER_LIB must be defined (the library's path from the bindir)"
+#endif
+
+static const char usage_text[] =
+	"usage: heapward run [--OPTION=VALUE ...] [--] PROGRAM [ARG ...]\n"
+	"       heapward options\n"
+	"       heapward --help | --version\n"
+	"\n"
+	"  run      runs PROGRAM with heapward's malloc (libheapward-malloc.so,\n"
+	"           prepended to LD_PRELOAD) and each --OPTION=VALUE appended to\n"
+	"           HEAPWARD_OPTIONS, e.g.\n"
+	"             heapward run --stats_at_exit=1 -- python3 script.py\n"
+	"  options  lists every option, its default and what it does\n"
+	"\n"
+	"Exit status: PROGRAM's own; 2 for a usage error, a bad option or a\n"
+	"missing library; 127 when PROGRAM is not found, 126 when it cannot run.\n";
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("heapward: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs("\n(heapward --help shows the usage)\n", stderr);
+	va_end(ap);
+	return 2;
+}
+
+static void write_stdout(void *arg, const char *buf, size_t n)
+{
+	(void)arg;
+	fwrite(buf, 1, n, stdout);
+}
+
+static void warn_stderr(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "%s\n", line);
+}
+
+/* LA1: the library's path, or NULL (reported). */
+static char *library_path(void)
+{
+	char self[PATH_MAX];
+	if (!realpath("/proc/self/exe", self)) {
+		fprintf(stderr, "heapward: cannot find the launcher's own file: %s\n",
+			strerror(errno));
+		return NULL;
+	}
+	char *slash = strrchr(self, '/');
+	*slash = '\0';
+	const char *rel = HW_LAUNCHER_LIB;
+	size_t n = strlen(self) + strlen(rel) + 2;
+	char *lib = malloc(n);
+	if (!lib) {
+		fputs("heapward: out of memory\n", stderr);
+		return NULL;
+	}
+	if (rel[0] == '/')
+		snprintf(lib, n, "%s", rel);
+	else
+		snprintf(lib, n, "%s/%s", self, rel);
+	char *real = realpath(lib, NULL);
+	if (!real || access(real, R_OK) != 0) {
+		fprintf(stderr,
+			"heapward: the preload library %s is missing (%s); reinstall heapward "
+			"with -DHW_BUILD_MALLOC=ON\n",
+			lib, strerror(errno));
+		free(lib);
+		free(real);
+		return NULL;
+	}
+	free(lib);
+	return real;
+}
+
+/* "old<sep>add", or add alone when old is unset or empty; NULL on ENOMEM. */
+static char *joined(const char *first, char sep, const char *second)
+{
+	if (!first || !*first)
+		return strdup(second);
+	if (!second || !*second)
+		return strdup(first);
+	size_t n = strlen(first) + strlen(second) + 2;
+	char *s = malloc(n);
+	if (s)
+		snprintf(s, n, "%s%c%s", first, sep, second);
+	return s;
+}
+
+static int run(int argc, char **argv)
+{
+	int i = 0;
+	char *opts = NULL; /* the pairs given, ',' between them */
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (strncmp(a, "--", 2) != 0)
+			break;
+		const char *pair = a + 2;
+		const char *eq = strchr(pair, '=');
+		if (!eq || eq == pair)
+			return usage_error("%s is not an option setting: write --OPTION=VALUE "
+					   "(heapward options lists them)",
+					   a);
+		if (strchr(pair, ','))
+			return usage_error("%s: a value may not contain ','", a);
+		hw_options o;
+		hw_options_defaults(&o);
+		if (hw_options_parse(pair, &o, warn_stderr, NULL) != 0)
+			return usage_error("bad option %s (heapward options lists them)", a);
+		char *next = joined(opts, ',', pair);
+		free(opts);
+		if (!next) {
+			fputs("heapward: out of memory\n", stderr);
+			return 2;
+		}
+		opts = next;
+	}
+	if (i >= argc) {
+		free(opts);
+		return usage_error("%s", "run needs a program to run");
+	}
+	char *lib = library_path();
+	if (!lib) {
+		free(opts);
+		return 2;
+	}
+	char *preload = joined(lib, ':', getenv("LD_PRELOAD"));
+	char *env_opts = opts ? joined(getenv("HEAPWARD_OPTIONS"), ',', opts) : NULL;
+	if (!preload || (opts && !env_opts) || setenv("LD_PRELOAD", preload, 1) != 0 ||
+	    (env_opts && setenv("HEAPWARD_OPTIONS", env_opts, 1) != 0)) {
+		fputs("heapward: out of memory\n", stderr);
+		return 2;
+	}
+	execvp(argv[i], argv + i);
+	int e = errno;
+	fprintf(stderr, "heapward: %s: %s\n", argv[i],
+		e == ENOENT ? "command not found" : strerror(e));
+	return e == ENOENT ? 127 : 126;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf("heapward %s\n", HW_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "options") == 0) {
+		hw_options o;
+		hw_options_defaults(&o);
+		hw_options_help(&o, write_stdout, NULL);
+		return 0;
+	}
+	if (strcmp(cmd, "run") == 0)
+		return run(argc - 2, argv + 2);
+	return usage_error("unknown command '%s'", cmd);
+}

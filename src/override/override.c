@@ -1,0 +1,158 @@
+/* override.c: the C library's allocation functions, by their standard
+ * names, on the malloc layer (libheapward-malloc.so; src/override/ is the
+ * only code that defines these names).
+ *
+ * Owns: malloc, free, calloc, realloc, reallocarray, posix_memalign,
+ * aligned_alloc, memalign, valloc, pvalloc, malloc_usable_size,
+ * malloc_trim, mallinfo2, malloc_stats and cfree; the aliases
+ * __libc_malloc, __libc_free, __libc_calloc, __libc_realloc,
+ * __libc_memalign, __libc_valloc and __libc_pvalloc (every __libc_*
+ * allocation function glibc 2.36 exports: a program or library that calls
+ * them to reach "the real malloc" gets this heap, so no pointer crosses
+ * from one heap to the other, and a static link against libc.a finds them
+ * here instead of pulling glibc's malloc in beside this one). stats.c
+ * formats malloc_stats' line and prints it at exit when asked.
+ * exports.map lists exactly these names and the C++ operators
+ * (override_new.cc); ci/job-install.sh checks the library exports them and
+ * nothing else.
+ *
+ * Invariants:
+ *   OV1. Each function forwards to its hw_* twin (heapward.h), so the
+ *        errors are the layer's: NULL with errno ENOMEM on every failure
+ *        (EINVAL where heapward.h says so), posix_memalign returns its
+ *        error, free and cfree never change errno.
+ *   OV2. Every deallocation (free, cfree, realloc, reallocarray and their
+ *        __libc_* aliases) first checks that the object was made by the
+ *        malloc family (kind.c, MC8): free() of an object from operator
+ *        new is reported and aborts; it is never freed.
+ *   OV3. Nothing here runs before the first allocation: the layer
+ *        initialises itself lazily (malloc.c MA1), so calls made by other
+ *        libraries' constructors before this library's own work.
+ *
+ * Also owns hw_ov_new and hw_ov_delete, the C side of the C++ operators
+ * (override.h).
+ *
+ * Locking: none here (the layer's, malloc_internal.h).
+ */
+#include "override.h"
+#include "malloc_internal.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+
+#define OV_EXPORT __attribute__((visibility("default")))
+
+/* Not declared by glibc 2.36's headers (cfree left the API in 2.26; the
+ * __libc_* names never were in it). */
+void cfree(void *p);
+void *__libc_malloc(size_t n);
+void __libc_free(void *p);
+void *__libc_calloc(size_t nmemb, size_t size);
+void *__libc_realloc(void *p, size_t n);
+void *__libc_memalign(size_t align, size_t n);
+void *__libc_valloc(size_t n);
+void *__libc_pvalloc(size_t n);
+
+OV_EXPORT void *malloc(size_t n) { return hw_malloc(n); }
+
+OV_EXPORT void free(void *p)
+{
+	if (p && hw_mc_kind_check(p, MC_KIND_MALLOC, false, 0, "free"))
+		hw_free(p);
+}
+
+OV_EXPORT void *calloc(size_t nmemb, size_t size) { return hw_calloc(nmemb, size); }
+
+OV_EXPORT void *realloc(void *p, size_t n)
+{
+	if (p && !hw_mc_kind_check(p, MC_KIND_MALLOC, false, 0, "realloc")) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return hw_realloc(p, n);
+}
+
+OV_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
+{
+	if (p && !hw_mc_kind_check(p, MC_KIND_MALLOC, false, 0, "reallocarray")) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return hw_reallocarray(p, nmemb, size);
+}
+
+OV_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+	return hw_posix_memalign(out, align, n);
+}
+
+OV_EXPORT void *aligned_alloc(size_t align, size_t n) { return hw_aligned_alloc(align, n); }
+
+OV_EXPORT void *memalign(size_t align, size_t n) { return hw_memalign(align, n); }
+
+OV_EXPORT void *valloc(size_t n) { return hw_valloc(n); }
+
+OV_EXPORT void *pvalloc(size_t n) { return hw_pvalloc(n); }
+
+OV_EXPORT size_t malloc_usable_size(void *p) { return hw_malloc_usable_size(p); }
+
+OV_EXPORT int malloc_trim(size_t pad) { return hw_malloc_trim(pad); }
+
+/* glibc's fields, from this heap (docs/building.md lists them):
+ *   arena     heap bytes backed by memory (Ready)
+ *   ordblks   spans of small objects      smblks, fsmblks, usmblks  0
+ *   hblks     live large objects          hblkhd    their bytes (whole pages)
+ *   uordblks  heap bytes in spans and large objects
+ *   fordblks  Ready heap bytes in neither (free, not yet released)
+ *   keepcost  released heap bytes (what a trim has given back) */
+OV_EXPORT struct mallinfo2 mallinfo2(void)
+{
+	hw_malloc_stats st;
+	hw_malloc_stats_get(&st);
+	struct mallinfo2 mi = {0};
+	mi.arena = st.heap_ready;
+	mi.ordblks = st.small_spans;
+	mi.hblks = st.large_objects;
+	mi.hblkhd = st.large_bytes;
+	mi.uordblks = st.heap_inuse;
+	mi.fordblks = st.heap_ready > st.heap_inuse ? st.heap_ready - st.heap_inuse : 0;
+	mi.keepcost = st.heap_released;
+	return mi;
+}
+
+/* As glibc's, to the error output; one line in heapward's form
+ * (stats.c). */
+OV_EXPORT void malloc_stats(void) { hw_ov_stats_print(""); }
+
+/* OH1. */
+_Static_assert((int)OH_KIND_NEW == (int)MC_KIND_NEW &&
+		       (int)OH_KIND_NEW_ARRAY == (int)MC_KIND_NEW_ARRAY &&
+		       (int)OH_KIND_NEW_ALIGNED == (int)MC_KIND_NEW_ALIGNED &&
+		       (int)OH_KIND_NEW_ARRAY_ALIGNED == (int)MC_KIND_NEW_ARRAY_ALIGNED,
+	       "override.h's kinds are not the malloc layer's");
+
+void *hw_ov_new(size_t n, size_t align, unsigned kind)
+{
+	void *p = align ? hw_aligned_alloc(align, n) : hw_malloc(n);
+	if (p)
+		hw_mc_kind_set(p, kind);
+	return p;
+}
+
+void hw_ov_delete(void *p, unsigned kind, bool sized, size_t size, const char *op)
+{
+	if (p && hw_mc_kind_check(p, kind, sized, size, op))
+		hw_free(p);
+}
+
+/* The other names of free and of the glibc-internal entry points: each
+ * the same as the function it names. */
+OV_EXPORT void cfree(void *p) { free(p); }
+OV_EXPORT void *__libc_malloc(size_t n) { return malloc(n); }
+OV_EXPORT void __libc_free(void *p) { free(p); }
+OV_EXPORT void *__libc_calloc(size_t nmemb, size_t size) { return calloc(nmemb, size); }
+OV_EXPORT void *__libc_realloc(void *p, size_t n) { return realloc(p, n); }
+OV_EXPORT void *__libc_memalign(size_t align, size_t n) { return memalign(align, n); }
+OV_EXPORT void *__libc_valloc(size_t n) { return valloc(n); }
+OV_EXPORT void *__libc_pvalloc(size_t n) { return pvalloc(n); }

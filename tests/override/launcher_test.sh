@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# launcher_test.sh: the `heapward` launcher's command line, exit statuses
+# and the environment it gives the program (src/launcher/heapward.c).
+#
+# Owns: the checks of the launcher's LA1-LA3.
+#
+# Invariants:
+#   LT1. Each check runs the launcher built by this tree (its path is the
+#        only argument) and states the expected status and output; the
+#        script exits 1 at the first one that does not hold.
+#
+# Usage: bash launcher_test.sh PATH-TO-heapward
+set -euo pipefail
+hw=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+# expect NAME STATUS PATTERN CMD...: CMD exits STATUS and its stdout+stderr
+# match the extended regular expression PATTERN.
+expect() {
+	local name=$1 want=$2 pattern=$3 rc=0 out
+	shift 3
+	out=$("$@" 2>&1) || rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		echo "FAIL $name: status $rc, expected $want; output: $out"
+		fails=$((fails + 1))
+	elif ! grep -Eq -- "$pattern" <<<"$out"; then
+		echo "FAIL $name: output does not match /$pattern/: $out"
+		fails=$((fails + 1))
+	else
+		echo "PASS $name"
+	fi
+}
+
+expect "no arguments: usage, status 2" 2 '^usage: heapward run' "$hw"
+expect "--help: usage, status 0" 0 '^usage: heapward run \[--OPTION=VALUE' "$hw" --help
+expect "--version" 0 '^heapward [0-9]+\.[0-9]+\.[0-9]+$' "$hw" --version
+expect "options lists the table" 0 'stats_at_exit=0' "$hw" options
+expect "unknown command" 2 "unknown command 'frobnicate'" "$hw" frobnicate
+expect "run without a program" 2 'run needs a program' "$hw" run --stats_at_exit=1 --
+expect "unknown option" 2 "unknown key 'no_such_option'" "$hw" run --no_such_option=1 -- true
+expect "bad value" 2 "bad value 'maybe' for stats_at_exit" "$hw" run --stats_at_exit=maybe -- true
+expect "option without a value" 2 'not an option setting' "$hw" run --stats_at_exit -- true
+expect "program not found: 127" 127 'no-such-program-here: command not found' \
+	"$hw" run -- no-such-program-here
+touch "$tmp/not-executable"
+expect "program not executable: 126" 126 'Permission denied' "$hw" run -- "$tmp/not-executable"
+expect "exit status passes through" 3 '' "$hw" run -- sh -c 'exit 3'
+expect "library loaded in the program" 0 'libheapward-malloc\.so' \
+	"$hw" run -- sh -c 'cat /proc/$$/maps'
+expect "variables set, existing ones kept" 0 \
+	'^/.*/libheapward-malloc\.so:/nonexistent/other\.so\|abort_on_error=1,stats_at_exit=0,fill_on_free=0x5a$' \
+	env LD_PRELOAD=/nonexistent/other.so HEAPWARD_OPTIONS=abort_on_error=1 \
+	"$hw" run --stats_at_exit=0 --fill_on_free=0x5a -- sh -c 'echo "$LD_PRELOAD|$HEAPWARD_OPTIONS"'
+expect "without --" 0 '^hello$' "$hw" run --stats_at_exit=0 echo hello
+expect "stats_at_exit reaches the library" 0 'heapward: stats at exit: heap mapped [1-9]' \
+	"$hw" run --stats_at_exit=1 -- bash -c 'x=$(echo a); echo "$x"'
+# A launcher whose library is not where it looks.
+mkdir -p "$tmp/bin"
+cp "$hw" "$tmp/bin/heapward"
+expect "missing library: 2" 2 'the preload library .*libheapward-malloc\.so is missing' \
+	"$tmp/bin/heapward" run -- true
+
+if [ $fails -ne 0 ]; then
+	echo "$fails launcher checks failed"
+	exit 1
+fi
+echo "launcher: all checks passed"

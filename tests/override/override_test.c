@@ -1,0 +1,220 @@
+/* override_test.c: the standard C allocation functions of
+ * libheapward-malloc.so, linked (not preloaded): every edge case glibc
+ * programs rely on, and proof that the calls reach heapward.
+ *
+ * Owns: the checks of override.c's OV1-OV3 from a C program.
+ *
+ * Invariants:
+ *   OR1. Every pointer checked here comes from the library under test:
+ *        malloc_usable_size reports the requested size exactly (glibc's
+ *        would report its chunk size), which the first test checks.
+ *
+ * Locking: single-threaded, except the death tests' child processes.
+ */
+#include "check.h"
+#include "death.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void *__libc_malloc(size_t n);
+void __libc_free(void *p);
+void *__libc_memalign(size_t align, size_t n);
+void cfree(void *p);
+
+/* Keep the compiler from folding a call away or warning about a size it
+ * can see is too large. */
+static void *volatile sink;
+static volatile size_t huge = SIZE_MAX;
+static volatile size_t half = SIZE_MAX / 2;
+/* Called through a pointer so the compiler cannot assume a failed
+ * realloc freed its argument. */
+static void *(*volatile realloc_fn)(void *, size_t) = realloc;
+
+static void test_reaches_heapward(void)
+{
+	char *p = malloc(13);
+	REQUIRE(p);
+	EXPECT(malloc_usable_size(p) == 13, "usable size %zu: not heapward's malloc",
+	       malloc_usable_size(p));
+	EXPECT(malloc_usable_size(NULL) == 0);
+	free(p);
+	p = __libc_malloc(29);
+	REQUIRE(p);
+	EXPECT(malloc_usable_size(p) == 29, "__libc_malloc is not heapward's");
+	free(p);
+	p = __libc_memalign(256, 10);
+	EXPECT(p && (uintptr_t)p % 256 == 0);
+	__libc_free(p);
+	p = malloc(7);
+	cfree(p);
+}
+
+static void test_malloc_edges(void)
+{
+	void *z = malloc(0);
+	EXPECT(z != NULL);
+	void *z2 = malloc(0);
+	EXPECT(z2 != NULL && z2 != z, "malloc(0) must be unique");
+	free(z);
+	free(z2);
+	free(NULL);
+	errno = 0;
+	sink = malloc(huge);
+	EXPECT(sink == NULL && errno == ENOMEM);
+	errno = 0;
+	sink = malloc(half);
+	EXPECT(sink == NULL && errno == ENOMEM);
+	void *p = malloc(100);
+	errno = 1234;
+	free(p);
+	EXPECT(errno == 1234, "free changed errno to %d", errno);
+}
+
+static void test_calloc(void)
+{
+	errno = 0;
+	sink = calloc(half, 3);
+	EXPECT(sink == NULL && errno == ENOMEM, "calloc overflow");
+	errno = 0;
+	sink = calloc(huge >> 31, huge >> 31);
+	EXPECT(sink == NULL && errno == ENOMEM, "calloc overflow");
+	/* Dirty a slot, free it, and get it back zeroed. */
+	unsigned char *p = malloc(200);
+	REQUIRE(p);
+	memset(p, 0xab, 200);
+	free(p);
+	for (size_t n = 1; n <= (1u << 20); n *= 7) {
+		unsigned char *q = calloc(n, 1);
+		REQUIRE(q);
+		size_t bad = 0;
+		for (size_t i = 0; i < n; i++)
+			bad += q[i] != 0;
+		EXPECT(bad == 0, "calloc(%zu): %zu bytes not zero", n, bad);
+		memset(q, 0xcd, n);
+		free(q);
+	}
+}
+
+static void test_realloc(void)
+{
+	char *p = realloc(NULL, 10);
+	REQUIRE(p);
+	EXPECT(malloc_usable_size(p) == 10);
+	memcpy(p, "abcdefghi", 10);
+	char *grown = realloc(p, 100000);
+	REQUIRE(grown);
+	p = grown;
+	EXPECT(memcmp(p, "abcdefghi", 10) == 0);
+	char *shrunk = realloc(p, 5);
+	REQUIRE(shrunk);
+	p = shrunk;
+	EXPECT(memcmp(p, "abcde", 5) == 0 && malloc_usable_size(p) == 5);
+	errno = 0;
+	void *q = realloc_fn(p, huge);
+	EXPECT(q == NULL && errno == ENOMEM, "realloc failure");
+	EXPECT(memcmp(p, "abcde", 5) == 0, "p must survive a failed realloc");
+	errno = 0;
+	q = realloc_fn(p, 0);
+	EXPECT(q == NULL, "realloc(p, 0) frees p and returns NULL (glibc)");
+	errno = 0;
+	q = reallocarray(NULL, huge / 4, 8);
+	EXPECT(q == NULL && errno == ENOMEM, "reallocarray overflow");
+	q = reallocarray(NULL, 10, 10);
+	EXPECT(q && malloc_usable_size(q) == 100);
+	free(q);
+}
+
+static void test_aligned(void)
+{
+	void *p = (void *)1;
+	int saved = 4321;
+	errno = saved;
+	EXPECT(posix_memalign(&p, 3, 10) == EINVAL && p == (void *)1);
+	EXPECT(posix_memalign(&p, 24, 10) == EINVAL);
+	EXPECT(posix_memalign(&p, 2, 10) == EINVAL, "below sizeof(void *)");
+	EXPECT(posix_memalign(&p, 64, huge) == ENOMEM);
+	EXPECT(errno == saved, "posix_memalign changed errno");
+	for (size_t a = sizeof(void *); a <= (1u << 16); a *= 2) {
+		REQUIRE(posix_memalign(&p, a, 100) == 0);
+		EXPECT((uintptr_t)p % a == 0, "posix_memalign %zu gave %p", a, p);
+		free(p);
+		p = aligned_alloc(a, 3 * a / 2);
+		EXPECT(p && (uintptr_t)p % a == 0);
+		free(p);
+	}
+	errno = 0;
+	sink = aligned_alloc(3, 10);
+	EXPECT(sink == NULL && errno == EINVAL);
+	p = memalign(48, 10);
+	EXPECT(p && (uintptr_t)p % 64 == 0, "memalign rounds 48 up to 64");
+	free(p);
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	p = valloc(10);
+	EXPECT(p && (uintptr_t)p % pg == 0);
+	free(p);
+	p = pvalloc(1);
+	EXPECT(p && (uintptr_t)p % pg == 0 && malloc_usable_size(p) == pg);
+	free(p);
+	p = pvalloc(0);
+	EXPECT(p && malloc_usable_size(p) == pg);
+	free(p);
+}
+
+static void test_mallinfo2_moves(void)
+{
+	struct mallinfo2 a = mallinfo2();
+	void *big = malloc(1 << 20);
+	REQUIRE(big);
+	memset(big, 1, 1 << 20);
+	struct mallinfo2 b = mallinfo2();
+	EXPECT(b.hblks == a.hblks + 1, "hblks %zu -> %zu", a.hblks, b.hblks);
+	EXPECT(b.hblkhd >= a.hblkhd + (1 << 20));
+	EXPECT(b.uordblks >= a.uordblks + (1 << 20), "uordblks %zu -> %zu", a.uordblks,
+	       b.uordblks);
+	EXPECT(b.arena >= b.uordblks);
+	free(big);
+	struct mallinfo2 c = mallinfo2();
+	EXPECT(c.hblks == a.hblks && c.uordblks < b.uordblks);
+	EXPECT(malloc_trim(0) == 1, "the freed megabyte is released");
+	struct mallinfo2 d = mallinfo2();
+	EXPECT(d.keepcost > c.keepcost || d.arena < c.arena, "trim released nothing");
+}
+
+static void stats_child(void)
+{
+	sink = malloc(100);
+	malloc_stats();
+}
+
+static void test_malloc_stats(void)
+{
+	hw_death d;
+	REQUIRE(hw_death_run(stats_child, &d) == 0);
+	EXPECT(d.signal == 0 && d.status == 0);
+	EXPECT(strstr(d.err, "heapward: stats: heap mapped ") != NULL, "got: %s", d.err);
+}
+
+static void double_free_child(void)
+{
+	void *p = malloc(32);
+	free(p);
+	sink = p;
+	free(sink);
+}
+
+static void test_misuse_reported(void)
+{
+	hw_death d;
+	REQUIRE(hw_death_run(double_free_child, &d) == 0);
+	EXPECT(d.signal == SIGABRT, "signal %d", d.signal);
+	EXPECT(strstr(d.err, "heapward: double free of ") != NULL, "got: %s", d.err);
+}
+
+HW_TEST_MAIN(T(test_reaches_heapward), T(test_malloc_edges), T(test_calloc), T(test_realloc),
+	     T(test_aligned), T(test_mallinfo2_moves), T(test_malloc_stats),
+	     T(test_misuse_reported))

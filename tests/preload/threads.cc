@@ -1,0 +1,94 @@
+/* threads.cc: a multi-threaded C++ program for the preload test: threads
+ * allocating and freeing with new/delete of many sizes, std::vector,
+ * std::string and std::map, handing objects to each other, and printing a
+ * result that does not depend on scheduling.
+ *
+ * Owns: nothing of heapward's; it is a user program, built without the
+ * library and run under it (tests/preload/CMakeLists.txt).
+ *
+ * Invariants:
+ *   TH1. The output depends only on the constants here: every thread's
+ *        result is computed from its index, and the results are printed in
+ *        thread order after all have joined.
+ *
+ * Locking: one mutex guards the hand-over queue.
+ */
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace
+{
+
+constexpr int kThreads = 8;
+constexpr int kRounds = 20000;
+
+std::mutex queue_lock;
+std::vector<std::unique_ptr<std::string>> queue;
+
+unsigned long work(int t)
+{
+	unsigned long sum = 0;
+	std::map<int, std::string> m;
+	std::vector<std::vector<int> *> held;
+	for (int i = 0; i < kRounds; i++) {
+		int n = (i * 7919 + t * 104729) % 3000 + 1;
+		auto *v = new std::vector<int>(static_cast<size_t>(n % 200), i);
+		held.push_back(v);
+		char *raw = new char[static_cast<size_t>(n)];
+		raw[0] = static_cast<char>(i);
+		raw[n - 1] = static_cast<char>(t);
+		sum += static_cast<unsigned char>(raw[0]) + static_cast<unsigned char>(raw[n - 1]);
+		delete[] raw;
+		m[i % 500] = std::string(static_cast<size_t>(n % 97), static_cast<char>('a' + t));
+		if (held.size() > 64) {
+			for (auto *h : held) {
+				sum += h->size();
+				delete h;
+			}
+			held.clear();
+		}
+		if (i % 16 == 0) {
+			/* Hand a string to whichever thread pops it next: freed
+			 * by another thread than the one that made it. */
+			std::unique_ptr<std::string> mine(
+				new std::string(static_cast<size_t>(n), 'q'));
+			std::unique_ptr<std::string> theirs;
+			{
+				std::lock_guard<std::mutex> g(queue_lock);
+				queue.push_back(std::move(mine));
+				if (queue.size() > 4) {
+					theirs = std::move(queue.front());
+					queue.erase(queue.begin());
+				}
+			}
+		}
+	}
+	for (auto *h : held) {
+		sum += h->size();
+		delete h;
+	}
+	for (auto &kv : m)
+		sum += kv.second.size() * static_cast<unsigned long>(kv.first + 1);
+	return sum;
+}
+
+} // namespace
+
+int main()
+{
+	std::vector<unsigned long> result(kThreads);
+	std::vector<std::thread> threads;
+	for (int t = 0; t < kThreads; t++)
+		threads.emplace_back([t, &result] { result[static_cast<size_t>(t)] = work(t); });
+	for (auto &th : threads)
+		th.join();
+	for (int t = 0; t < kThreads; t++)
+		std::printf("thread %d: %lu\n", t, result[static_cast<size_t>(t)]);
+	std::printf("queue left %zu\n", queue.size());
+	return 0;
+}
