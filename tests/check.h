@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 typedef struct hw_test {
 	const char *name;
@@ -79,6 +81,26 @@ static inline int hw_test_main(const hw_test *tests, size_t n, int argc, char **
 	{               \
 #fn, fn \
 	}
+
+/* Runs fn in a forked child under an alarm of `seconds`, so a hang fails in
+ * seconds instead of stalling ctest; the child exits 1 when one of its
+ * checks failed, else 0. Returns the child's wait status, or -1 when it
+ * could not be forked or waited for. */
+static inline int hw_test_in_child(void (*fn)(void), unsigned seconds)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(seconds);
+		fn();
+		fflush(NULL);
+		_exit(hw_t_fails != 0 ? 1 : 0);
+	}
+	int status = 0;
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return status;
+}
 
 /* HW_TEST_ASAN: built with AddressSanitizer. Its allocator is not fork-safe
  * for a thread started in the child of a multi-threaded parent (seen here,

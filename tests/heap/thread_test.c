@@ -66,21 +66,7 @@ static void *worker(void *arg)
 }
 
 /* Runs fn in a child process with an alarm; returns its wait status. */
-static int in_child(void (*fn)(void))
-{
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		alarm(CHILD_SECS);
-		fn();
-		fflush(NULL);
-		_exit(hw_t_fails != 0 || hw_t_checks == 0 ? 1 : 0);
-	}
-	int status = 0;
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	return status;
-}
+static int in_child(void (*fn)(void)) { return hw_test_in_child(fn, CHILD_SECS); }
 
 static void expect_clean_exit(int status, const char *what)
 {

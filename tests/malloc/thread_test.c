@@ -145,23 +145,12 @@ static void *stress_worker(void *arg)
 /* Runs fn in a child under an alarm; true when it exited 0. */
 static bool in_child(void (*fn)(void))
 {
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		alarm(CHILD_SECS);
-		fn();
-		fflush(NULL);
-		_exit(0);
-	}
-	int status = 0;
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return false;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "child: %s %d\n", WIFSIGNALED(status) ? "signal" : "exit",
-			WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-		return false;
-	}
-	return true;
+	int status = hw_test_in_child(fn, CHILD_SECS);
+	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return true;
+	fprintf(stderr, "child: %s %d\n", WIFSIGNALED(status) ? "signal" : "exit",
+		WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	return false;
 }
 
 #define CHILD_CHECK(cond, ...)                                                     \
