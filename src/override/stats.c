@@ -10,13 +10,13 @@
  * and the platform's may not meet in one file (both name HW_GUARD_NONE).
  *
  * Invariants:
- *   ST1. Nothing here allocates: the line is formatted on the stack and
+ *   SL1. Nothing here allocates: the line is formatted on the stack and
  *        written with one write (base/report.c), and the options are read
  *        with the allocation-free reader (options.h), so the destructor
  *        works however far the process's exit has gone. A program that
  *        closes its error output before it exits (coreutils programs do,
  *        in an atexit handler) loses the line.
- *   ST2. The line is printed at most once per process exit, from this
+ *   SL2. The line is printed at most once per process exit, from this
  *        library's destructor (exit() or the library's unloading); a
  *        process that ends in _exit or a signal prints none.
  *
