@@ -9,8 +9,9 @@
 # HW_TRACKING=valgrind so heap pages carry Memcheck client requests.
 # Tests labelled "slow" are skipped here (they run in the gcc and ASan jobs);
 # set HW_VALGRIND_SLOW=1 to include them. Tests labelled "preload" (real
-# programs under libheapward-malloc.so) never run here: Valgrind's own
-# malloc replaces a preloaded one, so they would test Valgrind's.
+# programs under libheapward-malloc.so) and "override" (programs linked
+# against it) never run here: Valgrind's own malloc replaces the standard
+# names, so they would test Valgrind's.
 #
 # Run locally exactly as CI does: bash ci/job-valgrind.sh
 set -euo pipefail
@@ -23,9 +24,9 @@ hw_configure "$dir" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug \
 	-DHW_TRACKING=valgrind -DHW_FUZZ_ENGINE=none -DHW_BUILD_BENCH=OFF \
 	"-DCMAKE_CROSSCOMPILING_EMULATOR=bash;$HW_ROOT/ci/memcheck.sh"
 hw_build "$dir"
-exclude='ossfuzz|preload'
+exclude='ossfuzz|preload|override'
 if [ "${HW_VALGRIND_SLOW:-0}" != 1 ]; then
-	exclude='ossfuzz|preload|slow'
+	exclude='ossfuzz|preload|override|slow'
 	hw_log "skipping tests labelled slow under Valgrind (HW_VALGRIND_SLOW=1 runs them)"
 fi
 hw_ctest "$dir" -LE "$exclude"
