@@ -13,7 +13,8 @@
 typedef enum hw_page_kind {
 	HW_PAGE_UNMAPPED = 0,  /* not in any arena of this heap */
 	HW_PAGE_FREE_READY,    /* free, backed (dirty) */
-	HW_PAGE_FREE_RELEASED, /* free, not backed (Prepared, or Reserved when faulted) */
+	HW_PAGE_FREE_RELEASED, /* free, not backed (Prepared, or Reserved when faulted),
+				  or busy: being released (I5) */
 	HW_PAGE_INUSE,         /* part of an allocated run */
 } hw_page_kind;
 
