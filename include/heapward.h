@@ -246,7 +246,10 @@ HW_API int hw_fault_reports_enable(void);
  * e.g.
  *   heapward: double free of 0x7f3a00002010 (a free 48-byte slot [...))
  *   heapward: invalid free of 0x7f3a00002018: not the start of an object; ...
- *   heapward: invalid free of 0x7ffc1234: not heap memory
+ *   heapward: invalid free of 0x7ffc1234: not heap memory: on this thread's stack
+ * (a foreign address is described from the OS's mappings: this thread's
+ * stack, the main thread's, the brk heap, a module's code or data with its
+ * path, another mapping, or unmapped),
  *   heapward: heap buffer overflow: the tail canary of the 13-byte object
  *     [0x..., 0x...) is overwritten at 0x... (0 bytes past its end), found by free
  * and the process then aborts (SIGABRT). A build may instead continue

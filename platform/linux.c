@@ -454,14 +454,14 @@ static bool parse_maps_head(const char *s, uintptr_t *lo, uintptr_t *hi, bool *r
 }
 
 /* Calls line(arg, head) for every line of a /proc file, where head is the
- * line's first 127 bytes; stops at the first non-zero return. Reads with a
+ * line's first 255 bytes; stops at the first non-zero return. Reads with a
  * fixed buffer, so long path names cost nothing. */
 static int lines_walk(const char *path, int (*line)(void *arg, const char *head), void *arg)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	char buf[4096], head[128];
+	char buf[4096], head[256];
 	size_t hlen = 0;
 	int rc = 0;
 	for (;;) {
@@ -487,6 +487,90 @@ static int lines_walk(const char *path, int (*line)(void *arg, const char *head)
 	}
 	close(fd);
 	return rc;
+}
+
+typedef struct describe_ctx {
+	uintptr_t p, own; /* the address, and one on the caller's stack */
+	hw_addr_kind kind;
+	char *name;
+	size_t len;
+	bool rw;
+	uintptr_t prev_hi;   /* the previous mapping's end */
+	char prev_path[160]; /* and its path, when a file's */
+} describe_ctx;
+
+static void copy_path(char *to, size_t len, const char *from)
+{
+	if (len == 0)
+		return;
+	size_t n = strlen(from);
+	n = n < len - 1 ? n : len - 1;
+	memcpy(to, from, n);
+	to[n] = '\0';
+}
+
+/* The path column of a maps line: after five fields, past the padding. */
+static const char *maps_path(const char *head)
+{
+	for (int field = 0; field < 5; field++) {
+		while (*head && *head != ' ')
+			head++;
+		while (*head == ' ')
+			head++;
+	}
+	return head;
+}
+
+static int describe_line(void *arg, const char *head)
+{
+	describe_ctx *d = arg;
+	uintptr_t lo, hi;
+	bool rw;
+	if (!parse_maps_head(head, &lo, &hi, &rw))
+		return -1;
+	const char *path = maps_path(head);
+	if (d->p < lo || d->p >= hi) {
+		/* A module's zero-initialised data (bss) is the anonymous
+		 * mapping right after its file mappings: remember the file. */
+		if (path[0] == '/')
+			copy_path(d->prev_path, sizeof d->prev_path, path);
+		else if (lo != d->prev_hi)
+			d->prev_path[0] = '\0';
+		d->prev_hi = hi;
+		return 0;
+	}
+	d->rw = rw;
+	if (d->own >= lo && d->own < hi)
+		d->kind = HW_ADDR_OWN_STACK;
+	else if (strcmp(path, "[stack]") == 0)
+		d->kind = HW_ADDR_MAIN_STACK;
+	else if (strcmp(path, "[heap]") == 0)
+		d->kind = HW_ADDR_BRK;
+	else if (path[0] == '/') {
+		d->kind = HW_ADDR_MODULE;
+		copy_path(d->name, d->len, path);
+	} else if (path[0] == '\0' && lo == d->prev_hi && d->prev_path[0] != '\0') {
+		d->kind = HW_ADDR_MODULE; /* its bss */
+		copy_path(d->name, d->len, d->prev_path);
+	} else {
+		d->kind = HW_ADDR_ANON;
+	}
+	return 1;
+}
+
+hw_addr_kind hw_platform_describe(const void *p, char *name, size_t len, bool *rw)
+{
+	volatile char here = 0; /* an address on this thread's stack */
+	describe_ctx d = {
+		(uintptr_t)p, (uintptr_t)&here, HW_ADDR_UNMAPPED, name, len, false, 0, ""};
+	if (len > 0)
+		name[0] = '\0';
+	int rc = lines_walk("/proc/self/maps", describe_line, &d);
+	if (rc < 0)
+		return HW_ADDR_UNKNOWN;
+	if (rw)
+		*rw = d.rw;
+	return d.kind;
 }
 
 typedef struct maps_ctx {

@@ -204,6 +204,26 @@ long hw_platform_max_map_count(void);
 typedef int (*hw_mapping_fn)(void *arg, uintptr_t lo, uintptr_t hi, bool rw);
 int hw_platform_mappings(const void *p, size_t n, hw_mapping_fn fn, void *arg);
 
+/* What an address is to the OS, for reports about pointers that are not a
+ * heap's: which mapping holds it. */
+typedef enum hw_addr_kind {
+	HW_ADDR_UNKNOWN = 0, /* the mappings cannot be read */
+	HW_ADDR_UNMAPPED,    /* no mapping holds it */
+	HW_ADDR_OWN_STACK,   /* the calling thread's stack */
+	HW_ADDR_MAIN_STACK,  /* the main thread's stack (another thread calls) */
+	HW_ADDR_BRK,         /* the brk heap: another allocator's memory */
+	HW_ADDR_MODULE,      /* a module's code or data (its file mappings, and the
+				anonymous zero-initialised data right after them) */
+	HW_ADDR_ANON,        /* another anonymous mapping (another thread's stack,
+				another allocator's mmap, ...) */
+} hw_addr_kind;
+
+/* Classifies p; for HW_ADDR_MODULE, name receives the file's path (NUL-
+ * terminated, possibly truncated; "" otherwise), and *rw whether the mapping
+ * is writable. Allocates nothing (reads /proc/self/maps into stack buffers),
+ * so a malloc layer can call it on its error path. */
+hw_addr_kind hw_platform_describe(const void *p, char *name, size_t len, bool *rw);
+
 /* Whether every mapping overlapping [p, p+n) carries the advise_huge hint:
  * 1 or 0, or -1 when nothing is mapped there or the mappings cannot be read. */
 int hw_platform_huge_advised(const void *p, size_t n);

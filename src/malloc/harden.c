@@ -11,7 +11,10 @@
  *        starts with a fixed phrase tests match:
  *          "heapward: double free of 0x..."
  *          "heapward: invalid free of 0x...: not the start of an object"
- *          "heapward: invalid free of 0x...: not heap memory"
+ *          "heapward: invalid free of 0x...: not heap memory: <what>"
+ *        (<what>: the mapping holding it, from hw_platform_describe: this
+ *        thread's stack, the main thread's, the brk heap, a module's code
+ *        or data with its path, another mapping, or "unmapped")
  *          "heapward: invalid free of 0x...: in freed heap memory"
  *          "heapward: heap buffer overflow: ..."
  *          "heapward: corrupted free list ..."
@@ -81,6 +84,29 @@ static void finish(void)
 		hw_process_abort();
 }
 
+/* What a foreign address is, from the OS's mappings (MA3's report). */
+static const char *foreign_what(hw_addr_kind k, bool rw)
+{
+	switch (k) {
+	case HW_ADDR_UNMAPPED:
+		return "unmapped";
+	case HW_ADDR_OWN_STACK:
+		return "on this thread's stack";
+	case HW_ADDR_MAIN_STACK:
+		return "on the main thread's stack";
+	case HW_ADDR_BRK:
+		return "in the brk heap (another allocator's memory)";
+	case HW_ADDR_MODULE:
+		return rw ? "in a module's writable data," : "in a module's code or constants,";
+	case HW_ADDR_ANON:
+		return rw ? "in another mapping (anonymous, writable: another thread's stack "
+			    "or another allocator's)"
+			  : "in another mapping (anonymous, not writable)";
+	default:
+		return "in memory the OS would not describe";
+	}
+}
+
 void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s, size_t idx,
 		  const void *at)
 {
@@ -119,9 +145,15 @@ void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s, siz
 				op, p, (void *)s->start,
 				(void *)(s->start + (uintptr_t)s->npages * MC_PAGE));
 		break;
-	case MC_BAD_FOREIGN:
-		hw_report_write("heapward: invalid %s of %p: not heap memory\n", op, p);
+	case MC_BAD_FOREIGN: {
+		char path[160];
+		bool rw = false;
+		hw_addr_kind k = hw_platform_describe(p, path, sizeof path, &rw);
+		hw_report_write("heapward: invalid %s of %p: not heap memory: %s%s%s\n", op, p,
+				foreign_what(k, rw), k == HW_ADDR_MODULE ? " " : "",
+				k == HW_ADDR_MODULE ? path : "");
 		break;
+	}
 	case MC_BAD_FREED_MEMORY:
 		hw_report_write("heapward: invalid %s of %p: in freed heap memory\n", op, p);
 		break;

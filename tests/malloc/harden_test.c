@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 static int global_object;
+static int data_object = 1; /* in .data, where global_object is in .bss */
 
 static char err[4096];
 static hw_child_status st;
@@ -96,13 +97,26 @@ static void test_foreign(void)
 {
 	hw_free(hw_malloc(1)); /* up and running: the page map decides */
 	int local;
-	char want[128];
-	snprintf(want, sizeof want, "heapward: invalid free of %s: not heap memory", hex(&local));
+	char want[160];
+	snprintf(want, sizeof want,
+		 "heapward: invalid free of %s: not heap memory: on this thread's stack",
+		 hex(&local));
 	EXPECT(dies_with(free_arg, &local, want, NULL), "stack");
-	EXPECT(dies_with(free_arg, &global_object, "not heap memory", NULL), "global");
+	EXPECT(dies_with(free_arg, &global_object,
+			 "not heap memory: in a module's writable data, /", NULL),
+	       "global (bss)");
+	EXPECT(dies_with(free_arg, &data_object,
+			 "not heap memory: in a module's writable data, /", NULL),
+	       "global (data)");
 	void *libc = malloc(32);
-	EXPECT(dies_with(free_arg, libc, "not heap memory", NULL), "glibc's malloc");
+	EXPECT(dies_with(free_arg, libc, "not heap memory: in the brk heap", NULL),
+	       "glibc's malloc");
 	free(libc);
+	EXPECT(dies_with(free_arg, (void *)(uintptr_t)0x10000, "not heap memory: unmapped", NULL),
+	       "unmapped");
+	EXPECT(dies_with(free_arg, (void *)&test_foreign,
+			 "not heap memory: in a module's code or constants, /", NULL),
+	       "code");
 }
 
 static void overflow_free(void *arg)
