@@ -66,6 +66,10 @@
  *        that went back to its span hold the link, not the fill.
  *        With a fill set, mc_tls stays NULL, so every call takes the slow
  *        paths and the fast paths do not test for fills.
+ *   MA7. The background scavenger runs whenever the configuration asks for
+ *        it, even when the first start fails (inside the dynamic loader,
+ *        pthread_create answers EAGAIN): a failed start is retried on a
+ *        later slow path, up to 64 times.
  *
  * Locking: see malloc_internal.h for the order; this file takes init_lock
  * and, through span.c and cache.c, the others.
@@ -92,7 +96,8 @@ static hw_mutex init_lock = HW_MUTEX_INIT;
 static HW_THREAD_LOCAL bool in_init;
 static bool hooks_registered;    /* under init_lock */
 static int early_state;          /* atomic: 0, 1 registering, 2 registered */
-static int scav_restart;         /* atomic: set in a fork child (MA4) */
+static int scav_restart;         /* atomic: set in a fork child (MA4), after a failed start (MA7) */
+static int scav_retries = 64;    /* failed starts left to retry (MA7) */
 static const char *start_string; /* hw_mc_start's, under init_lock */
 static bool start_given;         /* under init_lock */
 static int env_pending;          /* atomic: MA5's late read is due */
@@ -155,6 +160,19 @@ static void announce(const hw_options *o, bool late)
 	}
 }
 
+/* Starts the heap's background scavenger (MA7). A start can fail where the
+ * first call comes from: inside the dynamic loader, before main (a preloaded
+ * library's first malloc, from libstdc++'s start-up), pthread_create answers
+ * EAGAIN. The start is then retried on a later slow path, up to
+ * scav_retries times, so a preloaded program still gets its scavenger. */
+static void start_scavenger(void)
+{
+	int rc = hw_heap_scavenger_start(mc_g.heap);
+	if (rc != 0 && rc != EALREADY &&
+	    __atomic_sub_fetch(&scav_retries, 1, __ATOMIC_RELAXED) > 0)
+		__atomic_store_n(&scav_restart, 1, __ATOMIC_RELAXED);
+}
+
 static bool init_locked(void)
 {
 	hw_options o;
@@ -205,7 +223,7 @@ static bool init_locked(void)
 	}
 	if (env_now) {
 		if (mc_cfg.background_scavenger)
-			(void)hw_heap_scavenger_start(h);
+			start_scavenger();
 		announce(&o, false);
 	} else {
 		__atomic_store_n(&env_pending, 1, __ATOMIC_RELAXED);
@@ -275,7 +293,7 @@ static void late_options(void)
 	if (o.memory_limit)
 		(void)hw_heap_set_memory_limit(mc_g.heap, o.memory_limit);
 	if (mc_cfg.background_scavenger)
-		(void)hw_heap_scavenger_start(mc_g.heap);
+		start_scavenger();
 	announce(&o, true);
 }
 
@@ -316,7 +334,7 @@ static void maybe_restart_scavenger(void)
 {
 	if (HW_UNLIKELY(__atomic_load_n(&scav_restart, __ATOMIC_RELAXED)) &&
 	    __atomic_exchange_n(&scav_restart, 0, __ATOMIC_RELAXED))
-		(void)hw_heap_scavenger_start(mc_g.heap);
+		start_scavenger();
 }
 
 /* MC4, MC6: slot p, whose state entry is st, of a class of size bytes
