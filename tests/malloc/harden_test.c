@@ -108,9 +108,10 @@ static void test_foreign(void)
 	EXPECT(dies_with(free_arg, &data_object,
 			 "not heap memory: in a module's writable data, /", NULL),
 	       "global (data)");
+	/* The C library's malloc is glibc's brk heap in a plain build, but a
+	 * sanitizer's or Valgrind's own memory under them: any description. */
 	void *libc = malloc(32);
-	EXPECT(dies_with(free_arg, libc, "not heap memory: in the brk heap", NULL),
-	       "glibc's malloc");
+	EXPECT(dies_with(free_arg, libc, "not heap memory: ", NULL), "the C library's malloc");
 	free(libc);
 	EXPECT(dies_with(free_arg, (void *)(uintptr_t)0x10000, "not heap memory: unmapped", NULL),
 	       "unmapped");
