@@ -32,6 +32,7 @@
  * Locking: none.
  */
 #include "fuzz.h"
+#include "harness.h"
 
 #include "options.h"
 
@@ -42,7 +43,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MAXW 64
 #define PREFIX "heapward: HEAPWARD_OPTIONS: "
@@ -55,8 +55,7 @@ static void fail(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "==%d==ERROR: heapward-difftest: options: %s\n", (int)getpid(), what);
-	fprintf(stderr, "SUMMARY: heapward-difftest: options: %s\n", what);
+	hw_harness_banner("options", what, "%s", "");
 	abort();
 }
 
