@@ -124,7 +124,9 @@ HW_API int hw_heap_free(hw_heap *h, void *p, size_t npages);
 /* Returns at least nbytes of free Ready memory to the OS when that much is
  * releasable (in whole free units), and never more than nbytes rounded up to
  * one unit (max(OS page, heap page)); returns the bytes released. SIZE_MAX
- * releases everything. Highest addresses go first; while at least one huge
+ * releases everything: when the call returns short of nbytes, no free page
+ * is left Ready (it waits for releases other threads have in flight).
+ * Highest addresses go first; while at least one huge
  * page is still to release, whole free huge pages go before the rest
  * (docs/scavenging.md). */
 HW_API size_t hw_heap_scavenge(hw_heap *h, size_t nbytes);

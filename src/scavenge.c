@@ -331,6 +331,17 @@ size_t hw_heap_scavenge(hw_heap *h, size_t nbytes)
 	hw_mutex_lock(&h->lock);
 	h->counters.scavenge_calls++;
 	size_t r = hw_scavenge_locked(h, nbytes, HW_SCAV_EXPLICIT);
+	/* Pages another thread is releasing right now are busy (I5), so this
+	 * call passed them over. When it fell short, wait for those calls to
+	 * settle and go on: on return no free Ready page is left that the
+	 * request could have taken (a release that failed brought its pages
+	 * back Ready, and the next pass takes them). */
+	while (r < nbytes && h->inflight > 0) {
+		hw_mutex_unlock(&h->lock);
+		hw_sleep_ns(20000);
+		hw_mutex_lock(&h->lock);
+		r += hw_scavenge_locked(h, nbytes - r, HW_SCAV_EXPLICIT);
+	}
 	hw_mutex_unlock(&h->lock);
 	return r;
 }
