@@ -262,6 +262,10 @@ void hw_grow_release_all(hw_heap *h);
  * R5). The caller has made the pages busy (I5) so nothing else touches them,
  * and holds the lock again on return. 0 or ENOMEM (only fault can fail). */
 int hw_scavenge_release_call(hw_heap *h, void *p, size_t bytes);
+/* Lets platform calls in flight (inflight > 0) make progress: drops the
+ * heap lock for a moment and takes it back. Callers loop on their own
+ * condition and re-read the heap afterwards. */
+void hw_scavenge_await_calls(hw_heap *h);
 size_t hw_scavenge_locked(hw_heap *h, size_t nbytes, hw_scav_reason why);
 /* Makes the released units overlapping [page, page + n) Ready. Returns 0
  * and sets *zeroed (every page of the range was released and reads zero),

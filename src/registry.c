@@ -56,11 +56,8 @@ static void lock_quiet(hw_heap *h)
 {
 	hw_mutex_lock(&h->lock);
 	h->no_unlock = true;
-	while (h->inflight > 0) {
-		hw_mutex_unlock(&h->lock);
-		hw_sleep_ns(20000);
-		hw_mutex_lock(&h->lock);
-	}
+	while (h->inflight > 0)
+		hw_scavenge_await_calls(h);
 }
 
 static void fork_prepare(void)

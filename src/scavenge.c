@@ -55,6 +55,14 @@ static int release_range(hw_heap *h, void *p, size_t bytes)
 	return 0;
 }
 
+void hw_scavenge_await_calls(hw_heap *h)
+{
+	HW_ASSERT_LOCKED(h);
+	hw_mutex_unlock(&h->lock);
+	hw_sleep_ns(20000); /* a release call takes tens of microseconds */
+	hw_mutex_lock(&h->lock);
+}
+
 int hw_scavenge_release_call(hw_heap *h, void *p, size_t bytes)
 {
 	if (!h->pf->caps.concurrent_calls || h->no_unlock)
@@ -337,9 +345,7 @@ size_t hw_heap_scavenge(hw_heap *h, size_t nbytes)
 	 * request could have taken (a release that failed brought its pages
 	 * back Ready, and the next pass takes them). */
 	while (r < nbytes && h->inflight > 0) {
-		hw_mutex_unlock(&h->lock);
-		hw_sleep_ns(20000);
-		hw_mutex_lock(&h->lock);
+		hw_scavenge_await_calls(h);
 		r += hw_scavenge_locked(h, nbytes - r, HW_SCAV_EXPLICIT);
 	}
 	hw_mutex_unlock(&h->lock);
