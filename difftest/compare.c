@@ -80,8 +80,9 @@ size_t hw_drv_sync_arenas(driver *d, bool may)
 
 static const char *kind_name(hw_page_kind k)
 {
-	static const char *const names[] = {"unmapped", "free-ready", "free-released", "in-use"};
-	return (unsigned)k < 4 ? names[k] : "?";
+	static const char *const names[] = {"unmapped", "free-ready", "free-released", "in-use",
+					    "guard"};
+	return (unsigned)k < 5 ? names[k] : "?";
 }
 
 static hw_page_kind expected_kind(const hw_model *m, size_t i, bool *head)
@@ -90,10 +91,20 @@ static hw_page_kind expected_kind(const hw_model *m, size_t i, bool *head)
 	*head = false;
 	if (s == HW_MP_READY)
 		return HW_PAGE_FREE_READY;
-	if (s == HW_MP_RELEASED)
+	if (hw_mp_released(s))
 		return HW_PAGE_FREE_RELEASED;
-	*head = i == 0 || m->page[i - 1] != s;
-	return HW_PAGE_INUSE;
+	*head = i == 0 || hw_mp_owner(m->page[i - 1]) != hw_mp_owner(s);
+	return s & HW_MP_GUARD ? HW_PAGE_GUARD : HW_PAGE_INUSE;
+}
+
+/* The platform state every page of the model must be in on the simulator. */
+static hw_mem_state expected_platform(const driver *d, uint32_t st)
+{
+	if (st == HW_MP_RESERVED || (st >= HW_MP_USED && (st & HW_MP_GUARD)))
+		return HW_MEM_RESERVED;
+	if (st != HW_MP_RELEASED)
+		return HW_MEM_READY;
+	return d->cfg.fault_on_free ? HW_MEM_RESERVED : HW_MEM_PREPARED;
 }
 
 void hw_drv_compare_page(driver *d, size_t i, bool platform)
@@ -111,9 +122,7 @@ void hw_drv_compare_page(driver *d, size_t i, bool platform)
 	if (!d->sim || !platform)
 		return;
 	hw_mem_state ps = hw_sim_state(d->pf, (void *)a);
-	hw_mem_state pw = want != HW_PAGE_FREE_RELEASED ? HW_MEM_READY
-			  : d->cfg.fault_on_free        ? HW_MEM_RESERVED
-							: HW_MEM_PREPARED;
+	hw_mem_state pw = expected_platform(d, d->m.page[i]);
 	if (ps != pw)
 		hw_drv_fail(d, "page %p (%s) is in platform state %d, expected %d", (void *)a,
 			    kind_name(want), (int)ps, (int)pw);
@@ -149,8 +158,10 @@ static void compare_chunk_bits(driver *d, const hw_model_arena *ar, size_t off, 
 	/* The heap's vectors start at the word holding page j0. */
 	size_t w0 = j0 / 64;
 	uint64_t h_alloc[CHUNK_WORDS], h_head[CHUNK_WORDS], h_rel[CHUNK_WORDS];
+	uint64_t h_guard[CHUNK_WORDS];
+	const hw_page_bits hv = {h_alloc, h_head, h_rel, h_guard};
 	if (hw_heap_page_bits(d->h, (void *)(ar->base + (off + w0 * 64) * d->P), j1 - w0 * 64,
-			      h_alloc, h_head, h_rel) != 0) {
+			      &hv) != 0) {
 		hw_drv_compare_page(d, i0 + j0, false);
 		if (!d->failed)
 			hw_drv_fail(d, "page %p is in an arena but in no chunk of the heap",
@@ -158,26 +169,35 @@ static void compare_chunk_bits(driver *d, const hw_model_arena *ar, size_t off, 
 		return;
 	}
 	uint64_t alloc[CHUNK_WORDS] = {0}, head[CHUNK_WORDS] = {0};
-	uint64_t rel[CHUNK_WORDS] = {0}, mask[CHUNK_WORDS] = {0};
+	uint64_t rel[CHUNK_WORDS] = {0}, guard[CHUNK_WORDS] = {0}, mask[CHUNK_WORDS] = {0};
 	/* A run head is an in-use page whose predecessor is not the same
-	 * object (expected_kind); READY never equals an object. */
-	uint32_t prev = i0 + j0 == 0 ? HW_MP_READY : page[i0 + j0 - 1];
+	 * object (expected_kind); READY never equals an object. The guard
+	 * bit is on guard pages and on free pages Reserved because they were
+	 * guard pages (I15). */
+	uint32_t prev = i0 + j0 == 0 ? HW_MP_READY : hw_mp_owner(page[i0 + j0 - 1]);
 	for (size_t j = j0; j < j1; j++) {
 		uint32_t st = page[i0 + j];
 		uint64_t bit = 1ull << (j % 64);
 		mask[j / 64] |= bit;
 		if (st >= HW_MP_USED) {
 			alloc[j / 64] |= bit;
-			if (st != prev)
+			if (hw_mp_owner(st) != prev)
 				head[j / 64] |= bit;
-		} else if (st == HW_MP_RELEASED) {
+			if (st & HW_MP_GUARD)
+				guard[j / 64] |= bit;
+		} else if (hw_mp_released(st)) {
 			rel[j / 64] |= bit;
+			if (st == HW_MP_RESERVED)
+				guard[j / 64] |= bit;
 		}
-		prev = st;
+		prev = hw_mp_owner(st);
 	}
 	for (size_t w = w0; w <= (j1 - 1) / 64; w++) {
 		uint64_t ha = h_alloc[w - w0], hh = h_head[w - w0], hr = h_rel[w - w0];
-		uint64_t diff = ((alloc[w] ^ ha) | (head[w] ^ hh) | (rel[w] ^ hr)) & mask[w];
+		uint64_t hg = h_guard[w - w0];
+		uint64_t diff =
+			((alloc[w] ^ ha) | (head[w] ^ hh) | (rel[w] ^ hr) | (guard[w] ^ hg)) &
+			mask[w];
 		if (diff == 0)
 			continue;
 		unsigned b = (unsigned)__builtin_ctzll(diff);
@@ -186,11 +206,12 @@ static void compare_chunk_bits(driver *d, const hw_model_arena *ar, size_t off, 
 		if (!d->failed)
 			hw_drv_fail(
 				d,
-				"page %p: the heap's bitmaps say alloc %d, head %d, released %d; "
-				"the model %d, %d, %d",
+				"page %p: the heap's bitmaps say alloc %d, head %d, released %d, "
+				"guard %d; the model %d, %d, %d, %d",
 				(void *)hw_model_addr(&d->m, i), (int)(ha >> b & 1),
-				(int)(hh >> b & 1), (int)(hr >> b & 1), (int)(alloc[w] >> b & 1),
-				(int)(head[w] >> b & 1), (int)(rel[w] >> b & 1));
+				(int)(hh >> b & 1), (int)(hr >> b & 1), (int)(hg >> b & 1),
+				(int)(alloc[w] >> b & 1), (int)(head[w] >> b & 1),
+				(int)(rel[w] >> b & 1), (int)(guard[w] >> b & 1));
 		return;
 	}
 }
@@ -209,14 +230,6 @@ static void compare_bits(driver *d, size_t lo, size_t hi)
 			from = end;
 		}
 	}
-}
-
-/* The platform state every page of the model must be in on the simulator. */
-static hw_mem_state expected_platform(const driver *d, uint32_t st)
-{
-	if (st != HW_MP_RELEASED)
-		return HW_MEM_READY;
-	return d->cfg.fault_on_free ? HW_MEM_RESERVED : HW_MEM_PREPARED;
 }
 
 /* Every simulated page under the model's pages, a run of equal expected
@@ -259,12 +272,12 @@ void hw_drv_compare_all(driver *d)
 	}
 	/* On Linux, released runs must hold no memory. */
 	for (size_t i = 0; i < d->m.npages && !d->sim && !d->failed;) {
-		if (d->m.page[i] != HW_MP_RELEASED) {
+		if (!hw_mp_released(d->m.page[i])) {
 			i++;
 			continue;
 		}
 		size_t j = i + 1;
-		while (j < d->m.npages && d->m.page[j] == HW_MP_RELEASED &&
+		while (j < d->m.npages && hw_mp_released(d->m.page[j]) &&
 		       hw_model_addr(&d->m, j) == hw_model_addr(&d->m, j - 1) + d->P)
 			j++;
 		size_t res =
@@ -296,6 +309,7 @@ void hw_drv_compare_stats(driver *d, const hw_heap_stats *st)
 	EXPECT_EQ(inuse, hw_model_inuse_bytes(m));
 	EXPECT_EQ(idle, hw_model_mapped_bytes(m) - hw_model_inuse_bytes(m));
 	EXPECT_EQ(released, hw_model_released_bytes(m));
+	EXPECT_EQ(guarded, hw_model_guarded_bytes(m));
 	EXPECT_EQ(ready, hw_model_ready_bytes(m));
 	EXPECT_EQ(memory_limit, d->limit);
 	EXPECT_EQ(arenas, m->narenas);
@@ -310,6 +324,8 @@ void hw_drv_compare_stats(driver *d, const hw_heap_stats *st)
 	EXPECT_EQ(grow_scavenged_bytes, d->want.grow);
 	EXPECT_EQ(limit_exceeded, d->want.limit_exceeded);
 	EXPECT_EQ(fault_failures, d->want.fault_failures);
+	EXPECT_EQ(invalid_guards, d->want.invalid_guards);
+	EXPECT_EQ(guard_failures, d->want.guard_failures);
 	if (st->released > st->idle)
 		hw_drv_fail(d, "stats: released %zu > idle %zu", st->released, st->idle);
 	for (int k = 0; k < HW_SYS_NKINDS && !d->failed; k++) {

@@ -205,6 +205,22 @@ static void encoder_inverts_the_decoder(void)
 					 back.extra == aim.extra,
 		       "aimed free %u", v);
 	}
+	for (unsigned v = 0; v < 2 * 2 * 34; v++) {
+		hw_ops_guard g = {.index = (uint16_t)(v * 997),
+				  .npages = v / 4,
+				  .from_end = (v >> 1) & 1,
+				  .offset = v & 1 ? 0xfff + (v / 4 == 33) : v * 31};
+		hw_ops_guard back;
+		int rc = hw_ops_enc_guard(r, v & 1, &g);
+		op = decode_one(r);
+		hw_ops_guard_decode(&op, &back);
+		EXPECT(g.npages > 31 || g.offset > 0xfff
+			       ? rc == -1
+			       : rc == 0 && op.code == (v & 1 ? HW_OP_UNGUARD : HW_OP_GUARD) &&
+					 back.index == g.index && back.npages == g.npages &&
+					 back.from_end == g.from_end && back.offset == g.offset,
+		       "guard %u", v);
+	}
 	for (unsigned code = 0; code < 64; code++) {
 		bool plain = code == HW_OP_NOP || code == HW_OP_SCAVENGE_ALL ||
 			     code == HW_OP_VALIDATE || code == HW_OP_STATS ||

@@ -70,6 +70,7 @@
 typedef struct expect {
 	uint64_t allocs, frees, invalid_frees, scavenge_calls, scavenged;
 	uint64_t bg, limit, grow, limit_exceeded, fault_failures, grows;
+	uint64_t invalid_guards, guard_failures;
 } expect;
 
 typedef struct freed_run {
@@ -125,6 +126,7 @@ bool hw_drv_stamped(size_t j, size_t n);
 bool hw_drv_stamp(driver *d, const hw_model_obj *o);
 bool hw_drv_check_stamps(driver *d, const hw_model_obj *o, const char *when);
 bool hw_drv_check_zero(driver *d, const hw_model_obj *o);
+void hw_drv_restamp(driver *d, const hw_model_obj *o, size_t first, size_t n);
 
 /* ---- heap_ops.c ---- */
 void hw_drv_free_obj(driver *d, size_t k);

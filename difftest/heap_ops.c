@@ -245,17 +245,12 @@ void hw_drv_free_obj(driver *d, size_t k)
 			    (void *)o.addr, o.npages, rc);
 		return;
 	}
-	bool released = d->cfg.fault_on_free;
-	if (released && hw_drv_platform_failures(d) != pf0) {
-		/* The fault was refused: the run stays Ready and is counted. */
-		hw_heap_stats st;
-		hw_drv_stats(d, &st);
-		if (st.fault_failures == d->want.fault_failures + 1) {
-			released = false;
-			d->want.fault_failures++;
-		}
-	}
-	hw_model_free(&d->m, k, released);
+	hw_model_free(&d->m, k, d->cfg.fault_on_free);
+	if (d->cfg.fault_on_free && hw_drv_platform_failures(d) != pf0)
+		/* A refused fault call leaves its stretch (between guard pages)
+		 * free and Ready, and is counted. */
+		d->want.fault_failures +=
+			hw_model_free_settle(&d->m, o.addr, o.npages, heap_page_released, d);
 	d->want.frees++;
 	ring_push(d, o.addr, o.npages);
 }
@@ -510,10 +505,12 @@ static void do_touch(driver *d, const hw_op *op)
 	/* K1 of src/track.h: every byte outside a live run is poisoned; a
 	 * probe of a poisoned byte would be an ASan report, not a trap. */
 	bool poisoned = __asan_address_is_poisoned((void *)a) != 0;
-	if (poisoned != (s < HW_MP_USED)) {
+	bool dead = s < HW_MP_USED || (s & HW_MP_GUARD);
+	if (poisoned != dead) {
 		hw_drv_fail(d, "page %p is %s under ASan but %s in the model", (void *)a,
 			    poisoned ? "poisoned" : "unpoisoned",
-			    s < HW_MP_USED ? "free" : "in use");
+			    s < HW_MP_USED ? "free" : dead ? "a guard page"
+							   : "in use");
 		return;
 	}
 	if (poisoned) {
@@ -524,8 +521,11 @@ static void do_touch(driver *d, const hw_op *op)
 	bool expect_trap;
 	hw_trap_kind want_kind = HW_TRAP_ACCERR;
 	if (d->sim) {
-		expect_trap = s == HW_MP_RELEASED;
+		expect_trap = hw_mp_released(s) || (s & HW_MP_GUARD);
 		/* The sim falls back to guard markers when out of VMAs. */
+	} else if (s == HW_MP_RESERVED || (s & HW_MP_GUARD)) {
+		expect_trap = true;
+		want_kind = d->pf->caps.guard == HW_GUARD_MADVISE ? HW_TRAP_MAPERR : HW_TRAP_ACCERR;
 	} else if (s == HW_MP_RELEASED) {
 		if (!d->cfg.fault_on_free) {
 			/* Prepared on Linux: readable, and a read would map the
@@ -543,8 +543,10 @@ static void do_touch(driver *d, const hw_op *op)
 		     (unsigned long long)a, hw_trap_kind_name(k));
 	if ((k != HW_TRAP_NONE) != expect_trap)
 		hw_drv_fail(d, "stale access to %p (%s in the model) %s", (void *)a,
-			    s == HW_MP_RELEASED ? "released" : s == HW_MP_READY ? "free-ready"
-										: "in use",
+			    hw_mp_released(s)  ? "released"
+			    : s == HW_MP_READY ? "free-ready"
+			    : s & HW_MP_GUARD  ? "a guard page"
+					       : "in use",
 			    k != HW_TRAP_NONE ? "trapped" : "did not trap");
 	else if (expect_trap && !d->sim && k != want_kind)
 		hw_drv_fail(d, "stale access to %p trapped as %s, expected %s", (void *)a,
@@ -679,6 +681,64 @@ skip:
 	hw_drv_trace(d, "\t/* aimed free: no candidate */\n");
 }
 
+/* GUARD and UNGUARD (ops.h): the range from the op's fields, which may
+ * leave the object (the heap must refuse what the model refuses, wherever
+ * the range lands); a refused platform call leaves the pages as they were
+ * (HO1). A page just guarded must trap. */
+static void do_guard(driver *d, const hw_op *op, bool unguard)
+{
+	const char *name = unguard ? "unguard" : "guard";
+	hw_ops_guard g;
+	hw_ops_guard_decode(op, &g);
+	if (d->m.nlive == 0) {
+		hw_drv_trace(d, "\t/* %s: nothing live */\n", name);
+		return;
+	}
+	const hw_model_obj *o = &d->m.live[g.index % d->m.nlive];
+	if (g.from_end && g.npages + g.offset > o->npages) {
+		hw_drv_trace(d, "\t/* %s: before p%u's start */\n", name, (unsigned)o->id);
+		return;
+	}
+	size_t off = g.from_end ? o->npages - g.npages - g.offset : g.offset;
+	uintptr_t p = o->addr + off * d->P;
+	size_t k = 0, first = 0;
+	const char *why = hw_model_guard_problem(&d->m, p, g.npages, unguard, &k, &first);
+	uint64_t reports0 = d->reports, pf0 = hw_drv_platform_failures(d);
+	errno = 0;
+	int rc = unguard ? hw_heap_unguard(d->h, (void *)p, g.npages)
+			 : hw_heap_guard(d->h, (void *)p, g.npages);
+	hw_drv_trace(d, "\thw_heap_%s(h, (void *)%#llx, %u); /* -> %d%s%s */\n", name,
+		     (unsigned long long)p, g.npages, rc, why ? ", invalid: " : "", why ? why : "");
+	if (why) {
+		if (rc != EINVAL || d->reports != reports0 + 1)
+			hw_drv_fail(d, "%s of %u pages at %p (%s) returned %d with %llu reports, "
+				       "not EINVAL with one",
+				    name, g.npages, (void *)p, why, rc,
+				    (unsigned long long)(d->reports - reports0));
+		d->want.invalid_guards++;
+		return;
+	}
+	if (rc == ENOMEM && hw_drv_platform_failures(d) != pf0) {
+		d->want.guard_failures++;
+		return;
+	}
+	if (rc != 0) {
+		hw_drv_fail(d, "%s of %u pages at %p returned %d", name, g.npages, (void *)p, rc);
+		return;
+	}
+	hw_model_guard(&d->m, k, first, g.npages, unguard);
+	if (unguard) {
+		hw_drv_restamp(d, &d->m.live[k], first, g.npages);
+		return;
+	}
+#if !HW_TRACK_ASAN
+	/* Under ASan the page is poisoned (K1): a probe would be a report. */
+	hw_trap_kind t = hw_trap_probe((volatile void *)p, false);
+	if (t == HW_TRAP_NONE)
+		hw_drv_fail(d, "guard page %p did not trap", (void *)p);
+#endif
+}
+
 /* One handler per row of the op table (ops.h HW_HEAP_OPS), named op_NAME. */
 static void op_NOP(driver *d, const hw_op *op)
 {
@@ -728,6 +788,8 @@ static void op_FREE_ALL(driver *d, const hw_op *op)
 		hw_drv_free_obj(d, 0);
 }
 static void op_AIMED_FREE(driver *d, const hw_op *op) { do_aimed_free(d, op); }
+static void op_GUARD(driver *d, const hw_op *op) { do_guard(d, op, false); }
+static void op_UNGUARD(driver *d, const hw_op *op) { do_guard(d, op, true); }
 
 typedef struct op_row {
 	void (*handler)(driver *d, const hw_op *op);
@@ -798,6 +860,10 @@ void hw_driver_generate(uint64_t *seed, size_t nops, uint8_t *out)
 			b = (x >> 63) ? 0 : (uint16_t)((x >> 8) & 0x3ff);
 		} else if (op == HW_OP_INJECT) {
 			b = (uint16_t)((x >> 8) & 7);
+		} else if (op == HW_OP_GUARD || op == HW_OP_UNGUARD) {
+			/* A page or a few, at or near either end of the object. */
+			a = (uint8_t)((a & 0x20) | (1 + ((x >> 40) & 3)));
+			c = (uint32_t)((x >> 44) & 3);
 		}
 		hw_ops_put(out + i * HW_OPS_RECORD, op, a, b, c);
 	}

@@ -165,7 +165,7 @@ size_t hw_model_index(const hw_model *m, uintptr_t addr)
 	return SIZE_MAX;
 }
 
-static bool is_free(uint32_t s) { return s == HW_MP_READY || s == HW_MP_RELEASED; }
+static bool is_free(uint32_t s) { return s < HW_MP_USED; }
 
 size_t hw_model_fit(const hw_model *m, size_t n, size_t align)
 {
@@ -212,15 +212,15 @@ hw_model_obj *hw_model_alloc(hw_model *m, size_t start, size_t n)
 		return NULL;
 	bool all_released = true;
 	for (size_t i = start; i < start + n; i++)
-		all_released &= m->page[i] == HW_MP_RELEASED;
+		all_released &= hw_mp_released(m->page[i]);
 	size_t lo = start, hi = start + n;
 	for (size_t i = start; i < start + n; i++) {
-		if (m->page[i] != HW_MP_RELEASED)
+		if (!hw_mp_released(m->page[i]))
 			continue;
 		/* The unit holding a released page is wholly released (M4). */
 		size_t us = group_start(m, i, m->u);
 		for (size_t j = us; j < us + m->u; j++) {
-			if (m->page[j] == HW_MP_RELEASED) {
+			if (hw_mp_released(m->page[j])) {
 				m->page[j] = HW_MP_READY;
 				m->released_pages--;
 			}
@@ -256,14 +256,74 @@ void hw_model_free(hw_model *m, size_t k, bool released)
 {
 	hw_model_obj o = m->live[k];
 	size_t s = hw_model_index(m, o.addr);
-	for (size_t i = s; i < s + o.npages; i++)
-		m->page[i] = released ? HW_MP_RELEASED : HW_MP_READY;
+	for (size_t i = s; i < s + o.npages; i++) {
+		bool guard = (m->page[i] & HW_MP_GUARD) != 0;
+		m->page[i] = released ? HW_MP_RELEASED : guard ? HW_MP_RESERVED
+							       : HW_MP_READY;
+		m->released_pages += released || guard;
+		m->guarded_pages -= guard;
+	}
 	m->inuse_pages -= o.npages;
-	if (released)
-		m->released_pages += o.npages;
 	memmove(m->live + k, m->live + k + 1, (m->nlive - k - 1) * sizeof *m->live);
 	m->nlive--;
 	touch(m, s, s + o.npages);
+}
+
+size_t hw_model_free_settle(hw_model *m, uintptr_t addr, size_t n,
+			    bool (*is_released)(void *ctx, uintptr_t addr), void *ctx)
+{
+	size_t s = hw_model_index(m, addr), stretches = 0;
+	bool prev = false;
+	for (size_t i = s; i < s + n; i++) {
+		bool back = !is_released(ctx, hw_model_addr(m, i));
+		if (back) {
+			m->page[i] = HW_MP_READY;
+			m->released_pages--;
+		}
+		stretches += back && !prev;
+		prev = back;
+	}
+	touch(m, s, s + n);
+	return stretches;
+}
+
+const char *hw_model_guard_problem(const hw_model *m, uintptr_t addr, size_t n, bool unguard,
+				   size_t *k, size_t *first)
+{
+	size_t s = hw_model_index(m, addr);
+	if (s == SIZE_MAX || m->page[s] < HW_MP_USED)
+		return "pages are not all in an allocated run";
+	if (addr % (m->u * m->P) != 0)
+		return "pointer is not aligned to the guard unit";
+	if (n == 0 || n % m->u != 0)
+		return "page count is not a whole number of guard units";
+	uint32_t owner = hw_mp_owner(m->page[s]);
+	size_t j = 0;
+	while (m->live[j].id != owner - HW_MP_USED)
+		j++;
+	const hw_model_obj *o = &m->live[j];
+	size_t start = hw_model_index(m, o->addr);
+	if (s - start + n > o->npages)
+		return "pages run past the end of the object";
+	for (size_t i = s; i < s + n; i++)
+		if (((m->page[i] & HW_MP_GUARD) != 0) != unguard)
+			return unguard ? "pages are not all guard pages"
+				       : "pages include guard pages already";
+	*k = j;
+	*first = s - start;
+	return NULL;
+}
+
+void hw_model_guard(hw_model *m, size_t k, size_t first, size_t n, bool unguard)
+{
+	size_t s = hw_model_index(m, m->live[k].addr) + first;
+	for (size_t i = s; i < s + n; i++)
+		m->page[i] = unguard ? m->page[i] & ~HW_MP_GUARD : m->page[i] | HW_MP_GUARD;
+	if (unguard)
+		m->guarded_pages -= n;
+	else
+		m->guarded_pages += n;
+	touch(m, s, s + n);
 }
 
 /* Releases the Ready pages of [s, s + g) as plan item `item`, journaling
@@ -400,29 +460,30 @@ size_t hw_model_scavenge_settle(hw_model *m, bool (*is_released)(void *ctx, uint
 
 int hw_model_check(const hw_model *m, char *msg, size_t len)
 {
-	size_t inuse = 0, rel = 0;
+	size_t inuse = 0, rel = 0, guard = 0;
 	for (size_t i = 0; i < m->npages; i++) {
 		uint32_t s = m->page[i];
-		if (s == HW_MP_RELEASED)
+		if (hw_mp_released(s))
 			rel++;
 		else if (s >= HW_MP_USED)
 			inuse++;
+		guard += (s & HW_MP_GUARD) != 0;
 		if (i > 0 && hw_model_addr(m, i - 1) >= hw_model_addr(m, i)) {
 			snprintf(msg, len, "model: page %zu out of address order", i);
 			return -1;
 		}
 	}
-	if (inuse != m->inuse_pages || rel != m->released_pages) {
-		snprintf(msg, len, "model: counts inuse %zu/%zu released %zu/%zu", inuse,
-			 m->inuse_pages, rel, m->released_pages);
+	if (inuse != m->inuse_pages || rel != m->released_pages || guard != m->guarded_pages) {
+		snprintf(msg, len, "model: counts inuse %zu/%zu released %zu/%zu guarded %zu/%zu",
+			 inuse, m->inuse_pages, rel, m->released_pages, guard, m->guarded_pages);
 		return -1;
 	}
 	for (size_t i = 0; i < m->npages; i++) {
-		if (m->page[i] != HW_MP_RELEASED)
+		if (!hw_mp_released(m->page[i]))
 			continue;
 		size_t us = group_start(m, i, m->u);
 		for (size_t j = us; us != SIZE_MAX && j < us + m->u; j++) {
-			if (m->page[j] != HW_MP_RELEASED) {
+			if (!hw_mp_released(m->page[j])) {
 				snprintf(msg, len, "model: unit at page %zu partly released", us);
 				return -1;
 			}

@@ -1,7 +1,8 @@
 /* model.h: the reference model of the heap, deliberately simple.
  *
  * Owns: one state per heap page over the arenas the heap has reported (free
- * and Ready, free and released, or in use by live object k), the live
+ * and Ready, free and released, free and Reserved because it was a guard
+ * page, or in use by live object k, maybe as one of its guard pages), the live
  * objects, and the heap's documented policies written as plain linear scans:
  * lowest-address first fit (aligned fits take the lowest run of
  * n + align_pages - 1 pages), making released units Ready, and the two-pass
@@ -11,10 +12,14 @@
  *   M1. page[] lists every mapped page in address order; arena[] lists the
  *       arenas in address order and arena[k].first is the index of its first
  *       page. Runs cross arena boundaries only where the arenas touch.
- *   M2. page[i] is HW_MP_READY, HW_MP_RELEASED, or HW_MP_USED + id of the
- *       live object covering it; inuse_pages and released_pages count them.
+ *   M2. page[i] is HW_MP_READY, HW_MP_RELEASED, HW_MP_RESERVED, or
+ *       HW_MP_USED + id of the live object covering it, with HW_MP_GUARD
+ *       set on its guard pages; inuse_pages counts in-use pages (guard pages
+ *       too), released_pages the RELEASED and RESERVED ones, guarded_pages
+ *       the guard pages.
  *   M3. live[] is ordered by allocation (oldest first); ids are unique.
- *   M4. Released pages come in whole aligned units of u pages.
+ *   M4. Released pages, and guard pages, come in whole aligned units of u
+ *       pages.
  *   M5. [dirty_lo, dirty_hi) covers every page whose state changed since
  *       the last hw_model_dirty_reset (empty when dirty_lo >= dirty_hi);
  *       pages of arenas added since then are not in it.
@@ -29,8 +34,14 @@
 #include <stdint.h>
 
 #define HW_MP_READY 0u
-#define HW_MP_RELEASED 1u
-#define HW_MP_USED 2u
+#define HW_MP_RELEASED 1u       /* Prepared (Reserved when the heap faults freed runs) */
+#define HW_MP_RESERVED 2u       /* released and Reserved: a freed object's guard page */
+#define HW_MP_USED 3u           /* + the live object's id */
+#define HW_MP_GUARD 0x80000000u /* on an in-use page: one of its object's guard pages */
+
+static inline bool hw_mp_released(uint32_t s) { return s == HW_MP_RELEASED || s == HW_MP_RESERVED; }
+/* The object state of an in-use page without its guard flag. */
+static inline uint32_t hw_mp_owner(uint32_t s) { return s & ~HW_MP_GUARD; }
 
 typedef struct hw_model_obj {
 	uintptr_t addr;
@@ -66,7 +77,7 @@ typedef struct hw_model {
 	hw_model_obj *live;
 	size_t nlive, live_cap;
 	uint32_t next_id;
-	size_t inuse_pages, released_pages;
+	size_t inuse_pages, released_pages, guarded_pages;
 	size_t dirty_lo, dirty_hi;
 
 	/* What the last hw_model_scavenge released, in release order. */
@@ -99,8 +110,27 @@ hw_model_obj *hw_model_alloc(hw_model *m, size_t start, size_t n);
 long hw_model_find_live(const hw_model *m, uintptr_t addr, size_t npages);
 
 /* Frees live[k]: its pages become free, released when `released` (the
- * fault_on_free path; needs u == 1), Ready otherwise. */
+ * fault_on_free path; needs u == 1), Ready otherwise; its guard pages
+ * become RELEASED when `released`, RESERVED otherwise. */
 void hw_model_free(hw_model *m, size_t k, bool released);
+
+/* After a free with released == true that may have had fault calls
+ * refused: is_released(ctx, addr) reports the heap's view of each of the n
+ * pages from addr (the freed run); pages the heap left Ready revert to
+ * Ready. Returns the number of maximal stretches reverted (one per refused
+ * call). */
+size_t hw_model_free_settle(hw_model *m, uintptr_t addr, size_t n,
+			    bool (*is_released)(void *ctx, uintptr_t addr), void *ctx);
+
+/* Why the n pages from addr cannot be guarded (unguard: unguarded), or
+ * NULL with *k the live object holding them and *first their first page's
+ * offset in it: the heapward.h rules (whole aligned units inside one live
+ * object; none a guard page yet, or all of them). */
+const char *hw_model_guard_problem(const hw_model *m, uintptr_t addr, size_t n, bool unguard,
+				   size_t *k, size_t *first);
+/* Guards (unguard: unguards) pages [first, first + n) of live[k]; the range
+ * passed hw_model_guard_problem. */
+void hw_model_guard(hw_model *m, size_t k, size_t first, size_t n, bool unguard);
 
 /* The documented scavenge of nbytes, applied; returns the bytes released
  * and leaves the journal describing it. */
@@ -118,9 +148,10 @@ size_t hw_model_scavenge_settle(hw_model *m, bool (*is_released)(void *ctx, uint
 static inline size_t hw_model_mapped_bytes(const hw_model *m) { return m->npages * m->P; }
 static inline size_t hw_model_inuse_bytes(const hw_model *m) { return m->inuse_pages * m->P; }
 static inline size_t hw_model_released_bytes(const hw_model *m) { return m->released_pages * m->P; }
+static inline size_t hw_model_guarded_bytes(const hw_model *m) { return m->guarded_pages * m->P; }
 static inline size_t hw_model_ready_bytes(const hw_model *m)
 {
-	return (m->npages - m->released_pages) * m->P;
+	return (m->npages - m->released_pages - m->guarded_pages) * m->P;
 }
 
 void hw_model_dirty_reset(hw_model *m);

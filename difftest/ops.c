@@ -134,6 +134,14 @@ void hw_ops_aim_decode(const hw_op *op, hw_ops_aim *out)
 	out->extra = 1 + ((op->b >> 2) & 7u);
 }
 
+void hw_ops_guard_decode(const hw_op *op, hw_ops_guard *out)
+{
+	out->index = op->b;
+	out->npages = op->a & 0x1fu;
+	out->from_end = (op->a & 0x20) != 0;
+	out->offset = op->c & 0xfffu;
+}
+
 static const char *const heap_names[HW_OP_HEAP_COUNT_] = {
 #define HW_OPS_NAME_(name, code, str, changes, weight) [code] = str,
 	HW_HEAP_OPS(HW_OPS_NAME_)
@@ -287,6 +295,15 @@ int hw_ops_enc_aimed_free(uint8_t *out, const hw_ops_aim *aim)
 	uint8_t a = (uint8_t)(aim->chunk_edge | aim->from_freed << 1);
 	uint16_t b = (uint16_t)(aim->how | (aim->extra - 1) << 2);
 	hw_ops_put(out, HW_OP_AIMED_FREE, a, b, aim->index);
+	return 0;
+}
+
+int hw_ops_enc_guard(uint8_t *out, bool unguard, const hw_ops_guard *g)
+{
+	if (g->npages > 0x1f || g->offset > 0xfff)
+		return -1;
+	uint8_t a = (uint8_t)(g->npages | (g->from_end ? 0x20u : 0u));
+	hw_ops_put(out, unguard ? HW_OP_UNGUARD : HW_OP_GUARD, a, g->index, g->offset);
 	return 0;
 }
 

@@ -84,7 +84,11 @@ void hw_ops_put(uint8_t *out, uint8_t op, uint8_t a, uint16_t b, uint32_t c);
  *                  (b & 3) that reaches 0 exactly to the end of the next
  *                  run, 1 into it by 1 + ((b >> 2) & 7) pages, 2 past its
  *                  own end by 1 + ((b >> 2) & 7), 3 exactly to the next
- *                  run's start */
+ *                  run's start
+ *   GUARD          hw_heap_guard on live object b % live: a & 0x1f pages
+ *                  (0: an invalid count), from page c & 0xfff of the object,
+ *                  or (a & 0x20) ending that many pages before its end
+ *   UNGUARD        hw_heap_unguard, with GUARD's fields */
 #define HW_HEAP_OPS(X)                                    \
 	X(NOP, 0x00, "nop", false, 0)                     \
 	X(ALLOC, 0x01, "alloc", true, 300)                \
@@ -102,7 +106,9 @@ void hw_ops_put(uint8_t *out, uint8_t op, uint8_t a, uint16_t b, uint32_t c);
 	X(STATS, 0x0d, "stats", false, 10)                \
 	X(VERIFY, 0x0e, "verify", false, 20)              \
 	X(FREE_ALL, 0x0f, "free_all", true, 5)            \
-	X(AIMED_FREE, 0x10, "aimed_free", true, 30)
+	X(AIMED_FREE, 0x10, "aimed_free", true, 30)       \
+	X(GUARD, 0x11, "guard", true, 30)                 \
+	X(UNGUARD, 0x12, "unguard", true, 15)
 
 enum {
 #define HW_OPS_ENUM_(name, code, str, changes, weight) HW_OP_##name = code,
@@ -169,6 +175,15 @@ typedef struct hw_ops_aim {
 } hw_ops_aim;
 void hw_ops_aim_decode(const hw_op *op, hw_ops_aim *out);
 
+/* GUARD's and UNGUARD's fields (see HW_HEAP_OPS). */
+typedef struct hw_ops_guard {
+	uint16_t index;  /* b: live object index % live */
+	unsigned npages; /* a & 0x1f */
+	bool from_end;   /* a & 0x20: offset counts back from the object's end */
+	unsigned offset; /* c & 0xfff, in pages */
+} hw_ops_guard;
+void hw_ops_guard_decode(const hw_op *op, hw_ops_guard *out);
+
 const char *hw_ops_heap_name(uint8_t code);
 
 /* ---- encoders of heap records (O5) ---------------------------------------- */
@@ -208,6 +223,8 @@ int hw_ops_enc_touch_stale(uint8_t *out, unsigned slot, uint16_t page);
  * live object index (modulo the live count). */
 int hw_ops_enc_invalid_free(uint8_t *out, unsigned kind, uint16_t arg, uint32_t object);
 int hw_ops_enc_aimed_free(uint8_t *out, const hw_ops_aim *aim);
+/* GUARD (unguard false) or UNGUARD: npages 0 to 31, offset 0 to 4095. */
+int hw_ops_enc_guard(uint8_t *out, bool unguard, const hw_ops_guard *g);
 /* The ops without arguments: NOP, SCAVENGE_ALL, VALIDATE, STATS, VERIFY,
  * FREE_ALL; -1 for any other code. */
 int hw_ops_enc_plain(uint8_t *out, uint8_t code);

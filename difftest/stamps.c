@@ -9,7 +9,8 @@
  *        all of them up to STAMPS pages, STAMPS spread pages beyond, and the
  *        run's last word), checked at free and at verify ops; a zeroed run
  *        reads zero over its first 256 bytes and at those places before it
- *        is stamped.
+ *        is stamped. Guard pages carry none (their contents are gone, and a
+ *        read traps); pages unguarded are stamped again.
  *
  * Locking: none; one run at a time (driver.h).
  */
@@ -66,10 +67,29 @@ bool hw_drv_stamp(driver *d, const hw_model_obj *o)
 	return true;
 }
 
+/* Whether page j of o is one of its guard pages (the model's view). */
+static bool guard_page(const driver *d, size_t first, size_t j)
+{
+	return (d->m.page[first + j] & HW_MP_GUARD) != 0;
+}
+
+void hw_drv_restamp(driver *d, const hw_model_obj *o, size_t first, size_t n)
+{
+	for (size_t j = first; j < first + n; j++) {
+		if (hw_drv_stamped(j, o->npages))
+			*(volatile uint64_t *)(o->addr + j * d->P) = stamp_value(o, j);
+		if (j == o->npages - 1)
+			*(volatile uint64_t *)tail_word(d, o) = ~stamp_value(o, 0);
+	}
+}
+
 bool hw_drv_check_stamps(driver *d, const hw_model_obj *o, const char *when)
 {
+	size_t first = hw_model_index(&d->m, o->addr);
 	for (size_t j = 0; j <= o->npages; j++) {
 		if (j < o->npages && !hw_drv_stamped(j, o->npages))
+			continue;
+		if (guard_page(d, first, j < o->npages ? j : o->npages - 1))
 			continue;
 		const volatile uint64_t *w = j < o->npages ? (uint64_t *)(o->addr + j * d->P)
 							   : tail_word(d, o);

@@ -124,6 +124,10 @@ static void invalid_free(seed *s, unsigned kind, uint16_t arg, uint32_t object)
 }
 
 static void aimed_free(seed *s, hw_ops_aim aim) { ok(hw_ops_enc_aimed_free(next(s), &aim)); }
+static void guard(seed *s, bool unguard, hw_ops_guard g)
+{
+	ok(hw_ops_enc_guard(next(s), unguard, &g));
+}
 
 /* Record 0 of a pagebits input: the maps' initial fill (byte 0 bits 0-1:
  * clear, set, random, sparse random) and the random seed (c). */
@@ -459,6 +463,58 @@ static void heap_seeds(const char *dir, const char *t)
 	aimed_free(&s, (hw_ops_aim){.from_freed = true, .how = HW_AIM_THROUGH_NEXT, .extra = 1});
 	plain(&s, HW_OP_VALIDATE);
 	emit(dir, t, "aimed-free", &s);
+
+	/* Guard pages in live runs (heapward.h hw_heap_guard): the last page
+	 * of one object, the first of another, a middle stretch; invalid
+	 * ranges (guarded already, a zero count, past the object's end into
+	 * its neighbour); unguard and touch; free with guards (their pages
+	 * free and Reserved, then reused); stale touches of them. In the
+	 * default heap, one that faults freed runs (with a refused fault
+	 * between guard pages) and one whose OS page is four heap pages. */
+	for (unsigned mode = 0; mode < 3; mode++) {
+		c = defaults();
+		if (mode == 1)
+			c.fault_on_free = true;
+		if (mode == 2) {
+			c.page_size = 4 * KiB;
+			c.os_page_size = 16 * KiB;
+		}
+		config(&s, c);
+		unsigned u = mode == 2 ? 4 : 1;
+		alloc(&s, 8 * u);
+		alloc(&s, 6 * u);
+		alloc(&s, 4 * u);
+		guard(&s, false, (hw_ops_guard){.index = 0, .npages = u, .from_end = true});
+		guard(&s, false, (hw_ops_guard){.index = 1, .npages = u});
+		guard(&s, false, (hw_ops_guard){.index = 2, .npages = 2 * u, .offset = u});
+		guard(&s, false, (hw_ops_guard){.index = 0, .npages = u, .from_end = true});
+		guard(&s, false, (hw_ops_guard){.index = 1, .npages = 0});
+		guard(&s, false, (hw_ops_guard){.index = 0, .npages = 2 * u, .offset = 7 * u});
+		if (u > 1)
+			guard(&s, false, (hw_ops_guard){.index = 1, .npages = 1, .offset = 3});
+		guard(&s, true, (hw_ops_guard){.index = 2, .npages = u, .offset = u});
+		guard(&s, true, (hw_ops_guard){.index = 2, .npages = u, .offset = u});
+		plain(&s, HW_OP_VERIFY);
+		plain(&s, HW_OP_VALIDATE);
+		if (mode == 1)
+			inject(&s, HW_SYS_FAULT, 1);
+		free_obj(&s, 2);
+		free_obj(&s, 0);
+		touch_stale(&s, 1, (uint16_t)(8 * u - 1));
+		touch_stale(&s, 0, (uint16_t)(2 * u));
+		alloc(&s, 7 * u);
+		guard(&s, false, (hw_ops_guard){.index = 1, .npages = 7 * u});
+		plain(&s, HW_OP_VALIDATE);
+		plain(&s, HW_OP_FREE_ALL);
+		plain(&s, HW_OP_SCAVENGE_ALL);
+		alloc(&s, 30 * u);
+		plain(&s, HW_OP_VALIDATE);
+		emit(dir, t,
+		     mode == 0   ? "guard-pages"
+		     : mode == 1 ? "guard-fault-on-free"
+				 : "guard-units",
+		     &s);
+	}
 
 	/* Shorter than a header: the default configuration and no ops. */
 	s.len = 1;

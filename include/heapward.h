@@ -17,7 +17,8 @@
  * hw_heap_scavenger_start there starts a new one.
  *
  * Stats identities (exact; hw_heap_validate checks them and more):
- *   mapped == inuse + idle,   released <= idle,   ready == mapped - released.
+ *   mapped == inuse + idle,   released <= idle,
+ *   ready == mapped - released - guarded.
  */
 #ifndef HEAPWARD_H
 #define HEAPWARD_H
@@ -121,6 +122,32 @@ HW_API void *hw_heap_alloc_aligned(hw_heap *h, size_t npages, size_t align, bool
  * heap) is reported and returns EINVAL, leaving the heap unchanged. */
 HW_API int hw_heap_free(hw_heap *h, void *p, size_t npages);
 
+/* Guard pages: pages of a live run that trap on any access (read, write or
+ * execute: SIGSEGV on Linux), hold no memory and stay part of the run, for
+ * a debug allocator's guarded objects and quarantine (an object's end
+ * against a guard page; a freed object kept faulted until it is reused).
+ *
+ * hw_heap_guard makes [p, p + npages pages) of one allocated run guard
+ * pages: the platform's fault (MADV_GUARD_INSTALL where the kernel has it,
+ * costing no mapping, else mprotect(PROT_NONE), which splits mappings: the
+ * kernel's limit on mappings, vm.max_map_count, then bounds how many guarded
+ * stretches can exist). Their contents are lost. hw_heap_unguard makes guard
+ * pages usable again; their contents are undefined (zero on Linux).
+ * The range must be whole guard units (max(OS page, heap page)) at a
+ * unit-aligned address, inside one allocated run (its first page may be the
+ * run's first), and for hw_heap_guard hold no guard page yet, for
+ * hw_heap_unguard only guard pages. hw_heap_free frees a run whatever its
+ * guard pages: they become free released pages with no platform call.
+ * Returns 0; EINVAL for a range that breaks these rules (reported as
+ *   "heapward: invalid guard of 0x... (N pages): <why>",
+ * counted in invalid_guards, heap unchanged); or ENOMEM when the platform
+ * refused (the kernel's mapping limit under mprotect; a failed commit), with
+ * the pages as they were, counted in guard_failures. The caller owns the
+ * run: guarding, unguarding or freeing one run from two threads at once is
+ * a caller bug, as for any use of the run's memory. */
+HW_API int hw_heap_guard(hw_heap *h, void *p, size_t npages);
+HW_API int hw_heap_unguard(hw_heap *h, void *p, size_t npages);
+
 /* Returns at least nbytes of free Ready memory to the OS when that much is
  * releasable (in whole free units), and never more than nbytes rounded up to
  * one unit (max(OS page, heap page)); returns the bytes released. SIZE_MAX
@@ -163,10 +190,11 @@ enum {
 
 typedef struct hw_heap_stats {
 	size_t mapped;       /* bytes of arena address space owned by the heap */
-	size_t inuse;        /* bytes in allocated runs */
+	size_t inuse;        /* bytes in allocated runs (their guard pages too) */
 	size_t idle;         /* free bytes: mapped - inuse */
 	size_t released;     /* free bytes not backed by memory (Prepared/Reserved) */
-	size_t ready;        /* bytes backed: mapped - released */
+	size_t guarded;      /* bytes of guard pages in allocated runs (not backed) */
+	size_t ready;        /* bytes backed: mapped - released - guarded */
 	size_t meta_ready;   /* Ready bytes of heap metadata (not in mapped) */
 	size_t memory_limit; /* current soft limit, 0 = none */
 	uint64_t arenas;     /* reservations held: one per grow, each a multiple of
@@ -183,6 +211,8 @@ typedef struct hw_heap_stats {
 					 * toward the retained goal */
 	uint64_t limit_exceeded;        /* allocations left Ready > limit anyway */
 	uint64_t fault_failures;        /* frees that could not fault (ENOMEM) */
+	uint64_t invalid_guards;        /* hw_heap_guard/unguard calls refused (EINVAL) */
+	uint64_t guard_failures;        /* ... that the platform refused (ENOMEM) */
 	uint64_t platform_calls[HW_CALL_KINDS];
 	uint64_t platform_failures[HW_CALL_KINDS];
 	uint64_t bg_scavenger_cpu_ns; /* CPU time of the background scavenger thread */

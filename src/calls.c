@@ -5,7 +5,9 @@
  * hw_sys_* directly: each makes the call and counts it (and its failure) in
  * the caller's hw_sys_counts (the heap's stats.platform_calls), and
  * hw_call_make_ready, the Reserved/Prepared -> Ready sequence that the
- * metadata commit and the reuse of released pages share, with its roll-back.
+ * metadata commit and the reuse of released pages share, with its roll-back;
+ * and hw_call_outside_lock, the one place a heap drops its lock for a
+ * platform call.
  *
  * Invariants:
  *   SY1. Every platform call a heap makes is counted exactly once, in
@@ -14,11 +16,14 @@
  *        found it (P2): when use fails after map, fault takes the range back
  *        to Reserved; a fault that fails then is a broken platform contract
  *        and aborts with the caller's fixed message.
+ *   SY3. hw_call_outside_lock drops the heap lock only on a platform whose
+ *        calls may run concurrently (caps.concurrent_calls) and when no fork
+ *        is waiting (no_unlock, registry.c R5); while it is dropped,
+ *        inflight counts the call, and the call's counts go to a private
+ *        record merged into the heap's once the lock is back (SY1).
  *
  * Locking: the counts belong to the caller's heap (or to a heap being
- * created); the caller serializes them, normally under the heap lock. A call
- * made with the lock dropped is counted with hw_call_count once the lock is
- * back (scavenge.c).
+ * created); the caller serializes them, normally under the heap lock.
  */
 #include "heap_internal.h"
 
@@ -76,4 +81,41 @@ int hw_call_make_ready(hw_platform *pf, hw_sys_counts *c, void *p, size_t n, boo
 	if (from_reserved)
 		HW_CHECK(hw_call_fault(pf, c, p, n) == 0, rollback_failed);
 	return ENOMEM;
+}
+
+/* One call of an hw_call_op, counted in c. */
+static int run_op(hw_heap *h, hw_sys_counts *c, hw_call_op op, void *p, size_t n)
+{
+	if (op == HW_CALLOP_UNUSE) {
+		hw_call_unuse(h->pf, c, p, n);
+		return 0;
+	}
+	if (op == HW_CALLOP_FAULT)
+		return hw_call_fault(h->pf, c, p, n) != 0 ? ENOMEM : 0;
+	return hw_call_make_ready(h->pf, c, p, n, op == HW_CALLOP_READY_FROM_RESERVED,
+				  "cannot roll back a failed reuse of faulted pages");
+}
+
+int hw_call_op_locked(hw_heap *h, hw_call_op op, void *p, size_t n)
+{
+	HW_ASSERT_LOCKED(h);
+	return run_op(h, &h->sys, op, p, n);
+}
+
+int hw_call_outside_lock(hw_heap *h, hw_call_op op, void *p, size_t n)
+{
+	HW_ASSERT_LOCKED(h);
+	if (!h->pf->caps.concurrent_calls || h->no_unlock)
+		return run_op(h, &h->sys, op, p, n);
+	hw_sys_counts mine = {{0}, {0}};
+	h->inflight++;
+	hw_mutex_unlock(&h->lock);
+	int rc = run_op(h, &mine, op, p, n);
+	hw_mutex_lock(&h->lock);
+	h->inflight--;
+	for (unsigned k = 0; k < HW_SYS_NKINDS; k++) {
+		h->sys.calls[k] += mine.calls[k];
+		h->sys.failures[k] += mine.failures[k];
+	}
+	return rc;
 }

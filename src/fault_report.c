@@ -9,7 +9,8 @@
  *   heapward: SEGV on address A in heap H: free run [S, E) (N pages), 0xO bytes into it
  *   heapward: the address is in page K of the run, released; this heap faults
  *   freed runs (fault_on_free is set)
- * ("allocated run" for a page in use, whose run is [head, end); "Ready"
+ * ("allocated run" for a page in use, whose run is [head, end), and "a guard
+ * page" when the page is one of its guard pages; "Ready"
  * for a free page still backed; "does not fault freed runs (fault_on_free
  * is not set)"). A free run is maximal: from the allocated page (or the end
  * of the arenas) below it to the one above it. An address inside a heap's
@@ -132,6 +133,12 @@ static void report_page(hw_heap *h, const hw_fault *f, hw_chunk *c)
 			  "0x%zx bytes into it",
 		       f->signal, (void *)f->addr, (void *)h, inuse ? "allocated" : "free",
 		       (void *)lo, (void *)hi, end - start, (size_t)(f->addr - lo));
+	if (inuse && hw_bits_test(c->guard, i)) {
+		hw_heap_report(h, "heapward: the address is in page %zu of the run, a guard "
+				  "page: the run's owner made it trap (hw_heap_guard)",
+			       page - start);
+		return;
+	}
 	if (inuse) {
 		hw_heap_report(h, "heapward: the address is in page %zu of the run, in use: "
 				  "not a touch of freed memory",

@@ -214,9 +214,16 @@ static void forget_live_runs(hw_heap *h)
 		for (unsigned i = hw_bits_find_set_from(c->head, 0); i != HW_BITS_NONE;
 		     i = hw_bits_find_set_from(c->head, i + 1)) {
 			size_t run = ci * HW_BITS_PAGES + i, q = run + 1;
+			bool guarded = false;
 			while (q < window && allocated_body(h, q))
 				q++;
-			hw_track_forget((void *)hw_heap_addr(h, run), (q - run) << h->page_shift);
+			for (size_t g = run; g < q && !guarded; g++)
+				guarded = hw_bits_test(hw_heap_chunk(h, g)->guard,
+						       (unsigned)(g % HW_BITS_PAGES));
+			/* A run with guard pages is no root region (K2). */
+			if (!guarded)
+				hw_track_forget((void *)hw_heap_addr(h, run),
+						(q - run) << h->page_shift);
 		}
 	}
 }

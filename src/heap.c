@@ -372,25 +372,74 @@ static size_t span_not_run_body(hw_heap *h, hw_chunk *c, unsigned i, unsigned n,
 	return hw_bits_any(c->head, from, i + n - from) ? 2 : 0;
 }
 
+/* Bits [i, i + n) of word k's range, as a mask of word k (n >= 1). */
+static uint64_t word_mask(unsigned k, unsigned i, unsigned n)
+{
+	uint64_t m = ~0ull;
+	if (k == i / 64)
+		m &= ~0ull << (i % 64);
+	if (k == (i + n - 1) / 64 && (i + n) % 64)
+		m &= ~0ull >> (64 - (i + n) % 64);
+	return m;
+}
+
+static size_t span_any_guard(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+{
+	(void)h;
+	(void)arg;
+	return c->guards != 0 && hw_bits_any(c->guard, i, n);
+}
+
+/* Frees a run's guard pages in c's [i, i + n): released, Reserved already.
+ * They keep the guard bit, the heap's mark of a Reserved released page
+ * (I15), unless the heap faults freed runs, where every released page is
+ * Reserved. Adds the pages freed to *(size_t *)arg. */
+static size_t span_free_guards(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+{
+	if (c->guards == 0)
+		return 0;
+	unsigned freed = 0;
+	for (unsigned k = i / 64; k <= (i + n - 1) / 64; k++) {
+		uint64_t g = c->guard[k] & word_mask(k, i, n);
+		c->alloc[k] &= ~g;
+		c->released[k] |= g;
+		if (h->fault_on_free)
+			c->guard[k] &= ~g;
+		freed += (unsigned)__builtin_popcountll(g);
+	}
+	if (h->fault_on_free)
+		c->guards -= freed;
+	*(size_t *)arg += freed;
+	return 0;
+}
+
+/* The rest of a freed run becomes free and Ready (guard pages are free
+ * already: their alloc bits are clear). */
 static size_t span_free(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
 {
 	(void)h;
 	(void)arg;
+	c->free_ready += c->guards ? hw_bits_count(c->alloc, i, n) : n;
 	hw_bits_clear(c->alloc, i, n);
-	c->free_ready += n;
 	return 0;
 }
 
-/* A freed run's pages become busy while the fault call runs (I5). */
+/* A freed run's pages still allocated (not guard pages) become busy while
+ * the fault call runs (I5). */
 static size_t span_busy(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
 {
 	(void)h;
 	(void)arg;
-	hw_bits_set(c->released, i, n);
+	if (c->guards == 0) {
+		hw_bits_set(c->released, i, n);
+		return 0;
+	}
+	for (unsigned k = i / 64; k <= (i + n - 1) / 64; k++)
+		c->released[k] |= c->alloc[k] & word_mask(k, i, n);
 	return 0;
 }
 
-/* Settles a busy run: released when the fault worked, else free and Ready. */
+/* Settles busy pages: released when the fault worked, else free and Ready. */
 static size_t span_settle(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
 {
 	(void)h;
@@ -400,6 +449,41 @@ static size_t span_settle(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void 
 		c->free_ready += n;
 	}
 	return 0;
+}
+
+/* Whether page p is busy (I5). */
+static bool page_busy(hw_heap *h, size_t p)
+{
+	hw_chunk *c = hw_heap_chunk(h, p);
+	unsigned i = (unsigned)(p % HW_BITS_PAGES);
+	return hw_bits_test(c->alloc, i) && hw_bits_test(c->released, i);
+}
+
+/* Faults the busy pages of a freed run [page, page + n), one call per
+ * stretch between its guard pages (already Reserved), each settled as it
+ * returns. The lock may drop during each call; the run's busy pages are
+ * this thread's alone meanwhile. */
+static void fault_freed_run(hw_heap *h, size_t page, size_t n)
+{
+	for (size_t p = page, end = page + n; p < end;) {
+		if (!page_busy(h, p)) {
+			p++;
+			continue;
+		}
+		size_t q = p + 1;
+		while (q < end && page_busy(h, q))
+			q++;
+		size_t bytes = (q - p) << h->page_shift;
+		bool released = hw_call_outside_lock(h, HW_CALLOP_FAULT, (void *)hw_heap_addr(h, p),
+						     bytes) == 0;
+		hw_heap_for_spans(h, p, q - p, span_settle, &released);
+		hw_tree_update(h, p, q - p, HW_TREE_CLEARED);
+		if (released)
+			h->released += bytes;
+		else
+			h->counters.fault_failures++;
+		p = q;
+	}
 }
 
 /* Why [page, page+n) is not exactly one allocated run, or NULL. */
@@ -459,27 +543,198 @@ int hw_heap_free(hw_heap *h, void *p, size_t npages)
 		return EINVAL;
 	}
 	size_t bytes = npages << h->page_shift;
+	/* K2 of track.h: a run with guard pages is no root region of the
+	 * leak scan; make it one again so hw_track_free's unregistering
+	 * matches. */
+	if (HW_TRACK_ASAN && h->guarded &&
+	    hw_heap_for_spans(h, page, npages, span_any_guard, NULL))
+		hw_track_root(p, bytes);
 	hw_track_free(p, bytes);
 	hw_bits_clear(hw_heap_chunk(h, page)->head, (unsigned)(page % HW_BITS_PAGES), 1);
 	h->inuse -= bytes;
 	h->counters.frees++;
-	if (h->fault_on_free) {
-		/* The run is busy while the fault call runs, maybe without the
-		 * lock; a free that cannot fault leaves the run free and Ready. */
-		hw_heap_for_spans(h, page, npages, span_busy, NULL);
-		bool released = hw_scavenge_release_call(h, p, bytes) == 0;
-		hw_heap_for_spans(h, page, npages, span_settle, &released);
-		if (released)
-			h->released += bytes;
-		else
-			h->counters.fault_failures++;
-	} else {
-		hw_heap_for_spans(h, page, npages, span_free, NULL);
+	/* Guard pages are Reserved already: they become free and released
+	 * with no call. */
+	size_t g = 0;
+	if (h->guarded) {
+		hw_heap_for_spans(h, page, npages, span_free_guards, &g);
+		h->guarded -= g << h->page_shift;
+		h->released += g << h->page_shift;
 	}
 	h->low_free = hw_min(h->low_free, page);
-	hw_tree_update(h, page, npages, HW_TREE_CLEARED);
+	if (h->fault_on_free) {
+		/* The rest is busy while its fault calls run, maybe without the
+		 * lock (the guard pages freed above are free meanwhile: the
+		 * summaries must say so); a stretch that cannot fault is left
+		 * free and Ready. */
+		hw_heap_for_spans(h, page, npages, span_busy, NULL);
+		if (g)
+			hw_tree_update(h, page, npages, HW_TREE_RESCAN);
+		fault_freed_run(h, page, npages);
+	} else {
+		hw_heap_for_spans(h, page, npages, span_free, NULL);
+		hw_tree_update(h, page, npages, HW_TREE_CLEARED);
+	}
 	hw_mutex_unlock(&h->lock);
 	return 0;
+}
+
+/* ---- guard pages ------------------------------------------------------------ */
+
+struct guard_check {
+	const hw_chunk *first; /* the range's first chunk */
+	bool unguard;
+};
+
+/* Non-zero unless every page of c's [i, i + n) is allocated (not busy), no
+ * run starts after the range's first page, and (want_guard) every page is a
+ * guard page or (!want_guard) none is. */
+static size_t span_not_guardable(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+{
+	(void)h;
+	const struct guard_check *g = arg;
+	if (!hw_bits_all(c->alloc, i, n) || hw_bits_any(c->released, i, n))
+		return 1;
+	unsigned from = c == g->first ? i + 1 : i;
+	if (from < i + n && hw_bits_any(c->head, from, i + n - from))
+		return 2;
+	if (g->unguard ? !hw_bits_all(c->guard, i, n) : hw_bits_any(c->guard, i, n))
+		return 3;
+	return 0;
+}
+
+/* Why [a, a + n pages) cannot be guarded (unguard: unguarded), or NULL. */
+static const char *guard_problem(hw_heap *h, uintptr_t a, size_t n, bool unguard,
+				 size_t *page_out)
+{
+	hw_chunk *first = hw_heap_present_chunk(h, a);
+	if (!first)
+		return "pointer is not in this heap";
+	size_t unit = h->unit_pages << h->page_shift;
+	if (a & (unit - 1))
+		return "pointer is not aligned to the guard unit";
+	size_t page = (a - h->base) >> h->page_shift;
+	size_t window = h->nchunks * (size_t)HW_BITS_PAGES;
+	if (n == 0 || n % h->unit_pages != 0)
+		return "page count is not a whole number of guard units";
+	if (n > window - page)
+		return "pages run past the end of the heap";
+	for (size_t c = page / HW_BITS_PAGES + 1; c <= (page + n - 1) / HW_BITS_PAGES; c++)
+		if (!hw_heap_present_chunk(h, hw_heap_addr(h, c * HW_BITS_PAGES)))
+			return "pages run past the end of the allocated run";
+	struct guard_check g = {first, unguard};
+	size_t bad = hw_heap_for_spans(h, page, n, span_not_guardable, &g);
+	if (bad == 1)
+		return "pages are not all in an allocated run";
+	if (bad == 2)
+		return "pages cover more than one allocated run";
+	if (bad == 3)
+		return unguard ? "pages are not all guard pages"
+			       : "pages include guard pages already";
+	*page_out = page;
+	return NULL;
+}
+
+/* The bounds [*start, *end) of the live run holding page (allocated, not
+ * busy). O(run): for the leak scan's bookkeeping of ASan builds only. */
+static void run_bounds(hw_heap *h, size_t page, size_t *start, size_t *end)
+{
+	size_t p = page;
+	while (!hw_bits_test(hw_heap_chunk(h, p)->head, (unsigned)(p % HW_BITS_PAGES)))
+		p--;
+	*start = p;
+	size_t window = h->nchunks * (size_t)HW_BITS_PAGES, q = page + 1;
+	for (hw_chunk *c; q < window && (c = hw_heap_present_chunk(h, hw_heap_addr(h, q))); q++) {
+		unsigned i = (unsigned)(q % HW_BITS_PAGES);
+		if (!hw_bits_test(c->alloc, i) || hw_bits_test(c->head, i) ||
+		    hw_bits_test(c->released, i))
+			break;
+	}
+	*end = q;
+}
+
+/* K2 of track.h: a run is a root region of the leak scan exactly while it
+ * has no guard page. Called before guard pages go on (!root) and after they
+ * come off (root); changes the registration when the run has none. */
+static void track_run_root(hw_heap *h, size_t page, bool root)
+{
+	size_t start, end;
+	run_bounds(h, page, &start, &end);
+	if (hw_heap_for_spans(h, start, end - start, span_any_guard, NULL))
+		return;
+	void *p = (void *)hw_heap_addr(h, start);
+	size_t bytes = (end - start) << h->page_shift;
+	if (root)
+		hw_track_root(p, bytes);
+	else
+		hw_track_unroot(p, bytes);
+}
+
+static size_t span_set_guard(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+{
+	(void)h;
+	if (*(bool *)arg) {
+		hw_bits_set(c->guard, i, n);
+		c->guards += n;
+	} else {
+		hw_bits_clear(c->guard, i, n);
+		c->guards -= n;
+	}
+	return 0;
+}
+
+/* The guard bits go on before the call, so while the lock is dropped the
+ * pages already count as guard pages (the call runs on the caller's run,
+ * which no other thread may free meanwhile: heapward.h); a failed call takes
+ * them off again. Unguarding clears them after its call. */
+static int set_guard(hw_heap *h, void *p, size_t npages, bool guard)
+{
+	const char *op = guard ? "guard" : "unguard";
+	hw_mutex_lock(&h->lock);
+	size_t page = 0;
+	const char *why = guard_problem(h, (uintptr_t)p, npages, !guard, &page);
+	if (why) {
+		h->counters.invalid_guards++;
+		hw_heap_report(h, "heapward: invalid %s of %p (%zu pages): %s", op, p, npages, why);
+		hw_mutex_unlock(&h->lock);
+		return EINVAL;
+	}
+	size_t bytes = npages << h->page_shift;
+	bool on = true, off = false;
+	int rc;
+	if (guard) {
+		if (HW_TRACK_ASAN)
+			track_run_root(h, page, false);
+		hw_heap_for_spans(h, page, npages, span_set_guard, &on);
+		h->guarded += bytes;
+		hw_track_guard(p, bytes);
+		rc = hw_call_outside_lock(h, HW_CALLOP_FAULT, p, bytes);
+		if (rc != 0) {
+			hw_heap_for_spans(h, page, npages, span_set_guard, &off);
+			h->guarded -= bytes;
+			hw_track_unguard(p, bytes, false);
+		}
+	} else {
+		rc = hw_call_outside_lock(h, HW_CALLOP_READY_FROM_RESERVED, p, bytes);
+		if (rc == 0) {
+			hw_heap_for_spans(h, page, npages, span_set_guard, &off);
+			h->guarded -= bytes;
+			hw_track_unguard(p, bytes, h->zero_released);
+		}
+	}
+	if (HW_TRACK_ASAN && (guard ? rc != 0 : rc == 0))
+		track_run_root(h, page, true);
+	if (rc != 0)
+		h->counters.guard_failures++;
+	hw_mutex_unlock(&h->lock);
+	return rc;
+}
+
+int hw_heap_guard(hw_heap *h, void *p, size_t npages) { return set_guard(h, p, npages, true); }
+
+int hw_heap_unguard(hw_heap *h, void *p, size_t npages)
+{
+	return set_guard(h, p, npages, false);
 }
 
 /* ---- stats, validation, inspection ------------------------------------------ */
@@ -492,7 +747,8 @@ void hw_heap_stats_get(hw_heap *h, hw_heap_stats *out)
 	out->inuse = h->inuse;
 	out->idle = h->mapped - h->inuse;
 	out->released = h->released;
-	out->ready = h->mapped - h->released;
+	out->guarded = h->guarded;
+	out->ready = h->mapped - h->released - h->guarded;
 	out->meta_ready = h->meta.ready_pages * h->meta.page;
 	out->memory_limit = h->memory_limit;
 	out->arenas = h->narenas;
@@ -522,8 +778,9 @@ hw_page_kind hw_heap_page_kind(hw_heap *h, const void *p, bool *run_head)
 		head = hw_bits_test(c->head, i);
 		/* A busy page (I5) is free, being released. */
 		k = hw_bits_test(c->released, i) ? HW_PAGE_FREE_RELEASED
-		    : hw_bits_test(c->alloc, i)  ? HW_PAGE_INUSE
-						 : HW_PAGE_FREE_READY;
+		    : !hw_bits_test(c->alloc, i) ? HW_PAGE_FREE_READY
+		    : hw_bits_test(c->guard, i)  ? HW_PAGE_GUARD
+						 : HW_PAGE_INUSE;
 	}
 	hw_mutex_unlock(&h->lock);
 	if (run_head)
@@ -568,11 +825,12 @@ PAGE_BITS_UNCOVERED static void bits_copy(uint64_t *dst, size_t at, const uint64
 	}
 }
 
-PAGE_BITS_UNCOVERED int hw_heap_page_bits(hw_heap *h, const void *p, size_t npages, uint64_t *alloc,
-					  uint64_t *head, uint64_t *released)
+PAGE_BITS_UNCOVERED int hw_heap_page_bits(hw_heap *h, const void *p, size_t npages,
+					  const hw_page_bits *out)
 {
 	if (npages == 0 || npages > HW_BITS_PAGES)
 		return -1;
+	uint64_t *const dst[4] = {out->alloc, out->head, out->released, out->guard};
 	size_t words = (npages + 63) / 64;
 	uint64_t last = npages % 64 ? (1ull << (npages % 64)) - 1 : ~0ull;
 	uintptr_t a = (uintptr_t)p;
@@ -583,16 +841,15 @@ PAGE_BITS_UNCOVERED int hw_heap_page_bits(hw_heap *h, const void *p, size_t npag
 	unsigned i = (unsigned)(page % HW_BITS_PAGES);
 	if (c != NULL && i % 64 == 0 && i + npages <= HW_BITS_PAGES) {
 		/* Whole words of one chunk (what the harness asks for). */
+		const uint64_t *src[4] = {c->alloc, c->head, c->released, c->guard};
 		for (size_t k = 0; k < words; k++) {
 			uint64_t m = k + 1 < words ? ~0ull : last;
-			alloc[k] = c->alloc[i / 64 + k] & m;
-			head[k] = c->head[i / 64 + k] & m;
-			released[k] = c->released[i / 64 + k] & m;
+			for (unsigned v = 0; v < 4; v++)
+				dst[v][k] = src[v][i / 64 + k] & m;
 		}
 	} else {
-		memset(alloc, 0, words * sizeof *alloc);
-		memset(head, 0, words * sizeof *head);
-		memset(released, 0, words * sizeof *released);
+		for (unsigned v = 0; v < 4; v++)
+			memset(dst[v], 0, words * sizeof *dst[v]);
 		for (size_t done = 0; done < npages;) {
 			if (done > 0)
 				c = hw_heap_present_chunk(h, hw_heap_addr(h, page));
@@ -600,11 +857,11 @@ PAGE_BITS_UNCOVERED int hw_heap_page_bits(hw_heap *h, const void *p, size_t npag
 				r = -1;
 				break;
 			}
+			const uint64_t *src[4] = {c->alloc, c->head, c->released, c->guard};
 			i = (unsigned)(page % HW_BITS_PAGES);
 			unsigned n = (unsigned)hw_min(npages - done, HW_BITS_PAGES - i);
-			bits_copy(alloc, done, c->alloc, i, n);
-			bits_copy(head, done, c->head, i, n);
-			bits_copy(released, done, c->released, i, n);
+			for (unsigned v = 0; v < 4; v++)
+				bits_copy(dst[v], done, src[v], i, n);
 			done += n;
 			page += n;
 		}

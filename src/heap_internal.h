@@ -11,7 +11,10 @@
  * cover whole chunks.
  *
  * Page states, from the bitmaps of a present chunk:
- *   alloc=1 released=0 in use (part of an allocated run)
+ *   alloc=1 released=0 guard=0 in use (part of an allocated run), Ready
+ *   alloc=1 released=0 guard=1 a guard page of an allocated run: part of the
+ *                      run, but faulted (Reserved: any access traps) and
+ *                      holding no memory (hw_heap_guard)
  *   alloc=1 released=1 busy: free, being released by a platform call that
  *                      runs with the lock dropped (scavenge.c); no run owns
  *                      it, nothing may allocate or free it, and it settles
@@ -19,7 +22,9 @@
  *                      thread lets go of the lock again
  *   alloc=0 released=0 free and Ready ("dirty")
  *   alloc=0 released=1 free and released: Prepared, or Reserved when the heap
- *                      faults freed runs (fault_on_free)
+ *                      faults freed runs (fault_on_free) or when guard=1 (a
+ *                      guard page whose run was freed: still Reserved, so its
+ *                      reuse maps it before use)
  *   head=1             first page of an allocated run (alloc=1)
  *
  * Invariants kept by every entry point (numbers are cited by validate.c and
@@ -27,9 +32,11 @@
  *   I1.  mapped == sum of arena sizes == present chunks * chunk_bytes.
  *   I2.  inuse == allocated pages * page_size; idle == mapped - inuse.
  *   I3.  released <= idle.
- *   I4.  released == released pages * page_size; ready == mapped - released.
+ *   I4.  released == released pages * page_size;
+ *        ready == mapped - released - guarded.
  *   I5.  A page both released and allocated is busy: in no run (never a
- *        head), and only while a platform call is in flight (inflight > 0).
+ *        head, never a guard page), and only while a platform call is in
+ *        flight (inflight > 0).
  *   I6.  Released pages come in whole aligned units of unit_pages.
  *   I7.  Every head page is allocated; every allocated page that follows a
  *        free or absent page is a head.
@@ -41,11 +48,15 @@
  *        exactly the present chunks.
  *   I12. On a platform that answers state queries (the simulator), each
  *        page's platform state agrees with its heap state (in use or
- *        free-ready: Ready; released: Prepared, or Reserved under
- *        fault_on_free).
+ *        free-ready: Ready; a guard page: Reserved; released: Prepared, or
+ *        Reserved under fault_on_free or with the guard bit).
  *   I13. meta_ready == committed metadata pages * OS page size.
  *   I14. Every page of the window below low_free is allocated or absent
  *        (the search hint: first fit starts there).
+ *   I15. guarded == guard pages of allocated runs * page_size. The guard
+ *        bit is set only on pages of allocated runs and on free released
+ *        pages of a heap without fault_on_free (never on free Ready or busy
+ *        pages), and covers whole aligned units.
  *
  * Platform calls are made under the lock, except a scavenge's releases on a
  * platform whose calls may run concurrently (caps.concurrent_calls): those
@@ -72,16 +83,18 @@
 #define HW_FANOUT 8
 
 /* Laid out for the free path of a large heap, where the chunk is a cache
- * miss: the counters, alloc and head (what a free reads and writes) share
- * the first 128 bytes, which x86 fetches as a pair; released (touched only
- * when pages change release state) comes last. */
+ * miss: the counters, alloc and head (what a free reads and writes) come
+ * first; released (touched only when pages change release state) and guard
+ * (read only when guards is non-zero) come last. */
 typedef struct hw_chunk {
 	uint32_t present;
 	uint32_t free_ready; /* I10 */
 	uint64_t alloc[HW_BITS_WORDS];
 	uint64_t head[HW_BITS_WORDS];
 	uint64_t released[HW_BITS_WORDS];
-} __attribute__((aligned(256))) hw_chunk;
+	uint64_t guard[HW_BITS_WORDS]; /* I15 */
+	uint32_t guards;               /* set bits of guard[] */
+} __attribute__((aligned(64))) hw_chunk;
 
 typedef struct hw_arena {
 	uintptr_t base;
@@ -117,6 +130,24 @@ void hw_call_release(hw_platform *pf, hw_sys_counts *c, void *p, size_t n);
  * as it was (SY2; a failed roll-back aborts with rollback_failed). */
 int hw_call_make_ready(hw_platform *pf, hw_sys_counts *c, void *p, size_t n, bool from_reserved,
 		       const char *rollback_failed);
+
+/* The platform calls a heap makes with its lock dropped (SY3). */
+typedef enum hw_call_op {
+	HW_CALLOP_UNUSE,               /* Ready -> Prepared */
+	HW_CALLOP_FAULT,               /* Ready|Prepared -> Reserved; may fail */
+	HW_CALLOP_READY,               /* Prepared -> Ready; may fail (SY2) */
+	HW_CALLOP_READY_FROM_RESERVED, /* Reserved -> Ready; may fail (SY2) */
+} hw_call_op;
+
+/* Makes call op on [p, p + n), counted, with h->lock dropped around it when
+ * the platform allows concurrent calls and no fork is waiting (SY3). The
+ * caller holds the lock on entry and again on return, and has put the pages
+ * where no other thread touches them (busy, I5; or a run the caller owns),
+ * then re-reads anything it cached from the heap. 0 or ENOMEM. */
+int hw_call_outside_lock(hw_heap *h, hw_call_op op, void *p, size_t n);
+/* The same call with the lock held throughout (pages another thread could
+ * take while it was dropped: free ones not yet marked). */
+int hw_call_op_locked(hw_heap *h, hw_call_op op, void *p, size_t n);
 
 typedef struct hw_meta {
 	uintptr_t base;
@@ -166,7 +197,7 @@ struct hw_heap {
 	hw_meta meta;
 
 	/* Accounting (bytes). */
-	size_t mapped, inuse, released, memory_limit;
+	size_t mapped, inuse, released, guarded, memory_limit;
 	hw_heap_stats counters; /* the monotone counters; sizes filled on read */
 	hw_sys_counts sys;
 
@@ -256,12 +287,11 @@ void hw_grow_undo_locked(hw_heap *h, uintptr_t arena);
 void hw_grow_release_all(hw_heap *h);
 
 /* scavenge.c */
-/* The platform side of releasing [p, p + bytes) (unuse, or fault under
- * fault_on_free), counted; with the heap lock dropped around the call when
- * the platform allows concurrent calls and no fork is waiting (registry.c,
- * R5). The caller has made the pages busy (I5) so nothing else touches them,
- * and holds the lock again on return. 0 or ENOMEM (only fault can fail). */
-int hw_scavenge_release_call(hw_heap *h, void *p, size_t bytes);
+/* The release call of freed pages: fault under fault_on_free, else unuse. */
+static inline hw_call_op hw_scavenge_release_op(const hw_heap *h)
+{
+	return h->fault_on_free ? HW_CALLOP_FAULT : HW_CALLOP_UNUSE;
+}
 /* Lets platform calls in flight (inflight > 0) make progress: drops the
  * heap lock for a moment and takes it back. Callers loop on their own
  * condition and re-read the heap afterwards. */

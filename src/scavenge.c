@@ -41,18 +41,7 @@
 
 size_t hw_scavenge_ready(const hw_heap *h)
 {
-	return h->mapped - h->released;
-}
-
-/* The platform side of releasing Ready pages: unuse (Ready -> Prepared), or
- * fault (Ready -> Reserved) when the heap faults freed memory. 0 or ENOMEM
- * (only fault can fail). Counted in h->sys: the caller holds the lock. */
-static int release_range(hw_heap *h, void *p, size_t bytes)
-{
-	if (h->fault_on_free)
-		return hw_call_fault(h->pf, &h->sys, p, bytes) != 0 ? ENOMEM : 0;
-	hw_call_unuse(h->pf, &h->sys, p, bytes);
-	return 0;
+	return h->mapped - h->released - h->guarded;
 }
 
 void hw_scavenge_await_calls(hw_heap *h)
@@ -63,29 +52,11 @@ void hw_scavenge_await_calls(hw_heap *h)
 	hw_mutex_lock(&h->lock);
 }
 
-int hw_scavenge_release_call(hw_heap *h, void *p, size_t bytes)
-{
-	if (!h->pf->caps.concurrent_calls || h->no_unlock)
-		return release_range(h, p, bytes);
-	hw_sys_kind k = h->fault_on_free ? HW_SYS_FAULT : HW_SYS_UNUSE;
-	h->inflight++;
-	hw_mutex_unlock(&h->lock);
-	int rc = 0;
-	if (h->fault_on_free)
-		rc = hw_sys_fault(h->pf, p, bytes);
-	else
-		hw_sys_unuse(h->pf, p, bytes);
-	hw_mutex_lock(&h->lock);
-	h->inflight--;
-	hw_call_count(&h->sys, k, rc); /* SY1, now that the lock is held */
-	return rc != 0 ? ENOMEM : 0;
-}
-
 /* Releases chunk c's pages [i, i+n) (free, Ready, whole units), adding the
  * bytes released to *total. The pages are marked busy (SV1) before the
  * platform call and settle after it: released on success, free and Ready
  * again on failure. The lock may be dropped during the call
- * (hw_scavenge_release_call): callers re-read the bitmaps afterwards. */
+ * (hw_call_outside_lock): callers re-read the bitmaps afterwards. */
 static int release_pages(hw_heap *h, hw_chunk *c, size_t chunk_index, unsigned i, unsigned n,
 			 size_t *total)
 {
@@ -97,7 +68,8 @@ static int release_pages(hw_heap *h, hw_chunk *c, size_t chunk_index, unsigned i
 	hw_bits_set(c->released, i, n);
 	c->free_ready -= n;
 	hw_tree_update(h, page, n, HW_TREE_SET);
-	int rc = hw_scavenge_release_call(h, (void *)hw_heap_addr(h, page), bytes);
+	int rc = hw_call_outside_lock(h, hw_scavenge_release_op(h), (void *)hw_heap_addr(h, page),
+				      bytes);
 	hw_bits_clear(c->alloc, i, n);
 	if (rc == 0) {
 		h->released += bytes;
@@ -231,30 +203,50 @@ size_t hw_scavenge_locked(hw_heap *h, size_t nbytes, hw_scav_reason why)
 
 /* ---- reuse ----------------------------------------------------------------- */
 
-/* Makes one released run Ready; ENOMEM leaves it released. */
-static int make_ready(hw_heap *h, size_t page, size_t n)
+/* Whether released page p is Reserved (faulted freed memory, or a guard
+ * page whose run was freed: I15) rather than Prepared. */
+static bool released_reserved(const hw_heap *h, size_t p)
 {
-	return hw_call_make_ready(h->pf, &h->sys, (void *)hw_heap_addr(h, page),
-				  n << h->page_shift, h->fault_on_free,
-				  "cannot roll back a failed reuse of faulted pages");
+	return h->fault_on_free ||
+	       hw_bits_test(hw_heap_chunk((hw_heap *)h, p)->guard, (unsigned)(p % HW_BITS_PAGES));
 }
 
-/* Returns made-Ready runs [lo, upto) to released after a later failure. */
+/* The end of the run of pages from p (below hi) that share p's released bit
+ * and, when released, its Reserved or Prepared state: the ranges one
+ * platform call can take. */
+static size_t same_state_end(const hw_heap *h, size_t p, size_t hi)
+{
+	hw_chunk *c = hw_heap_chunk((hw_heap *)h, p);
+	bool rel = hw_bits_test(c->released, (unsigned)(p % HW_BITS_PAGES));
+	bool res = rel && released_reserved(h, p);
+	size_t q = p + 1;
+	while (q < hi) {
+		c = hw_heap_chunk((hw_heap *)h, q);
+		bool r = hw_bits_test(c->released, (unsigned)(q % HW_BITS_PAGES));
+		if (r != rel || (r && released_reserved(h, q) != res))
+			break;
+		q++;
+	}
+	return q;
+}
+
+/* Returns made-Ready runs [lo, upto) to released after a later failure,
+ * each to the state it had: Prepared by unuse, Reserved by fault. */
 static void undo_ready(hw_heap *h, size_t lo, size_t upto)
 {
 	for (size_t page = lo; page < upto;) {
-		size_t end = page;
-		while (end < upto && hw_bits_test(hw_heap_chunk(h, end)->released,
-						  (unsigned)(end % HW_BITS_PAGES)))
-			end++;
-		if (end > page) {
-			HW_CHECK(release_range(h, (void *)hw_heap_addr(h, page),
-					       (end - page) << h->page_shift) == 0,
-				 "cannot roll back a failed reuse of faulted pages");
-			page = end;
-		} else {
-			page++;
+		size_t end = same_state_end(h, page, upto);
+		if (hw_bits_test(hw_heap_chunk(h, page)->released,
+				 (unsigned)(page % HW_BITS_PAGES))) {
+			void *p = (void *)hw_heap_addr(h, page);
+			size_t bytes = (end - page) << h->page_shift;
+			if (released_reserved(h, page))
+				HW_CHECK(hw_call_fault(h->pf, &h->sys, p, bytes) == 0,
+					 "cannot roll back a failed reuse of faulted pages");
+			else
+				hw_call_unuse(h->pf, &h->sys, p, bytes);
 		}
+		page = end;
 	}
 }
 
@@ -263,6 +255,22 @@ static size_t span_any_released(hw_heap *h, hw_chunk *c, unsigned i, unsigned n,
 	(void)h;
 	(void)arg;
 	return hw_bits_any(c->released, i, n);
+}
+
+/* Clears the guard bits of the released pages of c's [i, i + n): they are
+ * about to be Ready (I15). */
+static void forget_guards(hw_chunk *c, unsigned i, unsigned n)
+{
+	for (unsigned k = i / 64; k <= (i + n - 1) / 64; k++) {
+		uint64_t m = ~0ull;
+		if (k == i / 64)
+			m &= ~0ull << (i % 64);
+		if (k == (i + n - 1) / 64 && (i + n) % 64)
+			m &= ~0ull >> (64 - (i + n) % 64);
+		uint64_t g = c->guard[k] & c->released[k] & m;
+		c->guard[k] &= ~g;
+		c->guards -= (uint32_t)__builtin_popcountll(g);
+	}
 }
 
 int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed)
@@ -279,12 +287,12 @@ int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed
 	/* First make every released run in [lo, hi) Ready, so a failure can
 	 * be undone before any bitmap changes. */
 	for (size_t p = lo; p < hi;) {
-		size_t q = p;
-		while (q < hi &&
-		       hw_bits_test(hw_heap_chunk(h, q)->released, (unsigned)(q % HW_BITS_PAGES)))
-			q++;
-		if (q > p) {
-			if (make_ready(h, p, q - p) != 0) {
+		size_t q = same_state_end(h, p, hi);
+		if (hw_bits_test(hw_heap_chunk(h, p)->released, (unsigned)(p % HW_BITS_PAGES))) {
+			hw_call_op op = released_reserved(h, p) ? HW_CALLOP_READY_FROM_RESERVED
+								: HW_CALLOP_READY;
+			if (hw_call_op_locked(h, op, (void *)hw_heap_addr(h, p),
+					      (q - p) << h->page_shift) != 0) {
 				undo_ready(h, lo, p);
 				return ENOMEM;
 			}
@@ -292,10 +300,8 @@ int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed
 			if (h->zero_released && ze > zs)
 				hw_track_zeroed((void *)hw_heap_addr(h, zs),
 						(ze - zs) << h->page_shift);
-			p = q;
-		} else {
-			p++;
 		}
+		p = q;
 	}
 	/* Then account: clear the released bits chunk by chunk. */
 	for (size_t p = lo; p < hi;) {
@@ -310,6 +316,8 @@ int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed
 						(unsigned)(re - rs))
 				: 0;
 		released_in_run += rel_run;
+		if (c->guards)
+			forget_guards(c, i, take);
 		hw_bits_clear(c->released, i, take);
 		c->free_ready += rel;
 		h->released -= (size_t)rel << h->page_shift;

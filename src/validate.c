@@ -36,6 +36,7 @@ static const char *const names[] = {
 	"platform page state agrees with heap page state",
 	"meta_ready == committed metadata pages",
 	"no page below the search hint is free",
+	"guarded == guard pages; guard bits only on live runs and reserved free pages",
 };
 
 /* Records invariant n as broken (the first one wins). Returns false so
@@ -88,14 +89,6 @@ static bool covered(const hw_heap *h, size_t ci, size_t *cursor)
 	return *cursor < h->narenas && a >= h->arenas[*cursor].base;
 }
 
-/* Expected platform state of a page in a given heap state (I12). */
-static hw_mem_state expected_state(const hw_heap *h, bool released)
-{
-	if (!released)
-		return HW_MEM_READY;
-	return h->fault_on_free ? HW_MEM_RESERVED : HW_MEM_PREPARED;
-}
-
 /* Whether every aligned group of `unit` bits (a power of two) of the map is
  * all set or all clear (I6). Groups within a word are folded: after the
  * loop, the bit at each group's base holds the OR (o) and the AND (a) of the
@@ -132,19 +125,33 @@ static bool whole_units(const uint64_t *map, size_t unit, unsigned *bad)
 	return true;
 }
 
+/* The end (below HW_BITS_PAGES) of the run of pages from i with i's bit
+ * in map w. */
+static unsigned same_bit_end(const uint64_t *w, unsigned i)
+{
+	unsigned e = hw_bits_test(w, i) ? hw_bits_find_clear_run(w, 1, i)
+					: hw_bits_find_set_from(w, i);
+	return e == HW_BITS_NONE ? HW_BITS_PAGES : e;
+}
+
 /* I12 on a platform that answers state queries (the simulator), one query
- * per run of pages with the same released bit (the simulator scans its
- * states a word or more at a time). */
+ * per run of pages with the same expected state: Reserved (a guard page; a
+ * released page under fault_on_free or with the guard bit), Prepared (other
+ * released pages) or Ready. The simulator scans its states a word or more
+ * at a time. */
 static bool check_platform_states(walk *w, const hw_chunk *c, size_t first)
 {
 	hw_heap *h = w->h;
+	uint64_t res[HW_BITS_WORDS], prep[HW_BITS_WORDS];
+	for (unsigned k = 0; k < HW_BITS_WORDS; k++) {
+		res[k] = c->guard[k] | (h->fault_on_free ? c->released[k] : 0);
+		prep[k] = c->released[k] & ~res[k];
+	}
 	for (unsigned i = 0; i < HW_BITS_PAGES;) {
-		bool rel = hw_bits_test(c->released, i);
-		unsigned end = rel ? hw_bits_find_clear_run(c->released, 1, i)
-				   : hw_bits_find_set_from(c->released, i);
-		if (end == HW_BITS_NONE)
-			end = HW_BITS_PAGES;
-		hw_mem_state want = expected_state(h, rel);
+		hw_mem_state want = hw_bits_test(res, i)    ? HW_MEM_RESERVED
+				    : hw_bits_test(prep, i) ? HW_MEM_PREPARED
+							    : HW_MEM_READY;
+		unsigned end = hw_min(same_bit_end(res, i), same_bit_end(prep, i));
 		hw_mem_state got = want;
 		const void *bad = hw_sys_find_other(h->pf, (void *)hw_heap_addr(h, first + i),
 						    (size_t)(end - i) << h->page_shift, want, &got);
@@ -157,8 +164,39 @@ static bool check_platform_states(walk *w, const hw_chunk *c, size_t first)
 	return true;
 }
 
+/* I15 for chunk ci: where its guard bits may be, and their count. */
+static bool check_guards(walk *w, size_t ci, size_t *guard_pages)
+{
+	hw_heap *h = w->h;
+	const hw_chunk *c = &h->chunks[ci];
+	size_t first = ci * HW_BITS_PAGES;
+	unsigned n = 0, bad;
+	for (unsigned k = 0; k < HW_BITS_WORDS; k++) {
+		uint64_t g = c->guard[k], busy = c->alloc[k] & c->released[k];
+		uint64_t free_ready = ~c->alloc[k] & ~c->released[k];
+		uint64_t wrong = g & (busy | free_ready);
+		if (h->fault_on_free)
+			wrong |= g & ~c->alloc[k];
+		if (wrong)
+			return fail(w, 15, "page %zu has the guard bit but is %s",
+				    first + k * 64 + (unsigned)__builtin_ctzll(wrong),
+				    (wrong & busy) ? "busy"
+				    : (wrong & free_ready)
+					    ? "free and Ready"
+					    : "free in a heap that faults freed runs");
+		n += (unsigned)__builtin_popcountll(g);
+		*guard_pages += (unsigned)__builtin_popcountll(g & c->alloc[k]);
+	}
+	if (n != c->guards)
+		return fail(w, 15, "chunk %zu: guards=%u, bitmap holds %u", ci, c->guards, n);
+	if (!whole_units(c->guard, h->unit_pages, &bad))
+		return fail(w, 15, "unit at page %zu is partly guard pages",
+			    first + hw_align_down(bad, h->unit_pages));
+	return true;
+}
+
 static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_pages,
-			size_t *rel_pages)
+			size_t *rel_pages, size_t *guard_pages)
 {
 	hw_heap *h = w->h;
 	const hw_chunk *c = &h->chunks[ci];
@@ -170,13 +208,13 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 		 * nor released nor free-Ready until their call settles them. */
 		uint64_t busy = c->alloc[k] & c->released[k];
 		uint64_t a = c->alloc[k] & ~busy, r = c->released[k] & ~busy, hd = c->head[k];
-		if (busy && (h->inflight == 0 || (busy & hd)))
+		if (busy && (h->inflight == 0 || (busy & (hd | c->guard[k]))))
 			return fail(w, 5, "page %zu (%p) is released and allocated%s",
 				    first + k * 64 + (unsigned)__builtin_ctzll(busy),
 				    (void *)hw_heap_addr(
 					    h, first + k * 64 + (unsigned)__builtin_ctzll(busy)),
 				    h->inflight == 0 ? " with no platform call in flight"
-						     : " and a run head");
+						     : " and a run head or guard page");
 		uint64_t starts = a & ~((a << 1) | carry);
 		if ((starts & ~hd) || (hd & ~a))
 			return fail(w, 7,
@@ -202,6 +240,8 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 		return fail(w, 8, "chunk %zu: leaf (%u,%u,%u), bitmap (%u,%u,%u)", ci,
 			    h->tree.level[0][ci].start, h->tree.level[0][ci].max,
 			    h->tree.level[0][ci].end, s.start, s.max, s.end);
+	if (!check_guards(w, ci, guard_pages))
+		return false;
 	if (hw_sys_can_query(h->pf) && !check_platform_states(w, c, first))
 		return false;
 	*alloc_pages += na;
@@ -212,7 +252,7 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 static bool check_chunks(walk *w)
 {
 	hw_heap *h = w->h;
-	size_t alloc_pages = 0, rel_pages = 0, present = 0, cursor = 0;
+	size_t alloc_pages = 0, rel_pages = 0, guard_pages = 0, present = 0, cursor = 0;
 	bool prev_alloc = false;
 	for (size_t ci = 0; ci < h->nchunks; ci++) {
 		const hw_chunk *c = &h->chunks[ci];
@@ -232,7 +272,7 @@ static bool check_chunks(walk *w)
 			continue;
 		}
 		present++;
-		if (!check_chunk(w, ci, prev_alloc, &alloc_pages, &rel_pages))
+		if (!check_chunk(w, ci, prev_alloc, &alloc_pages, &rel_pages, &guard_pages))
 			return false;
 		size_t first = ci * HW_BITS_PAGES;
 		if (first < h->low_free) {
@@ -255,6 +295,9 @@ static bool check_chunks(walk *w)
 	if (rel_pages << h->page_shift != h->released)
 		return fail(w, 4, "released=%zu, bitmaps hold %zu", h->released,
 			    rel_pages << h->page_shift);
+	if (guard_pages << h->page_shift != h->guarded)
+		return fail(w, 15, "guarded=%zu, bitmaps hold %zu", h->guarded,
+			    guard_pages << h->page_shift);
 	return true;
 }
 

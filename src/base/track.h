@@ -7,6 +7,11 @@
  *   hw_track_zeroed    part of a new run that is known to read as zero
  *   hw_track_free      a run given back: stale accesses are errors
  *   hw_track_forget    a run still live when its heap is destroyed
+ *   hw_track_guard     pages of a live run made guard pages: no access
+ *   hw_track_unguard   guard pages of a live run made usable again
+ *   hw_track_unroot / hw_track_root
+ *                      a live run stops (starts again) being a root region
+ *                      of the leak scan: while it has guard pages (K2)
  *   hw_track_unmap     before an arena is released: ASan keeps poison across
  *                      munmap/mmap, so clear it or a later mapping at the same
  *                      address reports false errors
@@ -22,11 +27,13 @@
  * Invariants:
  *   K1. Under ASan, every byte of an arena not inside a live run is poisoned,
  *       and no byte outside a live arena is poisoned by the heap.
- *   K2. Under ASan, each live run is one LeakSanitizer root region, so a
- *       pointer stored in heap memory keeps a malloc'd object alive while
- *       free pages are never scanned; the region is unregistered when the run
- *       is freed or its heap destroyed (matched exactly, (base, size) both
- *       times).
+ *   K2. Under ASan, each live run without guard pages is one LeakSanitizer
+ *       root region, so a pointer stored in heap memory keeps a malloc'd
+ *       object alive while free pages are never scanned; the region is
+ *       unregistered when the run is freed or its heap destroyed (matched
+ *       exactly, (base, size) both times). A run with guard pages is no
+ *       root region: the leak scan would read its guard pages (a kernel
+ *       guard region looks readable in the process's maps) and fault.
  *   K3. Under Valgrind, each live arena is the one superblock of its own
  *       auto-free metapool (anchored at the arena base) and each live run is
  *       one MALLOCLIKE block inside it; free pages are no-access. Releasing
@@ -74,6 +81,14 @@ static inline void hw_track_free(void *p, size_t n)
 }
 static inline void hw_track_zeroed(void *p, size_t n) { (void)p, (void)n; }
 static inline void hw_track_forget(void *p, size_t n) { __lsan_unregister_root_region(p, n); }
+static inline void hw_track_guard(void *p, size_t n) { __asan_poison_memory_region(p, n); }
+static inline void hw_track_unguard(void *p, size_t n, bool zeroed)
+{
+	(void)zeroed;
+	__asan_unpoison_memory_region(p, n);
+}
+static inline void hw_track_unroot(void *p, size_t n) { __lsan_unregister_root_region(p, n); }
+static inline void hw_track_root(void *p, size_t n) { __lsan_register_root_region(p, n); }
 static inline void hw_track_unmap(void *p, size_t n) { __asan_unpoison_memory_region(p, n); }
 static inline void hw_track_quiet_begin(void) {}
 static inline void hw_track_quiet_end(void) {}
@@ -105,6 +120,16 @@ static inline void hw_track_free(void *p, size_t n)
 static inline void hw_track_zeroed(void *p, size_t n) { VALGRIND_MAKE_MEM_DEFINED(p, n); }
 /* Live runs die with their arena's pool (K3). */
 static inline void hw_track_forget(void *p, size_t n) { (void)p, (void)n; }
+static inline void hw_track_guard(void *p, size_t n) { VALGRIND_MAKE_MEM_NOACCESS(p, n); }
+static inline void hw_track_unguard(void *p, size_t n, bool zeroed)
+{
+	if (zeroed)
+		VALGRIND_MAKE_MEM_DEFINED(p, n);
+	else
+		VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+}
+static inline void hw_track_unroot(void *p, size_t n) { (void)p, (void)n; }
+static inline void hw_track_root(void *p, size_t n) { (void)p, (void)n; }
 /* Freeing the superblock of an auto-free pool frees the runs in it (K3). */
 static inline void hw_track_unmap(void *p, size_t n)
 {
@@ -125,6 +150,13 @@ static inline void hw_track_alloc(void *p, size_t n, bool zeroed)
 static inline void hw_track_free(void *p, size_t n) { (void)p, (void)n; }
 static inline void hw_track_zeroed(void *p, size_t n) { (void)p, (void)n; }
 static inline void hw_track_forget(void *p, size_t n) { (void)p, (void)n; }
+static inline void hw_track_guard(void *p, size_t n) { (void)p, (void)n; }
+static inline void hw_track_unguard(void *p, size_t n, bool zeroed)
+{
+	(void)p, (void)n, (void)zeroed;
+}
+static inline void hw_track_unroot(void *p, size_t n) { (void)p, (void)n; }
+static inline void hw_track_root(void *p, size_t n) { (void)p, (void)n; }
 static inline void hw_track_unmap(void *p, size_t n) { (void)p, (void)n; }
 static inline void hw_track_quiet_begin(void) {}
 static inline void hw_track_quiet_end(void) {}

@@ -1,0 +1,271 @@
+/* guard_test.c: guard pages of live runs (hw_heap_guard, hw_heap_unguard),
+ * on the checked simulator and on Linux.
+ *
+ * Each test checks what heapward.h promises: a guard page traps, holds no
+ * memory and is counted in `guarded`; the rest of its run keeps its
+ * contents; a freed run's guard pages become free released pages with no
+ * platform call, Reserved until reused; a refused platform call changes
+ * nothing; and every bad range is refused with one report and EINVAL. The
+ * validator (I15) and the simulator's page states (I12) check the rest.
+ */
+#include "heap_env.h"
+#include "trap.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+#define P (8 * KiB)
+
+static const hw_sim_config sim4k = {.backing_bytes = 256 * MiB, .released_reads_zero = true};
+
+static hw_heap_config small_cfg(void)
+{
+	hw_heap_config c = {0};
+	c.arena_size = 4 * MiB;
+	c.address_space = 256 * MiB;
+	return c;
+}
+
+#define BOTH(e, cfg, ...)                                                           \
+	for (int b_ = 0; b_ < 2; b_++) {                                            \
+		env e##_s, *e = &e##_s;                                             \
+		REQUIRE(env_open(e, b_ == 0 ? &sim4k : NULL, cfg), "env_open (%s)", \
+			b_ == 0 ? "sim" : "linux");                                 \
+		__VA_ARGS__;                                                        \
+		env_done(e);                                                        \
+	}
+
+static bool traps(void *p)
+{
+	return hw_trap_probe((volatile void *)p, false) != HW_TRAP_NONE;
+}
+
+/* Fills page i of run a with a byte of its own. */
+static void fill_page(char *a, size_t i) { memset(a + i * P, (int)(0x40 + i), P); }
+
+static bool intact(const char *a, size_t i)
+{
+	for (size_t j = 0; j < P; j += 511)
+		if (a[i * P + j] != (char)(0x40 + i))
+			return false;
+	return true;
+}
+
+static void test_guard_and_unguard(void)
+{
+	BOTH(e, small_cfg(), {
+		char *a = hw_heap_alloc(e->h, 8);
+		REQUIRE(a != NULL);
+		for (size_t i = 0; i < 8; i++)
+			fill_page(a, i);
+		hw_heap_stats s0 = env_stats(e);
+		/* The last page, then the first (the run's head) and two in the
+		 * middle. */
+		EXPECT(hw_heap_guard(e->h, a + 7 * P, 1) == 0);
+		EXPECT(hw_heap_guard(e->h, a, 1) == 0);
+		EXPECT(hw_heap_guard(e->h, a + 3 * P, 2) == 0);
+		hw_heap_stats s1 = env_stats(e);
+		EXPECT(s1.guarded == 4 * P && s1.inuse == s0.inuse, "guarded %zu", s1.guarded);
+		EXPECT(s1.ready == s0.ready - 4 * P, "ready %zu", s1.ready);
+		EXPECT(s1.platform_calls[HW_CALL_FAULT] == s0.platform_calls[HW_CALL_FAULT] + 3);
+		bool head = false;
+		EXPECT(hw_heap_page_kind(e->h, a, &head) == HW_PAGE_GUARD && head);
+		EXPECT(hw_heap_page_kind(e->h, a + 4 * P, NULL) == HW_PAGE_GUARD);
+		EXPECT(hw_heap_page_kind(e->h, a + 5 * P, NULL) == HW_PAGE_INUSE);
+		for (size_t i = 0; i < 8; i++) {
+			bool g = i == 0 || i == 3 || i == 4 || i == 7;
+			EXPECT(traps(a + i * P) == g, "page %zu %s", i,
+			       g ? "did not trap" : "trapped");
+			EXPECT(g || intact(a, i), "page %zu lost its contents", i);
+			if (e->sim)
+				EXPECT(hw_sim_state(e->pf, a + i * P) ==
+				       (g ? HW_MEM_RESERVED : HW_MEM_READY));
+		}
+		env_check(e);
+		/* Unguarded pages are usable again and read as zero here. */
+		EXPECT(hw_heap_unguard(e->h, a + 3 * P, 2) == 0);
+		EXPECT(!traps(a + 3 * P) && !traps(a + 4 * P));
+		EXPECT(a[3 * P] == 0 && a[5 * P - 1] == 0, "unguarded pages read as zero");
+		memset(a + 3 * P, 1, 2 * P);
+		EXPECT(env_stats(e).guarded == 2 * P);
+		env_check(e);
+		EXPECT(hw_heap_free(e->h, a, 8) == 0);
+	});
+}
+
+/* A freed run's guard pages: free and released with no platform call,
+ * Reserved (they trap) until an allocation maps them again. */
+static void test_free_with_guards(void)
+{
+	BOTH(e, small_cfg(), {
+		char *a = hw_heap_alloc(e->h, 6);
+		char *b = hw_heap_alloc(e->h, 2); /* keeps a from coalescing upward */
+		REQUIRE(a && b);
+		REQUIRE(hw_heap_guard(e->h, a + 5 * P, 1) == 0);
+		REQUIRE(hw_heap_guard(e->h, a + P, 1) == 0);
+		hw_heap_stats s0 = env_stats(e);
+		EXPECT(hw_heap_free(e->h, a, 6) == 0);
+		hw_heap_stats s1 = env_stats(e);
+		EXPECT(s1.guarded == 0 && s1.released == s0.released + 2 * P,
+		       "guarded %zu released %zu", s1.guarded, s1.released);
+		for (int k = 0; k < HW_CALL_KINDS; k++)
+			EXPECT(s1.platform_calls[k] == s0.platform_calls[k], "call kind %d", k);
+		EXPECT(hw_heap_page_kind(e->h, a + 5 * P, NULL) == HW_PAGE_FREE_RELEASED);
+		EXPECT(hw_heap_page_kind(e->h, a + 4 * P, NULL) == HW_PAGE_FREE_READY);
+		EXPECT(traps(a + 5 * P) && traps(a + P), "a freed guard page stays Reserved");
+		if (e->sim)
+			EXPECT(hw_sim_state(e->pf, a + P) == HW_MEM_RESERVED);
+		env_check(e);
+		/* Reuse maps the Reserved pages (Reserved -> Prepared -> Ready). */
+		char *c = hw_heap_alloc(e->h, 6);
+		EXPECT(c == a);
+		hw_heap_stats s2 = env_stats(e);
+		EXPECT(s2.platform_calls[HW_CALL_MAP] == s1.platform_calls[HW_CALL_MAP] + 2,
+		       "one map per guard page's stretch: %llu",
+		       (unsigned long long)(s2.platform_calls[HW_CALL_MAP] -
+					    s1.platform_calls[HW_CALL_MAP]));
+		memset(c, 7, 6 * P);
+		env_check(e);
+		EXPECT(hw_heap_free(e->h, c, 6) == 0 && hw_heap_free(e->h, b, 2) == 0);
+		env_check(e);
+	});
+}
+
+/* Under fault_on_free the rest of the run is faulted, one call per stretch
+ * between guard pages; a refused call leaves its stretch free and Ready. */
+static void test_fault_on_free_with_guards(void)
+{
+	hw_heap_config c = small_cfg();
+	c.fault_on_free = true;
+	BOTH(e, c, {
+		char *a = hw_heap_alloc(e->h, 8);
+		REQUIRE(a != NULL);
+		REQUIRE(hw_heap_guard(e->h, a + 3 * P, 1) == 0);
+		hw_heap_stats s0 = env_stats(e);
+		EXPECT(hw_heap_free(e->h, a, 8) == 0);
+		hw_heap_stats s1 = env_stats(e);
+		EXPECT(s1.platform_calls[HW_CALL_FAULT] == s0.platform_calls[HW_CALL_FAULT] + 2);
+		EXPECT(s1.released == s0.released + 8 * P && s1.guarded == 0);
+		env_check(e);
+		char *b = hw_heap_alloc(e->h, 8);
+		REQUIRE(b == a);
+		REQUIRE(hw_heap_guard(e->h, b + 3 * P, 1) == 0);
+		/* The first stretch's fault is refused. */
+		hw_platform_inject(e->pf, 1, 1u << HW_SYS_FAULT);
+		s0 = env_stats(e);
+		EXPECT(hw_heap_free(e->h, b, 8) == 0);
+		s1 = env_stats(e);
+		EXPECT(s1.fault_failures == s0.fault_failures + 1);
+		EXPECT(hw_heap_page_kind(e->h, b, NULL) == HW_PAGE_FREE_READY);
+		EXPECT(hw_heap_page_kind(e->h, b + 3 * P, NULL) == HW_PAGE_FREE_RELEASED);
+		EXPECT(hw_heap_page_kind(e->h, b + 4 * P, NULL) == HW_PAGE_FREE_RELEASED);
+		EXPECT(s1.released == s0.released + 5 * P, "released %zu", s1.released);
+		env_check(e);
+	});
+}
+
+static void test_invalid_guards(void)
+{
+	BOTH(e, small_cfg(), {
+		char *a = hw_heap_alloc(e->h, 4), *b = hw_heap_alloc(e->h, 2);
+		char *f = hw_heap_alloc(e->h, 1);
+		REQUIRE(a && b && f);
+		REQUIRE(hw_heap_free(e->h, f, 1) == 0);
+		REQUIRE(hw_heap_guard(e->h, a + 3 * P, 1) == 0);
+		int local;
+		static const struct {
+			long off;
+			size_t n;
+			bool unguard;
+			const char *why;
+		} bad[] = {
+			{1, 1, false, "not aligned to the guard unit"},
+			{0, 0, false, "not a whole number of guard units"},
+			{2 * P, 2, false, "guard pages already"},
+			{3 * P, 2, false, "more than one allocated run"},
+			{6 * P, 1, false, "not all in an allocated run"},
+			{0, 1, true, "not all guard pages"},
+			{2 * P, 2, true, "not all guard pages"},
+		};
+		hw_heap_stats s0 = env_stats(e);
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			unsigned before = e->reports;
+			char *p = a + bad[i].off;
+			int rc = bad[i].unguard ? hw_heap_unguard(e->h, p, bad[i].n)
+						: hw_heap_guard(e->h, p, bad[i].n);
+			EXPECT(rc == EINVAL, "case %zu: %d", i, rc);
+			EXPECT(e->reports == before + 1 && strstr(e->last_report, bad[i].why),
+			       "case %zu: report '%s'", i, e->last_report);
+			const char *prefix = bad[i].unguard ? "heapward: invalid unguard of "
+							    : "heapward: invalid guard of ";
+			EXPECT(strncmp(e->last_report, prefix, strlen(prefix)) == 0, "case %zu", i);
+		}
+		EXPECT(hw_heap_guard(e->h, &local, 1) == EINVAL &&
+		       strstr(e->last_report, "not in this heap"));
+		hw_heap_stats s1 = env_stats(e);
+		EXPECT(s1.invalid_guards == s0.invalid_guards + 8);
+		EXPECT(s1.guarded == s0.guarded && s1.inuse == s0.inuse && s1.ready == s0.ready);
+		EXPECT(s1.platform_calls[HW_CALL_FAULT] == s0.platform_calls[HW_CALL_FAULT]);
+		env_check(e);
+		EXPECT(hw_heap_free(e->h, a, 4) == 0 && hw_heap_free(e->h, b, 2) == 0);
+	});
+}
+
+/* A refused fault (the kernel's mapping limit, here injected) or map leaves
+ * the pages as they were, counted in guard_failures. */
+static void test_refused_calls(void)
+{
+	BOTH(e, small_cfg(), {
+		char *a = hw_heap_alloc(e->h, 3);
+		REQUIRE(a != NULL);
+		for (size_t i = 0; i < 3; i++)
+			fill_page(a, i);
+		hw_platform_inject(e->pf, 1, 1u << HW_SYS_FAULT);
+		EXPECT(hw_heap_guard(e->h, a + P, 1) == ENOMEM);
+		hw_heap_stats s = env_stats(e);
+		EXPECT(s.guard_failures == 1 && s.guarded == 0);
+		EXPECT(hw_heap_page_kind(e->h, a + P, NULL) == HW_PAGE_INUSE && intact(a, 1));
+		env_check(e);
+		REQUIRE(hw_heap_guard(e->h, a + P, 1) == 0);
+		hw_platform_inject(e->pf, 1, 1u << HW_SYS_MAP);
+		EXPECT(hw_heap_unguard(e->h, a + P, 1) == ENOMEM);
+		s = env_stats(e);
+		EXPECT(s.guard_failures == 2 && s.guarded == P);
+		EXPECT(hw_heap_page_kind(e->h, a + P, NULL) == HW_PAGE_GUARD && traps(a + P));
+		EXPECT(intact(a, 0) && intact(a, 2));
+		env_check(e);
+		EXPECT(hw_heap_free(e->h, a, 3) == 0);
+		env_check(e);
+	});
+}
+
+/* With an OS page of four heap pages, guards come in whole aligned units. */
+static void test_units(void)
+{
+	hw_sim_config sim = sim4k;
+	sim.page_size = 16 * KiB;
+	hw_heap_config c = small_cfg();
+	c.page_size = 4 * KiB;
+	c.arena_size = 2 * MiB;
+	env e;
+	REQUIRE(env_open(&e, &sim, c));
+	char *a = hw_heap_alloc(e.h, 12);
+	REQUIRE(a != NULL && (uintptr_t)a % (16 * KiB) == 0);
+	EXPECT(hw_heap_guard(e.h, a, 1) == EINVAL && strstr(e.last_report, "whole number"));
+	EXPECT(hw_heap_guard(e.h, a + 4 * KiB, 4) == EINVAL && strstr(e.last_report, "aligned"));
+	EXPECT(hw_heap_guard(e.h, a + 16 * KiB, 4) == 0);
+	EXPECT(env_stats(&e).guarded == 16 * KiB);
+	env_check(&e);
+	EXPECT(hw_heap_free(e.h, a, 12) == 0);
+	/* The freed unit is released and Reserved; a one-page reuse inside it
+	 * maps the whole unit. */
+	char *b = hw_heap_alloc(e.h, 5);
+	EXPECT(b == a);
+	env_check(&e);
+	EXPECT(hw_heap_free(e.h, b, 5) == 0);
+	env_check(&e);
+	env_done(&e);
+}
+
+HW_TEST_MAIN(T(test_guard_and_unguard), T(test_free_with_guards),
+	     T(test_fault_on_free_with_guards), T(test_invalid_guards), T(test_refused_calls),
+	     T(test_units))
