@@ -1,20 +1,21 @@
 /* wrap.h: a platform that forwards to another, with a hook on its release
- * calls (test support: tests and benchmarks only, never installed).
+ * and map calls (test support: tests and benchmarks only, never installed).
  *
  * Owns: wrap_platform, a platform instance that forwards every call to a
  * real instance (its own private Linux one, or one the caller passes), first
- * running the caller's hook on unuse and fault: to make a release slow, hold
- * it until a test says go, count it, or skip it. Its caps are the real
+ * running the caller's hook on unuse, fault and map: to make a release (or
+ * the map of a reuse) slow, hold it until a test says go, count it, or skip
+ * it. Its caps are the real
  * instance's, huge pages optional, so the heap treats it as that platform
  * (caps.concurrent_calls included).
  *
  * Invariants:
  *   WP1. Every call reaches the real instance exactly once, after the hook;
- *        an unuse or fault whose hook returns false does not (a skipped
- *        fault succeeds without changing anything).
+ *        an unuse, fault or map whose hook returns false does not (a
+ *        skipped fault or map succeeds without changing anything).
  *
  * Locking: the hook runs in whatever thread made the call, possibly without
- * the heap lock (scavenge releases on a concurrent platform).
+ * the heap lock (releases and reuses on a concurrent platform).
  */
 #ifndef HW_PLATFORM_WRAP_H
 #define HW_PLATFORM_WRAP_H
@@ -26,8 +27,8 @@
 typedef struct wrap_platform {
 	hw_platform pf; /* first: the ops receive &pf */
 	hw_platform *real;
-	/* Runs before each unuse and fault (k says which) and says whether the
-	 * call goes on to the real instance; NULL: every call does. */
+	/* Runs before each unuse, fault and map (k says which) and says
+	 * whether the call goes on to the real instance; NULL: every call does. */
 	bool (*before)(struct wrap_platform *w, hw_sys_kind k, void *p, size_t n);
 	bool own_real; /* wrap_open made real; wrap_close destroys it */
 	void *arg;
@@ -40,7 +41,13 @@ static int wrap_reserve(hw_platform *pf, void *hint, size_t n, void **out)
 	return hw_sys_reserve(wrap_real(pf), hint, n, out);
 }
 
-static int wrap_map(hw_platform *pf, void *p, size_t n) { return hw_sys_map(wrap_real(pf), p, n); }
+static int wrap_map(hw_platform *pf, void *p, size_t n)
+{
+	wrap_platform *w = (wrap_platform *)pf;
+	if (w->before && !w->before(w, HW_SYS_MAP, p, n))
+		return 0;
+	return hw_sys_map(w->real, p, n);
+}
 
 static int wrap_use(hw_platform *pf, void *p, size_t n) { return hw_sys_use(wrap_real(pf), p, n); }
 

@@ -169,6 +169,16 @@ fail:
 	return ENOMEM;
 }
 
+/* Whether chunk c is as grow left it: no page allocated, every page
+ * released, no guard bit. */
+static bool pristine(const hw_chunk *c)
+{
+	for (unsigned k = 0; k < HW_BITS_WORDS; k++)
+		if (c->alloc[k] != 0 || c->released[k] != ~0ull || c->guard[k] != 0)
+			return false;
+	return true;
+}
+
 void hw_grow_undo_locked(hw_heap *h, uintptr_t arena)
 {
 	HW_ASSERT_LOCKED(h);
@@ -177,14 +187,18 @@ void hw_grow_undo_locked(hw_heap *h, uintptr_t arena)
 		i++;
 	HW_CHECK(i < h->narenas, "grow undo: no such arena");
 	size_t size = h->arenas[i].size;
+	/* Another thread may have allocated in it while the failed claim had
+	 * the lock dropped: then it stays, a grow like any other. */
+	for (size_t c = (arena - h->base) / h->chunk_bytes, e = c + size / h->chunk_bytes; c < e;
+	     c++)
+		if (!pristine(&h->chunks[c]))
+			return;
 	for (; i + 1 < h->narenas; i++)
 		h->arenas[i] = h->arenas[i + 1];
 	h->narenas--;
 	size_t c0 = (arena - h->base) / h->chunk_bytes, c1 = c0 + size / h->chunk_bytes - 1;
-	for (size_t c = c0; c <= c1; c++) {
-		HW_ASSERT(h->chunks[c].free_ready == 0);
+	for (size_t c = c0; c <= c1; c++)
 		memset(&h->chunks[c], 0, sizeof h->chunks[c]);
-	}
 	hw_tree_update(h, c0 * HW_BITS_PAGES, (c1 - c0 + 1) * HW_BITS_PAGES, HW_TREE_RESCAN);
 	h->mapped -= size;
 	h->released -= size;

@@ -280,17 +280,6 @@ size_t hw_heap_for_spans(hw_heap *h, size_t page, size_t n, hw_span_fn fn, void 
 	return 0;
 }
 
-static size_t span_mark_alloc(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
-{
-	(void)h;
-	(void)arg;
-	/* Every page of the run is free and Ready by now (reacquire ran). */
-	HW_ASSERT(!hw_bits_any(c->alloc, i, n) && !hw_bits_any(c->released, i, n));
-	hw_bits_set(c->alloc, i, n);
-	c->free_ready -= n;
-	return 0;
-}
-
 /* ---- alloc ------------------------------------------------------------------ */
 
 static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
@@ -302,13 +291,15 @@ static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 		errno = ENOMEM;
 		return NULL;
 	}
-	size_t page = hw_tree_find(h, want), mapped0 = h->mapped;
+	size_t page = hw_tree_find(h, want), grew = 0;
 	uintptr_t grown = 0;
 	if (page == SIZE_MAX) {
+		size_t mapped0 = h->mapped;
 		if (hw_grow_locked(h, want, &grown) != 0) {
 			errno = ENOMEM;
 			return NULL;
 		}
+		grew = h->mapped - mapped0;
 		page = hw_tree_find(h, want);
 		HW_CHECK(page != SIZE_MAX, "grew heap, but no adequate free space found");
 	}
@@ -317,25 +308,23 @@ static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 	uintptr_t addr = hw_align_up(hw_heap_addr(h, page), align_pages << h->page_shift);
 	page = (addr - h->base) >> h->page_shift;
 
-	/* Tracking first, so reacquire can mark the zero parts it makes Ready. */
+	/* Tracking first, so the claim can mark the zero parts it makes Ready. */
 	size_t bytes = npages << h->page_shift;
 	hw_track_alloc((void *)addr, bytes, false);
 	bool z;
-	if (hw_scavenge_reacquire_locked(h, page, npages, &z) != 0) {
+	if (hw_scavenge_claim_locked(h, page, npages, &z) != 0) {
 		hw_track_free((void *)addr, bytes);
 		if (grown)
 			hw_grow_undo_locked(h, grown);
 		errno = ENOMEM;
 		return NULL;
 	}
-	hw_heap_for_spans(h, page, npages, span_mark_alloc, NULL);
 	hw_bits_set(hw_heap_chunk(h, page)->head, (unsigned)(page % HW_BITS_PAGES), 1);
 	if (page == h->low_free)
 		h->low_free = page + npages;
 	h->inuse += bytes;
 	h->counters.allocs++;
-	hw_tree_update(h, page, npages, HW_TREE_SET);
-	hw_scavenge_after_alloc_locked(h, h->mapped - mapped0);
+	hw_scavenge_after_alloc_locked(h, grew);
 	if (zeroed)
 		*zeroed = z;
 	return (void *)addr;
@@ -372,17 +361,6 @@ static size_t span_not_run_body(hw_heap *h, hw_chunk *c, unsigned i, unsigned n,
 	return hw_bits_any(c->head, from, i + n - from) ? 2 : 0;
 }
 
-/* Bits [i, i + n) of word k's range, as a mask of word k (n >= 1). */
-static uint64_t word_mask(unsigned k, unsigned i, unsigned n)
-{
-	uint64_t m = ~0ull;
-	if (k == i / 64)
-		m &= ~0ull << (i % 64);
-	if (k == (i + n - 1) / 64 && (i + n) % 64)
-		m &= ~0ull >> (64 - (i + n) % 64);
-	return m;
-}
-
 static size_t span_any_guard(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
 {
 	(void)h;
@@ -400,7 +378,7 @@ static size_t span_free_guards(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, 
 		return 0;
 	unsigned freed = 0;
 	for (unsigned k = i / 64; k <= (i + n - 1) / 64; k++) {
-		uint64_t g = c->guard[k] & word_mask(k, i, n);
+		uint64_t g = c->guard[k] & hw_bits_word_mask(k, i, n);
 		c->alloc[k] &= ~g;
 		c->released[k] |= g;
 		if (h->fault_on_free)
@@ -435,7 +413,7 @@ static size_t span_busy(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *a
 		return 0;
 	}
 	for (unsigned k = i / 64; k <= (i + n - 1) / 64; k++)
-		c->released[k] |= c->alloc[k] & word_mask(k, i, n);
+		c->released[k] |= c->alloc[k] & hw_bits_word_mask(k, i, n);
 	return 0;
 }
 

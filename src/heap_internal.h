@@ -15,10 +15,12 @@
  *   alloc=1 released=0 guard=1 a guard page of an allocated run: part of the
  *                      run, but faulted (Reserved: any access traps) and
  *                      holding no memory (hw_heap_guard)
- *   alloc=1 released=1 busy: free, being released by a platform call that
- *                      runs with the lock dropped (scavenge.c); no run owns
- *                      it, nothing may allocate or free it, and it settles
- *                      (released, or free and Ready) before the call's
+ *   alloc=1 released=1 busy: in a platform call that runs with the lock
+ *                      dropped: being released (scavenge.c, heap.c), or
+ *                      claimed by an allocation whose calls make it Ready
+ *                      (scavenge.c, claim_busy); no run owns it yet, nothing
+ *                      else may allocate or free it, and it settles (in use,
+ *                      released, or free and Ready) before the calls'
  *                      thread lets go of the lock again
  *   alloc=0 released=0 free and Ready ("dirty")
  *   alloc=0 released=1 free and released: Prepared, or Reserved when the heap
@@ -58,10 +60,12 @@
  *        pages of a heap without fault_on_free (never on free Ready or busy
  *        pages), and covers whole aligned units.
  *
- * Platform calls are made under the lock, except a scavenge's releases on a
- * platform whose calls may run concurrently (caps.concurrent_calls): those
- * mark their pages busy, drop the lock for the call and settle the pages
- * when they have it back (scavenge.c, release_pages).
+ * Platform calls are made under the lock, except on a platform whose calls
+ * may run concurrently (caps.concurrent_calls), where hw_call_outside_lock
+ * (calls.c, SY3) drops it around: a scavenge's releases and a freed run's
+ * faults (busy pages, scavenge.c release_pages and heap.c), an allocation's
+ * calls making released pages Ready (busy pages, scavenge.c claim_busy),
+ * and hw_heap_guard/unguard (pages of a run the caller owns).
  *
  * Locking: h->lock guards everything below it in struct hw_heap but the
  * scavenger's handle and the registry links (see their comments); every
@@ -281,8 +285,9 @@ void hw_meta_destroy(hw_platform *pf, hw_meta m);
 /* grow.c */
 /* Adds arena(s) covering npages; *arena (may be NULL) receives the base. */
 int hw_grow_locked(hw_heap *h, size_t npages, uintptr_t *arena);
-/* Takes back an arena grow just added, still wholly free and released, so a
- * failed allocation leaves the heap as it found it. */
+/* Takes back an arena grow just added, so a failed allocation leaves the
+ * heap as it found it; an arena another thread allocated in meanwhile (the
+ * failed claim dropped the lock) stays. */
 void hw_grow_undo_locked(hw_heap *h, uintptr_t arena);
 void hw_grow_release_all(hw_heap *h);
 
@@ -297,10 +302,14 @@ static inline hw_call_op hw_scavenge_release_op(const hw_heap *h)
  * condition and re-read the heap afterwards. */
 void hw_scavenge_await_calls(hw_heap *h);
 size_t hw_scavenge_locked(hw_heap *h, size_t nbytes, hw_scav_reason why);
-/* Makes the released units overlapping [page, page + n) Ready. Returns 0
- * and sets *zeroed (every page of the range was released and reads zero),
- * or ENOMEM with nothing changed. */
-int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed);
+/* Claims the free pages [page, page + n) for an allocation: they become
+ * allocated (no head yet), the released units overlapping them Ready, and
+ * the summaries say so. Returns 0 and sets *zeroed (every page of the range
+ * was released and reads zero), or ENOMEM with every page as it was. The
+ * calls that make pages Ready run with the lock dropped (SY3) while the
+ * pages are busy (I5), unless the range holds more released stretches than
+ * the claim can remember: the caller re-reads what it cached. */
+int hw_scavenge_claim_locked(hw_heap *h, size_t page, size_t n, bool *zeroed);
 /* After an allocation that grew the heap by `grown` bytes (0: it did not
  * grow): scavenges toward the retained goal (at most `grown` bytes) and down
  * to the memory limit, in one scavenge of the larger amount. */

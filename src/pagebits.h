@@ -47,6 +47,18 @@ bool hw_bits_any(const uint64_t *w, unsigned i, unsigned n);
 bool hw_bits_all(const uint64_t *w, unsigned i, unsigned n);
 bool hw_bits_test(const uint64_t *w, unsigned i);
 
+/* The bits of word k that lie in [i, i+n) (n >= 1), for loops over the
+ * words a range touches (k from i / 64 to (i + n - 1) / 64). */
+static inline uint64_t hw_bits_word_mask(unsigned k, unsigned i, unsigned n)
+{
+	uint64_t m = ~0ull;
+	if (k == i / 64)
+		m &= ~0ull << (i % 64);
+	if (k == (i + n - 1) / 64 && (i + n) % 64)
+		m &= ~0ull >> (64 - (i + n) % 64);
+	return m;
+}
+
 /* Lowest i >= from such that bits [i, i+n) are all clear, or HW_BITS_NONE. */
 unsigned hw_bits_find_clear_run(const uint64_t *w, unsigned n, unsigned from);
 

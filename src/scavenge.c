@@ -262,28 +262,29 @@ static size_t span_any_released(hw_heap *h, hw_chunk *c, unsigned i, unsigned n,
 static void forget_guards(hw_chunk *c, unsigned i, unsigned n)
 {
 	for (unsigned k = i / 64; k <= (i + n - 1) / 64; k++) {
-		uint64_t m = ~0ull;
-		if (k == i / 64)
-			m &= ~0ull << (i % 64);
-		if (k == (i + n - 1) / 64 && (i + n) % 64)
-			m &= ~0ull >> (64 - (i + n) % 64);
-		uint64_t g = c->guard[k] & c->released[k] & m;
+		uint64_t g = c->guard[k] & c->released[k] & hw_bits_word_mask(k, i, n);
 		c->guard[k] &= ~g;
 		c->guards -= (uint32_t)__builtin_popcountll(g);
 	}
 }
 
-int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed)
+/* Free Ready pages become in use. */
+static size_t span_mark_alloc(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
 {
-	HW_ASSERT_LOCKED(h);
-	size_t u = h->unit_pages;
-	size_t lo = page / u * u, hi = (page + n + u - 1) / u * u;
+	(void)h;
+	(void)arg;
+	HW_ASSERT(!hw_bits_any(c->alloc, i, n) && !hw_bits_any(c->released, i, n));
+	hw_bits_set(c->alloc, i, n);
+	c->free_ready -= n;
+	return 0;
+}
+
+/* The claim with every call under the lock, for a range of more released
+ * stretches than CLAIM_SEGS: make each Ready first, so a failure can be
+ * undone before any bitmap changes, then account. */
+static int claim_in_place(hw_heap *h, size_t page, size_t n, size_t lo, size_t hi, bool *zeroed)
+{
 	size_t released_in_run = 0;
-	/* Reusing dirty pages, the common case, needs no platform call. */
-	if (hw_heap_for_spans(h, lo, hi - lo, span_any_released, NULL) == 0) {
-		*zeroed = false;
-		return 0;
-	}
 	/* First make every released run in [lo, hi) Ready, so a failure can
 	 * be undone before any bitmap changes. */
 	for (size_t p = lo; p < hi;) {
@@ -324,7 +325,178 @@ int hw_scavenge_reacquire_locked(hw_heap *h, size_t page, size_t n, bool *zeroed
 		p += take;
 	}
 	*zeroed = h->zero_released && released_in_run == n;
+	hw_heap_for_spans(h, page, n, span_mark_alloc, NULL);
+	hw_tree_update(h, page, n, HW_TREE_SET);
 	return 0;
+}
+
+/* ---- claiming pages for an allocation ------------------------------------ */
+
+/* The most released stretches a claim makes Ready with the lock dropped;
+ * a range with more (a run over many scavenged units) is made Ready with
+ * the lock held (claim_in_place): the stretches must be remembered while
+ * their pages are busy, and there is no memory to remember more in. */
+#define CLAIM_SEGS 8
+
+/* A released stretch one call makes Ready. */
+typedef struct claim_seg {
+	size_t page, n;
+	hw_call_op op; /* READY_FROM_RESERVED: faulted, or a former guard page */
+} claim_seg;
+
+/* The released stretches of [lo, hi), in address order; returns how many,
+ * or CLAIM_SEGS + 1 when there are more. */
+static size_t collect_segs(hw_heap *h, size_t lo, size_t hi, claim_seg *out)
+{
+	size_t k = 0;
+	for (size_t p = lo; p < hi;) {
+		size_t q = same_state_end(h, p, hi);
+		if (hw_bits_test(hw_heap_chunk(h, p)->released, (unsigned)(p % HW_BITS_PAGES))) {
+			if (k == CLAIM_SEGS)
+				return k + 1;
+			out[k++] =
+				(claim_seg){p, q - p,
+					    released_reserved(h, p) ? HW_CALLOP_READY_FROM_RESERVED
+								    : HW_CALLOP_READY};
+		}
+		p = q;
+	}
+	return k;
+}
+
+/* Free pages (Ready or released) become busy (I5): out of every count. */
+static size_t span_free_to_busy(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+{
+	(void)arg;
+	HW_ASSERT(!hw_bits_any(c->alloc, i, n));
+	unsigned rel = hw_bits_count(c->released, i, n);
+	h->released -= (size_t)rel << h->page_shift;
+	c->free_ready -= n - rel;
+	if (c->guards)
+		forget_guards(c, i, n);
+	hw_bits_set(c->alloc, i, n);
+	hw_bits_set(c->released, i, n);
+	return 0;
+}
+
+/* Busy pages become in use (the claimed run). */
+static size_t span_busy_to_used(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+{
+	(void)h;
+	(void)arg;
+	hw_bits_clear(c->released, i, n);
+	return 0;
+}
+
+/* Busy pages (or pages just made free and Ready) become free and
+ * released again; with *(bool *)arg, Reserved former guard pages (I15). */
+static size_t span_to_released(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+{
+	unsigned busy = hw_bits_count(c->alloc, i, n);
+	c->free_ready -= n - busy;
+	hw_bits_clear(c->alloc, i, n);
+	hw_bits_set(c->released, i, n);
+	h->released += (size_t)n << h->page_shift;
+	if (*(bool *)arg) {
+		c->guards += n - hw_bits_count(c->guard, i, n);
+		hw_bits_set(c->guard, i, n);
+	}
+	return 0;
+}
+
+/* Busy pages become free and Ready. */
+static size_t span_busy_to_ready(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+{
+	(void)h;
+	(void)arg;
+	hw_bits_clear(c->alloc, i, n);
+	hw_bits_clear(c->released, i, n);
+	c->free_ready += n;
+	return 0;
+}
+
+/* Applies fn to the parts of [p, p + n) outside [page, page + m). */
+static void outside_run(hw_heap *h, size_t p, size_t n, size_t page, size_t m, hw_span_fn fn,
+			void *arg)
+{
+	if (p < page)
+		hw_heap_for_spans(h, p, hw_min(p + n, page) - p, fn, arg);
+	if (p + n > page + m) {
+		size_t from = hw_max(p, page + m);
+		hw_heap_for_spans(h, from, p + n - from, fn, arg);
+	}
+}
+
+/* The claim with the lock dropped around each call: the run and the
+ * released stretches become busy, so no other thread can take them; the
+ * calls run; then they settle as one: the run in use and the rest of the
+ * stretches free and Ready, or, when a call is refused, the stretches made
+ * Ready released again and every page as it was. */
+static int claim_busy(hw_heap *h, size_t page, size_t n, size_t lo, size_t hi,
+		      const claim_seg *seg, size_t nseg, bool *zeroed)
+{
+	hw_heap_for_spans(h, page, n, span_free_to_busy, NULL);
+	for (size_t k = 0; k < nseg; k++)
+		outside_run(h, seg[k].page, seg[k].n, page, n, span_free_to_busy, NULL);
+	hw_tree_update(h, lo, hi - lo, HW_TREE_RESCAN);
+	size_t k = 0;
+	for (; k < nseg; k++)
+		if (hw_call_outside_lock(h, seg[k].op, (void *)hw_heap_addr(h, seg[k].page),
+					 seg[k].n << h->page_shift) != 0)
+			break;
+	if (k < nseg) {
+		for (size_t j = 0; j < k; j++) {
+			bool reserved = seg[j].op == HW_CALLOP_READY_FROM_RESERVED;
+			HW_CHECK(hw_call_outside_lock(h,
+						      reserved ? HW_CALLOP_FAULT : HW_CALLOP_UNUSE,
+						      (void *)hw_heap_addr(h, seg[j].page),
+						      seg[j].n << h->page_shift) == 0,
+				 "cannot roll back a failed reuse of faulted pages");
+		}
+		hw_heap_for_spans(h, page, n, span_busy_to_ready, NULL);
+		for (size_t j = 0; j < nseg; j++) {
+			bool guard =
+				seg[j].op == HW_CALLOP_READY_FROM_RESERVED && !h->fault_on_free;
+			hw_heap_for_spans(h, seg[j].page, seg[j].n, span_to_released, &guard);
+		}
+		hw_tree_update(h, lo, hi - lo, HW_TREE_RESCAN);
+		return ENOMEM;
+	}
+	size_t released_in_run = 0;
+	for (size_t j = 0; j < nseg; j++) {
+		size_t zs = hw_max(seg[j].page, page),
+		       ze = hw_min(seg[j].page + seg[j].n, page + n);
+		if (ze > zs) {
+			released_in_run += ze - zs;
+			if (h->zero_released)
+				hw_track_zeroed((void *)hw_heap_addr(h, zs),
+						(ze - zs) << h->page_shift);
+		}
+		outside_run(h, seg[j].page, seg[j].n, page, n, span_busy_to_ready, NULL);
+	}
+	hw_heap_for_spans(h, page, n, span_busy_to_used, NULL);
+	hw_tree_update(h, lo, hi - lo, HW_TREE_RESCAN);
+	*zeroed = h->zero_released && released_in_run == n;
+	return 0;
+}
+
+int hw_scavenge_claim_locked(hw_heap *h, size_t page, size_t n, bool *zeroed)
+{
+	HW_ASSERT_LOCKED(h);
+	size_t u = h->unit_pages;
+	size_t lo = page / u * u, hi = (page + n + u - 1) / u * u;
+	/* Reusing dirty pages, the common case, needs no platform call. */
+	if (hw_heap_for_spans(h, lo, hi - lo, span_any_released, NULL) == 0) {
+		*zeroed = false;
+		hw_heap_for_spans(h, page, n, span_mark_alloc, NULL);
+		hw_tree_update(h, page, n, HW_TREE_SET);
+		return 0;
+	}
+	claim_seg seg[CLAIM_SEGS];
+	size_t nseg = collect_segs(h, lo, hi, seg);
+	if (nseg > CLAIM_SEGS)
+		return claim_in_place(h, page, n, lo, hi, zeroed);
+	return claim_busy(h, page, n, lo, hi, seg, nseg, zeroed);
 }
 
 void hw_scavenge_after_alloc_locked(hw_heap *h, size_t grown)

@@ -238,6 +238,50 @@ static void test_refused_calls(void)
 	});
 }
 
+/* A run over freed guard pages (released, Reserved) alternating with free
+ * Ready ones: its allocation maps each stretch; a refused map leaves every
+ * page as it was (the stretches already mapped are released again), and a
+ * later try succeeds. With 3 stretches the claim runs with the pages busy
+ * and the lock dropped around each call; with 20 it runs them in place. */
+static void test_claim_over_guard_stretches(void)
+{
+	static const size_t stretches[] = {3, 20};
+	for (size_t t = 0; t < 2; t++) {
+		size_t g = stretches[t];
+		BOTH(e, small_cfg(), {
+			char *a = hw_heap_alloc(e->h, 40), *b = hw_heap_alloc(e->h, 1);
+			REQUIRE(a && b);
+			for (size_t i = 0; i < g; i++)
+				REQUIRE(hw_heap_guard(e->h, a + (1 + 2 * i) * P, 1) == 0);
+			REQUIRE(hw_heap_free(e->h, a, 40) == 0);
+			hw_heap_stats s0 = env_stats(e);
+			hw_platform_inject(e->pf, 2, 1u << HW_SYS_MAP);
+			errno = 0;
+			EXPECT(hw_heap_alloc(e->h, 40) == NULL && errno == ENOMEM, "%zu", g);
+			hw_heap_stats s1 = env_stats(e);
+			EXPECT(s1.released == s0.released && s1.inuse == s0.inuse &&
+				       s1.ready == s0.ready,
+			       "%zu stretches: released %zu/%zu", g, s1.released, s0.released);
+			EXPECT(s1.platform_failures[HW_CALL_MAP] ==
+			       s0.platform_failures[HW_CALL_MAP] + 1);
+			EXPECT(hw_heap_page_kind(e->h, a + P, NULL) == HW_PAGE_FREE_RELEASED);
+			EXPECT(hw_heap_page_kind(e->h, a + 2 * P, NULL) == HW_PAGE_FREE_READY);
+			EXPECT(traps(a + P) && traps(a + 3 * P),
+			       "the first stretch is Reserved again");
+			env_check(e);
+			char *c = hw_heap_alloc(e->h, 40);
+			EXPECT(c == a, "%zu stretches", g);
+			hw_heap_stats s2 = env_stats(e);
+			EXPECT(s2.platform_calls[HW_CALL_MAP] ==
+			       s1.platform_calls[HW_CALL_MAP] + g);
+			memset(c, 3, 40 * P);
+			env_check(e);
+			EXPECT(hw_heap_free(e->h, c, 40) == 0 && hw_heap_free(e->h, b, 1) == 0);
+			env_check(e);
+		});
+	}
+}
+
 /* With an OS page of four heap pages, guards come in whole aligned units. */
 static void test_units(void)
 {
@@ -268,4 +312,4 @@ static void test_units(void)
 
 HW_TEST_MAIN(T(test_guard_and_unguard), T(test_free_with_guards),
 	     T(test_fault_on_free_with_guards), T(test_invalid_guards), T(test_refused_calls),
-	     T(test_units))
+	     T(test_claim_over_guard_stretches), T(test_units))

@@ -6,9 +6,9 @@
  * scavenge can use the heap (R1-R3 of registry.c: a lock held by a thread
  * that does not exist in the child would block it forever), that the child's
  * scavenger reads as stopped, and that any number of threads may start and
- * stop the background scavenger at once, and that a scavenge's platform call
- * runs without the heap lock while its pages stay out of every other
- * thread's reach (busy, I5 of heap_internal.h).
+ * stop the background scavenger at once, and that a scavenge's platform call,
+ * and an allocation's, runs without the heap lock while its pages stay out
+ * of every other thread's reach (busy, I5 of heap_internal.h).
  *
  * Each scenario runs in a child process under an alarm, so a hang fails the
  * test in seconds (the child dies of SIGALRM) instead of stalling ctest.
@@ -198,8 +198,8 @@ typedef struct gate {
 
 static gate unuse_gate;
 
-/* The first release call (unuse, or fault under fault_on_free) waits (up to
- * 5 s) until the test has used the heap. */
+/* The first call the hook sees (an unuse, a fault under fault_on_free, or a
+ * reuse's map) waits (up to 5 s) until the test has used the heap. */
 static bool held_release(wrap_platform *w, hw_sys_kind k, void *p, size_t n)
 {
 	(void)k;
@@ -303,10 +303,69 @@ static void heap_used_during_release(bool fault_on_free)
 static void scavenge_during_release(void) { heap_used_during_release(false); }
 static void fault_during_release(void) { heap_used_during_release(true); }
 
+static char *claimed;
+
+static void *alloc_run(void *arg)
+{
+	(void)arg;
+	claimed = hw_heap_alloc(gate_heap, 64);
+	return NULL;
+}
+
+/* An allocation that reuses a faulted run (Reserved: its reuse maps it)
+ * makes that call with the lock dropped, the run and its pages busy (I5)
+ * meanwhile: the heap answers other threads, none of which can allocate or
+ * free those pages. */
+static void heap_used_during_claim(void)
+{
+	wrap_platform w;
+	REQUIRE(wrap_open(&w, false));
+	w.before = held_release;
+	sem_init(&unuse_gate.in_unuse, 0, 0);
+	sem_init(&unuse_gate.go, 0, 0);
+	hw_heap_config cfg = {.platform = &w.pf,
+			      .arena_size = 4u << 20,
+			      .report = count_report,
+			      .fault_on_free = true};
+	hw_heap *h = hw_heap_create(&cfg);
+	REQUIRE(h != NULL);
+	size_t P = hw_heap_page_size(h);
+	char *a = hw_heap_alloc(h, 64), *b = hw_heap_alloc(h, 8);
+	REQUIRE(a && b);
+	EXPECT(hw_heap_free(h, a, 64) == 0);
+	gate_heap = h;
+	w.arg = &unuse_gate;
+	pthread_t t;
+	REQUIRE(pthread_create(&t, NULL, alloc_run, NULL) == 0);
+	REQUIRE(sem_wait(&unuse_gate.in_unuse) == 0);
+	char *c = hw_heap_alloc(h, 2);
+	EXPECT(c != NULL && (c < a || c >= a + 64 * P), "allocated %p inside the claimed run", c);
+	char msg[256];
+	EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
+	EXPECT(hw_heap_free(h, a, 64) == EINVAL, "a run being claimed freed");
+	EXPECT(hw_heap_page_kind(h, a + 63 * P, NULL) == HW_PAGE_FREE_RELEASED);
+	EXPECT(c == NULL || hw_heap_free(h, c, 2) == 0);
+	atomic_store(&unuse_gate.done_calls, 1);
+	sem_post(&unuse_gate.go);
+	pthread_join(t, NULL);
+	EXPECT(claimed == a, "the claim got %p, not %p", (void *)claimed, (void *)a);
+	EXPECT(atomic_load(&unuse_gate.released_early) == 1,
+	       "the heap's calls waited for the claim's map: the lock was held across it");
+	EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
+	if (claimed)
+		memset(claimed, 5, 64 * P);
+	EXPECT(claimed == NULL || hw_heap_free(h, claimed, 64) == 0);
+	EXPECT(hw_heap_free(h, b, 8) == 0);
+	hw_heap_destroy(h);
+	EXPECT(w.real->owned == 0, "%zu bytes still reserved", w.real->owned);
+	wrap_close(&w);
+}
+
 static void test_release_without_the_lock(void)
 {
 	expect_clean_exit(in_child(scavenge_during_release), "scavenge release scenario");
 	expect_clean_exit(in_child(fault_during_release), "fault-on-free release scenario");
+	expect_clean_exit(in_child(heap_used_during_claim), "claim scenario");
 }
 
 HW_TEST_MAIN(T(test_fork_while_busy), T(test_scavenger_start_stop_race),
