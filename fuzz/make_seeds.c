@@ -516,6 +516,34 @@ static void heap_seeds(const char *dir, const char *t)
 		     &s);
 	}
 
+	/* An allocation over two released stretches with a free Ready run
+	 * between them, whose second make-Ready call is refused: the first
+	 * stretch must be released again and every page left as it was; then
+	 * the same allocation succeeds. In the default heap (use) and in one
+	 * that faults freed runs (map, use; the middle run stays Ready because
+	 * its fault is refused). */
+	for (unsigned mode = 0; mode < 2; mode++) {
+		c = defaults();
+		c.fault_on_free = mode == 1;
+		config(&s, c);
+		alloc(&s, 8);
+		alloc(&s, 8);
+		alloc(&s, 8);
+		alloc(&s, 1);
+		free_obj(&s, 2);
+		free_obj(&s, 0);
+		plain(&s, HW_OP_SCAVENGE_ALL);
+		if (mode == 1)
+			inject(&s, HW_SYS_FAULT, 1);
+		free_obj(&s, 0);
+		inject(&s, mode == 1 ? HW_SYS_MAP : HW_SYS_USE, 2);
+		alloc(&s, 24);
+		plain(&s, HW_OP_VALIDATE);
+		alloc(&s, 24);
+		plain(&s, HW_OP_VALIDATE);
+		emit(dir, t, mode == 0 ? "claim-rollback" : "claim-rollback-faulted", &s);
+	}
+
 	/* Shorter than a header: the default configuration and no ops. */
 	s.len = 1;
 	s.buf[0] = 0xff;
