@@ -63,7 +63,12 @@ int hw_mc_cache_init(void)
 {
 	record_bytes = hw_align_up(sizeof(mc_cache) + hw_mc_cache_slots() * sizeof(mc_slot),
 				   mc_g.pf->caps.page_size);
-	return hw_thread_key_create(&exit_key, cache_exit);
+	/* Once per process: a restarted layer (hw_mc_reset) keeps its key. */
+	static bool key_made;
+	if (!key_made && hw_thread_key_create(&exit_key, cache_exit) != 0)
+		return ENOMEM;
+	key_made = true;
+	return 0;
 }
 
 mc_cache *hw_mc_cache_create(void)
@@ -128,6 +133,24 @@ static void cache_exit(void *v)
 	hw_mutex_unlock(&cache_lock);
 	__atomic_fetch_sub(&mc_threads_live, 1, __ATOMIC_RELAXED);
 	errno = saved;
+}
+
+void hw_mc_cache_reset(void)
+{
+	mc_cache *c = mc_tls_cache;
+	set_tls(NULL);
+	if (c && c != &mc_dead_cache) {
+		/* Disarmed: the thread's exit must not flush a released record. */
+		(void)hw_thread_key_set(exit_key, NULL);
+		c->next_free = recycled;
+		recycled = c;
+		__atomic_fetch_sub(&mc_threads_live, 1, __ATOMIC_RELAXED);
+	}
+	while (recycled) {
+		mc_cache *next = recycled->next_free;
+		hw_sys_release(mc_g.pf, recycled, record_bytes);
+		recycled = next;
+	}
 }
 
 void hw_mc_cache_lock(void) { hw_mutex_lock(&cache_lock); }

@@ -70,6 +70,14 @@
  *        it, even when the first start fails (inside the dynamic loader,
  *        pthread_create answers EAGAIN): a failed start is retried on a
  *        later slow path, up to 64 times.
+ *   MA8. hw_mc_reset (tests and fuzz targets) leaves the layer exactly as
+ *        before its first call in a new process, except that the next start
+ *        takes its platform, window and options from the reset: every byte
+ *        the layer took from its platform is given back (the private heap,
+ *        the page map, metadata chunks, thread-cache records), and every
+ *        counter, list and configuration value holds its initial value. The
+ *        once-per-process registrations (fork hooks, the thread-exit key,
+ *        help=1's output) stay.
  *
  * Locking: see malloc_internal.h for the order; this file takes init_lock
  * and, through span.c and cache.c, the others.
@@ -85,11 +93,15 @@
 
 #define MA_NOINLINE __attribute__((noinline))
 
+/* mc_cfg's initial values (hw_mc_reset puts them back). */
+#define MA_CONFIG_DEFAULTS                                                   \
+	{                                                                    \
+		.abort_on_error = true, .background_scavenger = true,        \
+		.fill_on_alloc = HW_OPTIONS_OFF, .fill_on_free = HW_OPTIONS_OFF \
+	}
+
 mc_global mc_g;
-mc_config mc_cfg = {.abort_on_error = true,
-		    .background_scavenger = true,
-		    .fill_on_alloc = HW_OPTIONS_OFF,
-		    .fill_on_free = HW_OPTIONS_OFF};
+mc_config mc_cfg = MA_CONFIG_DEFAULTS;
 int mc_ready;
 
 static hw_mutex init_lock = HW_MUTEX_INIT;
@@ -100,6 +112,7 @@ static int scav_restart;         /* atomic: set in a fork child (MA4), after a f
 static int scav_retries = 64;    /* failed starts left to retry (MA7) */
 static const char *start_string; /* hw_mc_start's, under init_lock */
 static bool start_given;         /* under init_lock */
+static mc_start_config next_start; /* hw_mc_reset's (MA8), under init_lock */
 static int env_pending;          /* atomic: MA5's late read is due */
 static bool help_done;           /* under init_lock */
 
@@ -177,18 +190,20 @@ static bool init_locked(void)
 {
 	hw_options o;
 	hw_options_defaults(&o);
-	bool env_now = start_given || hw_env_available();
-	if (start_given)
-		(void)hw_options_parse(start_string, &o, hw_options_warn_console, NULL);
+	const char *given = start_given ? start_string : next_start.options;
+	bool env_now = given || hw_env_available();
+	if (given)
+		(void)hw_options_parse(given, &o, hw_options_warn_console, NULL);
 	else if (env_now)
 		(void)hw_options_load(&o, hw_options_warn_console, NULL);
 	apply_options(&o);
 	hw_mc_classes_init();
 	hw_mc_span_init();
-	mc_g.pf = hw_platform_os();
+	mc_g.pf = next_start.platform ? next_start.platform : hw_platform_os();
 	hw_heap_config cfg = {0};
 	cfg.platform = mc_g.pf;
 	cfg.page_size = MC_PAGE;
+	cfg.address_space = next_start.address_space;
 	cfg.memory_limit = o.memory_limit;
 	cfg.retain_percent = o.retain_percent;
 	cfg.scavenger_cpu_percent = o.scavenger_cpu_percent;
@@ -775,6 +790,40 @@ void *hw_memalign(size_t align, size_t n)
 	if (!hw_is_pow2(align) && align > 1)
 		align = (size_t)1 << (hw_log2(align) + 1);
 	return aligned(align, n);
+}
+
+void hw_mc_reset(const mc_start_config *next)
+{
+	hw_mutex_lock(&init_lock);
+	if (mc_ready) {
+		mc_cache *own = mc_tls_cache;
+		HW_CHECK(__atomic_load_n(&mc_threads_live, __ATOMIC_RELAXED) ==
+				 (own && own != &mc_dead_cache ? 1u : 0u),
+			 "malloc: hw_mc_reset while another thread has a cache");
+		hw_mc_cache_reset();
+		hw_mc_span_reset();
+		hw_heap_destroy(mc_g.heap);
+		hw_sys_release(mc_g.pf, mc_g.top,
+			       hw_align_up(mc_g.ntop * sizeof(mc_span *), mc_g.pf->caps.page_size));
+		memset(&mc_g, 0, sizeof mc_g);
+		__atomic_store_n(&mc_ready, 0, __ATOMIC_RELEASE);
+	}
+	mc_config defaults = MA_CONFIG_DEFAULTS;
+	mc_cfg = defaults;
+	mc_slow_only = false;
+	__atomic_store_n(&mc_errors, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&scav_restart, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&scav_retries, 64, __ATOMIC_RELAXED);
+	__atomic_store_n(&env_pending, 0, __ATOMIC_RELAXED);
+	memset(&next_start, 0, sizeof next_start);
+	if (next)
+		next_start = *next;
+	hw_mutex_unlock(&init_lock);
+}
+
+hw_heap *hw_mc_heap(void)
+{
+	return __atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE) ? mc_g.heap : NULL;
 }
 
 static size_t os_page(void) { return hw_platform_os()->caps.page_size; }

@@ -209,6 +209,40 @@ bool hw_mc_init_slow(void);
  * (tests: each option's effect, with no environment involved); false when
  * the layer had already started, or could not start. */
 bool hw_mc_start(const char *s);
+
+/* Starting over, on a platform of the caller's (tests and fuzz targets;
+ * malloc.c MA8). The layer is one process-wide instance that starts itself
+ * on hw_platform_os() at its first call. A test or fuzz target that wants a
+ * fresh layer for every input, on a platform where failures can be injected
+ * (the checked simulator, platform/sim.h), calls hw_mc_reset(&next) before
+ * the input:
+ *   - if the layer has started, it ends it: its private heap is destroyed
+ *     (objects still live die with it: nothing may touch them afterwards),
+ *     and every page-map leaf, metadata chunk and thread-cache record goes
+ *     back to the platform, so the platform holds nothing of the layer's
+ *     afterwards (a harness can check that nothing leaked: P8 of
+ *     platform.h);
+ *   - every counter, list and setting returns to its initial value (mc_cfg
+ *     to its defaults), and the calling thread's cache is forgotten;
+ *   - the next start (the next call that needs the layer: lazily, so an
+ *     injected failure can hit the start itself) uses next: its platform,
+ *     the private heap's window, and its options string in place of
+ *     HEAPWARD_OPTIONS. next == NULL means the defaults (the real OS, a
+ *     1 TiB window, the environment).
+ * next->platform and next->options must stay valid until the next reset.
+ * Precondition (HW_CHECK, "malloc: hw_mc_reset while another thread has a
+ * cache"): no thread but the caller holds a cache, i.e. every other thread
+ * that called the layer has exited. Not in heapward.h and, like every
+ * hw_mc_ name, hidden: neither shipped library exports it. */
+typedef struct mc_start_config {
+	hw_platform *platform; /* NULL: hw_platform_os() */
+	size_t address_space;  /* the private heap's window (hw_heap_config); 0: default */
+	const char *options;   /* NULL: HEAPWARD_OPTIONS */
+} mc_start_config;
+void hw_mc_reset(const mc_start_config *next);
+/* The layer's private heap, NULL while the layer has not started: for
+ * hw_heap_validate and src/inspect.h's calls in tests and fuzz targets. */
+hw_heap *hw_mc_heap(void);
 extern int mc_ready;
 static inline bool mc_init(void)
 {
@@ -237,6 +271,9 @@ void hw_mc_large_free(mc_span *s);
 /* Takes or releases every lock of span.c (fork hooks). */
 void hw_mc_span_lock_all(void);
 void hw_mc_span_unlock_all(void);
+/* hw_mc_reset's part: gives the page map's leaves and the metadata chunks
+ * back to the platform and empties the central lists and counters. */
+void hw_mc_span_reset(void);
 typedef struct mc_span_stats {
 	size_t small_spans, small_bytes, large_objects, large_bytes, meta_bytes;
 } mc_span_stats;
@@ -278,6 +315,9 @@ extern uint64_t mc_threads_live; /* atomic */
 /* The recycled-records lock (fork hooks). */
 void hw_mc_cache_lock(void);
 void hw_mc_cache_unlock(void);
+/* hw_mc_reset's part: forgets the calling thread's cache and gives every
+ * cache record back to the platform. */
+void hw_mc_cache_reset(void);
 
 /* harden.c: canaries and misuse reports. */
 /* The canary pattern (MC6): byte i is the canary byte at an address that is

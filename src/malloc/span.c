@@ -55,6 +55,7 @@ static central centrals[MC_NCLASSES];
 
 static hw_mutex meta_lock = HW_MUTEX_INIT;
 static void *meta_free_list[META_BUCKETS]; /* under meta_lock */
+static void *meta_chunks; /* every chunk, linked through its first word */
 static uintptr_t meta_bump, meta_end;
 static size_t meta_bytes, large_objects, large_bytes;
 
@@ -93,8 +94,12 @@ void *hw_mc_meta_alloc(size_t bytes)
 				hw_mutex_unlock(&meta_lock);
 				return NULL;
 			}
-			meta_bump = (uintptr_t)chunk;
-			meta_end = meta_bump + META_CHUNK;
+			/* The chunk's first 64 bytes link it into meta_chunks,
+			 * for hw_mc_span_reset. */
+			*(void **)chunk = meta_chunks;
+			meta_chunks = chunk;
+			meta_bump = (uintptr_t)chunk + 64;
+			meta_end = (uintptr_t)chunk + META_CHUNK;
 			meta_bytes += META_CHUNK;
 		}
 		p = (void *)meta_bump;
@@ -317,6 +322,25 @@ void hw_mc_large_free(mc_span *s)
 	large_bytes -= np * MC_PAGE;
 	hw_mutex_unlock(&meta_lock);
 	hw_heap_free(mc_g.heap, (void *)start, np);
+}
+
+void hw_mc_span_reset(void)
+{
+	for (size_t l = 0; l < mc_g.ntop; l++)
+		if (mc_g.top[l])
+			hw_sys_release(mc_g.pf, mc_g.top[l], MC_LEAF_ENTRIES * sizeof(mc_span *));
+	while (meta_chunks) {
+		void *next = *(void **)meta_chunks;
+		hw_sys_release(mc_g.pf, meta_chunks, META_CHUNK);
+		meta_chunks = next;
+	}
+	memset(meta_free_list, 0, sizeof meta_free_list);
+	meta_bump = meta_end = 0;
+	meta_bytes = large_objects = large_bytes = 0;
+	for (unsigned c = 0; c < MC_NCLASSES; c++) {
+		centrals[c].partial = NULL;
+		centrals[c].spans = 0;
+	}
 }
 
 void hw_mc_span_lock_all(void)
