@@ -30,15 +30,7 @@
 
 /* ---- failure reporting (D2) ------------------------------------------------ */
 
-static void default_fail(const char *what)
-{
-	(void)what;
-	abort();
-}
-
-static hw_driver_fail_fn fail_hook = default_fail;
-
-void hw_driver_set_fail_hook(hw_driver_fail_fn fn) { fail_hook = fn ? fn : default_fail; }
+void hw_driver_set_fail_hook(hw_driver_fail_fn fn) { hw_harness_set_fail_hook(fn); }
 
 void hw_drv_fail(driver *d, const char *fmt, ...)
 {
@@ -60,7 +52,7 @@ void hw_drv_fail(driver *d, const char *fmt, ...)
 		c->huge_page_size, c->arena_pages, c->max_arenas, c->fault_on_free, c->ignore_hints,
 		c->released_reads_zero, c->use_needs_call, c->memory_limit, c->retain_percent,
 		d->trace ? "" : "    replay with HW_FUZZ_TRACE=1 to print the ops as C calls\n");
-	fail_hook(what);
+	hw_harness_fail(what);
 }
 
 void hw_drv_trace(driver *d, const char *fmt, ...)
@@ -304,17 +296,7 @@ int hw_driver_run(const uint8_t *data, size_t size, const hw_driver_options *opt
 	memset(&d, 0, sizeof d);
 	d.opt = opt ? opt : &defaults;
 	d.sim = d.opt->backend == HW_DRIVER_SIM;
-	if (d.opt->trace < 0) {
-		/* Read once: the environment does not change between inputs. */
-		static int env_trace = -1;
-		if (env_trace < 0) {
-			const char *e = getenv("HW_FUZZ_TRACE");
-			env_trace = e != NULL && e[0] != '\0' && e[0] != '0';
-		}
-		d.trace = env_trace != 0;
-	} else {
-		d.trace = d.opt->trace != 0;
-	}
+	d.trace = hw_harness_trace_on(d.opt->trace);
 	hw_ops_config_decode(data, size, &d.cfg);
 	size_t nops = hw_ops_count(size);
 	d.op_index = 0;
