@@ -32,7 +32,7 @@ function(hw_mutant_library name patch)
     COMMENT "Planting mutant ${patch} in ${name}"
     VERBATIM)
   add_library(${name} STATIC ${outputs} ${ARGN})
-  target_include_directories(${name} PUBLIC ${copy}/src ${copy}/src/base ${copy}/platform
-    ${PROJECT_SOURCE_DIR}/include)
+  target_include_directories(${name} PUBLIC ${copy}/src ${copy}/src/base ${copy}/src/malloc
+    ${copy}/platform ${PROJECT_SOURCE_DIR}/include)
   target_link_libraries(${name} PUBLIC Threads::Threads)
 endfunction()

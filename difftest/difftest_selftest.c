@@ -278,6 +278,134 @@ static void config_encoder_inverts_the_decoder(void)
 	EXPECT(hw_ops_config_encode(&c, r) == -1, "at most 15 arenas");
 }
 
+/* O5 for the malloc target's encoders: what each writes decodes to the
+ * values it was given (ops.h, fuzz/FORMAT.md). */
+static size_t enc_size(const uint8_t *r)
+{
+	hw_op op = decode_one(r);
+	return hw_ops_malloc_size(op.a, op.b);
+}
+
+static void malloc_encoders_invert_the_decoders(void)
+{
+	uint8_t r[8];
+	hw_op op;
+	size_t bad = 0;
+	for (size_t n = 0; n <= 65535; n++)
+		if (hw_ops_enc_malloc(r, n) != 0 || decode_one(r).code != HW_MOP_MALLOC ||
+		    enc_size(r) != n)
+			bad = bad ? bad : n + 1;
+	EXPECT(bad == 0, "size %zu", bad - 1);
+	static const size_t sizes[] = {65536, 65537, 73728 - 32, 73728 + 31, 3 << 20,
+				       (4 << 20) - 63, SIZE_MAX / 4, SIZE_MAX / 4 + 1,
+				       (size_t)1 << 40, SIZE_MAX};
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+		EXPECT(hw_ops_enc_malloc(r, sizes[k]) == 0 && enc_size(r) == sizes[k], "size %zu",
+		       sizes[k]);
+	EXPECT(hw_ops_enc_malloc(r, 70001) == -1, "a size no kind carries");
+	static const size_t counts[] = {0, 1, 16, 65535, SIZE_MAX - 65535, SIZE_MAX};
+	for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+		EXPECT(hw_ops_enc_calloc(r, counts[k], 3000) == 0 &&
+			       (op = decode_one(r)).code == HW_MOP_CALLOC && enc_size(r) == 3000 &&
+			       (op.a & 0x80 ? SIZE_MAX - (op.c & 0xffff) : op.c & 0xffff) ==
+				       counts[k],
+		       "calloc count %zu", counts[k]);
+		EXPECT(hw_ops_enc_reallocarray(r, 9, counts[k], 40) == 0 &&
+			       (op = decode_one(r)).code == HW_MOP_REALLOCARRAY &&
+			       enc_size(r) == 40 && (op.c & 0xffff) == 9 && !(op.a & 0x80) &&
+			       (op.a & 0x40 ? SIZE_MAX - (op.c >> 16) : op.c >> 16) == counts[k],
+		       "reallocarray count %zu", counts[k]);
+	}
+	EXPECT(hw_ops_enc_calloc(r, 65536, 1) == -1, "a count no field carries");
+	EXPECT(hw_ops_enc_reallocarray(r, -1, 2, 8) == 0 && (decode_one(r).a & 0x80),
+	       "a NULL pointer");
+	EXPECT(hw_ops_enc_realloc(r, -1, 100) == 0 && (op = decode_one(r)).code == HW_MOP_REALLOC &&
+		       (op.a & 0x80) && op.c == 0 && enc_size(r) == 100);
+	EXPECT(hw_ops_enc_realloc(r, 123456, 0) == 0 && !((op = decode_one(r)).a & 0x80) &&
+		       op.c == 123456 && enc_size(r) == 0);
+	static const size_t aligns[] = {0, 1, 3, 8, 24, 4096, 1 << 20, (size_t)1 << 63,
+					0x3fffffff, SIZE_MAX, SIZE_MAX - 0x3fffffff};
+	static const uint8_t aligned[] = {HW_MOP_MEMALIGN, HW_MOP_ALIGNED_ALLOC,
+					  HW_MOP_POSIX_MEMALIGN};
+	for (size_t k = 0; k < sizeof aligns / sizeof aligns[0]; k++)
+		for (size_t j = 0; j < 3; j++)
+			EXPECT(hw_ops_enc_aligned(r, aligned[j], aligns[k], 77) == 0 &&
+				       (op = decode_one(r)).code == aligned[j] &&
+				       hw_ops_malloc_align(op.c) == aligns[k] && enc_size(r) == 77,
+			       "alignment %zu", aligns[k]);
+	EXPECT(hw_ops_enc_aligned(r, HW_MOP_MEMALIGN, 0x40000001, 1) == -1, "not carried");
+	EXPECT(hw_ops_enc_aligned(r, HW_MOP_MALLOC, 64, 1) == -1, "not an aligned op");
+	EXPECT(hw_ops_enc_valloc(r, true, 5000) == 0 && (op = decode_one(r)).code == HW_MOP_VALLOC &&
+	       (op.a & 0x80) && enc_size(r) == 5000);
+	EXPECT(hw_ops_enc_malloc_inject(r, 3, 200) == 0 &&
+	       (op = decode_one(r)).code == HW_MOP_INJECT && hw_ops_inject_nth(&op) == 200 &&
+	       hw_ops_inject_mask(&op) == 1u << 3);
+	EXPECT(hw_ops_enc_malloc_inject(r, 8, 1) == -1 && hw_ops_enc_malloc_inject(r, 0, 257) == -1);
+	EXPECT(hw_ops_enc_remote(r, 15, 700, 4, 12345) == 0 &&
+	       (op = decode_one(r)).code == HW_MOP_REMOTE && (op.b & 15) == 15 &&
+	       ((op.b >> 4) & 15) == 4 && (op.c & 0xffff) == 700 &&
+	       hw_ops_malloc_size(op.a, (uint16_t)(op.c >> 16)) == 12345);
+	EXPECT(hw_ops_enc_remote(r, 16, 0, 0, 1) == -1);
+	for (unsigned kind = 0; kind <= HW_MISUSE_FREE_NULL; kind++)
+		EXPECT(hw_ops_enc_misuse(r, kind, 5 * kind, (uint16_t)kind) == 0 &&
+		       (op = decode_one(r)).code == HW_MOP_MISUSE && op.a == kind &&
+		       op.c == 5 * kind && op.b == kind);
+	EXPECT(hw_ops_enc_misuse(r, 8, 0, 0) == -1);
+	for (unsigned code = 0; code < 64; code++) {
+		bool plain = code == HW_MOP_NOP || code == HW_MOP_TRIM || code == HW_MOP_CHECK ||
+			     code == HW_MOP_FREE_ALL || code == HW_MOP_FREE ||
+			     code == HW_MOP_USABLE_SIZE;
+		int rc = hw_ops_enc_malloc_plain(r, (uint8_t)code, 9);
+		EXPECT(plain ? rc == 0 && decode_one(r).code == code : rc == -1, "op %u", code);
+	}
+	EXPECT(strcmp(hw_ops_malloc_name(HW_MOP_REMOTE), "remote") == 0 &&
+	       strcmp(hw_ops_malloc_name(0x3f), "unassigned") == 0);
+}
+
+static void malloc_config_encoder_inverts_the_decoder(void)
+{
+	static const size_t pages[] = {4096, 16384, 65536};
+	static const size_t huge[] = {0, 256 << 10, 1 << 20, 2 << 20};
+	size_t bad = 0, tried = 0;
+	for (unsigned v = 0; v < 3 * 4 * 16 * 4; v++) {
+		hw_ops_malloc_config c, back;
+		hw_ops_malloc_config_decode(NULL, 0, &c);
+		c.os_page_size = pages[v % 3];
+		c.huge_page_size = huge[(v / 3) % 4];
+		unsigned f = v / 12;
+		c.released_reads_zero = f & 1;
+		c.use_needs_call = (f >> 1) & 1;
+		c.ignore_hints = (f >> 2) & 1;
+		c.deep_every_op = (f >> 3) & 1;
+		c.fill_on_alloc = (v / 192) & 1 ? (int)(v % 256) : -1;
+		c.fill_on_free = (v / 192) & 2 ? 0 : -1;
+		c.memory_limit = (size_t)(v % 64) << 22;
+		c.retain_percent = (v % 16) * 10;
+		uint8_t r[8];
+		tried++;
+		if (hw_ops_malloc_config_encode(&c, r) != 0) {
+			bad = bad ? bad : v + 1;
+			continue;
+		}
+		hw_ops_malloc_config_decode(r, sizeof r, &back);
+		if (memcmp(&c, &back, sizeof c) != 0)
+			bad = bad ? bad : v + 1;
+	}
+	EXPECT(bad == 0, "configuration %zu of %zu does not decode back", bad - 1, tried);
+	uint8_t r[8];
+	hw_ops_malloc_config c;
+	hw_ops_malloc_config_decode(NULL, 0, &c);
+	EXPECT(c.os_page_size == 4096 && c.released_reads_zero && c.fill_on_alloc == -1 &&
+	       c.fill_on_free == -1 && c.memory_limit == 0);
+	EXPECT(hw_ops_malloc_config_encode(&c, r) == 0 && memcmp(r, "\0\0\0\0\0\0\0\0", 8) == 0,
+	       "the default configuration is the all-zero header (O4)");
+	c.memory_limit = 5 << 20;
+	EXPECT(hw_ops_malloc_config_encode(&c, r) == -1, "a limit in 4 MiB steps only");
+	hw_ops_malloc_config_decode(NULL, 0, &c);
+	c.fill_on_free = 256;
+	EXPECT(hw_ops_malloc_config_encode(&c, r) == -1, "a fill is a byte");
+}
+
 /* ---- model ---- */
 
 #define BASE ((uintptr_t)1 << 32)
@@ -696,7 +824,8 @@ static void unassigned_opcodes_change_nothing(void)
 
 HW_TEST_MAIN(T(decoder_counts_whole_records), T(decoder_fields_and_defaults),
 	     T(decoder_arguments_clamp), T(encoder_inverts_the_decoder),
-	     T(config_encoder_inverts_the_decoder), T(model_first_fit_and_alignment),
+	     T(config_encoder_inverts_the_decoder), T(malloc_encoders_invert_the_decoders),
+	     T(malloc_config_encoder_inverts_the_decoder), T(model_first_fit_and_alignment),
 	     T(model_units_and_scavenge_order), T(model_settle_accepts_only_prefixes),
 	     T(driver_passes_an_honest_heap), T(driver_catches_a_free_behind_its_back),
 	     T(driver_catches_a_scribble), T(driver_catches_a_scavenge_behind_its_back),

@@ -323,6 +323,281 @@ int hw_ops_enc_plain(uint8_t *out, uint8_t code)
 	}
 }
 
+/* ---- malloc target ---- */
+
+/* Header (record 0), see fuzz/FORMAT.md:
+ *   byte 0  bits 0-1 simulated OS page: 4K 16K 64K 4K
+ *           bits 2-3 simulated huge page: none 2M 256K 1M
+ *           bit 4    released pages read as junk
+ *           bit 5    use_needs_call
+ *           bit 6    ignore_hints
+ *           bit 7    the heap validated after every op
+ *   byte 1  bit 0    fill_on_alloc (the byte: b & 0xff)
+ *           bit 1    fill_on_free (the byte: b >> 8)
+ *           bits 2-7 memory_limit in 4 MiB units (0 = none)
+ *   b       the fill bytes (0 when their bit is clear)
+ *   c       bits 0-3 retain_percent / 10 (0 = the default); the rest reserved */
+static const size_t malloc_os_page[4] = {4 << 10, 16 << 10, 64 << 10, 4 << 10};
+static const size_t malloc_huge[4] = {0, 2 << 20, 256 << 10, 1 << 20};
+
+void hw_ops_malloc_config_decode(const uint8_t *data, size_t size, hw_ops_malloc_config *out)
+{
+	uint8_t r[HW_OPS_RECORD] = {0};
+	if (size >= HW_OPS_RECORD)
+		memcpy(r, data, HW_OPS_RECORD);
+	memset(out, 0, sizeof *out);
+	uint16_t b = le16(r + 2);
+	out->os_page_size = malloc_os_page[r[0] & 3];
+	out->huge_page_size = malloc_huge[(r[0] >> 2) & 3];
+	out->released_reads_zero = !((r[0] >> 4) & 1);
+	out->use_needs_call = (r[0] >> 5) & 1;
+	out->ignore_hints = (r[0] >> 6) & 1;
+	out->deep_every_op = (r[0] >> 7) & 1;
+	out->fill_on_alloc = (r[1] & 1) ? (int)(b & 0xff) : -1;
+	out->fill_on_free = (r[1] & 2) ? (int)(b >> 8) : -1;
+	out->memory_limit = (size_t)(r[1] >> 2) << 22;
+	out->retain_percent = (le32(r + 4) & 0xf) * 10;
+}
+
+int hw_ops_malloc_config_encode(const hw_ops_malloc_config *cfg, uint8_t *out)
+{
+	int os = code_of(malloc_os_page, 4, cfg->os_page_size);
+	int hp = code_of(malloc_huge, 4, cfg->huge_page_size);
+	if (os < 0 || hp < 0 || cfg->fill_on_alloc < -1 || cfg->fill_on_alloc > 255 ||
+	    cfg->fill_on_free < -1 || cfg->fill_on_free > 255 ||
+	    cfg->memory_limit % ((size_t)1 << 22) != 0 || cfg->memory_limit >> 22 > 63 ||
+	    cfg->retain_percent % 10 != 0 || cfg->retain_percent / 10 > 15)
+		return -1;
+	uint8_t b0 = (uint8_t)(os | hp << 2 | !cfg->released_reads_zero << 4 |
+			       cfg->use_needs_call << 5 | cfg->ignore_hints << 6 |
+			       cfg->deep_every_op << 7);
+	uint8_t b1 = (uint8_t)((cfg->fill_on_alloc >= 0) | (cfg->fill_on_free >= 0) << 1 |
+			       (cfg->memory_limit >> 22) << 2);
+	uint16_t b = (uint16_t)((cfg->fill_on_alloc >= 0 ? cfg->fill_on_alloc : 0) |
+				(cfg->fill_on_free >= 0 ? cfg->fill_on_free : 0) << 8);
+	hw_ops_put(out, b0, b1, b, cfg->retain_percent / 10);
+	return 0;
+}
+
+/* Kind 4: a size class edge, 2^e + 2^e / 8 * j + d (d from -8 to 7). */
+static size_t class_edge(uint16_t b)
+{
+	unsigned e = 4 + (b & 15);
+	if (e > 16)
+		e = 16;
+	size_t base = (size_t)1 << e;
+	long v = (long)(base + base / 8 * ((b >> 4) & 7u)) + (long)((b >> 7) & 15u) - 8;
+	return v > 0 ? (size_t)v : 0;
+}
+
+size_t hw_ops_malloc_size(uint8_t a, uint16_t b)
+{
+	static const size_t edges[8] = {
+		0, 1, 65536, 65537, SIZE_MAX / 4, SIZE_MAX / 4 + 1, (size_t)1 << 40, SIZE_MAX,
+	};
+	long v;
+	switch (a & 7) {
+	case 0:
+		return b & 0x3fu;
+	case 1:
+		return b & 0x3ffu;
+	case 2:
+		return b & 0x3fffu;
+	case 3:
+		return b;
+	case 4:
+		return class_edge(b);
+	case 5:
+		v = 8192L * (b & 0x1ff) + (long)((b >> 9) & 63u) - 32;
+		return v > 0 ? (size_t)v : 0;
+	case 6:
+		return 4096 + (size_t)(b & 0x3ff) * 4096 - ((b >> 10) & 63u);
+	default:
+		return edges[b & 7];
+	}
+}
+
+size_t hw_ops_malloc_align(uint32_t c)
+{
+	if (!(c & 0x80000000u))
+		return (size_t)1 << (c & 63);
+	size_t raw = c & 0x3fffffffu;
+	return (c & 0x40000000u) ? SIZE_MAX - raw : raw;
+}
+
+static const char *const malloc_names[HW_MOP_COUNT_] = {
+#define HW_MOPS_NAME_(name, code, str, weight) [code] = str,
+	HW_MALLOC_OPS(HW_MOPS_NAME_)
+#undef HW_MOPS_NAME_
+};
+
+const char *hw_ops_malloc_name(uint8_t code)
+{
+	return code < HW_MOP_COUNT_ ? malloc_names[code] : "unassigned";
+}
+
+/* The first size kind and b that decode to n exactly (O5); false when none
+ * does. b's bits no decoder of that kind reads stay 0. */
+static bool size_code(size_t n, uint8_t *kind, uint16_t *b)
+{
+	static const uint16_t masks[4] = {0x3f, 0x3ff, 0x3fff, 0xffff};
+	for (uint8_t k = 0; k < 4; k++) {
+		if (n <= masks[k]) {
+			*kind = k;
+			*b = (uint16_t)n;
+			return true;
+		}
+	}
+	for (uint8_t k = 4; k < 8; k++) {
+		/* Kinds 4-7 read at most these bits of b. */
+		static const uint16_t used[8] = {0, 0, 0, 0, 0x7ff, 0x7fff, 0xffff, 7};
+		for (uint32_t v = 0; v <= used[k]; v++) {
+			if ((v & used[k]) != v || hw_ops_malloc_size(k, (uint16_t)v) != n)
+				continue;
+			*kind = k;
+			*b = (uint16_t)v;
+			return true;
+		}
+	}
+	return false;
+}
+
+int hw_ops_enc_malloc(uint8_t *out, size_t n)
+{
+	uint8_t k;
+	uint16_t b;
+	if (!size_code(n, &k, &b))
+		return -1;
+	hw_ops_put(out, HW_MOP_MALLOC, k, b, 0);
+	return 0;
+}
+
+/* nmemb as a 16-bit field and its overflow flag: v, or SIZE_MAX - v. */
+static bool count_code(size_t nmemb, uint16_t *v, bool *high)
+{
+	if (nmemb <= 0xffff) {
+		*v = (uint16_t)nmemb;
+		*high = false;
+		return true;
+	}
+	if (nmemb >= SIZE_MAX - 0xffff) {
+		*v = (uint16_t)(SIZE_MAX - nmemb);
+		*high = true;
+		return true;
+	}
+	return false;
+}
+
+int hw_ops_enc_calloc(uint8_t *out, size_t nmemb, size_t size)
+{
+	uint8_t k;
+	uint16_t b, v;
+	bool high;
+	if (!size_code(size, &k, &b) || !count_code(nmemb, &v, &high))
+		return -1;
+	hw_ops_put(out, HW_MOP_CALLOC, (uint8_t)(k | high << 7), b, v);
+	return 0;
+}
+
+int hw_ops_enc_realloc(uint8_t *out, long object, size_t n)
+{
+	uint8_t k;
+	uint16_t b;
+	if (!size_code(n, &k, &b) || object > (long)UINT32_MAX)
+		return -1;
+	hw_ops_put(out, HW_MOP_REALLOC, (uint8_t)(k | (object < 0) << 7), b,
+		   object < 0 ? 0 : (uint32_t)object);
+	return 0;
+}
+
+int hw_ops_enc_reallocarray(uint8_t *out, long object, size_t nmemb, size_t size)
+{
+	uint8_t k;
+	uint16_t b, v;
+	bool high;
+	if (!size_code(size, &k, &b) || !count_code(nmemb, &v, &high) || object > 0xffff)
+		return -1;
+	uint32_t c = (uint32_t)v << 16 | (object < 0 ? 0 : (uint32_t)object);
+	hw_ops_put(out, HW_MOP_REALLOCARRAY, (uint8_t)(k | high << 6 | (object < 0) << 7), b, c);
+	return 0;
+}
+
+int hw_ops_enc_aligned(uint8_t *out, uint8_t code, size_t align, size_t n)
+{
+	uint8_t k;
+	uint16_t b;
+	uint32_t c;
+	if ((code != HW_MOP_MEMALIGN && code != HW_MOP_ALIGNED_ALLOC &&
+	     code != HW_MOP_POSIX_MEMALIGN) ||
+	    !size_code(n, &k, &b))
+		return -1;
+	if (align != 0 && (align & (align - 1)) == 0)
+		c = (uint32_t)__builtin_ctzll(align);
+	else if (align <= 0x3fffffff)
+		c = 0x80000000u | (uint32_t)align;
+	else if (align >= SIZE_MAX - 0x3fffffff)
+		c = 0xc0000000u | (uint32_t)(SIZE_MAX - align);
+	else
+		return -1;
+	hw_ops_put(out, code, k, b, c);
+	return 0;
+}
+
+int hw_ops_enc_valloc(uint8_t *out, bool pvalloc, size_t n)
+{
+	uint8_t k;
+	uint16_t b;
+	if (!size_code(n, &k, &b))
+		return -1;
+	hw_ops_put(out, HW_MOP_VALLOC, (uint8_t)(k | pvalloc << 7), b, 0);
+	return 0;
+}
+
+int hw_ops_enc_malloc_inject(uint8_t *out, unsigned kind, uint64_t nth)
+{
+	if (hw_ops_enc_inject(out, kind, nth) != 0)
+		return -1;
+	out[0] = HW_MOP_INJECT;
+	return 0;
+}
+
+int hw_ops_enc_malloc_plain(uint8_t *out, uint8_t code, uint32_t object)
+{
+	switch (code) {
+	case HW_MOP_FREE:
+	case HW_MOP_USABLE_SIZE:
+		hw_ops_put(out, code, 0, 0, object);
+		return 0;
+	case HW_MOP_NOP:
+	case HW_MOP_TRIM:
+	case HW_MOP_CHECK:
+	case HW_MOP_FREE_ALL:
+		hw_ops_put(out, code, 0, 0, 0);
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+int hw_ops_enc_remote(uint8_t *out, unsigned frees, uint16_t first, unsigned allocs, size_t n)
+{
+	uint8_t k;
+	uint16_t b;
+	if (frees > 15 || allocs > 15 || !size_code(n, &k, &b))
+		return -1;
+	hw_ops_put(out, HW_MOP_REMOTE, k, (uint16_t)(frees | allocs << 4),
+		   (uint32_t)b << 16 | first);
+	return 0;
+}
+
+int hw_ops_enc_misuse(uint8_t *out, unsigned kind, uint32_t object, uint16_t arg)
+{
+	if (kind > HW_MISUSE_FREE_NULL)
+		return -1;
+	hw_ops_put(out, HW_MOP_MISUSE, (uint8_t)kind, arg, object);
+	return 0;
+}
+
 void hw_ops_platform_range(const hw_op *op, size_t pages, long *off, size_t *len)
 {
 	size_t o = op->b & 0x3ff;

@@ -229,6 +229,131 @@ int hw_ops_enc_guard(uint8_t *out, bool unguard, const hw_ops_guard *g);
  * FREE_ALL; -1 for any other code. */
 int hw_ops_enc_plain(uint8_t *out, uint8_t code);
 
+/* ---- malloc target (malloc_fuzzer) ------------------------------------------ */
+
+/* The malloc layer's op table (O2: append only; numbers never reused),
+ * made into the enum, the names, the handler table of malloc_ops.c and its
+ * generator as HW_HEAP_OPS is. Each row: X(NAME, code, "name", weight),
+ * weight per thousand of the generator's ops. Sizes are size(a & 7, b)
+ * (hw_ops_malloc_size), alignments align(c) (hw_ops_malloc_align), objects
+ * live object c % live unless said (fuzz/FORMAT.md has the whole table):
+ *   MALLOC          hw_malloc(size)
+ *   CALLOC          hw_calloc(nmemb, size): nmemb = c & 0xffff, or with
+ *                   a & 0x80 SIZE_MAX - (c & 0xffff) (overflows)
+ *   REALLOC         hw_realloc(object (c), size); a & 0x80: NULL
+ *   REALLOCARRAY    hw_reallocarray(object (c & 0xffff), nmemb, size):
+ *                   nmemb = c >> 16, a & 0x40: SIZE_MAX - (c >> 16);
+ *                   a & 0x80: NULL
+ *   MEMALIGN, ALIGNED_ALLOC, POSIX_MEMALIGN   (align(c), size)
+ *   VALLOC          hw_valloc(size); a & 0x80: hw_pvalloc(size)
+ *   INJECT          as HW_OP_INJECT: the (1 + (b & 0xff))th platform call
+ *                   of kind a & 7 (7: any) fails with ENOMEM
+ *   FREE, USABLE_SIZE   of the object
+ *   TRIM            hw_malloc_trim(0), then the spans counted exactly
+ *   CHECK           every object's contents, the heap validated, the
+ *                   simulator checked
+ *   FREE_ALL        every live object freed, oldest first
+ *   REMOTE          another thread frees b & 15 objects from c & 0xffff
+ *                   on, allocates (b >> 4) & 15 of size(a & 7, c >> 16),
+ *                   and exits; its objects become the caller's
+ *   MISUSE          kind a & 7 (HW_MISUSE_*), then checked: one report,
+ *                   nothing changed */
+#define HW_MALLOC_OPS(X)                               \
+	X(NOP, 0x00, "nop", 0)                         \
+	X(MALLOC, 0x01, "malloc", 260)                 \
+	X(CALLOC, 0x02, "calloc", 50)                  \
+	X(REALLOC, 0x03, "realloc", 110)               \
+	X(REALLOCARRAY, 0x04, "reallocarray", 20)      \
+	X(MEMALIGN, 0x05, "memalign", 25)              \
+	X(ALIGNED_ALLOC, 0x06, "aligned_alloc", 20)    \
+	X(POSIX_MEMALIGN, 0x07, "posix_memalign", 20)  \
+	X(VALLOC, 0x08, "valloc", 10)                  \
+	X(INJECT, 0x09, "inject", 20)                  \
+	X(FREE, 0x0a, "free", 360)                     \
+	X(USABLE_SIZE, 0x0b, "usable_size", 20)        \
+	X(TRIM, 0x0c, "trim", 10)                      \
+	X(CHECK, 0x0d, "check", 5)                     \
+	X(FREE_ALL, 0x0e, "free_all", 3)               \
+	X(REMOTE, 0x0f, "remote", 12)                  \
+	X(MISUSE, 0x10, "misuse", 15)
+
+enum {
+#define HW_MOPS_ENUM_(name, code, str, weight) HW_MOP_##name = code,
+	HW_MALLOC_OPS(HW_MOPS_ENUM_)
+#undef HW_MOPS_ENUM_
+		HW_MOP_COUNT_
+};
+
+/* Kinds of HW_MOP_MISUSE (a & 7); the layer continues after a report
+ * (abort_on_error=0), and each must make exactly one. */
+enum {
+	HW_MISUSE_DOUBLE_FREE = 0,    /* free of freed ring slot c & 15 */
+	HW_MISUSE_INTERIOR = 1,       /* free of object + 1 + b % 15 */
+	HW_MISUSE_FOREIGN = 2,        /* free of a stack address */
+	HW_MISUSE_REALLOC_FREED = 3,  /* realloc(ring slot c & 15, size(0, b)): NULL, EINVAL */
+	HW_MISUSE_USABLE_FREED = 4,   /* malloc_usable_size(ring slot c & 15): 0 */
+	HW_MISUSE_OVERFLOW_FREE = 5,  /* a byte past the object's end, then free */
+	HW_MISUSE_OVERFLOW_REALLOC = 6, /* the same, then realloc to size(0, b) */
+	HW_MISUSE_FREE_NULL = 7,      /* hw_free(NULL): no report, errno kept */
+};
+
+/* The malloc target's header (record 0; O4: all zero is the default). */
+typedef struct hw_ops_malloc_config {
+	size_t os_page_size;      /* simulated OS page: 4, 16 or 64 KiB */
+	size_t huge_page_size;    /* 0, 2 MiB, 256 KiB or 1 MiB */
+	bool released_reads_zero; /* else junk on reuse */
+	bool use_needs_call;
+	bool ignore_hints;
+	bool deep_every_op;    /* heap validated after every op */
+	int fill_on_alloc;     /* a byte, or -1: off */
+	int fill_on_free;      /* a byte, or -1: off */
+	size_t memory_limit;   /* the memory_limit option: 0 or 4 MiB to 252 MiB in 4 MiB steps */
+	unsigned retain_percent; /* the retain_percent option: 0 (default) or 10 to 150 by 10 */
+} hw_ops_malloc_config;
+
+void hw_ops_malloc_config_decode(const uint8_t *data, size_t size, hw_ops_malloc_config *out);
+
+/* Request sizes, by kind (a & 7) and b:
+ *   0  b & 0x3f               (0 to 63 bytes)
+ *   1  b & 0x3ff              (to 1023)
+ *   2  b & 0x3fff             (to 16383)
+ *   3  b                      (to 65535)
+ *   4  near a size class edge: 2^e + 2^e / 8 * j + d, with e = 4 + (b & 15)
+ *      (clamped to 16), j = (b >> 4) & 7, d = ((b >> 7) & 15) - 8, at least 0
+ *   5  near a page edge: 8 KiB * (b & 0x1ff) + ((b >> 9) & 63) - 32, at
+ *      least 0 (to 4 MiB)
+ *   6  4 KiB + (b & 0x3ff) * 4 KiB - ((b >> 10) & 63)   (to 4 MiB)
+ *   7  edges (b & 7): 0, 1, 64 KiB, 64 KiB + 1, SIZE_MAX / 4 (the largest
+ *      request the header allows), SIZE_MAX / 4 + 1, 1 TiB, SIZE_MAX */
+size_t hw_ops_malloc_size(uint8_t a, uint16_t b);
+/* align(c): c & 0x80000000: raw c & 0x3fffffff, or with c & 0x40000000
+ * SIZE_MAX - (c & 0x3fffffff); else 1 << (c & 63). */
+size_t hw_ops_malloc_align(uint32_t c);
+
+const char *hw_ops_malloc_name(uint8_t code);
+
+/* Encoders (O5). A size is written in the first kind (0..7) that carries it
+ * exactly; -1 when none does. */
+int hw_ops_malloc_config_encode(const hw_ops_malloc_config *cfg, uint8_t *out);
+int hw_ops_enc_malloc(uint8_t *out, size_t n);
+int hw_ops_enc_calloc(uint8_t *out, size_t nmemb, size_t size);
+/* object < 0: a NULL pointer. */
+int hw_ops_enc_realloc(uint8_t *out, long object, size_t n);
+int hw_ops_enc_reallocarray(uint8_t *out, long object, size_t nmemb, size_t size);
+/* code: HW_MOP_MEMALIGN, HW_MOP_ALIGNED_ALLOC or HW_MOP_POSIX_MEMALIGN. */
+int hw_ops_enc_aligned(uint8_t *out, uint8_t code, size_t align, size_t n);
+int hw_ops_enc_valloc(uint8_t *out, bool pvalloc, size_t n);
+/* kind: an hw_sys_kind or HW_OPS_INJECT_ANY; nth: 1 to 256. */
+int hw_ops_enc_malloc_inject(uint8_t *out, unsigned kind, uint64_t nth);
+/* FREE and USABLE_SIZE of an object; TRIM, CHECK, FREE_ALL, NOP (object
+ * ignored); -1 for any other code. */
+int hw_ops_enc_malloc_plain(uint8_t *out, uint8_t code, uint32_t object);
+/* frees: 0 to 15, from object first; allocs: 0 to 15 of n bytes. */
+int hw_ops_enc_remote(uint8_t *out, unsigned frees, uint16_t first, unsigned allocs, size_t n);
+/* kind HW_MISUSE_*; object: the live object or ring slot; n: the realloc
+ * size of the realloc kinds (size kind 0); arg: INTERIOR's b. */
+int hw_ops_enc_misuse(uint8_t *out, unsigned kind, uint32_t object, uint16_t arg);
+
 /* ---- platform target (platform_fuzzer) ----------------------------------- */
 
 /* Ranges are picked inside a known region (b >> 10 names a slot of the

@@ -1,0 +1,343 @@
+/* malloc_compare.c: the malloc layer against its model (malloc_driver.h).
+ *
+ * Owns: objects' contents stamps and the zero and fill checks, where a new
+ * object sits in the layer's heap (read through src/inspect.h's page
+ * kinds, never the layer's internals), the layer's stats against the model,
+ * the span census, and when the heap is validated.
+ *
+ * Invariants:
+ *   MK1. Every live object carries stamps: every byte when it has at most
+ *        4 KiB, else its first and last 2 KiB and one word in 32 between
+ *        (each byte's value a function of the object's salt and its
+ *        offset, so a byte copied to the wrong place reads wrong). They
+ *        are checked before the object is freed or reallocated, at CHECK
+ *        ops and at the end; a realloc's result is checked over the old
+ *        object's stamps up to the smaller size. A calloc's object reads
+ *        zero in every byte; with fill_on_alloc, a new object (not
+ *        calloc's, not realloc's) reads the fill at every stamp place.
+ *   MK2. A small object lies in a heap run that starts at most its span's
+ *        page count before it, has exactly that many pages, and holds it
+ *        at a multiple of its class's slot size from the run's start; a
+ *        large object is exactly the run of its pages. So a wrong class
+ *        (size or alignment) or a wrong span length shows at once.
+ *   MK3. After every op, once the layer has started: large_objects,
+ *        large_bytes and errors equal the model's; heap_inuse ==
+ *        small_span_bytes + large_bytes (the heap holds nothing else);
+ *        ready == mapped - released and released <= mapped - inuse;
+ *        thread_caches <= 1. Before the start every field is 0.
+ *   MK4. The span census: distinct spans holding live small objects, one
+ *        class each, are at most small_spans, and exactly small_spans
+ *        (with their bytes) after hw_malloc_trim emptied the caller's
+ *        cache (the only cache: other threads have exited).
+ *   MK5. hw_heap_validate runs on the layer's heap at CHECK and TRIM ops,
+ *        after the first op of a run in which the platform refused a call,
+ *        at least every MR_VALIDATE_EVERY ops (every op when asked), and
+ *        at the end; hw_sim_check_since at CHECK ops and the end.
+ *
+ * Locking: none; one run at a time.
+ */
+#include "malloc_driver_internal.h"
+
+#include "inspect.h"
+#include "malloc_internal.h"
+#include "sim.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- contents (MK1) --------------------------------------------------------------- */
+
+#define FULL_STAMP 4096
+#define EDGE_STAMP 2048
+#define SPREAD 32 /* one word in SPREAD between the edges */
+
+/* Whether word j (bytes [8j, 8j + 8)) of an n-byte object carries a stamp. */
+static bool stamped_word(size_t j, size_t n)
+{
+	return n <= FULL_STAMP || 8 * j < EDGE_STAMP || 8 * j + 8 > n - EDGE_STAMP ||
+	       j % SPREAD == 0;
+}
+
+/* The next stamped word from j on (j itself when stamped). */
+static size_t next_word(size_t j, size_t n)
+{
+	if (stamped_word(j, n))
+		return j;
+	size_t up = (j + SPREAD - 1) / SPREAD * SPREAD;
+	size_t tail = (n - EDGE_STAMP) / 8;
+	return up < tail ? up : tail;
+}
+
+static uint64_t word_value(const hw_mm_obj *o, size_t j)
+{
+	return hw_harness_mix64(o->salt + j);
+}
+
+void hw_mdrv_stamp(mdrv *d, hw_mm_obj *o)
+{
+	o->salt = hw_harness_mix64(++d->salt);
+	unsigned char *p = (unsigned char *)o->addr;
+	size_t nw = (o->n + 7) / 8;
+	for (size_t j = next_word(0, o->n); j < nw; j = next_word(j + 1, o->n)) {
+		uint64_t v = word_value(o, j);
+		size_t len = o->n - 8 * j < 8 ? o->n - 8 * j : 8;
+		memcpy(p + 8 * j, &v, len);
+	}
+}
+
+bool hw_mdrv_check_stamps(mdrv *d, const hw_mm_obj *o, size_t limit, const char *when)
+{
+	const unsigned char *p = (const unsigned char *)o->addr;
+	size_t n = limit < o->n ? limit : o->n;
+	size_t nw = (n + 7) / 8;
+	for (size_t j = next_word(0, o->n); j < nw; j = next_word(j + 1, o->n)) {
+		uint64_t v = word_value(o, j);
+		size_t len = n - 8 * j < 8 ? n - 8 * j : 8;
+		if (memcmp(p + 8 * j, &v, len) == 0)
+			continue;
+		size_t k = 0;
+		while (p[8 * j + k] == ((const unsigned char *)&v)[k])
+			k++;
+		hw_mdrv_fail(d,
+			     "contents of #%u (%p, %zu bytes) changed %s: byte %zu reads %#x, "
+			     "wrote %#x",
+			     (unsigned)o->id, (void *)o->addr, o->n, when, 8 * j + k, p[8 * j + k],
+			     ((const unsigned char *)&v)[k]);
+		return false;
+	}
+	return true;
+}
+
+bool hw_mdrv_check_zero(mdrv *d, const hw_mm_obj *o)
+{
+	const unsigned char *p = (const unsigned char *)o->addr;
+	for (size_t i = 0; i < o->n; i++) {
+		if (p[i] == 0)
+			continue;
+		hw_mdrv_fail(d, "calloc's #%u (%p, %zu bytes) reads %#x at byte %zu, not 0",
+			     (unsigned)o->id, (void *)o->addr, o->n, p[i], i);
+		return false;
+	}
+	return true;
+}
+
+bool hw_mdrv_check_fill(mdrv *d, const hw_mm_obj *o, int byte)
+{
+	const unsigned char *p = (const unsigned char *)o->addr;
+	size_t nw = (o->n + 7) / 8;
+	for (size_t j = next_word(0, o->n); j < nw; j = next_word(j + 1, o->n)) {
+		size_t len = o->n - 8 * j < 8 ? o->n - 8 * j : 8;
+		for (size_t k = 0; k < len; k++) {
+			if (p[8 * j + k] == byte)
+				continue;
+			hw_mdrv_fail(d,
+				     "#%u (%p, %zu bytes) reads %#x at byte %zu, not the "
+				     "fill_on_alloc byte %#x",
+				     (unsigned)o->id, (void *)o->addr, o->n, p[8 * j + k],
+				     8 * j + k, byte);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ---- placement (MK2) ------------------------------------------------------------ */
+
+static const char *kind_name(hw_page_kind k)
+{
+	switch (k) {
+	case HW_PAGE_UNMAPPED:
+		return "not the heap's";
+	case HW_PAGE_FREE_READY:
+		return "free";
+	case HW_PAGE_FREE_RELEASED:
+		return "free and released";
+	default:
+		return "in use";
+	}
+}
+
+/* Whether page pg is a page of a run other than its first. */
+static bool run_body(hw_heap *h, uintptr_t pg)
+{
+	bool head;
+	return hw_heap_page_kind(h, (void *)pg, &head) == HW_PAGE_INUSE && !head;
+}
+
+/* The run starting at head has exactly np pages. */
+static bool run_is(mdrv *d, hw_heap *h, const hw_mm_obj *o, uintptr_t head, size_t np)
+{
+	if ((np > 1 && !run_body(h, head + (np - 1) * HW_MM_PAGE)) ||
+	    run_body(h, head + np * HW_MM_PAGE)) {
+		hw_mdrv_fail(d,
+			     "#%u (%p, %zu bytes) lies in the heap run at %p, which is not %zu "
+			     "pages long",
+			     (unsigned)o->id, (void *)o->addr, o->n, (void *)head, np);
+		return false;
+	}
+	return true;
+}
+
+bool hw_mdrv_check_place(mdrv *d, hw_mm_obj *o)
+{
+	hw_heap *h = hw_mc_heap();
+	if (!h) {
+		hw_mdrv_fail(d, "an object exists, but the layer has no heap");
+		return false;
+	}
+	uintptr_t a = o->addr, page = a & ~(HW_MM_PAGE - 1);
+	if (o->cls == HW_MM_LARGE) {
+		bool head;
+		hw_page_kind k = hw_heap_page_kind(h, (void *)a, &head);
+		if (a != page || k != HW_PAGE_INUSE || !head) {
+			hw_mdrv_fail(d, "large #%u (%p, %zu bytes) is not at the start of a heap run "
+				     "(its page is %s%s)",
+				     (unsigned)o->id, (void *)a, o->n, kind_name(k),
+				     k == HW_PAGE_INUSE && !head ? ", inside a run" : "");
+			return false;
+		}
+		return run_is(d, h, o, a, o->pages);
+	}
+	size_t np = hw_mm_span_pages(o->cls), size = hw_mm_class_size(o->cls);
+	uintptr_t head = 0;
+	for (size_t k = 0; k < np && !head; k++) {
+		uintptr_t pg = page - k * HW_MM_PAGE;
+		bool is_head;
+		hw_page_kind kind = hw_heap_page_kind(h, (void *)pg, &is_head);
+		if (kind != HW_PAGE_INUSE) {
+			hw_mdrv_fail(d, "#%u (%p, %zu bytes, class of %zu) lies on a heap page that "
+				     "is %s (%p)",
+				     (unsigned)o->id, (void *)a, o->n, size, kind_name(kind),
+				     (void *)pg);
+			return false;
+		}
+		if (is_head)
+			head = pg;
+	}
+	if (!head || (a - head) % size != 0 || a - head + size > np * HW_MM_PAGE) {
+		hw_mdrv_fail(d,
+			     "#%u (%p, %zu bytes) is not a %zu-byte slot of a %zu-page span (run "
+			     "start %p)",
+			     (unsigned)o->id, (void *)a, o->n, size, np, (void *)head);
+		return false;
+	}
+	o->span = head;
+	return run_is(d, h, o, head, np);
+}
+
+/* ---- stats, census, validation (MK3-MK5) ------------------------------------------ */
+
+static int by_span(const void *x, const void *y)
+{
+	const hw_mm_obj *a = *(const hw_mm_obj *const *)x, *b = *(const hw_mm_obj *const *)y;
+	return a->span < b->span ? -1 : a->span > b->span;
+}
+
+/* MK4: the spans of live small objects against small_spans. */
+static void census(mdrv *d, const hw_malloc_stats *st, bool exact)
+{
+	const hw_mm_obj **v = malloc((d->m.nlive + 1) * sizeof *v);
+	if (!v) {
+		hw_mdrv_fail(d, "harness out of memory");
+		return;
+	}
+	size_t n = 0, spans = 0, bytes = 0;
+	for (size_t i = 0; i < d->m.nlive; i++)
+		if (d->m.live[i].cls != HW_MM_LARGE)
+			v[n++] = &d->m.live[i];
+	qsort(v, n, sizeof *v, by_span);
+	for (size_t i = 0; i < n && !d->failed; i++) {
+		if (i > 0 && v[i]->span == v[i - 1]->span) {
+			if (v[i]->cls != v[i - 1]->cls)
+				hw_mdrv_fail(d, "#%u and #%u, of %zu and %zu bytes slots, share the "
+					     "span at %p",
+					     (unsigned)v[i - 1]->id, (unsigned)v[i]->id,
+					     hw_mm_class_size(v[i - 1]->cls),
+					     hw_mm_class_size(v[i]->cls), (void *)v[i]->span);
+			continue;
+		}
+		spans++;
+		bytes += hw_mm_span_pages(v[i]->cls) * HW_MM_PAGE;
+	}
+	free(v);
+	if (d->failed)
+		return;
+	if (exact ? st->small_spans != spans || st->small_span_bytes != bytes
+		  : st->small_spans < spans || st->small_span_bytes < bytes)
+		hw_mdrv_fail(d,
+			     "small_spans %zu (%zu bytes), but live objects hold %zu spans (%zu "
+			     "bytes)%s",
+			     st->small_spans, st->small_span_bytes, spans, bytes,
+			     exact ? " and no cache holds a slot" : "");
+}
+
+static void check_stats(mdrv *d)
+{
+	hw_malloc_stats st;
+	hw_malloc_stats_get(&st);
+	if (!hw_mc_heap()) {
+		static const hw_malloc_stats zero;
+		if (memcmp(&st, &zero, sizeof st) != 0 || d->m.nlive != 0)
+			hw_mdrv_fail(d, "the layer has not started, yet its stats are not all 0 or "
+				     "the model has %zu objects",
+				     d->m.nlive);
+		return;
+	}
+	if (st.large_objects != d->m.large_objects || st.large_bytes != d->m.large_bytes)
+		hw_mdrv_fail(d, "large_objects %zu (%zu bytes), the model has %zu (%zu bytes)",
+			     st.large_objects, st.large_bytes, d->m.large_objects,
+			     d->m.large_bytes);
+	else if (st.errors != d->m.errors)
+		hw_mdrv_fail(d, "errors %llu, the model counted %llu misuse reports",
+			     (unsigned long long)st.errors, (unsigned long long)d->m.errors);
+	else if (st.heap_inuse != st.small_span_bytes + st.large_bytes)
+		hw_mdrv_fail(d, "heap_inuse %zu, but spans hold %zu bytes and large objects %zu",
+			     st.heap_inuse, st.small_span_bytes, st.large_bytes);
+	else if (st.heap_ready != st.heap_mapped - st.heap_released ||
+		 st.heap_released > st.heap_mapped - st.heap_inuse)
+		hw_mdrv_fail(d, "heap mapped %zu, inuse %zu, released %zu, ready %zu disagree",
+			     st.heap_mapped, st.heap_inuse, st.heap_released, st.heap_ready);
+	else if (st.thread_caches > 1)
+		hw_mdrv_fail(d, "thread_caches %llu with one thread left",
+			     (unsigned long long)st.thread_caches);
+	if (!d->failed && (d->census_now || d->validate_now))
+		census(d, &st, d->census_now);
+	d->thread_caches = st.thread_caches;
+}
+
+void hw_mdrv_validate(mdrv *d)
+{
+	hw_heap *h = hw_mc_heap();
+	d->since_validate = 0;
+	if (!h)
+		return;
+	char msg[256];
+	int rc = hw_heap_validate(h, msg, sizeof msg);
+	if (rc != 0)
+		hw_mdrv_fail(d, "hw_heap_validate of the layer's heap: I%d: %s", rc, msg);
+}
+
+void hw_mdrv_check_all(mdrv *d)
+{
+	char msg[256];
+	if (hw_mm_check(&d->m, msg, sizeof msg) != 0) {
+		hw_mdrv_fail(d, "%s", msg);
+		return;
+	}
+	for (size_t i = 0; i < d->m.nlive && !d->failed; i++)
+		hw_mdrv_check_stamps(d, &d->m.live[i], SIZE_MAX, "while live");
+	if (!d->failed && hw_sim_check_since(d->pf, msg, sizeof msg) != 0)
+		hw_mdrv_fail(d, "the simulator: %s", msg);
+}
+
+void hw_mdrv_check_after_op(mdrv *d)
+{
+	check_stats(d);
+	if (d->failed)
+		return;
+	bool first_refusal = hw_mdrv_refused(d) && !d->refusal_validated;
+	d->refusal_validated |= first_refusal;
+	if (d->validate_now || first_refusal || d->opt->validate_every || d->cfg.deep_every_op ||
+	    ++d->since_validate >= MR_VALIDATE_EVERY)
+		hw_mdrv_validate(d);
+}

@@ -1,0 +1,655 @@
+/* malloc_ops.c: the malloc target's op handlers and its op generator.
+ *
+ * Owns: one handler op_NAME per row of ops.h HW_MALLOC_OPS, the handler
+ * table made from it, and the fixed-seed generator weighted by it; what
+ * each handler expects from heapward.h's words before it calls the layer,
+ * and how it brings the model along; the REMOTE op's thread.
+ *
+ * Invariants:
+ *   MO1. A call may fail (NULL, or ENOMEM from hw_posix_memalign) only
+ *        when the platform refused a call during the op (an injection or
+ *        a full simulator); its errno is then ENOMEM, and the model and
+ *        every object are as before (a failed realloc keeps its object and
+ *        its contents). A call the header says must fail (a request above
+ *        SIZE_MAX / 4 or the heap's window, an overflowing product, a bad
+ *        alignment) fails with the header's errno whatever the platform
+ *        did. hw_free and hw_posix_memalign never change errno.
+ *   MO2. A new object is checked before the model takes it: alignment,
+ *        usable size == the request, place (MK2), no overlap (MM1), zero
+ *        (calloc) or fill (fill_on_alloc); then stamped (MK1). An object
+ *        is checked (MK1) before the layer frees or reallocates it.
+ *   MO3. hw_realloc keeps the object's place exactly when the model says
+ *        so (hw_mm_realloc_in_place), and its result holds the old stamps
+ *        up to the smaller size.
+ *   MO4. A MISUSE op makes exactly one report (errors + 1: the layer
+ *        continues, abort_on_error=0) and changes no object, except the
+ *        overflow kinds, whose free or realloc goes on after the report.
+ *   MO5. An opcode outside the table, or an op that needs an object when
+ *        none is live (or would pass MR_MAX_LIVE), does nothing (O2).
+ *
+ * Locking: none; the REMOTE thread runs while the caller waits for it.
+ */
+#include "malloc_driver_internal.h"
+
+#include "malloc_internal.h"
+#include "thread.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* errno before calls that must leave it alone (MO1). */
+#define ERRNO_MARK 7777
+
+/* What the header says of a request (MO1, MR3). */
+typedef enum expect { RUN, MUST_FAIL, SKIP } expect;
+
+/* A request of n bytes aligned to align (a power of two). */
+static expect classify(size_t n, size_t align)
+{
+	if (n > HW_MM_MAX_REQUEST || n > MR_WINDOW || align > MR_WINDOW)
+		return MUST_FAIL;
+	if (n > MR_MAX_REQUEST || align > MR_MAX_REQUEST)
+		return SKIP;
+	return RUN;
+}
+
+/* The live object an op names (c % live), or -1 when none is live. */
+static long pick(const mdrv *d, uint32_t c)
+{
+	return d->m.nlive ? (long)(c % d->m.nlive) : -1;
+}
+
+static bool room(const mdrv *d, size_t more)
+{
+	return d->m.nlive + more <= MR_MAX_LIVE;
+}
+
+/* A call that must fail did: result NULL and errno want. */
+static void must_have_failed(mdrv *d, const char *call, void *p, int err, int want)
+{
+	if (p)
+		hw_mdrv_fail(d, "%s returned %p; the header says it fails with errno %d", call, p,
+			     want);
+	else if (err != want)
+		hw_mdrv_fail(d, "%s failed with errno %d, not %d", call, err, want);
+}
+
+/* MO1 for a call that returned NULL with errno err where it may succeed. */
+static void check_refused(mdrv *d, const char *call, int err)
+{
+	if (!hw_mdrv_refused(d))
+		hw_mdrv_fail(d, "%s returned NULL though the platform refused nothing", call);
+	else if (err != ENOMEM)
+		hw_mdrv_fail(d, "%s failed with errno %d, not ENOMEM", call, err);
+}
+
+typedef enum fresh { PLAIN, ZEROED, MOVED } fresh;
+
+/* MO2: p, just returned for n bytes aligned to align, joins the model. */
+static void take(mdrv *d, const char *call, void *p, size_t n, size_t align, fresh how)
+{
+	hw_mm_obj o = {.addr = (uintptr_t)p, .n = n, .cls = hw_mm_place(n, align)};
+	o.pages = o.cls == HW_MM_LARGE ? hw_mm_large_pages(n) : 0;
+	size_t a = align > 16 ? align : 16;
+	size_t usable = hw_malloc_usable_size(p);
+	if (how != MOVED)
+		hw_mdrv_trace(d, "\tvoid *o%u = %s; /* -> %p */\n", (unsigned)d->m.next_id, call, p);
+	if (o.addr % a != 0) {
+		hw_mdrv_fail(d, "%s returned %p, not aligned to %zu", call, p, a);
+		return;
+	}
+	if (usable != n) {
+		hw_mdrv_fail(d, "hw_malloc_usable_size(%p) is %zu after %s; the request was %zu", p,
+			     usable, call, n);
+		return;
+	}
+	const hw_mm_obj *other = hw_mm_overlap(&d->m, o.addr, n);
+	if (other) {
+		hw_mdrv_fail(d, "%s returned [%p, +%zu), which overlaps live #%u [%p, +%zu)", call,
+			     p, n, (unsigned)other->id, (void *)other->addr, other->n);
+		return;
+	}
+	if (!hw_mdrv_check_place(d, &o))
+		return;
+	if (how == ZEROED && !hw_mdrv_check_zero(d, &o))
+		return;
+	if (how == PLAIN && d->cfg.fill_on_alloc >= 0 && !hw_mdrv_check_fill(d, &o, d->cfg.fill_on_alloc))
+		return;
+	hw_mdrv_stamp(d, &o);
+	if (hw_mm_add(&d->m, &o) != 0)
+		hw_mdrv_fail(d, "harness out of memory");
+}
+
+/* The end of an allocating call: must-fail, may-fail or new object. */
+static void outcome(mdrv *d, const char *call, expect e, int want, void *p, int err, size_t n,
+		    size_t align, fresh how)
+{
+	if (e == MUST_FAIL)
+		must_have_failed(d, call, p, err, want);
+	else if (!p)
+		check_refused(d, call, err);
+	else
+		take(d, call, p, n, align, how);
+}
+
+void hw_mdrv_free_obj(mdrv *d, size_t i)
+{
+	hw_mm_obj *o = &d->m.live[i];
+	if (!hw_mdrv_check_stamps(d, o, SIZE_MAX, "before its free"))
+		return;
+	hw_mdrv_trace(d, "\thw_free(o%u);\n", (unsigned)o->id);
+	errno = ERRNO_MARK;
+	hw_free((void *)o->addr);
+	if (errno != ERRNO_MARK)
+		hw_mdrv_fail(d, "hw_free changed errno to %d", errno);
+	hw_mm_remove(&d->m, i);
+}
+
+/* ---- allocation ops ------------------------------------------------------------------ */
+
+static void op_NOP(mdrv *d, const hw_op *op)
+{
+	(void)d;
+	(void)op;
+}
+
+static void op_MALLOC(mdrv *d, const hw_op *op)
+{
+	size_t n = hw_ops_malloc_size(op->a, op->b);
+	expect e = classify(n, 16);
+	if (e == SKIP || !room(d, 1))
+		return;
+	char call[64];
+	snprintf(call, sizeof call, "hw_malloc(%zu)", n);
+	errno = 0;
+	void *p = hw_malloc(n);
+	outcome(d, call, e, ENOMEM, p, errno, n, 16, PLAIN);
+}
+
+static void op_CALLOC(mdrv *d, const hw_op *op)
+{
+	size_t size = hw_ops_malloc_size(op->a, op->b), n;
+	size_t nmemb = op->a & 0x80 ? SIZE_MAX - (op->c & 0xffff) : op->c & 0xffff;
+	expect e = __builtin_mul_overflow(nmemb, size, &n) ? MUST_FAIL : classify(n, 16);
+	if (e == SKIP || !room(d, 1))
+		return;
+	char call[80];
+	snprintf(call, sizeof call, "hw_calloc(%zu, %zu)", nmemb, size);
+	errno = 0;
+	void *p = hw_calloc(nmemb, size);
+	outcome(d, call, e, ENOMEM, p, errno, n, 16, ZEROED);
+}
+
+/* hw_realloc(live[i] or NULL, n) with n's expectation e; arrays name the
+ * call (reallocarray). */
+static void do_realloc(mdrv *d, long i, size_t n, expect e, const char *call,
+		       void *(*fn)(void *, size_t, size_t), size_t nmemb, size_t size)
+{
+	if (e == SKIP)
+		return;
+	if (i < 0) {
+		if (!room(d, 1))
+			return;
+		errno = 0;
+		void *p = fn(NULL, nmemb, size);
+		outcome(d, call, e, ENOMEM, p, errno, n, 16, PLAIN);
+		return;
+	}
+	hw_mm_obj old = d->m.live[i];
+	if (!hw_mdrv_check_stamps(d, &old, SIZE_MAX, "before its realloc"))
+		return;
+	errno = 0;
+	void *q = fn((void *)old.addr, nmemb, size);
+	int err = errno;
+	hw_mdrv_trace(d, "\tvoid *o%u = %s; /* o%u was %p -> %p */\n", (unsigned)d->m.next_id,
+		      call, (unsigned)old.id, (void *)old.addr, q);
+	if (e == MUST_FAIL || (n > 0 && !q)) {
+		if (e == MUST_FAIL)
+			must_have_failed(d, call, q, err, ENOMEM);
+		else
+			check_refused(d, call, err);
+		/* The object stays the caller's, untouched. */
+		if (!d->failed)
+			hw_mdrv_check_stamps(d, &old, SIZE_MAX, "by a failed realloc");
+		return;
+	}
+	if (n == 0) {
+		if (q)
+			hw_mdrv_fail(d, "%s returned %p; a realloc to 0 bytes frees and returns NULL",
+				     call, q);
+		hw_mm_remove(&d->m, (size_t)i);
+		return;
+	}
+	bool in_place = hw_mm_realloc_in_place(&old, n);
+	if (in_place != ((uintptr_t)q == old.addr)) {
+		hw_mdrv_fail(d, "%s of #%u (%zu bytes at %p) returned %p: the header says it %s",
+			     call, (unsigned)old.id, old.n, (void *)old.addr, q,
+			     in_place ? "keeps its place" : "moves");
+		return;
+	}
+	hw_mm_obj moved = old;
+	moved.addr = (uintptr_t)q;
+	if (!hw_mdrv_check_stamps(d, &moved, n, "across realloc"))
+		return;
+	if (in_place) {
+		size_t usable = hw_malloc_usable_size(q);
+		if (usable != n) {
+			hw_mdrv_fail(d, "hw_malloc_usable_size is %zu after %s in place", usable,
+				     call);
+			return;
+		}
+		hw_mm_resize(&d->m, (size_t)i, n);
+		hw_mdrv_stamp(d, &d->m.live[i]);
+		return;
+	}
+	hw_mm_remove(&d->m, (size_t)i);
+	take(d, call, q, n, 16, MOVED);
+}
+
+static void *realloc_fn(void *p, size_t nmemb, size_t size)
+{
+	(void)nmemb;
+	return hw_realloc(p, size);
+}
+
+static void *reallocarray_fn(void *p, size_t nmemb, size_t size)
+{
+	return hw_reallocarray(p, nmemb, size);
+}
+
+static void op_REALLOC(mdrv *d, const hw_op *op)
+{
+	size_t n = hw_ops_malloc_size(op->a, op->b);
+	long i = op->a & 0x80 ? -1 : pick(d, op->c);
+	if (i < 0 && !(op->a & 0x80))
+		return;
+	char call[80];
+	if (i < 0)
+		snprintf(call, sizeof call, "hw_realloc(NULL, %zu)", n);
+	else
+		snprintf(call, sizeof call, "hw_realloc(o%u, %zu)", (unsigned)d->m.live[i].id, n);
+	do_realloc(d, i, n, classify(n, 16), call, realloc_fn, 1, n);
+}
+
+static void op_REALLOCARRAY(mdrv *d, const hw_op *op)
+{
+	size_t size = hw_ops_malloc_size(op->a, op->b), n;
+	size_t nmemb = op->a & 0x40 ? SIZE_MAX - (op->c >> 16) : op->c >> 16;
+	long i = op->a & 0x80 ? -1 : pick(d, op->c & 0xffff);
+	if (i < 0 && !(op->a & 0x80))
+		return;
+	expect e = __builtin_mul_overflow(nmemb, size, &n) ? MUST_FAIL : classify(n, 16);
+	char call[96];
+	if (i < 0)
+		snprintf(call, sizeof call, "hw_reallocarray(NULL, %zu, %zu)", nmemb, size);
+	else
+		snprintf(call, sizeof call, "hw_reallocarray(o%u, %zu, %zu)",
+			 (unsigned)d->m.live[i].id, nmemb, size);
+	do_realloc(d, i, n, e, call, reallocarray_fn, nmemb, size);
+}
+
+static bool pow2(size_t x) { return x && !(x & (x - 1)); }
+
+static void op_MEMALIGN(mdrv *d, const hw_op *op)
+{
+	size_t n = hw_ops_malloc_size(op->a, op->b), align = hw_ops_malloc_align(op->c);
+	/* heapward.h: EINVAL only above 2^63; other non-powers round up. */
+	bool bad = align > (SIZE_MAX >> 1) + 1;
+	size_t eff = align;
+	if (!bad && !pow2(align) && align > 1)
+		eff = (size_t)1 << (64 - __builtin_clzll(align));
+	expect e = bad ? MUST_FAIL : classify(n, eff);
+	if (e == SKIP || !room(d, 1))
+		return;
+	char call[80];
+	snprintf(call, sizeof call, "hw_memalign(%zu, %zu)", align, n);
+	errno = 0;
+	void *p = hw_memalign(align, n);
+	outcome(d, call, e, bad ? EINVAL : ENOMEM, p, errno, n, eff, PLAIN);
+}
+
+static void op_ALIGNED_ALLOC(mdrv *d, const hw_op *op)
+{
+	size_t n = hw_ops_malloc_size(op->a, op->b), align = hw_ops_malloc_align(op->c);
+	bool bad = !pow2(align);
+	expect e = bad ? MUST_FAIL : classify(n, align);
+	if (e == SKIP || !room(d, 1))
+		return;
+	char call[80];
+	snprintf(call, sizeof call, "hw_aligned_alloc(%zu, %zu)", align, n);
+	errno = 0;
+	void *p = hw_aligned_alloc(align, n);
+	outcome(d, call, e, bad ? EINVAL : ENOMEM, p, errno, n, align, PLAIN);
+}
+
+static void op_POSIX_MEMALIGN(mdrv *d, const hw_op *op)
+{
+	size_t n = hw_ops_malloc_size(op->a, op->b), align = hw_ops_malloc_align(op->c);
+	bool bad = !pow2(align) || align % sizeof(void *) != 0;
+	expect e = bad ? MUST_FAIL : classify(n, align);
+	if (e == SKIP || !room(d, 1))
+		return;
+	char call[80];
+	snprintf(call, sizeof call, "hw_posix_memalign(&p, %zu, %zu)", align, n);
+	void *p = NULL;
+	errno = ERRNO_MARK;
+	int rc = hw_posix_memalign(&p, align, n);
+	if (errno != ERRNO_MARK) {
+		hw_mdrv_fail(d, "%s changed errno to %d", call, errno);
+		return;
+	}
+	if (rc != 0 && rc != EINVAL && rc != ENOMEM) {
+		hw_mdrv_fail(d, "%s returned %d", call, rc);
+		return;
+	}
+	outcome(d, call, e, bad ? EINVAL : ENOMEM, rc ? NULL : p, rc, n, align, PLAIN);
+}
+
+static void op_VALLOC(mdrv *d, const hw_op *op)
+{
+	size_t n = hw_ops_malloc_size(op->a, op->b), pg = d->os_page;
+	bool pv = op->a & 0x80;
+	/* pvalloc: whole OS pages, one for 0 bytes. */
+	size_t size = n;
+	expect e = classify(n, pg);
+	if (pv && e == RUN)
+		size = n ? hw_align_up(n, pg) : pg;
+	if (e == SKIP || !room(d, 1))
+		return;
+	char call[64];
+	snprintf(call, sizeof call, "hw_%svalloc(%zu)", pv ? "p" : "", n);
+	errno = 0;
+	void *p = pv ? hw_pvalloc(n) : hw_valloc(n);
+	outcome(d, call, e, ENOMEM, p, errno, size, pg, PLAIN);
+}
+
+/* ---- other ops ----------------------------------------------------------------------- */
+
+static void op_INJECT(mdrv *d, const hw_op *op)
+{
+	uint64_t nth = hw_ops_inject_nth(op);
+	unsigned mask = hw_ops_inject_mask(op);
+	hw_mdrv_trace(d, "\thw_platform_inject(pf, %llu, %#x);\n", (unsigned long long)nth, mask);
+	hw_platform_inject(d->pf, nth, mask);
+}
+
+static void op_FREE(mdrv *d, const hw_op *op)
+{
+	long i = pick(d, op->c);
+	if (i >= 0)
+		hw_mdrv_free_obj(d, (size_t)i);
+}
+
+static void op_USABLE_SIZE(mdrv *d, const hw_op *op)
+{
+	long i = pick(d, op->c);
+	if (i < 0)
+		return;
+	const hw_mm_obj *o = &d->m.live[i];
+	size_t got = hw_malloc_usable_size((void *)o->addr);
+	hw_mdrv_trace(d, "\thw_malloc_usable_size(o%u); /* -> %zu */\n", (unsigned)o->id, got);
+	if (got != o->n)
+		hw_mdrv_fail(d, "hw_malloc_usable_size(#%u) is %zu, the request was %zu",
+			     (unsigned)o->id, got, o->n);
+}
+
+static void op_TRIM(mdrv *d, const hw_op *op)
+{
+	(void)op;
+	hw_mdrv_trace(d, "\thw_malloc_trim(0);\n");
+	(void)hw_malloc_trim(0);
+	d->census_now = d->validate_now = true;
+}
+
+static void op_CHECK(mdrv *d, const hw_op *op)
+{
+	(void)op;
+	hw_mdrv_check_all(d);
+	d->validate_now = true;
+}
+
+static void op_FREE_ALL(mdrv *d, const hw_op *op)
+{
+	(void)op;
+	while (d->m.nlive > 0 && !d->failed)
+		hw_mdrv_free_obj(d, 0);
+}
+
+/* The REMOTE op's other thread: it frees, allocates, and exits (its cache
+ * goes back to the spans at its exit). */
+typedef struct remote {
+	void *frees[15];
+	unsigned nfree, nalloc;
+	size_t n;
+	void *got[15];
+	int err[15];
+} remote;
+
+static void *remote_main(void *arg)
+{
+	remote *r = arg;
+	for (unsigned k = 0; k < r->nfree; k++)
+		hw_free(r->frees[k]);
+	for (unsigned k = 0; k < r->nalloc; k++) {
+		errno = 0;
+		r->got[k] = hw_malloc(r->n);
+		r->err[k] = errno;
+	}
+	return NULL;
+}
+
+static void op_REMOTE(mdrv *d, const hw_op *op)
+{
+	remote r;
+	memset(&r, 0, sizeof r);
+	long first = pick(d, op->c & 0xffff);
+	r.nfree = first < 0 ? 0 : op->b & 15u;
+	if (first >= 0 && r.nfree > d->m.nlive - (size_t)first)
+		r.nfree = (unsigned)(d->m.nlive - (size_t)first);
+	r.n = hw_ops_malloc_size(op->a, (uint16_t)(op->c >> 16));
+	r.nalloc = classify(r.n, 16) == RUN ? (op->b >> 4) & 15u : 0;
+	while (r.nalloc && !room(d, r.nalloc - r.nfree))
+		r.nalloc--;
+	for (unsigned k = 0; k < r.nfree; k++) {
+		const hw_mm_obj *o = &d->m.live[(size_t)first + k];
+		if (!hw_mdrv_check_stamps(d, o, SIZE_MAX, "before another thread frees it"))
+			return;
+		r.frees[k] = (void *)o->addr;
+	}
+	hw_mdrv_trace(d, "\t/* another thread frees %u objects from #%ld, allocates %u of %zu "
+		      "bytes, exits */\n",
+		      r.nfree, first, r.nalloc, r.n);
+	hw_thread t;
+	if (hw_thread_start(&t, remote_main, &r) != 0)
+		return;
+	hw_thread_join(&t);
+	for (unsigned k = 0; k < r.nfree; k++)
+		hw_mm_remove(&d->m, (size_t)first);
+	hw_malloc_stats st;
+	hw_malloc_stats_get(&st);
+	if (st.thread_caches != d->thread_caches) {
+		hw_mdrv_fail(d, "thread_caches is %llu after the other thread exited, %llu before",
+			     (unsigned long long)st.thread_caches,
+			     (unsigned long long)d->thread_caches);
+		return;
+	}
+	char call[64];
+	snprintf(call, sizeof call, "hw_malloc(%zu) in another thread", r.n);
+	for (unsigned k = 0; k < r.nalloc && !d->failed; k++)
+		outcome(d, call, RUN, ENOMEM, r.got[k], r.err[k], r.n, 16, PLAIN);
+}
+
+/* MO4: one report, and errors counts it. */
+static void reported(mdrv *d)
+{
+	d->m.errors++;
+}
+
+/* A stale pointer for the misuse kinds: ring slot k, unless nothing was
+ * freed there or a live object starts there again (then 0). */
+static uintptr_t stale(const mdrv *d, unsigned k)
+{
+	uintptr_t q = hw_mm_ring(&d->m, k);
+	return q && hw_mm_find(&d->m, q) < 0 ? q : 0;
+}
+
+static void op_MISUSE(mdrv *d, const hw_op *op)
+{
+	unsigned kind = op->a & 7;
+	uintptr_t q = 0;
+	long i = -1;
+	int local = 0;
+	errno = ERRNO_MARK;
+	switch (kind) {
+	case HW_MISUSE_DOUBLE_FREE:
+		if (!(q = stale(d, op->c & 15)))
+			return;
+		hw_mdrv_trace(d, "\thw_free((void *)%p); /* a freed object's */\n", (void *)q);
+		hw_free((void *)q);
+		reported(d);
+		break;
+	case HW_MISUSE_INTERIOR:
+		if ((i = pick(d, op->c)) < 0)
+			return;
+		q = d->m.live[i].addr + 1 + op->b % 15;
+		hw_mdrv_trace(d, "\thw_free((char *)o%u + %zu);\n", (unsigned)d->m.live[i].id,
+			      (size_t)(q - d->m.live[i].addr));
+		hw_free((void *)q);
+		reported(d);
+		break;
+	case HW_MISUSE_FOREIGN:
+		hw_mdrv_trace(d, "\thw_free(&local);\n");
+		hw_free(&local);
+		reported(d);
+		break;
+	case HW_MISUSE_REALLOC_FREED: {
+		if (!(q = stale(d, op->c & 15)))
+			return;
+		size_t n = hw_ops_malloc_size(0, op->b);
+		errno = 0;
+		void *r = hw_realloc((void *)q, n);
+		hw_mdrv_trace(d, "\thw_realloc((void *)%p, %zu); /* -> %p */\n", (void *)q, n, r);
+		/* n == 0 frees: a bad free, ignored after its report. */
+		if (n > 0)
+			must_have_failed(d, "hw_realloc of a freed object", r, errno, EINVAL);
+		reported(d);
+		return;
+	}
+	case HW_MISUSE_USABLE_FREED: {
+		if (!(q = stale(d, op->c & 15)))
+			return;
+		size_t got = hw_malloc_usable_size((void *)q);
+		hw_mdrv_trace(d, "\thw_malloc_usable_size((void *)%p); /* -> %zu */\n", (void *)q,
+			      got);
+		if (got != 0)
+			hw_mdrv_fail(d, "hw_malloc_usable_size of freed %p is %zu, not 0", (void *)q,
+				     got);
+		reported(d);
+		return;
+	}
+	case HW_MISUSE_OVERFLOW_FREE:
+	case HW_MISUSE_OVERFLOW_REALLOC: {
+		if ((i = pick(d, op->c)) < 0 || hw_mm_slack(&d->m.live[i]) == 0)
+			return;
+		hw_mm_obj *o = &d->m.live[i];
+		if (!hw_mdrv_check_stamps(d, o, SIZE_MAX, "before an overflow"))
+			return;
+		volatile unsigned char *end = (unsigned char *)o->addr + o->n;
+		*end = (unsigned char)~*end;
+		hw_mdrv_trace(d, "\t((char *)o%u)[%zu] ^= 0xff; /* one byte past its end */\n",
+			      (unsigned)o->id, o->n);
+		reported(d);
+		if (kind == HW_MISUSE_OVERFLOW_FREE) {
+			hw_mdrv_free_obj(d, (size_t)i);
+			return;
+		}
+		size_t n = hw_ops_malloc_size(0, op->b);
+		char call[64];
+		snprintf(call, sizeof call, "hw_realloc(o%u, %zu)", (unsigned)o->id, n);
+		do_realloc(d, i, n, RUN, call, realloc_fn, 1, n);
+		return;
+	}
+	default:
+		hw_mdrv_trace(d, "\thw_free(NULL);\n");
+		hw_free(NULL);
+		break;
+	}
+	if (errno != ERRNO_MARK)
+		hw_mdrv_fail(d, "hw_free changed errno to %d", errno);
+}
+
+/* ---- dispatch and generator -------------------------------------------------------- */
+
+typedef void (*op_fn)(mdrv *d, const hw_op *op);
+
+static const op_fn handlers[HW_MOP_COUNT_] = {
+#define HW_MOPS_HANDLER_(name, code, str, weight) [code] = op_##name,
+	HW_MALLOC_OPS(HW_MOPS_HANDLER_)
+#undef HW_MOPS_HANDLER_
+};
+
+void hw_mdrv_run_op(mdrv *d, const hw_op *op)
+{
+	if (op->code < HW_MOP_COUNT_ && handlers[op->code])
+		handlers[op->code](d, op);
+}
+
+static const uint16_t weights[HW_MOP_COUNT_] = {
+#define HW_MOPS_WEIGHT_(name, code, str, weight) [code] = weight,
+	HW_MALLOC_OPS(HW_MOPS_WEIGHT_)
+#undef HW_MOPS_WEIGHT_
+};
+
+/* A size kind, mostly small (as programs ask): 0-3 85%, 4 8%, 5-6 6%, 7 1%. */
+static uint8_t size_kind(uint64_t r)
+{
+	static const uint8_t cut[8] = {30, 55, 70, 85, 93, 96, 99, 100};
+	unsigned v = (unsigned)(r % 100);
+	uint8_t k = 0;
+	while (v >= cut[k])
+		k++;
+	return k;
+}
+
+void hw_malloc_driver_generate(uint64_t *seed, size_t nops, uint8_t *out)
+{
+	unsigned total = 0;
+	for (unsigned k = 0; k < HW_MOP_COUNT_; k++)
+		total += weights[k];
+	for (size_t i = 0; i < nops; i++) {
+		uint64_t r = hw_harness_rand(seed), s = hw_harness_rand(seed);
+		unsigned w = (unsigned)(r % total);
+		uint8_t code = 0;
+		while (w >= weights[code])
+			w -= weights[code++];
+		/* One op in 32 sets a's flag bit (NULL, overflow, pvalloc). */
+		uint8_t a = (uint8_t)(size_kind(s) | ((s >> 16) % 32 == 0 ? 0x80 : 0));
+		uint16_t b = (uint16_t)(s >> 24);
+		uint32_t c = (uint32_t)(r >> 32);
+		switch (code) {
+		case HW_MOP_CALLOC:
+			c = (c & 0xffff0000u) | (uint32_t)(1 + (s >> 40) % 16);
+			break;
+		case HW_MOP_REALLOCARRAY:
+			c = (c & 0xffff) | (uint32_t)(1 + (s >> 40) % 4) << 16;
+			a &= 0x87;
+			break;
+		case HW_MOP_MEMALIGN:
+		case HW_MOP_ALIGNED_ALLOC:
+		case HW_MOP_POSIX_MEMALIGN:
+			/* Mostly 1 to 16 KiB; sometimes odd or huge. */
+			c = (s >> 48) % 16 ? (uint32_t)((s >> 52) % 15) : c;
+			break;
+		case HW_MOP_INJECT:
+			a = (uint8_t)((s >> 8) % 8);
+			b = (uint16_t)((s >> 24) % 48);
+			break;
+		case HW_MOP_MISUSE:
+			a = (uint8_t)((s >> 8) % 8);
+			break;
+		default:
+			break;
+		}
+		hw_ops_put(out + i * HW_OPS_RECORD, code, a, b, c);
+	}
+}
