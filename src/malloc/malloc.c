@@ -29,7 +29,10 @@
  *        is a slot's start (else "not the start of an object"), the slot is
  *        live (else "double free"), and its canary is intact (else "heap
  *        buffer overflow"). A bad free is ignored after the report when
- *        the layer continues on errors.
+ *        the layer continues on errors; a damaged canary is reported once
+ *        (realloc rewrites it after its report, so the free of a moving
+ *        realloc does not report it again) and the free or realloc goes
+ *        on.
  *   MA4. Fork: the prepare hook takes init_lock, then every lock of the
  *        layer in MC order; the parent and child hooks release them. The
  *        child, which has no scavenger thread (threads do not survive
@@ -669,8 +672,12 @@ static mc_span *live_object(void *p, const char *op, size_t *idx, bool check_can
 	}
 	if (check_canary && slack) {
 		const unsigned char *bad = hw_mc_canary_find((const unsigned char *)end, slack);
-		if (bad)
+		if (bad) {
 			hw_mc_misuse(MC_BAD_OVERFLOW, op, p, s, i, bad);
+			/* Continuing: one report per damage. A realloc that moves
+			 * frees p next, whose check would report it again. */
+			hw_mc_canary_write((unsigned char *)end, slack);
+		}
 	}
 	*idx = i;
 	return s;
