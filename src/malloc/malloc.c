@@ -32,7 +32,8 @@
  *        the layer continues on errors; a damaged canary is reported once
  *        (realloc rewrites it after its report, so the free of a moving
  *        realloc does not report it again) and the free or realloc goes
- *        on.
+ *        on. The layer starts before the checks, so that even a first
+ *        call's report follows the options (abort_on_error).
  *   MA4. Fork: the prepare hook takes init_lock, then every lock of the
  *        layer in MC order; the parent and child hooks release them. The
  *        child, which has no scavenger thread (threads do not survive
@@ -598,12 +599,16 @@ static MA_NOINLINE HW_COLD void free_slow(void *p)
 {
 	if (!p)
 		return;
-	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE)) {
-		/* Nothing was ever allocated: p cannot be ours. */
+	int saved = errno;
+	/* Started first, so that a report follows HEAPWARD_OPTIONS
+	 * (abort_on_error) even for a first call that frees a foreign
+	 * pointer. If the start fails, nothing was ever allocated (the
+	 * options are applied all the same: init_locked reads them first). */
+	if (!mc_init()) {
+		errno = saved;
 		hw_mc_misuse(MC_BAD_FOREIGN, "free", p, NULL, 0, NULL);
 		return;
 	}
-	int saved = errno;
 	mc_cache *tc = own_cache();
 	errno = saved;
 	mc_span *s = mc_span_of((uintptr_t)p);
@@ -632,7 +637,8 @@ void hw_free(void *p)
  * returned when the layer continues). */
 static mc_span *live_object(void *p, const char *op, size_t *idx, bool check_canary)
 {
-	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE)) {
+	/* Started first, as in free_slow. */
+	if (!mc_init()) {
 		hw_mc_misuse(MC_BAD_FOREIGN, op, p, NULL, 0, NULL);
 		return NULL;
 	}
