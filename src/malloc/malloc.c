@@ -435,6 +435,7 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 		maybe_late_options();
 	unsigned c = class_for(n, align);
 	void *p;
+	bool known_zero = false;
 	if (c < MC_NCLASSES) {
 		mc_slot e;
 		if (!small_slot(c, &e)) {
@@ -451,16 +452,20 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 			errno = ENOMEM;
 			return NULL;
 		}
+		/* calloc's bytes stay zero: cleared unless known zero, never
+		 * filled (MA6). */
 		if (zero && zeroed)
-			zero = false;
+			known_zero = true;
 		size_t np = mc_large_pages(n);
 		hw_mc_canary_write((unsigned char *)p + n, np * MC_PAGE - n);
 	}
 	/* After the canary: mark_new's window may cover the object's end. */
-	if (zero)
-		memset(p, 0, n);
-	else if (mc_cfg.fill_on_alloc != HW_OPTIONS_OFF)
+	if (zero) {
+		if (!known_zero)
+			memset(p, 0, n);
+	} else if (mc_cfg.fill_on_alloc != HW_OPTIONS_OFF) {
 		memset(p, mc_cfg.fill_on_alloc, n);
+	}
 	return p;
 }
 
