@@ -76,12 +76,12 @@
  *        later slow path, up to 64 times.
  *   MA8. hw_mc_reset (tests and fuzz targets) leaves the layer exactly as
  *        before its first call in a new process, except that the next start
- *        takes its platform, window and options from the reset: every byte
- *        the layer took from its platform is given back (the private heap,
- *        the page map, metadata chunks, thread-cache records), and every
- *        counter, list and configuration value holds its initial value. The
- *        once-per-process registrations (fork hooks, the thread-exit key,
- *        help=1's output) stay.
+ *        takes its platform, heap geometry and options from the reset:
+ *        every byte the layer took from its platform is given back (the
+ *        private heap, the page map, metadata chunks, thread-cache
+ *        records), and every counter, list and configuration value holds
+ *        its initial value. The once-per-process registrations (fork
+ *        hooks, the thread-exit key, help=1's output) stay.
  *
  * Locking: see malloc_internal.h for the order; this file takes init_lock
  * and, through span.c and cache.c, the others.
@@ -208,6 +208,7 @@ static bool init_locked(void)
 	cfg.platform = mc_g.pf;
 	cfg.page_size = MC_PAGE;
 	cfg.address_space = next_start.address_space;
+	cfg.arena_size = next_start.arena_size;
 	cfg.memory_limit = o.memory_limit;
 	cfg.retain_percent = o.retain_percent;
 	cfg.scavenger_cpu_percent = o.scavenger_cpu_percent;

@@ -226,9 +226,9 @@ bool hw_mc_start(const char *s);
  *     to its defaults), and the calling thread's cache is forgotten;
  *   - the next start (the next call that needs the layer: lazily, so an
  *     injected failure can hit the start itself) uses next: its platform,
- *     the private heap's window, and its options string in place of
- *     HEAPWARD_OPTIONS. next == NULL means the defaults (the real OS, a
- *     1 TiB window, the environment).
+ *     the private heap's window and arena size, and its options string in
+ *     place of HEAPWARD_OPTIONS. next == NULL means the defaults (the real
+ *     OS, the heap's default window and arenas, the environment).
  * next->platform and next->options must stay valid until the next reset.
  * Precondition (HW_CHECK, "malloc: hw_mc_reset while another thread has a
  * cache"): no thread but the caller holds a cache, i.e. every other thread
@@ -237,6 +237,7 @@ bool hw_mc_start(const char *s);
 typedef struct mc_start_config {
 	hw_platform *platform; /* NULL: hw_platform_os() */
 	size_t address_space;  /* the private heap's window (hw_heap_config); 0: default */
+	size_t arena_size;     /* the private heap's grow unit (hw_heap_config); 0: default */
 	const char *options;   /* NULL: HEAPWARD_OPTIONS */
 } mc_start_config;
 void hw_mc_reset(const mc_start_config *next);
