@@ -7,14 +7,15 @@
  *
  * Invariants:
  *   MK1. Every live object carries stamps: every byte when it has at most
- *        4 KiB, else its first and last 2 KiB and one word in 32 between
- *        (each byte's value a function of the object's salt and its
- *        offset, so a byte copied to the wrong place reads wrong). They
- *        are checked before the object is freed or reallocated, at CHECK
- *        ops and at the end; a realloc's result is checked over the old
- *        object's stamps up to the smaller size. A calloc's object reads
- *        zero in every byte; with fill_on_alloc, a new object (not
- *        calloc's, not realloc's) reads the fill at every stamp place.
+ *        256, else its first and last 128 bytes and the word at every
+ *        multiple of 128 between (each byte's value a function of the
+ *        object's salt and its offset, so a byte copied to the wrong place
+ *        reads wrong). They are checked before the object is freed or
+ *        reallocated, at CHECK ops and at the end. Before a realloc the
+ *        128 bytes below the smaller size are stamped too, and its result
+ *        must hold the old stamps up to the smaller size. A calloc's
+ *        object reads zero in every byte; with fill_on_alloc, a new object
+ *        (not calloc's, not realloc's) reads the fill at every stamp place.
  *   MK2. A small object lies in a heap run that starts at most its span's
  *        page count before it, has exactly that many pages, and holds it
  *        at a multiple of its class's slot size from the run's start; a
@@ -47,73 +48,139 @@
 
 /* ---- contents (MK1) --------------------------------------------------------------- */
 
-#define FULL_STAMP 4096
-#define EDGE_STAMP 2048
-#define SPREAD 32 /* one word in SPREAD between the edges */
+#define FULL_STAMP 256
+#define EDGE_STAMP 128
+#define SPREAD 128 /* one word every SPREAD bytes between the edges */
 
-/* Whether word j (bytes [8j, 8j + 8)) of an n-byte object carries a stamp. */
-static bool stamped_word(size_t j, size_t n)
+/* The stamped byte ranges of an n-byte object, in order: [*a, *b) is the
+ * first at or after offset from (false when there is none). */
+static bool stamped_range(size_t n, size_t from, size_t *a, size_t *b)
 {
-	return n <= FULL_STAMP || 8 * j < EDGE_STAMP || 8 * j + 8 > n - EDGE_STAMP ||
-	       j % SPREAD == 0;
+	if (from >= n)
+		return false;
+	if (n <= FULL_STAMP || from < EDGE_STAMP) {
+		*a = from;
+		*b = n <= FULL_STAMP ? n : EDGE_STAMP;
+		return true;
+	}
+	size_t tail = n - EDGE_STAMP;
+	if (from >= tail) {
+		*a = from;
+		*b = n;
+		return true;
+	}
+	/* Between the edges: the word at each multiple of SPREAD. */
+	size_t w = from / SPREAD * SPREAD;
+	if (from >= w + 8)
+		w += SPREAD;
+	if (w >= tail) {
+		*a = tail;
+		*b = n;
+		return true;
+	}
+	*a = from > w ? from : w;
+	*b = w + 8 < tail ? w + 8 : tail;
+	return true;
 }
 
-/* The next stamped word from j on (j itself when stamped). */
-static size_t next_word(size_t j, size_t n)
+/* The memory image of stamp word j (bytes [8j, 8j + 8)) of o. */
+static uint64_t stamp_word(const hw_mm_obj *o, size_t j)
 {
-	if (stamped_word(j, n))
-		return j;
-	size_t up = (j + SPREAD - 1) / SPREAD * SPREAD;
-	size_t tail = (n - EDGE_STAMP) / 8;
-	return up < tail ? up : tail;
+	uint64_t v = hw_harness_mix64(o->salt + j);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
 }
 
-static uint64_t word_value(const hw_mm_obj *o, size_t j)
+static unsigned char stamp_byte(const hw_mm_obj *o, size_t i)
 {
-	return hw_harness_mix64(o->salt + j);
+	uint64_t v = stamp_word(o, i / 8);
+	return ((const unsigned char *)&v)[i % 8];
+}
+
+/* Writes o's stamps over [a, b) at p (whole words where it can). */
+static void write_range(const hw_mm_obj *o, unsigned char *p, size_t a, size_t b)
+{
+	size_t i = a;
+	for (; i < b && i % 8; i++)
+		p[i] = stamp_byte(o, i);
+	for (; i + 8 <= b; i += 8) {
+		uint64_t v = stamp_word(o, i / 8);
+		memcpy(p + i, &v, 8);
+	}
+	for (; i < b; i++)
+		p[i] = stamp_byte(o, i);
+}
+
+/* The first offset in [a, b) at p that does not hold o's stamp, or b. */
+static size_t check_range(const hw_mm_obj *o, const unsigned char *p, size_t a, size_t b)
+{
+	size_t i = a;
+	for (; i < b && i % 8; i++)
+		if (p[i] != stamp_byte(o, i))
+			return i;
+	for (; i + 8 <= b; i += 8) {
+		uint64_t v = stamp_word(o, i / 8), got;
+		memcpy(&got, p + i, 8);
+		if (got != v)
+			break;
+	}
+	for (; i < b; i++)
+		if (p[i] != stamp_byte(o, i))
+			return i;
+	return b;
 }
 
 void hw_mdrv_stamp(mdrv *d, hw_mm_obj *o)
 {
 	o->salt = hw_harness_mix64(++d->salt);
-	unsigned char *p = (unsigned char *)o->addr;
-	size_t nw = (o->n + 7) / 8;
-	for (size_t j = next_word(0, o->n); j < nw; j = next_word(j + 1, o->n)) {
-		uint64_t v = word_value(o, j);
-		size_t len = o->n - 8 * j < 8 ? o->n - 8 * j : 8;
-		memcpy(p + 8 * j, &v, len);
-	}
+	size_t a, b;
+	for (size_t from = 0; stamped_range(o->n, from, &a, &b); from = b)
+		write_range(o, (unsigned char *)o->addr, a, b);
+}
+
+void hw_mdrv_stamp_edge(const hw_mm_obj *o, size_t end)
+{
+	size_t a = end > EDGE_STAMP ? end - EDGE_STAMP : 0;
+	write_range(o, (unsigned char *)o->addr, a, end);
+}
+
+static bool report_range(mdrv *d, const hw_mm_obj *o, size_t a, size_t b, const char *when)
+{
+	const unsigned char *p = (const unsigned char *)o->addr;
+	size_t i = check_range(o, p, a, b);
+	if (i == b)
+		return true;
+	hw_mdrv_fail(d, "contents of #%u (%p, %zu bytes) changed %s: byte %zu reads %#x, wrote %#x",
+		     (unsigned)o->id, (void *)o->addr, o->n, when, i, p[i], stamp_byte(o, i));
+	return false;
 }
 
 bool hw_mdrv_check_stamps(mdrv *d, const hw_mm_obj *o, size_t limit, const char *when)
 {
-	const unsigned char *p = (const unsigned char *)o->addr;
-	size_t n = limit < o->n ? limit : o->n;
-	size_t nw = (n + 7) / 8;
-	for (size_t j = next_word(0, o->n); j < nw; j = next_word(j + 1, o->n)) {
-		uint64_t v = word_value(o, j);
-		size_t len = n - 8 * j < 8 ? n - 8 * j : 8;
-		if (memcmp(p + 8 * j, &v, len) == 0)
-			continue;
-		size_t k = 0;
-		while (p[8 * j + k] == ((const unsigned char *)&v)[k])
-			k++;
-		hw_mdrv_fail(d,
-			     "contents of #%u (%p, %zu bytes) changed %s: byte %zu reads %#x, "
-			     "wrote %#x",
-			     (unsigned)o->id, (void *)o->addr, o->n, when, 8 * j + k, p[8 * j + k],
-			     ((const unsigned char *)&v)[k]);
-		return false;
-	}
+	size_t n = limit < o->n ? limit : o->n, a, b;
+	for (size_t from = 0; stamped_range(o->n, from, &a, &b) && a < n; from = b)
+		if (!report_range(d, o, a, b < n ? b : n, when))
+			return false;
 	return true;
+}
+
+bool hw_mdrv_check_edge(mdrv *d, const hw_mm_obj *o, size_t end, const char *when)
+{
+	return report_range(d, o, end > EDGE_STAMP ? end - EDGE_STAMP : 0, end, when);
 }
 
 bool hw_mdrv_check_zero(mdrv *d, const hw_mm_obj *o)
 {
+	static const unsigned char zero[4096];
 	const unsigned char *p = (const unsigned char *)o->addr;
-	for (size_t i = 0; i < o->n; i++) {
-		if (p[i] == 0)
+	for (size_t i = 0; i < o->n; i += sizeof zero) {
+		size_t len = o->n - i < sizeof zero ? o->n - i : sizeof zero;
+		if (memcmp(p + i, zero, len) == 0)
 			continue;
+		while (p[i] == 0)
+			i++;
 		hw_mdrv_fail(d, "calloc's #%u (%p, %zu bytes) reads %#x at byte %zu, not 0",
 			     (unsigned)o->id, (void *)o->addr, o->n, p[i], i);
 		return false;
@@ -124,17 +191,15 @@ bool hw_mdrv_check_zero(mdrv *d, const hw_mm_obj *o)
 bool hw_mdrv_check_fill(mdrv *d, const hw_mm_obj *o, int byte)
 {
 	const unsigned char *p = (const unsigned char *)o->addr;
-	size_t nw = (o->n + 7) / 8;
-	for (size_t j = next_word(0, o->n); j < nw; j = next_word(j + 1, o->n)) {
-		size_t len = o->n - 8 * j < 8 ? o->n - 8 * j : 8;
-		for (size_t k = 0; k < len; k++) {
-			if (p[8 * j + k] == byte)
+	size_t a, b;
+	for (size_t from = 0; stamped_range(o->n, from, &a, &b); from = b) {
+		for (size_t i = a; i < b; i++) {
+			if (p[i] == byte)
 				continue;
 			hw_mdrv_fail(d,
 				     "#%u (%p, %zu bytes) reads %#x at byte %zu, not the "
 				     "fill_on_alloc byte %#x",
-				     (unsigned)o->id, (void *)o->addr, o->n, p[8 * j + k],
-				     8 * j + k, byte);
+				     (unsigned)o->id, (void *)o->addr, o->n, p[i], i, byte);
 			return false;
 		}
 	}

@@ -125,11 +125,13 @@ static bool setup(mdrv *d)
 		      ".huge_page_size = %zu, .use_needs_call = %d, .released_reads_zero = %d, "
 		      ".ignore_hints = %d};\n"
 		      "\thw_platform *pf = hw_platform_sim_create(&sc);\n"
-		      "\tmc_start_config next = {pf, %zu, \"%s\"};\n\thw_mc_reset(&next);\n",
+		      "\tmc_start_config next = {pf, %zu, %zu, \"%s\"};\n\thw_mc_reset(&next);\n",
 		      sc.backing_bytes, sc.page_size, sc.huge_page_size, sc.use_needs_call,
-		      sc.released_reads_zero, sc.ignore_hints, (size_t)MR_WINDOW, d->options);
+		      sc.released_reads_zero, sc.ignore_hints, (size_t)MR_WINDOW, (size_t)MR_ARENA,
+		      d->options);
 	mc_start_config next = {.platform = d->pf,
 				.address_space = MR_WINDOW,
+				.arena_size = MR_ARENA,
 				.options = d->options};
 	hw_mc_reset(&next);
 	if (hw_mm_init(&d->m) != 0) {

@@ -32,12 +32,14 @@
 /* MR3. */
 #define MR_MAX_LIVE 4096
 #define MR_MAX_REQUEST ((size_t)4 << 20)
-/* The simulated backing: the layer's heap (64 MiB arenas) grows into up to
- * three of them, beside its metadata. The heap's window is more than twice
- * the backing, so every reservation the simulator makes lies inside it and
- * a grow fails only when the simulator is full or refuses (MO1). */
+/* The simulated backing: the layer's heap grows into it by arenas of the
+ * smallest size (512 heap pages), beside its metadata: small arenas make a
+ * run grow often (more platform calls to refuse) and keep the heap's walk
+ * (hw_heap_validate) short. The heap's window is more than twice the
+ * backing, so every reservation the simulator makes lies inside it and a
+ * grow fails only when the simulator is full or refuses (MO1). */
 #define MR_BACKING ((size_t)256 << 20)
-#define MR_ARENA ((size_t)64 << 20)
+#define MR_ARENA ((size_t)4 << 20)
 #define MR_WINDOW (2 * MR_BACKING + 2 * MR_ARENA)
 /* hw_heap_validate runs at least every this many ops (MK3). */
 #define MR_VALIDATE_EVERY 32
@@ -70,6 +72,10 @@ bool hw_mdrv_refused(const mdrv *d);
 /* ---- malloc_compare.c ---- */
 void hw_mdrv_stamp(mdrv *d, hw_mm_obj *o);
 bool hw_mdrv_check_stamps(mdrv *d, const hw_mm_obj *o, size_t limit, const char *when);
+/* Stamps (and checks) the 128 bytes of o below end as well: a realloc's
+ * copy must reach exactly its smaller size (MK1). */
+void hw_mdrv_stamp_edge(const hw_mm_obj *o, size_t end);
+bool hw_mdrv_check_edge(mdrv *d, const hw_mm_obj *o, size_t end, const char *when);
 bool hw_mdrv_check_zero(mdrv *d, const hw_mm_obj *o);
 bool hw_mdrv_check_fill(mdrv *d, const hw_mm_obj *o, int byte);
 /* The heap run holding a new object: the span's start for a small one (in

@@ -198,6 +198,8 @@ static void do_realloc(mdrv *d, long i, size_t n, expect e, const char *call,
 	hw_mm_obj old = d->m.live[i];
 	if (!hw_mdrv_check_stamps(d, &old, SIZE_MAX, "before its realloc"))
 		return;
+	size_t keep = n < old.n ? n : old.n;
+	hw_mdrv_stamp_edge(&old, keep);
 	errno = 0;
 	void *q = fn((void *)old.addr, nmemb, size);
 	int err = errno;
@@ -209,8 +211,8 @@ static void do_realloc(mdrv *d, long i, size_t n, expect e, const char *call,
 		else
 			check_refused(d, call, err);
 		/* The object stays the caller's, untouched. */
-		if (!d->failed)
-			hw_mdrv_check_stamps(d, &old, SIZE_MAX, "by a failed realloc");
+		if (!d->failed && hw_mdrv_check_stamps(d, &old, SIZE_MAX, "by a failed realloc"))
+			hw_mdrv_check_edge(d, &old, keep, "by a failed realloc");
 		return;
 	}
 	if (n == 0) {
@@ -229,7 +231,8 @@ static void do_realloc(mdrv *d, long i, size_t n, expect e, const char *call,
 	}
 	hw_mm_obj moved = old;
 	moved.addr = (uintptr_t)q;
-	if (!hw_mdrv_check_stamps(d, &moved, n, "across realloc"))
+	if (!hw_mdrv_check_stamps(d, &moved, keep, "across realloc") ||
+	    !hw_mdrv_check_edge(d, &moved, keep, "across realloc"))
 		return;
 	if (in_place) {
 		size_t usable = hw_malloc_usable_size(q);
