@@ -747,9 +747,10 @@ void *hw_realloc(void *p, size_t n)
 		/* In place while it fits and keeps at least half the run:
 		 * shrinking further moves, so the pages go back. */
 		if (np <= s->npages && np * 2 >= s->npages) {
+			/* The slack runs to the end of the run's pages, not of
+			 * the np the new size needs (MC6). */
 			s->req = n;
-			if (np * MC_PAGE > n)
-				hw_mc_canary_write((unsigned char *)p + n, np * MC_PAGE - n);
+			hw_mc_canary_write((unsigned char *)p + n, (size_t)s->npages * MC_PAGE - n);
 			return p;
 		}
 	}
