@@ -408,7 +408,7 @@ size_t hw_ops_malloc_size(uint8_t a, uint16_t b)
 	case 4:
 		return class_edge(b);
 	case 5:
-		v = 8192L * (b & 0x1ff) + (long)((b >> 9) & 63u) - 32;
+		v = 8192L * (b & 0x7f) + (long)((b >> 7) & 63u) - 32;
 		return v > 0 ? (size_t)v : 0;
 	case 6:
 		return 4096 + (size_t)(b & 0x3ff) * 4096 - ((b >> 10) & 63u);
@@ -450,7 +450,7 @@ static bool size_code(size_t n, uint8_t *kind, uint16_t *b)
 	}
 	for (uint8_t k = 4; k < 8; k++) {
 		/* Kinds 4-7 read at most these bits of b. */
-		static const uint16_t used[8] = {0, 0, 0, 0, 0x7ff, 0x7fff, 0xffff, 7};
+		static const uint16_t used[8] = {0, 0, 0, 0, 0x7ff, 0x1fff, 0xffff, 7};
 		for (uint32_t v = 0; v <= used[k]; v++) {
 			if ((v & used[k]) != v || hw_ops_malloc_size(k, (uint16_t)v) != n)
 				continue;

@@ -320,8 +320,8 @@ void hw_ops_malloc_config_decode(const uint8_t *data, size_t size, hw_ops_malloc
  *   3  b                      (to 65535)
  *   4  near a size class edge: 2^e + 2^e / 8 * j + d, with e = 4 + (b & 15)
  *      (clamped to 16), j = (b >> 4) & 7, d = ((b >> 7) & 15) - 8, at least 0
- *   5  near a page edge: 8 KiB * (b & 0x1ff) + ((b >> 9) & 63) - 32, at
- *      least 0 (to 4 MiB)
+ *   5  near a page edge: 8 KiB * (b & 0x7f) + ((b >> 7) & 63) - 32, at
+ *      least 0 (to 1 MiB)
  *   6  4 KiB + (b & 0x3ff) * 4 KiB - ((b >> 10) & 63)   (to 4 MiB)
  *   7  edges (b & 7): 0, 1, 64 KiB, 64 KiB + 1, SIZE_MAX / 4 (the largest
  *      request the header allows), SIZE_MAX / 4 + 1, 1 TiB, SIZE_MAX */
