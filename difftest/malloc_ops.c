@@ -124,6 +124,8 @@ static void take(mdrv *d, const char *call, void *p, size_t n, size_t align, fre
 static void outcome(mdrv *d, const char *call, expect e, int want, void *p, int err, size_t n,
 		    size_t align, fresh how)
 {
+	if (!p)
+		hw_mdrv_trace(d, "\t%s; /* -> NULL, errno %d */\n", call, err);
 	if (e == MUST_FAIL)
 		must_have_failed(d, call, p, err, want);
 	else if (!p)
@@ -203,8 +205,8 @@ static void do_realloc(mdrv *d, long i, size_t n, expect e, const char *call,
 	errno = 0;
 	void *q = fn((void *)old.addr, nmemb, size);
 	int err = errno;
-	hw_mdrv_trace(d, "\tvoid *o%u = %s; /* o%u was %p -> %p */\n", (unsigned)d->m.next_id,
-		      call, (unsigned)old.id, (void *)old.addr, q);
+	hw_mdrv_trace(d, "\tvoid *o%u = %s; /* o%u was %p -> %p, errno %d */\n",
+		      (unsigned)d->m.next_id, call, (unsigned)old.id, (void *)old.addr, q, err);
 	if (e == MUST_FAIL || (n > 0 && !q)) {
 		if (e == MUST_FAIL)
 			must_have_failed(d, call, q, err, ENOMEM);
@@ -451,7 +453,7 @@ static void op_REMOTE(mdrv *d, const hw_op *op)
 		r.nfree = (unsigned)(d->m.nlive - (size_t)first);
 	r.n = hw_ops_malloc_size(op->a, (uint16_t)(op->c >> 16));
 	r.nalloc = classify(r.n, 16) == RUN ? (op->b >> 4) & 15u : 0;
-	while (r.nalloc && !room(d, r.nalloc - r.nfree))
+	while (r.nalloc > r.nfree && !room(d, r.nalloc - r.nfree))
 		r.nalloc--;
 	for (unsigned k = 0; k < r.nfree; k++) {
 		const hw_mm_obj *o = &d->m.live[(size_t)first + k];

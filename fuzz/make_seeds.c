@@ -14,6 +14,7 @@
  *                                            inputs of 1 to 511 ops (up to
  *                                            4 KiB) into DIR, fixed seed: a
  *                                            benchmark set for execs/s
+ *        hw_make_seeds --random-malloc DIR N the same for malloc_fuzzer
  *
  * Invariants:
  *   W1. Output depends on nothing but this file: the same seeds, byte for
@@ -24,6 +25,7 @@
  * Locking: none.
  */
 #include "driver.h"
+#include "malloc_driver.h"
 #include "ops.h"
 #include "platform.h"
 
@@ -749,6 +751,317 @@ static void bits_seeds(const char *dir)
 	emit(dir, t, "inner-updates", &s);
 }
 
+/* ---- malloc records, by name ---- */
+
+static hw_ops_malloc_config mdefaults(void)
+{
+	hw_ops_malloc_config c;
+	hw_ops_malloc_config_decode(NULL, 0, &c);
+	return c;
+}
+
+static void mconfig(seed *s, hw_ops_malloc_config c)
+{
+	s->len = 0;
+	ok(hw_ops_malloc_config_encode(&c, next(s)));
+}
+
+static void m_malloc(seed *s, size_t n) { ok(hw_ops_enc_malloc(next(s), n)); }
+
+static void m_calloc(seed *s, size_t nmemb, size_t size)
+{
+	ok(hw_ops_enc_calloc(next(s), nmemb, size));
+}
+
+/* object -1: NULL. */
+static void m_realloc(seed *s, long object, size_t n) { ok(hw_ops_enc_realloc(next(s), object, n)); }
+
+static void m_reallocarray(seed *s, long object, size_t nmemb, size_t size)
+{
+	ok(hw_ops_enc_reallocarray(next(s), object, nmemb, size));
+}
+
+static void m_aligned(seed *s, uint8_t code, size_t align, size_t n)
+{
+	ok(hw_ops_enc_aligned(next(s), code, align, n));
+}
+
+static void m_valloc(seed *s, bool pvalloc, size_t n) { ok(hw_ops_enc_valloc(next(s), pvalloc, n)); }
+
+static void m_inject(seed *s, unsigned kind, uint64_t nth)
+{
+	ok(hw_ops_enc_malloc_inject(next(s), kind, nth));
+}
+
+static void m_plain(seed *s, uint8_t code, uint32_t object)
+{
+	ok(hw_ops_enc_malloc_plain(next(s), code, object));
+}
+
+static void m_remote(seed *s, unsigned frees, uint16_t first, unsigned allocs, size_t n)
+{
+	ok(hw_ops_enc_remote(next(s), frees, first, allocs, n));
+}
+
+static void m_misuse(seed *s, unsigned kind, uint32_t object, uint16_t arg)
+{
+	ok(hw_ops_enc_misuse(next(s), kind, object, arg));
+}
+
+static void malloc_seeds(const char *dir)
+{
+	const char *t = "malloc_fuzzer";
+	seed s;
+	hw_ops_malloc_config c;
+
+	/* Small objects of many classes, reuse through the cache, usable
+	 * sizes, a check, frees. */
+	mconfig(&s, mdefaults());
+	m_malloc(&s, 0);
+	m_malloc(&s, 1);
+	m_malloc(&s, 24);
+	m_malloc(&s, 100);
+	m_malloc(&s, 1000);
+	m_malloc(&s, 5000);
+	m_plain(&s, HW_MOP_USABLE_SIZE, 2);
+	m_plain(&s, HW_MOP_FREE, 1);
+	m_malloc(&s, 1);
+	m_plain(&s, HW_MOP_FREE, 3);
+	m_malloc(&s, 990);
+	m_plain(&s, HW_MOP_CHECK, 0);
+	m_plain(&s, HW_MOP_FREE, 0);
+	m_plain(&s, HW_MOP_USABLE_SIZE, 0);
+	emit(dir, t, "alloc-free", &s);
+
+	/* Both sides of class edges (16-byte steps to 256, then 8 per
+	 * doubling), the last class and the first large size; trim counts
+	 * the spans exactly. */
+	mconfig(&s, mdefaults());
+	static const size_t edges[] = {16, 17, 256, 257, 288, 289, 1024, 1025, 1152, 4096, 4097,
+				       36864, 36865, 65535, 65536, 65537};
+	for (size_t k = 0; k < sizeof edges / sizeof edges[0]; k++)
+		m_malloc(&s, edges[k]);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	for (uint32_t k = 0; k < 8; k++)
+		m_plain(&s, HW_MOP_FREE, 2 * k);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	emit(dir, t, "class-edges", &s);
+
+	/* Large objects at page edges; realloc in place (at least half the
+	 * pages, a whole number of pages too) and moving (growing, or below
+	 * half). */
+	mconfig(&s, mdefaults());
+	m_malloc(&s, 81920);
+	m_malloc(&s, 81920 + 1);
+	m_malloc(&s, 1 << 20);
+	m_realloc(&s, 0, 73728);
+	m_realloc(&s, 0, 40961);
+	m_realloc(&s, 1, 65540);
+	m_realloc(&s, 2, 294912);
+	m_realloc(&s, 2, 2 << 20);
+	m_realloc(&s, 0, 100);
+	m_plain(&s, HW_MOP_CHECK, 0);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	emit(dir, t, "large", &s);
+
+	/* calloc: small, large on fresh (zero) pages, large on reused ones,
+	 * 0 members, and products that overflow. */
+	mconfig(&s, mdefaults());
+	m_calloc(&s, 10, 24);
+	m_calloc(&s, 1, 294912);
+	m_plain(&s, HW_MOP_FREE, 1);
+	m_malloc(&s, 50000);
+	m_plain(&s, HW_MOP_FREE, 1);
+	m_calloc(&s, 3, 98304);
+	m_calloc(&s, 0, 77);
+	m_calloc(&s, SIZE_MAX, 2);
+	m_calloc(&s, SIZE_MAX - 7, 65536);
+	emit(dir, t, "calloc", &s);
+	/* The same where released pages read junk: calloc must clear them. */
+	c = mdefaults();
+	c.released_reads_zero = false;
+	mconfig(&s, c);
+	m_calloc(&s, 1, 294912);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	m_plain(&s, HW_MOP_FREE, 0);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	m_calloc(&s, 4, 81920);
+	m_calloc(&s, 2, 40);
+	emit(dir, t, "calloc-junk", &s);
+
+	/* realloc and reallocarray: NULL, 0 bytes, within a class, across
+	 * classes, small to large and back, overflow, sizes that must fail. */
+	mconfig(&s, mdefaults());
+	m_realloc(&s, -1, 40);
+	m_realloc(&s, 0, 48);
+	m_realloc(&s, 0, 49);
+	m_realloc(&s, 0, 73729);
+	m_realloc(&s, 0, 500);
+	m_reallocarray(&s, -1, 10, 30);
+	m_reallocarray(&s, 1, 20, 30);
+	m_reallocarray(&s, 1, SIZE_MAX, 16);
+	m_realloc(&s, 0, SIZE_MAX / 4 + 1);
+	m_realloc(&s, 0, (size_t)1 << 40);
+	m_realloc(&s, 1, 0);
+	m_reallocarray(&s, 0, 0, 5);
+	emit(dir, t, "realloc", &s);
+
+	/* Alignments: small ones, in classes and beyond a heap page,
+	 * memalign's rounding of odd ones, the errors (EINVAL), too large
+	 * to fit (ENOMEM), valloc and pvalloc. */
+	mconfig(&s, mdefaults());
+	m_aligned(&s, HW_MOP_MEMALIGN, 64, 10);
+	m_aligned(&s, HW_MOP_MEMALIGN, 24, 100);
+	m_aligned(&s, HW_MOP_MEMALIGN, 0, 5);
+	m_aligned(&s, HW_MOP_MEMALIGN, 8192, 3000);
+	m_aligned(&s, HW_MOP_MEMALIGN, 65536, 100);
+	m_aligned(&s, HW_MOP_MEMALIGN, SIZE_MAX, 1);
+	m_aligned(&s, HW_MOP_ALIGNED_ALLOC, 4, 7);
+	m_aligned(&s, HW_MOP_ALIGNED_ALLOC, 2048, 2048);
+	m_aligned(&s, HW_MOP_ALIGNED_ALLOC, 3, 16);
+	m_aligned(&s, HW_MOP_ALIGNED_ALLOC, 1 << 20, 73729);
+	m_aligned(&s, HW_MOP_POSIX_MEMALIGN, 8, 1);
+	m_aligned(&s, HW_MOP_POSIX_MEMALIGN, 4, 1);
+	m_aligned(&s, HW_MOP_POSIX_MEMALIGN, 24, 1);
+	m_aligned(&s, HW_MOP_POSIX_MEMALIGN, 32768, 40000);
+	m_aligned(&s, HW_MOP_POSIX_MEMALIGN, (size_t)1 << 40, 1);
+	m_valloc(&s, false, 100);
+	m_valloc(&s, true, 0);
+	m_valloc(&s, true, 5000);
+	m_realloc(&s, 0, 200);
+	m_plain(&s, HW_MOP_CHECK, 0);
+	emit(dir, t, "aligned", &s);
+
+	/* Requests the header says fail: above SIZE_MAX / 4, beyond the
+	 * heap's window. */
+	mconfig(&s, mdefaults());
+	m_malloc(&s, SIZE_MAX / 4);
+	m_malloc(&s, SIZE_MAX / 4 + 1);
+	m_malloc(&s, (size_t)1 << 40);
+	m_malloc(&s, SIZE_MAX);
+	m_valloc(&s, true, SIZE_MAX);
+	m_malloc(&s, 65536);
+	emit(dir, t, "too-large", &s);
+
+	/* Injected failures: the layer's own start, then each kind of call
+	 * on the paths that make them (a new span, a large run, a new
+	 * arena, the metadata). */
+	mconfig(&s, mdefaults());
+	m_inject(&s, HW_OPS_INJECT_ANY, 1);
+	m_malloc(&s, 10);
+	m_malloc(&s, 10);
+	m_inject(&s, HW_SYS_USE, 1);
+	m_malloc(&s, 2000);
+	m_inject(&s, HW_SYS_USE, 1);
+	m_malloc(&s, 98304);
+	m_inject(&s, HW_SYS_RESERVE, 1);
+	m_malloc(&s, 3 << 20);
+	m_malloc(&s, 3 << 20);
+	m_inject(&s, HW_SYS_MAP, 1);
+	m_malloc(&s, 3 << 20);
+	m_inject(&s, HW_SYS_ALLOC, 1);
+	m_calloc(&s, 1000, 30);
+	m_inject(&s, HW_OPS_INJECT_ANY, 2);
+	m_realloc(&s, 0, 196608);
+	m_plain(&s, HW_MOP_CHECK, 0);
+	emit(dir, t, "inject", &s);
+
+	/* Other threads free what this one made and make objects it frees. */
+	mconfig(&s, mdefaults());
+	for (int k = 0; k < 12; k++)
+		m_malloc(&s, 40);
+	m_malloc(&s, 98304);
+	m_remote(&s, 6, 0, 3, 40);
+	m_remote(&s, 0, 0, 4, 7000);
+	m_remote(&s, 15, 0, 0, 0);
+	m_inject(&s, HW_SYS_ALLOC, 1);
+	m_remote(&s, 1, 0, 2, 64);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	m_plain(&s, HW_MOP_FREE_ALL, 0);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	emit(dir, t, "remote", &s);
+
+	/* Each misuse: one report, and the layer goes on. */
+	mconfig(&s, mdefaults());
+	m_misuse(&s, HW_MISUSE_FOREIGN, 0, 0);
+	m_malloc(&s, 100);
+	m_malloc(&s, 98309);
+	m_malloc(&s, 30);
+	m_plain(&s, HW_MOP_FREE, 2);
+	m_misuse(&s, HW_MISUSE_DOUBLE_FREE, 0, 0);
+	m_misuse(&s, HW_MISUSE_INTERIOR, 0, 7);
+	m_misuse(&s, HW_MISUSE_INTERIOR, 1, 3);
+	m_misuse(&s, HW_MISUSE_REALLOC_FREED, 0, 20);
+	m_misuse(&s, HW_MISUSE_USABLE_FREED, 0, 0);
+	m_misuse(&s, HW_MISUSE_OVERFLOW_FREE, 1, 0);
+	m_malloc(&s, 50);
+	m_misuse(&s, HW_MISUSE_OVERFLOW_REALLOC, 0, 60);
+	m_misuse(&s, HW_MISUSE_OVERFLOW_REALLOC, 0, 60);
+	m_misuse(&s, HW_MISUSE_FREE_NULL, 0, 0);
+	emit(dir, t, "misuse", &s);
+
+	/* Fills, a memory limit and a retain goal from the header. */
+	c = mdefaults();
+	c.fill_on_alloc = 0xa5;
+	c.fill_on_free = 0xdd;
+	c.memory_limit = 8 << 20;
+	c.retain_percent = 50;
+	mconfig(&s, c);
+	m_malloc(&s, 300);
+	m_malloc(&s, 3 << 20);
+	m_calloc(&s, 1, 2 << 20);
+	m_plain(&s, HW_MOP_FREE, 1);
+	m_malloc(&s, 3 << 20);
+	m_realloc(&s, 0, 5000);
+	m_calloc(&s, 7, 9);
+	m_plain(&s, HW_MOP_FREE_ALL, 0);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	emit(dir, t, "fills-limit", &s);
+
+	/* 64 KiB OS pages with 2 MiB huge pages, commits that are calls,
+	 * scattered arenas, the heap validated after every op. */
+	c = mdefaults();
+	c.os_page_size = 64 * KiB;
+	c.huge_page_size = 2 * MiB;
+	c.use_needs_call = true;
+	c.ignore_hints = true;
+	c.deep_every_op = true;
+	mconfig(&s, c);
+	m_malloc(&s, 10);
+	m_malloc(&s, 3 << 20);
+	m_malloc(&s, 3 << 20);
+	m_plain(&s, HW_MOP_FREE, 1);
+	m_malloc(&s, 73729);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	emit(dir, t, "big-pages", &s);
+	c = mdefaults();
+	c.os_page_size = 16 * KiB;
+	c.huge_page_size = 256 * KiB;
+	mconfig(&s, c);
+	m_malloc(&s, 1000);
+	m_malloc(&s, 598016);
+	m_plain(&s, HW_MOP_FREE, 1);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	emit(dir, t, "16k-pages", &s);
+	c.os_page_size = 4 * KiB;
+	c.huge_page_size = 1 * MiB;
+	mconfig(&s, c);
+	m_malloc(&s, 901120);
+	m_plain(&s, HW_MOP_FREE, 0);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	emit(dir, t, "huge-1m", &s);
+
+	/* Unassigned opcodes and ignored bits change nothing (O2). */
+	mconfig(&s, mdefaults());
+	m_malloc(&s, 64);
+	rec(&s, 0x3f, 1, 2, 3);
+	rec(&s, 0x11, 0xff, 0xffff, 0xffffffffu);
+	rec(&s, 0xc0 | HW_MOP_MALLOC, 0, 32, 0);
+	m_plain(&s, HW_MOP_NOP, 0);
+	m_plain(&s, HW_MOP_FREE_ALL, 0);
+	emit(dir, t, "unassigned-ops", &s);
+}
+
 /* Random inputs with the difftest's generator and a random header from
  * the seeds' configurations; lengths spread evenly on a log scale. */
 static int random_inputs(const char *dir, unsigned n)
@@ -785,10 +1098,40 @@ static int random_inputs(const char *dir, unsigned n)
 	return 0;
 }
 
+/* The same for malloc_fuzzer: its generator, under the seeds' headers. */
+static int random_malloc_inputs(const char *dir, unsigned n)
+{
+	static const uint8_t headers[][2] = {
+		{0x00, 0x00}, {0x10, 0x00}, {0x02 | 0x04, 0x03}, {0x01 | 0x20 | 0x40, 0x08},
+	};
+	static uint8_t buf[HW_OPS_RECORD * 512];
+	uint64_t rng = 0x6d616c6c;
+	for (unsigned i = 0; i < n; i++) {
+		size_t nops = (size_t)1 << (i % 9);
+		nops += i % nops;
+		if (nops > 511)
+			nops = 511;
+		const uint8_t *h = headers[i % (sizeof headers / sizeof headers[0])];
+		hw_ops_put(buf, h[0], h[1], h[1] & 3 ? 0xdda5 : 0, 0);
+		hw_malloc_driver_generate(&rng, nops, buf + HW_OPS_RECORD);
+		char path[1024];
+		snprintf(path, sizeof path, "%s/random-%05u", dir, i);
+		FILE *f = fopen(path, "wb");
+		size_t len = HW_OPS_RECORD * (nops + 1);
+		if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+			fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "--random") == 0)
 		return random_inputs(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
+	if (argc == 4 && strcmp(argv[1], "--random-malloc") == 0)
+		return random_malloc_inputs(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
 	const char *dir = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--check") == 0)
@@ -804,6 +1147,7 @@ int main(int argc, char **argv)
 	heap_seeds(dir, "heap_os_fuzzer");
 	platform_seeds(dir);
 	bits_seeds(dir);
+	malloc_seeds(dir);
 	if (check_mode) {
 		if (mismatches)
 			fprintf(stderr, "%d seeds differ: regenerate with hw_make_seeds %s\n",
