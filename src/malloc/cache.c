@@ -139,6 +139,7 @@ void hw_mc_cache_reset(void)
 {
 	mc_cache *c = mc_tls_cache;
 	set_tls(NULL);
+	hw_mutex_lock(&cache_lock);
 	if (c && c != &mc_dead_cache) {
 		/* Disarmed: the thread's exit must not flush a released record. */
 		(void)hw_thread_key_set(exit_key, NULL);
@@ -151,6 +152,7 @@ void hw_mc_cache_reset(void)
 		hw_sys_release(mc_g.pf, recycled, record_bytes);
 		recycled = next;
 	}
+	hw_mutex_unlock(&cache_lock);
 }
 
 void hw_mc_cache_lock(void) { hw_mutex_lock(&cache_lock); }

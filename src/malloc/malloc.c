@@ -98,9 +98,9 @@
 #define MA_NOINLINE __attribute__((noinline))
 
 /* mc_cfg's initial values (hw_mc_reset puts them back). */
-#define MA_CONFIG_DEFAULTS                                                   \
-	{                                                                    \
-		.abort_on_error = true, .background_scavenger = true,        \
+#define MA_CONFIG_DEFAULTS                                                      \
+	{                                                                       \
+		.abort_on_error = true, .background_scavenger = true,           \
 		.fill_on_alloc = HW_OPTIONS_OFF, .fill_on_free = HW_OPTIONS_OFF \
 	}
 
@@ -116,9 +116,11 @@ static int scav_restart;         /* atomic: set in a fork child (MA4), after a f
 static int scav_retries = 64;    /* failed starts left to retry (MA7) */
 static const char *start_string; /* hw_mc_start's, under init_lock */
 static bool start_given;         /* under init_lock */
-static mc_start_config next_start; /* hw_mc_reset's (MA8), under init_lock */
 static int env_pending;          /* atomic: MA5's late read is due */
 static bool help_done;           /* under init_lock */
+
+/* What the next start uses (hw_mc_reset, MA8); under init_lock. */
+static mc_start_config next_start;
 
 static void fork_prepare(void)
 {

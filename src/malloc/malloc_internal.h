@@ -230,10 +230,11 @@ bool hw_mc_start(const char *s);
  *     place of HEAPWARD_OPTIONS. next == NULL means the defaults (the real
  *     OS, the heap's default window and arenas, the environment).
  * next->platform and next->options must stay valid until the next reset.
- * Precondition (HW_CHECK, "malloc: hw_mc_reset while another thread has a
- * cache"): no thread but the caller holds a cache, i.e. every other thread
- * that called the layer has exited. Not in heapward.h and, like every
- * hw_mc_ name, hidden: neither shipped library exports it. */
+ * Precondition: the caller is the only thread in the layer, during the
+ * reset and until it returns (every other thread that called the layer has
+ * exited); checked where it can be (HW_CHECK, "malloc: hw_mc_reset while
+ * another thread has a cache"). Not in heapward.h and, like every hw_mc_
+ * name, hidden: neither shipped library exports it. */
 typedef struct mc_start_config {
 	hw_platform *platform; /* NULL: hw_platform_os() */
 	size_t address_space;  /* the private heap's window (hw_heap_config); 0: default */

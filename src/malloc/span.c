@@ -55,11 +55,14 @@ static central centrals[MC_NCLASSES];
 
 static hw_mutex meta_lock = HW_MUTEX_INIT;
 static void *meta_free_list[META_BUCKETS]; /* under meta_lock */
-static void *meta_chunks; /* every chunk, linked through its first word */
 static uintptr_t meta_bump, meta_end;
 static size_t meta_bytes, large_objects, large_bytes;
 
 mc_span mc_freed_span = {.kind = MC_SPAN_FREED};
+
+/* Every metadata chunk, linked through its first word (hw_mc_span_reset
+ * gives them back); under meta_lock. */
+static void *meta_chunks;
 
 void hw_mc_span_init(void)
 {
