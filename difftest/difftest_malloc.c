@@ -70,7 +70,11 @@ static void model_classes(void)
 
 /* ---- the driver must be able to fail ---- */
 
-typedef enum plot { HONEST, SCRIBBLE, LEAK_LARGE, FREE_BEHIND, EXTRA_SPAN } plot;
+typedef enum plot { HONEST,
+		    SCRIBBLE,
+		    LEAK_LARGE,
+		    FREE_BEHIND,
+		    EXTRA_SPAN } plot;
 
 static void saboteur(void *ctx, const hw_mm *m, size_t op_index)
 {

@@ -320,9 +320,9 @@ static void malloc_encoders_invert_the_decoders(void)
 	EXPECT(hw_ops_enc_reallocarray(r, -1, 2, 8) == 0 && (decode_one(r).a & 0x80),
 	       "a NULL pointer");
 	EXPECT(hw_ops_enc_realloc(r, -1, 100) == 0 && (op = decode_one(r)).code == HW_MOP_REALLOC &&
-		       (op.a & 0x80) && op.c == 0 && enc_size(r) == 100);
+	       (op.a & 0x80) && op.c == 0 && enc_size(r) == 100);
 	EXPECT(hw_ops_enc_realloc(r, 123456, 0) == 0 && !((op = decode_one(r)).a & 0x80) &&
-		       op.c == 123456 && enc_size(r) == 0);
+	       op.c == 123456 && enc_size(r) == 0);
 	static const size_t aligns[] = {0, 1, 3, 8, 24, 4096, 1 << 20, (size_t)1 << 63,
 					0x3fffffff, SIZE_MAX, SIZE_MAX - 0x3fffffff};
 	static const uint8_t aligned[] = {HW_MOP_MEMALIGN, HW_MOP_ALIGNED_ALLOC,

@@ -256,7 +256,7 @@ bool hw_mdrv_check_place(mdrv *d, hw_mm_obj *o)
 		hw_page_kind k = hw_heap_page_kind(h, (void *)a, &head);
 		if (a != page || k != HW_PAGE_INUSE || !head) {
 			hw_mdrv_fail(d, "large #%u (%p, %zu bytes) is not at the start of a heap run "
-				     "(its page is %s%s)",
+					"(its page is %s%s)",
 				     (unsigned)o->id, (void *)a, o->n, kind_name(k),
 				     k == HW_PAGE_INUSE && !head ? ", inside a run" : "");
 			return false;
@@ -271,7 +271,7 @@ bool hw_mdrv_check_place(mdrv *d, hw_mm_obj *o)
 		hw_page_kind kind = hw_heap_page_kind(h, (void *)pg, &is_head);
 		if (kind != HW_PAGE_INUSE) {
 			hw_mdrv_fail(d, "#%u (%p, %zu bytes, class of %zu) lies on a heap page that "
-				     "is %s (%p)",
+					"is %s (%p)",
 				     (unsigned)o->id, (void *)a, o->n, size, kind_name(kind),
 				     (void *)pg);
 			return false;
@@ -315,7 +315,7 @@ static void census(mdrv *d, const hw_malloc_stats *st, bool exact)
 		if (i > 0 && v[i]->span == v[i - 1]->span) {
 			if (v[i]->cls != v[i - 1]->cls)
 				hw_mdrv_fail(d, "#%u and #%u, of %zu and %zu bytes slots, share the "
-					     "span at %p",
+						"span at %p",
 					     (unsigned)v[i - 1]->id, (unsigned)v[i]->id,
 					     hw_mm_class_size(v[i - 1]->cls),
 					     hw_mm_class_size(v[i]->cls), (void *)v[i]->span);
@@ -344,7 +344,7 @@ static void check_stats(mdrv *d)
 		static const hw_malloc_stats zero;
 		if (memcmp(&st, &zero, sizeof st) != 0 || d->m.nlive != 0)
 			hw_mdrv_fail(d, "the layer has not started, yet its stats are not all 0 or "
-				     "the model has %zu objects",
+					"the model has %zu objects",
 				     d->m.nlive);
 		return;
 	}

@@ -58,8 +58,8 @@ typedef struct mdrv {
 	uint64_t failures_before; /* platform failures before this op */
 	bool refusal_validated;   /* the first refused op's validation ran */
 	unsigned since_validate;
-	bool validate_now; /* this op asks for hw_heap_validate */
-	bool census_now;   /* this op emptied the thread cache: spans exact */
+	bool validate_now;      /* this op asks for hw_heap_validate */
+	bool census_now;        /* this op emptied the thread cache: spans exact */
 	uint64_t thread_caches; /* hw_malloc_stats.thread_caches at the last check */
 } mdrv;
 

@@ -143,12 +143,18 @@ long hw_mm_find(const hw_mm *m, uintptr_t addr)
 	return -1;
 }
 
-static void count(hw_mm *m, const hw_mm_obj *o, int sign)
+/* MM3: a large object comes (add) or goes. */
+static void count(hw_mm *m, const hw_mm_obj *o, bool add)
 {
 	if (o->cls != HW_MM_LARGE)
 		return;
-	m->large_objects += (size_t)sign;
-	m->large_bytes += (size_t)sign * o->pages * HW_MM_PAGE;
+	if (add) {
+		m->large_objects++;
+		m->large_bytes += o->pages * HW_MM_PAGE;
+	} else {
+		m->large_objects--;
+		m->large_bytes -= o->pages * HW_MM_PAGE;
+	}
 }
 
 int hw_mm_add(hw_mm *m, hw_mm_obj *o)
@@ -173,14 +179,14 @@ int hw_mm_add(hw_mm *m, hw_mm_obj *o)
 	m->live[i] = *o;
 	memmove(&m->byaddr[k + 1], &m->byaddr[k], (i - k) * sizeof *m->byaddr);
 	m->byaddr[k] = (uint32_t)i;
-	count(m, o, 1);
+	count(m, o, true);
 	return 0;
 }
 
 void hw_mm_remove(hw_mm *m, size_t i)
 {
 	hw_mm_obj *o = &m->live[i];
-	count(m, o, -1);
+	count(m, o, false);
 	m->ring[m->ring_next++ % HW_MM_RING] = o->addr;
 	size_t k = lower_bound(m, o->addr);
 	memmove(&m->byaddr[k], &m->byaddr[k + 1], (m->nlive - k - 1) * sizeof *m->byaddr);

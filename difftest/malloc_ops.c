@@ -41,7 +41,9 @@
 #define ERRNO_MARK 7777
 
 /* What the header says of a request (MO1, MR3). */
-typedef enum expect { RUN, MUST_FAIL, SKIP } expect;
+typedef enum expect { RUN,
+		      MUST_FAIL,
+		      SKIP } expect;
 
 /* A request of n bytes aligned to align (a power of two). */
 static expect classify(size_t n, size_t align)
@@ -83,7 +85,9 @@ static void check_refused(mdrv *d, const char *call, int err)
 		hw_mdrv_fail(d, "%s failed with errno %d, not ENOMEM", call, err);
 }
 
-typedef enum fresh { PLAIN, ZEROED, MOVED } fresh;
+typedef enum fresh { PLAIN,
+		     ZEROED,
+		     MOVED } fresh;
 
 /* MO2: p, just returned for n bytes aligned to align, joins the model. */
 static void take(mdrv *d, const char *call, void *p, size_t n, size_t align, fresh how)
@@ -462,7 +466,7 @@ static void op_REMOTE(mdrv *d, const hw_op *op)
 		r.frees[k] = (void *)o->addr;
 	}
 	hw_mdrv_trace(d, "\t/* another thread frees %u objects from #%ld, allocates %u of %zu "
-		      "bytes, exits */\n",
+			 "bytes, exits */\n",
 		      r.nfree, first, r.nalloc, r.n);
 	hw_thread t;
 	if (hw_thread_start(&t, remote_main, &r) != 0)

@@ -393,7 +393,14 @@ static size_t class_edge(uint16_t b)
 size_t hw_ops_malloc_size(uint8_t a, uint16_t b)
 {
 	static const size_t edges[8] = {
-		0, 1, 65536, 65537, SIZE_MAX / 4, SIZE_MAX / 4 + 1, (size_t)1 << 40, SIZE_MAX,
+		0,
+		1,
+		65536,
+		65537,
+		SIZE_MAX / 4,
+		SIZE_MAX / 4 + 1,
+		(size_t)1 << 40,
+		SIZE_MAX,
 	};
 	long v;
 	switch (a & 7) {

@@ -258,23 +258,23 @@ int hw_ops_enc_plain(uint8_t *out, uint8_t code);
  *                   and exits; its objects become the caller's
  *   MISUSE          kind a & 7 (HW_MISUSE_*), then checked: one report,
  *                   nothing changed */
-#define HW_MALLOC_OPS(X)                               \
-	X(NOP, 0x00, "nop", 0)                         \
-	X(MALLOC, 0x01, "malloc", 260)                 \
-	X(CALLOC, 0x02, "calloc", 50)                  \
-	X(REALLOC, 0x03, "realloc", 110)               \
-	X(REALLOCARRAY, 0x04, "reallocarray", 20)      \
-	X(MEMALIGN, 0x05, "memalign", 25)              \
-	X(ALIGNED_ALLOC, 0x06, "aligned_alloc", 20)    \
-	X(POSIX_MEMALIGN, 0x07, "posix_memalign", 20)  \
-	X(VALLOC, 0x08, "valloc", 10)                  \
-	X(INJECT, 0x09, "inject", 20)                  \
-	X(FREE, 0x0a, "free", 360)                     \
-	X(USABLE_SIZE, 0x0b, "usable_size", 20)        \
-	X(TRIM, 0x0c, "trim", 10)                      \
-	X(CHECK, 0x0d, "check", 5)                     \
-	X(FREE_ALL, 0x0e, "free_all", 3)               \
-	X(REMOTE, 0x0f, "remote", 12)                  \
+#define HW_MALLOC_OPS(X)                              \
+	X(NOP, 0x00, "nop", 0)                        \
+	X(MALLOC, 0x01, "malloc", 260)                \
+	X(CALLOC, 0x02, "calloc", 50)                 \
+	X(REALLOC, 0x03, "realloc", 110)              \
+	X(REALLOCARRAY, 0x04, "reallocarray", 20)     \
+	X(MEMALIGN, 0x05, "memalign", 25)             \
+	X(ALIGNED_ALLOC, 0x06, "aligned_alloc", 20)   \
+	X(POSIX_MEMALIGN, 0x07, "posix_memalign", 20) \
+	X(VALLOC, 0x08, "valloc", 10)                 \
+	X(INJECT, 0x09, "inject", 20)                 \
+	X(FREE, 0x0a, "free", 360)                    \
+	X(USABLE_SIZE, 0x0b, "usable_size", 20)       \
+	X(TRIM, 0x0c, "trim", 10)                     \
+	X(CHECK, 0x0d, "check", 5)                    \
+	X(FREE_ALL, 0x0e, "free_all", 3)              \
+	X(REMOTE, 0x0f, "remote", 12)                 \
 	X(MISUSE, 0x10, "misuse", 15)
 
 enum {
@@ -287,14 +287,14 @@ enum {
 /* Kinds of HW_MOP_MISUSE (a & 7); the layer continues after a report
  * (abort_on_error=0), and each must make exactly one. */
 enum {
-	HW_MISUSE_DOUBLE_FREE = 0,    /* free of freed ring slot c & 15 */
-	HW_MISUSE_INTERIOR = 1,       /* free of object + 1 + b % 15 */
-	HW_MISUSE_FOREIGN = 2,        /* free of a stack address */
-	HW_MISUSE_REALLOC_FREED = 3,  /* realloc(ring slot c & 15, size(0, b)): NULL, EINVAL */
-	HW_MISUSE_USABLE_FREED = 4,   /* malloc_usable_size(ring slot c & 15): 0 */
-	HW_MISUSE_OVERFLOW_FREE = 5,  /* a byte past the object's end, then free */
+	HW_MISUSE_DOUBLE_FREE = 0,      /* free of freed ring slot c & 15 */
+	HW_MISUSE_INTERIOR = 1,         /* free of object + 1 + b % 15 */
+	HW_MISUSE_FOREIGN = 2,          /* free of a stack address */
+	HW_MISUSE_REALLOC_FREED = 3,    /* realloc(ring slot c & 15, size(0, b)): NULL, EINVAL */
+	HW_MISUSE_USABLE_FREED = 4,     /* malloc_usable_size(ring slot c & 15): 0 */
+	HW_MISUSE_OVERFLOW_FREE = 5,    /* a byte past the object's end, then free */
 	HW_MISUSE_OVERFLOW_REALLOC = 6, /* the same, then realloc to size(0, b) */
-	HW_MISUSE_FREE_NULL = 7,      /* hw_free(NULL): no report, errno kept */
+	HW_MISUSE_FREE_NULL = 7,        /* hw_free(NULL): no report, errno kept */
 };
 
 /* The malloc target's header (record 0; O4: all zero is the default). */
@@ -304,10 +304,10 @@ typedef struct hw_ops_malloc_config {
 	bool released_reads_zero; /* else junk on reuse */
 	bool use_needs_call;
 	bool ignore_hints;
-	bool deep_every_op;    /* heap validated after every op */
-	int fill_on_alloc;     /* a byte, or -1: off */
-	int fill_on_free;      /* a byte, or -1: off */
-	size_t memory_limit;   /* the memory_limit option: 0 or 4 MiB to 252 MiB in 4 MiB steps */
+	bool deep_every_op;      /* heap validated after every op */
+	int fill_on_alloc;       /* a byte, or -1: off */
+	int fill_on_free;        /* a byte, or -1: off */
+	size_t memory_limit;     /* the memory_limit option: 0 or 4 MiB to 252 MiB in 4 MiB steps */
 	unsigned retain_percent; /* the retain_percent option: 0 (default) or 10 to 150 by 10 */
 } hw_ops_malloc_config;
 
