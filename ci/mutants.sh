@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ci/mutants.sh: proof that the fuzz targets catch real bugs (in the heap, the
-# OS layer and the options parser).
+# OS layer, the malloc layer and the options parser).
 #
 # Each mutant is one deliberate bug, a patch ci/mutants/NN-name.patch against
 # the sources (production code carries no planted-bug switch). For each
@@ -40,7 +40,23 @@ for id in "${ids[@]}"; do
 	[ -n "${patch_of[$id]:-}" ] || hw_die "no mutant $id in ci/mutants/"
 done
 name_of() { local n=${patch_of[$1]##*/}; n=${n#*-}; echo "${n%.patch}"; }
-targets=(heap_sim_fuzzer pagebits_fuzzer platform_fuzzer heap_os_fuzzer options_fuzzer)
+targets=(heap_sim_fuzzer pagebits_fuzzer platform_fuzzer heap_os_fuzzer options_fuzzer malloc_fuzzer)
+
+# targets_for ID: the targets in the order to try them on mutant ID: the one
+# whose code the patch plants its bug in first (so the budget goes to it),
+# then the rest.
+targets_for() {
+	local file first=
+	file=$(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "${patch_of[$1]}" | head -n 1)
+	case "$file" in
+	src/malloc/options.c) first=options_fuzzer ;;
+	src/malloc/*) first=malloc_fuzzer ;;
+	esac
+	[ -n "$first" ] && echo "$first"
+	for t in "${targets[@]}"; do
+		[ "$t" = "$first" ] || echo "$t"
+	done
+}
 
 bash "$root/ci/deps.sh" >/dev/null
 hw_require cmake cmake patch patch tar tar
@@ -100,13 +116,17 @@ for id in "${ids[@]}"; do
 	verdict[$id]=missed
 	by[$id]=-
 	start=$(date +%s)
-	for t in "${targets[@]}"; do
+	mapfile -t order < <(targets_for "$id")
+	for t in "${order[@]}"; do
 		if ! fuzz "$id" "$t"; then
 			verdict[$id]=caught
 			by[$id]=$t
-			# What fired: the harness's report, the validator, a sanitizer.
-			why[$id]=$(grep -m1 -oE '(ERROR: heapward[^:]*: |runtime error: |ERROR: AddressSanitizer: |heapward: ).{0,70}' \
-				"$out/m$id-$t/fuzz.log" || echo "deadly signal")
+			# What fired: the harness's report, the validator, a sanitizer;
+			# else the heap's own report (a target's seeds may make
+			# expected reports too, so those come last).
+			log="$out/m$id-$t/fuzz.log"
+			why[$id]=$(grep -m1 -oE '(ERROR: heapward[^:]*: |runtime error: |ERROR: AddressSanitizer: ).{0,70}' "$log" ||
+				grep -m1 -oE 'heapward: .{0,70}' "$log" || echo "deadly signal")
 			break
 		fi
 	done
