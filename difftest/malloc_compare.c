@@ -217,6 +217,8 @@ static const char *kind_name(hw_page_kind k)
 		return "free";
 	case HW_PAGE_FREE_RELEASED:
 		return "free and released";
+	case HW_PAGE_GUARD:
+		return "a guard page";
 	default:
 		return "in use";
 	}
