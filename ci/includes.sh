@@ -15,9 +15,11 @@
 #   src/malloc src/malloc src src/base platform include
 #   src/override  src/override src/malloc src src/base platform include
 #   src/launcher  src/launcher src/malloc src/base include
-#   difftest   difftest src src/base platform include tests
+#   difftest   difftest src/malloc src src/base platform include tests
 #
-# (difftest's own test programs use the test harness, tests/check.h.)
+# (difftest's own test programs use the test harness, tests/check.h; the
+# malloc layer's driver restarts the layer through malloc_internal.h's
+# hw_mc_reset and reads it through its API and hw_mc_heap.)
 # One rule narrower than a folder: the oracle reads the heap through its
 # inspection calls (src/inspect.h), so difftest's library files include no
 # src/heap_internal.h; only its test programs (difftest_*.c), which break a
@@ -49,7 +51,7 @@ declare -A allowed=(
 	[src/malloc]="src/malloc src src/base platform include"
 	[src/override]="src/override src/malloc src src/base platform include"
 	[src/launcher]="src/launcher src/malloc src/base include"
-	[difftest]="difftest src src/base platform include tests"
+	[difftest]="difftest src/malloc src src/base platform include tests"
 )
 # Folders whose headers a checked file may name (checked or not).
 known=("${folders[@]}" tests)
