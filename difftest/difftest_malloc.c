@@ -152,7 +152,10 @@ typedef struct config {
 
 static const config configs[] = {
 	{"default",
-	 {.os_page_size = 4096, .released_reads_zero = true, .fill_on_alloc = -1, .fill_on_free = -1},
+	 {.os_page_size = 4096,
+	  .released_reads_zero = true,
+	  .fill_on_alloc = -1,
+	  .fill_on_free = -1},
 	 6},
 	{"16k-huge2m-junk",
 	 {.os_page_size = 16384,
@@ -244,7 +247,7 @@ static void every_platform_call_fails_cleanly(void)
 	EXPECT(hw_ops_enc_malloc_plain(r += 8, HW_MOP_TRIM, 0) == 0);
 	EXPECT(hw_ops_enc_malloc(r += 8, 3 << 20) == 0);
 	EXPECT(hw_ops_enc_malloc_plain(r += 8, HW_MOP_FREE, 0) == 0);
-	hw_malloc_driver_result res;
+	hw_malloc_driver_result res = {0};
 	hw_malloc_driver_options opt = {.trace = 0, .result = &res};
 	REQUIRE(run(in, sizeof in, &opt) == 0, "without injection: %s", failure);
 	uint64_t calls = res.can_fail;

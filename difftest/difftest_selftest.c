@@ -335,12 +335,14 @@ static void malloc_encoders_invert_the_decoders(void)
 			       "alignment %zu", aligns[k]);
 	EXPECT(hw_ops_enc_aligned(r, HW_MOP_MEMALIGN, 0x40000001, 1) == -1, "not carried");
 	EXPECT(hw_ops_enc_aligned(r, HW_MOP_MALLOC, 64, 1) == -1, "not an aligned op");
-	EXPECT(hw_ops_enc_valloc(r, true, 5000) == 0 && (op = decode_one(r)).code == HW_MOP_VALLOC &&
+	EXPECT(hw_ops_enc_valloc(r, true, 5000) == 0 &&
+	       (op = decode_one(r)).code == HW_MOP_VALLOC &&
 	       (op.a & 0x80) && enc_size(r) == 5000);
 	EXPECT(hw_ops_enc_malloc_inject(r, 3, 200) == 0 &&
 	       (op = decode_one(r)).code == HW_MOP_INJECT && hw_ops_inject_nth(&op) == 200 &&
 	       hw_ops_inject_mask(&op) == 1u << 3);
-	EXPECT(hw_ops_enc_malloc_inject(r, 8, 1) == -1 && hw_ops_enc_malloc_inject(r, 0, 257) == -1);
+	EXPECT(hw_ops_enc_malloc_inject(r, 8, 1) == -1 &&
+	       hw_ops_enc_malloc_inject(r, 0, 257) == -1);
 	EXPECT(hw_ops_enc_remote(r, 15, 700, 4, 12345) == 0 &&
 	       (op = decode_one(r)).code == HW_MOP_REMOTE && (op.b & 15) == 15 &&
 	       ((op.b >> 4) & 15) == 4 && (op.c & 0xffff) == 700 &&

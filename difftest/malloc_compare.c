@@ -257,8 +257,9 @@ bool hw_mdrv_check_place(mdrv *d, hw_mm_obj *o)
 		bool head;
 		hw_page_kind k = hw_heap_page_kind(h, (void *)a, &head);
 		if (a != page || k != HW_PAGE_INUSE || !head) {
-			hw_mdrv_fail(d, "large #%u (%p, %zu bytes) is not at the start of a heap run "
-					"(its page is %s%s)",
+			hw_mdrv_fail(d,
+				     "large #%u (%p, %zu bytes) is not at the start of a heap run "
+				     "(its page is %s%s)",
 				     (unsigned)o->id, (void *)a, o->n, kind_name(k),
 				     k == HW_PAGE_INUSE && !head ? ", inside a run" : "");
 			return false;
@@ -272,8 +273,9 @@ bool hw_mdrv_check_place(mdrv *d, hw_mm_obj *o)
 		bool is_head;
 		hw_page_kind kind = hw_heap_page_kind(h, (void *)pg, &is_head);
 		if (kind != HW_PAGE_INUSE) {
-			hw_mdrv_fail(d, "#%u (%p, %zu bytes, class of %zu) lies on a heap page that "
-					"is %s (%p)",
+			hw_mdrv_fail(d,
+				     "#%u (%p, %zu bytes, class of %zu) lies on a heap page that "
+				     "is %s (%p)",
 				     (unsigned)o->id, (void *)a, o->n, size, kind_name(kind),
 				     (void *)pg);
 			return false;
@@ -316,8 +318,9 @@ static void census(mdrv *d, const hw_malloc_stats *st, bool exact)
 	for (size_t i = 0; i < n && !d->failed; i++) {
 		if (i > 0 && v[i]->span == v[i - 1]->span) {
 			if (v[i]->cls != v[i - 1]->cls)
-				hw_mdrv_fail(d, "#%u and #%u, of %zu and %zu bytes slots, share the "
-						"span at %p",
+				hw_mdrv_fail(d,
+					     "#%u and #%u, of %zu and %zu bytes slots, share the "
+					     "span at %p",
 					     (unsigned)v[i - 1]->id, (unsigned)v[i]->id,
 					     hw_mm_class_size(v[i - 1]->cls),
 					     hw_mm_class_size(v[i]->cls), (void *)v[i]->span);

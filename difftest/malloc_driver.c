@@ -5,10 +5,10 @@
  * header's options (hw_mc_reset: the layer starts lazily, at the first op
  * that needs it), each op through malloc_ops.c and the checks after it
  * (malloc_compare.c), the final checks, ending the layer and the leak
- * check; the banner and the fail hook (MR2), and the trace.
+ * check; the banner and the fail hook (ML2), and the trace.
  *
- * Invariants (MR1-MR3 of malloc_driver.h, plus):
- *   MR4. Teardown, unless a check failed: every object's contents, the
+ * Invariants (ML1-ML3 of malloc_driver.h, plus):
+ *   ML4. Teardown, unless a check failed: every object's contents, the
  *        heap validated, every object freed, hw_malloc_trim, then exact
  *        stats of an empty layer (no span, no large object, no byte in use
  *        or Ready in the heap); then hw_mc_reset must leave the platform
@@ -37,13 +37,14 @@ void hw_mdrv_fail(mdrv *d, const char *fmt, ...)
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
 	const hw_ops_malloc_config *c = &d->cfg;
+	static const char replay[] =
+		"    replay with HW_FUZZ_TRACE=1 to print the ops as C calls\n";
 	hw_harness_banner("malloc", what,
-			  "    at op #%zu (%s); options \"%s\"; sim os page %zu, huge %zu, zero %d, "
-			  "use_call %d, ignore_hints %d\n%s",
+			  "    at op #%zu (%s); options \"%s\"; sim os page %zu, huge %zu, "
+			  "zero %d, use_call %d, ignore_hints %d\n%s",
 			  d->op_index, d->op_name, d->options, c->os_page_size, c->huge_page_size,
 			  c->released_reads_zero, c->use_needs_call, c->ignore_hints,
-			  d->trace ? ""
-				   : "    replay with HW_FUZZ_TRACE=1 to print the ops as C calls\n");
+			  d->trace ? "" : replay);
 	hw_harness_fail(what);
 }
 
@@ -146,7 +147,7 @@ static bool setup(mdrv *d)
 	return true;
 }
 
-/* MR4. */
+/* ML4. */
 static void final_checks(mdrv *d)
 {
 	d->op_name = "teardown";
@@ -165,8 +166,8 @@ static void final_checks(mdrv *d)
 	    st.heap_inuse || st.heap_ready)
 		hw_mdrv_fail(d,
 			     "after every object was freed and hw_malloc_trim: %zu small spans "
-			     "(%zu bytes), %zu large objects (%zu bytes), heap inuse %zu, ready %zu; "
-			     "all should be 0",
+			     "(%zu bytes), %zu large objects (%zu bytes), heap inuse %zu, "
+			     "ready %zu; all should be 0",
 			     st.small_spans, st.small_span_bytes, st.large_objects, st.large_bytes,
 			     st.heap_inuse, st.heap_ready);
 	if (!d->failed)

@@ -19,13 +19,13 @@
  * model); docs/difftest.md says how they sit beside the heap's driver.
  *
  * Invariants:
- *   MR1. A run starts the layer afresh on the shared simulator, reset to a
+ *   ML1. A run starts the layer afresh on the shared simulator, reset to a
  *        new instance's state (sim.h S6; hw_mc_reset, malloc.c MA8), and
  *        ends it before returning, failed or not: an input's outcome
  *        depends on its bytes alone.
- *   MR2. A failed check prints the harness's banner (harness.h HN1) with
+ *   ML2. A failed check prints the harness's banner (harness.h HN1) with
  *        the op index and calls the fail hook (abort by default).
- *   MR3. Inputs are bounded: at most HW_OPS_MAX_RECORDS ops, 4096 live
+ *   ML3. Inputs are bounded: at most HW_OPS_MAX_RECORDS ops, 4096 live
  *        objects, requests and alignments of at most 4 MiB (larger ones up
  *        to the heap's window are skipped; beyond it they must fail).
  *

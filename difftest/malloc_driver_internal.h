@@ -8,7 +8,7 @@
  *   malloc_compare.c  contents, placement, stats, validation
  *   malloc_ops.c      the op handlers and the generator
  *
- * Invariants: none of its own; each file states the ones it keeps (MR of
+ * Invariants: none of its own; each file states the ones it keeps (ML of
  * malloc_driver.h, MK of malloc_compare.c, MO of malloc_ops.c).
  *
  * Locking: none; one run at a time.
@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* MR3. */
+/* ML3. */
 #define MR_MAX_LIVE 4096
 #define MR_MAX_REQUEST ((size_t)4 << 20)
 /* The simulated backing: the layer's heap grows into it by arenas of the

@@ -226,8 +226,8 @@ int hw_mm_check(const hw_mm *m, char *msg, size_t len)
 		}
 	}
 	if (large != m->large_objects || bytes != m->large_bytes) {
-		snprintf(msg, len, "model: %zu large objects of %zu bytes, counted %zu of %zu", large,
-			 bytes, m->large_objects, m->large_bytes);
+		snprintf(msg, len, "model: %zu large objects of %zu bytes, counted %zu of %zu",
+			 large, bytes, m->large_objects, m->large_bytes);
 		return -1;
 	}
 	return 0;

@@ -40,7 +40,7 @@
 /* errno before calls that must leave it alone (MO1). */
 #define ERRNO_MARK 7777
 
-/* What the header says of a request (MO1, MR3). */
+/* What the header says of a request (MO1, ML3). */
 typedef enum expect { RUN,
 		      MUST_FAIL,
 		      SKIP } expect;
@@ -97,7 +97,8 @@ static void take(mdrv *d, const char *call, void *p, size_t n, size_t align, fre
 	size_t a = align > 16 ? align : 16;
 	size_t usable = hw_malloc_usable_size(p);
 	if (how != MOVED)
-		hw_mdrv_trace(d, "\tvoid *o%u = %s; /* -> %p */\n", (unsigned)d->m.next_id, call, p);
+		hw_mdrv_trace(d, "\tvoid *o%u = %s; /* -> %p */\n", (unsigned)d->m.next_id, call,
+			      p);
 	if (o.addr % a != 0) {
 		hw_mdrv_fail(d, "%s returned %p, not aligned to %zu", call, p, a);
 		return;
@@ -117,7 +118,8 @@ static void take(mdrv *d, const char *call, void *p, size_t n, size_t align, fre
 		return;
 	if (how == ZEROED && !hw_mdrv_check_zero(d, &o))
 		return;
-	if (how == PLAIN && d->cfg.fill_on_alloc >= 0 && !hw_mdrv_check_fill(d, &o, d->cfg.fill_on_alloc))
+	int fill = d->cfg.fill_on_alloc;
+	if (how == PLAIN && fill >= 0 && !hw_mdrv_check_fill(d, &o, fill))
 		return;
 	hw_mdrv_stamp(d, &o);
 	if (hw_mm_add(&d->m, &o) != 0)
@@ -223,7 +225,8 @@ static void do_realloc(mdrv *d, long i, size_t n, expect e, const char *call,
 	}
 	if (n == 0) {
 		if (q)
-			hw_mdrv_fail(d, "%s returned %p; a realloc to 0 bytes frees and returns NULL",
+			hw_mdrv_fail(d,
+				     "%s returned %p; a realloc to 0 bytes frees and returns NULL",
 				     call, q);
 		hw_mm_remove(&d->m, (size_t)i);
 		return;
@@ -551,8 +554,8 @@ static void op_MISUSE(mdrv *d, const hw_op *op)
 		hw_mdrv_trace(d, "\thw_malloc_usable_size((void *)%p); /* -> %zu */\n", (void *)q,
 			      got);
 		if (got != 0)
-			hw_mdrv_fail(d, "hw_malloc_usable_size of freed %p is %zu, not 0", (void *)q,
-				     got);
+			hw_mdrv_fail(d, "hw_malloc_usable_size of freed %p is %zu, not 0",
+				     (void *)q, got);
 		reported(d);
 		return;
 	}

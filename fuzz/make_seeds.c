@@ -774,7 +774,10 @@ static void m_calloc(seed *s, size_t nmemb, size_t size)
 }
 
 /* object -1: NULL. */
-static void m_realloc(seed *s, long object, size_t n) { ok(hw_ops_enc_realloc(next(s), object, n)); }
+static void m_realloc(seed *s, long object, size_t n)
+{
+	ok(hw_ops_enc_realloc(next(s), object, n));
+}
 
 static void m_reallocarray(seed *s, long object, size_t nmemb, size_t size)
 {
@@ -786,7 +789,10 @@ static void m_aligned(seed *s, uint8_t code, size_t align, size_t n)
 	ok(hw_ops_enc_aligned(next(s), code, align, n));
 }
 
-static void m_valloc(seed *s, bool pvalloc, size_t n) { ok(hw_ops_enc_valloc(next(s), pvalloc, n)); }
+static void m_valloc(seed *s, bool pvalloc, size_t n)
+{
+	ok(hw_ops_enc_valloc(next(s), pvalloc, n));
+}
 
 static void m_inject(seed *s, unsigned kind, uint64_t nth)
 {
