@@ -8,7 +8,7 @@
  * Invariants:
  *   MK1. Every live object carries stamps: every byte when it has at most
  *        256, else its first and last 128 bytes and the word at every
- *        multiple of 4096 between (each byte's value a function of the
+ *        multiple of 64 KiB between (each byte's value a function of the
  *        object's salt and its offset, so a byte copied to the wrong place
  *        reads wrong). They are checked before the object is freed or
  *        reallocated, at CHECK ops and at the end. Before a realloc the
@@ -50,7 +50,11 @@
 
 #define FULL_STAMP 256
 #define EDGE_STAMP 128
-#define SPREAD 4096 /* one word every SPREAD bytes between the edges: one a page */
+/* One word every SPREAD bytes between the edges: few enough that a large
+ * object's untouched pages stay without memory (a page fault per stamp is
+ * most of a large object's cost); the edges and a realloc's edge carry the
+ * byte-exact checks. */
+#define SPREAD 65536
 
 /* The stamped byte ranges of an n-byte object, in order: [*a, *b) is the
  * first at or after offset from (false when there is none). */
