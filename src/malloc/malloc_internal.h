@@ -3,7 +3,8 @@
  *
  * Owns: the size-class table, the span record, the page map that finds a
  * pointer's span, the central per-class lists, the thread cache record, the
- * layer's configuration and the misuse reports' entry points.
+ * layer's configuration, the misuse reports' entry points, and the restart
+ * that tests and fuzz targets use (hw_mc_reset, below).
  *
  * Layout. The layer owns one private page heap (8 KiB pages), created on the
  * first call on the real OS, grown once at start so its window of address
