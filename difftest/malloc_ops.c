@@ -302,60 +302,62 @@ static void op_REALLOCARRAY(mdrv *d, const hw_op *op)
 
 static bool pow2(size_t x) { return x && !(x & (x - 1)); }
 
-static void op_MEMALIGN(mdrv *d, const hw_op *op)
+/* heapward.h on the alignment of each aligned call: false when the call
+ * must fail with EINVAL; else *eff is the alignment the object gets. */
+static bool alignment_ok(uint8_t code, size_t align, size_t *eff)
 {
-	size_t n = hw_ops_malloc_size(op->a, op->b), align = hw_ops_malloc_align(op->c);
-	/* heapward.h: EINVAL only above 2^63; other non-powers round up. */
-	bool bad = align > (SIZE_MAX >> 1) + 1;
-	size_t eff = align;
-	if (!bad && !pow2(align) && align > 1)
-		eff = (size_t)1 << (64 - __builtin_clzll(align));
+	*eff = align;
+	switch (code) {
+	case HW_MOP_MEMALIGN:
+		/* EINVAL only above 2^63; other non-powers round up. */
+		if (align > (SIZE_MAX >> 1) + 1)
+			return false;
+		if (!pow2(align) && align > 1)
+			*eff = (size_t)1 << (64 - __builtin_clzll(align));
+		return true;
+	case HW_MOP_ALIGNED_ALLOC:
+		return pow2(align);
+	default:
+		return pow2(align) && align % sizeof(void *) == 0;
+	}
+}
+
+/* MEMALIGN, ALIGNED_ALLOC, POSIX_MEMALIGN: (align(c), size(a & 7, b)). */
+static void aligned_op(mdrv *d, const hw_op *op)
+{
+	size_t n = hw_ops_malloc_size(op->a, op->b), align = hw_ops_malloc_align(op->c), eff;
+	bool bad = !alignment_ok(op->code, align, &eff);
 	expect e = bad ? MUST_FAIL : classify(n, eff);
 	if (e == SKIP || !room(d, 1))
 		return;
 	char call[80];
-	snprintf(call, sizeof call, "hw_memalign(%zu, %zu)", align, n);
-	errno = 0;
-	void *p = hw_memalign(align, n);
-	outcome(d, call, e, bad ? EINVAL : ENOMEM, p, errno, n, eff, PLAIN);
-}
-
-static void op_ALIGNED_ALLOC(mdrv *d, const hw_op *op)
-{
-	size_t n = hw_ops_malloc_size(op->a, op->b), align = hw_ops_malloc_align(op->c);
-	bool bad = !pow2(align);
-	expect e = bad ? MUST_FAIL : classify(n, align);
-	if (e == SKIP || !room(d, 1))
-		return;
-	char call[80];
-	snprintf(call, sizeof call, "hw_aligned_alloc(%zu, %zu)", align, n);
-	errno = 0;
-	void *p = hw_aligned_alloc(align, n);
-	outcome(d, call, e, bad ? EINVAL : ENOMEM, p, errno, n, align, PLAIN);
-}
-
-static void op_POSIX_MEMALIGN(mdrv *d, const hw_op *op)
-{
-	size_t n = hw_ops_malloc_size(op->a, op->b), align = hw_ops_malloc_align(op->c);
-	bool bad = !pow2(align) || align % sizeof(void *) != 0;
-	expect e = bad ? MUST_FAIL : classify(n, align);
-	if (e == SKIP || !room(d, 1))
-		return;
-	char call[80];
-	snprintf(call, sizeof call, "hw_posix_memalign(&p, %zu, %zu)", align, n);
+	snprintf(call, sizeof call, "hw_%s(%s%zu, %zu)", hw_ops_malloc_name(op->code),
+		 op->code == HW_MOP_POSIX_MEMALIGN ? "&p, " : "", align, n);
 	void *p = NULL;
-	errno = ERRNO_MARK;
-	int rc = hw_posix_memalign(&p, align, n);
-	if (errno != ERRNO_MARK) {
-		hw_mdrv_fail(d, "%s changed errno to %d", call, errno);
-		return;
+	int err;
+	if (op->code == HW_MOP_POSIX_MEMALIGN) {
+		errno = ERRNO_MARK;
+		err = hw_posix_memalign(&p, align, n);
+		if (errno != ERRNO_MARK) {
+			hw_mdrv_fail(d, "%s changed errno to %d", call, errno);
+			return;
+		}
+		if (err != 0 && err != EINVAL && err != ENOMEM) {
+			hw_mdrv_fail(d, "%s returned %d", call, err);
+			return;
+		}
+		p = err ? NULL : p;
+	} else {
+		errno = 0;
+		p = op->code == HW_MOP_MEMALIGN ? hw_memalign(align, n) : hw_aligned_alloc(align, n);
+		err = errno;
 	}
-	if (rc != 0 && rc != EINVAL && rc != ENOMEM) {
-		hw_mdrv_fail(d, "%s returned %d", call, rc);
-		return;
-	}
-	outcome(d, call, e, bad ? EINVAL : ENOMEM, rc ? NULL : p, rc, n, align, PLAIN);
+	outcome(d, call, e, bad ? EINVAL : ENOMEM, p, err, n, eff, PLAIN);
 }
+
+static void op_MEMALIGN(mdrv *d, const hw_op *op) { aligned_op(d, op); }
+static void op_ALIGNED_ALLOC(mdrv *d, const hw_op *op) { aligned_op(d, op); }
+static void op_POSIX_MEMALIGN(mdrv *d, const hw_op *op) { aligned_op(d, op); }
 
 static void op_VALLOC(mdrv *d, const hw_op *op)
 {
