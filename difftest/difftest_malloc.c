@@ -7,6 +7,8 @@
  * than that, each run checked in full (heapward.h: every failure returns
  * NULL with errno ENOMEM and breaks nothing).
  *
+ * The sweep runs over the committed seeds too (corpus/malloc_fuzzer/seed).
+ *
  * Owns: nothing shared; every test builds what it uses. A failing random
  * stream is written to difftest-malloc-failure-<config>-<stream>.bin, a
  * malloc_fuzzer input that reproduces it.
@@ -22,6 +24,7 @@
 #include "malloc_model.h"
 #include "ops.h"
 
+#include <dirent.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -268,6 +271,60 @@ static void every_platform_call_fails_cleanly(void)
 	       (unsigned long long)calls);
 }
 
+/* The sweep over every seed of corpus/malloc_fuzzer/seed: each platform
+ * call that can fail, refused in turn, every run checked in full. A seed
+ * with INJECT ops of its own re-arms the injection, so only those without
+ * are held to exactly one refusal per run. */
+static bool has_inject(const uint8_t *in, size_t len)
+{
+	for (size_t i = 0; i < hw_ops_count(len); i++)
+		if (hw_ops_get(in, i).code == HW_MOP_INJECT)
+			return true;
+	return false;
+}
+
+static void every_call_of_every_seed_fails_cleanly(void)
+{
+	const char *dir = HW_SOURCE_DIR "/corpus/malloc_fuzzer/seed";
+	DIR *dp = opendir(dir);
+	REQUIRE(dp != NULL, "cannot open %s", dir);
+	static uint8_t in[HW_OPS_RECORD * (HW_OPS_MAX_RECORDS + 1)];
+	unsigned seeds = 0;
+	uint64_t runs = 0;
+	struct dirent *e;
+	while ((e = readdir(dp)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[1024];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		FILE *f = fopen(path, "rb");
+		if (!f)
+			continue;
+		size_t len = fread(in, 1, sizeof in, f);
+		fclose(f);
+		seeds++;
+		bool exact = !has_inject(in, len);
+		hw_malloc_driver_result res = {0};
+		hw_malloc_driver_options opt = {.trace = 0, .result = &res};
+		EXPECT(run(in, len, &opt) == 0, "%s: %s", e->d_name, failure);
+		uint64_t calls = res.can_fail;
+		for (uint64_t nth = 1; nth <= calls; nth++, runs++) {
+			opt.inject_at = nth;
+			int rc = run(in, len, &opt);
+			EXPECT(rc == 0, "%s, call %llu refused: %s", e->d_name,
+			       (unsigned long long)nth, failure);
+			EXPECT(!exact || res.failures == 1, "%s, call %llu: %llu refused", e->d_name,
+			       (unsigned long long)nth, (unsigned long long)res.failures);
+			if (rc != 0)
+				break;
+		}
+	}
+	closedir(dp);
+	EXPECT(seeds >= 10, "%u seeds in %s", seeds, dir);
+	printf("injection sweep: %llu runs over %u seeds, each refusing one platform call\n",
+	       (unsigned long long)runs, seeds);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--quick") == 0) {
@@ -284,6 +341,7 @@ int main(int argc, char **argv)
 		T(driver_catches_a_span_behind_its_back),
 		T(random_streams),
 		T(every_platform_call_fails_cleanly),
+		T(every_call_of_every_seed_fails_cleanly),
 	};
 	int rc = hw_test_main(tests, sizeof tests / sizeof tests[0], argc, argv);
 	hw_malloc_driver_drop_platform();
