@@ -349,7 +349,8 @@ static void aligned_op(mdrv *d, const hw_op *op)
 		p = err ? NULL : p;
 	} else {
 		errno = 0;
-		p = op->code == HW_MOP_MEMALIGN ? hw_memalign(align, n) : hw_aligned_alloc(align, n);
+		p = op->code == HW_MOP_MEMALIGN ? hw_memalign(align, n)
+						: hw_aligned_alloc(align, n);
 		err = errno;
 	}
 	outcome(d, call, e, bad ? EINVAL : ENOMEM, p, err, n, eff, PLAIN);
