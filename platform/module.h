@@ -57,4 +57,10 @@ bool hw_module_linker(uintptr_t *lo, uintptr_t *hi);
 typedef int (*hw_segment_fn)(void *arg, uintptr_t lo, uintptr_t hi);
 int hw_module_writable(hw_segment_fn fn, void *arg);
 
+/* Calls fn(arg, lo, hi) for the calling thread's TLS block of every module
+ * that has one allocated (static blocks sit just below the thread pointer;
+ * a block made later for a dlopen'ed module is wherever it was allocated);
+ * stops at the first non-zero return and returns it, else 0 (MO1). */
+int hw_module_tls(hw_segment_fn fn, void *arg);
+
 #endif

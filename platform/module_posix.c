@@ -2,7 +2,7 @@
  * getauxval).
  *
  * Owns: hw_module_find, hw_module_self, hw_module_linker,
- * hw_module_writable.
+ * hw_module_writable, hw_module_tls.
  *
  * Invariants: MO1-MO3 of module.h. The program's own entry in the loader's
  * list has an empty name; its path is read from /proc/self/exe (readlink,
@@ -130,5 +130,27 @@ int hw_module_writable(hw_segment_fn fn, void *arg)
 {
 	writable_ctx w = {fn, arg, 0};
 	dl_iterate_phdr(writable_one, &w);
+	return w.rc;
+}
+
+static int tls_one(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	writable_ctx *w = arg;
+	if (!info->dlpi_tls_data)
+		return 0;
+	for (ElfW(Half) i = 0; i < info->dlpi_phnum && w->rc == 0; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_TLS && ph->p_memsz > 0)
+			w->rc = w->fn(w->arg, (uintptr_t)info->dlpi_tls_data,
+				      (uintptr_t)info->dlpi_tls_data + ph->p_memsz);
+	}
+	return w->rc;
+}
+
+int hw_module_tls(hw_segment_fn fn, void *arg)
+{
+	writable_ctx w = {fn, arg, 0};
+	dl_iterate_phdr(tls_one, &w);
 	return w.rc;
 }

@@ -63,6 +63,10 @@ typedef struct hw_world {
  * w->self is filled either way). */
 int hw_world_stop(hw_world *w, unsigned timeout_ms);
 
+/* The calling thread's thread pointer (the x86-64 FS base, AArch64's
+ * TPIDR_EL0: where its control block and static TLS are); 0 where unknown. */
+uintptr_t hw_thread_pointer(void);
+
 /* Lets every stopped thread go (SW2). */
 void hw_world_resume(hw_world *w);
 

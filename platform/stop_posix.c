@@ -38,7 +38,7 @@ static void nap_us(long us)
 	nanosleep(&ts, NULL);
 }
 
-static uintptr_t thread_pointer(void)
+uintptr_t hw_thread_pointer(void)
 {
 	uintptr_t tp = 0;
 #if defined(__x86_64__)
@@ -110,7 +110,7 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
 	if (t) {
 		__atomic_add_fetch(&w->inside, 1, __ATOMIC_ACQ_REL);
 		read_context(t, ctx);
-		t->tp = thread_pointer();
+		t->tp = hw_thread_pointer();
 		__atomic_store_n(&t->answered, 1, __ATOMIC_RELEASE);
 		while (!__atomic_load_n(&w->release, __ATOMIC_ACQUIRE))
 			nap_us(50);
@@ -192,7 +192,7 @@ int hw_world_stop(hw_world *w, unsigned timeout_ms)
 	if (getcontext(&uc) == 0)
 		read_context(&w->self, &uc);
 	w->self.sp = (uintptr_t)__builtin_frame_address(0);
-	w->self.tp = thread_pointer();
+	w->self.tp = hw_thread_pointer();
 	if (list_threads(w, self) != 0 || !install()) {
 		w->n = 0;
 		return -1;

@@ -7,7 +7,9 @@
  *
  * Tools, in order: the path given (symbolizer_path; a name containing
  * "addr2line" is spoken to as addr2line, anything else as llvm-symbolizer),
- * else llvm-symbolizer found on PATH (Debian package llvm), else addr2line
+ * else llvm-symbolizer found on PATH (Debian package llvm; a versioned
+ * llvm-symbolizer-N of package llvm-N, newest first, when the unversioned
+ * name is missing), else addr2line
  * found on PATH (binutils), else none: the caller then prints the module
  * and offset only, "(/path/lib.so+0x1234)", which offline tools take. This
  * project reads no DWARF itself.

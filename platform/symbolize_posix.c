@@ -66,6 +66,21 @@ static bool search(const char *name, char *out, size_t len)
 	return false;
 }
 
+/* llvm-symbolizer, or a versioned one as Debian's llvm-N packages install
+ * it (llvm-symbolizer-14), newest first. */
+static bool search_llvm(char *out, size_t len)
+{
+	if (search("llvm-symbolizer", out, len))
+		return true;
+	for (unsigned v = 30; v >= 11; v--) {
+		char name[32];
+		hw_report_format(name, sizeof name, "llvm-symbolizer-%u", v);
+		if (search(name, out, len))
+			return true;
+	}
+	return false;
+}
+
 void hw_symbolizer_open(hw_symbolizer *s, bool enabled, const char *path)
 {
 	s->tool = HW_SYM_NONE;
@@ -78,7 +93,7 @@ void hw_symbolizer_open(hw_symbolizer *s, bool enabled, const char *path)
 	if (path && path[0]) {
 		copy(s->path, sizeof s->path, path, strlen(path));
 		s->tool = strstr(path, "addr2line") ? HW_SYM_ADDR2LINE : HW_SYM_LLVM;
-	} else if (search("llvm-symbolizer", s->path, sizeof s->path)) {
+	} else if (search_llvm(s->path, sizeof s->path)) {
 		s->tool = HW_SYM_LLVM;
 	} else if (search("addr2line", s->path, sizeof s->path)) {
 		s->tool = HW_SYM_ADDR2LINE;

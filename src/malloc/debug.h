@@ -117,9 +117,10 @@ void hw_mc_depot_unlock(void);
 void hw_mc_report_misuse(int what, const char *op, const void *p, const mc_span *s, size_t idx,
 			 const void *at, const char *where);
 /* The same after a kind mismatch (kind.c): p is the live object at slot idx
- * of s, made by `made_by`, wrongly freed by op. */
+ * of s, made by `made_by`, wrongly freed by op (with size_only, by a sized
+ * delete of the right kind whose size, `size`, is wrong). */
 void hw_mc_report_mismatch(const void *p, const mc_span *s, size_t idx, bool size_only,
-			   const char *made_by, const char *op);
+			   size_t size, const char *made_by, const char *op);
 
 /* One line of the leak report: objects allocated from one stack. */
 typedef struct mc_leak {

@@ -329,7 +329,7 @@ void hw_mc_report_misuse(int what, const char *op, const void *p, const mc_span 
 }
 
 void hw_mc_report_mismatch(const void *p, const mc_span *s, size_t idx, bool size_only,
-			   const char *made_by, const char *op)
+			   size_t size, const char *made_by, const char *op)
 {
 	const char *kind = size_only ? "new-delete-type-mismatch" : "alloc-dealloc-mismatch";
 	char summary[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64];
@@ -337,9 +337,12 @@ void hw_mc_report_mismatch(const void *p, const mc_span *s, size_t idx, bool siz
 	bool have = object_at(s, idx, &o);
 	begin(kind, p, summary, sizeof summary);
 	if (have) {
-		out("%p is located 0 bytes inside of %zu-byte region [%p,%p), made by "
-		    "%s, freed by %s\n",
-		    p, o.len, (void *)o.lo, (void *)(o.lo + o.len), made_by, op);
+		char how[64] = "";
+		if (size_only)
+			hw_report_format(how, sizeof how, " with size %zu", size);
+		out("%p is located 0 bytes inside of %zu-byte region [%p,%p), made by %s, freed "
+		    "by %s%s\n",
+		    p, o.len, (void *)o.lo, (void *)(o.lo + o.len), made_by, op, how);
 		object_history(&o);
 		if (!o.rec)
 			out("\n");

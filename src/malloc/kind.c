@@ -96,7 +96,7 @@ bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const cha
 				"%zu-byte object allocated by %s)\n",
 				op, p, size, len, made_by[have]);
 	if (hw_mc_debug_on())
-		hw_mc_report_mismatch(p, s, idx, have == kind,
+		hw_mc_report_mismatch(p, s, idx, have == kind, size,
 				      have < MC_KIND_COUNT ? made_by[have] : "?", op);
 	__atomic_fetch_add(&mc_errors, 1, __ATOMIC_RELAXED);
 	if (mc_cfg.abort_on_error)
