@@ -137,8 +137,8 @@ int main(int argc, char **argv)
 			qsort(s[c], BENCH_REPS, sizeof s[c][0], cmp_double);
 			med[c] = s[c][BENCH_REPS / 2];
 		}
-		printf("%-6u %9.1f %9.1f %9.1f %10.2f %10.2f %11.1f ns\n", depths[d], med[0], med[1],
-		       med[2], med[1] / med[0], med[2] / med[0], med[2] - med[1]);
+		printf("%-6u %9.1f %9.1f %9.1f %10.2f %10.2f %11.1f ns\n", depths[d], med[0],
+		       med[1], med[2], med[1] / med[0], med[2] / med[0], med[2] - med[1]);
 	}
 	printf("(%s, %s, %s: the three configurations; captures/pair = debug - slow)\n",
 	       names[0], names[1], names[2]);

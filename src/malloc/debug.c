@@ -6,23 +6,23 @@
  * freed_large/at_exit/lock/unlock.
  *
  * Invariants (MC9 of malloc_internal.h, and):
- *   DB1. The mode is on when the options say debug=1 or detect_leaks=1;
+ *   DM1. The mode is on when the options say debug=1 or detect_leaks=1;
  *        it then sets mc_slow_only, so the hooks below are the only code
  *        it adds to a call, and only on the slow paths (debug.h).
- *   DB2. A recorded stack starts at the program's call into the layer:
+ *   DM2. A recorded stack starts at the program's call into the layer:
  *        when the layer is a shared object of its own (libheapward.so,
  *        libheapward-malloc.so), leading frames inside its executable
  *        range are dropped at capture; linked into the program itself, its
  *        frames are recorded and the report drops them by source file
  *        (debug_report.c RP2). Then at most mc_dbg.depth frames are kept.
- *   DB3. Thread numbers are given in the order threads first allocate or
+ *   DM3. Thread numbers are given in the order threads first allocate or
  *        free in debug mode, from 0, and stored in 16 bits (saturating).
- *   DB4. The ring keeps the last DB_RING freed large objects (their bounds,
+ *   DM4. The ring keeps the last DB_RING freed large objects (their bounds,
  *        both stacks and threads), so a double or invalid free of a large
  *        object, whose record is gone with its pages, still names them.
  *        Slots are claimed with an atomic counter; a reader may see a slot
  *        being rewritten (reports only, best effort).
- *   DB5. At exit (the layer's destructor, which runs after the program's
+ *   DM5. At exit (the layer's destructor, which runs after the program's
  *        own destructors and exit handlers), the leak check runs when
  *        asked; then, when the process reported errors and continued
  *        (abort_on_error=0) or leaked, and exitcode is not 0, the process
@@ -96,7 +96,7 @@ static uint16_t tid16(void)
 
 __attribute__((noinline)) size_t hw_mc_debug_stack(uintptr_t *pc, size_t max)
 {
-	/* Room for the layer's own frames (DB2) on top of max. */
+	/* Room for the layer's own frames (DM2) on top of max. */
 	uintptr_t all[MC_DEBUG_MAX_DEPTH + 16];
 	size_t n = hw_unwind_here(all, hw_min(max, MC_DEBUG_MAX_DEPTH) + 16), k = 0;
 	if (mc_dbg.trim_at_capture)
@@ -188,7 +188,7 @@ void hw_mc_debug_at_exit(void)
 		hw_process_exit((int)mc_cfg.exitcode);
 }
 
-/* DB5. Priority 101, the last: destructors with a lower priority number
+/* DM5. Priority 101, the last: destructors with a lower priority number
  * run later, so this one runs after every other destructor of this module
  * (the statistics lines included) and, as the module's own, after the
  * program's exit handlers. */

@@ -20,7 +20,7 @@
  * hooks. The fast paths have no new instruction.
  *
  * Invariants: MC9 (malloc_internal.h) for the per-object records; the
- * files' own (DB, DP, RP, LK) for the rest.
+ * files' own (DM, SK, RP, LK) for the rest.
  *
  * Locking: the depot has one lock (taken only to add a stack), the reports
  * one (a report is printed whole); both are leaves, taken after every
@@ -70,7 +70,7 @@ void hw_mc_debug_free(void *p, mc_span *s, size_t idx);
 /* The calling thread's number (T0 for the first thread that allocated). */
 unsigned hw_mc_debug_tid(void);
 /* The calling thread's stack, without the layer's own frames when it is a
- * shared object of its own (DB2), at most max frames into pc; returns how
+ * shared object of its own (DM2), at most max frames into pc; returns how
  * many. */
 size_t hw_mc_debug_stack(uintptr_t *pc, size_t max);
 /* The same, at most mc_dbg.depth frames, as a depot id (0 when the depot

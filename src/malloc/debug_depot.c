@@ -13,21 +13,21 @@
  * (ids), indexed by the hash's low bits.
  *
  * Invariants:
- *   DP1. A record is complete before it is published: its bytes are
+ *   SK1. A record is complete before it is published: its bytes are
  *        written, then the bucket head is set to its id with a release
  *        store; a reader loads heads with acquire and only ever follows
  *        published ids, so lookups take no lock.
- *   DP2. Only an insertion takes the lock (a leaf: nothing else is taken
+ *   SK2. Only an insertion takes the lock (a leaf: nothing else is taken
  *        under it); it walks the bucket again under the lock, so a stack is
  *        stored at most once (equal stacks get equal ids).
- *   DP3. Bounded: when the region (DP_BYTES) is full, or the platform
+ *   SK3. Bounded: when the region (DP_BYTES) is full, or the platform
  *        refuses to make more of it Ready, a new stack gets id 0 and
  *        `dropped` counts it; stacks already stored keep their ids.
- *   DP4. Memory follows the platform contract: the region is reserved
+ *   SK4. Memory follows the platform contract: the region is reserved
  *        (hw_sys_reserve), and each DP_STEP of it made Prepared and Ready
  *        (hw_sys_map, hw_sys_use) before the first record lands there.
  *
- * Locking: depot_lock (DP2), a leaf of the layer's order (debug.h).
+ * Locking: depot_lock (SK2), a leaf of the layer's order (debug.h).
  */
 #include "debug.h"
 
@@ -47,7 +47,7 @@ typedef struct dp_rec {
 } dp_rec;
 
 static hw_platform *dp_pf;
-static char *dp_base;      /* the region (DP4); NULL until init */
+static char *dp_base;      /* the region (SK4); NULL until init */
 static uint32_t *dp_table; /* DP_BUCKETS heads, atomically */
 static hw_mutex depot_lock = HW_MUTEX_INIT;
 static size_t dp_used, dp_ready, dp_mapped; /* under depot_lock */
@@ -98,7 +98,7 @@ static uint32_t find(uint32_t head, uint32_t h, const uintptr_t *pc, size_t n)
 	return 0;
 }
 
-/* Room for a record of `bytes` at dp_used (DP3, DP4); false when full. */
+/* Room for a record of `bytes` at dp_used (SK3, SK4); false when full. */
 static bool room(size_t bytes)
 {
 	if (dp_used + bytes > DP_BYTES)

@@ -335,8 +335,9 @@ static void mark_linker(lk *k, mc_span *s, uintptr_t lo, size_t len, mc_dbg_obj 
 {
 	(void)s, (void)len;
 	const uintptr_t *pc;
-	if (!rec || rec->free_stack == LK_REACHABLE || hw_mc_depot_get(rec->alloc_stack, &pc) == 0 ||
-	    pc[0] < k->ld_lo || pc[0] >= k->ld_hi)
+	if (!rec || rec->free_stack == LK_REACHABLE)
+		return;
+	if (hw_mc_depot_get(rec->alloc_stack, &pc) == 0 || pc[0] < k->ld_lo || pc[0] >= k->ld_hi)
 		return;
 	rec->free_stack = LK_REACHABLE;
 	if (k->top < k->cap)

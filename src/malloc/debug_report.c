@@ -46,7 +46,7 @@
  *        about pc - 1, the call instruction, since every recorded pc but
  *        none is a return address.
  *   RP2. Leading frames of the layer itself are not printed: those in its
- *        own module when it is a shared object (debug.c DB2), and those
+ *        own module when it is a shared object (debug.c DM2), and those
  *        whose source file is in this project's src/ or platform/ (the
  *        build's source root, from this file's own path), for a layer
  *        linked into the program. Frame numbers count printed frames.
@@ -271,7 +271,7 @@ static void object_history(const object *o)
 			o->rec->free_tid, !o->live);
 }
 
-/* A freed large object from the ring (debug.c DB4), when it holds p. */
+/* A freed large object from the ring (debug.c DM4), when it holds p. */
 static void freed_large(const void *p)
 {
 	mc_freed_large f;

@@ -161,7 +161,7 @@ static void apply_options(const hw_options *o)
 	mc_cfg.exitcode = o->exitcode;
 	mc_slow_only = mc_cfg.fill_on_alloc != HW_OPTIONS_OFF ||
 		       mc_cfg.fill_on_free != HW_OPTIONS_OFF;
-	hw_mc_debug_configure(o); /* DB1: may set mc_slow_only */
+	hw_mc_debug_configure(o); /* DM1: may set mc_slow_only */
 }
 
 /* help=1 (once per process) and verbosity >= 1: the options in effect. */

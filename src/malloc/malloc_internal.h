@@ -60,10 +60,10 @@
  *   MC9. In debug mode (debug.h), every span record made while it is on
  *        has dbg set and one mc_dbg_obj per slot (one for a large object)
  *        after its kind bytes: its size class's rec_bytes_dbg instead of
- *        rec_bytes (a large record: mc_large_rec_bytes), and it is freed
- *        with the size it was made with. An allocation writes alloc_* and
- *        zeroes free_*; a free that passed MA3's checks writes free_*
- *        before the slot can be handed out again. So a free slot's record
+ *        rec_bytes (a large record: one mc_dbg_obj after the header), and
+ *        it is freed with the size it was made with. An allocation writes
+ *        alloc_* and zeroes free_*; a free that passed MA3's checks writes
+ *        free_* before the slot can be handed out again. So a free slot's record
  *        says who allocated and freed it last, and a live object's
  *        free_stack is 0, except while the leak check (debug_leak.c) has
  *        the world stopped and uses it as its mark. Records made while the
@@ -72,6 +72,8 @@
  * Locking. Lock order, outermost first:
  *   init lock -> cache lock -> class locks (ascending; 32 of them, class c
  *   uses lock c % 32, and no path holds two) -> meta lock
+ *   -> the debug mode's report lock -> its depot lock (debug.h: leaves,
+ *   nothing else is taken under either)
  *   -> the heap's locks (registry, scav_lock, lock: src/registry.c R2).
  * The cache lock (cache.c's recycled records) is never held while another
  * is taken; it has its place in the order for the fork hooks.

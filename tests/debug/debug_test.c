@@ -8,7 +8,7 @@
  * allocates through it.
  *
  * Invariants:
- *   DT1. Every expected line comes from __LINE__ at the call it names, and
+ *   DU1. Every expected line comes from __LINE__ at the call it names, and
  *        every expected return address from __builtin_return_address in
  *        the function it belongs to.
  */
@@ -295,7 +295,7 @@ static void depot_child(void *arg)
 	uintptr_t a[3] = {0x1000, 0x2000, 0x3000}, b[3] = {0x1000, 0x2000, 0x3001};
 	uint32_t ia = hw_mc_depot_put(a, 3), ib = hw_mc_depot_put(b, 3);
 	CHILD_CHECK(ia != 0 && ib != 0 && ia != ib);
-	CHILD_CHECK(hw_mc_depot_put(a, 3) == ia); /* DP2: stored once */
+	CHILD_CHECK(hw_mc_depot_put(a, 3) == ia); /* SK2: stored once */
 	CHILD_CHECK(hw_mc_depot_put(a, 2) != ia); /* a prefix is another stack */
 	CHILD_CHECK(hw_mc_depot_put(a, 0) == 0);
 	const uintptr_t *pc;
