@@ -219,12 +219,15 @@ static bool read_answer(hw_symbolizer *s, unsigned lines)
 }
 
 /* Parses "file:line[:column]" (anything after a space dropped, "??" and
- * line 0 as unknown) into sym. */
+ * line 0 or "?" as unknown: addr2line says "file:?" when it knows only the
+ * file) into sym. */
 static void parse_location(const char *p, size_t n, hw_symbol *sym)
 {
 	const char *sp = memchr(p, ' ', n);
 	if (sp)
 		n = (size_t)(sp - p);
+	if (n >= 2 && p[n - 2] == ':' && p[n - 1] == '?')
+		n -= 2;
 	unsigned nums[2] = {0, 0}, k = 0;
 	/* Up to two trailing ":number" fields, last first. */
 	while (k < 2) {

@@ -396,6 +396,36 @@ static bool symbolizer_here(void)
 	return s.tool != HW_SYM_NONE;
 }
 
+/* Whether the library itself was built with line information: without it
+ * (a release build), the report cannot tell the layer's frames by source
+ * file (RP2) and a static link shows them (docs/debug-mode.md). */
+static bool library_has_lines(void)
+{
+	hw_symbolizer s;
+	hw_module m;
+	hw_symbol sym[4];
+	hw_symbolizer_open(&s, true, "");
+	size_t n = hw_module_find((uintptr_t)&hw_malloc, &m)
+			   ? hw_symbolize(&s, m.path, (uintptr_t)&hw_malloc - m.bias, sym, 4)
+			   : 0;
+	hw_symbolizer_close(&s);
+	return n > 0 && sym[n - 1].line > 0;
+}
+
+/* The first frame after heading that names fn. */
+static unsigned frame_no(const char *heading, const char *fn)
+{
+	const char *h = strstr(err, heading);
+	char in[64];
+	snprintf(in, sizeof in, " in %s ", fn);
+	const char *f = h ? strstr(h, in) : NULL;
+	if (!f)
+		return 99;
+	while (f > h && strncmp(f, "    #", 5) != 0)
+		f--;
+	return (unsigned)strtoul(f + 5, NULL, 10);
+}
+
 static void test_static_report(void)
 {
 	unsigned make_line, drop_line;
@@ -409,13 +439,21 @@ static void test_static_report(void)
 		printf("(no symbolizer: frames not checked)\n");
 		return;
 	}
-	EXPECT(has_frame("==", 0, "drop_obj", drop_line));
-	EXPECT(has_frame("==", 1, "double_free_child", 0));
-	EXPECT(has_frame("freed by thread T0 here:", 0, "drop_obj", drop_line));
-	EXPECT(has_frame("previously allocated by thread T0 here:", 0, "make_obj", make_line));
-	EXPECT(!strstr(err, " in hw_free ") && !strstr(err, " in free_slow ") &&
-		       !strstr(err, " in hw_mc_"),
-	       "the layer's frames are trimmed: %s", err);
+	/* The layer's frames come first unless it has line information. */
+	bool trimmed = library_has_lines();
+	unsigned e = trimmed ? 0 : frame_no("==", "drop_obj");
+	unsigned f = trimmed ? 0 : frame_no("freed by thread T0 here:", "drop_obj");
+	unsigned a = trimmed ? 0 : frame_no("previously allocated by thread T0 here:", "make_obj");
+	EXPECT(has_frame("==", e, "drop_obj", drop_line));
+	EXPECT(has_frame("==", e + 1, "double_free_child", 0));
+	EXPECT(has_frame("freed by thread T0 here:", f, "drop_obj", drop_line));
+	EXPECT(has_frame("previously allocated by thread T0 here:", a, "make_obj", make_line));
+	if (trimmed)
+		EXPECT(!strstr(err, " in hw_free ") && !strstr(err, " in free_slow ") &&
+			       !strstr(err, " in hw_mc_"),
+		       "the layer's frames are trimmed: %s", err);
+	else
+		printf("(the library has no line information: its frames are not trimmed)\n");
 }
 
 /* hw_malloc_leak_check: a direct and an indirect leak, then the same made
@@ -473,8 +511,9 @@ static void test_leak_check_api(void)
 		       strstr(err, "SUMMARY: heapward: 88 byte(s) leaked in 2 allocation(s)."),
 	       "%s", err);
 	if (symbolizer_here()) {
-		EXPECT(has_frame("Direct leak of 64", 0, "make_obj", make_line));
-		EXPECT(has_frame("Direct leak of 64", 1, "plant_leak", 0), "%s", err);
+		unsigned d = library_has_lines() ? 0 : frame_no("Direct leak of 64", "make_obj");
+		EXPECT(has_frame("Direct leak of 64", d, "make_obj", make_line));
+		EXPECT(has_frame("Direct leak of 64", d + 1, "plant_leak", 0), "%s", err);
 	}
 }
 
