@@ -59,7 +59,10 @@ static size_t walk(uintptr_t fp, uintptr_t *out, size_t max)
 	while (n < max) {
 		const uintptr_t *rec = (const uintptr_t *)fp;
 		uintptr_t pc = rec[1], next = rec[0];
-		if (pc == 0)
+		/* A return address is code: never in the first page, never on
+		 * the stack itself (a frame pointer register used for data,
+		 * by code built without frame pointers, often holds one). */
+		if (pc < 4096 || (pc >= lo && pc < hi))
 			break;
 		out[n++] = pc;
 		if (!fp_ok(next, fp, lo, hi))

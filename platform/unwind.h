@@ -37,8 +37,9 @@
  *        open/read/close of the OS's map only, and cached in
  *        initial-exec thread-local storage. Async-signal-safe.
  *   UW3. The output is return addresses, innermost first, at most max of
- *        them; the walk stops at the first frame that fails UW1, at a zero
- *        return address, or at max.
+ *        them; the walk stops at the first frame that fails UW1, at a
+ *        return address that cannot be one (in the first page, or inside
+ *        the stack being walked), or at max.
  *   UW4. On an architecture whose frame record this file does not know,
  *        the walk records nothing (0 frames) rather than guess.
  *

@@ -121,9 +121,15 @@ static void test_unwind_bad_chains(void)
 	EXPECT(n == 8 && out[0] == 0x5000 && out[7] == 0x5000 + 14, "%zu", n);
 	n = hw_unwind_from((uintptr_t)&some_global[50], out, 8);
 	EXPECT(n == 7 && out[6] == 0x6000, "stops at the bad link: %zu", n);
-	/* A zero return address ends the walk. */
+	/* A return address that cannot be one ends the walk: zero, or an
+	 * address in the stack being walked (here, the mapping). */
 	some_global[1] = 0;
 	EXPECT(hw_unwind_from((uintptr_t)some_global, out, 8) == 0);
+	some_global[1] = (uintptr_t)&some_global[40];
+	EXPECT(hw_unwind_from((uintptr_t)some_global, out, 8) == 0);
+	some_global[1] = 0x5000;
+	some_global[3] = (uintptr_t)&some_global[0];
+	EXPECT(hw_unwind_from((uintptr_t)some_global, out, 8) == 1);
 }
 
 /* ---- modules and the symbolizer ---- */
