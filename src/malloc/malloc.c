@@ -89,7 +89,8 @@
 /* The two fast paths keep no frame pointer (the build keeps them
  * everywhere else, for the debug mode's stack walk): with one, gcc gives
  * hw_free's fast path a frame set-up it otherwise shrink-wraps away (four
- * more instructions per free, callgrind). They reach their slow paths by
+ * more instructions per free, callgrind; without it, one more than a build
+ * without the flag, since gcc still leaves the register unused). They reach their slow paths by
  * tail calls (asked for here, since -O1 makes none), so a slow path's own
  * frame record holds the program's return address and the walk loses no
  * frame of the program's. Not at -O0, which makes no tail call; clang has
