@@ -3,7 +3,8 @@
 # printing their tables: heap scaling (heap_bench), scavenge overhead
 # (scavenge_bench), what scavenges cost later allocations (refault_bench),
 # background scavenger pacing (pacing_bench), the malloc layer against
-# glibc malloc (malloc_bench), how soon freed memory leaves the resident set
+# glibc malloc (malloc_bench), what the debug mode costs per pair
+# (debug_bench), how soon freed memory leaves the resident set
 # under heapward's preload library and its peers (memreturn.sh, peers whose
 # library is missing are skipped), and heap_bench's workload on Go's page
 # allocator (go_pagealloc.sh, skipped when go is not installed). About
@@ -28,7 +29,7 @@ cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
 	-DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DHW_BUILD_TESTS=OFF -DHW_BUILD_FUZZERS=OFF \
 	-DHW_BUILD_BENCH=ON >/dev/null
 cmake --build "$build" --target heap_bench scavenge_bench refault_bench pacing_bench \
-	malloc_bench memreturn_bench heapward_malloc -j"$(nproc)" >/dev/null
+	malloc_bench debug_bench memreturn_bench heapward_malloc -j"$(nproc)" >/dev/null
 
 echo "== heapward benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
@@ -44,6 +45,8 @@ echo
 "$build/bench/pacing_bench"
 echo
 "$build/bench/malloc_bench"
+echo
+"$build/bench/debug_bench"
 echo
 BUILD_DIR=$build "$root/bench/memreturn.sh"
 if [ "$go" = 1 ]; then

@@ -29,6 +29,8 @@ tools=(
 	gcc gcc
 	clang-14 clang-14
 	llvm-symbolizer-14 llvm-14
+	llvm-symbolizer llvm
+	addr2line binutils
 	valgrind valgrind
 	cppcheck cppcheck
 	clang-format-14 clang-format-14

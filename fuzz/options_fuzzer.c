@@ -101,7 +101,12 @@ static const ropt ref[] = {
 	{"seed", R_U64, F(seed), 0, UINT64_MAX},
 	{"log_path", R_PATH, F(log_path), 0, 0},
 	{"detect_leaks", R_BOOL, F(detect_leaks), 0, 1},
+	{"leaks", R_BOOL, F(detect_leaks), 0, 1},
 	{"exitcode", R_UINT, F(exitcode), 0, 255},
+	{"debug", R_BOOL, F(debug), 0, 1},
+	{"stack_depth", R_UINT, F(stack_depth), 0, 64},
+	{"symbolize", R_BOOL, F(symbolize), 0, 1},
+	{"symbolizer_path", R_PATH, F(symbolizer_path), 0, 0},
 };
 #define NREF (sizeof ref / sizeof ref[0])
 

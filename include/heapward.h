@@ -339,10 +339,40 @@ typedef struct hw_malloc_stats {
 	uint64_t thread_caches;
 	/* Misuse reports (all but the first abort unless the layer continues). */
 	uint64_t errors;
+	/* Debug mode (0 when it is off): distinct stacks in the stack depot,
+	 * the bytes they take (at most 256 MiB), and stacks not recorded
+	 * because the depot was full. */
+	uint64_t stacks, stack_bytes, stacks_dropped;
 } hw_malloc_stats;
 
 /* A snapshot of the malloc layer (all zero before its first use). */
 HW_API void hw_malloc_stats_get(hw_malloc_stats *out);
+
+/* Debug mode (HEAPWARD_OPTIONS debug=1, or detect_leaks=1; see
+ * docs/debug-mode.md). Every allocation and free records its stack (the
+ * calls then take the slow paths: several times slower, still lock-free),
+ * and each misuse report above is followed by a report in the
+ * sanitizers' layout, with the stacks of the call, of the object's
+ * allocation and of its free, symbolized by llvm-symbolizer or addr2line
+ * (module+offset without them):
+ *   =================================================================
+ *   ==PID==ERROR: heapward: double-free on address 0x... in thread T0:
+ *       #0 0x... in function file:line:column
+ *   ...
+ *   SUMMARY: heapward: double-free file:line:column in function
+ * With detect_leaks=1 (leaks=1), the process's live objects that no root
+ * (module data and bss, thread stacks, registers and TLS) reaches,
+ * directly or through other objects, are reported at exit in
+ * LeakSanitizer's layout ("Direct leak of N byte(s) in M object(s)
+ * allocated from:", "SUMMARY: heapward: N byte(s) leaked in M
+ * allocation(s)."), and the process exits with `exitcode` (default 23)
+ * when it leaked or continued past an error (abort_on_error=0).
+ *
+ * Runs the leak check now (stopping the other threads while it scans),
+ * prints the report if anything leaked, and returns the number of leaked
+ * objects; 0 when the debug mode is off. Objects it reports stay live: a
+ * later check reports them again unless they were freed. */
+HW_API size_t hw_malloc_leak_check(void);
 
 #ifdef __cplusplus
 }

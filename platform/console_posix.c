@@ -1,29 +1,43 @@
-/* console_posix.c: the process's error output and abort, on POSIX.
+/* console_posix.c: the process's error output, its log file and abort, on
+ * POSIX.
  *
  * Owns: hw_console_write and hw_process_abort, the two OS services the base
- * floor declares (src/base/base.h) for report lines and fatal errors.
+ * floor declares (src/base/base.h) for report lines and fatal errors, and
+ * the log file and exit of console.h.
  *
  * Invariants:
- *   N1. hw_console_write makes only write(2) calls on fd 2: no allocation and
- *       no stdio, so it is async-signal-safe; partial writes and EINTR are
- *       retried, any other error drops the rest; errno is as the caller had
- *       it.
+ *   N1. hw_console_write makes only write(2) calls (on fd 2, or on the log
+ *       file, console.h CN1, which it may open: open and getpid): no
+ *       allocation and no stdio, so it is async-signal-safe; partial
+ *       writes and EINTR are retried, any other error drops the rest;
+ *       errno is as the caller had it.
  *   N2. hw_process_abort raises SIGABRT as abort(3) does, so the process
  *       dies of the signal whatever handler a program installed before.
+ *   N3. The log descriptor and the process it was opened in are one
+ *       64-bit word (pid << 32 | fd), so a thread and a fork child never
+ *       see one without the other.
  *
  * Locking: none; concurrent lines may interleave only at write(2) bounds.
  */
+#include "console.h"
+
 #include "base.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
-void hw_console_write(const char *buf, size_t n)
+static char log_prefix[HW_LOG_PREFIX_MAX];
+static uint64_t log_word; /* atomic: pid << 32 | fd, 0 when none (N3) */
+
+static void write_fd(int fd, const char *buf, size_t n)
 {
-	int saved = errno;
 	while (n > 0) {
-		ssize_t w = write(2, buf, n);
+		ssize_t w = write(fd, buf, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -32,10 +46,66 @@ void hw_console_write(const char *buf, size_t n)
 		buf += w;
 		n -= (size_t)w;
 	}
+}
+
+/* The descriptor reports go to (CN1). */
+static int console_fd(void)
+{
+	if (!log_prefix[0])
+		return 2;
+	uint64_t pid = (uint64_t)getpid();
+	uint64_t cur = __atomic_load_n(&log_word, __ATOMIC_ACQUIRE);
+	if (cur && cur >> 32 == pid)
+		return (int)(uint32_t)cur;
+	char path[HW_LOG_PREFIX_MAX + 24];
+	hw_report_format(path, sizeof path, "%s.%llu", log_prefix, (unsigned long long)pid);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		char line[HW_LOG_PREFIX_MAX + 96];
+		size_t n = hw_report_format(line, sizeof line,
+					    "heapward: cannot open log_path file %s (errno %d): "
+					    "reports go to standard error\n",
+					    path, errno);
+		write_fd(2, line, n);
+		fd = 2;
+	}
+	uint64_t mine = pid << 32 | (uint32_t)fd;
+	if (!__atomic_compare_exchange_n(&log_word, &cur, mine, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		/* Another thread of this process opened it first. */
+		if (fd != 2)
+			close(fd);
+		return (int)(uint32_t)cur;
+	}
+	return fd;
+}
+
+void hw_console_write(const char *buf, size_t n)
+{
+	int saved = errno;
+	write_fd(console_fd(), buf, n);
 	errno = saved;
+}
+
+bool hw_console_log_path(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (n >= sizeof log_prefix)
+		return false;
+	memcpy(log_prefix, prefix, n + 1);
+	__atomic_store_n(&log_word, 0, __ATOMIC_RELEASE);
+	return true;
 }
 
 void hw_process_abort(void)
 {
 	abort();
+}
+
+int hw_process_id(void) { return (int)getpid(); }
+
+void hw_process_exit(int status)
+{
+	fflush(NULL);
+	_exit(status);
 }

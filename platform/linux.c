@@ -573,6 +573,38 @@ hw_addr_kind hw_platform_describe(const void *p, char *name, size_t len, bool *r
 	return d.kind;
 }
 
+typedef struct mapping_at_ctx {
+	uintptr_t p, lo, hi;
+	bool rw;
+} mapping_at_ctx;
+
+static int mapping_at_line(void *arg, const char *head)
+{
+	mapping_at_ctx *m = arg;
+	uintptr_t lo, hi;
+	bool rw;
+	if (!parse_maps_head(head, &lo, &hi, &rw))
+		return -1;
+	if (m->p < lo || m->p >= hi)
+		return 0;
+	m->lo = lo;
+	m->hi = hi;
+	m->rw = rw;
+	return 1;
+}
+
+int hw_platform_mapping_at(const void *p, uintptr_t *lo, uintptr_t *hi, bool *rw)
+{
+	mapping_at_ctx m = {(uintptr_t)p, 0, 0, false};
+	if (lines_walk("/proc/self/maps", mapping_at_line, &m) != 1)
+		return -1;
+	*lo = m.lo;
+	*hi = m.hi;
+	if (rw)
+		*rw = m.rw;
+	return 0;
+}
+
 typedef struct maps_ctx {
 	hw_mapping_fn fn;
 	void *arg;

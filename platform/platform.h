@@ -204,6 +204,12 @@ long hw_platform_max_map_count(void);
 typedef int (*hw_mapping_fn)(void *arg, uintptr_t lo, uintptr_t hi, bool rw);
 int hw_platform_mappings(const void *p, size_t n, hw_mapping_fn fn, void *arg);
 
+/* The whole mapping holding p: its bounds [*lo, *hi) and whether it is
+ * readable and writable. Returns 0, or -1 when no mapping holds p or the
+ * mappings cannot be read. Allocates nothing (stack buffers, open/read/
+ * close only), so it is async-signal-safe. */
+int hw_platform_mapping_at(const void *p, uintptr_t *lo, uintptr_t *hi, bool *rw);
+
 /* What an address is to the OS, for reports about pointers that are not a
  * heap's: which mapping holds it. */
 typedef enum hw_addr_kind {

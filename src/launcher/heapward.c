@@ -8,10 +8,12 @@
  * variables it sets before it execs PROGRAM:
  *   LD_PRELOAD        the library's absolute path, then any entries the
  *                     variable already had (separated by ':');
- *   HEAPWARD_OPTIONS  any value it already had, then the OPTION=VALUE pairs
- *                     given, in order (separated by ','; the last pair for
- *                     a key wins, so the command line beats the
- *                     environment).
+ *   HEAPWARD_OPTIONS  the launcher's defaults (LA_DEFAULTS: detect_leaks=1,
+ *                     the leak check at exit), then any value it already
+ *                     had, then the OPTION=VALUE pairs given, in order
+ *                     (separated by ','; the last pair for a key wins, so
+ *                     the command line beats the environment, which beats
+ *                     the defaults: --detect_leaks=0 turns the check off).
  * It is a user of the malloc layer, not part of it: it never links
  * libheapward-malloc.so (only the pure option parser, to name a bad option
  * before the program starts) and allocates with the C library's malloc.
@@ -24,9 +26,13 @@
  *   LA2. Nothing is executed unless every option parsed cleanly and the
  *        library exists; each error is one line "heapward: ..." on stderr.
  *   LA3. Exit status: the program's own once it runs (exec replaces the
- *        launcher); 0 for --help, --version and options; 2 for a usage
- *        error, a bad option or a missing library; 127 when PROGRAM is not
- *        found, 126 when it is found but cannot be executed.
+ *        launcher; with the leak check on, the library ends a process that
+ *        leaked or continued past an error with exitcode, 23 by default);
+ *        0 for --help, --version and options; 2 for a usage error, a bad
+ *        option or a missing library; 127 when PROGRAM is not found, 126
+ *        when it is found but cannot be executed.
+ *   LA4. The leak check is on by default (LA_DEFAULTS first in
+ *        HEAPWARD_OPTIONS, so anything later overrides it).
  *
  * Locking: none (single-threaded).
  */
@@ -39,6 +45,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* What `heapward run` turns on unless told otherwise (LA4). */
+#define LA_DEFAULTS "detect_leaks=1"
 
 #ifndef HW_VERSION
 #error "HW_VERSION must be defined (the project version)"
@@ -56,10 +65,12 @@ static const char usage_text[] =
 	"           prepended to LD_PRELOAD) and each --OPTION=VALUE appended to\n"
 	"           HEAPWARD_OPTIONS, e.g.\n"
 	"             heapward run --stats_at_exit=1 -- python3 script.py\n"
+	"           The leak check at exit is on (--detect_leaks=0 turns it off).\n"
 	"  options  lists every option, its default and what it does\n"
 	"\n"
-	"Exit status: PROGRAM's own; 2 for a usage error, a bad option or a\n"
-	"missing library; 127 when PROGRAM is not found, 126 when it cannot run.\n";
+	"Exit status: PROGRAM's own, or 23 (--exitcode) when it leaked or went on\n"
+	"past a heap error; 2 for a usage error, a bad option or a missing\n"
+	"library; 127 when PROGRAM is not found, 126 when it cannot run.\n";
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
@@ -176,9 +187,10 @@ static int run(int argc, char **argv)
 		return 2;
 	}
 	char *preload = joined(lib, ':', getenv("LD_PRELOAD"));
-	char *env_opts = opts ? joined(getenv("HEAPWARD_OPTIONS"), ',', opts) : NULL;
-	if (!preload || (opts && !env_opts) || setenv("LD_PRELOAD", preload, 1) != 0 ||
-	    (env_opts && setenv("HEAPWARD_OPTIONS", env_opts, 1) != 0)) {
+	char *env_opts = joined(LA_DEFAULTS, ',', getenv("HEAPWARD_OPTIONS"));
+	char *all_opts = env_opts && opts ? joined(env_opts, ',', opts) : env_opts;
+	if (!preload || !all_opts || setenv("LD_PRELOAD", preload, 1) != 0 ||
+	    setenv("HEAPWARD_OPTIONS", all_opts, 1) != 0) {
 		fputs("heapward: out of memory\n", stderr);
 		return 2;
 	}

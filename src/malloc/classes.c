@@ -66,6 +66,9 @@ void hw_mc_classes_init(void)
 		/* The record: header, state per slot (MC4), kind per slot (MC8). */
 		size_t rec = sizeof(mc_span) + (size_t)k->nobjs * (sizeof(uint16_t) + 1);
 		k->rec_bytes = (uint32_t)hw_align_up(rec, 64);
+		/* MC9: a debug record per slot after the kinds. */
+		rec = mc_dbg_offset(k->nobjs) + (size_t)k->nobjs * sizeof(mc_dbg_obj);
+		k->rec_bytes_dbg = (uint32_t)hw_align_up(rec, 64);
 		/* CL2 at each slot's edges. */
 		for (size_t i = 0; i < k->nobjs; i++) {
 			size_t lo = i * k->size, hi = lo + k->size - 1;

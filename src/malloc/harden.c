@@ -21,6 +21,8 @@
  *        ("free" is the operation: "realloc" or "malloc_usable_size" for
  *        those calls). It names the address and, when there is one, the
  *        object's bounds [start, end) and size.
+ *        In debug mode (debug.h) the line is followed by a report in the
+ *        sanitizers' layout with the stacks (debug_report.c).
  *   HD2. After a report the process aborts, unless mc_cfg.abort_on_error is
  *        false; then the caller goes on as its contract says (the bad free
  *        is ignored) and mc_errors counts the report.
@@ -33,6 +35,8 @@
  * Locking: none (reports may interleave with other threads' output).
  */
 #include "malloc_internal.h"
+
+#include "debug.h"
 
 uint64_t mc_errors;
 
@@ -112,6 +116,7 @@ void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s, siz
 {
 	uintptr_t lo = 0, len = 0;
 	bool live = false;
+	char where[256] = "";
 	if (s && s->kind == MC_SPAN_SMALL && idx < s->nobjs) {
 		lo = s->start + (uintptr_t)idx * s->size;
 		uint16_t st = s->state[idx];
@@ -149,9 +154,9 @@ void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s, siz
 		char path[160];
 		bool rw = false;
 		hw_addr_kind k = hw_platform_describe(p, path, sizeof path, &rw);
-		hw_report_write("heapward: invalid %s of %p: not heap memory: %s%s%s\n", op, p,
-				foreign_what(k, rw), k == HW_ADDR_MODULE ? " " : "",
-				k == HW_ADDR_MODULE ? path : "");
+		hw_report_format(where, sizeof where, "%s%s%s", foreign_what(k, rw),
+				 k == HW_ADDR_MODULE ? " " : "", k == HW_ADDR_MODULE ? path : "");
+		hw_report_write("heapward: invalid %s of %p: not heap memory: %s\n", op, p, where);
 		break;
 	}
 	case MC_BAD_FREED_MEMORY:
@@ -167,6 +172,8 @@ void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s, siz
 	default:
 		break;
 	}
+	if (hw_mc_debug_on())
+		hw_mc_report_misuse(what, op, p, s, idx, at, where);
 	finish();
 }
 

@@ -16,7 +16,9 @@
  *   KD1. Only a live object's start is checked; any other pointer (NULL,
  *        foreign, interior, freed) passes here untouched and meets the
  *        free's or realloc's own checks (MA3), which report it.
- *   KD2. A mismatch is reported once, in one of the two fixed forms above,
+ *   KD2. A mismatch is reported once, in one of the two fixed forms above
+ *        (followed, in debug mode, by the sanitizer-layout report with the
+ *        object's allocation stack),
  *        counts as an error (hw_malloc_stats.errors) and aborts unless the
  *        layer continues on errors; the object then stays live and its kind
  *        unchanged.
@@ -26,6 +28,8 @@
  * already orders after the allocation (as for the page map, MC3).
  */
 #include "malloc_internal.h"
+
+#include "debug.h"
 
 static const char *const made_by[MC_KIND_COUNT] = {
 	"malloc",
@@ -91,6 +95,9 @@ bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const cha
 		hw_report_write("heapward: new-delete size mismatch: %s of %p with size %zu (a "
 				"%zu-byte object allocated by %s)\n",
 				op, p, size, len, made_by[have]);
+	if (hw_mc_debug_on())
+		hw_mc_report_mismatch(p, s, idx, have == kind, size,
+				      have < MC_KIND_COUNT ? made_by[have] : "?", op);
 	__atomic_fetch_add(&mc_errors, 1, __ATOMIC_RELAXED);
 	if (mc_cfg.abort_on_error)
 		hw_process_abort();

@@ -3,7 +3,8 @@
  *
  * Owns: hw_malloc, hw_free, hw_calloc, hw_realloc, hw_reallocarray,
  * hw_posix_memalign, hw_aligned_alloc, hw_memalign, hw_valloc, hw_pvalloc,
- * hw_malloc_usable_size, hw_malloc_trim and hw_malloc_stats_get; the
+ * hw_malloc_usable_size, hw_malloc_trim, hw_malloc_stats_get and
+ * hw_malloc_leak_check (debug_leak.c does the work); the
  * layer's one-time set-up (class tables, the private heap and its window,
  * the page map's top array, the thread-exit key, the fork hooks, the
  * background scavenger); HEAPWARD_OPTIONS applied to the layer (mc_cfg)
@@ -88,6 +89,7 @@
  */
 #include "malloc_internal.h"
 
+#include "debug.h"
 #include "env.h"
 #include "inspect.h"
 #include "options.h"
@@ -96,6 +98,20 @@
 #include <string.h>
 
 #define MA_NOINLINE __attribute__((noinline))
+/* The two fast paths keep no frame pointer (the build keeps them
+ * everywhere else, for the debug mode's stack walk): with one, gcc gives
+ * hw_free's fast path a frame set-up it otherwise shrink-wraps away (four
+ * more instructions per free, callgrind; without it, one more than a build
+ * without the flag, since gcc still leaves the register unused). They reach their slow paths by
+ * tail calls (asked for here, since -O1 makes none), so a slow path's own
+ * frame record holds the program's return address and the walk loses no
+ * frame of the program's. Not at -O0, which makes no tail call; clang has
+ * no per-function form and keeps the frame pointer here too. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
+#define MA_FAST __attribute__((optimize("omit-frame-pointer", "optimize-sibling-calls")))
+#else
+#define MA_FAST
+#endif
 
 /* mc_cfg's initial values (hw_mc_reset puts them back). */
 #define MA_CONFIG_DEFAULTS                                                      \
@@ -127,17 +143,23 @@ static void fork_prepare(void)
 	hw_mutex_lock(&init_lock);
 	hw_mc_cache_lock();
 	hw_mc_span_lock_all();
+	hw_mc_debug_lock();
 }
 
 static void fork_parent(void)
 {
+	hw_mc_debug_unlock();
 	hw_mc_span_unlock_all();
 	hw_mc_cache_unlock();
 	hw_mutex_unlock(&init_lock);
 }
 
+void hw_mc_lock_all(void) { fork_prepare(); }
+void hw_mc_unlock_all(void) { fork_parent(); }
+
 static void fork_child(void)
 {
+	hw_mc_debug_unlock();
 	hw_mc_span_unlock_all();
 	hw_mc_cache_unlock();
 	if (mc_cfg.background_scavenger)
@@ -156,8 +178,10 @@ static void apply_options(const hw_options *o)
 		mc_cfg.fill_on_free = o->fill_on_free;
 	mc_cfg.stats_at_exit = mc_cfg.stats_at_exit || o->stats_at_exit;
 	mc_cfg.verbosity = o->verbosity;
+	mc_cfg.exitcode = o->exitcode;
 	mc_slow_only = mc_cfg.fill_on_alloc != HW_OPTIONS_OFF ||
 		       mc_cfg.fill_on_free != HW_OPTIONS_OFF;
+	hw_mc_debug_configure(o); /* DM1: may set mc_slow_only */
 }
 
 /* help=1 (once per process) and verbosity >= 1: the options in effect. */
@@ -236,6 +260,7 @@ static bool init_locked(void)
 	mc_g.ntop = ntop;
 	if (hw_mc_cache_init() != 0)
 		goto fail_top;
+	hw_mc_debug_start(&o);
 	if (!hooks_registered) {
 		/* Registered after the heap's own hooks, so ours prepare first
 		 * (MA4): this layer's locks come before the heap's. */
@@ -314,6 +339,7 @@ static void late_options(void)
 		mc_tls = mc_slow_only ? NULL : mc_tls_cache;
 	if (o.memory_limit)
 		(void)hw_heap_set_memory_limit(mc_g.heap, o.memory_limit);
+	hw_mc_debug_start(&o);
 	if (mc_cfg.background_scavenger)
 		start_scavenger();
 	announce(&o, true);
@@ -469,10 +495,12 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 	} else if (mc_cfg.fill_on_alloc != HW_OPTIONS_OFF) {
 		memset(p, mc_cfg.fill_on_alloc, n);
 	}
+	if (HW_UNLIKELY(hw_mc_debug_on()))
+		hw_mc_debug_alloc(p);
 	return p;
 }
 
-void *hw_malloc(size_t n)
+MA_FAST void *hw_malloc(size_t n)
 {
 	mc_cache *tc = mc_tls;
 	if (HW_LIKELY(tc != NULL && n <= MC_SMALL_MAX)) {
@@ -512,6 +540,8 @@ static void free_other(void *p, mc_span *s)
 	if (mc_cfg.fill_on_free != HW_OPTIONS_OFF)
 		memset(p, mc_cfg.fill_on_free, s->req);
 	int saved = errno;
+	if (HW_UNLIKELY(hw_mc_debug_on()))
+		hw_mc_debug_free(p, s, 0);
 	hw_mc_large_free(s);
 	errno = saved;
 }
@@ -537,12 +567,16 @@ static MA_NOINLINE void free_flush(mc_cache *tc, unsigned c, mc_slot e)
 #define MA_ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* The end of a free of slot p of s, whose state entry is st, once MA3's
- * checks are done: the fill (unless HW_OPTIONS_OFF: the whole slot, which
- * is why it comes after the canary check), state 0, and the slot into tc's
- * bin (through free_flush when the bin is full). */
+ * checks are done: the free's stack in debug mode (dbg: the fast path
+ * passes a constant false, so it has no such code), the fill (unless
+ * HW_OPTIONS_OFF: the whole slot, which is why it comes after the canary
+ * check), state 0, and the slot into tc's bin (through free_flush when the
+ * bin is full). */
 static MA_ALWAYS_INLINE void free_finish(mc_cache *tc, void *p, mc_span *s, uint16_t *st,
-					 int fill)
+					 int fill, bool dbg)
 {
+	if (dbg)
+		hw_mc_debug_free(p, s, (size_t)(st - s->state));
 	if (fill != HW_OPTIONS_OFF)
 		memset(p, fill, s->size);
 	*st = 0;
@@ -565,18 +599,18 @@ static MA_NOINLINE HW_COLD void free_bad(int what, void *p, mc_span *s, size_t i
 /* An overwritten canary: the report, then (if the layer continues) the
  * free goes on. */
 static MA_NOINLINE HW_COLD void free_overflow(mc_cache *tc, void *p, mc_span *s, size_t idx,
-					      int fill)
+					      int fill, bool dbg)
 {
 	uint16_t *st = &s->state[idx];
 	const unsigned char *end = (unsigned char *)p + s->size - (*st - 1u);
 	hw_mc_misuse(MC_BAD_OVERFLOW, "free", p, s, idx, hw_mc_canary_find(end, *st - 1u));
-	free_finish(tc, p, s, st, fill);
+	free_finish(tc, p, s, st, fill, dbg);
 }
 
 /* MA3 for p in small span s, then free_finish. Every exit but the common
  * one is a call to a cold function, so the common one needs no saved
  * registers. */
-static MA_ALWAYS_INLINE void free_small(mc_cache *tc, void *p, mc_span *s, int fill)
+static MA_ALWAYS_INLINE void free_small(mc_cache *tc, void *p, mc_span *s, int fill, bool dbg)
 {
 	uintptr_t off = (uintptr_t)p - s->start;
 	size_t idx = mc_slot_index(s, off);
@@ -594,10 +628,10 @@ static MA_ALWAYS_INLINE void free_small(mc_cache *tc, void *p, mc_span *s, int f
 	const unsigned char *end =
 		v > 1 ? (const unsigned char *)p + s->size - (v - 1) : mc_canary.b;
 	if (HW_UNLIKELY(mc_canary_bad(end))) {
-		free_overflow(tc, p, s, idx, fill);
+		free_overflow(tc, p, s, idx, fill, dbg);
 		return;
 	}
-	free_finish(tc, p, s, st, fill);
+	free_finish(tc, p, s, st, fill, dbg);
 }
 
 /* Everything hw_free's fast path does not handle: NULL, a thread without a
@@ -624,16 +658,16 @@ static MA_NOINLINE HW_COLD void free_slow(void *p)
 		free_other(p, s);
 		return;
 	}
-	free_small(tc, p, s, mc_cfg.fill_on_free);
+	free_small(tc, p, s, mc_cfg.fill_on_free, hw_mc_debug_on());
 }
 
-void hw_free(void *p)
+MA_FAST void hw_free(void *p)
 {
 	mc_cache *tc = mc_tls;
 	mc_span *s;
 	if (HW_LIKELY(tc != NULL) && HW_LIKELY((s = mc_span_of((uintptr_t)p)) != NULL) &&
 	    HW_LIKELY(s->kind == MC_SPAN_SMALL)) {
-		free_small(tc, p, s, HW_OPTIONS_OFF);
+		free_small(tc, p, s, HW_OPTIONS_OFF, false);
 		return;
 	}
 	free_slow(p);
@@ -678,7 +712,7 @@ static mc_span *live_object(void *p, const char *op, size_t *idx, bool check_can
 		unsigned st = s->state[i];
 		if (st == 0) {
 			/* A realloc or size query of a freed object. */
-			hw_mc_misuse(MC_BAD_FREED_MEMORY, op, p, NULL, 0, NULL);
+			hw_mc_misuse(MC_BAD_FREED_MEMORY, op, p, s, i, NULL);
 			return NULL;
 		}
 		slack = st - 1;
@@ -742,6 +776,8 @@ void *hw_realloc(void *p, size_t n)
 	if (s->kind == MC_SPAN_SMALL) {
 		if (n <= MC_SMALL_MAX && mc_class_of(n) == s->cls) {
 			mark_resized(s, p, n);
+			if (HW_UNLIKELY(hw_mc_debug_on()))
+				hw_mc_debug_alloc(p);
 			return p;
 		}
 	} else if (n > MC_SMALL_MAX) {
@@ -753,6 +789,8 @@ void *hw_realloc(void *p, size_t n)
 			 * the np the new size needs (MC6). */
 			s->req = n;
 			hw_mc_canary_write((unsigned char *)p + n, (size_t)s->npages * MC_PAGE - n);
+			if (HW_UNLIKELY(hw_mc_debug_on()))
+				hw_mc_debug_alloc(p);
 			return p;
 		}
 	}
@@ -899,6 +937,7 @@ void hw_malloc_stats_get(hw_malloc_stats *out)
 	out->meta_bytes = ss.meta_bytes;
 	out->thread_caches = __atomic_load_n(&mc_threads_live, __ATOMIC_RELAXED);
 	out->errors = __atomic_load_n(&mc_errors, __ATOMIC_RELAXED);
+	hw_mc_depot_stats(&out->stacks, &out->stack_bytes, &out->stacks_dropped);
 	hw_heap_stats hs;
 	hw_heap_stats_get(mc_g.heap, &hs);
 	out->heap_mapped = hs.mapped;
@@ -906,6 +945,8 @@ void hw_malloc_stats_get(hw_malloc_stats *out)
 	out->heap_released = hs.released;
 	out->heap_ready = hs.ready;
 }
+
+size_t hw_malloc_leak_check(void) { return hw_mc_leak_check(); }
 
 /* stats_at_exit: the layer's and its heap's statistics, formatted on the
  * stack (hw_report_write: no allocation), when the process exits. A

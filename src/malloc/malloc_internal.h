@@ -58,10 +58,23 @@
  *        (kind.c). hw_malloc and hw_free neither read nor write it, so the
  *        prefixed API costs nothing for it; the one caller that sets kinds
  *        (the override library's operator new) frees through the check.
+ *   MC9. In debug mode (debug.h), every span record made while it is on
+ *        has dbg set and one mc_dbg_obj per slot (one for a large object)
+ *        after its kind bytes: its size class's rec_bytes_dbg instead of
+ *        rec_bytes (a large record: one mc_dbg_obj after the header), and
+ *        it is freed with the size it was made with. An allocation writes
+ *        alloc_* and zeroes free_*; a free that passed MA3's checks writes
+ *        free_* before the slot can be handed out again. So a free slot's record
+ *        says who allocated and freed it last, and a live object's
+ *        free_stack is 0, except while the leak check (debug_leak.c) has
+ *        the world stopped and uses it as its mark. Records made while the
+ *        mode was off (it can start late, MA5) have dbg 0 and none.
  *
  * Locking. Lock order, outermost first:
  *   init lock -> cache lock -> class locks (ascending; 32 of them, class c
  *   uses lock c % 32, and no path holds two) -> meta lock
+ *   -> the debug mode's report lock -> its depot lock (debug.h: leaves,
+ *   nothing else is taken under either)
  *   -> the heap's locks (registry, scav_lock, lock: src/registry.c R2).
  * The cache lock (cache.c's recycled records) is never held while another
  * is taken; it has its place in the order for the fork hooks.
@@ -97,13 +110,14 @@
 #define MC_MAX_REQUEST (SIZE_MAX / 4)
 
 typedef struct mc_class {
-	uint32_t size;      /* slot bytes */
-	uint32_t magic;     /* slot index = (offset * magic) >> 32 (exact in a span) */
-	uint16_t npages;    /* heap pages per span */
-	uint16_t nobjs;     /* slots per span */
-	uint16_t batch;     /* slots moved per refill or flush of a thread cache */
-	uint16_t cap;       /* slots a thread cache holds at most */
-	uint32_t rec_bytes; /* span record size (header, state and kind arrays) */
+	uint32_t size;          /* slot bytes */
+	uint32_t magic;         /* slot index = (offset * magic) >> 32 (exact in a span) */
+	uint16_t npages;        /* heap pages per span */
+	uint16_t nobjs;         /* slots per span */
+	uint16_t batch;         /* slots moved per refill or flush of a thread cache */
+	uint16_t cap;           /* slots a thread cache holds at most */
+	uint32_t rec_bytes;     /* span record size (header, state and kind arrays) */
+	uint32_t rec_bytes_dbg; /* the same with debug records (MC9) */
 } mc_class;
 
 extern mc_class mc_classes[MC_NCLASSES];
@@ -146,7 +160,9 @@ typedef struct mc_span {
 	struct mc_span *next, *prev;
 	bool partial;
 	uint8_t okind; /* large: the object's MC_KIND_* (MC8) */
-	/* MC4, one per slot (small spans only); then nobjs kind bytes (MC8). */
+	uint8_t dbg;   /* the record holds debug records (MC9) */
+	/* MC4, one per slot (small spans only); then nobjs kind bytes (MC8);
+	 * then, with dbg, one mc_dbg_obj per slot (one for a large object). */
 	uint16_t state[];
 } mc_span;
 
@@ -154,6 +170,30 @@ typedef struct mc_span {
 static inline uint8_t *mc_span_kinds(mc_span *s)
 {
 	return (uint8_t *)&s->state[s->nobjs];
+}
+
+/* MC9: what the debug mode keeps per object: the stack depot ids of its
+ * last allocation and free (0: none recorded), and the numbers of the
+ * threads that made them (saturating at UINT16_MAX). */
+typedef struct mc_dbg_obj {
+	uint32_t alloc_stack;
+	uint32_t free_stack; /* a live object's: 0, or the leak check's mark */
+	uint16_t alloc_tid, free_tid;
+} mc_dbg_obj;
+
+/* Where a record of nobjs slots (0 for a large object) keeps its debug
+ * records, in bytes from its start. */
+static inline size_t mc_dbg_offset(size_t nobjs)
+{
+	return hw_align_up(offsetof(mc_span, state) + nobjs * (sizeof(uint16_t) + 1),
+			   _Alignof(mc_dbg_obj));
+}
+
+/* MC9: s's debug records (s->dbg must be set): one per slot, or one for a
+ * large object. */
+static inline mc_dbg_obj *mc_span_dbg(const mc_span *s)
+{
+	return (mc_dbg_obj *)((char *)s + mc_dbg_offset(s->nobjs));
 }
 
 /* Global state, written once at init (before the ready flag is published)
@@ -194,6 +234,7 @@ static inline size_t mc_slot_index(const mc_span *s, uintptr_t off)
  * directly or start the layer from an options string. */
 typedef struct mc_config {
 	bool abort_on_error;       /* misuse: report, then abort (else continue) */
+	unsigned exitcode;         /* exit status after errors or leaks (0: keep) */
 	bool background_scavenger; /* start the heap's scavenger at init */
 	int fill_on_alloc;         /* a byte, or HW_OPTIONS_OFF */
 	int fill_on_free;          /* a byte, or HW_OPTIONS_OFF */

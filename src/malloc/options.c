@@ -109,12 +109,24 @@ static const opt table[] = {
 	 "Seed of guard sampling and guard_side=random (0: from the clock at start-up)."
 	 COMING},
 	{"log_path", K_PATH, AT(log_path, char *), 0, 0, 0, NULL,
-	 "Write reports to the file log_path.PID instead of standard error." COMING},
+	 "Write reports to the file log_path.PID instead of standard error (empty: "
+	 "standard error)."},
 	{"detect_leaks", K_BOOL, AT(detect_leaks, bool), 0, 1, 0, NULL,
-	 "Report objects no longer reachable at exit." COMING},
+	 "Report objects no longer reachable at exit (turns debug on)."},
+	{"leaks", K_BOOL, AT(detect_leaks, bool), 0, 1, 0, NULL,
+	 "The same as detect_leaks."},
 	{"exitcode", K_UINT, AT(exitcode, unsigned), 0, 255, 23, NULL,
 	 "Exit status of a process that continued past an error or leaked (0: keep the "
-	 "program's)." COMING},
+	 "program's)."},
+	{"debug", K_BOOL, AT(debug, bool), 0, 1, 0, NULL,
+	 "Record each object's allocation and free stacks and print reports in the "
+	 "sanitizers' layout (every call takes the slow paths)."},
+	{"stack_depth", K_UINT, AT(stack_depth, unsigned), 0, 64, 30, NULL,
+	 "Frames recorded per stack in debug mode (0: none)."},
+	{"symbolize", K_BOOL, AT(symbolize, bool), 0, 1, 1, NULL,
+	 "Name functions, files and lines in reports (0: module+offset only)."},
+	{"symbolizer_path", K_PATH, AT(symbolizer_path, char *), 0, 0, 0, NULL,
+	 "The symbolizer to run (empty: llvm-symbolizer, else addr2line, from PATH)."},
 };
 /* clang-format on */
 
@@ -122,7 +134,8 @@ static const opt table[] = {
 
 _Static_assert(offsetof(hw_options, guard_sample) > offsetof(hw_options, guard),
 	       "guard_sample is the guard option's second field");
-_Static_assert(sizeof((hw_options *)0)->log_path == HW_OPTIONS_VALUE_MAX + 1,
+_Static_assert(sizeof((hw_options *)0)->log_path == HW_OPTIONS_VALUE_MAX + 1 &&
+		       sizeof((hw_options *)0)->symbolizer_path == HW_OPTIONS_VALUE_MAX + 1,
 	       "a path option holds the longest value");
 
 /* ---- fields ---- */
@@ -539,8 +552,7 @@ static size_t describe(const opt *t, char *buf, size_t len)
 		return hw_report_format(buf, len, "none, all or sample:N with N from 1 to %llu",
 					hi);
 	case K_PATH:
-		return hw_report_format(buf, len,
-					"a path of at most %d bytes (empty: standard error)",
+		return hw_report_format(buf, len, "a path of at most %d bytes, or empty",
 					HW_OPTIONS_VALUE_MAX);
 	}
 	return hw_report_format(buf, len, "?");

@@ -95,8 +95,12 @@ typedef struct hw_options {
 	size_t quarantine_bytes;
 	uint64_t seed;                           /* 0 = from the clock at start-up */
 	char log_path[HW_OPTIONS_VALUE_MAX + 1]; /* "" = stderr */
-	bool detect_leaks;
+	bool detect_leaks;                       /* also the key "leaks" */
 	unsigned exitcode;
+	bool debug;           /* stacks and sanitizer-layout reports */
+	unsigned stack_depth; /* frames recorded per stack */
+	bool symbolize;
+	char symbolizer_path[HW_OPTIONS_VALUE_MAX + 1]; /* "" = search PATH */
 } hw_options;
 
 /* Receives one warning line (OP3); arg is the caller's. */

@@ -5,7 +5,7 @@
  * entries (MC3), each class's partial list and the spans' free lists (MC5),
  * and large objects' runs.
  *
- * Invariants (malloc_internal.h MC3 to MC5, and):
+ * Invariants (malloc_internal.h MC3 to MC5, MC9's record sizes, and):
  *   SP1. Metadata is type-stable: a record, once a span record, is only ever
  *        reused as a span record of a size at least as large, so a racing
  *        lookup through a stale page-map entry reads a span record, never
@@ -25,6 +25,7 @@
  */
 #include "malloc_internal.h"
 
+#include "debug.h"
 #include "inspect.h"
 
 #include <errno.h>
@@ -149,18 +150,32 @@ static int map_set(uintptr_t start, size_t npages, mc_span *s)
 	return 0;
 }
 
+/* MC9: a record's size, with or without debug records. */
+static size_t small_rec_bytes(const mc_class *k, bool dbg)
+{
+	return dbg ? k->rec_bytes_dbg : k->rec_bytes;
+}
+
+static size_t large_rec_bytes(bool dbg)
+{
+	return dbg ? mc_dbg_offset(0) + sizeof(mc_dbg_obj) : sizeof(mc_span);
+}
+
 static mc_span *span_new(unsigned c)
 {
 	const mc_class *k = &mc_classes[c];
 	void *run = hw_heap_alloc_aligned(mc_g.heap, k->npages, 0, NULL);
 	if (!run)
 		return NULL;
-	mc_span *s = hw_mc_meta_alloc(k->rec_bytes);
+	bool dbg = hw_mc_debug_on();
+	size_t rec = small_rec_bytes(k, dbg);
+	mc_span *s = hw_mc_meta_alloc(rec);
 	if (!s) {
 		hw_heap_free(mc_g.heap, run, k->npages);
 		return NULL;
 	}
-	memset(s, 0, k->rec_bytes);
+	memset(s, 0, rec);
+	s->dbg = dbg;
 	s->start = (uintptr_t)run;
 	s->npages = k->npages;
 	s->kind = MC_SPAN_SMALL;
@@ -169,7 +184,7 @@ static mc_span *span_new(unsigned c)
 	s->size = k->size;
 	s->magic = k->magic;
 	if (map_set(s->start, s->npages, s) != 0) {
-		hw_mc_meta_free(s, k->rec_bytes);
+		hw_mc_meta_free(s, rec);
 		hw_heap_free(mc_g.heap, run, k->npages);
 		return NULL;
 	}
@@ -186,7 +201,7 @@ static void span_release(mc_span *s)
 	centrals[s->cls].spans--;
 	/* Never ENOMEM: the leaves exist. */
 	(void)map_set(start, np, &mc_freed_span);
-	hw_mc_meta_free(s, k->rec_bytes);
+	hw_mc_meta_free(s, small_rec_bytes(k, s->dbg));
 	hw_heap_free(mc_g.heap, (void *)start, np);
 }
 
@@ -290,19 +305,22 @@ void *hw_mc_large_alloc(size_t n, size_t align, bool *zeroed)
 	void *run = hw_heap_alloc_aligned(mc_g.heap, np, align, zeroed);
 	if (!run)
 		return NULL;
-	mc_span *s = hw_mc_meta_alloc(sizeof(mc_span));
+	bool dbg = hw_mc_debug_on();
+	size_t rec = large_rec_bytes(dbg);
+	mc_span *s = hw_mc_meta_alloc(rec);
 	if (!s) {
 		hw_heap_free(mc_g.heap, run, np);
 		errno = ENOMEM;
 		return NULL;
 	}
-	memset(s, 0, sizeof *s);
+	memset(s, 0, rec);
+	s->dbg = dbg;
 	s->start = (uintptr_t)run;
 	s->npages = (uint32_t)np;
 	s->kind = MC_SPAN_LARGE;
 	s->req = n;
 	if (map_set(s->start, np, s) != 0) {
-		hw_mc_meta_free(s, sizeof(mc_span));
+		hw_mc_meta_free(s, rec);
 		hw_heap_free(mc_g.heap, run, np);
 		errno = ENOMEM;
 		return NULL;
@@ -319,7 +337,7 @@ void hw_mc_large_free(mc_span *s)
 	uintptr_t start = s->start;
 	size_t np = s->npages;
 	(void)map_set(start, np, &mc_freed_span);
-	hw_mc_meta_free(s, sizeof(mc_span));
+	hw_mc_meta_free(s, large_rec_bytes(s->dbg));
 	hw_mutex_lock(&meta_lock);
 	large_objects--;
 	large_bytes -= np * MC_PAGE;

@@ -116,6 +116,10 @@ static void test_defaults(void)
 	EXPECT(o.log_path[0] == '\0');
 	EXPECT(o.detect_leaks == false);
 	EXPECT(o.exitcode == 23);
+	EXPECT(o.debug == false);
+	EXPECT(o.stack_depth == 30);
+	EXPECT(o.symbolize == true);
+	EXPECT(o.symbolizer_path[0] == '\0');
 	/* Every byte is defined, padding included: two fills agree. */
 	hw_options a, b;
 	memset(&a, 0x00, sizeof a);
@@ -130,7 +134,8 @@ static void test_defaults(void)
 			   "scavenger_cpu_percent=1:help=0:verbosity=0:guard=none:guard_min=0:"
 			   "guard_max=0:guard_side=right:guard_align=16:guard_budget_bytes=8g:"
 			   "guard_budget_count=1048576:quarantine_bytes=256m:seed=0:log_path=:"
-			   "detect_leaks=0:exitcode=23") == 0,
+			   "detect_leaks=0:leaks=0:exitcode=23:debug=0:stack_depth=30:symbolize=1:"
+			   "symbolizer_path=") == 0,
 	       "%s", buf);
 }
 
@@ -142,7 +147,7 @@ static void test_every_key(void)
 		"help=1:verbosity=2:guard=sample:1000:guard_min=1:guard_max=4k:guard_side=left:"
 		"guard_align=1:guard_budget_bytes=1g:guard_budget_count=500:"
 		"quarantine_bytes=0x100000:seed=42:log_path=/tmp/hw log:detect_leaks=yes:"
-		"exitcode=99");
+		"exitcode=99:debug=on:stack_depth=64:symbolize=0:symbolizer_path=/opt/a2l");
 	EXPECT(o.fill_on_alloc == 0xbe);
 	EXPECT(o.fill_on_free == 7);
 	EXPECT(o.abort_on_error == false);
@@ -165,13 +170,21 @@ static void test_every_key(void)
 	EXPECT(strcmp(o.log_path, "/tmp/hw log") == 0, "%s", o.log_path);
 	EXPECT(o.detect_leaks == true);
 	EXPECT(o.exitcode == 99);
+	EXPECT(o.debug == true);
+	EXPECT(o.stack_depth == 64);
+	EXPECT(o.symbolize == false);
+	EXPECT(strcmp(o.symbolizer_path, "/opt/a2l") == 0, "%s", o.symbolizer_path);
+	/* leaks is detect_leaks under its other name. */
+	EXPECT(parse_clean("leaks=1").detect_leaks == true);
+	EXPECT(parse_clean("detect_leaks=1:leaks=0").detect_leaks == false);
 	/* The table has exactly these keys, in this order. */
 	static const char *const keys[] = {
 		"fill_on_alloc", "fill_on_free", "abort_on_error", "stats_at_exit",
 		"memory_limit", "scavenger", "retain_percent", "scavenger_cpu_percent", "help",
 		"verbosity", "guard", "guard_min", "guard_max", "guard_side", "guard_align",
 		"guard_budget_bytes", "guard_budget_count", "quarantine_bytes", "seed",
-		"log_path", "detect_leaks", "exitcode"};
+		"log_path", "detect_leaks", "leaks", "exitcode", "debug", "stack_depth",
+		"symbolize", "symbolizer_path"};
 	size_t n = sizeof keys / sizeof keys[0];
 	REQUIRE(hw_options_count() == n, "%zu keys", hw_options_count());
 	for (size_t i = 0; i < n; i++)
@@ -386,8 +399,8 @@ static void test_paths(void)
 	size_t wl = strlen(want);
 	memset(want + wl, 'q', HW_OPTIONS_QUOTE_MAX);
 	want[wl + HW_OPTIONS_QUOTE_MAX] = '\0';
-	strcat(want, "...' for log_path: expected a path of at most 255 bytes (empty: standard "
-		     "error) (kept '')");
+	strcat(want, "...' for log_path: expected a path of at most 255 bytes, or empty (kept "
+		     "'')");
 	expect_warning(s, want);
 	/* The kept path is quoted like the bad value. */
 	seen w;

@@ -19,14 +19,32 @@
 #        library's destructor writes, and only after the program allocated
 #        from heapward (without the library, or with glibc serving the
 #        program, the line is missing or its heap is empty).
+#   PL4. The launcher's leak check is on. With --leaks=none (the default)
+#        the run must print no leak report (and exit 0, PL2: a leak would
+#        make it exit 23). With --leaks=reported, for a program that does
+#        leak at exit (tests/preload/CMakeLists.txt says which and what
+#        LeakSanitizer reports for it), the run gets --exitcode=0 (so a
+#        process that leaks keeps its status and its parent goes on) and
+#        its error output must hold a leak report that ends in heapward's
+#        SUMMARY line.
 #
-# Usage: bash run_preload.sh LAUNCHER PROGRAM PACKAGE -- COMMAND [ARG ...]
+# Usage: bash run_preload.sh LAUNCHER PROGRAM PACKAGE [--leaks=none|reported]
+#          -- COMMAND [ARG ...]
 #   PROGRAM is the program under test, whose absence skips the test
 #   (COMMAND may reach it through env, bash, ...).
 set -euo pipefail
 launcher=$1 prog=$2 package=$3
 shift 3
+leaks=none
+case "$1" in
+--leaks=none | --leaks=reported)
+	leaks=${1#--leaks=}
+	shift
+	;;
+esac
 [ "$1" = "--" ] && shift
+extra=()
+[ "$leaks" = reported ] && extra=(--exitcode=0)
 if ! command -v "$prog" >/dev/null 2>&1; then
 	echo "SKIP: $prog is not installed (Debian package $package; bash ci/deps.sh installs it)"
 	exit 77
@@ -43,7 +61,7 @@ if [ $rc -ne 0 ]; then
 	exit 1
 fi
 rc=0
-env -u LD_PRELOAD -u HEAPWARD_OPTIONS "$launcher" run --stats_at_exit=1 -- "$@" \
+env -u LD_PRELOAD -u HEAPWARD_OPTIONS "$launcher" run --stats_at_exit=1 "${extra[@]}" -- "$@" \
 	>"$tmp/heapward.out" 2>"$tmp/heapward.err" || rc=$?
 if [ $rc -ne 0 ]; then
 	tail -n 20 "$tmp/heapward.err" >&2
@@ -60,5 +78,17 @@ if ! grep -Eq '^heapward: stats at exit: heap mapped [0-9]+, in use [1-9]' "$tmp
 	echo "FAIL: no heapward stats line with memory in use: the library was not loaded or not used"
 	exit 1
 fi
+leak_summary='^SUMMARY: heapward: [0-9]+ byte\(s\) leaked in [0-9]+ allocation\(s\)\.$'
+if [ "$leaks" = none ] && grep -q 'ERROR: heapward: detected memory leaks' "$tmp/heapward.err"; then
+	grep -A 12 'detected memory leaks' "$tmp/heapward.err" | head -n 40 >&2
+	echo "FAIL: $* leaked under heapward (a false report unless it really leaks)"
+	exit 1
+fi
+if [ "$leaks" = reported ] && ! grep -Eq "$leak_summary" "$tmp/heapward.err"; then
+	tail -n 20 "$tmp/heapward.err" >&2
+	echo "FAIL: $* should report its leaks at exit, and no leak report was printed"
+	exit 1
+fi
 echo "PASS: $prog: $(wc -c <"$tmp/plain.out") bytes of output, the same under heapward"
+grep -E "$leak_summary" "$tmp/heapward.err" | sed 's/^/leak report: /' || true
 grep -E '^heapward: stats at exit' "$tmp/heapward.err" | tail -n 1

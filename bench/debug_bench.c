@@ -1,0 +1,146 @@
+/* debug_bench.c: what the debug mode costs per malloc+free pair, against
+ * the layer without it, in the same run.
+ *
+ * Owns: three configurations of the malloc layer, each started fresh in a
+ * child process (hw_mc_start takes effect once per process), interleaved
+ * rep by rep (bench.h BH3):
+ *   off     the defaults: the fast paths
+ *   slow    debug=1:stack_depth=0: every call on the slow paths and
+ *           through the hooks, no stack recorded
+ *   debug   debug=1 (stack_depth=30): the same plus a stack captured at
+ *           each malloc and each free (frame-pointer walk, depot lookup)
+ * Each runs pairs of hw_malloc then hw_free, sizes 16-512 B from a seeded
+ * stream, from the bottom of a chain of `depth` nested calls (4 and 24),
+ * since a walk's cost grows with the frames it crosses (up to the 30
+ * kept). Reported: ns per pair (median of BENCH_REPS), each ratio to off,
+ * and debug - slow, the two captures of a pair.
+ *
+ * Invariants:
+ *   DB1. Every object's first byte is written (bench's MB1), every pair
+ *        comes from the same call site (one stack in the depot after the
+ *        first pair: the common case of a loop), and each configuration's
+ *        child is a fresh process whose first call starts the layer.
+ *
+ * Usage: debug_bench [--pairs N]
+ * Locking: none; one thread per child.
+ */
+#include "bench.h"
+#include "heapward.h"
+#include "malloc_internal.h"
+
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NSIZES 4096
+
+static size_t sizes[NSIZES];
+static uint64_t pairs = 1000000;
+static volatile unsigned char sink;
+
+static const char *const configs[] = {"scavenger=0", "scavenger=0:debug=1:stack_depth=0",
+				      "scavenger=0:debug=1"};
+static const char *const names[] = {"off", "slow", "debug"};
+#define NCONFIGS 3
+
+__attribute__((noinline)) static void pairs_at(unsigned depth)
+{
+	if (depth > 1) {
+		pairs_at(depth - 1);
+		__asm__ volatile("" ::
+					 : "memory"); /* a real frame, not a loop */
+		return;
+	}
+	for (uint64_t i = 0; i < pairs; i++) {
+		unsigned char *p = hw_malloc(sizes[i & (NSIZES - 1)]);
+		p[0] = (unsigned char)i;
+		sink = p[0];
+		hw_free(p);
+	}
+}
+
+/* In a child: start the layer with config, warm up, time the pairs; the
+ * ns per pair go back through fd. */
+static void child(const char *config, unsigned depth, int fd)
+{
+	if (!hw_mc_start(config))
+		_exit(3);
+	uint64_t all = pairs;
+	pairs = all / 10;
+	pairs_at(depth); /* warm: caches full, the stack in the depot */
+	pairs = all;
+	uint64_t t0 = bench_clock_ns();
+	pairs_at(depth);
+	double ns = (double)(bench_clock_ns() - t0) / (double)pairs;
+	if (write(fd, &ns, sizeof ns) != sizeof ns)
+		_exit(4);
+	_exit(0);
+}
+
+static double sample(const char *config, unsigned depth)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		exit(2);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		child(config, depth, fds[1]);
+	}
+	close(fds[1]);
+	double ns = -1;
+	if (read(fds[0], &ns, sizeof ns) != sizeof ns)
+		ns = -1;
+	close(fds[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	if (ns < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "debug_bench: the %s child failed\n", config);
+		exit(1);
+	}
+	return ns;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--pairs") == 0 && i + 1 < argc) {
+			pairs = strtoull(argv[++i], NULL, 10);
+		} else {
+			fprintf(stderr, "usage: debug_bench [--pairs N]\n");
+			return 2;
+		}
+	}
+	bench_rng r = {BENCH_SEED};
+	for (size_t i = 0; i < NSIZES; i++)
+		sizes[i] = 16 + (size_t)bench_below(&r, 497);
+	static const unsigned depths[] = {4, 24};
+	printf("== debug mode: ns per hw_malloc+hw_free pair (sizes 16-512 B, median of %d, "
+	       "%llu pairs)\n",
+	       BENCH_REPS, (unsigned long long)pairs);
+	printf("%-6s %9s %9s %9s %10s %10s %14s\n", "depth", "off", "slow", "debug", "slow/off",
+	       "debug/off", "captures/pair");
+	for (size_t d = 0; d < sizeof depths / sizeof depths[0]; d++) {
+		double s[NCONFIGS][BENCH_REPS];
+		for (int rep = 0; rep < BENCH_REPS; rep++)
+			for (int c = 0; c < NCONFIGS; c++)
+				s[c][rep] = sample(configs[c], depths[d]);
+		double med[NCONFIGS];
+		for (int c = 0; c < NCONFIGS; c++) {
+			qsort(s[c], BENCH_REPS, sizeof s[c][0], cmp_double);
+			med[c] = s[c][BENCH_REPS / 2];
+		}
+		printf("%-6u %9.1f %9.1f %9.1f %10.2f %10.2f %11.1f ns\n", depths[d], med[0],
+		       med[1], med[2], med[1] / med[0], med[2] / med[0], med[2] - med[1]);
+	}
+	printf("(%s, %s, %s: the three configurations; captures/pair = debug - slow)\n",
+	       names[0], names[1], names[2]);
+	return 0;
+}

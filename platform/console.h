@@ -1,0 +1,43 @@
+/* console.h: where the process's reports go, and ending it with a status.
+ *
+ * Owns: the report destination (standard error, or a file per process, the
+ * sanitizers' log_path), and hw_process_exit. The writer itself,
+ * hw_console_write, is declared by the base floor (base.h) and defined
+ * beside these in console_posix.c.
+ *
+ * Invariants:
+ *   CN1. With a log prefix set, every hw_console_write goes to the file
+ *        "<prefix>.<pid>" (created 0666 minus the umask, appended to),
+ *        opened at the first write of each process: a process that reports
+ *        nothing creates no file, and a child of fork() writes its own
+ *        file. When the file cannot be opened, the writes go to standard
+ *        error, after one line saying so.
+ *   CN2. No allocation, no stdio: open/write/getpid only, and the prefix
+ *        is copied into a fixed buffer (HW_LOG_PREFIX_MAX bytes; a longer
+ *        one is refused).
+ *   CN3. hw_process_exit flushes the C library's output streams (a
+ *        destructor that ends the process must not lose the program's
+ *        buffered output) and ends the process with the status at once:
+ *        no further exit handlers or destructors run.
+ *
+ * Locking: none. The prefix is set once, at start-up, before any report;
+ * the descriptor is published with an atomic compare-and-swap.
+ */
+#ifndef HW_CONSOLE_H
+#define HW_CONSOLE_H
+
+#include <stdbool.h>
+
+#define HW_LOG_PREFIX_MAX 256
+
+/* Sends reports to "<prefix>.<pid>" (CN1); "" sends them to standard error
+ * again. False when prefix is too long (nothing changes). */
+bool hw_console_log_path(const char *prefix);
+
+/* The process's id (reports print it). */
+int hw_process_id(void);
+
+/* Flushes stdio and ends the process with status (CN3). */
+__attribute__((noreturn)) void hw_process_exit(int status);
+
+#endif

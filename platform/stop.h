@@ -1,0 +1,73 @@
+/* stop.h: stopping every other thread of the process, so the leak check
+ * sees memory that does not change under it and each thread's registers.
+ *
+ * Owns: listing the process's threads, stopping them with a signal whose
+ * handler records the thread's registers, stack pointer and thread pointer
+ * and then waits, and letting them go. POSIX (Linux) implementation in
+ * stop_posix.c.
+ *
+ * The signal is HW_STOP_SIGNAL (SIGPWR on Linux, as the Boehm collector
+ * uses; LeakSanitizer uses ptrace instead, which fails under a debugger or
+ * strace). A thread that blocks it, or that does not answer within the
+ * timeout, is reported as not stopped: the caller decides what to scan for
+ * it.
+ *
+ * Invariants:
+ *   SW1. The handler allocates nothing and takes no lock: it reads the
+ *        interrupted context, writes its own slot, and waits on an atomic
+ *        flag (short sleeps); errno is kept.
+ *   SW2. Between hw_world_stop and hw_world_resume, every thread with
+ *        stopped == true runs nothing but that handler's wait; after
+ *        hw_world_resume returns, none is inside the handler any more
+ *        (bounded wait) and the world structure may be reused or freed.
+ *   SW3. The handler stays installed once a stop has happened (a late
+ *        signal of ours, delivered after resume to a thread that had it
+ *        blocked, must not kill the process by the signal's default
+ *        action); a HW_STOP_SIGNAL that is not ours is passed to the
+ *        handler that was there before (or its default action).
+ *   SW4. At most one stop at a time per process (the caller serialises).
+ *
+ * Locking: the caller's (SW4).
+ */
+#ifndef HW_STOP_H
+#define HW_STOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HW_STOP_MAX_THREADS 4096
+#define HW_STOP_NREGS 32
+
+typedef struct hw_thread_state {
+	int tid;
+	bool stopped; /* answered in time: the fields below are valid */
+	bool gone;    /* exited before the signal reached it */
+	unsigned nregs;
+	uintptr_t sp, tp; /* stack pointer, thread pointer (TLS) */
+	uintptr_t regs[HW_STOP_NREGS];
+	int answered; /* private: set by the handler */
+} hw_thread_state;
+
+typedef struct hw_world {
+	hw_thread_state self; /* the caller's own (stopped is true) */
+	size_t n;             /* other threads listed, t[0..n) */
+	size_t missed;        /* threads beyond HW_STOP_MAX_THREADS: not stopped */
+	int release, inside;  /* private */
+	hw_thread_state t[HW_STOP_MAX_THREADS];
+} hw_world;
+
+/* Stops every other thread (SW2), waiting at most timeout_ms for them to
+ * answer. Returns 0, or -1 when the threads cannot be listed or the
+ * handler cannot be installed (then w->n is 0 and nothing is stopped;
+ * w->self is filled either way). */
+int hw_world_stop(hw_world *w, unsigned timeout_ms);
+
+/* The calling thread's thread pointer (the x86-64 FS base, AArch64's
+ * TPIDR_EL0: where its control block and static TLS are); 0 where unknown. */
+uintptr_t hw_thread_pointer(void);
+
+/* Lets every stopped thread go (SW2). */
+void hw_world_resume(hw_world *w);
+
+#endif

@@ -1,0 +1,231 @@
+/* stop_posix.c: stop.h on Linux: threads from /proc/self/task, stopped
+ * with tgkill(HW_STOP_SIGNAL).
+ *
+ * Owns: hw_world_stop, hw_world_resume and the stop signal's handler.
+ *
+ * Invariants: SW1-SW4 of stop.h. How they hold here: the thread list is
+ * read with open and getdents64 into a stack buffer (opendir allocates);
+ * the handler finds its slot by its thread id, which the stopper wrote
+ * before sending the signal; it copies the general registers of the
+ * interrupted context (ucontext), marks its slot answered, and sleeps 50 us
+ * at a time until `release`; `inside` counts the handlers still running,
+ * and resume waits for it to reach 0 (at most one second).
+ *
+ * Locking: none (stop.h SW4: one stop at a time).
+ */
+#include "stop.h"
+
+#include "base.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#define HW_STOP_SIGNAL SIGPWR
+
+static hw_world *current; /* atomic: the stop in progress, or NULL */
+static struct sigaction previous;
+static int installed; /* SW3: under the caller's serialisation */
+
+static void nap_us(long us)
+{
+	struct timespec ts = {0, us * 1000};
+	nanosleep(&ts, NULL);
+}
+
+uintptr_t hw_thread_pointer(void)
+{
+	uintptr_t tp = 0;
+#if defined(__x86_64__)
+	__asm__ volatile("mov %%fs:0, %0"
+			 : "=r"(tp));
+#elif defined(__aarch64__)
+	__asm__ volatile("mrs %0, tpidr_el0"
+			 : "=r"(tp));
+#endif
+	return tp;
+}
+
+/* The registers of a context, and its stack pointer. */
+static void read_context(hw_thread_state *t, const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+	_Static_assert(NGREG <= HW_STOP_NREGS, "registers");
+	for (unsigned i = 0; i < NGREG; i++)
+		t->regs[i] = (uintptr_t)uc->uc_mcontext.gregs[i];
+	t->nregs = NGREG;
+	t->sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	for (unsigned i = 0; i < 31 && i < HW_STOP_NREGS; i++)
+		t->regs[i] = (uintptr_t)uc->uc_mcontext.regs[i];
+	t->nregs = 31;
+	t->sp = (uintptr_t)uc->uc_mcontext.sp;
+#else
+	t->nregs = 0;
+	t->sp = (uintptr_t)&t; /* unknown: the caller scans from here */
+#endif
+}
+
+/* SW3: a signal that is not ours goes where it went before. */
+static void pass_on(int sig, siginfo_t *si, void *ctx)
+{
+	if (previous.sa_flags & SA_SIGINFO) {
+		if (previous.sa_sigaction)
+			previous.sa_sigaction(sig, si, ctx);
+	} else if (previous.sa_handler == SIG_DFL) {
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof dfl);
+		dfl.sa_handler = SIG_DFL;
+		sigaction(sig, &dfl, NULL);
+		raise(sig);
+	} else if (previous.sa_handler != SIG_IGN) {
+		previous.sa_handler(sig);
+	}
+}
+
+static void on_stop(int sig, siginfo_t *si, void *ctx)
+{
+	int saved = errno;
+	hw_world *w = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
+	bool ours = si->si_code == SI_TKILL && si->si_pid == getpid();
+	if (!ours) {
+		pass_on(sig, si, ctx);
+		errno = saved;
+		return;
+	}
+	if (!w) {
+		errno = saved; /* a late one (SW3) */
+		return;
+	}
+	int tid = (int)syscall(SYS_gettid);
+	hw_thread_state *t = NULL;
+	for (size_t i = 0; i < w->n; i++)
+		if (w->t[i].tid == tid)
+			t = &w->t[i];
+	if (t) {
+		__atomic_add_fetch(&w->inside, 1, __ATOMIC_ACQ_REL);
+		read_context(t, ctx);
+		t->tp = hw_thread_pointer();
+		__atomic_store_n(&t->answered, 1, __ATOMIC_RELEASE);
+		while (!__atomic_load_n(&w->release, __ATOMIC_ACQUIRE))
+			nap_us(50);
+		__atomic_sub_fetch(&w->inside, 1, __ATOMIC_ACQ_REL);
+	}
+	errno = saved;
+}
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/* The other threads' ids into w->t (w->missed counts those that did not
+ * fit); -1 when /proc/self/task cannot be read. */
+static int list_threads(hw_world *w, int self)
+{
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[4096] __attribute__((aligned(8)));
+	for (;;) {
+		long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return n < 0 ? -1 : 0;
+		}
+		for (long off = 0; off < n;) {
+			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+			off += d->d_reclen;
+			int tid = 0;
+			const char *c = d->d_name;
+			if (*c < '0' || *c > '9')
+				continue;
+			for (; *c >= '0' && *c <= '9'; c++)
+				tid = tid * 10 + (*c - '0');
+			if (tid == self)
+				continue;
+			if (w->n == HW_STOP_MAX_THREADS) {
+				w->missed++;
+				continue;
+			}
+			hw_thread_state *t = &w->t[w->n++];
+			memset(t, 0, sizeof *t);
+			t->tid = tid;
+		}
+	}
+}
+
+static bool install(void)
+{
+	if (installed)
+		return true;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_stop;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	if (sigaction(HW_STOP_SIGNAL, &sa, &previous) != 0)
+		return false;
+	installed = 1;
+	return true;
+}
+
+int hw_world_stop(hw_world *w, unsigned timeout_ms)
+{
+	ucontext_t uc;
+	w->n = w->missed = 0;
+	w->release = w->inside = 0;
+	memset(&w->self, 0, sizeof w->self);
+	int self = (int)syscall(SYS_gettid);
+	w->self.tid = self;
+	w->self.stopped = true;
+	/* getcontext, not a thread API: the registers of this very thread
+	 * are wanted, in the same form the stopped threads' come in. */
+	// cppcheck-suppress getcontextCalled
+	if (getcontext(&uc) == 0)
+		read_context(&w->self, &uc);
+	w->self.sp = (uintptr_t)__builtin_frame_address(0);
+	w->self.tp = hw_thread_pointer();
+	if (list_threads(w, self) != 0 || !install()) {
+		w->n = 0;
+		return -1;
+	}
+	__atomic_store_n(&current, w, __ATOMIC_RELEASE);
+	pid_t pid = getpid();
+	for (size_t i = 0; i < w->n; i++)
+		if (syscall(SYS_tgkill, pid, w->t[i].tid, HW_STOP_SIGNAL) != 0)
+			w->t[i].gone = true;
+	for (unsigned waited = 0;; waited++) {
+		size_t left = 0;
+		for (size_t i = 0; i < w->n; i++)
+			if (!w->t[i].gone && !__atomic_load_n(&w->t[i].answered, __ATOMIC_ACQUIRE))
+				left++;
+		if (left == 0 || waited >= timeout_ms * 10)
+			break;
+		nap_us(100);
+	}
+	for (size_t i = 0; i < w->n; i++)
+		w->t[i].stopped = __atomic_load_n(&w->t[i].answered, __ATOMIC_ACQUIRE) != 0;
+	return 0;
+}
+
+void hw_world_resume(hw_world *w)
+{
+	__atomic_store_n(&w->release, 1, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < 20000 && __atomic_load_n(&w->inside, __ATOMIC_ACQUIRE); i++)
+		nap_us(50);
+	/* Handlers that answer from now on see no stop and return (SW3). */
+	__atomic_store_n(&current, NULL, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < 20000 && __atomic_load_n(&w->inside, __ATOMIC_ACQUIRE); i++)
+		nap_us(50);
+}

@@ -1,0 +1,100 @@
+/* unwind.c: the frame-pointer unwinder (unwind.h).
+ *
+ * Owns: the walk and the per-thread cache of the stack's bounds.
+ *
+ * Invariants: UW1-UW4 of unwind.h. How they hold here: the bounds are the
+ * mapping holding the first frame pointer (hw_platform_mapping_at), cached
+ * in two initial-exec thread-local words and looked up again whenever a
+ * walk starts outside them; every frame pointer is checked against them
+ * before it is dereferenced (fp_ok).
+ *
+ * Locking: none.
+ */
+#include "unwind.h"
+
+#include "base.h"
+#include "platform.h"
+#include "thread.h"
+
+#if defined(__x86_64__) || defined(__aarch64__)
+#define UW_KNOWN 1
+#else
+#define UW_KNOWN 0
+#endif
+
+/* The mapping holding this thread's stack, [uw_lo, uw_hi); 0, 0 until
+ * the first walk. */
+static HW_THREAD_LOCAL uintptr_t uw_lo, uw_hi;
+
+/* Bounds for a walk starting at fp: the cached ones when they hold it, else
+ * the mapping holding it (cached). False when no mapping holds fp. */
+static bool bounds_for(uintptr_t fp, uintptr_t *lo, uintptr_t *hi)
+{
+	if (fp < uw_lo || fp >= uw_hi) {
+		uintptr_t l, h;
+		if (hw_platform_mapping_at((const void *)fp, &l, &h, NULL) != 0)
+			return false;
+		uw_lo = l;
+		uw_hi = h;
+	}
+	*lo = uw_lo;
+	*hi = uw_hi;
+	return true;
+}
+
+/* UW1 for a frame pointer fp found above prev (0: the first one). */
+static bool fp_ok(uintptr_t fp, uintptr_t prev, uintptr_t lo, uintptr_t hi)
+{
+	return fp % sizeof(uintptr_t) == 0 && fp > prev && fp >= lo &&
+	       fp <= hi - 2 * sizeof(uintptr_t);
+}
+
+static size_t walk(uintptr_t fp, uintptr_t *out, size_t max)
+{
+#if UW_KNOWN
+	uintptr_t lo, hi;
+	size_t n = 0;
+	if (max == 0 || !bounds_for(fp, &lo, &hi) || !fp_ok(fp, 0, lo, hi))
+		return 0;
+	while (n < max) {
+		const uintptr_t *rec = (const uintptr_t *)fp;
+		uintptr_t pc = rec[1], next = rec[0];
+		/* A return address is code: never in the first page, never on
+		 * the stack itself (a frame pointer register used for data,
+		 * by code built without frame pointers, often holds one). */
+		if (pc < 4096 || (pc >= lo && pc < hi))
+			break;
+		out[n++] = pc;
+		if (!fp_ok(next, fp, lo, hi))
+			break;
+		fp = next;
+	}
+	return n;
+#else
+	(void)fp, (void)out, (void)max;
+	return 0;
+#endif
+}
+
+__attribute__((noinline)) size_t hw_unwind_here(uintptr_t *out, size_t max)
+{
+#if !UW_KNOWN
+	(void)out, (void)max;
+	return 0;
+#else
+	/* This function's own frame record holds its caller's frame pointer
+	 * and the return address into the caller: start one frame up, so
+	 * out[0] is the caller's return address. */
+	const uintptr_t *own = __builtin_frame_address(0);
+	uintptr_t lo, hi;
+	if (max == 0 || !bounds_for((uintptr_t)own, &lo, &hi) ||
+	    !fp_ok((uintptr_t)own, 0, lo, hi) || !fp_ok(own[0], (uintptr_t)own, lo, hi))
+		return 0;
+	return walk(own[0], out, max);
+#endif
+}
+
+size_t hw_unwind_from(uintptr_t fp, uintptr_t *out, size_t max)
+{
+	return walk(fp, out, max);
+}

@@ -1,0 +1,64 @@
+/* unwind.h: the frame-pointer unwinder, for the stacks the debug mode
+ * records at every allocation and free, and prints in its reports.
+ *
+ * Owns: walking the chain of saved frame pointers of the calling thread
+ * (hw_unwind_here) or of a stopped context (hw_unwind_from), and the
+ * per-thread bounds of the stack that every frame is checked against.
+ * Implementation in unwind.c; the bounds come from the OS's mappings
+ * (hw_platform_mapping_at, platform.h).
+ *
+ * A frame pointer walk reads, at each frame, the caller's saved frame
+ * pointer at [fp] and the return address at [fp + one word] (the x86-64
+ * and AArch64 frame record). It costs two loads and a few compares per
+ * frame: this is what makes stacks cheap enough to record at every
+ * allocation (a DWARF unwinder costs microseconds and may allocate or take
+ * the loader's lock).
+ *
+ * Code built without frame pointers. Every function of this project is
+ * built with -fno-omit-frame-pointer (CMakeLists.txt), so the frames from
+ * the unwinder up to the program's call are always right. A function of
+ * the program built without them (Debian's C library, most distribution
+ * binaries) keeps no frame record: its caller's frame is skipped (the walk
+ * goes from the frame that called it to that frame's caller), and when it
+ * uses the frame-pointer register for data, the walk stops at the first
+ * check that value fails, or, if the value happens to look like a frame of
+ * this stack, records one or more wrong return addresses. The walk never
+ * reads outside the stack (UW1) whatever it finds. Build the program with
+ * -fno-omit-frame-pointer for whole stacks.
+ *
+ * Invariants:
+ *   UW1. Every load is inside [lo, hi), the mapping that holds the stack
+ *        being walked: a frame pointer is followed only when it is aligned
+ *        to a word, strictly above the previous one (stacks grow down, so a
+ *        loop is impossible) and at least two words below hi.
+ *   UW2. No allocation, no lock, no stdio: the bounds of a thread's stack
+ *        are looked up once per thread (and again when the walk starts on
+ *        another stack: a signal's alternate stack, a coroutine), with
+ *        open/read/close of the OS's map only, and cached in
+ *        initial-exec thread-local storage. Async-signal-safe.
+ *   UW3. The output is return addresses, innermost first, at most max of
+ *        them; the walk stops at the first frame that fails UW1, at a
+ *        return address that cannot be one (in the first page, or inside
+ *        the stack being walked), or at max.
+ *   UW4. On an architecture whose frame record this file does not know,
+ *        the walk records nothing (0 frames) rather than guess.
+ *
+ * Locking: none; the bounds cache is per thread.
+ */
+#ifndef HW_UNWIND_H
+#define HW_UNWIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The return addresses of the calling thread's stack, starting with the
+ * return address of the function that calls hw_unwind_here (so out[0] is
+ * in that function's caller); returns how many were written (UW3). */
+size_t hw_unwind_here(uintptr_t *out, size_t max);
+
+/* The same from frame pointer fp (a context stopped in a signal handler,
+ * say): out[0] is the return address stored in fp's frame record. The
+ * bounds are those of the stack holding fp. */
+size_t hw_unwind_from(uintptr_t fp, uintptr_t *out, size_t max);
+
+#endif

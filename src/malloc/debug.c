@@ -1,0 +1,211 @@
+/* debug.c: the debug mode (debug.h): its configuration, the hooks on the
+ * allocation and free paths, thread numbers, the ring of freed large
+ * objects, and what happens at exit.
+ *
+ * Owns: mc_dbg; hw_mc_debug_configure/start/alloc/free/tid/capture/
+ * freed_large/at_exit/lock/unlock.
+ *
+ * Invariants (MC9 of malloc_internal.h, and):
+ *   DM1. The mode is on when the options say debug=1 or detect_leaks=1;
+ *        it then sets mc_slow_only, so the hooks below are the only code
+ *        it adds to a call, and only on the slow paths (debug.h).
+ *   DM2. A recorded stack starts at the program's call into the layer:
+ *        when the layer is a shared object of its own (libheapward.so,
+ *        libheapward-malloc.so), leading frames inside its executable
+ *        range are dropped at capture; linked into the program itself, its
+ *        frames are recorded and the report drops them by source file
+ *        (debug_report.c RP2). Then at most mc_dbg.depth frames are kept.
+ *   DM3. Thread numbers are given in the order threads first allocate or
+ *        free in debug mode, from 0, and stored in 16 bits (saturating).
+ *   DM4. The ring keeps the last DB_RING freed large objects (their bounds,
+ *        both stacks and threads), so a double or invalid free of a large
+ *        object, whose record is gone with its pages, still names them.
+ *        Slots are claimed with an atomic counter; a reader may see a slot
+ *        being rewritten (reports only, best effort).
+ *   DM5. At exit (the layer's destructor, which runs after the program's
+ *        own destructors and exit handlers), the leak check runs when
+ *        asked; then, when the process reported errors and continued
+ *        (abort_on_error=0) or leaked, and exitcode is not 0, the process
+ *        ends with exitcode (after flushing stdio), as the sanitizers do.
+ *
+ * Locking: none here but the depot's and the report's (debug.h); the
+ * per-object records are written by the thread that allocates or frees the
+ * object, which the program orders (as MC8's kind bytes).
+ */
+#include "debug.h"
+
+#include "console.h"
+#include "module.h"
+#include "unwind.h"
+
+#include <string.h>
+
+#define DB_RING 1024
+
+mc_debug mc_dbg = {.depth = 30, .symbolize = true};
+
+static HW_THREAD_LOCAL unsigned tid_plus1;
+static unsigned next_tid; /* atomic */
+/* From the platform, not this module's data: the leak check scans every
+ * module's data as roots, and a stale start of a freed object there could
+ * keep a new object at the same place alive. */
+static mc_freed_large *ring;
+static uint64_t ring_next; /* atomic */
+
+void hw_mc_debug_configure(const hw_options *o)
+{
+	bool on = o->debug || o->detect_leaks;
+	mc_dbg.leaks = o->detect_leaks;
+	mc_dbg.symbolize = o->symbolize;
+	mc_dbg.depth = hw_min(o->stack_depth, MC_DEBUG_MAX_DEPTH);
+	memcpy(mc_dbg.symbolizer_path, o->symbolizer_path, sizeof mc_dbg.symbolizer_path);
+	if (on)
+		mc_slow_only = true;
+	__atomic_store_n(&mc_dbg.on, on, __ATOMIC_RELAXED);
+}
+
+void hw_mc_debug_start(const hw_options *o)
+{
+	if (o->log_path[0])
+		(void)hw_console_log_path(o->log_path);
+	if (!hw_mc_debug_on() || mc_dbg.started)
+		return;
+	bool is_program;
+	hw_module_self(&mc_dbg.self_lo, &mc_dbg.self_hi, &is_program);
+	mc_dbg.trim_at_capture = !is_program && mc_dbg.self_lo < mc_dbg.self_hi;
+	(void)hw_mc_depot_init(mc_g.pf);
+	void *r;
+	size_t bytes = hw_align_up(DB_RING * sizeof *ring, mc_g.pf->caps.page_size);
+	if (hw_sys_alloc(mc_g.pf, bytes, &r) == 0)
+		__atomic_store_n(&ring, (mc_freed_large *)r, __ATOMIC_RELEASE);
+	mc_dbg.started = true;
+}
+
+unsigned hw_mc_debug_tid(void)
+{
+	if (!tid_plus1)
+		tid_plus1 = __atomic_add_fetch(&next_tid, 1, __ATOMIC_RELAXED);
+	return tid_plus1 - 1;
+}
+
+static uint16_t tid16(void)
+{
+	unsigned t = hw_mc_debug_tid();
+	return (uint16_t)(t < UINT16_MAX ? t : UINT16_MAX);
+}
+
+__attribute__((noinline)) size_t hw_mc_debug_stack(uintptr_t *pc, size_t max)
+{
+	/* Room for the layer's own frames (DM2) on top of max. */
+	uintptr_t all[MC_DEBUG_MAX_DEPTH + 16];
+	size_t n = hw_unwind_here(all, hw_min(max, MC_DEBUG_MAX_DEPTH) + 16), k = 0;
+	if (mc_dbg.trim_at_capture)
+		while (k < n && all[k] >= mc_dbg.self_lo && all[k] < mc_dbg.self_hi)
+			k++;
+	n = hw_min(n - k, max);
+	memcpy(pc, all + k, n * sizeof *pc);
+	return n;
+}
+
+uint32_t hw_mc_debug_capture(void)
+{
+	uintptr_t pc[MC_DEBUG_MAX_DEPTH];
+	if (mc_dbg.depth == 0)
+		return 0;
+	return hw_mc_depot_put(pc, hw_mc_debug_stack(pc, mc_dbg.depth));
+}
+
+/* p's record when p is a live object's start in a span with records. */
+static mc_dbg_obj *record_of(void *p)
+{
+	mc_span *s = mc_span_of((uintptr_t)p);
+	if (!s || !s->dbg)
+		return NULL;
+	if (s->kind == MC_SPAN_LARGE)
+		return mc_span_dbg(s);
+	if (s->kind != MC_SPAN_SMALL)
+		return NULL;
+	size_t idx = mc_slot_index(s, (uintptr_t)p - s->start);
+	return idx < s->nobjs ? &mc_span_dbg(s)[idx] : NULL;
+}
+
+void hw_mc_debug_alloc(void *p)
+{
+	mc_dbg_obj *o = record_of(p);
+	if (!o)
+		return;
+	o->alloc_stack = hw_mc_debug_capture();
+	o->alloc_tid = tid16();
+	o->free_stack = 0;
+	o->free_tid = 0;
+}
+
+void hw_mc_debug_free(void *p, mc_span *s, size_t idx)
+{
+	uint32_t id = hw_mc_debug_capture();
+	uint16_t tid = tid16();
+	mc_dbg_obj *o = s->dbg ? &mc_span_dbg(s)[idx] : NULL;
+	if (o) {
+		o->free_stack = id;
+		o->free_tid = tid;
+	}
+	mc_freed_large *rg = __atomic_load_n(&ring, __ATOMIC_ACQUIRE);
+	if (s->kind != MC_SPAN_LARGE || !rg)
+		return;
+	uint64_t k = __atomic_fetch_add(&ring_next, 1, __ATOMIC_RELAXED);
+	mc_freed_large *r = &rg[k % DB_RING];
+	r->start = (uintptr_t)p;
+	r->size = s->req;
+	r->alloc_stack = o ? o->alloc_stack : 0;
+	r->alloc_tid = o ? o->alloc_tid : 0;
+	r->free_stack = id;
+	r->free_tid = tid;
+}
+
+bool hw_mc_debug_freed_large(uintptr_t p, mc_freed_large *out)
+{
+	const mc_freed_large *rg = __atomic_load_n(&ring, __ATOMIC_ACQUIRE);
+	if (!rg)
+		return false;
+	uint64_t end = __atomic_load_n(&ring_next, __ATOMIC_RELAXED);
+	uint64_t n = end < DB_RING ? end : DB_RING;
+	for (uint64_t i = 1; i <= n; i++) {
+		const mc_freed_large *r = &rg[(end - i) % DB_RING];
+		size_t pages = mc_large_pages(r->size);
+		if (p >= r->start && p - r->start < pages * MC_PAGE) {
+			*out = *r;
+			return true;
+		}
+	}
+	return false;
+}
+
+void hw_mc_debug_at_exit(void)
+{
+	size_t leaked = mc_dbg.leaks ? hw_mc_leak_check() : 0;
+	uint64_t errors = __atomic_load_n(&mc_errors, __ATOMIC_RELAXED);
+	if ((leaked || errors) && mc_cfg.exitcode)
+		hw_process_exit((int)mc_cfg.exitcode);
+}
+
+/* DM5. Priority 101, the last: destructors with a lower priority number
+ * run later, so this one runs after every other destructor of this module
+ * (the statistics lines included) and, as the module's own, after the
+ * program's exit handlers. */
+__attribute__((destructor(101))) static void debug_exit(void)
+{
+	if (__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE))
+		hw_mc_debug_at_exit();
+}
+
+void hw_mc_debug_lock(void)
+{
+	hw_mc_report_lock();
+	hw_mc_depot_lock();
+}
+
+void hw_mc_debug_unlock(void)
+{
+	hw_mc_depot_unlock();
+	hw_mc_report_unlock();
+}

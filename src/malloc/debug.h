@@ -1,0 +1,150 @@
+/* debug.h: the malloc layer's debug mode: stacks recorded at every
+ * allocation and free, reports in the sanitizers' layout, and the leak
+ * check at exit.
+ *
+ * Owns: the mode's configuration (mc_dbg) and the entry points the rest of
+ * the layer calls. One concept per file:
+ *   debug.c         the mode itself: configuration and start, the hooks the
+ *                   allocation and free paths call, thread numbers, the
+ *                   ring of freed large objects, the exit status at exit
+ *   debug_depot.c   the stack depot: each distinct stack stored once, named
+ *                   by a 32-bit id
+ *   debug_report.c  the reports: frames, symbolized and trimmed, and the
+ *                   error and leak layouts
+ *   debug_leak.c    the leak check: roots, marking, grouping
+ * docs/debug-mode.md describes the mode for users.
+ *
+ * How it costs nothing when off: the mode sets mc_slow_only (as the fills
+ * do), so the fast paths of hw_malloc and hw_free, which test mc_tls
+ * already, send every call to the slow paths, and only those call the
+ * hooks. The fast paths have no new instruction.
+ *
+ * Invariants: MC9 (malloc_internal.h) for the per-object records; the
+ * files' own (DM, SK, RP, LK) for the rest.
+ *
+ * Locking: the depot has one lock (taken only to add a stack), the reports
+ * one (a report is printed whole); both are leaves, taken after every
+ * other lock of the layer, and held by the fork hooks (malloc.c MA4).
+ */
+#ifndef HW_MALLOC_DEBUG_H
+#define HW_MALLOC_DEBUG_H
+
+#include "malloc_internal.h"
+#include "options.h"
+
+/* The deepest stack recorded (the stack_depth option's maximum). */
+#define MC_DEBUG_MAX_DEPTH 64
+
+typedef struct mc_debug {
+	int on;                     /* atomic: the mode (debug, or implied by detect_leaks) */
+	bool leaks;                 /* the leak check at exit */
+	bool symbolize;             /* name frames in reports */
+	unsigned depth;             /* frames recorded per stack */
+	bool started;               /* hw_mc_debug_start ran (under the init lock) */
+	bool trim_at_capture;       /* the layer is a shared object of its own */
+	uintptr_t self_lo, self_hi; /* its executable range (module.h MO2) */
+	char symbolizer_path[HW_OPTIONS_VALUE_MAX + 1];
+} mc_debug;
+
+extern mc_debug mc_dbg;
+
+static inline bool hw_mc_debug_on(void)
+{
+	return __atomic_load_n(&mc_dbg.on, __ATOMIC_RELAXED) != 0;
+}
+
+/* ---- debug.c ---- */
+
+/* Reads the mode's options (under the init lock, from apply_options). */
+void hw_mc_debug_configure(const hw_options *o);
+/* Starts what the mode needs once the layer's platform exists: the depot,
+ * the layer's own module range, the log file (under the init lock). */
+void hw_mc_debug_start(const hw_options *o);
+/* p is a new object (or one realloc resized in place): its allocation
+ * stack and thread (MC9). */
+void hw_mc_debug_alloc(void *p);
+/* p, slot idx of span s, passed the free's checks and is about to become
+ * free: its free stack and thread (MC9); a large one joins the ring of
+ * freed large objects. */
+void hw_mc_debug_free(void *p, mc_span *s, size_t idx);
+/* The calling thread's number (T0 for the first thread that allocated). */
+unsigned hw_mc_debug_tid(void);
+/* The calling thread's stack, without the layer's own frames when it is a
+ * shared object of its own (DM2), at most max frames into pc; returns how
+ * many. */
+size_t hw_mc_debug_stack(uintptr_t *pc, size_t max);
+/* The same, at most mc_dbg.depth frames, as a depot id (0 when the depot
+ * is off or full, or the depth is 0). */
+uint32_t hw_mc_debug_capture(void);
+
+/* A freed large object, as the ring remembers it. */
+typedef struct mc_freed_large {
+	uintptr_t start;
+	size_t size;
+	uint32_t alloc_stack, free_stack;
+	uint16_t alloc_tid, free_tid;
+} mc_freed_large;
+/* The most recently freed large object holding address p (its pages); false
+ * when the ring has none. */
+bool hw_mc_debug_freed_large(uintptr_t p, mc_freed_large *out);
+
+/* The exit-time work (the layer's destructor): the leak check, then the
+ * exit status when errors or leaks were found (mc_cfg.exitcode). */
+void hw_mc_debug_at_exit(void);
+
+/* Every lock of the mode, in order (fork hooks). */
+void hw_mc_debug_lock(void);
+void hw_mc_debug_unlock(void);
+
+/* ---- debug_depot.c ---- */
+
+/* Sets the depot up (reserves its address space); false on ENOMEM. */
+bool hw_mc_depot_init(hw_platform *pf);
+/* The id of the stack pc[0..n) (1 <= n <= MC_DEBUG_MAX_DEPTH), added if new;
+ * 0 when the depot is not set up or full (counted). */
+uint32_t hw_mc_depot_put(const uintptr_t *pc, size_t n);
+/* The frames of stack id into *pc; their number, 0 for id 0. */
+size_t hw_mc_depot_get(uint32_t id, const uintptr_t **pc);
+/* Distinct stacks stored, bytes they take, stacks dropped (depot full). */
+void hw_mc_depot_stats(uint64_t *stacks, uint64_t *bytes, uint64_t *dropped);
+void hw_mc_depot_lock(void);
+void hw_mc_depot_unlock(void);
+
+/* ---- debug_report.c ---- */
+
+/* The sanitizer-layout block after a misuse report's first line (harden.c
+ * hw_mc_misuse's arguments; where: the foreign address's description). */
+void hw_mc_report_misuse(int what, const char *op, const void *p, const mc_span *s, size_t idx,
+			 const void *at, const char *where);
+/* The same after a kind mismatch (kind.c): p is the live object at slot idx
+ * of s, made by `made_by`, wrongly freed by op (with size_only, by a sized
+ * delete of the right kind whose size, `size`, is wrong). */
+void hw_mc_report_mismatch(const void *p, const mc_span *s, size_t idx, bool size_only,
+			   size_t size, const char *made_by, const char *op);
+
+/* One line of the leak report: objects allocated from one stack. */
+typedef struct mc_leak {
+	uint32_t stack;
+	bool direct;
+	size_t bytes, count;
+} mc_leak;
+/* Prints the leak report in LeakSanitizer's layout (leaks sorted already).
+ * unstopped: threads the check could not stop (a warning line). */
+void hw_mc_report_leaks(const mc_leak *leaks, size_t n, size_t unstopped);
+void hw_mc_report_lock(void);
+void hw_mc_report_unlock(void);
+
+/* ---- debug_leak.c ---- */
+
+/* The leak check: reports leaks (LeakSanitizer's layout) and returns the
+ * number of leaked objects; 0 with the mode off. */
+size_t hw_mc_leak_check(void);
+
+/* ---- malloc.c ---- */
+
+/* Takes and releases every lock of the layer, in MC order (the fork hooks'
+ * prepare and parent): the leak check holds them while it scans. */
+void hw_mc_lock_all(void);
+void hw_mc_unlock_all(void);
+
+#endif

@@ -1,0 +1,561 @@
+/* debug_leak.c: the leak check: live objects that nothing reachable points
+ * to, grouped by allocation stack, direct and indirect.
+ *
+ * Owns: hw_mc_leak_check: the roots, the conservative mark, the grouping
+ * and the order of the report (debug_report.c prints it).
+ *
+ * The check, as LeakSanitizer does it:
+ *   1. Snapshots, while every thread still runs: the process's mappings
+ *      (the OS's map) and every module's writable segments (the loader's
+ *      list, module.h MO1: taken before any thread is stopped, since a
+ *      stopped thread may hold the loader's lock).
+ *   2. Takes every lock of the layer (no span is half made), then stops
+ *      every other thread (stop.h), which records its registers, stack
+ *      pointer and thread pointer.
+ *   3. Marks as reachable every live object that a root points into (any
+ *      aligned word holding an address inside the object's requested
+ *      bytes, or its start for a zero-byte object), then everything such an
+ *      object points into, with an explicit mark stack (memory from the
+ *      platform, one word per live object: never malloc). Roots: each
+ *      module's writable segments (data, bss, relocated read-only data),
+ *      clipped to what is mapped readable and writable; each thread's
+ *      registers and its stack from its stack pointer (less the 128-byte
+ *      red zone) to the top of its stack, with its thread control block
+ *      and static TLS (the thread pointer's neighbourhood: LK_TCB_BYTES
+ *      above, LK_TLS_BYTES below when it is not on the stack); the
+ *      objects of spans without debug records (MC9), which cannot be
+ *      marked and so are taken as reachable; and, as LeakSanitizer does,
+ *      the objects the dynamic linker allocated (the first frame of their
+ *      allocation stack is in ld.so: thread vectors of TLS blocks and
+ *      dynamic TLS, which glibc keeps for cached thread stacks and in
+ *      places no root reaches).
+ *   4. Every live object left unmarked is leaked. Each leaked object's
+ *      direct children that are leaked too (not itself) become indirect
+ *      leaks; the rest are direct. (So, as in LeakSanitizer, a leaked
+ *      cycle or doubly linked structure shows as indirect only.)
+ *   5. Groups the leaked objects by (allocation stack, direct) with bytes
+ *      (requested) and counts, clears the marks, lets the threads go,
+ *      releases the locks, then prints: direct groups first, larger first.
+ *
+ * Threads that cannot be stopped (they block the stop signal, or do not
+ * answer within LK_STOP_MS) have neither registers nor stack pointer:
+ * instead of missing their roots, the check scans every readable and
+ * writable mapping outside the heap as a root (their stacks and TLS
+ * included), which can hide leaks but not invent them, and the report says
+ * so.
+ *
+ * Invariants:
+ *   LK1. Nothing here calls malloc: buffers come from hw_sys_alloc and go
+ *        back with hw_sys_release; the world record is made once and kept
+ *        (a late stop handler may still read it, stop.h SW2).
+ *   LK2. Every word read is inside a mapping the snapshot saw readable and
+ *        writable (roots), inside a live object's requested bytes (heap),
+ *        or a stopped thread's saved register.
+ *   LK3. A live object's record (MC9) holds the mark only between steps 3
+ *        and 5, under every lock of the layer with the world stopped; it
+ *        is 0 again before anything else runs.
+ *   LK4. One check at a time (leak_lock).
+ *
+ * Locking: leak_lock, then the layer's locks in MC order (hw_mc_lock_all).
+ */
+#include "debug.h"
+
+#include "inspect.h"
+#include "module.h"
+#include "stop.h"
+#include "track.h"
+
+#include <string.h>
+
+#define LK_STOP_MS 2000
+/* The least a thread control block takes (glibc 2.36's struct pthread is
+ * 2304 bytes on x86-64): the scan of a thread reaches the end of the page
+ * where a block of that size from the thread pointer ends, which is where
+ * glibc's thread stack blocks end. */
+#define LK_TCB_BYTES ((uintptr_t)2048)
+/* The farthest below the thread pointer a static TLS block may be. */
+#define LK_TLS_MAX ((uintptr_t)1 << 20)
+#define LK_RED_ZONE ((uintptr_t)128)
+#define LK_MAX_MAPS ((size_t)1 << 16)
+#define LK_MAX_SEGS ((size_t)1 << 14)
+#define LK_MAX_ARENAS ((size_t)1 << 12)
+
+enum { LK_UNMARKED = 0,
+       LK_REACHABLE = 1,
+       LK_INDIRECT = 2 };
+
+typedef struct lk_range {
+	uintptr_t lo, hi;
+	bool rw;
+} lk_range;
+
+typedef struct lk {
+	lk_range *maps, *segs, *arenas;
+	size_t nmaps, nsegs, narenas;
+	uintptr_t *stack; /* the mark stack: object starts */
+	size_t top, cap;
+	uintptr_t ld_lo, ld_hi;  /* the dynamic linker's code (step 3) */
+	uintptr_t tp, tls_below; /* this thread's static TLS: [tp - tls_below, tp) */
+	size_t live, leaked;
+} lk;
+
+static hw_mutex leak_lock = HW_MUTEX_INIT;
+static hw_world *world; /* made once (LK1) */
+
+/* ---- memory (LK1) ---- */
+
+static size_t round_pages(size_t n)
+{
+	return hw_align_up(hw_max(n, 1), mc_g.pf->caps.page_size);
+}
+
+static void *get(size_t n)
+{
+	void *p;
+	return hw_sys_alloc(mc_g.pf, round_pages(n), &p) == 0 ? p : NULL;
+}
+
+static void put(void *p, size_t n)
+{
+	if (p)
+		hw_sys_release(mc_g.pf, p, round_pages(n));
+}
+
+static void release_buffers(lk *k)
+{
+	put(k->maps, LK_MAX_MAPS * sizeof *k->maps);
+	put(k->segs, LK_MAX_SEGS * sizeof *k->segs);
+	put(k->arenas, LK_MAX_ARENAS * sizeof *k->arenas);
+}
+
+/* ---- snapshots ---- */
+
+static int add_map(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
+{
+	lk *k = arg;
+	if (k->nmaps < LK_MAX_MAPS)
+		k->maps[k->nmaps++] = (lk_range){lo, hi, rw};
+	return 0;
+}
+
+static int add_seg(void *arg, uintptr_t lo, uintptr_t hi)
+{
+	lk *k = arg;
+	if (k->nsegs < LK_MAX_SEGS)
+		k->segs[k->nsegs++] = (lk_range){lo, hi, true};
+	return 0;
+}
+
+/* The mapping holding a, or NULL. */
+static const lk_range *map_of(const lk *k, uintptr_t a)
+{
+	size_t lo = 0, hi = k->nmaps;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (a < k->maps[mid].lo)
+			hi = mid;
+		else if (a >= k->maps[mid].hi)
+			lo = mid + 1;
+		else
+			return &k->maps[mid];
+	}
+	return NULL;
+}
+
+/* Whether a is inside the heap's window (which holds other mappings too:
+ * only the page map says what is the heap's). */
+static bool in_window(uintptr_t a) { return a - mc_g.base < mc_g.wsize; }
+
+/* ---- objects ---- */
+
+/* The live object holding address w: its start, requested length and
+ * record; false when none (or its span keeps no records). */
+static bool object_of(uintptr_t w, uintptr_t *lo, size_t *len, mc_dbg_obj **rec)
+{
+	if (!in_window(w))
+		return false;
+	mc_span *s = mc_span_of(w);
+	if (!s || !s->dbg)
+		return false;
+	if (s->kind == MC_SPAN_SMALL) {
+		size_t idx = mc_slot_index(s, w - s->start);
+		if (idx >= s->nobjs || s->state[idx] == 0)
+			return false;
+		*lo = s->start + (uintptr_t)idx * s->size;
+		*len = s->size - (s->state[idx] - 1u);
+		*rec = &mc_span_dbg(s)[idx];
+	} else if (s->kind == MC_SPAN_LARGE) {
+		*lo = s->start;
+		*len = s->req;
+		*rec = mc_span_dbg(s);
+	} else {
+		return false;
+	}
+	return w - *lo < *len || (*len == 0 && w == *lo);
+}
+
+/* Calls fn for every live object of every span. */
+typedef void (*object_fn)(lk *k, mc_span *s, uintptr_t lo, size_t len, mc_dbg_obj *rec);
+
+static void each_object(lk *k, object_fn fn)
+{
+	for (size_t l = 0; l < mc_g.ntop; l++) {
+		mc_span **leaf = __atomic_load_n(&mc_g.top[l], __ATOMIC_ACQUIRE);
+		if (!leaf)
+			continue;
+		for (size_t i = 0; i < MC_LEAF_ENTRIES; i++) {
+			mc_span *s = leaf[i];
+			uintptr_t page = mc_g.base + ((l * MC_LEAF_ENTRIES + i) << MC_PAGE_SHIFT);
+			if (!s || s->start != page)
+				continue;
+			mc_dbg_obj *recs = s->dbg ? mc_span_dbg(s) : NULL;
+			if (s->kind == MC_SPAN_LARGE) {
+				fn(k, s, s->start, s->req, recs);
+			} else if (s->kind == MC_SPAN_SMALL) {
+				for (size_t j = 0; j < s->nobjs; j++)
+					if (s->state[j] != 0)
+						fn(k, s, s->start + j * s->size,
+						   s->size - (s->state[j] - 1u),
+						   recs ? &recs[j] : NULL);
+			}
+		}
+	}
+}
+
+/* ---- marking ---- */
+
+/* The word w found while scanning with tag: mark what it points into
+ * (step 3 with LK_REACHABLE, step 4 with LK_INDIRECT, skipping self). */
+static void consider(lk *k, uintptr_t w, uint32_t tag, uintptr_t self)
+{
+	uintptr_t lo;
+	size_t len;
+	mc_dbg_obj *rec;
+	if (!object_of(w, &lo, &len, &rec) || lo == self)
+		return;
+	if (tag == LK_REACHABLE) {
+		if (rec->free_stack == LK_REACHABLE)
+			return;
+		rec->free_stack = LK_REACHABLE;
+		if (k->top < k->cap)
+			k->stack[k->top++] = lo;
+	} else if (rec->free_stack == LK_UNMARKED) {
+		rec->free_stack = LK_INDIRECT;
+	}
+}
+
+/* Unchecked under AddressSanitizer: a stack is read whole, redzones
+ * included (LK2 says why every word is readable). */
+HW_TRACK_UNCHECKED static void scan(lk *k, uintptr_t lo, uintptr_t hi, uint32_t tag,
+				    uintptr_t self)
+{
+	for (uintptr_t a = hw_align_up(lo, sizeof(uintptr_t)); a + sizeof(uintptr_t) <= hi;
+	     a += sizeof(uintptr_t))
+		consider(k, *(const uintptr_t *)a, tag, self);
+}
+
+/* [lo, hi) as roots, less the heap's arenas (objects are not roots). */
+static void scan_outside_arenas(lk *k, uintptr_t lo, uintptr_t hi)
+{
+	for (size_t i = 0; i < k->narenas && lo < hi; i++) {
+		const lk_range *a = &k->arenas[i];
+		if (a->hi <= lo || a->lo >= hi)
+			continue;
+		if (a->lo > lo)
+			scan(k, lo, a->lo, LK_REACHABLE, 0);
+		lo = a->hi;
+	}
+	if (lo < hi)
+		scan(k, lo, hi, LK_REACHABLE, 0);
+}
+
+/* [lo, hi) as roots, only where the snapshot saw it readable and writable
+ * (LK2), and outside the heap's arenas. */
+static void scan_root(lk *k, uintptr_t lo, uintptr_t hi)
+{
+	for (size_t i = 0; i < k->nmaps; i++) {
+		const lk_range *m = &k->maps[i];
+		if (!m->rw || m->hi <= lo || m->lo >= hi)
+			continue;
+		scan_outside_arenas(k, hw_max(lo, m->lo), hw_min(hi, m->hi));
+	}
+}
+
+static void flood(lk *k)
+{
+	while (k->top > 0) {
+		uintptr_t lo = k->stack[--k->top], start;
+		size_t len;
+		mc_dbg_obj *rec;
+		if (object_of(lo, &start, &len, &rec))
+			scan(k, start, start + len, LK_REACHABLE, 0);
+	}
+}
+
+/* A thread's stack, thread control block and static TLS (step 3). The
+ * static TLS blocks sit at the same offsets below every thread's pointer
+ * (k->tls_below, from this thread's); on a thread's own stack block they
+ * lie between the stack and the control block. */
+static void scan_thread(lk *k, uintptr_t sp, uintptr_t tp, const uintptr_t *regs,
+			unsigned nregs)
+{
+	for (unsigned i = 0; i < nregs; i++)
+		consider(k, regs[i], LK_REACHABLE, 0);
+	const lk_range *st = map_of(k, sp);
+	bool tp_on_stack = st && tp >= sp && tp < st->hi;
+	uintptr_t tcb_end = hw_align_up(tp + LK_TCB_BYTES, mc_g.pf->caps.page_size);
+	if (st) {
+		uintptr_t hi = tp_on_stack ? hw_min(st->hi, tcb_end) : st->hi;
+		scan_root(k, hw_max(st->lo, sp - LK_RED_ZONE), hi);
+	}
+	if (tp && !tp_on_stack)
+		scan_root(k, tp - hw_min(tp, k->tls_below), tcb_end);
+}
+
+/* This thread's static TLS blocks: how far below its pointer they reach. */
+static int add_tls(void *arg, uintptr_t lo, uintptr_t hi)
+{
+	lk *k = arg;
+	(void)hi;
+	mc_span *s = mc_span_of(lo);
+	bool heap = s && (s->kind == MC_SPAN_SMALL || s->kind == MC_SPAN_LARGE);
+	if (lo < k->tp && k->tp - lo <= LK_TLS_MAX && !heap)
+		k->tls_below = hw_max(k->tls_below, k->tp - lo);
+	return 0;
+}
+
+static void count_live(lk *k, mc_span *s, uintptr_t lo, size_t len, mc_dbg_obj *rec)
+{
+	(void)s, (void)lo, (void)len, (void)rec;
+	k->live++;
+}
+
+/* Objects the dynamic linker allocated are roots (step 3). */
+static void mark_linker(lk *k, mc_span *s, uintptr_t lo, size_t len, mc_dbg_obj *rec)
+{
+	(void)s, (void)len;
+	const uintptr_t *pc;
+	if (!rec || rec->free_stack == LK_REACHABLE)
+		return;
+	if (hw_mc_depot_get(rec->alloc_stack, &pc) == 0 || pc[0] < k->ld_lo || pc[0] >= k->ld_hi)
+		return;
+	rec->free_stack = LK_REACHABLE;
+	if (k->top < k->cap)
+		k->stack[k->top++] = lo;
+}
+
+/* Objects without records are roots (step 3). */
+static void scan_unrecorded(lk *k, mc_span *s, uintptr_t lo, size_t len, mc_dbg_obj *rec)
+{
+	(void)s;
+	if (!rec)
+		scan(k, lo, lo + len, LK_REACHABLE, 0);
+}
+
+static void mark_children(lk *k, mc_span *s, uintptr_t lo, size_t len, mc_dbg_obj *rec)
+{
+	(void)s;
+	if (rec && rec->free_stack != LK_REACHABLE)
+		scan(k, lo, lo + len, LK_INDIRECT, lo);
+}
+
+static void count_leaked(lk *k, mc_span *s, uintptr_t lo, size_t len, mc_dbg_obj *rec)
+{
+	(void)s, (void)lo, (void)len;
+	if (rec && rec->free_stack != LK_REACHABLE)
+		k->leaked++;
+}
+
+/* ---- grouping ---- */
+
+typedef struct lk_groups {
+	mc_leak *slot; /* open addressing, cap a power of two */
+	size_t cap, n;
+} lk_groups;
+
+static lk_groups *groups; /* during step 5 only (under leak_lock) */
+
+static void group_one(lk *k, mc_span *s, uintptr_t lo, size_t len, mc_dbg_obj *rec)
+{
+	(void)k, (void)s, (void)lo;
+	if (!rec)
+		return;
+	uint32_t mark = rec->free_stack;
+	rec->free_stack = 0; /* LK3 */
+	if (mark == LK_REACHABLE || groups->cap == 0)
+		return;
+	bool direct = mark == LK_UNMARKED;
+	size_t h = ((size_t)rec->alloc_stack * 2 + direct) * 0x9e3779b97f4a7c15ull;
+	for (size_t i = h & (groups->cap - 1);; i = (i + 1) & (groups->cap - 1)) {
+		mc_leak *g = &groups->slot[i];
+		if (g->count == 0) {
+			*g = (mc_leak){rec->alloc_stack, direct, 0, 0};
+			groups->n++;
+		} else if (g->stack != rec->alloc_stack || g->direct != direct) {
+			continue;
+		}
+		g->bytes += len;
+		g->count++;
+		return;
+	}
+}
+
+/* The report's order: direct first, then more bytes, then more objects. */
+static bool before(const mc_leak *a, const mc_leak *b)
+{
+	if (a->direct != b->direct)
+		return a->direct;
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes;
+	return a->count > b->count;
+}
+
+/* Heap sort (qsort may call malloc). */
+static void sift(mc_leak *v, size_t i, size_t n)
+{
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			return;
+		if (c + 1 < n && before(&v[c], &v[c + 1]))
+			c++;
+		if (!before(&v[i], &v[c]))
+			return;
+		mc_leak t = v[i];
+		v[i] = v[c];
+		v[c] = t;
+		i = c;
+	}
+}
+
+static void sort(mc_leak *v, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		sift(v, i, n);
+	for (size_t end = n; end-- > 1;) {
+		mc_leak t = v[0];
+		v[0] = v[end];
+		v[end] = t;
+		sift(v, 0, end);
+	}
+}
+
+/* ---- the check ---- */
+
+static size_t unstopped_threads(const hw_world *w)
+{
+	size_t n = w->missed;
+	for (size_t i = 0; i < w->n; i++)
+		if (!w->t[i].stopped && !w->t[i].gone)
+			n++;
+	return n;
+}
+
+static void mark_roots(lk *k, const hw_world *w, uintptr_t own_sp, bool stopped)
+{
+	for (size_t i = 0; i < k->nsegs; i++)
+		scan_root(k, k->segs[i].lo, k->segs[i].hi);
+	scan_thread(k, own_sp, w->self.tp, w->self.regs, w->self.nregs);
+	for (size_t i = 0; i < w->n; i++)
+		if (w->t[i].stopped)
+			scan_thread(k, w->t[i].sp, w->t[i].tp, w->t[i].regs, w->t[i].nregs);
+	if (!stopped || unstopped_threads(w))
+		for (size_t i = 0; i < k->nmaps; i++)
+			scan_root(k, k->maps[i].lo, k->maps[i].hi);
+	each_object(k, scan_unrecorded);
+	if (k->ld_lo < k->ld_hi)
+		each_object(k, mark_linker);
+}
+
+size_t hw_mc_leak_check(void)
+{
+	if (!hw_mc_debug_on() || !__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE))
+		return 0;
+	hw_mutex_lock(&leak_lock);
+	lk k;
+	memset(&k, 0, sizeof k);
+	k.maps = get(LK_MAX_MAPS * sizeof *k.maps);
+	k.segs = get(LK_MAX_SEGS * sizeof *k.segs);
+	k.arenas = get(LK_MAX_ARENAS * sizeof *k.arenas);
+	if (!world)
+		world = get(sizeof *world);
+	if (!k.maps || !k.segs || !k.arenas || !world) {
+		hw_report_write("heapward: leak check skipped: out of memory\n");
+		release_buffers(&k);
+		hw_mutex_unlock(&leak_lock);
+		return 0;
+	}
+	/* Step 1 (the arenas too: the heap's lock may be held by a thread
+	 * that is about to be stopped). */
+	(void)hw_platform_mappings(NULL, UINTPTR_MAX, add_map, &k);
+	(void)hw_module_writable(add_seg, &k);
+	k.narenas = hw_min(hw_heap_arena_count(mc_g.heap), LK_MAX_ARENAS);
+	for (size_t i = 0; i < k.narenas; i++) {
+		void *b;
+		size_t n;
+		hw_heap_arena_get(mc_g.heap, i, &b, &n);
+		k.arenas[i] = (lk_range){(uintptr_t)b, (uintptr_t)b + n, true};
+	}
+	if (!hw_module_linker(&k.ld_lo, &k.ld_hi))
+		k.ld_lo = k.ld_hi = 0;
+	k.tp = hw_thread_pointer();
+	(void)hw_module_tls(add_tls, &k);
+	/* Step 2. */
+	hw_mc_lock_all();
+	bool stopped = hw_world_stop(world, LK_STOP_MS) == 0;
+	/* Step 3. */
+	each_object(&k, count_live);
+	k.cap = k.live;
+	k.stack = get(k.cap * sizeof *k.stack);
+	volatile uintptr_t here = 0;
+	if (k.stack) {
+		/* A conservative scan reads memory nobody initialised: Memcheck
+		 * must not call that an error. */
+		hw_track_quiet_begin();
+		mark_roots(&k, world, (uintptr_t)&here, stopped);
+		flood(&k);
+		/* Step 4. */
+		each_object(&k, mark_children);
+		hw_track_quiet_end();
+		each_object(&k, count_leaked);
+	} else {
+		k.cap = 0;
+		hw_report_write("heapward: leak check skipped: out of memory\n");
+	}
+	/* Step 5. */
+	lk_groups g = {NULL, 0, 0};
+	size_t unstopped = stopped ? unstopped_threads(world) : SIZE_MAX;
+	if (k.leaked) {
+		g.cap = 2;
+		while (g.cap < 2 * k.leaked)
+			g.cap *= 2;
+		g.slot = get(g.cap * sizeof *g.slot);
+		if (g.slot)
+			memset(g.slot, 0, g.cap * sizeof *g.slot);
+		else
+			g.cap = 0;
+	}
+	groups = &g;
+	each_object(&k, group_one);
+	groups = NULL;
+	if (stopped)
+		hw_world_resume(world);
+	hw_mc_unlock_all();
+	size_t n = 0;
+	for (size_t i = 0; i < g.cap; i++)
+		if (g.slot[i].count)
+			g.slot[n++] = g.slot[i];
+	sort(g.slot, n);
+	if (k.leaked && !g.cap)
+		hw_report_write("heapward: %zu leaked object(s) found, but no memory to group "
+				"them for the report\n",
+				k.leaked);
+	else if (n)
+		hw_mc_report_leaks(g.slot, n, unstopped);
+	put(g.slot, g.cap * sizeof *g.slot);
+	put(k.stack, k.cap * sizeof *k.stack);
+	release_buffers(&k);
+	size_t leaked = k.leaked;
+	hw_mutex_unlock(&leak_lock);
+	return leaked;
+}

@@ -1,0 +1,381 @@
+/* debug_report.c: the debug mode's reports, in the layout of the
+ * sanitizers, so that people's tools and ClusterFuzz read them.
+ *
+ * Owns: printing stacks (symbolized at report time, the layer's own frames
+ * trimmed), the block that follows each misuse report's first line, and
+ * the leak report. An error report reads:
+ *
+ *   heapward: double free of 0x... (a free 32-byte slot [...))   (HD1's line)
+ *   =================================================================
+ *   ==PID==ERROR: heapward: double-free on address 0x... in thread T0:
+ *       #0 0x... in function file:line:column
+ *       ...
+ *
+ *   0x... is located 0 bytes inside of a freed 32-byte slot [0x..., 0x...)
+ *   freed by thread T0 here:
+ *       #0 ...
+ *
+ *   previously allocated by thread T0 here:
+ *       #0 ...
+ *
+ *   SUMMARY: heapward: double-free file:line:column in function
+ *   ==PID==ABORTING                                (when it aborts next)
+ *
+ * and the leak report as LeakSanitizer's:
+ *
+ *   ==PID==ERROR: heapward: detected memory leaks
+ *
+ *   Direct leak of N byte(s) in M object(s) allocated from:
+ *       #0 ...
+ *
+ *   Indirect leak of ...
+ *
+ *   SUMMARY: heapward: N byte(s) leaked in M allocation(s).
+ *
+ * Kinds: double-free, bad-free (interior, misaligned, foreign, in freed
+ * memory), heap-buffer-overflow (a damaged canary), alloc-dealloc-mismatch,
+ * new-delete-type-mismatch (a sized delete with the wrong size).
+ *
+ * Invariants:
+ *   RP1. A frame is "    #N 0x<pc> in <function> <file>:<line>[:<column>]"
+ *        when the symbolizer knows the line, "    #N 0x<pc> in <function>
+ *        (<module>+0x<offset>)" when it knows only the function, and
+ *        "    #N 0x<pc> (<module>+0x<offset>)" otherwise; an inlined call
+ *        gets a frame of its own (same pc), innermost first. The offset is
+ *        the file address of the pc (module.h MO3); the symbolizer is asked
+ *        about pc - 1, the call instruction, since every recorded pc but
+ *        none is a return address.
+ *   RP2. Leading frames of the layer itself are not printed: those in its
+ *        own module when it is a shared object (debug.c DM2), and those
+ *        whose source file is in this project's src/ or platform/ (the
+ *        build's source root, from this file's own path), for a layer
+ *        linked into the program. Frame numbers count printed frames.
+ *   RP3. The SUMMARY line names the first printed frame of the error's own
+ *        stack (the call that made the error), as the sanitizers do.
+ *   RP4. A report is printed whole, under report_lock; it allocates
+ *        nothing (stack buffers, the static symbolizer session, the
+ *        platform's symbolizer child: symbolize.h SZ1).
+ *
+ * Locking: report_lock, a leaf of the layer's order (debug.h).
+ */
+#include "debug.h"
+
+#include "console.h"
+#include "module.h"
+#include "symbolize.h"
+
+#include <string.h>
+
+#define RP_INLINE_MAX 8
+#define RP_BANNER "================================================================="
+
+static hw_mutex report_lock = HW_MUTEX_INIT;
+static hw_symbolizer sym;             /* under report_lock */
+static hw_symbol syms[RP_INLINE_MAX]; /* under report_lock */
+
+/* One or more lines, formatted on the stack; a line cut by the buffer's
+ * end still ends with a newline. */
+static void out(const char *fmt, ...) HW_PRINTF(1, 2);
+static void out(const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	size_t n = hw_report_vformat(buf, sizeof buf - 1, fmt, ap);
+	va_end(ap);
+	if (n == 0 || buf[n - 1] != '\n')
+		buf[n++] = '\n';
+	hw_console_write(buf, n);
+}
+
+void hw_mc_report_lock(void) { hw_mutex_lock(&report_lock); }
+void hw_mc_report_unlock(void) { hw_mutex_unlock(&report_lock); }
+
+/* RP2: the source root, "/path/to/heapward/", from this file's path. */
+static size_t source_root(const char **root)
+{
+	static const char self[] = __FILE__;
+	static const char tail[] = "src/malloc/debug_report.c";
+	size_t n = sizeof self - 1, t = sizeof tail - 1;
+	*root = self;
+	if (self[0] != '/' || n < t || strcmp(self + n - t, tail) != 0)
+		return 0;
+	return n - t;
+}
+
+static bool own_file(const char *file)
+{
+	const char *root;
+	size_t n = source_root(&root);
+	if (n == 0 || strncmp(file, root, n) != 0)
+		return false;
+	return strncmp(file + n, "src/", 4) == 0 || strncmp(file + n, "platform/", 9) == 0;
+}
+
+static bool own_pc(uintptr_t pc)
+{
+	return mc_dbg.trim_at_capture && pc >= mc_dbg.self_lo && pc < mc_dbg.self_hi;
+}
+
+/* The printing state of one stack. */
+typedef struct printer {
+	unsigned no;   /* next frame number */
+	bool leading;  /* no frame printed yet (RP2) */
+	char *summary; /* when not NULL: receives the first frame's place (RP3) */
+	size_t summary_len;
+} printer;
+
+static void frame_line(printer *pr, uintptr_t pc, const hw_module *m, bool known,
+		       const hw_symbol *s)
+{
+	char where[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64];
+	char modoff[HW_MODULE_PATH_MAX + 32];
+	if (known)
+		hw_report_format(modoff, sizeof modoff, "(%s+0x%llx)", m->path,
+				 (unsigned long long)(pc - m->bias));
+	else
+		hw_report_format(modoff, sizeof modoff, "(<unknown module>)");
+	if (s && s->file[0] && s->line) {
+		if (s->column)
+			hw_report_format(where, sizeof where, "%s:%u:%u", s->file, s->line,
+					 s->column);
+		else
+			hw_report_format(where, sizeof where, "%s:%u", s->file, s->line);
+	} else {
+		hw_report_format(where, sizeof where, "%s", modoff);
+	}
+	if (s && s->function[0])
+		out("    #%u 0x%llx in %s %s\n", pr->no, (unsigned long long)pc,
+		    s->function, where);
+	else
+		out("    #%u 0x%llx %s\n", pr->no, (unsigned long long)pc, modoff);
+	if (pr->summary && pr->no == 0) {
+		if (s && s->function[0])
+			hw_report_format(pr->summary, pr->summary_len, "%s in %s", where,
+					 s->function);
+		else
+			hw_report_format(pr->summary, pr->summary_len, "%s", where);
+	}
+	pr->no++;
+	pr->leading = false;
+}
+
+static void print_pcs(printer *pr, const uintptr_t *pc, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (pr->leading && own_pc(pc[i]))
+			continue;
+		hw_module m;
+		bool known = hw_module_find(pc[i], &m);
+		/* RP1: a return address; the call is just before it. */
+		size_t k = known ? hw_symbolize(&sym, m.path, pc[i] - m.bias - 1, syms,
+						RP_INLINE_MAX)
+				 : 0;
+		if (k == 0) {
+			frame_line(pr, pc[i], &m, known, NULL);
+			continue;
+		}
+		for (size_t j = 0; j < k; j++) {
+			if (pr->leading && own_file(syms[j].file))
+				continue;
+			frame_line(pr, pc[i], &m, known, &syms[j]);
+		}
+	}
+	if (pr->no == 0)
+		out("    <empty stack>\n");
+}
+
+static void print_stack_id(uint32_t id)
+{
+	const uintptr_t *pc;
+	size_t n = hw_mc_depot_get(id, &pc);
+	printer pr = {0, true, NULL, 0};
+	print_pcs(&pr, pc, n);
+}
+
+/* One report's frame: banner, ERROR line, the current stack; *summary
+ * receives its first frame's place. */
+static void begin(const char *kind, const void *addr, char *summary, size_t len)
+{
+	uintptr_t pc[MC_DEBUG_MAX_DEPTH];
+	size_t n = hw_mc_debug_stack(pc, mc_dbg.depth ? mc_dbg.depth : MC_DEBUG_MAX_DEPTH);
+	hw_mutex_lock(&report_lock);
+	hw_symbolizer_open(&sym, mc_dbg.symbolize, mc_dbg.symbolizer_path);
+	out(RP_BANNER "\n");
+	out("==%d==ERROR: heapward: %s on address %p in thread T%u:\n",
+	    hw_process_id(), kind, addr, hw_mc_debug_tid());
+	summary[0] = '\0';
+	printer pr = {0, true, summary, len};
+	print_pcs(&pr, pc, n);
+	out("\n");
+}
+
+static void end(const char *kind, const char *summary)
+{
+	out("SUMMARY: heapward: %s%s%s\n", kind, summary[0] ? " " : "", summary);
+	if (mc_cfg.abort_on_error)
+		out("==%d==ABORTING\n", hw_process_id());
+	hw_symbolizer_close(&sym);
+	hw_mutex_unlock(&report_lock);
+}
+
+/* "freed by" and "(previously) allocated by" for an object's record. */
+static void history(uint32_t alloc_stack, unsigned alloc_tid, uint32_t free_stack,
+		    unsigned free_tid, bool freed)
+{
+	if (freed) {
+		out("freed by thread T%u here:\n", free_tid);
+		print_stack_id(free_stack);
+		out("\n");
+	}
+	out("%sallocated by thread T%u here:\n", freed ? "previously " : "",
+	    alloc_tid);
+	print_stack_id(alloc_stack);
+	out("\n");
+}
+
+/* The object slot idx of s (small or large): bounds, length (the request
+ * when live, the slot when free), liveness and record. */
+typedef struct object {
+	uintptr_t lo;
+	size_t len;
+	bool live;
+	const mc_dbg_obj *rec; /* NULL: no record (MC9) */
+} object;
+
+static bool object_at(const mc_span *s, size_t idx, object *o)
+{
+	if (!s || (s->kind != MC_SPAN_SMALL && s->kind != MC_SPAN_LARGE))
+		return false;
+	if (s->kind == MC_SPAN_LARGE) {
+		o->lo = s->start;
+		o->len = s->req;
+		o->live = true;
+		idx = 0;
+	} else {
+		if (idx >= s->nobjs)
+			return false;
+		uint16_t st = s->state[idx];
+		o->lo = s->start + (uintptr_t)idx * s->size;
+		o->live = st != 0;
+		o->len = o->live ? s->size - (st - 1u) : s->size;
+	}
+	o->rec = s->dbg ? &mc_span_dbg(s)[idx] : NULL;
+	return true;
+}
+
+static void object_history(const object *o)
+{
+	if (o->rec)
+		history(o->rec->alloc_stack, o->rec->alloc_tid, o->rec->free_stack,
+			o->rec->free_tid, !o->live);
+}
+
+/* A freed large object from the ring (debug.c DM4), when it holds p. */
+static void freed_large(const void *p)
+{
+	mc_freed_large f;
+	if (!hw_mc_debug_freed_large((uintptr_t)p, &f)) {
+		out("%p is located in freed heap memory (its object is no longer known)\n\n", p);
+		return;
+	}
+	out("%p is located %zu bytes inside of freed %zu-byte region [%p,%p)\n", p,
+	    (size_t)((uintptr_t)p - f.start), f.size, (void *)f.start,
+	    (void *)(f.start + f.size));
+	history(f.alloc_stack, f.alloc_tid, f.free_stack, f.free_tid, true);
+}
+
+/* "p is located N bytes inside of ..." for the object o, then its history
+ * (or the blank line that would close it). */
+static void inside(const void *p, const object *o)
+{
+	out("%p is located %zu bytes inside of %s%zu-byte %s [%p,%p)\n", p,
+	    (size_t)((uintptr_t)p - o->lo), o->live ? "" : "a freed ", o->len,
+	    o->live ? "region" : "slot", (void *)o->lo, (void *)(o->lo + o->len));
+	object_history(o);
+	if (!o->rec)
+		out("\n");
+}
+
+void hw_mc_report_misuse(int what, const char *op, const void *p, const mc_span *s, size_t idx,
+			 const void *at, const char *where)
+{
+	(void)op;
+	const char *kind = what == MC_BAD_DOUBLE_FREE ? "double-free"
+			   : what == MC_BAD_OVERFLOW  ? "heap-buffer-overflow"
+						      : "bad-free";
+	const void *addr = what == MC_BAD_OVERFLOW && at ? at : p;
+	char summary[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64];
+	object o;
+	bool have = object_at(s, idx, &o);
+	begin(kind, addr, summary, sizeof summary);
+	if (what == MC_BAD_FOREIGN) {
+		out("%p is not heap memory: %s\n\n", p, where && where[0] ? where : "?");
+	} else if (what == MC_BAD_OVERFLOW && have) {
+		out("%p is located %zu bytes after %zu-byte region [%p,%p)\n", addr,
+		    (size_t)((uintptr_t)addr - (o.lo + o.len)), o.len, (void *)o.lo,
+		    (void *)(o.lo + o.len));
+		object_history(&o);
+		if (!o.rec)
+			out("\n");
+	} else if (have) {
+		inside(p, &o);
+	} else if (what == MC_BAD_INTERIOR) {
+		out("%p is located in the tail of a span that no object covers\n\n", p);
+	} else if (what == MC_BAD_DOUBLE_FREE || what == MC_BAD_FREED_MEMORY) {
+		freed_large(p);
+	}
+	end(kind, summary);
+}
+
+void hw_mc_report_mismatch(const void *p, const mc_span *s, size_t idx, bool size_only,
+			   size_t size, const char *made_by, const char *op)
+{
+	const char *kind = size_only ? "new-delete-type-mismatch" : "alloc-dealloc-mismatch";
+	char summary[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64];
+	object o;
+	bool have = object_at(s, idx, &o);
+	begin(kind, p, summary, sizeof summary);
+	if (have) {
+		char how[64] = "";
+		if (size_only)
+			hw_report_format(how, sizeof how, " with size %zu", size);
+		out("%p is located 0 bytes inside of %zu-byte region [%p,%p), made by %s, freed "
+		    "by %s%s\n",
+		    p, o.len, (void *)o.lo, (void *)(o.lo + o.len), made_by, op, how);
+		object_history(&o);
+		if (!o.rec)
+			out("\n");
+	}
+	end(kind, summary);
+}
+
+void hw_mc_report_leaks(const mc_leak *leaks, size_t n, size_t unstopped)
+{
+	size_t bytes = 0, count = 0;
+	for (size_t i = 0; i < n; i++) {
+		bytes += leaks[i].bytes;
+		count += leaks[i].count;
+	}
+	hw_mutex_lock(&report_lock);
+	hw_symbolizer_open(&sym, mc_dbg.symbolize, mc_dbg.symbolizer_path);
+	out("\n" RP_BANNER "\n==%d==ERROR: heapward: detected memory leaks\n",
+	    hw_process_id());
+	if (unstopped == SIZE_MAX)
+		out("heapward: the threads could not be stopped: every writable mapping was "
+		    "scanned instead, so leaks may be missed\n");
+	else if (unstopped)
+		out("heapward: %zu thread(s) could not be stopped: every writable mapping was "
+		    "scanned instead, so leaks may be missed\n",
+		    unstopped);
+	for (size_t i = 0; i < n; i++) {
+		out("\n%s leak of %zu byte(s) in %zu object(s) allocated from:\n",
+		    leaks[i].direct ? "Direct" : "Indirect", leaks[i].bytes,
+		    leaks[i].count);
+		print_stack_id(leaks[i].stack);
+	}
+	out("\nSUMMARY: heapward: %zu byte(s) leaked in %zu allocation(s).\n", bytes,
+	    count);
+	hw_symbolizer_close(&sym);
+	hw_mutex_unlock(&report_lock);
+}

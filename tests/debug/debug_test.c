@@ -1,0 +1,560 @@
+/* debug_test.c: the debug mode's parts, in this process: the unwinder, the
+ * loaded modules, the symbolizer, stopping threads, the stack depot, and
+ * the mode through the prefixed API of the static library (reports trimmed
+ * by source file, hw_malloc_leak_check, the statistics).
+ *
+ * Each check that starts the malloc layer runs in a child (hw_trap_child),
+ * which starts it with its own options (hw_mc_start), so the parent never
+ * allocates through it.
+ *
+ * Invariants:
+ *   DU1. Every expected line comes from __LINE__ at the call it names, and
+ *        every expected return address from __builtin_return_address in
+ *        the function it belongs to.
+ */
+#include "check.h"
+#include "debug.h"
+#include "heapward.h"
+#include "malloc_internal.h"
+#include "module.h"
+#include "stop.h"
+#include "symbolize.h"
+#include "trap.h"
+#include "unwind.h"
+
+#include <errno.h>
+#include <gnu/libc-version.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define NOINLINE __attribute__((noinline))
+
+static char err[65536];
+static hw_child_status st;
+
+/* ---- the unwinder ---- */
+
+static uintptr_t ra[4];
+static uintptr_t got[16];
+static size_t ngot;
+
+NOINLINE static void level3(void)
+{
+	ra[3] = (uintptr_t)__builtin_return_address(0);
+	ngot = hw_unwind_here(got, 16);
+	__asm__ volatile("" ::
+				 : "memory"); /* no tail call: this frame must stay */
+}
+
+NOINLINE static void level2(void)
+{
+	ra[2] = (uintptr_t)__builtin_return_address(0);
+	level3();
+	__asm__ volatile("" ::
+				 : "memory");
+}
+
+NOINLINE static void level1(void)
+{
+	ra[1] = (uintptr_t)__builtin_return_address(0);
+	level2();
+	__asm__ volatile("" ::
+				 : "memory");
+}
+
+static void test_unwind_frames(void)
+{
+	level1();
+	REQUIRE(ngot >= 3, "%zu frames", ngot);
+	/* out[0] is the return address of the function that called the
+	 * unwinder, then each caller's. */
+	EXPECT(got[0] == ra[3] && got[1] == ra[2] && got[2] == ra[1], "%lx %lx %lx vs %lx %lx %lx",
+	       (unsigned long)got[0], (unsigned long)got[1], (unsigned long)got[2],
+	       (unsigned long)ra[3], (unsigned long)ra[2], (unsigned long)ra[1]);
+	uintptr_t two[2];
+	EXPECT(hw_unwind_here(two, 2) == 2);
+	EXPECT(hw_unwind_here(two, 0) == 0);
+}
+
+static void *unwind_thread(void *arg)
+{
+	(void)arg;
+	level1();
+	return NULL;
+}
+
+static void test_unwind_thread(void)
+{
+	pthread_t t;
+	ngot = 0;
+	REQUIRE(pthread_create(&t, NULL, unwind_thread, NULL) == 0);
+	pthread_join(t, NULL);
+	EXPECT(ngot >= 3 && got[0] == ra[3] && got[1] == ra[2] && got[2] == ra[1],
+	       "another thread's stack: %zu frames", ngot);
+}
+
+static uintptr_t some_global[64];
+
+/* UW1: whatever a frame pointer holds, the walk stays in the mapping. */
+static void test_unwind_bad_chains(void)
+{
+	uintptr_t out[8];
+	EXPECT(hw_unwind_from(0x1000, out, 8) == 0, "unmapped");
+	EXPECT(hw_unwind_from(3, out, 8) == 0, "unaligned, unmapped");
+	/* A record that points to itself: one frame, then the chain does not
+	 * go up. */
+	uintptr_t loop[2];
+	loop[0] = (uintptr_t)loop;
+	loop[1] = 0x1234;
+	EXPECT(hw_unwind_from((uintptr_t)loop, out, 8) == 1 && out[0] == 0x1234);
+	/* A chain running to the end of its mapping: stops inside it. */
+	for (size_t i = 0; i + 2 < 64; i += 2) {
+		some_global[i] = (uintptr_t)&some_global[i + 2];
+		some_global[i + 1] = 0x5000 + i;
+	}
+	some_global[62] = UINTPTR_MAX - 15; /* beyond everything */
+	some_global[63] = 0x6000;
+	size_t n = hw_unwind_from((uintptr_t)some_global, out, 8);
+	EXPECT(n == 8 && out[0] == 0x5000 && out[7] == 0x5000 + 14, "%zu", n);
+	n = hw_unwind_from((uintptr_t)&some_global[50], out, 8);
+	EXPECT(n == 7 && out[6] == 0x6000, "stops at the bad link: %zu", n);
+	/* A return address that cannot be one ends the walk: zero, or an
+	 * address in the stack being walked (here, the mapping). */
+	some_global[1] = 0;
+	EXPECT(hw_unwind_from((uintptr_t)some_global, out, 8) == 0);
+	some_global[1] = (uintptr_t)&some_global[40];
+	EXPECT(hw_unwind_from((uintptr_t)some_global, out, 8) == 0);
+	some_global[1] = 0x5000;
+	some_global[3] = (uintptr_t)&some_global[0];
+	EXPECT(hw_unwind_from((uintptr_t)some_global, out, 8) == 1);
+}
+
+/* ---- modules and the symbolizer ---- */
+
+static unsigned marked_line;
+NOINLINE static uintptr_t marked_function(void)
+{
+	marked_line = __LINE__ + 1;
+	uintptr_t pc = (uintptr_t)__builtin_return_address(0);
+	return pc;
+}
+
+NOINLINE static uintptr_t call_marked(unsigned *line)
+{
+	*line = __LINE__ + 1;
+	uintptr_t r = marked_function();
+	__asm__ volatile("" ::
+				 : "memory");
+	return r;
+}
+
+static void test_modules(void)
+{
+	hw_module m;
+	REQUIRE(hw_module_find((uintptr_t)&test_modules, &m));
+	EXPECT(strstr(m.path, "debug_test") != NULL, "%s", m.path);
+	/* A function of the C library that no sanitizer intercepts. */
+	EXPECT(hw_module_find((uintptr_t)&gnu_get_libc_version, &m) && strstr(m.path, "libc"),
+	       "%s", m.path);
+	EXPECT(!hw_module_find(0x1000, &m));
+	uintptr_t lo, hi;
+	bool is_program;
+	hw_module_self(&lo, &hi, &is_program);
+	EXPECT(is_program, "the static library is in the program");
+	EXPECT(lo <= (uintptr_t)&hw_module_self && (uintptr_t)&hw_module_self < hi);
+	EXPECT(lo <= (uintptr_t)&test_modules && (uintptr_t)&test_modules < hi);
+	EXPECT(!(lo <= (uintptr_t)&gnu_get_libc_version && (uintptr_t)&gnu_get_libc_version < hi));
+	REQUIRE(hw_module_linker(&lo, &hi));
+	EXPECT(hw_module_find(lo, &m) && strstr(m.path, "ld-linux"), "%s", m.path);
+}
+
+/* The call in call_marked, symbolized by the tool at path ("" to search). */
+static void check_symbolizer(const char *path, bool with_column)
+{
+	unsigned line;
+	uintptr_t pc = call_marked(&line);
+	hw_module m;
+	REQUIRE(hw_module_find(pc, &m));
+	hw_symbolizer s;
+	hw_symbolizer_open(&s, true, path);
+	REQUIRE(s.tool != HW_SYM_NONE, "no tool at '%s'", path);
+	hw_symbol sym[4];
+	size_t n = hw_symbolize(&s, m.path, pc - m.bias - 1, sym, 4);
+	REQUIRE(n >= 1, "nothing for %s", path);
+	EXPECT(strcmp(sym[n - 1].function, "call_marked") == 0, "%s", sym[n - 1].function);
+	EXPECT(strstr(sym[n - 1].file, "tests/debug/debug_test.c") != NULL, "%s",
+	       sym[n - 1].file);
+	EXPECT(sym[n - 1].line == line, "line %u, not %u", sym[n - 1].line, line);
+	EXPECT(!with_column || sym[n - 1].column > 0);
+	/* A second question to the same child. */
+	n = hw_symbolize(&s, m.path, (uintptr_t)&marked_function - m.bias, sym, 4);
+	EXPECT(n >= 1 && strcmp(sym[0].function, "marked_function") == 0);
+	int pid = s.pid;
+	/* A module that does not exist: no frame (addr2line's child then
+	 * dies, and the session answers nothing from then on: SZ3). */
+	EXPECT(hw_symbolize(&s, "/nonexistent/module.so", 0x1000, sym, 4) == 0);
+	hw_symbolizer_close(&s);
+	/* SZ4: the child is reaped. */
+	EXPECT(pid > 0 && waitpid(pid, NULL, WNOHANG) == -1 && errno == ECHILD);
+}
+
+static void test_symbolizer(void)
+{
+	hw_symbolizer s;
+	hw_symbolizer_open(&s, true, "");
+	if (s.tool == HW_SYM_LLVM)
+		check_symbolizer("", true);
+	else
+		printf("(no llvm-symbolizer on PATH: its protocol is not checked)\n");
+	if (access("/usr/bin/addr2line", X_OK) == 0)
+		check_symbolizer("/usr/bin/addr2line", false);
+	else
+		printf("(no /usr/bin/addr2line: its protocol is not checked)\n");
+	hw_symbolizer_open(&s, false, "");
+	hw_symbol sym[1];
+	EXPECT(s.tool == HW_SYM_NONE && hw_symbolize(&s, "/bin/sh", 0x1000, sym, 1) == 0);
+	/* SZ3: a tool that is not there gives up once, answers nothing. */
+	hw_symbolizer_open(&s, true, "/nonexistent/llvm-symbolizer");
+	EXPECT(hw_symbolize(&s, "/bin/sh", 0x1000, sym, 1) == 0 && s.broken);
+	hw_symbolizer_close(&s);
+}
+
+/* ---- stopping the world ---- */
+
+enum { NTHREADS = 3 };
+static volatile int spinning, go_on;
+static uintptr_t thread_frame[NTHREADS];
+static volatile uint64_t counter[NTHREADS];
+
+static void *spinner(void *arg)
+{
+	size_t i = (size_t)(uintptr_t)arg;
+	/* The frame, not a local: under AddressSanitizer's use-after-return
+	 * detection locals live on a fake stack elsewhere. */
+	thread_frame[i] = (uintptr_t)__builtin_frame_address(0);
+	__atomic_add_fetch(&spinning, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&go_on, __ATOMIC_ACQUIRE))
+		counter[i]++;
+	return NULL;
+}
+
+static void test_stop_world(void)
+{
+	pthread_t t[NTHREADS];
+	for (size_t i = 0; i < NTHREADS; i++)
+		REQUIRE(pthread_create(&t[i], NULL, spinner, (void *)(uintptr_t)i) == 0);
+	while (__atomic_load_n(&spinning, __ATOMIC_ACQUIRE) < NTHREADS)
+		sched_yield();
+	static hw_world w;
+	REQUIRE(hw_world_stop(&w, 5000) == 0);
+	uint64_t before[NTHREADS];
+	for (size_t i = 0; i < NTHREADS; i++)
+		before[i] = counter[i];
+	usleep(20000);
+	size_t stopped = 0, near = 0;
+	for (size_t i = 0; i < w.n; i++) {
+		stopped += w.t[i].stopped;
+		for (size_t j = 0; j < NTHREADS; j++)
+			near += w.t[i].stopped && w.t[i].sp <= thread_frame[j] &&
+				thread_frame[j] - w.t[i].sp < 65536;
+	}
+	bool still = true;
+	for (size_t i = 0; i < NTHREADS; i++)
+		still = still && counter[i] == before[i];
+	hw_world_resume(&w);
+	EXPECT(w.n >= NTHREADS && stopped == w.n, "%zu threads, %zu stopped", w.n, stopped);
+	EXPECT(near == NTHREADS, "each spinner's stack pointer is just below its frame: %zu", near);
+
+	EXPECT(still, "a stopped thread ran");
+	EXPECT(w.self.stopped && w.self.tp == hw_thread_pointer() && w.self.nregs > 0);
+	/* Resumed: they run again, and leave when told. */
+	uint64_t c0 = counter[0];
+	for (int k = 0; k < 1000 && counter[0] == c0; k++)
+		usleep(1000);
+	EXPECT(counter[0] != c0, "not resumed");
+	__atomic_store_n(&go_on, 1, __ATOMIC_RELEASE);
+	for (size_t i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+}
+
+/* ---- the depot and the mode, in children ---- */
+
+static void fail(const char *what)
+{
+	fprintf(stderr, "child check failed: %s\n", what);
+	_exit(1);
+}
+
+#define CHILD_CHECK(c)            \
+	do {                      \
+		if (!(c))         \
+			fail(#c); \
+	} while (0)
+
+static void depot_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("debug=1:scavenger=0"));
+	uintptr_t a[3] = {0x1000, 0x2000, 0x3000}, b[3] = {0x1000, 0x2000, 0x3001};
+	uint32_t ia = hw_mc_depot_put(a, 3), ib = hw_mc_depot_put(b, 3);
+	CHILD_CHECK(ia != 0 && ib != 0 && ia != ib);
+	CHILD_CHECK(hw_mc_depot_put(a, 3) == ia); /* SK2: stored once */
+	CHILD_CHECK(hw_mc_depot_put(a, 2) != ia); /* a prefix is another stack */
+	CHILD_CHECK(hw_mc_depot_put(a, 0) == 0);
+	const uintptr_t *pc;
+	CHILD_CHECK(hw_mc_depot_get(ia, &pc) == 3 && pc[0] == 0x1000 && pc[2] == 0x3000);
+	CHILD_CHECK(hw_mc_depot_get(ib, &pc) == 3 && pc[2] == 0x3001);
+	CHILD_CHECK(hw_mc_depot_get(0, &pc) == 0);
+	/* Many distinct stacks: all kept, all found again. */
+	uint32_t ids[2000];
+	for (uintptr_t i = 0; i < 2000; i++) {
+		uintptr_t s[2] = {i, i * 7};
+		ids[i] = hw_mc_depot_put(s, 2);
+	}
+	for (uintptr_t i = 0; i < 2000; i++) {
+		uintptr_t s[2] = {i, i * 7};
+		CHILD_CHECK(ids[i] != 0 && hw_mc_depot_put(s, 2) == ids[i]);
+	}
+	hw_malloc_stats ms;
+	hw_malloc_stats_get(&ms);
+	CHILD_CHECK(ms.stacks >= 2003 && ms.stack_bytes > 0 && ms.stacks_dropped == 0);
+}
+
+static void test_depot(void)
+{
+	REQUIRE(hw_trap_child(depot_child, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "%d %d %s", st.signo, st.exit_code, err);
+}
+
+/* The helpers note the line of their call into the layer; called with 0
+ * or NULL they only say it (the parent asks, the child calls). */
+NOINLINE static void *make_obj(size_t n, unsigned *line)
+{
+	*line = __LINE__ + 3;
+	if (n == 0)
+		return NULL;
+	void *p = hw_malloc(n);
+	__asm__ volatile("" ::
+				 : "memory");
+	return p;
+}
+
+NOINLINE static void drop_obj(void *p, unsigned *line)
+{
+	*line = __LINE__ + 3;
+	if (!p)
+		return;
+	hw_free(p);
+	__asm__ volatile("" ::
+				 : "memory");
+}
+
+/* Overwrites the stack below the caller's frame, so no stale copy of a
+ * planted pointer is left there (uninstrumented: AddressSanitizer's
+ * redzones around the array would keep some). */
+__attribute__((no_sanitize("address"))) NOINLINE static void scrub(void)
+{
+	volatile char b[16384];
+	for (size_t i = 0; i < sizeof b; i++)
+		b[i] = 0;
+}
+
+/* A report through the static library: the layer's frames are dropped by
+ * source file (RP2), so frame #0 is this file's. */
+static void double_free_child(void *arg)
+{
+	(void)arg;
+	unsigned line;
+	CHILD_CHECK(hw_mc_start("debug=1:scavenger=0:abort_on_error=0"));
+	void *p = make_obj(40, &line);
+	drop_obj(p, &line);
+	drop_obj(p, &line);
+}
+
+/* Frame n after the first line starting with heading names fn at line (0:
+ * any line of this file). */
+static bool has_frame(const char *heading, unsigned n, const char *fn, unsigned line)
+{
+	const char *h = strstr(err, heading);
+	char want[32];
+	snprintf(want, sizeof want, "    #%u 0x", n);
+	const char *f = h ? strstr(h, want) : NULL;
+	if (!f)
+		return false;
+	size_t len = strcspn(f, "\n");
+	char l[1024], in[64], at[64];
+	snprintf(l, sizeof l, "%.*s", (int)len, f);
+	snprintf(in, sizeof in, " in %s ", fn);
+	snprintf(at, sizeof at, line ? "debug_test.c:%u" : "debug_test.c:", line);
+	bool ok = strstr(l, in) && strstr(l, at);
+	if (!ok)
+		fprintf(stderr, "not %s at %s: %s\n", fn, at, l);
+	return ok;
+}
+
+static bool symbolizer_here(void)
+{
+	hw_symbolizer s;
+	hw_symbolizer_open(&s, true, "");
+	return s.tool != HW_SYM_NONE;
+}
+
+/* Whether the library itself was built with line information: without it
+ * (a release build), the report cannot tell the layer's frames by source
+ * file (RP2) and a static link shows them (docs/debug-mode.md). */
+static bool library_has_lines(void)
+{
+	hw_symbolizer s;
+	hw_module m;
+	hw_symbol sym[4];
+	hw_symbolizer_open(&s, true, "");
+	size_t n = hw_module_find((uintptr_t)&hw_malloc, &m)
+			   ? hw_symbolize(&s, m.path, (uintptr_t)&hw_malloc - m.bias, sym, 4)
+			   : 0;
+	hw_symbolizer_close(&s);
+	return n > 0 && sym[n - 1].line > 0;
+}
+
+/* The first frame after heading that names fn. */
+static unsigned frame_no(const char *heading, const char *fn)
+{
+	const char *h = strstr(err, heading);
+	char in[64];
+	snprintf(in, sizeof in, " in %s ", fn);
+	const char *f = h ? strstr(h, in) : NULL;
+	if (!f)
+		return 99;
+	while (f > h && strncmp(f, "    #", 5) != 0)
+		f--;
+	return (unsigned)strtoul(f + 5, NULL, 10);
+}
+
+static void test_static_report(void)
+{
+	unsigned make_line, drop_line;
+	make_obj(0, &make_line);
+	drop_obj(NULL, &drop_line);
+	REQUIRE(hw_trap_child(double_free_child, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "%d %d %s", st.signo, st.exit_code, err);
+	EXPECT(strstr(err, "heapward: double free of 0x"), "%s", err);
+	EXPECT(strstr(err, "ERROR: heapward: double-free on address 0x"), "%s", err);
+	if (!symbolizer_here()) {
+		printf("(no symbolizer: frames not checked)\n");
+		return;
+	}
+	/* The layer's frames come first unless it has line information. */
+	bool trimmed = library_has_lines();
+	unsigned e = trimmed ? 0 : frame_no("==", "drop_obj");
+	unsigned f = trimmed ? 0 : frame_no("freed by thread T0 here:", "drop_obj");
+	unsigned a = trimmed ? 0 : frame_no("previously allocated by thread T0 here:", "make_obj");
+	EXPECT(has_frame("==", e, "drop_obj", drop_line));
+	EXPECT(has_frame("==", e + 1, "double_free_child", 0));
+	EXPECT(has_frame("freed by thread T0 here:", f, "drop_obj", drop_line));
+	EXPECT(has_frame("previously allocated by thread T0 here:", a, "make_obj", make_line));
+	if (trimmed)
+		EXPECT(!strstr(err, " in hw_free ") && !strstr(err, " in free_slow ") &&
+			       !strstr(err, " in hw_mc_"),
+		       "the layer's frames are trimmed: %s", err);
+	else
+		printf("(the library has no line information: its frames are not trimmed)\n");
+}
+
+/* hw_malloc_leak_check: a direct and an indirect leak, then the same made
+ * reachable. */
+static void *volatile leak_root;
+
+NOINLINE static void plant_leak(void)
+{
+	unsigned line;
+	void **a = make_obj(64, &line);
+	a[0] = make_obj(24, &line);
+}
+
+NOINLINE static void plant_reachable(void)
+{
+	unsigned line;
+	void **a = make_obj(64, &line);
+	a[0] = make_obj(24, &line);
+	leak_root = a;
+}
+
+static void leak_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("detect_leaks=1:scavenger=0"));
+	plant_leak();
+	scrub();
+	size_t n = hw_malloc_leak_check();
+	printf("leaked %zu\n", n);
+	fflush(stdout);
+	CHILD_CHECK(n == 2);
+	CHILD_CHECK(hw_malloc_leak_check() == 2); /* still leaked: reported again */
+	plant_reachable();
+	scrub();
+	CHILD_CHECK(hw_malloc_leak_check() == 2); /* the new pair is reachable */
+	hw_malloc_stats ms;
+	hw_malloc_stats_get(&ms);
+	CHILD_CHECK(ms.stacks > 0);
+	fprintf(stderr, "child done\n");
+	_exit(0); /* before the exit-time check */
+}
+
+static void test_leak_check_api(void)
+{
+	unsigned make_line;
+	make_obj(0, &make_line);
+	REQUIRE(hw_trap_child(leak_child, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0 && strstr(err, "child done"), "%d %d %s",
+	       st.signo, st.exit_code, err);
+	const char *first = strstr(err, "ERROR: heapward: detected memory leaks");
+	EXPECT(first && strstr(first + 1, "ERROR: heapward: detected memory leaks"),
+	       "two reports: %s", err);
+	EXPECT(strstr(err, "Direct leak of 64 byte(s) in 1 object(s) allocated from:") &&
+		       strstr(err, "Indirect leak of 24 byte(s) in 1 object(s) allocated from:") &&
+		       strstr(err, "SUMMARY: heapward: 88 byte(s) leaked in 2 allocation(s)."),
+	       "%s", err);
+	if (symbolizer_here()) {
+		unsigned d = library_has_lines() ? 0 : frame_no("Direct leak of 64", "make_obj");
+		EXPECT(has_frame("Direct leak of 64", d, "make_obj", make_line));
+		EXPECT(has_frame("Direct leak of 64", d + 1, "plant_leak", 0), "%s", err);
+	}
+}
+
+static void off_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("scavenger=0"));
+	unsigned line;
+	make_obj(100, &line);
+	CHILD_CHECK(hw_malloc_leak_check() == 0);
+	hw_malloc_stats ms;
+	hw_malloc_stats_get(&ms);
+	CHILD_CHECK(ms.stacks == 0);
+}
+
+static void test_mode_off(void)
+{
+	REQUIRE(hw_trap_child(off_child, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0 && !strstr(err, "leak"), "%d %d %s", st.signo,
+	       st.exit_code, err);
+}
+
+int main(int argc, char **argv)
+{
+	static const hw_test tests[] = {
+		T(test_unwind_frames),
+		T(test_unwind_thread),
+		T(test_unwind_bad_chains),
+		T(test_modules),
+		T(test_symbolizer),
+		T(test_stop_world),
+		T(test_depot),
+		T(test_static_report),
+		T(test_leak_check_api),
+		T(test_mode_off),
+	};
+	return hw_test_main(tests, sizeof tests / sizeof tests[0], argc, argv);
+}

@@ -1,0 +1,254 @@
+/* victim.cc: a program with one heap bug per scenario, for the debug
+ * mode's report tests (report_test.c). Built with -O0 -g
+ * -fno-omit-frame-pointer and linked against libheapward-malloc.so.
+ *
+ * Owns: the scenarios, named by argv[1], and the markers the test reads:
+ * a comment "@name" at the end of a line names that line, so the test
+ * knows which file:line each frame of a report must show without a line
+ * number written twice.
+ *
+ * Invariants:
+ *   VI1. Each scenario prints "addr 0x..." (the address the report must
+ *        name) on stdout, flushed, before the bug; then the bug; then
+ *        returns, so main returns 0 unless the library ends the process.
+ *   VI2. Calls go through the noinline helpers make, drop, make_array,
+ *        drop_sized and friends, so every stack has the same two frames at
+ *        its top: the helper, then the scenario at its marked line.
+ *   VI3. The leak scenarios scrub the stack below their frame before they
+ *        return (as LeakSanitizer's own tests do), so no stale copy of a
+ *        leaked pointer is left where the scan would find it.
+ *
+ * Locking: the thread scenario's worker waits on a mutex main holds.
+ */
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <pthread.h>
+#include <unistd.h>
+
+#define NOINLINE __attribute__((noinline))
+
+static void say(const void *p)
+{
+	std::printf("addr %p\n", p);
+	std::fflush(stdout);
+}
+
+extern "C" {
+NOINLINE void *make(size_t n) { return std::malloc(n); /* @make */ }
+NOINLINE void drop(void *p) { std::free(p); /* @drop */ }
+NOINLINE int *make_array(size_t n) { return new int[n]; /* @make_array */ }
+NOINLINE long *make_one() { return new long; /* @make_one */ }
+NOINLINE void drop_object(long *p) { delete p; /* @drop_object */ }
+NOINLINE void drop_sized(long *p, size_t n) { ::operator delete(p, n); /* @drop_sized */ }
+
+int global_int;
+void *global_root;
+
+struct node {
+	node *next;
+	char pad[40];
+};
+
+NOINLINE void scrub()
+{
+	volatile char b[16384];
+	for (size_t i = 0; i < sizeof b; i++)
+		b[i] = 0;
+}
+
+NOINLINE void double_free()
+{
+	void *p = make(24); /* @df_alloc */
+	say(p);
+	drop(p); /* @df_free1 */
+	drop(p); /* @df_free2 */
+}
+
+NOINLINE void double_free_large()
+{
+	void *p = make(200000); /* @dfl_alloc */
+	say(p);
+	drop(p); /* @dfl_free1 */
+	drop(p); /* @dfl_free2 */
+}
+
+NOINLINE void interior()
+{
+	char *p = static_cast<char *>(make(64)); /* @int_alloc */
+	say(p + 16);
+	drop(p + 16); /* @int_free */
+}
+
+NOINLINE void misaligned()
+{
+	char *p = static_cast<char *>(make(64)); /* @mis_alloc */
+	say(p + 1);
+	drop(p + 1); /* @mis_free */
+}
+
+NOINLINE void stack_free()
+{
+	int local = 0;
+	say(&local);
+	drop(&local); /* @stack_free */
+}
+
+NOINLINE void global_free()
+{
+	say(&global_int);
+	drop(&global_int); /* @global_free */
+}
+
+NOINLINE void overflow()
+{
+	char *p = static_cast<char *>(make(13)); /* @ovf_alloc */
+	say(p + 13);
+	p[13] = 0; /* the canary has no zero byte */
+	drop(p);   /* @ovf_free */
+}
+
+NOINLINE void mismatch()
+{
+	int *p = make_array(4); /* @mm_alloc */
+	say(p);
+	drop(p); /* @mm_free */
+}
+
+NOINLINE void mismatch_delete()
+{
+	long *p = static_cast<long *>(make(sizeof(long))); /* @md_alloc */
+	say(p);
+	drop_object(p); /* @md_free */
+}
+
+NOINLINE void sized()
+{
+	long *p = make_one(); /* @sz_alloc */
+	say(p);
+	drop_sized(p, 16); /* @sz_free */
+}
+
+NOINLINE void build_leak()
+{
+	node *a = static_cast<node *>(make(sizeof(node))); /* @leak_direct */
+	a->next = static_cast<node *>(make(sizeof(node))); /* @leak_indirect */
+	a->next->next = nullptr;
+	say(a);
+}
+
+NOINLINE void leak()
+{
+	build_leak();
+	scrub();
+}
+
+NOINLINE void build_reachable()
+{
+	node *a = static_cast<node *>(make(sizeof(node)));
+	a->next = static_cast<node *>(make(sizeof(node)));
+	a->next->next = nullptr;
+	global_root = a;
+	say(a);
+}
+
+NOINLINE void reachable()
+{
+	build_reachable();
+	scrub();
+}
+
+static pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
+static volatile int worker_ready;
+
+static void *worker(void *)
+{
+	/* Only this thread's stack points to it: the thread is alive (blocked)
+	 * at exit, so it is not a leak. */
+	void *volatile mine = make(777);
+	worker_ready = 1;
+	pthread_mutex_lock(&hold);
+	drop(mine);
+	return nullptr;
+}
+
+NOINLINE void leak_with_thread()
+{
+	pthread_t t;
+	pthread_mutex_lock(&hold);
+	pthread_create(&t, nullptr, worker, nullptr);
+	while (!worker_ready)
+		usleep(1000);
+	build_leak();
+	scrub();
+}
+
+static thread_local void *tls_root;
+static pthread_key_t key;
+
+NOINLINE void build_tls_roots()
+{
+	tls_root = make(32);
+	pthread_key_create(&key, nullptr);
+	pthread_setspecific(key, make(64));
+	say(tls_root);
+}
+
+/* Objects only thread-local storage points to (static TLS, a key's value
+ * in the thread's control block): reachable. */
+NOINLINE void tls_roots()
+{
+	build_tls_roots();
+	scrub();
+}
+
+NOINLINE void continue_past()
+{
+	void *p = make(40);
+	say(p);
+	drop(p);
+	drop(p); /* @cont_free2 */
+	drop(p);
+}
+
+NOINLINE void clean()
+{
+	void *p = make(100);
+	say(p);
+	drop(p);
+}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		void (*fn)();
+	} scenarios[] = {
+		{"double_free", double_free},
+		{"double_free_large", double_free_large},
+		{"interior", interior},
+		{"misaligned", misaligned},
+		{"stack_free", stack_free},
+		{"global_free", global_free},
+		{"overflow", overflow},
+		{"mismatch", mismatch},
+		{"mismatch_delete", mismatch_delete},
+		{"sized", sized},
+		{"leak", leak},
+		{"reachable", reachable},
+		{"leak_with_thread", leak_with_thread},
+		{"tls_roots", tls_roots},
+		{"continue_past", continue_past},
+		{"clean", clean},
+	};
+	for (const auto &s : scenarios) {
+		if (argc > 1 && std::strcmp(argv[1], s.name) == 0) {
+			s.fn();
+			return 0;
+		}
+	}
+	std::fprintf(stderr, "victim: unknown scenario\n");
+	return 2;
+}
