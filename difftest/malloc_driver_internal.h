@@ -37,7 +37,7 @@
  * run grow often (more platform calls to refuse) and keep the heap's walk
  * (hw_heap_validate) short. The heap's window is more than twice the
  * backing, so every reservation the simulator makes lies inside it and a
- * grow fails only when the simulator is full or refuses (MO1). */
+ * grow fails only when the simulator is full or refuses (MQ1). */
 #define MR_BACKING ((size_t)256 << 20)
 #define MR_ARENA ((size_t)4 << 20)
 #define MR_WINDOW (2 * MR_BACKING + 2 * MR_ARENA)
@@ -66,7 +66,7 @@ typedef struct mdrv {
 /* ---- malloc_driver.c ---- */
 void hw_mdrv_fail(mdrv *d, const char *fmt, ...) HW_PRINTF(2, 3);
 void hw_mdrv_trace(mdrv *d, const char *fmt, ...) HW_PRINTF(2, 3);
-/* Whether the platform refused a call during this op so far (MO1). */
+/* Whether the platform refused a call during this op so far (MQ1). */
 bool hw_mdrv_refused(const mdrv *d);
 
 /* ---- malloc_compare.c ---- */

@@ -6,7 +6,7 @@
  * and how it brings the model along; the REMOTE op's thread.
  *
  * Invariants:
- *   MO1. A call may fail (NULL, or ENOMEM from hw_posix_memalign) only
+ *   MQ1. A call may fail (NULL, or ENOMEM from hw_posix_memalign) only
  *        when the platform refused a call during the op (an injection or
  *        a full simulator); its errno is then ENOMEM, and the model and
  *        every object are as before (a failed realloc keeps its object and
@@ -14,17 +14,17 @@
  *        SIZE_MAX / 4 or the heap's window, an overflowing product, a bad
  *        alignment) fails with the header's errno whatever the platform
  *        did. hw_free and hw_posix_memalign never change errno.
- *   MO2. A new object is checked before the model takes it: alignment,
+ *   MQ2. A new object is checked before the model takes it: alignment,
  *        usable size == the request, place (MK2), no overlap (MM1), zero
  *        (calloc) or fill (fill_on_alloc); then stamped (MK1). An object
  *        is checked (MK1) before the layer frees or reallocates it.
- *   MO3. hw_realloc keeps the object's place exactly when the model says
+ *   MQ3. hw_realloc keeps the object's place exactly when the model says
  *        so (hw_mm_realloc_in_place), and its result holds the old stamps
  *        up to the smaller size.
- *   MO4. A MISUSE op makes exactly one report (errors + 1: the layer
+ *   MQ4. A MISUSE op makes exactly one report (errors + 1: the layer
  *        continues, abort_on_error=0) and changes no object, except the
  *        overflow kinds, whose free or realloc goes on after the report.
- *   MO5. An opcode outside the table, or an op that needs an object when
+ *   MQ5. An opcode outside the table, or an op that needs an object when
  *        none is live (or would pass MR_MAX_LIVE), does nothing (O2).
  *
  * Locking: none; the REMOTE thread runs while the caller waits for it.
@@ -37,10 +37,10 @@
 #include <errno.h>
 #include <string.h>
 
-/* errno before calls that must leave it alone (MO1). */
+/* errno before calls that must leave it alone (MQ1). */
 #define ERRNO_MARK 7777
 
-/* What the header says of a request (MO1, ML3). */
+/* What the header says of a request (MQ1, ML3). */
 typedef enum expect { RUN,
 		      MUST_FAIL,
 		      SKIP } expect;
@@ -76,7 +76,7 @@ static void must_have_failed(mdrv *d, const char *call, void *p, int err, int wa
 		hw_mdrv_fail(d, "%s failed with errno %d, not %d", call, err, want);
 }
 
-/* MO1 for a call that returned NULL with errno err where it may succeed. */
+/* MQ1 for a call that returned NULL with errno err where it may succeed. */
 static void check_refused(mdrv *d, const char *call, int err)
 {
 	if (!hw_mdrv_refused(d))
@@ -89,7 +89,7 @@ typedef enum fresh { PLAIN,
 		     ZEROED,
 		     MOVED } fresh;
 
-/* MO2: p, just returned for n bytes aligned to align, joins the model. */
+/* MQ2: p, just returned for n bytes aligned to align, joins the model. */
 static void take(mdrv *d, const char *call, void *p, size_t n, size_t align, fresh how)
 {
 	hw_mm_obj o = {.addr = (uintptr_t)p, .n = n, .cls = hw_mm_place(n, align)};
@@ -494,7 +494,7 @@ static void op_REMOTE(mdrv *d, const hw_op *op)
 		outcome(d, call, RUN, ENOMEM, r.got[k], r.err[k], r.n, 16, PLAIN);
 }
 
-/* MO4: one report, and errors counts it. */
+/* MQ4: one report, and errors counts it. */
 static void reported(mdrv *d)
 {
 	d->m.errors++;
