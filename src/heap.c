@@ -783,12 +783,14 @@ static int set_guard(hw_heap *h, void *p, size_t npages, bool guard)
 			track_run_root(h, page, false);
 		hw_heap_for_spans(h, page, npages, span_set_guard, &on);
 		h->guarded += bytes;
-		hw_track_guard(p, bytes);
 		rc = hw_call_outside_lock(h, HW_CALLOP_FAULT, p, bytes);
 		if (rc != 0) {
 			hw_heap_for_spans(h, page, npages, span_set_guard, &off);
 			h->guarded -= bytes;
-			hw_track_unguard(p, bytes, false);
+		} else {
+			/* Only now: a refused call leaves the contents as they
+			 * were, defined where they were (K4). */
+			hw_track_guard(p, bytes);
 		}
 	} else {
 		rc = hw_call_outside_lock(h, HW_CALLOP_READY_FROM_RESERVED, p, bytes);
