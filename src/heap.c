@@ -594,11 +594,7 @@ static bool pages_free(hw_heap *h, size_t page, size_t n)
 static void track_resize(hw_heap *h, size_t page, size_t was, size_t now, bool had_guards)
 {
 	void *p = (void *)hw_heap_addr(h, page);
-	size_t lo = hw_min(was, now) << h->page_shift, hi = hw_max(was, now) << h->page_shift;
-	if (now > was)
-		hw_track_unguard((char *)p + lo, hi - lo, false);
-	else
-		hw_track_guard((char *)p + lo, hi - lo);
+	hw_track_resize(p, was << h->page_shift, now << h->page_shift);
 	if (!HW_TRACK_ASAN)
 		return;
 	bool has_guards = h->guarded && hw_heap_for_spans(h, page, now, span_any_guard, NULL);
@@ -633,8 +629,10 @@ int hw_heap_resize(hw_heap *h, void *p, size_t npages, size_t new_npages)
 	if (new_npages < npages) {
 		size_t cut = npages - new_npages;
 		h->inuse -= cut << h->page_shift;
-		free_pages_locked(h, page + new_npages, cut);
+		/* Tracking first: the tail may be another thread's run as soon
+		 * as a fault call drops the lock. */
 		track_resize(h, page, npages, new_npages, had_guards);
+		free_pages_locked(h, page + new_npages, cut);
 		h->counters.resizes++;
 	} else if (new_npages > npages) {
 		size_t extra = new_npages - npages, tail = page + npages;
