@@ -637,16 +637,22 @@ int hw_heap_resize(hw_heap *h, void *p, size_t npages, size_t new_npages)
 	} else if (new_npages > npages) {
 		size_t extra = new_npages - npages, tail = page + npages;
 		bool z;
-		if (!pages_free(h, tail, extra) ||
-		    hw_scavenge_claim_locked(h, tail, extra, &z) != 0) {
+		if (!pages_free(h, tail, extra)) {
 			rc = ENOMEM;
 		} else {
-			if (h->low_free == tail)
-				h->low_free = tail + extra;
-			h->inuse += extra << h->page_shift;
+			/* Tracking first, so the claim can mark the parts it
+			 * makes Ready from released pages as zero. */
 			track_resize(h, page, npages, new_npages, had_guards);
-			h->counters.resizes++;
-			hw_scavenge_after_alloc_locked(h, 0);
+			if (hw_scavenge_claim_locked(h, tail, extra, &z) != 0) {
+				track_resize(h, page, new_npages, npages, had_guards);
+				rc = ENOMEM;
+			} else {
+				if (h->low_free == tail)
+					h->low_free = tail + extra;
+				h->inuse += extra << h->page_shift;
+				h->counters.resizes++;
+				hw_scavenge_after_alloc_locked(h, 0);
+			}
 		}
 	}
 	hw_mutex_unlock(&h->lock);
