@@ -325,6 +325,7 @@ void hw_drv_compare_stats(driver *d, const hw_heap_stats *st)
 	EXPECT_EQ(limit_exceeded, d->want.limit_exceeded);
 	EXPECT_EQ(fault_failures, d->want.fault_failures);
 	EXPECT_EQ(invalid_guards, d->want.invalid_guards);
+	EXPECT_EQ(resizes, d->want.resizes);
 	EXPECT_EQ(guard_failures, d->want.guard_failures);
 	if (st->released > st->idle)
 		hw_drv_fail(d, "stats: released %zu > idle %zu", st->released, st->idle);

@@ -221,6 +221,18 @@ static void encoder_inverts_the_decoder(void)
 					 back.from_end == g.from_end && back.offset == g.offset,
 		       "guard %u", v);
 	}
+	for (unsigned kind = 0; kind <= 4; kind++) {
+		for (uint32_t c = 0; c <= 0x1000; c += 0x3f) {
+			int rc = hw_ops_enc_resize(r, kind, (uint16_t)(kind * 1000), c);
+			op = decode_one(r);
+			bool fits = kind <= HW_RESIZE_TO_NEXT && c <= 0xfff &&
+				    (kind >= HW_RESIZE_TO || c <= 0x3f);
+			EXPECT(fits ? rc == 0 && op.code == HW_OP_RESIZE && (op.a & 3) == kind &&
+					       op.b == kind * 1000 && op.c == c
+				    : rc == -1,
+			       "resize kind %u c %u", kind, (unsigned)c);
+		}
+	}
 	for (unsigned code = 0; code < 64; code++) {
 		bool plain = code == HW_OP_NOP || code == HW_OP_SCAVENGE_ALL ||
 			     code == HW_OP_VALIDATE || code == HW_OP_STATS ||

@@ -70,7 +70,7 @@
 typedef struct expect {
 	uint64_t allocs, frees, invalid_frees, scavenge_calls, scavenged;
 	uint64_t bg, limit, grow, limit_exceeded, fault_failures, grows;
-	uint64_t invalid_guards, guard_failures;
+	uint64_t invalid_guards, guard_failures, resizes;
 } expect;
 
 typedef struct freed_run {
@@ -125,6 +125,9 @@ void hw_drv_check_after_op(driver *d);
 bool hw_drv_stamped(size_t j, size_t n);
 bool hw_drv_stamp(driver *d, const hw_model_obj *o);
 bool hw_drv_check_stamps(driver *d, const hw_model_obj *o, const char *when);
+/* The stamps o (as it was: its npages decides where they are) put on its
+ * first upto pages, the tail word only when upto covers every page. */
+bool hw_drv_check_stamps_upto(driver *d, const hw_model_obj *o, size_t upto, const char *when);
 bool hw_drv_check_zero(driver *d, const hw_model_obj *o);
 void hw_drv_restamp(driver *d, const hw_model_obj *o, size_t first, size_t n);
 

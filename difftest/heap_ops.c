@@ -739,6 +739,96 @@ static void do_guard(driver *d, const hw_op *op, bool unguard)
 #endif
 }
 
+/* Free, address-contiguous model pages right after live[k]. */
+static size_t free_after(const driver *d, size_t k)
+{
+	const hw_model *m = &d->m;
+	size_t end = hw_model_index(m, m->live[k].addr) + m->live[k].npages, j = end;
+	while (j < m->npages && m->page[j] < HW_MP_USED &&
+	       hw_model_addr(m, j) == hw_model_addr(m, end - 1) + (j - end + 1) * d->P)
+		j++;
+	return j - end;
+}
+
+/* RESIZE (ops.h): the model says whether a growth fits; a refused platform
+ * call may still fail it (HO1). The contents of the pages kept must
+ * survive; the object is stamped anew for its new size. */
+static void do_resize(driver *d, const hw_op *op)
+{
+	if (d->m.nlive == 0) {
+		hw_drv_trace(d, "\t/* resize: nothing live */\n");
+		return;
+	}
+	size_t k = op->b % d->m.nlive;
+	hw_model_obj o = d->m.live[k];
+	size_t by = 1 + (op->c & 0x3f), n = o.npages;
+	switch (op->a & 3) {
+	case HW_RESIZE_GROW:
+		n = o.npages + by;
+		break;
+	case HW_RESIZE_SHRINK:
+		n = by >= o.npages ? 0 : o.npages - by;
+		break;
+	case HW_RESIZE_TO:
+		n = op->c & 0xfff;
+		break;
+	default:
+		n = o.npages + free_after(d, k);
+		break;
+	}
+	if (n > d->max_alloc_pages)
+		n = d->max_alloc_pages;
+	if (!hw_drv_check_stamps(d, &o, "before a resize"))
+		return;
+	bool fits = n <= o.npages || hw_model_can_grow(&d->m, k, n);
+	/* A shrink may not split a guard unit (heapward.h). */
+	size_t cut = hw_model_index(&d->m, o.addr) + n;
+	bool splits = n > 0 && n < o.npages && (o.addr + n * d->P) % (d->m.u * d->P) != 0 &&
+		      (d->m.page[cut] & HW_MP_GUARD);
+	uint64_t reports0 = d->reports, pf0 = hw_drv_platform_failures(d);
+	errno = 0;
+	int rc = hw_heap_resize(d->h, (void *)o.addr, o.npages, n);
+	hw_drv_trace(d, "\thw_heap_resize(h, p%u, %zu, %zu); /* -> %d */\n", (unsigned)o.id,
+		     o.npages, n, rc);
+	if (n == 0 || splits) {
+		if (rc != EINVAL || d->reports != reports0 + 1)
+			hw_drv_fail(d,
+				    "resize of p%u to %zu pages returned %d with %llu reports, "
+				    "not EINVAL with one",
+				    (unsigned)o.id, n, rc,
+				    (unsigned long long)(d->reports - reports0));
+		d->want.invalid_frees++;
+		return;
+	}
+	if (!fits || (rc == ENOMEM && hw_drv_platform_failures(d) != pf0)) {
+		if (rc != ENOMEM)
+			hw_drv_fail(d, "resize of p%u from %zu to %zu pages returned %d; the pages "
+				       "after it are not free",
+				    (unsigned)o.id, o.npages, n, rc);
+		return;
+	}
+	if (rc != 0) {
+		hw_drv_fail(d, "resize of p%u from %zu to %zu pages returned %d", (unsigned)o.id,
+			    o.npages, n, rc);
+		return;
+	}
+	if (n == o.npages)
+		return;
+	d->want.resizes++;
+	if (n < o.npages) {
+		hw_model_shrink(&d->m, k, n, d->cfg.fault_on_free);
+		if (d->cfg.fault_on_free && hw_drv_platform_failures(d) != pf0)
+			d->want.fault_failures +=
+				hw_model_free_settle(&d->m, o.addr + n * d->P, o.npages - n,
+						     heap_page_released, d);
+	} else {
+		hw_model_grow(&d->m, k, n);
+		after_alloc(d, 0);
+	}
+	if (hw_drv_check_stamps_upto(d, &o, n < o.npages ? n : o.npages, "by a resize"))
+		hw_drv_restamp(d, &d->m.live[k], 0, n);
+}
+
 /* One handler per row of the op table (ops.h HW_HEAP_OPS), named op_NAME. */
 static void op_NOP(driver *d, const hw_op *op)
 {
@@ -790,6 +880,7 @@ static void op_FREE_ALL(driver *d, const hw_op *op)
 static void op_AIMED_FREE(driver *d, const hw_op *op) { do_aimed_free(d, op); }
 static void op_GUARD(driver *d, const hw_op *op) { do_guard(d, op, false); }
 static void op_UNGUARD(driver *d, const hw_op *op) { do_guard(d, op, true); }
+static void op_RESIZE(driver *d, const hw_op *op) { do_resize(d, op); }
 
 typedef struct op_row {
 	void (*handler)(driver *d, const hw_op *op);
@@ -860,6 +951,8 @@ void hw_driver_generate(uint64_t *seed, size_t nops, uint8_t *out)
 			b = (x >> 63) ? 0 : (uint16_t)((x >> 8) & 0x3ff);
 		} else if (op == HW_OP_INJECT) {
 			b = (uint16_t)((x >> 8) & 7);
+		} else if (op == HW_OP_RESIZE) {
+			c = (uint32_t)((x >> 44) & 0x3f);
 		} else if (op == HW_OP_GUARD || op == HW_OP_UNGUARD) {
 			/* A page or a few, at or near either end of the object. */
 			a = (uint8_t)((a & 0x20) | (1 + ((x >> 40) & 3)));

@@ -206,10 +206,10 @@ static size_t group_start(const hw_model *m, size_t i, size_t g)
 	return s;
 }
 
-hw_model_obj *hw_model_alloc(hw_model *m, size_t start, size_t n)
+/* Makes the released units touching [start, start + n) Ready (M4), and
+ * returns whether every page of the range was released. */
+static bool make_ready(hw_model *m, size_t start, size_t n)
 {
-	if (grow_array((void **)&m->live, &m->live_cap, m->nlive + 1, sizeof *m->live))
-		return NULL;
 	bool all_released = true;
 	for (size_t i = start; i < start + n; i++)
 		all_released &= hw_mp_released(m->page[i]);
@@ -230,6 +230,15 @@ hw_model_obj *hw_model_alloc(hw_model *m, size_t start, size_t n)
 		if (us + m->u > hi)
 			hi = us + m->u;
 	}
+	touch(m, lo, hi);
+	return all_released;
+}
+
+hw_model_obj *hw_model_alloc(hw_model *m, size_t start, size_t n)
+{
+	if (grow_array((void **)&m->live, &m->live_cap, m->nlive + 1, sizeof *m->live))
+		return NULL;
+	bool all_released = make_ready(m, start, n);
 	hw_model_obj *o = &m->live[m->nlive++];
 	*o = (hw_model_obj){
 		.addr = hw_model_addr(m, start),
@@ -240,8 +249,32 @@ hw_model_obj *hw_model_alloc(hw_model *m, size_t start, size_t n)
 	for (size_t i = start; i < start + n; i++)
 		m->page[i] = HW_MP_USED + o->id;
 	m->inuse_pages += n;
-	touch(m, lo, hi);
+	touch(m, start, start + n);
 	return o;
+}
+
+bool hw_model_can_grow(const hw_model *m, size_t k, size_t n)
+{
+	const hw_model_obj *o = &m->live[k];
+	size_t s = hw_model_index(m, o->addr), end = s + o->npages;
+	if (n <= o->npages || s + n > m->npages)
+		return false;
+	for (size_t i = end; i < s + n; i++)
+		if (!is_free(m->page[i]) || !adjacent(m, i - 1))
+			return false;
+	return true;
+}
+
+void hw_model_grow(hw_model *m, size_t k, size_t n)
+{
+	hw_model_obj *o = &m->live[k];
+	size_t end = hw_model_index(m, o->addr) + o->npages, extra = n - o->npages;
+	make_ready(m, end, extra);
+	for (size_t i = end; i < end + extra; i++)
+		m->page[i] = HW_MP_USED + o->id;
+	m->inuse_pages += extra;
+	o->npages = n;
+	touch(m, end, end + extra);
 }
 
 long hw_model_find_live(const hw_model *m, uintptr_t addr, size_t npages)
@@ -252,21 +285,35 @@ long hw_model_find_live(const hw_model *m, uintptr_t addr, size_t npages)
 	return -1;
 }
 
-void hw_model_free(hw_model *m, size_t k, bool released)
+/* Frees pages [s, s + n) of an object (M2): released when `released`
+ * (the fault_on_free path), Ready otherwise; its guard pages RELEASED, or
+ * RESERVED when not `released`. */
+static void free_range(hw_model *m, size_t s, size_t n, bool released)
 {
-	hw_model_obj o = m->live[k];
-	size_t s = hw_model_index(m, o.addr);
-	for (size_t i = s; i < s + o.npages; i++) {
+	for (size_t i = s; i < s + n; i++) {
 		bool guard = (m->page[i] & HW_MP_GUARD) != 0;
 		m->page[i] = released ? HW_MP_RELEASED : guard ? HW_MP_RESERVED
 							       : HW_MP_READY;
 		m->released_pages += released || guard;
 		m->guarded_pages -= guard;
 	}
-	m->inuse_pages -= o.npages;
+	m->inuse_pages -= n;
+	touch(m, s, s + n);
+}
+
+void hw_model_free(hw_model *m, size_t k, bool released)
+{
+	hw_model_obj o = m->live[k];
+	free_range(m, hw_model_index(m, o.addr), o.npages, released);
 	memmove(m->live + k, m->live + k + 1, (m->nlive - k - 1) * sizeof *m->live);
 	m->nlive--;
-	touch(m, s, s + o.npages);
+}
+
+void hw_model_shrink(hw_model *m, size_t k, size_t n, bool released)
+{
+	hw_model_obj *o = &m->live[k];
+	free_range(m, hw_model_index(m, o->addr) + n, o->npages - n, released);
+	o->npages = n;
 }
 
 size_t hw_model_free_settle(hw_model *m, uintptr_t addr, size_t n,

@@ -114,6 +114,14 @@ long hw_model_find_live(const hw_model *m, uintptr_t addr, size_t npages);
  * become RELEASED when `released`, RESERVED otherwise. */
 void hw_model_free(hw_model *m, size_t k, bool released);
 
+/* Resizing live[k] in place (hw_heap_resize). A shrink to n (< npages)
+ * frees its tail as hw_model_free frees; a growth to n (> npages) is
+ * possible when the pages after it are free and address-contiguous, and
+ * takes them (making released units Ready). */
+void hw_model_shrink(hw_model *m, size_t k, size_t n, bool released);
+bool hw_model_can_grow(const hw_model *m, size_t k, size_t n);
+void hw_model_grow(hw_model *m, size_t k, size_t n);
+
 /* After a free with released == true that may have had fault calls
  * refused: is_released(ctx, addr) reports the heap's view of each of the n
  * pages from addr (the freed run); pages the heap left Ready revert to

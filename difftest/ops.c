@@ -307,6 +307,14 @@ int hw_ops_enc_guard(uint8_t *out, bool unguard, const hw_ops_guard *g)
 	return 0;
 }
 
+int hw_ops_enc_resize(uint8_t *out, unsigned kind, uint16_t index, uint32_t c)
+{
+	if (kind > HW_RESIZE_TO_NEXT || c > 0xfff || (kind < HW_RESIZE_TO && c > 0x3f))
+		return -1;
+	hw_ops_put(out, HW_OP_RESIZE, (uint8_t)kind, index, c);
+	return 0;
+}
+
 int hw_ops_enc_plain(uint8_t *out, uint8_t code)
 {
 	switch (code) {

@@ -88,7 +88,11 @@ void hw_ops_put(uint8_t *out, uint8_t op, uint8_t a, uint16_t b, uint32_t c);
  *   GUARD          hw_heap_guard on live object b % live: a & 0x1f pages
  *                  (0: an invalid count), from page c & 0xfff of the object,
  *                  or (a & 0x20) ending that many pages before its end
- *   UNGUARD        hw_heap_unguard, with GUARD's fields */
+ *   UNGUARD        hw_heap_unguard, with GUARD's fields
+ *   RESIZE         hw_heap_resize of live object b % live (HW_RESIZE_*,
+ *                  a & 3): grow by or shrink by 1 + (c & 0x3f) pages (a
+ *                  shrink to 0 pages is an invalid call), to c & 0xfff
+ *                  pages, or to the end of the free pages after it */
 #define HW_HEAP_OPS(X)                                    \
 	X(NOP, 0x00, "nop", false, 0)                     \
 	X(ALLOC, 0x01, "alloc", true, 300)                \
@@ -108,7 +112,8 @@ void hw_ops_put(uint8_t *out, uint8_t op, uint8_t a, uint16_t b, uint32_t c);
 	X(FREE_ALL, 0x0f, "free_all", true, 5)            \
 	X(AIMED_FREE, 0x10, "aimed_free", true, 30)       \
 	X(GUARD, 0x11, "guard", true, 30)                 \
-	X(UNGUARD, 0x12, "unguard", true, 15)
+	X(UNGUARD, 0x12, "unguard", true, 15)             \
+	X(RESIZE, 0x13, "resize", true, 30)
 
 enum {
 #define HW_OPS_ENUM_(name, code, str, changes, weight) HW_OP_##name = code,
@@ -174,6 +179,15 @@ typedef struct hw_ops_aim {
 	unsigned extra;  /* 1 + ((b >> 2) & 7) */
 } hw_ops_aim;
 void hw_ops_aim_decode(const hw_op *op, hw_ops_aim *out);
+
+/* RESIZE's kinds (a & 3). */
+enum {
+	HW_RESIZE_GROW = 0,    /* by 1 + (c & 0x3f) pages */
+	HW_RESIZE_SHRINK = 1,  /* by 1 + (c & 0x3f) pages */
+	HW_RESIZE_TO = 2,      /* to c & 0xfff pages */
+	HW_RESIZE_TO_NEXT = 3, /* through the free pages right after it */
+};
+int hw_ops_enc_resize(uint8_t *out, unsigned kind, uint16_t index, uint32_t c);
 
 /* GUARD's and UNGUARD's fields (see HW_HEAP_OPS). */
 typedef struct hw_ops_guard {

@@ -75,7 +75,10 @@ static bool guard_page(const driver *d, size_t first, size_t j)
 
 void hw_drv_restamp(driver *d, const hw_model_obj *o, size_t first, size_t n)
 {
+	size_t at = hw_model_index(&d->m, o->addr);
 	for (size_t j = first; j < first + n; j++) {
+		if (guard_page(d, at, j))
+			continue;
 		if (hw_drv_stamped(j, o->npages))
 			*(volatile uint64_t *)(o->addr + j * d->P) = stamp_value(o, j);
 		if (j == o->npages - 1)
@@ -85,10 +88,17 @@ void hw_drv_restamp(driver *d, const hw_model_obj *o, size_t first, size_t n)
 
 bool hw_drv_check_stamps(driver *d, const hw_model_obj *o, const char *when)
 {
+	return hw_drv_check_stamps_upto(d, o, o->npages, when);
+}
+
+bool hw_drv_check_stamps_upto(driver *d, const hw_model_obj *o, size_t upto, const char *when)
+{
 	size_t first = hw_model_index(&d->m, o->addr);
 	for (size_t j = 0; j <= o->npages; j++) {
-		if (j < o->npages && !hw_drv_stamped(j, o->npages))
+		if (j < o->npages && (j >= upto || !hw_drv_stamped(j, o->npages)))
 			continue;
+		if (j == o->npages && upto < o->npages)
+			break;
 		if (guard_page(d, first, j < o->npages ? j : o->npages - 1))
 			continue;
 		const volatile uint64_t *w = j < o->npages ? (uint64_t *)(o->addr + j * d->P)

@@ -126,6 +126,10 @@ static void invalid_free(seed *s, unsigned kind, uint16_t arg, uint32_t object)
 }
 
 static void aimed_free(seed *s, hw_ops_aim aim) { ok(hw_ops_enc_aimed_free(next(s), &aim)); }
+static void resize(seed *s, unsigned kind, uint16_t index, uint32_t c)
+{
+	ok(hw_ops_enc_resize(next(s), kind, index, c));
+}
 static void guard(seed *s, bool unguard, hw_ops_guard g)
 {
 	ok(hw_ops_enc_guard(next(s), unguard, &g));
@@ -544,6 +548,31 @@ static void heap_seeds(const char *dir, const char *t)
 		alloc(&s, 24);
 		plain(&s, HW_OP_VALIDATE);
 		emit(dir, t, mode == 0 ? "claim-rollback" : "claim-rollback-faulted", &s);
+	}
+
+	/* Runs resized in place: shrunk (with a guard page in the tail),
+	 * grown into the freed tail, blocked by the next run, grown through
+	 * the free pages after the last object (released: made Ready), shrunk
+	 * to nothing (invalid); in the default heap and one that faults freed
+	 * runs. */
+	for (unsigned mode = 0; mode < 2; mode++) {
+		c = defaults();
+		c.fault_on_free = mode == 1;
+		config(&s, c);
+		alloc(&s, 12);
+		alloc(&s, 3);
+		guard(&s, false, (hw_ops_guard){.index = 0, .npages = 1, .from_end = true});
+		resize(&s, HW_RESIZE_SHRINK, 0, 4);
+		resize(&s, HW_RESIZE_TO_NEXT, 0, 0);
+		resize(&s, HW_RESIZE_GROW, 0, 0);
+		resize(&s, HW_RESIZE_TO_NEXT, 1, 0);
+		resize(&s, HW_RESIZE_TO, 1, 40);
+		resize(&s, HW_RESIZE_SHRINK, 1, 0x3f);
+		plain(&s, HW_OP_VERIFY);
+		plain(&s, HW_OP_VALIDATE);
+		resize(&s, HW_RESIZE_TO, 0, 0);
+		plain(&s, HW_OP_FREE_ALL);
+		emit(dir, t, mode == 0 ? "resize" : "resize-fault-on-free", &s);
 	}
 
 	/* Shorter than a header: the default configuration and no ops. */

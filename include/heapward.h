@@ -122,6 +122,20 @@ HW_API void *hw_heap_alloc_aligned(hw_heap *h, size_t npages, size_t align, bool
  * heap) is reported and returns EINVAL, leaving the heap unchanged. */
 HW_API int hw_heap_free(hw_heap *h, void *p, size_t npages);
 
+/* Resizes an allocated run in place, keeping its start and the contents of
+ * its first min(npages, new_npages) pages: a shrink frees the tail (as
+ * hw_heap_free would, guard pages included); a growth takes the pages right
+ * after the run when they are free, making them Ready (their contents are
+ * undefined). Returns 0; ENOMEM when the pages after the run are not all
+ * free, or past the heap's arenas, or the platform refused (the run is then
+ * unchanged: the caller allocates elsewhere and copies); EINVAL, reported as
+ *   "heapward: invalid resize of 0x... (N pages to M): <why>"
+ * and counted in invalid_frees, for p NULL, new_npages 0, (p, npages) not
+ * exactly one allocated run (the reasons hw_heap_free gives), or a shrink
+ * whose new end falls inside a guard unit (guard pages stay whole units). Counted
+ * in resizes when it changed the run. */
+HW_API int hw_heap_resize(hw_heap *h, void *p, size_t npages, size_t new_npages);
+
 /* Guard pages: pages of a live run that trap on any access (read, write or
  * execute: SIGSEGV on Linux), hold no memory and stay part of the run, for
  * a debug allocator's guarded objects and quarantine (an object's end
@@ -203,6 +217,7 @@ typedef struct hw_heap_stats {
 	uint64_t grows;      /* grows that succeeded (== arenas: none is given
 				back before hw_heap_destroy) */
 	uint64_t allocs, frees, invalid_frees;
+	uint64_t resizes;               /* hw_heap_resize calls that changed a run */
 	uint64_t scavenge_calls;        /* explicit hw_heap_scavenge calls */
 	uint64_t scavenged_bytes;       /* all bytes released, every path */
 	uint64_t bg_scavenged_bytes;    /* by the background scavenger / steps */

@@ -501,6 +501,35 @@ static const char *free_problem(hw_heap *h, uintptr_t a, size_t n, size_t *page_
 	return NULL;
 }
 
+/* Frees pages [page, page + npages) of a run whose head, if among them,
+ * is cleared already: guard pages become free and released, the rest free
+ * and Ready, or faulted under fault_on_free (maybe with the lock dropped). */
+static void free_pages_locked(hw_heap *h, size_t page, size_t npages)
+{
+	/* Guard pages are Reserved already: they become free and released
+	 * with no call. */
+	size_t g = 0;
+	if (h->guarded) {
+		hw_heap_for_spans(h, page, npages, span_free_guards, &g);
+		h->guarded -= g << h->page_shift;
+		h->released += g << h->page_shift;
+	}
+	h->low_free = hw_min(h->low_free, page);
+	if (h->fault_on_free) {
+		/* The rest is busy while its fault calls run, maybe without the
+		 * lock (the guard pages freed above are free meanwhile: the
+		 * summaries must say so); a stretch that cannot fault is left
+		 * free and Ready. */
+		hw_heap_for_spans(h, page, npages, span_busy, NULL);
+		if (g)
+			hw_tree_update(h, page, npages, HW_TREE_RESCAN);
+		fault_freed_run(h, page, npages);
+	} else {
+		hw_heap_for_spans(h, page, npages, span_free, NULL);
+		hw_tree_update(h, page, npages, HW_TREE_CLEARED);
+	}
+}
+
 int hw_heap_free(hw_heap *h, void *p, size_t npages)
 {
 	if (p == NULL)
@@ -531,30 +560,103 @@ int hw_heap_free(hw_heap *h, void *p, size_t npages)
 	hw_bits_clear(hw_heap_chunk(h, page)->head, (unsigned)(page % HW_BITS_PAGES), 1);
 	h->inuse -= bytes;
 	h->counters.frees++;
-	/* Guard pages are Reserved already: they become free and released
-	 * with no call. */
-	size_t g = 0;
-	if (h->guarded) {
-		hw_heap_for_spans(h, page, npages, span_free_guards, &g);
-		h->guarded -= g << h->page_shift;
-		h->released += g << h->page_shift;
-	}
-	h->low_free = hw_min(h->low_free, page);
-	if (h->fault_on_free) {
-		/* The rest is busy while its fault calls run, maybe without the
-		 * lock (the guard pages freed above are free meanwhile: the
-		 * summaries must say so); a stretch that cannot fault is left
-		 * free and Ready. */
-		hw_heap_for_spans(h, page, npages, span_busy, NULL);
-		if (g)
-			hw_tree_update(h, page, npages, HW_TREE_RESCAN);
-		fault_freed_run(h, page, npages);
-	} else {
-		hw_heap_for_spans(h, page, npages, span_free, NULL);
-		hw_tree_update(h, page, npages, HW_TREE_CLEARED);
-	}
+	free_pages_locked(h, page, npages);
 	hw_mutex_unlock(&h->lock);
 	return 0;
+}
+
+/* ---- resize ------------------------------------------------------------------- */
+
+/* Non-zero unless every page of c's [i, i + n) is free (busy pages are
+ * not: I5). */
+static size_t span_not_free(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+{
+	(void)h;
+	(void)arg;
+	return c == NULL || hw_bits_any(c->alloc, i, n);
+}
+
+/* Whether the n pages from page exist (in present chunks) and are free. */
+static bool pages_free(hw_heap *h, size_t page, size_t n)
+{
+	size_t window = h->nchunks * (size_t)HW_BITS_PAGES;
+	if (n > window - page)
+		return false;
+	for (size_t c = page / HW_BITS_PAGES; c <= (page + n - 1) / HW_BITS_PAGES; c++)
+		if (!hw_heap_present_chunk(h, hw_heap_addr(h, c * HW_BITS_PAGES)))
+			return false;
+	return hw_heap_for_spans(h, page, n, span_not_free, NULL) == 0;
+}
+
+/* K2 of track.h under ASan: a run without guard pages is one root region,
+ * (p, its size); after a resize from `was` to `now` pages it must be the
+ * new size, or none when guard pages remain. */
+static void track_resize(hw_heap *h, size_t page, size_t was, size_t now, bool had_guards)
+{
+	void *p = (void *)hw_heap_addr(h, page);
+	hw_track_resize(p, was << h->page_shift, now << h->page_shift);
+	if (!HW_TRACK_ASAN)
+		return;
+	bool has_guards = h->guarded && hw_heap_for_spans(h, page, now, span_any_guard, NULL);
+	if (!had_guards)
+		hw_track_unroot(p, was << h->page_shift);
+	if (!has_guards)
+		hw_track_root(p, now << h->page_shift);
+}
+
+int hw_heap_resize(hw_heap *h, void *p, size_t npages, size_t new_npages)
+{
+	hw_mutex_lock(&h->lock);
+	size_t page = 0;
+	const char *why = p == NULL         ? "pointer is NULL"
+			  : new_npages == 0 ? "new page count is 0"
+					    : free_problem(h, (uintptr_t)p, npages, &page);
+	/* Guard pages come in whole units (I15), and so must the released
+	 * pages a shrink makes of them (I6). */
+	size_t end = page + new_npages;
+	if (!why && new_npages < npages && end % h->unit_pages != 0 &&
+	    hw_bits_test(hw_heap_chunk(h, end)->guard, (unsigned)(end % HW_BITS_PAGES)))
+		why = "the new size splits a guard unit";
+	if (why) {
+		h->counters.invalid_frees++;
+		hw_heap_report(h, "heapward: invalid resize of %p (%zu pages to %zu): %s", p,
+			       npages, new_npages, why);
+		hw_mutex_unlock(&h->lock);
+		return EINVAL;
+	}
+	int rc = 0;
+	bool had_guards = h->guarded && hw_heap_for_spans(h, page, npages, span_any_guard, NULL);
+	if (new_npages < npages) {
+		size_t cut = npages - new_npages;
+		h->inuse -= cut << h->page_shift;
+		/* Tracking first: the tail may be another thread's run as soon
+		 * as a fault call drops the lock. */
+		track_resize(h, page, npages, new_npages, had_guards);
+		free_pages_locked(h, page + new_npages, cut);
+		h->counters.resizes++;
+	} else if (new_npages > npages) {
+		size_t extra = new_npages - npages, tail = page + npages;
+		bool z;
+		if (!pages_free(h, tail, extra)) {
+			rc = ENOMEM;
+		} else {
+			/* Tracking first, so the claim can mark the parts it
+			 * makes Ready from released pages as zero. */
+			track_resize(h, page, npages, new_npages, had_guards);
+			if (hw_scavenge_claim_locked(h, tail, extra, &z) != 0) {
+				track_resize(h, page, new_npages, npages, had_guards);
+				rc = ENOMEM;
+			} else {
+				if (h->low_free == tail)
+					h->low_free = tail + extra;
+				h->inuse += extra << h->page_shift;
+				h->counters.resizes++;
+				hw_scavenge_after_alloc_locked(h, 0);
+			}
+		}
+	}
+	hw_mutex_unlock(&h->lock);
+	return rc;
 }
 
 /* ---- guard pages ------------------------------------------------------------ */
@@ -685,12 +787,14 @@ static int set_guard(hw_heap *h, void *p, size_t npages, bool guard)
 			track_run_root(h, page, false);
 		hw_heap_for_spans(h, page, npages, span_set_guard, &on);
 		h->guarded += bytes;
-		hw_track_guard(p, bytes);
 		rc = hw_call_outside_lock(h, HW_CALLOP_FAULT, p, bytes);
 		if (rc != 0) {
 			hw_heap_for_spans(h, page, npages, span_set_guard, &off);
 			h->guarded -= bytes;
-			hw_track_unguard(p, bytes, false);
+		} else {
+			/* Only now: a refused call leaves the contents as they
+			 * were, defined where they were (K4). */
+			hw_track_guard(p, bytes);
 		}
 	} else {
 		rc = hw_call_outside_lock(h, HW_CALLOP_READY_FROM_RESERVED, p, bytes);

@@ -9,6 +9,8 @@
  *   hw_track_forget    a run still live when its heap is destroyed
  *   hw_track_guard     pages of a live run made guard pages: no access
  *   hw_track_unguard   guard pages of a live run made usable again
+ *   hw_track_resize    a live run grown or shrunk in place: its new tail
+ *                      undefined, its old tail no-access
  *   hw_track_unroot / hw_track_root
  *                      a live run stops (starts again) being a root region
  *                      of the leak scan: while it has guard pages (K2)
@@ -87,6 +89,13 @@ static inline void hw_track_unguard(void *p, size_t n, bool zeroed)
 	(void)zeroed;
 	__asan_unpoison_memory_region(p, n);
 }
+static inline void hw_track_resize(void *p, size_t was, size_t now)
+{
+	if (now > was)
+		__asan_unpoison_memory_region((char *)p + was, now - was);
+	else
+		__asan_poison_memory_region((char *)p + now, was - now);
+}
 static inline void hw_track_unroot(void *p, size_t n) { __lsan_unregister_root_region(p, n); }
 static inline void hw_track_root(void *p, size_t n) { __lsan_register_root_region(p, n); }
 static inline void hw_track_unmap(void *p, size_t n) { __asan_unpoison_memory_region(p, n); }
@@ -128,6 +137,11 @@ static inline void hw_track_unguard(void *p, size_t n, bool zeroed)
 	else
 		VALGRIND_MAKE_MEM_UNDEFINED(p, n);
 }
+/* The block keeps its start and changes size (K3). */
+static inline void hw_track_resize(void *p, size_t was, size_t now)
+{
+	VALGRIND_RESIZEINPLACE_BLOCK(p, was, now, 0);
+}
 static inline void hw_track_unroot(void *p, size_t n) { (void)p, (void)n; }
 static inline void hw_track_root(void *p, size_t n) { (void)p, (void)n; }
 /* Freeing the superblock of an auto-free pool frees the runs in it (K3). */
@@ -154,6 +168,10 @@ static inline void hw_track_guard(void *p, size_t n) { (void)p, (void)n; }
 static inline void hw_track_unguard(void *p, size_t n, bool zeroed)
 {
 	(void)p, (void)n, (void)zeroed;
+}
+static inline void hw_track_resize(void *p, size_t was, size_t now)
+{
+	(void)p, (void)was, (void)now;
 }
 static inline void hw_track_unroot(void *p, size_t n) { (void)p, (void)n; }
 static inline void hw_track_root(void *p, size_t n) { (void)p, (void)n; }
