@@ -64,11 +64,12 @@ static void model_classes(void)
 	EXPECT(hw_mm_place(10, 16384) == HW_MM_LARGE, "no class aligns beyond a heap page");
 	EXPECT(hw_mm_place(65537, 16) == HW_MM_LARGE && hw_mm_large_pages(65537) == 9);
 	hw_mm_obj small = {.n = 100, .cls = hw_mm_class_of(100)};
-	EXPECT(hw_mm_realloc_in_place(&small, 112) && !hw_mm_realloc_in_place(&small, 113));
+	EXPECT(hw_mm_realloc_in_place(&small, 112, 0) && !hw_mm_realloc_in_place(&small, 113, 9));
 	hw_mm_obj large = {.n = 800000, .cls = HW_MM_LARGE, .pages = hw_mm_large_pages(800000)};
-	EXPECT(hw_mm_realloc_in_place(&large, 400000), "half the pages stay");
-	EXPECT(!hw_mm_realloc_in_place(&large, 300000), "fewer than half move");
-	EXPECT(!hw_mm_realloc_in_place(&large, 900000), "more pages move");
+	EXPECT(hw_mm_realloc_in_place(&large, 300000, 0), "a shrink stays");
+	EXPECT(!hw_mm_realloc_in_place(&large, 60000, 0), "small moves");
+	EXPECT(!hw_mm_realloc_in_place(&large, 900000, 11), "more pages than are free after it");
+	EXPECT(hw_mm_realloc_in_place(&large, 900000, 12), "grows into 12 free pages");
 }
 
 /* ---- the driver must be able to fail ---- */

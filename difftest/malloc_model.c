@@ -72,14 +72,13 @@ size_t hw_mm_slack(const hw_mm_obj *o)
 	return hw_mm_class_size(o->cls) - o->n;
 }
 
-bool hw_mm_realloc_in_place(const hw_mm_obj *o, size_t n)
+bool hw_mm_realloc_in_place(const hw_mm_obj *o, size_t n, size_t free_after)
 {
 	if (o->cls != HW_MM_LARGE)
 		return n <= HW_MM_SMALL_MAX && hw_mm_class_of(n) == o->cls;
 	if (n <= HW_MM_SMALL_MAX)
 		return false;
-	size_t np = hw_mm_large_pages(n);
-	return np <= o->pages && np * 2 >= o->pages;
+	return hw_mm_large_pages(n) <= o->pages + free_after;
 }
 
 /* ---- objects (MM1) ---------------------------------------------------------- */
@@ -200,7 +199,13 @@ void hw_mm_remove(hw_mm *m, size_t i)
 
 void hw_mm_resize(hw_mm *m, size_t i, size_t n)
 {
-	m->live[i].n = n;
+	hw_mm_obj *o = &m->live[i];
+	o->n = n;
+	if (o->cls == HW_MM_LARGE) {
+		m->large_bytes -= o->pages * HW_MM_PAGE;
+		o->pages = hw_mm_large_pages(n);
+		m->large_bytes += o->pages * HW_MM_PAGE;
+	}
 }
 
 uintptr_t hw_mm_ring(const hw_mm *m, unsigned k)

@@ -44,7 +44,7 @@ typedef struct hw_mm_obj {
 	uintptr_t addr;
 	size_t n;       /* requested bytes: exactly the usable size */
 	unsigned cls;   /* its class, or HW_MM_LARGE */
-	size_t pages;   /* large: heap pages of its run (kept by a realloc in place) */
+	size_t pages;   /* large: heap pages of its run (a realloc in place resizes it) */
 	uintptr_t span; /* small: the start of the heap run holding it (found at allocation) */
 	uint32_t id;
 	uint64_t salt; /* seeds its contents stamps */
@@ -82,8 +82,9 @@ size_t hw_mm_large_pages(size_t n);
 /* Bytes after the requested end up to the slot's or run's end. */
 size_t hw_mm_slack(const hw_mm_obj *o);
 /* Whether hw_realloc(o, n) keeps o's place (heapward.h: n stays in its
- * class; large: needs no more pages and at least half of them). */
-bool hw_mm_realloc_in_place(const hw_mm_obj *o, size_t n);
+ * class; large: n stays large and needs no more pages than o's run and the
+ * free_after free heap pages right after it). */
+bool hw_mm_realloc_in_place(const hw_mm_obj *o, size_t n, size_t free_after);
 
 /* ---- objects (MM1) ---- */
 

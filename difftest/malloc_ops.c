@@ -31,6 +31,7 @@
  */
 #include "malloc_driver_internal.h"
 
+#include "inspect.h"
 #include "malloc_internal.h"
 #include "thread.h"
 
@@ -188,6 +189,21 @@ static void op_CALLOC(mdrv *d, const hw_op *op)
 	outcome(d, call, e, ENOMEM, p, errno, n, 16, ZEROED);
 }
 
+/* Free heap pages right after large object o's run, up to want (the heap's
+ * own view), which a realloc may grow it into. */
+static size_t free_pages_after(const hw_mm_obj *o, size_t want)
+{
+	size_t k = 0;
+	while (k < want) {
+		hw_page_kind pk = hw_heap_page_kind(
+			hw_mc_heap(), (void *)(o->addr + (o->pages + k) * HW_MM_PAGE), NULL);
+		if (pk != HW_PAGE_FREE_READY && pk != HW_PAGE_FREE_RELEASED)
+			break;
+		k++;
+	}
+	return k;
+}
+
 /* hw_realloc(live[i] or NULL, n) with n's expectation e; arrays name the
  * call (reallocarray). */
 static void do_realloc(mdrv *d, long i, size_t n, expect e, const char *call,
@@ -208,6 +224,8 @@ static void do_realloc(mdrv *d, long i, size_t n, expect e, const char *call,
 		return;
 	size_t keep = n < old.n ? n : old.n;
 	hw_mdrv_stamp_edge(&old, keep);
+	size_t need = old.cls == HW_MM_LARGE && n > HW_MM_SMALL_MAX ? hw_mm_large_pages(n) : 0;
+	size_t after = need > old.pages ? free_pages_after(&old, need - old.pages) : 0;
 	errno = 0;
 	void *q = fn((void *)old.addr, nmemb, size);
 	int err = errno;
@@ -231,7 +249,10 @@ static void do_realloc(mdrv *d, long i, size_t n, expect e, const char *call,
 		hw_mm_remove(&d->m, (size_t)i);
 		return;
 	}
-	bool in_place = hw_mm_realloc_in_place(&old, n);
+	bool in_place = hw_mm_realloc_in_place(&old, n, after);
+	/* A growth in place whose make-Ready call was refused moves instead. */
+	if (in_place && after > 0 && (uintptr_t)q != old.addr && hw_mdrv_refused(d))
+		in_place = false;
 	if (in_place != ((uintptr_t)q == old.addr)) {
 		hw_mdrv_fail(d, "%s of #%u (%zu bytes at %p) returned %p: the header says it %s",
 			     call, (unsigned)old.id, old.n, (void *)old.addr, q,

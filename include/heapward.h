@@ -312,9 +312,11 @@ HW_API void hw_free(void *p);
 HW_API void *hw_calloc(size_t nmemb, size_t size);
 /* NULL p: hw_malloc(n). n == 0 and p non-NULL: frees p and returns NULL
  * (as glibc). Otherwise the object keeps its place while n stays in its size
- * class (small) or needs no more pages and at least half of them (large);
- * else it moves, its first min(old, n) bytes copied. On failure p is
- * unchanged and still owned by the caller. */
+ * class (small), or, for a large object that stays large, when it shrinks
+ * (the pages it no longer needs go back to the heap) or when the heap pages
+ * right after it are free to grow into (hw_heap_resize); else it moves, its
+ * first min(old, n) bytes copied. On failure p is unchanged and still owned
+ * by the caller. */
 HW_API void *hw_realloc(void *p, size_t n);
 /* hw_realloc(p, nmemb * size); ENOMEM when the product overflows. */
 HW_API void *hw_reallocarray(void *p, size_t nmemb, size_t size);

@@ -780,19 +780,15 @@ void *hw_realloc(void *p, size_t n)
 				hw_mc_debug_alloc(p);
 			return p;
 		}
-	} else if (n > MC_SMALL_MAX) {
-		size_t np = mc_large_pages(n);
-		/* In place while it fits and keeps at least half the run:
-		 * shrinking further moves, so the pages go back. */
-		if (np <= s->npages && np * 2 >= s->npages) {
-			/* The slack runs to the end of the run's pages, not of
-			 * the np the new size needs (MC6). */
-			s->req = n;
-			hw_mc_canary_write((unsigned char *)p + n, (size_t)s->npages * MC_PAGE - n);
-			if (HW_UNLIKELY(hw_mc_debug_on()))
-				hw_mc_debug_alloc(p);
-			return p;
-		}
+	} else if (n > MC_SMALL_MAX && hw_mc_large_resize(s, n)) {
+		/* In place: shrunk (its tail back to the heap), or grown into
+		 * the free pages after it. The slack runs to the end of the
+		 * run's pages (MC6). */
+		s->req = n;
+		hw_mc_canary_write((unsigned char *)p + n, (size_t)s->npages * MC_PAGE - n);
+		if (HW_UNLIKELY(hw_mc_debug_on()))
+			hw_mc_debug_alloc(p);
+		return p;
 	}
 	void *q = hw_malloc(n);
 	if (!q)

@@ -312,6 +312,10 @@ void hw_mc_central_give(unsigned c, const mc_slot *objs, size_t n);
  * two); *zeroed says whether its bytes are known zero. NULL on ENOMEM. */
 void *hw_mc_large_alloc(size_t n, size_t align, bool *zeroed);
 void hw_mc_large_free(mc_span *s);
+/* Resizes large object s in place to hold n bytes (its run shrunk, or
+ * grown into the free pages right after it: hw_heap_resize); true, or
+ * false with s unchanged when the pages after it are not free. */
+bool hw_mc_large_resize(mc_span *s, size_t n);
 /* Takes or releases every lock of span.c (fork hooks). */
 void hw_mc_span_lock_all(void);
 void hw_mc_span_unlock_all(void);

@@ -332,6 +332,33 @@ void *hw_mc_large_alloc(size_t n, size_t align, bool *zeroed)
 	return run;
 }
 
+bool hw_mc_large_resize(mc_span *s, size_t n)
+{
+	size_t np = mc_large_pages(n), old = s->npages;
+	if (np == old)
+		return true;
+	if (np < old) {
+		/* MC3: the tail maps to the freed record before the heap has
+		 * it back. A shrink of a live run cannot fail. */
+		(void)map_set(s->start + np * MC_PAGE, old - np, &mc_freed_span);
+		HW_CHECK(hw_heap_resize(mc_g.heap, (void *)s->start, old, np) == 0,
+			 "malloc: the heap refused to shrink a large object");
+	} else {
+		if (hw_heap_resize(mc_g.heap, (void *)s->start, old, np) != 0)
+			return false;
+		if (map_set(s->start + old * MC_PAGE, np - old, s) != 0) {
+			HW_CHECK(hw_heap_resize(mc_g.heap, (void *)s->start, np, old) == 0,
+				 "malloc: the heap refused to shrink a large object");
+			return false;
+		}
+	}
+	s->npages = (uint32_t)np;
+	hw_mutex_lock(&meta_lock);
+	large_bytes = large_bytes + np * MC_PAGE - old * MC_PAGE;
+	hw_mutex_unlock(&meta_lock);
+	return true;
+}
+
 void hw_mc_large_free(mc_span *s)
 {
 	uintptr_t start = s->start;

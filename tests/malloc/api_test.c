@@ -99,16 +99,36 @@ static void test_realloc(void)
 		same &= q[i] == (unsigned char)i;
 	EXPECT(same, "contents kept across a move");
 	EXPECT(hw_malloc_usable_size(q) == 5000, "usable after move");
-	/* Large: in place while it keeps at least half its pages. */
+	/* Large: in place when it shrinks or its pages suffice. */
 	unsigned char *l = hw_realloc(q, 200000);
 	REQUIRE(l);
 	EXPECT(l[32] == 32, "small to large keeps contents");
 	EXPECT(hw_realloc(l, 150000) == l, "large shrink in place");
 	EXPECT(hw_realloc(l, 200700) == l, "large grow within its pages in place");
 	EXPECT(hw_malloc_usable_size(l) == 200700, "usable 200700");
+	hw_malloc_stats st0, st1;
+	hw_malloc_stats_get(&st0);
 	unsigned char *m = hw_realloc(l, 70000);
 	REQUIRE(m);
-	EXPECT(m != l && m[32] == 32, "large shrink below half moves");
+	hw_malloc_stats_get(&st1);
+	EXPECT(m == l && m[32] == 32, "a large shrink stays in place");
+	EXPECT(st1.large_bytes == st0.large_bytes - (25 - 9) * 8192, "its tail pages went back");
+	/* Growth into the free pages right after a large object stays in
+	 * place; with a live object there, it moves. */
+	unsigned char *x = hw_malloc(100000), *y = hw_malloc(100000);
+	REQUIRE(x && y && y == x + 13 * 8192, "x %p y %p: first fit puts y after x",
+		(void *)x, (void *)y);
+	x[99999] = 7;
+	unsigned char *x2 = hw_realloc(x, 120000);
+	EXPECT(x2 && x2 != x && x2[99999] == 7, "y is in the way: it moves");
+	hw_free(x2);
+	unsigned char *w = hw_malloc(100000);
+	REQUIRE(w == x, "w %p takes x's place %p", (void *)w, (void *)x);
+	hw_free(y);
+	w[99999] = 9;
+	EXPECT(hw_realloc(w, 200000) == w && w[99999] == 9, "grows into y's pages in place");
+	EXPECT(hw_malloc_usable_size(w) == 200000);
+	hw_free(w);
 	/* Failure leaves the object alone. */
 	errno = 0;
 	EXPECT(hw_realloc(m, SIZE_MAX) == NULL && errno == ENOMEM, "realloc(SIZE_MAX)");
