@@ -597,7 +597,10 @@ static void track_resize(hw_heap *h, size_t page, size_t was, size_t now, bool h
 	hw_track_resize(p, was << h->page_shift, now << h->page_shift);
 	if (!HW_TRACK_ASAN)
 		return;
-	bool has_guards = h->guarded && hw_heap_for_spans(h, page, now, span_any_guard, NULL);
+	/* The pages a growth adds are claimed free pages: no guard page once
+	 * claimed, whatever guard marks they carry before (I15). */
+	bool has_guards =
+		h->guarded && hw_heap_for_spans(h, page, hw_min(was, now), span_any_guard, NULL);
 	if (!had_guards)
 		hw_track_unroot(p, was << h->page_shift);
 	if (!has_guards)
