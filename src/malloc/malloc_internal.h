@@ -57,7 +57,8 @@
  *        and hw_mc_kind_check puts it back to 0 before the object is freed
  *        (kind.c). hw_malloc and hw_free neither read nor write it, so the
  *        prefixed API costs nothing for it; the one caller that sets kinds
- *        (the override library's operator new) frees through the check.
+ *        (the override library's operator new) frees through the check
+ *        (hw_mc_free_kind, which makes it on the free's own lookup).
  *   MC9. In debug mode (debug.h), every span record made while it is on
  *        has dbg set and one mc_dbg_obj per slot (one for a large object)
  *        after its kind bytes: its size class's rec_bytes_dbg instead of
@@ -449,5 +450,12 @@ void hw_mc_kind_set(void *p, unsigned kind);
  * MC_KIND_MALLOC (MC8) and returns true; a pointer that is not a live
  * object's start is left to the free's own checks (true). */
 bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const char *op);
+/* malloc.c: the override library's allocation and free with the kind fused
+ * into the fast paths. hw_mc_malloc_kind(n, kind) is hw_malloc(n) then
+ * hw_mc_kind_set; hw_mc_free_kind(p, ...) is hw_free(p) when
+ * hw_mc_kind_check(p, ...) passes (nothing for NULL). Same reports, same
+ * errno rules (MA2). */
+void *hw_mc_malloc_kind(size_t n, unsigned kind);
+void hw_mc_free_kind(void *p, unsigned kind, bool sized, size_t size, const char *op);
 
 #endif
