@@ -30,8 +30,9 @@
 #
 # Usage: bench/realprog.sh [WORKLOAD ...]   (default: all five)
 #   env: BUILD_DIR (default build-bench), ROUNDS (5), CXX_ROUNDS (500000),
-#        HEAPWARD_LIB (another libheapward-malloc.so to measure as heapward,
-#        e.g. an older build for a before/after comparison in one run),
+#        HEAPWARD_LIB (another libheapward-malloc.so to measure as heapward),
+#        HEAPWARD_BASE (one more, measured as heapward-base in the same
+#        rounds: an older build, for a before/after comparison in one run),
 #        ALLOCATORS (a subset of: glibc heapward jemalloc mimalloc tcmalloc
 #        scudo; glibc is always measured), KEEP=1 keeps the raw samples dir
 # Exit status: non-zero when a build fails, a program fails, or heapward
@@ -104,8 +105,11 @@ lib[jemalloc]=$peer_jemalloc
 lib[mimalloc]=$peer_mimalloc
 lib[tcmalloc]=$peer_tcmalloc
 lib[scudo]=$peer_scudo
+lib[heapward-base]=${HEAPWARD_BASE:-}
+default_allocs="heapward jemalloc mimalloc tcmalloc scudo"
+[ -z "${HEAPWARD_BASE:-}" ] || default_allocs="heapward heapward-base ${default_allocs#heapward }"
 allocs=(glibc)
-for a in ${ALLOCATORS:-heapward jemalloc mimalloc tcmalloc scudo}; do
+for a in ${ALLOCATORS:-$default_allocs}; do
 	[ "$a" = glibc ] && continue
 	if [ -z "${lib[$a]+x}" ]; then
 		echo "realprog.sh: unknown allocator $a" >&2
@@ -178,6 +182,7 @@ done
 
 # Medians and ratios; the targets apply to heapward.
 awk -v order="${allocs[*]}" -v wl="${run_w[*]}" '
+function wd(name) { return length(name) > 9 ? length(name) : 9 }
 function median(key, c, i, j, t, m, v) {
 	m = cnt[key]
 	for (i = 1; i <= m; i++) v[i] = val[key, c, i]
@@ -211,15 +216,15 @@ END {
 		c = what[q]
 		printf "\n%s (glibc: %s)\n", title[c], c == "rss" ? "MiB" : "s"
 		printf "%-8s %9s", "workload", "glibc"
-		for (j = 2; j <= na; j++) printf " %9s", al[j]
+		for (j = 2; j <= na; j++) printf " %*s", wd(al[j]), al[j]
 		printf "\n"
 		for (i = 1; i <= nw; i++) {
 			g = med[ws[i] SUBSEP "glibc", c]
 			printf "%-8s %9.3f", ws[i], g
 			for (j = 2; j <= na; j++) {
 				key = ws[i] SUBSEP al[j]
-				if ((key in cnt) && g > 0) printf " %9.2f", med[key, c] / g
-				else printf " %9s", "-"
+				if ((key in cnt) && g > 0) printf " %*.2f", wd(al[j]), med[key, c] / g
+				else printf " %*s", wd(al[j]), "-"
 			}
 			printf "\n"
 		}
