@@ -181,11 +181,16 @@ typedef struct workload {
 	unsigned pair_factor; /* pairs counted per n */
 } workload;
 
-enum { T_WALL, T_THREAD, T_PROC, T_KINDS };
+enum { T_WALL,
+       T_THREAD,
+       T_PROC,
+       T_KINDS };
 
 static const workload w[] = {
-	{"pair", run_pair, 1, 1},          {"batch64", run_batch, 1, 1},
-	{"fifo", run_fifo, 1, 1},          {"batch64x2", run_batch2, 2, 2},
+	{"pair", run_pair, 1, 1},
+	{"batch64", run_batch, 1, 1},
+	{"fifo", run_fifo, 1, 1},
+	{"batch64x2", run_batch2, 2, 2},
 	{"prodcons", run_prodcons, 2, 1},
 };
 #define NW (sizeof w / sizeof w[0])
