@@ -40,8 +40,9 @@
  * --header prints the table's header line and exits; otherwise one table row
  * is printed (LABEL and R are its first columns), --verbose adds every
  * sample, and --stats calls malloc_stats() after the last sample, the live
- * set still allocated (the allocator's own account, on standard error). Exit status: 0 whether or not the goal is met (a MISS is a
- * result), 1 on a live-set check failure, 2 on out of memory or bad usage.
+ * set still allocated (the allocator's own account, on standard error).
+ * Exit status: 0 whether or not the goal is met (a MISS is a result), 1 on
+ * a live-set check failure, 2 on out of memory or bad usage.
  *
  * Locking: none; single-threaded.
  */
