@@ -32,7 +32,11 @@
 #include <string.h>
 
 #define META_CHUNK ((size_t)256 << 10)
-#define META_BUCKETS 8 /* 64 B .. 8 KiB */
+/* Records come in multiples of 64 bytes up to 8 KiB, one free list per
+ * size. (Power-of-two sizes wasted up to half a record: the 16-byte class's
+ * 1664-byte record took 2048, the 48-byte class's 640 took 1024.) */
+#define META_UNIT ((size_t)64)
+#define META_BUCKETS 128
 
 /* Class c's lock is class_locks[c % MC_LOCKS]: fewer locks than classes,
  * so the fork hooks hold fewer at once (ThreadSanitizer's deadlock
@@ -75,17 +79,14 @@ void hw_mc_span_init(void)
 
 static unsigned bucket_of(size_t bytes)
 {
-	unsigned b = 0;
-	while (((size_t)64 << b) < bytes)
-		b++;
-	return b;
+	return bytes <= META_UNIT ? 0 : (unsigned)((bytes - 1) / META_UNIT);
 }
 
 void *hw_mc_meta_alloc(size_t bytes)
 {
 	unsigned b = bucket_of(bytes);
 	HW_CHECK(b < META_BUCKETS, "malloc: metadata record too large");
-	size_t sz = (size_t)64 << b;
+	size_t sz = META_UNIT * (b + 1);
 	void *p = NULL;
 	hw_mutex_lock(&meta_lock);
 	if (meta_free_list[b]) {
