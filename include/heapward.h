@@ -338,8 +338,8 @@ HW_API void *hw_pvalloc(size_t n);
  * object's start (else reported, as a free would be; 0 when continuing). */
 HW_API size_t hw_malloc_usable_size(void *p);
 /* Returns the calling thread's cached free objects to their spans, then
- * every free page of the heap to the OS; pad is ignored. Returns 1 when
- * memory was released, else 0. */
+ * the free pages inside partly used spans and every free page of the heap
+ * to the OS; pad is ignored. Returns 1 when memory was released, else 0. */
 HW_API int hw_malloc_trim(size_t pad);
 
 typedef struct hw_malloc_stats {
@@ -360,6 +360,9 @@ typedef struct hw_malloc_stats {
 	 * the bytes they take (at most 256 MiB), and stacks not recorded
 	 * because the depot was full. */
 	uint64_t stacks, stack_bytes, stacks_dropped;
+	/* Free pages inside partly used spans given back to the OS: part of
+	 * small_span_bytes, heap_inuse and heap_ready, but not resident. */
+	size_t span_released_bytes;
 } hw_malloc_stats;
 
 /* A snapshot of the malloc layer (all zero before its first use). */

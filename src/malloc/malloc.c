@@ -273,6 +273,8 @@ static bool init_locked(void)
 			goto fail_top;
 		hooks_registered = true;
 	}
+	/* SP4: free pages inside spans go back while the program is idle. */
+	hw_heap_set_idle_hook(h, hw_mc_span_idle, NULL);
 	if (env_now) {
 		if (mc_cfg.background_scavenger)
 			start_scavenger();
@@ -997,7 +999,8 @@ int hw_malloc_trim(size_t pad)
 	mc_cache *tc = mc_tls_cache;
 	if (tc && tc != &mc_dead_cache)
 		hw_mc_cache_flush(tc);
-	size_t released = hw_heap_scavenge(mc_g.heap, SIZE_MAX);
+	size_t released = hw_mc_span_trim_all();
+	released += hw_heap_scavenge(mc_g.heap, SIZE_MAX);
 	errno = saved;
 	return released != 0;
 }
@@ -1014,6 +1017,7 @@ void hw_malloc_stats_get(hw_malloc_stats *out)
 	out->large_objects = ss.large_objects;
 	out->large_bytes = ss.large_bytes;
 	out->meta_bytes = ss.meta_bytes;
+	out->span_released_bytes = ss.released_bytes;
 	out->thread_caches = __atomic_load_n(&mc_threads_live, __ATOMIC_RELAXED);
 	out->errors = __atomic_load_n(&mc_errors, __ATOMIC_RELAXED);
 	hw_mc_depot_stats(&out->stacks, &out->stack_bytes, &out->stacks_dropped);

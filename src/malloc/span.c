@@ -15,6 +15,26 @@
  *        reported by hw_mc_corrupt_list (the list is then dropped).
  *   SP3. large_objects / large_bytes and small_spans / small_bytes count the
  *        live large runs and spans and their heap bytes.
+ *   SP4. Free pages inside live spans go back to the OS (span_trim): an OS
+ *        page of a small span whose every slot is in the span's free list
+ *        and below its bump index is released (hw_sys_unuse; bit in s->rel)
+ *        and its slots are taken out of the free list: they are *parked*,
+ *        free (state 0) but in no list and in no cache, so nothing hands them
+ *        out and nothing writes a link into released memory. Parked slots
+ *        return to the free list only after their pages are made Ready again
+ *        (unpark, hw_sys_use), when the span has nothing else to hand out,
+ *        and before the span goes back to the heap, whose in-use runs are
+ *        Ready (so the heap never sees these releases; its ready figure
+ *        counts them, released_bytes says how much). Trims run when the
+ *        program is idle: the heap's scavenger thread calls hw_mc_span_idle
+ *        after each idle step, and it trims every partial span once the
+ *        central lists have not moved (no take or give) since its previous
+ *        call, then not again until they have. Never with fill_on_free
+ *        (freed slots keep their fill). hw_malloc_trim trims at once.
+ *        (Trimming on the free path instead, at a quarter of a span's slots
+ *        live and each halving after, cost python and perl under preload
+ *        about 20% of their CPU time: 8900 and 4560 madvise calls, each
+ *        page faulted back in when the span filled again.)
  *
  * Locking: malloc_internal.h's order (class locks are striped: one lock
  * serves classes c, c + 32, c + 64). The class lock guards its partial
@@ -27,6 +47,7 @@
 
 #include "debug.h"
 #include "inspect.h"
+#include "options.h"
 
 #include <errno.h>
 #include <string.h>
@@ -54,7 +75,18 @@ typedef struct central {
 	hw_mutex *lock;
 	mc_span *partial;
 	size_t spans; /* SP3 */
+	uint64_t ops; /* takes and gives, for SP4's idle test (atomic, under lock) */
 } central;
+
+static uint64_t idle_seen; /* SP4: the sum of ops at the last idle call */
+static bool idle_trimmed;  /* whether that call trimmed (scavenger thread only) */
+
+/* Under k's lock: the class's lists moved (SP4). Atomic only so the idle
+ * hook may read it without the lock. */
+static void moved(central *k)
+{
+	__atomic_store_n(&k->ops, k->ops + 1, __ATOMIC_RELAXED);
+}
 
 static central centrals[MC_NCLASSES];
 
@@ -62,6 +94,8 @@ static hw_mutex meta_lock = HW_MUTEX_INIT;
 static void *meta_free_list[META_BUCKETS]; /* under meta_lock */
 static uintptr_t meta_bump, meta_end;
 static size_t meta_bytes, large_objects, large_bytes;
+static size_t released_bytes; /* SP4, under meta_lock */
+static size_t os_page;        /* the platform's page size, set at init */
 
 mc_span mc_freed_span = {.kind = MC_SPAN_FREED};
 
@@ -75,6 +109,7 @@ void hw_mc_span_init(void)
 		hw_mutex_init(&class_locks[i].m);
 	for (unsigned c = 0; c < MC_NCLASSES; c++)
 		centrals[c].lock = &class_locks[c % MC_LOCKS].m;
+	os_page = hw_platform_os()->caps.page_size;
 }
 
 static unsigned bucket_of(size_t bytes)
@@ -240,11 +275,146 @@ static bool link_ok(const mc_span *s, const void *next)
 	return i * s->size == off && s->state[i] == 0;
 }
 
+/* SP4: the OS pages of s, and the slots overlapping OS page q. */
+static size_t span_os_pages(const mc_span *s)
+{
+	return (size_t)s->npages * MC_PAGE / os_page;
+}
+
+static void page_slots(const mc_span *s, size_t q, size_t *first, size_t *last)
+{
+	*first = q * os_page / s->size;
+	*last = hw_min(((q + 1) * os_page - 1) / s->size, (size_t)s->nobjs - 1);
+}
+
+/* Applies op (hw_sys_unuse, or hw_sys_use when use) to each run of pages
+ * set in mask; 0, or use's error (the pages before the failed run are
+ * Ready again, the rest not: the caller keeps the whole mask). */
+static int span_pages_op(const mc_span *s, uint64_t mask, bool use)
+{
+	size_t n = span_os_pages(s);
+	for (size_t q = 0; q < n;) {
+		if (!(mask >> q & 1)) {
+			q++;
+			continue;
+		}
+		size_t r = q;
+		while (r < n && (mask >> r & 1))
+			r++;
+		void *p = (void *)(s->start + q * os_page);
+		if (use) {
+			int e = hw_sys_use(mc_g.pf, p, (r - q) * os_page);
+			if (e)
+				return e;
+		} else {
+			hw_sys_unuse(mc_g.pf, p, (r - q) * os_page);
+		}
+		q = r;
+	}
+	return 0;
+}
+
+static void released_add(uint64_t mask, bool add)
+{
+	size_t bytes = (size_t)__builtin_popcountll(mask) * os_page;
+	hw_mutex_lock(&meta_lock);
+	released_bytes = add ? released_bytes + bytes : released_bytes - bytes;
+	hw_mutex_unlock(&meta_lock);
+}
+
+/* SP4, under the class lock: releases the OS pages of s whose slots are
+ * all in its free list and below bump, and parks those slots. Returns the
+ * bytes released. A free list that fails SP2 is left alone (the next
+ * refill reports it). */
+static size_t span_trim(mc_span *s)
+{
+	size_t npg = span_os_pages(s);
+	/* The largest span has 64 OS pages or fewer and 512 slots (16-byte
+	 * slots in one 8 KiB page); anything else is left alone. */
+	uint64_t fl[512 / 64];
+	if (npg < 2 || npg > 64 || s->nobjs > 512 || !s->free)
+		return 0;
+	size_t words = ((size_t)s->nobjs + 63) / 64;
+	memset(fl, 0, words * sizeof fl[0]);
+	for (void *p = s->free; p;) {
+		void *next = *(void **)p;
+		if (!link_ok(s, next))
+			return 0;
+		size_t i = mc_slot_index(s, (uintptr_t)p - s->start);
+		fl[i / 64] |= (uint64_t)1 << (i % 64);
+		p = next;
+	}
+	uint64_t m = 0;
+	for (size_t q = 0; q < npg; q++) {
+		size_t a, b;
+		page_slots(s, q, &a, &b);
+		if ((s->rel >> q & 1) || a >= s->nobjs || b >= s->bump)
+			continue;
+		size_t i = a;
+		while (i <= b && (fl[i / 64] >> (i % 64) & 1))
+			i++;
+		if (i > b)
+			m |= (uint64_t)1 << q;
+	}
+	if (!m)
+		return 0;
+	uint64_t rel = s->rel | m;
+	/* The free list again, in address order, without the parked slots. */
+	void *head = NULL, **tail = &head;
+	for (size_t i = 0; i < s->nobjs; i++) {
+		if (!(fl[i / 64] >> (i % 64) & 1))
+			continue;
+		size_t q0 = i * s->size / os_page, q1 = ((i + 1) * s->size - 1) / os_page;
+		bool parked = false;
+		for (size_t q = q0; q <= q1 && !parked; q++)
+			parked = rel >> q & 1;
+		if (parked)
+			continue;
+		void *p = (void *)(s->start + i * s->size);
+		*tail = p;
+		tail = (void **)p;
+	}
+	*tail = NULL;
+	s->free = head;
+	span_pages_op(s, m, false);
+	s->rel = rel;
+	released_add(m, true);
+	return (size_t)__builtin_popcountll(m) * os_page;
+}
+
+/* SP4, under the class lock: makes the released pages of s Ready again
+ * and puts their parked slots back on the free list; false (nothing
+ * changed) when the platform cannot make them Ready. */
+static bool span_unpark(mc_span *s)
+{
+	if (!s->rel)
+		return true;
+	if (span_pages_op(s, s->rel, true) != 0)
+		return false;
+	size_t npg = span_os_pages(s), next_slot = 0;
+	for (size_t q = 0; q < npg; q++) {
+		if (!(s->rel >> q & 1))
+			continue;
+		size_t a, b;
+		page_slots(s, q, &a, &b);
+		for (size_t i = hw_max(a, next_slot); i <= b; i++) {
+			void *p = (void *)(s->start + i * s->size);
+			*(void **)p = s->free;
+			s->free = p;
+		}
+		next_slot = b + 1;
+	}
+	released_add(s->rel, false);
+	s->rel = 0;
+	return true;
+}
+
 size_t hw_mc_central_take(unsigned c, mc_slot *out, size_t want)
 {
 	central *k = &centrals[c];
 	size_t got = 0;
 	hw_mutex_lock(k->lock);
+	moved(k);
 	while (got < want) {
 		mc_span *s = k->partial;
 		if (!s) {
@@ -271,7 +441,14 @@ size_t hw_mc_central_take(unsigned c, mc_slot *out, size_t want)
 			s->bump++;
 			s->live++;
 		}
-		if (!s->free && s->bump == s->nobjs)
+		if (got < want && !s->free && s->rel) {
+			/* Only parked slots left (SP4): they go back on the free
+			 * list, and the loop takes them. */
+			if (!span_unpark(s))
+				break;
+			continue;
+		}
+		if (!s->free && s->bump == s->nobjs && !s->rel)
 			partial_remove(k, s);
 	}
 	hw_mutex_unlock(k->lock);
@@ -282,6 +459,7 @@ void hw_mc_central_give(unsigned c, const mc_slot *objs, size_t n)
 {
 	central *k = &centrals[c];
 	hw_mutex_lock(k->lock);
+	moved(k);
 	for (size_t i = 0; i < n; i++) {
 		void *p = objs[i].p;
 		mc_span *s = mc_span_of((uintptr_t)p);
@@ -289,13 +467,14 @@ void hw_mc_central_give(unsigned c, const mc_slot *objs, size_t n)
 		*(void **)p = s->free;
 		s->free = p;
 		s->live--;
-		if (s->live == 0) {
+		if (s->live == 0 && span_unpark(s)) {
 			if (s->partial)
 				partial_remove(k, s);
 			span_release(s);
-		} else if (!s->partial) {
-			partial_push(k, s);
+			continue;
 		}
+		if (!s->partial)
+			partial_push(k, s);
 	}
 	hw_mutex_unlock(k->lock);
 }
@@ -419,5 +598,37 @@ void hw_mc_span_stats(mc_span_stats *out)
 	out->large_objects = large_objects;
 	out->large_bytes = large_bytes;
 	out->meta_bytes = meta_bytes;
+	out->released_bytes = released_bytes;
 	hw_mutex_unlock(&meta_lock);
+}
+
+void hw_mc_span_idle(void *unused)
+{
+	(void)unused;
+	uint64_t ops = 0;
+	for (unsigned c = 0; c < MC_NCLASSES; c++)
+		ops += __atomic_load_n(&centrals[c].ops, __ATOMIC_RELAXED);
+	if (ops != idle_seen) {
+		idle_seen = ops;
+		idle_trimmed = false;
+		return;
+	}
+	if (!idle_trimmed) {
+		idle_trimmed = true;
+		(void)hw_mc_span_trim_all();
+	}
+}
+
+size_t hw_mc_span_trim_all(void)
+{
+	if (mc_cfg.fill_on_free != HW_OPTIONS_OFF)
+		return 0;
+	size_t bytes = 0;
+	for (unsigned c = 0; c < MC_NCLASSES; c++) {
+		hw_mutex_lock(centrals[c].lock);
+		for (mc_span *s = centrals[c].partial; s; s = s->next)
+			bytes += span_trim(s);
+		hw_mutex_unlock(centrals[c].lock);
+	}
+	return bytes;
 }
