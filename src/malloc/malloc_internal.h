@@ -335,8 +335,8 @@ void hw_mc_span_stats(mc_span_stats *out);
 /* Releases the free pages of every partly used span (SP4); hw_malloc_trim's
  * part in the spans. Returns the bytes. */
 size_t hw_mc_span_trim_all(void);
-/* The heap's idle hook (inspect.h): hw_mc_span_trim_all once the central
- * lists have not moved since the previous call (SP4). */
+/* The heap's idle hook (inspect.h): hw_mc_span_trim_all and a full heap
+ * scavenge once the central lists have not moved for a while (SP4). */
 void hw_mc_span_idle(void *unused);
 
 /* cache.c: the thread caches. */
