@@ -332,8 +332,9 @@ typedef struct mc_span_stats {
 	size_t released_bytes; /* SP4: free pages of live spans given back */
 } mc_span_stats;
 void hw_mc_span_stats(mc_span_stats *out);
-/* Releases the free pages of every partly used span (SP4); hw_malloc_trim's
- * part in the spans. Returns the bytes. */
+/* Releases the free pages of every partly used span (SP4), then the free
+ * metadata pages (SP5); hw_malloc_trim's part in the layer. Returns the
+ * bytes. */
 size_t hw_mc_span_trim_all(void);
 /* The heap's idle hook (inspect.h): hw_mc_span_trim_all and a full heap
  * scavenge once the central lists have not moved for a while (SP4). */

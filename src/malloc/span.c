@@ -6,10 +6,11 @@
  * and large objects' runs.
  *
  * Invariants (malloc_internal.h MC3 to MC5, MC9's record sizes, and):
- *   SP1. Metadata is type-stable: a record, once a span record, is only ever
- *        reused as a span record of a size at least as large, so a racing
- *        lookup through a stale page-map entry reads a span record, never
- *        unmapped memory (the page map's leaves are never freed either).
+ *   SP1. Metadata memory is never unmapped: a record's memory, once a span
+ *        record, only ever holds span records again (of any size, after
+ *        SP5), so a racing lookup through a stale page-map entry reads
+ *        span-record memory, possibly released (zero on Linux), never an
+ *        unmapped page (the page map's leaves are never freed either).
  *   SP2. A free list link read at refill must be NULL or the start of a
  *        free slot of the same span; anything else is a write after free,
  *        reported by hw_mc_corrupt_list (the list is then dropped).
@@ -37,6 +38,16 @@
  *        live and each halving after, cost python and perl under preload
  *        about 20% of their CPU time: 8900 and 4560 madvise calls, each
  *        page faulted back in when the span filled again.)
+ *   SP5. Free records go back to the OS at the same idle moments as SP4
+ *        (meta_trim): the free lists' records are sorted by address, every
+ *        whole OS page inside a run of adjacent free records is released,
+ *        and each record touching such a page leaves its free list (a
+ *        record straddling a kept page loses its kept part until that page
+ *        is released too). Each released run becomes a *hole*, which the
+ *        bump allocator takes (made Ready again) before asking the platform
+ *        for a new chunk. meta_bytes counts chunk and leaf bytes less the
+ *        holes'. At most META_HOLES holes: a trim stops releasing when the
+ *        table is full.
  *
  * Locking: malloc_internal.h's order (class locks are striped: one lock
  * serves classes c, c + 32, c + 64). The class lock guards its partial
@@ -98,7 +109,16 @@ static central centrals[MC_NCLASSES];
 
 static hw_mutex meta_lock = HW_MUTEX_INIT;
 static void *meta_free_list[META_BUCKETS]; /* under meta_lock */
+static size_t meta_free_count;             /* records on those lists */
 static uintptr_t meta_bump, meta_end;
+/* SP5, under meta_lock: released runs of metadata pages, for reuse. */
+#define META_HOLES 1024
+typedef struct meta_hole {
+	uintptr_t start;
+	size_t len;
+} meta_hole;
+static meta_hole meta_holes[META_HOLES];
+static size_t meta_nholes;
 static size_t meta_bytes, large_objects, large_bytes;
 static size_t released_bytes; /* SP4, under meta_lock */
 static size_t os_page;        /* the platform's page size, set at init */
@@ -123,6 +143,8 @@ static unsigned bucket_of(size_t bytes)
 	return bytes <= META_UNIT ? 0 : (unsigned)((bytes - 1) / META_UNIT);
 }
 
+static bool meta_take_hole(size_t sz);
+
 void *hw_mc_meta_alloc(size_t bytes)
 {
 	unsigned b = bucket_of(bytes);
@@ -133,8 +155,9 @@ void *hw_mc_meta_alloc(size_t bytes)
 	if (meta_free_list[b]) {
 		p = meta_free_list[b];
 		meta_free_list[b] = *(void **)p;
+		meta_free_count--;
 	} else {
-		if (meta_end - meta_bump < sz) {
+		if (meta_end - meta_bump < sz && !meta_take_hole(sz)) {
 			void *chunk;
 			if (hw_sys_alloc(mc_g.pf, META_CHUNK, &chunk) != 0) {
 				hw_mutex_unlock(&meta_lock);
@@ -161,7 +184,127 @@ void hw_mc_meta_free(void *p, size_t bytes)
 	hw_mutex_lock(&meta_lock);
 	*(void **)p = meta_free_list[b];
 	meta_free_list[b] = p;
+	meta_free_count++;
 	hw_mutex_unlock(&meta_lock);
+}
+
+/* A free record for SP5's sort. */
+typedef struct meta_rec {
+	uintptr_t start;
+	size_t len;
+} meta_rec;
+
+static void rec_sift(meta_rec *a, size_t i, size_t n)
+{
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			return;
+		if (c + 1 < n && a[c + 1].start > a[c].start)
+			c++;
+		if (a[i].start >= a[c].start)
+			return;
+		meta_rec t = a[i];
+		a[i] = a[c];
+		a[c] = t;
+		i = c;
+	}
+}
+
+/* Heapsort by address: no allocation, no recursion (meta_lock is held, and
+ * the C library's qsort may call malloc). */
+static void rec_sort(meta_rec *a, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		rec_sift(a, i, n);
+	for (size_t i = n; i-- > 1;) {
+		meta_rec t = a[0];
+		a[0] = a[i];
+		a[i] = t;
+		rec_sift(a, 0, i);
+	}
+}
+
+/* SP5, under meta_lock: the first hole of at least sz bytes becomes the
+ * bump region (made Ready again); false when none is, or the platform
+ * cannot make it Ready. */
+static bool meta_take_hole(size_t sz)
+{
+	for (size_t i = 0; i < meta_nholes; i++) {
+		if (meta_holes[i].len < sz)
+			continue;
+		meta_hole h = meta_holes[i];
+		if (hw_sys_use(mc_g.pf, (void *)h.start, h.len) != 0)
+			return false;
+		meta_holes[i] = meta_holes[--meta_nholes];
+		meta_bump = h.start;
+		meta_end = h.start + h.len;
+		meta_bytes += h.len;
+		return true;
+	}
+	return false;
+}
+
+/* SP5: releases the whole pages of the free records; returns the bytes. */
+static size_t meta_trim(void)
+{
+	hw_mutex_lock(&meta_lock);
+	size_t n = meta_free_count, bytes = 0;
+	size_t abytes = hw_align_up(hw_max(n, 1) * sizeof(meta_rec), os_page);
+	void *mem;
+	if (n < 2 || meta_nholes == META_HOLES || hw_sys_alloc(mc_g.pf, abytes, &mem) != 0) {
+		hw_mutex_unlock(&meta_lock);
+		return 0;
+	}
+	meta_rec *a = mem;
+	size_t k = 0;
+	for (unsigned b = 0; b < META_BUCKETS; b++)
+		for (void *p = meta_free_list[b]; p && k < n; p = *(void **)p)
+			a[k++] = (meta_rec){(uintptr_t)p, META_UNIT * (b + 1)};
+	n = k;
+	rec_sort(a, n);
+	/* Runs of adjacent free records; the whole pages inside each run go,
+	 * and every record touching them is marked (len 0) to leave its list. */
+	for (size_t i = 0; i < n && meta_nholes < META_HOLES;) {
+		size_t j = i + 1;
+		uintptr_t end = a[i].start + a[i].len;
+		while (j < n && a[j].start == end) {
+			end = a[j].start + a[j].len;
+			j++;
+		}
+		uintptr_t p0 = hw_align_up(a[i].start, os_page);
+		uintptr_t p1 = end & ~(uintptr_t)(os_page - 1);
+		if (p1 > p0) {
+			hw_sys_unuse(mc_g.pf, (void *)p0, p1 - p0);
+			meta_holes[meta_nholes++] = (meta_hole){p0, p1 - p0};
+			meta_bytes -= p1 - p0;
+			bytes += p1 - p0;
+			for (size_t r = i; r < j; r++)
+				if (a[r].start < p1 && a[r].start + a[r].len > p0)
+					a[r].len = 0;
+		}
+		i = j;
+	}
+	/* The lists again, in address order, without the marked records. */
+	void **tail[META_BUCKETS];
+	for (unsigned b = 0; b < META_BUCKETS; b++) {
+		meta_free_list[b] = NULL;
+		tail[b] = &meta_free_list[b];
+	}
+	meta_free_count = 0;
+	for (size_t r = 0; r < n; r++) {
+		if (a[r].len == 0)
+			continue;
+		unsigned b = bucket_of(a[r].len);
+		*tail[b] = (void *)a[r].start;
+		tail[b] = (void **)a[r].start;
+		meta_free_count++;
+	}
+	for (unsigned b = 0; b < META_BUCKETS; b++)
+		*tail[b] = NULL;
+	hw_mutex_unlock(&meta_lock);
+	hw_sys_release(mc_g.pf, mem, abytes);
+	return bytes;
 }
 
 /* Points every page of [start, start + npages pages) at s (MC3), creating
@@ -631,14 +774,13 @@ void hw_mc_span_idle(void *unused)
 
 size_t hw_mc_span_trim_all(void)
 {
-	if (mc_cfg.fill_on_free != HW_OPTIONS_OFF)
-		return 0;
 	size_t bytes = 0;
-	for (unsigned c = 0; c < MC_NCLASSES; c++) {
+	/* SP4: freed slots keep fill_on_free's bytes, so no span trim then. */
+	for (unsigned c = 0; c < MC_NCLASSES && mc_cfg.fill_on_free == HW_OPTIONS_OFF; c++) {
 		hw_mutex_lock(centrals[c].lock);
 		for (mc_span *s = centrals[c].partial; s; s = s->next)
 			bytes += span_trim(s);
 		hw_mutex_unlock(centrals[c].lock);
 	}
-	return bytes;
+	return bytes + meta_trim();
 }

@@ -1,5 +1,6 @@
 /* span_trim_test.c: free pages inside partly used spans go back to the OS
- * and come back when needed (src/malloc/span.c SP4).
+ * and come back when needed (src/malloc/span.c SP4), and so do the pages of
+ * freed span records (SP5).
  *
  * One process, one thread, the layer started with its defaults (so with
  * its background scavenger, whose idle steps trim). Spans of
@@ -164,4 +165,46 @@ static void test_parked_slot_double_free(void)
 	       "double free of a parked slot aborts (status %#x)", st);
 }
 
-HW_TEST_MAIN(T(test_free_pages_leave_and_return), T(test_parked_slot_double_free))
+/* SP5: 256 spans of the 16-byte class have records of 1664 bytes (416 KiB
+ * in all); once the spans are gone, a trim releases the records' whole
+ * pages, and the next spans' records are carved from those holes rather
+ * than from new memory. */
+#define META_SPANS 256
+static unsigned char *many[META_SPANS * PER];
+
+static void test_metadata_pages_return(void)
+{
+	const size_t m = META_SPANS * PER;
+	for (size_t i = 0; i < m; i++) {
+		many[i] = hw_malloc(16);
+		REQUIRE(many[i], "malloc %zu", i);
+		many[i][0] = 1;
+	}
+	hw_malloc_stats s0, s1, s2;
+	hw_malloc_stats_get(&s0);
+	for (size_t i = 0; i < m; i++)
+		hw_free(many[i]);
+	hw_malloc_trim(0);
+	hw_malloc_stats_get(&s1);
+	EXPECT(s1.meta_bytes + 256 * 1024 <= s0.meta_bytes,
+	       "metadata %zu bytes before the trim, %zu after", s0.meta_bytes, s1.meta_bytes);
+	for (size_t i = 0; i < m; i++) {
+		many[i] = hw_malloc(16);
+		REQUIRE(many[i], "malloc again %zu", i);
+		memset(many[i], 2, 16);
+	}
+	hw_malloc_stats_get(&s2);
+	EXPECT(s2.meta_bytes <= s0.meta_bytes && s2.meta_bytes > s1.meta_bytes,
+	       "metadata %zu at the first peak, %zu after the trim, %zu at the second",
+	       s0.meta_bytes, s1.meta_bytes, s2.meta_bytes);
+	qsort(many, m, sizeof many[0], cmp);
+	size_t dup = 0;
+	for (size_t i = 1; i < m; i++)
+		dup += many[i] == many[i - 1];
+	EXPECT(dup == 0, "%zu objects handed out twice", dup);
+	for (size_t i = 0; i < m; i++)
+		hw_free(many[i]);
+}
+
+HW_TEST_MAIN(T(test_free_pages_leave_and_return), T(test_parked_slot_double_free),
+	     T(test_metadata_pages_return))
