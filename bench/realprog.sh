@@ -44,6 +44,16 @@ rounds=${ROUNDS:-5}
 cxx_rounds=${CXX_ROUNDS:-500000}
 pre=$root/tests/preload
 
+for w in "$@"; do
+	case $w in
+	python | sqlite | perl | gcc | cxx-mt) ;;
+	*)
+		echo "usage: bench/realprog.sh [python|sqlite|perl|gcc|cxx-mt ...]" >&2
+		exit 2
+		;;
+	esac
+done
+
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
 	-DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
 	-DHW_BUILD_TESTS=OFF -DHW_BUILD_FUZZERS=OFF -DHW_BUILD_BENCH=ON >/dev/null
@@ -83,10 +93,6 @@ workloads=("$@")
 [ ${#workloads[@]} -gt 0 ] || workloads=(python sqlite perl gcc cxx-mt)
 run_w=()
 for w in "${workloads[@]}"; do
-	if [ -z "${cmd[$w]+x}" ]; then
-		echo "usage: bench/realprog.sh [python|sqlite|perl|gcc|cxx-mt ...]" >&2
-		exit 2
-	fi
 	if command -v "${need[$w]}" >/dev/null 2>&1; then
 		run_w+=("$w")
 	else
