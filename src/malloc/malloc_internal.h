@@ -35,8 +35,9 @@
  *   MC5. live == slots handed out (in caches or with users): not in the
  *        span's free list, not beyond its bump index, not parked on a
  *        released page (span.c SP4); a span with live == 0 is given back to
- *        the heap at once; a span is on its class's partial list exactly
- *        when it has a slot to hand out (free, beyond bump, or parked).
+ *        the heap at once, except one per class that the class keeps (span.c
+ *        SP6); a span is on its class's partial list exactly when it has a
+ *        slot to hand out (free, beyond bump, or parked).
  *   MC6. An object with slack (slot size or page-rounded size minus the
  *        requested size) has a canary from its requested end up to the
  *        next multiple of 16 bytes (1 to 16 bytes, always inside the slack,

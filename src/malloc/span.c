@@ -48,6 +48,13 @@
  *        for a new chunk. meta_bytes counts chunk and leaf bytes less the
  *        holes'. At most META_HOLES holes: a trim stops releasing when the
  *        table is full.
+ *   SP6. A give that empties a span (live 0) keeps it on its class's
+ *        partial list when the class keeps no other empty span (central
+ *        .empty), and gives it back to the heap otherwise: a class whose
+ *        last object comes and goes does not create and release a span,
+ *        under the heap's one lock, each time. The kept span leaves that
+ *        role when a take uses it, and goes back to the heap at the idle
+ *        trim or malloc_trim (hw_mc_span_trim_all).
  *
  * Locking: malloc_internal.h's order (class locks are striped: one lock
  * serves classes c, c + 32, c + 64). The class lock guards its partial
@@ -87,8 +94,9 @@ static lock_line class_locks[MC_LOCKS];
 typedef struct central {
 	hw_mutex *lock;
 	mc_span *partial;
-	size_t spans; /* SP3 */
-	uint64_t ops; /* takes and gives, for SP4's idle test (atomic, under lock) */
+	mc_span *empty; /* SP6: the one span kept with live == 0, or NULL */
+	size_t spans;   /* SP3 */
+	uint64_t ops;   /* takes and gives, for SP4's idle test (atomic, under lock) */
 } central;
 
 /* SP4's idle test, touched by the scavenger thread only: the sum of the
@@ -572,6 +580,8 @@ size_t hw_mc_central_take(unsigned c, mc_slot *out, size_t want)
 				break;
 			partial_push(k, s);
 		}
+		if (s == k->empty)
+			k->empty = NULL; /* SP6: in use again */
 		while (got < want && s->free) {
 			void *p = s->free;
 			void *next = *(void **)p;
@@ -616,7 +626,9 @@ void hw_mc_central_give(unsigned c, const mc_slot *objs, size_t n)
 		*(void **)p = s->free;
 		s->free = p;
 		s->live--;
-		if (s->live == 0 && span_unpark(s)) {
+		if (s->live == 0 && !k->empty) {
+			k->empty = s; /* SP6: kept, its slots free */
+		} else if (s->live == 0 && span_unpark(s)) {
 			if (s->partial)
 				partial_remove(k, s);
 			span_release(s);
@@ -776,11 +788,20 @@ size_t hw_mc_span_trim_all(void)
 {
 	size_t bytes = 0;
 	/* SP4: freed slots keep fill_on_free's bytes, so no span trim then. */
-	for (unsigned c = 0; c < MC_NCLASSES && mc_cfg.fill_on_free == HW_OPTIONS_OFF; c++) {
-		hw_mutex_lock(centrals[c].lock);
-		for (mc_span *s = centrals[c].partial; s; s = s->next)
+	for (unsigned c = 0; c < MC_NCLASSES; c++) {
+		central *k = &centrals[c];
+		hw_mutex_lock(k->lock);
+		mc_span *e = k->empty;
+		if (e && span_unpark(e)) {
+			/* SP6: the kept empty span goes back to the heap. */
+			k->empty = NULL;
+			partial_remove(k, e);
+			span_release(e);
+		}
+		for (mc_span *s = k->partial; s && mc_cfg.fill_on_free == HW_OPTIONS_OFF;
+		     s = s->next)
 			bytes += span_trim(s);
-		hw_mutex_unlock(centrals[c].lock);
+		hw_mutex_unlock(k->lock);
 	}
 	return bytes + meta_trim();
 }
