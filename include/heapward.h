@@ -337,8 +337,8 @@ HW_API void *hw_pvalloc(size_t n);
  * use, since the slack beyond them holds the canary. p must be a live
  * object's start (else reported, as a free would be; 0 when continuing). */
 HW_API size_t hw_malloc_usable_size(void *p);
-/* Returns the calling thread's cached free objects to their spans, then
- * the free pages inside partly used spans and every free page of the heap
+/* Returns the calling thread's cached free objects to their spans, the
+ * layer's free metadata pages to the OS, then every free page of the heap
  * to the OS; pad is ignored. Returns 1 when memory was released, else 0. */
 HW_API int hw_malloc_trim(size_t pad);
 
@@ -360,9 +360,6 @@ typedef struct hw_malloc_stats {
 	 * the bytes they take (at most 256 MiB), and stacks not recorded
 	 * because the depot was full. */
 	uint64_t stacks, stack_bytes, stacks_dropped;
-	/* Free pages inside partly used spans given back to the OS: part of
-	 * small_span_bytes, heap_inuse and heap_ready, but not resident. */
-	size_t span_released_bytes;
 } hw_malloc_stats;
 
 /* A snapshot of the malloc layer (all zero before its first use). */

@@ -273,7 +273,7 @@ static bool init_locked(void)
 			goto fail_top;
 		hooks_registered = true;
 	}
-	/* SP4: free pages inside spans go back while the program is idle. */
+	/* span.c SP4: memory goes back while the program is idle. */
 	hw_heap_set_idle_hook(h, hw_mc_span_idle, NULL);
 	if (env_now) {
 		if (mc_cfg.background_scavenger)
@@ -751,7 +751,8 @@ MA_FAST void hw_mc_free_kind(void *p, unsigned kind, bool sized, size_t size, co
 	mc_span *s;
 	if (HW_LIKELY(tc != NULL) && HW_LIKELY((s = mc_span_of((uintptr_t)p)) != NULL) &&
 	    HW_LIKELY(s->kind == MC_SPAN_SMALL)) {
-		free_small(tc, p, s, HW_OPTIONS_OFF, false, (kind_req){true, sized, kind, size, op});
+		free_small(tc, p, s, HW_OPTIONS_OFF, false,
+			   (kind_req){true, sized, kind, size, op});
 		return;
 	}
 	if (p)
@@ -1017,7 +1018,6 @@ void hw_malloc_stats_get(hw_malloc_stats *out)
 	out->large_objects = ss.large_objects;
 	out->large_bytes = ss.large_bytes;
 	out->meta_bytes = ss.meta_bytes;
-	out->span_released_bytes = ss.released_bytes;
 	out->thread_caches = __atomic_load_n(&mc_threads_live, __ATOMIC_RELAXED);
 	out->errors = __atomic_load_n(&mc_errors, __ATOMIC_RELAXED);
 	hw_mc_depot_stats(&out->stacks, &out->stack_bytes, &out->stacks_dropped);

@@ -32,12 +32,11 @@
  *        list, never handed out, or in a thread cache), and slack + 1 when
  *        it is live, where slack = slot size - requested size (< 65535).
  *        So double free and requested size need no header in the object.
- *   MC5. live == slots handed out (in caches or with users): not in the
- *        span's free list, not beyond its bump index, not parked on a
- *        released page (span.c SP4); a span with live == 0 is given back to
- *        the heap at once, except one per class that the class keeps (span.c
- *        SP6); a span is on its class's partial list exactly when it has a
- *        slot to hand out (free, beyond bump, or parked).
+ *   MC5. live == slots not in the span's free list or beyond its bump
+ *        index (in caches or with users); a span with live == 0 is given
+ *        back to the heap at once, except one per class that the class
+ *        keeps (span.c SP6); a span is on its class's partial list exactly
+ *        when it has a slot to hand out.
  *   MC6. An object with slack (slot size or page-rounded size minus the
  *        requested size) has a canary from its requested end up to the
  *        next multiple of 16 bytes (1 to 16 bytes, always inside the slack,
@@ -156,10 +155,7 @@ typedef struct mc_span {
 	uint16_t nobjs;
 	uint32_t size;  /* slot bytes (small) */
 	uint32_t magic; /* as mc_class.magic */
-	union {
-		size_t req;   /* large: requested bytes */
-		uint64_t rel; /* small, under the class lock: released OS pages (SP4) */
-	};
+	size_t req;     /* large: requested bytes */
 	/* Under the class lock (MC5). */
 	void *free;
 	uint32_t bump, live;
@@ -330,15 +326,15 @@ void hw_mc_span_unlock_all(void);
 void hw_mc_span_reset(void);
 typedef struct mc_span_stats {
 	size_t small_spans, small_bytes, large_objects, large_bytes, meta_bytes;
-	size_t released_bytes; /* SP4: free pages of live spans given back */
 } mc_span_stats;
 void hw_mc_span_stats(mc_span_stats *out);
-/* Releases the free pages of every partly used span (SP4), then the free
- * metadata pages (SP5); hw_malloc_trim's part in the layer. Returns the
- * bytes. */
+/* Gives the classes' kept empty spans back to the heap (SP6) and the free
+ * metadata pages back to the OS (SP5); hw_malloc_trim's part in the layer.
+ * Returns the bytes. */
 size_t hw_mc_span_trim_all(void);
 /* The heap's idle hook (inspect.h): hw_mc_span_trim_all and a full heap
- * scavenge once the central lists have not moved for a while (SP4). */
+ * scavenge once the central lists have not moved for a while (span.c
+ * SP4). */
 void hw_mc_span_idle(void *unused);
 
 /* cache.c: the thread caches. */

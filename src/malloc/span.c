@@ -16,29 +16,20 @@
  *        reported by hw_mc_corrupt_list (the list is then dropped).
  *   SP3. large_objects / large_bytes and small_spans / small_bytes count the
  *        live large runs and spans and their heap bytes.
- *   SP4. Free pages inside live spans go back to the OS (span_trim): an OS
- *        page of a small span whose every slot is in the span's free list
- *        and below its bump index is released (hw_sys_unuse; bit in s->rel)
- *        and its slots are taken out of the free list: they are *parked*,
- *        free (state 0) but in no list and in no cache, so nothing hands them
- *        out and nothing writes a link into released memory. Parked slots
- *        return to the free list only after their pages are made Ready again
- *        (unpark, hw_sys_use), when the span has nothing else to hand out,
- *        and before the span goes back to the heap, whose in-use runs are
- *        Ready (so the heap never sees these releases; its ready figure
- *        counts them, released_bytes says how much). Trims run when the
- *        program is idle: the heap's scavenger thread calls hw_mc_span_idle
+ *   SP4. When the program is idle, the layer gives memory back without a
+ *        call from it: the heap's scavenger thread calls hw_mc_span_idle
  *        after each idle step, and once the central lists have not moved
- *        (no take or give) for IDLE_TRIM_NS it trims every partial span
- *        and has the heap release all its free pages (the heap's own goal
+ *        (no take or give) for IDLE_TRIM_NS it runs hw_mc_span_trim_all
+ *        (the kept empty spans, SP6, and the free metadata pages, SP5) and
+ *        has the heap release all its free pages (the heap's own goal
  *        keeps retain_percent of in-use Ready), then does nothing more
- *        until the lists have moved. Never with fill_on_free (freed slots
- *        keep their fill). hw_malloc_trim trims at once.
- *        (Trimming on the free path instead, at a quarter of a span's slots
- *        live and each halving after, cost python and perl under preload
- *        about 20% of their CPU time: 8900 and 4560 madvise calls, each
- *        page faulted back in when the span filled again.)
- *   SP5. Free records go back to the OS at the same idle moments as SP4
+ *        until the lists have moved. hw_malloc_trim does the same at once.
+ *        (Free pages inside spans that still hold live objects are not
+ *        released: the heap's pages are its own to release, 8 KiB at a
+ *        time, and its validator checks that every in-use page is Ready,
+ *        I12; releasing 4 KiB OS pages of in-use spans, tried, returned 6
+ *        MiB in memreturn_bench but broke that invariant.)
+ *   SP5. Free records go back to the OS at SP4's idle moments
  *        (meta_trim): the free lists' records are sorted by address, every
  *        whole OS page inside a run of adjacent free records is released,
  *        and each record touching such a page leaves its free list (a
@@ -128,8 +119,6 @@ typedef struct meta_hole {
 static meta_hole meta_holes[META_HOLES];
 static size_t meta_nholes;
 static size_t meta_bytes, large_objects, large_bytes;
-static size_t released_bytes; /* SP4, under meta_lock */
-static size_t os_page;        /* the platform's page size, set at init */
 
 mc_span mc_freed_span = {.kind = MC_SPAN_FREED};
 
@@ -143,8 +132,11 @@ void hw_mc_span_init(void)
 		hw_mutex_init(&class_locks[i].m);
 	for (unsigned c = 0; c < MC_NCLASSES; c++)
 		centrals[c].lock = &class_locks[c % MC_LOCKS].m;
-	os_page = hw_platform_os()->caps.page_size;
 }
+
+/* The layer's platform's page size (a test's simulated platform may have
+ * pages other than the OS's). */
+static size_t os_page(void) { return mc_g.pf->caps.page_size; }
 
 static unsigned bucket_of(size_t bytes)
 {
@@ -258,7 +250,7 @@ static size_t meta_trim(void)
 {
 	hw_mutex_lock(&meta_lock);
 	size_t n = meta_free_count, bytes = 0;
-	size_t abytes = hw_align_up(hw_max(n, 1) * sizeof(meta_rec), os_page);
+	size_t abytes = hw_align_up(hw_max(n, 1) * sizeof(meta_rec), os_page());
 	void *mem;
 	if (n < 2 || meta_nholes == META_HOLES || hw_sys_alloc(mc_g.pf, abytes, &mem) != 0) {
 		hw_mutex_unlock(&meta_lock);
@@ -280,8 +272,8 @@ static size_t meta_trim(void)
 			end = a[j].start + a[j].len;
 			j++;
 		}
-		uintptr_t p0 = hw_align_up(a[i].start, os_page);
-		uintptr_t p1 = end & ~(uintptr_t)(os_page - 1);
+		uintptr_t p0 = hw_align_up(a[i].start, os_page());
+		uintptr_t p1 = end & ~(uintptr_t)(os_page() - 1);
 		if (p1 > p0) {
 			hw_sys_unuse(mc_g.pf, (void *)p0, p1 - p0);
 			meta_holes[meta_nholes++] = (meta_hole){p0, p1 - p0};
@@ -432,140 +424,6 @@ static bool link_ok(const mc_span *s, const void *next)
 	return i * s->size == off && s->state[i] == 0;
 }
 
-/* SP4: the OS pages of s, and the slots overlapping OS page q. */
-static size_t span_os_pages(const mc_span *s)
-{
-	return (size_t)s->npages * MC_PAGE / os_page;
-}
-
-static void page_slots(const mc_span *s, size_t q, size_t *first, size_t *last)
-{
-	*first = q * os_page / s->size;
-	*last = hw_min(((q + 1) * os_page - 1) / s->size, (size_t)s->nobjs - 1);
-}
-
-/* Applies op (hw_sys_unuse, or hw_sys_use when use) to each run of pages
- * set in mask; 0, or use's error (the pages before the failed run are
- * Ready again, the rest not: the caller keeps the whole mask). */
-static int span_pages_op(const mc_span *s, uint64_t mask, bool use)
-{
-	size_t n = span_os_pages(s);
-	for (size_t q = 0; q < n;) {
-		if (!(mask >> q & 1)) {
-			q++;
-			continue;
-		}
-		size_t r = q;
-		while (r < n && (mask >> r & 1))
-			r++;
-		void *p = (void *)(s->start + q * os_page);
-		if (use) {
-			int e = hw_sys_use(mc_g.pf, p, (r - q) * os_page);
-			if (e)
-				return e;
-		} else {
-			hw_sys_unuse(mc_g.pf, p, (r - q) * os_page);
-		}
-		q = r;
-	}
-	return 0;
-}
-
-static void released_add(uint64_t mask, bool add)
-{
-	size_t bytes = (size_t)__builtin_popcountll(mask) * os_page;
-	hw_mutex_lock(&meta_lock);
-	released_bytes = add ? released_bytes + bytes : released_bytes - bytes;
-	hw_mutex_unlock(&meta_lock);
-}
-
-/* SP4, under the class lock: releases the OS pages of s whose slots are
- * all in its free list and below bump, and parks those slots. Returns the
- * bytes released. A free list that fails SP2 is left alone (the next
- * refill reports it). */
-static size_t span_trim(mc_span *s)
-{
-	size_t npg = span_os_pages(s);
-	/* The largest span has 64 OS pages or fewer and 512 slots (16-byte
-	 * slots in one 8 KiB page); anything else is left alone. */
-	uint64_t fl[512 / 64];
-	if (npg < 2 || npg > 64 || s->nobjs > 512 || !s->free)
-		return 0;
-	size_t words = ((size_t)s->nobjs + 63) / 64;
-	memset(fl, 0, words * sizeof fl[0]);
-	for (void *p = s->free; p;) {
-		void *next = *(void **)p;
-		if (!link_ok(s, next))
-			return 0;
-		size_t i = mc_slot_index(s, (uintptr_t)p - s->start);
-		fl[i / 64] |= (uint64_t)1 << (i % 64);
-		p = next;
-	}
-	uint64_t m = 0;
-	for (size_t q = 0; q < npg; q++) {
-		size_t a, b;
-		page_slots(s, q, &a, &b);
-		if ((s->rel >> q & 1) || a >= s->nobjs || b >= s->bump)
-			continue;
-		size_t i = a;
-		while (i <= b && (fl[i / 64] >> (i % 64) & 1))
-			i++;
-		if (i > b)
-			m |= (uint64_t)1 << q;
-	}
-	if (!m)
-		return 0;
-	uint64_t rel = s->rel | m;
-	/* The free list again, in address order, without the parked slots. */
-	void *head = NULL, **tail = &head;
-	for (size_t i = 0; i < s->nobjs; i++) {
-		if (!(fl[i / 64] >> (i % 64) & 1))
-			continue;
-		size_t q0 = i * s->size / os_page, q1 = ((i + 1) * s->size - 1) / os_page;
-		bool parked = false;
-		for (size_t q = q0; q <= q1 && !parked; q++)
-			parked = rel >> q & 1;
-		if (parked)
-			continue;
-		void *p = (void *)(s->start + i * s->size);
-		*tail = p;
-		tail = (void **)p;
-	}
-	*tail = NULL;
-	s->free = head;
-	span_pages_op(s, m, false);
-	s->rel = rel;
-	released_add(m, true);
-	return (size_t)__builtin_popcountll(m) * os_page;
-}
-
-/* SP4, under the class lock: makes the released pages of s Ready again
- * and puts their parked slots back on the free list; false (nothing
- * changed) when the platform cannot make them Ready. */
-static bool span_unpark(mc_span *s)
-{
-	if (!s->rel)
-		return true;
-	if (span_pages_op(s, s->rel, true) != 0)
-		return false;
-	size_t npg = span_os_pages(s), next_slot = 0;
-	for (size_t q = 0; q < npg; q++) {
-		if (!(s->rel >> q & 1))
-			continue;
-		size_t a, b;
-		page_slots(s, q, &a, &b);
-		for (size_t i = hw_max(a, next_slot); i <= b; i++) {
-			void *p = (void *)(s->start + i * s->size);
-			*(void **)p = s->free;
-			s->free = p;
-		}
-		next_slot = b + 1;
-	}
-	released_add(s->rel, false);
-	s->rel = 0;
-	return true;
-}
-
 size_t hw_mc_central_take(unsigned c, mc_slot *out, size_t want)
 {
 	central *k = &centrals[c];
@@ -600,14 +458,7 @@ size_t hw_mc_central_take(unsigned c, mc_slot *out, size_t want)
 			s->bump++;
 			s->live++;
 		}
-		if (got < want && !s->free && s->rel) {
-			/* Only parked slots left (SP4): they go back on the free
-			 * list, and the loop takes them. */
-			if (!span_unpark(s))
-				break;
-			continue;
-		}
-		if (!s->free && s->bump == s->nobjs && !s->rel)
+		if (!s->free && s->bump == s->nobjs)
 			partial_remove(k, s);
 	}
 	hw_mutex_unlock(k->lock);
@@ -628,7 +479,7 @@ void hw_mc_central_give(unsigned c, const mc_slot *objs, size_t n)
 		s->live--;
 		if (s->live == 0 && !k->empty) {
 			k->empty = s; /* SP6: kept, its slots free */
-		} else if (s->live == 0 && span_unpark(s)) {
+		} else if (s->live == 0) {
 			if (s->partial)
 				partial_remove(k, s);
 			span_release(s);
@@ -724,12 +575,18 @@ void hw_mc_span_reset(void)
 		meta_chunks = next;
 	}
 	memset(meta_free_list, 0, sizeof meta_free_list);
+	meta_free_count = 0;
+	meta_nholes = 0; /* SP5: the holes were inside the chunks */
 	meta_bump = meta_end = 0;
 	meta_bytes = large_objects = large_bytes = 0;
 	for (unsigned c = 0; c < MC_NCLASSES; c++) {
 		centrals[c].partial = NULL;
+		centrals[c].empty = NULL;
 		centrals[c].spans = 0;
+		centrals[c].ops = 0;
 	}
+	idle_seen = idle_since = 0;
+	idle_trimmed = false;
 }
 
 void hw_mc_span_lock_all(void)
@@ -759,7 +616,6 @@ void hw_mc_span_stats(mc_span_stats *out)
 	out->large_objects = large_objects;
 	out->large_bytes = large_bytes;
 	out->meta_bytes = meta_bytes;
-	out->released_bytes = released_bytes;
 	hw_mutex_unlock(&meta_lock);
 }
 
@@ -787,20 +643,17 @@ void hw_mc_span_idle(void *unused)
 size_t hw_mc_span_trim_all(void)
 {
 	size_t bytes = 0;
-	/* SP4: freed slots keep fill_on_free's bytes, so no span trim then. */
 	for (unsigned c = 0; c < MC_NCLASSES; c++) {
 		central *k = &centrals[c];
 		hw_mutex_lock(k->lock);
 		mc_span *e = k->empty;
-		if (e && span_unpark(e)) {
+		if (e) {
 			/* SP6: the kept empty span goes back to the heap. */
 			k->empty = NULL;
 			partial_remove(k, e);
+			bytes += (size_t)e->npages * MC_PAGE;
 			span_release(e);
 		}
-		for (mc_span *s = k->partial; s && mc_cfg.fill_on_free == HW_OPTIONS_OFF;
-		     s = s->next)
-			bytes += span_trim(s);
 		hw_mutex_unlock(k->lock);
 	}
 	return bytes + meta_trim();
