@@ -1,30 +1,43 @@
 /* malloc_bench.c: the malloc layer's fast paths against glibc malloc, in
- * the same run.
+ * the same run, at one and two threads.
  *
- * Owns: four workloads run on both allocators, interleaved rep by rep
- * (bench.h B3), each reported as ns per malloc+free pair and as a ratio
+ * Owns: five workloads run on both allocators, interleaved rep by rep
+ * (bench.h BH3), each reported as ns per malloc+free pair and as a ratio
  * heapward / glibc (below 1 is faster):
  *   pair      malloc then free at once, sizes 16-512 B (one thread)
  *   batch64   64 mallocs, then 64 frees in the same order (one thread)
- *   batch64x2 batch64 on two threads at once (wall time per pair,
- *             both threads' pairs counted: the scaling case)
+ *   fifo      each object freed 1024 mallocs after its own, on one thread:
+ *             prodcons's object lifetimes without the second thread
+ *   batch64x2 batch64 on two threads at once (both threads' pairs counted:
+ *             the scaling case)
  *   prodcons  one thread mallocs, another frees each object (every free
- *             is remote), through a single-producer ring
+ *             is remote), through a single-producer ring of 1024
+ *             pointers published 64 at a time
+ * and the scaling table: two threads' throughput over one thread's, for
+ * batch64x2 over batch64 and prodcons over fifo (target: at least 1.8).
  * --only W runs workload W alone and --side glibc|heapward one allocator
  * alone (no ratio then): for instruction counts under callgrind, where the
  * difference between two --pairs values is the cost of the extra pairs.
- * Sizes come from a fixed seeded stream (B1). Time is thread CPU time for
- * the one-thread cases and wall time for the two-thread ones (the point
- * there is what both threads achieve together).
+ * Sizes come from a fixed seeded stream (BH1).
  *
  * Invariants:
  *   MB1. Every object is written once (its first byte), so neither side
  *        gets credit for never touching memory.
- *   MB2. The two-thread cases report wall time only; on a shared 2-core
- *        machine they are the noisiest figures. The ring's waits yield the
- *        CPU, so a descheduled partner is not spun against.
+ *   MB2. Each sample records wall time, the calling thread's CPU time and
+ *        the process's CPU time (every thread's, the allocator's own
+ *        threads included). The per-pair table shows thread CPU time for
+ *        the one-thread cases (time descheduled by other load does not
+ *        count) and wall time for the two-thread ones. Scaling is given
+ *        twice: by wall time (what two cores deliver; meaningful only when
+ *        the machine has two idle cores, so the load average is printed),
+ *        and by process CPU time, 2 x (CPU per pair alone) / (CPU per pair
+ *        of both threads together), which is 2.0 when neither thread slows
+ *        the other (no lock, no shared cache line) whatever the load. The
+ *        ring's waits yield the CPU, so a descheduled partner is not spun
+ *        against (a yield is CPU time, charged to prodcons).
  *
- * Locking: the ring is a single-producer single-consumer queue of atomics.
+ * Locking: the ring is a single-producer single-consumer queue; its two
+ * indices are atomics (release on publish, acquire on read).
  */
 #include "bench.h"
 #include "heapward.h"
@@ -47,10 +60,10 @@ static const alloc_ops sides[2] = {{"glibc", malloc, free}, {"heapward", hw_mall
 static size_t sizes[NSIZES];
 static uint64_t pairs = 2000000;
 
-static uint64_t wall_ns(void)
+static uint64_t clock_of(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -76,6 +89,24 @@ static void run_batch(const alloc_ops *a, uint64_t n)
 	}
 }
 
+#define RING 1024
+
+/* prodcons's lifetimes on one thread: object i is freed when object
+ * i + RING is allocated, the rest at the end. */
+static void run_fifo(const alloc_ops *a, uint64_t n)
+{
+	static char *fifo[RING];
+	for (uint64_t i = 0; i < n; i++) {
+		char *p = a->malloc_fn(sizes[i % NSIZES]);
+		p[0] = 1;
+		if (i >= RING)
+			a->free_fn(fifo[i % RING]);
+		fifo[i % RING] = p;
+	}
+	for (uint64_t i = n > RING ? n - RING : 0; i < n; i++)
+		a->free_fn(fifo[i % RING]);
+}
+
 typedef struct job {
 	const alloc_ops *a;
 	uint64_t n;
@@ -88,19 +119,25 @@ static void *batch_thread(void *arg)
 	return NULL;
 }
 
-#define RING 1024
-static _Atomic(char *) ring[RING];
+/* The ring: RING pointers, published in blocks of BLOCK (the producer
+ * advances tail, the consumer head, once per block), so the two threads
+ * share a cache line of the queue once per block rather than once per
+ * object, as a real hand-over queue would. What remains shared per object
+ * is the object and its allocator's metadata: the cost of a remote free. */
+#define BLOCK 64
+static char *ring[RING];
+static _Atomic uint64_t ring_head, ring_tail;
 
 static void *consumer(void *arg)
 {
 	job *j = arg;
-	for (uint64_t i = 0; i < j->n; i++) {
-		_Atomic(char *) *slot = &ring[i % RING];
-		char *p;
-		while (!(p = atomic_load_explicit(slot, memory_order_acquire)))
+	for (uint64_t i = 0; i < j->n;) {
+		uint64_t t;
+		while ((t = atomic_load_explicit(&ring_tail, memory_order_acquire)) == i)
 			sched_yield();
-		atomic_store_explicit(slot, NULL, memory_order_relaxed);
-		j->a->free_fn(p);
+		for (; i < t; i++)
+			j->a->free_fn(ring[i % RING]);
+		atomic_store_explicit(&ring_head, i, memory_order_release);
 	}
 	return NULL;
 }
@@ -109,16 +146,20 @@ static void run_prodcons(const alloc_ops *a, uint64_t n)
 {
 	job j = {a, n};
 	pthread_t t;
-	memset(ring, 0, sizeof ring);
+	atomic_store(&ring_head, 0);
+	atomic_store(&ring_tail, 0);
 	if (pthread_create(&t, NULL, consumer, &j) != 0)
 		exit(2);
-	for (uint64_t i = 0; i < n; i++) {
-		char *p = a->malloc_fn(sizes[i % NSIZES]);
-		p[0] = 1;
-		_Atomic(char *) *slot = &ring[i % RING];
-		while (atomic_load_explicit(slot, memory_order_relaxed))
+	/* n is a multiple of 64 (main rounds it), so of BLOCK. */
+	for (uint64_t i = 0; i < n; i += BLOCK) {
+		while (i + BLOCK - atomic_load_explicit(&ring_head, memory_order_acquire) > RING)
 			sched_yield();
-		atomic_store_explicit(slot, p, memory_order_release);
+		for (uint64_t k = i; k < i + BLOCK; k++) {
+			char *p = a->malloc_fn(sizes[k % NSIZES]);
+			p[0] = 1;
+			ring[k % RING] = p;
+		}
+		atomic_store_explicit(&ring_tail, i + BLOCK, memory_order_release);
 	}
 	pthread_join(t, NULL);
 }
@@ -136,9 +177,60 @@ static void run_batch2(const alloc_ops *a, uint64_t n)
 typedef struct workload {
 	const char *name;
 	void (*fn)(const alloc_ops *, uint64_t);
-	bool wall;
+	unsigned threads;
 	unsigned pair_factor; /* pairs counted per n */
 } workload;
+
+enum { T_WALL,
+       T_THREAD,
+       T_PROC,
+       T_KINDS };
+
+static const workload w[] = {
+	{"pair", run_pair, 1, 1},
+	{"batch64", run_batch, 1, 1},
+	{"fifo", run_fifo, 1, 1},
+	{"batch64x2", run_batch2, 2, 2},
+	{"prodcons", run_prodcons, 2, 1},
+};
+#define NW (sizeof w / sizeof w[0])
+
+/* ns per pair, [workload][side][T_*]; 0 when not measured. */
+static double ns[NW][2][T_KINDS];
+
+static int find(const char *name)
+{
+	for (size_t k = 0; k < NW; k++)
+		if (!strcmp(w[k].name, name))
+			return (int)k;
+	return -1;
+}
+
+/* Scaling of two-thread workload two over one-thread workload one (MB2). */
+static void print_scaling(const char *two, const char *one, int side_lo, int side_hi)
+{
+	int a = find(one), b = find(two);
+	if (ns[a][side_lo][T_WALL] == 0 || ns[b][side_lo][T_WALL] == 0)
+		return;
+	double r[2][2] = {{0}};
+	for (int s = side_lo; s < side_hi; s++) {
+		r[s][0] = ns[a][s][T_WALL] / ns[b][s][T_WALL];
+		r[s][1] = 2 * ns[a][s][T_PROC] / ns[b][s][T_PROC];
+	}
+	for (int k = 0; k < 2; k++) {
+		char label[48];
+		snprintf(label, sizeof label, "%s / %s (%s)", two, one, k ? "cpu" : "wall");
+		printf("%-28s", label);
+		for (int s = 0; s < 2; s++)
+			if (s >= side_lo && s < side_hi)
+				printf(" %9.2f", r[s][k]);
+			else
+				printf(" %9s", "-");
+		if (side_hi - side_lo == 2 || side_lo == 1)
+			printf(" %s", r[1][k] >= 1.8 ? "PASS" : "MISS");
+		printf("\n");
+	}
+}
 
 int main(int argc, char **argv)
 {
@@ -154,6 +246,8 @@ int main(int argc, char **argv)
 				return 2;
 		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
 			only = argv[++i];
+			if (find(only) < 0)
+				return 2;
 		} else if (!strcmp(argv[i], "--side") && i + 1 < argc) {
 			i++;
 			side_lo = !strcmp(argv[i], "heapward") ? 1 : 0;
@@ -161,9 +255,9 @@ int main(int argc, char **argv)
 			if (strcmp(argv[i], sides[side_lo].name) != 0)
 				return 2;
 		} else {
-			fprintf(stderr,
-				"usage: malloc_bench [--pairs N] [--seed S] [--only "
-				"pair|batch64|batch64x2|prodcons] [--side glibc|heapward]\n");
+			fprintf(stderr, "usage: malloc_bench [--pairs N] [--seed S] [--only "
+					"pair|batch64|fifo|batch64x2|prodcons] [--side "
+					"glibc|heapward]\n");
 			return 2;
 		}
 	}
@@ -172,35 +266,52 @@ int main(int argc, char **argv)
 		sizes[i] = 16 + (size_t)bench_below(&r, 497);
 	pairs = (pairs + 63) / 64 * 64;
 
-	static const workload w[] = {
-		{"pair", run_pair, false, 1},
-		{"batch64", run_batch, false, 1},
-		{"batch64x2", run_batch2, true, 2},
-		{"prodcons", run_prodcons, true, 1},
-	};
-	printf("malloc_bench: %llu pairs per sample, sizes 16-512 B, median of %d\n",
-	       (unsigned long long)pairs, BENCH_REPS);
-	printf("%-10s %12s %12s %8s\n", "workload", "glibc ns", "heapward ns", "ratio");
+	double load = 0;
+	FILE *la = fopen("/proc/loadavg", "r");
+	if (la) {
+		if (fscanf(la, "%lf", &load) != 1)
+			load = 0;
+		fclose(la);
+	}
+	printf("malloc_bench: %llu pairs per sample, sizes 16-512 B, median of %d, "
+	       "load average %.2f\n",
+	       (unsigned long long)pairs, BENCH_REPS, load);
+	printf("%-10s %7s %12s %12s %8s\n", "workload", "threads", "glibc ns", "heapward ns",
+	       "ratio");
 	/* Warm both allocators (first-call set-up, caches, spans). */
 	for (int s = side_lo; s < side_hi; s++)
 		run_batch(&sides[s], 64 * 64);
-	for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
+	for (size_t k = 0; k < NW; k++) {
 		if (only && strcmp(only, w[k].name) != 0)
 			continue;
-		uint64_t t[2][BENCH_REPS] = {{0}};
+		uint64_t t[2][T_KINDS][BENCH_REPS] = {{{0}}};
 		for (int rep = 0; rep < BENCH_REPS; rep++) {
 			for (int s = side_lo; s < side_hi; s++) {
-				uint64_t t0 = w[k].wall ? wall_ns() : bench_clock_ns();
+				uint64_t w0 = clock_of(CLOCK_MONOTONIC);
+				uint64_t c0 = bench_clock_ns();
+				uint64_t p0 = clock_of(CLOCK_PROCESS_CPUTIME_ID);
 				w[k].fn(&sides[s], pairs);
-				uint64_t t1 = w[k].wall ? wall_ns() : bench_clock_ns();
-				t[s][rep] = t1 - t0;
+				t[s][T_PROC][rep] = clock_of(CLOCK_PROCESS_CPUTIME_ID) - p0;
+				t[s][T_THREAD][rep] = bench_clock_ns() - c0;
+				t[s][T_WALL][rep] = clock_of(CLOCK_MONOTONIC) - w0;
 			}
 		}
-		double ns[2] = {1, 1};
 		for (int s = side_lo; s < side_hi; s++)
-			ns[s] = (double)bench_median(t[s], BENCH_REPS) /
-				(double)(pairs * w[k].pair_factor);
-		printf("%-10s %12.1f %12.1f %8.2f\n", w[k].name, ns[0], ns[1], ns[1] / ns[0]);
+			for (int q = 0; q < T_KINDS; q++)
+				ns[k][s][q] = (double)bench_median(t[s][q], BENCH_REPS) /
+					      (double)(pairs * w[k].pair_factor);
+		int shown = w[k].threads == 1 ? T_THREAD : T_WALL;
+		double g = side_lo == 0 ? ns[k][0][shown] : 0;
+		double h = side_hi == 2 ? ns[k][1][shown] : 0;
+		printf("%-10s %7u %12.1f %12.1f %8.2f\n", w[k].name, w[k].threads, g, h,
+		       g > 0 && h > 0 ? h / g : 0.0);
+	}
+	if (!only || !strcmp(only, "batch64x2") || !strcmp(only, "prodcons")) {
+		printf("\nscaling: two threads' throughput / one thread's (target >= 1.8; "
+		       "wall: needs two idle cores)\n");
+		printf("%-28s %9s %9s\n", "workloads", "glibc", "heapward");
+		print_scaling("batch64x2", "batch64", side_lo, side_hi);
+		print_scaling("prodcons", "fifo", side_lo, side_hi);
 	}
 	return 0;
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # memreturn.sh: memreturn_bench (how soon about 1 GiB of freed objects leaves
 # the resident set, 16 MiB staying live) under glibc malloc, heapward's
-# preload library, jemalloc, mimalloc and tcmalloc, in one table.
+# preload library, jemalloc, mimalloc, tcmalloc and Scudo, in one table.
 #
 # Each allocator runs the same binary with the same seed (the request stream
 # does not change); all but glibc are LD_PRELOADed. The allocators take turns
@@ -10,51 +10,34 @@
 # with its defaults; jemalloc runs a second time with its background purging
 # thread on (MALLOC_CONF=background_thread:true), its documented way to return
 # memory while the program is idle. A peer whose library is missing is
-# installed with apt-get when this runs as root, and otherwise skipped with
-# a note. About 5 s per run, a minute in all; about 1.1 GiB of memory at the
+# installed with apt-get when this runs as root (bench/peers.sh), and
+# otherwise skipped with a note. About 5 s per run, a minute in all; about 1.1 GiB of memory at the
 # peak of each run.
 #
 # Usage: bench/memreturn.sh   (env: BUILD_DIR, default build-bench; ROUNDS;
-#                              MEMRETURN_ARGS, extra memreturn_bench options)
+#                              MEMRETURN_ARGS, extra memreturn_bench options;
+#                              HEAPWARD_LIB, another libheapward-malloc.so)
 # Exit status: non-zero when the build or a run fails; a MISS is a result.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build-bench}
 rounds=${ROUNDS:-2}
-libdir=/usr/lib/x86_64-linux-gnu
 
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
 	-DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DHW_BUILD_TESTS=OFF -DHW_BUILD_FUZZERS=OFF \
 	-DHW_BUILD_BENCH=ON >/dev/null
 cmake --build "$build" --target memreturn_bench heapward_malloc -j"$(nproc)" >/dev/null
 bin=$build/bench/memreturn_bench
-hwlib=$build/lib/libheapward-malloc.so
+hwlib=${HEAPWARD_LIB:-$build/lib/libheapward-malloc.so}
 
-# The packages that provide the peers, installed in one call when missing.
-missing=
-for p in libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4; do
-	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "memreturn.sh: installing$missing" >&2
-		{ apt-get update && apt-get install -y --no-install-recommends $missing; } \
-			>/dev/null 2>&1 || echo "memreturn.sh: apt-get failed;" \
-			"peers without a library are skipped" >&2
-	else
-		echo "memreturn.sh: not installed:$missing (apt-get install as root);" \
-			"those peers are skipped" >&2
-	fi
-fi
-
-# lib_of PACKAGE SONAME: the library's path from the package's file list.
-lib_of() {
-	dpkg -L "$1" 2>/dev/null | grep "/$2\$" | head -n 1
-}
-jemalloc=$(lib_of libjemalloc2 libjemalloc.so.2)
-mimalloc=$(lib_of libmimalloc2.0 'libmimalloc.so.2[.0-9]*')
-tcmalloc=$(lib_of libtcmalloc-minimal4 libtcmalloc_minimal.so.4)
-[ -n "$jemalloc" ] || jemalloc=$libdir/libjemalloc.so.2
+PEERS_SCUDO=1
+. "$root/bench/peers.sh"
+peers_install memreturn.sh
+# A peer that is not installed keeps a name that is not a file (skipped).
+jemalloc=${peer_jemalloc:-libjemalloc2-not-installed}
+mimalloc=${peer_mimalloc:-libmimalloc2.0-not-installed}
+tcmalloc=${peer_tcmalloc:-libtcmalloc-minimal4-not-installed}
+scudo=${peer_scudo:-libclang-rt-dev-not-installed}
 
 # run NAME ROUND PRELOAD [VAR=VALUE]: one row; skipped when PRELOAD is given
 # and is not a file.
@@ -86,5 +69,6 @@ while [ "$r" -le "$rounds" ]; do
 	run jemalloc-bg "$r" "$jemalloc" MALLOC_CONF=background_thread:true
 	run mimalloc "$r" "$mimalloc"
 	run tcmalloc "$r" "$tcmalloc"
+	run scudo "$r" "$scudo"
 	r=$((r + 1))
 done

@@ -36,10 +36,13 @@
  *
  * Usage: memreturn_bench [--gib G] [--live-mib M] [--seconds S] [--seed N]
  *                        [--name LABEL] [--round R] [--header] [--verbose]
+ *                        [--stats]
  * --header prints the table's header line and exits; otherwise one table row
- * is printed (LABEL and R are its first columns), and --verbose adds every
- * sample. Exit status: 0 whether or not the goal is met (a MISS is a
- * result), 1 on a live-set check failure, 2 on out of memory or bad usage.
+ * is printed (LABEL and R are its first columns), --verbose adds every
+ * sample, and --stats calls malloc_stats() after the last sample, the live
+ * set still allocated (the allocator's own account, on standard error).
+ * Exit status: 0 whether or not the goal is met (a MISS is a result), 1 on
+ * a live-set check failure, 2 on out of memory or bad usage.
  *
  * Locking: none; single-threaded.
  */
@@ -48,6 +51,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -180,7 +184,7 @@ static void touch(unsigned char *p, size_t n, unsigned char v, size_t page)
 static void usage(void)
 {
 	fprintf(stderr, "usage: memreturn_bench [--gib G] [--live-mib M] [--seconds S] "
-			"[--seed N] [--name LABEL] [--round R] [--header] [--verbose]\n");
+			"[--seed N] [--name LABEL] [--round R] [--header] [--verbose] [--stats]\n");
 	exit(2);
 }
 
@@ -202,7 +206,7 @@ int main(int argc, char **argv)
 {
 	double gib = 1.0, live_mib = 16.0, seconds = 3.0;
 	const char *name = "malloc", *round = "1";
-	int verbose = 0;
+	int verbose = 0, stats = 0;
 	rng_state = 0x6d656d7265747572ull;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -212,6 +216,9 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(a, "--verbose")) {
 			verbose = 1;
+			continue;
+		} else if (!strcmp(a, "--stats")) {
+			stats = 1;
 			continue;
 		}
 		if (!v)
@@ -300,6 +307,10 @@ int main(int argc, char **argv)
 			sleep_until(t0 + s * SAMPLE_NS);
 		rss[s] = rss_bytes();
 	}
+
+	/* After the samples (MR2), with the live set still allocated. */
+	if (stats)
+		malloc_stats();
 
 	for (size_t i = 0; i < nlive; i++) {
 		const unsigned char want = (unsigned char)(i & 0xff);

@@ -6,9 +6,10 @@
 # glibc malloc (malloc_bench), what the debug mode costs per pair
 # (debug_bench), how soon freed memory leaves the resident set
 # under heapward's preload library and its peers (memreturn.sh, peers whose
-# library is missing are skipped), and heap_bench's workload on Go's page
+# library is missing are skipped), the preload tests' real programs under
+# the same allocators (realprog.sh), and heap_bench's workload on Go's page
 # allocator (go_pagealloc.sh, skipped when go is not installed). About
-# four minutes on a 2-core machine; docs/benchmarks.md explains every
+# eight minutes on a 2-core machine; docs/benchmarks.md explains every
 # figure.
 #
 # Usage: bench/run.sh [--no-go]   (env: BUILD_DIR, default build-bench)
@@ -49,6 +50,8 @@ echo
 "$build/bench/debug_bench"
 echo
 BUILD_DIR=$build "$root/bench/memreturn.sh"
+echo
+BUILD_DIR=$build "$root/bench/realprog.sh"
 if [ "$go" = 1 ]; then
 	echo
 	rc=0

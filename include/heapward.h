@@ -337,9 +337,9 @@ HW_API void *hw_pvalloc(size_t n);
  * use, since the slack beyond them holds the canary. p must be a live
  * object's start (else reported, as a free would be; 0 when continuing). */
 HW_API size_t hw_malloc_usable_size(void *p);
-/* Returns the calling thread's cached free objects to their spans, then
- * every free page of the heap to the OS; pad is ignored. Returns 1 when
- * memory was released, else 0. */
+/* Returns the calling thread's cached free objects to their spans, the
+ * layer's free metadata pages to the OS, then every free page of the heap
+ * to the OS; pad is ignored. Returns 1 when memory was released, else 0. */
 HW_API int hw_malloc_trim(size_t pad);
 
 typedef struct hw_malloc_stats {

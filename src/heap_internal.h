@@ -217,6 +217,11 @@ struct hw_heap {
 	hw_thread scav_thread;
 	bool scav_running;
 	volatile int scav_stop;
+	/* hw_heap_set_idle_hook's function and argument: written under
+	 * scav_lock, read by the thread; both atomic (the function last, with
+	 * release, so a thread that sees it sees its argument). */
+	void (*idle_hook)(void *);
+	void *idle_arg;
 
 	/* The process's list of heaps (registry.c), under its lock; also read
 	 * without it by the fault handler (R4). */

@@ -52,6 +52,15 @@ int hw_heap_grow(hw_heap *h, size_t npages);
  * first grow. */
 void hw_heap_window(hw_heap *h, uintptr_t *base, size_t *size);
 
+/* Not a view: work for the heap's user to do while the program is idle.
+ * The background scavenger thread calls fn(arg) after each of its steps
+ * that found the heap idle (no allocation or free for QUIET_NS,
+ * scavenger.c PC2), without the heap's lock, so fn may take locks that
+ * come before it and call the heap. Set it before the scavenger starts;
+ * NULL removes it. The malloc layer uses it to release free pages inside
+ * partly used spans (src/malloc/span.c SP4). */
+void hw_heap_set_idle_hook(hw_heap *h, void (*fn)(void *arg), void *arg);
+
 /* The platform the heap runs on. */
 hw_platform *hw_heap_platform(hw_heap *h);
 

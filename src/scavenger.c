@@ -27,6 +27,8 @@
  *        Idle, the budget protects no one and the work is the same whenever
  *        it is done; over the limit, the limit is what the user asked for.
  *   PC3. Nothing releasable toward the target: sleep IDLE_SLEEP_NS.
+ * After each idle step the thread calls the heap's idle hook, if one is set
+ * (hw_heap_set_idle_hook, inspect.h), without the lock.
  * Stop is checked between sleeps of at most SLICE_NS, so stopping never
  * waits longer than that and one step.
  *
@@ -118,8 +120,9 @@ static void charge_locked(hw_heap *h, pacer *pc)
 }
 
 /* One step of the thread: decides busy or prompt (PC1, PC2) and releases
- * toward the target. Returns the bytes released. */
-static size_t thread_step(hw_heap *h, pacer *pc, bool *prompt)
+ * toward the target. Returns the bytes released; *idle says whether the
+ * heap was idle (PC2's first case). */
+static size_t thread_step(hw_heap *h, pacer *pc, bool *prompt, bool *idle)
 {
 	hw_mutex_lock(&h->lock);
 	uint64_t now = hw_now_ns();
@@ -128,8 +131,8 @@ static size_t thread_step(hw_heap *h, pacer *pc, bool *prompt)
 		pc->activity = activity;
 		pc->moved_at = now;
 	}
-	*prompt = now - pc->moved_at >= QUIET_NS ||
-		  (h->memory_limit != 0 && hw_scavenge_ready(h) > h->memory_limit);
+	*idle = now - pc->moved_at >= QUIET_NS;
+	*prompt = *idle || (h->memory_limit != 0 && hw_scavenge_ready(h) > h->memory_limit);
 	size_t r = step_locked(h, *prompt ? PROMPT_QUANTUM : HW_SCAVENGE_QUANTUM);
 	charge_locked(h, pc);
 	hw_mutex_unlock(&h->lock);
@@ -142,8 +145,12 @@ static void *scavenger_main(void *arg)
 	pacer pc = {0, hw_now_ns(), hw_thread_cpu_ns()};
 	uint64_t pause_began = pc.cpu_charged; /* thread CPU when the last pause began */
 	while (!stopping(h)) {
-		bool prompt;
-		size_t r = thread_step(h, &pc, &prompt);
+		bool prompt, idle;
+		size_t r = thread_step(h, &pc, &prompt, &idle);
+		void (*hook)(void *) = __atomic_load_n(&h->idle_hook, __ATOMIC_ACQUIRE);
+		if (idle && hook)
+			hook(__atomic_load_n(&h->idle_arg,
+					     __ATOMIC_RELAXED)); /* without the lock */
 		uint64_t cpu = hw_thread_cpu_ns();
 		uint64_t used = cpu - pause_began;
 		pause_began = cpu;
@@ -160,6 +167,15 @@ static void *scavenger_main(void *arg)
 	charge_locked(h, &pc);
 	hw_mutex_unlock(&h->lock);
 	return NULL;
+}
+
+void hw_heap_set_idle_hook(hw_heap *h, void (*fn)(void *arg), void *arg)
+{
+	hw_mutex_lock(&h->scav_lock);
+	__atomic_store_n(&h->idle_hook, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->idle_arg, arg, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->idle_hook, fn, __ATOMIC_RELEASE);
+	hw_mutex_unlock(&h->scav_lock);
 }
 
 int hw_heap_scavenger_start(hw_heap *h)

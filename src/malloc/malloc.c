@@ -14,7 +14,11 @@
  * Fast paths. hw_malloc of a small size pops its class's bin in the
  * thread's cache; hw_free of a small object checks it (span, slot start,
  * state, canary) and pushes it on the bin. Neither takes a lock nor makes
- * an atomic read-modify-write (MC7); everything else is a slow path.
+ * an atomic read-modify-write (MC7); everything else is a slow path. The
+ * override library's twins, hw_mc_malloc_kind and hw_mc_free_kind, are
+ * the same fast paths with the allocation kind (MC8) recorded or checked
+ * on the same lookup, so a preloaded free or operator delete finds its
+ * object once, not once for kind.c and again for hw_free.
  *
  * Invariants (malloc_internal.h MC1-MC7, and):
  *   MA1. Initialisation runs once, on the first call that needs it, under
@@ -98,6 +102,7 @@
 #include <string.h>
 
 #define MA_NOINLINE __attribute__((noinline))
+#define MA_ALWAYS_INLINE inline __attribute__((always_inline))
 /* The two fast paths keep no frame pointer (the build keeps them
  * everywhere else, for the debug mode's stack walk): with one, gcc gives
  * hw_free's fast path a frame set-up it otherwise shrink-wraps away (four
@@ -268,6 +273,8 @@ static bool init_locked(void)
 			goto fail_top;
 		hooks_registered = true;
 	}
+	/* span.c SP4: memory goes back while the program is idle. */
+	hw_heap_set_idle_hook(h, hw_mc_span_idle, NULL);
 	if (env_now) {
 		if (mc_cfg.background_scavenger)
 			start_scavenger();
@@ -500,7 +507,9 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 	return p;
 }
 
-MA_FAST void *hw_malloc(size_t n)
+/* hw_malloc's fast path: a cached slot of n's class made live (its state
+ * entry in *st), or NULL when the slow path must serve n. */
+static MA_ALWAYS_INLINE void *malloc_fast(size_t n, uint16_t **st)
 {
 	mc_cache *tc = mc_tls;
 	if (HW_LIKELY(tc != NULL && n <= MC_SMALL_MAX)) {
@@ -510,10 +519,42 @@ MA_FAST void *hw_malloc(size_t n)
 			mc_slot e = b->slot[k - 1];
 			b->n = k - 1;
 			mark_new(e.p, e.state, b->size, n, tc->spare);
+			*st = e.state;
 			return e.p;
 		}
 	}
+	return NULL;
+}
+
+MA_FAST void *hw_malloc(size_t n)
+{
+	uint16_t *st;
+	void *p = malloc_fast(n, &st);
+	if (HW_LIKELY(p != NULL))
+		return p;
 	return alloc_slow(n, 0, false);
+}
+
+/* hw_mc_malloc_kind off its fast path (a tail call, as MA_FAST asks). */
+static MA_NOINLINE HW_COLD void *alloc_kind_slow(size_t n, unsigned kind)
+{
+	void *p = alloc_slow(n, 0, false);
+	if (p)
+		hw_mc_kind_set(p, kind);
+	return p;
+}
+
+MA_FAST void *hw_mc_malloc_kind(size_t n, unsigned kind)
+{
+	uint16_t *st;
+	void *p = malloc_fast(n, &st);
+	if (HW_LIKELY(p != NULL)) {
+		/* MC8 without kind.c's checks: p is a small slot just made live. */
+		mc_span *s = mc_span_of((uintptr_t)p);
+		mc_span_kinds(s)[st - s->state] = (uint8_t)kind;
+		return p;
+	}
+	return alloc_kind_slow(n, kind);
 }
 
 /* MA3 for a pointer that is not a small span's: large, freed, foreign. */
@@ -564,8 +605,6 @@ static MA_NOINLINE void free_flush(mc_cache *tc, unsigned c, mc_slot e)
 	errno = saved;
 }
 
-#define MA_ALWAYS_INLINE inline __attribute__((always_inline))
-
 /* The end of a free of slot p of s, whose state entry is st, once MA3's
  * checks are done: the free's stack in debug mode (dbg: the fast path
  * passes a constant false, so it has no such code), the fill (unless
@@ -607,10 +646,33 @@ static MA_NOINLINE HW_COLD void free_overflow(mc_cache *tc, void *p, mc_span *s,
 	free_finish(tc, p, s, st, fill, dbg);
 }
 
-/* MA3 for p in small span s, then free_finish. Every exit but the common
- * one is a call to a cold function, so the common one needs no saved
+/* What hw_mc_free_kind checks besides MA3 (kind.c, MC8); check false for
+ * hw_free, which checks no kind. */
+typedef struct kind_req {
+	bool check;
+	bool sized;
+	unsigned kind;
+	size_t size;
+	const char *op;
+} kind_req;
+
+static void free_slow(void *p);
+
+/* hw_mc_free_kind off its fast path, or on a kind or size mismatch: kind.c's
+ * check (and report; the object then stays live), then the free. */
+static MA_NOINLINE HW_COLD void free_kind_bad(void *p, unsigned kind, bool sized, size_t size,
+					      const char *op)
+{
+	if (hw_mc_kind_check(p, kind, sized, size, op))
+		free_slow(p);
+}
+
+/* MA3 for p in small span s, then (with k.check) the kind check, then
+ * free_finish. Every exit but the common one is a call to a cold function
+ * that finishes the free itself, so the common one needs no saved
  * registers. */
-static MA_ALWAYS_INLINE void free_small(mc_cache *tc, void *p, mc_span *s, int fill, bool dbg)
+static MA_ALWAYS_INLINE void free_small(mc_cache *tc, void *p, mc_span *s, int fill, bool dbg,
+					const kind_req k)
 {
 	uintptr_t off = (uintptr_t)p - s->start;
 	size_t idx = mc_slot_index(s, off);
@@ -623,6 +685,16 @@ static MA_ALWAYS_INLINE void free_small(mc_cache *tc, void *p, mc_span *s, int f
 	if (HW_UNLIKELY(v == 0)) {
 		free_bad(MC_BAD_DOUBLE_FREE, p, s, idx);
 		return;
+	}
+	if (k.check) {
+		/* kind.c's check on the lookup just made (KD1: a live start). */
+		uint8_t *kb = &mc_span_kinds(s)[idx];
+		if (HW_UNLIKELY(*kb != k.kind || (k.sized && k.size != s->size - (v - 1)))) {
+			free_kind_bad(p, k.kind, k.sized, k.size, k.op);
+			return;
+		}
+		if (k.kind != MC_KIND_MALLOC)
+			*kb = MC_KIND_MALLOC;
 	}
 	/* Without slack (v == 1) the pattern itself is checked: no branch. */
 	const unsigned char *end =
@@ -658,7 +730,7 @@ static MA_NOINLINE HW_COLD void free_slow(void *p)
 		free_other(p, s);
 		return;
 	}
-	free_small(tc, p, s, mc_cfg.fill_on_free, hw_mc_debug_on());
+	free_small(tc, p, s, mc_cfg.fill_on_free, hw_mc_debug_on(), (kind_req){.check = false});
 }
 
 MA_FAST void hw_free(void *p)
@@ -667,10 +739,24 @@ MA_FAST void hw_free(void *p)
 	mc_span *s;
 	if (HW_LIKELY(tc != NULL) && HW_LIKELY((s = mc_span_of((uintptr_t)p)) != NULL) &&
 	    HW_LIKELY(s->kind == MC_SPAN_SMALL)) {
-		free_small(tc, p, s, HW_OPTIONS_OFF, false);
+		free_small(tc, p, s, HW_OPTIONS_OFF, false, (kind_req){.check = false});
 		return;
 	}
 	free_slow(p);
+}
+
+MA_FAST void hw_mc_free_kind(void *p, unsigned kind, bool sized, size_t size, const char *op)
+{
+	mc_cache *tc = mc_tls;
+	mc_span *s;
+	if (HW_LIKELY(tc != NULL) && HW_LIKELY((s = mc_span_of((uintptr_t)p)) != NULL) &&
+	    HW_LIKELY(s->kind == MC_SPAN_SMALL)) {
+		free_small(tc, p, s, HW_OPTIONS_OFF, false,
+			   (kind_req){true, sized, kind, size, op});
+		return;
+	}
+	if (p)
+		free_kind_bad(p, kind, sized, size, op);
 }
 
 /* MA3 for realloc and malloc_usable_size: p's span when p is a live
@@ -914,7 +1000,8 @@ int hw_malloc_trim(size_t pad)
 	mc_cache *tc = mc_tls_cache;
 	if (tc && tc != &mc_dead_cache)
 		hw_mc_cache_flush(tc);
-	size_t released = hw_heap_scavenge(mc_g.heap, SIZE_MAX);
+	size_t released = hw_mc_span_trim_all();
+	released += hw_heap_scavenge(mc_g.heap, SIZE_MAX);
 	errno = saved;
 	return released != 0;
 }

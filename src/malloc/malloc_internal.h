@@ -34,8 +34,9 @@
  *        So double free and requested size need no header in the object.
  *   MC5. live == slots not in the span's free list or beyond its bump
  *        index (in caches or with users); a span with live == 0 is given
- *        back to the heap at once; a span is on its class's partial list
- *        exactly when it has a slot to hand out.
+ *        back to the heap at once, except one per class that the class
+ *        keeps (span.c SP6); a span is on its class's partial list exactly
+ *        when it has a slot to hand out.
  *   MC6. An object with slack (slot size or page-rounded size minus the
  *        requested size) has a canary from its requested end up to the
  *        next multiple of 16 bytes (1 to 16 bytes, always inside the slack,
@@ -57,7 +58,8 @@
  *        and hw_mc_kind_check puts it back to 0 before the object is freed
  *        (kind.c). hw_malloc and hw_free neither read nor write it, so the
  *        prefixed API costs nothing for it; the one caller that sets kinds
- *        (the override library's operator new) frees through the check.
+ *        (the override library's operator new) frees through the check
+ *        (hw_mc_free_kind, which makes it on the free's own lookup).
  *   MC9. In debug mode (debug.h), every span record made while it is on
  *        has dbg set and one mc_dbg_obj per slot (one for a large object)
  *        after its kind bytes: its size class's rec_bytes_dbg instead of
@@ -326,6 +328,14 @@ typedef struct mc_span_stats {
 	size_t small_spans, small_bytes, large_objects, large_bytes, meta_bytes;
 } mc_span_stats;
 void hw_mc_span_stats(mc_span_stats *out);
+/* Gives the classes' kept empty spans back to the heap (SP6) and the free
+ * metadata pages back to the OS (SP5); hw_malloc_trim's part in the layer.
+ * Returns the bytes. */
+size_t hw_mc_span_trim_all(void);
+/* The heap's idle hook (inspect.h): hw_mc_span_trim_all and a full heap
+ * scavenge once the central lists have not moved for a while (span.c
+ * SP4). */
+void hw_mc_span_idle(void *unused);
 
 /* cache.c: the thread caches. */
 typedef struct mc_bin {
@@ -449,5 +459,12 @@ void hw_mc_kind_set(void *p, unsigned kind);
  * MC_KIND_MALLOC (MC8) and returns true; a pointer that is not a live
  * object's start is left to the free's own checks (true). */
 bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const char *op);
+/* malloc.c: the override library's allocation and free with the kind fused
+ * into the fast paths. hw_mc_malloc_kind(n, kind) is hw_malloc(n) then
+ * hw_mc_kind_set; hw_mc_free_kind(p, ...) is hw_free(p) when
+ * hw_mc_kind_check(p, ...) passes (nothing for NULL). Same reports, same
+ * errno rules (MA2). */
+void *hw_mc_malloc_kind(size_t n, unsigned kind);
+void hw_mc_free_kind(void *p, unsigned kind, bool sized, size_t size, const char *op);
 
 #endif

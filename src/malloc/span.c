@@ -6,15 +6,46 @@
  * and large objects' runs.
  *
  * Invariants (malloc_internal.h MC3 to MC5, MC9's record sizes, and):
- *   SP1. Metadata is type-stable: a record, once a span record, is only ever
- *        reused as a span record of a size at least as large, so a racing
- *        lookup through a stale page-map entry reads a span record, never
- *        unmapped memory (the page map's leaves are never freed either).
+ *   SP1. Metadata memory is never unmapped: a record's memory, once a span
+ *        record, only ever holds span records again (of any size, after
+ *        SP5), so a racing lookup through a stale page-map entry reads
+ *        span-record memory, possibly released (zero on Linux), never an
+ *        unmapped page (the page map's leaves are never freed either).
  *   SP2. A free list link read at refill must be NULL or the start of a
  *        free slot of the same span; anything else is a write after free,
  *        reported by hw_mc_corrupt_list (the list is then dropped).
  *   SP3. large_objects / large_bytes and small_spans / small_bytes count the
  *        live large runs and spans and their heap bytes.
+ *   SP4. When the program is idle, the layer gives memory back without a
+ *        call from it: the heap's scavenger thread calls hw_mc_span_idle
+ *        after each idle step, and once the central lists have not moved
+ *        (no take or give) for IDLE_TRIM_NS it runs hw_mc_span_trim_all
+ *        (the kept empty spans, SP6, and the free metadata pages, SP5) and
+ *        has the heap release all its free pages (the heap's own goal
+ *        keeps retain_percent of in-use Ready), then does nothing more
+ *        until the lists have moved. hw_malloc_trim does the same at once.
+ *        (Free pages inside spans that still hold live objects are not
+ *        released: the heap's pages are its own to release, 8 KiB at a
+ *        time, and its validator checks that every in-use page is Ready,
+ *        I12; releasing 4 KiB OS pages of in-use spans, tried, returned 6
+ *        MiB in memreturn_bench but broke that invariant.)
+ *   SP5. Free records go back to the OS at SP4's idle moments
+ *        (meta_trim): the free lists' records are sorted by address, every
+ *        whole OS page inside a run of adjacent free records is released,
+ *        and each record touching such a page leaves its free list (a
+ *        record straddling a kept page loses its kept part until that page
+ *        is released too). Each released run becomes a *hole*, which the
+ *        bump allocator takes (made Ready again) before asking the platform
+ *        for a new chunk. meta_bytes counts chunk and leaf bytes less the
+ *        holes'. At most META_HOLES holes: a trim stops releasing when the
+ *        table is full.
+ *   SP6. A give that empties a span (live 0) keeps it on its class's
+ *        partial list when the class keeps no other empty span (central
+ *        .empty), and gives it back to the heap otherwise: a class whose
+ *        last object comes and goes does not create and release a span,
+ *        under the heap's one lock, each time. The kept span leaves that
+ *        role when a take uses it, and goes back to the heap at the idle
+ *        trim or malloc_trim (hw_mc_span_trim_all).
  *
  * Locking: malloc_internal.h's order (class locks are striped: one lock
  * serves classes c, c + 32, c + 64). The class lock guards its partial
@@ -27,12 +58,17 @@
 
 #include "debug.h"
 #include "inspect.h"
+#include "options.h"
 
 #include <errno.h>
 #include <string.h>
 
 #define META_CHUNK ((size_t)256 << 10)
-#define META_BUCKETS 8 /* 64 B .. 8 KiB */
+/* Records come in multiples of 64 bytes up to 8 KiB, one free list per
+ * size. (Power-of-two sizes wasted up to half a record: the 16-byte class's
+ * 1664-byte record took 2048, the 48-byte class's 640 took 1024.) */
+#define META_UNIT ((size_t)64)
+#define META_BUCKETS 128
 
 /* Class c's lock is class_locks[c % MC_LOCKS]: fewer locks than classes,
  * so the fork hooks hold fewer at once (ThreadSanitizer's deadlock
@@ -49,14 +85,39 @@ static lock_line class_locks[MC_LOCKS];
 typedef struct central {
 	hw_mutex *lock;
 	mc_span *partial;
-	size_t spans; /* SP3 */
+	mc_span *empty; /* SP6: the one span kept with live == 0, or NULL */
+	size_t spans;   /* SP3 */
+	uint64_t ops;   /* takes and gives, for SP4's idle test (atomic, under lock) */
 } central;
+
+/* SP4's idle test, touched by the scavenger thread only: the sum of the
+ * classes' ops when it last changed, since when, and whether the trim for
+ * that still period has run. */
+#define IDLE_TRIM_NS 100000000ull
+static uint64_t idle_seen, idle_since;
+static bool idle_trimmed;
+
+/* Under k's lock: the class's lists moved (SP4). Atomic only so the idle
+ * hook may read it without the lock. */
+static void moved(central *k)
+{
+	__atomic_store_n(&k->ops, k->ops + 1, __ATOMIC_RELAXED);
+}
 
 static central centrals[MC_NCLASSES];
 
 static hw_mutex meta_lock = HW_MUTEX_INIT;
 static void *meta_free_list[META_BUCKETS]; /* under meta_lock */
+static size_t meta_free_count;             /* records on those lists */
 static uintptr_t meta_bump, meta_end;
+/* SP5, under meta_lock: released runs of metadata pages, for reuse. */
+#define META_HOLES 1024
+typedef struct meta_hole {
+	uintptr_t start;
+	size_t len;
+} meta_hole;
+static meta_hole meta_holes[META_HOLES];
+static size_t meta_nholes;
 static size_t meta_bytes, large_objects, large_bytes;
 
 mc_span mc_freed_span = {.kind = MC_SPAN_FREED};
@@ -73,26 +134,30 @@ void hw_mc_span_init(void)
 		centrals[c].lock = &class_locks[c % MC_LOCKS].m;
 }
 
+/* The layer's platform's page size (a test's simulated platform may have
+ * pages other than the OS's). */
+static size_t os_page(void) { return mc_g.pf->caps.page_size; }
+
 static unsigned bucket_of(size_t bytes)
 {
-	unsigned b = 0;
-	while (((size_t)64 << b) < bytes)
-		b++;
-	return b;
+	return bytes <= META_UNIT ? 0 : (unsigned)((bytes - 1) / META_UNIT);
 }
+
+static bool meta_take_hole(size_t sz);
 
 void *hw_mc_meta_alloc(size_t bytes)
 {
 	unsigned b = bucket_of(bytes);
 	HW_CHECK(b < META_BUCKETS, "malloc: metadata record too large");
-	size_t sz = (size_t)64 << b;
+	size_t sz = META_UNIT * (b + 1);
 	void *p = NULL;
 	hw_mutex_lock(&meta_lock);
 	if (meta_free_list[b]) {
 		p = meta_free_list[b];
 		meta_free_list[b] = *(void **)p;
+		meta_free_count--;
 	} else {
-		if (meta_end - meta_bump < sz) {
+		if (meta_end - meta_bump < sz && !meta_take_hole(sz)) {
 			void *chunk;
 			if (hw_sys_alloc(mc_g.pf, META_CHUNK, &chunk) != 0) {
 				hw_mutex_unlock(&meta_lock);
@@ -119,7 +184,127 @@ void hw_mc_meta_free(void *p, size_t bytes)
 	hw_mutex_lock(&meta_lock);
 	*(void **)p = meta_free_list[b];
 	meta_free_list[b] = p;
+	meta_free_count++;
 	hw_mutex_unlock(&meta_lock);
+}
+
+/* A free record for SP5's sort. */
+typedef struct meta_rec {
+	uintptr_t start;
+	size_t len;
+} meta_rec;
+
+static void rec_sift(meta_rec *a, size_t i, size_t n)
+{
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			return;
+		if (c + 1 < n && a[c + 1].start > a[c].start)
+			c++;
+		if (a[i].start >= a[c].start)
+			return;
+		meta_rec t = a[i];
+		a[i] = a[c];
+		a[c] = t;
+		i = c;
+	}
+}
+
+/* Heapsort by address: no allocation, no recursion (meta_lock is held, and
+ * the C library's qsort may call malloc). */
+static void rec_sort(meta_rec *a, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		rec_sift(a, i, n);
+	for (size_t i = n; i-- > 1;) {
+		meta_rec t = a[0];
+		a[0] = a[i];
+		a[i] = t;
+		rec_sift(a, 0, i);
+	}
+}
+
+/* SP5, under meta_lock: the first hole of at least sz bytes becomes the
+ * bump region (made Ready again); false when none is, or the platform
+ * cannot make it Ready. */
+static bool meta_take_hole(size_t sz)
+{
+	for (size_t i = 0; i < meta_nholes; i++) {
+		if (meta_holes[i].len < sz)
+			continue;
+		meta_hole h = meta_holes[i];
+		if (hw_sys_use(mc_g.pf, (void *)h.start, h.len) != 0)
+			return false;
+		meta_holes[i] = meta_holes[--meta_nholes];
+		meta_bump = h.start;
+		meta_end = h.start + h.len;
+		meta_bytes += h.len;
+		return true;
+	}
+	return false;
+}
+
+/* SP5: releases the whole pages of the free records; returns the bytes. */
+static size_t meta_trim(void)
+{
+	hw_mutex_lock(&meta_lock);
+	size_t n = meta_free_count, bytes = 0;
+	size_t abytes = hw_align_up(hw_max(n, 1) * sizeof(meta_rec), os_page());
+	void *mem;
+	if (n < 2 || meta_nholes == META_HOLES || hw_sys_alloc(mc_g.pf, abytes, &mem) != 0) {
+		hw_mutex_unlock(&meta_lock);
+		return 0;
+	}
+	meta_rec *a = mem;
+	size_t k = 0;
+	for (unsigned b = 0; b < META_BUCKETS; b++)
+		for (void *p = meta_free_list[b]; p && k < n; p = *(void **)p)
+			a[k++] = (meta_rec){(uintptr_t)p, META_UNIT * (b + 1)};
+	n = k;
+	rec_sort(a, n);
+	/* Runs of adjacent free records; the whole pages inside each run go,
+	 * and every record touching them is marked (len 0) to leave its list. */
+	for (size_t i = 0; i < n && meta_nholes < META_HOLES;) {
+		size_t j = i + 1;
+		uintptr_t end = a[i].start + a[i].len;
+		while (j < n && a[j].start == end) {
+			end = a[j].start + a[j].len;
+			j++;
+		}
+		uintptr_t p0 = hw_align_up(a[i].start, os_page());
+		uintptr_t p1 = end & ~(uintptr_t)(os_page() - 1);
+		if (p1 > p0) {
+			hw_sys_unuse(mc_g.pf, (void *)p0, p1 - p0);
+			meta_holes[meta_nholes++] = (meta_hole){p0, p1 - p0};
+			meta_bytes -= p1 - p0;
+			bytes += p1 - p0;
+			for (size_t r = i; r < j; r++)
+				if (a[r].start < p1 && a[r].start + a[r].len > p0)
+					a[r].len = 0;
+		}
+		i = j;
+	}
+	/* The lists again, in address order, without the marked records. */
+	void **tail[META_BUCKETS];
+	for (unsigned b = 0; b < META_BUCKETS; b++) {
+		meta_free_list[b] = NULL;
+		tail[b] = &meta_free_list[b];
+	}
+	meta_free_count = 0;
+	for (size_t r = 0; r < n; r++) {
+		if (a[r].len == 0)
+			continue;
+		unsigned b = bucket_of(a[r].len);
+		*tail[b] = (void *)a[r].start;
+		tail[b] = (void **)a[r].start;
+		meta_free_count++;
+	}
+	for (unsigned b = 0; b < META_BUCKETS; b++)
+		*tail[b] = NULL;
+	hw_mutex_unlock(&meta_lock);
+	hw_sys_release(mc_g.pf, mem, abytes);
+	return bytes;
 }
 
 /* Points every page of [start, start + npages pages) at s (MC3), creating
@@ -244,6 +429,7 @@ size_t hw_mc_central_take(unsigned c, mc_slot *out, size_t want)
 	central *k = &centrals[c];
 	size_t got = 0;
 	hw_mutex_lock(k->lock);
+	moved(k);
 	while (got < want) {
 		mc_span *s = k->partial;
 		if (!s) {
@@ -252,6 +438,8 @@ size_t hw_mc_central_take(unsigned c, mc_slot *out, size_t want)
 				break;
 			partial_push(k, s);
 		}
+		if (s == k->empty)
+			k->empty = NULL; /* SP6: in use again */
 		while (got < want && s->free) {
 			void *p = s->free;
 			void *next = *(void **)p;
@@ -281,6 +469,7 @@ void hw_mc_central_give(unsigned c, const mc_slot *objs, size_t n)
 {
 	central *k = &centrals[c];
 	hw_mutex_lock(k->lock);
+	moved(k);
 	for (size_t i = 0; i < n; i++) {
 		void *p = objs[i].p;
 		mc_span *s = mc_span_of((uintptr_t)p);
@@ -288,13 +477,16 @@ void hw_mc_central_give(unsigned c, const mc_slot *objs, size_t n)
 		*(void **)p = s->free;
 		s->free = p;
 		s->live--;
-		if (s->live == 0) {
+		if (s->live == 0 && !k->empty) {
+			k->empty = s; /* SP6: kept, its slots free */
+		} else if (s->live == 0) {
 			if (s->partial)
 				partial_remove(k, s);
 			span_release(s);
-		} else if (!s->partial) {
-			partial_push(k, s);
+			continue;
 		}
+		if (!s->partial)
+			partial_push(k, s);
 	}
 	hw_mutex_unlock(k->lock);
 }
@@ -383,12 +575,18 @@ void hw_mc_span_reset(void)
 		meta_chunks = next;
 	}
 	memset(meta_free_list, 0, sizeof meta_free_list);
+	meta_free_count = 0;
+	meta_nholes = 0; /* SP5: the holes were inside the chunks */
 	meta_bump = meta_end = 0;
 	meta_bytes = large_objects = large_bytes = 0;
 	for (unsigned c = 0; c < MC_NCLASSES; c++) {
 		centrals[c].partial = NULL;
+		centrals[c].empty = NULL;
 		centrals[c].spans = 0;
+		centrals[c].ops = 0;
 	}
+	idle_seen = idle_since = 0;
+	idle_trimmed = false;
 }
 
 void hw_mc_span_lock_all(void)
@@ -419,4 +617,44 @@ void hw_mc_span_stats(mc_span_stats *out)
 	out->large_bytes = large_bytes;
 	out->meta_bytes = meta_bytes;
 	hw_mutex_unlock(&meta_lock);
+}
+
+void hw_mc_span_idle(void *unused)
+{
+	(void)unused;
+	uint64_t ops = 0, now = hw_now_ns();
+	for (unsigned c = 0; c < MC_NCLASSES; c++)
+		ops += __atomic_load_n(&centrals[c].ops, __ATOMIC_RELAXED);
+	if (ops != idle_seen || idle_since == 0) {
+		idle_seen = ops;
+		idle_since = now;
+		idle_trimmed = false;
+		return;
+	}
+	if (idle_trimmed || now - idle_since < IDLE_TRIM_NS)
+		return;
+	idle_trimmed = true;
+	(void)hw_mc_span_trim_all();
+	/* The heap keeps retain_percent of its in-use bytes Ready for reuse;
+	 * a program that stopped allocating gets them back too. */
+	(void)hw_heap_scavenge(mc_g.heap, SIZE_MAX);
+}
+
+size_t hw_mc_span_trim_all(void)
+{
+	size_t bytes = 0;
+	for (unsigned c = 0; c < MC_NCLASSES; c++) {
+		central *k = &centrals[c];
+		hw_mutex_lock(k->lock);
+		mc_span *e = k->empty;
+		if (e) {
+			/* SP6: the kept empty span goes back to the heap. */
+			k->empty = NULL;
+			partial_remove(k, e);
+			bytes += (size_t)e->npages * MC_PAGE;
+			span_release(e);
+		}
+		hw_mutex_unlock(k->lock);
+	}
+	return bytes + meta_trim();
 }

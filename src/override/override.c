@@ -56,11 +56,7 @@ void *__libc_pvalloc(size_t n);
 
 OV_EXPORT void *malloc(size_t n) { return hw_malloc(n); }
 
-OV_EXPORT void free(void *p)
-{
-	if (p && hw_mc_kind_check(p, MC_KIND_MALLOC, false, 0, "free"))
-		hw_free(p);
-}
+OV_EXPORT void free(void *p) { hw_mc_free_kind(p, MC_KIND_MALLOC, false, 0, "free"); }
 
 OV_EXPORT void *calloc(size_t nmemb, size_t size) { return hw_calloc(nmemb, size); }
 
@@ -134,7 +130,9 @@ _Static_assert((int)OH_KIND_NEW == (int)MC_KIND_NEW &&
 
 void *hw_ov_new(size_t n, size_t align, unsigned kind)
 {
-	void *p = align ? hw_aligned_alloc(align, n) : hw_malloc(n);
+	if (!align)
+		return hw_mc_malloc_kind(n, kind);
+	void *p = hw_aligned_alloc(align, n);
 	if (p)
 		hw_mc_kind_set(p, kind);
 	return p;
@@ -142,8 +140,7 @@ void *hw_ov_new(size_t n, size_t align, unsigned kind)
 
 void hw_ov_delete(void *p, unsigned kind, bool sized, size_t size, const char *op)
 {
-	if (p && hw_mc_kind_check(p, kind, sized, size, op))
-		hw_free(p);
+	hw_mc_free_kind(p, kind, sized, size, op);
 }
 
 /* The other names of free and of the glibc-internal entry points: each

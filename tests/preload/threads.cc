@@ -6,14 +6,18 @@
  * Owns: nothing of heapward's; it is a user program, built without the
  * library and run under it (tests/preload/CMakeLists.txt).
  *
+ * Usage: preload_threads [ROUNDS]  (per thread, default 20000; the
+ * benchmark bench/realprog.sh runs more to make it last about a second).
+ *
  * Invariants:
- *   TH1. The output depends only on the constants here: every thread's
- *        result is computed from its index, and the results are printed in
- *        thread order after all have joined.
+ *   TH1. The output depends only on the constants here and ROUNDS: every
+ *        thread's result is computed from its index, and the results are
+ *        printed in thread order after all have joined.
  *
  * Locking: one mutex guards the hand-over queue.
  */
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,13 +34,14 @@ constexpr int kRounds = 20000;
 std::mutex queue_lock;
 std::vector<std::unique_ptr<std::string>> queue;
 
-unsigned long work(int t)
+unsigned long work(int t, int rounds)
 {
 	unsigned long sum = 0;
 	std::map<int, std::string> m;
 	std::vector<std::vector<int> *> held;
-	for (int i = 0; i < kRounds; i++) {
-		int n = (i * 7919 + t * 104729) % 3000 + 1;
+	for (int i = 0; i < rounds; i++) {
+		/* In 64 bits: ROUNDS may take i * 7919 past INT_MAX. */
+		int n = static_cast<int>((i * 7919LL + t * 104729LL) % 3000) + 1;
 		auto *v = new std::vector<int>(static_cast<size_t>(n % 200), i);
 		held.push_back(v);
 		char *raw = new char[static_cast<size_t>(n)];
@@ -79,12 +84,23 @@ unsigned long work(int t)
 
 } // namespace
 
-int main()
+int main(int argc, char **argv)
 {
+	int rounds = kRounds;
+	if (argc > 1) {
+		char *end;
+		long r = std::strtol(argv[1], &end, 10);
+		if (*end != 0 || r < 1 || r > 100000000) {
+			std::fprintf(stderr, "usage: preload_threads [ROUNDS]\n");
+			return 2;
+		}
+		rounds = static_cast<int>(r);
+	}
 	std::vector<unsigned long> result(kThreads);
 	std::vector<std::thread> threads;
 	for (int t = 0; t < kThreads; t++)
-		threads.emplace_back([t, &result] { result[static_cast<size_t>(t)] = work(t); });
+		threads.emplace_back(
+			[t, rounds, &result] { result[static_cast<size_t>(t)] = work(t, rounds); });
 	for (auto &th : threads)
 		th.join();
 	for (int t = 0; t < kThreads; t++)

@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# realprog.sh: the preload tests' real programs (tests/preload/) timed under
+# glibc malloc, heapward's preload library, jemalloc, mimalloc, tcmalloc and
+# Scudo, in one run: wall time, CPU time and peak RSS, as ratios to glibc.
+#
+# Workloads (the preload tests' own inputs):
+#   python   PYTHONMALLOC=malloc python3 alloc_heavy.py
+#   sqlite   sqlite3 -init table.sql :memory: .quit
+#   perl     perl hash.pl
+#   gcc      gcc -O2 -Wall on the file gen_and_compile.sh generates (made
+#            once, before the rounds; the compile and link are measured)
+#   cxx-mt   the multi-threaded C++ program threads.cc, 8 threads of
+#            CXX_ROUNDS (500000) rounds each
+#
+# Method. ROUNDS rounds (default 5); in each round every workload runs once
+# under every allocator, the allocators' order rotating by one each round,
+# so the drift of a shared machine hits all alike. A figure is the median
+# over the rounds; a ratio is heapward's (or a peer's) median over glibc's.
+# Each run is measured by proc_measure (bench/proc_measure.c): wall time of
+# the process tree, its CPU time (user + system), and the largest peak RSS
+# of any process in it (for gcc: cc1's). A warm-up run of each workload
+# under glibc comes first and is not counted; every run's standard output
+# must be the same as the warm-up's: a difference is reported and, for heapward,
+# fails the script. The peers run with their defaults (LD_PRELOAD of their
+# Debian package's library; bench/peers.sh installs the packages, and the
+# programs, when run as root), heapward with no HEAPWARD_OPTIONS.
+# Targets (issue 12): heapward's wall time at most 1.00x glibc's and its
+# peak RSS at most 1.10x, on each workload (PASS or MISS: a result, not a
+# failure).
+#
+# Usage: bench/realprog.sh [WORKLOAD ...]   (default: all five)
+#   env: BUILD_DIR (default build-bench), ROUNDS (5), CXX_ROUNDS (500000),
+#        HEAPWARD_LIB (another libheapward-malloc.so to measure as heapward),
+#        HEAPWARD_BASE (one more, measured as heapward-base in the same
+#        rounds: an older build, for a before/after comparison in one run),
+#        ALLOCATORS (a subset of: glibc heapward jemalloc mimalloc tcmalloc
+#        scudo; glibc is always measured), KEEP=1 keeps the raw samples dir
+# Exit status: non-zero when a build fails, a program fails, or heapward
+# changes a program's output.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$root/build-bench}
+rounds=${ROUNDS:-5}
+cxx_rounds=${CXX_ROUNDS:-500000}
+pre=$root/tests/preload
+
+for w in "$@"; do
+	case $w in
+	python | sqlite | perl | gcc | cxx-mt) ;;
+	*)
+		echo "usage: bench/realprog.sh [python|sqlite|perl|gcc|cxx-mt ...]" >&2
+		exit 2
+		;;
+	esac
+done
+
+cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
+	-DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
+	-DHW_BUILD_TESTS=OFF -DHW_BUILD_FUZZERS=OFF -DHW_BUILD_BENCH=ON >/dev/null
+cmake --build "$build" --target heapward_malloc proc_measure realprog_threads \
+	-j"$(nproc)" >/dev/null
+measure=$build/bench/proc_measure
+hwlib=${HEAPWARD_LIB:-$build/lib/libheapward-malloc.so}
+
+PEERS_SCUDO=1
+. "$root/bench/peers.sh"
+peers_install realprog.sh python3 sqlite3 perl gcc
+
+# The workloads' commands. python3 by its Debian path when it is there (a
+# version manager's shim on PATH would be a shell script run under the
+# allocator too).
+python=/usr/bin/python3
+[ -x "$python" ] || python=$(command -v python3 || echo python3)
+tmp=$(mktemp -d)
+if [ "${KEEP:-0}" = 1 ]; then
+	echo "realprog.sh: samples kept in $tmp" >&2
+else
+	trap 'rm -rf "$tmp"' EXIT
+fi
+declare -A cmd need
+cmd[python]="env PYTHONMALLOC=malloc $python $pre/alloc_heavy.py"
+need[python]=$python
+cmd[sqlite]="sqlite3 -init $pre/table.sql :memory: .quit"
+need[sqlite]=sqlite3
+cmd[perl]="perl $pre/hash.pl"
+need[perl]=perl
+cmd[gcc]="gcc -O2 -Wall -o $tmp/generated $tmp/generated.c"
+need[gcc]=gcc
+cmd[cxx-mt]="$build/bench/realprog_threads $cxx_rounds"
+need[cxx-mt]=$build/bench/realprog_threads
+
+workloads=("$@")
+[ ${#workloads[@]} -gt 0 ] || workloads=(python sqlite perl gcc cxx-mt)
+run_w=()
+for w in "${workloads[@]}"; do
+	if command -v "${need[$w]}" >/dev/null 2>&1; then
+		run_w+=("$w")
+	else
+		echo "realprog.sh: $w skipped: ${need[$w]} is not installed" >&2
+	fi
+done
+if [[ " ${run_w[*]} " == *" gcc "* ]]; then
+	HW_PRELOAD_TMP=$tmp bash "$pre/gen_and_compile.sh" >/dev/null
+fi
+
+# The allocators: name and library (empty for glibc).
+declare -A lib
+lib[glibc]=
+lib[heapward]=$hwlib
+lib[jemalloc]=$peer_jemalloc
+lib[mimalloc]=$peer_mimalloc
+lib[tcmalloc]=$peer_tcmalloc
+lib[scudo]=$peer_scudo
+lib[heapward-base]=${HEAPWARD_BASE:-}
+default_allocs="heapward jemalloc mimalloc tcmalloc scudo"
+[ -z "${HEAPWARD_BASE:-}" ] || default_allocs="heapward heapward-base ${default_allocs#heapward }"
+allocs=(glibc)
+for a in ${ALLOCATORS:-$default_allocs}; do
+	[ "$a" = glibc ] && continue
+	if [ -z "${lib[$a]+x}" ]; then
+		echo "realprog.sh: unknown allocator $a" >&2
+		exit 2
+	fi
+	if [ -n "${lib[$a]}" ] && [ -f "${lib[$a]}" ]; then
+		allocs+=("$a")
+	else
+		echo "realprog.sh: $a skipped: library not found" >&2
+	fi
+done
+
+echo "== real programs under each allocator, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
+	"kernel $(uname -r), $(nproc) CPUs," \
+	"load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?');" \
+	"$rounds rounds, median; heapward: $hwlib"
+for a in "${allocs[@]:1}"; do
+	echo "  $a: ${lib[$a]}"
+done
+
+# One run: appends "workload allocator round wall cpu rss_kib" to samples.
+fail=0
+samples=$tmp/samples
+: >"$samples"
+run_one() {
+	local w=$1 a=$2 r=$3
+	local out=$tmp/out.$w.$a err=$tmp/err.$w.$a m=$tmp/m
+	local rc=0
+	if [ -z "${lib[$a]}" ]; then
+		# shellcheck disable=SC2086
+		"$measure" -o "$m" -- env -u LD_PRELOAD -u HEAPWARD_OPTIONS ${cmd[$w]} \
+			>"$out" 2>"$err" || rc=$?
+	else
+		# shellcheck disable=SC2086
+		"$measure" -o "$m" -- env -u HEAPWARD_OPTIONS LD_PRELOAD="${lib[$a]}" ${cmd[$w]} \
+			>"$out" 2>"$err" || rc=$?
+	fi
+	if [ $rc -ne 0 ]; then
+		tail -n 5 "$err" >&2
+		echo "realprog.sh: $w under $a exited with status $rc" >&2
+		fail=1
+		return
+	fi
+	if [ ! -f "$tmp/ref.$w" ]; then
+		cp "$out" "$tmp/ref.$w"
+	elif ! cmp -s "$out" "$tmp/ref.$w"; then
+		echo "realprog.sh: $w under $a printed something else than under glibc" >&2
+		diff "$tmp/ref.$w" "$out" | head -n 5 >&2 || true
+		[ "$a" = heapward ] && fail=1
+	fi
+	read -r wall cpu rss _ <"$m"
+	echo "$w $a $r $wall $cpu $rss" >>"$samples"
+}
+
+# A warm-up run of each workload under glibc, not counted: its output is
+# the reference, and it brings the programs' files into the page cache.
+for w in "${run_w[@]}"; do
+	run_one "$w" glibc warmup
+done
+: >"$samples"
+n=${#allocs[@]}
+for ((r = 0; r < rounds; r++)); do
+	for w in "${run_w[@]}"; do
+		for ((k = 0; k < n; k++)); do
+			run_one "$w" "${allocs[$(((k + r) % n))]}" "$r"
+		done
+	done
+done
+
+# Medians and ratios; the targets apply to heapward.
+awk -v order="${allocs[*]}" -v wl="${run_w[*]}" '
+function wd(name) { return length(name) > 9 ? length(name) : 9 }
+function median(key, c, i, j, t, m, v) {
+	m = cnt[key]
+	for (i = 1; i <= m; i++) v[i] = val[key, c, i]
+	for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
+		t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+	}
+	return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+}
+{
+	key = $1 SUBSEP $2
+	cnt[key]++
+	val[key, "wall", cnt[key]] = $4
+	val[key, "cpu", cnt[key]] = $5
+	val[key, "rss", cnt[key]] = $6 / 1024
+}
+END {
+	na = split(order, al, " ")
+	nw = split(wl, ws, " ")
+	for (i = 1; i <= nw; i++) for (j = 1; j <= na; j++) {
+		key = ws[i] SUBSEP al[j]
+		if (!(key in cnt)) continue
+		med[key, "wall"] = median(key, "wall")
+		med[key, "cpu"] = median(key, "cpu")
+		med[key, "rss"] = median(key, "rss")
+	}
+	split("wall cpu rss", what, " ")
+	title["wall"] = "wall time / glibc"
+	title["cpu"] = "CPU time (user + system) / glibc"
+	title["rss"] = "peak RSS / glibc"
+	for (q = 1; q <= 3; q++) {
+		c = what[q]
+		printf "\n%s (glibc: %s)\n", title[c], c == "rss" ? "MiB" : "s"
+		printf "%-8s %9s", "workload", "glibc"
+		for (j = 2; j <= na; j++) printf " %*s", wd(al[j]), al[j]
+		printf "\n"
+		for (i = 1; i <= nw; i++) {
+			g = med[ws[i] SUBSEP "glibc", c]
+			printf "%-8s %9.3f", ws[i], g
+			for (j = 2; j <= na; j++) {
+				key = ws[i] SUBSEP al[j]
+				if ((key in cnt) && g > 0) printf " %*.2f", wd(al[j]), med[key, c] / g
+				else printf " %*s", wd(al[j]), "-"
+			}
+			printf "\n"
+		}
+	}
+	hw = "heapward"
+	have = 0
+	for (j = 2; j <= na; j++) if (al[j] == hw) have = 1
+	if (!have) exit
+	printf "\nheapward against the targets (wall <= 1.00x, peak RSS <= 1.10x glibc)\n"
+	printf "%-8s %8s %6s %8s %6s\n", "workload", "wall", "", "rss", ""
+	for (i = 1; i <= nw; i++) {
+		key = ws[i] SUBSEP hw
+		g = ws[i] SUBSEP "glibc"
+		if (!(key in cnt) || !(g in cnt)) continue
+		tw = med[key, "wall"] / med[g, "wall"]
+		tr = med[key, "rss"] / med[g, "rss"]
+		printf "%-8s %8.2f %6s %8.2f %6s\n", ws[i], tw, tw <= 1.0 ? "PASS" : "MISS",
+			tr, tr <= 1.10 ? "PASS" : "MISS"
+	}
+}' "$samples"
+exit $fail
