@@ -14,6 +14,7 @@
  * test in seconds (the child dies of SIGALRM) instead of stalling ctest.
  */
 #include "check.h"
+#include "fork_test.h"
 #include "heapward.h"
 #include "inspect.h"
 #include "wrap.h"
@@ -92,7 +93,7 @@ static void child_uses_heap(void)
 	}
 	char msg[256];
 	EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
-	if (!HW_TEST_ASAN) { /* check.h: no new thread in a fork child under ASan */
+	if (!HW_TEST_ASAN) { /* fork_test.h: no new thread in a fork child under ASan */
 		EXPECT(hw_heap_scavenger_start(h) == 0, "the child has no scavenger yet");
 		hw_heap_scavenger_stop(h);
 	}

@@ -17,6 +17,7 @@
  * (the first-call race needs an uninitialised one).
  */
 #include "check.h"
+#include "fork_test.h"
 #include "heapward.h"
 #include "malloc_internal.h"
 
@@ -312,7 +313,7 @@ static void fork_under_load(void)
 	 * call is not covered: the OS platform's one-time set-up
 	 * (pthread_once in platform/linux.c) would stay in progress forever
 	 * in the child. */
-	/* Under ASan no fork child may start a thread (check.h): neither the
+	/* Under ASan no fork child may start a thread (fork_test.h): neither the
 	 * scavenger the layer restarts in a child nor the test's own. */
 	if (HW_TEST_ASAN)
 		mc_cfg.background_scavenger = false;
