@@ -34,5 +34,5 @@ function(hw_mutant_library name patch)
   add_library(${name} STATIC ${outputs} ${ARGN})
   target_include_directories(${name} PUBLIC ${copy}/src ${copy}/src/base ${copy}/src/malloc
     ${copy}/platform ${PROJECT_SOURCE_DIR}/include)
-  target_link_libraries(${name} PUBLIC Threads::Threads)
+  target_link_libraries(${name} PUBLIC Threads::Threads ${HW_PLATFORM_OS_LIBS})
 endfunction()

@@ -161,8 +161,8 @@ static bool setup(driver *d)
 			hw_drv_trace(d, "\t/* simulated backing: %p, %zu bytes */\n", base, bytes);
 		}
 	} else {
-		hw_drv_trace(d, "\thw_platform *pf = hw_platform_linux_create(false, false);\n");
-		d->pf = hw_platform_linux_create(false, false);
+		hw_drv_trace(d, "\thw_platform *pf = hw_platform_os_create();\n");
+		d->pf = hw_platform_os_create();
 	}
 	if (d->pf == NULL) {
 		hw_drv_fail(d, "cannot create the platform (errno %d)", errno);

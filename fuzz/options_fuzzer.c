@@ -47,7 +47,7 @@
 #define MAXW 64
 #define PREFIX "heapward: HEAPWARD_OPTIONS: "
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fail(const char *fmt, ...) HW_PRINTF(1, 2) HW_NORETURN;
 static void fail(const char *fmt, ...)
 {
 	char what[1024];

@@ -32,7 +32,7 @@
 static const char *op_name = "setup";
 static size_t op_index;
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fail(const char *fmt, ...) HW_PRINTF(1, 2) HW_NORETURN;
 static void fail(const char *fmt, ...)
 {
 	char what[512];

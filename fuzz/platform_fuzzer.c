@@ -76,7 +76,7 @@ typedef struct pfz {
 	const char *op_name;
 } pfz;
 
-static void fail(pfz *z, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void fail(pfz *z, const char *fmt, ...) HW_PRINTF(2, 3) HW_NORETURN;
 static void fail(pfz *z, const char *fmt, ...)
 {
 	char what[512];

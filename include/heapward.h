@@ -31,10 +31,16 @@
 extern "C" {
 #endif
 
+/* What marks the library's exports. A build may define it first: the
+ * Windows DLL's objects are compiled with HW_API=__declspec(dllexport), the
+ * DLL's equivalent of default visibility (users of the DLL need nothing:
+ * its import library resolves the functions). */
+#ifndef HW_API
 #if defined(__GNUC__)
 #define HW_API __attribute__((visibility("default")))
 #else
 #define HW_API
+#endif
 #endif
 
 #define HEAPWARD_VERSION_MAJOR 0

@@ -1,8 +1,8 @@
 /* env.h: reading the process environment without allocating.
  *
  * Owns: hw_env_get, the one way the layers above read an environment
- * variable (HEAPWARD_OPTIONS), and hw_env_available. POSIX implementation in
- * env_posix.c.
+ * variable (HEAPWARD_OPTIONS), and hw_env_available. Implemented, for POSIX
+ * and Windows, in env.c.
  *
  * Why not getenv(3): glibc's getenv does not allocate either, but a malloc
  * layer runs its first call whenever the first malloc happens, which for a

@@ -1,10 +1,12 @@
-/* fault.h: a process-wide handler for memory faults (SIGSEGV, SIGBUS) that
- * lets the heap say what the faulting address was before the process dies.
+/* fault.h: a process-wide handler for memory faults (SIGSEGV, SIGBUS; on
+ * Windows access violations) that lets the heap say what the faulting
+ * address was before the process dies.
  *
  * Owns: installing the handler once, the alternate signal stack it gives the
  * installing thread, and handing every fault on to whatever would have
- * handled it without this handler. POSIX implementation in fault_posix.c; a
- * Windows one (a vectored exception handler) belongs beside it.
+ * handled it without this handler. POSIX implementation in fault_posix.c;
+ * Windows one, a vectored exception handler, in fault_win.c (its comment
+ * says how each invariant holds there, and where Windows differs).
  *
  * Invariants:
  *   FH1. Installed at most once per process; a later hw_fault_install with
@@ -38,7 +40,8 @@
 /* One fault, as the classifier sees it. */
 typedef struct hw_fault {
 	uintptr_t addr;     /* the faulting address (si_addr) */
-	const char *signal; /* "SEGV" or "BUS" */
+	const char *signal; /* "SEGV" or "BUS"; on Windows the exception,
+			       "ACCESS_VIOLATION" or "IN_PAGE_ERROR" */
 } hw_fault;
 
 /* Called from the signal handler: must be async-signal-safe (FH4). */

@@ -2,8 +2,9 @@
  * (residency, mappings, limits) that tests and the simulator read.
  *
  * Owns: the process's shared OS instance (hw_platform_os_instance), private
- * instances (hw_platform_linux_create), the start-up guard-region probe, and
- * every mmap/mprotect/madvise/munmap call of the heap.
+ * instances (hw_platform_linux_create, hw_platform_os_create), the start-up
+ * guard-region probe, and every mmap/mprotect/madvise/munmap call of the
+ * heap.
  *
  * How each transition is done (states as in platform.h):
  *   reserve  mmap(hint, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE)
@@ -390,6 +391,11 @@ hw_platform *hw_platform_linux_create(bool force_protnone, bool use_madv_free)
 		return NULL;
 	linux_init(li, &private_ops, force_protnone, use_madv_free);
 	return &li->pf;
+}
+
+hw_platform *hw_platform_os_create(void)
+{
+	return hw_platform_linux_create(false, false);
 }
 
 /* ---- OS views ---- */

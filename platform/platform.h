@@ -96,6 +96,7 @@ typedef enum hw_guard_kind {
 	HW_GUARD_PROTNONE = 1, /* mprotect(PROT_NONE): splits VMAs, SEGV_ACCERR */
 	HW_GUARD_MADVISE = 2,  /* MADV_GUARD_INSTALL: no VMA, SEGV_MAPERR */
 	HW_GUARD_SIM = 3,      /* the simulator's own page states */
+	HW_GUARD_DECOMMIT = 4, /* Windows MEM_DECOMMIT: no charge, access violation */
 } hw_guard_kind;
 
 typedef struct hw_platform_caps {
@@ -148,13 +149,20 @@ struct hw_platform {
 	void *impl;         /* backend state */
 };
 
-/* The process's real OS backend (Linux here). Shared; never destroyed;
- * initialised on first use (thread-safe). hw_platform_os() returns it. */
+/* The process's real OS backend (linux.c or windows.c). Shared; never
+ * destroyed; initialised on first use (thread-safe). hw_platform_os()
+ * returns it. */
 hw_platform *hw_platform_os_instance(void);
+
+/* A private instance of the real OS backend, with its own counters and the
+ * defaults of the shared one. Free it with hw_platform_destroy. Returns NULL
+ * on ENOMEM. */
+hw_platform *hw_platform_os_create(void);
 
 /* A private Linux backend instance with its own counters; force_protnone
  * picks the PROT_NONE fallback even when the kernel has guard regions. Free
- * it with hw_platform_destroy. Returns NULL on ENOMEM. */
+ * it with hw_platform_destroy. Returns NULL on ENOMEM, and with ENOSYS on
+ * Windows. */
 hw_platform *hw_platform_linux_create(bool force_protnone, bool use_madv_free);
 
 void hw_platform_destroy(hw_platform *pf);
@@ -186,15 +194,20 @@ const char *hw_sys_kind_name(hw_sys_kind k);
 /* What the OS itself says about this process's memory, for tests, benchmarks
  * and the simulator's check (so nothing outside platform/ calls the OS). */
 
-/* Bytes of [p, p+n) resident in memory (mincore; a page mapped to the shared
- * zero page by a read counts). p and n are multiples of the OS page. Returns
- * SIZE_MAX when part of the range is not mapped. */
+/* Bytes of [p, p+n) holding memory: on Linux resident pages (mincore; a page
+ * mapped to the shared zero page by a read counts); on Windows committed
+ * pages (VirtualQuery: what the process is charged for; which of them are in
+ * its working set is the memory manager's business). p and n are multiples
+ * of the OS page. Returns SIZE_MAX when part of the range is not mapped
+ * (on Windows: not reserved). */
 size_t hw_platform_resident_bytes(const void *p, size_t n);
 
-/* Number of mappings (VMAs) of this process, or -1 when it cannot be read. */
+/* Number of mappings (VMAs; Windows: regions of reserved address space) of
+ * this process, or -1 when it cannot be read. */
 long hw_platform_vma_count(void);
 
-/* The kernel's limit on mappings per process (vm.max_map_count), or -1. */
+/* The kernel's limit on mappings per process (vm.max_map_count), or -1
+ * (always on Windows, which has no such limit). */
 long hw_platform_max_map_count(void);
 
 /* Calls fn for every mapping that overlaps [p, p+n), in address order, with
@@ -227,11 +240,14 @@ typedef enum hw_addr_kind {
 /* Classifies p; for HW_ADDR_MODULE, name receives the file's path (NUL-
  * terminated, possibly truncated; "" otherwise), and *rw whether the mapping
  * is writable. Allocates nothing (reads /proc/self/maps into stack buffers),
- * so a malloc layer can call it on its error path. */
+ * so a malloc layer can call it on its error path. On Windows (VirtualQuery)
+ * the main thread's stack and another allocator's heap are HW_ADDR_ANON:
+ * Windows does not name them. */
 hw_addr_kind hw_platform_describe(const void *p, char *name, size_t len, bool *rw);
 
 /* Whether every mapping overlapping [p, p+n) carries the advise_huge hint:
- * 1 or 0, or -1 when nothing is mapped there or the mappings cannot be read. */
+ * 1 or 0, or -1 when nothing is mapped there or the mappings cannot be read
+ * (0 wherever something is reserved on Windows, which has no such hint). */
 int hw_platform_huge_advised(const void *p, size_t n);
 
 #endif

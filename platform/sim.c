@@ -99,15 +99,21 @@
 #include "sim.h"
 
 #include "base.h"
-#include "madv.h"
 #include "track.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include "madv.h"
+
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#endif
 
 #define SIM_JUNK 0xA5
 #define SIM_MIN_ALIGN ((size_t)2 << 20)
@@ -153,6 +159,7 @@ typedef struct sim {
 	size_t npages;       /* simulated pages */
 	unsigned shift;      /* log2(simulated page) */
 	size_t capacity;     /* bytes reserved at base (>= backing) */
+	void *reservation;   /* the reservation holding them, freed whole */
 	size_t self_len;     /* bytes of the mapping holding this struct */
 	size_t ready_pages;  /* S2 */
 	size_t used_lo;      /* pages [used_lo, used_hi) left None since reset */
@@ -430,11 +437,6 @@ static void set_state(sim *s, size_t first, size_t np, hw_mem_state st)
 
 /* ---- real memory (S1) ---- */
 
-static HW_NORETURN HW_COLD void real_fail(const char *what, const void *p, size_t n, int e)
-{
-	hw_fatal("heapward: sim: %s(%p, %zu) failed: errno %d", what, p, n, e);
-}
-
 /* Real pages of the byte range [p, p + n) of the backing. */
 SIM_SCAN_INLINE static size_t real_index(const sim *s, const void *p)
 {
@@ -455,6 +457,72 @@ static void set_stale(sim *s, const void *p, size_t n, bool stale)
 	s->stale_pages += k - had;
 	s->stale_lo = hw_min(s->stale_lo, i);
 	s->stale_hi = hw_max(s->stale_hi, i + k);
+}
+
+/* The simulated kernel's writes (S5): invisible to the memory tools, which
+ * may see the pages as dead heap memory (track.h K5). Filled here rather
+ * than in the caller so that the fill loop, which under ASan is a word loop,
+ * carries no coverage instrumentation either. */
+#if defined(__clang__)
+__attribute__((no_sanitize("address", "coverage"), noinline))
+#endif
+static void
+os_fill(void *p, size_t n, unsigned char byte)
+{
+	hw_track_os_fill(p, n, byte);
+}
+
+#ifdef _WIN32
+/* Windows. The backing is one reservation: Ready pages are committed
+ * read/write, every other page decommitted, so a page that leaves Ready
+ * gives its memory back at once and none is ever stale (S7 holds with no
+ * flag set), a page that becomes Ready reads zero (or is filled with junk by
+ * hand, S5), and there are no mapping counts to run out of (no guards). */
+
+static HW_NORETURN HW_COLD void win_fail(const char *what, const void *p, size_t n)
+{
+	hw_fatal("heapward: sim: %s(%p, %zu) failed: error %lu", what, p, n,
+		 (unsigned long)GetLastError());
+}
+
+/* Makes a range inaccessible and drops its memory. Cannot fail. */
+static void make_none(sim *s, void *p, size_t n)
+{
+	if (!VirtualFree(p, n, MEM_DECOMMIT))
+		win_fail("VirtualFree(MEM_DECOMMIT)", p, n);
+	set_stale(s, p, n, false);
+}
+
+/* The same, for a reset's stale range (never used: nothing is stale). */
+static void restore_none(sim *s, void *p, size_t n)
+{
+	make_none(s, p, n);
+}
+
+/* Makes [p, p + n) read/write with the contents S5 promises: junk or zero.
+ * 0, or ENOMEM (the commit was refused) with the range inaccessible. */
+static int make_ready(sim *s, void *p, size_t n, bool junk)
+{
+	(void)s;
+	if (VirtualAlloc(p, n, MEM_COMMIT, PAGE_READWRITE) == NULL) {
+		DWORD e = GetLastError();
+		/* Wine reports a refused commit as ERROR_ACCESS_DENIED. */
+		if (e != ERROR_NOT_ENOUGH_MEMORY && e != ERROR_COMMITMENT_LIMIT &&
+		    e != ERROR_OUTOFMEMORY && e != ERROR_ACCESS_DENIED)
+			win_fail("VirtualAlloc(MEM_COMMIT)", p, n);
+		if (!VirtualFree(p, n, MEM_DECOMMIT))
+			win_fail("VirtualFree(MEM_DECOMMIT)", p, n);
+		return ENOMEM;
+	}
+	if (junk)
+		os_fill(p, n, SIM_JUNK);
+	return 0;
+}
+
+#else
+static HW_NORETURN HW_COLD void real_fail(const char *what, const void *p, size_t n, int e)
+{
+	hw_fatal("heapward: sim: %s(%p, %zu) failed: errno %d", what, p, n, e);
 }
 
 /* Makes a range inaccessible. Its memory stays, flagged stale, for the next
@@ -479,18 +547,6 @@ static void make_none(sim *s, void *p, size_t n)
 		 p, n, e);
 }
 
-/* Makes the Ready pages of [first, first + np) inaccessible, with one call
- * over the span from the first to the last of them: the other pages are
- * inaccessible already (S1). */
-static void discard_ready(sim *s, size_t first, size_t np)
-{
-	size_t lo = first_outside(s, first, first + np, NOT_READY);
-	if (lo == first + np)
-		return;
-	size_t hi = last_outside(s, lo, first + np, NOT_READY) + 1;
-	make_none(s, page_addr(s, lo), (hi - lo) << s->shift);
-}
-
 /* Gives the stale memory of the real pages [i, end) back to the kernel. No
  * page of the range is mapped from the junk file. */
 static void drop_stale(sim *s, size_t i, size_t end)
@@ -506,19 +562,6 @@ static void drop_stale(sim *s, size_t i, size_t end)
 	if (madvise(p, n, MADV_DONTNEED) != 0)
 		real_fail("madvise(DONTNEED)", p, n, errno);
 	set_stale(s, p, n, false);
-}
-
-/* The simulated kernel's writes (S5): invisible to the memory tools, which
- * may see the pages as dead heap memory (track.h K5). Filled here rather
- * than in the caller so that the fill loop, which under ASan is a word loop,
- * carries no coverage instrumentation either. */
-#if defined(__clang__)
-__attribute__((no_sanitize("address", "coverage"), noinline))
-#endif
-static void
-os_fill(void *p, size_t n, unsigned char byte)
-{
-	hw_track_os_fill(p, n, byte);
 }
 
 /* Files every instance shares, opened once and kept for the process's
@@ -745,6 +788,100 @@ static int make_ready(sim *s, void *p, size_t n, bool junk)
 	return rc;
 }
 
+#endif
+
+/* Makes the Ready pages of [first, first + np) inaccessible, with one call
+ * over the span from the first to the last of them: the other pages are
+ * inaccessible already (S1). */
+static void discard_ready(sim *s, size_t first, size_t np)
+{
+	size_t lo = first_outside(s, first, first + np, NOT_READY);
+	if (lo == first + np)
+		return;
+	size_t hi = last_outside(s, lo, first + np, NOT_READY) + 1;
+	make_none(s, page_addr(s, lo), (hi - lo) << s->shift);
+}
+
+/* ---- the instance's own memory, and the reservation of its backing ---- */
+
+#ifdef _WIN32
+static size_t real_page_size(void)
+{
+	SYSTEM_INFO si;
+	GetSystemInfo(&si);
+	return si.dwPageSize;
+}
+
+/* capacity bytes of address space at an align-aligned base, or NULL. A
+ * Windows reservation cannot be trimmed: the whole of it (*res) stays, the
+ * slack around the base unused. */
+static unsigned char *reserve_backing(size_t capacity, size_t align, void **res)
+{
+	unsigned char *raw = VirtualAlloc(NULL, capacity + align, MEM_RESERVE, PAGE_NOACCESS);
+	*res = raw;
+	return raw ? (unsigned char *)hw_align_up((uintptr_t)raw, align) : NULL;
+}
+
+static void free_backing(void *res, size_t capacity)
+{
+	(void)capacity;
+	VirtualFree(res, 0, MEM_RELEASE);
+}
+
+/* Zeroed read/write memory for the instance and its arrays, or NULL. */
+static void *alloc_self(size_t len)
+{
+	return VirtualAlloc(NULL, len, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+}
+
+static void free_self(void *p, size_t len)
+{
+	(void)len;
+	VirtualFree(p, 0, MEM_RELEASE);
+}
+#else
+static size_t real_page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* capacity bytes of address space at an align-aligned base, or NULL; the
+ * slack of the larger mapping it comes from is unmapped, so *res is the
+ * base itself. */
+static unsigned char *reserve_backing(size_t capacity, size_t align, void **res)
+{
+	unsigned char *raw = mmap(NULL, capacity + align, PROT_NONE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	unsigned char *base = (unsigned char *)hw_align_up((uintptr_t)raw, align);
+	if (base > raw)
+		munmap(raw, (size_t)(base - raw));
+	if (raw + align > base)
+		munmap(base + capacity, (size_t)(raw + align - base));
+	*res = base;
+	return base;
+}
+
+static void free_backing(void *res, size_t capacity)
+{
+	munmap(res, capacity);
+}
+
+/* Zeroed read/write memory for the instance and its arrays, or NULL. */
+static void *alloc_self(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	// cppcheck-suppress memleak ; returned to the caller, freed by free_self
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void free_self(void *p, size_t len)
+{
+	munmap(p, len);
+}
+#endif
+
 /* ---- placement ---- */
 
 static bool all_none(const sim *s, size_t first, size_t np)
@@ -882,8 +1019,8 @@ static int sim_alloc(hw_platform *pf, size_t n, void **out)
 static void sim_destroy(hw_platform *pf)
 {
 	sim *s = sim_of(pf);
-	munmap(s->base, s->capacity);
-	munmap(s, s->self_len);
+	free_backing(s->reservation, s->capacity);
+	free_self(s, s->self_len);
 }
 
 static const void *sim_find_other(const hw_platform *pf, const void *p, size_t n,
@@ -964,7 +1101,7 @@ static void apply_config(sim *s, const hw_sim_config *cfg)
 hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 {
 	hw_sim_config cfg;
-	size_t real_page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t real_page = real_page_size();
 	if (!settle_config(&cfg, cfg_in, real_page)) {
 		errno = EINVAL;
 		return NULL;
@@ -973,29 +1110,25 @@ hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 	size_t capacity = hw_align_up(hw_max(backing, cfg.capacity_bytes), cfg.page_size);
 	size_t align = config_align(&cfg);
 
-	unsigned char *raw = mmap(NULL, capacity + align, PROT_NONE,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (raw == MAP_FAILED) {
+	void *reservation;
+	unsigned char *base = reserve_backing(capacity, align, &reservation);
+	if (base == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	unsigned char *base = (unsigned char *)hw_align_up((uintptr_t)raw, align);
-	if (base > raw)
-		munmap(raw, (size_t)(base - raw));
-	if (raw + align > base)
-		munmap(base + capacity, (size_t)(raw + align - base));
 
 	/* A reset may pick a smaller page: size the state array for the
 	 * smallest one allowed. The stale flags follow it. */
 	size_t max_pages = hw_align_up(capacity / real_page, 8); /* whole words for scans */
 	size_t self_len = hw_align_up(sizeof(sim) + 3 * max_pages, real_page);
-	sim *s = mmap(NULL, self_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (s == MAP_FAILED) {
-		munmap(base, capacity);
+	sim *s = alloc_self(self_len);
+	if (s == NULL) {
+		free_backing(reservation, capacity);
 		errno = ENOMEM;
 		return NULL;
 	}
 	s->base = base;
+	s->reservation = reservation;
 	s->capacity = capacity;
 	s->self_len = self_len;
 	s->rshift = hw_log2(real_page);
@@ -1012,7 +1145,7 @@ int hw_sim_reset(hw_platform *pf, const hw_sim_config *cfg_in)
 {
 	sim *s = sim_of(pf);
 	hw_sim_config cfg;
-	size_t real_page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t real_page = real_page_size();
 	if (!settle_config(&cfg, cfg_in, real_page) ||
 	    hw_align_up(cfg.backing_bytes, cfg.page_size) > s->capacity ||
 	    (uintptr_t)s->base % config_align(&cfg) != 0)
@@ -1022,10 +1155,12 @@ int hw_sim_reset(hw_platform *pf, const hw_sim_config *cfg_in)
 	 * inaccessible. */
 	if (s->used_lo < s->used_hi) {
 		discard_ready(s, s->used_lo, s->used_hi - s->used_lo);
+#ifndef _WIN32
 		void *p = page_addr(s, s->used_lo);
 		size_t n = (s->used_hi - s->used_lo) << s->shift;
 		if (s->guards_used && madvise(p, n, MADV_GUARD_REMOVE) != 0)
 			real_fail("madvise(GUARD_REMOVE)", p, n, errno);
+#endif
 		memset(s->state + s->used_lo, HW_MEM_NONE, s->used_hi - s->used_lo);
 		changed(s, s->used_lo << s->shift, s->used_hi << s->shift);
 	}
@@ -1157,6 +1292,20 @@ SIM_SCAN static size_t jmap_not_stale(const sim *s)
 	return SIZE_MAX;
 }
 
+#ifdef _WIN32
+/* Bytes of [p, p + n) holding memory (committed), or SIZE_MAX. */
+static size_t resident_bytes(const sim *s, void *p, size_t n)
+{
+	(void)s;
+	return hw_platform_resident_bytes(p, n);
+}
+
+/* hw_platform_mappings over [p, p + n): the regions of the one reservation. */
+static int backing_mappings(const void *p, size_t n, hw_mapping_fn fn, void *arg)
+{
+	return hw_platform_mappings(p, n, fn, arg);
+}
+#else
 /* Resident bytes of [p, p + n) (mincore), or SIZE_MAX when it cannot be
  * read; hw_platform_resident_bytes without the comparison tracing of a
  * loop the check runs over the whole backing. */
@@ -1232,6 +1381,7 @@ static int backing_mappings(const void *p, size_t n, hw_mapping_fn fn, void *arg
 	close(fd);
 	return rc;
 }
+#endif
 
 /* S1, S2 and S7, with S1 walked over the bytes [lo, hi) of the backing
  * (page-aligned); a pass empties the S8 window. */

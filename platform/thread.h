@@ -4,7 +4,7 @@
  * hw_thread (one joinable thread), the process's fork hooks, thread-local
  * storage that never allocates (HW_THREAD_LOCAL) and a per-thread exit hook
  * (hw_thread_key), a monotonic clock and sleeping. POSIX implementation in
- * thread_posix.c; a Windows one belongs beside it.
+ * thread_posix.c, Windows one in thread_win.c.
  *
  * Invariants:
  *   T1. hw_mutex_init cannot fail, and HW_MUTEX_INIT is the same state as a
@@ -16,19 +16,24 @@
  *       pthread_atfork gives: prepare in the forking thread before the fork;
  *       parent and child after it, in the parent and in the (single-threaded)
  *       child. A lock taken in prepare is released by the parent hook and by
- *       the child hook, each in its own process.
+ *       the child hook, each in its own process. Windows has no fork: there
+ *       hw_fork_hooks registers nothing and succeeds (no hook ever runs).
  *   T5. Under HW_DEBUG, hw_mutex_held(m) is true exactly in the thread that
  *       last locked m and has not unlocked it (the *_locked functions
  *       assert it).
  *
  *   T6. An HW_THREAD_LOCAL variable is in the initial-exec TLS model: an
  *       access is a fixed offset from the thread pointer and never calls
- *       __tls_get_addr, which may allocate (with malloc).
+ *       __tls_get_addr, which may allocate (with malloc). Windows (mingw-w64
+ *       gcc) has emulated TLS only: a thread's first access to a variable
+ *       allocates its block with the C runtime's malloc, which is never
+ *       heapward's there (no library defines malloc on Windows).
  *   T7. A thread-exit hook runs in the exiting thread, once per destructor
  *       round in which the thread's value is non-NULL; the value is reset
  *       to NULL before each call, so the hook runs again in the next round
  *       only if it sets the value again. There are HW_THREAD_EXIT_ROUNDS
- *       rounds at most.
+ *       rounds at most (one on Windows, whose fiber-local storage calls
+ *       each callback once).
  *
  * Locking: these are the locks; nothing here holds one across calls.
  */
@@ -40,13 +45,47 @@
 #include <stdint.h>
 
 #include <limits.h>
+#ifndef _WIN32
 #include <pthread.h>
+#endif
 
+#ifdef _WIN32
+/* T6: emulated TLS (no model to choose). */
+#define HW_THREAD_LOCAL __thread
+/* hw_thread_cpu_ns counts whole clock ticks (GetThreadTimes): 15.6 ms by
+ * default on Windows, 10 ms under Wine. */
+#define HW_THREAD_CPU_RESOLUTION_NS 16000000u
+/* T7: fiber-local storage runs each exit callback once. */
+#define HW_THREAD_EXIT_ROUNDS 1
+
+/* An SRW lock (one pointer, all-zero when unlocked: SRWLOCK_INIT), kept
+ * opaque so that no layer above includes <windows.h>. Under HW_DEBUG the
+ * lock remembers its holder's thread id, for hw_mutex_held. */
+typedef struct hw_mutex {
+	void *srw;
+#if HW_DEBUG
+	unsigned long owner;
+	bool held;
+#endif
+} hw_mutex;
+
+/* clang-format off */
+#if HW_DEBUG
+#define HW_MUTEX_INIT {NULL, 0, false}
+#else
+#define HW_MUTEX_INIT {NULL}
+#endif
+/* clang-format on */
+#else
 /* T6. The initial-exec model also holds in a shared library that is linked
  * or preloaded (its TLS is static); a library dlopen'd later would draw on
  * the C library's small static TLS surplus, so keep such variables few and
  * small (a pointer). */
 #define HW_THREAD_LOCAL __thread __attribute__((tls_model("initial-exec")))
+
+/* hw_thread_cpu_ns is clock_gettime(CLOCK_THREAD_CPUTIME_ID): exact to a
+ * microsecond or better; 1 ms covers reading it. */
+#define HW_THREAD_CPU_RESOLUTION_NS 1000000u
 
 /* T7: destructor rounds at thread exit (POSIX; 4 on glibc). */
 #ifdef PTHREAD_DESTRUCTOR_ITERATIONS
@@ -71,6 +110,7 @@ typedef struct hw_mutex {
 #define HW_MUTEX_INIT {PTHREAD_MUTEX_INITIALIZER}
 #endif
 /* clang-format on */
+#endif
 
 typedef struct hw_thread {
 	uintptr_t handle;
@@ -106,7 +146,8 @@ int hw_thread_key_create(hw_thread_key *k, void (*fn)(void *value));
 int hw_thread_key_set(hw_thread_key k, void *value);
 
 uint64_t hw_now_ns(void);
-/* Thread CPU time, for pacing by CPU budget. */
+/* Thread CPU time, for pacing by CPU budget; it may be off by up to
+ * HW_THREAD_CPU_RESOLUTION_NS either way. */
 uint64_t hw_thread_cpu_ns(void);
 void hw_sleep_ns(uint64_t ns);
 

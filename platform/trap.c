@@ -9,7 +9,8 @@
  *        restored before it returns, whether or not the access trapped.
  *   TP2. A probe that does not trap performs one read (and, for a write probe,
  *        one write of the value read).
- *   TP3. hw_trap_child reaps its child before returning.
+ *   TP3. hw_trap_child and hw_trap_rerun reap their child before
+ *        returning.
  *   TP4. A fault the probe did not cause (another thread's, while a probe is
  *        armed in this one) is handed to the previous handler: the probe's
  *        handler reinstalls it and returns, so the access faults again there.
@@ -111,8 +112,11 @@ const char *hw_trap_kind_name(hw_trap_kind k)
 	return "?";
 }
 
-int hw_trap_child(void (*fn)(void *arg), void *arg, char *err, size_t errlen,
-		  hw_child_status *st)
+/* Forks a child that runs body(arg) with its stderr on a pipe, which the
+ * parent reads into err; reaps it and fills *st (TP3). body must not
+ * return. 0, or an errno value when the child could not be started. */
+static int run_child(void (*body)(const void *arg), const void *arg, char *err, size_t errlen,
+		     hw_child_status *st)
 {
 	int fds[2];
 	if (pipe(fds) != 0)
@@ -133,9 +137,8 @@ int hw_trap_child(void (*fn)(void *arg), void *arg, char *err, size_t errlen,
 		if (dup2(fds[1], 2) < 0)
 			_exit(127);
 		close(fds[1]);
-		fn(arg);
-		fflush(NULL);
-		_exit(0);
+		body(arg);
+		_exit(127);
 	}
 	close(fds[1]);
 	size_t got = 0;
@@ -166,4 +169,50 @@ int hw_trap_child(void (*fn)(void *arg), void *arg, char *err, size_t errlen,
 	st->signo = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	st->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
 	return 0;
+}
+
+typedef struct child_call {
+	void (*fn)(void *arg);
+	void *arg;
+} child_call;
+
+static void call_and_exit(const void *p)
+{
+	const child_call *c = p;
+	c->fn(c->arg);
+	fflush(NULL);
+	_exit(0);
+}
+
+int hw_trap_child(void (*fn)(void *arg), void *arg, char *err, size_t errlen,
+		  hw_child_status *st)
+{
+	child_call c = {fn, arg};
+	return run_child(call_and_exit, &c, err, errlen, st);
+}
+
+/* Execs this program by its path (readlink, which Valgrind answers with
+ * the program's own path; exec of /proc/self/exe under it would run the
+ * tool). */
+static void exec_self(const void *arg)
+{
+	char path[4096];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+	if (n <= 0)
+		return;
+	path[n] = '\0';
+	execl(path, path, (const char *)arg, (char *)NULL);
+}
+
+int hw_trap_rerun(const char *arg, char *err, size_t errlen, hw_child_status *st)
+{
+	return run_child(exec_self, arg, err, errlen, st);
+}
+
+void hw_trap_quiet_child(void)
+{
+	/* run_child set it before the exec already; a child started by other
+	 * means gets it here. */
+	struct rlimit nocore = {0, 0};
+	setrlimit(RLIMIT_CORE, &nocore);
 }

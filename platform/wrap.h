@@ -2,7 +2,7 @@
  * and map calls (test support: tests and benchmarks only, never installed).
  *
  * Owns: wrap_platform, a platform instance that forwards every call to a
- * real instance (its own private Linux one, or one the caller passes), first
+ * real instance (its own private OS one, or one the caller passes), first
  * running the caller's hook on unuse, fault and map: to make a release (or
  * the map of a reuse) slow, hold it until a test says go, count it, or skip
  * it. Its caps are the real
@@ -99,11 +99,11 @@ static inline void wrap_init(wrap_platform *w, hw_platform *real, bool huge)
 		w->pf.caps.huge_page_size = 0;
 }
 
-/* Opens w over a new private Linux instance, with huge pages when `huge`.
+/* Opens w over a new private OS instance, with huge pages when `huge`.
  * false when the instance cannot be made. */
 static inline bool wrap_open(wrap_platform *w, bool huge)
 {
-	hw_platform *real = hw_platform_linux_create(false, false);
+	hw_platform *real = hw_platform_os_create();
 	if (real == NULL)
 		return false;
 	wrap_init(w, real, huge);

@@ -41,7 +41,14 @@
 #define HW_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define HW_NORETURN __attribute__((noreturn))
 #define HW_COLD __attribute__((cold))
+/* gcc's "printf" format is the system C runtime's on Windows (no %zu);
+ * "gnu_printf" is C99's on every target. clang knows only "printf", which is
+ * C99's for it everywhere. */
+#if defined(__clang__)
 #define HW_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define HW_PRINTF(a, b) __attribute__((format(gnu_printf, a, b)))
+#endif
 
 /* Provided by the platform layer. hw_console_write writes n bytes to the
  * process's error output (fd 2 on POSIX) with no allocation, retrying partial

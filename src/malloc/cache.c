@@ -120,7 +120,9 @@ static void cache_exit(void *v)
 {
 	mc_cache *c = v;
 	int saved = errno;
-	if (++c->exit_rounds < HW_THREAD_EXIT_ROUNDS - 1 &&
+	/* "+ 1 <", not "< ROUNDS - 1": with one round (Windows) that would be
+	 * an unsigned compare against 0. */
+	if (++c->exit_rounds + 1 < HW_THREAD_EXIT_ROUNDS &&
 	    hw_thread_key_set(exit_key, c) == 0) {
 		errno = saved;
 		return; /* CA2 */

@@ -40,12 +40,12 @@ static void env_report(void *arg, const char *line)
 	e->reports++;
 }
 
-/* A heap on the simulator (sim != NULL) or on a private Linux instance. */
+/* A heap on the simulator (sim != NULL) or on a private OS instance. */
 static inline bool env_open(env *e, const hw_sim_config *sim, hw_heap_config cfg)
 {
 	memset(e, 0, sizeof *e);
 	e->sim = sim != NULL;
-	e->pf = sim ? hw_platform_sim_create(sim) : hw_platform_linux_create(false, false);
+	e->pf = sim ? hw_platform_sim_create(sim) : hw_platform_os_create();
 	if (!e->pf)
 		return false;
 	cfg.platform = e->pf;

@@ -129,10 +129,13 @@ static void transition_matrix(size_t ps)
 				       state_names[from], hw_sim_ready_bytes(pf), want);
 			} else {
 				bool has_ret = op != HW_SYS_UNUSE && op != HW_SYS_RELEASE;
+				/* Built by the formatter that built msg (the C
+				 * runtime's %p differs on Windows). */
 				char want[128];
-				snprintf(want, sizeof want,
-					 "heapward: sim: illegal %s at page 1 (%p) in state %s",
-					 name, (void *)mid, state_names[from]);
+				hw_report_format(
+					want, sizeof want,
+					"heapward: sim: illegal %s at page 1 (%p) in state %s",
+					name, (void *)mid, state_names[from]);
 				EXPECT((!has_ret || rc == EINVAL) && illegal == 1,
 				       "ps %zu: %s from %s: rc %d, illegal %llu", ps, name,
 				       state_names[from], rc, (unsigned long long)illegal);
@@ -206,10 +209,10 @@ static void test_out_of_backing_refused(void)
 			int rc = call_op(pf, ops[o], outside[w], w == 2 ? 2 * ps : ps);
 			char msg[256], want[128];
 			uint64_t c = hw_sim_illegal_count(pf, msg, sizeof msg);
-			snprintf(want, sizeof want,
-				 "heapward: sim: illegal %s at page out-of-backing (%p)",
-				 hw_sys_kind_name(ops[o]),
-				 (void *)(w == 1 ? base - ps : base + 8 * ps));
+			hw_report_format(want, sizeof want,
+					 "heapward: sim: illegal %s at page out-of-backing (%p)",
+					 hw_sys_kind_name(ops[o]),
+					 (void *)(w == 1 ? base - ps : base + 8 * ps));
 			EXPECT(c == ++count, "%s case %zu not refused", hw_sys_kind_name(ops[o]),
 			       w);
 			EXPECT(rc == 0 || rc == EINVAL, "rc %d", rc);

@@ -1,9 +1,12 @@
-/* test_trap.c: the fault probe and the child runner (platform/trap.c).
+/* test_trap.c: the fault probe and the child runners (platform/trap.c,
+ * platform/trap_win.c).
  *
  * Checks that a probe of accessible memory performs the access (R2), that an
  * unmapped address reports SEGV_MAPERR, that a real fault after a trapping
  * probe still reaches the previous disposition (R1, R4) and kills, and that
- * hw_trap_child reports exit codes, signals and stderr.
+ * hw_trap_child (fork) and hw_trap_rerun (a new run of this program, whose
+ * child bodies are the CHILD entries below) report exit codes, signals and
+ * stderr.
  */
 #include "ptest.h"
 
@@ -87,5 +90,44 @@ static void test_child_output_truncated(void)
 	EXPECT(st.signo == 0 && st.exit_code == 0, "the child was not blocked by a full pipe");
 }
 
+/* The same children, as new runs of this program. */
+static void child_crash_after_probe(void)
+{
+	volatile uintptr_t first_page = 16; /* opaque: no constant null access */
+	hw_trap_quiet_child();
+	crash_after_probe((void *)first_page);
+}
+
+static void child_exit_three(void) { exit_three(NULL); }
+static void child_quiet(void) { return_quietly(NULL); }
+static void child_chatty(void) { chatty(NULL); }
+
+static void test_rerun_fault_after_probe_kills(void)
+{
+	char err[4096];
+	hw_child_status st;
+	REQUIRE(hw_trap_rerun("child_crash_after_probe", err, sizeof err, &st) == 0);
+	EXPECT(st.signo == SIGSEGV || (st.signo == 0 && st.exit_code != 0),
+	       "child ended with signal %d, exit %d", st.signo, st.exit_code);
+}
+
+static void test_rerun_status(void)
+{
+	char err[64];
+	hw_child_status st;
+	REQUIRE(hw_trap_rerun("child_exit_three", err, sizeof err, &st) == 0);
+	EXPECT(st.exit_code == 3, "signo %d exit %d", st.signo, st.exit_code);
+	EXPECT(strcmp(err, "to stderr") == 0, "stderr \"%s\"", err);
+	REQUIRE(hw_trap_rerun("child_quiet", err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0 && err[0] == '\0', "signo %d exit %d \"%s\"",
+	       st.signo, st.exit_code, err);
+	REQUIRE(hw_trap_rerun("child_chatty", err, 16, &st) == 0);
+	EXPECT(strcmp(err, "012345678901234") == 0, "got \"%s\"", err);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "the child was not blocked by a full pipe");
+}
+
 HW_TEST_MAIN(T(test_probe_accessible), T(test_probe_unmapped), T(test_fault_after_probe_kills),
-	     T(test_child_status), T(test_child_output_truncated))
+	     T(test_child_status), T(test_child_output_truncated),
+	     T(test_rerun_fault_after_probe_kills), T(test_rerun_status),
+	     CHILD(child_crash_after_probe), CHILD(child_exit_three), CHILD(child_quiet),
+	     CHILD(child_chatty))

@@ -1,0 +1,187 @@
+/* thread_win.c: hw_mutex, hw_thread, fork hooks and the clocks on Windows.
+ *
+ * Owns: the mapping of thread.h onto SRW locks, C runtime threads
+ * (_beginthreadex), fiber-local storage (the exit hook), the performance
+ * counter and thread times.
+ *
+ * Invariants (thread.h's, and how they hold here):
+ *   T1. hw_mutex_init stores SRWLOCK_INIT (all zero), the state
+ *       HW_MUTEX_INIT writes; an SRW lock needs no set-up and cannot fail.
+ *   T2. hw_now_ns reads QueryPerformanceCounter, which is monotonic.
+ *   T3. SRW locks report no errors: locking a lock the thread holds
+ *       deadlocks (as a default pthread mutex does) instead of failing.
+ *       hw_thread_join aborts with "heapward: thread: <call> failed: error
+ *       <e>" when the wait fails.
+ *   T4. There is no fork: hw_fork_hooks registers nothing and returns 0.
+ *   T5. Under HW_DEBUG, lock records the holder's thread id after taking
+ *       the lock and unlock clears it before releasing, with relaxed
+ *       atomics.
+ *   T6. HW_THREAD_LOCAL is __thread, which mingw-w64 emulates (thread.h).
+ *   T7. hw_thread_key is a fiber-local storage index whose callback Windows
+ *       runs once at thread exit (and only when the value is non-NULL), so
+ *       HW_THREAD_EXIT_ROUNDS is 1.
+ *
+ * Sleeping has the system timer's resolution (about 1 to 16 ms): a sleep
+ * lasts at least what was asked, rounded up to whole milliseconds.
+ *
+ * Locking: these are the locks; nothing here holds one across calls.
+ */
+#include "thread.h"
+
+#include "base.h"
+
+#include <errno.h>
+#include <process.h>
+#include <string.h>
+
+#include <windows.h>
+
+_Static_assert(sizeof(SRWLOCK) == sizeof(void *), "SRWLOCK does not fit hw_mutex");
+_Static_assert(sizeof(HANDLE) <= sizeof(uintptr_t), "HANDLE does not fit hw_thread");
+_Static_assert(sizeof(DWORD) <= sizeof(unsigned), "an FLS index does not fit hw_thread_key");
+
+static SRWLOCK *srw(hw_mutex *m)
+{
+	return (SRWLOCK *)&m->srw;
+}
+
+void hw_mutex_init(hw_mutex *m)
+{
+	static const hw_mutex init = HW_MUTEX_INIT;
+	*m = init;
+}
+
+void hw_mutex_destroy(hw_mutex *m)
+{
+	(void)m; /* an SRW lock holds no resource */
+}
+
+void hw_mutex_lock(hw_mutex *m)
+{
+	AcquireSRWLockExclusive(srw(m));
+#if HW_DEBUG
+	__atomic_store_n(&m->owner, (unsigned long)GetCurrentThreadId(), __ATOMIC_RELAXED);
+	__atomic_store_n(&m->held, true, __ATOMIC_RELAXED);
+#endif
+}
+
+void hw_mutex_unlock(hw_mutex *m)
+{
+#if HW_DEBUG
+	__atomic_store_n(&m->held, false, __ATOMIC_RELAXED);
+#endif
+	ReleaseSRWLockExclusive(srw(m));
+}
+
+bool hw_mutex_held(const hw_mutex *m)
+{
+#if HW_DEBUG
+	return __atomic_load_n(&m->held, __ATOMIC_RELAXED) &&
+	       __atomic_load_n(&m->owner, __ATOMIC_RELAXED) == (unsigned long)GetCurrentThreadId();
+#else
+	(void)m;
+	return true;
+#endif
+}
+
+/* What a new thread runs: fn(arg), from a record the starter allocated. */
+typedef struct start_rec {
+	void *(*fn)(void *);
+	void *arg;
+} start_rec;
+
+static unsigned __stdcall thread_main(void *p)
+{
+	start_rec r = *(start_rec *)p;
+	HeapFree(GetProcessHeap(), 0, p);
+	r.fn(r.arg);
+	return 0;
+}
+
+int hw_thread_start(hw_thread *t, void *(*fn)(void *), void *arg)
+{
+	/* The process heap, not malloc: nothing here may depend on a malloc. */
+	start_rec *r = HeapAlloc(GetProcessHeap(), 0, sizeof *r);
+	if (r == NULL)
+		return ENOMEM;
+	r->fn = fn;
+	r->arg = arg;
+	uintptr_t h = _beginthreadex(NULL, 0, thread_main, r, 0, NULL);
+	if (h == 0) {
+		int e = errno != 0 ? errno : EAGAIN;
+		HeapFree(GetProcessHeap(), 0, r);
+		return e;
+	}
+	t->handle = h;
+	return 0;
+}
+
+void hw_thread_join(hw_thread *t)
+{
+	HANDLE h = (HANDLE)t->handle;
+	if (WaitForSingleObject(h, INFINITE) != WAIT_OBJECT_0)
+		hw_fatal("heapward: thread: WaitForSingleObject failed: error %lu",
+			 (unsigned long)GetLastError());
+	CloseHandle(h);
+}
+
+int hw_fork_hooks(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+	(void)prepare, (void)parent, (void)child;
+	return 0; /* T4 */
+}
+
+int hw_thread_key_create(hw_thread_key *k, void (*fn)(void *value))
+{
+	/* x86-64 Windows has one calling convention: a PFLS_CALLBACK_FUNCTION
+	 * (void WINAPI (void *)) is called exactly as fn expects. */
+	DWORD i = FlsAlloc((PFLS_CALLBACK_FUNCTION)(void (*)(void))fn);
+	if (i == FLS_OUT_OF_INDEXES)
+		return EAGAIN;
+	k->key = (unsigned)i;
+	return 0;
+}
+
+int hw_thread_key_set(hw_thread_key k, void *value)
+{
+	return FlsSetValue((DWORD)k.key, value) ? 0 : ENOMEM;
+}
+
+uint64_t hw_now_ns(void)
+{
+	/* The frequency is fixed at boot: threads that race to read it store
+	 * the same value. */
+	static uint64_t freq;
+	uint64_t f = __atomic_load_n(&freq, __ATOMIC_RELAXED);
+	if (f == 0) {
+		LARGE_INTEGER q;
+		QueryPerformanceFrequency(&q);
+		f = (uint64_t)q.QuadPart;
+		__atomic_store_n(&freq, f, __ATOMIC_RELAXED);
+	}
+	LARGE_INTEGER now;
+	QueryPerformanceCounter(&now);
+	uint64_t c = (uint64_t)now.QuadPart;
+	return c / f * 1000000000u + c % f * 1000000000u / f;
+}
+
+uint64_t hw_thread_cpu_ns(void)
+{
+	FILETIME created, exited, kernel, user;
+	if (!GetThreadTimes(GetCurrentThread(), &created, &exited, &kernel, &user))
+		hw_fatal("heapward: thread: GetThreadTimes failed: error %lu",
+			 (unsigned long)GetLastError());
+	uint64_t k = (uint64_t)kernel.dwHighDateTime << 32 | kernel.dwLowDateTime;
+	uint64_t u = (uint64_t)user.dwHighDateTime << 32 | user.dwLowDateTime;
+	return (k + u) * 100; /* 100 ns units */
+}
+
+void hw_sleep_ns(uint64_t ns)
+{
+	uint64_t ms = (ns + 999999) / 1000000;
+	while (ms > 0) {
+		DWORD step = ms > 0x7fffffffu ? 0x7fffffffu : (DWORD)ms;
+		Sleep(step);
+		ms -= step;
+	}
+}

@@ -1,0 +1,308 @@
+/* test_windows.c: the Windows backend (platform/windows.c) on real memory.
+ *
+ * Built only for Windows (run under Wine by ci/windows.sh). Checks the caps
+ * (64 KiB granularity, a real commit, no partial release); every transition
+ * against what Windows itself says (committed bytes from VirtualQuery,
+ * traps from the probe): map commits nothing, use commits exactly the range,
+ * unuse and fault decommit it and the pages trap and read zero when used
+ * again (P4); the seed's point at the platform level, through the process's
+ * commit charge; ranges that cross two reservations (W3); a commit the
+ * system refuses is ENOMEM with the range unchanged (W1, W2); releasing part
+ * of a reservation, and a transition on free address space, abort with
+ * their message (W4, P3; children run by hw_trap_rerun); the OS views; the
+ * environment as the C runtime holds it (ctest sets HW_WIN_ENV_TEST).
+ */
+#include "env.h"
+#include "platform.h"
+#include "ptest.h"
+#include "win.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
+static void test_caps(void)
+{
+	hw_platform *os = hw_platform_os_instance();
+	const hw_platform_caps *c = &os->caps;
+	EXPECT(strcmp(os->name, "windows") == 0, "%s", os->name);
+	EXPECT(c->page_size == 4 * KiB && c->granularity == 64 * KiB, "page %zu granularity %zu",
+	       c->page_size, c->granularity);
+	EXPECT(c->use_needs_call && os->ops->use != NULL, "use is the commit");
+	EXPECT(!c->partial_release, "MEM_RELEASE frees whole reservations only");
+	EXPECT(c->released_reads_zero && c->huge_page_size == 0 && c->concurrent_calls);
+	EXPECT(c->guard == HW_GUARD_DECOMMIT);
+	hw_platform *pf = hw_platform_os_create();
+	REQUIRE(pf != NULL);
+	EXPECT(memcmp(&pf->caps, c, sizeof *c) == 0, "a private instance has the same caps");
+	hw_platform_destroy(pf);
+	errno = 0;
+	EXPECT(hw_platform_linux_create(false, false) == NULL && errno == ENOSYS);
+}
+
+/* Every transition, with what Windows says after it. */
+static void test_transitions(void)
+{
+	hw_platform *pf = hw_platform_os_create();
+	REQUIRE(pf != NULL);
+	const size_t ps = pf->caps.page_size, n = 256 * KiB;
+	unsigned char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, n, (void **)&p) == 0);
+	EXPECT((uintptr_t)p % (64 * KiB) == 0, "reservation at %p", (void *)p);
+	EXPECT(hw_platform_resident_bytes(p, n) == 0, "a reservation commits nothing");
+	EXPECT(hw_trap_probe(p, false) == HW_TRAP_ACCERR, "Reserved traps");
+
+	REQUIRE(hw_sys_map(pf, p, n) == 0);
+	EXPECT(hw_platform_resident_bytes(p, n) == 0, "map is bookkeeping");
+	EXPECT(hw_trap_probe(p + ps, false) == HW_TRAP_ACCERR, "Prepared traps on Windows");
+
+	REQUIRE(hw_sys_use(pf, p + 4 * ps, 8 * ps) == 0);
+	EXPECT(hw_platform_resident_bytes(p, n) == 8 * ps, "use commits exactly its range: %zu",
+	       hw_platform_resident_bytes(p, n));
+	EXPECT(all_zero(p + 4 * ps, 8 * ps), "fresh commits read zero");
+	memset(p + 4 * ps, 0x5a, 8 * ps);
+	EXPECT(hw_trap_probe(p + 3 * ps, false) == HW_TRAP_ACCERR, "the page below is not Ready");
+
+	hw_sys_unuse(pf, p + 4 * ps, 4 * ps);
+	EXPECT(hw_platform_resident_bytes(p, n) == 4 * ps, "unuse decommits");
+	EXPECT(hw_trap_probe(p + 4 * ps, true) == HW_TRAP_ACCERR, "decommitted pages trap");
+	REQUIRE(hw_sys_use(pf, p + 4 * ps, 4 * ps) == 0);
+	EXPECT(all_zero(p + 4 * ps, 4 * ps), "P4: released pages read zero when Ready again");
+	EXPECT(p[8 * ps] == 0x5a, "the pages left Ready kept their contents");
+
+	REQUIRE(hw_sys_fault(pf, p + 4 * ps, 8 * ps) == 0);
+	EXPECT(hw_platform_resident_bytes(p, n) == 0, "fault decommits: nothing is charged");
+	EXPECT(hw_trap_probe(p + 11 * ps, false) == HW_TRAP_ACCERR, "faulted pages trap");
+	REQUIRE(hw_sys_map(pf, p + 4 * ps, 8 * ps) == 0);
+	REQUIRE(hw_sys_use(pf, p + 4 * ps, 8 * ps) == 0);
+	EXPECT(all_zero(p + 4 * ps, 8 * ps), "P4 after a fault too");
+
+	hw_sys_release(pf, p, n);
+	EXPECT(hw_platform_resident_bytes(p, n) == SIZE_MAX, "released address space is free");
+	EXPECT(hw_trap_probe(p, false) == HW_TRAP_MAPERR, "free address space is MAPERR");
+
+	void *q;
+	REQUIRE(hw_sys_alloc(pf, 3 * ps, &q) == 0);
+	EXPECT(hw_platform_resident_bytes(q, 3 * ps) == 3 * ps && all_zero(q, 3 * ps),
+	       "alloc commits zero pages");
+	hw_sys_release(pf, q, 3 * ps);
+	EXPECT(pf->owned == 0, "owned %zu", pf->owned);
+	hw_platform_destroy(pf);
+}
+
+/* The seed's point, as Windows charges it: a large reservation costs no
+ * commit charge; pages made Ready and touched do; decommitted ones stop. */
+static void test_commit_charge(void)
+{
+	hw_platform *pf = hw_platform_os_create();
+	REQUIRE(pf != NULL);
+	const size_t big = 1024 * MiB, used = 64 * MiB;
+	size_t c0 = hw_platform_commit_charge();
+	REQUIRE(c0 != SIZE_MAX, "GetProcessMemoryInfo failed");
+	unsigned char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, big, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, big) == 0);
+	size_t c1 = hw_platform_commit_charge();
+	EXPECT(c1 < c0 + 16 * MiB, "1 GiB reserved and Prepared charged %zu bytes", c1 - c0);
+	REQUIRE(hw_sys_use(pf, p, used) == 0);
+	for (size_t off = 0; off < used; off += pf->caps.page_size)
+		p[off] = 1;
+	size_t c2 = hw_platform_commit_charge();
+	EXPECT(c2 >= c1 + used - used / 8 && c2 < c1 + used + 16 * MiB,
+	       "64 MiB made Ready charged %zu bytes", c2 - c1);
+	hw_sys_unuse(pf, p, used);
+	size_t c3 = hw_platform_commit_charge();
+	EXPECT(c3 + used - used / 8 <= c2, "decommitting 64 MiB returned %zu bytes", c2 - c3);
+	printf("commit charge: +%zu KiB reserved, +%zu KiB Ready, -%zu KiB released\n",
+	       (c1 - c0) / KiB, (c2 - c1) / KiB, (c2 - c3) / KiB);
+	hw_sys_release(pf, p, big);
+	hw_platform_destroy(pf);
+}
+
+/* W3: two adjacent reservations (placed by hint) behave as one range for
+ * use, unuse and fault; release takes each whole. */
+static void test_range_across_reservations(void)
+{
+	hw_platform *pf = hw_platform_os_create();
+	REQUIRE(pf != NULL);
+	const size_t half = 128 * KiB, ps = pf->caps.page_size;
+	unsigned char *a, *b;
+	REQUIRE(hw_sys_reserve(pf, NULL, 2 * half, (void **)&a) == 0);
+	hw_sys_release(pf, a, 2 * half);
+	REQUIRE(hw_sys_reserve(pf, a, half, (void **)&b) == 0 && b == a, "hint %p got %p",
+		(void *)a, (void *)b);
+	REQUIRE(hw_sys_reserve(pf, a + half, half, (void **)&b) == 0 && b == a + half,
+		"hint %p got %p", (void *)(a + half), (void *)b);
+	unsigned char *mid = a + half - 4 * ps;
+	REQUIRE(hw_sys_map(pf, mid, 8 * ps) == 0);
+	REQUIRE(hw_sys_use(pf, mid, 8 * ps) == 0, "a commit across the boundary");
+	EXPECT(hw_platform_resident_bytes(a, 2 * half) == 8 * ps);
+	memset(mid, 7, 8 * ps);
+	hw_sys_unuse(pf, mid, 8 * ps);
+	EXPECT(hw_platform_resident_bytes(a, 2 * half) == 0);
+	REQUIRE(hw_sys_use(pf, mid, 8 * ps) == 0);
+	EXPECT(all_zero(mid, 8 * ps));
+	REQUIRE(hw_sys_fault(pf, mid, 8 * ps) == 0);
+	EXPECT(hw_platform_resident_bytes(a, 2 * half) == 0);
+	/* Both whole reservations in one call, then none is left. */
+	hw_sys_release(pf, a, 2 * half);
+	EXPECT(hw_platform_resident_bytes(a, 2 * half) == SIZE_MAX);
+	hw_platform_destroy(pf);
+}
+
+/* W1, W2: a commit the system cannot grant (1 TiB: beyond any commit
+ * limit, RAM plus page files; under Wine beyond what the Linux host's
+ * overcommit check allows) is ENOMEM and leaves the range as it was. */
+static void test_refused_commit_is_enomem(void)
+{
+	hw_platform *pf = hw_platform_os_create();
+	REQUIRE(pf != NULL);
+	const size_t tib = (size_t)1 << 40, ps = pf->caps.page_size;
+	unsigned char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, tib, (void **)&p) == 0, "1 TiB of address space");
+	REQUIRE(hw_sys_map(pf, p, tib) == 0);
+	REQUIRE(hw_sys_use(pf, p, 16 * ps) == 0);
+	memset(p, 3, 16 * ps);
+	int rc = hw_sys_use(pf, p + 16 * ps, tib - 16 * ps);
+	if (rc == 0)
+		printf("note: the system granted a 1 TiB commit (a host without an overcommit "
+		       "limit under Wine); the refusal is not checked\n");
+	else
+		EXPECT(rc == ENOMEM && pf->failures[HW_SYS_USE] == 1, "rc %d", rc);
+	if (rc == ENOMEM) {
+		EXPECT(hw_platform_resident_bytes(p, tib) == 16 * ps,
+		       "P2: after the refusal %zu bytes are committed",
+		       hw_platform_resident_bytes(p, tib));
+		EXPECT(p[16 * ps - 1] == 3, "the Ready pages below kept their contents");
+		EXPECT(hw_trap_probe(p + 16 * ps, false) == HW_TRAP_ACCERR);
+		REQUIRE(hw_sys_use(pf, p + 16 * ps, 16 * ps) == 0, "a smaller commit still works");
+	}
+	/* An over-large reservation is ENOMEM too (ERROR_INVALID_PARAMETER). */
+	void *q;
+	EXPECT(hw_sys_reserve(pf, NULL, (size_t)1 << 50, &q) == ENOMEM && q == NULL);
+	hw_sys_release(pf, p, tib);
+	hw_platform_destroy(pf);
+}
+
+static void child_release_part(void)
+{
+	hw_trap_quiet_child();
+	hw_platform *pf = hw_platform_os_instance();
+	void *p;
+	if (hw_sys_reserve(pf, NULL, 128 * KiB, &p) == 0)
+		hw_sys_release(pf, p, 64 * KiB); /* must abort */
+}
+
+static void child_use_free_space(void)
+{
+	hw_trap_quiet_child();
+	hw_platform *pf = hw_platform_os_instance();
+	void *p;
+	if (hw_sys_reserve(pf, NULL, 64 * KiB, &p) != 0)
+		return;
+	hw_sys_release(pf, p, 64 * KiB);
+	(void)hw_sys_use(pf, p, 4 * KiB); /* must abort */
+}
+
+static bool died_with(const char *child, const char *what, char *err, size_t len)
+{
+	hw_child_status st;
+	if (hw_trap_rerun(child, err, len, &st) != 0)
+		return false;
+	return st.signo == SIGABRT && st.exit_code == 3 && strstr(err, what) != NULL;
+}
+
+/* W4 and P3: misuse aborts with the call named (exit code 3, as abort()). */
+static void test_misuse_aborts(void)
+{
+	char err[512];
+	EXPECT(died_with("child_release_part", "): not whole reservations\n", err, sizeof err),
+	       "got: %s", err);
+	EXPECT(strncmp(err, "heapward: platform: release(", 28) == 0, "got: %s", err);
+	EXPECT(died_with("child_use_free_space", " is not reserved\n", err, sizeof err), "got: %s",
+	       err);
+	EXPECT(strncmp(err, "heapward: platform: use(", 24) == 0, "got: %s", err);
+}
+
+typedef struct region {
+	uintptr_t lo, hi;
+	bool rw;
+} region;
+
+typedef struct regions {
+	region r[8];
+	int n;
+} regions;
+
+static int collect(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
+{
+	regions *rs = arg;
+	if (rs->n == 8)
+		return 1;
+	rs->r[rs->n++] = (region){lo, hi, rw};
+	return 0;
+}
+
+static void test_views(void)
+{
+	hw_platform *pf = hw_platform_os_create();
+	REQUIRE(pf != NULL);
+	const size_t ps = pf->caps.page_size;
+	unsigned char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, 16 * ps, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 16 * ps) == 0 && hw_sys_use(pf, p + 4 * ps, 4 * ps) == 0);
+	regions rs = {.n = 0};
+	REQUIRE(hw_platform_mappings(p, 16 * ps, collect, &rs) == 0);
+	uintptr_t a = (uintptr_t)p;
+	EXPECT(rs.n == 3, "%d regions", rs.n);
+	EXPECT(rs.r[0].lo == a && rs.r[0].hi == a + 4 * ps && !rs.r[0].rw);
+	EXPECT(rs.r[1].lo == a + 4 * ps && rs.r[1].hi == a + 8 * ps && rs.r[1].rw);
+	EXPECT(rs.r[2].lo == a + 8 * ps && rs.r[2].hi == a + 16 * ps && !rs.r[2].rw);
+	EXPECT(hw_platform_vma_count() > 3 && hw_platform_max_map_count() == -1);
+	EXPECT(hw_platform_huge_advised(p, 16 * ps) == 0, "no hint on Windows");
+
+	char name[260];
+	bool rw = false;
+	EXPECT(hw_platform_describe(p + 4 * ps, name, sizeof name, &rw) == HW_ADDR_ANON && rw);
+	volatile int local = 0;
+	EXPECT(hw_platform_describe((const void *)&local, name, sizeof name, &rw) ==
+	       HW_ADDR_OWN_STACK);
+	EXPECT(hw_platform_describe((const void *)test_views, name, sizeof name, &rw) ==
+			       HW_ADDR_MODULE &&
+		       strstr(name, "platform_windows.exe") != NULL && !rw,
+	       "module \"%s\"", name);
+	EXPECT(hw_platform_describe((const void *)(uintptr_t)16, name, sizeof name, &rw) ==
+	       HW_ADDR_UNMAPPED);
+	hw_sys_release(pf, p, 16 * ps);
+	EXPECT(hw_platform_huge_advised(p, 16 * ps) == -1, "nothing reserved there");
+	hw_platform_destroy(pf);
+}
+
+/* env.c on Windows: the C runtime's copy of the environment, names in any
+ * case. ctest sets HW_WIN_ENV_TEST=a=b:c for this test. */
+static void test_environment(void)
+{
+	EXPECT(hw_env_available());
+	const char *v = hw_env_get("HW_WIN_ENV_TEST");
+	REQUIRE(v != NULL, "HW_WIN_ENV_TEST is unset: run this test through ctest");
+	EXPECT(strcmp(v, "a=b:c") == 0, "got \"%s\"", v);
+	const char *lower = hw_env_get("hw_win_env_test");
+	EXPECT(lower == v, "names match in any case");
+	EXPECT(hw_env_get("HW_WIN_ENV") == NULL && hw_env_get("HW_WIN_ENV_TEST_") == NULL,
+	       "a prefix or a longer name is another variable");
+}
+
+HW_TEST_MAIN(T(test_caps), T(test_transitions), T(test_commit_charge),
+	     T(test_range_across_reservations), T(test_refused_commit_is_enomem),
+	     T(test_misuse_aborts), T(test_views), T(test_environment),
+	     CHILD(child_release_part), CHILD(child_use_free_space))
