@@ -45,11 +45,14 @@ tools=(
 	python3 python3
 	sqlite3 sqlite3
 	perl perl
+	x86_64-w64-mingw32-gcc gcc-mingw-w64-x86-64
 )
-# Packages with no command of their own: checked with dpkg.
+# Packages with no command of their own on PATH (wine64 keeps its binaries
+# in /usr/lib/wine): checked with dpkg.
 libs=(
 	libclang-rt-14-dev
 	libc6-dev
+	wine64
 )
 
 missing=()

@@ -11,6 +11,7 @@
 #   lint         clang-format, cppcheck, OS macros only under platform/
 #   install      install to a scratch prefix; find_package and pkg-config users
 #   ossfuzz      the OSS-Fuzz build emulated for libFuzzer and AFL++
+#   windows      mingw-w64 cross build for Windows, ctest under Wine (ci/windows.sh)
 #
 # Usage: bash ci/test.sh [--quick] [--no-deps] [JOB...]
 #   --quick    only gcc-release and clang-asan (for local work)
@@ -27,7 +28,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$HW_ROOT"
 
-all=(gcc-release clang-asan tsan valgrind fuzz-smoke lint install ossfuzz)
+all=(gcc-release clang-asan tsan valgrind fuzz-smoke lint install ossfuzz windows)
 quick=(gcc-release clang-asan)
 selected=()
 deps=1
