@@ -50,7 +50,7 @@ export WINEPREFIX="$dir/wineprefix" WINEDEBUG=-all
 # No Mono or Gecko installer when the prefix is made (nothing here uses
 # .NET or HTML, and they would be fetched from the network).
 export WINEDLLOVERRIDES="mscoree,mshtml="
-mkdir -p "$dir"
+mkdir -p "$WINEPREFIX"
 
 hw_configure "$dir/build" -DCMAKE_TOOLCHAIN_FILE="$HW_ROOT/cmake/mingw-w64.cmake" \
 	-DCMAKE_CROSSCOMPILING_EMULATOR="$wine" -DCMAKE_BUILD_TYPE=Release \
