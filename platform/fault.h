@@ -4,9 +4,10 @@
  *
  * Owns: installing the handler once, the alternate signal stack it gives the
  * installing thread, and handing every fault on to whatever would have
- * handled it without this handler. POSIX implementation in fault_posix.c;
- * Windows one, a vectored exception handler, in fault_win.c (its comment
- * says how each invariant holds there, and where Windows differs).
+ * handled it without this handler. The install's bookkeeping is in fault.c;
+ * the handler in fault_posix.c, or on Windows, a vectored exception handler,
+ * in fault_win.c (its comment says how each invariant holds there, and
+ * where Windows differs).
  *
  * Invariants:
  *   FH1. Installed at most once per process; a later hw_fault_install with
@@ -52,5 +53,16 @@ typedef void (*hw_fault_fn)(const hw_fault *f);
  * with another function, ENOMEM when the alternate stack cannot be mapped,
  * or sigaction's errno; on an error nothing is installed. */
 int hw_fault_install(hw_fault_fn fn);
+
+/* Between fault.c, which keeps the install's bookkeeping (FH1), and the
+ * OS's half (fault_posix.c, fault_win.c). */
+
+/* Installs the OS's handler, once, with the install lock held and the
+ * classifier already stored; 0 or an errno value, with nothing installed. */
+int hw_fault_os_install(void);
+
+/* The installed classifier (NULL before an install), for the handler:
+ * loaded with acquire order, so what was stored before it is seen. */
+hw_fault_fn hw_fault_classifier(void);
 
 #endif

@@ -1,13 +1,13 @@
 /* fault_posix.c: the memory-fault handler of fault.h on POSIX.
  *
  * Owns: the SIGSEGV and SIGBUS dispositions this file installs, the ones it
- * replaced (saved for chaining), the classifier, and the alternate signal
- * stack of the installing thread.
+ * replaced (saved for chaining), and the alternate signal stack of the
+ * installing thread (fault.c keeps the classifier and the install lock).
  *
  * Invariants (fault.h's, and how they hold here):
- *   FH1. `installed` is set under install_lock once both sigactions
- *        succeeded; the saved dispositions are read before ours is installed
- *        and never written again.
+ *   FH1. hw_fault_os_install succeeds once both sigactions did; the saved
+ *        dispositions are read before ours is installed and never written
+ *        again.
  *   FH2. The classifier runs only when si_code > 0 (SI_USER, SI_QUEUE,
  *        SI_TKILL and the other sent codes are <= 0 on Linux and in POSIX).
  *   FH3. pass_on: a previous handler function is called directly; SIG_DFL,
@@ -24,9 +24,8 @@
  * thing that faulted. It is never unmapped (it serves the thread for as
  * long as the process runs; one per process).
  *
- * Locking: install_lock serializes hw_fault_install. The handler takes no
- * lock: the classifier pointer is stored with release order before the
- * handler is installed and loaded with acquire order.
+ * Locking: fault.c's install lock is held by hw_fault_os_install. The
+ * handler takes no lock (hw_fault_classifier).
  */
 #include "fault.h"
 
@@ -42,9 +41,6 @@
 
 #define ALT_STACK_BYTES ((size_t)64 << 10)
 
-static hw_mutex install_lock = HW_MUTEX_INIT;
-static bool installed; /* under install_lock */
-static hw_fault_fn classifier;
 static struct sigaction old_segv, old_bus;
 
 static void restore_default(int signo)
@@ -85,7 +81,7 @@ static void pass_on(int signo, siginfo_t *si, void *uctx)
 static void on_fault(int signo, siginfo_t *si, void *uctx)
 {
 	int saved = errno;
-	hw_fault_fn fn = __atomic_load_n(&classifier, __ATOMIC_ACQUIRE);
+	hw_fault_fn fn = hw_fault_classifier();
 	if (fn && si && si->si_code > 0) {
 		hw_fault f = {(uintptr_t)si->si_addr, signo == SIGBUS ? "BUS" : "SEGV"};
 		fn(&f);
@@ -123,15 +119,9 @@ static int give_alt_stack(void)
 	return 0;
 }
 
-int hw_fault_install(hw_fault_fn fn)
+int hw_fault_os_install(void)
 {
 	int err = 0;
-	hw_mutex_lock(&install_lock);
-	if (installed) {
-		err = __atomic_load_n(&classifier, __ATOMIC_RELAXED) == fn ? 0 : EBUSY;
-		hw_mutex_unlock(&install_lock);
-		return err;
-	}
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = on_fault;
@@ -143,7 +133,6 @@ int hw_fault_install(hw_fault_fn fn)
 	if (err == 0)
 		err = give_alt_stack();
 	if (err == 0) {
-		__atomic_store_n(&classifier, fn, __ATOMIC_RELEASE);
 		if (sigaction(SIGSEGV, &sa, NULL) != 0) {
 			err = errno;
 		} else if (sigaction(SIGBUS, &sa, NULL) != 0) {
@@ -151,9 +140,5 @@ int hw_fault_install(hw_fault_fn fn)
 			sigaction(SIGSEGV, &old_segv, NULL);
 		}
 	}
-	if (err != 0)
-		__atomic_store_n(&classifier, NULL, __ATOMIC_RELEASE);
-	installed = err == 0;
-	hw_mutex_unlock(&install_lock);
 	return err;
 }

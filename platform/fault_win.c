@@ -1,11 +1,11 @@
 /* fault_win.c: the memory-fault handler of fault.h on Windows.
  *
- * Owns: the vectored exception handler this file adds (first in the chain)
- * and the classifier it calls.
+ * Owns: the vectored exception handler this file adds (first in the chain;
+ * fault.c keeps the classifier it calls and the install lock).
  *
  * Invariants (fault.h's, and how they hold here):
- *   FH1. `installed` is set under install_lock once the handler is added;
- *        it is never removed.
+ *   FH1. hw_fault_os_install succeeds once the handler is added; it is never
+ *        removed.
  *   FH2. The classifier runs for EXCEPTION_ACCESS_VIOLATION and
  *        EXCEPTION_IN_PAGE_ERROR records that carry the address (two
  *        parameters), with signal "ACCESS_VIOLATION" or "IN_PAGE_ERROR".
@@ -26,23 +26,15 @@
  * faulting thread's own stack (Windows has no alternate stack; a stack
  * overflow, EXCEPTION_STACK_OVERFLOW, is not classified).
  *
- * Locking: install_lock serializes hw_fault_install. The handler takes no
- * lock: the classifier pointer is stored with release order before the
- * handler is added and loaded with acquire order.
+ * Locking: fault.c's install lock is held by hw_fault_os_install. The
+ * handler takes no lock (hw_fault_classifier).
  */
 #include "fault.h"
 
-#include "thread.h"
-
 #include <errno.h>
-#include <stdbool.h>
 #include <stddef.h>
 
 #include <windows.h>
-
-static hw_mutex install_lock = HW_MUTEX_INIT;
-static bool installed; /* under install_lock */
-static hw_fault_fn classifier;
 
 static LONG CALLBACK on_exception(EXCEPTION_POINTERS *ep)
 {
@@ -51,7 +43,7 @@ static LONG CALLBACK on_exception(EXCEPTION_POINTERS *ep)
 	if ((code != EXCEPTION_ACCESS_VIOLATION && code != EXCEPTION_IN_PAGE_ERROR) ||
 	    er->NumberParameters < 2)
 		return EXCEPTION_CONTINUE_SEARCH;
-	hw_fault_fn fn = __atomic_load_n(&classifier, __ATOMIC_ACQUIRE);
+	hw_fault_fn fn = hw_fault_classifier();
 	if (fn) {
 		int saved = errno;
 		DWORD last = GetLastError();
@@ -65,21 +57,7 @@ static LONG CALLBACK on_exception(EXCEPTION_POINTERS *ep)
 	return EXCEPTION_CONTINUE_SEARCH;
 }
 
-int hw_fault_install(hw_fault_fn fn)
+int hw_fault_os_install(void)
 {
-	int err = 0;
-	hw_mutex_lock(&install_lock);
-	if (installed) {
-		err = __atomic_load_n(&classifier, __ATOMIC_RELAXED) == fn ? 0 : EBUSY;
-		hw_mutex_unlock(&install_lock);
-		return err;
-	}
-	__atomic_store_n(&classifier, fn, __ATOMIC_RELEASE);
-	if (AddVectoredExceptionHandler(1, on_exception) == NULL) {
-		__atomic_store_n(&classifier, NULL, __ATOMIC_RELEASE);
-		err = ENOMEM;
-	}
-	installed = err == 0;
-	hw_mutex_unlock(&install_lock);
-	return err;
+	return AddVectoredExceptionHandler(1, on_exception) != NULL ? 0 : ENOMEM;
 }

@@ -97,21 +97,6 @@ HW_TRACK_UNCHECKED hw_trap_kind hw_trap_probe(volatile void *addr, bool write)
 	return kind;
 }
 
-const char *hw_trap_kind_name(hw_trap_kind k)
-{
-	switch (k) {
-	case HW_TRAP_NONE:
-		return "none";
-	case HW_TRAP_MAPERR:
-		return "SEGV_MAPERR";
-	case HW_TRAP_ACCERR:
-		return "SEGV_ACCERR";
-	case HW_TRAP_OTHER:
-		return "other";
-	}
-	return "?";
-}
-
 /* Forks a child that runs body(arg) with its stderr on a pipe, which the
  * parent reads into err; reaps it and fills *st (TP3). body must not
  * return. 0, or an errno value when the child could not be started. */

@@ -48,7 +48,20 @@ typedef enum hw_trap_kind {
  * addr and reports whether and how it trapped. */
 hw_trap_kind hw_trap_probe(volatile void *addr, bool write);
 
-const char *hw_trap_kind_name(hw_trap_kind k);
+static inline const char *hw_trap_kind_name(hw_trap_kind k)
+{
+	switch (k) {
+	case HW_TRAP_NONE:
+		return "none";
+	case HW_TRAP_MAPERR:
+		return "SEGV_MAPERR";
+	case HW_TRAP_ACCERR:
+		return "SEGV_ACCERR";
+	case HW_TRAP_OTHER:
+		return "other";
+	}
+	return "?";
+}
 
 /* How a child run by hw_trap_child or hw_trap_rerun ended. On Windows a
  * process has only an exit code: an unhandled access violation

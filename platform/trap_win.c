@@ -112,21 +112,6 @@ hw_trap_kind hw_trap_probe(volatile void *addr, bool write)
 	return r & TRAPPED ? (hw_trap_kind)(r & ~TRAPPED) : HW_TRAP_NONE;
 }
 
-const char *hw_trap_kind_name(hw_trap_kind k)
-{
-	switch (k) {
-	case HW_TRAP_NONE:
-		return "none";
-	case HW_TRAP_MAPERR:
-		return "SEGV_MAPERR";
-	case HW_TRAP_ACCERR:
-		return "SEGV_ACCERR";
-	case HW_TRAP_OTHER:
-		return "other";
-	}
-	return "?";
-}
-
 int hw_trap_child(void (*fn)(void *arg), void *arg, char *err, size_t errlen,
 		  hw_child_status *st)
 {

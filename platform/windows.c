@@ -232,6 +232,7 @@ static void win_destroy(hw_platform *pf)
 	VirtualFree(pf->impl, 0, MEM_RELEASE);
 }
 
+/* The shared instance's table has no destroy (platform.h). */
 static const hw_platform_ops shared_ops = {
 	.reserve = win_reserve,
 	.map = win_map,

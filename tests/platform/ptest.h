@@ -1,7 +1,8 @@
 /* ptest.h: small helpers shared by the platform tests.
  *
- * Owns: substring counting for matching captured stderr, and die_with (run a
- * function that must abort in a child and check its fixed message).
+ * Owns: substring counting for matching captured stderr, a zero check for
+ * pages, and die_with (run a function that must abort in a child and check
+ * its fixed message).
  *
  * Locking: single-threaded tests only.
  */
@@ -13,6 +14,15 @@
 
 #include <signal.h>
 #include <string.h>
+
+/* Whether the n bytes at p are all zero. */
+static inline bool all_zero(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
 
 static inline unsigned count_of(const char *hay, const char *needle)
 {

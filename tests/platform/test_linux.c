@@ -15,14 +15,6 @@
 #include <errno.h>
 #include <stdint.h>
 
-static bool all_zero(const unsigned char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != 0)
-			return false;
-	return true;
-}
-
 static void test_caps(void)
 {
 	hw_platform *os = hw_platform_os_instance();
