@@ -3,6 +3,12 @@
  * Owns: one real backing reservation, one state byte per simulated page, the
  * exact Ready-page count, and the record of refused (illegal) transitions.
  *
+ * What follows describes Linux. On Windows the backing is one reservation
+ * whose Ready pages are committed read/write and every other page
+ * decommitted: a page leaving Ready gives its memory back at once, so there
+ * is no stale memory (no flag is ever set), no junk file (junk is written),
+ * no pagemap and no guard fallback; S1 is checked against VirtualQuery.
+ *
  * Layout: the instance struct and its state array share one anonymous mmap
  * (fresh mappings read as zero and HW_MEM_NONE == 0, so nothing is
  * initialised page by page: create and destroy cost a handful of system

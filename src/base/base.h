@@ -16,8 +16,9 @@
  * The base floor is the lowest layer: it includes nothing of the project's
  * and makes no OS call. Its two outputs, writing a line and aborting, are OS
  * services: base declares them below and the platform layer defines them
- * (platform/console_posix.c), so the include arrows all point down and the
- * one dependency up is this declared, link-time pair.
+ * (platform/console_posix.c, platform/console_win.c), so the include arrows
+ * all point down and the one dependency up is this declared, link-time
+ * pair.
  */
 #ifndef HW_BASE_H
 #define HW_BASE_H
