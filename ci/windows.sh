@@ -4,7 +4,7 @@
 #
 # Gates:
 #   1. The cross build (cmake/mingw-w64.cmake; gcc 12 for x86_64-w64-mingw32,
-#      -O2, HW_DEBUG=1, -Werror): the core library (heapward.dll, its import
+#      -O2, HW_DEBUG=1, -Werror): the core library (libheapward.dll, its import
 #      library and libheapward.a, with the prefixed malloc API), the unit
 #      tests that Windows can run, the difftest programs and the standalone
 #      corpus replay drivers, all as .exe. The override library and the

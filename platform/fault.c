@@ -2,7 +2,7 @@
  *
  * Owns: the install lock, whether the handler is installed, and the
  * classifier it calls; the handler itself is the OS's half (fault_posix.c,
- * fault_win.c: hw_fault_os_install).
+ * fault_windows.c: hw_fault_os_install).
  *
  * Invariants (fault.h's):
  *   FH1. `installed` is set under install_lock once the OS's half installed

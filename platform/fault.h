@@ -6,7 +6,7 @@
  * installing thread, and handing every fault on to whatever would have
  * handled it without this handler. The install's bookkeeping is in fault.c;
  * the handler in fault_posix.c, or on Windows, a vectored exception handler,
- * in fault_win.c (its comment says how each invariant holds there, and
+ * in fault_windows.c (its comment says how each invariant holds there, and
  * where Windows differs).
  *
  * Invariants:
@@ -55,7 +55,7 @@ typedef void (*hw_fault_fn)(const hw_fault *f);
 int hw_fault_install(hw_fault_fn fn);
 
 /* Between fault.c, which keeps the install's bookkeeping (FH1), and the
- * OS's half (fault_posix.c, fault_win.c). */
+ * OS's half (fault_posix.c, fault_windows.c). */
 
 /* Installs the OS's handler, once, with the install lock held and the
  * classifier already stored; 0 or an errno value, with nothing installed. */

@@ -4,7 +4,7 @@
  * hw_thread (one joinable thread), the process's fork hooks, thread-local
  * storage that never allocates (HW_THREAD_LOCAL) and a per-thread exit hook
  * (hw_thread_key), a monotonic clock and sleeping. POSIX implementation in
- * thread_posix.c, Windows one in thread_win.c.
+ * thread_posix.c, Windows one in thread_windows.c.
  *
  * Invariants:
  *   T1. hw_mutex_init cannot fail, and HW_MUTEX_INIT is the same state as a

@@ -7,7 +7,7 @@
  * to die (an abort with a fixed message) in a child process and captures its
  * stderr, so tests match the message without dying themselves, and
  * hw_trap_rerun, which does the same with a new run of the program.
- * POSIX implementation in trap.c; Windows one in trap_win.c, where the probe
+ * POSIX implementation in trap.c; Windows one in trap_windows.c, where the probe
  * is a vectored exception handler that resumes after the probe's own
  * instruction, and there is no fork: hw_trap_child answers ENOSYS, and tests
  * whose children must die use hw_trap_rerun.

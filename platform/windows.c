@@ -32,11 +32,11 @@
  * are never paged out): caps.huge_page_size is 0.
  *
  * Invariants:
- *   W1. (P2) A commit that fails leaves the range decommitted, the state it
+ *   WIN1. (P2) A commit that fails leaves the range decommitted, the state it
  *       was in (use is only called on Prepared pages, which are never
  *       committed): every piece committed before the failure is decommitted
  *       again, and so is the piece that failed.
- *   W2. (P3) ENOMEM is returned for ERROR_NOT_ENOUGH_MEMORY,
+ *   WIN2. (P3) ENOMEM is returned for ERROR_NOT_ENOUGH_MEMORY,
  *       ERROR_OUTOFMEMORY and ERROR_COMMITMENT_LIMIT; for
  *       ERROR_INVALID_PARAMETER from a reserve or alloc without a hint (P1
  *       leaves the length as the only argument: a length beyond the address
@@ -44,11 +44,11 @@
  *       reservation, which is how Wine reports a commit the host refused
  *       (an mprotect that hit the overcommit limit). Every other error
  *       aborts with "heapward: platform: <op>(<addr>, <n>) failed: error <e>".
- *   W3. Every call stays inside one reservation: VirtualAlloc and VirtualFree
+ *   WIN3. Every call stays inside one reservation: VirtualAlloc and VirtualFree
  *       refuse a range that crosses two, and the heap's ranges may (a run can
  *       span address-contiguous arenas), so use, unuse and fault split the
  *       range where VirtualQuery says the reservation changes.
- *   W4. release accepts only whole reservations: each piece of the range
+ *   WIN4. release accepts only whole reservations: each piece of the range
  *       must start at its reservation's base and end at its end, or the call
  *       aborts with "heapward: platform: release(<addr>, <n>): not whole
  *       reservations" (a heap that ignored caps.partial_release).
@@ -78,7 +78,7 @@ static HW_NORETURN HW_COLD void os_fail(const char *op, const void *p, size_t n,
 	hw_fatal("heapward: platform: %s(%p, %zu) failed: error %lu", op, p, n, (unsigned long)e);
 }
 
-/* W2: the errors that mean "no memory" (commit limit, or address space). */
+/* WIN2: the errors that mean "no memory" (commit limit, or address space). */
 static bool out_of_memory(DWORD e)
 {
 	return e == ERROR_NOT_ENOUGH_MEMORY || e == ERROR_OUTOFMEMORY ||
@@ -93,7 +93,7 @@ static MEMORY_BASIC_INFORMATION query(const char *op, const void *p, size_t n, c
 	return mi;
 }
 
-/* W3: the end of the part of [q, end) inside q's reservation. The whole
+/* WIN3: the end of the part of [q, end) inside q's reservation. The whole
  * range must be reserved: a free page in it is the caller's bug. */
 static char *piece_end(const char *op, char *q, char *end)
 {
@@ -112,7 +112,7 @@ static char *piece_end(const char *op, char *q, char *end)
 	}
 }
 
-/* Decommits [p, p + n), piece by piece (W3). Cannot fail on owned memory. */
+/* Decommits [p, p + n), piece by piece (WIN3). Cannot fail on owned memory. */
 static void decommit(const char *op, void *p, size_t n)
 {
 	char *q = p, *end = q + n;
@@ -124,7 +124,7 @@ static void decommit(const char *op, void *p, size_t n)
 	}
 }
 
-/* W2: whether a failed commit of [q, q + n) means "no memory". */
+/* WIN2: whether a failed commit of [q, q + n) means "no memory". */
 static bool commit_refused(DWORD e, void *q)
 {
 	if (out_of_memory(e))
@@ -168,7 +168,7 @@ static int win_use(hw_platform *pf, void *p, size_t n)
 			DWORD err = GetLastError();
 			if (!commit_refused(err, q))
 				os_fail("use", q, (size_t)(e - q), err);
-			decommit("use", p, (size_t)(e - (char *)p)); /* W1 */
+			decommit("use", p, (size_t)(e - (char *)p)); /* WIN1 */
 			return ENOMEM;
 		}
 		q = e;
@@ -196,7 +196,7 @@ static void win_release(hw_platform *pf, void *p, size_t n)
 	while (q < end) {
 		MEMORY_BASIC_INFORMATION mi = query("release", p, n, q);
 		char *e = piece_end("release", q, end);
-		/* W4: the piece starts its reservation, and the reservation
+		/* WIN4: the piece starts its reservation, and the reservation
 		 * does not go on past it. */
 		bool whole = mi.AllocationBase == q;
 		if (whole && e == end) {

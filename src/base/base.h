@@ -16,7 +16,7 @@
  * The base floor is the lowest layer: it includes nothing of the project's
  * and makes no OS call. Its two outputs, writing a line and aborting, are OS
  * services: base declares them below and the platform layer defines them
- * (platform/console_posix.c, platform/console_win.c), so the include arrows
+ * (platform/console_posix.c, platform/console_windows.c), so the include arrows
  * all point down and the one dependency up is this declared, link-time
  * pair.
  */

@@ -1,5 +1,5 @@
 /* test_thread.c: hw_mutex, hw_thread, the thread-exit hook and the clocks
- * (platform/thread_posix.c, platform/thread_win.c).
+ * (platform/thread_posix.c, platform/thread_windows.c).
  *
  * Checks mutual exclusion under contention, that a started thread runs and
  * is joined, that a thread-exit hook runs with the thread's value for as

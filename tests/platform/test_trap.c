@@ -1,5 +1,5 @@
 /* test_trap.c: the fault probe and the child runners (platform/trap.c,
- * platform/trap_win.c).
+ * platform/trap_windows.c).
  *
  * Checks that a probe of accessible memory performs the access (R2), that an
  * unmapped address reports SEGV_MAPERR, that a real fault after a trapping

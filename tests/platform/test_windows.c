@@ -6,10 +6,10 @@
  * traps from the probe): map commits nothing, use commits exactly the range,
  * unuse and fault decommit it and the pages trap and read zero when used
  * again (P4); the seed's point at the platform level, through the process's
- * commit charge; ranges that cross two reservations (W3); a commit the
- * system refuses is ENOMEM with the range unchanged (W1, W2); releasing part
+ * commit charge; ranges that cross two reservations (WIN3); a commit the
+ * system refuses is ENOMEM with the range unchanged (WIN1, WIN2); releasing part
  * of a reservation, and a transition on free address space, abort with
- * their message (W4, P3; children run by hw_trap_rerun); the OS views; the
+ * their message (WIN4, P3; children run by hw_trap_rerun); the OS views; the
  * environment as the C runtime holds it (ctest sets HW_WIN_ENV_TEST).
  */
 #include "env.h"
@@ -121,7 +121,7 @@ static void test_commit_charge(void)
 	hw_platform_destroy(pf);
 }
 
-/* W3: two adjacent reservations (placed by hint) behave as one range for
+/* WIN3: two adjacent reservations (placed by hint) behave as one range for
  * use, unuse and fault; release takes each whole. */
 static void test_range_across_reservations(void)
 {
@@ -152,7 +152,7 @@ static void test_range_across_reservations(void)
 	hw_platform_destroy(pf);
 }
 
-/* W1, W2: a commit the system cannot grant (1 TiB: beyond any commit
+/* WIN1, WIN2: a commit the system cannot grant (1 TiB: beyond any commit
  * limit, RAM plus page files; under Wine beyond what the Linux host's
  * overcommit check allows) is ENOMEM and leaves the range as it was. */
 static void test_refused_commit_is_enomem(void)
@@ -214,7 +214,7 @@ static bool died_with(const char *child, const char *what, char *err, size_t len
 	return st.signo == SIGABRT && st.exit_code == 3 && strstr(err, what) != NULL;
 }
 
-/* W4 and P3: misuse aborts with the call named (exit code 3, as abort()). */
+/* WIN4 and P3: misuse aborts with the call named (exit code 3, as abort()). */
 static void test_misuse_aborts(void)
 {
 	char err[512];

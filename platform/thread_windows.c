@@ -1,4 +1,4 @@
-/* thread_win.c: hw_mutex, hw_thread, fork hooks and the clocks on Windows.
+/* thread_windows.c: hw_mutex, hw_thread, fork hooks and the clocks on Windows.
  *
  * Owns: the mapping of thread.h onto SRW locks, C runtime threads
  * (_beginthreadex), fiber-local storage (the exit hook), the performance

@@ -1,4 +1,4 @@
-/* fault_win.c: the memory-fault handler of fault.h on Windows.
+/* fault_windows.c: the memory-fault handler of fault.h on Windows.
  *
  * Owns: the vectored exception handler this file adds (first in the chain;
  * fault.c keeps the classifier it calls and the install lock).

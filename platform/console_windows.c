@@ -1,4 +1,4 @@
-/* console_win.c: the process's error output and abort, on Windows.
+/* console_windows.c: the process's error output and abort, on Windows.
  *
  * Owns: hw_console_write and hw_process_abort, the two OS services the base
  * floor declares (src/base/base.h) for report lines and fatal errors.

@@ -1,4 +1,4 @@
-/* trap_win.c: probing whether a one-byte access traps, and running this
+/* trap_windows.c: probing whether a one-byte access traps, and running this
  * program again as a child that is expected to die, on Windows.
  *
  * Owns: the probe's two access routines (assembly, so their faulting
