@@ -154,20 +154,23 @@ static void *set_key(void *arg)
 }
 
 /* T7: a hook runs once for a value set once; re-armed from the hook it runs
- * again, in every round the platform has (HW_THREAD_EXIT_ROUNDS: 4 on
- * glibc, 1 on Windows) and no more. */
+ * again in the next round, up to the round before the last
+ * (HW_THREAD_EXIT_ROUNDS: 4 on glibc, 1 on Windows). Not in the last round
+ * itself: ThreadSanitizer tears its own thread state down there (as
+ * src/malloc/cache.c's CA2 says). */
 static void test_thread_exit_hook(void)
 {
 	REQUIRE(hw_thread_key_create(&exit_key, exit_hook) == 0);
-	exit_rec once = {0, 0, false}, again = {0, 100, false};
+	unsigned rearm = HW_THREAD_EXIT_ROUNDS >= 2 ? HW_THREAD_EXIT_ROUNDS - 2 : 0;
+	exit_rec once = {0, 0, false}, again = {0, rearm, false};
 	hw_thread t;
 	REQUIRE(hw_thread_start(&t, set_key, &once) == 0);
 	hw_thread_join(&t);
 	EXPECT(once.calls == 1 && !once.wrong_value, "hook ran %u times", once.calls);
 	REQUIRE(hw_thread_start(&t, set_key, &again) == 0);
 	hw_thread_join(&t);
-	EXPECT(again.calls >= 1 && again.calls <= HW_THREAD_EXIT_ROUNDS && !again.wrong_value,
-	       "a re-arming hook ran %u times, with %u rounds", again.calls,
+	EXPECT(again.calls == rearm + 1 && !again.wrong_value,
+	       "a hook re-armed %u times ran %u times (%u rounds)", rearm, again.calls,
 	       (unsigned)HW_THREAD_EXIT_ROUNDS);
 }
 
