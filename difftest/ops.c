@@ -518,7 +518,8 @@ int hw_ops_enc_realloc(uint8_t *out, long object, size_t n)
 {
 	uint8_t k;
 	uint16_t b;
-	if (!size_code(n, &k, &b) || object > (long)UINT32_MAX)
+	/* Not `object > (long)UINT32_MAX`: long is 32 bits on Windows. */
+	if (!size_code(n, &k, &b) || (object > 0 && (uint64_t)object >> 32 != 0))
 		return -1;
 	hw_ops_put(out, HW_MOP_REALLOC, (uint8_t)(k | (object < 0) << 7), b,
 		   object < 0 ? 0 : (uint32_t)object);
