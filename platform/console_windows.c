@@ -1,35 +1,47 @@
-/* console_windows.c: the process's error output and abort, on Windows.
+/* console_windows.c: the process's error output, its log file and abort, on
+ * Windows.
  *
  * Owns: hw_console_write and hw_process_abort, the two OS services the base
- * floor declares (src/base/base.h) for report lines and fatal errors.
+ * floor declares (src/base/base.h) for report lines and fatal errors, and
+ * the log file, process id and exit of console.h.
  *
- * Invariants (console_posix.c's N1 and N2, and how they hold here):
+ * Invariants (console_posix.c's N1-N3 and console.h's CN1-CN3, and how they
+ * hold here):
  *   N1. hw_console_write makes only WriteFile calls on the standard error
- *       handle: no allocation and no stdio (the C runtime's stderr is
- *       unbuffered, so lines of both interleave whole), so a fault handler
- *       may call it; partial writes are retried, an error or a missing
- *       handle drops the rest; errno and the thread's last error are as the
- *       caller had them.
+ *       handle or the log file (CN1, which it may open: CreateFileA): no
+ *       allocation and no stdio (the C runtime's stderr is unbuffered, so
+ *       lines of both interleave whole), so a fault handler may call it;
+ *       partial writes are retried, an error or a missing handle drops the
+ *       rest; errno and the thread's last error are as the caller had them.
  *   N2. hw_process_abort raises SIGABRT, so a handler the program installed
  *       runs as it would under abort(), then ends the process with exit code
  *       3, abort()'s, whatever that handler did; without abort()'s "abnormal
  *       program termination" message, which the report has already said.
+ *   N3. The log file's handle is published once per log prefix with a
+ *       compare-and-swap; there is no fork, so no child can inherit it by
+ *       mistake (CN1's file per process holds by the process id in its
+ *       name).
+ *   CN3. hw_process_exit flushes the C runtime's streams, then _exit.
  *
  * Locking: none; concurrent lines may interleave only at WriteFile bounds.
  */
+#include "console.h"
+
 #include "base.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <windows.h>
 
-void hw_console_write(const char *buf, size_t n)
+static char log_prefix[HW_LOG_PREFIX_MAX];
+static HANDLE log_handle; /* atomic; NULL until the first write (N3) */
+
+static void write_handle(HANDLE h, const char *buf, size_t n)
 {
-	int saved = errno;
-	DWORD last = GetLastError();
-	HANDLE h = GetStdHandle(STD_ERROR_HANDLE);
 	while (n > 0 && h != NULL && h != INVALID_HANDLE_VALUE) {
 		DWORD chunk = n > 0x40000000u ? 0x40000000u : (DWORD)n, w = 0;
 		if (!WriteFile(h, buf, chunk, &w, NULL) || w == 0)
@@ -37,12 +49,70 @@ void hw_console_write(const char *buf, size_t n)
 		buf += w;
 		n -= w;
 	}
+}
+
+/* Where reports go (CN1). */
+static HANDLE console_handle(void)
+{
+	HANDLE err = GetStdHandle(STD_ERROR_HANDLE);
+	if (!log_prefix[0])
+		return err;
+	HANDLE cur = __atomic_load_n(&log_handle, __ATOMIC_ACQUIRE);
+	if (cur != NULL)
+		return cur;
+	char path[HW_LOG_PREFIX_MAX + 24];
+	hw_report_format(path, sizeof path, "%s.%lu", log_prefix,
+			 (unsigned long)GetCurrentProcessId());
+	HANDLE h = CreateFileA(path, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+			       OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+	if (h == INVALID_HANDLE_VALUE) {
+		char line[HW_LOG_PREFIX_MAX + 96];
+		size_t n = hw_report_format(line, sizeof line,
+					    "heapward: cannot open log_path file %s (error %lu): "
+					    "reports go to standard error\n",
+					    path, (unsigned long)GetLastError());
+		write_handle(err, line, n);
+		h = err;
+	}
+	if (!__atomic_compare_exchange_n(&log_handle, &cur, h, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		/* Another thread opened it first. */
+		if (h != err)
+			CloseHandle(h);
+		return cur;
+	}
+	return h;
+}
+
+void hw_console_write(const char *buf, size_t n)
+{
+	int saved = errno;
+	DWORD last = GetLastError();
+	write_handle(console_handle(), buf, n);
 	SetLastError(last);
 	errno = saved;
+}
+
+bool hw_console_log_path(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (n >= sizeof log_prefix)
+		return false;
+	memcpy(log_prefix, prefix, n + 1);
+	__atomic_store_n(&log_handle, NULL, __ATOMIC_RELEASE);
+	return true;
 }
 
 void hw_process_abort(void)
 {
 	raise(SIGABRT);
 	_exit(3);
+}
+
+int hw_process_id(void) { return (int)GetCurrentProcessId(); }
+
+void hw_process_exit(int status)
+{
+	fflush(NULL);
+	_exit(status);
 }

@@ -8,6 +8,16 @@
  * walk starts outside them; every frame pointer is checked against them
  * before it is dereferenced (fp_ok).
  *
+ * Windows. gcc for x86-64 Windows follows the SEH rules, which let a
+ * function's frame pointer point anywhere up to 240 bytes above its stack
+ * pointer rather than at its frame record, so a frame-record walk goes
+ * astray at the first large frame. There hw_unwind_here walks with the
+ * unwind tables (.pdata) the SEH ABI requires of every function instead,
+ * through RtlCaptureStackBackTrace (no allocation; UW1 by the unwinder's
+ * own stack-limit checks); hw_unwind_from keeps the frame-record walk,
+ * which holds only where the frames have their record at the frame
+ * pointer.
+ *
  * Locking: none.
  */
 #include "unwind.h"
@@ -15,6 +25,10 @@
 #include "base.h"
 #include "platform.h"
 #include "thread.h"
+
+#ifdef _WIN32
+#include <windows.h>
+#endif
 
 #if defined(__x86_64__) || defined(__aarch64__)
 #define UW_KNOWN 1
@@ -76,6 +90,15 @@ static size_t walk(uintptr_t fp, uintptr_t *out, size_t max)
 #endif
 }
 
+#ifdef _WIN32
+__attribute__((noinline)) size_t hw_unwind_here(uintptr_t *out, size_t max)
+{
+	/* Skip this function's own frame and its caller's: out[0] is in the
+	 * caller's caller, as on every platform. */
+	DWORD want = max > 0xffffu ? 0xffffu : (DWORD)max;
+	return want ? RtlCaptureStackBackTrace(2, want, (void **)out, NULL) : 0;
+}
+#else
 __attribute__((noinline)) size_t hw_unwind_here(uintptr_t *out, size_t max)
 {
 #if !UW_KNOWN
@@ -93,6 +116,7 @@ __attribute__((noinline)) size_t hw_unwind_here(uintptr_t *out, size_t max)
 	return walk(own[0], out, max);
 #endif
 }
+#endif
 
 size_t hw_unwind_from(uintptr_t fp, uintptr_t *out, size_t max)
 {

@@ -391,6 +391,20 @@ int hw_platform_mappings(const void *p, size_t n, hw_mapping_fn fn, void *arg)
 	return regions(p, n, map_one, &m);
 }
 
+int hw_platform_mapping_at(const void *p, uintptr_t *lo, uintptr_t *hi, bool *rw)
+{
+	/* The region holding p: its pages share one state and protection
+	 * (a thread's stack: its committed part, up to the stack's base). */
+	MEMORY_BASIC_INFORMATION mi;
+	if (VirtualQuery(p, &mi, sizeof mi) != sizeof mi || mi.State == MEM_FREE)
+		return -1;
+	*lo = (uintptr_t)mi.BaseAddress;
+	*hi = (uintptr_t)mi.BaseAddress + mi.RegionSize;
+	if (rw)
+		*rw = writable(&mi);
+	return 0;
+}
+
 long hw_platform_vma_count(void)
 {
 	SYSTEM_INFO si;

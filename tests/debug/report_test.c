@@ -26,6 +26,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const char *victim, *source, *launcher;
 static char tmpdir[] = "/tmp/hw-report-XXXXXX";

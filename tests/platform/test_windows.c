@@ -10,11 +10,20 @@
  * system refuses is ENOMEM with the range unchanged (WIN1, WIN2); releasing part
  * of a reservation, and a transition on free address space, abort with
  * their message (WIN4, P3; children run by hw_trap_rerun); the OS views; the
- * environment as the C runtime holds it (ctest sets HW_WIN_ENV_TEST).
+ * environment as the C runtime holds it (ctest sets HW_WIN_ENV_TEST); and
+ * the debug mode's services on Windows: the frame-pointer unwinder, the
+ * modules from their PE headers, the log file, and the thread stop and
+ * symbolizer that Windows does without (stop_windows.c,
+ * symbolize_windows.c say why).
  */
+#include "console.h"
 #include "env.h"
+#include "module.h"
 #include "platform.h"
 #include "ptest.h"
+#include "stop.h"
+#include "symbolize.h"
+#include "unwind.h"
 #include "win.h"
 
 #include <errno.h>
@@ -294,7 +303,116 @@ static void test_environment(void)
 	       "a prefix or a longer name is another variable");
 }
 
+/* ---- the debug mode's services ---- */
+
+static int writable_global = 1;
+
+__attribute__((noinline)) static size_t unwind_inner(uintptr_t *out, size_t max)
+{
+	size_t n = hw_unwind_here(out, max);
+	__asm__ volatile("" ::
+				 : "memory"); /* not a tail call */
+	return n;
+}
+
+__attribute__((noinline)) static size_t unwind_outer(uintptr_t *out, size_t max)
+{
+	size_t n = unwind_inner(out, max);
+	__asm__ volatile("" ::
+				 : "memory");
+	return n;
+}
+
+typedef struct holds {
+	uintptr_t addr;
+	bool found;
+} holds;
+
+static int holds_addr(void *arg, uintptr_t lo, uintptr_t hi)
+{
+	holds *h = arg;
+	h->found |= h->addr >= lo && h->addr < hi;
+	return 0;
+}
+
+static void test_debug_services(void)
+{
+	/* The unwinder: our frames, innermost first, inside this program. */
+	uintptr_t lo, hi, pc[16];
+	bool is_program;
+	hw_module_self(&lo, &hi, &is_program);
+	EXPECT(lo < hi && (uintptr_t)test_debug_services >= lo &&
+		       (uintptr_t)test_debug_services < hi && is_program,
+	       "self [%p, %p)", (void *)lo, (void *)hi);
+	size_t n = unwind_outer(pc, 16);
+	EXPECT(n >= 3, "%zu frames", n);
+	for (size_t i = 0; i < 3 && i < n; i++)
+		EXPECT(pc[i] >= lo && pc[i] < hi, "frame %zu at %p, outside this program", i,
+		       (void *)pc[i]);
+	/* out[0] is in the caller of hw_unwind_here's caller (unwind.h): in
+	 * unwind_outer, which lies between unwind_inner and this function. */
+	EXPECT(n >= 2 && pc[0] > (uintptr_t)unwind_outer &&
+		       pc[0] < (uintptr_t)test_debug_services &&
+		       pc[1] > (uintptr_t)test_debug_services,
+	       "frames in unwind_outer, then in the test");
+
+	/* Modules: the program's path, and a bias that maps back into its
+	 * preferred image. */
+	hw_module m;
+	REQUIRE(hw_module_find((uintptr_t)test_debug_services, &m));
+	size_t len = strlen(m.path);
+	EXPECT(len > 20 && strcmp(m.path + len - 20, "platform_windows.exe") == 0,
+	       "path \"%s\"", m.path);
+	EXPECT(!hw_module_find(16, &m) && m.path[0] == '\0', "no module at 16");
+	uintptr_t lin;
+	EXPECT(hw_module_linker(&lin, &lin) == false, "no dynamic linker image");
+	holds h = {(uintptr_t)&writable_global, false};
+	EXPECT(hw_module_writable(holds_addr, &h) == 0 && h.found,
+	       "a global's section is among the writable ones");
+	h = (holds){(uintptr_t)test_debug_services, false};
+	EXPECT(hw_module_writable(holds_addr, &h) == 0 && !h.found, "code is not writable");
+
+	/* The stop: nothing stopped, the caller's own state filled in. */
+	static hw_world w;
+	EXPECT(hw_world_stop(&w, 100) == -1 && w.n == 0 && w.self.stopped &&
+		       w.self.nregs > 0 && w.self.sp != 0,
+	       "n %zu, nregs %u", w.n, w.self.nregs);
+	EXPECT(hw_thread_pointer() == 0);
+
+	/* No symbolizer: every answer is unknown. */
+	static hw_symbolizer s;
+	hw_symbol sym;
+	hw_symbolizer_open(&s, true, "");
+	EXPECT(s.tool == HW_SYM_NONE && hw_symbolize(&s, m.path, 0x1000, &sym, 1) == 0);
+	hw_symbolizer_close(&s);
+	EXPECT(hw_process_id() == (int)hw_process_id() && hw_process_id() > 0);
+}
+
+/* The log file (console.h CN1): "<prefix>.<pid>", appended to. */
+static void test_log_path(void)
+{
+	char path[256];
+	REQUIRE(hw_console_log_path("hw_win_log_test"));
+	hw_report_write("heapward: to the log %d\n", 7);
+	hw_report_write("heapward: and again\n");
+	REQUIRE(hw_console_log_path(""));
+	hw_report_format(path, sizeof path, "hw_win_log_test.%d", hw_process_id());
+	FILE *f = fopen(path, "rb");
+	REQUIRE(f != NULL, "no %s", path);
+	char got[128] = {0};
+	size_t n = fread(got, 1, sizeof got - 1, f);
+	fclose(f);
+	remove(path);
+	EXPECT(n > 0 && strcmp(got, "heapward: to the log 7\nheapward: and again\n") == 0,
+	       "log file holds \"%s\"", got);
+	char long_prefix[HW_LOG_PREFIX_MAX + 1];
+	memset(long_prefix, 'x', sizeof long_prefix - 1);
+	long_prefix[sizeof long_prefix - 1] = '\0';
+	EXPECT(!hw_console_log_path(long_prefix), "a prefix too long is refused");
+}
+
 HW_TEST_MAIN(T(test_caps), T(test_transitions), T(test_commit_charge),
 	     T(test_range_across_reservations), T(test_refused_commit_is_enomem),
-	     T(test_misuse_aborts), T(test_views), T(test_environment),
+	     T(test_misuse_aborts), T(test_views), T(test_environment), T(test_debug_services),
+	     T(test_log_path),
 	     CHILD(child_release_part), CHILD(child_use_free_space))
