@@ -15,7 +15,9 @@
 #      commit failures, stale accesses caught by the vectored exception
 #      handler), the malloc API tests and the corpus replay of every target;
 #      the slow label (difftest_random, a minute under Wine) is left out, as
-#      the Valgrind job does. Test cases that need fork or what only Linux
+#      the Valgrind job does, and so is pacing_test: its deadlines assume a
+#      thread CPU clock finer than Windows' 10-16 ms ticks, and it failed
+#      once in about 16 loaded runs under Wine (it runs in every Linux job). Test cases that need fork or what only Linux
 #      has are skipped by the test programs (tests/CMakeLists.txt).
 #
 # Installs what it lacks (Debian packages gcc-mingw-w64-x86-64 and wine64,
@@ -66,4 +68,4 @@ trap stop_wine EXIT
 # Boots the prefix (made on the first run): Wine's services start now, with
 # no test's output to hold.
 "$wine" wineboot -u </dev/null >/dev/null 2>&1
-hw_ctest "$dir/build" -LE slow
+hw_ctest "$dir/build" -LE slow -E '^pacing_test$'
