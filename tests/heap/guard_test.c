@@ -15,25 +15,6 @@
 #define MiB ((size_t)1 << 20)
 #define P (8 * KiB)
 
-static const hw_sim_config sim4k = {.backing_bytes = 256 * MiB, .released_reads_zero = true};
-
-static hw_heap_config small_cfg(void)
-{
-	hw_heap_config c = {0};
-	c.arena_size = 4 * MiB;
-	c.address_space = 256 * MiB;
-	return c;
-}
-
-#define BOTH(e, cfg, ...)                                                           \
-	for (int b_ = 0; b_ < 2; b_++) {                                            \
-		env e##_s, *e = &e##_s;                                             \
-		REQUIRE(env_open(e, b_ == 0 ? &sim4k : NULL, cfg), "env_open (%s)", \
-			b_ == 0 ? "sim" : "linux");                                 \
-		__VA_ARGS__;                                                        \
-		env_done(e);                                                        \
-	}
-
 static bool traps(void *p)
 {
 	return hw_trap_probe((volatile void *)p, false) != HW_TRAP_NONE;

@@ -101,4 +101,27 @@ static inline bool holds(const void *p, size_t n, unsigned char v)
 	return true;
 }
 
+/* What most heap tests share: the simulator they use (4 KiB pages, a
+ * 256 MiB backing), a small heap on it (one 512-page chunk per 4 MiB
+ * arena), and a body run once on the simulator and once on Linux. */
+static const hw_sim_config sim4k = {.backing_bytes = (size_t)256 << 20,
+				    .released_reads_zero = true};
+
+static inline hw_heap_config small_cfg(void)
+{
+	hw_heap_config c = {0};
+	c.arena_size = (size_t)4 << 20;
+	c.address_space = (size_t)256 << 20;
+	return c;
+}
+
+#define BOTH(e, cfg, ...)                                                           \
+	for (int b_ = 0; b_ < 2; b_++) {                                            \
+		env e##_s, *e = &e##_s;                                             \
+		REQUIRE(env_open(e, b_ == 0 ? &sim4k : NULL, cfg), "env_open (%s)", \
+			b_ == 0 ? "sim" : "linux");                                 \
+		__VA_ARGS__;                                                        \
+		env_done(e);                                                        \
+	}
+
 #endif

@@ -22,8 +22,6 @@
 #define P (8 * KiB)
 #define POLL_NS 10000000ull
 
-static const hw_sim_config sim4k = {.backing_bytes = 256 * MiB, .released_reads_zero = true};
-
 /* A heap whose retained goal (inuse x 11) is far above its memory limit. */
 static hw_heap_config limit_cfg(void)
 {
