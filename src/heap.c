@@ -464,6 +464,19 @@ static void fault_freed_run(hw_heap *h, size_t page, size_t n)
 	}
 }
 
+/* Whether pages [page, page + n) (n >= 1) lie inside the window and in
+ * present chunks, so that their bitmaps may be read. */
+static bool range_present(hw_heap *h, size_t page, size_t n)
+{
+	size_t window = h->nchunks * (size_t)HW_BITS_PAGES;
+	if (page >= window || n > window - page)
+		return false;
+	for (size_t c = page / HW_BITS_PAGES; c <= (page + n - 1) / HW_BITS_PAGES; c++)
+		if (!hw_heap_present_chunk(h, hw_heap_addr(h, c * HW_BITS_PAGES)))
+			return false;
+	return true;
+}
+
 /* Why [page, page+n) is not exactly one allocated run, or NULL. */
 static const char *free_problem(hw_heap *h, uintptr_t a, size_t n, size_t *page_out)
 {
@@ -481,11 +494,9 @@ static const char *free_problem(hw_heap *h, uintptr_t a, size_t n, size_t *page_
 		return "pages are not allocated (double free?)";
 	if (!hw_bits_test(first->head, i))
 		return "pointer is inside an allocated run, not at its start";
-	/* Every chunk the run covers must be present before its bitmaps are
-	 * read: the run may claim to extend past the heap's arenas. */
-	for (size_t c = page / HW_BITS_PAGES + 1; c <= (page + n - 1) / HW_BITS_PAGES; c++)
-		if (!hw_heap_present_chunk(h, hw_heap_addr(h, c * HW_BITS_PAGES)))
-			return "page count runs past the end of the allocated run";
+	/* The run may claim to extend past the heap's arenas. */
+	if (!range_present(h, page, n))
+		return "page count runs past the end of the allocated run";
 	size_t bad = hw_heap_for_spans(h, page, n, span_not_run_body, first);
 	if (bad == 1)
 		return "page count runs past the end of the allocated run";
@@ -573,19 +584,13 @@ static size_t span_not_free(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, voi
 {
 	(void)h;
 	(void)arg;
-	return c == NULL || hw_bits_any(c->alloc, i, n);
+	return hw_bits_any(c->alloc, i, n);
 }
 
 /* Whether the n pages from page exist (in present chunks) and are free. */
 static bool pages_free(hw_heap *h, size_t page, size_t n)
 {
-	size_t window = h->nchunks * (size_t)HW_BITS_PAGES;
-	if (n > window - page)
-		return false;
-	for (size_t c = page / HW_BITS_PAGES; c <= (page + n - 1) / HW_BITS_PAGES; c++)
-		if (!hw_heap_present_chunk(h, hw_heap_addr(h, c * HW_BITS_PAGES)))
-			return false;
-	return hw_heap_for_spans(h, page, n, span_not_free, NULL) == 0;
+	return range_present(h, page, n) && hw_heap_for_spans(h, page, n, span_not_free, NULL) == 0;
 }
 
 /* K2 of track.h under ASan: a run without guard pages is one root region,
@@ -702,9 +707,8 @@ static const char *guard_problem(hw_heap *h, uintptr_t a, size_t n, bool unguard
 		return "page count is not a whole number of guard units";
 	if (n > window - page)
 		return "pages run past the end of the heap";
-	for (size_t c = page / HW_BITS_PAGES + 1; c <= (page + n - 1) / HW_BITS_PAGES; c++)
-		if (!hw_heap_present_chunk(h, hw_heap_addr(h, c * HW_BITS_PAGES)))
-			return "pages run past the end of the allocated run";
+	if (!range_present(h, page, n))
+		return "pages run past the end of the allocated run";
 	struct guard_check g = {first, unguard};
 	size_t bad = hw_heap_for_spans(h, page, n, span_not_guardable, &g);
 	if (bad == 1)

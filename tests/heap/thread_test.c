@@ -245,6 +245,24 @@ static void *free_run(void *arg)
 	return NULL;
 }
 
+/* *h: a heap on a wrap platform whose first call after w->arg is set waits
+ * at the gate (held_release), reporting through count_report; NULL when
+ * either cannot be made (a failed check). */
+static void gated_heap(wrap_platform *w, bool fault_on_free, hw_heap **h)
+{
+	*h = NULL;
+	REQUIRE(wrap_open(w, false));
+	w->before = held_release;
+	sem_init(&unuse_gate.in_unuse, 0, 0);
+	sem_init(&unuse_gate.go, 0, 0);
+	hw_heap_config cfg = {.platform = &w->pf,
+			      .arena_size = 4u << 20,
+			      .report = count_report,
+			      .fault_on_free = fault_on_free};
+	*h = hw_heap_create(&cfg);
+	REQUIRE(*h != NULL);
+}
+
 /* A 64-page run is released in another thread, by a scavenge (or, with
  * fault_on_free, by its free, which faults it), while the release call is
  * held: the heap must answer meanwhile, and the run's pages are busy (I5):
@@ -252,15 +270,8 @@ static void *free_run(void *arg)
 static void heap_used_during_release(bool fault_on_free)
 {
 	wrap_platform w;
-	REQUIRE(wrap_open(&w, false));
-	w.before = held_release;
-	sem_init(&unuse_gate.in_unuse, 0, 0);
-	sem_init(&unuse_gate.go, 0, 0);
-	hw_heap_config cfg = {.platform = &w.pf,
-			      .arena_size = 4u << 20,
-			      .report = count_report,
-			      .fault_on_free = fault_on_free};
-	hw_heap *h = hw_heap_create(&cfg);
+	hw_heap *h;
+	gated_heap(&w, fault_on_free, &h);
 	REQUIRE(h != NULL);
 	size_t P = hw_heap_page_size(h);
 	char *a = hw_heap_alloc(h, 64), *b = hw_heap_alloc(h, 8);
@@ -320,15 +331,8 @@ static void *alloc_run(void *arg)
 static void heap_used_during_claim(void)
 {
 	wrap_platform w;
-	REQUIRE(wrap_open(&w, false));
-	w.before = held_release;
-	sem_init(&unuse_gate.in_unuse, 0, 0);
-	sem_init(&unuse_gate.go, 0, 0);
-	hw_heap_config cfg = {.platform = &w.pf,
-			      .arena_size = 4u << 20,
-			      .report = count_report,
-			      .fault_on_free = true};
-	hw_heap *h = hw_heap_create(&cfg);
+	hw_heap *h;
+	gated_heap(&w, true, &h);
 	REQUIRE(h != NULL);
 	size_t P = hw_heap_page_size(h);
 	char *a = hw_heap_alloc(h, 64), *b = hw_heap_alloc(h, 8);
