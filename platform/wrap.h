@@ -1,18 +1,20 @@
-/* wrap.h: a platform that forwards to another, with a hook on its release
- * and map calls (test support: tests and benchmarks only, never installed).
+/* wrap.h: a platform that forwards to another, with a hook on its release,
+ * map and alloc calls (test support: tests and benchmarks only, never
+ * installed).
  *
  * Owns: wrap_platform, a platform instance that forwards every call to a
  * real instance (its own private OS one, or one the caller passes), first
- * running the caller's hook on unuse, fault and map: to make a release (or
- * the map of a reuse) slow, hold it until a test says go, count it, or skip
- * it. Its caps are the real
+ * running the caller's hook on unuse, fault, map and alloc: to make a
+ * release (or the map of a reuse) slow, hold it until a test says go, count
+ * it, skip it, or call back into the caller from inside the call. Its caps are the real
  * instance's, huge pages optional, so the heap treats it as that platform
  * (caps.concurrent_calls included).
  *
  * Invariants:
  *   WP1. Every call reaches the real instance exactly once, after the hook;
  *        an unuse, fault or map whose hook returns false does not (a
- *        skipped fault or map succeeds without changing anything).
+ *        skipped fault or map succeeds without changing anything); an
+ *        alloc whose hook returns false fails with ENOMEM.
  *
  * Locking: the hook runs in whatever thread made the call, possibly without
  * the heap lock (releases and reuses on a concurrent platform).
@@ -22,12 +24,13 @@
 
 #include "platform.h"
 
+#include <errno.h>
 #include <string.h>
 
 typedef struct wrap_platform {
 	hw_platform pf; /* first: the ops receive &pf */
 	hw_platform *real;
-	/* Runs before each unuse, fault and map (k says which) and says
+	/* Runs before each unuse, fault, map and alloc (k says which) and says
 	 * whether the call goes on to the real instance; NULL: every call does. */
 	bool (*before)(struct wrap_platform *w, hw_sys_kind k, void *p, size_t n);
 	bool own_real; /* wrap_open made real; wrap_close destroys it */
@@ -73,7 +76,10 @@ static void wrap_release(hw_platform *pf, void *p, size_t n)
 
 static int wrap_alloc(hw_platform *pf, size_t n, void **out)
 {
-	return hw_sys_alloc(wrap_real(pf), n, out);
+	wrap_platform *w = (wrap_platform *)pf;
+	if (w->before && !w->before(w, HW_SYS_ALLOC, NULL, n))
+		return ENOMEM;
+	return hw_sys_alloc(w->real, n, out);
 }
 
 static const hw_platform_ops wrap_ops = {

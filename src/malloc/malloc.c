@@ -23,9 +23,11 @@
  * Invariants (malloc_internal.h MC1-MC7, and):
  *   MA1. Initialisation runs once, on the first call that needs it, under
  *        init_lock, and is published by a release store of mc_ready; no
- *        constructor is involved. A call made by the initialisation itself
- *        (through a library it calls) fails with ENOMEM instead of
- *        deadlocking.
+ *        constructor is involved. An allocation made by the
+ *        initialisation itself (through a library it calls: the scavenger's
+ *        pthread_create allocates the thread's TLS vector) is served by the
+ *        bootstrap arena (boot.c) instead of deadlocking; when the arena is
+ *        full it fails with ENOMEM.
  *   MA2. Every failing call sets errno to ENOMEM (EINVAL where heapward.h
  *        says so) and changes nothing; hw_free never changes errno;
  *        hw_posix_memalign returns its error and leaves errno alone.
@@ -460,8 +462,14 @@ static bool small_slot(unsigned c, mc_slot *out)
 
 static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 {
-	if (!mc_init())
-		return NULL;
+	int saved = errno;
+	if (!mc_init()) {
+		/* A call from inside this thread's own start (boot.c). */
+		void *b = in_init ? hw_mc_boot_alloc(n, align) : NULL;
+		if (b)
+			errno = saved;
+		return b;
+	}
 	if (n > MC_MAX_REQUEST) {
 		errno = ENOMEM;
 		return NULL;
@@ -539,7 +547,7 @@ MA_FAST void *hw_malloc(size_t n)
 static MA_NOINLINE HW_COLD void *alloc_kind_slow(size_t n, unsigned kind)
 {
 	void *p = alloc_slow(n, 0, false);
-	if (p)
+	if (p && !hw_mc_boot_owns(p))
 		hw_mc_kind_set(p, kind);
 	return p;
 }
@@ -561,6 +569,8 @@ MA_FAST void *hw_mc_malloc_kind(size_t n, unsigned kind)
 static void free_other(void *p, mc_span *s)
 {
 	if (!s) {
+		if (hw_mc_boot_owns(p))
+			return; /* kept for good (boot.c BT2) */
 		hw_mc_misuse(MC_BAD_FOREIGN, "free", p, NULL, 0, NULL);
 		return;
 	}
@@ -720,7 +730,8 @@ static MA_NOINLINE HW_COLD void free_slow(void *p)
 	 * options are applied all the same: init_locked reads them first). */
 	if (!mc_init()) {
 		errno = saved;
-		hw_mc_misuse(MC_BAD_FOREIGN, "free", p, NULL, 0, NULL);
+		if (!hw_mc_boot_owns(p))
+			hw_mc_misuse(MC_BAD_FOREIGN, "free", p, NULL, 0, NULL);
 		return;
 	}
 	mc_cache *tc = own_cache();
@@ -847,6 +858,13 @@ void *hw_realloc(void *p, size_t n)
 	if (n == 0) {
 		hw_free(p);
 		return NULL;
+	}
+	if (HW_UNLIKELY(hw_mc_boot_owns(p))) {
+		/* Moved out of the arena; the block stays (boot.c BT2). */
+		void *q = hw_malloc(n);
+		if (q)
+			memcpy(q, p, hw_min(n, hw_mc_boot_size(p)));
+		return q;
 	}
 	size_t idx;
 	mc_span *s = live_object(p, "realloc", &idx, true);
@@ -986,6 +1004,8 @@ size_t hw_malloc_usable_size(void *p)
 {
 	if (!p)
 		return 0;
+	if (HW_UNLIKELY(hw_mc_boot_owns(p)))
+		return hw_mc_boot_size(p);
 	size_t idx;
 	mc_span *s = live_object(p, "malloc_usable_size", &idx, false);
 	return s ? object_size(s, idx) : 0;

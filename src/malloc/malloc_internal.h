@@ -246,6 +246,15 @@ typedef struct mc_config {
 
 extern mc_config mc_cfg;
 
+/* boot.c: the bootstrap arena, for calls made by a thread from inside its
+ * own start of the layer (BT1: the init lock held). hw_mc_boot_alloc returns
+ * NULL when the arena cannot hold the request (BT3). A block is never freed
+ * (BT2); hw_mc_boot_owns says whether p is in the arena, hw_mc_boot_size
+ * gives a block's requested size. */
+void *hw_mc_boot_alloc(size_t n, size_t align);
+bool hw_mc_boot_owns(const void *p);
+size_t hw_mc_boot_size(const void *p);
+
 /* malloc.c: lazy, race-free initialisation; false (errno ENOMEM) when it
  * failed (a later call tries again). */
 bool hw_mc_init_slow(void);

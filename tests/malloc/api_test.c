@@ -220,6 +220,33 @@ static void test_free_keeps_errno(void)
 	EXPECT(hw_malloc_usable_size(NULL) == 0, "usable(NULL)");
 }
 
+/* Blocks of the bootstrap arena (boot.c), which calls from inside the
+ * layer's own start get (early_start_test makes one for real): aligned,
+ * zero, sized by malloc_usable_size, moved out by realloc, and freed by
+ * free or delete without a report (the layer aborts on one by default). */
+static void test_boot_blocks(void)
+{
+	unsigned char *a = hw_mc_boot_alloc(40, 0);
+	unsigned char *b = hw_mc_boot_alloc(100, 256);
+	REQUIRE(a && b);
+	EXPECT(aligned_to(a, 16) && aligned_to(b, 256), "alignment %p %p", (void *)a, (void *)b);
+	EXPECT(hw_mc_boot_owns(a) && hw_mc_boot_owns(b + 99) && !hw_mc_boot_owns(&a),
+	       "arena bounds");
+	EXPECT(a[0] == 0 && a[39] == 0 && b[99] == 0, "fresh blocks are zero");
+	EXPECT(hw_malloc_usable_size(a) == 40 && hw_malloc_usable_size(b) == 100, "sizes");
+	memset(a, 7, 40);
+	unsigned char *m = hw_realloc(a, 1000);
+	REQUIRE(m);
+	EXPECT(!hw_mc_boot_owns(m) && m[0] == 7 && m[39] == 7, "realloc moved out with contents");
+	hw_free(m);
+	hw_free(a);
+	hw_mc_free_kind(b, MC_KIND_NEW, false, 0, "operator delete");
+	hw_malloc_stats st;
+	hw_malloc_stats_get(&st);
+	EXPECT(st.errors == 0, "%llu reports", (unsigned long long)st.errors);
+	EXPECT(hw_mc_boot_alloc((size_t)1 << 20, 0) == NULL, "a request the arena cannot hold");
+}
+
 /* Run last: everything the tests allocated is free, so a trim must leave
  * no span, no large object and no resident heap page. */
 static void test_memory_returns(void)
@@ -256,4 +283,5 @@ static void test_memory_returns(void)
 }
 
 HW_TEST_MAIN(T(test_malloc_sizes), T(test_malloc_enomem), T(test_calloc_zeroes), T(test_realloc),
-	     T(test_alignment_calls), T(test_free_keeps_errno), T(test_memory_returns))
+	     T(test_alignment_calls), T(test_free_keeps_errno), T(test_boot_blocks),
+	     T(test_memory_returns))
