@@ -28,7 +28,20 @@
 # peak RSS at most 1.10x, on each workload (PASS or MISS: a result, not a
 # failure).
 #
+# The debug allocators (issue 13), measured when ALLOCATORS names them:
+#   heapward-debug  the program under `heapward run --` (the launcher's
+#                   defaults: guarded objects, quarantine, leak check at
+#                   exit). A run that ends with the leak check's status (23)
+#                   counts as completed: the leaks are the program's (perl
+#                   leaks at exit; so says Valgrind too); the report's
+#                   SUMMARY line is printed once per workload.
+#   scudo-gwp       Scudo with GWP-ASan sampling every allocation
+#                   (SCUDO_OPTIONS=GWP_ASAN_SampleRate=1:
+#                   GWP_ASAN_MaxSimultaneousAllocations=20000)
+# Target: heapward-debug's wall time at most half of scudo-gwp's.
+#
 # Usage: bench/realprog.sh [WORKLOAD ...]   (default: all five)
+#        ALLOCATORS="heapward-debug scudo-gwp" for the debug allocators
 #   env: BUILD_DIR (default build-bench), ROUNDS (5), CXX_ROUNDS (500000),
 #        HEAPWARD_LIB (another libheapward-malloc.so to measure as heapward),
 #        HEAPWARD_BASE (one more, measured as heapward-base in the same
@@ -57,7 +70,7 @@ done
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
 	-DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
 	-DHW_BUILD_TESTS=OFF -DHW_BUILD_FUZZERS=OFF -DHW_BUILD_BENCH=ON >/dev/null
-cmake --build "$build" --target heapward_malloc proc_measure realprog_threads \
+cmake --build "$build" --target heapward_malloc heapward_launcher proc_measure realprog_threads \
 	-j"$(nproc)" >/dev/null
 measure=$build/bench/proc_measure
 hwlib=${HEAPWARD_LIB:-$build/lib/libheapward-malloc.so}
@@ -112,6 +125,13 @@ lib[mimalloc]=$peer_mimalloc
 lib[tcmalloc]=$peer_tcmalloc
 lib[scudo]=$peer_scudo
 lib[heapward-base]=${HEAPWARD_BASE:-}
+lib[heapward-debug]=$hwlib
+lib[scudo-gwp]=$peer_scudo
+# What runs the program instead of LD_PRELOAD (the launcher), and the
+# allocator's own environment.
+declare -A via envs
+via[heapward-debug]="$(dirname "$hwlib")/../bin/heapward run --"
+envs[scudo-gwp]="SCUDO_OPTIONS=GWP_ASAN_SampleRate=1:GWP_ASAN_MaxSimultaneousAllocations=20000"
 default_allocs="heapward jemalloc mimalloc tcmalloc scudo"
 [ -z "${HEAPWARD_BASE:-}" ] || default_allocs="heapward heapward-base ${default_allocs#heapward }"
 allocs=(glibc)
@@ -149,9 +169,17 @@ run_one() {
 		# shellcheck disable=SC2086
 		"$measure" -o "$m" -- env -u LD_PRELOAD -u HEAPWARD_OPTIONS ${cmd[$w]} \
 			>"$out" 2>"$err" || rc=$?
+	elif [ -n "${via[$a]:-}" ]; then
+		# shellcheck disable=SC2086
+		"$measure" -o "$m" -- env -u LD_PRELOAD -u HEAPWARD_OPTIONS ${via[$a]} ${cmd[$w]} \
+			>"$out" 2>"$err" || rc=$?
+		if [ $rc -eq 23 ] && grep -q '^SUMMARY: heapward: .* leaked' "$err"; then
+			rc=0
+			[ "$r" = 0 ] && echo "realprog.sh: $w under $a: $(grep '^SUMMARY' "$err")" >&2
+		fi
 	else
 		# shellcheck disable=SC2086
-		"$measure" -o "$m" -- env -u HEAPWARD_OPTIONS LD_PRELOAD="${lib[$a]}" ${cmd[$w]} \
+		"$measure" -o "$m" -- env -u HEAPWARD_OPTIONS LD_PRELOAD="${lib[$a]}" ${envs[$a]:-} ${cmd[$w]} \
 			>"$out" 2>"$err" || rc=$?
 	fi
 	if [ $rc -ne 0 ]; then
@@ -165,7 +193,7 @@ run_one() {
 	elif ! cmp -s "$out" "$tmp/ref.$w"; then
 		echo "realprog.sh: $w under $a printed something else than under glibc" >&2
 		diff "$tmp/ref.$w" "$out" | head -n 5 >&2 || true
-		[ "$a" = heapward ] && fail=1
+		[[ $a == heapward* ]] && fail=1
 	fi
 	read -r wall cpu rss _ <"$m"
 	echo "$w $a $r $wall $cpu $rss" >>"$samples"
@@ -233,6 +261,21 @@ END {
 				else printf " %*s", wd(al[j]), "-"
 			}
 			printf "\n"
+		}
+	}
+	have = 0
+	for (j = 2; j <= na; j++) if (al[j] == "heapward-debug") have++
+	for (j = 2; j <= na; j++) if (al[j] == "scudo-gwp") have++
+	if (have == 2) {
+		printf "\nheapward-debug against the target (wall <= 0.50x scudo-gwp)\n"
+		printf "%-8s %8s %6s %8s\n", "workload", "wall", "", "rss"
+		for (i = 1; i <= nw; i++) {
+			d = ws[i] SUBSEP "heapward-debug"
+			g = ws[i] SUBSEP "scudo-gwp"
+			if (!(d in cnt) || !(g in cnt)) continue
+			tw = med[d, "wall"] / med[g, "wall"]
+			printf "%-8s %8.2f %6s %8.2f\n", ws[i], tw, tw <= 0.5 ? "PASS" : "MISS",
+				med[d, "rss"] / med[g, "rss"]
 		}
 	}
 	hw = "heapward"
