@@ -23,8 +23,9 @@
  *        Slots are claimed with an atomic counter; a reader may see a slot
  *        being rewritten (reports only, best effort).
  *   DM5. At exit (the layer's destructor, which runs after the program's
- *        own destructors and exit handlers), the leak check runs when
- *        asked; then, when the process reported errors and continued
+ *        own destructors and exit handlers), every object in the
+ *        quarantine leaves it, checked (debug_quarantine.c), then the
+ *        leak check runs when asked; then, when the process reported errors and continued
  *        (abort_on_error=0) or leaked, and exitcode is not 0, the process
  *        ends with exitcode (after flushing stdio), as the sanitizers do.
  *
@@ -78,6 +79,7 @@ void hw_mc_debug_start(const hw_options *o)
 	size_t bytes = hw_align_up(DB_RING * sizeof *ring, mc_g.pf->caps.page_size);
 	if (hw_sys_alloc(mc_g.pf, bytes, &r) == 0)
 		__atomic_store_n(&ring, (mc_freed_large *)r, __ATOMIC_RELEASE);
+	hw_mc_quar_start(o->quarantine_bytes);
 	mc_dbg.started = true;
 }
 
@@ -182,6 +184,7 @@ bool hw_mc_debug_freed_large(uintptr_t p, mc_freed_large *out)
 
 void hw_mc_debug_at_exit(void)
 {
+	hw_mc_quar_exit();
 	size_t leaked = mc_dbg.leaks ? hw_mc_leak_check() : 0;
 	uint64_t errors = __atomic_load_n(&mc_errors, __ATOMIC_RELAXED);
 	if ((leaked || errors) && mc_cfg.exitcode)
@@ -200,6 +203,7 @@ __attribute__((destructor(101))) static void debug_exit(void)
 
 void hw_mc_debug_lock(void)
 {
+	hw_mc_quar_lock();
 	hw_mc_report_lock();
 	hw_mc_depot_lock();
 }
@@ -208,4 +212,5 @@ void hw_mc_debug_unlock(void)
 {
 	hw_mc_depot_unlock();
 	hw_mc_report_unlock();
+	hw_mc_quar_unlock();
 }

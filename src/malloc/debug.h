@@ -12,6 +12,8 @@
  *   debug_report.c  the reports: frames, symbolized and trimmed, and the
  *                   error and leak layouts
  *   debug_leak.c    the leak check: roots, marking, grouping
+ *   debug_quarantine.c  freed objects held back, filled with a pattern
+ *                   checked when they leave (the FIFO: quarantine.c)
  * docs/debug-mode.md describes the mode for users.
  *
  * How it costs nothing when off: the mode sets mc_slow_only (as the fills
@@ -24,7 +26,9 @@
  *
  * Locking: the depot has one lock (taken only to add a stack), the reports
  * one (a report is printed whole); both are leaves, taken after every
- * other lock of the layer, and held by the fork hooks (malloc.c MA4).
+ * other lock of the layer, and held by the fork hooks (malloc.c MA4). The
+ * quarantine's lock is a leaf too (quarantine.h), before them in the
+ * order.
  */
 #ifndef HW_MALLOC_DEBUG_H
 #define HW_MALLOC_DEBUG_H
@@ -116,6 +120,10 @@ void hw_mc_depot_unlock(void);
  * hw_mc_misuse's arguments; where: the foreign address's description). */
 void hw_mc_report_misuse(int what, const char *op, const void *p, const mc_span *s, size_t idx,
 			 const void *at, const char *where);
+/* The block after a use-after-free report's line (harden.c
+ * hw_mc_use_after_free's arguments). */
+void hw_mc_report_uaf(const void *at, uintptr_t lo, size_t size, const mc_dbg_obj *rec,
+		      bool at_exit);
 /* The same after a kind mismatch (kind.c): p is the live object at slot idx
  * of s, made by `made_by`, wrongly freed by op (with size_only, by a sized
  * delete of the right kind whose size, `size`, is wrong). */
@@ -133,6 +141,32 @@ typedef struct mc_leak {
 void hw_mc_report_leaks(const mc_leak *leaks, size_t n, size_t unstopped);
 void hw_mc_report_lock(void);
 void hw_mc_report_unlock(void);
+
+/* ---- debug_quarantine.c ---- */
+
+/* Whether freed objects go to the quarantine (the mode on, quarantine_bytes
+ * > 0, its ring made). */
+bool hw_mc_quar_on(void);
+/* Sets the quarantine up, bounded by max_bytes (under the init lock, from
+ * hw_mc_debug_start); nothing when it is set up already or max_bytes is 0. */
+void hw_mc_quar_start(size_t max_bytes);
+/* Small slot p of s, whose state entry is st (live), passed the free's
+ * checks and has its free stack: fills it, marks it free (state 0) and
+ * holds it back; false (nothing done) when the quarantine is off. May
+ * evict older objects first (DQ2). Keeps errno. */
+bool hw_mc_quar_small(void *p, mc_span *s, uint16_t *st);
+/* The same for large object s (its kind becomes MC_SPAN_QUARANTINED). */
+bool hw_mc_quar_large(mc_span *s);
+/* Every object in the quarantine leaves, checked (the exit-time check,
+ * before the leak check). */
+void hw_mc_quar_exit(void);
+/* Objects held and the bytes they hold of the bound. */
+void hw_mc_quar_stats(size_t *count, size_t *bytes);
+/* hw_mc_reset's part: forgets the quarantine (its objects died with the
+ * heap) and gives its ring back. */
+void hw_mc_quar_reset(void);
+void hw_mc_quar_lock(void);
+void hw_mc_quar_unlock(void);
 
 /* ---- debug_leak.c ---- */
 

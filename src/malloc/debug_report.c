@@ -34,7 +34,9 @@
  *
  * Kinds: double-free, bad-free (interior, misaligned, foreign, in freed
  * memory), heap-buffer-overflow (a damaged canary), alloc-dealloc-mismatch,
- * new-delete-type-mismatch (a sized delete with the wrong size).
+ * new-delete-type-mismatch (a sized delete with the wrong size),
+ * heap-use-after-free (a quarantined object's pattern damaged: the stack
+ * after the ERROR line is where that was found, debug_quarantine.c).
  *
  * Invariants:
  *   RP1. A frame is "    #N 0x<pc> in <function> <file>:<line>[:<column>]"
@@ -193,9 +195,11 @@ static void print_stack_id(uint32_t id)
 	print_pcs(&pr, pc, n);
 }
 
-/* One report's frame: banner, ERROR line, the current stack; *summary
- * receives its first frame's place. */
-static void begin(const char *kind, const void *addr, char *summary, size_t len)
+/* One report's frame: banner, ERROR line, lead (a line before the stack,
+ * or NULL), the current stack; *summary receives its first frame's
+ * place. */
+static void begin(const char *kind, const void *addr, const char *lead, char *summary,
+		  size_t len)
 {
 	uintptr_t pc[MC_DEBUG_MAX_DEPTH];
 	size_t n = hw_mc_debug_stack(pc, mc_dbg.depth ? mc_dbg.depth : MC_DEBUG_MAX_DEPTH);
@@ -204,6 +208,8 @@ static void begin(const char *kind, const void *addr, char *summary, size_t len)
 	out(RP_BANNER "\n");
 	out("==%d==ERROR: heapward: %s on address %p in thread T%u:\n",
 	    hw_process_id(), kind, addr, hw_mc_debug_tid());
+	if (lead)
+		out("%s\n", lead);
 	summary[0] = '\0';
 	printer pr = {0, true, summary, len};
 	print_pcs(&pr, pc, n);
@@ -234,23 +240,26 @@ static void history(uint32_t alloc_stack, unsigned alloc_tid, uint32_t free_stac
 	out("\n");
 }
 
-/* The object slot idx of s (small or large): bounds, length (the request
- * when live, the slot when free), liveness and record. */
+/* The object slot idx of s (small or large, live or quarantined): bounds,
+ * length (the request when live or large, the slot when free), liveness
+ * and record. */
 typedef struct object {
 	uintptr_t lo;
 	size_t len;
-	bool live;
+	bool live, large;
 	const mc_dbg_obj *rec; /* NULL: no record (MC9) */
 } object;
 
 static bool object_at(const mc_span *s, size_t idx, object *o)
 {
-	if (!s || (s->kind != MC_SPAN_SMALL && s->kind != MC_SPAN_LARGE))
+	if (!s || (s->kind != MC_SPAN_SMALL && s->kind != MC_SPAN_LARGE &&
+		   s->kind != MC_SPAN_QUARANTINED))
 		return false;
-	if (s->kind == MC_SPAN_LARGE) {
+	o->large = s->kind != MC_SPAN_SMALL;
+	if (o->large) {
 		o->lo = s->start;
 		o->len = s->req;
-		o->live = true;
+		o->live = s->kind == MC_SPAN_LARGE;
 		idx = 0;
 	} else {
 		if (idx >= s->nobjs)
@@ -290,8 +299,8 @@ static void freed_large(const void *p)
 static void inside(const void *p, const object *o)
 {
 	out("%p is located %zu bytes inside of %s%zu-byte %s [%p,%p)\n", p,
-	    (size_t)((uintptr_t)p - o->lo), o->live ? "" : "a freed ", o->len,
-	    o->live ? "region" : "slot", (void *)o->lo, (void *)(o->lo + o->len));
+	    (size_t)((uintptr_t)p - o->lo), o->live ? "" : o->large ? "freed " : "a freed ", o->len,
+	    o->live || o->large ? "region" : "slot", (void *)o->lo, (void *)(o->lo + o->len));
 	object_history(o);
 	if (!o->rec)
 		out("\n");
@@ -308,7 +317,7 @@ void hw_mc_report_misuse(int what, const char *op, const void *p, const mc_span 
 	char summary[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64];
 	object o;
 	bool have = object_at(s, idx, &o);
-	begin(kind, addr, summary, sizeof summary);
+	begin(kind, addr, NULL, summary, sizeof summary);
 	if (what == MC_BAD_FOREIGN) {
 		out("%p is not heap memory: %s\n\n", p, where && where[0] ? where : "?");
 	} else if (what == MC_BAD_OVERFLOW && have) {
@@ -328,6 +337,29 @@ void hw_mc_report_misuse(int what, const char *op, const void *p, const mc_span 
 	end(kind, summary);
 }
 
+void hw_mc_report_uaf(const void *at, uintptr_t lo, size_t size, const mc_dbg_obj *rec,
+		      bool at_exit)
+{
+	static const char kind[] = "heap-use-after-free";
+	char summary[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64];
+	char lead[160];
+	size_t off = (size_t)((uintptr_t)at - lo);
+	/* The write itself was not seen: the stack is where it was found. */
+	hw_report_format(lead, sizeof lead,
+			 "WRITE of unknown size, found when the object left the quarantine%s, "
+			 "here:",
+			 at_exit ? " at exit" : "");
+	begin(kind, at, lead, summary, sizeof summary);
+	out("%p is located %zu bytes %s freed %zu-byte region [%p,%p)\n", at,
+	    off < size ? off : off - size, off < size ? "inside of" : "after", size, (void *)lo,
+	    (void *)(lo + size));
+	if (rec)
+		history(rec->alloc_stack, rec->alloc_tid, rec->free_stack, rec->free_tid, true);
+	else
+		out("\n");
+	end(kind, summary);
+}
+
 void hw_mc_report_mismatch(const void *p, const mc_span *s, size_t idx, bool size_only,
 			   size_t size, const char *made_by, const char *op)
 {
@@ -335,7 +367,7 @@ void hw_mc_report_mismatch(const void *p, const mc_span *s, size_t idx, bool siz
 	char summary[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64];
 	object o;
 	bool have = object_at(s, idx, &o);
-	begin(kind, p, summary, sizeof summary);
+	begin(kind, p, NULL, summary, sizeof summary);
 	if (have) {
 		char how[64] = "";
 		if (size_only)

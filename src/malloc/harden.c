@@ -18,6 +18,7 @@
  *          "heapward: invalid free of 0x...: in freed heap memory"
  *          "heapward: heap buffer overflow: ..."
  *          "heapward: corrupted free list ..."
+ *          "heapward: use after free: ..." (debug_quarantine.c DQ2)
  *        ("free" is the operation: "realloc" or "malloc_usable_size" for
  *        those calls). It names the address and, when there is one, the
  *        object's bounds [start, end) and size.
@@ -174,6 +175,20 @@ void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s, siz
 	}
 	if (hw_mc_debug_on())
 		hw_mc_report_misuse(what, op, p, s, idx, at, where);
+	finish();
+}
+
+void hw_mc_use_after_free(const void *at, uintptr_t lo, size_t size, const mc_dbg_obj *rec,
+			  bool at_exit)
+{
+	size_t off = (size_t)((uintptr_t)at - lo);
+	hw_report_write("heapward: use after free: the freed %zu-byte object [%p, %p) was "
+			"written at %p (%zu bytes %s), found when it left the quarantine%s\n",
+			size, (void *)lo, (void *)(lo + size), at,
+			off < size ? off : off - size, off < size ? "inside it" : "after its end",
+			at_exit ? " at exit" : "");
+	if (hw_mc_debug_on())
+		hw_mc_report_uaf(at, lo, size, rec, at_exit);
 	finish();
 }
 

@@ -580,6 +580,12 @@ static void free_other(void *p, mc_span *s)
 			     NULL);
 		return;
 	}
+	if (s->kind == MC_SPAN_QUARANTINED) {
+		/* Freed, its record kept (debug_quarantine.c): both stacks. */
+		hw_mc_misuse((uintptr_t)p == s->start ? MC_BAD_DOUBLE_FREE : MC_BAD_FREED_MEMORY,
+			     "free", p, s, 0, NULL);
+		return;
+	}
 	if ((uintptr_t)p != s->start) {
 		hw_mc_misuse(MC_BAD_INTERIOR, "free", p, s, 0, NULL);
 		return;
@@ -588,11 +594,21 @@ static void free_other(void *p, mc_span *s)
 	const unsigned char *bad = hw_mc_canary_find((unsigned char *)p + s->req, slack);
 	if (HW_UNLIKELY(bad))
 		hw_mc_misuse(MC_BAD_OVERFLOW, "free", p, s, 0, bad);
-	if (mc_cfg.fill_on_free != HW_OPTIONS_OFF)
-		memset(p, mc_cfg.fill_on_free, s->req);
-	int saved = errno;
-	if (HW_UNLIKELY(hw_mc_debug_on()))
+	if (HW_UNLIKELY(hw_mc_debug_on())) {
+		int saved = errno;
 		hw_mc_debug_free(p, s, 0);
+		errno = saved;
+		if (hw_mc_quar_large(s))
+			return;
+	}
+	hw_mc_large_release(s);
+}
+
+void hw_mc_large_release(mc_span *s)
+{
+	if (mc_cfg.fill_on_free != HW_OPTIONS_OFF)
+		memset((void *)s->start, mc_cfg.fill_on_free, s->req);
+	int saved = errno;
 	hw_mc_large_free(s);
 	errno = saved;
 }
@@ -616,16 +632,19 @@ static MA_NOINLINE void free_flush(mc_cache *tc, unsigned c, mc_slot e)
 }
 
 /* The end of a free of slot p of s, whose state entry is st, once MA3's
- * checks are done: the free's stack in debug mode (dbg: the fast path
- * passes a constant false, so it has no such code), the fill (unless
- * HW_OPTIONS_OFF: the whole slot, which is why it comes after the canary
- * check), state 0, and the slot into tc's bin (through free_flush when the
- * bin is full). */
+ * checks are done: in debug mode (dbg: the fast path passes a constant
+ * false, so it has no such code) the free's stack, and the quarantine,
+ * which then has the slot; else the fill (unless HW_OPTIONS_OFF: the whole
+ * slot, which is why it comes after the canary check), state 0, and the
+ * slot into tc's bin (through free_flush when the bin is full). */
 static MA_ALWAYS_INLINE void free_finish(mc_cache *tc, void *p, mc_span *s, uint16_t *st,
 					 int fill, bool dbg)
 {
-	if (dbg)
+	if (dbg) {
 		hw_mc_debug_free(p, s, (size_t)(st - s->state));
+		if (hw_mc_quar_small(p, s, st))
+			return;
+	}
 	if (fill != HW_OPTIONS_OFF)
 		memset(p, fill, s->size);
 	*st = 0;
@@ -638,6 +657,14 @@ static MA_ALWAYS_INLINE void free_finish(mc_cache *tc, void *p, mc_span *s, uint
 		return;
 	}
 	free_flush(tc, s->cls, e);
+}
+
+void hw_mc_slot_release(void *p, mc_span *s, size_t idx)
+{
+	int saved = errno;
+	mc_cache *tc = own_cache();
+	errno = saved;
+	free_finish(tc, p, s, &s->state[idx], mc_cfg.fill_on_free, false);
 }
 
 static MA_NOINLINE HW_COLD void free_bad(int what, void *p, mc_span *s, size_t idx)
@@ -786,8 +813,10 @@ static mc_span *live_object(void *p, const char *op, size_t *idx, bool check_can
 		hw_mc_misuse(MC_BAD_FOREIGN, op, p, NULL, 0, NULL);
 		return NULL;
 	}
-	if (s->kind == MC_SPAN_FREED) {
-		hw_mc_misuse(MC_BAD_FREED_MEMORY, op, p, NULL, 0, NULL);
+	if (s->kind == MC_SPAN_FREED || s->kind == MC_SPAN_QUARANTINED) {
+		/* A quarantined object's record names its stacks. */
+		hw_mc_misuse(MC_BAD_FREED_MEMORY, op, p,
+			     s->kind == MC_SPAN_QUARANTINED ? s : NULL, 0, NULL);
 		return NULL;
 	}
 	size_t i = 0, slack;
@@ -961,6 +990,7 @@ void hw_mc_reset(const mc_start_config *next)
 				 (own && own != &mc_dead_cache ? 1u : 0u),
 			 "malloc: hw_mc_reset while another thread has a cache");
 		hw_mc_cache_reset();
+		hw_mc_quar_reset();
 		hw_mc_span_reset();
 		hw_heap_destroy(mc_g.heap);
 		hw_sys_release(mc_g.pf, mc_g.top,

@@ -29,11 +29,12 @@
  *        the heap hands it out again; every other page of the window maps
  *        to NULL (never ours).
  *   MC4. state[i] of a span is 0 when slot i is free (in the span's free
- *        list, never handed out, or in a thread cache), and slack + 1 when
+ *        list, never handed out, in a thread cache, or in the debug mode's
+ *        quarantine: debug_quarantine.c), and slack + 1 when
  *        it is live, where slack = slot size - requested size (< 65535).
  *        So double free and requested size need no header in the object.
  *   MC5. live == slots not in the span's free list or beyond its bump
- *        index (in caches or with users); a span with live == 0 is given
+ *        index (in caches, quarantined or with users); a span with live == 0 is given
  *        back to the heap at once, except one per class that the class
  *        keeps (span.c SP6); a span is on its class's partial list exactly
  *        when it has a slot to hand out.
@@ -75,8 +76,8 @@
  * Locking. Lock order, outermost first:
  *   init lock -> cache lock -> class locks (ascending; 32 of them, class c
  *   uses lock c % 32, and no path holds two) -> meta lock
- *   -> the debug mode's report lock -> its depot lock (debug.h: leaves,
- *   nothing else is taken under either)
+ *   -> the debug mode's quarantine lock -> its report lock -> its depot
+ *   lock (debug.h: leaves, nothing else is taken under any of them)
  *   -> the heap's locks (registry, scav_lock, lock: src/registry.c R2).
  * The cache lock (cache.c's recycled records) is never held while another
  * is taken; it has its place in the order for the fork hooks.
@@ -143,9 +144,13 @@ static inline size_t mc_large_pages(size_t n)
 	return (hw_max(n, 1) + MC_PAGE - 1) >> MC_PAGE_SHIFT;
 }
 
+/* A large object's record is MC_SPAN_QUARANTINED from its free until it
+ * leaves the debug mode's quarantine (debug_quarantine.c): freed for every
+ * check, its run and record kept. */
 enum { MC_SPAN_SMALL = 1,
        MC_SPAN_LARGE = 2,
-       MC_SPAN_FREED = 3 };
+       MC_SPAN_FREED = 3,
+       MC_SPAN_QUARANTINED = 4 };
 
 typedef struct mc_span {
 	uintptr_t start;
@@ -346,6 +351,13 @@ size_t hw_mc_span_trim_all(void);
  * SP4). */
 void hw_mc_span_idle(void *unused);
 
+/* malloc.c: the end of a free the quarantine delayed (debug_quarantine.c
+ * DQ2): small slot idx of s (state 0 already) filled as fill_on_free says
+ * and given to the calling thread's cache; large object s filled and its
+ * run given back to the heap. */
+void hw_mc_slot_release(void *p, mc_span *s, size_t idx);
+void hw_mc_large_release(mc_span *s);
+
 /* cache.c: the thread caches. */
 typedef struct mc_bin {
 	mc_slot *slot;
@@ -445,6 +457,12 @@ enum {
 HW_COLD void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s,
 			  size_t idx, const void *at);
 HW_COLD void hw_mc_corrupt_list(const mc_span *s, const void *next);
+/* Reports a write after free found when the freed object [lo, lo + size)
+ * left the quarantine (at_exit: at the exit-time check): at is its first
+ * damaged byte (past lo + size: in the slot's slack), rec its record or
+ * NULL; then aborts unless mc_cfg says continue. */
+HW_COLD void hw_mc_use_after_free(const void *at, uintptr_t lo, size_t size,
+				  const mc_dbg_obj *rec, bool at_exit);
 extern uint64_t mc_errors; /* atomic */
 
 /* kind.c: allocation kinds (MC8), for the override library's

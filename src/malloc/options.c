@@ -104,7 +104,8 @@ static const opt table[] = {
 	 "Most live guarded objects; past it allocations are not guarded (one warning)."
 	 COMING},
 	{"quarantine_bytes", K_SIZE, AT(quarantine_bytes, size_t), 0, SIZE_MAX, 256 * MIB, NULL,
-	 "Most bytes of freed objects held back, and trapping, before reuse." COMING},
+	 "In debug mode, most bytes of freed objects held back before reuse, filled with a "
+	 "pattern checked when they leave (0: none)."},
 	{"seed", K_U64, AT(seed, uint64_t), 0, UINT64_MAX, 0, NULL,
 	 "Seed of guard sampling and guard_side=random (0: from the clock at start-up)."
 	 COMING},
