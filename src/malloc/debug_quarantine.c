@@ -54,7 +54,7 @@
 #define DQ_MAX_COUNT ((size_t)1 << 20)
 
 static mc_quarantine quar;
-static int quar_on; /* atomic: the FIFO is set up and holds objects */
+static int quar_on;                  /* atomic: the FIFO is set up and holds objects */
 static HW_THREAD_LOCAL bool at_exit; /* this thread is in hw_mc_quar_exit */
 
 bool hw_mc_quar_on(void) { return __atomic_load_n(&quar_on, __ATOMIC_ACQUIRE) != 0; }

@@ -299,7 +299,9 @@ static void freed_large(const void *p)
 static void inside(const void *p, const object *o)
 {
 	out("%p is located %zu bytes inside of %s%zu-byte %s [%p,%p)\n", p,
-	    (size_t)((uintptr_t)p - o->lo), o->live ? "" : o->large ? "freed " : "a freed ", o->len,
+	    (size_t)((uintptr_t)p - o->lo), o->live ? "" : o->large ? "freed "
+								    : "a freed ",
+	    o->len,
 	    o->live || o->large ? "region" : "slot", (void *)o->lo, (void *)(o->lo + o->len));
 	object_history(o);
 	if (!o->rec)

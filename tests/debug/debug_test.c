@@ -542,6 +542,300 @@ static void test_mode_off(void)
 	       st.exit_code, err);
 }
 
+/* ---- the quarantine (debug_quarantine.c) ---- */
+
+/* A write after free: an object of size bytes freed, its byte off
+ * flipped, then either 200 more objects of its size freed (the bound in
+ * options makes it leave the quarantine) or exit (the exit-time check). */
+typedef struct uaf_case {
+	size_t size, off;
+	bool at_exit;
+	const char *options;
+} uaf_case;
+
+static void uaf_child(void *arg)
+{
+	const uaf_case *c = arg;
+	unsigned line;
+	CHILD_CHECK(hw_mc_start(c->options));
+	unsigned char *p = make_obj(c->size, &line);
+	drop_obj(p, &line);
+	fprintf(stderr, "object %p\n", (void *)p);
+	p[c->off] ^= 1;
+	if (c->at_exit)
+		exit(0);
+	for (int i = 0; i < 200; i++)
+		drop_obj(make_obj(c->size, &line), &line);
+	fail("no report");
+}
+
+/* The report of c: kind, the first damaged byte, its offset, the bounds,
+ * where it was found, both stacks. */
+static void check_uaf(const uaf_case *c)
+{
+	unsigned make_line, drop_line;
+	make_obj(0, &make_line);
+	drop_obj(NULL, &drop_line);
+	REQUIRE(hw_trap_child(uaf_child, (void *)c, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == SIGABRT, "%d %d %s", st.signo, st.exit_code, err);
+	const char *o = strstr(err, "object 0x");
+	void *vp = NULL;
+	REQUIRE(o && sscanf(o, "object %p", &vp) == 1, "%s", err);
+	uintptr_t p = (uintptr_t)vp, at = p + c->off, end = p + c->size;
+	bool inside = c->off < c->size;
+	size_t off = inside ? c->off : c->off - c->size;
+	const char *when = c->at_exit ? " at exit" : "";
+	char want[512];
+	snprintf(want, sizeof want,
+		 "heapward: use after free: the freed %zu-byte object [%p, %p) was written at "
+		 "%p (%zu bytes %s), found when it left the quarantine%s\n",
+		 c->size, (void *)p, (void *)end, (void *)at, off,
+		 inside ? "inside it" : "after its end", when);
+	EXPECT(strstr(err, want), "want %s in %s", want, err);
+	snprintf(want, sizeof want,
+		 "ERROR: heapward: heap-use-after-free on address %p in thread T0:\n"
+		 "WRITE of unknown size, found when the object left the quarantine%s, here:\n",
+		 (void *)at, when);
+	EXPECT(strstr(err, want), "want %s", want);
+	snprintf(want, sizeof want,
+		 "%p is located %zu bytes %s freed %zu-byte region [%p,%p)\n"
+		 "freed by thread T0 here:\n",
+		 (void *)at, off, inside ? "inside of" : "after", c->size, (void *)p,
+		 (void *)end);
+	EXPECT(strstr(err, want), "want %s", want);
+	EXPECT(strstr(err, "previously allocated by thread T0 here:") &&
+	       strstr(err, "SUMMARY: heapward: heap-use-after-free"));
+	if (!symbolizer_here()) {
+		printf("(no symbolizer: frames not checked)\n");
+		return;
+	}
+	bool trimmed = library_has_lines();
+	unsigned f = trimmed ? 0 : frame_no("freed by thread T0 here:", "drop_obj");
+	unsigned a = trimmed ? 0 : frame_no("previously allocated by thread T0 here:", "make_obj");
+	EXPECT(has_frame("freed by thread T0 here:", f, "drop_obj", drop_line));
+	EXPECT(has_frame("freed by thread T0 here:", f + 1, "uaf_child", 0));
+	EXPECT(has_frame("previously allocated by thread T0 here:", a, "make_obj", make_line));
+	if (!c->at_exit) {
+		/* Found by a later free: that free's stack. */
+		unsigned e = trimmed ? 0 : frame_no("left the quarantine, here:", "drop_obj");
+		EXPECT(has_frame("left the quarantine, here:", e, "drop_obj", drop_line));
+	}
+}
+
+static void test_quarantine_uaf_small(void)
+{
+	static const uaf_case c = {64, 16, false, "debug=1:scavenger=0:quarantine_bytes=4096"};
+	check_uaf(&c);
+}
+
+static void test_quarantine_uaf_small_slack(void)
+{
+	/* Past the requested 40 bytes, inside the 48-byte slot. */
+	static const uaf_case c = {40, 44, false, "debug=1:scavenger=0:quarantine_bytes=4096"};
+	check_uaf(&c);
+}
+
+static void test_quarantine_uaf_large(void)
+{
+	static const uaf_case c = {100000, 70000, false, "debug=1:scavenger=0:quarantine_bytes=1m"};
+	check_uaf(&c);
+}
+
+static void test_quarantine_uaf_at_exit(void)
+{
+	static const uaf_case small = {24, 0, true, "debug=1:scavenger=0"};
+	static const uaf_case large = {300000, 299999, true, "debug=1:scavenger=0"};
+	check_uaf(&small);
+	check_uaf(&large);
+}
+
+/* Many objects of every kind freed, none touched after: no report. */
+static void clean_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("detect_leaks=1:scavenger=0:quarantine_bytes=256k"));
+	static void *keep[64];
+	for (size_t i = 0; i < 20000; i++) {
+		size_t n = i % 7 == 0 ? 70000 + i : 1 + i % 3000;
+		unsigned char *p = hw_malloc(n);
+		CHILD_CHECK(p);
+		memset(p, 0x5a, n);
+		p = hw_realloc(p, n / 2 + 1);
+		CHILD_CHECK(p);
+		hw_free(keep[i % 64]);
+		keep[i % 64] = p;
+	}
+	for (size_t i = 0; i < 64; i++)
+		hw_free(keep[i]);
+	exit(0);
+}
+
+static void test_quarantine_clean(void)
+{
+	REQUIRE(hw_trap_child(clean_child, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0 && !strstr(err, "heapward"), "%d %d %s",
+	       st.signo, st.exit_code, err);
+}
+
+/* A double free of a quarantined object names both stacks. */
+static void double_free_q_child(void *arg)
+{
+	unsigned line;
+	CHILD_CHECK(hw_mc_start("debug=1:scavenger=0"));
+	void *p = make_obj((size_t)(uintptr_t)arg, &line);
+	fprintf(stderr, "object %p\n", p);
+	drop_obj(p, &line);
+	drop_obj(p, &line);
+}
+
+static void test_quarantine_double_free(void)
+{
+	static const size_t sizes[] = {48, 100000};
+	unsigned make_line, drop_line;
+	make_obj(0, &make_line);
+	drop_obj(NULL, &drop_line);
+	for (size_t k = 0; k < 2; k++) {
+		REQUIRE(hw_trap_child(double_free_q_child, (void *)(uintptr_t)sizes[k], err,
+				      sizeof err, &st) == 0);
+		EXPECT(st.signo == SIGABRT, "%d %s", st.signo, err);
+		void *p = NULL;
+		const char *o = strstr(err, "object 0x");
+		REQUIRE(o && sscanf(o, "object %p", &p) == 1, "%s", err);
+		char want[256];
+		snprintf(want, sizeof want, "ERROR: heapward: double-free on address %p", p);
+		EXPECT(strstr(err, want), "%s", err);
+		snprintf(want, sizeof want, "%p is located 0 bytes inside of %s%zu-byte", p,
+			 k ? "freed " : "a freed ", sizes[k]);
+		EXPECT(strstr(err, want), "want %s in %s", want, err);
+		EXPECT(strstr(err, "freed by thread T0 here:") &&
+			       strstr(err, "previously allocated by thread T0 here:"),
+		       "%s", err);
+		if (symbolizer_here() && library_has_lines()) {
+			EXPECT(has_frame("freed by thread T0 here:", 0, "drop_obj", drop_line));
+			EXPECT(has_frame("previously allocated by thread T0 here:", 0, "make_obj",
+					 make_line));
+		}
+	}
+}
+
+/* realloc, malloc_usable_size and an interior free of a quarantined large
+ * object: each reported as freed memory, with its stacks. */
+static void freed_large_child(void *arg)
+{
+	(void)arg;
+	unsigned line;
+	CHILD_CHECK(hw_mc_start("debug=1:scavenger=0:abort_on_error=0"));
+	char *p = make_obj(100000, &line);
+	drop_obj(p, &line);
+	fprintf(stderr, "object %p\n", (void *)p);
+	CHILD_CHECK(hw_malloc_usable_size(p) == 0);
+	errno = 0;
+	CHILD_CHECK(hw_realloc(p, 10) == NULL && errno == EINVAL);
+	hw_free(p + 4096);
+	hw_malloc_stats ms;
+	hw_malloc_stats_get(&ms);
+	CHILD_CHECK(ms.errors == 3);
+	_exit(0);
+}
+
+static void test_quarantine_freed_large(void)
+{
+	REQUIRE(hw_trap_child(freed_large_child, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "%d %d %s", st.signo, st.exit_code, err);
+	void *vp = NULL;
+	const char *o = strstr(err, "object 0x");
+	REQUIRE(o && sscanf(o, "object %p", &vp) == 1, "%s", err);
+	char *p = vp;
+	char want[256];
+	snprintf(want, sizeof want, "heapward: invalid malloc_usable_size of %p: in freed heap memory",
+		 (void *)p);
+	EXPECT(strstr(err, want), "%s", err);
+	snprintf(want, sizeof want, "heapward: invalid realloc of %p: in freed heap memory",
+		 (void *)p);
+	EXPECT(strstr(err, want), "%s", err);
+	snprintf(want, sizeof want,
+		 "%p is located 4096 bytes inside of freed 100000-byte region [%p,%p)\nfreed "
+		 "by thread T0 here:",
+		 (void *)(p + 4096), (void *)p, (void *)(p + 100000));
+	EXPECT(strstr(err, want), "%s", err);
+	size_t stacks = 0;
+	for (const char *f = err; (f = strstr(f, "freed by thread T0 here:")); f++)
+		stacks++;
+	EXPECT(stacks == 3, "%zu freed-by stacks", stacks);
+}
+
+/* quarantine_bytes=0 turns it off: the slot just freed is the next one
+ * handed out; with it on, the slot stays out, filled with the pattern. */
+static void reuse_child(void *arg)
+{
+	bool on = arg != NULL;
+	CHILD_CHECK(hw_mc_start(on ? "debug=1:scavenger=0" : "debug=1:scavenger=0:quarantine_bytes=0"));
+	unsigned char *p = hw_malloc(64);
+	CHILD_CHECK(p);
+	memset(p, 0, 64);
+	hw_free(p);
+	void *q = hw_malloc(64);
+	CHILD_CHECK(on ? q != p : q == p);
+	if (on)
+		for (size_t i = 0; i < 64; i++)
+			CHILD_CHECK(p[i] == 0xdd);
+	size_t n, b;
+	hw_mc_quar_stats(&n, &b);
+	CHILD_CHECK(on ? n == 1 && b == 64 : n == 0 && b == 0);
+	CHILD_CHECK(hw_mc_quar_on() == on);
+}
+
+static void test_quarantine_off(void)
+{
+	REQUIRE(hw_trap_child(reuse_child, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "off: %d %d %s", st.signo, st.exit_code, err);
+	REQUIRE(hw_trap_child(reuse_child, (void *)1, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "on: %d %d %s", st.signo, st.exit_code, err);
+}
+
+/* The layer's bound: quarantine_bytes of slots at most, the oldest leave
+ * first; quarantined objects are neither leaks nor roots' targets. */
+static void bound_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("detect_leaks=1:scavenger=0:quarantine_bytes=64k"));
+	static void *p[3000];
+	for (size_t i = 0; i < 3000; i++) {
+		p[i] = hw_malloc(64);
+		CHILD_CHECK(p[i]);
+	}
+	for (size_t i = 0; i < 3000; i++) {
+		hw_free(p[i]);
+		size_t n, b;
+		hw_mc_quar_stats(&n, &b);
+		CHILD_CHECK(b == n * 64 && b <= 65536 && n == (i < 1024 ? i + 1 : 1024));
+	}
+	/* The 1024 newest are held, the older ones were given back. */
+	void *q[3000];
+	size_t back = 0;
+	for (size_t i = 0; i < 3000; i++) {
+		q[i] = hw_malloc(64);
+		for (size_t j = 3000 - 1024; j < 3000; j++)
+			CHILD_CHECK(q[i] != p[j]);
+		for (size_t j = 0; j < 3000 - 1024; j++)
+			back += q[i] == p[j];
+	}
+	CHILD_CHECK(back == 3000 - 1024);
+	/* Nothing points to the quarantined ones now: still no leak. */
+	memset(p, 0, sizeof p);
+	scrub();
+	CHILD_CHECK(hw_malloc_leak_check() == 0);
+	for (size_t i = 0; i < 3000; i++)
+		hw_free(q[i]);
+	_exit(0);
+}
+
+static void test_quarantine_bound(void)
+{
+	REQUIRE(hw_trap_child(bound_child, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "%d %d %s", st.signo, st.exit_code, err);
+}
+
 int main(int argc, char **argv)
 {
 	static const hw_test tests[] = {
@@ -555,6 +849,15 @@ int main(int argc, char **argv)
 		T(test_static_report),
 		T(test_leak_check_api),
 		T(test_mode_off),
+		T(test_quarantine_uaf_small),
+		T(test_quarantine_uaf_small_slack),
+		T(test_quarantine_uaf_large),
+		T(test_quarantine_uaf_at_exit),
+		T(test_quarantine_clean),
+		T(test_quarantine_double_free),
+		T(test_quarantine_freed_large),
+		T(test_quarantine_off),
+		T(test_quarantine_bound),
 	};
 	return hw_test_main(tests, sizeof tests / sizeof tests[0], argc, argv);
 }
