@@ -1,19 +1,29 @@
 /* debug_bench.c: what the debug mode costs per malloc+free pair, against
  * the layer without it, in the same run.
  *
- * Owns: three configurations of the malloc layer, each started fresh in a
+ * Owns: five configurations of the malloc layer, each started fresh in a
  * child process (hw_mc_start takes effect once per process), interleaved
  * rep by rep (bench.h BH3):
  *   off     the defaults: the fast paths
- *   slow    debug=1:stack_depth=0: every call on the slow paths and
- *           through the hooks, no stack recorded
- *   debug   debug=1 (stack_depth=30): the same plus a stack captured at
- *           each malloc and each free (frame-pointer walk, depot lookup)
+ *   slow    debug=1:stack_depth=0:quarantine_bytes=0: every call on the
+ *           slow paths and through the hooks, no stack recorded, no
+ *           quarantine
+ *   debug   debug=1:quarantine_bytes=0 (stack_depth=30): the same plus a
+ *           stack captured at each malloc and each free (frame-pointer
+ *           walk, depot lookup)
+ *   q1m     debug=1:quarantine_bytes=1m: the same plus the quarantine,
+ *           small enough to stay in the CPU's caches: from the 4000th
+ *           pair or so, each free fills its slot and evicts an older one
+ *           (its pattern checked, its slot given back)
+ *   q256m   debug=1, the quarantine at its default, 256 MiB: each free
+ *           fills a slot the quarantine then holds; the bound is reached
+ *           after about a million pairs, so most of a run fills it
  * Each runs pairs of hw_malloc then hw_free, sizes 16-512 B from a seeded
  * stream, from the bottom of a chain of `depth` nested calls (4 and 24),
  * since a walk's cost grows with the frames it crosses (up to the 30
- * kept). Reported: ns per pair (median of BENCH_REPS), each ratio to off,
- * and debug - slow, the two captures of a pair.
+ * kept). Reported: ns per pair (median of BENCH_REPS), ratios to off,
+ * debug - slow (the two captures of a pair) and q1m - debug and
+ * q256m - debug (the quarantine's part).
  *
  * Invariants:
  *   DB1. Every object's first byte is written (bench's MB1), every pair
@@ -38,10 +48,12 @@ static size_t sizes[NSIZES];
 static uint64_t pairs = 1000000;
 static volatile unsigned char sink;
 
-static const char *const configs[] = {"scavenger=0", "scavenger=0:debug=1:stack_depth=0",
-				      "scavenger=0:debug=1"};
-static const char *const names[] = {"off", "slow", "debug"};
-#define NCONFIGS 3
+static const char *const configs[] = {
+	"scavenger=0", "scavenger=0:debug=1:stack_depth=0:quarantine_bytes=0",
+	"scavenger=0:debug=1:quarantine_bytes=0", "scavenger=0:debug=1:quarantine_bytes=1m",
+	"scavenger=0:debug=1"};
+static const char *const names[] = {"off", "slow", "debug", "q1m", "q256m"};
+#define NCONFIGS 5
 
 __attribute__((noinline)) static void pairs_at(unsigned depth)
 {
@@ -125,8 +137,10 @@ int main(int argc, char **argv)
 	printf("== debug mode: ns per hw_malloc+hw_free pair (sizes 16-512 B, median of %d, "
 	       "%llu pairs)\n",
 	       BENCH_REPS, (unsigned long long)pairs);
-	printf("%-6s %9s %9s %9s %10s %10s %14s\n", "depth", "off", "slow", "debug", "slow/off",
-	       "debug/off", "captures/pair");
+	printf("%-6s", "depth");
+	for (int c = 0; c < NCONFIGS; c++)
+		printf(" %8s", names[c]);
+	printf(" %9s %9s %9s %9s %9s\n", "debug/off", "q256m/off", "captures", "q1m", "q256m");
 	for (size_t d = 0; d < sizeof depths / sizeof depths[0]; d++) {
 		double s[NCONFIGS][BENCH_REPS];
 		for (int rep = 0; rep < BENCH_REPS; rep++)
@@ -137,10 +151,13 @@ int main(int argc, char **argv)
 			qsort(s[c], BENCH_REPS, sizeof s[c][0], cmp_double);
 			med[c] = s[c][BENCH_REPS / 2];
 		}
-		printf("%-6u %9.1f %9.1f %9.1f %10.2f %10.2f %11.1f ns\n", depths[d], med[0],
-		       med[1], med[2], med[1] / med[0], med[2] / med[0], med[2] - med[1]);
+		printf("%-6u", depths[d]);
+		for (int c = 0; c < NCONFIGS; c++)
+			printf(" %8.1f", med[c]);
+		printf(" %9.2f %9.2f %9.1f %9.1f %9.1f\n", med[2] / med[0], med[4] / med[0],
+		       med[2] - med[1], med[3] - med[2], med[4] - med[2]);
 	}
-	printf("(%s, %s, %s: the three configurations; captures/pair = debug - slow)\n",
-	       names[0], names[1], names[2]);
+	printf("(ns per pair; the last three columns, ns per pair: captures = debug - slow,\n"
+	       " q1m and q256m = that configuration - debug, the quarantine's part)\n");
 	return 0;
 }
