@@ -26,7 +26,8 @@
  *        small_span_bytes + large_bytes (the heap holds nothing else);
  *        ready == mapped - released and released <= mapped - inuse;
  *        thread_caches <= 1. Before the start every field is 0.
- *   MK4. The span census: distinct spans holding live small objects, one
+ *   MK4. The span census: distinct spans holding live small objects (and
+ *        quarantined ones, malloc_model.h MM4), one
  *        class each, are at most small_spans, and exactly small_spans
  *        (with their bytes) after hw_malloc_trim emptied the caller's
  *        cache (the only cache: other threads have exited).
@@ -39,6 +40,7 @@
  */
 #include "malloc_driver_internal.h"
 
+#include "debug.h"
 #include "inspect.h"
 #include "malloc_internal.h"
 #include "sim.h"
@@ -306,10 +308,11 @@ static int by_span(const void *x, const void *y)
 	return a->span < b->span ? -1 : a->span > b->span;
 }
 
-/* MK4: the spans of live small objects against small_spans. */
+/* MK4: the spans of live and quarantined small objects against
+ * small_spans. */
 static void census(mdrv *d, const hw_malloc_stats *st, bool exact)
 {
-	const hw_mm_obj **v = malloc((d->m.nlive + 1) * sizeof *v);
+	const hw_mm_obj **v = malloc((d->m.nlive + d->m.qn + 1) * sizeof *v);
 	if (!v) {
 		hw_mdrv_fail(d, "harness out of memory");
 		return;
@@ -318,6 +321,9 @@ static void census(mdrv *d, const hw_malloc_stats *st, bool exact)
 	for (size_t i = 0; i < d->m.nlive; i++)
 		if (d->m.live[i].cls != HW_MM_LARGE)
 			v[n++] = &d->m.live[i];
+	for (size_t i = 0; i < d->m.qn; i++)
+		if (hw_mm_quar_at(&d->m, i)->cls != HW_MM_LARGE)
+			v[n++] = hw_mm_quar_at(&d->m, i);
 	qsort(v, n, sizeof *v, by_span);
 	for (size_t i = 0; i < n && !d->failed; i++) {
 		if (i > 0 && v[i]->span == v[i - 1]->span) {
@@ -406,6 +412,18 @@ void hw_mdrv_check_all(mdrv *d)
 
 void hw_mdrv_check_after_op(mdrv *d)
 {
+	/* MM4: a refused call at the layer's start may leave it without its
+	 * quarantine (debug_quarantine.c): the model follows, since no object
+	 * was freed before the start. */
+	if (d->m.qmax && hw_mc_heap() && !hw_mc_quar_on()) {
+		if (d->m.qn != 0 || !hw_mdrv_refused(d)) {
+			hw_mdrv_fail(d, "the layer has no quarantine, though the platform refused "
+					"nothing at its start (the model holds %zu objects)",
+				     d->m.qn);
+			return;
+		}
+		d->m.qmax = 0;
+	}
 	check_stats(d);
 	if (d->failed)
 		return;

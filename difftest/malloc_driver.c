@@ -18,6 +18,7 @@
  */
 #include "malloc_driver_internal.h"
 
+#include "debug.h"
 #include "malloc_internal.h"
 #include "sim.h"
 
@@ -95,8 +96,14 @@ static void format_options(mdrv *d)
 		n += snprintf(d->options + n, sizeof d->options - (size_t)n, ":memory_limit=%zu",
 			      c->memory_limit);
 	if (c->retain_percent)
-		snprintf(d->options + n, sizeof d->options - (size_t)n, ":retain_percent=%u",
-			 c->retain_percent);
+		n += snprintf(d->options + n, sizeof d->options - (size_t)n, ":retain_percent=%u",
+			      c->retain_percent);
+	/* The debug mode for its quarantine: no stacks (no depot on the
+	 * simulator), no symbolizer child for the reports. */
+	if (c->quarantine_bytes)
+		snprintf(d->options + n, sizeof d->options - (size_t)n,
+			 ":debug=1:stack_depth=0:symbolize=0:quarantine_bytes=%zu",
+			 c->quarantine_bytes);
 }
 
 static bool setup(mdrv *d)
@@ -135,7 +142,8 @@ static bool setup(mdrv *d)
 				.arena_size = MR_ARENA,
 				.options = d->options};
 	hw_mc_reset(&next);
-	if (hw_mm_init(&d->m) != 0) {
+	if (hw_mm_init(&d->m) != 0 ||
+	    (c->quarantine_bytes && hw_mm_quarantine(&d->m, c->quarantine_bytes) != 0)) {
 		hw_mdrv_fail(d, "harness out of memory");
 		return false;
 	}
@@ -157,6 +165,13 @@ static void final_checks(mdrv *d)
 	while (d->m.nlive > 0 && !d->failed)
 		hw_mdrv_free_obj(d, 0);
 	if (d->failed || !hw_mc_heap())
+		return;
+	/* The quarantine's objects leave it, each checked (MM4). */
+	hw_mdrv_trace(d, "\thw_mc_quar_drain();\n");
+	hw_mc_quar_drain();
+	hw_mm_quar_drain(&d->m);
+	hw_mdrv_check_after_op(d);
+	if (d->failed)
 		return;
 	hw_mdrv_trace(d, "\thw_malloc_trim(0);\n");
 	(void)hw_malloc_trim(0);

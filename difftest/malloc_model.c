@@ -100,6 +100,8 @@ void hw_mm_fini(hw_mm *m)
 {
 	free(m->live);
 	free(m->byaddr);
+	free(m->quar);
+	free(m->damaged);
 	memset(m, 0, sizeof *m);
 }
 
@@ -182,10 +184,80 @@ int hw_mm_add(hw_mm *m, hw_mm_obj *o)
 	return 0;
 }
 
+int hw_mm_quarantine(hw_mm *m, size_t max_bytes)
+{
+	m->qcap = max_bytes / 16 + 1;
+	m->quar = malloc(m->qcap * sizeof *m->quar);
+	m->damaged = malloc(m->qcap * sizeof *m->damaged);
+	if (!m->quar || !m->damaged)
+		return -1;
+	m->qmax = max_bytes;
+	return 0;
+}
+
+size_t hw_mm_quar_bytes(const hw_mm_obj *o)
+{
+	return o->cls == HW_MM_LARGE ? o->pages * HW_MM_PAGE : hw_mm_class_size(o->cls);
+}
+
+const hw_mm_obj *hw_mm_quar_at(const hw_mm *m, size_t k)
+{
+	return &m->quar[(m->qhead + k) % m->qcap];
+}
+
+void hw_mm_quar_damage(hw_mm *m, size_t k)
+{
+	m->damaged[(m->qhead + k) % m->qcap] = true;
+}
+
+/* An object leaves the quarantine (MM4). */
+static void leave(hw_mm *m, const hw_mm_obj *o, bool damaged)
+{
+	count(m, o, false);
+	m->errors += damaged;
+}
+
+static void quar_pop(hw_mm *m)
+{
+	hw_mm_obj o = m->quar[m->qhead];
+	bool damaged = m->damaged[m->qhead];
+	m->qhead = (m->qhead + 1) % m->qcap;
+	m->qn--;
+	m->qbytes -= hw_mm_quar_bytes(&o);
+	leave(m, &o, damaged);
+}
+
+void hw_mm_quar_drain(hw_mm *m)
+{
+	while (m->qn > 0)
+		quar_pop(m);
+}
+
+/* MM4: o, just freed, enters (or leaves at once). */
+static void quar_put(hw_mm *m, const hw_mm_obj *o)
+{
+	size_t b = hw_mm_quar_bytes(o);
+	bool fits = b <= m->qmax;
+	while (m->qn > 0 && m->qbytes + (fits ? b : 0) > m->qmax)
+		quar_pop(m);
+	if (!fits) {
+		leave(m, o, false);
+		return;
+	}
+	size_t k = (m->qhead + m->qn) % m->qcap;
+	m->quar[k] = *o;
+	m->damaged[k] = false;
+	m->qn++;
+	m->qbytes += b;
+}
+
 void hw_mm_remove(hw_mm *m, size_t i)
 {
 	hw_mm_obj *o = &m->live[i];
-	count(m, o, false);
+	if (m->qmax)
+		quar_put(m, o);
+	else
+		count(m, o, false);
 	m->ring[m->ring_next++ % HW_MM_RING] = o->addr;
 	size_t k = lower_bound(m, o->addr);
 	memmove(&m->byaddr[k], &m->byaddr[k + 1], (m->nlive - k - 1) * sizeof *m->byaddr);
@@ -218,6 +290,13 @@ uintptr_t hw_mm_ring(const hw_mm *m, unsigned k)
 int hw_mm_check(const hw_mm *m, char *msg, size_t len)
 {
 	size_t large = 0, bytes = 0;
+	for (size_t k = 0; k < m->qn; k++) {
+		const hw_mm_obj *o = hw_mm_quar_at(m, k);
+		if (o->cls == HW_MM_LARGE) {
+			large++;
+			bytes += o->pages * HW_MM_PAGE;
+		}
+	}
 	for (size_t k = 0; k < m->nlive; k++) {
 		const hw_mm_obj *o = &m->live[m->byaddr[k]];
 		if (k + 1 < m->nlive && end_of(o) > m->live[m->byaddr[k + 1]].addr) {

@@ -22,6 +22,14 @@
  *        pages.
  *   MM3. large_objects, large_bytes and errors are the counts the layer's
  *        hw_malloc_stats must equal exactly.
+ *   MM4. With the debug mode's quarantine on (hw_mm_quarantine), a removed
+ *        object goes to quar[], a FIFO written the plain way: it holds the
+ *        freed objects, oldest first, whose slots (a class's slot size) or
+ *        pages add up to at most qmax bytes; an object bigger than qmax
+ *        leaves at once. A large object counts in MM3 until it leaves; one
+ *        that leaves damaged (written after its free: hw_mm_quar_damage)
+ *        is one more error. (The layer's count bound, 2^20 objects, is
+ *        never reached: qmax / 16 is below it.)
  *
  * Locking: none; one run at a time.
  */
@@ -60,6 +68,11 @@ typedef struct hw_mm {
 	/* MM3 */
 	size_t large_objects, large_bytes;
 	uint64_t errors;
+	/* MM4: a ring of qcap objects from qhead, qn of them, of qbytes; qmax
+	 * 0: no quarantine. damaged[] runs beside quar[]. */
+	hw_mm_obj *quar;
+	bool *damaged;
+	size_t qcap, qhead, qn, qbytes, qmax;
 } hw_mm;
 
 /* 0, or -1 when the harness has no memory. */
@@ -101,6 +114,17 @@ void hw_mm_remove(hw_mm *m, size_t i);
 void hw_mm_resize(hw_mm *m, size_t i, size_t n);
 /* Ring slot k (0: the latest free), or 0 when nothing was freed there. */
 uintptr_t hw_mm_ring(const hw_mm *m, unsigned k);
+/* MM4: turns the quarantine on, bounded by max_bytes; -1 when the harness
+ * has no memory. */
+int hw_mm_quarantine(hw_mm *m, size_t max_bytes);
+/* Bytes a freed object holds of the quarantine's bound. */
+size_t hw_mm_quar_bytes(const hw_mm_obj *o);
+/* Quarantined object k (0: the oldest; k < qn). */
+const hw_mm_obj *hw_mm_quar_at(const hw_mm *m, size_t k);
+/* Object k was written after its free: one error when it leaves. */
+void hw_mm_quar_damage(hw_mm *m, size_t k);
+/* Every quarantined object leaves, oldest first. */
+void hw_mm_quar_drain(hw_mm *m);
 /* The model's own consistency (MM1, MM3); 0, or -1 with a message. */
 int hw_mm_check(const hw_mm *m, char *msg, size_t len);
 

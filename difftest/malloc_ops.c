@@ -26,6 +26,10 @@
  *        overflow kinds, whose free or realloc goes on after the report.
  *   MQ5. An opcode outside the table, or an op that needs an object when
  *        none is live (or would pass MR_MAX_LIVE), does nothing (O2).
+ *   MQ6. A write after free (UAF_WRITE) touches only an object the model
+ *        holds in its quarantine (MM4), which the layer's holds too (so
+ *        no other object, nor the layer's own data, is hit); without a
+ *        quarantine it does nothing.
  *
  * Locking: none; the REMOTE thread runs while the caller waits for it.
  */
@@ -612,6 +616,25 @@ static void op_MISUSE(mdrv *d, const hw_op *op)
 	}
 	if (errno != ERRNO_MARK)
 		hw_mdrv_fail(d, "hw_free changed errno to %d", errno);
+}
+
+/* MQ6: a byte of quarantined object c % qn (0: the oldest) set to 0, at
+ * b * 257 modulo its slot (small) or its request (large): the pattern
+ * check reports it when the object leaves (one error, MM4). */
+static void op_UAF_WRITE(mdrv *d, const hw_op *op)
+{
+	if (d->m.qn == 0)
+		return;
+	size_t k = op->c % d->m.qn;
+	const hw_mm_obj *o = hw_mm_quar_at(&d->m, k);
+	size_t span = o->cls == HW_MM_LARGE ? o->n : hw_mm_class_size(o->cls);
+	if (span == 0)
+		return;
+	size_t off = (size_t)op->b * 257 % span;
+	hw_mdrv_trace(d, "\t((unsigned char *)%p)[%zu] = 0; /* freed #%u */\n", (void *)o->addr,
+		      off, (unsigned)o->id);
+	((volatile unsigned char *)o->addr)[off] = 0;
+	hw_mm_quar_damage(&d->m, k);
 }
 
 /* ---- dispatch and generator -------------------------------------------------------- */

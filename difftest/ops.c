@@ -365,6 +365,7 @@ void hw_ops_malloc_config_decode(const uint8_t *data, size_t size, hw_ops_malloc
 	out->fill_on_free = (r[1] & 2) ? (int)(b >> 8) : -1;
 	out->memory_limit = (size_t)(r[1] >> 2) << 22;
 	out->retain_percent = (le32(r + 4) & 0xf) * 10;
+	out->quarantine_bytes = (size_t)((le32(r + 4) >> 8) & 0xf) << 16;
 }
 
 int hw_ops_malloc_config_encode(const hw_ops_malloc_config *cfg, uint8_t *out)
@@ -374,7 +375,8 @@ int hw_ops_malloc_config_encode(const hw_ops_malloc_config *cfg, uint8_t *out)
 	if (os < 0 || hp < 0 || cfg->fill_on_alloc < -1 || cfg->fill_on_alloc > 255 ||
 	    cfg->fill_on_free < -1 || cfg->fill_on_free > 255 ||
 	    cfg->memory_limit % ((size_t)1 << 22) != 0 || cfg->memory_limit >> 22 > 63 ||
-	    cfg->retain_percent % 10 != 0 || cfg->retain_percent / 10 > 15)
+	    cfg->retain_percent % 10 != 0 || cfg->retain_percent / 10 > 15 ||
+	    cfg->quarantine_bytes % ((size_t)1 << 16) != 0 || cfg->quarantine_bytes >> 16 > 15)
 		return -1;
 	uint8_t b0 = (uint8_t)(os | hp << 2 | !cfg->released_reads_zero << 4 |
 			       cfg->use_needs_call << 5 | cfg->ignore_hints << 6 |
@@ -383,7 +385,8 @@ int hw_ops_malloc_config_encode(const hw_ops_malloc_config *cfg, uint8_t *out)
 			       (cfg->memory_limit >> 22) << 2);
 	uint16_t b = (uint16_t)((cfg->fill_on_alloc >= 0 ? cfg->fill_on_alloc : 0) |
 				(cfg->fill_on_free >= 0 ? cfg->fill_on_free : 0) << 8);
-	hw_ops_put(out, b0, b1, b, cfg->retain_percent / 10);
+	hw_ops_put(out, b0, b1, b,
+		   (uint32_t)(cfg->retain_percent / 10 | (cfg->quarantine_bytes >> 16) << 8));
 	return 0;
 }
 

@@ -289,7 +289,8 @@ int hw_ops_enc_plain(uint8_t *out, uint8_t code);
 	X(CHECK, 0x0d, "check", 5)                    \
 	X(FREE_ALL, 0x0e, "free_all", 3)              \
 	X(REMOTE, 0x0f, "remote", 12)                 \
-	X(MISUSE, 0x10, "misuse", 15)
+	X(MISUSE, 0x10, "misuse", 15)                 \
+	X(UAF_WRITE, 0x11, "uaf_write", 8)
 
 enum {
 #define HW_MOPS_ENUM_(name, code, str, weight) HW_MOP_##name = code,
@@ -323,6 +324,9 @@ typedef struct hw_ops_malloc_config {
 	int fill_on_free;        /* a byte, or -1: off */
 	size_t memory_limit;     /* the memory_limit option: 0 or 4 MiB to 252 MiB in 4 MiB steps */
 	unsigned retain_percent; /* the retain_percent option: 0 (default) or 10 to 150 by 10 */
+	/* 0: no debug mode; else debug=1 with this quarantine_bytes: 64 KiB
+	 * to 960 KiB in 64 KiB steps. */
+	size_t quarantine_bytes;
 } hw_ops_malloc_config;
 
 void hw_ops_malloc_config_decode(const uint8_t *data, size_t size, hw_ops_malloc_config *out);

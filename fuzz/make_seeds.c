@@ -843,6 +843,13 @@ static void m_misuse(seed *s, unsigned kind, uint32_t object, uint16_t arg)
 	ok(hw_ops_enc_misuse(next(s), kind, object, arg));
 }
 
+/* A write of 0 at b * 257 modulo its extent into quarantined object k
+ * (0: the oldest). */
+static void m_uaf_write(seed *s, uint32_t k, uint16_t b)
+{
+	hw_ops_put(next(s), HW_MOP_UAF_WRITE, 0, b, k);
+}
+
 static void malloc_seeds(const char *dir)
 {
 	const char *t = "malloc_fuzzer";
@@ -1034,6 +1041,33 @@ static void malloc_seeds(const char *dir)
 	m_misuse(&s, HW_MISUSE_OVERFLOW_REALLOC, 0, 60);
 	m_misuse(&s, HW_MISUSE_FREE_NULL, 0, 0);
 	emit(dir, t, "misuse", &s);
+
+	/* The debug mode's quarantine (192 KiB): writes after free into a
+	 * small and a large quarantined object, one found when newer frees
+	 * push it out, one at the end; a double free of each while held. */
+	c = mdefaults();
+	c.quarantine_bytes = 3 << 16;
+	mconfig(&s, c);
+	for (int k = 0; k < 6; k++)
+		m_malloc(&s, 40);
+	m_malloc(&s, 73700);
+	m_plain(&s, HW_MOP_FREE, 0);
+	m_uaf_write(&s, 0, 3);
+	m_misuse(&s, HW_MISUSE_DOUBLE_FREE, 0, 0);
+	m_plain(&s, HW_MOP_FREE, 5);
+	m_uaf_write(&s, 1, 1000);
+	m_misuse(&s, HW_MISUSE_DOUBLE_FREE, 0, 0);
+	m_misuse(&s, HW_MISUSE_USABLE_FREED, 0, 0);
+	for (int k = 0; k < 8; k++)
+		m_malloc(&s, 30000);
+	for (int k = 0; k < 8; k++)
+		m_plain(&s, HW_MOP_FREE, 4);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	m_malloc(&s, 100);
+	m_plain(&s, HW_MOP_FREE, 4);
+	m_uaf_write(&s, 7, 77);
+	m_plain(&s, HW_MOP_FREE_ALL, 0);
+	emit(dir, t, "quarantine", &s);
 
 	/* Fills, a memory limit and a retain goal from the header. */
 	c = mdefaults();

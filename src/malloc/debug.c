@@ -65,6 +65,11 @@ void hw_mc_debug_configure(const hw_options *o)
 	__atomic_store_n(&mc_dbg.on, on, __ATOMIC_RELAXED);
 }
 
+static size_t ring_bytes(void)
+{
+	return hw_align_up(DB_RING * sizeof *ring, mc_g.pf->caps.page_size);
+}
+
 void hw_mc_debug_start(const hw_options *o)
 {
 	if (o->log_path[0])
@@ -74,10 +79,11 @@ void hw_mc_debug_start(const hw_options *o)
 	bool is_program;
 	hw_module_self(&mc_dbg.self_lo, &mc_dbg.self_hi, &is_program);
 	mc_dbg.trim_at_capture = !is_program && mc_dbg.self_lo < mc_dbg.self_hi;
-	(void)hw_mc_depot_init(mc_g.pf);
+	/* stack_depth=0 records no stack: no depot to reserve. */
+	if (mc_dbg.depth)
+		(void)hw_mc_depot_init(mc_g.pf);
 	void *r;
-	size_t bytes = hw_align_up(DB_RING * sizeof *ring, mc_g.pf->caps.page_size);
-	if (hw_sys_alloc(mc_g.pf, bytes, &r) == 0)
+	if (hw_sys_alloc(mc_g.pf, ring_bytes(), &r) == 0)
 		__atomic_store_n(&ring, (mc_freed_large *)r, __ATOMIC_RELEASE);
 	hw_mc_quar_start(o->quarantine_bytes);
 	mc_dbg.started = true;
@@ -199,6 +205,19 @@ __attribute__((destructor(101))) static void debug_exit(void)
 {
 	if (__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE))
 		hw_mc_debug_at_exit();
+}
+
+void hw_mc_debug_reset(void)
+{
+	hw_mc_quar_reset();
+	hw_mc_depot_reset();
+	mc_freed_large *rg = __atomic_load_n(&ring, __ATOMIC_ACQUIRE);
+	if (rg)
+		hw_sys_release(mc_g.pf, rg, ring_bytes());
+	__atomic_store_n(&ring, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&ring_next, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&mc_dbg.on, 0, __ATOMIC_RELAXED);
+	mc_dbg.started = false;
 }
 
 void hw_mc_debug_lock(void)

@@ -96,6 +96,10 @@ bool hw_mc_debug_freed_large(uintptr_t p, mc_freed_large *out);
  * exit status when errors or leaks were found (mc_cfg.exitcode). */
 void hw_mc_debug_at_exit(void);
 
+/* hw_mc_reset's part (malloc.c MA8): the mode's memory (depot, ring,
+ * quarantine) back to the layer's platform, the mode off and not started. */
+void hw_mc_debug_reset(void);
+
 /* Every lock of the mode, in order (fork hooks). */
 void hw_mc_debug_lock(void);
 void hw_mc_debug_unlock(void);
@@ -104,6 +108,9 @@ void hw_mc_debug_unlock(void);
 
 /* Sets the depot up (reserves its address space); false on ENOMEM. */
 bool hw_mc_depot_init(hw_platform *pf);
+/* hw_mc_reset's part: gives the depot back to its platform; every id is
+ * forgotten. */
+void hw_mc_depot_reset(void);
 /* The id of the stack pc[0..n) (1 <= n <= MC_DEBUG_MAX_DEPTH), added if new;
  * 0 when the depot is not set up or full (counted). */
 uint32_t hw_mc_depot_put(const uintptr_t *pc, size_t n);
@@ -157,8 +164,10 @@ void hw_mc_quar_start(size_t max_bytes);
 bool hw_mc_quar_small(void *p, mc_span *s, uint16_t *st);
 /* The same for large object s (its kind becomes MC_SPAN_QUARANTINED). */
 bool hw_mc_quar_large(mc_span *s);
-/* Every object in the quarantine leaves, checked (the exit-time check,
- * before the leak check). */
+/* Every object in the quarantine leaves it, checked (DQ2): _drain for
+ * tests and the fuzz targets, _exit for the exit-time check (before the
+ * leak check; its reports say "at exit"). */
+void hw_mc_quar_drain(void);
 void hw_mc_quar_exit(void);
 /* Objects held and the bytes they hold of the bound. */
 void hw_mc_quar_stats(size_t *count, size_t *bytes);

@@ -70,6 +70,19 @@ bool hw_mc_depot_init(hw_platform *pf)
 	return true;
 }
 
+void hw_mc_depot_reset(void)
+{
+	if (!dp_base)
+		return;
+	hw_sys_release(dp_pf, dp_base, DP_BYTES);
+	hw_sys_release(dp_pf, dp_table, DP_BUCKETS * sizeof(uint32_t));
+	dp_pf = NULL;
+	dp_base = NULL;
+	dp_table = NULL;
+	dp_used = dp_ready = dp_mapped = 0;
+	dp_stacks = dp_dropped = 0;
+}
+
 static dp_rec *rec_of(uint32_t id)
 {
 	return (dp_rec *)(dp_base + (size_t)(id - 1) * 8);

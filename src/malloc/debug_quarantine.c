@@ -140,12 +140,16 @@ bool hw_mc_quar_large(mc_span *s)
 	return true;
 }
 
+void hw_mc_quar_drain(void)
+{
+	if (hw_mc_quar_on())
+		hw_mc_quarantine_drain(&quar);
+}
+
 void hw_mc_quar_exit(void)
 {
-	if (!hw_mc_quar_on())
-		return;
 	at_exit = true;
-	hw_mc_quarantine_drain(&quar);
+	hw_mc_quar_drain();
 	at_exit = false;
 }
 

@@ -86,7 +86,8 @@
  *        takes its platform, heap geometry and options from the reset:
  *        every byte the layer took from its platform is given back (the
  *        private heap, the page map, metadata chunks, thread-cache
- *        records), and every counter, list and configuration value holds
+ *        records, the debug mode's depot, ring and quarantine), and every
+ *        counter, list and configuration value holds
  *        its initial value. The once-per-process registrations (fork
  *        hooks, the thread-exit key, help=1's output) stay.
  *
@@ -990,7 +991,7 @@ void hw_mc_reset(const mc_start_config *next)
 				 (own && own != &mc_dead_cache ? 1u : 0u),
 			 "malloc: hw_mc_reset while another thread has a cache");
 		hw_mc_cache_reset();
-		hw_mc_quar_reset();
+		hw_mc_debug_reset();
 		hw_mc_span_reset();
 		hw_heap_destroy(mc_g.heap);
 		hw_sys_release(mc_g.pf, mc_g.top,

@@ -275,9 +275,10 @@ bool hw_mc_start(const char *s);
  * (the checked simulator, platform/sim.h), calls hw_mc_reset(&next) before
  * the input:
  *   - if the layer has started, it ends it: its private heap is destroyed
- *     (objects still live die with it: nothing may touch them afterwards),
- *     and every page-map leaf, metadata chunk and thread-cache record goes
- *     back to the platform, so the platform holds nothing of the layer's
+ *     (objects still live, or in the debug mode's quarantine, die with it:
+ *     nothing may touch them afterwards), and every page-map leaf, metadata
+ *     chunk, thread-cache record and the debug mode's memory goes back to
+ *     the platform, so the platform holds nothing of the layer's
  *     afterwards (a harness can check that nothing leaked: P8 of
  *     platform.h);
  *   - every counter, list and setting returns to its initial value (mc_cfg
