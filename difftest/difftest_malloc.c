@@ -185,6 +185,14 @@ static const config configs[] = {
 	  .fill_on_free = -1,
 	  .retain_percent = 50},
 	 3},
+	/* The debug mode's quarantine, small enough that objects leave it. */
+	{"quarantine-256k",
+	 {.os_page_size = 4096,
+	  .released_reads_zero = true,
+	  .fill_on_alloc = -1,
+	  .fill_on_free = 0x11,
+	  .quarantine_bytes = 256 << 10},
+	 3},
 };
 
 static unsigned stream_ops = 2000;

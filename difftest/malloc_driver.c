@@ -170,6 +170,7 @@ static void final_checks(mdrv *d)
 	hw_mdrv_trace(d, "\thw_mc_quar_drain();\n");
 	hw_mc_quar_drain();
 	hw_mm_quar_drain(&d->m);
+	d->census_now = d->validate_now = false; /* the caches still hold slots */
 	hw_mdrv_check_after_op(d);
 	if (d->failed)
 		return;
