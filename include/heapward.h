@@ -345,13 +345,16 @@ HW_API void *hw_pvalloc(size_t n);
 HW_API size_t hw_malloc_usable_size(void *p);
 /* Returns the calling thread's cached free objects to their spans, the
  * layer's free metadata pages to the OS, then every free page of the heap
- * to the OS; pad is ignored. Returns 1 when memory was released, else 0. */
+ * to the OS; pad is ignored. Objects in the debug mode's quarantine are
+ * not free yet: their memory stays. Returns 1 when memory was released,
+ * else 0. */
 HW_API int hw_malloc_trim(size_t pad);
 
 typedef struct hw_malloc_stats {
 	/* Spans of small objects, and the heap bytes they hold. */
 	size_t small_spans, small_span_bytes;
-	/* Live large objects, and the heap bytes they hold (whole pages). */
+	/* Live large objects (and those in the debug mode's quarantine), and
+	 * the heap bytes they hold (whole pages). */
 	size_t large_objects, large_bytes;
 	/* Out-of-line metadata (span records, page map, thread caches' records
 	 * are not counted), outside the heap. */
@@ -366,6 +369,9 @@ typedef struct hw_malloc_stats {
 	 * the bytes they take (at most 256 MiB), and stacks not recorded
 	 * because the depot was full. */
 	uint64_t stacks, stack_bytes, stacks_dropped;
+	/* Debug mode: freed objects held in its quarantine, and the bytes of
+	 * their slots and pages (at most the quarantine_bytes option). */
+	size_t quarantine_objects, quarantine_bytes;
 } hw_malloc_stats;
 
 /* A snapshot of the malloc layer (all zero before its first use). */

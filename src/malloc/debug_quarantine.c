@@ -129,7 +129,9 @@ bool hw_mc_quar_small(void *p, mc_span *s, uint16_t *st)
 
 bool hw_mc_quar_large(mc_span *s)
 {
-	if (!hw_mc_quar_on())
+	/* Too large to enter: it would leave at once (QU2), its pattern
+	 * written and checked for nothing. */
+	if (!hw_mc_quar_on() || (size_t)s->npages * MC_PAGE > quar.max_bytes)
 		return false;
 	int saved = errno;
 	mc_qentry e = {(void *)s->start, (size_t)s->npages * MC_PAGE, s->req, evict_large};

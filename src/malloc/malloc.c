@@ -1072,6 +1072,7 @@ void hw_malloc_stats_get(hw_malloc_stats *out)
 	out->thread_caches = __atomic_load_n(&mc_threads_live, __ATOMIC_RELAXED);
 	out->errors = __atomic_load_n(&mc_errors, __ATOMIC_RELAXED);
 	hw_mc_depot_stats(&out->stacks, &out->stack_bytes, &out->stacks_dropped);
+	hw_mc_quar_stats(&out->quarantine_objects, &out->quarantine_bytes);
 	hw_heap_stats hs;
 	hw_heap_stats_get(mc_g.heap, &hs);
 	out->heap_mapped = hs.mapped;

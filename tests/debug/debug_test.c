@@ -806,8 +806,9 @@ static void bound_child(void *arg)
 	}
 	for (size_t i = 0; i < 3000; i++) {
 		hw_free(p[i]);
-		size_t n, b;
-		hw_mc_quar_stats(&n, &b);
+		hw_malloc_stats ms;
+		hw_malloc_stats_get(&ms);
+		size_t n = ms.quarantine_objects, b = ms.quarantine_bytes;
 		CHILD_CHECK(b == n * 64 && b <= 65536 && n == (i < 1024 ? i + 1 : 1024));
 	}
 	/* The 1024 newest are held, the older ones were given back. */
