@@ -101,9 +101,12 @@ static void format_options(mdrv *d)
 	/* The debug mode for its quarantine: no stacks (no depot on the
 	 * simulator), no symbolizer child for the reports. */
 	if (c->quarantine_bytes)
-		snprintf(d->options + n, sizeof d->options - (size_t)n,
-			 ":debug=1:stack_depth=0:symbolize=0:quarantine_bytes=%zu",
-			 c->quarantine_bytes);
+		n += snprintf(d->options + n, sizeof d->options - (size_t)n,
+			      ":debug=1:stack_depth=0:symbolize=0:quarantine_bytes=%zu",
+			      c->quarantine_bytes);
+	/* A cut string would start the layer on other options than the
+	 * model's (a quarantine of 983 bytes for 983040 did). */
+	HW_CHECK((size_t)n < sizeof d->options, "difftest: the options string is cut");
 }
 
 static bool setup(mdrv *d)

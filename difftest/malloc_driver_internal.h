@@ -50,7 +50,7 @@ typedef struct mdrv {
 	bool trace, failed;
 	hw_platform *pf;
 	hw_mm m;
-	char options[160]; /* the layer's options string (hw_mc_reset) */
+	char options[256]; /* the layer's options string (hw_mc_reset): every header option fits */
 	size_t os_page;    /* hw_platform_os()'s page: valloc's alignment */
 	uint64_t salt;
 	size_t op_index;

@@ -77,6 +77,7 @@ static mc_qentry pop(mc_quarantine *q)
 static void evict(const mc_qentry *out, size_t k)
 {
 	for (size_t i = 0; i < k; i++)
+		// cppcheck-suppress uninitvar ; out[0..k) were written by pop
 		out[i].evict(&out[i]);
 }
 

@@ -747,7 +747,8 @@ static void test_quarantine_freed_large(void)
 	REQUIRE(o && sscanf(o, "object %p", &vp) == 1, "%s", err);
 	char *p = vp;
 	char want[256];
-	snprintf(want, sizeof want, "heapward: invalid malloc_usable_size of %p: in freed heap memory",
+	snprintf(want, sizeof want,
+		 "heapward: invalid malloc_usable_size of %p: in freed heap memory",
 		 (void *)p);
 	EXPECT(strstr(err, want), "%s", err);
 	snprintf(want, sizeof want, "heapward: invalid realloc of %p: in freed heap memory",
@@ -769,7 +770,8 @@ static void test_quarantine_freed_large(void)
 static void reuse_child(void *arg)
 {
 	bool on = arg != NULL;
-	CHILD_CHECK(hw_mc_start(on ? "debug=1:scavenger=0" : "debug=1:scavenger=0:quarantine_bytes=0"));
+	const char *opts = on ? "debug=1:scavenger=0" : "debug=1:scavenger=0:quarantine_bytes=0";
+	CHILD_CHECK(hw_mc_start(opts));
 	unsigned char *p = hw_malloc(64);
 	CHILD_CHECK(p);
 	memset(p, 0, 64);
