@@ -677,6 +677,63 @@ static void test_quarantine_clean(void)
 	       st.signo, st.exit_code, err);
 }
 
+/* Threads that free each other's objects through one small quarantine
+ * (each eviction reuses a slot in whichever thread freed last), and forks
+ * meanwhile (the quarantine's lock in the fork hooks): no report, no
+ * hang, and the children can allocate and free. */
+#define Q_THREADS 4
+#define Q_ROUNDS 20000
+static void *q_slots[Q_THREADS][64];
+
+static void *q_worker(void *arg)
+{
+	size_t t = (size_t)(uintptr_t)arg;
+	for (size_t i = 0; i < Q_ROUNDS; i++) {
+		/* Free a neighbour's object: a remote free into the quarantine. */
+		void *old = __atomic_exchange_n(&q_slots[(t + 1) % Q_THREADS][i % 64],
+						hw_malloc(1 + (i * 7 + t) % 2000), __ATOMIC_ACQ_REL);
+		hw_free(old);
+	}
+	return NULL;
+}
+
+static void threads_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("debug=1:scavenger=0:quarantine_bytes=64k:stack_depth=4"));
+	pthread_t t[Q_THREADS];
+	for (size_t k = 0; k < Q_THREADS; k++)
+		CHILD_CHECK(pthread_create(&t[k], NULL, q_worker, (void *)(uintptr_t)k) == 0);
+	for (int f = 0; f < 5; f++) {
+		pid_t pid = fork();
+		CHILD_CHECK(pid >= 0);
+		if (pid == 0) {
+			void *p = hw_malloc(100);
+			hw_free(p);
+			hw_free(hw_malloc(200000));
+			_exit(p ? 0 : 1);
+		}
+		int ws;
+		CHILD_CHECK(waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	}
+	for (size_t k = 0; k < Q_THREADS; k++)
+		pthread_join(t[k], NULL);
+	for (size_t k = 0; k < Q_THREADS; k++)
+		for (size_t i = 0; i < 64; i++)
+			hw_free(q_slots[k][i]);
+	hw_malloc_stats ms;
+	hw_malloc_stats_get(&ms);
+	CHILD_CHECK(ms.errors == 0 && ms.quarantine_bytes <= 65536 && ms.quarantine_objects > 0);
+	exit(0);
+}
+
+static void test_quarantine_threads(void)
+{
+	REQUIRE(hw_trap_child(threads_child, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0 && !strstr(err, "heapward"), "%d %d %s",
+	       st.signo, st.exit_code, err);
+}
+
 /* A double free of a quarantined object names both stacks. */
 static void double_free_q_child(void *arg)
 {
@@ -830,6 +887,17 @@ static void bound_child(void *arg)
 	CHILD_CHECK(hw_malloc_leak_check() == 0);
 	for (size_t i = 0; i < 3000; i++)
 		hw_free(q[i]);
+	/* Trim gives back what is free; quarantined slots keep their spans
+	 * until they leave. */
+	hw_malloc_stats ms;
+	(void)hw_malloc_trim(0);
+	hw_malloc_stats_get(&ms);
+	CHILD_CHECK(ms.quarantine_objects == 1024 && ms.small_spans > 0);
+	hw_mc_quar_drain();
+	(void)hw_malloc_trim(0);
+	hw_malloc_stats_get(&ms);
+	CHILD_CHECK(ms.quarantine_objects == 0 && ms.small_spans == 0 && ms.heap_inuse == 0 &&
+		    ms.heap_ready == 0);
 	_exit(0);
 }
 
@@ -857,6 +925,7 @@ int main(int argc, char **argv)
 		T(test_quarantine_uaf_large),
 		T(test_quarantine_uaf_at_exit),
 		T(test_quarantine_clean),
+		T(test_quarantine_threads),
 		T(test_quarantine_double_free),
 		T(test_quarantine_freed_large),
 		T(test_quarantine_off),
