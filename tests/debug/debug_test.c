@@ -690,8 +690,9 @@ static void *q_worker(void *arg)
 	size_t t = (size_t)(uintptr_t)arg;
 	for (size_t i = 0; i < Q_ROUNDS; i++) {
 		/* Free a neighbour's object: a remote free into the quarantine. */
-		void *old = __atomic_exchange_n(&q_slots[(t + 1) % Q_THREADS][i % 64],
-						hw_malloc(1 + (i * 7 + t) % 2000), __ATOMIC_ACQ_REL);
+		void *fresh = hw_malloc(1 + (i * 7 + t) % 2000);
+		void *old = __atomic_exchange_n(&q_slots[(t + 1) % Q_THREADS][i % 64], fresh,
+						__ATOMIC_ACQ_REL);
 		hw_free(old);
 	}
 	return NULL;
