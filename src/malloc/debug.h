@@ -35,6 +35,7 @@
 
 #include "malloc_internal.h"
 #include "options.h"
+#include "quarantine.h"
 
 /* The deepest stack recorded (the stack_depth option's maximum). */
 #define MC_DEBUG_MAX_DEPTH 64
@@ -164,6 +165,11 @@ void hw_mc_quar_start(size_t max_bytes);
 bool hw_mc_quar_small(void *p, mc_span *s, uint16_t *st);
 /* The same for large object s (its kind becomes MC_SPAN_QUARANTINED). */
 bool hw_mc_quar_large(mc_span *s);
+/* Any other freed object into the same quarantine, under the same bound
+ * (guarded objects: their owner's entry and eviction function); false
+ * when the quarantine is off or e is larger than its bound (the caller
+ * then gives the object back at once). Keeps errno. */
+bool hw_mc_quar_put(const mc_qentry *e);
 /* Every object in the quarantine leaves it, checked (DQ2): _drain for
  * tests and the fuzz targets, _exit for the exit-time check (before the
  * leak check; its reports say "at exit"). */

@@ -4,7 +4,8 @@
  * by quarantine_bytes, and its pattern is checked when it leaves, so a
  * write after free is caught even where no guard page lies.
  *
- * Owns: the FIFO of the layer's freed small and large objects, the
+ * Owns: the FIFO of the layer's freed small and large objects (and of any
+ * other freed object put through hw_mc_quar_put, under the same bound), the
  * pattern, the check when an object leaves (evicted by newer ones, or
  * drained at exit before the leak check), and what stays "freed" meanwhile:
  * a quarantined small slot has state 0 (MC4) but is in no free list or
@@ -40,7 +41,6 @@
  * and the report lock after it is released.
  */
 #include "debug.h"
-#include "quarantine.h"
 
 #include <errno.h>
 #include <string.h>
@@ -114,31 +114,49 @@ static void evict_large(const mc_qentry *e)
 	hw_mc_large_release(s);
 }
 
+/* Whether e can enter (the quarantine on, e within its bound: QU2 would
+ * make a larger one leave at once). */
+static bool admits(const mc_qentry *e)
+{
+	return hw_mc_quar_on() && e->bytes <= quar.max_bytes;
+}
+
+static void put(const mc_qentry *e)
+{
+	int saved = errno;
+	hw_mc_quarantine_put(&quar, e);
+	errno = saved;
+}
+
+bool hw_mc_quar_put(const mc_qentry *e)
+{
+	if (!admits(e))
+		return false;
+	put(e);
+	return true;
+}
+
 bool hw_mc_quar_small(void *p, mc_span *s, uint16_t *st)
 {
-	if (!hw_mc_quar_on())
-		return false;
-	int saved = errno;
 	mc_qentry e = {p, s->size, s->size - (*st - 1u), evict_small};
+	if (!admits(&e))
+		return false;
 	memset(p, DQ_PATTERN, s->size);
 	*st = 0;
-	hw_mc_quarantine_put(&quar, &e);
-	errno = saved;
+	put(&e);
 	return true;
 }
 
 bool hw_mc_quar_large(mc_span *s)
 {
-	/* Too large to enter: it would leave at once (QU2), its pattern
-	 * written and checked for nothing. */
-	if (!hw_mc_quar_on() || (size_t)s->npages * MC_PAGE > quar.max_bytes)
-		return false;
-	int saved = errno;
+	/* One too large to enter is given back at once, its pattern neither
+	 * written nor checked for nothing. */
 	mc_qentry e = {(void *)s->start, (size_t)s->npages * MC_PAGE, s->req, evict_large};
+	if (!admits(&e))
+		return false;
 	memset(e.p, DQ_PATTERN, s->req);
 	s->kind = MC_SPAN_QUARANTINED;
-	hw_mc_quarantine_put(&quar, &e);
-	errno = saved;
+	put(&e);
 	return true;
 }
 
