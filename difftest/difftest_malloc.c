@@ -193,6 +193,21 @@ static const config configs[] = {
 	  .fill_on_free = 0x11,
 	  .quarantine_bytes = 256 << 10},
 	 3},
+	{"4k-guarded",
+	 {.os_page_size = 4096,
+	  .released_reads_zero = true,
+	  .fill_on_alloc = -1,
+	  .fill_on_free = -1,
+	  .guard = true,
+	  .quarantine_bytes = 256 << 10},
+	 3},
+	{"64k-guarded-fills",
+	 {.os_page_size = 65536,
+	  .released_reads_zero = false,
+	  .fill_on_alloc = 0x5a,
+	  .fill_on_free = 0xdd,
+	  .guard = true},
+	 2},
 };
 
 static unsigned stream_ops = 2000;

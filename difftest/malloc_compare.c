@@ -41,6 +41,7 @@
 #include "malloc_driver_internal.h"
 
 #include "debug.h"
+#include "guard.h"
 #include "inspect.h"
 #include "malloc_internal.h"
 #include "sim.h"
@@ -251,6 +252,15 @@ static bool run_is(mdrv *d, hw_heap *h, const hw_mm_obj *o, uintptr_t head, size
 	return true;
 }
 
+/* The model's live guarded objects. */
+static size_t guarded_live(const mdrv *d)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < d->m.nlive; i++)
+		n += d->m.live[i].cls == HW_MM_GUARDED;
+	return n;
+}
+
 bool hw_mdrv_check_place(mdrv *d, hw_mm_obj *o)
 {
 	hw_heap *h = hw_mc_heap();
@@ -259,6 +269,25 @@ bool hw_mdrv_check_place(mdrv *d, hw_mm_obj *o)
 		return false;
 	}
 	uintptr_t a = o->addr, page = a & ~(HW_MM_PAGE - 1);
+	if (o->cls == HW_MM_GUARDED) {
+		/* Live, exactly its request, inside its run of the guarded heap,
+		 * which starts or ends with a guard page. */
+		mc_guard_obj g;
+		bool head, h2;
+		hw_heap *gh = hw_mc_guard_heap();
+		size_t gp = gh ? hw_heap_page_size(gh) : 0;
+		if (!hw_mc_guard_describe(a, &g) || g.start != a || g.size != o->n || g.freed ||
+		    a < g.run || a + o->n > g.run_end || !gh ||
+		    (hw_heap_page_kind(gh, (void *)g.run, &head) != HW_PAGE_GUARD &&
+		     hw_heap_page_kind(gh, (void *)(g.run_end - gp), &h2) != HW_PAGE_GUARD)) {
+			hw_mdrv_fail(d,
+				     "guarded #%u (%p, %zu bytes) is not a live guarded object "
+				     "of its size in a run of the guarded heap",
+				     (unsigned)o->id, (void *)a, o->n);
+			return false;
+		}
+		return true;
+	}
 	if (o->cls == HW_MM_LARGE) {
 		bool head;
 		hw_page_kind k = hw_heap_page_kind(h, (void *)a, &head);
@@ -319,11 +348,13 @@ static void census(mdrv *d, const hw_malloc_stats *st, bool exact)
 	}
 	size_t n = 0, spans = 0, bytes = 0;
 	for (size_t i = 0; i < d->m.nlive; i++)
-		if (d->m.live[i].cls != HW_MM_LARGE)
+		if (d->m.live[i].cls != HW_MM_LARGE && d->m.live[i].cls != HW_MM_GUARDED)
 			v[n++] = &d->m.live[i];
-	for (size_t i = 0; i < d->m.qn; i++)
-		if (hw_mm_quar_at(&d->m, i)->cls != HW_MM_LARGE)
+	for (size_t i = 0; i < d->m.qn; i++) {
+		unsigned c = hw_mm_quar_at(&d->m, i)->cls;
+		if (c != HW_MM_LARGE && c != HW_MM_GUARDED)
 			v[n++] = hw_mm_quar_at(&d->m, i);
+	}
 	qsort(v, n, sizeof *v, by_span);
 	for (size_t i = 0; i < n && !d->failed; i++) {
 		if (i > 0 && v[i]->span == v[i - 1]->span) {
@@ -380,6 +411,10 @@ static void check_stats(mdrv *d)
 	else if (st.thread_caches > 1)
 		hw_mdrv_fail(d, "thread_caches %llu with one thread left",
 			     (unsigned long long)st.thread_caches);
+	else if (st.guarded_objects != guarded_live(d) ||
+		 st.guarded_objects > MR_GUARD_BUDGET_COUNT)
+		hw_mdrv_fail(d, "guarded_objects %zu, the model holds %zu (budget %u)",
+			     st.guarded_objects, guarded_live(d), MR_GUARD_BUDGET_COUNT);
 	if (!d->failed && (d->census_now || d->validate_now))
 		census(d, &st, d->census_now);
 	d->thread_caches = st.thread_caches;

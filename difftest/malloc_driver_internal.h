@@ -41,6 +41,8 @@
 #define MR_BACKING ((size_t)256 << 20)
 #define MR_ARENA ((size_t)4 << 20)
 #define MR_WINDOW (2 * MR_BACKING + 2 * MR_ARENA)
+/* guard_budget_count with the header's guard bit (malloc_driver.c). */
+#define MR_GUARD_BUDGET_COUNT 48u
 /* hw_heap_validate runs at least every this many ops (MK3). */
 #define MR_VALIDATE_EVERY 32
 

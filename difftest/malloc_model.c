@@ -69,11 +69,15 @@ size_t hw_mm_slack(const hw_mm_obj *o)
 {
 	if (o->cls == HW_MM_LARGE)
 		return o->pages * HW_MM_PAGE - o->n;
+	if (o->cls == HW_MM_GUARDED)
+		return ((o->n + 15) & ~(size_t)15) - o->n;
 	return hw_mm_class_size(o->cls) - o->n;
 }
 
 bool hw_mm_realloc_in_place(const hw_mm_obj *o, size_t n, size_t free_after)
 {
+	if (o->cls == HW_MM_GUARDED)
+		return false;
 	if (o->cls != HW_MM_LARGE)
 		return n <= HW_MM_SMALL_MAX && hw_mm_class_of(n) == o->cls;
 	if (n <= HW_MM_SMALL_MAX)
@@ -197,6 +201,8 @@ int hw_mm_quarantine(hw_mm *m, size_t max_bytes)
 
 size_t hw_mm_quar_bytes(const hw_mm_obj *o)
 {
+	if (o->cls == HW_MM_GUARDED)
+		return o->qbytes;
 	return o->cls == HW_MM_LARGE ? o->pages * HW_MM_PAGE : hw_mm_class_size(o->cls);
 }
 

@@ -44,6 +44,10 @@
 #define HW_MM_SMALL_MAX ((size_t)65536)
 #define HW_MM_NCLASSES 80
 #define HW_MM_LARGE 0xffu /* cls of a large object */
+/* cls of a guarded object (guard=): pages of its own in the guarded heap,
+ * counted neither as a span's nor as a large object, always moved by a
+ * realloc, its slack the pattern up to the next 16 bytes. */
+#define HW_MM_GUARDED 0xfeu
 /* Requests above this fail with ENOMEM (heapward.h: SIZE_MAX / 4). */
 #define HW_MM_MAX_REQUEST (SIZE_MAX / 4)
 #define HW_MM_RING 16
@@ -56,6 +60,7 @@ typedef struct hw_mm_obj {
 	uintptr_t span; /* small: the start of the heap run holding it (found at allocation) */
 	uint32_t id;
 	uint64_t salt; /* seeds its contents stamps */
+	size_t qbytes; /* guarded: its data pages' bytes (its share of the quarantine) */
 } hw_mm_obj;
 
 typedef struct hw_mm {

@@ -35,6 +35,7 @@
  */
 #include "malloc_driver_internal.h"
 
+#include "guard.h"
 #include "inspect.h"
 #include "malloc_internal.h"
 #include "thread.h"
@@ -99,6 +100,13 @@ static void take(mdrv *d, const char *call, void *p, size_t n, size_t align, fre
 {
 	hw_mm_obj o = {.addr = (uintptr_t)p, .n = n, .cls = hw_mm_place(n, align)};
 	o.pages = o.cls == HW_MM_LARGE ? hw_mm_large_pages(n) : 0;
+	mc_guard_obj g;
+	if (d->cfg.guard && hw_mc_guard_describe(o.addr, &g) && g.start == o.addr) {
+		o.cls = HW_MM_GUARDED; /* its place is checked below */
+		o.pages = 0;
+		/* Its run less its one guard page (guard_side=right). */
+		o.qbytes = g.run_end - g.run - hw_heap_page_size(hw_mc_guard_heap());
+	}
 	size_t a = align > 16 ? align : 16;
 	size_t usable = hw_malloc_usable_size(p);
 	if (how != MOVED)
@@ -155,6 +163,19 @@ void hw_mdrv_free_obj(mdrv *d, size_t i)
 	hw_free((void *)o->addr);
 	if (errno != ERRNO_MARK)
 		hw_mdrv_fail(d, "hw_free changed errno to %d", errno);
+	/* A freed guarded object traps: in the quarantine every page of its
+	 * run is a guard page (out of it, its pages are free and released). */
+	mc_guard_obj g;
+	if (o->cls == HW_MM_GUARDED && hw_mc_guard_describe(o->addr, &g)) {
+		hw_heap *gh = hw_mc_guard_heap();
+		uintptr_t page = o->addr & ~(uintptr_t)(hw_heap_page_size(gh) - 1);
+		bool head;
+		if (!g.freed || hw_heap_page_kind(gh, (void *)page, &head) != HW_PAGE_GUARD)
+			hw_mdrv_fail(d,
+				     "guarded #%u (%p) is not faulted in the quarantine after its "
+				     "free",
+				     (unsigned)o->id, (void *)o->addr);
+	}
 	hw_mm_remove(&d->m, i);
 }
 
@@ -627,6 +648,8 @@ static void op_UAF_WRITE(mdrv *d, const hw_op *op)
 		return;
 	size_t k = op->c % d->m.qn;
 	const hw_mm_obj *o = hw_mm_quar_at(&d->m, k);
+	if (o->cls == HW_MM_GUARDED)
+		return; /* faulted: the write would trap (guarded_test checks it does) */
 	size_t span = o->cls == HW_MM_LARGE ? o->n : hw_mm_class_size(o->cls);
 	if (span == 0)
 		return;

@@ -344,7 +344,8 @@ int hw_ops_enc_plain(uint8_t *out, uint8_t code)
  *           bit 1    fill_on_free (the byte: b >> 8)
  *           bits 2-7 memory_limit in 4 MiB units (0 = none)
  *   b       the fill bytes (0 when their bit is clear)
- *   c       bits 0-3 retain_percent / 10 (0 = the default); the rest reserved */
+ *   c       bits 0-3 retain_percent / 10 (0 = the default); bit 4 guarded
+ *           objects; the rest reserved */
 static const size_t malloc_os_page[4] = {4 << 10, 16 << 10, 64 << 10, 4 << 10};
 static const size_t malloc_huge[4] = {0, 2 << 20, 256 << 10, 1 << 20};
 
@@ -366,6 +367,7 @@ void hw_ops_malloc_config_decode(const uint8_t *data, size_t size, hw_ops_malloc
 	out->memory_limit = (size_t)(r[1] >> 2) << 22;
 	out->retain_percent = (le32(r + 4) & 0xf) * 10;
 	out->quarantine_bytes = (size_t)((le32(r + 4) >> 8) & 0xf) << 16;
+	out->guard = (le32(r + 4) >> 4) & 1;
 }
 
 int hw_ops_malloc_config_encode(const hw_ops_malloc_config *cfg, uint8_t *out)
@@ -386,7 +388,8 @@ int hw_ops_malloc_config_encode(const hw_ops_malloc_config *cfg, uint8_t *out)
 	uint16_t b = (uint16_t)((cfg->fill_on_alloc >= 0 ? cfg->fill_on_alloc : 0) |
 				(cfg->fill_on_free >= 0 ? cfg->fill_on_free : 0) << 8);
 	hw_ops_put(out, b0, b1, b,
-		   (uint32_t)(cfg->retain_percent / 10 | (cfg->quarantine_bytes >> 16) << 8));
+		   (uint32_t)(cfg->retain_percent / 10 | (uint32_t)cfg->guard << 4 |
+			      (cfg->quarantine_bytes >> 16) << 8));
 	return 0;
 }
 

@@ -1068,6 +1068,39 @@ static void malloc_seeds(const char *dir)
 	m_uaf_write(&s, 7, 77);
 	m_plain(&s, HW_MOP_FREE_ALL, 0);
 	emit(dir, t, "quarantine", &s);
+	/* Guarded objects (guard=all, budgets of 48 objects and 8 MiB, a
+	 * quarantine of 960 KiB): the quarantine, misuse on quarantined and guarded objects, aligned and
+	 * large ones, realloc (always a move), then the budget's fallback. */
+	c = mdefaults();
+	c.guard = true;
+	c.quarantine_bytes = 15 << 16;
+	mconfig(&s, c);
+	m_malloc(&s, 13);
+	m_malloc(&s, 0);
+	m_malloc(&s, 4096);
+	m_malloc(&s, 98309);
+	m_calloc(&s, 10, 100);
+	m_aligned(&s, HW_MOP_POSIX_MEMALIGN, 8192, 100);
+	m_aligned(&s, HW_MOP_MEMALIGN, 64, 30);
+	m_valloc(&s, true, 5000);
+	m_realloc(&s, 0, 100);
+	m_realloc(&s, 2, 10);
+	m_plain(&s, HW_MOP_FREE, 1);
+	m_misuse(&s, HW_MISUSE_DOUBLE_FREE, 0, 0);
+	m_misuse(&s, HW_MISUSE_REALLOC_FREED, 0, 20);
+	m_misuse(&s, HW_MISUSE_USABLE_FREED, 0, 0);
+	m_misuse(&s, HW_MISUSE_INTERIOR, 2, 5);
+	m_malloc(&s, 29);
+	m_misuse(&s, HW_MISUSE_OVERFLOW_FREE, 8, 0);
+	m_malloc(&s, 50);
+	m_misuse(&s, HW_MISUSE_OVERFLOW_REALLOC, 8, 60);
+	m_remote(&s, 2, 0, 3, 40);
+	for (int k = 0; k < 60; k++)
+		m_malloc(&s, 24 + 8 * (size_t)k);
+	m_plain(&s, HW_MOP_CHECK, 0);
+	m_plain(&s, HW_MOP_FREE_ALL, 0);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	emit(dir, t, "guarded", &s);
 
 	/* Fills, a memory limit and a retain goal from the header. */
 	c = mdefaults();

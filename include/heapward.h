@@ -372,6 +372,15 @@ typedef struct hw_malloc_stats {
 	/* Debug mode: freed objects held in its quarantine, and the bytes of
 	 * their slots and pages (at most the quarantine_bytes option). */
 	size_t quarantine_objects, quarantine_bytes;
+	/* Guarded objects (guard=, docs/debug-mode.md): the live ones and the
+	 * bytes of their pages (guard pages not counted; freed ones are in the
+	 * quarantine's counts above); allocations the policy picked that were
+	 * not guarded because a budget (guard_budget_count,
+	 * guard_budget_bytes) was spent, and because the guarded heap was
+	 * full or the OS refused a guard page (the kernel's mapping limit
+	 * under PROT_NONE). */
+	size_t guarded_objects, guarded_bytes;
+	uint64_t guard_over_budget, guard_refused;
 } hw_malloc_stats;
 
 /* A snapshot of the malloc layer (all zero before its first use). */
@@ -396,6 +405,12 @@ HW_API void hw_malloc_stats_get(hw_malloc_stats *out);
  * allocated from:", "SUMMARY: heapward: N byte(s) leaked in M
  * allocation(s)."), and the process exits with `exitcode` (default 23)
  * when it leaked or continued past an error (abort_on_error=0).
+ * With guard=all (or guard=sample:N, which turn the mode on), objects are
+ * guarded: each on pages of its own against a guard page that traps any
+ * access, its slack holding a pattern checked at free (a damaged one is a
+ * "heap buffer overflow" or "underflow" report), and faulted in a bounded
+ * quarantine once freed; past the budgets, or when the OS refuses a guard
+ * page, allocations are not guarded (one warning; the counters above).
  *
  * Runs the leak check now (stopping the other threads while it scans),
  * prints the report if anything leaked, and returns the number of leaked

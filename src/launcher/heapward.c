@@ -9,11 +9,14 @@
  *   LD_PRELOAD        the library's absolute path, then any entries the
  *                     variable already had (separated by ':');
  *   HEAPWARD_OPTIONS  the launcher's defaults (LA_DEFAULTS: detect_leaks=1,
- *                     the leak check at exit), then any value it already
+ *                     the leak check at exit, and guard=all, every
+ *                     allocation a guarded object within the guard
+ *                     budgets), then any value it already
  *                     had, then the OPTION=VALUE pairs given, in order
  *                     (separated by ','; the last pair for a key wins, so
  *                     the command line beats the environment, which beats
- *                     the defaults: --detect_leaks=0 turns the check off).
+ *                     the defaults: --detect_leaks=0 turns the check off,
+ *                     --guard=none the guards).
  * It is a user of the malloc layer, not part of it: it never links
  * libheapward-malloc.so (only the pure option parser, to name a bad option
  * before the program starts) and allocates with the C library's malloc.
@@ -31,8 +34,8 @@
  *        0 for --help, --version and options; 2 for a usage error, a bad
  *        option or a missing library; 127 when PROGRAM is not found, 126
  *        when it is found but cannot be executed.
- *   LA4. The leak check is on by default (LA_DEFAULTS first in
- *        HEAPWARD_OPTIONS, so anything later overrides it).
+ *   LA4. The leak check and guarded objects are on by default (LA_DEFAULTS
+ *        first in HEAPWARD_OPTIONS, so anything later overrides them).
  *
  * Locking: none (single-threaded).
  */
@@ -47,7 +50,7 @@
 #include <unistd.h>
 
 /* What `heapward run` turns on unless told otherwise (LA4). */
-#define LA_DEFAULTS "detect_leaks=1"
+#define LA_DEFAULTS "detect_leaks=1,guard=all"
 
 #ifndef HW_VERSION
 #error "HW_VERSION must be defined (the project version)"
@@ -65,7 +68,9 @@ static const char usage_text[] =
 	"           prepended to LD_PRELOAD) and each --OPTION=VALUE appended to\n"
 	"           HEAPWARD_OPTIONS, e.g.\n"
 	"             heapward run --stats_at_exit=1 -- python3 script.py\n"
-	"           The leak check at exit is on (--detect_leaks=0 turns it off).\n"
+	"           The leak check at exit is on (--detect_leaks=0 turns it off),\n"
+	"           and every allocation is a guarded object (--guard=none or\n"
+	"           --guard=sample:N).\n"
 	"  options  lists every option, its default and what it does\n"
 	"\n"
 	"Exit status: PROGRAM's own, or 23 (--exitcode) when it leaked or went on\n"

@@ -6,7 +6,8 @@
  * freed_large/at_exit/lock/unlock.
  *
  * Invariants (MC9 of malloc_internal.h, and):
- *   DM1. The mode is on when the options say debug=1 or detect_leaks=1;
+ *   DM1. The mode is on when the options say debug=1, detect_leaks=1 or
+ *        guard other than none (guarded objects' reports want stacks);
  *        it then sets mc_slow_only, so the hooks below are the only code
  *        it adds to a call, and only on the slow paths (debug.h).
  *   DM2. A recorded stack starts at the program's call into the layer:
@@ -36,6 +37,7 @@
 #include "debug.h"
 
 #include "console.h"
+#include "guard.h"
 #include "module.h"
 #include "unwind.h"
 
@@ -55,7 +57,7 @@ static uint64_t ring_next; /* atomic */
 
 void hw_mc_debug_configure(const hw_options *o)
 {
-	bool on = o->debug || o->detect_leaks;
+	bool on = o->debug || o->detect_leaks || o->guard != HW_OPT_GUARD_NONE;
 	mc_dbg.leaks = o->detect_leaks;
 	mc_dbg.symbolize = o->symbolize;
 	mc_dbg.depth = hw_min(o->stack_depth, MC_DEBUG_MAX_DEPTH);
@@ -127,9 +129,11 @@ uint32_t hw_mc_debug_capture(void)
 static mc_dbg_obj *record_of(void *p)
 {
 	mc_span *s = mc_span_of((uintptr_t)p);
+	if (!s)
+		s = hw_mc_guard_span((uintptr_t)p);
 	if (!s || !s->dbg)
 		return NULL;
-	if (s->kind == MC_SPAN_LARGE)
+	if (s->kind == MC_SPAN_LARGE || s->kind == MC_SPAN_GUARDED)
 		return mc_span_dbg(s);
 	if (s->kind != MC_SPAN_SMALL)
 		return NULL;

@@ -60,6 +60,7 @@
  */
 #include "debug.h"
 
+#include "guard.h"
 #include "inspect.h"
 #include "module.h"
 #include "stop.h"
@@ -162,19 +163,22 @@ static const lk_range *map_of(const lk *k, uintptr_t a)
 	return NULL;
 }
 
-/* Whether a is inside the heap's window (which holds other mappings too:
- * only the page map says what is the heap's). */
-static bool in_window(uintptr_t a) { return a - mc_g.base < mc_g.wsize; }
-
 /* ---- objects ---- */
 
+/* The span record holding a, in either heap's window (which hold other
+ * mappings too: only the page maps say what is the heaps'). */
+static mc_span *span_any(uintptr_t a)
+{
+	mc_span *s = mc_span_of(a);
+	return s ? s : hw_mc_guard_span(a);
+}
+
 /* The live object holding address w: its start, requested length and
- * record; false when none (or its span keeps no records). */
+ * record; false when none (or its span keeps no records). A quarantined
+ * guarded object is not live: its pages trap (LK2). */
 static bool object_of(uintptr_t w, uintptr_t *lo, size_t *len, mc_dbg_obj **rec)
 {
-	if (!in_window(w))
-		return false;
-	mc_span *s = mc_span_of(w);
+	mc_span *s = span_any(w);
 	if (!s || !s->dbg)
 		return false;
 	if (s->kind == MC_SPAN_SMALL) {
@@ -184,7 +188,7 @@ static bool object_of(uintptr_t w, uintptr_t *lo, size_t *len, mc_dbg_obj **rec)
 		*lo = s->start + (uintptr_t)idx * s->size;
 		*len = s->size - (s->state[idx] - 1u);
 		*rec = &mc_span_dbg(s)[idx];
-	} else if (s->kind == MC_SPAN_LARGE) {
+	} else if (s->kind == MC_SPAN_LARGE || (s->kind == MC_SPAN_GUARDED && s->live)) {
 		*lo = s->start;
 		*len = s->req;
 		*rec = mc_span_dbg(s);
@@ -194,18 +198,31 @@ static bool object_of(uintptr_t w, uintptr_t *lo, size_t *len, mc_dbg_obj **rec)
 	return w - *lo < *len || (*len == 0 && w == *lo);
 }
 
-/* Calls fn for every live object of every span. */
+/* Calls fn for every live object of every span, then every live guarded
+ * object. */
 typedef void (*object_fn)(lk *k, mc_span *s, uintptr_t lo, size_t len, mc_dbg_obj *rec);
+
+typedef struct each_arg {
+	lk *k;
+	object_fn fn;
+} each_arg;
+
+static void each_guarded(void *arg, mc_span *s)
+{
+	each_arg *e = arg;
+	e->fn(e->k, s, s->start, s->req, s->dbg ? mc_span_dbg(s) : NULL);
+}
 
 static void each_object(lk *k, object_fn fn)
 {
-	for (size_t l = 0; l < mc_g.ntop; l++) {
-		mc_span **leaf = __atomic_load_n(&mc_g.top[l], __ATOMIC_ACQUIRE);
+	for (size_t l = 0; l < mc_g.map.ntop; l++) {
+		mc_span **leaf = __atomic_load_n(&mc_g.map.top[l], __ATOMIC_ACQUIRE);
 		if (!leaf)
 			continue;
 		for (size_t i = 0; i < MC_LEAF_ENTRIES; i++) {
 			mc_span *s = leaf[i];
-			uintptr_t page = mc_g.base + ((l * MC_LEAF_ENTRIES + i) << MC_PAGE_SHIFT);
+			uintptr_t page =
+				mc_g.map.base + ((l * MC_LEAF_ENTRIES + i) << MC_PAGE_SHIFT);
 			if (!s || s->start != page)
 				continue;
 			mc_dbg_obj *recs = s->dbg ? mc_span_dbg(s) : NULL;
@@ -220,6 +237,8 @@ static void each_object(lk *k, object_fn fn)
 			}
 		}
 	}
+	each_arg e = {k, fn};
+	hw_mc_guard_each(each_guarded, &e);
 }
 
 /* ---- marking ---- */
@@ -317,8 +336,9 @@ static int add_tls(void *arg, uintptr_t lo, uintptr_t hi)
 {
 	lk *k = arg;
 	(void)hi;
-	mc_span *s = mc_span_of(lo);
-	bool heap = s && (s->kind == MC_SPAN_SMALL || s->kind == MC_SPAN_LARGE);
+	mc_span *s = span_any(lo);
+	bool heap = s && (s->kind == MC_SPAN_SMALL || s->kind == MC_SPAN_LARGE ||
+			  s->kind == MC_SPAN_GUARDED);
 	if (lo < k->tp && k->tp - lo <= LK_TLS_MAX && !heap)
 		k->tls_below = hw_max(k->tls_below, k->tp - lo);
 	return 0;
@@ -489,13 +509,23 @@ size_t hw_mc_leak_check(void)
 	 * that is about to be stopped). */
 	(void)hw_platform_mappings(NULL, UINTPTR_MAX, add_map, &k);
 	(void)hw_module_writable(add_seg, &k);
-	k.narenas = hw_min(hw_heap_arena_count(mc_g.heap), LK_MAX_ARENAS);
-	for (size_t i = 0; i < k.narenas; i++) {
-		void *b;
-		size_t n;
-		hw_heap_arena_get(mc_g.heap, i, &b, &n);
-		k.arenas[i] = (lk_range){(uintptr_t)b, (uintptr_t)b + n, true};
+	hw_heap *heaps[2] = {mc_g.heap, hw_mc_guard_heap()};
+	for (size_t h = 0; h < 2 && heaps[h]; h++) {
+		size_t na = hw_heap_arena_count(heaps[h]);
+		for (size_t i = 0; i < na && k.narenas < LK_MAX_ARENAS; i++) {
+			void *b;
+			size_t n;
+			hw_heap_arena_get(heaps[h], i, &b, &n);
+			k.arenas[k.narenas++] = (lk_range){(uintptr_t)b, (uintptr_t)b + n, true};
+		}
 	}
+	/* By address, as scan_outside_arenas walks them (insertion: a few). */
+	for (size_t i = 1; i < k.narenas; i++)
+		for (size_t j = i; j > 0 && k.arenas[j].lo < k.arenas[j - 1].lo; j--) {
+			lk_range t = k.arenas[j];
+			k.arenas[j] = k.arenas[j - 1];
+			k.arenas[j - 1] = t;
+		}
 	if (!hw_module_linker(&k.ld_lo, &k.ld_hi))
 		k.ld_lo = k.ld_hi = 0;
 	k.tp = hw_thread_pointer();

@@ -33,7 +33,9 @@
  *   SUMMARY: heapward: N byte(s) leaked in M allocation(s).
  *
  * Kinds: double-free, bad-free (interior, misaligned, foreign, in freed
- * memory), heap-buffer-overflow (a damaged canary), alloc-dealloc-mismatch,
+ * memory), heap-buffer-overflow (a damaged canary or guarded object's
+ * pattern after it), heap-buffer-underflow (a guarded object's pattern
+ * before it), alloc-dealloc-mismatch,
  * new-delete-type-mismatch (a sized delete with the wrong size),
  * heap-use-after-free (a quarantined object's pattern damaged: the stack
  * after the ERROR line is where that was found, debug_quarantine.c).
@@ -253,13 +255,13 @@ typedef struct object {
 static bool object_at(const mc_span *s, size_t idx, object *o)
 {
 	if (!s || (s->kind != MC_SPAN_SMALL && s->kind != MC_SPAN_LARGE &&
-		   s->kind != MC_SPAN_QUARANTINED))
+		   s->kind != MC_SPAN_QUARANTINED && s->kind != MC_SPAN_GUARDED))
 		return false;
 	o->large = s->kind != MC_SPAN_SMALL;
 	if (o->large) {
 		o->lo = s->start;
 		o->len = s->req;
-		o->live = s->kind == MC_SPAN_LARGE;
+		o->live = s->kind == MC_SPAN_LARGE || (s->kind == MC_SPAN_GUARDED && s->live);
 		idx = 0;
 	} else {
 		if (idx >= s->nobjs)
@@ -314,8 +316,9 @@ void hw_mc_report_misuse(int what, const char *op, const void *p, const mc_span 
 	(void)op;
 	const char *kind = what == MC_BAD_DOUBLE_FREE ? "double-free"
 			   : what == MC_BAD_OVERFLOW  ? "heap-buffer-overflow"
+			   : what == MC_BAD_UNDERFLOW ? "heap-buffer-underflow"
 						      : "bad-free";
-	const void *addr = what == MC_BAD_OVERFLOW && at ? at : p;
+	const void *addr = (what == MC_BAD_OVERFLOW || what == MC_BAD_UNDERFLOW) && at ? at : p;
 	char summary[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64];
 	object o;
 	bool have = object_at(s, idx, &o);
@@ -326,6 +329,12 @@ void hw_mc_report_misuse(int what, const char *op, const void *p, const mc_span 
 		out("%p is located %zu bytes after %zu-byte region [%p,%p)\n", addr,
 		    (size_t)((uintptr_t)addr - (o.lo + o.len)), o.len, (void *)o.lo,
 		    (void *)(o.lo + o.len));
+		object_history(&o);
+		if (!o.rec)
+			out("\n");
+	} else if (what == MC_BAD_UNDERFLOW && have) {
+		out("%p is located %zu bytes before %zu-byte region [%p,%p)\n", addr,
+		    (size_t)(o.lo - (uintptr_t)addr), o.len, (void *)o.lo, (void *)(o.lo + o.len));
 		object_history(&o);
 		if (!o.rec)
 			out("\n");

@@ -15,6 +15,7 @@
 #define HW_MALLOC_GUARD_H
 
 #include "malloc_internal.h"
+#include "options.h"
 
 /* One guarded object, as a fault handler sees it. */
 typedef struct mc_guard_obj {
@@ -33,5 +34,54 @@ typedef struct mc_guard_obj {
  * write; it reads records another thread may be changing (the answer may
  * then mix their states, never fault). */
 bool hw_mc_guard_describe(uintptr_t addr, mc_guard_obj *o);
+
+/* Set (release) once the guarded heap exists; then every slow-path
+ * allocation asks hw_mc_guard_alloc first. */
+extern int mc_guard_on;
+
+static inline bool hw_mc_guard_on(void)
+{
+	return __atomic_load_n(&mc_guard_on, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Reads the guard options (under the init lock, from apply_options). */
+void hw_mc_guard_configure(const hw_options *o);
+/* Creates the guarded heap when the options ask for guards and it does not
+ * exist yet (under the init lock, once the layer's platform is set). */
+void hw_mc_guard_start(void);
+/* A guarded object of n bytes aligned to align (0 or a power of two), when
+ * the policy picks this allocation (guard, guard_min/max, sampling) and the
+ * budgets and the OS allow it; NULL otherwise (the caller then allocates
+ * on the normal path: NULL is never an error). Its bytes are undefined. */
+void *hw_mc_guard_alloc(size_t n, size_t align);
+/* The guarded record (MC_SPAN_GUARDED) holding address a, &mc_freed_span
+ * for pages of a run that left the quarantine, or NULL: not guarded memory. */
+mc_span *hw_mc_guard_span(uintptr_t a);
+/* A free (op: "free", "realloc") of p, whose record s (GUARDED) holds it:
+ * MA3's checks (interior, double free while quarantined: reported), the
+ * pattern (damage reported, the free goes on), then the free stack, the
+ * pages faulted and the object into the debug mode's quarantine
+ * (hw_mc_quar_put), or its run freed when it cannot enter. */
+void hw_mc_guard_free(void *p, mc_span *s, const char *op);
+/* The first damaged pattern byte of live guarded object s (NULL: none);
+ * with repair, the pattern is written again (realloc reports once, MA3). */
+const unsigned char *hw_mc_guard_damage(mc_span *s, bool repair);
+/* Calls fn for every live guarded object. The caller holds every lock of
+ * the layer (hw_mc_lock_all: the leak check). */
+void hw_mc_guard_each(void (*fn)(void *arg, mc_span *s), void *arg);
+/* The guarded heap (NULL when none): its arenas are not roots. */
+hw_heap *hw_mc_guard_heap(void);
+/* The counters hw_malloc_stats reports. */
+typedef struct mc_guard_stats {
+	size_t live, live_bytes;
+	uint64_t over_budget, refused;
+} mc_guard_stats;
+void hw_mc_guard_stats(mc_guard_stats *out);
+/* guard.c's lock (fork hooks, the leak check). */
+void hw_mc_guard_lock(void);
+void hw_mc_guard_unlock(void);
+/* hw_mc_reset's part: destroys the guarded heap, gives its page map back
+ * and returns every setting and counter to its initial value. */
+void hw_mc_guard_reset(void);
 
 #endif

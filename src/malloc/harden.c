@@ -3,7 +3,10 @@
  * Owns: the canary bytes written after an object's requested end (MC6) and
  * the one-line reports for misuse the always-on checks find: double free,
  * a free of a pointer that is not a live object's start, a free of memory
- * that is not the heap's, an overwritten canary and a corrupted free list.
+ * that is not the heap's, an overwritten canary (or a guarded object's
+ * pattern) and a corrupted free list. The pattern itself (HD3) is written
+ * and checked here for any range (hw_mc_pattern_fill/find): the canaries
+ * and the slack of guarded objects (guard.c) are the same bytes.
  *
  * Invariants:
  *   HD1. A report is one line, written with hw_report_write (formatted on
@@ -17,6 +20,7 @@
  *        or data with its path, another mapping, or "unmapped")
  *          "heapward: invalid free of 0x...: in freed heap memory"
  *          "heapward: heap buffer overflow: ..."
+ *          "heapward: heap buffer underflow: ..." (a guarded object's)
  *          "heapward: corrupted free list ..."
  *          "heapward: use after free: ..." (debug_quarantine.c DQ2)
  *        ("free" is the operation: "realloc" or "malloc_usable_size" for
@@ -39,6 +43,8 @@
 
 #include "debug.h"
 
+#include <errno.h>
+
 uint64_t mc_errors;
 
 const mc_canary_pattern mc_canary = {.b = {
@@ -60,6 +66,37 @@ const mc_canary_pattern mc_canary = {.b = {
 					     0x0f,
 				     }};
 
+void hw_mc_pattern_fill(unsigned char *lo, unsigned char *hi)
+{
+	while (lo < hi && ((uintptr_t)lo & 15))
+		*lo = mc_canary.b[(uintptr_t)lo & 15], lo++;
+	for (; hi - lo >= 16; lo += 16)
+		__builtin_memcpy(lo, mc_canary.b, 16);
+	for (; lo < hi; lo++)
+		*lo = mc_canary.b[(uintptr_t)lo & 15];
+}
+
+const unsigned char *hw_mc_pattern_find(const unsigned char *lo, const unsigned char *hi)
+{
+	const unsigned char *p = lo;
+	while (p < hi && ((uintptr_t)p & 15))
+		if (*p != mc_canary.b[(uintptr_t)p & 15])
+			return p;
+		else
+			p++;
+	for (; hi - p >= 16; p += 16) {
+		uint64_t x0, x1;
+		__builtin_memcpy(&x0, p, 8);
+		__builtin_memcpy(&x1, p + 8, 8);
+		if (x0 != mc_canary.w[0] || x1 != mc_canary.w[1])
+			break; /* the byte loop below names the byte */
+	}
+	for (; p < hi; p++)
+		if (*p != mc_canary.b[(uintptr_t)p & 15])
+			return p;
+	return NULL;
+}
+
 /* MC6's canary bytes after end: up to the next multiple of 16. */
 static size_t canary_len(const unsigned char *end, size_t slack)
 {
@@ -68,18 +105,12 @@ static size_t canary_len(const unsigned char *end, size_t slack)
 
 void hw_mc_canary_write(unsigned char *end, size_t slack)
 {
-	size_t n = canary_len(end, slack);
-	for (size_t i = 0; i < n; i++)
-		end[i] = mc_canary.b[((uintptr_t)end + i) & 15];
+	hw_mc_pattern_fill(end, end + canary_len(end, slack));
 }
 
 const unsigned char *hw_mc_canary_find(const unsigned char *end, size_t slack)
 {
-	size_t n = canary_len(end, slack);
-	for (size_t i = 0; i < n; i++)
-		if (end[i] != mc_canary.b[((uintptr_t)end + i) & 15])
-			return end + i;
-	return NULL;
+	return hw_mc_pattern_find(end, end + canary_len(end, slack));
 }
 
 static void finish(void)
@@ -115,6 +146,9 @@ static const char *foreign_what(hw_addr_kind k, bool rw)
 void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s, size_t idx,
 		  const void *at)
 {
+	/* A report may run the symbolizer and open files: the free or realloc
+	 * that goes on after it keeps the caller's errno (MA2). */
+	int saved = errno;
 	uintptr_t lo = 0, len = 0;
 	bool live = false;
 	char where[256] = "";
@@ -123,14 +157,18 @@ void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s, siz
 		uint16_t st = s->state[idx];
 		live = st != 0;
 		len = live ? s->size - (st - 1u) : s->size;
-	} else if (s && s->kind == MC_SPAN_LARGE) {
+	} else if (s && (s->kind == MC_SPAN_LARGE || s->kind == MC_SPAN_GUARDED)) {
 		lo = s->start;
 		len = s->req;
-		live = true;
+		live = s->kind == MC_SPAN_LARGE || s->live;
 	}
 	switch (what) {
 	case MC_BAD_DOUBLE_FREE:
-		if (lo)
+		if (lo && s->kind == MC_SPAN_GUARDED)
+			hw_report_write("heapward: double free of %p (a quarantined %zu-byte "
+					"guarded object [%p, %p))\n",
+					p, (size_t)len, (void *)lo, (void *)(lo + len));
+		else if (lo)
 			hw_report_write(
 				"heapward: double free of %p (a free %zu-byte slot [%p, %p))\n", p,
 				(size_t)len, (void *)lo, (void *)(lo + len));
@@ -138,7 +176,13 @@ void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s, siz
 			hw_report_write("heapward: double free of %p (a freed large object)\n", p);
 		break;
 	case MC_BAD_INTERIOR:
-		if (lo)
+		if (lo && (uintptr_t)p < lo)
+			hw_report_write(
+				"heapward: invalid %s of %p: not the start of an object; it is "
+				"%zu bytes before the %s %zu-byte guarded object [%p, %p)\n",
+				op, p, (size_t)(lo - (uintptr_t)p), live ? "live" : "quarantined",
+				(size_t)len, (void *)lo, (void *)(lo + len));
+		else if (lo)
 			hw_report_write(
 				"heapward: invalid %s of %p: not the start of an object; it is "
 				"%zu bytes into the %s %zu-byte object [%p, %p)\n",
@@ -164,11 +208,28 @@ void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s, siz
 		hw_report_write("heapward: invalid %s of %p: in freed heap memory\n", op, p);
 		break;
 	case MC_BAD_OVERFLOW:
+		if (s && s->kind == MC_SPAN_GUARDED) {
+			hw_report_write(
+				"heapward: heap buffer overflow: the pattern after the "
+				"%zu-byte guarded object [%p, %p) is overwritten at %p (%zu "
+				"bytes past its end), found by %s\n",
+				(size_t)len, (void *)lo, (void *)(lo + len), at,
+				(size_t)((uintptr_t)at - (lo + len)), op);
+			break;
+		}
 		hw_report_write("heapward: heap buffer overflow: the tail canary of the %zu-byte "
 				"object [%p, %p) is overwritten at %p (%zu bytes past its end), "
 				"found by %s\n",
 				(size_t)len, (void *)lo, (void *)(lo + len), at,
 				(size_t)((uintptr_t)at - (lo + len)), op);
+		break;
+	case MC_BAD_UNDERFLOW:
+		hw_report_write(
+			"heapward: heap buffer underflow: the pattern before the %zu-byte "
+			"guarded object [%p, %p) is overwritten at %p (%zu bytes before its "
+			"start), found by %s\n",
+			(size_t)len, (void *)lo, (void *)(lo + len), at,
+			(size_t)(lo - (uintptr_t)at), op);
 		break;
 	default:
 		break;
@@ -176,6 +237,7 @@ void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s, siz
 	if (hw_mc_debug_on())
 		hw_mc_report_misuse(what, op, p, s, idx, at, where);
 	finish();
+	errno = saved;
 }
 
 void hw_mc_use_after_free(const void *at, uintptr_t lo, size_t size, const mc_dbg_obj *rec,

@@ -30,6 +30,9 @@
 #include "malloc_internal.h"
 
 #include "debug.h"
+#include "guard.h"
+
+#include <errno.h>
 
 static const char *const made_by[MC_KIND_COUNT] = {
 	"malloc",
@@ -45,10 +48,13 @@ static mc_span *live_start(void *p, size_t *idx)
 {
 	mc_span *s = mc_span_of((uintptr_t)p);
 	if (!s)
+		s = hw_mc_guard_span((uintptr_t)p);
+	if (!s)
 		return NULL;
-	if (s->kind == MC_SPAN_LARGE) {
+	if (s->kind == MC_SPAN_LARGE || s->kind == MC_SPAN_GUARDED) {
 		*idx = 0;
-		return (uintptr_t)p == s->start ? s : NULL;
+		return (uintptr_t)p == s->start && (s->kind == MC_SPAN_LARGE || s->live) ? s
+											 : NULL;
 	}
 	if (s->kind != MC_SPAN_SMALL)
 		return NULL;
@@ -66,7 +72,7 @@ void hw_mc_kind_set(void *p, unsigned kind)
 	mc_span *s = live_start(p, &idx);
 	HW_CHECK(s && kind < MC_KIND_COUNT,
 		 "malloc: kind set on a pointer that is not a new object");
-	if (s->kind == MC_SPAN_LARGE)
+	if (s->kind != MC_SPAN_SMALL)
 		s->okind = (uint8_t)kind;
 	else
 		mc_span_kinds(s)[idx] = (uint8_t)kind;
@@ -78,7 +84,7 @@ bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const cha
 	mc_span *s = live_start(p, &idx);
 	if (!s)
 		return true;
-	bool large = s->kind == MC_SPAN_LARGE;
+	bool large = s->kind != MC_SPAN_SMALL; /* large or guarded */
 	uint8_t *slot = large ? &s->okind : &mc_span_kinds(s)[idx];
 	unsigned have = *slot;
 	size_t len = large ? s->req : s->size - (s->state[idx] - 1u);
@@ -95,11 +101,13 @@ bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const cha
 		hw_report_write("heapward: new-delete size mismatch: %s of %p with size %zu (a "
 				"%zu-byte object allocated by %s)\n",
 				op, p, size, len, made_by[have]);
+	int saved = errno; /* as hw_mc_misuse: the report may run the symbolizer */
 	if (hw_mc_debug_on())
 		hw_mc_report_mismatch(p, s, idx, have == kind, size,
 				      have < MC_KIND_COUNT ? made_by[have] : "?", op);
 	__atomic_fetch_add(&mc_errors, 1, __ATOMIC_RELAXED);
 	if (mc_cfg.abort_on_error)
 		hw_process_abort();
+	errno = saved;
 	return false;
 }

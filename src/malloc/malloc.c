@@ -98,6 +98,7 @@
 
 #include "debug.h"
 #include "env.h"
+#include "guard.h"
 #include "inspect.h"
 #include "options.h"
 
@@ -151,12 +152,14 @@ static void fork_prepare(void)
 	hw_mutex_lock(&init_lock);
 	hw_mc_cache_lock();
 	hw_mc_span_lock_all();
+	hw_mc_guard_lock();
 	hw_mc_debug_lock();
 }
 
 static void fork_parent(void)
 {
 	hw_mc_debug_unlock();
+	hw_mc_guard_unlock();
 	hw_mc_span_unlock_all();
 	hw_mc_cache_unlock();
 	hw_mutex_unlock(&init_lock);
@@ -168,6 +171,7 @@ void hw_mc_unlock_all(void) { fork_parent(); }
 static void fork_child(void)
 {
 	hw_mc_debug_unlock();
+	hw_mc_guard_unlock();
 	hw_mc_span_unlock_all();
 	hw_mc_cache_unlock();
 	if (mc_cfg.background_scavenger)
@@ -189,6 +193,7 @@ static void apply_options(const hw_options *o)
 	mc_cfg.exitcode = o->exitcode;
 	mc_slow_only = mc_cfg.fill_on_alloc != HW_OPTIONS_OFF ||
 		       mc_cfg.fill_on_free != HW_OPTIONS_OFF;
+	hw_mc_guard_configure(o);
 	hw_mc_debug_configure(o); /* DM1: may set mc_slow_only */
 }
 
@@ -262,10 +267,10 @@ static bool init_locked(void)
 			 &top) != 0)
 		goto fail;
 	mc_g.heap = h;
-	mc_g.base = base;
-	mc_g.wsize = wsize;
-	mc_g.top = top;
-	mc_g.ntop = ntop;
+	mc_g.map.base = base;
+	mc_g.map.wsize = wsize;
+	mc_g.map.top = top;
+	mc_g.map.ntop = ntop;
 	if (hw_mc_cache_init() != 0)
 		goto fail_top;
 	hw_mc_debug_start(&o);
@@ -276,6 +281,7 @@ static bool init_locked(void)
 			goto fail_top;
 		hooks_registered = true;
 	}
+	hw_mc_guard_start();
 	/* span.c SP4: memory goes back while the program is idle. */
 	hw_heap_set_idle_hook(h, hw_mc_span_idle, NULL);
 	if (env_now) {
@@ -350,6 +356,7 @@ static void late_options(void)
 	if (o.memory_limit)
 		(void)hw_heap_set_memory_limit(mc_g.heap, o.memory_limit);
 	hw_mc_debug_start(&o);
+	hw_mc_guard_start();
 	if (mc_cfg.background_scavenger)
 		start_scavenger();
 	announce(&o, true);
@@ -479,9 +486,11 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 	if (HW_UNLIKELY(__atomic_load_n(&env_pending, __ATOMIC_RELAXED)))
 		maybe_late_options();
 	unsigned c = class_for(n, align);
-	void *p;
+	void *p = NULL;
 	bool known_zero = false;
-	if (c < MC_NCLASSES) {
+	if (HW_UNLIKELY(hw_mc_guard_on()))
+		p = hw_mc_guard_alloc(n, align); /* its pattern written (guard.c) */
+	if (!p && c < MC_NCLASSES) {
 		mc_slot e;
 		if (!small_slot(c, &e)) {
 			errno = ENOMEM;
@@ -490,7 +499,7 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 		p = e.p;
 		unsigned char spare[16] __attribute__((aligned(16)));
 		mark_new(p, e.state, mc_classes[c].size, n, spare);
-	} else {
+	} else if (!p) {
 		bool zeroed = false;
 		p = hw_mc_large_alloc(n, align, &zeroed);
 		if (!p) {
@@ -569,6 +578,8 @@ MA_FAST void *hw_mc_malloc_kind(size_t n, unsigned kind)
 /* MA3 for a pointer that is not a small span's: large, freed, foreign. */
 static void free_other(void *p, mc_span *s)
 {
+	if (!s)
+		s = hw_mc_guard_span((uintptr_t)p);
 	if (!s) {
 		if (hw_mc_boot_owns(p))
 			return; /* kept for good (boot.c BT2) */
@@ -585,6 +596,12 @@ static void free_other(void *p, mc_span *s)
 		/* Freed, its record kept (debug_quarantine.c): both stacks. */
 		hw_mc_misuse((uintptr_t)p == s->start ? MC_BAD_DOUBLE_FREE : MC_BAD_FREED_MEMORY,
 			     "free", p, s, 0, NULL);
+		return;
+	}
+	if (s->kind == MC_SPAN_GUARDED) {
+		int saved = errno;
+		hw_mc_guard_free(p, s, "free");
+		errno = saved;
 		return;
 	}
 	if ((uintptr_t)p != s->start) {
@@ -810,6 +827,8 @@ static mc_span *live_object(void *p, const char *op, size_t *idx, bool check_can
 		return NULL;
 	}
 	mc_span *s = mc_span_of((uintptr_t)p);
+	if (!s)
+		s = hw_mc_guard_span((uintptr_t)p);
 	if (!s) {
 		hw_mc_misuse(MC_BAD_FOREIGN, op, p, NULL, 0, NULL);
 		return NULL;
@@ -819,6 +838,21 @@ static mc_span *live_object(void *p, const char *op, size_t *idx, bool check_can
 		hw_mc_misuse(MC_BAD_FREED_MEMORY, op, p,
 			     s->kind == MC_SPAN_QUARANTINED ? s : NULL, 0, NULL);
 		return NULL;
+	}
+	if (s->kind == MC_SPAN_GUARDED) {
+		if ((uintptr_t)p != s->start || !s->live) {
+			hw_mc_misuse((uintptr_t)p != s->start ? MC_BAD_INTERIOR
+							      : MC_BAD_FREED_MEMORY,
+				     op, p, s, 0, NULL);
+			return NULL;
+		}
+		const unsigned char *bad = check_canary ? hw_mc_guard_damage(s, true) : NULL;
+		if (bad)
+			hw_mc_misuse(bad < (const unsigned char *)p ? MC_BAD_UNDERFLOW
+								    : MC_BAD_OVERFLOW,
+				     op, p, s, 0, bad);
+		*idx = 0;
+		return s;
 	}
 	size_t i = 0, slack;
 	uintptr_t end;
@@ -860,7 +894,7 @@ static mc_span *live_object(void *p, const char *op, size_t *idx, bool check_can
 
 static size_t object_size(const mc_span *s, size_t idx)
 {
-	if (s->kind == MC_SPAN_LARGE)
+	if (s->kind != MC_SPAN_SMALL) /* large or guarded */
 		return s->req;
 	return s->size - (s->state[idx] - 1u);
 }
@@ -914,7 +948,7 @@ void *hw_realloc(void *p, size_t n)
 				hw_mc_debug_alloc(p);
 			return p;
 		}
-	} else if (n > MC_SMALL_MAX && hw_mc_large_resize(s, n)) {
+	} else if (s->kind == MC_SPAN_LARGE && n > MC_SMALL_MAX && hw_mc_large_resize(s, n)) {
 		/* In place: shrunk (its tail back to the heap), or grown into
 		 * the free pages after it. The slack runs to the end of the
 		 * run's pages (MC6). */
@@ -924,6 +958,8 @@ void *hw_realloc(void *p, size_t n)
 			hw_mc_debug_alloc(p);
 		return p;
 	}
+	/* Moved (a guarded object always is: a new object, guarded as the
+	 * policy says, and the old one into the quarantine). */
 	void *q = hw_malloc(n);
 	if (!q)
 		return NULL;
@@ -991,11 +1027,13 @@ void hw_mc_reset(const mc_start_config *next)
 				 (own && own != &mc_dead_cache ? 1u : 0u),
 			 "malloc: hw_mc_reset while another thread has a cache");
 		hw_mc_cache_reset();
+		hw_mc_guard_reset();
 		hw_mc_debug_reset();
 		hw_mc_span_reset();
 		hw_heap_destroy(mc_g.heap);
-		hw_sys_release(mc_g.pf, mc_g.top,
-			       hw_align_up(mc_g.ntop * sizeof(mc_span *), mc_g.pf->caps.page_size));
+		hw_sys_release(
+			mc_g.pf, mc_g.map.top,
+			hw_align_up(mc_g.map.ntop * sizeof(mc_span *), mc_g.pf->caps.page_size));
 		memset(&mc_g, 0, sizeof mc_g);
 		__atomic_store_n(&mc_ready, 0, __ATOMIC_RELEASE);
 	}
@@ -1073,6 +1111,12 @@ void hw_malloc_stats_get(hw_malloc_stats *out)
 	out->errors = __atomic_load_n(&mc_errors, __ATOMIC_RELAXED);
 	hw_mc_depot_stats(&out->stacks, &out->stack_bytes, &out->stacks_dropped);
 	hw_mc_quar_stats(&out->quarantine_objects, &out->quarantine_bytes);
+	mc_guard_stats gs;
+	hw_mc_guard_stats(&gs);
+	out->guarded_objects = gs.live;
+	out->guarded_bytes = gs.live_bytes;
+	out->guard_over_budget = gs.over_budget;
+	out->guard_refused = gs.refused;
 	hw_heap_stats hs;
 	hw_heap_stats_get(mc_g.heap, &hs);
 	out->heap_mapped = hs.mapped;

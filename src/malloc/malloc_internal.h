@@ -76,6 +76,7 @@
  * Locking. Lock order, outermost first:
  *   init lock -> cache lock -> class locks (ascending; 32 of them, class c
  *   uses lock c % 32, and no path holds two) -> meta lock
+ *   -> the guarded objects' lock (guard.c: a leaf)
  *   -> the debug mode's quarantine lock -> its report lock -> its depot
  *   lock (debug.h: leaves, nothing else is taken under any of them)
  *   -> the heap's locks (registry, scav_lock, lock: src/registry.c R2).
@@ -150,8 +151,15 @@ static inline size_t mc_large_pages(size_t n)
 enum { MC_SPAN_SMALL = 1,
        MC_SPAN_LARGE = 2,
        MC_SPAN_FREED = 3,
-       MC_SPAN_QUARANTINED = 4 };
+       MC_SPAN_QUARANTINED = 4,
+       MC_SPAN_GUARDED = 5 };
 
+/* A span record. A guarded object's (MC_SPAN_GUARDED, guard.c) is a large
+ * object's record whose start and req are the object's, npages its run's
+ * pages of the guarded heap (guard pages included), run the run's first
+ * byte, cls its guard side (0 right, 1 left), live 1 while it is live and
+ * 0 in the quarantine, and next/prev its links in guard.c's live list or
+ * quarantine (under guard.c's lock). */
 typedef struct mc_span {
 	uintptr_t start;
 	uint32_t npages;
@@ -160,13 +168,15 @@ typedef struct mc_span {
 	uint16_t nobjs;
 	uint32_t size;  /* slot bytes (small) */
 	uint32_t magic; /* as mc_class.magic */
-	size_t req;     /* large: requested bytes */
-	/* Under the class lock (MC5). */
-	void *free;
+	size_t req;     /* large, guarded: requested bytes */
+	union {
+		void *free;    /* small: under the class lock (MC5) */
+		uintptr_t run; /* guarded: the run's first byte */
+	};
 	uint32_t bump, live;
 	struct mc_span *next, *prev;
 	bool partial;
-	uint8_t okind; /* large: the object's MC_KIND_* (MC8) */
+	uint8_t okind; /* large, guarded: the object's MC_KIND_* (MC8) */
 	uint8_t dbg;   /* the record holds debug records (MC9) */
 	/* MC4, one per slot (small spans only); then nobjs kind bytes (MC8);
 	 * then, with dbg, one mc_dbg_obj per slot (one for a large object). */
@@ -196,6 +206,13 @@ static inline size_t mc_dbg_offset(size_t nobjs)
 			   _Alignof(mc_dbg_obj));
 }
 
+/* The bytes of a large (or guarded) object's record, with or without its
+ * debug record (MC9). */
+static inline size_t mc_large_rec_bytes(bool dbg)
+{
+	return dbg ? mc_dbg_offset(0) + sizeof(mc_dbg_obj) : sizeof(mc_span);
+}
+
 /* MC9: s's debug records (s->dbg must be set): one per slot, or one for a
  * large object. */
 static inline mc_dbg_obj *mc_span_dbg(const mc_span *s)
@@ -203,15 +220,38 @@ static inline mc_dbg_obj *mc_span_dbg(const mc_span *s)
 	return (mc_dbg_obj *)((char *)s + mc_dbg_offset(s->nobjs));
 }
 
+/* A page map (MC3): one entry per page of a window of address space, in
+ * leaves of MC_LEAF_ENTRIES entries, each allocated (span.c, from metadata,
+ * never freed before hw_mc_reset) when a run first lands in its part of
+ * the window. The layer's heap has one (mc_g.map); the guarded objects'
+ * heap another (guard.c). */
+typedef struct mc_pagemap {
+	uintptr_t base; /* the window */
+	size_t wsize;
+	mc_span ***top; /* [ntop] leaves, atomically */
+	size_t ntop;
+} mc_pagemap;
+
+/* The entry of address a in m, whose pages are 1 << shift bytes; NULL when
+ * a is outside the window or its page never held a run. */
+static inline mc_span *mc_map_get(const mc_pagemap *m, unsigned shift, uintptr_t a)
+{
+	uintptr_t off = a - m->base;
+	if (HW_UNLIKELY(off >= m->wsize))
+		return NULL;
+	size_t pg = off >> shift;
+	mc_span **leaf = __atomic_load_n(&m->top[pg >> MC_LEAF_SHIFT], __ATOMIC_ACQUIRE);
+	if (HW_UNLIKELY(!leaf))
+		return NULL;
+	return __atomic_load_n(&leaf[pg & (MC_LEAF_ENTRIES - 1)], __ATOMIC_RELAXED);
+}
+
 /* Global state, written once at init (before the ready flag is published)
  * unless a comment says otherwise. */
 typedef struct mc_global {
 	hw_heap *heap;
 	hw_platform *pf;
-	uintptr_t base; /* the heap's window */
-	size_t wsize;
-	mc_span ***top; /* [wsize / (page * MC_LEAF_ENTRIES)] leaves, atomically */
-	size_t ntop;
+	mc_pagemap map; /* the heap's window, MC_PAGE pages */
 } mc_global;
 
 extern mc_global mc_g;
@@ -220,14 +260,7 @@ extern mc_span mc_freed_span;
 /* The span holding address a (MC3), NULL when none ever did. */
 static inline mc_span *mc_span_of(uintptr_t a)
 {
-	uintptr_t off = a - mc_g.base;
-	if (HW_UNLIKELY(off >= mc_g.wsize))
-		return NULL;
-	size_t pg = off >> MC_PAGE_SHIFT;
-	mc_span **leaf = __atomic_load_n(&mc_g.top[pg >> MC_LEAF_SHIFT], __ATOMIC_ACQUIRE);
-	if (HW_UNLIKELY(!leaf))
-		return NULL;
-	return __atomic_load_n(&leaf[pg & (MC_LEAF_ENTRIES - 1)], __ATOMIC_RELAXED);
+	return mc_map_get(&mc_g.map, MC_PAGE_SHIFT, a);
 }
 
 /* Slot index of byte offset off in a small span. */
@@ -333,6 +366,12 @@ void hw_mc_large_free(mc_span *s);
  * grown into the free pages right after it: hw_heap_resize); true, or
  * false with s unchanged when the pages after it are not free. */
 bool hw_mc_large_resize(mc_span *s, size_t n);
+/* Points every page of [start, start + npages pages of 1 << shift bytes)
+ * of m's window at s (MC3), creating leaves as needed (under the meta
+ * lock); 0 or ENOMEM (nothing pointed then). */
+int hw_mc_map_set(mc_pagemap *m, unsigned shift, uintptr_t start, size_t npages, mc_span *s);
+/* Gives m's leaves back to the platform (hw_mc_reset). */
+void hw_mc_map_release(mc_pagemap *m);
 /* Takes or releases every lock of span.c (fork hooks). */
 void hw_mc_span_lock_all(void);
 void hw_mc_span_unlock_all(void);
@@ -441,6 +480,10 @@ static inline bool mc_canary_bad(const unsigned char *end)
 	return ((x0 & keep & lt) | (x1 & (keep | lt))) != 0;
 }
 
+/* The pattern (MC6's bytes: mc_canary.b[x % 16] at address x) over
+ * [lo, hi), and the first byte of [lo, hi) that is not it (NULL: none). */
+void hw_mc_pattern_fill(unsigned char *lo, unsigned char *hi);
+const unsigned char *hw_mc_pattern_find(const unsigned char *lo, const unsigned char *hi);
 /* MC6 for an object whose bytes must be kept (realloc in place, large
  * runs): writes only the canary bytes after end, if slack > 0. */
 void hw_mc_canary_write(unsigned char *end, size_t slack);
@@ -454,6 +497,7 @@ enum {
 	MC_BAD_FOREIGN,
 	MC_BAD_FREED_MEMORY,
 	MC_BAD_OVERFLOW,
+	MC_BAD_UNDERFLOW, /* a guarded object's pattern before its start */
 };
 HW_COLD void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s,
 			  size_t idx, const void *at);

@@ -55,7 +55,6 @@ typedef struct opt {
 #define KIB 1024ull
 #define MIB (1024ull * KIB)
 #define GIB (1024ull * MIB)
-#define COMING " Used by debug mode (coming)."
 
 static const char *const sides[] = {"right", "left", "random", NULL};
 
@@ -86,29 +85,29 @@ static const opt table[] = {
 	 "0: warnings and errors only; 1: also the options in effect at start-up; 2: also "
 	 "debug messages."},
 	{"guard", K_GUARD, AT(guard, int), 0, UINT32_MAX, HW_OPT_GUARD_NONE, NULL,
-	 "Which allocations get a guard page: none, all, or about 1 in N." COMING},
+	 "Which allocations get pages of their own against a guard page: none, all, or about "
+	 "1 in N (sample:N); turns debug on."},
 	{"guard_min", K_SIZE, AT(guard_min, size_t), 0, SIZE_MAX, 0, NULL,
-	 "Guard only allocations of at least this many bytes." COMING},
+	 "Guard only allocations of at least this many bytes."},
 	{"guard_max", K_SIZE, AT(guard_max, size_t), 0, SIZE_MAX, 0, NULL,
-	 "Guard only allocations of at most this many bytes (0: no maximum)." COMING},
+	 "Guard only allocations of at most this many bytes (0: no maximum)."},
 	{"guard_side", K_ENUM, AT(guard_side, int), 0, 2, HW_SIDE_RIGHT, sides,
 	 "Where the guard page lies: right traps overflows, left underflows, random picks "
-	 "one per allocation." COMING},
+	 "one per allocation."},
 	{"guard_align", K_POW2, AT(guard_align, unsigned), 1, 4096, 16, NULL,
-	 "Alignment of a guarded object (1 puts its end exactly against the guard)." COMING},
+	 "Alignment of a guarded object (1 puts its end exactly against the guard)."},
 	{"guard_budget_bytes", K_SIZE, AT(guard_budget_bytes, size_t), 0, SIZE_MAX, 8 * GIB, NULL,
-	 "Most bytes of live guarded objects; past it allocations are not guarded (one "
-	 "warning)." COMING},
+	 "Most bytes of the pages of live guarded objects (guard pages not counted); past it "
+	 "allocations are not guarded (one warning)."},
 	{"guard_budget_count", K_U64, AT(guard_budget_count, uint64_t), 0, UINT64_MAX, 1048576,
 	 NULL,
-	 "Most live guarded objects; past it allocations are not guarded (one warning)."
-	 COMING},
+	 "Most live guarded objects; past it allocations are not guarded (one warning)."},
 	{"quarantine_bytes", K_SIZE, AT(quarantine_bytes, size_t), 0, SIZE_MAX, 256 * MIB, NULL,
 	 "In debug mode, most bytes of freed objects held back before reuse, filled with a "
-	 "pattern checked when they leave (0: none)."},
+	 "pattern checked when they leave, or faulted (guarded objects: the bytes of their "
+	 "pages, guard pages not counted) (0: none)."},
 	{"seed", K_U64, AT(seed, uint64_t), 0, UINT64_MAX, 0, NULL,
-	 "Seed of guard sampling and guard_side=random (0: from the clock at start-up)."
-	 COMING},
+	 "Seed of guard sampling and guard_side=random (0: from the clock at start-up)."},
 	{"log_path", K_PATH, AT(log_path, char *), 0, 0, 0, NULL,
 	 "Write reports to the file log_path.PID instead of standard error (empty: "
 	 "standard error)."},

@@ -307,16 +307,14 @@ static size_t meta_trim(void)
 	return bytes;
 }
 
-/* Points every page of [start, start + npages pages) at s (MC3), creating
- * leaves as needed; 0 or ENOMEM (nothing pointed then). */
-static int map_set(uintptr_t start, size_t npages, mc_span *s)
+int hw_mc_map_set(mc_pagemap *m, unsigned shift, uintptr_t start, size_t npages, mc_span *s)
 {
-	size_t first = (start - mc_g.base) >> MC_PAGE_SHIFT;
+	size_t first = (start - m->base) >> shift;
 	for (size_t l = first >> MC_LEAF_SHIFT; l <= (first + npages - 1) >> MC_LEAF_SHIFT; l++) {
-		if (__atomic_load_n(&mc_g.top[l], __ATOMIC_ACQUIRE))
+		if (__atomic_load_n(&m->top[l], __ATOMIC_ACQUIRE))
 			continue;
 		hw_mutex_lock(&meta_lock);
-		if (!mc_g.top[l]) {
+		if (!m->top[l]) {
 			void *leaf;
 			if (hw_sys_alloc(mc_g.pf, MC_LEAF_ENTRIES * sizeof(mc_span *), &leaf) !=
 			    0) {
@@ -324,26 +322,34 @@ static int map_set(uintptr_t start, size_t npages, mc_span *s)
 				return ENOMEM;
 			}
 			meta_bytes += MC_LEAF_ENTRIES * sizeof(mc_span *);
-			__atomic_store_n(&mc_g.top[l], (mc_span **)leaf, __ATOMIC_RELEASE);
+			__atomic_store_n(&m->top[l], (mc_span **)leaf, __ATOMIC_RELEASE);
 		}
 		hw_mutex_unlock(&meta_lock);
 	}
 	for (size_t i = first; i < first + npages; i++) {
-		mc_span **leaf = __atomic_load_n(&mc_g.top[i >> MC_LEAF_SHIFT], __ATOMIC_ACQUIRE);
+		mc_span **leaf = __atomic_load_n(&m->top[i >> MC_LEAF_SHIFT], __ATOMIC_ACQUIRE);
 		__atomic_store_n(&leaf[i & (MC_LEAF_ENTRIES - 1)], s, __ATOMIC_RELAXED);
 	}
 	return 0;
+}
+
+void hw_mc_map_release(mc_pagemap *m)
+{
+	for (size_t l = 0; l < m->ntop; l++)
+		if (m->top[l])
+			hw_sys_release(mc_g.pf, m->top[l], MC_LEAF_ENTRIES * sizeof(mc_span *));
+}
+
+/* The layer's heap's map. */
+static int map_set(uintptr_t start, size_t npages, mc_span *s)
+{
+	return hw_mc_map_set(&mc_g.map, MC_PAGE_SHIFT, start, npages, s);
 }
 
 /* MC9: a record's size, with or without debug records. */
 static size_t small_rec_bytes(const mc_class *k, bool dbg)
 {
 	return dbg ? k->rec_bytes_dbg : k->rec_bytes;
-}
-
-static size_t large_rec_bytes(bool dbg)
-{
-	return dbg ? mc_dbg_offset(0) + sizeof(mc_dbg_obj) : sizeof(mc_span);
 }
 
 static mc_span *span_new(unsigned c)
@@ -498,7 +504,7 @@ void *hw_mc_large_alloc(size_t n, size_t align, bool *zeroed)
 	if (!run)
 		return NULL;
 	bool dbg = hw_mc_debug_on();
-	size_t rec = large_rec_bytes(dbg);
+	size_t rec = mc_large_rec_bytes(dbg);
 	mc_span *s = hw_mc_meta_alloc(rec);
 	if (!s) {
 		hw_heap_free(mc_g.heap, run, np);
@@ -556,7 +562,7 @@ void hw_mc_large_free(mc_span *s)
 	uintptr_t start = s->start;
 	size_t np = s->npages;
 	(void)map_set(start, np, &mc_freed_span);
-	hw_mc_meta_free(s, large_rec_bytes(s->dbg));
+	hw_mc_meta_free(s, mc_large_rec_bytes(s->dbg));
 	hw_mutex_lock(&meta_lock);
 	large_objects--;
 	large_bytes -= np * MC_PAGE;
@@ -566,9 +572,7 @@ void hw_mc_large_free(mc_span *s)
 
 void hw_mc_span_reset(void)
 {
-	for (size_t l = 0; l < mc_g.ntop; l++)
-		if (mc_g.top[l])
-			hw_sys_release(mc_g.pf, mc_g.top[l], MC_LEAF_ENTRIES * sizeof(mc_span *));
+	hw_mc_map_release(&mc_g.map);
 	while (meta_chunks) {
 		void *next = *(void **)meta_chunks;
 		hw_sys_release(mc_g.pf, meta_chunks, META_CHUNK);

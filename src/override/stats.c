@@ -5,7 +5,8 @@
  *   heapward: stats at exit: heap mapped 1099511627776, in use 3342336,
  *     ready 3375104, released 1099508252672 bytes; 12 small spans (933888
  *     bytes), 3 large objects (2408448 bytes), 81920 metadata bytes,
- *     1 thread caches, 0 errors
+ *     1 thread caches, 0 errors; 0 guarded objects (0 bytes), 0 quarantined
+ *     (0 bytes), 0 not guarded over budget, 0 refused
  * (one line). Apart from override.c because the option parser's header
  * and the platform's may not meet in one file (both name HW_GUARD_NONE).
  *
@@ -33,11 +34,16 @@ void hw_ov_stats_print(const char *when)
 	hw_malloc_stats_get(&st);
 	hw_report_write("heapward: stats%s: heap mapped %zu, in use %zu, ready %zu, released %zu "
 			"bytes; %zu small spans (%zu bytes), %zu large objects (%zu bytes), "
-			"%zu metadata bytes, %llu thread caches, %llu errors\n",
+			"%zu metadata bytes, %llu thread caches, %llu errors; %zu guarded objects "
+			"(%zu bytes), %zu quarantined (%zu bytes), %llu not guarded over budget, "
+			"%llu refused\n",
 			when, st.heap_mapped, st.heap_inuse, st.heap_ready, st.heap_released,
 			st.small_spans, st.small_span_bytes, st.large_objects, st.large_bytes,
 			st.meta_bytes, (unsigned long long)st.thread_caches,
-			(unsigned long long)st.errors);
+			(unsigned long long)st.errors, st.guarded_objects, st.guarded_bytes,
+			st.quarantine_objects, st.quarantine_bytes,
+			(unsigned long long)st.guard_over_budget,
+			(unsigned long long)st.guard_refused);
 }
 
 /* Options are read again here: the environment may not have been readable

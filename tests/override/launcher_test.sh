@@ -50,7 +50,7 @@ expect "exit status passes through" 3 '' "$hw" run -- sh -c 'exit 3'
 expect "library loaded in the program" 0 'libheapward-malloc\.so' \
 	"$hw" run -- sh -c 'cat /proc/$$/maps'
 expect "variables set, existing ones kept" 0 \
-	'^/.*/libheapward-malloc\.so:/nonexistent/other\.so\|detect_leaks=1,abort_on_error=1,stats_at_exit=0,fill_on_free=0x5a$' \
+	'^/.*/libheapward-malloc\.so:/nonexistent/other\.so\|detect_leaks=1,guard=all,abort_on_error=1,stats_at_exit=0,fill_on_free=0x5a$' \
 	env LD_PRELOAD=/nonexistent/other.so HEAPWARD_OPTIONS=abort_on_error=1 \
 	"$hw" run --stats_at_exit=0 --fill_on_free=0x5a -- sh -c 'echo "$LD_PRELOAD|$HEAPWARD_OPTIONS"'
 expect "without --" 0 '^hello$' "$hw" run --stats_at_exit=0 echo hello

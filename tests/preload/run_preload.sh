@@ -15,10 +15,11 @@
 #        Their standard outputs must be byte for byte the same and both
 #        runs must exit 0.
 #   PL3. Loaded and used: the second run's error output must hold heapward's
-#        "stats at exit" line with a non-zero "in use" count, which only the
-#        library's destructor writes, and only after the program allocated
-#        from heapward (without the library, or with glibc serving the
-#        program, the line is missing or its heap is empty).
+#        "stats at exit" line with a non-zero "in use" count, or guarded or
+#        quarantined objects (the launcher guards every allocation), which
+#        only the library's destructor writes, and only after the program
+#        allocated from heapward (without the library, or with glibc serving
+#        the program, the line is missing or its heaps are empty).
 #   PL4. The launcher's leak check is on. With --leaks=none (the default)
 #        the run must print no leak report (and exit 0, PL2: a leak would
 #        make it exit 23). With --leaks=reported, for a program that does
@@ -73,7 +74,8 @@ if ! cmp -s "$tmp/plain.out" "$tmp/heapward.out"; then
 	echo "FAIL: $* printed something else under heapward (lines marked >)"
 	exit 1
 fi
-if ! grep -Eq '^heapward: stats at exit: heap mapped [0-9]+, in use [1-9]' "$tmp/heapward.err"; then
+if ! grep -Eq '^heapward: stats at exit: (heap mapped [0-9]+, in use [1-9]|.*; [1-9][0-9]* guarded objects|.* [1-9][0-9]* quarantined)' \
+	"$tmp/heapward.err"; then
 	tail -n 20 "$tmp/heapward.err" >&2
 	echo "FAIL: no heapward stats line with memory in use: the library was not loaded or not used"
 	exit 1

@@ -1,0 +1,465 @@
+/* guard.c: guarded objects: pages of their own against a guard page,
+ * faulted and quarantined when freed (guard.h).
+ *
+ * Owns: the guarded heap (a second private page heap whose page is the OS
+ * page, 4 KiB: a small guarded object costs one Ready page and one guard
+ * page, 8 KiB of address space and 4 KiB of memory, where the layer's 8 KiB
+ * pages would cost twice that), its page map, the policy (guard=all or
+ * sample:N, guard_min/guard_max, guard_side, guard_align, seed), the
+ * budgets, what a freed guarded object does in the debug mode's one
+ * quarantine (debug_quarantine.c's FIFO, under its quarantine_bytes bound:
+ * faulted while it is held, its run freed when it leaves), and the
+ * counters.
+ *
+ * Layout of a run (P: the guarded heap's page):
+ *   right: [data pages][guard page]; the object ends at the guard, rounded
+ *          to its alignment a = max(guard_align, the request's alignment):
+ *          start = data end - align_up(n, a) (an alignment above P starts
+ *          the object at the run's start instead, the run aligned to it);
+ *   left:  [guard pages: max(P, a)][data pages]; the object starts right
+ *          after the guard.
+ * Every byte of the data pages outside the object holds the pattern
+ * (harden.c HD3), checked at free and realloc.
+ *
+ * Invariants (MC3's page map, MC8 and MC9 hold for the records; and):
+ *   GD1. Every page of a guarded run, guard pages included, maps to its
+ *        record in gmap while the run is live or quarantined; once the run
+ *        leaves the quarantine its pages map to mc_freed_span until the
+ *        heap hands them out again.
+ *   GD2. A record's live is 1 exactly while it is on the live list (set
+ *        under the lock when it joins; a free clears it first, with an
+ *        atomic exchange, so of two racing frees one reports); a
+ *        quarantined record (live 0, all its pages guard pages) is an
+ *        entry of the debug mode's quarantine whose bytes are its data
+ *        pages'. live_count/live_bytes (which count allocations in flight
+ *        too) are the live ones' number and data pages' bytes (guard pages
+ *        not counted).
+ *   GD3. live_count <= guard_budget_count and live_bytes <=
+ *        guard_budget_bytes: an allocation that would pass one is not
+ *        guarded (over_budget counts it; one warning per process).
+ *        A refused guarded allocation (the heap full, the OS refusing a
+ *        guard page: ENOMEM at the kernel's mapping limit under PROT_NONE)
+ *        is not guarded either (refused counts it; one warning), and
+ *        leaves nothing behind.
+ *   GD4. A freed guarded object's pages are all guard pages before it
+ *        enters the quarantine; when it leaves (evicted, drained at exit)
+ *        or cannot enter (the quarantine off or smaller than the object,
+ *        or its pages could not be faulted), its run goes back to the
+ *        guarded heap, whose free guard pages stay faulted until reused.
+ *   GD5. The sampling and guard_side=random draws come from one
+ *        splitmix64 sequence seeded by `seed` (the clock when 0), under
+ *        the lock: a single-threaded program's choices repeat with a seed.
+ *
+ * Locking: guard_lock guards the live list, the counters and the generator. It
+ * is a leaf taken after the meta lock in the layer's order
+ * (malloc_internal.h): nothing is taken under it; the heap, metadata and
+ * page-map calls happen outside it. hw_mc_guard_describe and
+ * hw_mc_guard_span take no lock (GD1's entries are atomic; records live in
+ * metadata, never unmapped: span.c SP1).
+ */
+#include "guard.h"
+
+#include "debug.h"
+#include "inspect.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define GD_ARENA ((size_t)64 << 20)
+#define GD_WINDOW_MAX ((size_t)1 << 40)
+
+typedef struct gd_config {
+	int mode; /* enum hw_options_guard */
+	unsigned sample;
+	size_t min, max;
+	int side; /* enum hw_options_side */
+	size_t align;
+	size_t budget_bytes;
+	uint64_t budget_count;
+	size_t quarantine_bytes;
+	uint64_t seed;
+} gd_config;
+
+int mc_guard_on;
+static gd_config gcfg;  /* under the init lock */
+static hw_heap *gheap;  /* published by mc_guard_on */
+static mc_pagemap gmap; /* the same */
+static unsigned gshift; /* log2 of the guarded heap's page */
+static size_t gpage;
+static hw_mutex guard_lock = HW_MUTEX_INIT;
+/* Under guard_lock (GD2, GD3, GD5). */
+static uint64_t rng;
+static mc_span *live_head;
+static size_t live_count, live_bytes;
+static uint64_t over_budget, refused;
+static bool warned_budget, warned_refused;
+
+void hw_mc_guard_configure(const hw_options *o)
+{
+	gcfg.mode = o->guard;
+	gcfg.sample = o->guard_sample;
+	gcfg.min = o->guard_min;
+	gcfg.max = o->guard_max;
+	gcfg.side = o->guard_side;
+	gcfg.align = o->guard_align;
+	gcfg.budget_bytes = o->guard_budget_bytes;
+	gcfg.budget_count = o->guard_budget_count;
+	gcfg.quarantine_bytes = o->quarantine_bytes;
+	gcfg.seed = o->seed;
+}
+
+static size_t sat_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+
+/* The window: room for the budgets' live objects (their data pages, and a
+ * guard page each: at most one per data page) and for the quarantine's
+ * (the same bound), a quarter more for fragmentation, one arena more. */
+static size_t window_bytes(void)
+{
+	size_t per = gcfg.budget_count > SIZE_MAX / gpage ? SIZE_MAX
+							  : (size_t)gcfg.budget_count * gpage;
+	size_t live = sat_add(gcfg.budget_bytes, hw_min(per, gcfg.budget_bytes));
+	size_t w = sat_add(live, sat_add(gcfg.quarantine_bytes, gcfg.quarantine_bytes));
+	w = sat_add(sat_add(w, w / 4), GD_ARENA);
+	return hw_min(w, GD_WINDOW_MAX);
+}
+
+/* The grow unit: at least GD_ARENA, and at most 256 arenas in the window
+ * (the leak check keeps a bounded list of the heaps' arenas). */
+static size_t arena_bytes(size_t window)
+{
+	size_t a = GD_ARENA;
+	while (a < window / 256)
+		a *= 2;
+	return a;
+}
+
+void hw_mc_guard_start(void)
+{
+	if (gcfg.mode == HW_OPT_GUARD_NONE || gheap)
+		return;
+	gpage = hw_max((size_t)4096, mc_g.pf->caps.page_size);
+	gshift = hw_log2(gpage);
+	hw_heap_config cfg = {0};
+	cfg.platform = mc_g.pf;
+	cfg.page_size = gpage;
+	size_t w = window_bytes();
+	cfg.arena_size = arena_bytes(w);
+	cfg.address_space = hw_align_up(w, cfg.arena_size);
+	hw_heap *h = hw_heap_create(&cfg);
+	uintptr_t base;
+	size_t wsize;
+	void *top = NULL;
+	size_t ntop = 0;
+	if (h && hw_heap_grow(h, 1) == 0) {
+		hw_heap_window(h, &base, &wsize);
+		ntop = (wsize >> gshift) / MC_LEAF_ENTRIES + 1;
+		if (hw_sys_alloc(mc_g.pf,
+				 hw_align_up(ntop * sizeof(mc_span *), mc_g.pf->caps.page_size),
+				 &top) != 0)
+			top = NULL;
+	}
+	if (!top) {
+		if (h)
+			hw_heap_destroy(h);
+		hw_report_write("heapward: guarded objects are off: no address space for their "
+				"heap (%zu bytes)\n",
+				cfg.address_space);
+		return;
+	}
+	gheap = h;
+	gmap = (mc_pagemap){base, wsize, top, ntop};
+	rng = gcfg.seed ? gcfg.seed : hw_now_ns();
+	__atomic_store_n(&mc_guard_on, 1, __ATOMIC_RELEASE);
+}
+
+/* GD5: splitmix64, under guard_lock. */
+static uint64_t draw(void)
+{
+	uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void list_push(mc_span **head, mc_span *s)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+}
+
+static void list_remove(mc_span **head, mc_span *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		*head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+/* The data pages of record s: [*lo, *hi). */
+static void data_of(const mc_span *s, uintptr_t *lo, uintptr_t *hi)
+{
+	uintptr_t run_end = s->run + ((uintptr_t)s->npages << gshift);
+	if (s->cls == HW_SIDE_LEFT) {
+		*lo = s->start & ~(uintptr_t)(gpage - 1);
+		*hi = run_end;
+	} else {
+		*lo = s->run;
+		*hi = run_end - gpage;
+	}
+}
+
+static void warn_refused(void)
+{
+	hw_mutex_lock(&guard_lock);
+	refused++;
+	bool first = !warned_refused;
+	warned_refused = true;
+	hw_mutex_unlock(&guard_lock);
+	if (first)
+		hw_report_write("heapward: warning: a guarded allocation was refused (the guarded "
+				"heap is full, or the OS refused a guard page: the kernel's limit "
+				"on mappings, vm.max_map_count, under PROT_NONE guards); such "
+				"allocations are not guarded (hw_malloc_stats.guard_refused "
+				"counts them)\n");
+}
+
+/* Gives back the reservation of GD3 that a failed allocation made. */
+static void unreserve(size_t data)
+{
+	hw_mutex_lock(&guard_lock);
+	live_count--;
+	live_bytes -= data;
+	hw_mutex_unlock(&guard_lock);
+}
+
+/* GD1 then the run back to the heap (its guard pages become free released
+ * pages, still faulted), and the record back to the metadata. */
+static void release_run(mc_span *s)
+{
+	uintptr_t run = s->run;
+	size_t np = s->npages;
+	(void)hw_mc_map_set(&gmap, gshift, run, np, &mc_freed_span);
+	hw_mc_meta_free(s, mc_large_rec_bytes(s->dbg));
+	(void)hw_heap_free(gheap, (void *)run, np);
+}
+
+void *hw_mc_guard_alloc(size_t n, size_t align)
+{
+	if (n < gcfg.min || (gcfg.max && n > gcfg.max))
+		return NULL;
+	size_t a = hw_max(hw_max(align, (size_t)1), gcfg.align);
+	int side = gcfg.side;
+	hw_mutex_lock(&guard_lock);
+	if (gcfg.mode == HW_OPT_GUARD_SAMPLE && gcfg.sample > 1 && draw() % gcfg.sample != 0) {
+		hw_mutex_unlock(&guard_lock);
+		return NULL;
+	}
+	if (side == HW_SIDE_RANDOM)
+		side = (draw() & 1) ? HW_SIDE_LEFT : HW_SIDE_RIGHT;
+	/* The layout (see the top of the file). */
+	size_t body = side == HW_SIDE_RIGHT && a <= gpage ? hw_align_up(n, a) : n;
+	size_t dpages = hw_max((body + gpage - 1) >> gshift, (size_t)1);
+	size_t lead = side == HW_SIDE_LEFT ? hw_max(gpage, a) : 0;
+	size_t data = dpages << gshift;
+	bool over = live_count >= gcfg.budget_count || data > gcfg.budget_bytes - live_bytes;
+	bool first = false;
+	if (over) {
+		over_budget++;
+		first = !warned_budget;
+		warned_budget = true;
+	} else {
+		live_count++;
+		live_bytes += data;
+	}
+	hw_mutex_unlock(&guard_lock);
+	if (over) {
+		if (first)
+			hw_report_write(
+				"heapward: warning: the guard budget is spent "
+				"(guard_budget_count=%llu live guarded objects, "
+				"guard_budget_bytes=%zu bytes of their pages); allocations "
+				"past it are not guarded (hw_malloc_stats.guard_over_budget "
+				"counts them)\n",
+				(unsigned long long)gcfg.budget_count, gcfg.budget_bytes);
+		return NULL;
+	}
+	size_t np = dpages + (lead >> gshift) + (side == HW_SIDE_RIGHT);
+	size_t run_align = a > gpage ? a : 0;
+	void *r = hw_heap_alloc_aligned(gheap, np, run_align, NULL);
+	bool dbg = hw_mc_debug_on();
+	size_t rec = mc_large_rec_bytes(dbg);
+	mc_span *s = r ? hw_mc_meta_alloc(rec) : NULL;
+	if (!s) {
+		if (r)
+			(void)hw_heap_free(gheap, r, np);
+		unreserve(data);
+		warn_refused();
+		return NULL;
+	}
+	uintptr_t run = (uintptr_t)r;
+	memset(s, 0, rec);
+	s->dbg = dbg;
+	s->kind = MC_SPAN_GUARDED;
+	s->npages = (uint32_t)np;
+	s->run = run;
+	s->req = n;
+	s->cls = (uint8_t)side;
+	if (side == HW_SIDE_LEFT)
+		s->start = run + lead;
+	else if (a > gpage)
+		s->start = run;
+	else
+		s->start = run + data - body;
+	uintptr_t glo = side == HW_SIDE_LEFT ? run : run + data;
+	size_t gn = side == HW_SIDE_LEFT ? lead >> gshift : 1;
+	if (hw_mc_map_set(&gmap, gshift, run, np, s) != 0 ||
+	    hw_heap_guard(gheap, (void *)glo, gn) != 0) {
+		release_run(s);
+		unreserve(data);
+		warn_refused();
+		return NULL;
+	}
+	uintptr_t lo, hi;
+	data_of(s, &lo, &hi);
+	hw_mc_pattern_fill((unsigned char *)lo, (unsigned char *)s->start);
+	hw_mc_pattern_fill((unsigned char *)s->start + n, (unsigned char *)hi);
+	hw_mutex_lock(&guard_lock);
+	list_push(&live_head, s);
+	s->live = 1; /* GD2: live exactly while on the live list */
+	hw_mutex_unlock(&guard_lock);
+	return (void *)s->start;
+}
+
+mc_span *hw_mc_guard_span(uintptr_t a)
+{
+	if (!hw_mc_guard_on())
+		return NULL;
+	return mc_map_get(&gmap, gshift, a);
+}
+
+const unsigned char *hw_mc_guard_damage(mc_span *s, bool repair)
+{
+	uintptr_t lo, hi;
+	data_of(s, &lo, &hi);
+	unsigned char *start = (unsigned char *)s->start, *end = start + s->req;
+	const unsigned char *bad = hw_mc_pattern_find((unsigned char *)lo, start);
+	if (!bad)
+		bad = hw_mc_pattern_find(end, (unsigned char *)hi);
+	if (bad && repair) {
+		hw_mc_pattern_fill((unsigned char *)lo, start);
+		hw_mc_pattern_fill(end, (unsigned char *)hi);
+	}
+	return bad;
+}
+
+/* GD4: a guarded object leaves the quarantine. */
+static void evict(const mc_qentry *e)
+{
+	release_run(hw_mc_guard_span((uintptr_t)e->p));
+}
+
+void hw_mc_guard_free(void *p, mc_span *s, const char *op)
+{
+	if ((uintptr_t)p != s->start) {
+		hw_mc_misuse(MC_BAD_INTERIOR, op, p, s, 0, NULL);
+		return;
+	}
+	if (!s->live) {
+		hw_mc_misuse(MC_BAD_DOUBLE_FREE, op, p, s, 0, NULL);
+		return;
+	}
+	const unsigned char *bad = hw_mc_guard_damage(s, false);
+	if (HW_UNLIKELY(bad))
+		hw_mc_misuse(bad < (unsigned char *)p ? MC_BAD_UNDERFLOW : MC_BAD_OVERFLOW, op, p,
+			     s, 0, bad);
+	/* Two threads freeing it at once: one frees, the other reports. */
+	if (!__atomic_exchange_n(&s->live, 0, __ATOMIC_ACQ_REL)) {
+		hw_mc_misuse(MC_BAD_DOUBLE_FREE, op, p, s, 0, NULL);
+		return;
+	}
+	if (s->dbg)
+		hw_mc_debug_free(p, s, 0);
+	uintptr_t lo, hi;
+	data_of(s, &lo, &hi);
+	size_t data = hi - lo;
+	/* GD4: every page of the run traps from now on, reads included. */
+	bool faulted = hw_heap_guard(gheap, (void *)lo, data >> gshift) == 0;
+	hw_mutex_lock(&guard_lock);
+	list_remove(&live_head, s);
+	live_count--;
+	live_bytes -= data;
+	hw_mutex_unlock(&guard_lock);
+	if (!faulted)
+		warn_refused();
+	mc_qentry e = {p, data, s->req, evict};
+	if (!faulted || !hw_mc_quar_put(&e))
+		release_run(s);
+}
+
+bool hw_mc_guard_describe(uintptr_t addr, mc_guard_obj *o)
+{
+	mc_span *s = hw_mc_guard_span(addr);
+	if (!s || s->kind != MC_SPAN_GUARDED)
+		return false;
+	o->start = s->start;
+	o->size = s->req;
+	o->run = s->run;
+	o->run_end = s->run + ((uintptr_t)s->npages << gshift);
+	o->freed = s->live == 0;
+	o->dbg = s->dbg != 0;
+	if (o->dbg)
+		o->rec = *mc_span_dbg(s);
+	else
+		memset(&o->rec, 0, sizeof o->rec);
+	o->kind = s->okind;
+	return true;
+}
+
+void hw_mc_guard_each(void (*fn)(void *arg, mc_span *s), void *arg)
+{
+	/* A free stopped between its exchange (live 0) and its list removal
+	 * may have faulted the pages already: not an object to read. */
+	for (mc_span *s = live_head; s; s = s->next)
+		if (__atomic_load_n(&s->live, __ATOMIC_ACQUIRE))
+			fn(arg, s);
+}
+
+hw_heap *hw_mc_guard_heap(void) { return hw_mc_guard_on() ? gheap : NULL; }
+
+void hw_mc_guard_stats(mc_guard_stats *out)
+{
+	hw_mutex_lock(&guard_lock);
+	out->live = live_count;
+	out->live_bytes = live_bytes;
+	out->over_budget = over_budget;
+	out->refused = refused;
+	hw_mutex_unlock(&guard_lock);
+}
+
+void hw_mc_guard_lock(void) { hw_mutex_lock(&guard_lock); }
+void hw_mc_guard_unlock(void) { hw_mutex_unlock(&guard_lock); }
+
+void hw_mc_guard_reset(void)
+{
+	if (gheap) {
+		hw_mc_map_release(&gmap);
+		hw_sys_release(mc_g.pf, gmap.top,
+			       hw_align_up(gmap.ntop * sizeof(mc_span *), mc_g.pf->caps.page_size));
+		hw_heap_destroy(gheap);
+	}
+	__atomic_store_n(&mc_guard_on, 0, __ATOMIC_RELEASE);
+	gheap = NULL;
+	memset(&gmap, 0, sizeof gmap);
+	memset(&gcfg, 0, sizeof gcfg);
+	rng = 0;
+	live_head = NULL;
+	live_count = live_bytes = 0;
+	over_budget = refused = 0;
+	warned_budget = warned_refused = false;
+}

@@ -1,0 +1,552 @@
+/* guarded_test.c: guarded objects (src/malloc/guard.c) through the prefixed
+ * API: the guard page traps at the access, the pattern catches what lies
+ * between the object and its guard, freed objects trap in the quarantine
+ * and are reused after it, the policies (all, sample:N, size filters) and
+ * budgets decide which allocations are guarded, and refused guards (the
+ * kernel's mapping limit under PROT_NONE) fall back without a crash.
+ *
+ * Each check runs in a child (hw_trap_child) that starts the layer with its
+ * own options, so the parent never allocates through it. A child that must
+ * die writes "before" on stderr just before the bad access and "after"
+ * just after it: the parent wants the first, SIGSEGV, and not the second.
+ *
+ * Invariants:
+ *   GT1. Every object a check judges is made by the child itself, with the
+ *        options the check names; nothing else allocates from the guarded
+ *        heap in a child (the layer's own metadata never does).
+ */
+#include "check.h"
+#include "guard.h"
+#include "heapward.h"
+#include "malloc_internal.h"
+#include "trap.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static char err[65536];
+static hw_child_status st;
+
+static void fail(const char *what)
+{
+	fprintf(stderr, "child check failed: %s\n", what);
+	_exit(1);
+}
+
+#define CHILD_CHECK(c)            \
+	do {                      \
+		if (!(c))         \
+			fail(#c); \
+	} while (0)
+
+static void say(const char *s)
+{
+	(void)!write(2, s, strlen(s));
+}
+
+static bool traps(const void *p, bool write)
+{
+	return hw_trap_probe((volatile void *)p, write) != HW_TRAP_NONE;
+}
+
+static bool guarded(const void *p)
+{
+	mc_span *s = hw_mc_guard_span((uintptr_t)p);
+	return s && s->kind == MC_SPAN_GUARDED;
+}
+
+static hw_malloc_stats stats(void)
+{
+	hw_malloc_stats m;
+	hw_malloc_stats_get(&m);
+	return m;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/* Runs fn in a child; true when it exited 0. */
+static bool child_ok(void (*fn)(void *), void *arg)
+{
+	if (hw_trap_child(fn, arg, err, sizeof err, &st) != 0)
+		return false;
+	if (st.signo != 0 || st.exit_code != 0) {
+		fprintf(stderr, "child: signal %d, exit %d:\n%s\n", st.signo, st.exit_code, err);
+		return false;
+	}
+	return true;
+}
+
+/* Runs fn in a child that must die of SIGSEGV between its markers. */
+static void expect_segv(void (*fn)(void *), void *arg, const char *what)
+{
+	REQUIRE(hw_trap_child(fn, arg, err, sizeof err, &st) == 0);
+	/* Under AddressSanitizer with the heap's annotations (HW_TRACKING=asan)
+	 * a guard page is poisoned: ASan stops the access first. */
+	bool stopped =
+		st.signo == SIGSEGV || strstr(err, "ERROR: AddressSanitizer: use-after-poison");
+	EXPECT(stopped && strstr(err, "before\n") && !strstr(err, "after\n"),
+	       "%s: signal %d, exit %d: %s", what, st.signo, st.exit_code, err);
+}
+
+/* ---- the guard page traps at the access ---- */
+
+typedef struct bad_access {
+	const char *options;
+	size_t n;
+	long at; /* offset of the bad access from the object's start */
+	bool write;
+	bool freed; /* free the object first */
+} bad_access;
+
+static void access_child(void *arg)
+{
+	const bad_access *a = arg;
+	CHILD_CHECK(hw_mc_start(a->options));
+	volatile char *p = hw_malloc(a->n);
+	CHILD_CHECK(p && guarded((void *)p));
+	memset((void *)p, 1, a->n);
+	if (a->freed)
+		hw_free((void *)p);
+	say("before\n");
+	if (a->write)
+		p[a->at] = 7;
+	else
+		(void)p[a->at];
+	say("after\n");
+}
+
+static void test_overflow_by_one_traps(void)
+{
+	/* guard_align=1: the object's end is the guard page's start. */
+	bad_access r = {"guard=all:guard_align=1:scavenger=0", 13, 13, false, false};
+	expect_segv(access_child, &r, "read 1 byte past a 13-byte object");
+	bad_access w = r;
+	w.write = true;
+	expect_segv(access_child, &w, "write 1 byte past a 13-byte object");
+	bad_access big = {"guard=all:guard_align=1:scavenger=0", 10000, 10000, true, false};
+	expect_segv(access_child, &big, "write 1 byte past a 10000-byte object");
+	/* The last byte of the object is its own. */
+	bad_access in = {"guard=all:guard_align=1:scavenger=0", 13, 12, true, false};
+	REQUIRE(hw_trap_child(access_child, &in, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && strstr(err, "after\n"), "%d %s", st.signo, err);
+}
+
+static void test_underflow_traps_left(void)
+{
+	bad_access r = {"guard=all:guard_side=left:scavenger=0", 13, -1, false, false};
+	expect_segv(access_child, &r, "read 1 byte before a left-guarded object");
+	bad_access w = r;
+	w.write = true;
+	expect_segv(access_child, &w, "write 1 byte before a left-guarded object");
+}
+
+static void test_use_after_free_traps(void)
+{
+	bad_access r = {"guard=all:scavenger=0", 100, 50, false, true};
+	expect_segv(access_child, &r, "read of a freed guarded object");
+	bad_access w = r;
+	w.write = true;
+	expect_segv(access_child, &w, "write to a freed guarded object");
+}
+
+/* ---- the pattern, checked at free ---- */
+
+static void pattern_child(void *arg)
+{
+	long at = (long)(intptr_t)arg;
+	CHILD_CHECK(hw_mc_start("guard=all:debug=1:abort_on_error=0:scavenger=0"));
+	char *p = hw_malloc(13);
+	CHILD_CHECK(p && guarded(p) && ((uintptr_t)p & 15) == 0);
+	/* 16-byte aligned: 3 bytes of pattern, then the guard page. */
+	CHILD_CHECK(traps(p + 16, false) && !traps(p + 15, true));
+	p[at] = 0;
+	hw_free(p);
+	CHILD_CHECK(stats().errors == (at < 0 || at >= 13 ? 1u : 0u));
+}
+
+static void test_pattern_overflow(void)
+{
+	for (long k = 1; k <= 3; k++) {
+		REQUIRE(child_ok(pattern_child, (void *)(intptr_t)(12 + k)));
+		EXPECT(strstr(err, "heapward: heap buffer overflow: the pattern after the 13-byte "
+				   "guarded object"),
+		       "overflow by %ld: %s", k, err);
+		char tail[64];
+		snprintf(tail, sizeof tail, "(%ld bytes past its end), found by free", k - 1);
+		EXPECT(strstr(err, tail), "overflow by %ld: %s", k, err);
+		EXPECT(strstr(err, "ERROR: heapward: heap-buffer-overflow on address") &&
+			       strstr(err, "allocated by thread T0 here:"),
+		       "%s", err);
+	}
+	/* Before the object (right side): the pattern says underflow. */
+	REQUIRE(child_ok(pattern_child, (void *)(intptr_t)-2));
+	EXPECT(strstr(err, "heapward: heap buffer underflow: the pattern before the 13-byte "
+			   "guarded object") &&
+		       strstr(err, "(2 bytes before its start)") &&
+		       strstr(err, "ERROR: heapward: heap-buffer-underflow on address"),
+	       "%s", err);
+	/* Inside the object: nothing. */
+	REQUIRE(child_ok(pattern_child, (void *)(intptr_t)12));
+	EXPECT(!strstr(err, "overflow") && !strstr(err, "underflow"), "%s", err);
+}
+
+/* ---- the quarantine ---- */
+
+static void quarantine_child(void *arg)
+{
+	(void)arg;
+	/* 100-byte objects: one 4 KiB data page each; the quarantine holds two. */
+	CHILD_CHECK(hw_mc_start("guard=all:quarantine_bytes=8192:scavenger=0"));
+	char *p[3];
+	for (int i = 0; i < 3; i++) {
+		p[i] = hw_malloc(100);
+		CHILD_CHECK(p[i] && guarded(p[i]));
+		memset(p[i], i + 1, 100);
+	}
+	hw_free(p[0]);
+	hw_free(p[1]);
+	CHILD_CHECK(stats().quarantine_objects == 2 && stats().quarantine_bytes == 8192);
+	CHILD_CHECK(traps(p[0], false) && traps(p[1], true) && traps(p[1] + 99, false));
+	CHILD_CHECK(stats().guarded_objects == 1 && stats().guarded_bytes == 4096);
+	hw_free(p[2]); /* p[0] leaves the quarantine */
+	CHILD_CHECK(stats().quarantine_objects == 2 && stats().quarantine_bytes == 8192);
+	CHILD_CHECK(hw_mc_guard_span((uintptr_t)p[0]) == &mc_freed_span);
+	/* Its pages are free and still trap until the heap hands them out. */
+	CHILD_CHECK(traps(p[0], false));
+	char *q = hw_malloc(100); /* lowest address first: p[0]'s run */
+	CHILD_CHECK(q == p[0] && guarded(q) && !traps(q, true));
+	CHILD_CHECK(traps(p[1], false) && traps(p[2], false));
+	mc_guard_obj o;
+	CHILD_CHECK(hw_mc_guard_describe((uintptr_t)p[1] + 5, &o) && o.freed &&
+		    o.start == (uintptr_t)p[1] && o.size == 100);
+	CHILD_CHECK(hw_mc_guard_describe((uintptr_t)q + 100, &o) && !o.freed &&
+		    o.start == (uintptr_t)q && o.run_end - o.run == 8192);
+	/* The guard page itself belongs to the object too. */
+	CHILD_CHECK(hw_mc_guard_describe(o.run_end - 1, &o) && o.start == (uintptr_t)q);
+	fprintf(stderr, "quarantine ok\n");
+}
+
+static void test_quarantine_and_reuse(void)
+{
+	EXPECT(child_ok(quarantine_child, NULL) && strstr(err, "quarantine ok"), "%s", err);
+}
+
+static void double_free_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("guard=all:abort_on_error=0:scavenger=0"));
+	void *p = hw_malloc(40);
+	CHILD_CHECK(guarded(p));
+	hw_free(p);
+	hw_free(p);
+	CHILD_CHECK(stats().errors == 1 && stats().quarantine_objects == 1);
+	/* An interior pointer of a live guarded object. */
+	char *q = hw_malloc(40);
+	hw_free(q + 8);
+	CHILD_CHECK(stats().errors == 2 && stats().guarded_objects == 1);
+	/* A kind mismatch: operator new's object freed by free. */
+	void *k = hw_mc_malloc_kind(24, MC_KIND_NEW);
+	CHILD_CHECK(guarded(k));
+	hw_mc_free_kind(k, MC_KIND_MALLOC, false, 0, "free");
+	CHILD_CHECK(stats().errors == 3 && stats().guarded_objects == 2);
+	hw_mc_free_kind(k, MC_KIND_NEW, false, 0, "operator delete");
+	CHILD_CHECK(stats().errors == 3 && stats().guarded_objects == 1);
+}
+
+static void test_double_free_in_quarantine(void)
+{
+	REQUIRE(child_ok(double_free_child, NULL));
+	const char *e = strstr(err, "ERROR: heapward: double-free on address");
+	EXPECT(strstr(err, "heapward: double free of 0x") &&
+		       strstr(err, "(a quarantined 40-byte guarded object [0x") && e &&
+		       strstr(e, "freed by thread T0 here:") &&
+		       strstr(e, "previously allocated by thread T0 here:"),
+	       "%s", err);
+	EXPECT(strstr(err, "heapward: invalid free of 0x") &&
+		       strstr(err, ": not the start of an object; it is 8 bytes into the live "
+				   "40-byte object"),
+	       "%s", err);
+	EXPECT(strstr(err, "heapward: alloc-dealloc mismatch: free of 0x") &&
+		       strstr(err, "(a 24-byte object allocated by operator new)"),
+	       "%s", err);
+}
+
+/* ---- the API on guarded objects ---- */
+
+static void api_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("guard=all:scavenger=0"));
+	char *p = hw_malloc(13);
+	CHILD_CHECK(hw_malloc_usable_size(p) == 13);
+	memcpy(p, "hello, guard", 13);
+	char *q = hw_realloc(p, 5000);
+	CHILD_CHECK(q && q != p && guarded(q) && memcmp(q, "hello, guard", 13) == 0);
+	CHILD_CHECK(hw_malloc_usable_size(q) == 5000 && traps(p, false));
+	CHILD_CHECK(!traps(q + 4999, true) && traps(q + 5008, false));
+	char *r = hw_realloc(q, 3);
+	CHILD_CHECK(r && guarded(r) && memcmp(r, "hel", 3) == 0 && traps(q, false));
+	hw_free(r);
+	unsigned char *z = hw_calloc(100, 41);
+	CHILD_CHECK(z && guarded(z));
+	for (size_t i = 0; i < 4100; i++)
+		CHILD_CHECK(z[i] == 0);
+	hw_free(z);
+	size_t aligns[] = {32, 64, 4096, 8192, 65536};
+	for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
+		void *a = NULL;
+		CHILD_CHECK(hw_posix_memalign(&a, aligns[i], 100) == 0);
+		CHILD_CHECK(guarded(a) && (uintptr_t)a % aligns[i] == 0);
+		void *b = hw_aligned_alloc(aligns[i], 3 * aligns[i]);
+		CHILD_CHECK(guarded(b) && (uintptr_t)b % aligns[i] == 0);
+		hw_free(a);
+		hw_free(b);
+	}
+	void *v = hw_valloc(10);
+	CHILD_CHECK(guarded(v) && (uintptr_t)v % 4096 == 0);
+	hw_free(v);
+	/* Large objects are guarded too, their end against the guard. */
+	char *big = hw_malloc(1 << 20);
+	CHILD_CHECK(guarded(big) && traps(big + (1 << 20), false) && !traps(big, true));
+	hw_free(big);
+	/* Zero bytes: a unique pointer that is not to be touched. */
+	void *z0 = hw_malloc(0);
+	CHILD_CHECK(z0 && guarded(z0) && hw_malloc_usable_size(z0) == 0);
+	hw_free(z0);
+	CHILD_CHECK(stats().errors == 0 && stats().guarded_objects == 0);
+	fprintf(stderr, "api ok\n");
+}
+
+static void test_api(void)
+{
+	EXPECT(child_ok(api_child, NULL) && strstr(err, "api ok"), "%s", err);
+}
+
+static void left_aligned_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("guard=all:guard_side=left:scavenger=0"));
+	size_t aligns[] = {16, 4096, 16384};
+	for (size_t i = 0; i < 3; i++) {
+		void *a = NULL;
+		CHILD_CHECK(hw_posix_memalign(&a, aligns[i], 24) == 0);
+		CHILD_CHECK(guarded(a) && (uintptr_t)a % aligns[i] == 0);
+		CHILD_CHECK(traps((char *)a - 1, false) && !traps((char *)a + 23, true));
+		hw_free(a);
+	}
+}
+
+static void test_left_side_keeps_alignment(void)
+{
+	EXPECT(child_ok(left_aligned_child, NULL), "%s", err);
+}
+
+/* ---- policies and budgets ---- */
+
+static void budget_child(void *arg)
+{
+	const char *options = arg;
+	CHILD_CHECK(hw_mc_start(options));
+	void *p[5];
+	for (int i = 0; i < 5; i++)
+		p[i] = hw_malloc(100);
+	CHILD_CHECK(guarded(p[0]) && guarded(p[1]) && guarded(p[2]));
+	CHILD_CHECK(!guarded(p[3]) && !guarded(p[4]));
+	hw_malloc_stats m = stats();
+	CHILD_CHECK(m.guarded_objects == 3 && m.guard_over_budget == 2 && m.guard_refused == 0);
+	/* The fallback objects are the layer's own, with their checks. */
+	CHILD_CHECK(hw_malloc_usable_size(p[3]) == 100);
+	hw_free(p[3]);
+	hw_free(p[0]);
+	void *q = hw_malloc(100); /* room again */
+	CHILD_CHECK(guarded(q) && stats().guarded_objects == 3);
+	CHILD_CHECK(!guarded(hw_malloc(100)) && stats().guard_over_budget == 3);
+}
+
+static void test_budgets(void)
+{
+	const char *cases[] = {
+		"guard=all:guard_budget_count=3:scavenger=0",
+		"guard=all:guard_budget_bytes=12288:scavenger=0",
+	};
+	for (int i = 0; i < 2; i++) {
+		REQUIRE(child_ok(budget_child, (void *)cases[i]), "%s", cases[i]);
+		EXPECT(count(err, "heapward: warning: the guard budget is spent") == 1,
+		       "%s: one warning: %s", cases[i], err);
+	}
+}
+
+static void sample_child(void *arg)
+{
+	CHILD_CHECK(hw_mc_start(arg));
+	char line[401];
+	for (int i = 0; i < 400; i++) {
+		void *p = hw_malloc(32);
+		line[i] = guarded(p) ? 'G' : '.';
+	}
+	line[400] = 0;
+	fprintf(stderr, "picks %s\n", line);
+}
+
+static void picks(const char *options, char *out)
+{
+	out[0] = 0;
+	if (child_ok(sample_child, (void *)options) && strstr(err, "picks "))
+		snprintf(out, 401, "%s", strstr(err, "picks ") + 6);
+}
+
+static void test_sampling(void)
+{
+	static char a[401], b[401], c[401];
+	picks("guard=sample:4:seed=42:scavenger=0", a);
+	picks("guard=sample:4:seed=42:scavenger=0", b);
+	picks("guard=sample:4:seed=43:scavenger=0", c);
+	REQUIRE(strlen(a) == 400 && strlen(c) == 400, "%s", err);
+	EXPECT(strcmp(a, b) == 0, "the same seed, the same picks:\n%s\n%s", a, b);
+	EXPECT(strcmp(a, c) != 0, "another seed, other picks");
+	size_t n = count(a, "G");
+	EXPECT(n >= 60 && n <= 140, "about 1 in 4 of 400: %zu", n);
+	static char all[401], none[401];
+	picks("guard=sample:1:scavenger=0", all);
+	picks("guard=none:scavenger=0", none);
+	EXPECT(count(all, "G") == 400 && count(none, "G") == 0, "%s %s", all, none);
+}
+
+static void filter_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("guard=all:guard_min=100:guard_max=200:scavenger=0"));
+	CHILD_CHECK(!guarded(hw_malloc(99)) && guarded(hw_malloc(100)));
+	CHILD_CHECK(guarded(hw_malloc(200)) && !guarded(hw_malloc(201)));
+	CHILD_CHECK(!guarded(hw_malloc(100000)) && stats().guard_over_budget == 0);
+}
+
+static void test_size_filters(void)
+{
+	EXPECT(child_ok(filter_child, NULL), "%s", err);
+}
+
+/* ---- the leak check sees guarded objects ---- */
+
+static void *volatile root;
+
+__attribute__((noinline)) static void plant(void)
+{
+	void **a = hw_malloc(64);
+	a[0] = hw_malloc(24);
+	void **b = hw_malloc(64);
+	b[0] = hw_malloc(24);
+	root = b;
+	hw_free(hw_malloc(4000)); /* quarantined: its pages must not be read */
+}
+
+__attribute__((no_sanitize("address"), noinline)) static void scrub(void)
+{
+	volatile char b[16384];
+	for (size_t i = 0; i < sizeof b; i++)
+		b[i] = 0;
+}
+
+static void leak_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("guard=all:detect_leaks=1:scavenger=0"));
+	plant();
+	scrub();
+	CHILD_CHECK(stats().guarded_objects == 4 && stats().quarantine_objects == 1);
+	size_t n = hw_malloc_leak_check();
+	fprintf(stderr, "leaked %zu\n", n);
+	CHILD_CHECK(n == 2);
+	_exit(0);
+}
+
+static void test_leak_check(void)
+{
+	REQUIRE(child_ok(leak_child, NULL));
+	EXPECT(strstr(err, "leaked 2") &&
+		       strstr(err, "Direct leak of 64 byte(s) in 1 object(s) allocated from:") &&
+		       strstr(err, "Indirect leak of 24 byte(s) in 1 object(s) allocated from:"),
+	       "%s", err);
+}
+
+/* ---- refused guards: the PROT_NONE fallback at the mapping limit ---- */
+
+static void protnone_child(void *arg)
+{
+	(void)arg;
+	hw_platform *pf = hw_platform_linux_create(true, false);
+	CHILD_CHECK(pf && pf->caps.guard == HW_GUARD_PROTNONE);
+	mc_start_config cfg = {.platform = pf, .options = "guard=all:scavenger=0"};
+	hw_mc_reset(&cfg);
+	/* Each guard page splits a mapping in two: about 32k of them reach
+	 * the kernel's default limit (vm.max_map_count 65530). Past it, each
+	 * allocation is refused a guard (counted, one warning) and made on
+	 * the ordinary path, or, when that path needs a mapping too (under
+	 * AddressSanitizer, whose own allocator maps more, it may), fails with
+	 * ENOMEM: either way without a crash, and frees still work. */
+	static void *p[200000];
+	size_t n = 0, plain = 0, nulls = 0;
+	while (n < sizeof p / sizeof p[0] && plain < 1000 && nulls < 100) {
+		errno = 0;
+		void *q = hw_malloc(16);
+		if (!q) {
+			/* At the limit the ordinary path may need a mapping too
+			 * (a new span's metadata): ENOMEM, cleanly. */
+			CHILD_CHECK(errno == ENOMEM);
+			nulls++;
+			continue;
+		}
+		p[n++] = q;
+		plain += !guarded(q);
+	}
+	hw_malloc_stats m = stats();
+	fprintf(stderr, "protnone: %zu guarded, %llu refused, %zu not guarded, %zu ENOMEM\n",
+		m.guarded_objects, (unsigned long long)m.guard_refused, plain, nulls);
+	CHILD_CHECK((plain == 1000 || nulls == 100) && m.guard_refused >= 1 &&
+		    m.guarded_objects > 1000);
+	for (size_t i = 0; i < n; i++)
+		hw_free(p[i]);
+	CHILD_CHECK(stats().errors == 0 && stats().guarded_objects == 0);
+	_exit(0);
+}
+
+static void test_protnone_limit(void)
+{
+	REQUIRE(child_ok(protnone_child, NULL));
+	const char *line = strstr(err, "protnone: ");
+	if (line)
+		printf("(%.*s)\n", (int)strcspn(line, "\n"), line);
+	EXPECT(count(err, "heapward: warning: a guarded allocation was refused") == 1 &&
+		       strstr(err, "protnone: "),
+	       "%s", err);
+}
+
+int main(int argc, char **argv)
+{
+	static const hw_test tests[] = {
+		T(test_overflow_by_one_traps),
+		T(test_underflow_traps_left),
+		T(test_use_after_free_traps),
+		T(test_pattern_overflow),
+		T(test_quarantine_and_reuse),
+		T(test_double_free_in_quarantine),
+		T(test_api),
+		T(test_left_side_keeps_alignment),
+		T(test_budgets),
+		T(test_sampling),
+		T(test_size_filters),
+		T(test_leak_check),
+		T(test_protnone_limit),
+	};
+	return hw_test_main(tests, sizeof tests / sizeof tests[0], argc, argv);
+}
