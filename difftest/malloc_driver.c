@@ -112,7 +112,8 @@ static void format_options(mdrv *d)
 		n += snprintf(d->options + n, sizeof d->options - (size_t)n,
 			      ":guard=all:guard_budget_count=%u:guard_budget_bytes=8m:"
 			      "stack_depth=0:symbolize=0%s",
-			      MR_GUARD_BUDGET_COUNT, c->quarantine_bytes ? "" : ":quarantine_bytes=0");
+			      MR_GUARD_BUDGET_COUNT,
+			      c->quarantine_bytes ? "" : ":quarantine_bytes=0");
 	/* A cut string would start the layer on other options than the
 	 * model's (a quarantine of 983 bytes for 983040 did). */
 	HW_CHECK((size_t)n < sizeof d->options, "difftest: the options string is cut");

@@ -327,7 +327,7 @@ typedef struct hw_ops_malloc_config {
 	/* 0: no debug mode; else debug=1 with this quarantine_bytes: 64 KiB
 	 * to 960 KiB in 64 KiB steps. */
 	size_t quarantine_bytes;
-	bool guard;              /* guarded objects (guard=all, small budgets) */
+	bool guard; /* guarded objects (guard=all, small budgets) */
 } hw_ops_malloc_config;
 
 void hw_ops_malloc_config_decode(const uint8_t *data, size_t size, hw_ops_malloc_config *out);
