@@ -1068,9 +1068,11 @@ static void malloc_seeds(const char *dir)
 	m_uaf_write(&s, 7, 77);
 	m_plain(&s, HW_MOP_FREE_ALL, 0);
 	emit(dir, t, "quarantine", &s);
+
 	/* Guarded objects (guard=all, budgets of 48 objects and 8 MiB, a
-	 * quarantine of 960 KiB): the quarantine, misuse on quarantined and guarded objects, aligned and
-	 * large ones, realloc (always a move), then the budget's fallback. */
+	 * quarantine of 960 KiB): the quarantine, misuse on quarantined and
+	 * guarded objects, aligned and large ones, realloc (always a move),
+	 * then the budget's fallback. */
 	c = mdefaults();
 	c.guard = true;
 	c.quarantine_bytes = 15 << 16;
