@@ -35,13 +35,17 @@
 #                   counts as completed: the leaks are the program's (perl
 #                   leaks at exit; so says Valgrind too); the report's
 #                   SUMMARY line is printed once per workload.
+#   heapward-debug-20k  the same with guard_budget_count=20000: at most
+#                   20000 live guarded objects, GWP-ASan's bound below
 #   scudo-gwp       Scudo with GWP-ASan sampling every allocation
 #                   (SCUDO_OPTIONS=GWP_ASAN_SampleRate=1:
 #                   GWP_ASAN_MaxSimultaneousAllocations=20000)
-# Target: heapward-debug's wall time at most half of scudo-gwp's.
+# Target: heapward-debug's wall time at most half of scudo-gwp's (and
+# heapward-debug-20k's, the like-for-like bound, is shown beside it).
 #
 # Usage: bench/realprog.sh [WORKLOAD ...]   (default: all five)
-#        ALLOCATORS="heapward-debug scudo-gwp" for the debug allocators
+#        ALLOCATORS="heapward-debug heapward-debug-20k scudo-gwp" for the
+#        debug allocators
 #   env: BUILD_DIR (default build-bench), ROUNDS (5), CXX_ROUNDS (500000),
 #        HEAPWARD_LIB (another libheapward-malloc.so to measure as heapward),
 #        HEAPWARD_BASE (one more, measured as heapward-base in the same
@@ -126,11 +130,13 @@ lib[tcmalloc]=$peer_tcmalloc
 lib[scudo]=$peer_scudo
 lib[heapward-base]=${HEAPWARD_BASE:-}
 lib[heapward-debug]=$hwlib
+lib[heapward-debug-20k]=$hwlib
 lib[scudo-gwp]=$peer_scudo
 # What runs the program instead of LD_PRELOAD (the launcher), and the
 # allocator's own environment.
 declare -A via envs
 via[heapward-debug]="$(dirname "$hwlib")/../bin/heapward run --"
+via[heapward-debug-20k]="$(dirname "$hwlib")/../bin/heapward run --guard_budget_count=20000 --"
 envs[scudo-gwp]="SCUDO_OPTIONS=GWP_ASAN_SampleRate=1:GWP_ASAN_MaxSimultaneousAllocations=20000"
 default_allocs="heapward jemalloc mimalloc tcmalloc scudo"
 [ -z "${HEAPWARD_BASE:-}" ] || default_allocs="heapward heapward-base ${default_allocs#heapward }"
@@ -263,14 +269,15 @@ END {
 			printf "\n"
 		}
 	}
-	have = 0
-	for (j = 2; j <= na; j++) if (al[j] == "heapward-debug") have++
-	for (j = 2; j <= na; j++) if (al[j] == "scudo-gwp") have++
-	if (have == 2) {
-		printf "\nheapward-debug against the target (wall <= 0.50x scudo-gwp)\n"
+	split("heapward-debug heapward-debug-20k", dbg, " ")
+	for (k = 1; k <= 2; k++) {
+		have = 0
+		for (j = 2; j <= na; j++) if (al[j] == dbg[k] || al[j] == "scudo-gwp") have++
+		if (have < 2) continue
+		printf "\n%s against the target (wall <= 0.50x scudo-gwp)\n", dbg[k]
 		printf "%-8s %8s %6s %8s\n", "workload", "wall", "", "rss"
 		for (i = 1; i <= nw; i++) {
-			d = ws[i] SUBSEP "heapward-debug"
+			d = ws[i] SUBSEP dbg[k]
 			g = ws[i] SUBSEP "scudo-gwp"
 			if (!(d in cnt) || !(g in cnt)) continue
 			tw = med[d, "wall"] / med[g, "wall"]
