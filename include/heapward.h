@@ -257,7 +257,10 @@ HW_API int hw_heap_validate(hw_heap *h, char *msg, size_t len);
  *     run [0x7f3a00000000, 0x7f3a00006000) (3 pages), 0x2010 bytes into it
  *   heapward: the address is in page 1 of the run, released; this heap
  *     faults freed runs (fault_on_free is set)
- * (each one line); faults elsewhere print nothing. Then it hands every fault
+ * (each one line); faults elsewhere print nothing. An address in the
+ * malloc layer's own heap is reported by the layer instead, in the
+ * sanitizers' layout, when its debug mode is on (docs/debug-mode.md). Then
+ * it hands every fault
  * on: to the handler installed before it, if any, else to the default
  * action, so the process still dies of the signal (same exit status).
  * Returns 0 (also when already enabled) or an errno value (ENOMEM: no

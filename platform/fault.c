@@ -1,18 +1,21 @@
-/* fault.c: installing the fault handler once (fault.h), on every OS.
+/* fault.c: installing the fault handler once, and the chain of classifiers
+ * it calls (fault.h), on every OS.
  *
  * Owns: the install lock, whether the handler is installed, and the
- * classifier it calls; the handler itself is the OS's half (fault_posix.c,
- * fault_windows.c: hw_fault_os_install).
+ * classifier of each rank; the handler itself is the OS's half
+ * (fault_posix.c, fault_windows.c: hw_fault_os_install).
  *
  * Invariants (fault.h's):
  *   FH1. `installed` is set under install_lock once the OS's half installed
- *        its handler; a later install with the same classifier changes
- *        nothing and returns 0, with another one EBUSY. The classifier is
- *        stored (release order) before the OS's half installs the handler
- *        and cleared again if that fails.
+ *        its handler. A rank's classifier is stored (release order) under
+ *        install_lock and never changed again; the first one is stored
+ *        before the OS's half installs the handler and cleared again if
+ *        that fails.
+ *   FH2. hw_fault_classify asks the ranks in order and stops at the first
+ *        classifier that reports.
  *
  * Locking: install_lock serializes hw_fault_install; the handler reads the
- * classifier without a lock (hw_fault_classifier, acquire order).
+ * chain without a lock (hw_fault_classify, acquire order).
  */
 #include "fault.h"
 
@@ -20,30 +23,40 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 static hw_mutex install_lock = HW_MUTEX_INIT;
 static bool installed; /* under install_lock */
-static hw_fault_fn classifier;
+static hw_fault_fn chain[HW_FAULT_RANKS];
 
-hw_fault_fn hw_fault_classifier(void)
+bool hw_fault_classify(const hw_fault *f)
 {
-	return __atomic_load_n(&classifier, __ATOMIC_ACQUIRE);
+	for (unsigned r = 0; r < HW_FAULT_RANKS; r++) {
+		hw_fault_fn fn = __atomic_load_n(&chain[r], __ATOMIC_ACQUIRE);
+		if (fn && fn(f))
+			return true;
+	}
+	return false;
 }
 
-int hw_fault_install(hw_fault_fn fn)
+int hw_fault_install(hw_fault_fn fn, unsigned rank)
 {
+	if (rank >= HW_FAULT_RANKS || fn == NULL)
+		return EINVAL;
 	int err = 0;
 	hw_mutex_lock(&install_lock);
-	if (installed) {
-		err = __atomic_load_n(&classifier, __ATOMIC_RELAXED) == fn ? 0 : EBUSY;
-		hw_mutex_unlock(&install_lock);
-		return err;
+	hw_fault_fn cur = __atomic_load_n(&chain[rank], __ATOMIC_RELAXED);
+	if (cur) {
+		err = cur == fn ? 0 : EBUSY;
+	} else {
+		__atomic_store_n(&chain[rank], fn, __ATOMIC_RELEASE);
+		if (!installed) {
+			err = hw_fault_os_install();
+			if (err != 0)
+				__atomic_store_n(&chain[rank], NULL, __ATOMIC_RELEASE);
+			installed = err == 0;
+		}
 	}
-	__atomic_store_n(&classifier, fn, __ATOMIC_RELEASE);
-	err = hw_fault_os_install();
-	if (err != 0)
-		__atomic_store_n(&classifier, NULL, __ATOMIC_RELEASE);
-	installed = err == 0;
 	hw_mutex_unlock(&install_lock);
 	return err;
 }

@@ -1,68 +1,117 @@
 /* fault.h: a process-wide handler for memory faults (SIGSEGV, SIGBUS; on
- * Windows access violations) that lets the heap say what the faulting
+ * Windows access violations) that lets the layers say what the faulting
  * address was before the process dies.
  *
- * Owns: installing the handler once, the alternate signal stack it gives the
- * installing thread, and handing every fault on to whatever would have
- * handled it without this handler. The install's bookkeeping is in fault.c;
- * the handler in fault_posix.c, or on Windows, a vectored exception handler,
+ * Owns: installing the handler once, the chain of classifiers it calls (one
+ * per rank: the malloc layer's objects, the page heap's pages, a last word
+ * on any other fault), the alternate signal stacks it gives threads, and
+ * handing every fault on to whatever would have handled it without this
+ * handler. The install's bookkeeping and the chain are in fault.c; the
+ * handler in fault_posix.c, or on Windows, a vectored exception handler,
  * in fault_windows.c (its comment says how each invariant holds there, and
  * where Windows differs).
  *
  * Invariants:
- *   FH1. Installed at most once per process; a later hw_fault_install with
- *        the same function changes nothing and returns 0.
- *   FH2. The classifier is called only for faults the kernel raised (a bad
+ *   FH1. The OS's handler is installed at most once per process. Each rank
+ *        holds at most one classifier, set once: a later hw_fault_install
+ *        with the same function and rank changes nothing and returns 0,
+ *        with another function EBUSY.
+ *   FH2. Classifiers are called only for faults the kernel raised (a bad
  *        access), never for a SIGSEGV or SIGBUS another process or raise()
- *        sent, and at most once per delivery.
- *   FH3. After the classifier, the fault goes where it went before the
+ *        sent, at most once per delivery each, in rank order, until one
+ *        returns true (it reported the fault).
+ *   FH3. After the classifiers, the fault goes where it went before the
  *        install: to the previous handler when there was one (called with the
  *        same arguments, its sa_mask blocked, SA_RESETHAND honoured); else
  *        the default action is restored and the faulting access runs again,
  *        so the process dies of the same signal as it would have (a sent
  *        signal is raised again; a sent signal that was ignored stays so).
  *   FH4. The handler uses no malloc, no stdio and no lock; errno is kept.
+ *   FH5. A thread's alternate stack (hw_fault_install's thread, and each
+ *        thread that calls hw_fault_thread_start) is mapped from the OS,
+ *        never malloc'd, with an inaccessible page below it; a thread that
+ *        had one already keeps its own. hw_fault_thread_end unmaps only the
+ *        stack this module gave the calling thread, and only while it is
+ *        still the thread's and not in use (no handler running on it).
  *
- * Limits. Only the installing thread gets an alternate stack (64 KiB from
- * mmap, with a guard page below it), unless it had one: a stack overflow
- * in another thread cannot run the handler and dies without the report, as
- * before. A fault inside the classifier itself (a fault while the signal is
- * blocked) kills the process at once. Installing another handler after this
- * one replaces it unless that handler chains too.
+ * Limits. A thread without an alternate stack (one that never called
+ * hw_fault_thread_start) cannot run the handler on a stack overflow and
+ * dies without a report, as before. A fault inside a classifier itself (a
+ * fault while the signal is blocked) kills the process at once. Installing
+ * another handler after this one replaces it unless that handler chains
+ * too.
  *
  * Locking: the install is serialized by a lock of its own; the handler
- * reads only state written before the handler was installed.
+ * reads only state written before its classifier was published (release
+ * and acquire order).
  */
 #ifndef HW_FAULT_H
 #define HW_FAULT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
-/* One fault, as the classifier sees it. */
+/* What the faulting instruction did, as the CPU says (x86-64's page-fault
+ * error code; Windows' exception record); unknown elsewhere. */
+typedef enum hw_fault_access {
+	HW_FAULT_UNKNOWN = 0,
+	HW_FAULT_READ,
+	HW_FAULT_WRITE,
+	HW_FAULT_EXEC,
+} hw_fault_access;
+
+/* One fault, as a classifier sees it. */
 typedef struct hw_fault {
-	uintptr_t addr;     /* the faulting address (si_addr) */
-	const char *signal; /* "SEGV" or "BUS"; on Windows the exception,
-			       "ACCESS_VIOLATION" or "IN_PAGE_ERROR" */
+	uintptr_t addr;         /* the faulting address (si_addr) */
+	const char *signal;     /* "SEGV" or "BUS"; on Windows the exception,
+				   "ACCESS_VIOLATION" or "IN_PAGE_ERROR" */
+	int code;               /* si_code (SEGV_MAPERR, SEGV_ACCERR, ...); 0 on Windows */
+	hw_fault_access access; /* READ, WRITE, EXEC or UNKNOWN */
+	uintptr_t pc, sp, fp;   /* the faulting context's registers; 0 when unknown */
+	bool chained;           /* a previous handler gets the fault next (FH3);
+				   false: it kills the process */
 } hw_fault;
 
-/* Called from the signal handler: must be async-signal-safe (FH4). */
-typedef void (*hw_fault_fn)(const hw_fault *f);
+/* Called from the signal handler: must be async-signal-safe (FH4). Returns
+ * true when it reported the fault (the later ranks are then not asked). */
+typedef bool (*hw_fault_fn)(const hw_fault *f);
 
-/* Installs the SIGSEGV and SIGBUS handler that calls fn for each fault and
- * then passes the fault on (FH3). Returns 0, EBUSY when already installed
- * with another function, ENOMEM when the alternate stack cannot be mapped,
- * or sigaction's errno; on an error nothing is installed. */
-int hw_fault_install(hw_fault_fn fn);
+/* The ranks, asked in this order: the most specific first. */
+enum {
+	HW_FAULT_RANK_OBJECTS, /* the malloc layer: its objects and heap window */
+	HW_FAULT_RANK_PAGES,   /* the page heaps (hw_fault_reports_enable) */
+	HW_FAULT_RANK_ANY,     /* any other fault (the debug mode's last word) */
+	HW_FAULT_RANKS
+};
 
-/* Between fault.c, which keeps the install's bookkeeping (FH1), and the
- * OS's half (fault_posix.c, fault_windows.c). */
+/* Sets fn as the classifier of rank, and installs the SIGSEGV and SIGBUS
+ * handler on the first call (it gives the calling thread an alternate
+ * stack, FH5), which calls the classifiers for each fault and then passes
+ * it on (FH3). Returns 0, EBUSY when rank has another function, EINVAL for
+ * a rank out of range, ENOMEM when the alternate stack cannot be mapped, or
+ * sigaction's errno; on an error nothing is installed. */
+int hw_fault_install(hw_fault_fn fn, unsigned rank);
+
+/* Gives the calling thread an alternate signal stack unless it has one
+ * (FH5), so a stack overflow in it reaches the handler. 0 or an errno
+ * value (ENOMEM). No-op on Windows (no alternate stacks there). */
+int hw_fault_thread_start(void);
+
+/* Unmaps the alternate stack hw_fault_thread_start or hw_fault_install
+ * gave the calling thread, when it is still the thread's and not in use
+ * (FH5); for the thread's exit. */
+void hw_fault_thread_end(void);
+
+/* Between fault.c, which keeps the install's bookkeeping (FH1) and the
+ * chain, and the OS's half (fault_posix.c, fault_windows.c). */
 
 /* Installs the OS's handler, once, with the install lock held and the
- * classifier already stored; 0 or an errno value, with nothing installed. */
+ * first classifier already published; 0 or an errno value, with nothing
+ * installed. */
 int hw_fault_os_install(void);
 
-/* The installed classifier (NULL before an install), for the handler:
- * loaded with acquire order, so what was stored before it is seen. */
-hw_fault_fn hw_fault_classifier(void);
+/* Asks the classifiers about f, in rank order, until one reports (FH2);
+ * whether one did. For the handler: lock-free, acquire order. */
+bool hw_fault_classify(const hw_fault *f);
 
 #endif

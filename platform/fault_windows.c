@@ -19,6 +19,14 @@
  *        exit code 0xC0000005.
  *   FH4. The handler uses no malloc, no stdio and no lock; errno and the
  *        thread's last error are kept.
+ *   FH5. No alternate stacks: hw_fault_thread_start and hw_fault_thread_end
+ *        do nothing.
+ *
+ * The context. The access is ExceptionInformation[0] (0 read, 1 write, 8
+ * execute: a data-execution-prevention fault); code is 0; pc, sp and frame
+ * pointer are the context record's Rip, Rsp and Rbp (x86-64). chained is
+ * false: a vectored handler cannot know whether a __try block or a filter
+ * will handle the exception, and without one the process dies.
  *
  * Differences from POSIX. Vectored handlers run first, before any __try
  * block of the faulting code: a fault that such a block goes on to handle
@@ -27,7 +35,7 @@
  * overflow, EXCEPTION_STACK_OVERFLOW, is not classified).
  *
  * Locking: fault.c's install lock is held by hw_fault_os_install. The
- * handler takes no lock (hw_fault_classifier).
+ * handler takes no lock (hw_fault_classify).
  */
 #include "fault.h"
 
@@ -43,17 +51,30 @@ static LONG CALLBACK on_exception(EXCEPTION_POINTERS *ep)
 	if ((code != EXCEPTION_ACCESS_VIOLATION && code != EXCEPTION_IN_PAGE_ERROR) ||
 	    er->NumberParameters < 2)
 		return EXCEPTION_CONTINUE_SEARCH;
-	hw_fault_fn fn = hw_fault_classifier();
-	if (fn) {
-		int saved = errno;
-		DWORD last = GetLastError();
-		hw_fault f = {(uintptr_t)er->ExceptionInformation[1],
-			      code == EXCEPTION_IN_PAGE_ERROR ? "IN_PAGE_ERROR"
-							      : "ACCESS_VIOLATION"};
-		fn(&f);
-		SetLastError(last);
-		errno = saved;
+	int saved = errno;
+	DWORD last = GetLastError();
+	ULONG_PTR how = er->ExceptionInformation[0];
+	hw_fault f = {(uintptr_t)er->ExceptionInformation[1],
+		      code == EXCEPTION_IN_PAGE_ERROR ? "IN_PAGE_ERROR" : "ACCESS_VIOLATION",
+		      0,
+		      how == 0   ? HW_FAULT_READ
+		      : how == 1 ? HW_FAULT_WRITE
+		      : how == 8 ? HW_FAULT_EXEC
+				 : HW_FAULT_UNKNOWN,
+		      0,
+		      0,
+		      0,
+		      false};
+#if defined(__x86_64__)
+	if (ep->ContextRecord) {
+		f.pc = (uintptr_t)ep->ContextRecord->Rip;
+		f.sp = (uintptr_t)ep->ContextRecord->Rsp;
+		f.fp = (uintptr_t)ep->ContextRecord->Rbp;
 	}
+#endif
+	(void)hw_fault_classify(&f);
+	SetLastError(last);
+	errno = saved;
 	return EXCEPTION_CONTINUE_SEARCH;
 }
 
@@ -61,3 +82,7 @@ int hw_fault_os_install(void)
 {
 	return AddVectoredExceptionHandler(1, on_exception) != NULL ? 0 : ENOMEM;
 }
+
+int hw_fault_thread_start(void) { return 0; }
+
+void hw_fault_thread_end(void) {}

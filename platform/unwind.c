@@ -122,3 +122,11 @@ size_t hw_unwind_from(uintptr_t fp, uintptr_t *out, size_t max)
 {
 	return walk(fp, out, max);
 }
+
+size_t hw_unwind_context(uintptr_t pc, uintptr_t fp, uintptr_t *out, size_t max)
+{
+	if (max == 0 || pc == 0)
+		return 0;
+	out[0] = pc;
+	return 1 + walk(fp, out + 1, max - 1);
+}

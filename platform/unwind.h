@@ -3,7 +3,9 @@
  *
  * Owns: walking the chain of saved frame pointers of the calling thread
  * (hw_unwind_here) or of a stopped context (hw_unwind_from), and the
- * per-thread bounds of the stack that every frame is checked against.
+ * per-thread bounds of the stack that every frame is checked against, and
+ * the stack of an interrupted context (a fault's pc and frame pointer:
+ * hw_unwind_context).
  * Implementation in unwind.c; the bounds come from the OS's mappings
  * (hw_platform_mapping_at, platform.h).
  *
@@ -60,5 +62,13 @@ size_t hw_unwind_here(uintptr_t *out, size_t max);
  * say): out[0] is the return address stored in fp's frame record. The
  * bounds are those of the stack holding fp. */
 size_t hw_unwind_from(uintptr_t fp, uintptr_t *out, size_t max);
+
+/* The stack of an interrupted context (a signal handler's ucontext): out[0]
+ * is pc itself, the instruction that was interrupted (not a return
+ * address), then the return addresses from fp's frame record on, as
+ * hw_unwind_from. A fault in a function's prologue, before it saved the
+ * frame pointer, shows its caller's caller as out[1]. Async-signal-safe
+ * (UW2). Returns how many were written; 0 when max is 0 or pc is 0. */
+size_t hw_unwind_context(uintptr_t pc, uintptr_t fp, uintptr_t *out, size_t max);
 
 #endif

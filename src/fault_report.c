@@ -25,7 +25,11 @@
  *   FR3. One report per fault: from the first listed heap that has the
  *        address in an arena; failing that, from the first whose window holds
  *        it (windows of two heaps may overlap; arenas never do).
- *   FR4. A fault no heap's window holds prints nothing.
+ *   FR4. A fault no heap's window holds prints nothing, and the classifier
+ *        says it did not report it: the next rank of the chain (fault.h)
+ *        is asked. A heap that is the malloc layer's own is reported by the
+ *        layer's classifier, which the chain asks first, when its debug
+ *        mode is on.
  *
  * Locking: none, on purpose. The interrupted thread may hold a heap's lock
  * (a fault inside an allocation, or another thread's), and a handler that
@@ -151,25 +155,28 @@ static void report_page(hw_heap *h, const hw_fault *f, hw_chunk *c)
 					: "does not fault freed runs (fault_on_free is not set)");
 }
 
-static void classify(const hw_fault *f)
+/* The page heaps' classifier (fault.h rank HW_FAULT_RANK_PAGES): whether
+ * it reported (FR3, FR4). */
+static bool classify(const hw_fault *f)
 {
 	hw_heap *in_window = NULL;
 	for (hw_heap *h = hw_registry_first(); h; h = hw_registry_next(h)) {
 		hw_chunk *c = hw_heap_present_chunk(h, f->addr);
 		if (c) {
 			report_page(h, f, c);
-			return;
+			return true;
 		}
 		if (!in_window && h->base != 0 && f->addr - h->base < h->address_space)
 			in_window = h;
 	}
-	if (in_window) {
-		hw_heap *h = in_window;
-		hw_heap_report(h, "heapward: %s on address %p inside heap %p's address window "
-				  "[%p, %p), in none of its arenas: not heap memory",
-			       f->signal, (void *)f->addr, (void *)h, (void *)h->base,
-			       (void *)(h->base + h->address_space));
-	}
+	if (!in_window)
+		return false;
+	hw_heap *h = in_window;
+	hw_heap_report(h, "heapward: %s on address %p inside heap %p's address window "
+			  "[%p, %p), in none of its arenas: not heap memory",
+		       f->signal, (void *)f->addr, (void *)h, (void *)h->base,
+		       (void *)(h->base + h->address_space));
+	return true;
 }
 
-int hw_fault_reports_enable(void) { return hw_fault_install(classify); }
+int hw_fault_reports_enable(void) { return hw_fault_install(classify, HW_FAULT_RANK_PAGES); }
