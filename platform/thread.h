@@ -120,6 +120,10 @@ void hw_mutex_init(hw_mutex *m);
 void hw_mutex_destroy(hw_mutex *m);
 void hw_mutex_lock(hw_mutex *m);
 void hw_mutex_unlock(hw_mutex *m);
+/* Takes m when it is free, at once; false (not taken) when any thread holds
+ * it, the caller included. Never waits; usable from a signal handler whose
+ * thread may hold m. */
+bool hw_mutex_trylock(hw_mutex *m);
 /* Whether the calling thread holds m (T5); only meaningful under HW_DEBUG,
  * where HW_ASSERT uses it: without HW_DEBUG it returns true. */
 bool hw_mutex_held(const hw_mutex *m);

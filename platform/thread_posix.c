@@ -57,6 +57,19 @@ void hw_mutex_lock(hw_mutex *m)
 #endif
 }
 
+bool hw_mutex_trylock(hw_mutex *m)
+{
+	int rc = pthread_mutex_trylock(&m->m);
+	if (rc == EBUSY)
+		return false;
+	check_rc(rc, "pthread_mutex_trylock");
+#if HW_DEBUG
+	__atomic_store_n(&m->owner, pthread_self(), __ATOMIC_RELAXED);
+	__atomic_store_n(&m->held, true, __ATOMIC_RELAXED);
+#endif
+	return true;
+}
+
 void hw_mutex_unlock(hw_mutex *m)
 {
 #if HW_DEBUG

@@ -65,6 +65,17 @@ void hw_mutex_lock(hw_mutex *m)
 #endif
 }
 
+bool hw_mutex_trylock(hw_mutex *m)
+{
+	if (!TryAcquireSRWLockExclusive(srw(m)))
+		return false;
+#if HW_DEBUG
+	__atomic_store_n(&m->owner, (unsigned long)GetCurrentThreadId(), __ATOMIC_RELAXED);
+	__atomic_store_n(&m->held, true, __ATOMIC_RELAXED);
+#endif
+	return true;
+}
+
 void hw_mutex_unlock(hw_mutex *m)
 {
 #if HW_DEBUG

@@ -3,7 +3,9 @@
  * objects, and what happens at exit.
  *
  * Owns: mc_dbg; hw_mc_debug_configure/start/alloc/free/tid/capture/
- * freed_large/at_exit/lock/unlock.
+ * freed_large/at_exit/lock/unlock. Starting the mode installs the fault
+ * reports (debug_fault.c), and the hooks give each thread its alternate
+ * signal stack at its first allocation or free.
  *
  * Invariants (MC9 of malloc_internal.h, and):
  *   DM1. The mode is on when the options say debug=1, detect_leaks=1 or
@@ -88,6 +90,7 @@ void hw_mc_debug_start(const hw_options *o)
 	if (hw_sys_alloc(mc_g.pf, ring_bytes(), &r) == 0)
 		__atomic_store_n(&ring, (mc_freed_large *)r, __ATOMIC_RELEASE);
 	hw_mc_quar_start(o->quarantine_bytes);
+	hw_mc_fault_start();
 	mc_dbg.started = true;
 }
 
@@ -143,6 +146,7 @@ static mc_dbg_obj *record_of(void *p)
 
 void hw_mc_debug_alloc(void *p)
 {
+	hw_mc_fault_thread();
 	mc_dbg_obj *o = record_of(p);
 	if (!o)
 		return;
@@ -154,6 +158,7 @@ void hw_mc_debug_alloc(void *p)
 
 void hw_mc_debug_free(void *p, mc_span *s, size_t idx)
 {
+	hw_mc_fault_thread();
 	uint32_t id = hw_mc_debug_capture();
 	uint16_t tid = tid16();
 	mc_dbg_obj *o = s->dbg ? &mc_span_dbg(s)[idx] : NULL;

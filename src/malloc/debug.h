@@ -14,6 +14,7 @@
  *   debug_leak.c    the leak check: roots, marking, grouping
  *   debug_quarantine.c  freed objects held back, filled with a pattern
  *                   checked when they leave (the FIFO: quarantine.c)
+ *   debug_fault.c   the fault reports: what a trapping access touched
  * docs/debug-mode.md describes the mode for users.
  *
  * How it costs nothing when off: the mode sets mc_slow_only (as the fills
@@ -22,7 +23,7 @@
  * hooks. The fast paths have no new instruction.
  *
  * Invariants: MC9 (malloc_internal.h) for the per-object records; the
- * files' own (DM, SK, RP, LK) for the rest.
+ * files' own (DM, SK, RP, LK, DF) for the rest.
  *
  * Locking: the depot has one lock (taken only to add a stack), the reports
  * one (a report is printed whole); both are leaves, taken after every
@@ -33,6 +34,7 @@
 #ifndef HW_MALLOC_DEBUG_H
 #define HW_MALLOC_DEBUG_H
 
+#include "fault.h"
 #include "malloc_internal.h"
 #include "options.h"
 #include "quarantine.h"
@@ -147,6 +149,28 @@ typedef struct mc_leak {
 /* Prints the leak report in LeakSanitizer's layout (leaks sorted already).
  * unstopped: threads the check could not stop (a warning line). */
 void hw_mc_report_leaks(const mc_leak *leaks, size_t n, size_t unstopped);
+
+/* What a fault report says (debug_fault.c fills it, hw_mc_report_fault
+ * prints it: debug_report.c RP5). */
+typedef struct mc_fault_report {
+	const hw_fault *f;
+	const char *kind;    /* heap-buffer-overflow, ..., SEGV, stack-overflow */
+	bool heap;           /* a heap address: "on address ... at pc" and the access line */
+	bool stack_overflow; /* "stack-overflow on address" (not heap) */
+	char located[512];   /* hw_mc_report_where's line, or "" */
+	bool have_rec;       /* rec holds the object's stacks */
+	bool freed;          /* the object is freed: "freed by" comes first */
+	mc_dbg_obj rec;
+} mc_fault_report;
+/* Prints the fault report: banner, ERROR line, access, the faulting
+ * context's stack, the located line, the object's history, SUMMARY.
+ * Async-signal-safe (RP5). */
+void hw_mc_report_fault(const mc_fault_report *r);
+/* RP6: "0x... is located N bytes <inside of|after the end of|before the
+ * start of> [a freed ]M-byte <noun> [lo,hi)" for addr against [lo, lo +
+ * size), into buf; returns its length. */
+size_t hw_mc_report_where(char *buf, size_t len, uintptr_t addr, uintptr_t lo, size_t size,
+			  bool freed, const char *noun);
 void hw_mc_report_lock(void);
 void hw_mc_report_unlock(void);
 
@@ -182,6 +206,15 @@ void hw_mc_quar_stats(size_t *count, size_t *bytes);
 void hw_mc_quar_reset(void);
 void hw_mc_quar_lock(void);
 void hw_mc_quar_unlock(void);
+/* ---- debug_fault.c ---- */
+
+/* Installs the layer's fault classifiers (platform/fault.h) and gives the
+ * calling thread its alternate stack (under the init lock, when the mode
+ * starts). */
+void hw_mc_fault_start(void);
+/* The calling thread's first allocation or free in debug mode: its
+ * alternate signal stack, given back at its exit (debug_fault.c DF4). */
+void hw_mc_fault_thread(void);
 
 /* ---- debug_leak.c ---- */
 

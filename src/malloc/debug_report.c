@@ -32,13 +32,34 @@
  *
  *   SUMMARY: heapward: N byte(s) leaked in M allocation(s).
  *
+ * and a fault report (debug_fault.c classifies, this file prints) as
+ * AddressSanitizer's:
+ *
+ *   ==PID==ERROR: heapward: heap-buffer-overflow on address 0x... at pc 0x... bp 0x... sp 0x...
+ *   WRITE of size unknown at 0x... thread T0
+ *       #0 0x<pc> in function file:line:column      (the faulting instruction)
+ *       ...
+ *
+ *   0x... is located 3 bytes after the end of 13-byte region [0x...,0x...)
+ *   allocated by thread T0 here:                   (with "freed by" first when freed)
+ *       #0 ...
+ *
+ *   SUMMARY: heapward: heap-buffer-overflow file:line:column in function
+ *
+ * or, for a fault on no heap memory, "SEGV on unknown address 0x... (pc
+ * 0x... bp 0x... sp 0x... T0)" (or "stack-overflow on address ...") with
+ * the access on a line of its own, the stack and the SUMMARY.
+ *
  * Kinds: double-free, bad-free (interior, misaligned, foreign, in freed
  * memory), heap-buffer-overflow (a damaged canary or guarded object's
- * pattern after it), heap-buffer-underflow (a guarded object's pattern
- * before it), alloc-dealloc-mismatch,
- * new-delete-type-mismatch (a sized delete with the wrong size),
- * heap-use-after-free (a quarantined object's pattern damaged: the stack
- * after the ERROR line is where that was found, debug_quarantine.c).
+ * pattern after it, or a fault past an object's end),
+ * heap-buffer-underflow (a guarded object's pattern before it, or a fault
+ * before its start), heap-use-after-free (a fault on a freed object, or a
+ * quarantined object's pattern damaged: the stack after the ERROR line is
+ * then where that was found, debug_quarantine.c), heap-wild-access (a
+ * fault on the heap's pages on no object), alloc-dealloc-mismatch,
+ * new-delete-type-mismatch (a sized delete with the wrong size), SEGV
+ * (BUS) and stack-overflow.
  *
  * Invariants:
  *   RP1. A frame is "    #N 0x<pc> in <function> <file>:<line>[:<column>]"
@@ -47,8 +68,9 @@
  *        "    #N 0x<pc> (<module>+0x<offset>)" otherwise; an inlined call
  *        gets a frame of its own (same pc), innermost first. The offset is
  *        the file address of the pc (module.h MO3); the symbolizer is asked
- *        about pc - 1, the call instruction, since every recorded pc but
- *        none is a return address.
+ *        about pc - 1, the call instruction, since every recorded pc is a
+ *        return address, except a fault's frame #0, the faulting
+ *        instruction itself, which is asked about as it is.
  *   RP2. Leading frames of the layer itself are not printed: those in its
  *        own module when it is a shared object (debug.c DM2), and those
  *        whose source file is in this project's src/ or platform/ (the
@@ -57,25 +79,51 @@
  *   RP3. The SUMMARY line names the first printed frame of the error's own
  *        stack (the call that made the error), as the sanitizers do.
  *   RP4. A report is printed whole, under report_lock; it allocates
- *        nothing (stack buffers, the static symbolizer session, the
+ *        nothing (stack buffers, the static symbolizer sessions, the
  *        platform's symbolizer child: symbolize.h SZ1).
+ *   RP5. A fault report runs in a signal handler, and the faulting thread
+ *        may hold report_lock itself (a fault inside a report) or another
+ *        thread may: it waits for the lock at most RP_FAULT_WAIT_MS, then
+ *        prints without it (lines of two reports may then interleave,
+ *        nothing deadlocks). It uses a symbolizer session of its own,
+ *        which fault_owner gives to one faulting thread at a time (the
+ *        others wait: the first one's report ends in the process's
+ *        death, or returns and lets the next one in); a thread that faults
+ *        again while it reports prints nothing more. Async-signal-safe
+ *        but for the module lookup (dl_iterate_phdr takes the dynamic
+ *        loader's lock: a fault while another thread loads a library waits
+ *        for it to finish).
+ *   RP6. Where an address lies against an object is said one way
+ *        (hw_mc_report_where): "N bytes inside of", "N bytes after the end
+ *        of" (N = address - end), "N bytes before the start of" (N = start
+ *        - address) "[a freed ]M-byte region [start,end)".
  *
- * Locking: report_lock, a leaf of the layer's order (debug.h).
+ * Locking: report_lock, a leaf of the layer's order (debug.h); fault_owner
+ * (RP5), taken only in the fault handler, before report_lock.
  */
 #include "debug.h"
 
 #include "console.h"
 #include "module.h"
 #include "symbolize.h"
+#include "unwind.h"
 
 #include <string.h>
 
 #define RP_INLINE_MAX 8
 #define RP_BANNER "================================================================="
+#define RP_FAULT_WAIT_MS 1000
+
+/* A symbolizer session and its answer buffer. */
+typedef struct rp_session {
+	hw_symbolizer sym;
+	hw_symbol syms[RP_INLINE_MAX];
+} rp_session;
 
 static hw_mutex report_lock = HW_MUTEX_INIT;
-static hw_symbolizer sym;             /* under report_lock */
-static hw_symbol syms[RP_INLINE_MAX]; /* under report_lock */
+static rp_session normal;   /* under report_lock */
+static rp_session faulting; /* under fault_owner (RP5) */
+static unsigned fault_owner; /* atomic: thread number + 1 of the reporting thread */
 
 /* One or more lines, formatted on the stack; a line cut by the buffer's
  * end still ends with a newline. */
@@ -123,9 +171,11 @@ static bool own_pc(uintptr_t pc)
 
 /* The printing state of one stack. */
 typedef struct printer {
-	unsigned no;   /* next frame number */
-	bool leading;  /* no frame printed yet (RP2) */
-	char *summary; /* when not NULL: receives the first frame's place (RP3) */
+	rp_session *ses;
+	unsigned no;      /* next frame number */
+	bool leading;     /* no frame printed yet (RP2) */
+	bool exact_first; /* pc[0] is a faulting instruction, not a return address */
+	char *summary;    /* when not NULL: receives the first frame's place (RP3) */
 	size_t summary_len;
 } printer;
 
@@ -172,8 +222,10 @@ static void print_pcs(printer *pr, const uintptr_t *pc, size_t n)
 		hw_module m;
 		bool known = hw_module_find(pc[i], &m);
 		/* RP1: a return address; the call is just before it. */
-		size_t k = known ? hw_symbolize(&sym, m.path, pc[i] - m.bias - 1, syms,
-						RP_INLINE_MAX)
+		uintptr_t back = i == 0 && pr->exact_first ? 0 : 1;
+		hw_symbol *syms = pr->ses->syms;
+		size_t k = known ? hw_symbolize(&pr->ses->sym, m.path, pc[i] - m.bias - back,
+						syms, RP_INLINE_MAX)
 				 : 0;
 		if (k == 0) {
 			frame_line(pr, pc[i], &m, known, NULL);
@@ -189,11 +241,11 @@ static void print_pcs(printer *pr, const uintptr_t *pc, size_t n)
 		out("    <empty stack>\n");
 }
 
-static void print_stack_id(uint32_t id)
+static void print_stack_id(rp_session *ses, uint32_t id)
 {
 	const uintptr_t *pc;
 	size_t n = hw_mc_depot_get(id, &pc);
-	printer pr = {0, true, NULL, 0};
+	printer pr = {ses, 0, true, false, NULL, 0};
 	print_pcs(&pr, pc, n);
 }
 
@@ -206,14 +258,14 @@ static void begin(const char *kind, const void *addr, const char *lead, char *su
 	uintptr_t pc[MC_DEBUG_MAX_DEPTH];
 	size_t n = hw_mc_debug_stack(pc, mc_dbg.depth ? mc_dbg.depth : MC_DEBUG_MAX_DEPTH);
 	hw_mutex_lock(&report_lock);
-	hw_symbolizer_open(&sym, mc_dbg.symbolize, mc_dbg.symbolizer_path);
+	hw_symbolizer_open(&normal.sym, mc_dbg.symbolize, mc_dbg.symbolizer_path);
 	out(RP_BANNER "\n");
 	out("==%d==ERROR: heapward: %s on address %p in thread T%u:\n",
 	    hw_process_id(), kind, addr, hw_mc_debug_tid());
 	if (lead)
 		out("%s\n", lead);
 	summary[0] = '\0';
-	printer pr = {0, true, summary, len};
+	printer pr = {&normal, 0, true, false, summary, len};
 	print_pcs(&pr, pc, n);
 	out("\n");
 }
@@ -223,23 +275,50 @@ static void end(const char *kind, const char *summary)
 	out("SUMMARY: heapward: %s%s%s\n", kind, summary[0] ? " " : "", summary);
 	if (mc_cfg.abort_on_error)
 		out("==%d==ABORTING\n", hw_process_id());
-	hw_symbolizer_close(&sym);
+	hw_symbolizer_close(&normal.sym);
 	hw_mutex_unlock(&report_lock);
 }
 
 /* "freed by" and "(previously) allocated by" for an object's record. */
-static void history(uint32_t alloc_stack, unsigned alloc_tid, uint32_t free_stack,
-		    unsigned free_tid, bool freed)
+static void history_in(rp_session *ses, uint32_t alloc_stack, unsigned alloc_tid,
+		       uint32_t free_stack, unsigned free_tid, bool freed)
 {
 	if (freed) {
 		out("freed by thread T%u here:\n", free_tid);
-		print_stack_id(free_stack);
+		print_stack_id(ses, free_stack);
 		out("\n");
 	}
 	out("%sallocated by thread T%u here:\n", freed ? "previously " : "",
 	    alloc_tid);
-	print_stack_id(alloc_stack);
+	print_stack_id(ses, alloc_stack);
 	out("\n");
+}
+
+static void history(uint32_t alloc_stack, unsigned alloc_tid, uint32_t free_stack,
+		    unsigned free_tid, bool freed)
+{
+	history_in(&normal, alloc_stack, alloc_tid, free_stack, free_tid, freed);
+}
+
+size_t hw_mc_report_where(char *buf, size_t len, uintptr_t addr, uintptr_t lo, size_t size,
+			  bool freed, const char *noun)
+{
+	uintptr_t hi = lo + size;
+	const char *rel = addr < lo ? "before the start of" : addr >= hi ? "after the end of"
+								       : "inside of";
+	size_t off = addr < lo ? (size_t)(lo - addr) : addr >= hi ? (size_t)(addr - hi)
+								    : (size_t)(addr - lo);
+	return hw_report_format(buf, len, "%p is located %zu bytes %s %s%zu-byte %s [%p,%p)",
+				(void *)addr, off, rel, freed ? "a freed " : "", size, noun,
+				(void *)lo, (void *)hi);
+}
+
+/* RP6's line, printed. */
+static void located(uintptr_t addr, uintptr_t lo, size_t size, bool freed, const char *noun)
+{
+	char line[256];
+	hw_mc_report_where(line, sizeof line, addr, lo, size, freed, noun);
+	out("%s\n", line);
 }
 
 /* The object slot idx of s (small or large, live or quarantined): bounds,
@@ -290,9 +369,7 @@ static void freed_large(const void *p)
 		out("%p is located in freed heap memory (its object is no longer known)\n\n", p);
 		return;
 	}
-	out("%p is located %zu bytes inside of freed %zu-byte region [%p,%p)\n", p,
-	    (size_t)((uintptr_t)p - f.start), f.size, (void *)f.start,
-	    (void *)(f.start + f.size));
+	located((uintptr_t)p, f.start, f.size, true, "region");
 	history(f.alloc_stack, f.alloc_tid, f.free_stack, f.free_tid, true);
 }
 
@@ -300,11 +377,7 @@ static void freed_large(const void *p)
  * (or the blank line that would close it). */
 static void inside(const void *p, const object *o)
 {
-	out("%p is located %zu bytes inside of %s%zu-byte %s [%p,%p)\n", p,
-	    (size_t)((uintptr_t)p - o->lo), o->live ? "" : o->large ? "freed "
-								    : "a freed ",
-	    o->len,
-	    o->live || o->large ? "region" : "slot", (void *)o->lo, (void *)(o->lo + o->len));
+	located((uintptr_t)p, o->lo, o->len, !o->live, o->live || o->large ? "region" : "slot");
 	object_history(o);
 	if (!o->rec)
 		out("\n");
@@ -326,9 +399,7 @@ void hw_mc_report_misuse(int what, const char *op, const void *p, const mc_span 
 	if (what == MC_BAD_FOREIGN) {
 		out("%p is not heap memory: %s\n\n", p, where && where[0] ? where : "?");
 	} else if (what == MC_BAD_OVERFLOW && have) {
-		out("%p is located %zu bytes after %zu-byte region [%p,%p)\n", addr,
-		    (size_t)((uintptr_t)addr - (o.lo + o.len)), o.len, (void *)o.lo,
-		    (void *)(o.lo + o.len));
+		located((uintptr_t)addr, o.lo, o.len, false, "region");
 		object_history(&o);
 		if (!o.rec)
 			out("\n");
@@ -354,16 +425,13 @@ void hw_mc_report_uaf(const void *at, uintptr_t lo, size_t size, const mc_dbg_ob
 	static const char kind[] = "heap-use-after-free";
 	char summary[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64];
 	char lead[160];
-	size_t off = (size_t)((uintptr_t)at - lo);
 	/* The write itself was not seen: the stack is where it was found. */
 	hw_report_format(lead, sizeof lead,
 			 "WRITE of unknown size, found when the object left the quarantine%s, "
 			 "here:",
 			 at_exit ? " at exit" : "");
 	begin(kind, at, lead, summary, sizeof summary);
-	out("%p is located %zu bytes %s freed %zu-byte region [%p,%p)\n", at,
-	    off < size ? off : off - size, off < size ? "inside of" : "after", size, (void *)lo,
-	    (void *)(lo + size));
+	located((uintptr_t)at, lo, size, true, "region");
 	if (rec)
 		history(rec->alloc_stack, rec->alloc_tid, rec->free_stack, rec->free_tid, true);
 	else
@@ -401,7 +469,7 @@ void hw_mc_report_leaks(const mc_leak *leaks, size_t n, size_t unstopped)
 		count += leaks[i].count;
 	}
 	hw_mutex_lock(&report_lock);
-	hw_symbolizer_open(&sym, mc_dbg.symbolize, mc_dbg.symbolizer_path);
+	hw_symbolizer_open(&normal.sym, mc_dbg.symbolize, mc_dbg.symbolizer_path);
 	out("\n" RP_BANNER "\n==%d==ERROR: heapward: detected memory leaks\n",
 	    hw_process_id());
 	if (unstopped == SIZE_MAX)
@@ -415,10 +483,83 @@ void hw_mc_report_leaks(const mc_leak *leaks, size_t n, size_t unstopped)
 		out("\n%s leak of %zu byte(s) in %zu object(s) allocated from:\n",
 		    leaks[i].direct ? "Direct" : "Indirect", leaks[i].bytes,
 		    leaks[i].count);
-		print_stack_id(leaks[i].stack);
+		print_stack_id(&normal, leaks[i].stack);
 	}
 	out("\nSUMMARY: heapward: %zu byte(s) leaked in %zu allocation(s).\n", bytes,
 	    count);
-	hw_symbolizer_close(&sym);
+	hw_symbolizer_close(&normal.sym);
 	hw_mutex_unlock(&report_lock);
+}
+
+/* RP5: fault_owner for the calling thread (me: its number + 1); false when
+ * it reports already (a fault inside its own fault report). */
+static bool fault_enter(unsigned me)
+{
+	for (;;) {
+		unsigned free_ = 0;
+		if (__atomic_compare_exchange_n(&fault_owner, &free_, me, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return true;
+		if (free_ == me)
+			return false;
+		hw_sleep_ns(10 * 1000 * 1000);
+	}
+}
+
+static const char *access_word(hw_fault_access a)
+{
+	return a == HW_FAULT_READ    ? "READ"
+	       : a == HW_FAULT_WRITE ? "WRITE"
+	       : a == HW_FAULT_EXEC  ? "EXECUTE"
+				     : "UNKNOWN";
+}
+
+void hw_mc_report_fault(const mc_fault_report *r)
+{
+	const hw_fault *f = r->f;
+	unsigned tid = hw_mc_debug_tid();
+	if (!fault_enter(tid + 1))
+		return;
+	bool locked = false;
+	for (unsigned ms = 0; !(locked = hw_mutex_trylock(&report_lock)) && ms < RP_FAULT_WAIT_MS;
+	     ms += 10)
+		hw_sleep_ns(10 * 1000 * 1000);
+	uintptr_t pc[MC_DEBUG_MAX_DEPTH];
+	size_t n = hw_unwind_context(f->pc, f->fp, pc,
+				     mc_dbg.depth ? mc_dbg.depth : MC_DEBUG_MAX_DEPTH);
+	int pid = hw_process_id();
+	hw_symbolizer_open(&faulting.sym, mc_dbg.symbolize, mc_dbg.symbolizer_path);
+	out(RP_BANNER "\n");
+	if (r->heap) {
+		out("==%d==ERROR: heapward: %s on address %p at pc %p bp %p sp %p\n", pid, r->kind,
+		    (void *)f->addr, (void *)f->pc, (void *)f->fp, (void *)f->sp);
+		out("%s of size unknown at %p thread T%u\n", access_word(f->access),
+		    (void *)f->addr, tid);
+	} else {
+		out("==%d==ERROR: heapward: %s on %saddress %p (pc %p bp %p sp %p T%u)\n", pid,
+		    r->kind, r->stack_overflow ? "" : "unknown ", (void *)f->addr, (void *)f->pc,
+		    (void *)f->fp, (void *)f->sp, tid);
+		out("==%d==The signal is caused by a %s memory access.\n", pid,
+		    access_word(f->access));
+		if (f->addr < 4096)
+			out("==%d==Hint: address points to the zero page.\n", pid);
+	}
+	char summary[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64] = "";
+	printer pr = {&faulting, 0, true, true, summary, sizeof summary};
+	print_pcs(&pr, pc, n);
+	out("\n");
+	if (r->located[0])
+		out("%s\n", r->located);
+	if (r->have_rec)
+		history_in(&faulting, r->rec.alloc_stack, r->rec.alloc_tid, r->rec.free_stack,
+			   r->rec.free_tid, r->freed);
+	else if (r->located[0])
+		out("\n");
+	if (!r->heap && !r->stack_overflow)
+		out("heapward can not provide additional info.\n");
+	out("SUMMARY: heapward: %s%s%s\n", r->kind, summary[0] ? " " : "", summary);
+	hw_symbolizer_close(&faulting.sym);
+	if (locked)
+		hw_mutex_unlock(&report_lock);
+	__atomic_store_n(&fault_owner, 0, __ATOMIC_RELEASE);
 }

@@ -598,9 +598,9 @@ static void check_uaf(const uaf_case *c)
 		 (void *)at, when);
 	EXPECT(strstr(err, want), "want %s", want);
 	snprintf(want, sizeof want,
-		 "%p is located %zu bytes %s freed %zu-byte region [%p,%p)\n"
+		 "%p is located %zu bytes %s a freed %zu-byte region [%p,%p)\n"
 		 "freed by thread T0 here:\n",
-		 (void *)at, off, inside ? "inside of" : "after", c->size, (void *)p,
+		 (void *)at, off, inside ? "inside of" : "after the end of", c->size, (void *)p,
 		 (void *)end);
 	EXPECT(strstr(err, want), "want %s", want);
 	EXPECT(strstr(err, "previously allocated by thread T0 here:") &&
@@ -762,8 +762,8 @@ static void test_quarantine_double_free(void)
 		char want[256];
 		snprintf(want, sizeof want, "ERROR: heapward: double-free on address %p", p);
 		EXPECT(strstr(err, want), "%s", err);
-		snprintf(want, sizeof want, "%p is located 0 bytes inside of %s%zu-byte", p,
-			 k ? "freed " : "a freed ", sizes[k]);
+		snprintf(want, sizeof want, "%p is located 0 bytes inside of a freed %zu-byte", p,
+			 sizes[k]);
 		EXPECT(strstr(err, want), "want %s in %s", want, err);
 		EXPECT(strstr(err, "freed by thread T0 here:") &&
 			       strstr(err, "previously allocated by thread T0 here:"),
@@ -813,7 +813,7 @@ static void test_quarantine_freed_large(void)
 		 (void *)p);
 	EXPECT(strstr(err, want), "%s", err);
 	snprintf(want, sizeof want,
-		 "%p is located 4096 bytes inside of freed 100000-byte region [%p,%p)\nfreed "
+		 "%p is located 4096 bytes inside of a freed 100000-byte region [%p,%p)\nfreed "
 		 "by thread T0 here:",
 		 (void *)(p + 4096), (void *)p, (void *)(p + 100000));
 	EXPECT(strstr(err, want), "%s", err);

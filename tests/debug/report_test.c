@@ -262,7 +262,7 @@ static void test_double_free_large(void)
 	block(r.err, "==", b, sizeof b);
 	EXPECT(frame_is(b, 1, "double_free_large", "dfl_free2"));
 	snprintf(located, sizeof located,
-		 "%s is located 0 bytes inside of freed 200000-byte region", a);
+		 "%s is located 0 bytes inside of a freed 200000-byte region", a);
 	EXPECT(strstr(r.err, located), "%s", r.err);
 	block(r.err, "freed by thread T0 here:", b, sizeof b);
 	EXPECT(frame_is(b, 1, "double_free_large", "dfl_free1"));
@@ -337,7 +337,7 @@ static void test_canary(void)
 	EXPECT(header_is(&r, "heap-buffer-overflow", a));
 	block(r.err, "==", b, sizeof b);
 	EXPECT(frame_is(b, 1, "overflow", "ovf_free"));
-	snprintf(located, sizeof located, "%s is located 0 bytes after 13-byte region", a);
+	snprintf(located, sizeof located, "%s is located 0 bytes after the end of 13-byte region", a);
 	EXPECT(strstr(r.err, located), "%s", r.err);
 	block(r.err, "allocated by thread T0 here:", b, sizeof b);
 	EXPECT(frame_is(b, 0, "make", "make"));
