@@ -8,9 +8,10 @@
  *
  * Kinds (the report's layout is debug_report.c's, RP5):
  *   rank objects, any fault on the layer's memory:
- *     heap-wild-access   an address in the layer's heap window on no object
- *                        (never-used or freed pages); the nearest object
- *                        below it is named, with its allocation stack.
+ *     heap-wild-access   an address of the layer's heap on no object (freed
+ *                        or never-used pages, which trap when they are
+ *                        Reserved or faulted); the nearest object below it
+ *                        is named, with its allocation stack.
  *   rank any, the last word on a fault nobody else reported, and only when
  *   it is going to kill the process (hw_fault.chained false: no handler of
  *   the program's comes next, which might handle it):
@@ -23,9 +24,14 @@
  *        span records without a lock (a span being changed by another
  *        thread at that instant may be described half-changed, never
  *        followed out of the window), and print through hw_mc_report_fault.
- *   DF2. The objects classifier reports exactly the addresses in the
- *        layer's heap window, and only while the layer is started with
- *        the mode on; anything else goes on down the chain (the page
+ *   DF2. The objects classifier reports exactly the addresses of the
+ *        layer's heap: pages the page map has a span or a freed run for
+ *        (MC3), or pages of the heap's arenas (hw_heap_present_chunk, read
+ *        lock-free as src/fault_report.c does); the window alone is not
+ *        enough, other mappings (threads' stacks) may lie in it. Not a
+ *        fault near the stack pointer (a stack's overflow). Only while
+ *        the layer is started with the mode on; anything else goes on
+ *        down the chain (the page
  *        heaps', then the last word, then the previous handler or the
  *        default action: the process dies of the same signal, FH3).
  *   DF3. Each report counts as an error (mc_errors), so a program whose
@@ -40,6 +46,7 @@
 #include "debug.h"
 
 #include "fault.h"
+#include "heap_internal.h"
 #include "thread.h"
 
 /* A fault this close to the stack pointer is the stack's own overflow. */
@@ -129,10 +136,20 @@ static void report(const mc_fault_report *r)
 	hw_mc_report_fault(r);
 }
 
+/* Whether a fault at f's address is the stack's own overflow. */
+static bool near_sp(const hw_fault *f)
+{
+	return f->sp && f->addr + DF_STACK_REACH > f->sp && f->addr < f->sp + DF_STACK_REACH;
+}
+
 /* Rank objects (DF2). */
 static bool classify_objects(const hw_fault *f)
 {
-	if (!started() || f->addr - mc_g.map.base >= mc_g.map.wsize)
+	if (!started() || f->addr - mc_g.map.base >= mc_g.map.wsize || near_sp(f))
+		return false;
+	/* The window is address space the heap may grow over, not a
+	 * reservation: other mappings (a thread's stack) may lie in it. */
+	if (!mc_span_of(f->addr) && !hw_heap_present_chunk(mc_g.heap, f->addr))
 		return false;
 	mc_fault_report r = {.f = f};
 	wild(f, &r);
@@ -146,7 +163,7 @@ static bool classify_any(const hw_fault *f)
 	if (!started() || f->chained)
 		return false;
 	mc_fault_report r = {.f = f, .kind = f->signal};
-	if (f->sp && f->addr + DF_STACK_REACH > f->sp && f->addr < f->sp + DF_STACK_REACH) {
+	if (near_sp(f)) {
 		r.kind = "stack-overflow";
 		r.stack_overflow = true;
 	}

@@ -1,0 +1,270 @@
+/* fault_test.c: the debug mode's fault reports (src/malloc/debug_fault.c,
+ * debug_report.c RP5), read as a user or a tool reads them: each scenario
+ * of fault_victim.c runs in a child with HEAPWARD_OPTIONS=debug=1, and its
+ * report is checked for the kind, the address, READ or WRITE, the faulting
+ * frame (function and fault_victim.c's line, from its @markers), the
+ * located line and allocation stack where there is an object, the SUMMARY
+ * line, and how the child ended (killed by SIGSEGV, as without the report;
+ * or by the program's own handler, which the report chains to).
+ *
+ * Usage: fault_test VICTIM VICTIM_SOURCE [TEST...]
+ */
+#include "check.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *victim, *source;
+static char tmpdir[] = "/tmp/hw-fault-XXXXXX";
+
+typedef struct run {
+	int pid, signal, status;
+	char addr[64];
+	char out[1024];
+	char err[32768];
+} run;
+
+static void slurp(const char *path, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return;
+	size_t got = 0;
+	ssize_t n;
+	while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(fd);
+}
+
+/* Runs the scenario with the debug mode on; its stdout, stderr, end and
+ * the address it printed (FV1) into r. */
+static bool run_victim(run *r, const char *scenario)
+{
+	char out[64], err[64];
+	snprintf(out, sizeof out, "%s/out", tmpdir);
+	snprintf(err, sizeof err, "%s/err", tmpdir);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+			_exit(126);
+		unsetenv("LD_PRELOAD");
+		setenv("HEAPWARD_OPTIONS", "debug=1", 1);
+		execl(victim, victim, scenario, (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		return false;
+	r->pid = pid;
+	r->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	slurp(out, r->out, sizeof r->out);
+	slurp(err, r->err, sizeof r->err);
+	const char *a = strstr(r->out, "addr ");
+	snprintf(r->addr, sizeof r->addr, "%.*s", a ? (int)strcspn(a + 5, "\n") : 0,
+		 a ? a + 5 : "");
+	return true;
+}
+
+/* The line of the victim's source that carries "@name"; 0 when none. */
+static unsigned marker(const char *name)
+{
+	static char src[16384];
+	if (!src[0])
+		slurp(source, src, sizeof src);
+	char needle[64];
+	snprintf(needle, sizeof needle, "@%s ", name);
+	const char *at = strstr(src, needle);
+	unsigned line = 1;
+	for (const char *c = src; at && c < at; c++)
+		line += *c == '\n';
+	return at ? line : 0;
+}
+
+/* Whether the report holds text (a line or part of one). */
+static bool has_line(const run *r, const char *line)
+{
+	bool ok = strstr(r->err, line) != NULL;
+	if (!ok)
+		fprintf(stderr, "no line '%s' in:\n%s\n", line, r->err);
+	return ok;
+}
+
+/* Frame #n of the first stack after the ERROR line is func at mark. */
+static bool fault_frame_is(const run *r, unsigned n, const char *func, const char *mark)
+{
+	const char *err = strstr(r->err, "==ERROR: heapward: ");
+	char head[32];
+	snprintf(head, sizeof head, "    #%u 0x", n);
+	const char *l = err ? strstr(err, head) : NULL;
+	size_t len = l ? strcspn(l, "\n") : 0;
+	char frame[1024];
+	snprintf(frame, sizeof frame, "%.*s", (int)len, l ? l : "");
+	char want[160];
+	snprintf(want, sizeof want, "fault_victim.c:%u:", marker(mark));
+	char fn[96];
+	snprintf(fn, sizeof fn, " in %s ", func);
+	bool ok = marker(mark) != 0 && strstr(frame, fn) && strstr(frame, want);
+	if (!ok)
+		fprintf(stderr, "frame #%u is not %s at fault_victim.c:%u: '%s'\n", n, func,
+			marker(mark), frame);
+	return ok;
+}
+
+static bool summary_is(const run *r, const char *kind, const char *func, const char *mark)
+{
+	char want[256];
+	snprintf(want, sizeof want, "SUMMARY: heapward: %s ", kind);
+	const char *s = strstr(r->err, want);
+	char place[64], tail[96];
+	snprintf(place, sizeof place, "fault_victim.c:%u:", marker(mark));
+	snprintf(tail, sizeof tail, " in %s\n", func);
+	bool ok = s && strstr(s, place) && strstr(s, tail);
+	if (!ok)
+		fprintf(stderr, "no SUMMARY %s at %s in %s:\n%s\n", kind, place, func, r->err);
+	return ok;
+}
+
+static bool died_of_segv(const run *r)
+{
+	bool ok = r->signal == SIGSEGV;
+	if (!ok)
+		fprintf(stderr, "signal %d status %d, not SIGSEGV:\n%s\n", r->signal, r->status,
+			r->err);
+	return ok;
+}
+
+/* A wild access on the heap's freed pages: kind, access, frame, the
+ * nearest object below (the victim's 13-byte object) and its stack. */
+static void wild(const char *scenario, const char *access)
+{
+	run r;
+	char line[256];
+	REQUIRE(run_victim(&r, scenario));
+	EXPECT(died_of_segv(&r));
+	snprintf(line, sizeof line,
+		 "==%d==ERROR: heapward: heap-wild-access on address %s at pc 0x", r.pid, r.addr);
+	EXPECT(has_line(&r, line));
+	snprintf(line, sizeof line, "%s of size unknown at %s thread T0\n", access, r.addr);
+	EXPECT(has_line(&r, line));
+	EXPECT(fault_frame_is(&r, 0, scenario, scenario));
+	char call[64];
+	snprintf(call, sizeof call, "call_%s", scenario);
+	EXPECT(fault_frame_is(&r, 1, "main", call));
+	snprintf(line, sizeof line, "%s is in the heap's window [", r.addr);
+	EXPECT(has_line(&r, line));
+	EXPECT(has_line(&r, ", on freed heap pages, in no object; the nearest object below it:\n"));
+	EXPECT(has_line(&r, " bytes after the end of 13-byte region ["));
+	EXPECT(has_line(&r, "allocated by thread T0 here:\n"));
+	const char *alloc = strstr(r.err, "allocated by thread T0 here:\n");
+	EXPECT(alloc && strstr(alloc, " in make ") && strstr(alloc, " in freed_page "),
+	       "allocation stack: %s", alloc ? alloc : "");
+	EXPECT(summary_is(&r, "heap-wild-access", scenario, scenario));
+	EXPECT(!strstr(r.out, "survived"));
+}
+
+static void test_wild_read(void) { wild("wild_read", "READ"); }
+static void test_wild_write(void) { wild("wild_write", "WRITE"); }
+
+/* A fault on no heap memory that will kill the process: ASan's "SEGV on
+ * unknown address", with the access and the zero-page hint. */
+static void test_null_write(void)
+{
+	run r;
+	char line[256];
+	REQUIRE(run_victim(&r, "null_write"));
+	EXPECT(died_of_segv(&r));
+	snprintf(line, sizeof line, "==%d==ERROR: heapward: SEGV on unknown address 0x10 (pc 0x",
+		 r.pid);
+	EXPECT(has_line(&r, line));
+	snprintf(line, sizeof line, "==%d==The signal is caused by a WRITE memory access.\n",
+		 r.pid);
+	EXPECT(has_line(&r, line));
+	snprintf(line, sizeof line, "==%d==Hint: address points to the zero page.\n", r.pid);
+	EXPECT(has_line(&r, line));
+	EXPECT(fault_frame_is(&r, 0, "null_write", "null_write"));
+	EXPECT(summary_is(&r, "SEGV", "null_write", "null_write"));
+}
+
+/* A stack overflow, in the main thread and in another thread (on the
+ * alternate stack the layer gave it at its first call). */
+static void overflow(const char *scenario, unsigned tid)
+{
+	run r;
+	char line[256];
+	REQUIRE(run_victim(&r, scenario));
+	EXPECT(died_of_segv(&r));
+	snprintf(line, sizeof line, "==%d==ERROR: heapward: stack-overflow on address 0x", r.pid);
+	EXPECT(has_line(&r, line));
+	snprintf(line, sizeof line, " T%u)\n", tid);
+	EXPECT(has_line(&r, line));
+	EXPECT(fault_frame_is(&r, 1, "deep", "deep"));
+	EXPECT(has_line(&r, "SUMMARY: heapward: stack-overflow "));
+}
+
+static void test_overflow_main(void) { overflow("overflow", 0); }
+static void test_overflow_thread(void) { overflow("overflow_thread", 1); }
+
+/* A handler the program installed before the layer started gets every
+ * fault after the layer's classifiers: after the report for a heap
+ * address; alone for any other (the layer does not speak for a fault the
+ * program may handle). */
+static void test_chained(void)
+{
+	run r;
+	char line[256];
+	REQUIRE(run_victim(&r, "chained_heap"));
+	EXPECT(r.signal == 0 && r.status == 42, "signal %d status %d", r.signal, r.status);
+	EXPECT(has_line(&r, "ERROR: heapward: heap-wild-access on address "));
+	snprintf(line, sizeof line, "own handler: signal 11 at %s\n", r.addr);
+	EXPECT(has_line(&r, line));
+	EXPECT(strstr(r.err, "SUMMARY: heapward:") < strstr(r.err, "own handler:"));
+
+	REQUIRE(run_victim(&r, "chained_other"));
+	EXPECT(r.signal == 0 && r.status == 42, "signal %d status %d", r.signal, r.status);
+	EXPECT(strcmp(r.err, "own handler: signal 11 at 0x10\n") == 0, "got: %s", r.err);
+}
+
+/* A SIGSEGV sent by kill is not a fault: no report, and it still kills. */
+static void test_sent_not_classified(void)
+{
+	run r;
+	REQUIRE(run_victim(&r, "sent"));
+	EXPECT(died_of_segv(&r));
+	EXPECT(!strstr(r.err, "heapward"), "got: %s", r.err);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s VICTIM VICTIM_SOURCE [TEST...]\n", argv[0]);
+		return 2;
+	}
+	victim = argv[1];
+	source = argv[2];
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	static const hw_test tests[] = {
+		T(test_wild_read),     T(test_wild_write),      T(test_null_write),
+		T(test_overflow_main), T(test_overflow_thread), T(test_chained),
+		T(test_sent_not_classified),
+	};
+	int rc = hw_test_main(tests, sizeof tests / sizeof tests[0], argc - 2, argv + 2);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	return rc;
+}

@@ -1,0 +1,168 @@
+/* fault_victim.c: a program with one trapping access per scenario, for the
+ * fault report tests (fault_test.c). Built with -O0 -g
+ * -fno-omit-frame-pointer, linked against libheapward.so, with the debug
+ * mode on through HEAPWARD_OPTIONS (the driver sets it).
+ *
+ * Owns: the scenarios, named by argv[1], and their markers: a comment
+ * "@name" at the end of a line names that line for the driver (the line
+ * of the faulting access, or of the allocation).
+ *
+ * Invariants:
+ *   FV1. Each scenario prints "addr 0x..." (the faulting address the
+ *        report must name) on stdout, flushed, before the access; a
+ *        scenario that comes back from its access prints "survived" and
+ *        exits 3.
+ *   FV2. The layer starts at the scenario's first hw_malloc, after the
+ *        scenario installed its own handler (chained), so the layer's
+ *        handler chains to it.
+ *
+ * Locking: none (the thread scenario joins its one thread).
+ */
+#include "heapward.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define NOINLINE __attribute__((noinline))
+
+static void say(const volatile void *p)
+{
+	printf("addr %p\n", (const void *)p);
+	fflush(stdout);
+}
+
+NOINLINE static char *make(size_t n) { return hw_malloc(n); /* @make */ }
+
+/* A freed large object's first page, made to trap as the heap's faulted
+ * freed pages do (mprotect behind the heap's back: the process dies next),
+ * above the 13-byte object *below (the nearest object). */
+static volatile char *freed_page(char **below)
+{
+	*below = make(13); /* @wild_alloc */
+	char *big = hw_malloc(200000);
+	hw_free(big);
+	if (mprotect(big, 8192, PROT_NONE) != 0)
+		exit(4);
+	return big + 100;
+}
+
+NOINLINE static void wild_read(void)
+{
+	char *below;
+	volatile char *q = freed_page(&below);
+	say(q);
+	(void)*q; /* @wild_read */
+}
+
+NOINLINE static void wild_write(void)
+{
+	char *below;
+	volatile char *q = freed_page(&below);
+	say(q);
+	*q = 1; /* @wild_write */
+}
+
+NOINLINE static void null_write(void)
+{
+	hw_free(make(1));
+	volatile char *q = (char *)16;
+	say(q);
+	*q = 1; /* @null_write */
+}
+
+/* Recurses until the stack runs out; each frame keeps a page of it. */
+NOINLINE static unsigned deep(unsigned n)
+{
+	volatile char frame[4096];
+	frame[n % sizeof frame] = (char)n;
+	if (n == UINT_MAX) /* never: the stack ends long before */
+		return 0;
+	return deep(n + 1) + frame[(n + 1) % sizeof frame]; /* @deep */
+}
+
+NOINLINE static void overflow(void)
+{
+	hw_free(make(1));
+	say(NULL);
+	(void)deep(0);
+}
+
+static void *overflow_thread_fn(void *arg)
+{
+	(void)arg;
+	hw_free(make(1)); /* the thread's first call: its alternate stack */
+	(void)deep(0);
+	return NULL;
+}
+
+NOINLINE static void overflow_thread(void)
+{
+	hw_free(make(1));
+	say(NULL);
+	pthread_t t;
+	if (pthread_create(&t, NULL, overflow_thread_fn, NULL) == 0)
+		pthread_join(t, NULL);
+}
+
+static void own_handler(int signo, siginfo_t *si, void *uctx)
+{
+	(void)uctx;
+	char line[64];
+	int n = snprintf(line, sizeof line, "own handler: signal %d at %p\n", signo, si->si_addr);
+	(void)!write(2, line, (size_t)n);
+	_exit(42);
+}
+
+/* FV2: the program's handler first, then the layer's start. */
+NOINLINE static void chained(const char *what)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = own_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, NULL);
+	char *below;
+	volatile char *q = strcmp(what, "heap") == 0 ? freed_page(&below) : (char *)16;
+	say(q);
+	*q = 1;
+}
+
+NOINLINE static void sent(void)
+{
+	hw_free(make(1));
+	say(NULL);
+	kill(getpid(), SIGSEGV);
+}
+
+int main(int argc, char **argv)
+{
+	const char *s = argc > 1 ? argv[1] : "";
+	if (strcmp(s, "wild_read") == 0)
+		wild_read(); /* @call_wild_read */
+	else if (strcmp(s, "wild_write") == 0)
+		wild_write(); /* @call_wild_write */
+	else if (strcmp(s, "null_write") == 0)
+		null_write();
+	else if (strcmp(s, "overflow") == 0)
+		overflow();
+	else if (strcmp(s, "overflow_thread") == 0)
+		overflow_thread();
+	else if (strcmp(s, "chained_heap") == 0)
+		chained("heap");
+	else if (strcmp(s, "chained_other") == 0)
+		chained("other");
+	else if (strcmp(s, "sent") == 0)
+		sent();
+	else
+		return 2;
+	printf("survived\n");
+	return 3;
+}
