@@ -112,7 +112,8 @@ static void read_context(const void *uctx, hw_fault *f)
 	f->fp = (uintptr_t)mc->gregs[REG_RBP];
 	if (mc->gregs[REG_TRAPNO] == 14) {
 		uint64_t err = (uint64_t)mc->gregs[REG_ERR];
-		f->access = err & 0x10 ? HW_FAULT_EXEC : err & 0x2 ? HW_FAULT_WRITE : HW_FAULT_READ;
+		f->access = err & 0x10 ? HW_FAULT_EXEC : err & 0x2 ? HW_FAULT_WRITE
+								   : HW_FAULT_READ;
 	}
 #elif defined(__linux__) && defined(__aarch64__)
 	const mcontext_t *mc = &((const ucontext_t *)uctx)->uc_mcontext;

@@ -53,7 +53,7 @@
 #define DF_STACK_REACH ((uintptr_t)64 << 10)
 
 static hw_thread_key thread_key;
-static bool key_made;                 /* under the init lock */
+static bool key_made;                  /* under the init lock */
 static HW_THREAD_LOCAL bool thread_in; /* DF4 */
 
 /* The nearest live object strictly below page index pg of the window

@@ -121,8 +121,8 @@ typedef struct rp_session {
 } rp_session;
 
 static hw_mutex report_lock = HW_MUTEX_INIT;
-static rp_session normal;   /* under report_lock */
-static rp_session faulting; /* under fault_owner (RP5) */
+static rp_session normal;    /* under report_lock */
+static rp_session faulting;  /* under fault_owner (RP5) */
 static unsigned fault_owner; /* atomic: thread number + 1 of the reporting thread */
 
 /* One or more lines, formatted on the stack; a line cut by the buffer's
@@ -305,9 +305,9 @@ size_t hw_mc_report_where(char *buf, size_t len, uintptr_t addr, uintptr_t lo, s
 {
 	uintptr_t hi = lo + size;
 	const char *rel = addr < lo ? "before the start of" : addr >= hi ? "after the end of"
-								       : "inside of";
+									 : "inside of";
 	size_t off = addr < lo ? (size_t)(lo - addr) : addr >= hi ? (size_t)(addr - hi)
-								    : (size_t)(addr - lo);
+								  : (size_t)(addr - lo);
 	return hw_report_format(buf, len, "%p is located %zu bytes %s %s%zu-byte %s [%p,%p)",
 				(void *)addr, off, rel, freed ? "a freed " : "", size, noun,
 				(void *)lo, (void *)hi);

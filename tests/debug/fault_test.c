@@ -257,8 +257,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	static const hw_test tests[] = {
-		T(test_wild_read),     T(test_wild_write),      T(test_null_write),
-		T(test_overflow_main), T(test_overflow_thread), T(test_chained),
+		T(test_wild_read),
+		T(test_wild_write),
+		T(test_null_write),
+		T(test_overflow_main),
+		T(test_overflow_thread),
+		T(test_chained),
 		T(test_sent_not_classified),
 	};
 	int rc = hw_test_main(tests, sizeof tests / sizeof tests[0], argc - 2, argv + 2);

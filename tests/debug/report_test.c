@@ -337,7 +337,8 @@ static void test_canary(void)
 	EXPECT(header_is(&r, "heap-buffer-overflow", a));
 	block(r.err, "==", b, sizeof b);
 	EXPECT(frame_is(b, 1, "overflow", "ovf_free"));
-	snprintf(located, sizeof located, "%s is located 0 bytes after the end of 13-byte region", a);
+	snprintf(located, sizeof located, "%s is located 0 bytes after the end of 13-byte region",
+		 a);
 	EXPECT(strstr(r.err, located), "%s", r.err);
 	block(r.err, "allocated by thread T0 here:", b, sizeof b);
 	EXPECT(frame_is(b, 0, "make", "make"));

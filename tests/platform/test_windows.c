@@ -18,6 +18,7 @@
  */
 #include "console.h"
 #include "env.h"
+#include "fault.h"
 #include "module.h"
 #include "platform.h"
 #include "ptest.h"
@@ -235,6 +236,61 @@ static void test_misuse_aborts(void)
 	EXPECT(strncmp(err, "heapward: platform: use(", 24) == 0, "got: %s", err);
 }
 
+/* The fault handler's view of an access violation (fault_windows.c): the
+ * access from the exception record, the registers from its context. */
+static bool say_fault(const hw_fault *f)
+{
+	hw_report_write("fault %s %s at %p regs %s\n", f->signal,
+			f->access == HW_FAULT_READ    ? "READ"
+			: f->access == HW_FAULT_WRITE ? "WRITE"
+						      : "OTHER",
+			(void *)f->addr, f->pc && f->sp && f->fp ? "set" : "unset");
+	return true;
+}
+
+/* A reserved, uncommitted page: any access traps. */
+static volatile char *trap_page(void)
+{
+	hw_trap_quiet_child();
+	hw_platform *pf = hw_platform_os_instance();
+	void *p;
+	if (hw_sys_reserve(pf, NULL, 64 * KiB, &p) != 0 ||
+	    hw_fault_install(say_fault, HW_FAULT_RANK_ANY) != 0)
+		return NULL;
+	return (volatile char *)p + 40;
+}
+
+static void child_fault_read(void)
+{
+	volatile char *p = trap_page();
+	if (p)
+		(void)*p;
+}
+
+static void child_fault_write(void)
+{
+	volatile char *p = trap_page();
+	if (p)
+		*p = 1;
+}
+
+/* READ and WRITE told apart; the process still dies of the violation. */
+static void test_fault_access(void)
+{
+	static const char *const child[] = {"child_fault_read", "child_fault_write"};
+	static const char *const want[] = {"fault ACCESS_VIOLATION READ at ",
+					   "fault ACCESS_VIOLATION WRITE at "};
+	for (int i = 0; i < 2; i++) {
+		char err[512];
+		hw_child_status st;
+		REQUIRE(hw_trap_rerun(child[i], err, sizeof err, &st) == 0);
+		EXPECT(st.signo == SIGSEGV, "%s: signal %d exit %d", child[i], st.signo,
+		       st.exit_code);
+		EXPECT(strncmp(err, want[i], strlen(want[i])) == 0 && strstr(err, " regs set\n"),
+		       "%s: got: %s", child[i], err);
+	}
+}
+
 typedef struct region {
 	uintptr_t lo, hi;
 	bool rw;
@@ -414,5 +470,5 @@ static void test_log_path(void)
 HW_TEST_MAIN(T(test_caps), T(test_transitions), T(test_commit_charge),
 	     T(test_range_across_reservations), T(test_refused_commit_is_enomem),
 	     T(test_misuse_aborts), T(test_views), T(test_environment), T(test_debug_services),
-	     T(test_log_path),
-	     CHILD(child_release_part), CHILD(child_use_free_space))
+	     T(test_log_path), T(test_fault_access), CHILD(child_release_part),
+	     CHILD(child_use_free_space), CHILD(child_fault_read), CHILD(child_fault_write))
