@@ -68,8 +68,9 @@ typedef struct hw_fault {
 	int code;               /* si_code (SEGV_MAPERR, SEGV_ACCERR, ...); 0 on Windows */
 	hw_fault_access access; /* READ, WRITE, EXEC or UNKNOWN */
 	uintptr_t pc, sp, fp;   /* the faulting context's registers; 0 when unknown */
-	bool chained;           /* a previous handler gets the fault next (FH3);
-				   false: it kills the process */
+	bool chained;           /* a previous handler gets the fault next (FH3),
+				   or may (Windows: a __try block); false: it
+				   kills the process */
 } hw_fault;
 
 /* Called from the signal handler: must be async-signal-safe (FH4). Returns

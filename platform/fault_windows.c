@@ -25,8 +25,9 @@
  * The context. The access is ExceptionInformation[0] (0 read, 1 write, 8
  * execute: a data-execution-prevention fault); code is 0; pc, sp and frame
  * pointer are the context record's Rip, Rsp and Rbp (x86-64). chained is
- * false: a vectored handler cannot know whether a __try block or a filter
- * will handle the exception, and without one the process dies.
+ * true: a vectored handler cannot know whether a __try block or a filter
+ * will handle the exception (a deliberate probe), so classifiers that speak
+ * only for faults that kill the process stay silent.
  *
  * Differences from POSIX. Vectored handlers run first, before any __try
  * block of the faulting code: a fault that such a block goes on to handle
@@ -64,7 +65,7 @@ static LONG CALLBACK on_exception(EXCEPTION_POINTERS *ep)
 		      0,
 		      0,
 		      0,
-		      false};
+		      true};
 #if defined(__x86_64__)
 	if (ep->ContextRecord) {
 		f.pc = (uintptr_t)ep->ContextRecord->Rip;

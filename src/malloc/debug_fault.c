@@ -21,9 +21,12 @@
  *
  * Invariants:
  *   DF1. The classifiers are async-signal-safe: they read the page map and
- *        span records without a lock (a span being changed by another
- *        thread at that instant may be described half-changed, never
- *        followed out of the window), and print through hw_mc_report_fault.
+ *        span records without a lock, and print through
+ *        hw_mc_report_fault. A span another thread changes at that instant
+ *        may be described half-changed; one whose record is given back to
+ *        the OS at that very instant (metadata trim) may fault the handler,
+ *        which kills the process without the report (the page heap's
+ *        classifier has the same residual hazard, src/fault_report.c).
  *   DF2. The objects classifier reports exactly the addresses of the
  *        layer's heap: pages the page map has a span or a freed run for
  *        (MC3), or pages of the heap's arenas (hw_heap_present_chunk, read
