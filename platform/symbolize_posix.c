@@ -30,6 +30,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The vfork of the C library itself. A sanitizer's runtime intercepts
+ * vfork and, in the parent, clears its marks on the stack from the stack
+ * pointer up to the thread's stack top: from a signal handler running on
+ * an alternate stack (a fault report) that range spans unrelated memory
+ * and the runtime itself faults. glibc exports the same call as __vfork,
+ * which no interceptor replaces. Compilers know vfork by its name as a
+ * function that returns twice (the child's return, then the parent's, on
+ * the same stack); __vfork must say so itself. */
+#if defined(__GLIBC__)
+extern pid_t __vfork(void) __attribute__((returns_twice));
+#define start_vfork __vfork
+#else
+#define start_vfork vfork
+#endif
+
 static void copy(char *to, size_t len, const char *from, size_t n)
 {
 	if (n >= len)
@@ -148,7 +163,7 @@ static bool start_child(hw_symbolizer *s, const char *module)
 		sigset_t all, old;
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
-		pid = vfork();
+		pid = start_vfork();
 		if (pid == 0) {
 			dup2(child, 0);
 			dup2(child, 1);
