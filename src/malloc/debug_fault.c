@@ -34,9 +34,9 @@
  *        enough, other mappings (threads' stacks) may lie in it. Not a
  *        fault near the stack pointer (a stack's overflow). Only while
  *        the layer is started with the mode on; anything else goes on
- *        down the chain (the page
- *        heaps', then the last word, then the previous handler or the
- *        default action: the process dies of the same signal, FH3).
+ *        down the chain (the page heaps', then the last word, then the
+ *        previous handler or the default action: the process dies of the
+ *        same signal, FH3).
  *   DF3. Each report counts as an error (mc_errors), so a program whose
  *        own handler survives the fault still exits with exitcode.
  *   DF4. A thread gets its alternate stack once (hw_fault_thread_start
