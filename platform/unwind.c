@@ -2,7 +2,7 @@
  *
  * Owns: the walk and the per-thread cache of the stack's bounds.
  *
- * Invariants: UW1-UW4 of unwind.h. How they hold here: the bounds are the
+ * Invariants: UW1-UW5 of unwind.h. How they hold here: the bounds are the
  * mapping holding the first frame pointer (hw_platform_mapping_at), cached
  * in two initial-exec thread-local words and looked up again whenever a
  * walk starts outside them; every frame pointer is checked against them
@@ -23,6 +23,7 @@
 #include "unwind.h"
 
 #include "base.h"
+#include "module.h"
 #include "platform.h"
 #include "thread.h"
 
@@ -123,10 +124,56 @@ size_t hw_unwind_from(uintptr_t fp, uintptr_t *out, size_t max)
 	return walk(fp, out, max);
 }
 
-size_t hw_unwind_context(uintptr_t pc, uintptr_t fp, uintptr_t *out, size_t max)
+/* UW5: whether the code before ra ends with a call (x86-64). ra and the
+ * seven bytes before it are in a loaded module (readable). */
+static bool after_call(uintptr_t ra)
+{
+#if defined(__x86_64__)
+	hw_module m;
+	if (ra < 4096 + 7 || !hw_module_find(ra, &m) || !hw_module_find(ra - 7, &m))
+		return false;
+	const unsigned char *c = (const unsigned char *)ra;
+	if (c[-5] == 0xe8)
+		return true; /* call rel32 */
+	/* call r/m64: FF /2, with 0, 1, 4 or 5 bytes after the ModRM byte. */
+	static const int back[] = {2, 3, 6, 7};
+	for (unsigned i = 0; i < sizeof back / sizeof back[0]; i++)
+		if (c[-back[i]] == 0xff && ((c[-back[i] + 1] >> 3) & 7) == 2)
+			return true;
+	return false;
+#else
+	(void)ra;
+	return false;
+#endif
+}
+
+/* UW5: the caller's return address at sp, or 0. */
+static uintptr_t return_at_sp(uintptr_t sp, uintptr_t fp)
+{
+	/* Not bounds_for: a stack overflow leaves sp in the stack's guard
+	 * (an inaccessible mapping), which must not be read. */
+	uintptr_t lo, hi;
+	bool rw;
+	if (sp == 0 || sp % sizeof(uintptr_t) != 0 ||
+	    hw_platform_mapping_at((const void *)sp, &lo, &hi, &rw) != 0 || !rw ||
+	    sp > hi - sizeof(uintptr_t))
+		return 0;
+	uintptr_t ra = *(const uintptr_t *)sp;
+	if (ra < 4096 || (ra >= lo && ra < hi))
+		return 0;
+	if (fp_ok(fp, 0, lo, hi) && ((const uintptr_t *)fp)[1] == ra)
+		return 0;
+	return after_call(ra) ? ra : 0;
+}
+
+size_t hw_unwind_context(uintptr_t pc, uintptr_t sp, uintptr_t fp, uintptr_t *out, size_t max)
 {
 	if (max == 0 || pc == 0)
 		return 0;
-	out[0] = pc;
-	return 1 + walk(fp, out + 1, max - 1);
+	size_t n = 0;
+	out[n++] = pc;
+	uintptr_t ra = n < max ? return_at_sp(sp, fp) : 0;
+	if (ra)
+		out[n++] = ra;
+	return n + walk(fp, out + n, max - n);
 }

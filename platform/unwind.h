@@ -44,6 +44,20 @@
  *        the stack being walked), or at max.
  *   UW4. On an architecture whose frame record this file does not know,
  *        the walk records nothing (0 frames) rather than guess.
+ *   UW5. An interrupted context may be in a function that has no frame
+ *        record of its own yet (its first instructions: a stack overflow
+ *        at its call) or at all (a leaf built without frame pointers: the
+ *        C library's memcpy): the frame pointer is then its caller's, and
+ *        the walk alone would skip the caller. The word at sp is taken as
+ *        the caller's return address when it lies in a readable and
+ *        writable mapping (an overflowed stack pointer is in the guard),
+ *        is not the return address of fp's frame record already, is code
+ *        of a loaded module, and follows a call instruction (x86-64: the
+ *        five-byte relative call or an indirect call of 2, 3, 6 or 7
+ *        bytes). Elsewhere (AArch64 keeps it in the link register) the
+ *        word is not read. A function with a frame of its own keeps
+ *        locals at sp, which the checks reject unless a local holds such
+ *        an address, which then shows as one frame too many.
  *
  * Locking: none; the bounds cache is per thread.
  */
@@ -65,10 +79,10 @@ size_t hw_unwind_from(uintptr_t fp, uintptr_t *out, size_t max);
 
 /* The stack of an interrupted context (a signal handler's ucontext): out[0]
  * is pc itself, the instruction that was interrupted (not a return
- * address), then the return addresses from fp's frame record on, as
- * hw_unwind_from. A fault in a function's prologue, before it saved the
- * frame pointer, shows its caller's caller as out[1]. Async-signal-safe
- * (UW2). Returns how many were written; 0 when max is 0 or pc is 0. */
-size_t hw_unwind_context(uintptr_t pc, uintptr_t fp, uintptr_t *out, size_t max);
+ * address), then the return address at sp when UW5 takes it for one, then
+ * the return addresses from fp's frame record on, as hw_unwind_from.
+ * Async-signal-safe (UW2). Returns how many were written; 0 when max is 0
+ * or pc is 0. */
+size_t hw_unwind_context(uintptr_t pc, uintptr_t sp, uintptr_t fp, uintptr_t *out, size_t max);
 
 #endif

@@ -525,7 +525,7 @@ void hw_mc_report_fault(const mc_fault_report *r)
 	     ms += 10)
 		hw_sleep_ns(10 * 1000 * 1000);
 	uintptr_t pc[MC_DEBUG_MAX_DEPTH];
-	size_t n = hw_unwind_context(f->pc, f->fp, pc,
+	size_t n = hw_unwind_context(f->pc, f->sp, f->fp, pc,
 				     mc_dbg.depth ? mc_dbg.depth : MC_DEBUG_MAX_DEPTH);
 	int pid = hw_process_id();
 	hw_symbolizer_open(&faulting.sym, mc_dbg.symbolize, mc_dbg.symbolizer_path);

@@ -176,6 +176,19 @@ static void wild(const char *scenario, const char *access)
 static void test_wild_read(void) { wild("wild_read", "READ"); }
 static void test_wild_write(void) { wild("wild_write", "WRITE"); }
 
+/* The access in a function without a frame record (the C library's
+ * memset): frame #0 is in it, #1 is its caller at the call, #2 main. */
+static void test_frameless_leaf(void)
+{
+	run r;
+	REQUIRE(run_victim(&r, "wild_memset"));
+	EXPECT(died_of_segv(&r));
+	EXPECT(has_line(&r, "ERROR: heapward: heap-wild-access on address "));
+	EXPECT(has_line(&r, "WRITE of size unknown at "));
+	EXPECT(fault_frame_is(&r, 1, "wild_memset", "wild_memset"));
+	EXPECT(fault_frame_is(&r, 2, "main", "call_wild_memset"));
+}
+
 /* A fault on no heap memory that will kill the process: ASan's "SEGV on
  * unknown address", with the access and the zero-page hint. */
 static void test_null_write(void)
@@ -259,6 +272,7 @@ int main(int argc, char **argv)
 	static const hw_test tests[] = {
 		T(test_wild_read),
 		T(test_wild_write),
+		T(test_frameless_leaf),
 		T(test_null_write),
 		T(test_overflow_main),
 		T(test_overflow_thread),

@@ -69,6 +69,17 @@ NOINLINE static void wild_write(void)
 	*q = 1; /* @wild_write */
 }
 
+/* The faulting access in the C library's memset, which keeps no frame
+ * record: the report must still show this function (unwind.h UW5). */
+NOINLINE static void wild_memset(void)
+{
+	char *below;
+	volatile char *q = freed_page(&below);
+	volatile size_t n = 16; /* a call, not an inlined store */
+	say(q);
+	memset((char *)q, 0, n); /* @wild_memset */
+}
+
 NOINLINE static void null_write(void)
 {
 	hw_free(make(1));
@@ -149,6 +160,8 @@ int main(int argc, char **argv)
 		wild_read(); /* @call_wild_read */
 	else if (strcmp(s, "wild_write") == 0)
 		wild_write(); /* @call_wild_write */
+	else if (strcmp(s, "wild_memset") == 0)
+		wild_memset(); /* @call_wild_memset */
 	else if (strcmp(s, "null_write") == 0)
 		null_write();
 	else if (strcmp(s, "overflow") == 0)
