@@ -49,8 +49,12 @@ int hw_fault_install(hw_fault_fn fn, unsigned rank)
 	if (cur) {
 		err = cur == fn ? 0 : EBUSY;
 	} else {
-		__atomic_store_n(&chain[rank], fn, __ATOMIC_RELEASE);
-		if (!installed) {
+		/* The OS's half gives the first installer its alternate stack;
+		 * a later one gets its own here (FH5). */
+		err = installed ? hw_fault_thread_start() : 0;
+		if (err == 0)
+			__atomic_store_n(&chain[rank], fn, __ATOMIC_RELEASE);
+		if (err == 0 && !installed) {
 			err = hw_fault_os_install();
 			if (err != 0)
 				__atomic_store_n(&chain[rank], NULL, __ATOMIC_RELEASE);
