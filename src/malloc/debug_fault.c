@@ -8,6 +8,10 @@
  *
  * Kinds (the report's layout is debug_report.c's, RP5):
  *   rank objects, any fault on the layer's memory:
+ *     heap-use-after-free an address in the pages of a large object held
+ *                        in the quarantine (its pages do not trap by
+ *                        themselves: its pattern is checked when it leaves;
+ *                        a page the program or a debugger protected does)
  *     heap-wild-access   an address of the layer's heap on no object (freed
  *                        or never-used pages, which trap when they are
  *                        Reserved or faulted); the nearest object below it
@@ -97,11 +101,30 @@ static bool nearest_below(size_t pg, uintptr_t *lo, size_t *len, const mc_dbg_ob
 	return false;
 }
 
+/* A large object in the quarantine (debug_quarantine.c): a use after
+ * free, with its free and allocation stacks. */
+static void quarantined(const hw_fault *f, const mc_span *s, mc_fault_report *r)
+{
+	r->kind = "heap-use-after-free";
+	r->heap = true;
+	hw_mc_report_where(r->located, sizeof r->located, f->addr, s->start, s->req, true,
+			   "region");
+	r->freed = true;
+	if (s->dbg) {
+		r->have_rec = true;
+		r->rec = *mc_span_dbg(s);
+	}
+}
+
 /* A wild access in the window: where it is, and the nearest object. */
 static void wild(const hw_fault *f, mc_fault_report *r)
 {
 	size_t pg = (size_t)((f->addr - mc_g.map.base) >> MC_PAGE_SHIFT);
 	const mc_span *s = mc_span_of(f->addr);
+	if (s && s->kind == MC_SPAN_QUARANTINED) {
+		quarantined(f, s, r);
+		return;
+	}
 	const char *what = s && s->kind == MC_SPAN_FREED ? "freed heap pages"
 			   : s                           ? "a span's pages"
 							 : "heap pages never used";

@@ -36,7 +36,7 @@
  * AddressSanitizer's:
  *
  *   ==PID==ERROR: heapward: heap-buffer-overflow on address 0x... at pc 0x... bp 0x... sp 0x...
- *   WRITE of size unknown at 0x... thread T0
+ *   WRITE of unknown size at 0x... thread T0
  *       #0 0x<pc> in function file:line:column      (the faulting instruction)
  *       ...
  *
@@ -533,7 +533,7 @@ void hw_mc_report_fault(const mc_fault_report *r)
 	if (r->heap) {
 		out("==%d==ERROR: heapward: %s on address %p at pc %p bp %p sp %p\n", pid, r->kind,
 		    (void *)f->addr, (void *)f->pc, (void *)f->fp, (void *)f->sp);
-		out("%s of size unknown at %p thread T%u\n", access_word(f->access),
+		out("%s of unknown size at %p thread T%u\n", access_word(f->access),
 		    (void *)f->addr, tid);
 	} else {
 		out("==%d==ERROR: heapward: %s on %saddress %p (pc %p bp %p sp %p T%u)\n", pid,

@@ -3,9 +3,10 @@
  * prints anyway, and the process dies of the fault, not of a deadlock.
  *
  * The child (hw_trap_child, an alarm as the deadlock's witness) starts the
- * layer in debug mode, makes a freed large object's first page trap (as the
- * heap's faulted freed pages do; mprotect behind its back), takes the report
- * lock as a report in progress would, and touches the page.
+ * layer in debug mode, makes the first page of a freed large object (held in
+ * the quarantine) trap with mprotect behind the heap's back, takes the
+ * report lock as a report in progress would, and touches the page: a
+ * heap-use-after-free report.
  *
  * Under AddressSanitizer its SEGV handler is the previous one: the report
  * is printed first, then the sanitizer's (the child exits instead of being
@@ -60,9 +61,9 @@ static void test_report_under_own_lock(void)
 	REQUIRE(hw_trap_child(child, NULL, err, sizeof err, &st) == 0);
 	bool died = st.signo == SIGSEGV || (ASAN && st.signo == 0 && st.exit_code != 0);
 	EXPECT(died, "signal %d exit %d: %s", st.signo, st.exit_code, err);
-	EXPECT(strstr(err, "ERROR: heapward: heap-wild-access on address ") &&
-		       strstr(err, "WRITE of size unknown at ") &&
-		       strstr(err, "SUMMARY: heapward: heap-wild-access "),
+	EXPECT(strstr(err, "ERROR: heapward: heap-use-after-free on address ") &&
+		       strstr(err, "WRITE of unknown size at ") &&
+		       strstr(err, "SUMMARY: heapward: heap-use-after-free "),
 	       "got: %s", err);
 }
 

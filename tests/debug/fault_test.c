@@ -43,7 +43,7 @@ static void slurp(const char *path, char *buf, size_t len)
 
 /* Runs the scenario with the debug mode on; its stdout, stderr, end and
  * the address it printed (FV1) into r. */
-static bool run_victim(run *r, const char *scenario)
+static bool run_victim_with(run *r, const char *options, const char *scenario)
 {
 	char out[64], err[64];
 	snprintf(out, sizeof out, "%s/out", tmpdir);
@@ -58,7 +58,7 @@ static bool run_victim(run *r, const char *scenario)
 		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
 			_exit(126);
 		unsetenv("LD_PRELOAD");
-		setenv("HEAPWARD_OPTIONS", "debug=1", 1);
+		setenv("HEAPWARD_OPTIONS", options, 1);
 		execl(victim, victim, scenario, (char *)NULL);
 		_exit(127);
 	}
@@ -74,6 +74,11 @@ static bool run_victim(run *r, const char *scenario)
 	snprintf(r->addr, sizeof r->addr, "%.*s", a ? (int)strcspn(a + 5, "\n") : 0,
 		 a ? a + 5 : "");
 	return true;
+}
+
+static bool run_victim(run *r, const char *scenario)
+{
+	return run_victim_with(r, "debug=1", scenario);
 }
 
 /* The line of the victim's source that carries "@name"; 0 when none. */
@@ -121,6 +126,28 @@ static bool fault_frame_is(const run *r, unsigned n, const char *func, const cha
 	return ok;
 }
 
+/* Frame n of the stack under heading head (a history) is func at mark. */
+static bool history_frame_is(const run *r, const char *head, unsigned n, const char *func,
+			     const char *mark)
+{
+	const char *h = strstr(r->err, head);
+	char want[32], place[64], fn[96];
+	snprintf(want, sizeof want, "    #%u 0x", n);
+	const char *l = h ? strstr(h, want) : NULL;
+	const char *end = h ? strstr(h, "\n\n") : NULL;
+	snprintf(place, sizeof place, "fault_victim.c:%u:", marker(mark));
+	snprintf(fn, sizeof fn, " in %s ", func);
+	size_t len = l ? strcspn(l, "\n") : 0;
+	char frame[1024];
+	snprintf(frame, sizeof frame, "%.*s", (int)len, l ? l : "");
+	bool ok = l && (!end || l < end) && marker(mark) && strstr(frame, fn) &&
+		  strstr(frame, place);
+	if (!ok)
+		fprintf(stderr, "'%s' frame #%u is not %s at %s: '%s'\n%s\n", head, n, func, place,
+			frame, r->err);
+	return ok;
+}
+
 static bool summary_is(const run *r, const char *kind, const char *func, const char *mark)
 {
 	char want[256];
@@ -144,18 +171,19 @@ static bool died_of_segv(const run *r)
 	return ok;
 }
 
-/* A wild access on the heap's freed pages: kind, access, frame, the
+/* A wild access on the heap's freed pages (no quarantine: the freed large
+ * object's pages go back to the heap at once): kind, access, frame, the
  * nearest object below (the victim's 13-byte object) and its stack. */
 static void wild(const char *scenario, const char *access)
 {
 	run r;
 	char line[256];
-	REQUIRE(run_victim(&r, scenario));
+	REQUIRE(run_victim_with(&r, "debug=1:quarantine_bytes=0", scenario));
 	EXPECT(died_of_segv(&r));
 	snprintf(line, sizeof line,
 		 "==%d==ERROR: heapward: heap-wild-access on address %s at pc 0x", r.pid, r.addr);
 	EXPECT(has_line(&r, line));
-	snprintf(line, sizeof line, "%s of size unknown at %s thread T0\n", access, r.addr);
+	snprintf(line, sizeof line, "%s of unknown size at %s thread T0\n", access, r.addr);
 	EXPECT(has_line(&r, line));
 	EXPECT(fault_frame_is(&r, 0, scenario, scenario));
 	char call[64];
@@ -176,15 +204,42 @@ static void wild(const char *scenario, const char *access)
 static void test_wild_read(void) { wild("wild_read", "READ"); }
 static void test_wild_write(void) { wild("wild_write", "WRITE"); }
 
+/* A trap on a large object held in the quarantine (its page protected by
+ * the victim): a use after free, 100 bytes into the freed 200000-byte
+ * object, with its free and allocation stacks. */
+static void test_quarantined_large(void)
+{
+	run r;
+	char line[256];
+	REQUIRE(run_victim(&r, "wild_read"));
+	EXPECT(died_of_segv(&r));
+	snprintf(line, sizeof line,
+		 "==%d==ERROR: heapward: heap-use-after-free on address %s at pc 0x", r.pid,
+		 r.addr);
+	EXPECT(has_line(&r, line));
+	unsigned long long a = strtoull(r.addr, NULL, 16), big = a - 100;
+	snprintf(line, sizeof line,
+		 "%s is located 100 bytes inside of a freed 200000-byte region [%#llx,%#llx)\n"
+		 "freed by thread T0 here:\n",
+		 r.addr, big, big + 200000);
+	EXPECT(has_line(&r, line));
+	EXPECT(fault_frame_is(&r, 0, "wild_read", "wild_read"));
+	EXPECT(history_frame_is(&r, "freed by thread T0 here:\n", 0, "drop", "drop"));
+	EXPECT(history_frame_is(&r, "freed by thread T0 here:\n", 1, "freed_page", "big_free"));
+	EXPECT(history_frame_is(&r, "previously allocated by thread T0 here:\n", 0, "freed_page",
+				"big_alloc"));
+	EXPECT(summary_is(&r, "heap-use-after-free", "wild_read", "wild_read"));
+}
+
 /* The access in a function without a frame record (the C library's
  * memset): frame #0 is in it, #1 is its caller at the call, #2 main. */
 static void test_frameless_leaf(void)
 {
 	run r;
-	REQUIRE(run_victim(&r, "wild_memset"));
+	REQUIRE(run_victim_with(&r, "debug=1:quarantine_bytes=0", "wild_memset"));
 	EXPECT(died_of_segv(&r));
 	EXPECT(has_line(&r, "ERROR: heapward: heap-wild-access on address "));
-	EXPECT(has_line(&r, "WRITE of size unknown at "));
+	EXPECT(has_line(&r, "WRITE of unknown size at "));
 	EXPECT(fault_frame_is(&r, 1, "wild_memset", "wild_memset"));
 	EXPECT(fault_frame_is(&r, 2, "main", "call_wild_memset"));
 }
@@ -238,7 +293,7 @@ static void test_chained(void)
 	char line[256];
 	REQUIRE(run_victim(&r, "chained_heap"));
 	EXPECT(r.signal == 0 && r.status == 42, "signal %d status %d", r.signal, r.status);
-	EXPECT(has_line(&r, "ERROR: heapward: heap-wild-access on address "));
+	EXPECT(has_line(&r, "ERROR: heapward: heap-use-after-free on address "));
 	snprintf(line, sizeof line, "own handler: signal 11 at %s\n", r.addr);
 	EXPECT(has_line(&r, line));
 	EXPECT(strstr(r.err, "SUMMARY: heapward:") < strstr(r.err, "own handler:"));
@@ -273,6 +328,7 @@ int main(int argc, char **argv)
 		T(test_wild_read),
 		T(test_wild_write),
 		T(test_frameless_leaf),
+		T(test_quarantined_large),
 		T(test_null_write),
 		T(test_overflow_main),
 		T(test_overflow_thread),

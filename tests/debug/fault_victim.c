@@ -39,15 +39,18 @@ static void say(const volatile void *p)
 }
 
 NOINLINE static char *make(size_t n) { return hw_malloc(n); /* @make */ }
+NOINLINE static void drop(void *p) { hw_free(p); /* @drop */ }
 
-/* A freed large object's first page, made to trap as the heap's faulted
- * freed pages do (mprotect behind the heap's back: the process dies next),
- * above the 13-byte object *below (the nearest object). */
+/* A freed large object's first page, made to trap (mprotect behind the
+ * heap's back: the process dies next), above the 13-byte object *below
+ * (the nearest object). With quarantine_bytes=0 the object's pages go
+ * back to the heap at once (heap pages of no object, as the heap's faulted
+ * freed pages are); with the quarantine, the object is held there, freed. */
 static volatile char *freed_page(char **below)
 {
-	*below = make(13); /* @wild_alloc */
-	char *big = hw_malloc(200000);
-	hw_free(big);
+	*below = make(13);             /* @wild_alloc */
+	char *big = hw_malloc(200000); /* @big_alloc */
+	drop(big);                     /* @big_free */
 	if (mprotect(big, 8192, PROT_NONE) != 0)
 		exit(4);
 	return big + 100;
