@@ -88,9 +88,10 @@ enum {
 /* Sets fn as the classifier of rank, and installs the SIGSEGV and SIGBUS
  * handler on the first call, which calls the classifiers for each fault
  * and then passes it on (FH3). Each call that sets a rank gives the
- * calling thread an alternate stack (FH5). Returns 0, EBUSY when rank has another function, EINVAL for
- * a rank out of range, ENOMEM when the alternate stack cannot be mapped, or
- * sigaction's errno; on an error nothing is installed. */
+ * calling thread an alternate stack (FH5). Returns 0, EBUSY when rank has
+ * another function, EINVAL for a rank out of range or a NULL fn, ENOMEM
+ * when the alternate stack cannot be mapped, or sigaction's errno; on an
+ * error nothing is installed. */
 int hw_fault_install(hw_fault_fn fn, unsigned rank);
 
 /* Gives the calling thread an alternate signal stack unless it has one
