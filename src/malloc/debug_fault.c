@@ -8,6 +8,16 @@
  *
  * Kinds (the report's layout is debug_report.c's, RP5):
  *   rank objects, any fault on the layer's memory:
+ *     heap-use-after-free an address in the pages of a guarded object
+ *                        that is freed (quarantined, its pages faulted)
+ *     heap-buffer-underflow below a live guarded object's start (its
+ *                        guard page on the left)
+ *     heap-buffer-overflow at or after its end (the guard on the right)
+ *     unknown-crash      inside a live guarded object (a trap there is a
+ *                        race with its free, or memory protected by
+ *                        someone else)
+ *                        (guard.h's hw_mc_guard_describe says which
+ *                        object, with its stacks)
  *     heap-use-after-free an address in the pages of a large object held
  *                        in the quarantine (its pages do not trap by
  *                        themselves: its pattern is checked when it leaves;
@@ -31,8 +41,9 @@
  *        the OS at that very instant (metadata trim) may fault the handler,
  *        which kills the process without the report (the page heap's
  *        classifier has the same residual hazard, src/fault_report.c).
- *   DF2. The objects classifier reports exactly the addresses of the
- *        layer's heap: pages the page map has a span or a freed run for
+ *   DF2. The objects classifier reports exactly the addresses of guarded
+ *        objects' pages (their guard pages included: hw_mc_guard_describe)
+ *        and those of the layer's heap: pages the page map has a span or a freed run for
  *        (MC3), or pages of the heap's arenas (hw_heap_present_chunk, read
  *        lock-free as src/fault_report.c does); the window alone is not
  *        enough, other mappings (threads' stacks) may lie in it. Not a
@@ -53,6 +64,7 @@
 #include "debug.h"
 
 #include "fault.h"
+#include "guard.h"
 #include "heap_internal.h"
 #include "thread.h"
 
@@ -168,10 +180,38 @@ static bool near_sp(const hw_fault *f)
 	return f->sp && f->addr + DF_STACK_REACH > f->sp && f->addr < f->sp + DF_STACK_REACH;
 }
 
+/* An address in a guarded object's pages (guard.h): the kind from the
+ * object's state and where the address lies against it. */
+static bool guarded(const hw_fault *f, mc_fault_report *r)
+{
+	mc_guard_obj o;
+	if (!hw_mc_guard_describe(f->addr, &o))
+		return false;
+	uintptr_t end = o.start + o.size;
+	r->heap = true;
+	r->kind = o.freed             ? "heap-use-after-free"
+		  : f->addr < o.start ? "heap-buffer-underflow"
+		  : f->addr >= end    ? "heap-buffer-overflow"
+				      : "unknown-crash";
+	hw_mc_report_where(r->located, sizeof r->located, f->addr, o.start, o.size, o.freed,
+			   "region");
+	r->have_rec = o.dbg;
+	r->rec = o.rec;
+	r->freed = o.freed;
+	return true;
+}
+
 /* Rank objects (DF2). */
 static bool classify_objects(const hw_fault *f)
 {
-	if (!started() || f->addr - mc_g.map.base >= mc_g.map.wsize || near_sp(f))
+	if (!started() || near_sp(f))
+		return false;
+	mc_fault_report g = {.f = f};
+	if (guarded(f, &g)) {
+		report(&g);
+		return true;
+	}
+	if (f->addr - mc_g.map.base >= mc_g.map.wsize)
 		return false;
 	/* The window is address space the heap may grow over, not a
 	 * reservation: other mappings (a thread's stack) may lie in it. */

@@ -22,6 +22,8 @@ static char tmpdir[] = "/tmp/hw-fault-XXXXXX";
 
 typedef struct run {
 	int pid, signal, status;
+	unsigned long long obj; /* a guarded object's start ("obj 0x..."), 0 when none */
+	size_t size;
 	char addr[64];
 	char out[1024];
 	char err[32768];
@@ -70,6 +72,9 @@ static bool run_victim_with(run *r, const char *options, const char *scenario)
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	slurp(out, r->out, sizeof r->out);
 	slurp(err, r->err, sizeof r->err);
+	const char *o = strstr(r->out, "obj ");
+	if (!o || sscanf(o, "obj %llx size %zu", &r->obj, &r->size) != 2)
+		r->obj = r->size = 0;
 	const char *a = strstr(r->out, "addr ");
 	snprintf(r->addr, sizeof r->addr, "%.*s", a ? (int)strcspn(a + 5, "\n") : 0,
 		 a ? a + 5 : "");
@@ -312,6 +317,71 @@ static void test_sent_not_classified(void)
 	EXPECT(!strstr(r.err, "heapward"), "got: %s", r.err);
 }
 
+/* One trapping access to a guarded object: kind, READ/WRITE, where it lies
+ * (relation and offset against the object's bounds), the faulting frame,
+ * the allocation and (free_fn: freed by it at `<scenario>_free`) free
+ * stacks, the SUMMARY and the death by SIGSEGV. */
+static void guarded(const char *options, const char *scenario, const char *kind,
+		    const char *access, const char *relation, long long off, const char *free_fn)
+{
+	run r;
+	char line[256], mark[64];
+	REQUIRE(run_victim_with(&r, options, scenario));
+	REQUIRE(r.obj != 0, "%s: no object printed: %s", scenario, r.out);
+	EXPECT(died_of_segv(&r));
+	EXPECT(!strstr(r.out, "survived"), "%s survived", scenario);
+	snprintf(line, sizeof line, "==%d==ERROR: heapward: %s on address %s at pc 0x", r.pid,
+		 kind, r.addr);
+	EXPECT(has_line(&r, line));
+	snprintf(line, sizeof line, "%s of unknown size at %s thread T0\n", access, r.addr);
+	EXPECT(has_line(&r, line));
+	snprintf(line, sizeof line, "%s is located %lld bytes %s %s%zu-byte region [%#llx,%#llx)\n",
+		 r.addr, off, relation, free_fn ? "a freed " : "", r.size, r.obj,
+		 r.obj + r.size);
+	EXPECT(has_line(&r, line));
+	EXPECT(fault_frame_is(&r, 0, scenario, scenario));
+	snprintf(mark, sizeof mark, "call_%s", scenario);
+	EXPECT(fault_frame_is(&r, 1, "main", mark));
+	const char *alloc_head = free_fn ? "previously allocated by thread T0 here:\n"
+					 : "allocated by thread T0 here:\n";
+	snprintf(mark, sizeof mark, "%s_alloc", scenario);
+	EXPECT(history_frame_is(&r, alloc_head, 0, "make", "make"));
+	EXPECT(history_frame_is(&r, alloc_head, 1, scenario, mark));
+	if (free_fn) {
+		snprintf(mark, sizeof mark, "%s_free", scenario);
+		EXPECT(history_frame_is(&r, "freed by thread T0 here:\n", 0, free_fn, free_fn));
+		EXPECT(history_frame_is(&r, "freed by thread T0 here:\n", 1, scenario, mark));
+	}
+	EXPECT(summary_is(&r, kind, scenario, scenario));
+}
+
+#define RIGHT1 "guard=all:guard_align=1"
+#define LEFT "guard=all:guard_side=left"
+
+static void test_guarded_overflow(void)
+{
+	guarded(RIGHT1, "ovf_write1", "heap-buffer-overflow", "WRITE", "after the end of", 0,
+		NULL);
+	guarded(RIGHT1, "ovf_read1", "heap-buffer-overflow", "READ", "after the end of", 0, NULL);
+	guarded(RIGHT1, "ovf_read_page", "heap-buffer-overflow", "READ", "after the end of", 4095,
+		NULL);
+}
+
+static void test_guarded_underflow(void)
+{
+	guarded(LEFT, "udf_read1", "heap-buffer-underflow", "READ", "before the start of", 1,
+		NULL);
+	guarded(LEFT, "udf_write_page", "heap-buffer-underflow", "WRITE", "before the start of",
+		4096, NULL);
+}
+
+static void test_guarded_use_after_free(void)
+{
+	guarded("guard=all", "uaf_read", "heap-use-after-free", "READ", "inside of", 16, "drop");
+	guarded("guard=all", "uaf_write", "heap-use-after-free", "WRITE", "inside of", 16, "drop");
+	guarded("guard=all", "uaf_realloc", "heap-use-after-free", "READ", "inside of", 8, "grow");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -334,6 +404,9 @@ int main(int argc, char **argv)
 		T(test_overflow_thread),
 		T(test_chained),
 		T(test_sent_not_classified),
+		T(test_guarded_overflow),
+		T(test_guarded_underflow),
+		T(test_guarded_use_after_free),
 	};
 	int rc = hw_test_main(tests, sizeof tests / sizeof tests[0], argc - 2, argv + 2);
 	char cmd[128];

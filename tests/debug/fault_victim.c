@@ -40,6 +40,80 @@ static void say(const volatile void *p)
 
 NOINLINE static char *make(size_t n) { return hw_malloc(n); /* @make */ }
 NOINLINE static void drop(void *p) { hw_free(p); /* @drop */ }
+NOINLINE static char *grow(void *p, size_t n) { return hw_realloc(p, n); /* @grow */ }
+
+/* A guarded object (the driver's options guard every allocation): its
+ * start and size on stdout ("obj 0x... size N"), for the bounds the report
+ * must give. */
+static char *object(size_t n, char *p)
+{
+	printf("obj %p size %zu\n", (void *)p, n);
+	return p;
+}
+
+/* Guarded objects, with the driver's guard options: overflow with
+ * guard_align=1 (the end against the guard page), underflow with
+ * guard_side=left, use after free (the object quarantined, faulted), by
+ * one byte and by a page. */
+NOINLINE static void ovf_write1(void)
+{
+	volatile char *p = object(13, make(13)); /* @ovf_write1_alloc */
+	say(p + 13);
+	p[13] = 1; /* @ovf_write1 */
+}
+
+NOINLINE static void ovf_read1(void)
+{
+	volatile char *p = object(13, make(13)); /* @ovf_read1_alloc */
+	say(p + 13);
+	(void)p[13]; /* @ovf_read1 */
+}
+
+NOINLINE static void ovf_read_page(void)
+{
+	volatile char *p = object(13, make(13)); /* @ovf_read_page_alloc */
+	say(p + 13 + 4095);
+	(void)p[13 + 4095]; /* @ovf_read_page */
+}
+
+NOINLINE static void udf_read1(void)
+{
+	volatile char *p = object(13, make(13)); /* @udf_read1_alloc */
+	say(p - 1);
+	(void)p[-1]; /* @udf_read1 */
+}
+
+NOINLINE static void udf_write_page(void)
+{
+	volatile char *p = object(13, make(13)); /* @udf_write_page_alloc */
+	say(p - 4096);
+	p[-4096] = 1; /* @udf_write_page */
+}
+
+NOINLINE static void uaf_read(void)
+{
+	volatile char *p = object(64, make(64)); /* @uaf_read_alloc */
+	drop((char *)p);                         /* @uaf_read_free */
+	say(p + 16);
+	(void)p[16]; /* @uaf_read */
+}
+
+NOINLINE static void uaf_write(void)
+{
+	volatile char *p = object(64, make(64)); /* @uaf_write_alloc */
+	drop((char *)p);                         /* @uaf_write_free */
+	say(p + 16);
+	p[16] = 1; /* @uaf_write */
+}
+
+NOINLINE static void uaf_realloc(void)
+{
+	volatile char *p = object(64, make(64)); /* @uaf_realloc_alloc */
+	char *q = grow((char *)p, 200);          /* @uaf_realloc_free */
+	say(p + 8);
+	(void)p[8]; /* @uaf_realloc */
+	drop(q);
+}
 
 /* A freed large object's first page, made to trap (mprotect behind the
  * heap's back: the process dies next), above the 13-byte object *below
@@ -177,6 +251,22 @@ int main(int argc, char **argv)
 		chained("other");
 	else if (strcmp(s, "sent") == 0)
 		sent();
+	else if (strcmp(s, "ovf_write1") == 0)
+		ovf_write1(); /* @call_ovf_write1 */
+	else if (strcmp(s, "ovf_read1") == 0)
+		ovf_read1(); /* @call_ovf_read1 */
+	else if (strcmp(s, "ovf_read_page") == 0)
+		ovf_read_page(); /* @call_ovf_read_page */
+	else if (strcmp(s, "udf_read1") == 0)
+		udf_read1(); /* @call_udf_read1 */
+	else if (strcmp(s, "udf_write_page") == 0)
+		udf_write_page(); /* @call_udf_write_page */
+	else if (strcmp(s, "uaf_read") == 0)
+		uaf_read(); /* @call_uaf_read */
+	else if (strcmp(s, "uaf_write") == 0)
+		uaf_write(); /* @call_uaf_write */
+	else if (strcmp(s, "uaf_realloc") == 0)
+		uaf_realloc(); /* @call_uaf_realloc */
 	else
 		return 2;
 	printf("survived\n");
