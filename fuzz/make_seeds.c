@@ -529,7 +529,8 @@ static void heap_seeds(const char *dir, const char *t)
 	/* Pages released inside live runs (heapward.h hw_heap_release_inside):
 	 * a middle stretch, the last unit; invalid ranges (released already,
 	 * over a guard page, a zero count, a part unit, into the neighbour,
-	 * a reuse of pages never released, a guard of released pages); a
+	 * a reuse of pages never released or only partly, a guard of released
+	 * pages); a
 	 * refused call (the fault under fault_on_free, the make-Ready of a
 	 * reuse); reuse and verify; a shrink that would split a unit and one
 	 * that frees released pages; a free with released pages (free
@@ -558,6 +559,7 @@ static void heap_seeds(const char *dir, const char *t)
 		if (u > 1)
 			inside(&s, false, (hw_ops_guard){.index = 0, .npages = 1, .offset = 6});
 		inside(&s, true, (hw_ops_guard){.index = 0, .npages = u});
+		inside(&s, true, (hw_ops_guard){.index = 0, .npages = 2 * u, .offset = 4 * u});
 		guard(&s, false, (hw_ops_guard){.index = 0, .npages = u, .offset = 2 * u});
 		plain(&s, HW_OP_VERIFY);
 		plain(&s, HW_OP_VALIDATE);
