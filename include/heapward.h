@@ -376,10 +376,11 @@ HW_API void *hw_pvalloc(size_t n);
  * object's start (else reported, as a free would be; 0 when continuing). */
 HW_API size_t hw_malloc_usable_size(void *p);
 /* Returns the calling thread's cached free objects to their spans, the
- * layer's free metadata pages to the OS, then every free page of the heap
- * to the OS; pad is ignored. Objects in the debug mode's quarantine are
- * not free yet: their memory stays. Returns 1 when memory was released,
- * else 0. */
+ * layer's free metadata pages to the OS, the pages of spans that hold
+ * only free objects (in spans that still hold live ones too) to the OS,
+ * then every free page of the heap to the OS; pad is ignored. Objects in
+ * the debug mode's quarantine are not free yet: their memory stays.
+ * Returns 1 when memory was released, else 0. */
 HW_API int hw_malloc_trim(size_t pad);
 
 typedef struct hw_malloc_stats {
@@ -391,8 +392,10 @@ typedef struct hw_malloc_stats {
 	/* Out-of-line metadata (span records, page map, thread caches' records
 	 * are not counted), outside the heap. */
 	size_t meta_bytes;
-	/* The private heap's hw_heap_stats fields of the same names. */
-	size_t heap_mapped, heap_inuse, heap_released, heap_ready;
+	/* The private heap's hw_heap_stats fields of the same names
+	 * (heap_released_inside: the free pages of spans that still hold live
+	 * objects, given back at the idle trim or hw_malloc_trim). */
+	size_t heap_mapped, heap_inuse, heap_released, heap_ready, heap_released_inside;
 	/* Threads with a live cache. */
 	uint64_t thread_caches;
 	/* Misuse reports (all but the first abort unless the layer continues). */
