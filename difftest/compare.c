@@ -81,8 +81,8 @@ size_t hw_drv_sync_arenas(driver *d, bool may)
 static const char *kind_name(hw_page_kind k)
 {
 	static const char *const names[] = {"unmapped", "free-ready", "free-released", "in-use",
-					    "guard"};
-	return (unsigned)k < 5 ? names[k] : "?";
+					    "guard", "inside"};
+	return (unsigned)k < 6 ? names[k] : "?";
 }
 
 static hw_page_kind expected_kind(const hw_model *m, size_t i, bool *head)
@@ -94,7 +94,8 @@ static hw_page_kind expected_kind(const hw_model *m, size_t i, bool *head)
 	if (hw_mp_released(s))
 		return HW_PAGE_FREE_RELEASED;
 	*head = i == 0 || hw_mp_owner(m->page[i - 1]) != hw_mp_owner(s);
-	return s & HW_MP_GUARD ? HW_PAGE_GUARD : HW_PAGE_INUSE;
+	return s & HW_MP_GUARD ? HW_PAGE_GUARD : s & HW_MP_INSIDE ? HW_PAGE_INSIDE
+								  : HW_PAGE_INUSE;
 }
 
 /* The platform state every page of the model must be in on the simulator. */
@@ -102,7 +103,7 @@ static hw_mem_state expected_platform(const driver *d, uint32_t st)
 {
 	if (st == HW_MP_RESERVED || (st >= HW_MP_USED && (st & HW_MP_GUARD)))
 		return HW_MEM_RESERVED;
-	if (st != HW_MP_RELEASED)
+	if (st != HW_MP_RELEASED && !(st >= HW_MP_USED && (st & HW_MP_INSIDE)))
 		return HW_MEM_READY;
 	return d->cfg.fault_on_free ? HW_MEM_RESERVED : HW_MEM_PREPARED;
 }
@@ -158,8 +159,8 @@ static void compare_chunk_bits(driver *d, const hw_model_arena *ar, size_t off, 
 	/* The heap's vectors start at the word holding page j0. */
 	size_t w0 = j0 / 64;
 	uint64_t h_alloc[CHUNK_WORDS], h_head[CHUNK_WORDS], h_rel[CHUNK_WORDS];
-	uint64_t h_guard[CHUNK_WORDS];
-	const hw_page_bits hv = {h_alloc, h_head, h_rel, h_guard};
+	uint64_t h_guard[CHUNK_WORDS], h_inside[CHUNK_WORDS];
+	const hw_page_bits hv = {h_alloc, h_head, h_rel, h_guard, h_inside};
 	if (hw_heap_page_bits(d->h, (void *)(ar->base + (off + w0 * 64) * d->P), j1 - w0 * 64,
 			      &hv) != 0) {
 		hw_drv_compare_page(d, i0 + j0, false);
@@ -170,6 +171,7 @@ static void compare_chunk_bits(driver *d, const hw_model_arena *ar, size_t off, 
 	}
 	uint64_t alloc[CHUNK_WORDS] = {0}, head[CHUNK_WORDS] = {0};
 	uint64_t rel[CHUNK_WORDS] = {0}, guard[CHUNK_WORDS] = {0}, mask[CHUNK_WORDS] = {0};
+	uint64_t inside[CHUNK_WORDS] = {0};
 	/* A run head is an in-use page whose predecessor is not the same
 	 * object (expected_kind); READY never equals an object. The guard
 	 * bit is on guard pages and on free pages Reserved because they were
@@ -185,6 +187,8 @@ static void compare_chunk_bits(driver *d, const hw_model_arena *ar, size_t off, 
 				head[j / 64] |= bit;
 			if (st & HW_MP_GUARD)
 				guard[j / 64] |= bit;
+			if (st & HW_MP_INSIDE)
+				inside[j / 64] |= bit;
 		} else if (hw_mp_released(st)) {
 			rel[j / 64] |= bit;
 			if (st == HW_MP_RESERVED)
@@ -194,10 +198,10 @@ static void compare_chunk_bits(driver *d, const hw_model_arena *ar, size_t off, 
 	}
 	for (size_t w = w0; w <= (j1 - 1) / 64; w++) {
 		uint64_t ha = h_alloc[w - w0], hh = h_head[w - w0], hr = h_rel[w - w0];
-		uint64_t hg = h_guard[w - w0];
-		uint64_t diff =
-			((alloc[w] ^ ha) | (head[w] ^ hh) | (rel[w] ^ hr) | (guard[w] ^ hg)) &
-			mask[w];
+		uint64_t hg = h_guard[w - w0], hi = h_inside[w - w0];
+		uint64_t diff = ((alloc[w] ^ ha) | (head[w] ^ hh) | (rel[w] ^ hr) |
+				 (guard[w] ^ hg) | (inside[w] ^ hi)) &
+				mask[w];
 		if (diff == 0)
 			continue;
 		unsigned b = (unsigned)__builtin_ctzll(diff);
@@ -207,11 +211,12 @@ static void compare_chunk_bits(driver *d, const hw_model_arena *ar, size_t off, 
 			hw_drv_fail(
 				d,
 				"page %p: the heap's bitmaps say alloc %d, head %d, released %d, "
-				"guard %d; the model %d, %d, %d, %d",
+				"guard %d, inside %d; the model %d, %d, %d, %d, %d",
 				(void *)hw_model_addr(&d->m, i), (int)(ha >> b & 1),
 				(int)(hh >> b & 1), (int)(hr >> b & 1), (int)(hg >> b & 1),
-				(int)(alloc[w] >> b & 1), (int)(head[w] >> b & 1),
-				(int)(rel[w] >> b & 1), (int)(guard[w] >> b & 1));
+				(int)(hi >> b & 1), (int)(alloc[w] >> b & 1),
+				(int)(head[w] >> b & 1), (int)(rel[w] >> b & 1),
+				(int)(guard[w] >> b & 1), (int)(inside[w] >> b & 1));
 		return;
 	}
 }
@@ -310,6 +315,7 @@ void hw_drv_compare_stats(driver *d, const hw_heap_stats *st)
 	EXPECT_EQ(idle, hw_model_mapped_bytes(m) - hw_model_inuse_bytes(m));
 	EXPECT_EQ(released, hw_model_released_bytes(m));
 	EXPECT_EQ(guarded, hw_model_guarded_bytes(m));
+	EXPECT_EQ(released_inside, hw_model_inside_bytes(m));
 	EXPECT_EQ(ready, hw_model_ready_bytes(m));
 	EXPECT_EQ(memory_limit, d->limit);
 	EXPECT_EQ(arenas, m->narenas);
@@ -327,6 +333,8 @@ void hw_drv_compare_stats(driver *d, const hw_heap_stats *st)
 	EXPECT_EQ(invalid_guards, d->want.invalid_guards);
 	EXPECT_EQ(resizes, d->want.resizes);
 	EXPECT_EQ(guard_failures, d->want.guard_failures);
+	EXPECT_EQ(invalid_insides, d->want.invalid_insides);
+	EXPECT_EQ(inside_failures, d->want.inside_failures);
 	if (st->released > st->idle)
 		hw_drv_fail(d, "stats: released %zu > idle %zu", st->released, st->idle);
 	for (int k = 0; k < HW_SYS_NKINDS && !d->failed; k++) {

@@ -205,21 +205,25 @@ static void encoder_inverts_the_decoder(void)
 					 back.extra == aim.extra,
 		       "aimed free %u", v);
 	}
-	for (unsigned v = 0; v < 2 * 2 * 34; v++) {
-		hw_ops_guard g = {.index = (uint16_t)(v * 997),
-				  .npages = v / 4,
-				  .from_end = (v >> 1) & 1,
-				  .offset = v & 1 ? 0xfff + (v / 4 == 33) : v * 31};
+	for (unsigned v = 0; v < 2 * 2 * 2 * 34; v++) {
+		unsigned w = v / 2; /* v & 1: the guard ops, else the inside ones */
+		hw_ops_guard g = {.index = (uint16_t)(w * 997),
+				  .npages = w / 4,
+				  .from_end = (w >> 1) & 1,
+				  .offset = w & 1 ? 0xfff + (w / 4 == 33) : w * 31};
 		hw_ops_guard back;
-		int rc = hw_ops_enc_guard(r, v & 1, &g);
+		int rc = v & 1 ? hw_ops_enc_guard(r, w & 1, &g) : hw_ops_enc_inside(r, w & 1, &g);
+		uint8_t code = v & 1   ? (w & 1 ? HW_OP_UNGUARD : HW_OP_GUARD)
+			       : w & 1 ? HW_OP_REUSE_INSIDE
+				       : HW_OP_RELEASE_INSIDE;
 		op = decode_one(r);
 		hw_ops_guard_decode(&op, &back);
 		EXPECT(g.npages > 31 || g.offset > 0xfff
 			       ? rc == -1
-			       : rc == 0 && op.code == (v & 1 ? HW_OP_UNGUARD : HW_OP_GUARD) &&
-					 back.index == g.index && back.npages == g.npages &&
-					 back.from_end == g.from_end && back.offset == g.offset,
-		       "guard %u", v);
+			       : rc == 0 && op.code == code && back.index == g.index &&
+					 back.npages == g.npages && back.from_end == g.from_end &&
+					 back.offset == g.offset,
+		       "guard/inside %u", v);
 	}
 	for (unsigned kind = 0; kind <= 4; kind++) {
 		for (uint32_t c = 0; c <= 0x1000; c += 0x3f) {

@@ -71,6 +71,7 @@ typedef struct expect {
 	uint64_t allocs, frees, invalid_frees, scavenge_calls, scavenged;
 	uint64_t bg, limit, grow, limit_exceeded, fault_failures, grows;
 	uint64_t invalid_guards, guard_failures, resizes;
+	uint64_t invalid_insides, inside_failures;
 } expect;
 
 typedef struct freed_run {

@@ -505,11 +505,11 @@ static void do_touch(driver *d, const hw_op *op)
 	/* K1 of src/track.h: every byte outside a live run is poisoned; a
 	 * probe of a poisoned byte would be an ASan report, not a trap. */
 	bool poisoned = __asan_address_is_poisoned((void *)a) != 0;
-	bool dead = s < HW_MP_USED || (s & HW_MP_GUARD);
+	bool dead = s < HW_MP_USED || hw_mp_hole(s);
 	if (poisoned != dead) {
 		hw_drv_fail(d, "page %p is %s under ASan but %s in the model", (void *)a,
 			    poisoned ? "poisoned" : "unpoisoned",
-			    s < HW_MP_USED ? "free" : dead ? "a guard page"
+			    s < HW_MP_USED ? "free" : dead ? "a guard or inside page"
 							   : "in use");
 		return;
 	}
@@ -521,12 +521,14 @@ static void do_touch(driver *d, const hw_op *op)
 	bool expect_trap;
 	hw_trap_kind want_kind = HW_TRAP_ACCERR;
 	if (d->sim) {
-		expect_trap = hw_mp_released(s) || (s & HW_MP_GUARD);
+		expect_trap = hw_mp_released(s) || hw_mp_hole(s);
 		/* The sim falls back to guard markers when out of VMAs. */
 	} else if (s == HW_MP_RESERVED || (s & HW_MP_GUARD)) {
 		expect_trap = true;
 		want_kind = d->pf->caps.guard == HW_GUARD_MADVISE ? HW_TRAP_MAPERR : HW_TRAP_ACCERR;
-	} else if (s == HW_MP_RELEASED) {
+	} else if (s == HW_MP_RELEASED || hw_mp_hole(s)) {
+		/* A free released page, or one released inside its run: in the
+		 * same state (I16). */
 		if (!d->cfg.fault_on_free) {
 			/* Prepared on Linux: readable, and a read would map the
 			 * zero page; nothing to check. */
@@ -546,6 +548,7 @@ static void do_touch(driver *d, const hw_op *op)
 			    hw_mp_released(s)  ? "released"
 			    : s == HW_MP_READY ? "free-ready"
 			    : s & HW_MP_GUARD  ? "a guard page"
+			    : s & HW_MP_INSIDE ? "released inside its run"
 					       : "in use",
 			    k != HW_TRAP_NONE ? "trapped" : "did not trap");
 	else if (expect_trap && !d->sim && k != want_kind)
@@ -681,13 +684,17 @@ skip:
 	hw_drv_trace(d, "\t/* aimed free: no candidate */\n");
 }
 
-/* GUARD and UNGUARD (ops.h): the range from the op's fields, which may
- * leave the object (the heap must refuse what the model refuses, wherever
- * the range lands); a refused platform call leaves the pages as they were
- * (HO1). A page just guarded must trap. */
-static void do_guard(driver *d, const hw_op *op, bool unguard)
+/* GUARD, UNGUARD, RELEASE_INSIDE and REUSE_INSIDE (ops.h): the range from
+ * the op's fields, which may leave the object (the heap must refuse what the
+ * model refuses, wherever the range lands); a refused platform call leaves
+ * the pages as they were (HO1). A page just guarded must trap, and so must
+ * one just released inside its run on the simulator (Prepared there). */
+static void do_hole(driver *d, const hw_op *op, hw_model_hole_op how)
 {
-	const char *name = unguard ? "unguard" : "guard";
+	static const char *const names[] = {"guard", "unguard", "release_inside",
+					    "reuse_inside"};
+	const char *name = names[how];
+	bool inside = how >= HW_MODEL_RELEASE_INSIDE;
 	hw_ops_guard g;
 	hw_ops_guard_decode(op, &g);
 	if (d->m.nlive == 0) {
@@ -702,11 +709,24 @@ static void do_guard(driver *d, const hw_op *op, bool unguard)
 	size_t off = g.from_end ? o->npages - g.npages - g.offset : g.offset;
 	uintptr_t p = o->addr + off * d->P;
 	size_t k = 0, first = 0;
-	const char *why = hw_model_guard_problem(&d->m, p, g.npages, unguard, &k, &first);
+	const char *why = hw_model_hole_problem(&d->m, p, g.npages, how, &k, &first);
 	uint64_t reports0 = d->reports, pf0 = hw_drv_platform_failures(d);
 	errno = 0;
-	int rc = unguard ? hw_heap_unguard(d->h, (void *)p, g.npages)
-			 : hw_heap_guard(d->h, (void *)p, g.npages);
+	int rc;
+	switch (how) {
+	case HW_MODEL_GUARD:
+		rc = hw_heap_guard(d->h, (void *)p, g.npages);
+		break;
+	case HW_MODEL_UNGUARD:
+		rc = hw_heap_unguard(d->h, (void *)p, g.npages);
+		break;
+	case HW_MODEL_RELEASE_INSIDE:
+		rc = hw_heap_release_inside(d->h, (void *)p, g.npages);
+		break;
+	default:
+		rc = hw_heap_reuse_inside(d->h, (void *)p, g.npages);
+		break;
+	}
 	hw_drv_trace(d, "\thw_heap_%s(h, (void *)%#llx, %u); /* -> %d%s%s */\n", name,
 		     (unsigned long long)p, g.npages, rc, why ? ", invalid: " : "", why ? why : "");
 	if (why) {
@@ -715,27 +735,38 @@ static void do_guard(driver *d, const hw_op *op, bool unguard)
 				       "not EINVAL with one",
 				    name, g.npages, (void *)p, why, rc,
 				    (unsigned long long)(d->reports - reports0));
-		d->want.invalid_guards++;
+		if (inside)
+			d->want.invalid_insides++;
+		else
+			d->want.invalid_guards++;
 		return;
 	}
 	if (rc == ENOMEM && hw_drv_platform_failures(d) != pf0) {
-		d->want.guard_failures++;
+		if (inside)
+			d->want.inside_failures++;
+		else
+			d->want.guard_failures++;
 		return;
 	}
 	if (rc != 0) {
 		hw_drv_fail(d, "%s of %u pages at %p returned %d", name, g.npages, (void *)p, rc);
 		return;
 	}
-	hw_model_guard(&d->m, k, first, g.npages, unguard);
-	if (unguard) {
+	hw_model_hole(&d->m, k, first, g.npages, how);
+	if (how == HW_MODEL_UNGUARD || how == HW_MODEL_REUSE_INSIDE) {
 		hw_drv_restamp(d, &d->m.live[k], first, g.npages);
 		return;
 	}
 #if !HW_TRACK_ASAN
-	/* Under ASan the page is poisoned (K1): a probe would be a report. */
-	hw_trap_kind t = hw_trap_probe((volatile void *)p, false);
-	if (t == HW_TRAP_NONE)
-		hw_drv_fail(d, "guard page %p did not trap", (void *)p);
+	/* Under ASan the page is poisoned (K1): a probe would be a report. A
+	 * page released inside its run traps where it is not Ready: on the
+	 * simulator, and under fault_on_free (Reserved). */
+	if (how == HW_MODEL_GUARD || d->sim || d->cfg.fault_on_free) {
+		hw_trap_kind t = hw_trap_probe((volatile void *)p, false);
+		if (t == HW_TRAP_NONE)
+			hw_drv_fail(d, "%s page %p did not trap",
+				    how == HW_MODEL_GUARD ? "guard" : "released inside", (void *)p);
+	}
 #endif
 }
 
@@ -781,10 +812,10 @@ static void do_resize(driver *d, const hw_op *op)
 	if (!hw_drv_check_stamps(d, &o, "before a resize"))
 		return;
 	bool fits = n <= o.npages || hw_model_can_grow(&d->m, k, n);
-	/* A shrink may not split a guard unit (heapward.h). */
+	/* A shrink may not split a guard unit or an inside one (heapward.h). */
 	size_t cut = hw_model_index(&d->m, o.addr) + n;
 	bool splits = n > 0 && n < o.npages && (o.addr + n * d->P) % (d->m.u * d->P) != 0 &&
-		      (d->m.page[cut] & HW_MP_GUARD);
+		      hw_mp_hole(d->m.page[cut]);
 	uint64_t reports0 = d->reports, pf0 = hw_drv_platform_failures(d);
 	errno = 0;
 	int rc = hw_heap_resize(d->h, (void *)o.addr, o.npages, n);
@@ -878,9 +909,14 @@ static void op_FREE_ALL(driver *d, const hw_op *op)
 		hw_drv_free_obj(d, 0);
 }
 static void op_AIMED_FREE(driver *d, const hw_op *op) { do_aimed_free(d, op); }
-static void op_GUARD(driver *d, const hw_op *op) { do_guard(d, op, false); }
-static void op_UNGUARD(driver *d, const hw_op *op) { do_guard(d, op, true); }
+static void op_GUARD(driver *d, const hw_op *op) { do_hole(d, op, HW_MODEL_GUARD); }
+static void op_UNGUARD(driver *d, const hw_op *op) { do_hole(d, op, HW_MODEL_UNGUARD); }
 static void op_RESIZE(driver *d, const hw_op *op) { do_resize(d, op); }
+static void op_RELEASE_INSIDE(driver *d, const hw_op *op)
+{
+	do_hole(d, op, HW_MODEL_RELEASE_INSIDE);
+}
+static void op_REUSE_INSIDE(driver *d, const hw_op *op) { do_hole(d, op, HW_MODEL_REUSE_INSIDE); }
 
 typedef struct op_row {
 	void (*handler)(driver *d, const hw_op *op);
@@ -953,7 +989,8 @@ void hw_driver_generate(uint64_t *seed, size_t nops, uint8_t *out)
 			b = (uint16_t)((x >> 8) & 7);
 		} else if (op == HW_OP_RESIZE) {
 			c = (uint32_t)((x >> 44) & 0x3f);
-		} else if (op == HW_OP_GUARD || op == HW_OP_UNGUARD) {
+		} else if (op == HW_OP_GUARD || op == HW_OP_UNGUARD || op == HW_OP_RELEASE_INSIDE ||
+			   op == HW_OP_REUSE_INSIDE) {
 			/* A page or a few, at or near either end of the object. */
 			a = (uint8_t)((a & 0x20) | (1 + ((x >> 40) & 3)));
 			c = (uint32_t)((x >> 44) & 3);

@@ -24,13 +24,20 @@
  *   MK3. After every op, once the layer has started: large_objects,
  *        large_bytes and errors equal the model's; heap_inuse ==
  *        small_span_bytes + large_bytes (the heap holds nothing else);
- *        ready == mapped - released and released <= mapped - inuse;
- *        thread_caches <= 1. Before the start every field is 0.
+ *        ready == mapped - released - released_inside and released <=
+ *        mapped - inuse; thread_caches <= 1. Before the start every field
+ *        is 0.
  *   MK4. The span census: distinct spans holding live small objects (and
  *        quarantined ones, malloc_model.h MM4), one
  *        class each, are at most small_spans, and exactly small_spans
  *        (with their bytes) after hw_malloc_trim emptied the caller's
- *        cache (the only cache: other threads have exited).
+ *        cache (the only cache: other threads have exited). Then the pages
+ *        of those spans that no live or quarantined object touches, in
+ *        whole release units (max(OS page, heap page)), are exactly
+ *        heap_released_inside when the platform never refused a call (span.c
+ *        SP7: the trim released every one), and at least it otherwise; a
+ *        live object's pages are never released (MK2 finds each one on
+ *        in-use pages).
  *   MK5. hw_heap_validate runs on the layer's heap at CHECK and TRIM ops,
  *        after the first op of a run in which the platform refused a call,
  *        at least every MR_VALIDATE_EVERY ops (every op when asked), and
@@ -226,16 +233,20 @@ static const char *kind_name(hw_page_kind k)
 		return "free and released";
 	case HW_PAGE_GUARD:
 		return "a guard page";
+	case HW_PAGE_INSIDE:
+		return "released inside its run";
 	default:
 		return "in use";
 	}
 }
 
-/* Whether page pg is a page of a run other than its first. */
+/* Whether page pg is a page of a run other than its first (Ready, or
+ * released inside the run: a span's pages no live object touches). */
 static bool run_body(hw_heap *h, uintptr_t pg)
 {
 	bool head;
-	return hw_heap_page_kind(h, (void *)pg, &head) == HW_PAGE_INUSE && !head;
+	hw_page_kind k = hw_heap_page_kind(h, (void *)pg, &head);
+	return (k == HW_PAGE_INUSE || k == HW_PAGE_INSIDE) && !head;
 }
 
 /* The run starting at head has exactly np pages. */
@@ -307,7 +318,9 @@ bool hw_mdrv_check_place(mdrv *d, hw_mm_obj *o)
 		uintptr_t pg = page - k * HW_MM_PAGE;
 		bool is_head;
 		hw_page_kind kind = hw_heap_page_kind(h, (void *)pg, &is_head);
-		if (kind != HW_PAGE_INUSE) {
+		/* The object's own page is Ready; a page of its span below it
+		 * may be released inside the span (span.c SP7). */
+		if (kind != HW_PAGE_INUSE && (k == 0 || kind != HW_PAGE_INSIDE)) {
 			hw_mdrv_fail(d,
 				     "#%u (%p, %zu bytes, class of %zu) lies on a heap page that "
 				     "is %s (%p)",
@@ -325,6 +338,14 @@ bool hw_mdrv_check_place(mdrv *d, hw_mm_obj *o)
 			     (unsigned)o->id, (void *)a, o->n, size, np, (void *)head);
 		return false;
 	}
+	uintptr_t last = (a + size - 1) & ~(HW_MM_PAGE - 1);
+	hw_page_kind lk = hw_heap_page_kind(h, (void *)last, NULL);
+	if (lk != HW_PAGE_INUSE) {
+		hw_mdrv_fail(
+			d, "#%u (%p, %zu bytes, class of %zu) ends on a heap page that is %s (%p)",
+			(unsigned)o->id, (void *)a, o->n, size, kind_name(lk), (void *)last);
+		return false;
+	}
 	o->span = head;
 	return run_is(d, h, o, head, np);
 }
@@ -337,8 +358,23 @@ static int by_span(const void *x, const void *y)
 	return a->span < b->span ? -1 : a->span > b->span;
 }
 
+/* Pages of the np-page span at span that no live or quarantined object
+ * touches (touched: bit p for page p), counted in whole release units only. */
+static size_t untouched_pages(const mdrv *d, uintptr_t span, size_t np, uint64_t touched)
+{
+	size_t u = d->cfg.os_page_size > HW_MM_PAGE ? d->cfg.os_page_size / HW_MM_PAGE : 1;
+	size_t lead = (span / HW_MM_PAGE) % u, count = 0;
+	for (size_t j0 = lead ? u - lead : 0; j0 + u <= np; j0 += u) {
+		bool any = false;
+		for (size_t j = j0; j < j0 + u; j++)
+			any |= (touched >> j) & 1;
+		count += any ? 0 : u;
+	}
+	return count;
+}
+
 /* MK4: the spans of live and quarantined small objects against
- * small_spans. */
+ * small_spans, and the pages released inside them. */
 static void census(mdrv *d, const hw_malloc_stats *st, bool exact)
 {
 	const hw_mm_obj **v = malloc((d->m.nlive + d->m.qn + 1) * sizeof *v);
@@ -346,7 +382,7 @@ static void census(mdrv *d, const hw_malloc_stats *st, bool exact)
 		hw_mdrv_fail(d, "harness out of memory");
 		return;
 	}
-	size_t n = 0, spans = 0, bytes = 0;
+	size_t n = 0, spans = 0, bytes = 0, untouched = 0;
 	for (size_t i = 0; i < d->m.nlive; i++)
 		if (d->m.live[i].cls != HW_MM_LARGE && d->m.live[i].cls != HW_MM_GUARDED)
 			v[n++] = &d->m.live[i];
@@ -356,7 +392,17 @@ static void census(mdrv *d, const hw_malloc_stats *st, bool exact)
 			v[n++] = hw_mm_quar_at(&d->m, i);
 	}
 	qsort(v, n, sizeof *v, by_span);
+	uint64_t touched = 0;
 	for (size_t i = 0; i < n && !d->failed; i++) {
+		size_t off = v[i]->addr - v[i]->span, size = hw_mm_class_size(v[i]->cls);
+		for (size_t p = off / HW_MM_PAGE; p <= (off + size - 1) / HW_MM_PAGE; p++)
+			touched |= 1ull << p;
+		bool last = i + 1 == n || v[i + 1]->span != v[i]->span;
+		if (last) {
+			untouched += untouched_pages(d, v[i]->span, hw_mm_span_pages(v[i]->cls),
+						     touched);
+			touched = 0;
+		}
 		if (i > 0 && v[i]->span == v[i - 1]->span) {
 			if (v[i]->cls != v[i - 1]->cls)
 				hw_mdrv_fail(d,
@@ -380,6 +426,21 @@ static void census(mdrv *d, const hw_malloc_stats *st, bool exact)
 			     "bytes)%s",
 			     st->small_spans, st->small_span_bytes, spans, bytes,
 			     exact ? " and no cache holds a slot" : "");
+	if (d->failed || !exact)
+		return;
+	/* Every span is known now (no cache holds a slot); all of its free
+	 * pages are released unless the platform ever refused a call (a span
+	 * made while it did may have kept its tail: span.c SP7). */
+	size_t want = untouched * HW_MM_PAGE;
+	bool all = true;
+	for (int k = 0; k < HW_SYS_NKINDS; k++)
+		all &= d->pf->failures[k] == 0;
+	if (all ? st->heap_released_inside != want : st->heap_released_inside > want)
+		hw_mdrv_fail(d,
+			     "heap_released_inside %zu, but the pages of spans no live object "
+			     "touches are %zu bytes%s",
+			     st->heap_released_inside, want,
+			     all ? ", all of which a trim releases" : "");
 }
 
 static void check_stats(mdrv *d)
@@ -404,7 +465,7 @@ static void check_stats(mdrv *d)
 	else if (st.heap_inuse != st.small_span_bytes + st.large_bytes)
 		hw_mdrv_fail(d, "heap_inuse %zu, but spans hold %zu bytes and large objects %zu",
 			     st.heap_inuse, st.small_span_bytes, st.large_bytes);
-	else if (st.heap_ready != st.heap_mapped - st.heap_released ||
+	else if (st.heap_ready != st.heap_mapped - st.heap_released - st.heap_released_inside ||
 		 st.heap_released > st.heap_mapped - st.heap_inuse)
 		hw_mdrv_fail(d, "heap mapped %zu, inuse %zu, released %zu, ready %zu disagree",
 			     st.heap_mapped, st.heap_inuse, st.heap_released, st.heap_ready);

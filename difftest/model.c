@@ -287,15 +287,18 @@ long hw_model_find_live(const hw_model *m, uintptr_t addr, size_t npages)
 
 /* Frees pages [s, s + n) of an object (M2): released when `released`
  * (the fault_on_free path), Ready otherwise; its guard pages RELEASED, or
- * RESERVED when not `released`. */
+ * RESERVED when not `released`; its inside pages RELEASED. */
 static void free_range(hw_model *m, size_t s, size_t n, bool released)
 {
 	for (size_t i = s; i < s + n; i++) {
 		bool guard = (m->page[i] & HW_MP_GUARD) != 0;
-		m->page[i] = released ? HW_MP_RELEASED : guard ? HW_MP_RESERVED
-							       : HW_MP_READY;
-		m->released_pages += released || guard;
+		bool inside = (m->page[i] & HW_MP_INSIDE) != 0;
+		m->page[i] = released || inside ? HW_MP_RELEASED
+			     : guard            ? HW_MP_RESERVED
+						: HW_MP_READY;
+		m->released_pages += released || guard || inside;
 		m->guarded_pages -= guard;
+		m->inside_pages -= inside;
 	}
 	m->inuse_pages -= n;
 	touch(m, s, s + n);
@@ -334,16 +337,19 @@ size_t hw_model_free_settle(hw_model *m, uintptr_t addr, size_t n,
 	return stretches;
 }
 
-const char *hw_model_guard_problem(const hw_model *m, uintptr_t addr, size_t n, bool unguard,
-				   size_t *k, size_t *first)
+const char *hw_model_hole_problem(const hw_model *m, uintptr_t addr, size_t n,
+				  hw_model_hole_op op, size_t *k, size_t *first)
 {
+	bool inside = op >= HW_MODEL_RELEASE_INSIDE;
 	size_t s = hw_model_index(m, addr);
 	if (s == SIZE_MAX || m->page[s] < HW_MP_USED)
 		return "pages are not all in an allocated run";
 	if (addr % (m->u * m->P) != 0)
-		return "pointer is not aligned to the guard unit";
+		return inside ? "pointer is not aligned to the release unit"
+			      : "pointer is not aligned to the guard unit";
 	if (n == 0 || n % m->u != 0)
-		return "page count is not a whole number of guard units";
+		return inside ? "page count is not a whole number of release units"
+			      : "page count is not a whole number of guard units";
 	uint32_t owner = hw_mp_owner(m->page[s]);
 	size_t j = 0;
 	while (m->live[j].id != owner - HW_MP_USED)
@@ -352,24 +358,37 @@ const char *hw_model_guard_problem(const hw_model *m, uintptr_t addr, size_t n, 
 	size_t start = hw_model_index(m, o->addr);
 	if (s - start + n > o->npages)
 		return "pages run past the end of the object";
-	for (size_t i = s; i < s + n; i++)
-		if (((m->page[i] & HW_MP_GUARD) != 0) != unguard)
-			return unguard ? "pages are not all guard pages"
-				       : "pages include guard pages already";
+	for (size_t i = s; i < s + n; i++) {
+		bool g = (m->page[i] & HW_MP_GUARD) != 0, in = (m->page[i] & HW_MP_INSIDE) != 0;
+		if (op == HW_MODEL_UNGUARD && !g)
+			return "pages are not all guard pages";
+		if (op == HW_MODEL_REUSE_INSIDE && !in)
+			return "pages are not all released inside the run";
+		if ((op == HW_MODEL_GUARD || op == HW_MODEL_RELEASE_INSIDE) && g)
+			return inside ? "pages include guard pages"
+				      : "pages include guard pages already";
+		if ((op == HW_MODEL_GUARD || op == HW_MODEL_RELEASE_INSIDE) && in)
+			return inside ? "pages include pages released inside the run already"
+				      : "pages include pages released inside the run";
+	}
 	*k = j;
 	*first = s - start;
 	return NULL;
 }
 
-void hw_model_guard(hw_model *m, size_t k, size_t first, size_t n, bool unguard)
+void hw_model_hole(hw_model *m, size_t k, size_t first, size_t n, hw_model_hole_op op)
 {
+	bool inside = op >= HW_MODEL_RELEASE_INSIDE;
+	bool on = op == HW_MODEL_GUARD || op == HW_MODEL_RELEASE_INSIDE;
+	uint32_t flag = inside ? HW_MP_INSIDE : HW_MP_GUARD;
+	size_t *count = inside ? &m->inside_pages : &m->guarded_pages;
 	size_t s = hw_model_index(m, m->live[k].addr) + first;
 	for (size_t i = s; i < s + n; i++)
-		m->page[i] = unguard ? m->page[i] & ~HW_MP_GUARD : m->page[i] | HW_MP_GUARD;
-	if (unguard)
-		m->guarded_pages -= n;
+		m->page[i] = on ? m->page[i] | flag : m->page[i] & ~flag;
+	if (on)
+		*count += n;
 	else
-		m->guarded_pages += n;
+		*count -= n;
 	touch(m, s, s + n);
 }
 
@@ -507,7 +526,7 @@ size_t hw_model_scavenge_settle(hw_model *m, bool (*is_released)(void *ctx, uint
 
 int hw_model_check(const hw_model *m, char *msg, size_t len)
 {
-	size_t inuse = 0, rel = 0, guard = 0;
+	size_t inuse = 0, rel = 0, guard = 0, inside = 0;
 	for (size_t i = 0; i < m->npages; i++) {
 		uint32_t s = m->page[i];
 		if (hw_mp_released(s))
@@ -515,14 +534,23 @@ int hw_model_check(const hw_model *m, char *msg, size_t len)
 		else if (s >= HW_MP_USED)
 			inuse++;
 		guard += (s & HW_MP_GUARD) != 0;
+		inside += (s & HW_MP_INSIDE) != 0;
+		if ((s & HW_MP_GUARD) && (s & HW_MP_INSIDE)) {
+			snprintf(msg, len, "model: page %zu is both a guard and an inside page", i);
+			return -1;
+		}
 		if (i > 0 && hw_model_addr(m, i - 1) >= hw_model_addr(m, i)) {
 			snprintf(msg, len, "model: page %zu out of address order", i);
 			return -1;
 		}
 	}
-	if (inuse != m->inuse_pages || rel != m->released_pages || guard != m->guarded_pages) {
-		snprintf(msg, len, "model: counts inuse %zu/%zu released %zu/%zu guarded %zu/%zu",
-			 inuse, m->inuse_pages, rel, m->released_pages, guard, m->guarded_pages);
+	if (inuse != m->inuse_pages || rel != m->released_pages || guard != m->guarded_pages ||
+	    inside != m->inside_pages) {
+		snprintf(msg, len,
+			 "model: counts inuse %zu/%zu released %zu/%zu guarded %zu/%zu inside "
+			 "%zu/%zu",
+			 inuse, m->inuse_pages, rel, m->released_pages, guard, m->guarded_pages,
+			 inside, m->inside_pages);
 		return -1;
 	}
 	for (size_t i = 0; i < m->npages; i++) {

@@ -2,7 +2,8 @@
  *
  * Owns: one state per heap page over the arenas the heap has reported (free
  * and Ready, free and released, free and Reserved because it was a guard
- * page, or in use by live object k, maybe as one of its guard pages), the live
+ * page, or in use by live object k, maybe as one of its guard pages or
+ * released inside it), the live
  * objects, and the heap's documented policies written as plain linear scans:
  * lowest-address first fit (aligned fits take the lowest run of
  * n + align_pages - 1 pages), making released units Ready, and the two-pass
@@ -14,12 +15,13 @@
  *       page. Runs cross arena boundaries only where the arenas touch.
  *   M2. page[i] is HW_MP_READY, HW_MP_RELEASED, HW_MP_RESERVED, or
  *       HW_MP_USED + id of the live object covering it, with HW_MP_GUARD
- *       set on its guard pages; inuse_pages counts in-use pages (guard pages
- *       too), released_pages the RELEASED and RESERVED ones, guarded_pages
- *       the guard pages.
+ *       set on its guard pages or HW_MP_INSIDE on its pages released inside
+ *       it (never both); inuse_pages counts in-use pages (guard and inside
+ *       pages too), released_pages the RELEASED and RESERVED ones,
+ *       guarded_pages the guard pages, inside_pages the inside ones.
  *   M3. live[] is ordered by allocation (oldest first); ids are unique.
- *   M4. Released pages, and guard pages, come in whole aligned units of u
- *       pages.
+ *   M4. Released pages, guard pages and inside pages come in whole aligned
+ *       units of u pages.
  *   M5. [dirty_lo, dirty_hi) covers every page whose state changed since
  *       the last hw_model_dirty_reset (empty when dirty_lo >= dirty_hi);
  *       pages of arenas added since then are not in it.
@@ -34,14 +36,20 @@
 #include <stdint.h>
 
 #define HW_MP_READY 0u
-#define HW_MP_RELEASED 1u       /* Prepared (Reserved when the heap faults freed runs) */
-#define HW_MP_RESERVED 2u       /* released and Reserved: a freed object's guard page */
-#define HW_MP_USED 3u           /* + the live object's id */
-#define HW_MP_GUARD 0x80000000u /* on an in-use page: one of its object's guard pages */
+#define HW_MP_RELEASED 1u        /* Prepared (Reserved when the heap faults freed runs) */
+#define HW_MP_RESERVED 2u        /* released and Reserved: a freed object's guard page */
+#define HW_MP_USED 3u            /* + the live object's id */
+#define HW_MP_GUARD 0x80000000u  /* on an in-use page: one of its object's guard pages */
+#define HW_MP_INSIDE 0x40000000u /* on an in-use page: released inside its object */
 
 static inline bool hw_mp_released(uint32_t s) { return s == HW_MP_RELEASED || s == HW_MP_RESERVED; }
-/* The object state of an in-use page without its guard flag. */
-static inline uint32_t hw_mp_owner(uint32_t s) { return s & ~HW_MP_GUARD; }
+/* The object state of an in-use page without its guard or inside flag. */
+static inline uint32_t hw_mp_owner(uint32_t s) { return s & ~(HW_MP_GUARD | HW_MP_INSIDE); }
+/* Whether an in-use page holds no usable memory: a guard or inside page. */
+static inline bool hw_mp_hole(uint32_t s)
+{
+	return s >= HW_MP_USED && (s & (HW_MP_GUARD | HW_MP_INSIDE));
+}
 
 typedef struct hw_model_obj {
 	uintptr_t addr;
@@ -77,7 +85,7 @@ typedef struct hw_model {
 	hw_model_obj *live;
 	size_t nlive, live_cap;
 	uint32_t next_id;
-	size_t inuse_pages, released_pages, guarded_pages;
+	size_t inuse_pages, released_pages, guarded_pages, inside_pages;
 	size_t dirty_lo, dirty_hi;
 
 	/* What the last hw_model_scavenge released, in release order. */
@@ -111,7 +119,8 @@ long hw_model_find_live(const hw_model *m, uintptr_t addr, size_t npages);
 
 /* Frees live[k]: its pages become free, released when `released` (the
  * fault_on_free path; needs u == 1), Ready otherwise; its guard pages
- * become RELEASED when `released`, RESERVED otherwise. */
+ * become RELEASED when `released`, RESERVED otherwise; its inside pages
+ * RELEASED. */
 void hw_model_free(hw_model *m, size_t k, bool released);
 
 /* Resizing live[k] in place (hw_heap_resize). A shrink to n (< npages)
@@ -130,15 +139,25 @@ void hw_model_grow(hw_model *m, size_t k, size_t n);
 size_t hw_model_free_settle(hw_model *m, uintptr_t addr, size_t n,
 			    bool (*is_released)(void *ctx, uintptr_t addr), void *ctx);
 
-/* Why the n pages from addr cannot be guarded (unguard: unguarded), or
- * NULL with *k the live object holding them and *first their first page's
- * offset in it: the heapward.h rules (whole aligned units inside one live
- * object; none a guard page yet, or all of them). */
-const char *hw_model_guard_problem(const hw_model *m, uintptr_t addr, size_t n, bool unguard,
-				   size_t *k, size_t *first);
-/* Guards (unguard: unguards) pages [first, first + n) of live[k]; the range
- * passed hw_model_guard_problem. */
-void hw_model_guard(hw_model *m, size_t k, size_t first, size_t n, bool unguard);
+/* The calls that change pages of a live object in place: hw_heap_guard,
+ * hw_heap_unguard, hw_heap_release_inside, hw_heap_reuse_inside. */
+typedef enum hw_model_hole_op {
+	HW_MODEL_GUARD,
+	HW_MODEL_UNGUARD,
+	HW_MODEL_RELEASE_INSIDE,
+	HW_MODEL_REUSE_INSIDE,
+} hw_model_hole_op;
+
+/* Why op cannot apply to the n pages from addr, or NULL with *k the live
+ * object holding them and *first their first page's offset in it: the
+ * heapward.h rules (whole aligned units inside one live object; for
+ * GUARD and RELEASE_INSIDE no guard or inside page yet, for UNGUARD all
+ * guard pages, for REUSE_INSIDE all inside pages). */
+const char *hw_model_hole_problem(const hw_model *m, uintptr_t addr, size_t n,
+				  hw_model_hole_op op, size_t *k, size_t *first);
+/* Applies op to pages [first, first + n) of live[k]; the range passed
+ * hw_model_hole_problem. */
+void hw_model_hole(hw_model *m, size_t k, size_t first, size_t n, hw_model_hole_op op);
 
 /* The documented scavenge of nbytes, applied; returns the bytes released
  * and leaves the journal describing it. */
@@ -157,9 +176,10 @@ static inline size_t hw_model_mapped_bytes(const hw_model *m) { return m->npages
 static inline size_t hw_model_inuse_bytes(const hw_model *m) { return m->inuse_pages * m->P; }
 static inline size_t hw_model_released_bytes(const hw_model *m) { return m->released_pages * m->P; }
 static inline size_t hw_model_guarded_bytes(const hw_model *m) { return m->guarded_pages * m->P; }
+static inline size_t hw_model_inside_bytes(const hw_model *m) { return m->inside_pages * m->P; }
 static inline size_t hw_model_ready_bytes(const hw_model *m)
 {
-	return (m->npages - m->released_pages - m->guarded_pages) * m->P;
+	return (m->npages - m->released_pages - m->guarded_pages - m->inside_pages) * m->P;
 }
 
 void hw_model_dirty_reset(hw_model *m);

@@ -298,13 +298,25 @@ int hw_ops_enc_aimed_free(uint8_t *out, const hw_ops_aim *aim)
 	return 0;
 }
 
-int hw_ops_enc_guard(uint8_t *out, bool unguard, const hw_ops_guard *g)
+/* One record of the guard-shaped ops (GUARD, UNGUARD, RELEASE_INSIDE,
+ * REUSE_INSIDE). */
+static int enc_hole(uint8_t *out, uint8_t code, const hw_ops_guard *g)
 {
 	if (g->npages > 0x1f || g->offset > 0xfff)
 		return -1;
 	uint8_t a = (uint8_t)(g->npages | (g->from_end ? 0x20u : 0u));
-	hw_ops_put(out, unguard ? HW_OP_UNGUARD : HW_OP_GUARD, a, g->index, g->offset);
+	hw_ops_put(out, code, a, g->index, g->offset);
 	return 0;
+}
+
+int hw_ops_enc_guard(uint8_t *out, bool unguard, const hw_ops_guard *g)
+{
+	return enc_hole(out, unguard ? HW_OP_UNGUARD : HW_OP_GUARD, g);
+}
+
+int hw_ops_enc_inside(uint8_t *out, bool reuse, const hw_ops_guard *g)
+{
+	return enc_hole(out, reuse ? HW_OP_REUSE_INSIDE : HW_OP_RELEASE_INSIDE, g);
 }
 
 int hw_ops_enc_resize(uint8_t *out, unsigned kind, uint16_t index, uint32_t c)

@@ -92,28 +92,32 @@ void hw_ops_put(uint8_t *out, uint8_t op, uint8_t a, uint16_t b, uint32_t c);
  *   RESIZE         hw_heap_resize of live object b % live (HW_RESIZE_*,
  *                  a & 3): grow by or shrink by 1 + (c & 0x3f) pages (a
  *                  shrink to 0 pages is an invalid call), to c & 0xfff
- *                  pages, or to the end of the free pages after it */
-#define HW_HEAP_OPS(X)                                    \
-	X(NOP, 0x00, "nop", false, 0)                     \
-	X(ALLOC, 0x01, "alloc", true, 300)                \
-	X(ALLOC_ALIGNED, 0x02, "alloc_aligned", true, 70) \
-	X(FREE, 0x03, "free", true, 300)                  \
-	X(SCAVENGE, 0x04, "scavenge", true, 50)           \
-	X(SCAVENGE_ALL, 0x05, "scavenge_all", true, 10)   \
-	X(GROW, 0x06, "grow", true, 15)                   \
-	X(SET_LIMIT, 0x07, "set_limit", true, 25)         \
-	X(BG_STEP, 0x08, "bg_step", true, 50)             \
-	X(INJECT, 0x09, "inject", false, 25)              \
-	X(TOUCH_STALE, 0x0a, "touch_stale", false, 50)    \
-	X(INVALID_FREE, 0x0b, "invalid_free", true, 40)   \
-	X(VALIDATE, 0x0c, "validate", false, 10)          \
-	X(STATS, 0x0d, "stats", false, 10)                \
-	X(VERIFY, 0x0e, "verify", false, 20)              \
-	X(FREE_ALL, 0x0f, "free_all", true, 5)            \
-	X(AIMED_FREE, 0x10, "aimed_free", true, 30)       \
-	X(GUARD, 0x11, "guard", true, 30)                 \
-	X(UNGUARD, 0x12, "unguard", true, 15)             \
-	X(RESIZE, 0x13, "resize", true, 30)
+ *                  pages, or to the end of the free pages after it
+ *   RELEASE_INSIDE hw_heap_release_inside, with GUARD's fields
+ *   REUSE_INSIDE   hw_heap_reuse_inside, with GUARD's fields */
+#define HW_HEAP_OPS(X)                                      \
+	X(NOP, 0x00, "nop", false, 0)                       \
+	X(ALLOC, 0x01, "alloc", true, 300)                  \
+	X(ALLOC_ALIGNED, 0x02, "alloc_aligned", true, 70)   \
+	X(FREE, 0x03, "free", true, 300)                    \
+	X(SCAVENGE, 0x04, "scavenge", true, 50)             \
+	X(SCAVENGE_ALL, 0x05, "scavenge_all", true, 10)     \
+	X(GROW, 0x06, "grow", true, 15)                     \
+	X(SET_LIMIT, 0x07, "set_limit", true, 25)           \
+	X(BG_STEP, 0x08, "bg_step", true, 50)               \
+	X(INJECT, 0x09, "inject", false, 25)                \
+	X(TOUCH_STALE, 0x0a, "touch_stale", false, 50)      \
+	X(INVALID_FREE, 0x0b, "invalid_free", true, 40)     \
+	X(VALIDATE, 0x0c, "validate", false, 10)            \
+	X(STATS, 0x0d, "stats", false, 10)                  \
+	X(VERIFY, 0x0e, "verify", false, 20)                \
+	X(FREE_ALL, 0x0f, "free_all", true, 5)              \
+	X(AIMED_FREE, 0x10, "aimed_free", true, 30)         \
+	X(GUARD, 0x11, "guard", true, 30)                   \
+	X(UNGUARD, 0x12, "unguard", true, 15)               \
+	X(RESIZE, 0x13, "resize", true, 30)                 \
+	X(RELEASE_INSIDE, 0x14, "release_inside", true, 30) \
+	X(REUSE_INSIDE, 0x15, "reuse_inside", true, 15)
 
 enum {
 #define HW_OPS_ENUM_(name, code, str, changes, weight) HW_OP_##name = code,
@@ -189,7 +193,8 @@ enum {
 };
 int hw_ops_enc_resize(uint8_t *out, unsigned kind, uint16_t index, uint32_t c);
 
-/* GUARD's and UNGUARD's fields (see HW_HEAP_OPS). */
+/* The fields of GUARD, UNGUARD, RELEASE_INSIDE and REUSE_INSIDE (see
+ * HW_HEAP_OPS). */
 typedef struct hw_ops_guard {
 	uint16_t index;  /* b: live object index % live */
 	unsigned npages; /* a & 0x1f */
@@ -239,6 +244,8 @@ int hw_ops_enc_invalid_free(uint8_t *out, unsigned kind, uint16_t arg, uint32_t 
 int hw_ops_enc_aimed_free(uint8_t *out, const hw_ops_aim *aim);
 /* GUARD (unguard false) or UNGUARD: npages 0 to 31, offset 0 to 4095. */
 int hw_ops_enc_guard(uint8_t *out, bool unguard, const hw_ops_guard *g);
+/* RELEASE_INSIDE (reuse false) or REUSE_INSIDE, with GUARD's limits. */
+int hw_ops_enc_inside(uint8_t *out, bool reuse, const hw_ops_guard *g);
 /* The ops without arguments: NOP, SCAVENGE_ALL, VALIDATE, STATS, VERIFY,
  * FREE_ALL; -1 for any other code. */
 int hw_ops_enc_plain(uint8_t *out, uint8_t code);

@@ -9,8 +9,9 @@
  *        all of them up to STAMPS pages, STAMPS spread pages beyond, and the
  *        run's last word), checked at free and at verify ops; a zeroed run
  *        reads zero over its first 256 bytes and at those places before it
- *        is stamped. Guard pages carry none (their contents are gone, and a
- *        read traps); pages unguarded are stamped again.
+ *        is stamped. Guard pages and pages released inside the run carry
+ *        none (their contents are gone, and a read traps on the simulator);
+ *        pages unguarded or reused are stamped again.
  *
  * Locking: none; one run at a time (driver.h).
  */
@@ -67,17 +68,18 @@ bool hw_drv_stamp(driver *d, const hw_model_obj *o)
 	return true;
 }
 
-/* Whether page j of o is one of its guard pages (the model's view). */
-static bool guard_page(const driver *d, size_t first, size_t j)
+/* Whether page j of o is one of its guard pages or released inside it
+ * (the model's view): no contents to write or check. */
+static bool hole_page(const driver *d, size_t first, size_t j)
 {
-	return (d->m.page[first + j] & HW_MP_GUARD) != 0;
+	return hw_mp_hole(d->m.page[first + j]);
 }
 
 void hw_drv_restamp(driver *d, const hw_model_obj *o, size_t first, size_t n)
 {
 	size_t at = hw_model_index(&d->m, o->addr);
 	for (size_t j = first; j < first + n; j++) {
-		if (guard_page(d, at, j))
+		if (hole_page(d, at, j))
 			continue;
 		if (hw_drv_stamped(j, o->npages))
 			*(volatile uint64_t *)(o->addr + j * d->P) = stamp_value(o, j);
@@ -99,7 +101,7 @@ bool hw_drv_check_stamps_upto(driver *d, const hw_model_obj *o, size_t upto, con
 			continue;
 		if (j == o->npages && upto < o->npages)
 			break;
-		if (guard_page(d, first, j < o->npages ? j : o->npages - 1))
+		if (hole_page(d, first, j < o->npages ? j : o->npages - 1))
 			continue;
 		const volatile uint64_t *w = j < o->npages ? (uint64_t *)(o->addr + j * d->P)
 							   : tail_word(d, o);

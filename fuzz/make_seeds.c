@@ -134,6 +134,10 @@ static void guard(seed *s, bool unguard, hw_ops_guard g)
 {
 	ok(hw_ops_enc_guard(next(s), unguard, &g));
 }
+static void inside(seed *s, bool reuse, hw_ops_guard g)
+{
+	ok(hw_ops_enc_inside(next(s), reuse, &g));
+}
 
 /* Record 0 of a pagebits input: the maps' initial fill (byte 0 bits 0-1:
  * clear, set, random, sparse random) and the random seed (c). */
@@ -519,6 +523,68 @@ static void heap_seeds(const char *dir, const char *t)
 		     mode == 0   ? "guard-pages"
 		     : mode == 1 ? "guard-fault-on-free"
 				 : "guard-units",
+		     &s);
+	}
+
+	/* Pages released inside live runs (heapward.h hw_heap_release_inside):
+	 * a middle stretch, the last unit; invalid ranges (released already,
+	 * over a guard page, a zero count, a part unit, into the neighbour,
+	 * a reuse of pages never released or only partly, a guard of released
+	 * pages); a
+	 * refused call (the fault under fault_on_free, the make-Ready of a
+	 * reuse); reuse and verify; a shrink that would split a unit and one
+	 * that frees released pages; a free with released pages (free
+	 * released pages, no call), their reuse by an allocation; stale
+	 * touches. In the default heap, one that faults freed runs and one
+	 * whose OS page is four heap pages. */
+	for (unsigned mode = 0; mode < 3; mode++) {
+		c = defaults();
+		if (mode == 1)
+			c.fault_on_free = true;
+		if (mode == 2) {
+			c.page_size = 4 * KiB;
+			c.os_page_size = 16 * KiB;
+		}
+		config(&s, c);
+		unsigned u = mode == 2 ? 4 : 1;
+		alloc(&s, 8 * u);
+		alloc(&s, 6 * u);
+		inside(&s, false, (hw_ops_guard){.index = 0, .npages = 3 * u, .offset = 2 * u});
+		inside(&s, false, (hw_ops_guard){.index = 1, .npages = u, .from_end = true});
+		guard(&s, false, (hw_ops_guard){.index = 1, .npages = u});
+		inside(&s, false, (hw_ops_guard){.index = 0, .npages = u, .offset = 3 * u});
+		inside(&s, false, (hw_ops_guard){.index = 1, .npages = 2 * u});
+		inside(&s, false, (hw_ops_guard){.index = 1, .npages = 0});
+		inside(&s, false, (hw_ops_guard){.index = 0, .npages = 2 * u, .offset = 7 * u});
+		if (u > 1)
+			inside(&s, false, (hw_ops_guard){.index = 0, .npages = 1, .offset = 6});
+		inside(&s, true, (hw_ops_guard){.index = 0, .npages = u});
+		inside(&s, true, (hw_ops_guard){.index = 0, .npages = 2 * u, .offset = 4 * u});
+		guard(&s, false, (hw_ops_guard){.index = 0, .npages = u, .offset = 2 * u});
+		plain(&s, HW_OP_VERIFY);
+		plain(&s, HW_OP_VALIDATE);
+		inject(&s, mode == 1 ? HW_SYS_MAP : HW_SYS_USE, 1);
+		inside(&s, true, (hw_ops_guard){.index = 0, .npages = u, .offset = 4 * u});
+		inside(&s, true, (hw_ops_guard){.index = 0, .npages = u, .offset = 4 * u});
+		if (mode == 1) {
+			inject(&s, HW_SYS_FAULT, 1);
+			inside(&s, false, (hw_ops_guard){.index = 0, .npages = u, .offset = 7 * u});
+		}
+		plain(&s, HW_OP_VERIFY);
+		resize(&s, HW_RESIZE_TO, 0, 2 * u + 1);
+		resize(&s, HW_RESIZE_TO, 0, 3 * u);
+		free_obj(&s, 1);
+		touch_stale(&s, 0, (uint16_t)(6 * u - 1));
+		touch_stale(&s, 0, 0);
+		plain(&s, HW_OP_VALIDATE);
+		alloc(&s, 9 * u);
+		plain(&s, HW_OP_VERIFY);
+		plain(&s, HW_OP_FREE_ALL);
+		plain(&s, HW_OP_VALIDATE);
+		emit(dir, t,
+		     mode == 0   ? "inside-pages"
+		     : mode == 1 ? "inside-fault-on-free"
+				 : "inside-units",
 		     &s);
 	}
 

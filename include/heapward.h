@@ -18,7 +18,7 @@
  *
  * Stats identities (exact; hw_heap_validate checks them and more):
  *   mapped == inuse + idle,   released <= idle,
- *   ready == mapped - released - guarded.
+ *   ready == mapped - released - guarded - released_inside.
  */
 #ifndef HEAPWARD_H
 #define HEAPWARD_H
@@ -138,7 +138,8 @@ HW_API int hw_heap_free(hw_heap *h, void *p, size_t npages);
  *   "heapward: invalid resize of 0x... (N pages to M): <why>"
  * and counted in invalid_frees, for p NULL, new_npages 0, (p, npages) not
  * exactly one allocated run (the reasons hw_heap_free gives), or a shrink
- * whose new end falls inside a guard unit (guard pages stay whole units). Counted
+ * whose new end falls inside a guard unit or a unit released inside the run
+ * (such pages stay whole units). Counted
  * in resizes when it changed the run. */
 HW_API int hw_heap_resize(hw_heap *h, void *p, size_t npages, size_t new_npages);
 
@@ -167,6 +168,33 @@ HW_API int hw_heap_resize(hw_heap *h, void *p, size_t npages, size_t new_npages)
  * a caller bug, as for any use of the run's memory. */
 HW_API int hw_heap_guard(hw_heap *h, void *p, size_t npages);
 HW_API int hw_heap_unguard(hw_heap *h, void *p, size_t npages);
+
+/* Memory given back from inside a live run: for an allocator whose run
+ * (a span of small objects) still holds live objects but has whole pages
+ * holding none.
+ *
+ * hw_heap_release_inside gives the memory of [p, p + npages pages) of one
+ * allocated run back to the OS (the same call a scavenge makes for free
+ * pages: MADV_DONTNEED on Linux, a decommit on Windows; under fault_on_free
+ * the fault, so a touch traps): their contents are lost, the pages stay
+ * part of the run, and the caller must not touch them until
+ * hw_heap_reuse_inside has made them usable again (contents undefined:
+ * zero on Linux). The range must be whole units (max(OS page, heap page))
+ * at a unit-aligned address inside one allocated run, and for
+ * hw_heap_release_inside hold no guard page and no page released inside
+ * the run yet, for hw_heap_reuse_inside only such pages (hw_heap_guard
+ * refuses them too). hw_heap_free and the shrink of hw_heap_resize free a
+ * run whatever such pages it has: they become free released pages with no
+ * platform call. They count in inuse and released_inside, not in ready.
+ * Returns 0; EINVAL for a range that breaks these rules (reported as
+ *   "heapward: invalid release inside 0x... (N pages): <why>",
+ * or "invalid reuse inside", counted in invalid_insides, heap unchanged);
+ * or ENOMEM when the platform refused (release: the fault's mapping limit
+ * under fault_on_free; reuse: a failed commit on Windows, a failed map
+ * under fault_on_free), with the pages as they were, counted in
+ * inside_failures. The caller owns the run, as for hw_heap_guard. */
+HW_API int hw_heap_release_inside(hw_heap *h, void *p, size_t npages);
+HW_API int hw_heap_reuse_inside(hw_heap *h, void *p, size_t npages);
 
 /* Returns at least nbytes of free Ready memory to the OS when that much is
  * releasable (in whole free units), and never more than nbytes rounded up to
@@ -209,18 +237,20 @@ enum {
 };
 
 typedef struct hw_heap_stats {
-	size_t mapped;       /* bytes of arena address space owned by the heap */
-	size_t inuse;        /* bytes in allocated runs (their guard pages too) */
-	size_t idle;         /* free bytes: mapped - inuse */
-	size_t released;     /* free bytes not backed by memory (Prepared/Reserved) */
-	size_t guarded;      /* bytes of guard pages in allocated runs (not backed) */
-	size_t ready;        /* bytes backed: mapped - released - guarded */
-	size_t meta_ready;   /* Ready bytes of heap metadata (not in mapped) */
-	size_t memory_limit; /* current soft limit, 0 = none */
-	uint64_t arenas;     /* reservations held: one per grow, each a multiple of
+	size_t mapped;          /* bytes of arena address space owned by the heap */
+	size_t inuse;           /* bytes in allocated runs (their guard and inside pages too) */
+	size_t idle;            /* free bytes: mapped - inuse */
+	size_t released;        /* free bytes not backed by memory (Prepared/Reserved) */
+	size_t guarded;         /* bytes of guard pages in allocated runs (not backed) */
+	size_t released_inside; /* bytes of allocated runs released inside them
+				   (hw_heap_release_inside; not backed) */
+	size_t ready;           /* bytes backed: mapped - released - guarded - released_inside */
+	size_t meta_ready;      /* Ready bytes of heap metadata (not in mapped) */
+	size_t memory_limit;    /* current soft limit, 0 = none */
+	uint64_t arenas;        /* reservations held: one per grow, each a multiple of
 				arena_size (one grow for a large run reserves one
 				region bigger than arena_size); mapped is their sum */
-	uint64_t grows;      /* grows that succeeded (== arenas: none is given
+	uint64_t grows;         /* grows that succeeded (== arenas: none is given
 				back before hw_heap_destroy) */
 	uint64_t allocs, frees, invalid_frees;
 	uint64_t resizes;               /* hw_heap_resize calls that changed a run */
@@ -234,6 +264,8 @@ typedef struct hw_heap_stats {
 	uint64_t fault_failures;        /* frees that could not fault (ENOMEM) */
 	uint64_t invalid_guards;        /* hw_heap_guard/unguard calls refused (EINVAL) */
 	uint64_t guard_failures;        /* ... that the platform refused (ENOMEM) */
+	uint64_t invalid_insides;       /* hw_heap_release_inside/reuse_inside refused (EINVAL) */
+	uint64_t inside_failures;       /* ... that the platform refused (ENOMEM) */
 	uint64_t platform_calls[HW_CALL_KINDS];
 	uint64_t platform_failures[HW_CALL_KINDS];
 	uint64_t bg_scavenger_cpu_ns; /* CPU time of the background scavenger thread */
@@ -347,10 +379,11 @@ HW_API void *hw_pvalloc(size_t n);
  * object's start (else reported, as a free would be; 0 when continuing). */
 HW_API size_t hw_malloc_usable_size(void *p);
 /* Returns the calling thread's cached free objects to their spans, the
- * layer's free metadata pages to the OS, then every free page of the heap
- * to the OS; pad is ignored. Objects in the debug mode's quarantine are
- * not free yet: their memory stays. Returns 1 when memory was released,
- * else 0. */
+ * layer's free metadata pages to the OS, the pages of spans that hold
+ * only free objects (in spans that still hold live ones too) to the OS,
+ * then every free page of the heap to the OS; pad is ignored. Objects in
+ * the debug mode's quarantine are not free yet: their memory stays.
+ * Returns 1 when memory was released, else 0. */
 HW_API int hw_malloc_trim(size_t pad);
 
 typedef struct hw_malloc_stats {
@@ -362,8 +395,10 @@ typedef struct hw_malloc_stats {
 	/* Out-of-line metadata (span records, page map, thread caches' records
 	 * are not counted), outside the heap. */
 	size_t meta_bytes;
-	/* The private heap's hw_heap_stats fields of the same names. */
-	size_t heap_mapped, heap_inuse, heap_released, heap_ready;
+	/* The private heap's hw_heap_stats fields of the same names
+	 * (heap_released_inside: the free pages of spans that still hold live
+	 * objects, given back at the idle trim or hw_malloc_trim). */
+	size_t heap_mapped, heap_inuse, heap_released, heap_ready, heap_released_inside;
 	/* Threads with a live cache. */
 	uint64_t thread_caches;
 	/* Misuse reports (all but the first abort unless the layer continues). */

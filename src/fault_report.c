@@ -10,7 +10,8 @@
  *   heapward: the address is in page K of the run, released; this heap faults
  *   freed runs (fault_on_free is set)
  * ("allocated run" for a page in use, whose run is [head, end), and "a guard
- * page" when the page is one of its guard pages; "Ready"
+ * page" when the page is one of its guard pages, "released inside it" when
+ * the run's owner released it (hw_heap_release_inside); "Ready"
  * for a free page still backed; "does not fault freed runs (fault_on_free
  * is not set)"). A free run is maximal: from the allocated page (or the end
  * of the arenas) below it to the one above it. An address inside a heap's
@@ -140,6 +141,13 @@ static void report_page(hw_heap *h, const hw_fault *f, hw_chunk *c)
 	if (inuse && hw_bits_test(c->guard, i)) {
 		hw_heap_report(h, "heapward: the address is in page %zu of the run, a guard "
 				  "page: the run's owner made it trap (hw_heap_guard)",
+			       page - start);
+		return;
+	}
+	if (inuse && hw_bits_test(c->inside, i)) {
+		hw_heap_report(h, "heapward: the address is in page %zu of the run, released "
+				  "inside it: the run's owner gave its memory back "
+				  "(hw_heap_release_inside) and has not reused it",
 			       page - start);
 		return;
 	}

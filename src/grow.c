@@ -170,7 +170,7 @@ fail:
 }
 
 /* Whether chunk c is as grow left it: no page allocated, every page
- * released, no guard bit. */
+ * released, no guard bit (inside bits are only on allocated pages, I16). */
 static bool pristine(const hw_chunk *c)
 {
 	for (unsigned k = 0; k < HW_BITS_WORDS; k++)
@@ -231,10 +231,14 @@ static void forget_live_runs(hw_heap *h)
 			bool guarded = false;
 			while (q < window && allocated_body(h, q))
 				q++;
-			for (size_t g = run; g < q && !guarded; g++)
-				guarded = hw_bits_test(hw_heap_chunk(h, g)->guard,
-						       (unsigned)(g % HW_BITS_PAGES));
-			/* A run with guard pages is no root region (K2). */
+			for (size_t g = run; g < q && !guarded; g++) {
+				const hw_chunk *gc = hw_heap_chunk(h, g);
+				unsigned gi = (unsigned)(g % HW_BITS_PAGES);
+				guarded =
+					hw_bits_test(gc->guard, gi) || hw_bits_test(gc->inside, gi);
+			}
+			/* A run with guard pages or pages released inside it is
+			 * no root region (K2). */
 			if (!guarded)
 				hw_track_forget((void *)hw_heap_addr(h, run),
 						(q - run) << h->page_shift);

@@ -3,8 +3,10 @@
  * Owns: hw_heap_create/destroy (configuration checks and the metadata
  * layout), hw_heap_alloc* (first fit through the summary tree, growing when
  * nothing fits, making released units Ready), hw_heap_free (the invalid-free
- * checks), stats and the inspection views. The invariants are listed in
- * heap_internal.h (I1-I14) and checked by validate.c.
+ * checks), hw_heap_resize, guard pages and pages released inside a live
+ * run (hw_heap_guard, hw_heap_release_inside and their inverses), stats and
+ * the inspection views. The invariants are listed in heap_internal.h
+ * (I1-I16) and checked by validate.c.
  *
  * Allocation policy: the lowest address that fits. An aligned request for n
  * pages at alignment a pages takes the lowest free run of n + a - 1 pages and
@@ -361,43 +363,64 @@ static size_t span_not_run_body(hw_heap *h, hw_chunk *c, unsigned i, unsigned n,
 	return hw_bits_any(c->head, from, i + n - from) ? 2 : 0;
 }
 
-static size_t span_any_guard(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+/* Whether c's [i, i + n) holds a guard page or a page released inside its
+ * run: memory a leak scan must not read (K2 of track.h). */
+static size_t span_any_hole(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
 {
 	(void)h;
 	(void)arg;
-	return c->guards != 0 && hw_bits_any(c->guard, i, n);
+	return (c->guards != 0 && hw_bits_any(c->guard, i, n)) ||
+	       (c->insides != 0 && hw_bits_any(c->inside, i, n));
 }
 
-/* Frees a run's guard pages in c's [i, i + n): released, Reserved already.
- * They keep the guard bit, the heap's mark of a Reserved released page
- * (I15), unless the heap faults freed runs, where every released page is
- * Reserved. Adds the pages freed to *(size_t *)arg. */
-static size_t span_free_guards(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+/* Whether the heap has any page a leak scan must not read. */
+static bool has_holes(const hw_heap *h) { return h->guarded || h->released_inside; }
+
+/* Pages of a freed run that are released already, counted by kind. */
+struct holes {
+	size_t guard, inside;
+};
+
+/* Frees a run's guard pages and pages released inside it, in c's
+ * [i, i + n): released (Reserved or Prepared) already, they become free
+ * released pages with no call. Guard pages keep the guard bit, the heap's
+ * mark of a Reserved released page (I15), unless the heap faults freed
+ * runs, where every released page is Reserved; inside pages lose theirs
+ * (I16: they are Prepared, or Reserved under fault_on_free, as free released
+ * pages are). Adds the pages freed to *(struct holes *)arg. */
+static size_t span_free_holes(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
 {
-	if (c->guards == 0)
+	struct holes *sum = arg;
+	if (c->guards == 0 && c->insides == 0)
 		return 0;
-	unsigned freed = 0;
+	unsigned guards = 0, insides = 0;
 	for (unsigned k = i / 64; k <= (i + n - 1) / 64; k++) {
-		uint64_t g = c->guard[k] & hw_bits_word_mask(k, i, n);
-		c->alloc[k] &= ~g;
-		c->released[k] |= g;
+		uint64_t m = hw_bits_word_mask(k, i, n);
+		uint64_t g = c->guard[k] & m, in = c->inside[k] & m;
+		c->alloc[k] &= ~(g | in);
+		c->released[k] |= g | in;
+		c->inside[k] &= ~in;
 		if (h->fault_on_free)
 			c->guard[k] &= ~g;
-		freed += (unsigned)__builtin_popcountll(g);
+		guards += (unsigned)__builtin_popcountll(g);
+		insides += (unsigned)__builtin_popcountll(in);
 	}
 	if (h->fault_on_free)
-		c->guards -= freed;
-	*(size_t *)arg += freed;
+		c->guards -= guards;
+	c->insides -= insides;
+	sum->guard += guards;
+	sum->inside += insides;
 	return 0;
 }
 
-/* The rest of a freed run becomes free and Ready (guard pages are free
- * already: their alloc bits are clear). */
+/* The rest of a freed run becomes free and Ready (guard and inside pages
+ * are free already: their alloc bits are clear; *(bool *)arg says the run
+ * had some, whose chunk's counts may now be 0). */
 static size_t span_free(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
 {
 	(void)h;
-	(void)arg;
-	c->free_ready += c->guards ? hw_bits_count(c->alloc, i, n) : n;
+	bool holes = *(const bool *)arg || c->guards;
+	c->free_ready += holes ? hw_bits_count(c->alloc, i, n) : n;
 	hw_bits_clear(c->alloc, i, n);
 	return 0;
 }
@@ -408,7 +431,7 @@ static size_t span_busy(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *a
 {
 	(void)h;
 	(void)arg;
-	if (c->guards == 0) {
+	if (c->guards == 0 && c->insides == 0) {
 		hw_bits_set(c->released, i, n);
 		return 0;
 	}
@@ -438,7 +461,7 @@ static bool page_busy(hw_heap *h, size_t p)
 }
 
 /* Faults the busy pages of a freed run [page, page + n), one call per
- * stretch between its guard pages (already Reserved), each settled as it
+ * stretch between its guard and inside pages (already Reserved), each settled as it
  * returns. The lock may drop during each call; the run's busy pages are
  * this thread's alone meanwhile. */
 static void fault_freed_run(hw_heap *h, size_t page, size_t n)
@@ -517,26 +540,28 @@ static const char *free_problem(hw_heap *h, uintptr_t a, size_t n, size_t *page_
  * and Ready, or faulted under fault_on_free (maybe with the lock dropped). */
 static void free_pages_locked(hw_heap *h, size_t page, size_t npages)
 {
-	/* Guard pages are Reserved already: they become free and released
-	 * with no call. */
-	size_t g = 0;
-	if (h->guarded) {
-		hw_heap_for_spans(h, page, npages, span_free_guards, &g);
-		h->guarded -= g << h->page_shift;
-		h->released += g << h->page_shift;
+	/* Guard and inside pages are released already: they become free and
+	 * released with no call. */
+	struct holes freed = {0, 0};
+	if (has_holes(h)) {
+		hw_heap_for_spans(h, page, npages, span_free_holes, &freed);
+		h->guarded -= freed.guard << h->page_shift;
+		h->released_inside -= freed.inside << h->page_shift;
+		h->released += (freed.guard + freed.inside) << h->page_shift;
 	}
 	h->low_free = hw_min(h->low_free, page);
 	if (h->fault_on_free) {
 		/* The rest is busy while its fault calls run, maybe without the
-		 * lock (the guard pages freed above are free meanwhile: the
-		 * summaries must say so); a stretch that cannot fault is left
-		 * free and Ready. */
+		 * lock (the pages freed above are free meanwhile: the summaries
+		 * must say so); a stretch that cannot fault is left free and
+		 * Ready. */
 		hw_heap_for_spans(h, page, npages, span_busy, NULL);
-		if (g)
+		if (freed.guard || freed.inside)
 			hw_tree_update(h, page, npages, HW_TREE_RESCAN);
 		fault_freed_run(h, page, npages);
 	} else {
-		hw_heap_for_spans(h, page, npages, span_free, NULL);
+		bool holes = freed.guard || freed.inside;
+		hw_heap_for_spans(h, page, npages, span_free, &holes);
 		hw_tree_update(h, page, npages, HW_TREE_CLEARED);
 	}
 }
@@ -561,11 +586,11 @@ int hw_heap_free(hw_heap *h, void *p, size_t npages)
 		return EINVAL;
 	}
 	size_t bytes = npages << h->page_shift;
-	/* K2 of track.h: a run with guard pages is no root region of the
-	 * leak scan; make it one again so hw_track_free's unregistering
-	 * matches. */
-	if (HW_TRACK_ASAN && h->guarded &&
-	    hw_heap_for_spans(h, page, npages, span_any_guard, NULL))
+	/* K2 of track.h: a run with guard or inside pages is no root region
+	 * of the leak scan; make it one again so hw_track_free's
+	 * unregistering matches. */
+	if (HW_TRACK_ASAN && has_holes(h) &&
+	    hw_heap_for_spans(h, page, npages, span_any_hole, NULL))
 		hw_track_root(p, bytes);
 	hw_track_free(p, bytes);
 	hw_bits_clear(hw_heap_chunk(h, page)->head, (unsigned)(page % HW_BITS_PAGES), 1);
@@ -593,9 +618,9 @@ static bool pages_free(hw_heap *h, size_t page, size_t n)
 	return range_present(h, page, n) && hw_heap_for_spans(h, page, n, span_not_free, NULL) == 0;
 }
 
-/* K2 of track.h under ASan: a run without guard pages is one root region,
- * (p, its size); after a resize from `was` to `now` pages it must be the
- * new size, or none when guard pages remain. */
+/* K2 of track.h under ASan: a run without guard or inside pages is one
+ * root region, (p, its size); after a resize from `was` to `now` pages it
+ * must be the new size, or none when such pages remain. */
 static void track_resize(hw_heap *h, size_t page, size_t was, size_t now, bool had_guards)
 {
 	void *p = (void *)hw_heap_addr(h, page);
@@ -604,8 +629,8 @@ static void track_resize(hw_heap *h, size_t page, size_t was, size_t now, bool h
 		return;
 	/* The pages a growth adds are claimed free pages: no guard page once
 	 * claimed, whatever guard marks they carry before (I15). */
-	bool has_guards =
-		h->guarded && hw_heap_for_spans(h, page, hw_min(was, now), span_any_guard, NULL);
+	bool has_guards = has_holes(h) &&
+			  hw_heap_for_spans(h, page, hw_min(was, now), span_any_hole, NULL);
 	if (!had_guards)
 		hw_track_unroot(p, was << h->page_shift);
 	if (!has_guards)
@@ -619,12 +644,17 @@ int hw_heap_resize(hw_heap *h, void *p, size_t npages, size_t new_npages)
 	const char *why = p == NULL         ? "pointer is NULL"
 			  : new_npages == 0 ? "new page count is 0"
 					    : free_problem(h, (uintptr_t)p, npages, &page);
-	/* Guard pages come in whole units (I15), and so must the released
-	 * pages a shrink makes of them (I6). */
+	/* Guard and inside pages come in whole units (I15, I16), and so must
+	 * the released pages a shrink makes of them (I6). */
 	size_t end = page + new_npages;
-	if (!why && new_npages < npages && end % h->unit_pages != 0 &&
-	    hw_bits_test(hw_heap_chunk(h, end)->guard, (unsigned)(end % HW_BITS_PAGES)))
-		why = "the new size splits a guard unit";
+	if (!why && new_npages < npages && end % h->unit_pages != 0) {
+		const hw_chunk *c = hw_heap_chunk(h, end);
+		unsigned i = (unsigned)(end % HW_BITS_PAGES);
+		if (hw_bits_test(c->guard, i))
+			why = "the new size splits a guard unit";
+		else if (hw_bits_test(c->inside, i))
+			why = "the new size splits a unit released inside the run";
+	}
 	if (why) {
 		h->counters.invalid_frees++;
 		hw_heap_report(h, "heapward: invalid resize of %p (%zu pages to %zu): %s", p,
@@ -633,7 +663,7 @@ int hw_heap_resize(hw_heap *h, void *p, size_t npages, size_t new_npages)
 		return EINVAL;
 	}
 	int rc = 0;
-	bool had_guards = h->guarded && hw_heap_for_spans(h, page, npages, span_any_guard, NULL);
+	bool had_guards = has_holes(h) && hw_heap_for_spans(h, page, npages, span_any_hole, NULL);
 	if (new_npages < npages) {
 		size_t cut = npages - new_npages;
 		h->inuse -= cut << h->page_shift;
@@ -667,57 +697,90 @@ int hw_heap_resize(hw_heap *h, void *p, size_t npages, size_t new_npages)
 	return rc;
 }
 
-/* ---- guard pages ------------------------------------------------------------ */
+/* ---- guard pages and pages released inside a run ------------------------------ */
 
-struct guard_check {
+/* The four calls that change pages of a live run in place: each makes
+ * whole units of one run holes (memory a touch must not rely on: guard
+ * pages, I15; pages released inside the run, I16) or takes them back. */
+typedef enum hole_op {
+	HOLE_GUARD,
+	HOLE_UNGUARD,
+	HOLE_RELEASE_INSIDE,
+	HOLE_REUSE_INSIDE,
+} hole_op;
+
+static bool hole_op_inside(hole_op op) { return op >= HOLE_RELEASE_INSIDE; }
+/* Whether op makes holes (else it takes them back). */
+static bool hole_op_on(hole_op op) { return op == HOLE_GUARD || op == HOLE_RELEASE_INSIDE; }
+
+struct hole_check {
 	const hw_chunk *first; /* the range's first chunk */
-	bool unguard;
+	hole_op op;
 };
 
-/* Non-zero unless every page of c's [i, i + n) is allocated (not busy), no
- * run starts after the range's first page, and (want_guard) every page is a
- * guard page or (!want_guard) none is. */
-static size_t span_not_guardable(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+/* Why c's [i, i + n) breaks op's rules, as a code hole_problem names:
+ * 0 when every page is allocated (not busy), no run starts after the
+ * range's first page, and the pages are holes of op's kind (taking back)
+ * or no holes of either kind (making). */
+static size_t span_not_holeable(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
 {
 	(void)h;
-	const struct guard_check *g = arg;
+	const struct hole_check *g = arg;
 	if (!hw_bits_all(c->alloc, i, n) || hw_bits_any(c->released, i, n))
 		return 1;
 	unsigned from = c == g->first ? i + 1 : i;
 	if (from < i + n && hw_bits_any(c->head, from, i + n - from))
 		return 2;
-	if (g->unguard ? !hw_bits_all(c->guard, i, n) : hw_bits_any(c->guard, i, n))
-		return 3;
-	return 0;
+	bool any_guard = c->guards && hw_bits_any(c->guard, i, n);
+	bool any_inside = c->insides && hw_bits_any(c->inside, i, n);
+	switch (g->op) {
+	case HOLE_UNGUARD:
+		return hw_bits_all(c->guard, i, n) ? 0 : 3;
+	case HOLE_REUSE_INSIDE:
+		return hw_bits_all(c->inside, i, n) ? 0 : 3;
+	default:
+		return any_guard ? 4 : any_inside ? 5
+						  : 0;
+	}
 }
 
-/* Why [a, a + n pages) cannot be guarded (unguard: unguarded), or NULL. */
-static const char *guard_problem(hw_heap *h, uintptr_t a, size_t n, bool unguard,
-				 size_t *page_out)
+/* Why op cannot apply to [a, a + n pages), or NULL. */
+static const char *hole_problem(hw_heap *h, uintptr_t a, size_t n, hole_op op, size_t *page_out)
 {
 	hw_chunk *first = hw_heap_present_chunk(h, a);
 	if (!first)
 		return "pointer is not in this heap";
+	bool inside = hole_op_inside(op);
 	size_t unit = h->unit_pages << h->page_shift;
 	if (a & (unit - 1))
-		return "pointer is not aligned to the guard unit";
+		return inside ? "pointer is not aligned to the release unit"
+			      : "pointer is not aligned to the guard unit";
 	size_t page = (a - h->base) >> h->page_shift;
 	size_t window = h->nchunks * (size_t)HW_BITS_PAGES;
 	if (n == 0 || n % h->unit_pages != 0)
-		return "page count is not a whole number of guard units";
+		return inside ? "page count is not a whole number of release units"
+			      : "page count is not a whole number of guard units";
 	if (n > window - page)
 		return "pages run past the end of the heap";
 	if (!range_present(h, page, n))
 		return "pages run past the end of the allocated run";
-	struct guard_check g = {first, unguard};
-	size_t bad = hw_heap_for_spans(h, page, n, span_not_guardable, &g);
-	if (bad == 1)
+	struct hole_check g = {first, op};
+	switch (hw_heap_for_spans(h, page, n, span_not_holeable, &g)) {
+	case 0:
+		break;
+	case 1:
 		return "pages are not all in an allocated run";
-	if (bad == 2)
+	case 2:
 		return "pages cover more than one allocated run";
-	if (bad == 3)
-		return unguard ? "pages are not all guard pages"
-			       : "pages include guard pages already";
+	case 3:
+		return inside ? "pages are not all released inside the run"
+			      : "pages are not all guard pages";
+	case 4:
+		return inside ? "pages include guard pages" : "pages include guard pages already";
+	default:
+		return inside ? "pages include pages released inside the run already"
+			      : "pages include pages released inside the run";
+	}
 	*page_out = page;
 	return NULL;
 }
@@ -741,13 +804,14 @@ static void run_bounds(hw_heap *h, size_t page, size_t *start, size_t *end)
 }
 
 /* K2 of track.h: a run is a root region of the leak scan exactly while it
- * has no guard page. Called before guard pages go on (!root) and after they
- * come off (root); changes the registration when the run has none. */
+ * has no guard page and no page released inside it. Called before holes
+ * are made (!root) and after they are taken back (root); changes the
+ * registration when the run has none. */
 static void track_run_root(hw_heap *h, size_t page, bool root)
 {
 	size_t start, end;
 	run_bounds(h, page, &start, &end);
-	if (hw_heap_for_spans(h, start, end - start, span_any_guard, NULL))
+	if (hw_heap_for_spans(h, start, end - start, span_any_hole, NULL))
 		return;
 	void *p = (void *)hw_heap_addr(h, start);
 	size_t bytes = (end - start) << h->page_shift;
@@ -757,73 +821,126 @@ static void track_run_root(hw_heap *h, size_t page, bool root)
 		hw_track_unroot(p, bytes);
 }
 
-static size_t span_set_guard(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
+/* Sets (HOLE_GUARD, HOLE_RELEASE_INSIDE) or clears the bits of op's kind
+ * on c's [i, i + n), with the chunk's count. */
+static size_t span_set_hole(hw_heap *h, hw_chunk *c, unsigned i, unsigned n, void *arg)
 {
 	(void)h;
-	if (*(bool *)arg) {
-		hw_bits_set(c->guard, i, n);
-		c->guards += n;
+	hole_op op = *(const hole_op *)arg;
+	uint64_t *map = hole_op_inside(op) ? c->inside : c->guard;
+	uint32_t *count = hole_op_inside(op) ? &c->insides : &c->guards;
+	if (hole_op_on(op)) {
+		hw_bits_set(map, i, n);
+		*count += n;
 	} else {
-		hw_bits_clear(c->guard, i, n);
-		c->guards -= n;
+		hw_bits_clear(map, i, n);
+		*count -= n;
 	}
 	return 0;
 }
 
-/* The guard bits go on before the call, so while the lock is dropped the
- * pages already count as guard pages (the call runs on the caller's run,
- * which no other thread may free meanwhile: heapward.h); a failed call takes
- * them off again. Unguarding clears them after its call. */
-static int set_guard(hw_heap *h, void *p, size_t npages, bool guard)
+/* Sets or clears op's bits on [page, page + npages) and its byte count. */
+static void set_holes(hw_heap *h, size_t page, size_t npages, hole_op op)
 {
-	const char *op = guard ? "guard" : "unguard";
+	hw_heap_for_spans(h, page, npages, span_set_hole, &op);
+	size_t *bytes = hole_op_inside(op) ? &h->released_inside : &h->guarded;
+	if (hole_op_on(op))
+		*bytes += npages << h->page_shift;
+	else
+		*bytes -= npages << h->page_shift;
+}
+
+/* The platform call that makes op's change: a guard page is faulted
+ * (Reserved); a page released inside its run is in the state free released
+ * pages are in (Prepared, or Reserved under fault_on_free), so that a freed
+ * run's inside pages are free released pages with no call (I16). */
+static hw_call_op hole_call(const hw_heap *h, hole_op op)
+{
+	switch (op) {
+	case HOLE_GUARD:
+		return HW_CALLOP_FAULT;
+	case HOLE_UNGUARD:
+		return HW_CALLOP_READY_FROM_RESERVED;
+	case HOLE_RELEASE_INSIDE:
+		return hw_scavenge_release_op(h);
+	default:
+		return h->fault_on_free ? HW_CALLOP_READY_FROM_RESERVED : HW_CALLOP_READY;
+	}
+}
+
+/* Making holes: the bits go on before the call, so while the lock is
+ * dropped the pages already count as holes (the call runs on the caller's
+ * run, which no other thread may free meanwhile: heapward.h); a failed call
+ * takes them off again. Taking holes back clears the bits after its call. */
+static int change_holes(hw_heap *h, void *p, size_t npages, hole_op op)
+{
+	static const char *const names[] = {"guard of", "unguard of", "release inside",
+					    "reuse inside"};
+	bool inside = hole_op_inside(op), on = hole_op_on(op);
 	hw_mutex_lock(&h->lock);
 	size_t page = 0;
-	const char *why = guard_problem(h, (uintptr_t)p, npages, !guard, &page);
+	const char *why = hole_problem(h, (uintptr_t)p, npages, op, &page);
 	if (why) {
-		h->counters.invalid_guards++;
-		hw_heap_report(h, "heapward: invalid %s of %p (%zu pages): %s", op, p, npages, why);
+		if (inside)
+			h->counters.invalid_insides++;
+		else
+			h->counters.invalid_guards++;
+		hw_heap_report(h, "heapward: invalid %s %p (%zu pages): %s", names[op], p, npages,
+			       why);
 		hw_mutex_unlock(&h->lock);
 		return EINVAL;
 	}
 	size_t bytes = npages << h->page_shift;
-	bool on = true, off = false;
+	hole_op undo = (hole_op)(op ^ 1); /* GUARD <-> UNGUARD, RELEASE <-> REUSE */
 	int rc;
-	if (guard) {
+	if (on) {
 		if (HW_TRACK_ASAN)
 			track_run_root(h, page, false);
-		hw_heap_for_spans(h, page, npages, span_set_guard, &on);
-		h->guarded += bytes;
-		rc = hw_call_outside_lock(h, HW_CALLOP_FAULT, p, bytes);
-		if (rc != 0) {
-			hw_heap_for_spans(h, page, npages, span_set_guard, &off);
-			h->guarded -= bytes;
-		} else {
+		set_holes(h, page, npages, op);
+		rc = hw_call_outside_lock(h, hole_call(h, op), p, bytes);
+		if (rc != 0)
+			set_holes(h, page, npages, undo);
+		else
 			/* Only now: a refused call leaves the contents as they
 			 * were, defined where they were (K4). */
 			hw_track_guard(p, bytes);
-		}
 	} else {
-		rc = hw_call_outside_lock(h, HW_CALLOP_READY_FROM_RESERVED, p, bytes);
+		rc = hw_call_outside_lock(h, hole_call(h, op), p, bytes);
 		if (rc == 0) {
-			hw_heap_for_spans(h, page, npages, span_set_guard, &off);
-			h->guarded -= bytes;
+			set_holes(h, page, npages, op);
 			hw_track_unguard(p, bytes, h->zero_released);
 		}
 	}
-	if (HW_TRACK_ASAN && (guard ? rc != 0 : rc == 0))
+	if (HW_TRACK_ASAN && (on ? rc != 0 : rc == 0))
 		track_run_root(h, page, true);
-	if (rc != 0)
-		h->counters.guard_failures++;
+	if (rc != 0) {
+		if (inside)
+			h->counters.inside_failures++;
+		else
+			h->counters.guard_failures++;
+	}
 	hw_mutex_unlock(&h->lock);
 	return rc;
 }
 
-int hw_heap_guard(hw_heap *h, void *p, size_t npages) { return set_guard(h, p, npages, true); }
+int hw_heap_guard(hw_heap *h, void *p, size_t npages)
+{
+	return change_holes(h, p, npages, HOLE_GUARD);
+}
 
 int hw_heap_unguard(hw_heap *h, void *p, size_t npages)
 {
-	return set_guard(h, p, npages, false);
+	return change_holes(h, p, npages, HOLE_UNGUARD);
+}
+
+int hw_heap_release_inside(hw_heap *h, void *p, size_t npages)
+{
+	return change_holes(h, p, npages, HOLE_RELEASE_INSIDE);
+}
+
+int hw_heap_reuse_inside(hw_heap *h, void *p, size_t npages)
+{
+	return change_holes(h, p, npages, HOLE_REUSE_INSIDE);
 }
 
 /* ---- stats, validation, inspection ------------------------------------------ */
@@ -837,7 +954,8 @@ void hw_heap_stats_get(hw_heap *h, hw_heap_stats *out)
 	out->idle = h->mapped - h->inuse;
 	out->released = h->released;
 	out->guarded = h->guarded;
-	out->ready = h->mapped - h->released - h->guarded;
+	out->released_inside = h->released_inside;
+	out->ready = hw_scavenge_ready(h);
 	out->meta_ready = h->meta.ready_pages * h->meta.page;
 	out->memory_limit = h->memory_limit;
 	out->arenas = h->narenas;
@@ -869,6 +987,7 @@ hw_page_kind hw_heap_page_kind(hw_heap *h, const void *p, bool *run_head)
 		k = hw_bits_test(c->released, i) ? HW_PAGE_FREE_RELEASED
 		    : !hw_bits_test(c->alloc, i) ? HW_PAGE_FREE_READY
 		    : hw_bits_test(c->guard, i)  ? HW_PAGE_GUARD
+		    : hw_bits_test(c->inside, i) ? HW_PAGE_INSIDE
 						 : HW_PAGE_INUSE;
 	}
 	hw_mutex_unlock(&h->lock);
@@ -919,7 +1038,7 @@ PAGE_BITS_UNCOVERED int hw_heap_page_bits(hw_heap *h, const void *p, size_t npag
 {
 	if (npages == 0 || npages > HW_BITS_PAGES)
 		return -1;
-	uint64_t *const dst[4] = {out->alloc, out->head, out->released, out->guard};
+	uint64_t *const dst[5] = {out->alloc, out->head, out->released, out->guard, out->inside};
 	size_t words = (npages + 63) / 64;
 	uint64_t last = npages % 64 ? (1ull << (npages % 64)) - 1 : ~0ull;
 	uintptr_t a = (uintptr_t)p;
@@ -930,14 +1049,14 @@ PAGE_BITS_UNCOVERED int hw_heap_page_bits(hw_heap *h, const void *p, size_t npag
 	unsigned i = (unsigned)(page % HW_BITS_PAGES);
 	if (c != NULL && i % 64 == 0 && i + npages <= HW_BITS_PAGES) {
 		/* Whole words of one chunk (what the harness asks for). */
-		const uint64_t *src[4] = {c->alloc, c->head, c->released, c->guard};
+		const uint64_t *src[5] = {c->alloc, c->head, c->released, c->guard, c->inside};
 		for (size_t k = 0; k < words; k++) {
 			uint64_t m = k + 1 < words ? ~0ull : last;
-			for (unsigned v = 0; v < 4; v++)
+			for (unsigned v = 0; v < 5; v++)
 				dst[v][k] = src[v][i / 64 + k] & m;
 		}
 	} else {
-		for (unsigned v = 0; v < 4; v++)
+		for (unsigned v = 0; v < 5; v++)
 			memset(dst[v], 0, words * sizeof *dst[v]);
 		for (size_t done = 0; done < npages;) {
 			if (done > 0)
@@ -946,10 +1065,11 @@ PAGE_BITS_UNCOVERED int hw_heap_page_bits(hw_heap *h, const void *p, size_t npag
 				r = -1;
 				break;
 			}
-			const uint64_t *src[4] = {c->alloc, c->head, c->released, c->guard};
+			const uint64_t *src[5] = {c->alloc, c->head, c->released, c->guard,
+						  c->inside};
 			i = (unsigned)(page % HW_BITS_PAGES);
 			unsigned n = (unsigned)hw_min(npages - done, HW_BITS_PAGES - i);
-			for (unsigned v = 0; v < 4; v++)
+			for (unsigned v = 0; v < 5; v++)
 				bits_copy(dst[v], done, src[v], i, n);
 			done += n;
 			page += n;

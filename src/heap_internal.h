@@ -15,6 +15,10 @@
  *   alloc=1 released=0 guard=1 a guard page of an allocated run: part of the
  *                      run, but faulted (Reserved: any access traps) and
  *                      holding no memory (hw_heap_guard)
+ *   alloc=1 released=0 inside=1 a page released inside an allocated run:
+ *                      part of the run, its memory given back (Prepared, or
+ *                      Reserved under fault_on_free), its contents lost
+ *                      (hw_heap_release_inside); never also a guard page
  *   alloc=1 released=1 busy: in a platform call that runs with the lock
  *                      dropped: being released (scavenge.c, heap.c), or
  *                      claimed by an allocation whose calls make it Ready
@@ -35,10 +39,10 @@
  *   I2.  inuse == allocated pages * page_size; idle == mapped - inuse.
  *   I3.  released <= idle.
  *   I4.  released == released pages * page_size;
- *        ready == mapped - released - guarded.
+ *        ready == mapped - released - guarded - released_inside.
  *   I5.  A page both released and allocated is busy: in no run (never a
- *        head, never a guard page), and only while a platform call is in
- *        flight (inflight > 0).
+ *        head, never a guard page, never released inside a run), and only
+ *        while a platform call is in flight (inflight > 0).
  *   I6.  Released pages come in whole aligned units of unit_pages.
  *   I7.  Every head page is allocated; every allocated page that follows a
  *        free or absent page is a head.
@@ -50,8 +54,9 @@
  *        exactly the present chunks.
  *   I12. On a platform that answers state queries (the simulator), each
  *        page's platform state agrees with its heap state (in use or
- *        free-ready: Ready; a guard page: Reserved; released: Prepared, or
- *        Reserved under fault_on_free or with the guard bit).
+ *        free-ready: Ready; a guard page: Reserved; released, or released
+ *        inside a run: Prepared, or Reserved under fault_on_free or (free
+ *        released pages) with the guard bit).
  *   I13. meta_ready == committed metadata pages * OS page size.
  *   I14. Every page of the window below low_free is allocated or absent
  *        (the search hint: first fit starts there).
@@ -59,13 +64,20 @@
  *        bit is set only on pages of allocated runs and on free released
  *        pages of a heap without fault_on_free (never on free Ready or busy
  *        pages), and covers whole aligned units.
+ *   I16. released_inside == pages released inside allocated runs *
+ *        page_size. The inside bit is set only on allocated pages that are
+ *        neither busy nor guard pages, covers whole aligned units, and a
+ *        chunk's insides counts its inside bits. A freed run's inside pages
+ *        become free released pages (their bit cleared) with no platform
+ *        call: they are in the state free released pages are in already.
  *
  * Platform calls are made under the lock, except on a platform whose calls
  * may run concurrently (caps.concurrent_calls), where hw_call_outside_lock
  * (calls.c, SY3) drops it around: a scavenge's releases and a freed run's
  * faults (busy pages, scavenge.c release_pages and heap.c), an allocation's
  * calls making released pages Ready (busy pages, scavenge.c claim_busy),
- * and hw_heap_guard/unguard (pages of a run the caller owns).
+ * and hw_heap_guard/unguard and hw_heap_release_inside/reuse_inside (pages
+ * of a run the caller owns).
  *
  * Locking: h->lock guards everything below it in struct hw_heap but the
  * scavenger's handle and the registry links (see their comments); every
@@ -88,16 +100,23 @@
 
 /* Laid out for the free path of a large heap, where the chunk is a cache
  * miss: the counters, alloc and head (what a free reads and writes) come
- * first; released (touched only when pages change release state) and guard
- * (read only when guards is non-zero) come last. */
+ * first; released (touched only when pages change release state), guard
+ * (read only when guards is non-zero) and inside (only when insides is)
+ * come last. Inside pages have a bitmap of their own rather than a shared
+ * per-page state with guard pages: the guard bit outlives its run (it marks
+ * free released pages that are Reserved, I15), the inside bit does not (a
+ * freed inside page is an ordinary free released page, I16), and a free
+ * reads neither map unless its count says the chunk has such pages. */
 typedef struct hw_chunk {
 	uint32_t present;
 	uint32_t free_ready; /* I10 */
 	uint64_t alloc[HW_BITS_WORDS];
 	uint64_t head[HW_BITS_WORDS];
 	uint64_t released[HW_BITS_WORDS];
-	uint64_t guard[HW_BITS_WORDS]; /* I15 */
-	uint32_t guards;               /* set bits of guard[] */
+	uint64_t guard[HW_BITS_WORDS];  /* I15 */
+	uint32_t guards;                /* set bits of guard[] */
+	uint32_t insides;               /* set bits of inside[] */
+	uint64_t inside[HW_BITS_WORDS]; /* I16 */
 } __attribute__((aligned(64))) hw_chunk;
 
 typedef struct hw_arena {
@@ -202,6 +221,7 @@ struct hw_heap {
 
 	/* Accounting (bytes). */
 	size_t mapped, inuse, released, guarded, memory_limit;
+	size_t released_inside; /* I16 */
 	hw_heap_stats counters; /* the monotone counters; sizes filled on read */
 	hw_sys_counts sys;
 

@@ -17,11 +17,13 @@ typedef enum hw_page_kind {
 				  or busy: being released (I5) */
 	HW_PAGE_INUSE,         /* part of an allocated run */
 	HW_PAGE_GUARD,         /* a guard page of an allocated run (hw_heap_guard) */
+	HW_PAGE_INSIDE,        /* a page of an allocated run released inside it
+				  (hw_heap_release_inside) */
 } hw_page_kind;
 
 /* Kind of the heap page containing p; *run_head (may be NULL) says whether
  * p's page is the first page of an allocated run (which may be a guard
- * page). */
+ * page or released inside the run). */
 hw_page_kind hw_heap_page_kind(hw_heap *h, const void *p, bool *run_head);
 
 /* The page states of npages (1 to HW_CHUNK_PAGES) consecutive heap pages
@@ -29,12 +31,13 @@ hw_page_kind hw_heap_page_kind(hw_heap *h, const void *p, bool *run_head);
  * bit j (word j / 64, bit j % 64) is page j of the range. alloc: part of an
  * allocated run; head: the first page of one; released: free and not
  * backed; guard: a guard page of an allocated run, or a free released page
- * that is Reserved because it was one (heap_internal.h, I15). The same
+ * that is Reserved because it was one (heap_internal.h, I15); inside: a page
+ * of an allocated run released inside it (I16). The same
  * states as hw_heap_page_kind, a chunk's worth in one call. Returns 0, or -1
  * (the vectors undefined) when npages is out of range or a page of the range
  * is in no arena of this heap. */
 typedef struct hw_page_bits {
-	uint64_t *alloc, *head, *released, *guard;
+	uint64_t *alloc, *head, *released, *guard, *inside;
 } hw_page_bits;
 int hw_heap_page_bits(hw_heap *h, const void *p, size_t npages, const hw_page_bits *out);
 

@@ -41,7 +41,7 @@
 
 size_t hw_scavenge_ready(const hw_heap *h)
 {
-	return h->mapped - h->released - h->guarded;
+	return h->mapped - h->released - h->guarded - h->released_inside;
 }
 
 void hw_scavenge_await_calls(hw_heap *h)

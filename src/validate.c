@@ -37,6 +37,7 @@ static const char *const names[] = {
 	"meta_ready == committed metadata pages",
 	"no page below the search hint is free",
 	"guarded == guard pages; guard bits only on live runs and reserved free pages",
+	"released_inside == inside pages; inside bits only on live, unguarded pages",
 };
 
 /* Records invariant n as broken (the first one wins). Returns false so
@@ -136,16 +137,17 @@ static unsigned same_bit_end(const uint64_t *w, unsigned i)
 
 /* I12 on a platform that answers state queries (the simulator), one query
  * per run of pages with the same expected state: Reserved (a guard page; a
- * released page under fault_on_free or with the guard bit), Prepared (other
- * released pages) or Ready. The simulator scans its states a word or more
- * at a time. */
+ * released or inside page under fault_on_free; a released page with the
+ * guard bit), Prepared (other released and inside pages) or Ready. The
+ * simulator scans its states a word or more at a time. */
 static bool check_platform_states(walk *w, const hw_chunk *c, size_t first)
 {
 	hw_heap *h = w->h;
 	uint64_t res[HW_BITS_WORDS], prep[HW_BITS_WORDS];
 	for (unsigned k = 0; k < HW_BITS_WORDS; k++) {
-		res[k] = c->guard[k] | (h->fault_on_free ? c->released[k] : 0);
-		prep[k] = c->released[k] & ~res[k];
+		uint64_t gone = c->released[k] | c->inside[k];
+		res[k] = c->guard[k] | (h->fault_on_free ? gone : 0);
+		prep[k] = gone & ~res[k];
 	}
 	for (unsigned i = 0; i < HW_BITS_PAGES;) {
 		hw_mem_state want = hw_bits_test(res, i)    ? HW_MEM_RESERVED
@@ -195,8 +197,35 @@ static bool check_guards(walk *w, size_t ci, size_t *guard_pages)
 	return true;
 }
 
+/* I16 for chunk ci: where its inside bits may be, and their count. */
+static bool check_insides(walk *w, size_t ci, size_t *inside_pages)
+{
+	hw_heap *h = w->h;
+	const hw_chunk *c = &h->chunks[ci];
+	size_t first = ci * HW_BITS_PAGES;
+	unsigned n = 0, bad;
+	for (unsigned k = 0; k < HW_BITS_WORDS; k++) {
+		uint64_t in = c->inside[k];
+		uint64_t wrong = in & (~c->alloc[k] | c->released[k] | c->guard[k]);
+		if (wrong)
+			return fail(w, 16, "page %zu has the inside bit but is %s",
+				    first + k * 64 + (unsigned)__builtin_ctzll(wrong),
+				    (wrong & ~c->alloc[k])     ? "free"
+				    : (wrong & c->released[k]) ? "busy"
+							       : "a guard page");
+		n += (unsigned)__builtin_popcountll(in);
+	}
+	if (n != c->insides)
+		return fail(w, 16, "chunk %zu: insides=%u, bitmap holds %u", ci, c->insides, n);
+	if (!whole_units(c->inside, h->unit_pages, &bad))
+		return fail(w, 16, "unit at page %zu is partly released inside its run",
+			    first + hw_align_down(bad, h->unit_pages));
+	*inside_pages += n;
+	return true;
+}
+
 static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_pages,
-			size_t *rel_pages, size_t *guard_pages)
+			size_t *rel_pages, size_t *guard_pages, size_t *inside_pages)
 {
 	hw_heap *h = w->h;
 	const hw_chunk *c = &h->chunks[ci];
@@ -208,13 +237,13 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 		 * nor released nor free-Ready until their call settles them. */
 		uint64_t busy = c->alloc[k] & c->released[k];
 		uint64_t a = c->alloc[k] & ~busy, r = c->released[k] & ~busy, hd = c->head[k];
-		if (busy && (h->inflight == 0 || (busy & (hd | c->guard[k]))))
+		if (busy && (h->inflight == 0 || (busy & (hd | c->guard[k] | c->inside[k]))))
 			return fail(w, 5, "page %zu (%p) is released and allocated%s",
 				    first + k * 64 + (unsigned)__builtin_ctzll(busy),
 				    (void *)hw_heap_addr(
 					    h, first + k * 64 + (unsigned)__builtin_ctzll(busy)),
 				    h->inflight == 0 ? " with no platform call in flight"
-						     : " and a run head or guard page");
+						     : " and a run head, guard or inside page");
 		uint64_t starts = a & ~((a << 1) | carry);
 		if ((starts & ~hd) || (hd & ~a))
 			return fail(w, 7,
@@ -240,7 +269,7 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 		return fail(w, 8, "chunk %zu: leaf (%u,%u,%u), bitmap (%u,%u,%u)", ci,
 			    h->tree.level[0][ci].start, h->tree.level[0][ci].max,
 			    h->tree.level[0][ci].end, s.start, s.max, s.end);
-	if (!check_guards(w, ci, guard_pages))
+	if (!check_guards(w, ci, guard_pages) || !check_insides(w, ci, inside_pages))
 		return false;
 	if (hw_sys_can_query(h->pf) && !check_platform_states(w, c, first))
 		return false;
@@ -252,7 +281,8 @@ static bool check_chunk(walk *w, size_t ci, bool prev_last_alloc, size_t *alloc_
 static bool check_chunks(walk *w)
 {
 	hw_heap *h = w->h;
-	size_t alloc_pages = 0, rel_pages = 0, guard_pages = 0, present = 0, cursor = 0;
+	size_t alloc_pages = 0, rel_pages = 0, guard_pages = 0, inside_pages = 0, present = 0,
+	       cursor = 0;
 	bool prev_alloc = false;
 	for (size_t ci = 0; ci < h->nchunks; ci++) {
 		const hw_chunk *c = &h->chunks[ci];
@@ -272,7 +302,8 @@ static bool check_chunks(walk *w)
 			continue;
 		}
 		present++;
-		if (!check_chunk(w, ci, prev_alloc, &alloc_pages, &rel_pages, &guard_pages))
+		if (!check_chunk(w, ci, prev_alloc, &alloc_pages, &rel_pages, &guard_pages,
+				 &inside_pages))
 			return false;
 		size_t first = ci * HW_BITS_PAGES;
 		if (first < h->low_free) {
@@ -298,6 +329,9 @@ static bool check_chunks(walk *w)
 	if (guard_pages << h->page_shift != h->guarded)
 		return fail(w, 15, "guarded=%zu, bitmaps hold %zu", h->guarded,
 			    guard_pages << h->page_shift);
+	if (inside_pages << h->page_shift != h->released_inside)
+		return fail(w, 16, "released_inside=%zu, bitmaps hold %zu", h->released_inside,
+			    inside_pages << h->page_shift);
 	return true;
 }
 

@@ -54,6 +54,8 @@ void hw_mc_classes_init(void)
 		mc_class *k = &mc_classes[c];
 		k->size = class_size(c);
 		k->npages = span_pages(k->size);
+		HW_CHECK(k->npages <= MC_SPAN_MAX_PAGES,
+			 "malloc: a span has more pages than its release mask holds");
 		k->nobjs = (uint16_t)(k->npages * MC_PAGE / k->size);
 		k->magic = (uint32_t)(UINT32_MAX / k->size + 1);
 		/* A batch is about 8 KiB of slots (1 to 16): a refill or flush

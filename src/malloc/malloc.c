@@ -1123,6 +1123,7 @@ void hw_malloc_stats_get(hw_malloc_stats *out)
 	out->heap_inuse = hs.inuse;
 	out->heap_released = hs.released;
 	out->heap_ready = hs.ready;
+	out->heap_released_inside = hs.released_inside;
 }
 
 size_t hw_malloc_leak_check(void) { return hw_mc_leak_check(); }

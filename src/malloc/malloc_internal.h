@@ -23,7 +23,7 @@
  *        bytes wastes less than 1/8 of its slot to rounding (classes.c).
  *   MC2. A class's span is the fewest whole heap pages, holding at least
  *        min(8 slots, 64 KiB), whose tail (span bytes % slot) is at most 1/8
- *        of the span.
+ *        of the span; at most MC_SPAN_MAX_PAGES pages (classes.c checks).
  *   MC3. Every page of a live span or large run maps to its record; every
  *        page of a run given back to the heap maps to mc_freed_span until
  *        the heap hands it out again; every other page of the window maps
@@ -33,11 +33,18 @@
  *        quarantine: debug_quarantine.c), and slack + 1 when
  *        it is live, where slack = slot size - requested size (< 65535).
  *        So double free and requested size need no header in the object.
- *   MC5. live == slots not in the span's free list or beyond its bump
- *        index (in caches, quarantined or with users); a span with live == 0 is given
- *        back to the heap at once, except one per class that the class
- *        keeps (span.c SP6); a span is on its class's partial list exactly
- *        when it has a slot to hand out.
+ *   MC5. live == slots not in the span's free list, not beyond its bump
+ *        index and not parked (in caches, quarantined or with users); a
+ *        span with live == 0 is given back to the heap at once, except one
+ *        per class that the class keeps (span.c SP6); a span is on its
+ *        class's partial list exactly when it has a slot to hand out (in
+ *        its free list, beyond its bump index, or parked).
+ *   MC10. Bit i of a span's rel is set when its page i is released inside
+ *        the span's heap run (hw_heap_release_inside, span.c SP7): no live,
+ *        cached or quarantined slot touches such a page, no free-list slot
+ *        does either, and the free slots below the bump index that touch
+ *        one are parked (off the free list: their link word may be on a
+ *        released page), `parked` of them.
  *   MC6. An object with slack (slot size or page-rounded size minus the
  *        requested size) has a canary from its requested end up to the
  *        next multiple of 16 bytes (1 to 16 bytes, always inside the slack,
@@ -108,6 +115,9 @@
  * for every size from 128 B (MC1 below it, page rounding above it). */
 #define MC_SMALL_MAX ((size_t)65536)
 #define MC_NCLASSES 80
+/* The most heap pages of a small span (MC2): its released pages are the
+ * bits of one word (MC10). */
+#define MC_SPAN_MAX_PAGES 64
 #define MC_LEAF_SHIFT 13
 #define MC_LEAF_ENTRIES ((size_t)1 << MC_LEAF_SHIFT)
 /* Requests above this fail with ENOMEM before any arithmetic on them. */
@@ -170,10 +180,12 @@ typedef struct mc_span {
 	uint32_t magic; /* as mc_class.magic */
 	size_t req;     /* large, guarded: requested bytes */
 	union {
-		void *free;    /* small: under the class lock (MC5) */
+		void *free;    /* small: under the class lock (MC5, MC10) */
 		uintptr_t run; /* guarded: the run's first byte */
 	};
 	uint32_t bump, live;
+	uint64_t rel;    /* pages released inside the run (small spans) */
+	uint32_t parked; /* free slots off the free list: they touch rel pages */
 	struct mc_span *next, *prev;
 	bool partial;
 	uint8_t okind; /* large, guarded: the object's MC_KIND_* (MC8) */

@@ -24,11 +24,8 @@
  *        has the heap release all its free pages (the heap's own goal
  *        keeps retain_percent of in-use Ready), then does nothing more
  *        until the lists have moved. hw_malloc_trim does the same at once.
- *        (Free pages inside spans that still hold live objects are not
- *        released: the heap's pages are its own to release, 8 KiB at a
- *        time, and its validator checks that every in-use page is Ready,
- *        I12; releasing 4 KiB OS pages of in-use spans, tried, returned 6
- *        MiB in memreturn_bench but broke that invariant.)
+ *        Both also release the free pages inside spans that still hold
+ *        live objects (SP7).
  *   SP5. Free records go back to the OS at SP4's idle moments
  *        (meta_trim): the free lists' records are sorted by address, every
  *        whole OS page inside a run of adjacent free records is released,
@@ -46,6 +43,22 @@
  *        under the heap's one lock, each time. The kept span leaves that
  *        role when a take uses it, and goes back to the heap at the idle
  *        trim or malloc_trim (hw_mc_span_trim_all).
+ *   SP7. At SP4's trims, every whole unit of heap pages (max(OS page, heap
+ *        page)) of a partial span that only free slots touch (slots in its
+ *        free list or beyond its bump index: a slot in a thread cache is
+ *        free too, MC4, but the cache's owner may hand it out without the
+ *        class lock, so it keeps its pages) is released inside the span's
+ *        run (hw_heap_release_inside), and the span records it (rel,
+ *        MC10). The free list is rebuilt without the slots that touch such
+ *        pages before the call (their links may lie on them): they are
+ *        parked. A take makes a slot's released pages Ready again
+ *        (hw_heap_reuse_inside) before it hands the slot out, and then puts
+ *        the parked slots that no released page touches any more back on
+ *        the free list; when the free list and the bump index are
+ *        exhausted it does so for the lowest parked slot. A refused reuse
+ *        ends the take with what it has (none: ENOMEM to the caller) and
+ *        leaves the span as it was. A span given back to the heap frees
+ *        its released pages with it (free released pages, no call).
  *
  * Locking: malloc_internal.h's order (class locks are striped: one lock
  * serves classes c, c + 32, c + 64). The class lock guards its partial
@@ -346,6 +359,169 @@ static int map_set(uintptr_t start, size_t npages, mc_span *s)
 	return hw_mc_map_set(&mc_g.map, MC_PAGE_SHIFT, start, npages, s);
 }
 
+/* ---- pages released inside spans (SP7, MC10) ------------------------------- */
+
+/* Pages [first, first + n) of a span as a mask (1 <= n, first + n <= 64). */
+static uint64_t pages_mask(unsigned first, unsigned n)
+{
+	return (n >= 64 ? ~0ull : (1ull << n) - 1) << first;
+}
+
+/* The pages of s that slot i touches. */
+static uint64_t slot_pages(const mc_span *s, size_t i)
+{
+	size_t lo = i * s->size, hi = lo + s->size - 1;
+	unsigned p0 = (unsigned)(lo >> MC_PAGE_SHIFT), p1 = (unsigned)(hi >> MC_PAGE_SHIFT);
+	return pages_mask(p0, p1 - p0 + 1);
+}
+
+/* The heap's release unit in pages: max(1, OS page / heap page). */
+static size_t unit_pages(void) { return hw_max(os_page() / MC_PAGE, 1); }
+
+/* The pages of mask whose whole units lie in mask (grow false), or every
+ * page of a unit mask touches (grow true); units are aligned in the
+ * address space, so a span's first and last units may stick out of it
+ * (those never count as inside mask). */
+static uint64_t whole_units(const mc_span *s, uint64_t mask, bool grow)
+{
+	size_t u = unit_pages();
+	if (u == 1 || mask == 0)
+		return mask;
+	uint64_t out = 0;
+	size_t lead = ((s->start / MC_PAGE) % u); /* pages of the first unit before s */
+	for (size_t j0 = 0; j0 < s->npages + lead; j0 += u) {
+		if (j0 < lead || j0 - lead + u > s->npages)
+			continue; /* a unit that sticks out of the span */
+		uint64_t m = pages_mask((unsigned)(j0 - lead), (unsigned)u);
+		if (grow ? (mask & m) != 0 : (mask & m) == m)
+			out |= m;
+	}
+	return out;
+}
+
+/* Releases (reuse false) or reuses each stretch of mask's pages; returns
+ * the pages whose call succeeded. */
+static uint64_t heap_pages(const mc_span *s, uint64_t mask, bool reuse)
+{
+	uint64_t done = 0;
+	while (mask) {
+		unsigned p = (unsigned)__builtin_ctzll(mask);
+		uint64_t rest = ~(mask >> p);
+		unsigned n = rest == 0 ? 64 - p : (unsigned)__builtin_ctzll(rest);
+		void *a = (void *)(s->start + (uintptr_t)p * MC_PAGE);
+		int rc = reuse ? hw_heap_reuse_inside(mc_g.heap, a, n)
+			       : hw_heap_release_inside(mc_g.heap, a, n);
+		uint64_t m = pages_mask(p, n);
+		if (rc == 0)
+			done |= m;
+		mask &= ~m;
+	}
+	return done;
+}
+
+/* MC10: after the pages `ready` of s were made Ready again, the parked
+ * slots that touch them and no released page any more go back on the
+ * free list. */
+static void unpark(mc_span *s, uint64_t ready)
+{
+	if (!ready || !s->parked)
+		return;
+	unsigned p0 = (unsigned)__builtin_ctzll(ready), p1 = 63u - (unsigned)__builtin_clzll(ready);
+	size_t i0 = ((size_t)p0 << MC_PAGE_SHIFT) / s->size;
+	size_t i1 = hw_min((((size_t)p1 + 1) << MC_PAGE_SHIFT) / s->size + 1, (size_t)s->bump);
+	for (size_t i = i0; i < i1; i++) {
+		uint64_t m = slot_pages(s, i);
+		if (!(m & ready) || (m & s->rel))
+			continue;
+		void *p = (void *)(s->start + i * s->size);
+		*(void **)p = s->free;
+		s->free = p;
+		s->parked--;
+	}
+}
+
+/* SP7, before slot i is handed out: its released pages (whole units) are
+ * made Ready. False when the heap refused (the pages it did make Ready stay
+ * so, their parked slots back on the list). */
+static bool ready_slot(mc_span *s, size_t i)
+{
+	uint64_t want = whole_units(s, slot_pages(s, i) & s->rel, true) & s->rel;
+	if (!want)
+		return true;
+	uint64_t done = heap_pages(s, want, true);
+	s->rel &= ~done;
+	unpark(s, done);
+	return done == want;
+}
+
+/* SP7: the lowest parked slot (s->parked > 0). Every slot touching a
+ * released page at or above the lowest one has an index at or above that
+ * of the slot holding that page's first byte, so that slot is parked. */
+static size_t lowest_parked(const mc_span *s)
+{
+	size_t i = ((size_t)__builtin_ctzll(s->rel) << MC_PAGE_SHIFT) / s->size;
+	HW_ASSERT(i < s->bump);
+	return i;
+}
+
+/* SP2: is next a free slot of s (or NULL) that no released page touches? */
+static bool link_ok(const mc_span *s, const void *next)
+{
+	if (!next)
+		return true;
+	uintptr_t off = (uintptr_t)next - s->start;
+	if (off >= (uintptr_t)s->nobjs * s->size)
+		return false;
+	size_t i = mc_slot_index(s, off);
+	return i * s->size == off && s->state[i] == 0 && !(s->rel & slot_pages(s, i));
+}
+
+/* SP7, under the class lock: releases the pages of s (holding live objects)
+ * that only free slots of its list or beyond its bump index touch; returns
+ * the bytes released. A list that fails SP2 is left for the take to report. */
+#define MAX_SLOTS (MC_PAGE / 16) /* the most slots of a span: 16-byte ones in one page */
+
+static size_t span_trim_pages(mc_span *s)
+{
+	if (s->npages < 2 || s->live == 0 || s->nobjs > MAX_SLOTS)
+		return 0;
+	uint64_t listed[MAX_SLOTS / 64] = {0};
+	size_t n = 0;
+	for (void *p = s->free; p; p = *(void **)p) {
+		size_t i = mc_slot_index(s, (uintptr_t)p - s->start);
+		if (!link_ok(s, *(void **)p) || (listed[i / 64] >> (i % 64) & 1) || ++n > s->nobjs)
+			return 0;
+		listed[i / 64] |= 1ull << (i % 64);
+	}
+	uint64_t keep = 0;
+	for (size_t i = 0; i < s->bump; i++)
+		if (!(listed[i / 64] >> (i % 64) & 1) && !(s->rel & slot_pages(s, i)))
+			keep |= slot_pages(s, i);
+	uint64_t rel = whole_units(s, pages_mask(0, s->npages) & ~keep & ~s->rel, false);
+	if (!rel)
+		return 0;
+	/* The list without the slots that touch rel, read while they are
+	 * still Ready. */
+	void **tail = &s->free;
+	for (void *p = s->free, *next; p; p = next) {
+		next = *(void **)p;
+		if (slot_pages(s, mc_slot_index(s, (uintptr_t)p - s->start)) & rel) {
+			s->parked++;
+		} else {
+			*tail = p;
+			tail = (void **)p;
+		}
+	}
+	*tail = NULL;
+	s->rel |= rel;
+	uint64_t done = heap_pages(s, rel, false);
+	if (done != rel) {
+		s->rel &= ~(rel & ~done);
+		unpark(s, rel & ~done);
+	}
+	return (size_t)__builtin_popcountll(done) * MC_PAGE;
+}
+
 /* MC9: a record's size, with or without debug records. */
 static size_t small_rec_bytes(const mc_class *k, bool dbg)
 {
@@ -379,6 +555,14 @@ static mc_span *span_new(unsigned c)
 		hw_heap_free(mc_g.heap, run, k->npages);
 		return NULL;
 	}
+	/* SP7: pages past the last slot (MC2's rounding) hold nothing, ever. */
+	size_t used = ((size_t)s->nobjs * s->size + MC_PAGE - 1) / MC_PAGE;
+	if (used < s->npages)
+		s->rel = heap_pages(
+			s,
+			whole_units(s, pages_mask((unsigned)used, s->npages - (unsigned)used),
+				    false),
+			false);
 	centrals[c].spans++;
 	return s;
 }
@@ -418,18 +602,6 @@ static void partial_remove(central *k, mc_span *s)
 	s->partial = false;
 }
 
-/* SP2: is next a free slot of s (or NULL)? */
-static bool link_ok(const mc_span *s, const void *next)
-{
-	if (!next)
-		return true;
-	uintptr_t off = (uintptr_t)next - s->start;
-	if (off >= (uintptr_t)s->nobjs * s->size)
-		return false;
-	size_t i = mc_slot_index(s, off);
-	return i * s->size == off && s->state[i] == 0;
-}
-
 size_t hw_mc_central_take(unsigned c, mc_slot *out, size_t want)
 {
 	central *k = &centrals[c];
@@ -459,14 +631,28 @@ size_t hw_mc_central_take(unsigned c, mc_slot *out, size_t want)
 			s->live++;
 		}
 		while (got < want && s->bump < s->nobjs) {
+			/* SP7: its pages Ready first. */
+			if (HW_UNLIKELY(s->rel) && !ready_slot(s, s->bump))
+				goto refused;
 			out[got].p = (void *)(s->start + (uintptr_t)s->bump * s->size);
 			out[got++].state = &s->state[s->bump];
 			s->bump++;
 			s->live++;
 		}
-		if (!s->free && s->bump == s->nobjs)
+		if (got < want && !s->free && s->parked) {
+			/* SP7: the list and the bump index are spent; the lowest
+			 * parked slot's pages are made Ready, which puts it (and
+			 * its neighbours on those pages) back on the list. */
+			if (!ready_slot(s, lowest_parked(s)))
+				goto refused;
+			HW_ASSERT(s->free != NULL);
+			continue;
+		}
+		if (!s->free && s->bump == s->nobjs && !s->parked)
 			partial_remove(k, s);
 	}
+refused:
+	/* A refused reuse (SP7) leaves s on the list, with every slot it had. */
 	hw_mutex_unlock(k->lock);
 	return got;
 }
@@ -658,6 +844,9 @@ size_t hw_mc_span_trim_all(void)
 			bytes += (size_t)e->npages * MC_PAGE;
 			span_release(e);
 		}
+		/* SP7: the free pages of the spans still in use. */
+		for (mc_span *s = k->partial; s; s = s->next)
+			bytes += span_trim_pages(s);
 		hw_mutex_unlock(k->lock);
 	}
 	return bytes + meta_trim();

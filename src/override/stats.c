@@ -33,16 +33,16 @@ void hw_ov_stats_print(const char *when)
 	hw_malloc_stats st;
 	hw_malloc_stats_get(&st);
 	hw_report_write("heapward: stats%s: heap mapped %zu, in use %zu, ready %zu, released %zu "
-			"bytes; %zu small spans (%zu bytes), %zu large objects (%zu bytes), "
-			"%zu metadata bytes, %llu thread caches, %llu errors; %zu guarded objects "
-			"(%zu bytes), %zu quarantined (%zu bytes), %llu not guarded over budget, "
-			"%llu refused\n",
+			"bytes, released inside spans %zu; %zu small spans (%zu bytes), %zu "
+			"large objects (%zu bytes), %zu metadata bytes, %llu thread caches, %llu "
+			"errors; %zu guarded objects (%zu bytes), %zu quarantined (%zu bytes), "
+			"%llu not guarded over budget, %llu refused\n",
 			when, st.heap_mapped, st.heap_inuse, st.heap_ready, st.heap_released,
-			st.small_spans, st.small_span_bytes, st.large_objects, st.large_bytes,
-			st.meta_bytes, (unsigned long long)st.thread_caches,
-			(unsigned long long)st.errors, st.guarded_objects, st.guarded_bytes,
-			st.quarantine_objects, st.quarantine_bytes,
-			(unsigned long long)st.guard_over_budget,
+			st.heap_released_inside, st.small_spans, st.small_span_bytes,
+			st.large_objects, st.large_bytes, st.meta_bytes,
+			(unsigned long long)st.thread_caches, (unsigned long long)st.errors,
+			st.guarded_objects, st.guarded_bytes, st.quarantine_objects,
+			st.quarantine_bytes, (unsigned long long)st.guard_over_budget,
 			(unsigned long long)st.guard_refused);
 }
 

@@ -201,6 +201,36 @@ static void test_guard_page_reported(void)
 	hw_heap_destroy(h);
 }
 
+/* A touch of a page its run's owner released inside the run, in a heap
+ * that faults freed runs (so the release is the fault, and the touch
+ * traps), is named as one. */
+static void test_inside_page_reported(void)
+{
+	hw_heap *h = fault_heap();
+	REQUIRE(h != NULL);
+	size_t ps = hw_heap_page_size(h);
+	char *a = hw_heap_alloc(h, 4);
+	REQUIRE(a != NULL);
+	REQUIRE(hw_heap_release_inside(h, a + ps, 2) == 0);
+
+	job j = {.addr = (uintptr_t)a + 2 * ps + 40};
+	char err[4096], want[512];
+	hw_child_status st;
+	REQUIRE(run(&j, err, sizeof err, &st));
+	EXPECT(died_of_segv(&st, err), "signal %d exit %d: %s", st.signo, st.exit_code, err);
+	snprintf(want, sizeof want,
+		 "heapward: SEGV on address %p in heap %p: allocated run [%p, %p) (4 pages), "
+		 "0x%zx bytes into it\n"
+		 "heapward: the address is in page 2 of the run, released inside it: the "
+		 "run's owner gave its memory back (hw_heap_release_inside) and has not "
+		 "reused it\n",
+		 (void *)j.addr, (void *)h, (void *)a, (void *)(a + 4 * ps), 2 * ps + 40);
+	EXPECT(strstr(err, want) != NULL, "want:\n%sgot:\n%s", want, err);
+
+	EXPECT(hw_heap_free(h, a, 4) == 0);
+	hw_heap_destroy(h);
+}
+
 /* The test's report function: async-signal-safe, as heapward.h requires. */
 static void prefixed_report(void *arg, const char *line)
 {
@@ -360,6 +390,7 @@ static void test_window_outside_arenas(void)
 	hw_heap_destroy(h);
 }
 
-HW_TEST_MAIN(T(test_freed_run_reported), T(test_guard_page_reported), T(test_reserved_part_is_free),
+HW_TEST_MAIN(T(test_freed_run_reported), T(test_guard_page_reported),
+	     T(test_inside_page_reported), T(test_reserved_part_is_free),
 	     T(test_outside_heaps_silent), T(test_chains_to_previous_handler),
 	     T(test_window_outside_arenas), T(test_stack_overflow_handled))

@@ -63,20 +63,21 @@ static inline hw_heap_stats env_stats(env *e)
 }
 
 /* E1: the identities, the simulator's residency, and the validator. */
-#define env_check(e)                                                                             \
-	do {                                                                                     \
-		hw_heap_stats s_ = env_stats(e);                                                 \
-		EXPECT(s_.mapped == s_.inuse + s_.idle, "mapped %zu inuse %zu idle %zu",         \
-		       s_.mapped, s_.inuse, s_.idle);                                            \
-		EXPECT(s_.released <= s_.idle, "released %zu idle %zu", s_.released, s_.idle);   \
-		EXPECT(s_.ready == s_.mapped - s_.released - s_.guarded, "ready %zu", s_.ready); \
-		if ((e)->sim)                                                                    \
-			EXPECT(hw_sim_ready_bytes((e)->pf) == s_.ready + s_.meta_ready,          \
-			       "sim ready %zu, heap ready %zu + meta %zu",                       \
-			       hw_sim_ready_bytes((e)->pf), s_.ready, s_.meta_ready);            \
-		char m_[512];                                                                    \
-		int v_ = hw_heap_validate((e)->h, m_, sizeof m_);                                \
-		EXPECT(v_ == 0, "validate: %s", m_);                                             \
+#define env_check(e)                                                                           \
+	do {                                                                                   \
+		hw_heap_stats s_ = env_stats(e);                                               \
+		EXPECT(s_.mapped == s_.inuse + s_.idle, "mapped %zu inuse %zu idle %zu",       \
+		       s_.mapped, s_.inuse, s_.idle);                                          \
+		EXPECT(s_.released <= s_.idle, "released %zu idle %zu", s_.released, s_.idle); \
+		EXPECT(s_.ready == s_.mapped - s_.released - s_.guarded - s_.released_inside,  \
+		       "ready %zu", s_.ready);                                                 \
+		if ((e)->sim)                                                                  \
+			EXPECT(hw_sim_ready_bytes((e)->pf) == s_.ready + s_.meta_ready,        \
+			       "sim ready %zu, heap ready %zu + meta %zu",                     \
+			       hw_sim_ready_bytes((e)->pf), s_.ready, s_.meta_ready);          \
+		char m_[512];                                                                  \
+		int v_ = hw_heap_validate((e)->h, m_, sizeof m_);                              \
+		EXPECT(v_ == 0, "validate: %s", m_);                                           \
 	} while (0)
 
 /* E2. */

@@ -240,8 +240,12 @@ static void test_page_bits_view(void)
 		REQUIRE(a && b && d);
 		EXPECT(hw_heap_free(e->h, a, 70) == 0);
 		EXPECT(hw_heap_scavenge(e->h, 20 * P) == 20 * P);
-		/* Guard pages across the chunk boundary (pages 510 to 525). */
+		/* Guard pages across the chunk boundary (pages 510 to 525), and
+		 * pages released inside the run on both sides (490 to 499,
+		 * 530 to 539). */
 		EXPECT(hw_heap_guard(e->h, b + 440 * P, 16) == 0);
+		EXPECT(hw_heap_release_inside(e->h, b + 420 * P, 10) == 0);
+		EXPECT(hw_heap_release_inside(e->h, b + 460 * P, 10) == 0);
 		void *base;
 		size_t size;
 		hw_heap_arena_get(e->h, 0, &base, &size);
@@ -249,8 +253,8 @@ static void test_page_bits_view(void)
 		static const size_t len[] = {1, 2, 63, 64, 65, 130, 447, 512};
 		for (size_t f = 0; f < sizeof from / sizeof from[0]; f++) {
 			for (size_t l = 0; l < sizeof len / sizeof len[0]; l++) {
-				uint64_t al[8], hd[8], rl[8], gd[8];
-				const hw_page_bits v = {al, hd, rl, gd};
+				uint64_t al[8], hd[8], rl[8], gd[8], in[8];
+				const hw_page_bits v = {al, hd, rl, gd, in};
 				char *p = (char *)base + from[f] * P;
 				if (from[f] + len[l] > 1024) {
 					EXPECT(hw_heap_page_bits(e->h, p, len[l], &v) == -1);
@@ -265,17 +269,20 @@ static void test_page_bits_view(void)
 					bool ih = (hd[j / 64] >> (j % 64)) & 1;
 					bool ir = (rl[j / 64] >> (j % 64)) & 1;
 					bool ig = (gd[j / 64] >> (j % 64)) & 1;
-					if (ia != (k == HW_PAGE_INUSE || k == HW_PAGE_GUARD) ||
+					bool ii = (in[j / 64] >> (j % 64)) & 1;
+					if (ia != (k == HW_PAGE_INUSE || k == HW_PAGE_GUARD ||
+						   k == HW_PAGE_INSIDE) ||
 					    ih != head || ir != (k == HW_PAGE_FREE_RELEASED) ||
-					    (ia && ig != (k == HW_PAGE_GUARD)))
+					    (ia && ig != (k == HW_PAGE_GUARD)) ||
+					    ii != (k == HW_PAGE_INSIDE))
 						bad = j;
 				}
 				EXPECT(bad == SIZE_MAX, "from %zu, %zu pages: page %zu differs",
 				       from[f], len[l], bad);
 			}
 		}
-		uint64_t al[8], hd[8], rl[8], gd[8];
-		const hw_page_bits v = {al, hd, rl, gd};
+		uint64_t al[8], hd[8], rl[8], gd[8], in[8];
+		const hw_page_bits v = {al, hd, rl, gd, in};
 		EXPECT(hw_heap_page_bits(e->h, base, 0, &v) == -1, "no pages");
 		EXPECT(hw_heap_page_bits(e->h, base, 513, &v) == -1, "over a chunk");
 		EXPECT(hw_heap_page_bits(e->h, (char *)base - P, 2, &v) == -1, "below the arena");
