@@ -1,0 +1,728 @@
+/* detector_test.c: the fuzzed detector. For each bug class and seed it runs
+ * the victim (plant.cc) in a child under the preload library, directly
+ * (LD_PRELOAD) or through the `heapward` launcher, with options drawn from
+ * the seed; the victim plants one bug on one object of a random sequence
+ * of allocations and says what it planted; this program parses the report
+ * (report_parse.h) and checks that it names exactly that bug: its kind,
+ * the address, the object's bounds and size, the offset and its wording,
+ * the allocating function, the function that made the error, and the exit
+ * status. A clean sequence must exit 0 with nothing on stderr.
+ *
+ * Usage: detector_test PLANT LIBRARY LAUNCHER [--class NAME] [--seeds N]
+ *                      [--first-seed S] [--seed S] [--break FIELD] [-v]
+ *   --seeds N       seeds per class (default 12; HW_DETECTOR_SEEDS overrides
+ *                   the default, for a soak)
+ *   --first-seed S  the first seed (default 1); seeds S, S+1, ...
+ *   --seed S        one seed (the replay of a reported miss)
+ *   --break FIELD   spoil one expectation (addr, size, offset, site, kind,
+ *                   status) for the classes that check it: then every run
+ *                   must be reported as a miss, and the exit status says
+ *                   whether each was (the checker's own test)
+ * Exit status: 0 when every run was detected as planted (and every clean run
+ * was clean), 1 otherwise, 2 for a usage error.
+ *
+ * Owns: the class table (one entry per class: the options it needs, the
+ * victim's class name, what the report must hold), the runs, the checks
+ * and the tally.
+ *
+ * Invariants:
+ *   DK1. Every expectation comes from the victim's plant line (the object's
+ *        address, size and site, the offset, the deallocation used) or from
+ *        the class table; nothing is taken from the report itself.
+ *   DK2. A run's options and the way it is started are a function of its
+ *        class and seed alone, so `--class C --seed S` replays one run
+ *        exactly (the victim's own choices are its seed's: plant.cc PV1).
+ *   DK3. Every miss prints the class, the seed, why, the one command that
+ *        replays it here and the command that runs the victim alone, then
+ *        the run's stdout and stderr.
+ *   DK4. A planted error must be the only report: stderr holds nothing the
+ *        report grammar does not explain (report_parse.h RR1), one ERROR
+ *        line, one SUMMARY line.
+ *
+ * Locking: none (one thread; the children are waited for one at a time).
+ */
+#include "report_parse.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *plant_path, *library, *launcher, *self;
+static char tmpdir[] = "/tmp/hw-detector-XXXXXX";
+
+/* ---- what the victim planted (plant.cc PV3) ---- */
+
+typedef struct plant {
+	bool seen;
+	char cls[32];
+	uintptr_t addr, obj;
+	size_t size, k;
+	char site[64], drop[64];
+	unsigned kind, drop_kind;
+	size_t given; /* sized-delete: the size passed */
+	bool reused;  /* double-free: not planted (PV3) */
+	size_t child_size;
+	char child_site[64];
+} plant;
+
+/* The value of key in the plant line, copied into buf; false when absent. */
+static bool field(const char *line, const char *key, char *buf, size_t len)
+{
+	char want[40];
+	snprintf(want, sizeof want, " %s=", key);
+	const char *at = strstr(line, want);
+	if (!at)
+		return false;
+	at += strlen(want);
+	size_t n = strcspn(at, " \n");
+	snprintf(buf, len, "%.*s", (int)n, at);
+	return true;
+}
+
+static uintmax_t number(const char *line, const char *key)
+{
+	char v[64];
+	return field(line, key, v, sizeof v) ? strtoumax(v, NULL, 0) : 0;
+}
+
+static void read_plant(const char *out, plant *p)
+{
+	memset(p, 0, sizeof *p);
+	const char *line = strstr(out, "plant class=");
+	if (!line)
+		return;
+	p->seen = true;
+	field(line, "class", p->cls, sizeof p->cls); /* " class=" after "plant" */
+	p->addr = (uintptr_t)number(line, "addr");
+	p->obj = (uintptr_t)number(line, "obj");
+	p->size = (size_t)number(line, "size");
+	p->k = (size_t)number(line, "k");
+	p->kind = (unsigned)number(line, "kind");
+	p->drop_kind = (unsigned)number(line, "drop_kind");
+	p->given = (size_t)number(line, "given");
+	p->reused = number(line, "reused") != 0;
+	p->child_size = (size_t)number(line, "child_size");
+	field(line, "site", p->site, sizeof p->site);
+	field(line, "drop", p->drop, sizeof p->drop);
+	field(line, "child_site", p->child_site, sizeof p->child_site);
+}
+
+/* ---- one run of the victim ---- */
+
+typedef struct run {
+	int pid, signal, status;
+	bool via_launcher;
+	bool keep_going; /* abort_on_error=0 */
+	int exitcode;    /* the status a continued error or a leak gives */
+	char options[256];
+	char out[8192];
+	char err[131072];
+} run;
+
+static void slurp(const char *path, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return;
+	size_t got = 0;
+	ssize_t n;
+	while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(fd);
+}
+
+/* DK2: splitmix64 over the seed and the class's name. */
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint64_t run_key(const char *cls, uint64_t seed)
+{
+	uint64_t h = seed;
+	for (const char *c = cls; *c; c++)
+		h = mix(h ^ (uint8_t)*c);
+	return mix(h);
+}
+
+/* ---- the classes ---- */
+
+/* What a class's check reads, for --break. */
+enum {
+	F_ADDR = 1,
+	F_SIZE = 2,
+	F_OFFSET = 4,
+	F_SITE = 8,
+	F_KIND = 16,
+	F_STATUS = 32,
+};
+
+typedef struct det_class det_class;
+
+typedef struct check {
+	char why[4096];
+	size_t len;
+} check;
+
+static void fail(check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(check *c, const char *fmt, ...)
+{
+	if (c->len + 2 >= sizeof c->why)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(c->why + c->len, sizeof c->why - c->len - 1, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		c->len += (size_t)n < sizeof c->why - c->len - 1 ? (size_t)n
+								 : sizeof c->why - c->len - 2;
+	c->why[c->len++] = '\n';
+	c->why[c->len] = '\0';
+}
+
+struct det_class {
+	const char *name;    /* the victim's CLASS */
+	const char *options; /* HEAPWARD_OPTIONS the class needs */
+	bool leak;           /* a leak report at exit (else an error, or nothing) */
+	const char *kind;    /* the ERROR line's kind; NULL: no report at all */
+	const char *oneline; /* the one-line report's start; the address follows */
+	const char *oneline_then; /* and, after the address, this */
+	const char *plant_fn; /* the victim's function the error's stack passes */
+	unsigned fields;      /* F_*: what the check reads */
+	/* The lines after the error's stack: the place and the histories. */
+	void (*located)(const plant *p, const rr_report *r, check *c);
+};
+
+/* The names the heap gives each kind (kind.c, override_new.cc), by
+ * plant.cc's kind numbers. */
+static const char *const made_by[] = {"malloc", "operator new", "operator new[]",
+				      "operator new(std::align_val_t)",
+				      "operator new[](std::align_val_t)"};
+static const char *const freed_by[] = {"free", "operator delete", "operator delete[]",
+				       "operator delete(std::align_val_t)",
+				       "operator delete[](std::align_val_t)"};
+
+static bool stack_passes(const rr_stack *s, const char *fn)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->f[i].function, fn) == 0)
+			return true;
+	return false;
+}
+
+/* A history (or the error's stack) that starts at fn, symbolized to a
+ * line of plant.cc. */
+static void starts_at(const rr_stack *s, const char *what, const char *fn, check *c)
+{
+	if (!s->present) {
+		fail(c, "no %s stack", what);
+		return;
+	}
+	if (s->n == 0 || s->misnumbered)
+		fail(c, "the %s stack has %zu frames%s", what, s->n,
+		     s->misnumbered ? ", misnumbered" : "");
+	else if (strcmp(s->f[0].function, fn) != 0)
+		fail(c, "the %s stack starts in '%s', not in %s", what, s->f[0].function, fn);
+	else if (!strstr(s->f[0].place, "plant.cc:"))
+		fail(c, "the %s stack's first frame is not at a line of plant.cc: %s", what,
+		     s->f[0].place);
+}
+
+static void region_is(const plant *p, const rr_report *r, const char *relation, size_t offset,
+		      check *c)
+{
+	if (!r->located) {
+		fail(c, "no 'is located N bytes ... region [a,b)' line");
+		return;
+	}
+	if (r->loc_address != p->addr)
+		fail(c, "located address %#" PRIxPTR ", not %#" PRIxPTR, r->loc_address, p->addr);
+	if (strcmp(r->relation, relation) != 0 || r->offset != offset)
+		fail(c, "located %zu bytes %s, not %zu bytes %s", r->offset, r->relation, offset,
+		     relation);
+	if (r->freed || strcmp(r->region_word, "region") != 0)
+		fail(c, "not a live region: %s%s", r->freed ? "freed " : "", r->region_word);
+	if (r->region_size != p->size || r->lo != p->obj || r->hi != p->obj + p->size)
+		fail(c, "the region is %zu bytes [%#" PRIxPTR ",%#" PRIxPTR "), not %zu bytes [%#" PRIxPTR
+			",%#" PRIxPTR ")",
+		     r->region_size, r->lo, r->hi, p->size, p->obj, p->obj + p->size);
+}
+
+static void allocated_here(const plant *p, const rr_report *r, bool previously, check *c)
+{
+	starts_at(&r->allocated_by, "allocation", p->site, c);
+	if (r->allocated_by.present && r->previously != previously)
+		fail(c, "'%sallocated by' expected", previously ? "previously " : "");
+	if (r->allocated_by.present && r->allocated_by.tid != 0)
+		fail(c, "allocated by T%u, not T0", r->allocated_by.tid);
+}
+
+static void no_history(const rr_report *r, check *c)
+{
+	if (r->freed_by.present || r->allocated_by.present)
+		fail(c, "a history for memory that is no object");
+}
+
+static void located_double_free(const plant *p, const rr_report *r, check *c)
+{
+	if (!r->located) {
+		fail(c, "no 'is located 0 bytes inside of a freed ...' line%s",
+		     r->freed_memory ? " (the slot's span went back to the heap: 'in freed heap "
+				       "memory')"
+				     : "");
+		return;
+	}
+	if (r->loc_address != p->addr || r->offset != 0 || strcmp(r->relation, "inside of") != 0 ||
+	    !r->freed)
+		fail(c, "not '%#" PRIxPTR " is located 0 bytes inside of a freed': %#" PRIxPTR
+			" %zu bytes %s%s",
+		     p->addr, r->loc_address, r->offset, r->relation, r->freed ? " freed" : "");
+	/* A small object: its slot, at least its size; a large one: the region. */
+	bool slot = strcmp(r->region_word, "slot") == 0;
+	if (r->lo != p->obj || r->hi != r->lo + r->region_size ||
+	    (slot ? r->region_size < p->size || r->region_size % 16 != 0
+		  : r->region_size != p->size))
+		fail(c, "the freed %s is %zu bytes [%#" PRIxPTR ",%#" PRIxPTR "); the object was %zu "
+			"bytes at %#" PRIxPTR,
+		     r->region_word, r->region_size, r->lo, r->hi, p->size, p->obj);
+	starts_at(&r->freed_by, "free", p->drop, c);
+	if (r->freed_by.present && !stack_passes(&r->freed_by, "plant_double_free"))
+		fail(c, "the free stack does not pass plant_double_free");
+	allocated_here(p, r, true, c);
+}
+
+static void located_inside(const plant *p, const rr_report *r, check *c)
+{
+	region_is(p, r, "inside of", p->k, c);
+	if (r->freed_by.present)
+		fail(c, "a free stack for a live object");
+	allocated_here(p, r, false, c);
+}
+
+static void located_stack(const plant *p, const rr_report *r, check *c)
+{
+	if (r->loc_address != p->addr || strncmp(r->not_heap, "on this thread's stack", 22) != 0)
+		fail(c, "not '%#" PRIxPTR " is not heap memory: on this thread's stack': %#" PRIxPTR
+			" '%s'",
+		     p->addr, r->loc_address, r->not_heap);
+	no_history(r, c);
+}
+
+static void located_global(const plant *p, const rr_report *r, check *c)
+{
+	if (r->loc_address != p->addr ||
+	    strncmp(r->not_heap, "in a module's writable data, /", 30) != 0 ||
+	    !strstr(r->not_heap, "detector_plant"))
+		fail(c, "not '%#" PRIxPTR " is not heap memory: in a module's writable data, "
+			".../detector_plant': %#" PRIxPTR " '%s'",
+		     p->addr, r->loc_address, r->not_heap);
+	no_history(r, c);
+}
+
+static void located_mismatch(const plant *p, const rr_report *r, check *c)
+{
+	region_is(p, r, "inside of", 0, c);
+	if (p->kind >= 5 || p->drop_kind >= 5) {
+		fail(c, "the plant line's kinds %u, %u are unknown", p->kind, p->drop_kind);
+		return;
+	}
+	if (strcmp(r->made_by, made_by[p->kind]) != 0 ||
+	    strcmp(r->freed_with, freed_by[p->drop_kind]) != 0)
+		fail(c, "made by '%s', freed by '%s'; expected '%s' and '%s'", r->made_by,
+		     r->freed_with, made_by[p->kind], freed_by[p->drop_kind]);
+	allocated_here(p, r, false, c);
+}
+
+static void located_sized(const plant *p, const rr_report *r, check *c)
+{
+	region_is(p, r, "inside of", 0, c);
+	if (p->kind == 0 || p->kind >= 5) {
+		fail(c, "the plant line's kind %u has no sized delete", p->kind);
+		return;
+	}
+	char want[128];
+	snprintf(want, sizeof want, "%s with size %zu", freed_by[p->kind], p->given);
+	if (strcmp(r->made_by, made_by[p->kind]) != 0 || strcmp(r->freed_with, want) != 0)
+		fail(c, "made by '%s', freed by '%s'; expected '%s' and '%s'", r->made_by,
+		     r->freed_with, made_by[p->kind], want);
+	allocated_here(p, r, false, c);
+}
+
+static void located_canary(const plant *p, const rr_report *r, check *c)
+{
+	region_is(p, r, "after", p->k, c);
+	if (r->freed_by.present)
+		fail(c, "a free stack for a live object");
+	allocated_here(p, r, false, c);
+}
+
+/* The table: one entry per class (the classes other work adds are one
+ * entry each). */
+static const det_class classes[] = {
+	{"clean", "detect_leaks=1", false, NULL, NULL, NULL, NULL, F_STATUS, NULL},
+	{"double-free", "debug=1", false, "double-free", "heapward: double free of ", " (a free",
+	 "plant_double_free", F_ADDR | F_SIZE | F_SITE | F_KIND | F_STATUS, located_double_free},
+	{"bad-free-interior", "debug=1", false, "bad-free",
+	 "heapward: invalid free of ", ": not the start of an object", "plant_bad_free_inside",
+	 F_ADDR | F_SIZE | F_OFFSET | F_SITE | F_KIND | F_STATUS, located_inside},
+	{"bad-free-misaligned", "debug=1", false, "bad-free",
+	 "heapward: invalid free of ", ": not the start of an object", "plant_bad_free_inside",
+	 F_ADDR | F_SIZE | F_OFFSET | F_SITE | F_KIND | F_STATUS, located_inside},
+	{"bad-free-stack", "debug=1", false, "bad-free",
+	 "heapward: invalid free of ", ": not heap memory: on this thread's stack",
+	 "plant_bad_free_stack", F_ADDR | F_KIND | F_STATUS, located_stack},
+	{"bad-free-global", "debug=1", false, "bad-free",
+	 "heapward: invalid free of ", ": not heap memory: in a module's writable data",
+	 "plant_bad_free_global", F_ADDR | F_KIND | F_STATUS, located_global},
+	{"mismatch", "debug=1", false, "alloc-dealloc-mismatch", "heapward: alloc-dealloc mismatch: ", " (a ",
+	 "plant_mismatch", F_ADDR | F_SIZE | F_SITE | F_KIND | F_STATUS, located_mismatch},
+	{"sized-delete", "debug=1", false, "new-delete-type-mismatch",
+	 "heapward: new-delete size mismatch: ", " with size ", "plant_sized_delete",
+	 F_ADDR | F_SIZE | F_SITE | F_KIND | F_STATUS, located_sized},
+	{"canary", "debug=1", false, "heap-buffer-overflow",
+	 "heapward: heap buffer overflow: the tail canary of the ", " (", "plant_canary",
+	 F_ADDR | F_SIZE | F_OFFSET | F_SITE | F_KIND | F_STATUS, located_canary},
+	{"leak-direct", "detect_leaks=1", true, "detected memory leaks", NULL, NULL, NULL,
+	 F_SIZE | F_SITE | F_STATUS, NULL},
+	{"leak-indirect", "detect_leaks=1", true, "detected memory leaks", NULL, NULL, NULL,
+	 F_SIZE | F_SITE | F_STATUS, NULL},
+};
+#define NCLASSES (sizeof classes / sizeof classes[0])
+
+/* Runs the victim for (cls, seed) with the options DK2 draws. */
+static bool start(const det_class *cls, uint64_t seed, run *r)
+{
+	uint64_t key = run_key(cls->name, seed);
+	memset(r, 0, sizeof *r);
+	r->via_launcher = key & 1;
+	r->keep_going = cls->kind && !cls->leak && (key >> 1) % 10 < 3;
+	bool own_exitcode = (key >> 5) % 10 < 3;
+	r->exitcode = own_exitcode ? 1 + (int)((key >> 9) % 120) : 23;
+	snprintf(r->options, sizeof r->options, "%s%s", cls->options,
+		 r->keep_going ? ":abort_on_error=0" : "");
+	if (own_exitcode) {
+		size_t n = strlen(r->options);
+		snprintf(r->options + n, sizeof r->options - n, ":exitcode=%d", r->exitcode);
+	}
+	char out[64], err[64], seedtext[32];
+	snprintf(out, sizeof out, "%s/out", tmpdir);
+	snprintf(err, sizeof err, "%s/err", tmpdir);
+	snprintf(seedtext, sizeof seedtext, "%" PRIu64, seed);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+			_exit(126);
+		setenv("HEAPWARD_OPTIONS", r->options, 1);
+		alarm(60); /* a hang is a miss too (SIGALRM), never a stuck test */
+		if (r->via_launcher) {
+			unsetenv("LD_PRELOAD");
+			execl(launcher, launcher, "run", "--", plant_path, seedtext, cls->name,
+			      (char *)NULL);
+		} else {
+			setenv("LD_PRELOAD", library, 1);
+			execl(plant_path, plant_path, seedtext, cls->name, (char *)NULL);
+		}
+		_exit(127);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		return false;
+	r->pid = pid;
+	r->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	slurp(out, r->out, sizeof r->out);
+	slurp(err, r->err, sizeof r->err);
+	return true;
+}
+
+/* ---- the checks ---- */
+
+static unsigned broken; /* --break: the F_* expectation spoiled */
+
+static void check_status(const det_class *cls, const plant *p, const run *r, const rr_report *rep,
+			 check *c)
+{
+	bool clean = !cls->kind || p->reused;
+	bool abort_expected = !clean && !cls->leak && !r->keep_going;
+	int want = clean ? 0 : r->exitcode;
+	if (broken & F_STATUS)
+		abort_expected = !abort_expected, want++;
+	if (!abort_expected) {
+		if (r->signal != 0 || r->status != want)
+			fail(c, "exit: signal %d status %d, not status %d", r->signal, r->status,
+			     want);
+		if (rep->aborting)
+			fail(c, "==ABORTING in a run that goes on");
+	} else {
+		if (r->signal != SIGABRT)
+			fail(c, "exit: signal %d status %d, not SIGABRT", r->signal, r->status);
+		if (!rep->aborting)
+			fail(c, "no ==PID==ABORTING line");
+	}
+}
+
+static void check_error(const det_class *cls, const plant *p, const run *r, const rr_report *rep,
+			check *c)
+{
+	char addr[32];
+	snprintf(addr, sizeof addr, "%#" PRIxPTR, p->addr);
+	const char *at = strstr(rep->oneline, addr);
+	if (rep->onelines != 1 || strncmp(rep->oneline, cls->oneline, strlen(cls->oneline)) != 0 ||
+	    !at || !strstr(at + strlen(addr), cls->oneline_then))
+		fail(c, "%u one-line reports; the first is not '%s...%s%s...': '%s'", rep->onelines,
+		     cls->oneline, addr, cls->oneline_then, rep->oneline);
+	if (strcmp(rep->kind, cls->kind) != 0)
+		fail(c, "kind '%s', not '%s'", rep->kind, cls->kind);
+	if (rep->address != p->addr || rep->tid != 0)
+		fail(c, "ERROR on address %#" PRIxPTR " in T%u, not %#" PRIxPTR " in T0",
+		     rep->address, rep->tid, p->addr);
+	if (rep->pid != r->pid)
+		fail(c, "==%d== is not the child's pid %d", rep->pid, r->pid);
+	starts_at(&rep->error, "error's", p->drop, c);
+	if (!stack_passes(&rep->error, cls->plant_fn))
+		fail(c, "the error's stack does not pass %s", cls->plant_fn);
+	char head[96], tail[96];
+	snprintf(head, sizeof head, "%s ", cls->kind);
+	snprintf(tail, sizeof tail, " in %s", p->drop);
+	size_t n = strlen(rep->summary), t = strlen(tail);
+	if (rep->summaries != 1 || strncmp(rep->summary, head, strlen(head)) != 0 || n < t ||
+	    strcmp(rep->summary + n - t, tail) != 0)
+		fail(c, "SUMMARY is not '%s... %s': '%s'", cls->kind, tail, rep->summary);
+	cls->located(p, rep, c);
+}
+
+static void check_leak(const plant *p, const rr_report *rep, bool indirect, check *c)
+{
+	if (rep->onelines != 0)
+		fail(c, "a one-line report before the leak report: %s", rep->oneline);
+	if (strcmp(rep->kind, "detected memory leaks") != 0)
+		fail(c, "kind '%s', not 'detected memory leaks'", rep->kind);
+	size_t want = indirect ? 2 : 1;
+	if (rep->nleaks != want) {
+		fail(c, "%zu leaks reported, not %zu", rep->nleaks, want);
+		return;
+	}
+	const rr_leak *d = &rep->leaks[0];
+	if (!d->direct || d->bytes != p->size || d->count != 1)
+		fail(c, "the first leak is %s of %zu bytes in %zu objects, not a direct leak of %zu "
+			"bytes in 1",
+		     d->direct ? "direct" : "indirect", d->bytes, d->count, p->size);
+	starts_at(&d->stack, "direct leak's", p->site, c);
+	size_t total = p->size;
+	if (indirect) {
+		const rr_leak *i = &rep->leaks[1];
+		if (i->direct || i->bytes != p->child_size || i->count != 1)
+			fail(c, "the second leak is %s of %zu bytes in %zu objects, not an indirect "
+				"leak of %zu bytes in 1",
+			     i->direct ? "direct" : "indirect", i->bytes, i->count, p->child_size);
+		starts_at(&i->stack, "indirect leak's", p->child_site, c);
+		total += p->child_size;
+	}
+	char sum[96];
+	snprintf(sum, sizeof sum, "%zu byte(s) leaked in %zu allocation(s).", total, want);
+	if (rep->summaries != 1 || strcmp(rep->summary, sum) != 0)
+		fail(c, "SUMMARY is not '%s': '%s'", sum, rep->summary);
+}
+
+/* --break: one spoiled expectation (DK1 turned around). */
+static void spoil(plant *p, det_class *cls)
+{
+	if (broken & F_ADDR)
+		p->addr += 1;
+	if (broken & F_SIZE)
+		p->size += 1;
+	if (broken & F_OFFSET)
+		p->k += 1;
+	if (broken & F_SITE)
+		snprintf(p->site, sizeof p->site, "site_elsewhere");
+	if (broken & F_KIND)
+		cls->kind = "heap-use-after-free";
+}
+
+typedef struct tally {
+	unsigned runs, planted, detected, missed, unplanted;
+} tally;
+
+static void replay_hint(const det_class *cls, uint64_t seed, const run *r)
+{
+	fprintf(stderr, "  replay: %s %s %s %s --class %s --seed %" PRIu64 "\n", self, plant_path,
+		library, launcher, cls->name, seed);
+	if (r->via_launcher)
+		fprintf(stderr, "  victim: HEAPWARD_OPTIONS='%s' %s run -- %s %" PRIu64 " %s\n",
+			r->options, launcher, plant_path, seed, cls->name);
+	else
+		fprintf(stderr, "  victim: HEAPWARD_OPTIONS='%s' LD_PRELOAD=%s %s %" PRIu64 " %s\n",
+			r->options, library, plant_path, seed, cls->name);
+}
+
+/* One run of (cls, seed): checked, counted, and explained when missed. */
+static void one(const det_class *table_cls, uint64_t seed, tally *t, bool verbose)
+{
+	det_class cls = *table_cls;
+	run *r = malloc(sizeof *r);
+	if (!r) {
+		fprintf(stderr, "detector: out of memory\n");
+		exit(2);
+	}
+	check c = {{0}, 0};
+	plant p;
+	rr_report *rep = malloc(sizeof *rep);
+	t->runs++;
+	if (!rep || !start(&cls, seed, r)) {
+		fprintf(stderr, "detector: cannot run the victim\n");
+		exit(2);
+	}
+	read_plant(r->out, &p);
+	spoil(&p, &cls);
+	rr_parse(r->err, rep);
+	if (!p.seen || strcmp(p.cls, cls.name) != 0)
+		fail(&c, "the victim printed no plant line for %s", cls.name);
+	bool clean = !cls.kind || p.reused;
+	if (clean && cls.kind)
+		t->unplanted++;
+	else if (cls.kind)
+		t->planted++;
+	if (clean) {
+		if (r->err[0])
+			fail(&c, "stderr is not empty");
+	} else {
+		if (rep->unknown)
+			fail(&c, "%u lines on stderr are not the report's, the first: '%s'",
+			     rep->unknown, rep->first_unknown);
+		if (rep->errors != 1)
+			fail(&c, "%u ERROR lines, not 1", rep->errors);
+		if (cls.leak)
+			check_leak(&p, rep, strcmp(cls.name, "leak-indirect") == 0, &c);
+		else
+			check_error(&cls, &p, r, rep, &c);
+	}
+	check_status(&cls, &p, r, rep, &c);
+	if (c.len == 0) {
+		if (cls.kind && !clean)
+			t->detected++;
+		if (verbose)
+			printf("ok %s seed %" PRIu64 " (%s%s)\n", cls.name, seed,
+			       r->via_launcher ? "launcher, " : "", r->options);
+	} else {
+		t->missed++;
+		if (!broken) {
+			fprintf(stderr, "detector: MISS %s seed %" PRIu64 ":\n%s", cls.name, seed,
+				c.why);
+			replay_hint(&cls, seed, r);
+			fprintf(stderr, "  victim's stdout:\n%s  victim's stderr:\n%s\n", r->out,
+				r->err);
+		} else if (verbose) {
+			fprintf(stderr, "spoiled %s seed %" PRIu64 " flagged: %s", cls.name, seed,
+				c.why);
+		}
+	}
+	free(rep);
+	free(r);
+}
+
+static unsigned field_named(const char *s)
+{
+	static const struct {
+		const char *name;
+		unsigned f;
+	} names[] = {{"addr", F_ADDR},     {"size", F_SIZE}, {"offset", F_OFFSET},
+		     {"site", F_SITE},     {"kind", F_KIND}, {"status", F_STATUS}};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(s, names[i].name) == 0)
+			return names[i].f;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s PLANT LIBRARY LAUNCHER [--class NAME] [--seeds N] "
+				"[--first-seed S] [--seed S] [--break FIELD] [-v]\n",
+			argv[0]);
+		return 2;
+	}
+	self = argv[0];
+	plant_path = argv[1];
+	library = argv[2];
+	launcher = argv[3];
+	const char *only = NULL;
+	const char *env = getenv("HW_DETECTOR_SEEDS");
+	uint64_t seeds = env && *env ? strtoull(env, NULL, 0) : 12, first = 1;
+	bool verbose = false;
+	for (int a = 4; a < argc; a++) {
+		bool has = a + 1 < argc;
+		if (!strcmp(argv[a], "--class") && has)
+			only = argv[++a];
+		else if (!strcmp(argv[a], "--seeds") && has && !(env && *env))
+			seeds = strtoull(argv[++a], NULL, 0);
+		else if (!strcmp(argv[a], "--seeds") && has)
+			a++; /* the soak's count wins */
+		else if (!strcmp(argv[a], "--first-seed") && has)
+			first = strtoull(argv[++a], NULL, 0);
+		else if (!strcmp(argv[a], "--seed") && has)
+			first = strtoull(argv[++a], NULL, 0), seeds = 1;
+		else if (!strcmp(argv[a], "--break") && has && field_named(argv[a + 1]))
+			broken = field_named(argv[++a]);
+		else if (!strcmp(argv[a], "-v"))
+			verbose = true;
+		else {
+			fprintf(stderr, "detector: bad argument '%s'\n", argv[a]);
+			return 2;
+		}
+	}
+	bool known = !only;
+	for (size_t i = 0; i < NCLASSES; i++)
+		known |= only && !strcmp(only, classes[i].name);
+	if (!known) {
+		fprintf(stderr, "detector: no class '%s'\n", only);
+		return 2;
+	}
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	unsigned failed = 0, tried = 0;
+	printf("%-22s %6s %8s %9s %7s %10s\n", "class", "seeds", "planted", "detected", "missed",
+	       "unplanted");
+	for (size_t i = 0; i < NCLASSES; i++) {
+		const det_class *cls = &classes[i];
+		if ((only && strcmp(only, cls->name) != 0) || (broken && !(cls->fields & broken)))
+			continue;
+		tally t = {0, 0, 0, 0, 0};
+		for (uint64_t s = first; s < first + seeds; s++)
+			one(cls, s, &t, verbose);
+		printf("%-22s %6u %8u %9u %7u %10u\n", cls->name, t.runs,
+		       cls->kind ? t.planted : 0, t.detected, t.missed, t.unplanted);
+		tried++;
+		/* Spoiled, every run must be flagged; otherwise none may be. */
+		failed += broken ? t.missed != t.runs : t.missed != 0;
+	}
+	char cmd[64];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	if (broken && tried == 0) {
+		fprintf(stderr, "detector: no class checks the spoiled field\n");
+		return 1;
+	}
+	if (broken)
+		printf("spoiled expectation: %s\n",
+		       failed ? "some runs were NOT flagged" : "every run was flagged");
+	return failed ? 1 : 0;
+}
