@@ -490,9 +490,14 @@ NOINLINE void plant_canary()
 	bool sized = below(2);
 	say("canary", at, o, by_realloc ? "site_realloc" : drop_name(o.kind, sized), k, "");
 	*at ^= 0xff;
-	if (by_realloc)
-		site_realloc(o.p, random_size());
-	else
+	if (by_realloc) {
+		/* Continuing past the report (abort_on_error=0), realloc goes on:
+		 * the program keeps what it returns. */
+		size_t n = random_size();
+		void *q = site_realloc(o.p, n);
+		if (q)
+			objs[i].p = q, objs[i].size = n, objs[i].site = "site_realloc";
+	} else
 		drop_as(o.kind, sized, o.p, o.size, o.align);
 }
 
