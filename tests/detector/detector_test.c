@@ -192,14 +192,14 @@ static void fail(check *c, const char *fmt, ...)
 }
 
 struct det_class {
-	const char *name;    /* the victim's CLASS */
-	const char *options; /* HEAPWARD_OPTIONS the class needs */
-	bool leak;           /* a leak report at exit (else an error, or nothing) */
-	const char *kind;    /* the ERROR line's kind; NULL: no report at all */
-	const char *oneline; /* the one-line report's start; the address follows */
+	const char *name;         /* the victim's CLASS */
+	const char *options;      /* HEAPWARD_OPTIONS the class needs */
+	bool leak;                /* a leak report at exit (else an error, or nothing) */
+	const char *kind;         /* the ERROR line's kind; NULL: no report at all */
+	const char *oneline;      /* the one-line report's start; the address follows */
 	const char *oneline_then; /* and, after the address, this */
-	const char *plant_fn; /* the victim's function the error's stack passes */
-	unsigned fields;      /* F_*: what the check reads */
+	const char *plant_fn;     /* the victim's function the error's stack passes */
+	unsigned fields;          /* F_*: what the check reads */
 	/* The lines after the error's stack: the place and the histories. */
 	void (*located)(const plant *p, const rr_report *r, check *c);
 };
@@ -254,8 +254,9 @@ static void region_is(const plant *p, const rr_report *r, const char *relation, 
 	if (r->freed || strcmp(r->region_word, "region") != 0)
 		fail(c, "not a live region: %s%s", r->freed ? "freed " : "", r->region_word);
 	if (r->region_size != p->size || r->lo != p->obj || r->hi != p->obj + p->size)
-		fail(c, "the region is %zu bytes [%#" PRIxPTR ",%#" PRIxPTR "), not %zu bytes [%#" PRIxPTR
-			",%#" PRIxPTR ")",
+		fail(c,
+		     "the region is %zu bytes [%#" PRIxPTR ",%#" PRIxPTR
+		     "), not %zu bytes [%#" PRIxPTR ",%#" PRIxPTR ")",
 		     r->region_size, r->lo, r->hi, p->size, p->obj, p->obj + p->size);
 }
 
@@ -285,16 +286,18 @@ static void located_double_free(const plant *p, const rr_report *r, check *c)
 	}
 	if (r->loc_address != p->addr || r->offset != 0 || strcmp(r->relation, "inside of") != 0 ||
 	    !r->freed)
-		fail(c, "not '%#" PRIxPTR " is located 0 bytes inside of a freed': %#" PRIxPTR
-			" %zu bytes %s%s",
+		fail(c,
+		     "not '%#" PRIxPTR " is located 0 bytes inside of a freed': "
+		     "%#" PRIxPTR " %zu bytes %s%s",
 		     p->addr, r->loc_address, r->offset, r->relation, r->freed ? " freed" : "");
 	/* A small object: its slot, at least its size; a large one: the region. */
 	bool slot = strcmp(r->region_word, "slot") == 0;
 	if (r->lo != p->obj || r->hi != r->lo + r->region_size ||
 	    (slot ? r->region_size < p->size || r->region_size % 16 != 0
 		  : r->region_size != p->size))
-		fail(c, "the freed %s is %zu bytes [%#" PRIxPTR ",%#" PRIxPTR "); the object was %zu "
-			"bytes at %#" PRIxPTR,
+		fail(c,
+		     "the freed %s is %zu bytes [%#" PRIxPTR ",%#" PRIxPTR "); the object was %zu "
+		     "bytes at %#" PRIxPTR,
 		     r->region_word, r->region_size, r->lo, r->hi, p->size, p->obj);
 	starts_at(&r->freed_by, "free", p->drop, c);
 	if (r->freed_by.present && !stack_passes(&r->freed_by, "plant_double_free"))
@@ -313,8 +316,9 @@ static void located_inside(const plant *p, const rr_report *r, check *c)
 static void located_stack(const plant *p, const rr_report *r, check *c)
 {
 	if (r->loc_address != p->addr || strncmp(r->not_heap, "on this thread's stack", 22) != 0)
-		fail(c, "not '%#" PRIxPTR " is not heap memory: on this thread's stack': %#" PRIxPTR
-			" '%s'",
+		fail(c,
+		     "not '%#" PRIxPTR " is not heap memory: on this thread's stack': "
+		     "%#" PRIxPTR " '%s'",
 		     p->addr, r->loc_address, r->not_heap);
 	no_history(r, c);
 }
@@ -375,20 +379,21 @@ static const det_class classes[] = {
 	 /* A small object's freed slot is its size class's, which the plant does
 	  * not know: its size is checked only to hold the object (not F_SIZE). */
 	 "plant_double_free", F_ADDR | F_SITE | F_KIND | F_STATUS, located_double_free},
-	{"bad-free-interior", "debug=1", false, "bad-free",
-	 "heapward: invalid free of ", ": not the start of an object", "plant_bad_free_inside",
+	{"bad-free-interior", "debug=1", false, "bad-free", "heapward: invalid free of ",
+	 ": not the start of an object", "plant_bad_free_inside",
 	 F_ADDR | F_SIZE | F_OFFSET | F_SITE | F_KIND | F_STATUS, located_inside},
-	{"bad-free-misaligned", "debug=1", false, "bad-free",
-	 "heapward: invalid free of ", ": not the start of an object", "plant_bad_free_inside",
+	{"bad-free-misaligned", "debug=1", false, "bad-free", "heapward: invalid free of ",
+	 ": not the start of an object", "plant_bad_free_inside",
 	 F_ADDR | F_SIZE | F_OFFSET | F_SITE | F_KIND | F_STATUS, located_inside},
-	{"bad-free-stack", "debug=1", false, "bad-free",
-	 "heapward: invalid free of ", ": not heap memory: on this thread's stack",
-	 "plant_bad_free_stack", F_ADDR | F_KIND | F_STATUS, located_stack},
-	{"bad-free-global", "debug=1", false, "bad-free",
-	 "heapward: invalid free of ", ": not heap memory: in a module's writable data",
-	 "plant_bad_free_global", F_ADDR | F_KIND | F_STATUS, located_global},
-	{"mismatch", "debug=1", false, "alloc-dealloc-mismatch", "heapward: alloc-dealloc mismatch: ", " (a ",
-	 "plant_mismatch", F_ADDR | F_SIZE | F_SITE | F_KIND | F_STATUS, located_mismatch},
+	{"bad-free-stack", "debug=1", false, "bad-free", "heapward: invalid free of ",
+	 ": not heap memory: on this thread's stack", "plant_bad_free_stack",
+	 F_ADDR | F_KIND | F_STATUS, located_stack},
+	{"bad-free-global", "debug=1", false, "bad-free", "heapward: invalid free of ",
+	 ": not heap memory: in a module's writable data", "plant_bad_free_global",
+	 F_ADDR | F_KIND | F_STATUS, located_global},
+	{"mismatch", "debug=1", false, "alloc-dealloc-mismatch",
+	 "heapward: alloc-dealloc mismatch: ", " (a ", "plant_mismatch",
+	 F_ADDR | F_SIZE | F_SITE | F_KIND | F_STATUS, located_mismatch},
 	{"sized-delete", "debug=1", false, "new-delete-type-mismatch",
 	 "heapward: new-delete size mismatch: ", " with size ", "plant_sized_delete",
 	 F_ADDR | F_SIZE | F_SITE | F_KIND | F_STATUS, located_sized},
@@ -522,16 +527,18 @@ static void check_leak(const plant *p, const rr_report *rep, bool indirect, chec
 	}
 	const rr_leak *d = &rep->leaks[0];
 	if (!d->direct || d->bytes != p->size || d->count != 1)
-		fail(c, "the first leak is %s of %zu bytes in %zu objects, not a direct leak of %zu "
-			"bytes in 1",
+		fail(c,
+		     "the first leak is %s of %zu bytes in %zu objects, not a direct leak of %zu "
+		     "bytes in 1",
 		     d->direct ? "direct" : "indirect", d->bytes, d->count, p->size);
 	starts_at(&d->stack, "direct leak's", p->site, c);
 	size_t total = p->size;
 	if (indirect) {
 		const rr_leak *i = &rep->leaks[1];
 		if (i->direct || i->bytes != p->child_size || i->count != 1)
-			fail(c, "the second leak is %s of %zu bytes in %zu objects, not an indirect "
-				"leak of %zu bytes in 1",
+			fail(c,
+			     "the second leak is %s of %zu bytes in %zu objects, not an indirect "
+			     "leak of %zu bytes in 1",
 			     i->direct ? "direct" : "indirect", i->bytes, i->count, p->child_size);
 		starts_at(&i->stack, "indirect leak's", p->child_site, c);
 		total += p->child_size;
@@ -647,8 +654,14 @@ static unsigned field_named(const char *s)
 	static const struct {
 		const char *name;
 		unsigned f;
-	} names[] = {{"addr", F_ADDR},     {"size", F_SIZE}, {"offset", F_OFFSET},
-		     {"site", F_SITE},     {"kind", F_KIND}, {"status", F_STATUS}};
+	} names[] = {
+		{"addr", F_ADDR},
+		{"size", F_SIZE},
+		{"offset", F_OFFSET},
+		{"site", F_SITE},
+		{"kind", F_KIND},
+		{"status", F_STATUS},
+	};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (strcmp(s, names[i].name) == 0)
 			return names[i].f;

@@ -94,7 +94,12 @@ size_t random_align()
 } // namespace
 
 /* The allocation kinds, as the heap's kind check tells them apart. */
-enum kind { K_MALLOC, K_NEW, K_NEW_ARRAY, K_NEW_ALIGNED, K_NEW_ARRAY_ALIGNED, K_COUNT };
+enum kind { K_MALLOC,
+	    K_NEW,
+	    K_NEW_ARRAY,
+	    K_NEW_ALIGNED,
+	    K_NEW_ARRAY_ALIGNED,
+	    K_COUNT };
 
 struct obj {
 	void *p;

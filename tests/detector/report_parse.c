@@ -185,7 +185,8 @@ static void line_of(rr_report *r, const char *line, rr_stack **open)
 		return;
 	}
 	*open = NULL;
-	if (strcmp(line, "=================================================================") == 0) {
+	if (strcmp(line, "=================================================================") ==
+	    0) {
 		r->banners++;
 		return;
 	}
@@ -206,7 +207,8 @@ static void line_of(rr_report *r, const char *line, rr_stack **open)
 		unsigned t;
 		uintptr_t a;
 		int end = 0;
-		if (!on || sscanf(on, " on address 0x%" SCNxPTR " in thread T%u:%n", &a, &t, &end) != 2 ||
+		if (!on ||
+		    sscanf(on, " on address 0x%" SCNxPTR " in thread T%u:%n", &a, &t, &end) != 2 ||
 		    !end || on[end]) {
 			unknown(r, line);
 			return;

@@ -64,28 +64,28 @@ typedef struct rr_leak {
 } rr_leak;
 
 typedef struct rr_report {
-	int pid;            /* from the first ERROR line; 0 when none */
-	unsigned errors;    /* ERROR lines */
-	unsigned onelines;  /* "heapward: ..." lines before a banner */
-	unsigned banners;   /* "=====" lines */
-	char oneline[512];  /* the first of them */
-	char kind[64];      /* "double-free", ..., or "detected memory leaks" */
-	uintptr_t address;  /* the ERROR line's */
-	unsigned tid;       /* the ERROR line's thread */
-	rr_stack error;     /* the error's own stack */
+	int pid;           /* from the first ERROR line; 0 when none */
+	unsigned errors;   /* ERROR lines */
+	unsigned onelines; /* "heapward: ..." lines before a banner */
+	unsigned banners;  /* "=====" lines */
+	char oneline[512]; /* the first of them */
+	char kind[64];     /* "double-free", ..., or "detected memory leaks" */
+	uintptr_t address; /* the ERROR line's */
+	unsigned tid;      /* the ERROR line's thread */
+	rr_stack error;    /* the error's own stack */
 	/* The "is located" line. */
 	bool located;
 	uintptr_t loc_address;
-	size_t offset;          /* K */
-	char relation[16];      /* "inside of", "after", "before" */
-	bool freed;             /* "a freed" or "freed" before the size */
-	size_t region_size;     /* N */
-	char region_word[16];   /* "region" or "slot" */
-	uintptr_t lo, hi;       /* [lo,hi) */
-	char made_by[RR_TEXT];  /* ", made by X" */
+	size_t offset;            /* K */
+	char relation[16];        /* "inside of", "after", "before" */
+	bool freed;               /* "a freed" or "freed" before the size */
+	size_t region_size;       /* N */
+	char region_word[16];     /* "region" or "slot" */
+	uintptr_t lo, hi;         /* [lo,hi) */
+	char made_by[RR_TEXT];    /* ", made by X" */
 	char freed_with[RR_TEXT]; /* ", freed by Y" (with " with size S" when sized) */
-	bool freed_memory;      /* "is located in freed heap memory" */
-	char not_heap[RR_TEXT]; /* "is not heap memory: <where>" */
+	bool freed_memory;        /* "is located in freed heap memory" */
+	char not_heap[RR_TEXT];   /* "is not heap memory: <where>" */
 	rr_stack freed_by, allocated_by;
 	bool previously; /* "previously allocated by" */
 	size_t nleaks;
