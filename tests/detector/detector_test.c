@@ -209,9 +209,13 @@ struct det_class {
 static const char *const made_by[] = {"malloc", "operator new", "operator new[]",
 				      "operator new(std::align_val_t)",
 				      "operator new[](std::align_val_t)"};
-static const char *const freed_by[] = {"free", "operator delete", "operator delete[]",
+static const char *const freed_by[] = {"free",
+				       "operator delete",
+				       "operator delete[]",
 				       "operator delete(std::align_val_t)",
-				       "operator delete[](std::align_val_t)"};
+				       "operator delete[](std::align_val_t)",
+				       "realloc"};
+#define NKINDS (sizeof made_by / sizeof made_by[0])
 
 static bool stack_passes(const rr_stack *s, const char *fn)
 {
@@ -337,7 +341,7 @@ static void located_global(const plant *p, const rr_report *r, check *c)
 static void located_mismatch(const plant *p, const rr_report *r, check *c)
 {
 	region_is(p, r, "inside of", 0, c);
-	if (p->kind >= 5 || p->drop_kind >= 5) {
+	if (p->kind >= NKINDS || p->drop_kind >= sizeof freed_by / sizeof freed_by[0]) {
 		fail(c, "the plant line's kinds %u, %u are unknown", p->kind, p->drop_kind);
 		return;
 	}
@@ -351,7 +355,7 @@ static void located_mismatch(const plant *p, const rr_report *r, check *c)
 static void located_sized(const plant *p, const rr_report *r, check *c)
 {
 	region_is(p, r, "inside of", 0, c);
-	if (p->kind == 0 || p->kind >= 5) {
+	if (p->kind == 0 || p->kind >= NKINDS) {
 		fail(c, "the plant line's kind %u has no sized delete", p->kind);
 		return;
 	}

@@ -428,16 +428,28 @@ NOINLINE void plant_bad_free_global()
 	drop_free(global_target);
 }
 
-/* Freed by a deallocation of another kind (sized or not). */
+/* Freed by a deallocation of another kind (sized or not), or, for an
+ * object of operator new, reallocated (drop_kind K_COUNT: realloc). */
 NOINLINE void plant_mismatch()
 {
-	obj o = objs[pick(any, random_size)];
+	size_t i = pick(any, random_size);
+	obj o = objs[i];
 	unsigned wrong = (o.kind + 1 + (unsigned)below(K_COUNT - 1)) % K_COUNT;
 	bool sized = wrong != K_MALLOC && below(2);
+	bool by_realloc = wrong == K_MALLOC && below(2);
 	char extra[32];
-	std::snprintf(extra, sizeof extra, "drop_kind=%u", wrong);
-	say("mismatch", o.p, o, drop_name(wrong, sized), 0, extra);
-	drop_as(wrong, sized, o.p, o.size, o.align ? o.align : 16);
+	std::snprintf(extra, sizeof extra, "drop_kind=%u", by_realloc ? (unsigned)K_COUNT : wrong);
+	say("mismatch", o.p, o, by_realloc ? "site_realloc" : drop_name(wrong, sized), 0, extra);
+	if (!by_realloc) {
+		drop_as(wrong, sized, o.p, o.size, o.align ? o.align : 16);
+		return;
+	}
+	/* Continuing past the report, realloc refuses (NULL, EINVAL) and the
+	 * object stays the program's. */
+	size_t n = random_size();
+	void *q = site_realloc(o.p, n);
+	if (q)
+		objs[i] = obj{q, n, 0, K_MALLOC, "site_realloc"};
 }
 
 bool from_new(const obj &o) { return o.kind != K_MALLOC; }
