@@ -90,11 +90,13 @@ static bool located(rr_report *r, const char *line)
 	if (sscanf(rest, " is located %zu bytes %n", &k, &used) != 1)
 		return false;
 	rest += used;
-	static const char *const rel[] = {"inside of ", "after ", "before "};
-	size_t i;
-	for (i = 0; i < 3 && !starts(rest, rel[i]); i++)
+	/* The longer forms first: "after the end of" is no "after". */
+	static const char *const rel[] = {"inside of ", "after the end of ", "before the start of ",
+					  "after ", "before "};
+	size_t i, nrel = sizeof rel / sizeof rel[0];
+	for (i = 0; i < nrel && !starts(rest, rel[i]); i++)
 		;
-	if (i == 3)
+	if (i == nrel)
 		return false;
 	keep(r->relation, sizeof r->relation, rel[i], strlen(rel[i]) - 1);
 	rest += strlen(rel[i]);

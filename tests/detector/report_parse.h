@@ -10,9 +10,11 @@
  *       #N 0x<pc> in <function> <file>:<line>[:<column>]
  *       #N 0x<pc> in <function> (<module>+0x<offset>)
  *       #N 0x<pc> (<module>+0x<offset>)
- *   0x... is located K bytes inside of|after [a freed ]N-byte region|slot [0x...,0x...)
+ *   0x... is located K bytes <relation> [a freed ]N-byte region|slot [0x...,0x...)
  *       [, made by <call>, freed by <call>[ with size S]]
  *   0x... is located K bytes inside of freed N-byte region [0x...,0x...)
+ *   (<relation>: "inside of", "after", "before", or the longer "after the
+ *   end of", "before the start of"; kept as written)
  *   0x... is located in freed heap memory (its object is no longer known)
  *   0x... is not heap memory: <where>
  *   freed by thread T<n> here:
@@ -77,7 +79,7 @@ typedef struct rr_report {
 	bool located;
 	uintptr_t loc_address;
 	size_t offset;            /* K */
-	char relation[16];        /* "inside of", "after", "before" */
+	char relation[24];        /* as written: "inside of", "after", ... */
 	bool freed;               /* "a freed" or "freed" before the size */
 	size_t region_size;       /* N */
 	char region_word[16];     /* "region" or "slot" */
