@@ -615,7 +615,7 @@ static void spoil(plant *p, det_class *cls)
 	if (broken & F_SITE)
 		snprintf(p->site, sizeof p->site, "site_elsewhere");
 	if (broken & F_KIND)
-		cls->kind = "heap-use-after-free";
+		cls->kind = "spoiled-kind"; /* no kind a report has */
 }
 
 typedef struct tally {
