@@ -93,13 +93,14 @@ static bool located(rr_report *r, const char *line)
 	/* The longer forms first: "after the end of" is no "after". */
 	static const char *const rel[] = {"inside of ", "after the end of ", "before the start of ",
 					  "after ", "before "};
-	size_t i, nrel = sizeof rel / sizeof rel[0];
-	for (i = 0; i < nrel && !starts(rest, rel[i]); i++)
-		;
-	if (i == nrel)
+	const char *how = NULL;
+	for (size_t i = 0; i < sizeof rel / sizeof rel[0] && !how; i++)
+		if (starts(rest, rel[i]))
+			how = rel[i];
+	if (!how)
 		return false;
-	keep(r->relation, sizeof r->relation, rel[i], strlen(rel[i]) - 1);
-	rest += strlen(rel[i]);
+	keep(r->relation, sizeof r->relation, how, strlen(how) - 1);
+	rest += strlen(how);
 	if (starts(rest, "a freed "))
 		r->freed = true, rest += strlen("a freed ");
 	else if (starts(rest, "freed "))
