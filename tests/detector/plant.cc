@@ -518,12 +518,47 @@ NOINLINE void plant_canary()
 		drop_as(o.kind, sized, o.p, o.size, o.align);
 }
 
+NOINLINE void plant_nothing()
+{
+	std::printf("plant class=clean live=%zu\n", nlive);
+	std::fflush(stdout);
+	cleanup();
+}
+
+NOINLINE void plant_interior() { plant_bad_free_inside(true); }
+NOINLINE void plant_misaligned() { plant_bad_free_inside(false); }
+NOINLINE void plant_leak_direct() { plant_leak(false); }
+NOINLINE void plant_leak_indirect() { plant_leak(true); }
+
 } // extern "C"
+
+/* The classes, by the name detector_test.c gives them. */
+static const struct {
+	const char *name;
+	void (*plant)();
+} classes[] = {
+	{"clean", plant_nothing},
+	{"double-free", plant_double_free},
+	{"bad-free-interior", plant_interior},
+	{"bad-free-misaligned", plant_misaligned},
+	{"bad-free-stack", plant_bad_free_stack},
+	{"bad-free-global", plant_bad_free_global},
+	{"mismatch", plant_mismatch},
+	{"sized-delete", plant_sized_delete},
+	{"canary", plant_canary},
+	{"leak-direct", plant_leak_direct},
+	{"leak-indirect", plant_leak_indirect},
+};
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		std::fprintf(stderr, "usage: %s SEED CLASS\n", argv[0]);
+	void (*plant)() = nullptr;
+	for (const auto &c : classes)
+		if (argc == 3 && !std::strcmp(argv[2], c.name))
+			plant = c.plant;
+	if (!plant) {
+		std::fprintf(stderr, "usage: %s SEED CLASS (an unknown class: %s)\n", argv[0],
+			     argc == 3 ? argv[2] : "none given");
 		return 2;
 	}
 	/* stdio's own buffer would be malloc'd at the first printf, after
@@ -532,36 +567,8 @@ int main(int argc, char **argv)
 	static char outbuf[BUFSIZ];
 	std::setvbuf(stdout, outbuf, _IOLBF, sizeof outbuf);
 	rng = std::strtoull(argv[1], nullptr, 0);
-	const char *cls = argv[2];
 	steps(20 + below(200));
-	if (!std::strcmp(cls, "clean")) {
-		std::printf("plant class=clean live=%zu\n", nlive);
-		std::fflush(stdout);
-		cleanup();
-	} else if (!std::strcmp(cls, "double-free")) {
-		plant_double_free();
-	} else if (!std::strcmp(cls, "bad-free-interior")) {
-		plant_bad_free_inside(true);
-	} else if (!std::strcmp(cls, "bad-free-misaligned")) {
-		plant_bad_free_inside(false);
-	} else if (!std::strcmp(cls, "bad-free-stack")) {
-		plant_bad_free_stack();
-	} else if (!std::strcmp(cls, "bad-free-global")) {
-		plant_bad_free_global();
-	} else if (!std::strcmp(cls, "mismatch")) {
-		plant_mismatch();
-	} else if (!std::strcmp(cls, "sized-delete")) {
-		plant_sized_delete();
-	} else if (!std::strcmp(cls, "leak-direct")) {
-		plant_leak(false);
-	} else if (!std::strcmp(cls, "leak-indirect")) {
-		plant_leak(true);
-	} else if (!std::strcmp(cls, "canary")) {
-		plant_canary();
-	} else {
-		std::fprintf(stderr, "detector_plant: unknown class %s\n", cls);
-		return 2;
-	}
+	plant();
 	scrub();
 	return 0;
 }
