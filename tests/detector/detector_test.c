@@ -4,9 +4,10 @@
  * the seed; the victim plants one bug on one object of a random sequence
  * of allocations and says what it planted; this program parses the report
  * (report_parse.h) and checks that it names exactly that bug: its kind,
- * the address, the object's bounds and size, the offset and its wording,
- * the allocating function, the function that made the error, and the exit
- * status. A clean sequence must exit 0 with nothing on stderr.
+ * the address, the access, the object's bounds and size, the offset and
+ * its wording, the allocating and the freeing functions, the function that
+ * made the error, and the exit status. A clean sequence must exit 0 with
+ * nothing on stderr.
  *
  * Usage: detector_test PLANT LIBRARY LAUNCHER [--class NAME] [--seeds N]
  *                      [--first-seed S] [--seed S] [--break FIELD] [-v]
@@ -65,6 +66,7 @@ typedef struct plant {
 	uintptr_t addr, obj;
 	size_t size, k;
 	char site[64], drop[64];
+	char drop_first[64]; /* a use after free: the free before the use */
 	unsigned kind, drop_kind;
 	size_t given; /* sized-delete: the size passed */
 	bool reused;  /* double-free: not planted (PV3) */
@@ -111,6 +113,7 @@ static void read_plant(const char *out, plant *p)
 	p->child_size = (size_t)number(line, "child_size");
 	field(line, "site", p->site, sizeof p->site);
 	field(line, "drop", p->drop, sizeof p->drop);
+	field(line, "first", p->drop_first, sizeof p->drop_first);
 	field(line, "child_site", p->child_site, sizeof p->child_site);
 }
 
@@ -201,6 +204,9 @@ struct det_class {
 	const char *oneline_then; /* and, after the address, this */
 	const char *plant_fn;     /* the victim's function the error's stack passes */
 	unsigned fields;          /* F_*: what the check reads */
+	const char *access;       /* the access line after ERROR; NULL: none */
+	bool at_exit;             /* the error's stack is the exit's, not the plant's */
+	bool kept;                /* the freed object is quarantined: a reuse is a miss */
 	/* The lines after the error's stack: the place and the histories. */
 	void (*located)(const plant *p, const rr_report *r, check *c);
 };
@@ -376,6 +382,24 @@ static void located_canary(const plant *p, const rr_report *r, check *c)
 	allocated_here(p, r, false, c);
 }
 
+/* A write after free found when the object left the quarantine: the
+ * freed object, k bytes inside, both histories. */
+static void located_uaf(const plant *p, const rr_report *r, check *c)
+{
+	if (!r->located || r->loc_address != p->addr || strcmp(r->relation, "inside of") != 0 ||
+	    r->offset != p->k || !r->freed || strcmp(r->region_word, "region") != 0 ||
+	    r->region_size != p->size || r->lo != p->obj || r->hi != p->obj + p->size)
+		fail(c,
+		     "not '%#" PRIxPTR " is located %zu bytes inside of freed %zu-byte region "
+		     "[%#" PRIxPTR ",%#" PRIxPTR ")': %#" PRIxPTR " %zu bytes %s %s%zu-byte %s",
+		     p->addr, p->k, p->size, p->obj, p->obj + p->size, r->loc_address, r->offset,
+		     r->relation, r->freed ? "freed " : "", r->region_size, r->region_word);
+	starts_at(&r->freed_by, "free", p->drop_first, c);
+	if (r->freed_by.present && !stack_passes(&r->freed_by, "plant_uaf_write"))
+		fail(c, "the free stack does not pass plant_uaf_write");
+	allocated_here(p, r, true, c);
+}
+
 /* The table: one entry per class (the classes other work adds are one
  * entry each). */
 #define ERRORS (F_ADDR | F_SIZE | F_OFFSET | F_SITE | F_KIND | F_STATUS)
@@ -388,6 +412,7 @@ static const det_class classes[] = {
 	 .oneline = "heapward: double free of ",
 	 .oneline_then = " (a free",
 	 .plant_fn = "plant_double_free",
+	 .kept = true,
 	 /* A small object's freed slot is its size class's, which the plant does
 	  * not know: its size is checked only to hold the object. */
 	 .fields = F_ADDR | F_SITE | F_KIND | F_STATUS,
@@ -448,6 +473,27 @@ static const det_class classes[] = {
 	 .plant_fn = "plant_canary",
 	 .fields = ERRORS,
 	 .located = located_canary},
+	{.name = "uaf-write-evict",
+	 .options = "debug=1:quarantine_bytes=64m",
+	 .kind = "heap-use-after-free",
+	 .oneline = "heapward: use after free: the freed ",
+	 .oneline_then = " (",
+	 .plant_fn = "plant_uaf_write",
+	 .fields = ERRORS,
+	 .access = "WRITE of unknown size, found when the object left the quarantine, here:",
+	 .kept = true,
+	 .located = located_uaf},
+	{.name = "uaf-write-exit",
+	 .options = "debug=1",
+	 .kind = "heap-use-after-free",
+	 .oneline = "heapward: use after free: the freed ",
+	 .oneline_then = " (",
+	 .fields = ERRORS,
+	 .access =
+		 "WRITE of unknown size, found when the object left the quarantine at exit, here:",
+	 .at_exit = true,
+	 .kept = true,
+	 .located = located_uaf},
 	{.name = "leak-direct",
 	 .options = "detect_leaks=1",
 	 .leak = true,
@@ -555,16 +601,26 @@ static void check_error(const det_class *cls, const plant *p, const run *r, cons
 		     rep->address, rep->tid, p->addr);
 	if (rep->pid != r->pid)
 		fail(c, "==%d== is not the child's pid %d", rep->pid, r->pid);
-	starts_at(&rep->error, "error's", p->drop, c);
-	if (!stack_passes(&rep->error, cls->plant_fn))
-		fail(c, "the error's stack does not pass %s", cls->plant_fn);
+	if (strcmp(rep->access, cls->access ? cls->access : "") != 0)
+		fail(c, "the access line is '%s', not '%s'", rep->access,
+		     cls->access ? cls->access : "");
 	char head[96], tail[96];
 	snprintf(head, sizeof head, "%s ", cls->kind);
 	snprintf(tail, sizeof tail, " in %s", p->drop);
 	size_t n = strlen(rep->summary), t = strlen(tail);
-	if (rep->summaries != 1 || strncmp(rep->summary, head, strlen(head)) != 0 || n < t ||
-	    strcmp(rep->summary + n - t, tail) != 0)
-		fail(c, "SUMMARY is not '%s... %s': '%s'", cls->kind, tail, rep->summary);
+	bool summary = rep->summaries == 1 && strncmp(rep->summary, head, strlen(head)) == 0;
+	if (cls->at_exit) {
+		/* Found at exit: the stack is the exit's, whatever the C library's. */
+		if (!rep->error.present || rep->error.n == 0 || !summary)
+			fail(c, "no stack of the exit, or SUMMARY is not '%s...': '%s'", cls->kind,
+			     rep->summary);
+	} else {
+		starts_at(&rep->error, "error's", p->drop, c);
+		if (!stack_passes(&rep->error, cls->plant_fn))
+			fail(c, "the error's stack does not pass %s", cls->plant_fn);
+		if (!summary || n < t || strcmp(rep->summary + n - t, tail) != 0)
+			fail(c, "SUMMARY is not '%s... %s': '%s'", cls->kind, tail, rep->summary);
+	}
 	cls->located(p, rep, c);
 }
 
@@ -657,6 +713,8 @@ static void one(const det_class *table_cls, uint64_t seed, tally *t, bool verbos
 	rr_parse(r->err, rep);
 	if (!p.seen || strcmp(p.cls, cls.name) != 0)
 		fail(&c, "the victim printed no plant line for %s", cls.name);
+	if (p.reused && cls.kept)
+		fail(&c, "the freed object was handed out again: the quarantine did not keep it");
 	bool clean = !cls.kind || p.reused;
 	if (clean && cls.kind)
 		t->unplanted++;

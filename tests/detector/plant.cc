@@ -8,8 +8,8 @@
  *
  * Usage: detector_plant SEED CLASS
  *   CLASS: clean, double-free, bad-free-interior, bad-free-misaligned,
- *   bad-free-stack, bad-free-global, mismatch, sized-delete, leak-direct,
- *   leak-indirect, canary.
+ *   bad-free-stack, bad-free-global, mismatch, sized-delete, canary,
+ *   uaf-write-evict, uaf-write-exit, leak-direct, leak-indirect.
  *
  * Owns: the sequence (what SEED makes), the allocation sites (site_*: one
  * noinline function per form, each named for it), the deallocations
@@ -29,10 +29,11 @@
  *        addr is the address the report must name, [obj, obj+size) the
  *        object, site the function that allocated it, drop the function
  *        that makes the error (key=value pairs, detector_test.c reads
- *        them). A double free whose slot was handed out again before the
- *        second free is not planted (the line says reused=1 and the run goes
- *        on clean): freeing a live object is no error an allocator without a
- *        quarantine can see.
+ *        them). A double free or a write after free whose object's memory
+ *        was handed out again before the bug is not planted (the line says
+ *        reused=1 and the run goes on clean): the bug would hit a live
+ *        object. Under the debug mode's quarantine that cannot happen, and
+ *        the checker counts it as a miss.
  *   PV4. Objects the program still holds are reachable from the global
  *        table objs[] until they are freed; a leaked object's pointer is
  *        removed from it, from every object (all bytes are the fill
@@ -518,6 +519,40 @@ NOINLINE void plant_canary()
 		drop_as(o.kind, sized, o.p, o.size, o.align);
 }
 
+/* The frees that push a quarantined object out. */
+NOINLINE void evict_free(void *p) { std::free(p); }
+
+/* A write into a freed object while the quarantine holds it (0x11: not
+ * the quarantine's 0xdd), found when it leaves the quarantine: pushed out
+ * by 80 MiB of frees (evict, under quarantine_bytes=64m), or at exit. A
+ * freed object handed out again before the write is not written (PV3). */
+NOINLINE void plant_uaf_write(bool evict)
+{
+	obj o = take(pick(any, random_size));
+	size_t k = below(o.size);
+	watch_lo = (uintptr_t)o.p;
+	watch_hi = watch_lo + o.size;
+	const char *first = drop_as(o.kind, below(2), o.p, o.size, o.align);
+	size_t n = below(40);
+	steps(n);
+	unsigned char *at = (unsigned char *)o.p + k;
+	char extra[128];
+	std::snprintf(extra, sizeof extra, "n=%zu reused=%d first=%s", n, watch_hit, first);
+	say(evict ? "uaf-write-evict" : "uaf-write-exit", at, o, evict ? "evict_free" : "-", k,
+	    extra);
+	if (watch_hit) {
+		cleanup();
+		return;
+	}
+	*at = 0x11;
+	if (evict)
+		for (int i = 0; i < 80; i++)
+			evict_free(site_malloc(1 << 20));
+}
+
+NOINLINE void plant_uaf_evict() { plant_uaf_write(true); }
+NOINLINE void plant_uaf_exit() { plant_uaf_write(false); }
+
 NOINLINE void plant_nothing()
 {
 	std::printf("plant class=clean live=%zu\n", nlive);
@@ -546,6 +581,8 @@ static const struct {
 	{"mismatch", plant_mismatch},
 	{"sized-delete", plant_sized_delete},
 	{"canary", plant_canary},
+	{"uaf-write-evict", plant_uaf_evict},
+	{"uaf-write-exit", plant_uaf_exit},
 	{"leak-direct", plant_leak_direct},
 	{"leak-indirect", plant_leak_indirect},
 };

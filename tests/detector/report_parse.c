@@ -187,6 +187,13 @@ static void line_of(rr_report *r, const char *line, rr_stack **open)
 			unknown(r, line);
 		return;
 	}
+	/* The access: right after the ERROR line, before its stack's frames. */
+	if (*open == &r->error && r->error.numbered == 0 && !r->access[0] &&
+	    (starts(line, "READ of ") || starts(line, "WRITE of ") || starts(line, "EXECUTE of ") ||
+	     starts(line, "UNKNOWN of "))) {
+		keep(r->access, sizeof r->access, line, strlen(line));
+		return;
+	}
 	*open = NULL;
 	if (strcmp(line, "=================================================================") ==
 	    0) {

@@ -7,6 +7,7 @@
  *   =================================================================
  *   ==PID==ERROR: heapward: <kind> on address 0x... in thread T<n>:
  *   ==PID==ERROR: heapward: detected memory leaks
+ *   READ|WRITE|EXECUTE|UNKNOWN of <text>     (the access, after an ERROR line)
  *       #N 0x<pc> in <function> <file>:<line>[:<column>]
  *       #N 0x<pc> in <function> (<module>+0x<offset>)
  *       #N 0x<pc> (<module>+0x<offset>)
@@ -66,15 +67,16 @@ typedef struct rr_leak {
 } rr_leak;
 
 typedef struct rr_report {
-	int pid;           /* from the first ERROR line; 0 when none */
-	unsigned errors;   /* ERROR lines */
-	unsigned onelines; /* "heapward: ..." lines before a banner */
-	unsigned banners;  /* "=====" lines */
-	char oneline[512]; /* the first of them */
-	char kind[64];     /* "double-free", ..., or "detected memory leaks" */
-	uintptr_t address; /* the ERROR line's */
-	unsigned tid;      /* the ERROR line's thread */
-	rr_stack error;    /* the error's own stack */
+	int pid;              /* from the first ERROR line; 0 when none */
+	unsigned errors;      /* ERROR lines */
+	unsigned onelines;    /* "heapward: ..." lines before a banner */
+	unsigned banners;     /* "=====" lines */
+	char oneline[512];    /* the first of them */
+	char kind[64];        /* "double-free", ..., or "detected memory leaks" */
+	uintptr_t address;    /* the ERROR line's */
+	unsigned tid;         /* the ERROR line's thread */
+	rr_stack error;       /* the error's own stack */
+	char access[RR_TEXT]; /* the access line after the ERROR line; "" when none */
 	/* The "is located" line. */
 	bool located;
 	uintptr_t loc_address;
