@@ -474,7 +474,8 @@ static const det_class classes[] = {
 	 .fields = ERRORS,
 	 .located = located_canary},
 	{.name = "uaf-write-evict",
-	 .options = "debug=1:quarantine_bytes=64m",
+	 /* Unguarded objects (guard=none): a guarded one traps the write. */
+	 .options = "debug=1:guard=none:quarantine_bytes=64m",
 	 .kind = "heap-use-after-free",
 	 .oneline = "heapward: use after free: the freed ",
 	 .oneline_then = " (",
@@ -484,7 +485,7 @@ static const det_class classes[] = {
 	 .kept = true,
 	 .located = located_uaf},
 	{.name = "uaf-write-exit",
-	 .options = "debug=1",
+	 .options = "debug=1:guard=none",
 	 .kind = "heap-use-after-free",
 	 .oneline = "heapward: use after free: the freed ",
 	 .oneline_then = " (",
