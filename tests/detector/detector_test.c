@@ -143,6 +143,17 @@ static void slurp(const char *path, char *buf, size_t len)
 	close(fd);
 }
 
+/* The scratch directory and the two files a run leaves in it, at any exit. */
+static void remove_tmpdir(void)
+{
+	char path[64];
+	snprintf(path, sizeof path, "%s/out", tmpdir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/err", tmpdir);
+	unlink(path);
+	rmdir(tmpdir);
+}
+
 /* DK2: splitmix64 over the seed and the class's name. */
 static uint64_t mix(uint64_t x)
 {
@@ -829,6 +840,7 @@ int main(int argc, char **argv)
 		perror("mkdtemp");
 		return 2;
 	}
+	atexit(remove_tmpdir);
 	unsigned failed = 0, tried = 0;
 	printf("%-22s %6s %8s %9s %7s %10s\n", "class", "seeds", "planted", "detected", "missed",
 	       "unplanted");
@@ -851,10 +863,6 @@ int main(int argc, char **argv)
 		 * there must be one); otherwise no run may be. */
 		failed += broken ? t.checked == 0 || t.flagged != t.checked : t.missed != 0;
 	}
-	char cmd[64];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
 	if (broken && tried == 0) {
 		fprintf(stderr, "detector: no class checks the spoiled field\n");
 		return 1;
