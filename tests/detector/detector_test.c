@@ -72,6 +72,7 @@ typedef struct plant {
 	bool reused;  /* double-free: not planted (PV3) */
 	size_t child_size;
 	char child_site[64];
+	bool guarded; /* the run guards every object (guard=all; the launcher's default) */
 } plant;
 
 /* The value of key in the plant line, copied into buf; false when absent. */
@@ -123,6 +124,7 @@ typedef struct run {
 	int pid, signal, status;
 	bool via_launcher;
 	bool keep_going; /* abort_on_error=0 */
+	bool guarded;    /* every object guarded */
 	int exitcode;    /* the status a continued error or a leak gives */
 	char options[256];
 	char out[8192];
@@ -207,17 +209,18 @@ static void fail(check *c, const char *fmt, ...)
 }
 
 struct det_class {
-	const char *name;         /* the victim's CLASS */
-	const char *options;      /* HEAPWARD_OPTIONS the class needs */
-	bool leak;                /* a leak report at exit (else an error, or nothing) */
-	const char *kind;         /* the ERROR line's kind; NULL: no report at all */
-	const char *oneline;      /* the one-line report's start; the address follows */
-	const char *oneline_then; /* and, after the address, this */
-	const char *plant_fn;     /* the victim's function the error's stack passes */
-	unsigned fields;          /* F_*: what the check reads */
-	const char *access;       /* the access line after ERROR; NULL: none */
-	bool at_exit;             /* the error's stack is the exit's, not the plant's */
-	bool kept;                /* the freed object is quarantined: a reuse is a miss */
+	const char *name;                           /* the victim's CLASS */
+	const char *options;                        /* HEAPWARD_OPTIONS the class needs */
+	bool leak;                                  /* a leak report at exit (else an error, or nothing) */
+	const char *kind;                           /* the ERROR line's kind; NULL: no report at all */
+	const char *oneline;                        /* the one-line report's start; the address follows */
+	const char *oneline_then;                   /* and, after the address, this */
+	const char *guarded_oneline, *guarded_then; /* for a guarded object; NULL: the same */
+	const char *plant_fn;                       /* the victim's function the error's stack passes */
+	unsigned fields;                            /* F_*: what the check reads */
+	const char *access;                         /* the access line after ERROR; NULL: none */
+	bool at_exit;                               /* the error's stack is the exit's, not the plant's */
+	bool kept;                                  /* the freed object is quarantined: a reuse is a miss */
 	/* The lines after the error's stack: the place and the histories. */
 	void (*located)(const plant *p, const rr_report *r, check *c);
 };
@@ -313,7 +316,8 @@ static void located_double_free(const plant *p, const rr_report *r, check *c)
 		     "%#" PRIxPTR " %zu bytes %s%s",
 		     p->addr, r->loc_address, r->offset, r->relation, r->freed ? " freed" : "");
 	/* A small object: its slot, at least its size; a large one: the region. */
-	bool slot = strcmp(r->region_word, "slot") == 0;
+	/* A guarded object is its own: exactly its bytes. */
+	bool slot = strcmp(r->region_word, "slot") == 0 && !p->guarded;
 	if (r->lo != p->obj || r->hi != r->lo + r->region_size ||
 	    (slot ? r->region_size < p->size || r->region_size % 16 != 0
 		  : r->region_size != p->size))
@@ -411,6 +415,14 @@ static void located_uaf(const plant *p, const rr_report *r, check *c)
 	allocated_here(p, r, true, c);
 }
 
+static void located_underflow(const plant *p, const rr_report *r, check *c)
+{
+	region_is(p, r, "before", p->k, c);
+	if (r->freed_by.present)
+		fail(c, "a free stack for a live object");
+	allocated_here(p, r, false, c);
+}
+
 /* The table: one entry per class (the classes other work adds are one
  * entry each). */
 #define ERRORS (F_ADDR | F_SIZE | F_OFFSET | F_SITE | F_KIND | F_STATUS)
@@ -422,6 +434,8 @@ static const det_class classes[] = {
 	 .kind = "double-free",
 	 .oneline = "heapward: double free of ",
 	 .oneline_then = " (a free",
+	 .guarded_oneline = "heapward: double free of ",
+	 .guarded_then = " (a quarantined ",
 	 .plant_fn = "plant_double_free",
 	 .kept = true,
 	 /* A small object's freed slot is its size class's, which the plant does
@@ -481,6 +495,8 @@ static const det_class classes[] = {
 	 .kind = "heap-buffer-overflow",
 	 .oneline = "heapward: heap buffer overflow: the tail canary of the ",
 	 .oneline_then = " (",
+	 .guarded_oneline = "heapward: heap buffer overflow: the pattern after the ",
+	 .guarded_then = " (",
 	 .plant_fn = "plant_canary",
 	 .fields = ERRORS,
 	 .located = located_canary},
@@ -506,6 +522,14 @@ static const det_class classes[] = {
 	 .at_exit = true,
 	 .kept = true,
 	 .located = located_uaf},
+	{.name = "guard-underflow",
+	 .options = "debug=1:guard=all",
+	 .kind = "heap-buffer-underflow",
+	 .oneline = "heapward: heap buffer underflow: the pattern before the ",
+	 .oneline_then = " (",
+	 .plant_fn = "plant_underflow",
+	 .fields = ERRORS,
+	 .located = located_underflow},
 	{.name = "leak-direct",
 	 .options = "detect_leaks=1",
 	 .leak = true,
@@ -526,6 +550,9 @@ static bool start(const det_class *cls, uint64_t seed, run *r)
 	memset(r, 0, sizeof *r);
 	r->via_launcher = key & 1;
 	r->keep_going = cls->kind && !cls->leak && (key >> 1) % 10 < 3;
+	/* The launcher guards every object unless told otherwise (guard=all). */
+	r->guarded = strstr(cls->options, "guard=all") ||
+		     (r->via_launcher && !strstr(cls->options, "guard="));
 	bool own_exitcode = (key >> 5) % 10 < 3;
 	r->exitcode = own_exitcode ? 1 + (int)((key >> 9) % 120) : 23;
 	snprintf(r->options, sizeof r->options, "%s%s", cls->options,
@@ -602,10 +629,13 @@ static void check_error(const det_class *cls, const plant *p, const run *r, cons
 	char addr[32];
 	snprintf(addr, sizeof addr, "%#" PRIxPTR, p->addr);
 	const char *at = strstr(rep->oneline, addr);
-	if (rep->onelines != 1 || strncmp(rep->oneline, cls->oneline, strlen(cls->oneline)) != 0 ||
-	    !at || !strstr(at + strlen(addr), cls->oneline_then))
+	bool g = p->guarded && cls->guarded_oneline;
+	const char *one = g ? cls->guarded_oneline : cls->oneline;
+	const char *then = g ? cls->guarded_then : cls->oneline_then;
+	if (rep->onelines != 1 || strncmp(rep->oneline, one, strlen(one)) != 0 || !at ||
+	    !strstr(at + strlen(addr), then))
 		fail(c, "%u one-line reports; the first is not '%s...%s%s...': '%s'", rep->onelines,
-		     cls->oneline, addr, cls->oneline_then, rep->oneline);
+		     one, addr, then, rep->oneline);
 	if (strcmp(rep->kind, cls->kind) != 0)
 		fail(c, "kind '%s', not '%s'", rep->kind, cls->kind);
 	if (rep->address != p->addr || rep->tid != 0)
@@ -721,6 +751,7 @@ static void one(const det_class *table_cls, uint64_t seed, tally *t, bool verbos
 		exit(2);
 	}
 	read_plant(r->out, &p);
+	p.guarded = r->guarded;
 	spoil(&p, &cls);
 	rr_parse(r->err, rep);
 	if (!p.seen || strcmp(p.cls, cls.name) != 0)

@@ -553,6 +553,22 @@ NOINLINE void plant_uaf_write(bool evict)
 NOINLINE void plant_uaf_evict() { plant_uaf_write(true); }
 NOINLINE void plant_uaf_exit() { plant_uaf_write(false); }
 
+/* With every object guarded (guard=all), the pattern before an object
+ * that does not start its page: one byte k bytes before the start (k at
+ * most the object's offset in its page), then the free checks it. */
+bool room_before(const obj &o) { return (uintptr_t)o.p % 4096 != 0; }
+
+NOINLINE void plant_underflow()
+{
+	obj o = objs[pick(room_before, random_size)];
+	size_t k = 1 + below((uintptr_t)o.p % 4096);
+	unsigned char *at = (unsigned char *)o.p - k;
+	bool sized = below(2);
+	say("guard-underflow", at, o, drop_name(o.kind, sized), k, "");
+	*at ^= 0xff;
+	drop_as(o.kind, sized, o.p, o.size, o.align);
+}
+
 NOINLINE void plant_nothing()
 {
 	std::printf("plant class=clean live=%zu\n", nlive);
@@ -583,6 +599,7 @@ static const struct {
 	{"canary", plant_canary},
 	{"uaf-write-evict", plant_uaf_evict},
 	{"uaf-write-exit", plant_uaf_exit},
+	{"guard-underflow", plant_underflow},
 	{"leak-direct", plant_leak_direct},
 	{"leak-indirect", plant_leak_indirect},
 };
