@@ -67,6 +67,7 @@ typedef struct plant {
 	size_t size, k;
 	char site[64], drop[64];
 	char drop_first[64]; /* a use after free: the free before the use */
+	char access[16];     /* a trapping access: READ or WRITE */
 	unsigned kind, drop_kind;
 	size_t given; /* sized-delete: the size passed */
 	bool reused;  /* double-free: not planted (PV3) */
@@ -115,6 +116,7 @@ static void read_plant(const char *out, plant *p)
 	field(line, "site", p->site, sizeof p->site);
 	field(line, "drop", p->drop, sizeof p->drop);
 	field(line, "first", p->drop_first, sizeof p->drop_first);
+	field(line, "access", p->access, sizeof p->access);
 	field(line, "child_site", p->child_site, sizeof p->child_site);
 }
 
@@ -221,6 +223,7 @@ struct det_class {
 	const char *access;                         /* the access line after ERROR; NULL: none */
 	bool at_exit;                               /* the error's stack is the exit's, not the plant's */
 	bool kept;                                  /* the freed object is quarantined: a reuse is a miss */
+	bool trap;                                  /* the access traps: a fault report, death by SIGSEGV */
 	/* The lines after the error's stack: the place and the histories. */
 	void (*located)(const plant *p, const rr_report *r, check *c);
 };
@@ -391,7 +394,7 @@ static void located_sized(const plant *p, const rr_report *r, check *c)
 
 static void located_canary(const plant *p, const rr_report *r, check *c)
 {
-	region_is(p, r, "after", p->k, c);
+	region_is(p, r, "after the end of", p->k, c);
 	if (r->freed_by.present)
 		fail(c, "a free stack for a live object");
 	allocated_here(p, r, false, c);
@@ -421,6 +424,33 @@ static void located_underflow(const plant *p, const rr_report *r, check *c)
 	if (r->freed_by.present)
 		fail(c, "a free stack for a live object");
 	allocated_here(p, r, false, c);
+}
+
+static void located_after_end(const plant *p, const rr_report *r, check *c)
+{
+	region_is(p, r, "after the end of", p->k, c);
+	allocated_here(p, r, false, c);
+}
+
+static void located_before_start(const plant *p, const rr_report *r, check *c)
+{
+	region_is(p, r, "before the start of", p->k, c);
+	allocated_here(p, r, false, c);
+}
+
+/* An access to a freed guarded object, k bytes inside it. */
+static void located_freed(const plant *p, const rr_report *r, check *c)
+{
+	if (!r->located || r->loc_address != p->addr || strcmp(r->relation, "inside of") != 0 ||
+	    r->offset != p->k || !r->freed || strcmp(r->region_word, "region") != 0 ||
+	    r->region_size != p->size || r->lo != p->obj || r->hi != p->obj + p->size)
+		fail(c,
+		     "not '%#" PRIxPTR " is located %zu bytes inside of a freed %zu-byte region "
+		     "[%#" PRIxPTR ",%#" PRIxPTR ")': %#" PRIxPTR " %zu bytes %s %s%zu-byte %s",
+		     p->addr, p->k, p->size, p->obj, p->obj + p->size, r->loc_address, r->offset,
+		     r->relation, r->freed ? "freed " : "", r->region_size, r->region_word);
+	starts_at(&r->freed_by, "free", p->drop_first, c);
+	allocated_here(p, r, true, c);
 }
 
 /* The table: one entry per class (the classes other work adds are one
@@ -530,6 +560,28 @@ static const det_class classes[] = {
 	 .plant_fn = "plant_underflow",
 	 .fields = ERRORS,
 	 .located = located_underflow},
+	{.name = "guard-overflow-trap",
+	 .options = "debug=1:guard=all:guard_align=1",
+	 .kind = "heap-buffer-overflow",
+	 .plant_fn = "plant_touch",
+	 .fields = ERRORS,
+	 .trap = true,
+	 .located = located_after_end},
+	{.name = "guard-underflow-trap",
+	 .options = "debug=1:guard=all:guard_side=left",
+	 .kind = "heap-buffer-underflow",
+	 .plant_fn = "plant_touch",
+	 .fields = ERRORS,
+	 .trap = true,
+	 .located = located_before_start},
+	{.name = "guard-uaf-trap",
+	 .options = "debug=1:guard=all",
+	 .kind = "heap-use-after-free",
+	 .plant_fn = "plant_touch",
+	 .fields = ERRORS,
+	 .kept = true,
+	 .trap = true,
+	 .located = located_freed},
 	{.name = "leak-direct",
 	 .options = "detect_leaks=1",
 	 .leak = true,
@@ -605,6 +657,17 @@ static void check_status(const det_class *cls, const plant *p, const run *r, con
 			 check *c)
 {
 	bool clean = !cls->kind || p->reused;
+	if (cls->trap && !clean) {
+		/* The fault goes on to the default action, whatever the options. */
+		bool died = r->signal == SIGSEGV;
+		if (broken & F_STATUS)
+			died = !died;
+		if (!died)
+			fail(c, "exit: signal %d status %d, not SIGSEGV", r->signal, r->status);
+		if (rep->aborting)
+			fail(c, "==ABORTING after a fault");
+		return;
+	}
 	bool abort_expected = !clean && !cls->leak && !r->keep_going;
 	int want = clean ? 0 : r->exitcode;
 	if (broken & F_STATUS)
@@ -632,8 +695,9 @@ static void check_error(const det_class *cls, const plant *p, const run *r, cons
 	bool g = p->guarded && cls->guarded_oneline;
 	const char *one = g ? cls->guarded_oneline : cls->oneline;
 	const char *then = g ? cls->guarded_then : cls->oneline_then;
-	if (rep->onelines != 1 || strncmp(rep->oneline, one, strlen(one)) != 0 || !at ||
-	    !strstr(at + strlen(addr), then))
+	if (cls->trap ? rep->onelines != 0
+		      : rep->onelines != 1 || strncmp(rep->oneline, one, strlen(one)) != 0 || !at ||
+				!strstr(at + strlen(addr), then))
 		fail(c, "%u one-line reports; the first is not '%s...%s%s...': '%s'", rep->onelines,
 		     one, addr, then, rep->oneline);
 	if (strcmp(rep->kind, cls->kind) != 0)
@@ -643,9 +707,14 @@ static void check_error(const det_class *cls, const plant *p, const run *r, cons
 		     rep->address, rep->tid, p->addr);
 	if (rep->pid != r->pid)
 		fail(c, "==%d== is not the child's pid %d", rep->pid, r->pid);
-	if (strcmp(rep->access, cls->access ? cls->access : "") != 0)
-		fail(c, "the access line is '%s', not '%s'", rep->access,
-		     cls->access ? cls->access : "");
+	char access[128];
+	if (cls->trap)
+		snprintf(access, sizeof access, "%s of unknown size at %s thread T0", p->access,
+			 addr);
+	else
+		snprintf(access, sizeof access, "%s", cls->access ? cls->access : "");
+	if (strcmp(rep->access, access) != 0)
+		fail(c, "the access line is '%s', not '%s'", rep->access, access);
 	char head[96], tail[96];
 	snprintf(head, sizeof head, "%s ", cls->kind);
 	snprintf(tail, sizeof tail, " in %s", p->drop);

@@ -569,6 +569,60 @@ NOINLINE void plant_underflow()
 	drop_as(o.kind, sized, o.p, o.size, o.align);
 }
 
+/* The accesses that trap, one function each so the stack names them. */
+NOINLINE int touch_read(const volatile unsigned char *at) { return *at; }
+NOINLINE void touch_write(volatile unsigned char *at) { *at = 0x11; }
+
+bool unaligned(const obj &o) { return o.align == 0; }
+
+/* With every object guarded, an access k bytes past the end (the guard
+ * page, under guard_align=1: an object not of an aligned form ends
+ * against it), k bytes before the start (guard_side=left: every object
+ * starts its page), or k bytes inside a freed, quarantined object after n
+ * other operations. It traps: the process dies of SIGSEGV at the access. */
+NOINLINE void plant_touch(int where)
+{
+	const char *cls = where == 0   ? "guard-overflow-trap"
+			  : where == 1 ? "guard-underflow-trap"
+				       : "guard-uaf-trap";
+	bool write = below(2);
+	char extra[128];
+	obj o;
+	unsigned char *at;
+	size_t k;
+	if (where == 2) {
+		o = take(pick(any, random_size));
+		k = below(o.size);
+		watch_lo = (uintptr_t)o.p;
+		watch_hi = watch_lo + o.size;
+		const char *first = drop_as(o.kind, below(2), o.p, o.size, o.align);
+		size_t n = below(40);
+		steps(n);
+		at = (unsigned char *)o.p + k;
+		std::snprintf(extra, sizeof extra, "access=%s n=%zu reused=%d first=%s",
+			      write ? "WRITE" : "READ", n, watch_hit, first);
+	} else {
+		o = objs[pick(where == 0 ? unaligned : any, random_size)];
+		k = below(4096);
+		at = where == 0 ? (unsigned char *)o.p + o.size + k : (unsigned char *)o.p - 1 - k;
+		k += where == 1;
+		std::snprintf(extra, sizeof extra, "access=%s", write ? "WRITE" : "READ");
+	}
+	say(cls, at, o, write ? "touch_write" : "touch_read", k, extra);
+	if (watch_hit) {
+		cleanup();
+		return;
+	}
+	if (write)
+		touch_write(at);
+	else
+		touch_read(at);
+}
+
+NOINLINE void plant_overflow_trap() { plant_touch(0); }
+NOINLINE void plant_underflow_trap() { plant_touch(1); }
+NOINLINE void plant_uaf_trap() { plant_touch(2); }
+
 NOINLINE void plant_nothing()
 {
 	std::printf("plant class=clean live=%zu\n", nlive);
@@ -600,6 +654,9 @@ static const struct {
 	{"uaf-write-evict", plant_uaf_evict},
 	{"uaf-write-exit", plant_uaf_exit},
 	{"guard-underflow", plant_underflow},
+	{"guard-overflow-trap", plant_overflow_trap},
+	{"guard-underflow-trap", plant_underflow_trap},
+	{"guard-uaf-trap", plant_uaf_trap},
 	{"leak-direct", plant_leak_direct},
 	{"leak-indirect", plant_leak_indirect},
 };

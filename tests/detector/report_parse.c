@@ -214,12 +214,20 @@ static void line_of(rr_report *r, const char *line, rr_stack **open)
 			return;
 		}
 		const char *on = strstr(rest, " on address 0x");
-		unsigned t;
-		uintptr_t a;
+		unsigned t = 0;
+		uintptr_t a, pc, bp, sp;
 		int end = 0;
-		if (!on ||
-		    sscanf(on, " on address 0x%" SCNxPTR " in thread T%u:%n", &a, &t, &end) != 2 ||
-		    !end || on[end]) {
+		/* "in thread T<n>:", or a fault's "at pc 0x.. bp 0x.. sp 0x.." (its
+		 * thread is on the access line). */
+		bool ok = on && ((sscanf(on, " on address 0x%" SCNxPTR " in thread T%u:%n", &a, &t,
+					 &end) == 2 &&
+				  end && !on[end]) ||
+				 (sscanf(on,
+					 " on address 0x%" SCNxPTR " at pc 0x%" SCNxPTR
+					 " bp 0x%" SCNxPTR " sp 0x%" SCNxPTR "%n",
+					 &a, &pc, &bp, &sp, &end) == 4 &&
+				  end && !on[end]));
+		if (!ok) {
 			unknown(r, line);
 			return;
 		}

@@ -6,6 +6,7 @@
  *   heapward: <one line>                          (before the banner)
  *   =================================================================
  *   ==PID==ERROR: heapward: <kind> on address 0x... in thread T<n>:
+ *   ==PID==ERROR: heapward: <kind> on address 0x... at pc 0x... bp 0x... sp 0x...
  *   ==PID==ERROR: heapward: detected memory leaks
  *   READ|WRITE|EXECUTE|UNKNOWN of <text>     (the access, after an ERROR line)
  *       #N 0x<pc> in <function> <file>:<line>[:<column>]
