@@ -211,19 +211,20 @@ static void fail(check *c, const char *fmt, ...)
 }
 
 struct det_class {
-	const char *name;                           /* the victim's CLASS */
-	const char *options;                        /* HEAPWARD_OPTIONS the class needs */
-	bool leak;                                  /* a leak report at exit (else an error, or nothing) */
-	const char *kind;                           /* the ERROR line's kind; NULL: no report at all */
-	const char *oneline;                        /* the one-line report's start; the address follows */
-	const char *oneline_then;                   /* and, after the address, this */
-	const char *guarded_oneline, *guarded_then; /* for a guarded object; NULL: the same */
-	const char *plant_fn;                       /* the victim's function the error's stack passes */
-	unsigned fields;                            /* F_*: what the check reads */
-	const char *access;                         /* the access line after ERROR; NULL: none */
-	bool at_exit;                               /* the error's stack is the exit's, not the plant's */
-	bool kept;                                  /* the freed object is quarantined: a reuse is a miss */
-	bool trap;                                  /* the access traps: a fault report, death by SIGSEGV */
+	const char *name;    /* the victim's CLASS */
+	const char *options; /* HEAPWARD_OPTIONS the class needs */
+	bool leak;           /* a leak report at exit (else an error, or nothing) */
+	const char *kind;    /* the ERROR line's kind; NULL: no report at all */
+	/* The one-line report's start, the address, then oneline_then; for a
+	 * guarded object the guarded_ pair when there is one. */
+	const char *oneline, *oneline_then;
+	const char *guarded_oneline, *guarded_then;
+	const char *plant_fn; /* the victim's function the error's stack passes */
+	unsigned fields;      /* F_*: what the check reads */
+	const char *access;   /* the access line after ERROR; NULL: none */
+	bool at_exit;         /* the error's stack is the exit's, not the plant's */
+	bool kept;            /* the freed object is quarantined: a reuse is a miss */
+	bool trap;            /* the access traps: a fault report, death by SIGSEGV */
 	/* The lines after the error's stack: the place and the histories. */
 	void (*located)(const plant *p, const rr_report *r, check *c);
 };
