@@ -356,9 +356,13 @@ static bool object_at(const mc_span *s, size_t idx, object *o)
 
 static void object_history(const object *o)
 {
-	if (o->rec)
+	/* A slot never handed out has a zeroed record: no history to tell
+	 * (a free of it is one of a pointer the program never got). */
+	if (o->rec && (o->rec->alloc_stack != 0 || o->rec->free_stack != 0))
 		history(o->rec->alloc_stack, o->rec->alloc_tid, o->rec->free_stack,
 			o->rec->free_tid, !o->live);
+	else if (o->rec)
+		out("\n");
 }
 
 /* A freed large object from the ring (debug.c DM4), when it holds p. */
@@ -398,14 +402,8 @@ void hw_mc_report_misuse(int what, const char *op, const void *p, const mc_span 
 	begin(kind, addr, NULL, summary, sizeof summary);
 	if (what == MC_BAD_FOREIGN) {
 		out("%p is not heap memory: %s\n\n", p, where && where[0] ? where : "?");
-	} else if (what == MC_BAD_OVERFLOW && have) {
+	} else if ((what == MC_BAD_OVERFLOW || what == MC_BAD_UNDERFLOW) && have) {
 		located((uintptr_t)addr, o.lo, o.len, false, "region");
-		object_history(&o);
-		if (!o.rec)
-			out("\n");
-	} else if (what == MC_BAD_UNDERFLOW && have) {
-		out("%p is located %zu bytes before %zu-byte region [%p,%p)\n", addr,
-		    (size_t)(o.lo - (uintptr_t)addr), o.len, (void *)o.lo, (void *)(o.lo + o.len));
 		object_history(&o);
 		if (!o.rec)
 			out("\n");

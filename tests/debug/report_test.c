@@ -302,6 +302,26 @@ static void test_misaligned_free(void)
 	bad_free_inside("misaligned", 1, "mis_free", "mis_alloc");
 }
 
+/* A free of a slot never handed out is a double free of a free slot with
+ * no history: no "freed by" or "allocated by" heading with an empty stack
+ * (its record was never written). */
+static void test_never_handed_out(void)
+{
+	run r;
+	char a[64], b[2048], located[128];
+	REQUIRE(run_victim(&r, "debug=1", "never_handed_out", NULL, NULL));
+	addr_of(&r, a, sizeof a);
+	EXPECT(aborted(&r));
+	EXPECT(header_is(&r, "double-free", a));
+	block(r.err, "==", b, sizeof b);
+	EXPECT(frame_is(b, 1, "never_handed_out", "nh_free"));
+	snprintf(located, sizeof located, "%s is located 0 bytes inside of a freed", a);
+	EXPECT(strstr(r.err, located), "%s", r.err);
+	EXPECT(!strstr(r.err, "freed by thread") && !strstr(r.err, "allocated by thread"),
+	       "a history the slot never had: %s", r.err);
+	EXPECT(summary_is(&r, "double-free", "drop", "drop"));
+}
+
 /* A free of memory that is not the heap's: the stack, a global. */
 static void bad_free_foreign(const char *scenario, const char *what)
 {
@@ -566,6 +586,7 @@ int main(int argc, char **argv)
 		T(test_double_free_large),
 		T(test_interior_free),
 		T(test_misaligned_free),
+		T(test_never_handed_out),
 		T(test_stack_free),
 		T(test_global_free),
 		T(test_canary),

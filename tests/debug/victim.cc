@@ -88,6 +88,15 @@ NOINLINE void misaligned()
 	drop(p + 1); /* @mis_free */
 }
 
+/* A free of a slot the program was never handed: the slot after a fresh
+ * object of a class nothing else uses (3072 bytes, a class size). */
+NOINLINE void never_handed_out()
+{
+	char *p = static_cast<char *>(make(3072)); /* @nh_alloc */
+	say(p + 3072);
+	drop(p + 3072); /* @nh_free */
+}
+
 NOINLINE void stack_free()
 {
 	int local = 0;
@@ -230,6 +239,7 @@ int main(int argc, char **argv)
 		{"double_free_large", double_free_large},
 		{"interior", interior},
 		{"misaligned", misaligned},
+		{"never_handed_out", never_handed_out},
 		{"stack_free", stack_free},
 		{"global_free", global_free},
 		{"overflow", overflow},

@@ -421,7 +421,7 @@ static void located_uaf(const plant *p, const rr_report *r, check *c)
 
 static void located_underflow(const plant *p, const rr_report *r, check *c)
 {
-	region_is(p, r, "before", p->k, c);
+	region_is(p, r, "before the start of", p->k, c);
 	if (r->freed_by.present)
 		fail(c, "a free stack for a live object");
 	allocated_here(p, r, false, c);
