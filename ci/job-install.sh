@@ -115,7 +115,10 @@ maps=$(env -u LD_PRELOAD "$prefix/bin/heapward" run --stats_at_exit=1 --detect_l
 	bash -c 'grep -o "/[^ ]*libheapward-malloc.so" /proc/$$/maps | sort -u' 2>"$dir/launcher.err")
 [ "$maps" = "$(realpath "$prefix/lib/libheapward-malloc.so")" ] ||
 	hw_die "the program under heapward run mapped '$maps', not the installed library"
-grep -q '^heapward: stats at exit: heap mapped [0-9]*, in use [1-9]' "$dir/launcher.err" ||
+# Allocates: from the heap, or (the launcher guards every allocation by
+# default) as guarded objects.
+grep -Eq '^heapward: stats at exit: heap mapped [0-9]*, in use [1-9]|; [1-9][0-9]* guarded objects' \
+	"$dir/launcher.err" ||
 	hw_die "no at-exit stats from the installed library: $(cat "$dir/launcher.err")"
 echo "  heapward run: the program maps $maps and allocates from it"
 
