@@ -62,8 +62,14 @@ static void test_guard_and_unguard(void)
 				       (g ? HW_MEM_RESERVED : HW_MEM_READY));
 		}
 		env_check(e);
-		/* Unguarded pages are usable again and read as zero here. */
+		/* Unguarded pages are usable again and read as zero here, in
+		 * one unfault call (P9) and no map. */
+		s1 = env_stats(e);
 		EXPECT(hw_heap_unguard(e->h, a + 3 * P, 2) == 0);
+		hw_heap_stats s2 = env_stats(e);
+		EXPECT(s2.platform_calls[HW_CALL_UNFAULT] == s1.platform_calls[HW_CALL_UNFAULT] + 1);
+		EXPECT(s2.platform_calls[HW_CALL_MAP] == s1.platform_calls[HW_CALL_MAP] &&
+		       s2.platform_calls[HW_CALL_USE] == s1.platform_calls[HW_CALL_USE]);
 		EXPECT(!traps(a + 3 * P) && !traps(a + 4 * P));
 		EXPECT(a[3 * P] == 0 && a[5 * P - 1] == 0, "unguarded pages read as zero");
 		memset(a + 3 * P, 1, 2 * P);
@@ -191,7 +197,7 @@ static void test_invalid_guards(void)
 	});
 }
 
-/* A refused fault (the kernel's mapping limit, here injected) or map leaves
+/* A refused fault (the kernel's mapping limit, here injected) or unfault leaves
  * the pages as they were, counted in guard_failures. */
 static void test_refused_calls(void)
 {
@@ -207,7 +213,7 @@ static void test_refused_calls(void)
 		EXPECT(hw_heap_page_kind(e->h, a + P, NULL) == HW_PAGE_INUSE && intact(a, 1));
 		env_check(e);
 		REQUIRE(hw_heap_guard(e->h, a + P, 1) == 0);
-		hw_platform_inject(e->pf, 1, 1u << HW_SYS_MAP);
+		hw_platform_inject(e->pf, 1, 1u << HW_SYS_UNFAULT);
 		EXPECT(hw_heap_unguard(e->h, a + P, 1) == ENOMEM);
 		s = env_stats(e);
 		EXPECT(s.guard_failures == 2 && s.guarded == P);
