@@ -183,7 +183,7 @@ typedef struct sim {
 	size_t stale_hi;
 	size_t since_lo; /* S8, bytes from base */
 	size_t since_hi;
-	bool guards_used; /* S1 exception happened at least once */
+	bool guards_used;       /* S1 exception happened at least once */
 	unsigned char *faulted; /* per simulated page: Reserved by fault (S9) */
 	uint64_t illegal;
 	char last_illegal[192];

@@ -67,7 +67,8 @@ static void test_guard_and_unguard(void)
 		s1 = env_stats(e);
 		EXPECT(hw_heap_unguard(e->h, a + 3 * P, 2) == 0);
 		hw_heap_stats s2 = env_stats(e);
-		EXPECT(s2.platform_calls[HW_CALL_UNFAULT] == s1.platform_calls[HW_CALL_UNFAULT] + 1);
+		EXPECT(s2.platform_calls[HW_CALL_UNFAULT] ==
+		       s1.platform_calls[HW_CALL_UNFAULT] + 1);
 		EXPECT(s2.platform_calls[HW_CALL_MAP] == s1.platform_calls[HW_CALL_MAP] &&
 		       s2.platform_calls[HW_CALL_USE] == s1.platform_calls[HW_CALL_USE]);
 		EXPECT(!traps(a + 3 * P) && !traps(a + 4 * P));

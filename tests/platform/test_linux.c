@@ -380,6 +380,6 @@ static void test_advise_huge(void)
 	hw_platform_destroy(sim);
 }
 
-HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_guard_protnone), T(test_madv_free_unuse),
-	     T(test_residency_matches_sim), T(test_reserve_enomem), T(test_os_views),
-	     T(test_advise_huge))
+HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_guard_protnone),
+	     T(test_madv_free_unuse), T(test_residency_matches_sim), T(test_reserve_enomem),
+	     T(test_os_views), T(test_advise_huge))

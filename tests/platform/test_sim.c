@@ -1129,8 +1129,12 @@ static void unfault_case(size_t ps, bool rrz)
 	EXPECT(refused_at(pf, &seen, "page 3 ", "Reserved (not by a fault)"));
 	/* A reset forgets every fault. */
 	REQUIRE(hw_sys_fault(pf, p + 2 * ps, ps) == 0);
-	hw_sim_config cfg = {.backing_bytes = 16 * ps, .page_size = ps,
-			     .released_reads_zero = rrz, .record_illegal = true};
+	hw_sim_config cfg = {
+		.backing_bytes = 16 * ps,
+		.page_size = ps,
+		.released_reads_zero = rrz,
+		.record_illegal = true,
+	};
 	REQUIRE(hw_sim_reset(pf, &cfg) == 0);
 	seen = 0;
 	REQUIRE(hw_sys_reserve(pf, NULL, 4 * ps, (void **)&q) == 0 && q == p);
@@ -1149,12 +1153,12 @@ static void test_unfault(void)
 	unfault_case(65536, false);
 }
 
-HW_TEST_MAIN(T(test_unfault), T(test_transitions_4k), T(test_transitions_64k), T(test_reserve_and_alloc),
-	     T(test_out_of_backing_refused), T(test_default_policy_aborts), T(test_injection),
-	     T(test_placement), T(test_ignore_hints_discontiguous), T(test_partial_release),
-	     T(test_released_contents), T(test_non_ready_pages_trap),
-	     T(test_check_catches_protection), T(test_check_since_walks_changes),
-	     T(test_create_destroy_is_cheap), T(test_bad_config),
+HW_TEST_MAIN(T(test_unfault), T(test_transitions_4k), T(test_transitions_64k),
+	     T(test_reserve_and_alloc), T(test_out_of_backing_refused),
+	     T(test_default_policy_aborts), T(test_injection), T(test_placement),
+	     T(test_ignore_hints_discontiguous), T(test_partial_release), T(test_released_contents),
+	     T(test_non_ready_pages_trap), T(test_check_catches_protection),
+	     T(test_check_since_walks_changes), T(test_create_destroy_is_cheap), T(test_bad_config),
 	     T(test_placement_matches_reference), T(test_mixed_fault_and_release),
 	     T(test_find_other), T(test_scans_find_every_position), T(test_reset_is_fresh),
 	     T(test_reset_refuses_what_does_not_fit), T(test_stale_memory), T(test_junk_mapping),
