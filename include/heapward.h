@@ -233,6 +233,7 @@ enum {
 	HW_CALL_FAULT,
 	HW_CALL_RELEASE,
 	HW_CALL_ALLOC,
+	HW_CALL_UNFAULT, /* a faulted range made usable again in one call */
 	HW_CALL_KINDS
 };
 

@@ -28,6 +28,12 @@
  *                               so vm.max_map_count caps it (see L3)
  *   release  munmap
  *   alloc    mmap(NULL, READ|WRITE, MAP_PRIVATE|MAP_ANONYMOUS)
+ *   unfault  guard == MADVISE:  madvise(MADV_GUARD_REMOVE) alone: fault left
+ *                               the protection read/write, so map's
+ *                               mprotect would change nothing; the pages
+ *                               read as zero (the install discarded them)
+ *            guard == PROTNONE: mprotect(READ|WRITE) (fault's DONTNEED
+ *                               already made them read as zero)
  *
  * Invariants:
  *   L1. (P2) A call that returns ENOMEM leaves the range as it was: an
@@ -278,6 +284,19 @@ static int linux_fault(hw_platform *pf, void *p, size_t n)
 	return 0;
 }
 
+/* P9: the pages were faulted, so only the fault itself is undone. */
+static int linux_unfault(hw_platform *pf, void *p, size_t n)
+{
+	if (pf->caps.guard == HW_GUARD_MADVISE) {
+		/* Removing markers splits nothing and allocates nothing. */
+		int e = advise(p, n, MADV_GUARD_REMOVE);
+		if (e != 0)
+			os_fail("unfault", p, n, e);
+		return 0;
+	}
+	return protect(impl_of(pf), "unfault", p, n, PROT_READ | PROT_WRITE, PROT_NONE);
+}
+
 static void linux_release(hw_platform *pf, void *p, size_t n)
 {
 	if (munmap(p, n) == 0)
@@ -322,6 +341,7 @@ static const hw_platform_ops shared_ops = {
 	.fault = linux_fault,
 	.release = linux_release,
 	.alloc = linux_alloc,
+	.unfault = linux_unfault,
 	.advise_huge = linux_advise_huge,
 	.destroy = NULL,
 };
@@ -334,6 +354,7 @@ static const hw_platform_ops private_ops = {
 	.fault = linux_fault,
 	.release = linux_release,
 	.alloc = linux_alloc,
+	.unfault = linux_unfault,
 	.advise_huge = linux_advise_huge,
 	.destroy = linux_destroy,
 };

@@ -34,6 +34,7 @@ static const char *const kind_names[HW_SYS_NKINDS] = {
 	[HW_SYS_FAULT] = "fault",
 	[HW_SYS_RELEASE] = "release",
 	[HW_SYS_ALLOC] = "alloc",
+	[HW_SYS_UNFAULT] = "unfault",
 };
 
 const char *hw_sys_kind_name(hw_sys_kind k)
@@ -122,6 +123,14 @@ int hw_sys_fault(hw_platform *pf, void *p, size_t n)
 	if (enter(pf, HW_SYS_FAULT))
 		return ENOMEM;
 	return leave(pf, HW_SYS_FAULT, pf->ops->fault(pf, p, n));
+}
+
+int hw_sys_unfault(hw_platform *pf, void *p, size_t n)
+{
+	check_range(pf, kind_names[HW_SYS_UNFAULT], p, n);
+	if (enter(pf, HW_SYS_UNFAULT))
+		return ENOMEM;
+	return leave(pf, HW_SYS_UNFAULT, pf->ops->unfault(pf, p, n));
 }
 
 void hw_sys_release(hw_platform *pf, void *p, size_t n)

@@ -1,6 +1,6 @@
 /* platform.h: the OS memory contract, written once.
  *
- * Owns: the four address-space states, the seven transitions between them, the
+ * Owns: the four address-space states, the eight transitions between them, the
  * capability record a backend publishes, and the platform instance (a table of
  * operations plus per-instance counters and failure injection). Backends live in
  * platform/linux.c and platform/sim.c; nothing outside platform/ calls the OS.
@@ -21,6 +21,7 @@
  *   release  any owned        -> None       (named sysFree in the Go runtime;
  *                                           owned = Reserved|Prepared|Ready)
  *   alloc    None             -> Ready      may fail: ENOMEM
+ *   unfault  Reserved by fault -> Ready     may fail: ENOMEM (see P9)
  *
  * Hints (not transitions: they change no state, cannot fail, and are not
  * counted in calls[]):
@@ -48,12 +49,21 @@
  *       backend or policy returns EINVAL: a heap that sees it has made an
  *       illegal call. unuse and release are void and refuse silently.
  *   P7. Failure injection covers the calls that can fail (reserve, map, use,
- *       fault, alloc); unuse and release never fail and never advance
- *       fail_seen, whatever the mask.
+ *       fault, alloc, unfault); unuse and release never fail and never
+ *       advance fail_seen, whatever the mask.
  *   P8. owned == bytes of successful reserve and alloc calls less bytes
  *       released: what the instance's users still hold. A heap that was
  *       destroyed leaves it as it found it (the harness checks this after
  *       every input, so a leaked reservation is caught where it happens).
+ *   P9. unfault takes pages that the last transition over them made
+ *       Reserved by a fault (no reserve, map or release since) straight to
+ *       Ready, in one call where map + use would take two or three: on
+ *       Linux with guard regions it is MADV_GUARD_REMOVE alone (fault kept
+ *       the read/write protection), with PROT_NONE an mprotect, on Windows
+ *       a commit. The pages read as P4 says for a use after fault. Calling
+ *       it on other Reserved pages (from reserve) is a caller bug: the
+ *       simulator refuses it (P6), the real backends cannot tell and leave
+ *       such pages trapping.
  *
  * Locking: a platform instance is not locked. Its counters and injection state
  * belong to whoever owns the instance; a heap serializes its own calls under
@@ -87,6 +97,7 @@ typedef enum hw_sys_kind {
 	HW_SYS_FAULT,
 	HW_SYS_RELEASE,
 	HW_SYS_ALLOC,
+	HW_SYS_UNFAULT, /* last: the older kinds keep their numbers */
 	HW_SYS_NKINDS
 } hw_sys_kind;
 
@@ -123,6 +134,7 @@ typedef struct hw_platform_ops {
 	int (*fault)(hw_platform *pf, void *p, size_t n);
 	void (*release)(hw_platform *pf, void *p, size_t n);
 	int (*alloc)(hw_platform *pf, size_t n, void **out);
+	int (*unfault)(hw_platform *pf, void *p, size_t n);
 	void (*advise_huge)(hw_platform *pf, void *p, size_t n); /* NULL: no-op */
 	void (*destroy)(hw_platform *pf);                        /* NULL for static instances */
 	/* Optional state query (NULL on backends that cannot answer, such as
@@ -178,6 +190,7 @@ void hw_sys_unuse(hw_platform *pf, void *p, size_t n);
 int hw_sys_fault(hw_platform *pf, void *p, size_t n);
 void hw_sys_release(hw_platform *pf, void *p, size_t n);
 int hw_sys_alloc(hw_platform *pf, size_t n, void **out);
+int hw_sys_unfault(hw_platform *pf, void *p, size_t n);
 
 /* The advise_huge hint (P1 applies to its range). */
 void hw_sys_advise_huge(hw_platform *pf, void *p, size_t n);

@@ -78,6 +78,11 @@
  *   S7. stale_pages == number of real pages with stale[i] set, all inside
  *       [stale_lo, stale_hi); a page without the flag that is not Ready
  *       holds no memory. jmap[i] implies stale[i].
+ *   S9. faulted[i] is set exactly when simulated page i is Reserved and the
+ *       last transition over it was a fault: set_state clears the flags of
+ *       every range it changes and sim_fault sets them after. unfault
+ *       accepts only such pages (P9), so a heap that unfaults a reservation
+ *       it never faulted is refused like any illegal transition.
  *   S8. Outside the bytes [since_lo, since_hi) of the base, the simulator
  *       changed no page's state, protection, memory or flags since the last
  *       check that passed (the whole capacity before the first): set_state
@@ -178,7 +183,8 @@ typedef struct sim {
 	size_t stale_hi;
 	size_t since_lo; /* S8, bytes from base */
 	size_t since_hi;
-	bool guards_used; /* S1 exception happened at least once */
+	bool guards_used;       /* S1 exception happened at least once */
+	unsigned char *faulted; /* per simulated page: Reserved by fault (S9) */
 	uint64_t illegal;
 	char last_illegal[192];
 	unsigned char state[]; /* hw_mem_state per simulated page */
@@ -432,6 +438,7 @@ static void set_state(sim *s, size_t first, size_t np, hw_mem_state st)
 {
 	s->ready_pages -= count_ready(s, first, first + np);
 	memset(s->state + first, st, np);
+	memset(s->faulted + first, 0, np);
 	changed(s, first << s->shift, (first + np) << s->shift);
 	if (st == HW_MEM_READY)
 		s->ready_pages += np;
@@ -995,6 +1002,33 @@ static int sim_fault(hw_platform *pf, void *p, size_t n)
 		return rc;
 	discard_ready(s, page_index(s, p), n >> s->shift);
 	set_state(s, page_index(s, p), n >> s->shift, HW_MEM_RESERVED);
+	memset(s->faulted + page_index(s, p), 1, n >> s->shift);
+	return 0;
+}
+
+/* P9, S9: Reserved pages a fault made so, Ready again; they read as a use
+ * after fault would leave them (S5). */
+static int sim_unfault(hw_platform *pf, void *p, size_t n)
+{
+	sim *s = sim_of(pf);
+	int rc = check_range(s, HW_SYS_UNFAULT, p, n, ACCEPT_RESERVED);
+	if (rc != 0)
+		return rc;
+	size_t first = page_index(s, p), np = n >> s->shift;
+	const unsigned char *f = memchr(s->faulted + first, 0, np);
+	if (f != NULL) {
+		char msg[sizeof s->last_illegal];
+		size_t i = (size_t)(f - s->faulted);
+		hw_report_format(msg, sizeof msg,
+				 "heapward: sim: illegal unfault at page %zu (%p) in state "
+				 "Reserved (not by a fault)",
+				 i, (void *)page_addr(s, i));
+		return refuse(s, msg);
+	}
+	rc = make_ready(s, p, n, !s->cfg.released_reads_zero);
+	if (rc != 0)
+		return rc;
+	set_state(s, first, np, HW_MEM_READY);
 	return 0;
 }
 
@@ -1046,6 +1080,7 @@ static const hw_platform_ops sim_ops = {
 	.fault = sim_fault,
 	.release = sim_release,
 	.alloc = sim_alloc,
+	.unfault = sim_unfault,
 	.destroy = sim_destroy,
 	.find_other = sim_find_other,
 };
@@ -1126,7 +1161,7 @@ hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 	/* A reset may pick a smaller page: size the state array for the
 	 * smallest one allowed. The stale flags follow it. */
 	size_t max_pages = hw_align_up(capacity / real_page, 8); /* whole words for scans */
-	size_t self_len = hw_align_up(sizeof(sim) + 3 * max_pages, real_page);
+	size_t self_len = hw_align_up(sizeof(sim) + 4 * max_pages, real_page);
 	sim *s = alloc_self(self_len);
 	if (s == NULL) {
 		free_backing(reservation, capacity);
@@ -1140,6 +1175,7 @@ hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 	s->rshift = hw_log2(real_page);
 	s->stale = s->state + max_pages;
 	s->jmap = s->stale + max_pages;
+	s->faulted = s->jmap + max_pages;
 	s->stale_lo = SIZE_MAX;
 	s->since_lo = 0;
 	s->since_hi = capacity;
@@ -1168,6 +1204,7 @@ int hw_sim_reset(hw_platform *pf, const hw_sim_config *cfg_in)
 			real_fail("madvise(GUARD_REMOVE)", p, n, errno);
 #endif
 		memset(s->state + s->used_lo, HW_MEM_NONE, s->used_hi - s->used_lo);
+		memset(s->faulted + s->used_lo, 0, s->used_hi - s->used_lo);
 		changed(s, s->used_lo << s->shift, s->used_hi << s->shift);
 	}
 	/* S8: pages joining or leaving the backing change what S1 asks. */

@@ -28,6 +28,8 @@
  *            and nothing else: caps.partial_release is false, and the heap
  *            releases exactly the ranges it reserved (src/grow.c, meta.c)
  *   alloc    VirtualAlloc(MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE)
+ *   unfault  the commit of use (fault left the pages decommitted, as map
+ *            finds them), with use's roll-back and messages
  * advise_huge has no Windows equivalent (large pages need a privilege and
  * are never paged out): caps.huge_page_size is 0.
  *
@@ -241,6 +243,7 @@ static const hw_platform_ops shared_ops = {
 	.fault = win_fault,
 	.release = win_release,
 	.alloc = win_alloc,
+	.unfault = win_use,
 	.advise_huge = NULL,
 	.destroy = NULL,
 };
@@ -253,6 +256,7 @@ static const hw_platform_ops private_ops = {
 	.fault = win_fault,
 	.release = win_release,
 	.alloc = win_alloc,
+	.unfault = win_use,
 	.advise_huge = NULL,
 	.destroy = win_destroy,
 };

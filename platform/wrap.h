@@ -4,7 +4,7 @@
  *
  * Owns: wrap_platform, a platform instance that forwards every call to a
  * real instance (its own private OS one, or one the caller passes), first
- * running the caller's hook on unuse, fault, map and alloc: to make a
+ * running the caller's hook on unuse, fault, map, unfault and alloc: to make a
  * release (or the map of a reuse) slow, hold it until a test says go, count
  * it, skip it, or call back into the caller from inside the call. Its caps are the real
  * instance's, huge pages optional, so the heap treats it as that platform
@@ -12,8 +12,8 @@
  *
  * Invariants:
  *   WP1. Every call reaches the real instance exactly once, after the hook;
- *        an unuse, fault or map whose hook returns false does not (a
- *        skipped fault or map succeeds without changing anything); an
+ *        an unuse, fault, map or unfault whose hook returns false does not (a
+ *        skipped fault, map or unfault succeeds without changing anything); an
  *        alloc whose hook returns false fails with ENOMEM.
  *
  * Locking: the hook runs in whatever thread made the call, possibly without
@@ -30,7 +30,7 @@
 typedef struct wrap_platform {
 	hw_platform pf; /* first: the ops receive &pf */
 	hw_platform *real;
-	/* Runs before each unuse, fault, map and alloc (k says which) and says
+	/* Runs before each unuse, fault, map, unfault and alloc (k says which) and says
 	 * whether the call goes on to the real instance; NULL: every call does. */
 	bool (*before)(struct wrap_platform *w, hw_sys_kind k, void *p, size_t n);
 	bool own_real; /* wrap_open made real; wrap_close destroys it */
@@ -69,6 +69,14 @@ static int wrap_fault(hw_platform *pf, void *p, size_t n)
 	return hw_sys_fault(w->real, p, n);
 }
 
+static int wrap_unfault(hw_platform *pf, void *p, size_t n)
+{
+	wrap_platform *w = (wrap_platform *)pf;
+	if (w->before && !w->before(w, HW_SYS_UNFAULT, p, n))
+		return 0;
+	return hw_sys_unfault(w->real, p, n);
+}
+
 static void wrap_release(hw_platform *pf, void *p, size_t n)
 {
 	hw_sys_release(wrap_real(pf), p, n);
@@ -90,6 +98,7 @@ static const hw_platform_ops wrap_ops = {
 	.fault = wrap_fault,
 	.release = wrap_release,
 	.alloc = wrap_alloc,
+	.unfault = wrap_unfault,
 	.destroy = NULL,
 };
 

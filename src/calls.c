@@ -69,6 +69,11 @@ void hw_call_release(hw_platform *pf, hw_sys_counts *c, void *p, size_t n)
 	hw_call_count(c, HW_SYS_RELEASE, 0);
 }
 
+int hw_call_unfault(hw_platform *pf, hw_sys_counts *c, void *p, size_t n)
+{
+	return hw_call_count(c, HW_SYS_UNFAULT, hw_sys_unfault(pf, p, n));
+}
+
 int hw_call_make_ready(hw_platform *pf, hw_sys_counts *c, void *p, size_t n, bool from_reserved,
 		       const char *rollback_failed)
 {
@@ -92,6 +97,8 @@ static int run_op(hw_heap *h, hw_sys_counts *c, hw_call_op op, void *p, size_t n
 	}
 	if (op == HW_CALLOP_FAULT)
 		return hw_call_fault(h->pf, c, p, n) != 0 ? ENOMEM : 0;
+	if (op == HW_CALLOP_UNFAULT)
+		return hw_call_unfault(h->pf, c, p, n) != 0 ? ENOMEM : 0;
 	return hw_call_make_ready(h->pf, c, p, n, op == HW_CALLOP_READY_FROM_RESERVED,
 				  "cannot roll back a failed reuse of faulted pages");
 }

@@ -860,7 +860,8 @@ static hw_call_op hole_call(const hw_heap *h, hole_op op)
 	case HOLE_GUARD:
 		return HW_CALLOP_FAULT;
 	case HOLE_UNGUARD:
-		return HW_CALLOP_READY_FROM_RESERVED;
+		/* Guard pages were faulted (P9): one call, not map + use. */
+		return HW_CALLOP_UNFAULT;
 	case HOLE_RELEASE_INSIDE:
 		return hw_scavenge_release_op(h);
 	default:

@@ -149,6 +149,7 @@ int hw_call_use(hw_platform *pf, hw_sys_counts *c, void *p, size_t n);
 void hw_call_unuse(hw_platform *pf, hw_sys_counts *c, void *p, size_t n);
 int hw_call_fault(hw_platform *pf, hw_sys_counts *c, void *p, size_t n);
 void hw_call_release(hw_platform *pf, hw_sys_counts *c, void *p, size_t n);
+int hw_call_unfault(hw_platform *pf, hw_sys_counts *c, void *p, size_t n);
 /* Reserved (from_reserved) or Prepared -> Ready: 0, or ENOMEM with the range
  * as it was (SY2; a failed roll-back aborts with rollback_failed). */
 int hw_call_make_ready(hw_platform *pf, hw_sys_counts *c, void *p, size_t n, bool from_reserved,
@@ -160,6 +161,7 @@ typedef enum hw_call_op {
 	HW_CALLOP_FAULT,               /* Ready|Prepared -> Reserved; may fail */
 	HW_CALLOP_READY,               /* Prepared -> Ready; may fail (SY2) */
 	HW_CALLOP_READY_FROM_RESERVED, /* Reserved -> Ready; may fail (SY2) */
+	HW_CALLOP_UNFAULT,             /* Reserved by fault -> Ready (P9); may fail */
 } hw_call_op;
 
 /* Makes call op on [p, p + n), counted, with h->lock dropped around it when

@@ -211,6 +211,17 @@ static bool released_reserved(const hw_heap *h, size_t p)
 	       hw_bits_test(hw_heap_chunk((hw_heap *)h, p)->guard, (unsigned)(p % HW_BITS_PAGES));
 }
 
+/* The call that makes released page p's stretch Ready. Outside
+ * fault_on_free a Reserved released page is a former guard page, faulted
+ * (I15), so one unfault does it (P9); under fault_on_free a stretch may also
+ * hold pages Reserved by the arena's reservation, which only map takes. */
+static hw_call_op ready_op(const hw_heap *h, size_t p)
+{
+	if (!released_reserved(h, p))
+		return HW_CALLOP_READY;
+	return h->fault_on_free ? HW_CALLOP_READY_FROM_RESERVED : HW_CALLOP_UNFAULT;
+}
+
 /* The end of the run of pages from p (below hi) that share p's released bit
  * and, when released, its Reserved or Prepared state: the ranges one
  * platform call can take. */
@@ -290,8 +301,7 @@ static int claim_in_place(hw_heap *h, size_t page, size_t n, size_t lo, size_t h
 	for (size_t p = lo; p < hi;) {
 		size_t q = same_state_end(h, p, hi);
 		if (hw_bits_test(hw_heap_chunk(h, p)->released, (unsigned)(p % HW_BITS_PAGES))) {
-			hw_call_op op = released_reserved(h, p) ? HW_CALLOP_READY_FROM_RESERVED
-								: HW_CALLOP_READY;
+			hw_call_op op = ready_op(h, p);
 			if (hw_call_op_locked(h, op, (void *)hw_heap_addr(h, p),
 					      (q - p) << h->page_shift) != 0) {
 				undo_ready(h, lo, p);
@@ -341,7 +351,7 @@ static int claim_in_place(hw_heap *h, size_t page, size_t n, size_t lo, size_t h
 /* A released stretch one call makes Ready. */
 typedef struct claim_seg {
 	size_t page, n;
-	hw_call_op op; /* READY_FROM_RESERVED: faulted, or a former guard page */
+	hw_call_op op; /* ready_op's: READY from Prepared, the others from Reserved */
 } claim_seg;
 
 /* The released stretches of [lo, hi), in address order; returns how many,
@@ -354,10 +364,7 @@ static size_t collect_segs(hw_heap *h, size_t lo, size_t hi, claim_seg *out)
 		if (hw_bits_test(hw_heap_chunk(h, p)->released, (unsigned)(p % HW_BITS_PAGES))) {
 			if (k == CLAIM_SEGS)
 				return k + 1;
-			out[k++] =
-				(claim_seg){p, q - p,
-					    released_reserved(h, p) ? HW_CALLOP_READY_FROM_RESERVED
-								    : HW_CALLOP_READY};
+			out[k++] = (claim_seg){p, q - p, ready_op(h, p)};
 		}
 		p = q;
 	}
@@ -446,7 +453,7 @@ static int claim_busy(hw_heap *h, size_t page, size_t n, size_t lo, size_t hi,
 			break;
 	if (k < nseg) {
 		for (size_t j = 0; j < k; j++) {
-			bool reserved = seg[j].op == HW_CALLOP_READY_FROM_RESERVED;
+			bool reserved = seg[j].op != HW_CALLOP_READY;
 			HW_CHECK(hw_call_outside_lock(h,
 						      reserved ? HW_CALLOP_FAULT : HW_CALLOP_UNUSE,
 						      (void *)hw_heap_addr(h, seg[j].page),
@@ -455,8 +462,7 @@ static int claim_busy(hw_heap *h, size_t page, size_t n, size_t lo, size_t hi,
 		}
 		hw_heap_for_spans(h, page, n, span_busy_to_ready, NULL);
 		for (size_t j = 0; j < nseg; j++) {
-			bool guard =
-				seg[j].op == HW_CALLOP_READY_FROM_RESERVED && !h->fault_on_free;
+			bool guard = seg[j].op == HW_CALLOP_UNFAULT;
 			hw_heap_for_spans(h, seg[j].page, seg[j].n, span_to_released, &guard);
 		}
 		hw_tree_update(h, lo, hi - lo, HW_TREE_RESCAN);

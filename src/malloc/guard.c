@@ -23,9 +23,9 @@
  *
  * Invariants (MC3's page map, MC8 and MC9 hold for the records; and):
  *   GD1. Every page of a guarded run, guard pages included, maps to its
- *        record in gmap while the run is live or quarantined; once the run
- *        leaves the quarantine its pages map to mc_freed_span until the
- *        heap hands them out again.
+ *        record in gmap while the run is live, quarantined or cached (GD6);
+ *        once the run goes back to the heap its pages map to mc_freed_span
+ *        until the heap hands them out again.
  *   GD2. A record's live is 1 exactly while it is on the live list (set
  *        under the lock when it joins; a free clears it first, with an
  *        atomic exchange, so of two racing frees one reports); a
@@ -46,6 +46,17 @@
  *        or cannot enter (the quarantine off or smaller than the object,
  *        or its pages could not be faulted), its run goes back to the
  *        guarded heap, whose free guard pages stay faulted until reused.
+ *   GD6. A run leaving the quarantine (or unable to enter it) with all its
+ *        pages faulted, of a shape a later object can take (1 to
+ *        GD_CACHE_DATA data pages, a one-page guard on either side), is
+ *        kept in the cache of its shape, record and all, instead of going
+ *        back to the heap: the next guarded object of that shape unfaults
+ *        its data pages (one call) where a new run costs a heap
+ *        allocation, an unfault of the whole run and a guard install. A
+ *        cached run is freed memory: its pages trap, its record (live 0)
+ *        still names the last object for a fault report. At most
+ *        GD_CACHE_RUNS runs are cached; the rest, and all of them at
+ *        hw_malloc_trim (hw_mc_guard_trim), go back to the heap.
  *   GD5. The sampling and guard_side=random draws come from one
  *        splitmix64 sequence seeded by `seed` (the clock when 0), under
  *        the lock: a single-threaded program's choices repeat with a seed.
@@ -67,6 +78,11 @@
 
 #define GD_ARENA ((size_t)64 << 20)
 #define GD_WINDOW_MAX ((size_t)1 << 40)
+/* GD6's bounds: shapes of 1 to 8 data pages, 256 runs (at most 9 pages
+ * each, 9 MiB of address space in 4 KiB pages: inside the window's
+ * slack of one arena, window_bytes). */
+#define GD_CACHE_DATA 8
+#define GD_CACHE_RUNS 256
 
 typedef struct gd_config {
 	int mode; /* enum hw_options_guard */
@@ -93,6 +109,9 @@ static mc_span *live_head;
 static size_t live_count, live_bytes;
 static uint64_t over_budget, refused;
 static bool warned_budget, warned_refused;
+/* GD6, under guard_lock: LIFO lists through next, per side and data pages. */
+static mc_span *cache[2][GD_CACHE_DATA];
+static size_t cached;
 
 void hw_mc_guard_configure(const hw_options *o)
 {
@@ -249,6 +268,97 @@ static void release_run(mc_span *s)
 	(void)hw_heap_free(gheap, (void *)run, np);
 }
 
+/* The pattern around a new guarded object of n bytes, then live (GD2). */
+static void *publish(mc_span *s, size_t n)
+{
+	uintptr_t lo, hi;
+	data_of(s, &lo, &hi);
+	hw_mc_pattern_fill((unsigned char *)lo, (unsigned char *)s->start);
+	hw_mc_pattern_fill((unsigned char *)s->start + n, (unsigned char *)hi);
+	hw_mutex_lock(&guard_lock);
+	list_push(&live_head, s);
+	s->live = 1; /* GD2: live exactly while on the live list */
+	hw_mutex_unlock(&guard_lock);
+	return (void *)s->start;
+}
+
+/* GD6: the cache list for runs of this side and data pages, or NULL. */
+static mc_span **cache_list(int side, size_t dpages)
+{
+	if (dpages == 0 || dpages > GD_CACHE_DATA)
+		return NULL;
+	return &cache[side == HW_SIDE_LEFT][dpages - 1];
+}
+
+/* GD6: keeps faulted run s (its object freed) for a later object of its
+ * shape, or gives it back to the heap. */
+static void cache_or_release(mc_span *s)
+{
+	uintptr_t lo, hi;
+	data_of(s, &lo, &hi);
+	bool one_guard = s->npages == ((hi - lo) >> gshift) + 1;
+	mc_span **l = one_guard ? cache_list(s->cls, (hi - lo) >> gshift) : NULL;
+	hw_mutex_lock(&guard_lock);
+	bool keep = l && cached < GD_CACHE_RUNS;
+	if (keep) {
+		s->next = *l;
+		*l = s;
+		cached++;
+	}
+	hw_mutex_unlock(&guard_lock);
+	if (!keep)
+		release_run(s);
+}
+
+/* GD6: a cached run of this shape with its data pages usable again, or
+ * NULL. Its record still describes the last object: the caller fills it. */
+static mc_span *cache_take(int side, size_t dpages, bool dbg)
+{
+	mc_span **l = cache_list(side, dpages);
+	if (!l)
+		return NULL;
+	hw_mutex_lock(&guard_lock);
+	mc_span *s = *l;
+	if (s) {
+		*l = s->next;
+		s->next = NULL;
+		cached--;
+	}
+	hw_mutex_unlock(&guard_lock);
+	if (!s)
+		return NULL;
+	uintptr_t lo, hi;
+	data_of(s, &lo, &hi);
+	/* A record of the other size (the debug mode changed) is not reused. */
+	if (s->dbg != dbg || hw_heap_unguard(gheap, (void *)lo, dpages) != 0) {
+		release_run(s);
+		return NULL;
+	}
+	return s;
+}
+
+void hw_mc_guard_trim(void)
+{
+	if (!hw_mc_guard_on())
+		return;
+	for (;;) {
+		hw_mutex_lock(&guard_lock);
+		mc_span *s = NULL;
+		for (size_t i = 0; i < 2 * GD_CACHE_DATA && !s; i++) {
+			mc_span **l = &cache[i / GD_CACHE_DATA][i % GD_CACHE_DATA];
+			if ((s = *l) != NULL) {
+				*l = s->next;
+				s->next = NULL;
+				cached--;
+			}
+		}
+		hw_mutex_unlock(&guard_lock);
+		if (!s)
+			return;
+		release_run(s);
+	}
+}
+
 void *hw_mc_guard_alloc(size_t n, size_t align)
 {
 	if (n < gcfg.min || (gcfg.max && n > gcfg.max))
@@ -291,10 +401,24 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 	}
 	size_t np = dpages + (lead >> gshift) + (side == HW_SIDE_RIGHT);
 	size_t run_align = a > gpage ? a : 0;
-	void *r = hw_heap_alloc_aligned(gheap, np, run_align, NULL);
 	bool dbg = hw_mc_debug_on();
 	size_t rec = mc_large_rec_bytes(dbg);
-	mc_span *s = r ? hw_mc_meta_alloc(rec) : NULL;
+	/* GD6: a cached run's guard is in place and its pages mapped (GD1). */
+	mc_span *s = run_align == 0 ? cache_take(side, dpages, dbg) : NULL;
+	if (s) {
+		uintptr_t run = s->run;
+		memset(s, 0, rec);
+		s->dbg = dbg;
+		s->kind = MC_SPAN_GUARDED;
+		s->npages = (uint32_t)np;
+		s->run = run;
+		s->req = n;
+		s->cls = (uint8_t)side;
+		s->start = side == HW_SIDE_LEFT ? run + lead : run + data - body;
+		return publish(s, n);
+	}
+	void *r = hw_heap_alloc_aligned(gheap, np, run_align, NULL);
+	s = r ? hw_mc_meta_alloc(rec) : NULL;
 	if (!s) {
 		if (r)
 			(void)hw_heap_free(gheap, r, np);
@@ -325,15 +449,7 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 		warn_refused();
 		return NULL;
 	}
-	uintptr_t lo, hi;
-	data_of(s, &lo, &hi);
-	hw_mc_pattern_fill((unsigned char *)lo, (unsigned char *)s->start);
-	hw_mc_pattern_fill((unsigned char *)s->start + n, (unsigned char *)hi);
-	hw_mutex_lock(&guard_lock);
-	list_push(&live_head, s);
-	s->live = 1; /* GD2: live exactly while on the live list */
-	hw_mutex_unlock(&guard_lock);
-	return (void *)s->start;
+	return publish(s, n);
 }
 
 mc_span *hw_mc_guard_span(uintptr_t a)
@@ -358,10 +474,10 @@ const unsigned char *hw_mc_guard_damage(mc_span *s, bool repair)
 	return bad;
 }
 
-/* GD4: a guarded object leaves the quarantine. */
+/* GD4: a guarded object leaves the quarantine, faulted (GD6). */
 static void evict(const mc_qentry *e)
 {
-	release_run(hw_mc_guard_span((uintptr_t)e->p));
+	cache_or_release(hw_mc_guard_span((uintptr_t)e->p));
 }
 
 void hw_mc_guard_free(void *p, mc_span *s, const char *op)
@@ -398,8 +514,10 @@ void hw_mc_guard_free(void *p, mc_span *s, const char *op)
 	if (!faulted)
 		warn_refused();
 	mc_qentry e = {p, data, s->req, evict};
-	if (!faulted || !hw_mc_quar_put(&e))
+	if (!faulted)
 		release_run(s);
+	else if (!hw_mc_quar_put(&e))
+		cache_or_release(s);
 }
 
 bool hw_mc_guard_describe(uintptr_t addr, mc_guard_obj *o)
@@ -459,6 +577,8 @@ void hw_mc_guard_reset(void)
 	memset(&gcfg, 0, sizeof gcfg);
 	rng = 0;
 	live_head = NULL;
+	memset(cache, 0, sizeof cache); /* the records went with the heap */
+	cached = 0;
 	live_count = live_bytes = 0;
 	over_budget = refused = 0;
 	warned_budget = warned_refused = false;

@@ -1091,6 +1091,7 @@ int hw_malloc_trim(size_t pad)
 		hw_mc_cache_flush(tc);
 	size_t released = hw_mc_span_trim_all();
 	released += hw_heap_scavenge(mc_g.heap, SIZE_MAX);
+	hw_mc_guard_trim();
 	errno = saved;
 	return released != 0;
 }

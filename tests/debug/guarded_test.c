@@ -220,19 +220,31 @@ static void quarantine_child(void *arg)
 	CHILD_CHECK(stats().guarded_objects == 1 && stats().guarded_bytes == 4096);
 	hw_free(p[2]); /* p[0] leaves the quarantine */
 	CHILD_CHECK(stats().quarantine_objects == 2 && stats().quarantine_bytes == 8192);
-	CHILD_CHECK(hw_mc_guard_span((uintptr_t)p[0]) == &mc_freed_span);
-	/* Its pages are free and still trap until the heap hands them out. */
+	/* Its run is cached (GD6): freed memory that traps, its record still
+	 * naming the object for a report. */
+	mc_guard_obj o;
+	CHILD_CHECK(hw_mc_guard_span((uintptr_t)p[0]) != &mc_freed_span);
+	CHILD_CHECK(hw_mc_guard_describe((uintptr_t)p[0] + 7, &o) && o.freed &&
+		    o.start == (uintptr_t)p[0] && o.size == 100);
 	CHILD_CHECK(traps(p[0], false));
-	char *q = hw_malloc(100); /* lowest address first: p[0]'s run */
+	char *q = hw_malloc(100); /* the cached run of that shape: p[0]'s */
 	CHILD_CHECK(q == p[0] && guarded(q) && !traps(q, true));
 	CHILD_CHECK(traps(p[1], false) && traps(p[2], false));
-	mc_guard_obj o;
 	CHILD_CHECK(hw_mc_guard_describe((uintptr_t)p[1] + 5, &o) && o.freed &&
 		    o.start == (uintptr_t)p[1] && o.size == 100);
 	CHILD_CHECK(hw_mc_guard_describe((uintptr_t)q + 100, &o) && !o.freed &&
 		    o.start == (uintptr_t)q && o.run_end - o.run == 8192);
 	/* The guard page itself belongs to the object too. */
 	CHILD_CHECK(hw_mc_guard_describe(o.run_end - 1, &o) && o.start == (uintptr_t)q);
+	/* q's free evicts p[1], whose run is cached; a trim gives it back to
+	 * the heap: free pages, still trapping until the heap hands them out. */
+	hw_free(q);
+	CHILD_CHECK(hw_mc_guard_span((uintptr_t)p[1]) != &mc_freed_span);
+	hw_malloc_trim(0);
+	CHILD_CHECK(hw_mc_guard_span((uintptr_t)p[1]) == &mc_freed_span);
+	CHILD_CHECK(traps(p[1], false));
+	char *r = hw_malloc(100); /* lowest address first: p[1]'s run */
+	CHILD_CHECK(r == p[1] && guarded(r) && !traps(r, true));
 	fprintf(stderr, "quarantine ok\n");
 }
 

@@ -62,8 +62,15 @@ static void test_guard_and_unguard(void)
 				       (g ? HW_MEM_RESERVED : HW_MEM_READY));
 		}
 		env_check(e);
-		/* Unguarded pages are usable again and read as zero here. */
+		/* Unguarded pages are usable again and read as zero here, in
+		 * one unfault call (P9) and no map. */
+		s1 = env_stats(e);
 		EXPECT(hw_heap_unguard(e->h, a + 3 * P, 2) == 0);
+		hw_heap_stats s2 = env_stats(e);
+		EXPECT(s2.platform_calls[HW_CALL_UNFAULT] ==
+		       s1.platform_calls[HW_CALL_UNFAULT] + 1);
+		EXPECT(s2.platform_calls[HW_CALL_MAP] == s1.platform_calls[HW_CALL_MAP] &&
+		       s2.platform_calls[HW_CALL_USE] == s1.platform_calls[HW_CALL_USE]);
 		EXPECT(!traps(a + 3 * P) && !traps(a + 4 * P));
 		EXPECT(a[3 * P] == 0 && a[5 * P - 1] == 0, "unguarded pages read as zero");
 		memset(a + 3 * P, 1, 2 * P);
@@ -96,14 +103,16 @@ static void test_free_with_guards(void)
 		if (e->sim)
 			EXPECT(hw_sim_state(e->pf, a + P) == HW_MEM_RESERVED);
 		env_check(e);
-		/* Reuse maps the Reserved pages (Reserved -> Prepared -> Ready). */
+		/* Reuse unfaults the Reserved pages (they were faulted: P9), one
+		 * call per stretch and no map. */
 		char *c = hw_heap_alloc(e->h, 6);
 		EXPECT(c == a);
 		hw_heap_stats s2 = env_stats(e);
-		EXPECT(s2.platform_calls[HW_CALL_MAP] == s1.platform_calls[HW_CALL_MAP] + 2,
-		       "one map per guard page's stretch: %llu",
-		       (unsigned long long)(s2.platform_calls[HW_CALL_MAP] -
-					    s1.platform_calls[HW_CALL_MAP]));
+		EXPECT(s2.platform_calls[HW_CALL_UNFAULT] == s1.platform_calls[HW_CALL_UNFAULT] + 2,
+		       "one unfault per guard page's stretch: %llu",
+		       (unsigned long long)(s2.platform_calls[HW_CALL_UNFAULT] -
+					    s1.platform_calls[HW_CALL_UNFAULT]));
+		EXPECT(s2.platform_calls[HW_CALL_MAP] == s1.platform_calls[HW_CALL_MAP]);
 		memset(c, 7, 6 * P);
 		env_check(e);
 		EXPECT(hw_heap_free(e->h, c, 6) == 0 && hw_heap_free(e->h, b, 2) == 0);
@@ -191,7 +200,7 @@ static void test_invalid_guards(void)
 	});
 }
 
-/* A refused fault (the kernel's mapping limit, here injected) or map leaves
+/* A refused fault (the kernel's mapping limit, here injected) or unfault leaves
  * the pages as they were, counted in guard_failures. */
 static void test_refused_calls(void)
 {
@@ -207,7 +216,7 @@ static void test_refused_calls(void)
 		EXPECT(hw_heap_page_kind(e->h, a + P, NULL) == HW_PAGE_INUSE && intact(a, 1));
 		env_check(e);
 		REQUIRE(hw_heap_guard(e->h, a + P, 1) == 0);
-		hw_platform_inject(e->pf, 1, 1u << HW_SYS_MAP);
+		hw_platform_inject(e->pf, 1, 1u << HW_SYS_UNFAULT);
 		EXPECT(hw_heap_unguard(e->h, a + P, 1) == ENOMEM);
 		s = env_stats(e);
 		EXPECT(s.guard_failures == 2 && s.guarded == P);
@@ -220,8 +229,8 @@ static void test_refused_calls(void)
 }
 
 /* A run over freed guard pages (released, Reserved) alternating with free
- * Ready ones: its allocation maps each stretch; a refused map leaves every
- * page as it was (the stretches already mapped are released again), and a
+ * Ready ones: its allocation unfaults each stretch; a refused unfault leaves
+ * every page as it was (the stretches already unfaulted are faulted again), and a
  * later try succeeds. With 3 stretches the claim runs with the pages busy
  * and the lock dropped around each call; with 20 it runs them in place. */
 static void test_claim_over_guard_stretches(void)
@@ -236,15 +245,15 @@ static void test_claim_over_guard_stretches(void)
 				REQUIRE(hw_heap_guard(e->h, a + (1 + 2 * i) * P, 1) == 0);
 			REQUIRE(hw_heap_free(e->h, a, 40) == 0);
 			hw_heap_stats s0 = env_stats(e);
-			hw_platform_inject(e->pf, 2, 1u << HW_SYS_MAP);
+			hw_platform_inject(e->pf, 2, 1u << HW_SYS_UNFAULT);
 			errno = 0;
 			EXPECT(hw_heap_alloc(e->h, 40) == NULL && errno == ENOMEM, "%zu", g);
 			hw_heap_stats s1 = env_stats(e);
 			EXPECT(s1.released == s0.released && s1.inuse == s0.inuse &&
 				       s1.ready == s0.ready,
 			       "%zu stretches: released %zu/%zu", g, s1.released, s0.released);
-			EXPECT(s1.platform_failures[HW_CALL_MAP] ==
-			       s0.platform_failures[HW_CALL_MAP] + 1);
+			EXPECT(s1.platform_failures[HW_CALL_UNFAULT] ==
+			       s0.platform_failures[HW_CALL_UNFAULT] + 1);
 			EXPECT(hw_heap_page_kind(e->h, a + P, NULL) == HW_PAGE_FREE_RELEASED);
 			EXPECT(hw_heap_page_kind(e->h, a + 2 * P, NULL) == HW_PAGE_FREE_READY);
 			EXPECT(traps(a + P) && traps(a + 3 * P),
@@ -253,8 +262,9 @@ static void test_claim_over_guard_stretches(void)
 			char *c = hw_heap_alloc(e->h, 40);
 			EXPECT(c == a, "%zu stretches", g);
 			hw_heap_stats s2 = env_stats(e);
-			EXPECT(s2.platform_calls[HW_CALL_MAP] ==
-			       s1.platform_calls[HW_CALL_MAP] + g);
+			EXPECT(s2.platform_calls[HW_CALL_UNFAULT] ==
+			       s1.platform_calls[HW_CALL_UNFAULT] + g);
+			EXPECT(s2.platform_calls[HW_CALL_MAP] == s1.platform_calls[HW_CALL_MAP]);
 			memset(c, 3, 40 * P);
 			env_check(e);
 			EXPECT(hw_heap_free(e->h, c, 40) == 0 && hw_heap_free(e->h, b, 1) == 0);

@@ -3,7 +3,8 @@
  * For both guard mechanisms (MADV_GUARD_INSTALL when the kernel has it, and
  * the forced PROT_NONE fallback): Reserved pages trap, faulted pages trap
  * with the mechanism's si_code, map makes them usable and zero again,
- * unused pages read back zero (MADV_DONTNEED, P4). Residency from mincore
+ * unused pages read back zero (MADV_DONTNEED, P4), unfault (P9) makes
+ * faulted pages usable and zero in one call. Residency from mincore
  * agrees with the simulator's Ready count for one scripted sequence run on
  * both. Also the caps, ENOMEM from a reservation the address space cannot
  * hold (P3), and the OS views (VMA count, mappings, max_map_count).
@@ -104,6 +105,66 @@ static void test_guard_madvise(void)
 static void test_guard_protnone(void)
 {
 	guard_cycle(true);
+}
+
+/* Counts the mappings hw_platform_mappings reports, and the writable ones. */
+static int count_mapping(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
+{
+	(void)lo, (void)hi;
+	int *c = arg;
+	c[0]++;
+	c[1] += rw;
+	return 0;
+}
+
+/* P9: unfault undoes a fault in one call: the pages are usable and zero,
+ * their neighbours untouched, and the range is one read/write mapping again
+ * (with PROT_NONE the split VMAs merge back). */
+static void unfault_cycle(bool force_protnone)
+{
+	hw_platform *pf = hw_platform_linux_create(force_protnone, false);
+	REQUIRE(pf != NULL);
+	const size_t ps = pf->caps.page_size;
+	const char *mech = pf->caps.guard == HW_GUARD_MADVISE ? "madvise" : "protnone";
+	hw_trap_kind fault_trap =
+		pf->caps.guard == HW_GUARD_MADVISE ? HW_TRAP_MAPERR : HW_TRAP_ACCERR;
+	unsigned char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, 6 * ps, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 6 * ps) == 0 && hw_sys_use(pf, p, 6 * ps) == 0);
+	memset(p, 0x77, 6 * ps);
+	REQUIRE(hw_sys_fault(pf, p + ps, 2 * ps) == 0);
+	REQUIRE(hw_sys_fault(pf, p + 4 * ps, ps) == 0);
+	EXPECT(hw_trap_probe(p + ps, true) == fault_trap, "%s", mech);
+	EXPECT(hw_sys_unfault(pf, p + ps, 2 * ps) == 0);
+	EXPECT(hw_sys_unfault(pf, p + 4 * ps, ps) == 0);
+	EXPECT(pf->calls[HW_SYS_UNFAULT] == 2 && pf->calls[HW_SYS_MAP] == 1, "%s", mech);
+	for (int i = 0; i < 6; i++) {
+		EXPECT(hw_trap_probe(p + i * ps + ps / 2, true) == HW_TRAP_NONE, "%s: page %d",
+		       mech, i);
+		bool faulted = i == 1 || i == 2 || i == 4;
+		if (faulted)
+			EXPECT(all_zero(p + i * ps, ps), "%s: page %d not zero after unfault", mech,
+			       i);
+		else
+			EXPECT(p[i * ps] == 0x77 && p[i * ps + ps - 1] == 0x77,
+			       "%s: page %d lost its contents", mech, i);
+	}
+	int c[2] = {0, 0};
+	EXPECT(hw_platform_mappings(p, 6 * ps, count_mapping, c) == 0);
+	EXPECT(c[0] == 1 && c[1] == 1, "%s: %d mappings, %d writable", mech, c[0], c[1]);
+	/* An injected ENOMEM changes nothing: the page still traps. */
+	REQUIRE(hw_sys_fault(pf, p, ps) == 0);
+	hw_platform_inject(pf, 1, 1u << HW_SYS_UNFAULT);
+	EXPECT(hw_sys_unfault(pf, p, ps) == ENOMEM && pf->failures[HW_SYS_UNFAULT] == 1);
+	EXPECT(hw_trap_probe(p, false) == fault_trap, "%s", mech);
+	hw_sys_release(pf, p, 6 * ps);
+	hw_platform_destroy(pf);
+}
+
+static void test_unfault(void)
+{
+	unfault_cycle(false);
+	unfault_cycle(true);
 }
 
 static void test_madv_free_unuse(void)
@@ -319,6 +380,6 @@ static void test_advise_huge(void)
 	hw_platform_destroy(sim);
 }
 
-HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_guard_protnone), T(test_madv_free_unuse),
-	     T(test_residency_matches_sim), T(test_reserve_enomem), T(test_os_views),
-	     T(test_advise_huge))
+HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_guard_protnone),
+	     T(test_madv_free_unuse), T(test_residency_matches_sim), T(test_reserve_enomem),
+	     T(test_os_views), T(test_advise_huge))

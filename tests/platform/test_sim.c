@@ -13,7 +13,10 @@
  * policies), fault and release over ranges mixing Ready and other pages, the
  * run query hw_sim_find_other, and hw_sim_reset (S6): a reset instance is a
  * fresh one (states, counters, injection, traps, nothing resident) and places
- * reservations exactly as a new instance does.
+ * reservations exactly as a new instance does. unfault (P9, S9): accepted
+ * only on pages a fault made Reserved, refused on reserved, re-mapped,
+ * released or reset ones and on a range mixing both, with the contents S5
+ * promises and the injected ENOMEM changing nothing.
  */
 #include "platform.h"
 #include "ptest.h"
@@ -1061,12 +1064,101 @@ static void test_create_destroy_is_cheap(void)
 	EXPECT(us < 2000, "%.1f us per simulator", us);
 }
 
-HW_TEST_MAIN(T(test_transitions_4k), T(test_transitions_64k), T(test_reserve_and_alloc),
-	     T(test_out_of_backing_refused), T(test_default_policy_aborts), T(test_injection),
-	     T(test_placement), T(test_ignore_hints_discontiguous), T(test_partial_release),
-	     T(test_released_contents), T(test_non_ready_pages_trap),
-	     T(test_check_catches_protection), T(test_check_since_walks_changes),
-	     T(test_create_destroy_is_cheap), T(test_bad_config),
+/* True when the illegal-transition record grew by one and names page i. */
+static bool refused_at(hw_platform *pf, uint64_t *seen, const char *page, const char *why)
+{
+	char msg[256];
+	uint64_t n = hw_sim_illegal_count(pf, msg, sizeof msg);
+	bool ok = n == *seen + 1 && strstr(msg, "illegal unfault at page ") != NULL &&
+		  strstr(msg, page) != NULL && strstr(msg, why) != NULL;
+	if (!ok)
+		fprintf(stderr, "  illegal %llu (was %llu): %s\n", (unsigned long long)n,
+			(unsigned long long)*seen, msg);
+	*seen = n;
+	return ok;
+}
+
+static void unfault_case(size_t ps, bool rrz)
+{
+	hw_platform *pf = new_sim(ps, 16, rrz, true);
+	REQUIRE(pf != NULL);
+	uint64_t seen = 0;
+	char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, 4 * ps, (void **)&p) == 0);
+	/* Reserved by reserve: refused, nothing changed. */
+	EXPECT(hw_sys_unfault(pf, p, ps) == EINVAL);
+	EXPECT(refused_at(pf, &seen, "page 0 ", "in state Reserved (not by a fault)"));
+	EXPECT(hw_sim_state(pf, p) == HW_MEM_RESERVED && hw_sim_ready_bytes(pf) == 0);
+	/* Ready, written, faulted, unfaulted: Ready with S5's contents. */
+	REQUIRE(hw_sys_map(pf, p, 4 * ps) == 0 && hw_sys_use(pf, p, 4 * ps) == 0);
+	memset(p, 0x5c, 4 * ps);
+	REQUIRE(hw_sys_fault(pf, p, 2 * ps) == 0);
+	EXPECT(hw_sys_unfault(pf, p + ps, ps) == 0);
+	EXPECT(hw_sim_state(pf, p) == HW_MEM_RESERVED && hw_sim_state(pf, p + ps) == HW_MEM_READY);
+	EXPECT(hw_sim_ready_bytes(pf) == 3 * ps, "ready %zu", hw_sim_ready_bytes(pf));
+	unsigned char want = rrz ? 0 : 0xA5;
+	EXPECT((unsigned char)p[ps] == want && (unsigned char)p[2 * ps - 1] == want,
+	       "ps %zu rrz %d: reads %#x", ps, rrz, (unsigned char)p[ps]);
+	EXPECT(hw_trap_probe(p, false) == HW_TRAP_ACCERR);
+	p[ps] = 1; /* writable */
+	/* Not a second time: the page is Ready now. */
+	EXPECT(hw_sys_unfault(pf, p + ps, ps) == EINVAL);
+	EXPECT(refused_at(pf, &seen, "page ", "in state Ready"));
+	/* A range mixing a faulted page and a Ready one: refused whole (S4). */
+	EXPECT(hw_sys_unfault(pf, p, 2 * ps) == EINVAL);
+	EXPECT(refused_at(pf, &seen, "page ", "in state Ready"));
+	EXPECT(hw_sim_state(pf, p) == HW_MEM_RESERVED);
+	/* Faulted, then mapped: Prepared, refused; faulted from Prepared:
+	 * accepted. */
+	REQUIRE(hw_sys_map(pf, p, ps) == 0);
+	EXPECT(hw_sys_unfault(pf, p, ps) == EINVAL);
+	EXPECT(refused_at(pf, &seen, "page ", "in state Prepared"));
+	REQUIRE(hw_sys_fault(pf, p, ps) == 0);
+	/* An injected ENOMEM changes nothing; the retry succeeds. */
+	hw_platform_inject(pf, 1, 1u << HW_SYS_UNFAULT);
+	EXPECT(hw_sys_unfault(pf, p, ps) == ENOMEM && pf->failures[HW_SYS_UNFAULT] == 1);
+	EXPECT(hw_sim_state(pf, p) == HW_MEM_RESERVED);
+	EXPECT(hw_sys_unfault(pf, p, ps) == 0 && hw_sim_state(pf, p) == HW_MEM_READY);
+	/* Faulted, released, reserved again at the same place: the page is
+	 * a new reservation, not a faulted one. */
+	REQUIRE(hw_sys_fault(pf, p + 3 * ps, ps) == 0);
+	hw_sys_release(pf, p + 3 * ps, ps);
+	char *q;
+	REQUIRE(hw_sys_reserve(pf, p + 3 * ps, ps, (void **)&q) == 0 && q == p + 3 * ps);
+	EXPECT(hw_sys_unfault(pf, q, ps) == EINVAL);
+	EXPECT(refused_at(pf, &seen, "page 3 ", "Reserved (not by a fault)"));
+	/* A reset forgets every fault. */
+	REQUIRE(hw_sys_fault(pf, p + 2 * ps, ps) == 0);
+	hw_sim_config cfg = {
+		.backing_bytes = 16 * ps,
+		.page_size = ps,
+		.released_reads_zero = rrz,
+		.record_illegal = true,
+	};
+	REQUIRE(hw_sim_reset(pf, &cfg) == 0);
+	seen = 0;
+	REQUIRE(hw_sys_reserve(pf, NULL, 4 * ps, (void **)&q) == 0 && q == p);
+	EXPECT(hw_sys_unfault(pf, q + 2 * ps, ps) == EINVAL);
+	EXPECT(refused_at(pf, &seen, "page 2 ", "Reserved (not by a fault)"));
+	char msg[256];
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_platform_destroy(pf);
+}
+
+static void test_unfault(void)
+{
+	unfault_case(4096, true);
+	unfault_case(4096, false);
+	unfault_case(65536, true);
+	unfault_case(65536, false);
+}
+
+HW_TEST_MAIN(T(test_unfault), T(test_transitions_4k), T(test_transitions_64k),
+	     T(test_reserve_and_alloc), T(test_out_of_backing_refused),
+	     T(test_default_policy_aborts), T(test_injection), T(test_placement),
+	     T(test_ignore_hints_discontiguous), T(test_partial_release), T(test_released_contents),
+	     T(test_non_ready_pages_trap), T(test_check_catches_protection),
+	     T(test_check_since_walks_changes), T(test_create_destroy_is_cheap), T(test_bad_config),
 	     T(test_placement_matches_reference), T(test_mixed_fault_and_release),
 	     T(test_find_other), T(test_scans_find_every_position), T(test_reset_is_fresh),
 	     T(test_reset_refuses_what_does_not_fit), T(test_stale_memory), T(test_junk_mapping),
