@@ -310,6 +310,20 @@ static void cache_or_release(mc_span *s)
 		release_run(s);
 }
 
+/* A guarded record of rec bytes, cleared, for an object of n bytes on the
+ * np pages from run, its guard on side (its start is the caller's). */
+static void record_init(mc_span *s, size_t rec, bool dbg, size_t np, uintptr_t run, size_t n,
+			int side)
+{
+	memset(s, 0, rec);
+	s->dbg = dbg;
+	s->kind = MC_SPAN_GUARDED;
+	s->npages = (uint32_t)np;
+	s->run = run;
+	s->req = n;
+	s->cls = (uint8_t)side;
+}
+
 /* GD6: a cached run of this shape with its data pages usable again, or
  * NULL. Its record still describes the last object: the caller fills it. */
 static mc_span *cache_take(int side, size_t dpages, bool dbg)
@@ -406,15 +420,8 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 	/* GD6: a cached run's guard is in place and its pages mapped (GD1). */
 	mc_span *s = run_align == 0 ? cache_take(side, dpages, dbg) : NULL;
 	if (s) {
-		uintptr_t run = s->run;
-		memset(s, 0, rec);
-		s->dbg = dbg;
-		s->kind = MC_SPAN_GUARDED;
-		s->npages = (uint32_t)np;
-		s->run = run;
-		s->req = n;
-		s->cls = (uint8_t)side;
-		s->start = side == HW_SIDE_LEFT ? run + lead : run + data - body;
+		record_init(s, rec, dbg, np, s->run, n, side);
+		s->start = side == HW_SIDE_LEFT ? s->run + lead : s->run + data - body;
 		return publish(s, n);
 	}
 	void *r = hw_heap_alloc_aligned(gheap, np, run_align, NULL);
@@ -427,13 +434,7 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 		return NULL;
 	}
 	uintptr_t run = (uintptr_t)r;
-	memset(s, 0, rec);
-	s->dbg = dbg;
-	s->kind = MC_SPAN_GUARDED;
-	s->npages = (uint32_t)np;
-	s->run = run;
-	s->req = n;
-	s->cls = (uint8_t)side;
+	record_init(s, rec, dbg, np, run, n, side);
 	if (side == HW_SIDE_LEFT)
 		s->start = run + lead;
 	else if (a > gpage)

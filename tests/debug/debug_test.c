@@ -13,6 +13,7 @@
  *        the function it belongs to.
  */
 #include "check.h"
+#include "child.h"
 #include "debug.h"
 #include "heapward.h"
 #include "malloc_internal.h"
@@ -281,18 +282,6 @@ static void test_stop_world(void)
 }
 
 /* ---- the depot and the mode, in children ---- */
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "child check failed: %s\n", what);
-	_exit(1);
-}
-
-#define CHILD_CHECK(c)            \
-	do {                      \
-		if (!(c))         \
-			fail(#c); \
-	} while (0)
 
 static void depot_child(void *arg)
 {
@@ -566,7 +555,7 @@ static void uaf_child(void *arg)
 		exit(0);
 	for (int i = 0; i < 200; i++)
 		drop_obj(make_obj(c->size, &line), &line);
-	fail("no report");
+	hw_child_fail("no report");
 }
 
 /* The report of c: kind, the first damaged byte, its offset, the bounds,

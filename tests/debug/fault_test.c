@@ -10,6 +10,7 @@
  * Usage: fault_test VICTIM VICTIM_SOURCE [TEST...]
  */
 #include "check.h"
+#include "child.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -28,20 +29,6 @@ typedef struct run {
 	char out[1024];
 	char err[32768];
 } run;
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-	buf[0] = '\0';
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return;
-	size_t got = 0;
-	ssize_t n;
-	while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) > 0)
-		got += (size_t)n;
-	buf[got] = '\0';
-	close(fd);
-}
 
 /* Runs the scenario with the debug mode on; its stdout, stderr, end and
  * the address it printed (FV1) into r. */
@@ -70,8 +57,8 @@ static bool run_victim_with(run *r, const char *options, const char *scenario)
 	r->pid = pid;
 	r->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	slurp(out, r->out, sizeof r->out);
-	slurp(err, r->err, sizeof r->err);
+	hw_test_slurp(out, r->out, sizeof r->out);
+	hw_test_slurp(err, r->err, sizeof r->err);
 	const char *o = strstr(r->out, "obj ");
 	if (!o || sscanf(o, "obj %llx size %zu", &r->obj, &r->size) != 2)
 		r->obj = r->size = 0;
@@ -91,7 +78,7 @@ static unsigned marker(const char *name)
 {
 	static char src[16384];
 	if (!src[0])
-		slurp(source, src, sizeof src);
+		hw_test_slurp(source, src, sizeof src);
 	char needle[64];
 	snprintf(needle, sizeof needle, "@%s ", name);
 	const char *at = strstr(src, needle);

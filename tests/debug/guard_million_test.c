@@ -14,6 +14,7 @@
  * makes every guarded object itself).
  */
 #include "check.h"
+#include "child.h"
 #include "guard.h"
 #include "heapward.h"
 #include "malloc_internal.h"
@@ -27,18 +28,6 @@
 
 static char err[16384];
 static hw_child_status st;
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "child check failed: %s\n", what);
-	_exit(1);
-}
-
-#define CHILD_CHECK(c)            \
-	do {                      \
-		if (!(c))         \
-			fail(#c); \
-	} while (0)
 
 static size_t mappings(void)
 {

@@ -16,6 +16,7 @@
  *        heap in a child (the layer's own metadata never does).
  */
 #include "check.h"
+#include "child.h"
 #include "guard.h"
 #include "heapward.h"
 #include "malloc_internal.h"
@@ -30,18 +31,6 @@
 
 static char err[65536];
 static hw_child_status st;
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "child check failed: %s\n", what);
-	_exit(1);
-}
-
-#define CHILD_CHECK(c)            \
-	do {                      \
-		if (!(c))         \
-			fail(#c); \
-	} while (0)
 
 static void say(const char *s)
 {

@@ -20,6 +20,7 @@
  * Usage: debug_report_test VICTIM VICTIM_SOURCE LAUNCHER [TEST...]
  */
 #include "check.h"
+#include "child.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -38,20 +39,6 @@ typedef struct run {
 	char out[4096];
 	char err[65536];
 } run;
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-	buf[0] = '\0';
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return;
-	size_t got = 0;
-	ssize_t n;
-	while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) > 0)
-		got += (size_t)n;
-	buf[got] = '\0';
-	close(fd);
-}
 
 /* Runs the victim's scenario with HEAPWARD_OPTIONS=options (and PATH=path
  * when not NULL), directly or (launcher_args not NULL) as
@@ -91,8 +78,8 @@ static bool run_victim(run *r, const char *options, const char *scenario, const 
 	r->pid = pid;
 	r->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	slurp(out, r->out, sizeof r->out);
-	slurp(err, r->err, sizeof r->err);
+	hw_test_slurp(out, r->out, sizeof r->out);
+	hw_test_slurp(err, r->err, sizeof r->err);
 	return true;
 }
 
@@ -113,7 +100,7 @@ static unsigned marker(const char *name)
 {
 	static char src[65536];
 	if (!src[0])
-		slurp(source, src, sizeof src);
+		hw_test_slurp(source, src, sizeof src);
 	char needle[64];
 	snprintf(needle, sizeof needle, "@%s ", name);
 	const char *at = strstr(src, needle);
@@ -494,7 +481,7 @@ static void test_log_path(void)
 	snprintf(opts, sizeof opts, "debug=1:log_path=%s/report", tmpdir);
 	REQUIRE(run_victim(&r, opts, "double_free", NULL, NULL));
 	snprintf(file, sizeof file, "%s/report.%d", tmpdir, r.pid);
-	slurp(file, log, sizeof log);
+	hw_test_slurp(file, log, sizeof log);
 	EXPECT(strstr(log, "heapward: double free of") && strstr(log, "SUMMARY: heapward: "),
 	       "%s: %s", file, log);
 	EXPECT(!strstr(r.err, "heapward:"), "stderr has the report: %s", r.err);

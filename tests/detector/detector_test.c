@@ -43,6 +43,7 @@
  *
  * Locking: none (one thread; the children are waited for one at a time).
  */
+#include "child.h"
 #include "report_parse.h"
 
 #include <fcntl.h>
@@ -132,20 +133,6 @@ typedef struct run {
 	char out[8192];
 	char err[131072];
 } run;
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-	buf[0] = '\0';
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return;
-	size_t got = 0;
-	ssize_t n;
-	while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) > 0)
-		got += (size_t)n;
-	buf[got] = '\0';
-	close(fd);
-}
 
 /* The scratch directory and the two files a run leaves in it, at any exit. */
 static void remove_tmpdir(void)
@@ -645,8 +632,8 @@ static bool start(const det_class *cls, uint64_t seed, run *r)
 	r->pid = pid;
 	r->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	slurp(out, r->out, sizeof r->out);
-	slurp(err, r->err, sizeof r->err);
+	hw_test_slurp(out, r->out, sizeof r->out);
+	hw_test_slurp(err, r->err, sizeof r->err);
 	return true;
 }
 

@@ -12,6 +12,7 @@
  * child reports a failed check on stderr and exits 1.
  */
 #include "check.h"
+#include "child.h"
 #include "heap_internal.h"
 #include "heapward.h"
 #include "malloc_internal.h"
@@ -25,18 +26,6 @@
 
 static char err[8192];
 static hw_child_status st;
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "child check failed: %s\n", what);
-	_exit(1);
-}
-
-#define CHILD_CHECK(c)            \
-	do {                      \
-		if (!(c))         \
-			fail(#c); \
-	} while (0)
 
 static void start(const char *options)
 {
