@@ -59,6 +59,11 @@
 void hw_console_write(const char *buf, size_t n);
 HW_NORETURN void hw_process_abort(void);
 
+/* sort.c: sorts n elements of size bytes at base in place so that no
+ * element is less than one before it, with no allocation and no recursion
+ * (heapsort; not stable). */
+void hw_heapsort(void *base, size_t n, size_t size, bool (*less)(const void *, const void *));
+
 /* Formats into a bounded stack buffer and writes it with hw_console_write.
  * Supports %s %d %u %zu %zx %lu %llu %llx %p %c and %%; nothing else. */
 void hw_report_write(const char *fmt, ...) HW_PRINTF(1, 2);

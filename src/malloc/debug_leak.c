@@ -421,43 +421,14 @@ static void group_one(lk *k, mc_span *s, uintptr_t lo, size_t len, mc_dbg_obj *r
 }
 
 /* The report's order: direct first, then more bytes, then more objects. */
-static bool before(const mc_leak *a, const mc_leak *b)
+static bool before(const void *x, const void *y)
 {
+	const mc_leak *a = x, *b = y;
 	if (a->direct != b->direct)
 		return a->direct;
 	if (a->bytes != b->bytes)
 		return a->bytes > b->bytes;
 	return a->count > b->count;
-}
-
-/* Heap sort (qsort may call malloc). */
-static void sift(mc_leak *v, size_t i, size_t n)
-{
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= n)
-			return;
-		if (c + 1 < n && before(&v[c], &v[c + 1]))
-			c++;
-		if (!before(&v[i], &v[c]))
-			return;
-		mc_leak t = v[i];
-		v[i] = v[c];
-		v[c] = t;
-		i = c;
-	}
-}
-
-static void sort(mc_leak *v, size_t n)
-{
-	for (size_t i = n / 2; i-- > 0;)
-		sift(v, i, n);
-	for (size_t end = n; end-- > 1;) {
-		mc_leak t = v[0];
-		v[0] = v[end];
-		v[end] = t;
-		sift(v, 0, end);
-	}
 }
 
 /* ---- the check ---- */
@@ -575,7 +546,7 @@ size_t hw_mc_leak_check(void)
 	for (size_t i = 0; i < g.cap; i++)
 		if (g.slot[i].count)
 			g.slot[n++] = g.slot[i];
-	sort(g.slot, n);
+	hw_heapsort(g.slot, n, sizeof *g.slot, before); /* qsort may call malloc */
 	if (k.leaked && !g.cap)
 		hw_report_write("heapward: %zu leaked object(s) found, but no memory to group "
 				"them for the report\n",

@@ -207,35 +207,10 @@ typedef struct meta_rec {
 	size_t len;
 } meta_rec;
 
-static void rec_sift(meta_rec *a, size_t i, size_t n)
+/* SP5's order: by address. */
+static bool rec_less(const void *a, const void *b)
 {
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= n)
-			return;
-		if (c + 1 < n && a[c + 1].start > a[c].start)
-			c++;
-		if (a[i].start >= a[c].start)
-			return;
-		meta_rec t = a[i];
-		a[i] = a[c];
-		a[c] = t;
-		i = c;
-	}
-}
-
-/* Heapsort by address: no allocation, no recursion (meta_lock is held, and
- * the C library's qsort may call malloc). */
-static void rec_sort(meta_rec *a, size_t n)
-{
-	for (size_t i = n / 2; i-- > 0;)
-		rec_sift(a, i, n);
-	for (size_t i = n; i-- > 1;) {
-		meta_rec t = a[0];
-		a[0] = a[i];
-		a[i] = t;
-		rec_sift(a, 0, i);
-	}
+	return ((const meta_rec *)a)->start < ((const meta_rec *)b)->start;
 }
 
 /* SP5, under meta_lock: the first hole of at least sz bytes becomes the
@@ -275,7 +250,9 @@ static size_t meta_trim(void)
 		for (void *p = meta_free_list[b]; p && k < n; p = *(void **)p)
 			a[k++] = (meta_rec){(uintptr_t)p, META_UNIT * (b + 1)};
 	n = k;
-	rec_sort(a, n);
+	/* Not qsort: meta_lock is held, and the C library's qsort may call
+	 * malloc. */
+	hw_heapsort(a, n, sizeof *a, rec_less);
 	/* Runs of adjacent free records; the whole pages inside each run go,
 	 * and every record touching them is marked (len 0) to leave its list. */
 	for (size_t i = 0; i < n && meta_nholes < META_HOLES;) {
