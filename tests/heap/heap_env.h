@@ -20,6 +20,7 @@
 #include "inspect.h"
 #include "platform.h"
 #include "sim.h"
+#include "trap.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -89,6 +90,27 @@ static inline void env_done(env *e)
 		EXPECT(hw_sim_ready_bytes(e->pf) == 0, "heap left %zu Ready bytes",
 		       hw_sim_ready_bytes(e->pf));
 	hw_platform_destroy(e->pf);
+}
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+/* The heap's default page (hw_heap_config.page_size 0). */
+#define P (8 * KiB)
+
+/* A read of p traps (a faulted or guarded page). */
+static inline bool traps(void *p)
+{
+	return hw_trap_probe((volatile void *)p, false) != HW_TRAP_NONE;
+}
+
+/* Fills page i of run a with a byte of its own, and checks it back. */
+static inline void fill_page(char *a, size_t i) { memset(a + i * P, (int)(0x40 + i), P); }
+static inline bool intact(const char *a, size_t i)
+{
+	for (size_t j = 0; j < P; j += 511)
+		if (a[i * P + j] != (char)(0x40 + i))
+			return false;
+	return true;
 }
 
 /* Fills a run with a pattern and checks it back. */

@@ -9,10 +9,6 @@
 #include "thread.h"
 #include "trap.h"
 
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
-#define P (8 * KiB)
-
 static size_t page_of(env *e, void *p)
 {
 	void *base;

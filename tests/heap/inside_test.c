@@ -14,25 +14,6 @@
 #include "heap_env.h"
 #include "trap.h"
 
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
-#define P (8 * KiB)
-
-static bool traps(void *p)
-{
-	return hw_trap_probe((volatile void *)p, false) != HW_TRAP_NONE;
-}
-
-static void fill_page(char *a, size_t i) { memset(a + i * P, (int)(0x40 + i), P); }
-
-static bool intact(const char *a, size_t i)
-{
-	for (size_t j = 0; j < P; j += 511)
-		if (a[i * P + j] != (char)(0x40 + i))
-			return false;
-	return true;
-}
-
 static void test_release_and_reuse(void)
 {
 	BOTH(e, small_cfg(), {

@@ -17,9 +17,6 @@
 #include "thread.h"
 #include "wrap.h"
 
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
-#define P (8 * KiB)
 #define POLL_NS 10000000ull
 
 /* A heap whose retained goal (inuse x 11) is far above its memory limit. */

@@ -9,10 +9,6 @@
 #include "heap_env.h"
 #include "trap.h"
 
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
-#define P (8 * KiB)
-
 static void test_shrink_and_grow(void)
 {
 	BOTH(e, small_cfg(), {

@@ -15,10 +15,6 @@
 
 #include <signal.h>
 
-#define KiB ((size_t)1 << 10)
-#define MiB ((size_t)1 << 20)
-#define P (8 * KiB)
-
 /* A heap of 8 KiB pages over one 4 MiB arena (one chunk), on a simulator
  * whose pages are `unit` heap pages: a live run at pages [0, 40), free Ready
  * pages at [40, 130) (freed after the scavenge), the rest released. *first
