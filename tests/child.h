@@ -2,8 +2,10 @@
  * left in a file (POSIX tests only).
  *
  * Owns: CHILD_CHECK, which ends a child with status 1 and the failed
- * condition on standard error (the parent reads both), and
- * hw_test_slurp, which reads a whole (small) file into a buffer.
+ * condition on standard error (the parent reads both), hw_test_slurp,
+ * which reads a whole (small) file into a buffer, and hw_test_exec, which
+ * runs a program in a child with its output in two files and reads them
+ * back.
  *
  * Locking: none; a child's checks run in the thread that failed.
  */
@@ -11,7 +13,9 @@
 #define HW_TESTS_CHILD_H
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static inline void hw_child_fail(const char *what)
@@ -40,6 +44,46 @@ static inline void hw_test_slurp(const char *path, char *buf, size_t len)
 		got += (size_t)n;
 	buf[got] = '\0';
 	close(fd);
+}
+
+/* How a child ended, and what it wrote. */
+typedef struct hw_test_ended {
+	int pid;
+	int signal; /* the signal that killed it, 0 when it exited */
+	int status; /* its exit status, -1 when a signal killed it */
+} hw_test_ended;
+
+/* Forks a child whose standard output and error go to the files out and
+ * err (truncated), and runs exec(arg) in it: exec sets the child's
+ * environment and execs (returning only on failure: the child then exits
+ * 127; 126 when the files cannot be opened). Waits for it; fills *end and
+ * reads the two files into obuf and ebuf (hw_test_slurp). false when the
+ * fork or the wait failed. */
+static inline bool hw_test_exec(void (*exec)(void *), void *arg, const char *out,
+				const char *err, hw_test_ended *end, char *obuf, size_t olen,
+				char *ebuf, size_t elen)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+			_exit(126);
+		exec(arg);
+		_exit(127);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		return false;
+	end->pid = pid;
+	end->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	end->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	hw_test_slurp(out, obuf, olen);
+	hw_test_slurp(err, ebuf, elen);
+	return true;
 }
 
 #endif

@@ -30,6 +30,18 @@ typedef struct run {
 	char err[32768];
 } run;
 
+typedef struct victim_call {
+	const char *options, *scenario;
+} victim_call;
+
+static void exec_victim(void *arg)
+{
+	const victim_call *c = arg;
+	unsetenv("LD_PRELOAD");
+	setenv("HEAPWARD_OPTIONS", c->options, 1);
+	execl(victim, victim, c->scenario, (char *)NULL);
+}
+
 /* Runs the scenario with the debug mode on; its stdout, stderr, end and
  * the address it printed (FV1) into r. */
 static bool run_victim_with(run *r, const char *options, const char *scenario)
@@ -37,28 +49,14 @@ static bool run_victim_with(run *r, const char *options, const char *scenario)
 	char out[64], err[64];
 	snprintf(out, sizeof out, "%s/out", tmpdir);
 	snprintf(err, sizeof err, "%s/err", tmpdir);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0)
+	victim_call c = {options, scenario};
+	hw_test_ended end;
+	if (!hw_test_exec(exec_victim, &c, out, err, &end, r->out, sizeof r->out, r->err,
+			  sizeof r->err))
 		return false;
-	if (pid == 0) {
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-			_exit(126);
-		unsetenv("LD_PRELOAD");
-		setenv("HEAPWARD_OPTIONS", options, 1);
-		execl(victim, victim, scenario, (char *)NULL);
-		_exit(127);
-	}
-	int st;
-	if (waitpid(pid, &st, 0) != pid)
-		return false;
-	r->pid = pid;
-	r->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	hw_test_slurp(out, r->out, sizeof r->out);
-	hw_test_slurp(err, r->err, sizeof r->err);
+	r->pid = end.pid;
+	r->signal = end.signal;
+	r->status = end.status;
 	const char *o = strstr(r->out, "obj ");
 	if (!o || sscanf(o, "obj %llx size %zu", &r->obj, &r->size) != 2)
 		r->obj = r->size = 0;

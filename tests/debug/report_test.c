@@ -40,6 +40,27 @@ typedef struct run {
 	char err[65536];
 } run;
 
+typedef struct victim_call {
+	const char *options, *scenario, *path, *launcher_arg;
+} victim_call;
+
+static void exec_victim(void *arg)
+{
+	const victim_call *c = arg;
+	unsetenv("LD_PRELOAD");
+	if (c->options)
+		setenv("HEAPWARD_OPTIONS", c->options, 1);
+	else
+		unsetenv("HEAPWARD_OPTIONS");
+	if (c->path)
+		setenv("PATH", c->path, 1);
+	if (c->launcher_arg)
+		execl(launcher, launcher, "run", c->launcher_arg, "--", victim, c->scenario,
+		      (char *)NULL);
+	else
+		execl(victim, victim, c->scenario, (char *)NULL);
+}
+
 /* Runs the victim's scenario with HEAPWARD_OPTIONS=options (and PATH=path
  * when not NULL), directly or (launcher_args not NULL) as
  * `heapward run ARGS -- victim scenario`. */
@@ -49,37 +70,14 @@ static bool run_victim(run *r, const char *options, const char *scenario, const 
 	char out[64], err[64];
 	snprintf(out, sizeof out, "%s/out", tmpdir);
 	snprintf(err, sizeof err, "%s/err", tmpdir);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0)
+	victim_call c = {options, scenario, path, launcher_arg};
+	hw_test_ended end;
+	if (!hw_test_exec(exec_victim, &c, out, err, &end, r->out, sizeof r->out, r->err,
+			  sizeof r->err))
 		return false;
-	if (pid == 0) {
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-			_exit(126);
-		unsetenv("LD_PRELOAD");
-		if (options)
-			setenv("HEAPWARD_OPTIONS", options, 1);
-		else
-			unsetenv("HEAPWARD_OPTIONS");
-		if (path)
-			setenv("PATH", path, 1);
-		if (launcher_arg)
-			execl(launcher, launcher, "run", launcher_arg, "--", victim, scenario,
-			      (char *)NULL);
-		else
-			execl(victim, victim, scenario, (char *)NULL);
-		_exit(127);
-	}
-	int st;
-	if (waitpid(pid, &st, 0) != pid)
-		return false;
-	r->pid = pid;
-	r->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	hw_test_slurp(out, r->out, sizeof r->out);
-	hw_test_slurp(err, r->err, sizeof r->err);
+	r->pid = end.pid;
+	r->signal = end.signal;
+	r->status = end.status;
 	return true;
 }
 

@@ -583,6 +583,26 @@ static const det_class classes[] = {
 };
 #define NCLASSES (sizeof classes / sizeof classes[0])
 
+typedef struct plant_call {
+	const run *r;
+	const char *cls, *seedtext;
+} plant_call;
+
+static void exec_plant(void *arg)
+{
+	const plant_call *c = arg;
+	setenv("HEAPWARD_OPTIONS", c->r->options, 1);
+	alarm(60); /* a hang is a miss too (SIGALRM), never a stuck test */
+	if (c->r->via_launcher) {
+		unsetenv("LD_PRELOAD");
+		execl(launcher, launcher, "run", "--", plant_path, c->seedtext, c->cls,
+		      (char *)NULL);
+	} else {
+		setenv("LD_PRELOAD", library, 1);
+		execl(plant_path, plant_path, c->seedtext, c->cls, (char *)NULL);
+	}
+}
+
 /* Runs the victim for (cls, seed) with the options DK2 draws. */
 static bool start(const det_class *cls, uint64_t seed, run *r)
 {
@@ -605,35 +625,14 @@ static bool start(const det_class *cls, uint64_t seed, run *r)
 	snprintf(out, sizeof out, "%s/out", tmpdir);
 	snprintf(err, sizeof err, "%s/err", tmpdir);
 	snprintf(seedtext, sizeof seedtext, "%" PRIu64, seed);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0)
+	plant_call c = {r, cls->name, seedtext};
+	hw_test_ended end;
+	if (!hw_test_exec(exec_plant, &c, out, err, &end, r->out, sizeof r->out, r->err,
+			  sizeof r->err))
 		return false;
-	if (pid == 0) {
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-			_exit(126);
-		setenv("HEAPWARD_OPTIONS", r->options, 1);
-		alarm(60); /* a hang is a miss too (SIGALRM), never a stuck test */
-		if (r->via_launcher) {
-			unsetenv("LD_PRELOAD");
-			execl(launcher, launcher, "run", "--", plant_path, seedtext, cls->name,
-			      (char *)NULL);
-		} else {
-			setenv("LD_PRELOAD", library, 1);
-			execl(plant_path, plant_path, seedtext, cls->name, (char *)NULL);
-		}
-		_exit(127);
-	}
-	int st;
-	if (waitpid(pid, &st, 0) != pid)
-		return false;
-	r->pid = pid;
-	r->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	hw_test_slurp(out, r->out, sizeof r->out);
-	hw_test_slurp(err, r->err, sizeof r->err);
+	r->pid = end.pid;
+	r->signal = end.signal;
+	r->status = end.status;
 	return true;
 }
 
