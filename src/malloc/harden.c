@@ -32,8 +32,10 @@
  *        false; then the caller goes on as its contract says (the bad free
  *        is ignored) and mc_errors counts the report.
  *   HD3. The canary byte at address x is mc_canary.b[x % 16] (MC6), a
- *        fixed pattern with no zero byte, so neither a string terminator
- *        nor a zeroing overflow leaves it intact; hw_mc_canary_write and
+ *        fixed pattern of 16 distinct bytes from 0x80 up (none of them 0xff
+ *        or a fill the layer or its tests use), so neither a string
+ *        terminator, nor any ASCII character, nor a zeroing or all-ones
+ *        overflow leaves it intact; hw_mc_canary_write and
  *        hw_mc_canary_find are the byte-wise forms of the inline
  *        mc_canary_put and mc_canary_bad (which cover whole windows).
  *
@@ -47,24 +49,8 @@
 
 uint64_t mc_errors;
 
-const mc_canary_pattern mc_canary = {.b = {
-					     0xa5,
-					     0x5a,
-					     0xc3,
-					     0x3c,
-					     0x96,
-					     0x69,
-					     0xe1,
-					     0x1e,
-					     0xb4,
-					     0x4b,
-					     0xd2,
-					     0x2d,
-					     0x87,
-					     0x78,
-					     0xf0,
-					     0x0f,
-				     }};
+const mc_canary_pattern mc_canary = {.b = {0x81, 0x93, 0xa7, 0xb9, 0xc4, 0xd6, 0xe8, 0xf1, 0x8e,
+					   0x9c, 0xa2, 0xb3, 0xc9, 0xda, 0xe3, 0xf6}};
 
 void hw_mc_pattern_fill(unsigned char *lo, unsigned char *hi)
 {

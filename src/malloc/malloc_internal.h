@@ -50,9 +50,10 @@
  *        next multiple of 16 bytes (1 to 16 bytes, always inside the slack,
  *        since slots and runs end on 16-byte boundaries), written at
  *        allocation and checked at free and realloc. The canary byte at
- *        address x is byte x % 16 of a fixed pattern with no zero byte, so
- *        the fast paths write and check it as one aligned 16-byte window
- *        (masking off the object's own bytes) without a call.
+ *        address x is byte x % 16 of a fixed pattern with no zero or
+ *        ASCII byte (HD3), so the fast paths write and check it as one
+ *        aligned 16-byte window (masking off the object's own bytes)
+ *        without a call.
  *   MC7. A thread cache holds only free slots (state 0) of its bin's class,
  *        at most cap of them, each with the address of its state entry
  *        (so hw_malloc marks it live without a page-map lookup); nothing
