@@ -4,9 +4,9 @@
  * clock_gettime.
  *
  * Invariants (thread.h's, and how they hold here):
- *   T1. hw_mutex_init assigns PTHREAD_MUTEX_INITIALIZER, the static
- *       initialisation pthreads guarantees to succeed; HW_MUTEX_INIT is the
- *       same initializer.
+ *   T1. hw_mutex_init assigns HW_MUTEX_INIT, a static initializer
+ *       (glibc's adaptive one where it exists, else
+ *       PTHREAD_MUTEX_INITIALIZER), which pthreads guarantees to succeed.
  *   T2. hw_now_ns reads CLOCK_MONOTONIC, which never goes back.
  *   T3. A lock or unlock error (EDEADLK, EPERM, EINVAL) is a caller bug and
  *       aborts with "heapward: thread: <call> failed: errno <e>".
@@ -17,6 +17,9 @@
  *   T7. hw_thread_key is a pthread key: glibc runs key destructors for up
  *       to PTHREAD_DESTRUCTOR_ITERATIONS rounds, clearing each value before
  *       its destructor runs.
+ *   T8. hw_cpu_count is sysconf(_SC_NPROCESSORS_CONF) (1 when it fails),
+ *       read once; hw_cpu_current is sched_getcpu (a vDSO read on Linux),
+ *       reduced below the count, 0 where there is none.
  *
  * Locking: these are the locks; nothing here holds one across calls.
  */
@@ -26,8 +29,10 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 _Static_assert(sizeof(pthread_t) <= sizeof(uintptr_t), "pthread_t does not fit hw_thread");
 
@@ -156,4 +161,26 @@ void hw_sleep_ns(uint64_t ns)
 	/* Sleep the full time even when a signal interrupts. */
 	while (nanosleep(&req, &req) != 0 && errno == EINTR)
 		;
+}
+
+unsigned hw_cpu_count(void)
+{
+	static unsigned count; /* atomic: 0 until read; every reader gets the same */
+	unsigned n = __atomic_load_n(&count, __ATOMIC_RELAXED);
+	if (n == 0) {
+		long c = sysconf(_SC_NPROCESSORS_CONF);
+		n = c > 0 && c < 65536 ? (unsigned)c : 1;
+		__atomic_store_n(&count, n, __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
+unsigned hw_cpu_current(void)
+{
+#ifdef __linux__
+	int c = sched_getcpu();
+	if (c >= 0)
+		return (unsigned)c % hw_cpu_count();
+#endif
+	return 0;
 }

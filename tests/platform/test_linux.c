@@ -7,13 +7,17 @@
  * faulted pages usable and zero in one call. Residency from mincore
  * agrees with the simulator's Ready count for one scripted sequence run on
  * both. Also the caps, ENOMEM from a reservation the address space cannot
- * hold (P3), and the OS views (VMA count, mappings, max_map_count).
+ * hold (P3), and the OS views (VMA count, mappings, max_map_count). And
+ * thread.h's processor number (T8) for a thread pinned to each processor.
  */
 #include "platform.h"
 #include "ptest.h"
 #include "sim.h"
+#include "thread.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 
 static void test_caps(void)
@@ -380,6 +384,29 @@ static void test_advise_huge(void)
 	hw_platform_destroy(sim);
 }
 
+/* T8: pinned to processor i, the thread is told i. */
+static void test_cpu_current_pinned(void)
+{
+	cpu_set_t all;
+	REQUIRE(pthread_getaffinity_np(pthread_self(), sizeof all, &all) == 0);
+	EXPECT(hw_cpu_count() >= (unsigned)CPU_COUNT(&all), "%u processors, %d allowed",
+	       hw_cpu_count(), CPU_COUNT(&all));
+	int checked = 0;
+	for (int i = 0; i < CPU_SETSIZE && (unsigned)i < hw_cpu_count(); i++) {
+		if (!CPU_ISSET(i, &all))
+			continue;
+		cpu_set_t one;
+		CPU_ZERO(&one);
+		CPU_SET(i, &one);
+		REQUIRE(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0);
+		EXPECT(hw_cpu_current() == (unsigned)i, "pinned to %d, told %u", i,
+		       hw_cpu_current());
+		checked++;
+	}
+	REQUIRE(pthread_setaffinity_np(pthread_self(), sizeof all, &all) == 0);
+	EXPECT(checked >= 1);
+}
+
 HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_guard_protnone),
 	     T(test_madv_free_unuse), T(test_residency_matches_sim), T(test_reserve_enomem),
-	     T(test_os_views), T(test_advise_huge))
+	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned))

@@ -5,7 +5,9 @@
  * is joined, that a thread-exit hook runs with the thread's value for as
  * many rounds as the platform gives (T7), that hw_now_ns never goes back
  * (T2) and measures sleeps, and that hw_thread_cpu_ns counts CPU time, not
- * wall time (to its resolution).
+ * wall time (to its resolution), and that the processor numbers are in
+ * range (T8; test_linux.c checks them against the processor a thread is
+ * pinned to).
  */
 #include "ptest.h"
 #include "thread.h"
@@ -174,6 +176,19 @@ static void test_thread_exit_hook(void)
 	       (unsigned)HW_THREAD_EXIT_ROUNDS);
 }
 
+static void test_cpu_numbers(void)
+{
+	unsigned n = hw_cpu_count();
+	EXPECT(n >= 1 && n == hw_cpu_count(), "%u processors", n);
+	for (int i = 0; i < 1000; i++) {
+		unsigned c = hw_cpu_current();
+		if (c >= n) {
+			EXPECT(c < n, "processor %u of %u", c, n);
+			break;
+		}
+	}
+}
+
 HW_TEST_MAIN(T(test_mutex_excludes), T(test_mutex_held), T(test_thread_runs_and_joins),
 	     T(test_thread_exit_hook), T(test_clock_monotonic_and_sleep),
-	     T(test_thread_cpu_time))
+	     T(test_thread_cpu_time), T(test_cpu_numbers))
