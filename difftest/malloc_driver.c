@@ -79,13 +79,15 @@ void hw_malloc_driver_drop_platform(void)
 	shared_sim = NULL;
 }
 
-/* The layer's options: no background thread (a run is deterministic),
- * continue after a misuse report (MISUSE ops count them), and the
- * header's. */
+/* The layer's options: no background thread and one arena (a run is
+ * deterministic: with more, which one a refill uses depends on the
+ * processor the thread happens to run on; tests/malloc/thread_test.c
+ * covers several), continue after a misuse report (MISUSE ops count
+ * them), and the header's. */
 static void format_options(mdrv *d)
 {
 	const hw_ops_malloc_config *c = &d->cfg;
-	int n = snprintf(d->options, sizeof d->options, "scavenger=0:abort_on_error=0");
+	int n = snprintf(d->options, sizeof d->options, "scavenger=0:arenas=1:abort_on_error=0");
 	if (c->fill_on_alloc >= 0)
 		n += snprintf(d->options + n, sizeof d->options - (size_t)n, ":fill_on_alloc=%d",
 			      c->fill_on_alloc);

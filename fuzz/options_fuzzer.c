@@ -88,6 +88,7 @@ static const ropt ref[] = {
 	{"scavenger", R_BOOL, F(scavenger), 0, 1},
 	{"retain_percent", R_UINT, F(retain_percent), 1, 10000},
 	{"scavenger_cpu_percent", R_UINT, F(scavenger_cpu_percent), 1, 100},
+	{"arenas", R_UINT, F(arenas), 0, 64},
 	{"help", R_BOOL, F(help), 0, 1},
 	{"verbosity", R_UINT, F(verbosity), 0, 2},
 	{"guard", R_GUARD, F(guard), 1, UINT32_MAX},

@@ -29,6 +29,13 @@
  *        round from an older key, which runs before ours.
  *   CA3. A cache record is never freed: it goes on the recycled list for
  *        the next thread (records come from the platform, not the heap).
+ *   CA4. A bin's cap starts at min(MC_CAP_START, its class's cap) and
+ *        grows by one at each refill (the bin ran empty) and each free
+ *        into a full bin, up to the class's cap (two batches), which the
+ *        slot array is sized for; a refill takes min(cap, batch) slots. So
+ *        a class a thread uses now and then keeps a slot or two in its
+ *        cache, not two batches, and only the classes it keeps coming
+ *        back for grow their bins (cache memory pins spans: classes.c).
  *
  * Locking: a cache is its thread's alone (no lock). cache_lock guards the
  * recycled list; it is taken alone, never with another lock of the layer
@@ -89,7 +96,7 @@ mc_cache *hw_mc_cache_create(void)
 	mc_slot *slot = c->slots;
 	for (unsigned k = 0; k < MC_NCLASSES; k++) {
 		c->bin[k].slot = slot;
-		c->bin[k].cap = mc_classes[k].cap;
+		c->bin[k].cap = hw_min(mc_classes[k].cap, MC_CAP_START);
 		c->bin[k].size = mc_classes[k].size;
 		slot += mc_classes[k].cap;
 	}

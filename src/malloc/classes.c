@@ -58,19 +58,17 @@ void hw_mc_classes_init(void)
 			 "malloc: a span has more pages than its release mask holds");
 		k->nobjs = (uint16_t)(k->npages * MC_PAGE / k->size);
 		k->magic = (uint32_t)(UINT32_MAX / k->size + 1);
-		/* A batch is about 8 KiB of slots (1 to 16): a refill or flush
-		 * takes the class lock once per batch, and a cache holds two
-		 * batches, so a thread retains at most about 16 KiB per class.
-		 * What a cache holds costs more than its bytes: each cached slot
-		 * keeps its whole span in use (MC5), and after a program frees in
-		 * random order the slots a cache keeps lie in as many spans. With
-		 * 16 KiB batches of at most 32, memreturn_bench kept 50.4 MiB
-		 * resident for 16 MiB live, here 44.1; preload_threads (8
-		 * threads) peaked at 8.6 MiB, here about 6.5 (glibc 5.1). Smaller
-		 * still (4 KiB, at most 16: 42.3 MiB) took a lock per object for
-		 * objects of 4 KiB and more, and cost the threaded program about
-		 * 10% of its time. */
-		size_t batch = hw_max(1, hw_min(16, 8192 / k->size));
+		/* A batch is about 2 KiB of slots (1 to 16): a refill or flush
+		 * takes the class lock once per batch, and a bin holds at most
+		 * two batches (CA4: fewer until the thread shows it needs
+		 * them). What a cache holds costs more than its bytes: each
+		 * cached slot keeps its whole span in use (MC5), and the slots
+		 * a cache keeps lie in as many spans. With 8 KiB batches,
+		 * realprog's cxx-mt (8 threads, objects to 3000 B) kept 427
+		 * spans (4.3 MiB) for about 1 MiB live, and peaked at 1.28x
+		 * glibc's RSS; with 2 KiB, 1.06x, at the same CPU time (the
+		 * per-processor arenas, span.c SP8, make a refill cheap). */
+		size_t batch = hw_max(1, hw_min(16, 2048 / k->size));
 		k->batch = (uint16_t)batch;
 		k->cap = (uint16_t)(2 * batch);
 		slots += k->cap;

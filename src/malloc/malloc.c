@@ -63,8 +63,8 @@
  *        starts on the defaults without the scavenger, and the first slow
  *        path of hw_malloc after the environment appears (alloc_slow:
  *        every refill, large object and thread's first call) reads it and
- *        applies it, except retain_percent and scavenger_cpu_percent,
- *        which only a heap's creation takes (so they keep their defaults
+ *        applies it, except retain_percent, scavenger_cpu_percent and
+ *        arenas, which only the start takes (so they keep their defaults
  *        then, and verbosity=1 says so).
  *   MA6. Fills: fill_on_alloc covers the requested bytes of each new
  *        object (not calloc's, which stay zero), after the canary is
@@ -209,8 +209,8 @@ static void announce(const hw_options *o, bool late)
 		if (hw_options_format(o, buf, sizeof buf) == 0)
 			buf[0] = 0;
 		hw_report_write("heapward: options in effect%s: %s\n",
-				late ? " (read late: retain_percent and scavenger_cpu_percent "
-				       "kept their defaults)"
+				late ? " (read late: retain_percent, scavenger_cpu_percent and "
+				       "arenas kept their defaults)"
 				     : "",
 				buf);
 	}
@@ -243,6 +243,7 @@ static bool init_locked(void)
 	hw_mc_classes_init();
 	hw_mc_span_init();
 	mc_g.pf = next_start.platform ? next_start.platform : hw_platform_os();
+	mc_g.narenas = o.arenas ? o.arenas : hw_min(hw_cpu_count(), MC_ARENAS_MAX);
 	hw_heap_config cfg = {0};
 	cfg.platform = mc_g.pf;
 	cfg.page_size = MC_PAGE;
@@ -460,9 +461,11 @@ static bool small_slot(unsigned c, mc_slot *out)
 	}
 	if (tc == &mc_dead_cache)
 		return hw_mc_central_take(c, out, 1) != 0;
-	size_t got = hw_mc_central_take(c, b->slot, mc_classes[c].batch);
+	size_t got = hw_mc_central_take(c, b->slot, hw_min(b->cap, mc_classes[c].batch));
 	if (!got)
 		return false;
+	if (b->cap < mc_classes[c].cap)
+		b->cap++; /* CA4 */
 	b->n = (uint32_t)got - 1;
 	*out = b->slot[b->n];
 	return true;
@@ -639,6 +642,9 @@ static MA_NOINLINE void free_flush(mc_cache *tc, unsigned c, mc_slot e)
 	mc_bin *b = &tc->bin[c];
 	if (tc == &mc_dead_cache) {
 		hw_mc_central_give(c, &e, 1);
+	} else if (b->cap < mc_classes[c].cap) {
+		b->cap++; /* CA4 */
+		b->slot[b->n++] = e;
 	} else {
 		uint32_t k = mc_classes[c].batch;
 		hw_mc_central_give(c, b->slot, k);

@@ -55,7 +55,7 @@
  *        aligned 16-byte window (masking off the object's own bytes)
  *        without a call.
  *   MC7. A thread cache holds only free slots (state 0) of its bin's class,
- *        at most cap of them, each with the address of its state entry
+ *        at most the bin's cap of them (cache.c CA4), each with the address of its state entry
  *        (so hw_malloc marks it live without a page-map lookup); nothing
  *        but its thread touches it, so the fast paths take no lock and make
  *        no atomic read-modify-write.
@@ -82,16 +82,16 @@
  *        mode was off (it can start late, MA5) have dbg 0 and none.
  *
  * Locking. Lock order, outermost first:
- *   init lock -> cache lock -> class locks (ascending; 32 of them, class c
- *   uses lock c % 32, and no path holds two) -> meta lock
+ *   init lock -> cache lock -> class locks (ascending; 32 of them, striped
+ *   over the arenas' classes: span.c; no path holds two) -> meta lock
  *   -> the guarded objects' lock (guard.c: a leaf)
  *   -> the debug mode's quarantine lock -> its report lock -> its depot
  *   lock (debug.h: leaves, nothing else is taken under any of them)
  *   -> the heap's locks (registry, scav_lock, lock: src/registry.c R2).
  * The cache lock (cache.c's recycled records) is never held while another
  * is taken; it has its place in the order for the fork hooks.
- * A class lock guards its partial list and the free list, bump index and
- * live count of every span of the class; the meta lock guards the metadata
+ * A class lock guards the partial lists it serves (span.c) and the free
+ * list, bump index and live count of every span on them; the meta lock guards the metadata
  * allocator, page-map leaf creation and the large-object counters. The page
  * map's entries are written and read with relaxed atomics: a pointer a
  * thread frees was handed to it through the program's own synchronisation,
@@ -116,6 +116,11 @@
  * for every size from 128 B (MC1 below it, page rounding above it). */
 #define MC_SMALL_MAX ((size_t)65536)
 #define MC_NCLASSES 80
+/* Most arenas (span.c SP8; mc_global.narenas): a span record keeps its
+ * arena in a byte. */
+#define MC_ARENAS_MAX 64
+/* A thread cache bin's cap when the thread starts (CA4). */
+#define MC_CAP_START 2
 /* The most heap pages of a small span (MC2): its released pages are the
  * bits of one word (MC10). */
 #define MC_SPAN_MAX_PAGES 64
@@ -180,20 +185,25 @@ typedef struct mc_span {
 	uint32_t size;  /* slot bytes (small) */
 	uint32_t magic; /* as mc_class.magic */
 	size_t req;     /* large, guarded: requested bytes */
+	uint8_t okind;  /* large, guarded: the object's MC_KIND_* (MC8) */
+	uint8_t dbg;    /* the record holds debug records (MC9) */
+	uint8_t arena;  /* small: the arena whose lists hold it (span.c SP8) */
+	/* The fields above are written once, when the record is made, and
+	 * read by every free; the ones below change under the class lock at
+	 * every refill and flush. A line of their own, so a thread's central
+	 * traffic does not evict the others' copies of the read-only ones. */
 	union {
 		void *free;    /* small: under the class lock (MC5, MC10) */
 		uintptr_t run; /* guarded: the run's first byte */
-	};
+	} __attribute__((aligned(64)));
 	uint32_t bump, live;
 	uint64_t rel;    /* pages released inside the run (small spans) */
 	uint32_t parked; /* free slots off the free list: they touch rel pages */
 	struct mc_span *next, *prev;
 	bool partial;
-	uint8_t okind; /* large, guarded: the object's MC_KIND_* (MC8) */
-	uint8_t dbg;   /* the record holds debug records (MC9) */
 	/* MC4, one per slot (small spans only); then nobjs kind bytes (MC8);
 	 * then, with dbg, one mc_dbg_obj per slot (one for a large object). */
-	uint16_t state[];
+	uint16_t state[] __attribute__((aligned(64)));
 } mc_span;
 
 /* MC8: a small span's kind bytes, one per slot, after its state array. */
@@ -264,7 +274,8 @@ static inline mc_span *mc_map_get(const mc_pagemap *m, unsigned shift, uintptr_t
 typedef struct mc_global {
 	hw_heap *heap;
 	hw_platform *pf;
-	mc_pagemap map; /* the heap's window, MC_PAGE pages */
+	mc_pagemap map;   /* the heap's window, MC_PAGE pages */
+	unsigned narenas; /* 1 to MC_ARENAS_MAX (span.c SP8) */
 } mc_global;
 
 extern mc_global mc_g;

@@ -81,6 +81,7 @@ typedef struct hw_options {
 	bool scavenger;
 	unsigned retain_percent;
 	unsigned scavenger_cpu_percent;
+	unsigned arenas; /* 0 = one per processor */
 	bool help;
 	unsigned verbosity;
 	/* Debug mode (issue 13). */

@@ -171,6 +171,10 @@ static void test_release_and_reuse(void)
 static void test_refused_reuse(void)
 {
 	start();
+	/* A refill of two: its class's batch is one (classes.c: about 2 KiB
+	 * of slots), so no refill would be refused after it took a slot. The
+	 * bins' caps are two already (CA4), so the slots fit. */
+	mc_classes[mc_class_of(SZ)].batch = 2;
 	fill_keep_first_trim();
 	hw_malloc_stats s0 = stats();
 	/* The first refill takes slot 1 (on the kept page) from the list,

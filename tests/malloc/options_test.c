@@ -103,6 +103,7 @@ static void test_defaults(void)
 	EXPECT(o.scavenger == true);
 	EXPECT(o.retain_percent == 10);
 	EXPECT(o.scavenger_cpu_percent == 1);
+	EXPECT(o.arenas == 0);
 	EXPECT(o.help == false);
 	EXPECT(o.verbosity == 0);
 	EXPECT(o.guard == HW_OPT_GUARD_NONE && o.guard_sample == 0);
@@ -129,13 +130,14 @@ static void test_defaults(void)
 	EXPECT(same_options(&a, &b), "hw_options_defaults leaves bytes undefined");
 	char buf[HW_OPTIONS_FORMAT_MAX];
 	hw_options_format(&o, buf, sizeof buf);
-	EXPECT(strcmp(buf, "fill_on_alloc=off:fill_on_free=off:abort_on_error=1:stats_at_exit=0:"
-			   "memory_limit=0:scavenger=1:retain_percent=10:"
-			   "scavenger_cpu_percent=1:help=0:verbosity=0:guard=none:guard_min=0:"
-			   "guard_max=0:guard_side=right:guard_align=16:guard_budget_bytes=8g:"
-			   "guard_budget_count=1048576:quarantine_bytes=256m:seed=0:log_path=:"
-			   "detect_leaks=0:leaks=0:exitcode=23:debug=0:stack_depth=30:symbolize=1:"
-			   "symbolizer_path=") == 0,
+	EXPECT(strcmp(buf,
+		      "fill_on_alloc=off:fill_on_free=off:abort_on_error=1:stats_at_exit=0:"
+		      "memory_limit=0:scavenger=1:retain_percent=10:"
+		      "scavenger_cpu_percent=1:arenas=0:help=0:verbosity=0:guard=none:guard_min=0:"
+		      "guard_max=0:guard_side=right:guard_align=16:guard_budget_bytes=8g:"
+		      "guard_budget_count=1048576:quarantine_bytes=256m:seed=0:log_path=:"
+		      "detect_leaks=0:leaks=0:exitcode=23:debug=0:stack_depth=30:symbolize=1:"
+		      "symbolizer_path=") == 0,
 	       "%s", buf);
 }
 
@@ -144,7 +146,8 @@ static void test_every_key(void)
 	hw_options o = parse_clean(
 		"fill_on_alloc=0xbe:fill_on_free=7:abort_on_error=0:stats_at_exit=1:"
 		"memory_limit=3m:scavenger=off:retain_percent=250:scavenger_cpu_percent=50:"
-		"help=1:verbosity=2:guard=sample:1000:guard_min=1:guard_max=4k:guard_side=left:"
+		"arenas=3:help=1:verbosity=2:guard=sample:1000:guard_min=1:guard_max=4k:guard_side="
+		"left:"
 		"guard_align=1:guard_budget_bytes=1g:guard_budget_count=500:"
 		"quarantine_bytes=0x100000:seed=42:log_path=/tmp/hw log:detect_leaks=yes:"
 		"exitcode=99:debug=on:stack_depth=64:symbolize=0:symbolizer_path=/opt/a2l");
@@ -156,6 +159,7 @@ static void test_every_key(void)
 	EXPECT(o.scavenger == false);
 	EXPECT(o.retain_percent == 250);
 	EXPECT(o.scavenger_cpu_percent == 50);
+	EXPECT(o.arenas == 3);
 	EXPECT(o.help == true);
 	EXPECT(o.verbosity == 2);
 	EXPECT(o.guard == HW_OPT_GUARD_SAMPLE && o.guard_sample == 1000);
@@ -178,13 +182,34 @@ static void test_every_key(void)
 	EXPECT(parse_clean("leaks=1").detect_leaks == true);
 	EXPECT(parse_clean("detect_leaks=1:leaks=0").detect_leaks == false);
 	/* The table has exactly these keys, in this order. */
-	static const char *const keys[] = {
-		"fill_on_alloc", "fill_on_free", "abort_on_error", "stats_at_exit",
-		"memory_limit", "scavenger", "retain_percent", "scavenger_cpu_percent", "help",
-		"verbosity", "guard", "guard_min", "guard_max", "guard_side", "guard_align",
-		"guard_budget_bytes", "guard_budget_count", "quarantine_bytes", "seed",
-		"log_path", "detect_leaks", "leaks", "exitcode", "debug", "stack_depth",
-		"symbolize", "symbolizer_path"};
+	static const char *const keys[] = {"fill_on_alloc",
+					   "fill_on_free",
+					   "abort_on_error",
+					   "stats_at_exit",
+					   "memory_limit",
+					   "scavenger",
+					   "retain_percent",
+					   "scavenger_cpu_percent",
+					   "arenas",
+					   "help",
+					   "verbosity",
+					   "guard",
+					   "guard_min",
+					   "guard_max",
+					   "guard_side",
+					   "guard_align",
+					   "guard_budget_bytes",
+					   "guard_budget_count",
+					   "quarantine_bytes",
+					   "seed",
+					   "log_path",
+					   "detect_leaks",
+					   "leaks",
+					   "exitcode",
+					   "debug",
+					   "stack_depth",
+					   "symbolize",
+					   "symbolizer_path"};
 	size_t n = sizeof keys / sizeof keys[0];
 	REQUIRE(hw_options_count() == n, "%zu keys", hw_options_count());
 	for (size_t i = 0; i < n; i++)

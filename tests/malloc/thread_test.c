@@ -11,6 +11,8 @@
  *   down still allocates and frees (the locked fallback).
  * - fork: children forked while threads allocate (after the layer is up)
  *   can allocate, free and start threads of their own.
+ * - arenas: threads on different processors carve different arenas'
+ *   spans, and free each other's objects (span.c SP8).
  *
  * Each scenario runs in a child process under an alarm, so a hang fails
  * in seconds instead of stalling ctest, and each starts from a fresh layer
@@ -23,6 +25,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -351,12 +354,86 @@ static void fork_under_load(void)
 
 static void test_fork_under_load(void) { EXPECT(in_child(fork_under_load), "fork"); }
 
+/* span.c SP8: two threads pinned to processors of different parity, with
+ * two arenas, carve spans of different arenas; each then frees the other's
+ * objects (remote frees into the other arena: a flushed batch mixes
+ * arenas) and everything goes back. */
+#define ARENA_OBJS 600
+
+static int arena_cpu[2];
+static void *arena_objs[2][ARENA_OBJS];
+static pthread_barrier_t arena_sync;
+
+static void *arena_worker(void *arg)
+{
+	unsigned me = (unsigned)(uintptr_t)arg;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(arena_cpu[me], &one);
+	CHILD_CHECK(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0, "pin");
+	for (unsigned i = 0; i < ARENA_OBJS; i++) {
+		size_t n = 16 + (i % 40) * 24;
+		arena_objs[me][i] = hw_malloc(n);
+		CHILD_CHECK(arena_objs[me][i], "malloc");
+		mc_span *s = mc_span_of((uintptr_t)arena_objs[me][i]);
+		CHILD_CHECK(s && s->kind == MC_SPAN_SMALL &&
+				    s->arena == (unsigned)arena_cpu[me] % 2,
+			    "thread on processor %d got a slot of arena %u", arena_cpu[me],
+			    s ? s->arena : 99u);
+		memset(arena_objs[me][i], (int)me + 1, n);
+	}
+	pthread_barrier_wait(&arena_sync);
+	for (unsigned i = 0; i < ARENA_OBJS; i++) {
+		unsigned char *p = arena_objs[1 - me][i];
+		CHILD_CHECK(p[0] == 2 - me, "object %u of the other thread intact", i);
+		hw_free(p);
+	}
+	/* And allocations served from a cache that holds the other arena's
+	 * slots now. */
+	for (unsigned i = 0; i < ARENA_OBJS; i++)
+		hw_free(hw_malloc(16 + (i % 40) * 24));
+	return NULL;
+}
+
+static void arenas(void)
+{
+	cpu_set_t all;
+	CHILD_CHECK(sched_getaffinity(0, sizeof all, &all) == 0, "affinity");
+	arena_cpu[0] = arena_cpu[1] = -1;
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &all) && arena_cpu[i % 2] < 0)
+			arena_cpu[i % 2] = i;
+	if (arena_cpu[0] < 0 || arena_cpu[1] < 0) {
+		printf("SKIP arenas: no two allowed processors of different parity\n");
+		return;
+	}
+	CHILD_CHECK(hw_mc_start("arenas=2:scavenger=0"), "start");
+	CHILD_CHECK(mc_g.narenas == 2, "%u arenas", mc_g.narenas);
+	pthread_barrier_init(&arena_sync, NULL, 2);
+	pthread_t t[2];
+	for (unsigned i = 0; i < 2; i++)
+		CHILD_CHECK(pthread_create(&t[i], NULL, arena_worker, (void *)(uintptr_t)i) == 0,
+			    "create");
+	for (unsigned i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	char msg[256];
+	CHILD_CHECK(hw_heap_validate(hw_mc_heap(), msg, sizeof msg) == 0, "validate: %s", msg);
+	hw_malloc_trim(0);
+	hw_malloc_stats st;
+	hw_malloc_stats_get(&st);
+	CHILD_CHECK(st.small_spans == 0 && st.heap_inuse == 0, "%zu spans, %zu in use",
+		    st.small_spans, st.heap_inuse);
+}
+
+static void test_arenas(void) { EXPECT(in_child(arenas), "arenas"); }
+
 int main(int argc, char **argv)
 {
 	const char *scale = getenv("HW_MALLOC_STRESS_OPS");
 	if (scale)
 		ops_per_thread = (unsigned)strtoul(scale, NULL, 10);
 	static const hw_test tests[] = {T(test_first_call_race), T(test_stress),
-					T(test_thread_exit), T(test_fork_under_load)};
+					T(test_thread_exit), T(test_fork_under_load),
+					T(test_arenas)};
 	return hw_test_main(tests, sizeof tests / sizeof tests[0], argc, argv);
 }
