@@ -47,12 +47,16 @@ static void model_classes(void)
 {
 	EXPECT(hw_mm_class_size(0) == 16 && hw_mm_class_size(15) == 256);
 	EXPECT(hw_mm_class_size(16) == 288, "the first of 8 per doubling: 256 + 32");
-	EXPECT(hw_mm_class_size(79) == 65536, "the last class is 64 KiB");
+	EXPECT(hw_mm_class_size(31) == 1024 && hw_mm_class_size(32) == 1088,
+	       "8 per doubling to 1 KiB, then 16: 1024 + 64");
+	EXPECT(hw_mm_class_size(127) == 65536, "the last class is 64 KiB");
 	EXPECT(hw_mm_class_of(0) == 0 && hw_mm_class_of(16) == 0 && hw_mm_class_of(17) == 1);
-	EXPECT(hw_mm_class_of(257) == 16 && hw_mm_class_of(65536) == 79);
+	EXPECT(hw_mm_class_of(257) == 16 && hw_mm_class_of(1025) == 32 &&
+	       hw_mm_class_of(65536) == 127);
 	for (size_t n = 128; n <= HW_MM_SMALL_MAX; n++) {
 		size_t slot = hw_mm_class_size(hw_mm_class_of(n));
-		if ((slot - n) * 8 >= slot) {
+		size_t bound = n > 1024 ? 16 : 8;
+		if ((slot - n) * bound >= slot) {
 			EXPECT(false, "%zu bytes waste %zu of a %zu-byte slot", n, slot - n, slot);
 			break;
 		}

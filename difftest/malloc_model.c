@@ -18,10 +18,14 @@ size_t hw_mm_class_size(unsigned k)
 {
 	if (k < 16)
 		return 16 * (size_t)(k + 1);
-	size_t base = 256;
-	for (unsigned d = (k - 16) / 8; d > 0; d--)
+	if (k < 32) {
+		size_t base = k < 24 ? 256 : 512;
+		return base + base / 8 * ((k - 16) % 8 + 1);
+	}
+	size_t base = 1024;
+	for (unsigned d = (k - 32) / 16; d > 0; d--)
 		base *= 2;
-	return base + base / 8 * ((k - 16) % 8 + 1);
+	return base + base / 16 * ((k - 32) % 16 + 1);
 }
 
 unsigned hw_mm_class_of(size_t n)

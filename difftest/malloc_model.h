@@ -16,7 +16,8 @@
  *        overlap).
  *   MM2. The policy functions are pure and follow the header's words
  *        only: class k's slot is 16 (k + 1) bytes for k < 16, then 8
- *        classes per doubling from 256 bytes to 64 KiB; a class's span is
+ *        classes per doubling from 256 bytes to 1 KiB, then 16 per
+ *        doubling from 1 KiB to 64 KiB; a class's span is
  *        the fewest 8 KiB pages holding min(8 slots, 64 KiB) whose tail is
  *        at most 1/8 of the span; anything else is a run of whole 8 KiB
  *        pages.
@@ -42,7 +43,7 @@
 
 #define HW_MM_PAGE ((size_t)8192)
 #define HW_MM_SMALL_MAX ((size_t)65536)
-#define HW_MM_NCLASSES 80
+#define HW_MM_NCLASSES 128
 #define HW_MM_LARGE 0xffu /* cls of a large object */
 /* cls of a guarded object (guard=): pages of its own in the guarded heap,
  * counted neither as a span's nor as a large object, always moved by a

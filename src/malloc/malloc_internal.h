@@ -19,8 +19,10 @@
  *
  * Invariants (numbered MCn; cited by the code and the tests):
  *   MC1. Classes: sizes are multiples of 16; from 16 to 256 in 16-byte steps,
- *        then 8 per doubling up to MC_SMALL_MAX, so a request of n >= 128
- *        bytes wastes less than 1/8 of its slot to rounding (classes.c).
+ *        then 8 per doubling up to 1 KiB and 16 per doubling from there up
+ *        to MC_SMALL_MAX, so a request of n >= 128 bytes wastes less than
+ *        1/8 of its slot to rounding, and less than 1/16 from 1 KiB up
+ *        (classes.c).
  *   MC2. A class's span is the fewest whole heap pages, holding at least
  *        min(8 slots, 64 KiB), whose tail (span bytes % slot) is at most 1/8
  *        of the span; at most MC_SPAN_MAX_PAGES pages (classes.c checks).
@@ -115,7 +117,7 @@
  * (8191 / (64 KiB + 8 KiB) = 11%), so with this limit the 1/8 bound holds
  * for every size from 128 B (MC1 below it, page rounding above it). */
 #define MC_SMALL_MAX ((size_t)65536)
-#define MC_NCLASSES 80
+#define MC_NCLASSES 128
 /* Most arenas (span.c SP8; mc_global.narenas): a span record keeps its
  * arena in a byte. */
 #define MC_ARENAS_MAX 64
@@ -124,6 +126,12 @@
 /* The most heap pages of a small span (MC2): its released pages are the
  * bits of one word (MC10). */
 #define MC_SPAN_MAX_PAGES 64
+/* Slot division by multiplication (classes.c CL2): with a 40-bit shift
+ * the magic is exact at every offset of a span of up to MC_SPAN_MAX_PAGES
+ * pages (2^19 bytes) for every slot size up to MC_SMALL_MAX, and the
+ * product stays below 2^55. (With 32 bits it was not: from the second
+ * slot of the 13-page spans of 51200-byte slots.) */
+#define MC_MAGIC_SHIFT 40
 #define MC_LEAF_SHIFT 13
 #define MC_LEAF_ENTRIES ((size_t)1 << MC_LEAF_SHIFT)
 /* Requests above this fail with ENOMEM before any arithmetic on them. */
@@ -131,7 +139,7 @@
 
 typedef struct mc_class {
 	uint32_t size;          /* slot bytes */
-	uint32_t magic;         /* slot index = (offset * magic) >> 32 (exact in a span) */
+	uint64_t magic;         /* slot index = (offset * magic) >> MC_MAGIC_SHIFT (CL2) */
 	uint16_t npages;        /* heap pages per span */
 	uint16_t nobjs;         /* slots per span */
 	uint16_t batch;         /* slots moved per refill or flush of a thread cache */
@@ -183,7 +191,7 @@ typedef struct mc_span {
 	uint8_t cls;
 	uint16_t nobjs;
 	uint32_t size;  /* slot bytes (small) */
-	uint32_t magic; /* as mc_class.magic */
+	uint64_t magic; /* as mc_class.magic */
 	size_t req;     /* large, guarded: requested bytes */
 	uint8_t okind;  /* large, guarded: the object's MC_KIND_* (MC8) */
 	uint8_t dbg;    /* the record holds debug records (MC9) */
@@ -290,7 +298,7 @@ static inline mc_span *mc_span_of(uintptr_t a)
 /* Slot index of byte offset off in a small span. */
 static inline size_t mc_slot_index(const mc_span *s, uintptr_t off)
 {
-	return (size_t)(((uint64_t)off * s->magic) >> 32);
+	return (size_t)(((uint64_t)off * s->magic) >> MC_MAGIC_SHIFT);
 }
 
 /* The layer's configuration. Defaults here; initialisation fills it from

@@ -138,6 +138,12 @@ void *hw_ov_new(size_t n, size_t align, unsigned kind)
 	return p;
 }
 
+void hw_ov_no_cxx_runtime(void)
+{
+	hw_fatal("heapward: operator new: out of memory, and no C++ runtime to throw "
+		 "std::bad_alloc");
+}
+
 void hw_ov_delete(void *p, unsigned kind, bool sized, size_t size, const char *op)
 {
 	hw_mc_free_kind(p, kind, sized, size, op);

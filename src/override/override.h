@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#define HW_OV_NORETURN __attribute__((noreturn))
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -35,6 +37,10 @@ void *hw_ov_new(size_t n, size_t align, unsigned kind);
 /* Frees p (NULL: nothing) after checking it was made by kind and, when
  * sized, with size bytes; op names the caller in a mismatch report. */
 void hw_ov_delete(void *p, unsigned kind, bool sized, size_t size, const char *op);
+/* override_new.cc ON4: a throwing operator new that cannot allocate, in a
+ * process without the C++ runtime: reports "heapward: operator new: out of
+ * memory, and no C++ runtime to throw std::bad_alloc" and aborts. */
+HW_OV_NORETURN void hw_ov_no_cxx_runtime(void);
 /* stats.c: writes one line of the layer's statistics to the error output,
  * "heapward: stats<when>: ..." (malloc_stats: when is ""). */
 void hw_ov_stats_print(const char *when);

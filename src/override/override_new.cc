@@ -20,6 +20,18 @@
  *        reported in a fixed form and abort (src/malloc/kind.c).
  *   ON3. A nothrow delete is the same check as its plain form (the
  *        language calls it when a constructor after a nothrow new throws).
+ *   ON4. The library does not depend on the C++ runtime: every name this
+ *        file takes from it (std::get_new_handler, the exception
+ *        machinery, std::bad_alloc's type) is a weak reference, bound at
+ *        load time to the process's libstdc++ when the program or a
+ *        library it was started with uses C++, and null otherwise. So a C
+ *        program under the preload library does not load libstdc++, libm
+ *        and libgcc_s (about 1.2 MiB of its resident set), and a C++ one
+ *        gets the behaviour of ON1. Without a runtime nothing has set a
+ *        new-handler (that would take one), and a throwing new that cannot
+ *        allocate reports and aborts (hw_ov_no_cxx_runtime): the one case
+ *        is a C++ library loaded by dlopen without RTLD_GLOBAL into a C
+ *        program, whose operator new is this one.
  *
  * Locking: none here (the malloc layer's).
  */
@@ -29,6 +41,22 @@
 #include <new>
 
 #define ON_EXPORT __attribute__((visibility("default")))
+
+/* ON4: the runtime's names as weak references. std::get_new_handler is
+ * declared weak here so that its address may be tested; the rest are the
+ * names `throw`, `catch` and the unwind tables refer to. */
+namespace std
+{
+__attribute__((weak)) new_handler get_new_handler() noexcept;
+}
+__asm__(".weak __cxa_allocate_exception\n"
+	".weak __cxa_throw\n"
+	".weak __cxa_begin_catch\n"
+	".weak __cxa_end_catch\n"
+	".weak __gxx_personality_v0\n"
+	".weak _ZTISt9bad_alloc\n"
+	".weak _ZTVSt9bad_alloc\n"
+	".weak _ZNSt9bad_allocD1Ev\n");
 
 namespace
 {
@@ -41,13 +69,15 @@ const char *const del_name[] = {
 	"operator delete[](std::align_val_t)",
 };
 
-/* ON1. */
+/* ON1, ON4. */
 void *alloc(std::size_t n, std::size_t align, unsigned kind)
 {
 	for (;;) {
 		void *p = hw_ov_new(n, align, kind);
 		if (p)
 			return p;
+		if (!&std::get_new_handler)
+			hw_ov_no_cxx_runtime();
 		std::new_handler h = std::get_new_handler();
 		if (!h)
 			throw std::bad_alloc();

@@ -1,7 +1,7 @@
 /* classes_test.c: the size classes (src/malloc/classes.c), exhaustively.
  *
  * Checks MC1 (rounding waste below 1/8 for every size from 128 B to the
- * small maximum, and page rounding keeps it below 1/8 above it), MC2 (span
+ * small maximum, below 1/16 from 1 KiB, and page rounding keeps it below 1/8 above it), MC2 (span
  * tail waste at most 1/8), CL1 (mc_class_of is the smallest fitting class
  * for every size) and CL2 (the division magic is exact at every offset of
  * every span).
@@ -38,6 +38,17 @@ static void test_rounding_waste_under_one_eighth(void)
 		}
 	}
 	EXPECT(worst <= 0.125, "size %zu wastes %.4f of its slot", worst_n, worst);
+	/* MC1: from 1 KiB, 16 classes per doubling. */
+	worst = 0;
+	for (size_t n = 1025; n <= MC_SMALL_MAX; n++) {
+		uint32_t slot = mc_classes[mc_class_of(n)].size;
+		double w = (double)(slot - n) / (double)slot;
+		if (w > worst) {
+			worst = w;
+			worst_n = n;
+		}
+	}
+	EXPECT(worst < 0.0625, "size %zu wastes %.4f of its slot", worst_n, worst);
 	/* Above the small maximum a request is rounded to whole pages. */
 	worst = 0;
 	for (size_t n = MC_SMALL_MAX + 1; n <= 4 * MC_SMALL_MAX; n++) {

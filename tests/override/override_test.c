@@ -2,7 +2,10 @@
  * libheapward-malloc.so, linked (not preloaded): every edge case glibc
  * programs rely on, and proof that the calls reach heapward.
  *
- * Owns: the checks of override.c's OV1-OV3 from a C program.
+ * Owns: the checks of override.c's OV1-OV3 from a C program, and of
+ * override_new.cc's ON4: the library brings no C++ runtime into a C
+ * program, and a C++ library dlopen'ed into it (plugin.cc, RTLD_LOCAL)
+ * whose new cannot allocate gets the fixed report.
  *
  * Invariants:
  *   OR1. Every pointer checked here comes from the library under test:
@@ -14,9 +17,11 @@
 #include "check.h"
 #include "death.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -215,6 +220,43 @@ static void test_misuse_reported(void)
 	EXPECT(strstr(d.err, "heapward: double free of ") != NULL, "got: %s", d.err);
 }
 
+/* ON4: nothing of the C++ runtime is mapped in this C program. */
+static void test_no_cxx_runtime(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	REQUIRE(f != NULL);
+	char line[512];
+	size_t lines = 0, cxx = 0;
+	while (fgets(line, sizeof line, f)) {
+		lines++;
+		if (strstr(line, "libstdc++") || strstr(line, "libgcc_s"))
+			cxx++;
+	}
+	fclose(f);
+	EXPECT(lines > 0 && cxx == 0, "%zu of %zu mappings are the C++ runtime's", cxx, lines);
+}
+
+static void *(*plugin_new)(size_t);
+
+static void plugin_oom_child(void) { sink = plugin_new(half); }
+
+/* ON4: a C++ library without the runtime in the global scope. */
+static void test_plugin_without_runtime(void)
+{
+	void *h = dlopen(HW_PLUGIN_PATH, RTLD_LOCAL | RTLD_NOW);
+	REQUIRE(h != NULL, "dlopen: %s", dlerror());
+	*(void **)&plugin_new = dlsym(h, "plugin_new");
+	REQUIRE(plugin_new != NULL);
+	char *p = plugin_new(100);
+	EXPECT(p != NULL && malloc_usable_size(p) == 100, "its new is the library's");
+	hw_death d;
+	REQUIRE(hw_death_run(plugin_oom_child, &d) == 0);
+	EXPECT(d.signal == SIGABRT, "signal %d", d.signal);
+	EXPECT(strstr(d.err, "heapward: operator new: out of memory, and no C++ runtime to "
+			     "throw std::bad_alloc") != NULL,
+	       "got: %s", d.err);
+}
+
 HW_TEST_MAIN(T(test_reaches_heapward), T(test_malloc_edges), T(test_calloc), T(test_realloc),
 	     T(test_aligned), T(test_mallinfo2_moves), T(test_malloc_stats),
-	     T(test_misuse_reported))
+	     T(test_misuse_reported), T(test_no_cxx_runtime), T(test_plugin_without_runtime))
