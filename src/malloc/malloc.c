@@ -1032,6 +1032,9 @@ void hw_mc_reset(const mc_start_config *next)
 		HW_CHECK(__atomic_load_n(&mc_threads_live, __ATOMIC_RELAXED) ==
 				 (own && own != &mc_dead_cache ? 1u : 0u),
 			 "malloc: hw_mc_reset while another thread has a cache");
+		/* The scavenger first: its idle hook reads the span lists and
+		 * counters the resets below clear. */
+		hw_heap_scavenger_stop(mc_g.heap);
 		hw_mc_cache_reset();
 		hw_mc_guard_reset();
 		hw_mc_debug_reset();
