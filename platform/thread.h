@@ -160,10 +160,12 @@ int hw_thread_key_create(hw_thread_key *k, void (*fn)(void *value));
  * hook; 0 or an errno value (ENOMEM). */
 int hw_thread_key_set(hw_thread_key k, void *value);
 
-/* The processors the system has (T8): at least 1. */
+/* The processors the system has (T8): at least 1. Not cheap (it may read
+ * files): call it once. */
 unsigned hw_cpu_count(void);
 /* The processor the calling thread runs on now, below hw_cpu_count(), or
- * 0 when the system cannot say. A hint: the thread may move at once. */
+ * 0 when the system cannot say. A hint: the thread may move at once.
+ * Cheap: no system call where the system offers one. */
 unsigned hw_cpu_current(void);
 
 uint64_t hw_now_ns(void);

@@ -17,9 +17,11 @@
  *   T7. hw_thread_key is a pthread key: glibc runs key destructors for up
  *       to PTHREAD_DESTRUCTOR_ITERATIONS rounds, clearing each value before
  *       its destructor runs.
- *   T8. hw_cpu_count is sysconf(_SC_NPROCESSORS_CONF) (1 when it fails),
- *       read once; hw_cpu_current is sched_getcpu (a vDSO read on Linux),
- *       reduced below the count, 0 where there is none.
+ *   T8. hw_cpu_count is sysconf(_SC_NPROCESSORS_CONF) (1 when it fails;
+ *       it reads sysfs: call it once); hw_cpu_current is sched_getcpu (no
+ *       system call: glibc reads the kernel's rseq area or the vDSO), which
+ *       numbers the configured processors from 0, or 0 where there is
+ *       none.
  *
  * Locking: these are the locks; nothing here holds one across calls.
  */
@@ -165,14 +167,8 @@ void hw_sleep_ns(uint64_t ns)
 
 unsigned hw_cpu_count(void)
 {
-	static unsigned count; /* atomic: 0 until read; every reader gets the same */
-	unsigned n = __atomic_load_n(&count, __ATOMIC_RELAXED);
-	if (n == 0) {
-		long c = sysconf(_SC_NPROCESSORS_CONF);
-		n = c > 0 && c < 65536 ? (unsigned)c : 1;
-		__atomic_store_n(&count, n, __ATOMIC_RELAXED);
-	}
-	return n;
+	long c = sysconf(_SC_NPROCESSORS_CONF);
+	return c > 0 && c < 65536 ? (unsigned)c : 1;
 }
 
 unsigned hw_cpu_current(void)
@@ -180,7 +176,7 @@ unsigned hw_cpu_current(void)
 #ifdef __linux__
 	int c = sched_getcpu();
 	if (c >= 0)
-		return (unsigned)c % hw_cpu_count();
+		return (unsigned)c;
 #endif
 	return 0;
 }

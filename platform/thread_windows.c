@@ -21,9 +21,9 @@
  *       runs once at thread exit (and only when the value is non-NULL), so
  *       HW_THREAD_EXIT_ROUNDS is 1.
  *   T8. hw_cpu_count is the processors of every group
- *       (GetActiveProcessorCount), read once; hw_cpu_current is
- *       GetCurrentProcessorNumber (the number within the thread's group),
- *       reduced below the count.
+ *       (GetActiveProcessorCount); hw_cpu_current is
+ *       GetCurrentProcessorNumber (the number within the thread's group,
+ *       so below the count).
  *
  * Sleeping has the system timer's resolution (about 1 to 16 ms): a sleep
  * lasts at least what was asked, rounded up to whole milliseconds.
@@ -203,14 +203,8 @@ void hw_sleep_ns(uint64_t ns)
 
 unsigned hw_cpu_count(void)
 {
-	static unsigned count; /* atomic: 0 until read; every reader gets the same */
-	unsigned n = __atomic_load_n(&count, __ATOMIC_RELAXED);
-	if (n == 0) {
-		DWORD c = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
-		n = c > 0 && c < 65536 ? (unsigned)c : 1;
-		__atomic_store_n(&count, n, __ATOMIC_RELAXED);
-	}
-	return n;
+	DWORD c = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+	return c > 0 && c < 65536 ? (unsigned)c : 1;
 }
 
-unsigned hw_cpu_current(void) { return (unsigned)GetCurrentProcessorNumber() % hw_cpu_count(); }
+unsigned hw_cpu_current(void) { return (unsigned)GetCurrentProcessorNumber(); }

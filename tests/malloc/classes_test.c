@@ -24,30 +24,30 @@ static void test_class_of_is_smallest_fit(void)
 	EXPECT(bad == 0, "%u sizes map to the wrong class", bad);
 }
 
+/* The largest share of its slot a request of lo to hi bytes wastes, and
+ * (in *at) the first request that wastes it. */
+static double worst_waste(size_t lo, size_t hi, size_t *at)
+{
+	double worst = 0;
+	for (size_t n = lo; n <= hi; n++) {
+		uint32_t slot = mc_classes[mc_class_of(n)].size;
+		double w = (double)(slot - n) / (double)slot;
+		if (w > worst) {
+			worst = w;
+			*at = n;
+		}
+	}
+	return worst;
+}
+
 static void test_rounding_waste_under_one_eighth(void)
 {
 	hw_mc_classes_init();
-	double worst = 0;
 	size_t worst_n = 0;
-	for (size_t n = 128; n <= MC_SMALL_MAX; n++) {
-		uint32_t slot = mc_classes[mc_class_of(n)].size;
-		double w = (double)(slot - n) / (double)slot;
-		if (w > worst) {
-			worst = w;
-			worst_n = n;
-		}
-	}
+	double worst = worst_waste(128, MC_SMALL_MAX, &worst_n);
 	EXPECT(worst <= 0.125, "size %zu wastes %.4f of its slot", worst_n, worst);
 	/* MC1: from 1 KiB, 16 classes per doubling. */
-	worst = 0;
-	for (size_t n = 1025; n <= MC_SMALL_MAX; n++) {
-		uint32_t slot = mc_classes[mc_class_of(n)].size;
-		double w = (double)(slot - n) / (double)slot;
-		if (w > worst) {
-			worst = w;
-			worst_n = n;
-		}
-	}
+	worst = worst_waste(1025, MC_SMALL_MAX, &worst_n);
 	EXPECT(worst < 0.0625, "size %zu wastes %.4f of its slot", worst_n, worst);
 	/* Above the small maximum a request is rounded to whole pages. */
 	worst = 0;

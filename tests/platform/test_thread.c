@@ -179,7 +179,7 @@ static void test_thread_exit_hook(void)
 static void test_cpu_numbers(void)
 {
 	unsigned n = hw_cpu_count();
-	EXPECT(n >= 1 && n == hw_cpu_count(), "%u processors", n);
+	EXPECT(n >= 1, "%u processors", n);
 	for (int i = 0; i < 1000; i++) {
 		unsigned c = hw_cpu_current();
 		if (c >= n) {
