@@ -70,8 +70,9 @@
  *        their refills take different locks. (With one set for all, 8
  *        threads on 2 processors spent over 40% of realprog's cxx-mt in
  *        the fast paths, mostly on cache misses for state entries and
- *        span headers that the other processor had just written.) Threads that share a processor
- *        share its arena, which costs no coherence traffic.
+ *        span headers that the other processor had just written.)
+ *        Threads that share a processor share its arena, which costs no
+ *        coherence traffic.
  *
  * Locking: malloc_internal.h's order. Class locks are striped: arena a's
  * class c takes class_locks[(11a + c) % MC_LOCKS] (lock_of). A class lock
