@@ -56,6 +56,19 @@
  *   L4. caps.guard is MADVISE only when the start-up probe saw
  *       MADV_GUARD_INSTALL discard a page and MADV_GUARD_REMOVE succeed; the
  *       probe runs once per process (the kernel's answer does not change).
+ *   L5. populate never fails and never changes a page's state or contents:
+ *       an error from the kernel ends the hint early (the pages left fault
+ *       on their first touch). The first time process_madvise is refused
+ *       (a kernel without it, or without PIDFD_SELF_THREAD: ENOSYS, EBADF,
+ *       EINVAL, EPERM) the instance uses one madvise per range for good;
+ *       the first time MADV_POPULATE_WRITE is refused (EINVAL, before
+ *       5.14) the instance stops populating.
+ *
+ * populate (the hint) is madvise(MADV_POPULATE_WRITE) for one range, and
+ * for several one process_madvise(MADV_POPULATE_WRITE) on the calling
+ * thread's pidfd (PIDFD_SELF_THREAD, Linux 6.15; since 6.13 a process may
+ * give itself any advice through it): up to HW_IOV_BATCH ranges per call,
+ * no descriptor to open, nothing to redo after fork.
  *
  * Huge pages: caps.huge_page_size is hpage_pmd_size unless THP is "never".
  * advise_huge is madvise(MADV_HUGEPAGE), which the heap asks only for its
@@ -77,12 +90,24 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#ifndef SYS_process_madvise
+#define SYS_process_madvise 440
+#endif
+/* The calling thread as a pidfd (linux/pidfd.h, 6.15). */
+#define HW_PIDFD_SELF_THREAD (-10000)
+/* Ranges per process_madvise call (at most IOV_MAX, 1024). */
+#define HW_IOV_BATCH 64
 
 typedef struct linux_impl {
 	hw_platform pf;
 	int unuse_advice; /* MADV_DONTNEED or MADV_FREE (atomic) */
 	int vma_reported; /* L3: the out-of-VMAs message was printed (atomic) */
+	int no_vector;    /* L5: process_madvise on self was refused (atomic) */
+	int no_populate;  /* L5: MADV_POPULATE_WRITE was refused (atomic) */
 } linux_impl;
 
 static linux_impl *impl_of(hw_platform *pf)
@@ -328,6 +353,57 @@ static void linux_advise_huge(hw_platform *pf, void *p, size_t n)
 	(void)madvise(p, n, MADV_HUGEPAGE);
 }
 
+/* L5: one madvise; false when the hint is over for this instance. */
+static bool populate_one(linux_impl *li, const hw_range *r)
+{
+	if (madvise(r->p, r->n, MADV_POPULATE_WRITE) == 0)
+		return true;
+	if (errno == EINVAL)
+		__atomic_store_n(&li->no_populate, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
+/* L5: process_madvise over r[0..k) (k <= HW_IOV_BATCH): true when every
+ * range was populated; false otherwise, with *vector_refused when the call
+ * itself is not available (the caller then goes range by range). */
+static bool populate_vector(linux_impl *li, const hw_range *r, size_t k, bool *vector_refused)
+{
+	struct iovec iov[HW_IOV_BATCH];
+	size_t total = 0;
+	for (size_t i = 0; i < k; i++) {
+		iov[i] = (struct iovec){r[i].p, r[i].n};
+		total += r[i].n;
+	}
+	long got = syscall(SYS_process_madvise, HW_PIDFD_SELF_THREAD, iov, k,
+			   MADV_POPULATE_WRITE, 0u);
+	if (got >= 0)
+		return (size_t)got == total;
+	int e = errno;
+	*vector_refused = e == ENOSYS || e == EBADF || e == EINVAL || e == EPERM;
+	if (*vector_refused)
+		__atomic_store_n(&li->no_vector, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
+static void linux_populate(hw_platform *pf, const hw_range *r, size_t k)
+{
+	linux_impl *li = impl_of(pf);
+	size_t i = 0;
+	while (i < k && !__atomic_load_n(&li->no_populate, __ATOMIC_RELAXED)) {
+		size_t m = hw_min(k - i, (size_t)HW_IOV_BATCH);
+		bool refused = false;
+		if (m == 1 || __atomic_load_n(&li->no_vector, __ATOMIC_RELAXED)) {
+			if (!populate_one(li, &r[i]))
+				return;
+			i++;
+		} else if (populate_vector(li, &r[i], m, &refused)) {
+			i += m;
+		} else if (!refused) {
+			return; /* out of memory, say: the rest faults on touch */
+		}
+	}
+}
+
 static void linux_destroy(hw_platform *pf)
 {
 	munmap(impl_of(pf), hw_align_up(sizeof(linux_impl), pf->caps.page_size));
@@ -343,6 +419,7 @@ static const hw_platform_ops shared_ops = {
 	.alloc = linux_alloc,
 	.unfault = linux_unfault,
 	.advise_huge = linux_advise_huge,
+	.populate = linux_populate,
 	.destroy = NULL,
 };
 
@@ -356,6 +433,7 @@ static const hw_platform_ops private_ops = {
 	.alloc = linux_alloc,
 	.unfault = linux_unfault,
 	.advise_huge = linux_advise_huge,
+	.populate = linux_populate,
 	.destroy = linux_destroy,
 };
 

@@ -161,6 +161,14 @@ void hw_sys_advise_huge(hw_platform *pf, void *p, size_t n)
 		pf->ops->advise_huge(pf, p, n);
 }
 
+void hw_sys_populate(hw_platform *pf, const hw_range *r, size_t k)
+{
+	for (size_t i = 0; i < k; i++)
+		check_range(pf, "populate", r[i].p, r[i].n);
+	if (k > 0 && pf->ops->populate != NULL)
+		pf->ops->populate(pf, r, k);
+}
+
 bool hw_sys_can_query(const hw_platform *pf)
 {
 	return pf->ops->find_other != NULL;

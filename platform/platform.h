@@ -29,6 +29,14 @@
  *                pages where the OS can (THP on Linux); for large metadata
  *                arrays read at random, where TLB misses dominate. Only
  *                meaningful when caps.huge_page_size != 0.
+ *   populate     ask that the pages of k Ready ranges be backed now, as a
+ *                first write would back them (their contents unchanged), so
+ *                that their first touch takes no page fault: on Linux one
+ *                process_madvise(MADV_POPULATE_WRITE) for all the ranges,
+ *                where touching them costs a page fault per page. Pages the
+ *                OS cannot back now fault on their first touch as before.
+ *                Every page of every range must be Ready: the simulator
+ *                refuses others as an illegal call (S4).
  *
  * Invariants:
  *   P1. Every address and length passed to a transition is a multiple of
@@ -124,6 +132,12 @@ typedef struct hw_platform_caps {
 
 typedef struct hw_platform hw_platform;
 
+/* One range of the calls that take several (P1 applies to each). */
+typedef struct hw_range {
+	void *p;
+	size_t n;
+} hw_range;
+
 /* A backend's operations. Each returns 0 or ENOMEM (P2, P3); void ones cannot
  * fail recoverably. Callers never call these directly: use hw_sys_*. */
 typedef struct hw_platform_ops {
@@ -135,8 +149,9 @@ typedef struct hw_platform_ops {
 	void (*release)(hw_platform *pf, void *p, size_t n);
 	int (*alloc)(hw_platform *pf, size_t n, void **out);
 	int (*unfault)(hw_platform *pf, void *p, size_t n);
-	void (*advise_huge)(hw_platform *pf, void *p, size_t n); /* NULL: no-op */
-	void (*destroy)(hw_platform *pf);                        /* NULL for static instances */
+	void (*advise_huge)(hw_platform *pf, void *p, size_t n);        /* NULL: no-op */
+	void (*populate)(hw_platform *pf, const hw_range *r, size_t k); /* NULL: no-op */
+	void (*destroy)(hw_platform *pf);                               /* NULL for static instances */
 	/* Optional state query (NULL on backends that cannot answer, such as
 	 * the real OS): the first page of [p, p + n) not in state st, or NULL
 	 * when all are; *got receives that page's state. The heap's validator
@@ -194,6 +209,8 @@ int hw_sys_unfault(hw_platform *pf, void *p, size_t n);
 
 /* The advise_huge hint (P1 applies to its range). */
 void hw_sys_advise_huge(hw_platform *pf, void *p, size_t n);
+/* The populate hint over r[0..k) (P1 applies to each range; k may be 0). */
+void hw_sys_populate(hw_platform *pf, const hw_range *r, size_t k);
 
 /* Whether the backend answers state queries (ops.find_other), and the query
  * itself (only when it does): the first page of [p, p + n) not in state st,

@@ -4,7 +4,8 @@
  * the forced PROT_NONE fallback): Reserved pages trap, faulted pages trap
  * with the mechanism's si_code, map makes them usable and zero again,
  * unused pages read back zero (MADV_DONTNEED, P4), unfault (P9) makes
- * faulted pages usable and zero in one call. Residency from mincore
+ * faulted pages usable and zero in one call, populate backs exactly the
+ * pages of its ranges and keeps their contents. Residency from mincore
  * agrees with the simulator's Ready count for one scripted sequence run on
  * both. Also the caps, ENOMEM from a reservation the address space cannot
  * hold (P3), and the OS views (VMA count, mappings, max_map_count). And
@@ -169,6 +170,39 @@ static void test_unfault(void)
 {
 	unfault_cycle(false);
 	unfault_cycle(true);
+}
+
+/* The populate hint: every page of its ranges resident, the pages between
+ * them not, contents kept; one range (madvise) and more ranges than one
+ * process_madvise call takes (L5). It counts no call. */
+static void test_populate(void)
+{
+	hw_platform *pf = hw_platform_linux_create(false, false);
+	REQUIRE(pf != NULL);
+	const size_t ps = pf->caps.page_size, n = 2 * 70 + 4;
+	unsigned char *p;
+	REQUIRE(hw_sys_alloc(pf, n * ps, (void **)&p) == 0);
+	EXPECT(hw_platform_resident_bytes(p, n * ps) == 0);
+	p[2 * ps + 5] = 0x42;
+	hw_range one = {p, ps};
+	hw_sys_populate(pf, &one, 1);
+	EXPECT(hw_platform_resident_bytes(p, ps) == ps && hw_platform_resident_bytes(p + ps, ps) == 0);
+	/* 70 ranges, every other page from page 2: more than HW_IOV_BATCH. */
+	hw_range r[70];
+	for (size_t i = 0; i < 70; i++)
+		r[i] = (hw_range){p + (2 + 2 * i) * ps, ps};
+	hw_sys_populate(pf, r, 70);
+	for (size_t i = 1; i < n; i++) {
+		bool want = i >= 2 && i < 2 + 2 * 70 && i % 2 == 0;
+		EXPECT(hw_platform_resident_bytes(p + i * ps, ps) == (want ? ps : 0), "page %zu", i);
+	}
+	EXPECT(p[2 * ps + 5] == 0x42 && p[4 * ps] == 0, "contents changed");
+	uint64_t calls = 0;
+	for (int k = 0; k < HW_SYS_NKINDS; k++)
+		calls += pf->calls[k];
+	EXPECT(calls == 1, "%llu calls counted (the alloc only)", (unsigned long long)calls);
+	hw_sys_release(pf, p, n * ps);
+	hw_platform_destroy(pf);
 }
 
 static void test_madv_free_unuse(void)
@@ -407,6 +441,6 @@ static void test_cpu_current_pinned(void)
 	EXPECT(checked >= 1);
 }
 
-HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_guard_protnone),
+HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_populate), T(test_guard_protnone),
 	     T(test_madv_free_unuse), T(test_residency_matches_sim), T(test_reserve_enomem),
 	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned))
