@@ -58,17 +58,21 @@
  *       probe runs once per process (the kernel's answer does not change).
  *   L5. populate never fails and never changes a page's state or contents:
  *       an error from the kernel ends the hint early (the pages left fault
- *       on their first touch). The first time process_madvise is refused
+ *       on their first touch); unfault_many's ranges that process_madvise
+ *       did not finish are unfaulted one by one, so each has unfault's
+ *       errors (L2). The first time process_madvise is refused
  *       (a kernel without it, or without PIDFD_SELF_THREAD: ENOSYS, EBADF,
  *       EINVAL, EPERM) the instance uses one madvise per range for good;
  *       the first time MADV_POPULATE_WRITE is refused (EINVAL, before
  *       5.14) the instance stops populating.
  *
  * populate (the hint) is madvise(MADV_POPULATE_WRITE) for one range, and
- * for several one process_madvise(MADV_POPULATE_WRITE) on the calling
- * thread's pidfd (PIDFD_SELF_THREAD, Linux 6.15; since 6.13 a process may
- * give itself any advice through it): up to HW_IOV_BATCH ranges per call,
- * no descriptor to open, nothing to redo after fork.
+ * unfault_many (P10) with guard regions MADV_GUARD_REMOVE; for several
+ * ranges, one process_madvise with that advice on the calling thread's
+ * pidfd (PIDFD_SELF_THREAD, Linux 6.15; since 6.13 a process may give
+ * itself any advice through it): up to HW_IOV_BATCH ranges per call, no
+ * descriptor to open, nothing to redo after fork. The ranges the kernel
+ * did not finish go one by one, as unfault and populate do them alone.
  *
  * Huge pages: caps.huge_page_size is hpage_pmd_size unless THP is "never".
  * advise_huge is madvise(MADV_HUGEPAGE), which the heap asks only for its
@@ -363,45 +367,56 @@ static bool populate_one(linux_impl *li, const hw_range *r)
 	return false;
 }
 
-/* L5: process_madvise over r[0..k) (k <= HW_IOV_BATCH): true when every
- * range was populated; false otherwise, with *vector_refused when the call
- * itself is not available (the caller then goes range by range). */
-static bool populate_vector(linux_impl *li, const hw_range *r, size_t k, bool *vector_refused)
+/* L5: advice over a prefix of r[0..k) by process_madvise on this thread,
+ * HW_IOV_BATCH ranges a call: the number of ranges wholly done (the rest,
+ * from the first the kernel did not finish, are the caller's). */
+static size_t advise_vector(linux_impl *li, const hw_range *r, size_t k, int advice)
 {
-	struct iovec iov[HW_IOV_BATCH];
-	size_t total = 0;
-	for (size_t i = 0; i < k; i++) {
-		iov[i] = (struct iovec){r[i].p, r[i].n};
-		total += r[i].n;
+	size_t done = 0;
+	while (done < k && !__atomic_load_n(&li->no_vector, __ATOMIC_RELAXED)) {
+		struct iovec iov[HW_IOV_BATCH];
+		size_t m = hw_min(k - done, (size_t)HW_IOV_BATCH);
+		for (size_t i = 0; i < m; i++)
+			iov[i] = (struct iovec){r[done + i].p, r[done + i].n};
+		long got = syscall(SYS_process_madvise, HW_PIDFD_SELF_THREAD, iov, m, advice, 0u);
+		if (got < 0) {
+			int e = errno;
+			if (e == ENOSYS || e == EBADF || e == EINVAL || e == EPERM)
+				__atomic_store_n(&li->no_vector, 1, __ATOMIC_RELAXED);
+			return done;
+		}
+		/* The kernel stops at the first range it cannot finish. */
+		size_t whole = 0, left = (size_t)got;
+		for (; whole < m && left >= iov[whole].iov_len; whole++)
+			left -= iov[whole].iov_len;
+		done += whole;
+		if (whole < m)
+			return done;
 	}
-	long got = syscall(SYS_process_madvise, HW_PIDFD_SELF_THREAD, iov, k,
-			   MADV_POPULATE_WRITE, 0u);
-	if (got >= 0)
-		return (size_t)got == total;
-	int e = errno;
-	*vector_refused = e == ENOSYS || e == EBADF || e == EINVAL || e == EPERM;
-	if (*vector_refused)
-		__atomic_store_n(&li->no_vector, 1, __ATOMIC_RELAXED);
-	return false;
+	return done;
 }
 
 static void linux_populate(hw_platform *pf, const hw_range *r, size_t k)
 {
 	linux_impl *li = impl_of(pf);
+	size_t i = k > 1 ? advise_vector(li, r, k, MADV_POPULATE_WRITE) : 0;
+	for (; i < k && !__atomic_load_n(&li->no_populate, __ATOMIC_RELAXED); i++)
+		if (!populate_one(li, &r[i]))
+			return;
+}
+
+/* P10: GUARD_REMOVE over every range at once where guard regions are in
+ * use; the ranges the kernel did not do, and every range under PROT_NONE,
+ * one by one (with unfault's errors). */
+static size_t linux_unfault_many(hw_platform *pf, const hw_range *r, size_t k, int *rc)
+{
 	size_t i = 0;
-	while (i < k && !__atomic_load_n(&li->no_populate, __ATOMIC_RELAXED)) {
-		size_t m = hw_min(k - i, (size_t)HW_IOV_BATCH);
-		bool refused = false;
-		if (m == 1 || __atomic_load_n(&li->no_vector, __ATOMIC_RELAXED)) {
-			if (!populate_one(li, &r[i]))
-				return;
-			i++;
-		} else if (populate_vector(li, &r[i], m, &refused)) {
-			i += m;
-		} else if (!refused) {
-			return; /* out of memory, say: the rest faults on touch */
-		}
-	}
+	if (pf->caps.guard == HW_GUARD_MADVISE && k > 1)
+		i = advise_vector(impl_of(pf), r, k, MADV_GUARD_REMOVE);
+	for (; i < k; i++)
+		if ((*rc = linux_unfault(pf, r[i].p, r[i].n)) != 0)
+			break;
+	return i;
 }
 
 static void linux_destroy(hw_platform *pf)
@@ -420,6 +435,7 @@ static const hw_platform_ops shared_ops = {
 	.unfault = linux_unfault,
 	.advise_huge = linux_advise_huge,
 	.populate = linux_populate,
+	.unfault_many = linux_unfault_many,
 	.destroy = NULL,
 };
 
@@ -434,6 +450,7 @@ static const hw_platform_ops private_ops = {
 	.unfault = linux_unfault,
 	.advise_huge = linux_advise_huge,
 	.populate = linux_populate,
+	.unfault_many = linux_unfault_many,
 	.destroy = linux_destroy,
 };
 

@@ -72,6 +72,14 @@
  *       it on other Reserved pages (from reserve) is a caller bug: the
  *       simulator refuses it (P6), the real backends cannot tell and leave
  *       such pages trapping.
+ *   P10. unfault_many is unfault over k disjoint ranges, in order, in as
+ *       few system calls as the OS allows (Linux: one process_madvise per
+ *       64 ranges; elsewhere, and where that is refused, one unfault per
+ *       range). Each range counts as one unfault call in calls[] (and
+ *       failures[]), and injection picks ranges as it picks calls. It
+ *       returns 0 with every range Ready, or the error of range *done:
+ *       ranges before it Ready, it and the ones after it as they were
+ *       (P2 per range).
  *
  * Locking: a platform instance is not locked. Its counters and injection state
  * belong to whoever owns the instance; a heap serializes its own calls under
@@ -151,7 +159,10 @@ typedef struct hw_platform_ops {
 	int (*unfault)(hw_platform *pf, void *p, size_t n);
 	void (*advise_huge)(hw_platform *pf, void *p, size_t n);        /* NULL: no-op */
 	void (*populate)(hw_platform *pf, const hw_range *r, size_t k); /* NULL: no-op */
-	void (*destroy)(hw_platform *pf);                               /* NULL for static instances */
+	/* P10 over r[0..k): the number of ranges done, *rc the error of the
+	 * next one when it is less than k. NULL: one unfault per range. */
+	size_t (*unfault_many)(hw_platform *pf, const hw_range *r, size_t k, int *rc);
+	void (*destroy)(hw_platform *pf); /* NULL for static instances */
 	/* Optional state query (NULL on backends that cannot answer, such as
 	 * the real OS): the first page of [p, p + n) not in state st, or NULL
 	 * when all are; *got receives that page's state. The heap's validator
@@ -206,6 +217,8 @@ int hw_sys_fault(hw_platform *pf, void *p, size_t n);
 void hw_sys_release(hw_platform *pf, void *p, size_t n);
 int hw_sys_alloc(hw_platform *pf, size_t n, void **out);
 int hw_sys_unfault(hw_platform *pf, void *p, size_t n);
+/* P10: unfault of r[0..k); *done receives the number of ranges made Ready. */
+int hw_sys_unfault_many(hw_platform *pf, const hw_range *r, size_t k, size_t *done);
 
 /* The advise_huge hint (P1 applies to its range). */
 void hw_sys_advise_huge(hw_platform *pf, void *p, size_t n);

@@ -65,7 +65,8 @@
  *        shape: runs whose data pages are Ready again and populated (the
  *        platform's populate hint), their guard in place. An allocation
  *        that finds the list empty refills it: up to MC_GUARD_READY_PAGES data
- *        pages' worth of runs, from the cache (GD6: one unfault each) and,
+ *        pages' worth of runs, from the cache (GD6: their data pages
+ *        unfaulted by one call, hw_heap_unguard_many) and,
  *        when the cache has too few, new runs from the heap, all populated
  *        by one call, where each first touch would take a page fault. A
  *        ready run is freed memory that no longer traps: its pages map to
@@ -406,15 +407,24 @@ static mc_span *ready_fill(int shape, int side, size_t dpages, bool dbg)
 		hw_mutex_unlock(&guard_lock);
 		if (!s)
 			break;
-		uintptr_t lo, hi;
-		data_of(s, &lo, &hi);
 		/* A record of the other size (the debug mode changed) is not
 		 * reused. */
-		if (s->dbg != dbg || hw_heap_unguard(gheap, (void *)lo, dpages) != 0)
+		if (s->dbg != dbg) {
 			release_run(s);
-		else
-			got[k++] = s;
+			continue;
+		}
+		uintptr_t lo, hi;
+		data_of(s, &lo, &hi);
+		r[k] = (hw_range){(void *)lo, hi - lo};
+		got[k++] = s;
 	}
+	/* The cached runs' data pages, usable again in one call. */
+	size_t done = 0;
+	if (k > 0)
+		(void)hw_heap_unguard_many(gheap, r, k, &done);
+	for (size_t i = done; i < k; i++)
+		release_run(got[i]);
+	k = done;
 	for (mc_span *s; k < want && (s = new_run(side, dpages, dpages + 1, gpage, 0, dbg)); k++) {
 		/* GD7: a new ready run holds no object yet. */
 		(void)hw_mc_map_set(&gmap, gshift, s->run, s->npages, &mc_freed_span);

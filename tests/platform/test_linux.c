@@ -205,6 +205,44 @@ static void test_populate(void)
 	hw_platform_destroy(pf);
 }
 
+/* P10: 70 faulted pages in 70 ranges (more than one process_madvise
+ * takes), usable and zero again, the pages between them untouched, one
+ * unfault counted per range; under PROT_NONE one mprotect each. An
+ * injected failure at the second range leaves it and the rest faulted. */
+static void unfault_many_cycle(bool force_protnone)
+{
+	hw_platform *pf = hw_platform_linux_create(force_protnone, false);
+	REQUIRE(pf != NULL);
+	const size_t ps = pf->caps.page_size, n = 2 * 70;
+	unsigned char *p;
+	REQUIRE(hw_sys_alloc(pf, n * ps, (void **)&p) == 0);
+	memset(p, 0x33, n * ps);
+	hw_range r[70];
+	for (size_t i = 0; i < 70; i++) {
+		r[i] = (hw_range){p + 2 * i * ps, ps};
+		REQUIRE(hw_sys_fault(pf, r[i].p, ps) == 0);
+	}
+	size_t done = 0;
+	hw_platform_inject(pf, 2, 1u << HW_SYS_UNFAULT);
+	EXPECT(hw_sys_unfault_many(pf, r, 70, &done) == ENOMEM && done == 1, "done %zu", done);
+	EXPECT(hw_trap_probe(p, true) == HW_TRAP_NONE && hw_trap_probe(p + 2 * ps, false) != HW_TRAP_NONE);
+	EXPECT(hw_sys_unfault_many(pf, r + 1, 69, &done) == 0 && done == 69);
+	EXPECT(pf->calls[HW_SYS_UNFAULT] == 71 && pf->failures[HW_SYS_UNFAULT] == 1);
+	for (size_t i = 0; i < n; i++) {
+		EXPECT(hw_trap_probe(p + i * ps + 1, true) == HW_TRAP_NONE, "page %zu", i);
+		unsigned char want = i % 2 == 0 ? 0 : 0x33;
+		EXPECT(p[i * ps] == want && p[i * ps + ps - 1] == want, "page %zu", i);
+	}
+	hw_sys_release(pf, p, n * ps);
+	hw_platform_destroy(pf);
+}
+
+static void test_unfault_many(void)
+{
+	unfault_many_cycle(false);
+	unfault_many_cycle(true);
+}
+
 static void test_madv_free_unuse(void)
 {
 	hw_platform *pf = hw_platform_linux_create(false, true);
@@ -441,6 +479,6 @@ static void test_cpu_current_pinned(void)
 	EXPECT(checked >= 1);
 }
 
-HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_populate), T(test_guard_protnone),
+HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_populate), T(test_unfault_many), T(test_guard_protnone),
 	     T(test_madv_free_unuse), T(test_residency_matches_sim), T(test_reserve_enomem),
 	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned))

@@ -1187,7 +1187,44 @@ static void test_populate(void)
 	hw_platform_destroy(pf);
 }
 
-HW_TEST_MAIN(T(test_unfault), T(test_populate), T(test_transitions_4k), T(test_transitions_64k),
+/* P10 on the simulator (one unfault per range): the ranges before an
+ * illegal one are Ready, it and the rest unchanged, EINVAL; an injected
+ * failure stops the batch the same way with ENOMEM; each range tried
+ * counts one call. */
+static void test_unfault_many(void)
+{
+	const size_t ps = 4096;
+	hw_platform *pf = new_sim(ps, 16, true, true);
+	REQUIRE(pf != NULL);
+	uint64_t seen = 0;
+	char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, 8 * ps, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 6 * ps) == 0 && hw_sys_use(pf, p, 6 * ps) == 0);
+	REQUIRE(hw_sys_fault(pf, p, 6 * ps) == 0);
+	/* Pages 6 and 7 are Reserved by the reserve, not by a fault. */
+	hw_range r[4] = {{p, ps}, {p + 2 * ps, 2 * ps}, {p + 6 * ps, ps}, {p + 4 * ps, ps}};
+	size_t done = 99;
+	EXPECT(hw_sys_unfault_many(pf, r, 4, &done) == EINVAL && done == 2, "done %zu", done);
+	EXPECT(refused_at(pf, &seen, "page 6 ", "Reserved (not by a fault)"));
+	EXPECT(hw_sim_state(pf, p) == HW_MEM_READY && hw_sim_state(pf, p + 3 * ps) == HW_MEM_READY);
+	EXPECT(hw_sim_state(pf, p + ps) == HW_MEM_RESERVED &&
+	       hw_sim_state(pf, p + 4 * ps) == HW_MEM_RESERVED);
+	EXPECT(pf->calls[HW_SYS_UNFAULT] == 3 && pf->failures[HW_SYS_UNFAULT] == 0);
+	hw_range r2[3] = {{p + ps, ps}, {p + 4 * ps, ps}, {p + 5 * ps, ps}};
+	hw_platform_inject(pf, 2, 1u << HW_SYS_UNFAULT);
+	EXPECT(hw_sys_unfault_many(pf, r2, 3, &done) == ENOMEM && done == 1, "done %zu", done);
+	EXPECT(hw_sim_state(pf, p + ps) == HW_MEM_READY &&
+	       hw_sim_state(pf, p + 4 * ps) == HW_MEM_RESERVED);
+	EXPECT(pf->calls[HW_SYS_UNFAULT] == 5 && pf->failures[HW_SYS_UNFAULT] == 1);
+	EXPECT(pf->fail_at == 0);
+	EXPECT(hw_sys_unfault_many(pf, r2 + 1, 2, &done) == 0 && done == 2);
+	EXPECT(hw_sim_ready_bytes(pf) == 6 * ps && pf->calls[HW_SYS_UNFAULT] == 7);
+	char msg[256];
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_platform_destroy(pf);
+}
+
+HW_TEST_MAIN(T(test_unfault), T(test_populate), T(test_unfault_many), T(test_transitions_4k), T(test_transitions_64k),
 	     T(test_reserve_and_alloc), T(test_out_of_backing_refused),
 	     T(test_default_policy_aborts), T(test_injection), T(test_placement),
 	     T(test_ignore_hints_discontiguous), T(test_partial_release), T(test_released_contents),
