@@ -118,7 +118,9 @@ static mc_pagemap gmap; /* the same */
 static unsigned gshift; /* log2 of the guarded heap's page */
 static size_t gpage;
 static hw_mutex guard_lock = HW_MUTEX_INIT;
-/* Under guard_lock (GD2, GD3, GD5). */
+/* Under guard_lock (GD2, GD3, GD5); live_count and live_bytes are written
+ * under it and read without it too (GD3's spent budget), over_budget and
+ * warned_budget are atomic. */
 static uint64_t rng;
 static mc_span *live_head;
 static size_t live_count, live_bytes;
@@ -269,8 +271,8 @@ static void warn_refused(void)
 static void unreserve(size_t data)
 {
 	hw_mutex_lock(&guard_lock);
-	live_count--;
-	live_bytes -= data;
+	__atomic_store_n(&live_count, live_count - 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&live_bytes, live_bytes - data, __ATOMIC_RELAXED);
 	hw_mutex_unlock(&guard_lock);
 }
 
@@ -485,12 +487,42 @@ void hw_mc_guard_trim(void)
 	}
 }
 
+/* GD3: whether a guarded object of data bytes of pages would pass a
+ * budget now. Read without the lock too (a spent budget is found without
+ * it); only the lock's answer lets an object in. */
+static bool budget_spent(size_t data)
+{
+	size_t bytes = __atomic_load_n(&live_bytes, __ATOMIC_RELAXED);
+	return __atomic_load_n(&live_count, __ATOMIC_RELAXED) >= gcfg.budget_count ||
+	       data > gcfg.budget_bytes - bytes;
+}
+
+/* GD3: counts an allocation over budget; one warning per process. */
+static void *over_budget_now(void)
+{
+	__atomic_fetch_add(&over_budget, 1, __ATOMIC_RELAXED);
+	if (!__atomic_exchange_n(&warned_budget, true, __ATOMIC_RELAXED))
+		hw_report_write("heapward: warning: the guard budget is spent "
+				"(guard_budget_count=%llu live guarded objects, "
+				"guard_budget_bytes=%zu bytes of their pages); allocations "
+				"past it are not guarded (hw_malloc_stats.guard_over_budget "
+				"counts them)\n",
+				(unsigned long long)gcfg.budget_count, gcfg.budget_bytes);
+	return NULL;
+}
+
 void *hw_mc_guard_alloc(size_t n, size_t align)
 {
 	if (n < gcfg.min || (gcfg.max && n > gcfg.max))
 		return NULL;
 	size_t a = hw_max(hw_max(align, (size_t)1), gcfg.align);
 	int side = gcfg.side;
+	/* Without a draw to make (GD5), a spent budget needs no lock: the
+	 * common case of a program with more live objects than the budget.
+	 * (One page, the least an object takes: spent for it, spent.) */
+	bool draws = gcfg.mode == HW_OPT_GUARD_SAMPLE || side == HW_SIDE_RANDOM;
+	if (!draws && budget_spent(gpage))
+		return over_budget_now();
 	hw_mutex_lock(&guard_lock);
 	if (gcfg.mode == HW_OPT_GUARD_SAMPLE && gcfg.sample > 1 && draw() % gcfg.sample != 0) {
 		hw_mutex_unlock(&guard_lock);
@@ -503,28 +535,14 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 	size_t dpages = hw_max((body + gpage - 1) >> gshift, (size_t)1);
 	size_t lead = side == HW_SIDE_LEFT ? hw_max(gpage, a) : 0;
 	size_t data = dpages << gshift;
-	bool over = live_count >= gcfg.budget_count || data > gcfg.budget_bytes - live_bytes;
-	bool first = false;
-	if (over) {
-		over_budget++;
-		first = !warned_budget;
-		warned_budget = true;
-	} else {
-		live_count++;
-		live_bytes += data;
+	bool over = budget_spent(data);
+	if (!over) {
+		__atomic_store_n(&live_count, live_count + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&live_bytes, live_bytes + data, __ATOMIC_RELAXED);
 	}
 	hw_mutex_unlock(&guard_lock);
-	if (over) {
-		if (first)
-			hw_report_write(
-				"heapward: warning: the guard budget is spent "
-				"(guard_budget_count=%llu live guarded objects, "
-				"guard_budget_bytes=%zu bytes of their pages); allocations "
-				"past it are not guarded (hw_malloc_stats.guard_over_budget "
-				"counts them)\n",
-				(unsigned long long)gcfg.budget_count, gcfg.budget_bytes);
-		return NULL;
-	}
+	if (over)
+		return over_budget_now();
 	size_t np = dpages + (lead >> gshift) + (side == HW_SIDE_RIGHT);
 	size_t run_align = a > gpage ? a : 0;
 	bool dbg = hw_mc_debug_on();
@@ -605,8 +623,8 @@ void hw_mc_guard_free(void *p, mc_span *s, const char *op)
 	bool faulted = hw_heap_guard(gheap, (void *)lo, data >> gshift) == 0;
 	hw_mutex_lock(&guard_lock);
 	list_remove(&live_head, s);
-	live_count--;
-	live_bytes -= data;
+	__atomic_store_n(&live_count, live_count - 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&live_bytes, live_bytes - data, __ATOMIC_RELAXED);
 	hw_mutex_unlock(&guard_lock);
 	if (!faulted)
 		warn_refused();
@@ -652,7 +670,7 @@ void hw_mc_guard_stats(mc_guard_stats *out)
 	hw_mutex_lock(&guard_lock);
 	out->live = live_count;
 	out->live_bytes = live_bytes;
-	out->over_budget = over_budget;
+	out->over_budget = __atomic_load_n(&over_budget, __ATOMIC_RELAXED);
 	out->refused = refused;
 	hw_mutex_unlock(&guard_lock);
 }
