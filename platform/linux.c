@@ -62,9 +62,9 @@
  *       did not finish are unfaulted one by one, so each has unfault's
  *       errors (L2). The first time process_madvise is refused
  *       (a kernel without it, or without PIDFD_SELF_THREAD: ENOSYS, EBADF,
- *       EINVAL, EPERM) the instance uses one madvise per range for good;
+ *       EINVAL, EPERM) the process uses one madvise per range for good;
  *       the first time MADV_POPULATE_WRITE is refused (EINVAL, before
- *       5.14) the instance stops populating.
+ *       5.14) it stops populating.
  *
  * populate (the hint) is madvise(MADV_POPULATE_WRITE) for one range, and
  * unfault_many (P10) with guard regions MADV_GUARD_REMOVE; for several
@@ -110,9 +110,11 @@ typedef struct linux_impl {
 	hw_platform pf;
 	int unuse_advice; /* MADV_DONTNEED or MADV_FREE (atomic) */
 	int vma_reported; /* L3: the out-of-VMAs message was printed (atomic) */
-	int no_vector;    /* L5: process_madvise on self was refused (atomic) */
-	int no_populate;  /* L5: MADV_POPULATE_WRITE was refused (atomic) */
 } linux_impl;
+
+/* L5, for the process (the kernel's answer does not change): process_madvise
+ * on this thread was refused; MADV_POPULATE_WRITE was refused. Atomic. */
+static int no_vector, no_populate;
 
 static linux_impl *impl_of(hw_platform *pf)
 {
@@ -357,23 +359,23 @@ static void linux_advise_huge(hw_platform *pf, void *p, size_t n)
 	(void)madvise(p, n, MADV_HUGEPAGE);
 }
 
-/* L5: one madvise; false when the hint is over for this instance. */
-static bool populate_one(linux_impl *li, const hw_range *r)
+/* L5: one madvise; false when the hint is over (an error). */
+static bool populate_one(const hw_range *r)
 {
 	if (madvise(r->p, r->n, MADV_POPULATE_WRITE) == 0)
 		return true;
 	if (errno == EINVAL)
-		__atomic_store_n(&li->no_populate, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&no_populate, 1, __ATOMIC_RELAXED);
 	return false;
 }
 
 /* L5: advice over a prefix of r[0..k) by process_madvise on this thread,
  * HW_IOV_BATCH ranges a call: the number of ranges wholly done (the rest,
  * from the first the kernel did not finish, are the caller's). */
-static size_t advise_vector(linux_impl *li, const hw_range *r, size_t k, int advice)
+static size_t advise_vector(const hw_range *r, size_t k, int advice)
 {
 	size_t done = 0;
-	while (done < k && !__atomic_load_n(&li->no_vector, __ATOMIC_RELAXED)) {
+	while (done < k && !__atomic_load_n(&no_vector, __ATOMIC_RELAXED)) {
 		struct iovec iov[HW_IOV_BATCH];
 		size_t m = hw_min(k - done, (size_t)HW_IOV_BATCH);
 		for (size_t i = 0; i < m; i++)
@@ -382,7 +384,7 @@ static size_t advise_vector(linux_impl *li, const hw_range *r, size_t k, int adv
 		if (got < 0) {
 			int e = errno;
 			if (e == ENOSYS || e == EBADF || e == EINVAL || e == EPERM)
-				__atomic_store_n(&li->no_vector, 1, __ATOMIC_RELAXED);
+				__atomic_store_n(&no_vector, 1, __ATOMIC_RELAXED);
 			return done;
 		}
 		/* The kernel stops at the first range it cannot finish. */
@@ -398,10 +400,10 @@ static size_t advise_vector(linux_impl *li, const hw_range *r, size_t k, int adv
 
 static void linux_populate(hw_platform *pf, const hw_range *r, size_t k)
 {
-	linux_impl *li = impl_of(pf);
-	size_t i = k > 1 ? advise_vector(li, r, k, MADV_POPULATE_WRITE) : 0;
-	for (; i < k && !__atomic_load_n(&li->no_populate, __ATOMIC_RELAXED); i++)
-		if (!populate_one(li, &r[i]))
+	(void)pf;
+	size_t i = k > 1 ? advise_vector(r, k, MADV_POPULATE_WRITE) : 0;
+	for (; i < k && !__atomic_load_n(&no_populate, __ATOMIC_RELAXED); i++)
+		if (!populate_one(&r[i]))
 			return;
 }
 
@@ -412,7 +414,7 @@ static size_t linux_unfault_many(hw_platform *pf, const hw_range *r, size_t k, i
 {
 	size_t i = 0;
 	if (pf->caps.guard == HW_GUARD_MADVISE && k > 1)
-		i = advise_vector(impl_of(pf), r, k, MADV_GUARD_REMOVE);
+		i = advise_vector(r, k, MADV_GUARD_REMOVE);
 	for (; i < k; i++)
 		if ((*rc = linux_unfault(pf, r[i].p, r[i].n)) != 0)
 			break;

@@ -22,6 +22,7 @@
  *                                           owned = Reserved|Prepared|Ready)
  *   alloc    None             -> Ready      may fail: ENOMEM
  *   unfault  Reserved by fault -> Ready     may fail: ENOMEM (see P9)
+ *   unfault_many  the same over k ranges at once (P10)
  *
  * Hints (not transitions: they change no state, cannot fail, and are not
  * counted in calls[]):
