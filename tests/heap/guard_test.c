@@ -226,23 +226,25 @@ static void test_unguard_many(void)
 			r[i] = (hw_range){run[i] + P, 2 * P};
 		}
 		hw_heap_stats s0 = env_stats(e);
+		const uint64_t u0 = s0.platform_calls[HW_CALL_UNFAULT];
+		const char *prefix = "heapward: invalid unguard of ";
 		size_t done = 99;
 		hw_range bad[2] = {r[0], {run[1], P}};
 		unsigned before = e->reports;
 		EXPECT(hw_heap_unguard_many(e->h, bad, 2, &done) == EINVAL && done == 0);
 		EXPECT(e->reports == before + 1 &&
-			       strstr(e->last_report, "heapward: invalid unguard of ") == e->last_report &&
+			       strncmp(e->last_report, prefix, strlen(prefix)) == 0 &&
 			       strstr(e->last_report, "not all guard pages"),
 		       "report '%s'", e->last_report);
 		hw_heap_stats s1 = env_stats(e);
 		EXPECT(s1.guarded == 8 * P && s1.invalid_guards == s0.invalid_guards + 1);
-		EXPECT(s1.platform_calls[HW_CALL_UNFAULT] == s0.platform_calls[HW_CALL_UNFAULT]);
+		EXPECT(s1.platform_calls[HW_CALL_UNFAULT] == u0);
 		hw_platform_inject(e->pf, 3, 1u << HW_SYS_UNFAULT);
 		EXPECT(hw_heap_unguard_many(e->h, r, 4, &done) == ENOMEM && done == 2, "done %zu",
 		       done);
 		s1 = env_stats(e);
 		EXPECT(s1.guarded == 4 * P && s1.guard_failures == s0.guard_failures + 1);
-		EXPECT(s1.platform_calls[HW_CALL_UNFAULT] == s0.platform_calls[HW_CALL_UNFAULT] + 3);
+		EXPECT(s1.platform_calls[HW_CALL_UNFAULT] == u0 + 3);
 		for (size_t i = 0; i < 4; i++) {
 			bool g = i >= 2;
 			EXPECT(traps(run[i] + P) == g && traps(run[i] + 2 * P) == g, "run %zu", i);
@@ -253,8 +255,7 @@ static void test_unguard_many(void)
 		env_check(e);
 		EXPECT(hw_heap_unguard_many(e->h, r + 2, 2, &done) == 0 && done == 2);
 		s1 = env_stats(e);
-		EXPECT(s1.guarded == 0 &&
-		       s1.platform_calls[HW_CALL_UNFAULT] == s0.platform_calls[HW_CALL_UNFAULT] + 5);
+		EXPECT(s1.guarded == 0 && s1.platform_calls[HW_CALL_UNFAULT] == u0 + 5);
 		for (size_t i = 0; i < 4; i++) {
 			EXPECT(!traps(run[i] + P) && intact(run[i], 0), "run %zu", i);
 			memset(run[i] + P, 1, 2 * P);

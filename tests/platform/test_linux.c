@@ -4,8 +4,9 @@
  * the forced PROT_NONE fallback): Reserved pages trap, faulted pages trap
  * with the mechanism's si_code, map makes them usable and zero again,
  * unused pages read back zero (MADV_DONTNEED, P4), unfault (P9) makes
- * faulted pages usable and zero in one call, populate backs exactly the
- * pages of its ranges and keeps their contents. Residency from mincore
+ * faulted pages usable and zero in one call (unfault_many: many ranges,
+ * P10), populate backs exactly the pages of its ranges and keeps their
+ * contents. Residency from mincore
  * agrees with the simulator's Ready count for one scripted sequence run on
  * both. Also the caps, ENOMEM from a reservation the address space cannot
  * hold (P3), and the OS views (VMA count, mappings, max_map_count). And
@@ -186,7 +187,8 @@ static void test_populate(void)
 	p[2 * ps + 5] = 0x42;
 	hw_range one = {p, ps};
 	hw_sys_populate(pf, &one, 1);
-	EXPECT(hw_platform_resident_bytes(p, ps) == ps && hw_platform_resident_bytes(p + ps, ps) == 0);
+	EXPECT(hw_platform_resident_bytes(p, ps) == ps);
+	EXPECT(hw_platform_resident_bytes(p + ps, ps) == 0);
 	/* 70 ranges, every other page from page 2: more than HW_IOV_BATCH. */
 	hw_range r[70];
 	for (size_t i = 0; i < 70; i++)
@@ -194,7 +196,8 @@ static void test_populate(void)
 	hw_sys_populate(pf, r, 70);
 	for (size_t i = 1; i < n; i++) {
 		bool want = i >= 2 && i < 2 + 2 * 70 && i % 2 == 0;
-		EXPECT(hw_platform_resident_bytes(p + i * ps, ps) == (want ? ps : 0), "page %zu", i);
+		EXPECT(hw_platform_resident_bytes(p + i * ps, ps) == (want ? ps : 0), "page %zu",
+		       i);
 	}
 	EXPECT(p[2 * ps + 5] == 0x42 && p[4 * ps] == 0, "contents changed");
 	uint64_t calls = 0;
@@ -225,7 +228,8 @@ static void unfault_many_cycle(bool force_protnone)
 	size_t done = 0;
 	hw_platform_inject(pf, 2, 1u << HW_SYS_UNFAULT);
 	EXPECT(hw_sys_unfault_many(pf, r, 70, &done) == ENOMEM && done == 1, "done %zu", done);
-	EXPECT(hw_trap_probe(p, true) == HW_TRAP_NONE && hw_trap_probe(p + 2 * ps, false) != HW_TRAP_NONE);
+	EXPECT(hw_trap_probe(p, true) == HW_TRAP_NONE);
+	EXPECT(hw_trap_probe(p + 2 * ps, false) != HW_TRAP_NONE);
 	EXPECT(hw_sys_unfault_many(pf, r + 1, 69, &done) == 0 && done == 69);
 	EXPECT(pf->calls[HW_SYS_UNFAULT] == 71 && pf->failures[HW_SYS_UNFAULT] == 1);
 	for (size_t i = 0; i < n; i++) {
@@ -479,6 +483,7 @@ static void test_cpu_current_pinned(void)
 	EXPECT(checked >= 1);
 }
 
-HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_populate), T(test_unfault_many), T(test_guard_protnone),
+HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_populate),
+	     T(test_unfault_many), T(test_guard_protnone),
 	     T(test_madv_free_unuse), T(test_residency_matches_sim), T(test_reserve_enomem),
 	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned))

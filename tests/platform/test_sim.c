@@ -16,7 +16,10 @@
  * reservations exactly as a new instance does. unfault (P9, S9): accepted
  * only on pages a fault made Reserved, refused on reserved, re-mapped,
  * released or reset ones and on a range mixing both, with the contents S5
- * promises and the injected ENOMEM changing nothing.
+ * promises and the injected ENOMEM changing nothing. unfault_many (P10):
+ * stopped by an illegal range or an injected failure, the ranges before it
+ * done, each range tried counted. The populate hint: accepted on Ready
+ * pages, changing nothing, refused on others.
  */
 #include "platform.h"
 #include "ptest.h"
@@ -1224,7 +1227,8 @@ static void test_unfault_many(void)
 	hw_platform_destroy(pf);
 }
 
-HW_TEST_MAIN(T(test_unfault), T(test_populate), T(test_unfault_many), T(test_transitions_4k), T(test_transitions_64k),
+HW_TEST_MAIN(T(test_unfault), T(test_populate), T(test_unfault_many), T(test_transitions_4k),
+	     T(test_transitions_64k),
 	     T(test_reserve_and_alloc), T(test_out_of_backing_refused),
 	     T(test_default_policy_aborts), T(test_injection), T(test_placement),
 	     T(test_ignore_hints_discontiguous), T(test_partial_release), T(test_released_contents),
