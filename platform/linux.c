@@ -56,6 +56,23 @@
  *   L4. caps.guard is MADVISE only when the start-up probe saw
  *       MADV_GUARD_INSTALL discard a page and MADV_GUARD_REMOVE succeed; the
  *       probe runs once per process (the kernel's answer does not change).
+ *   L5. populate never fails and never changes a page's state or contents:
+ *       an error from the kernel ends the hint early (the pages left fault
+ *       on their first touch); unfault_many's ranges that process_madvise
+ *       did not finish are unfaulted one by one, so each has unfault's
+ *       errors (L2). The first time process_madvise is refused
+ *       (a kernel without it, or without PIDFD_SELF_THREAD: ENOSYS, EBADF,
+ *       EINVAL, EPERM) the process uses one madvise per range for good;
+ *       the first time MADV_POPULATE_WRITE is refused (EINVAL, before
+ *       5.14) it stops populating.
+ *
+ * populate (the hint) is madvise(MADV_POPULATE_WRITE) for one range, and
+ * unfault_many (P10) with guard regions MADV_GUARD_REMOVE; for several
+ * ranges, one process_madvise with that advice on the calling thread's
+ * pidfd (PIDFD_SELF_THREAD, Linux 6.15; since 6.13 a process may give
+ * itself any advice through it): up to HW_IOV_BATCH ranges per call, no
+ * descriptor to open, nothing to redo after fork. The ranges the kernel
+ * did not finish go one by one, as unfault and populate do them alone.
  *
  * Huge pages: caps.huge_page_size is hpage_pmd_size unless THP is "never".
  * advise_huge is madvise(MADV_HUGEPAGE), which the heap asks only for its
@@ -77,13 +94,27 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#ifndef SYS_process_madvise
+#define SYS_process_madvise 440
+#endif
+/* The calling thread as a pidfd (linux/pidfd.h, 6.15). */
+#define HW_PIDFD_SELF_THREAD (-10000)
+/* Ranges per process_madvise call (at most IOV_MAX, 1024). */
+#define HW_IOV_BATCH 64
 
 typedef struct linux_impl {
 	hw_platform pf;
 	int unuse_advice; /* MADV_DONTNEED or MADV_FREE (atomic) */
 	int vma_reported; /* L3: the out-of-VMAs message was printed (atomic) */
 } linux_impl;
+
+/* L5, for the process (the kernel's answer does not change): process_madvise
+ * on this thread was refused; MADV_POPULATE_WRITE was refused. Atomic. */
+static int no_vector, no_populate;
 
 static linux_impl *impl_of(hw_platform *pf)
 {
@@ -328,6 +359,68 @@ static void linux_advise_huge(hw_platform *pf, void *p, size_t n)
 	(void)madvise(p, n, MADV_HUGEPAGE);
 }
 
+/* L5: one madvise; false when the hint is over (an error). */
+static bool populate_one(const hw_range *r)
+{
+	if (madvise(r->p, r->n, MADV_POPULATE_WRITE) == 0)
+		return true;
+	if (errno == EINVAL)
+		__atomic_store_n(&no_populate, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
+/* L5: advice over a prefix of r[0..k) by process_madvise on this thread,
+ * HW_IOV_BATCH ranges a call: the number of ranges wholly done (the rest,
+ * from the first the kernel did not finish, are the caller's). */
+static size_t advise_vector(const hw_range *r, size_t k, int advice)
+{
+	size_t done = 0;
+	while (done < k && !__atomic_load_n(&no_vector, __ATOMIC_RELAXED)) {
+		struct iovec iov[HW_IOV_BATCH];
+		size_t m = hw_min(k - done, (size_t)HW_IOV_BATCH);
+		for (size_t i = 0; i < m; i++)
+			iov[i] = (struct iovec){r[done + i].p, r[done + i].n};
+		long got = syscall(SYS_process_madvise, HW_PIDFD_SELF_THREAD, iov, m, advice, 0u);
+		if (got < 0) {
+			int e = errno;
+			if (e == ENOSYS || e == EBADF || e == EINVAL || e == EPERM)
+				__atomic_store_n(&no_vector, 1, __ATOMIC_RELAXED);
+			return done;
+		}
+		/* The kernel stops at the first range it cannot finish. */
+		size_t whole = 0, left = (size_t)got;
+		for (; whole < m && left >= iov[whole].iov_len; whole++)
+			left -= iov[whole].iov_len;
+		done += whole;
+		if (whole < m)
+			return done;
+	}
+	return done;
+}
+
+static void linux_populate(hw_platform *pf, const hw_range *r, size_t k)
+{
+	(void)pf;
+	size_t i = k > 1 ? advise_vector(r, k, MADV_POPULATE_WRITE) : 0;
+	for (; i < k && !__atomic_load_n(&no_populate, __ATOMIC_RELAXED); i++)
+		if (!populate_one(&r[i]))
+			return;
+}
+
+/* P10: GUARD_REMOVE over every range at once where guard regions are in
+ * use; the ranges the kernel did not do, and every range under PROT_NONE,
+ * one by one (with unfault's errors). */
+static size_t linux_unfault_many(hw_platform *pf, const hw_range *r, size_t k, int *rc)
+{
+	size_t i = 0;
+	if (pf->caps.guard == HW_GUARD_MADVISE && k > 1)
+		i = advise_vector(r, k, MADV_GUARD_REMOVE);
+	for (; i < k; i++)
+		if ((*rc = linux_unfault(pf, r[i].p, r[i].n)) != 0)
+			break;
+	return i;
+}
+
 static void linux_destroy(hw_platform *pf)
 {
 	munmap(impl_of(pf), hw_align_up(sizeof(linux_impl), pf->caps.page_size));
@@ -343,6 +436,8 @@ static const hw_platform_ops shared_ops = {
 	.alloc = linux_alloc,
 	.unfault = linux_unfault,
 	.advise_huge = linux_advise_huge,
+	.populate = linux_populate,
+	.unfault_many = linux_unfault_many,
 	.destroy = NULL,
 };
 
@@ -356,6 +451,8 @@ static const hw_platform_ops private_ops = {
 	.alloc = linux_alloc,
 	.unfault = linux_unfault,
 	.advise_huge = linux_advise_huge,
+	.populate = linux_populate,
+	.unfault_many = linux_unfault_many,
 	.destroy = linux_destroy,
 };
 

@@ -133,6 +133,51 @@ int hw_sys_unfault(hw_platform *pf, void *p, size_t n)
 	return leave(pf, HW_SYS_UNFAULT, pf->ops->unfault(pf, p, n));
 }
 
+/* P10 with P7: how many of the next m calls of kind k injection lets
+ * through (m when it fires later, or not at all). */
+static size_t inject_window(const hw_platform *pf, hw_sys_kind k, size_t m)
+{
+	uint64_t at = __atomic_load_n(&pf->fail_at, __ATOMIC_RELAXED);
+	if (HW_LIKELY(at == 0) || (pf->fail_mask != 0 && (pf->fail_mask & (1u << k)) == 0))
+		return m;
+	uint64_t left = at - pf->fail_seen; /* the left-th such call fails */
+	return left <= m ? (size_t)left - 1 : m;
+}
+
+/* Counts n calls of kind k that reached the backend (P5, P7). */
+static void count_many(hw_platform *pf, hw_sys_kind k, size_t n)
+{
+	__atomic_fetch_add(&pf->calls[k], n, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&pf->fail_at, __ATOMIC_RELAXED) != 0 &&
+	    (pf->fail_mask == 0 || (pf->fail_mask & (1u << k)) != 0))
+		pf->fail_seen += n;
+}
+
+int hw_sys_unfault_many(hw_platform *pf, const hw_range *r, size_t k, size_t *done)
+{
+	for (size_t i = 0; i < k; i++)
+		check_range(pf, kind_names[HW_SYS_UNFAULT], r[i].p, r[i].n);
+	size_t w = inject_window(pf, HW_SYS_UNFAULT, k), got = 0;
+	int rc = 0;
+	if (pf->ops->unfault_many != NULL && w > 0)
+		got = pf->ops->unfault_many(pf, r, w, &rc);
+	else
+		while (got < w && (rc = pf->ops->unfault(pf, r[got].p, r[got].n)) == 0)
+			got++;
+	/* The ranges the backend did, and the one that failed. */
+	count_many(pf, HW_SYS_UNFAULT, got + (got < w));
+	*done = got;
+	if (got < w)
+		return leave(pf, HW_SYS_UNFAULT, rc);
+	if (w == k)
+		return 0;
+	/* Range w is the injected failure: enter counts it and fires. */
+	bool fired = enter(pf, HW_SYS_UNFAULT);
+	HW_ASSERT(fired);
+	(void)fired;
+	return ENOMEM;
+}
+
 void hw_sys_release(hw_platform *pf, void *p, size_t n)
 {
 	check_range(pf, kind_names[HW_SYS_RELEASE], p, n);
@@ -159,6 +204,14 @@ void hw_sys_advise_huge(hw_platform *pf, void *p, size_t n)
 	check_range(pf, "advise_huge", p, n);
 	if (pf->ops->advise_huge != NULL)
 		pf->ops->advise_huge(pf, p, n);
+}
+
+void hw_sys_populate(hw_platform *pf, const hw_range *r, size_t k)
+{
+	for (size_t i = 0; i < k; i++)
+		check_range(pf, "populate", r[i].p, r[i].n);
+	if (k > 0 && pf->ops->populate != NULL)
+		pf->ops->populate(pf, r, k);
 }
 
 bool hw_sys_can_query(const hw_platform *pf)

@@ -22,6 +22,7 @@
  *                                           owned = Reserved|Prepared|Ready)
  *   alloc    None             -> Ready      may fail: ENOMEM
  *   unfault  Reserved by fault -> Ready     may fail: ENOMEM (see P9)
+ *   unfault_many  the same over k ranges at once (P10)
  *
  * Hints (not transitions: they change no state, cannot fail, and are not
  * counted in calls[]):
@@ -29,6 +30,14 @@
  *                pages where the OS can (THP on Linux); for large metadata
  *                arrays read at random, where TLB misses dominate. Only
  *                meaningful when caps.huge_page_size != 0.
+ *   populate     ask that the pages of k Ready ranges be backed now, as a
+ *                first write would back them (their contents unchanged), so
+ *                that their first touch takes no page fault: on Linux one
+ *                process_madvise(MADV_POPULATE_WRITE) for all the ranges,
+ *                where touching them costs a page fault per page. Pages the
+ *                OS cannot back now fault on their first touch as before.
+ *                Every page of every range must be Ready: the simulator
+ *                refuses others as an illegal call (S4).
  *
  * Invariants:
  *   P1. Every address and length passed to a transition is a multiple of
@@ -64,6 +73,14 @@
  *       it on other Reserved pages (from reserve) is a caller bug: the
  *       simulator refuses it (P6), the real backends cannot tell and leave
  *       such pages trapping.
+ *   P10. unfault_many is unfault over k disjoint ranges, in order, in as
+ *       few system calls as the OS allows (Linux: one process_madvise per
+ *       64 ranges; elsewhere, and where that is refused, one unfault per
+ *       range). Each range counts as one unfault call in calls[] (and
+ *       failures[]), and injection picks ranges as it picks calls. It
+ *       returns 0 with every range Ready, or the error of range *done:
+ *       ranges before it Ready, it and the ones after it as they were
+ *       (P2 per range).
  *
  * Locking: a platform instance is not locked. Its counters and injection state
  * belong to whoever owns the instance; a heap serializes its own calls under
@@ -124,6 +141,12 @@ typedef struct hw_platform_caps {
 
 typedef struct hw_platform hw_platform;
 
+/* One range of the calls that take several (P1 applies to each). */
+typedef struct hw_range {
+	void *p;
+	size_t n;
+} hw_range;
+
 /* A backend's operations. Each returns 0 or ENOMEM (P2, P3); void ones cannot
  * fail recoverably. Callers never call these directly: use hw_sys_*. */
 typedef struct hw_platform_ops {
@@ -135,8 +158,12 @@ typedef struct hw_platform_ops {
 	void (*release)(hw_platform *pf, void *p, size_t n);
 	int (*alloc)(hw_platform *pf, size_t n, void **out);
 	int (*unfault)(hw_platform *pf, void *p, size_t n);
-	void (*advise_huge)(hw_platform *pf, void *p, size_t n); /* NULL: no-op */
-	void (*destroy)(hw_platform *pf);                        /* NULL for static instances */
+	void (*advise_huge)(hw_platform *pf, void *p, size_t n);        /* NULL: no-op */
+	void (*populate)(hw_platform *pf, const hw_range *r, size_t k); /* NULL: no-op */
+	/* P10 over r[0..k): the number of ranges done, *rc the error of the
+	 * next one when it is less than k. NULL: one unfault per range. */
+	size_t (*unfault_many)(hw_platform *pf, const hw_range *r, size_t k, int *rc);
+	void (*destroy)(hw_platform *pf); /* NULL for static instances */
 	/* Optional state query (NULL on backends that cannot answer, such as
 	 * the real OS): the first page of [p, p + n) not in state st, or NULL
 	 * when all are; *got receives that page's state. The heap's validator
@@ -191,9 +218,13 @@ int hw_sys_fault(hw_platform *pf, void *p, size_t n);
 void hw_sys_release(hw_platform *pf, void *p, size_t n);
 int hw_sys_alloc(hw_platform *pf, size_t n, void **out);
 int hw_sys_unfault(hw_platform *pf, void *p, size_t n);
+/* P10: unfault of r[0..k); *done receives the number of ranges made Ready. */
+int hw_sys_unfault_many(hw_platform *pf, const hw_range *r, size_t k, size_t *done);
 
 /* The advise_huge hint (P1 applies to its range). */
 void hw_sys_advise_huge(hw_platform *pf, void *p, size_t n);
+/* The populate hint over r[0..k) (P1 applies to each range; k may be 0). */
+void hw_sys_populate(hw_platform *pf, const hw_range *r, size_t k);
 
 /* Whether the backend answers state queries (ops.find_other), and the query
  * itself (only when it does): the first page of [p, p + n) not in state st,

@@ -405,7 +405,7 @@ static int refuse(sim *s, const char *msg)
 
 /* 0 when every page of [p, p+n) is inside the backing and in a state in
  * `accept`; otherwise reports the first offending page (S4). */
-static int check_range(sim *s, hw_sys_kind op, const void *p, size_t n, unsigned accept)
+static int check_named(sim *s, const char *op, const void *p, size_t n, unsigned accept)
 {
 	char msg[sizeof s->last_illegal];
 	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)s->base;
@@ -413,8 +413,8 @@ static int check_range(sim *s, hw_sys_kind op, const void *p, size_t n, unsigned
 		const void *where = a < lo || a - lo >= s->backing ? p : s->base + s->backing;
 		hw_report_format(
 			msg, sizeof msg,
-			"heapward: sim: illegal %s at page out-of-backing (%p) in state None",
-			hw_sys_kind_name(op), where);
+			"heapward: sim: illegal %s at page out-of-backing (%p) in state None", op,
+			where);
 		return refuse(s, msg);
 	}
 	size_t first = page_index(s, p), end = first + (n >> s->shift);
@@ -422,8 +422,13 @@ static int check_range(sim *s, hw_sys_kind op, const void *p, size_t n, unsigned
 	if (i == end)
 		return 0;
 	hw_report_format(msg, sizeof msg, "heapward: sim: illegal %s at page %zu (%p) in state %s",
-			 hw_sys_kind_name(op), i, (void *)page_addr(s, i), state_name(s->state[i]));
+			 op, i, (void *)page_addr(s, i), state_name(s->state[i]));
 	return refuse(s, msg);
+}
+
+static int check_range(sim *s, hw_sys_kind op, const void *p, size_t n, unsigned accept)
+{
+	return check_named(s, hw_sys_kind_name(op), p, n, accept);
 }
 
 /* S8: bytes [lo, hi) of the base may have changed. */
@@ -1032,6 +1037,16 @@ static int sim_unfault(hw_platform *pf, void *p, size_t n)
 	return 0;
 }
 
+/* The populate hint: Ready pages only (S4); it changes nothing, since a
+ * Ready page already counts as resident here (S2). */
+static void sim_populate(hw_platform *pf, const hw_range *r, size_t k)
+{
+	sim *s = sim_of(pf);
+	for (size_t i = 0; i < k; i++)
+		if (check_named(s, "populate", r[i].p, r[i].n, ACCEPT_READY) != 0)
+			return;
+}
+
 static void sim_release(hw_platform *pf, void *p, size_t n)
 {
 	sim *s = sim_of(pf);
@@ -1081,6 +1096,7 @@ static const hw_platform_ops sim_ops = {
 	.release = sim_release,
 	.alloc = sim_alloc,
 	.unfault = sim_unfault,
+	.populate = sim_populate,
 	.destroy = sim_destroy,
 	.find_other = sim_find_other,
 };

@@ -21,7 +21,8 @@
  *       Legal: map Reserved; use Prepared; unuse Ready; fault Ready|Prepared;
  *       release Reserved|Prepared|Ready; unfault Reserved by a fault (no
  *       reserve, map or release over the page since; otherwise "in state
- *       Reserved (not by a fault)"). reserve and alloc pick None pages
+ *       Reserved (not by a fault)"); the populate hint Ready (it changes
+ *       nothing: "illegal populate at page ..." otherwise). reserve and alloc pick None pages
  *       themselves and cannot be illegal.
  *   S6. hw_sim_reset makes an instance indistinguishable from a new one
  *       created with the same configuration at the same address: every page

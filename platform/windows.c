@@ -31,7 +31,9 @@
  *   unfault  the commit of use (fault left the pages decommitted, as map
  *            finds them), with use's roll-back and messages
  * advise_huge has no Windows equivalent (large pages need a privilege and
- * are never paged out): caps.huge_page_size is 0.
+ * are never paged out): caps.huge_page_size is 0. populate is a no-op: a
+ * committed page is demand-zero, and PrefetchVirtualMemory reads file
+ * pages in, it does not back fresh ones.
  *
  * Invariants:
  *   WIN1. (P2) A commit that fails leaves the range decommitted, the state it

@@ -90,6 +90,11 @@ static int wrap_alloc(hw_platform *pf, size_t n, void **out)
 	return hw_sys_alloc(w->real, n, out);
 }
 
+static void wrap_populate(hw_platform *pf, const hw_range *r, size_t k)
+{
+	hw_sys_populate(wrap_real(pf), r, k);
+}
+
 static const hw_platform_ops wrap_ops = {
 	.reserve = wrap_reserve,
 	.map = wrap_map,
@@ -99,6 +104,7 @@ static const hw_platform_ops wrap_ops = {
 	.release = wrap_release,
 	.alloc = wrap_alloc,
 	.unfault = wrap_unfault,
+	.populate = wrap_populate,
 	.destroy = NULL,
 };
 

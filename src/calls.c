@@ -6,8 +6,8 @@
  * the caller's hw_sys_counts (the heap's stats.platform_calls), and
  * hw_call_make_ready, the Reserved/Prepared -> Ready sequence that the
  * metadata commit and the reuse of released pages share, with its roll-back;
- * and hw_call_outside_lock, the one place a heap drops its lock for a
- * platform call.
+ * and hw_call_outside_lock (hw_call_unfault_many for several ranges), the
+ * one place a heap drops its lock for platform calls.
  *
  * Invariants:
  *   SY1. Every platform call a heap makes is counted exactly once, in
@@ -109,20 +109,47 @@ int hw_call_op_locked(hw_heap *h, hw_call_op op, void *p, size_t n)
 	return run_op(h, &h->sys, op, p, n);
 }
 
-int hw_call_outside_lock(hw_heap *h, hw_call_op op, void *p, size_t n)
+/* SY3: whether a call may run with the lock dropped; if so, drops it. */
+static bool drop_lock(hw_heap *h)
 {
 	HW_ASSERT_LOCKED(h);
 	if (!h->pf->caps.concurrent_calls || h->no_unlock)
-		return run_op(h, &h->sys, op, p, n);
-	hw_sys_counts mine = {{0}, {0}};
+		return false;
 	h->inflight++;
 	hw_mutex_unlock(&h->lock);
-	int rc = run_op(h, &mine, op, p, n);
+	return true;
+}
+
+/* SY3: takes the lock back and merges the calls' counts (SY1). */
+static void retake_lock(hw_heap *h, const hw_sys_counts *mine)
+{
 	hw_mutex_lock(&h->lock);
 	h->inflight--;
 	for (unsigned k = 0; k < HW_SYS_NKINDS; k++) {
-		h->sys.calls[k] += mine.calls[k];
-		h->sys.failures[k] += mine.failures[k];
+		h->sys.calls[k] += mine->calls[k];
+		h->sys.failures[k] += mine->failures[k];
 	}
+}
+
+int hw_call_outside_lock(hw_heap *h, hw_call_op op, void *p, size_t n)
+{
+	if (!drop_lock(h))
+		return run_op(h, &h->sys, op, p, n);
+	hw_sys_counts mine = {{0}, {0}};
+	int rc = run_op(h, &mine, op, p, n);
+	retake_lock(h, &mine);
 	return rc;
+}
+
+int hw_call_unfault_many(hw_heap *h, const hw_range *r, size_t k, size_t *done)
+{
+	hw_sys_counts mine = {{0}, {0}};
+	bool dropped = drop_lock(h);
+	int rc = hw_sys_unfault_many(h->pf, r, k, done);
+	hw_sys_counts *c = dropped ? &mine : &h->sys;
+	c->calls[HW_SYS_UNFAULT] += *done + (rc != 0);
+	c->failures[HW_SYS_UNFAULT] += rc != 0;
+	if (dropped)
+		retake_lock(h, &mine);
+	return rc != 0 ? ENOMEM : 0;
 }

@@ -934,6 +934,38 @@ int hw_heap_unguard(hw_heap *h, void *p, size_t npages)
 	return change_holes(h, p, npages, HOLE_UNGUARD);
 }
 
+int hw_heap_unguard_many(hw_heap *h, const hw_range *r, size_t k, size_t *done)
+{
+	*done = 0;
+	hw_mutex_lock(&h->lock);
+	for (size_t i = 0; i < k; i++) {
+		size_t page, mask = ((size_t)1 << h->page_shift) - 1;
+		const char *why = r[i].n & mask ? "page count is not a whole number of guard units"
+						: hole_problem(h, (uintptr_t)r[i].p,
+							       r[i].n >> h->page_shift,
+							       HOLE_UNGUARD, &page);
+		if (why) {
+			h->counters.invalid_guards++;
+			hw_heap_report(h, "heapward: invalid unguard of %p (%zu pages): %s",
+				       r[i].p, r[i].n >> h->page_shift, why);
+			hw_mutex_unlock(&h->lock);
+			return EINVAL;
+		}
+	}
+	int rc = hw_call_unfault_many(h, r, k, done);
+	for (size_t i = 0; i < *done; i++) {
+		size_t page = ((uintptr_t)r[i].p - h->base) >> h->page_shift;
+		set_holes(h, page, r[i].n >> h->page_shift, HOLE_UNGUARD);
+		hw_track_unguard(r[i].p, r[i].n, h->zero_released);
+		if (HW_TRACK_ASAN)
+			track_run_root(h, page, true);
+	}
+	if (rc != 0)
+		h->counters.guard_failures++;
+	hw_mutex_unlock(&h->lock);
+	return rc;
+}
+
 int hw_heap_release_inside(hw_heap *h, void *p, size_t npages)
 {
 	return change_holes(h, p, npages, HOLE_RELEASE_INSIDE);

@@ -64,6 +64,18 @@ void hw_heap_window(hw_heap *h, uintptr_t *base, size_t *size);
  * partly used spans (src/malloc/span.c SP4). */
 void hw_heap_set_idle_hook(hw_heap *h, void (*fn)(void *arg), void *arg);
 
+/* Not a view either: hw_heap_unguard (heapward.h) of k disjoint ranges,
+ * each as hw_heap_unguard takes it (r[i].n bytes: whole guard units of one
+ * run), in one platform call where the OS allows (P10: one process_madvise
+ * on Linux), for the malloc layer's guarded heap, which makes runs usable
+ * again in batches. Every range is checked first: EINVAL for the first
+ * that breaks hw_heap_unguard's rules (reported as "heapward: invalid
+ * unguard of 0x... (N pages): <why>", counted in invalid_guards), nothing
+ * done. Otherwise 0 with *done == k, or ENOMEM (counted in guard_failures)
+ * with ranges [0, *done) unguarded and the rest as they were. Each range
+ * counts as one unfault call in the heap's platform_calls. */
+int hw_heap_unguard_many(hw_heap *h, const hw_range *r, size_t k, size_t *done);
+
 /* The platform the heap runs on. */
 hw_platform *hw_heap_platform(hw_heap *h);
 

@@ -23,7 +23,8 @@
  *
  * Invariants (MC3's page map, MC8 and MC9 hold for the records; and):
  *   GD1. Every page of a guarded run, guard pages included, maps to its
- *        record in gmap while the run is live, quarantined or cached (GD6);
+ *        record in gmap while the run is live, quarantined, cached (GD6)
+ *        or ready after its cache (GD7; a new ready run, mc_freed_span);
  *        once the run goes back to the heap its pages map to mc_freed_span
  *        until the heap hands them out again.
  *   GD2. A record's live is 1 exactly while it is on the live list (set
@@ -60,8 +61,21 @@
  *   GD5. The sampling and guard_side=random draws come from one
  *        splitmix64 sequence seeded by `seed` (the clock when 0), under
  *        the lock: a single-threaded program's choices repeat with a seed.
+ *   GD7. A run of a cached shape is handed out from the ready list of its
+ *        shape: runs whose data pages are Ready again and populated (the
+ *        platform's populate hint), their guard in place. An allocation
+ *        that finds the list empty refills it: up to MC_GUARD_READY_PAGES data
+ *        pages' worth of runs, from the cache (GD6: their data pages
+ *        unfaulted by one call, hw_heap_unguard_many) and,
+ *        when the cache has too few, new runs from the heap, all populated
+ *        by one call, where each first touch would take a page fault. A
+ *        ready run is freed memory that no longer traps: its pages map to
+ *        its record (the last object, as in the cache) or, new, to
+ *        mc_freed_span; the allocation that takes it maps them to its
+ *        record. hw_malloc_trim gives ready runs back to the heap too.
  *
- * Locking: guard_lock guards the live list, the counters and the generator. It
+ * Locking: guard_lock guards the live list, the cache and ready lists, the
+ * counters and the generator. It
  * is a leaf taken after the meta lock in the layer's order
  * (malloc_internal.h): nothing is taken under it; the heap, metadata and
  * page-map calls happen outside it. hw_mc_guard_describe and
@@ -79,8 +93,9 @@
 #define GD_ARENA ((size_t)64 << 20)
 #define GD_WINDOW_MAX ((size_t)1 << 40)
 /* GD6's bounds: shapes of 1 to 8 data pages, 256 runs (at most 9 pages
- * each, 9 MiB of address space in 4 KiB pages: inside the window's
- * slack of one arena, window_bytes). */
+ * each, 9 MiB of address space in 4 KiB pages); GD7 adds at most 64 pages
+ * per shape (32 one-page runs and their guards), 4 MiB: together inside
+ * the window's slack of one arena (window_bytes). */
 #define GD_CACHE_DATA 8
 #define GD_CACHE_RUNS 256
 
@@ -103,7 +118,9 @@ static mc_pagemap gmap; /* the same */
 static unsigned gshift; /* log2 of the guarded heap's page */
 static size_t gpage;
 static hw_mutex guard_lock = HW_MUTEX_INIT;
-/* Under guard_lock (GD2, GD3, GD5). */
+/* Under guard_lock (GD2, GD3, GD5); live_count and live_bytes are written
+ * under it and read without it too (GD3's spent budget), over_budget and
+ * warned_budget are atomic. */
 static uint64_t rng;
 static mc_span *live_head;
 static size_t live_count, live_bytes;
@@ -112,6 +129,8 @@ static bool warned_budget, warned_refused;
 /* GD6, under guard_lock: LIFO lists through next, per side and data pages. */
 static mc_span *cache[2][GD_CACHE_DATA];
 static size_t cached;
+/* GD7, under guard_lock: LIFO lists through next, as the cache. */
+static mc_span *ready[2][GD_CACHE_DATA];
 
 void hw_mc_guard_configure(const hw_options *o)
 {
@@ -252,8 +271,8 @@ static void warn_refused(void)
 static void unreserve(size_t data)
 {
 	hw_mutex_lock(&guard_lock);
-	live_count--;
-	live_bytes -= data;
+	__atomic_store_n(&live_count, live_count - 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&live_bytes, live_bytes - data, __ATOMIC_RELAXED);
 	hw_mutex_unlock(&guard_lock);
 }
 
@@ -282,12 +301,34 @@ static void *publish(mc_span *s, size_t n)
 	return (void *)s->start;
 }
 
-/* GD6: the cache list for runs of this side and data pages, or NULL. */
-static mc_span **cache_list(int side, size_t dpages)
+/* GD6, GD7: the index of the lists for runs of this side and data pages,
+ * or -1 when no list keeps such runs. */
+static int shape_of(int side, size_t dpages)
 {
 	if (dpages == 0 || dpages > GD_CACHE_DATA)
-		return NULL;
-	return &cache[side == HW_SIDE_LEFT][dpages - 1];
+		return -1;
+	return (side == HW_SIDE_LEFT) * GD_CACHE_DATA + (int)(dpages - 1);
+}
+
+static mc_span **cache_list(int shape)
+{
+	return &cache[shape / GD_CACHE_DATA][shape % GD_CACHE_DATA];
+}
+
+static mc_span **ready_list(int shape)
+{
+	return &ready[shape / GD_CACHE_DATA][shape % GD_CACHE_DATA];
+}
+
+/* Under guard_lock: the first run of list l, off it, or NULL. */
+static mc_span *pop(mc_span **l)
+{
+	mc_span *s = *l;
+	if (s) {
+		*l = s->next;
+		s->next = NULL;
+	}
+	return s;
 }
 
 /* GD6: keeps faulted run s (its object freed) for a later object of its
@@ -297,10 +338,11 @@ static void cache_or_release(mc_span *s)
 	uintptr_t lo, hi;
 	data_of(s, &lo, &hi);
 	bool one_guard = s->npages == ((hi - lo) >> gshift) + 1;
-	mc_span **l = one_guard ? cache_list(s->cls, (hi - lo) >> gshift) : NULL;
+	int shape = one_guard ? shape_of(s->cls, (hi - lo) >> gshift) : -1;
 	hw_mutex_lock(&guard_lock);
-	bool keep = l && cached < GD_CACHE_RUNS;
+	bool keep = shape >= 0 && cached < GD_CACHE_RUNS;
 	if (keep) {
+		mc_span **l = cache_list(shape);
 		s->next = *l;
 		*l = s;
 		cached++;
@@ -324,31 +366,105 @@ static void record_init(mc_span *s, size_t rec, bool dbg, size_t np, uintptr_t r
 	s->cls = (uint8_t)side;
 }
 
-/* GD6: a cached run of this shape with its data pages usable again, or
- * NULL. Its record still describes the last object: the caller fills it. */
-static mc_span *cache_take(int side, size_t dpages, bool dbg)
+/* A new run of np pages (aligned to run_align, or 0) from the heap, with
+ * dpages data pages and its guard pages (lead of them on the left, else
+ * one on the right) faulted, its record made with no object, its pages
+ * mapped to the record (GD1); NULL when the heap or the OS refuses. */
+static mc_span *new_run(int side, size_t dpages, size_t np, size_t lead, size_t run_align,
+			bool dbg)
 {
-	mc_span **l = cache_list(side, dpages);
-	if (!l)
+	size_t rec = mc_large_rec_bytes(dbg);
+	void *r = hw_heap_alloc_aligned(gheap, np, run_align, NULL);
+	mc_span *s = r ? hw_mc_meta_alloc(rec) : NULL;
+	if (!s) {
+		if (r)
+			(void)hw_heap_free(gheap, r, np);
 		return NULL;
-	hw_mutex_lock(&guard_lock);
-	mc_span *s = *l;
-	if (s) {
-		*l = s->next;
-		s->next = NULL;
-		cached--;
 	}
-	hw_mutex_unlock(&guard_lock);
-	if (!s)
-		return NULL;
-	uintptr_t lo, hi;
-	data_of(s, &lo, &hi);
-	/* A record of the other size (the debug mode changed) is not reused. */
-	if (s->dbg != dbg || hw_heap_unguard(gheap, (void *)lo, dpages) != 0) {
+	uintptr_t run = (uintptr_t)r;
+	record_init(s, rec, dbg, np, run, 0, side);
+	uintptr_t glo = side == HW_SIDE_LEFT ? run : run + (dpages << gshift);
+	size_t gn = side == HW_SIDE_LEFT ? lead >> gshift : 1;
+	if (hw_mc_map_set(&gmap, gshift, run, np, s) != 0 ||
+	    hw_heap_guard(gheap, (void *)glo, gn) != 0) {
 		release_run(s);
 		return NULL;
 	}
 	return s;
+}
+
+/* GD7: fills the ready list of shape (side, dpages) with runs from the
+ * cache, then new ones, populates them all at once, and returns one of
+ * them (NULL when there is none to be had). */
+static mc_span *ready_fill(int shape, int side, size_t dpages, bool dbg)
+{
+	size_t want = hw_max((size_t)MC_GUARD_READY_PAGES / dpages, (size_t)1);
+	mc_span *got[MC_GUARD_READY_PAGES];
+	hw_range r[MC_GUARD_READY_PAGES];
+	size_t k = 0;
+	while (k < want) {
+		hw_mutex_lock(&guard_lock);
+		mc_span *s = pop(cache_list(shape));
+		cached -= s != NULL;
+		hw_mutex_unlock(&guard_lock);
+		if (!s)
+			break;
+		/* A record of the other size (the debug mode changed) is not
+		 * reused. */
+		if (s->dbg != dbg) {
+			release_run(s);
+			continue;
+		}
+		uintptr_t lo, hi;
+		data_of(s, &lo, &hi);
+		r[k] = (hw_range){(void *)lo, hi - lo};
+		got[k++] = s;
+	}
+	/* The cached runs' data pages, usable again in one call. */
+	size_t done = 0;
+	if (k > 0)
+		(void)hw_heap_unguard_many(gheap, r, k, &done);
+	for (size_t i = done; i < k; i++)
+		release_run(got[i]);
+	k = done;
+	for (mc_span *s; k < want && (s = new_run(side, dpages, dpages + 1, gpage, 0, dbg)); k++) {
+		/* GD7: a new ready run holds no object yet. */
+		(void)hw_mc_map_set(&gmap, gshift, s->run, s->npages, &mc_freed_span);
+		got[k] = s;
+	}
+	if (k == 0)
+		return NULL;
+	for (size_t i = 0; i < k; i++) {
+		uintptr_t lo, hi;
+		data_of(got[i], &lo, &hi);
+		r[i] = (hw_range){(void *)lo, hi - lo};
+	}
+	hw_sys_populate(mc_g.pf, r, k);
+	/* In the order they came: the heap's lowest addresses first. */
+	hw_mutex_lock(&guard_lock);
+	for (size_t i = k - 1; i > 0; i--) {
+		got[i]->next = *ready_list(shape);
+		*ready_list(shape) = got[i];
+	}
+	hw_mutex_unlock(&guard_lock);
+	return got[0];
+}
+
+/* GD7: a ready run of this shape (its record still describes its last
+ * object, or none: the caller fills it and maps the run to it), or NULL. */
+static mc_span *ready_take(int side, size_t dpages, bool dbg)
+{
+	int shape = shape_of(side, dpages);
+	if (shape < 0)
+		return NULL;
+	hw_mutex_lock(&guard_lock);
+	mc_span *s = pop(ready_list(shape));
+	hw_mutex_unlock(&guard_lock);
+	if (s && s->dbg != dbg) {
+		release_run(s);
+		s = NULL;
+	}
+	return s ? s : ready_fill(shape, side, dpages, dbg);
 }
 
 void hw_mc_guard_trim(void)
@@ -358,13 +474,11 @@ void hw_mc_guard_trim(void)
 	for (;;) {
 		hw_mutex_lock(&guard_lock);
 		mc_span *s = NULL;
-		for (size_t i = 0; i < 2 * GD_CACHE_DATA && !s; i++) {
-			mc_span **l = &cache[i / GD_CACHE_DATA][i % GD_CACHE_DATA];
-			if ((s = *l) != NULL) {
-				*l = s->next;
-				s->next = NULL;
+		for (int i = 0; i < 2 * GD_CACHE_DATA && !s; i++) {
+			if ((s = pop(cache_list(i))) != NULL)
 				cached--;
-			}
+			else
+				s = pop(ready_list(i));
 		}
 		hw_mutex_unlock(&guard_lock);
 		if (!s)
@@ -373,12 +487,42 @@ void hw_mc_guard_trim(void)
 	}
 }
 
+/* GD3: whether a guarded object of data bytes of pages would pass a
+ * budget now. Read without the lock too (a spent budget is found without
+ * it); only the lock's answer lets an object in. */
+static bool budget_spent(size_t data)
+{
+	size_t bytes = __atomic_load_n(&live_bytes, __ATOMIC_RELAXED);
+	return __atomic_load_n(&live_count, __ATOMIC_RELAXED) >= gcfg.budget_count ||
+	       data > gcfg.budget_bytes - bytes;
+}
+
+/* GD3: counts an allocation over budget; one warning per process. */
+static void *over_budget_now(void)
+{
+	__atomic_fetch_add(&over_budget, 1, __ATOMIC_RELAXED);
+	if (!__atomic_exchange_n(&warned_budget, true, __ATOMIC_RELAXED))
+		hw_report_write("heapward: warning: the guard budget is spent "
+				"(guard_budget_count=%llu live guarded objects, "
+				"guard_budget_bytes=%zu bytes of their pages); allocations "
+				"past it are not guarded (hw_malloc_stats.guard_over_budget "
+				"counts them)\n",
+				(unsigned long long)gcfg.budget_count, gcfg.budget_bytes);
+	return NULL;
+}
+
 void *hw_mc_guard_alloc(size_t n, size_t align)
 {
 	if (n < gcfg.min || (gcfg.max && n > gcfg.max))
 		return NULL;
 	size_t a = hw_max(hw_max(align, (size_t)1), gcfg.align);
 	int side = gcfg.side;
+	/* Without a draw to make (GD5), a spent budget needs no lock: the
+	 * common case of a program with more live objects than the budget.
+	 * (One page, the least an object takes: spent for it, spent.) */
+	bool draws = gcfg.mode == HW_OPT_GUARD_SAMPLE || side == HW_SIDE_RANDOM;
+	if (!draws && budget_spent(gpage))
+		return over_budget_now();
 	hw_mutex_lock(&guard_lock);
 	if (gcfg.mode == HW_OPT_GUARD_SAMPLE && gcfg.sample > 1 && draw() % gcfg.sample != 0) {
 		hw_mutex_unlock(&guard_lock);
@@ -391,65 +535,35 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 	size_t dpages = hw_max((body + gpage - 1) >> gshift, (size_t)1);
 	size_t lead = side == HW_SIDE_LEFT ? hw_max(gpage, a) : 0;
 	size_t data = dpages << gshift;
-	bool over = live_count >= gcfg.budget_count || data > gcfg.budget_bytes - live_bytes;
-	bool first = false;
-	if (over) {
-		over_budget++;
-		first = !warned_budget;
-		warned_budget = true;
-	} else {
-		live_count++;
-		live_bytes += data;
+	bool over = budget_spent(data);
+	if (!over) {
+		__atomic_store_n(&live_count, live_count + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&live_bytes, live_bytes + data, __ATOMIC_RELAXED);
 	}
 	hw_mutex_unlock(&guard_lock);
-	if (over) {
-		if (first)
-			hw_report_write(
-				"heapward: warning: the guard budget is spent "
-				"(guard_budget_count=%llu live guarded objects, "
-				"guard_budget_bytes=%zu bytes of their pages); allocations "
-				"past it are not guarded (hw_malloc_stats.guard_over_budget "
-				"counts them)\n",
-				(unsigned long long)gcfg.budget_count, gcfg.budget_bytes);
-		return NULL;
-	}
+	if (over)
+		return over_budget_now();
 	size_t np = dpages + (lead >> gshift) + (side == HW_SIDE_RIGHT);
 	size_t run_align = a > gpage ? a : 0;
 	bool dbg = hw_mc_debug_on();
-	size_t rec = mc_large_rec_bytes(dbg);
-	/* GD6: a cached run's guard is in place and its pages mapped (GD1). */
-	mc_span *s = run_align == 0 ? cache_take(side, dpages, dbg) : NULL;
-	if (s) {
-		record_init(s, rec, dbg, np, s->run, n, side);
-		s->start = side == HW_SIDE_LEFT ? s->run + lead : s->run + data - body;
-		return publish(s, n);
-	}
-	void *r = hw_heap_alloc_aligned(gheap, np, run_align, NULL);
-	s = r ? hw_mc_meta_alloc(rec) : NULL;
-	if (!s) {
-		if (r)
-			(void)hw_heap_free(gheap, r, np);
-		unreserve(data);
-		warn_refused();
-		return NULL;
-	}
-	uintptr_t run = (uintptr_t)r;
-	record_init(s, rec, dbg, np, run, n, side);
-	if (side == HW_SIDE_LEFT)
-		s->start = run + lead;
-	else if (a > gpage)
-		s->start = run;
+	mc_span *s = run_align == 0 ? ready_take(side, dpages, dbg) : NULL;
+	if (s)
+		/* GD7: its leaves exist (the run was mapped before). */
+		(void)hw_mc_map_set(&gmap, gshift, s->run, np, s);
 	else
-		s->start = run + data - body;
-	uintptr_t glo = side == HW_SIDE_LEFT ? run : run + data;
-	size_t gn = side == HW_SIDE_LEFT ? lead >> gshift : 1;
-	if (hw_mc_map_set(&gmap, gshift, run, np, s) != 0 ||
-	    hw_heap_guard(gheap, (void *)glo, gn) != 0) {
-		release_run(s);
+		s = new_run(side, dpages, np, lead, run_align, dbg);
+	if (!s) {
 		unreserve(data);
 		warn_refused();
 		return NULL;
 	}
+	record_init(s, mc_large_rec_bytes(dbg), dbg, np, s->run, n, side);
+	if (side == HW_SIDE_LEFT)
+		s->start = s->run + lead;
+	else if (a > gpage)
+		s->start = s->run;
+	else
+		s->start = s->run + data - body;
 	return publish(s, n);
 }
 
@@ -509,8 +623,8 @@ void hw_mc_guard_free(void *p, mc_span *s, const char *op)
 	bool faulted = hw_heap_guard(gheap, (void *)lo, data >> gshift) == 0;
 	hw_mutex_lock(&guard_lock);
 	list_remove(&live_head, s);
-	live_count--;
-	live_bytes -= data;
+	__atomic_store_n(&live_count, live_count - 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&live_bytes, live_bytes - data, __ATOMIC_RELAXED);
 	hw_mutex_unlock(&guard_lock);
 	if (!faulted)
 		warn_refused();
@@ -556,7 +670,7 @@ void hw_mc_guard_stats(mc_guard_stats *out)
 	hw_mutex_lock(&guard_lock);
 	out->live = live_count;
 	out->live_bytes = live_bytes;
-	out->over_budget = over_budget;
+	out->over_budget = __atomic_load_n(&over_budget, __ATOMIC_RELAXED);
 	out->refused = refused;
 	hw_mutex_unlock(&guard_lock);
 }
@@ -579,6 +693,7 @@ void hw_mc_guard_reset(void)
 	rng = 0;
 	live_head = NULL;
 	memset(cache, 0, sizeof cache); /* the records went with the heap */
+	memset(ready, 0, sizeof ready);
 	cached = 0;
 	live_count = live_bytes = 0;
 	over_budget = refused = 0;

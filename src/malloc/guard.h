@@ -17,6 +17,11 @@
 #include "malloc_internal.h"
 #include "options.h"
 
+/* guard.c GD7's refill: 32 data pages' worth of runs (32 one-page runs:
+ * one populate call where 32 first touches would each take a page fault);
+ * at most 16 shapes of them, 2 MiB of memory. */
+#define MC_GUARD_READY_PAGES 32
+
 /* One guarded object, as a fault handler sees it. */
 typedef struct mc_guard_obj {
 	uintptr_t start;        /* the object: [start, start + size) */

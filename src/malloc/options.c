@@ -99,10 +99,10 @@ static const opt table[] = {
 	 "one per allocation."},
 	{"guard_align", K_POW2, AT(guard_align, unsigned), 1, 4096, 16, NULL,
 	 "Alignment of a guarded object (1 puts its end exactly against the guard)."},
-	{"guard_budget_bytes", K_SIZE, AT(guard_budget_bytes, size_t), 0, SIZE_MAX, 8 * GIB, NULL,
+	{"guard_budget_bytes", K_SIZE, AT(guard_budget_bytes, size_t), 0, SIZE_MAX, GIB, NULL,
 	 "Most bytes of the pages of live guarded objects (guard pages not counted); past it "
 	 "allocations are not guarded (one warning)."},
-	{"guard_budget_count", K_U64, AT(guard_budget_count, uint64_t), 0, UINT64_MAX, 1048576,
+	{"guard_budget_count", K_U64, AT(guard_budget_count, uint64_t), 0, UINT64_MAX, 32768,
 	 NULL,
 	 "Most live guarded objects; past it allocations are not guarded (one warning)."},
 	{"quarantine_bytes", K_SIZE, AT(quarantine_bytes, size_t), 0, SIZE_MAX, 256 * MIB, NULL,

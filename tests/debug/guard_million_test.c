@@ -44,7 +44,9 @@ static size_t mappings(void)
 static void million_child(void *arg)
 {
 	(void)arg;
-	CHILD_CHECK(hw_mc_start("guard=all:stack_depth=4:scavenger=0"));
+	/* Its own budgets: the defaults guard 32768 objects and 1 GiB. */
+	CHILD_CHECK(hw_mc_start("guard=all:guard_budget_count=1048576:guard_budget_bytes=8g:"
+				"stack_depth=4:scavenger=0"));
 	static char *p[OBJECTS];
 	for (size_t i = 0; i < OBJECTS; i++) {
 		p[i] = hw_malloc(16);

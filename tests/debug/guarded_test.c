@@ -216,7 +216,24 @@ static void quarantine_child(void *arg)
 	CHILD_CHECK(hw_mc_guard_describe((uintptr_t)p[0] + 7, &o) && o.freed &&
 		    o.start == (uintptr_t)p[0] && o.size == 100);
 	CHILD_CHECK(traps(p[0], false));
-	char *q = hw_malloc(100); /* the cached run of that shape: p[0]'s */
+	/* The first allocation filled the ready list (GD7) with new runs,
+	 * the heap's next ones after p[2]'s (lowest address first): populated
+	 * (resident before anything touches them), not trapping, holding no
+	 * object. They come first, while p[0]'s run stays cached and
+	 * trapping. */
+	uintptr_t next = ((uintptr_t)p[2] & ~(uintptr_t)4095) + 8192;
+	for (int i = 0; i < MC_GUARD_READY_PAGES - 3; i++) {
+		void *page = (void *)(next + (uintptr_t)i * 8192);
+		CHILD_CHECK(hw_platform_resident_bytes(page, 4096) == 4096);
+		CHILD_CHECK(hw_mc_guard_span((uintptr_t)page) == &mc_freed_span);
+		CHILD_CHECK(!traps(page, true) && traps((char *)page + 4096, false));
+	}
+	for (int i = 0; i < MC_GUARD_READY_PAGES - 3; i++) {
+		char *f = hw_malloc(100);
+		CHILD_CHECK(f && guarded(f) && (uintptr_t)f >= next && traps(p[0], false));
+	}
+	/* The list is empty: the next refill takes the cached run first. */
+	char *q = hw_malloc(100);
 	CHILD_CHECK(q == p[0] && guarded(q) && !traps(q, true));
 	CHILD_CHECK(traps(p[1], false) && traps(p[2], false));
 	CHILD_CHECK(hw_mc_guard_describe((uintptr_t)p[1] + 5, &o) && o.freed &&
@@ -226,7 +243,8 @@ static void quarantine_child(void *arg)
 	/* The guard page itself belongs to the object too. */
 	CHILD_CHECK(hw_mc_guard_describe(o.run_end - 1, &o) && o.start == (uintptr_t)q);
 	/* q's free evicts p[1], whose run is cached; a trim gives it back to
-	 * the heap: free pages, still trapping until the heap hands them out. */
+	 * the heap (and the ready runs of the second refill too): free pages,
+	 * still trapping until the heap hands them out. */
 	hw_free(q);
 	CHILD_CHECK(hw_mc_guard_span((uintptr_t)p[1]) != &mc_freed_span);
 	hw_malloc_trim(0);

@@ -1,5 +1,5 @@
-/* guard_test.c: guard pages of live runs (hw_heap_guard, hw_heap_unguard),
- * on the checked simulator and on Linux.
+/* guard_test.c: guard pages of live runs (hw_heap_guard, hw_heap_unguard,
+ * hw_heap_unguard_many), on the checked simulator and on Linux.
  *
  * Each test checks what heapward.h promises: a guard page traps, holds no
  * memory and is counted in `guarded`; the rest of its run keeps its
@@ -208,6 +208,65 @@ static void test_refused_calls(void)
 	});
 }
 
+/* hw_heap_unguard_many: guard pages of several runs usable again at once,
+ * each range counted as one unfault; a bad range anywhere refuses the
+ * batch before any call; an injected failure at the third range leaves it
+ * and the fourth guarded, the first two done. */
+static void test_unguard_many(void)
+{
+	BOTH(e, small_cfg(), {
+		char *run[4];
+		hw_range r[4];
+		for (size_t i = 0; i < 4; i++) {
+			run[i] = hw_heap_alloc(e->h, 3);
+			REQUIRE(run[i] != NULL);
+			for (size_t j = 0; j < 3; j++)
+				fill_page(run[i], j);
+			REQUIRE(hw_heap_guard(e->h, run[i] + P, 2) == 0);
+			r[i] = (hw_range){run[i] + P, 2 * P};
+		}
+		hw_heap_stats s0 = env_stats(e);
+		const uint64_t u0 = s0.platform_calls[HW_CALL_UNFAULT];
+		const char *prefix = "heapward: invalid unguard of ";
+		size_t done = 99;
+		hw_range bad[2] = {r[0], {run[1], P}};
+		unsigned before = e->reports;
+		EXPECT(hw_heap_unguard_many(e->h, bad, 2, &done) == EINVAL && done == 0);
+		EXPECT(e->reports == before + 1 &&
+			       strncmp(e->last_report, prefix, strlen(prefix)) == 0 &&
+			       strstr(e->last_report, "not all guard pages"),
+		       "report '%s'", e->last_report);
+		hw_heap_stats s1 = env_stats(e);
+		EXPECT(s1.guarded == 8 * P && s1.invalid_guards == s0.invalid_guards + 1);
+		EXPECT(s1.platform_calls[HW_CALL_UNFAULT] == u0);
+		hw_platform_inject(e->pf, 3, 1u << HW_SYS_UNFAULT);
+		EXPECT(hw_heap_unguard_many(e->h, r, 4, &done) == ENOMEM && done == 2, "done %zu",
+		       done);
+		s1 = env_stats(e);
+		EXPECT(s1.guarded == 4 * P && s1.guard_failures == s0.guard_failures + 1);
+		EXPECT(s1.platform_calls[HW_CALL_UNFAULT] == u0 + 3);
+		for (size_t i = 0; i < 4; i++) {
+			bool g = i >= 2;
+			EXPECT(traps(run[i] + P) == g && traps(run[i] + 2 * P) == g, "run %zu", i);
+			EXPECT(hw_heap_page_kind(e->h, run[i] + P, NULL) ==
+			       (g ? HW_PAGE_GUARD : HW_PAGE_INUSE));
+			EXPECT(g || (run[i][P] == 0 && run[i][3 * P - 1] == 0), "run %zu", i);
+		}
+		env_check(e);
+		EXPECT(hw_heap_unguard_many(e->h, r + 2, 2, &done) == 0 && done == 2);
+		s1 = env_stats(e);
+		EXPECT(s1.guarded == 0 && s1.platform_calls[HW_CALL_UNFAULT] == u0 + 5);
+		for (size_t i = 0; i < 4; i++) {
+			EXPECT(!traps(run[i] + P) && intact(run[i], 0), "run %zu", i);
+			memset(run[i] + P, 1, 2 * P);
+		}
+		env_check(e);
+		for (size_t i = 0; i < 4; i++)
+			EXPECT(hw_heap_free(e->h, run[i], 3) == 0);
+		env_check(e);
+	});
+}
+
 /* A run over freed guard pages (released, Reserved) alternating with free
  * Ready ones: its allocation unfaults each stretch; a refused unfault leaves
  * every page as it was (the stretches already unfaulted are faulted again), and a
@@ -281,6 +340,6 @@ static void test_units(void)
 	env_done(&e);
 }
 
-HW_TEST_MAIN(T(test_guard_and_unguard), T(test_free_with_guards),
+HW_TEST_MAIN(T(test_guard_and_unguard), T(test_free_with_guards), T(test_unguard_many),
 	     T(test_fault_on_free_with_guards), T(test_invalid_guards), T(test_refused_calls),
 	     T(test_claim_over_guard_stretches), T(test_units))

@@ -110,8 +110,8 @@ static void test_defaults(void)
 	EXPECT(o.guard_min == 0 && o.guard_max == 0);
 	EXPECT(o.guard_side == HW_SIDE_RIGHT);
 	EXPECT(o.guard_align == 16);
-	EXPECT(o.guard_budget_bytes == (size_t)8 << 30);
-	EXPECT(o.guard_budget_count == 1048576);
+	EXPECT(o.guard_budget_bytes == (size_t)1 << 30);
+	EXPECT(o.guard_budget_count == 32768);
 	EXPECT(o.quarantine_bytes == (size_t)256 << 20);
 	EXPECT(o.seed == 0);
 	EXPECT(o.log_path[0] == '\0');
@@ -134,8 +134,8 @@ static void test_defaults(void)
 		      "fill_on_alloc=off:fill_on_free=off:abort_on_error=1:stats_at_exit=0:"
 		      "memory_limit=0:scavenger=1:retain_percent=10:"
 		      "scavenger_cpu_percent=1:arenas=0:help=0:verbosity=0:guard=none:guard_min=0:"
-		      "guard_max=0:guard_side=right:guard_align=16:guard_budget_bytes=8g:"
-		      "guard_budget_count=1048576:quarantine_bytes=256m:seed=0:log_path=:"
+		      "guard_max=0:guard_side=right:guard_align=16:guard_budget_bytes=1g:"
+		      "guard_budget_count=32768:quarantine_bytes=256m:seed=0:log_path=:"
 		      "detect_leaks=0:leaks=0:exitcode=23:debug=0:stack_depth=30:symbolize=1:"
 		      "symbolizer_path=") == 0,
 	       "%s", buf);
@@ -324,7 +324,7 @@ static void test_numbers(void)
 						      "18446744073709551615 (kept 0)");
 	expect_warning("guard_budget_count=1m", P "bad value '1m' for guard_budget_count: expected "
 						  "a number from 0 to 18446744073709551615 (kept "
-						  "1048576)");
+						  "32768)");
 }
 
 static void test_sizes(void)
@@ -649,7 +649,7 @@ static void test_help(void)
 	EXPECT(strstr(k.buf, "\n  log_path='/tmp/x' ") != NULL);
 	EXPECT(strstr(k.buf, "[a number from 0 to 2; default 0]\n") != NULL);
 	EXPECT(strstr(k.buf, "\n  fill_on_alloc=off ") != NULL);
-	EXPECT(strstr(k.buf, "\n  guard_budget_bytes=8g ") != NULL);
+	EXPECT(strstr(k.buf, "\n  guard_budget_bytes=1g ") != NULL);
 	for (size_t i = 0; i < hw_options_count(); i++) {
 		char want[64];
 		snprintf(want, sizeof want, "\n  %s=", hw_options_key(i));

@@ -4,7 +4,9 @@
  * the forced PROT_NONE fallback): Reserved pages trap, faulted pages trap
  * with the mechanism's si_code, map makes them usable and zero again,
  * unused pages read back zero (MADV_DONTNEED, P4), unfault (P9) makes
- * faulted pages usable and zero in one call. Residency from mincore
+ * faulted pages usable and zero in one call (unfault_many: many ranges,
+ * P10), populate backs exactly the pages of its ranges and keeps their
+ * contents. Residency from mincore
  * agrees with the simulator's Ready count for one scripted sequence run on
  * both. Also the caps, ENOMEM from a reservation the address space cannot
  * hold (P3), and the OS views (VMA count, mappings, max_map_count). And
@@ -169,6 +171,80 @@ static void test_unfault(void)
 {
 	unfault_cycle(false);
 	unfault_cycle(true);
+}
+
+/* The populate hint: every page of its ranges resident, the pages between
+ * them not, contents kept; one range (madvise) and more ranges than one
+ * process_madvise call takes (L5). It counts no call. */
+static void test_populate(void)
+{
+	hw_platform *pf = hw_platform_linux_create(false, false);
+	REQUIRE(pf != NULL);
+	const size_t ps = pf->caps.page_size, n = 2 * 70 + 4;
+	unsigned char *p;
+	REQUIRE(hw_sys_alloc(pf, n * ps, (void **)&p) == 0);
+	EXPECT(hw_platform_resident_bytes(p, n * ps) == 0);
+	p[2 * ps + 5] = 0x42;
+	hw_range one = {p, ps};
+	hw_sys_populate(pf, &one, 1);
+	EXPECT(hw_platform_resident_bytes(p, ps) == ps);
+	EXPECT(hw_platform_resident_bytes(p + ps, ps) == 0);
+	/* 70 ranges, every other page from page 2: more than HW_IOV_BATCH. */
+	hw_range r[70];
+	for (size_t i = 0; i < 70; i++)
+		r[i] = (hw_range){p + (2 + 2 * i) * ps, ps};
+	hw_sys_populate(pf, r, 70);
+	for (size_t i = 1; i < n; i++) {
+		bool want = i >= 2 && i < 2 + 2 * 70 && i % 2 == 0;
+		EXPECT(hw_platform_resident_bytes(p + i * ps, ps) == (want ? ps : 0), "page %zu",
+		       i);
+	}
+	EXPECT(p[2 * ps + 5] == 0x42 && p[4 * ps] == 0, "contents changed");
+	uint64_t calls = 0;
+	for (int k = 0; k < HW_SYS_NKINDS; k++)
+		calls += pf->calls[k];
+	EXPECT(calls == 1, "%llu calls counted (the alloc only)", (unsigned long long)calls);
+	hw_sys_release(pf, p, n * ps);
+	hw_platform_destroy(pf);
+}
+
+/* P10: 70 faulted pages in 70 ranges (more than one process_madvise
+ * takes), usable and zero again, the pages between them untouched, one
+ * unfault counted per range; under PROT_NONE one mprotect each. An
+ * injected failure at the second range leaves it and the rest faulted. */
+static void unfault_many_cycle(bool force_protnone)
+{
+	hw_platform *pf = hw_platform_linux_create(force_protnone, false);
+	REQUIRE(pf != NULL);
+	const size_t ps = pf->caps.page_size, n = 2 * 70;
+	unsigned char *p;
+	REQUIRE(hw_sys_alloc(pf, n * ps, (void **)&p) == 0);
+	memset(p, 0x33, n * ps);
+	hw_range r[70];
+	for (size_t i = 0; i < 70; i++) {
+		r[i] = (hw_range){p + 2 * i * ps, ps};
+		REQUIRE(hw_sys_fault(pf, r[i].p, ps) == 0);
+	}
+	size_t done = 0;
+	hw_platform_inject(pf, 2, 1u << HW_SYS_UNFAULT);
+	EXPECT(hw_sys_unfault_many(pf, r, 70, &done) == ENOMEM && done == 1, "done %zu", done);
+	EXPECT(hw_trap_probe(p, true) == HW_TRAP_NONE);
+	EXPECT(hw_trap_probe(p + 2 * ps, false) != HW_TRAP_NONE);
+	EXPECT(hw_sys_unfault_many(pf, r + 1, 69, &done) == 0 && done == 69);
+	EXPECT(pf->calls[HW_SYS_UNFAULT] == 71 && pf->failures[HW_SYS_UNFAULT] == 1);
+	for (size_t i = 0; i < n; i++) {
+		EXPECT(hw_trap_probe(p + i * ps + 1, true) == HW_TRAP_NONE, "page %zu", i);
+		unsigned char want = i % 2 == 0 ? 0 : 0x33;
+		EXPECT(p[i * ps] == want && p[i * ps + ps - 1] == want, "page %zu", i);
+	}
+	hw_sys_release(pf, p, n * ps);
+	hw_platform_destroy(pf);
+}
+
+static void test_unfault_many(void)
+{
+	unfault_many_cycle(false);
+	unfault_many_cycle(true);
 }
 
 static void test_madv_free_unuse(void)
@@ -407,6 +483,7 @@ static void test_cpu_current_pinned(void)
 	EXPECT(checked >= 1);
 }
 
-HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_guard_protnone),
+HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_populate),
+	     T(test_unfault_many), T(test_guard_protnone),
 	     T(test_madv_free_unuse), T(test_residency_matches_sim), T(test_reserve_enomem),
 	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned))

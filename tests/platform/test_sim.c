@@ -16,7 +16,10 @@
  * reservations exactly as a new instance does. unfault (P9, S9): accepted
  * only on pages a fault made Reserved, refused on reserved, re-mapped,
  * released or reset ones and on a range mixing both, with the contents S5
- * promises and the injected ENOMEM changing nothing.
+ * promises and the injected ENOMEM changing nothing. unfault_many (P10):
+ * stopped by an illegal range or an injected failure, the ranges before it
+ * done, each range tried counted. The populate hint: accepted on Ready
+ * pages, changing nothing, refused on others.
  */
 #include "platform.h"
 #include "ptest.h"
@@ -1064,18 +1067,26 @@ static void test_create_destroy_is_cheap(void)
 	EXPECT(us < 2000, "%.1f us per simulator", us);
 }
 
-/* True when the illegal-transition record grew by one and names page i. */
-static bool refused_at(hw_platform *pf, uint64_t *seen, const char *page, const char *why)
+/* True when the illegal-transition record grew by one and names op and
+ * page i. */
+static bool refused_op_at(hw_platform *pf, uint64_t *seen, const char *op, const char *page,
+			  const char *why)
 {
-	char msg[256];
+	char msg[256], head[64];
+	snprintf(head, sizeof head, "illegal %s at page ", op);
 	uint64_t n = hw_sim_illegal_count(pf, msg, sizeof msg);
-	bool ok = n == *seen + 1 && strstr(msg, "illegal unfault at page ") != NULL &&
+	bool ok = n == *seen + 1 && strstr(msg, head) != NULL &&
 		  strstr(msg, page) != NULL && strstr(msg, why) != NULL;
 	if (!ok)
 		fprintf(stderr, "  illegal %llu (was %llu): %s\n", (unsigned long long)n,
 			(unsigned long long)*seen, msg);
 	*seen = n;
 	return ok;
+}
+
+static bool refused_at(hw_platform *pf, uint64_t *seen, const char *page, const char *why)
+{
+	return refused_op_at(pf, seen, "unfault", page, why);
 }
 
 static void unfault_case(size_t ps, bool rrz)
@@ -1153,7 +1164,71 @@ static void test_unfault(void)
 	unfault_case(65536, false);
 }
 
-HW_TEST_MAIN(T(test_unfault), T(test_transitions_4k), T(test_transitions_64k),
+/* The populate hint: Ready ranges accepted, nothing changed (S2: Ready
+ * counts as resident already); a range with a page that is not Ready is
+ * refused (S4), the ranges before it having changed nothing either. */
+static void test_populate(void)
+{
+	const size_t ps = 4096;
+	hw_platform *pf = new_sim(ps, 16, true, true);
+	REQUIRE(pf != NULL);
+	uint64_t seen = 0;
+	char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, 4 * ps, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 4 * ps) == 0 && hw_sys_use(pf, p, 3 * ps) == 0);
+	p[ps] = 7;
+	hw_range ok[2] = {{p, ps}, {p + ps, 2 * ps}};
+	hw_sys_populate(pf, ok, 2);
+	EXPECT(hw_sim_illegal_count(pf, NULL, 0) == 0 && hw_sim_ready_bytes(pf) == 3 * ps);
+	EXPECT(p[ps] == 7 && hw_sim_state(pf, p + 2 * ps) == HW_MEM_READY);
+	hw_range bad[2] = {{p, ps}, {p + 2 * ps, 2 * ps}};
+	hw_sys_populate(pf, bad, 2);
+	EXPECT(refused_op_at(pf, &seen, "populate", "page 3 ", "in state Prepared"));
+	EXPECT(hw_sim_ready_bytes(pf) == 3 * ps && hw_sim_state(pf, p + 3 * ps) == HW_MEM_PREPARED);
+	char msg[256];
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_platform_destroy(pf);
+}
+
+/* P10 on the simulator (one unfault per range): the ranges before an
+ * illegal one are Ready, it and the rest unchanged, EINVAL; an injected
+ * failure stops the batch the same way with ENOMEM; each range tried
+ * counts one call. */
+static void test_unfault_many(void)
+{
+	const size_t ps = 4096;
+	hw_platform *pf = new_sim(ps, 16, true, true);
+	REQUIRE(pf != NULL);
+	uint64_t seen = 0;
+	char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, 8 * ps, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 6 * ps) == 0 && hw_sys_use(pf, p, 6 * ps) == 0);
+	REQUIRE(hw_sys_fault(pf, p, 6 * ps) == 0);
+	/* Pages 6 and 7 are Reserved by the reserve, not by a fault. */
+	hw_range r[4] = {{p, ps}, {p + 2 * ps, 2 * ps}, {p + 6 * ps, ps}, {p + 4 * ps, ps}};
+	size_t done = 99;
+	EXPECT(hw_sys_unfault_many(pf, r, 4, &done) == EINVAL && done == 2, "done %zu", done);
+	EXPECT(refused_at(pf, &seen, "page 6 ", "Reserved (not by a fault)"));
+	EXPECT(hw_sim_state(pf, p) == HW_MEM_READY && hw_sim_state(pf, p + 3 * ps) == HW_MEM_READY);
+	EXPECT(hw_sim_state(pf, p + ps) == HW_MEM_RESERVED &&
+	       hw_sim_state(pf, p + 4 * ps) == HW_MEM_RESERVED);
+	EXPECT(pf->calls[HW_SYS_UNFAULT] == 3 && pf->failures[HW_SYS_UNFAULT] == 0);
+	hw_range r2[3] = {{p + ps, ps}, {p + 4 * ps, ps}, {p + 5 * ps, ps}};
+	hw_platform_inject(pf, 2, 1u << HW_SYS_UNFAULT);
+	EXPECT(hw_sys_unfault_many(pf, r2, 3, &done) == ENOMEM && done == 1, "done %zu", done);
+	EXPECT(hw_sim_state(pf, p + ps) == HW_MEM_READY &&
+	       hw_sim_state(pf, p + 4 * ps) == HW_MEM_RESERVED);
+	EXPECT(pf->calls[HW_SYS_UNFAULT] == 5 && pf->failures[HW_SYS_UNFAULT] == 1);
+	EXPECT(pf->fail_at == 0);
+	EXPECT(hw_sys_unfault_many(pf, r2 + 1, 2, &done) == 0 && done == 2);
+	EXPECT(hw_sim_ready_bytes(pf) == 6 * ps && pf->calls[HW_SYS_UNFAULT] == 7);
+	char msg[256];
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_platform_destroy(pf);
+}
+
+HW_TEST_MAIN(T(test_unfault), T(test_populate), T(test_unfault_many), T(test_transitions_4k),
+	     T(test_transitions_64k),
 	     T(test_reserve_and_alloc), T(test_out_of_backing_refused),
 	     T(test_default_policy_aborts), T(test_injection), T(test_placement),
 	     T(test_ignore_hints_discontiguous), T(test_partial_release), T(test_released_contents),
