@@ -873,24 +873,29 @@ static hw_call_op hole_call(const hw_heap *h, hole_op op)
  * dropped the pages already count as holes (the call runs on the caller's
  * run, which no other thread may free meanwhile: heapward.h); a failed call
  * takes them off again. Taking holes back clears the bits after its call. */
-static int change_holes(hw_heap *h, void *p, size_t npages, hole_op op)
+/* An op the checks refused (why): counted and reported; the lock is
+ * dropped. Returns EINVAL. */
+static int hole_invalid(hw_heap *h, void *p, size_t npages, hole_op op, const char *why)
 {
 	static const char *const names[] = {"guard of", "unguard of", "release inside",
 					    "reuse inside"};
+	if (hole_op_inside(op))
+		h->counters.invalid_insides++;
+	else
+		h->counters.invalid_guards++;
+	hw_heap_report(h, "heapward: invalid %s %p (%zu pages): %s", names[op], p, npages, why);
+	hw_mutex_unlock(&h->lock);
+	return EINVAL;
+}
+
+static int change_holes(hw_heap *h, void *p, size_t npages, hole_op op)
+{
 	bool inside = hole_op_inside(op), on = hole_op_on(op);
 	hw_mutex_lock(&h->lock);
 	size_t page = 0;
 	const char *why = hole_problem(h, (uintptr_t)p, npages, op, &page);
-	if (why) {
-		if (inside)
-			h->counters.invalid_insides++;
-		else
-			h->counters.invalid_guards++;
-		hw_heap_report(h, "heapward: invalid %s %p (%zu pages): %s", names[op], p, npages,
-			       why);
-		hw_mutex_unlock(&h->lock);
-		return EINVAL;
-	}
+	if (why)
+		return hole_invalid(h, p, npages, op, why);
 	size_t bytes = npages << h->page_shift;
 	hole_op undo = (hole_op)(op ^ 1); /* GUARD <-> UNGUARD, RELEASE <-> REUSE */
 	int rc;
@@ -944,13 +949,8 @@ int hw_heap_unguard_many(hw_heap *h, const hw_range *r, size_t k, size_t *done)
 						: hole_problem(h, (uintptr_t)r[i].p,
 							       r[i].n >> h->page_shift,
 							       HOLE_UNGUARD, &page);
-		if (why) {
-			h->counters.invalid_guards++;
-			hw_heap_report(h, "heapward: invalid unguard of %p (%zu pages): %s",
-				       r[i].p, r[i].n >> h->page_shift, why);
-			hw_mutex_unlock(&h->lock);
-			return EINVAL;
-		}
+		if (why)
+			return hole_invalid(h, r[i].p, r[i].n >> h->page_shift, HOLE_UNGUARD, why);
 	}
 	int rc = hw_call_unfault_many(h, r, k, done);
 	for (size_t i = 0; i < *done; i++) {
