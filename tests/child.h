@@ -53,16 +53,20 @@ typedef struct hw_test_ended {
 	int status; /* its exit status, -1 when a signal killed it */
 } hw_test_ended;
 
-/* Forks a child whose standard output and error go to the files out and
- * err (truncated), and runs exec(arg) in it: exec sets the child's
+/* Forks a child whose standard output and error go to the files dir/out
+ * and dir/err (truncated), and runs exec(arg) in it: exec sets the child's
  * environment and execs (returning only on failure: the child then exits
  * 127; 126 when the files cannot be opened). Waits for it; fills *end and
  * reads the two files into obuf and ebuf (hw_test_slurp). false when the
- * fork or the wait failed. */
-static inline bool hw_test_exec(void (*exec)(void *), void *arg, const char *out,
-				const char *err, hw_test_ended *end, char *obuf, size_t olen,
-				char *ebuf, size_t elen)
+ * fork or the wait failed, or dir is too long. */
+static inline bool hw_test_exec(void (*exec)(void *), void *arg, const char *dir,
+				hw_test_ended *end, char *obuf, size_t olen, char *ebuf,
+				size_t elen)
 {
+	char out[256], err[256];
+	if (snprintf(out, sizeof out, "%s/out", dir) >= (int)sizeof out ||
+	    snprintf(err, sizeof err, "%s/err", dir) >= (int)sizeof err)
+		return false;
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0)

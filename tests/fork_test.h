@@ -1,8 +1,9 @@
 /* fork_test.h: running a test body in a forked child (POSIX tests only).
  *
- * Owns: hw_test_in_child, and HW_TEST_ASAN, which the fork tests read to
- * stay clear of AddressSanitizer's fork hazard. Kept out of check.h so that
- * every other test builds where there is no fork (Windows).
+ * Owns: hw_test_in_child, and the note on HW_TEST_ASAN (sanitizers.h),
+ * which the fork tests read to stay clear of AddressSanitizer's fork
+ * hazard. Kept out of check.h so that every other test builds where there
+ * is no fork (Windows).
  *
  * Locking: single-threaded use only (the child may start threads).
  */
@@ -40,15 +41,6 @@ static inline int hw_test_in_child(void (*fn)(void), unsigned seconds)
  * pthread_getattr_np in ASan's own thread start-up, about once in a hundred
  * forks). Fork tests skip starting threads in such children under ASan; the
  * other jobs (gcc, TSan) keep them. */
-#if defined(__SANITIZE_ADDRESS__)
-#define HW_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HW_TEST_ASAN 1
-#endif
-#endif
-#ifndef HW_TEST_ASAN
-#define HW_TEST_ASAN 0
-#endif
+#include "sanitizers.h"
 
 #endif

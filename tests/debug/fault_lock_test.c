@@ -15,6 +15,7 @@
 #include "check.h"
 #include "debug.h"
 #include "malloc_internal.h"
+#include "sanitizers.h"
 #include "track.h"
 #include "trap.h"
 
@@ -22,17 +23,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#if defined(__SANITIZE_ADDRESS__)
-#define ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ASAN 1
-#endif
-#endif
-#ifndef ASAN
-#define ASAN 0
-#endif
 
 /* The deliberate access to the faulted page, unchecked by ASan (the freed
  * object is poisoned). */
@@ -59,7 +49,7 @@ static void test_report_under_own_lock(void)
 	char err[16384];
 	hw_child_status st;
 	REQUIRE(hw_trap_child(child, NULL, err, sizeof err, &st) == 0);
-	bool died = st.signo == SIGSEGV || (ASAN && st.signo == 0 && st.exit_code != 0);
+	bool died = st.signo == SIGSEGV || (HW_TEST_ASAN && st.signo == 0 && st.exit_code != 0);
 	EXPECT(died, "signal %d exit %d: %s", st.signo, st.exit_code, err);
 	EXPECT(strstr(err, "ERROR: heapward: heap-use-after-free on address ") &&
 		       strstr(err, "WRITE of unknown size at ") &&

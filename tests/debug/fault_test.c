@@ -46,12 +46,9 @@ static void exec_victim(void *arg)
  * the address it printed (FV1) into r. */
 static bool run_victim_with(run *r, const char *options, const char *scenario)
 {
-	char out[64], err[64];
-	snprintf(out, sizeof out, "%s/out", tmpdir);
-	snprintf(err, sizeof err, "%s/err", tmpdir);
 	victim_call c = {options, scenario};
 	hw_test_ended end;
-	if (!hw_test_exec(exec_victim, &c, out, err, &end, r->out, sizeof r->out, r->err,
+	if (!hw_test_exec(exec_victim, &c, tmpdir, &end, r->out, sizeof r->out, r->err,
 			  sizeof r->err))
 		return false;
 	r->pid = end.pid;

@@ -67,12 +67,9 @@ static void exec_victim(void *arg)
 static bool run_victim(run *r, const char *options, const char *scenario, const char *path,
 		       const char *launcher_arg)
 {
-	char out[64], err[64];
-	snprintf(out, sizeof out, "%s/out", tmpdir);
-	snprintf(err, sizeof err, "%s/err", tmpdir);
 	victim_call c = {options, scenario, path, launcher_arg};
 	hw_test_ended end;
-	if (!hw_test_exec(exec_victim, &c, out, err, &end, r->out, sizeof r->out, r->err,
+	if (!hw_test_exec(exec_victim, &c, tmpdir, &end, r->out, sizeof r->out, r->err,
 			  sizeof r->err))
 		return false;
 	r->pid = end.pid;

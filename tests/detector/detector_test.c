@@ -621,13 +621,11 @@ static bool start(const det_class *cls, uint64_t seed, run *r)
 		size_t n = strlen(r->options);
 		snprintf(r->options + n, sizeof r->options - n, ":exitcode=%d", r->exitcode);
 	}
-	char out[64], err[64], seedtext[32];
-	snprintf(out, sizeof out, "%s/out", tmpdir);
-	snprintf(err, sizeof err, "%s/err", tmpdir);
+	char seedtext[32];
 	snprintf(seedtext, sizeof seedtext, "%" PRIu64, seed);
 	plant_call c = {r, cls->name, seedtext};
 	hw_test_ended end;
-	if (!hw_test_exec(exec_plant, &c, out, err, &end, r->out, sizeof r->out, r->err,
+	if (!hw_test_exec(exec_plant, &c, tmpdir, &end, r->out, sizeof r->out, r->err,
 			  sizeof r->err))
 		return false;
 	r->pid = end.pid;

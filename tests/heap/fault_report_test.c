@@ -25,6 +25,7 @@
 #include "check.h"
 #include "heap_internal.h"
 #include "inspect.h"
+#include "sanitizers.h"
 #include "track.h"
 #include "trap.h"
 
@@ -37,16 +38,10 @@
 
 /* The sanitizer whose SEGV handler runs before main, if any: its report
  * names it ("AddressSanitizer: SEGV", "ThreadSanitizer: SEGV"). */
-#if defined(__SANITIZE_ADDRESS__)
+#if HW_TEST_ASAN
 #define SANITIZER_SEGV "AddressSanitizer: SEGV"
-#elif defined(__SANITIZE_THREAD__)
+#elif HW_TEST_TSAN
 #define SANITIZER_SEGV "ThreadSanitizer: SEGV"
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZER_SEGV "AddressSanitizer: SEGV"
-#elif __has_feature(thread_sanitizer)
-#define SANITIZER_SEGV "ThreadSanitizer: SEGV"
-#endif
 #endif
 
 #define HANDLER_EXIT 42

@@ -17,6 +17,7 @@
  * out of the captured text.
  */
 #include "ptest.h"
+#include "sanitizers.h"
 
 #include "fault.h"
 #include "thread.h"
@@ -32,27 +33,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TSAN 1
-#endif
-#endif
-#ifndef ASAN
-#define ASAN 0
-#endif
-#ifndef TSAN
-#define TSAN 0
-#endif
-#define SANITIZED (ASAN || TSAN)
+#define SANITIZED (HW_TEST_ASAN || HW_TEST_TSAN)
 
 #define HANDLER_EXIT 42
 
@@ -346,7 +327,7 @@ static void test_thread_without_our_stack(void)
 #if HW_TRACK_VALGRIND
 	/* Valgrind delivers the signal whatever the thread's stacks. */
 #else
-	if (ASAN)
+	if (HW_TEST_ASAN)
 		EXPECT(strncmp(err, "any: SEGV WRITE at ", 19) == 0, "got: %s", err);
 	else
 		EXPECT(!strstr(err, "any: "), "got: %s", err);
