@@ -186,6 +186,21 @@ void hw_sys_release(hw_platform *pf, void *p, size_t n)
 	__atomic_sub_fetch(&pf->owned, n, __ATOMIC_RELAXED);
 }
 
+/* P11 */
+int hw_sys_probe(hw_platform *pf, size_t n, size_t align, uintptr_t *out)
+{
+	*out = 0;
+	check_range(pf, "probe", NULL, n);
+	check_range(pf, "probe", NULL, align);
+	void *got;
+	size_t big = n + align;
+	if (big < n || pf->ops->reserve(pf, NULL, big, &got) != 0)
+		return ENOMEM;
+	pf->ops->release(pf, got, big);
+	*out = hw_align_up((uintptr_t)got, align);
+	return 0;
+}
+
 int hw_sys_alloc(hw_platform *pf, size_t n, void **out)
 {
 	*out = NULL;

@@ -81,6 +81,9 @@
  *       returns 0 with every range Ready, or the error of range *done:
  *       ranges before it Ready, it and the ones after it as they were
  *       (P2 per range).
+ *   P11. probe answers where a reservation would land now by making one
+ *       and releasing it at once through the backend: no state changes,
+ *       owned stays, nothing is counted or injected.
  *
  * Locking: a platform instance is not locked. Its counters and injection state
  * belong to whoever owns the instance; a heap serializes its own calls under
@@ -220,6 +223,12 @@ int hw_sys_alloc(hw_platform *pf, size_t n, void **out);
 int hw_sys_unfault(hw_platform *pf, void *p, size_t n);
 /* P10: unfault of r[0..k); *done receives the number of ranges made Ready. */
 int hw_sys_unfault_many(hw_platform *pf, const hw_range *r, size_t k, size_t *done);
+
+/* P11: where a reservation of n bytes aligned to align (a power of two, a
+ * multiple of the page) would land now: its address in *out and 0, or
+ * ENOMEM when none fits. The answer may be stale by the time the caller
+ * reserves there (another thread, another mapping). */
+int hw_sys_probe(hw_platform *pf, size_t n, size_t align, uintptr_t *out);
 
 /* The advise_huge hint (P1 applies to its range). */
 void hw_sys_advise_huge(hw_platform *pf, void *p, size_t n);

@@ -8,11 +8,19 @@
  * scavenger never sees untouched memory as work (the Go runtime's
  * "mark newly-mapped memory as scavenged").
  *
- * Window. The first arena fixes a window of address_space bytes centred on
- * it; later arenas must land inside, so page indices stay small and the
- * summary tree stays fixed in size. Growth tries, in order: just above the
- * highest arena, just below the lowest, then wherever the platform puts an
- * aligned reservation.
+ * Window. The first grow fixes a window of address_space bytes; later
+ * arenas must land inside, so page indices stay small and the summary tree
+ * stays fixed in size. The window is placed where the platform finds that
+ * many free bytes (its probe, P11) and the first arena
+ * at its low end, so growth upwards finds free space: centred on an arena
+ * the platform placed, a window's upper half lay over the mappings made
+ * before it (Linux places a mapping at the highest free address) and a
+ * heap could use little more than half its window. A window the platform
+ * cannot reserve (an address-space limit, a simulator's backing) is
+ * centred on wherever the first arena lands, as is one whose low end was
+ * taken in between. Growth tries, in order: just above the highest arena,
+ * just below the lowest, then wherever the platform puts an aligned
+ * reservation.
  *
  * Failure. Any failure (reservation, metadata commit, map) leaves the heap
  * exactly as it was and returns ENOMEM; committed metadata pages stay
@@ -71,6 +79,20 @@ static int reserve_at(hw_heap *h, uintptr_t hint, size_t n, uintptr_t *out)
 	return reserve_at(h, a, n, out);
 }
 
+/* The first arena, at the low end of a window found free (the top of the
+ * file); *base is the window's start, or 0 to centre it on the arena. */
+static int reserve_first(hw_heap *h, size_t n, uintptr_t *out, uintptr_t *base)
+{
+	uintptr_t w;
+	*base = 0;
+	if (hw_sys_probe(h->pf, h->address_space, h->arena_size, &w) == 0 &&
+	    reserve_at(h, w, n, out) == 0) {
+		*base = w;
+		return 0;
+	}
+	return reserve_at(h, 0, n, out);
+}
+
 static int reserve_arena(hw_heap *h, size_t n, uintptr_t *out)
 {
 	if (h->narenas > 0) {
@@ -127,11 +149,13 @@ int hw_grow_locked(hw_heap *h, size_t npages, uintptr_t *arena)
 	if (npages > (h->address_space >> h->page_shift))
 		return ENOMEM;
 	size_t ask = hw_align_up(npages << h->page_shift, h->arena_size);
-	uintptr_t addr;
-	if (reserve_arena(h, ask, &addr) != 0)
-		return ENOMEM;
+	uintptr_t addr, base = 0;
 	bool first = h->base == 0;
-	if (first) {
+	if ((first ? reserve_first(h, ask, &addr, &base) : reserve_arena(h, ask, &addr)) != 0)
+		return ENOMEM;
+	if (first && base != 0) {
+		h->base = base;
+	} else if (first) {
 		size_t half = h->address_space / 2;
 		h->base = addr > half + h->arena_size ? hw_align_down(addr - half, h->arena_size)
 						      : h->arena_size;

@@ -41,6 +41,40 @@ static size_t mappings(void)
 	return n;
 }
 
+/* Which calls refused, when some did: the guarded heap's failed platform
+ * calls by kind and its refused guard installs, and the layer's heap's
+ * (the records and page-map leaves come from its metadata). */
+static void print_heap(const char *name, hw_heap *h)
+{
+	static const char *const kinds[HW_CALL_KINDS] = {
+		"reserve",
+		"map",
+		"use",
+		"unuse",
+		"fault",
+		"release",
+		"alloc",
+		"unfault",
+	};
+	hw_heap_stats hs;
+	hw_heap_stats_get(h, &hs);
+	fprintf(stderr, "%s: mapped %zu, allocs %llu, guard failures %llu, invalid guards %llu",
+		name, hs.mapped, (unsigned long long)hs.allocs,
+		(unsigned long long)hs.guard_failures, (unsigned long long)hs.invalid_guards);
+	for (int k = 0; k < HW_CALL_KINDS; k++)
+		if (hs.platform_failures[k] != 0)
+			fprintf(stderr, ", %s failed %llu of %llu", kinds[k],
+				(unsigned long long)hs.platform_failures[k],
+				(unsigned long long)hs.platform_calls[k]);
+	fprintf(stderr, "\n");
+}
+
+static void print_refusals(void)
+{
+	print_heap("guarded heap", hw_mc_guard_heap());
+	print_heap("layer heap", mc_g.heap);
+}
+
 static void million_child(void *arg)
 {
 	(void)arg;
@@ -59,6 +93,8 @@ static void million_child(void *arg)
 	fprintf(stderr, "million: %zu guarded, %llu refused, %llu over budget, %zu mappings\n",
 		m.guarded_objects, (unsigned long long)m.guard_refused,
 		(unsigned long long)m.guard_over_budget, maps);
+	if (m.guard_refused != 0)
+		print_refusals();
 	CHILD_CHECK(m.guarded_objects == OBJECTS && m.guard_refused == 0 &&
 		    m.guard_over_budget == 0);
 	CHILD_CHECK(maps < 1000);
