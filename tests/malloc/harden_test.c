@@ -240,6 +240,42 @@ static void continue_after_errors(void *arg)
 	hw_free(q);
 }
 
+/* The pattern (MC6) over windows of every alignment and length up to a
+ * few blocks: a fill leaves each byte as MC6 says and writes nothing
+ * outside; find names the first damaged byte wherever it lies (in the
+ * unaligned head, a 64-byte block, a 16-byte step or the tail), and
+ * NULL on an intact window. */
+static void test_pattern(void)
+{
+	static unsigned char buf[512] __attribute__((aligned(64)));
+	size_t bad_fill = 0, bad_find = 0;
+	for (size_t lo = 0; lo < 48; lo++) {
+		for (size_t len = 0; lo + len + 1 < sizeof buf && len < 300; len += 1 + len / 16) {
+			unsigned char *a = buf + lo, *b = a + len;
+			memset(buf, 0x5a, sizeof buf);
+			hw_mc_pattern_fill(a, b);
+			for (size_t i = 0; i < sizeof buf; i++) {
+				bool inside = buf + i >= a && buf + i < b;
+				unsigned char want =
+					inside ? mc_canary.b[(uintptr_t)(buf + i) & 15] : 0x5a;
+				bad_fill += buf[i] != want;
+			}
+			bad_find += hw_mc_pattern_find(a, b) != NULL;
+			for (size_t d = 0; d < len; d++) {
+				a[d] ^= 0x40;
+				if (d + 7 < len)
+					a[d + 7] ^= 1; /* a later damage does not hide it */
+				bad_find += hw_mc_pattern_find(a, b) != a + d;
+				a[d] ^= 0x40;
+				if (d + 7 < len)
+					a[d + 7] ^= 1;
+			}
+		}
+	}
+	EXPECT(bad_fill == 0, "%zu bytes filled wrong", bad_fill);
+	EXPECT(bad_find == 0, "%zu finds wrong", bad_find);
+}
+
 static void test_continue_mode(void)
 {
 	err[0] = 0;
@@ -260,6 +296,6 @@ int main(int argc, char **argv)
 	static const hw_test tests[] = {T(test_double_free), T(test_interior_and_misaligned),
 					T(test_foreign), T(test_canary),
 					T(test_usable_size_checks), T(test_corrupted_free_list),
-					T(test_continue_mode)};
+					T(test_pattern), T(test_continue_mode)};
 	return hw_test_main(tests, sizeof tests / sizeof tests[0], argc, argv);
 }
