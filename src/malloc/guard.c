@@ -401,14 +401,14 @@ static mc_span *ready_fill(int shape, int side, size_t dpages, bool dbg)
 	size_t want = hw_max((size_t)MC_GUARD_READY_PAGES / dpages, (size_t)1);
 	mc_span *got[MC_GUARD_READY_PAGES];
 	hw_range r[MC_GUARD_READY_PAGES];
-	size_t k = 0;
-	while (k < want) {
-		hw_mutex_lock(&guard_lock);
-		mc_span *s = pop(cache_list(shape));
-		cached -= s != NULL;
-		hw_mutex_unlock(&guard_lock);
-		if (!s)
-			break;
+	size_t k = 0, n = 0;
+	hw_mutex_lock(&guard_lock);
+	for (mc_span *s; n < want && (s = pop(cache_list(shape))); n++)
+		got[n] = s;
+	cached -= n;
+	hw_mutex_unlock(&guard_lock);
+	for (size_t i = 0; i < n; i++) {
+		mc_span *s = got[i];
 		/* A record of the other size (the debug mode changed) is not
 		 * reused. */
 		if (s->dbg != dbg) {
@@ -451,15 +451,11 @@ static mc_span *ready_fill(int shape, int side, size_t dpages, bool dbg)
 }
 
 /* GD7: a ready run of this shape (its record still describes its last
- * object, or none: the caller fills it and maps the run to it), or NULL. */
-static mc_span *ready_take(int side, size_t dpages, bool dbg)
+ * object, or none: the caller fills it and maps the run to it), or NULL.
+ * s is the run the caller popped from the ready list under the lock it
+ * reserved the object's budget under (NULL when the list was empty). */
+static mc_span *ready_take(mc_span *s, int shape, int side, size_t dpages, bool dbg)
 {
-	int shape = shape_of(side, dpages);
-	if (shape < 0)
-		return NULL;
-	hw_mutex_lock(&guard_lock);
-	mc_span *s = pop(ready_list(shape));
-	hw_mutex_unlock(&guard_lock);
 	if (s && s->dbg != dbg) {
 		release_run(s);
 		s = NULL;
@@ -536,17 +532,22 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 	size_t lead = side == HW_SIDE_LEFT ? hw_max(gpage, a) : 0;
 	size_t data = dpages << gshift;
 	bool over = budget_spent(data);
+	size_t run_align = a > gpage ? a : 0;
+	int shape = run_align == 0 ? shape_of(side, dpages) : -1;
+	mc_span *ready_run = NULL;
 	if (!over) {
 		__atomic_store_n(&live_count, live_count + 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&live_bytes, live_bytes + data, __ATOMIC_RELAXED);
+		/* GD7: a ready run in the same lock hold. */
+		if (shape >= 0)
+			ready_run = pop(ready_list(shape));
 	}
 	hw_mutex_unlock(&guard_lock);
 	if (over)
 		return over_budget_now();
 	size_t np = dpages + (lead >> gshift) + (side == HW_SIDE_RIGHT);
-	size_t run_align = a > gpage ? a : 0;
 	bool dbg = hw_mc_debug_on();
-	mc_span *s = run_align == 0 ? ready_take(side, dpages, dbg) : NULL;
+	mc_span *s = shape >= 0 ? ready_take(ready_run, shape, side, dpages, dbg) : NULL;
 	if (s)
 		/* GD7: its leaves exist (the run was mapped before). */
 		(void)hw_mc_map_set(&gmap, gshift, s->run, np, s);
