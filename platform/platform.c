@@ -192,6 +192,8 @@ int hw_sys_probe(hw_platform *pf, size_t n, size_t align, uintptr_t *out)
 	*out = 0;
 	check_range(pf, "probe", NULL, n);
 	check_range(pf, "probe", NULL, align);
+	if (pf->ops->probe)
+		return pf->ops->probe(pf, n, align, out);
 	void *got;
 	size_t big = n + align;
 	if (big < n || pf->ops->reserve(pf, NULL, big, &got) != 0)

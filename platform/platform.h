@@ -81,9 +81,11 @@
  *       returns 0 with every range Ready, or the error of range *done:
  *       ranges before it Ready, it and the ones after it as they were
  *       (P2 per range).
- *   P11. probe answers where a reservation would land now by making one
- *       and releasing it at once through the backend: no state changes,
- *       owned stays, nothing is counted or injected.
+ *   P11. probe answers where a reservation would land now, from the
+ *       backend's own probe (Windows: the free regions VirtualQuery lists,
+ *       lowest first, as VirtualAlloc places) or by making one and
+ *       releasing it at once: no state changes, owned stays, nothing is
+ *       counted or injected.
  *
  * Locking: a platform instance is not locked. Its counters and injection state
  * belong to whoever owns the instance; a heap serializes its own calls under
@@ -166,6 +168,9 @@ typedef struct hw_platform_ops {
 	/* P10 over r[0..k): the number of ranges done, *rc the error of the
 	 * next one when it is less than k. NULL: one unfault per range. */
 	size_t (*unfault_many)(hw_platform *pf, const hw_range *r, size_t k, int *rc);
+	/* P11's probe: where a reservation of n bytes aligned to align would
+	 * land. NULL: a reservation made and released at once. */
+	int (*probe)(hw_platform *pf, size_t n, size_t align, uintptr_t *out);
 	void (*destroy)(hw_platform *pf); /* NULL for static instances */
 	/* Optional state query (NULL on backends that cannot answer, such as
 	 * the real OS): the first page of [p, p + n) not in state st, or NULL

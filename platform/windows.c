@@ -236,6 +236,33 @@ static void win_destroy(hw_platform *pf)
 	VirtualFree(pf->impl, 0, MEM_RELEASE);
 }
 
+/* P11 without a reservation: the lowest free region that holds n bytes
+ * aligned to align, which is where VirtualAlloc without a hint places a
+ * reservation. (Reserving a window-sized region only to release it cost
+ * Wine a page-protection table for every page of it: 256 MiB for the
+ * default 1 TiB window, kept after the release.) */
+static int win_probe(hw_platform *pf, size_t n, size_t align, uintptr_t *out)
+{
+	(void)pf;
+	SYSTEM_INFO si;
+	GetSystemInfo(&si);
+	uintptr_t a = (uintptr_t)si.lpMinimumApplicationAddress;
+	uintptr_t top = (uintptr_t)si.lpMaximumApplicationAddress;
+	MEMORY_BASIC_INFORMATION mi;
+	while (a < top && VirtualQuery((void *)a, &mi, sizeof mi) == sizeof mi) {
+		uintptr_t lo = (uintptr_t)mi.BaseAddress, hi = lo + mi.RegionSize;
+		uintptr_t start = hw_align_up(lo, align);
+		if (mi.State == MEM_FREE && start >= lo && start <= hi && hi - start >= n) {
+			*out = start;
+			return 0;
+		}
+		if (hi <= a)
+			break;
+		a = hi;
+	}
+	return ENOMEM;
+}
+
 /* The shared instance's table has no destroy (platform.h). */
 static const hw_platform_ops shared_ops = {
 	.reserve = win_reserve,
@@ -247,6 +274,7 @@ static const hw_platform_ops shared_ops = {
 	.alloc = win_alloc,
 	.unfault = win_use,
 	.advise_huge = NULL,
+	.probe = win_probe,
 	.destroy = NULL,
 };
 
@@ -260,6 +288,7 @@ static const hw_platform_ops private_ops = {
 	.alloc = win_alloc,
 	.unfault = win_use,
 	.advise_huge = NULL,
+	.probe = win_probe,
 	.destroy = win_destroy,
 };
 
