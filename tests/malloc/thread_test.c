@@ -395,7 +395,9 @@ static void *arena_worker(void *arg)
 	return NULL;
 }
 
-static void arenas(void)
+/* Two allowed processors of different parity in arena_cpu (arena
+ * parity with two arenas), or false after a SKIP line. */
+static bool two_parities(void)
 {
 	cpu_set_t all;
 	CHILD_CHECK(sched_getaffinity(0, sizeof all, &all) == 0, "affinity");
@@ -404,9 +406,16 @@ static void arenas(void)
 		if (CPU_ISSET(i, &all) && arena_cpu[i % 2] < 0)
 			arena_cpu[i % 2] = i;
 	if (arena_cpu[0] < 0 || arena_cpu[1] < 0) {
-		printf("SKIP arenas: no two allowed processors of different parity\n");
-		return;
+		printf("SKIP: no two allowed processors of different parity\n");
+		return false;
 	}
+	return true;
+}
+
+static void arenas(void)
+{
+	if (!two_parities())
+		return;
 	CHILD_CHECK(hw_mc_start("arenas=2:scavenger=0"), "start");
 	CHILD_CHECK(mc_g.narenas == 2, "%u arenas", mc_g.narenas);
 	pthread_barrier_init(&arena_sync, NULL, 2);
@@ -427,6 +436,80 @@ static void arenas(void)
 
 static void test_arenas(void) { EXPECT(in_child(arenas), "arenas"); }
 
+/* span.c SP6: a thread of one arena whose class list is empty takes the
+ * empty span another arena keeps (it moves to its arena) instead of
+ * making a span. Thread 0 makes a 1 KiB object and frees it; its exit
+ * flushes its cache, so its arena keeps the emptied span; thread 1 then
+ * allocates the same class on the other processor. */
+static void *adopt_worker(void *arg)
+{
+	unsigned me = (unsigned)(uintptr_t)arg;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(arena_cpu[me], &one);
+	CHILD_CHECK(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0, "pin");
+	void *p = hw_malloc(1000);
+	CHILD_CHECK(p, "malloc");
+	mc_span *s = mc_span_of((uintptr_t)p);
+	CHILD_CHECK(s->arena == (unsigned)arena_cpu[me] % 2, "arena %u", s->arena);
+	hw_malloc_stats st;
+	hw_malloc_stats_get(&st);
+	CHILD_CHECK(st.small_spans == 1, "thread %u: %zu spans", me, st.small_spans);
+	if (me == 0)
+		hw_free(p);
+	else
+		arena_objs[1][0] = p;
+	return NULL;
+}
+
+static void adopt(void)
+{
+	if (!two_parities())
+		return;
+	CHILD_CHECK(hw_mc_start("arenas=2:scavenger=0"), "start");
+	for (unsigned i = 0; i < 2; i++) {
+		pthread_t t;
+		CHILD_CHECK(pthread_create(&t, NULL, adopt_worker, (void *)(uintptr_t)i) == 0,
+			    "create");
+		pthread_join(t, NULL);
+	}
+	hw_free(arena_objs[1][0]);
+}
+
+static void test_adopt_empty(void) { EXPECT(in_child(adopt), "adopt"); }
+
+/* SP6: an emptied span is kept only when it is its list's one span; with
+ * another partial span of its class on the list it goes back to the heap
+ * at once. One arena: a full span S1 and a span S2 holding one object;
+ * one object of S1 and S2's object are freed and the cache flushed (S1's
+ * slot first, so S1 is on the list when S2 empties). */
+static void kept_alone(void)
+{
+	CHILD_CHECK(hw_mc_start("arenas=1:scavenger=0"), "start");
+	unsigned c = mc_class_of(1000);
+	size_t n = mc_classes[c].nobjs;
+	void *p[256];
+	CHILD_CHECK(n + 1 <= sizeof p / sizeof p[0], "%zu slots", n);
+	for (size_t i = 0; i <= n; i++)
+		CHILD_CHECK((p[i] = hw_malloc(1000)) != NULL, "malloc");
+	mc_span *s1 = mc_span_of((uintptr_t)p[0]), *s2 = mc_span_of((uintptr_t)p[n]);
+	CHILD_CHECK(s1 != s2 && mc_span_of((uintptr_t)p[n - 1]) == s1, "two spans");
+	hw_free(p[0]);
+	hw_free(p[n]);
+	hw_mc_cache_flush(mc_tls_cache);
+	hw_malloc_stats st;
+	hw_malloc_stats_get(&st);
+	CHILD_CHECK(st.small_spans == 1, "%zu spans: the emptied one was kept beside a partial one",
+		    st.small_spans);
+	for (size_t i = 1; i < n; i++)
+		hw_free(p[i]);
+	hw_mc_cache_flush(mc_tls_cache);
+	hw_malloc_stats_get(&st);
+	CHILD_CHECK(st.small_spans == 1, "%zu spans: S1, emptied alone, is kept", st.small_spans);
+}
+
+static void test_empty_kept_alone(void) { EXPECT(in_child(kept_alone), "kept alone"); }
+
 int main(int argc, char **argv)
 {
 	const char *scale = getenv("HW_MALLOC_STRESS_OPS");
@@ -434,6 +517,7 @@ int main(int argc, char **argv)
 		ops_per_thread = (unsigned)strtoul(scale, NULL, 10);
 	static const hw_test tests[] = {T(test_first_call_race), T(test_stress),
 					T(test_thread_exit), T(test_fork_under_load),
-					T(test_arenas)};
+					T(test_arenas), T(test_adopt_empty),
+					T(test_empty_kept_alone)};
 	return hw_test_main(tests, sizeof tests / sizeof tests[0], argc, argv);
 }
