@@ -89,8 +89,8 @@ bool mc_drain_on;
 
 static hw_thread_key exit_key;
 static hw_mutex cache_lock = HW_MUTEX_INIT;
-static mc_cache *recycled; /* under cache_lock */
-static mc_cache *live;     /* CA5, under cache_lock */
+static mc_cache *recycled;        /* under cache_lock */
+static mc_cache *live;            /* CA5, under cache_lock */
 static uint64_t drained, skipped; /* under cache_lock */
 static size_t record_bytes;
 
