@@ -2,7 +2,8 @@
  *
  * Owns: HW_DEBUG (0, 1 or 2), the sanitizer detection (HW_TSAN, HW_ASAN),
  * HW_CHECK (always on: for what callers can break; reports a fixed message
- * and aborts), HW_ASSERT (HW_DEBUG >= 1: internal invariants) and HW_ASSERT_SLOW (HW_DEBUG >= 2: O(heap) checks).
+ * and aborts), HW_ASSERT (HW_DEBUG >= 1: internal invariants) and
+ * HW_ASSERT_SLOW (HW_DEBUG >= 2: O(heap) checks).
  * Planted bugs for the mutation self-check are patches (ci/mutants/), never
  * behind a switch here.
  *
