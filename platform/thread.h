@@ -34,6 +34,18 @@
  *       only if it sets the value again. There are HW_THREAD_EXIT_ROUNDS
  *       rounds at most (one on Windows, whose fiber-local storage calls
  *       each callback once).
+ *   T9. hw_process_barrier, when it returns true, has made every thread
+ *       of the process pass a full memory barrier between the call's start
+ *       and its return: a store a thread made before that point is visible
+ *       to the caller after the call, and a load it makes after that point
+ *       sees every store the caller made before the call. So a thread that
+ *       pairs a plain store with a later plain load (only a compiler
+ *       barrier between them) and the caller that pairs a store, the
+ *       barrier and a load form a Dekker handshake: at least one of them
+ *       sees the other's store. It returns false, having done nothing,
+ *       where the system has no such service (Linux before 4.14, a seccomp
+ *       filter, a system other than Linux and Windows); the answer never
+ *       changes within a process.
  *
  * Locking: these are the locks; nothing here holds one across calls.
  */
@@ -167,6 +179,15 @@ unsigned hw_cpu_count(void);
  * 0 when the system cannot say. A hint: the thread may move at once.
  * Cheap: no system call where the system offers one. */
 unsigned hw_cpu_current(void);
+
+/* T9: the process-wide barrier (Linux: membarrier's private expedited
+ * command, registered at the first call; Windows:
+ * FlushProcessWriteBuffers). hw_process_barrier_ready registers and says
+ * whether hw_process_barrier works (call it at start-up: the first
+ * registration takes a system call or two); hw_process_barrier is false
+ * exactly when it is not. Either may be called from any thread. */
+bool hw_process_barrier_ready(void);
+bool hw_process_barrier(void);
 
 uint64_t hw_now_ns(void);
 /* Thread CPU time, for pacing by CPU budget; it may be off by up to

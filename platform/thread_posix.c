@@ -22,6 +22,15 @@
  *       system call: glibc reads the kernel's rseq area or the vDSO), which
  *       numbers the configured processors from 0, or 0 where there is
  *       none.
+ *   T9. hw_process_barrier is membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
+ *       on Linux: the kernel interrupts every processor that runs one of
+ *       the process's threads and has it execute a full barrier (a thread
+ *       not running passes one at its context switch). The command needs
+ *       the process registered once (..._REGISTER_PRIVATE_EXPEDITED), which
+ *       the first hw_process_barrier_ready does when MEMBARRIER_CMD_QUERY
+ *       lists both commands; any failure (ENOSYS on old kernels or under
+ *       seccomp, EINVAL, EPERM) makes the answer false for good. Other
+ *       POSIX systems: false.
  *
  * Locking: these are the locks; nothing here holds one across calls.
  */
@@ -35,6 +44,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#endif
 
 _Static_assert(sizeof(pthread_t) <= sizeof(uintptr_t), "pthread_t does not fit hw_thread");
 
@@ -179,4 +192,41 @@ unsigned hw_cpu_current(void)
 		return (unsigned)c;
 #endif
 	return 0;
+}
+
+/* T9: 0 not asked yet, 1 ready, 2 unavailable (atomic; racing first calls
+ * both register, which the kernel accepts). */
+static int barrier_state;
+
+bool hw_process_barrier_ready(void)
+{
+	int st = __atomic_load_n(&barrier_state, __ATOMIC_ACQUIRE);
+	if (HW_LIKELY(st != 0))
+		return st == 1;
+	st = 2;
+#if defined(__linux__) && defined(SYS_membarrier)
+	int saved = errno;
+	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0);
+	long want = MEMBARRIER_CMD_PRIVATE_EXPEDITED | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED;
+	if (cmds >= 0 && (cmds & want) == want &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
+		st = 1;
+	errno = saved;
+#endif
+	__atomic_store_n(&barrier_state, st, __ATOMIC_RELEASE);
+	return st == 1;
+}
+
+bool hw_process_barrier(void)
+{
+	if (!hw_process_barrier_ready())
+		return false;
+#if defined(__linux__) && defined(SYS_membarrier)
+	int saved = errno;
+	bool ok = syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0;
+	errno = saved;
+	return ok;
+#else
+	return false;
+#endif
 }

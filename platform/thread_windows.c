@@ -24,6 +24,10 @@
  *       (GetActiveProcessorCount); hw_cpu_current is
  *       GetCurrentProcessorNumber (the number within the thread's group,
  *       so below the count).
+ *   T9. hw_process_barrier is FlushProcessWriteBuffers (Vista and later),
+ *       which interrupts every processor running one of the process's
+ *       threads to flush its write buffer with a full barrier; it cannot
+ *       fail, so the barrier is always ready.
  *
  * Sleeping has the system timer's resolution (about 1 to 16 ms): a sleep
  * lasts at least what was asked, rounded up to whole milliseconds.
@@ -208,3 +212,11 @@ unsigned hw_cpu_count(void)
 }
 
 unsigned hw_cpu_current(void) { return (unsigned)GetCurrentProcessorNumber(); }
+
+bool hw_process_barrier_ready(void) { return true; }
+
+bool hw_process_barrier(void)
+{
+	FlushProcessWriteBuffers();
+	return true;
+}

@@ -1,8 +1,9 @@
 /* base.h: configuration macros, the two check levels, and small bit helpers.
  *
- * Owns: HW_DEBUG (0, 1 or 2), HW_CHECK (always on: for what callers can
- * break; reports a fixed message and aborts), HW_ASSERT (HW_DEBUG >= 1:
- * internal invariants) and HW_ASSERT_SLOW (HW_DEBUG >= 2: O(heap) checks).
+ * Owns: HW_DEBUG (0, 1 or 2), the sanitizer detection (HW_TSAN, HW_ASAN),
+ * HW_CHECK (always on: for what callers can break; reports a fixed message
+ * and aborts), HW_ASSERT (HW_DEBUG >= 1: internal invariants) and
+ * HW_ASSERT_SLOW (HW_DEBUG >= 2: O(heap) checks).
  * Planted bugs for the mutation self-check are patches (ci/mutants/), never
  * behind a switch here.
  *
@@ -36,6 +37,33 @@
 #endif
 #ifndef HW_TRACK_VALGRIND
 #define HW_TRACK_VALGRIND 0
+#endif
+
+/* HW_TSAN: 1 when the compiler instruments this file for ThreadSanitizer
+ * (gcc's __SANITIZE_THREAD__, clang's __has_feature); code whose
+ * correctness rests on something the tool cannot see (a process-wide
+ * barrier: src/malloc/cache.c CA5) makes it visible under it. HW_ASAN the
+ * same for AddressSanitizer. The one detection: tests use these too
+ * (tests/sanitizers.h). */
+#if defined(__SANITIZE_THREAD__)
+#define HW_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HW_TSAN 1
+#endif
+#endif
+#ifndef HW_TSAN
+#define HW_TSAN 0
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define HW_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HW_ASAN 1
+#endif
+#endif
+#ifndef HW_ASAN
+#define HW_ASAN 0
 #endif
 
 #define HW_LIKELY(x) __builtin_expect(!!(x), 1)

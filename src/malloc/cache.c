@@ -36,10 +36,43 @@
  *        a class a thread uses now and then keeps a slot or two in its
  *        cache, not two batches, and only the classes it keeps coming
  *        back for grow their bins (cache memory pins spans: classes.c).
+ *   CA5. Remote drain. A thread that makes no call keeps its cached slots,
+ *        and each may pin a span. Every cache from its creation to its
+ *        owner's exit (or hw_mc_cache_reset) is on the live list. The
+ *        drainer (the scavenger's idle hook, span.c SP4, and
+ *        hw_malloc_trim), holding cache_lock: stores drain = 1 in every
+ *        live cache but its own; calls hw_process_barrier once; then for
+ *        each, loads busy: when set, stores drain = 0 and skips it (its
+ *        owner is working, not idle); otherwise gives every bin's slots to
+ *        the central lists, puts each bin's cap back to its start (CA4)
+ *        and stores drain = 0 (release). The owner touches its bins only
+ *        between busy = 1; compiler barrier; load drain (0, else busy = 0
+ *        and wait until drain is 0, then again) and busy = 0 (release)
+ *        (malloc_internal.h mc_cache_enter). Why no two touch a bin at
+ *        once: the barrier (thread.h T9) puts a full fence somewhere in
+ *        the owner's instruction stream between the drainer's drain store
+ *        and its busy load. If that fence falls before the owner's busy
+ *        store, the owner's drain load comes after it and sees 1; if
+ *        after its drain load, its busy store is visible to the drainer's
+ *        load, which sees 1 (or the 0 of a bracket that has ended, whose
+ *        bin writes it then sees); between the two, it orders the store
+ *        before the load as a fence would. Where the barrier is
+ *        unavailable (mc_drain_on false) no drain flag is ever set and
+ *        idle caches are kept.
+ *   CA6. Fork: the child has only the forking thread, which was outside
+ *        the layer (in fork). Every other thread's cache leaves the live
+ *        list in the child (fork_child, cache_lock held) with its slots:
+ *        its owner does not exist there, and a busy flag it left set would
+ *        never clear, while one it left clear does not say its bins were
+ *        consistent when the address space was copied. Those slots are
+ *        never handed out in the child (as before drains existed).
  *
- * Locking: a cache is its thread's alone (no lock). cache_lock guards the
- * recycled list; it is taken alone, never with another lock of the layer
- * (so the fork hooks take it first).
+ * Locking: a cache's bins are its thread's, and the drainer's while the
+ * owner is outside its busy bracket (CA5, no lock on the owner's side).
+ * cache_lock guards the recycled list, the live list and the drain
+ * counters, and is held through a drain, which takes class locks under it
+ * (malloc_internal.h's order); nothing takes it under another lock of the
+ * layer, and the fork hooks take it first.
  */
 #include "malloc_internal.h"
 
@@ -52,10 +85,34 @@ bool mc_slow_only;
 mc_cache mc_dead_cache;
 uint64_t mc_threads_live;
 
+bool mc_drain_on;
+
 static hw_thread_key exit_key;
 static hw_mutex cache_lock = HW_MUTEX_INIT;
-static mc_cache *recycled; /* under cache_lock */
+static mc_cache *recycled;        /* under cache_lock */
+static mc_cache *live;            /* CA5, under cache_lock */
+static uint64_t drained, skipped; /* under cache_lock */
 static size_t record_bytes;
+
+static void live_link(mc_cache *c)
+{
+	c->live_prev = NULL;
+	c->live_next = live;
+	if (live)
+		live->live_prev = c;
+	live = c;
+}
+
+static void live_unlink(mc_cache *c)
+{
+	if (c->live_prev)
+		c->live_prev->live_next = c->live_next;
+	else
+		live = c->live_next;
+	if (c->live_next)
+		c->live_next->live_prev = c->live_prev;
+	c->live_prev = c->live_next = NULL;
+}
 
 static void cache_exit(void *v);
 
@@ -75,6 +132,8 @@ int hw_mc_cache_init(void)
 	if (!key_made && hw_thread_key_create(&exit_key, cache_exit) != 0)
 		return ENOMEM;
 	key_made = true;
+	/* CA5: registers the barrier now, not in the first drain. */
+	mc_drain_on = hw_process_barrier_ready();
 	return 0;
 }
 
@@ -108,19 +167,102 @@ mc_cache *hw_mc_cache_create(void)
 		hw_mutex_unlock(&cache_lock);
 		return set_tls(&mc_dead_cache);
 	}
+	hw_mutex_lock(&cache_lock);
+	live_link(c);
+	hw_mutex_unlock(&cache_lock);
 	__atomic_fetch_add(&mc_threads_live, 1, __ATOMIC_RELAXED);
 	return set_tls(c);
 }
 
-void hw_mc_cache_flush(mc_cache *c)
+/* Every bin of c to the central lists, by whoever may touch them now
+ * (CA5); the slots moved. */
+static size_t flush_bins(mc_cache *c)
 {
+	size_t n = 0;
 	for (unsigned k = 0; k < MC_NCLASSES; k++) {
 		mc_bin *b = &c->bin[k];
 		if (b->n) {
 			hw_mc_central_give(k, b->slot, b->n);
+			n += b->n;
 			b->n = 0;
 		}
 	}
+	return n;
+}
+
+void hw_mc_cache_flush(mc_cache *c)
+{
+	mc_cache_enter(c);
+	flush_bins(c);
+	mc_cache_leave(c);
+}
+
+void hw_mc_cache_enter_wait(mc_cache *c)
+{
+	do {
+		/* A drain lasts as long as the flush of every live cache: give
+		 * the processor to the drainer rather than spin. */
+		while (__atomic_load_n(&c->drain, MC_FLAG_LOAD))
+			hw_sleep_ns(20000);
+	} while (!mc_cache_try_enter(c));
+}
+
+size_t hw_mc_cache_drain(mc_cache *self)
+{
+	if (self == &mc_dead_cache)
+		self = NULL;
+	size_t n = 0;
+	hw_mutex_lock(&cache_lock);
+	bool remote = false;
+	if (mc_drain_on) {
+		for (mc_cache *c = live; c; c = c->live_next)
+			if (c != self) {
+				__atomic_store_n(&c->drain, 1, MC_FLAG_STORE);
+				remote = true;
+			}
+	}
+	/* CA5's one barrier; should it fail after all, no cache is drained. */
+	bool fenced = remote && hw_process_barrier();
+	for (mc_cache *c = live; remote && c; c = c->live_next) {
+		if (c == self)
+			continue;
+		if (!fenced) {
+			/* Nothing ordered: leave it. */
+		} else if (__atomic_load_n(&c->busy, MC_FLAG_LOAD)) {
+			skipped++;
+		} else {
+			n += flush_bins(c);
+			for (unsigned k = 0; k < MC_NCLASSES; k++)
+				c->bin[k].cap = hw_min(mc_classes[k].cap, MC_CAP_START);
+			drained++;
+		}
+		__atomic_store_n(&c->drain, 0, __ATOMIC_RELEASE);
+	}
+	/* The caller's own: no other drainer while cache_lock is held, and the
+	 * caller is not inside a bracket. */
+	if (self)
+		n += flush_bins(self);
+	hw_mutex_unlock(&cache_lock);
+	return n;
+}
+
+void hw_mc_cache_drain_counts(uint64_t *d, uint64_t *s)
+{
+	hw_mutex_lock(&cache_lock);
+	*d = drained;
+	*s = skipped;
+	hw_mutex_unlock(&cache_lock);
+}
+
+void hw_mc_cache_fork_child(void)
+{
+	mc_cache *own = mc_tls_cache;
+	bool linked = false;
+	for (mc_cache *c = live; c; c = c->live_next)
+		linked = linked || c == own;
+	live = NULL;
+	if (linked)
+		live_link(own);
 }
 
 static void cache_exit(void *v)
@@ -135,7 +277,12 @@ static void cache_exit(void *v)
 		return; /* CA2 */
 	}
 	set_tls(&mc_dead_cache);
-	hw_mc_cache_flush(c);
+	/* Off the live list first (CA5): a drain in progress ends before the
+	 * unlink, and none reaches c after it, so the flush needs no bracket. */
+	hw_mutex_lock(&cache_lock);
+	live_unlink(c);
+	hw_mutex_unlock(&cache_lock);
+	flush_bins(c);
 	hw_mutex_lock(&cache_lock);
 	c->next_free = recycled;
 	recycled = c;
@@ -152,10 +299,14 @@ void hw_mc_cache_reset(void)
 	if (c && c != &mc_dead_cache) {
 		/* Disarmed: the thread's exit must not flush a released record. */
 		(void)hw_thread_key_set(exit_key, NULL);
+		live_unlink(c);
 		c->next_free = recycled;
 		recycled = c;
 		__atomic_fetch_sub(&mc_threads_live, 1, __ATOMIC_RELAXED);
 	}
+	/* hw_mc_reset's precondition: no other thread has a cache. */
+	live = NULL;
+	drained = skipped = 0;
 	while (recycled) {
 		mc_cache *next = recycled->next_free;
 		hw_sys_release(mc_g.pf, recycled, record_bytes);

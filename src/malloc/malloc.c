@@ -173,6 +173,7 @@ static void fork_child(void)
 	hw_mc_debug_unlock();
 	hw_mc_guard_unlock();
 	hw_mc_span_unlock_all();
+	hw_mc_cache_fork_child(); /* cache.c CA6 */
 	hw_mc_cache_unlock();
 	if (mc_cfg.background_scavenger)
 		__atomic_store_n(&scav_restart, 1, __ATOMIC_RELAXED);
@@ -454,21 +455,26 @@ static unsigned class_for(size_t n, size_t align)
 static bool small_slot(unsigned c, mc_slot *out)
 {
 	mc_cache *tc = own_cache();
-	mc_bin *b = &tc->bin[c];
-	if (b->n) {
-		*out = b->slot[--b->n];
-		return true;
-	}
 	if (tc == &mc_dead_cache)
 		return hw_mc_central_take(c, out, 1) != 0;
-	size_t got = hw_mc_central_take(c, b->slot, hw_min(b->cap, mc_classes[c].batch));
-	if (!got)
-		return false;
-	if (b->cap < mc_classes[c].cap)
-		b->cap++; /* CA4 */
-	b->n = (uint32_t)got - 1;
-	*out = b->slot[b->n];
-	return true;
+	mc_bin *b = &tc->bin[c];
+	bool ok = true;
+	mc_cache_enter(tc); /* MC7 */
+	if (b->n) {
+		*out = b->slot[--b->n];
+	} else {
+		size_t got =
+			hw_mc_central_take(c, b->slot, hw_min(b->cap, mc_classes[c].batch));
+		if (got) {
+			if (b->cap < mc_classes[c].cap)
+				b->cap++; /* CA4 */
+			b->n = (uint32_t)got - 1;
+			*out = b->slot[b->n];
+		}
+		ok = got != 0;
+	}
+	mc_cache_leave(tc);
+	return ok;
 }
 
 static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
@@ -533,16 +539,20 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 static MA_ALWAYS_INLINE void *malloc_fast(size_t n, uint16_t **st)
 {
 	mc_cache *tc = mc_tls;
-	if (HW_LIKELY(tc != NULL && n <= MC_SMALL_MAX)) {
+	/* While a drain holds the cache (MC7), the slow path waits for it. */
+	if (HW_LIKELY(tc != NULL && n <= MC_SMALL_MAX) && HW_LIKELY(mc_cache_try_enter(tc))) {
 		mc_bin *b = &tc->bin[mc_class_of(n)];
 		uint32_t k = b->n;
 		if (HW_LIKELY(k != 0)) {
 			mc_slot e = b->slot[k - 1];
 			b->n = k - 1;
-			mark_new(e.p, e.state, b->size, n, tc->spare);
+			uint32_t size = b->size;
+			mc_cache_leave(tc);
+			mark_new(e.p, e.state, size, n, tc->spare);
 			*st = e.state;
 			return e.p;
 		}
+		mc_cache_leave(tc);
 	}
 	return NULL;
 }
@@ -634,14 +644,21 @@ void hw_mc_large_release(mc_span *s)
 	errno = saved;
 }
 
-/* Gives the oldest batch of a full bin back (the newest stay, warm), then
- * caches e; a thread without a cache gives e back at once. */
+/* Caches e in a bin free_finish found full or held by a drain: when it is
+ * (still) full, grows it (CA4) or first gives its oldest batch back (the
+ * newest stay, warm); a thread without a cache gives e back at once. */
 static MA_NOINLINE void free_flush(mc_cache *tc, unsigned c, mc_slot e)
 {
 	int saved = errno;
 	mc_bin *b = &tc->bin[c];
 	if (tc == &mc_dead_cache) {
 		hw_mc_central_give(c, &e, 1);
+		errno = saved;
+		return;
+	}
+	mc_cache_enter(tc); /* MC7 */
+	if (b->n < b->cap) {
+		b->slot[b->n++] = e; /* a drain emptied it meanwhile */
 	} else if (b->cap < mc_classes[c].cap) {
 		b->cap++; /* CA4 */
 		b->slot[b->n++] = e;
@@ -652,6 +669,7 @@ static MA_NOINLINE void free_flush(mc_cache *tc, unsigned c, mc_slot e)
 		b->n -= k;
 		b->slot[b->n++] = e;
 	}
+	mc_cache_leave(tc);
 	errno = saved;
 }
 
@@ -672,13 +690,18 @@ static MA_ALWAYS_INLINE void free_finish(mc_cache *tc, void *p, mc_span *s, uint
 	if (fill != HW_OPTIONS_OFF)
 		memset(p, fill, s->size);
 	*st = 0;
-	mc_bin *b = &tc->bin[s->cls];
 	mc_slot e = {p, st};
-	uint32_t k = b->n;
-	if (HW_LIKELY(k < b->cap)) {
-		b->slot[k] = e;
-		b->n = k + 1;
-		return;
+	/* MC7: a full bin, or one a drain holds, takes free_flush's path. */
+	if (HW_LIKELY(mc_cache_try_enter(tc))) {
+		mc_bin *b = &tc->bin[s->cls];
+		uint32_t k = b->n;
+		if (HW_LIKELY(k < b->cap)) {
+			b->slot[k] = e;
+			b->n = k + 1;
+			mc_cache_leave(tc);
+			return;
+		}
+		mc_cache_leave(tc);
 	}
 	free_flush(tc, s->cls, e);
 }
@@ -1095,9 +1118,8 @@ int hw_malloc_trim(size_t pad)
 	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE))
 		return 0;
 	int saved = errno;
-	mc_cache *tc = mc_tls_cache;
-	if (tc && tc != &mc_dead_cache)
-		hw_mc_cache_flush(tc);
+	/* Every thread's idle cache and the caller's own (cache.c CA5). */
+	(void)hw_mc_cache_drain(mc_tls_cache);
 	size_t released = hw_mc_span_trim_all();
 	released += hw_heap_scavenge(mc_g.heap, SIZE_MAX);
 	hw_mc_guard_trim();

@@ -58,9 +58,13 @@
  *        without a call.
  *   MC7. A thread cache holds only free slots (state 0) of its bin's class,
  *        at most the bin's cap of them (cache.c CA4), each with the address of its state entry
- *        (so hw_malloc marks it live without a page-map lookup); nothing
- *        but its thread touches it, so the fast paths take no lock and make
- *        no atomic read-modify-write.
+ *        (so hw_malloc marks it live without a page-map lookup). Its
+ *        thread touches its bins only inside a busy bracket
+ *        (mc_cache_enter/mc_cache_try_enter ... mc_cache_leave), and the
+ *        one other thread that may touch them, the drainer (cache.c CA5),
+ *        only while the owner is outside one; so the fast paths take no
+ *        lock and make no atomic read-modify-write: two plain stores and
+ *        a load per call.
  *   MC8. Every object has an allocation kind (MC_KIND_*: which call made
  *        it), kept in its span record: one byte per slot after state[]
  *        (mc_span_kinds) for a small span, okind for a large one. A free
@@ -90,8 +94,10 @@
  *   -> the debug mode's quarantine lock -> its report lock -> its depot
  *   lock (debug.h: leaves, nothing else is taken under any of them)
  *   -> the heap's locks (registry, scav_lock, lock: src/registry.c R2).
- * The cache lock (cache.c's recycled records) is never held while another
- * is taken; it has its place in the order for the fork hooks.
+ * The cache lock (cache.c's recycled records and live list) is held by
+ * the drainer while it gives drained slots to the central lists (CA5), so
+ * class locks (and what they take) are taken under it; nothing takes it
+ * under another lock of the layer, and the fork hooks take it first.
  * A class lock guards the partial lists it serves (span.c) and the free
  * list, bump index and live count of every span on them; the meta lock guards the metadata
  * allocator, page-map leaf creation and the large-object counters. The page
@@ -438,9 +444,13 @@ typedef struct mc_bin {
 } mc_bin;
 
 typedef struct mc_cache {
+	/* CA5's handshake, on the record's first cache line: busy written
+	 * only by the owner, drain only by the drainer (cache_lock held). */
+	int busy, drain;
 	mc_bin bin[MC_NCLASSES];
 	unsigned exit_rounds;
 	struct mc_cache *next_free;
+	struct mc_cache *live_prev, *live_next; /* CA5's live list, under cache_lock */
 	/* Where hw_malloc writes the canary window of an object without slack
 	 * (so that case takes no branch). */
 	unsigned char spare[16] __attribute__((aligned(16)));
@@ -460,8 +470,60 @@ extern mc_cache mc_dead_cache;
 int hw_mc_cache_init(void);
 /* The calling thread's cache, created now; &mc_dead_cache on failure. */
 mc_cache *hw_mc_cache_create(void);
-/* Moves every slot of c to the central lists. */
+/* The owner's side of CA5's handshake (MC7). The busy store and the drain
+ * load are plain (relaxed store, acquire load: a plain mov on x86) with
+ * only a compiler barrier between them; the drainer's process-wide barrier
+ * (thread.h T9) is the fence for both. ThreadSanitizer cannot see that
+ * barrier, so under it both are sequentially consistent, which makes the
+ * handshake a plain Dekker one the tool understands. */
+#if HW_TSAN
+#define MC_FLAG_STORE __ATOMIC_SEQ_CST
+#define MC_FLAG_LOAD __ATOMIC_SEQ_CST
+#else
+#define MC_FLAG_STORE __ATOMIC_RELAXED
+#define MC_FLAG_LOAD __ATOMIC_ACQUIRE
+#endif
+
+/* Opens c's busy bracket: true when the owner may touch c's bins now;
+ * false (the bracket closed again) while a drainer holds c. */
+static inline bool mc_cache_try_enter(mc_cache *c)
+{
+	__atomic_store_n(&c->busy, 1, MC_FLAG_STORE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (HW_LIKELY(!__atomic_load_n(&c->drain, MC_FLAG_LOAD)))
+		return true;
+	__atomic_store_n(&c->busy, 0, __ATOMIC_RELEASE);
+	return false;
+}
+/* The same, waiting for a drain of c to end (the slow paths). */
+void hw_mc_cache_enter_wait(mc_cache *c);
+static inline void mc_cache_enter(mc_cache *c)
+{
+	if (HW_UNLIKELY(!mc_cache_try_enter(c)))
+		hw_mc_cache_enter_wait(c);
+}
+/* Closes the bracket: the owner's bin writes before the drainer's reads. */
+static inline void mc_cache_leave(mc_cache *c)
+{
+	__atomic_store_n(&c->busy, 0, __ATOMIC_RELEASE);
+}
+/* The owner moves every slot of its own cache c to the central lists (in
+ * its busy bracket). */
 void hw_mc_cache_flush(mc_cache *c);
+/* CA5: drains the cache of every thread that is not inside the layer now
+ * (each bin to the central lists, its cap back to its start) and flushes
+ * self, the caller's own cache (NULL or &mc_dead_cache: none). Returns the
+ * slots that went back. The remote part is off (other caches kept) when
+ * mc_drain_on is false. */
+size_t hw_mc_cache_drain(mc_cache *self);
+/* Whether remote drains happen: set at start-up from
+ * hw_process_barrier_ready(); tests clear it to see the layer without. */
+extern bool mc_drain_on;
+/* Caches drained and caches skipped because their owner was busy, since
+ * the layer started (under cache_lock; tests). */
+void hw_mc_cache_drain_counts(uint64_t *drained, uint64_t *skipped);
+/* Fork child (cache_lock held): forgets every other thread's cache (CA6). */
+void hw_mc_cache_fork_child(void);
 extern uint64_t mc_threads_live; /* atomic */
 /* The recycled-records lock (fork hooks). */
 void hw_mc_cache_lock(void);

@@ -19,7 +19,9 @@
  *   SP4. When the program is idle, the layer gives memory back without a
  *        call from it: the heap's scavenger thread calls hw_mc_span_idle
  *        after each idle step, and once the central lists have not moved
- *        (no take or give) for IDLE_TRIM_NS it runs hw_mc_span_trim_all
+ *        (no take or give) for IDLE_TRIM_NS it drains the caches of the
+ *        threads that are not inside the layer (cache.c CA5: their slots
+ *        to the central lists), then runs hw_mc_span_trim_all
  *        (the kept empty spans, SP6, and the free metadata pages, SP5) and
  *        has the heap release all its free pages (the heap's own goal
  *        keeps retain_percent of in-use Ready), then does nothing more
@@ -880,6 +882,9 @@ void hw_mc_span_idle(void *unused)
 	if (idle_trimmed || now - idle_since < IDLE_TRIM_NS)
 		return;
 	idle_trimmed = true;
+	/* First the caches of threads that stopped calling (cache.c CA5), so
+	 * the spans their slots kept can go back in the trim. */
+	(void)hw_mc_cache_drain(mc_tls_cache);
 	(void)hw_mc_span_trim_all();
 	/* The heap keeps retain_percent of its in-use bytes Ready for reuse;
 	 * a program that stopped allocating gets them back too. */

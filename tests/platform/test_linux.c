@@ -10,7 +10,8 @@
  * agrees with the simulator's Ready count for one scripted sequence run on
  * both. Also the caps, ENOMEM from a reservation the address space cannot
  * hold (P3), and the OS views (VMA count, mappings, max_map_count). And
- * thread.h's processor number (T8) for a thread pinned to each processor.
+ * thread.h's processor number (T8) for a thread pinned to each processor,
+ * and its process barrier (T9: membarrier, since Linux 4.14) available.
  */
 #include "platform.h"
 #include "ptest.h"
@@ -483,7 +484,17 @@ static void test_cpu_current_pinned(void)
 	EXPECT(checked >= 1);
 }
 
+/* T9: the kernels this project supports have membarrier's private
+ * expedited command; false here means a seccomp filter refused it (the
+ * malloc layer then keeps idle threads' caches: cache.c CA5). */
+static void test_process_barrier_available(void)
+{
+	EXPECT(hw_process_barrier_ready(), "membarrier(PRIVATE_EXPEDITED) unavailable");
+	EXPECT(hw_process_barrier(), "membarrier(PRIVATE_EXPEDITED) failed after registering");
+}
+
 HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_populate),
 	     T(test_unfault_many), T(test_guard_protnone),
 	     T(test_madv_free_unuse), T(test_residency_matches_sim), T(test_reserve_enomem),
-	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned))
+	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned),
+	     T(test_process_barrier_available))
