@@ -364,13 +364,19 @@ static int arena_cpu[2];
 static void *arena_objs[2][ARENA_OBJS];
 static pthread_barrier_t arena_sync;
 
+/* Pins the calling thread to processor cpu. */
+static void pin(int cpu)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	CHILD_CHECK(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0, "pin");
+}
+
 static void *arena_worker(void *arg)
 {
 	unsigned me = (unsigned)(uintptr_t)arg;
-	cpu_set_t one;
-	CPU_ZERO(&one);
-	CPU_SET(arena_cpu[me], &one);
-	CHILD_CHECK(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0, "pin");
+	pin(arena_cpu[me]);
 	for (unsigned i = 0; i < ARENA_OBJS; i++) {
 		size_t n = 16 + (i % 40) * 24;
 		arena_objs[me][i] = hw_malloc(n);
@@ -444,10 +450,7 @@ static void test_arenas(void) { EXPECT(in_child(arenas), "arenas"); }
 static void *adopt_worker(void *arg)
 {
 	unsigned me = (unsigned)(uintptr_t)arg;
-	cpu_set_t one;
-	CPU_ZERO(&one);
-	CPU_SET(arena_cpu[me], &one);
-	CHILD_CHECK(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0, "pin");
+	pin(arena_cpu[me]);
 	void *p = hw_malloc(1000);
 	CHILD_CHECK(p, "malloc");
 	mc_span *s = mc_span_of((uintptr_t)p);
