@@ -247,13 +247,19 @@ void *hw_mc_meta_alloc(size_t bytes)
 	return p;
 }
 
-void hw_mc_meta_free(void *p, size_t bytes)
+/* Under meta_lock: record p of bytes back on its free list. */
+static void meta_free_locked(void *p, size_t bytes)
 {
 	unsigned b = bucket_of(bytes);
-	hw_mutex_lock(&meta_lock);
 	*(void **)p = meta_free_list[b];
 	meta_free_list[b] = p;
 	meta_free_count++;
+}
+
+void hw_mc_meta_free(void *p, size_t bytes)
+{
+	hw_mutex_lock(&meta_lock);
+	meta_free_locked(p, bytes);
 	hw_mutex_unlock(&meta_lock);
 }
 
@@ -406,29 +412,35 @@ static int leaf_install(mc_pagemap *m, size_t l)
 	return 0;
 }
 
-int hw_mc_map_set(mc_pagemap *m, unsigned shift, uintptr_t start, size_t npages, mc_span *s)
+/* hw_mc_map_set's work, under meta_lock (SP9: every write under it, so
+ * a leaf release sees it). */
+static int map_set_locked(mc_pagemap *m, unsigned shift, uintptr_t start, size_t npages,
+			  mc_span *s)
 {
 	size_t first = (start - m->base) >> shift, last = first + npages - 1;
 	bool freed = s == &mc_freed_span;
-	/* SP9: every write under meta_lock, so a leaf release sees it. */
-	hw_mutex_lock(&meta_lock);
 	for (size_t l = first >> MC_LEAF_SHIFT; l <= last >> MC_LEAF_SHIFT; l++) {
 		mc_span **leaf = m->top[l];
 		/* freed_leaf already says freed for every page. */
 		if ((leaf && leaf != freed_leaf) || (leaf == freed_leaf && freed))
 			continue;
-		if (leaf_install(m, l) != 0) {
-			hw_mutex_unlock(&meta_lock);
+		if (leaf_install(m, l) != 0)
 			return ENOMEM;
-		}
 	}
 	for (size_t i = first; i <= last; i++) {
 		mc_span **leaf = m->top[i >> MC_LEAF_SHIFT];
 		if (leaf != freed_leaf)
 			__atomic_store_n(&leaf[i & (MC_LEAF_ENTRIES - 1)], s, __ATOMIC_RELAXED);
 	}
-	hw_mutex_unlock(&meta_lock);
 	return 0;
+}
+
+int hw_mc_map_set(mc_pagemap *m, unsigned shift, uintptr_t start, size_t npages, mc_span *s)
+{
+	hw_mutex_lock(&meta_lock);
+	int rc = map_set_locked(m, shift, start, npages, s);
+	hw_mutex_unlock(&meta_lock);
+	return rc;
 }
 
 /* SP9, under meta_lock: whether no entry of leaf names anything but
@@ -703,9 +715,12 @@ static void span_release(mc_span *s)
 	uintptr_t start = s->start;
 	size_t np = s->npages;
 	centrals[s->arena][s->cls].spans--;
-	/* Never ENOMEM: the leaves exist. */
-	(void)map_set(start, np, &mc_freed_span);
-	hw_mc_meta_free(s, small_rec_bytes(k, s->dbg));
+	/* Entries and record under one hold of meta_lock; never ENOMEM: the
+	 * leaves exist. */
+	hw_mutex_lock(&meta_lock);
+	(void)map_set_locked(&mc_g.map, MC_PAGE_SHIFT, start, np, &mc_freed_span);
+	meta_free_locked(s, small_rec_bytes(k, s->dbg));
+	hw_mutex_unlock(&meta_lock);
 	hw_heap_free(mc_g.heap, (void *)start, np);
 }
 
@@ -877,13 +892,15 @@ void *hw_mc_large_alloc(size_t n, size_t align, bool *zeroed)
 	s->npages = (uint32_t)np;
 	s->kind = MC_SPAN_LARGE;
 	s->req = n;
-	if (map_set(s->start, np, s) != 0) {
-		hw_mc_meta_free(s, rec);
+	/* The entries and the counters under one hold of meta_lock. */
+	hw_mutex_lock(&meta_lock);
+	if (map_set_locked(&mc_g.map, MC_PAGE_SHIFT, s->start, np, s) != 0) {
+		meta_free_locked(s, rec);
+		hw_mutex_unlock(&meta_lock);
 		hw_heap_free(mc_g.heap, run, np);
 		errno = ENOMEM;
 		return NULL;
 	}
-	hw_mutex_lock(&meta_lock);
 	large_objects++;
 	large_bytes += np * MC_PAGE;
 	hw_mutex_unlock(&meta_lock);
@@ -921,9 +938,12 @@ void hw_mc_large_free(mc_span *s)
 {
 	uintptr_t start = s->start;
 	size_t np = s->npages;
-	(void)map_set(start, np, &mc_freed_span);
-	hw_mc_meta_free(s, mc_large_rec_bytes(s->dbg));
+	size_t rec = mc_large_rec_bytes(s->dbg);
+	/* Entries, record and counters under one hold of meta_lock; never
+	 * ENOMEM: the leaves exist. */
 	hw_mutex_lock(&meta_lock);
+	(void)map_set_locked(&mc_g.map, MC_PAGE_SHIFT, start, np, &mc_freed_span);
+	meta_free_locked(s, rec);
 	large_objects--;
 	large_bytes -= np * MC_PAGE;
 	hw_mutex_unlock(&meta_lock);
