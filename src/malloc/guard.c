@@ -545,11 +545,17 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 	size_t np = dpages + (lead >> gshift) + (side == HW_SIDE_RIGHT);
 	bool dbg = hw_mc_debug_on();
 	mc_span *s = shape >= 0 ? ready_take(ready_run, shape, side, dpages, dbg) : NULL;
-	if (s)
-		/* GD7: its leaves exist (the run was mapped before). */
-		(void)hw_mc_map_set(&gmap, gshift, s->run, np, s);
-	else
+	if (s) {
+		/* GD7: a new ready run's pages map to mc_freed_span, so a trim
+		 * may have given their leaf back since (span.c SP9); making it
+		 * again may be refused. */
+		if (hw_mc_map_set(&gmap, gshift, s->run, np, s) != 0) {
+			release_run(s);
+			s = NULL;
+		}
+	} else {
 		s = new_run(side, dpages, np, lead, run_align, dbg);
+	}
 	if (!s) {
 		unreserve(data);
 		warn_refused();

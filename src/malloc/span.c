@@ -406,7 +406,8 @@ static int leaf_install(mc_pagemap *m, size_t l)
 		leaf = mem;
 	}
 	meta_bytes += LEAF_BYTES;
-	if (m->top[l] == freed_leaf)
+	/* (Not a new leaf for a NULL top: its pages were never ours.) */
+	if (freed_leaf && m->top[l] == freed_leaf)
 		leaf_fill_freed(leaf);
 	__atomic_store_n(&m->top[l], leaf, __ATOMIC_RELEASE);
 	return 0;
@@ -422,14 +423,14 @@ static int map_set_locked(mc_pagemap *m, unsigned shift, uintptr_t start, size_t
 	for (size_t l = first >> MC_LEAF_SHIFT; l <= last >> MC_LEAF_SHIFT; l++) {
 		mc_span **leaf = m->top[l];
 		/* freed_leaf already says freed for every page. */
-		if ((leaf && leaf != freed_leaf) || (leaf == freed_leaf && freed))
+		if (leaf && (leaf != freed_leaf || freed))
 			continue;
 		if (leaf_install(m, l) != 0)
 			return ENOMEM;
 	}
 	for (size_t i = first; i <= last; i++) {
 		mc_span **leaf = m->top[i >> MC_LEAF_SHIFT];
-		if (leaf != freed_leaf)
+		if (!freed_leaf || leaf != freed_leaf)
 			__atomic_store_n(&leaf[i & (MC_LEAF_ENTRIES - 1)], s, __ATOMIC_RELAXED);
 	}
 	return 0;
