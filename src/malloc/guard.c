@@ -186,17 +186,13 @@ void hw_mc_guard_start(void)
 	hw_heap *h = hw_heap_create(&cfg);
 	uintptr_t base;
 	size_t wsize;
-	void *top = NULL;
-	size_t ntop = 0;
+	bool mapped = false;
 	if (h && hw_heap_grow(h, 1) == 0) {
 		hw_heap_window(h, &base, &wsize);
-		ntop = (wsize >> gshift) / MC_LEAF_ENTRIES + 1;
-		if (hw_sys_alloc(mc_g.pf,
-				 hw_align_up(ntop * sizeof(mc_span *), mc_g.pf->caps.page_size),
-				 &top) != 0)
-			top = NULL;
+		mapped = hw_mc_map_init(&gmap, base, wsize,
+					(wsize >> gshift) / MC_LEAF_ENTRIES + 1) == 0;
 	}
-	if (!top) {
+	if (!mapped) {
 		if (h)
 			hw_heap_destroy(h);
 		hw_report_write("heapward: guarded objects are off: no address space for their "
@@ -205,7 +201,6 @@ void hw_mc_guard_start(void)
 		return;
 	}
 	gheap = h;
-	gmap = (mc_pagemap){base, wsize, top, ntop};
 	rng = gcfg.seed ? gcfg.seed : hw_now_ns();
 	__atomic_store_n(&mc_guard_on, 1, __ATOMIC_RELEASE);
 }
@@ -478,9 +473,11 @@ void hw_mc_guard_trim(void)
 		}
 		hw_mutex_unlock(&guard_lock);
 		if (!s)
-			return;
+			break;
 		release_run(s);
 	}
+	/* span.c SP9: the leaves of gmap that now name no run. */
+	(void)hw_mc_map_trim(&gmap);
 }
 
 /* GD3: whether a guarded object of data bytes of pages would pass a
@@ -548,11 +545,17 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 	size_t np = dpages + (lead >> gshift) + (side == HW_SIDE_RIGHT);
 	bool dbg = hw_mc_debug_on();
 	mc_span *s = shape >= 0 ? ready_take(ready_run, shape, side, dpages, dbg) : NULL;
-	if (s)
-		/* GD7: its leaves exist (the run was mapped before). */
-		(void)hw_mc_map_set(&gmap, gshift, s->run, np, s);
-	else
+	if (s) {
+		/* GD7: a new ready run's pages map to mc_freed_span, so a trim
+		 * may have given their leaf back since (span.c SP9); making it
+		 * again may be refused. */
+		if (hw_mc_map_set(&gmap, gshift, s->run, np, s) != 0) {
+			release_run(s);
+			s = NULL;
+		}
+	} else {
 		s = new_run(side, dpages, np, lead, run_align, dbg);
+	}
 	if (!s) {
 		unreserve(data);
 		warn_refused();
@@ -683,8 +686,6 @@ void hw_mc_guard_reset(void)
 {
 	if (gheap) {
 		hw_mc_map_release(&gmap);
-		hw_sys_release(mc_g.pf, gmap.top,
-			       hw_align_up(gmap.ntop * sizeof(mc_span *), mc_g.pf->caps.page_size));
 		hw_heap_destroy(gheap);
 	}
 	__atomic_store_n(&mc_guard_on, 0, __ATOMIC_RELEASE);

@@ -74,7 +74,8 @@ const unsigned char *hw_mc_guard_damage(mc_span *s, bool repair);
 /* Calls fn for every live guarded object. The caller holds every lock of
  * the layer (hw_mc_lock_all: the leak check). */
 void hw_mc_guard_each(void (*fn)(void *arg, mc_span *s), void *arg);
-/* Gives the runs cached for reuse (guard.c GD6) back to the guarded heap
+/* Gives the runs cached for reuse (guard.c GD6) back to the guarded heap,
+ * then the guarded map's leaves that name no run (span.c SP9)
  * (hw_malloc_trim). */
 void hw_mc_guard_trim(void);
 /* The guarded heap (NULL when none): its arenas are not roots. */

@@ -263,16 +263,9 @@ static bool init_locked(void)
 	if (hw_heap_grow(h, 1) != 0)
 		goto fail;
 	hw_heap_window(h, &base, &wsize);
-	size_t ntop = wsize / (MC_PAGE * MC_LEAF_ENTRIES);
-	void *top;
-	if (hw_sys_alloc(mc_g.pf, hw_align_up(ntop * sizeof(mc_span *), mc_g.pf->caps.page_size),
-			 &top) != 0)
+	if (hw_mc_map_init(&mc_g.map, base, wsize, wsize / (MC_PAGE * MC_LEAF_ENTRIES)) != 0)
 		goto fail;
 	mc_g.heap = h;
-	mc_g.map.base = base;
-	mc_g.map.wsize = wsize;
-	mc_g.map.top = top;
-	mc_g.map.ntop = ntop;
 	if (hw_mc_cache_init() != 0)
 		goto fail_top;
 	hw_mc_debug_start(&o);
@@ -295,8 +288,7 @@ static bool init_locked(void)
 	}
 	return true;
 fail_top:
-	hw_sys_release(mc_g.pf, top,
-		       hw_align_up(ntop * sizeof(mc_span *), mc_g.pf->caps.page_size));
+	hw_mc_map_release(&mc_g.map);
 	memset(&mc_g, 0, sizeof mc_g);
 fail:
 	hw_heap_destroy(h);
@@ -1063,9 +1055,6 @@ void hw_mc_reset(const mc_start_config *next)
 		hw_mc_debug_reset();
 		hw_mc_span_reset();
 		hw_heap_destroy(mc_g.heap);
-		hw_sys_release(
-			mc_g.pf, mc_g.map.top,
-			hw_align_up(mc_g.map.ntop * sizeof(mc_span *), mc_g.pf->caps.page_size));
 		memset(&mc_g, 0, sizeof mc_g);
 		__atomic_store_n(&mc_ready, 0, __ATOMIC_RELEASE);
 	}

@@ -100,10 +100,14 @@
  * under another lock of the layer, and the fork hooks take it first.
  * A class lock guards the partial lists it serves (span.c) and the free
  * list, bump index and live count of every span on them; the meta lock guards the metadata
- * allocator, page-map leaf creation and the large-object counters. The page
- * map's entries are written and read with relaxed atomics: a pointer a
- * thread frees was handed to it through the program's own synchronisation,
- * which orders the span's creation before the lookup. The fork hooks
+ * allocator, every page-map write (entries and leaves) and leaf release
+ * (span.c SP9) and the large-object counters. So every page-map write is
+ * made under the meta lock: span creation and release and a large
+ * object's allocation, resize and free take it (after the class lock, for
+ * spans), and guard.c writes its map with no lock of its own held. The
+ * page map's entries are written with relaxed atomics and read with no
+ * lock: a pointer a thread frees was handed to it through the program's
+ * own synchronisation, which orders the span's creation before the lookup. The fork hooks
  * (malloc.c) take every lock of this layer in this order before fork(), so
  * they run before the registry's (registered earlier, so its prepare runs
  * later: pthread_atfork runs prepare hooks in reverse order).
@@ -259,13 +263,17 @@ static inline mc_dbg_obj *mc_span_dbg(const mc_span *s)
 
 /* A page map (MC3): one entry per page of a window of address space, in
  * leaves of MC_LEAF_ENTRIES entries, each allocated (span.c, from metadata,
- * never freed before hw_mc_reset) when a run first lands in its part of
- * the window. The layer's heap has one (mc_g.map); the guarded objects'
- * heap another (guard.c). */
+ * never unmapped before hw_mc_reset) when a run first lands in its part of
+ * the window. A leaf none of whose entries names a run is released at the
+ * trims, its top entry then pointing at one shared leaf whose every entry
+ * is &mc_freed_span (span.c SP9), so lookups take the same two loads. The
+ * layer's heap has one (mc_g.map); the guarded objects' heap another
+ * (guard.c). */
 typedef struct mc_pagemap {
 	uintptr_t base; /* the window */
 	size_t wsize;
-	mc_span ***top; /* [ntop] leaves, atomically */
+	mc_span ***top;  /* [ntop] leaves, atomically */
+	mc_span ***kept; /* [ntop] released leaves kept for reuse (SP9), under the meta lock */
 	size_t ntop;
 } mc_pagemap;
 
@@ -404,11 +412,18 @@ void hw_mc_large_free(mc_span *s);
  * grown into the free pages right after it: hw_heap_resize); true, or
  * false with s unchanged when the pages after it are not free. */
 bool hw_mc_large_resize(mc_span *s, size_t n);
+/* An empty page map over [base, base + wsize) with ntop leaves' worth of
+ * top entries; 0 or ENOMEM. */
+int hw_mc_map_init(mc_pagemap *m, uintptr_t base, size_t wsize, size_t ntop);
 /* Points every page of [start, start + npages pages of 1 << shift bytes)
- * of m's window at s (MC3), creating leaves as needed (under the meta
- * lock); 0 or ENOMEM (nothing pointed then). */
+ * of m's window at s (MC3), creating or reinstalling leaves as needed; all
+ * under the meta lock (span.c SP9). 0 or ENOMEM (nothing pointed then). */
 int hw_mc_map_set(mc_pagemap *m, unsigned shift, uintptr_t start, size_t npages, mc_span *s);
-/* Gives m's leaves back to the platform (hw_mc_reset). */
+/* SP9: releases every leaf of m whose entries are all &mc_freed_span (the
+ * trims); returns the bytes. Takes the meta lock. */
+size_t hw_mc_map_trim(mc_pagemap *m);
+/* Gives m's leaves, kept ones included, and its top array back to the
+ * platform, and empties m (hw_mc_reset; nothing if m was never made). */
 void hw_mc_map_release(mc_pagemap *m);
 /* Takes or releases every lock of span.c (fork hooks). */
 void hw_mc_span_lock_all(void);

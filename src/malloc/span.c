@@ -10,7 +10,8 @@
  *        record, only ever holds span records again (of any size, after
  *        SP5), so a racing lookup through a stale page-map entry reads
  *        span-record memory, possibly released (zero on Linux), never an
- *        unmapped page (the page map's leaves are never freed either).
+ *        unmapped page (the page map's leaves are never unmapped either:
+ *        SP9 releases their pages and keeps them).
  *   SP2. A free list link read at refill must be NULL or the start of a
  *        free slot of the same span; anything else is a write after free,
  *        reported by hw_mc_corrupt_list (the list is then dropped).
@@ -82,12 +83,37 @@
  *        span headers that the other processor had just written.)
  *        Threads that share a processor share its arena, which costs no
  *        coherence traffic.
+ *   SP9. Page-map leaves (MC3) go back at SP4's trims (hw_mc_map_trim;
+ *        guard.c's map at hw_malloc_trim): a leaf whose every entry is
+ *        &mc_freed_span (every page it covers held a run, and none does
+ *        now) has its top entry pointed at freed_leaf, the one leaf whose
+ *        every entry is &mc_freed_span (made at the first release, counted
+ *        once in meta_bytes), so a lookup still says "freed" with the same
+ *        two loads. Its pages are released (unuse) and it is kept as
+ *        kept[l] of its own top index l, never another's: a lookup that
+ *        loaded it before the release may still read it, and reads either
+ *        what the entry says now or, on a backend whose released pages read
+ *        as zero, NULL ("not heap memory" for a free that is invalid
+ *        anyway: no live run is there; on a backend whose released pages
+ *        trap, the simulator's and Windows' decommit, that racing lookup
+ *        faults, as SP1's records do). A leaf with a NULL entry is kept:
+ *        freed_leaf would turn "never ours" into "freed". meta_bytes loses
+ *        the leaf's bytes, and gets them back when the leaf is reused.
+ *        Every write of an entry (hw_mc_map_set: span creation and
+ *        release, large objects, guard.c) and every release happen under
+ *        meta_lock, so a release never misses an entry a writer wrote, and
+ *        a writer that finds freed_leaf in top (or NULL) installs a real
+ *        leaf first (the kept one made Ready, or a new one; filled with
+ *        &mc_freed_span before it is published when top was freed_leaf);
+ *        a write of &mc_freed_span over freed_leaf is skipped: it says so
+ *        already. freed_leaf itself is never written after it is filled.
  *
  * Locking: malloc_internal.h's order. Class locks are striped: arena a's
  * class c takes class_locks[(11a + c) % MC_LOCKS] (lock_of). A class lock
  * guards the partial lists it serves and their spans'
  * free/bump/live/next/prev/partial; the meta lock
- * guards the metadata free lists, leaf creation and the large counters;
+ * guards the metadata free lists, every page-map write and leaf release
+ * (SP9) and the large counters;
  * span creation and release take the heap's lock (through hw_heap_*) under
  * the class lock.
  */
@@ -221,13 +247,19 @@ void *hw_mc_meta_alloc(size_t bytes)
 	return p;
 }
 
-void hw_mc_meta_free(void *p, size_t bytes)
+/* Under meta_lock: record p of bytes back on its free list. */
+static void meta_free_locked(void *p, size_t bytes)
 {
 	unsigned b = bucket_of(bytes);
-	hw_mutex_lock(&meta_lock);
 	*(void **)p = meta_free_list[b];
 	meta_free_list[b] = p;
 	meta_free_count++;
+}
+
+void hw_mc_meta_free(void *p, size_t bytes)
+{
+	hw_mutex_lock(&meta_lock);
+	meta_free_locked(p, bytes);
 	hw_mutex_unlock(&meta_lock);
 }
 
@@ -327,37 +359,139 @@ static size_t meta_trim(void)
 	return bytes;
 }
 
-int hw_mc_map_set(mc_pagemap *m, unsigned shift, uintptr_t start, size_t npages, mc_span *s)
+/* SP9: a leaf's bytes, and the one leaf whose every entry is
+ * &mc_freed_span (under meta_lock; made at the first leaf release, given
+ * back by hw_mc_span_reset). */
+#define LEAF_BYTES (MC_LEAF_ENTRIES * sizeof(mc_span *))
+static mc_span **freed_leaf;
+
+/* Every entry of leaf to &mc_freed_span. Atomic stores: a lookup that
+ * loaded leaf before it was released may still read it (SP9). */
+static void leaf_fill_freed(mc_span **leaf)
 {
-	size_t first = (start - m->base) >> shift;
-	for (size_t l = first >> MC_LEAF_SHIFT; l <= (first + npages - 1) >> MC_LEAF_SHIFT; l++) {
-		if (__atomic_load_n(&m->top[l], __ATOMIC_ACQUIRE))
-			continue;
-		hw_mutex_lock(&meta_lock);
-		if (!m->top[l]) {
-			void *leaf;
-			if (hw_sys_alloc(mc_g.pf, MC_LEAF_ENTRIES * sizeof(mc_span *), &leaf) !=
-			    0) {
-				hw_mutex_unlock(&meta_lock);
-				return ENOMEM;
-			}
-			meta_bytes += MC_LEAF_ENTRIES * sizeof(mc_span *);
-			__atomic_store_n(&m->top[l], (mc_span **)leaf, __ATOMIC_RELEASE);
-		}
-		hw_mutex_unlock(&meta_lock);
+	for (size_t i = 0; i < MC_LEAF_ENTRIES; i++)
+		__atomic_store_n(&leaf[i], &mc_freed_span, __ATOMIC_RELAXED);
+}
+
+static size_t top_bytes(size_t ntop)
+{
+	/* top[ntop] then kept[ntop] (SP9). */
+	return hw_align_up(2 * ntop * sizeof(mc_span **), os_page());
+}
+
+int hw_mc_map_init(mc_pagemap *m, uintptr_t base, size_t wsize, size_t ntop)
+{
+	void *mem;
+	if (hw_sys_alloc(mc_g.pf, top_bytes(ntop), &mem) != 0)
+		return ENOMEM;
+	*m = (mc_pagemap){base, wsize, mem, (mc_span ***)mem + ntop, ntop};
+	return 0;
+}
+
+/* SP9, under meta_lock: top[l] (NULL or freed_leaf) becomes a real leaf:
+ * its kept leaf made Ready again, or a new one, filled with
+ * &mc_freed_span when top[l] was freed_leaf (a new one reads as NULL
+ * otherwise), before it is published. 0 or ENOMEM (top[l] unchanged). */
+static int leaf_install(mc_pagemap *m, size_t l)
+{
+	mc_span **leaf = m->kept[l];
+	if (leaf) {
+		if (hw_sys_use(mc_g.pf, leaf, LEAF_BYTES) != 0)
+			return ENOMEM;
+		m->kept[l] = NULL;
+	} else {
+		void *mem;
+		if (hw_sys_alloc(mc_g.pf, LEAF_BYTES, &mem) != 0)
+			return ENOMEM;
+		leaf = mem;
 	}
-	for (size_t i = first; i < first + npages; i++) {
-		mc_span **leaf = __atomic_load_n(&m->top[i >> MC_LEAF_SHIFT], __ATOMIC_ACQUIRE);
-		__atomic_store_n(&leaf[i & (MC_LEAF_ENTRIES - 1)], s, __ATOMIC_RELAXED);
+	meta_bytes += LEAF_BYTES;
+	/* (Not a new leaf for a NULL top: its pages were never ours.) */
+	if (freed_leaf && m->top[l] == freed_leaf)
+		leaf_fill_freed(leaf);
+	__atomic_store_n(&m->top[l], leaf, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* hw_mc_map_set's work, under meta_lock (SP9: every write under it, so
+ * a leaf release sees it). */
+static int map_set_locked(mc_pagemap *m, unsigned shift, uintptr_t start, size_t npages,
+			  mc_span *s)
+{
+	size_t first = (start - m->base) >> shift, last = first + npages - 1;
+	bool freed = s == &mc_freed_span;
+	for (size_t l = first >> MC_LEAF_SHIFT; l <= last >> MC_LEAF_SHIFT; l++) {
+		mc_span **leaf = m->top[l];
+		/* freed_leaf already says freed for every page. */
+		if (leaf && (leaf != freed_leaf || freed))
+			continue;
+		if (leaf_install(m, l) != 0)
+			return ENOMEM;
+	}
+	for (size_t i = first; i <= last; i++) {
+		mc_span **leaf = m->top[i >> MC_LEAF_SHIFT];
+		if (!freed_leaf || leaf != freed_leaf)
+			__atomic_store_n(&leaf[i & (MC_LEAF_ENTRIES - 1)], s, __ATOMIC_RELAXED);
 	}
 	return 0;
 }
 
+int hw_mc_map_set(mc_pagemap *m, unsigned shift, uintptr_t start, size_t npages, mc_span *s)
+{
+	hw_mutex_lock(&meta_lock);
+	int rc = map_set_locked(m, shift, start, npages, s);
+	hw_mutex_unlock(&meta_lock);
+	return rc;
+}
+
+/* SP9, under meta_lock: whether no entry of leaf names anything but
+ * &mc_freed_span (writers hold meta_lock too: plain reads). */
+static bool leaf_all_freed(mc_span *const *leaf)
+{
+	for (size_t i = 0; i < MC_LEAF_ENTRIES; i++)
+		if (leaf[i] != &mc_freed_span)
+			return false;
+	return true;
+}
+
+size_t hw_mc_map_trim(mc_pagemap *m)
+{
+	size_t bytes = 0;
+	hw_mutex_lock(&meta_lock);
+	for (size_t l = 0; l < m->ntop; l++) {
+		mc_span **leaf = m->top[l];
+		if (!leaf || leaf == freed_leaf || !leaf_all_freed(leaf))
+			continue;
+		if (!freed_leaf) {
+			void *mem;
+			if (hw_sys_alloc(mc_g.pf, LEAF_BYTES, &mem) != 0)
+				break;
+			freed_leaf = mem;
+			leaf_fill_freed(freed_leaf);
+			meta_bytes += LEAF_BYTES;
+		}
+		__atomic_store_n(&m->top[l], freed_leaf, __ATOMIC_RELEASE);
+		hw_sys_unuse(mc_g.pf, leaf, LEAF_BYTES);
+		m->kept[l] = leaf;
+		meta_bytes -= LEAF_BYTES;
+		bytes += LEAF_BYTES;
+	}
+	hw_mutex_unlock(&meta_lock);
+	return bytes;
+}
+
 void hw_mc_map_release(mc_pagemap *m)
 {
-	for (size_t l = 0; l < m->ntop; l++)
-		if (m->top[l])
-			hw_sys_release(mc_g.pf, m->top[l], MC_LEAF_ENTRIES * sizeof(mc_span *));
+	if (!m->top)
+		return;
+	for (size_t l = 0; l < m->ntop; l++) {
+		if (m->top[l] && m->top[l] != freed_leaf)
+			hw_sys_release(mc_g.pf, m->top[l], LEAF_BYTES);
+		if (m->kept[l])
+			hw_sys_release(mc_g.pf, m->kept[l], LEAF_BYTES);
+	}
+	hw_sys_release(mc_g.pf, m->top, top_bytes(m->ntop));
+	memset(m, 0, sizeof *m);
 }
 
 /* The layer's heap's map. */
@@ -582,9 +716,12 @@ static void span_release(mc_span *s)
 	uintptr_t start = s->start;
 	size_t np = s->npages;
 	centrals[s->arena][s->cls].spans--;
-	/* Never ENOMEM: the leaves exist. */
-	(void)map_set(start, np, &mc_freed_span);
-	hw_mc_meta_free(s, small_rec_bytes(k, s->dbg));
+	/* Entries and record under one hold of meta_lock; never ENOMEM: the
+	 * leaves exist. */
+	hw_mutex_lock(&meta_lock);
+	(void)map_set_locked(&mc_g.map, MC_PAGE_SHIFT, start, np, &mc_freed_span);
+	meta_free_locked(s, small_rec_bytes(k, s->dbg));
+	hw_mutex_unlock(&meta_lock);
 	hw_heap_free(mc_g.heap, (void *)start, np);
 }
 
@@ -756,13 +893,15 @@ void *hw_mc_large_alloc(size_t n, size_t align, bool *zeroed)
 	s->npages = (uint32_t)np;
 	s->kind = MC_SPAN_LARGE;
 	s->req = n;
-	if (map_set(s->start, np, s) != 0) {
-		hw_mc_meta_free(s, rec);
+	/* The entries and the counters under one hold of meta_lock. */
+	hw_mutex_lock(&meta_lock);
+	if (map_set_locked(&mc_g.map, MC_PAGE_SHIFT, s->start, np, s) != 0) {
+		meta_free_locked(s, rec);
+		hw_mutex_unlock(&meta_lock);
 		hw_heap_free(mc_g.heap, run, np);
 		errno = ENOMEM;
 		return NULL;
 	}
-	hw_mutex_lock(&meta_lock);
 	large_objects++;
 	large_bytes += np * MC_PAGE;
 	hw_mutex_unlock(&meta_lock);
@@ -800,9 +939,12 @@ void hw_mc_large_free(mc_span *s)
 {
 	uintptr_t start = s->start;
 	size_t np = s->npages;
-	(void)map_set(start, np, &mc_freed_span);
-	hw_mc_meta_free(s, mc_large_rec_bytes(s->dbg));
+	size_t rec = mc_large_rec_bytes(s->dbg);
+	/* Entries, record and counters under one hold of meta_lock; never
+	 * ENOMEM: the leaves exist. */
 	hw_mutex_lock(&meta_lock);
+	(void)map_set_locked(&mc_g.map, MC_PAGE_SHIFT, start, np, &mc_freed_span);
+	meta_free_locked(s, rec);
 	large_objects--;
 	large_bytes -= np * MC_PAGE;
 	hw_mutex_unlock(&meta_lock);
@@ -812,6 +954,10 @@ void hw_mc_large_free(mc_span *s)
 void hw_mc_span_reset(void)
 {
 	hw_mc_map_release(&mc_g.map);
+	/* After every map's (guard.c's is released first, hw_mc_reset). */
+	if (freed_leaf)
+		hw_sys_release(mc_g.pf, freed_leaf, LEAF_BYTES);
+	freed_leaf = NULL;
 	while (meta_chunks) {
 		void *next = *(void **)meta_chunks;
 		hw_sys_release(mc_g.pf, meta_chunks, META_CHUNK);
@@ -910,5 +1056,8 @@ size_t hw_mc_span_trim_all(void)
 			bytes += span_trim_pages(s);
 		hw_mutex_unlock(lock_of(k));
 	}
+	/* SP9: the map's leaves that name no live run (after the spans above
+	 * went back). */
+	bytes += hw_mc_map_trim(&mc_g.map);
 	return bytes + meta_trim();
 }
