@@ -112,22 +112,24 @@ static void test_released_and_reused(void)
 {
 	REQUIRE(hw_mc_start("scavenger=0"), "layer started");
 	allocate_all();
-	uintptr_t hi = 0;
-	for (size_t i = 0; i < NLARGE; i++)
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	for (size_t i = 0; i < NLARGE; i++) {
+		lo = hw_min(lo, hw_min((uintptr_t)large[i], (uintptr_t)small[i][0]));
 		hi = hw_max(hi, (uintptr_t)large[i] + LARGE);
-	/* The leaves the objects cover (where the window starts below the
-	 * first arena, as when the platform cannot probe for it, the first
-	 * leaves were never used and stay). */
-	size_t lmax = hw_min((size_t)((hi - mc_g.map.base) / LEAF_SPAN) + 1, mc_g.map.ntop);
+	}
+	/* The leaves the objects cover, [lmin, lmax) (where the window is
+	 * centred on the first arena, as when the platform cannot probe for a
+	 * window, the leaves below were never used). */
+	size_t lmin = leaf_of((void *)lo), lmax = leaf_of((void *)(hi - 1)) + 1;
 	free_all();
-	static bool was_full[1024];
-	REQUIRE(lmax <= sizeof was_full, "%zu leaves", lmax);
+	static bool was_full[64]; /* [l - lmin] */
+	REQUIRE(lmax - lmin <= sizeof was_full, "%zu leaves", lmax - lmin);
 	size_t full = 0;
-	for (size_t l = 0; l < lmax; l++)
-		full += was_full[l] = all_freed(l);
+	for (size_t l = lmin; l < lmax; l++)
+		full += was_full[l - lmin] = all_freed(l);
 	/* 384 MiB of objects: six leaves, one of which may hold the class's
 	 * kept empty span (SP6) or cached slots' spans until the trim. */
-	EXPECT(full >= 4, "%zu of %zu leaves name only freed runs", full, lmax);
+	EXPECT(full >= 4, "%zu of %zu leaves name only freed runs", full, lmax - lmin);
 	size_t before = stats().meta_bytes;
 	hw_malloc_trim(0);
 	size_t after = stats().meta_bytes;
@@ -136,12 +138,13 @@ static void test_released_and_reused(void)
 	EXPECT(before - after >= (full - 1) * LEAF_BYTES,
 	       "meta_bytes %zu -> %zu: less than %zu leaves' bytes", before, after, full - 1);
 	mc_span **shared = NULL;
-	for (size_t l = 0; l < lmax && !shared; l++)
-		if (was_full[l])
+	for (size_t l = lmin; l < lmax && !shared; l++)
+		if (was_full[l - lmin])
 			shared = __atomic_load_n(&mc_g.map.top[l], __ATOMIC_ACQUIRE);
-	for (size_t l = 0; l < lmax; l++)
-		EXPECT(!was_full[l] || (mc_g.map.top[l] == shared && mc_g.map.kept[l] != NULL &&
-					mc_g.map.kept[l] != shared),
+	for (size_t l = lmin; l < lmax; l++)
+		EXPECT(!was_full[l - lmin] ||
+			       (mc_g.map.top[l] == shared && mc_g.map.kept[l] != NULL &&
+				mc_g.map.kept[l] != shared),
 		       "leaf %zu not released", l);
 	/* Lookups still say freed, and a stale free says so too. */
 	for (size_t i = 0; i < NLARGE; i++)
@@ -157,14 +160,15 @@ static void test_released_and_reused(void)
 	size_t released = stats().meta_bytes;
 	allocate_all();
 	size_t reused = 0;
-	for (size_t l = 0; l < lmax; l++)
-		reused += was_full[l] && mc_g.map.top[l] != shared;
+	for (size_t l = lmin; l < lmax; l++)
+		reused += was_full[l - lmin] && mc_g.map.top[l] != shared;
 	EXPECT(reused == full, "%zu of %zu leaves in use again", reused, full);
 	EXPECT(stats().meta_bytes >= released + reused * LEAF_BYTES,
 	       "meta_bytes %zu after reusing %zu leaves (was %zu)", stats().meta_bytes, reused,
 	       released);
 	for (size_t i = 0; i < NLARGE; i++) {
-		EXPECT(leaf_of(large[i]) < lmax, "large %zu beyond the leaves it had", i);
+		EXPECT(leaf_of(large[i]) >= lmin && leaf_of(large[i]) < lmax,
+		       "large %zu beyond the leaves it had", i);
 		mc_span *s = mc_span_of((uintptr_t)large[i] + LARGE / 2);
 		EXPECT(s && s->kind == MC_SPAN_LARGE && s->start == (uintptr_t)large[i],
 		       "large %zu: its record", i);
