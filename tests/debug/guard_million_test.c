@@ -18,6 +18,7 @@
 #include "guard.h"
 #include "heapward.h"
 #include "malloc_internal.h"
+#include "platform.h"
 #include "trap.h"
 
 #include <stdio.h>
@@ -46,16 +47,6 @@ static size_t mappings(void)
  * (the records and page-map leaves come from its metadata). */
 static void print_heap(const char *name, hw_heap *h)
 {
-	static const char *const kinds[HW_CALL_KINDS] = {
-		"reserve",
-		"map",
-		"use",
-		"unuse",
-		"fault",
-		"release",
-		"alloc",
-		"unfault",
-	};
 	hw_heap_stats hs;
 	hw_heap_stats_get(h, &hs);
 	fprintf(stderr, "%s: mapped %zu, allocs %llu, guard failures %llu, invalid guards %llu",
@@ -63,7 +54,8 @@ static void print_heap(const char *name, hw_heap *h)
 		(unsigned long long)hs.guard_failures, (unsigned long long)hs.invalid_guards);
 	for (int k = 0; k < HW_CALL_KINDS; k++)
 		if (hs.platform_failures[k] != 0)
-			fprintf(stderr, ", %s failed %llu of %llu", kinds[k],
+			fprintf(stderr, ", %s failed %llu of %llu",
+				hw_sys_kind_name((hw_sys_kind)k),
 				(unsigned long long)hs.platform_failures[k],
 				(unsigned long long)hs.platform_calls[k]);
 	fprintf(stderr, "\n");
