@@ -19,6 +19,7 @@
 #include "child.h"
 #include "guard.h"
 #include "heapward.h"
+#include "layer_check.h"
 #include "malloc_internal.h"
 #include "trap.h"
 
@@ -46,13 +47,6 @@ static bool guarded(const void *p)
 {
 	mc_span *s = hw_mc_guard_span((uintptr_t)p);
 	return s && s->kind == MC_SPAN_GUARDED;
-}
-
-static hw_malloc_stats stats(void)
-{
-	hw_malloc_stats m;
-	hw_malloc_stats_get(&m);
-	return m;
 }
 
 static size_t count(const char *hay, const char *needle)
@@ -160,7 +154,7 @@ static void pattern_child(void *arg)
 	CHILD_CHECK(traps(p + 16, false) && !traps(p + 15, true));
 	p[at] = 0;
 	hw_free(p);
-	CHILD_CHECK(stats().errors == (at < 0 || at >= 13 ? 1u : 0u));
+	CHILD_CHECK(layer_stats().errors == (at < 0 || at >= 13 ? 1u : 0u));
 }
 
 static void test_pattern_overflow(void)
@@ -204,11 +198,13 @@ static void quarantine_child(void *arg)
 	}
 	hw_free(p[0]);
 	hw_free(p[1]);
-	CHILD_CHECK(stats().quarantine_objects == 2 && stats().quarantine_bytes == 8192);
+	CHILD_CHECK(layer_stats().quarantine_objects == 2 &&
+		    layer_stats().quarantine_bytes == 8192);
 	CHILD_CHECK(traps(p[0], false) && traps(p[1], true) && traps(p[1] + 99, false));
-	CHILD_CHECK(stats().guarded_objects == 1 && stats().guarded_bytes == 4096);
+	CHILD_CHECK(layer_stats().guarded_objects == 1 && layer_stats().guarded_bytes == 4096);
 	hw_free(p[2]); /* p[0] leaves the quarantine */
-	CHILD_CHECK(stats().quarantine_objects == 2 && stats().quarantine_bytes == 8192);
+	CHILD_CHECK(layer_stats().quarantine_objects == 2 &&
+		    layer_stats().quarantine_bytes == 8192);
 	/* Its run is cached (GD6): freed memory that traps, its record still
 	 * naming the object for a report. */
 	mc_guard_obj o;
@@ -268,18 +264,18 @@ static void double_free_child(void *arg)
 	CHILD_CHECK(guarded(p));
 	hw_free(p);
 	hw_free(p);
-	CHILD_CHECK(stats().errors == 1 && stats().quarantine_objects == 1);
+	CHILD_CHECK(layer_stats().errors == 1 && layer_stats().quarantine_objects == 1);
 	/* An interior pointer of a live guarded object. */
 	char *q = hw_malloc(40);
 	hw_free(q + 8);
-	CHILD_CHECK(stats().errors == 2 && stats().guarded_objects == 1);
+	CHILD_CHECK(layer_stats().errors == 2 && layer_stats().guarded_objects == 1);
 	/* A kind mismatch: operator new's object freed by free. */
 	void *k = hw_mc_malloc_kind(24, MC_KIND_NEW);
 	CHILD_CHECK(guarded(k));
 	hw_mc_free_kind(k, MC_KIND_MALLOC, false, 0, "free");
-	CHILD_CHECK(stats().errors == 3 && stats().guarded_objects == 2);
+	CHILD_CHECK(layer_stats().errors == 3 && layer_stats().guarded_objects == 2);
 	hw_mc_free_kind(k, MC_KIND_NEW, false, 0, "operator delete");
-	CHILD_CHECK(stats().errors == 3 && stats().guarded_objects == 1);
+	CHILD_CHECK(layer_stats().errors == 3 && layer_stats().guarded_objects == 1);
 }
 
 static void test_double_free_in_quarantine(void)
@@ -342,7 +338,7 @@ static void api_child(void *arg)
 	void *z0 = hw_malloc(0);
 	CHILD_CHECK(z0 && guarded(z0) && hw_malloc_usable_size(z0) == 0);
 	hw_free(z0);
-	CHILD_CHECK(stats().errors == 0 && stats().guarded_objects == 0);
+	CHILD_CHECK(layer_stats().errors == 0 && layer_stats().guarded_objects == 0);
 	fprintf(stderr, "api ok\n");
 }
 
@@ -381,15 +377,15 @@ static void budget_child(void *arg)
 		p[i] = hw_malloc(100);
 	CHILD_CHECK(guarded(p[0]) && guarded(p[1]) && guarded(p[2]));
 	CHILD_CHECK(!guarded(p[3]) && !guarded(p[4]));
-	hw_malloc_stats m = stats();
+	hw_malloc_stats m = layer_stats();
 	CHILD_CHECK(m.guarded_objects == 3 && m.guard_over_budget == 2 && m.guard_refused == 0);
 	/* The fallback objects are the layer's own, with their checks. */
 	CHILD_CHECK(hw_malloc_usable_size(p[3]) == 100);
 	hw_free(p[3]);
 	hw_free(p[0]);
 	void *q = hw_malloc(100); /* room again */
-	CHILD_CHECK(guarded(q) && stats().guarded_objects == 3);
-	CHILD_CHECK(!guarded(hw_malloc(100)) && stats().guard_over_budget == 3);
+	CHILD_CHECK(guarded(q) && layer_stats().guarded_objects == 3);
+	CHILD_CHECK(!guarded(hw_malloc(100)) && layer_stats().guard_over_budget == 3);
 }
 
 static void test_budgets(void)
@@ -447,7 +443,7 @@ static void filter_child(void *arg)
 	CHILD_CHECK(hw_mc_start("guard=all:guard_min=100:guard_max=200:scavenger=0"));
 	CHILD_CHECK(!guarded(hw_malloc(99)) && guarded(hw_malloc(100)));
 	CHILD_CHECK(guarded(hw_malloc(200)) && !guarded(hw_malloc(201)));
-	CHILD_CHECK(!guarded(hw_malloc(100000)) && stats().guard_over_budget == 0);
+	CHILD_CHECK(!guarded(hw_malloc(100000)) && layer_stats().guard_over_budget == 0);
 }
 
 static void test_size_filters(void)
@@ -482,7 +478,7 @@ static void leak_child(void *arg)
 	CHILD_CHECK(hw_mc_start("guard=all:detect_leaks=1:scavenger=0"));
 	plant();
 	scrub();
-	CHILD_CHECK(stats().guarded_objects == 4 && stats().quarantine_objects == 1);
+	CHILD_CHECK(layer_stats().guarded_objects == 4 && layer_stats().quarantine_objects == 1);
 	size_t n = hw_malloc_leak_check();
 	fprintf(stderr, "leaked %zu\n", n);
 	CHILD_CHECK(n == 2);
@@ -528,14 +524,14 @@ static void protnone_child(void *arg)
 		p[n++] = q;
 		plain += !guarded(q);
 	}
-	hw_malloc_stats m = stats();
+	hw_malloc_stats m = layer_stats();
 	fprintf(stderr, "protnone: %zu guarded, %llu refused, %zu not guarded, %zu ENOMEM\n",
 		m.guarded_objects, (unsigned long long)m.guard_refused, plain, nulls);
 	CHILD_CHECK((plain == 1000 || nulls == 100) && m.guard_refused >= 1 &&
 		    m.guarded_objects > 1000);
 	for (size_t i = 0; i < n; i++)
 		hw_free(p[i]);
-	CHILD_CHECK(stats().errors == 0 && stats().guarded_objects == 0);
+	CHILD_CHECK(layer_stats().errors == 0 && layer_stats().guarded_objects == 0);
 	_exit(0);
 }
 

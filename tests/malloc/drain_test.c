@@ -22,6 +22,7 @@
  */
 #include "check.h"
 #include "heapward.h"
+#include "layer_check.h"
 #include "malloc_internal.h"
 #include "sanitizers.h"
 
@@ -129,19 +130,6 @@ static void start_layer(void)
 	REQUIRE(hw_mc_start("scavenger=0"), "layer started");
 }
 
-static hw_malloc_stats stats(void)
-{
-	hw_malloc_stats s;
-	hw_malloc_stats_get(&s);
-	return s;
-}
-
-static void validate(void)
-{
-	char msg[256];
-	EXPECT(hw_heap_validate(hw_mc_heap(), msg, sizeof msg) == 0, "heap: %s", msg);
-}
-
 static void start_idle(idle_thread *t, pthread_t *th, bool busy)
 {
 	memset(t, 0, sizeof *t);
@@ -179,7 +167,7 @@ static void test_idle_thread_drained(void)
 	idle_thread t;
 	pthread_t th;
 	start_idle(&t, &th, false);
-	hw_malloc_stats before = stats();
+	hw_malloc_stats before = layer_stats();
 	size_t held = cached(t.cache);
 	EXPECT(held >= NSIZES && before.small_spans >= NSIZES,
 	       "the idle cache holds %zu slots pinning spans (%zu spans)", held,
@@ -188,7 +176,7 @@ static void test_idle_thread_drained(void)
 	hw_mc_cache_drain_counts(&d0, &s0);
 	hw_malloc_trim(0);
 	hw_mc_cache_drain_counts(&d1, &s1);
-	hw_malloc_stats after = stats();
+	hw_malloc_stats after = layer_stats();
 	EXPECT(d1 == d0 + 1 && s1 == s0, "drained %llu, skipped %llu",
 	       (unsigned long long)(d1 - d0), (unsigned long long)(s1 - s0));
 	EXPECT(cached(t.cache) == 0, "%zu slots still cached", cached(t.cache));
@@ -200,11 +188,12 @@ static void test_idle_thread_drained(void)
 		EXPECT(t.cache->bin[c].cap == hw_min(mc_classes[c].cap, MC_CAP_START),
 		       "class %u cap %u after the drain", c, t.cache->bin[c].cap);
 	}
-	validate();
+	layer_validate();
 	end_idle(&t, th);
-	validate();
+	layer_validate();
 	hw_malloc_trim(0);
-	EXPECT(stats().small_spans == 0, "%zu spans after the last trim", stats().small_spans);
+	EXPECT(layer_stats().small_spans == 0, "%zu spans after the last trim",
+	       layer_stats().small_spans);
 }
 
 static void test_busy_owner_skipped(void)
@@ -214,7 +203,7 @@ static void test_busy_owner_skipped(void)
 	pthread_t th;
 	start_idle(&t, &th, true);
 	size_t held = cached(t.cache);
-	hw_malloc_stats before = stats();
+	hw_malloc_stats before = layer_stats();
 	uint64_t d0, s0, d1, s1;
 	hw_mc_cache_drain_counts(&d0, &s0);
 	hw_malloc_trim(0);
@@ -223,16 +212,16 @@ static void test_busy_owner_skipped(void)
 	       (unsigned long long)(d1 - d0), (unsigned long long)(s1 - s0));
 	EXPECT(cached(t.cache) == held && held > 0, "busy cache: %zu slots of %zu kept",
 	       cached(t.cache), held);
-	EXPECT(stats().small_spans > 0 && stats().small_spans <= before.small_spans,
-	       "busy cache's spans kept: %zu", stats().small_spans);
+	EXPECT(layer_stats().small_spans > 0 && layer_stats().small_spans <= before.small_spans,
+	       "busy cache's spans kept: %zu", layer_stats().small_spans);
 	run_step(&t, 2); /* out of the bracket */
 	hw_malloc_trim(0);
 	hw_mc_cache_drain_counts(&d1, &s1);
-	EXPECT(d1 == d0 + 1 && cached(t.cache) == 0 && stats().small_spans == 0,
+	EXPECT(d1 == d0 + 1 && cached(t.cache) == 0 && layer_stats().small_spans == 0,
 	       "idle again: drained %llu, %zu cached, %zu spans",
-	       (unsigned long long)(d1 - d0), cached(t.cache), stats().small_spans);
+	       (unsigned long long)(d1 - d0), cached(t.cache), layer_stats().small_spans);
 	end_idle(&t, th);
-	validate();
+	layer_validate();
 }
 
 static void test_drain_off_keeps_caches(void)
@@ -244,11 +233,11 @@ static void test_drain_off_keeps_caches(void)
 	start_idle(&t, &th, false);
 	size_t held = cached(t.cache);
 	hw_malloc_trim(0);
-	EXPECT(held > 0 && cached(t.cache) == held && stats().small_spans > 0,
+	EXPECT(held > 0 && cached(t.cache) == held && layer_stats().small_spans > 0,
 	       "without the barrier: %zu of %zu slots kept, %zu spans", cached(t.cache), held,
-	       stats().small_spans);
+	       layer_stats().small_spans);
 	end_idle(&t, th);
-	validate();
+	layer_validate();
 }
 
 /* Stress: WORKERS threads, each with SLOTS objects; an object is tagged
@@ -384,11 +373,11 @@ static void test_stress_with_drainer(void)
 	       (unsigned long long)skipped);
 	EXPECT(stress_bad == 0, "%u objects clobbered or not allocated", stress_bad);
 	EXPECT(drained > 0, "the drainer drained no cache");
-	validate();
+	layer_validate();
 	hw_malloc_trim(0);
-	EXPECT(stats().small_spans == 0 && stats().heap_inuse == 0,
-	       "after the workers exited: %zu spans, %zu bytes in use", stats().small_spans,
-	       stats().heap_inuse);
+	EXPECT(layer_stats().small_spans == 0 && layer_stats().heap_inuse == 0,
+	       "after the workers exited: %zu spans, %zu bytes in use", layer_stats().small_spans,
+	       layer_stats().heap_inuse);
 }
 
 HW_TEST_MAIN(T(test_idle_thread_drained), T(test_busy_owner_skipped),

@@ -10,6 +10,7 @@
 #include "check.h"
 #include "heapward.h"
 #include "inspect.h"
+#include "layer_check.h"
 #include "malloc_internal.h"
 #include "sim.h"
 
@@ -54,18 +55,10 @@ static void stop(void)
 	hw_platform_destroy(pf);
 }
 
-static hw_malloc_stats stats(void)
-{
-	hw_malloc_stats st;
-	hw_malloc_stats_get(&st);
-	return st;
-}
-
 static void validate(void)
 {
-	char msg[512];
-	EXPECT(hw_heap_validate(hw_mc_heap(), msg, sizeof msg) == 0, "validate: %s", msg);
-	hw_malloc_stats st = stats();
+	layer_validate();
+	hw_malloc_stats st = layer_stats();
 	EXPECT(hw_sim_ready_bytes(pf) >= st.heap_ready, "sim ready %zu, heap ready %zu",
 	       hw_sim_ready_bytes(pf), st.heap_ready);
 }
@@ -107,7 +100,7 @@ static void test_release_and_reuse(void)
 {
 	start();
 	fill_keep_first_trim();
-	hw_malloc_stats st = stats();
+	hw_malloc_stats st = layer_stats();
 	size_t kept = 0;
 	for (size_t i = 0; i < N; i++) {
 		if (!obj[i])
@@ -143,7 +136,7 @@ static void test_release_and_reuse(void)
 		memset(again[n], 0xee, SZ);
 	}
 	hw_malloc_trim(0); /* the cache's slots back: every span is full */
-	st = stats();
+	st = layer_stats();
 	EXPECT(st.heap_released_inside == 0, "all reused: %zu still released",
 	       st.heap_released_inside);
 	for (size_t i = 0; i < N; i++)
@@ -158,7 +151,7 @@ static void test_release_and_reuse(void)
 	for (size_t i = 0; i < N; i++)
 		hw_free(obj[i]);
 	hw_malloc_trim(0);
-	st = stats();
+	st = layer_stats();
 	EXPECT(st.small_spans == 0 && st.heap_released_inside == 0 && st.heap_inuse == 0,
 	       "all given back: %zu spans, %zu inside, %zu in use", st.small_spans,
 	       st.heap_released_inside, st.heap_inuse);
@@ -176,14 +169,14 @@ static void test_refused_reuse(void)
 	 * bins' caps are two already (CA4), so the slots fit. */
 	mc_classes[mc_class_of(SZ)].batch = 2;
 	fill_keep_first_trim();
-	hw_malloc_stats s0 = stats();
+	hw_malloc_stats s0 = layer_stats();
 	/* The first refill takes slot 1 (on the kept page) from the list,
 	 * then is refused the next slot's page: it returns the one it has. */
 	hw_platform_inject(pf, 1, 1u << HW_SYS_USE);
 	unsigned char *one = hw_malloc(SZ);
 	REQUIRE(one && slot_of(one) == 1, "slot 1 first");
 	EXPECT(pf->failures[HW_SYS_USE] == 1, "the reuse was tried");
-	EXPECT(stats().heap_released_inside == s0.heap_released_inside);
+	EXPECT(layer_stats().heap_released_inside == s0.heap_released_inside);
 	validate();
 	/* The next needs a released page and gets none: ENOMEM. */
 	hw_platform_inject(pf, 1, 1u << HW_SYS_USE);
@@ -191,7 +184,7 @@ static void test_refused_reuse(void)
 	unsigned char *no = hw_malloc(SZ);
 	EXPECT(no == NULL && errno == ENOMEM, "refused reuse: %p, errno %d", (void *)no, errno);
 	EXPECT(pf->failures[HW_SYS_USE] == 2, "the reuse was tried");
-	hw_malloc_stats s1 = stats();
+	hw_malloc_stats s1 = layer_stats();
 	EXPECT(s1.heap_released_inside == s0.heap_released_inside &&
 		       s1.small_spans == s0.small_spans,
 	       "nothing changed: inside %zu/%zu", s1.heap_released_inside,
@@ -199,7 +192,7 @@ static void test_refused_reuse(void)
 	validate();
 	unsigned char *yes = hw_malloc(SZ);
 	EXPECT(yes != NULL && hw_sim_state(pf, yes) == HW_MEM_READY, "the next try gets it");
-	EXPECT(stats().heap_released_inside == s0.heap_released_inside - MC_PAGE,
+	EXPECT(layer_stats().heap_released_inside == s0.heap_released_inside - MC_PAGE,
 	       "one page reused");
 	memset(yes, 1, SZ);
 	validate();

@@ -22,6 +22,7 @@
  */
 #include "check.h"
 #include "heapward.h"
+#include "layer_check.h"
 #include "malloc_internal.h"
 #include "sanitizers.h"
 #include "track.h"
@@ -41,19 +42,6 @@
 
 static void *large[NLARGE];
 static void *small[NLARGE][NSMALL];
-
-static hw_malloc_stats stats(void)
-{
-	hw_malloc_stats s;
-	hw_malloc_stats_get(&s);
-	return s;
-}
-
-static void validate(void)
-{
-	char why[256];
-	EXPECT(hw_heap_validate(hw_mc_heap(), why, sizeof why) == 0, "heap invalid: %s", why);
-}
 
 static size_t leaf_of(const void *p)
 {
@@ -130,9 +118,9 @@ static void test_released_and_reused(void)
 	/* 384 MiB of objects: six leaves, one of which may hold the class's
 	 * kept empty span (SP6) or cached slots' spans until the trim. */
 	EXPECT(full >= 4, "%zu of %zu leaves name only freed runs", full, lmax - lmin);
-	size_t before = stats().meta_bytes;
+	size_t before = layer_stats().meta_bytes;
 	hw_malloc_trim(0);
-	size_t after = stats().meta_bytes;
+	size_t after = layer_stats().meta_bytes;
 	/* The leaves went, the shared one came; the trim may release freed
 	 * records' pages too. */
 	EXPECT(before - after >= (full - 1) * LEAF_BYTES,
@@ -157,15 +145,15 @@ static void test_released_and_reused(void)
 
 	/* The same again lands in the released leaves: each lookup finds its
 	 * new run, and each reinstalled leaf counts again. */
-	size_t released = stats().meta_bytes;
+	size_t released = layer_stats().meta_bytes;
 	allocate_all();
 	size_t reused = 0;
 	for (size_t l = lmin; l < lmax; l++)
 		reused += was_full[l - lmin] && mc_g.map.top[l] != shared;
 	EXPECT(reused == full, "%zu of %zu leaves in use again", reused, full);
-	EXPECT(stats().meta_bytes >= released + reused * LEAF_BYTES,
-	       "meta_bytes %zu after reusing %zu leaves (was %zu)", stats().meta_bytes, reused,
-	       released);
+	EXPECT(layer_stats().meta_bytes >= released + reused * LEAF_BYTES,
+	       "meta_bytes %zu after reusing %zu leaves (was %zu)", layer_stats().meta_bytes,
+	       reused, released);
 	for (size_t i = 0; i < NLARGE; i++) {
 		EXPECT(leaf_of(large[i]) >= lmin && leaf_of(large[i]) < lmax,
 		       "large %zu beyond the leaves it had", i);
@@ -175,12 +163,12 @@ static void test_released_and_reused(void)
 		s = mc_span_of((uintptr_t)small[i][0]);
 		EXPECT(s && s->kind == MC_SPAN_SMALL, "small %zu: its span", i);
 	}
-	validate();
+	layer_validate();
 	free_all();
 	hw_malloc_trim(0);
 	EXPECT(mc_errors == 0, "%llu reports", (unsigned long long)mc_errors);
-	EXPECT(stats().heap_inuse == 0, "%zu bytes in use", stats().heap_inuse);
-	validate();
+	EXPECT(layer_stats().heap_inuse == 0, "%zu bytes in use", layer_stats().heap_inuse);
+	layer_validate();
 	hw_mc_reset(NULL);
 }
 
@@ -243,7 +231,7 @@ static void test_stress_with_trimmer(void)
 	EXPECT(bad == 0, "%u live objects whose lookup did not find their record", bad);
 	EXPECT(mc_errors == 0, "%llu reports", (unsigned long long)mc_errors);
 	EXPECT(released_bytes >= LEAF_BYTES, "the trimmer released no leaf");
-	validate();
+	layer_validate();
 	hw_mc_reset(NULL);
 }
 
