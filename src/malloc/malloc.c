@@ -1107,10 +1107,7 @@ int hw_malloc_trim(size_t pad)
 	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE))
 		return 0;
 	int saved = errno;
-	/* Every thread's idle cache and the caller's own (cache.c CA5). */
-	(void)hw_mc_cache_drain(mc_tls_cache);
 	size_t released = hw_mc_span_trim_all();
-	released += hw_heap_scavenge(mc_g.heap, SIZE_MAX);
 	hw_mc_guard_trim();
 	errno = saved;
 	return released != 0;

@@ -435,13 +435,15 @@ typedef struct mc_span_stats {
 	size_t small_spans, small_bytes, large_objects, large_bytes, meta_bytes;
 } mc_span_stats;
 void hw_mc_span_stats(mc_span_stats *out);
-/* Gives the classes' kept empty spans back to the heap (SP6) and the free
- * metadata pages back to the OS (SP5); hw_malloc_trim's part in the layer.
- * Returns the bytes. */
+/* The layer's trim, hw_malloc_trim's and SP4's: drains the caches of the
+ * threads outside the layer and flushes the caller's (cache.c CA5), gives
+ * the classes' kept empty spans back to the heap (SP6), releases the free
+ * pages inside spans (SP7), the page map's leaves that name no live run
+ * (SP9) and the free metadata pages (SP5), then every free page of the
+ * heap. Returns the bytes. */
 size_t hw_mc_span_trim_all(void);
-/* The heap's idle hook (inspect.h): hw_mc_span_trim_all and a full heap
- * scavenge once the central lists have not moved for a while (span.c
- * SP4). */
+/* The heap's idle hook (inspect.h): hw_mc_span_trim_all once the central
+ * lists have not moved for a while (span.c SP4). */
 void hw_mc_span_idle(void *unused);
 
 /* malloc.c: the end of a free the quarantine delayed (debug_quarantine.c

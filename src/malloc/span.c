@@ -20,15 +20,15 @@
  *   SP4. When the program is idle, the layer gives memory back without a
  *        call from it: the heap's scavenger thread calls hw_mc_span_idle
  *        after each idle step, and once the central lists have not moved
- *        (no take or give) for IDLE_TRIM_NS it drains the caches of the
+ *        (no take or give) for IDLE_TRIM_NS it runs hw_mc_span_trim_all
+ *        once, then nothing more until the lists have moved;
+ *        hw_malloc_trim runs it at once. The trim drains the caches of the
  *        threads that are not inside the layer (cache.c CA5: their slots
- *        to the central lists), then runs hw_mc_span_trim_all
- *        (the kept empty spans, SP6, and the free metadata pages, SP5) and
- *        has the heap release all its free pages (the heap's own goal
- *        keeps retain_percent of in-use Ready), then does nothing more
- *        until the lists have moved. hw_malloc_trim does the same at once.
- *        Both also release the free pages inside spans that still hold
- *        live objects (SP7).
+ *        to the central lists), gives back the kept empty spans (SP6), the
+ *        free pages inside spans that still hold live objects (SP7), the
+ *        page map's leaves that name no live run (SP9) and the free
+ *        metadata pages (SP5), and has the heap release all its free
+ *        pages (the heap's own goal keeps retain_percent of in-use Ready).
  *   SP5. Free records go back to the OS at SP4's idle moments
  *        (meta_trim): the free lists' records are sorted by address, every
  *        whole OS page inside a run of adjacent free records is released,
@@ -406,8 +406,9 @@ static int leaf_install(mc_pagemap *m, size_t l)
 		leaf = mem;
 	}
 	meta_bytes += LEAF_BYTES;
-	/* (Not a new leaf for a NULL top: its pages were never ours.) */
-	if (freed_leaf && m->top[l] == freed_leaf)
+	/* A top that is not NULL is freed_leaf: its pages said freed. (A NULL
+	 * one's were never ours, and a new leaf reads as NULL.) */
+	if (m->top[l])
 		leaf_fill_freed(leaf);
 	__atomic_store_n(&m->top[l], leaf, __ATOMIC_RELEASE);
 	return 0;
@@ -430,7 +431,7 @@ static int map_set_locked(mc_pagemap *m, unsigned shift, uintptr_t start, size_t
 	}
 	for (size_t i = first; i <= last; i++) {
 		mc_span **leaf = m->top[i >> MC_LEAF_SHIFT];
-		if (!freed_leaf || leaf != freed_leaf)
+		if (leaf != freed_leaf) /* (never NULL: installed above) */
 			__atomic_store_n(&leaf[i & (MC_LEAF_ENTRIES - 1)], s, __ATOMIC_RELAXED);
 	}
 	return 0;
@@ -857,14 +858,18 @@ void hw_mc_central_give(unsigned c, const mc_slot *objs, size_t n)
 		*(void **)p = s->free;
 		s->free = p;
 		s->live--;
-		bool alone = !k->partial || (k->partial == s && !s->next);
-		if (s->live == 0 && !k->empty && alone) {
-			k->empty = s; /* SP6: kept, its slots free */
-		} else if (s->live == 0) {
-			if (s->partial)
-				partial_remove(k, s);
-			span_release(s);
-			continue;
+		if (s->live == 0) {
+			/* SP6: kept when it is its list's one span (so no other
+			 * empty span is kept: that one would be on the list). */
+			if (!k->partial || (k->partial == s && !s->next)) {
+				HW_ASSERT(!k->empty);
+				k->empty = s;
+			} else {
+				if (s->partial)
+					partial_remove(k, s);
+				span_release(s);
+				continue;
+			}
 		}
 		if (!s->partial)
 			partial_push(k, s);
@@ -1028,17 +1033,14 @@ void hw_mc_span_idle(void *unused)
 	if (idle_trimmed || now - idle_since < IDLE_TRIM_NS)
 		return;
 	idle_trimmed = true;
-	/* First the caches of threads that stopped calling (cache.c CA5), so
-	 * the spans their slots kept can go back in the trim. */
-	(void)hw_mc_cache_drain(mc_tls_cache);
 	(void)hw_mc_span_trim_all();
-	/* The heap keeps retain_percent of its in-use bytes Ready for reuse;
-	 * a program that stopped allocating gets them back too. */
-	(void)hw_heap_scavenge(mc_g.heap, SIZE_MAX);
 }
 
 size_t hw_mc_span_trim_all(void)
 {
+	/* First the caches of threads that stopped calling (cache.c CA5), so
+	 * the spans their slots kept can go back below. */
+	(void)hw_mc_cache_drain(mc_tls_cache);
 	size_t bytes = 0;
 	for (unsigned i = 0; i < mc_g.narenas * MC_NCLASSES; i++) {
 		central *k = &centrals[i / MC_NCLASSES][i % MC_NCLASSES];
@@ -1059,5 +1061,8 @@ size_t hw_mc_span_trim_all(void)
 	/* SP9: the map's leaves that name no live run (after the spans above
 	 * went back). */
 	bytes += hw_mc_map_trim(&mc_g.map);
-	return bytes + meta_trim();
+	bytes += meta_trim();
+	/* The heap keeps retain_percent of its in-use bytes Ready for reuse;
+	 * a program that stopped allocating, or asked, gets them back too. */
+	return bytes + hw_heap_scavenge(mc_g.heap, SIZE_MAX);
 }
