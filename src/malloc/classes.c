@@ -66,6 +66,8 @@ void hw_mc_classes_init(void)
 		HW_CHECK(k->npages <= MC_SPAN_MAX_PAGES,
 			 "malloc: a span has more pages than its release mask holds");
 		k->nobjs = (uint16_t)(k->npages * MC_PAGE / k->size);
+		HW_CHECK(k->nobjs <= MC_MAX_SLOTS,
+			 "malloc: a span has more slots than its freemap holds");
 		k->magic = (((uint64_t)1 << MC_MAGIC_SHIFT) - 1) / k->size + 1;
 		/* A batch is about 2 KiB of slots (1 to 16): a refill or flush
 		 * takes the class lock once per batch, and a bin holds at most

@@ -3,8 +3,8 @@
  * Owns: the canary bytes written after an object's requested end (MC6) and
  * the one-line reports for misuse the always-on checks find: double free,
  * a free of a pointer that is not a live object's start, a free of memory
- * that is not the heap's, an overwritten canary (or a guarded object's
- * pattern) and a corrupted free list. The pattern itself (HD3) is written
+ * that is not the heap's and an overwritten canary (or a guarded object's
+ * pattern). The pattern itself (HD3) is written
  * and checked here for any range (hw_mc_pattern_fill/find): the canaries
  * and the slack of guarded objects (guard.c) are the same bytes.
  *
@@ -21,7 +21,6 @@
  *          "heapward: invalid free of 0x...: in freed heap memory"
  *          "heapward: heap buffer overflow: ..."
  *          "heapward: heap buffer underflow: ..." (a guarded object's)
- *          "heapward: corrupted free list ..."
  *          "heapward: use after free: ..." (debug_quarantine.c DQ2)
  *        ("free" is the operation: "realloc" or "malloc_usable_size" for
  *        those calls). It names the address and, when there is one, the
@@ -260,14 +259,5 @@ void hw_mc_use_after_free(const void *at, uintptr_t lo, size_t size, const mc_db
 			at_exit ? " at exit" : "");
 	if (hw_mc_debug_on())
 		hw_mc_report_uaf(at, lo, size, rec, at_exit);
-	finish();
-}
-
-void hw_mc_corrupt_list(const mc_span *s, const void *next)
-{
-	hw_report_write("heapward: corrupted free list in the span [%p, %p) of %u-byte slots: "
-			"link %p is not a free slot (a write after free?)\n",
-			(void *)s->start, (void *)(s->start + (uintptr_t)s->npages * MC_PAGE),
-			(unsigned)s->size, next);
 	finish();
 }

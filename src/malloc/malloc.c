@@ -70,11 +70,9 @@
  *        object (not calloc's, which stay zero), after the canary is
  *        written; fill_on_free covers the whole slot of a small object
  *        after the free's checks passed, and the requested bytes of a
- *        large one before its run goes back to the heap. The only
- *        metadata this layer keeps in a freed slot is a free-list link in
- *        its first 8 bytes, written when a thread cache hands the slot back
- *        to its span, which is after the fill: so those 8 bytes of a slot
- *        that went back to its span hold the link, not the fill.
+ *        large one before its run goes back to the heap. The layer keeps
+ *        no metadata in a freed slot (MC5, MC7), so the fill stays until
+ *        the slot is handed out again.
  *        With a fill set, mc_tls stays NULL, so every call takes the slow
  *        paths and the fast paths do not test for fills.
  *   MA7. The background scavenger runs whenever the configuration asks for

@@ -30,23 +30,24 @@
  *        page of a run given back to the heap maps to mc_freed_span until
  *        the heap hands it out again; every other page of the window maps
  *        to NULL (never ours).
- *   MC4. state[i] of a span is 0 when slot i is free (in the span's free
- *        list, never handed out, in a thread cache, or in the debug mode's
+ *   MC4. state[i] of a span is 0 when slot i is free (listed in the
+ *        span's freemap, parked, in a thread cache, or in the debug mode's
  *        quarantine: debug_quarantine.c), and slack + 1 when
  *        it is live, where slack = slot size - requested size (< 65535).
  *        So double free and requested size need no header in the object.
- *   MC5. live == slots not in the span's free list, not beyond its bump
- *        index and not parked (in caches, quarantined or with users); a
+ *   MC5. A span's slots are listed (bit set in its freemap; a new span
+ *        lists every slot), parked (MC10) or live (taken: in caches,
+ *        quarantined or with users), and live and listed count them; a
  *        span with live == 0 is given back to the heap at once, except one
  *        per class that the class keeps (span.c SP6); a span is on its
- *        class's partial list exactly when it has a slot to hand out (in
- *        its free list, beyond its bump index, or parked).
+ *        class's partial list exactly when it has a slot to hand out
+ *        (listed or parked). No slot's memory holds any of this.
  *   MC10. Bit i of a span's rel is set when its page i is released inside
  *        the span's heap run (hw_heap_release_inside, span.c SP7): no live,
- *        cached or quarantined slot touches such a page, no free-list slot
- *        does either, and the free slots below the bump index that touch
- *        one are parked (off the free list: their link word may be on a
- *        released page), `parked` of them.
+ *        cached, quarantined or listed slot touches such a page; the free
+ *        slots that touch one are parked (off the freemap, so no take
+ *        hands one out before its pages are Ready again), `parked` of
+ *        them.
  *   MC6. An object with slack (slot size or page-rounded size minus the
  *        requested size) has a canary from its requested end up to the
  *        next multiple of 16 bytes (1 to 16 bytes, always inside the slack,
@@ -98,8 +99,8 @@
  * the drainer while it gives drained slots to the central lists (CA5), so
  * class locks (and what they take) are taken under it; nothing takes it
  * under another lock of the layer, and the fork hooks take it first.
- * A class lock guards the partial lists it serves (span.c) and the free
- * list, bump index and live count of every span on them; the meta lock guards the metadata
+ * A class lock guards the partial lists it serves (span.c) and the
+ * freemap and counts of every span on them; the meta lock guards the metadata
  * allocator, every page-map write (entries and leaves) and leaf release
  * (span.c SP9) and the large-object counters. So every page-map write is
  * made under the meta lock: span creation and release and a large
@@ -128,6 +129,10 @@
  * for every size from 128 B (MC1 below it, page rounding above it). */
 #define MC_SMALL_MAX ((size_t)65536)
 #define MC_NCLASSES 128
+/* The most slots a span has (16-byte slots in one page: MC2), and the
+ * words of its freemap (classes.c checks every class fits). */
+#define MC_MAX_SLOTS (MC_PAGE / 16)
+#define MC_FREEMAP_WORDS (MC_MAX_SLOTS / 64)
 /* Most arenas (span.c SP8; mc_global.narenas): a span record keeps its
  * arena in a byte. */
 #define MC_ARENAS_MAX 64
@@ -211,12 +216,18 @@ typedef struct mc_span {
 	 * every refill and flush. A line of their own, so a thread's central
 	 * traffic does not evict the others' copies of the read-only ones. */
 	union {
-		void *free;    /* small: under the class lock (MC5, MC10) */
+		/* small: bit i set when slot i is listed (MC5), under the
+		 * class lock. A bitmap, not a list through the slots: a take
+		 * or give never touches a slot's memory, so a slot another
+		 * processor freed is not a cache miss per slot on the next
+		 * take (a list is read link by link, each miss after the
+		 * last), and a write after free finds no allocator data. */
+		uint64_t freemap[MC_FREEMAP_WORDS];
 		uintptr_t run; /* guarded: the run's first byte */
 	} __attribute__((aligned(64)));
-	uint32_t bump, live;
-	uint64_t rel;    /* pages released inside the run (small spans) */
-	uint32_t parked; /* free slots off the free list: they touch rel pages */
+	uint32_t listed, live; /* listed: bits set in freemap */
+	uint64_t rel;          /* pages released inside the run (small spans) */
+	uint32_t parked;       /* free slots off the freemap: they touch rel pages */
 	struct mc_span *next, *prev;
 	bool partial;
 	/* MC4, one per slot (small spans only); then nobjs kind bytes (MC8);
@@ -612,7 +623,6 @@ enum {
 };
 HW_COLD void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s,
 			  size_t idx, const void *at);
-HW_COLD void hw_mc_corrupt_list(const mc_span *s, const void *next);
 /* Reports a write after free found when the freed object [lo, lo + size)
  * left the quarantine (at_exit: at the exit-time check): at is its first
  * damaged byte (past lo + size: in the slot's slack), rec its record or

@@ -12,9 +12,12 @@
  *        span-record memory, possibly released (zero on Linux), never an
  *        unmapped page (the page map's leaves are never unmapped either:
  *        SP9 releases their pages and keeps them).
- *   SP2. A free list link read at refill must be NULL or the start of a
- *        free slot of the same span; anything else is a write after free,
- *        reported by hw_mc_corrupt_list (the list is then dropped).
+ *   SP2. A take hands out a span's listed slots lowest index first (a
+ *        new span lists all of them): the span fills from its start, the
+ *        pages it has not reached stay untouched, and the slots freed last
+ *        are not preferred over lower ones, which leaves a span's high
+ *        pages free for SP7 sooner. Takes and gives read and write only
+ *        the record (MC5), never a slot.
  *   SP3. large_objects / large_bytes and small_spans / small_bytes count the
  *        live large runs and spans and their heap bytes.
  *   SP4. When the program is idle, the layer gives memory back without a
@@ -54,18 +57,15 @@
  *        cxx-mt kept about 50 at its peak and peaked at 6.7 MiB; as now,
  *        6.2 MiB, glibc 5.3.)
  *   SP7. At SP4's trims, every whole unit of heap pages (max(OS page, heap
- *        page)) of a partial span that only free slots touch (slots in its
- *        free list or beyond its bump index: a slot in a thread cache is
- *        free too, MC4, but the cache's owner may hand it out without the
- *        class lock, so it keeps its pages) is released inside the span's
- *        run (hw_heap_release_inside), and the span records it (rel,
- *        MC10). The free list is rebuilt without the slots that touch such
- *        pages before the call (their links may lie on them): they are
- *        parked. A take makes a slot's released pages Ready again
- *        (hw_heap_reuse_inside) before it hands the slot out, and then puts
- *        the parked slots that no released page touches any more back on
- *        the free list; when the free list and the bump index are
- *        exhausted it does so for the lowest parked slot. A refused reuse
+ *        page)) of a partial span that only listed slots touch (a slot in
+ *        a thread cache is free too, MC4, but the cache's owner may hand
+ *        it out without the class lock, so it keeps its pages) is released
+ *        inside the span's run (hw_heap_release_inside), and the span
+ *        records it (rel, MC10). The listed slots that touch such pages
+ *        leave the freemap: they are parked. When a take finds no listed
+ *        slot, it makes the lowest parked slot's released pages Ready
+ *        again (hw_heap_reuse_inside), which puts the parked slots that no
+ *        released page touches any more back in the freemap. A refused reuse
  *        ends the take with what it has (none: ENOMEM to the caller) and
  *        leaves the span as it was. A span given back to the heap frees
  *        its released pages with it (free released pages, no call).
@@ -111,7 +111,7 @@
  * Locking: malloc_internal.h's order. Class locks are striped: arena a's
  * class c takes class_locks[(11a + c) % MC_LOCKS] (lock_of). A class lock
  * guards the partial lists it serves and their spans'
- * free/bump/live/next/prev/partial; the meta lock
+ * freemap/listed/live/rel/parked/next/prev/partial; the meta lock
  * guards the metadata free lists, every page-map write and leaf release
  * (SP9) and the large counters;
  * span creation and release take the heap's lock (through hw_heap_*) under
@@ -561,23 +561,41 @@ static uint64_t heap_pages(const mc_span *s, uint64_t mask, bool reuse)
 	return done;
 }
 
+/* MC5: slot i of s listed (in the freemap) or not. */
+static bool is_listed(const mc_span *s, size_t i)
+{
+	return s->freemap[i / 64] >> (i % 64) & 1;
+}
+
+static void list_slot(mc_span *s, size_t i)
+{
+	s->freemap[i / 64] |= 1ull << (i % 64);
+	s->listed++;
+}
+
+static void unlist_slot(mc_span *s, size_t i)
+{
+	s->freemap[i / 64] &= ~(1ull << (i % 64));
+	s->listed--;
+}
+
 /* MC10: after the pages `ready` of s were made Ready again, the parked
- * slots that touch them and no released page any more go back on the
- * free list. */
+ * slots that touch them and no released page any more are listed again.
+ * (Every slot that touched one of those pages was parked: no other slot
+ * touches a released page.) */
 static void unpark(mc_span *s, uint64_t ready)
 {
 	if (!ready || !s->parked)
 		return;
 	unsigned p0 = (unsigned)__builtin_ctzll(ready), p1 = 63u - (unsigned)__builtin_clzll(ready);
 	size_t i0 = ((size_t)p0 << MC_PAGE_SHIFT) / s->size;
-	size_t i1 = hw_min((((size_t)p1 + 1) << MC_PAGE_SHIFT) / s->size + 1, (size_t)s->bump);
+	size_t i1 = hw_min((((size_t)p1 + 1) << MC_PAGE_SHIFT) / s->size + 1, (size_t)s->nobjs);
 	for (size_t i = i0; i < i1; i++) {
 		uint64_t m = slot_pages(s, i);
 		if (!(m & ready) || (m & s->rel))
 			continue;
-		void *p = (void *)(s->start + i * s->size);
-		*(void **)p = s->free;
-		s->free = p;
+		HW_ASSERT(!is_listed(s, i));
+		list_slot(s, i);
 		s->parked--;
 	}
 }
@@ -602,59 +620,30 @@ static bool ready_slot(mc_span *s, size_t i)
 static size_t lowest_parked(const mc_span *s)
 {
 	size_t i = ((size_t)__builtin_ctzll(s->rel) << MC_PAGE_SHIFT) / s->size;
-	HW_ASSERT(i < s->bump);
+	HW_ASSERT(i < s->nobjs && !is_listed(s, i));
 	return i;
 }
 
-/* SP2: is next a free slot of s (or NULL) that no released page touches? */
-static bool link_ok(const mc_span *s, const void *next)
-{
-	if (!next)
-		return true;
-	uintptr_t off = (uintptr_t)next - s->start;
-	if (off >= (uintptr_t)s->nobjs * s->size)
-		return false;
-	size_t i = mc_slot_index(s, off);
-	return i * s->size == off && s->state[i] == 0 && !(s->rel & slot_pages(s, i));
-}
-
 /* SP7, under the class lock: releases the pages of s (holding live objects)
- * that only free slots of its list or beyond its bump index touch; returns
- * the bytes released. A list that fails SP2 is left for the take to report. */
-#define MAX_SLOTS (MC_PAGE / 16) /* the most slots of a span: 16-byte ones in one page */
-
+ * that only listed slots touch; returns the bytes released. */
 static size_t span_trim_pages(mc_span *s)
 {
-	if (s->npages < 2 || s->live == 0 || s->nobjs > MAX_SLOTS)
+	if (s->npages < 2 || s->live == 0)
 		return 0;
-	uint64_t listed[MAX_SLOTS / 64] = {0};
-	size_t n = 0;
-	for (void *p = s->free; p; p = *(void **)p) {
-		size_t i = mc_slot_index(s, (uintptr_t)p - s->start);
-		if (!link_ok(s, *(void **)p) || (listed[i / 64] >> (i % 64) & 1) || ++n > s->nobjs)
-			return 0;
-		listed[i / 64] |= 1ull << (i % 64);
-	}
+	/* The pages of the taken slots: neither listed nor parked (a parked
+	 * slot touches a released page, a taken one never does: MC10). */
 	uint64_t keep = 0;
-	for (size_t i = 0; i < s->bump; i++)
-		if (!(listed[i / 64] >> (i % 64) & 1) && !(s->rel & slot_pages(s, i)))
+	for (size_t i = 0; i < s->nobjs; i++)
+		if (!is_listed(s, i) && !(s->rel & slot_pages(s, i)))
 			keep |= slot_pages(s, i);
 	uint64_t rel = whole_units(s, pages_mask(0, s->npages) & ~keep & ~s->rel, false);
 	if (!rel)
 		return 0;
-	/* The list without the slots that touch rel, read while they are
-	 * still Ready. */
-	void **tail = &s->free;
-	for (void *p = s->free, *next; p; p = next) {
-		next = *(void **)p;
-		if (slot_pages(s, mc_slot_index(s, (uintptr_t)p - s->start)) & rel) {
+	for (size_t i = 0; i < s->nobjs; i++)
+		if (is_listed(s, i) && (slot_pages(s, i) & rel)) {
+			unlist_slot(s, i);
 			s->parked++;
-		} else {
-			*tail = p;
-			tail = (void **)p;
 		}
-	}
-	*tail = NULL;
 	s->rel |= rel;
 	uint64_t done = heap_pages(s, rel, false);
 	if (done != rel) {
@@ -693,6 +682,9 @@ static mc_span *span_new(unsigned a, unsigned c)
 	s->nobjs = k->nobjs;
 	s->size = k->size;
 	s->magic = k->magic;
+	for (size_t i = 0; i < s->nobjs; i += 64)
+		s->freemap[i / 64] = s->nobjs - i >= 64 ? ~0ull : (1ull << (s->nobjs - i)) - 1;
+	s->listed = s->nobjs;
 	if (map_set(s->start, s->npages, s) != 0) {
 		hw_mc_meta_free(s, rec);
 		hw_heap_free(mc_g.heap, run, k->npages);
@@ -779,6 +771,27 @@ static mc_span *adopt_empty(unsigned a, unsigned c)
 	return NULL;
 }
 
+/* SP2: up to want of s's listed slots, lowest index first. */
+static size_t take_listed(mc_span *s, mc_slot *out, size_t want)
+{
+	size_t got = 0;
+	/* Words below w have no bit left, so while slots are listed, w stays
+	 * below MC_FREEMAP_WORDS. */
+	for (unsigned w = 0; got < want && got < s->listed; w++) {
+		HW_ASSERT(w < MC_FREEMAP_WORDS);
+		uint64_t bits = s->freemap[w];
+		for (; bits && got < want; bits &= bits - 1) {
+			size_t i = (size_t)w * 64 + (unsigned)__builtin_ctzll(bits);
+			out[got].p = (void *)(s->start + i * s->size);
+			out[got++].state = &s->state[i];
+		}
+		s->freemap[w] = bits;
+	}
+	s->listed -= (uint32_t)got;
+	s->live += (uint32_t)got;
+	return got;
+}
+
 size_t hw_mc_central_take(unsigned c, mc_slot *out, size_t want)
 {
 	/* SP8: the arena of the processor the thread runs on. */
@@ -799,37 +812,17 @@ size_t hw_mc_central_take(unsigned c, mc_slot *out, size_t want)
 		}
 		if (s == k->empty)
 			k->empty = NULL; /* SP6: in use again */
-		while (got < want && s->free) {
-			void *p = s->free;
-			void *next = *(void **)p;
-			if (HW_UNLIKELY(!link_ok(s, next))) {
-				hw_mc_corrupt_list(s, next);
-				next = NULL;
-			}
-			s->free = next;
-			out[got].p = p;
-			out[got++].state = &s->state[mc_slot_index(s, (uintptr_t)p - s->start)];
-			s->live++;
-		}
-		while (got < want && s->bump < s->nobjs) {
-			/* SP7: its pages Ready first. */
-			if (HW_UNLIKELY(s->rel) && !ready_slot(s, s->bump))
-				goto refused;
-			out[got].p = (void *)(s->start + (uintptr_t)s->bump * s->size);
-			out[got++].state = &s->state[s->bump];
-			s->bump++;
-			s->live++;
-		}
-		if (got < want && !s->free && s->parked) {
-			/* SP7: the list and the bump index are spent; the lowest
-			 * parked slot's pages are made Ready, which puts it (and
-			 * its neighbours on those pages) back on the list. */
+		got += take_listed(s, out + got, want - got);
+		if (got < want && s->parked) {
+			/* SP7: no slot is listed; the lowest parked slot's pages
+			 * are made Ready, which lists it (and its neighbours on
+			 * those pages) again. */
 			if (!ready_slot(s, lowest_parked(s)))
 				goto refused;
-			HW_ASSERT(s->free != NULL);
+			HW_ASSERT(s->listed > 0);
 			continue;
 		}
-		if (!s->free && s->bump == s->nobjs && !s->parked)
+		if (!s->listed && !s->parked)
 			partial_remove(k, s);
 	}
 refused:
@@ -855,8 +848,9 @@ void hw_mc_central_give(unsigned c, const mc_slot *objs, size_t n)
 			hw_mutex_lock(lock_of(k));
 			moved(k);
 		}
-		*(void **)p = s->free;
-		s->free = p;
+		size_t idx = mc_slot_index(s, (uintptr_t)p - s->start);
+		HW_ASSERT(!is_listed(s, idx) && !(s->rel & slot_pages(s, idx)));
+		list_slot(s, idx);
 		s->live--;
 		if (s->live == 0) {
 			/* SP6: kept when it is its list's one span (so no other

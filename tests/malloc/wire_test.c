@@ -96,7 +96,9 @@ static void test_fill_on_alloc(void)
 static void fill_free(void *arg)
 {
 	start(arg);
+	unsigned char *keep = hw_malloc(100); /* keeps p's span and page */
 	unsigned char *p = hw_malloc(100);
+	CHILD_CHECK(keep && p && (uintptr_t)keep >> MC_PAGE_SHIFT == (uintptr_t)p >> MC_PAGE_SHIFT);
 	memset(p, 0, 100);
 	size_t slot = mc_classes[mc_class_of(100)].size;
 	hw_free(p);
@@ -107,6 +109,11 @@ static void fill_free(void *arg)
 	hw_malloc_stats s;
 	hw_malloc_stats_get(&s);
 	CHILD_CHECK(s.errors == 1);
+	/* Back in its span: still nothing but the fill (MA6). */
+	hw_malloc_trim(0);
+	CHILD_CHECK(mc_span_of((uintptr_t)p)->live == 1);
+	CHILD_CHECK(all_bytes(p, slot, 0xcd));
+	hw_free(keep);
 }
 
 static void overflow_under_fill(void *arg)
