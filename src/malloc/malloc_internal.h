@@ -136,6 +136,8 @@
 /* Most arenas (span.c SP8; mc_global.narenas): a span record keeps its
  * arena in a byte. */
 #define MC_ARENAS_MAX 64
+/* Classes above this slot size take from arena 0 only (span.c SP8). */
+#define MC_ARENA_SLOT_MAX 1024
 /* A thread cache bin's cap when the thread starts (CA4). */
 #define MC_CAP_START 2
 /* The most heap pages of a small span (MC2): its released pages are the

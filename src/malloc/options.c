@@ -81,7 +81,8 @@ static const opt table[] = {
 	 "The background scavenger's CPU budget, in percent of one core."},
 	{"arenas", K_UINT, AT(arenas, unsigned), 0, 64, 0, NULL,
 	 "Sets of span lists; a thread refills its cache from the set of the processor it "
-	 "runs on (0: one per processor, at most 64)."},
+	 "runs on, for objects up to 1 KiB (larger ones share the first set) (0: one per "
+	 "processor, at most 64)."},
 	{"help", K_BOOL, AT(help, bool), 0, 1, 0, NULL,
 	 "Print this table, with the values in effect, at start-up."},
 	{"verbosity", K_UINT, AT(verbosity, unsigned), 0, 2, 0, NULL,
