@@ -83,12 +83,14 @@ void hw_mc_classes_init(void)
 		k->batch = (uint16_t)batch;
 		k->cap = (uint16_t)(2 * batch);
 		slots += k->cap;
-		/* The record: header, state per slot (MC4), kind per slot (MC8). */
-		size_t rec = sizeof(mc_span) + (size_t)k->nobjs * (sizeof(uint16_t) + 1);
+		/* The record: header, state per slot (MC4, MC8). */
+		size_t rec = sizeof(mc_span) + (size_t)k->nobjs * sizeof(mc_state);
 		k->rec_bytes = (uint32_t)hw_align_up(rec, 64);
 		/* MC9: a debug record per slot after the kinds. */
 		rec = mc_dbg_offset(k->nobjs) + (size_t)k->nobjs * sizeof(mc_dbg_obj);
 		k->rec_bytes_dbg = (uint32_t)hw_align_up(rec, 64);
+		HW_CHECK(k->rec_bytes_dbg <= MC_META_MAX,
+			 "malloc: a span record is larger than the metadata allocator's largest");
 		/* CL2 at each slot's edges. */
 		for (size_t i = 0; i < k->nobjs; i++) {
 			size_t lo = i * k->size, hi = lo + k->size - 1;

@@ -186,7 +186,7 @@ void hw_mc_quar_start(size_t max_bytes);
  * checks and has its free stack: fills it, marks it free (state 0) and
  * holds it back; false (nothing done) when the quarantine is off. May
  * evict older objects first (DQ2). Keeps errno. */
-bool hw_mc_quar_small(void *p, mc_span *s, uint16_t *st);
+bool hw_mc_quar_small(void *p, mc_span *s, mc_state *st);
 /* The same for large object s (its kind becomes MC_SPAN_QUARANTINED). */
 bool hw_mc_quar_large(mc_span *s);
 /* Any other freed object into the same quarantine, under the same bound

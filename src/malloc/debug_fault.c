@@ -99,11 +99,11 @@ static bool nearest_below(size_t pg, uintptr_t *lo, size_t *len, const mc_dbg_ob
 			return true;
 		}
 		for (size_t i = s->nobjs; i-- > 0;) {
-			uint16_t st = s->state[i];
+			mc_state st = s->state[i];
 			if (st == 0)
 				continue;
 			*lo = s->start + (uintptr_t)i * s->size;
-			*len = s->size - (st - 1u);
+			*len = mc_state_len(s, st);
 			*rec = s->dbg ? &mc_span_dbg(s)[i] : NULL;
 			return true;
 		}

@@ -186,7 +186,7 @@ static bool object_of(uintptr_t w, uintptr_t *lo, size_t *len, mc_dbg_obj **rec)
 		if (idx >= s->nobjs || s->state[idx] == 0)
 			return false;
 		*lo = s->start + (uintptr_t)idx * s->size;
-		*len = s->size - (s->state[idx] - 1u);
+		*len = mc_state_len(s, s->state[idx]);
 		*rec = &mc_span_dbg(s)[idx];
 	} else if (s->kind == MC_SPAN_LARGE || (s->kind == MC_SPAN_GUARDED && s->live)) {
 		*lo = s->start;
@@ -232,7 +232,7 @@ static void each_object(lk *k, object_fn fn)
 				for (size_t j = 0; j < s->nobjs; j++)
 					if (s->state[j] != 0)
 						fn(k, s, s->start + j * s->size,
-						   s->size - (s->state[j] - 1u),
+						   mc_state_len(s, s->state[j]),
 						   recs ? &recs[j] : NULL);
 			}
 		}

@@ -136,9 +136,9 @@ bool hw_mc_quar_put(const mc_qentry *e)
 	return true;
 }
 
-bool hw_mc_quar_small(void *p, mc_span *s, uint16_t *st)
+bool hw_mc_quar_small(void *p, mc_span *s, mc_state *st)
 {
-	mc_qentry e = {p, s->size, s->size - (*st - 1u), evict_small};
+	mc_qentry e = {p, s->size, mc_state_len(s, *st), evict_small};
 	if (!admits(&e))
 		return false;
 	memset(p, DQ_PATTERN, s->size);

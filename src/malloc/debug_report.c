@@ -345,10 +345,10 @@ static bool object_at(const mc_span *s, size_t idx, object *o)
 	} else {
 		if (idx >= s->nobjs)
 			return false;
-		uint16_t st = s->state[idx];
+		mc_state st = s->state[idx];
 		o->lo = s->start + (uintptr_t)idx * s->size;
 		o->live = st != 0;
-		o->len = o->live ? s->size - (st - 1u) : s->size;
+		o->len = o->live ? mc_state_len(s, st) : s->size;
 	}
 	o->rec = s->dbg ? &mc_span_dbg(s)[idx] : NULL;
 	return true;

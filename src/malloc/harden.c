@@ -162,9 +162,9 @@ void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s, siz
 	char where[256] = "";
 	if (s && s->kind == MC_SPAN_SMALL && idx < s->nobjs) {
 		lo = s->start + (uintptr_t)idx * s->size;
-		uint16_t st = s->state[idx];
+		mc_state st = s->state[idx];
 		live = st != 0;
-		len = live ? s->size - (st - 1u) : s->size;
+		len = live ? mc_state_len(s, st) : s->size;
 	} else if (s && (s->kind == MC_SPAN_LARGE || s->kind == MC_SPAN_GUARDED)) {
 		lo = s->start;
 		len = s->req;

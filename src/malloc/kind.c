@@ -75,7 +75,8 @@ void hw_mc_kind_set(void *p, unsigned kind)
 	if (s->kind != MC_SPAN_SMALL)
 		s->okind = (uint8_t)kind;
 	else
-		mc_span_kinds(s)[idx] = (uint8_t)kind;
+		s->state[idx] = (s->state[idx] & MC_STATE_SLACK_MASK) |
+				(mc_state)kind << MC_STATE_KIND_SHIFT;
 }
 
 bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const char *op)
@@ -85,12 +86,12 @@ bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const cha
 	if (!s)
 		return true;
 	bool large = s->kind != MC_SPAN_SMALL; /* large or guarded */
-	uint8_t *slot = large ? &s->okind : &mc_span_kinds(s)[idx];
-	unsigned have = *slot;
-	size_t len = large ? s->req : s->size - (s->state[idx] - 1u);
+	unsigned have = large ? s->okind : mc_state_kind(s->state[idx]);
+	size_t len = large ? s->req : mc_state_len(s, s->state[idx]);
 	if (HW_LIKELY(have == kind && (!sized || size == len))) {
-		if (have != MC_KIND_MALLOC)
-			*slot = MC_KIND_MALLOC;
+		/* A small slot's kind goes with its state at the free. */
+		if (large)
+			s->okind = MC_KIND_MALLOC;
 		return true;
 	}
 	if (have != kind)

@@ -398,19 +398,20 @@ static void maybe_restart_scavenger(void)
  * becomes live with n requested bytes (a new object: the canary window may
  * cover its last bytes). Without slack the window goes to spare, a
  * 16-byte scratch area, instead of taking a branch. */
-static inline void mark_new(void *p, uint16_t *st, size_t size, size_t n, unsigned char *spare)
+static inline void mark_new(void *p, mc_state *st, size_t size, size_t n, unsigned char *spare)
 {
 	size_t slack = size - n;
-	*st = (uint16_t)(slack + 1);
+	*st = (mc_state)(slack + 1);
 	mc_canary_put(slack ? (unsigned char *)p + n : spare);
 }
 
-/* The same for a live object whose bytes stay (realloc in place). */
+/* The same for a live object whose bytes stay (realloc in place); its
+ * kind stays. */
 static void mark_resized(mc_span *s, void *p, size_t n)
 {
 	size_t idx = mc_slot_index(s, (uintptr_t)p - s->start);
 	size_t slack = s->size - n;
-	s->state[idx] = (uint16_t)(slack + 1);
+	s->state[idx] = (s->state[idx] & ~MC_STATE_SLACK_MASK) | (mc_state)(slack + 1);
 	hw_mc_canary_write((unsigned char *)p + n, slack);
 }
 
@@ -526,7 +527,7 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 
 /* hw_malloc's fast path: a cached slot of n's class made live (its state
  * entry in *st), or NULL when the slow path must serve n. */
-static MA_ALWAYS_INLINE void *malloc_fast(size_t n, uint16_t **st)
+static MA_ALWAYS_INLINE void *malloc_fast(size_t n, mc_state **st)
 {
 	mc_cache *tc = mc_tls;
 	/* While a drain holds the cache (MC7), the slow path waits for it. */
@@ -549,7 +550,7 @@ static MA_ALWAYS_INLINE void *malloc_fast(size_t n, uint16_t **st)
 
 MA_FAST void *hw_malloc(size_t n)
 {
-	uint16_t *st;
+	mc_state *st;
 	void *p = malloc_fast(n, &st);
 	if (HW_LIKELY(p != NULL))
 		return p;
@@ -567,12 +568,11 @@ static MA_NOINLINE HW_COLD void *alloc_kind_slow(size_t n, unsigned kind)
 
 MA_FAST void *hw_mc_malloc_kind(size_t n, unsigned kind)
 {
-	uint16_t *st;
+	mc_state *st;
 	void *p = malloc_fast(n, &st);
 	if (HW_LIKELY(p != NULL)) {
 		/* MC8 without kind.c's checks: p is a small slot just made live. */
-		mc_span *s = mc_span_of((uintptr_t)p);
-		mc_span_kinds(s)[st - s->state] = (uint8_t)kind;
+		*st |= (mc_state)kind << MC_STATE_KIND_SHIFT;
 		return p;
 	}
 	return alloc_kind_slow(n, kind);
@@ -669,7 +669,7 @@ static MA_NOINLINE void free_flush(mc_cache *tc, unsigned c, mc_slot e)
  * which then has the slot; else the fill (unless HW_OPTIONS_OFF: the whole
  * slot, which is why it comes after the canary check), state 0, and the
  * slot into tc's bin (through free_flush when the bin is full). */
-static MA_ALWAYS_INLINE void free_finish(mc_cache *tc, void *p, mc_span *s, uint16_t *st,
+static MA_ALWAYS_INLINE void free_finish(mc_cache *tc, void *p, mc_span *s, mc_state *st,
 					 int fill, bool dbg)
 {
 	if (dbg) {
@@ -714,9 +714,10 @@ static MA_NOINLINE HW_COLD void free_bad(int what, void *p, mc_span *s, size_t i
 static MA_NOINLINE HW_COLD void free_overflow(mc_cache *tc, void *p, mc_span *s, size_t idx,
 					      int fill, bool dbg)
 {
-	uint16_t *st = &s->state[idx];
-	const unsigned char *end = (unsigned char *)p + s->size - (*st - 1u);
-	hw_mc_misuse(MC_BAD_OVERFLOW, "free", p, s, idx, hw_mc_canary_find(end, *st - 1u));
+	mc_state *st = &s->state[idx];
+	const unsigned char *end = (unsigned char *)p + mc_state_len(s, *st);
+	hw_mc_misuse(MC_BAD_OVERFLOW, "free", p, s, idx,
+		     hw_mc_canary_find(end, mc_state_slack(*st)));
 	free_finish(tc, p, s, st, fill, dbg);
 }
 
@@ -754,25 +755,22 @@ static MA_ALWAYS_INLINE void free_small(mc_cache *tc, void *p, mc_span *s, int f
 		free_bad(MC_BAD_INTERIOR, p, s, idx);
 		return;
 	}
-	uint16_t *st = &s->state[idx];
-	unsigned v = *st;
+	mc_state *st = &s->state[idx];
+	mc_state v = *st;
 	if (HW_UNLIKELY(v == 0)) {
 		free_bad(MC_BAD_DOUBLE_FREE, p, s, idx);
 		return;
 	}
-	if (k.check) {
-		/* kind.c's check on the lookup just made (KD1: a live start). */
-		uint8_t *kb = &mc_span_kinds(s)[idx];
-		if (HW_UNLIKELY(*kb != k.kind || (k.sized && k.size != s->size - (v - 1)))) {
-			free_kind_bad(p, k.kind, k.sized, k.size, k.op);
-			return;
-		}
-		if (k.kind != MC_KIND_MALLOC)
-			*kb = MC_KIND_MALLOC;
+	/* kind.c's check on the lookup just made (KD1: a live start); the
+	 * kind goes with the state at free_finish. */
+	if (k.check && HW_UNLIKELY(mc_state_kind(v) != k.kind ||
+				   (k.sized && k.size != mc_state_len(s, v)))) {
+		free_kind_bad(p, k.kind, k.sized, k.size, k.op);
+		return;
 	}
-	/* Without slack (v == 1) the pattern itself is checked: no branch. */
-	const unsigned char *end =
-		v > 1 ? (const unsigned char *)p + s->size - (v - 1) : mc_canary.b;
+	/* Without slack the pattern itself is checked: no branch. */
+	size_t slack = mc_state_slack(v);
+	const unsigned char *end = slack ? (const unsigned char *)p + s->size - slack : mc_canary.b;
 	if (HW_UNLIKELY(mc_canary_bad(end))) {
 		free_overflow(tc, p, s, idx, fill, dbg);
 		return;
@@ -889,13 +887,13 @@ static mc_span *live_object(void *p, const char *op, size_t *idx, bool check_can
 			hw_mc_misuse(MC_BAD_INTERIOR, op, p, s, i, NULL);
 			return NULL;
 		}
-		unsigned st = s->state[i];
+		mc_state st = s->state[i];
 		if (st == 0) {
 			/* A realloc or size query of a freed object. */
 			hw_mc_misuse(MC_BAD_FREED_MEMORY, op, p, s, i, NULL);
 			return NULL;
 		}
-		slack = st - 1;
+		slack = mc_state_slack(st);
 		end = (uintptr_t)p + s->size - slack;
 	}
 	if (check_canary && slack) {
@@ -915,7 +913,7 @@ static size_t object_size(const mc_span *s, size_t idx)
 {
 	if (s->kind != MC_SPAN_SMALL) /* large or guarded */
 		return s->req;
-	return s->size - (s->state[idx] - 1u);
+	return mc_state_len(s, s->state[idx]);
 }
 
 void *hw_calloc(size_t nmemb, size_t size)

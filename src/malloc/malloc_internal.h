@@ -32,9 +32,11 @@
  *        to NULL (never ours).
  *   MC4. state[i] of a span is 0 when slot i is free (listed in the
  *        span's freemap, parked, in a thread cache, or in the debug mode's
- *        quarantine: debug_quarantine.c), and slack + 1 when
- *        it is live, where slack = slot size - requested size (< 65535).
- *        So double free and requested size need no header in the object.
+ *        quarantine: debug_quarantine.c), and when it is live, slack + 1
+ *        in its low MC_STATE_KIND_SHIFT bits, where slack = slot size -
+ *        requested size (< 65536), and its kind (MC8) above them. So
+ *        double free, requested size and kind need no header in the
+ *        object, and one store makes a slot live.
  *   MC5. A span's slots are listed (bit set in its freemap; a new span
  *        lists every slot), parked (MC10) or live (taken: in caches,
  *        quarantined or with users), and live and listed count them; a
@@ -67,15 +69,17 @@
  *        lock and make no atomic read-modify-write: two plain stores and
  *        a load per call.
  *   MC8. Every object has an allocation kind (MC_KIND_*: which call made
- *        it), kept in its span record: one byte per slot after state[]
- *        (mc_span_kinds) for a small span, okind for a large one. A free
- *        slot's byte is MC_KIND_MALLOC (0): records start zeroed, only
- *        hw_mc_kind_set makes a byte otherwise (right after an allocation),
- *        and hw_mc_kind_check puts it back to 0 before the object is freed
- *        (kind.c). hw_malloc and hw_free neither read nor write it, so the
- *        prefixed API costs nothing for it; the one caller that sets kinds
- *        (the override library's operator new) frees through the check
- *        (hw_mc_free_kind, which makes it on the free's own lookup).
+ *        it), kept in its state entry (MC4) for a small object, okind for a
+ *        large one. An allocation makes it MC_KIND_MALLOC (0); only
+ *        hw_mc_kind_set and hw_mc_malloc_kind make it otherwise (right
+ *        after the allocation), and a small slot loses it with its state
+ *        at the free. hw_malloc and hw_free never read it, so the prefixed
+ *        API costs nothing for it; the one caller that sets kinds (the
+ *        override library's operator new) frees through the check
+ *        (hw_mc_free_kind, which reads it with the state entry the free
+ *        reads anyway). (In a byte array of its own, the kind cost
+ *        operator new a page-map lookup and operator delete a cache line
+ *        more per call: about 10% of realprog's cxx-mt.)
  *   MC9. In debug mode (debug.h), every span record made while it is on
  *        has dbg set and one mc_dbg_obj per slot (one for a large object)
  *        after its kind bytes: its size class's rec_bytes_dbg instead of
@@ -136,6 +140,9 @@
 /* Most arenas (span.c SP8; mc_global.narenas): a span record keeps its
  * arena in a byte. */
 #define MC_ARENAS_MAX 64
+/* The largest metadata record (span.c): the 16-byte class's with debug
+ * records is 8.3 KiB (classes.c checks every class's). */
+#define MC_META_MAX ((size_t)9 << 10)
 /* Classes above this slot size take from arena 0 only (span.c SP8). */
 #define MC_ARENA_SLOT_MAX 1024
 /* A thread cache bin's cap when the thread starts (CA4). */
@@ -201,6 +208,12 @@ enum { MC_SPAN_SMALL = 1,
  * byte, cls its guard side (0 right, 1 left), live 1 while it is live and
  * 0 in the quarantine, and next/prev its links in guard.c's live list or
  * quarantine (under guard.c's lock). */
+/* A slot's state entry (MC4, MC8): 0 free; live, slack + 1 in the low
+ * bits and the kind from MC_STATE_KIND_SHIFT up. */
+typedef uint32_t mc_state;
+#define MC_STATE_KIND_SHIFT 24
+#define MC_STATE_SLACK_MASK (((mc_state)1 << MC_STATE_KIND_SHIFT) - 1)
+
 typedef struct mc_span {
 	uintptr_t start;
 	uint32_t npages;
@@ -232,15 +245,26 @@ typedef struct mc_span {
 	uint32_t parked;       /* free slots off the freemap: they touch rel pages */
 	struct mc_span *next, *prev;
 	bool partial;
-	/* MC4, one per slot (small spans only); then nobjs kind bytes (MC8);
-	 * then, with dbg, one mc_dbg_obj per slot (one for a large object). */
-	uint16_t state[] __attribute__((aligned(64)));
+	/* MC4, one per slot (small spans only); then, with dbg, one
+	 * mc_dbg_obj per slot (one for a large object). */
+	mc_state state[] __attribute__((aligned(64)));
 } mc_span;
 
-/* MC8: a small span's kind bytes, one per slot, after its state array. */
-static inline uint8_t *mc_span_kinds(mc_span *s)
+/* MC4: a live slot's slack, and its requested bytes in span s. */
+static inline size_t mc_state_slack(mc_state v)
 {
-	return (uint8_t *)&s->state[s->nobjs];
+	return (v & MC_STATE_SLACK_MASK) - 1;
+}
+
+static inline size_t mc_state_len(const mc_span *s, mc_state v)
+{
+	return s->size - mc_state_slack(v);
+}
+
+/* MC8: a live slot's kind. */
+static inline unsigned mc_state_kind(mc_state v)
+{
+	return v >> MC_STATE_KIND_SHIFT;
 }
 
 /* MC9: what the debug mode keeps per object: the stack depot ids of its
@@ -256,7 +280,7 @@ typedef struct mc_dbg_obj {
  * records, in bytes from its start. */
 static inline size_t mc_dbg_offset(size_t nobjs)
 {
-	return hw_align_up(offsetof(mc_span, state) + nobjs * (sizeof(uint16_t) + 1),
+	return hw_align_up(offsetof(mc_span, state) + nobjs * sizeof(mc_state),
 			   _Alignof(mc_dbg_obj));
 }
 
@@ -405,7 +429,7 @@ static inline bool mc_init(void)
 /* A cached free slot and its state entry (MC7). */
 typedef struct mc_slot {
 	void *p;
-	uint16_t *state;
+	mc_state *state;
 } mc_slot;
 
 /* span.c: metadata, page map, central lists, large runs. */

@@ -133,11 +133,11 @@
 #include <string.h>
 
 #define META_CHUNK ((size_t)256 << 10)
-/* Records come in multiples of 64 bytes up to 8 KiB, one free list per
- * size. (Power-of-two sizes wasted up to half a record: the 16-byte class's
+/* Records come in multiples of 64 bytes up to MC_META_MAX, one free list
+ * per size. (Power-of-two sizes wasted up to half a record: the 16-byte class's
  * 1664-byte record took 2048, the 48-byte class's 640 took 1024.) */
 #define META_UNIT ((size_t)64)
-#define META_BUCKETS 128
+#define META_BUCKETS (MC_META_MAX / META_UNIT)
 
 /* Fewer locks than lists (SP8's lock_of), so the fork hooks hold fewer at
  * once (ThreadSanitizer's deadlock detector tracks at most 64 held by one
