@@ -62,6 +62,7 @@ typedef struct hw_mm_obj {
 	uint32_t id;
 	uint64_t salt; /* seeds its contents stamps */
 	size_t qbytes; /* guarded: its data pages' bytes (its share of the quarantine) */
+	unsigned kind; /* the call that made it (MC_KIND_*: 0 the malloc family, or new, new[]) */
 } hw_mm_obj;
 
 typedef struct hw_mm {

@@ -21,9 +21,11 @@
  *   MQ3. hw_realloc keeps the object's place exactly when the model says
  *        so (hw_mm_realloc_in_place), and its result holds the old stamps
  *        up to the smaller size.
- *   MQ4. A MISUSE op makes exactly one report (errors + 1: the layer
- *        continues, abort_on_error=0) and changes no object, except the
- *        overflow kinds, whose free or realloc goes on after the report.
+ *   MQ4. A MISUSE or DELETE_WRONG op makes exactly one report (errors +
+ *        1: the layer continues, abort_on_error=0) and changes no object,
+ *        except the overflow kinds, whose free or realloc goes on after the
+ *        report. An object made by NEW is freed by its own delete
+ *        (hw_mc_free_kind), sized for every other one.
  *   MQ5. An opcode outside the table, or an op that needs an object when
  *        none is live (or would pass MR_MAX_LIVE), does nothing (O2).
  *   MQ6. A write after free (UAF_WRITE) touches only an object the model
@@ -158,11 +160,19 @@ void hw_mdrv_free_obj(mdrv *d, size_t i)
 	hw_mm_obj *o = &d->m.live[i];
 	if (!hw_mdrv_check_stamps(d, o, SIZE_MAX, "before its free"))
 		return;
-	hw_mdrv_trace(d, "\thw_free(o%u);\n", (unsigned)o->id);
 	errno = ERRNO_MARK;
-	hw_free((void *)o->addr);
+	if (o->kind == MC_KIND_MALLOC) {
+		hw_mdrv_trace(d, "\thw_free(o%u);\n", (unsigned)o->id);
+		hw_free((void *)o->addr);
+	} else {
+		/* Its own delete, sized for every other object (MC8). */
+		bool sized = o->id & 1;
+		hw_mdrv_trace(d, "\thw_mc_free_kind(o%u, %u, %d, %zu, \"delete\");\n",
+			      (unsigned)o->id, o->kind, sized, o->n);
+		hw_mc_free_kind((void *)o->addr, o->kind, sized, o->n, "operator delete");
+	}
 	if (errno != ERRNO_MARK)
-		hw_mdrv_fail(d, "hw_free changed errno to %d", errno);
+		hw_mdrv_fail(d, "a free changed errno to %d", errno);
 	/* A freed guarded object traps: in the quarantine every page of its
 	 * run is a guard page (out of it, its pages are free and released). */
 	mc_guard_obj g;
@@ -198,6 +208,25 @@ static void op_MALLOC(mdrv *d, const hw_op *op)
 	errno = 0;
 	void *p = hw_malloc(n);
 	outcome(d, call, e, ENOMEM, p, errno, n, 16, PLAIN);
+}
+
+/* operator new's entry (the override library's): an object of kind new
+ * (c & 1: new[]), which the model frees with its delete (MC8). */
+static void op_NEW(mdrv *d, const hw_op *op)
+{
+	size_t n = hw_ops_malloc_size(op->a, op->b);
+	expect e = classify(n, 16);
+	if (e == SKIP || !room(d, 1))
+		return;
+	unsigned kind = op->c & 1 ? MC_KIND_NEW_ARRAY : MC_KIND_NEW;
+	char call[64];
+	snprintf(call, sizeof call, "hw_mc_malloc_kind(%zu, %u)", n, kind);
+	errno = 0;
+	void *p = hw_mc_malloc_kind(n, kind);
+	outcome(d, call, e, ENOMEM, p, errno, n, 16, PLAIN);
+	long j = p && !d->failed ? hw_mm_find(&d->m, (uintptr_t)p) : -1;
+	if (j >= 0)
+		d->m.live[j].kind = kind;
 }
 
 static void op_CALLOC(mdrv *d, const hw_op *op)
@@ -642,6 +671,38 @@ static void op_MISUSE(mdrv *d, const hw_op *op)
 /* MQ6: a byte of quarantined object c % qn (0: the oldest) set to 0, at
  * b * 257 modulo its slot (small) or its request (large): the pattern
  * check reports it when the object leaves (one error, MM4). */
+/* MC8: a live object deleted by the wrong form (a & 1 clear: new's
+ * object by delete[] and any other by delete), or by its own with a size
+ * past its request (a & 1 set; a malloc'd object then by delete): one
+ * report (MQ4), and the object stays live, its kind and size as they
+ * were. */
+static void op_DELETE_WRONG(mdrv *d, const hw_op *op)
+{
+	long i = pick(d, op->c);
+	if (i < 0)
+		return;
+	const hw_mm_obj *o = &d->m.live[i];
+	bool sized = (op->a & 1) && o->kind != MC_KIND_MALLOC;
+	unsigned kind = sized ? o->kind : o->kind == MC_KIND_NEW ? MC_KIND_NEW_ARRAY
+								 : MC_KIND_NEW;
+	size_t size = sized ? o->n + 1 + op->b % 15 : 0;
+	hw_mdrv_trace(d, "\thw_mc_free_kind(o%u, %u, %d, %zu, \"delete\"); /* wrong */\n",
+		      (unsigned)o->id, kind, sized, size);
+	errno = ERRNO_MARK;
+	hw_mc_free_kind((void *)o->addr, kind, sized, size, "operator delete");
+	if (errno != ERRNO_MARK)
+		hw_mdrv_fail(d, "a mismatched delete changed errno to %d", errno);
+	reported(d);
+	size_t usable = hw_malloc_usable_size((void *)o->addr);
+	if (usable != o->n)
+		hw_mdrv_fail(
+			d,
+			"#%u's usable size is %zu after a mismatched delete; its request was %zu",
+			(unsigned)o->id, usable, o->n);
+	else
+		hw_mdrv_check_stamps(d, o, SIZE_MAX, "by a mismatched delete");
+}
+
 static void op_UAF_WRITE(mdrv *d, const hw_op *op)
 {
 	if (d->m.qn == 0)

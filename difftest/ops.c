@@ -632,6 +632,22 @@ int hw_ops_enc_misuse(uint8_t *out, unsigned kind, uint32_t object, uint16_t arg
 	return 0;
 }
 
+int hw_ops_enc_new(uint8_t *out, bool array, size_t n)
+{
+	uint8_t k;
+	uint16_t b;
+	if (!size_code(n, &k, &b))
+		return -1;
+	hw_ops_put(out, HW_MOP_NEW, k, b, array);
+	return 0;
+}
+
+int hw_ops_enc_delete_wrong(uint8_t *out, uint32_t object, bool sized, uint16_t extra)
+{
+	hw_ops_put(out, HW_MOP_DELETE_WRONG, sized, extra, object);
+	return 0;
+}
+
 void hw_ops_platform_range(const hw_op *op, size_t pages, long *off, size_t *len)
 {
 	size_t o = op->b & 0x3ff;

@@ -297,7 +297,9 @@ int hw_ops_enc_plain(uint8_t *out, uint8_t code);
 	X(FREE_ALL, 0x0e, "free_all", 3)              \
 	X(REMOTE, 0x0f, "remote", 12)                 \
 	X(MISUSE, 0x10, "misuse", 15)                 \
-	X(UAF_WRITE, 0x11, "uaf_write", 8)
+	X(UAF_WRITE, 0x11, "uaf_write", 8)            \
+	X(NEW, 0x12, "new", 40)                       \
+	X(DELETE_WRONG, 0x13, "delete_wrong", 6)
 
 enum {
 #define HW_MOPS_ENUM_(name, code, str, weight) HW_MOP_##name = code,
@@ -379,6 +381,11 @@ int hw_ops_enc_remote(uint8_t *out, unsigned frees, uint16_t first, unsigned all
 /* kind HW_MISUSE_*; object: the live object or ring slot; n: the realloc
  * size of the realloc kinds (size kind 0); arg: INTERIOR's b. */
 int hw_ops_enc_misuse(uint8_t *out, unsigned kind, uint32_t object, uint16_t arg);
+/* operator new (array: new[]) of n bytes. */
+int hw_ops_enc_new(uint8_t *out, bool array, size_t n);
+/* A delete of object by the wrong form (sized false), or by its form with
+ * a size past its request by 1 + extra % 15 (sized true). */
+int hw_ops_enc_delete_wrong(uint8_t *out, uint32_t object, bool sized, uint16_t extra);
 
 /* ---- platform target (platform_fuzzer) ----------------------------------- */
 

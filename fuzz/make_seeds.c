@@ -909,6 +909,13 @@ static void m_misuse(seed *s, unsigned kind, uint32_t object, uint16_t arg)
 	ok(hw_ops_enc_misuse(next(s), kind, object, arg));
 }
 
+static void m_new(seed *s, bool array, size_t n) { ok(hw_ops_enc_new(next(s), array, n)); }
+
+static void m_delete_wrong(seed *s, uint32_t object, bool sized, uint16_t extra)
+{
+	ok(hw_ops_enc_delete_wrong(next(s), object, sized, extra));
+}
+
 /* A write of 0 at b * 257 modulo its extent into quarantined object k
  * (0: the oldest). */
 static void m_uaf_write(seed *s, uint32_t k, uint16_t b)
@@ -1088,6 +1095,34 @@ static void malloc_seeds(const char *dir)
 	m_plain(&s, HW_MOP_FREE_ALL, 0);
 	m_plain(&s, HW_MOP_TRIM, 0);
 	emit(dir, t, "remote", &s);
+
+	/* Objects of operator new and new[] (their kind in the state entry,
+	 * MC8), small, large and at a slot's end, freed by their own
+	 * deletes, sized and not, after realloc in place (which keeps the
+	 * kind) and moved (which makes a malloc-family object); each form of
+	 * wrong delete once. */
+	mconfig(&s, mdefaults());
+	m_new(&s, false, 24);
+	m_new(&s, true, 1000);
+	m_new(&s, false, 98309);
+	m_new(&s, true, 4096);
+	m_malloc(&s, 48);
+	m_delete_wrong(&s, 0, false, 0);
+	m_delete_wrong(&s, 1, false, 0);
+	m_delete_wrong(&s, 1, true, 3);
+	m_delete_wrong(&s, 2, true, 14);
+	m_delete_wrong(&s, 4, false, 0);
+	m_realloc(&s, 1, 1008);
+	m_realloc(&s, 0, 5000);
+	m_plain(&s, HW_MOP_USABLE_SIZE, 3);
+	m_plain(&s, HW_MOP_FREE, 0);
+	m_plain(&s, HW_MOP_FREE, 1);
+	for (int k = 0; k < 40; k++)
+		m_new(&s, k & 1, 16 + (size_t)k * 24);
+	m_plain(&s, HW_MOP_CHECK, 0);
+	m_plain(&s, HW_MOP_FREE_ALL, 0);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	emit(dir, t, "kinds", &s);
 
 	/* Each misuse: one report, and the layer goes on. */
 	mconfig(&s, mdefaults());
