@@ -86,7 +86,7 @@ void hw_mc_classes_init(void)
 		/* The record: header, state per slot (MC4, MC8). */
 		size_t rec = sizeof(mc_span) + (size_t)k->nobjs * sizeof(mc_state);
 		k->rec_bytes = (uint32_t)hw_align_up(rec, 64);
-		/* MC9: a debug record per slot after the kinds. */
+		/* MC9: a debug record per slot after the state entries. */
 		rec = mc_dbg_offset(k->nobjs) + (size_t)k->nobjs * sizeof(mc_dbg_obj);
 		k->rec_bytes_dbg = (uint32_t)hw_align_up(rec, 64);
 		HW_CHECK(k->rec_bytes_dbg <= MC_META_MAX,

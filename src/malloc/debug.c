@@ -34,7 +34,7 @@
  *
  * Locking: none here but the depot's and the report's (debug.h); the
  * per-object records are written by the thread that allocates or frees the
- * object, which the program orders (as MC8's kind bytes).
+ * object, which the program orders (as MC8's kinds).
  */
 #include "debug.h"
 

@@ -2,7 +2,8 @@
  * mismatch checks.
  *
  * Owns: hw_mc_kind_set and hw_mc_kind_check (malloc_internal.h), the kind
- * byte of every object (MC8), and the two mismatch reports:
+ * of every object (MC8: a large one's okind byte, a small one's bits of
+ * its state entry), and the two mismatch reports:
  *   heapward: alloc-dealloc mismatch: operator delete of 0x... (a 24-byte
  *     object allocated by malloc)
  *   heapward: new-delete size mismatch: operator delete of 0x... with size
@@ -23,7 +24,7 @@
  *        layer continues on errors; the object then stays live and its kind
  *        unchanged.
  *
- * Locking: none. The object's kind byte is written by its owner only: at
+ * Locking: none. The object's kind is written by its owner only: at
  * allocation, and at its free by the thread freeing it, which the program
  * already orders after the allocation (as for the page map, MC3).
  */

@@ -39,11 +39,11 @@
  *        object, and one store makes a slot live.
  *   MC5. A span's slots are listed (bit set in its freemap; a new span
  *        lists every slot), parked (MC10) or live (taken: in caches,
- *        quarantined or with users), and live and listed count them; a
- *        span with live == 0 is given back to the heap at once, except one
- *        per class that the class keeps (span.c SP6); a span is on its
- *        class's partial list exactly when it has a slot to hand out
- *        (listed or parked). No slot's memory holds any of this.
+ *        quarantined or with users), and live, listed and parked count
+ *        them; a span with live == 0 is given back to the heap at once,
+ *        except one per class that the class keeps (span.c SP6); a span
+ *        is on its class's partial list exactly when it has a slot to hand
+ *        out (listed or parked). No slot's memory holds any of this.
  *   MC10. Bit i of a span's rel is set when its page i is released inside
  *        the span's heap run (hw_heap_release_inside, span.c SP7): no live,
  *        cached, quarantined or listed slot touches such a page; the free
@@ -82,7 +82,7 @@
  *        more per call: about 10% of realprog's cxx-mt.)
  *   MC9. In debug mode (debug.h), every span record made while it is on
  *        has dbg set and one mc_dbg_obj per slot (one for a large object)
- *        after its kind bytes: its size class's rec_bytes_dbg instead of
+ *        after its state entries: its size class's rec_bytes_dbg instead of
  *        rec_bytes (a large record: one mc_dbg_obj after the header), and
  *        it is freed with the size it was made with. An allocation writes
  *        alloc_* and zeroes free_*; a free that passed MA3's checks writes
