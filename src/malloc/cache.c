@@ -114,6 +114,20 @@ static void live_unlink(mc_cache *c)
 	c->live_prev = c->live_next = NULL;
 }
 
+/* Under cache_lock: c (off the live list, its bins empty or abandoned)
+ * onto the recycled list (CA3). */
+static void recycle_locked(mc_cache *c)
+{
+	c->next_free = recycled;
+	recycled = c;
+}
+
+/* CA4: where class k's bin cap starts, and starts again after a drain. */
+static uint32_t cap_start(unsigned k)
+{
+	return hw_min(mc_classes[k].cap, MC_CAP_START);
+}
+
 static void cache_exit(void *v);
 
 static mc_cache *set_tls(mc_cache *c)
@@ -155,15 +169,14 @@ mc_cache *hw_mc_cache_create(void)
 	mc_slot *slot = c->slots;
 	for (unsigned k = 0; k < MC_NCLASSES; k++) {
 		c->bin[k].slot = slot;
-		c->bin[k].cap = hw_min(mc_classes[k].cap, MC_CAP_START);
+		c->bin[k].cap = cap_start(k);
 		c->bin[k].size = mc_classes[k].size;
 		slot += mc_classes[k].cap;
 	}
 	if (hw_thread_key_set(exit_key, c) != 0) {
 		/* No exit hook: a cache would leak its slots at exit. */
 		hw_mutex_lock(&cache_lock);
-		c->next_free = recycled;
-		recycled = c;
+		recycle_locked(c);
 		hw_mutex_unlock(&cache_lock);
 		return set_tls(&mc_dead_cache);
 	}
@@ -233,7 +246,7 @@ size_t hw_mc_cache_drain(mc_cache *self)
 		} else {
 			n += flush_bins(c);
 			for (unsigned k = 0; k < MC_NCLASSES; k++)
-				c->bin[k].cap = hw_min(mc_classes[k].cap, MC_CAP_START);
+				c->bin[k].cap = cap_start(k);
 			drained++;
 		}
 		__atomic_store_n(&c->drain, 0, __ATOMIC_RELEASE);
@@ -278,14 +291,12 @@ static void cache_exit(void *v)
 	}
 	set_tls(&mc_dead_cache);
 	/* Off the live list first (CA5): a drain in progress ends before the
-	 * unlink, and none reaches c after it, so the flush needs no bracket. */
+	 * unlink, and none reaches c after it, so the flush needs no bracket.
+	 * The flush takes class locks under cache_lock, as a drain does. */
 	hw_mutex_lock(&cache_lock);
 	live_unlink(c);
-	hw_mutex_unlock(&cache_lock);
 	flush_bins(c);
-	hw_mutex_lock(&cache_lock);
-	c->next_free = recycled;
-	recycled = c;
+	recycle_locked(c);
 	hw_mutex_unlock(&cache_lock);
 	__atomic_fetch_sub(&mc_threads_live, 1, __ATOMIC_RELAXED);
 	errno = saved;
@@ -300,8 +311,7 @@ void hw_mc_cache_reset(void)
 		/* Disarmed: the thread's exit must not flush a released record. */
 		(void)hw_thread_key_set(exit_key, NULL);
 		live_unlink(c);
-		c->next_free = recycled;
-		recycled = c;
+		recycle_locked(c);
 		__atomic_fetch_sub(&mc_threads_live, 1, __ATOMIC_RELAXED);
 	}
 	/* hw_mc_reset's precondition: no other thread has a cache. */
