@@ -1,20 +1,22 @@
-/* wrap.h: a platform that forwards to another, with a hook on its release,
- * map and alloc calls (test support: tests and benchmarks only, never
+/* wrap.h: a platform that forwards to another, with a hook on its reserve,
+ * release, map and alloc calls (test support: tests and benchmarks only, never
  * installed).
  *
  * Owns: wrap_platform, a platform instance that forwards every call to a
  * real instance (its own private OS one, or one the caller passes), first
- * running the caller's hook on unuse, fault, map, unfault and alloc: to make a
- * release (or the map of a reuse) slow, hold it until a test says go, count
- * it, skip it, or call back into the caller from inside the call. Its caps are the real
+ * running the caller's hook on reserve, unuse, fault, map, unfault and alloc:
+ * to make a release (or the map of a reuse) slow, hold it until a test says
+ * go, count it, skip it, take a hinted range before the caller gets it, or
+ * call back into the caller from inside the call. Its caps are the real
  * instance's, huge pages optional, so the heap treats it as that platform
  * (caps.concurrent_calls included).
  *
  * Invariants:
  *   WP1. Every call reaches the real instance exactly once, after the hook;
  *        an unuse, fault, map or unfault whose hook returns false does not (a
- *        skipped fault, map or unfault succeeds without changing anything); an
- *        alloc whose hook returns false fails with ENOMEM.
+ *        skipped fault, map or unfault succeeds without changing anything); a
+ *        reserve or alloc whose hook returns false fails with ENOMEM. The
+ *        reserve hook receives the hint (NULL for none) as p.
  *
  * Locking: the hook runs in whatever thread made the call, possibly without
  * the heap lock (releases and reuses on a concurrent platform).
@@ -30,7 +32,7 @@
 typedef struct wrap_platform {
 	hw_platform pf; /* first: the ops receive &pf */
 	hw_platform *real;
-	/* Runs before each unuse, fault, map, unfault and alloc (k says which) and says
+	/* Runs before each reserve, unuse, fault, map, unfault and alloc (k says which) and says
 	 * whether the call goes on to the real instance; NULL: every call does. */
 	bool (*before)(struct wrap_platform *w, hw_sys_kind k, void *p, size_t n);
 	bool own_real; /* wrap_open made real; wrap_close destroys it */
@@ -41,7 +43,10 @@ static hw_platform *wrap_real(hw_platform *pf) { return ((wrap_platform *)pf)->r
 
 static int wrap_reserve(hw_platform *pf, void *hint, size_t n, void **out)
 {
-	return hw_sys_reserve(wrap_real(pf), hint, n, out);
+	wrap_platform *w = (wrap_platform *)pf;
+	if (w->before && !w->before(w, HW_SYS_RESERVE, hint, n))
+		return ENOMEM;
+	return hw_sys_reserve(w->real, hint, n, out);
 }
 
 static int wrap_map(hw_platform *pf, void *p, size_t n)

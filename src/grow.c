@@ -44,6 +44,13 @@ static bool in_window(const hw_heap *h, uintptr_t p, size_t n)
 	return h->base == 0 || (p >= h->base && p - h->base <= h->address_space - n);
 }
 
+/* How many times a platform that cannot trim (Windows) looks for an aligned
+ * range: it releases the over-sized reservation that showed it one, then
+ * reserves the aligned part, and another thread of the process can take the
+ * range in between (Wine's own threads did, about once in 40 runs of
+ * difftest_random). Each try is a fresh range, so a few suffice. */
+#define RESERVE_ALIGNED_TRIES 8
+
 /* Reserves n bytes at hint exactly (hint != 0), or anywhere aligned to the
  * arena size (hint == 0). 0 and *out, or ENOMEM. */
 static int reserve_at(hw_heap *h, uintptr_t hint, size_t n, uintptr_t *out)
@@ -61,22 +68,26 @@ static int reserve_at(hw_heap *h, uintptr_t hint, size_t n, uintptr_t *out)
 		return ENOMEM;
 	/* Over-reserve and trim to the alignment. */
 	size_t big = n + h->arena_size;
-	if (big < n || hw_call_reserve(h->pf, &h->sys, NULL, big, &got) != 0)
+	if (big < n)
 		return ENOMEM;
-	g = (uintptr_t)got;
-	uintptr_t a = hw_align_up(g, h->arena_size);
-	if (h->pf->caps.partial_release) {
-		if (a > g)
-			release(h, g, a - g);
-		if (g + big > a + n)
-			release(h, a + n, g + big - (a + n));
-		*out = a;
-		return 0;
+	for (int try = 0; try < RESERVE_ALIGNED_TRIES; try++) {
+		if (hw_call_reserve(h->pf, &h->sys, NULL, big, &got) != 0)
+			return ENOMEM;
+		g = (uintptr_t)got;
+		uintptr_t a = hw_align_up(g, h->arena_size);
+		if (h->pf->caps.partial_release) {
+			if (a > g)
+				release(h, g, a - g);
+			if (g + big > a + n)
+				release(h, a + n, g + big - (a + n));
+			*out = a;
+			return 0;
+		}
+		release(h, g, big);
+		if (reserve_at(h, a, n, out) == 0)
+			return 0;
 	}
-	/* A platform that cannot trim (Windows) gets one retry at the
-	 * aligned address inside the range it just showed us. */
-	release(h, g, big);
-	return reserve_at(h, a, n, out);
+	return ENOMEM;
 }
 
 /* The first arena, at the low end of a window found free (the top of the

@@ -8,6 +8,7 @@
 #include "heap_env.h"
 #include "thread.h"
 #include "trap.h"
+#include "wrap.h"
 
 static size_t page_of(env *e, void *p)
 {
@@ -739,6 +740,88 @@ static void test_discontiguous(void)
 	env_done(&e);
 }
 
+/* A platform that cannot trim its reservations (Windows) finds an aligned
+ * arena by releasing an over-sized reservation and reserving its aligned
+ * part; another thread can take that part in between. Here a hook takes one
+ * page at each hinted address first, `steal` times: the heap retries with
+ * fresh ranges, and when the thief never stops, fails with ENOMEM and the
+ * heap as it was. Difftest under Wine failed this way once in 40 runs. */
+typedef struct thief {
+	int steal;      /* hinted reserves still to take first */
+	int stolen;     /* taken so far */
+	void *page[16]; /* what was taken, released at the end */
+} thief;
+
+static bool take_hinted(wrap_platform *w, hw_sys_kind k, void *p, size_t n)
+{
+	(void)n;
+	thief *t = w->arg;
+	if (k != HW_SYS_RESERVE || p == NULL || t->steal == 0 || t->stolen == 16)
+		return true;
+	void *got;
+	if (hw_sys_reserve(w->real, p, w->real->caps.granularity, &got) == 0)
+		t->page[t->stolen++] = got;
+	t->steal--;
+	return true;
+}
+
+static void give_back(wrap_platform *w, thief *t)
+{
+	while (t->stolen > 0)
+		hw_sys_release(w->real, t->page[--t->stolen], w->real->caps.granularity);
+}
+
+static void test_aligned_range_taken(void)
+{
+	hw_platform *sim = hw_platform_sim_create(&sim4k);
+	REQUIRE(sim != NULL);
+	/* One page at the backing's low end, so first-fit placements start
+	 * off the arena alignment and every grow takes the aligned path. */
+	void *low;
+	REQUIRE(hw_sys_reserve(sim, NULL, 4 * KiB, &low) == 0);
+	wrap_platform w;
+	wrap_init(&w, sim, false);
+	w.pf.caps.partial_release = false;
+	thief t = {.steal = 3};
+	w.arg = &t;
+	w.before = take_hinted;
+	hw_heap_config cfg = small_cfg();
+	cfg.platform = &w.pf;
+	hw_heap *h = hw_heap_create(&cfg);
+	REQUIRE(h != NULL);
+	char msg[256];
+
+	REQUIRE(hw_heap_grow(h, 1) == 0);
+	EXPECT(t.stolen == 3, "%d ranges taken", t.stolen);
+	void *base;
+	size_t size;
+	hw_heap_arena_get(h, 0, &base, &size);
+	EXPECT((uintptr_t)base % cfg.arena_size == 0, "arena at %p", base);
+	EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
+	give_back(&w, &t);
+
+	/* A thief that never stops: ENOMEM, nothing changed or left reserved. */
+	hw_heap_stats s0, s1;
+	hw_heap_stats_get(h, &s0);
+	size_t owned = w.pf.owned;
+	t.steal = 1000;
+	EXPECT(hw_heap_grow(h, 2 * 512) == ENOMEM);
+	EXPECT(t.stolen > 3, "%d ranges taken", t.stolen);
+	hw_heap_stats_get(h, &s1);
+	EXPECT(s1.mapped == s0.mapped && s1.arenas == s0.arenas && w.pf.owned == owned,
+	       "mapped %zu -> %zu, owned %zu -> %zu", s0.mapped, s1.mapped, owned, w.pf.owned);
+	EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
+	give_back(&w, &t);
+	t.steal = 0;
+	EXPECT(hw_heap_grow(h, 2 * 512) == 0, "grow once the range is left alone");
+	EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
+
+	hw_heap_destroy(h);
+	hw_sys_release(sim, low, 4 * KiB);
+	EXPECT(sim->owned == 0, "%zu bytes left reserved", sim->owned);
+	hw_platform_destroy(sim);
+}
+
 /* OS pages larger than heap pages: release and reuse in whole units. */
 static void test_big_os_pages(void)
 {
@@ -968,6 +1051,6 @@ HW_TEST_MAIN(T(test_defaults), T(test_bad_config), T(test_grow_counts_released),
 	     T(test_scavenger_step_and_thread), T(test_growth_scavenge), T(test_fault_on_free),
 	     T(test_enomem_injection), T(test_create_under_injection),
 	     T(test_address_space_exhausted), T(test_window_fills), T(test_discontiguous),
-	     T(test_big_os_pages), T(test_huge_pages_first), T(test_step_bound_huge_pages),
-	     T(test_scavenge_small_huge_pages), T(test_linux_residency),
-	     T(test_metadata_huge_pages), T(test_random_ops))
+	     T(test_aligned_range_taken), T(test_big_os_pages), T(test_huge_pages_first),
+	     T(test_step_bound_huge_pages), T(test_scavenge_small_huge_pages),
+	     T(test_linux_residency), T(test_metadata_huge_pages), T(test_random_ops))

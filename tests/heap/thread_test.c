@@ -205,7 +205,8 @@ static bool held_release(wrap_platform *w, hw_sys_kind k, void *p, size_t n)
 {
 	(void)p;
 	(void)n;
-	if (w->arg == NULL || k == HW_SYS_ALLOC) /* metadata: never held */
+	/* grows and metadata: never held */
+	if (w->arg == NULL || k == HW_SYS_ALLOC || k == HW_SYS_RESERVE)
 		return true;
 	w->arg = NULL; /* only the first release is held */
 	sem_post(&unuse_gate.in_unuse);
