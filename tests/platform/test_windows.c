@@ -448,11 +448,13 @@ static void test_debug_services(void)
 static void test_log_path(void)
 {
 	char path[256];
+	/* Wine reuses process ids: an earlier run's file may have this name. */
+	hw_report_format(path, sizeof path, "hw_win_log_test.%d", hw_process_id());
+	remove(path);
 	REQUIRE(hw_console_log_path("hw_win_log_test"));
 	hw_report_write("heapward: to the log %d\n", 7);
 	hw_report_write("heapward: and again\n");
 	REQUIRE(hw_console_log_path(""));
-	hw_report_format(path, sizeof path, "hw_win_log_test.%d", hw_process_id());
 	FILE *f = fopen(path, "rb");
 	REQUIRE(f != NULL, "no %s", path);
 	char got[128] = {0};
