@@ -187,19 +187,22 @@ void hw_sys_release(hw_platform *pf, void *p, size_t n)
 }
 
 /* P11 */
-int hw_sys_probe(hw_platform *pf, size_t n, size_t align, uintptr_t *out)
+int hw_sys_probe(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintptr_t *out)
 {
 	*out = 0;
 	check_range(pf, "probe", NULL, n);
 	check_range(pf, "probe", NULL, align);
 	if (pf->ops->probe)
-		return pf->ops->probe(pf, n, align, out);
+		return pf->ops->probe(pf, n, align, from, out);
 	void *got;
 	size_t big = n + align;
 	if (big < n || pf->ops->reserve(pf, NULL, big, &got) != 0)
 		return ENOMEM;
 	pf->ops->release(pf, got, big);
-	*out = hw_align_up((uintptr_t)got, align);
+	uintptr_t a = hw_align_up((uintptr_t)got, align);
+	if (a < from)
+		return ENOMEM;
+	*out = a;
 	return 0;
 }
 

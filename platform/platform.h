@@ -81,11 +81,13 @@
  *       returns 0 with every range Ready, or the error of range *done:
  *       ranges before it Ready, it and the ones after it as they were
  *       (P2 per range).
- *   P11. probe answers where a reservation would land now, from the
- *       backend's own probe (Windows: the free regions VirtualQuery lists,
- *       lowest first, as VirtualAlloc places) or by making one and
- *       releasing it at once: no state changes, owned stays, nothing is
- *       counted or injected.
+ *   P11. probe answers where a reservation would land now, at or above a
+ *       given address (0: anywhere), from the backend's own probe
+ *       (Windows: the free regions VirtualQuery lists, lowest first, as
+ *       VirtualAlloc places; the simulator: its own placement) or by
+ *       making one and releasing it at once, ENOMEM when that landed below
+ *       the bound: no state changes, owned stays, nothing is counted or
+ *       injected.
  *
  * Locking: a platform instance is not locked. Its counters and injection state
  * belong to whoever owns the instance; a heap serializes its own calls under
@@ -169,8 +171,9 @@ typedef struct hw_platform_ops {
 	 * next one when it is less than k. NULL: one unfault per range. */
 	size_t (*unfault_many)(hw_platform *pf, const hw_range *r, size_t k, int *rc);
 	/* P11's probe: where a reservation of n bytes aligned to align would
-	 * land. NULL: a reservation made and released at once. */
-	int (*probe)(hw_platform *pf, size_t n, size_t align, uintptr_t *out);
+	 * land, at or above from. NULL: a reservation made and released at
+	 * once. */
+	int (*probe)(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintptr_t *out);
 	void (*destroy)(hw_platform *pf); /* NULL for static instances */
 	/* Optional state query (NULL on backends that cannot answer, such as
 	 * the real OS): the first page of [p, p + n) not in state st, or NULL
@@ -233,7 +236,7 @@ int hw_sys_unfault_many(hw_platform *pf, const hw_range *r, size_t k, size_t *do
  * multiple of the page) would land now: its address in *out and 0, or
  * ENOMEM when none fits. The answer may be stale by the time the caller
  * reserves there (another thread, another mapping). */
-int hw_sys_probe(hw_platform *pf, size_t n, size_t align, uintptr_t *out);
+int hw_sys_probe(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintptr_t *out);
 
 /* The advise_huge hint (P1 applies to its range). */
 void hw_sys_advise_huge(hw_platform *pf, void *p, size_t n);

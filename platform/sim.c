@@ -969,6 +969,42 @@ static int sim_reserve(hw_platform *pf, void *hint, size_t n, void **out)
 	return 0;
 }
 
+/* P11: where sim_reserve would put n bytes aligned to align, at or above
+ * from. First fit: the lowest aligned None run of n bytes from there. Under
+ * ignore_hints, as a reservation made and released: the top-down fit of
+ * n + align bytes, aligned up, when that is at or above from. */
+static int sim_probe(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintptr_t *out)
+{
+	sim *s = sim_of(pf);
+	uintptr_t lo = (uintptr_t)s->base, end = lo + s->backing;
+	size_t first;
+	if (s->cfg.ignore_hints) {
+		size_t big = n + align;
+		if (big < n || big > s->backing || !place(s, big >> s->shift, NULL, &first))
+			return ENOMEM;
+		uintptr_t a = hw_align_up((uintptr_t)page_addr(s, first), align);
+		if (a < from)
+			return ENOMEM;
+		*out = a;
+		return 0;
+	}
+	uintptr_t a = hw_max(lo, from);
+	while (a < end) {
+		a = hw_align_up(a, align);
+		if (a >= end || n > end - a)
+			return ENOMEM;
+		size_t i = page_index(s, (void *)a), np = n >> s->shift;
+		size_t b = first_outside(s, i, i + np, ACCEPT_NONE);
+		if (b == i + np) {
+			*out = a;
+			return 0;
+		}
+		/* Past the owned run that ended this try. */
+		a = (uintptr_t)page_addr(s, first_outside(s, b, s->npages, OWNED));
+	}
+	return ENOMEM;
+}
+
 static int sim_map(hw_platform *pf, void *p, size_t n)
 {
 	sim *s = sim_of(pf);
@@ -1099,6 +1135,7 @@ static const hw_platform_ops sim_ops = {
 	.populate = sim_populate,
 	.destroy = sim_destroy,
 	.find_other = sim_find_other,
+	.probe = sim_probe,
 };
 
 /* ---- creation, reset and queries ---- */

@@ -236,22 +236,23 @@ static void win_destroy(hw_platform *pf)
 	VirtualFree(pf->impl, 0, MEM_RELEASE);
 }
 
-/* P11 without a reservation: the lowest free region that holds n bytes
- * aligned to align, which is where VirtualAlloc without a hint places a
- * reservation. (Reserving a window-sized region only to release it cost
- * Wine a page-protection table for every page of it: 256 MiB for the
- * default 1 TiB window, kept after the release.) */
-static int win_probe(hw_platform *pf, size_t n, size_t align, uintptr_t *out)
+/* P11 without a reservation: the lowest free region at or above from that
+ * holds n bytes aligned to align, which is where VirtualAlloc without a
+ * hint places a reservation when from is 0. (Reserving a window-sized
+ * region only to release it cost Wine a page-protection table for every
+ * page of it: 256 MiB for the default 1 TiB window, kept after the
+ * release.) */
+static int win_probe(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintptr_t *out)
 {
 	(void)pf;
 	SYSTEM_INFO si;
 	GetSystemInfo(&si);
-	uintptr_t a = (uintptr_t)si.lpMinimumApplicationAddress;
+	uintptr_t a = hw_max((uintptr_t)si.lpMinimumApplicationAddress, from);
 	uintptr_t top = (uintptr_t)si.lpMaximumApplicationAddress;
 	MEMORY_BASIC_INFORMATION mi;
 	while (a < top && VirtualQuery((void *)a, &mi, sizeof mi) == sizeof mi) {
 		uintptr_t lo = (uintptr_t)mi.BaseAddress, hi = lo + mi.RegionSize;
-		uintptr_t start = hw_align_up(lo, align);
+		uintptr_t start = hw_align_up(hw_max(lo, from), align);
 		if (mi.State == MEM_FREE && start >= lo && start <= hi && hi - start >= n) {
 			*out = start;
 			return 0;

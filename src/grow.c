@@ -19,8 +19,12 @@
  * cannot reserve (an address-space limit, a simulator's backing) is
  * centred on wherever the first arena lands, as is one whose low end was
  * taken in between. Growth tries, in order: just above the highest arena,
- * just below the lowest, then wherever the platform puts an aligned
- * reservation.
+ * just below the lowest, wherever the platform puts an aligned reservation,
+ * then the lowest free aligned range of the window the platform's probe
+ * finds (where placement is bottom-up, the process's other reservations
+ * fill the window from just above the arenas, and the first aligned fit
+ * lies in a hole below the window), skipping further up each time a range
+ * it names refuses the reservation.
  *
  * Failure. Any failure (reservation, metadata commit, map) leaves the heap
  * exactly as it was and returns ENOMEM; committed metadata pages stay
@@ -96,7 +100,7 @@ static int reserve_first(hw_heap *h, size_t n, uintptr_t *out, uintptr_t *base)
 {
 	uintptr_t w;
 	*base = 0;
-	if (hw_sys_probe(h->pf, h->address_space, h->arena_size, &w) == 0 &&
+	if (hw_sys_probe(h->pf, h->address_space, h->arena_size, 0, &w) == 0 &&
 	    reserve_at(h, w, n, out) == 0) {
 		*base = w;
 		return 0;
@@ -114,13 +118,30 @@ static int reserve_arena(hw_heap *h, size_t n, uintptr_t *out)
 		if (lo >= n && in_window(h, lo - n, n) && reserve_at(h, lo - n, n, out) == 0)
 			return 0;
 	}
-	if (reserve_at(h, 0, n, out) != 0)
-		return ENOMEM;
-	if (!in_window(h, *out, n)) {
+	if (reserve_at(h, 0, n, out) == 0) {
+		if (in_window(h, *out, n))
+			return 0;
 		release(h, *out, n);
-		return ENOMEM;
 	}
-	return 0;
+	/* A platform that places bottom-up (Windows, the simulator) puts the
+	 * process's other reservations in the window's free space just above
+	 * the arenas, and the first aligned fit anywhere in a hole below the
+	 * window: ask the probe for the lowest fit inside it. A fit it names
+	 * can still refuse a reservation: taken in between, or held by what
+	 * the probe cannot see (under Wine, the host's own mappings read as
+	 * free: ERROR_INVALID_ADDRESS). The next try looks twice as far up. */
+	uintptr_t from = h->base;
+	for (int try = 0; try < RESERVE_ALIGNED_TRIES; try++) {
+		uintptr_t w;
+		if (hw_sys_probe(h->pf, n, h->arena_size, from, &w) != 0 || !in_window(h, w, n))
+			return ENOMEM;
+		if (reserve_at(h, w, n, out) == 0)
+			return 0;
+		from = w + (h->arena_size << try);
+		if (from < w)
+			return ENOMEM;
+	}
+	return ENOMEM;
 }
 
 /* Commits the metadata the chunks [c0, c1] need: their bitmaps, their

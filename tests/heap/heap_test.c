@@ -749,14 +749,14 @@ static void test_discontiguous(void)
 typedef struct thief {
 	int steal;      /* hinted reserves still to take first */
 	int stolen;     /* taken so far */
-	void *page[16]; /* what was taken, released at the end */
+	void *page[64]; /* what was taken, released at the end */
 } thief;
 
 static bool take_hinted(wrap_platform *w, hw_sys_kind k, void *p, size_t n)
 {
 	(void)n;
 	thief *t = w->arg;
-	if (k != HW_SYS_RESERVE || p == NULL || t->steal == 0 || t->stolen == 16)
+	if (k != HW_SYS_RESERVE || p == NULL || t->steal == 0 || t->stolen == 64)
 		return true;
 	void *got;
 	if (hw_sys_reserve(w->real, p, w->real->caps.granularity, &got) == 0)
@@ -818,6 +818,49 @@ static void test_aligned_range_taken(void)
 
 	hw_heap_destroy(h);
 	hw_sys_release(sim, low, 4 * KiB);
+	EXPECT(sim->owned == 0, "%zu bytes left reserved", sim->owned);
+	hw_platform_destroy(sim);
+}
+
+/* Bottom-up placement (Windows, the simulator's first fit) puts the
+ * process's other reservations in the window just above the arenas, and a
+ * reservation made anywhere in the first hole that fits, below the window:
+ * the grow must find the free range inside the window. Difftest under Wine
+ * met this (an arena at 0x19800000, the window at 0x80000000). */
+static void test_window_bottom_up(void)
+{
+	hw_platform *sim = hw_platform_sim_create(&sim4k);
+	REQUIRE(sim != NULL);
+	void *hole, *edge;
+	REQUIRE(hw_sys_reserve(sim, NULL, 12 * MiB, &hole) == 0);
+	REQUIRE(hw_sys_reserve(sim, NULL, 4 * KiB, &edge) == 0);
+	hw_heap_config cfg = small_cfg();
+	cfg.address_space = 64 * MiB;
+	cfg.platform = sim;
+	hw_heap *h = hw_heap_create(&cfg);
+	REQUIRE(h != NULL);
+	REQUIRE(hw_heap_grow(h, 1) == 0);
+	void *a0, *a1;
+	size_t size;
+	hw_heap_arena_get(h, 0, &a0, &size);
+	REQUIRE((char *)a0 > (char *)edge);
+	/* A hole below the window, and another reservation right above the
+	 * arena. */
+	hw_sys_release(sim, hole, 12 * MiB);
+	void *intruder;
+	REQUIRE(hw_sys_reserve(sim, (char *)a0 + size, 4 * KiB, &intruder) == 0);
+	REQUIRE(intruder == (char *)a0 + size);
+
+	EXPECT(hw_heap_grow(h, 1) == 0, "grow with the window's next range taken");
+	REQUIRE(hw_heap_arena_count(h) == 2);
+	hw_heap_arena_get(h, 1, &a1, &size);
+	EXPECT((char *)a1 == (char *)a0 + 2 * size, "second arena at %p, first at %p", a1, a0);
+	char msg[256];
+	EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
+
+	hw_heap_destroy(h);
+	hw_sys_release(sim, intruder, 4 * KiB);
+	hw_sys_release(sim, edge, 4 * KiB);
 	EXPECT(sim->owned == 0, "%zu bytes left reserved", sim->owned);
 	hw_platform_destroy(sim);
 }
@@ -1051,6 +1094,7 @@ HW_TEST_MAIN(T(test_defaults), T(test_bad_config), T(test_grow_counts_released),
 	     T(test_scavenger_step_and_thread), T(test_growth_scavenge), T(test_fault_on_free),
 	     T(test_enomem_injection), T(test_create_under_injection),
 	     T(test_address_space_exhausted), T(test_window_fills), T(test_discontiguous),
-	     T(test_aligned_range_taken), T(test_big_os_pages), T(test_huge_pages_first),
-	     T(test_step_bound_huge_pages), T(test_scavenge_small_huge_pages),
-	     T(test_linux_residency), T(test_metadata_huge_pages), T(test_random_ops))
+	     T(test_aligned_range_taken), T(test_window_bottom_up), T(test_big_os_pages),
+	     T(test_huge_pages_first), T(test_step_bound_huge_pages),
+	     T(test_scavenge_small_huge_pages), T(test_linux_residency),
+	     T(test_metadata_huge_pages), T(test_random_ops))

@@ -353,6 +353,46 @@ static void test_ignore_hints_discontiguous(void)
 	hw_platform_destroy(pf);
 }
 
+/* P11: the probe answers the lowest aligned free range at or above its
+ * bound, which is where a reservation at that hint lands; it changes
+ * nothing. Under ignore_hints it answers the top-down fit, or ENOMEM when
+ * that lies below the bound. */
+static void test_probe(void)
+{
+	const size_t ps = 4096;
+	hw_platform *pf = new_sim(ps, 64, true, true);
+	REQUIRE(pf != NULL);
+	char *base, *lo, *mid;
+	REQUIRE(hw_sys_reserve(pf, NULL, ps, (void **)&base) == 0);
+	uintptr_t w;
+	REQUIRE(hw_sys_probe(pf, 4 * ps, 8 * ps, 0, &w) == 0);
+	EXPECT(w == (uintptr_t)base + 8 * ps, "first aligned fit %p, base %p", (void *)w, base);
+	/* An owned page at the first fit moves the answer past it. */
+	REQUIRE(hw_sys_reserve(pf, (void *)w, ps, (void **)&mid) == 0 && (uintptr_t)mid == w);
+	REQUIRE(hw_sys_probe(pf, 4 * ps, 8 * ps, 0, &w) == 0);
+	EXPECT(w == (uintptr_t)base + 16 * ps, "past the owned page: %p", (void *)w);
+	REQUIRE(hw_sys_probe(pf, 4 * ps, 8 * ps, (uintptr_t)base + 17 * ps, &w) == 0);
+	EXPECT(w == (uintptr_t)base + 24 * ps, "bounded: %p", (void *)w);
+	EXPECT(hw_sys_probe(pf, 4 * ps, 8 * ps, (uintptr_t)base + 57 * ps, &w) == ENOMEM,
+	       "no aligned fit above the bound");
+	EXPECT(pf->owned == 2 * ps && pf->calls[HW_SYS_RESERVE] == 2, "the probe changed state");
+	REQUIRE(hw_sys_reserve(pf, (void *)(base + 24 * ps), 4 * ps, (void **)&lo) == 0);
+	EXPECT(lo == base + 24 * ps, "a reservation at the answer lands there");
+	hw_platform_destroy(pf);
+
+	hw_sim_config top = {.backing_bytes = 64 * ps, .ignore_hints = true};
+	pf = hw_platform_sim_create(&top);
+	REQUIRE(pf != NULL);
+	REQUIRE(hw_sys_probe(pf, 4 * ps, 8 * ps, 0, &w) == 0);
+	REQUIRE(hw_sys_reserve(pf, NULL, 12 * ps, (void **)&lo) == 0);
+	EXPECT(w == hw_align_up((uintptr_t)lo, 8 * ps), "top-down answer %p, reserved %p",
+	       (void *)w, lo);
+	hw_sys_release(pf, lo, 12 * ps);
+	EXPECT(hw_sys_probe(pf, 4 * ps, 8 * ps, w + ps, &w) == ENOMEM,
+	       "top-down fit below the bound");
+	hw_platform_destroy(pf);
+}
+
 static void test_partial_release(void)
 {
 	const size_t ps = 65536;
@@ -1228,12 +1268,12 @@ static void test_unfault_many(void)
 }
 
 HW_TEST_MAIN(T(test_unfault), T(test_populate), T(test_unfault_many), T(test_transitions_4k),
-	     T(test_transitions_64k),
-	     T(test_reserve_and_alloc), T(test_out_of_backing_refused),
+	     T(test_transitions_64k), T(test_reserve_and_alloc), T(test_out_of_backing_refused),
 	     T(test_default_policy_aborts), T(test_injection), T(test_placement),
-	     T(test_ignore_hints_discontiguous), T(test_partial_release), T(test_released_contents),
-	     T(test_non_ready_pages_trap), T(test_check_catches_protection),
-	     T(test_check_since_walks_changes), T(test_create_destroy_is_cheap), T(test_bad_config),
+	     T(test_ignore_hints_discontiguous), T(test_partial_release), T(test_probe),
+	     T(test_released_contents), T(test_non_ready_pages_trap),
+	     T(test_check_catches_protection), T(test_check_since_walks_changes),
+	     T(test_create_destroy_is_cheap), T(test_bad_config),
 	     T(test_placement_matches_reference), T(test_mixed_fault_and_release),
 	     T(test_find_other), T(test_scans_find_every_position), T(test_reset_is_fresh),
 	     T(test_reset_refuses_what_does_not_fit), T(test_stale_memory), T(test_junk_mapping),
