@@ -118,11 +118,11 @@ static int reserve_arena(hw_heap *h, size_t n, uintptr_t *out)
 		if (lo >= n && in_window(h, lo - n, n) && reserve_at(h, lo - n, n, out) == 0)
 			return 0;
 	}
-	if (reserve_at(h, 0, n, out) == 0) {
-		if (in_window(h, *out, n))
-			return 0;
-		release(h, *out, n);
-	}
+	if (reserve_at(h, 0, n, out) != 0)
+		return ENOMEM;
+	if (in_window(h, *out, n))
+		return 0;
+	release(h, *out, n);
 	/* A platform that places bottom-up (Windows, the simulator) puts the
 	 * process's other reservations in the window's free space just above
 	 * the arenas, and the first aligned fit anywhere in a hole below the
