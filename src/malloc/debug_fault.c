@@ -78,13 +78,13 @@ static HW_THREAD_LOCAL bool thread_in; /* DF4 */
 /* The nearest live object strictly below page index pg of the window
  * (a large object, or the highest live slot of a small span), with its
  * record when it has one; false when there is none. Walks the page map
- * down, skipping leaves never made. */
+ * down, skipping leaves never made or released (SP9). */
 static bool nearest_below(size_t pg, uintptr_t *lo, size_t *len, const mc_dbg_obj **rec)
 {
 	while (pg-- > 0) {
 		mc_span **leaf =
 			__atomic_load_n(&mc_g.map.top[pg >> MC_LEAF_SHIFT], __ATOMIC_ACQUIRE);
-		if (!leaf) {
+		if (!mc_leaf_mapped(leaf)) {
 			pg &= ~(MC_LEAF_ENTRIES - 1);
 			continue;
 		}

@@ -217,7 +217,7 @@ static void each_object(lk *k, object_fn fn)
 {
 	for (size_t l = 0; l < mc_g.map.ntop; l++) {
 		mc_span **leaf = __atomic_load_n(&mc_g.map.top[l], __ATOMIC_ACQUIRE);
-		if (!leaf)
+		if (!mc_leaf_mapped(leaf))
 			continue;
 		for (size_t i = 0; i < MC_LEAF_ENTRIES; i++) {
 			mc_span *s = leaf[i];

@@ -302,10 +302,9 @@ static inline mc_dbg_obj *mc_span_dbg(const mc_span *s)
  * leaves of MC_LEAF_ENTRIES entries, each allocated (span.c, from metadata,
  * never unmapped before hw_mc_reset) when a run first lands in its part of
  * the window. A leaf none of whose entries names a run is released at the
- * trims, its top entry then pointing at one shared leaf whose every entry
- * is &mc_freed_span (span.c SP9), so lookups take the same two loads. The
- * layer's heap has one (mc_g.map); the guarded objects' heap another
- * (guard.c). */
+ * trims, its top entry then MC_LEAF_FREED, which reads as &mc_freed_span
+ * for every page it covers (span.c SP9). The layer's heap has one
+ * (mc_g.map); the guarded objects' heap another (guard.c). */
 typedef struct mc_pagemap {
 	uintptr_t base; /* the window */
 	size_t wsize;
@@ -313,6 +312,20 @@ typedef struct mc_pagemap {
 	mc_span ***kept; /* [ntop] released leaves kept for reuse (SP9), under the meta lock */
 	size_t ntop;
 } mc_pagemap;
+
+extern mc_span mc_freed_span;
+
+/* SP9's top entry for a released leaf: every page it covers held a run and
+ * none does now. Not a leaf in memory (a shared leaf of &mc_freed_span
+ * entries kept 64 KiB resident), and one compare with NULL's: lookups
+ * still take one test on their fast path. */
+#define MC_LEAF_FREED ((mc_span **)(uintptr_t)1)
+
+/* Whether top entry leaf is a leaf in memory: not NULL, not MC_LEAF_FREED. */
+static inline bool mc_leaf_mapped(mc_span *const *leaf)
+{
+	return (uintptr_t)leaf > (uintptr_t)MC_LEAF_FREED;
+}
 
 /* The entry of address a in m, whose pages are 1 << shift bytes; NULL when
  * a is outside the window or its page never held a run. */
@@ -323,8 +336,8 @@ static inline mc_span *mc_map_get(const mc_pagemap *m, unsigned shift, uintptr_t
 		return NULL;
 	size_t pg = off >> shift;
 	mc_span **leaf = __atomic_load_n(&m->top[pg >> MC_LEAF_SHIFT], __ATOMIC_ACQUIRE);
-	if (HW_UNLIKELY(!leaf))
-		return NULL;
+	if (HW_UNLIKELY(!mc_leaf_mapped(leaf)))
+		return leaf ? &mc_freed_span : NULL;
 	return __atomic_load_n(&leaf[pg & (MC_LEAF_ENTRIES - 1)], __ATOMIC_RELAXED);
 }
 
@@ -338,7 +351,6 @@ typedef struct mc_global {
 } mc_global;
 
 extern mc_global mc_g;
-extern mc_span mc_freed_span;
 
 /* The span holding address a (MC3), NULL when none ever did. */
 static inline mc_span *mc_span_of(uintptr_t a)

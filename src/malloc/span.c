@@ -92,10 +92,9 @@
  *   SP9. Page-map leaves (MC3) go back at SP4's trims (hw_mc_map_trim;
  *        guard.c's map at hw_malloc_trim): a leaf whose every entry is
  *        &mc_freed_span (every page it covers held a run, and none does
- *        now) has its top entry pointed at freed_leaf, the one leaf whose
- *        every entry is &mc_freed_span (made at the first release, counted
- *        once in meta_bytes), so a lookup still says "freed" with the same
- *        two loads. Its pages are released (unuse) and it is kept as
+ *        now) has its top entry set to MC_LEAF_FREED, which a lookup reads
+ *        as &mc_freed_span for every page (malloc_internal.h), so it still
+ *        says "freed". Its pages are released (unuse) and it is kept as
  *        kept[l] of its own top index l, never another's: a lookup that
  *        loaded it before the release may still read it, and reads either
  *        what the entry says now or, on a backend whose released pages read
@@ -103,16 +102,16 @@
  *        anyway: no live run is there; on a backend whose released pages
  *        trap, the simulator's and Windows' decommit, that racing lookup
  *        faults, as SP1's records do). A leaf with a NULL entry is kept:
- *        freed_leaf would turn "never ours" into "freed". meta_bytes loses
+ *        MC_LEAF_FREED would turn "never ours" into "freed". meta_bytes loses
  *        the leaf's bytes, and gets them back when the leaf is reused.
  *        Every write of an entry (hw_mc_map_set: span creation and
  *        release, large objects, guard.c) and every release happen under
  *        meta_lock, so a release never misses an entry a writer wrote, and
- *        a writer that finds freed_leaf in top (or NULL) installs a real
- *        leaf first (the kept one made Ready, or a new one; filled with
- *        &mc_freed_span before it is published when top was freed_leaf);
- *        a write of &mc_freed_span over freed_leaf is skipped: it says so
- *        already. freed_leaf itself is never written after it is filled.
+ *        a writer that finds MC_LEAF_FREED in top (or NULL) installs a
+ *        real leaf first (the kept one made Ready, or a new one; filled
+ *        with &mc_freed_span before it is published when top was
+ *        MC_LEAF_FREED); a write of &mc_freed_span over MC_LEAF_FREED is
+ *        skipped: it says so already.
  *
  * Locking: malloc_internal.h's order. Class locks are striped: arena a's
  * class c takes class_locks[(11a + c) % MC_LOCKS] (lock_of). A class lock
@@ -365,11 +364,8 @@ static size_t meta_trim(void)
 	return bytes;
 }
 
-/* SP9: a leaf's bytes, and the one leaf whose every entry is
- * &mc_freed_span (under meta_lock; made at the first leaf release, given
- * back by hw_mc_span_reset). */
+/* SP9: a leaf's bytes. */
 #define LEAF_BYTES (MC_LEAF_ENTRIES * sizeof(mc_span *))
-static mc_span **freed_leaf;
 
 /* Every entry of leaf to &mc_freed_span. Atomic stores: a lookup that
  * loaded leaf before it was released may still read it (SP9). */
@@ -394,9 +390,9 @@ int hw_mc_map_init(mc_pagemap *m, uintptr_t base, size_t wsize, size_t ntop)
 	return 0;
 }
 
-/* SP9, under meta_lock: top[l] (NULL or freed_leaf) becomes a real leaf:
+/* SP9, under meta_lock: top[l] (NULL or MC_LEAF_FREED) becomes a real leaf:
  * its kept leaf made Ready again, or a new one, filled with
- * &mc_freed_span when top[l] was freed_leaf (a new one reads as NULL
+ * &mc_freed_span when top[l] was MC_LEAF_FREED (a new one reads as NULL
  * otherwise), before it is published. 0 or ENOMEM (top[l] unchanged). */
 static int leaf_install(mc_pagemap *m, size_t l)
 {
@@ -412,8 +408,8 @@ static int leaf_install(mc_pagemap *m, size_t l)
 		leaf = mem;
 	}
 	meta_bytes += LEAF_BYTES;
-	/* A top that is not NULL is freed_leaf: its pages said freed. (A NULL
-	 * one's were never ours, and a new leaf reads as NULL.) */
+	/* A top that is not NULL is MC_LEAF_FREED: its pages said freed. (A
+	 * NULL one's were never ours, and a new leaf reads as NULL.) */
 	if (m->top[l])
 		leaf_fill_freed(leaf);
 	__atomic_store_n(&m->top[l], leaf, __ATOMIC_RELEASE);
@@ -429,15 +425,15 @@ static int map_set_locked(mc_pagemap *m, unsigned shift, uintptr_t start, size_t
 	bool freed = s == &mc_freed_span;
 	for (size_t l = first >> MC_LEAF_SHIFT; l <= last >> MC_LEAF_SHIFT; l++) {
 		mc_span **leaf = m->top[l];
-		/* freed_leaf already says freed for every page. */
-		if (leaf && (leaf != freed_leaf || freed))
+		/* MC_LEAF_FREED already says freed for every page. */
+		if (leaf && (leaf != MC_LEAF_FREED || freed))
 			continue;
 		if (leaf_install(m, l) != 0)
 			return ENOMEM;
 	}
 	for (size_t i = first; i <= last; i++) {
 		mc_span **leaf = m->top[i >> MC_LEAF_SHIFT];
-		if (leaf != freed_leaf) /* (never NULL: installed above) */
+		if (leaf != MC_LEAF_FREED) /* (never NULL: installed above) */
 			__atomic_store_n(&leaf[i & (MC_LEAF_ENTRIES - 1)], s, __ATOMIC_RELAXED);
 	}
 	return 0;
@@ -467,17 +463,9 @@ size_t hw_mc_map_trim(mc_pagemap *m)
 	hw_mutex_lock(&meta_lock);
 	for (size_t l = 0; l < m->ntop; l++) {
 		mc_span **leaf = m->top[l];
-		if (!leaf || leaf == freed_leaf || !leaf_all_freed(leaf))
+		if (!mc_leaf_mapped(leaf) || !leaf_all_freed(leaf))
 			continue;
-		if (!freed_leaf) {
-			void *mem;
-			if (hw_sys_alloc(mc_g.pf, LEAF_BYTES, &mem) != 0)
-				break;
-			freed_leaf = mem;
-			leaf_fill_freed(freed_leaf);
-			meta_bytes += LEAF_BYTES;
-		}
-		__atomic_store_n(&m->top[l], freed_leaf, __ATOMIC_RELEASE);
+		__atomic_store_n(&m->top[l], MC_LEAF_FREED, __ATOMIC_RELEASE);
 		hw_sys_unuse(mc_g.pf, leaf, LEAF_BYTES);
 		m->kept[l] = leaf;
 		meta_bytes -= LEAF_BYTES;
@@ -492,7 +480,7 @@ void hw_mc_map_release(mc_pagemap *m)
 	if (!m->top)
 		return;
 	for (size_t l = 0; l < m->ntop; l++) {
-		if (m->top[l] && m->top[l] != freed_leaf)
+		if (mc_leaf_mapped(m->top[l]))
 			hw_sys_release(mc_g.pf, m->top[l], LEAF_BYTES);
 		if (m->kept[l])
 			hw_sys_release(mc_g.pf, m->kept[l], LEAF_BYTES);
@@ -961,10 +949,6 @@ void hw_mc_large_free(mc_span *s)
 void hw_mc_span_reset(void)
 {
 	hw_mc_map_release(&mc_g.map);
-	/* After every map's (guard.c's is released first, hw_mc_reset). */
-	if (freed_leaf)
-		hw_sys_release(mc_g.pf, freed_leaf, LEAF_BYTES);
-	freed_leaf = NULL;
 	while (meta_chunks) {
 		void *next = *(void **)meta_chunks;
 		hw_sys_release(mc_g.pf, meta_chunks, META_CHUNK);

@@ -4,9 +4,9 @@
  *
  * - released: large objects with a span's worth of small ones between
  *   them, over several leaves (64 MiB of heap each), all freed, then
- *   hw_malloc_trim: meta_bytes drops by the released leaves' bytes (less
- *   the one shared leaf), every fully used leaf's top entry is the shared
- *   leaf, a lookup of a freed address still finds mc_freed_span, a stale
+ *   hw_malloc_trim: meta_bytes drops by the released leaves' bytes, every
+ *   fully used leaf's top entry is MC_LEAF_FREED (no leaf in memory), a
+ *   lookup of a freed address still finds mc_freed_span, a stale
  *   free of an address inside a freed object is still reported "in freed
  *   heap memory" (in a child), allocating the same again lands in that
  *   range and the lookups find the new runs, frees are accepted, meta_bytes
@@ -131,18 +131,13 @@ static void test_released_and_reused(void)
 	size_t before = layer_stats().meta_bytes;
 	hw_malloc_trim(0);
 	size_t after = layer_stats().meta_bytes;
-	/* The leaves went, the shared one came; the trim may release freed
-	 * records' pages too. */
-	EXPECT(before - after >= (full - 1) * LEAF_BYTES,
-	       "meta_bytes %zu -> %zu: less than %zu leaves' bytes", before, after, full - 1);
-	mc_span **shared = NULL;
-	for (size_t l = lmin; l < lmax && !shared; l++)
-		if (was_full[l - lmin])
-			shared = __atomic_load_n(&mc_g.map.top[l], __ATOMIC_ACQUIRE);
+	/* The leaves went, and nothing came in their place; the trim may
+	 * release freed records' pages too. */
+	EXPECT(before - after >= full * LEAF_BYTES,
+	       "meta_bytes %zu -> %zu: less than %zu leaves' bytes", before, after, full);
 	for (size_t l = lmin; l < lmax; l++)
 		EXPECT(!was_full[l - lmin] ||
-			       (mc_g.map.top[l] == shared && mc_g.map.kept[l] != NULL &&
-				mc_g.map.kept[l] != shared),
+			       (mc_g.map.top[l] == MC_LEAF_FREED && mc_g.map.kept[l] != NULL),
 		       "leaf %zu not released", l);
 	/* Lookups still say freed, and a stale free says so too. */
 	for (size_t i = 0; i < NLARGE; i++)
@@ -159,7 +154,7 @@ static void test_released_and_reused(void)
 	allocate_all();
 	size_t reused = 0;
 	for (size_t l = lmin; l < lmax; l++)
-		reused += was_full[l - lmin] && mc_g.map.top[l] != shared;
+		reused += was_full[l - lmin] && mc_leaf_mapped(mc_g.map.top[l]);
 	EXPECT(reused == full, "%zu of %zu leaves in use again", reused, full);
 	EXPECT(layer_stats().meta_bytes >= released + reused * LEAF_BYTES,
 	       "meta_bytes %zu after reusing %zu leaves (was %zu)", layer_stats().meta_bytes,
