@@ -51,8 +51,8 @@ static bool in_window(const hw_heap *h, uintptr_t p, size_t n)
 /* How many times a platform that cannot trim (Windows) looks for an aligned
  * range: it releases the over-sized reservation that showed it one, then
  * reserves the aligned part, and another thread of the process can take the
- * range in between (Wine's own threads did, about once in 40 runs of
- * difftest_random). Each try is a fresh range, so a few suffice. */
+ * range in between (heap_test's thief does). Each try is a fresh range, so
+ * a few suffice. reserve_arena's search of the window uses the same bound. */
 #define RESERVE_ALIGNED_TRIES 8
 
 /* Reserves n bytes at hint exactly (hint != 0), or anywhere aligned to the
