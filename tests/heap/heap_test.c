@@ -745,7 +745,7 @@ static void test_discontiguous(void)
  * part; another thread can take that part in between. Here a hook takes one
  * page at each hinted address first, `steal` times: the heap retries with
  * fresh ranges, and when the thief never stops, fails with ENOMEM and the
- * heap as it was. Difftest under Wine failed this way once in 40 runs. */
+ * heap as it was. */
 typedef struct thief {
 	int steal;      /* hinted reserves still to take first */
 	int stolen;     /* taken so far */
