@@ -233,9 +233,10 @@ int hw_sys_unfault(hw_platform *pf, void *p, size_t n);
 int hw_sys_unfault_many(hw_platform *pf, const hw_range *r, size_t k, size_t *done);
 
 /* P11: where a reservation of n bytes aligned to align (a power of two, a
- * multiple of the page) would land now: its address in *out and 0, or
- * ENOMEM when none fits. The answer may be stale by the time the caller
- * reserves there (another thread, another mapping). */
+ * multiple of the page) would land now, at or above from (0: anywhere): its
+ * address in *out and 0, or ENOMEM when none fits. The answer may be stale
+ * by the time the caller reserves there (another thread, another mapping),
+ * and under Wine a range it names free may hold the host's own mappings. */
 int hw_sys_probe(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintptr_t *out);
 
 /* The advise_huge hint (P1 applies to its range). */
