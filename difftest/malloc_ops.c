@@ -197,36 +197,38 @@ static void op_NOP(mdrv *d, const hw_op *op)
 	(void)op;
 }
 
-static void op_MALLOC(mdrv *d, const hw_op *op)
+/* An object of op's size from hw_malloc (kind MC_KIND_MALLOC) or from
+ * operator new's entry, hw_mc_malloc_kind, which the model then frees with
+ * its delete (MC8). */
+static void alloc_kind(mdrv *d, const hw_op *op, unsigned kind)
 {
 	size_t n = hw_ops_malloc_size(op->a, op->b);
 	expect e = classify(n, 16);
 	if (e == SKIP || !room(d, 1))
 		return;
 	char call[64];
-	snprintf(call, sizeof call, "hw_malloc(%zu)", n);
-	errno = 0;
-	void *p = hw_malloc(n);
+	void *p;
+	if (kind == MC_KIND_MALLOC) {
+		snprintf(call, sizeof call, "hw_malloc(%zu)", n);
+		errno = 0;
+		p = hw_malloc(n);
+	} else {
+		snprintf(call, sizeof call, "hw_mc_malloc_kind(%zu, %u)", n, kind);
+		errno = 0;
+		p = hw_mc_malloc_kind(n, kind);
+	}
 	outcome(d, call, e, ENOMEM, p, errno, n, 16, PLAIN);
-}
-
-/* operator new's entry (the override library's): an object of kind new
- * (c & 1: new[]), which the model frees with its delete (MC8). */
-static void op_NEW(mdrv *d, const hw_op *op)
-{
-	size_t n = hw_ops_malloc_size(op->a, op->b);
-	expect e = classify(n, 16);
-	if (e == SKIP || !room(d, 1))
-		return;
-	unsigned kind = op->c & 1 ? MC_KIND_NEW_ARRAY : MC_KIND_NEW;
-	char call[64];
-	snprintf(call, sizeof call, "hw_mc_malloc_kind(%zu, %u)", n, kind);
-	errno = 0;
-	void *p = hw_mc_malloc_kind(n, kind);
-	outcome(d, call, e, ENOMEM, p, errno, n, 16, PLAIN);
-	long j = p && !d->failed ? hw_mm_find(&d->m, (uintptr_t)p) : -1;
+	long j = kind != MC_KIND_MALLOC && p && !d->failed ? hw_mm_find(&d->m, (uintptr_t)p) : -1;
 	if (j >= 0)
 		d->m.live[j].kind = kind;
+}
+
+static void op_MALLOC(mdrv *d, const hw_op *op) { alloc_kind(d, op, MC_KIND_MALLOC); }
+
+/* operator new's entry (the override library's): c & 1 makes it new[]. */
+static void op_NEW(mdrv *d, const hw_op *op)
+{
+	alloc_kind(d, op, op->c & 1 ? MC_KIND_NEW_ARRAY : MC_KIND_NEW);
 }
 
 static void op_CALLOC(mdrv *d, const hw_op *op)
@@ -668,9 +670,6 @@ static void op_MISUSE(mdrv *d, const hw_op *op)
 		hw_mdrv_fail(d, "hw_free changed errno to %d", errno);
 }
 
-/* MQ6: a byte of quarantined object c % qn (0: the oldest) set to 0, at
- * b * 257 modulo its slot (small) or its request (large): the pattern
- * check reports it when the object leaves (one error, MM4). */
 /* MC8: a live object deleted by the wrong form (a & 1 clear: new's
  * object by delete[] and any other by delete), or by its own with a size
  * past its request (a & 1 set; a malloc'd object then by delete): one
@@ -703,6 +702,9 @@ static void op_DELETE_WRONG(mdrv *d, const hw_op *op)
 		hw_mdrv_check_stamps(d, o, SIZE_MAX, "by a mismatched delete");
 }
 
+/* MQ6: a byte of quarantined object c % qn (0: the oldest) set to 0, at
+ * b * 257 modulo its slot (small) or its request (large): the pattern
+ * check reports it when the object leaves (one error, MM4). */
 static void op_UAF_WRITE(mdrv *d, const hw_op *op)
 {
 	if (d->m.qn == 0)
