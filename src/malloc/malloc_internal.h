@@ -202,18 +202,18 @@ enum { MC_SPAN_SMALL = 1,
        MC_SPAN_QUARANTINED = 4,
        MC_SPAN_GUARDED = 5 };
 
-/* A span record. A guarded object's (MC_SPAN_GUARDED, guard.c) is a large
- * object's record whose start and req are the object's, npages its run's
- * pages of the guarded heap (guard pages included), run the run's first
- * byte, cls its guard side (0 right, 1 left), live 1 while it is live and
- * 0 in the quarantine, and next/prev its links in guard.c's live list or
- * quarantine (under guard.c's lock). */
 /* A slot's state entry (MC4, MC8): 0 free; live, slack + 1 in the low
  * bits and the kind from MC_STATE_KIND_SHIFT up. */
 typedef uint32_t mc_state;
 #define MC_STATE_KIND_SHIFT 24
 #define MC_STATE_SLACK_MASK (((mc_state)1 << MC_STATE_KIND_SHIFT) - 1)
 
+/* A span record. A guarded object's (MC_SPAN_GUARDED, guard.c) is a large
+ * object's record whose start and req are the object's, npages its run's
+ * pages of the guarded heap (guard pages included), run the run's first
+ * byte, cls its guard side (0 right, 1 left), live 1 while it is live and
+ * 0 in the quarantine, and next/prev its links in guard.c's live list or
+ * quarantine (under guard.c's lock). */
 typedef struct mc_span {
 	uintptr_t start;
 	uint32_t npages;
