@@ -21,9 +21,10 @@
  * object once, not once for kind.c and again for hw_free.
  *
  * Invariants (malloc_internal.h MC1-MC7, and):
- *   MA1. Initialisation runs once, on the first call that needs it, under
- *        init_lock, and is published by a release store of mc_ready; no
- *        constructor is involved. An allocation made by the
+ *   MA1. Initialisation runs once, on the first call that needs it (or
+ *        the preload library's constructor, hw_mc_init_env, if no call
+ *        came first), under init_lock, and is published by a release
+ *        store of mc_ready. An allocation made by the
  *        initialisation itself (through a library it calls: the scavenger's
  *        pthread_create allocates the thread's TLS vector) is served by the
  *        bootstrap arena (boot.c) instead of deadlocking; when the arena is
@@ -62,8 +63,9 @@
  *        call from inside the loader, before libc set environ), the layer
  *        starts on the defaults without the scavenger, and the first slow
  *        path of hw_malloc after the environment appears (alloc_slow:
- *        every refill, large object and thread's first call) reads it and
- *        applies it, except retain_percent, scavenger_cpu_percent and
+ *        every refill, large object and thread's first call), or the
+ *        preload library's constructor, whichever comes first, reads it
+ *        and applies it, except retain_percent, scavenger_cpu_percent and
  *        arenas, which only the start takes (so they keep their defaults
  *        then, and verbosity=1 says so).
  *   MA6. Fills: fill_on_alloc covers the requested bytes of each new
@@ -366,6 +368,14 @@ static HW_COLD void maybe_late_options(void)
 		__atomic_store_n(&env_pending, 0, __ATOMIC_RELAXED);
 	}
 	hw_mutex_unlock(&init_lock);
+}
+
+void hw_mc_init_env(void)
+{
+	int saved = errno;
+	if (mc_init() && __atomic_load_n(&env_pending, __ATOMIC_RELAXED))
+		maybe_late_options();
+	errno = saved;
 }
 
 bool hw_mc_start(const char *s)

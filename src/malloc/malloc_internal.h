@@ -395,6 +395,11 @@ bool hw_mc_init_slow(void);
  * (tests: each option's effect, with no environment involved); false when
  * the layer had already started, or could not start. */
 bool hw_mc_start(const char *s);
+/* Starts the layer if no call has yet, and reads HEAPWARD_OPTIONS now if
+ * its start could not (MA5): for the preload library's constructor, so
+ * that help=1 and the options' warnings reach a program that never
+ * allocates once the environment is readable. Leaves errno as it was. */
+void hw_mc_init_env(void);
 
 /* Starting over, on a platform of the caller's (tests and fuzz targets;
  * malloc.c MA8). The layer is one process-wide instance that starts itself

@@ -25,9 +25,13 @@
  *        __libc_* aliases) first checks that the object was made by the
  *        malloc family (kind.c, MC8): free() of an object from operator
  *        new is reported and aborts; it is never freed.
- *   OV3. Nothing here runs before the first allocation: the layer
- *        initialises itself lazily (malloc.c MA1), so calls made by other
- *        libraries' constructors before this library's own work.
+ *   OV3. The layer initialises itself lazily, at the first allocation
+ *        (malloc.c MA1), so calls made by other libraries' constructors
+ *        before this library's own work. This library's constructor then
+ *        starts it if nothing has yet (and reads HEAPWARD_OPTIONS if the
+ *        first call came before the environment was set: MA5), so that
+ *        help=1, an option's warning and stats_at_exit reach a program
+ *        that never allocates, such as true(1).
  *
  * Also owns hw_ov_new and hw_ov_delete, the C side of the C++ operators
  * (override.h).
@@ -53,6 +57,9 @@ void *__libc_realloc(void *p, size_t n);
 void *__libc_memalign(size_t align, size_t n);
 void *__libc_valloc(size_t n);
 void *__libc_pvalloc(size_t n);
+
+/* OV3. */
+__attribute__((constructor)) static void ov_start(void) { hw_mc_init_env(); }
 
 OV_EXPORT void *malloc(size_t n) { return hw_malloc(n); }
 

@@ -56,6 +56,15 @@ expect "variables set, existing ones kept" 0 \
 expect "without --" 0 '^hello$' "$hw" run --stats_at_exit=0 echo hello
 expect "stats_at_exit reaches the library" 0 'heapward: stats at exit: heap mapped [1-9]' \
 	"$hw" run --stats_at_exit=1 -- bash -c 'x=$(echo a); echo "$x"'
+# true(1) makes no allocation: the library's constructor starts the layer
+# (override.c OV3), so the options still take effect and warn.
+expect "help=1 in a program that never allocates" 0 '^  help=1 +Print this table' \
+	"$hw" run --help=1 -- true
+expect "stats_at_exit in a program that never allocates" 0 \
+	'heapward: stats at exit: heap mapped [1-9]' "$hw" run --stats_at_exit=1 -- true
+expect "the library warns of a bad key in a program that never allocates" 0 \
+	"HEAPWARD_OPTIONS: unknown key 'no_such_option'" \
+	"$hw" run -- env HEAPWARD_OPTIONS=no_such_option=1 true
 # A launcher whose library is not where it looks.
 mkdir -p "$tmp/bin"
 cp "$hw" "$tmp/bin/heapward"
