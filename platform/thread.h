@@ -46,6 +46,13 @@
  *       where the system has no such service (Linux before 4.14, a seccomp
  *       filter, a system other than Linux and Windows); the answer never
  *       changes within a process.
+ *   T10. hw_process_single_threaded is true only while the C library still
+ *       treats the process as single-threaded and skips the atomic
+ *       instructions of its locks and stdio for it (glibc from 2.32, as
+ *       libstdc++ does in its reference counts): a thread this library
+ *       starts ends that for the rest of the process. False wherever the
+ *       C library does not say (Windows, other C libraries), and once the
+ *       process has had a second thread.
  *
  * Locking: these are the locks; nothing here holds one across calls.
  */
@@ -189,10 +196,17 @@ unsigned hw_cpu_current(void);
 bool hw_process_barrier_ready(void);
 bool hw_process_barrier(void);
 
+/* T10: whether starting a thread now would make the C library's locks
+ * atomic for the rest of the process. One load; any thread may call it. */
+bool hw_process_single_threaded(void);
+
 uint64_t hw_now_ns(void);
 /* Thread CPU time, for pacing by CPU budget; it may be off by up to
  * HW_THREAD_CPU_RESOLUTION_NS either way. */
 uint64_t hw_thread_cpu_ns(void);
+/* The CPU time of the whole process (every thread, live or gone), with the
+ * same resolution. */
+uint64_t hw_process_cpu_ns(void);
 void hw_sleep_ns(uint64_t ns);
 
 #endif

@@ -31,6 +31,10 @@
  *       lists both commands; any failure (ENOSYS on old kernels or under
  *       seccomp, EINVAL, EPERM) makes the answer false for good. Other
  *       POSIX systems: false.
+ *   T10. hw_process_single_threaded reads glibc's __libc_single_threaded
+ *       (<sys/single_threaded.h>, glibc 2.32 and later), which glibc
+ *       clears at the first pthread_create and then never sets again;
+ *       elsewhere it answers false.
  *
  * Locking: these are the locks; nothing here holds one across calls.
  */
@@ -47,6 +51,16 @@
 #ifdef __linux__
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
+#endif
+/* T10: glibc says whether it still runs single-threaded. */
+#if defined(__GLIBC__)
+#if __GLIBC_PREREQ(2, 32)
+#define HW_HAVE_SINGLE_THREADED 1
+#include <sys/single_threaded.h>
+#endif
+#endif
+#ifndef HW_HAVE_SINGLE_THREADED
+#define HW_HAVE_SINGLE_THREADED 0
 #endif
 
 _Static_assert(sizeof(pthread_t) <= sizeof(uintptr_t), "pthread_t does not fit hw_thread");
@@ -170,6 +184,11 @@ uint64_t hw_thread_cpu_ns(void)
 	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
+uint64_t hw_process_cpu_ns(void)
+{
+	return clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+}
+
 void hw_sleep_ns(uint64_t ns)
 {
 	struct timespec req = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
@@ -182,6 +201,15 @@ unsigned hw_cpu_count(void)
 {
 	long c = sysconf(_SC_NPROCESSORS_CONF);
 	return c > 0 && c < 65536 ? (unsigned)c : 1;
+}
+
+bool hw_process_single_threaded(void)
+{
+#if HW_HAVE_SINGLE_THREADED
+	return __libc_single_threaded != 0;
+#else
+	return false;
+#endif
 }
 
 unsigned hw_cpu_current(void)

@@ -184,15 +184,30 @@ uint64_t hw_now_ns(void)
 	return c / f * 1000000000u + c % f * 1000000000u / f;
 }
 
+/* Kernel plus user time, as GetThreadTimes and GetProcessTimes give them. */
+static uint64_t cpu_ns(FILETIME kernel, FILETIME user)
+{
+	uint64_t k = (uint64_t)kernel.dwHighDateTime << 32 | kernel.dwLowDateTime;
+	uint64_t u = (uint64_t)user.dwHighDateTime << 32 | user.dwLowDateTime;
+	return (k + u) * 100; /* 100 ns units */
+}
+
 uint64_t hw_thread_cpu_ns(void)
 {
 	FILETIME created, exited, kernel, user;
 	if (!GetThreadTimes(GetCurrentThread(), &created, &exited, &kernel, &user))
 		hw_fatal("heapward: thread: GetThreadTimes failed: error %lu",
 			 (unsigned long)GetLastError());
-	uint64_t k = (uint64_t)kernel.dwHighDateTime << 32 | kernel.dwLowDateTime;
-	uint64_t u = (uint64_t)user.dwHighDateTime << 32 | user.dwLowDateTime;
-	return (k + u) * 100; /* 100 ns units */
+	return cpu_ns(kernel, user);
+}
+
+uint64_t hw_process_cpu_ns(void)
+{
+	FILETIME created, exited, kernel, user;
+	if (!GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel, &user))
+		hw_fatal("heapward: thread: GetProcessTimes failed: error %lu",
+			 (unsigned long)GetLastError());
+	return cpu_ns(kernel, user);
 }
 
 void hw_sleep_ns(uint64_t ns)
@@ -212,6 +227,9 @@ unsigned hw_cpu_count(void)
 }
 
 unsigned hw_cpu_current(void) { return (unsigned)GetCurrentProcessorNumber(); }
+
+/* T10: the C runtime's locks do not depend on the thread count. */
+bool hw_process_single_threaded(void) { return false; }
 
 bool hw_process_barrier_ready(void) { return true; }
 

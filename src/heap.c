@@ -597,6 +597,7 @@ int hw_heap_free(hw_heap *h, void *p, size_t npages)
 	h->inuse -= bytes;
 	h->counters.frees++;
 	free_pages_locked(h, page, npages);
+	hw_scavenger_note_free_locked(h);
 	hw_mutex_unlock(&h->lock);
 	return 0;
 }

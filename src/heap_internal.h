@@ -247,6 +247,11 @@ struct hw_heap {
 	 * release, so a thread that sees it sees its argument). */
 	void (*idle_hook)(void *);
 	void *idle_arg;
+	/* hw_heap_set_wake_bytes's threshold (0: off), under the lock, and
+	 * whether a free has passed it since it was set (atomic: read by
+	 * hw_heap_wake_due without the lock). */
+	size_t wake_bytes;
+	int wake_due;
 
 	/* The process's list of heaps (registry.c), under its lock; also read
 	 * without it by the fault handler (R4). */
@@ -350,6 +355,9 @@ size_t hw_scavenge_ready(const hw_heap *h);
 /* The retained goal: inuse * (100 + retain_percent) / 100 bytes. */
 size_t hw_scavenger_goal(const hw_heap *h);
 size_t hw_scavenger_step_locked(hw_heap *h);
+/* After a free: sets wake_due when ready bytes exceed the scavenger's
+ * target by wake_bytes or more (hw_heap_set_wake_bytes, inspect.h). */
+void hw_scavenger_note_free_locked(hw_heap *h);
 
 /* registry.c */
 /* Lists a heap (registering the fork hooks first); 0 or an errno value. */

@@ -64,6 +64,17 @@ void hw_heap_window(hw_heap *h, uintptr_t *base, size_t *size);
  * partly used spans (src/malloc/span.c SP4). */
 void hw_heap_set_idle_hook(hw_heap *h, void (*fn)(void *arg), void *arg);
 
+/* Not a view: whether there is work for a background scavenger that is not
+ * running. After hw_heap_set_wake_bytes(h, bytes) (0 turns it off), the
+ * first hw_heap_free that leaves the ready bytes above the background
+ * scavenger's target (scavenger.c) by bytes or more, or the call itself if
+ * they already are, makes hw_heap_wake_due(h) true until the next
+ * hw_heap_set_wake_bytes. hw_heap_wake_due takes no lock (one atomic
+ * load), so it can be polled on fast-ish paths. The malloc layer uses it
+ * to start the thread late in a single-threaded process (malloc.c MA7). */
+void hw_heap_set_wake_bytes(hw_heap *h, size_t bytes);
+bool hw_heap_wake_due(hw_heap *h);
+
 /* Not a view either: hw_heap_unguard (heapward.h) of k disjoint ranges,
  * each as hw_heap_unguard takes it (r[i].n bytes: whole guard units of one
  * run), in one platform call where the OS allows (P10: one process_madvise

@@ -78,9 +78,19 @@
  *        With a fill set, mc_tls stays NULL, so every call takes the slow
  *        paths and the fast paths do not test for fills.
  *   MA7. The background scavenger runs whenever the configuration asks for
- *        it, even when the first start fails (inside the dynamic loader,
- *        pthread_create answers EAGAIN): a failed start is retried on a
- *        later slow path, up to 64 times.
+ *        it and the process has a second thread or work for it, even when
+ *        the first start fails (inside the dynamic loader, pthread_create
+ *        answers EAGAIN): a failed start is retried on a later slow path,
+ *        up to 64 times. While the process is single-threaded (thread.h
+ *        T10) the start waits (scav_deferred), since a thread of ours would
+ *        make every lock of the C library atomic for the rest of the
+ *        process: sqlite3, gcc and perl took 2% to 4% more time for it. It
+ *        happens at the first slow path of malloc or free (a refill, a
+ *        flush, a large object) that finds a second thread, or the heap's
+ *        wake flag (inspect.h): MC_SCAV_WAKE_BYTES of ready memory above
+ *        the scavenger's target. So a single-threaded program keeps at most
+ *        that much above its retained goal until it frees more, as glibc
+ *        keeps what it has not trimmed.
  *   MA8. hw_mc_reset (tests and fuzz targets) leaves the layer exactly as
  *        before its first call in a new process, except that the next start
  *        takes its platform, heap geometry and options from the reset:
@@ -135,9 +145,13 @@ int mc_ready;
 
 static hw_mutex init_lock = HW_MUTEX_INIT;
 static HW_THREAD_LOCAL bool in_init;
-static bool hooks_registered;    /* under init_lock */
-static int early_state;          /* atomic: 0, 1 registering, 2 registered */
-static int scav_restart;         /* atomic: set in a fork child (MA4), after a failed start (MA7) */
+static bool hooks_registered; /* under init_lock */
+static int early_state;       /* atomic: 0, 1 registering, 2 registered */
+static int scav_restart;      /* atomic: set in a fork child (MA4), after a failed start (MA7) */
+static int scav_deferred;     /* atomic: MA7's start waits for a thread or the wake flag */
+/* MA7: ready bytes above the scavenger's target that start it in a
+ * single-threaded process. */
+#define MC_SCAV_WAKE_BYTES ((size_t)32 << 20)
 static int scav_retries = 64;    /* failed starts left to retry (MA7) */
 static const char *start_string; /* hw_mc_start's, under init_lock */
 static bool start_given;         /* under init_lock */
@@ -224,6 +238,13 @@ static void announce(const hw_options *o, bool late)
  * scav_retries times, so a preloaded program still gets its scavenger. */
 static void start_scavenger(void)
 {
+	if (hw_process_single_threaded() && !hw_heap_wake_due(mc_g.heap)) {
+		if (!__atomic_exchange_n(&scav_deferred, 1, __ATOMIC_RELAXED))
+			hw_heap_set_wake_bytes(mc_g.heap, MC_SCAV_WAKE_BYTES);
+		return;
+	}
+	if (__atomic_exchange_n(&scav_deferred, 0, __ATOMIC_RELAXED))
+		hw_heap_set_wake_bytes(mc_g.heap, 0);
 	int rc = hw_heap_scavenger_start(mc_g.heap);
 	if (rc != 0 && rc != EALREADY &&
 	    __atomic_sub_fetch(&scav_retries, 1, __ATOMIC_RELAXED) > 0)
@@ -397,10 +418,15 @@ bool hw_mc_start(const char *s)
 	return ok;
 }
 
+/* MA7's late starts, on the slow paths, with no lock of the layer held
+ * (pthread_create allocates). */
 static void maybe_restart_scavenger(void)
 {
 	if (HW_UNLIKELY(__atomic_load_n(&scav_restart, __ATOMIC_RELAXED)) &&
 	    __atomic_exchange_n(&scav_restart, 0, __ATOMIC_RELAXED))
+		start_scavenger();
+	if (HW_UNLIKELY(__atomic_load_n(&scav_deferred, __ATOMIC_RELAXED)) &&
+	    (!hw_process_single_threaded() || hw_heap_wake_due(mc_g.heap)))
 		start_scavenger();
 }
 
@@ -633,6 +659,7 @@ static void free_other(void *p, mc_span *s)
 			return;
 	}
 	hw_mc_large_release(s);
+	maybe_restart_scavenger(); /* MA7 */
 }
 
 void hw_mc_large_release(mc_span *s)
@@ -670,6 +697,7 @@ static MA_NOINLINE void free_flush(mc_cache *tc, unsigned c, mc_slot e)
 		b->slot[b->n++] = e;
 	}
 	mc_cache_leave(tc);
+	maybe_restart_scavenger(); /* MA7: the give may have freed spans */
 	errno = saved;
 }
 
@@ -1069,6 +1097,7 @@ void hw_mc_reset(const mc_start_config *next)
 	mc_slow_only = false;
 	__atomic_store_n(&mc_errors, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&scav_restart, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&scav_deferred, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&scav_retries, 64, __ATOMIC_RELAXED);
 	__atomic_store_n(&env_pending, 0, __ATOMIC_RELAXED);
 	memset(&next_start, 0, sizeof next_start);

@@ -21,7 +21,8 @@
  *   SP3. large_objects / large_bytes and small_spans / small_bytes count the
  *        live large runs and spans and their heap bytes.
  *   SP4. When the program is idle, the layer gives memory back without a
- *        call from it: the heap's scavenger thread calls hw_mc_span_idle
+ *        call from it (once the scavenger thread runs: a single-threaded
+ *        program starts it late, malloc.c MA7): the thread calls hw_mc_span_idle
  *        after each idle step, and once the central lists have not moved
  *        (no take or give) for IDLE_TRIM_NS it runs hw_mc_span_trim_all
  *        once, then nothing more until the lists have moved;

@@ -16,6 +16,7 @@
 #include "heap_internal.h"
 #include "heapward.h"
 #include "malloc_internal.h"
+#include "thread.h"
 #include "trap.h"
 
 #include <signal.h>
@@ -160,10 +161,46 @@ static bool scavenger_running(void)
 	return on;
 }
 
+static void *touch_layer(void *arg)
+{
+	hw_free(hw_malloc(100));
+	return arg;
+}
+
+/* MA7: a single-threaded process gets the thread with its second thread
+ * (where the C library says so: thread.h T10; elsewhere at once). */
 static void scav_on(void *arg)
 {
+	/* Asked before the start: a thread of the layer's would answer it. */
+	bool single = hw_process_single_threaded();
 	start(arg);
+	hw_free(hw_malloc(100));
+	CHILD_CHECK(scavenger_running() == !single);
+	hw_thread t;
+	CHILD_CHECK(hw_thread_start(&t, touch_layer, NULL) == 0);
+	hw_thread_join(&t);
 	CHILD_CHECK(scavenger_running());
+}
+
+/* MA7: ... or once enough free memory waits for it: a few MiB above the
+ * target do not start it, 48 MiB do. */
+static void scav_wake(void *arg)
+{
+	if (!hw_process_single_threaded())
+		return; /* started at once: scav_on checks it */
+	start(arg);
+	void *p[48];
+	for (int round = 0; round < 2; round++) {
+		int n = round == 0 ? 4 : 48;
+		for (int i = 0; i < n; i++) {
+			p[i] = hw_malloc((size_t)1 << 20);
+			CHILD_CHECK(p[i] != NULL);
+			memset(p[i], 1, (size_t)1 << 20);
+		}
+		for (int i = 0; i < n; i++)
+			hw_free(p[i]);
+		CHILD_CHECK(scavenger_running() == (round == 1));
+	}
 }
 
 static void scav_off(void *arg)
@@ -175,6 +212,7 @@ static void scav_off(void *arg)
 static void test_scavenger(void)
 {
 	EXPECT(child(scav_on, "scavenger=1", 0, NULL), "scavenger=1 starts it");
+	EXPECT(child(scav_wake, "scavenger=1", 0, NULL), "free memory wakes it");
 	EXPECT(child(scav_off, "scavenger=0", 0, NULL), "scavenger=0 does not");
 }
 
