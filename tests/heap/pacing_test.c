@@ -116,18 +116,21 @@ static bool burn_before_unuse(wrap_platform *w, hw_sys_kind k, void *p, size_t n
 	return true;
 }
 
-static void test_idle_thread_is_prompt(void)
+/* *out: a heap on slow (opened here) with 64 MiB allocated in 512 KiB runs
+ * and freed: at 4 ms of CPU per MiB, 256 ms of releases, about 25 s at a 1%
+ * budget. Its scavenger is started before the frees when early. NULL when
+ * a step failed (reported). */
+static void slow_heap_freed(wrap_platform *slow, bool early, hw_heap **out)
 {
-	wrap_platform slow;
-	REQUIRE(wrap_open(&slow, false));
-	slow.before = burn_before_unuse;
+	*out = NULL;
+	REQUIRE(wrap_open(slow, false));
+	slow->before = burn_before_unuse;
 	hw_heap_config c = {0};
-	c.platform = &slow.pf;
+	c.platform = &slow->pf;
 	hw_heap *h = hw_heap_create(&c);
 	REQUIRE(h != NULL);
-	EXPECT(hw_heap_scavenger_start(h) == 0);
-	/* 64 MiB in 512 KiB runs, freed: at 4 ms of CPU per MiB that is
-	 * 256 ms of work, about 25 s at a 1% budget. */
+	if (early)
+		EXPECT(hw_heap_scavenger_start(h) == 0);
 	enum { RUNS = 128,
 	       RUN = 64 };
 	void *r[RUNS];
@@ -135,15 +138,31 @@ static void test_idle_thread_is_prompt(void)
 		REQUIRE((r[i] = hw_heap_alloc(h, RUN)) != NULL);
 	for (int i = 0; i < RUNS; i++)
 		EXPECT(hw_heap_free(h, r[i], RUN) == 0);
+	if (!early)
+		EXPECT(hw_heap_scavenger_start(h) == 0);
+	*out = h;
+}
+
+/* Polls until h's Ready bytes are 0, for at most 5 s: its last stats. */
+static hw_heap_stats await_all_released(hw_heap *h)
+{
 	hw_heap_stats s;
-	for (int i = 0; i < 500; i++) {
-		hw_heap_stats_get(h, &s);
-		if (s.ready == 0)
-			break;
-		hw_sleep_ns(POLL_NS);
-	}
 	hw_heap_stats_get(h, &s);
+	for (int i = 0; i < 500 && s.ready > 0; i++) {
+		hw_sleep_ns(POLL_NS);
+		hw_heap_stats_get(h, &s);
+	}
 	EXPECT(s.ready == 0, "idle heap kept %zu Ready bytes after 5 s", s.ready);
+	return s;
+}
+
+static void test_idle_thread_is_prompt(void)
+{
+	wrap_platform slow;
+	hw_heap *h;
+	slow_heap_freed(&slow, true, &h);
+	REQUIRE(h != NULL);
+	hw_heap_stats s = await_all_released(h);
 	/* S2: the stat holds at least the CPU the releases burned. */
 	EXPECT(s.bg_scavenger_cpu_ns >= NS_PER_MIB * (64 - s.ready / MiB),
 	       "bg_scavenger_cpu_ns %llu", (unsigned long long)s.bg_scavenger_cpu_ns);
@@ -166,20 +185,9 @@ static void test_idle_thread_is_prompt(void)
 static void test_busy_program_is_not_idle(void)
 {
 	wrap_platform slow;
-	REQUIRE(wrap_open(&slow, false));
-	slow.before = burn_before_unuse;
-	hw_heap_config c = {0};
-	c.platform = &slow.pf;
-	hw_heap *h = hw_heap_create(&c);
+	hw_heap *h;
+	slow_heap_freed(&slow, false, &h);
 	REQUIRE(h != NULL);
-	enum { RUNS = 128,
-	       RUN = 64 };
-	void *r[RUNS];
-	for (int i = 0; i < RUNS; i++)
-		REQUIRE((r[i] = hw_heap_alloc(h, RUN)) != NULL);
-	for (int i = 0; i < RUNS; i++)
-		EXPECT(hw_heap_free(h, r[i], RUN) == 0);
-	EXPECT(hw_heap_scavenger_start(h) == 0);
 	uint64_t t0 = hw_now_ns(), c0 = hw_thread_cpu_ns();
 	while (hw_now_ns() - t0 < 1000000000ull)
 		;
@@ -192,11 +200,7 @@ static void test_busy_program_is_not_idle(void)
 	else
 		printf("  (busy check skipped: the spin got %llu ms of CPU in %llu ms)\n",
 		       (unsigned long long)(cpu / 1000000), (unsigned long long)(wall / 1000000));
-	for (int i = 0; i < 500 && s.ready > 0; i++) {
-		hw_sleep_ns(POLL_NS);
-		hw_heap_stats_get(h, &s);
-	}
-	EXPECT(s.ready == 0, "idle heap kept %zu Ready bytes after 5 s", s.ready);
+	(void)await_all_released(h);
 	hw_heap_scavenger_stop(h);
 	hw_heap_destroy(h);
 	wrap_close(&slow);
