@@ -84,7 +84,8 @@
  *        up to 64 times. While the process is single-threaded (thread.h
  *        T10) the start waits (scav_deferred), since a thread of ours would
  *        make every lock of the C library atomic for the rest of the
- *        process: sqlite3, gcc and perl took 2% to 4% more time for it. It
+ *        process (gcc compiling a file took 1% more time for it:
+ *        docs/scavenging.md, "When"). It
  *        happens at the first slow path of malloc or free (a refill, a
  *        flush, a large object) that finds a second thread, or the heap's
  *        wake flag (inspect.h): MC_SCAV_WAKE_BYTES of ready memory above
