@@ -27,8 +27,8 @@
 #include "thread.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 static const char *const state_names[] = {"None", "Reserved", "Prepared", "Ready"};
 
@@ -1111,6 +1111,9 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+#define SAMPLES 15 /* alternated samples of each size */
+#define PER 40     /* simulators per sample */
+
 /* The contract (sim.h): create and destroy cost a few system calls whatever
  * the backing size. Work proportional to the backing (touching it, a call
  * per page) would make a 4 GiB simulator 64 times as dear as a 64 MiB one;
@@ -1119,7 +1122,6 @@ static int cmp_double(const void *a, const void *b)
  * their medians are compared. */
 static void test_create_destroy_is_cheap(void)
 {
-	enum { SAMPLES = 15, PER = 40 };
 	double small[SAMPLES] = {0}, big[SAMPLES] = {0};
 	for (int i = 0; i < SAMPLES; i++) {
 		create_destroy_us((size_t)64 << 20, PER, &small[i]);
