@@ -31,8 +31,9 @@
  *        the next thread (records come from the platform, not the heap).
  *   CA4. A bin's cap starts at min(MC_CAP_START, its class's cap) and
  *        grows by one at each refill (the bin ran empty) and each free
- *        into a full bin, up to the class's cap (two batches), which the
- *        slot array is sized for; a refill takes min(cap, batch) slots. So
+ *        into a full bin, up to the class's cap (two batches; one slot
+ *        above 1 KiB), which the slot array is sized for; a refill takes
+ *        min(cap, batch) slots. So
  *        a class a thread uses now and then keeps a slot or two in its
  *        cache, not two batches, and only the classes it keeps coming
  *        back for grow their bins (cache memory pins spans: classes.c).

@@ -81,7 +81,16 @@ void hw_mc_classes_init(void)
 		 * per-processor arenas, span.c SP8, make a refill cheap). */
 		size_t batch = hw_max(1, hw_min(16, 2048 / k->size));
 		k->batch = (uint16_t)batch;
-		k->cap = (uint16_t)(2 * batch);
+		/* Above 1 KiB a bin holds one slot. Those classes are dense
+		 * (16 per doubling) and their spans hold 8 to 16 slots, so a
+		 * thread that uses many of them pins a span per class with
+		 * one slot each, and a second slot per bin doubles what the
+		 * caches keep (glibc's tcache keeps none above 1032 bytes).
+		 * realprog's cxx-mt (8 threads, objects to 3000 B): peak RSS
+		 * 1.113 -> 1.065x glibc's, CPU 0.917 -> 0.929x (11
+		 * alternated rounds); sqlite's 4368-byte page-cache objects
+		 * made 1.5% more central calls and no slower run. */
+		k->cap = (uint16_t)(k->size > 1024 ? 1 : 2 * batch);
 		slots += k->cap;
 		/* The record: header, state per slot (MC4, MC8). */
 		size_t rec = sizeof(mc_span) + (size_t)k->nobjs * sizeof(mc_state);

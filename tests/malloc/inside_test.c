@@ -164,11 +164,19 @@ static void test_release_and_reuse(void)
 static void test_refused_reuse(void)
 {
 	start();
-	/* A refill of two: its class's batch is one (classes.c: about 2 KiB
-	 * of slots), so no refill would be refused after it took a slot. The
-	 * bins' caps are two already (CA4), so the slots fit. */
-	mc_classes[mc_class_of(SZ)].batch = 2;
+	/* A refill of two: its class's batch and cap are one (classes.c), so
+	 * no refill would be refused after it took a slot. A cache record's
+	 * slot arrays are laid out from the caps when it is made, in a record
+	 * whose size is fixed at start-up: class 0 gives up a slot for the
+	 * second one, and the thread's cache is made again. */
+	hw_mc_cache_flush(mc_tls_cache);
+	hw_mc_cache_reset();
+	unsigned c = mc_class_of(SZ);
+	mc_classes[c].batch = 2;
+	mc_classes[c].cap = 2;
+	mc_classes[0].cap--;
 	fill_keep_first_trim();
+	REQUIRE(mc_tls_cache->bin[c].cap == 2, "a bin of two");
 	hw_malloc_stats s0 = layer_stats();
 	/* The first refill takes slot 1 (on the kept page) from the list,
 	 * then is refused the next slot's page: it returns the one it has. */
