@@ -33,10 +33,10 @@
  *        grows by one at each refill (the bin ran empty) and each free
  *        into a full bin, up to the class's cap (two batches; one slot
  *        above 1 KiB), which the slot array is sized for; a refill takes
- *        min(cap, batch) slots. So
- *        a class a thread uses now and then keeps a slot or two in its
- *        cache, not two batches, and only the classes it keeps coming
- *        back for grow their bins (cache memory pins spans: classes.c).
+ *        min(cap, batch) slots. So a class a thread uses now and then
+ *        keeps a slot or two in its cache, not two batches, and only the
+ *        classes it keeps coming back for grow their bins (cache memory
+ *        pins spans: classes.c).
  *   CA5. Remote drain. A thread that makes no call keeps its cached slots,
  *        and each may pin a span. Every cache from its creation to its
  *        owner's exit (or hw_mc_cache_reset) is on the live list. The
