@@ -75,6 +75,10 @@ static void test_classes_shape(void)
 		EXPECT((span % k->size) * 8 <= span, "class %u (%u B): tail %zu of %zu", c, k->size,
 		       span % k->size, span);
 		EXPECT(k->cap >= k->batch && k->batch >= 1, "class %u batch", c);
+		/* What a full bin pins (classes.c): about 4 KiB of slots, one
+		 * slot above 1 KiB. */
+		EXPECT(k->size > 1024 ? k->cap == 1 : (size_t)k->cap * k->size <= 4096,
+		       "class %u (%u B): a bin of %u slots", c, k->size, k->cap);
 	}
 	EXPECT(mc_classes[MC_NCLASSES - 1].size == MC_SMALL_MAX, "last class");
 }
