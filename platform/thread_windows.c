@@ -184,9 +184,16 @@ uint64_t hw_now_ns(void)
 	return c / f * 1000000000u + c % f * 1000000000u / f;
 }
 
-/* Kernel plus user time, as GetThreadTimes and GetProcessTimes give them. */
-static uint64_t cpu_ns(FILETIME kernel, FILETIME user)
+/* Kernel plus user time of who, from get (GetThreadTimes or
+ * GetProcessTimes, which take the same arguments); name is get's, for the
+ * fatal message. */
+static uint64_t cpu_ns(BOOL(WINAPI *get)(HANDLE, LPFILETIME, LPFILETIME, LPFILETIME, LPFILETIME),
+		       HANDLE who, const char *name)
 {
+	FILETIME created, exited, kernel, user;
+	if (!get(who, &created, &exited, &kernel, &user))
+		hw_fatal("heapward: thread: %s failed: error %lu", name,
+			 (unsigned long)GetLastError());
 	uint64_t k = (uint64_t)kernel.dwHighDateTime << 32 | kernel.dwLowDateTime;
 	uint64_t u = (uint64_t)user.dwHighDateTime << 32 | user.dwLowDateTime;
 	return (k + u) * 100; /* 100 ns units */
@@ -194,20 +201,12 @@ static uint64_t cpu_ns(FILETIME kernel, FILETIME user)
 
 uint64_t hw_thread_cpu_ns(void)
 {
-	FILETIME created, exited, kernel, user;
-	if (!GetThreadTimes(GetCurrentThread(), &created, &exited, &kernel, &user))
-		hw_fatal("heapward: thread: GetThreadTimes failed: error %lu",
-			 (unsigned long)GetLastError());
-	return cpu_ns(kernel, user);
+	return cpu_ns(GetThreadTimes, GetCurrentThread(), "GetThreadTimes");
 }
 
 uint64_t hw_process_cpu_ns(void)
 {
-	FILETIME created, exited, kernel, user;
-	if (!GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel, &user))
-		hw_fatal("heapward: thread: GetProcessTimes failed: error %lu",
-			 (unsigned long)GetLastError());
-	return cpu_ns(kernel, user);
+	return cpu_ns(GetProcessTimes, GetCurrentProcess(), "GetProcessTimes");
 }
 
 void hw_sleep_ns(uint64_t ns)
