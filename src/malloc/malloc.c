@@ -85,13 +85,13 @@
  *        T10) the start waits (scav_deferred), since a thread of ours would
  *        make every lock of the C library atomic for the rest of the
  *        process (gcc compiling a file took 1% more time for it:
- *        docs/scavenging.md, "When"). It
- *        happens at the first slow path of malloc or free (a refill, a
- *        flush, a large object) that finds a second thread, or the heap's
- *        wake flag (inspect.h): MC_SCAV_WAKE_BYTES of ready memory above
- *        the scavenger's target. So a single-threaded program keeps at most
- *        that much above its retained goal until it frees more, as glibc
- *        keeps what it has not trimmed.
+ *        docs/scavenging.md, "When"). It happens at the first slow path
+ *        of malloc or free (a refill, a flush, a large object) that finds
+ *        a second thread, or the heap's wake flag (inspect.h):
+ *        MC_SCAV_WAKE_BYTES of ready memory above the scavenger's target.
+ *        So a single-threaded program keeps at most that much above its
+ *        retained goal until it frees more, as glibc keeps what it has not
+ *        trimmed.
  *   MA8. hw_mc_reset (tests and fuzz targets) leaves the layer exactly as
  *        before its first call in a new process, except that the next start
  *        takes its platform, heap geometry and options from the reset:
@@ -140,19 +140,20 @@
 		.fill_on_alloc = HW_OPTIONS_OFF, .fill_on_free = HW_OPTIONS_OFF \
 	}
 
+/* MA7: ready bytes above the scavenger's target that start it in a
+ * single-threaded process. */
+#define MC_SCAV_WAKE_BYTES ((size_t)32 << 20)
+
 mc_global mc_g;
 mc_config mc_cfg = MA_CONFIG_DEFAULTS;
 int mc_ready;
 
 static hw_mutex init_lock = HW_MUTEX_INIT;
 static HW_THREAD_LOCAL bool in_init;
-static bool hooks_registered; /* under init_lock */
-static int early_state;       /* atomic: 0, 1 registering, 2 registered */
-static int scav_restart;      /* atomic: set in a fork child (MA4), after a failed start (MA7) */
-static int scav_deferred;     /* atomic: MA7's start waits for a thread or the wake flag */
-/* MA7: ready bytes above the scavenger's target that start it in a
- * single-threaded process. */
-#define MC_SCAV_WAKE_BYTES ((size_t)32 << 20)
+static bool hooks_registered;    /* under init_lock */
+static int early_state;          /* atomic: 0, 1 registering, 2 registered */
+static int scav_restart;         /* atomic: set in a fork child (MA4), after a failed start (MA7) */
+static int scav_deferred;        /* atomic: MA7's start waits for a thread or the wake flag */
 static int scav_retries = 64;    /* failed starts left to retry (MA7) */
 static const char *start_string; /* hw_mc_start's, under init_lock */
 static bool start_given;         /* under init_lock */
@@ -232,6 +233,13 @@ static void announce(const hw_options *o, bool late)
 	}
 }
 
+/* MA7: whether the scavenger's start waits: the process is single-threaded
+ * and the heap's wake flag is down. */
+static bool scavenger_waits(void)
+{
+	return hw_process_single_threaded() && !hw_heap_wake_due(mc_g.heap);
+}
+
 /* Starts the heap's background scavenger (MA7). A start can fail where the
  * first call comes from: inside the dynamic loader, before main (a preloaded
  * library's first malloc, from libstdc++'s start-up), pthread_create answers
@@ -239,7 +247,7 @@ static void announce(const hw_options *o, bool late)
  * scav_retries times, so a preloaded program still gets its scavenger. */
 static void start_scavenger(void)
 {
-	if (hw_process_single_threaded() && !hw_heap_wake_due(mc_g.heap)) {
+	if (scavenger_waits()) {
 		if (!__atomic_exchange_n(&scav_deferred, 1, __ATOMIC_RELAXED))
 			hw_heap_set_wake_bytes(mc_g.heap, MC_SCAV_WAKE_BYTES);
 		return;
@@ -426,8 +434,7 @@ static void maybe_restart_scavenger(void)
 	if (HW_UNLIKELY(__atomic_load_n(&scav_restart, __ATOMIC_RELAXED)) &&
 	    __atomic_exchange_n(&scav_restart, 0, __ATOMIC_RELAXED))
 		start_scavenger();
-	if (HW_UNLIKELY(__atomic_load_n(&scav_deferred, __ATOMIC_RELAXED)) &&
-	    (!hw_process_single_threaded() || hw_heap_wake_due(mc_g.heap)))
+	if (HW_UNLIKELY(__atomic_load_n(&scav_deferred, __ATOMIC_RELAXED)) && !scavenger_waits())
 		start_scavenger();
 }
 
