@@ -100,6 +100,12 @@ void hw_report_vwrite(const char *fmt, va_list ap);
 size_t hw_report_format(char *buf, size_t len, const char *fmt, ...) HW_PRINTF(3, 4);
 size_t hw_report_vformat(char *buf, size_t len, const char *fmt, va_list ap);
 HW_NORETURN HW_COLD void hw_fatal(const char *fmt, ...) HW_PRINTF(1, 2);
+/* s[0, n) for quoting in a warning: printable ASCII as is but \ and ',
+ * which get a backslash, every other byte as \xNN; cut after max bytes
+ * of s with "...". buf holds HW_REPORT_QUOTE_BUF(max) bytes; it is
+ * NUL-terminated. */
+#define HW_REPORT_QUOTE_BUF(max) (4 * (size_t)(max) + 4)
+void hw_report_quote(const char *s, size_t n, size_t max, char *buf);
 
 /* Always-on check: `msg` is a fixed string that tests match. */
 #define HW_CHECK(cond, msg)                              \

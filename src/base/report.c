@@ -2,8 +2,9 @@
  *
  * Owns: hw_report_vformat (a small printf subset into a caller buffer),
  * hw_report_write (format into a stack buffer, hand it to the platform's
- * hw_console_write) and hw_fatal (one line plus "\n", then the platform's
- * hw_process_abort). The base floor makes no OS call itself.
+ * hw_console_write), hw_fatal (one line plus "\n", then the platform's
+ * hw_process_abort) and hw_report_quote (bytes from the outside, escaped
+ * for a warning line). The base floor makes no OS call itself.
  *
  * Invariants:
  *   F1. No malloc and no stdio: everything is formatted into a bounded buffer
@@ -215,4 +216,30 @@ void hw_fatal(const char *fmt, ...)
 	line[n++] = '\n';
 	hw_console_write(line, n);
 	hw_process_abort();
+}
+
+void hw_report_quote(const char *s, size_t n, size_t max, char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t k = 0;
+	for (size_t i = 0; i < n && i < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\\' || c == '\'') {
+			buf[k++] = '\\';
+			buf[k++] = (char)c;
+		} else if (c >= 0x20 && c < 0x7f) {
+			buf[k++] = (char)c;
+		} else {
+			buf[k++] = '\\';
+			buf[k++] = 'x';
+			buf[k++] = hex[c >> 4];
+			buf[k++] = hex[c & 15];
+		}
+	}
+	if (n > max) {
+		buf[k++] = '.';
+		buf[k++] = '.';
+		buf[k++] = '.';
+	}
+	buf[k] = '\0';
 }

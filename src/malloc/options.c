@@ -121,6 +121,10 @@ static const opt table[] = {
 	 "Report objects no longer reachable at exit (turns debug on)."},
 	{"leaks", K_BOOL, AT(detect_leaks, bool), 0, 1, 0, NULL,
 	 "The same as detect_leaks."},
+	{"suppressions", K_PATH, AT(suppressions, char *), 0, 0, 0, NULL,
+	 "A file of leak:<template> lines, LeakSanitizer's format: leaks whose allocation "
+	 "stack has a function, source file or module that a template matches are not "
+	 "reported (empty: none)."},
 	{"exitcode", K_UINT, AT(exitcode, unsigned), 0, 255, 23, NULL,
 	 "Exit status of a process that continued past an error or leaked (0: keep the "
 	 "program's)."},
@@ -141,6 +145,7 @@ static const opt table[] = {
 _Static_assert(offsetof(hw_options, guard_sample) > offsetof(hw_options, guard),
 	       "guard_sample is the guard option's second field");
 _Static_assert(sizeof((hw_options *)0)->log_path == HW_OPTIONS_VALUE_MAX + 1 &&
+		       sizeof((hw_options *)0)->suppressions == HW_OPTIONS_VALUE_MAX + 1 &&
 		       sizeof((hw_options *)0)->symbolizer_path == HW_OPTIONS_VALUE_MAX + 1,
 	       "a path option holds the longest value");
 
@@ -356,35 +361,11 @@ static bool set_value(hw_options *o, const opt *t, const char *v, size_t n)
 
 /* ---- warnings ---- */
 
-/* Room for a quote of HW_OPTIONS_QUOTE_MAX bytes, each escaped to at most
- * four, "..." and the NUL. */
-#define QUOTE_BUF (4 * HW_OPTIONS_QUOTE_MAX + 4)
+#define QUOTE_BUF HW_REPORT_QUOTE_BUF(HW_OPTIONS_QUOTE_MAX)
 
-/* s[0..n) escaped (printable ASCII as is but \ and ', the rest \xNN) and
- * cut after HW_OPTIONS_QUOTE_MAX bytes with "...". */
 static void quote(const char *s, size_t n, char *buf)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t k = 0;
-	for (size_t i = 0; i < n && i < HW_OPTIONS_QUOTE_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '\\' || c == '\'') {
-			buf[k++] = '\\';
-			buf[k++] = (char)c;
-		} else if (c >= 0x20 && c < 0x7f) {
-			buf[k++] = (char)c;
-		} else {
-			buf[k++] = '\\';
-			buf[k++] = 'x';
-			buf[k++] = hex[c >> 4];
-			buf[k++] = hex[c & 15];
-		}
-	}
-	if (n > HW_OPTIONS_QUOTE_MAX) {
-		memcpy(buf + k, "...", 3);
-		k += 3;
-	}
-	buf[k] = '\0';
+	hw_report_quote(s, n, HW_OPTIONS_QUOTE_MAX, buf);
 }
 
 typedef struct warner {
