@@ -86,6 +86,7 @@
 #include "platform.h"
 
 #include "base.h"
+#include "file.h"
 #include "madv.h"
 
 #include <errno.h>
@@ -123,22 +124,14 @@ static linux_impl *impl_of(hw_platform *pf)
 
 /* ---- small file and number helpers (no stdio: F1 of report.c applies) ---- */
 
-/* Reads up to len-1 bytes of a small file, NUL-terminated; -1 on error. */
+/* Reads up to len-1 bytes of a small file, NUL-terminated (a longer one is
+ * cut); -1 on error. */
 static ssize_t read_small(const char *path, char *buf, size_t len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	size_t got;
+	int rc = hw_file_read(path, buf, len - 1, &got);
+	if (rc != 0 && rc != EFBIG)
 		return -1;
-	size_t got = 0;
-	while (got + 1 < len) {
-		ssize_t r = read(fd, buf + got, len - 1 - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
 	buf[got] = '\0';
 	return (ssize_t)got;
 }
