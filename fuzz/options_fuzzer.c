@@ -103,6 +103,7 @@ static const ropt ref[] = {
 	{"log_path", R_PATH, F(log_path), 0, 0},
 	{"detect_leaks", R_BOOL, F(detect_leaks), 0, 1},
 	{"leaks", R_BOOL, F(detect_leaks), 0, 1},
+	{"suppressions", R_PATH, F(suppressions), 0, 0},
 	{"exitcode", R_UINT, F(exitcode), 0, 255},
 	{"debug", R_BOOL, F(debug), 0, 1},
 	{"stack_depth", R_UINT, F(stack_depth), 0, 64},

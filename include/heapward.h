@@ -443,7 +443,10 @@ HW_API void hw_malloc_stats_get(hw_malloc_stats *out);
  * LeakSanitizer's layout ("Direct leak of N byte(s) in M object(s)
  * allocated from:", "SUMMARY: heapward: N byte(s) leaked in M
  * allocation(s)."), and the process exits with `exitcode` (default 23)
- * when it leaked or continued past an error (abort_on_error=0).
+ * when it leaked or continued past an error (abort_on_error=0). Leaks
+ * whose allocation stack a rule of the `suppressions` file matches
+ * (LeakSanitizer's "leak:<template>" lines) are not reported and do not
+ * count; the rules that matched are listed ("Suppressions used:").
  * With guard=all (or guard=sample:N, which turn the mode on), objects are
  * guarded: each on pages of its own against a guard page that traps any
  * access, its slack holding a pattern checked at free (a damaged one is a
@@ -453,7 +456,8 @@ HW_API void hw_malloc_stats_get(hw_malloc_stats *out);
  *
  * Runs the leak check now (stopping the other threads while it scans),
  * prints the report if anything leaked, and returns the number of leaked
- * objects; 0 when the debug mode is off. Objects it reports stay live: a
+ * objects it reported (suppressed ones not counted); 0 when the debug mode
+ * is off. Objects it reports stay live: a
  * later check reports them again unless they were freed. */
 HW_API size_t hw_malloc_leak_check(void);
 

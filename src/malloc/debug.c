@@ -91,6 +91,7 @@ void hw_mc_debug_start(const hw_options *o)
 		__atomic_store_n(&ring, (mc_freed_large *)r, __ATOMIC_RELEASE);
 	hw_mc_quar_start(o->quarantine_bytes);
 	hw_mc_fault_start();
+	hw_mc_suppress_load(o->suppressions);
 	mc_dbg.started = true;
 }
 

@@ -15,6 +15,8 @@
  *   debug_quarantine.c  freed objects held back, filled with a pattern
  *                   checked when they leave (the FIFO: quarantine.c)
  *   debug_fault.c   the fault reports: what a trapping access touched
+ *   debug_suppress.c  the leak suppressions in effect (suppress.c parses
+ *                   and matches them)
  * docs/debug-mode.md describes the mode for users.
  *
  * How it costs nothing when off: the mode sets mc_slow_only (as the fills
@@ -38,6 +40,7 @@
 #include "malloc_internal.h"
 #include "options.h"
 #include "quarantine.h"
+#include "suppress.h"
 
 /* The deepest stack recorded (the stack_depth option's maximum). */
 #define MC_DEBUG_MAX_DEPTH 64
@@ -146,9 +149,18 @@ typedef struct mc_leak {
 	bool direct;
 	size_t bytes, count;
 } mc_leak;
-/* Prints the leak report in LeakSanitizer's layout (leaks sorted already).
- * unstopped: threads the check could not stop (a warning line). */
-void hw_mc_report_leaks(const mc_leak *leaks, size_t n, size_t unstopped);
+/* Prints the leak report in LeakSanitizer's layout (leaks sorted already),
+ * less the groups a suppression matches (debug_report.c RP7), which it
+ * moves past the others in leaks[]. unstopped: threads the check could not
+ * stop (a warning line). Returns the objects reported (not suppressed). */
+size_t hw_mc_report_leaks(mc_leak *leaks, size_t n, size_t unstopped);
+
+/* The leak suppressions (debug_suppress.c): read the file at path (once;
+ * SS1's warnings); the rules and their counts; the first rule that module,
+ * function or file matches (any of them NULL: not asked), or -1. */
+void hw_mc_suppress_load(const char *path);
+size_t hw_mc_suppress_rules(hw_supp_rule **out);
+int hw_mc_suppress_rule(const char *module, const char *function, const char *file);
 
 /* What a fault report says (debug_fault.c fills it, hw_mc_report_fault
  * prints it: debug_report.c RP5). */

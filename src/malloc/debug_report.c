@@ -30,6 +30,12 @@
  *
  *   Indirect leak of ...
  *
+ *   -----------------------------------------------------   (RP7, when a
+ *   Suppressions used:                                       rule matched)
+ *     count      bytes template
+ *         M          N <template>
+ *   -----------------------------------------------------
+ *
  *   SUMMARY: heapward: N byte(s) leaked in M allocation(s).
  *
  * and a fault report (debug_fault.c classifies, this file prints) as
@@ -97,6 +103,16 @@
  *        (hw_mc_report_where): "N bytes inside of", "N bytes after the end
  *        of" (N = address - end), "N bytes before the start of" (N = start
  *        - address) "[a freed ]M-byte region [start,end)".
+ *   RP7. A leak group is suppressed when a rule of the suppressions file
+ *        (debug_suppress.c) matches the module path, function or source
+ *        file of one of the frames the report would print for its stack
+ *        (RP1, RP2), the first rule in the file's order that does. It is
+ *        then neither printed nor counted in the SUMMARY line nor in the
+ *        count the check returns (the exit status follows that count); its
+ *        objects and bytes go to its rule, and the rules that matched are
+ *        listed as LeakSanitizer lists them ("Suppressions used:", count,
+ *        bytes, template), before the SUMMARY line, or alone when every
+ *        group was suppressed (no ERROR line then).
  *
  * Locking: report_lock, a leaf of the layer's order (debug.h); fault_owner
  * (RP5), taken only in the fault handler, before report_lock.
@@ -169,19 +185,56 @@ static bool own_pc(uintptr_t pc)
 	return mc_dbg.trim_at_capture && pc >= mc_dbg.self_lo && pc < mc_dbg.self_hi;
 }
 
+/* Calls fn for each frame of pc[0, n) that a report shows (RP1: an inlined
+ * call is a frame of its own; RP2: the layer's leading frames are not), with
+ * the frame's module (known: found) and its symbol (NULL when the
+ * symbolizer did not answer); stops when fn returns true. exact_first:
+ * pc[0] is a faulting instruction, not a return address. */
+typedef bool (*frame_fn)(void *arg, uintptr_t pc, const hw_module *m, bool known,
+			 const hw_symbol *s);
+
+static void walk_pcs(rp_session *ses, const uintptr_t *pc, size_t n, bool exact_first,
+		     frame_fn fn, void *arg)
+{
+	bool leading = true;
+	for (size_t i = 0; i < n; i++) {
+		if (leading && own_pc(pc[i]))
+			continue;
+		hw_module m;
+		bool known = hw_module_find(pc[i], &m);
+		/* RP1: a return address; the call is just before it. */
+		uintptr_t back = i == 0 && exact_first ? 0 : 1;
+		hw_symbol *syms = ses->syms;
+		size_t k = known ? hw_symbolize(&ses->sym, m.path, pc[i] - m.bias - back, syms,
+						RP_INLINE_MAX)
+				 : 0;
+		if (k == 0) {
+			leading = false;
+			if (fn(arg, pc[i], &m, known, NULL))
+				return;
+			continue;
+		}
+		for (size_t j = 0; j < k; j++) {
+			if (leading && own_file(syms[j].file))
+				continue;
+			leading = false;
+			if (fn(arg, pc[i], &m, known, &syms[j]))
+				return;
+		}
+	}
+}
+
 /* The printing state of one stack. */
 typedef struct printer {
-	rp_session *ses;
-	unsigned no;      /* next frame number */
-	bool leading;     /* no frame printed yet (RP2) */
-	bool exact_first; /* pc[0] is a faulting instruction, not a return address */
-	char *summary;    /* when not NULL: receives the first frame's place (RP3) */
+	unsigned no;   /* next frame number */
+	char *summary; /* when not NULL: receives the first frame's place (RP3) */
 	size_t summary_len;
 } printer;
 
-static void frame_line(printer *pr, uintptr_t pc, const hw_module *m, bool known,
+static bool frame_line(void *arg, uintptr_t pc, const hw_module *m, bool known,
 		       const hw_symbol *s)
 {
+	printer *pr = arg;
 	char where[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64];
 	char modoff[HW_MODULE_PATH_MAX + 32];
 	if (known)
@@ -211,33 +264,17 @@ static void frame_line(printer *pr, uintptr_t pc, const hw_module *m, bool known
 			hw_report_format(pr->summary, pr->summary_len, "%s", where);
 	}
 	pr->no++;
-	pr->leading = false;
+	return false;
 }
 
-static void print_pcs(printer *pr, const uintptr_t *pc, size_t n)
+/* Prints pc[0, n) as walk_pcs shows it; summary (when not NULL) receives
+ * the first frame's place (RP3). */
+static void print_pcs(rp_session *ses, const uintptr_t *pc, size_t n, bool exact_first,
+		      char *summary, size_t summary_len)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (pr->leading && own_pc(pc[i]))
-			continue;
-		hw_module m;
-		bool known = hw_module_find(pc[i], &m);
-		/* RP1: a return address; the call is just before it. */
-		uintptr_t back = i == 0 && pr->exact_first ? 0 : 1;
-		hw_symbol *syms = pr->ses->syms;
-		size_t k = known ? hw_symbolize(&pr->ses->sym, m.path, pc[i] - m.bias - back,
-						syms, RP_INLINE_MAX)
-				 : 0;
-		if (k == 0) {
-			frame_line(pr, pc[i], &m, known, NULL);
-			continue;
-		}
-		for (size_t j = 0; j < k; j++) {
-			if (pr->leading && own_file(syms[j].file))
-				continue;
-			frame_line(pr, pc[i], &m, known, &syms[j]);
-		}
-	}
-	if (pr->no == 0)
+	printer pr = {0, summary, summary_len};
+	walk_pcs(ses, pc, n, exact_first, frame_line, &pr);
+	if (pr.no == 0)
 		out("    <empty stack>\n");
 }
 
@@ -245,8 +282,7 @@ static void print_stack_id(rp_session *ses, uint32_t id)
 {
 	const uintptr_t *pc;
 	size_t n = hw_mc_depot_get(id, &pc);
-	printer pr = {ses, 0, true, false, NULL, 0};
-	print_pcs(&pr, pc, n);
+	print_pcs(ses, pc, n, false, NULL, 0);
 }
 
 /* One report's frame: banner, ERROR line, lead (a line before the stack,
@@ -265,8 +301,7 @@ static void begin(const char *kind, const void *addr, const char *lead, char *su
 	if (lead)
 		out("%s\n", lead);
 	summary[0] = '\0';
-	printer pr = {&normal, 0, true, false, summary, len};
-	print_pcs(&pr, pc, n);
+	print_pcs(&normal, pc, n, false, summary, len);
 	out("\n");
 }
 
@@ -459,34 +494,107 @@ void hw_mc_report_mismatch(const void *p, const mc_span *s, size_t idx, bool siz
 	end(kind, summary);
 }
 
-void hw_mc_report_leaks(const mc_leak *leaks, size_t n, size_t unstopped)
+/* The frame walk's test for one leak group's stack (RP7). */
+typedef struct supp_find {
+	int rule;
+} supp_find;
+
+static bool frame_suppressed(void *arg, uintptr_t pc, const hw_module *m, bool known,
+			     const hw_symbol *s)
 {
-	size_t bytes = 0, count = 0;
+	supp_find *f = arg;
+	(void)pc;
+	f->rule = hw_mc_suppress_rule(known ? m->path : NULL, s ? s->function : NULL,
+				      s ? s->file : NULL);
+	return f->rule >= 0;
+}
+
+/* RP7: moves the groups a rule matches past the others (each part keeps
+ * its order) and counts them on their rules; returns how many are left. */
+static size_t apply_suppressions(mc_leak *leaks, size_t n)
+{
+	hw_supp_rule *rules;
+	if (hw_mc_suppress_rules(&rules) == 0)
+		return n;
+	size_t kept = 0;
 	for (size_t i = 0; i < n; i++) {
+		const uintptr_t *pc;
+		size_t depth = hw_mc_depot_get(leaks[i].stack, &pc);
+		supp_find f = {-1};
+		walk_pcs(&normal, pc, depth, false, frame_suppressed, &f);
+		if (f.rule < 0) {
+			/* Rotate it down to the kept part's end. */
+			mc_leak keep = leaks[i];
+			for (size_t j = i; j > kept; j--)
+				leaks[j] = leaks[j - 1];
+			leaks[kept++] = keep;
+			continue;
+		}
+		rules[f.rule].count += leaks[i].count;
+		rules[f.rule].bytes += leaks[i].bytes;
+	}
+	return kept;
+}
+
+/* LeakSanitizer's table of the rules that matched (print_suppressions). */
+static void print_suppressions_used(void)
+{
+	hw_supp_rule *rules;
+	size_t nr = hw_mc_suppress_rules(&rules), used = 0;
+	for (size_t i = 0; i < nr; i++)
+		used += rules[i].count != 0;
+	if (!used)
+		return;
+	out("-----------------------------------------------------\n"
+	    "Suppressions used:\n"
+	    "  count      bytes template\n");
+	for (size_t i = 0; i < nr; i++) {
+		if (!rules[i].count)
+			continue;
+		char t[HW_SYMBOL_TEXT_MAX];
+		size_t n = hw_min(rules[i].len, sizeof t - 1);
+		memcpy(t, rules[i].templ, n);
+		t[n] = '\0';
+		out("%7zu %10zu %s\n", rules[i].count, rules[i].bytes, t);
+	}
+	out("-----------------------------------------------------\n\n");
+}
+
+size_t hw_mc_report_leaks(mc_leak *leaks, size_t n, size_t unstopped)
+{
+	hw_mutex_lock(&report_lock);
+	hw_symbolizer_open(&normal.sym, mc_dbg.symbolize, mc_dbg.symbolizer_path);
+	size_t kept = apply_suppressions(leaks, n);
+	size_t bytes = 0, count = 0;
+	for (size_t i = 0; i < kept; i++) {
 		bytes += leaks[i].bytes;
 		count += leaks[i].count;
 	}
-	hw_mutex_lock(&report_lock);
-	hw_symbolizer_open(&normal.sym, mc_dbg.symbolize, mc_dbg.symbolizer_path);
-	out("\n" RP_BANNER "\n==%d==ERROR: heapward: detected memory leaks\n",
-	    hw_process_id());
-	if (unstopped == SIZE_MAX)
-		out("heapward: the threads could not be stopped: every writable mapping was "
-		    "scanned instead, so leaks may be missed\n");
-	else if (unstopped)
-		out("heapward: %zu thread(s) could not be stopped: every writable mapping was "
-		    "scanned instead, so leaks may be missed\n",
-		    unstopped);
-	for (size_t i = 0; i < n; i++) {
-		out("\n%s leak of %zu byte(s) in %zu object(s) allocated from:\n",
-		    leaks[i].direct ? "Direct" : "Indirect", leaks[i].bytes,
-		    leaks[i].count);
-		print_stack_id(&normal, leaks[i].stack);
+	if (kept) {
+		out("\n" RP_BANNER "\n==%d==ERROR: heapward: detected memory leaks\n",
+		    hw_process_id());
+		if (unstopped == SIZE_MAX)
+			out("heapward: the threads could not be stopped: every writable mapping "
+			    "was scanned instead, so leaks may be missed\n");
+		else if (unstopped)
+			out("heapward: %zu thread(s) could not be stopped: every writable mapping "
+			    "was scanned instead, so leaks may be missed\n",
+			    unstopped);
+		for (size_t i = 0; i < kept; i++) {
+			out("\n%s leak of %zu byte(s) in %zu object(s) allocated from:\n",
+			    leaks[i].direct ? "Direct" : "Indirect", leaks[i].bytes,
+			    leaks[i].count);
+			print_stack_id(&normal, leaks[i].stack);
+		}
+		out("\n");
 	}
-	out("\nSUMMARY: heapward: %zu byte(s) leaked in %zu allocation(s).\n", bytes,
-	    count);
+	print_suppressions_used();
+	if (kept)
+		out("SUMMARY: heapward: %zu byte(s) leaked in %zu allocation(s).\n", bytes,
+		    count);
 	hw_symbolizer_close(&normal.sym);
 	hw_mutex_unlock(&report_lock);
+	return count;
 }
 
 /* RP5: fault_owner for the calling thread (me: its number + 1); false when
@@ -543,8 +651,7 @@ void hw_mc_report_fault(const mc_fault_report *r)
 			out("==%d==Hint: address points to the zero page.\n", pid);
 	}
 	char summary[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64] = "";
-	printer pr = {&faulting, 0, true, true, summary, sizeof summary};
-	print_pcs(&pr, pc, n);
+	print_pcs(&faulting, pc, n, true, summary, sizeof summary);
 	out("\n");
 	if (r->located[0])
 		out("%s\n", r->located);

@@ -94,9 +94,10 @@ typedef struct hw_options {
 	size_t guard_budget_bytes;
 	uint64_t guard_budget_count;
 	size_t quarantine_bytes;
-	uint64_t seed;                           /* 0 = from the clock at start-up */
-	char log_path[HW_OPTIONS_VALUE_MAX + 1]; /* "" = stderr */
-	bool detect_leaks;                       /* also the key "leaks" */
+	uint64_t seed;                               /* 0 = from the clock at start-up */
+	char log_path[HW_OPTIONS_VALUE_MAX + 1];     /* "" = stderr */
+	bool detect_leaks;                           /* also the key "leaks" */
+	char suppressions[HW_OPTIONS_VALUE_MAX + 1]; /* "" = none */
 	unsigned exitcode;
 	bool debug;           /* stacks and sanitizer-layout reports */
 	unsigned stack_depth; /* frames recorded per stack */

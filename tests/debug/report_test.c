@@ -421,6 +421,132 @@ static void test_leaks(void)
 	EXPECT(r.status == 0 && !strstr(r.err, "leak"), "%d %s", r.status, r.err);
 }
 
+/* A suppressions file in tmpdir holding text; its path into path. */
+static void supp_file(const char *name, const char *text, char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s", tmpdir, name);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* two_leaks under a suppressions file holding text (or path missing when
+ * text is NULL). */
+static bool run_suppressed(run *r, const char *name, const char *text, char *path, size_t len)
+{
+	char opts[512];
+	if (text)
+		supp_file(name, text, path, len);
+	else
+		snprintf(path, len, "%s/%s", tmpdir, name);
+	snprintf(opts, sizeof opts, "detect_leaks=1:suppressions=%s", path);
+	return run_victim(r, opts, "two_leaks", NULL, NULL);
+}
+
+/* LeakSanitizer's table of the rules used, with one rule's line. */
+static bool used_table(const char *err, const char *line)
+{
+	char want[512];
+	snprintf(want, sizeof want,
+		 "-----------------------------------------------------\n"
+		 "Suppressions used:\n"
+		 "  count      bytes template\n"
+		 "%s\n",
+		 line);
+	return strstr(err, want) != NULL;
+}
+
+static void test_leak_suppressions(void)
+{
+	run r;
+	char path[256];
+	/* Unsuppressed, two_leaks leaks build_leak's two objects and a third. */
+	REQUIRE(run_victim(&r, "detect_leaks=1", "two_leaks", NULL, NULL));
+	EXPECT(strstr(r.err, "\nSUMMARY: heapward: 120 byte(s) leaked in 3 allocation(s).\n") &&
+		       r.status == 23,
+	       "%d: %s", r.status, r.err);
+	char b[2048];
+	block(r.err, "Direct leak of 24 byte(s) in 1 object(s) allocated from:", b, sizeof b);
+	EXPECT(frame_is(b, 1, "build_other_leak", "leak_other"), "%s", r.err);
+	EXPECT(!strstr(r.err, "Suppressions used"), "%s", r.err);
+
+	/* A function of the stack: that group goes to the rule's count; the
+	 * rest is the usual report, the table before its SUMMARY. */
+	REQUIRE(run_suppressed(&r, "fn.supp", "# ours\n\nleak:build_other_leak\n", path,
+			       sizeof path));
+	expect_leak_report(&r, 23);
+	EXPECT(!strstr(r.err, "24 byte(s)"), "%s", r.err);
+	EXPECT(used_table(r.err, "      1         24 build_other_leak"), "%s", r.err);
+	const char *table = strstr(r.err, "Suppressions used:"), *sum = strstr(r.err, "SUMMARY:");
+	EXPECT(table && sum && table < sum, "%s", r.err);
+
+	/* Every group suppressed: no ERROR and no SUMMARY, the program's own
+	 * status, and the table alone. */
+	REQUIRE(run_suppressed(&r, "all.supp", "leak:build_*leak\n", path, sizeof path));
+	EXPECT(r.signal == 0 && r.status == 0, "signal %d status %d: %s", r.signal, r.status,
+	       r.err);
+	EXPECT(!strstr(r.err, "ERROR") && !strstr(r.err, "SUMMARY"), "%s", r.err);
+	EXPECT(used_table(r.err, "      3        120 build_*leak"), "%s", r.err);
+
+	/* A source file, a module, anchors; the first rule that matches takes
+	 * a group, and only rules that matched are listed. */
+	REQUIRE(run_suppressed(&r, "file.supp", "leak:/victim.cc$\n", path, sizeof path));
+	EXPECT(r.status == 0 && used_table(r.err, "      3        120 /victim.cc$"), "%s", r.err);
+	REQUIRE(run_suppressed(&r, "module.supp", "leak:/debug_victim$\n", path, sizeof path));
+	EXPECT(r.status == 0 && used_table(r.err, "      3        120 /debug_victim$"), "%s",
+	       r.err);
+	REQUIRE(run_suppressed(&r, "anchors.supp",
+			       "leak:^build_leak$\nleak:^uild_other_leak\nleak:build_leak\n", path,
+			       sizeof path));
+	EXPECT(strstr(r.err, "\nSUMMARY: heapward: 24 byte(s) leaked in 1 allocation(s).\n") &&
+		       r.status == 23,
+	       "%d: %s", r.status, r.err);
+	EXPECT(used_table(r.err, "      2         96 ^build_leak$\n"
+				 "-----------------------------------------------------"),
+	       "%s", r.err);
+
+	/* No rule matches: the whole report, no table. */
+	REQUIRE(run_suppressed(&r, "none.supp", "leak:no_such_function\n", path, sizeof path));
+	EXPECT(strstr(r.err, "\nSUMMARY: heapward: 120 byte(s) leaked in 3 allocation(s).\n") &&
+		       !strstr(r.err, "Suppressions used") && r.status == 23,
+	       "%d: %s", r.status, r.err);
+
+	/* A file that cannot be read: one warning, every leak reported. */
+	REQUIRE(run_suppressed(&r, "missing.supp", NULL, path, sizeof path));
+	char want[512];
+	snprintf(want, sizeof want,
+		 "heapward: cannot read suppressions file %s: no such file (no leak is "
+		 "suppressed)\n",
+		 path);
+	EXPECT(strstr(r.err, want) && strstr(r.err, "120 byte(s) leaked in 3") && r.status == 23,
+	       "%d: %s", r.status, r.err);
+	snprintf(path, sizeof path, "detect_leaks=1:suppressions=%s", tmpdir);
+	REQUIRE(run_victim(&r, path, "two_leaks", NULL, NULL));
+	EXPECT(strstr(r.err, ": it is a directory (no leak is suppressed)\n") &&
+		       strstr(r.err, "120 byte(s) leaked in 3"),
+	       "%s", r.err);
+
+	/* A bad line: its warning, and the good rules still apply. */
+	REQUIRE(run_suppressed(&r, "bad.supp", "leak:build_other_leak\nbogus line\n", path,
+			       sizeof path));
+	snprintf(want, sizeof want,
+		 "heapward: suppressions file %s, line 2: not a leak:<template> rule: 'bogus "
+		 "line' (ignored)\n",
+		 path);
+	EXPECT(strstr(r.err, want), "%s", r.err);
+	expect_leak_report(&r, 23);
+
+	/* Through the launcher. */
+	supp_file("fn.supp", "leak:build_other_leak\n", path, sizeof path);
+	char arg[300];
+	snprintf(arg, sizeof arg, "--suppressions=%s", path);
+	REQUIRE(run_victim(&r, NULL, "two_leaks", NULL, arg));
+	expect_leak_report(&r, 23);
+	EXPECT(used_table(r.err, "      1         24 build_other_leak"), "%s", r.err);
+}
+
 static void test_reachable_not_reported(void)
 {
 	run r;
@@ -577,6 +703,7 @@ int main(int argc, char **argv)
 		T(test_leaks),
 		T(test_reachable_not_reported),
 		T(test_leak_with_live_thread),
+		T(test_leak_suppressions),
 		T(test_exitcode),
 		T(test_log_path),
 		T(test_symbolizers),

@@ -153,6 +153,21 @@ NOINLINE void leak()
 	scrub();
 }
 
+NOINLINE void build_other_leak()
+{
+	void *p = make(24); /* @leak_other */
+	say(p);
+}
+
+/* build_leak's two objects and another leak, from another function: what
+ * a suppression of one of them leaves. */
+NOINLINE void two_leaks()
+{
+	build_leak();
+	build_other_leak();
+	scrub();
+}
+
 NOINLINE void build_reachable()
 {
 	node *a = static_cast<node *>(make(sizeof(node)));
@@ -247,6 +262,7 @@ int main(int argc, char **argv)
 		{"mismatch_delete", mismatch_delete},
 		{"sized", sized},
 		{"leak", leak},
+		{"two_leaks", two_leaks},
 		{"reachable", reachable},
 		{"leak_with_thread", leak_with_thread},
 		{"tls_roots", tls_roots},

@@ -136,8 +136,8 @@ static void test_defaults(void)
 		      "scavenger_cpu_percent=1:arenas=0:help=0:verbosity=0:guard=none:guard_min=0:"
 		      "guard_max=0:guard_side=right:guard_align=16:guard_budget_bytes=1g:"
 		      "guard_budget_count=32768:quarantine_bytes=256m:seed=0:log_path=:"
-		      "detect_leaks=0:leaks=0:exitcode=23:debug=0:stack_depth=30:symbolize=1:"
-		      "symbolizer_path=") == 0,
+		      "detect_leaks=0:leaks=0:suppressions=:exitcode=23:debug=0:stack_depth=30:"
+		      "symbolize=1:symbolizer_path=") == 0,
 	       "%s", buf);
 }
 
@@ -150,7 +150,9 @@ static void test_every_key(void)
 		"left:"
 		"guard_align=1:guard_budget_bytes=1g:guard_budget_count=500:"
 		"quarantine_bytes=0x100000:seed=42:log_path=/tmp/hw log:detect_leaks=yes:"
-		"exitcode=99:debug=on:stack_depth=64:symbolize=0:symbolizer_path=/opt/a2l");
+		"suppressions=/etc/"
+		"lsan.supp:exitcode=99:debug=on:stack_depth=64:symbolize=0:symbolizer_path=/opt/"
+		"a2l");
 	EXPECT(o.fill_on_alloc == 0xbe);
 	EXPECT(o.fill_on_free == 7);
 	EXPECT(o.abort_on_error == false);
@@ -173,6 +175,7 @@ static void test_every_key(void)
 	EXPECT(o.seed == 42);
 	EXPECT(strcmp(o.log_path, "/tmp/hw log") == 0, "%s", o.log_path);
 	EXPECT(o.detect_leaks == true);
+	EXPECT(strcmp(o.suppressions, "/etc/lsan.supp") == 0, "%s", o.suppressions);
 	EXPECT(o.exitcode == 99);
 	EXPECT(o.debug == true);
 	EXPECT(o.stack_depth == 64);
@@ -205,6 +208,7 @@ static void test_every_key(void)
 					   "log_path",
 					   "detect_leaks",
 					   "leaks",
+					   "suppressions",
 					   "exitcode",
 					   "debug",
 					   "stack_depth",

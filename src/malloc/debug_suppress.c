@@ -1,0 +1,113 @@
+/* debug_suppress.c: the leak suppressions in effect (the `suppressions`
+ * option), read once when the debug mode starts.
+ *
+ * Owns: the file's text and its rules (suppress.h parses them), both in
+ * memory from the platform; hw_mc_suppress_load, hw_mc_suppress_rule and
+ * hw_mc_suppress_rules. debug_report.c applies them to the leak report.
+ *
+ * Invariants:
+ *   SS1. A file that cannot be read (missing, unreadable, a directory, over
+ *        SS_FILE_MAX bytes) gets one warning saying so and suppresses
+ *        nothing: every leak is still reported. Each bad line gets its own
+ *        warning (suppress.h SU2); the good ones apply.
+ *   SS2. Loaded at most once per process, before any leak check can run
+ *        (hw_mc_debug_start); never freed (a child of fork keeps them). The
+ *        rules' counts change only in the leak report, under its lock.
+ *
+ * Locking: none of its own (SS2).
+ */
+#include "debug.h"
+
+#include "file.h"
+#include "suppress.h"
+
+#include <errno.h>
+
+#define SS_FILE_MAX ((size_t)1 << 20)
+
+static hw_supp_rule *rules;
+static size_t nrules;
+
+static const char *why(int rc)
+{
+	switch (rc) {
+	case ENOENT:
+		return "no such file";
+	case EACCES:
+		return "permission denied";
+	case EISDIR:
+		return "it is a directory";
+	case EFBIG:
+		return "it is larger than 1 MiB";
+	default:
+		return NULL;
+	}
+}
+
+static void warn(void *arg, const char *line)
+{
+	(void)arg;
+	hw_report_write("%s\n", line);
+}
+
+void hw_mc_suppress_load(const char *path)
+{
+	if (rules || !path[0])
+		return;
+	void *text;
+	if (hw_sys_alloc(mc_g.pf, SS_FILE_MAX, &text) != 0) {
+		hw_report_write("heapward: cannot read suppressions file %s: out of memory "
+				"(no leak is suppressed)\n",
+				path);
+		return;
+	}
+	size_t len;
+	int rc = hw_file_read(path, text, SS_FILE_MAX, &len);
+	if (rc != 0) {
+		const char *w = why(rc);
+		if (w)
+			hw_report_write(
+				"heapward: cannot read suppressions file %s: %s (no leak is "
+				"suppressed)\n",
+				path, w);
+		else
+			hw_report_write("heapward: cannot read suppressions file %s: errno %d (no "
+					"leak is suppressed)\n",
+					path, rc);
+		hw_sys_release(mc_g.pf, text, SS_FILE_MAX);
+		return;
+	}
+	/* At most one rule per line. */
+	size_t lines = 1;
+	for (size_t i = 0; i < len; i++)
+		lines += ((const char *)text)[i] == '\n';
+	void *r;
+	if (hw_sys_alloc(mc_g.pf, hw_align_up(lines * sizeof *rules, mc_g.pf->caps.page_size),
+			 &r) != 0) {
+		hw_report_write("heapward: cannot read suppressions file %s: out of memory "
+				"(no leak is suppressed)\n",
+				path);
+		hw_sys_release(mc_g.pf, text, SS_FILE_MAX);
+		return;
+	}
+	nrules = hw_supp_parse(text, len, path, r, lines, warn, NULL);
+	rules = r;
+}
+
+size_t hw_mc_suppress_rules(hw_supp_rule **out)
+{
+	*out = rules;
+	return nrules;
+}
+
+int hw_mc_suppress_rule(const char *module, const char *function, const char *file)
+{
+	for (size_t i = 0; i < nrules; i++) {
+		const hw_supp_rule *r = &rules[i];
+		if ((module && hw_supp_match(r->templ, r->len, module)) ||
+		    (function && hw_supp_match(r->templ, r->len, function)) ||
+		    (file && hw_supp_match(r->templ, r->len, file)))
+			return (int)i;
+	}
+	return -1;
+}
