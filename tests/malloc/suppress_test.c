@@ -7,11 +7,11 @@
  * alphabet), and the parser's rules and warnings, line by line.
  *
  * Invariants:
- *   ST1. The reference match (ref_match) shares no code with the one under
+ *   SX1. The reference match (ref_match) shares no code with the one under
  *        test: it is the textbook recursive glob, on NUL-terminated copies,
  *        with the anchors turned into its own terms (an unanchored
  *        template is "*t*").
- *   ST2. Expected rules and warning lines are written out by hand.
+ *   SX2. Expected rules and warning lines are written out by hand.
  *
  * Locking: single-threaded.
  */
@@ -73,7 +73,7 @@ static void test_match_cases(void)
 	EXPECT(hw_supp_match("\xff", 1, "x\xffy"));
 }
 
-/* ST1: the textbook recursive glob: whole t against whole s. */
+/* SX1: the textbook recursive glob: whole t against whole s. */
 static bool glob(const char *t, const char *s)
 {
 	if (!*t)

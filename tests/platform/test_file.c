@@ -85,4 +85,7 @@ static const hw_test tests[] = {
 	T(test_errors),
 };
 
-int main(int argc, char **argv) { return hw_test_main(tests, sizeof tests / sizeof tests[0], argc, argv); }
+int main(int argc, char **argv)
+{
+	return hw_test_main(tests, sizeof tests / sizeof tests[0], argc, argv);
+}
