@@ -22,6 +22,7 @@
 #include "suppress.h"
 
 #include <errno.h>
+#include <string.h>
 
 #define SS_FILE_MAX ((size_t)1 << 20)
 
@@ -44,10 +45,16 @@ static const char *why(int rc)
 	}
 }
 
+/* A warning line and its newline in one write (hw_report_write's buffer
+ * is shorter than the longest warning). */
 static void warn(void *arg, const char *line)
 {
 	(void)arg;
-	hw_report_write("%s\n", line);
+	char buf[HW_SUPP_LINE_MAX + 1];
+	size_t n = strlen(line);
+	memcpy(buf, line, n);
+	buf[n] = '\n';
+	hw_console_write(buf, n + 1);
 }
 
 void hw_mc_suppress_load(const char *path)

@@ -4,9 +4,9 @@
  * hold here:
  *   - The parser walks the text once, line by line; a rule keeps a pointer
  *     into the text and its length, trimmed. Warnings are formatted into a
- *     stack buffer of HW_SUPP_LINE_MAX bytes with at most
- *     HW_SUPP_QUOTE_MAX bytes of the line, escaped (hw_report_quote), which
- *     keeps the longest one below the buffer.
+ *     stack buffer of HW_SUPP_LINE_MAX bytes, with the file's name and the
+ *     line escaped and cut (hw_report_quote), which keeps the longest one
+ *     below the buffer (suppress.h says how it is sized).
  *   - The match cuts the template at its '*' into pieces and finds them in
  *     the string in order, each at its leftmost place after the one before
  *     (the leftmost place leaves the most room for the rest, so no other
@@ -91,10 +91,12 @@ static void warn_line(hw_supp_warn_fn warn, void *arg, const char *name, size_t 
 	if (!warn)
 		return;
 	char q[HW_REPORT_QUOTE_BUF(HW_SUPP_QUOTE_MAX)];
+	char file[HW_REPORT_QUOTE_BUF(HW_SUPP_NAME_MAX)];
 	char out[HW_SUPP_LINE_MAX];
 	hw_report_quote(line, n, HW_SUPP_QUOTE_MAX, q);
+	hw_report_quote(name, strlen(name), HW_SUPP_NAME_MAX, file);
 	hw_report_format(out, sizeof out,
-			 "heapward: suppressions file %s, line %zu: %s: '%s' (ignored)", name, no,
+			 "heapward: suppressions file %s, line %zu: %s: '%s' (ignored)", file, no,
 			 what, q);
 	warn(arg, out);
 }

@@ -23,9 +23,10 @@
  *   SU2. Every line that is not blank, a comment or a rule with a non-empty
  *        template ("leak:" alone would match every leak) gets exactly one
  *        warning naming its line number, and is ignored; so does every rule
- *        past the caller's maximum. Warnings are shorter than
- *        HW_SUPP_LINE_MAX and quote at most HW_SUPP_QUOTE_MAX bytes of the
- *        line, escaped (printable ASCII only).
+ *        past the caller's maximum. A warning quotes the file's name (at
+ *        most HW_SUPP_NAME_MAX bytes of it) and at most HW_SUPP_QUOTE_MAX
+ *        bytes of the line, both escaped (hw_report_quote: printable ASCII
+ *        only), and is shorter than HW_SUPP_LINE_MAX whatever the bytes.
  *   SU3. hw_supp_match is total and linear in the template's length times
  *        the string's: no recursion, any bytes in either.
  *
@@ -37,8 +38,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HW_SUPP_LINE_MAX 256
+#define HW_SUPP_NAME_MAX 255
 #define HW_SUPP_QUOTE_MAX 60
+/* The fixed text (51 bytes), a line number (20 digits), the longest reason
+ * (43), and both quotes, each byte escaped to at most 4, with "...". */
+#define HW_SUPP_LINE_MAX (160 + 4 * (HW_SUPP_NAME_MAX + HW_SUPP_QUOTE_MAX) + 8)
 
 /* One rule: its template (not NUL-terminated) and what it suppressed. */
 typedef struct hw_supp_rule {

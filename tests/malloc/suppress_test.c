@@ -233,6 +233,19 @@ static void test_parse_limits(void)
 	EXPECT(strstr(v.line[0], "line 1: not a leak:<template> rule: '\\x01\\'xxx") != NULL &&
 		       strstr(v.line[0], "xxx...' (ignored)") != NULL,
 	       "%s", v.line[0]);
+	/* The longest warning: a long name and a line of bytes that escape to
+	 * four each (a NUL, a byte over 0x7e) is whole, and ends as it must. */
+	char name[HW_SUPP_NAME_MAX + 2], zeros[100] = {0};
+	memset(name, '\x80', sizeof name - 1);
+	name[sizeof name - 1] = '\0';
+	seen z = {0};
+	EXPECT(hw_supp_parse(zeros, sizeof zeros, name, r, 2, collect, &z) == 0);
+	static const char tail[] = "\\x00...' (ignored)";
+	size_t zn = strlen(z.line[0]);
+	EXPECT(z.n == 1 && zn < HW_SUPP_LINE_MAX - 1 &&
+		       strcmp(z.line[0] + zn - (sizeof tail - 1), tail) == 0,
+	       "%u %zu %s", z.n, zn, z.line[0]);
+	EXPECT(strstr(z.line[0], "\\x80...") != NULL, "%s", z.line[0]);
 	/* A NUL inside the text is a byte like any other. */
 	static const char nul[] = "leak:a\0b\nleak:c";
 	EXPECT(hw_supp_parse(nul, sizeof nul - 1, "f", r, 2, NULL, NULL) == 2);
