@@ -40,7 +40,8 @@ for id in "${ids[@]}"; do
 	[ -n "${patch_of[$id]:-}" ] || hw_die "no mutant $id in ci/mutants/"
 done
 name_of() { local n=${patch_of[$1]##*/}; n=${n#*-}; echo "${n%.patch}"; }
-targets=(heap_sim_fuzzer pagebits_fuzzer platform_fuzzer heap_os_fuzzer options_fuzzer malloc_fuzzer)
+targets=(heap_sim_fuzzer pagebits_fuzzer platform_fuzzer heap_os_fuzzer options_fuzzer suppress_fuzzer
+	malloc_fuzzer)
 
 # targets_for ID: the targets in the order to try them on mutant ID: the one
 # whose code the patch plants its bug in first (so the budget goes to it),
@@ -50,6 +51,7 @@ targets_for() {
 	file=$(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "${patch_of[$1]}" | head -n 1)
 	case "$file" in
 	src/malloc/options.c) first=options_fuzzer ;;
+	src/malloc/suppress.c) first=suppress_fuzzer ;;
 	src/malloc/*) first=malloc_fuzzer ;;
 	esac
 	[ -n "$first" ] && echo "$first"
