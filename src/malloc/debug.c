@@ -220,6 +220,7 @@ __attribute__((destructor(101))) static void debug_exit(void)
 void hw_mc_debug_reset(void)
 {
 	hw_mc_quar_reset();
+	hw_mc_suppress_reset();
 	hw_mc_depot_reset();
 	mc_freed_large *rg = __atomic_load_n(&ring, __ATOMIC_ACQUIRE);
 	if (rg)

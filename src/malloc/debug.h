@@ -156,9 +156,11 @@ typedef struct mc_leak {
 size_t hw_mc_report_leaks(mc_leak *leaks, size_t n, size_t unstopped);
 
 /* The leak suppressions (debug_suppress.c): read the file at path (once;
- * SS1's warnings); the rules and their counts; the first rule that module,
- * function or file matches (any of them NULL: not asked), or -1. */
+ * SS1's warnings); give it back (the layer's reset); the rules and their
+ * counts; the first rule that module, function or file matches (any of
+ * them NULL: not asked), or -1. */
 void hw_mc_suppress_load(const char *path);
+void hw_mc_suppress_reset(void);
 size_t hw_mc_suppress_rules(hw_supp_rule **out);
 int hw_mc_suppress_rule(const char *module, const char *function, const char *file);
 

@@ -4,7 +4,9 @@
  * Owns: hand-written cases for the match (pieces, anchors, empty strings,
  * odd bytes), an exhaustive comparison of the match with a second one
  * written here independently (every template and string over a small
- * alphabet), and the parser's rules and warnings, line by line.
+ * alphabet), the parser's rules and warnings, line by line, and the file's
+ * life in the layer (debug_suppress.c: loaded at start, given back at the
+ * layer's reset).
  *
  * Invariants:
  *   SX1. The reference match (ref_match) shares no code with the one under
@@ -16,9 +18,13 @@
  * Locking: single-threaded.
  */
 #include "check.h"
+#include "debug.h"
+#include "heapward.h"
+#include "sim.h"
 #include "suppress.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 static bool match(const char *t, const char *s) { return hw_supp_match(t, strlen(t), s); }
@@ -252,11 +258,38 @@ static void test_parse_limits(void)
 	EXPECT(r[0].len == 3 && memcmp(r[0].templ, "a\0b", 3) == 0);
 }
 
+/* The file's memory is the platform's while the layer runs, and goes back
+ * with the layer (debug_suppress.c SS2; malloc.c MA8). */
+static void test_layer_reset_gives_it_back(void)
+{
+	FILE *f = fopen("hw_suppress_test.supp", "w");
+	REQUIRE(f != NULL);
+	fputs("leak:one\nleak:two\n", f);
+	fclose(f);
+	hw_sim_config sc = {.backing_bytes = (size_t)64 << 20, .released_reads_zero = true};
+	hw_platform *pf = hw_platform_sim_create(&sc);
+	REQUIRE(pf != NULL);
+	mc_start_config c = {.platform = pf,
+			     .options = "debug=1:scavenger=0:suppressions=hw_suppress_test.supp",
+			     .arena_size = (size_t)4 << 20,
+			     .address_space = (size_t)1 << 30};
+	hw_mc_reset(&c);
+	hw_free(hw_malloc(1));
+	hw_supp_rule *r;
+	EXPECT(hw_mc_suppress_rules(&r) == 2 && rule_is(&r[1], "two"));
+	hw_mc_reset(NULL);
+	EXPECT(pf->owned == 0, "the layer left %zu bytes", pf->owned);
+	EXPECT(hw_mc_suppress_rules(&r) == 0);
+	hw_platform_destroy(pf);
+	remove("hw_suppress_test.supp");
+}
+
 static const hw_test tests[] = {
 	T(test_match_cases),
 	T(test_match_exhaustive),
 	T(test_parse),
 	T(test_parse_limits),
+	T(test_layer_reset_gives_it_back),
 };
 
 int main(int argc, char **argv)
