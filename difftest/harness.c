@@ -25,6 +25,17 @@ void hw_harness_banner(const char *target, const char *what, const char *fmt, ..
 	fflush(stderr);
 }
 
+void hw_harness_failf(const char *target, const char *fmt, ...)
+{
+	char what[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	hw_harness_banner(target, what, "%s", "");
+	abort();
+}
+
 static void default_fail(const char *what)
 {
 	(void)what;

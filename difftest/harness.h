@@ -39,6 +39,10 @@
 void hw_harness_banner(const char *target, const char *what, const char *fmt, ...)
 	HW_PRINTF(3, 4);
 
+/* A fuzz target's failed check (fuzz.h FZ2): the banner for target with the
+ * formatted line as its WHAT and no detail line, then abort(). */
+HW_NORETURN void hw_harness_failf(const char *target, const char *fmt, ...) HW_PRINTF(2, 3);
+
 /* Called with the first line of a failed run (HN3); NULL restores the
  * default, abort(). */
 typedef void (*hw_harness_fail_fn)(const char *what);

@@ -38,7 +38,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,17 +46,7 @@
 #define MAXW 64
 #define PREFIX "heapward: HEAPWARD_OPTIONS: "
 
-static void fail(const char *fmt, ...) HW_PRINTF(1, 2) HW_NORETURN;
-static void fail(const char *fmt, ...)
-{
-	char what[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof what, fmt, ap);
-	va_end(ap);
-	hw_harness_banner("options", what, "%s", "");
-	abort();
-}
+#define fail(...) hw_harness_failf("options", __VA_ARGS__)
 
 /* ---- the reference ---- */
 

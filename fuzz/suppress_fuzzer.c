@@ -29,7 +29,6 @@
 
 #include "suppress.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,17 +41,7 @@
 #define SF_LEN 128
 #define NAME "fuzz.supp"
 
-static void fail(const char *fmt, ...) HW_PRINTF(1, 2) HW_NORETURN;
-static void fail(const char *fmt, ...)
-{
-	char what[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof what, fmt, ap);
-	va_end(ap);
-	hw_harness_banner("suppress", what, "%s", "");
-	abort();
-}
+#define fail(...) hw_harness_failf("suppress", __VA_ARGS__)
 
 /* ---- the reference parser ---- */
 
