@@ -26,14 +26,16 @@
  *        (the relative path from the install's bindir to its libdir, fixed
  *        at configure; the build tree has the same layout), so an install
  *        moved elsewhere or installed with --prefix still finds its own.
- *   LA2. Nothing is executed unless every option parsed cleanly and the
- *        library exists; each error is one line "heapward: ..." on stderr.
+ *   LA2. Nothing is executed unless every option parsed cleanly, a
+ *        --suppressions file given can be read, and the library exists;
+ *        each error is one line "heapward: ..." on stderr.
  *   LA3. Exit status: the program's own once it runs (exec replaces the
  *        launcher; with the leak check on, the library ends a process that
  *        leaked or continued past an error with exitcode, 23 by default);
  *        0 for --help, --version and options; 2 for a usage error, a bad
- *        option or a missing library; 127 when PROGRAM is not found, 126
- *        when it is found but cannot be executed.
+ *        option (an unreadable --suppressions file included) or a missing
+ *        library; 127 when PROGRAM is not found, 126 when it is found but
+ *        cannot be executed.
  *   LA4. The leak check and guarded objects are on by default (LA_DEFAULTS
  *        first in HEAPWARD_OPTIONS, so anything later overrides them).
  *
@@ -47,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* What `heapward run` turns on unless told otherwise (LA4). */
@@ -68,11 +71,13 @@ static const char usage_text[] =
 	"           prepended to LD_PRELOAD) and each --OPTION=VALUE appended to\n"
 	"           HEAPWARD_OPTIONS, e.g.\n"
 	"             heapward run --stats_at_exit=1 -- python3 script.py\n"
-	"           The leak check at exit is on (--detect_leaks=0 turns it off),\n"
-	"           and every allocation is a guarded object (--guard=none or\n"
-	"           --guard=sample:N) within the guard budgets (the live guarded\n"
-	"           objects and their pages: --guard_budget_count=N,\n"
-	"           --guard_budget_bytes=N; `heapward options` shows them).\n"
+	"           The leak check at exit is on (--detect_leaks=0 turns it off;\n"
+	"           --suppressions=FILE names the leaks to accept, in\n"
+	"           LeakSanitizer's format), and every allocation is a guarded\n"
+	"           object (--guard=none or --guard=sample:N) within the guard\n"
+	"           budgets (the live guarded objects and their pages:\n"
+	"           --guard_budget_count=N, --guard_budget_bytes=N; `heapward\n"
+	"           options` shows them).\n"
 	"  options  lists every option, its default and what it does\n"
 	"\n"
 	"Exit status: PROGRAM's own, or 23 (--exitcode) when it leaked or went on\n"
@@ -100,6 +105,18 @@ static void warn_stderr(void *arg, const char *line)
 {
 	(void)arg;
 	fprintf(stderr, "%s\n", line);
+}
+
+/* Why the file at path cannot be read as a suppressions file, or NULL
+ * when it can (LA2). */
+static const char *unreadable(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0 || access(path, R_OK) != 0)
+		return strerror(errno);
+	if (S_ISDIR(st.st_mode))
+		return strerror(EISDIR);
+	return NULL;
 }
 
 /* LA1: the library's path, or NULL (reported). */
@@ -176,6 +193,9 @@ static int run(int argc, char **argv)
 		hw_options_defaults(&o);
 		if (hw_options_parse(pair, &o, warn_stderr, NULL) != 0)
 			return usage_error("bad option %s (heapward options lists them)", a);
+		const char *why = o.suppressions[0] ? unreadable(o.suppressions) : NULL;
+		if (why)
+			return usage_error("%s: cannot read %s: %s", a, o.suppressions, why);
 		char *next = joined(opts, ',', pair);
 		free(opts);
 		if (!next) {

@@ -538,13 +538,22 @@ static void test_leak_suppressions(void)
 	EXPECT(strstr(r.err, want), "%s", r.err);
 	expect_leak_report(&r, 23);
 
-	/* Through the launcher. */
+	/* Through the launcher, which refuses a file it cannot read before
+	 * the program runs. */
 	supp_file("fn.supp", "leak:build_other_leak\n", path, sizeof path);
 	char arg[300];
 	snprintf(arg, sizeof arg, "--suppressions=%s", path);
 	REQUIRE(run_victim(&r, NULL, "two_leaks", NULL, arg));
 	expect_leak_report(&r, 23);
 	EXPECT(used_table(r.err, "      1         24 build_other_leak"), "%s", r.err);
+	snprintf(arg, sizeof arg, "--suppressions=%s/missing.supp", tmpdir);
+	REQUIRE(run_victim(&r, NULL, "two_leaks", NULL, arg));
+	snprintf(want, sizeof want, "heapward: %s: cannot read %s/missing.supp: ", arg, tmpdir);
+	EXPECT(r.status == 2 && strstr(r.err, want) && !strstr(r.out, "addr"), "%d: %s", r.status,
+	       r.err);
+	snprintf(arg, sizeof arg, "--suppressions=%s", tmpdir);
+	REQUIRE(run_victim(&r, NULL, "two_leaks", NULL, arg));
+	EXPECT(r.status == 2 && strstr(r.err, "Is a directory"), "%d: %s", r.status, r.err);
 }
 
 static void test_reachable_not_reported(void)
