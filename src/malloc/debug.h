@@ -150,9 +150,10 @@ typedef struct mc_leak {
 	size_t bytes, count;
 } mc_leak;
 /* Prints the leak report in LeakSanitizer's layout (leaks sorted already),
- * less the groups a suppression matches (debug_report.c RP7), which it
- * moves past the others in leaks[]. unstopped: threads the check could not
- * stop (a warning line). Returns the objects reported (not suppressed). */
+ * less the groups a suppression matches (debug_report.c RP7); leaks[] is
+ * the caller's scratch (the groups it reports end up at its front).
+ * unstopped: threads the check could not stop (a warning line). Returns
+ * the objects reported (not suppressed). */
 size_t hw_mc_report_leaks(mc_leak *leaks, size_t n, size_t unstopped);
 
 /* The leak suppressions (debug_suppress.c): read the file at path (once;

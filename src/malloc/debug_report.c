@@ -509,8 +509,8 @@ static bool frame_suppressed(void *arg, uintptr_t pc, const hw_module *m, bool k
 	return f->rule >= 0;
 }
 
-/* RP7: moves the groups a rule matches past the others (each part keeps
- * its order) and counts them on their rules; returns how many are left. */
+/* RP7: counts the groups a rule matches on their rules and keeps the
+ * others, in order, at the front of leaks[]; returns how many it kept. */
 static size_t apply_suppressions(mc_leak *leaks, size_t n)
 {
 	hw_supp_rule *rules;
@@ -523,11 +523,7 @@ static size_t apply_suppressions(mc_leak *leaks, size_t n)
 		supp_find f = {-1};
 		walk_pcs(&normal, pc, depth, false, frame_suppressed, &f);
 		if (f.rule < 0) {
-			/* Rotate it down to the kept part's end. */
-			mc_leak keep = leaks[i];
-			for (size_t j = i; j > kept; j--)
-				leaks[j] = leaks[j - 1];
-			leaks[kept++] = keep;
+			leaks[kept++] = leaks[i];
 			continue;
 		}
 		rules[f.rule].count += leaks[i].count;
