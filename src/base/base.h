@@ -100,6 +100,12 @@ void hw_report_vwrite(const char *fmt, va_list ap);
 size_t hw_report_format(char *buf, size_t len, const char *fmt, ...) HW_PRINTF(3, 4);
 size_t hw_report_vformat(char *buf, size_t len, const char *fmt, va_list ap);
 HW_NORETURN HW_COLD void hw_fatal(const char *fmt, ...) HW_PRINTF(1, 2);
+/* Writes line and a newline in one hw_console_write, so that lines of
+ * two threads never interleave inside a line: for the parsers' warnings
+ * (options.h OP3, suppress.h SU2), which are longer than hw_report_write's
+ * buffer may hold. A line of HW_REPORT_LINE_MAX bytes or more is cut. */
+#define HW_REPORT_LINE_MAX 2048
+void hw_report_line(const char *line);
 /* s[0, n) for quoting in a warning: printable ASCII as is but \ and ',
  * which get a backslash, every other byte as \xNN; cut after max bytes
  * of s with "...". buf holds HW_REPORT_QUOTE_BUF(max) bytes; it is

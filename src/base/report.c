@@ -2,7 +2,8 @@
  *
  * Owns: hw_report_vformat (a small printf subset into a caller buffer),
  * hw_report_write (format into a stack buffer, hand it to the platform's
- * hw_console_write), hw_fatal (one line plus "\n", then the platform's
+ * hw_console_write), hw_report_line (a finished line plus "\n", in one
+ * write), hw_fatal (one line plus "\n", then the platform's
  * hw_process_abort) and hw_report_quote (bytes from the outside, escaped
  * for a warning line). The base floor makes no OS call itself.
  *
@@ -216,6 +217,18 @@ void hw_fatal(const char *fmt, ...)
 	line[n++] = '\n';
 	hw_console_write(line, n);
 	hw_process_abort();
+}
+
+void hw_report_line(const char *line)
+{
+	char buf[HW_REPORT_LINE_MAX];
+	size_t n = 0;
+	while (n < sizeof buf - 1 && line[n])
+		n++;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = line[i];
+	buf[n++] = '\n';
+	hw_console_write(buf, n);
 }
 
 void hw_report_quote(const char *s, size_t n, size_t max, char *buf)

@@ -24,7 +24,6 @@
 #include "suppress.h"
 
 #include <errno.h>
-#include <string.h>
 
 #define SS_FILE_MAX ((size_t)1 << 20)
 
@@ -52,16 +51,10 @@ static const char *why(int rc, char *buf, size_t len)
 	}
 }
 
-/* A warning line and its newline in one write (hw_report_write's buffer
- * is shorter than the longest warning). */
 static void warn(void *arg, const char *line)
 {
 	(void)arg;
-	char buf[HW_SUPP_LINE_MAX + 1];
-	size_t n = strlen(line);
-	memcpy(buf, line, n);
-	buf[n] = '\n';
-	hw_console_write(buf, n + 1);
+	hw_report_line(line);
 }
 
 /* Reads path into text and parses it; 0, or why not (an errno value). */

@@ -485,13 +485,12 @@ unsigned hw_options_load(hw_options *out, hw_options_warn_fn fn, void *arg)
 	return hw_options_parse(hw_env_get("HEAPWARD_OPTIONS"), out, fn, arg);
 }
 
+_Static_assert(HW_OPTIONS_LINE_MAX <= HW_REPORT_LINE_MAX, "a warning fits hw_report_line");
+
 void hw_options_warn_console(void *arg, const char *line)
 {
-	char buf[HW_OPTIONS_LINE_MAX + 1];
-	size_t n = strnlen(line, HW_OPTIONS_LINE_MAX - 1);
-	memcpy(buf, line, n);
-	buf[n++] = '\n';
-	hw_console_write(buf, n);
+	(void)arg;
+	hw_report_line(line);
 }
 
 void hw_options_write_console(void *arg, const char *buf, size_t n) { hw_console_write(buf, n); }

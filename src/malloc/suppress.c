@@ -21,6 +21,8 @@
 
 #include <string.h>
 
+_Static_assert(HW_SUPP_LINE_MAX <= HW_REPORT_LINE_MAX, "a warning fits hw_report_line");
+
 /* ---- the match ---- */
 
 /* Whether s[0, n) equals p[0, n); s has at least n bytes. */
