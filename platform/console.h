@@ -19,9 +19,18 @@
  *        destructor that ends the process must not lose the program's
  *        buffered output) and ends the process with the status at once:
  *        no further exit handlers or destructors run.
+ *   CN4. After hw_console_keep, a line that standard error can no longer
+ *        take because the program closed it (GNU coreutils close it in an
+ *        exit handler, before the leak check at exit runs) goes to the copy
+ *        of standard error kept then, and only while that copy still
+ *        refers to the file it was taken from: a program that closes every
+ *        descriptor and opens its own files under the same numbers gets no
+ *        line written into them. While standard error is open, lines go to
+ *        it, wherever the program redirected it.
  *
- * Locking: none. The prefix is set once, at start-up, before any report;
- * the descriptor is published with an atomic compare-and-swap.
+ * Locking: none. The prefix and the kept copy are set at start-up, before
+ * any report; the log descriptor is published with an atomic
+ * compare-and-swap.
  */
 #ifndef HW_CONSOLE_H
 #define HW_CONSOLE_H
@@ -33,6 +42,11 @@
 /* Sends reports to "<prefix>.<pid>" (CN1); "" sends them to standard error
  * again. False when prefix is too long (nothing changes). */
 bool hw_console_log_path(const char *prefix);
+
+/* Keeps a close-on-exec copy of standard error for when the program closes
+ * its own (CN4). Called at start-up; a later call replaces the copy. Does
+ * nothing when standard error is closed already or no descriptor is free. */
+void hw_console_keep(void);
 
 /* The process's id (reports print it). */
 int hw_process_id(void);

@@ -6,16 +6,22 @@
  * the log file and exit of console.h.
  *
  * Invariants:
- *   N1. hw_console_write makes only write(2) calls (on fd 2, or on the log
- *       file, console.h CN1, which it may open: open and getpid): no
- *       allocation and no stdio, so it is async-signal-safe; partial
- *       writes and EINTR are retried, any other error drops the rest;
- *       errno is as the caller had it.
+ *   N1. hw_console_write makes only write(2) calls (on fd 2, on the log
+ *       file, console.h CN1, which it may open: open and getpid, or on the
+ *       kept copy of fd 2, CN4, after an fstat): no allocation and no
+ *       stdio, so it is async-signal-safe; partial writes and EINTR are
+ *       retried, any other error drops the rest; errno is as the caller had
+ *       it.
  *   N2. hw_process_abort raises SIGABRT as abort(3) does, so the process
  *       dies of the signal whatever handler a program installed before.
  *   N3. The log descriptor and the process it was opened in are one
  *       64-bit word (pid << 32 | fd), so a thread and a fork child never
  *       see one without the other.
+ *   N4. The kept copy (CN4) is used only when a write to fd 2 fails with
+ *       EBADF, and only while fstat finds on it the device and inode fd 2
+ *       had when the copy was taken. It sits at descriptor 100 or above,
+ *       away from the numbers programs pick for their own redirections,
+ *       and is closed on exec: a program run from this one never sees it.
  *
  * Locking: none; concurrent lines may interleave only at write(2) bounds.
  */
@@ -29,23 +35,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char log_prefix[HW_LOG_PREFIX_MAX];
 static uint64_t log_word; /* atomic: pid << 32 | fd, 0 when none (N3) */
 
-static void write_fd(int fd, const char *buf, size_t n)
+/* The kept copy of fd 2 (N4): its descriptor (-1: none) and the file fd 2
+ * was when it was taken. */
+static int kept_fd = -1;
+static dev_t kept_dev;
+static ino_t kept_ino;
+
+#define KEPT_FD_MIN 100
+
+/* Writes the n bytes to fd: 0, or the errno that stopped it. */
+static int write_fd(int fd, const char *buf, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = write(fd, buf, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			break;
+			return errno;
 		}
 		buf += w;
 		n -= (size_t)w;
 	}
+	return 0;
+}
+
+/* Whether the kept copy still refers to the file it was taken from (N4). */
+static bool kept_is_intact(void)
+{
+	struct stat st;
+	return kept_fd >= 0 && fstat(kept_fd, &st) == 0 && st.st_dev == kept_dev &&
+	       st.st_ino == kept_ino;
 }
 
 /* The descriptor reports go to (CN1). */
@@ -66,7 +91,7 @@ static int console_fd(void)
 					    "heapward: cannot open log_path file %s (errno %d): "
 					    "reports go to standard error\n",
 					    path, errno);
-		write_fd(2, line, n);
+		(void)write_fd(2, line, n);
 		fd = 2;
 	}
 	uint64_t mine = pid << 32 | (uint32_t)fd;
@@ -83,8 +108,26 @@ static int console_fd(void)
 void hw_console_write(const char *buf, size_t n)
 {
 	int saved = errno;
-	write_fd(console_fd(), buf, n);
+	int fd = console_fd();
+	if (write_fd(fd, buf, n) == EBADF && fd == 2 && kept_is_intact())
+		(void)write_fd(kept_fd, buf, n);
 	errno = saved;
+}
+
+void hw_console_keep(void)
+{
+	struct stat st;
+	if (fstat(2, &st) != 0)
+		return;
+	int fd = fcntl(2, F_DUPFD_CLOEXEC, KEPT_FD_MIN);
+	if (fd < 0)
+		return;
+	int old = kept_fd;
+	kept_dev = st.st_dev;
+	kept_ino = st.st_ino;
+	kept_fd = fd;
+	if (old >= 0)
+		close(old);
 }
 
 bool hw_console_log_path(const char *prefix)

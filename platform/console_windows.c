@@ -13,6 +13,11 @@
  *       lines of both interleave whole), so a fault handler may call it;
  *       partial writes are retried, an error or a missing handle drops the
  *       rest; errno and the thread's last error are as the caller had them.
+ *   N4. The kept copy (CN4) is a duplicate of the standard error handle,
+ *       not inheritable. It is used when the standard error handle is gone
+ *       (the C runtime's _close(2) sets it to NULL) or a write to it fails
+ *       with ERROR_INVALID_HANDLE; a program cannot close the copy without
+ *       knowing its value.
  *   N2. hw_process_abort raises SIGABRT, so a handler the program installed
  *       runs as it would under abort(), then ends the process with exit code
  *       3, abort()'s, whatever that handler did; without abort()'s "abnormal
@@ -38,17 +43,27 @@
 #include <windows.h>
 
 static char log_prefix[HW_LOG_PREFIX_MAX];
-static HANDLE log_handle; /* atomic; NULL until the first write (N3) */
+static HANDLE log_handle;  /* atomic; NULL until the first write (N3) */
+static HANDLE kept_handle; /* NULL: none (N4) */
 
-static void write_handle(HANDLE h, const char *buf, size_t n)
+static bool handle_is_open(HANDLE h) { return h != NULL && h != INVALID_HANDLE_VALUE; }
+
+/* Writes the n bytes to h: true, or false when a write failed (the
+ * thread's last error says why) or h is not open. */
+static bool write_handle(HANDLE h, const char *buf, size_t n)
 {
-	while (n > 0 && h != NULL && h != INVALID_HANDLE_VALUE) {
+	if (!handle_is_open(h)) {
+		SetLastError(ERROR_INVALID_HANDLE);
+		return false;
+	}
+	while (n > 0) {
 		DWORD chunk = n > 0x40000000u ? 0x40000000u : (DWORD)n, w = 0;
 		if (!WriteFile(h, buf, chunk, &w, NULL) || w == 0)
-			break;
+			return false;
 		buf += w;
 		n -= w;
 	}
+	return true;
 }
 
 /* Where reports go (CN1). */
@@ -71,7 +86,7 @@ static HANDLE console_handle(void)
 					    "heapward: cannot open log_path file %s (error %lu): "
 					    "reports go to standard error\n",
 					    path, (unsigned long)GetLastError());
-		write_handle(err, line, n);
+		(void)write_handle(err, line, n);
 		h = err;
 	}
 	if (!__atomic_compare_exchange_n(&log_handle, &cur, h, false, __ATOMIC_ACQ_REL,
@@ -88,9 +103,25 @@ void hw_console_write(const char *buf, size_t n)
 {
 	int saved = errno;
 	DWORD last = GetLastError();
-	write_handle(console_handle(), buf, n);
+	HANDLE h = console_handle();
+	if (!write_handle(h, buf, n) && GetLastError() == ERROR_INVALID_HANDLE &&
+	    h == GetStdHandle(STD_ERROR_HANDLE) && kept_handle != NULL)
+		(void)write_handle(kept_handle, buf, n);
 	SetLastError(last);
 	errno = saved;
+}
+
+void hw_console_keep(void)
+{
+	HANDLE err = GetStdHandle(STD_ERROR_HANDLE), copy = NULL;
+	if (!handle_is_open(err) || !DuplicateHandle(GetCurrentProcess(), err,
+						     GetCurrentProcess(), &copy, 0, FALSE,
+						     DUPLICATE_SAME_ACCESS))
+		return;
+	HANDLE old = kept_handle;
+	kept_handle = copy;
+	if (old != NULL)
+		CloseHandle(old);
 }
 
 bool hw_console_log_path(const char *prefix)

@@ -80,6 +80,9 @@ void hw_mc_debug_start(const hw_options *o)
 		(void)hw_console_log_path(o->log_path);
 	if (!hw_mc_debug_on() || mc_dbg.started)
 		return;
+	/* The leak report runs after the program's exit handlers, which may
+	 * close standard error. */
+	hw_console_keep();
 	bool is_program;
 	hw_module_self(&mc_dbg.self_lo, &mc_dbg.self_hi, &is_program);
 	mc_dbg.trim_at_capture = !is_program && mc_dbg.self_lo < mc_dbg.self_hi;

@@ -168,6 +168,16 @@ NOINLINE void two_leaks()
 	scrub();
 }
 
+/* leak's objects, with standard error closed in an exit handler before
+ * the leak check runs, as GNU coreutils close it (console.h CN4). */
+static void close_stderr() { close(2); }
+
+NOINLINE void leak_stderr_closed()
+{
+	leak();
+	std::atexit(close_stderr);
+}
+
 NOINLINE void build_reachable()
 {
 	node *a = static_cast<node *>(make(sizeof(node)));
@@ -263,6 +273,7 @@ int main(int argc, char **argv)
 		{"sized", sized},
 		{"leak", leak},
 		{"two_leaks", two_leaks},
+		{"leak_stderr_closed", leak_stderr_closed},
 		{"reachable", reachable},
 		{"leak_with_thread", leak_with_thread},
 		{"tls_roots", tls_roots},

@@ -28,7 +28,10 @@
 #include "win.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <io.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -469,8 +472,36 @@ static void test_log_path(void)
 	EXPECT(!hw_console_log_path(long_prefix), "a prefix too long is refused");
 }
 
+/* The kept copy of standard error (console.h CN4): after the C runtime's
+ * _close(2), which leaves no standard error handle, lines go to the copy
+ * kept before, and only once. */
+static void test_kept_stderr(void)
+{
+	const char *path = "hw_win_keep_test.tmp";
+	int file = _open(path, _O_WRONLY | _O_CREAT | _O_TRUNC | _O_BINARY, _S_IREAD | _S_IWRITE);
+	REQUIRE(file >= 0);
+	int real = _dup(2);
+	REQUIRE(real >= 0 && _dup2(file, 2) == 0);
+	_close(file);
+	hw_console_keep();
+	hw_report_write("heapward: open %d\n", 1);
+	_close(2);
+	hw_report_write("heapward: kept %d\n", 2);
+	REQUIRE(_dup2(real, 2) == 0);
+	_close(real);
+	hw_console_keep(); /* the copy is now of the real one; the file's closes */
+	FILE *r = fopen(path, "rb");
+	REQUIRE(r != NULL, "no %s", path);
+	char got[128] = {0};
+	size_t n = fread(got, 1, sizeof got - 1, r);
+	fclose(r);
+	remove(path);
+	EXPECT(n > 0 && strcmp(got, "heapward: open 1\nheapward: kept 2\n") == 0,
+	       "the file holds \"%s\"", got);
+}
+
 HW_TEST_MAIN(T(test_caps), T(test_transitions), T(test_commit_charge),
 	     T(test_range_across_reservations), T(test_refused_commit_is_enomem),
 	     T(test_misuse_aborts), T(test_views), T(test_environment), T(test_debug_services),
-	     T(test_log_path), T(test_fault_access), CHILD(child_release_part),
+	     T(test_log_path), T(test_kept_stderr), T(test_fault_access), CHILD(child_release_part),
 	     CHILD(child_use_free_space), CHILD(child_fault_read), CHILD(child_fault_write))
