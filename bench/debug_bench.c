@@ -1,7 +1,7 @@
 /* debug_bench.c: what the debug mode costs per malloc+free pair, against
  * the layer without it, in the same run.
  *
- * Owns: six configurations of the malloc layer, each started fresh in a
+ * Owns: seven configurations of the malloc layer, each started fresh in a
  * child process (hw_mc_start takes effect once per process), interleaved
  * rep by rep (bench.h BH3):
  *   off     the defaults: the fast paths
@@ -24,12 +24,16 @@
  *           one leaving it (the quarantine is full after 4096 frees, well
  *           inside the warm-up: a long run's steady state); a tenth of the
  *           pairs (issue 13's target: a pair within 3 us)
+ *   tables  debug=1:quarantine_bytes=0:fast_unwind_on_malloc=0: debug with
+ *           its stacks walked with the unwind tables (stackwalk.h UW6)
+ *           instead of frame pointers; a tenth of the pairs
  * Each runs pairs of hw_malloc then hw_free, sizes 16-512 B from a seeded
  * stream, from the bottom of a chain of `depth` nested calls (4 and 24),
  * since a walk's cost grows with the frames it crosses (up to the 30
  * kept). Reported: ns per pair (median of BENCH_REPS), ratios to off,
  * debug - slow (the two captures of a pair) and q1m - debug and
- * q256m - debug (the quarantine's part).
+ * q256m - debug (the quarantine's part), and what one capture costs with
+ * each unwinder.
  *
  * Invariants:
  *   DB1. Every object's first byte is written (bench's MB1), every pair
@@ -57,11 +61,13 @@ static volatile unsigned char sink;
 static const char *const configs[] = {
 	"scavenger=0", "scavenger=0:debug=1:stack_depth=0:quarantine_bytes=0",
 	"scavenger=0:debug=1:quarantine_bytes=0", "scavenger=0:debug=1:quarantine_bytes=1m",
-	"scavenger=0:debug=1", "scavenger=0:guard=all:quarantine_bytes=16m"};
-static const char *const names[] = {"off", "slow", "debug", "q1m", "q256m", "guarded"};
-#define NCONFIGS 6
-#define GUARDED 5 /* configs[GUARDED] runs pairs / GUARDED_SHARE pairs */
-#define GUARDED_SHARE 10
+	"scavenger=0:debug=1", "scavenger=0:guard=all:quarantine_bytes=16m",
+	"scavenger=0:debug=1:quarantine_bytes=0:fast_unwind_on_malloc=0"};
+static const char *const names[] = {"off", "slow", "debug", "q1m", "q256m", "guarded", "tables"};
+#define NCONFIGS 7
+#define GUARDED 5 /* configs[GUARDED] and [TABLES] run pairs / SLOW_SHARE pairs */
+#define TABLES 6
+#define SLOW_SHARE 10
 
 __attribute__((noinline)) static void pairs_at(unsigned depth)
 {
@@ -85,8 +91,8 @@ static void child(const char *config, unsigned depth, int fd)
 {
 	if (!hw_mc_start(config))
 		_exit(3);
-	if (config == configs[GUARDED])
-		pairs /= GUARDED_SHARE;
+	if (config == configs[GUARDED] || config == configs[TABLES])
+		pairs /= SLOW_SHARE;
 	uint64_t all = pairs;
 	pairs = all / 10;
 	pairs_at(depth); /* warm: caches full, the stack in the depot */
@@ -168,9 +174,12 @@ int main(int argc, char **argv)
 		       med[2] - med[1], med[3] - med[2], med[4] - med[2]);
 		printf("guarded pair at depth %u: %.2f us (issue 13's target: within 3 us)\n",
 		       depths[d], med[GUARDED] / 1000);
+		printf("one capture at depth %u: %.0f ns with frame pointers, %.0f ns with the "
+		       "unwind tables\n",
+		       depths[d], (med[2] - med[1]) / 2, (med[TABLES] - med[1]) / 2);
 	}
 	printf("(ns per pair; the last three columns, ns per pair: captures = debug - slow,\n"
 	       " q1m and q256m = that configuration - debug, the quarantine's part;\n"
-	       " guarded: a tenth of the pairs)\n");
+	       " guarded and tables: a tenth of the pairs)\n");
 	return 0;
 }

@@ -96,6 +96,8 @@ static const ropt ref[] = {
 	{"exitcode", R_UINT, F(exitcode), 0, 255},
 	{"debug", R_BOOL, F(debug), 0, 1},
 	{"stack_depth", R_UINT, F(stack_depth), 0, 64},
+	{"fast_unwind_on_malloc", R_BOOL, F(fast_unwind_on_malloc), 0, 1},
+	{"fast_unwind_on_fatal", R_BOOL, F(fast_unwind_on_fatal), 0, 1},
 	{"symbolize", R_BOOL, F(symbolize), 0, 1},
 	{"symbolizer_path", R_PATH, F(symbolizer_path), 0, 0},
 };

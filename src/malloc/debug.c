@@ -41,7 +41,7 @@
 #include "console.h"
 #include "guard.h"
 #include "module.h"
-#include "unwind.h"
+#include "stackwalk.h"
 
 #include <string.h>
 
@@ -63,6 +63,8 @@ void hw_mc_debug_configure(const hw_options *o)
 	mc_dbg.leaks = o->detect_leaks;
 	mc_dbg.symbolize = o->symbolize;
 	mc_dbg.depth = hw_min(o->stack_depth, MC_DEBUG_MAX_DEPTH);
+	mc_dbg.tables_on_malloc = !o->fast_unwind_on_malloc;
+	mc_dbg.tables_on_fatal = !o->fast_unwind_on_fatal;
 	memcpy(mc_dbg.symbolizer_path, o->symbolizer_path, sizeof mc_dbg.symbolizer_path);
 	if (on)
 		mc_slow_only = true;
@@ -115,7 +117,11 @@ __attribute__((noinline)) size_t hw_mc_debug_stack(uintptr_t *pc, size_t max)
 {
 	/* Room for the layer's own frames (DM2) on top of max. */
 	uintptr_t all[MC_DEBUG_MAX_DEPTH + 16];
-	size_t n = hw_unwind_here(all, hw_min(max, MC_DEBUG_MAX_DEPTH) + 16), k = 0;
+	size_t want = hw_min(max, MC_DEBUG_MAX_DEPTH) + 16, k = 0;
+	/* The table walk gives 0 frames where it cannot run (UW6). */
+	size_t n = mc_dbg.tables_on_malloc ? hw_unwind_tables_here(all, want) : 0;
+	if (n == 0)
+		n = hw_unwind_here(all, want);
 	if (mc_dbg.trim_at_capture)
 		while (k < n && all[k] >= mc_dbg.self_lo && all[k] < mc_dbg.self_hi)
 			k++;

@@ -50,6 +50,8 @@ typedef struct mc_debug {
 	bool leaks;                 /* the leak check at exit */
 	bool symbolize;             /* name frames in reports */
 	unsigned depth;             /* frames recorded per stack */
+	bool tables_on_malloc;      /* stacks by the unwind tables (stackwalk.h UW6) */
+	bool tables_on_fatal;       /* a fault's stack by them */
 	bool started;               /* hw_mc_debug_start ran (under the init lock) */
 	bool trim_at_capture;       /* the layer is a shared object of its own */
 	uintptr_t self_lo, self_hi; /* its executable range (module.h MO2) */

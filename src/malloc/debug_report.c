@@ -121,8 +121,8 @@
 
 #include "console.h"
 #include "module.h"
+#include "stackwalk.h"
 #include "symbolize.h"
-#include "unwind.h"
 
 #include <string.h>
 
@@ -627,8 +627,10 @@ void hw_mc_report_fault(const mc_fault_report *r)
 	     ms += 10)
 		hw_sleep_ns(10 * 1000 * 1000);
 	uintptr_t pc[MC_DEBUG_MAX_DEPTH];
-	size_t n = hw_unwind_context(f->pc, f->sp, f->fp, pc,
-				     mc_dbg.depth ? mc_dbg.depth : MC_DEBUG_MAX_DEPTH);
+	size_t max = mc_dbg.depth ? mc_dbg.depth : MC_DEBUG_MAX_DEPTH;
+	size_t n = mc_dbg.tables_on_fatal ? hw_unwind_tables_context(f->pc, pc, max) : 0;
+	if (n == 0)
+		n = hw_unwind_context(f->pc, f->sp, f->fp, pc, max);
 	int pid = hw_process_id();
 	hw_symbolizer_open(&faulting.sym, mc_dbg.symbolize, mc_dbg.symbolizer_path);
 	out(RP_BANNER "\n");

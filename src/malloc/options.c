@@ -133,6 +133,13 @@ static const opt table[] = {
 	 "sanitizers' layout (every call takes the slow paths)."},
 	{"stack_depth", K_UINT, AT(stack_depth, unsigned), 0, 64, 30, NULL,
 	 "Frames recorded per stack in debug mode (0: none)."},
+	{"fast_unwind_on_malloc", K_BOOL, AT(fast_unwind_on_malloc, bool), 0, 1, 1, NULL,
+	 "1: record allocation and free stacks by frame pointers (fast; code built without "
+	 "them loses frames); 0: with the unwind tables (every frame, about 50 times "
+	 "slower)."},
+	{"fast_unwind_on_fatal", K_BOOL, AT(fast_unwind_on_fatal, bool), 0, 1, 0, NULL,
+	 "1: walk a fault's stack by frame pointers; 0: with the unwind tables, through "
+	 "code built without frame pointers (frame pointers when the tables fail)."},
 	{"symbolize", K_BOOL, AT(symbolize, bool), 0, 1, 1, NULL,
 	 "Name functions, files and lines in reports (0: module+offset only)."},
 	{"symbolizer_path", K_PATH, AT(symbolizer_path, char *), 0, 0, 0, NULL,

@@ -99,8 +99,10 @@ typedef struct hw_options {
 	bool detect_leaks;                           /* also the key "leaks" */
 	char suppressions[HW_OPTIONS_VALUE_MAX + 1]; /* "" = none */
 	unsigned exitcode;
-	bool debug;           /* stacks and sanitizer-layout reports */
-	unsigned stack_depth; /* frames recorded per stack */
+	bool debug;                 /* stacks and sanitizer-layout reports */
+	unsigned stack_depth;       /* frames recorded per stack */
+	bool fast_unwind_on_malloc; /* allocation and free stacks by frame pointers */
+	bool fast_unwind_on_fatal;  /* a fault's stack by frame pointers */
 	bool symbolize;
 	char symbolizer_path[HW_OPTIONS_VALUE_MAX + 1]; /* "" = search PATH */
 } hw_options;

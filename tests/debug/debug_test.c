@@ -18,10 +18,10 @@
 #include "heapward.h"
 #include "malloc_internal.h"
 #include "module.h"
+#include "stackwalk.h"
 #include "stop.h"
 #include "symbolize.h"
 #include "trap.h"
-#include "unwind.h"
 
 #include <errno.h>
 #include <gnu/libc-version.h>
@@ -39,13 +39,14 @@ static hw_child_status st;
 /* ---- the unwinder ---- */
 
 static uintptr_t ra[4];
-static uintptr_t got[16];
-static size_t ngot;
+static uintptr_t got[16], tables[16];
+static size_t ngot, ntables;
 
 NOINLINE static void level3(void)
 {
 	ra[3] = (uintptr_t)__builtin_return_address(0);
 	ngot = hw_unwind_here(got, 16);
+	ntables = hw_unwind_tables_here(tables, 16);
 	__asm__ volatile("" ::
 				 : "memory"); /* no tail call: this frame must stay */
 }
@@ -78,6 +79,19 @@ static void test_unwind_frames(void)
 	uintptr_t two[2];
 	EXPECT(hw_unwind_here(two, 2) == 2);
 	EXPECT(hw_unwind_here(two, 0) == 0);
+	/* The table walk (UW6): the same frames, from the same place, and
+	 * beyond this test's own (main's caller and the C library's). */
+	EXPECT(ntables >= ngot && ntables >= 4, "%zu frames by the tables, %zu by frame pointers",
+	       ntables, ngot);
+	EXPECT(tables[0] == ra[3] && tables[1] == ra[2] && tables[2] == ra[1],
+	       "%lx %lx %lx vs %lx %lx %lx", (unsigned long)tables[0], (unsigned long)tables[1],
+	       (unsigned long)tables[2], (unsigned long)ra[3], (unsigned long)ra[2],
+	       (unsigned long)ra[1]);
+	EXPECT(hw_unwind_tables_here(two, 2) == 2);
+	EXPECT(hw_unwind_tables_here(two, 0) == 0);
+	/* Outside a fault's handler no frame is a signal frame at pc. */
+	EXPECT(hw_unwind_tables_context(ra[1], two, 2) == 0);
+	EXPECT(hw_unwind_tables_context(0, two, 2) == 0);
 }
 
 static void *unwind_thread(void *arg)

@@ -364,6 +364,85 @@ static void test_guarded_use_after_free(void)
 	guarded("guard=all", "uaf_realloc", "heap-use-after-free", "READ", "inside of", 8, "grow");
 }
 
+/* The stack that follows the first line starting with head, up to the
+ * blank line after it; "" when there is none. */
+static const char *stack_after(const run *r, const char *head, char *buf, size_t len)
+{
+	const char *h = strstr(r->err, head);
+	const char *end = h ? strstr(h, "\n\n") : NULL;
+	size_t n = !h ? 0 : end ? (size_t)(end - h)
+				: strlen(h);
+	snprintf(buf, len, "%.*s", (int)n, h ? h : "");
+	return buf;
+}
+
+/* Frames #0 to #n-1 of stk are the functions fns, in that order. */
+static bool frames_are(const char *stk, const char *const *fns, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char head[32], fn[96];
+		snprintf(head, sizeof head, "    #%zu 0x", i);
+		snprintf(fn, sizeof fn, " in %s ", fns[i]);
+		const char *l = strstr(stk, head);
+		size_t len = l ? strcspn(l, "\n") : 0;
+		char frame[1024];
+		snprintf(frame, sizeof frame, "%.*s", (int)len, l ? l : "");
+		if (!strstr(frame, fn)) {
+			fprintf(stderr, "frame #%zu is not %s: '%s' in:\n%s\n", i, fns[i], frame,
+				stk);
+			return false;
+		}
+	}
+	return true;
+}
+
+#define ERROR_HEAD "==ERROR: heapward: heap-use-after-free"
+#define ALLOC_HEAD "previously allocated by thread T0 here:"
+#define FREE_HEAD "freed by thread T0 here:"
+
+/* uaf_nofp: allocation, free and access three calls deep in code without
+ * frame pointers (fault_victim_nofp.c). The fault's stack is walked with
+ * the unwind tables unless fast_unwind_on_fatal=1, the recorded ones only
+ * with fast_unwind_on_malloc=0 (platform/stackwalk.h UW6). */
+static void test_frames_without_frame_pointers(void)
+{
+	static const char *const touch[] = {"nofp_touch3", "nofp_touch2", "nofp_touch1",
+					    "uaf_nofp", "main"};
+	static const char *const alloc[] = {"nofp_alloc3", "nofp_alloc2", "nofp_alloc1",
+					    "uaf_nofp", "main"};
+	static const char *const freed[] = {"nofp_free3", "nofp_free2", "nofp_free1",
+					    "uaf_nofp", "main"};
+	run r;
+	char stk[4096];
+	REQUIRE(run_victim_with(&r, "guard=all", "uaf_nofp"));
+	EXPECT(died_of_segv(&r));
+	EXPECT(frames_are(stack_after(&r, ERROR_HEAD, stk, sizeof stk), touch, 5));
+	EXPECT(fault_frame_is(&r, 3, "uaf_nofp", "uaf_nofp"));
+	EXPECT(fault_frame_is(&r, 4, "main", "call_uaf_nofp"));
+	const char *sum = strstr(r.err, "SUMMARY: heapward: heap-use-after-free ");
+	EXPECT(sum && strstr(sum, "fault_victim_nofp.c:") && strstr(sum, " in nofp_touch3\n"),
+	       "%s", r.err);
+	/* The stacks recorded by frame pointers miss the frameless callers. */
+	EXPECT(!strstr(stack_after(&r, ALLOC_HEAD, stk, sizeof stk), " in nofp_alloc2 "), "%s",
+	       r.err);
+	EXPECT(!strstr(stack_after(&r, FREE_HEAD, stk, sizeof stk), " in nofp_free2 "), "%s",
+	       r.err);
+
+	REQUIRE(run_victim_with(&r, "guard=all:fast_unwind_on_malloc=0", "uaf_nofp"));
+	EXPECT(died_of_segv(&r));
+	EXPECT(frames_are(stack_after(&r, ALLOC_HEAD, stk, sizeof stk), alloc, 5));
+	EXPECT(history_frame_is(&r, ALLOC_HEAD "\n", 3, "uaf_nofp", "uaf_nofp_alloc"));
+	EXPECT(frames_are(stack_after(&r, FREE_HEAD, stk, sizeof stk), freed, 5));
+	EXPECT(history_frame_is(&r, FREE_HEAD "\n", 3, "uaf_nofp", "uaf_nofp_free"));
+	EXPECT(frames_are(stack_after(&r, ERROR_HEAD, stk, sizeof stk), touch, 5));
+
+	REQUIRE(run_victim_with(&r, "guard=all:fast_unwind_on_fatal=1", "uaf_nofp"));
+	EXPECT(died_of_segv(&r));
+	EXPECT(frames_are(stack_after(&r, ERROR_HEAD, stk, sizeof stk), touch, 1));
+	EXPECT(!strstr(stack_after(&r, ERROR_HEAD, stk, sizeof stk), " in nofp_touch1 "), "%s",
+	       r.err);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -389,6 +468,7 @@ int main(int argc, char **argv)
 		T(test_guarded_overflow),
 		T(test_guarded_underflow),
 		T(test_guarded_use_after_free),
+		T(test_frames_without_frame_pointers),
 	};
 	int rc = hw_test_main(tests, sizeof tests / sizeof tests[0], argc - 2, argv + 2);
 	char cmd[128];

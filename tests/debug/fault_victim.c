@@ -20,6 +20,8 @@
  */
 #include "heapward.h"
 
+#include "fault_victim_nofp.h"
+
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -106,6 +108,16 @@ NOINLINE static void uaf_write(void)
 	p[16] = 1; /* @uaf_write */
 }
 
+/* The use after free of uaf_write, each call made three calls deep in code
+ * built without frame pointers (fault_victim_nofp.c). */
+NOINLINE static void uaf_nofp(void)
+{
+	char *p = object(64, nofp_alloc1(64)); /* @uaf_nofp_alloc */
+	nofp_free1(p);                         /* @uaf_nofp_free */
+	say(p + 16);
+	nofp_touch1(p); /* @uaf_nofp */
+}
+
 NOINLINE static void uaf_realloc(void)
 {
 	volatile char *p = object(64, make(64)); /* @uaf_realloc_alloc */
@@ -147,7 +159,7 @@ NOINLINE static void wild_write(void)
 }
 
 /* The faulting access in the C library's memset, which keeps no frame
- * record: the report must still show this function (unwind.h UW5). */
+ * record: the report must still show this function (stackwalk.h UW5). */
 NOINLINE static void wild_memset(void)
 {
 	char *below;
@@ -265,6 +277,8 @@ int main(int argc, char **argv)
 		uaf_read(); /* @call_uaf_read */
 	else if (strcmp(s, "uaf_write") == 0)
 		uaf_write(); /* @call_uaf_write */
+	else if (strcmp(s, "uaf_nofp") == 0)
+		uaf_nofp(); /* @call_uaf_nofp */
 	else if (strcmp(s, "uaf_realloc") == 0)
 		uaf_realloc(); /* @call_uaf_realloc */
 	else

@@ -119,6 +119,8 @@ static void test_defaults(void)
 	EXPECT(o.exitcode == 23);
 	EXPECT(o.debug == false);
 	EXPECT(o.stack_depth == 30);
+	EXPECT(o.fast_unwind_on_malloc == true);
+	EXPECT(o.fast_unwind_on_fatal == false);
 	EXPECT(o.symbolize == true);
 	EXPECT(o.symbolizer_path[0] == '\0');
 	/* Every byte is defined, padding included: two fills agree. */
@@ -137,7 +139,8 @@ static void test_defaults(void)
 		      "guard_max=0:guard_side=right:guard_align=16:guard_budget_bytes=1g:"
 		      "guard_budget_count=32768:quarantine_bytes=256m:seed=0:log_path=:"
 		      "detect_leaks=0:leaks=0:suppressions=:exitcode=23:debug=0:stack_depth=30:"
-		      "symbolize=1:symbolizer_path=") == 0,
+		      "fast_unwind_on_malloc=1:fast_unwind_on_fatal=0:symbolize=1:"
+		      "symbolizer_path=") == 0,
 	       "%s", buf);
 }
 
@@ -151,8 +154,8 @@ static void test_every_key(void)
 		"guard_align=1:guard_budget_bytes=1g:guard_budget_count=500:"
 		"quarantine_bytes=0x100000:seed=42:log_path=/tmp/hw log:detect_leaks=yes:"
 		"suppressions=/etc/"
-		"lsan.supp:exitcode=99:debug=on:stack_depth=64:symbolize=0:symbolizer_path=/opt/"
-		"a2l");
+		"lsan.supp:exitcode=99:debug=on:stack_depth=64:fast_unwind_on_malloc=0:"
+		"fast_unwind_on_fatal=1:symbolize=0:symbolizer_path=/opt/a2l");
 	EXPECT(o.fill_on_alloc == 0xbe);
 	EXPECT(o.fill_on_free == 7);
 	EXPECT(o.abort_on_error == false);
@@ -179,6 +182,8 @@ static void test_every_key(void)
 	EXPECT(o.exitcode == 99);
 	EXPECT(o.debug == true);
 	EXPECT(o.stack_depth == 64);
+	EXPECT(o.fast_unwind_on_malloc == false);
+	EXPECT(o.fast_unwind_on_fatal == true);
 	EXPECT(o.symbolize == false);
 	EXPECT(strcmp(o.symbolizer_path, "/opt/a2l") == 0, "%s", o.symbolizer_path);
 	/* leaks is detect_leaks under its other name. */
@@ -212,6 +217,8 @@ static void test_every_key(void)
 					   "exitcode",
 					   "debug",
 					   "stack_depth",
+					   "fast_unwind_on_malloc",
+					   "fast_unwind_on_fatal",
 					   "symbolize",
 					   "symbolizer_path"};
 	size_t n = sizeof keys / sizeof keys[0];

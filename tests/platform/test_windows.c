@@ -22,9 +22,9 @@
 #include "module.h"
 #include "platform.h"
 #include "ptest.h"
+#include "stackwalk.h"
 #include "stop.h"
 #include "symbolize.h"
-#include "unwind.h"
 #include "win.h"
 
 #include <errno.h>
@@ -240,14 +240,22 @@ static void test_misuse_aborts(void)
 }
 
 /* The fault handler's view of an access violation (fault_windows.c): the
- * access from the exception record, the registers from its context. */
+ * access from the exception record, the registers from its context; and
+ * the faulting thread's stack by the unwind tables (stackwalk.h UW6), which
+ * must start at the faulting instruction and go on into this program. */
 static bool say_fault(const hw_fault *f)
 {
-	hw_report_write("fault %s %s at %p regs %s\n", f->signal,
+	uintptr_t pc[8], lo, hi;
+	bool is_program;
+	hw_module_self(&lo, &hi, &is_program);
+	size_t n = hw_unwind_tables_context(f->pc, pc, 8);
+	bool walked = n >= 2 && pc[0] == f->pc && pc[1] >= lo && pc[1] < hi;
+	hw_report_write("fault %s %s at %p regs %s tables %s\n", f->signal,
 			f->access == HW_FAULT_READ    ? "READ"
 			: f->access == HW_FAULT_WRITE ? "WRITE"
 						      : "OTHER",
-			(void *)f->addr, f->pc && f->sp && f->fp ? "set" : "unset");
+			(void *)f->addr, f->pc && f->sp && f->fp ? "set" : "unset",
+			walked ? "walked" : "failed");
 	return true;
 }
 
@@ -289,7 +297,8 @@ static void test_fault_access(void)
 		REQUIRE(hw_trap_rerun(child[i], err, sizeof err, &st) == 0);
 		EXPECT(st.signo == SIGSEGV, "%s: signal %d exit %d", child[i], st.signo,
 		       st.exit_code);
-		EXPECT(strncmp(err, want[i], strlen(want[i])) == 0 && strstr(err, " regs set\n"),
+		EXPECT(strncmp(err, want[i], strlen(want[i])) == 0 &&
+			       strstr(err, " regs set tables walked\n"),
 		       "%s: got: %s", child[i], err);
 	}
 }
@@ -374,9 +383,17 @@ __attribute__((noinline)) static size_t unwind_inner(uintptr_t *out, size_t max)
 	return n;
 }
 
-__attribute__((noinline)) static size_t unwind_outer(uintptr_t *out, size_t max)
+__attribute__((noinline)) static size_t unwind_tables_inner(uintptr_t *out, size_t max)
 {
-	size_t n = unwind_inner(out, max);
+	size_t n = hw_unwind_tables_here(out, max);
+	__asm__ volatile("" ::
+				 : "memory"); /* not a tail call */
+	return n;
+}
+
+__attribute__((noinline)) static size_t unwind_outer(uintptr_t *out, size_t max, bool tables)
+{
+	size_t n = tables ? unwind_tables_inner(out, max) : unwind_inner(out, max);
 	__asm__ volatile("" ::
 				 : "memory");
 	return n;
@@ -403,17 +420,27 @@ static void test_debug_services(void)
 	EXPECT(lo < hi && (uintptr_t)test_debug_services >= lo &&
 		       (uintptr_t)test_debug_services < hi && is_program,
 	       "self [%p, %p)", (void *)lo, (void *)hi);
-	size_t n = unwind_outer(pc, 16);
+	size_t n = unwind_outer(pc, 16, false);
 	EXPECT(n >= 3, "%zu frames", n);
 	for (size_t i = 0; i < 3 && i < n; i++)
 		EXPECT(pc[i] >= lo && pc[i] < hi, "frame %zu at %p, outside this program", i,
 		       (void *)pc[i]);
-	/* out[0] is in the caller of hw_unwind_here's caller (unwind.h): in
+	/* out[0] is in the caller of hw_unwind_here's caller (stackwalk.h): in
 	 * unwind_outer, which lies between unwind_inner and this function. */
 	EXPECT(n >= 2 && pc[0] > (uintptr_t)unwind_outer &&
 		       pc[0] < (uintptr_t)test_debug_services &&
 		       pc[1] > (uintptr_t)test_debug_services,
 	       "frames in unwind_outer, then in the test");
+
+	/* The table walk: the same frames (Windows has only that unwinder),
+	 * and none from a pc outside a fault's handler. */
+	uintptr_t tables[16];
+	size_t nt = unwind_outer(tables, 16, true);
+	EXPECT(nt >= 2 && tables[0] > (uintptr_t)unwind_outer &&
+		       tables[0] < (uintptr_t)test_debug_services &&
+		       tables[1] > (uintptr_t)test_debug_services,
+	       "table walk: %zu frames", nt);
+	EXPECT(hw_unwind_tables_context(pc[0], tables, 16) == 0);
 
 	/* Modules: the program's path, and a bias that maps back into its
 	 * preferred image. */

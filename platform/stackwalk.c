@@ -1,8 +1,9 @@
-/* unwind.c: the frame-pointer unwinder (unwind.h).
+/* stackwalk.c: the unwinders (stackwalk.h).
  *
- * Owns: the walk and the per-thread cache of the stack's bounds.
+ * Owns: the frame-pointer walk and the per-thread cache of the stack's
+ * bounds; the table walks and their per-thread flag (UW6).
  *
- * Invariants: UW1-UW5 of unwind.h. How they hold here: the bounds are the
+ * Invariants: UW1-UW6 of stackwalk.h. How they hold here: the bounds are the
  * mapping holding the first frame pointer (hw_platform_mapping_at), cached
  * in two initial-exec thread-local words and looked up again whenever a
  * walk starts outside them; every frame pointer is checked against them
@@ -20,7 +21,7 @@
  *
  * Locking: none.
  */
-#include "unwind.h"
+#include "stackwalk.h"
 
 #include "base.h"
 #include "module.h"
@@ -29,6 +30,8 @@
 
 #ifdef _WIN32
 #include <windows.h>
+#else
+#include <unwind.h>
 #endif
 
 #if defined(__x86_64__) || defined(__aarch64__)
@@ -40,6 +43,9 @@
 /* The mapping holding this thread's stack, [uw_lo, uw_hi); 0, 0 until
  * the first walk. */
 static HW_THREAD_LOCAL uintptr_t uw_lo, uw_hi;
+
+/* Set while this thread is inside a table walk (UW6). */
+static HW_THREAD_LOCAL bool uw_in_tables;
 
 /* Bounds for a walk starting at fp: the cached ones when they hold it, else
  * the mapping holding it (cached). False when no mapping holds fp. */
@@ -177,3 +183,96 @@ size_t hw_unwind_context(uintptr_t pc, uintptr_t sp, uintptr_t fp, uintptr_t *ou
 		out[n++] = ra;
 	return n + walk(fp, out + n, max - n);
 }
+
+/* ---- the table walks (UW6) ---- */
+
+/* Frames a context walk may cross before the fault's: the handler's own
+ * and the signal frame's. */
+#define UW_HANDLER_FRAMES 64
+
+#ifdef _WIN32
+__attribute__((noinline)) size_t hw_unwind_tables_here(uintptr_t *out, size_t max)
+{
+	/* As hw_unwind_here: the unwinder Windows has is already the tables'. */
+	DWORD want = max > 0xffffu ? 0xffffu : (DWORD)max;
+	return want ? RtlCaptureStackBackTrace(2, want, (void **)out, NULL) : 0;
+}
+
+size_t hw_unwind_tables_context(uintptr_t pc, uintptr_t *out, size_t max)
+{
+	/* A vectored handler runs on the faulting thread's stack, below the
+	 * exception dispatcher's frame, which the tables cross. Windows
+	 * before 8 takes at most 62 frames in all. */
+	void *all[62];
+	if (max == 0 || pc == 0 || uw_in_tables)
+		return 0;
+	uw_in_tables = true;
+	size_t n = RtlCaptureStackBackTrace(0, 62, all, NULL), k = 0;
+	uw_in_tables = false;
+	while (k < n && (uintptr_t)all[k] != pc)
+		k++;
+	if (k == n)
+		return 0;
+	n = hw_min(n - k, max);
+	memcpy(out, all + k, n * sizeof *out);
+	return n;
+}
+#else
+typedef struct tables_walk {
+	uintptr_t *out;
+	size_t max, n;
+	size_t skip;  /* frames to pass before the first one written */
+	uintptr_t pc; /* a context walk: write from the frame at pc on */
+	size_t seen;  /* frames passed while looking for pc */
+} tables_walk;
+
+static _Unwind_Reason_Code tables_frame(struct _Unwind_Context *ctx, void *arg)
+{
+	tables_walk *w = arg;
+	int before = 0;
+	uintptr_t ip = (uintptr_t)_Unwind_GetIPInfo(ctx, &before);
+	if (ip == 0 || w->n == w->max)
+		return _URC_END_OF_STACK;
+	if (w->skip > 0) {
+		w->skip--;
+		return _URC_NO_REASON;
+	}
+	if (w->pc != 0 && w->n == 0) {
+		/* The fault's frame is a signal frame: its ip is the
+		 * interrupted instruction itself, not a return address. */
+		if (ip != w->pc || !before)
+			return ++w->seen < UW_HANDLER_FRAMES ? _URC_NO_REASON : _URC_END_OF_STACK;
+	}
+	w->out[w->n++] = ip;
+	return _URC_NO_REASON;
+}
+
+static size_t tables_walk_run(tables_walk *w)
+{
+	if (w->max == 0 || uw_in_tables)
+		return 0;
+	uw_in_tables = true;
+	_Unwind_Backtrace(tables_frame, w);
+	uw_in_tables = false;
+	return w->n;
+}
+
+__attribute__((noinline)) size_t hw_unwind_tables_here(uintptr_t *out, size_t max)
+{
+	/* The walk's first frame is this function's, the next its caller's:
+	 * out[0] is in the caller's caller, as hw_unwind_here's. */
+	tables_walk w = {out, max, 0, 2, 0, 0};
+	size_t n = tables_walk_run(&w);
+	__asm__ volatile("" ::
+				 : "memory"); /* no tail call: this frame must stay */
+	return n;
+}
+
+size_t hw_unwind_tables_context(uintptr_t pc, uintptr_t *out, size_t max)
+{
+	if (pc == 0)
+		return 0;
+	tables_walk w = {out, max, 0, 0, pc, 0};
+	return tables_walk_run(&w);
+}
+#endif
