@@ -722,6 +722,23 @@ static void test_doc_table(void)
 	       (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
 }
 
+/* fuzz/options_fuzzer.dict names every key, with its '=': a key the
+ * dictionary lacks is one the fuzzer must find byte by byte. */
+static void test_fuzz_dictionary(void)
+{
+	static char dict[16384];
+	FILE *f = fopen(HW_SOURCE_DIR "/fuzz/options_fuzzer.dict", "rb");
+	REQUIRE(f != NULL, "cannot open fuzz/options_fuzzer.dict");
+	size_t dn = fread(dict, 1, sizeof dict - 1, f);
+	fclose(f);
+	dict[dn] = '\0';
+	for (size_t i = 0; i < hw_options_count(); i++) {
+		char want[96];
+		snprintf(want, sizeof want, "\"%s=\"\n", hw_options_key(i));
+		EXPECT(strstr(dict, want) != NULL, "fuzz/options_fuzzer.dict lacks %s", want);
+	}
+}
+
 static void test_env(void)
 {
 	EXPECT(hw_env_available());
@@ -792,6 +809,7 @@ static const hw_test tests[] = {
 	T(test_round_trip),
 	T(test_help),
 	T(test_doc_table),
+	T(test_fuzz_dictionary),
 	T(test_env),
 	T(test_console),
 };
