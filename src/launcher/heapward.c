@@ -38,18 +38,30 @@
  *        cannot be executed.
  *   LA4. The leak check and guarded objects are on by default (LA_DEFAULTS
  *        first in HEAPWARD_OPTIONS, so anything later overrides them).
+ *   LA5. A program the dynamic loader will not preload the library into
+ *        gets one warning line before it runs, naming why: it is
+ *        statically linked (no PT_INTERP), a 32-bit program, or it runs
+ *        in secure-execution mode (set-user-ID or set-group-ID to someone
+ *        else, on a file system that honours it, or with file
+ *        capabilities), where the loader ignores LD_PRELOAD's paths. It
+ *        still runs, as it would have without heapward: only what the file
+ *        says is checked, and the program's own result stays its own.
  *
  * Locking: none (single-threaded).
  */
 #include "options.h"
 
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 /* What `heapward run` turns on unless told otherwise (LA4). */
@@ -155,6 +167,84 @@ static char *library_path(void)
 	return real;
 }
 
+/* The file execvp runs for name: name when it holds a '/', else the first
+ * executable regular file among PATH's directories (execvp's default when
+ * PATH is unset). NULL when there is none; the caller frees. */
+static char *program_file(const char *name)
+{
+	if (strchr(name, '/'))
+		return strdup(name);
+	const char *path = getenv("PATH");
+	if (!path)
+		path = "/bin:/usr/bin";
+	for (const char *dir = path;; dir++) {
+		size_t len = strcspn(dir, ":");
+		char *f = malloc(len + strlen(name) + 3);
+		if (!f)
+			return NULL;
+		/* An empty entry is the working directory. */
+		sprintf(f, "%.*s%s%s", (int)len, len ? dir : ".", "/", name);
+		struct stat st;
+		if (stat(f, &st) == 0 && S_ISREG(st.st_mode) && access(f, X_OK) == 0)
+			return f;
+		free(f);
+		dir += len;
+		if (!*dir)
+			return NULL;
+	}
+}
+
+/* LA5: whether the ELF file open at fd has a PT_INTERP program header
+ * (*is64 tells its class). False for a file that is not ELF. */
+static bool elf_interp(int fd, bool *elf, bool *is64)
+{
+	Elf64_Ehdr eh;
+	*elf = *is64 = false;
+	if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
+		return false;
+	*elf = true;
+	*is64 = eh.e_ident[EI_CLASS] == ELFCLASS64;
+	if (!*is64 || eh.e_phentsize != sizeof(Elf64_Phdr))
+		return false;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (Elf64_Off)i * sizeof ph)) !=
+		    (ssize_t)sizeof ph)
+			return false;
+		if (ph.p_type == PT_INTERP)
+			return true;
+	}
+	return false;
+}
+
+/* LA5: why the loader will not preload the library into the program file
+ * at path, or NULL when, as far as the file says, it will. */
+static const char *no_preload(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL; /* execvp reports it */
+	const char *why = NULL;
+	bool elf, is64;
+	bool interp = elf_interp(fd, &elf, &is64);
+	struct stat st;
+	struct statvfs vfs;
+	if (elf && !is64)
+		why = "is a 32-bit program";
+	else if (elf && !interp)
+		why = "is statically linked";
+	else if (fstat(fd, &st) == 0 &&
+		 (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+		  ((st.st_mode & S_ISGID) && st.st_gid != getegid())) &&
+		 fstatvfs(fd, &vfs) == 0 && !(vfs.f_flag & ST_NOSUID))
+		why = "runs set-user-ID or set-group-ID";
+	else if (fgetxattr(fd, "security.capability", NULL, 0) >= 0)
+		why = "has file capabilities";
+	close(fd);
+	return why;
+}
+
 /* "old<sep>add", or add alone when old is unset or empty; NULL on ENOMEM. */
 static char *joined(const char *first, char sep, const char *second)
 {
@@ -221,6 +311,14 @@ static int run(int argc, char **argv)
 		fputs("heapward: out of memory\n", stderr);
 		return 2;
 	}
+	char *file = program_file(argv[i]);
+	const char *why = file ? no_preload(file) : NULL;
+	if (why)
+		fprintf(stderr,
+			"heapward: warning: %s %s: the dynamic loader will not preload "
+			"libheapward-malloc.so into it, so it runs without heapward\n",
+			file, why);
+	free(file);
 	execvp(argv[i], argv + i);
 	int e = errno;
 	fprintf(stderr, "heapward: %s: %s\n", argv[i],

@@ -2,16 +2,17 @@
 # launcher_test.sh: the `heapward` launcher's command line, exit statuses
 # and the environment it gives the program (src/launcher/heapward.c).
 #
-# Owns: the checks of the launcher's LA1-LA3.
+# Owns: the checks of the launcher's LA1-LA3 and LA5.
 #
 # Invariants:
 #   LT1. Each check runs the launcher built by this tree (its path is the
 #        only argument) and states the expected status and output; the
 #        script exits 1 at the first one that does not hold.
 #
-# Usage: bash launcher_test.sh PATH-TO-heapward
+# Usage: bash launcher_test.sh PATH-TO-heapward PATH-TO-A-STATIC-PROGRAM
 set -euo pipefail
 hw=$1
+static_program=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
@@ -65,6 +66,30 @@ expect "stats_at_exit in a program that never allocates" 0 \
 expect "the library warns of a bad key in a program that never allocates" 0 \
 	"HEAPWARD_OPTIONS: unknown key 'no_such_option'" \
 	"$hw" run -- env HEAPWARD_OPTIONS=no_such_option=1 true
+# LA5: programs the loader will not preload into are named, and still run.
+no_preload='the dynamic loader will not preload libheapward-malloc\.so into it'
+expect "a static program: warned" 0 "is statically linked: $no_preload" \
+	"$hw" run -- "$static_program"
+expect "a static program: still run" 0 '^static program ran$' "$hw" run -- "$static_program"
+out=$("$hw" run -- true 2>&1)
+if grep -q 'will not preload' <<<"$out"; then
+	echo "FAIL a dynamic program is warned about: $out"
+	fails=$((fails + 1))
+else
+	echo "PASS a dynamic program gets no warning"
+fi
+# Set-user-ID to another user puts the loader in secure-execution mode, as
+# long as the file system honours the bit; only root can make such a file.
+if [ "$(id -u)" = 0 ] && ! findmnt -n -o OPTIONS -T "$tmp" | grep -qw nosuid; then
+	cp "$(type -P true)" "$tmp/setuid-true"
+	chown nobody "$tmp/setuid-true"
+	chmod u+s "$tmp/setuid-true"
+	expect "a set-user-ID program: warned" 0 "runs set-user-ID or set-group-ID: $no_preload" \
+		"$hw" run -- "$tmp/setuid-true"
+else
+	echo "SKIP a set-user-ID program (needs root and a file system without nosuid)"
+fi
+
 # A launcher whose library is not where it looks.
 mkdir -p "$tmp/bin"
 cp "$hw" "$tmp/bin/heapward"
