@@ -135,7 +135,7 @@ static const opt table[] = {
 	 "Frames recorded per stack in debug mode (0: none)."},
 	{"fast_unwind_on_malloc", K_BOOL, AT(fast_unwind_on_malloc, bool), 0, 1, 1, NULL,
 	 "1: record allocation and free stacks by frame pointers (fast; code built without "
-	 "them loses frames); 0: with the unwind tables (every frame, about 50 times "
+	 "them loses frames); 0: with the unwind tables (every frame, 50 to 80 times "
 	 "slower)."},
 	{"fast_unwind_on_fatal", K_BOOL, AT(fast_unwind_on_fatal, bool), 0, 1, 0, NULL,
 	 "1: walk a fault's stack by frame pointers; 0: with the unwind tables, through "

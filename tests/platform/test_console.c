@@ -71,31 +71,26 @@ static void write_reused(void *arg)
 	_exit(fstat(100, &st) == 0 && st.st_size == 0 ? 0 : 5);
 }
 
-static void test_open_stderr_takes_the_line(void)
+/* fn, in a child, exits 0, and its fd 2 (a pipe) received exactly want. */
+static void child_wrote(void (*fn)(void *), const char *want)
 {
 	char err[256];
 	hw_child_status st;
-	REQUIRE(hw_trap_child(write_open, NULL, err, sizeof err, &st) == 0);
-	EXPECT(st.signo == 0 && st.exit_code == 0, "%d %d", st.signo, st.exit_code);
-	EXPECT(strcmp(err, "to stderr\n") == 0, "\"%s\"", err);
+	REQUIRE(hw_trap_child(fn, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "%d %d: \"%s\"", st.signo, st.exit_code, err);
+	EXPECT(strcmp(err, want) == 0, "\"%s\"", err);
 }
+
+static void test_open_stderr_takes_the_line(void) { child_wrote(write_open, "to stderr\n"); }
 
 static void test_closed_stderr_uses_the_copy(void)
 {
-	char err[256];
-	hw_child_status st;
-	REQUIRE(hw_trap_child(write_closed, NULL, err, sizeof err, &st) == 0);
-	EXPECT(st.signo == 0 && st.exit_code == 0, "%d %d", st.signo, st.exit_code);
-	EXPECT(strcmp(err, "after close 2\n") == 0, "\"%s\"", err);
+	child_wrote(write_closed, "after close 2\n");
 }
 
 static void test_reused_number_gets_nothing(void)
 {
-	char err[256];
-	hw_child_status st;
-	REQUIRE(hw_trap_child(write_reused, NULL, err, sizeof err, &st) == 0);
-	EXPECT(st.signo == 0 && st.exit_code == 0, "%d %d: \"%s\"", st.signo, st.exit_code, err);
-	EXPECT(err[0] == '\0', "\"%s\"", err);
+	child_wrote(write_reused, "");
 	remove(STRAY);
 }
 

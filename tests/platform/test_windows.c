@@ -474,6 +474,21 @@ static void test_debug_services(void)
 	EXPECT(hw_process_id() == (int)hw_process_id() && hw_process_id() > 0);
 }
 
+/* Whether the file at path holds exactly want (its bytes, up to len - 1,
+ * are left in got); the file is removed. */
+static bool taken_file_holds(const char *path, const char *want, char *got, size_t len)
+{
+	got[0] = '\0';
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return false;
+	size_t n = fread(got, 1, len - 1, f);
+	got[n] = '\0';
+	fclose(f);
+	remove(path);
+	return strcmp(got, want) == 0;
+}
+
 /* The log file (console.h CN1): "<prefix>.<pid>", appended to. */
 static void test_log_path(void)
 {
@@ -485,13 +500,9 @@ static void test_log_path(void)
 	hw_report_write("heapward: to the log %d\n", 7);
 	hw_report_write("heapward: and again\n");
 	REQUIRE(hw_console_log_path(""));
-	FILE *f = fopen(path, "rb");
-	REQUIRE(f != NULL, "no %s", path);
-	char got[128] = {0};
-	size_t n = fread(got, 1, sizeof got - 1, f);
-	fclose(f);
-	remove(path);
-	EXPECT(n > 0 && strcmp(got, "heapward: to the log 7\nheapward: and again\n") == 0,
+	char got[128];
+	EXPECT(taken_file_holds(path, "heapward: to the log 7\nheapward: and again\n", got,
+				sizeof got),
 	       "log file holds \"%s\"", got);
 	char long_prefix[HW_LOG_PREFIX_MAX + 1];
 	memset(long_prefix, 'x', sizeof long_prefix - 1);
@@ -517,13 +528,8 @@ static void test_kept_stderr(void)
 	REQUIRE(_dup2(real, 2) == 0);
 	_close(real);
 	hw_console_keep(); /* the copy is now of the real one; the file's closes */
-	FILE *r = fopen(path, "rb");
-	REQUIRE(r != NULL, "no %s", path);
-	char got[128] = {0};
-	size_t n = fread(got, 1, sizeof got - 1, r);
-	fclose(r);
-	remove(path);
-	EXPECT(n > 0 && strcmp(got, "heapward: open 1\nheapward: kept 2\n") == 0,
+	char got[128];
+	EXPECT(taken_file_holds(path, "heapward: open 1\nheapward: kept 2\n", got, sizeof got),
 	       "the file holds \"%s\"", got);
 }
 
