@@ -4,7 +4,7 @@
  *
  * Owns: malloc, free, calloc, realloc, reallocarray, posix_memalign,
  * aligned_alloc, memalign, valloc, pvalloc, malloc_usable_size,
- * malloc_trim, mallinfo2, malloc_stats and cfree; the aliases
+ * malloc_trim, mallinfo2, mallinfo, malloc_stats and cfree; the aliases
  * __libc_malloc, __libc_free, __libc_calloc, __libc_realloc,
  * __libc_memalign, __libc_valloc and __libc_pvalloc (every __libc_*
  * allocation function glibc 2.36 exports: a program or library that calls
@@ -42,6 +42,7 @@
 #include "malloc_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdlib.h>
 
@@ -121,6 +122,32 @@ OV_EXPORT struct mallinfo2 mallinfo2(void)
 	mi.uordblks = st.heap_inuse;
 	mi.fordblks = st.heap_ready > st.heap_inuse ? st.heap_ready - st.heap_inuse : 0;
 	mi.keepcost = st.heap_released;
+	return mi;
+}
+
+/* A mallinfo2 field as an int of glibc's older mallinfo: INT_MAX when it
+ * does not fit (glibc's own wraps around, which can show a heap of
+ * negative size). */
+static int ov_int(size_t v) { return v > INT_MAX ? INT_MAX : (int)v; }
+
+/* mallinfo2's figures in mallinfo's ints: glibc deprecated it in 2.33, but
+ * programs built before still call it, and glibc's would describe its own
+ * heap, which holds nothing here. */
+OV_EXPORT struct mallinfo mallinfo(void)
+{
+	struct mallinfo2 m = mallinfo2();
+	struct mallinfo mi = {
+		.arena = ov_int(m.arena),
+		.ordblks = ov_int(m.ordblks),
+		.smblks = ov_int(m.smblks),
+		.hblks = ov_int(m.hblks),
+		.hblkhd = ov_int(m.hblkhd),
+		.usmblks = ov_int(m.usmblks),
+		.fsmblks = ov_int(m.fsmblks),
+		.uordblks = ov_int(m.uordblks),
+		.fordblks = ov_int(m.fordblks),
+		.keepcost = ov_int(m.keepcost),
+	};
 	return mi;
 }
 

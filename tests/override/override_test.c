@@ -190,6 +190,26 @@ static void test_mallinfo2_moves(void)
 	EXPECT(d.keepcost > c.keepcost || d.arena < c.arena, "trim released nothing");
 }
 
+/* mallinfo: mallinfo2's figures in ints (the deprecated call programs
+ * built before glibc 2.33 make). */
+static void test_mallinfo_is_mallinfo2(void)
+{
+	void *big = malloc(3 << 20);
+	REQUIRE(big);
+	memset(big, 1, 3 << 20);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	struct mallinfo a = mallinfo();
+#pragma GCC diagnostic pop
+	struct mallinfo2 b = mallinfo2();
+	EXPECT(a.hblks == (int)b.hblks && a.hblkhd == (int)b.hblkhd && a.arena == (int)b.arena &&
+		       a.uordblks == (int)b.uordblks && a.keepcost == (int)b.keepcost,
+	       "mallinfo %d %d %d %d, mallinfo2 %zu %zu %zu %zu", a.hblks, a.hblkhd, a.arena,
+	       a.uordblks, b.hblks, b.hblkhd, b.arena, b.uordblks);
+	EXPECT(a.hblkhd >= 3 << 20 && a.uordblks >= 3 << 20, "%d %d", a.hblkhd, a.uordblks);
+	free(big);
+}
+
 static void stats_child(void)
 {
 	sink = malloc(100);
@@ -258,5 +278,6 @@ static void test_plugin_without_runtime(void)
 }
 
 HW_TEST_MAIN(T(test_reaches_heapward), T(test_malloc_edges), T(test_calloc), T(test_realloc),
-	     T(test_aligned), T(test_mallinfo2_moves), T(test_malloc_stats),
-	     T(test_misuse_reported), T(test_no_cxx_runtime), T(test_plugin_without_runtime))
+	     T(test_aligned), T(test_mallinfo2_moves), T(test_mallinfo_is_mallinfo2),
+	     T(test_malloc_stats), T(test_misuse_reported), T(test_no_cxx_runtime),
+	     T(test_plugin_without_runtime))
