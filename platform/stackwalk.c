@@ -186,17 +186,13 @@ size_t hw_unwind_context(uintptr_t pc, uintptr_t sp, uintptr_t fp, uintptr_t *ou
 
 /* ---- the table walks (UW6) ---- */
 
-/* Frames a context walk may cross before the fault's: the handler's own
- * and the signal frame's. */
+/* Frames a walk may cross before the first one it keeps: the handler's
+ * own and the signal frame's, or this file's. */
 #define UW_HANDLER_FRAMES 64
 
 #ifdef _WIN32
-__attribute__((noinline)) size_t hw_unwind_tables_here(uintptr_t *out, size_t max)
-{
-	/* As hw_unwind_here: the unwinder Windows has is already the tables'. */
-	DWORD want = max > 0xffffu ? 0xffffu : (DWORD)max;
-	return want ? RtlCaptureStackBackTrace(2, want, (void **)out, NULL) : 0;
-}
+/* hw_unwind_here itself: on Windows it walks the tables already. */
+size_t hw_unwind_tables_here(uintptr_t *out, size_t max) __attribute__((alias("hw_unwind_here")));
 
 size_t hw_unwind_tables_context(uintptr_t pc, uintptr_t *out, size_t max)
 {
@@ -221,9 +217,10 @@ size_t hw_unwind_tables_context(uintptr_t pc, uintptr_t *out, size_t max)
 typedef struct tables_walk {
 	uintptr_t *out;
 	size_t max, n;
-	size_t skip;  /* frames to pass before the first one written */
-	uintptr_t pc; /* a context walk: write from the frame at pc on */
-	size_t seen;  /* frames passed while looking for pc */
+	uintptr_t from; /* the frame whose ip this is starts the walk: */
+	bool signal;    /* a signal frame, kept (a fault's); else the caller's, not kept */
+	bool started;
+	size_t seen; /* frames passed before it */
 } tables_walk;
 
 static _Unwind_Reason_Code tables_frame(struct _Unwind_Context *ctx, void *arg)
@@ -233,15 +230,15 @@ static _Unwind_Reason_Code tables_frame(struct _Unwind_Context *ctx, void *arg)
 	uintptr_t ip = (uintptr_t)_Unwind_GetIPInfo(ctx, &before);
 	if (ip == 0 || w->n == w->max)
 		return _URC_END_OF_STACK;
-	if (w->skip > 0) {
-		w->skip--;
-		return _URC_NO_REASON;
-	}
-	if (w->pc != 0 && w->n == 0) {
-		/* The fault's frame is a signal frame: its ip is the
-		 * interrupted instruction itself, not a return address. */
-		if (ip != w->pc || !before)
+	if (!w->started) {
+		/* A signal frame's ip is the interrupted instruction itself,
+		 * not a return address. By ip, not by a count of frames: the
+		 * frames of this file depend on what the compiler inlined. */
+		if (ip != w->from || (w->signal && !before))
 			return ++w->seen < UW_HANDLER_FRAMES ? _URC_NO_REASON : _URC_END_OF_STACK;
+		w->started = true;
+		if (!w->signal)
+			return _URC_NO_REASON;
 	}
 	w->out[w->n++] = ip;
 	return _URC_NO_REASON;
@@ -249,7 +246,7 @@ static _Unwind_Reason_Code tables_frame(struct _Unwind_Context *ctx, void *arg)
 
 static size_t tables_walk_run(tables_walk *w)
 {
-	if (w->max == 0 || uw_in_tables)
+	if (w->max == 0 || w->from == 0 || uw_in_tables)
 		return 0;
 	uw_in_tables = true;
 	_Unwind_Backtrace(tables_frame, w);
@@ -259,9 +256,10 @@ static size_t tables_walk_run(tables_walk *w)
 
 __attribute__((noinline)) size_t hw_unwind_tables_here(uintptr_t *out, size_t max)
 {
-	/* The walk's first frame is this function's, the next its caller's:
-	 * out[0] is in the caller's caller, as hw_unwind_here's. */
-	tables_walk w = {out, max, 0, 2, 0, 0};
+	/* The walk starts after the caller's frame, the one that resumes at
+	 * this function's return address: out[0] is in the caller's caller,
+	 * as hw_unwind_here's. */
+	tables_walk w = {out, max, 0, (uintptr_t)__builtin_return_address(0), false, false, 0};
 	size_t n = tables_walk_run(&w);
 	__asm__ volatile("" ::
 				 : "memory"); /* no tail call: this frame must stay */
@@ -270,9 +268,7 @@ __attribute__((noinline)) size_t hw_unwind_tables_here(uintptr_t *out, size_t ma
 
 size_t hw_unwind_tables_context(uintptr_t pc, uintptr_t *out, size_t max)
 {
-	if (pc == 0)
-		return 0;
-	tables_walk w = {out, max, 0, 0, pc, 0};
+	tables_walk w = {out, max, 0, pc, true, false, 0};
 	return tables_walk_run(&w);
 }
 #endif
