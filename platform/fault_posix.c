@@ -19,7 +19,9 @@
  *        pending until the handler returns); under SIG_IGN it is dropped.
  *        hw_fault.chained says which of the two comes.
  *   FH4. The handler calls only async-signal-safe functions (sigaction,
- *        pthread_sigmask, raise) and the classifiers, and restores errno.
+ *        pthread_sigmask, raise), the table walks' recovery (stackwalk.h
+ *        UW7, first: a fault inside a walk ends that walk) and the
+ *        classifiers, and restores errno.
  *   FH5. A thread's stack is recorded in own_stack (initial-exec TLS) when
  *        this file maps it; hw_fault_thread_end unmaps it after disabling
  *        it when it is the thread's current alternate stack and the thread
@@ -42,6 +44,7 @@
  */
 #include "fault.h"
 
+#include "stackwalk.h"
 #include "thread.h"
 
 #include <errno.h>
@@ -128,6 +131,8 @@ static void read_context(const void *uctx, hw_fault *f)
 static void on_fault(int signo, siginfo_t *si, void *uctx)
 {
 	int saved = errno;
+	if (si && si->si_code > 0)
+		hw_unwind_tables_recover(); /* stackwalk.h UW7 */
 	if (si && si->si_code > 0) {
 		hw_fault f = {(uintptr_t)si->si_addr,
 			      signo == SIGBUS ? "BUS" : "SEGV",

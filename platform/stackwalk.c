@@ -1,9 +1,10 @@
 /* stackwalk.c: the unwinders (stackwalk.h).
  *
  * Owns: the frame-pointer walk and the per-thread cache of the stack's
- * bounds; the table walks and their per-thread flag (UW6).
+ * bounds; the table walks, their per-thread flag (UW6) and recovery point
+ * (UW7).
  *
- * Invariants: UW1-UW6 of stackwalk.h. How they hold here: the bounds are the
+ * Invariants: UW1-UW7 of stackwalk.h. How they hold here: the bounds are the
  * mapping holding the first frame pointer (hw_platform_mapping_at), cached
  * in two initial-exec thread-local words and looked up again whenever a
  * walk starts outside them; every frame pointer is checked against them
@@ -31,6 +32,8 @@
 #ifdef _WIN32
 #include <windows.h>
 #else
+#include <setjmp.h>
+#include <signal.h>
 #include <unwind.h>
 #endif
 
@@ -244,14 +247,42 @@ static _Unwind_Reason_Code tables_frame(struct _Unwind_Context *ctx, void *arg)
 	return _URC_NO_REASON;
 }
 
+/* UW7: where a fault inside this thread's walk jumps back to; NULL
+ * outside a walk. */
+static HW_THREAD_LOCAL sigjmp_buf *uw_recover;
+
 static size_t tables_walk_run(tables_walk *w)
 {
 	if (w->max == 0 || w->from == 0 || uw_in_tables)
 		return 0;
 	uw_in_tables = true;
-	_Unwind_Backtrace(tables_frame, w);
+	/* The mask is saved, and the jump back restores it: the walk
+	 * unblocks the fault signals, which are blocked when it runs in
+	 * their handler, so that a fault of its own reaches the handler. */
+	sigjmp_buf env;
+	if (sigsetjmp(env, 1) == 0) {
+		sigset_t faults, was;
+		sigemptyset(&faults);
+		sigaddset(&faults, SIGSEGV);
+		sigaddset(&faults, SIGBUS);
+		pthread_sigmask(SIG_UNBLOCK, &faults, &was);
+		uw_recover = &env;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		_Unwind_Backtrace(tables_frame, w);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		uw_recover = NULL;
+		pthread_sigmask(SIG_SETMASK, &was, NULL);
+	}
+	uw_recover = NULL;
 	uw_in_tables = false;
 	return w->n;
+}
+
+void hw_unwind_tables_recover(void)
+{
+	sigjmp_buf *env = uw_recover;
+	if (env)
+		siglongjmp(*env, 1);
 }
 
 __attribute__((noinline)) size_t hw_unwind_tables_here(uintptr_t *out, size_t max)

@@ -66,15 +66,27 @@
  *        _Unwind_Backtrace, libgcc_s or LLVM's libunwind; Windows: .pdata,
  *        through RtlCaptureStackBackTrace), so they see every frame of
  *        distribution binaries and of programs built with -O2's defaults.
- *        They cost about 150 ns a frame (x86-64, Linux; a frame-pointer
+ *        They cost 100 to 250 ns a frame (x86-64, Linux; a frame-pointer
  *        walk, 2.6 ns), take the loader's lock (recursive) to find each
  *        module's tables and, for code whose tables a JIT registered, a
  *        lock of the runtime that may allocate: a thread that is inside a
- *        table walk already (its allocator called back from there, or a
- *        fault inside the runtime) gets 0 frames, and the caller falls back
- *        to the frame-pointer walk. No allocation or lock of this project.
+ *        table walk already (its allocator called back from there) gets 0
+ *        frames, and the caller falls back to the frame-pointer walk. No
+ *        allocation or lock of this project.
+ *   UW7. A table walk survives a stack the program damaged (a saved frame
+ *        pointer overwritten by a buffer overflow on the stack makes the
+ *        runtime read its caller's frame from a wild address): on POSIX it
+ *        runs with SIGSEGV and SIGBUS unblocked (it may run in their
+ *        handler) and a recovery point, and the fault handler calls
+ *        hw_unwind_tables_recover first, which ends the walk with the
+ *        frames found before the fault and restores the signal mask. This
+ *        holds where fault.h's handler is installed (the debug mode
+ *        installs it); elsewhere such a fault kills the process, as it
+ *        would without the walk. Windows' unwinder checks every frame
+ *        against the thread's stack limits itself.
  *
- * Locking: none; the bounds cache and UW6's flag are per thread.
+ * Locking: none; the bounds cache and UW6's and UW7's state are per
+ * thread.
  */
 #ifndef HW_STACKWALK_H
 #define HW_STACKWALK_H
@@ -112,5 +124,11 @@ size_t hw_unwind_tables_here(uintptr_t *out, size_t max);
  * caller is not in a handler of that fault): the caller then uses
  * hw_unwind_context. */
 size_t hw_unwind_tables_context(uintptr_t pc, uintptr_t *out, size_t max);
+
+/* UW7, for the fault handler, before anything else: when the calling
+ * thread faulted inside a table walk, returns from that walk (with the
+ * frames it found) and never returns here; otherwise returns at once.
+ * Async-signal-safe. POSIX only. */
+void hw_unwind_tables_recover(void);
 
 #endif

@@ -15,6 +15,7 @@
 #include "check.h"
 #include "child.h"
 #include "debug.h"
+#include "fault.h"
 #include "heapward.h"
 #include "malloc_internal.h"
 #include "module.h"
@@ -92,6 +93,54 @@ static void test_unwind_frames(void)
 	/* Outside a fault's handler no frame is a signal frame at pc. */
 	EXPECT(hw_unwind_tables_context(ra[1], two, 2) == 0);
 	EXPECT(hw_unwind_tables_context(0, two, 2) == 0);
+}
+
+/* UW7: this function's saved frame pointer overwritten with an unmapped
+ * address, as an overflow of a buffer on the stack leaves it: the table
+ * walk reads its caller's caller from there, faults, and ends. */
+static uintptr_t smashed_ra;
+
+NOINLINE static size_t walk_past_smashed_frame(uintptr_t *out, size_t max)
+{
+	uintptr_t *rec = __builtin_frame_address(0);
+	uintptr_t saved = rec[0];
+	smashed_ra = (uintptr_t)__builtin_return_address(0);
+	rec[0] = 0x1000;
+	size_t n = hw_unwind_tables_here(out, max);
+	rec[0] = saved;
+	__asm__ volatile("" ::
+				 : "memory"); /* no tail call, and rec[0] really written */
+	return n;
+}
+
+static bool classify_nothing(const hw_fault *f)
+{
+	(void)f;
+	return false;
+}
+
+/* Exits 0 when two walks past the damaged frame each end after its
+ * caller's frame: the second shows the fault signals are unblocked again
+ * after the first's recovery. */
+static void smashed_child(void *arg)
+{
+	(void)arg;
+	if (hw_fault_install(classify_nothing, HW_FAULT_RANK_ANY) != 0)
+		_exit(3);
+	for (int i = 0; i < 2; i++) {
+		uintptr_t out[16];
+		size_t n = walk_past_smashed_frame(out, 16);
+		if (n != 1 || out[0] != smashed_ra)
+			_exit(4 + i);
+	}
+	_exit(0);
+}
+
+static void test_unwind_tables_damaged_stack(void)
+{
+	REQUIRE(hw_trap_child(smashed_child, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "signal %d, exit %d: %s", st.signo,
+	       st.exit_code, err);
 }
 
 static void *unwind_thread(void *arg)
@@ -916,6 +965,7 @@ int main(int argc, char **argv)
 	static const hw_test tests[] = {
 		T(test_unwind_frames),
 		T(test_unwind_thread),
+		T(test_unwind_tables_damaged_stack),
 		T(test_unwind_bad_chains),
 		T(test_modules),
 		T(test_symbolizer),

@@ -362,6 +362,10 @@ static void test_guarded_use_after_free(void)
 	guarded("guard=all", "uaf_read", "heap-use-after-free", "READ", "inside of", 16, "drop");
 	guarded("guard=all", "uaf_write", "heap-use-after-free", "WRITE", "inside of", 16, "drop");
 	guarded("guard=all", "uaf_realloc", "heap-use-after-free", "READ", "inside of", 8, "grow");
+	/* The stack damaged above the faulting frame: the table walk ends at
+	 * the damage, and the report is whole (stackwalk.h UW7). */
+	guarded("guard=all", "uaf_smashed", "heap-use-after-free", "WRITE", "inside of", 16,
+		"drop");
 }
 
 /* The stack that follows the first line starting with head, up to the

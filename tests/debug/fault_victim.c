@@ -118,6 +118,19 @@ NOINLINE static void uaf_nofp(void)
 	nofp_touch1(p); /* @uaf_nofp */
 }
 
+/* uaf_write after an overflow on the stack overwrote this function's saved
+ * frame pointer: the table walk of the fault's stack faults at the caller
+ * and must end there, with the report still whole (stackwalk.h UW7). */
+NOINLINE static void uaf_smashed(void)
+{
+	volatile char *p = object(64, make(64)); /* @uaf_smashed_alloc */
+	drop((char *)p);                         /* @uaf_smashed_free */
+	say(p + 16);
+	volatile uintptr_t *rec = __builtin_frame_address(0);
+	rec[0] = 0x1000;
+	p[16] = 1; /* @uaf_smashed */
+}
+
 NOINLINE static void uaf_realloc(void)
 {
 	volatile char *p = object(64, make(64)); /* @uaf_realloc_alloc */
@@ -277,6 +290,8 @@ int main(int argc, char **argv)
 		uaf_read(); /* @call_uaf_read */
 	else if (strcmp(s, "uaf_write") == 0)
 		uaf_write(); /* @call_uaf_write */
+	else if (strcmp(s, "uaf_smashed") == 0)
+		uaf_smashed(); /* @call_uaf_smashed */
 	else if (strcmp(s, "uaf_nofp") == 0)
 		uaf_nofp(); /* @call_uaf_nofp */
 	else if (strcmp(s, "uaf_realloc") == 0)
