@@ -615,8 +615,14 @@ static bool start(const det_class *cls, uint64_t seed, run *r)
 		     (r->via_launcher && !strstr(cls->options, "guard="));
 	bool own_exitcode = (key >> 5) % 10 < 3;
 	r->exitcode = own_exitcode ? 1 + (int)((key >> 9) % 120) : 23;
-	snprintf(r->options, sizeof r->options, "%s%s", cls->options,
-		 r->keep_going ? ":abort_on_error=0" : "");
+	/* Half the runs record stacks with the unwind tables, and a third the
+	 * fault's by frame pointers (platform/stackwalk.h UW6): the site must
+	 * be the same whichever walk found it. */
+	bool tables_on_malloc = (key >> 17) % 2 == 0, fp_on_fatal = (key >> 18) % 3 == 0;
+	snprintf(r->options, sizeof r->options, "%s%s%s%s", cls->options,
+		 r->keep_going ? ":abort_on_error=0" : "",
+		 tables_on_malloc ? ":fast_unwind_on_malloc=0" : "",
+		 fp_on_fatal ? ":fast_unwind_on_fatal=1" : "");
 	if (own_exitcode) {
 		size_t n = strlen(r->options);
 		snprintf(r->options + n, sizeof r->options - n, ":exitcode=%d", r->exitcode);
