@@ -5,19 +5,15 @@
  * floor declares (src/base/base.h) for report lines and fatal errors, and
  * the log file, process id and exit of console.h.
  *
- * Invariants (console_posix.c's N1-N3 and console.h's CN1-CN3, and how they
+ * Invariants (console_posix.c's N1-N4 and console.h's CN1-CN4, and how they
  * hold here):
  *   N1. hw_console_write makes only WriteFile calls on the standard error
- *       handle or the log file (CN1, which it may open: CreateFileA): no
+ *       handle, the kept copy (CN4) or the log file (CN1, which it may
+ *       open: CreateFileA): no
  *       allocation and no stdio (the C runtime's stderr is unbuffered, so
  *       lines of both interleave whole), so a fault handler may call it;
  *       partial writes are retried, an error or a missing handle drops the
  *       rest; errno and the thread's last error are as the caller had them.
- *   N4. The kept copy (CN4) is a duplicate of the standard error handle,
- *       not inheritable. It is used when the standard error handle is gone
- *       (the C runtime's _close(2) sets it to NULL) or a write to it fails
- *       with ERROR_INVALID_HANDLE; a program cannot close the copy without
- *       knowing its value.
  *   N2. hw_process_abort raises SIGABRT, so a handler the program installed
  *       runs as it would under abort(), then ends the process with exit code
  *       3, abort()'s, whatever that handler did; without abort()'s "abnormal
@@ -26,6 +22,11 @@
  *       compare-and-swap; there is no fork, so no child can inherit it by
  *       mistake (CN1's file per process holds by the process id in its
  *       name).
+ *   N4. The kept copy (CN4) is a duplicate of the standard error handle,
+ *       not inheritable. It is used when the standard error handle is gone
+ *       (the C runtime's _close(2) sets it to NULL) or a write to it fails
+ *       with ERROR_INVALID_HANDLE; a program cannot close the copy without
+ *       knowing its value.
  *   CN3. hw_process_exit flushes the C runtime's streams, then _exit.
  *
  * Locking: none; concurrent lines may interleave only at WriteFile bounds.
