@@ -11,9 +11,9 @@
  *       handle, the kept copy (CN4) or the log file (CN1, which it may
  *       open: CreateFileA): no allocation and no stdio (the C runtime's
  *       stderr is unbuffered, so lines of both interleave whole), so a
- *       fault handler may call it;
- *       partial writes are retried, an error or a missing handle drops the
- *       rest; errno and the thread's last error are as the caller had them.
+ *       fault handler may call it; partial writes are retried, an error or
+ *       a missing handle drops the rest; errno and the thread's last error
+ *       are as the caller had them.
  *   N2. hw_process_abort raises SIGABRT, so a handler the program installed
  *       runs as it would under abort(), then ends the process with exit code
  *       3, abort()'s, whatever that handler did; without abort()'s "abnormal
