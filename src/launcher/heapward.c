@@ -197,28 +197,33 @@ static char *program_file(const char *name)
 	}
 }
 
-/* LA5: whether the ELF file open at fd has a PT_INTERP program header
- * (*is64 tells its class). False for a file that is not ELF. */
-static bool elf_interp(int fd, bool *elf, bool *is64)
+/* LA5: what the ELF header of the file open at fd says. */
+typedef enum elf_kind {
+	ELF_OTHER,   /* not ELF (a script, say), or not one this can read */
+	ELF_32,      /* a 32-bit program */
+	ELF_STATIC,  /* 64-bit, no PT_INTERP: no dynamic loader runs */
+	ELF_DYNAMIC, /* 64-bit, with PT_INTERP */
+} elf_kind;
+
+static elf_kind elf_kind_of(int fd)
 {
 	Elf64_Ehdr eh;
-	*elf = *is64 = false;
 	if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
 	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
-		return false;
-	*elf = true;
-	*is64 = eh.e_ident[EI_CLASS] == ELFCLASS64;
-	if (!*is64 || eh.e_phentsize != sizeof(Elf64_Phdr))
-		return false;
+		return ELF_OTHER;
+	if (eh.e_ident[EI_CLASS] == ELFCLASS32)
+		return ELF_32;
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr))
+		return ELF_OTHER;
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		Elf64_Phdr ph;
 		if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (Elf64_Off)i * sizeof ph)) !=
 		    (ssize_t)sizeof ph)
-			return false;
+			return ELF_OTHER;
 		if (ph.p_type == PT_INTERP)
-			return true;
+			return ELF_DYNAMIC;
 	}
-	return false;
+	return ELF_STATIC;
 }
 
 /* LA5: why the loader will not preload the library into the program file
@@ -229,13 +234,12 @@ static const char *no_preload(const char *path)
 	if (fd < 0)
 		return NULL; /* execvp reports it */
 	const char *why = NULL;
-	bool elf, is64;
-	bool interp = elf_interp(fd, &elf, &is64);
+	elf_kind kind = elf_kind_of(fd);
 	struct stat st;
 	struct statvfs vfs;
-	if (elf && !is64)
+	if (kind == ELF_32)
 		why = "is a 32-bit program";
-	else if (elf && !interp)
+	else if (kind == ELF_STATIC)
 		why = "is statically linked";
 	else if (fstat(fd, &st) == 0 &&
 		 (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
