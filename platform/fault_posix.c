@@ -131,9 +131,8 @@ static void read_context(const void *uctx, hw_fault *f)
 static void on_fault(int signo, siginfo_t *si, void *uctx)
 {
 	int saved = errno;
-	if (si && si->si_code > 0)
-		hw_unwind_tables_recover(); /* stackwalk.h UW7 */
 	if (si && si->si_code > 0) {
+		hw_unwind_tables_recover(); /* stackwalk.h UW7: first */
 		hw_fault f = {(uintptr_t)si->si_addr,
 			      signo == SIGBUS ? "BUS" : "SEGV",
 			      si->si_code,

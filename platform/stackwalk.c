@@ -47,9 +47,6 @@
  * the first walk. */
 static HW_THREAD_LOCAL uintptr_t uw_lo, uw_hi;
 
-/* Set while this thread is inside a table walk (UW6). */
-static HW_THREAD_LOCAL bool uw_in_tables;
-
 /* Bounds for a walk starting at fp: the cached ones when they hold it, else
  * the mapping holding it (cached). False when no mapping holds fp. */
 static bool bounds_for(uintptr_t fp, uintptr_t *lo, uintptr_t *hi)
@@ -201,13 +198,13 @@ size_t hw_unwind_tables_context(uintptr_t pc, uintptr_t *out, size_t max)
 {
 	/* A vectored handler runs on the faulting thread's stack, below the
 	 * exception dispatcher's frame, which the tables cross. Windows
-	 * before 8 takes at most 62 frames in all. */
+	 * before 8 takes at most 62 frames in all. The unwinder calls
+	 * nothing that allocates, so no walk can start inside another
+	 * (UW6's flag is POSIX's). */
 	void *all[62];
-	if (max == 0 || pc == 0 || uw_in_tables)
+	if (max == 0 || pc == 0)
 		return 0;
-	uw_in_tables = true;
 	size_t n = RtlCaptureStackBackTrace(0, 62, all, NULL), k = 0;
-	uw_in_tables = false;
 	while (k < n && (uintptr_t)all[k] != pc)
 		k++;
 	if (k == n)
@@ -217,6 +214,9 @@ size_t hw_unwind_tables_context(uintptr_t pc, uintptr_t *out, size_t max)
 	return n;
 }
 #else
+/* Set while this thread is inside a table walk (UW6). */
+static HW_THREAD_LOCAL bool uw_in_tables;
+
 typedef struct tables_walk {
 	uintptr_t *out;
 	size_t max, n;
