@@ -15,6 +15,9 @@
  *             pointers published 64 at a time
  * and the scaling table: two threads' throughput over one thread's, for
  * batch64x2 over batch64 and prodcons over fifo (target: at least 1.8).
+ * fifo and prodcons are also run on a third side, "no-op", which is no
+ * allocator at all (MB3): its prodcons time is the ring's own cost, a floor
+ * under any allocator's, printed beside the time the 1.8 target needs.
  * --only W runs workload W alone and --side glibc|heapward one allocator
  * alone (no ratio then): for instruction counts under callgrind, where the
  * difference between two --pairs values is the cost of the extra pairs.
@@ -35,6 +38,10 @@
  *        the other (no lock, no shared cache line) whatever the load. The
  *        ring's waits yield the CPU, so a descheduled partner is not spun
  *        against (a yield is CPU time, charged to prodcons).
+ *   MB3. The no-op side bumps through an arena of NOOP_ARENA bytes and its
+ *        free does nothing: the arena is larger than the bytes prodcons
+ *        keeps in flight (RING + BLOCK objects of at most 512 bytes), so no
+ *        two live objects share a byte, and only the producer allocates.
  *
  * Locking: the ring is a single-producer single-consumer queue; its two
  * indices are atomics (release on publish, acquire on read).
@@ -54,7 +61,28 @@ typedef struct alloc_ops {
 	void (*free_fn)(void *);
 } alloc_ops;
 
-static const alloc_ops sides[2] = {{"glibc", malloc, free}, {"heapward", hw_malloc, hw_free}};
+/* MB3: the ceiling's allocator. */
+#define NOOP_ARENA (2u << 20)
+static char noop_arena[NOOP_ARENA];
+static size_t noop_next;
+
+static void *noop_malloc(size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	if (noop_next + n > NOOP_ARENA)
+		noop_next = 0;
+	void *p = noop_arena + noop_next;
+	noop_next += n;
+	return p;
+}
+
+static void noop_free(void *p) { (void)p; }
+
+/* Sides 0 and 1 run every workload; side 2 only those marked ceiling. */
+enum { NSIDES = 3 };
+static const alloc_ops sides[NSIDES] = {{"glibc", malloc, free},
+					{"heapward", hw_malloc, hw_free},
+					{"no-op", noop_malloc, noop_free}};
 
 #define NSIZES 4096
 static size_t sizes[NSIZES];
@@ -179,6 +207,7 @@ typedef struct workload {
 	void (*fn)(const alloc_ops *, uint64_t);
 	unsigned threads;
 	unsigned pair_factor; /* pairs counted per n */
+	bool ceiling;         /* also run on the no-op side */
 } workload;
 
 enum { T_WALL,
@@ -187,16 +216,16 @@ enum { T_WALL,
        T_KINDS };
 
 static const workload w[] = {
-	{"pair", run_pair, 1, 1},
-	{"batch64", run_batch, 1, 1},
-	{"fifo", run_fifo, 1, 1},
-	{"batch64x2", run_batch2, 2, 2},
-	{"prodcons", run_prodcons, 2, 1},
+	{"pair", run_pair, 1, 1, false},
+	{"batch64", run_batch, 1, 1, false},
+	{"fifo", run_fifo, 1, 1, true},
+	{"batch64x2", run_batch2, 2, 2, false},
+	{"prodcons", run_prodcons, 2, 1, true},
 };
 #define NW (sizeof w / sizeof w[0])
 
 /* ns per pair, [workload][side][T_*]; 0 when not measured. */
-static double ns[NW][2][T_KINDS];
+static double ns[NW][NSIDES][T_KINDS];
 
 static int find(const char *name)
 {
@@ -276,17 +305,19 @@ int main(int argc, char **argv)
 	printf("malloc_bench: %llu pairs per sample, sizes 16-512 B, median of %d, "
 	       "load average %.2f\n",
 	       (unsigned long long)pairs, BENCH_REPS, load);
-	printf("%-10s %7s %12s %12s %8s\n", "workload", "threads", "glibc ns", "heapward ns",
-	       "ratio");
+	printf("%-10s %7s %12s %12s %8s %10s\n", "workload", "threads", "glibc ns", "heapward ns",
+	       "ratio", "no-op ns");
 	/* Warm both allocators (first-call set-up, caches, spans). */
 	for (int s = side_lo; s < side_hi; s++)
 		run_batch(&sides[s], 64 * 64);
 	for (size_t k = 0; k < NW; k++) {
 		if (only && strcmp(only, w[k].name) != 0)
 			continue;
-		uint64_t t[2][T_KINDS][BENCH_REPS] = {{{0}}};
+		/* The no-op side goes with a full run only (MB3). */
+		int last = w[k].ceiling && side_hi - side_lo == 2 ? NSIDES : side_hi;
+		uint64_t t[NSIDES][T_KINDS][BENCH_REPS] = {{{0}}};
 		for (int rep = 0; rep < BENCH_REPS; rep++) {
-			for (int s = side_lo; s < side_hi; s++) {
+			for (int s = side_lo; s < last; s++) {
 				uint64_t w0 = clock_of(CLOCK_MONOTONIC);
 				uint64_t c0 = bench_clock_ns();
 				uint64_t p0 = clock_of(CLOCK_PROCESS_CPUTIME_ID);
@@ -296,15 +327,18 @@ int main(int argc, char **argv)
 				t[s][T_WALL][rep] = clock_of(CLOCK_MONOTONIC) - w0;
 			}
 		}
-		for (int s = side_lo; s < side_hi; s++)
+		for (int s = side_lo; s < last; s++)
 			for (int q = 0; q < T_KINDS; q++)
 				ns[k][s][q] = (double)bench_median(t[s][q], BENCH_REPS) /
 					      (double)(pairs * w[k].pair_factor);
 		int shown = w[k].threads == 1 ? T_THREAD : T_WALL;
 		double g = side_lo == 0 ? ns[k][0][shown] : 0;
 		double h = side_hi == 2 ? ns[k][1][shown] : 0;
-		printf("%-10s %7u %12.1f %12.1f %8.2f\n", w[k].name, w[k].threads, g, h,
+		printf("%-10s %7u %12.1f %12.1f %8.2f", w[k].name, w[k].threads, g, h,
 		       g > 0 && h > 0 ? h / g : 0.0);
+		if (last == NSIDES)
+			printf(" %10.1f", ns[k][2][shown]);
+		printf("\n");
 	}
 	if (!only || !strcmp(only, "batch64x2") || !strcmp(only, "prodcons")) {
 		printf("\nscaling: two threads' throughput / one thread's (target >= 1.8; "
@@ -312,6 +346,11 @@ int main(int argc, char **argv)
 		printf("%-28s %9s %9s\n", "workloads", "glibc", "heapward");
 		print_scaling("batch64x2", "batch64", side_lo, side_hi);
 		print_scaling("prodcons", "fifo", side_lo, side_hi);
+		int f = find("fifo"), pc = find("prodcons");
+		if (ns[f][1][T_WALL] > 0 && ns[pc][2][T_WALL] > 0)
+			printf("prodcons at 1.8 x heapward's fifo takes at most %.1f ns per pair; "
+			       "with no allocator\nat all (no-op) it took %.1f\n",
+			       ns[f][1][T_WALL] / 1.8, ns[pc][2][T_WALL]);
 	}
 	return 0;
 }
