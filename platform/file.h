@@ -1,7 +1,8 @@
 /* file.h: reading a small file whole, for the layer's own input files (the
- * debug mode's leak suppressions).
+ * debug mode's leak suppressions), and where the process's /proc files are.
  *
- * Owns: hw_file_read. POSIX in file_posix.c, Windows in file_windows.c.
+ * Owns: hw_file_read, and on POSIX hw_file_proc_path. POSIX in file_posix.c,
+ * Windows in file_windows.c.
  *
  * Invariants:
  *   FI1. No allocation and no stdio: the bytes go to the caller's buffer,
@@ -12,15 +13,28 @@
  *        what opening one gives there), EFBIG (more than cap bytes: buf
  *        holds the first cap), or another error of the OS's open or read
  *        (Windows: EIO for what has no errno of its own).
+ *   FI3. Files about the process (maps, exe) are read through the calling
+ *        thread's directory, never /proc/self's: once the main thread has
+ *        ended (pthread_exit) while others run, /proc/self describes that
+ *        ended thread, whose maps are empty and whose exe link is broken.
  *
  * Locking: none.
  */
 #ifndef HW_FILE_H
 #define HW_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Reads the file at path into buf[0, cap) (FI2). */
 int hw_file_read(const char *path, char *buf, size_t cap, size_t *len);
+
+#ifndef _WIN32
+/* FI3: the path of the process's /proc file name ("maps", "exe") in the
+ * calling thread's directory, "/proc/thread-self/<name>" where the kernel
+ * has it (Linux 3.17), else "/proc/self/<name>", into out[0, cap); false
+ * when it does not fit. */
+bool hw_file_proc_path(const char *name, char *out, size_t cap);
+#endif
 
 #endif

@@ -1,8 +1,10 @@
 /* file_posix.c: file.h on POSIX: open, read and close.
  *
- * Owns: hw_file_read (FI1, FI2 of file.h). A read interrupted by a signal
- * is retried; the descriptor is opened close-on-exec, so a concurrent fork
- * and exec in another thread does not inherit it.
+ * Owns: hw_file_read (FI1, FI2 of file.h) and hw_file_proc_path (FI3). A
+ * read interrupted by a signal is retried; the descriptor is opened
+ * close-on-exec, so a concurrent fork and exec in another thread does not
+ * inherit it. The /proc directory is chosen once: the kernel does not
+ * change.
  *
  * Locking: none.
  */
@@ -11,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <string.h>
 #include <unistd.h>
 
 int hw_file_read(const char *path, char *buf, size_t cap, size_t *len)
@@ -38,4 +41,25 @@ int hw_file_read(const char *path, char *buf, size_t cap, size_t *len)
 	}
 	close(fd);
 	return rc;
+}
+
+bool hw_file_proc_path(const char *name, char *out, size_t cap)
+{
+	/* 0 not looked yet, 1 thread-self, 2 self (racing first calls give the
+	 * same answer). */
+	static int which;
+	int w = __atomic_load_n(&which, __ATOMIC_RELAXED);
+	if (w == 0) {
+		int saved = errno;
+		w = access("/proc/thread-self/maps", R_OK) == 0 ? 1 : 2;
+		errno = saved;
+		__atomic_store_n(&which, w, __ATOMIC_RELAXED);
+	}
+	const char *dir = w == 1 ? "/proc/thread-self/" : "/proc/self/";
+	size_t d = strlen(dir), n = strlen(name);
+	if (d + n >= cap)
+		return false;
+	memcpy(out, dir, d);
+	memcpy(out + d, name, n + 1);
+	return true;
 }

@@ -542,7 +542,7 @@ long hw_platform_max_map_count(void)
 	return read_long("/proc/sys/vm/max_map_count");
 }
 
-/* Parses "lo-hi perms ..." at the start of a /proc/self/maps line. */
+/* Parses "lo-hi perms ..." at the start of a maps line. */
 static bool parse_maps_head(const char *s, uintptr_t *lo, uintptr_t *hi, bool *rw)
 {
 	uintptr_t v[2] = {0, 0};
@@ -570,11 +570,15 @@ static bool parse_maps_head(const char *s, uintptr_t *lo, uintptr_t *hi, bool *r
 	return true;
 }
 
-/* Calls line(arg, head) for every line of a /proc file, where head is the
- * line's first 255 bytes; stops at the first non-zero return. Reads with a
- * fixed buffer, so long path names cost nothing. */
-static int lines_walk(const char *path, int (*line)(void *arg, const char *head), void *arg)
+/* Calls line(arg, head) for every line of the process's /proc file name
+ * (file.h FI3), where head is the line's first 255 bytes; stops at the
+ * first non-zero return. Reads with a fixed buffer, so long path names
+ * cost nothing. */
+static int lines_walk(const char *name, int (*line)(void *arg, const char *head), void *arg)
 {
+	char path[64];
+	if (!hw_file_proc_path(name, path, sizeof path))
+		return -1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -682,7 +686,7 @@ hw_addr_kind hw_platform_describe(const void *p, char *name, size_t len, bool *r
 		(uintptr_t)p, (uintptr_t)&here, HW_ADDR_UNMAPPED, name, len, false, 0, ""};
 	if (len > 0)
 		name[0] = '\0';
-	int rc = lines_walk("/proc/self/maps", describe_line, &d);
+	int rc = lines_walk("maps", describe_line, &d);
 	if (rc < 0)
 		return HW_ADDR_UNKNOWN;
 	if (rw)
@@ -713,7 +717,7 @@ static int mapping_at_line(void *arg, const char *head)
 int hw_platform_mapping_at(const void *p, uintptr_t *lo, uintptr_t *hi, bool *rw)
 {
 	mapping_at_ctx m = {(uintptr_t)p, 0, 0, false};
-	if (lines_walk("/proc/self/maps", mapping_at_line, &m) != 1)
+	if (lines_walk("maps", mapping_at_line, &m) != 1)
 		return -1;
 	*lo = m.lo;
 	*hi = m.hi;
@@ -735,12 +739,12 @@ static int maps_line(void *arg, const char *head)
 	return parse_maps_head(head, &lo, &hi, &rw) ? m->fn(m->arg, lo, hi, rw) : -1;
 }
 
-/* Calls fn(arg, lo, hi, rw) for every line of /proc/self/maps; stops at the
+/* Calls fn(arg, lo, hi, rw) for every line of the maps file; stops at the
  * first non-zero return. */
 static int maps_walk(hw_mapping_fn fn, void *arg)
 {
 	maps_ctx m = {fn, arg};
-	return lines_walk("/proc/self/maps", maps_line, &m);
+	return lines_walk("maps", maps_line, &m);
 }
 
 static int count_one(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
@@ -801,7 +805,7 @@ static int huge_line(void *arg, const char *head)
 int hw_platform_huge_advised(const void *p, size_t n)
 {
 	huge_ctx c = {(uintptr_t)p, (uintptr_t)p + n, false, 0, 0};
-	if (lines_walk("/proc/self/smaps", huge_line, &c) != 0 || c.seen == 0)
+	if (lines_walk("smaps", huge_line, &c) != 0 || c.seen == 0)
 		return -1;
 	return c.advised == c.seen;
 }

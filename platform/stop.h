@@ -42,7 +42,7 @@
 typedef struct hw_thread_state {
 	int tid;
 	bool stopped; /* answered in time: the fields below are valid */
-	bool gone;    /* exited before the signal reached it */
+	bool gone;    /* exited before the signal reached it (the main thread: before the stop) */
 	unsigned nregs;
 	uintptr_t sp, tp; /* stack pointer, thread pointer (TLS) */
 	uintptr_t regs[HW_STOP_NREGS];

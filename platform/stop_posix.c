@@ -16,6 +16,7 @@
 #include "stop.h"
 
 #include "base.h"
+#include "thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -202,8 +203,12 @@ int hw_world_stop(hw_world *w, unsigned timeout_ms)
 	}
 	__atomic_store_n(&current, w, __ATOMIC_RELEASE);
 	pid_t pid = getpid();
+	/* A main thread that ended with pthread_exit stays listed (thread.h
+	 * T11) and takes a signal it will never handle: it is gone. */
+	bool main_ended = self != pid && hw_process_main_ended();
 	for (size_t i = 0; i < w->n; i++)
-		if (syscall(SYS_tgkill, pid, w->t[i].tid, HW_STOP_SIGNAL) != 0)
+		if ((w->t[i].tid == pid && main_ended) ||
+		    syscall(SYS_tgkill, pid, w->t[i].tid, HW_STOP_SIGNAL) != 0)
 			w->t[i].gone = true;
 	for (unsigned waited = 0;; waited++) {
 		size_t left = 0;

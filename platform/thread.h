@@ -53,6 +53,16 @@
  *       starts ends that for the rest of the process. False wherever the
  *       C library does not say (Windows, other C libraries), and once the
  *       process has had a second thread.
+ *   T11. hw_process_others_gone is true only when every thread of the
+ *       process but the caller has ended, the main thread included, so the
+ *       process ends when the caller does (glibc and musl call exit(0) when
+ *       their last thread returns; Windows ends a process with its last
+ *       thread). hw_process_main_ended is true only when the main thread
+ *       has ended (pthread_exit) while the process lives on: Linux keeps
+ *       it listed among the process's threads, where it can answer
+ *       nothing. Both are false when the system cannot say (Linux without
+ *       /proc, other POSIX systems); on Windows an ended thread is listed
+ *       nowhere, so the second is always false.
  *
  * Locking: these are the locks; nothing here holds one across calls.
  */
@@ -199,6 +209,13 @@ bool hw_process_barrier(void);
 /* T10: whether starting a thread now would make the C library's locks
  * atomic for the rest of the process. One load; any thread may call it. */
 bool hw_process_single_threaded(void);
+
+/* T11: whether the caller is the last thread of the process, and whether
+ * the main thread has ended. Not cheap
+ * (Linux reads /proc/self/stat: four system calls; Windows takes a thread
+ * snapshot): poll it, at most a few times a second. Keeps errno. */
+bool hw_process_others_gone(void);
+bool hw_process_main_ended(void);
 
 uint64_t hw_now_ns(void);
 /* Thread CPU time, for pacing by CPU budget; it may be off by up to

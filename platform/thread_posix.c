@@ -35,12 +35,20 @@
  *       (<sys/single_threaded.h>, glibc 2.32 and later), which glibc
  *       clears at the first pthread_create and then never sets again;
  *       elsewhere it answers false.
+ *   T11. Both read /proc/self/stat: its state is the main thread's,
+ *       zombie ('Z') once that thread has ended while others run, and
+ *       num_threads still counts it. The caller is alone when it is the
+ *       main thread and the count is 1, or when the main thread is a
+ *       zombie and the count is 2 (the main thread and the caller). A
+ *       thread on its way out may still be counted: the answer is then
+ *       false, and a later poll finds it gone.
  *
  * Locking: these are the locks; nothing here holds one across calls.
  */
 #include "thread.h"
 
 #include "base.h"
+#include "file.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -207,6 +215,68 @@ bool hw_process_single_threaded(void)
 {
 #if HW_HAVE_SINGLE_THREADED
 	return __libc_single_threaded != 0;
+#else
+	return false;
+#endif
+}
+
+#ifdef __linux__
+/* /proc/self/stat's state (the main thread's) and num_threads; false when
+ * it cannot be read. "pid (comm) state ...": comm may hold anything, ')'
+ * included, so the fields start after the last ')'. */
+static bool proc_stat(char *state, unsigned long *threads)
+{
+	char buf[1024];
+	size_t len;
+	int saved = errno;
+	int rc = hw_file_read("/proc/self/stat", buf, sizeof buf - 1, &len);
+	errno = saved;
+	if (rc != 0)
+		return false;
+	buf[len] = 0;
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || !p[2])
+		return false;
+	*state = p[2];
+	p += 3;
+	/* num_threads is the 20th field; state is the 3rd. */
+	for (int field = 3; field < 20; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return false;
+		p++;
+	}
+	*threads = 0;
+	for (; *p >= '0' && *p <= '9'; p++)
+		*threads = *threads * 10 + (unsigned long)(*p - '0');
+	return true;
+}
+
+static bool ended(char state) { return state == 'Z' || state == 'X'; }
+#endif
+
+/* T11. */
+bool hw_process_main_ended(void)
+{
+#ifdef __linux__
+	char state;
+	unsigned long threads;
+	return proc_stat(&state, &threads) && ended(state);
+#else
+	return false;
+#endif
+}
+
+bool hw_process_others_gone(void)
+{
+#ifdef __linux__
+	char state;
+	unsigned long threads;
+	if (!proc_stat(&state, &threads))
+		return false;
+	if (syscall(SYS_gettid) == getpid())
+		return threads == 1;
+	return ended(state) && threads == 2;
 #else
 	return false;
 #endif

@@ -28,6 +28,11 @@
  *       which interrupts every processor running one of the process's
  *       threads to flush its write buffer with a full barrier; it cannot
  *       fail, so the barrier is always ready.
+ *   T10. hw_process_single_threaded is false: the C runtime does not say.
+ *   T11. hw_process_others_gone counts the process's threads in a
+ *       Toolhelp snapshot, which lists live threads only: alone when the
+ *       count is 1. Taking the snapshot walks every thread of the system.
+ *       hw_process_main_ended is false: nothing lists an ended thread.
  *
  * Sleeping has the system timer's resolution (about 1 to 16 ms): a sleep
  * lasts at least what was asked, rounded up to whole milliseconds.
@@ -43,6 +48,8 @@
 #include <string.h>
 
 #include <windows.h>
+
+#include <tlhelp32.h>
 
 _Static_assert(sizeof(SRWLOCK) == sizeof(void *), "SRWLOCK does not fit hw_mutex");
 _Static_assert(sizeof(HANDLE) <= sizeof(uintptr_t), "HANDLE does not fit hw_thread");
@@ -229,6 +236,30 @@ unsigned hw_cpu_current(void) { return (unsigned)GetCurrentProcessorNumber(); }
 
 /* T10: the C runtime's locks do not depend on the thread count. */
 bool hw_process_single_threaded(void) { return false; }
+
+/* T11. */
+bool hw_process_others_gone(void)
+{
+	int saved = errno;
+	DWORD saved_win = GetLastError();
+	HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+	unsigned mine = 0;
+	if (snap != INVALID_HANDLE_VALUE) {
+		THREADENTRY32 te;
+		te.dwSize = sizeof te;
+		DWORD pid = GetCurrentProcessId();
+		for (BOOL more = Thread32First(snap, &te); more && mine < 2;
+		     more = Thread32Next(snap, &te))
+			mine += te.th32OwnerProcessID == pid;
+		CloseHandle(snap);
+	}
+	SetLastError(saved_win);
+	errno = saved;
+	return mine == 1;
+}
+
+/* T11: an ended thread leaves no trace a stop could wait on. */
+bool hw_process_main_ended(void) { return false; }
 
 bool hw_process_barrier_ready(void) { return true; }
 

@@ -40,6 +40,13 @@
  * Stop is checked between sleeps of at most SLICE_NS, so stopping never
  * waits longer than that and one step.
  *
+ * The last thread. A process whose main thread ends with pthread_exit runs
+ * until its last thread ends; the scavenger must not be that thread. Every
+ * ALONE_POLL_NS it asks the platform whether every other thread has ended
+ * (thread.h T11) and, when so, retires (SG4): the C library then ends the
+ * process when the thread returns, as it would have without it (exit(0),
+ * exit handlers run).
+ *
  * Invariants:
  *   SG1. hw_heap_scavenger_step and the thread's steps have the same target;
  *        the public step's quantum is fixed (the fuzz model predicts it).
@@ -49,10 +56,16 @@
  *        hw_heap_set_wake_bytes, and only when wake_bytes is not 0 and the
  *        ready bytes exceed the target by wake_bytes or more at that
  *        moment; only hw_heap_set_wake_bytes clears it.
+ *   SG4. A thread that retires has found every other thread of the process
+ *        gone, so no start or stop can run beside it: it clears scav_running
+ *        under scav_lock before it returns, and nothing joins it (an exit
+ *        handler's stop, on this very thread, finds nothing to stop; a
+ *        later start makes a new thread).
  *
  * Locking: a step takes h->lock. Start and stop hold h->scav_lock for their
  * whole duration (stop across the join), so any number of threads may call
- * them at once; the thread itself never takes scav_lock. scav_stop is
+ * them at once; the thread itself takes scav_lock only to retire (SG4),
+ * when no other thread exists. scav_stop is
  * written by start and stop and read by the thread, atomically. A fork child
  * has no scavenger thread: registry.c marks it stopped there.
  */
@@ -74,6 +87,7 @@
 #define IDLE_SLEEP_NS 10000000ull
 #define MIN_PAUSE_NS 100000ull
 #define SLICE_NS 10000000ull
+#define ALONE_POLL_NS 100000000ull
 
 size_t hw_scavenger_goal(const hw_heap *h)
 {
@@ -174,13 +188,29 @@ static size_t thread_step(hw_heap *h, pacer *pc, bool *prompt, bool *idle)
 	return r;
 }
 
+/* SG4: whether the thread is the process's last and has retired. No other
+ * thread exists to hold scav_lock; the try is for safety's sake. */
+static bool retired(hw_heap *h, uint64_t *polled)
+{
+	uint64_t now = hw_now_ns();
+	if (now - *polled < ALONE_POLL_NS)
+		return false;
+	*polled = now;
+	if (!hw_process_others_gone() || !hw_mutex_trylock(&h->scav_lock))
+		return false;
+	h->scav_running = false;
+	hw_mutex_unlock(&h->scav_lock);
+	return true;
+}
+
 static void *scavenger_main(void *arg)
 {
 	hw_heap *h = arg;
 	uint64_t start = hw_now_ns();
 	pacer pc = {0, start, hw_thread_cpu_ns(), start, others_cpu(), start};
 	uint64_t pause_began = pc.cpu_charged; /* thread CPU when the last pause began */
-	while (!stopping(h)) {
+	uint64_t polled = start;
+	while (!stopping(h) && !retired(h, &polled)) {
 		bool prompt, idle;
 		size_t r = thread_step(h, &pc, &prompt, &idle);
 		void (*hook)(void *) = __atomic_load_n(&h->idle_hook, __ATOMIC_ACQUIRE);
@@ -251,8 +281,9 @@ int hw_heap_scavenger_start(hw_heap *h)
 void hw_heap_scavenger_stop(hw_heap *h)
 {
 	/* Held across the join: a racing start waits until the old thread is
-	 * gone, and a racing stop finds it stopped. The thread never takes
-	 * scav_lock, so the join cannot wait on this lock. */
+	 * gone, and a racing stop finds it stopped. The thread takes scav_lock
+	 * only when no other thread exists (SG4), so the join cannot wait on
+	 * this lock. */
 	hw_mutex_lock(&h->scav_lock);
 	if (h->scav_running) {
 		__atomic_store_n(&h->scav_stop, 1, __ATOMIC_RELEASE);

@@ -8,7 +8,9 @@
  * scavenger reads as stopped, and that any number of threads may start and
  * stop the background scavenger at once, and that a scavenge's platform call,
  * and an allocation's, runs without the heap lock while its pages stay out
- * of every other thread's reach (busy, I5 of heap_internal.h).
+ * of every other thread's reach (busy, I5 of heap_internal.h), and that the
+ * scavenger does not keep alive a process whose main thread ended with
+ * pthread_exit (SG4 of scavenger.c).
  *
  * Each scenario runs in a child process under an alarm, so a hang fails the
  * test in seconds (the child dies of SIGALRM) instead of stalling ctest.
@@ -25,6 +27,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -373,5 +376,55 @@ static void test_release_without_the_lock(void)
 	expect_clean_exit(in_child(heap_used_during_claim), "claim scenario");
 }
 
+/* ---- the scavenger is never the process's last thread (scavenger.c SG4) ---- */
+
+static hw_heap *last_heap;
+
+/* Runs on the scavenger's thread, in the exit(0) the C library calls when
+ * that thread, the last, returns: the stop finds nothing to join (a join
+ * of this very thread would abort), and the status says the handler ran. */
+static void last_exit_handler(void)
+{
+	hw_heap_scavenger_stop(last_heap);
+	hw_heap_destroy(last_heap);
+	_exit(42);
+}
+
+static void *last_worker(void *arg)
+{
+	(void)arg;
+	struct timespec ts = {0, 50000000};
+	nanosleep(&ts, NULL);
+	char *p = hw_heap_alloc(last_heap, 4);
+	if (p) {
+		p[0] = 1;
+		hw_heap_free(last_heap, p, 4);
+	}
+	return NULL;
+}
+
+/* A main thread that ends with pthread_exit, and a worker that ends after
+ * it: the process must end then, with its exit handlers run, not live on
+ * in the scavenger. A hang fails by the child's alarm. */
+static void main_thread_leaves(void)
+{
+	last_heap = hw_heap_create(NULL);
+	REQUIRE(last_heap != NULL);
+	REQUIRE(hw_heap_scavenger_start(last_heap) == 0);
+	REQUIRE(atexit(last_exit_handler) == 0);
+	pthread_t t;
+	REQUIRE(pthread_create(&t, NULL, last_worker, NULL) == 0);
+	fflush(NULL);
+	pthread_exit(NULL);
+}
+
+static void test_scavenger_not_last(void)
+{
+	int status = in_child(main_thread_leaves);
+	EXPECT(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 42,
+	       "the process whose main thread left: status %#x (42: ended, exit handler run)",
+	       status);
+}
+
 HW_TEST_MAIN(T(test_fork_while_busy), T(test_scavenger_start_stop_race),
-	     T(test_release_without_the_lock))
+	     T(test_release_without_the_lock), T(test_scavenger_not_last))

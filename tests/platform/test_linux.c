@@ -12,16 +12,25 @@
  * hold (P3), and the OS views (VMA count, mappings, max_map_count). And
  * thread.h's processor number (T8) for a thread pinned to each processor,
  * and its process barrier (T9: membarrier, since Linux 4.14) available.
+ * And a child whose main thread ended with pthread_exit: its last thread
+ * knows it is the last (T11), and the maps, the executable's path and a
+ * stop of the other threads still work there (file.h FI3).
  */
+#include "child.h"
+#include "module.h"
 #include "platform.h"
 #include "ptest.h"
 #include "sim.h"
+#include "stop.h"
 #include "thread.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void test_caps(void)
 {
@@ -493,8 +502,64 @@ static void test_process_barrier_available(void)
 	EXPECT(hw_process_barrier(), "membarrier(PRIVATE_EXPEDITED) failed after registering");
 }
 
+/* ---- a main thread that ended with pthread_exit (thread.h T11, file.h FI3) ---- */
+
+static hw_world ended_world; /* large: not on a stack */
+
+static void ended_child_checks(void)
+{
+	uint64_t t0 = hw_now_ns();
+	while (!hw_process_others_gone())
+		CHILD_CHECK(hw_now_ns() - t0 < 5000000000u); /* the main thread gone, and alone */
+	CHILD_CHECK(hw_process_main_ended());
+	/* /proc/self describes the ended thread now: its maps are empty and
+	 * its exe link broken. The platform reads the thread's own view. */
+	int local = 0;
+	uintptr_t lo = 0, hi = 0;
+	CHILD_CHECK(hw_platform_mapping_at(&local, &lo, &hi, NULL) == 0);
+	CHILD_CHECK(lo <= (uintptr_t)&local && (uintptr_t)&local < hi);
+	hw_module m;
+	CHILD_CHECK(hw_module_find((uintptr_t)&ended_child_checks, &m));
+	CHILD_CHECK(strstr(m.path, "platform_linux") != NULL);
+	/* A stop does not wait for the ended main thread: it is gone. */
+	t0 = hw_now_ns();
+	CHILD_CHECK(hw_world_stop(&ended_world, 3000) == 0);
+	bool all = ended_world.missed == 0;
+	for (size_t i = 0; i < ended_world.n; i++)
+		all &= ended_world.t[i].stopped || ended_world.t[i].gone;
+	hw_world_resume(&ended_world);
+	CHILD_CHECK(all);
+	CHILD_CHECK(hw_now_ns() - t0 < 2000000000u);
+}
+
+static void *ended_child_thread(void *arg)
+{
+	(void)arg;
+	ended_child_checks();
+	_exit(0);
+}
+
+static void test_main_thread_ended(void)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		alarm(30);
+		pthread_t t;
+		if (pthread_create(&t, NULL, ended_child_thread, NULL) != 0)
+			_exit(2);
+		pthread_exit(NULL);
+	}
+	int status = 0;
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	       "the child whose main thread ended: status %#x (its check is on stderr)",
+	       status);
+}
+
 HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_populate),
 	     T(test_unfault_many), T(test_guard_protnone),
 	     T(test_madv_free_unuse), T(test_residency_matches_sim), T(test_reserve_enomem),
 	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned),
-	     T(test_process_barrier_available))
+	     T(test_process_barrier_available), T(test_main_thread_ended))

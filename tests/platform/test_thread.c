@@ -12,7 +12,8 @@
  * loads y with only a compiler barrier between, and a thread that stores y,
  * calls hw_process_barrier, then loads x, never both read 0 (without the
  * barrier call both do now and then on x86 and ARM: the test prints how
- * often that happened in the same run).
+ * often that happened in the same run). And T11's last-thread query while
+ * the main thread runs.
  */
 #include "ptest.h"
 #include "sanitizers.h"
@@ -293,6 +294,50 @@ static void test_process_barrier(void)
 	       LITMUS_ROUNDS);
 }
 
+/* T11, while the main thread runs: alone once every thread it started has
+ * ended (a joined thread may still be counted for a moment: poll), not
+ * alone while one lives, and the main thread has not ended. test_linux.c
+ * checks the case of an ended main thread. */
+static bool alone_within(uint64_t ns)
+{
+	uint64_t t0 = hw_now_ns();
+	while (!hw_process_others_gone()) {
+		if (hw_now_ns() - t0 > ns)
+			return false;
+		hw_sleep_ns(1000000);
+	}
+	return true;
+}
+
+typedef struct waiter {
+	hw_mutex gate;   /* held by the main thread until the checks are done */
+	bool alone_seen; /* what the waiting thread answered */
+} waiter;
+
+static void *wait_at_gate(void *arg)
+{
+	waiter *w = arg;
+	w->alone_seen = hw_process_others_gone();
+	hw_mutex_lock(&w->gate);
+	hw_mutex_unlock(&w->gate);
+	return NULL;
+}
+
+static void test_process_others_gone(void)
+{
+	EXPECT(alone_within(2000000000u), "the main thread, alone, is not the last thread");
+	EXPECT(!hw_process_main_ended(), "the main thread, running, has ended");
+	waiter w = {HW_MUTEX_INIT, true};
+	hw_mutex_lock(&w.gate);
+	hw_thread t;
+	REQUIRE(hw_thread_start(&t, wait_at_gate, &w) == 0);
+	EXPECT(!hw_process_others_gone(), "the last thread, beside a live one");
+	hw_mutex_unlock(&w.gate);
+	hw_thread_join(&t);
+	EXPECT(!w.alone_seen, "a started thread, beside the main one, is the last");
+	EXPECT(alone_within(2000000000u), "not alone after the join");
+}
+
 HW_TEST_MAIN(T(test_mutex_excludes), T(test_mutex_held), T(test_thread_runs_and_joins),
-	     T(test_thread_exit_hook), T(test_clock_monotonic_and_sleep),
-	     T(test_thread_cpu_time), T(test_cpu_numbers), T(test_process_barrier))
+	     T(test_thread_exit_hook), T(test_clock_monotonic_and_sleep), T(test_thread_cpu_time),
+	     T(test_cpu_numbers), T(test_process_barrier), T(test_process_others_gone))
