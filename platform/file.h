@@ -13,10 +13,12 @@
  *        what opening one gives there), EFBIG (more than cap bytes: buf
  *        holds the first cap), or another error of the OS's open or read
  *        (Windows: EIO for what has no errno of its own).
- *   FI3. Files about the process (maps, exe) are read through the calling
- *        thread's directory, never /proc/self's: once the main thread has
- *        ended (pthread_exit) while others run, /proc/self describes that
- *        ended thread, whose maps are empty and whose exe link is broken.
+ *   FI3. Files about the process (maps, smaps) are read through the
+ *        calling thread's directory, not /proc/self's: once the main
+ *        thread has ended (pthread_exit) while others run, /proc/self
+ *        describes that ended thread, whose maps are empty and whose exe
+ *        link is broken. (The exe link is read from /proc/self while it
+ *        answers: under Valgrind only that link names the program.)
  *
  * Locking: none.
  */

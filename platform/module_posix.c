@@ -5,9 +5,9 @@
  * hw_module_writable, hw_module_tls.
  *
  * Invariants: MO1-MO3 of module.h. The program's own entry in the loader's
- * list has an empty name; its path is read from the exe link of the
- * calling thread's /proc directory (file.h FI3; readlink, into the
- * caller's buffer).
+ * list has an empty name; its path is read from /proc/self/exe, or, when
+ * the main thread has ended, from the calling thread's exe link (file.h
+ * FI3; readlink, into the caller's buffer).
  *
  * Locking: none of its own.
  */
@@ -54,10 +54,13 @@ static int find_one(struct dl_phdr_info *info, size_t size, void *arg)
 		if (info->dlpi_name && info->dlpi_name[0]) {
 			copy_path(f->out->path, info->dlpi_name);
 		} else {
+			/* /proc/self first: Valgrind answers that link (only)
+			 * with the program's path, not its own. */
 			char exe[64];
-			ssize_t n = hw_file_proc_path("exe", exe, sizeof exe)
-					    ? readlink(exe, f->out->path, HW_MODULE_PATH_MAX - 1)
-					    : -1;
+			ssize_t n = readlink("/proc/self/exe", f->out->path,
+					     HW_MODULE_PATH_MAX - 1);
+			if (n <= 0 && hw_file_proc_path("exe", exe, sizeof exe))
+				n = readlink(exe, f->out->path, HW_MODULE_PATH_MAX - 1);
 			f->out->path[n > 0 ? n : 0] = '\0';
 		}
 		f->found = true;
