@@ -36,6 +36,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifndef _WIN32
+#include <signal.h>
+/* The stop's signal. Threads of this library keep it unblocked (thread.h
+ * T12), so a stop reaches them too. */
+#define HW_STOP_SIGNAL SIGPWR
+#endif
+
 #define HW_STOP_MAX_THREADS 4096
 #define HW_STOP_NREGS 32
 

@@ -27,8 +27,6 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#define HW_STOP_SIGNAL SIGPWR
-
 static hw_world *current; /* atomic: the stop in progress, or NULL */
 static struct sigaction previous;
 static int installed; /* SW3: under the caller's serialisation */

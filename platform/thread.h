@@ -63,6 +63,16 @@
  *       nothing. Both are false when the system cannot say (Linux without
  *       /proc, other POSIX systems); on Windows an ended thread is listed
  *       nowhere, so the second is always false.
+ *   T12. A thread hw_thread_start makes runs with every signal blocked but
+ *       the synchronous ones (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP,
+ *       SIGSYS: a fault of its own must reach a handler, not kill the
+ *       process unseen) and the world stop's (stop.h HW_STOP_SIGNAL),
+ *       whatever the mask of the thread that started it. A signal sent to
+ *       the process goes to a thread that does not block it: a thread of
+ *       this library must never be that thread, or a program that blocks
+ *       SIGALRM or SIGTERM to take it with sigwait or signalfd would be
+ *       killed by its default action in ours, or have its handler run
+ *       there. The starting thread's mask is the same after the call.
  *
  * Locking: these are the locks; nothing here holds one across calls.
  */
@@ -168,7 +178,8 @@ bool hw_mutex_trylock(hw_mutex *m);
  * where HW_ASSERT uses it: without HW_DEBUG it returns true. */
 bool hw_mutex_held(const hw_mutex *m);
 
-/* Starts fn(arg) on a new thread; 0 or an errno value. */
+/* Starts fn(arg) on a new thread, its signals blocked as T12 says; 0 or an
+ * errno value. */
 int hw_thread_start(hw_thread *t, void *(*fn)(void *), void *arg);
 void hw_thread_join(hw_thread *t);
 

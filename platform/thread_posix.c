@@ -42,6 +42,8 @@
  *       zombie and the count is 2 (the main thread and the caller). A
  *       thread on its way out may still be counted: the answer is then
  *       false, and a later poll finds it gone.
+ *   T12. hw_thread_start sets the creator's mask to the new thread's
+ *       around pthread_create, which copies it, and puts it back.
  *
  * Locking: these are the locks; nothing here holds one across calls.
  */
@@ -49,10 +51,12 @@
 
 #include "base.h"
 #include "file.h"
+#include "stop.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -136,8 +140,19 @@ bool hw_mutex_held(const hw_mutex *m)
 
 int hw_thread_start(hw_thread *t, void *(*fn)(void *), void *arg)
 {
+	/* T12: a new thread inherits its creator's mask, so the creator takes
+	 * the new thread's for the call (pthread_attr_setsigmask_np would
+	 * spare it that, but allocates). */
+	static const int kept[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+				   SIGTRAP, SIGSYS, HW_STOP_SIGNAL};
+	sigset_t blocked, old;
+	sigfillset(&blocked);
+	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+		sigdelset(&blocked, kept[i]);
+	check_rc(pthread_sigmask(SIG_SETMASK, &blocked, &old), "pthread_sigmask");
 	pthread_t th;
 	int rc = pthread_create(&th, NULL, fn, arg);
+	check_rc(pthread_sigmask(SIG_SETMASK, &old, NULL), "pthread_sigmask");
 	if (rc != 0)
 		return rc;
 	t->handle = 0;

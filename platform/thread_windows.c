@@ -33,6 +33,8 @@
  *       Toolhelp snapshot, which lists live threads only: alone when the
  *       count is 1. Taking the snapshot walks every thread of the system.
  *       hw_process_main_ended is false: nothing lists an ended thread.
+ *   T12. Windows has no signals to block: exceptions go to the thread that
+ *       raised them, and console events to a thread of their own.
  *
  * Sleeping has the system timer's resolution (about 1 to 16 ms): a sleep
  * lasts at least what was asked, rounded up to whole milliseconds.

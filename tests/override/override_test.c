@@ -5,7 +5,8 @@
  * Owns: the checks of override.c's OV1-OV3 from a C program, and of
  * override_new.cc's ON4: the library brings no C++ runtime into a C
  * program, and a C++ library dlopen'ed into it (plugin.cc, RTLD_LOCAL)
- * whose new cannot allocate gets the fixed report.
+ * whose new cannot allocate gets the fixed report. And that the thread the
+ * library starts (the scavenger) takes none of the program's signals.
  *
  * Invariants:
  *   OR1. Every pointer checked here comes from the library under test:
@@ -15,15 +16,18 @@
  * Locking: single-threaded, except the death tests' child processes.
  */
 #include "check.h"
+#include "child.h"
 #include "death.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 void *__libc_malloc(size_t n);
@@ -277,7 +281,63 @@ static void test_plugin_without_runtime(void)
 	       "got: %s", d.err);
 }
 
+/* The threads of this process, from /proc/self/status; 0 when unread. */
+static int thread_count(void)
+{
+	char buf[4096];
+	hw_test_slurp("/proc/self/status", buf, sizeof buf);
+	const char *t = strstr(buf, "\nThreads:");
+	return t ? atoi(t + strlen("\nThreads:")) : 0;
+}
+
+/* In a child, single-threaded: 256 MiB freed starts the scavenger thread
+ * (malloc.c MA7's wake), and then signals sent to the process, which the
+ * program blocks to take them with sigtimedwait, must all reach it: none
+ * may be delivered to the scavenger, whose default action for SIGALRM or
+ * SIGTERM would end the process (platform/thread.h T12). */
+static void signals_stay_the_programs(void)
+{
+	enum { N = 4096,
+	       SIZE = 65536 };
+	static char *objs[N];
+	for (int i = 0; i < N; i++) {
+		objs[i] = malloc(SIZE);
+		CHILD_CHECK(objs[i] != NULL);
+		memset(objs[i], 1, SIZE);
+	}
+	for (int i = 0; i < N; i++)
+		free(objs[i]);
+	for (int tries = 0; thread_count() < 2; tries++) {
+		CHILD_CHECK(tries < 500); /* the scavenger within 5 s */
+		usleep(10000);
+	}
+	sigset_t set;
+	sigemptyset(&set);
+	const int sigs[] = {SIGALRM, SIGTERM, SIGUSR1, SIGINT};
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaddset(&set, sigs[i]);
+	CHILD_CHECK(sigprocmask(SIG_BLOCK, &set, NULL) == 0);
+	/* Each signal is left pending a while before it is taken: a thread
+	 * that does not block it would have it delivered then. */
+	for (int i = 0; i < 40; i++) {
+		int sig = sigs[i % 4];
+		CHILD_CHECK(kill(getpid(), sig) == 0);
+		usleep(5000);
+		struct timespec two = {2, 0};
+		CHILD_CHECK(sigtimedwait(&set, NULL, &two) == sig);
+	}
+}
+
+static void test_signals_stay_the_programs(void)
+{
+	hw_death d;
+	REQUIRE(hw_death_run(signals_stay_the_programs, &d) == 0);
+	EXPECT(d.signal == 0 && d.status == 0, "the child taking its blocked signals: signal %d, "
+					       "status %d: %s",
+	       d.signal, d.status, d.err);
+}
+
 HW_TEST_MAIN(T(test_reaches_heapward), T(test_malloc_edges), T(test_calloc), T(test_realloc),
 	     T(test_aligned), T(test_mallinfo2_moves), T(test_mallinfo_is_mallinfo2),
 	     T(test_malloc_stats), T(test_misuse_reported), T(test_no_cxx_runtime),
-	     T(test_plugin_without_runtime))
+	     T(test_plugin_without_runtime), T(test_signals_stay_the_programs))

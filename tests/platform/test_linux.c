@@ -14,7 +14,8 @@
  * and its process barrier (T9: membarrier, since Linux 4.14) available.
  * And a child whose main thread ended with pthread_exit: its last thread
  * knows it is the last (T11), and the maps, the executable's path and a
- * stop of the other threads still work there (file.h FI3).
+ * stop of the other threads still work there (file.h FI3). And the mask a
+ * thread of ours starts with (T12).
  */
 #include "child.h"
 #include "module.h"
@@ -27,6 +28,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -558,8 +560,42 @@ static void test_main_thread_ended(void)
 	       status);
 }
 
+/* ---- the signal mask of a thread of ours (thread.h T12) ---- */
+
+static void *read_own_mask(void *arg)
+{
+	pthread_sigmask(SIG_BLOCK, NULL, (sigset_t *)arg);
+	return NULL;
+}
+
+static void test_thread_signal_mask(void)
+{
+	/* The creator blocks SIGUSR2 only: the new thread blocks every signal
+	 * sent to the process, but not the faults or the stop's signal, and
+	 * the creator's mask is what it was. */
+	sigset_t usr2, before, after, theirs;
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	REQUIRE(pthread_sigmask(SIG_SETMASK, &usr2, &before) == 0);
+	sigemptyset(&theirs);
+	hw_thread t;
+	REQUIRE(hw_thread_start(&t, read_own_mask, &theirs) == 0);
+	hw_thread_join(&t);
+	REQUIRE(pthread_sigmask(SIG_SETMASK, &before, &after) == 0);
+	const int blocked[] = {SIGALRM, SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2, SIGPIPE,
+			       SIGPROF, SIGIO, SIGRTMIN};
+	for (size_t i = 0; i < sizeof blocked / sizeof blocked[0]; i++)
+		EXPECT(sigismember(&theirs, blocked[i]) == 1, "signal %d not blocked", blocked[i]);
+	const int open_[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS, HW_STOP_SIGNAL};
+	for (size_t i = 0; i < sizeof open_ / sizeof open_[0]; i++)
+		EXPECT(sigismember(&theirs, open_[i]) == 0, "signal %d blocked", open_[i]);
+	EXPECT(sigismember(&after, SIGUSR2) == 1 && sigismember(&after, SIGALRM) == 0,
+	       "the creator's mask changed");
+}
+
 HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_populate),
 	     T(test_unfault_many), T(test_guard_protnone),
 	     T(test_madv_free_unuse), T(test_residency_matches_sim), T(test_reserve_enomem),
 	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned),
-	     T(test_process_barrier_available), T(test_main_thread_ended))
+	     T(test_process_barrier_available), T(test_main_thread_ended),
+	     T(test_thread_signal_mask))
