@@ -62,7 +62,9 @@
  *       it listed among the process's threads, where it can answer
  *       nothing. Both are false when the system cannot say (Linux without
  *       /proc, other POSIX systems); on Windows an ended thread is listed
- *       nowhere, so the second is always false.
+ *       nowhere, so the second is always false. Threads a runtime starts
+ *       without the C library count too (ThreadSanitizer's background
+ *       thread): under it no thread is ever the last.
  *   T12. A thread hw_thread_start makes runs with every signal blocked but
  *       the synchronous ones (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP,
  *       SIGSYS: a fault of its own must reach a handler, not kill the
@@ -182,6 +184,9 @@ bool hw_mutex_held(const hw_mutex *m);
  * errno value. */
 int hw_thread_start(hw_thread *t, void *(*fn)(void *), void *arg);
 void hw_thread_join(hw_thread *t);
+/* Lets t's resources go when it ends, without a join; t is not joined
+ * after. The thread itself may call it on its own handle. */
+void hw_thread_detach(hw_thread *t);
 
 /* Registers hooks to run around fork() (T4); 0 or an errno value (ENOMEM).
  * Hooks cannot be removed: register once per process. */

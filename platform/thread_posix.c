@@ -167,6 +167,13 @@ void hw_thread_join(hw_thread *t)
 	check_rc(pthread_join(th, NULL), "pthread_join");
 }
 
+void hw_thread_detach(hw_thread *t)
+{
+	pthread_t th;
+	memcpy(&th, &t->handle, sizeof th);
+	check_rc(pthread_detach(th), "pthread_detach");
+}
+
 int hw_fork_hooks(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {
 	return pthread_atfork(prepare, parent, child);

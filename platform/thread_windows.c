@@ -153,6 +153,9 @@ void hw_thread_join(hw_thread *t)
 	CloseHandle(h);
 }
 
+/* The thread runs on; only the handle to it goes. */
+void hw_thread_detach(hw_thread *t) { CloseHandle((HANDLE)t->handle); }
+
 int hw_fork_hooks(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {
 	(void)prepare, (void)parent, (void)child;

@@ -245,7 +245,7 @@ struct hw_heap {
 	/* hw_heap_set_idle_hook's function and argument: written under
 	 * scav_lock, read by the thread; both atomic (the function last, with
 	 * release, so a thread that sees it sees its argument). */
-	void (*idle_hook)(void *);
+	bool (*idle_hook)(void *);
 	void *idle_arg;
 	/* hw_heap_set_wake_bytes's threshold (0: off), under the lock, and
 	 * whether a free has passed it since it was set (atomic: read by

@@ -59,10 +59,14 @@ void hw_heap_window(hw_heap *h, uintptr_t *base, size_t *size);
  * The background scavenger thread calls fn(arg) after each of its steps
  * that found the heap idle (no allocation or free for QUIET_NS,
  * scavenger.c PC2), without the heap's lock, so fn may take locks that
- * come before it and call the heap. Set it before the scavenger starts;
+ * come before it and call the heap. When fn returns true the thread
+ * retires (scavenger.c SG4): it ends as if stopped, and the next
+ * hw_heap_scavenger_start makes a new one; a start or stop running at that
+ * moment wins, and the thread goes on. Set it before the scavenger starts;
  * NULL removes it. The malloc layer uses it to release free pages inside
- * partly used spans (src/malloc/span.c SP4). */
-void hw_heap_set_idle_hook(hw_heap *h, void (*fn)(void *arg), void *arg);
+ * partly used spans (src/malloc/span.c SP4), and to end the thread in a
+ * program with one thread (malloc.c MA7). */
+void hw_heap_set_idle_hook(hw_heap *h, bool (*fn)(void *arg), void *arg);
 
 /* Not a view: whether there is work for a background scavenger that is not
  * running. After hw_heap_set_wake_bytes(h, bytes) (0 turns it off), the

@@ -36,7 +36,8 @@
  *        took back 36 MiB three times in 140 ms, and paid the faults).
  *   PC3. Nothing releasable toward the target: sleep IDLE_SLEEP_NS.
  * After each idle step the thread calls the heap's idle hook, if one is set
- * (hw_heap_set_idle_hook, inspect.h), without the lock.
+ * (hw_heap_set_idle_hook, inspect.h), without the lock; the hook may ask
+ * the thread to retire (SG4).
  * Stop is checked between sleeps of at most SLICE_NS, so stopping never
  * waits longer than that and one step.
  *
@@ -45,7 +46,7 @@
  * ALONE_POLL_NS it asks the platform whether every other thread has ended
  * (thread.h T11) and, when so, retires (SG4): the C library then ends the
  * process when the thread returns, as it would have without it (exit(0),
- * exit handlers run).
+ * exit handlers run). The idle hook's owner may retire it too.
  *
  * Invariants:
  *   SG1. hw_heap_scavenger_step and the thread's steps have the same target;
@@ -56,11 +57,14 @@
  *        hw_heap_set_wake_bytes, and only when wake_bytes is not 0 and the
  *        ready bytes exceed the target by wake_bytes or more at that
  *        moment; only hw_heap_set_wake_bytes clears it.
- *   SG4. A thread that retires has found every other thread of the process
- *        gone, so no start or stop can run beside it: it clears scav_running
- *        under scav_lock before it returns, and nothing joins it (an exit
- *        handler's stop, on this very thread, finds nothing to stop; a
- *        later start makes a new thread).
+ *   SG4. A thread retires (when every other thread of the process is gone,
+ *        or its idle hook returns true) only if it takes scav_lock at once:
+ *        a start or stop that holds it wins, and the thread goes on (the
+ *        stop then joins it). Holding scav_lock, it charges its CPU time
+ *        (SG2), clears scav_running and detaches itself; after it lets the
+ *        lock go it touches nothing of the heap, so a stop finds nothing to
+ *        join (an exit handler's, on this very thread, included), a later
+ *        start makes a new thread, and a destroy may free the heap at once.
  *
  * Locking: a step takes h->lock. Start and stop hold h->scav_lock for their
  * whole duration (stop across the join), so any number of threads may call
@@ -188,19 +192,28 @@ static size_t thread_step(hw_heap *h, pacer *pc, bool *prompt, bool *idle)
 	return r;
 }
 
-/* SG4: whether the thread is the process's last and has retired. No other
- * thread exists to hold scav_lock; the try is for safety's sake. */
-static bool retired(hw_heap *h, uint64_t *polled)
+/* SG4: retires the thread, unless a start or stop holds scav_lock. */
+static bool retire(hw_heap *h, pacer *pc)
+{
+	if (!hw_mutex_trylock(&h->scav_lock))
+		return false;
+	hw_mutex_lock(&h->lock);
+	charge_locked(h, pc);
+	hw_mutex_unlock(&h->lock);
+	h->scav_running = false;
+	hw_thread_detach(&h->scav_thread);
+	hw_mutex_unlock(&h->scav_lock);
+	return true;
+}
+
+/* SG4: whether the thread has found itself the process's last, and retired. */
+static bool retired_last(hw_heap *h, pacer *pc, uint64_t *polled)
 {
 	uint64_t now = hw_now_ns();
 	if (now - *polled < ALONE_POLL_NS)
 		return false;
 	*polled = now;
-	if (!hw_process_others_gone() || !hw_mutex_trylock(&h->scav_lock))
-		return false;
-	h->scav_running = false;
-	hw_mutex_unlock(&h->scav_lock);
-	return true;
+	return hw_process_others_gone() && retire(h, pc);
 }
 
 static void *scavenger_main(void *arg)
@@ -210,13 +223,16 @@ static void *scavenger_main(void *arg)
 	pacer pc = {0, start, hw_thread_cpu_ns(), start, others_cpu(), start};
 	uint64_t pause_began = pc.cpu_charged; /* thread CPU when the last pause began */
 	uint64_t polled = start;
-	while (!stopping(h) && !retired(h, &polled)) {
+	while (!stopping(h)) {
+		if (retired_last(h, &pc, &polled))
+			return NULL;
 		bool prompt, idle;
 		size_t r = thread_step(h, &pc, &prompt, &idle);
-		void (*hook)(void *) = __atomic_load_n(&h->idle_hook, __ATOMIC_ACQUIRE);
-		if (idle && hook)
-			hook(__atomic_load_n(&h->idle_arg,
-					     __ATOMIC_RELAXED)); /* without the lock */
+		bool (*hook)(void *) = __atomic_load_n(&h->idle_hook, __ATOMIC_ACQUIRE);
+		/* Without the lock. */
+		if (idle && hook && hook(__atomic_load_n(&h->idle_arg, __ATOMIC_RELAXED)) &&
+		    retire(h, &pc))
+			return NULL;
 		uint64_t cpu = hw_thread_cpu_ns();
 		uint64_t used = cpu - pause_began;
 		pause_began = cpu;
@@ -256,7 +272,7 @@ void hw_heap_set_wake_bytes(hw_heap *h, size_t bytes)
 
 bool hw_heap_wake_due(hw_heap *h) { return __atomic_load_n(&h->wake_due, __ATOMIC_RELAXED) != 0; }
 
-void hw_heap_set_idle_hook(hw_heap *h, void (*fn)(void *arg), void *arg)
+void hw_heap_set_idle_hook(hw_heap *h, bool (*fn)(void *arg), void *arg)
 {
 	hw_mutex_lock(&h->scav_lock);
 	__atomic_store_n(&h->idle_hook, NULL, __ATOMIC_RELEASE);

@@ -91,7 +91,13 @@
  *        MC_SCAV_WAKE_BYTES of ready memory above the scavenger's target.
  *        So a single-threaded program keeps at most that much above its
  *        retained goal until it frees more, as glibc keeps what it has not
- *        trimmed.
+ *        trimmed. And the thread ends (layer_idle; scavenger.c SG4) once
+ *        the layer has been idle for MC_IDLE_RETIRE_NS past its idle trim
+ *        (span.c SP4) while at most one thread has a cache: the process
+ *        is then a one-thread program again, as far as the kernel can see
+ *        (unshare(CLONE_NEWUSER) works in it, for one), and the start
+ *        waits as above (scav_idle) until the wake flag, or until a second
+ *        thread has a cache.
  *   MA8. hw_mc_reset (tests and fuzz targets) leaves the layer exactly as
  *        before its first call in a new process, except that the next start
  *        takes its platform, heap geometry and options from the reset:
@@ -154,6 +160,7 @@ static bool hooks_registered;    /* under init_lock */
 static int early_state;          /* atomic: 0, 1 registering, 2 registered */
 static int scav_restart;         /* atomic: set in a fork child (MA4), after a failed start (MA7) */
 static int scav_deferred;        /* atomic: MA7's start waits for a thread or the wake flag */
+static int scav_idle;            /* atomic: MA7: the thread ended in a one-thread program */
 static int scav_retries = 64;    /* failed starts left to retry (MA7) */
 static const char *start_string; /* hw_mc_start's, under init_lock */
 static bool start_given;         /* under init_lock */
@@ -234,10 +241,28 @@ static void announce(const hw_options *o, bool late)
 }
 
 /* MA7: whether the scavenger's start waits: the process is single-threaded
- * and the heap's wake flag is down. */
+ * (or the thread ended idle and one thread at most has a cache) and the
+ * heap's wake flag is down. */
 static bool scavenger_waits(void)
 {
-	return hw_process_single_threaded() && !hw_heap_wake_due(mc_g.heap);
+	bool one = hw_process_single_threaded() ||
+		   (__atomic_load_n(&scav_idle, __ATOMIC_RELAXED) &&
+		    __atomic_load_n(&mc_threads_live, __ATOMIC_RELAXED) < 2);
+	return one && !hw_heap_wake_due(mc_g.heap);
+}
+
+/* The heap's idle hook (inspect.h), on the scavenger thread: span.c SP4's
+ * trim, and MA7's end of the thread in a program with one thread that has
+ * stayed idle, with the start made to wait again. */
+static bool layer_idle(void *unused)
+{
+	(void)unused;
+	if (!hw_mc_span_idle() || __atomic_load_n(&mc_threads_live, __ATOMIC_RELAXED) > 1)
+		return false;
+	__atomic_store_n(&scav_idle, 1, __ATOMIC_RELAXED);
+	if (!__atomic_exchange_n(&scav_deferred, 1, __ATOMIC_RELAXED))
+		hw_heap_set_wake_bytes(mc_g.heap, MC_SCAV_WAKE_BYTES);
+	return true;
 }
 
 /* Starts the heap's background scavenger (MA7). A start can fail where the
@@ -254,6 +279,7 @@ static void start_scavenger(void)
 	}
 	if (__atomic_exchange_n(&scav_deferred, 0, __ATOMIC_RELAXED))
 		hw_heap_set_wake_bytes(mc_g.heap, 0);
+	__atomic_store_n(&scav_idle, 0, __ATOMIC_RELAXED);
 	int rc = hw_heap_scavenger_start(mc_g.heap);
 	if (rc != 0 && rc != EALREADY &&
 	    __atomic_sub_fetch(&scav_retries, 1, __ATOMIC_RELAXED) > 0)
@@ -307,8 +333,9 @@ static bool init_locked(void)
 		hooks_registered = true;
 	}
 	hw_mc_guard_start();
-	/* span.c SP4: memory goes back while the program is idle. */
-	hw_heap_set_idle_hook(h, hw_mc_span_idle, NULL);
+	/* span.c SP4: memory goes back while the program is idle; MA7: the
+	 * thread ends in an idle one-thread program. */
+	hw_heap_set_idle_hook(h, layer_idle, NULL);
 	if (env_now) {
 		if (mc_cfg.background_scavenger)
 			start_scavenger();
@@ -1106,6 +1133,7 @@ void hw_mc_reset(const mc_start_config *next)
 	__atomic_store_n(&mc_errors, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&scav_restart, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&scav_deferred, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&scav_idle, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&scav_retries, 64, __ATOMIC_RELAXED);
 	__atomic_store_n(&env_pending, 0, __ATOMIC_RELAXED);
 	memset(&next_start, 0, sizeof next_start);

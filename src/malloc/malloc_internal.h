@@ -496,9 +496,12 @@ void hw_mc_span_stats(mc_span_stats *out);
  * (SP9) and the free metadata pages (SP5), then every free page of the
  * heap. Returns the bytes. */
 size_t hw_mc_span_trim_all(void);
-/* The heap's idle hook (inspect.h): hw_mc_span_trim_all once the central
- * lists have not moved for a while (span.c SP4). */
-void hw_mc_span_idle(void *unused);
+/* The idle step of the heap's idle hook (inspect.h, malloc.c):
+ * hw_mc_span_trim_all once the central lists have not moved for a while
+ * (span.c SP4). True once they have not moved for MC_IDLE_RETIRE_NS since
+ * that trim. */
+#define MC_IDLE_RETIRE_NS 1000000000ull
+bool hw_mc_span_idle(void);
 
 /* malloc.c: the end of a free the quarantine delayed (debug_quarantine.c
  * DQ2): small slot idx of s (state 0 already) filled as fill_on_free says

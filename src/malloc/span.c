@@ -22,12 +22,14 @@
  *        live large runs and spans and their heap bytes.
  *   SP4. When the program is idle, the layer gives memory back without a
  *        call from it (once the scavenger thread runs: a single-threaded
- *        program starts it late, malloc.c MA7): the thread calls hw_mc_span_idle
- *        after each idle step, and once the central lists have not moved
- *        (no take or give) for IDLE_TRIM_NS it runs hw_mc_span_trim_all
- *        once, then nothing more until the lists have moved;
- *        hw_malloc_trim runs it at once. The trim drains the caches of the
- *        threads that are not inside the layer (cache.c CA5: their slots
+ *        program starts it late, malloc.c MA7): the thread calls
+ *        hw_mc_span_idle after each idle step, and once the central lists
+ *        have not moved (no take or give) for IDLE_TRIM_NS it runs
+ *        hw_mc_span_trim_all once, then nothing more until the lists have
+ *        moved, and says so when they have stayed still MC_IDLE_RETIRE_NS
+ *        more (malloc.c MA7 may then end the thread); hw_malloc_trim runs
+ *        it at once. The trim drains the caches of the threads that are
+ *        not inside the layer (cache.c CA5: their slots
  *        to the central lists), gives back the kept empty spans (SP6), the
  *        free pages inside spans that still hold live objects (SP7), the
  *        page map's leaves that name no live run (SP9) and the free
@@ -1004,9 +1006,8 @@ void hw_mc_span_stats(mc_span_stats *out)
 	hw_mutex_unlock(&meta_lock);
 }
 
-void hw_mc_span_idle(void *unused)
+bool hw_mc_span_idle(void)
 {
-	(void)unused;
 	uint64_t ops = 0, now = hw_now_ns();
 	for (unsigned a = 0; a < mc_g.narenas; a++)
 		for (unsigned c = 0; c < MC_NCLASSES; c++)
@@ -1015,12 +1016,15 @@ void hw_mc_span_idle(void *unused)
 		idle_seen = ops;
 		idle_since = now;
 		idle_trimmed = false;
-		return;
+		return false;
 	}
-	if (idle_trimmed || now - idle_since < IDLE_TRIM_NS)
-		return;
+	if (idle_trimmed)
+		return now - idle_since >= IDLE_TRIM_NS + MC_IDLE_RETIRE_NS;
+	if (now - idle_since < IDLE_TRIM_NS)
+		return false;
 	idle_trimmed = true;
 	(void)hw_mc_span_trim_all();
+	return false;
 }
 
 size_t hw_mc_span_trim_all(void)

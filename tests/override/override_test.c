@@ -6,7 +6,8 @@
  * override_new.cc's ON4: the library brings no C++ runtime into a C
  * program, and a C++ library dlopen'ed into it (plugin.cc, RTLD_LOCAL)
  * whose new cannot allocate gets the fixed report. And that the thread the
- * library starts (the scavenger) takes none of the program's signals.
+ * library starts (the scavenger) takes none of the program's signals, and
+ * ends in a one-thread program that has gone idle.
  *
  * Invariants:
  *   OR1. Every pointer checked here comes from the library under test:
@@ -22,6 +23,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -281,7 +283,8 @@ static void test_plugin_without_runtime(void)
 	       "got: %s", d.err);
 }
 
-/* The threads of this process, from /proc/self/status; 0 when unread. */
+/* The threads of this process, from /proc/self/status (read without
+ * malloc: a poll must leave the layer idle); 0 when unread. */
 static int thread_count(void)
 {
 	char buf[4096];
@@ -290,12 +293,21 @@ static int thread_count(void)
 	return t ? atoi(t + strlen("\nThreads:")) : 0;
 }
 
-/* In a child, single-threaded: 256 MiB freed starts the scavenger thread
- * (malloc.c MA7's wake), and then signals sent to the process, which the
- * program blocks to take them with sigtimedwait, must all reach it: none
- * may be delivered to the scavenger, whose default action for SIGALRM or
- * SIGTERM would end the process (platform/thread.h T12). */
-static void signals_stay_the_programs(void)
+/* Polls every 10 ms, up to `seconds`, until the process has `want`
+ * threads; whether it got there. */
+static bool threads_become(int want, int seconds)
+{
+	for (int tries = 0; tries < seconds * 100; tries++) {
+		if (thread_count() == want)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* 256 MiB allocated, written and freed: in a one-thread program, enough
+ * to start the scavenger (malloc.c MA7's wake). */
+static void free_a_lot(void)
 {
 	enum { N = 4096,
 	       SIZE = 65536 };
@@ -307,10 +319,40 @@ static void signals_stay_the_programs(void)
 	}
 	for (int i = 0; i < N; i++)
 		free(objs[i]);
-	for (int tries = 0; thread_count() < 2; tries++) {
-		CHILD_CHECK(tries < 500); /* the scavenger within 5 s */
-		usleep(10000);
-	}
+}
+
+/* In a child, single-threaded: the scavenger thread starts after a large
+ * free, ends once the program has stayed idle (MA7), which leaves the
+ * process single-threaded for the kernel (unshare(CLONE_NEWUSER) answers
+ * EINVAL in a process with two threads; EPERM, where namespaces are not
+ * allowed, says nothing), and starts again after the next. */
+static void scavenger_comes_and_goes(void)
+{
+	free_a_lot();
+	CHILD_CHECK(threads_become(2, 5));
+	CHILD_CHECK(threads_become(1, 10));
+	CHILD_CHECK(unshare(CLONE_NEWUSER) == 0 || errno == EPERM);
+	free_a_lot();
+	CHILD_CHECK(threads_become(2, 5));
+}
+
+static void test_scavenger_comes_and_goes(void)
+{
+	hw_death d;
+	REQUIRE(hw_death_run(scavenger_comes_and_goes, &d) == 0);
+	EXPECT(d.signal == 0 && d.status == 0, "signal %d, status %d: %s", d.signal, d.status,
+	       d.err);
+}
+
+/* In a child, single-threaded: once a large free has started the
+ * scavenger thread, signals sent to the process, which the program blocks
+ * to take them with sigtimedwait, must all reach it: none may be delivered
+ * to the scavenger, whose default action for SIGALRM or SIGTERM would end
+ * the process (platform/thread.h T12). */
+static void signals_stay_the_programs(void)
+{
+	free_a_lot();
+	CHILD_CHECK(threads_become(2, 5));
 	sigset_t set;
 	sigemptyset(&set);
 	const int sigs[] = {SIGALRM, SIGTERM, SIGUSR1, SIGINT};
@@ -340,4 +382,5 @@ static void test_signals_stay_the_programs(void)
 HW_TEST_MAIN(T(test_reaches_heapward), T(test_malloc_edges), T(test_calloc), T(test_realloc),
 	     T(test_aligned), T(test_mallinfo2_moves), T(test_mallinfo_is_mallinfo2),
 	     T(test_malloc_stats), T(test_misuse_reported), T(test_no_cxx_runtime),
-	     T(test_plugin_without_runtime), T(test_signals_stay_the_programs))
+	     T(test_plugin_without_runtime), T(test_signals_stay_the_programs),
+	     T(test_scavenger_comes_and_goes))

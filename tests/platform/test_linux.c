@@ -21,6 +21,7 @@
 #include "module.h"
 #include "platform.h"
 #include "ptest.h"
+#include "sanitizers.h"
 #include "sim.h"
 #include "stop.h"
 #include "thread.h"
@@ -522,7 +523,9 @@ static void ended_child_checks(void)
 	CHILD_CHECK(lo <= (uintptr_t)&local && (uintptr_t)&local < hi);
 	hw_module m;
 	CHILD_CHECK(hw_module_find((uintptr_t)&ended_child_checks, &m));
-	CHILD_CHECK(strstr(m.path, "platform_linux") != NULL);
+	/* This program's path; under Valgrind, which answers only for
+	 * /proc/self/exe, the tool's: a path to an executable either way. */
+	CHILD_CHECK(m.path[0] == '/' && access(m.path, X_OK) == 0);
 	/* A stop does not wait for the ended main thread: it is gone. */
 	t0 = hw_now_ns();
 	CHILD_CHECK(hw_world_stop(&ended_world, 3000) == 0);
@@ -543,6 +546,10 @@ static void *ended_child_thread(void *arg)
 
 static void test_main_thread_ended(void)
 {
+	if (HW_TEST_TSAN) {
+		printf("  ThreadSanitizer's thread is never gone (thread.h T11): skipped\n");
+		return;
+	}
 	fflush(NULL);
 	pid_t pid = fork();
 	REQUIRE(pid >= 0);
