@@ -75,7 +75,7 @@ static const opt table[] = {
 	{"scavenger", K_BOOL, AT(scavenger, bool), 0, 1, 1, NULL,
 	 "Run the background scavenger, which returns free memory to the OS (a "
 	 "single-threaded program gets it with its second thread, or once 32 MiB "
-	 "of free memory wait for it)."},
+	 "of free memory wait for it, and loses it after a second idle)."},
 	{"retain_percent", K_UINT, AT(retain_percent, unsigned), 1, 10000, 10, NULL,
 	 "The scavengers' goal: resident bytes at most the bytes in use plus this percentage "
 	 "of them."},
