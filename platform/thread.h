@@ -227,9 +227,9 @@ bool hw_process_barrier(void);
 bool hw_process_single_threaded(void);
 
 /* T11: whether the caller is the last thread of the process, and whether
- * the main thread has ended. Not cheap
- * (Linux reads /proc/self/stat: four system calls; Windows takes a thread
- * snapshot): poll it, at most a few times a second. Keeps errno. */
+ * the main thread has ended. Not cheap (Linux reads /proc/self/stat: four
+ * system calls; Windows takes a thread snapshot): poll, at most a few
+ * times a second. Both keep errno. */
 bool hw_process_others_gone(void);
 bool hw_process_main_ended(void);
 

@@ -68,10 +68,10 @@
  *
  * Locking: a step takes h->lock. Start and stop hold h->scav_lock for their
  * whole duration (stop across the join), so any number of threads may call
- * them at once; the thread itself takes scav_lock only to retire (SG4),
- * when no other thread exists. scav_stop is
- * written by start and stop and read by the thread, atomically. A fork child
- * has no scavenger thread: registry.c marks it stopped there.
+ * them at once; the thread itself takes scav_lock only to retire, and only
+ * with a try (SG4), so a stop's join never waits on it. scav_stop is written
+ * by start and stop and read by the thread, atomically. A fork child has no
+ * scavenger thread: registry.c marks it stopped there.
  */
 #include "heap_internal.h"
 #include "inspect.h"
