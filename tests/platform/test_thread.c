@@ -74,6 +74,26 @@ static void test_thread_runs_and_joins(void)
 	EXPECT(flag == 42, "flag %d", flag);
 }
 
+static void *set_flag_atomic(void *arg)
+{
+	__atomic_store_n((int *)arg, 42, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* A detached thread runs to its end with nobody joining it; the scavenger
+ * detaches itself so (scavenger.c SG4). */
+static void test_thread_detached(void)
+{
+	static int flag;
+	hw_thread t;
+	REQUIRE(hw_thread_start(&t, set_flag_atomic, &flag) == 0);
+	hw_thread_detach(&t);
+	uint64_t t0 = hw_now_ns();
+	while (__atomic_load_n(&flag, __ATOMIC_ACQUIRE) != 42 && hw_now_ns() - t0 < 5000000000u)
+		hw_sleep_ns(1000000);
+	EXPECT(__atomic_load_n(&flag, __ATOMIC_ACQUIRE) == 42, "the detached thread did not run");
+}
+
 static void test_clock_monotonic_and_sleep(void)
 {
 	uint64_t prev = hw_now_ns();
@@ -343,5 +363,6 @@ static void test_process_others_gone(void)
 }
 
 HW_TEST_MAIN(T(test_mutex_excludes), T(test_mutex_held), T(test_thread_runs_and_joins),
-	     T(test_thread_exit_hook), T(test_clock_monotonic_and_sleep), T(test_thread_cpu_time),
-	     T(test_cpu_numbers), T(test_process_barrier), T(test_process_others_gone))
+	     T(test_thread_detached), T(test_thread_exit_hook), T(test_clock_monotonic_and_sleep),
+	     T(test_thread_cpu_time), T(test_cpu_numbers), T(test_process_barrier),
+	     T(test_process_others_gone))
