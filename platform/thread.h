@@ -96,6 +96,9 @@
 /* hw_thread_cpu_ns counts whole clock ticks (GetThreadTimes): 15.6 ms by
  * default on Windows, 10 ms under Wine. */
 #define HW_THREAD_CPU_RESOLUTION_NS 16000000u
+/* T11's poll: a thread snapshot walks every thread of the system, so a
+ * poller asks once a second. */
+#define HW_PROCESS_ALONE_POLL_NS 1000000000ull
 /* T7: fiber-local storage runs each exit callback once. */
 #define HW_THREAD_EXIT_ROUNDS 1
 
@@ -127,6 +130,8 @@ typedef struct hw_mutex {
 /* hw_thread_cpu_ns is clock_gettime(CLOCK_THREAD_CPUTIME_ID): exact to a
  * microsecond or better; 1 ms covers reading it. */
 #define HW_THREAD_CPU_RESOLUTION_NS 1000000u
+/* T11's poll: four system calls, so a poller may ask ten times a second. */
+#define HW_PROCESS_ALONE_POLL_NS 100000000ull
 
 /* T7: destructor rounds at thread exit (POSIX; 4 on glibc). */
 #ifdef PTHREAD_DESTRUCTOR_ITERATIONS
@@ -228,8 +233,8 @@ bool hw_process_single_threaded(void);
 
 /* T11: whether the caller is the last thread of the process, and whether
  * the main thread has ended. Not cheap (Linux reads /proc/self/stat: four
- * system calls; Windows takes a thread snapshot): poll, at most a few
- * times a second. Both keep errno. */
+ * system calls; Windows takes a thread snapshot): poll, at most once per
+ * HW_PROCESS_ALONE_POLL_NS. Both keep errno. */
 bool hw_process_others_gone(void);
 bool hw_process_main_ended(void);
 

@@ -43,10 +43,11 @@
  *
  * The last thread. A process whose main thread ends with pthread_exit runs
  * until its last thread ends; the scavenger must not be that thread. Every
- * ALONE_POLL_NS it asks the platform whether every other thread has ended
- * (thread.h T11) and, when so, retires (SG4): the C library then ends the
- * process when the thread returns, as it would have without it (exit(0),
- * exit handlers run). The idle hook's owner may retire it too.
+ * HW_PROCESS_ALONE_POLL_NS (0.1 s on Linux; 1 s on Windows, where the
+ * question costs more) it asks the platform whether every other thread has
+ * ended (thread.h T11) and, when so, retires (SG4): the C library then ends
+ * the process when the thread returns, as it would have without it
+ * (exit(0), exit handlers run). The idle hook's owner may retire it too.
  *
  * Invariants:
  *   SG1. hw_heap_scavenger_step and the thread's steps have the same target;
@@ -91,7 +92,6 @@
 #define IDLE_SLEEP_NS 10000000ull
 #define MIN_PAUSE_NS 100000ull
 #define SLICE_NS 10000000ull
-#define ALONE_POLL_NS 100000000ull
 
 size_t hw_scavenger_goal(const hw_heap *h)
 {
@@ -210,7 +210,7 @@ static bool retire(hw_heap *h, pacer *pc)
 static bool retired_last(hw_heap *h, pacer *pc, uint64_t *polled)
 {
 	uint64_t now = hw_now_ns();
-	if (now - *polled < ALONE_POLL_NS)
+	if (now - *polled < HW_PROCESS_ALONE_POLL_NS)
 		return false;
 	*polled = now;
 	return hw_process_others_gone() && retire(h, pc);
