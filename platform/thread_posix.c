@@ -160,19 +160,16 @@ int hw_thread_start(hw_thread *t, void *(*fn)(void *), void *arg)
 	return 0;
 }
 
-void hw_thread_join(hw_thread *t)
+static pthread_t pthread_of(const hw_thread *t)
 {
 	pthread_t th;
 	memcpy(&th, &t->handle, sizeof th);
-	check_rc(pthread_join(th, NULL), "pthread_join");
+	return th;
 }
 
-void hw_thread_detach(hw_thread *t)
-{
-	pthread_t th;
-	memcpy(&th, &t->handle, sizeof th);
-	check_rc(pthread_detach(th), "pthread_detach");
-}
+void hw_thread_join(hw_thread *t) { check_rc(pthread_join(pthread_of(t), NULL), "pthread_join"); }
+
+void hw_thread_detach(hw_thread *t) { check_rc(pthread_detach(pthread_of(t)), "pthread_detach"); }
 
 int hw_fork_hooks(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {

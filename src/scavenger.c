@@ -192,14 +192,20 @@ static size_t thread_step(hw_heap *h, pacer *pc, bool *prompt, bool *idle)
 	return r;
 }
 
+/* The thread's last charge (SG2), when it stops or retires. */
+static void charge_last(hw_heap *h, pacer *pc)
+{
+	hw_mutex_lock(&h->lock);
+	charge_locked(h, pc);
+	hw_mutex_unlock(&h->lock);
+}
+
 /* SG4: retires the thread, unless a start or stop holds scav_lock. */
 static bool retire(hw_heap *h, pacer *pc)
 {
 	if (!hw_mutex_trylock(&h->scav_lock))
 		return false;
-	hw_mutex_lock(&h->lock);
-	charge_locked(h, pc);
-	hw_mutex_unlock(&h->lock);
+	charge_last(h, pc);
 	h->scav_running = false;
 	hw_thread_detach(&h->scav_thread);
 	hw_mutex_unlock(&h->scav_lock);
@@ -245,9 +251,7 @@ static void *scavenger_main(void *arg)
 			sleep_unless_stopped(h, pause < MIN_PAUSE_NS ? MIN_PAUSE_NS : pause);
 		}
 	}
-	hw_mutex_lock(&h->lock);
-	charge_locked(h, &pc);
-	hw_mutex_unlock(&h->lock);
+	charge_last(h, &pc);
 	return NULL;
 }
 

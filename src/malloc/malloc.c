@@ -251,6 +251,14 @@ static bool scavenger_waits(void)
 	return one && !hw_heap_wake_due(mc_g.heap);
 }
 
+/* MA7: the start waits from now on, until the heap's wake flag (armed once
+ * per wait) or a second thread. */
+static void defer_start(void)
+{
+	if (!__atomic_exchange_n(&scav_deferred, 1, __ATOMIC_RELAXED))
+		hw_heap_set_wake_bytes(mc_g.heap, MC_SCAV_WAKE_BYTES);
+}
+
 /* The heap's idle hook (inspect.h), on the scavenger thread: span.c SP4's
  * trim, and MA7's end of the thread in a program with one thread that has
  * stayed idle, with the start made to wait again. */
@@ -260,8 +268,7 @@ static bool layer_idle(void *unused)
 	if (!hw_mc_span_idle() || __atomic_load_n(&mc_threads_live, __ATOMIC_RELAXED) > 1)
 		return false;
 	__atomic_store_n(&scav_idle, 1, __ATOMIC_RELAXED);
-	if (!__atomic_exchange_n(&scav_deferred, 1, __ATOMIC_RELAXED))
-		hw_heap_set_wake_bytes(mc_g.heap, MC_SCAV_WAKE_BYTES);
+	defer_start();
 	return true;
 }
 
@@ -273,8 +280,7 @@ static bool layer_idle(void *unused)
 static void start_scavenger(void)
 {
 	if (scavenger_waits()) {
-		if (!__atomic_exchange_n(&scav_deferred, 1, __ATOMIC_RELAXED))
-			hw_heap_set_wake_bytes(mc_g.heap, MC_SCAV_WAKE_BYTES);
+		defer_start();
 		return;
 	}
 	if (__atomic_exchange_n(&scav_deferred, 0, __ATOMIC_RELAXED))
