@@ -8,9 +8,9 @@
  *
  * The signal is HW_STOP_SIGNAL (SIGPWR on Linux, as the Boehm collector
  * uses; LeakSanitizer uses ptrace instead, which fails under a debugger or
- * strace). A thread that blocks it, or that does not answer within the
- * timeout, is reported as not stopped: the caller decides what to scan for
- * it.
+ * strace). A thread that blocks it (SW5), or that does not answer within
+ * the timeout, is reported as not stopped: the caller decides what to scan
+ * for it.
  *
  * Invariants:
  *   SW1. The handler allocates nothing and takes no lock: it reads the
@@ -26,6 +26,12 @@
  *        action); a HW_STOP_SIGNAL that is not ours is passed to the
  *        handler that was there before (or its default action).
  *   SW4. At most one stop at a time per process (the caller serialises).
+ *   SW5. The signal goes only to threads that would run its handler. A
+ *        thread that blocks it, or waits for it with sigwait (whose set
+ *        the kernel unblocks for the wait), is not sent it (blocked ==
+ *        true) and is not waited for: it would take the whole timeout,
+ *        and a signal-handling thread (sigwait, signalfd) would receive a
+ *        signal the program never sent.
  *
  * Locking: the caller's (SW4).
  */
@@ -50,6 +56,7 @@ typedef struct hw_thread_state {
 	int tid;
 	bool stopped; /* answered in time: the fields below are valid */
 	bool gone;    /* exited before the signal reached it (the main thread: before the stop) */
+	bool blocked; /* would not take the signal (SW5): not sent it, not stopped */
 	unsigned nregs;
 	uintptr_t sp, tp; /* stack pointer, thread pointer (TLS) */
 	uintptr_t regs[HW_STOP_NREGS];

@@ -9,13 +9,20 @@
  * before sending the signal; it copies the general registers of the
  * interrupted context (ucontext), marks its slot answered, and sleeps 50 us
  * at a time until `release`; `inside` counts the handlers still running,
- * and resume waits for it to reach 0 (at most one second).
+ * and resume waits for it to reach 0 (at most one second). SW5: before the
+ * signal is sent, the thread's SigBlk line in /proc tells whether it blocks
+ * it, and its syscall file whether it waits in rt_sigtimedwait (sigwait,
+ * sigwaitinfo, sigtimedwait), whose set is then read from the waiting
+ * thread's memory with process_vm_readv (a fault answers EFAULT there,
+ * should the wait have ended and its stack gone). A thread that changes its
+ * mask between that look and the signal is the timeout's case.
  *
  * Locking: none (stop.h SW4: one stop at a time).
  */
 #include "stop.h"
 
 #include "base.h"
+#include "file.h"
 #include "thread.h"
 
 #include <errno.h>
@@ -23,6 +30,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -164,6 +172,57 @@ static int list_threads(hw_world *w, int self)
 	}
 }
 
+/* The number after key in text (base 10 or 16), and where it ends. */
+static const char *number_after(const char *text, const char *key, unsigned base, uint64_t *out)
+{
+	const char *p = strstr(text, key);
+	if (!p)
+		return NULL;
+	p += strlen(key);
+	uint64_t v = 0;
+	const char *start = p;
+	for (;; p++) {
+		unsigned d;
+		if (*p >= '0' && *p <= '9')
+			d = (unsigned)(*p - '0');
+		else if (base == 16 && *p >= 'a' && *p <= 'f')
+			d = (unsigned)(*p - 'a' + 10);
+		else
+			break;
+		v = v * base + d;
+	}
+	*out = v;
+	return p == start ? NULL : p;
+}
+
+static bool in_set(uint64_t set) { return (set >> (HW_STOP_SIGNAL - 1)) & 1; }
+
+/* SW5: whether thread tid blocks the stop's signal or waits for it. */
+static bool refuses_signal(pid_t pid, int tid)
+{
+	char path[64], buf[2048];
+	size_t len;
+	uint64_t v;
+	hw_report_format(path, sizeof path, "/proc/self/task/%d/status", tid);
+	int rc = hw_file_read(path, buf, sizeof buf - 1, &len);
+	buf[len] = 0;
+	if ((rc == 0 || rc == EFBIG) && number_after(buf, "\nSigBlk:\t", 16, &v) && in_set(v))
+		return true;
+	/* "nr arg1 ..." while in a system call: rt_sigtimedwait's first
+	 * argument is the set it waits for. */
+	hw_report_format(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+	if (hw_file_read(path, buf, sizeof buf - 1, &len) != 0 || buf[0] < '0' || buf[0] > '9')
+		return false; /* "running", or "-1 sp pc": in no system call */
+	buf[len] = 0;
+	const char *p = number_after(buf, "", 10, &v);
+	if (!p || v != SYS_rt_sigtimedwait || !number_after(p, " 0x", 16, &v))
+		return false;
+	uint64_t set = 0;
+	struct iovec local = {&set, sizeof set}, remote = {(void *)(uintptr_t)v, sizeof set};
+	return process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof set ||
+	       in_set(set);
+}
+
 static bool install(void)
 {
 	if (installed)
@@ -204,14 +263,20 @@ int hw_world_stop(hw_world *w, unsigned timeout_ms)
 	/* A main thread that ended with pthread_exit stays listed (thread.h
 	 * T11) and takes a signal it will never handle: it is gone. */
 	bool main_ended = self != pid && hw_process_main_ended();
-	for (size_t i = 0; i < w->n; i++)
-		if ((w->t[i].tid == pid && main_ended) ||
-		    syscall(SYS_tgkill, pid, w->t[i].tid, HW_STOP_SIGNAL) != 0)
-			w->t[i].gone = true;
+	for (size_t i = 0; i < w->n; i++) {
+		hw_thread_state *t = &w->t[i];
+		if (t->tid == pid && main_ended)
+			t->gone = true;
+		else if (refuses_signal(pid, t->tid))
+			t->blocked = true;
+		else if (syscall(SYS_tgkill, pid, t->tid, HW_STOP_SIGNAL) != 0)
+			t->gone = true;
+	}
 	for (unsigned waited = 0;; waited++) {
 		size_t left = 0;
 		for (size_t i = 0; i < w->n; i++)
-			if (!w->t[i].gone && !__atomic_load_n(&w->t[i].answered, __ATOMIC_ACQUIRE))
+			if (!w->t[i].gone && !w->t[i].blocked &&
+			    !__atomic_load_n(&w->t[i].answered, __ATOMIC_ACQUIRE))
 				left++;
 		if (left == 0 || waited >= timeout_ms * 10)
 			break;

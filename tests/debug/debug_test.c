@@ -27,10 +27,14 @@
 #include <errno.h>
 #include <gnu/libc-version.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
 
@@ -342,6 +346,76 @@ static void test_stop_world(void)
 	__atomic_store_n(&go_on, 1, __ATOMIC_RELEASE);
 	for (size_t i = 0; i < NTHREADS; i++)
 		pthread_join(t[i], NULL);
+}
+
+/* SW5: a thread that blocks the stop's signal, and one that waits for
+ * every signal with sigtimedwait (as a program's signal-handling thread
+ * does), are not sent it: the stop does not wait for them, and the waiting
+ * thread's sigtimedwait answers the signal the program sent, not ours. */
+static sem_t refuser_ready, refuser_go;
+static volatile int refuser_tid[2], waiter_got;
+
+static void *refuser(void *arg)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	refuser_tid[(uintptr_t)arg] = (int)syscall(SYS_gettid);
+	sem_post(&refuser_ready);
+	if ((uintptr_t)arg == 0) {
+		sem_wait(&refuser_go);
+	} else {
+		struct timespec ts = {20, 0};
+		waiter_got = sigtimedwait(&all, NULL, &ts);
+	}
+	return NULL;
+}
+
+/* Whether thread tid is in rt_sigtimedwait now (its /proc syscall file). */
+static bool in_sigwait(int tid)
+{
+	char path[64], buf[64] = {0}, want[16];
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+	snprintf(want, sizeof want, "%ld ", (long)SYS_rt_sigtimedwait);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	bool in = fgets(buf, sizeof buf, f) && strncmp(buf, want, strlen(want)) == 0;
+	fclose(f);
+	return in;
+}
+
+static void test_stop_skips_refusers(void)
+{
+	REQUIRE(sem_init(&refuser_ready, 0, 0) == 0 && sem_init(&refuser_go, 0, 0) == 0);
+	pthread_t t[2];
+	for (uintptr_t i = 0; i < 2; i++)
+		REQUIRE(pthread_create(&t[i], NULL, refuser, (void *)i) == 0);
+	sem_wait(&refuser_ready);
+	sem_wait(&refuser_ready);
+	for (int k = 0; k < 5000 && !in_sigwait(refuser_tid[1]); k++)
+		usleep(1000);
+	REQUIRE(in_sigwait(refuser_tid[1]), "the waiter never reached sigtimedwait");
+	static hw_world w;
+	REQUIRE(hw_world_stop(&w, 3000) == 0);
+	int refused = 0, others_stopped = 1;
+	for (size_t i = 0; i < w.n; i++) {
+		bool ours = w.t[i].tid == refuser_tid[0] || w.t[i].tid == refuser_tid[1];
+		if (ours)
+			refused += w.t[i].blocked && !w.t[i].stopped && !w.t[i].gone;
+		else
+			others_stopped &= w.t[i].stopped || w.t[i].gone;
+	}
+	hw_world_resume(&w);
+	EXPECT(refused == 2, "%d of the 2 refusing threads marked blocked, not stopped", refused);
+	EXPECT(others_stopped, "a thread that takes the signal was not stopped");
+	/* The program's own signal is the waiter's answer. */
+	REQUIRE(pthread_kill(t[1], SIGUSR1) == 0);
+	sem_post(&refuser_go);
+	for (size_t i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	EXPECT(waiter_got == SIGUSR1, "sigtimedwait answered %d, not SIGUSR1 (%d)", waiter_got,
+	       SIGUSR1);
 }
 
 /* ---- the depot and the mode, in children ---- */
@@ -970,6 +1044,7 @@ int main(int argc, char **argv)
 		T(test_modules),
 		T(test_symbolizer),
 		T(test_stop_world),
+		T(test_stop_skips_refusers),
 		T(test_depot),
 		T(test_static_report),
 		T(test_leak_check_api),
