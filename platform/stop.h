@@ -8,9 +8,9 @@
  *
  * The signal is HW_STOP_SIGNAL (SIGPWR on Linux, as the Boehm collector
  * uses; LeakSanitizer uses ptrace instead, which fails under a debugger or
- * strace). A thread that blocks it (SW5), or that does not answer within
- * the timeout, is reported as not stopped: the caller decides what to scan
- * for it.
+ * strace). A thread that blocks it is stopped by a tracer instead (SW6);
+ * one that neither answers within the timeout nor can be traced is
+ * reported as not stopped: the caller decides what to scan for it.
  *
  * Invariants:
  *   SW1. The handler allocates nothing and takes no lock: it reads the
@@ -32,6 +32,17 @@
  *        true) and is not waited for: it would take the whole timeout,
  *        and a signal-handling thread (sigwait, signalfd) would receive a
  *        signal the program never sent.
+ *   SW6. Blocked threads are stopped by a tracer: a child process (a fork
+ *        with one thread, no exit signal) attaches to each with ptrace
+ *        (PTRACE_SEIZE, PTRACE_INTERRUPT), reads its registers and holds
+ *        it until hw_world_resume, then detaches and ends; they count as
+ *        stopped, with registers, stack pointer and thread pointer, as the
+ *        signal's handler would have recorded them. Where tracing is
+ *        refused (a debugger or strace already traces the process, Yama,
+ *        seccomp, a process that is not dumpable) they stay not stopped.
+ *        The interrupt ends a wait in sigtimedwait or sigwaitinfo with
+ *        EINTR, as a debugger's attach does (sigwait retries it); other
+ *        waits restart.
  *
  * Locking: the caller's (SW4).
  */
@@ -54,9 +65,9 @@
 
 typedef struct hw_thread_state {
 	int tid;
-	bool stopped; /* answered in time: the fields below are valid */
+	bool stopped; /* answered in time, or traced: the fields below are valid */
 	bool gone;    /* exited before the signal reached it (the main thread: before the stop) */
-	bool blocked; /* would not take the signal (SW5): not sent it, not stopped */
+	bool blocked; /* would not take the signal (SW5): not sent it; stopped if traced (SW6) */
 	unsigned nregs;
 	uintptr_t sp, tp; /* stack pointer, thread pointer (TLS) */
 	uintptr_t regs[HW_STOP_NREGS];
@@ -68,6 +79,9 @@ typedef struct hw_world {
 	size_t n;             /* other threads listed, t[0..n) */
 	size_t missed;        /* threads beyond HW_STOP_MAX_THREADS: not stopped */
 	int release, inside;  /* private */
+	int tracer;           /* private: SW6's child, or 0 */
+	void *trace;          /* private: the page it shares */
+	size_t trace_bytes;   /* private */
 	hw_thread_state t[HW_STOP_MAX_THREADS];
 } hw_world;
 

@@ -15,7 +15,12 @@
  * sigwaitinfo, sigtimedwait), whose set is then read from the waiting
  * thread's memory with process_vm_readv (a fault answers EFAULT there,
  * should the wait have ended and its stack gone). A thread that changes its
- * mask between that look and the signal is the timeout's case.
+ * mask between that look and the signal is the timeout's case. SW6: the
+ * tracer is a raw clone without CLONE_VM (so no fork handlers run, and its
+ * writes stay its own) that makes only system calls and writes only the
+ * shared page; it blocks every signal, is named the process's tracer for
+ * Yama (PR_SET_PTRACER), and ends when it is told or when its parent is
+ * gone (a tracer's end detaches its tracees).
  *
  * Locking: none (stop.h SW4: one stop at a time).
  */
@@ -25,12 +30,18 @@
 #include "file.h"
 #include "thread.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -223,6 +234,158 @@ static bool refuses_signal(pid_t pid, int tid)
 	       in_set(set);
 }
 
+/* ---- SW6: the tracer ---- */
+
+typedef struct trace_slot {
+	int tid;
+	int held; /* atomic: registers read, thread held */
+	struct user_regs_struct regs;
+} trace_slot;
+
+typedef struct trace_page {
+	int go, done, release; /* atomic */
+	size_t n;
+	trace_slot t[];
+} trace_page;
+
+/* In the tracer: attach to s->tid, stop it, read its registers. */
+static bool trace_one(trace_slot *s)
+{
+	if (ptrace(PTRACE_SEIZE, s->tid, NULL, NULL) != 0)
+		return false;
+	if (ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) == 0) {
+		for (int k = 0; k < 16; k++) {
+			int st;
+			if (waitpid(s->tid, &st, __WALL) != s->tid || !WIFSTOPPED(st))
+				return false; /* gone: nothing to detach */
+			if ((st >> 16) == PTRACE_EVENT_STOP) {
+				struct iovec io = {&s->regs, sizeof s->regs};
+				if (ptrace(PTRACE_GETREGSET, s->tid, (void *)NT_PRSTATUS, &io) == 0)
+					return true;
+				break;
+			}
+			/* A signal on its way to the thread: it has it, and the
+			 * interrupt's stop follows. */
+			ptrace(PTRACE_CONT, s->tid, NULL, (void *)(uintptr_t)WSTOPSIG(st));
+		}
+	}
+	ptrace(PTRACE_DETACH, s->tid, NULL, NULL);
+	return false;
+}
+
+static _Noreturn void tracer_main(trace_page *p, pid_t parent)
+{
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	for (unsigned i = 0; !__atomic_load_n(&p->go, __ATOMIC_ACQUIRE); i++) {
+		if (i > 100000 || getppid() != parent)
+			_exit(1);
+		nap_us(50);
+	}
+	for (size_t i = 0; i < p->n; i++)
+		if (trace_one(&p->t[i]))
+			__atomic_store_n(&p->t[i].held, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&p->done, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&p->release, __ATOMIC_ACQUIRE) && getppid() == parent)
+		nap_us(50);
+	for (size_t i = 0; i < p->n; i++)
+		if (p->t[i].held)
+			ptrace(PTRACE_DETACH, p->t[i].tid, NULL, NULL);
+	_exit(0);
+}
+
+/* A traced thread's registers, as read_context records a signalled one's. */
+static void read_traced(hw_thread_state *t, const struct user_regs_struct *r)
+{
+#if defined(__x86_64__)
+	_Static_assert(sizeof *r / sizeof(uintptr_t) <= HW_STOP_NREGS, "registers");
+	memcpy(t->regs, r, sizeof *r);
+	t->nregs = sizeof *r / sizeof(uintptr_t);
+	t->sp = (uintptr_t)r->rsp;
+	t->tp = (uintptr_t)r->fs_base;
+#elif defined(__aarch64__)
+	for (unsigned i = 0; i < 31 && i < HW_STOP_NREGS; i++)
+		t->regs[i] = (uintptr_t)r->regs[i];
+	t->nregs = 31;
+	t->sp = (uintptr_t)r->sp;
+	t->tp = 0; /* TPIDR_EL0 is another register set: the caller scans up from sp */
+#else
+	(void)r;
+	t->nregs = 0;
+	t->sp = 0;
+#endif
+	t->stopped = true;
+}
+
+static void reap(int child)
+{
+	while (waitpid(child, NULL, __WALL) < 0 && errno == EINTR)
+		;
+}
+
+/* SW6: stops w's blocked threads through a tracer, waiting at most
+ * timeout_ms; those it holds are stopped when it returns. */
+static void trace_blocked(hw_world *w, pid_t pid, unsigned timeout_ms)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < w->n; i++)
+		n += w->t[i].blocked;
+	if (n == 0)
+		return;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t bytes = hw_align_up(sizeof(trace_page) + n * sizeof(trace_slot), page);
+	trace_page *p =
+		mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	for (size_t i = 0; i < w->n; i++)
+		if (w->t[i].blocked)
+			p->t[p->n++].tid = w->t[i].tid;
+	/* A fork without fork handlers or an exit signal (so no SIGCHLD, and
+	 * no wait(-1) of the program's reaps it). */
+	long child = syscall(SYS_clone, 0UL, NULL, NULL, NULL, 0UL);
+	if (child == 0)
+		tracer_main(p, pid);
+	if (child < 0) {
+		munmap(p, bytes);
+		return;
+	}
+	(void)prctl(PR_SET_PTRACER, (unsigned long)child, 0UL, 0UL, 0UL); /* EINVAL without Yama */
+	__atomic_store_n(&p->go, 1, __ATOMIC_RELEASE);
+	for (unsigned waited = 0; !__atomic_load_n(&p->done, __ATOMIC_ACQUIRE); waited++) {
+		if (waited >= timeout_ms * 10) {
+			kill((pid_t)child, SIGKILL); /* its tracees are let go */
+			reap((int)child);
+			munmap(p, bytes);
+			return;
+		}
+		nap_us(100);
+	}
+	for (size_t i = 0, j = 0; i < w->n; i++)
+		if (w->t[i].blocked) {
+			const trace_slot *s = &p->t[j++];
+			if (__atomic_load_n(&s->held, __ATOMIC_ACQUIRE))
+				read_traced(&w->t[i], &s->regs);
+		}
+	w->tracer = (int)child;
+	w->trace = p;
+	w->trace_bytes = bytes;
+}
+
+static void untrace(hw_world *w)
+{
+	if (!w->tracer)
+		return;
+	trace_page *p = w->trace;
+	__atomic_store_n(&p->release, 1, __ATOMIC_RELEASE);
+	reap(w->tracer);
+	(void)prctl(PR_SET_PTRACER, 0UL, 0UL, 0UL, 0UL);
+	munmap(p, w->trace_bytes);
+	w->tracer = 0;
+	w->trace = NULL;
+}
+
 static bool install(void)
 {
 	if (installed)
@@ -243,6 +406,8 @@ int hw_world_stop(hw_world *w, unsigned timeout_ms)
 	ucontext_t uc;
 	w->n = w->missed = 0;
 	w->release = w->inside = 0;
+	w->tracer = 0;
+	w->trace = NULL;
 	memset(&w->self, 0, sizeof w->self);
 	int self = (int)syscall(SYS_gettid);
 	w->self.tid = self;
@@ -272,6 +437,7 @@ int hw_world_stop(hw_world *w, unsigned timeout_ms)
 		else if (syscall(SYS_tgkill, pid, t->tid, HW_STOP_SIGNAL) != 0)
 			t->gone = true;
 	}
+	trace_blocked(w, pid, timeout_ms);
 	for (unsigned waited = 0;; waited++) {
 		size_t left = 0;
 		for (size_t i = 0; i < w->n; i++)
@@ -283,7 +449,8 @@ int hw_world_stop(hw_world *w, unsigned timeout_ms)
 		nap_us(100);
 	}
 	for (size_t i = 0; i < w->n; i++)
-		w->t[i].stopped = __atomic_load_n(&w->t[i].answered, __ATOMIC_ACQUIRE) != 0;
+		if (!w->t[i].blocked)
+			w->t[i].stopped = __atomic_load_n(&w->t[i].answered, __ATOMIC_ACQUIRE) != 0;
 	return 0;
 }
 
@@ -296,4 +463,5 @@ void hw_world_resume(hw_world *w)
 	__atomic_store_n(&current, NULL, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < 20000 && __atomic_load_n(&w->inside, __ATOMIC_ACQUIRE); i++)
 		nap_us(50);
+	untrace(w);
 }

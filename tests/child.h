@@ -5,7 +5,7 @@
  * condition on standard error (the parent reads both), hw_test_slurp,
  * which reads a whole (small) file into a buffer, and hw_test_exec, which
  * runs a program in a child with its output in two files and reads them
- * back.
+ * back, and hw_test_traceable, whether a child may trace this process.
  *
  * Locking: none; a child's checks run in the thread that failed.
  */
@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +31,30 @@ static inline void hw_child_fail(const char *what)
 		if (!(c))                  \
 			hw_child_fail(#c); \
 	} while (0)
+
+/* Whether a child of this process may trace it (the leak check's tracer,
+ * platform/stop.h SW6): not traced already (a debugger, strace), and Yama,
+ * where present, at 1 or below (the tracer is named with PR_SET_PTRACER). */
+static inline bool hw_test_traceable(void)
+{
+	char line[256];
+	bool traced = true;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (f) {
+		while (fgets(line, sizeof line, f))
+			if (strncmp(line, "TracerPid:", 10) == 0)
+				traced = atoi(line + 10) != 0;
+		fclose(f);
+	}
+	int scope = 0;
+	f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
+	if (f) {
+		if (fscanf(f, "%d", &scope) != 1)
+			scope = 3;
+		fclose(f);
+	}
+	return !traced && scope <= 1;
+}
 
 /* path's contents into buf, NUL-terminated and cut to len - 1 bytes; empty
  * when the file cannot be opened. */

@@ -39,12 +39,13 @@
  *      less the groups a suppression matches (debug_report.c RP7), which
  *      are not counted in what the check returns either.
  *
- * Threads that cannot be stopped (they block the stop signal, or do not
- * answer within LK_STOP_MS) have neither registers nor stack pointer:
- * instead of missing their roots, the check scans every readable and
- * writable mapping outside the heap as a root (their stacks and TLS
- * included), which can hide leaks but not invent them, and the report says
- * so.
+ * Threads that block the stop signal are stopped by a tracer instead
+ * (stop.h SW6), registers included. Threads that cannot be stopped (they
+ * cannot be traced either, or do not answer within LK_STOP_MS) have
+ * neither registers nor stack pointer: instead of missing their roots, the
+ * check scans every readable and writable mapping outside the heap as a
+ * root (their stacks and TLS included), which can hide leaks but not
+ * invent them, and the report says so.
  *
  * Invariants:
  *   LK1. Nothing here calls malloc: buffers come from hw_sys_alloc and go

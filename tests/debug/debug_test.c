@@ -348,12 +348,32 @@ static void test_stop_world(void)
 		pthread_join(t[i], NULL);
 }
 
-/* SW5: a thread that blocks the stop's signal, and one that waits for
- * every signal with sigtimedwait (as a program's signal-handling thread
- * does), are not sent it: the stop does not wait for them, and the waiting
- * thread's sigtimedwait answers the signal the program sent, not ours. */
-static sem_t refuser_ready, refuser_go;
+/* SW5, SW6: a thread that blocks the stop's signal while it waits in a
+ * read, and one that waits for every signal with sigwait (as a program's
+ * signal-handling thread does), are not sent it: the stop does not wait
+ * for them, a tracer stops them instead, with their registers, and the
+ * waiting thread's sigwait answers the signal the program sent, not ours. */
+#define REG_MARK ((uintptr_t)0x5eed0000c0ffee11u)
+static sem_t refuser_ready;
+static int refuser_pipe[2];
 static volatile int refuser_tid[2], waiter_got;
+
+/* read(fd, buf, 1) with REG_MARK in a callee-saved register only (r12 on
+ * x86-64, as a caller's local kept across the call would be). */
+static long read_holding_mark(int fd, char *buf)
+{
+#if defined(__x86_64__)
+	long rc;
+	__asm__ volatile("mov %[mark], %%r12\n\tsyscall\n\txor %%r12, %%r12"
+			 : "=a"(rc)
+			 : "a"((long)SYS_read), "D"((long)fd), "S"(buf), "d"(1L),
+			   [mark] "r"(REG_MARK)
+			 : "rcx", "r11", "r12", "memory");
+	return rc;
+#else
+	return read(fd, buf, 1);
+#endif
+}
 
 static void *refuser(void *arg)
 {
@@ -363,20 +383,22 @@ static void *refuser(void *arg)
 	refuser_tid[(uintptr_t)arg] = (int)syscall(SYS_gettid);
 	sem_post(&refuser_ready);
 	if ((uintptr_t)arg == 0) {
-		sem_wait(&refuser_go);
+		char c;
+		while (read_holding_mark(refuser_pipe[0], &c) < 0)
+			;
 	} else {
-		struct timespec ts = {20, 0};
-		waiter_got = sigtimedwait(&all, NULL, &ts);
+		int sig = 0;
+		waiter_got = sigwait(&all, &sig) == 0 ? sig : -1;
 	}
 	return NULL;
 }
 
-/* Whether thread tid is in rt_sigtimedwait now (its /proc syscall file). */
-static bool in_sigwait(int tid)
+/* Whether thread tid waits in system call nr now (its /proc syscall file). */
+static bool waits_in(int tid, long nr)
 {
 	char path[64], buf[64] = {0}, want[16];
 	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-	snprintf(want, sizeof want, "%ld ", (long)SYS_rt_sigtimedwait);
+	snprintf(want, sizeof want, "%ld ", nr);
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return false;
@@ -385,37 +407,60 @@ static bool in_sigwait(int tid)
 	return in;
 }
 
-static void test_stop_skips_refusers(void)
+static void test_stop_blocked_threads(void)
 {
-	REQUIRE(sem_init(&refuser_ready, 0, 0) == 0 && sem_init(&refuser_go, 0, 0) == 0);
+	REQUIRE(sem_init(&refuser_ready, 0, 0) == 0 && pipe(refuser_pipe) == 0);
 	pthread_t t[2];
 	for (uintptr_t i = 0; i < 2; i++)
 		REQUIRE(pthread_create(&t[i], NULL, refuser, (void *)i) == 0);
 	sem_wait(&refuser_ready);
 	sem_wait(&refuser_ready);
-	for (int k = 0; k < 5000 && !in_sigwait(refuser_tid[1]); k++)
-		usleep(1000);
-	REQUIRE(in_sigwait(refuser_tid[1]), "the waiter never reached sigtimedwait");
+	bool waiting = false;
+	for (int k = 0; k < 5000 && !waiting; k++) {
+		waiting = waits_in(refuser_tid[0], SYS_read) &&
+			  waits_in(refuser_tid[1], SYS_rt_sigtimedwait);
+		if (!waiting)
+			usleep(1000);
+	}
+	REQUIRE(waiting, "the threads never reached their waits");
 	static hw_world w;
+	uint64_t t0 = hw_now_ns();
 	REQUIRE(hw_world_stop(&w, 3000) == 0);
-	int refused = 0, others_stopped = 1;
+	uint64_t took = hw_now_ns() - t0;
+	int blocked = 0, traced = 0, marked = 0, others_stopped = 1;
 	for (size_t i = 0; i < w.n; i++) {
-		bool ours = w.t[i].tid == refuser_tid[0] || w.t[i].tid == refuser_tid[1];
-		if (ours)
-			refused += w.t[i].blocked && !w.t[i].stopped && !w.t[i].gone;
-		else
-			others_stopped &= w.t[i].stopped || w.t[i].gone;
+		const hw_thread_state *s = &w.t[i];
+		if (s->tid != refuser_tid[0] && s->tid != refuser_tid[1]) {
+			others_stopped &= s->stopped || s->gone;
+			continue;
+		}
+		blocked += s->blocked && !s->gone;
+		traced += s->stopped && s->sp != 0;
+		for (unsigned r = 0; s->tid == refuser_tid[0] && r < s->nregs; r++)
+			marked += s->regs[r] == REG_MARK;
 	}
 	hw_world_resume(&w);
-	EXPECT(refused == 2, "%d of the 2 refusing threads marked blocked, not stopped", refused);
+	EXPECT(blocked == 2, "%d of the 2 threads that refuse the signal marked blocked", blocked);
 	EXPECT(others_stopped, "a thread that takes the signal was not stopped");
-	/* The program's own signal is the waiter's answer. */
+	if (hw_test_traceable()) {
+		EXPECT(traced == 2, "%d of the 2 blocked threads stopped by the tracer", traced);
+#if defined(__x86_64__)
+		EXPECT(marked >= 1, "the register-only value not among the registers");
+#endif
+		EXPECT(took < 2000000000u, "the stop took %llu ns: it waited for a blocked thread",
+		       (unsigned long long)took);
+	} else {
+		printf("(this process cannot be traced by its child: SW6 not checked)\n");
+	}
+	/* Let go: the program's own signal is the waiter's answer. */
 	REQUIRE(pthread_kill(t[1], SIGUSR1) == 0);
-	sem_post(&refuser_go);
+	REQUIRE(write(refuser_pipe[1], "x", 1) == 1);
 	for (size_t i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
-	EXPECT(waiter_got == SIGUSR1, "sigtimedwait answered %d, not SIGUSR1 (%d)", waiter_got,
+	EXPECT(waiter_got == SIGUSR1, "sigwait answered %d, not SIGUSR1 (%d)", waiter_got,
 	       SIGUSR1);
+	close(refuser_pipe[0]);
+	close(refuser_pipe[1]);
 }
 
 /* ---- the depot and the mode, in children ---- */
@@ -1044,7 +1089,7 @@ int main(int argc, char **argv)
 		T(test_modules),
 		T(test_symbolizer),
 		T(test_stop_world),
-		T(test_stop_skips_refusers),
+		T(test_stop_blocked_threads),
 		T(test_depot),
 		T(test_static_report),
 		T(test_leak_check_api),

@@ -20,11 +20,14 @@
  *
  * Locking: the thread scenario's worker waits on a mutex main holds.
  */
+#include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -238,6 +241,52 @@ NOINLINE void leak_main_left()
 	pthread_exit(nullptr);
 }
 
+/* A thread that blocks every signal (the stop's too) and waits in read,
+ * its object held in no memory: only in a callee-saved register (r12 on
+ * x86-64; in memory the address is kept scrambled). The leak check must
+ * stop it through its tracer (platform/stop.h SW6) and read that register:
+ * the object is not a leak, and build_leak's are. */
+static int quiet_pipe[2];
+static volatile int quiet_ready;
+static const uintptr_t scramble = 0x5a5a5a5a5a5a5a5au;
+
+static void *quiet_holder(void *)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, nullptr);
+	volatile uintptr_t hidden = reinterpret_cast<uintptr_t>(make(555)) ^ scramble;
+	quiet_ready = 1;
+	char c;
+#if defined(__x86_64__)
+	long rc;
+	__asm__ volatile("mov %[h], %%r12\n\txor %[k], %%r12\n\tsyscall\n\txor %%r12, %%r12"
+			 : "=a"(rc)
+			 : "a"(static_cast<long>(SYS_read)), "D"(static_cast<long>(quiet_pipe[0])),
+			   "S"(&c), "d"(1L), [h] "r"(hidden), [k] "r"(scramble)
+			 : "rcx", "r11", "r12", "memory");
+	(void)rc;
+#else
+	void *volatile mine = reinterpret_cast<void *>(hidden ^ scramble);
+	(void)!read(quiet_pipe[0], &c, 1);
+	say(mine);
+#endif
+	return nullptr;
+}
+
+NOINLINE void leak_with_quiet_thread()
+{
+	if (pipe(quiet_pipe) != 0)
+		return;
+	pthread_t t;
+	pthread_create(&t, nullptr, quiet_holder, nullptr);
+	while (!quiet_ready)
+		usleep(1000);
+	usleep(20000); /* into its read */
+	build_leak();
+	scrub();
+}
+
 static thread_local void *tls_root;
 static pthread_key_t key;
 
@@ -297,6 +346,7 @@ int main(int argc, char **argv)
 		{"reachable", reachable},
 		{"leak_with_thread", leak_with_thread},
 		{"leak_main_left", leak_main_left},
+		{"leak_with_quiet_thread", leak_with_quiet_thread},
 		{"tls_roots", tls_roots},
 		{"continue_past", continue_past},
 		{"clean", clean},
