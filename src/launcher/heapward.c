@@ -100,7 +100,12 @@ static const char usage_text[] =
 	"\n"
 	"Exit status: PROGRAM's own, or 23 (--exitcode) when it leaked or went on\n"
 	"past a heap error; 2 for a usage error, a bad option or a missing\n"
-	"library; 127 when PROGRAM is not found, 126 when it cannot run.\n";
+	"library; 127 when PROGRAM is not found, 126 when it cannot run.\n"
+	"The programs PROGRAM starts run under heapward too, and each that leaks\n"
+	"exits 23 as well (as under LeakSanitizer): a test runner sees which test\n"
+	"leaked, but a parent that checks its children (make running a compiler\n"
+	"that leaks at exit, git gc) stops; --exitcode=0 keeps every status and\n"
+	"still prints the reports.\n";
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
