@@ -8,8 +8,9 @@
 #
 # Invariants:
 #   PL1. Skipped (exit 77, ctest's SKIP_RETURN_CODE) only when the program
-#        is not installed, with a line naming the Debian package; any other
-#        problem fails.
+#        is not installed (or, with --leaks=lsan, gcc's AddressSanitizer
+#        runtime), with a line naming the Debian package; any other problem
+#        fails.
 #   PL2. The first run has no LD_PRELOAD and no HEAPWARD_OPTIONS; the second
 #        differs only by the launcher's two variables (stats_at_exit=1).
 #        Their standard outputs must be byte for byte the same and both
@@ -28,9 +29,16 @@
 #        process that leaks keeps its status and its parent goes on) and
 #        its error output must hold a leak report that ends in heapward's
 #        SUMMARY line.
+#   PL5. With --leaks=lsan, as with reported, and a third run under
+#        AddressSanitizer's LeakSanitizer (gcc's libasan preloaded, reports
+#        to files by log_path) must find the same leaks: the SUMMARY lines
+#        of every process, bytes and allocation counts, compared as sorted
+#        lists. Both are conservative scans of the same roots, so they
+#        agree where the program's leaks do not depend on stale words; the
+#        programs given this mode were checked to agree run after run.
 #
-# Usage: bash run_preload.sh LAUNCHER PROGRAM PACKAGE [--leaks=none|reported]
-#          -- COMMAND [ARG ...]
+# Usage: bash run_preload.sh LAUNCHER PROGRAM PACKAGE
+#          [--leaks=none|reported|lsan] -- COMMAND [ARG ...]
 #   PROGRAM is the program under test, whose absence skips the test
 #   (COMMAND may reach it through env, bash, ...).
 set -euo pipefail
@@ -38,17 +46,25 @@ launcher=$1 prog=$2 package=$3
 shift 3
 leaks=none
 case "$1" in
---leaks=none | --leaks=reported)
+--leaks=none | --leaks=reported | --leaks=lsan)
 	leaks=${1#--leaks=}
 	shift
 	;;
 esac
 [ "$1" = "--" ] && shift
 extra=()
-[ "$leaks" = reported ] && extra=(--exitcode=0)
+[ "$leaks" != none ] && extra=(--exitcode=0)
 if ! command -v "$prog" >/dev/null 2>&1; then
 	echo "SKIP: $prog is not installed (Debian package $package; bash ci/deps.sh installs it)"
 	exit 77
+fi
+asan=
+if [ "$leaks" = lsan ]; then
+	asan=$(gcc -print-file-name=libasan.so 2>/dev/null || true)
+	if [ ! -e "$asan" ]; then
+		echo "SKIP: no libasan.so from gcc (Debian package libasan8; bash ci/deps.sh installs gcc)"
+		exit 77
+	fi
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -86,10 +102,24 @@ if [ "$leaks" = none ] && grep -q 'ERROR: heapward: detected memory leaks' "$tmp
 	echo "FAIL: $* leaked under heapward (a false report unless it really leaks)"
 	exit 1
 fi
-if [ "$leaks" = reported ] && ! grep -Eq "$leak_summary" "$tmp/heapward.err"; then
+if [ "$leaks" != none ] && ! grep -Eq "$leak_summary" "$tmp/heapward.err"; then
 	tail -n 20 "$tmp/heapward.err" >&2
 	echo "FAIL: $* should report its leaks at exit, and no leak report was printed"
 	exit 1
+fi
+if [ "$leaks" = lsan ]; then
+	env -u HEAPWARD_OPTIONS LD_PRELOAD="$asan" \
+		ASAN_OPTIONS="detect_leaks=1:verify_asan_link_order=0:symbolize=0:log_path=$tmp/lsan" \
+		"$@" >/dev/null 2>&1 || true
+	ours=$(grep -E "$leak_summary" "$tmp/heapward.err" | sed 's/^SUMMARY: heapward: //' | sort)
+	theirs=$(cat "$tmp"/lsan.* 2>/dev/null | grep -E '^SUMMARY: AddressSanitizer: [0-9]+ byte' |
+		sed 's/^SUMMARY: AddressSanitizer: //' | sort)
+	if [ "$ours" != "$theirs" ]; then
+		printf 'heapward:\n%s\nLeakSanitizer:\n%s\n' "$ours" "${theirs:-(no report)}" >&2
+		echo "FAIL: $* leaks differently under heapward and under LeakSanitizer"
+		exit 1
+	fi
+	echo "LeakSanitizer agrees: $(echo "$theirs" | tr '\n' ' ')"
 fi
 echo "PASS: $prog: $(wc -c <"$tmp/plain.out") bytes of output, the same under heapward"
 grep -E "$leak_summary" "$tmp/heapward.err" | sed 's/^/leak report: /' || true
