@@ -5,7 +5,8 @@
  * of every object (MC8: a large one's okind byte, a small one's bits of
  * its state entry), and the two mismatch reports:
  *   heapward: alloc-dealloc mismatch: operator delete of 0x... (a 24-byte
- *     object allocated by malloc)
+ *     object allocated by malloc); alloc_dealloc_mismatch=0 accepts a C and
+ *     C++ mix
  *   heapward: new-delete size mismatch: operator delete of 0x... with size
  *     32 (a 24-byte object allocated by operator new)
  * (each one line). The override library (src/override/) is the only
@@ -23,6 +24,15 @@
  *        counts as an error (hw_malloc_stats.errors) and aborts unless the
  *        layer continues on errors; the object then stays live and its kind
  *        unchanged.
+ *   KD3. With alloc_dealloc_mismatch off, a mix of the C and the C++
+ *        families (an object from malloc freed by an operator delete, one
+ *        from an operator new freed by free or realloc) passes as a match
+ *        does: a library linked with its own copy of the C++ runtime (its
+ *        operator new calls malloc, its operator delete calls free, and
+ *        neither is ours to interpose) hands its objects to code whose
+ *        delete is ours. The C++ forms among themselves (new and new[],
+ *        aligned or not, the sized delete's size) are checked either way.
+ *        With it on, the report of such a mix says how to accept it.
  *
  * Locking: none. The object's kind is written by its owner only: at
  * allocation, and at its free by the thread freeing it, which the program
@@ -89,7 +99,9 @@ bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const cha
 	bool large = s->kind != MC_SPAN_SMALL; /* large or guarded */
 	unsigned have = large ? s->okind : mc_state_kind(s->state[idx]);
 	size_t len = large ? s->req : mc_state_len(s, s->state[idx]);
-	if (HW_LIKELY(have == kind && (!sized || size == len))) {
+	bool mix = (have == MC_KIND_MALLOC) != (kind == MC_KIND_MALLOC);
+	if (HW_LIKELY(have == kind && (!sized || size == len)) ||
+	    (mix && !mc_cfg.alloc_dealloc_mismatch)) {
 		/* A small slot's kind goes with its state at the free. */
 		if (large)
 			s->okind = MC_KIND_MALLOC;
@@ -97,8 +109,9 @@ bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const cha
 	}
 	if (have != kind)
 		hw_report_write("heapward: alloc-dealloc mismatch: %s of %p (a %zu-byte object "
-				"allocated by %s)\n",
-				op, p, len, have < MC_KIND_COUNT ? made_by[have] : "?");
+				"allocated by %s)%s\n",
+				op, p, len, have < MC_KIND_COUNT ? made_by[have] : "?",
+				mix ? "; alloc_dealloc_mismatch=0 accepts a C and C++ mix" : "");
 	else
 		hw_report_write("heapward: new-delete size mismatch: %s of %p with size %zu (a "
 				"%zu-byte object allocated by %s)\n",

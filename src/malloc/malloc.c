@@ -142,7 +142,8 @@
 /* mc_cfg's initial values (hw_mc_reset puts them back). */
 #define MA_CONFIG_DEFAULTS                                                      \
 	{                                                                       \
-		.abort_on_error = true, .background_scavenger = true,           \
+		.abort_on_error = true, .alloc_dealloc_mismatch = true,         \
+		.background_scavenger = true,                                   \
 		.fill_on_alloc = HW_OPTIONS_OFF, .fill_on_free = HW_OPTIONS_OFF \
 	}
 
@@ -207,6 +208,7 @@ static void fork_child(void)
 static void apply_options(const hw_options *o)
 {
 	mc_cfg.abort_on_error = mc_cfg.abort_on_error && o->abort_on_error;
+	mc_cfg.alloc_dealloc_mismatch = mc_cfg.alloc_dealloc_mismatch && o->alloc_dealloc_mismatch;
 	mc_cfg.background_scavenger = mc_cfg.background_scavenger && o->scavenger;
 	if (o->fill_on_alloc != HW_OPTIONS_OFF)
 		mc_cfg.fill_on_alloc = o->fill_on_alloc;

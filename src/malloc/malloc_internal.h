@@ -368,12 +368,13 @@ static inline size_t mc_slot_index(const mc_span *s, uintptr_t off)
  * HEAPWARD_OPTIONS (malloc.c) before the first allocation, and tests set it
  * directly or start the layer from an options string. */
 typedef struct mc_config {
-	bool abort_on_error;       /* misuse: report, then abort (else continue) */
-	unsigned exitcode;         /* exit status after errors or leaks (0: keep) */
-	bool background_scavenger; /* start the heap's scavenger at init */
-	int fill_on_alloc;         /* a byte, or HW_OPTIONS_OFF */
-	int fill_on_free;          /* a byte, or HW_OPTIONS_OFF */
-	bool stats_at_exit;        /* print the statistics at exit */
+	bool abort_on_error;         /* misuse: report, then abort (else continue) */
+	bool alloc_dealloc_mismatch; /* report malloc/delete and new/free (kind.c KD3) */
+	unsigned exitcode;           /* exit status after errors or leaks (0: keep) */
+	bool background_scavenger;   /* start the heap's scavenger at init */
+	int fill_on_alloc;           /* a byte, or HW_OPTIONS_OFF */
+	int fill_on_free;            /* a byte, or HW_OPTIONS_OFF */
+	bool stats_at_exit;          /* print the statistics at exit */
 	unsigned verbosity;
 } mc_config;
 

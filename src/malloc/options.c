@@ -67,6 +67,11 @@ static const opt table[] = {
 	{"abort_on_error", K_BOOL, AT(abort_on_error, bool), 0, 1, 1, NULL,
 	 "On a heap error (double or invalid free, damaged canary): 1 reports and aborts, "
 	 "0 reports and continues."},
+	{"alloc_dealloc_mismatch", K_BOOL, AT(alloc_dealloc_mismatch, bool), 0, 1, 1, NULL,
+	 "Report an object from malloc freed by an operator delete, or one from an operator "
+	 "new freed by free or realloc (0: accept them, for a library that carries its own C++ "
+	 "runtime, whose operator new calls malloc and whose operator delete calls free: "
+	 "rust-lld's libLLVM does). Mismatches among the C++ forms are reported either way."},
 	{"stats_at_exit", K_BOOL, AT(stats_at_exit, bool), 0, 1, 0, NULL,
 	 "Print the heap's statistics when the process exits."},
 	{"memory_limit", K_SIZE, AT(memory_limit, size_t), 0, SIZE_MAX, 0, NULL,

@@ -377,6 +377,22 @@ static void test_kind_mismatch(void)
 	mismatch("mismatch_delete", "alloc-dealloc-mismatch",
 		 "heapward: alloc-dealloc mismatch: operator delete", "drop_object",
 		 "drop_object", "make", "make", "md_alloc");
+	/* The C and C++ families mixed (new[] then free, malloc then delete)
+	 * say how to accept the mix, and alloc_dealloc_mismatch=0 does
+	 * (kind.c KD3); a mismatch among the C++ forms is reported either
+	 * way. */
+	run r;
+	REQUIRE(run_victim(&r, "debug=1", "mismatch_delete", NULL, NULL));
+	EXPECT(strstr(r.err, "by malloc); alloc_dealloc_mismatch=0 accepts a C and C++ mix\n"),
+	       "%s", r.err);
+	const char *mixes[] = {"mismatch", "mismatch_delete"};
+	for (size_t i = 0; i < 2; i++) {
+		REQUIRE(run_victim(&r, "debug=1:alloc_dealloc_mismatch=0", mixes[i], NULL, NULL));
+		EXPECT(r.status == 0 && !strstr(r.err, "mismatch"), "%s: %d %s", mixes[i],
+		       r.status, r.err);
+	}
+	REQUIRE(run_victim(&r, "debug=1:alloc_dealloc_mismatch=0", "sized", NULL, NULL));
+	EXPECT(aborted(&r) && strstr(r.err, "heapward: new-delete size mismatch"), "%s", r.err);
 }
 
 static void test_sized_delete(void)
