@@ -5,7 +5,9 @@
  * to print "(module+0xoffset)" and to ask a symbolizer), the executable
  * range of the module holding this code (to trim the allocator's own frames
  * from recorded stacks), and the writable segments of every module (the
- * leak check's global roots). POSIX/ELF implementation in module_posix.c.
+ * leak check's global roots), which modules define a symbol (the kind
+ * check's foreign C++ runtimes) and whether the list changed. POSIX/ELF
+ * implementation in module_posix.c.
  *
  * Invariants:
  *   MO1. hw_module_find and hw_module_writable go through the dynamic
@@ -18,6 +20,9 @@
  *        first allocation on, inside the dynamic loader included.
  *   MO3. A module's file address is the run-time address minus its bias;
  *        that is the address a symbolizer and "(module+0x...)" take.
+ *   MO4. hw_module_defining reads each module's dynamic symbol table
+ *        through its GNU hash table, in place (MO1's conditions); a module
+ *        without one (old-style DT_HASH only) is not looked at.
  *
  * Locking: none of its own (the loader's, MO1).
  */
@@ -62,5 +67,16 @@ int hw_module_writable(hw_segment_fn fn, void *arg);
  * a block made later for a dlopen'ed module is wherever it was allocated);
  * stops at the first non-zero return and returns it, else 0 (MO1). */
 int hw_module_tls(hw_segment_fn fn, void *arg);
+
+/* Calls fn(arg, path, addr) for every loaded module whose dynamic symbol
+ * table defines name (a symbol it exports, at run-time address addr; the
+ * program's own path is ""), stopping at the first non-zero return, which
+ * it returns; else 0 (MO1, MO4). */
+typedef int (*hw_symbol_fn)(void *arg, const char *path, uintptr_t addr);
+int hw_module_defining(const char *name, hw_symbol_fn fn, void *arg);
+
+/* The loader's count of modules loaded plus modules unloaded so far: a
+ * change means the list changed (MO1). */
+uint64_t hw_module_generation(void);
 
 #endif

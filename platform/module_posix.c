@@ -2,12 +2,17 @@
  * getauxval).
  *
  * Owns: hw_module_find, hw_module_self, hw_module_linker,
- * hw_module_writable, hw_module_tls.
+ * hw_module_writable, hw_module_tls, hw_module_defining,
+ * hw_module_generation.
  *
  * Invariants: MO1-MO3 of module.h. The program's own entry in the loader's
  * list has an empty name; its path is read from /proc/self/exe, or, when
  * the main thread has ended, from the calling thread's exe link (file.h
- * FI3; readlink, into the caller's buffer).
+ * FI3; readlink, into the caller's buffer). MO4: the dynamic section's
+ * addresses are run-time ones in glibc's loaded modules (the loader
+ * relocates them in place), file ones where a loader does not (the vDSO
+ * in some): an address below the module's bias is taken as a file
+ * address.
  *
  * Locking: none of its own.
  */
@@ -160,4 +165,104 @@ int hw_module_tls(hw_segment_fn fn, void *arg)
 	writable_ctx w = {fn, arg, 0};
 	dl_iterate_phdr(tls_one, &w);
 	return w.rc;
+}
+
+typedef struct defining_ctx {
+	const char *name;
+	uint32_t hash;
+	hw_symbol_fn fn;
+	void *arg;
+	int rc;
+} defining_ctx;
+
+/* The GNU hash of a symbol name (the ELF gABI extension's function). */
+static uint32_t gnu_hash(const char *s)
+{
+	uint32_t h = 5381;
+	for (; *s; s++)
+		h = h * 33 + (unsigned char)*s;
+	return h;
+}
+
+/* The run-time address a dynamic entry's d_ptr stands for (MO4). */
+static uintptr_t dyn_addr(const struct dl_phdr_info *info, uintptr_t p)
+{
+	return p < info->dlpi_addr ? info->dlpi_addr + p : p;
+}
+
+/* The defined symbol name in one module's GNU hash table, or NULL. */
+static const ElfW(Sym) * gnu_lookup(const uint32_t *ht, const ElfW(Sym) * syms, const char *strs,
+				    const char *name, uint32_t h)
+{
+	const unsigned bits = 8 * sizeof(ElfW(Addr));
+	uint32_t nbuckets = ht[0], first = ht[1], nbloom = ht[2], shift = ht[3];
+	if (nbuckets == 0 || nbloom == 0)
+		return NULL;
+	const ElfW(Addr) *bloom = (const ElfW(Addr) *)(ht + 4);
+	const uint32_t *buckets = (const uint32_t *)(bloom + nbloom);
+	const uint32_t *chain = buckets + nbuckets;
+	ElfW(Addr) mask = ((ElfW(Addr))1 << (h % bits)) | ((ElfW(Addr))1 << ((h >> shift) % bits));
+	if ((bloom[(h / bits) % nbloom] & mask) != mask)
+		return NULL;
+	for (uint32_t i = buckets[h % nbuckets]; i >= first && i != 0; i++) {
+		uint32_t h2 = chain[i - first];
+		const ElfW(Sym) *s = &syms[i];
+		if ((h | 1) == (h2 | 1) && s->st_shndx != SHN_UNDEF && s->st_value != 0 &&
+		    strcmp(strs + s->st_name, name) == 0)
+			return s;
+		if (h2 & 1)
+			break;
+	}
+	return NULL;
+}
+
+static int defining_one(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	defining_ctx *d = arg;
+	const ElfW(Dyn) *dyn = NULL;
+	for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+	if (!dyn)
+		return 0;
+	const uint32_t *ht = NULL;
+	const ElfW(Sym) *syms = NULL;
+	const char *strs = NULL;
+	for (; dyn->d_tag != DT_NULL; dyn++) {
+		if (dyn->d_tag == DT_GNU_HASH)
+			ht = (const uint32_t *)dyn_addr(info, dyn->d_un.d_ptr);
+		else if (dyn->d_tag == DT_SYMTAB)
+			syms = (const ElfW(Sym) *)dyn_addr(info, dyn->d_un.d_ptr);
+		else if (dyn->d_tag == DT_STRTAB)
+			strs = (const char *)dyn_addr(info, dyn->d_un.d_ptr);
+	}
+	const ElfW(Sym) *s =
+		ht && syms && strs ? gnu_lookup(ht, syms, strs, d->name, d->hash) : NULL;
+	if (!s)
+		return 0;
+	d->rc = d->fn(d->arg, info->dlpi_name ? info->dlpi_name : "",
+		      info->dlpi_addr + (uintptr_t)s->st_value);
+	return d->rc;
+}
+
+int hw_module_defining(const char *name, hw_symbol_fn fn, void *arg)
+{
+	defining_ctx d = {name, gnu_hash(name), fn, arg, 0};
+	dl_iterate_phdr(defining_one, &d);
+	return d.rc;
+}
+
+static int generation_one(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs)
+		*(uint64_t *)arg = (uint64_t)info->dlpi_adds + (uint64_t)info->dlpi_subs;
+	return 1;
+}
+
+uint64_t hw_module_generation(void)
+{
+	uint64_t g = 0;
+	dl_iterate_phdr(generation_one, &g);
+	return g;
 }

@@ -3,7 +3,9 @@
  * Owns: hw_module_find, hw_module_self, hw_module_linker,
  * hw_module_writable, hw_module_tls, read from the loaded images' own
  * headers (the DOS header at the module's base, its PE headers, its
- * section table).
+ * section table), and hw_module_defining (the loader's export lookup,
+ * GetProcAddress) and hw_module_generation (the number of modules: a load
+ * and an unload between two calls go unseen).
  *
  * Invariants (module.h's, and how they hold here):
  *   MO1. hw_module_find asks the loader (GetModuleHandleExW, which takes its
@@ -124,15 +126,20 @@ bool hw_module_linker(uintptr_t *lo, uintptr_t *hi)
 	return false;
 }
 
+/* The loaded modules into mods (at most WM_MAX_MODULES); how many. */
+static size_t list_modules(HMODULE *mods)
+{
+	DWORD bytes = 0;
+	if (!EnumProcessModules(GetCurrentProcess(), mods, WM_MAX_MODULES * sizeof mods[0], &bytes))
+		return 0;
+	size_t n = bytes / sizeof mods[0];
+	return n > WM_MAX_MODULES ? WM_MAX_MODULES : n;
+}
+
 int hw_module_writable(hw_segment_fn fn, void *arg)
 {
 	HMODULE mods[WM_MAX_MODULES];
-	DWORD bytes = 0;
-	if (!EnumProcessModules(GetCurrentProcess(), mods, sizeof mods, &bytes))
-		return 0;
-	size_t n = bytes / sizeof mods[0];
-	if (n > WM_MAX_MODULES)
-		n = WM_MAX_MODULES;
+	size_t n = list_modules(mods);
 	for (size_t i = 0; i < n; i++) {
 		int rc = sections(mods[i], IMAGE_SCN_MEM_WRITE, fn, arg);
 		if (rc != 0)
@@ -145,4 +152,28 @@ int hw_module_tls(hw_segment_fn fn, void *arg)
 {
 	(void)fn, (void)arg;
 	return 0;
+}
+
+int hw_module_defining(const char *name, hw_symbol_fn fn, void *arg)
+{
+	HMODULE mods[WM_MAX_MODULES];
+	size_t n = list_modules(mods);
+	for (size_t i = 0; i < n; i++) {
+		FARPROC p = GetProcAddress(mods[i], name);
+		if (!p)
+			continue;
+		char path[HW_MODULE_PATH_MAX];
+		DWORD len = GetModuleFileNameA(mods[i], path, sizeof path);
+		path[len < sizeof path ? len : sizeof path - 1] = '\0';
+		int rc = fn(arg, mods[i] == GetModuleHandleW(NULL) ? "" : path, (uintptr_t)p);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+uint64_t hw_module_generation(void)
+{
+	HMODULE mods[WM_MAX_MODULES];
+	return list_modules(mods);
 }

@@ -24,15 +24,21 @@
  *        counts as an error (hw_malloc_stats.errors) and aborts unless the
  *        layer continues on errors; the object then stays live and its kind
  *        unchanged.
- *   KD3. With alloc_dealloc_mismatch off, a mix of the C and the C++
- *        families (an object from malloc freed by an operator delete, one
- *        from an operator new freed by free or realloc) passes as a match
- *        does: a library linked with its own copy of the C++ runtime (its
- *        operator new calls malloc, its operator delete calls free, and
- *        neither is ours to interpose) hands its objects to code whose
- *        delete is ours. The C++ forms among themselves (new and new[],
- *        aligned or not, the sized delete's size) are checked either way.
- *        With it on, the report of such a mix says how to accept it.
+ *   KD3. A mix of the C and the C++ families (an object from malloc freed
+ *        by an operator delete, one from an operator new freed by free or
+ *        realloc) passes as a match does when alloc_dealloc_mismatch is
+ *        off, or when a foreign C++ runtime is loaded: a module other than
+ *        this library and the C++ runtime libraries (libstdc++, libc++)
+ *        that exports a global operator new or delete. Such a module (a
+ *        library linked with its own copy of the runtime, rust-lld's
+ *        libLLVM; a program with its own global operator new) calls its
+ *        own: its new calls malloc, its delete calls free, and neither is
+ *        ours to interpose, while its objects meet our delete and ours its
+ *        free. The C++ forms among themselves (new and new[], aligned or
+ *        not, the sized delete's size) are checked either way. The
+ *        answer is looked up on a mix only, and again only when the
+ *        loader's module list has changed. Otherwise the report of a mix
+ *        says how to accept it.
  *
  * Locking: none. The object's kind is written by its owner only: at
  * allocation, and at its free by the thread freeing it, which the program
@@ -43,7 +49,10 @@
 #include "debug.h"
 #include "guard.h"
 
+#include "module.h"
+
 #include <errno.h>
+#include <string.h>
 
 static const char *const made_by[MC_KIND_COUNT] = {
 	"malloc",
@@ -90,6 +99,46 @@ void hw_mc_kind_set(void *p, unsigned kind)
 				(mc_state)kind << MC_STATE_KIND_SHIFT;
 }
 
+/* KD3: whether the module defining a global operator new or delete at
+ * addr is a foreign C++ runtime (1) or this library or a C++ runtime
+ * library, whose calls reach ours (0). */
+static int foreign_one(void *arg, const char *path, uintptr_t addr)
+{
+	(void)arg;
+	uintptr_t lo, hi;
+	bool program;
+	hw_module_self(&lo, &hi, &program);
+	if (addr >= lo && addr < hi)
+		return 0;
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	static const char *const runtimes[] = {"libstdc++.so", "libc++.so", "libc++abi.so"};
+	for (size_t i = 0; i < sizeof runtimes / sizeof runtimes[0]; i++)
+		if (strncmp(base, runtimes[i], strlen(runtimes[i])) == 0)
+			return 0;
+	return 1;
+}
+
+/* KD3: whether a foreign C++ runtime is loaded. The answer is kept with
+ * the loader's generation it was found at (racing callers find the same). */
+static bool foreign_runtime(void)
+{
+	static uint64_t gen_plus_one; /* atomic: 0 = not looked yet */
+	static bool answer;           /* atomic */
+	uint64_t g = hw_module_generation() + 1;
+	if (__atomic_load_n(&gen_plus_one, __ATOMIC_ACQUIRE) == g)
+		return __atomic_load_n(&answer, __ATOMIC_RELAXED);
+	/* The Itanium C++ ABI's names of operator new(size_t) and operator
+	 * delete(void *), LP64 and ILP32: every runtime defines them. */
+	static const char *const names[] = {"_Znwm", "_ZdlPv", "_Znwj"};
+	bool found = false;
+	for (size_t i = 0; i < sizeof names / sizeof names[0] && !found; i++)
+		found = hw_module_defining(names[i], foreign_one, NULL) != 0;
+	__atomic_store_n(&answer, found, __ATOMIC_RELAXED);
+	__atomic_store_n(&gen_plus_one, g, __ATOMIC_RELEASE);
+	return found;
+}
+
 bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const char *op)
 {
 	size_t idx;
@@ -101,7 +150,7 @@ bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const cha
 	size_t len = large ? s->req : mc_state_len(s, s->state[idx]);
 	bool mix = (have == MC_KIND_MALLOC) != (kind == MC_KIND_MALLOC);
 	if (HW_LIKELY(have == kind && (!sized || size == len)) ||
-	    (mix && !mc_cfg.alloc_dealloc_mismatch)) {
+	    (mix && (!mc_cfg.alloc_dealloc_mismatch || foreign_runtime()))) {
 		/* A small slot's kind goes with its state at the free. */
 		if (large)
 			s->okind = MC_KIND_MALLOC;

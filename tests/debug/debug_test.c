@@ -24,6 +24,7 @@
 #include "symbolize.h"
 #include "trap.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <gnu/libc-version.h>
 #include <pthread.h>
@@ -237,6 +238,54 @@ static void test_modules(void)
 	EXPECT(!(lo <= (uintptr_t)&gnu_get_libc_version && (uintptr_t)&gnu_get_libc_version < hi));
 	REQUIRE(hw_module_linker(&lo, &hi));
 	EXPECT(hw_module_find(lo, &m) && strstr(m.path, "ld-linux"), "%s", m.path);
+}
+
+/* MO4: which modules define a symbol, from their dynamic symbol tables. */
+typedef struct definers {
+	int calls, in_libc, rc;
+	uintptr_t libc_addr;
+} definers;
+
+static int count_definer(void *arg, const char *path, uintptr_t addr)
+{
+	definers *d = arg;
+	d->calls++;
+	if (strstr(path, "libc.so")) {
+		d->in_libc++;
+		d->libc_addr = addr;
+	}
+	return d->rc;
+}
+
+static void test_module_defining(void)
+{
+	definers d = {0, 0, 0, 0};
+	EXPECT(hw_module_defining("gnu_get_libc_version", count_definer, &d) == 0);
+	EXPECT(d.in_libc == 1 && d.libc_addr == (uintptr_t)&gnu_get_libc_version,
+	       "%d definers, %d in libc", d.calls, d.in_libc);
+	d = (definers){0, 0, 0, 0};
+	EXPECT(hw_module_defining("hw_no_module_defines_this", count_definer, &d) == 0 &&
+	       d.calls == 0);
+	/* An undefined reference is not a definition: this program uses
+	 * getpid but does not define it. */
+	d = (definers){0, 0, 0, 0};
+	EXPECT(hw_module_defining("getpid", count_definer, &d) == 0 && d.calls == d.in_libc &&
+		       d.in_libc == 1,
+	       "%d definers", d.calls);
+	d = (definers){0, 0, 7, 0};
+	EXPECT(hw_module_defining("gnu_get_libc_version", count_definer, &d) == 7 && d.calls == 1);
+	/* The generation counts the loader's loads and unloads. */
+	uint64_t g0 = hw_module_generation();
+	EXPECT(g0 >= 3, "generation %llu", (unsigned long long)g0);
+	void *h = dlopen("libutil.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (h) {
+		uint64_t g1 = hw_module_generation();
+		dlclose(h);
+		EXPECT(g1 > g0 && hw_module_generation() >= g1, "%llu %llu",
+		       (unsigned long long)g0, (unsigned long long)g1);
+	} else {
+		printf("(no libutil.so.1 to load: the generation's change not checked)\n");
+	}
 }
 
 /* The call in call_marked, symbolized by the tool at path ("" to search). */
@@ -1087,6 +1136,7 @@ int main(int argc, char **argv)
 		T(test_unwind_tables_damaged_stack),
 		T(test_unwind_bad_chains),
 		T(test_modules),
+		T(test_module_defining),
 		T(test_symbolizer),
 		T(test_stop_world),
 		T(test_stop_blocked_threads),

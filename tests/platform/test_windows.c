@@ -404,6 +404,18 @@ typedef struct holds {
 	bool found;
 } holds;
 
+typedef struct found_in {
+	int calls, kernel32;
+} found_in;
+
+static int kernel32_defines(void *arg, const char *path, uintptr_t addr)
+{
+	found_in *f = arg;
+	f->calls++;
+	f->kernel32 += addr != 0 && (strstr(path, "kernel32") || strstr(path, "KERNEL32"));
+	return 0;
+}
+
 static int holds_addr(void *arg, uintptr_t lo, uintptr_t hi)
 {
 	holds *h = arg;
@@ -457,6 +469,15 @@ static void test_debug_services(void)
 	       "a global's section is among the writable ones");
 	h = (holds){(uintptr_t)test_debug_services, false};
 	EXPECT(hw_module_writable(holds_addr, &h) == 0 && !h.found, "code is not writable");
+	/* MO4 through the loader's export lookup. */
+	found_in f = {0, 0};
+	EXPECT(hw_module_defining("GetProcAddress", kernel32_defines, &f) == 0 && f.kernel32 >= 1,
+	       "%d modules define GetProcAddress, %d of them kernel32", f.calls, f.kernel32);
+	f = (found_in){0, 0};
+	EXPECT(hw_module_defining("hw_no_module_defines_this", kernel32_defines, &f) == 0 &&
+	       f.calls == 0);
+	EXPECT(hw_module_generation() >= 2, "modules: %llu",
+	       (unsigned long long)hw_module_generation());
 
 	/* The stop: nothing stopped, the caller's own state filled in. */
 	static hw_world w;
