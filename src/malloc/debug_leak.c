@@ -45,7 +45,7 @@
  * neither registers nor stack pointer: instead of missing their roots, the
  * check scans every readable and writable mapping outside the heap as a
  * root (their stacks and TLS included), which can hide leaks but not
- * invent them, and the report says so.
+ * invent them, and the report says so (a clean result too).
  *
  * Invariants:
  *   LK1. Nothing here calls malloc: buffers come from hw_sys_alloc and go
@@ -558,6 +558,18 @@ size_t hw_mc_leak_check(void)
 	size_t leaked = k.leaked;
 	if (k.leaked && g.cap)
 		leaked = hw_mc_report_leaks(g.slot, n, unstopped);
+	/* A clean result that may be blind says so (a report says it in its
+	 * header): under a debugger or strace no thread that blocks the stop
+	 * signal can be traced (stop.h SW6). */
+	if (leaked == 0 && unstopped == SIZE_MAX)
+		hw_report_write("heapward: no leaks found, but the threads could not be stopped: "
+				"every writable mapping was scanned instead, so leaks may be "
+				"missed\n");
+	else if (leaked == 0 && unstopped)
+		hw_report_write("heapward: no leaks found, but %zu thread(s) could not be stopped: "
+				"every writable mapping was scanned instead, so leaks may be "
+				"missed\n",
+				unstopped);
 	put(g.slot, g.cap * sizeof *g.slot);
 	put(k.stack, k.cap * sizeof *k.stack);
 	release_buffers(&k);

@@ -20,13 +20,18 @@
  *
  * Locking: the thread scenario's worker waits on a mutex main holds.
  */
+#include <cerrno>
 #include <csignal>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <new>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -287,6 +292,25 @@ NOINLINE void leak_with_quiet_thread()
 	scrub();
 }
 
+/* The same where the tracer cannot work: a seccomp filter that the
+ * process (and so its tracer) inherits answers ptrace with EPERM, as in a
+ * container that forbids it. The check falls back to scanning every
+ * mapping and must say that it did, report or not. */
+NOINLINE void leak_quiet_untraceable()
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ptrace, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+		std::abort();
+	leak_with_quiet_thread();
+}
+
 static thread_local void *tls_root;
 static pthread_key_t key;
 
@@ -347,6 +371,7 @@ int main(int argc, char **argv)
 		{"leak_with_thread", leak_with_thread},
 		{"leak_main_left", leak_main_left},
 		{"leak_with_quiet_thread", leak_with_quiet_thread},
+		{"leak_quiet_untraceable", leak_quiet_untraceable},
 		{"tls_roots", tls_roots},
 		{"continue_past", continue_past},
 		{"clean", clean},
