@@ -95,7 +95,7 @@ static const char usage_text[] =
 	"           whole stacks, slower. Reports and warnings go to PROGRAM's\n"
 	"           standard error; --log_path=PREFIX writes them to PREFIX.PID\n"
 	"           instead (for test suites that compare what a program\n"
-	"           writes there).\n"
+	"           writes there, or count its open descriptors).\n"
 	"  options  lists every option, its default and what it does\n"
 	"\n"
 	"Exit status: PROGRAM's own, or 23 (--exitcode) when it leaked or went on\n"

@@ -48,7 +48,6 @@
 
 #include "debug.h"
 #include "guard.h"
-
 #include "module.h"
 
 #include <errno.h>

@@ -665,6 +665,13 @@ static void test_log_path(void)
 	       "%s: %s", file, log);
 	EXPECT(!strstr(r.err, "heapward:"), "stderr has the report: %s", r.err);
 	unlink(file);
+	/* The copy of standard error kept for the leak report (console.h CN4)
+	 * is one more open descriptor; with a log file it is not made. */
+	REQUIRE(run_victim(&r, "detect_leaks=1", "high_fds", NULL, NULL));
+	EXPECT(strstr(r.out, "high 1\n"), "%s", r.out);
+	snprintf(opts, sizeof opts, "detect_leaks=1:log_path=%s/report", tmpdir);
+	REQUIRE(run_victim(&r, opts, "high_fds", NULL, NULL));
+	EXPECT(strstr(r.out, "high 0\n"), "with log_path: %s", r.out);
 	/* A directory that does not exist: standard error, after one line. */
 	REQUIRE(run_victim(&r, "debug=1:log_path=/nonexistent/dir/r", "double_free", NULL, NULL));
 	EXPECT(strstr(r.err, "cannot open log_path file /nonexistent/dir/r.") &&
