@@ -8,10 +8,11 @@
  * Invariants:
  *   CN1. With a log prefix set, every hw_console_write goes to the file
  *        "<prefix>.<pid>" (created 0666 minus the umask, appended to),
- *        opened at the first write of each process: a process that reports
- *        nothing creates no file, and a child of fork() writes its own
- *        file. When the file cannot be opened, the writes go to standard
- *        error, after one line saying so.
+ *        opened for each write and closed after it: a process that reports
+ *        nothing creates no file, a child of fork() writes its own file,
+ *        and no descriptor of the layer stays open between reports. When
+ *        the file cannot be opened, the writes go to standard error, after
+ *        one line saying so.
  *   CN2. No allocation, no stdio: open/write/getpid only, and the prefix
  *        is copied into a fixed buffer (HW_LOG_PREFIX_MAX bytes; a longer
  *        one is refused).

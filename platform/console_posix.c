@@ -14,14 +14,20 @@
  *       it.
  *   N2. hw_process_abort raises SIGABRT as abort(3) does, so the process
  *       dies of the signal whatever handler a program installed before.
- *   N3. The log descriptor and the process it was opened in are one
- *       64-bit word (pid << 32 | fd), so a thread and a fork child never
- *       see one without the other.
+ *   N3. The log file is opened for each line and closed after it (lines
+ *       are few: reports and warnings), so the process holds no descriptor
+ *       of ours between them: a program that lists its descriptors (a test
+ *       that a child got exactly the ones it was given: CPython's
+ *       test_subprocess) sees only its own, and a fork child opens its own
+ *       file by its own pid. A process whose file would not open is
+ *       remembered by pid (one atomic word, so a fork child tries again)
+ *       and writes to standard error, after one line saying so.
  *   N4. The kept copy (CN4) is used only when a write to fd 2 fails with
  *       EBADF, and only while fstat finds on it the device and inode fd 2
  *       had when the copy was taken. It sits at descriptor 100 or above,
  *       away from the numbers programs pick for their own redirections,
  *       and is closed on exec: a program run from this one never sees it.
+
  *
  * Locking: none; concurrent lines may interleave only at write(2) bounds.
  */
@@ -39,7 +45,7 @@
 #include <unistd.h>
 
 static char log_prefix[HW_LOG_PREFIX_MAX];
-static uint64_t log_word; /* atomic: pid << 32 | fd, 0 when none (N3) */
+static uint64_t log_failed; /* atomic: pid + 1 of a process whose file would not open (N3) */
 
 /* The kept copy of fd 2 (N4): its descriptor (-1: none) and the file fd 2
  * was when it was taken. */
@@ -73,36 +79,30 @@ static bool kept_is_intact(void)
 	       st.st_ino == kept_ino;
 }
 
-/* The descriptor reports go to (CN1). */
+/* The descriptor a line goes to (CN1): standard error, or this process's
+ * log file opened for that line (the caller closes it), or standard error
+ * again when the file cannot be opened (said once per process, N3). */
 static int console_fd(void)
 {
 	if (!log_prefix[0])
 		return 2;
 	uint64_t pid = (uint64_t)getpid();
-	uint64_t cur = __atomic_load_n(&log_word, __ATOMIC_ACQUIRE);
-	if (cur && cur >> 32 == pid)
-		return (int)(uint32_t)cur;
+	if (__atomic_load_n(&log_failed, __ATOMIC_ACQUIRE) == pid + 1)
+		return 2;
 	char path[HW_LOG_PREFIX_MAX + 24];
 	hw_report_format(path, sizeof path, "%s.%llu", log_prefix, (unsigned long long)pid);
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-	if (fd < 0) {
+	if (fd >= 0)
+		return fd;
+	if (__atomic_exchange_n(&log_failed, pid + 1, __ATOMIC_ACQ_REL) != pid + 1) {
 		char line[HW_LOG_PREFIX_MAX + 96];
 		size_t n = hw_report_format(line, sizeof line,
 					    "heapward: cannot open log_path file %s (errno %d): "
 					    "reports go to standard error\n",
 					    path, errno);
 		(void)write_fd(2, line, n);
-		fd = 2;
 	}
-	uint64_t mine = pid << 32 | (uint32_t)fd;
-	if (!__atomic_compare_exchange_n(&log_word, &cur, mine, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE)) {
-		/* Another thread of this process opened it first. */
-		if (fd != 2)
-			close(fd);
-		return (int)(uint32_t)cur;
-	}
-	return fd;
+	return 2;
 }
 
 void hw_console_write(const char *buf, size_t n)
@@ -111,6 +111,8 @@ void hw_console_write(const char *buf, size_t n)
 	int fd = console_fd();
 	if (write_fd(fd, buf, n) == EBADF && fd == 2 && kept_is_intact())
 		(void)write_fd(kept_fd, buf, n);
+	if (fd != 2)
+		close(fd);
 	errno = saved;
 }
 
@@ -136,7 +138,7 @@ bool hw_console_log_path(const char *prefix)
 	if (n >= sizeof log_prefix)
 		return false;
 	memcpy(log_prefix, prefix, n + 1);
-	__atomic_store_n(&log_word, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&log_failed, 0, __ATOMIC_RELEASE);
 	return true;
 }
 

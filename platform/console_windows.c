@@ -18,10 +18,10 @@
  *       runs as it would under abort(), then ends the process with exit code
  *       3, abort()'s, whatever that handler did; without abort()'s "abnormal
  *       program termination" message, which the report has already said.
- *   N3. The log file's handle is published once per log prefix with a
- *       compare-and-swap; there is no fork, so no child can inherit it by
- *       mistake (CN1's file per process holds by the process id in its
- *       name).
+ *   N3. The log file is opened for each line and closed after it, as on
+ *       POSIX (CN1); a file that would not open is remembered in one
+ *       atomic flag, reset by a new prefix (there is no fork: CN1's file
+ *       per process holds by the process id in its name).
  *   N4. The kept copy (CN4) is a duplicate of the standard error handle,
  *       not inheritable. It is used when the standard error handle is gone
  *       (the C runtime's _close(2) sets it to NULL) or a write to it fails
@@ -44,7 +44,7 @@
 #include <windows.h>
 
 static char log_prefix[HW_LOG_PREFIX_MAX];
-static HANDLE log_handle;  /* atomic; NULL until the first write (N3) */
+static int log_failed;     /* atomic: the log file would not open (N3) */
 static HANDLE kept_handle; /* NULL: none (N4) */
 
 static bool handle_is_open(HANDLE h) { return h != NULL && h != INVALID_HANDLE_VALUE; }
@@ -67,37 +67,30 @@ static bool write_handle(HANDLE h, const char *buf, size_t n)
 	return true;
 }
 
-/* Where reports go (CN1). */
+/* Where a line goes (CN1): standard error, or the log file opened for
+ * that line (the caller closes it), or standard error again when the file
+ * cannot be opened (said once, N3). */
 static HANDLE console_handle(void)
 {
 	HANDLE err = GetStdHandle(STD_ERROR_HANDLE);
-	if (!log_prefix[0])
+	if (!log_prefix[0] || __atomic_load_n(&log_failed, __ATOMIC_ACQUIRE))
 		return err;
-	HANDLE cur = __atomic_load_n(&log_handle, __ATOMIC_ACQUIRE);
-	if (cur != NULL)
-		return cur;
 	char path[HW_LOG_PREFIX_MAX + 24];
 	hw_report_format(path, sizeof path, "%s.%lu", log_prefix,
 			 (unsigned long)GetCurrentProcessId());
 	HANDLE h = CreateFileA(path, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
 			       OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
-	if (h == INVALID_HANDLE_VALUE) {
+	if (h != INVALID_HANDLE_VALUE)
+		return h;
+	if (!__atomic_exchange_n(&log_failed, 1, __ATOMIC_ACQ_REL)) {
 		char line[HW_LOG_PREFIX_MAX + 96];
 		size_t n = hw_report_format(line, sizeof line,
 					    "heapward: cannot open log_path file %s (error %lu): "
 					    "reports go to standard error\n",
 					    path, (unsigned long)GetLastError());
 		(void)write_handle(err, line, n);
-		h = err;
 	}
-	if (!__atomic_compare_exchange_n(&log_handle, &cur, h, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE)) {
-		/* Another thread opened it first. */
-		if (h != err)
-			CloseHandle(h);
-		return cur;
-	}
-	return h;
+	return err;
 }
 
 void hw_console_write(const char *buf, size_t n)
@@ -105,9 +98,12 @@ void hw_console_write(const char *buf, size_t n)
 	int saved = errno;
 	DWORD last = GetLastError();
 	HANDLE h = console_handle();
-	if (!write_handle(h, buf, n) && GetLastError() == ERROR_INVALID_HANDLE &&
-	    h == GetStdHandle(STD_ERROR_HANDLE) && kept_handle != NULL)
+	HANDLE err = GetStdHandle(STD_ERROR_HANDLE);
+	if (!write_handle(h, buf, n) && GetLastError() == ERROR_INVALID_HANDLE && h == err &&
+	    kept_handle != NULL)
 		(void)write_handle(kept_handle, buf, n);
+	if (h != err)
+		CloseHandle(h);
 	SetLastError(last);
 	errno = saved;
 }
@@ -131,7 +127,7 @@ bool hw_console_log_path(const char *prefix)
 	if (n >= sizeof log_prefix)
 		return false;
 	memcpy(log_prefix, prefix, n + 1);
-	__atomic_store_n(&log_handle, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&log_failed, 0, __ATOMIC_RELEASE);
 	return true;
 }
 

@@ -672,6 +672,15 @@ static void test_log_path(void)
 	snprintf(opts, sizeof opts, "detect_leaks=1:log_path=%s/report", tmpdir);
 	REQUIRE(run_victim(&r, opts, "high_fds", NULL, NULL));
 	EXPECT(strstr(r.out, "high 0\n"), "with log_path: %s", r.out);
+	/* Nor does the log file stay open between reports (CN1). */
+	snprintf(opts, sizeof opts, "debug=1:abort_on_error=0:exitcode=0:log_path=%s/report",
+		 tmpdir);
+	REQUIRE(run_victim(&r, opts, "fds_after_report", NULL, NULL));
+	snprintf(file, sizeof file, "%s/report.%d", tmpdir, r.pid);
+	hw_test_slurp(file, log, sizeof log);
+	EXPECT(strstr(log, "heapward: double free of") && strstr(r.out, "log fds 0\n"),
+	       "%s / %s", r.out, log);
+	unlink(file);
 	/* A directory that does not exist: standard error, after one line. */
 	REQUIRE(run_victim(&r, "debug=1:log_path=/nonexistent/dir/r", "double_free", NULL, NULL));
 	EXPECT(strstr(r.err, "cannot open log_path file /nonexistent/dir/r.") &&

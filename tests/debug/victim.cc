@@ -361,6 +361,27 @@ NOINLINE void continue_past()
 	drop(p);
 }
 
+/* After a report (run with abort_on_error=0 and a log_path): how many of
+ * this process's descriptors lead to a file whose name holds "report."
+ * (console.h CN1: the log file is closed after each line). */
+NOINLINE void fds_after_report()
+{
+	continue_past();
+	DIR *d = opendir("/proc/self/fd");
+	int logs = 0;
+	// cppcheck-suppress readdirCalled
+	for (struct dirent *e; d && (e = readdir(d)) != nullptr;) {
+		char path[64], target[512];
+		std::snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(path, target, sizeof target - 1);
+		target[n > 0 ? n : 0] = '\0';
+		logs += std::strstr(target, "report.") != nullptr;
+	}
+	if (d)
+		closedir(d);
+	std::printf("log fds %d\n", logs);
+}
+
 NOINLINE void clean()
 {
 	void *p = make(100);
@@ -395,6 +416,7 @@ int main(int argc, char **argv)
 		{"leak_with_quiet_thread", leak_with_quiet_thread},
 		{"leak_quiet_untraceable", leak_quiet_untraceable},
 		{"high_fds", high_fds},
+		{"fds_after_report", fds_after_report},
 		{"tls_roots", tls_roots},
 		{"continue_past", continue_past},
 		{"clean", clean},
