@@ -44,8 +44,9 @@
  * cannot be traced either, or do not answer within LK_STOP_MS) have
  * neither registers nor stack pointer: instead of missing their roots, the
  * check scans every readable and writable mapping outside the heap as a
- * root (their stacks and TLS included), which can hide leaks but not
- * invent them, and the report says so (a clean result too).
+ * root (their stacks and TLS included), which can hide leaks (and cannot
+ * see a pointer such a thread holds only in a register), and the report
+ * says so (a clean result too).
  *
  * Invariants:
  *   LK1. Nothing here calls malloc: buffers come from hw_sys_alloc and go
