@@ -157,6 +157,10 @@ typedef struct mc_leak {
  * unstopped: threads the check could not stop (a warning line). Returns
  * the objects reported (not suppressed). */
 size_t hw_mc_report_leaks(mc_leak *leaks, size_t n, size_t unstopped);
+/* The line a clean leak check prints when it could not stop unstopped
+ * threads (SIZE_MAX: any), since no report's header says it; nothing when
+ * unstopped is 0. */
+void hw_mc_report_blind(size_t unstopped);
 
 /* The leak suppressions (debug_suppress.c): read the file at path (once;
  * SS1's warnings); give it back (the layer's reset); the rules and their

@@ -562,15 +562,8 @@ size_t hw_mc_leak_check(void)
 	/* A clean result that may be blind says so (a report says it in its
 	 * header): under a debugger or strace no thread that blocks the stop
 	 * signal can be traced (stop.h SW6). */
-	if (leaked == 0 && unstopped == SIZE_MAX)
-		hw_report_write("heapward: no leaks found, but the threads could not be stopped: "
-				"every writable mapping was scanned instead, so leaks may be "
-				"missed\n");
-	else if (leaked == 0 && unstopped)
-		hw_report_write("heapward: no leaks found, but %zu thread(s) could not be stopped: "
-				"every writable mapping was scanned instead, so leaks may be "
-				"missed\n",
-				unstopped);
+	if (leaked == 0)
+		hw_mc_report_blind(unstopped);
 	put(g.slot, g.cap * sizeof *g.slot);
 	put(k.stack, k.cap * sizeof *k.stack);
 	release_buffers(&k);

@@ -556,6 +556,22 @@ static void print_suppressions_used(void)
 	out("-----------------------------------------------------\n\n");
 }
 
+/* The line for the threads the leak check could not stop (their number,
+ * SIZE_MAX for all), led by lead. */
+static void unstopped_line(size_t unstopped, const char *lead)
+{
+	if (unstopped == SIZE_MAX)
+		out("heapward: %sthe threads could not be stopped: every writable mapping was "
+		    "scanned instead, so leaks may be missed\n",
+		    lead);
+	else if (unstopped)
+		out("heapward: %s%zu thread(s) could not be stopped: every writable mapping was "
+		    "scanned instead, so leaks may be missed\n",
+		    lead, unstopped);
+}
+
+void hw_mc_report_blind(size_t unstopped) { unstopped_line(unstopped, "no leaks found, but "); }
+
 size_t hw_mc_report_leaks(mc_leak *leaks, size_t n, size_t unstopped)
 {
 	hw_mutex_lock(&report_lock);
@@ -569,13 +585,7 @@ size_t hw_mc_report_leaks(mc_leak *leaks, size_t n, size_t unstopped)
 	if (kept) {
 		out("\n" RP_BANNER "\n==%d==ERROR: heapward: detected memory leaks\n",
 		    hw_process_id());
-		if (unstopped == SIZE_MAX)
-			out("heapward: the threads could not be stopped: every writable mapping "
-			    "was scanned instead, so leaks may be missed\n");
-		else if (unstopped)
-			out("heapward: %zu thread(s) could not be stopped: every writable mapping "
-			    "was scanned instead, so leaks may be missed\n",
-			    unstopped);
+		unstopped_line(unstopped, "");
 		for (size_t i = 0; i < kept; i++) {
 			out("\n%s leak of %zu byte(s) in %zu object(s) allocated from:\n",
 			    leaks[i].direct ? "Direct" : "Indirect", leaks[i].bytes,
