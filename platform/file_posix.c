@@ -1,6 +1,7 @@
 /* file_posix.c: file.h on POSIX: open, read and close.
  *
- * Owns: hw_file_read (FI1, FI2 of file.h) and hw_file_proc_path (FI3). A
+ * Owns: hw_file_read (FI1, FI2 of file.h), hw_file_proc_path (FI3) and
+ * hw_file_number (FI4). A
  * read interrupted by a signal is retried; the descriptor is opened
  * close-on-exec, so a concurrent fork and exec in another thread does not
  * inherit it. The /proc directory is chosen once: the kernel does not
@@ -62,4 +63,26 @@ bool hw_file_proc_path(const char *name, char *out, size_t cap)
 	memcpy(out, dir, d);
 	memcpy(out + d, name, n + 1);
 	return true;
+}
+
+const char *hw_file_number(const char *s, unsigned base, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *start = s;
+	for (;; s++) {
+		unsigned d;
+		if (*s >= '0' && *s <= '9')
+			d = (unsigned)(*s - '0');
+		else if (base == 16 && *s >= 'a' && *s <= 'f')
+			d = (unsigned)(*s - 'a' + 10);
+		else
+			break;
+		if (v > (UINT64_MAX - d) / base)
+			return NULL;
+		v = v * base + d;
+	}
+	if (s == start)
+		return NULL;
+	*out = v;
+	return s;
 }

@@ -136,26 +136,16 @@ static ssize_t read_small(const char *path, char *buf, size_t len)
 	return (ssize_t)got;
 }
 
-static long parse_long(const char *s)
-{
-	long v = 0;
-	bool any = false;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	for (; *s >= '0' && *s <= '9'; s++, any = true) {
-		if (v > (LONG_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return any ? v : -1;
-}
-
+/* The decimal number a small file holds, after any blanks; -1 when it
+ * cannot be read or holds none. */
 static long read_long(const char *path)
 {
 	char buf[64];
 	if (read_small(path, buf, sizeof buf) <= 0)
 		return -1;
-	return parse_long(buf);
+	const char *s = buf + strspn(buf, " \t");
+	uint64_t v;
+	return hw_file_number(s, 10, &v) && v <= LONG_MAX ? (long)v : -1;
 }
 
 /* ---- errors ---- */
@@ -545,27 +535,17 @@ long hw_platform_max_map_count(void)
 /* Parses "lo-hi perms ..." at the start of a maps line. */
 static bool parse_maps_head(const char *s, uintptr_t *lo, uintptr_t *hi, bool *rw)
 {
-	uintptr_t v[2] = {0, 0};
+	uint64_t v[2];
 	for (int k = 0; k < 2; k++) {
-		const char *start = s;
-		for (;; s++) {
-			unsigned d;
-			if (*s >= '0' && *s <= '9')
-				d = (unsigned)(*s - '0');
-			else if (*s >= 'a' && *s <= 'f')
-				d = (unsigned)(*s - 'a' + 10);
-			else
-				break;
-			v[k] = v[k] << 4 | d;
-		}
-		if (s == start || *s != (k == 0 ? '-' : ' '))
+		s = hw_file_number(s, 16, &v[k]);
+		if (!s || *s != (k == 0 ? '-' : ' '))
 			return false;
 		s++;
 	}
 	if (s[0] == '\0' || s[1] == '\0')
 		return false;
-	*lo = v[0];
-	*hi = v[1];
+	*lo = (uintptr_t)v[0];
+	*hi = (uintptr_t)v[1];
 	*rw = s[0] == 'r' && s[1] == 'w';
 	return true;
 }

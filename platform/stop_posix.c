@@ -33,6 +33,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -164,46 +165,26 @@ static int list_threads(hw_world *w, int self)
 		for (long off = 0; off < n;) {
 			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
 			off += d->d_reclen;
-			int tid = 0;
-			const char *c = d->d_name;
-			if (*c < '0' || *c > '9')
-				continue;
-			for (; *c >= '0' && *c <= '9'; c++)
-				tid = tid * 10 + (*c - '0');
-			if (tid == self)
-				continue;
+			uint64_t tid;
+			if (!hw_file_number(d->d_name, 10, &tid) || tid > INT_MAX ||
+			    (int)tid == self)
+				continue; /* ".", "..", or the calling thread */
 			if (w->n == HW_STOP_MAX_THREADS) {
 				w->missed++;
 				continue;
 			}
 			hw_thread_state *t = &w->t[w->n++];
 			memset(t, 0, sizeof *t);
-			t->tid = tid;
+			t->tid = (int)tid;
 		}
 	}
 }
 
-/* The number after key in text (base 10 or 16), and where it ends. */
+/* The number after key in text (file.h FI4), and where it ends. */
 static const char *number_after(const char *text, const char *key, unsigned base, uint64_t *out)
 {
 	const char *p = strstr(text, key);
-	if (!p)
-		return NULL;
-	p += strlen(key);
-	uint64_t v = 0;
-	const char *start = p;
-	for (;; p++) {
-		unsigned d;
-		if (*p >= '0' && *p <= '9')
-			d = (unsigned)(*p - '0');
-		else if (base == 16 && *p >= 'a' && *p <= 'f')
-			d = (unsigned)(*p - 'a' + 10);
-		else
-			break;
-		v = v * base + d;
-	}
-	*out = v;
-	return p == start ? NULL : p;
+	return p ? hw_file_number(p + strlen(key), base, out) : NULL;
 }
 
 static bool in_set(uint64_t set) { return (set >> (HW_STOP_SIGNAL - 1)) & 1; }

@@ -265,9 +265,10 @@ static bool proc_stat(char *state, unsigned long *threads)
 			return false;
 		p++;
 	}
-	*threads = 0;
-	for (; *p >= '0' && *p <= '9'; p++)
-		*threads = *threads * 10 + (unsigned long)(*p - '0');
+	uint64_t n;
+	if (!hw_file_number(p, 10, &n))
+		return false;
+	*threads = (unsigned long)n;
 	return true;
 }
 

@@ -15,9 +15,12 @@
  * And a child whose main thread ended with pthread_exit: its last thread
  * knows it is the last (T11), and the maps, the executable's path and a
  * stop of the other threads still work there (file.h FI3). And the mask a
- * thread of ours starts with (T12).
+ * thread of ours starts with (T12). And the one reader of /proc's numbers
+ * (file.h FI4): bases, ends, empty input, the largest value and the first
+ * that does not fit.
  */
 #include "child.h"
+#include "file.h"
 #include "module.h"
 #include "platform.h"
 #include "ptest.h"
@@ -603,9 +606,40 @@ static void test_thread_signal_mask(void)
 	       "the creator's mask changed");
 }
 
+/* The value and the length of the digits read, or -1 for a refusal. */
+static int number(const char *s, unsigned base, uint64_t *v)
+{
+	*v = 12345;
+	const char *end = hw_file_number(s, base, v);
+	return end ? (int)(end - s) : -1;
+}
+
+static void test_proc_numbers(void)
+{
+	uint64_t v;
+	EXPECT(number("0", 10, &v) == 1 && v == 0);
+	EXPECT(number("4096 pages", 10, &v) == 4 && v == 4096, "%llu", (unsigned long long)v);
+	/* A maps line's head: hex stops at '-'; decimal stops at 'f'. */
+	EXPECT(number("7f00a000-7f00b000 rw-p", 16, &v) == 8 && v == 0x7f00a000);
+	EXPECT(number("7f00a000", 10, &v) == 1 && v == 7);
+	/* /proc writes lower case; no sign, blank or prefix is skipped, and a
+	 * refusal leaves *out alone. */
+	EXPECT(number("FF", 16, &v) == -1 && v == 12345);
+	EXPECT(number("", 10, &v) == -1 && v == 12345);
+	EXPECT(number(" 1", 10, &v) == -1);
+	EXPECT(number("-1", 10, &v) == -1);
+	EXPECT(number("0x10", 16, &v) == 1 && v == 0);
+	/* The limits: UINT64_MAX is read, one more is refused, not wrapped. */
+	EXPECT(number("18446744073709551615", 10, &v) == 20 && v == UINT64_MAX);
+	EXPECT(number("18446744073709551616", 10, &v) == -1 && v == 12345);
+	EXPECT(number("ffffffffffffffff", 16, &v) == 16 && v == UINT64_MAX);
+	EXPECT(number("10000000000000000", 16, &v) == -1);
+	EXPECT(number("000000000000000000000000001", 10, &v) == 27 && v == 1);
+}
+
 HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_populate),
 	     T(test_unfault_many), T(test_guard_protnone),
 	     T(test_madv_free_unuse), T(test_residency_matches_sim), T(test_reserve_enomem),
 	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned),
 	     T(test_process_barrier_available), T(test_main_thread_ended),
-	     T(test_thread_signal_mask))
+	     T(test_thread_signal_mask), T(test_proc_numbers))
