@@ -72,13 +72,19 @@ typedef struct hw_heap_config {
 	size_t page_size;
 	/* The grow unit: a power of two, at least 512 pages (and the
 	 * platform's reservation granularity), at most address_space
-	 * (default the larger of 64 MiB and 512 pages). A grow for a larger
-	 * run reserves one region of the next multiple of arena_size. */
+	 * (default the larger of 64 MiB and 512 pages; under an address-space
+	 * limit L, such as `ulimit -v` (RLIMIT_AS) on Linux, at most L / 16
+	 * rounded down to a power of two, but never below the least). A grow
+	 * for a larger run reserves one region of the next multiple of
+	 * arena_size. */
 	size_t arena_size;
 	/* The window of address space the heap may grow over, fixed at the
 	 * first grow: a multiple of arena_size, at most 2^31 pages (16 TiB
-	 * with 8 KiB pages) (default 1 TiB). Allocations that do not fit fail
-	 * with ENOMEM. */
+	 * with 8 KiB pages) (default 1 TiB; under an address-space limit L
+	 * below 128 GiB, 8 times L rounded down to a power of two). Its
+	 * metadata, reserved at creation, takes about address_space / 10240
+	 * bytes of address space. Allocations that do not fit fail with
+	 * ENOMEM. */
 	size_t address_space;
 	/* Soft cap on Ready bytes (0 = none; any value): see
 	 * hw_heap_set_memory_limit. */

@@ -95,6 +95,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -404,6 +405,16 @@ static size_t linux_unfault_many(hw_platform *pf, const hw_range *r, size_t k, i
 	return i;
 }
 
+/* P12. */
+static size_t linux_address_limit(hw_platform *pf)
+{
+	(void)pf;
+	struct rlimit r;
+	if (getrlimit(RLIMIT_AS, &r) != 0 || r.rlim_cur == RLIM_INFINITY || r.rlim_cur > SIZE_MAX)
+		return SIZE_MAX;
+	return (size_t)r.rlim_cur;
+}
+
 static void linux_destroy(hw_platform *pf)
 {
 	munmap(impl_of(pf), hw_align_up(sizeof(linux_impl), pf->caps.page_size));
@@ -421,6 +432,7 @@ static const hw_platform_ops shared_ops = {
 	.advise_huge = linux_advise_huge,
 	.populate = linux_populate,
 	.unfault_many = linux_unfault_many,
+	.address_limit = linux_address_limit,
 	.destroy = NULL,
 };
 
@@ -436,6 +448,7 @@ static const hw_platform_ops private_ops = {
 	.advise_huge = linux_advise_huge,
 	.populate = linux_populate,
 	.unfault_many = linux_unfault_many,
+	.address_limit = linux_address_limit,
 	.destroy = linux_destroy,
 };
 

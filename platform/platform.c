@@ -187,6 +187,11 @@ void hw_sys_release(hw_platform *pf, void *p, size_t n)
 }
 
 /* P11 */
+size_t hw_sys_address_limit(hw_platform *pf)
+{
+	return pf->ops->address_limit ? pf->ops->address_limit(pf) : SIZE_MAX;
+}
+
 int hw_sys_probe(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintptr_t *out)
 {
 	*out = 0;

@@ -88,6 +88,12 @@
  *       making one and releasing it at once, ENOMEM when that landed below
  *       the bound: no state changes, owned stays, nothing is counted or
  *       injected.
+ *   P12. address_limit answers how much address space the process may hold
+ *       in all (Linux: RLIMIT_AS's soft limit, read at each call, since the
+ *       program may change it), SIZE_MAX when nothing limits it (Windows
+ *       and the simulator, whose backing is its own bound); a reservation
+ *       that would pass it fails with ENOMEM. Users size their defaults by
+ *       it, so that a process under `ulimit -v` still starts.
  *
  * Locking: a platform instance is not locked. Its counters and injection state
  * belong to whoever owns the instance; a heap serializes its own calls under
@@ -174,6 +180,8 @@ typedef struct hw_platform_ops {
 	 * land, at or above from. NULL: a reservation made and released at
 	 * once. */
 	int (*probe)(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintptr_t *out);
+	/* P12; NULL: no limit. */
+	size_t (*address_limit)(hw_platform *pf);
 	void (*destroy)(hw_platform *pf); /* NULL for static instances */
 	/* Optional state query (NULL on backends that cannot answer, such as
 	 * the real OS): the first page of [p, p + n) not in state st, or NULL
@@ -238,6 +246,9 @@ int hw_sys_unfault_many(hw_platform *pf, const hw_range *r, size_t k, size_t *do
  * by the time the caller reserves there (another thread, another mapping),
  * and under Wine a range it names free may hold the host's own mappings. */
 int hw_sys_probe(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintptr_t *out);
+
+/* P12: the address space the process may hold in all, or SIZE_MAX. */
+size_t hw_sys_address_limit(hw_platform *pf);
 
 /* The advise_huge hint (P1 applies to its range). */
 void hw_sys_advise_huge(hw_platform *pf, void *p, size_t n);

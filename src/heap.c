@@ -115,6 +115,32 @@ static layout plan(size_t page, size_t huge, size_t nchunks, size_t max_arenas)
 	return L;
 }
 
+/* The largest power of two at most x (x > 0). */
+static size_t pow2_floor(size_t x) { return (size_t)1 << hw_log2(x); }
+
+/* The default grow unit: 64 MiB, but at most a sixteenth of the process's
+ * address-space limit (platform.h P12), so that a program under `ulimit -v`
+ * still gets memory. */
+static size_t default_arena(size_t limit, size_t chunk, size_t min_arena)
+{
+	size_t a = hw_max(DEFAULT_ARENA_SIZE, chunk);
+	if (limit / 16 < a)
+		a = hw_max(limit / 16 ? pow2_floor(limit / 16) : 0, min_arena);
+	return a;
+}
+
+/* The default window: 1 TiB, but under a limit at most 8 times the largest
+ * power of two within it: the heap never holds more than the limit, and the
+ * slack leaves room for the process's other mappings inside the window.
+ * Its metadata, reserved whole at creation, is then small too. */
+static size_t default_space(size_t limit, size_t arena)
+{
+	size_t s = DEFAULT_ADDRESS_SPACE;
+	if (limit && limit < s / 8)
+		s = pow2_floor(limit) * 8;
+	return hw_max(s, arena);
+}
+
 hw_heap *hw_heap_create(const hw_heap_config *cfg)
 {
 	static const hw_heap_config defaults;
@@ -143,10 +169,11 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 				    "platform's page, %zu",
 				    page, os_page);
 	size_t chunk = page * HW_BITS_PAGES;
-	size_t space = c->address_space ? c->address_space : DEFAULT_ADDRESS_SPACE;
 	size_t max_space = MAX_WINDOW_PAGES * page;
-	size_t arena = c->arena_size ? c->arena_size : hw_max(DEFAULT_ARENA_SIZE, chunk);
 	size_t min_arena = hw_max(chunk, granule);
+	size_t limit = hw_sys_address_limit(pf);
+	size_t arena = c->arena_size ? c->arena_size : default_arena(limit, chunk, min_arena);
+	size_t space = c->address_space ? c->address_space : default_space(limit, arena);
 	if (!hw_is_pow2(arena) || arena < min_arena || arena > hw_min(space, max_space))
 		return config_error(cfg,
 				    "arena_size %zu is out of range: a power of two from %zu (512 "
