@@ -20,7 +20,9 @@
  *   SK2. Only an insertion takes the lock (a leaf: nothing else is taken
  *        under it); it walks the bucket again under the lock, so a stack is
  *        stored at most once (equal stacks get equal ids).
- *   SK3. Bounded: when the region (DP_BYTES) is full, or the platform
+ *   SK3. Bounded: when the region (dp_bytes: DP_BYTES, or under an
+ *        address-space limit a sixteenth of it, platform.h P12, but at
+ *        least DP_STEP) is full, or the platform
  *        refuses to make more of it Ready, a new stack gets id 0 and
  *        `dropped` counts it; stacks already stored keep their ids.
  *   SK4. Memory follows the platform contract: the region is reserved
@@ -50,6 +52,7 @@ static hw_platform *dp_pf;
 static char *dp_base;      /* the region (SK4); NULL until init */
 static uint32_t *dp_table; /* DP_BUCKETS heads, atomically */
 static hw_mutex depot_lock = HW_MUTEX_INIT;
+static size_t dp_bytes;                     /* the region's size, set with dp_base */
 static size_t dp_used, dp_ready, dp_mapped; /* under depot_lock */
 static uint64_t dp_stacks, dp_dropped;      /* atomic */
 
@@ -58,13 +61,17 @@ bool hw_mc_depot_init(hw_platform *pf)
 	if (dp_base)
 		return true;
 	void *region, *table;
-	if (hw_sys_reserve(pf, NULL, DP_BYTES, &region) != 0)
+	size_t limit = hw_sys_address_limit(pf), bytes = DP_BYTES;
+	if (limit / 16 < bytes)
+		bytes = hw_max(hw_align_down(limit / 16, DP_STEP), DP_STEP);
+	if (hw_sys_reserve(pf, NULL, bytes, &region) != 0)
 		return false;
 	if (hw_sys_alloc(pf, DP_BUCKETS * sizeof(uint32_t), &table) != 0) {
-		hw_sys_release(pf, region, DP_BYTES);
+		hw_sys_release(pf, region, bytes);
 		return false;
 	}
 	dp_pf = pf;
+	dp_bytes = bytes;
 	dp_table = table;
 	__atomic_store_n(&dp_base, region, __ATOMIC_RELEASE);
 	return true;
@@ -74,7 +81,7 @@ void hw_mc_depot_reset(void)
 {
 	if (!dp_base)
 		return;
-	hw_sys_release(dp_pf, dp_base, DP_BYTES);
+	hw_sys_release(dp_pf, dp_base, dp_bytes);
 	hw_sys_release(dp_pf, dp_table, DP_BUCKETS * sizeof(uint32_t));
 	dp_pf = NULL;
 	dp_base = NULL;
@@ -114,7 +121,7 @@ static uint32_t find(uint32_t head, uint32_t h, const uintptr_t *pc, size_t n)
 /* Room for a record of `bytes` at dp_used (SK3, SK4); false when full. */
 static bool room(size_t bytes)
 {
-	if (dp_used + bytes > DP_BYTES)
+	if (dp_used + bytes > dp_bytes)
 		return false;
 	while (dp_used + bytes > dp_ready) {
 		void *p = dp_base + dp_ready;

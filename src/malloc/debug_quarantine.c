@@ -34,7 +34,9 @@
  *        quarantine would have given it (fill_on_free included).
  *   DQ3. Entries' bytes: a small object's slot size, a large object's
  *        pages; so quarantine_bytes bounds the heap memory held back.
- *        At most DQ_MAX_COUNT objects are held (the FIFO's ring).
+ *        At most DQ_MAX_COUNT objects are held (the FIFO's ring). Under
+ *        an address-space limit L (platform.h P12), at most L / 4 bytes
+ *        and L / 256 objects (at least 4096).
  *
  * Locking: the FIFO's lock (quarantine.h: a leaf, held by the fork hooks
  * in malloc_internal.h's order); evictions take class locks, the meta lock
@@ -63,7 +65,15 @@ void hw_mc_quar_start(size_t max_bytes)
 {
 	if (hw_mc_quar_on() || max_bytes == 0)
 		return;
-	if (hw_mc_quarantine_init(&quar, mc_g.pf, max_bytes, DQ_MAX_COUNT) != 0) {
+	/* Under an address-space limit (platform.h P12), the freed memory held
+	 * back and the ring must leave the program most of it: at most a
+	 * quarter of it held back, one ring entry per 256 bytes of it. */
+	size_t limit = hw_sys_address_limit(mc_g.pf), count = DQ_MAX_COUNT;
+	if (limit != SIZE_MAX) {
+		max_bytes = hw_min(max_bytes, hw_max(limit / 4, 1));
+		count = hw_min(count, hw_max(limit / 256, 4096));
+	}
+	if (hw_mc_quarantine_init(&quar, mc_g.pf, max_bytes, count) != 0) {
 		hw_report_write("heapward: the quarantine is off: no memory for its ring\n");
 		return;
 	}

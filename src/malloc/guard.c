@@ -148,24 +148,33 @@ void hw_mc_guard_configure(const hw_options *o)
 
 static size_t sat_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
 
+/* The least grow unit the heap takes: 512 pages. */
+static size_t least_arena(void) { return (size_t)512 * gpage; }
+
 /* The window: room for the budgets' live objects (their data pages, and a
  * guard page each: at most one per data page) and for the quarantine's
- * (the same bound), a quarter more for fragmentation, one arena more. */
-static size_t window_bytes(void)
+ * (the same bound), a quarter more for fragmentation, one arena more; but
+ * at most a quarter of the process's address-space limit (platform.h
+ * P12), past which guarded allocations are refused, not the heap. */
+static size_t window_bytes(size_t limit)
 {
 	size_t per = gcfg.budget_count > SIZE_MAX / gpage ? SIZE_MAX
 							  : (size_t)gcfg.budget_count * gpage;
 	size_t live = sat_add(gcfg.budget_bytes, hw_min(per, gcfg.budget_bytes));
 	size_t w = sat_add(live, sat_add(gcfg.quarantine_bytes, gcfg.quarantine_bytes));
-	w = sat_add(sat_add(w, w / 4), GD_ARENA);
-	return hw_min(w, GD_WINDOW_MAX);
+	w = hw_min(sat_add(sat_add(w, w / 4), GD_ARENA), GD_WINDOW_MAX);
+	return hw_min(w, hw_max(limit / 4, least_arena()));
 }
 
-/* The grow unit: at least GD_ARENA, and at most 256 arenas in the window
- * (the leak check keeps a bounded list of the heaps' arenas). */
-static size_t arena_bytes(size_t window)
+/* The grow unit: GD_ARENA, or under an address-space limit at most a
+ * sixteenth of it (a power of two, at least the heap's least); and at most
+ * 256 arenas in the window (the leak check keeps a bounded list of the
+ * heaps' arenas). */
+static size_t arena_bytes(size_t window, size_t limit)
 {
 	size_t a = GD_ARENA;
+	if (limit / 16 < a)
+		a = hw_max(limit / 16 ? (size_t)1 << hw_log2(limit / 16) : 0, least_arena());
 	while (a < window / 256)
 		a *= 2;
 	return a;
@@ -180,8 +189,9 @@ void hw_mc_guard_start(void)
 	hw_heap_config cfg = {0};
 	cfg.platform = mc_g.pf;
 	cfg.page_size = gpage;
-	size_t w = window_bytes();
-	cfg.arena_size = arena_bytes(w);
+	size_t limit = hw_sys_address_limit(mc_g.pf);
+	size_t w = window_bytes(limit);
+	cfg.arena_size = arena_bytes(w, limit);
 	cfg.address_space = hw_align_up(w, cfg.arena_size);
 	hw_heap *h = hw_heap_create(&cfg);
 	uintptr_t base;
