@@ -58,6 +58,7 @@ typedef struct mdrv {
 	size_t op_index;
 	const char *op_name;
 	uint64_t failures_before; /* platform failures before this op */
+	uint64_t give_backs;      /* hw_mc_give_backs() the model has followed */
 	bool refusal_validated;   /* the first refused op's validation ran */
 	unsigned since_validate;
 	bool validate_now;      /* this op asks for hw_heap_validate */

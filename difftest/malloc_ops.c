@@ -32,6 +32,10 @@
  *        holds in its quarantine (MM4), which the layer's holds too (so
  *        no other object, nor the layer's own data, is hit); without a
  *        quarantine it does nothing.
+ *   MQ7. An allocation the layer served only by emptying its quarantine
+ *        (malloc.c MA9: a refused platform call, or a full window, while
+ *        objects were held) empties the model's quarantine at the same
+ *        point, its damaged objects counted as reports.
  *
  * Locking: none; the REMOTE thread runs while the caller waits for it.
  */
@@ -142,9 +146,28 @@ static void take(mdrv *d, const char *call, void *p, size_t n, size_t align, fre
 }
 
 /* The end of an allocating call: must-fail, may-fail or new object. */
+/* MQ7: an allocation that emptied the layer's quarantine to be served
+ * (malloc.c MA9) empties the model's too, before the model takes the
+ * result or (realloc) frees the old object. */
+static void follow_give_back(mdrv *d)
+{
+	uint64_t n = hw_mc_give_backs();
+	if (n == d->give_backs)
+		return;
+	d->give_backs = n;
+	if (d->m.qn == 0) {
+		hw_mdrv_fail(d, "the layer emptied its quarantine for an allocation, though the "
+				"model holds nothing in it");
+		return;
+	}
+	hw_mdrv_trace(d, "	/* the quarantine is emptied to serve the allocation */\n");
+	hw_mm_quar_drain(&d->m);
+}
+
 static void outcome(mdrv *d, const char *call, expect e, int want, void *p, int err, size_t n,
 		    size_t align, fresh how)
 {
+	follow_give_back(d);
 	if (!p)
 		hw_mdrv_trace(d, "\t%s; /* -> NULL, errno %d */\n", call, err);
 	if (e == MUST_FAIL)
@@ -285,6 +308,7 @@ static void do_realloc(mdrv *d, long i, size_t n, expect e, const char *call,
 	errno = 0;
 	void *q = fn((void *)old.addr, nmemb, size);
 	int err = errno;
+	follow_give_back(d);
 	hw_mdrv_trace(d, "\tvoid *o%u = %s; /* o%u was %p -> %p, errno %d */\n",
 		      (unsigned)d->m.next_id, call, (unsigned)old.id, (void *)old.addr, q, err);
 	if (e == MUST_FAIL || (n > 0 && !q)) {

@@ -186,12 +186,13 @@ void hw_sys_release(hw_platform *pf, void *p, size_t n)
 	__atomic_sub_fetch(&pf->owned, n, __ATOMIC_RELAXED);
 }
 
-/* P11 */
+/* P12 */
 size_t hw_sys_address_limit(hw_platform *pf)
 {
 	return pf->ops->address_limit ? pf->ops->address_limit(pf) : SIZE_MAX;
 }
 
+/* P11 */
 int hw_sys_probe(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintptr_t *out)
 {
 	*out = 0;

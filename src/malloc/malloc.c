@@ -107,6 +107,12 @@
  *        counter, list and configuration value holds
  *        its initial value. The once-per-process registrations (fork
  *        hooks, the thread-exit key, help=1's output) stay.
+ *   MA9. Out of memory with freed memory held back: an allocation the
+ *        heap cannot serve while the debug mode's quarantine holds objects
+ *        (an address-space limit reached, say) empties the quarantine
+ *        (each object checked as it leaves, as always; hw_mc_give_backs
+ *        counts these), says so once, and is tried once more; ENOMEM only
+ *        when that fails too.
  *
  * Locking: see malloc_internal.h for the order; this file takes init_lock
  * and, through span.c and cache.c, the others.
@@ -327,7 +333,10 @@ static bool init_locked(void)
 	if (hw_heap_grow(h, 1) != 0)
 		goto fail;
 	hw_heap_window(h, &base, &wsize);
-	if (hw_mc_map_init(&mc_g.map, base, wsize, wsize / (MC_PAGE * MC_LEAF_ENTRIES)) != 0)
+	/* A leaf covers 64 MiB; a smaller window (an address-space limit's)
+	 * still needs one. */
+	size_t leaf_span = MC_PAGE * MC_LEAF_ENTRIES;
+	if (hw_mc_map_init(&mc_g.map, base, wsize, (wsize + leaf_span - 1) / leaf_span) != 0)
 		goto fail;
 	mc_g.heap = h;
 	if (hw_mc_cache_init() != 0)
@@ -547,6 +556,31 @@ static bool small_slot(unsigned c, mc_slot *out)
 	return ok;
 }
 
+/* MA9: how many times the quarantine was emptied for an allocation, and
+ * whether that was said. */
+static uint64_t give_backs;
+static int give_back_warned;
+
+uint64_t hw_mc_give_backs(void) { return __atomic_load_n(&give_backs, __ATOMIC_RELAXED); }
+
+/* MA9: whether memory held back was given back for a retry. Called with
+ * no lock of the layer held. */
+static HW_COLD bool give_back_held(void)
+{
+	size_t count, bytes;
+	hw_mc_quar_stats(&count, &bytes);
+	if (count == 0)
+		return false;
+	hw_mc_quar_drain();
+	__atomic_fetch_add(&give_backs, 1, __ATOMIC_RELAXED);
+	if (!__atomic_exchange_n(&give_back_warned, 1, __ATOMIC_RELAXED))
+		hw_report_write("heapward: warning: out of memory: the quarantine's %zu freed "
+				"object(s) (%zu bytes) were released early to serve an allocation; "
+				"a use after free of them is no longer caught\n",
+				count, bytes);
+	return true;
+}
+
 static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 {
 	int saved = errno;
@@ -571,7 +605,7 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 		p = hw_mc_guard_alloc(n, align); /* its pattern written (guard.c) */
 	if (!p && c < MC_NCLASSES) {
 		mc_slot e;
-		if (!small_slot(c, &e)) {
+		if (!small_slot(c, &e) && !(give_back_held() && small_slot(c, &e))) {
 			errno = ENOMEM;
 			return NULL;
 		}
@@ -581,6 +615,8 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 	} else if (!p) {
 		bool zeroed = false;
 		p = hw_mc_large_alloc(n, align, &zeroed);
+		if (!p && give_back_held())
+			p = hw_mc_large_alloc(n, align, &zeroed);
 		if (!p) {
 			errno = ENOMEM;
 			return NULL;
@@ -1144,6 +1180,8 @@ void hw_mc_reset(const mc_start_config *next)
 	__atomic_store_n(&scav_idle, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&scav_retries, 64, __ATOMIC_RELAXED);
 	__atomic_store_n(&env_pending, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&give_backs, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&give_back_warned, 0, __ATOMIC_RELAXED);
 	memset(&next_start, 0, sizeof next_start);
 	if (next)
 		next_start = *next;

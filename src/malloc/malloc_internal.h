@@ -435,6 +435,9 @@ typedef struct mc_start_config {
 	const char *options;   /* NULL: HEAPWARD_OPTIONS */
 } mc_start_config;
 void hw_mc_reset(const mc_start_config *next);
+/* malloc.c MA9: how many times an allocation emptied the debug mode's
+ * quarantine to be served (for the differential driver's model). */
+uint64_t hw_mc_give_backs(void);
 /* The layer's private heap, NULL while the layer has not started: for
  * hw_heap_validate and src/inspect.h's calls in tests and fuzz targets. */
 hw_heap *hw_mc_heap(void);

@@ -1122,6 +1122,53 @@ static void bound_child(void *arg)
 	_exit(0);
 }
 
+/* MA9: a heap that is full while the quarantine holds most of it. The
+ * private heap's window is 32 MiB; 24 MiB of 64 KiB objects are freed into
+ * a quarantine that could hold 64 MiB; then 24 MiB more are asked for: the
+ * quarantine must be emptied to serve them, with one warning, and its
+ * objects are checked as they leave (one was written after its free). */
+static void give_back_child(void *arg)
+{
+	(void)arg;
+	static const mc_start_config cfg = {
+		.address_space = (size_t)32 << 20,
+		.arena_size = (size_t)4 << 20,
+		.options = "debug=1:scavenger=0:quarantine_bytes=64m:stack_depth=0:"
+			   "abort_on_error=0",
+	};
+	hw_mc_reset(&cfg);
+	enum { N = 384,
+	       SIZE = 65536 };
+	static void *p[N], *q[N];
+	for (size_t i = 0; i < N; i++)
+		CHILD_CHECK((p[i] = hw_malloc(SIZE)) != NULL);
+	for (size_t i = 0; i < N; i++)
+		hw_free(p[i]);
+	((volatile char *)p[7])[100] = 1; /* a write after free */
+	hw_malloc_stats ms;
+	hw_malloc_stats_get(&ms);
+	CHILD_CHECK(ms.quarantine_objects == N && ms.errors == 0);
+	for (size_t i = 0; i < N; i++)
+		CHILD_CHECK((q[i] = hw_malloc(SIZE)) != NULL);
+	hw_malloc_stats_get(&ms);
+	CHILD_CHECK(ms.quarantine_objects < N && ms.errors == 1);
+	for (size_t i = 0; i < N; i++)
+		hw_free(q[i]);
+	_exit(0);
+}
+
+static void test_quarantine_given_back(void)
+{
+	REQUIRE(hw_trap_child(give_back_child, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "%d %d %s", st.signo, st.exit_code, err);
+	EXPECT(strstr(err, "heapward: warning: out of memory: the quarantine's ") &&
+		       strstr(err, "a use after free of them is no longer caught"),
+	       "%s", err);
+	const char *w = strstr(err, "out of memory");
+	EXPECT(w && !strstr(w + 1, "out of memory"), "the warning twice: %s", err);
+	EXPECT(strstr(err, "heap-use-after-free"), "%s", err);
+}
+
 static void test_quarantine_bound(void)
 {
 	REQUIRE(hw_trap_child(bound_child, NULL, err, sizeof err, &st) == 0);
@@ -1154,6 +1201,7 @@ int main(int argc, char **argv)
 		T(test_quarantine_freed_large),
 		T(test_quarantine_off),
 		T(test_quarantine_bound),
+		T(test_quarantine_given_back),
 	};
 	return hw_test_main(tests, sizeof tests / sizeof tests[0], argc, argv);
 }
