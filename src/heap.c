@@ -115,9 +115,6 @@ static layout plan(size_t page, size_t huge, size_t nchunks, size_t max_arenas)
 	return L;
 }
 
-/* The largest power of two at most x (x > 0). */
-static size_t pow2_floor(size_t x) { return (size_t)1 << hw_log2(x); }
-
 /* The default grow unit: 64 MiB, but at most a sixteenth of the process's
  * address-space limit (platform.h P12), so that a program under `ulimit -v`
  * still gets memory. */
@@ -125,7 +122,7 @@ static size_t default_arena(size_t limit, size_t chunk, size_t min_arena)
 {
 	size_t a = hw_max(DEFAULT_ARENA_SIZE, chunk);
 	if (limit / 16 < a)
-		a = hw_max(limit / 16 ? pow2_floor(limit / 16) : 0, min_arena);
+		a = hw_max(limit / 16 ? hw_pow2_floor(limit / 16) : 0, min_arena);
 	return a;
 }
 
@@ -137,7 +134,7 @@ static size_t default_space(size_t limit, size_t arena)
 {
 	size_t s = DEFAULT_ADDRESS_SPACE;
 	if (limit && limit < s / 8)
-		s = pow2_floor(limit) * 8;
+		s = hw_pow2_floor(limit) * 8;
 	return hw_max(s, arena);
 }
 

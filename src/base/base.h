@@ -149,6 +149,8 @@ static inline unsigned hw_log2(size_t x)
 {
 	return (unsigned)(63 - __builtin_clzll((unsigned long long)x));
 }
+/* The largest power of two at most x (x > 0). */
+static inline size_t hw_pow2_floor(size_t x) { return (size_t)1 << hw_log2(x); }
 /* The sum of w's eight bytes, when it is below 256 (eight bytes of 0 or 1,
  * say): one multiply gathers them into the top byte with nothing carried out
  * of it, where a population count is a library call on baseline x86-64. */

@@ -174,7 +174,7 @@ static size_t arena_bytes(size_t window, size_t limit)
 {
 	size_t a = GD_ARENA;
 	if (limit / 16 < a)
-		a = hw_max(limit / 16 ? (size_t)1 << hw_log2(limit / 16) : 0, least_arena());
+		a = hw_max(limit / 16 ? hw_pow2_floor(limit / 16) : 0, least_arena());
 	while (a < window / 256)
 		a *= 2;
 	return a;

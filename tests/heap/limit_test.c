@@ -37,8 +37,6 @@ static size_t mapped_now(void)
 	return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
 }
 
-static size_t pow2_floor(size_t x) { return (size_t)1 << hw_log2(x); }
-
 static void limited_child(void *arg)
 {
 	(void)arg;
@@ -68,11 +66,11 @@ static void limited_child(void *arg)
 	uintptr_t base;
 	size_t window;
 	hw_heap_window(h, &base, &window);
-	if (window != 8 * pow2_floor(limit))
-		hw_fatal("limit_test: window %zu, not 8 x %zu", window, pow2_floor(limit));
+	if (window != 8 * hw_pow2_floor(limit))
+		hw_fatal("limit_test: window %zu, not 8 x %zu", window, hw_pow2_floor(limit));
 	hw_heap_stats st;
 	hw_heap_stats_get(h, &st);
-	size_t arena = hw_max(pow2_floor(limit / 16), (size_t)4 << 20);
+	size_t arena = hw_max(hw_pow2_floor(limit / 16), (size_t)4 << 20);
 	if (st.mapped % arena != 0 || st.mapped > limit)
 		hw_fatal("limit_test: %zu bytes mapped in arenas of %zu", st.mapped, arena);
 	for (size_t i = 0; i < 6; i++)
