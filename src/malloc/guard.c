@@ -199,8 +199,7 @@ void hw_mc_guard_start(void)
 	bool mapped = false;
 	if (h && hw_heap_grow(h, 1) == 0) {
 		hw_heap_window(h, &base, &wsize);
-		mapped = hw_mc_map_init(&gmap, base, wsize,
-					(wsize >> gshift) / MC_LEAF_ENTRIES + 1) == 0;
+		mapped = hw_mc_map_init(&gmap, base, wsize, gshift) == 0;
 	}
 	if (!mapped) {
 		if (h)

@@ -333,10 +333,7 @@ static bool init_locked(void)
 	if (hw_heap_grow(h, 1) != 0)
 		goto fail;
 	hw_heap_window(h, &base, &wsize);
-	/* A leaf covers 64 MiB; a smaller window (an address-space limit's)
-	 * still needs one. */
-	size_t leaf_span = MC_PAGE * MC_LEAF_ENTRIES;
-	if (hw_mc_map_init(&mc_g.map, base, wsize, (wsize + leaf_span - 1) / leaf_span) != 0)
+	if (hw_mc_map_init(&mc_g.map, base, wsize, MC_PAGE_SHIFT) != 0)
 		goto fail;
 	mc_g.heap = h;
 	if (hw_mc_cache_init() != 0)

@@ -470,9 +470,10 @@ void hw_mc_large_free(mc_span *s);
  * grown into the free pages right after it: hw_heap_resize); true, or
  * false with s unchanged when the pages after it are not free. */
 bool hw_mc_large_resize(mc_span *s, size_t n);
-/* An empty page map over [base, base + wsize) with ntop leaves' worth of
- * top entries; 0 or ENOMEM. */
-int hw_mc_map_init(mc_pagemap *m, uintptr_t base, size_t wsize, size_t ntop);
+/* An empty page map over [base, base + wsize) of pages of 1 << shift
+ * bytes, with a top entry for every leaf that covers part of it (one at
+ * least, however small the window, as wsize > 0); 0 or ENOMEM. */
+int hw_mc_map_init(mc_pagemap *m, uintptr_t base, size_t wsize, unsigned shift);
 /* Points every page of [start, start + npages pages of 1 << shift bytes)
  * of m's window at s (MC3), creating or reinstalling leaves as needed; all
  * under the meta lock (span.c SP9). 0 or ENOMEM (nothing pointed then). */

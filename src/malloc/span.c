@@ -384,8 +384,9 @@ static size_t top_bytes(size_t ntop)
 	return hw_align_up(2 * ntop * sizeof(mc_span **), os_page());
 }
 
-int hw_mc_map_init(mc_pagemap *m, uintptr_t base, size_t wsize, size_t ntop)
+int hw_mc_map_init(mc_pagemap *m, uintptr_t base, size_t wsize, unsigned shift)
 {
+	size_t ntop = ((wsize >> shift) + MC_LEAF_ENTRIES - 1) / MC_LEAF_ENTRIES;
 	void *mem;
 	if (hw_sys_alloc(mc_g.pf, top_bytes(ntop), &mem) != 0)
 		return ENOMEM;
