@@ -115,15 +115,27 @@ static layout plan(size_t page, size_t huge, size_t nchunks, size_t max_arenas)
 	return L;
 }
 
-/* The default grow unit: 64 MiB, but at most a sixteenth of the process's
- * address-space limit (platform.h P12), so that a program under `ulimit -v`
- * still gets memory. */
-static size_t default_arena(size_t limit, size_t chunk, size_t min_arena)
+/* The least grow unit: 512 pages, and the platform's reservation unit. */
+static size_t least_arena(const hw_platform *pf, size_t page)
 {
-	size_t a = hw_max(DEFAULT_ARENA_SIZE, chunk);
+	size_t granule = hw_max(hw_max(pf->caps.granularity, pf->caps.page_size), 1);
+	return hw_max(page * HW_BITS_PAGES, granule);
+}
+
+/* The default grow unit: 64 MiB (512 pages when that is more), but at most
+ * a sixteenth of the process's address-space limit (platform.h P12), so
+ * that a program under `ulimit -v` still gets memory. */
+static size_t default_arena(size_t limit, size_t page, size_t min_arena)
+{
+	size_t a = hw_max(DEFAULT_ARENA_SIZE, page * HW_BITS_PAGES);
 	if (limit / 16 < a)
 		a = hw_max(limit / 16 ? hw_pow2_floor(limit / 16) : 0, min_arena);
 	return a;
+}
+
+size_t hw_heap_default_arena(hw_platform *pf, size_t page)
+{
+	return default_arena(hw_sys_address_limit(pf), page, least_arena(pf, page));
 }
 
 /* The default window: 1 TiB, but under a limit at most 8 times the largest
@@ -148,7 +160,6 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 		return NULL;
 	}
 	size_t os_page = pf->caps.page_size;
-	size_t granule = hw_max(hw_max(pf->caps.granularity, os_page), 1);
 	size_t page = c->page_size ? c->page_size : DEFAULT_PAGE_SIZE;
 	if (!hw_is_pow2(page) || page < MIN_PAGE_SIZE || page > MAX_PAGE_SIZE)
 		return config_error(cfg,
@@ -167,9 +178,9 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 				    page, os_page);
 	size_t chunk = page * HW_BITS_PAGES;
 	size_t max_space = MAX_WINDOW_PAGES * page;
-	size_t min_arena = hw_max(chunk, granule);
+	size_t min_arena = least_arena(pf, page);
 	size_t limit = hw_sys_address_limit(pf);
-	size_t arena = c->arena_size ? c->arena_size : default_arena(limit, chunk, min_arena);
+	size_t arena = c->arena_size ? c->arena_size : default_arena(limit, page, min_arena);
 	size_t space = c->address_space ? c->address_space : default_space(limit, arena);
 	if (!hw_is_pow2(arena) || arena < min_arena || arena > hw_min(space, max_space))
 		return config_error(cfg,

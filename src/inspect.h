@@ -45,6 +45,11 @@ int hw_heap_page_bits(hw_heap *h, const void *p, size_t npages, const hw_page_bi
 size_t hw_heap_arena_count(hw_heap *h);
 void hw_heap_arena_get(hw_heap *h, size_t i, void **base, size_t *size);
 
+/* The arena_size hw_heap_create picks when its config leaves it 0, for a
+ * heap of page_size pages on pf (heapward.h: 64 MiB, or less under an
+ * address-space limit): for a user that sizes its window in arenas. */
+size_t hw_heap_default_arena(hw_platform *pf, size_t page_size);
+
 /* Reserves arena(s) covering at least npages pages without allocating them
  * (the grow path on its own): 0, or ENOMEM with the heap unchanged. */
 int hw_heap_grow(hw_heap *h, size_t npages);

@@ -166,15 +166,12 @@ static size_t window_bytes(size_t limit)
 	return hw_min(w, hw_max(limit / 4, least_arena()));
 }
 
-/* The grow unit: GD_ARENA, or under an address-space limit at most a
- * sixteenth of it (a power of two, at least the heap's least); and at most
- * 256 arenas in the window (the leak check keeps a bounded list of the
- * heaps' arenas). */
-static size_t arena_bytes(size_t window, size_t limit)
+/* The grow unit: the heap's default (GD_ARENA, or less under an
+ * address-space limit), but at most 256 arenas in the window (the leak
+ * check keeps a bounded list of the heaps' arenas). */
+static size_t arena_bytes(size_t window)
 {
-	size_t a = GD_ARENA;
-	if (limit / 16 < a)
-		a = hw_max(limit / 16 ? hw_pow2_floor(limit / 16) : 0, least_arena());
+	size_t a = hw_heap_default_arena(mc_g.pf, gpage);
 	while (a < window / 256)
 		a *= 2;
 	return a;
@@ -191,7 +188,7 @@ void hw_mc_guard_start(void)
 	cfg.page_size = gpage;
 	size_t limit = hw_sys_address_limit(mc_g.pf);
 	size_t w = window_bytes(limit);
-	cfg.arena_size = arena_bytes(w, limit);
+	cfg.arena_size = arena_bytes(w);
 	cfg.address_space = hw_align_up(w, cfg.arena_size);
 	hw_heap *h = hw_heap_create(&cfg);
 	uintptr_t base;
