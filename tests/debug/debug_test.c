@@ -1074,11 +1074,15 @@ static void test_quarantine_off(void)
 }
 
 /* The layer's bound: quarantine_bytes of slots at most, the oldest leave
- * first; quarantined objects are neither leaks nor roots' targets. */
+ * first; quarantined objects are neither leaks nor roots' targets. One
+ * arena: with one per processor, a slot that leaves the quarantine returns
+ * to its span's arena while the next take serves from the arena of the
+ * processor the thread runs on then (span.c SP8), so a thread moved
+ * between processors carves new slots instead of reusing those. */
 static void bound_child(void *arg)
 {
 	(void)arg;
-	CHILD_CHECK(hw_mc_start("detect_leaks=1:scavenger=0:quarantine_bytes=64k"));
+	CHILD_CHECK(hw_mc_start("detect_leaks=1:scavenger=0:quarantine_bytes=64k:arenas=1"));
 	static void *p[3000];
 	for (size_t i = 0; i < 3000; i++) {
 		p[i] = hw_malloc(64);
