@@ -31,6 +31,14 @@
  *        leak check runs when asked; then, when the process reported errors and continued
  *        (abort_on_error=0) or leaked, and exitcode is not 0, the process
  *        ends with exitcode (after flushing stdio), as the sanitizers do.
+ *   DM6. With the leak check on, an allocation leaves no copy of the
+ *        address it returns in the DB_SCRUB_BYTES of stack below its
+ *        caller: hw_mc_debug_scrub, tail-called last (malloc.c MA10),
+ *        zeroes them. The scan reads every stack word from a thread's
+ *        stack pointer up, and a copy left there by the layer's own frames
+ *        lives on in the slots the program's next calls do not write (a
+ *        leak followed by exit() went unreported). Copies the program
+ *        makes itself are its own, as under LeakSanitizer.
  *
  * Locking: none here but the depot's and the report's (debug.h); the
  * per-object records are written by the thread that allocates or frees the
@@ -45,6 +53,9 @@
 
 #include <string.h>
 
+/* DM6: deeper than an allocation's own frames reach below the caller in
+ * debug mode (about 2.4 KiB with guard=all, measured at -O2). */
+#define DB_SCRUB_BYTES 4096
 #define DB_RING 1024
 
 mc_debug mc_dbg = {.depth = 30, .symbolize = true};
@@ -168,6 +179,21 @@ void hw_mc_debug_alloc(void *p)
 	o->alloc_tid = tid16();
 	o->free_stack = 0;
 	o->free_tid = 0;
+}
+
+__attribute__((noinline)) void *hw_mc_debug_scrub(void *p)
+{
+	if (!mc_dbg.leaks)
+		return p;
+	unsigned char below[DB_SCRUB_BYTES];
+	memset(below, 0, sizeof below);
+	/* The zeroing is the point: the compiler may not drop it as a
+	 * store to memory nothing reads. */
+	__asm__ volatile(""
+			 :
+			 : "r"(below)
+			 : "memory");
+	return p;
 }
 
 void hw_mc_debug_free(void *p, mc_span *s, size_t idx)

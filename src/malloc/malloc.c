@@ -113,6 +113,12 @@
  *        (each object checked as it leaves, as always; hw_mc_give_backs
  *        counts these), says so once, and is tried once more; ENOMEM only
  *        when that fails too.
+ *   MA10. With the leak check on, every allocation (and realloc) returns
+ *        through hw_mc_debug_scrub as a tail call, after its last use of
+ *        the object (the kind set included: alloc_slow takes the kind), so
+ *        no copy of the pointer it returns stays in the stack below the
+ *        caller, where the conservative scan would take it for a root
+ *        (debug.c DM6).
  *
  * Locking: see malloc_internal.h for the order; this file takes init_lock
  * and, through span.c and cache.c, the others.
@@ -578,7 +584,9 @@ static HW_COLD bool give_back_held(void)
 	return true;
 }
 
-static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
+/* Every allocation off the fast paths: n bytes at align (0: the class's),
+ * zero for calloc, of the given kind (MC8; MC_KIND_MALLOC sets none). */
+static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero, unsigned kind)
 {
 	int saved = errno;
 	if (!mc_init()) {
@@ -632,8 +640,12 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero)
 	} else if (mc_cfg.fill_on_alloc != HW_OPTIONS_OFF) {
 		memset(p, mc_cfg.fill_on_alloc, n);
 	}
-	if (HW_UNLIKELY(hw_mc_debug_on()))
+	if (kind != MC_KIND_MALLOC)
+		hw_mc_kind_set(p, kind);
+	if (HW_UNLIKELY(hw_mc_debug_on())) {
 		hw_mc_debug_alloc(p);
+		return hw_mc_debug_scrub(p); /* MA10 */
+	}
 	return p;
 }
 
@@ -666,16 +678,7 @@ MA_FAST void *hw_malloc(size_t n)
 	void *p = malloc_fast(n, &st);
 	if (HW_LIKELY(p != NULL))
 		return p;
-	return alloc_slow(n, 0, false);
-}
-
-/* hw_mc_malloc_kind off its fast path (a tail call, as MA_FAST asks). */
-static MA_NOINLINE HW_COLD void *alloc_kind_slow(size_t n, unsigned kind)
-{
-	void *p = alloc_slow(n, 0, false);
-	if (p && !hw_mc_boot_owns(p))
-		hw_mc_kind_set(p, kind);
-	return p;
+	return alloc_slow(n, 0, false, MC_KIND_MALLOC);
 }
 
 MA_FAST void *hw_mc_malloc_kind(size_t n, unsigned kind)
@@ -687,7 +690,7 @@ MA_FAST void *hw_mc_malloc_kind(size_t n, unsigned kind)
 		*st |= (mc_state)kind << MC_STATE_KIND_SHIFT;
 		return p;
 	}
-	return alloc_kind_slow(n, kind);
+	return alloc_slow(n, 0, false, kind);
 }
 
 /* MA3 for a pointer that is not a small span's: large, freed, foreign. */
@@ -1043,7 +1046,7 @@ void *hw_calloc(size_t nmemb, size_t size)
 			memset(p, 0, n);
 		return p;
 	}
-	return alloc_slow(n, 0, true);
+	return alloc_slow(n, 0, true, MC_KIND_MALLOC);
 }
 
 void *hw_realloc(void *p, size_t n)
@@ -1075,8 +1078,10 @@ void *hw_realloc(void *p, size_t n)
 	if (s->kind == MC_SPAN_SMALL) {
 		if (n <= MC_SMALL_MAX && mc_class_of(n) == s->cls) {
 			mark_resized(s, p, n);
-			if (HW_UNLIKELY(hw_mc_debug_on()))
+			if (HW_UNLIKELY(hw_mc_debug_on())) {
 				hw_mc_debug_alloc(p);
+				return hw_mc_debug_scrub(p); /* MA10 */
+			}
 			return p;
 		}
 	} else if (s->kind == MC_SPAN_LARGE && n > MC_SMALL_MAX && hw_mc_large_resize(s, n)) {
@@ -1085,8 +1090,10 @@ void *hw_realloc(void *p, size_t n)
 		 * run's pages (MC6). */
 		s->req = n;
 		hw_mc_canary_write((unsigned char *)p + n, (size_t)s->npages * MC_PAGE - n);
-		if (HW_UNLIKELY(hw_mc_debug_on()))
+		if (HW_UNLIKELY(hw_mc_debug_on())) {
 			hw_mc_debug_alloc(p);
+			return hw_mc_debug_scrub(p); /* MA10 */
+		}
 		return p;
 	}
 	/* Moved (a guarded object always is: a new object, guarded as the
@@ -1096,6 +1103,8 @@ void *hw_realloc(void *p, size_t n)
 		return NULL;
 	memcpy(q, p, hw_min(old, n));
 	hw_free(p);
+	if (HW_UNLIKELY(hw_mc_debug_on()))
+		return hw_mc_debug_scrub(q); /* MA10 */
 	return q;
 }
 
@@ -1113,7 +1122,7 @@ static void *aligned(size_t align, size_t n)
 {
 	if (align <= 16)
 		return hw_malloc(n);
-	return alloc_slow(n, align, false);
+	return alloc_slow(n, align, false, MC_KIND_MALLOC);
 }
 
 int hw_posix_memalign(void **out, size_t align, size_t n)
@@ -1136,6 +1145,17 @@ void *hw_aligned_alloc(size_t align, size_t n)
 		return NULL;
 	}
 	return aligned(align, n);
+}
+
+void *hw_mc_aligned_kind(size_t align, size_t n, unsigned kind)
+{
+	if (!hw_is_pow2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (align <= 16)
+		return hw_mc_malloc_kind(n, kind);
+	return alloc_slow(n, align, false, kind);
 }
 
 void *hw_memalign(size_t align, size_t n)

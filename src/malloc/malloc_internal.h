@@ -709,6 +709,9 @@ bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const cha
  * hw_mc_kind_check(p, ...) passes (nothing for NULL). Same reports, same
  * errno rules (MA2). */
 void *hw_mc_malloc_kind(size_t n, unsigned kind);
+/* hw_aligned_alloc(align, n) then hw_mc_kind_set (operator new with an
+ * alignment). */
+void *hw_mc_aligned_kind(size_t align, size_t n, unsigned kind);
 void hw_mc_free_kind(void *p, unsigned kind, bool sized, size_t size, const char *op);
 
 #endif

@@ -166,10 +166,7 @@ void *hw_ov_new(size_t n, size_t align, unsigned kind)
 {
 	if (!align)
 		return hw_mc_malloc_kind(n, kind);
-	void *p = hw_aligned_alloc(align, n);
-	if (p)
-		hw_mc_kind_set(p, kind);
-	return p;
+	return hw_mc_aligned_kind(align, n, kind);
 }
 
 void hw_ov_no_cxx_runtime(void)
