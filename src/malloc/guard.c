@@ -58,6 +58,17 @@
  *        still names the last object for a fault report. At most
  *        GD_CACHE_RUNS runs are cached; the rest, and all of them at
  *        hw_malloc_trim (hw_mc_guard_trim), go back to the heap.
+ *   GD8. The 8 bytes before a guarded object of operator new (not new[],
+ *        MC8's kinds) hold zero instead of the pattern (cookie 1), when
+ *        they are in its data pages; checked as zero at free. They are
+ *        where operator delete[] reads an array's element count: a
+ *        delete[] of such an object then runs no destructor, and frees a
+ *        pointer 8 or 16 bytes before the object, which kind.c KD4 reports
+ *        as the mismatch it is. With the pattern there, the count read was
+ *        a 64-bit random number, and a destructor that touches no memory
+ *        ran that many times: the program hung. (A write of zero to those
+ *        bytes of such an object goes unseen; a malloc'd object keeps the
+ *        pattern, where s[-1] = 0 is a classic underflow.)
  *   GD5. The sampling and guard_side=random draws come from one
  *        splitmix64 sequence seeded by `seed` (the clock when 0), under
  *        the lock: a single-threaded program's choices repeat with a seed.
@@ -295,6 +306,7 @@ static void *publish(mc_span *s, size_t n)
 	data_of(s, &lo, &hi);
 	hw_mc_pattern_fill((unsigned char *)lo, (unsigned char *)s->start);
 	hw_mc_pattern_fill((unsigned char *)s->start + n, (unsigned char *)hi);
+	s->cookie = 0;
 	hw_mutex_lock(&guard_lock);
 	list_push(&live_head, s);
 	s->live = 1; /* GD2: live exactly while on the live list */
@@ -584,19 +596,45 @@ mc_span *hw_mc_guard_span(uintptr_t a)
 	return mc_map_get(&gmap, gshift, a);
 }
 
+void hw_mc_guard_cookie(mc_span *s)
+{
+	uintptr_t lo, hi;
+	data_of(s, &lo, &hi);
+	if (s->start - lo < sizeof(uint64_t))
+		return;
+	memset((void *)(s->start - sizeof(uint64_t)), 0, sizeof(uint64_t));
+	s->cookie = 1;
+}
+
 const unsigned char *hw_mc_guard_damage(mc_span *s, bool repair)
 {
 	uintptr_t lo, hi;
 	data_of(s, &lo, &hi);
 	unsigned char *start = (unsigned char *)s->start, *end = start + s->req;
-	const unsigned char *bad = hw_mc_pattern_find((unsigned char *)lo, start);
+	unsigned char *head = s->cookie ? start - sizeof(uint64_t) : start;
+	const unsigned char *bad = hw_mc_pattern_find((unsigned char *)lo, head);
+	for (const unsigned char *c = head; !bad && c < start; c++)
+		if (*c != 0)
+			bad = c; /* GD8 */
 	if (!bad)
 		bad = hw_mc_pattern_find(end, (unsigned char *)hi);
 	if (bad && repair) {
-		hw_mc_pattern_fill((unsigned char *)lo, start);
+		hw_mc_pattern_fill((unsigned char *)lo, head);
+		memset(head, 0, (size_t)(start - head));
 		hw_mc_pattern_fill(end, (unsigned char *)hi);
 	}
 	return bad;
+}
+
+mc_span *hw_mc_guard_cookie_owner(uintptr_t p)
+{
+	mc_span *s = hw_mc_guard_span(p);
+	if (!s || s->kind != MC_SPAN_GUARDED || !s->live || !s->cookie)
+		return NULL;
+	uintptr_t c = s->start - sizeof(uint64_t);
+	/* p: where delete[] finds the block when its cookie is 8 or 16
+	 * bytes (an element alignment up to 16). */
+	return p == c || p == c - 8 ? s : NULL;
 }
 
 /* GD4: a guarded object leaves the quarantine, faulted (GD6). */

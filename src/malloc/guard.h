@@ -71,6 +71,13 @@ void hw_mc_guard_free(void *p, mc_span *s, const char *op);
 /* The first damaged pattern byte of live guarded object s (NULL: none);
  * with repair, the pattern is written again (realloc reports once, MA3). */
 const unsigned char *hw_mc_guard_damage(mc_span *s, bool repair);
+/* GD8: live guarded s now holds an object of operator new: zeroes the 8
+ * bytes before its start when they are in its data pages. */
+void hw_mc_guard_cookie(mc_span *s);
+/* GD8, for KD4: the live guarded object with a zero cookie whose array
+ * block operator delete[] would free at p (8 or 16 bytes before its
+ * start), or NULL. */
+mc_span *hw_mc_guard_cookie_owner(uintptr_t p);
 /* Calls fn for every live guarded object. The caller holds every lock of
  * the layer (hw_mc_lock_all: the leak check). */
 void hw_mc_guard_each(void (*fn)(void *arg, mc_span *s), void *arg);

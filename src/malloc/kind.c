@@ -39,6 +39,11 @@
  *        answer is looked up on a mix only, and again only when the
  *        loader's module list has changed. Otherwise the report of a mix
  *        says how to accept it.
+ *   KD4. An operator delete[] of a pointer that is no object's start but
+ *        the block of a guarded object of operator new (8 or 16 bytes
+ *        before it, where its zero cookie sent the runtime: guard.c GD8)
+ *        is reported as that object's mismatch (KD2), its address the
+ *        object's: the program called delete[] on it.
  *
  * Locking: none. The object's kind is written by its owner only: at
  * allocation, and at its free by the thread freeing it, which the program
@@ -91,9 +96,12 @@ void hw_mc_kind_set(void *p, unsigned kind)
 	mc_span *s = live_start(p, &idx);
 	HW_CHECK(s && kind < MC_KIND_COUNT,
 		 "malloc: kind set on a pointer that is not a new object");
-	if (s->kind != MC_SPAN_SMALL)
+	if (s->kind != MC_SPAN_SMALL) {
 		s->okind = (uint8_t)kind;
-	else
+		if (s->kind == MC_SPAN_GUARDED &&
+		    (kind == MC_KIND_NEW || kind == MC_KIND_NEW_ALIGNED))
+			hw_mc_guard_cookie(s); /* GD8 */
+	} else
 		s->state[idx] = (s->state[idx] & MC_STATE_SLACK_MASK) |
 				(mc_state)kind << MC_STATE_KIND_SHIFT;
 }
@@ -140,8 +148,11 @@ static bool foreign_runtime(void)
 
 bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const char *op)
 {
-	size_t idx;
+	size_t idx = 0;
 	mc_span *s = live_start(p, &idx);
+	if (!s && (kind == MC_KIND_NEW_ARRAY || kind == MC_KIND_NEW_ARRAY_ALIGNED) &&
+	    (s = hw_mc_guard_cookie_owner((uintptr_t)p)) != NULL)
+		p = (void *)s->start; /* KD4 */
 	if (!s)
 		return true;
 	bool large = s->kind != MC_SPAN_SMALL; /* large or guarded */

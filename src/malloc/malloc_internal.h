@@ -226,6 +226,7 @@ typedef struct mc_span {
 	uint8_t okind;  /* large, guarded: the object's MC_KIND_* (MC8) */
 	uint8_t dbg;    /* the record holds debug records (MC9) */
 	uint8_t arena;  /* small: the arena whose lists hold it (span.c SP8) */
+	uint8_t cookie; /* guarded: the 8 bytes before start are zero (guard.c GD8) */
 	/* The fields above are written once, when the record is made, and
 	 * read by every free; the ones below change under the class lock at
 	 * every refill and flush. A line of their own, so a thread's central

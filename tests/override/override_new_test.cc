@@ -219,6 +219,37 @@ const death_case cases[] = {
 	 "heapward: alloc-dealloc mismatch: realloc of 0x"},
 };
 
+/* guard.c GD8, kind.c KD4: operator delete[] of a guarded object of
+ * operator new whose type has a destructor reads the element count from
+ * the 8 bytes before the object. The count must be zero (no destructor
+ * runs) and the delete[] reported as the mismatch, naming the object.
+ * With the guard pattern there, this destructor ran about 2^63 times: the
+ * alarm turns such a hang into a failure. */
+struct Counted {
+	int x[5];
+	~Counted() { destroyed = destroyed + 1; }
+	static volatile long destroyed;
+};
+volatile long Counted::destroyed;
+
+void array_delete_of_guarded_new()
+{
+	alarm(10);
+	sink = new Counted();
+	delete[] static_cast<Counted *>(sink);
+}
+
+/* Run by name, with guard=all (tests/override/CMakeLists.txt). */
+void test_guarded_array_delete()
+{
+	hw_death d;
+	REQUIRE(hw_death_run(array_delete_of_guarded_new, &d) == 0);
+	EXPECT(d.signal == SIGABRT, "signal %d, status %d: %s", d.signal, d.status, d.err);
+	EXPECT(std::strstr(d.err, "heapward: alloc-dealloc mismatch: operator delete[] of 0x") &&
+		       std::strstr(d.err, "(a 20-byte object allocated by operator new)"),
+	       "%s", d.err);
+}
+
 void test_mismatch_deaths()
 {
 	for (const death_case &c : cases) {
@@ -233,4 +264,5 @@ void test_mismatch_deaths()
 } // namespace
 
 HW_TEST_MAIN(T(test_bad_alloc), T(test_new_handler_loop), T(test_forms_round_trip),
-	     T(test_kind_reset_on_reuse), T(test_over_aligned_type), T(test_mismatch_deaths))
+	     T(test_kind_reset_on_reuse), T(test_over_aligned_type), T(test_mismatch_deaths),
+	     CHILD(test_guarded_array_delete))
