@@ -131,12 +131,12 @@ static size_t gpage;
 static hw_mutex guard_lock = HW_MUTEX_INIT;
 /* Under guard_lock (GD2, GD3, GD5); live_count and live_bytes are written
  * under it and read without it too (GD3's spent budget), over_budget and
- * warned_budget are atomic. */
+ * warned_budget and warned_whole are atomic. */
 static uint64_t rng;
 static mc_span *live_head;
 static size_t live_count, live_bytes;
 static uint64_t over_budget, refused;
-static bool warned_budget, warned_refused;
+static bool warned_budget, warned_whole, warned_refused;
 /* GD6, under guard_lock: LIFO lists through next, per side and data pages. */
 static mc_span *cache[2][GD_CACHE_DATA];
 static size_t cached;
@@ -522,6 +522,19 @@ static void *over_budget_now(void)
 	return NULL;
 }
 
+/* GD3: counts an allocation larger than the whole bytes budget as over
+ * budget, with a warning of its own (once): the budget is not spent. */
+static void *over_whole_budget(size_t n)
+{
+	__atomic_fetch_add(&over_budget, 1, __ATOMIC_RELAXED);
+	if (!__atomic_exchange_n(&warned_whole, true, __ATOMIC_RELAXED))
+		hw_report_write("heapward: warning: an allocation of %zu bytes is larger than "
+				"the guard budget (guard_budget_bytes=%zu); such allocations are "
+				"not guarded (hw_malloc_stats.guard_over_budget counts them)\n",
+				n, gcfg.budget_bytes);
+	return NULL;
+}
+
 void *hw_mc_guard_alloc(size_t n, size_t align)
 {
 	if (n < gcfg.min || (gcfg.max && n > gcfg.max))
@@ -531,6 +544,8 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 	/* Without a draw to make (GD5), a spent budget needs no lock: the
 	 * common case of a program with more live objects than the budget.
 	 * (One page, the least an object takes: spent for it, spent.) */
+	if (hw_align_up(n, gpage) > gcfg.budget_bytes)
+		return over_whole_budget(n);
 	bool draws = gcfg.mode == HW_OPT_GUARD_SAMPLE || side == HW_SIDE_RANDOM;
 	if (!draws && budget_spent(gpage))
 		return over_budget_now();
@@ -743,5 +758,5 @@ void hw_mc_guard_reset(void)
 	cached = 0;
 	live_count = live_bytes = 0;
 	over_budget = refused = 0;
-	warned_budget = warned_refused = false;
+	warned_budget = warned_whole = warned_refused = false;
 }

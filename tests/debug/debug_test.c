@@ -1152,6 +1152,12 @@ static void give_back_child(void *arg)
 	hw_malloc_stats ms;
 	hw_malloc_stats_get(&ms);
 	CHILD_CHECK(ms.quarantine_objects == N && ms.errors == 0);
+	/* Larger than the whole window: no give-back could serve it, so the
+	 * quarantine keeps its objects. */
+	errno = 0;
+	CHILD_CHECK(hw_malloc((size_t)64 << 20) == NULL && errno == ENOMEM);
+	hw_malloc_stats_get(&ms);
+	CHILD_CHECK(ms.quarantine_objects == N && hw_mc_give_backs() == 0);
 	for (size_t i = 0; i < N; i++)
 		CHILD_CHECK((q[i] = hw_malloc(SIZE)) != NULL);
 	hw_malloc_stats_get(&ms);

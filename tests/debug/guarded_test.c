@@ -401,6 +401,29 @@ static void test_budgets(void)
 	}
 }
 
+/* GD3: an object larger than the whole bytes budget is not guarded, with
+ * its own warning; the budget is not spent by it. */
+static void whole_budget_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("guard=all:guard_budget_bytes=64k:scavenger=0"));
+	void *big = hw_malloc(100000);
+	CHILD_CHECK(big && !guarded(big) && layer_stats().guard_over_budget == 1);
+	void *small = hw_malloc(100);
+	CHILD_CHECK(guarded(small) && layer_stats().guarded_objects == 1);
+	hw_free(big);
+	hw_free(small);
+}
+
+static void test_larger_than_budget(void)
+{
+	REQUIRE(child_ok(whole_budget_child, NULL), "%s", err);
+	EXPECT(count(err, "heapward: warning: an allocation of 100000 bytes is larger than the "
+			  "guard budget (guard_budget_bytes=65536)") == 1 &&
+		       count(err, "the guard budget is spent") == 0,
+	       "%s", err);
+}
+
 static void sample_child(void *arg)
 {
 	CHILD_CHECK(hw_mc_start(arg));
@@ -558,6 +581,7 @@ int main(int argc, char **argv)
 		T(test_api),
 		T(test_left_side_keeps_alignment),
 		T(test_budgets),
+		T(test_larger_than_budget),
 		T(test_sampling),
 		T(test_size_filters),
 		T(test_leak_check),
