@@ -122,10 +122,13 @@ HW_API size_t hw_heap_page_size(const hw_heap *h);
  * npages == 0. Contents are undefined. */
 HW_API void *hw_heap_alloc(hw_heap *h, size_t npages);
 
-/* As hw_heap_alloc, aligned to `align` bytes (a power of two; values below the
- * page size mean the page size). When zeroed is non-NULL it receives whether
- * every byte of the run is known to be zero (released pages on a platform
- * whose released pages read as zero), so calloc-like callers can skip memset. */
+/* As hw_heap_alloc, aligned to `align` bytes (0 or a power of two; values
+ * below the page size mean the page size). Returns NULL with errno EINVAL,
+ * and no report, when align is neither (as for npages == 0), and ENOMEM
+ * as hw_heap_alloc does, an alignment the window cannot hold included.
+ * When zeroed is non-NULL it receives whether every byte of the run is
+ * known to be zero (released pages on a platform whose released pages read
+ * as zero), so calloc-like callers can skip memset. */
 HW_API void *hw_heap_alloc_aligned(hw_heap *h, size_t npages, size_t align, bool *zeroed);
 
 /* Frees a run returned by an allocation, with the same npages; 0 on success.

@@ -182,6 +182,13 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 	size_t limit = hw_sys_address_limit(pf);
 	size_t arena = c->arena_size ? c->arena_size : default_arena(limit, page, min_arena);
 	size_t space = c->address_space ? c->address_space : default_space(limit, arena);
+	/* A window the caller chose below the default arena is the window's
+	 * fault, not the arena's the caller never set. */
+	if (!c->arena_size && c->address_space && arena > space)
+		return config_error(cfg,
+				    "address_space %zu is out of range: a multiple of arena_size "
+				    "(default %zu; set it to at least %zu for a smaller window)",
+				    space, arena, min_arena);
 	if (!hw_is_pow2(arena) || arena < min_arena || arena > hw_min(space, max_space))
 		return config_error(cfg,
 				    "arena_size %zu is out of range: a power of two from %zu (512 "

@@ -96,11 +96,14 @@ static const char usage_text[] =
 	"           standard error; --log_path=PREFIX writes them to PREFIX.PID\n"
 	"           instead (for test suites that compare what a program\n"
 	"           writes there, or count its open descriptors).\n"
-	"  options  lists every option, its default and what it does\n"
+	"  options  lists every option, its value under run and what it does\n"
 	"\n"
 	"Exit status: PROGRAM's own, or 23 (--exitcode) when it leaked or went on\n"
 	"past a heap error; 2 for a usage error, a bad option or a missing\n"
-	"library; 127 when PROGRAM is not found, 126 when it cannot run.\n"
+	"library; 127 when PROGRAM is not found, 126 when it cannot run. A heap\n"
+	"error (a bad free, a damaged object) ends PROGRAM with SIGABRT (a shell\n"
+	"says 134) unless --abort_on_error=0, and an access a guard traps with\n"
+	"SIGSEGV (139), each after its report.\n"
 	"The programs PROGRAM starts run under heapward too, and each that leaks\n"
 	"exits 23 as well (as under LeakSanitizer): a test runner sees which test\n"
 	"leaked, but a parent that checks its children (make running a compiler\n"
@@ -124,10 +127,24 @@ static void write_stdout(void *arg, const char *buf, size_t n)
 	fwrite(buf, 1, n, stdout);
 }
 
+/* The parser's line about a bad --OPTION=VALUE, said as the launcher's:
+ * without the library's context ("HEAPWARD_OPTIONS: ") and what the
+ * library would do next ("(kept ...)", "(ignored)"): the launcher refuses
+ * the option instead. */
 static void warn_stderr(void *arg, const char *line)
 {
 	(void)arg;
-	fprintf(stderr, "%s\n", line);
+	static const char context[] = "heapward: HEAPWARD_OPTIONS: ";
+	if (strncmp(line, context, sizeof context - 1) == 0)
+		line += sizeof context - 1;
+	else if (strncmp(line, "heapward: ", 10) == 0)
+		line += 10;
+	size_t n = strlen(line);
+	const char *tail = strrchr(line, '(');
+	if (tail && tail > line && tail[-1] == ' ' && line[n - 1] == ')' &&
+	    (strncmp(tail, "(kept ", 6) == 0 || strcmp(tail, "(ignored)") == 0))
+		n = (size_t)(tail - 1 - line);
+	fprintf(stderr, "heapward: %.*s\n", (int)n, line);
 }
 
 /* Why the file at path cannot be read as a suppressions file, or NULL
@@ -336,6 +353,10 @@ static int run(int argc, char **argv)
 	free(file);
 	execvp(argv[i], argv + i);
 	int e = errno;
+	struct stat st;
+	/* execve says EACCES for a directory. */
+	if (e == EACCES && strchr(argv[i], '/') && stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode))
+		e = EISDIR;
 	fprintf(stderr, "heapward: %s: %s\n", argv[i],
 		e == ENOENT ? "command not found" : strerror(e));
 	return e == ENOENT ? 127 : 126;
@@ -352,13 +373,22 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
+	bool alone = strcmp(cmd, "--version") == 0 || strcmp(cmd, "options") == 0;
+	if (alone && argc > 2)
+		return usage_error("%s takes no arguments (got '%s')", cmd, argv[2]);
 	if (strcmp(cmd, "--version") == 0) {
 		printf("heapward %s\n", HW_VERSION);
 		return 0;
 	}
 	if (strcmp(cmd, "options") == 0) {
+		/* The values heapward run gives a program (LA4), the library's
+		 * own defaults in brackets. */
 		hw_options o;
 		hw_options_defaults(&o);
+		if (hw_options_parse(LA_DEFAULTS, &o, warn_stderr, NULL) != 0)
+			return 2;
+		printf("Under heapward run (%s set; [default] is the library's own):\n",
+		       LA_DEFAULTS);
 		hw_options_help(&o, write_stdout, NULL);
 		return 0;
 	}

@@ -247,11 +247,16 @@ static void announce(const hw_options *o, bool late)
 		char buf[HW_OPTIONS_FORMAT_MAX];
 		if (hw_options_format(o, buf, sizeof buf) == 0)
 			buf[0] = 0;
-		hw_report_write("heapward: options in effect%s: %s\n",
+		/* debug=0 does not mean the mode is off: guard and
+		 * detect_leaks imply it (debug.c DM1). */
+		hw_report_write("heapward: options in effect%s: %s%s\n",
 				late ? " (read late: retain_percent, scavenger_cpu_percent and "
 				       "arenas kept their defaults)"
 				     : "",
-				buf);
+				buf,
+				hw_mc_debug_on() && !o->debug
+					? " (debug mode on: implied by guard or detect_leaks)"
+					: "");
 	}
 }
 

@@ -65,6 +65,10 @@ static void test_bad_config(void)
 		 false,
 		 "address_space 104857600 is out of range: a multiple of arena_size (67108864) up "
 		 "to 17592186044416 (2^31 pages)"},
+		{{.address_space = 12345},
+		 false,
+		 "address_space 12345 is out of range: a multiple of arena_size (default 67108864; "
+		 "set it to at least 4194304 for a smaller window)"},
 		{{.address_space = (size_t)1 << 45},
 		 false,
 		 "address_space 35184372088832 is out of"},

@@ -245,6 +245,9 @@ static void test_verbosity_and_help(void)
 		     "heapward: options in effect: "),
 	       "verbosity=1");
 	EXPECT(strstr(err, "retain_percent=42"), "the values in effect: %s", err);
+	EXPECT(!strstr(err, "debug mode on"), "not in debug mode: %s", err);
+	EXPECT(child(quiet, "verbosity=1:detect_leaks=1", 0, "debug=0:"), "verbosity=1, leaks");
+	EXPECT(strstr(err, "(debug mode on: implied by guard or detect_leaks)"), "%s", err);
 	EXPECT(child(quiet, "", 0, NULL) && err[0] == 0, "verbosity=0 is quiet: %s", err);
 	EXPECT(child(quiet, "help=1", 0, "scavenger_cpu_percent=1"), "help=1");
 	const char *first = strstr(err, "HEAPWARD_OPTIONS=");

@@ -38,10 +38,17 @@ expect "no arguments: usage, status 2" 2 '^usage: heapward run' "$hw"
 expect "--help: usage, status 0" 0 '^usage: heapward run \[--OPTION=VALUE' "$hw" --help
 expect "--version" 0 '^heapward [0-9]+\.[0-9]+\.[0-9]+$' "$hw" --version
 expect "options lists the table" 0 'stats_at_exit=0' "$hw" options
+expect "options shows run's values" 0 '^  guard=all ' "$hw" options
+expect "--version takes no arguments" 2 "--version takes no arguments \(got 'extra'\)" \
+	"$hw" --version extra
+expect "options takes no arguments" 2 "options takes no arguments" "$hw" options extra
 expect "unknown command" 2 "unknown command 'frobnicate'" "$hw" frobnicate
 expect "run without a program" 2 'run needs a program' "$hw" run --stats_at_exit=1 --
 expect "unknown option" 2 "unknown key 'no_such_option'" "$hw" run --no_such_option=1 -- true
 expect "bad value" 2 "bad value 'maybe' for stats_at_exit" "$hw" run --stats_at_exit=maybe -- true
+expect "bad value: no word of keeping it" 2 "for guard: expected none, all or sample:N with N from 1 to [0-9]+\$" \
+	"$hw" run --guard=bogus -- true
+expect "a directory: 126" 126 "heapward: $tmp: Is a directory" "$hw" run -- "$tmp"
 expect "option without a value" 2 'not an option setting' "$hw" run --stats_at_exit -- true
 expect "program not found: 127" 127 'no-such-program-here: command not found' \
 	"$hw" run -- no-such-program-here
