@@ -79,7 +79,7 @@ void hw_mc_debug_alloc(void *p);
  * free: its free stack and thread (MC9); a large one joins the ring of
  * freed large objects. */
 void hw_mc_debug_free(void *p, mc_span *s, size_t idx);
-/* DM6: returns p, after zeroing the DB_SCRUB_BYTES of stack below the
+/* DM6: returns p, after zeroing the stack below the
  * caller's frame when the leak check is on, so that no copy of p the
  * allocation left there hides a leak. Tail-called by the allocation paths
  * (malloc.c MA10), so its frame replaces theirs. */
