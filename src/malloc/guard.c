@@ -541,11 +541,11 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 		return NULL;
 	size_t a = hw_max(hw_max(align, (size_t)1), gcfg.align);
 	int side = gcfg.side;
+	if (hw_align_up(n, gpage) > gcfg.budget_bytes)
+		return over_whole_budget(n);
 	/* Without a draw to make (GD5), a spent budget needs no lock: the
 	 * common case of a program with more live objects than the budget.
 	 * (One page, the least an object takes: spent for it, spent.) */
-	if (hw_align_up(n, gpage) > gcfg.budget_bytes)
-		return over_whole_budget(n);
 	bool draws = gcfg.mode == HW_OPT_GUARD_SAMPLE || side == HW_SIDE_RANDOM;
 	if (!draws && budget_spent(gpage))
 		return over_budget_now();
