@@ -11,7 +11,9 @@
 #   1. Installs what it lacks (apt-get: cmake, clang-14, libclang-rt-14-dev,
 #      llvm-14), only when missing.
 #   2. Builds the libFuzzer targets with ASan and UBSan (HW_TRACKING=asan,
-#      HW_DEBUG=1) in build-fuzz/.
+#      HW_DEBUG=1) in build-fuzz/: the named ones only, so a ctest of
+#      build-fuzz afterwards reports the others' replays as "Not Run"
+#      until they are built (cmake --build build-fuzz).
 #   3. Per target: a working corpus in fuzz-work/<target>/corpus, kept from
 #      run to run and seeded from corpus/<target>/seed and regress; fuzzes it
 #      with -fork=$(nproc) for the time budget (options from
@@ -42,7 +44,11 @@ targets=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--seconds)
-		seconds=${2:?--seconds needs a value}
+		if [ $# -lt 2 ]; then
+			echo "fuzz.sh: --seconds needs a value (see --help)" >&2
+			exit 2
+		fi
+		seconds=$2
 		shift 2
 		;;
 	--seconds=*)
@@ -67,9 +73,10 @@ while [ $# -gt 0 ]; do
 		;;
 	esac
 done
+# At least 1: libFuzzer reads -max_total_time=0 as no limit at all.
 case "$seconds" in
-'' | *[!0-9]*)
-	echo "fuzz.sh: --seconds wants a whole number, not '$seconds'" >&2
+'' | *[!0-9]* | 0 | 00*)
+	echo "fuzz.sh: --seconds wants a whole number of at least 1, not '$seconds'" >&2
 	exit 2
 	;;
 esac
@@ -232,7 +239,12 @@ for t in "${targets[@]}"; do
 		echo "FINDING $t ($kind): ${dest#"$root"/} ($(wc -c <"$dest") bytes)"
 		echo "  what:    $what"
 		echo "  replay:  ${bin#"$root"/} ${dest#"$root"/}"
-		echo "  as C:    HW_FUZZ_TRACE=1 ${bin#"$root"/} ${dest#"$root"/}"
+		# Only the targets on difftest's drivers print their ops.
+		case "$t" in
+		heap_sim_fuzzer | heap_os_fuzzer | malloc_fuzzer)
+			echo "  as C:    HW_FUZZ_TRACE=1 ${bin#"$root"/} ${dest#"$root"/}"
+			;;
+		esac
 		echo "  log:     ${work#"$root"/}/fuzz.log"
 	done
 	shopt -u nullglob

@@ -11,9 +11,12 @@
 # target crashed: its oracle, the validator or a sanitizer fired) or missed.
 #
 # Usage: bash ci/mutants.sh [--seconds N] [id ...]
-#   --seconds N   budget per target and mutant (default 60, the cap)
-#   id ...        mutants to run, by number (default: all)
-# Exit status: 0 when every mutant run was caught, 1 otherwise.
+#   --seconds N   budget per target and mutant (default 60, the cap; at
+#                 least 1)
+#   id ...        mutants to run, by number, with or without the patch's
+#                 leading zero (8 or 08; default: all)
+# Exit status: 0 when every mutant run was caught, 1 otherwise, 2 for a
+# usage error.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 root=$HW_ROOT
@@ -22,11 +25,29 @@ seconds=60
 ids=()
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--seconds) seconds=$2; shift 2 ;;
-	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
-	*) ids+=("$1"); shift ;;
+	--seconds)
+		[ $# -ge 2 ] || { echo "mutants.sh: --seconds needs a value" >&2; exit 2; }
+		seconds=$2
+		shift 2
+		;;
+	-h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-*) echo "mutants.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+	*)
+		case "$1" in
+		'' | *[!0-9]*) echo "mutants.sh: a mutant is a number, not '$1'" >&2; exit 2 ;;
+		esac
+		ids+=("$((10#$1))")
+		shift
+		;;
 	esac
 done
+# At least 1: libFuzzer reads -max_total_time=0 as no limit at all.
+case "$seconds" in
+'' | *[!0-9]* | 0 | 00*)
+	echo "mutants.sh: --seconds wants a whole number of at least 1, not '$seconds'" >&2
+	exit 2
+	;;
+esac
 
 # Mutant N is ci/mutants/NN-*.patch; its name is the patch's file name.
 declare -A patch_of
