@@ -9,9 +9,13 @@
  *
  * Invariants:
  *   SA1. Every input is run exactly once, in the order given (directory
- *        entries sorted by name), and its buffer is freed before the next.
+ *        entries sorted by name, README files in them skipped as ctest
+ *        and the OSS-Fuzz build skip them), and its buffer is freed
+ *        before the next; one that cannot be read is reported and the
+ *        others still run.
  *   SA2. Exit status: 0 when every input ran; 1 when an input could not be
- *        read (a failed check aborts inside the target and never returns).
+ *        read (a failed check aborts inside the target and never returns);
+ *        2 when the command line names no input at all.
  *   SA3. LLVMFuzzerInitialize runs once, before the first input, when the
  *        target defines it (weak reference).
  *
@@ -89,7 +93,8 @@ static int run_path(const char *path, unsigned *count)
 	 * deprecated by glibc). */
 	/* cppcheck-suppress readdirCalled */
 	while ((e = readdir(dir)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    strncmp(e->d_name, "README", 6) == 0)
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 64;
@@ -114,14 +119,13 @@ static int run_path(const char *path, unsigned *count)
 	closedir(dir);
 	if (n > 1)
 		qsort(names, n, sizeof *names, by_name);
+	if (bad)
+		fprintf(stderr, "standalone: could not list all of %s\n", path);
 	for (size_t i = 0; i < n; i++) {
-		if (!bad)
-			bad |= run_path(names[i], count);
+		bad |= run_path(names[i], count);
 		free(names[i]);
 	}
 	free(names);
-	if (bad)
-		fprintf(stderr, "standalone: could not walk %s\n", path);
 	return bad;
 }
 
@@ -130,11 +134,18 @@ int main(int argc, char **argv)
 	if (LLVMFuzzerInitialize != NULL)
 		LLVMFuzzerInitialize(&argc, &argv);
 	unsigned count = 0;
-	int bad = 0;
+	int bad = 0, named = 0;
 	for (int i = 1; i < argc; i++) {
 		if (argv[i][0] == '-')
 			continue;
+		named++;
 		bad |= run_path(argv[i], &count);
+	}
+	if (!named) {
+		fprintf(stderr, "usage: %s [-flag ...] FILE|DIRECTORY ...: replays each input (a "
+				"build without a fuzzing engine)\n",
+			argv[0]);
+		return 2;
 	}
 	fprintf(stderr, "standalone: %u inputs replayed%s\n", count,
 		bad ? ", some unreadable" : "");
