@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct seed {
 	uint8_t buf[8 * 512];
@@ -1334,21 +1335,50 @@ static int random_malloc_inputs(const char *dir, unsigned n)
 	return 0;
 }
 
+static int usage(void)
+{
+	fprintf(stderr, "usage: hw_make_seeds [--check] CORPUS_DIR\n"
+			"       hw_make_seeds --random DIR N | --random-malloc DIR N\n"
+			"  (N: how many random inputs, 1 to 1000000)\n");
+	return 2;
+}
+
+/* N of --random and --random-malloc, or 0 when it is not 1 to 1000000. */
+static unsigned count_of(const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || n < 1 || n > 1000000)
+		return 0;
+	return (unsigned)n;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc == 4 && strcmp(argv[1], "--random") == 0)
-		return random_inputs(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
-	if (argc == 4 && strcmp(argv[1], "--random-malloc") == 0)
-		return random_malloc_inputs(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
+	bool random = argc > 1 && (strcmp(argv[1], "--random") == 0 ||
+				   strcmp(argv[1], "--random-malloc") == 0);
+	if (random) {
+		unsigned n = argc == 4 ? count_of(argv[3]) : 0;
+		if (n == 0)
+			return usage();
+		return strcmp(argv[1], "--random") == 0 ? random_inputs(argv[2], n)
+							: random_malloc_inputs(argv[2], n);
+	}
 	const char *dir = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--check") == 0)
 			check_mode = 1;
+		else if (argv[i][0] == '-' || dir)
+			return usage();
 		else
 			dir = argv[i];
 	}
-	if (dir == NULL) {
-		fprintf(stderr, "usage: hw_make_seeds [--check] CORPUS_DIR\n");
+	if (dir == NULL)
+		return usage();
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "hw_make_seeds: %s is not a directory\n", dir);
 		return 2;
 	}
 	heap_seeds(dir, "heap_sim_fuzzer");
