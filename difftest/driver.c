@@ -184,7 +184,7 @@ static bool setup(driver *d)
 		     "\thw_heap_config cfg = {.platform = pf, .page_size = %zu, .arena_size = %zu, "
 		     ".address_space = %zu, .memory_limit = %zu, .retain_percent = %u, "
 		     ".fault_on_free = %d};\n"
-		     "\thw_heap *h = hw_heap_create(&cfg);\n\tbool z;\n",
+		     "\thw_heap *h = hw_heap_create(&cfg);\n\tbool z;\n\tchar msg[256];\n",
 		     hc.page_size, hc.arena_size, hc.address_space, hc.memory_limit,
 		     hc.retain_percent, hc.fault_on_free);
 	errno = 0;

@@ -727,8 +727,11 @@ static void do_hole(driver *d, const hw_op *op, hw_model_hole_op how)
 		rc = hw_heap_reuse_inside(d->h, (void *)p, g.npages);
 		break;
 	}
-	hw_drv_trace(d, "\thw_heap_%s(h, (void *)%#llx, %u); /* -> %d%s%s */\n", name,
-		     (unsigned long long)p, g.npages, rc, why ? ", invalid: " : "", why ? why : "");
+	/* Relative to the run's own variable, so the printed program works at
+	 * whatever address its heap lands. */
+	hw_drv_trace(d, "\thw_heap_%s(h, (char *)p%u + %zu, %u); /* %#llx -> %d%s%s */\n", name,
+		     (unsigned)o->id, off * d->P, g.npages, (unsigned long long)p, rc,
+		     why ? ", invalid: " : "", why ? why : "");
 	if (why) {
 		if (rc != EINVAL || d->reports != reports0 + 1)
 			hw_drv_fail(d, "%s of %u pages at %p (%s) returned %d with %llu reports, "
