@@ -304,12 +304,16 @@ typedef struct lines {
 } lines;
 
 /* OF2, and the line kept for OF1. */
-static void on_warning(void *arg, const char *line)
+static void on_warning(void *arg, const char *problem, const char *consequence)
 {
 	lines *l = arg;
-	size_t n = strnlen(line, HW_OPTIONS_LINE_MAX);
+	if (strcmp(consequence, "ignored") != 0 && strncmp(consequence, "kept ", 5) != 0)
+		fail("warning %u's consequence is '%.80s'", l->n, consequence);
+	/* Twice the promised bound, so that a line too long shows as such. */
+	char line[2 * HW_OPTIONS_LINE_MAX];
+	size_t n = hw_options_warning_line(line, sizeof line, problem, consequence);
 	if (n >= HW_OPTIONS_LINE_MAX - 1)
-		fail("warning %u is %zu bytes or cut: %.80s", l->n, n, line);
+		fail("warning %u is %zu bytes: %.80s", l->n, n, line);
 	if (strncmp(line, PREFIX, strlen(PREFIX)) != 0)
 		fail("warning %u lacks the prefix: %s", l->n, line);
 	for (size_t i = 0; i < n; i++)

@@ -127,24 +127,14 @@ static void write_stdout(void *arg, const char *buf, size_t n)
 	fwrite(buf, 1, n, stdout);
 }
 
-/* The parser's line about a bad --OPTION=VALUE, said as the launcher's:
- * without the library's context ("HEAPWARD_OPTIONS: ") and what the
- * library would do next ("(kept ...)", "(ignored)"): the launcher refuses
- * the option instead. */
-static void warn_stderr(void *arg, const char *line)
+/* The parser's problem with a bad --OPTION=VALUE, said as the launcher's.
+ * What the library would do next ("kept ...", "ignored") is left out: the
+ * launcher refuses the option instead. */
+static void warn_stderr(void *arg, const char *problem, const char *consequence)
 {
 	(void)arg;
-	static const char context[] = "heapward: HEAPWARD_OPTIONS: ";
-	if (strncmp(line, context, sizeof context - 1) == 0)
-		line += sizeof context - 1;
-	else if (strncmp(line, "heapward: ", 10) == 0)
-		line += 10;
-	size_t n = strlen(line);
-	const char *tail = strrchr(line, '(');
-	if (tail && tail > line && tail[-1] == ' ' && line[n - 1] == ')' &&
-	    (strncmp(tail, "(kept ", 6) == 0 || strcmp(tail, "(ignored)") == 0))
-		n = (size_t)(tail - 1 - line);
-	fprintf(stderr, "heapward: %.*s\n", (int)n, line);
+	(void)consequence;
+	fprintf(stderr, "heapward: %s\n", problem);
 }
 
 /* Why the file at path cannot be read as a suppressions file, or NULL

@@ -386,19 +386,28 @@ typedef struct warner {
 	unsigned count;
 } warner;
 
-static void warn(warner *w, const char *fmt, ...) HW_PRINTF(2, 3);
-static void warn(warner *w, const char *fmt, ...)
+#define CONTEXT "heapward: HEAPWARD_OPTIONS: "
+/* The longest consequence: "kept " and a displayed value. */
+#define CONSEQUENCE_BUF (QUOTE_BUF + 8)
+
+static void warn(warner *w, const char *consequence, const char *fmt, ...) HW_PRINTF(3, 4);
+static void warn(warner *w, const char *consequence, const char *fmt, ...)
 {
 	w->count++;
 	if (w->fn == NULL)
 		return;
-	char line[HW_OPTIONS_LINE_MAX];
-	size_t n = hw_report_format(line, sizeof line, "heapward: HEAPWARD_OPTIONS: ");
+	char problem[HW_OPTIONS_LINE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	hw_report_vformat(line + n, sizeof line - n, fmt, ap);
+	hw_report_vformat(problem, sizeof problem, fmt, ap);
 	va_end(ap);
-	w->fn(w->arg, line);
+	w->fn(w->arg, problem, consequence);
+}
+
+size_t hw_options_warning_line(char *buf, size_t len, const char *problem,
+			       const char *consequence)
+{
+	return hw_report_format(buf, len, CONTEXT "%s (%s)", problem, consequence);
 }
 
 static size_t value_of(const hw_options *o, const opt *t, char *buf, size_t len);
@@ -421,11 +430,12 @@ static size_t describe(const opt *t, char *buf, size_t len);
 
 static void bad_value(warner *w, const hw_options *o, const opt *t, const char *v, size_t n)
 {
-	char q[QUOTE_BUF], kept[QUOTE_BUF + 2], what[160];
+	char q[QUOTE_BUF], shown[QUOTE_BUF + 2], kept[CONSEQUENCE_BUF], what[160];
 	quote(v, n, q);
-	display(o, t, kept);
+	display(o, t, shown);
+	hw_report_format(kept, sizeof kept, "kept %s", shown);
 	describe(t, what, sizeof what);
-	warn(w, "bad value '%s' for %s: expected %s (kept %s)", q, t->key, what, kept);
+	warn(w, kept, "bad value '%s' for %s: expected %s", q, t->key, what);
 }
 
 /* ---- the parser ---- */
@@ -453,7 +463,7 @@ static void pair(const char *s, size_t n, hw_options *o, warner *w)
 	char q[QUOTE_BUF];
 	if (eq == NULL) {
 		quote(s, n, q);
-		warn(w, "'%s' is not key=value (ignored)", q);
+		warn(w, "ignored", "'%s' is not key=value", q);
 		return;
 	}
 	const char *key = s, *v = eq + 1;
@@ -467,7 +477,7 @@ static void pair(const char *s, size_t n, hw_options *o, warner *w)
 	const opt *t = find(key, kn);
 	if (t == NULL) {
 		quote(key, kn, q);
-		warn(w, "unknown key '%s' (ignored)", q);
+		warn(w, "ignored", "unknown key '%s'", q);
 		return;
 	}
 	if (vn > HW_OPTIONS_VALUE_MAX || !set_value(o, t, v, vn))
@@ -499,9 +509,11 @@ unsigned hw_options_load(hw_options *out, hw_options_warn_fn fn, void *arg)
 
 _Static_assert(HW_OPTIONS_LINE_MAX <= HW_REPORT_LINE_MAX, "a warning fits hw_report_line");
 
-void hw_options_warn_console(void *arg, const char *line)
+void hw_options_warn_console(void *arg, const char *problem, const char *consequence)
 {
 	(void)arg;
+	char line[HW_OPTIONS_LINE_MAX];
+	hw_options_warning_line(line, sizeof line, problem, consequence);
 	hw_report_line(line);
 }
 

@@ -32,10 +32,11 @@
  *   OP2. Work is linear in strlen(s), of any length: each byte is looked at
  *        a bounded number of times, whatever the input.
  *   OP3. Exactly one warning per unknown key, pair without '=' and bad
- *        value; the line names the key and quotes the offending text
+ *        value; its problem names the key and quotes the offending text
  *        (escaped: printable ASCII only, at most HW_OPTIONS_QUOTE_MAX source
- *        bytes then "..."), is NUL-terminated, has no newline and is shorter
- *        than HW_OPTIONS_LINE_MAX. Every line starts with
+ *        bytes then "..."), its consequence is "ignored" or "kept <value>",
+ *        and both are printable ASCII. Their line (hw_options_warning_line)
+ *        is shorter than HW_OPTIONS_LINE_MAX and starts with
  *        "heapward: HEAPWARD_OPTIONS: ".
  *   OP4. A field changes only when a pair for its key has a valid value;
  *        then it holds exactly that value (a path field: the value then
@@ -108,8 +109,12 @@ typedef struct hw_options {
 	char symbolizer_path[HW_OPTIONS_VALUE_MAX + 1]; /* "" = search PATH */
 } hw_options;
 
-/* Receives one warning line (OP3); arg is the caller's. */
-typedef void (*hw_options_warn_fn)(void *arg, const char *line);
+/* Receives one warning (OP3) in two parts: the problem ("unknown key 'x'")
+ * and what the parser did about it ("ignored", "kept 0"). A caller that
+ * prints the library's line passes both to hw_options_warning_line; one
+ * with a context of its own (the launcher's command line) prints only the
+ * problem. arg is the caller's. */
+typedef void (*hw_options_warn_fn)(void *arg, const char *problem, const char *consequence);
 /* Receives n bytes of output (help), whole lines ending in '\n'. */
 typedef void (*hw_options_write_fn)(void *arg, const char *buf, size_t n);
 
@@ -127,9 +132,16 @@ unsigned hw_options_parse(const char *s, hw_options *out, hw_options_warn_fn war
  * of warnings. */
 unsigned hw_options_load(hw_options *out, hw_options_warn_fn warn, void *arg);
 
-/* A warn callback that writes each line and a newline to the process's
- * error output (hw_console_write), in one write. */
-void hw_options_warn_console(void *arg, const char *line);
+/* Writes the library's warning line for (problem, consequence) into
+ * buf[0..len), NUL-terminated and cut to fit: "heapward: HEAPWARD_OPTIONS:
+ * <problem> (<consequence>)". Returns its length. For the parser's own
+ * parts and a buffer of HW_OPTIONS_LINE_MAX, nothing is cut (OP3). */
+size_t hw_options_warning_line(char *buf, size_t len, const char *problem,
+			       const char *consequence);
+
+/* A warn callback that writes the warning's line and a newline to the
+ * process's error output (hw_console_write), in one write. */
+void hw_options_warn_console(void *arg, const char *problem, const char *consequence);
 /* A write callback that writes to the process's error output. */
 void hw_options_write_console(void *arg, const char *buf, size_t n);
 

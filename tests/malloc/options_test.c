@@ -36,14 +36,16 @@ typedef struct seen {
 	size_t longest;
 } seen;
 
-static void collect(void *arg, const char *line)
+/* Keeps each warning as the line the library prints. */
+static void collect(void *arg, const char *problem, const char *consequence)
 {
 	seen *s = arg;
-	size_t n = strlen(line);
+	char line[2 * HW_OPTIONS_LINE_MAX];
+	size_t n = hw_options_warning_line(line, sizeof line, problem, consequence);
 	if (n > s->longest)
 		s->longest = n;
 	if (s->n < MAXW)
-		snprintf(s->line[s->n], sizeof s->line[0], "%s", line);
+		snprintf(s->line[s->n], sizeof s->line[0], "%.*s", HW_OPTIONS_LINE_MAX - 1, line);
 	s->n++;
 }
 
@@ -786,7 +788,7 @@ static void test_console(void)
 	fflush(stderr);
 	int saved = dup(2);
 	REQUIRE(saved >= 0 && dup2(fd, 2) == 2);
-	hw_options_warn_console(NULL, P "unknown key 'x' (ignored)");
+	hw_options_warn_console(NULL, "unknown key 'x'", "ignored");
 	hw_options_write_console(NULL, "ab\n", 3);
 	dup2(saved, 2);
 	close(saved);
