@@ -15,12 +15,12 @@
  * (bench/malloc_bench.c measures the pair).
  *
  * Invariants (MC7, and):
- *   CA1. mc_tls_cache is NULL until the thread's first allocation or
- *        free, then its cache, then &mc_dead_cache once its exit hook has
+ *   CA1. hw_mc_tls_cache is NULL until the thread's first allocation or
+ *        free, then its cache, then &hw_mc_dead_cache once its exit hook has
  *        flushed it (or when no cache could be made); later calls from that
  *        thread take the locked fallback (one slot per class-lock round
- *        trip). mc_tls equals mc_tls_cache, except that it stays NULL when
- *        mc_slow_only is set (malloc_internal.h).
+ *        trip). hw_mc_tls equals hw_mc_tls_cache, except that it stays NULL when
+ *        hw_mc_slow_only is set (malloc_internal.h).
  *   CA2. The exit hook re-arms itself until the round before the last
  *        (T7), so frees made by other libraries' destructors in earlier
  *        rounds still find the cache; that round flushes it, and the last
@@ -58,7 +58,7 @@
  *        load, which sees 1 (or the 0 of a bracket that has ended, whose
  *        bin writes it then sees); between the two, it orders the store
  *        before the load as a fence would. Where the barrier is
- *        unavailable (mc_drain_on false) no drain flag is ever set and
+ *        unavailable (hw_mc_drain_on false) no drain flag is ever set and
  *        idle caches are kept.
  *   CA6. Fork: the child has only the forking thread, which was outside
  *        the layer (in fork). Every other thread's cache leaves the live
@@ -80,13 +80,13 @@
 #include <errno.h>
 #include <string.h>
 
-HW_THREAD_LOCAL mc_cache *mc_tls_cache;
-HW_THREAD_LOCAL mc_cache *mc_tls;
-bool mc_slow_only;
-mc_cache mc_dead_cache;
-uint64_t mc_threads_live;
+HW_THREAD_LOCAL mc_cache *hw_mc_tls_cache;
+HW_THREAD_LOCAL mc_cache *hw_mc_tls;
+bool hw_mc_slow_only;
+mc_cache hw_mc_dead_cache;
+uint64_t hw_mc_threads_live;
 
-bool mc_drain_on;
+bool hw_mc_drain_on;
 
 static hw_thread_key exit_key;
 static hw_mutex cache_lock = HW_MUTEX_INIT;
@@ -126,29 +126,29 @@ static void recycle_locked(mc_cache *c)
 /* CA4: where class k's bin cap starts, and starts again after a drain. */
 static uint32_t cap_start(unsigned k)
 {
-	return hw_min(mc_classes[k].cap, MC_CAP_START);
+	return hw_min(hw_mc_classes[k].cap, MC_CAP_START);
 }
 
 static void cache_exit(void *v);
 
 static mc_cache *set_tls(mc_cache *c)
 {
-	mc_tls_cache = c;
-	mc_tls = mc_slow_only ? NULL : c;
+	hw_mc_tls_cache = c;
+	hw_mc_tls = hw_mc_slow_only ? NULL : c;
 	return c;
 }
 
 int hw_mc_cache_init(void)
 {
 	record_bytes = hw_align_up(sizeof(mc_cache) + hw_mc_cache_slots() * sizeof(mc_slot),
-				   mc_g.pf->caps.page_size);
+				   hw_mc_g.pf->caps.page_size);
 	/* Once per process: a restarted layer (hw_mc_reset) keeps its key. */
 	static bool key_made;
 	if (!key_made && hw_thread_key_create(&exit_key, cache_exit) != 0)
 		return ENOMEM;
 	key_made = true;
 	/* CA5: registers the barrier now, not in the first drain. */
-	mc_drain_on = hw_process_barrier_ready();
+	hw_mc_drain_on = hw_process_barrier_ready();
 	return 0;
 }
 
@@ -162,8 +162,8 @@ mc_cache *hw_mc_cache_create(void)
 	hw_mutex_unlock(&cache_lock);
 	if (!c) {
 		void *p;
-		if (hw_sys_alloc(mc_g.pf, record_bytes, &p) != 0)
-			return set_tls(&mc_dead_cache);
+		if (hw_sys_alloc(hw_mc_g.pf, record_bytes, &p) != 0)
+			return set_tls(&hw_mc_dead_cache);
 		c = p;
 	}
 	memset(c, 0, sizeof *c);
@@ -171,20 +171,20 @@ mc_cache *hw_mc_cache_create(void)
 	for (unsigned k = 0; k < MC_NCLASSES; k++) {
 		c->bin[k].slot = slot;
 		c->bin[k].cap = cap_start(k);
-		c->bin[k].size = mc_classes[k].size;
-		slot += mc_classes[k].cap;
+		c->bin[k].size = hw_mc_classes[k].size;
+		slot += hw_mc_classes[k].cap;
 	}
 	if (hw_thread_key_set(exit_key, c) != 0) {
 		/* No exit hook: a cache would leak its slots at exit. */
 		hw_mutex_lock(&cache_lock);
 		recycle_locked(c);
 		hw_mutex_unlock(&cache_lock);
-		return set_tls(&mc_dead_cache);
+		return set_tls(&hw_mc_dead_cache);
 	}
 	hw_mutex_lock(&cache_lock);
 	live_link(c);
 	hw_mutex_unlock(&cache_lock);
-	__atomic_fetch_add(&mc_threads_live, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&hw_mc_threads_live, 1, __ATOMIC_RELAXED);
 	return set_tls(c);
 }
 
@@ -223,12 +223,12 @@ void hw_mc_cache_enter_wait(mc_cache *c)
 
 size_t hw_mc_cache_drain(mc_cache *self)
 {
-	if (self == &mc_dead_cache)
+	if (self == &hw_mc_dead_cache)
 		self = NULL;
 	size_t n = 0;
 	hw_mutex_lock(&cache_lock);
 	bool remote = false;
-	if (mc_drain_on) {
+	if (hw_mc_drain_on) {
 		for (mc_cache *c = live; c; c = c->live_next)
 			if (c != self) {
 				__atomic_store_n(&c->drain, 1, MC_FLAG_STORE);
@@ -270,7 +270,7 @@ void hw_mc_cache_drain_counts(uint64_t *d, uint64_t *s)
 
 void hw_mc_cache_fork_child(void)
 {
-	mc_cache *own = mc_tls_cache;
+	mc_cache *own = hw_mc_tls_cache;
 	bool linked = false;
 	for (mc_cache *c = live; c; c = c->live_next)
 		linked = linked || c == own;
@@ -290,7 +290,7 @@ static void cache_exit(void *v)
 		errno = saved;
 		return; /* CA2 */
 	}
-	set_tls(&mc_dead_cache);
+	set_tls(&hw_mc_dead_cache);
 	/* Off the live list first (CA5): a drain in progress ends before the
 	 * unlink, and none reaches c after it, so the flush needs no bracket.
 	 * The flush takes class locks under cache_lock, as a drain does. */
@@ -299,28 +299,28 @@ static void cache_exit(void *v)
 	flush_bins(c);
 	recycle_locked(c);
 	hw_mutex_unlock(&cache_lock);
-	__atomic_fetch_sub(&mc_threads_live, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&hw_mc_threads_live, 1, __ATOMIC_RELAXED);
 	errno = saved;
 }
 
 void hw_mc_cache_reset(void)
 {
-	mc_cache *c = mc_tls_cache;
+	mc_cache *c = hw_mc_tls_cache;
 	set_tls(NULL);
 	hw_mutex_lock(&cache_lock);
-	if (c && c != &mc_dead_cache) {
+	if (c && c != &hw_mc_dead_cache) {
 		/* Disarmed: the thread's exit must not flush a released record. */
 		(void)hw_thread_key_set(exit_key, NULL);
 		live_unlink(c);
 		recycle_locked(c);
-		__atomic_fetch_sub(&mc_threads_live, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&hw_mc_threads_live, 1, __ATOMIC_RELAXED);
 	}
 	/* hw_mc_reset's precondition: no other thread has a cache. */
 	live = NULL;
 	drained = skipped = 0;
 	while (recycled) {
 		mc_cache *next = recycled->next_free;
-		hw_sys_release(mc_g.pf, recycled, record_bytes);
+		hw_sys_release(hw_mc_g.pf, recycled, record_bytes);
 		recycled = next;
 	}
 	hw_mutex_unlock(&cache_lock);

@@ -1,6 +1,6 @@
 /* classes.c: the size classes and the size-to-class table.
  *
- * Owns: mc_classes (slot size, span pages, slots per span, division magic,
+ * Owns: hw_mc_classes (slot size, span pages, slots per span, division magic,
  * thread-cache batch and cap, span record size) and the lookup table
  * behind mc_class_of (4 KiB, one entry per 16 bytes up to MC_SMALL_MAX, so
  * the fast path makes one load and no size test beyond its range check).
@@ -29,8 +29,8 @@
  */
 #include "malloc_internal.h"
 
-mc_class mc_classes[MC_NCLASSES];
-uint8_t mc_lut[MC_SMALL_MAX / 16 + 1];
+mc_class hw_mc_classes[MC_NCLASSES];
+uint8_t hw_mc_lut[MC_SMALL_MAX / 16 + 1];
 static size_t cache_slots;
 
 static uint32_t class_size(unsigned c)
@@ -60,7 +60,7 @@ void hw_mc_classes_init(void)
 {
 	size_t slots = 0;
 	for (unsigned c = 0; c < MC_NCLASSES; c++) {
-		mc_class *k = &mc_classes[c];
+		mc_class *k = &hw_mc_classes[c];
 		k->size = class_size(c);
 		k->npages = span_pages(k->size);
 		HW_CHECK(k->npages <= MC_SPAN_MAX_PAGES,
@@ -110,10 +110,10 @@ void hw_mc_classes_init(void)
 	}
 	HW_CHECK(class_size(MC_NCLASSES - 1) == MC_SMALL_MAX, "malloc: class table size");
 	unsigned c = 0;
-	for (size_t i = 0; i < sizeof mc_lut; i++) {
-		while (mc_classes[c].size < i * 16)
+	for (size_t i = 0; i < sizeof hw_mc_lut; i++) {
+		while (hw_mc_classes[c].size < i * 16)
 			c++;
-		mc_lut[i] = (uint8_t)c;
+		hw_mc_lut[i] = (uint8_t)c;
 	}
 	cache_slots = slots;
 }

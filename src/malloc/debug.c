@@ -2,7 +2,7 @@
  * allocation and free paths, thread numbers, the ring of freed large
  * objects, and what happens at exit.
  *
- * Owns: mc_dbg; hw_mc_debug_configure/start/alloc/free/tid/capture/
+ * Owns: hw_mc_dbg; hw_mc_debug_configure/start/alloc/free/tid/capture/
  * freed_large/at_exit/lock/unlock. Starting the mode installs the fault
  * reports (debug_fault.c), and the hooks give each thread its alternate
  * signal stack at its first allocation or free.
@@ -10,14 +10,14 @@
  * Invariants (MC9 of malloc_internal.h, and):
  *   DM1. The mode is on when the options say debug=1, detect_leaks=1 or
  *        guard other than none (guarded objects' reports want stacks);
- *        it then sets mc_slow_only, so the hooks below are the only code
+ *        it then sets hw_mc_slow_only, so the hooks below are the only code
  *        it adds to a call, and only on the slow paths (debug.h).
  *   DM2. A recorded stack starts at the program's call into the layer:
  *        when the layer is a shared object of its own (libheapward.so,
  *        libheapward-malloc.so), leading frames inside its executable
  *        range are dropped at capture; linked into the program itself, its
  *        frames are recorded and the report drops them by source file
- *        (debug_report.c RP2). Then at most mc_dbg.depth frames are kept.
+ *        (debug_report.c RP2). Then at most hw_mc_dbg.depth frames are kept.
  *   DM3. Thread numbers are given in the order threads first allocate or
  *        free in debug mode, from 0, and stored in 16 bits (saturating).
  *   DM4. The ring keeps the last DB_RING freed large objects (their bounds,
@@ -63,7 +63,7 @@
 #define DB_SCRUB_UNGUARDED_BYTES 1536
 #define DB_RING 1024
 
-mc_debug mc_dbg = {.depth = 30, .symbolize = true};
+mc_debug hw_mc_dbg = {.depth = 30, .symbolize = true};
 
 static HW_THREAD_LOCAL unsigned tid_plus1;
 static unsigned next_tid; /* atomic */
@@ -76,27 +76,27 @@ static uint64_t ring_next; /* atomic */
 void hw_mc_debug_configure(const hw_options *o)
 {
 	bool on = o->debug || o->detect_leaks || o->guard != HW_OPT_GUARD_NONE;
-	mc_dbg.leaks = o->detect_leaks;
-	mc_dbg.symbolize = o->symbolize;
-	mc_dbg.depth = hw_min(o->stack_depth, MC_DEBUG_MAX_DEPTH);
-	mc_dbg.tables_on_malloc = !o->fast_unwind_on_malloc;
-	mc_dbg.tables_on_fatal = !o->fast_unwind_on_fatal;
-	memcpy(mc_dbg.symbolizer_path, o->symbolizer_path, sizeof mc_dbg.symbolizer_path);
+	hw_mc_dbg.leaks = o->detect_leaks;
+	hw_mc_dbg.symbolize = o->symbolize;
+	hw_mc_dbg.depth = hw_min(o->stack_depth, MC_DEBUG_MAX_DEPTH);
+	hw_mc_dbg.tables_on_malloc = !o->fast_unwind_on_malloc;
+	hw_mc_dbg.tables_on_fatal = !o->fast_unwind_on_fatal;
+	memcpy(hw_mc_dbg.symbolizer_path, o->symbolizer_path, sizeof hw_mc_dbg.symbolizer_path);
 	if (on)
-		mc_slow_only = true;
-	__atomic_store_n(&mc_dbg.on, on, __ATOMIC_RELAXED);
+		hw_mc_slow_only = true;
+	__atomic_store_n(&hw_mc_dbg.on, on, __ATOMIC_RELAXED);
 }
 
 static size_t ring_bytes(void)
 {
-	return hw_align_up(DB_RING * sizeof *ring, mc_g.pf->caps.page_size);
+	return hw_align_up(DB_RING * sizeof *ring, hw_mc_g.pf->caps.page_size);
 }
 
 void hw_mc_debug_start(const hw_options *o)
 {
 	if (o->log_path[0])
 		(void)hw_console_log_path(o->log_path);
-	if (!hw_mc_debug_on() || mc_dbg.started)
+	if (!hw_mc_debug_on() || hw_mc_dbg.started)
 		return;
 	/* The leak report runs after the program's exit handlers, which may
 	 * close standard error: a copy is kept, unless reports go to a log
@@ -106,18 +106,18 @@ void hw_mc_debug_start(const hw_options *o)
 	if (!o->log_path[0])
 		hw_console_keep();
 	bool is_program;
-	hw_module_self(&mc_dbg.self_lo, &mc_dbg.self_hi, &is_program);
-	mc_dbg.trim_at_capture = !is_program && mc_dbg.self_lo < mc_dbg.self_hi;
+	hw_module_self(&hw_mc_dbg.self_lo, &hw_mc_dbg.self_hi, &is_program);
+	hw_mc_dbg.trim_at_capture = !is_program && hw_mc_dbg.self_lo < hw_mc_dbg.self_hi;
 	/* stack_depth=0 records no stack: no depot to reserve. */
-	if (mc_dbg.depth)
-		(void)hw_mc_depot_init(mc_g.pf);
+	if (hw_mc_dbg.depth)
+		(void)hw_mc_depot_init(hw_mc_g.pf);
 	void *r;
-	if (hw_sys_alloc(mc_g.pf, ring_bytes(), &r) == 0)
+	if (hw_sys_alloc(hw_mc_g.pf, ring_bytes(), &r) == 0)
 		__atomic_store_n(&ring, (mc_freed_large *)r, __ATOMIC_RELEASE);
 	hw_mc_quar_start(o->quarantine_bytes);
 	hw_mc_fault_start();
 	hw_mc_suppress_load(o->suppressions);
-	mc_dbg.started = true;
+	hw_mc_dbg.started = true;
 }
 
 unsigned hw_mc_debug_tid(void)
@@ -139,11 +139,11 @@ __attribute__((noinline)) size_t hw_mc_debug_stack(uintptr_t *pc, size_t max)
 	uintptr_t all[MC_DEBUG_MAX_DEPTH + 16];
 	size_t want = hw_min(max, MC_DEBUG_MAX_DEPTH) + 16, k = 0;
 	/* The table walk gives 0 frames where it cannot run (UW6). */
-	size_t n = mc_dbg.tables_on_malloc ? hw_unwind_tables_here(all, want) : 0;
+	size_t n = hw_mc_dbg.tables_on_malloc ? hw_unwind_tables_here(all, want) : 0;
 	if (n == 0)
 		n = hw_unwind_here(all, want);
-	if (mc_dbg.trim_at_capture)
-		while (k < n && all[k] >= mc_dbg.self_lo && all[k] < mc_dbg.self_hi)
+	if (hw_mc_dbg.trim_at_capture)
+		while (k < n && all[k] >= hw_mc_dbg.self_lo && all[k] < hw_mc_dbg.self_hi)
 			k++;
 	n = hw_min(n - k, max);
 	memcpy(pc, all + k, n * sizeof *pc);
@@ -153,9 +153,9 @@ __attribute__((noinline)) size_t hw_mc_debug_stack(uintptr_t *pc, size_t max)
 uint32_t hw_mc_debug_capture(void)
 {
 	uintptr_t pc[MC_DEBUG_MAX_DEPTH];
-	if (mc_dbg.depth == 0)
+	if (hw_mc_dbg.depth == 0)
 		return 0;
-	return hw_mc_depot_put(pc, hw_mc_debug_stack(pc, mc_dbg.depth));
+	return hw_mc_depot_put(pc, hw_mc_debug_stack(pc, hw_mc_dbg.depth));
 }
 
 /* p's record when p is a live object's start in a span with records. */
@@ -188,7 +188,7 @@ void hw_mc_debug_alloc(void *p)
 
 __attribute__((noinline)) void *hw_mc_debug_scrub(void *p)
 {
-	if (!mc_dbg.leaks)
+	if (!hw_mc_dbg.leaks)
 		return p;
 	/* Through a pointer the compiler cannot see through: it may neither
 	 * drop the zeroing (a store to memory nothing reads) nor inline it as
@@ -245,10 +245,10 @@ bool hw_mc_debug_freed_large(uintptr_t p, mc_freed_large *out)
 void hw_mc_debug_at_exit(void)
 {
 	hw_mc_quar_exit();
-	size_t leaked = mc_dbg.leaks ? hw_mc_leak_check() : 0;
-	uint64_t errors = __atomic_load_n(&mc_errors, __ATOMIC_RELAXED);
-	if ((leaked || errors) && mc_cfg.exitcode)
-		hw_process_exit((int)mc_cfg.exitcode);
+	size_t leaked = hw_mc_dbg.leaks ? hw_mc_leak_check() : 0;
+	uint64_t errors = __atomic_load_n(&hw_mc_errors, __ATOMIC_RELAXED);
+	if ((leaked || errors) && hw_mc_cfg.exitcode)
+		hw_process_exit((int)hw_mc_cfg.exitcode);
 }
 
 /* DM5. Priority 101, the last: destructors with a lower priority number
@@ -257,7 +257,7 @@ void hw_mc_debug_at_exit(void)
  * program's exit handlers. */
 __attribute__((destructor(101))) static void debug_exit(void)
 {
-	if (__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&hw_mc_ready, __ATOMIC_ACQUIRE))
 		hw_mc_debug_at_exit();
 }
 
@@ -268,11 +268,11 @@ void hw_mc_debug_reset(void)
 	hw_mc_depot_reset();
 	mc_freed_large *rg = __atomic_load_n(&ring, __ATOMIC_ACQUIRE);
 	if (rg)
-		hw_sys_release(mc_g.pf, rg, ring_bytes());
+		hw_sys_release(hw_mc_g.pf, rg, ring_bytes());
 	__atomic_store_n(&ring, NULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&ring_next, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&mc_dbg.on, 0, __ATOMIC_RELAXED);
-	mc_dbg.started = false;
+	__atomic_store_n(&hw_mc_dbg.on, 0, __ATOMIC_RELAXED);
+	hw_mc_dbg.started = false;
 }
 
 void hw_mc_debug_lock(void)

@@ -2,7 +2,7 @@
  * allocation and free, reports in the sanitizers' layout, and the leak
  * check at exit.
  *
- * Owns: the mode's configuration (mc_dbg) and the entry points the rest of
+ * Owns: the mode's configuration (hw_mc_dbg) and the entry points the rest of
  * the layer calls. One concept per file:
  *   debug.c         the mode itself: configuration and start, the hooks the
  *                   allocation and free paths call, thread numbers, the
@@ -19,8 +19,8 @@
  *                   and matches them)
  * docs/debug-mode.md describes the mode for users.
  *
- * How it costs nothing when off: the mode sets mc_slow_only (as the fills
- * do), so the fast paths of hw_malloc and hw_free, which test mc_tls
+ * How it costs nothing when off: the mode sets hw_mc_slow_only (as the fills
+ * do), so the fast paths of hw_malloc and hw_free, which test hw_mc_tls
  * already, send every call to the slow paths, and only those call the
  * hooks. The fast paths have no new instruction.
  *
@@ -58,11 +58,11 @@ typedef struct mc_debug {
 	char symbolizer_path[HW_OPTIONS_VALUE_MAX + 1];
 } mc_debug;
 
-extern mc_debug mc_dbg;
+extern mc_debug hw_mc_dbg;
 
 static inline bool hw_mc_debug_on(void)
 {
-	return __atomic_load_n(&mc_dbg.on, __ATOMIC_RELAXED) != 0;
+	return __atomic_load_n(&hw_mc_dbg.on, __ATOMIC_RELAXED) != 0;
 }
 
 /* ---- debug.c ---- */
@@ -90,7 +90,7 @@ unsigned hw_mc_debug_tid(void);
  * shared object of its own (DM2), at most max frames into pc; returns how
  * many. */
 size_t hw_mc_debug_stack(uintptr_t *pc, size_t max);
-/* The same, at most mc_dbg.depth frames, as a depot id (0 when the depot
+/* The same, at most hw_mc_dbg.depth frames, as a depot id (0 when the depot
  * is off or full, or the depth is 0). */
 uint32_t hw_mc_debug_capture(void);
 
@@ -106,7 +106,7 @@ typedef struct mc_freed_large {
 bool hw_mc_debug_freed_large(uintptr_t p, mc_freed_large *out);
 
 /* The exit-time work (the layer's destructor): the leak check, then the
- * exit status when errors or leaks were found (mc_cfg.exitcode). */
+ * exit status when errors or leaks were found (hw_mc_cfg.exitcode). */
 void hw_mc_debug_at_exit(void);
 
 /* hw_mc_reset's part (malloc.c MA8): the mode's memory (depot, ring,

@@ -52,7 +52,7 @@
  *        down the chain (the page heaps', then the last word, then the
  *        previous handler or the default action: the process dies of the
  *        same signal, FH3).
- *   DF3. Each report counts as an error (mc_errors), so a program whose
+ *   DF3. Each report counts as an error (hw_mc_errors), so a program whose
  *        own handler survives the fault still exits with exitcode.
  *   DF4. A thread gets its alternate stack once (hw_fault_thread_start
  *        keeps one the thread had), and gives it back at exit through the
@@ -83,7 +83,7 @@ static bool nearest_below(size_t pg, uintptr_t *lo, size_t *len, const mc_dbg_ob
 {
 	while (pg-- > 0) {
 		mc_span **leaf =
-			__atomic_load_n(&mc_g.map.top[pg >> MC_LEAF_SHIFT], __ATOMIC_ACQUIRE);
+			__atomic_load_n(&hw_mc_g.map.top[pg >> MC_LEAF_SHIFT], __ATOMIC_ACQUIRE);
 		if (!mc_leaf_mapped(leaf)) {
 			pg &= ~(MC_LEAF_ENTRIES - 1);
 			continue;
@@ -108,7 +108,7 @@ static bool nearest_below(size_t pg, uintptr_t *lo, size_t *len, const mc_dbg_ob
 			return true;
 		}
 		/* An empty span: go on below it. */
-		pg = (size_t)((s->start - mc_g.map.base) >> MC_PAGE_SHIFT);
+		pg = (size_t)((s->start - hw_mc_g.map.base) >> MC_PAGE_SHIFT);
 	}
 	return false;
 }
@@ -131,7 +131,7 @@ static void quarantined(const hw_fault *f, const mc_span *s, mc_fault_report *r)
 /* A wild access in the window: where it is, and the nearest object. */
 static void wild(const hw_fault *f, mc_fault_report *r)
 {
-	size_t pg = (size_t)((f->addr - mc_g.map.base) >> MC_PAGE_SHIFT);
+	size_t pg = (size_t)((f->addr - hw_mc_g.map.base) >> MC_PAGE_SHIFT);
 	const mc_span *s = mc_span_of(f->addr);
 	if (s && s->kind == MC_SPAN_QUARANTINED) {
 		quarantined(f, s, r);
@@ -142,8 +142,8 @@ static void wild(const hw_fault *f, mc_fault_report *r)
 							 : "heap pages never used";
 	size_t n = hw_report_format(r->located, sizeof r->located,
 				    "%p is in the heap's window [%p,%p), on %s, in no object; ",
-				    (void *)f->addr, (void *)mc_g.map.base,
-				    (void *)(mc_g.map.base + mc_g.map.wsize), what);
+				    (void *)f->addr, (void *)hw_mc_g.map.base,
+				    (void *)(hw_mc_g.map.base + hw_mc_g.map.wsize), what);
 	uintptr_t lo;
 	size_t len;
 	const mc_dbg_obj *rec;
@@ -165,12 +165,12 @@ static void wild(const hw_fault *f, mc_fault_report *r)
 
 static bool started(void)
 {
-	return __atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE) && hw_mc_debug_on();
+	return __atomic_load_n(&hw_mc_ready, __ATOMIC_ACQUIRE) && hw_mc_debug_on();
 }
 
 static void report(const mc_fault_report *r)
 {
-	__atomic_add_fetch(&mc_errors, 1, __ATOMIC_RELAXED); /* DF3 */
+	__atomic_add_fetch(&hw_mc_errors, 1, __ATOMIC_RELAXED); /* DF3 */
 	hw_mc_report_fault(r);
 }
 
@@ -211,11 +211,11 @@ static bool classify_objects(const hw_fault *f)
 		report(&g);
 		return true;
 	}
-	if (f->addr - mc_g.map.base >= mc_g.map.wsize)
+	if (f->addr - hw_mc_g.map.base >= hw_mc_g.map.wsize)
 		return false;
 	/* The window is address space the heap may grow over, not a
 	 * reservation: other mappings (a thread's stack) may lie in it. */
-	if (!mc_span_of(f->addr) && !hw_heap_present_chunk(mc_g.heap, f->addr))
+	if (!mc_span_of(f->addr) && !hw_heap_present_chunk(hw_mc_g.heap, f->addr))
 		return false;
 	mc_fault_report r = {.f = f};
 	wild(f, &r);

@@ -111,19 +111,19 @@ static hw_world *world; /* made once (LK1) */
 
 static size_t round_pages(size_t n)
 {
-	return hw_align_up(hw_max(n, 1), mc_g.pf->caps.page_size);
+	return hw_align_up(hw_max(n, 1), hw_mc_g.pf->caps.page_size);
 }
 
 static void *get(size_t n)
 {
 	void *p;
-	return hw_sys_alloc(mc_g.pf, round_pages(n), &p) == 0 ? p : NULL;
+	return hw_sys_alloc(hw_mc_g.pf, round_pages(n), &p) == 0 ? p : NULL;
 }
 
 static void put(void *p, size_t n)
 {
 	if (p)
-		hw_sys_release(mc_g.pf, p, round_pages(n));
+		hw_sys_release(hw_mc_g.pf, p, round_pages(n));
 }
 
 static void release_buffers(lk *k)
@@ -219,14 +219,14 @@ static void each_guarded(void *arg, mc_span *s)
 
 static void each_object(lk *k, object_fn fn)
 {
-	for (size_t l = 0; l < mc_g.map.ntop; l++) {
-		mc_span **leaf = __atomic_load_n(&mc_g.map.top[l], __ATOMIC_ACQUIRE);
+	for (size_t l = 0; l < hw_mc_g.map.ntop; l++) {
+		mc_span **leaf = __atomic_load_n(&hw_mc_g.map.top[l], __ATOMIC_ACQUIRE);
 		if (!mc_leaf_mapped(leaf))
 			continue;
 		for (size_t i = 0; i < MC_LEAF_ENTRIES; i++) {
 			mc_span *s = leaf[i];
 			uintptr_t page =
-				mc_g.map.base + ((l * MC_LEAF_ENTRIES + i) << MC_PAGE_SHIFT);
+				hw_mc_g.map.base + ((l * MC_LEAF_ENTRIES + i) << MC_PAGE_SHIFT);
 			if (!s || s->start != page)
 				continue;
 			mc_dbg_obj *recs = s->dbg ? mc_span_dbg(s) : NULL;
@@ -326,7 +326,7 @@ static void scan_thread(lk *k, uintptr_t sp, uintptr_t tp, const uintptr_t *regs
 		consider(k, regs[i], LK_REACHABLE, 0);
 	const lk_range *st = map_of(k, sp);
 	bool tp_on_stack = st && tp >= sp && tp < st->hi;
-	uintptr_t tcb_end = hw_align_up(tp + LK_TCB_BYTES, mc_g.pf->caps.page_size);
+	uintptr_t tcb_end = hw_align_up(tp + LK_TCB_BYTES, hw_mc_g.pf->caps.page_size);
 	if (st) {
 		uintptr_t hi = tp_on_stack ? hw_min(st->hi, tcb_end) : st->hi;
 		scan_root(k, hw_max(st->lo, sp - LK_RED_ZONE), hi);
@@ -464,7 +464,7 @@ static void mark_roots(lk *k, const hw_world *w, uintptr_t own_sp, bool stopped)
 
 size_t hw_mc_leak_check(void)
 {
-	if (!hw_mc_debug_on() || !__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE))
+	if (!hw_mc_debug_on() || !__atomic_load_n(&hw_mc_ready, __ATOMIC_ACQUIRE))
 		return 0;
 	hw_mutex_lock(&leak_lock);
 	lk k;
@@ -484,7 +484,7 @@ size_t hw_mc_leak_check(void)
 	 * that is about to be stopped). */
 	(void)hw_platform_mappings(NULL, UINTPTR_MAX, add_map, &k);
 	(void)hw_module_writable(add_seg, &k);
-	hw_heap *heaps[2] = {mc_g.heap, hw_mc_guard_heap()};
+	hw_heap *heaps[2] = {hw_mc_g.heap, hw_mc_guard_heap()};
 	for (size_t h = 0; h < 2 && heaps[h]; h++) {
 		size_t na = hw_heap_arena_count(heaps[h]);
 		for (size_t i = 0; i < na && k.narenas < LK_MAX_ARENAS; i++) {

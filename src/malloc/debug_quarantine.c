@@ -68,12 +68,12 @@ void hw_mc_quar_start(size_t max_bytes)
 	/* Under an address-space limit (platform.h P12), the freed memory held
 	 * back and the ring must leave the program most of it: at most a
 	 * quarter of it held back, one ring entry per 256 bytes of it. */
-	size_t limit = hw_sys_address_limit(mc_g.pf), count = DQ_MAX_COUNT;
+	size_t limit = hw_sys_address_limit(hw_mc_g.pf), count = DQ_MAX_COUNT;
 	if (limit != SIZE_MAX) {
 		max_bytes = hw_min(max_bytes, hw_max(limit / 4, 1));
 		count = hw_min(count, hw_max(limit / 256, 4096));
 	}
-	if (hw_mc_quarantine_init(&quar, mc_g.pf, max_bytes, count) != 0) {
+	if (hw_mc_quarantine_init(&quar, hw_mc_g.pf, max_bytes, count) != 0) {
 		hw_report_write("heapward: the quarantine is off: no memory for its ring\n");
 		return;
 	}

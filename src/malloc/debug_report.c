@@ -182,7 +182,7 @@ static bool own_file(const char *file)
 
 static bool own_pc(uintptr_t pc)
 {
-	return mc_dbg.trim_at_capture && pc >= mc_dbg.self_lo && pc < mc_dbg.self_hi;
+	return hw_mc_dbg.trim_at_capture && pc >= hw_mc_dbg.self_lo && pc < hw_mc_dbg.self_hi;
 }
 
 /* Calls fn for each frame of pc[0, n) that a report shows (RP1: an inlined
@@ -292,9 +292,9 @@ static void begin(const char *kind, const void *addr, const char *lead, char *su
 		  size_t len)
 {
 	uintptr_t pc[MC_DEBUG_MAX_DEPTH];
-	size_t n = hw_mc_debug_stack(pc, mc_dbg.depth ? mc_dbg.depth : MC_DEBUG_MAX_DEPTH);
+	size_t n = hw_mc_debug_stack(pc, hw_mc_dbg.depth ? hw_mc_dbg.depth : MC_DEBUG_MAX_DEPTH);
 	hw_mutex_lock(&report_lock);
-	hw_symbolizer_open(&normal.sym, mc_dbg.symbolize, mc_dbg.symbolizer_path);
+	hw_symbolizer_open(&normal.sym, hw_mc_dbg.symbolize, hw_mc_dbg.symbolizer_path);
 	out(RP_BANNER "\n");
 	out("==%d==ERROR: heapward: %s on address %p in thread T%u:\n",
 	    hw_process_id(), kind, addr, hw_mc_debug_tid());
@@ -308,7 +308,7 @@ static void begin(const char *kind, const void *addr, const char *lead, char *su
 static void end(const char *kind, const char *summary)
 {
 	out("SUMMARY: heapward: %s%s%s\n", kind, summary[0] ? " " : "", summary);
-	if (mc_cfg.abort_on_error)
+	if (hw_mc_cfg.abort_on_error)
 		out("==%d==ABORTING\n", hw_process_id());
 	hw_symbolizer_close(&normal.sym);
 	hw_mutex_unlock(&report_lock);
@@ -575,7 +575,7 @@ void hw_mc_report_blind(size_t unstopped) { unstopped_line(unstopped, "no leaks 
 size_t hw_mc_report_leaks(mc_leak *leaks, size_t n, size_t unstopped)
 {
 	hw_mutex_lock(&report_lock);
-	hw_symbolizer_open(&normal.sym, mc_dbg.symbolize, mc_dbg.symbolizer_path);
+	hw_symbolizer_open(&normal.sym, hw_mc_dbg.symbolize, hw_mc_dbg.symbolizer_path);
 	size_t kept = apply_suppressions(leaks, n);
 	size_t bytes = 0, count = 0;
 	for (size_t i = 0; i < kept; i++) {
@@ -637,12 +637,12 @@ void hw_mc_report_fault(const mc_fault_report *r)
 	     ms += 10)
 		hw_sleep_ns(10 * 1000 * 1000);
 	uintptr_t pc[MC_DEBUG_MAX_DEPTH];
-	size_t max = mc_dbg.depth ? mc_dbg.depth : MC_DEBUG_MAX_DEPTH;
-	size_t n = mc_dbg.tables_on_fatal ? hw_unwind_tables_context(f->pc, pc, max) : 0;
+	size_t max = hw_mc_dbg.depth ? hw_mc_dbg.depth : MC_DEBUG_MAX_DEPTH;
+	size_t n = hw_mc_dbg.tables_on_fatal ? hw_unwind_tables_context(f->pc, pc, max) : 0;
 	if (n == 0)
 		n = hw_unwind_context(f->pc, f->sp, f->fp, pc, max);
 	int pid = hw_process_id();
-	hw_symbolizer_open(&faulting.sym, mc_dbg.symbolize, mc_dbg.symbolizer_path);
+	hw_symbolizer_open(&faulting.sym, hw_mc_dbg.symbolize, hw_mc_dbg.symbolizer_path);
 	out(RP_BANNER "\n");
 	if (r->heap) {
 		out("==%d==ERROR: heapward: %s on address %p at pc %p bp %p sp %p\n", pid, r->kind,

@@ -61,21 +61,21 @@ static void warn(void *arg, const char *line)
 static int load(const char *path)
 {
 	void *t, *r;
-	if (hw_sys_alloc(mc_g.pf, SS_FILE_MAX, &t) != 0)
+	if (hw_sys_alloc(hw_mc_g.pf, SS_FILE_MAX, &t) != 0)
 		return ENOMEM;
 	size_t len;
 	int rc = hw_file_read(path, t, SS_FILE_MAX, &len);
 	if (rc != 0) {
-		hw_sys_release(mc_g.pf, t, SS_FILE_MAX);
+		hw_sys_release(hw_mc_g.pf, t, SS_FILE_MAX);
 		return rc;
 	}
 	/* At most one rule per line. */
 	size_t lines = 1;
 	for (size_t i = 0; i < len; i++)
 		lines += ((const char *)t)[i] == '\n';
-	size_t bytes = hw_align_up(lines * sizeof *rules, mc_g.pf->caps.page_size);
-	if (hw_sys_alloc(mc_g.pf, bytes, &r) != 0) {
-		hw_sys_release(mc_g.pf, t, SS_FILE_MAX);
+	size_t bytes = hw_align_up(lines * sizeof *rules, hw_mc_g.pf->caps.page_size);
+	if (hw_sys_alloc(hw_mc_g.pf, bytes, &r) != 0) {
+		hw_sys_release(hw_mc_g.pf, t, SS_FILE_MAX);
 		return ENOMEM;
 	}
 	text = t;
@@ -102,8 +102,8 @@ void hw_mc_suppress_reset(void)
 {
 	if (!text)
 		return;
-	hw_sys_release(mc_g.pf, rules, rules_bytes);
-	hw_sys_release(mc_g.pf, text, SS_FILE_MAX);
+	hw_sys_release(hw_mc_g.pf, rules, rules_bytes);
+	hw_sys_release(hw_mc_g.pf, text, SS_FILE_MAX);
 	text = NULL;
 	rules = NULL;
 	nrules = rules_bytes = 0;

@@ -24,8 +24,8 @@
  * Invariants (MC3's page map, MC8 and MC9 hold for the records; and):
  *   GD1. Every page of a guarded run, guard pages included, maps to its
  *        record in gmap while the run is live, quarantined, cached (GD6)
- *        or ready after its cache (GD7; a new ready run, mc_freed_span);
- *        once the run goes back to the heap its pages map to mc_freed_span
+ *        or ready after its cache (GD7; a new ready run, hw_mc_freed_span);
+ *        once the run goes back to the heap its pages map to hw_mc_freed_span
  *        until the heap hands them out again.
  *   GD2. A record's live is 1 exactly while it is on the live list (set
  *        under the lock when it joins; a free clears it first, with an
@@ -82,7 +82,7 @@
  *        by one call, where each first touch would take a page fault. A
  *        ready run is freed memory that no longer traps: its pages map to
  *        its record (the last object, as in the cache) or, new, to
- *        mc_freed_span; the allocation that takes it maps them to its
+ *        hw_mc_freed_span; the allocation that takes it maps them to its
  *        record. hw_malloc_trim gives ready runs back to the heap too.
  *
  * Locking: guard_lock guards the live list, the cache and ready lists, the
@@ -122,9 +122,9 @@ typedef struct gd_config {
 	uint64_t seed;
 } gd_config;
 
-int mc_guard_on;
+int hw_mc_guard_enabled;
 static gd_config gcfg;  /* under the init lock */
-static hw_heap *gheap;  /* published by mc_guard_on */
+static hw_heap *gheap;  /* published by hw_mc_guard_enabled */
 static mc_pagemap gmap; /* the same */
 static unsigned gshift; /* log2 of the guarded heap's page */
 static size_t gpage;
@@ -182,7 +182,7 @@ static size_t window_bytes(size_t limit)
  * check keeps a bounded list of the heaps' arenas). */
 static size_t arena_bytes(size_t window)
 {
-	size_t a = hw_heap_default_arena(mc_g.pf, gpage);
+	size_t a = hw_heap_default_arena(hw_mc_g.pf, gpage);
 	while (a < window / 256)
 		a *= 2;
 	return a;
@@ -192,12 +192,12 @@ void hw_mc_guard_start(void)
 {
 	if (gcfg.mode == HW_OPT_GUARD_NONE || gheap)
 		return;
-	gpage = hw_max((size_t)4096, mc_g.pf->caps.page_size);
+	gpage = hw_max((size_t)4096, hw_mc_g.pf->caps.page_size);
 	gshift = hw_log2(gpage);
 	hw_heap_config cfg = {0};
-	cfg.platform = mc_g.pf;
+	cfg.platform = hw_mc_g.pf;
 	cfg.page_size = gpage;
-	size_t limit = hw_sys_address_limit(mc_g.pf);
+	size_t limit = hw_sys_address_limit(hw_mc_g.pf);
 	size_t w = window_bytes(limit);
 	cfg.arena_size = arena_bytes(w);
 	cfg.address_space = hw_align_up(w, cfg.arena_size);
@@ -219,7 +219,7 @@ void hw_mc_guard_start(void)
 	}
 	gheap = h;
 	rng = gcfg.seed ? gcfg.seed : hw_now_ns();
-	__atomic_store_n(&mc_guard_on, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&hw_mc_guard_enabled, 1, __ATOMIC_RELEASE);
 }
 
 /* GD5: splitmix64, under guard_lock. */
@@ -294,7 +294,7 @@ static void release_run(mc_span *s)
 {
 	uintptr_t run = s->run;
 	size_t np = s->npages;
-	(void)hw_mc_map_set(&gmap, gshift, run, np, &mc_freed_span);
+	(void)hw_mc_map_set(&gmap, gshift, run, np, &hw_mc_freed_span);
 	hw_mc_meta_free(s, mc_large_rec_bytes(s->dbg));
 	(void)hw_heap_free(gheap, (void *)run, np);
 }
@@ -442,7 +442,7 @@ static mc_span *ready_fill(int shape, int side, size_t dpages, bool dbg)
 	k = done;
 	for (mc_span *s; k < want && (s = new_run(side, dpages, dpages + 1, gpage, 0, dbg)); k++) {
 		/* GD7: a new ready run holds no object yet. */
-		(void)hw_mc_map_set(&gmap, gshift, s->run, s->npages, &mc_freed_span);
+		(void)hw_mc_map_set(&gmap, gshift, s->run, s->npages, &hw_mc_freed_span);
 		got[k] = s;
 	}
 	if (k == 0)
@@ -452,7 +452,7 @@ static mc_span *ready_fill(int shape, int side, size_t dpages, bool dbg)
 		data_of(got[i], &lo, &hi);
 		r[i] = (hw_range){(void *)lo, hi - lo};
 	}
-	hw_sys_populate(mc_g.pf, r, k);
+	hw_sys_populate(hw_mc_g.pf, r, k);
 	/* In the order they came: the heap's lowest addresses first. */
 	hw_mutex_lock(&guard_lock);
 	for (size_t i = k - 1; i > 0; i--) {
@@ -579,7 +579,7 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 	bool dbg = hw_mc_debug_on();
 	mc_span *s = shape >= 0 ? ready_take(ready_run, shape, side, dpages, dbg) : NULL;
 	if (s) {
-		/* GD7: a new ready run's pages map to mc_freed_span, so a trim
+		/* GD7: a new ready run's pages map to hw_mc_freed_span, so a trim
 		 * may have given their leaf back since (span.c SP9); making it
 		 * again may be refused. */
 		if (hw_mc_map_set(&gmap, gshift, s->run, np, s) != 0) {
@@ -747,7 +747,7 @@ void hw_mc_guard_reset(void)
 		hw_mc_map_release(&gmap);
 		hw_heap_destroy(gheap);
 	}
-	__atomic_store_n(&mc_guard_on, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&hw_mc_guard_enabled, 0, __ATOMIC_RELEASE);
 	gheap = NULL;
 	memset(&gmap, 0, sizeof gmap);
 	memset(&gcfg, 0, sizeof gcfg);

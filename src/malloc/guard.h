@@ -42,11 +42,11 @@ bool hw_mc_guard_describe(uintptr_t addr, mc_guard_obj *o);
 
 /* Set (release) once the guarded heap exists; then every slow-path
  * allocation asks hw_mc_guard_alloc first. */
-extern int mc_guard_on;
+extern int hw_mc_guard_enabled;
 
 static inline bool hw_mc_guard_on(void)
 {
-	return __atomic_load_n(&mc_guard_on, __ATOMIC_ACQUIRE) != 0;
+	return __atomic_load_n(&hw_mc_guard_enabled, __ATOMIC_ACQUIRE) != 0;
 }
 
 /* Reads the guard options (under the init lock, from apply_options). */
@@ -59,7 +59,7 @@ void hw_mc_guard_start(void);
  * budgets and the OS allow it; NULL otherwise (the caller then allocates
  * on the normal path: NULL is never an error). Its bytes are undefined. */
 void *hw_mc_guard_alloc(size_t n, size_t align);
-/* The guarded record (MC_SPAN_GUARDED) holding address a, &mc_freed_span
+/* The guarded record (MC_SPAN_GUARDED) holding address a, &hw_mc_freed_span
  * for pages of a run that left the quarantine, or NULL: not guarded memory. */
 mc_span *hw_mc_guard_span(uintptr_t a);
 /* A free (op: "free", "realloc") of p, whose record s (GUARDED) holds it:

@@ -27,10 +27,10 @@
  *        object's bounds [start, end) and size.
  *        In debug mode (debug.h) the line is followed by a report in the
  *        sanitizers' layout with the stacks (debug_report.c).
- *   HD2. After a report the process aborts, unless mc_cfg.abort_on_error is
+ *   HD2. After a report the process aborts, unless hw_mc_cfg.abort_on_error is
  *        false; then the caller goes on as its contract says (the bad free
- *        is ignored) and mc_errors counts the report.
- *   HD3. The canary byte at address x is mc_canary.b[x % 16] (MC6), a
+ *        is ignored) and hw_mc_errors counts the report.
+ *   HD3. The canary byte at address x is hw_mc_canary.b[x % 16] (MC6), a
  *        fixed pattern of 16 distinct bytes from 0x80 up (none of them 0xff
  *        or a fill the layer or its tests use), so neither a string
  *        terminator, nor any ASCII character, nor a zeroing or all-ones
@@ -46,10 +46,10 @@
 
 #include <errno.h>
 
-uint64_t mc_errors;
+uint64_t hw_mc_errors;
 
-const mc_canary_pattern mc_canary = {.b = {0x81, 0x93, 0xa7, 0xb9, 0xc4, 0xd6, 0xe8, 0xf1, 0x8e,
-					   0x9c, 0xa2, 0xb3, 0xc9, 0xda, 0xe3, 0xf6}};
+const mc_canary_pattern hw_mc_canary = {.b = {0x81, 0x93, 0xa7, 0xb9, 0xc4, 0xd6, 0xe8, 0xf1, 0x8e,
+					      0x9c, 0xa2, 0xb3, 0xc9, 0xda, 0xe3, 0xf6}};
 
 /* The pattern's 16 bytes as one vector (gcc and clang, the compilers
  * the build accepts): the whole-window loops below move and compare 64
@@ -59,12 +59,12 @@ const mc_canary_pattern mc_canary = {.b = {0x81, 0x93, 0xa7, 0xb9, 0xc4, 0xd6, 0
  * with 16 bytes per step, 115 with 64 (hot cache). */
 typedef uint64_t pattern_vec __attribute__((vector_size(16), may_alias));
 
-static pattern_vec pattern_of(void) { return (pattern_vec){mc_canary.w[0], mc_canary.w[1]}; }
+static pattern_vec pattern_of(void) { return (pattern_vec){hw_mc_canary.w[0], hw_mc_canary.w[1]}; }
 
 void hw_mc_pattern_fill(unsigned char *lo, unsigned char *hi)
 {
 	while (lo < hi && ((uintptr_t)lo & 15))
-		*lo = mc_canary.b[(uintptr_t)lo & 15], lo++;
+		*lo = hw_mc_canary.b[(uintptr_t)lo & 15], lo++;
 	pattern_vec c = pattern_of();
 	for (; hi - lo >= 64; lo += 64) {
 		pattern_vec *q = (pattern_vec *)(void *)lo;
@@ -76,14 +76,14 @@ void hw_mc_pattern_fill(unsigned char *lo, unsigned char *hi)
 	for (; hi - lo >= 16; lo += 16)
 		*(pattern_vec *)(void *)lo = c;
 	for (; lo < hi; lo++)
-		*lo = mc_canary.b[(uintptr_t)lo & 15];
+		*lo = hw_mc_canary.b[(uintptr_t)lo & 15];
 }
 
 const unsigned char *hw_mc_pattern_find(const unsigned char *lo, const unsigned char *hi)
 {
 	const unsigned char *p = lo;
 	while (p < hi && ((uintptr_t)p & 15))
-		if (*p != mc_canary.b[(uintptr_t)p & 15])
+		if (*p != hw_mc_canary.b[(uintptr_t)p & 15])
 			return p;
 		else
 			p++;
@@ -100,7 +100,7 @@ const unsigned char *hw_mc_pattern_find(const unsigned char *lo, const unsigned 
 			break;
 	}
 	for (; p < hi; p++)
-		if (*p != mc_canary.b[(uintptr_t)p & 15])
+		if (*p != hw_mc_canary.b[(uintptr_t)p & 15])
 			return p;
 	return NULL;
 }
@@ -123,8 +123,8 @@ const unsigned char *hw_mc_canary_find(const unsigned char *end, size_t slack)
 
 static void finish(void)
 {
-	__atomic_fetch_add(&mc_errors, 1, __ATOMIC_RELAXED);
-	if (mc_cfg.abort_on_error)
+	__atomic_fetch_add(&hw_mc_errors, 1, __ATOMIC_RELAXED);
+	if (hw_mc_cfg.abort_on_error)
 		hw_process_abort();
 }
 

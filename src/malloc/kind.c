@@ -160,7 +160,7 @@ bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const cha
 	size_t len = large ? s->req : mc_state_len(s, s->state[idx]);
 	bool mix = (have == MC_KIND_MALLOC) != (kind == MC_KIND_MALLOC);
 	if (HW_LIKELY(have == kind && (!sized || size == len)) ||
-	    (mix && (!mc_cfg.alloc_dealloc_mismatch || foreign_runtime()))) {
+	    (mix && (!hw_mc_cfg.alloc_dealloc_mismatch || foreign_runtime()))) {
 		/* A small slot's kind goes with its state at the free. */
 		if (large)
 			s->okind = MC_KIND_MALLOC;
@@ -179,8 +179,8 @@ bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const cha
 	if (hw_mc_debug_on())
 		hw_mc_report_mismatch(p, s, idx, have == kind, size,
 				      have < MC_KIND_COUNT ? made_by[have] : "?", op);
-	__atomic_fetch_add(&mc_errors, 1, __ATOMIC_RELAXED);
-	if (mc_cfg.abort_on_error)
+	__atomic_fetch_add(&hw_mc_errors, 1, __ATOMIC_RELAXED);
+	if (hw_mc_cfg.abort_on_error)
 		hw_process_abort();
 	errno = saved;
 	return false;

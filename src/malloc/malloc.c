@@ -7,7 +7,7 @@
  * hw_malloc_leak_check (debug_leak.c does the work); the
  * layer's one-time set-up (class tables, the private heap and its window,
  * the page map's top array, the thread-exit key, the fork hooks, the
- * background scavenger); HEAPWARD_OPTIONS applied to the layer (mc_cfg)
+ * background scavenger); HEAPWARD_OPTIONS applied to the layer (hw_mc_cfg)
  * and its heap, help=1 and verbosity at start-up, stats_at_exit; and the
  * per-object checks on every free.
  *
@@ -24,7 +24,7 @@
  *   MA1. Initialisation runs once, on the first call that needs it (or
  *        the preload library's constructor, hw_mc_init_env, if no call
  *        came first), under init_lock, and is published by a release
- *        store of mc_ready. An allocation made by the
+ *        store of hw_mc_ready. An allocation made by the
  *        initialisation itself (through a library it calls: the scavenger's
  *        pthread_create allocates the thread's TLS vector) is served by the
  *        bootstrap arena (boot.c) instead of deadlocking; when the arena is
@@ -56,7 +56,7 @@
  *
  *   MA5. Options are read once, at initialisation, from HEAPWARD_OPTIONS
  *        (hw_options_load: no allocation), or from hw_mc_start's string.
- *        mc_cfg's values set before start-up (tests) are kept where they
+ *        hw_mc_cfg's values set before start-up (tests) are kept where they
  *        are stricter: abort_on_error and the scavenger are on only when
  *        both say on; a fill is the option's when it sets one. If the
  *        environment cannot be read yet (hw_env_available false: a first
@@ -75,7 +75,7 @@
  *        large one before its run goes back to the heap. The layer keeps
  *        no metadata in a freed slot (MC5, MC7), so the fill stays until
  *        the slot is handed out again.
- *        With a fill set, mc_tls stays NULL, so every call takes the slow
+ *        With a fill set, hw_mc_tls stays NULL, so every call takes the slow
  *        paths and the fast paths do not test for fills.
  *   MA7. The background scavenger runs whenever the configuration asks for
  *        it and the process has a second thread or work for it, even when
@@ -152,7 +152,7 @@
 #define MA_FAST
 #endif
 
-/* mc_cfg's initial values (hw_mc_reset puts them back). */
+/* hw_mc_cfg's initial values (hw_mc_reset puts them back). */
 #define MA_CONFIG_DEFAULTS                                                      \
 	{                                                                       \
 		.abort_on_error = true, .alloc_dealloc_mismatch = true,         \
@@ -164,9 +164,9 @@
  * single-threaded process. */
 #define MC_SCAV_WAKE_BYTES ((size_t)32 << 20)
 
-mc_global mc_g;
-mc_config mc_cfg = MA_CONFIG_DEFAULTS;
-int mc_ready;
+mc_global hw_mc_g;
+mc_config hw_mc_cfg = MA_CONFIG_DEFAULTS;
+int hw_mc_ready;
 
 static hw_mutex init_lock = HW_MUTEX_INIT;
 static HW_THREAD_LOCAL bool in_init;
@@ -212,28 +212,29 @@ static void fork_child(void)
 	hw_mc_span_unlock_all();
 	hw_mc_cache_fork_child(); /* cache.c CA6 */
 	hw_mc_cache_unlock();
-	if (mc_cfg.background_scavenger)
+	if (hw_mc_cfg.background_scavenger)
 		__atomic_store_n(&scav_restart, 1, __ATOMIC_RELAXED);
 	hw_mutex_unlock(&init_lock);
 }
 
-/* MA5: o onto mc_cfg. */
+/* MA5: o onto hw_mc_cfg. */
 static void apply_options(const hw_options *o)
 {
-	mc_cfg.abort_on_error = mc_cfg.abort_on_error && o->abort_on_error;
-	mc_cfg.alloc_dealloc_mismatch = mc_cfg.alloc_dealloc_mismatch && o->alloc_dealloc_mismatch;
-	mc_cfg.background_scavenger = mc_cfg.background_scavenger && o->scavenger;
+	hw_mc_cfg.abort_on_error = hw_mc_cfg.abort_on_error && o->abort_on_error;
+	hw_mc_cfg.alloc_dealloc_mismatch =
+		hw_mc_cfg.alloc_dealloc_mismatch && o->alloc_dealloc_mismatch;
+	hw_mc_cfg.background_scavenger = hw_mc_cfg.background_scavenger && o->scavenger;
 	if (o->fill_on_alloc != HW_OPTIONS_OFF)
-		mc_cfg.fill_on_alloc = o->fill_on_alloc;
+		hw_mc_cfg.fill_on_alloc = o->fill_on_alloc;
 	if (o->fill_on_free != HW_OPTIONS_OFF)
-		mc_cfg.fill_on_free = o->fill_on_free;
-	mc_cfg.stats_at_exit = mc_cfg.stats_at_exit || o->stats_at_exit;
-	mc_cfg.verbosity = o->verbosity;
-	mc_cfg.exitcode = o->exitcode;
-	mc_slow_only = mc_cfg.fill_on_alloc != HW_OPTIONS_OFF ||
-		       mc_cfg.fill_on_free != HW_OPTIONS_OFF;
+		hw_mc_cfg.fill_on_free = o->fill_on_free;
+	hw_mc_cfg.stats_at_exit = hw_mc_cfg.stats_at_exit || o->stats_at_exit;
+	hw_mc_cfg.verbosity = o->verbosity;
+	hw_mc_cfg.exitcode = o->exitcode;
+	hw_mc_slow_only = hw_mc_cfg.fill_on_alloc != HW_OPTIONS_OFF ||
+			  hw_mc_cfg.fill_on_free != HW_OPTIONS_OFF;
 	hw_mc_guard_configure(o);
-	hw_mc_debug_configure(o); /* DM1: may set mc_slow_only */
+	hw_mc_debug_configure(o); /* DM1: may set hw_mc_slow_only */
 }
 
 /* help=1 (once per process) and verbosity >= 1: the options in effect. */
@@ -243,7 +244,7 @@ static void announce(const hw_options *o, bool late)
 		help_done = true;
 		hw_options_help(o, hw_options_write_console, NULL);
 	}
-	if (mc_cfg.verbosity >= 1) {
+	if (hw_mc_cfg.verbosity >= 1) {
 		char buf[HW_OPTIONS_FORMAT_MAX];
 		if (hw_options_format(o, buf, sizeof buf) == 0)
 			buf[0] = 0;
@@ -267,8 +268,8 @@ static bool scavenger_waits(void)
 {
 	bool one = hw_process_single_threaded() ||
 		   (__atomic_load_n(&scav_idle, __ATOMIC_RELAXED) &&
-		    __atomic_load_n(&mc_threads_live, __ATOMIC_RELAXED) < 2);
-	return one && !hw_heap_wake_due(mc_g.heap);
+		    __atomic_load_n(&hw_mc_threads_live, __ATOMIC_RELAXED) < 2);
+	return one && !hw_heap_wake_due(hw_mc_g.heap);
 }
 
 /* MA7: the start waits from now on, until the heap's wake flag (armed once
@@ -276,7 +277,7 @@ static bool scavenger_waits(void)
 static void defer_start(void)
 {
 	if (!__atomic_exchange_n(&scav_deferred, 1, __ATOMIC_RELAXED))
-		hw_heap_set_wake_bytes(mc_g.heap, MC_SCAV_WAKE_BYTES);
+		hw_heap_set_wake_bytes(hw_mc_g.heap, MC_SCAV_WAKE_BYTES);
 }
 
 /* The heap's idle hook (inspect.h), on the scavenger thread: span.c SP4's
@@ -285,7 +286,7 @@ static void defer_start(void)
 static bool layer_idle(void *unused)
 {
 	(void)unused;
-	if (!hw_mc_span_idle() || __atomic_load_n(&mc_threads_live, __ATOMIC_RELAXED) > 1)
+	if (!hw_mc_span_idle() || __atomic_load_n(&hw_mc_threads_live, __ATOMIC_RELAXED) > 1)
 		return false;
 	__atomic_store_n(&scav_idle, 1, __ATOMIC_RELAXED);
 	defer_start();
@@ -304,9 +305,9 @@ static void start_scavenger(void)
 		return;
 	}
 	if (__atomic_exchange_n(&scav_deferred, 0, __ATOMIC_RELAXED))
-		hw_heap_set_wake_bytes(mc_g.heap, 0);
+		hw_heap_set_wake_bytes(hw_mc_g.heap, 0);
 	__atomic_store_n(&scav_idle, 0, __ATOMIC_RELAXED);
-	int rc = hw_heap_scavenger_start(mc_g.heap);
+	int rc = hw_heap_scavenger_start(hw_mc_g.heap);
 	if (rc != 0 && rc != EALREADY &&
 	    __atomic_sub_fetch(&scav_retries, 1, __ATOMIC_RELAXED) > 0)
 		__atomic_store_n(&scav_restart, 1, __ATOMIC_RELAXED);
@@ -325,10 +326,10 @@ static bool init_locked(void)
 	apply_options(&o);
 	hw_mc_classes_init();
 	hw_mc_span_init();
-	mc_g.pf = next_start.platform ? next_start.platform : hw_platform_os();
-	mc_g.narenas = o.arenas ? o.arenas : hw_min(hw_cpu_count(), MC_ARENAS_MAX);
+	hw_mc_g.pf = next_start.platform ? next_start.platform : hw_platform_os();
+	hw_mc_g.narenas = o.arenas ? o.arenas : hw_min(hw_cpu_count(), MC_ARENAS_MAX);
 	hw_heap_config cfg = {0};
-	cfg.platform = mc_g.pf;
+	cfg.platform = hw_mc_g.pf;
 	cfg.page_size = MC_PAGE;
 	cfg.address_space = next_start.address_space;
 	cfg.arena_size = next_start.arena_size;
@@ -345,9 +346,9 @@ static bool init_locked(void)
 	if (hw_heap_grow(h, 1) != 0)
 		goto fail;
 	hw_heap_window(h, &base, &wsize);
-	if (hw_mc_map_init(&mc_g.map, base, wsize, MC_PAGE_SHIFT) != 0)
+	if (hw_mc_map_init(&hw_mc_g.map, base, wsize, MC_PAGE_SHIFT) != 0)
 		goto fail;
-	mc_g.heap = h;
+	hw_mc_g.heap = h;
 	if (hw_mc_cache_init() != 0)
 		goto fail_top;
 	hw_mc_debug_start(&o);
@@ -363,7 +364,7 @@ static bool init_locked(void)
 	 * thread ends in an idle one-thread program. */
 	hw_heap_set_idle_hook(h, layer_idle, NULL);
 	if (env_now) {
-		if (mc_cfg.background_scavenger)
+		if (hw_mc_cfg.background_scavenger)
 			start_scavenger();
 		announce(&o, false);
 	} else {
@@ -371,8 +372,8 @@ static bool init_locked(void)
 	}
 	return true;
 fail_top:
-	hw_mc_map_release(&mc_g.map);
-	memset(&mc_g, 0, sizeof mc_g);
+	hw_mc_map_release(&hw_mc_g.map);
+	memset(&hw_mc_g, 0, sizeof hw_mc_g);
 fail:
 	hw_heap_destroy(h);
 	return false;
@@ -382,7 +383,7 @@ static void early_child(void)
 {
 	/* With the full hooks registered, fork_prepare held init_lock across
 	 * the fork and fork_child releases it: nothing to reset. */
-	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE) && !hooks_registered)
+	if (!__atomic_load_n(&hw_mc_ready, __ATOMIC_ACQUIRE) && !hooks_registered)
 		hw_mutex_init(&init_lock);
 }
 
@@ -405,13 +406,13 @@ bool hw_mc_init_slow(void)
 	while (__atomic_load_n(&early_state, __ATOMIC_ACQUIRE) != 2)
 		hw_sleep_ns(1000);
 	hw_mutex_lock(&init_lock);
-	bool ok = mc_ready;
+	bool ok = hw_mc_ready;
 	if (!ok) {
 		in_init = true;
 		ok = init_locked();
 		in_init = false;
 		if (ok)
-			__atomic_store_n(&mc_ready, 1, __ATOMIC_RELEASE);
+			__atomic_store_n(&hw_mc_ready, 1, __ATOMIC_RELEASE);
 	}
 	hw_mutex_unlock(&init_lock);
 	if (!ok)
@@ -427,14 +428,14 @@ static void late_options(void)
 	(void)hw_options_load(&o, hw_options_warn_console, NULL);
 	apply_options(&o);
 	/* Threads with a cache keep their fast paths; this one (in practice the
-	 * only one this early) follows mc_slow_only now. */
-	if (mc_tls_cache)
-		mc_tls = mc_slow_only ? NULL : mc_tls_cache;
+	 * only one this early) follows hw_mc_slow_only now. */
+	if (hw_mc_tls_cache)
+		hw_mc_tls = hw_mc_slow_only ? NULL : hw_mc_tls_cache;
 	if (o.memory_limit)
-		(void)hw_heap_set_memory_limit(mc_g.heap, o.memory_limit);
+		(void)hw_heap_set_memory_limit(hw_mc_g.heap, o.memory_limit);
 	hw_mc_debug_start(&o);
 	hw_mc_guard_start();
-	if (mc_cfg.background_scavenger)
+	if (hw_mc_cfg.background_scavenger)
 		start_scavenger();
 	announce(&o, true);
 }
@@ -464,7 +465,7 @@ void hw_mc_init_env(void)
 bool hw_mc_start(const char *s)
 {
 	hw_mutex_lock(&init_lock);
-	bool fresh = !mc_ready;
+	bool fresh = !hw_mc_ready;
 	if (fresh) {
 		start_string = s;
 		start_given = true;
@@ -516,7 +517,7 @@ static void mark_resized(mc_span *s, void *p, size_t n)
  * none (CA1). */
 static mc_cache *own_cache(void)
 {
-	mc_cache *tc = mc_tls_cache;
+	mc_cache *tc = hw_mc_tls_cache;
 	return tc ? tc : hw_mc_cache_create();
 }
 
@@ -533,7 +534,7 @@ static unsigned class_for(size_t n, size_t align)
 	if (align > MC_PAGE)
 		return MC_NCLASSES;
 	for (; c < MC_NCLASSES; c++)
-		if (mc_classes[c].size % align == 0 && mc_classes[c].size - n < UINT16_MAX)
+		if (hw_mc_classes[c].size % align == 0 && hw_mc_classes[c].size - n < UINT16_MAX)
 			return c;
 	return MC_NCLASSES;
 }
@@ -543,7 +544,7 @@ static unsigned class_for(size_t n, size_t align)
 static bool small_slot(unsigned c, mc_slot *out)
 {
 	mc_cache *tc = own_cache();
-	if (tc == &mc_dead_cache)
+	if (tc == &hw_mc_dead_cache)
 		return hw_mc_central_take(c, out, 1) != 0;
 	mc_bin *b = &tc->bin[c];
 	bool ok = true;
@@ -552,9 +553,9 @@ static bool small_slot(unsigned c, mc_slot *out)
 		*out = b->slot[--b->n];
 	} else {
 		size_t got =
-			hw_mc_central_take(c, b->slot, hw_min(b->cap, mc_classes[c].batch));
+			hw_mc_central_take(c, b->slot, hw_min(b->cap, hw_mc_classes[c].batch));
 		if (got) {
-			if (b->cap < mc_classes[c].cap)
+			if (b->cap < hw_mc_classes[c].cap)
 				b->cap++; /* CA4 */
 			b->n = (uint32_t)got - 1;
 			*out = b->slot[b->n];
@@ -580,7 +581,7 @@ static HW_COLD bool give_back_held(size_t n)
 {
 	uintptr_t base;
 	size_t window;
-	hw_heap_window(mc_g.heap, &base, &window);
+	hw_heap_window(hw_mc_g.heap, &base, &window);
 	size_t count, bytes;
 	hw_mc_quar_stats(&count, &bytes);
 	if (count == 0 || n >= window)
@@ -627,7 +628,7 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero, u
 		}
 		p = e.p;
 		unsigned char spare[16] __attribute__((aligned(16)));
-		mark_new(p, e.state, mc_classes[c].size, n, spare);
+		mark_new(p, e.state, hw_mc_classes[c].size, n, spare);
 	} else if (!p) {
 		bool zeroed = false;
 		p = hw_mc_large_alloc(n, align, &zeroed);
@@ -648,8 +649,8 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero, u
 	if (zero) {
 		if (!known_zero)
 			memset(p, 0, n);
-	} else if (mc_cfg.fill_on_alloc != HW_OPTIONS_OFF) {
-		memset(p, mc_cfg.fill_on_alloc, n);
+	} else if (hw_mc_cfg.fill_on_alloc != HW_OPTIONS_OFF) {
+		memset(p, hw_mc_cfg.fill_on_alloc, n);
 	}
 	if (kind != MC_KIND_MALLOC)
 		hw_mc_kind_set(p, kind);
@@ -664,7 +665,7 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero, u
  * entry in *st), or NULL when the slow path must serve n. */
 static MA_ALWAYS_INLINE void *malloc_fast(size_t n, mc_state **st)
 {
-	mc_cache *tc = mc_tls;
+	mc_cache *tc = hw_mc_tls;
 	/* While a drain holds the cache (MC7), the slow path waits for it. */
 	if (HW_LIKELY(tc != NULL && n <= MC_SMALL_MAX) && HW_LIKELY(mc_cache_try_enter(tc))) {
 		mc_bin *b = &tc->bin[mc_class_of(n)];
@@ -754,8 +755,8 @@ static void free_other(void *p, mc_span *s)
 
 void hw_mc_large_release(mc_span *s)
 {
-	if (mc_cfg.fill_on_free != HW_OPTIONS_OFF)
-		memset((void *)s->start, mc_cfg.fill_on_free, s->req);
+	if (hw_mc_cfg.fill_on_free != HW_OPTIONS_OFF)
+		memset((void *)s->start, hw_mc_cfg.fill_on_free, s->req);
 	int saved = errno;
 	hw_mc_large_free(s);
 	errno = saved;
@@ -768,7 +769,7 @@ static MA_NOINLINE void free_flush(mc_cache *tc, unsigned c, mc_slot e)
 {
 	int saved = errno;
 	mc_bin *b = &tc->bin[c];
-	if (tc == &mc_dead_cache) {
+	if (tc == &hw_mc_dead_cache) {
 		hw_mc_central_give(c, &e, 1);
 		errno = saved;
 		return;
@@ -776,11 +777,11 @@ static MA_NOINLINE void free_flush(mc_cache *tc, unsigned c, mc_slot e)
 	mc_cache_enter(tc); /* MC7 */
 	if (b->n < b->cap) {
 		b->slot[b->n++] = e; /* a drain emptied it meanwhile */
-	} else if (b->cap < mc_classes[c].cap) {
+	} else if (b->cap < hw_mc_classes[c].cap) {
 		b->cap++; /* CA4 */
 		b->slot[b->n++] = e;
 	} else {
-		uint32_t k = mc_classes[c].batch;
+		uint32_t k = hw_mc_classes[c].batch;
 		hw_mc_central_give(c, b->slot, k);
 		memmove(b->slot, b->slot + k, (b->n - k) * sizeof(mc_slot));
 		b->n -= k;
@@ -829,7 +830,7 @@ void hw_mc_slot_release(void *p, mc_span *s, size_t idx)
 	int saved = errno;
 	mc_cache *tc = own_cache();
 	errno = saved;
-	free_finish(tc, p, s, &s->state[idx], mc_cfg.fill_on_free, false);
+	free_finish(tc, p, s, &s->state[idx], hw_mc_cfg.fill_on_free, false);
 }
 
 static MA_NOINLINE HW_COLD void free_bad(int what, void *p, mc_span *s, size_t idx)
@@ -898,7 +899,8 @@ static MA_ALWAYS_INLINE void free_small(mc_cache *tc, void *p, mc_span *s, int f
 	}
 	/* Without slack the pattern itself is checked: no branch. */
 	size_t slack = mc_state_slack(v);
-	const unsigned char *end = slack ? (const unsigned char *)p + s->size - slack : mc_canary.b;
+	const unsigned char *end =
+		slack ? (const unsigned char *)p + s->size - slack : hw_mc_canary.b;
 	if (HW_UNLIKELY(mc_canary_bad(end))) {
 		free_overflow(tc, p, s, idx, fill, dbg);
 		return;
@@ -931,12 +933,12 @@ static MA_NOINLINE HW_COLD void free_slow(void *p)
 		free_other(p, s);
 		return;
 	}
-	free_small(tc, p, s, mc_cfg.fill_on_free, hw_mc_debug_on(), (kind_req){.check = false});
+	free_small(tc, p, s, hw_mc_cfg.fill_on_free, hw_mc_debug_on(), (kind_req){.check = false});
 }
 
 MA_FAST void hw_free(void *p)
 {
-	mc_cache *tc = mc_tls;
+	mc_cache *tc = hw_mc_tls;
 	mc_span *s;
 	if (HW_LIKELY(tc != NULL) && HW_LIKELY((s = mc_span_of((uintptr_t)p)) != NULL) &&
 	    HW_LIKELY(s->kind == MC_SPAN_SMALL)) {
@@ -948,7 +950,7 @@ MA_FAST void hw_free(void *p)
 
 MA_FAST void hw_mc_free_kind(void *p, unsigned kind, bool sized, size_t size, const char *op)
 {
-	mc_cache *tc = mc_tls;
+	mc_cache *tc = hw_mc_tls;
 	mc_span *s;
 	if (HW_LIKELY(tc != NULL) && HW_LIKELY((s = mc_span_of((uintptr_t)p)) != NULL) &&
 	    HW_LIKELY(s->kind == MC_SPAN_SMALL)) {
@@ -1183,26 +1185,26 @@ void *hw_memalign(size_t align, size_t n)
 void hw_mc_reset(const mc_start_config *next)
 {
 	hw_mutex_lock(&init_lock);
-	if (mc_ready) {
-		mc_cache *own = mc_tls_cache;
-		HW_CHECK(__atomic_load_n(&mc_threads_live, __ATOMIC_RELAXED) ==
-				 (own && own != &mc_dead_cache ? 1u : 0u),
+	if (hw_mc_ready) {
+		mc_cache *own = hw_mc_tls_cache;
+		HW_CHECK(__atomic_load_n(&hw_mc_threads_live, __ATOMIC_RELAXED) ==
+				 (own && own != &hw_mc_dead_cache ? 1u : 0u),
 			 "malloc: hw_mc_reset while another thread has a cache");
 		/* The scavenger first: its idle hook reads the span lists and
 		 * counters the resets below clear. */
-		hw_heap_scavenger_stop(mc_g.heap);
+		hw_heap_scavenger_stop(hw_mc_g.heap);
 		hw_mc_cache_reset();
 		hw_mc_guard_reset();
 		hw_mc_debug_reset();
 		hw_mc_span_reset();
-		hw_heap_destroy(mc_g.heap);
-		memset(&mc_g, 0, sizeof mc_g);
-		__atomic_store_n(&mc_ready, 0, __ATOMIC_RELEASE);
+		hw_heap_destroy(hw_mc_g.heap);
+		memset(&hw_mc_g, 0, sizeof hw_mc_g);
+		__atomic_store_n(&hw_mc_ready, 0, __ATOMIC_RELEASE);
 	}
 	mc_config defaults = MA_CONFIG_DEFAULTS;
-	mc_cfg = defaults;
-	mc_slow_only = false;
-	__atomic_store_n(&mc_errors, 0, __ATOMIC_RELAXED);
+	hw_mc_cfg = defaults;
+	hw_mc_slow_only = false;
+	__atomic_store_n(&hw_mc_errors, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&scav_restart, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&scav_deferred, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&scav_idle, 0, __ATOMIC_RELAXED);
@@ -1218,7 +1220,7 @@ void hw_mc_reset(const mc_start_config *next)
 
 hw_heap *hw_mc_heap(void)
 {
-	return __atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE) ? mc_g.heap : NULL;
+	return __atomic_load_n(&hw_mc_ready, __ATOMIC_ACQUIRE) ? hw_mc_g.heap : NULL;
 }
 
 static size_t os_page(void) { return hw_platform_os()->caps.page_size; }
@@ -1249,7 +1251,7 @@ size_t hw_malloc_usable_size(void *p)
 int hw_malloc_trim(size_t pad)
 {
 	(void)pad;
-	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&hw_mc_ready, __ATOMIC_ACQUIRE))
 		return 0;
 	int saved = errno;
 	size_t released = hw_mc_span_trim_all();
@@ -1261,7 +1263,7 @@ int hw_malloc_trim(size_t pad)
 void hw_malloc_stats_get(hw_malloc_stats *out)
 {
 	memset(out, 0, sizeof *out);
-	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&hw_mc_ready, __ATOMIC_ACQUIRE))
 		return;
 	mc_span_stats ss;
 	hw_mc_span_stats(&ss);
@@ -1270,8 +1272,8 @@ void hw_malloc_stats_get(hw_malloc_stats *out)
 	out->large_objects = ss.large_objects;
 	out->large_bytes = ss.large_bytes;
 	out->meta_bytes = ss.meta_bytes;
-	out->thread_caches = __atomic_load_n(&mc_threads_live, __ATOMIC_RELAXED);
-	out->errors = __atomic_load_n(&mc_errors, __ATOMIC_RELAXED);
+	out->thread_caches = __atomic_load_n(&hw_mc_threads_live, __ATOMIC_RELAXED);
+	out->errors = __atomic_load_n(&hw_mc_errors, __ATOMIC_RELAXED);
 	hw_mc_depot_stats(&out->stacks, &out->stack_bytes, &out->stacks_dropped);
 	hw_mc_quar_stats(&out->quarantine_objects, &out->quarantine_bytes);
 	mc_guard_stats gs;
@@ -1281,7 +1283,7 @@ void hw_malloc_stats_get(hw_malloc_stats *out)
 	out->guard_over_budget = gs.over_budget;
 	out->guard_refused = gs.refused;
 	hw_heap_stats hs;
-	hw_heap_stats_get(mc_g.heap, &hs);
+	hw_heap_stats_get(hw_mc_g.heap, &hs);
 	out->heap_mapped = hs.mapped;
 	out->heap_inuse = hs.inuse;
 	out->heap_released = hs.released;
@@ -1297,7 +1299,7 @@ size_t hw_malloc_leak_check(void) { return hw_mc_leak_check(); }
  * may allocate). */
 __attribute__((destructor)) static void print_stats_at_exit(void)
 {
-	if (!__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE) || !mc_cfg.stats_at_exit)
+	if (!__atomic_load_n(&hw_mc_ready, __ATOMIC_ACQUIRE) || !hw_mc_cfg.stats_at_exit)
 		return;
 	hw_malloc_stats m;
 	hw_malloc_stats_get(&m);
@@ -1308,7 +1310,7 @@ __attribute__((destructor)) static void print_stats_at_exit(void)
 			m.meta_bytes, (unsigned long long)m.thread_caches,
 			(unsigned long long)m.errors);
 	hw_heap_stats h;
-	hw_heap_stats_get(mc_g.heap, &h);
+	hw_heap_stats_get(hw_mc_g.heap, &h);
 	hw_report_write("heapward: heap stats: mapped %zu inuse %zu idle %zu released %zu "
 			"ready %zu memory_limit %zu scavenged_bytes %llu bg_scavenged_bytes "
 			"%llu\n",

@@ -27,7 +27,7 @@
  *        min(8 slots, 64 KiB), whose tail (span bytes % slot) is at most 1/8
  *        of the span; at most MC_SPAN_MAX_PAGES pages (classes.c checks).
  *   MC3. Every page of a live span or large run maps to its record; every
- *        page of a run given back to the heap maps to mc_freed_span until
+ *        page of a run given back to the heap maps to hw_mc_freed_span until
  *        the heap hands it out again; every other page of the window maps
  *        to NULL (never ours).
  *   MC4. state[i] of a span is 0 when slot i is free (listed in the
@@ -172,9 +172,9 @@ typedef struct mc_class {
 	uint32_t rec_bytes_dbg; /* the same with debug records (MC9) */
 } mc_class;
 
-extern mc_class mc_classes[MC_NCLASSES];
+extern mc_class hw_mc_classes[MC_NCLASSES];
 /* By (n + 15) / 16 for n <= MC_SMALL_MAX: one load, one range check. */
-extern uint8_t mc_lut[MC_SMALL_MAX / 16 + 1];
+extern uint8_t hw_mc_lut[MC_SMALL_MAX / 16 + 1];
 
 /* Fills the tables (idempotent; called under the init lock and by tests). */
 void hw_mc_classes_init(void);
@@ -183,7 +183,7 @@ size_t hw_mc_cache_slots(void);
 
 static inline unsigned mc_class_of(size_t n)
 {
-	return mc_lut[(n + 15) >> 4];
+	return hw_mc_lut[(n + 15) >> 4];
 }
 
 /* Heap pages of a large object of n bytes (n <= MC_MAX_REQUEST; a
@@ -303,9 +303,9 @@ static inline mc_dbg_obj *mc_span_dbg(const mc_span *s)
  * leaves of MC_LEAF_ENTRIES entries, each allocated (span.c, from metadata,
  * never unmapped before hw_mc_reset) when a run first lands in its part of
  * the window. A leaf none of whose entries names a run is released at the
- * trims, its top entry then MC_LEAF_FREED, which reads as &mc_freed_span
+ * trims, its top entry then MC_LEAF_FREED, which reads as &hw_mc_freed_span
  * for every page it covers (span.c SP9). The layer's heap has one
- * (mc_g.map); the guarded objects' heap another (guard.c). */
+ * (hw_mc_g.map); the guarded objects' heap another (guard.c). */
 typedef struct mc_pagemap {
 	uintptr_t base; /* the window */
 	size_t wsize;
@@ -314,10 +314,10 @@ typedef struct mc_pagemap {
 	size_t ntop;
 } mc_pagemap;
 
-extern mc_span mc_freed_span;
+extern mc_span hw_mc_freed_span;
 
 /* SP9's top entry for a released leaf: every page it covers held a run and
- * none does now. Not a leaf in memory (a shared leaf of &mc_freed_span
+ * none does now. Not a leaf in memory (a shared leaf of &hw_mc_freed_span
  * entries kept 64 KiB resident), and one compare with NULL's: lookups
  * still take one test on their fast path. */
 #define MC_LEAF_FREED ((mc_span **)(uintptr_t)1)
@@ -338,7 +338,7 @@ static inline mc_span *mc_map_get(const mc_pagemap *m, unsigned shift, uintptr_t
 	size_t pg = off >> shift;
 	mc_span **leaf = __atomic_load_n(&m->top[pg >> MC_LEAF_SHIFT], __ATOMIC_ACQUIRE);
 	if (HW_UNLIKELY(!mc_leaf_mapped(leaf)))
-		return leaf ? &mc_freed_span : NULL;
+		return leaf ? &hw_mc_freed_span : NULL;
 	return __atomic_load_n(&leaf[pg & (MC_LEAF_ENTRIES - 1)], __ATOMIC_RELAXED);
 }
 
@@ -351,12 +351,12 @@ typedef struct mc_global {
 	unsigned narenas; /* 1 to MC_ARENAS_MAX (span.c SP8) */
 } mc_global;
 
-extern mc_global mc_g;
+extern mc_global hw_mc_g;
 
 /* The span holding address a (MC3), NULL when none ever did. */
 static inline mc_span *mc_span_of(uintptr_t a)
 {
-	return mc_map_get(&mc_g.map, MC_PAGE_SHIFT, a);
+	return mc_map_get(&hw_mc_g.map, MC_PAGE_SHIFT, a);
 }
 
 /* Slot index of byte offset off in a small span. */
@@ -379,7 +379,7 @@ typedef struct mc_config {
 	unsigned verbosity;
 } mc_config;
 
-extern mc_config mc_cfg;
+extern mc_config hw_mc_cfg;
 
 /* boot.c: the bootstrap arena, for calls made by a thread from inside its
  * own start of the layer (BT1: the init lock held). hw_mc_boot_alloc returns
@@ -416,7 +416,7 @@ void hw_mc_init_env(void);
  *     the platform, so the platform holds nothing of the layer's
  *     afterwards (a harness can check that nothing leaked: P8 of
  *     platform.h);
- *   - every counter, list and setting returns to its initial value (mc_cfg
+ *   - every counter, list and setting returns to its initial value (hw_mc_cfg
  *     to its defaults), and the calling thread's cache is forgotten;
  *   - the next start (the next call that needs the layer: lazily, so an
  *     injected failure can hit the start itself) uses next: its platform,
@@ -442,10 +442,10 @@ uint64_t hw_mc_give_backs(void);
 /* The layer's private heap, NULL while the layer has not started: for
  * hw_heap_validate and src/inspect.h's calls in tests and fuzz targets. */
 hw_heap *hw_mc_heap(void);
-extern int mc_ready;
+extern int hw_mc_ready;
 static inline bool mc_init(void)
 {
-	return HW_LIKELY(__atomic_load_n(&mc_ready, __ATOMIC_ACQUIRE)) || hw_mc_init_slow();
+	return HW_LIKELY(__atomic_load_n(&hw_mc_ready, __ATOMIC_ACQUIRE)) || hw_mc_init_slow();
 }
 
 /* A cached free slot and its state entry (MC7). */
@@ -479,7 +479,7 @@ int hw_mc_map_init(mc_pagemap *m, uintptr_t base, size_t wsize, unsigned shift);
  * of m's window at s (MC3), creating or reinstalling leaves as needed; all
  * under the meta lock (span.c SP9). 0 or ENOMEM (nothing pointed then). */
 int hw_mc_map_set(mc_pagemap *m, unsigned shift, uintptr_t start, size_t npages, mc_span *s);
-/* SP9: releases every leaf of m whose entries are all &mc_freed_span (the
+/* SP9: releases every leaf of m whose entries are all &hw_mc_freed_span (the
  * trims); returns the bytes. Takes the meta lock. */
 size_t hw_mc_map_trim(mc_pagemap *m);
 /* Gives m's leaves, kept ones included, and its top array back to the
@@ -538,17 +538,17 @@ typedef struct mc_cache {
 } mc_cache;
 
 /* The calling thread's cache (CA1 of cache.c). */
-extern HW_THREAD_LOCAL mc_cache *mc_tls_cache;
-/* The fast paths' view of it: mc_tls_cache, or NULL while per-object work
+extern HW_THREAD_LOCAL mc_cache *hw_mc_tls_cache;
+/* The fast paths' view of it: hw_mc_tls_cache, or NULL while per-object work
  * the fast paths do not do is configured (fill_on_alloc, fill_on_free), so
  * that one NULL test sends every call to the slow paths. */
-extern HW_THREAD_LOCAL mc_cache *mc_tls;
-extern bool mc_slow_only; /* written at init, before mc_ready */
+extern HW_THREAD_LOCAL mc_cache *hw_mc_tls;
+extern bool hw_mc_slow_only; /* written at init, before hw_mc_ready */
 /* The cache of a thread that has exited (or could not get one): every bin
  * empty with cap 0, so both fast paths fall to the locked fallback. */
-extern mc_cache mc_dead_cache;
+extern mc_cache hw_mc_dead_cache;
 int hw_mc_cache_init(void);
-/* The calling thread's cache, created now; &mc_dead_cache on failure. */
+/* The calling thread's cache, created now; &hw_mc_dead_cache on failure. */
 mc_cache *hw_mc_cache_create(void);
 /* The owner's side of CA5's handshake (MC7). The busy store and the drain
  * load are plain (relaxed store, acquire load: a plain mov on x86) with
@@ -592,19 +592,19 @@ static inline void mc_cache_leave(mc_cache *c)
 void hw_mc_cache_flush(mc_cache *c);
 /* CA5: drains the cache of every thread that is not inside the layer now
  * (each bin to the central lists, its cap back to its start) and flushes
- * self, the caller's own cache (NULL or &mc_dead_cache: none). Returns the
+ * self, the caller's own cache (NULL or &hw_mc_dead_cache: none). Returns the
  * slots that went back. The remote part is off (other caches kept) when
- * mc_drain_on is false. */
+ * hw_mc_drain_on is false. */
 size_t hw_mc_cache_drain(mc_cache *self);
 /* Whether remote drains happen: set at start-up from
  * hw_process_barrier_ready(); tests clear it to see the layer without. */
-extern bool mc_drain_on;
+extern bool hw_mc_drain_on;
 /* Caches drained and caches skipped because their owner was busy, since
  * the layer started (under cache_lock; tests). */
 void hw_mc_cache_drain_counts(uint64_t *drained, uint64_t *skipped);
 /* Fork child (cache_lock held): forgets every other thread's cache (CA6). */
 void hw_mc_cache_fork_child(void);
-extern uint64_t mc_threads_live; /* atomic */
+extern uint64_t hw_mc_threads_live; /* atomic */
 /* The recycled-records lock (fork hooks). */
 void hw_mc_cache_lock(void);
 void hw_mc_cache_unlock(void);
@@ -619,7 +619,7 @@ typedef union __attribute__((aligned(16))) mc_canary_pattern {
 	unsigned char b[16];
 	uint64_t w[2];
 } mc_canary_pattern;
-extern const mc_canary_pattern mc_canary;
+extern const mc_canary_pattern hw_mc_canary;
 
 /* MC6 at allocation, for an object whose bytes before end may be clobbered
  * (a new one): writes end's whole aligned 16-byte window, the object's
@@ -627,7 +627,7 @@ extern const mc_canary_pattern mc_canary;
 static inline void mc_canary_put(unsigned char *end)
 {
 	unsigned char *w = (unsigned char *)((uintptr_t)end & ~(uintptr_t)15);
-	__builtin_memcpy(w, mc_canary.b, 16);
+	__builtin_memcpy(w, hw_mc_canary.b, 16);
 }
 
 /* MC6 check: whether any canary byte after end (before the slot's end) is
@@ -640,8 +640,8 @@ static inline bool mc_canary_bad(const unsigned char *end)
 	uint64_t x0, x1;
 	__builtin_memcpy(&x0, w, 8);
 	__builtin_memcpy(&x1, w + 8, 8);
-	x0 ^= mc_canary.w[0];
-	x1 ^= mc_canary.w[1];
+	x0 ^= hw_mc_canary.w[0];
+	x1 ^= hw_mc_canary.w[1];
 	/* Keep the window's bytes from end % 16 on: in word 0 only when end is
 	 * in it (lt all ones), in word 1 all of them then. */
 	unsigned m = (unsigned)((uintptr_t)end & 15);
@@ -654,7 +654,7 @@ static inline bool mc_canary_bad(const unsigned char *end)
 	return ((x0 & keep & lt) | (x1 & (keep | lt))) != 0;
 }
 
-/* The pattern (MC6's bytes: mc_canary.b[x % 16] at address x) over
+/* The pattern (MC6's bytes: hw_mc_canary.b[x % 16] at address x) over
  * [lo, hi), and the first byte of [lo, hi) that is not it (NULL: none). */
 void hw_mc_pattern_fill(unsigned char *lo, unsigned char *hi);
 const unsigned char *hw_mc_pattern_find(const unsigned char *lo, const unsigned char *hi);
@@ -664,7 +664,7 @@ void hw_mc_canary_write(unsigned char *end, size_t slack);
 /* The first overwritten canary byte after end, or NULL (slack 0: NULL). */
 const unsigned char *hw_mc_canary_find(const unsigned char *end, size_t slack);
 /* Reports misuse of p by operation op ("free", "realloc",
- * "malloc_usable_size"), then aborts unless mc_cfg says continue. */
+ * "malloc_usable_size"), then aborts unless hw_mc_cfg says continue. */
 enum {
 	MC_BAD_DOUBLE_FREE = 1,
 	MC_BAD_INTERIOR,
@@ -678,10 +678,10 @@ HW_COLD void hw_mc_misuse(int what, const char *op, const void *p, const mc_span
 /* Reports a write after free found when the freed object [lo, lo + size)
  * left the quarantine (at_exit: at the exit-time check): at is its first
  * damaged byte (past lo + size: in the slot's slack), rec its record or
- * NULL; then aborts unless mc_cfg says continue. */
+ * NULL; then aborts unless hw_mc_cfg says continue. */
 HW_COLD void hw_mc_use_after_free(const void *at, uintptr_t lo, size_t size,
 				  const mc_dbg_obj *rec, bool at_exit);
-extern uint64_t mc_errors; /* atomic */
+extern uint64_t hw_mc_errors; /* atomic */
 
 /* kind.c: allocation kinds (MC8), for the override library's
  * allocation/deallocation mismatch checks. The kinds, in the order the

@@ -72,7 +72,7 @@
  *        ends the take with what it has (none: ENOMEM to the caller) and
  *        leaves the span as it was. A span given back to the heap frees
  *        its released pages with it (free released pages, no call).
- *   SP8. Arenas: mc_g.narenas sets of central lists (one per processor by
+ *   SP8. Arenas: hw_mc_g.narenas sets of central lists (one per processor by
  *        default, the `arenas` option). A span belongs to the arena that
  *        made it (its record's arena) for its whole life: it is on that
  *        arena's partial list of its class, and slots given back (by any
@@ -94,9 +94,9 @@
  *        the same CPU time.)
  *   SP9. Page-map leaves (MC3) go back at SP4's trims (hw_mc_map_trim;
  *        guard.c's map at hw_malloc_trim): a leaf whose every entry is
- *        &mc_freed_span (every page it covers held a run, and none does
+ *        &hw_mc_freed_span (every page it covers held a run, and none does
  *        now) has its top entry set to MC_LEAF_FREED, which a lookup reads
- *        as &mc_freed_span for every page (malloc_internal.h), so it still
+ *        as &hw_mc_freed_span for every page (malloc_internal.h), so it still
  *        says "freed". Its pages are released (unuse) and it is kept as
  *        kept[l] of its own top index l, never another's: a lookup that
  *        loaded it before the release may still read it, and reads either
@@ -112,8 +112,8 @@
  *        meta_lock, so a release never misses an entry a writer wrote, and
  *        a writer that finds MC_LEAF_FREED in top (or NULL) installs a
  *        real leaf first (the kept one made Ready, or a new one; filled
- *        with &mc_freed_span before it is published when top was
- *        MC_LEAF_FREED); a write of &mc_freed_span over MC_LEAF_FREED is
+ *        with &hw_mc_freed_span before it is published when top was
+ *        MC_LEAF_FREED); a write of &hw_mc_freed_span over MC_LEAF_FREED is
  *        skipped: it says so already.
  *
  * Locking: malloc_internal.h's order. Class locks are striped: arena a's
@@ -173,7 +173,7 @@ static void moved(central *k)
 	__atomic_store_n(&k->ops, k->ops + 1, __ATOMIC_RELAXED);
 }
 
-/* [arena][class]; the arenas past mc_g.narenas are never touched. */
+/* [arena][class]; the arenas past hw_mc_g.narenas are never touched. */
 static central centrals[MC_ARENAS_MAX][MC_NCLASSES];
 
 /* k's lock: arena a's class c uses stripe (11a + c) % MC_LOCKS, so the
@@ -199,7 +199,7 @@ static meta_hole meta_holes[META_HOLES];
 static size_t meta_nholes;
 static size_t meta_bytes, large_objects, large_bytes;
 
-mc_span mc_freed_span = {.kind = MC_SPAN_FREED};
+mc_span hw_mc_freed_span = {.kind = MC_SPAN_FREED};
 
 /* Every metadata chunk, linked through its first word (hw_mc_span_reset
  * gives them back); under meta_lock. */
@@ -213,7 +213,7 @@ void hw_mc_span_init(void)
 
 /* The layer's platform's page size (a test's simulated platform may have
  * pages other than the OS's). */
-static size_t os_page(void) { return mc_g.pf->caps.page_size; }
+static size_t os_page(void) { return hw_mc_g.pf->caps.page_size; }
 
 static unsigned bucket_of(size_t bytes)
 {
@@ -236,7 +236,7 @@ void *hw_mc_meta_alloc(size_t bytes)
 	} else {
 		if (meta_end - meta_bump < sz && !meta_take_hole(sz)) {
 			void *chunk;
-			if (hw_sys_alloc(mc_g.pf, META_CHUNK, &chunk) != 0) {
+			if (hw_sys_alloc(hw_mc_g.pf, META_CHUNK, &chunk) != 0) {
 				hw_mutex_unlock(&meta_lock);
 				return NULL;
 			}
@@ -292,7 +292,7 @@ static bool meta_take_hole(size_t sz)
 		if (meta_holes[i].len < sz)
 			continue;
 		meta_hole h = meta_holes[i];
-		if (hw_sys_use(mc_g.pf, (void *)h.start, h.len) != 0)
+		if (hw_sys_use(hw_mc_g.pf, (void *)h.start, h.len) != 0)
 			return false;
 		meta_holes[i] = meta_holes[--meta_nholes];
 		meta_bump = h.start;
@@ -310,7 +310,7 @@ static size_t meta_trim(void)
 	size_t n = meta_free_count, bytes = 0;
 	size_t abytes = hw_align_up(hw_max(n, 1) * sizeof(meta_rec), os_page());
 	void *mem;
-	if (n < 2 || meta_nholes == META_HOLES || hw_sys_alloc(mc_g.pf, abytes, &mem) != 0) {
+	if (n < 2 || meta_nholes == META_HOLES || hw_sys_alloc(hw_mc_g.pf, abytes, &mem) != 0) {
 		hw_mutex_unlock(&meta_lock);
 		return 0;
 	}
@@ -335,7 +335,7 @@ static size_t meta_trim(void)
 		uintptr_t p0 = hw_align_up(a[i].start, os_page());
 		uintptr_t p1 = end & ~(uintptr_t)(os_page() - 1);
 		if (p1 > p0) {
-			hw_sys_unuse(mc_g.pf, (void *)p0, p1 - p0);
+			hw_sys_unuse(hw_mc_g.pf, (void *)p0, p1 - p0);
 			meta_holes[meta_nholes++] = (meta_hole){p0, p1 - p0};
 			meta_bytes -= p1 - p0;
 			bytes += p1 - p0;
@@ -363,19 +363,19 @@ static size_t meta_trim(void)
 	for (unsigned b = 0; b < META_BUCKETS; b++)
 		*tail[b] = NULL;
 	hw_mutex_unlock(&meta_lock);
-	hw_sys_release(mc_g.pf, mem, abytes);
+	hw_sys_release(hw_mc_g.pf, mem, abytes);
 	return bytes;
 }
 
 /* SP9: a leaf's bytes. */
 #define LEAF_BYTES (MC_LEAF_ENTRIES * sizeof(mc_span *))
 
-/* Every entry of leaf to &mc_freed_span. Atomic stores: a lookup that
+/* Every entry of leaf to &hw_mc_freed_span. Atomic stores: a lookup that
  * loaded leaf before it was released may still read it (SP9). */
 static void leaf_fill_freed(mc_span **leaf)
 {
 	for (size_t i = 0; i < MC_LEAF_ENTRIES; i++)
-		__atomic_store_n(&leaf[i], &mc_freed_span, __ATOMIC_RELAXED);
+		__atomic_store_n(&leaf[i], &hw_mc_freed_span, __ATOMIC_RELAXED);
 }
 
 static size_t top_bytes(size_t ntop)
@@ -388,7 +388,7 @@ int hw_mc_map_init(mc_pagemap *m, uintptr_t base, size_t wsize, unsigned shift)
 {
 	size_t ntop = ((wsize >> shift) + MC_LEAF_ENTRIES - 1) / MC_LEAF_ENTRIES;
 	void *mem;
-	if (hw_sys_alloc(mc_g.pf, top_bytes(ntop), &mem) != 0)
+	if (hw_sys_alloc(hw_mc_g.pf, top_bytes(ntop), &mem) != 0)
 		return ENOMEM;
 	*m = (mc_pagemap){base, wsize, mem, (mc_span ***)mem + ntop, ntop};
 	return 0;
@@ -396,18 +396,18 @@ int hw_mc_map_init(mc_pagemap *m, uintptr_t base, size_t wsize, unsigned shift)
 
 /* SP9, under meta_lock: top[l] (NULL or MC_LEAF_FREED) becomes a real leaf:
  * its kept leaf made Ready again, or a new one, filled with
- * &mc_freed_span when top[l] was MC_LEAF_FREED (a new one reads as NULL
+ * &hw_mc_freed_span when top[l] was MC_LEAF_FREED (a new one reads as NULL
  * otherwise), before it is published. 0 or ENOMEM (top[l] unchanged). */
 static int leaf_install(mc_pagemap *m, size_t l)
 {
 	mc_span **leaf = m->kept[l];
 	if (leaf) {
-		if (hw_sys_use(mc_g.pf, leaf, LEAF_BYTES) != 0)
+		if (hw_sys_use(hw_mc_g.pf, leaf, LEAF_BYTES) != 0)
 			return ENOMEM;
 		m->kept[l] = NULL;
 	} else {
 		void *mem;
-		if (hw_sys_alloc(mc_g.pf, LEAF_BYTES, &mem) != 0)
+		if (hw_sys_alloc(hw_mc_g.pf, LEAF_BYTES, &mem) != 0)
 			return ENOMEM;
 		leaf = mem;
 	}
@@ -426,7 +426,7 @@ static int map_set_locked(mc_pagemap *m, unsigned shift, uintptr_t start, size_t
 			  mc_span *s)
 {
 	size_t first = (start - m->base) >> shift, last = first + npages - 1;
-	bool freed = s == &mc_freed_span;
+	bool freed = s == &hw_mc_freed_span;
 	for (size_t l = first >> MC_LEAF_SHIFT; l <= last >> MC_LEAF_SHIFT; l++) {
 		mc_span **leaf = m->top[l];
 		/* MC_LEAF_FREED already says freed for every page. */
@@ -452,11 +452,11 @@ int hw_mc_map_set(mc_pagemap *m, unsigned shift, uintptr_t start, size_t npages,
 }
 
 /* SP9, under meta_lock: whether no entry of leaf names anything but
- * &mc_freed_span (writers hold meta_lock too: plain reads). */
+ * &hw_mc_freed_span (writers hold meta_lock too: plain reads). */
 static bool leaf_all_freed(mc_span *const *leaf)
 {
 	for (size_t i = 0; i < MC_LEAF_ENTRIES; i++)
-		if (leaf[i] != &mc_freed_span)
+		if (leaf[i] != &hw_mc_freed_span)
 			return false;
 	return true;
 }
@@ -470,7 +470,7 @@ size_t hw_mc_map_trim(mc_pagemap *m)
 		if (!mc_leaf_mapped(leaf) || !leaf_all_freed(leaf))
 			continue;
 		__atomic_store_n(&m->top[l], MC_LEAF_FREED, __ATOMIC_RELEASE);
-		hw_sys_unuse(mc_g.pf, leaf, LEAF_BYTES);
+		hw_sys_unuse(hw_mc_g.pf, leaf, LEAF_BYTES);
 		m->kept[l] = leaf;
 		meta_bytes -= LEAF_BYTES;
 		bytes += LEAF_BYTES;
@@ -485,18 +485,18 @@ void hw_mc_map_release(mc_pagemap *m)
 		return;
 	for (size_t l = 0; l < m->ntop; l++) {
 		if (mc_leaf_mapped(m->top[l]))
-			hw_sys_release(mc_g.pf, m->top[l], LEAF_BYTES);
+			hw_sys_release(hw_mc_g.pf, m->top[l], LEAF_BYTES);
 		if (m->kept[l])
-			hw_sys_release(mc_g.pf, m->kept[l], LEAF_BYTES);
+			hw_sys_release(hw_mc_g.pf, m->kept[l], LEAF_BYTES);
 	}
-	hw_sys_release(mc_g.pf, m->top, top_bytes(m->ntop));
+	hw_sys_release(hw_mc_g.pf, m->top, top_bytes(m->ntop));
 	memset(m, 0, sizeof *m);
 }
 
 /* The layer's heap's map. */
 static int map_set(uintptr_t start, size_t npages, mc_span *s)
 {
-	return hw_mc_map_set(&mc_g.map, MC_PAGE_SHIFT, start, npages, s);
+	return hw_mc_map_set(&hw_mc_g.map, MC_PAGE_SHIFT, start, npages, s);
 }
 
 /* ---- pages released inside spans (SP7, MC10) ------------------------------- */
@@ -549,8 +549,8 @@ static uint64_t heap_pages(const mc_span *s, uint64_t mask, bool reuse)
 		uint64_t rest = ~(mask >> p);
 		unsigned n = rest == 0 ? 64 - p : (unsigned)__builtin_ctzll(rest);
 		void *a = (void *)(s->start + (uintptr_t)p * MC_PAGE);
-		int rc = reuse ? hw_heap_reuse_inside(mc_g.heap, a, n)
-			       : hw_heap_release_inside(mc_g.heap, a, n);
+		int rc = reuse ? hw_heap_reuse_inside(hw_mc_g.heap, a, n)
+			       : hw_heap_release_inside(hw_mc_g.heap, a, n);
 		uint64_t m = pages_mask(p, n);
 		if (rc == 0)
 			done |= m;
@@ -659,15 +659,15 @@ static size_t small_rec_bytes(const mc_class *k, bool dbg)
 
 static mc_span *span_new(unsigned a, unsigned c)
 {
-	const mc_class *k = &mc_classes[c];
-	void *run = hw_heap_alloc_aligned(mc_g.heap, k->npages, 0, NULL);
+	const mc_class *k = &hw_mc_classes[c];
+	void *run = hw_heap_alloc_aligned(hw_mc_g.heap, k->npages, 0, NULL);
 	if (!run)
 		return NULL;
 	bool dbg = hw_mc_debug_on();
 	size_t rec = small_rec_bytes(k, dbg);
 	mc_span *s = hw_mc_meta_alloc(rec);
 	if (!s) {
-		hw_heap_free(mc_g.heap, run, k->npages);
+		hw_heap_free(hw_mc_g.heap, run, k->npages);
 		return NULL;
 	}
 	memset(s, 0, rec);
@@ -685,7 +685,7 @@ static mc_span *span_new(unsigned a, unsigned c)
 	s->listed = s->nobjs;
 	if (map_set(s->start, s->npages, s) != 0) {
 		hw_mc_meta_free(s, rec);
-		hw_heap_free(mc_g.heap, run, k->npages);
+		hw_heap_free(hw_mc_g.heap, run, k->npages);
 		return NULL;
 	}
 	/* SP7: pages past the last slot (MC2's rounding) hold nothing, ever. */
@@ -703,17 +703,17 @@ static mc_span *span_new(unsigned a, unsigned c)
 /* Under the class lock: a span with live == 0 goes back to the heap. */
 static void span_release(mc_span *s)
 {
-	const mc_class *k = &mc_classes[s->cls];
+	const mc_class *k = &hw_mc_classes[s->cls];
 	uintptr_t start = s->start;
 	size_t np = s->npages;
 	centrals[s->arena][s->cls].spans--;
 	/* Entries and record under one hold of meta_lock; never ENOMEM: the
 	 * leaves exist. */
 	hw_mutex_lock(&meta_lock);
-	(void)map_set_locked(&mc_g.map, MC_PAGE_SHIFT, start, np, &mc_freed_span);
+	(void)map_set_locked(&hw_mc_g.map, MC_PAGE_SHIFT, start, np, &hw_mc_freed_span);
 	meta_free_locked(s, small_rec_bytes(k, s->dbg));
 	hw_mutex_unlock(&meta_lock);
-	hw_heap_free(mc_g.heap, (void *)start, np);
+	hw_heap_free(hw_mc_g.heap, (void *)start, np);
 }
 
 static void partial_push(central *k, mc_span *s)
@@ -745,8 +745,8 @@ static void partial_remove(central *k, mc_span *s)
 static mc_span *adopt_empty(unsigned a, unsigned c)
 {
 	central *k = &centrals[a][c];
-	for (unsigned i = 1; i < mc_g.narenas; i++) {
-		unsigned b = (a + i) % mc_g.narenas;
+	for (unsigned i = 1; i < hw_mc_g.narenas; i++) {
+		unsigned b = (a + i) % hw_mc_g.narenas;
 		central *o = &centrals[b][c];
 		bool shared = lock_of(o) == lock_of(k);
 		if (!shared && !hw_mutex_trylock(lock_of(o)))
@@ -793,8 +793,8 @@ static size_t take_listed(mc_span *s, mc_slot *out, size_t want)
 size_t hw_mc_central_take(unsigned c, mc_slot *out, size_t want)
 {
 	/* SP8: the arena of the processor the thread runs on. */
-	unsigned a = mc_g.narenas > 1 && mc_classes[c].size <= MC_ARENA_SLOT_MAX
-			     ? hw_cpu_current() % mc_g.narenas
+	unsigned a = hw_mc_g.narenas > 1 && hw_mc_classes[c].size <= MC_ARENA_SLOT_MAX
+			     ? hw_cpu_current() % hw_mc_g.narenas
 			     : 0;
 	central *k = &centrals[a][c];
 	size_t got = 0;
@@ -875,14 +875,14 @@ void hw_mc_central_give(unsigned c, const mc_slot *objs, size_t n)
 void *hw_mc_large_alloc(size_t n, size_t align, bool *zeroed)
 {
 	size_t np = mc_large_pages(n);
-	void *run = hw_heap_alloc_aligned(mc_g.heap, np, align, zeroed);
+	void *run = hw_heap_alloc_aligned(hw_mc_g.heap, np, align, zeroed);
 	if (!run)
 		return NULL;
 	bool dbg = hw_mc_debug_on();
 	size_t rec = mc_large_rec_bytes(dbg);
 	mc_span *s = hw_mc_meta_alloc(rec);
 	if (!s) {
-		hw_heap_free(mc_g.heap, run, np);
+		hw_heap_free(hw_mc_g.heap, run, np);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -894,10 +894,10 @@ void *hw_mc_large_alloc(size_t n, size_t align, bool *zeroed)
 	s->req = n;
 	/* The entries and the counters under one hold of meta_lock. */
 	hw_mutex_lock(&meta_lock);
-	if (map_set_locked(&mc_g.map, MC_PAGE_SHIFT, s->start, np, s) != 0) {
+	if (map_set_locked(&hw_mc_g.map, MC_PAGE_SHIFT, s->start, np, s) != 0) {
 		meta_free_locked(s, rec);
 		hw_mutex_unlock(&meta_lock);
-		hw_heap_free(mc_g.heap, run, np);
+		hw_heap_free(hw_mc_g.heap, run, np);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -915,14 +915,14 @@ bool hw_mc_large_resize(mc_span *s, size_t n)
 	if (np < old) {
 		/* MC3: the tail maps to the freed record before the heap has
 		 * it back. A shrink of a live run cannot fail. */
-		(void)map_set(s->start + np * MC_PAGE, old - np, &mc_freed_span);
-		HW_CHECK(hw_heap_resize(mc_g.heap, (void *)s->start, old, np) == 0,
+		(void)map_set(s->start + np * MC_PAGE, old - np, &hw_mc_freed_span);
+		HW_CHECK(hw_heap_resize(hw_mc_g.heap, (void *)s->start, old, np) == 0,
 			 "malloc: the heap refused to shrink a large object");
 	} else {
-		if (hw_heap_resize(mc_g.heap, (void *)s->start, old, np) != 0)
+		if (hw_heap_resize(hw_mc_g.heap, (void *)s->start, old, np) != 0)
 			return false;
 		if (map_set(s->start + old * MC_PAGE, np - old, s) != 0) {
-			HW_CHECK(hw_heap_resize(mc_g.heap, (void *)s->start, np, old) == 0,
+			HW_CHECK(hw_heap_resize(hw_mc_g.heap, (void *)s->start, np, old) == 0,
 				 "malloc: the heap refused to shrink a large object");
 			return false;
 		}
@@ -942,20 +942,20 @@ void hw_mc_large_free(mc_span *s)
 	/* Entries, record and counters under one hold of meta_lock; never
 	 * ENOMEM: the leaves exist. */
 	hw_mutex_lock(&meta_lock);
-	(void)map_set_locked(&mc_g.map, MC_PAGE_SHIFT, start, np, &mc_freed_span);
+	(void)map_set_locked(&hw_mc_g.map, MC_PAGE_SHIFT, start, np, &hw_mc_freed_span);
 	meta_free_locked(s, rec);
 	large_objects--;
 	large_bytes -= np * MC_PAGE;
 	hw_mutex_unlock(&meta_lock);
-	hw_heap_free(mc_g.heap, (void *)start, np);
+	hw_heap_free(hw_mc_g.heap, (void *)start, np);
 }
 
 void hw_mc_span_reset(void)
 {
-	hw_mc_map_release(&mc_g.map);
+	hw_mc_map_release(&hw_mc_g.map);
 	while (meta_chunks) {
 		void *next = *(void **)meta_chunks;
-		hw_sys_release(mc_g.pf, meta_chunks, META_CHUNK);
+		hw_sys_release(hw_mc_g.pf, meta_chunks, META_CHUNK);
 		meta_chunks = next;
 	}
 	memset(meta_free_list, 0, sizeof meta_free_list);
@@ -963,7 +963,7 @@ void hw_mc_span_reset(void)
 	meta_nholes = 0; /* SP5: the holes were inside the chunks */
 	meta_bump = meta_end = 0;
 	meta_bytes = large_objects = large_bytes = 0;
-	for (unsigned a = 0; a < mc_g.narenas; a++)
+	for (unsigned a = 0; a < hw_mc_g.narenas; a++)
 		for (unsigned c = 0; c < MC_NCLASSES; c++) {
 			central *k = &centrals[a][c];
 			k->partial = NULL;
@@ -992,12 +992,12 @@ void hw_mc_span_unlock_all(void)
 void hw_mc_span_stats(mc_span_stats *out)
 {
 	memset(out, 0, sizeof *out);
-	for (unsigned a = 0; a < mc_g.narenas; a++)
+	for (unsigned a = 0; a < hw_mc_g.narenas; a++)
 		for (unsigned c = 0; c < MC_NCLASSES; c++) {
 			central *k = &centrals[a][c];
 			hw_mutex_lock(lock_of(k));
 			out->small_spans += k->spans;
-			out->small_bytes += k->spans * mc_classes[c].npages * MC_PAGE;
+			out->small_bytes += k->spans * hw_mc_classes[c].npages * MC_PAGE;
 			hw_mutex_unlock(lock_of(k));
 		}
 	hw_mutex_lock(&meta_lock);
@@ -1010,7 +1010,7 @@ void hw_mc_span_stats(mc_span_stats *out)
 bool hw_mc_span_idle(void)
 {
 	uint64_t ops = 0, now = hw_now_ns();
-	for (unsigned a = 0; a < mc_g.narenas; a++)
+	for (unsigned a = 0; a < hw_mc_g.narenas; a++)
 		for (unsigned c = 0; c < MC_NCLASSES; c++)
 			ops += __atomic_load_n(&centrals[a][c].ops, __ATOMIC_RELAXED);
 	if (ops != idle_seen || idle_since == 0) {
@@ -1032,9 +1032,9 @@ size_t hw_mc_span_trim_all(void)
 {
 	/* First the caches of threads that stopped calling (cache.c CA5), so
 	 * the spans their slots kept can go back below. */
-	(void)hw_mc_cache_drain(mc_tls_cache);
+	(void)hw_mc_cache_drain(hw_mc_tls_cache);
 	size_t bytes = 0;
-	for (unsigned i = 0; i < mc_g.narenas * MC_NCLASSES; i++) {
+	for (unsigned i = 0; i < hw_mc_g.narenas * MC_NCLASSES; i++) {
 		central *k = &centrals[i / MC_NCLASSES][i % MC_NCLASSES];
 		hw_mutex_lock(lock_of(k));
 		mc_span *e = k->empty;
@@ -1052,9 +1052,9 @@ size_t hw_mc_span_trim_all(void)
 	}
 	/* SP9: the map's leaves that name no live run (after the spans above
 	 * went back). */
-	bytes += hw_mc_map_trim(&mc_g.map);
+	bytes += hw_mc_map_trim(&hw_mc_g.map);
 	bytes += meta_trim();
 	/* The heap keeps retain_percent of its in-use bytes Ready for reuse;
 	 * a program that stopped allocating, or asked, gets them back too. */
-	return bytes + hw_heap_scavenge(mc_g.heap, SIZE_MAX);
+	return bytes + hw_heap_scavenge(hw_mc_g.heap, SIZE_MAX);
 }

@@ -64,7 +64,7 @@ static void print_heap(const char *name, hw_heap *h)
 static void print_refusals(void)
 {
 	print_heap("guarded heap", hw_mc_guard_heap());
-	print_heap("layer heap", mc_g.heap);
+	print_heap("layer heap", hw_mc_g.heap);
 }
 
 static void million_child(void *arg)

@@ -208,7 +208,7 @@ static void quarantine_child(void *arg)
 	/* Its run is cached (GD6): freed memory that traps, its record still
 	 * naming the object for a report. */
 	mc_guard_obj o;
-	CHILD_CHECK(hw_mc_guard_span((uintptr_t)p[0]) != &mc_freed_span);
+	CHILD_CHECK(hw_mc_guard_span((uintptr_t)p[0]) != &hw_mc_freed_span);
 	CHILD_CHECK(hw_mc_guard_describe((uintptr_t)p[0] + 7, &o) && o.freed &&
 		    o.start == (uintptr_t)p[0] && o.size == 100);
 	CHILD_CHECK(traps(p[0], false));
@@ -221,7 +221,7 @@ static void quarantine_child(void *arg)
 	for (int i = 0; i < MC_GUARD_READY_PAGES - 3; i++) {
 		void *page = (void *)(next + (uintptr_t)i * 8192);
 		CHILD_CHECK(hw_platform_resident_bytes(page, 4096) == 4096);
-		CHILD_CHECK(hw_mc_guard_span((uintptr_t)page) == &mc_freed_span);
+		CHILD_CHECK(hw_mc_guard_span((uintptr_t)page) == &hw_mc_freed_span);
 		CHILD_CHECK(!traps(page, true) && traps((char *)page + 4096, false));
 	}
 	for (int i = 0; i < MC_GUARD_READY_PAGES - 3; i++) {
@@ -242,9 +242,9 @@ static void quarantine_child(void *arg)
 	 * the heap (and the ready runs of the second refill too): free pages,
 	 * still trapping until the heap hands them out. */
 	hw_free(q);
-	CHILD_CHECK(hw_mc_guard_span((uintptr_t)p[1]) != &mc_freed_span);
+	CHILD_CHECK(hw_mc_guard_span((uintptr_t)p[1]) != &hw_mc_freed_span);
 	hw_malloc_trim(0);
-	CHILD_CHECK(hw_mc_guard_span((uintptr_t)p[1]) == &mc_freed_span);
+	CHILD_CHECK(hw_mc_guard_span((uintptr_t)p[1]) == &hw_mc_freed_span);
 	CHILD_CHECK(traps(p[1], false));
 	char *r = hw_malloc(100); /* lowest address first: p[1]'s run */
 	CHILD_CHECK(r == p[1] && guarded(r) && !traps(r, true));

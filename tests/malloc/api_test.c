@@ -273,10 +273,10 @@ static void test_memory_returns(void)
 	EXPECT(s.heap_inuse == 0 && s.heap_ready == 0, "inuse %zu ready %zu", s.heap_inuse,
 	       s.heap_ready);
 	size_t resident = 0;
-	for (size_t i = 0; i < hw_heap_arena_count(mc_g.heap); i++) {
+	for (size_t i = 0; i < hw_heap_arena_count(hw_mc_g.heap); i++) {
 		void *base;
 		size_t size;
-		hw_heap_arena_get(mc_g.heap, i, &base, &size);
+		hw_heap_arena_get(hw_mc_g.heap, i, &base, &size);
 		resident += hw_platform_resident_bytes(base, size);
 	}
 	EXPECT(resident == 0, "%zu bytes of the heap still resident", resident);

@@ -15,11 +15,11 @@ static void test_class_of_is_smallest_fit(void)
 	unsigned bad = 0;
 	for (size_t n = 0; n <= MC_SMALL_MAX; n++) {
 		unsigned c = mc_class_of(n);
-		bool ok = c < MC_NCLASSES && mc_classes[c].size >= n &&
-			  (c == 0 || mc_classes[c - 1].size < n);
+		bool ok = c < MC_NCLASSES && hw_mc_classes[c].size >= n &&
+			  (c == 0 || hw_mc_classes[c - 1].size < n);
 		if (!ok && bad++ < 5)
 			EXPECT(ok, "size %zu -> class %u (%u bytes)", n, c,
-			       c < MC_NCLASSES ? mc_classes[c].size : 0);
+			       c < MC_NCLASSES ? hw_mc_classes[c].size : 0);
 	}
 	EXPECT(bad == 0, "%u sizes map to the wrong class", bad);
 }
@@ -30,7 +30,7 @@ static double worst_waste(size_t lo, size_t hi, size_t *at)
 {
 	double worst = 0;
 	for (size_t n = lo; n <= hi; n++) {
-		uint32_t slot = mc_classes[mc_class_of(n)].size;
+		uint32_t slot = hw_mc_classes[mc_class_of(n)].size;
 		double w = (double)(slot - n) / (double)slot;
 		if (w > worst) {
 			worst = w;
@@ -66,10 +66,10 @@ static void test_classes_shape(void)
 {
 	hw_mc_classes_init();
 	for (unsigned c = 0; c < MC_NCLASSES; c++) {
-		const mc_class *k = &mc_classes[c];
+		const mc_class *k = &hw_mc_classes[c];
 		EXPECT(k->size % 16 == 0, "class %u size %u", c, k->size);
 		if (c)
-			EXPECT(k->size > mc_classes[c - 1].size, "class %u not increasing", c);
+			EXPECT(k->size > hw_mc_classes[c - 1].size, "class %u not increasing", c);
 		size_t span = (size_t)k->npages * MC_PAGE;
 		EXPECT(k->nobjs == span / k->size && k->nobjs >= 1, "class %u nobjs", c);
 		EXPECT((span % k->size) * 8 <= span, "class %u (%u B): tail %zu of %zu", c, k->size,
@@ -80,7 +80,7 @@ static void test_classes_shape(void)
 		EXPECT(k->size > 1024 ? k->cap == 1 : (size_t)k->cap * k->size <= 4096,
 		       "class %u (%u B): a bin of %u slots", c, k->size, k->cap);
 	}
-	EXPECT(mc_classes[MC_NCLASSES - 1].size == MC_SMALL_MAX, "last class");
+	EXPECT(hw_mc_classes[MC_NCLASSES - 1].size == MC_SMALL_MAX, "last class");
 }
 
 static void test_division_magic_exact(void)
@@ -88,7 +88,7 @@ static void test_division_magic_exact(void)
 	hw_mc_classes_init();
 	unsigned bad = 0;
 	for (unsigned c = 0; c < MC_NCLASSES; c++) {
-		const mc_class *k = &mc_classes[c];
+		const mc_class *k = &hw_mc_classes[c];
 		mc_span s = {.size = k->size, .magic = k->magic};
 		for (size_t off = 0; off < (size_t)k->nobjs * k->size; off++)
 			if (mc_slot_index(&s, off) != off / k->size && bad++ < 5)

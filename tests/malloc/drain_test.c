@@ -10,7 +10,7 @@
  * - busy owner: the same thread inside its busy bracket (as in the middle
  *   of a malloc) is skipped and keeps its slots; once it leaves, the next
  *   trim drains it.
- * - drain off: with mc_drain_on cleared (no process barrier), a trim keeps
+ * - drain off: with hw_mc_drain_on cleared (no process barrier), a trim keeps
  *   the idle thread's cache, as before drains existed.
  * - stress: threads allocate, tag, check and free objects and hand them to
  *   each other while another thread drains in a loop; an object handed out
@@ -89,12 +89,12 @@ static void *idle_main(void *arg)
 				memset(objs[k][i], (int)k + 1, sizes[k]);
 		}
 	for (size_t k = 0; k < NSIZES; k++) {
-		size_t per = mc_classes[mc_class_of(sizes[k])].nobjs;
+		size_t per = hw_mc_classes[mc_class_of(sizes[k])].nobjs;
 		for (size_t j = 0; j < per; j++)
 			for (size_t i = j; i < PER_SIZE; i += per)
 				hw_free(objs[k][i]);
 	}
-	t->cache = mc_tls_cache;
+	t->cache = hw_mc_tls_cache;
 	if (t->enter_busy)
 		mc_cache_enter(t->cache); /* as in the middle of a malloc */
 	finish_step(t, 1);
@@ -163,7 +163,7 @@ static size_t cached(const mc_cache *c)
 static void test_idle_thread_drained(void)
 {
 	start_layer();
-	REQUIRE(mc_drain_on, "process barrier available (platform test T9)");
+	REQUIRE(hw_mc_drain_on, "process barrier available (platform test T9)");
 	idle_thread t;
 	pthread_t th;
 	start_idle(&t, &th, false);
@@ -185,7 +185,7 @@ static void test_idle_thread_drained(void)
 	       after.small_spans, after.heap_inuse, before.small_spans);
 	for (size_t k = 0; k < NSIZES; k++) {
 		unsigned c = mc_class_of(sizes[k]);
-		EXPECT(t.cache->bin[c].cap == hw_min(mc_classes[c].cap, MC_CAP_START),
+		EXPECT(t.cache->bin[c].cap == hw_min(hw_mc_classes[c].cap, MC_CAP_START),
 		       "class %u cap %u after the drain", c, t.cache->bin[c].cap);
 	}
 	layer_validate();
@@ -227,7 +227,7 @@ static void test_busy_owner_skipped(void)
 static void test_drain_off_keeps_caches(void)
 {
 	start_layer();
-	mc_drain_on = false;
+	hw_mc_drain_on = false;
 	idle_thread t;
 	pthread_t th;
 	start_idle(&t, &th, false);
@@ -342,7 +342,7 @@ static void *stress_drainer(void *arg)
 		if (++i % 32 == 0)
 			hw_malloc_trim(0);
 		else
-			(void)hw_mc_cache_drain(mc_tls_cache);
+			(void)hw_mc_cache_drain(hw_mc_tls_cache);
 	}
 	return NULL;
 }

@@ -144,7 +144,7 @@ static void overflow_realloc(void *arg)
 static void ascii_overflows(void *arg)
 {
 	(void)arg;
-	mc_cfg.abort_on_error = false;
+	hw_mc_cfg.abort_on_error = false;
 	unsigned missed = 0;
 	for (unsigned c = 0x01; c < 0x80; c++) {
 		for (size_t n = 1; n <= 16; n++) {
@@ -262,7 +262,7 @@ static void test_write_after_free_harmless(void)
 
 static void continue_after_errors(void *arg)
 {
-	mc_cfg.abort_on_error = false;
+	hw_mc_cfg.abort_on_error = false;
 	void *p = hw_malloc(40);
 	hw_free(p);
 	hw_free(p);
@@ -299,7 +299,7 @@ static void test_pattern(void)
 			for (size_t i = 0; i < sizeof buf; i++) {
 				bool inside = buf + i >= a && buf + i < b;
 				unsigned char want =
-					inside ? mc_canary.b[(uintptr_t)(buf + i) & 15] : 0x5a;
+					inside ? hw_mc_canary.b[(uintptr_t)(buf + i) & 15] : 0x5a;
 				bad_fill += buf[i] != want;
 			}
 			bad_find += hw_mc_pattern_find(a, b) != NULL;
@@ -334,7 +334,7 @@ int main(int argc, char **argv)
 	/* No scavenger thread: each death test forks, and a child of a
 	 * single-threaded process inherits no lock held by a thread it lacks
 	 * (ThreadSanitizer's own included). */
-	mc_cfg.background_scavenger = false;
+	hw_mc_cfg.background_scavenger = false;
 	static const hw_test tests[] = {T(test_double_free),
 					T(test_interior_and_misaligned),
 					T(test_foreign),

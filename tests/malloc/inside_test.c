@@ -42,10 +42,10 @@ static void start(void)
 	REQUIRE(first != NULL, "the layer starts");
 	hw_free(first);
 	unsigned c4 = mc_class_of(SZ);
-	REQUIRE(mc_classes[c4].size == SZ && mc_classes[c4].nobjs == PER &&
-			mc_classes[c4].npages == PAGES,
-		"class of %d: %u slots in %u pages", SZ, mc_classes[c4].nobjs,
-		mc_classes[c4].npages);
+	REQUIRE(hw_mc_classes[c4].size == SZ && hw_mc_classes[c4].nobjs == PER &&
+			hw_mc_classes[c4].npages == PAGES,
+		"class of %d: %u slots in %u pages", SZ, hw_mc_classes[c4].nobjs,
+		hw_mc_classes[c4].npages);
 }
 
 static void stop(void)
@@ -169,14 +169,14 @@ static void test_refused_reuse(void)
 	 * slot arrays are laid out from the caps when it is made, in a record
 	 * whose size is fixed at start-up: class 0 gives up a slot for the
 	 * second one, and the thread's cache is made again. */
-	hw_mc_cache_flush(mc_tls_cache);
+	hw_mc_cache_flush(hw_mc_tls_cache);
 	hw_mc_cache_reset();
 	unsigned c = mc_class_of(SZ);
-	mc_classes[c].batch = 2;
-	mc_classes[c].cap = 2;
-	mc_classes[0].cap--;
+	hw_mc_classes[c].batch = 2;
+	hw_mc_classes[c].cap = 2;
+	hw_mc_classes[0].cap--;
 	fill_keep_first_trim();
-	REQUIRE(mc_tls_cache->bin[c].cap == 2, "a bin of two");
+	REQUIRE(hw_mc_tls_cache->bin[c].cap == 2, "a bin of two");
 	hw_malloc_stats s0 = layer_stats();
 	/* The first refill takes slot 1 (on the kept page) from the list,
 	 * then is refused the next slot's page: it returns the one it has. */

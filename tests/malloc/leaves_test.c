@@ -6,7 +6,7 @@
  *   them, over several leaves (64 MiB of heap each), all freed, then
  *   hw_malloc_trim: meta_bytes drops by the released leaves' bytes, every
  *   fully used leaf's top entry is MC_LEAF_FREED (no leaf in memory), a
- *   lookup of a freed address still finds mc_freed_span, a stale
+ *   lookup of a freed address still finds hw_mc_freed_span, a stale
  *   free of an address inside a freed object is still reported "in freed
  *   heap memory" (in a child), allocating the same again lands in that
  *   range and the lookups find the new runs, frees are accepted, meta_bytes
@@ -46,14 +46,14 @@ static void *small[NLARGE][NSMALL];
 
 static size_t leaf_of(const void *p)
 {
-	return (size_t)(((uintptr_t)p - mc_g.map.base) / LEAF_SPAN);
+	return (size_t)(((uintptr_t)p - hw_mc_g.map.base) / LEAF_SPAN);
 }
 
-/* Whether every entry of leaf l names mc_freed_span (SP9's test). */
+/* Whether every entry of leaf l names hw_mc_freed_span (SP9's test). */
 static bool all_freed(size_t l)
 {
 	for (size_t i = 0; i < MC_LEAF_ENTRIES; i++)
-		if (mc_span_of(mc_g.map.base + l * LEAF_SPAN + i * MC_PAGE) != &mc_freed_span)
+		if (mc_span_of(hw_mc_g.map.base + l * LEAF_SPAN + i * MC_PAGE) != &hw_mc_freed_span)
 			return false;
 	return true;
 }
@@ -137,16 +137,16 @@ static void test_released_and_reused(void)
 	       "meta_bytes %zu -> %zu: less than %zu leaves' bytes", before, after, full);
 	for (size_t l = lmin; l < lmax; l++)
 		EXPECT(!was_full[l - lmin] ||
-			       (mc_g.map.top[l] == MC_LEAF_FREED && mc_g.map.kept[l] != NULL),
+			       (hw_mc_g.map.top[l] == MC_LEAF_FREED && hw_mc_g.map.kept[l] != NULL),
 		       "leaf %zu not released", l);
 	/* Lookups still say freed, and a stale free says so too. */
 	for (size_t i = 0; i < NLARGE; i++)
-		EXPECT(mc_span_of((uintptr_t)large[i] + 4096) == &mc_freed_span,
+		EXPECT(mc_span_of((uintptr_t)large[i] + 4096) == &hw_mc_freed_span,
 		       "large %zu: lookup after the release", i);
 	EXPECT(free_dies_with((char *)large[NLARGE / 2] + 64, "in freed heap memory"),
 	       "stale free of a freed large object's interior");
 	EXPECT(free_dies_with(large[1], "double free"), "stale free of a freed large object");
-	EXPECT(mc_errors == 0, "the parent saw %llu reports", (unsigned long long)mc_errors);
+	EXPECT(hw_mc_errors == 0, "the parent saw %llu reports", (unsigned long long)hw_mc_errors);
 
 	/* The same again lands in the released leaves: each lookup finds its
 	 * new run, and each reinstalled leaf counts again. */
@@ -154,7 +154,7 @@ static void test_released_and_reused(void)
 	allocate_all();
 	size_t reused = 0;
 	for (size_t l = lmin; l < lmax; l++)
-		reused += was_full[l - lmin] && mc_leaf_mapped(mc_g.map.top[l]);
+		reused += was_full[l - lmin] && mc_leaf_mapped(hw_mc_g.map.top[l]);
 	EXPECT(reused == full, "%zu of %zu leaves in use again", reused, full);
 	EXPECT(layer_stats().meta_bytes >= released + reused * LEAF_BYTES,
 	       "meta_bytes %zu after reusing %zu leaves (was %zu)", layer_stats().meta_bytes,
@@ -171,7 +171,7 @@ static void test_released_and_reused(void)
 	layer_validate();
 	free_all();
 	hw_malloc_trim(0);
-	EXPECT(mc_errors == 0, "%llu reports", (unsigned long long)mc_errors);
+	EXPECT(hw_mc_errors == 0, "%llu reports", (unsigned long long)hw_mc_errors);
 	EXPECT(layer_stats().heap_inuse == 0, "%zu bytes in use", layer_stats().heap_inuse);
 	layer_validate();
 	hw_mc_reset(NULL);
@@ -186,7 +186,7 @@ static void *trimmer(void *arg)
 {
 	(void)arg;
 	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
-		unsigned long r = hw_mc_map_trim(&mc_g.map);
+		unsigned long r = hw_mc_map_trim(&hw_mc_g.map);
 		__atomic_store_n(&released_bytes, released_bytes + r, __ATOMIC_RELAXED);
 		__atomic_store_n(&passes, passes + 1, __ATOMIC_RELEASE);
 	}
@@ -234,7 +234,7 @@ static void test_stress_with_trimmer(void)
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
 	EXPECT(bad == 0, "%u live objects whose lookup did not find their record", bad);
-	EXPECT(mc_errors == 0, "%llu reports", (unsigned long long)mc_errors);
+	EXPECT(hw_mc_errors == 0, "%llu reports", (unsigned long long)hw_mc_errors);
 	EXPECT(released_bytes >= LEAF_BYTES, "the trimmer released no leaf");
 	layer_validate();
 	hw_mc_reset(NULL);

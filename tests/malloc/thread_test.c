@@ -319,7 +319,7 @@ static void fork_under_load(void)
 	/* Under ASan no fork child may start a thread (fork_test.h): neither the
 	 * scavenger the layer restarts in a child nor the test's own. */
 	if (HW_TEST_ASAN)
-		mc_cfg.background_scavenger = false;
+		hw_mc_cfg.background_scavenger = false;
 	hw_free(hw_malloc(1));
 	for (unsigned i = 0; i < THREADS; i++)
 		pthread_create(&t[i], NULL, churn, (void *)(uintptr_t)(i + 1));
@@ -423,7 +423,7 @@ static void arenas(void)
 	if (!two_parities())
 		return;
 	CHILD_CHECK(hw_mc_start("arenas=2:scavenger=0"), "start");
-	CHILD_CHECK(mc_g.narenas == 2, "%u arenas", mc_g.narenas);
+	CHILD_CHECK(hw_mc_g.narenas == 2, "%u arenas", hw_mc_g.narenas);
 	pthread_barrier_init(&arena_sync, NULL, 2);
 	pthread_t t[2];
 	for (unsigned i = 0; i < 2; i++)
@@ -490,7 +490,7 @@ static void kept_alone(void)
 {
 	CHILD_CHECK(hw_mc_start("arenas=1:scavenger=0"), "start");
 	unsigned c = mc_class_of(1000);
-	size_t n = mc_classes[c].nobjs;
+	size_t n = hw_mc_classes[c].nobjs;
 	void *p[256];
 	CHILD_CHECK(n + 1 <= sizeof p / sizeof p[0], "%zu slots", n);
 	for (size_t i = 0; i <= n; i++)
@@ -499,14 +499,14 @@ static void kept_alone(void)
 	CHILD_CHECK(s1 != s2 && mc_span_of((uintptr_t)p[n - 1]) == s1, "two spans");
 	hw_free(p[0]);
 	hw_free(p[n]);
-	hw_mc_cache_flush(mc_tls_cache);
+	hw_mc_cache_flush(hw_mc_tls_cache);
 	hw_malloc_stats st;
 	hw_malloc_stats_get(&st);
 	CHILD_CHECK(st.small_spans == 1, "%zu spans: the emptied one was kept beside a partial one",
 		    st.small_spans);
 	for (size_t i = 1; i < n; i++)
 		hw_free(p[i]);
-	hw_mc_cache_flush(mc_tls_cache);
+	hw_mc_cache_flush(hw_mc_tls_cache);
 	hw_malloc_stats_get(&st);
 	CHILD_CHECK(st.small_spans == 1, "%zu spans: S1, emptied alone, is kept", st.small_spans);
 }

@@ -50,7 +50,7 @@ static void free_all(void)
 static void test_kept_empty_span(void)
 {
 	REQUIRE(hw_mc_start(""), "layer started");
-	REQUIRE(mc_classes[0].size == 16 && mc_classes[0].nobjs == PER, "class 0");
+	REQUIRE(hw_mc_classes[0].size == 16 && hw_mc_classes[0].nobjs == PER, "class 0");
 	unsigned char *a[PER];
 	for (size_t i = 0; i < PER; i++)
 		a[i] = hw_malloc(16);
@@ -58,8 +58,8 @@ static void test_kept_empty_span(void)
 	for (size_t i = 0; i < PER; i++)
 		hw_free(a[i]);
 	/* The thread's cache keeps some; flushing them empties the span. */
-	mc_cache *tc = mc_tls_cache;
-	REQUIRE(tc && tc != &mc_dead_cache, "a cache");
+	mc_cache *tc = hw_mc_tls_cache;
+	REQUIRE(tc && tc != &hw_mc_dead_cache, "a cache");
 	hw_mc_cache_flush(tc);
 	hw_malloc_stats st;
 	hw_malloc_stats_get(&st);
@@ -114,7 +114,7 @@ static void test_idle_returns(void)
 	hw_malloc_stats s0, s1;
 	hw_malloc_stats_get(&s0);
 	free_all();
-	hw_mc_cache_flush(mc_tls_cache);
+	hw_mc_cache_flush(hw_mc_tls_cache);
 	for (int waited = 0; waited < 1000; waited++) {
 		hw_malloc_stats_get(&s1);
 		if (s1.meta_bytes + 256 * 1024 <= s0.meta_bytes && s1.heap_ready == s1.heap_inuse)

@@ -101,7 +101,7 @@ static void fill_free(void *arg)
 	unsigned char *p = hw_malloc(100);
 	CHILD_CHECK(keep && p && (uintptr_t)keep >> MC_PAGE_SHIFT == (uintptr_t)p >> MC_PAGE_SHIFT);
 	memset(p, 0, 100);
-	size_t slot = mc_classes[mc_class_of(100)].size;
+	size_t slot = hw_mc_classes[mc_class_of(100)].size;
 	hw_free(p);
 	/* In the thread cache now: nothing but the fill wrote it. */
 	CHILD_CHECK(all_bytes(p, slot, 0xcd));
@@ -138,10 +138,10 @@ static void limits(void *arg)
 	start(arg);
 	hw_free(hw_malloc(1));
 	hw_heap_stats hs;
-	hw_heap_stats_get(mc_g.heap, &hs);
+	hw_heap_stats_get(hw_mc_g.heap, &hs);
 	CHILD_CHECK(hs.memory_limit == 3u << 20);
-	CHILD_CHECK(mc_g.heap->retain_percent == 500);
-	CHILD_CHECK(mc_g.heap->cpu_percent == 7);
+	CHILD_CHECK(hw_mc_g.heap->retain_percent == 500);
+	CHILD_CHECK(hw_mc_g.heap->cpu_percent == 7);
 }
 
 static void test_heap_options(void)
@@ -155,9 +155,9 @@ static void test_heap_options(void)
  * its scav_lock). */
 static bool scavenger_running(void)
 {
-	hw_mutex_lock(&mc_g.heap->scav_lock);
-	bool on = mc_g.heap->scav_running;
-	hw_mutex_unlock(&mc_g.heap->scav_lock);
+	hw_mutex_lock(&hw_mc_g.heap->scav_lock);
+	bool on = hw_mc_g.heap->scav_running;
+	hw_mutex_unlock(&hw_mc_g.heap->scav_lock);
 	return on;
 }
 
