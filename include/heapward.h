@@ -9,7 +9,13 @@
  * after an allocation that grew the heap past the retained goal.
  *
  * Every symbol is hw_*; the library never defines malloc or any libc name.
- * All functions are thread-safe: each heap has its own lock.
+ * All functions are thread-safe: each heap has its own lock. A heap handle
+ * must be one hw_heap_create returned and hw_heap_destroy has not yet
+ * destroyed (NULL is refused with a report and an abort; a destroyed heap is
+ * undefined behaviour), and destroying a heap while another thread still
+ * uses it is a caller bug, as is working on one run from two threads at
+ * once (hw_heap_guard). errno is meaningful only after a call that failed:
+ * a successful call may change it.
  *
  * fork(): every heap stays usable in the child, whatever the parent's other
  * threads were doing (the library locks every heap around fork). Threads do
@@ -54,6 +60,8 @@ HW_API hw_platform *hw_platform_os(void);
 
 /* Called with a NUL-terminated report line when a caller error is detected
  * (an invalid free). The default writes it to stderr with write(2).
+ * It is called with the heap's lock held, so it must not call any hw_heap_*
+ * function on the same heap (that deadlocks).
  * With hw_fault_reports_enable it is also called from the SIGSEGV/SIGBUS
  * handler, in the faulting thread, so it must then be async-signal-safe:
  * no malloc, no stdio, no lock the faulting code may hold. */
@@ -81,7 +89,8 @@ typedef struct hw_heap_config {
 	/* The window of address space the heap may grow over, fixed at the
 	 * first grow: a multiple of arena_size, at most 2^31 pages (16 TiB
 	 * with 8 KiB pages) (default 1 TiB; under an address-space limit L
-	 * below 128 GiB, 8 times L rounded down to a power of two). Its
+	 * below 128 GiB, 8 times L rounded down to a power of two; arena_size
+	 * when that is larger). Its
 	 * metadata, reserved at creation, takes about address_space / 10240
 	 * bytes of address space. Allocations that do not fit fail with
 	 * ENOMEM. */
@@ -111,15 +120,17 @@ typedef struct hw_heap_config {
 HW_API hw_heap *hw_heap_create(const hw_heap_config *cfg);
 
 /* Returns every byte (arenas and metadata) to the platform. Live allocations
- * die with the heap. Stops the background scavenger first. */
+ * die with the heap. Stops the background scavenger first. NULL does
+ * nothing. */
 HW_API void hw_heap_destroy(hw_heap *h);
 
 HW_API size_t hw_heap_page_size(const hw_heap *h);
 
 /* Allocates npages contiguous pages at the lowest address that fits, growing
  * the heap when nothing fits. Returns NULL with errno ENOMEM when the platform
- * or the address space is exhausted (the heap is unchanged), or EINVAL for
- * npages == 0. Contents are undefined. */
+ * or the address space is exhausted (the heap is unchanged, but for the
+ * failed call's count in platform_calls and platform_failures), or EINVAL
+ * for npages == 0. Contents are undefined. Counted in allocs. */
 HW_API void *hw_heap_alloc(hw_heap *h, size_t npages);
 
 /* As hw_heap_alloc, aligned to `align` bytes (0 or a power of two; values
@@ -148,8 +159,9 @@ HW_API int hw_heap_free(hw_heap *h, void *p, size_t npages);
  * and counted in invalid_frees, for p NULL, new_npages 0, (p, npages) not
  * exactly one allocated run (the reasons hw_heap_free gives), or a shrink
  * whose new end falls inside a guard unit or a unit released inside the run
- * (such pages stay whole units). Counted
- * in resizes when it changed the run. */
+ * (such pages stay whole units). Counted in resizes when it changed the
+ * run (never in allocs or frees); a growth scavenges for the memory limit
+ * as an allocation does. */
 HW_API int hw_heap_resize(hw_heap *h, void *p, size_t npages, size_t new_npages);
 
 /* Guard pages: pages of a live run that trap on any access (read, write or
@@ -170,6 +182,7 @@ HW_API int hw_heap_resize(hw_heap *h, void *p, size_t npages, size_t new_npages)
  * guard pages: they become free released pages with no platform call.
  * Returns 0; EINVAL for a range that breaks these rules (reported as
  *   "heapward: invalid guard of 0x... (N pages): <why>",
+ * or "invalid unguard of" for hw_heap_unguard,
  * counted in invalid_guards, heap unchanged); or ENOMEM when the platform
  * refused (the kernel's mapping limit under mprotect; a failed commit), with
  * the pages as they were, counted in guard_failures. The caller owns the
@@ -263,14 +276,21 @@ typedef struct hw_heap_stats {
 	uint64_t grows;         /* grows that succeeded (== arenas: none is given
 				back before hw_heap_destroy) */
 	uint64_t allocs, frees, invalid_frees;
-	uint64_t resizes;               /* hw_heap_resize calls that changed a run */
-	uint64_t scavenge_calls;        /* explicit hw_heap_scavenge calls */
-	uint64_t scavenged_bytes;       /* all bytes released, every path */
+	uint64_t resizes;        /* hw_heap_resize calls that changed a run */
+	uint64_t scavenge_calls; /* explicit hw_heap_scavenge calls */
+	/* Free Ready bytes scavenged (given back to the OS), by every
+	 * scavenging path: the three below and hw_heap_scavenge. Frees under
+	 * fault_on_free and hw_heap_release_inside give memory back too, but
+	 * are not scavenging: they are not counted here. */
+	uint64_t scavenged_bytes;
 	uint64_t bg_scavenged_bytes;    /* by the background scavenger / steps */
-	uint64_t limit_scavenged_bytes; /* on the allocation path, for the limit */
+	uint64_t limit_scavenged_bytes; /* for the memory limit: by allocations
+					 * and growing resizes over it, and by
+					 * hw_heap_set_memory_limit */
 	uint64_t grow_scavenged_bytes;  /* after an allocation that grew the heap,
 					 * toward the retained goal */
-	uint64_t limit_exceeded;        /* allocations left Ready > limit anyway */
+	uint64_t limit_exceeded;        /* allocations and growing resizes that
+					 * left Ready > limit anyway */
 	uint64_t fault_failures;        /* frees that could not fault (ENOMEM) */
 	uint64_t invalid_guards;        /* hw_heap_guard/unguard calls refused (EINVAL) */
 	uint64_t guard_failures;        /* ... that the platform refused (ENOMEM) */
@@ -285,7 +305,8 @@ HW_API void hw_heap_stats_get(hw_heap *h, hw_heap_stats *out);
 
 /* Walks the whole heap (O(heap)) and checks every numbered invariant
  * (docs/invariants.md). Returns 0 when all hold; otherwise the number of the
- * first broken invariant, with a message naming it written to msg. */
+ * first broken invariant, with a message naming it written to msg (cut to
+ * len bytes, NUL included; msg may be NULL). */
 HW_API int hw_heap_validate(hw_heap *h, char *msg, size_t len);
 
 /* Opt-in fault reports, for heaps with fault_on_free: a touch of a freed
@@ -320,11 +341,15 @@ HW_API int hw_fault_reports_enable(void);
  *
  * These behave as the C library's functions of the same name without the
  * prefix (and never define those names). They allocate from one private
- * heap, created on the first call on hw_platform_os() (8 KiB pages, 1 TiB
- * window of address space, its background scavenger running), with a cache
- * per thread. Any thread may free what any other allocated. Before and
- * after fork() the layer stays usable in both processes (objects in the
- * caches of the parent's other threads are lost to the child).
+ * heap, created on the first call on hw_platform_os() (8 KiB pages, the
+ * heap's default arena and window: 64 MiB and 1 TiB, smaller under an
+ * address-space limit, see hw_heap_config; its background scavenger
+ * running), with a cache per thread. HEAPWARD_OPTIONS, read once at that
+ * first call, configures it (docs/options.md: abort_on_error, fills,
+ * memory_limit, the scavenger, the debug mode below). Any thread may free
+ * what any other allocated. Before and after fork() the layer stays usable
+ * in both processes (objects in the caches of the parent's other threads
+ * are lost to the child).
  *
  * Sizes and alignment: every object is 16-byte aligned. Requests up to
  * 64 KiB are rounded up to one of 80 size classes (16-byte steps to 256 B,
@@ -339,8 +364,10 @@ HW_API int hw_fault_reports_enable(void);
  * Always-on checks: a free or realloc of a pointer that is not heap memory,
  * that points into an object or into freed heap memory, or that was freed
  * already, and an overwrite of the canary written after every object whose
- * slot (or page run) is larger than the request (its first 16 bytes past
- * the end, checked at free and realloc), are reported on stderr in one line,
+ * slot (or page run) is larger than the request (the bytes from the end up
+ * to the next multiple of 16 bytes, 16 bytes when the end is one: 1 to 16
+ * bytes, checked at free and realloc; a write further out is not seen), are
+ * reported on stderr in one line,
  * e.g.
  *   heapward: double free of 0x7f3a00002010 (a free 48-byte slot [...))
  *   heapward: invalid free of 0x7f3a00002018: not the start of an object; ...
@@ -350,9 +377,10 @@ HW_API int hw_fault_reports_enable(void);
  * path, another mapping, or unmapped),
  *   heapward: heap buffer overflow: the tail canary of the 13-byte object
  *     [0x..., 0x...) is overwritten at 0x... (0 bytes past its end), found by free
- * and the process then aborts (SIGABRT). A build may instead continue
- * after the report: the bad free is then ignored, and a bad realloc
- * returns NULL with errno EINVAL. */
+ * and the process then aborts (SIGABRT). With HEAPWARD_OPTIONS
+ * abort_on_error=0 it continues after the report instead: the bad free is
+ * then ignored, a bad realloc returns NULL with errno EINVAL, and the
+ * process's exit status becomes `exitcode` (default 23) when it exits. */
 
 /* n bytes (n == 0: a unique minimal object that must be freed). */
 HW_API void *hw_malloc(size_t n);
@@ -411,7 +439,8 @@ typedef struct hw_malloc_stats {
 	size_t heap_mapped, heap_inuse, heap_released, heap_ready, heap_released_inside;
 	/* Threads with a live cache. */
 	uint64_t thread_caches;
-	/* Misuse reports (all but the first abort unless the layer continues). */
+	/* Misuse reports (more than one only under abort_on_error=0: the
+	 * first report aborts otherwise). */
 	uint64_t errors;
 	/* Debug mode (0 when it is off): distinct stacks in the stack depot,
 	 * the bytes they take (at most 256 MiB), and stacks not recorded

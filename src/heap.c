@@ -187,7 +187,8 @@ hw_heap *hw_heap_create(const hw_heap_config *cfg)
 	if (!c->arena_size && c->address_space && arena > space)
 		return config_error(cfg,
 				    "address_space %zu is out of range: a multiple of arena_size "
-				    "(default %zu; set it to at least %zu for a smaller window)",
+				    "(default %zu; for a smaller window, set arena_size too, to a "
+				    "power of two from %zu)",
 				    space, arena, min_arena);
 	if (!hw_is_pow2(arena) || arena < min_arena || arena > hw_min(space, max_space))
 		return config_error(cfg,
@@ -285,7 +286,12 @@ void hw_heap_destroy(hw_heap *h)
 	hw_meta_destroy(pf, meta);
 }
 
-size_t hw_heap_page_size(const hw_heap *h) { return h->page_size; }
+size_t hw_heap_page_size(const hw_heap *h)
+{
+	HW_HEAP_ARG(h, "hw_heap_page_size");
+	return h->page_size;
+}
+
 size_t hw_heap_unit_pages(const hw_heap *h) { return h->unit_pages; }
 size_t hw_heap_huge_pages(const hw_heap *h) { return h->huge_pages; }
 hw_platform *hw_heap_platform(hw_heap *h) { return h->pf; }
@@ -376,6 +382,7 @@ static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 
 void *hw_heap_alloc_aligned(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 {
+	HW_HEAP_ARG(h, "hw_heap_alloc");
 	if (npages == 0 || (align && !hw_is_pow2(align))) {
 		errno = EINVAL;
 		return NULL;
@@ -610,6 +617,7 @@ static void free_pages_locked(hw_heap *h, size_t page, size_t npages)
 
 int hw_heap_free(hw_heap *h, void *p, size_t npages)
 {
+	HW_HEAP_ARG(h, "hw_heap_free");
 	if (p == NULL)
 		return 0; /* as free(3): nothing to free, whatever npages says */
 	hw_mutex_lock(&h->lock);
@@ -682,6 +690,7 @@ static void track_resize(hw_heap *h, size_t page, size_t was, size_t now, bool h
 
 int hw_heap_resize(hw_heap *h, void *p, size_t npages, size_t new_npages)
 {
+	HW_HEAP_ARG(h, "hw_heap_resize");
 	hw_mutex_lock(&h->lock);
 	size_t page = 0;
 	const char *why = p == NULL         ? "pointer is NULL"
@@ -974,11 +983,13 @@ static int change_holes(hw_heap *h, void *p, size_t npages, hole_op op)
 
 int hw_heap_guard(hw_heap *h, void *p, size_t npages)
 {
+	HW_HEAP_ARG(h, "hw_heap_guard");
 	return change_holes(h, p, npages, HOLE_GUARD);
 }
 
 int hw_heap_unguard(hw_heap *h, void *p, size_t npages)
 {
+	HW_HEAP_ARG(h, "hw_heap_unguard");
 	return change_holes(h, p, npages, HOLE_UNGUARD);
 }
 
@@ -1011,11 +1022,13 @@ int hw_heap_unguard_many(hw_heap *h, const hw_range *r, size_t k, size_t *done)
 
 int hw_heap_release_inside(hw_heap *h, void *p, size_t npages)
 {
+	HW_HEAP_ARG(h, "hw_heap_release_inside");
 	return change_holes(h, p, npages, HOLE_RELEASE_INSIDE);
 }
 
 int hw_heap_reuse_inside(hw_heap *h, void *p, size_t npages)
 {
+	HW_HEAP_ARG(h, "hw_heap_reuse_inside");
 	return change_holes(h, p, npages, HOLE_REUSE_INSIDE);
 }
 
@@ -1023,6 +1036,8 @@ int hw_heap_reuse_inside(hw_heap *h, void *p, size_t npages)
 
 void hw_heap_stats_get(hw_heap *h, hw_heap_stats *out)
 {
+	HW_HEAP_ARG(h, "hw_heap_stats_get");
+	HW_CHECK(out != NULL, "hw_heap_stats_get: out is NULL");
 	hw_mutex_lock(&h->lock);
 	*out = h->counters;
 	out->mapped = h->mapped;
@@ -1043,6 +1058,7 @@ void hw_heap_stats_get(hw_heap *h, hw_heap_stats *out)
 
 int hw_heap_validate(hw_heap *h, char *msg, size_t len)
 {
+	HW_HEAP_ARG(h, "hw_heap_validate");
 	hw_mutex_lock(&h->lock);
 	int r = hw_validate_locked(h, msg, len);
 	hw_mutex_unlock(&h->lock);

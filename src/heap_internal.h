@@ -262,6 +262,10 @@ struct hw_heap {
  * thread must hold h->lock (T5 of thread.h). */
 #define HW_ASSERT_LOCKED(h) HW_ASSERT(hw_mutex_held(&(h)->lock))
 
+/* The always-on check of a public function's heap argument (heapward.h: a
+ * NULL heap is refused with a report and an abort; fn names the function). */
+#define HW_HEAP_ARG(h, fn) HW_CHECK((h) != NULL, fn ": the heap is NULL")
+
 /* heap.c */
 void hw_heap_report(hw_heap *h, const char *fmt, ...) HW_PRINTF(2, 3);
 static inline uintptr_t hw_heap_addr(const hw_heap *h, size_t page)

@@ -522,6 +522,7 @@ void hw_scavenge_after_alloc_locked(hw_heap *h, size_t grown)
 
 size_t hw_heap_scavenge(hw_heap *h, size_t nbytes)
 {
+	HW_HEAP_ARG(h, "hw_heap_scavenge");
 	hw_mutex_lock(&h->lock);
 	h->counters.scavenge_calls++;
 	size_t r = hw_scavenge_locked(h, nbytes, HW_SCAV_EXPLICIT);
@@ -540,6 +541,7 @@ size_t hw_heap_scavenge(hw_heap *h, size_t nbytes)
 
 size_t hw_heap_set_memory_limit(hw_heap *h, size_t limit)
 {
+	HW_HEAP_ARG(h, "hw_heap_set_memory_limit");
 	hw_mutex_lock(&h->lock);
 	h->memory_limit = limit;
 	size_t ready = hw_scavenge_ready(h), r = 0;

@@ -121,6 +121,7 @@ size_t hw_scavenger_step_locked(hw_heap *h)
 
 size_t hw_heap_scavenger_step(hw_heap *h)
 {
+	HW_HEAP_ARG(h, "hw_heap_scavenger_step");
 	hw_mutex_lock(&h->lock);
 	size_t r = hw_scavenger_step_locked(h);
 	hw_mutex_unlock(&h->lock);
@@ -287,6 +288,7 @@ void hw_heap_set_idle_hook(hw_heap *h, bool (*fn)(void *arg), void *arg)
 
 int hw_heap_scavenger_start(hw_heap *h)
 {
+	HW_HEAP_ARG(h, "hw_heap_scavenger_start");
 	hw_mutex_lock(&h->scav_lock);
 	int err = EALREADY;
 	if (!h->scav_running) {
@@ -300,6 +302,7 @@ int hw_heap_scavenger_start(hw_heap *h)
 
 void hw_heap_scavenger_stop(hw_heap *h)
 {
+	HW_HEAP_ARG(h, "hw_heap_scavenger_stop");
 	/* Held across the join: a racing start waits until the old thread is
 	 * gone, and a racing stop finds it stopped. The thread takes scav_lock
 	 * only when no other thread exists (SG4), so the join cannot wait on

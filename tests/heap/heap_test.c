@@ -10,6 +10,8 @@
 #include "trap.h"
 #include "wrap.h"
 
+#include <signal.h>
+
 static size_t page_of(env *e, void *p)
 {
 	void *base;
@@ -35,6 +37,62 @@ static void test_defaults(void)
 	char msg[256];
 	EXPECT(hw_heap_validate(h, msg, sizeof msg) == 0, "%s", msg);
 	hw_heap_destroy(h);
+}
+
+/* One public call with a NULL heap (or a NULL out for the stats), in a
+ * child: index i picks it. */
+static void null_call(void *arg)
+{
+	hw_heap_stats s;
+	switch ((int)(uintptr_t)arg) {
+	case 0:
+		(void)hw_heap_alloc(NULL, 1);
+		break;
+	case 1:
+		(void)hw_heap_free(NULL, &s, 1);
+		break;
+	case 2:
+		hw_heap_stats_get(NULL, &s);
+		break;
+	case 3:
+		(void)hw_heap_scavenge(NULL, 1);
+		break;
+	case 4:
+		(void)hw_heap_guard(NULL, &s, 1);
+		break;
+	case 5:
+		(void)hw_heap_scavenger_start(NULL);
+		break;
+	default: {
+		hw_heap *h = hw_heap_create(NULL);
+		hw_heap_stats_get(h, NULL);
+		hw_heap_destroy(h);
+	}
+	}
+}
+
+/* heapward.h: a NULL heap is refused with a report naming the function, and
+ * an abort; NULL to hw_heap_destroy does nothing. */
+static void test_null_heap(void)
+{
+	static const char *const want[] = {
+		"heapward: hw_heap_alloc: the heap is NULL\n",
+		"heapward: hw_heap_free: the heap is NULL\n",
+		"heapward: hw_heap_stats_get: the heap is NULL\n",
+		"heapward: hw_heap_scavenge: the heap is NULL\n",
+		"heapward: hw_heap_guard: the heap is NULL\n",
+		"heapward: hw_heap_scavenger_start: the heap is NULL\n",
+		"heapward: hw_heap_stats_get: out is NULL\n",
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		char err[256];
+		hw_child_status st;
+		REQUIRE(hw_trap_child(null_call, (void *)(uintptr_t)i, err, sizeof err, &st) == 0);
+		EXPECT(st.signo == SIGABRT, "call %zu: signal %d, exit %d", i, st.signo,
+		       st.exit_code);
+		EXPECT(strcmp(err, want[i]) == 0, "call %zu: stderr: %s", i, err);
+	}
+	hw_heap_destroy(NULL);
 }
 
 /* Every bad field is named in the report with the value given and the range
@@ -68,7 +126,7 @@ static void test_bad_config(void)
 		{{.address_space = 12345},
 		 false,
 		 "address_space 12345 is out of range: a multiple of arena_size (default 67108864; "
-		 "set it to at least 4194304 for a smaller window)"},
+		 "for a smaller window, set arena_size too, to a power of two from 4194304)"},
 		{{.address_space = (size_t)1 << 45},
 		 false,
 		 "address_space 35184372088832 is out of"},
@@ -1091,7 +1149,7 @@ static void test_random_ops(void)
 	});
 }
 
-HW_TEST_MAIN(T(test_defaults), T(test_bad_config), T(test_grow_counts_released),
+HW_TEST_MAIN(T(test_defaults), T(test_null_heap), T(test_bad_config), T(test_grow_counts_released),
 	     T(test_arenas_count_reservations), T(test_first_fit), T(test_coalesce_mixed_release),
 	     T(test_cross_chunk), T(test_page_bits_view), T(test_large_and_aligned),
 	     T(test_invalid_free), T(test_scavenge_order), T(test_zeroed), T(test_memory_limit),
