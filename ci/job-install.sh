@@ -74,6 +74,13 @@ extra=$(comm -13 <(echo "$declared") <(echo "$exported"))
 [ -z "$extra" ] || hw_die "exported but not declared HW_API in heapward.h: $(echo $extra)"
 echo "  $(echo "$declared" | wc -l) hw_* functions exported, nothing else"
 
+# A static archive has no visibility to hide behind: every global symbol it
+# defines lands in the program's namespace, so each must be hw_* (heapward.h).
+unprefixed=$(nm -g --defined-only "$prefix/lib/libheapward.a" 2>/dev/null |
+	awk 'NF == 3 && $3 !~ /^hw_/ { print $3 }' | sort -u)
+[ -z "$unprefixed" ] || hw_die "libheapward.a defines names that are not hw_*: $(echo $unprefixed)"
+echo "  libheapward.a: every global symbol it defines is hw_*"
+
 hw_log "no test support in the installed libraries"
 # The simulator and the fault probe (platform/sim.c, trap.c) are test
 # support: no symbol of theirs, hidden or not, may be in what ships.
