@@ -34,6 +34,7 @@
 #include "console.h"
 
 #include "base.h"
+#include "nocancel.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,7 +60,7 @@ static ino_t kept_ino;
 static int write_fd(int fd, const char *buf, size_t n)
 {
 	while (n > 0) {
-		ssize_t w = write(fd, buf, n);
+		ssize_t w = hw_nc_write(fd, buf, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -91,7 +92,7 @@ static int console_fd(void)
 		return 2;
 	char path[HW_LOG_PREFIX_MAX + 24];
 	hw_report_format(path, sizeof path, "%s.%llu", log_prefix, (unsigned long long)pid);
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+	int fd = hw_nc_open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
 	if (fd >= 0)
 		return fd;
 	if (__atomic_exchange_n(&log_failed, pid + 1, __ATOMIC_ACQ_REL) != pid + 1) {
@@ -112,7 +113,7 @@ void hw_console_write(const char *buf, size_t n)
 	if (write_fd(fd, buf, n) == EBADF && fd == 2 && kept_is_intact())
 		(void)write_fd(kept_fd, buf, n);
 	if (fd != 2)
-		close(fd);
+		hw_nc_close(fd);
 	errno = saved;
 }
 
@@ -129,7 +130,7 @@ void hw_console_keep(void)
 	kept_ino = st.st_ino;
 	kept_fd = fd;
 	if (old >= 0)
-		close(old);
+		hw_nc_close(old);
 }
 
 bool hw_console_log_path(const char *prefix)

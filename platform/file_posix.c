@@ -11,6 +11,8 @@
  */
 #include "file.h"
 
+#include "nocancel.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -20,7 +22,7 @@
 int hw_file_read(const char *path, char *buf, size_t cap, size_t *len)
 {
 	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = hw_nc_open(path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return errno;
 	int rc = 0;
@@ -29,7 +31,8 @@ int hw_file_read(const char *path, char *buf, size_t cap, size_t *len)
 		/* Once buf is full, one more byte tells a file of exactly cap
 		 * bytes from a longer one. */
 		bool full = *len == cap;
-		ssize_t r = full ? read(fd, &probe, 1) : read(fd, buf + *len, cap - *len);
+		ssize_t r =
+			full ? hw_nc_read(fd, &probe, 1) : hw_nc_read(fd, buf + *len, cap - *len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -40,7 +43,7 @@ int hw_file_read(const char *path, char *buf, size_t cap, size_t *len)
 			break;
 		*len += (size_t)r;
 	}
-	close(fd);
+	hw_nc_close(fd);
 	return rc;
 }
 

@@ -88,6 +88,7 @@
 #include "base.h"
 #include "file.h"
 #include "madv.h"
+#include "nocancel.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -572,14 +573,14 @@ static int lines_walk(const char *name, int (*line)(void *arg, const char *head)
 	char path[64];
 	if (!hw_file_proc_path(name, path, sizeof path))
 		return -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = hw_nc_open(path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	char buf[4096], head[256];
 	size_t hlen = 0;
 	int rc = 0;
 	for (;;) {
-		ssize_t r = read(fd, buf, sizeof buf);
+		ssize_t r = hw_nc_read(fd, buf, sizeof buf);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -599,7 +600,7 @@ static int lines_walk(const char *name, int (*line)(void *arg, const char *head)
 		if (rc != 0)
 			break;
 	}
-	close(fd);
+	hw_nc_close(fd);
 	return rc;
 }
 

@@ -28,6 +28,7 @@
 
 #include "base.h"
 #include "file.h"
+#include "nocancel.h"
 #include "thread.h"
 
 #include <elf.h>
@@ -54,7 +55,7 @@ static int installed; /* SW3: under the caller's serialisation */
 static void nap_us(long us)
 {
 	struct timespec ts = {0, us * 1000};
-	nanosleep(&ts, NULL);
+	hw_nc_nanosleep(&ts, NULL);
 }
 
 uintptr_t hw_thread_pointer(void)
@@ -150,7 +151,7 @@ struct linux_dirent64 {
  * fit); -1 when /proc/self/task cannot be read. */
 static int list_threads(hw_world *w, int self)
 {
-	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = hw_nc_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	char buf[4096] __attribute__((aligned(8)));
@@ -159,7 +160,7 @@ static int list_threads(hw_world *w, int self)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			close(fd);
+			hw_nc_close(fd);
 			return n < 0 ? -1 : 0;
 		}
 		for (long off = 0; off < n;) {
@@ -237,7 +238,7 @@ static bool trace_one(trace_slot *s)
 	if (ptrace(PTRACE_INTERRUPT, s->tid, NULL, NULL) == 0) {
 		for (int k = 0; k < 16; k++) {
 			int st;
-			if (waitpid(s->tid, &st, __WALL) != s->tid || !WIFSTOPPED(st))
+			if (hw_nc_waitpid(s->tid, &st, __WALL) != s->tid || !WIFSTOPPED(st))
 				return false; /* gone: nothing to detach */
 			if ((st >> 16) == PTRACE_EVENT_STOP) {
 				struct iovec io = {&s->regs, sizeof s->regs};
@@ -301,7 +302,7 @@ static void read_traced(hw_thread_state *t, const struct user_regs_struct *r)
 
 static void reap(int child)
 {
-	while (waitpid(child, NULL, __WALL) < 0 && errno == EINTR)
+	while (hw_nc_waitpid(child, NULL, __WALL) < 0 && errno == EINTR)
 		;
 }
 

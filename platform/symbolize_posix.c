@@ -20,6 +20,7 @@
 
 #include "base.h"
 #include "env.h"
+#include "nocancel.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -122,17 +123,17 @@ static int high_fd(int fd)
 	if (fd < 0 || fd > 2)
 		return fd;
 	int h = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	close(fd);
+	hw_nc_close(fd);
 	return h;
 }
 
 static void stop_child(hw_symbolizer *s)
 {
 	if (s->fd >= 0)
-		close(s->fd);
+		hw_nc_close(s->fd);
 	if (s->pid > 0) {
 		int st;
-		while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
+		while (hw_nc_waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
 			;
 	}
 	s->fd = s->pid = -1;
@@ -153,7 +154,7 @@ static bool start_child(hw_symbolizer *s, const char *module)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		return false;
 	int parent = high_fd(sv[0]), child = high_fd(sv[1]);
-	int null = high_fd(open("/dev/null", O_RDWR | O_CLOEXEC));
+	int null = high_fd(hw_nc_open("/dev/null", O_RDWR | O_CLOEXEC, 0));
 	char *const llvm_argv[] = {s->path, "--inlines", "--demangle", NULL};
 	char *const a2l_argv[] = {s->path, "-C", "-f", "-e", (char *)module, NULL};
 	char *const *argv = s->tool == HW_SYM_LLVM ? llvm_argv : a2l_argv;
@@ -175,12 +176,12 @@ static bool start_child(hw_symbolizer *s, const char *module)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
 	if (child >= 0)
-		close(child);
+		hw_nc_close(child);
 	if (null >= 0)
-		close(null);
+		hw_nc_close(null);
 	if (pid < 0) {
 		if (parent >= 0)
-			close(parent);
+			hw_nc_close(parent);
 		return false;
 	}
 	s->fd = parent;
@@ -192,7 +193,7 @@ static bool start_child(hw_symbolizer *s, const char *module)
 static bool send_all(hw_symbolizer *s, const char *p, size_t n)
 {
 	while (n > 0) {
-		ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
+		ssize_t w = hw_nc_send(s->fd, p, n, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -219,12 +220,12 @@ static bool read_answer(hw_symbolizer *s, unsigned lines)
 		if (s->have == sizeof s->buf)
 			return false;
 		struct pollfd pfd = {s->fd, POLLIN, 0};
-		int r = poll(&pfd, 1, HW_SYMBOLIZE_TIMEOUT_MS);
+		int r = hw_nc_poll(&pfd, 1, HW_SYMBOLIZE_TIMEOUT_MS);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return false;
-		ssize_t got = recv(s->fd, s->buf + s->have, sizeof s->buf - s->have, 0);
+		ssize_t got = hw_nc_recv(s->fd, s->buf + s->have, sizeof s->buf - s->have, 0);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got <= 0)

@@ -51,6 +51,7 @@
 
 #include "base.h"
 #include "file.h"
+#include "nocancel.h"
 #include "stop.h"
 
 #include <errno.h>
@@ -220,7 +221,7 @@ void hw_sleep_ns(uint64_t ns)
 {
 	struct timespec req = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
 	/* Sleep the full time even when a signal interrupts. */
-	while (nanosleep(&req, &req) != 0 && errno == EINTR)
+	while (hw_nc_nanosleep(&req, &req) != 0 && errno == EINTR)
 		;
 }
 

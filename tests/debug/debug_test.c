@@ -743,6 +743,49 @@ static void test_leak_check_api(void)
 	}
 }
 
+/* A thread with a cancel pending allocates and frees in the debug mode: its
+ * first stack capture reads the thread's mappings (platform/nocancel.h
+ * NC1), and neither call may cancel it (POSIX allows no cancellation point
+ * in malloc or free); pthread_testcancel then does. */
+static void *cancel_pending_thread(void *arg)
+{
+	int *stage = arg;
+	while (!__atomic_load_n(&stage[1], __ATOMIC_ACQUIRE))
+		;
+	for (int i = 0; i < 100; i++) {
+		void *p = hw_malloc(48 + (size_t)i);
+		stage[0] = 1;
+		hw_free(p);
+		stage[0] = 2;
+	}
+	stage[0] = 3;
+	pthread_testcancel();
+	stage[0] = 4;
+	return NULL;
+}
+
+static void cancel_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("debug=1:scavenger=0:quarantine_bytes=0"));
+	static int stage[2];
+	pthread_t t;
+	void *ret = NULL;
+	CHILD_CHECK(pthread_create(&t, NULL, cancel_pending_thread, stage) == 0);
+	CHILD_CHECK(pthread_cancel(t) == 0);
+	__atomic_store_n(&stage[1], 1, __ATOMIC_RELEASE);
+	CHILD_CHECK(pthread_join(t, &ret) == 0);
+	CHILD_CHECK(ret == PTHREAD_CANCELED);
+	fprintf(stderr, "cancelled at stage %d\n", stage[0]);
+}
+
+static void test_no_cancellation_point(void)
+{
+	REQUIRE(hw_trap_child(cancel_child, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "%d %d %s", st.signo, st.exit_code, err);
+	EXPECT(strstr(err, "cancelled at stage 3\n") != NULL, "%s", err);
+}
+
 static void off_child(void *arg)
 {
 	(void)arg;
@@ -1201,6 +1244,7 @@ int main(int argc, char **argv)
 		T(test_static_report),
 		T(test_leak_check_api),
 		T(test_mode_off),
+		T(test_no_cancellation_point),
 		T(test_quarantine_uaf_small),
 		T(test_quarantine_uaf_small_slack),
 		T(test_quarantine_uaf_large),

@@ -17,9 +17,11 @@
  * stop of the other threads still work there (file.h FI3). And the mask a
  * thread of ours starts with (T12). And the one reader of /proc's numbers
  * (file.h FI4): bases, ends, empty input, the largest value and the first
- * that does not fit.
+ * that does not fit. And that the platform's calls an allocation reaches
+ * are no cancellation points (nocancel.h NC1).
  */
 #include "child.h"
+#include "console.h"
 #include "file.h"
 #include "module.h"
 #include "platform.h"
@@ -606,6 +608,54 @@ static void test_thread_signal_mask(void)
 	       "the creator's mask changed");
 }
 
+/* A thread with a cancel pending through every platform call the malloc
+ * layer makes from inside an allocation or a free: each returns (stage
+ * counts them), and only pthread_testcancel at the end cancels it. */
+typedef struct cancel_run {
+	pthread_t self;
+	int go, stage;
+} cancel_run;
+
+static void *cancelled_caller(void *arg)
+{
+	cancel_run *r = arg;
+	/* No cancellation point until the cancel is pending. */
+	while (!__atomic_load_n(&r->go, __ATOMIC_ACQUIRE))
+		;
+	char buf[256];
+	size_t len;
+	int maps[2] = {0, 0};
+	uintptr_t lo, hi;
+	bool rw;
+	hw_sleep_ns(1000);
+	r->stage = 1;
+	(void)hw_file_read("/proc/self/stat", buf, sizeof buf, &len);
+	r->stage = 2;
+	(void)hw_platform_mappings(NULL, UINTPTR_MAX, count_mapping, maps);
+	r->stage = 3;
+	(void)hw_platform_mapping_at(&len, &lo, &hi, &rw);
+	r->stage = 4;
+	static const char line[] = "platform_linux: a line from a thread with a cancel pending\n";
+	hw_console_write(line, sizeof line - 1);
+	r->stage = 5;
+	pthread_testcancel();
+	r->stage = 6;
+	return NULL;
+}
+
+static void test_no_cancellation_points(void)
+{
+	cancel_run r = {0};
+	void *ret = NULL;
+	REQUIRE(pthread_create(&r.self, NULL, cancelled_caller, &r) == 0);
+	REQUIRE(pthread_cancel(r.self) == 0);
+	__atomic_store_n(&r.go, 1, __ATOMIC_RELEASE);
+	REQUIRE(pthread_join(r.self, &ret) == 0);
+	EXPECT(ret == PTHREAD_CANCELED, "the thread was not cancelled at all");
+	EXPECT(r.stage == 5,
+	       "cancelled after stage %d of 5: a platform call is a cancellation point", r.stage);
+}
+
 /* The value and the length of the digits read, or -1 for a refusal. */
 static int number(const char *s, unsigned base, uint64_t *v)
 {
@@ -642,4 +692,4 @@ HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_popula
 	     T(test_madv_free_unuse), T(test_residency_matches_sim), T(test_reserve_enomem),
 	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned),
 	     T(test_process_barrier_available), T(test_main_thread_ended),
-	     T(test_thread_signal_mask), T(test_proc_numbers))
+	     T(test_thread_signal_mask), T(test_proc_numbers), T(test_no_cancellation_points))
