@@ -8,9 +8,10 @@
 #      lib/pkgconfig/heapward.pc, and heapward.pc names P (the build is
 #      configured for another prefix on purpose).
 #   2. The shared library exports exactly the hw_* functions declared HW_API
-#      in include/heapward.h: none missing, nothing else; and neither
-#      installed library holds a symbol of the test support (simulator,
-#      fault probe), hidden or not.
+#      in include/heapward.h: none missing, nothing else; every global
+#      symbol the static library defines is hw_*; and neither installed
+#      library holds a symbol of the test support (simulator, fault probe),
+#      hidden or not.
 #   3. A small C11 program (a heap, an allocation, an invalid free that must
 #      return EINVAL and be reported, a free, stats, the validator) builds and
 #      runs against the install, and what it prints must equal what this

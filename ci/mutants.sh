@@ -10,9 +10,16 @@
 # from the seed corpus for a fixed budget per target, and reports caught (a
 # target crashed: its oracle, the validator or a sanitizer fired) or missed.
 #
-# Usage: bash ci/mutants.sh [--seconds N] [id ...]
+# Usage: bash ci/mutants.sh [--seconds N | --replay] [id ...]
 #   --seconds N   budget per target and mutant (default 60, the cap; at
 #                 least 1)
+#   --replay      no fuzzing (CI's mode, ci/job-mutants.sh): one scratch
+#                 tree and build, each patch applied, built incrementally
+#                 and reverted in turn; a mutant counts as caught only when
+#                 replaying the committed corpus (corpus/<target>/seed and
+#                 regress) crashes a target. Deterministic, and minutes
+#                 instead of hours; a mutant only fuzzing finds needs a
+#                 regression input that catches it.
 #   id ...        mutants to run, by number, with or without the patch's
 #                 leading zero (8 or 08; default: all)
 # Exit status: 0 when every mutant run was caught, 1 otherwise, 2 for a
@@ -22,6 +29,7 @@ set -euo pipefail
 root=$HW_ROOT
 
 seconds=60
+replay=0
 ids=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -30,7 +38,11 @@ while [ $# -gt 0 ]; do
 		seconds=$2
 		shift 2
 		;;
-	-h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--replay)
+		replay=1
+		shift
+		;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "mutants.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	*)
 		case "$1" in
@@ -94,6 +106,94 @@ mkdir -p "$out"
 declare -A verdict by took why
 caught=0
 
+# decided ID TARGET LOG: records that TARGET caught mutant ID (TARGET -: it
+# was missed) and prints its line.
+decided() {
+	if [ "$2" != - ]; then
+		verdict[$1]=caught
+		by[$1]=$2
+		caught=$((caught + 1))
+		# What fired: the harness's report, the validator, a sanitizer;
+		# else the heap's own report (a target's seeds may make expected
+		# reports too, so those come last).
+		why[$1]=$(grep -m1 -oE '(ERROR: heapward[^:]*: |runtime error: |ERROR: AddressSanitizer: ).{0,70}' "$3" ||
+			grep -m1 -oE 'heapward: .{0,70}' "$3" || echo "deadly signal")
+	fi
+	printf '  mutant %2d  %-7s  %-16s %4ss  %s\n             %s\n' "$1" "${verdict[$1]}" \
+		"${by[$1]:--}" "${took[$1]:-0}" "$(name_of "$1")" "${why[$1]:-}"
+}
+
+# The table, the score, and the exit status.
+summary() {
+	echo
+	echo "mutant  verdict  caught by        time  bug"
+	for id in "${ids[@]}"; do
+		printf '%6d  %-7s  %-16s %4ss  %s\n' "$id" "${verdict[$id]}" "${by[$id]:--}" \
+			"${took[$id]:-0}" "$(name_of "$id")"
+	done
+	echo "score: $caught of ${#ids[@]} mutants caught"
+	local missed=$((${#ids[@]} - caught))
+	echo "mutants: $caught passed, $missed failed"
+	[ "$missed" -eq 0 ]
+}
+
+flags=(-DCMAKE_C_COMPILER="$cc" -DHW_FUZZ_ENGINE=libfuzzer '-DHW_SANITIZE=address;undefined'
+	-DHW_BUILD_TESTS=OFF -DHW_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+
+if [ $replay = 1 ]; then
+	t="$out/replay-tree" b="$out/replay-build" log="$out/replay-build.log"
+	# replay TARGET: runs TARGET once over the committed corpus (an
+	# empty scratch folder first, the one libFuzzer would write to);
+	# fails when it crashed. Its output is in $out/replay-TARGET.log.
+	replay() {
+		rm -rf "$out/replay-new" && mkdir -p "$out/replay-new"
+		"$b/fuzz/$1" -runs=0 -timeout=25 -rss_limit_mb=2560 "$out/replay-new" \
+			"$t/corpus/$1/seed" "$t/corpus/$1/regress" >"$out/replay-$1.log" 2>&1
+	}
+	hw_log "control: a clean build replays every target's corpus"
+	# A fresh build too: tar keeps the sources' times, so objects left by
+	# an earlier run (a mutant's among them) would look up to date.
+	{
+		rm -rf "$t" "$b" && mkdir -p "$t" &&
+			tar -C "$root" --exclude='./build*' --exclude=./.git --exclude=./out \
+				--exclude=./fuzz-work -cf - . | tar -C "$t" -xf - &&
+			HW_ROOT=$t hw_configure "$b" "${flags[@]}" && hw_build "$b" "${targets[@]}"
+	} >"$log" 2>&1 || { tail -20 "$log"; hw_die "the unmutated build failed ($log)"; }
+	for tg in "${targets[@]}"; do
+		replay "$tg" || { grep -m5 -E 'ERROR|runtime error|SUMMARY' "$out/replay-$tg.log" >&2 || true
+			hw_die "control: $tg crashes on its corpus without any planted bug"; }
+	done
+	echo "  control   ${#targets[@]} targets replay their corpus with no planted bug"
+	for id in "${ids[@]}"; do
+		start=$(date +%s)
+		verdict[$id]=missed
+		if ! patch -s -p1 -d "$t" -i "${patch_of[$id]}" >>"$log" 2>&1; then
+			verdict[$id]=BUILD-FAILED
+			decided "$id" - -
+			continue
+		fi
+		# Build only the targets tried, the one the bug is in first.
+		for tg in $(targets_for "$id"); do
+			if ! hw_build "$b" "$tg" >>"$log" 2>&1; then
+				verdict[$id]=BUILD-FAILED
+				tail -20 "$log"
+				break
+			fi
+			if ! replay "$tg"; then
+				took[$id]=$(($(date +%s) - start))
+				decided "$id" "$tg" "$out/replay-$tg.log"
+				break
+			fi
+		done
+		took[$id]=$(($(date +%s) - start))
+		[ "${verdict[$id]}" = caught ] || decided "$id" - -
+		patch -s -R -p1 -d "$t" -i "${patch_of[$id]}" >>"$log" 2>&1 ||
+			hw_die "mutant $id: its patch did not revert ($log)"
+	done
+	summary
+	exit
+fi
+
 # build ID: the fuzz targets with mutant ID (0 = none) into $out/mID, from a
 # copy of the tree at $out/tID with the mutant's patch applied.
 build() {
@@ -103,10 +203,7 @@ build() {
 			tar -C "$root" --exclude='./build*' --exclude=./.git --exclude=./out \
 				--exclude=./fuzz-work -cf - . | tar -C "$t" -xf - &&
 			if [ "$1" != 0 ]; then patch -p1 -d "$t" -i "${patch_of[$1]}"; fi &&
-			HW_ROOT=$t hw_configure "$b" -DCMAKE_C_COMPILER="$cc" \
-				-DHW_FUZZ_ENGINE=libfuzzer '-DHW_SANITIZE=address;undefined' \
-				-DHW_BUILD_TESTS=OFF -DHW_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-			hw_build "$b" "${targets[@]}"
+			HW_ROOT=$t hw_configure "$b" "${flags[@]}" && hw_build "$b" "${targets[@]}"
 	} >"$out/m$1.log" 2>&1
 }
 
@@ -137,35 +234,16 @@ for id in "${ids[@]}"; do
 		continue
 	fi
 	verdict[$id]=missed
-	by[$id]=-
 	start=$(date +%s)
 	mapfile -t order < <(targets_for "$id")
+	caught_by=- caught_log=-
 	for t in "${order[@]}"; do
 		if ! fuzz "$id" "$t"; then
-			verdict[$id]=caught
-			by[$id]=$t
-			# What fired: the harness's report, the validator, a sanitizer;
-			# else the heap's own report (a target's seeds may make
-			# expected reports too, so those come last).
-			log="$out/m$id-$t/fuzz.log"
-			why[$id]=$(grep -m1 -oE '(ERROR: heapward[^:]*: |runtime error: |ERROR: AddressSanitizer: ).{0,70}' "$log" ||
-				grep -m1 -oE 'heapward: .{0,70}' "$log" || echo "deadly signal")
+			caught_by=$t caught_log="$out/m$id-$t/fuzz.log"
 			break
 		fi
 	done
 	took[$id]=$(($(date +%s) - start))
-	[ "${verdict[$id]}" = caught ] && caught=$((caught + 1))
-	printf '  mutant %2d  %-7s  %-16s %4ss  %s\n             %s\n' "$id" "${verdict[$id]}" \
-		"${by[$id]}" "${took[$id]}" "$(name_of "$id")" "${why[$id]:-}"
+	decided "$id" "$caught_by" "$caught_log"
 done
-
-echo
-echo "mutant  verdict  caught by        time  bug"
-for id in "${ids[@]}"; do
-	printf '%6d  %-7s  %-16s %4ss  %s\n' "$id" "${verdict[$id]}" "${by[$id]:--}" \
-		"${took[$id]:-0}" "$(name_of "$id")"
-done
-echo "score: $caught of ${#ids[@]} mutants caught"
-missed=$((${#ids[@]} - caught))
-echo "mutants: $caught passed, $missed failed"
-[ "$missed" -eq 0 ]
+summary

@@ -8,6 +8,7 @@
 #   tsan         clang, ThreadSanitizer, the heap and platform tests (threads, fork)
 #   valgrind     gcc, ctest under Valgrind Memcheck (slow tests skipped)
 #   fuzz-smoke   libFuzzer+ASan+UBSan, corpus replay, 20 s per target
+#   mutants      every planted bug of ci/mutants/ caught by replaying the corpus
 #   lint         clang-format, cppcheck, OS macros only under platform/
 #   install      install to a scratch prefix; find_package and pkg-config users
 #   ossfuzz      the OSS-Fuzz build emulated for libFuzzer and AFL++
@@ -28,7 +29,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$HW_ROOT"
 
-all=(gcc-release clang-asan tsan valgrind fuzz-smoke lint install ossfuzz windows)
+all=(gcc-release clang-asan tsan valgrind fuzz-smoke mutants lint install ossfuzz windows)
 quick=(gcc-release clang-asan)
 selected=()
 deps=1
