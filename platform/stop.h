@@ -43,6 +43,10 @@
  *        The interrupt ends a wait in sigtimedwait or sigwaitinfo with
  *        EINTR, as a debugger's attach does (sigwait retries it); other
  *        waits restart.
+ *   SW7. hw_world_read never faults: memory that a thread the stop could
+ *        not hold unmapped (its stack, its alternate signal stack, as it
+ *        exits) or that traps (a guard region inside a writable mapping)
+ *        is reported as not copied.
  *
  * Locking: the caller's (SW4).
  */
@@ -97,5 +101,13 @@ uintptr_t hw_thread_pointer(void);
 
 /* Lets every stopped thread go (SW2). */
 void hw_world_resume(hw_world *w);
+
+/* Copies the n bytes at address src of this process to dst, as far as they
+ * can be read (SW7): returns how many bytes from src on were copied, less
+ * than n when the page after the last of them cannot be read; SIZE_MAX
+ * when the OS refuses the copy itself (a sandbox without
+ * process_vm_readv), for the caller to read directly. For the leak check,
+ * whose roots may change under threads the stop could not hold. */
+size_t hw_world_read(void *dst, uintptr_t src, size_t n);
 
 #endif

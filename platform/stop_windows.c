@@ -24,6 +24,10 @@
  * hw_thread_pointer answers 0 (unknown, as stop.h allows): no TLS block
  * sits at a fixed offset from a Windows thread's own pointer (the TEB).
  *
+ * SW7: hw_world_read is ReadProcessMemory on this very process, which
+ * fails instead of faulting; the whole range in one call, then a page at a
+ * time to find the first page it cannot read.
+ *
  * Locking: the caller's (SW4).
  */
 #include "stop.h"
@@ -59,4 +63,28 @@ uintptr_t hw_thread_pointer(void)
 void hw_world_resume(hw_world *w)
 {
 	(void)w;
+}
+
+static bool copy(void *dst, uintptr_t src, size_t n)
+{
+	SIZE_T got = 0;
+	return ReadProcessMemory(GetCurrentProcess(), (LPCVOID)src, dst, n, &got) && got == n;
+}
+
+size_t hw_world_read(void *dst, uintptr_t src, size_t n)
+{
+	if (copy(dst, src, n))
+		return n;
+	SYSTEM_INFO si;
+	GetSystemInfo(&si);
+	size_t page = si.dwPageSize, done = 0;
+	while (done < n) {
+		size_t step = n - done, in_page = page - (size_t)((src + done) % page);
+		if (step > in_page)
+			step = in_page;
+		if (!copy((char *)dst + done, src + done, step))
+			break;
+		done += step;
+	}
+	return done;
 }

@@ -5,13 +5,13 @@
  * and the order of the report (debug_report.c prints it).
  *
  * The check, as LeakSanitizer does it:
- *   1. Snapshots, while every thread still runs: the process's mappings
- *      (the OS's map) and every module's writable segments (the loader's
- *      list, module.h MO1: taken before any thread is stopped, since a
- *      stopped thread may hold the loader's lock).
+ *   1. Snapshots, while every thread still runs, every module's writable
+ *      segments (the loader's list, module.h MO1: taken before any thread
+ *      is stopped, since a stopped thread may hold the loader's lock).
  *   2. Takes every lock of the layer (no span is half made), then stops
  *      every other thread (stop.h), which records its registers, stack
- *      pointer and thread pointer.
+ *      pointer and thread pointer; then snapshots the process's mappings
+ *      (the OS's map), which no stopped thread can change any more.
  *   3. Marks as reachable every live object that a root points into (any
  *      aligned word holding an address inside the object's requested
  *      bytes, or its start for a zero-byte object), then everything such an
@@ -54,7 +54,11 @@
  *        (a late stop handler may still read it, stop.h SW2).
  *   LK2. Every word read is inside a mapping the snapshot saw readable and
  *        writable (roots), inside a live object's requested bytes (heap),
- *        or a stopped thread's saved register.
+ *        or a stopped thread's saved register. Roots are read through
+ *        hw_world_read (stop.h SW7), never directly: a thread the stop
+ *        could not hold (one in the middle of exiting, say) may unmap its
+ *        stacks after the snapshot, and a writable mapping may hold guard
+ *        pages; such pages are skipped.
  *   LK3. A live object's record (MC9) holds the mark only between steps 3
  *        and 5, under every lock of the layer with the world stopped; it
  *        is 0 again before anything else runs.
@@ -84,6 +88,8 @@
 #define LK_MAX_MAPS ((size_t)1 << 16)
 #define LK_MAX_SEGS ((size_t)1 << 14)
 #define LK_MAX_ARENAS ((size_t)1 << 12)
+/* Roots are copied in pieces of this many bytes (LK2). */
+#define LK_BUF_BYTES ((size_t)64 << 10)
 
 enum { LK_UNMARKED = 0,
        LK_REACHABLE = 1,
@@ -96,6 +102,7 @@ typedef struct lk_range {
 
 typedef struct lk {
 	lk_range *maps, *segs, *arenas;
+	uintptr_t *buf; /* LK_BUF_BYTES, for roots (LK2) */
 	size_t nmaps, nsegs, narenas;
 	uintptr_t *stack; /* the mark stack: object starts */
 	size_t top, cap;
@@ -131,6 +138,7 @@ static void release_buffers(lk *k)
 	put(k->maps, LK_MAX_MAPS * sizeof *k->maps);
 	put(k->segs, LK_MAX_SEGS * sizeof *k->segs);
 	put(k->arenas, LK_MAX_ARENAS * sizeof *k->arenas);
+	put(k->buf, LK_BUF_BYTES);
 }
 
 /* ---- snapshots ---- */
@@ -277,6 +285,26 @@ HW_TRACK_UNCHECKED static void scan(lk *k, uintptr_t lo, uintptr_t hi, uint32_t 
 		consider(k, *(const uintptr_t *)a, tag, self);
 }
 
+/* [lo, hi) as roots, copied a piece at a time (LK2); a page that cannot
+ * be read is skipped. Where the OS refuses the copy itself, read directly. */
+static void scan_copied(lk *k, uintptr_t lo, uintptr_t hi)
+{
+	size_t page = hw_mc_g.pf->caps.page_size;
+	lo = hw_align_up(lo, sizeof(uintptr_t));
+	while (lo + sizeof(uintptr_t) <= hi) {
+		size_t want = hw_min((size_t)(hi - lo), LK_BUF_BYTES) & ~(sizeof(uintptr_t) - 1);
+		size_t got = hw_world_read(k->buf, lo, want);
+		if (got == SIZE_MAX) {
+			scan(k, lo, hi, LK_REACHABLE, 0);
+			return;
+		}
+		for (size_t i = 0; i < got / sizeof(uintptr_t); i++)
+			consider(k, k->buf[i], LK_REACHABLE, 0);
+		/* Past the page that could not be read. */
+		lo = got == want ? lo + got : hw_align_down(lo + got, page) + page;
+	}
+}
+
 /* [lo, hi) as roots, less the heap's arenas (objects are not roots). */
 static void scan_outside_arenas(lk *k, uintptr_t lo, uintptr_t hi)
 {
@@ -285,11 +313,11 @@ static void scan_outside_arenas(lk *k, uintptr_t lo, uintptr_t hi)
 		if (a->hi <= lo || a->lo >= hi)
 			continue;
 		if (a->lo > lo)
-			scan(k, lo, a->lo, LK_REACHABLE, 0);
+			scan_copied(k, lo, a->lo);
 		lo = a->hi;
 	}
 	if (lo < hi)
-		scan(k, lo, hi, LK_REACHABLE, 0);
+		scan_copied(k, lo, hi);
 }
 
 /* [lo, hi) as roots, only where the snapshot saw it readable and writable
@@ -472,9 +500,10 @@ size_t hw_mc_leak_check(void)
 	k.maps = get(LK_MAX_MAPS * sizeof *k.maps);
 	k.segs = get(LK_MAX_SEGS * sizeof *k.segs);
 	k.arenas = get(LK_MAX_ARENAS * sizeof *k.arenas);
+	k.buf = get(LK_BUF_BYTES);
 	if (!world)
 		world = get(sizeof *world);
-	if (!k.maps || !k.segs || !k.arenas || !world) {
+	if (!k.maps || !k.segs || !k.arenas || !k.buf || !world) {
 		hw_report_write("heapward: leak check skipped: out of memory\n");
 		release_buffers(&k);
 		hw_mutex_unlock(&leak_lock);
@@ -482,7 +511,6 @@ size_t hw_mc_leak_check(void)
 	}
 	/* Step 1 (the arenas too: the heap's lock may be held by a thread
 	 * that is about to be stopped). */
-	(void)hw_platform_mappings(NULL, UINTPTR_MAX, add_map, &k);
 	(void)hw_module_writable(add_seg, &k);
 	hw_heap *heaps[2] = {hw_mc_g.heap, hw_mc_guard_heap()};
 	for (size_t h = 0; h < 2 && heaps[h]; h++) {
@@ -508,6 +536,7 @@ size_t hw_mc_leak_check(void)
 	/* Step 2. */
 	hw_mc_lock_all();
 	bool stopped = hw_world_stop(world, LK_STOP_MS) == 0;
+	(void)hw_platform_mappings(NULL, UINTPTR_MAX, add_map, &k);
 	/* Step 3. */
 	each_object(&k, count_live);
 	k.cap = k.live;

@@ -18,7 +18,9 @@
  * thread of ours starts with (T12). And the one reader of /proc's numbers
  * (file.h FI4): bases, ends, empty input, the largest value and the first
  * that does not fit. And that the platform's calls an allocation reaches
- * are no cancellation points (nocancel.h NC1).
+ * are no cancellation points (nocancel.h NC1). And hw_world_read (stop.h
+ * SW7): it copies up to the first page it cannot read, guard region or
+ * unmapped, and never faults.
  */
 #include "child.h"
 #include "console.h"
@@ -37,6 +39,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -656,6 +659,33 @@ static void test_no_cancellation_points(void)
 	       "cancelled after stage %d of 5: a platform call is a cancellation point", r.stage);
 }
 
+static void test_world_read(void)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	char *p = mmap(NULL, 4 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	REQUIRE(p != MAP_FAILED);
+	for (size_t i = 0; i < 4 * ps; i++)
+		p[i] = (char)(i * 7 + 1);
+	REQUIRE(munmap(p + 3 * ps, ps) == 0);
+	static char buf[1 << 16];
+	uintptr_t a = (uintptr_t)p;
+	/* Whole, and from an odd address across a page boundary. */
+	EXPECT(hw_world_read(buf, a, 3 * ps) == 3 * ps && memcmp(buf, p, 3 * ps) == 0);
+	EXPECT(hw_world_read(buf, a + 5, ps) == ps && memcmp(buf, p + 5, ps) == 0);
+	/* Up to the unmapped page, from the middle of the one before. */
+	EXPECT(hw_world_read(buf, a + 2 * ps + 100, 2 * ps) == ps - 100);
+	EXPECT(memcmp(buf, p + 2 * ps + 100, ps - 100) == 0);
+	EXPECT(hw_world_read(buf, a + 3 * ps, ps) == 0);
+	/* Up to a guard region inside the mapping, where the kernel has them. */
+	if (madvise(p + ps, ps, 102 /* MADV_GUARD_INSTALL */) == 0) {
+		EXPECT(hw_world_read(buf, a, 3 * ps) == ps && memcmp(buf, p, ps) == 0);
+		EXPECT(hw_world_read(buf, a + 2 * ps, ps) == ps);
+	} else {
+		printf("(no MADV_GUARD_INSTALL here: the guard case not checked)\n");
+	}
+	munmap(p, 3 * ps);
+}
+
 /* The value and the length of the digits read, or -1 for a refusal. */
 static int number(const char *s, unsigned base, uint64_t *v)
 {
@@ -692,4 +722,5 @@ HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_popula
 	     T(test_madv_free_unuse), T(test_residency_matches_sim), T(test_reserve_enomem),
 	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned),
 	     T(test_process_barrier_available), T(test_main_thread_ended),
-	     T(test_thread_signal_mask), T(test_proc_numbers), T(test_no_cancellation_points))
+	     T(test_thread_signal_mask), T(test_proc_numbers), T(test_no_cancellation_points),
+	     T(test_world_read))
