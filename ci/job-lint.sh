@@ -12,7 +12,10 @@
 #      reasons, in ci/cppcheck.cfg; any other suppression is inline
 #      (// cppcheck-suppress id) beside the code it excuses, with its reason.
 #   3. The platform boundary: __linux__, _WIN32 and __APPLE__ appear only in
-#      files under platform/.
+#      files under platform/; and the POSIX platform calls none of the C
+#      library's wrappers that are cancellation points (open, read, write,
+#      close, nanosleep, poll, waitpid, recv, send) but through
+#      platform/nocancel.h (NC1), so no allocation is a cancellation point.
 #   4. Include directions (ci/includes.sh): no include points up a layer
 #      (base, platform, page heap, difftest), and neither the base floor nor
 #      the heap includes an OS header; the check's self-test plants such
@@ -120,6 +123,25 @@ if [ ${#leaks[@]} -gt 0 ]; then
 	fail=1
 else
 	echo "platform boundary: ok"
+fi
+# NC1: a call of a cancellation point's C library wrapper, outside comments
+# (a name not preceded by an identifier character, '.' or '->'), in what
+# ships (the simulator and the fault probe are test support).
+cancel='(^|[^A-Za-z0-9_.>])(open|read|write|close|nanosleep|poll|waitpid|recv|send)\('
+calls=$(for f in "${files[@]}"; do
+	case "$f" in
+	platform/*windows* | platform/win.h | platform/nocancel.h | platform/sim.* | platform/trap*) continue ;;
+	platform/*) ;;
+	*) continue ;;
+	esac
+	grep -nHE "$cancel" "$f" | grep -vE '^[^:]+:[0-9]+:[[:space:]]*(/?\*|//)' || true
+done)
+if [ -n "$calls" ]; then
+	echo "$calls"
+	echo "platform: cancellation points called directly (use platform/nocancel.h, NC1)"
+	fail=1
+else
+	echo "platform: no cancellation point called directly (NC1)"
 fi
 
 hw_log "include directions: no arrow points up a layer (ci/includes.sh)"
