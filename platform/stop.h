@@ -15,7 +15,7 @@
  * Invariants:
  *   SW1. The handler allocates nothing and takes no lock: it reads the
  *        interrupted context, writes its own slot, and waits on an atomic
- *        flag (short sleeps); errno is kept.
+ *        flag (a futex on Linux: no polling); errno is kept.
  *   SW2. Between hw_world_stop and hw_world_resume, every thread with
  *        stopped == true runs nothing but that handler's wait; after
  *        hw_world_resume returns, none is inside the handler any more

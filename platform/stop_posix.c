@@ -7,8 +7,11 @@
  * read with open and getdents64 into a stack buffer (opendir allocates);
  * the handler finds its slot by its thread id, which the stopper wrote
  * before sending the signal; it copies the general registers of the
- * interrupted context (ucontext), marks its slot answered, and sleeps 50 us
- * at a time until `release`; `inside` counts the handlers still running,
+ * interrupted context (ucontext), marks its slot answered, and waits on
+ * `release` with a futex (woken all at once by the resume; a bounded wait,
+ * so a lost wake costs a tenth of a second, not the stop: thousands of
+ * stopped threads polling would starve the thread that scans);
+ * `inside` counts the handlers still running,
  * and resume waits for it to reach 0 (at most one second). SW5: before the
  * signal is sent, the thread's SigBlk line in /proc tells whether it blocks
  * it, and its syscall file whether it waits in rt_sigtimedwait (sigwait,
@@ -40,6 +43,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -61,6 +65,15 @@ static void nap_us(long us)
 {
 	struct timespec ts = {0, us * 1000};
 	hw_nc_nanosleep(&ts, NULL);
+}
+
+/* The handler's wait until the resume sets w->release (a futex word). */
+static void wait_release(hw_world *w)
+{
+	while (!__atomic_load_n(&w->release, __ATOMIC_ACQUIRE)) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		(void)syscall(SYS_futex, &w->release, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+	}
 }
 
 uintptr_t hw_thread_pointer(void)
@@ -137,8 +150,7 @@ static void on_stop(int sig, siginfo_t *si, void *ctx)
 		read_context(t, ctx);
 		t->tp = hw_thread_pointer();
 		__atomic_store_n(&t->answered, 1, __ATOMIC_RELEASE);
-		while (!__atomic_load_n(&w->release, __ATOMIC_ACQUIRE))
-			nap_us(50);
+		wait_release(w);
 		__atomic_sub_fetch(&w->inside, 1, __ATOMIC_ACQ_REL);
 	}
 	errno = saved;
@@ -469,6 +481,7 @@ size_t hw_world_read(void *dst, uintptr_t src, size_t n)
 void hw_world_resume(hw_world *w)
 {
 	__atomic_store_n(&w->release, 1, __ATOMIC_RELEASE);
+	(void)syscall(SYS_futex, &w->release, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 	for (unsigned i = 0; i < 20000 && __atomic_load_n(&w->inside, __ATOMIC_ACQUIRE); i++)
 		nap_us(50);
 	/* Handlers that answer from now on see no stop and return (SW3). */
