@@ -6,8 +6,10 @@
  *
  * Invariants: UW1-UW7 of stackwalk.h. How they hold here: the bounds are the
  * mapping holding the first frame pointer (hw_platform_mapping_at), cached
- * in two initial-exec thread-local words and looked up again whenever a
- * walk starts outside them; every frame pointer is checked against them
+ * per thread in initial-exec thread-local words for the last UW_CACHED
+ * stacks a walk started on (a program switching between coroutine stacks
+ * reads the OS's map once per stack, not once per walk: about 20 us each
+ * here) and looked up again whenever a walk starts outside them; every frame pointer is checked against them
  * before it is dereferenced (fp_ok).
  *
  * Windows. gcc for x86-64 Windows follows the SEH rules, which let a
@@ -43,23 +45,29 @@
 #define UW_KNOWN 0
 #endif
 
-/* The mapping holding this thread's stack, [uw_lo, uw_hi); 0, 0 until
- * the first walk. */
-static HW_THREAD_LOCAL uintptr_t uw_lo, uw_hi;
+/* The mappings holding the stacks this thread's last walks started on,
+ * [uw_lo[i], uw_hi[i]) (0, 0: none yet); uw_next is the one to replace. */
+#define UW_CACHED 4
+static HW_THREAD_LOCAL uintptr_t uw_lo[UW_CACHED], uw_hi[UW_CACHED];
+static HW_THREAD_LOCAL unsigned uw_next;
 
-/* Bounds for a walk starting at fp: the cached ones when they hold it, else
- * the mapping holding it (cached). False when no mapping holds fp. */
+/* Bounds for a walk starting at fp: cached ones that hold it, else the
+ * mapping holding it (cached in place of the oldest). False when no
+ * mapping holds fp. */
 static bool bounds_for(uintptr_t fp, uintptr_t *lo, uintptr_t *hi)
 {
-	if (fp < uw_lo || fp >= uw_hi) {
-		uintptr_t l, h;
-		if (hw_platform_mapping_at((const void *)fp, &l, &h, NULL) != 0)
-			return false;
-		uw_lo = l;
-		uw_hi = h;
-	}
-	*lo = uw_lo;
-	*hi = uw_hi;
+	for (unsigned i = 0; i < UW_CACHED; i++)
+		if (fp >= uw_lo[i] && fp < uw_hi[i]) {
+			*lo = uw_lo[i];
+			*hi = uw_hi[i];
+			return true;
+		}
+	uintptr_t l, h;
+	if (hw_platform_mapping_at((const void *)fp, &l, &h, NULL) != 0)
+		return false;
+	unsigned i = uw_next++ % UW_CACHED;
+	uw_lo[i] = *lo = l;
+	uw_hi[i] = *hi = h;
 	return true;
 }
 
