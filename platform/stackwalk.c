@@ -9,8 +9,8 @@
  * per thread in initial-exec thread-local words for the last UW_CACHED
  * stacks a walk started on (a program switching between coroutine stacks
  * reads the OS's map once per stack, not once per walk: about 20 us each
- * here) and looked up again whenever a walk starts outside them; every frame pointer is checked against them
- * before it is dereferenced (fp_ok).
+ * here) and looked up again whenever a walk starts outside them; every
+ * frame pointer is checked against them before it is dereferenced (fp_ok).
  *
  * Windows. gcc for x86-64 Windows follows the SEH rules, which let a
  * function's frame pointer point anywhere up to 240 bytes above its stack
