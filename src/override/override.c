@@ -103,7 +103,9 @@ OV_EXPORT size_t malloc_usable_size(void *p) { return hw_malloc_usable_size(p); 
 
 OV_EXPORT int malloc_trim(size_t pad) { return hw_malloc_trim(pad); }
 
-/* glibc's fields, from this heap (docs/building.md lists them):
+/* glibc's fields, from this heap (docs/building.md lists them); live
+ * guarded objects (the debug mode's guard=) count as large ones, their
+ * pages as Ready and in use:
  *   arena     heap bytes backed by memory (Ready)
  *   ordblks   spans of small objects      smblks, fsmblks, usmblks  0
  *   hblks     live large objects          hblkhd    their bytes (whole pages)
@@ -115,12 +117,12 @@ OV_EXPORT struct mallinfo2 mallinfo2(void)
 	hw_malloc_stats st;
 	hw_malloc_stats_get(&st);
 	struct mallinfo2 mi = {0};
-	mi.arena = st.heap_ready;
+	mi.arena = st.heap_ready + st.guarded_bytes;
 	mi.ordblks = st.small_spans;
-	mi.hblks = st.large_objects;
-	mi.hblkhd = st.large_bytes;
-	mi.uordblks = st.heap_inuse;
-	mi.fordblks = st.heap_ready > st.heap_inuse ? st.heap_ready - st.heap_inuse : 0;
+	mi.hblks = st.large_objects + st.guarded_objects;
+	mi.hblkhd = st.large_bytes + st.guarded_bytes;
+	mi.uordblks = st.heap_inuse + st.guarded_bytes;
+	mi.fordblks = mi.arena > mi.uordblks ? mi.arena - mi.uordblks : 0;
 	mi.keepcost = st.heap_released;
 	return mi;
 }

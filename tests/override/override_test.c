@@ -196,6 +196,26 @@ static void test_mallinfo2_moves(void)
 	EXPECT(d.keepcost > c.keepcost || d.arena < c.arena, "trim released nothing");
 }
 
+/* Run by name under guard=all (override_mallinfo_guarded_test): a live
+ * guarded object counts as a large one, and its pages as in use. */
+static void test_mallinfo2_guarded(void)
+{
+	struct mallinfo2 a = mallinfo2();
+	char *p = malloc(100);
+	REQUIRE(p);
+	p[0] = 1;
+	struct mallinfo2 b = mallinfo2();
+	EXPECT(b.hblks == a.hblks + 1, "hblks %zu -> %zu", a.hblks, b.hblks);
+	EXPECT(b.hblkhd >= a.hblkhd + 100 && b.uordblks >= a.uordblks + 100,
+	       "hblkhd %zu -> %zu, uordblks %zu -> %zu", a.hblkhd, b.hblkhd, a.uordblks,
+	       b.uordblks);
+	EXPECT(b.arena >= b.uordblks);
+	free(p);
+	struct mallinfo2 c = mallinfo2();
+	EXPECT(c.hblks == a.hblks && c.uordblks == a.uordblks, "hblks %zu, uordblks %zu -> %zu",
+	       c.hblks, a.uordblks, c.uordblks);
+}
+
 /* mallinfo: mallinfo2's figures in ints (the deprecated call programs
  * built before glibc 2.33 make). */
 static void test_mallinfo_is_mallinfo2(void)
@@ -383,4 +403,4 @@ HW_TEST_MAIN(T(test_reaches_heapward), T(test_malloc_edges), T(test_calloc), T(t
 	     T(test_aligned), T(test_mallinfo2_moves), T(test_mallinfo_is_mallinfo2),
 	     T(test_malloc_stats), T(test_misuse_reported), T(test_no_cxx_runtime),
 	     T(test_plugin_without_runtime), T(test_signals_stay_the_programs),
-	     T(test_scavenger_comes_and_goes))
+	     T(test_scavenger_comes_and_goes), CHILD(test_mallinfo2_guarded))
