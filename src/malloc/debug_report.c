@@ -82,6 +82,10 @@
  *        whose source file is in this project's src/ or platform/ (the
  *        build's source root, from this file's own path), for a layer
  *        linked into the program. Frame numbers count printed frames.
+ *        A fault whose instruction is the layer's own is shown whole,
+ *        from that instruction: the layer faulted (a bad pointer given
+ *        to it, or its own bug), and a stack starting in the program
+ *        would blame the caller's line.
  *   RP3. The SUMMARY line names the first printed frame of the error's own
  *        stack (the call that made the error), as the sanitizers do.
  *   RP4. A report is printed whole, under report_lock; it allocates
@@ -196,7 +200,7 @@ typedef bool (*frame_fn)(void *arg, uintptr_t pc, const hw_module *m, bool known
 static void walk_pcs(rp_session *ses, const uintptr_t *pc, size_t n, bool exact_first,
 		     frame_fn fn, void *arg)
 {
-	bool leading = true;
+	bool leading = !(exact_first && n > 0 && own_pc(pc[0]));
 	for (size_t i = 0; i < n; i++) {
 		if (leading && own_pc(pc[i]))
 			continue;

@@ -251,6 +251,25 @@ static void test_null_write(void)
 	EXPECT(summary_is(&r, "SEGV", "null_write", "null_write"));
 }
 
+/* A fault inside the layer (here: a bad pointer given to it) is shown from
+ * the layer's own instruction (debug_report.c RP2), not from its caller's
+ * line, which would blame the program for the line it called from. */
+static void test_layer_fault(void)
+{
+	run r;
+	char line[256];
+	REQUIRE(run_victim(&r, "layer_fault"));
+	EXPECT(died_of_segv(&r));
+	snprintf(line, sizeof line, "==%d==ERROR: heapward: SEGV on unknown address 0x10 (pc 0x",
+		 r.pid);
+	EXPECT(has_line(&r, line));
+	const char *f0 = strstr(r.err, "    #0 0x");
+	EXPECT(f0 && strstr(f0, " in hw_posix_memalign ") &&
+		       strstr(f0, " in hw_posix_memalign ") < strstr(f0, "\n"),
+	       "frame #0 is not the layer's: %s", r.err);
+	EXPECT(fault_frame_is(&r, 1, "layer_fault", "layer_fault"));
+}
+
 /* A stack overflow, in the main thread and in another thread (on the
  * alternate stack the layer gave it at its first call). */
 static void overflow(const char *scenario, unsigned tid)
@@ -465,6 +484,7 @@ int main(int argc, char **argv)
 		T(test_frameless_leaf),
 		T(test_quarantined_large),
 		T(test_null_write),
+		T(test_layer_fault),
 		T(test_overflow_main),
 		T(test_overflow_thread),
 		T(test_chained),

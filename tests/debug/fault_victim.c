@@ -190,6 +190,15 @@ NOINLINE static void null_write(void)
 	*q = 1; /* @null_write */
 }
 
+/* A fault inside the layer: it stores the object's address where the
+ * caller's bad pointer says. */
+NOINLINE static void layer_fault(void)
+{
+	hw_free(make(1));
+	say((void *)16);
+	(void)hw_posix_memalign((void **)16, 16, 32); /* @layer_fault */
+}
+
 /* Recurses until the stack runs out; each frame keeps a page of it. */
 NOINLINE static unsigned deep(unsigned n)
 {
@@ -266,6 +275,8 @@ int main(int argc, char **argv)
 		wild_memset(); /* @call_wild_memset */
 	else if (strcmp(s, "null_write") == 0)
 		null_write();
+	else if (strcmp(s, "layer_fault") == 0)
+		layer_fault();
 	else if (strcmp(s, "overflow") == 0)
 		overflow();
 	else if (strcmp(s, "overflow_thread") == 0)
