@@ -3,8 +3,11 @@
  *
  * Owns: listing the process's threads, stopping them with a signal whose
  * handler records the thread's registers, stack pointer and thread pointer
- * and then waits, and letting them go. POSIX (Linux) implementation in
- * stop_posix.c.
+ * and then waits, and letting them go; copying this process's memory
+ * without faulting (SW7). POSIX (Linux) implementation in stop_posix.c,
+ * Windows in stop_windows.c; hw_world_read's search for the first page
+ * that cannot be read, the same on both, over their hw_world_copy, in
+ * stop.c.
  *
  * The signal is HW_STOP_SIGNAL (SIGPWR on Linux, as the Boehm collector
  * uses; LeakSanitizer uses ptrace instead, which fails under a debugger or
@@ -109,5 +112,10 @@ void hw_world_resume(hw_world *w);
  * process_vm_readv), for the caller to read directly. For the leak check,
  * whose roots may change under threads the stop could not hold. */
 size_t hw_world_read(void *dst, uintptr_t src, size_t n);
+
+/* The OS's copy behind hw_world_read, all or nothing: 0 when all n bytes
+ * were copied, EFAULT when some byte cannot be read, another errno value
+ * when the OS refuses the copy itself. Never faults. */
+int hw_world_copy(void *dst, uintptr_t src, size_t n);
 
 #endif

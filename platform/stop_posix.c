@@ -25,10 +25,9 @@
  * Yama (PR_SET_PTRACER), and ends when it is told or when its parent is
  * gone (a tracer's end detaches its tracees).
  *
- * SW7: hw_world_read is process_vm_readv on this very thread, which
- * answers EFAULT for a page it cannot read instead of faulting; the whole
- * range in one call, and after a short answer a page at a time to find the
- * first page it cannot read (the kernel need not copy part of one iovec).
+ * SW7: hw_world_copy is process_vm_readv on this very thread, which
+ * answers EFAULT for a page it cannot read instead of faulting (a short
+ * copy counts as EFAULT: the kernel need not copy part of one iovec).
  *
  * Locking: none (stop.h SW4: one stop at a time).
  */
@@ -453,29 +452,16 @@ int hw_world_stop(hw_world *w, unsigned timeout_ms)
 	return 0;
 }
 
-size_t hw_world_read(void *dst, uintptr_t src, size_t n)
+int hw_world_copy(void *dst, uintptr_t src, size_t n)
 {
 	/* This thread's id, not the process's: a main thread that ended with
 	 * pthread_exit has no memory to read through (thread.h T11). */
-	pid_t pid = (pid_t)syscall(SYS_gettid);
+	pid_t tid = (pid_t)syscall(SYS_gettid);
 	struct iovec local = {dst, n}, remote = {(void *)src, n};
-	ssize_t r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	ssize_t r = process_vm_readv(tid, &local, 1, &remote, 1, 0);
 	if (r == (ssize_t)n)
-		return n;
-	/* Only EFAULT says a page cannot be read; anything else (ENOSYS,
-	 * EPERM under a sandbox) refuses the mechanism. */
-	if (r < 0 && errno != EFAULT)
-		return SIZE_MAX;
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), done = 0;
-	while (done < n) {
-		size_t step = hw_min(n - done, page - (size_t)((src + done) % page));
-		local = (struct iovec){(char *)dst + done, step};
-		remote = (struct iovec){(void *)(src + done), step};
-		if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)step)
-			break;
-		done += step;
-	}
-	return done;
+		return 0;
+	return r < 0 ? errno : EFAULT;
 }
 
 void hw_world_resume(hw_world *w)

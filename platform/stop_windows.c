@@ -24,14 +24,14 @@
  * hw_thread_pointer answers 0 (unknown, as stop.h allows): no TLS block
  * sits at a fixed offset from a Windows thread's own pointer (the TEB).
  *
- * SW7: hw_world_read is ReadProcessMemory on this very process, which
- * fails instead of faulting; the whole range in one call, then a page at a
- * time to find the first page it cannot read.
+ * SW7: hw_world_copy is ReadProcessMemory on this very process, which
+ * fails instead of faulting.
  *
  * Locking: the caller's (SW4).
  */
 #include "stop.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include <windows.h>
@@ -65,26 +65,10 @@ void hw_world_resume(hw_world *w)
 	(void)w;
 }
 
-static bool copy(void *dst, uintptr_t src, size_t n)
+int hw_world_copy(void *dst, uintptr_t src, size_t n)
 {
 	SIZE_T got = 0;
-	return ReadProcessMemory(GetCurrentProcess(), (LPCVOID)src, dst, n, &got) && got == n;
-}
-
-size_t hw_world_read(void *dst, uintptr_t src, size_t n)
-{
-	if (copy(dst, src, n))
-		return n;
-	SYSTEM_INFO si;
-	GetSystemInfo(&si);
-	size_t page = si.dwPageSize, done = 0;
-	while (done < n) {
-		size_t step = n - done, in_page = page - (size_t)((src + done) % page);
-		if (step > in_page)
-			step = in_page;
-		if (!copy((char *)dst + done, src + done, step))
-			break;
-		done += step;
-	}
-	return done;
+	return ReadProcessMemory(GetCurrentProcess(), (LPCVOID)src, dst, n, &got) && got == n
+		       ? 0
+		       : EFAULT;
 }

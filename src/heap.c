@@ -382,7 +382,7 @@ static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 
 void *hw_heap_alloc_aligned(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 {
-	HW_HEAP_ARG(h, "hw_heap_alloc");
+	HW_HEAP_ARG(h, "hw_heap_alloc_aligned");
 	if (npages == 0 || (align && !hw_is_pow2(align))) {
 		errno = EINVAL;
 		return NULL;
@@ -395,6 +395,7 @@ void *hw_heap_alloc_aligned(hw_heap *h, size_t npages, size_t align, bool *zeroe
 
 void *hw_heap_alloc(hw_heap *h, size_t npages)
 {
+	HW_HEAP_ARG(h, "hw_heap_alloc");
 	return hw_heap_alloc_aligned(h, npages, 0, NULL);
 }
 
