@@ -1,7 +1,8 @@
 /* console.h: where the process's reports go, and ending it with a status.
  *
  * Owns: the report destination (standard error, or a file per process, the
- * sanitizers' log_path), and hw_process_exit. The writer itself,
+ * sanitizers' log_path), hw_process_exit and the last exit handler
+ * (hw_process_on_exit_last). The writer itself,
  * hw_console_write, is declared by the base floor (base.h) and defined
  * beside these in console_posix.c.
  *
@@ -28,6 +29,12 @@
  *        descriptor and opens its own files under the same numbers gets no
  *        line written into them. While standard error is open, lines go to
  *        it, wherever the program redirected it.
+ *   CN5. The function given to hw_process_on_exit_last runs at a normal
+ *        exit (exit(), or main's return) after every module's destructors
+ *        and after every exit handler registered later than the call: a
+ *        library whose destructor flushes its own buffers (libgfortran's
+ *        units) or frees what it kept has done so. It is tied to no
+ *        module, so only code that is never unloaded may register it.
  *
  * Locking: none. The prefix and the kept copy are set at start-up, before
  * any report; the log descriptor is published with an atomic
@@ -54,5 +61,12 @@ int hw_process_id(void);
 
 /* Flushes stdio and ends the process with status (CN3). */
 __attribute__((noreturn)) void hw_process_exit(int status);
+
+/* Registers fn to run last at a normal exit (CN5); one function per
+ * process (a second call replaces the first's function, not its place).
+ * Call it from a constructor of a module that stays loaded to the end.
+ * False where the platform has no such hook or refused (no memory): the
+ * caller's destructor must then do the work. */
+bool hw_process_on_exit_last(void (*fn)(void));
 
 #endif

@@ -27,6 +27,13 @@
  *       had when the copy was taken. It sits at descriptor 100 or above,
  *       away from the numbers programs pick for their own redirections,
  *       and is closed on exec: a program run from this one never sees it.
+ *   N5. hw_process_on_exit_last (CN5) registers with __cxa_atexit and no
+ *       module handle: a module's own handlers run when the loader calls
+ *       its destructors, this one only when exit() reaches it. Called from
+ *       the constructor of a library loaded at start-up, it comes before
+ *       the C library registers the loader's finalizer (which calls every
+ *       module's destructors), and handlers run in the reverse order of
+ *       registration, so it runs after that finalizer.
 
  *
  * Locking: none; concurrent lines may interleave only at write(2) bounds.
@@ -154,4 +161,28 @@ void hw_process_exit(int status)
 {
 	fflush(NULL);
 	_exit(status);
+}
+
+/* Not declared by glibc's headers; the C++ ABI's, which every ELF C
+ * library provides. */
+int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+
+/* Set at start-up, in a constructor, before any other thread exists. */
+static void (*exit_last)(void);
+static bool exit_last_registered;
+
+static void run_exit_last(void *arg)
+{
+	(void)arg;
+	if (exit_last)
+		exit_last();
+}
+
+bool hw_process_on_exit_last(void (*fn)(void))
+{
+	if (!exit_last_registered)
+		exit_last_registered = __cxa_atexit(run_exit_last, NULL, NULL) == 0;
+	if (exit_last_registered)
+		exit_last = fn;
+	return exit_last_registered;
 }

@@ -28,6 +28,9 @@
  *       with ERROR_INVALID_HANDLE; a program cannot close the copy without
  *       knowing its value.
  *   CN3. hw_process_exit flushes the C runtime's streams, then _exit.
+ *   CN5. hw_process_on_exit_last has no hook here (the C runtime runs
+ *        atexit handlers before the DLLs' detach, in no order across
+ *        modules a caller could rely on): it returns false.
  *
  * Locking: none; concurrent lines may interleave only at WriteFile bounds.
  */
@@ -143,4 +146,10 @@ void hw_process_exit(int status)
 {
 	fflush(NULL);
 	_exit(status);
+}
+
+bool hw_process_on_exit_last(void (*fn)(void))
+{
+	(void)fn;
+	return false;
 }

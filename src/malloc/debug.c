@@ -25,12 +25,18 @@
  *        object, whose record is gone with its pages, still names them.
  *        Slots are claimed with an atomic counter; a reader may see a slot
  *        being rewritten (reports only, best effort).
- *   DM5. At exit (the layer's destructor, which runs after the program's
- *        own destructors and exit handlers), every object in the
- *        quarantine leaves it, checked (debug_quarantine.c), then the
- *        leak check runs when asked; then, when the process reported errors and continued
- *        (abort_on_error=0) or leaked, and exitcode is not 0, the process
- *        ends with exitcode (after flushing stdio), as the sanitizers do.
+ *   DM5. At exit, every object in the quarantine leaves it, checked
+ *        (debug_quarantine.c), then the leak check runs when asked; then,
+ *        when the process reported errors and continued (abort_on_error=0)
+ *        or leaked, and exitcode is not 0, the process ends with exitcode
+ *        (after flushing stdio), as the sanitizers do. "At exit" is the
+ *        layer's destructor, which runs after the program's own
+ *        destructors and exit handlers; in the interposing library it is
+ *        the platform's last exit handler (hw_mc_debug_exit_last), after
+ *        every module's destructors too, so that what other libraries'
+ *        destructors free is not reported and what they flush (libgfortran
+ *        keeps its own output buffers) is not lost when the leaks end the
+ *        process.
  *   DM6. With the leak check on, an allocation leaves no copy of the
  *        address it returns in the stack below its caller:
  *        hw_mc_debug_scrub, tail-called last (malloc.c MA10), zeroes
@@ -251,14 +257,25 @@ void hw_mc_debug_at_exit(void)
 		hw_process_exit((int)hw_mc_cfg.exitcode);
 }
 
+/* DM5: set by the interposing library's constructor, before any thread. */
+static bool exit_deferred;
+
+static void exit_last(void)
+{
+	if (__atomic_load_n(&hw_mc_ready, __ATOMIC_ACQUIRE))
+		hw_mc_debug_at_exit();
+}
+
+void hw_mc_debug_exit_last(void) { exit_deferred = hw_process_on_exit_last(exit_last); }
+
 /* DM5. Priority 101, the last: destructors with a lower priority number
  * run later, so this one runs after every other destructor of this module
  * (the statistics lines included) and, as the module's own, after the
  * program's exit handlers. */
 __attribute__((destructor(101))) static void debug_exit(void)
 {
-	if (__atomic_load_n(&hw_mc_ready, __ATOMIC_ACQUIRE))
-		hw_mc_debug_at_exit();
+	if (!exit_deferred)
+		exit_last();
 }
 
 void hw_mc_debug_reset(void)

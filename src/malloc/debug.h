@@ -109,6 +109,13 @@ bool hw_mc_debug_freed_large(uintptr_t p, mc_freed_large *out);
  * exit status when errors or leaks were found (hw_mc_cfg.exitcode). */
 void hw_mc_debug_at_exit(void);
 
+/* DM5: moves the exit-time work from the layer's destructor to the
+ * platform's last exit handler (console.h CN5), after every module's
+ * destructors. For the interposing library's constructor only: a library
+ * loaded at start-up and never unloaded. Where the platform has no such
+ * handler, the destructor keeps the work. */
+void hw_mc_debug_exit_last(void);
+
 /* hw_mc_reset's part (malloc.c MA8): the mode's memory (depot, ring,
  * quarantine) back to the layer's platform, the mode off and not started. */
 void hw_mc_debug_reset(void);

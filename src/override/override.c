@@ -31,7 +31,10 @@
  *        starts it if nothing has yet (and reads HEAPWARD_OPTIONS if the
  *        first call came before the environment was set: MA5), so that
  *        help=1, an option's warning and stats_at_exit reach a program
- *        that never allocates, such as true(1).
+ *        that never allocates, such as true(1). It also moves the
+ *        exit-time leak check and exit status after every module's
+ *        destructors (debug.c DM5): this library is loaded at start-up
+ *        and never unloaded.
  *
  * Also owns hw_ov_new and hw_ov_delete, the C side of the C++ operators
  * (override.h).
@@ -39,6 +42,7 @@
  * Locking: none here (the layer's, malloc_internal.h).
  */
 #include "override.h"
+#include "debug.h"
 #include "malloc_internal.h"
 
 #include <errno.h>
@@ -60,7 +64,11 @@ void *__libc_valloc(size_t n);
 void *__libc_pvalloc(size_t n);
 
 /* OV3. */
-__attribute__((constructor)) static void ov_start(void) { hw_mc_init_env(); }
+__attribute__((constructor)) static void ov_start(void)
+{
+	hw_mc_init_env();
+	hw_mc_debug_exit_last();
+}
 
 OV_EXPORT void *malloc(size_t n) { return hw_malloc(n); }
 
