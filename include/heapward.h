@@ -90,7 +90,9 @@ typedef struct hw_heap_config {
 	 * first grow: a multiple of arena_size, at most 2^31 pages (16 TiB
 	 * with 8 KiB pages) (default 1 TiB; under an address-space limit L
 	 * below 128 GiB, 8 times L rounded down to a power of two; arena_size
-	 * when that is larger). Its
+	 * when that is larger). On Linux the window goes at random low in
+	 * the address space, far below where the kernel places the
+	 * process's other mappings, so they do not take its room. Its
 	 * metadata, reserved at creation, takes about address_space / 10240
 	 * bytes of address space. Allocations that do not fit fail with
 	 * ENOMEM. */

@@ -65,6 +65,22 @@
  *       EINVAL, EPERM) the process uses one madvise per range for good;
  *       the first time MADV_POPULATE_WRITE is refused (EINVAL, before
  *       5.14) it stops populating.
+ *   L6. probe (P11) for a new window (from == 0) answers a range low in
+ *       the address space: the kernel places every mapping made without a
+ *       hint at the highest free address below the ones made before, so
+ *       a window found where a mapping lands now (the generic probe) has
+ *       the process's later mappings (thread stacks, libraries, a JIT's
+ *       reservations) growing down into it from its top, until nothing is
+ *       left to grow into: a JavaScript engine's WebAssembly memories
+ *       (10 GiB of address space each) filled a 1 TiB window in 100 of
+ *       them. The low range is drawn at random (getrandom) among the
+ *       aligned ranges in [top / 32, top / 2), top being where a mapping
+ *       lands now: at least 2^42 bytes below the region the kernel fills
+ *       top-down on x86-64, and random so that heap addresses stay
+ *       unpredictable. A range counts when a reservation asked for there
+ *       (a hint) lands there, and is released at once; after
+ *       LOW_TRIES ranges that are taken (a sanitizer's shadow, say) the
+ *       answer is the generic one, as for from != 0.
  *
  * populate (the hint) is madvise(MADV_POPULATE_WRITE) for one range, and
  * unfault_many (P10) with guard regions MADV_GUARD_REMOVE; for several
@@ -89,6 +105,7 @@
 #include "file.h"
 #include "madv.h"
 #include "nocancel.h"
+#include "thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -96,6 +113,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -247,6 +265,56 @@ static int map_new(const char *op, void *hint, size_t n, int prot, int flags, vo
 static int linux_reserve(hw_platform *pf, void *hint, size_t n, void **out)
 {
 	return map_new("reserve", hint, n, PROT_NONE, MAP_NORESERVE, out);
+}
+
+/* ---- the window's probe (L6) ---- */
+
+#define LOW_TRIES 8
+
+static uint64_t random64(void)
+{
+	uint64_t r = 0;
+	if (syscall(SYS_getrandom, &r, sizeof r, GRND_NONBLOCK) != (long)sizeof r) {
+		uintptr_t here = (uintptr_t)&r;
+		r = hw_now_ns() ^ ((uint64_t)here << 16);
+	}
+	/* splitmix64's finalizer: every bit of the input moves the result. */
+	r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9u;
+	r = (r ^ (r >> 27)) * 0x94d049bb133111ebu;
+	return r ^ (r >> 31);
+}
+
+/* Whether a reservation of [p, p + n) asked for at p lands there; released
+ * at once either way. */
+static bool range_free(uintptr_t p, size_t n)
+{
+	void *got;
+	if (map_new("probe", (void *)p, n, PROT_NONE, MAP_NORESERVE, &got) != 0)
+		return false;
+	munmap(got, n);
+	return (uintptr_t)got == p;
+}
+
+static int linux_probe(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintptr_t *out)
+{
+	if (from == 0 && align > 0 && (align & (align - 1)) == 0) {
+		void *top;
+		if (map_new("probe", NULL, pf->caps.page_size, PROT_NONE, MAP_NORESERVE, &top) ==
+		    0) {
+			munmap(top, pf->caps.page_size);
+			uintptr_t lo = hw_align_up((uintptr_t)top / 32, align);
+			uintptr_t hi = (uintptr_t)top / 2;
+			for (int try = 0; try < LOW_TRIES && lo < hi && hi - lo >= n; try++) {
+				uintptr_t slots = (hi - lo - n) / align + 1;
+				uintptr_t p = lo + (uintptr_t)(random64() % slots) * align;
+				if (range_free(p, n)) {
+					*out = p;
+					return 0;
+				}
+			}
+		}
+	}
+	return hw_sys_probe_by_reserve(pf, n, align, from, out);
 }
 
 static int linux_map(hw_platform *pf, void *p, size_t n)
@@ -433,6 +501,7 @@ static const hw_platform_ops shared_ops = {
 	.advise_huge = linux_advise_huge,
 	.populate = linux_populate,
 	.unfault_many = linux_unfault_many,
+	.probe = linux_probe,
 	.address_limit = linux_address_limit,
 	.destroy = NULL,
 };
@@ -449,6 +518,7 @@ static const hw_platform_ops private_ops = {
 	.advise_huge = linux_advise_huge,
 	.populate = linux_populate,
 	.unfault_many = linux_unfault_many,
+	.probe = linux_probe,
 	.address_limit = linux_address_limit,
 	.destroy = linux_destroy,
 };

@@ -200,6 +200,12 @@ int hw_sys_probe(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintpt
 	check_range(pf, "probe", NULL, align);
 	if (pf->ops->probe)
 		return pf->ops->probe(pf, n, align, from, out);
+	return hw_sys_probe_by_reserve(pf, n, align, from, out);
+}
+
+int hw_sys_probe_by_reserve(hw_platform *pf, size_t n, size_t align, uintptr_t from,
+			    uintptr_t *out)
+{
 	void *got;
 	size_t big = n + align;
 	if (big < n || pf->ops->reserve(pf, NULL, big, &got) != 0)

@@ -84,10 +84,11 @@
  *   P11. probe answers where a reservation would land now, at or above a
  *       given address (0: anywhere), from the backend's own probe
  *       (Windows: the free regions VirtualQuery lists, lowest first, as
- *       VirtualAlloc places; the simulator: its own placement) or by
- *       making one and releasing it at once, ENOMEM when that landed below
- *       the bound: no state changes, owned stays, nothing is counted or
- *       injected.
+ *       VirtualAlloc places; the simulator: its own placement; Linux, for
+ *       a new window: a random free range far below where the kernel
+ *       places mappings, linux.c L6) or by making one and releasing it
+ *       at once, ENOMEM when that landed below the bound: no state
+ *       changes, owned stays, nothing is counted or injected.
  *   P12. address_limit answers how much address space the process may hold
  *       in all (Linux: RLIMIT_AS's soft limit, read at each call, since the
  *       program may change it), SIZE_MAX when nothing limits it (Windows
@@ -241,11 +242,19 @@ int hw_sys_unfault(hw_platform *pf, void *p, size_t n);
 int hw_sys_unfault_many(hw_platform *pf, const hw_range *r, size_t k, size_t *done);
 
 /* P11: where a reservation of n bytes aligned to align (a power of two, a
- * multiple of the page) would land now, at or above from (0: anywhere): its
- * address in *out and 0, or ENOMEM when none fits. The answer may be stale
- * by the time the caller reserves there (another thread, another mapping),
- * and under Wine a range it names free may hold the host's own mappings. */
+ * multiple of the page) would land now, at or above from (0: anywhere, for
+ * a new window: the backend may prefer a range the process's later
+ * mappings will not reach, as Linux does, linux.c L6): its address in *out
+ * and 0, or ENOMEM when none fits. The answer may be stale by the time the
+ * caller reserves there (another thread, another mapping), and under Wine
+ * a range it names free may hold the host's own mappings. */
 int hw_sys_probe(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintptr_t *out);
+
+/* P11's answer for a backend without a probe of its own: a reservation of
+ * n + align bytes made anywhere and released at once. For backends' probes
+ * to fall back on. */
+int hw_sys_probe_by_reserve(hw_platform *pf, size_t n, size_t align, uintptr_t from,
+			    uintptr_t *out);
 
 /* P12: the address space the process may hold in all, or SIZE_MAX. */
 size_t hw_sys_address_limit(hw_platform *pf);

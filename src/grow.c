@@ -11,8 +11,9 @@
  * Window. The first grow fixes a window of address_space bytes; later
  * arenas must land inside, so page indices stay small and the summary tree
  * stays fixed in size. The window is placed where the platform finds that
- * many free bytes (its probe, P11) and the first arena
- * at its low end, so growth upwards finds free space: centred on an arena
+ * many free bytes (its probe, P11: on Linux low in the address space, away
+ * from where the kernel puts the process's later mappings) and the first
+ * arena at its low end, so growth upwards finds free space: centred on an arena
  * the platform placed, a window's upper half lay over the mappings made
  * before it (Linux places a mapping at the highest free address) and a
  * heap could use little more than half its window. A window the platform

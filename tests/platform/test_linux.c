@@ -14,7 +14,8 @@
  * and its process barrier (T9: membarrier, since Linux 4.14) available.
  * And a child whose main thread ended with pthread_exit: its last thread
  * knows it is the last (T11), and the maps, the executable's path and a
- * stop of the other threads still work there (file.h FI3). And the mask a
+ * stop of the other threads still work there (file.h FI3). And a new
+ * window's probe (L6): low, random, free. And the mask a
  * thread of ours starts with (T12). And the one reader of /proc's numbers
  * (file.h FI4): bases, ends, empty input, the largest value and the first
  * that does not fit. And that the platform's calls an allocation reaches
@@ -395,6 +396,48 @@ static void test_reserve_enomem(void)
 	hw_platform_destroy(pf);
 }
 
+/* L6: a new window's probe answers a random aligned range in [top / 32,
+ * top / 2), top being where a mapping made without a hint lands, and the
+ * range is free. Under a sanitizer, whose shadow and protected ranges take
+ * much of that space, the answer may be the kernel's placement: only that
+ * it is aligned and free is checked there. */
+static void test_probe_low(void)
+{
+	hw_platform *pf = hw_platform_linux_create(false, false);
+	REQUIRE(pf != NULL);
+	const size_t n = (size_t)1 << 40, align = (size_t)64 << 20;
+	void *top = mmap(NULL, pf->caps.page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	REQUIRE(top != MAP_FAILED);
+	munmap(top, pf->caps.page_size);
+	uintptr_t lo = (uintptr_t)top / 32, hi = (uintptr_t)top / 2;
+	uintptr_t seen[8];
+	int distinct = 0;
+	for (int i = 0; i < 8; i++) {
+		uintptr_t w = 0;
+		REQUIRE(hw_sys_probe(pf, n, align, 0, &w) == 0);
+		EXPECT(w % align == 0, "%#lx", (unsigned long)w);
+		if (!HW_TEST_ASAN && !HW_TEST_TSAN)
+			EXPECT(w >= lo && w + n <= hi, "%#lx not in [%#lx, %#lx)", (unsigned long)w,
+			       (unsigned long)lo, (unsigned long)hi);
+		void *got = NULL;
+		EXPECT(hw_sys_reserve(pf, (void *)w, n, &got) == 0 && got == (void *)w);
+		if (got)
+			hw_sys_release(pf, got, n);
+		seen[i] = w;
+		bool fresh = true;
+		for (int j = 0; j < i; j++)
+			fresh = fresh && seen[j] != w;
+		distinct += fresh;
+	}
+	if (!HW_TEST_ASAN && !HW_TEST_TSAN)
+		EXPECT(distinct >= 4, "8 probes gave %d distinct ranges", distinct);
+	/* A bound (from != 0) is the generic probe's: at or above it. */
+	uintptr_t w = 0;
+	if (hw_sys_probe(pf, n, align, lo, &w) == 0)
+		EXPECT(w >= lo && w % align == 0);
+	hw_platform_destroy(pf);
+}
+
 typedef struct seen_maps {
 	int n;
 	uintptr_t lo[4], hi[4];
@@ -723,4 +766,4 @@ HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_popula
 	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned),
 	     T(test_process_barrier_available), T(test_main_thread_ended),
 	     T(test_thread_signal_mask), T(test_proc_numbers), T(test_no_cancellation_points),
-	     T(test_world_read))
+	     T(test_world_read), T(test_probe_low))
