@@ -35,6 +35,18 @@
  *        exit-time leak check and exit status after every module's
  *        destructors (debug.c DM5): this library is loaded at start-up
  *        and never unloaded.
+ *   OV5. When a module ahead of this library in the loader's order
+ *        defines malloc (the program, or a library it links, carrying an
+ *        allocator of its own: rustc links jemalloc), the constructor
+ *        says so in one warning: that module's malloc gets the calls, and
+ *        heapward sees only those it passes on, so a clean run would
+ *        otherwise look like a checked one.
+ *   OV6. No exported function calls another by its exported name (the
+ *        loader binds such a call to the first module defining it): cfree
+ *        and the __libc_* names call the layer as the names they stand
+ *        for do. A program whose own malloc forwards to __libc_malloc (a
+ *        tracer, a wrapper) had that call bound back to its own malloc,
+ *        and looped for ever.
  *
  * Also owns hw_ov_new and hw_ov_delete, the C side of the C++ operators
  * (override.h).
@@ -44,6 +56,7 @@
 #include "override.h"
 #include "debug.h"
 #include "malloc_internal.h"
+#include "module.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -64,19 +77,49 @@ void *__libc_valloc(size_t n);
 void *__libc_pvalloc(size_t n);
 
 /* OV3. */
+/* OV5: the first module, in the loader's order, that defines malloc. */
+typedef struct first_malloc {
+	const char *path;
+	uintptr_t addr;
+} first_malloc;
+
+static int note_first(void *arg, const char *path, uintptr_t addr)
+{
+	first_malloc *f = arg;
+	f->path = path;
+	f->addr = addr;
+	return 1;
+}
+
+static void warn_if_not_first(void)
+{
+	first_malloc f = {NULL, 0};
+	if (hw_module_defining("malloc", note_first, &f) == 0)
+		return;
+	uintptr_t lo, hi;
+	bool program;
+	hw_module_self(&lo, &hi, &program);
+	if (f.addr >= lo && f.addr < hi)
+		return;
+	hw_report_write("heapward: warning: %s%s defines malloc ahead of libheapward-malloc.so: "
+			"calls to malloc reach it first, and heapward sees only what it "
+			"passes on (to __libc_malloc)\n",
+			f.path[0] ? "" : "the program ", f.path[0] ? f.path : "itself");
+}
+
 __attribute__((constructor)) static void ov_start(void)
 {
 	hw_mc_init_env();
 	hw_mc_debug_exit_last();
+	warn_if_not_first();
 }
 
 OV_EXPORT void *malloc(size_t n) { return hw_malloc(n); }
 
-OV_EXPORT void free(void *p) { hw_mc_free_kind(p, MC_KIND_MALLOC, false, 0, "free"); }
+/* OV6: free's and realloc's bodies, for their other names too. */
+static void ov_free(void *p) { hw_mc_free_kind(p, MC_KIND_MALLOC, false, 0, "free"); }
 
-OV_EXPORT void *calloc(size_t nmemb, size_t size) { return hw_calloc(nmemb, size); }
-
-OV_EXPORT void *realloc(void *p, size_t n)
+static void *ov_realloc(void *p, size_t n)
 {
 	if (p && !hw_mc_kind_check(p, MC_KIND_MALLOC, false, 0, "realloc")) {
 		errno = EINVAL;
@@ -84,6 +127,12 @@ OV_EXPORT void *realloc(void *p, size_t n)
 	}
 	return hw_realloc(p, n);
 }
+
+OV_EXPORT void free(void *p) { ov_free(p); }
+
+OV_EXPORT void *calloc(size_t nmemb, size_t size) { return hw_calloc(nmemb, size); }
+
+OV_EXPORT void *realloc(void *p, size_t n) { return ov_realloc(p, n); }
 
 OV_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 {
@@ -120,7 +169,7 @@ OV_EXPORT int malloc_trim(size_t pad) { return hw_malloc_trim(pad); }
  *   uordblks  heap bytes in spans and large objects
  *   fordblks  Ready heap bytes in neither (free, not yet released)
  *   keepcost  released heap bytes (what a trim has given back) */
-OV_EXPORT struct mallinfo2 mallinfo2(void)
+static struct mallinfo2 ov_mallinfo2(void)
 {
 	hw_malloc_stats st;
 	hw_malloc_stats_get(&st);
@@ -135,6 +184,8 @@ OV_EXPORT struct mallinfo2 mallinfo2(void)
 	return mi;
 }
 
+OV_EXPORT struct mallinfo2 mallinfo2(void) { return ov_mallinfo2(); }
+
 /* A mallinfo2 field as an int of glibc's older mallinfo: INT_MAX when it
  * does not fit (glibc's own wraps around, which can show a heap of
  * negative size). */
@@ -145,7 +196,7 @@ static int ov_int(size_t v) { return v > INT_MAX ? INT_MAX : (int)v; }
  * heap, which holds nothing here. */
 OV_EXPORT struct mallinfo mallinfo(void)
 {
-	struct mallinfo2 m = mallinfo2();
+	struct mallinfo2 m = ov_mallinfo2();
 	struct mallinfo mi = {
 		.arena = ov_int(m.arena),
 		.ordblks = ov_int(m.ordblks),
@@ -190,13 +241,12 @@ void hw_ov_delete(void *p, unsigned kind, bool sized, size_t size, const char *o
 	hw_mc_free_kind(p, kind, sized, size, op);
 }
 
-/* The other names of free and of the glibc-internal entry points: each
- * the same as the function it names. */
-OV_EXPORT void cfree(void *p) { free(p); }
-OV_EXPORT void *__libc_malloc(size_t n) { return malloc(n); }
-OV_EXPORT void __libc_free(void *p) { free(p); }
-OV_EXPORT void *__libc_calloc(size_t nmemb, size_t size) { return calloc(nmemb, size); }
-OV_EXPORT void *__libc_realloc(void *p, size_t n) { return realloc(p, n); }
-OV_EXPORT void *__libc_memalign(size_t align, size_t n) { return memalign(align, n); }
-OV_EXPORT void *__libc_valloc(size_t n) { return valloc(n); }
-OV_EXPORT void *__libc_pvalloc(size_t n) { return pvalloc(n); }
+/* The other names of free and of the glibc-internal entry points (OV6). */
+OV_EXPORT void cfree(void *p) { ov_free(p); }
+OV_EXPORT void *__libc_malloc(size_t n) { return hw_malloc(n); }
+OV_EXPORT void __libc_free(void *p) { ov_free(p); }
+OV_EXPORT void *__libc_calloc(size_t nmemb, size_t size) { return hw_calloc(nmemb, size); }
+OV_EXPORT void *__libc_realloc(void *p, size_t n) { return ov_realloc(p, n); }
+OV_EXPORT void *__libc_memalign(size_t align, size_t n) { return hw_memalign(align, n); }
+OV_EXPORT void *__libc_valloc(size_t n) { return hw_valloc(n); }
+OV_EXPORT void *__libc_pvalloc(size_t n) { return hw_pvalloc(n); }

@@ -10,9 +10,11 @@
 #        script exits 1 at the first one that does not hold.
 #
 # Usage: bash launcher_test.sh PATH-TO-heapward PATH-TO-A-STATIC-PROGRAM
+#        PATH-TO-A-PROGRAM-WITH-ITS-OWN-MALLOC
 set -euo pipefail
 hw=$1
 static_program=$2
+own_malloc=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
@@ -84,6 +86,20 @@ if grep -q 'will not preload' <<<"$out"; then
 	fails=$((fails + 1))
 else
 	echo "PASS a dynamic program gets no warning"
+fi
+# override.c OV5: a program with a malloc of its own is named, and runs;
+# its malloc forwards to __libc_malloc, which must not call back into it
+# (OV6: that looped for ever).
+expect "a program with its own malloc: warned" 0 \
+	'heapward: warning: the program itself defines malloc ahead of libheapward-malloc\.so' \
+	timeout 60 "$hw" run -- "$own_malloc"
+expect "a program with its own malloc: still run" 0 '^own malloc ran$' \
+	timeout 60 "$hw" run -- "$own_malloc"
+if grep -q 'defines malloc ahead' <<<"$out"; then
+	echo "FAIL a program without its own malloc is warned about: $out"
+	fails=$((fails + 1))
+else
+	echo "PASS a program without its own malloc gets no such warning"
 fi
 # Set-user-ID to another user puts the loader in secure-execution mode, as
 # long as the file system honours the bit; only root can make such a file.
