@@ -231,8 +231,16 @@ typedef struct tables_walk {
 	uintptr_t from; /* the frame whose ip this is starts the walk: */
 	bool signal;    /* a signal frame, kept (a fault's); else the caller's, not kept */
 	bool started;
-	size_t seen; /* frames passed before it */
+	size_t seen;  /* frames passed before it */
+	uintptr_t fp; /* the frame pointer of the last frame kept */
 } tables_walk;
+
+/* The frame pointer's DWARF register number (UW6's frame-pointer tail). */
+#if defined(__x86_64__)
+#define UW_FP_REG 6
+#elif defined(__aarch64__)
+#define UW_FP_REG 29
+#endif
 
 static _Unwind_Reason_Code tables_frame(struct _Unwind_Context *ctx, void *arg)
 {
@@ -252,6 +260,9 @@ static _Unwind_Reason_Code tables_frame(struct _Unwind_Context *ctx, void *arg)
 			return _URC_NO_REASON;
 	}
 	w->out[w->n++] = ip;
+#ifdef UW_FP_REG
+	w->fp = (uintptr_t)_Unwind_GetGR(ctx, UW_FP_REG);
+#endif
 	return _URC_NO_REASON;
 }
 
@@ -283,6 +294,11 @@ static size_t tables_walk_run(tables_walk *w)
 	}
 	uw_recover = NULL;
 	uw_in_tables = false;
+	/* UW6: the tables ended at a frame with none of its own (the
+	 * unwinder stops there, after naming it): go on by its frame
+	 * pointer, which walk() checks against the stack before reading. */
+	if (w->n > 0 && w->n < w->max && w->fp != 0)
+		w->n += walk(w->fp, w->out + w->n, w->max - w->n);
 	return w->n;
 }
 
@@ -298,7 +314,7 @@ __attribute__((noinline)) size_t hw_unwind_tables_here(uintptr_t *out, size_t ma
 	/* The walk starts after the caller's frame, the one that resumes at
 	 * this function's return address: out[0] is in the caller's caller,
 	 * as hw_unwind_here's. */
-	tables_walk w = {out, max, 0, (uintptr_t)__builtin_return_address(0), false, false, 0};
+	tables_walk w = {out, max, 0, (uintptr_t)__builtin_return_address(0), false, false, 0, 0};
 	size_t n = tables_walk_run(&w);
 	__asm__ volatile("" ::
 				 : "memory"); /* no tail call: this frame must stay */
@@ -307,7 +323,7 @@ __attribute__((noinline)) size_t hw_unwind_tables_here(uintptr_t *out, size_t ma
 
 size_t hw_unwind_tables_context(uintptr_t pc, uintptr_t *out, size_t max)
 {
-	tables_walk w = {out, max, 0, pc, true, false, 0};
+	tables_walk w = {out, max, 0, pc, true, false, 0, 0};
 	return tables_walk_run(&w);
 }
 #endif

@@ -72,7 +72,11 @@
  *        lock of the runtime that may allocate: a thread that is inside a
  *        table walk already (its allocator called back from there) gets 0
  *        frames, and the caller falls back to the frame-pointer walk. No
- *        allocation or lock of this project.
+ *        allocation or lock of this project. Where the tables end at a
+ *        frame whose code has none (a JIT's, or code built without them)
+ *        and whose frame pointer holds a frame record, the walk goes on by
+ *        frame pointers from there (POSIX; the outermost frame of a thread
+ *        has a zero frame pointer, which ends it).
  *   UW7. A table walk survives a stack the program damaged (a saved frame
  *        pointer overwritten by a buffer overflow on the stack makes the
  *        runtime read its caller's frame from a wild address): on POSIX it

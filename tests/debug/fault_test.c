@@ -425,6 +425,23 @@ static bool frames_are(const char *stk, const char *const *fns, size_t n)
 #define ALLOC_HEAD "previously allocated by thread T0 here:"
 #define FREE_HEAD "freed by thread T0 here:"
 
+/* uaf_nocfi: the access in nofp_touch3 (unwind tables), called through
+ * nocfi_touch1 and nocfi_touch2 (frame pointers, no tables, as a JIT's
+ * code): the table walk names nocfi_touch2 and stops there, and must go on
+ * by frame pointers to uaf_nocfi and main (platform/stackwalk.h UW6). */
+static void test_frames_without_unwind_tables(void)
+{
+	static const char *const touch[] = {"nofp_touch3", "nocfi_touch2", "nocfi_touch1",
+					    "uaf_nocfi", "main"};
+	run r;
+	char stk[4096];
+	REQUIRE(run_victim_with(&r, "guard=all", "uaf_nocfi"));
+	EXPECT(died_of_segv(&r));
+	EXPECT(frames_are(stack_after(&r, ERROR_HEAD, stk, sizeof stk), touch, 5));
+	EXPECT(fault_frame_is(&r, 3, "uaf_nocfi", "uaf_nocfi"));
+	EXPECT(fault_frame_is(&r, 4, "main", "call_uaf_nocfi"));
+}
+
 /* uaf_nofp: allocation, free and access three calls deep in code without
  * frame pointers (fault_victim_nofp.c). The fault's stack is walked with
  * the unwind tables unless fast_unwind_on_fatal=1, the recorded ones only
@@ -495,6 +512,7 @@ int main(int argc, char **argv)
 		T(test_guarded_underflow),
 		T(test_guarded_use_after_free),
 		T(test_frames_without_frame_pointers),
+		T(test_frames_without_unwind_tables),
 	};
 	int rc = hw_test_main(tests, sizeof tests / sizeof tests[0], argc - 2, argv + 2);
 	char cmd[128];

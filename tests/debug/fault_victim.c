@@ -20,6 +20,7 @@
  */
 #include "heapward.h"
 
+#include "fault_victim_nocfi.h"
 #include "fault_victim_nofp.h"
 
 #include <limits.h>
@@ -116,6 +117,17 @@ NOINLINE static void uaf_nofp(void)
 	nofp_free1(p);                         /* @uaf_nofp_free */
 	say(p + 16);
 	nofp_touch1(p); /* @uaf_nofp */
+}
+
+/* The use after free of uaf_write, made in nofp_touch3 (unwind tables)
+ * called through two functions with frame pointers and no unwind tables
+ * (fault_victim_nocfi.c), as from a JIT's code. */
+NOINLINE static void uaf_nocfi(void)
+{
+	char *p = object(64, make(64));
+	drop(p);
+	say(p + 16);
+	nocfi_touch1(p); /* @uaf_nocfi */
 }
 
 /* uaf_write after an overflow on the stack overwrote this function's saved
@@ -305,6 +317,8 @@ int main(int argc, char **argv)
 		uaf_smashed(); /* @call_uaf_smashed */
 	else if (strcmp(s, "uaf_nofp") == 0)
 		uaf_nofp(); /* @call_uaf_nofp */
+	else if (strcmp(s, "uaf_nocfi") == 0)
+		uaf_nocfi(); /* @call_uaf_nocfi */
 	else if (strcmp(s, "uaf_realloc") == 0)
 		uaf_realloc(); /* @call_uaf_realloc */
 	else
