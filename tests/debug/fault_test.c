@@ -425,6 +425,23 @@ static bool frames_are(const char *stk, const char *const *fns, size_t n)
 #define ALLOC_HEAD "previously allocated by thread T0 here:"
 #define FREE_HEAD "freed by thread T0 here:"
 
+/* Runs scenario (a use after free three frames below it) under guard=all
+ * and checks its fault's stack: death by SIGSEGV, the first five frames
+ * touch[], and the scenario's and main's frames at their marked lines.
+ * False when the victim could not be run. */
+static bool expect_uaf_stack(run *r, const char *scenario, const char *const touch[5])
+{
+	char stk[4096], call[64];
+	snprintf(call, sizeof call, "call_%s", scenario);
+	if (!run_victim_with(r, "guard=all", scenario))
+		return false;
+	EXPECT(died_of_segv(r));
+	EXPECT(frames_are(stack_after(r, ERROR_HEAD, stk, sizeof stk), touch, 5));
+	EXPECT(fault_frame_is(r, 3, scenario, scenario));
+	EXPECT(fault_frame_is(r, 4, "main", call));
+	return true;
+}
+
 /* uaf_nocfi: the access in nofp_touch3 (unwind tables), called through
  * nocfi_touch1 and nocfi_touch2 (frame pointers, no tables, as a JIT's
  * code): the table walk names nocfi_touch2 and stops there, and must go on
@@ -434,12 +451,7 @@ static void test_frames_without_unwind_tables(void)
 	static const char *const touch[] = {"nofp_touch3", "nocfi_touch2", "nocfi_touch1",
 					    "uaf_nocfi", "main"};
 	run r;
-	char stk[4096];
-	REQUIRE(run_victim_with(&r, "guard=all", "uaf_nocfi"));
-	EXPECT(died_of_segv(&r));
-	EXPECT(frames_are(stack_after(&r, ERROR_HEAD, stk, sizeof stk), touch, 5));
-	EXPECT(fault_frame_is(&r, 3, "uaf_nocfi", "uaf_nocfi"));
-	EXPECT(fault_frame_is(&r, 4, "main", "call_uaf_nocfi"));
+	REQUIRE(expect_uaf_stack(&r, "uaf_nocfi", touch));
 }
 
 /* uaf_nofp: allocation, free and access three calls deep in code without
@@ -456,11 +468,7 @@ static void test_frames_without_frame_pointers(void)
 					    "uaf_nofp", "main"};
 	run r;
 	char stk[4096];
-	REQUIRE(run_victim_with(&r, "guard=all", "uaf_nofp"));
-	EXPECT(died_of_segv(&r));
-	EXPECT(frames_are(stack_after(&r, ERROR_HEAD, stk, sizeof stk), touch, 5));
-	EXPECT(fault_frame_is(&r, 3, "uaf_nofp", "uaf_nofp"));
-	EXPECT(fault_frame_is(&r, 4, "main", "call_uaf_nofp"));
+	REQUIRE(expect_uaf_stack(&r, "uaf_nofp", touch));
 	const char *sum = strstr(r.err, "SUMMARY: heapward: heap-use-after-free ");
 	EXPECT(sum && strstr(sum, "fault_victim_nofp.c:") && strstr(sum, " in nofp_touch3\n"),
 	       "%s", r.err);
