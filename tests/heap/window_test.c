@@ -13,7 +13,8 @@
  *
  * Not built under a sanitizer (tests/heap/CMakeLists.txt): a sanitizer's
  * shadow and protected ranges take the low address space the window is
- * placed in, and the platform falls back to the kernel's placement.
+ * placed in, and the platform falls back to the kernel's placement. Nor
+ * for Valgrind, whose own placement is not the kernel's.
  */
 #include "check.h"
 #include "inspect.h"
