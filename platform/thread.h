@@ -18,9 +18,17 @@
  *       child. A lock taken in prepare is released by the parent hook and by
  *       the child hook, each in its own process. Windows has no fork: there
  *       hw_fork_hooks registers nothing and succeeds (no hook ever runs).
- *   T5. Under HW_DEBUG, hw_mutex_held(m) is true exactly in the thread that
- *       last locked m and has not unlocked it (the *_locked functions
- *       assert it).
+ *   T5. hw_mutex_held(m) is true exactly in the thread that last locked m
+ *       and has not unlocked it (the *_locked functions assert it): each
+ *       lock remembers its holder.
+ *   T13. hw_mutex_lock by the thread that holds m already never waits for
+ *       ever: it aborts with "heapward: a lock of the allocator is taken
+ *       again by the thread that holds it: ...". That thread's only way
+ *       back into the allocator is a signal handler that interrupted it
+ *       (malloc and free are not async-signal-safe), which would
+ *       otherwise hang the process in silence. (A handler that runs
+ *       between the lock and the holder's record, or between the record's
+ *       clearing and the unlock, a few instructions, still waits.)
  *
  *   T6. An HW_THREAD_LOCAL variable is in the initial-exec TLS model: an
  *       access is a fixed offset from the thread pointer and never calls
@@ -103,23 +111,17 @@
 #define HW_THREAD_EXIT_ROUNDS 1
 
 /* An SRW lock (one pointer, all-zero when unlocked: SRWLOCK_INIT), kept
- * opaque so that no layer above includes <windows.h>. Under HW_DEBUG the
- * lock remembers its holder's thread id, for hw_mutex_held. */
+ * opaque so that no layer above includes <windows.h>, and its holder's
+ * thread id (0: none; T5, T13). */
 typedef struct hw_mutex {
 	void *srw;
-#if HW_DEBUG
 	unsigned long owner;
-	bool held;
-#endif
 } hw_mutex;
 
-/* clang-format off */
-#if HW_DEBUG
-#define HW_MUTEX_INIT {NULL, 0, false}
-#else
-#define HW_MUTEX_INIT {NULL}
-#endif
-/* clang-format on */
+#define HW_MUTEX_INIT   \
+	{               \
+		NULL, 0 \
+	}
 #else
 /* T6. The initial-exec model also holds in a shared library that is linked
  * or preloaded (its TLS is static); a library dlopen'd later would draw on
@@ -140,13 +142,10 @@ typedef struct hw_mutex {
 #define HW_THREAD_EXIT_ROUNDS 4
 #endif
 
-/* Under HW_DEBUG the lock remembers its holder, for hw_mutex_held. */
+/* The lock remembers its holder (0: none; T5, T13). */
 typedef struct hw_mutex {
 	pthread_mutex_t m;
-#if HW_DEBUG
 	pthread_t owner;
-	bool held;
-#endif
 } hw_mutex;
 
 /* T1: glibc's adaptive mutex spins a little before it sleeps. The layer's
@@ -160,13 +159,10 @@ typedef struct hw_mutex {
 #define HW_PTHREAD_MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
 #endif
 
-/* clang-format off */
-#if HW_DEBUG
-#define HW_MUTEX_INIT {HW_PTHREAD_MUTEX_INIT, (pthread_t)0, false}
-#else
-#define HW_MUTEX_INIT {HW_PTHREAD_MUTEX_INIT}
-#endif
-/* clang-format on */
+#define HW_MUTEX_INIT                               \
+	{                                           \
+		HW_PTHREAD_MUTEX_INIT, (pthread_t)0 \
+	}
 #endif
 
 typedef struct hw_thread {
@@ -181,8 +177,7 @@ void hw_mutex_unlock(hw_mutex *m);
  * it, the caller included. Never waits; usable from a signal handler whose
  * thread may hold m. */
 bool hw_mutex_trylock(hw_mutex *m);
-/* Whether the calling thread holds m (T5); only meaningful under HW_DEBUG,
- * where HW_ASSERT uses it: without HW_DEBUG it returns true. */
+/* Whether the calling thread holds m (T5). */
 bool hw_mutex_held(const hw_mutex *m);
 
 /* Starts fn(arg) on a new thread, its signals blocked as T12 says; 0 or an

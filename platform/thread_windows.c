@@ -13,9 +13,10 @@
  *       hw_thread_join aborts with "heapward: thread: <call> failed: error
  *       <e>" when the wait fails.
  *   T4. There is no fork: hw_fork_hooks registers nothing and returns 0.
- *   T5. Under HW_DEBUG, lock records the holder's thread id after taking
- *       the lock and unlock clears it before releasing, with relaxed
- *       atomics.
+ *   T5. lock records the holder's thread id after taking the lock and
+ *       unlock clears it before releasing, with relaxed atomics.
+ *   T13. As on POSIX: lock tries first, and looks for the caller as the
+ *       holder only when that fails.
  *   T6. HW_THREAD_LOCAL is __thread, which mingw-w64 emulates (thread.h).
  *   T7. hw_thread_key is a fiber-local storage index whose callback Windows
  *       runs once at thread exit (and only when the value is non-NULL), so
@@ -73,43 +74,42 @@ void hw_mutex_destroy(hw_mutex *m)
 	(void)m; /* an SRW lock holds no resource */
 }
 
+/* T5, T13: as on POSIX (thread_posix.c): the holder is written after the
+ * lock is taken and cleared before it is let go. Thread ids are never 0. */
+static void set_owner(hw_mutex *m, unsigned long t)
+{
+	__atomic_store_n(&m->owner, t, __ATOMIC_RELAXED);
+}
+
 void hw_mutex_lock(hw_mutex *m)
 {
-	AcquireSRWLockExclusive(srw(m));
-#if HW_DEBUG
-	__atomic_store_n(&m->owner, (unsigned long)GetCurrentThreadId(), __ATOMIC_RELAXED);
-	__atomic_store_n(&m->held, true, __ATOMIC_RELAXED);
-#endif
+	if (!TryAcquireSRWLockExclusive(srw(m))) {
+		if (hw_mutex_held(m))
+			hw_fatal("heapward: a lock of the allocator is taken again by the thread "
+				 "that holds it: a signal handler that interrupted the allocator "
+				 "called it (malloc and free are not async-signal-safe)");
+		AcquireSRWLockExclusive(srw(m));
+	}
+	set_owner(m, (unsigned long)GetCurrentThreadId());
 }
 
 bool hw_mutex_trylock(hw_mutex *m)
 {
 	if (!TryAcquireSRWLockExclusive(srw(m)))
 		return false;
-#if HW_DEBUG
-	__atomic_store_n(&m->owner, (unsigned long)GetCurrentThreadId(), __ATOMIC_RELAXED);
-	__atomic_store_n(&m->held, true, __ATOMIC_RELAXED);
-#endif
+	set_owner(m, (unsigned long)GetCurrentThreadId());
 	return true;
 }
 
 void hw_mutex_unlock(hw_mutex *m)
 {
-#if HW_DEBUG
-	__atomic_store_n(&m->held, false, __ATOMIC_RELAXED);
-#endif
+	set_owner(m, 0);
 	ReleaseSRWLockExclusive(srw(m));
 }
 
 bool hw_mutex_held(const hw_mutex *m)
 {
-#if HW_DEBUG
-	return __atomic_load_n(&m->held, __ATOMIC_RELAXED) &&
-	       __atomic_load_n(&m->owner, __ATOMIC_RELAXED) == (unsigned long)GetCurrentThreadId();
-#else
-	(void)m;
-	return true;
-#endif
+	return __atomic_load_n(&m->owner, __ATOMIC_RELAXED) == (unsigned long)GetCurrentThreadId();
 }
 
 /* What a new thread runs: fn(arg), from a record the starter allocated. */
