@@ -382,7 +382,14 @@ HW_API int hw_fault_reports_enable(void);
  * and the process then aborts (SIGABRT). With HEAPWARD_OPTIONS
  * abort_on_error=0 it continues after the report instead: the bad free is
  * then ignored, a bad realloc returns NULL with errno EINVAL, and the
- * process's exit status becomes `exitcode` (default 23) when it exits. */
+ * process's exit status becomes `exitcode` (default 23) when it exits.
+ *
+ * None of these functions is async-signal-safe. A signal handler that
+ * calls one while its thread was inside one holding a lock is stopped with
+ *   heapward: a lock of the allocator is taken again by the thread that
+ *     holds it: a signal handler that interrupted the allocator called it ...
+ * and an abort, rather than waiting for ever; elsewhere in the allocator
+ * such a call is undefined, as with any malloc. */
 
 /* n bytes (n == 0: a unique minimal object that must be freed). */
 HW_API void *hw_malloc(size_t n);
