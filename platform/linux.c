@@ -74,13 +74,20 @@
  *       left to grow into: a JavaScript engine's WebAssembly memories
  *       (10 GiB of address space each) filled a 1 TiB window in 100 of
  *       them. The low range is drawn at random (getrandom) among the
- *       aligned ranges in [top / 32, top / 2), top being where a mapping
- *       lands now: at least 2^42 bytes below the region the kernel fills
- *       top-down on x86-64, and random so that heap addresses stay
+ *       aligned ranges in [size / 32, size / 2), size being the address
+ *       space's (the power of two above where a mapping lands now: 2^47
+ *       on x86-64): at least 2^45 bytes below the region the kernel fills
+ *       top-down there, and random so that heap addresses stay
  *       unpredictable. A range counts when a reservation asked for there
  *       (a hint) lands there, and is released at once; after
  *       LOW_TRIES ranges that are taken (a sanitizer's shadow, say) the
- *       answer is the generic one, as for from != 0.
+ *       answer is the generic one, as for from != 0. Under a sanitizer the
+ *       ranges tried are fixed, spread evenly over that span, not drawn:
+ *       the shadow memory of every address a heap touched is never given
+ *       back, so a process that creates and destroys heaps (a fuzzer) grew
+ *       by a new window's shadow each time (the OS fuzzer passed its 2.5
+ *       GiB limit in 20 s); with fixed ranges a new heap reuses the window
+ *       an earlier one gave back.
  *
  * populate (the hint) is madvise(MADV_POPULATE_WRITE) for one range, and
  * unfault_many (P10) with guard regions MADV_GUARD_REMOVE; for several
@@ -270,6 +277,11 @@ static int linux_reserve(hw_platform *pf, void *hint, size_t n, void **out)
 /* ---- the window's probe (L6) ---- */
 
 #define LOW_TRIES 8
+#if HW_ASAN || HW_TSAN
+#define LOW_RANDOM 0
+#else
+#define LOW_RANDOM 1
+#endif
 
 static uint64_t random64(void)
 {
@@ -302,11 +314,17 @@ static int linux_probe(hw_platform *pf, size_t n, size_t align, uintptr_t from, 
 		if (map_new("probe", NULL, pf->caps.page_size, PROT_NONE, MAP_NORESERVE, &top) ==
 		    0) {
 			munmap(top, pf->caps.page_size);
-			uintptr_t lo = hw_align_up((uintptr_t)top / 32, align);
-			uintptr_t hi = (uintptr_t)top / 2;
+			/* The span's bounds from the address space's size (the
+			 * power of two above top: 2^47 on x86-64), which the
+			 * process's mappings do not move. */
+			uintptr_t space = (uintptr_t)hw_pow2_floor((uintptr_t)top) * 2;
+			uintptr_t lo = hw_align_up(space / 32, align);
+			uintptr_t hi = space / 2;
 			for (int try = 0; try < LOW_TRIES && lo < hi && hi - lo >= n; try++) {
 				uintptr_t slots = (hi - lo - n) / align + 1;
-				uintptr_t p = lo + (uintptr_t)(random64() % slots) * align;
+				uintptr_t k = LOW_RANDOM ? (uintptr_t)(random64() % slots)
+							 : slots / (LOW_TRIES - 1) * (uintptr_t)try;
+				uintptr_t p = lo + k * align;
 				if (range_free(p, n)) {
 					*out = p;
 					return 0;

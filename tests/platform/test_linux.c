@@ -396,10 +396,11 @@ static void test_reserve_enomem(void)
 	hw_platform_destroy(pf);
 }
 
-/* L6: a new window's probe answers a random aligned range in [top / 32,
- * top / 2), top being where a mapping made without a hint lands, and the
- * range is free. Under a sanitizer, whose shadow and protected ranges take
- * much of that space, or Valgrind, which places mappings itself, the
+/* L6: a new window's probe answers a random aligned range in [size / 32,
+ * size / 2), size being the power of two above where a mapping made
+ * without a hint lands, and the range is free. Under a sanitizer, whose
+ * shadow and protected ranges take much of that space (and where the
+ * ranges tried are fixed), or Valgrind, which places mappings itself, the
  * answer may be another placement: only that it is aligned and free is
  * checked there. 64 GiB, a window every one of them can hold. */
 #if defined(HW_TRACK_VALGRIND) && HW_TRACK_VALGRIND
@@ -416,7 +417,8 @@ static void test_probe_low(void)
 	void *top = mmap(NULL, pf->caps.page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	REQUIRE(top != MAP_FAILED);
 	munmap(top, pf->caps.page_size);
-	uintptr_t lo = (uintptr_t)top / 32, hi = (uintptr_t)top / 2;
+	uintptr_t space = (uintptr_t)1 << (64 - __builtin_clzll((uintptr_t)top));
+	uintptr_t lo = space / 32, hi = space / 2;
 	uintptr_t seen[8];
 	int distinct = 0;
 	for (int i = 0; i < 8; i++) {
