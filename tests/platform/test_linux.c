@@ -15,7 +15,9 @@
  * And a child whose main thread ended with pthread_exit: its last thread
  * knows it is the last (T11), and the maps, the executable's path and a
  * stop of the other threads still work there (file.h FI3). And a new
- * window's probe (L6): low, random, free. And the mask a
+ * window's probe (L6): low, random, free. And thread.h T13: a lock taken
+ * again by its holder, from a signal handler, aborts with its message
+ * instead of hanging. And the mask a
  * thread of ours starts with (T12). And the one reader of /proc's numbers
  * (file.h FI4): bases, ends, empty input, the largest value and the first
  * that does not fit. And that the platform's calls an allocation reaches
@@ -394,6 +396,38 @@ static void test_reserve_enomem(void)
 	EXPECT(hw_sys_alloc(pf, (size_t)1 << 58, &p) == ENOMEM && p == NULL);
 	EXPECT(pf->failures[HW_SYS_RESERVE] == 1 && pf->failures[HW_SYS_ALLOC] == 1);
 	hw_platform_destroy(pf);
+}
+
+/* T13: a signal handler that locks what the thread it interrupted holds
+ * (as one that calls malloc while malloc holds a lock) ends the process
+ * with the message, instead of waiting for ever. */
+static hw_mutex relocked = HW_MUTEX_INIT;
+
+static void relock_handler(int sig)
+{
+	(void)sig;
+	hw_mutex_lock(&relocked);
+}
+
+static void relock_in_handler(void *arg)
+{
+	(void)arg;
+	signal(SIGUSR1, relock_handler);
+	hw_mutex_lock(&relocked);
+	raise(SIGUSR1);
+	fputs("came back from the handler\n", stderr);
+}
+
+static void test_mutex_relocked_in_signal_handler(void)
+{
+	char err[1024];
+	hw_child_status st;
+	REQUIRE(hw_trap_child(relock_in_handler, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == SIGABRT, "signo %d exit %d", st.signo, st.exit_code);
+	EXPECT(strstr(err, "heapward: a lock of the allocator is taken again by the thread that "
+			   "holds it: a signal handler that interrupted the allocator called it") !=
+		       NULL,
+	       "stderr: %s", err);
 }
 
 /* L6: a new window's probe answers a random aligned range in [size / 32,
@@ -778,4 +812,4 @@ HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_popula
 	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned),
 	     T(test_process_barrier_available), T(test_main_thread_ended),
 	     T(test_thread_signal_mask), T(test_proc_numbers), T(test_no_cancellation_points),
-	     T(test_world_read), T(test_probe_low))
+	     T(test_world_read), T(test_probe_low), T(test_mutex_relocked_in_signal_handler))

@@ -13,14 +13,13 @@
  * calls hw_process_barrier, then loads x, never both read 0 (without the
  * barrier call both do now and then on x86 and ARM: the test prints how
  * often that happened in the same run). And T11's last-thread query while
- * the main thread runs. And that a lock taken again by its holder, from a
- * signal handler, aborts with T13's message instead of hanging.
+ * the main thread runs (test_linux.c checks T13, a lock taken again by
+ * its holder from a signal handler).
  */
 #include "ptest.h"
 #include "sanitizers.h"
 #include "thread.h"
 
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -159,38 +158,6 @@ static void test_mutex_held(void)
 	EXPECT(hw_mutex_trylock(&m) && hw_mutex_held(&m), "trylock of a free lock");
 	EXPECT(!hw_mutex_trylock(&m), "trylock by the holder");
 	hw_mutex_unlock(&m);
-}
-
-/* T13: a signal handler that locks what the thread it interrupted holds
- * (as one that calls malloc while malloc holds a lock) ends the process
- * with the message, instead of waiting for ever. */
-static hw_mutex relocked = HW_MUTEX_INIT;
-
-static void relock_handler(int sig)
-{
-	(void)sig;
-	hw_mutex_lock(&relocked);
-}
-
-static void relock_in_handler(void *arg)
-{
-	(void)arg;
-	signal(SIGUSR1, relock_handler);
-	hw_mutex_lock(&relocked);
-	raise(SIGUSR1);
-	fputs("came back from the handler\n", stderr);
-}
-
-static void test_mutex_relocked_in_signal_handler(void)
-{
-	char err[1024];
-	hw_child_status st;
-	REQUIRE(hw_trap_child(relock_in_handler, NULL, err, sizeof err, &st) == 0);
-	EXPECT(st.signo == SIGABRT, "signo %d exit %d", st.signo, st.exit_code);
-	EXPECT(strstr(err, "heapward: a lock of the allocator is taken again by the thread that "
-			   "holds it: a signal handler that interrupted the allocator called it") !=
-		       NULL,
-	       "stderr: %s", err);
 }
 
 /* What a thread-exit hook saw: its calls, each with the thread's value, and
@@ -386,8 +353,7 @@ static void test_process_others_gone(void)
 	       !HW_TEST_TSAN);
 }
 
-HW_TEST_MAIN(T(test_mutex_excludes), T(test_mutex_held), T(test_mutex_relocked_in_signal_handler),
-	     T(test_thread_runs_and_joins),
+HW_TEST_MAIN(T(test_mutex_excludes), T(test_mutex_held), T(test_thread_runs_and_joins),
 	     T(test_thread_detached), T(test_thread_exit_hook), T(test_clock_monotonic_and_sleep),
 	     T(test_thread_cpu_time), T(test_cpu_numbers), T(test_process_barrier),
 	     T(test_process_others_gone))
