@@ -37,7 +37,7 @@
  *        not counted).
  *   GD3. live_count <= guard_budget_count and live_bytes <=
  *        guard_budget_bytes: an allocation that would pass one is not
- *        guarded (over_budget counts it; one warning per process).
+ *        guarded (over_budget counts it; one warning per process, GD9).
  *        A refused guarded allocation (the heap full, the OS refusing a
  *        guard page: ENOMEM at the kernel's mapping limit under PROT_NONE)
  *        is not guarded either (refused counts it; one warning), and
@@ -69,6 +69,16 @@
  *        ran that many times: the program hung. (A write of zero to those
  *        bytes of such an object goes unseen; a malloc'd object keeps the
  *        pattern, where s[-1] = 0 is a classic underflow.)
+ *   GD9. GD3's warnings (the budget spent, an allocation larger than the
+ *        whole budget) wait for a report: hw_mc_guard_say_pending prints
+ *        them, once, when the debug mode reports an error, for that is
+ *        when it matters that an object may not have been guarded. A run
+ *        with no error stays silent, as under the sanitizers: `heapward
+ *        run` sets guard=all, programs with more live objects than the
+ *        budget are most, and a line on every process's standard error
+ *        failed every test that compares a child's stderr (CPython's
+ *        test_json, test_subprocess). With verbosity >= 1 they are
+ *        printed at once.
  *   GD5. The sampling and guard_side=random draws come from one
  *        splitmix64 sequence seeded by `seed` (the clock when 0), under
  *        the lock: a single-threaded program's choices repeat with a seed.
@@ -137,6 +147,10 @@ static mc_span *live_head;
 static size_t live_count, live_bytes;
 static uint64_t over_budget, refused;
 static bool warned_budget, warned_whole, warned_refused;
+/* GD9: the warnings waiting for a report (atomic): the budget spent; the
+ * size of the first allocation larger than the whole budget (0: none). */
+static bool pending_spent;
+static size_t pending_whole;
 /* GD6, under guard_lock: LIFO lists through next, per side and data pages. */
 static mc_span *cache[2][GD_CACHE_DATA];
 static size_t cached;
@@ -509,29 +523,56 @@ static bool budget_spent(size_t data)
 }
 
 /* GD3: counts an allocation over budget; one warning per process. */
+static void say_spent(void)
+{
+	hw_report_write("heapward: warning: the guard budget is spent (guard_budget_count=%llu "
+			"live guarded objects, guard_budget_bytes=%zu bytes of their pages); "
+			"allocations past it are not guarded (hw_malloc_stats.guard_over_budget "
+			"counts them)\n",
+			(unsigned long long)gcfg.budget_count, gcfg.budget_bytes);
+}
+
+static void say_whole(size_t n)
+{
+	hw_report_write("heapward: warning: an allocation of %zu bytes is larger than the guard "
+			"budget (guard_budget_bytes=%zu); such allocations are not guarded "
+			"(hw_malloc_stats.guard_over_budget counts them)\n",
+			n, gcfg.budget_bytes);
+}
+
+void hw_mc_guard_say_pending(void)
+{
+	if (__atomic_exchange_n(&pending_spent, false, __ATOMIC_ACQ_REL))
+		say_spent();
+	size_t n = __atomic_exchange_n(&pending_whole, 0, __ATOMIC_ACQ_REL);
+	if (n)
+		say_whole(n);
+}
+
+/* GD3: counts an allocation the budget cannot take; GD9's warning. */
 static void *over_budget_now(void)
 {
 	__atomic_fetch_add(&over_budget, 1, __ATOMIC_RELAXED);
-	if (!__atomic_exchange_n(&warned_budget, true, __ATOMIC_RELAXED))
-		hw_report_write("heapward: warning: the guard budget is spent "
-				"(guard_budget_count=%llu live guarded objects, "
-				"guard_budget_bytes=%zu bytes of their pages); allocations "
-				"past it are not guarded (hw_malloc_stats.guard_over_budget "
-				"counts them)\n",
-				(unsigned long long)gcfg.budget_count, gcfg.budget_bytes);
+	if (!__atomic_exchange_n(&warned_budget, true, __ATOMIC_RELAXED)) {
+		if (hw_mc_cfg.verbosity >= 1)
+			say_spent();
+		else
+			__atomic_store_n(&pending_spent, true, __ATOMIC_RELEASE);
+	}
 	return NULL;
 }
 
 /* GD3: counts an allocation larger than the whole bytes budget as over
- * budget, with a warning of its own (once): the budget is not spent. */
+ * budget, with a warning of its own (GD9): the budget is not spent. */
 static void *over_whole_budget(size_t n)
 {
 	__atomic_fetch_add(&over_budget, 1, __ATOMIC_RELAXED);
-	if (!__atomic_exchange_n(&warned_whole, true, __ATOMIC_RELAXED))
-		hw_report_write("heapward: warning: an allocation of %zu bytes is larger than "
-				"the guard budget (guard_budget_bytes=%zu); such allocations are "
-				"not guarded (hw_malloc_stats.guard_over_budget counts them)\n",
-				n, gcfg.budget_bytes);
+	if (!__atomic_exchange_n(&warned_whole, true, __ATOMIC_RELAXED)) {
+		if (hw_mc_cfg.verbosity >= 1)
+			say_whole(n);
+		else
+			__atomic_store_n(&pending_whole, n, __ATOMIC_RELEASE);
+	}
 	return NULL;
 }
 
@@ -759,4 +800,6 @@ void hw_mc_guard_reset(void)
 	live_count = live_bytes = 0;
 	over_budget = refused = 0;
 	warned_budget = warned_whole = warned_refused = false;
+	pending_spent = false;
+	pending_whole = 0;
 }

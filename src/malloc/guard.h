@@ -59,6 +59,9 @@ void hw_mc_guard_start(void);
  * budgets and the OS allow it; NULL otherwise (the caller then allocates
  * on the normal path: NULL is never an error). Its bytes are undefined. */
 void *hw_mc_guard_alloc(size_t n, size_t align);
+/* GD9: prints the budget warnings that wait for a report, once; the debug
+ * mode's error reports call it first. Async-signal-safe. */
+void hw_mc_guard_say_pending(void);
 /* The guarded record (MC_SPAN_GUARDED) holding address a, &hw_mc_freed_span
  * for pages of a run that left the quarantine, or NULL: not guarded memory. */
 mc_span *hw_mc_guard_span(uintptr_t a);

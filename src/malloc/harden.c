@@ -43,6 +43,7 @@
 #include "malloc_internal.h"
 
 #include "debug.h"
+#include "guard.h"
 
 #include <errno.h>
 
@@ -157,6 +158,7 @@ void hw_mc_misuse(int what, const char *op, const void *p, const mc_span *s, siz
 	/* A report may run the symbolizer and open files: the free or realloc
 	 * that goes on after it keeps the caller's errno (MA2). */
 	int saved = errno;
+	hw_mc_guard_say_pending(); /* GD9 */
 	uintptr_t lo = 0, len = 0;
 	bool live = false;
 	char where[256] = "";
@@ -252,6 +254,7 @@ void hw_mc_use_after_free(const void *at, uintptr_t lo, size_t size, const mc_db
 			  bool at_exit)
 {
 	size_t off = (size_t)((uintptr_t)at - lo);
+	hw_mc_guard_say_pending(); /* GD9 */
 	hw_report_write("heapward: use after free: the freed %zu-byte object [%p, %p) was "
 			"written at %p (%zu bytes %s), found when it left the quarantine%s\n",
 			size, (void *)lo, (void *)(lo + size), at,

@@ -166,6 +166,7 @@ bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const cha
 			s->okind = MC_KIND_MALLOC;
 		return true;
 	}
+	hw_mc_guard_say_pending(); /* GD9 */
 	if (have != kind)
 		hw_report_write("heapward: alloc-dealloc mismatch: %s of %p (a %zu-byte object "
 				"allocated by %s)%s\n",

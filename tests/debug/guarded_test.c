@@ -388,17 +388,43 @@ static void budget_child(void *arg)
 	CHILD_CHECK(!guarded(hw_malloc(100)) && layer_stats().guard_over_budget == 3);
 }
 
+/* GD9: the warning is printed at once with verbosity=1, else not at all
+ * in a run that reports no error. */
 static void test_budgets(void)
 {
 	const char *cases[] = {
+		"guard=all:guard_budget_count=3:scavenger=0:verbosity=1",
+		"guard=all:guard_budget_bytes=12288:scavenger=0:verbosity=1",
 		"guard=all:guard_budget_count=3:scavenger=0",
-		"guard=all:guard_budget_bytes=12288:scavenger=0",
 	};
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		REQUIRE(child_ok(budget_child, (void *)cases[i]), "%s", cases[i]);
-		EXPECT(count(err, "heapward: warning: the guard budget is spent") == 1,
-		       "%s: one warning: %s", cases[i], err);
+		EXPECT(count(err, "heapward: warning: the guard budget is spent") ==
+			       (i < 2 ? 1 : 0),
+		       "%s: %s warning: %s", cases[i], i < 2 ? "one" : "no", err);
 	}
+}
+
+/* GD9: a spent budget is said before the first error report, once. */
+static void budget_report_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("guard=all:guard_budget_count=1:abort_on_error=0:scavenger=0"));
+	void *p = hw_malloc(40), *q = hw_malloc(40);
+	CHILD_CHECK(guarded(p) && !guarded(q));
+	hw_free(q);
+	hw_free(q);
+	hw_free(q);
+	CHILD_CHECK(layer_stats().errors == 2);
+	hw_free(p);
+}
+
+static void test_budget_said_with_a_report(void)
+{
+	REQUIRE(child_ok(budget_report_child, NULL), "%s", err);
+	const char *w = strstr(err, "heapward: warning: the guard budget is spent");
+	const char *d = strstr(err, "heapward: double free of 0x");
+	EXPECT(w && d && w < d && count(err, "the guard budget is spent") == 1, "%s", err);
 }
 
 /* GD3: an object larger than the whole bytes budget is not guarded, with
@@ -406,7 +432,7 @@ static void test_budgets(void)
 static void whole_budget_child(void *arg)
 {
 	(void)arg;
-	CHILD_CHECK(hw_mc_start("guard=all:guard_budget_bytes=64k:scavenger=0"));
+	CHILD_CHECK(hw_mc_start("guard=all:guard_budget_bytes=64k:scavenger=0:verbosity=1"));
 	void *big = hw_malloc(100000);
 	CHILD_CHECK(big && !guarded(big) && layer_stats().guard_over_budget == 1);
 	void *small = hw_malloc(100);
@@ -581,6 +607,7 @@ int main(int argc, char **argv)
 		T(test_api),
 		T(test_left_side_keeps_alignment),
 		T(test_budgets),
+		T(test_budget_said_with_a_report),
 		T(test_larger_than_budget),
 		T(test_sampling),
 		T(test_size_filters),
