@@ -54,15 +54,8 @@ void hw_harness_fail(const char *what);
  * it does not change between inputs). */
 bool hw_harness_trace_on(int opt);
 
-/* splitmix64's finalizer: a bijection of 64-bit words that spreads every
- * input bit over the output. */
-static inline uint64_t hw_harness_mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
+/* splitmix64's step (base.h's hw_mix64). */
+static inline uint64_t hw_harness_mix64(uint64_t x) { return hw_mix64(x); }
 
 /* The next number of the generator whose state is *state. */
 static inline uint64_t hw_harness_rand(uint64_t *state)

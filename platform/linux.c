@@ -290,10 +290,7 @@ static uint64_t random64(void)
 		uintptr_t here = (uintptr_t)&r;
 		r = hw_now_ns() ^ ((uint64_t)here << 16);
 	}
-	/* splitmix64's finalizer: every bit of the input moves the result. */
-	r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9u;
-	r = (r ^ (r >> 27)) * 0x94d049bb133111ebu;
-	return r ^ (r >> 31);
+	return hw_mix64(r); /* every bit of the fallback's input moves the result */
 }
 
 /* Whether a reservation of [p, p + n) asked for at p lands there; released
@@ -307,31 +304,38 @@ static bool range_free(uintptr_t p, size_t n)
 	return (uintptr_t)got == p;
 }
 
-static int linux_probe(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintptr_t *out)
+/* L6's low range for a new window of n bytes aligned to align; false
+ * when LOW_TRIES of them are taken. */
+static bool probe_low(hw_platform *pf, size_t n, size_t align, uintptr_t *out)
 {
-	if (from == 0 && align > 0 && (align & (align - 1)) == 0) {
-		void *top;
-		if (map_new("probe", NULL, pf->caps.page_size, PROT_NONE, MAP_NORESERVE, &top) ==
-		    0) {
-			munmap(top, pf->caps.page_size);
-			/* The span's bounds from the address space's size (the
-			 * power of two above top: 2^47 on x86-64), which the
-			 * process's mappings do not move. */
-			uintptr_t space = (uintptr_t)hw_pow2_floor((uintptr_t)top) * 2;
-			uintptr_t lo = hw_align_up(space / 32, align);
-			uintptr_t hi = space / 2;
-			for (int try = 0; try < LOW_TRIES && lo < hi && hi - lo >= n; try++) {
-				uintptr_t slots = (hi - lo - n) / align + 1;
-				uintptr_t k = LOW_RANDOM ? (uintptr_t)(random64() % slots)
-							 : slots / (LOW_TRIES - 1) * (uintptr_t)try;
-				uintptr_t p = lo + k * align;
-				if (range_free(p, n)) {
-					*out = p;
-					return 0;
-				}
-			}
+	void *top;
+	if (map_new("probe", NULL, pf->caps.page_size, PROT_NONE, MAP_NORESERVE, &top) != 0)
+		return false;
+	munmap(top, pf->caps.page_size);
+	/* The span's bounds from the address space's size (the power of two
+	 * above top: 2^47 on x86-64), which the process's mappings do not
+	 * move. */
+	uintptr_t space = (uintptr_t)hw_pow2_floor((uintptr_t)top) * 2;
+	uintptr_t lo = hw_align_up(space / 32, align);
+	uintptr_t hi = space / 2;
+	for (int try = 0; try < LOW_TRIES && lo < hi && hi - lo >= n; try++) {
+		uintptr_t slots = (hi - lo - n) / align + 1;
+		uintptr_t k = LOW_RANDOM ? (uintptr_t)(random64() % slots)
+					 : slots / (LOW_TRIES - 1) * (uintptr_t)try;
+		uintptr_t p = lo + k * align;
+		if (range_free(p, n)) {
+			*out = p;
+			return true;
 		}
 	}
+	return false;
+}
+
+/* P11 (L6): align is a power of two and a page multiple (platform.h). */
+static int linux_probe(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintptr_t *out)
+{
+	if (from == 0 && probe_low(pf, n, align, out))
+		return 0;
 	return hw_sys_probe_by_reserve(pf, n, align, from, out);
 }
 

@@ -160,5 +160,16 @@ static inline unsigned hw_sum_bytes(uint64_t w)
 }
 static inline size_t hw_min(size_t a, size_t b) { return a < b ? a : b; }
 static inline size_t hw_max(size_t a, size_t b) { return a > b ? a : b; }
+/* splitmix64's step: x plus the golden ratio, then its finalizer, a
+ * bijection of 64-bit words that spreads every input bit over the output.
+ * hw_mix64(s) for s = seed, seed + 0x9e3779b97f4a7c15, ... is splitmix64's
+ * sequence. */
+static inline uint64_t hw_mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
 
 #endif

@@ -239,10 +239,9 @@ void hw_mc_guard_start(void)
 /* GD5: splitmix64, under guard_lock. */
 static uint64_t draw(void)
 {
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	uint64_t z = hw_mix64(rng);
+	rng += 0x9e3779b97f4a7c15ull;
+	return z;
 }
 
 static void list_push(mc_span **head, mc_span *s)
