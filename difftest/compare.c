@@ -337,7 +337,7 @@ void hw_drv_compare_stats(driver *d, const hw_heap_stats *st)
 	EXPECT_EQ(inside_failures, d->want.inside_failures);
 	if (st->released > st->idle)
 		hw_drv_fail(d, "stats: released %zu > idle %zu", st->released, st->idle);
-	for (int k = 0; k < HW_SYS_NKINDS && !d->failed; k++) {
+	for (int k = 0; k < HW_CALL_KINDS && !d->failed; k++) {
 		if (st->platform_calls[k] != d->pf->calls[k] ||
 		    st->platform_failures[k] != d->pf->failures[k])
 			hw_drv_fail(d,

@@ -681,6 +681,9 @@ static const char *const platform_names[HW_POP_COUNT_] = {
 	"probe",
 	"check",
 	"write",
+	"unfault",
+	"seal",
+	"unseal",
 };
 
 const char *hw_ops_platform_name(uint8_t code)

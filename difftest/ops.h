@@ -405,6 +405,9 @@ enum {
 	HW_POP_PROBE = 0x09,  /* probe page (c & 0xffff) % region pages */
 	HW_POP_CHECK = 0x0a,  /* hw_sim_check, every page state, contents */
 	HW_POP_WRITE = 0x0b,  /* restamp the Ready pages of a range */
+	HW_POP_UNFAULT = 0x0c,
+	HW_POP_SEAL = 0x0d,
+	HW_POP_UNSEAL = 0x0e,
 	HW_POP_COUNT_
 };
 

@@ -674,6 +674,32 @@ static void platform_seeds(const char *dir)
 	rec(&s, HW_POP_CHECK, 0, 0, 0);
 	emit(dir, t, "legal-path", &s);
 
+	/* Seal and unseal (P13): Ready pages and a faulted one between them
+	 * sealed, probed, refused an unuse, a second seal and a fault,
+	 * unsealed (contents kept), the faulted page unfaulted; an injected
+	 * seal; a sealed range released. */
+	config(&s, defaults());
+	rec(&s, HW_POP_ALLOC, 0, 7, 0);
+	rec(&s, HW_POP_FAULT, 0, 2, 0);
+	rec(&s, HW_POP_SEAL, 0, 0, 4);
+	rec(&s, HW_POP_PROBE, 1, 0, 1);
+	rec(&s, HW_POP_PROBE, 0, 0, 2);
+	rec(&s, HW_POP_UNUSE, 0, 1, 0);
+	rec(&s, HW_POP_SEAL, 0, 3, 1);
+	rec(&s, HW_POP_FAULT, 0, 0, 0);
+	rec(&s, HW_POP_CHECK, 0, 0, 0);
+	rec(&s, HW_POP_UNSEAL, 0, 0, 4);
+	rec(&s, HW_POP_UNSEAL, 0, 0, 0);
+	rec(&s, HW_POP_UNFAULT, 0, 2, 0);
+	rec(&s, HW_POP_WRITE, 0, 0, 7);
+	rec(&s, HW_POP_INJECT, 7, 0, 0);
+	rec(&s, HW_POP_SEAL, 0, 4, 3);
+	rec(&s, HW_POP_SEAL, 0, 4, 3);
+	rec(&s, HW_POP_PROBE, 1, 0, 5);
+	rec(&s, HW_POP_RELEASE, 0, 2, 5);
+	rec(&s, HW_POP_CHECK, 0, 0, 0);
+	emit(dir, t, "seal", &s);
+
 	/* Illegal calls: use of Reserved, map of Ready, unuse of Prepared,
 	 * ranges past a region's ends, release of None. */
 	config(&s, defaults());

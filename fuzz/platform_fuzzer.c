@@ -18,10 +18,16 @@
  *       changes nothing and is counted by hw_sim_illegal_count (S4, P6).
  *   X3. Every page's hw_sim_state equals the model; hw_sim_ready_bytes is the
  *       model's Ready pages; calls[k]/failures[k] equal the model's (P5).
- *   X4. Ready pages keep their contents while Ready; pages that become Ready
- *       read as zero (released_reads_zero) or as the simulator's junk byte
- *       (S5); alloc hands out zero pages; a probe traps exactly on pages
- *       that are not Ready.
+ *   X4. Ready pages keep their contents while Ready, sealed or not (P13:
+ *       checked when an unseal makes them readable again); pages that
+ *       become Ready read as zero (released_reads_zero) or as the
+ *       simulator's junk byte (S5); alloc hands out zero pages; a probe
+ *       traps exactly on pages that are not Ready or are sealed.
+ *   X5. The model tracks which Reserved pages a fault made so (P9) and
+ *       which Ready pages are sealed (P13, S10): unfault takes only the
+ *       former; seal takes Ready pages not sealed and faulted ones, unseal
+ *       sealed and faulted ones (the simulator's caps.seal_spans_faults);
+ *       unuse and fault take no sealed page; release takes them all.
  *   Header (record 0) as for the heap targets: OS page, huge page,
  *   ignore_hints, released_reads_zero, use_needs_call (difftest/ops.h).
  *
@@ -47,8 +53,10 @@
 #define SIM_JUNK_BYTE 0xA5
 
 typedef struct pmodel {
-	uint8_t state; /* hw_mem_state */
-	uint32_t gen;  /* stamp generation while Ready */
+	uint8_t state;   /* hw_mem_state */
+	uint8_t faulted; /* Reserved by a fault (X5) */
+	uint8_t sealed;  /* Ready and sealed (X5) */
+	uint32_t gen;    /* stamp generation while Ready */
 } pmodel;
 
 typedef struct region {
@@ -113,6 +121,15 @@ static void set_state(pfz *z, uintptr_t a, hw_mem_state s)
 	z->ready -= p->state == HW_MEM_READY;
 	z->ready += s == HW_MEM_READY;
 	p->state = (uint8_t)s;
+	p->faulted = 0;
+	p->sealed = 0;
+}
+
+/* Whether the page at a is Ready and readable (not sealed). */
+static bool readable(pfz *z, uintptr_t a)
+{
+	pmodel *p = page(z, a);
+	return p != NULL && p->state == HW_MEM_READY && !p->sealed;
 }
 
 /* ---- contents (X4) ---- */
@@ -284,8 +301,35 @@ static unsigned accepts(hw_sys_kind k)
 		return (1u << HW_MEM_READY) | (1u << HW_MEM_PREPARED);
 	case HW_SYS_RELEASE:
 		return (1u << HW_MEM_RESERVED) | (1u << HW_MEM_PREPARED) | (1u << HW_MEM_READY);
+	case HW_SYS_UNFAULT:
+		return 1u << HW_MEM_RESERVED;
+	case HW_SYS_SEAL:
+	case HW_SYS_UNSEAL:
+		return (1u << HW_MEM_RESERVED) | (1u << HW_MEM_READY);
 	default:
 		return 0;
+	}
+}
+
+/* X5: whether the page at a may take a call of kind k, past accepts(). */
+static bool page_legal(pfz *z, uintptr_t a, hw_sys_kind k)
+{
+	pmodel *p = page(z, a);
+	if (p == NULL || !((accepts(k) >> p->state) & 1))
+		return false;
+	switch (k) {
+	case HW_SYS_UNFAULT:
+		return p->faulted;
+	case HW_SYS_SEAL:
+	case HW_SYS_UNSEAL:
+		if (p->state == HW_MEM_RESERVED)
+			return p->faulted;
+		return p->sealed == (k == HW_SYS_UNSEAL);
+	case HW_SYS_UNUSE:
+	case HW_SYS_FAULT:
+		return !p->sealed;
+	default:
+		return true;
 	}
 }
 
@@ -300,6 +344,8 @@ static hw_mem_state target(hw_sys_kind k)
 		return HW_MEM_PREPARED;
 	case HW_SYS_FAULT:
 		return HW_MEM_RESERVED;
+	case HW_SYS_UNFAULT:
+		return HW_MEM_READY;
 	default:
 		return HW_MEM_NONE;
 	}
@@ -325,11 +371,12 @@ static void do_transition(pfz *z, const hw_op *op, hw_sys_kind k)
 		return;
 	bool legal = true;
 	for (size_t i = 0; i < n; i++)
-		legal &= (accepts(k) >> state_of(z, a + i * z->O)) & 1;
+		legal &= page_legal(z, a + i * z->O, k);
 	/* Contents survive while Ready: check them before they are given up. */
-	if (legal && (k == HW_SYS_UNUSE || k == HW_SYS_FAULT || k == HW_SYS_RELEASE))
+	if (legal && (k == HW_SYS_UNUSE || k == HW_SYS_FAULT || k == HW_SYS_RELEASE ||
+		      k == HW_SYS_SEAL))
 		for (size_t i = 0; i < n; i++)
-			if (state_of(z, a + i * z->O) == HW_MEM_READY)
+			if (readable(z, a + i * z->O))
 				check_stamp(z, a + i * z->O, "before it left Ready");
 	bool inject = enter(z, k);
 	uint64_t ill0 = hw_sim_illegal_count(z->pf, NULL, 0);
@@ -348,6 +395,15 @@ static void do_transition(pfz *z, const hw_op *op, hw_sys_kind k)
 		break;
 	case HW_SYS_FAULT:
 		rc = hw_sys_fault(z->pf, p, bytes);
+		break;
+	case HW_SYS_UNFAULT:
+		rc = hw_sys_unfault(z->pf, p, bytes);
+		break;
+	case HW_SYS_SEAL:
+		rc = hw_sys_seal(z->pf, p, bytes);
+		break;
+	case HW_SYS_UNSEAL:
+		rc = hw_sys_unseal(z->pf, p, bytes);
 		break;
 	default:
 		hw_sys_release(z->pf, p, bytes);
@@ -369,18 +425,35 @@ static void do_transition(pfz *z, const hw_op *op, hw_sys_kind k)
 			     hw_sys_kind_name(k), p, n, rc, (unsigned long long)ill);
 		return;
 	}
-	if (rc == ENOMEM && k == HW_SYS_USE) {
-		/* make_rw may run out of VMAs: a real refusal, nothing changed. */
+	if (rc == ENOMEM && (k == HW_SYS_USE || k == HW_SYS_UNFAULT || k == HW_SYS_SEAL ||
+			     k == HW_SYS_UNSEAL)) {
+		/* A protection change may run out of VMAs: a real refusal,
+		 * nothing changed. */
 		z->failures[k]++;
 		return;
 	}
 	if (rc != 0 || ill != 0)
 		fail(z, "legal %s at %p+%zu pages gave rc %d and %llu illegal records",
 		     hw_sys_kind_name(k), p, n, rc, (unsigned long long)ill);
+	if (k == HW_SYS_SEAL || k == HW_SYS_UNSEAL) {
+		/* X4, X5: faulted pages stay as they were; Ready ones change
+		 * only their seal, and what was sealed reads as it did. */
+		for (size_t i = 0; i < n; i++) {
+			pmodel *pm = page(z, a + i * z->O);
+			if (pm->state != HW_MEM_READY)
+				continue;
+			pm->sealed = k == HW_SYS_SEAL;
+			if (k == HW_SYS_UNSEAL)
+				check_stamp(z, a + i * z->O, "after a seal and an unseal");
+		}
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		uintptr_t pa = a + i * z->O;
 		set_state(z, pa, target(k));
-		if (k == HW_SYS_USE) {
+		if (k == HW_SYS_FAULT)
+			page(z, pa)->faulted = 1;
+		if (k == HW_SYS_USE || k == HW_SYS_UNFAULT) {
 			if (z->cfg.released_reads_zero)
 				check_fresh(z, pa, 0, "use (released pages read as zero)");
 			else
@@ -398,10 +471,11 @@ static void do_probe(pfz *z, const hw_op *op)
 	uintptr_t a = r->base + ((op->c & 0xffff) % r->npages) * z->O + (op->b & 0x3ff);
 	touched(z, a - (op->b & 0x3ff), 1);
 	hw_mem_state s = state_of(z, a);
-	bool write = (op->a & 1) && s == HW_MEM_READY;
+	bool ok = readable(z, a);
+	bool write = (op->a & 1) && ok;
 	hw_trap_kind t = hw_trap_probe((volatile void *)a, write);
-	if ((t != HW_TRAP_NONE) != (s != HW_MEM_READY))
-		fail(z, "probe of %p in state %d %s", (void *)a, (int)s,
+	if ((t != HW_TRAP_NONE) != !ok)
+		fail(z, "probe of %p in state %d%s %s", (void *)a, (int)s, ok ? "" : " (or sealed)",
 		     t != HW_TRAP_NONE ? "trapped" : "did not trap");
 }
 
@@ -413,7 +487,7 @@ static void do_write(pfz *z, const hw_op *op)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		uintptr_t pa = a + i * z->O;
-		if (state_of(z, pa) == HW_MEM_READY) {
+		if (readable(z, pa)) {
 			check_stamp(z, pa, "before a rewrite");
 			stamp(z, pa);
 		}
@@ -447,7 +521,7 @@ static void check_all(pfz *z, bool deep, bool sim)
 		if (s != want)
 			fail(z, "page %p is in state %d, the model says %d", (void *)a, (int)s,
 			     (int)want);
-		if (deep && s == HW_MEM_READY)
+		if (deep && readable(z, a))
 			check_stamp(z, a, "at a check");
 	}
 	if (sim) {
@@ -521,6 +595,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case HW_POP_WRITE:
 			do_write(&z, &op);
+			break;
+		case HW_POP_UNFAULT:
+			do_transition(&z, &op, HW_SYS_UNFAULT);
+			break;
+		case HW_POP_SEAL:
+			do_transition(&z, &op, HW_SYS_SEAL);
+			break;
+		case HW_POP_UNSEAL:
+			do_transition(&z, &op, HW_SYS_UNSEAL);
 			break;
 		default:
 			break; /* unassigned: nothing */

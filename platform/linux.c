@@ -88,6 +88,11 @@
  *       by a new window's shadow each time (the OS fuzzer passed its 2.5
  *       GiB limit in 20 s); with fixed ranges a new heap reuses the window
  *       an earlier one gave back.
+ *   L7. seal and unseal (P13) are mprotect(PROT_NONE) and
+ *       mprotect(PROT_READ | PROT_WRITE), with L1's rollback and L3's
+ *       report. caps.seal_spans_faults holds only with guard regions: a
+ *       guard marker outlives any protection change over it, where under
+ *       PROT_NONE guards an unseal over a guard page would open it.
  *
  * populate (the hint) is madvise(MADV_POPULATE_WRITE) for one range, and
  * unfault_many (P10) with guard regions MADV_GUARD_REMOVE; for several
@@ -496,6 +501,17 @@ static size_t linux_unfault_many(hw_platform *pf, const hw_range *r, size_t k, i
 	return i;
 }
 
+/* L7. */
+static int linux_seal(hw_platform *pf, void *p, size_t n)
+{
+	return protect(impl_of(pf), "seal", p, n, PROT_NONE, PROT_READ | PROT_WRITE);
+}
+
+static int linux_unseal(hw_platform *pf, void *p, size_t n)
+{
+	return protect(impl_of(pf), "unseal", p, n, PROT_READ | PROT_WRITE, PROT_NONE);
+}
+
 /* P12. */
 static size_t linux_address_limit(hw_platform *pf)
 {
@@ -523,6 +539,8 @@ static const hw_platform_ops shared_ops = {
 	.advise_huge = linux_advise_huge,
 	.populate = linux_populate,
 	.unfault_many = linux_unfault_many,
+	.seal = linux_seal,
+	.unseal = linux_unseal,
 	.probe = linux_probe,
 	.address_limit = linux_address_limit,
 	.destroy = NULL,
@@ -540,6 +558,8 @@ static const hw_platform_ops private_ops = {
 	.advise_huge = linux_advise_huge,
 	.populate = linux_populate,
 	.unfault_many = linux_unfault_many,
+	.seal = linux_seal,
+	.unseal = linux_unseal,
 	.probe = linux_probe,
 	.address_limit = linux_address_limit,
 	.destroy = linux_destroy,
@@ -572,6 +592,7 @@ static void linux_init(linux_impl *li, const hw_platform_ops *ops, bool force_pr
 	pf->caps.partial_release = true;
 	pf->caps.concurrent_calls = true; /* system calls; the counters are atomic */
 	pf->caps.guard = guard_works && !force_protnone ? HW_GUARD_MADVISE : HW_GUARD_PROTNONE;
+	pf->caps.seal_spans_faults = pf->caps.guard == HW_GUARD_MADVISE; /* L7 */
 	li->unuse_advice = use_madv_free ? MADV_FREE : MADV_DONTNEED;
 }
 

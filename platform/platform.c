@@ -35,6 +35,8 @@ static const char *const kind_names[HW_SYS_NKINDS] = {
 	[HW_SYS_RELEASE] = "release",
 	[HW_SYS_ALLOC] = "alloc",
 	[HW_SYS_UNFAULT] = "unfault",
+	[HW_SYS_SEAL] = "seal",
+	[HW_SYS_UNSEAL] = "unseal",
 };
 
 const char *hw_sys_kind_name(hw_sys_kind k)
@@ -131,6 +133,26 @@ int hw_sys_unfault(hw_platform *pf, void *p, size_t n)
 	if (enter(pf, HW_SYS_UNFAULT))
 		return ENOMEM;
 	return leave(pf, HW_SYS_UNFAULT, pf->ops->unfault(pf, p, n));
+}
+
+int hw_sys_seal(hw_platform *pf, void *p, size_t n)
+{
+	check_range(pf, kind_names[HW_SYS_SEAL], p, n);
+	if (enter(pf, HW_SYS_SEAL))
+		return ENOMEM;
+	if (pf->ops->seal == NULL)
+		return leave(pf, HW_SYS_SEAL, ENOMEM);
+	return leave(pf, HW_SYS_SEAL, pf->ops->seal(pf, p, n));
+}
+
+int hw_sys_unseal(hw_platform *pf, void *p, size_t n)
+{
+	check_range(pf, kind_names[HW_SYS_UNSEAL], p, n);
+	if (enter(pf, HW_SYS_UNSEAL))
+		return ENOMEM;
+	/* Nothing was sealed where the backend cannot seal: a caller bug. */
+	HW_ASSERT(pf->ops->unseal != NULL);
+	return leave(pf, HW_SYS_UNSEAL, pf->ops->unseal(pf, p, n));
 }
 
 /* P10 with P7: how many of the next m calls of kind k injection lets

@@ -23,6 +23,8 @@
  *   alloc    None             -> Ready      may fail: ENOMEM
  *   unfault  Reserved by fault -> Ready     may fail: ENOMEM (see P9)
  *   unfault_many  the same over k ranges at once (P10)
+ *   seal     Ready -> Ready, sealed    may fail: ENOMEM (see P13)
+ *   unseal   Ready, sealed -> Ready    may fail: ENOMEM
  *
  * Hints (not transitions: they change no state, cannot fail, and are not
  * counted in calls[]):
@@ -58,7 +60,7 @@
  *       backend or policy returns EINVAL: a heap that sees it has made an
  *       illegal call. unuse and release are void and refuse silently.
  *   P7. Failure injection covers the calls that can fail (reserve, map, use,
- *       fault, alloc, unfault); unuse and release never fail and never
+ *       fault, alloc, unfault, seal, unseal); unuse and release never fail and never
  *       advance fail_seen, whatever the mask.
  *   P8. owned == bytes of successful reserve and alloc calls less bytes
  *       released: what the instance's users still hold. A heap that was
@@ -95,6 +97,29 @@
  *       and the simulator, whose backing is its own bound); a reservation
  *       that would pass it fails with ENOMEM. Users size their defaults by
  *       it, so that a process under `ulimit -v` still starts.
+ *   P13. seal makes Ready pages trap on any access while they keep their
+ *       memory and their contents: they stay Ready (resident, and Ready to
+ *       the state query and to the heap above), and unseal makes them usable
+ *       again with their contents as they were. For a user that keeps
+ *       memory it will reuse soon out of reach meanwhile (the guarded heap's
+ *       quarantine, malloc/guard.c), where fault and unfault would discard
+ *       it and make the next touch fault it in again. On Linux
+ *       mprotect(PROT_NONE) and back (SEGV_ACCERR; a sealed stretch is a
+ *       mapping of its own, so the kernel's mapping limit bounds them, and a
+ *       seal or an unseal that would split one past the limit fails with
+ *       ENOMEM, the pages as they were); on Windows VirtualProtect
+ *       (PAGE_NOACCESS and back); on the simulator a flag of its own. Where
+ *       caps.seal_spans_faults (Linux with guard regions, whose markers
+ *       outlive a protection change; the simulator), a range may also hold
+ *       pages Reserved by a fault (P9), which seal and unseal leave as they
+ *       are (trapping): a user sealing whole runs, guard pages included,
+ *       lets neighbouring sealed runs merge into one mapping and unseals
+ *       them in one call. Elsewhere every page of the range must be Ready
+ *       (and for unseal sealed, for seal not sealed): the simulator refuses
+ *       other ranges as illegal calls (P6). Sealed pages take no transition
+ *       but unseal and release (which takes them as Ready pages): no unuse,
+ *       no fault, no populate; whoever sealed them unseals them before it
+ *       gives them back (a heap's free run must be usable).
  *
  * Locking: a platform instance is not locked. Its counters and injection state
  * belong to whoever owns the instance; a heap serializes its own calls under
@@ -128,7 +153,9 @@ typedef enum hw_sys_kind {
 	HW_SYS_FAULT,
 	HW_SYS_RELEASE,
 	HW_SYS_ALLOC,
-	HW_SYS_UNFAULT, /* last: the older kinds keep their numbers */
+	HW_SYS_UNFAULT,
+	HW_SYS_SEAL,
+	HW_SYS_UNSEAL, /* last: the older kinds keep their numbers */
 	HW_SYS_NKINDS
 } hw_sys_kind;
 
@@ -149,8 +176,9 @@ typedef struct hw_platform_caps {
 	bool released_reads_zero; /* see P4 */
 	bool partial_release;     /* release may cover part of a reservation */
 	hw_guard_kind guard;
-	bool concurrent_calls; /* calls on disjoint ranges may run in several threads at
+	bool concurrent_calls;  /* calls on disjoint ranges may run in several threads at
 				  once (the real OS); the simulator's may not */
+	bool seal_spans_faults; /* seal and unseal ranges may hold faulted pages (P13) */
 } hw_platform_caps;
 
 typedef struct hw_platform hw_platform;
@@ -181,6 +209,9 @@ typedef struct hw_platform_ops {
 	 * land, at or above from. NULL: a reservation made and released at
 	 * once. */
 	int (*probe)(hw_platform *pf, size_t n, size_t align, uintptr_t from, uintptr_t *out);
+	/* P13; NULL: the backend cannot seal (every seal fails with ENOMEM). */
+	int (*seal)(hw_platform *pf, void *p, size_t n);
+	int (*unseal)(hw_platform *pf, void *p, size_t n);
 	/* P12; NULL: no limit. */
 	size_t (*address_limit)(hw_platform *pf);
 	void (*destroy)(hw_platform *pf); /* NULL for static instances */
@@ -240,6 +271,10 @@ int hw_sys_alloc(hw_platform *pf, size_t n, void **out);
 int hw_sys_unfault(hw_platform *pf, void *p, size_t n);
 /* P10: unfault of r[0..k); *done receives the number of ranges made Ready. */
 int hw_sys_unfault_many(hw_platform *pf, const hw_range *r, size_t k, size_t *done);
+
+/* P13: seal and unseal [p, p + n). */
+int hw_sys_seal(hw_platform *pf, void *p, size_t n);
+int hw_sys_unseal(hw_platform *pf, void *p, size_t n);
 
 /* P11: where a reservation of n bytes aligned to align (a power of two, a
  * multiple of the page) would land now, at or above from (0: anywhere, for

@@ -83,6 +83,15 @@
  *       every range it changes and sim_fault sets them after. unfault
  *       accepts only such pages (P9), so a heap that unfaults a reservation
  *       it never faulted is refused like any illegal transition.
+ *   S10. sealed[i] is set exactly when simulated page i is Ready and sealed
+ *       (P13): its real pages are PROT_NONE (S1's one other exception; on
+ *       Windows PAGE_NOACCESS, still committed) and keep their memory and
+ *       contents. set_state clears the flags of every range it changes;
+ *       seal sets them, unseal clears them. unuse, fault and populate refuse
+ *       sealed pages; release takes them as Ready ones. seal and unseal may
+ *       also cover pages Reserved by a fault (caps.seal_spans_faults), which
+ *       they leave as they are, and make their real call over each stretch
+ *       of Ready pages only.
  *   S8. Outside the bytes [since_lo, since_hi) of the base, the simulator
  *       changed no page's state, protection, memory or flags since the last
  *       check that passed (the whole capacity before the first): set_state
@@ -185,6 +194,7 @@ typedef struct sim {
 	size_t since_hi;
 	bool guards_used;       /* S1 exception happened at least once */
 	unsigned char *faulted; /* per simulated page: Reserved by fault (S9) */
+	unsigned char *sealed;  /* per simulated page: Ready and sealed (S10) */
 	uint64_t illegal;
 	char last_illegal[192];
 	unsigned char state[]; /* hw_mem_state per simulated page */
@@ -431,6 +441,22 @@ static int check_range(sim *s, hw_sys_kind op, const void *p, size_t n, unsigned
 	return check_named(s, hw_sys_kind_name(op), p, n, accept);
 }
 
+/* S10: 0 unless a page of [p, p + n) (in the backing) is sealed, which op
+ * refuses. */
+static int check_unsealed(sim *s, const char *op, const void *p, size_t n)
+{
+	size_t first = page_index(s, p), np = n >> s->shift;
+	const unsigned char *f = memchr(s->sealed + first, 1, np);
+	if (f == NULL)
+		return 0;
+	char msg[sizeof s->last_illegal];
+	size_t i = (size_t)(f - s->sealed);
+	hw_report_format(msg, sizeof msg,
+			 "heapward: sim: illegal %s at page %zu (%p) in state Ready (sealed)", op,
+			 i, (void *)page_addr(s, i));
+	return refuse(s, msg);
+}
+
 /* S8: bytes [lo, hi) of the base may have changed. */
 static void changed(sim *s, size_t lo, size_t hi)
 {
@@ -444,6 +470,7 @@ static void set_state(sim *s, size_t first, size_t np, hw_mem_state st)
 	s->ready_pages -= count_ready(s, first, first + np);
 	memset(s->state + first, st, np);
 	memset(s->faulted + first, 0, np);
+	memset(s->sealed + first, 0, np);
 	changed(s, first << s->shift, (first + np) << s->shift);
 	if (st == HW_MEM_READY)
 		s->ready_pages += np;
@@ -534,6 +561,17 @@ static int make_ready(sim *s, void *p, size_t n, bool junk)
 	}
 	if (junk)
 		os_fill(p, n, SIM_JUNK);
+	return 0;
+}
+
+/* S10: seals (PAGE_NOACCESS) or unseals committed Ready pages. Cannot
+ * fail. */
+static int protect_ready(sim *s, void *p, size_t n, bool sealing)
+{
+	(void)s;
+	DWORD old;
+	if (!VirtualProtect(p, n, sealing ? PAGE_NOACCESS : PAGE_READWRITE, &old))
+		win_fail("VirtualProtect", p, n);
 	return 0;
 }
 
@@ -762,6 +800,22 @@ static int make_rw(sim *s, void *p, size_t n)
 	if (s->guards_used && madvise(p, n, MADV_GUARD_REMOVE) != 0)
 		real_fail("madvise(GUARD_REMOVE)", p, n, errno);
 	return 0;
+}
+
+/* S10: seals (PROT_NONE) or unseals Ready pages: 0, or ENOMEM (out of
+ * VMAs) with the range as it was. */
+static int protect_ready(sim *s, void *p, size_t n, bool sealing)
+{
+	(void)s;
+	int prot = sealing ? PROT_NONE : PROT_READ | PROT_WRITE;
+	if (mprotect(p, n, prot) == 0)
+		return 0;
+	int e = errno;
+	if (e != ENOMEM)
+		real_fail("mprotect", p, n, e);
+	if (mprotect(p, n, sealing ? PROT_READ | PROT_WRITE : PROT_NONE) != 0)
+		real_fail("mprotect rollback", p, n, errno);
+	return ENOMEM;
 }
 
 /* Makes [p, p + n) read/write with the contents S5 promises: junk or zero.
@@ -1029,7 +1083,8 @@ static int sim_use(hw_platform *pf, void *p, size_t n)
 static void sim_unuse(hw_platform *pf, void *p, size_t n)
 {
 	sim *s = sim_of(pf);
-	if (check_range(s, HW_SYS_UNUSE, p, n, ACCEPT_READY) != 0)
+	if (check_range(s, HW_SYS_UNUSE, p, n, ACCEPT_READY) != 0 ||
+	    check_unsealed(s, "unuse", p, n) != 0)
 		return;
 	make_none(s, p, n);
 	set_state(s, page_index(s, p), n >> s->shift, HW_MEM_PREPARED);
@@ -1039,6 +1094,8 @@ static int sim_fault(hw_platform *pf, void *p, size_t n)
 {
 	sim *s = sim_of(pf);
 	int rc = check_range(s, HW_SYS_FAULT, p, n, ACCEPT_READY | ACCEPT_PREPARED);
+	if (rc == 0)
+		rc = check_unsealed(s, "fault", p, n);
 	if (rc != 0)
 		return rc;
 	discard_ready(s, page_index(s, p), n >> s->shift);
@@ -1079,8 +1136,72 @@ static void sim_populate(hw_platform *pf, const hw_range *r, size_t k)
 {
 	sim *s = sim_of(pf);
 	for (size_t i = 0; i < k; i++)
-		if (check_named(s, "populate", r[i].p, r[i].n, ACCEPT_READY) != 0)
+		if (check_named(s, "populate", r[i].p, r[i].n, ACCEPT_READY) != 0 ||
+		    check_unsealed(s, "populate", r[i].p, r[i].n) != 0)
 			return;
+}
+
+/* S10: whether page i may take a seal (sealing) or an unseal: Ready and
+ * not sealed or sealed, or Reserved by a fault. */
+static bool sealable(const sim *s, size_t i, bool sealing)
+{
+	if (s->state[i] == HW_MEM_RESERVED)
+		return s->faulted[i] != 0;
+	return s->state[i] == HW_MEM_READY && (s->sealed[i] != 0) != sealing;
+}
+
+/* P13, S10: seal (sealing) or unseal [p, p + n). */
+static int change_seal(sim *s, hw_sys_kind op, void *p, size_t n, bool sealing)
+{
+	int rc = check_range(s, op, p, n, ACCEPT_READY | ACCEPT_RESERVED);
+	if (rc != 0)
+		return rc;
+	size_t first = page_index(s, p), end = first + (n >> s->shift);
+	for (size_t i = first; i < end; i++) {
+		if (sealable(s, i, sealing))
+			continue;
+		char msg[sizeof s->last_illegal];
+		const char *why = s->state[i] == HW_MEM_RESERVED ? "Reserved (not by a fault)"
+				  : s->sealed[i]                 ? "Ready (sealed)"
+								 : "Ready (not sealed)";
+		hw_report_format(msg, sizeof msg,
+				 "heapward: sim: illegal %s at page %zu (%p) in state %s",
+				 hw_sys_kind_name(op), i, (void *)page_addr(s, i), why);
+		return refuse(s, msg);
+	}
+	/* The real call over each stretch of Ready pages; a refused one
+	 * undoes the stretches before it (P2). */
+	for (size_t i = first_outside(s, first, end, ACCEPT_RESERVED); i < end;) {
+		size_t j = first_outside(s, i, end, ACCEPT_READY);
+		rc = protect_ready(s, page_addr(s, i), (j - i) << s->shift, sealing);
+		if (rc != 0) {
+			for (size_t k = first_outside(s, first, i, ACCEPT_RESERVED); k < i;) {
+				size_t e = first_outside(s, k, i, ACCEPT_READY);
+				if (protect_ready(s, page_addr(s, k), (e - k) << s->shift,
+						  !sealing) != 0)
+					hw_fatal("heapward: sim: cannot undo a refused %s",
+						 hw_sys_kind_name(op));
+				k = first_outside(s, e, i, ACCEPT_RESERVED);
+			}
+			return rc;
+		}
+		i = first_outside(s, j, end, ACCEPT_RESERVED);
+	}
+	for (size_t i = first; i < end; i++)
+		if (s->state[i] == HW_MEM_READY)
+			s->sealed[i] = sealing;
+	changed(s, first << s->shift, end << s->shift);
+	return 0;
+}
+
+static int sim_seal(hw_platform *pf, void *p, size_t n)
+{
+	return change_seal(sim_of(pf), HW_SYS_SEAL, p, n, true);
+}
+
+static int sim_unseal(hw_platform *pf, void *p, size_t n)
+{
+	return change_seal(sim_of(pf), HW_SYS_UNSEAL, p, n, false);
 }
 
 static void sim_release(hw_platform *pf, void *p, size_t n)
@@ -1133,6 +1254,8 @@ static const hw_platform_ops sim_ops = {
 	.alloc = sim_alloc,
 	.unfault = sim_unfault,
 	.populate = sim_populate,
+	.seal = sim_seal,
+	.unseal = sim_unseal,
 	.destroy = sim_destroy,
 	.find_other = sim_find_other,
 	.probe = sim_probe,
@@ -1190,6 +1313,7 @@ static void apply_config(sim *s, const hw_sim_config *cfg)
 	pf->caps.released_reads_zero = cfg->released_reads_zero;
 	pf->caps.partial_release = true;
 	pf->caps.guard = HW_GUARD_SIM;
+	pf->caps.seal_spans_faults = true; /* S10 */
 }
 
 hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
@@ -1214,7 +1338,7 @@ hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 	/* A reset may pick a smaller page: size the state array for the
 	 * smallest one allowed. The stale flags follow it. */
 	size_t max_pages = hw_align_up(capacity / real_page, 8); /* whole words for scans */
-	size_t self_len = hw_align_up(sizeof(sim) + 4 * max_pages, real_page);
+	size_t self_len = hw_align_up(sizeof(sim) + 5 * max_pages, real_page);
 	sim *s = alloc_self(self_len);
 	if (s == NULL) {
 		free_backing(reservation, capacity);
@@ -1229,6 +1353,7 @@ hw_platform *hw_platform_sim_create(const hw_sim_config *cfg_in)
 	s->stale = s->state + max_pages;
 	s->jmap = s->stale + max_pages;
 	s->faulted = s->jmap + max_pages;
+	s->sealed = s->faulted + max_pages;
 	s->stale_lo = SIZE_MAX;
 	s->since_lo = 0;
 	s->since_hi = capacity;
@@ -1258,6 +1383,7 @@ int hw_sim_reset(hw_platform *pf, const hw_sim_config *cfg_in)
 #endif
 		memset(s->state + s->used_lo, HW_MEM_NONE, s->used_hi - s->used_lo);
 		memset(s->faulted + s->used_lo, 0, s->used_hi - s->used_lo);
+		memset(s->sealed + s->used_lo, 0, s->used_hi - s->used_lo);
 		changed(s, s->used_lo << s->shift, s->used_hi << s->shift);
 	}
 	/* S8: pages joining or leaving the backing change what S1 asks. */
@@ -1283,6 +1409,13 @@ SIM_SCAN hw_mem_state hw_sim_state(const hw_platform *pf, const void *p)
 	if (a < lo || a - lo >= s->backing)
 		return HW_MEM_NONE;
 	return (hw_mem_state)s->state[page_index(s, p)];
+}
+
+bool hw_sim_sealed(const hw_platform *pf, const void *p)
+{
+	const sim *s = sim_of(pf);
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)s->base;
+	return a >= lo && a - lo < s->backing && s->sealed[page_index(s, p)];
 }
 
 SIM_SCAN const void *hw_sim_find_other(const hw_platform *pf, const void *p, size_t n,
@@ -1358,11 +1491,18 @@ static int check_mapping(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
 	size_t first = page_index(s, (void *)lo);
 	size_t end = page_index(s, (void *)(hi - 1)) + 1;
 	size_t i = first_outside(s, first, end, rw ? ACCEPT_READY : NOT_READY);
+	/* S10: sealed Ready pages are inaccessible. */
+	if (rw && i == end) {
+		const unsigned char *f = memchr(s->sealed + first, 1, end - first);
+		i = f ? (size_t)(f - s->sealed) : end;
+	}
+	while (!rw && i < end && s->sealed[i])
+		i = first_outside(s, i + 1, end, NOT_READY);
 	if (i == end)
 		return 0;
-	hw_report_format(c->msg, c->len, "S1: page %zu (%p) is %s but its mapping is %s", i,
+	hw_report_format(c->msg, c->len, "S1: page %zu (%p) is %s%s but its mapping is %s", i,
 			 (void *)page_addr(s, i), state_name(s->state[i]),
-			 rw ? "read/write" : "inaccessible");
+			 s->sealed[i] ? " (sealed)" : "", rw ? "read/write" : "inaccessible");
 	return -1;
 }
 

@@ -77,6 +77,9 @@ int hw_sim_reset(hw_platform *pf, const hw_sim_config *cfg);
 /* State of the simulated page containing p (None outside the backing). */
 hw_mem_state hw_sim_state(const hw_platform *pf, const void *p);
 
+/* Whether the simulated page containing p is Ready and sealed (P13, S10). */
+bool hw_sim_sealed(const hw_platform *pf, const void *p);
+
 /* The first simulated page of [p, p + n) whose state is not st, or NULL when
  * every page is in st (pages outside the backing are None). p and n need not
  * be page multiples: the pages they overlap count. Eight pages per step, for

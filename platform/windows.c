@@ -30,6 +30,12 @@
  *   alloc    VirtualAlloc(MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE)
  *   unfault  the commit of use (fault left the pages decommitted, as map
  *            finds them), with use's roll-back and messages
+ *   seal     VirtualProtect(PAGE_NOACCESS) (P13): the pages stay committed,
+ *            their contents kept, and trap; unseal is VirtualProtect back
+ *            to PAGE_READWRITE. A protection change needs no mapping entry
+ *            and charges nothing, so neither fails here; every page must be
+ *            committed (decommitted guard pages cannot be protected):
+ *            caps.seal_spans_faults is false
  * advise_huge has no Windows equivalent (large pages need a privilege and
  * are never paged out): caps.huge_page_size is 0. populate is a no-op: a
  * committed page is demand-zero, and PrefetchVirtualMemory reads file
@@ -193,6 +199,33 @@ static int win_fault(hw_platform *pf, void *p, size_t n)
 	return 0;
 }
 
+/* Sets the protection of committed [p, p + n), piece by piece (WIN3). */
+static void set_protection(const char *op, void *p, size_t n, DWORD prot)
+{
+	char *q = p, *end = q + n;
+	while (q < end) {
+		char *e = piece_end(op, q, end);
+		DWORD old;
+		if (!VirtualProtect(q, (size_t)(e - q), prot, &old))
+			os_fail(op, q, (size_t)(e - q), GetLastError());
+		q = e;
+	}
+}
+
+static int win_seal(hw_platform *pf, void *p, size_t n)
+{
+	(void)pf;
+	set_protection("seal", p, n, PAGE_NOACCESS);
+	return 0;
+}
+
+static int win_unseal(hw_platform *pf, void *p, size_t n)
+{
+	(void)pf;
+	set_protection("unseal", p, n, PAGE_READWRITE);
+	return 0;
+}
+
 static void win_release(hw_platform *pf, void *p, size_t n)
 {
 	(void)pf;
@@ -274,6 +307,8 @@ static const hw_platform_ops shared_ops = {
 	.release = win_release,
 	.alloc = win_alloc,
 	.unfault = win_use,
+	.seal = win_seal,
+	.unseal = win_unseal,
 	.advise_huge = NULL,
 	.probe = win_probe,
 	.destroy = NULL,
@@ -288,6 +323,8 @@ static const hw_platform_ops private_ops = {
 	.release = win_release,
 	.alloc = win_alloc,
 	.unfault = win_use,
+	.seal = win_seal,
+	.unseal = win_unseal,
 	.advise_huge = NULL,
 	.probe = win_probe,
 	.destroy = win_destroy,

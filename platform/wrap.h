@@ -100,6 +100,16 @@ static void wrap_populate(hw_platform *pf, const hw_range *r, size_t k)
 	hw_sys_populate(wrap_real(pf), r, k);
 }
 
+static int wrap_seal(hw_platform *pf, void *p, size_t n)
+{
+	return hw_sys_seal(wrap_real(pf), p, n);
+}
+
+static int wrap_unseal(hw_platform *pf, void *p, size_t n)
+{
+	return hw_sys_unseal(wrap_real(pf), p, n);
+}
+
 static const hw_platform_ops wrap_ops = {
 	.reserve = wrap_reserve,
 	.map = wrap_map,
@@ -110,6 +120,8 @@ static const hw_platform_ops wrap_ops = {
 	.alloc = wrap_alloc,
 	.unfault = wrap_unfault,
 	.populate = wrap_populate,
+	.seal = wrap_seal,
+	.unseal = wrap_unseal,
 	.destroy = NULL,
 };
 

@@ -36,6 +36,8 @@ static const bad_call bad_calls[] = {
 	{HW_SYS_ALLOC, 0, 0, "heapward: platform: unaligned alloc ("},
 	{HW_SYS_ALLOC, 0, 17, "heapward: platform: unaligned alloc ("},
 	{HW_SYS_UNFAULT, 0, PS - 1, "heapward: platform: unaligned unfault ("},
+	{HW_SYS_SEAL, 4, PS, "heapward: platform: unaligned seal ("},
+	{HW_SYS_UNSEAL, 0, 0, "heapward: platform: unaligned unseal ("},
 };
 
 static void make_bad_call(void *arg)
@@ -72,6 +74,12 @@ static void make_bad_call(void *arg)
 	case HW_SYS_UNFAULT:
 		hw_sys_unfault(pf, a, bc->n);
 		break;
+	case HW_SYS_SEAL:
+		hw_sys_seal(pf, a, bc->n);
+		break;
+	case HW_SYS_UNSEAL:
+		hw_sys_unseal(pf, a, bc->n);
+		break;
 	case HW_SYS_NKINDS:
 		break;
 	}
@@ -104,9 +112,12 @@ static void test_counters(void)
 	REQUIRE(hw_sys_fault(pf, p, 2 * PS) == 0);
 	REQUIRE(hw_sys_unfault(pf, p, PS) == 0);
 	REQUIRE(hw_sys_alloc(pf, PS, &q) == 0);
+	REQUIRE(hw_sys_seal(pf, q, PS) == 0);
+	REQUIRE(hw_sys_unseal(pf, q, PS) == 0);
+	REQUIRE(hw_sys_seal(pf, q, PS) == 0);
 	hw_sys_release(pf, q, PS);
 	hw_sys_release(pf, p, 8 * PS);
-	static const uint64_t want[HW_SYS_NKINDS] = {1, 1, 2, 1, 1, 2, 1, 1};
+	static const uint64_t want[HW_SYS_NKINDS] = {1, 1, 2, 1, 1, 2, 1, 1, 2, 1};
 	for (int k = 0; k < HW_SYS_NKINDS; k++) {
 		EXPECT(pf->calls[k] == want[k], "%s: %llu calls", hw_sys_kind_name((hw_sys_kind)k),
 		       (unsigned long long)pf->calls[k]);
@@ -141,7 +152,8 @@ static void test_owned_bytes(void)
 static void test_kind_names(void)
 {
 	static const char *const want[HW_SYS_NKINDS] = {"reserve", "map", "use", "unuse",
-							"fault", "release", "alloc", "unfault"};
+							"fault", "release", "alloc", "unfault",
+							"seal", "unseal"};
 	for (int k = 0; k < HW_SYS_NKINDS; k++)
 		EXPECT(strcmp(hw_sys_kind_name((hw_sys_kind)k), want[k]) == 0, "kind %d", k);
 	EXPECT(strcmp(hw_sys_kind_name(HW_SYS_NKINDS), "?") == 0);

@@ -197,6 +197,70 @@ static void test_unfault(void)
 	unfault_cycle(true);
 }
 
+/* P13, L7: sealed pages trap with SEGV_ACCERR, keep their memory and
+ * their contents, and are usable again after unseal. With guard regions a
+ * seal may span a faulted page, which stays a guard through both calls,
+ * and neighbouring sealed stretches are one mapping; under PROT_NONE guards
+ * the caps say a range may not span them. An injected ENOMEM changes
+ * nothing. */
+static void seal_cycle(bool force_protnone)
+{
+	hw_platform *pf = hw_platform_linux_create(force_protnone, false);
+	REQUIRE(pf != NULL);
+	const size_t ps = pf->caps.page_size;
+	const bool spans = pf->caps.seal_spans_faults;
+	const char *mech = spans ? "madvise" : "protnone";
+	EXPECT(spans == (pf->caps.guard == HW_GUARD_MADVISE), "%s", mech);
+	hw_trap_kind guard_trap = spans ? HW_TRAP_MAPERR : HW_TRAP_ACCERR;
+	unsigned char *p;
+	REQUIRE(hw_sys_alloc(pf, 6 * ps, (void **)&p) == 0);
+	memset(p, 0x5a, 6 * ps);
+	REQUIRE(hw_sys_fault(pf, p + 2 * ps, ps) == 0);
+	/* Pages 0-1, then 2-3 (or 3 alone), sealed in two calls. */
+	EXPECT(hw_sys_seal(pf, p, 2 * ps) == 0, "%s", mech);
+	EXPECT(hw_sys_seal(pf, spans ? p + 2 * ps : p + 3 * ps, spans ? 2 * ps : ps) == 0, "%s",
+	       mech);
+	/* The guard page too: the mapping's protection is checked first. */
+	for (int i = 0; i < 4; i++)
+		EXPECT(hw_trap_probe(p + i * ps, i != 1) == HW_TRAP_ACCERR, "%s: page %d", mech, i);
+	EXPECT(hw_trap_probe(p + 4 * ps, true) == HW_TRAP_NONE, "%s", mech);
+	EXPECT(hw_platform_resident_bytes(p, 2 * ps) == 2 * ps, "%s: sealed pages keep memory",
+	       mech);
+	int c[2] = {0, 0};
+	EXPECT(hw_platform_mappings(p, 6 * ps, count_mapping, c) == 0);
+	EXPECT(c[0] == 2 && c[1] == 1, "%s: %d mappings, %d writable", mech, c[0], c[1]);
+	/* An injected failure leaves the pages sealed. */
+	hw_platform_inject(pf, 1, 1u << HW_SYS_UNSEAL);
+	EXPECT(hw_sys_unseal(pf, p, 2 * ps) == ENOMEM && pf->failures[HW_SYS_UNSEAL] == 1);
+	EXPECT(hw_trap_probe(p, false) == HW_TRAP_ACCERR, "%s", mech);
+	EXPECT(hw_sys_unseal(pf, p, spans ? 4 * ps : 2 * ps) == 0, "%s", mech);
+	if (!spans)
+		EXPECT(hw_sys_unseal(pf, p + 3 * ps, ps) == 0, "%s", mech);
+	for (int i = 0; i < 6; i++) {
+		if (i == 2) {
+			EXPECT(hw_trap_probe(p + i * ps, true) == guard_trap,
+			       "%s: the guard page opened", mech);
+			continue;
+		}
+		EXPECT(hw_trap_probe(p + i * ps + 7, true) == HW_TRAP_NONE, "%s: page %d", mech,
+		       i);
+		EXPECT(p[i * ps] == 0x5a && p[i * ps + ps - 1] == 0x5a,
+		       "%s: page %d lost its contents", mech, i);
+	}
+	hw_platform_inject(pf, 1, 1u << HW_SYS_SEAL);
+	EXPECT(hw_sys_seal(pf, p, ps) == ENOMEM && hw_trap_probe(p, true) == HW_TRAP_NONE);
+	EXPECT(pf->calls[HW_SYS_SEAL] == 3 && pf->calls[HW_SYS_UNSEAL] == (spans ? 2u : 3u),
+	       "%s", mech);
+	hw_sys_release(pf, p, 6 * ps);
+	hw_platform_destroy(pf);
+}
+
+static void test_seal(void)
+{
+	seal_cycle(false);
+	seal_cycle(true);
+}
+
 /* The populate hint: every page of its ranges resident, the pages between
  * them not, contents kept; one range (madvise) and more ranges than one
  * process_madvise call takes (L5). It counts no call. */
@@ -806,7 +870,7 @@ static void test_proc_numbers(void)
 	EXPECT(number("000000000000000000000000001", 10, &v) == 27 && v == 1);
 }
 
-HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_populate),
+HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_seal), T(test_populate),
 	     T(test_unfault_many), T(test_guard_protnone),
 	     T(test_madv_free_unuse), T(test_residency_matches_sim), T(test_reserve_enomem),
 	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned),

@@ -1303,11 +1303,81 @@ static void test_unfault_many(void)
 	hw_platform_destroy(pf);
 }
 
-HW_TEST_MAIN(T(test_unfault), T(test_populate), T(test_unfault_many), T(test_transitions_4k),
-	     T(test_transitions_64k), T(test_reserve_and_alloc), T(test_out_of_backing_refused),
-	     T(test_default_policy_aborts), T(test_injection), T(test_placement),
-	     T(test_ignore_hints_discontiguous), T(test_partial_release), T(test_probe),
-	     T(test_released_contents), T(test_non_ready_pages_trap),
+/* P13, S10 on the simulator: sealed pages stay Ready (state, Ready bytes),
+ * trap, keep their contents through unseal, and pass the check (their
+ * real pages inaccessible); a seal may span a faulted page, not a page
+ * Reserved by a reserve, a Prepared page or a sealed one; unseal only
+ * sealed or faulted pages; unuse, fault and populate refuse sealed pages,
+ * release takes them; an injected failure changes nothing. */
+static void seal_case(size_t ps)
+{
+	hw_platform *pf = new_sim(ps, 16, true, true);
+	REQUIRE(pf != NULL);
+	EXPECT(pf->caps.seal_spans_faults);
+	uint64_t seen = 0;
+	char *p, msg[256];
+	REQUIRE(hw_sys_reserve(pf, NULL, 8 * ps, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 6 * ps) == 0 && hw_sys_use(pf, p, 5 * ps) == 0);
+	memset(p, 0x3c, 5 * ps);
+	REQUIRE(hw_sys_fault(pf, p + 2 * ps, ps) == 0);
+	EXPECT(hw_sys_seal(pf, p, 4 * ps) == 0);
+	EXPECT(hw_sim_state(pf, p) == HW_MEM_READY && hw_sim_ready_bytes(pf) == 4 * ps);
+	EXPECT(hw_trap_probe(p + ps, false) != HW_TRAP_NONE &&
+	       hw_trap_probe(p + 3 * ps, true) != HW_TRAP_NONE);
+	EXPECT(hw_trap_probe(p + 4 * ps, true) == HW_TRAP_NONE);
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	/* Refused: sealed again; unsealed when not sealed; Prepared page 5;
+	 * page 6 Reserved by the reserve. */
+	EXPECT(hw_sys_seal(pf, p + 3 * ps, 2 * ps) == EINVAL);
+	EXPECT(refused_op_at(pf, &seen, "seal", "page 3 ", "in state Ready (sealed)"));
+	EXPECT(hw_sys_unseal(pf, p + 3 * ps, 2 * ps) == EINVAL);
+	EXPECT(refused_op_at(pf, &seen, "unseal", "page 4 ", "in state Ready (not sealed)"));
+	EXPECT(hw_sys_seal(pf, p + 4 * ps, 2 * ps) == EINVAL);
+	EXPECT(refused_op_at(pf, &seen, "seal", "page 5 ", "in state Prepared"));
+	EXPECT(hw_sys_seal(pf, p + 6 * ps, ps) == EINVAL);
+	EXPECT(refused_op_at(pf, &seen, "seal", "page 6 ", "Reserved (not by a fault)"));
+	hw_sys_unuse(pf, p + 3 * ps, ps);
+	EXPECT(refused_op_at(pf, &seen, "unuse", "page 3 ", "in state Ready (sealed)"));
+	EXPECT(hw_sys_fault(pf, p, ps) == EINVAL);
+	EXPECT(refused_op_at(pf, &seen, "fault", "page 0 ", "in state Ready (sealed)"));
+	hw_range r = {p + ps, ps};
+	hw_sys_populate(pf, &r, 1);
+	EXPECT(refused_op_at(pf, &seen, "populate", "page 1 ", "in state Ready (sealed)"));
+	EXPECT(hw_trap_probe(p + 3 * ps, false) != HW_TRAP_NONE &&
+	       hw_sim_ready_bytes(pf) == 4 * ps);
+	/* Injected: still sealed. */
+	hw_platform_inject(pf, 1, 1u << HW_SYS_UNSEAL);
+	EXPECT(hw_sys_unseal(pf, p, 4 * ps) == ENOMEM && hw_trap_probe(p, false) != HW_TRAP_NONE);
+	EXPECT(hw_sys_unseal(pf, p, 4 * ps) == 0);
+	for (int i = 0; i < 4; i++) {
+		if (i == 2) {
+			EXPECT(hw_sim_state(pf, p + 2 * ps) == HW_MEM_RESERVED &&
+			       hw_trap_probe(p + 2 * ps, true) != HW_TRAP_NONE);
+			continue;
+		}
+		EXPECT(hw_trap_probe(p + i * ps, true) == HW_TRAP_NONE, "page %d", i);
+		EXPECT(p[i * ps + 1] == 0x3c && p[i * ps + ps - 1] == 0x3c, "page %d", i);
+	}
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	/* Release takes sealed pages. */
+	REQUIRE(hw_sys_seal(pf, p + 3 * ps, 2 * ps) == 0);
+	hw_sys_release(pf, p, 8 * ps);
+	EXPECT(hw_sim_ready_bytes(pf) == 0 && hw_sim_illegal_count(pf, NULL, 0) == seen);
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_platform_destroy(pf);
+}
+
+static void test_seal(void)
+{
+	seal_case(4096);
+	seal_case(65536);
+}
+
+HW_TEST_MAIN(T(test_unfault), T(test_populate), T(test_unfault_many), T(test_seal),
+	     T(test_transitions_4k), T(test_transitions_64k), T(test_reserve_and_alloc),
+	     T(test_out_of_backing_refused), T(test_default_policy_aborts), T(test_injection),
+	     T(test_placement), T(test_ignore_hints_discontiguous), T(test_partial_release),
+	     T(test_probe), T(test_released_contents), T(test_non_ready_pages_trap),
 	     T(test_check_catches_protection), T(test_check_since_walks_changes),
 	     T(test_create_destroy_is_cheap), T(test_bad_config),
 	     T(test_placement_matches_reference), T(test_mixed_fault_and_release),
