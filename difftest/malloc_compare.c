@@ -282,7 +282,8 @@ bool hw_mdrv_check_place(mdrv *d, hw_mm_obj *o)
 	uintptr_t a = o->addr, page = a & ~(HW_MM_PAGE - 1);
 	if (o->cls == HW_MM_GUARDED) {
 		/* Live, exactly its request, inside its run of the guarded heap,
-		 * which starts or ends with a guard page. */
+		 * which starts or ends with a guard page; no page of it sealed
+		 * (guard.c GD10: a run is unsealed before it is reused). */
 		mc_guard_obj g;
 		bool head, h2;
 		hw_heap *gh = hw_mc_guard_heap();
@@ -290,7 +291,9 @@ bool hw_mdrv_check_place(mdrv *d, hw_mm_obj *o)
 		if (!hw_mc_guard_describe(a, &g) || g.start != a || g.size != o->n || g.freed ||
 		    a < g.run || a + o->n > g.run_end || !gh ||
 		    (hw_heap_page_kind(gh, (void *)g.run, &head) != HW_PAGE_GUARD &&
-		     hw_heap_page_kind(gh, (void *)(g.run_end - gp), &h2) != HW_PAGE_GUARD)) {
+		     hw_heap_page_kind(gh, (void *)(g.run_end - gp), &h2) != HW_PAGE_GUARD) ||
+		    hw_sim_sealed(d->pf, (void *)a) ||
+		    hw_sim_sealed(d->pf, (void *)(a + o->n - 1))) {
 			hw_mdrv_fail(d,
 				     "guarded #%u (%p, %zu bytes) is not a live guarded object "
 				     "of its size in a run of the guarded heap",

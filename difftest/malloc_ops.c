@@ -44,6 +44,7 @@
 #include "guard.h"
 #include "inspect.h"
 #include "malloc_internal.h"
+#include "sim.h"
 #include "thread.h"
 
 #include <errno.h>
@@ -197,13 +198,18 @@ void hw_mdrv_free_obj(mdrv *d, size_t i)
 	if (errno != ERRNO_MARK)
 		hw_mdrv_fail(d, "a free changed errno to %d", errno);
 	/* A freed guarded object traps: in the quarantine every page of its
-	 * run is a guard page (out of it, its pages are free and released). */
+	 * run is a guard page, or the run is sealed, its pages still in use
+	 * to the heap (guard.c GD10); out of it, its pages are free and
+	 * released. */
 	mc_guard_obj g;
 	if (o->cls == HW_MM_GUARDED && hw_mc_guard_describe(o->addr, &g)) {
 		hw_heap *gh = hw_mc_guard_heap();
 		uintptr_t page = o->addr & ~(uintptr_t)(hw_heap_page_size(gh) - 1);
 		bool head;
-		if (!g.freed || hw_heap_page_kind(gh, (void *)page, &head) != HW_PAGE_GUARD)
+		hw_page_kind k = hw_heap_page_kind(gh, (void *)page, &head);
+		bool sealed = k == HW_PAGE_INUSE && hw_sim_sealed(d->pf, (void *)page) &&
+			      hw_sim_sealed(d->pf, (void *)(o->addr + o->n - (o->n > 0)));
+		if (!g.freed || (k != HW_PAGE_GUARD && !sealed))
 			hw_mdrv_fail(d,
 				     "guarded #%u (%p) is not faulted in the quarantine after its "
 				     "free",

@@ -1232,6 +1232,24 @@ static void malloc_seeds(const char *dir)
 	m_plain(&s, HW_MOP_TRIM, 0);
 	emit(dir, t, "guarded", &s);
 
+	/* Guarded runs through a quarantine of 64 KiB (16 one-page objects)
+	 * back into use (sealed, unsealed in stretches, guard.c GD10), of
+	 * other sizes on the same runs (GD11's pattern), with a refused call
+	 * among them, then trimmed. */
+	c = mdefaults();
+	c.guard = true;
+	c.quarantine_bytes = 1 << 16;
+	mconfig(&s, c);
+	for (int k = 0; k < 90; k++) {
+		if (k == 50)
+			m_inject(&s, 7, 3);
+		m_malloc(&s, 16 + (size_t)(k * 37 % 300));
+		m_plain(&s, HW_MOP_FREE, 0);
+	}
+	m_plain(&s, HW_MOP_CHECK, 0);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	emit(dir, t, "guarded-reuse", &s);
+
 	/* Fills, a memory limit and a retain goal from the header. */
 	c = mdefaults();
 	c.fill_on_alloc = 0xa5;

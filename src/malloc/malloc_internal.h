@@ -246,6 +246,8 @@ typedef struct mc_span {
 	uint32_t parked;       /* free slots off the freemap: they touch rel pages */
 	struct mc_span *next, *prev;
 	bool partial;
+	bool sealed; /* guarded: the run is sealed, not faulted (guard.c GD10) */
+	bool intact; /* guarded, freed: the pattern was whole at its free (GD11) */
 	/* MC4, one per slot (small spans only); then, with dbg, one
 	 * mc_dbg_obj per slot (one for a large object). */
 	mc_state state[] __attribute__((aligned(64)));

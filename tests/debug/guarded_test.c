@@ -251,6 +251,87 @@ static void quarantine_child(void *arg)
 	fprintf(stderr, "quarantine ok\n");
 }
 
+/* GD10: a freed guarded object's run is sealed where the platform can:
+ * it traps, keeps its memory, and is one inaccessible mapping; when it is
+ * reused its guard page still traps. Past seal_max sealed runs, freed runs
+ * are faulted instead (their data pages guard pages of the heap), and trap
+ * all the same. */
+static int count_maps(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
+{
+	(void)lo, (void)hi;
+	int *c = arg;
+	c[0]++;
+	c[1] += rw;
+	return 0;
+}
+
+static void sealed_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("guard=all:quarantine_bytes=64k:scavenger=0"));
+	mc_guard_stats gs;
+	hw_mc_guard_stats(&gs);
+	if (!hw_platform_os()->caps.seal_spans_faults) {
+		CHILD_CHECK(gs.seal_max == 0);
+		fprintf(stderr, "sealed: no guard regions\n");
+		return;
+	}
+	CHILD_CHECK(gs.seal_max >= 1000 && gs.sealed == 0);
+	char *p = hw_malloc(100);
+	mc_guard_obj o;
+	CHILD_CHECK(p && hw_mc_guard_describe((uintptr_t)p, &o));
+	memset(p, 9, 100);
+	hw_free(p);
+	hw_mc_guard_stats(&gs);
+	CHILD_CHECK(gs.sealed == 1 && traps(p, false) && traps(p + 99, true));
+	int c[2] = {0, 0};
+	CHILD_CHECK(hw_platform_mappings((void *)o.run, o.run_end - o.run, count_maps, c) == 0);
+	CHILD_CHECK(c[0] == 1 && c[1] == 0);
+	CHILD_CHECK(hw_platform_resident_bytes((void *)o.run, 4096) == 4096);
+	/* Through the quarantine (16 pages) and the cache, back in use by a
+	 * smaller object: the guard page after it still traps, and the bytes
+	 * the old object held outside the new one hold the pattern again
+	 * (GD11: a free finds no damage). */
+	char *q = NULL;
+	for (int i = 0; i < 1000 && (uintptr_t)q - o.run >= 4096; i++) {
+		q = hw_malloc(40);
+		CHILD_CHECK(q && guarded(q));
+		if ((uintptr_t)q - o.run >= 4096)
+			hw_free(q);
+	}
+	CHILD_CHECK(q == p + 112 - 48 && !traps(q, true) && traps(q + 48, false));
+	memset(q, 3, 40);
+	hw_free(q);
+	CHILD_CHECK(layer_stats().errors == 0);
+	/* Past the bound: faulted, trapping all the same. */
+	size_t n = gs.seal_max + 100;
+	static char *all[1 << 16];
+	CHILD_CHECK(n <= sizeof all / sizeof all[0]);
+	mc_start_config cfg = {.options = "guard=all:quarantine_bytes=1g:scavenger=0"};
+	hw_mc_reset(&cfg);
+	hw_mc_guard_stats(&gs);
+	size_t before = gs.sealed;
+	for (size_t i = 0; i < n; i++)
+		CHILD_CHECK((all[i] = hw_malloc(16)) && guarded(all[i]));
+	for (size_t i = 0; i < n; i++)
+		hw_free(all[i]);
+	hw_mc_guard_stats(&gs);
+	CHILD_CHECK(gs.sealed == gs.seal_max && before < gs.seal_max);
+	hw_heap_stats hs;
+	hw_heap_stats_get(hw_mc_guard_heap(), &hs);
+	CHILD_CHECK(hs.guarded >= (n - (gs.seal_max - before)) * 2 * 4096);
+	CHILD_CHECK(traps(all[0], false) && traps(all[n / 2], true) && traps(all[n - 1], true));
+	fprintf(stderr, "sealed: %zu runs sealed, bound %zu\n", gs.sealed, gs.seal_max);
+}
+
+static void test_sealed_quarantine(void)
+{
+	EXPECT(child_ok(sealed_child, NULL) && strstr(err, "sealed: "), "%s", err);
+	const char *line = strstr(err, "sealed: ");
+	if (line)
+		printf("(%.*s)\n", (int)strcspn(line, "\n"), line);
+}
+
 static void test_quarantine_and_reuse(void)
 {
 	EXPECT(child_ok(quarantine_child, NULL) && strstr(err, "quarantine ok"), "%s", err);
@@ -603,6 +684,7 @@ int main(int argc, char **argv)
 		T(test_use_after_free_traps),
 		T(test_pattern_overflow),
 		T(test_quarantine_and_reuse),
+		T(test_sealed_quarantine),
 		T(test_double_free_in_quarantine),
 		T(test_api),
 		T(test_left_side_keeps_alignment),
