@@ -47,6 +47,7 @@ static void test_caps(void)
 	EXPECT(!c->partial_release, "MEM_RELEASE frees whole reservations only");
 	EXPECT(c->released_reads_zero && c->huge_page_size == 0 && c->concurrent_calls);
 	EXPECT(c->guard == HW_GUARD_DECOMMIT);
+	EXPECT(!c->seal_spans_faults, "decommitted pages cannot be protected");
 	hw_platform *pf = hw_platform_os_create();
 	REQUIRE(pf != NULL);
 	EXPECT(memcmp(&pf->caps, c, sizeof *c) == 0, "a private instance has the same caps");
@@ -91,6 +92,16 @@ static void test_transitions(void)
 	REQUIRE(hw_sys_map(pf, p + 4 * ps, 8 * ps) == 0);
 	REQUIRE(hw_sys_use(pf, p + 4 * ps, 8 * ps) == 0);
 	EXPECT(all_zero(p + 4 * ps, 8 * ps), "P4 after a fault too");
+
+	/* P13: sealed pages trap, stay committed and keep their contents. */
+	memset(p + 4 * ps, 0x3c, 2 * ps);
+	REQUIRE(hw_sys_seal(pf, p + 4 * ps, 2 * ps) == 0);
+	EXPECT(hw_trap_probe(p + 5 * ps, false) == HW_TRAP_ACCERR, "sealed pages trap");
+	EXPECT(hw_platform_resident_bytes(p + 4 * ps, 2 * ps) == 2 * ps, "and stay committed");
+	REQUIRE(hw_sys_unseal(pf, p + 4 * ps, 2 * ps) == 0);
+	EXPECT(hw_trap_probe(p + 5 * ps, true) == HW_TRAP_NONE && p[4 * ps] == 0x3c &&
+		       p[6 * ps - 1] == 0x3c,
+	       "unsealed pages are usable, their contents kept");
 
 	hw_sys_release(pf, p, n);
 	EXPECT(hw_platform_resident_bytes(p, n) == SIZE_MAX, "released address space is free");
