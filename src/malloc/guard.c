@@ -144,6 +144,7 @@
 
 #include "debug.h"
 #include "inspect.h"
+#include "track.h"
 
 #include <errno.h>
 #include <string.h>
@@ -359,6 +360,8 @@ static bool seal_run(mc_span *s)
 	if (!room)
 		return false;
 	if (hw_sys_seal(hw_mc_g.pf, (void *)s->run, run_bytes(s)) == 0) {
+		/* As the heap tells the tools of its guard pages (track.h). */
+		hw_track_guard((void *)s->run, run_bytes(s));
 		s->sealed = true;
 		return true;
 	}
@@ -383,6 +386,11 @@ static size_t unseal_runs(mc_span **g, size_t k)
 		hw_mutex_lock(&guard_lock);
 		for (size_t m = i; m < j; m++) {
 			if (done) {
+				/* The data pages only: the guard pages stay
+				 * guard pages. */
+				uintptr_t dlo, dhi;
+				data_of(g[m], &dlo, &dhi);
+				hw_track_unguard((void *)dlo, dhi - dlo, true);
 				g[m]->sealed = false;
 				g[ok++] = g[m];
 			} else {
