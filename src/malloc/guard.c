@@ -102,25 +102,31 @@
  *        page traps, its memory and contents kept) rather than faulted,
  *        whole, guard pages included, where the platform's seal spans
  *        faulted pages (Linux with guard regions: neighbouring sealed runs
- *        are one mapping, and a stretch of them is unsealed in one call),
- *        while fewer than seal_max runs are sealed; else its data pages
- *        become guard pages as before. Faulting discards a page the next
- *        object must fault in again, and undoing it costs a call per run:
- *        a sealed run costs one protection change when it is freed and a
- *        share of one when it is reused, and no page fault (debug_bench's
- *        guarded pair takes 0.6 of the time it took faulted, here). A
- *        sealed run keeps its memory, so the quarantine's bound
- *        (quarantine_bytes, which counts a guarded object's data pages)
- *        bounds what sealing holds, as it bounds the fast path's
- *        quarantined objects. seal_max (an eighth of the kernel's mapping
- *        limit) bounds the mappings sealing can cost the process: each
+ *        are one mapping, and a stretch of them is unsealed in one call)
+ *        and the quarantine is small enough that all its runs and the
+ *        cache's can stay sealed: quarantine_bytes / P + GD_CACHE_RUNS
+ *        (seal_max) at most an eighth of the kernel's mapping limit (each
  *        sealed run splits at most one mapping in three, whatever the
- *        order of seals and unseals. sealed_runs counts the runs with
- *        sealed set; a sealed run goes back to the heap only unsealed (a
- *        free run must be usable), its data pages then faulted (freed
- *        memory keeps trapping, and holds none); one whose unseal the OS
- *        refuses (out of mappings) waits on the stuck list, retried at the
- *        next trim.
+ *        order of seals and unseals): 31 MiB with the default limit.
+ *        Elsewhere, and past seal_max sealed runs (runs whose unseal was
+ *        refused, below, count too), its data pages become guard pages.
+ *        Faulting discards a page the next object must fault in again,
+ *        and undoing it costs a call per run: a sealed run costs one
+ *        protection change when it is freed and a share of one when it is
+ *        reused, and no page fault (debug_bench's guarded pair, quarantine
+ *        16 MiB, takes 0.6 of the time it took faulted, here). With a
+ *        larger quarantine most sealed runs would wait long in it, holding
+ *        their memory, and few would come back sealed: at the default 256
+ *        MiB, sealing the first 8191 and faulting the rest made the real
+ *        programs of bench/realprog.sh slower under `heapward run`, not
+ *        faster, and raised their peak memory by up to a quarter. A sealed
+ *        run keeps its memory: quarantine_bytes (which counts a guarded
+ *        object's data pages) bounds it, as it bounds the fast path's
+ *        quarantined objects. sealed_runs counts the runs with sealed set;
+ *        a sealed run goes back to the heap only unsealed (a free run must
+ *        be usable), its data pages then faulted (freed memory keeps
+ *        trapping, and holds none); one whose unseal the OS refuses (out
+ *        of mappings) waits on the stuck list, retried at the next trim.
  *   GD11. A run's intact is set at its object's free when the pattern was
  *        whole then and the run is sealed; its memory then holds the
  *        pattern everywhere in its data pages but where the object was
@@ -274,8 +280,11 @@ void hw_mc_guard_start(void)
 	}
 	gheap = h;
 	if (hw_mc_g.pf->caps.seal_spans_faults) {
+		/* GD10. */
 		long maps = hw_platform_max_map_count();
-		seal_max = maps > 0 ? (size_t)maps / 8 : 8192; /* GD10 */
+		size_t bound = maps > 0 ? (size_t)maps / 8 : 8192;
+		size_t runs = sat_add(gcfg.quarantine_bytes / gpage, GD_CACHE_RUNS);
+		seal_max = runs <= bound ? runs : 0;
 	}
 	rng = gcfg.seed ? gcfg.seed : hw_now_ns();
 	__atomic_store_n(&hw_mc_guard_enabled, 1, __ATOMIC_RELEASE);

@@ -21,6 +21,7 @@
 #include "heapward.h"
 #include "layer_check.h"
 #include "malloc_internal.h"
+#include "mappings.h"
 #include "trap.h"
 
 #include <errno.h>
@@ -251,20 +252,13 @@ static void quarantine_child(void *arg)
 	fprintf(stderr, "quarantine ok\n");
 }
 
-/* GD10: a freed guarded object's run is sealed where the platform can:
- * it traps, keeps its memory, and is one inaccessible mapping; when it is
- * reused its guard page still traps. Past seal_max sealed runs, freed runs
- * are faulted instead (their data pages guard pages of the heap), and trap
+/* GD10: with a quarantine whose runs can all stay sealed, a freed guarded
+ * object's run is sealed where the platform can: it traps, keeps its
+ * memory, and is one inaccessible mapping; when it is reused its guard
+ * page still traps; however many are freed, at most the quarantine's and
+ * the cache's runs are sealed. With a larger quarantine freed runs are
+ * faulted instead (their data pages guard pages of the heap), and trap
  * all the same. */
-static int count_maps(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
-{
-	(void)lo, (void)hi;
-	int *c = arg;
-	c[0]++;
-	c[1] += rw;
-	return 0;
-}
-
 static void sealed_child(void *arg)
 {
 	(void)arg;
@@ -276,7 +270,7 @@ static void sealed_child(void *arg)
 		fprintf(stderr, "sealed: no guard regions\n");
 		return;
 	}
-	CHILD_CHECK(gs.seal_max >= 1000 && gs.sealed == 0);
+	CHILD_CHECK(gs.seal_max == 16 + 256 && gs.sealed == 0);
 	char *p = hw_malloc(100);
 	mc_guard_obj o;
 	CHILD_CHECK(p && hw_mc_guard_describe((uintptr_t)p, &o));
@@ -285,7 +279,8 @@ static void sealed_child(void *arg)
 	hw_mc_guard_stats(&gs);
 	CHILD_CHECK(gs.sealed == 1 && traps(p, false) && traps(p + 99, true));
 	int c[2] = {0, 0};
-	CHILD_CHECK(hw_platform_mappings((void *)o.run, o.run_end - o.run, count_maps, c) == 0);
+	CHILD_CHECK(hw_platform_mappings((void *)o.run, o.run_end - o.run, hw_test_count_mappings,
+					 c) == 0);
 	CHILD_CHECK(c[0] == 1 && c[1] == 0);
 	CHILD_CHECK(hw_platform_resident_bytes((void *)o.run, 4096) == 4096);
 	/* Through the quarantine (16 pages) and the cache, back in use by a
@@ -303,25 +298,35 @@ static void sealed_child(void *arg)
 	memset(q, 3, 40);
 	hw_free(q);
 	CHILD_CHECK(layer_stats().errors == 0);
-	/* Past the bound: faulted, trapping all the same. */
-	size_t n = gs.seal_max + 100;
-	static char *all[1 << 16];
-	CHILD_CHECK(n <= sizeof all / sizeof all[0]);
+	/* 1000 objects live, then freed: the quarantine's 16 and at most the
+	 * cache's 256 runs stay sealed, the rest go back to the heap. */
+	enum { N = 1000 };
+	static char *all[N];
+	for (size_t i = 0; i < N; i++)
+		CHILD_CHECK((all[i] = hw_malloc(16)) && guarded(all[i]));
+	for (size_t i = 0; i < N; i++)
+		hw_free(all[i]);
+	hw_mc_guard_stats(&gs);
+	CHILD_CHECK(gs.sealed >= 16 && gs.sealed <= gs.seal_max);
+	CHILD_CHECK(traps(all[0], false) && traps(all[N - 1], true));
+	size_t sealed = gs.sealed;
+	/* A quarantine too large to keep sealed: nothing is; every freed
+	 * object's data page is a guard page (and so is each run's own, the
+	 * ready runs' included). */
 	mc_start_config cfg = {.options = "guard=all:quarantine_bytes=1g:scavenger=0"};
 	hw_mc_reset(&cfg);
 	hw_mc_guard_stats(&gs);
-	size_t before = gs.sealed;
-	for (size_t i = 0; i < n; i++)
+	CHILD_CHECK(gs.seal_max == 0);
+	for (size_t i = 0; i < N; i++)
 		CHILD_CHECK((all[i] = hw_malloc(16)) && guarded(all[i]));
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < N; i++)
 		hw_free(all[i]);
 	hw_mc_guard_stats(&gs);
-	CHILD_CHECK(gs.sealed == gs.seal_max && before < gs.seal_max);
 	hw_heap_stats hs;
 	hw_heap_stats_get(hw_mc_guard_heap(), &hs);
-	CHILD_CHECK(hs.guarded >= (n - (gs.seal_max - before)) * 2 * 4096);
-	CHILD_CHECK(traps(all[0], false) && traps(all[n / 2], true) && traps(all[n - 1], true));
-	fprintf(stderr, "sealed: %zu runs sealed, bound %zu\n", gs.sealed, gs.seal_max);
+	CHILD_CHECK(gs.sealed == 0 && hs.guarded >= (size_t)N * 2 * 4096);
+	CHILD_CHECK(traps(all[0], false) && traps(all[N / 2], true) && traps(all[N - 1], true));
+	fprintf(stderr, "sealed: %zu runs sealed of %d freed, bound %d\n", sealed, N, 16 + 256);
 }
 
 static void test_sealed_quarantine(void)

@@ -28,6 +28,7 @@
 #include "child.h"
 #include "console.h"
 #include "file.h"
+#include "mappings.h"
 #include "module.h"
 #include "platform.h"
 #include "ptest.h"
@@ -137,16 +138,6 @@ static void test_guard_protnone(void)
 	guard_cycle(true);
 }
 
-/* Counts the mappings hw_platform_mappings reports, and the writable ones. */
-static int count_mapping(void *arg, uintptr_t lo, uintptr_t hi, bool rw)
-{
-	(void)lo, (void)hi;
-	int *c = arg;
-	c[0]++;
-	c[1] += rw;
-	return 0;
-}
-
 /* P9: unfault undoes a fault in one call: the pages are usable and zero,
  * their neighbours untouched, and the range is one read/write mapping again
  * (with PROT_NONE the split VMAs merge back). */
@@ -180,7 +171,7 @@ static void unfault_cycle(bool force_protnone)
 			       "%s: page %d lost its contents", mech, i);
 	}
 	int c[2] = {0, 0};
-	EXPECT(hw_platform_mappings(p, 6 * ps, count_mapping, c) == 0);
+	EXPECT(hw_platform_mappings(p, 6 * ps, hw_test_count_mappings, c) == 0);
 	EXPECT(c[0] == 1 && c[1] == 1, "%s: %d mappings, %d writable", mech, c[0], c[1]);
 	/* An injected ENOMEM changes nothing: the page still traps. */
 	REQUIRE(hw_sys_fault(pf, p, ps) == 0);
@@ -227,7 +218,7 @@ static void seal_cycle(bool force_protnone)
 	EXPECT(hw_platform_resident_bytes(p, 2 * ps) == 2 * ps, "%s: sealed pages keep memory",
 	       mech);
 	int c[2] = {0, 0};
-	EXPECT(hw_platform_mappings(p, 6 * ps, count_mapping, c) == 0);
+	EXPECT(hw_platform_mappings(p, 6 * ps, hw_test_count_mappings, c) == 0);
 	EXPECT(c[0] == 2 && c[1] == 1, "%s: %d mappings, %d writable", mech, c[0], c[1]);
 	/* An injected failure leaves the pages sealed. */
 	hw_platform_inject(pf, 1, 1u << HW_SYS_UNSEAL);
@@ -787,7 +778,7 @@ static void *cancelled_caller(void *arg)
 	r->stage = 1;
 	(void)hw_file_read("/proc/self/stat", buf, sizeof buf, &len);
 	r->stage = 2;
-	(void)hw_platform_mappings(NULL, UINTPTR_MAX, count_mapping, maps);
+	(void)hw_platform_mappings(NULL, UINTPTR_MAX, hw_test_count_mappings, maps);
 	r->stage = 3;
 	(void)hw_platform_mapping_at(&len, &lo, &hi, &rw);
 	r->stage = 4;
