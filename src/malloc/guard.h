@@ -96,6 +96,7 @@ typedef struct mc_guard_stats {
 	size_t live, live_bytes;
 	uint64_t over_budget, refused;
 	size_t sealed, seal_max;
+	bool sealing;
 } mc_guard_stats;
 void hw_mc_guard_stats(mc_guard_stats *out);
 /* guard.c's lock (fork hooks, the leak check). */

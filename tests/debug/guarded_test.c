@@ -256,9 +256,9 @@ static void quarantine_child(void *arg)
  * object's run is sealed where the platform can: it traps, keeps its
  * memory, and is one inaccessible mapping; when it is reused its guard
  * page still traps; however many are freed, at most the quarantine's and
- * the cache's runs are sealed. With a larger quarantine freed runs are
- * faulted instead (their data pages guard pages of the heap), and trap
- * all the same. */
+ * the cache's runs are sealed, and sealing stops while the cache is
+ * full. With a larger quarantine freed runs are faulted instead (their
+ * data pages guard pages of the heap), and trap all the same. */
 static void sealed_child(void *arg)
 {
 	(void)arg;
@@ -310,6 +310,29 @@ static void sealed_child(void *arg)
 	CHILD_CHECK(gs.sealed >= 16 && gs.sealed <= gs.seal_max);
 	CHILD_CHECK(traps(all[0], false) && traps(all[N - 1], true));
 	size_t sealed = gs.sealed;
+	/* The cache filled: sealing is off until a refill finds it short. */
+	CHILD_CHECK(!gs.sealing);
+	for (size_t i = 0; i < 300; i++)
+		CHILD_CHECK((all[i] = hw_malloc(16)) && guarded(all[i]));
+	hw_mc_guard_stats(&gs);
+	CHILD_CHECK(gs.sealing);
+	for (size_t i = 0; i < 300; i++)
+		hw_free(all[i]);
+	/* Half a budget spent: nothing is sealed until fewer are live. */
+	mc_start_config half = {.options = "guard=all:quarantine_bytes=64k:guard_budget_count=10:"
+					   "scavenger=0"};
+	hw_mc_reset(&half);
+	for (size_t i = 0; i < 6; i++)
+		CHILD_CHECK((all[i] = hw_malloc(16)) && guarded(all[i]));
+	hw_free(all[5]);
+	hw_free(all[4]);
+	hw_mc_guard_stats(&gs);
+	CHILD_CHECK(gs.sealed == 0 && gs.sealing && traps(all[4], false));
+	hw_free(all[3]);
+	hw_mc_guard_stats(&gs);
+	CHILD_CHECK(gs.sealed == 1);
+	for (size_t i = 0; i < 3; i++)
+		hw_free(all[i]);
 	/* A quarantine too large to keep sealed: nothing is; every freed
 	 * object's data page is a guard page (and so is each run's own, the
 	 * ready runs' included). */
