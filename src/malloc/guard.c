@@ -147,7 +147,7 @@
  *        page long out of the caches.
  *
  * Locking: guard_lock guards the live list, the cache, ready and stuck
- * lists, the counters, sealed_runs and the generator. It
+ * lists, the counters, sealed_runs and sealing, and the generator. It
  * is a leaf taken after the meta lock in the layer's order
  * (malloc_internal.h): nothing is taken under it; the heap, metadata and
  * page-map calls happen outside it, and so do seals and unseals (a run's
