@@ -380,8 +380,8 @@ static bool budget_spent(size_t data)
 	       data > gcfg.budget_bytes - bytes;
 }
 
-/* GD10: seals run s (its object freed); false when sealing is off, the
- * bound is reached or the OS refuses. */
+/* GD10: seals run s (its object freed); false when sealing is off, half a
+ * guard budget is spent, seal_max runs are sealed or the OS refuses. */
 static bool seal_run(mc_span *s)
 {
 	/* GD10: near the budget's end, allocations are soon not guarded, and
