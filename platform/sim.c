@@ -566,7 +566,7 @@ static int make_ready(sim *s, void *p, size_t n, bool junk)
 
 /* S10: seals (PAGE_NOACCESS) or unseals committed Ready pages. Cannot
  * fail. */
-static int protect_ready(sim *s, void *p, size_t n, bool sealing)
+static int protect_pages(sim *s, void *p, size_t n, bool sealing)
 {
 	(void)s;
 	DWORD old;
@@ -784,38 +784,32 @@ static int map_junk(sim *s, int fd, void *p, size_t n)
 	return 0;
 }
 
+/* Makes a range inaccessible (sealing) or read/write: 0, or ENOMEM (out
+ * of VMAs) with the range as it was. S10's seal and unseal of Ready pages,
+ * and make_rw's change. */
+static int protect_pages(sim *s, void *p, size_t n, bool sealing)
+{
+	(void)s;
+	if (mprotect(p, n, sealing ? PROT_NONE : PROT_READ | PROT_WRITE) == 0)
+		return 0;
+	int e = errno;
+	if (e != ENOMEM)
+		real_fail(sealing ? "mprotect(NONE)" : "mprotect(RW)", p, n, e);
+	/* Undo a partial change; restoring only merges mappings. */
+	if (mprotect(p, n, sealing ? PROT_READ | PROT_WRITE : PROT_NONE) != 0)
+		real_fail(sealing ? "mprotect(RW) rollback" : "mprotect(NONE) rollback", p, n,
+			  errno);
+	return ENOMEM;
+}
+
 /* Makes a range read/write: 0, or ENOMEM (out of VMAs) with the range as it
  * was. */
 static int make_rw(sim *s, void *p, size_t n)
 {
-	if (mprotect(p, n, PROT_READ | PROT_WRITE) != 0) {
-		int e = errno;
-		if (e != ENOMEM)
-			real_fail("mprotect(RW)", p, n, e);
-		/* Undo a partial change; restoring only merges mappings. */
-		if (mprotect(p, n, PROT_NONE) != 0)
-			real_fail("mprotect(NONE) rollback", p, n, errno);
-		return ENOMEM;
-	}
-	if (s->guards_used && madvise(p, n, MADV_GUARD_REMOVE) != 0)
+	int rc = protect_pages(s, p, n, false);
+	if (rc == 0 && s->guards_used && madvise(p, n, MADV_GUARD_REMOVE) != 0)
 		real_fail("madvise(GUARD_REMOVE)", p, n, errno);
-	return 0;
-}
-
-/* S10: seals (PROT_NONE) or unseals Ready pages: 0, or ENOMEM (out of
- * VMAs) with the range as it was. */
-static int protect_ready(sim *s, void *p, size_t n, bool sealing)
-{
-	(void)s;
-	int prot = sealing ? PROT_NONE : PROT_READ | PROT_WRITE;
-	if (mprotect(p, n, prot) == 0)
-		return 0;
-	int e = errno;
-	if (e != ENOMEM)
-		real_fail("mprotect", p, n, e);
-	if (mprotect(p, n, sealing ? PROT_READ | PROT_WRITE : PROT_NONE) != 0)
-		real_fail("mprotect rollback", p, n, errno);
-	return ENOMEM;
+	return rc;
 }
 
 /* Makes [p, p + n) read/write with the contents S5 promises: junk or zero.
@@ -1173,11 +1167,11 @@ static int change_seal(sim *s, hw_sys_kind op, void *p, size_t n, bool sealing)
 	 * undoes the stretches before it (P2). */
 	for (size_t i = first_outside(s, first, end, ACCEPT_RESERVED); i < end;) {
 		size_t j = first_outside(s, i, end, ACCEPT_READY);
-		rc = protect_ready(s, page_addr(s, i), (j - i) << s->shift, sealing);
+		rc = protect_pages(s, page_addr(s, i), (j - i) << s->shift, sealing);
 		if (rc != 0) {
 			for (size_t k = first_outside(s, first, i, ACCEPT_RESERVED); k < i;) {
 				size_t e = first_outside(s, k, i, ACCEPT_READY);
-				if (protect_ready(s, page_addr(s, k), (e - k) << s->shift,
+				if (protect_pages(s, page_addr(s, k), (e - k) << s->shift,
 						  !sealing) != 0)
 					hw_fatal("heapward: sim: cannot undo a refused %s",
 						 hw_sys_kind_name(op));
