@@ -370,16 +370,6 @@ static void unreserve(size_t data)
 /* GD10: the bytes of run s, guard pages included. */
 static size_t run_bytes(const mc_span *s) { return (size_t)s->npages << gshift; }
 
-/* GD3: whether a guarded object of data bytes of pages would pass a
- * budget now. Read without the lock too (a spent budget is found without
- * it); only the lock's answer lets an object in. */
-static bool budget_spent(size_t data)
-{
-	size_t bytes = __atomic_load_n(&live_bytes, __ATOMIC_RELAXED);
-	return __atomic_load_n(&live_count, __ATOMIC_RELAXED) >= gcfg.budget_count ||
-	       data > gcfg.budget_bytes - bytes;
-}
-
 /* GD10: seals run s (its object freed); false when sealing is off, half a
  * guard budget is spent, seal_max runs are sealed or the OS refuses. */
 static bool seal_run(mc_span *s)
@@ -709,6 +699,16 @@ void hw_mc_guard_trim(void)
 	}
 	/* span.c SP9: the leaves of gmap that now name no run. */
 	(void)hw_mc_map_trim(&gmap);
+}
+
+/* GD3: whether a guarded object of data bytes of pages would pass a
+ * budget now. Read without the lock too (a spent budget is found without
+ * it); only the lock's answer lets an object in. */
+static bool budget_spent(size_t data)
+{
+	size_t bytes = __atomic_load_n(&live_bytes, __ATOMIC_RELAXED);
+	return __atomic_load_n(&live_count, __ATOMIC_RELAXED) >= gcfg.budget_count ||
+	       data > gcfg.budget_bytes - bytes;
 }
 
 /* GD3: counts an allocation over budget; one warning per process. */
