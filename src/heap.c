@@ -332,12 +332,26 @@ size_t hw_heap_for_spans(hw_heap *h, size_t page, size_t n, hw_span_fn fn, void 
 
 /* ---- alloc ------------------------------------------------------------------ */
 
+/* The free pages a run of npages at align needs to be found in (the
+ * alignment's slack included), or SIZE_MAX when the window could never
+ * hold them: the one rule of alloc_locked and hw_heap_fits. */
+static size_t pages_wanted(const hw_heap *h, size_t npages, size_t align)
+{
+	size_t align_pages = align > h->page_size ? align >> h->page_shift : 1;
+	size_t want = npages + align_pages - 1;
+	return want < npages || want > h->nchunks * (size_t)HW_BITS_PAGES ? SIZE_MAX : want;
+}
+
+bool hw_heap_fits(hw_heap *h, size_t npages, size_t align)
+{
+	return pages_wanted(h, npages, align) != SIZE_MAX;
+}
+
 static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 {
 	HW_ASSERT_LOCKED(h);
-	size_t align_pages = align > h->page_size ? align >> h->page_shift : 1;
-	size_t want = npages + align_pages - 1;
-	if (want < npages || want > h->nchunks * (size_t)HW_BITS_PAGES) {
+	size_t want = pages_wanted(h, npages, align);
+	if (want == SIZE_MAX) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -355,7 +369,7 @@ static void *alloc_locked(hw_heap *h, size_t npages, size_t align, bool *zeroed)
 	}
 	if (want == 1)
 		h->low_free = page; /* the lowest free page: nothing below is free */
-	uintptr_t addr = hw_align_up(hw_heap_addr(h, page), align_pages << h->page_shift);
+	uintptr_t addr = hw_align_up(hw_heap_addr(h, page), hw_max(align, h->page_size));
 	page = (addr - h->base) >> h->page_shift;
 
 	/* Tracking first, so the claim can mark the zero parts it makes Ready. */

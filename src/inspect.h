@@ -60,6 +60,12 @@ int hw_heap_grow(hw_heap *h, size_t npages);
  * first grow. */
 void hw_heap_window(hw_heap *h, uintptr_t *base, size_t *size);
 
+/* Whether the window could ever hold a run of npages at align (a power of
+ * two, or 0): false when the run and its alignment's slack are more pages
+ * than the whole window, which hw_heap_alloc_aligned refuses (ENOMEM) at
+ * once, however much of the heap is free. No lock: the window is fixed. */
+bool hw_heap_fits(hw_heap *h, size_t npages, size_t align);
+
 /* Not a view: work for the heap's user to do while the program is idle.
  * The background scavenger thread calls fn(arg) after each of its steps
  * that found the heap idle (no allocation or free for QUIET_NS,

@@ -112,8 +112,9 @@
  *        (an address-space limit reached, say) empties the quarantine
  *        (each object checked as it leaves, as always; hw_mc_give_backs
  *        counts these), says so once, and is tried once more; ENOMEM only
- *        when that fails too. Not for a request as large as the heap's
- *        window, which nothing given back could serve.
+ *        when that fails too. Not for a request the heap's window could
+ *        never hold (hw_heap_fits: its pages and its alignment's slack
+ *        more than the window), which nothing given back could serve.
  *   MA10. With the leak check on, every allocation (and realloc) returns
  *        through hw_mc_debug_scrub as a tail call, after its last use of
  *        the object (the kind set included: alloc_slow takes the kind), so
@@ -574,17 +575,16 @@ static int give_back_warned;
 uint64_t hw_mc_give_backs(void) { return __atomic_load_n(&give_backs, __ATOMIC_RELAXED); }
 
 /* MA9: whether memory held back was given back for a retry of an
- * allocation of n bytes. Called with no lock of the layer held. A request
- * as large as the heap's whole window cannot be served by any give-back:
- * the quarantine keeps its objects (and its use-after-free checks). */
-static HW_COLD bool give_back_held(size_t n)
+ * allocation of n bytes at align. Called with no lock of the layer held.
+ * A request the heap's window could never hold (its pages and its
+ * alignment's slack more than the whole window) cannot be served by any
+ * give-back: the quarantine keeps its objects (and its use-after-free
+ * checks). */
+static HW_COLD bool give_back_held(size_t n, size_t align)
 {
-	uintptr_t base;
-	size_t window;
-	hw_heap_window(hw_mc_g.heap, &base, &window);
 	size_t count, bytes;
 	hw_mc_quar_stats(&count, &bytes);
-	if (count == 0 || n >= window)
+	if (count == 0 || !hw_heap_fits(hw_mc_g.heap, hw_align_up(n, MC_PAGE) / MC_PAGE, align))
 		return false;
 	hw_mc_quar_drain();
 	__atomic_fetch_add(&give_backs, 1, __ATOMIC_RELAXED);
@@ -622,7 +622,7 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero, u
 		p = hw_mc_guard_alloc(n, align); /* its pattern written (guard.c) */
 	if (!p && c < MC_NCLASSES) {
 		mc_slot e;
-		if (!small_slot(c, &e) && !(give_back_held(n) && small_slot(c, &e))) {
+		if (!small_slot(c, &e) && !(give_back_held(n, align) && small_slot(c, &e))) {
 			errno = ENOMEM;
 			return NULL;
 		}
@@ -632,7 +632,7 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero, u
 	} else if (!p) {
 		bool zeroed = false;
 		p = hw_mc_large_alloc(n, align, &zeroed);
-		if (!p && give_back_held(n))
+		if (!p && give_back_held(n, align))
 			p = hw_mc_large_alloc(n, align, &zeroed);
 		if (!p) {
 			errno = ENOMEM;

@@ -1250,6 +1250,13 @@ static void give_back_child(void *arg)
 	CHILD_CHECK(hw_malloc((size_t)64 << 20) == NULL && errno == ENOMEM);
 	hw_malloc_stats_get(&ms);
 	CHILD_CHECK(ms.quarantine_objects == N && hw_mc_give_backs() == 0);
+	/* So is a small object at an alignment the window cannot hold. */
+	void *far = NULL;
+	CHILD_CHECK(hw_posix_memalign(&far, (size_t)64 << 20, 16) == ENOMEM && far == NULL);
+	errno = 0;
+	CHILD_CHECK(hw_aligned_alloc((size_t)1 << 40, 1) == NULL && errno == ENOMEM);
+	hw_malloc_stats_get(&ms);
+	CHILD_CHECK(ms.quarantine_objects == N && hw_mc_give_backs() == 0);
 	for (size_t i = 0; i < N; i++)
 		CHILD_CHECK((q[i] = hw_malloc(SIZE)) != NULL);
 	hw_malloc_stats_get(&ms);

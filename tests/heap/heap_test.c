@@ -770,6 +770,32 @@ static void test_window_fills(void)
 	});
 }
 
+/* hw_heap_fits: a run and its alignment's slack must be at most the whole
+ * window, and hw_heap_alloc_aligned refuses any other at once, growing
+ * nothing; one that fits is served while the window is free. */
+static void test_fits_window(void)
+{
+	hw_heap_config c = small_cfg();
+	c.address_space = 32 * MiB;
+	const size_t w = 32 * MiB / P;
+	BOTH(e, c, {
+		EXPECT(hw_heap_fits(e->h, w, 0) && !hw_heap_fits(e->h, w + 1, 0));
+		EXPECT(hw_heap_fits(e->h, 1, 32 * MiB) && !hw_heap_fits(e->h, 2, 32 * MiB));
+		EXPECT(!hw_heap_fits(e->h, 1, 64 * MiB) && !hw_heap_fits(e->h, SIZE_MAX, 0));
+		EXPECT(hw_heap_fits(e->h, w / 2 + 1, 16 * MiB) &&
+		       !hw_heap_fits(e->h, w / 2 + 2, 16 * MiB));
+		errno = 0;
+		EXPECT(hw_heap_alloc_aligned(e->h, 1, 64 * MiB, NULL) == NULL && errno == ENOMEM);
+		EXPECT(hw_heap_alloc(e->h, w + 1) == NULL);
+		EXPECT(env_stats(e).mapped == 0, "%zu", env_stats(e).mapped);
+		void *r = hw_heap_alloc(e->h, w);
+		EXPECT(r != NULL && env_stats(e).mapped == 32 * MiB);
+		env_check(e);
+		EXPECT(hw_heap_free(e->h, r, w) == 0);
+		env_check(e);
+	});
+}
+
 /* Arenas placed with gaps: runs never span them, the window still works. */
 static void test_discontiguous(void)
 {
@@ -1155,7 +1181,8 @@ HW_TEST_MAIN(T(test_defaults), T(test_null_heap), T(test_bad_config), T(test_gro
 	     T(test_invalid_free), T(test_scavenge_order), T(test_zeroed), T(test_memory_limit),
 	     T(test_scavenger_step_and_thread), T(test_growth_scavenge), T(test_fault_on_free),
 	     T(test_enomem_injection), T(test_create_under_injection),
-	     T(test_address_space_exhausted), T(test_window_fills), T(test_discontiguous),
+	     T(test_address_space_exhausted), T(test_window_fills), T(test_fits_window),
+	     T(test_discontiguous),
 	     T(test_aligned_range_taken), T(test_window_bottom_up), T(test_big_os_pages),
 	     T(test_huge_pages_first), T(test_step_bound_huge_pages),
 	     T(test_scavenge_small_huge_pages), T(test_linux_residency),
