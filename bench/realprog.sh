@@ -37,6 +37,9 @@
 #                   SUMMARY line is printed once per workload.
 #   heapward-debug-20k  the same with guard_budget_count=20000: at most
 #                   20000 live guarded objects, GWP-ASan's bound below
+#   heapward-debug-base  heapward-debug with HEAPWARD_BASE's build (its
+#                   launcher beside it, ../bin/heapward): a before/after
+#                   comparison of the debug mode in one run
 #   scudo-gwp       Scudo with GWP-ASan sampling every allocation
 #                   (SCUDO_OPTIONS=GWP_ASAN_SampleRate=1:
 #                   GWP_ASAN_MaxSimultaneousAllocations=20000)
@@ -131,12 +134,14 @@ lib[scudo]=$peer_scudo
 lib[heapward-base]=${HEAPWARD_BASE:-}
 lib[heapward-debug]=$hwlib
 lib[heapward-debug-20k]=$hwlib
+lib[heapward-debug-base]=${HEAPWARD_BASE:-}
 lib[scudo-gwp]=$peer_scudo
 # What runs the program instead of LD_PRELOAD (the launcher), and the
 # allocator's own environment.
 declare -A via envs
 via[heapward-debug]="$(dirname "$hwlib")/../bin/heapward run --"
 via[heapward-debug-20k]="$(dirname "$hwlib")/../bin/heapward run --guard_budget_count=20000 --"
+via[heapward-debug-base]="$(dirname "${HEAPWARD_BASE:-.}")/../bin/heapward run --"
 envs[scudo-gwp]="SCUDO_OPTIONS=GWP_ASAN_SampleRate=1:GWP_ASAN_MaxSimultaneousAllocations=20000"
 default_allocs="heapward jemalloc mimalloc tcmalloc scudo"
 [ -z "${HEAPWARD_BASE:-}" ] || default_allocs="heapward heapward-base ${default_allocs#heapward }"
