@@ -33,13 +33,26 @@
  *        had one already keeps its own. hw_fault_thread_end unmaps only the
  *        stack this module gave the calling thread, and only while it is
  *        still the thread's and not in use (no handler running on it).
+ *   FH6. Once the handler is installed, a disposition of SIGSEGV or SIGBUS
+ *        that the program sets through hw_fault_sigaction (the override
+ *        library's sigaction and signal) does not replace it: it becomes
+ *        the program's disposition, the one FH3 passes faults on to, and
+ *        what the program reads back; before the install, and for any
+ *        other signal, hw_fault_sigaction is the C library's sigaction.
+ *        So a program that installs a crash handler of its own (Python's
+ *        faulthandler, a JVM, a crash reporter) still gets the report
+ *        first, then its handler runs as it would have.
  *
  * Limits. A thread without an alternate stack (one that never called
  * hw_fault_thread_start) cannot run the handler on a stack overflow and
  * dies without a report, as before. A fault inside a classifier itself (a
- * fault while the signal is blocked) kills the process at once. Installing
- * another handler after this one replaces it unless that handler chains
- * too.
+ * fault while the signal is blocked) kills the process at once. A handler
+ * installed other than through hw_fault_sigaction (the prefixed library,
+ * which interposes nothing; a raw rt_sigaction system call, as the Go
+ * runtime makes; a C library without a second name for sigaction; the
+ * obsolete sigset and sysv_signal) replaces this one unless it chains too.
+ * The program's handler runs on the alternate stack the fault came in on,
+ * whatever its SA_ONSTACK says.
  *
  * Locking: the install is serialized by a lock of its own; the handler
  * reads only state written before its classifier was published (release
@@ -103,6 +116,25 @@ int hw_fault_thread_start(void);
  * gave the calling thread, when it is still the thread's and not in use
  * (FH5); for the thread's exit. */
 void hw_fault_thread_end(void);
+
+struct sigaction;
+/* FH6: sigaction(2) as the program sees it, for the override library's
+ * sigaction and signal (POSIX only): for SIGSEGV and SIGBUS once the
+ * handler is installed, reads and sets the program's disposition (old and
+ * act may each be NULL) and returns 0; otherwise the C library's
+ * sigaction, with its result and errno. Async-signal-safe, as
+ * sigaction is. */
+int hw_fault_sigaction(int signo, const struct sigaction *act, struct sigaction *old);
+
+/* FH6: signal(3) as the program sees it, for the override library's
+ * signal (POSIX only): for SIGSEGV and SIGBUS, glibc's semantics (BSD's:
+ * the signal blocked while the handler runs, SA_RESTART) through
+ * hw_fault_sigaction, returning the previous handler, or SIG_ERR with
+ * errno EINVAL for a handler of SIG_ERR; for any other signal the C
+ * library's own (glibc's bsd_signal, the same function, so siginterrupt's
+ * choices still hold). */
+typedef void (*hw_signal_fn)(int);
+hw_signal_fn hw_fault_signal(int signo, hw_signal_fn handler);
 
 /* Between fault.c, which keeps the install's bookkeeping (FH1) and the
  * chain, and the OS's half (fault_posix.c, fault_windows.c). */

@@ -1,23 +1,27 @@
 /* fault_posix.c: the memory-fault handler of fault.h on POSIX.
  *
- * Owns: the SIGSEGV and SIGBUS dispositions this file installs, the ones it
- * replaced (saved for chaining), what the handler reads from the signal's
- * context (access, pc, sp, frame pointer), and the alternate signal stacks
- * it gives threads (fault.c keeps the classifiers and the install lock).
+ * Owns: the SIGSEGV and SIGBUS dispositions this file installs; the ones
+ * the program sees instead (those replaced at the install, then each that
+ * the program sets through the override library's sigaction and signal,
+ * FH6), which faults are passed on to; what the handler reads from the
+ * signal's context (access, pc, sp, frame pointer); and the alternate
+ * signal stacks it gives threads (fault.c keeps the classifiers and the
+ * install lock).
  *
  * Invariants (fault.h's, and how they hold here):
- *   FH1. hw_fault_os_install succeeds once both sigactions did; the saved
- *        dispositions are read before ours is installed and never written
- *        again.
+ *   FH1. hw_fault_os_install succeeds once both sigactions did; the
+ *        dispositions it replaced become the program's (FH6) before ours
+ *        is installed.
  *   FH2. The classifiers run only when si_code > 0 (SI_USER, SI_QUEUE,
  *        SI_TKILL and the other sent codes are <= 0 on Linux and in POSIX).
- *   FH3. pass_on: a previous handler function is called directly; SIG_DFL,
+ *   FH3. pass_on: the program's handler function is called directly; SIG_DFL,
  *        or SIG_IGN for a kernel-raised fault (which Linux will not let a
  *        process ignore: it forces the default action), restores SIG_DFL and
  *        returns, so the access faults again and kills with the same signal
  *        and si_code. A sent signal under SIG_DFL is raised again (it stays
  *        pending until the handler returns); under SIG_IGN it is dropped.
- *        hw_fault.chained says which of the two comes.
+ *        hw_fault.chained says which of the two comes. SA_RESETHAND makes
+ *        the program's disposition SIG_DFL, not the installed one.
  *   FH4. The handler calls only async-signal-safe functions (sigaction,
  *        pthread_sigmask, raise), the table walks' recovery (stackwalk.h
  *        UW7, first: a fault inside a walk ends that walk) and the
@@ -27,6 +31,21 @@
  *        it when it is the thread's current alternate stack and the thread
  *        is not on it (SS_ONSTACK), or at once when the thread has switched
  *        to another; a stack in use is left mapped.
+ *   FH6. seen[] holds, per signal, the program's disposition: a ring of
+ *        DISP_RING entries of which `cur` (atomic) is the one in force. A
+ *        change writes the next entry and then publishes it, under
+ *        disp_lock with every signal blocked (so no handler on the locking
+ *        thread can wait for it); the handler reads the published entry
+ *        without the lock. The install and every change of a fault
+ *        signal's disposition hold disp_lock, so a program's sigaction
+ *        racing the install lands either before it (and is what the
+ *        install saves) or after it (and is recorded).
+ *
+ * The C library's own sigaction. With the override library loaded, the
+ * name sigaction is its interposer, which calls back into this file; the
+ * OS is reached through the C library's other name for the function
+ * (HW_LIBC_SIGACTION: glibc's __sigaction). Without one, the override
+ * library defines no interposer and sigaction is the C library's.
  *
  * The context. x86-64 Linux: the access comes from the page-fault error
  * code (REG_ERR: bit 1 write, bit 4 instruction fetch), read only when the
@@ -39,8 +58,9 @@
  * before a stack overflow, and a malloc layer built on the heap may be the
  * thing that faulted.
  *
- * Locking: fault.c's install lock is held by hw_fault_os_install. The
- * handler takes no lock (hw_fault_classify).
+ * Locking: fault.c's install lock is held by hw_fault_os_install, and
+ * disp_lock (a spin lock, held for a copy or a sigaction call) inside it.
+ * The handler takes disp_lock only to reset a disposition (SA_RESETHAND).
  */
 #include "fault.h"
 
@@ -57,52 +77,132 @@
 #include <unistd.h>
 
 #define ALT_STACK_BYTES ((size_t)64 << 10)
+/* FH6: a reader that copies the entry in force while this many changes
+ * are made at once could read a torn one; a disposition is read in a few
+ * instructions, and changed by a system call. */
+#define DISP_RING 4
 
-static struct sigaction old_segv, old_bus;
+/* FH6: what the program sees of one signal, and passes faults on to. */
+typedef struct disp {
+	struct sigaction ring[DISP_RING];
+	unsigned cur; /* atomic */
+} disp;
+
+static disp seen_segv, seen_bus;
+static int disp_lock;  /* FH6: a spin lock, taken with signals blocked */
+static bool installed; /* atomic: our handler is the OS's (FH6) */
 /* The mapping (guard page first) of the alternate stack this file gave the
  * calling thread; NULL when none (FH5). */
 static HW_THREAD_LOCAL char *own_stack;
 
+#if HW_LIBC_SIGACTION
+int __sigaction(int signo, const struct sigaction *act, struct sigaction *old);
+#endif
+
+/* The C library's sigaction, never the override library's (see the top). */
+static int os_sigaction(int signo, const struct sigaction *act, struct sigaction *old)
+{
+#if HW_LIBC_SIGACTION
+	return __sigaction(signo, act, old);
+#else
+	return sigaction(signo, act, old);
+#endif
+}
+
+static disp *seen_of(int signo) { return signo == SIGBUS ? &seen_bus : &seen_segv; }
+
+/* FH6: the program's disposition of signo, as published. */
+static struct sigaction seen_now(int signo)
+{
+	const disp *d = seen_of(signo);
+	unsigned i = __atomic_load_n(&d->cur, __ATOMIC_ACQUIRE);
+	return d->ring[i % DISP_RING];
+}
+
+/* FH6: takes disp_lock with every signal blocked (*was: the mask before). */
+static void disp_enter(sigset_t *was)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, was);
+	while (__atomic_exchange_n(&disp_lock, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&disp_lock, __ATOMIC_RELAXED))
+			;
+}
+
+static void disp_leave(const sigset_t *was)
+{
+	__atomic_store_n(&disp_lock, 0, __ATOMIC_RELEASE);
+	pthread_sigmask(SIG_SETMASK, was, NULL);
+}
+
+/* FH6, under disp_lock: makes act the program's disposition of signo. */
+static void disp_set(int signo, const struct sigaction *act)
+{
+	disp *d = seen_of(signo);
+	unsigned next = __atomic_load_n(&d->cur, __ATOMIC_RELAXED) + 1;
+	d->ring[next % DISP_RING] = *act;
+	__atomic_store_n(&d->cur, next, __ATOMIC_RELEASE);
+}
+
+static void dfl_action(struct sigaction *sa)
+{
+	memset(sa, 0, sizeof *sa);
+	sa->sa_handler = SIG_DFL;
+	sigemptyset(&sa->sa_mask);
+}
+
 static void restore_default(int signo)
 {
 	struct sigaction dfl;
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	sigaction(signo, &dfl, NULL);
+	dfl_action(&dfl);
+	os_sigaction(signo, &dfl, NULL);
 }
 
 /* FH3. */
 static void pass_on(int signo, siginfo_t *si, void *uctx)
 {
-	const struct sigaction *old = signo == SIGBUS ? &old_bus : &old_segv;
+	struct sigaction old = seen_now(signo);
 	bool sent = si == NULL || si->si_code <= 0;
-	if (old->sa_handler == SIG_IGN && sent)
+	if (old.sa_handler == SIG_IGN && sent)
 		return;
-	if (old->sa_handler == SIG_DFL || old->sa_handler == SIG_IGN) {
+	if (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN) {
 		restore_default(signo);
 		if (sent)
 			raise(signo);
 		return;
 	}
-	if (old->sa_flags & SA_RESETHAND)
-		restore_default(signo);
-	/* The kernel would have blocked the previous handler's sa_mask; the
-	 * signal itself is already blocked unless it asked for SA_NODEFER. */
-	sigset_t was;
-	pthread_sigmask(SIG_BLOCK, &old->sa_mask, &was);
-	if (old->sa_flags & SA_SIGINFO)
-		old->sa_sigaction(signo, si, uctx);
+	if (old.sa_flags & SA_RESETHAND) {
+		struct sigaction dfl;
+		dfl_action(&dfl);
+		sigset_t was;
+		disp_enter(&was);
+		disp_set(signo, &dfl);
+		disp_leave(&was);
+	}
+	/* The kernel would have blocked the handler's sa_mask, and the signal
+	 * itself unless it asked for SA_NODEFER (ours did not: it is blocked
+	 * now). */
+	sigset_t was, mask = old.sa_mask;
+	pthread_sigmask(SIG_BLOCK, &mask, &was);
+	if (old.sa_flags & SA_NODEFER) {
+		sigset_t self;
+		sigemptyset(&self);
+		sigaddset(&self, signo);
+		pthread_sigmask(SIG_UNBLOCK, &self, NULL);
+	}
+	if (old.sa_flags & SA_SIGINFO)
+		old.sa_sigaction(signo, si, uctx);
 	else
-		old->sa_handler(signo);
+		old.sa_handler(signo);
 	pthread_sigmask(SIG_SETMASK, &was, NULL);
 }
 
-/* Whether a fault on signo goes to a previous handler (FH3). */
+/* Whether a fault on signo goes to a handler of the program's (FH3). */
 static bool chained(int signo)
 {
-	const struct sigaction *old = signo == SIGBUS ? &old_bus : &old_segv;
-	return old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN;
+	struct sigaction old = seen_now(signo);
+	return old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN;
 }
 
 /* The registers and the access of the interrupted context. */
@@ -213,23 +313,81 @@ void hw_fault_thread_end(void)
 int hw_fault_os_install(void)
 {
 	int err = 0;
-	struct sigaction sa;
+	struct sigaction sa, old_segv, old_bus;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = on_fault;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	/* The saved dispositions are complete before the handler can run. */
-	if (sigaction(SIGSEGV, NULL, &old_segv) != 0 || sigaction(SIGBUS, NULL, &old_bus) != 0)
+	err = give_alt_stack();
+	if (err != 0)
+		return err;
+	sigset_t was;
+	disp_enter(&was);
+	/* The program's dispositions are complete before the handler can run. */
+	if (os_sigaction(SIGSEGV, NULL, &old_segv) != 0 ||
+	    os_sigaction(SIGBUS, NULL, &old_bus) != 0)
 		err = errno;
-	if (err == 0)
-		err = give_alt_stack();
 	if (err == 0) {
-		if (sigaction(SIGSEGV, &sa, NULL) != 0) {
+		disp_set(SIGSEGV, &old_segv);
+		disp_set(SIGBUS, &old_bus);
+		if (os_sigaction(SIGSEGV, &sa, NULL) != 0) {
 			err = errno;
-		} else if (sigaction(SIGBUS, &sa, NULL) != 0) {
+		} else if (os_sigaction(SIGBUS, &sa, NULL) != 0) {
 			err = errno;
-			sigaction(SIGSEGV, &old_segv, NULL);
+			os_sigaction(SIGSEGV, &old_segv, NULL);
 		}
 	}
+	__atomic_store_n(&installed, err == 0, __ATOMIC_RELEASE);
+	disp_leave(&was);
 	return err;
+}
+
+int hw_fault_sigaction(int signo, const struct sigaction *act, struct sigaction *old)
+{
+	if (signo != SIGSEGV && signo != SIGBUS)
+		return os_sigaction(signo, act, old);
+	sigset_t was;
+	disp_enter(&was);
+	int rc = 0;
+	if (!__atomic_load_n(&installed, __ATOMIC_ACQUIRE)) {
+		rc = os_sigaction(signo, act, old);
+	} else {
+		if (old)
+			*old = seen_now(signo);
+		if (act)
+			disp_set(signo, act);
+	}
+	/* sigaction's errno is the caller's to read; disp_leave keeps it. */
+	int e = errno;
+	disp_leave(&was);
+	errno = e;
+	return rc;
+}
+
+#if HW_LIBC_SIGACTION
+/* glibc's other name for signal (not declared under _GNU_SOURCE). */
+__sighandler_t bsd_signal(int signo, __sighandler_t handler);
+#endif
+
+hw_signal_fn hw_fault_signal(int signo, hw_signal_fn handler)
+{
+#if HW_LIBC_SIGACTION
+	if (signo != SIGSEGV && signo != SIGBUS)
+		return bsd_signal(signo, handler);
+#endif
+	if (handler == SIG_ERR) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	/* glibc's (BSD's) semantics: the signal blocked while its handler
+	 * runs, interrupted calls restarted. */
+	struct sigaction act, old;
+	memset(&act, 0, sizeof act);
+	act.sa_handler = handler;
+	sigemptyset(&act.sa_mask);
+	sigaddset(&act.sa_mask, signo);
+	act.sa_flags = SA_RESTART;
+	if (hw_fault_sigaction(signo, &act, &old) != 0)
+		return SIG_ERR;
+	return old.sa_handler;
 }
