@@ -39,7 +39,11 @@
  *        without the lock. The install and every change of a fault
  *        signal's disposition hold disp_lock, so a program's sigaction
  *        racing the install lands either before it (and is what the
- *        install saves) or after it (and is recorded).
+ *        install saves) or after it (and is recorded). The lock names
+ *        its holder's process, so a fork's child takes over one held by
+ *        a thread of its parent's (that thread had not published what it
+ *        was writing; the forking thread held none: sigaction does not
+ *        fork).
  *
  * The C library's own sigaction. With the override library loaded, the
  * name sigaction is its interposer, which calls back into this file; the
@@ -89,7 +93,7 @@ typedef struct disp {
 } disp;
 
 static disp seen_segv, seen_bus;
-static int disp_lock;  /* FH6: a spin lock, taken with signals blocked */
+static int disp_lock;  /* FH6: a spin lock: 0, or its holder's process id */
 static bool installed; /* atomic: our handler is the OS's (FH6) */
 /* The mapping (guard page first) of the alternate stack this file gave the
  * calling thread; NULL when none (FH5). */
@@ -119,15 +123,23 @@ static struct sigaction seen_now(int signo)
 	return d->ring[i % DISP_RING];
 }
 
-/* FH6: takes disp_lock with every signal blocked (*was: the mask before). */
+/* FH6: takes disp_lock with every signal blocked (*was: the mask before).
+ * The lock holds its holder's process id: one that is not this process's
+ * was taken by a thread of the parent this process was forked from,
+ * which does not exist here, and is taken over. */
 static void disp_enter(sigset_t *was)
 {
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, was);
-	while (__atomic_exchange_n(&disp_lock, 1, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(&disp_lock, __ATOMIC_RELAXED))
-			;
+	int me = (int)getpid();
+	for (;;) {
+		int holder = __atomic_load_n(&disp_lock, __ATOMIC_RELAXED);
+		if ((holder == 0 || holder != me) &&
+		    __atomic_compare_exchange_n(&disp_lock, &holder, me, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return;
+	}
 }
 
 static void disp_leave(const sigset_t *was)

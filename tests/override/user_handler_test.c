@@ -18,13 +18,15 @@
 #include "death.h"
 
 #include <errno.h>
-#include <setjmp.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The kernel's view of a disposition (rt_sigaction's struct). */
@@ -301,6 +303,72 @@ static void test_signal_function(void)
 	       "signal %d status %d: %s", d.signal, d.status, d.err);
 }
 
+static volatile int changing;
+
+static void *change_forever(void *arg)
+{
+	(void)arg;
+	struct sigaction a;
+	memset(&a, 0, sizeof a);
+	a.sa_handler = noop_handler;
+	sigemptyset(&a.sa_mask);
+	while (__atomic_load_n(&changing, __ATOMIC_RELAXED))
+		(void)sigaction(SIGSEGV, &a, NULL);
+	return NULL;
+}
+
+/* Whether child pid ended by itself within two seconds with status 0;
+ * one that did not is killed (a child spinning on a lock with every
+ * signal blocked takes no alarm). */
+static bool child_done(pid_t pid)
+{
+	int st = 0;
+	for (int ms = 0; ms < 2000; ms++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		usleep(1000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return false;
+}
+
+/* FH6: a fork while another thread changes SIGSEGV's disposition leaves
+ * the child able to read and change it too (a lock the other thread held
+ * at the fork is not the child's to wait for). */
+static void test_fork_while_changing(void)
+{
+	start_layer();
+	pthread_t t;
+	changing = 1;
+	REQUIRE(pthread_create(&t, NULL, change_forever, NULL) == 0);
+	struct sigaction seen;
+	bool ok = true;
+	do
+		ok = sigaction(SIGSEGV, NULL, &seen) == 0;
+	while (ok && seen.sa_handler != noop_handler);
+	int forks = 0;
+	bool done = ok;
+	for (; done && forks < 300; forks++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			struct sigaction cur;
+			_exit(sigaction(SIGSEGV, NULL, &cur) == 0 && cur.sa_handler == noop_handler
+				      ? 0
+				      : 3);
+		}
+		done = pid > 0 && child_done(pid);
+	}
+	changing = 0;
+	pthread_join(t, NULL);
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	EXPECT(sigaction(SIGSEGV, &dfl, NULL) == 0);
+	EXPECT(ok && done, "fork %d: the child was stuck or wrong", forks);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || (strcmp(argv[1], "guarded") != 0 && strcmp(argv[1], "plain") != 0)) {
@@ -316,6 +384,7 @@ int main(int argc, char **argv)
 		T(test_sent_signal),
 		T(test_own_fault_and_resethand),
 		T(test_signal_function),
+		T(test_fork_while_changing),
 	};
 	return hw_test_main(tests, sizeof tests / sizeof tests[0], argc - 1, argv + 1);
 }
