@@ -42,6 +42,13 @@
  *        So a program that installs a crash handler of its own (Python's
  *        faulthandler, a JVM, a crash reporter) still gets the report
  *        first, then its handler runs as it would have.
+ *   FH7. A fault that repeats the one last passed to a handler of the
+ *        program's (the same thread, address and instruction), when that
+ *        handler left the default action in force (it reset the
+ *        disposition and returned, so the access kills with its signal:
+ *        Rust's runtime does this for every fault that is not a stack
+ *        overflow), goes to the default action without the classifiers:
+ *        it was reported the first time, and is not reported twice.
  *
  * Limits. A thread without an alternate stack (one that never called
  * hw_fault_thread_start) cannot run the handler on a stack overflow and

@@ -45,6 +45,10 @@
  *        was writing; the forking thread held none: sigaction does not
  *        fork).
  *
+ *   FH7. passed_addr and passed_pc (initial-exec TLS) record the fault
+ *        the thread last passed to a handler of the program's, and are
+ *        cleared by any fault that goes to the default action instead.
+ *
  * The C library's own sigaction. With the override library loaded, the
  * name sigaction is its interposer, which calls back into this file; the
  * OS is reached through the C library's other name for the function
@@ -98,6 +102,9 @@ static bool installed; /* atomic: our handler is the OS's (FH6) */
 /* The mapping (guard page first) of the alternate stack this file gave the
  * calling thread; NULL when none (FH5). */
 static HW_THREAD_LOCAL char *own_stack;
+/* FH7: the thread's last fault passed to a handler of the program's (its
+ * address and instruction), or zeros. */
+static HW_THREAD_LOCAL uintptr_t passed_addr, passed_pc;
 
 #if HW_LIBC_SIGACTION
 int __sigaction(int signo, const struct sigaction *act, struct sigaction *old);
@@ -255,7 +262,12 @@ static void on_fault(int signo, siginfo_t *si, void *uctx)
 			      chained(signo)};
 		if (uctx)
 			read_context(uctx, &f);
-		(void)hw_fault_classify(&f);
+		/* FH7: the fault the program's handler let come back to kill. */
+		bool again = !f.chained && f.addr == passed_addr && f.pc == passed_pc;
+		if (!again)
+			(void)hw_fault_classify(&f);
+		passed_addr = f.chained ? f.addr : 0;
+		passed_pc = f.chained ? f.pc : 0;
 	}
 	errno = saved;
 	pass_on(signo, si, uctx);

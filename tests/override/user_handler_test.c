@@ -276,6 +276,40 @@ static void test_own_fault_and_resethand(void)
 		       "a report of the program's own fault: %s", d.err);
 }
 
+/* Rust's runtime's idiom: a fault it does not handle resets the
+ * disposition and returns, to die of it. */
+static void reset_and_return(int signo)
+{
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(signo, &dfl, NULL);
+	say("program handler: reset\n");
+}
+
+static void reset_child(void)
+{
+	start_layer();
+	CHILD_CHECK(signal(SIGSEGV, reset_and_return) == SIG_DFL);
+	fault();
+}
+
+/* FH7: the fault comes back once the handler returns; it kills, and is
+ * reported once, before the program's handler ran. */
+static void test_reported_once(void)
+{
+	hw_death d;
+	REQUIRE(hw_death_run(reset_child, &d) == 0);
+	const char *rep = strstr(d.err, "ERROR: heapward: heap-buffer-overflow");
+	const char *prog = strstr(d.err, "program handler: reset");
+	EXPECT(d.signal == SIGSEGV && prog != NULL, "signal %d status %d: %s", d.signal,
+	       d.status, d.err);
+	EXPECT(guarded ? rep != NULL && rep < prog && !strstr(rep + 1, "ERROR: heapward")
+		       : rep == NULL,
+	       "%s", d.err);
+}
+
 static void signal_child(void)
 {
 	start_layer();
@@ -384,6 +418,7 @@ int main(int argc, char **argv)
 		T(test_sent_signal),
 		T(test_own_fault_and_resethand),
 		T(test_signal_function),
+		T(test_reported_once),
 		T(test_fork_while_changing),
 	};
 	return hw_test_main(tests, sizeof tests / sizeof tests[0], argc - 1, argv + 1);
