@@ -463,8 +463,9 @@ typedef struct hw_malloc_stats {
 	 * quarantine's counts above); allocations the policy picked that were
 	 * not guarded because a budget (guard_budget_count,
 	 * guard_budget_bytes) was spent, and because the guarded heap was
-	 * full or the OS refused a guard page (the kernel's mapping limit
-	 * under PROT_NONE). */
+	 * full, the OS refused a guard page (the kernel's mapping limit
+	 * under PROT_NONE) or the alignment asked for was past the guarded
+	 * heap's window (this last one without a warning). */
 	size_t guarded_objects, guarded_bytes;
 	uint64_t guard_over_budget, guard_refused;
 } hw_malloc_stats;

@@ -41,7 +41,9 @@
  *        A refused guarded allocation (the heap full, the OS refusing a
  *        guard page: ENOMEM at the kernel's mapping limit under PROT_NONE)
  *        is not guarded either (refused counts it; one warning), and
- *        leaves nothing behind.
+ *        leaves nothing behind. So is one whose run the guarded heap's
+ *        window could never hold (an alignment past it: hw_heap_fits),
+ *        counted but without the warning, which would blame a resource.
  *   GD4. Every page of a freed guarded object's run traps before it
  *        enters the quarantine: the run is sealed (GD10) or its data pages
  *        are guard pages too; when it leaves (evicted, drained at exit)
@@ -806,6 +808,14 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 	if (over)
 		return over_budget_now();
 	size_t np = dpages + (lead >> gshift) + (side == HW_SIDE_RIGHT);
+	if (!hw_heap_fits(gheap, np, run_align)) {
+		/* GD3: the request, not a resource, is at fault. */
+		unreserve(data);
+		hw_mutex_lock(&guard_lock);
+		refused++;
+		hw_mutex_unlock(&guard_lock);
+		return NULL;
+	}
 	bool dbg = hw_mc_debug_on();
 	mc_span *s = shape >= 0 ? ready_take(ready_run, shape, side, dpages, dbg) : NULL;
 	if (s) {

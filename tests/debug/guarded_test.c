@@ -514,6 +514,35 @@ static void test_budgets(void)
 	}
 }
 
+/* GD3: an alignment no run of the guarded heap's window could have is
+ * not guarded, counted as refused, with no warning (nothing ran out); the
+ * allocation goes on as without guards, and the next one is guarded. */
+static void far_aligned_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("guard=all:scavenger=0"));
+	void *keep = hw_malloc(100);
+	CHILD_CHECK(guarded(keep));
+	const size_t far = (size_t)1 << 40; /* past GD_WINDOW_MAX's slack */
+	errno = 0;
+	void *p = hw_aligned_alloc(far, 16);
+	CHILD_CHECK(p ? ((uintptr_t)p & (far - 1)) == 0 && !guarded(p) : errno == ENOMEM);
+	hw_free(p);
+	hw_malloc_stats m = layer_stats();
+	CHILD_CHECK(m.guard_refused == 1 && m.guarded_objects == 1 && m.guard_over_budget == 0);
+	void *q = hw_malloc(100);
+	CHILD_CHECK(guarded(q) && layer_stats().guarded_objects == 2);
+	hw_free(q);
+	hw_free(keep);
+	CHILD_CHECK(layer_stats().errors == 0);
+}
+
+static void test_far_alignment_not_guarded(void)
+{
+	REQUIRE(child_ok(far_aligned_child, NULL), "%s", err);
+	EXPECT(!strstr(err, "heapward: warning"), "%s", err);
+}
+
 /* GD9: a spent budget is said before the first error report, once. */
 static void budget_report_child(void *arg)
 {
@@ -717,6 +746,7 @@ int main(int argc, char **argv)
 		T(test_api),
 		T(test_left_side_keeps_alignment),
 		T(test_budgets),
+		T(test_far_alignment_not_guarded),
 		T(test_budget_said_with_a_report),
 		T(test_larger_than_budget),
 		T(test_sampling),
