@@ -79,6 +79,16 @@ static void fault(void)
 
 static void noop_handler(int signo) { (void)signo; }
 
+/* sigaction of SIG_DFL for signo (async-signal-safe). */
+static int set_default(int signo)
+{
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	return sigaction(signo, &dfl, NULL);
+}
+
 /* SN1: the program reads back what it set, never heapward's handler; the
  * OS keeps heapward's (guarded) or takes the program's (plain). */
 static void test_reads_back(void)
@@ -280,11 +290,7 @@ static void test_own_fault_and_resethand(void)
  * disposition and returns, to die of it. */
 static void reset_and_return(int signo)
 {
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	sigaction(signo, &dfl, NULL);
+	(void)set_default(signo);
 	say("program handler: reset\n");
 }
 
@@ -395,11 +401,7 @@ static void test_fork_while_changing(void)
 	}
 	changing = 0;
 	pthread_join(t, NULL);
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	EXPECT(sigaction(SIGSEGV, &dfl, NULL) == 0);
+	EXPECT(set_default(SIGSEGV) == 0);
 	EXPECT(ok && done, "fork %d: the child was stuck or wrong", forks);
 }
 
