@@ -23,15 +23,15 @@
  *        hw_fault.chained says which of the two comes. SA_RESETHAND makes
  *        the program's disposition SIG_DFL, not the installed one.
  *   FH4. The handler calls only async-signal-safe functions (sigaction,
- *        pthread_sigmask, raise), the table walks' recovery (stackwalk.h
- *        UW7, first: a fault inside a walk ends that walk) and the
+ *        pthread_sigmask, getpid, raise), the table walks' recovery
+ *        (stackwalk.h UW7, first: a fault inside a walk ends that walk) and the
  *        classifiers, and restores errno.
  *   FH5. A thread's stack is recorded in own_stack (initial-exec TLS) when
  *        this file maps it; hw_fault_thread_end unmaps it after disabling
  *        it when it is the thread's current alternate stack and the thread
  *        is not on it (SS_ONSTACK), or at once when the thread has switched
  *        to another; a stack in use is left mapped.
- *   FH6. seen[] holds, per signal, the program's disposition: a ring of
+ *   FH6. seen_segv and seen_bus hold the program's dispositions: a ring of
  *        DISP_RING entries of which `cur` (atomic) is the one in force. A
  *        change writes the next entry and then publishes it, under
  *        disp_lock with every signal blocked (so no handler on the locking
@@ -44,7 +44,6 @@
  *        a thread of its parent's (that thread had not published what it
  *        was writing; the forking thread held none: sigaction does not
  *        fork).
- *
  *   FH7. passed_addr and passed_pc (initial-exec TLS) record the fault
  *        the thread last passed to a handler of the program's, and are
  *        cleared by any fault that goes to the default action instead.
@@ -141,10 +140,10 @@ static void disp_enter(sigset_t *was)
 	pthread_sigmask(SIG_BLOCK, &all, was);
 	int me = (int)getpid();
 	for (;;) {
+		/* Free (0), or held in the parent: take it. */
 		int holder = __atomic_load_n(&disp_lock, __ATOMIC_RELAXED);
-		if ((holder == 0 || holder != me) &&
-		    __atomic_compare_exchange_n(&disp_lock, &holder, me, false, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED))
+		if (holder != me && __atomic_compare_exchange_n(&disp_lock, &holder, me, false,
+								__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			return;
 	}
 }
