@@ -191,12 +191,10 @@ static void pass_on(int signo, siginfo_t *si, void *uctx)
 		return;
 	}
 	if (old.sa_flags & SA_RESETHAND) {
+		/* As the program's own sigaction would (FH6). */
 		struct sigaction dfl;
 		dfl_action(&dfl);
-		sigset_t was;
-		disp_enter(&was);
-		disp_set(signo, &dfl);
-		disp_leave(&was);
+		(void)hw_fault_sigaction(signo, &dfl, NULL);
 	}
 	/* The kernel would have blocked the handler's sa_mask, and the signal
 	 * itself unless it asked for SA_NODEFER (ours did not: it is blocked

@@ -345,12 +345,14 @@ static void data_of(const mc_span *s, uintptr_t *lo, uintptr_t *hi)
 	}
 }
 
-static void warn_refused(void)
+/* GD3: counts a refused guarded allocation; the first one refused for want
+ * of a resource (warn) is said, once. */
+static void count_refused(bool warn)
 {
 	hw_mutex_lock(&guard_lock);
 	refused++;
-	bool first = !warned_refused;
-	warned_refused = true;
+	bool first = warn && !warned_refused;
+	warned_refused |= warn;
 	hw_mutex_unlock(&guard_lock);
 	if (first)
 		hw_report_write("heapward: warning: a guarded allocation was refused (the guarded "
@@ -808,14 +810,9 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 	if (over)
 		return over_budget_now();
 	size_t np = dpages + (lead >> gshift) + (side == HW_SIDE_RIGHT);
-	if (!hw_heap_fits(gheap, np, run_align)) {
-		/* GD3: the request, not a resource, is at fault. */
-		unreserve(data);
-		hw_mutex_lock(&guard_lock);
-		refused++;
-		hw_mutex_unlock(&guard_lock);
-		return NULL;
-	}
+	/* GD3: a run the window could never hold: the request, not a
+	 * resource, is at fault. */
+	bool fits = hw_heap_fits(gheap, np, run_align);
 	bool dbg = hw_mc_debug_on();
 	mc_span *s = shape >= 0 ? ready_take(ready_run, shape, side, dpages, dbg) : NULL;
 	if (s) {
@@ -826,12 +823,12 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 			release_run(s);
 			s = NULL;
 		}
-	} else {
+	} else if (fits) {
 		s = new_run(side, dpages, np, lead, run_align, dbg);
 	}
 	if (!s) {
 		unreserve(data);
-		warn_refused();
+		count_refused(fits);
 		return NULL;
 	}
 	/* GD11: an intact run's pattern lacks only where its last object
@@ -943,7 +940,7 @@ void hw_mc_guard_free(void *p, mc_span *s, const char *op)
 	__atomic_store_n(&live_bytes, live_bytes - data, __ATOMIC_RELAXED);
 	hw_mutex_unlock(&guard_lock);
 	if (!faulted)
-		warn_refused();
+		count_refused(true);
 	mc_qentry e = {p, data, s->req, evict};
 	if (!faulted)
 		release_run(s);
