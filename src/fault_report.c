@@ -9,13 +9,14 @@
  *   heapward: SEGV on address A in heap H: free run [S, E) (N pages), 0xO bytes into it
  *   heapward: the address is in page K of the run, released; this heap faults
  *   freed runs (fault_on_free is set)
- * ("allocated run" for a page in use, whose run is [head, end), and "a guard
- * page" when the page is one of its guard pages, "released inside it" when
- * the run's owner released it (hw_heap_release_inside); "Ready"
- * for a free page still backed; "does not fault freed runs (fault_on_free
- * is not set)"). A free run is maximal: from the allocated page (or the end
- * of the arenas) below it to the one above it. An address inside a heap's
- * window but in none of its arenas gets one line saying so.
+ * ("1 page" for a run of one; "allocated run" for a page in use, whose run
+ * is [head, end), and "a guard page" when the page is one of its guard
+ * pages, "released inside it" when the run's owner released it
+ * (hw_heap_release_inside); "Ready" for a free page still backed; "does
+ * not fault freed runs (fault_on_free is not set)"). A free run is
+ * maximal: from the allocated page (or the end of the arenas) below it to
+ * the one above it. An address inside a heap's window but in none of its
+ * arenas gets one line saying so.
  *
  * Invariants:
  *   FR1. Async-signal-safe: no lock, no malloc, no stdio. Lines are formatted
@@ -134,10 +135,11 @@ static void report_page(hw_heap *h, const hw_fault *f, hw_chunk *c)
 		end = scan_up(h, page + 1, alloc_set);
 	}
 	uintptr_t lo = hw_heap_addr(h, start), hi = hw_heap_addr(h, end);
-	hw_heap_report(h, "heapward: %s on address %p in heap %p: %s run [%p, %p) (%zu pages), "
+	hw_heap_report(h, "heapward: %s on address %p in heap %p: %s run [%p, %p) (%zu page%s), "
 			  "0x%zx bytes into it",
 		       f->signal, (void *)f->addr, (void *)h, inuse ? "allocated" : "free",
-		       (void *)lo, (void *)hi, end - start, (size_t)(f->addr - lo));
+		       (void *)lo, (void *)hi, end - start, end - start == 1 ? "" : "s",
+		       (size_t)(f->addr - lo));
 	if (inuse && hw_bits_test(c->guard, i)) {
 		hw_heap_report(h, "heapward: the address is in page %zu of the run, a guard "
 				  "page: the run's owner made it trap (hw_heap_guard)",

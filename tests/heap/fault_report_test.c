@@ -163,6 +163,19 @@ static void test_freed_run_reported(void)
 		 (void *)j.addr, (void *)h, (void *)a, (void *)(a + 3 * ps), ps + 16);
 	EXPECT(strstr(err, want) != NULL, "want:\n%sgot:\n%s", want, err);
 
+	/* A run of one page is "1 page". */
+	REQUIRE(hw_heap_guard(h, b, 1) == 0);
+	job g = {.addr = (uintptr_t)b + 8};
+	REQUIRE(run(&g, err, sizeof err, &st));
+	EXPECT(died_of_segv(&st, err), "signal %d exit %d: %s", st.signo, st.exit_code, err);
+	snprintf(want, sizeof want,
+		 "heapward: SEGV on address %p in heap %p: allocated run [%p, %p) (1 page), "
+		 "0x8 bytes into it\n"
+		 "heapward: the address is in page 0 of the run, a guard page: the run's owner "
+		 "made it trap (hw_heap_guard)\n",
+		 (void *)g.addr, (void *)h, (void *)b, (void *)(b + ps));
+	EXPECT(strstr(err, want) != NULL, "want:\n%sgot:\n%s", want, err);
+
 	EXPECT(hw_heap_free(h, b, 1) == 0);
 	hw_heap_destroy(h);
 }
