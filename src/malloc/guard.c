@@ -61,9 +61,17 @@
  *        GD7), where a new run costs a heap
  *        allocation, an unfault of the whole run and a guard install. A
  *        cached run is freed memory: its pages trap, its record (live 0)
- *        still names the last object for a fault report. At most
- *        GD_CACHE_RUNS runs are cached; the rest, and all of them at
- *        hw_malloc_trim (hw_mc_guard_trim), go back to the heap.
+ *        still names the last object for a fault report. The cache holds
+ *        runs of at most cache_max bytes in all, guard pages included: the
+ *        quarantine's bound (quarantine_bytes), and at least GD_CACHE_RUNS
+ *        one-page runs. A faulted run costs only its address space (the
+ *        window has room for the cache's) and its record, and the
+ *        quarantine empties in bursts: with 256 runs cached, gcc's cc1
+ *        took half of its 944,000 guarded objects' runs new from the heap
+ *        (a claim that unfaults the run, then a guard install) while
+ *        others went back to it; with cache_max, a fifth. The rest, and
+ *        all of them at hw_malloc_trim (hw_mc_guard_trim), go back to the
+ *        heap.
  *   GD8. The 8 bytes before a guarded object of operator new (not new[],
  *        MC8's kinds) hold zero instead of the pattern (cookie 1), when
  *        they are in its data pages; checked as zero at free. They are
@@ -106,10 +114,11 @@
  *        faulted pages (Linux with guard regions: neighbouring sealed runs
  *        are one mapping, and a stretch of them is unsealed in one call)
  *        and the quarantine is small enough that all its runs and the
- *        cache's can stay sealed: quarantine_bytes / P + GD_CACHE_RUNS
- *        (seal_max) at most an eighth of the kernel's mapping limit (each
- *        sealed run splits at most one mapping in three, whatever the
- *        order of seals and unseals): 31 MiB with the default limit.
+ *        cache's can stay sealed: quarantine_bytes / P plus the cache's
+ *        one-page runs, cache_max / 2P (seal_max), at most an eighth of
+ *        the kernel's mapping limit (each sealed run splits at most one
+ *        mapping in three, whatever the order of seals and unseals): 21
+ *        MiB with the default limit.
  *        Elsewhere, past seal_max sealed runs (runs whose unseal was
  *        refused, below, count too), while sealing is off, and with half a
  *        guard budget spent, its data pages become guard pages. A sealed
@@ -169,10 +178,9 @@
 
 #define GD_ARENA ((size_t)64 << 20)
 #define GD_WINDOW_MAX ((size_t)1 << 40)
-/* GD6's bounds: shapes of 1 to 8 data pages, 256 runs (at most 9 pages
- * each, 9 MiB of address space in 4 KiB pages); GD7 adds at most 64 pages
- * per shape (32 one-page runs and their guards), 4 MiB: together inside
- * the window's slack of one arena (window_bytes). */
+/* GD6's shapes: 1 to 8 data pages; the least cache_max: 256 one-page
+ * runs. GD7 adds at most 64 pages per shape (32 one-page runs and their
+ * guards), 4 MiB: inside the window's slack of one arena (window_bytes). */
 #define GD_CACHE_DATA 8
 #define GD_CACHE_RUNS 256
 
@@ -207,9 +215,10 @@ static bool warned_budget, warned_whole, warned_refused;
  * size of the first allocation larger than the whole budget (0: none). */
 static bool pending_spent;
 static size_t pending_whole;
-/* GD6, under guard_lock: LIFO lists through next, per side and data pages. */
+/* GD6, under guard_lock: LIFO lists through next, per side and data
+ * pages, and the bytes of their runs (cache_max: set at start). */
 static mc_span *cache[2][GD_CACHE_DATA];
-static size_t cached;
+static size_t cached, cache_max;
 /* GD7, under guard_lock: LIFO lists through next, as the cache. */
 static mc_span *ready[2][GD_CACHE_DATA];
 /* GD10, under guard_lock (seal_max: set at start). */
@@ -236,17 +245,25 @@ static size_t sat_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX :
 /* The least grow unit the heap takes: 512 pages. */
 static size_t least_arena(void) { return (size_t)512 * gpage; }
 
+/* GD6: the bytes of runs the cache may hold. */
+static size_t cache_bound(void)
+{
+	return hw_max(gcfg.quarantine_bytes, (size_t)GD_CACHE_RUNS * 2 * gpage);
+}
+
 /* The window: room for the budgets' live objects (their data pages, and a
- * guard page each: at most one per data page) and for the quarantine's
- * (the same bound), a quarter more for fragmentation, one arena more; but
- * at most a quarter of the process's address-space limit (platform.h
- * P12), past which guarded allocations are refused, not the heap. */
+ * guard page each: at most one per data page), for the quarantine's (the
+ * same bound) and for the cache's runs, a quarter more for fragmentation,
+ * one arena more; but at most a quarter of the process's address-space
+ * limit (platform.h P12), past which guarded allocations are refused, not
+ * the heap. */
 static size_t window_bytes(size_t limit)
 {
 	size_t per = gcfg.budget_count > SIZE_MAX / gpage ? SIZE_MAX
 							  : (size_t)gcfg.budget_count * gpage;
 	size_t live = sat_add(gcfg.budget_bytes, hw_min(per, gcfg.budget_bytes));
 	size_t w = sat_add(live, sat_add(gcfg.quarantine_bytes, gcfg.quarantine_bytes));
+	w = sat_add(w, cache_max);
 	w = hw_min(sat_add(sat_add(w, w / 4), GD_ARENA), GD_WINDOW_MAX);
 	return hw_min(w, hw_max(limit / 4, least_arena()));
 }
@@ -272,6 +289,7 @@ void hw_mc_guard_start(void)
 	cfg.platform = hw_mc_g.pf;
 	cfg.page_size = gpage;
 	size_t limit = hw_sys_address_limit(hw_mc_g.pf);
+	cache_max = cache_bound();
 	size_t w = window_bytes(limit);
 	cfg.arena_size = arena_bytes(w);
 	cfg.address_space = hw_align_up(w, cfg.arena_size);
@@ -296,7 +314,7 @@ void hw_mc_guard_start(void)
 		/* GD10. */
 		long maps = hw_platform_max_map_count();
 		size_t bound = maps > 0 ? (size_t)maps / 8 : 8192;
-		size_t runs = sat_add(gcfg.quarantine_bytes / gpage, GD_CACHE_RUNS);
+		size_t runs = sat_add(gcfg.quarantine_bytes / gpage, cache_max / (2 * gpage));
 		seal_max = runs <= bound ? runs : 0;
 		sealing = seal_max > 0;
 	}
@@ -371,7 +389,7 @@ static void unreserve(size_t data)
 	hw_mutex_unlock(&guard_lock);
 }
 
-/* GD10: the bytes of run s, guard pages included. */
+/* GD6, GD10: the bytes of run s, guard pages included. */
 static size_t run_bytes(const mc_span *s) { return (size_t)s->npages << gshift; }
 
 /* GD10: seals run s (its object freed); false when sealing is off, half a
@@ -518,12 +536,12 @@ static void cache_or_release(mc_span *s)
 	bool one_guard = s->npages == ((hi - lo) >> gshift) + 1;
 	int shape = one_guard ? shape_of(s->cls, (hi - lo) >> gshift) : -1;
 	hw_mutex_lock(&guard_lock);
-	bool keep = shape >= 0 && cached < GD_CACHE_RUNS;
+	bool keep = shape >= 0 && run_bytes(s) <= cache_max - cached;
 	if (keep) {
 		mc_span **l = cache_list(shape);
 		s->next = *l;
 		*l = s;
-		cached++;
+		cached += run_bytes(s);
 	}
 	/* GD10: a full cache: what is freed now is not reused soon. */
 	if (!keep && s->sealed)
@@ -598,9 +616,10 @@ static mc_span *ready_fill(int shape, int side, size_t dpages, bool dbg)
 	hw_range r[MC_GUARD_READY_PAGES];
 	size_t n = 0;
 	hw_mutex_lock(&guard_lock);
-	for (mc_span *s; n < want && (s = pop(cache_list(shape))); n++)
+	for (mc_span *s; n < want && (s = pop(cache_list(shape))); n++) {
 		got[n] = s;
-	cached -= n;
+		cached -= run_bytes(s);
+	}
 	/* GD10: the cache runs short: freed runs are reused soon. */
 	if (n < want && seal_max > 0)
 		sealing = true;
@@ -692,7 +711,7 @@ void hw_mc_guard_trim(void)
 		mc_span *s = NULL;
 		for (int i = 0; i < 2 * GD_CACHE_DATA && !s; i++) {
 			if ((s = pop(cache_list(i))) != NULL)
-				cached--;
+				cached -= run_bytes(s);
 			else
 				s = pop(ready_list(i));
 		}
@@ -988,6 +1007,8 @@ void hw_mc_guard_stats(mc_guard_stats *out)
 	out->sealed = sealed_runs;
 	out->seal_max = seal_max;
 	out->sealing = sealing;
+	out->cached = cached;
+	out->cache_max = cache_max;
 	hw_mutex_unlock(&guard_lock);
 }
 
@@ -1008,7 +1029,7 @@ void hw_mc_guard_reset(void)
 	live_head = NULL;
 	memset(cache, 0, sizeof cache); /* the records went with the heap */
 	memset(ready, 0, sizeof ready);
-	cached = 0;
+	cached = cache_max = 0;
 	sealed_runs = seal_max = 0;
 	sealing = false;
 	stuck = NULL;

@@ -90,13 +90,15 @@ void hw_mc_guard_each(void (*fn)(void *arg, mc_span *s), void *arg);
 void hw_mc_guard_trim(void);
 /* The guarded heap (NULL when none): its arenas are not roots. */
 hw_heap *hw_mc_guard_heap(void);
-/* The counters hw_malloc_stats reports; and the sealed runs and their
- * bound (guard.c GD10), for tests. */
+/* The counters hw_malloc_stats reports; and, for tests, the sealed runs
+ * and their bound (guard.c GD10), the bytes of the cached runs and theirs
+ * (GD6). */
 typedef struct mc_guard_stats {
 	size_t live, live_bytes;
 	uint64_t over_budget, refused;
 	size_t sealed, seal_max;
 	bool sealing;
+	size_t cached, cache_max;
 } mc_guard_stats;
 void hw_mc_guard_stats(mc_guard_stats *out);
 /* guard.c's lock (fork hooks, the leak check). */
