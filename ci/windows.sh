@@ -17,8 +17,10 @@
 #      the slow label (difftest_random, a minute under Wine) is left out, as
 #      the Valgrind job does, and so is pacing_test: its deadlines assume a
 #      thread CPU clock finer than Windows' 10-16 ms ticks, and it failed
-#      once in about 16 loaded runs under Wine (it runs in every Linux job). Test cases that need fork or what only Linux
-#      has are skipped by the test programs (tests/CMakeLists.txt).
+#      once in about 16 loaded runs under Wine (it runs in every Linux job).
+#      Test cases that need fork or what only Linux has are skipped by the
+#      test programs (tests/CMakeLists.txt). A failed test runs once more
+#      and must pass then: a Wine process sometimes fails to start.
 #
 # Installs what it lacks (Debian packages gcc-mingw-w64-x86-64 and wine64,
 # as root) and uses a Wine prefix of its own under the build directory,
@@ -68,4 +70,11 @@ trap stop_wine EXIT
 # Boots the prefix (made on the first run): Wine's services start now, with
 # no test's output to hold.
 "$wine" wineboot -u </dev/null >/dev/null 2>&1
-hw_ctest "$dir/build" -LE slow -E '^pacing_test$'
+# Under Wine a test process now and then fails to start: ctest then
+# reports it failed in 0.01 s with no output (fuzz_replay_suppress_fuzzer,
+# once in about a dozen runs). The failed tests run once more, said in
+# the log; one that fails again fails the job.
+if ! hw_ctest "$dir/build" -LE slow -E '^pacing_test$'; then
+	hw_log "tests failed under Wine: running the failed ones once more"
+	hw_ctest "$dir/build" --rerun-failed
+fi
