@@ -252,6 +252,15 @@ static void quarantine_child(void *arg)
 	fprintf(stderr, "quarantine ok\n");
 }
 
+/* n guarded objects of 16 bytes in all[], all live at once, then freed. */
+static void live_then_freed(char **all, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		CHILD_CHECK((all[i] = hw_malloc(16)) && guarded(all[i]));
+	for (size_t i = 0; i < n; i++)
+		hw_free(all[i]);
+}
+
 /* GD10: with a quarantine whose runs can all stay sealed, a freed guarded
  * object's run is sealed where the platform can: it traps, keeps its
  * memory, and is one inaccessible mapping; when it is reused its guard
@@ -302,10 +311,7 @@ static void sealed_child(void *arg)
 	 * cache's 256 runs stay sealed, the rest go back to the heap. */
 	enum { N = 1000 };
 	static char *all[N];
-	for (size_t i = 0; i < N; i++)
-		CHILD_CHECK((all[i] = hw_malloc(16)) && guarded(all[i]));
-	for (size_t i = 0; i < N; i++)
-		hw_free(all[i]);
+	live_then_freed(all, N);
 	hw_mc_guard_stats(&gs);
 	CHILD_CHECK(gs.sealed >= 16 && gs.sealed <= gs.seal_max);
 	CHILD_CHECK(traps(all[0], false) && traps(all[N - 1], true));
@@ -340,10 +346,7 @@ static void sealed_child(void *arg)
 	hw_mc_reset(&cfg);
 	hw_mc_guard_stats(&gs);
 	CHILD_CHECK(gs.seal_max == 0);
-	for (size_t i = 0; i < N; i++)
-		CHILD_CHECK((all[i] = hw_malloc(16)) && guarded(all[i]));
-	for (size_t i = 0; i < N; i++)
-		hw_free(all[i]);
+	live_then_freed(all, N);
 	hw_mc_guard_stats(&gs);
 	hw_heap_stats hs;
 	hw_heap_stats_get(hw_mc_guard_heap(), &hs);
@@ -366,10 +369,7 @@ static void cache_child(void *arg)
 	hw_mc_guard_stats(&gs);
 	CHILD_CHECK(gs.cached == 0 && gs.cache_max == Q);
 	static char *all[N];
-	for (size_t i = 0; i < N; i++)
-		CHILD_CHECK((all[i] = hw_malloc(16)) && guarded(all[i]));
-	for (size_t i = 0; i < N; i++)
-		hw_free(all[i]);
+	live_then_freed(all, N);
 	/* 1024 runs quarantined (4 MiB of data pages), 976 evicted: 512 of
 	 * them (8 KiB each) cached, the rest back in the heap. */
 	hw_mc_guard_stats(&gs);

@@ -127,6 +127,17 @@ static bool died_of_segv(const hw_child_status *st, const char *err)
 #endif
 }
 
+/* Runs j in a child, which must die of the fault with want in its
+ * standard error. */
+static void expect_report(const job *j, const char *want)
+{
+	char err[4096];
+	hw_child_status st;
+	REQUIRE(run(j, err, sizeof err, &st));
+	EXPECT(died_of_segv(&st, err), "signal %d exit %d: %s", st.signo, st.exit_code, err);
+	EXPECT(strstr(err, want) != NULL, "want:\n%sgot:\n%s", want, err);
+}
+
 static hw_heap *fault_heap(void)
 {
 	hw_heap_config c = {0};
@@ -151,30 +162,25 @@ static void test_freed_run_reported(void)
 	REQUIRE(hw_heap_free(h, a, 3) == 0);
 
 	job j = {.addr = (uintptr_t)a + ps + 16};
-	char err[4096], want[512];
-	hw_child_status st;
-	REQUIRE(run(&j, err, sizeof err, &st));
-	EXPECT(died_of_segv(&st, err), "signal %d exit %d: %s", st.signo, st.exit_code, err);
+	char want[512];
 	snprintf(want, sizeof want,
 		 "heapward: SEGV on address %p in heap %p: free run [%p, %p) (3 pages), "
 		 "0x%zx bytes into it\n"
 		 "heapward: the address is in page 1 of the run, released; this heap faults "
 		 "freed runs (fault_on_free is set)\n",
 		 (void *)j.addr, (void *)h, (void *)a, (void *)(a + 3 * ps), ps + 16);
-	EXPECT(strstr(err, want) != NULL, "want:\n%sgot:\n%s", want, err);
+	expect_report(&j, want);
 
 	/* A run of one page is "1 page". */
 	REQUIRE(hw_heap_guard(h, b, 1) == 0);
 	job g = {.addr = (uintptr_t)b + 8};
-	REQUIRE(run(&g, err, sizeof err, &st));
-	EXPECT(died_of_segv(&st, err), "signal %d exit %d: %s", st.signo, st.exit_code, err);
 	snprintf(want, sizeof want,
 		 "heapward: SEGV on address %p in heap %p: allocated run [%p, %p) (1 page), "
 		 "0x8 bytes into it\n"
 		 "heapward: the address is in page 0 of the run, a guard page: the run's owner "
 		 "made it trap (hw_heap_guard)\n",
 		 (void *)g.addr, (void *)h, (void *)b, (void *)(b + ps));
-	EXPECT(strstr(err, want) != NULL, "want:\n%sgot:\n%s", want, err);
+	expect_report(&g, want);
 
 	EXPECT(hw_heap_free(h, b, 1) == 0);
 	hw_heap_destroy(h);
@@ -193,17 +199,14 @@ static void test_guard_page_reported(void)
 	REQUIRE(hw_heap_guard(h, a + 3 * ps, 1) == 0);
 
 	job j = {.addr = (uintptr_t)a + 3 * ps + 8};
-	char err[4096], want[512];
-	hw_child_status st;
-	REQUIRE(run(&j, err, sizeof err, &st));
-	EXPECT(died_of_segv(&st, err), "signal %d exit %d: %s", st.signo, st.exit_code, err);
+	char want[512];
 	snprintf(want, sizeof want,
 		 "heapward: SEGV on address %p in heap %p: allocated run [%p, %p) (4 pages), "
 		 "0x%zx bytes into it\n"
 		 "heapward: the address is in page 3 of the run, a guard page: the run's owner "
 		 "made it trap (hw_heap_guard)\n",
 		 (void *)j.addr, (void *)h, (void *)a, (void *)(a + 4 * ps), 3 * ps + 8);
-	EXPECT(strstr(err, want) != NULL, "want:\n%sgot:\n%s", want, err);
+	expect_report(&j, want);
 
 	EXPECT(hw_heap_free(h, a, 4) == 0);
 	hw_heap_destroy(h);
@@ -222,10 +225,7 @@ static void test_inside_page_reported(void)
 	REQUIRE(hw_heap_release_inside(h, a + ps, 2) == 0);
 
 	job j = {.addr = (uintptr_t)a + 2 * ps + 40};
-	char err[4096], want[512];
-	hw_child_status st;
-	REQUIRE(run(&j, err, sizeof err, &st));
-	EXPECT(died_of_segv(&st, err), "signal %d exit %d: %s", st.signo, st.exit_code, err);
+	char want[512];
 	snprintf(want, sizeof want,
 		 "heapward: SEGV on address %p in heap %p: allocated run [%p, %p) (4 pages), "
 		 "0x%zx bytes into it\n"
@@ -233,7 +233,7 @@ static void test_inside_page_reported(void)
 		 "run's owner gave its memory back (hw_heap_release_inside) and has not "
 		 "reused it\n",
 		 (void *)j.addr, (void *)h, (void *)a, (void *)(a + 4 * ps), 2 * ps + 40);
-	EXPECT(strstr(err, want) != NULL, "want:\n%sgot:\n%s", want, err);
+	expect_report(&j, want);
 
 	EXPECT(hw_heap_free(h, a, 4) == 0);
 	hw_heap_destroy(h);
@@ -266,10 +266,7 @@ static void test_reserved_part_is_free(void)
 	EXPECT(hw_heap_page_kind(h, a + 10 * ps, NULL) == HW_PAGE_FREE_RELEASED);
 
 	job j = {.addr = (uintptr_t)a + 10 * ps + 5};
-	char err[4096], want[512];
-	hw_child_status st;
-	REQUIRE(run(&j, err, sizeof err, &st));
-	EXPECT(died_of_segv(&st, err), "signal %d exit %d: %s", st.signo, st.exit_code, err);
+	char want[512];
 	uintptr_t end = (uintptr_t)arena + arena_size;
 	snprintf(want, sizeof want,
 		 "own report: heapward: SEGV on address %p in heap %p: free run [%p, %p) "
@@ -278,7 +275,7 @@ static void test_reserved_part_is_free(void)
 		 "heap faults freed runs (fault_on_free is set)\n",
 		 (void *)j.addr, (void *)h, (void *)(a + ps), (void *)end,
 		 (size_t)(end - (uintptr_t)a) / ps - 1, 9 * ps + 5);
-	EXPECT(strstr(err, want) != NULL, "want:\n%sgot:\n%s", want, err);
+	expect_report(&j, want);
 
 	EXPECT(hw_heap_free(h, a, 1) == 0);
 	hw_heap_destroy(h);
@@ -385,15 +382,12 @@ static void test_window_outside_arenas(void)
 	REQUIRE(addr != 0, "no unmapped address in the window");
 
 	job j = {.addr = addr};
-	char err[4096], want[512];
-	hw_child_status st;
-	REQUIRE(run(&j, err, sizeof err, &st));
-	EXPECT(died_of_segv(&st, err), "signal %d exit %d: %s", st.signo, st.exit_code, err);
+	char want[512];
 	snprintf(want, sizeof want,
 		 "heapward: SEGV on address %p inside heap %p's address window [%p, %p), in "
 		 "none of its arenas: not heap memory\n",
 		 (void *)addr, (void *)h, (void *)lo, (void *)hi);
-	EXPECT(strstr(err, want) != NULL, "want:\n%sgot:\n%s", want, err);
+	expect_report(&j, want);
 	EXPECT(hw_heap_free(h, a, 1) == 0);
 	hw_heap_destroy(h);
 }
