@@ -35,5 +35,6 @@ function(hw_mutant_library name patch)
   target_include_directories(${name} PUBLIC ${copy}/src ${copy}/src/base ${copy}/src/malloc
     ${copy}/platform ${PROJECT_SOURCE_DIR}/include)
   target_link_libraries(${name} PUBLIC Threads::Threads ${HW_PLATFORM_OS_LIBS})
-  target_compile_definitions(${name} PRIVATE HW_LIBC_SIGACTION=${HW_LIBC_SIGACTION})
+  target_compile_definitions(${name} PRIVATE HW_LIBC_SIGACTION=${HW_LIBC_SIGACTION}
+    HW_LIBC_CLOSE=${HW_LIBC_CLOSE})
 endfunction()

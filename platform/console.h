@@ -28,7 +28,13 @@
  *        refers to the file it was taken from: a program that closes every
  *        descriptor and opens its own files under the same numbers gets no
  *        line written into them. While standard error is open, lines go to
- *        it, wherever the program redirected it.
+ *        it, wherever the program redirected it. After
+ *        hw_console_keep_at_close instead, the copy is taken only when the
+ *        program closes standard error through hw_console_close or
+ *        hw_console_fclose (the override library's close and fclose), so
+ *        a program that keeps it open never has a descriptor of ours: a
+ *        test that lists a child's descriptors (CPython's test_subprocess)
+ *        sees only its own.
  *   CN5. The function given to hw_process_on_exit_last runs at a normal
  *        exit (exit(), or main's return) after every module's destructors
  *        and after every exit handler registered later than the call: a
@@ -36,14 +42,16 @@
  *        units) or frees what it kept has done so. It is tied to no
  *        module, so only code that is never unloaded may register it.
  *
- * Locking: none. The prefix and the kept copy are set at start-up, before
- * any report; the log descriptor is published with an atomic
+ * Locking: none. The prefix is set at start-up, before any report; the
+ * kept copy then too, or when standard error closes, its descriptor
+ * published atomically; the log descriptor is published with an atomic
  * compare-and-swap.
  */
 #ifndef HW_CONSOLE_H
 #define HW_CONSOLE_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #define HW_LOG_PREFIX_MAX 256
 
@@ -55,6 +63,18 @@ bool hw_console_log_path(const char *prefix);
  * its own (CN4). Called at start-up; a later call replaces the copy. Does
  * nothing when standard error is closed already or no descriptor is free. */
 void hw_console_keep(void);
+
+/* CN4: closes the copy hw_console_keep took, if any, and has it taken when
+ * standard error is about to close instead (hw_console_close,
+ * hw_console_fclose). Where the platform has neither (Windows), the same
+ * as hw_console_keep. */
+void hw_console_keep_at_close(void);
+
+/* The C library's close and fclose (HW_LIBC_CLOSE: Linux with glibc's
+ * __close and _IO_fclose), which first take CN4's copy when they close
+ * standard error after hw_console_keep_at_close. */
+int hw_console_close(int fd);
+int hw_console_fclose(FILE *f);
 
 /* The process's id (reports print it). */
 int hw_process_id(void);

@@ -27,6 +27,10 @@
  *       had when the copy was taken. It sits at descriptor 100 or above,
  *       away from the numbers programs pick for their own redirections,
  *       and is closed on exec: a program run from this one never sees it.
+ *       Armed (hw_console_keep_at_close), the first close of fd 2 through
+ *       hw_console_close or hw_console_fclose takes it, just before the
+ *       descriptor goes; a close the C library makes by itself, or a raw
+ *       system call, is not seen.
  *   N5. hw_process_on_exit_last (CN5) registers with __cxa_atexit and no
  *       module handle: a module's own handlers run when the loader calls
  *       its destructors, this one only when exit() reaches it. Called from
@@ -34,9 +38,9 @@
  *       the C library registers the loader's finalizer (which calls every
  *       module's destructors), and handlers run in the reverse order of
  *       registration, so it runs after that finalizer.
-
  *
  * Locking: none; concurrent lines may interleave only at write(2) bounds.
+ * The kept copy's descriptor and keep_armed are atomic (N4).
  */
 #include "console.h"
 
@@ -55,11 +59,13 @@
 static char log_prefix[HW_LOG_PREFIX_MAX];
 static uint64_t log_failed; /* atomic: pid + 1 of a process whose file would not open (N3) */
 
-/* The kept copy of fd 2 (N4): its descriptor (-1: none) and the file fd 2
- * was when it was taken. */
+/* The kept copy of fd 2 (N4): its descriptor (-1: none; atomic, published
+ * after the other two) and the file fd 2 was when it was taken. */
 static int kept_fd = -1;
 static dev_t kept_dev;
 static ino_t kept_ino;
+/* Atomic: the copy is to be taken when standard error closes (N4). */
+static int keep_armed;
 
 #define KEPT_FD_MIN 100
 
@@ -80,11 +86,14 @@ static int write_fd(int fd, const char *buf, size_t n)
 }
 
 /* Whether the kept copy still refers to the file it was taken from (N4). */
-static bool kept_is_intact(void)
+/* The kept copy while it refers to the file it was taken from, or -1. */
+static int kept_intact(void)
 {
+	int fd = __atomic_load_n(&kept_fd, __ATOMIC_ACQUIRE);
 	struct stat st;
-	return kept_fd >= 0 && fstat(kept_fd, &st) == 0 && st.st_dev == kept_dev &&
-	       st.st_ino == kept_ino;
+	return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == kept_dev && st.st_ino == kept_ino
+		       ? fd
+		       : -1;
 }
 
 /* The descriptor a line goes to (CN1): standard error, or this process's
@@ -117,8 +126,9 @@ void hw_console_write(const char *buf, size_t n)
 {
 	int saved = errno;
 	int fd = console_fd();
-	if (write_fd(fd, buf, n) == EBADF && fd == 2 && kept_is_intact())
-		(void)write_fd(kept_fd, buf, n);
+	int kept;
+	if (write_fd(fd, buf, n) == EBADF && fd == 2 && (kept = kept_intact()) >= 0)
+		(void)write_fd(kept, buf, n);
 	if (fd != 2)
 		hw_nc_close(fd);
 	errno = saved;
@@ -126,19 +136,56 @@ void hw_console_write(const char *buf, size_t n)
 
 void hw_console_keep(void)
 {
+	__atomic_store_n(&keep_armed, 0, __ATOMIC_RELAXED);
 	struct stat st;
 	if (fstat(2, &st) != 0)
 		return;
 	int fd = fcntl(2, F_DUPFD_CLOEXEC, KEPT_FD_MIN);
 	if (fd < 0)
 		return;
-	int old = kept_fd;
+	int old = __atomic_exchange_n(&kept_fd, -1, __ATOMIC_ACQ_REL);
 	kept_dev = st.st_dev;
 	kept_ino = st.st_ino;
-	kept_fd = fd;
+	__atomic_store_n(&kept_fd, fd, __ATOMIC_RELEASE);
 	if (old >= 0)
 		hw_nc_close(old);
 }
+
+void hw_console_keep_at_close(void)
+{
+	int old = __atomic_exchange_n(&kept_fd, -1, __ATOMIC_ACQ_REL);
+	if (old >= 0)
+		hw_nc_close(old);
+	__atomic_store_n(&keep_armed, 1, __ATOMIC_RELEASE);
+}
+
+/* CN4: standard error is about to close. */
+static void closing(int fd)
+{
+	if (fd == 2 && __atomic_load_n(&keep_armed, __ATOMIC_ACQUIRE) &&
+	    __atomic_exchange_n(&keep_armed, 0, __ATOMIC_ACQ_REL))
+		hw_console_keep();
+}
+
+#if HW_LIBC_CLOSE
+/* glibc's names for its own close and fclose, which the override
+ * library's cannot shadow. */
+int __close(int fd);
+int _IO_fclose(FILE *f);
+
+int hw_console_close(int fd)
+{
+	closing(fd);
+	return __close(fd);
+}
+
+int hw_console_fclose(FILE *f)
+{
+	if (f)
+		closing(fileno(f));
+	return _IO_fclose(f);
+}
+#endif
 
 bool hw_console_log_path(const char *prefix)
 {

@@ -111,6 +111,9 @@ void hw_console_write(const char *buf, size_t n)
 	errno = saved;
 }
 
+/* No override library here: the copy is taken at once. */
+void hw_console_keep_at_close(void) { hw_console_keep(); }
+
 void hw_console_keep(void)
 {
 	HANDLE err = GetStdHandle(STD_ERROR_HANDLE), copy = NULL;

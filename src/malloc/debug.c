@@ -46,6 +46,15 @@
  *        lives on in the slots the program's next calls do not write (a
  *        leak followed by exit() went unreported). Copies the program
  *        makes itself are its own, as under LeakSanitizer.
+ *   DM7. Reports at exit reach the standard error the program closed in an
+ *        exit handler (GNU coreutils' close_stdout does): the mode keeps a
+ *        copy of it (console.h CN4) when it starts with no log file. Once
+ *        the interposing library says it sees the program's close and
+ *        fclose (hw_mc_debug_watch_stderr, from its constructor), the copy
+ *        is taken only when standard error is about to close, and a copy
+ *        taken before that is closed: a program that keeps standard error
+ *        open has no descriptor of the mode's (CPython's test_subprocess
+ *        lists a child's descriptors and wants exactly its own).
  *
  * Locking: none here but the depot's and the report's (debug.h); the
  * per-object records are written by the thread that allocates or frees the
@@ -93,6 +102,17 @@ void hw_mc_debug_configure(const hw_options *o)
 	__atomic_store_n(&hw_mc_dbg.on, on, __ATOMIC_RELAXED);
 }
 
+/* DM7 (atomic): the mode keeps a copy of standard error; the interposing
+ * library sees the program close it. */
+static bool stderr_kept, stderr_watched;
+
+void hw_mc_debug_watch_stderr(void)
+{
+	__atomic_store_n(&stderr_watched, true, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&stderr_kept, __ATOMIC_ACQUIRE))
+		hw_console_keep_at_close();
+}
+
 static size_t ring_bytes(void)
 {
 	return hw_align_up(DB_RING * sizeof *ring, hw_mc_g.pf->caps.page_size);
@@ -104,13 +124,16 @@ void hw_mc_debug_start(const hw_options *o)
 		(void)hw_console_log_path(o->log_path);
 	if (!hw_mc_debug_on() || hw_mc_dbg.started)
 		return;
-	/* The leak report runs after the program's exit handlers, which may
-	 * close standard error: a copy is kept, unless reports go to a log
-	 * file, where the copy would serve nothing and a program that lists
-	 * its open descriptors (a test suite's check for leaked ones) would
-	 * see it. */
-	if (!o->log_path[0])
-		hw_console_keep();
+	/* DM7. With a log file the copy would serve nothing, and a program
+	 * that lists its open descriptors (a test suite's check for leaked
+	 * ones) would see it. */
+	if (!o->log_path[0]) {
+		__atomic_store_n(&stderr_kept, true, __ATOMIC_RELEASE);
+		if (__atomic_load_n(&stderr_watched, __ATOMIC_ACQUIRE))
+			hw_console_keep_at_close();
+		else
+			hw_console_keep();
+	}
 	bool is_program;
 	hw_module_self(&hw_mc_dbg.self_lo, &hw_mc_dbg.self_hi, &is_program);
 	hw_mc_dbg.trim_at_capture = !is_program && hw_mc_dbg.self_lo < hw_mc_dbg.self_hi;
@@ -289,6 +312,7 @@ void hw_mc_debug_reset(void)
 	__atomic_store_n(&ring, NULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&ring_next, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&hw_mc_dbg.on, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&stderr_kept, false, __ATOMIC_RELAXED);
 	hw_mc_dbg.started = false;
 }
 

@@ -116,6 +116,11 @@ void hw_mc_debug_at_exit(void);
  * handler, the destructor keeps the work. */
 void hw_mc_debug_exit_last(void);
 
+/* DM7: the interposing library sees the program's close and fclose
+ * (src/override/closing.c): the copy of standard error waits until the
+ * program closes it. For that library's constructor only. */
+void hw_mc_debug_watch_stderr(void);
+
 /* hw_mc_reset's part (malloc.c MA8): the mode's memory (depot, ring,
  * quarantine) back to the layer's platform, the mode off and not started. */
 void hw_mc_debug_reset(void);

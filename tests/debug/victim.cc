@@ -179,13 +179,22 @@ NOINLINE void two_leaks()
 }
 
 /* leak's objects, with standard error closed in an exit handler before
- * the leak check runs, as GNU coreutils close it (console.h CN4). */
+ * the leak check runs, as GNU coreutils close it (console.h CN4): by
+ * close(2), or by fclose(stderr) as their close_stdout does. */
 static void close_stderr() { close(2); }
+
+static void fclose_stderr() { std::fclose(stderr); }
 
 NOINLINE void leak_stderr_closed()
 {
 	leak();
 	std::atexit(close_stderr);
+}
+
+NOINLINE void leak_stderr_fclosed()
+{
+	leak();
+	std::atexit(fclose_stderr);
 }
 
 NOINLINE void build_reachable()
@@ -313,16 +322,17 @@ NOINLINE void leak_quiet_untraceable()
 	leak_with_quiet_thread();
 }
 
-/* How many of this process's descriptors from 100 up are copies of
- * standard error (where the debug mode keeps its copy, console.h CN4; the
- * test's own environment may pass other descriptors down). */
-NOINLINE void high_fds()
+/* How many of this process's descriptors from 100 up lead to the file
+ * descriptor ref does (where the debug mode keeps its copy of standard
+ * error, console.h CN4; the test's own environment may pass other
+ * descriptors down). */
+static int count_high(int ref)
 {
 	struct stat err;
 	DIR *d = opendir("/proc/self/fd");
 	int high = 0;
 	// cppcheck-suppress readdirCalled
-	for (struct dirent *e; d && fstat(2, &err) == 0 && (e = readdir(d)) != nullptr;) {
+	for (struct dirent *e; d && fstat(ref, &err) == 0 && (e = readdir(d)) != nullptr;) {
 		struct stat st;
 		int fd = std::atoi(e->d_name);
 		high += fd >= 100 && fstat(fd, &st) == 0 && st.st_dev == err.st_dev &&
@@ -330,8 +340,30 @@ NOINLINE void high_fds()
 	}
 	if (d)
 		closedir(d);
+	return high;
+}
+
+NOINLINE void high_fds() { std::printf("high %d\n", count_high(2)); }
+
+/* The same just after the program closed standard error by close(2) or
+ * by fclose(stderr), as GNU coreutils do (the copy is taken then: CN4),
+ * then again after it was put back. */
+static void high_fds_after(bool by_fclose)
+{
+	int ref = dup(2);
+	if (by_fclose)
+		std::fclose(stderr);
+	else
+		close(2);
+	int high = count_high(ref);
+	dup2(ref, 2);
+	close(ref);
 	std::printf("high %d\n", high);
 }
+
+NOINLINE void high_fds_closed() { high_fds_after(false); }
+
+NOINLINE void high_fds_fclosed() { high_fds_after(true); }
 
 static thread_local void *tls_root;
 static pthread_key_t key;
@@ -410,12 +442,15 @@ int main(int argc, char **argv)
 		{"leak", leak},
 		{"two_leaks", two_leaks},
 		{"leak_stderr_closed", leak_stderr_closed},
+		{"leak_stderr_fclosed", leak_stderr_fclosed},
 		{"reachable", reachable},
 		{"leak_with_thread", leak_with_thread},
 		{"leak_main_left", leak_main_left},
 		{"leak_with_quiet_thread", leak_with_quiet_thread},
 		{"leak_quiet_untraceable", leak_quiet_untraceable},
 		{"high_fds", high_fds},
+		{"high_fds_closed", high_fds_closed},
+		{"high_fds_fclosed", high_fds_fclosed},
 		{"fds_after_report", fds_after_report},
 		{"tls_roots", tls_roots},
 		{"continue_past", continue_past},
