@@ -67,11 +67,11 @@
  *        one-page runs. A faulted run costs only its address space (the
  *        window has room for the cache's) and its record, and the
  *        quarantine empties in bursts: with 256 runs cached, gcc's cc1
- *        took half of its 944,000 guarded objects' runs new from the heap
- *        (a claim that unfaults the run, then a guard install) while
- *        others went back to it; with cache_max, a fifth. The rest, and
- *        all of them at hw_malloc_trim (hw_mc_guard_trim), go back to the
- *        heap.
+ *        took 511,000 of its 944,000 guarded objects' runs new from the
+ *        heap (a claim that unfaults the run, then a guard install) while
+ *        476,000 others went back to it; with cache_max, 134,000 and
+ *        70,000. The rest, and all of them at hw_malloc_trim
+ *        (hw_mc_guard_trim), go back to the heap.
  *   GD8. The 8 bytes before a guarded object of operator new (not new[],
  *        MC8's kinds) hold zero instead of the pattern (cookie 1), when
  *        they are in its data pages; checked as zero at free. They are
