@@ -142,8 +142,9 @@
  *        programs of bench/realprog.sh slower under `heapward run`, not
  *        faster, and raised their peak memory by up to a quarter. A sealed
  *        run keeps its memory: quarantine_bytes (which counts a guarded
- *        object's data pages) bounds it, as it bounds the fast path's
- *        quarantined objects. sealed_runs counts the runs with sealed set;
+ *        object's data pages) bounds it in the quarantine, as it bounds
+ *        the fast path's quarantined objects, and cache_max in the cache
+ *        (its runs' bytes, guard pages included). sealed_runs counts the runs with sealed set;
  *        a sealed run goes back to the heap only unsealed (a free run must
  *        be usable), its data pages then faulted (freed memory keeps
  *        trapping, and holds none); one whose unseal the OS refuses (out
