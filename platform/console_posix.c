@@ -31,6 +31,12 @@
  *       hw_console_close or hw_console_fclose takes it, just before the
  *       descriptor goes; a close the C library makes by itself, or a raw
  *       system call, is not seen.
+ *   N6. Only the armed process takes it: the child of a vfork shares the
+ *       parent's memory until it execs, and a close(2) it makes before
+ *       the exec (a redirection) must neither disarm the parent nor leave
+ *       it a descriptor number that only the child had. A fork child,
+ *       whose memory is its own, is made the armed process by a fork
+ *       hook.
  *   N5. hw_process_on_exit_last (CN5) registers with __cxa_atexit and no
  *       module handle: a module's own handlers run when the loader calls
  *       its destructors, this one only when exit() reaches it. Called from
@@ -46,6 +52,7 @@
 
 #include "base.h"
 #include "nocancel.h"
+#include "thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,8 +71,11 @@ static uint64_t log_failed; /* atomic: pid + 1 of a process whose file would not
 static int kept_fd = -1;
 static dev_t kept_dev;
 static ino_t kept_ino;
-/* Atomic: the copy is to be taken when standard error closes (N4). */
+/* Atomic: the copy is to be taken when standard error closes (N4), by
+ * the process armed_pid names (N6). */
 static int keep_armed;
+static int armed_pid;
+static bool fork_hook_set;
 
 #define KEPT_FD_MIN 100
 
@@ -151,11 +161,18 @@ void hw_console_keep(void)
 		hw_nc_close(old);
 }
 
+/* N6: a fork child is the process that closes its standard error. */
+static void fork_child(void) { __atomic_store_n(&armed_pid, (int)getpid(), __ATOMIC_RELAXED); }
+
 void hw_console_keep_at_close(void)
 {
 	int old = __atomic_exchange_n(&kept_fd, -1, __ATOMIC_ACQ_REL);
 	if (old >= 0)
 		hw_nc_close(old);
+	/* Called at start-up (debug.c DM7), before any thread. */
+	if (!fork_hook_set)
+		fork_hook_set = hw_fork_hooks(NULL, NULL, fork_child) == 0;
+	__atomic_store_n(&armed_pid, (int)getpid(), __ATOMIC_RELAXED);
 	__atomic_store_n(&keep_armed, 1, __ATOMIC_RELEASE);
 }
 
@@ -163,6 +180,7 @@ void hw_console_keep_at_close(void)
 static void closing(int fd)
 {
 	if (fd == 2 && __atomic_load_n(&keep_armed, __ATOMIC_ACQUIRE) &&
+	    (int)getpid() == __atomic_load_n(&armed_pid, __ATOMIC_RELAXED) &&
 	    __atomic_exchange_n(&keep_armed, 0, __ATOMIC_ACQ_REL))
 		hw_console_keep();
 }

@@ -678,6 +678,10 @@ static void test_log_path(void)
 	EXPECT(strstr(r.out, "high 1\n"), "close(2): %s", r.out);
 	REQUIRE(run_victim(&r, "detect_leaks=1", "high_fds_fclosed", NULL, NULL));
 	EXPECT(strstr(r.out, "high 1\n"), "fclose(stderr): %s", r.out);
+	REQUIRE(run_victim(&r, "detect_leaks=1", "high_fds_after_vfork", NULL, NULL));
+	EXPECT(strstr(r.out, "high 1\n"), "after a vfork child's close(2): %s", r.out);
+	REQUIRE(run_victim(&r, "detect_leaks=1", "high_fds_fork_child", NULL, NULL));
+	EXPECT(strstr(r.out, "high 1\n"), "in a fork child: %s", r.out);
 	snprintf(opts, sizeof opts, "detect_leaks=1:log_path=%s/report", tmpdir);
 	REQUIRE(run_victim(&r, opts, "high_fds_closed", NULL, NULL));
 	EXPECT(strstr(r.out, "high 0\n"), "with log_path: %s", r.out);

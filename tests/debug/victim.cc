@@ -35,6 +35,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -365,6 +366,38 @@ NOINLINE void high_fds_closed() { high_fds_after(false); }
 
 NOINLINE void high_fds_fclosed() { high_fds_after(true); }
 
+/* A vfork child that closes standard error before it would exec (a
+ * redirection) shares this process's memory: the copy must still be
+ * taken when this process closes its own (platform/console_posix.c N6). */
+NOINLINE void high_fds_after_vfork()
+{
+	pid_t c = vfork();
+	if (c == 0) {
+		close(2);
+		_exit(0);
+	}
+	int status;
+	if (c < 0 || waitpid(c, &status, 0) != c)
+		std::abort();
+	high_fds_after(false);
+}
+
+/* A fork child, whose memory is its own, takes its own copy when it
+ * closes standard error (N6's fork hook). */
+NOINLINE void high_fds_fork_child()
+{
+	std::fflush(stdout);
+	pid_t c = fork();
+	if (c == 0) {
+		high_fds_after(false);
+		std::fflush(stdout);
+		_exit(0);
+	}
+	int status;
+	if (c < 0 || waitpid(c, &status, 0) != c)
+		std::abort();
+}
+
 static thread_local void *tls_root;
 static pthread_key_t key;
 
@@ -451,6 +484,8 @@ int main(int argc, char **argv)
 		{"high_fds", high_fds},
 		{"high_fds_closed", high_fds_closed},
 		{"high_fds_fclosed", high_fds_fclosed},
+		{"high_fds_after_vfork", high_fds_after_vfork},
+		{"high_fds_fork_child", high_fds_fork_child},
 		{"fds_after_report", fds_after_report},
 		{"tls_roots", tls_roots},
 		{"continue_past", continue_past},
