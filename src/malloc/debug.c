@@ -106,11 +106,21 @@ void hw_mc_debug_configure(const hw_options *o)
  * library sees the program close it. */
 static bool stderr_kept, stderr_watched;
 
+/* DM7: the copy as the two flags ask for it now. */
+static void keep_stderr(void)
+{
+	if (!__atomic_load_n(&stderr_kept, __ATOMIC_ACQUIRE))
+		return;
+	if (__atomic_load_n(&stderr_watched, __ATOMIC_ACQUIRE))
+		hw_console_keep_at_close();
+	else
+		hw_console_keep();
+}
+
 void hw_mc_debug_watch_stderr(void)
 {
 	__atomic_store_n(&stderr_watched, true, __ATOMIC_RELEASE);
-	if (__atomic_load_n(&stderr_kept, __ATOMIC_ACQUIRE))
-		hw_console_keep_at_close();
+	keep_stderr();
 }
 
 static size_t ring_bytes(void)
@@ -127,13 +137,8 @@ void hw_mc_debug_start(const hw_options *o)
 	/* DM7. With a log file the copy would serve nothing, and a program
 	 * that lists its open descriptors (a test suite's check for leaked
 	 * ones) would see it. */
-	if (!o->log_path[0]) {
-		__atomic_store_n(&stderr_kept, true, __ATOMIC_RELEASE);
-		if (__atomic_load_n(&stderr_watched, __ATOMIC_ACQUIRE))
-			hw_console_keep_at_close();
-		else
-			hw_console_keep();
-	}
+	__atomic_store_n(&stderr_kept, !o->log_path[0], __ATOMIC_RELEASE);
+	keep_stderr();
 	bool is_program;
 	hw_module_self(&hw_mc_dbg.self_lo, &hw_mc_dbg.self_hi, &is_program);
 	hw_mc_dbg.trim_at_capture = !is_program && hw_mc_dbg.self_lo < hw_mc_dbg.self_hi;
