@@ -144,11 +144,12 @@
  *        run keeps its memory: quarantine_bytes (which counts a guarded
  *        object's data pages) bounds it in the quarantine, as it bounds
  *        the fast path's quarantined objects, and cache_max in the cache
- *        (its runs' bytes, guard pages included). sealed_runs counts the runs with sealed set;
- *        a sealed run goes back to the heap only unsealed (a free run must
- *        be usable), its data pages then faulted (freed memory keeps
- *        trapping, and holds none); one whose unseal the OS refuses (out
- *        of mappings) waits on the stuck list, retried at the next trim.
+ *        (its runs' bytes, guard pages included). sealed_runs counts the
+ *        runs with sealed set; a sealed run goes back to the heap only
+ *        unsealed (a free run must be usable), its data pages then
+ *        faulted (freed memory keeps trapping, and holds none); one whose
+ *        unseal the OS refuses (out of mappings) waits on the stuck list,
+ *        retried at the next trim.
  *   GD11. A run's intact is set at its object's free when the pattern was
  *        whole then and the run is sealed; its memory then holds the
  *        pattern everywhere in its data pages but where the object was

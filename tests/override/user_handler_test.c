@@ -77,6 +77,12 @@ static void fault(void)
 	p[past_end] = 1;
 }
 
+/* Where a dead child's standard error reports fault()'s overflow, or NULL. */
+static const char *overflow_report(const hw_death *d)
+{
+	return strstr(d->err, "ERROR: heapward: heap-buffer-overflow");
+}
+
 static void noop_handler(int signo) { (void)signo; }
 
 /* sigaction of SIG_DFL for signo (async-signal-safe). */
@@ -195,7 +201,7 @@ static void test_heap_fault_then_program_handler(void)
 	REQUIRE(hw_death_run(heap_fault_child, &d) == 0);
 	EXPECT(d.signal == 0 && d.status == 7, "signal %d status %d: %s", d.signal, d.status,
 	       d.err);
-	const char *rep = strstr(d.err, "ERROR: heapward: heap-buffer-overflow");
+	const char *rep = overflow_report(&d);
 	const char *prog = strstr(d.err, "program handler: SEGV from the kernel mask kept "
 					 "self blocked");
 	EXPECT(prog != NULL, "%s", d.err);
@@ -277,7 +283,7 @@ static void test_own_fault_and_resethand(void)
 	hw_death d;
 	REQUIRE(hw_death_run(own_fault_child, &d) == 0);
 	const char *own = strstr(d.err, "own fault handled");
-	const char *rep = strstr(d.err, "ERROR: heapward: heap-buffer-overflow");
+	const char *rep = overflow_report(&d);
 	EXPECT(own != NULL, "%s", d.err);
 	EXPECT(d.signal == SIGSEGV && (guarded ? rep != NULL && rep > own : rep == NULL),
 	       "signal %d status %d: %s", d.signal, d.status, d.err);
@@ -307,7 +313,7 @@ static void test_reported_once(void)
 {
 	hw_death d;
 	REQUIRE(hw_death_run(reset_child, &d) == 0);
-	const char *rep = strstr(d.err, "ERROR: heapward: heap-buffer-overflow");
+	const char *rep = overflow_report(&d);
 	const char *prog = strstr(d.err, "program handler: reset");
 	EXPECT(d.signal == SIGSEGV && prog != NULL, "signal %d status %d: %s", d.signal,
 	       d.status, d.err);
@@ -338,7 +344,7 @@ static void test_signal_function(void)
 {
 	hw_death d;
 	REQUIRE(hw_death_run(signal_child, &d) == 0);
-	const char *rep = strstr(d.err, "ERROR: heapward: heap-buffer-overflow");
+	const char *rep = overflow_report(&d);
 	EXPECT(d.signal == SIGSEGV && (guarded ? rep != NULL : rep == NULL),
 	       "signal %d status %d: %s", d.signal, d.status, d.err);
 }
