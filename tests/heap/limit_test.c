@@ -14,6 +14,7 @@
 #include "base.h"
 #include "check.h"
 #include "inspect.h"
+#include "mappings.h"
 #include "platform.h"
 #include "trap.h"
 
@@ -24,23 +25,10 @@
 
 #define HEADROOM ((size_t)48 << 20)
 
-/* The bytes this process maps now, from /proc/self/statm's first field. */
-static size_t mapped_now(void)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long pages = 0;
-	if (!f)
-		return 0;
-	if (fscanf(f, "%lu", &pages) != 1)
-		pages = 0;
-	fclose(f);
-	return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 static void limited_child(void *arg)
 {
 	(void)arg;
-	size_t now = mapped_now();
+	size_t now = hw_test_mapped_bytes();
 	if (now == 0)
 		hw_fatal("limit_test: /proc/self/statm cannot be read");
 	struct rlimit r;
