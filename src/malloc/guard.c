@@ -38,10 +38,20 @@
  *   GD3. live_count <= guard_budget_count and live_bytes <=
  *        guard_budget_bytes: an allocation that would pass one is not
  *        guarded (over_budget counts it; one warning per process, GD9).
- *        A refused guarded allocation (the heap full, the OS refusing a
- *        guard page: ENOMEM at the kernel's mapping limit under PROT_NONE)
- *        is not guarded either (refused counts it; one warning), and
- *        leaves nothing behind. So is one whose run the guarded heap's
+ *        Under PROT_NONE guards (no guard regions) each live guarded run
+ *        is two mappings, its data and its guard, and the kernel's limit
+ *        on them (vm.max_map_count) is the whole process's:
+ *        guard_budget_count is held to half of seven eighths of it (28,669
+ *        by default), so the program and the layer's own heap keep
+ *        mappings to grow with. When guards reached the limit, the
+ *        layer's next span could not be mapped either, and hw_malloc(16)
+ *        failed with ENOMEM (one run in two of guarded_test's PROT_NONE
+ *        test). Freed runs trap whole and merge with their neighbours'
+ *        guards: they add no mapping.
+ *        A refused guarded allocation (the heap full or unable to grow,
+ *        the OS refusing a guard page) is not guarded either (refused
+ *        counts it; one warning, GD9), and leaves nothing behind (GD12
+ *        keeps its cost down). So is one whose run the guarded heap's
  *        window could never hold (an alignment past it: hw_heap_fits),
  *        counted but without the warning, which would blame a resource.
  *   GD4. Every page of a freed guarded object's run traps before it
@@ -84,15 +94,16 @@
  *        bytes of such an object goes unseen; a malloc'd object keeps the
  *        pattern, where s[-1] = 0 is a classic underflow.)
  *   GD9. GD3's warnings (the budget spent, an allocation larger than the
- *        whole budget) wait for a report: hw_mc_guard_say_pending prints
- *        them, once, when the debug mode reports an error, for that is
- *        when it matters that an object may not have been guarded. A run
- *        with no error stays silent, as under the sanitizers: `heapward
- *        run` sets guard=all, programs with more live objects than the
- *        budget are most, and a line on every process's standard error
- *        failed every test that compares a child's stderr (CPython's
- *        test_json, test_subprocess). With verbosity >= 1 they are
- *        printed at once.
+ *        whole budget, a guarded allocation refused) wait for a report:
+ *        hw_mc_guard_say_pending prints them, once, when the debug mode
+ *        reports an error, for that is when it matters that an object may
+ *        not have been guarded. A run with no error stays silent, as under
+ *        the sanitizers: `heapward run` sets guard=all, programs with more
+ *        live objects than the budget are most, and a line on every
+ *        process's standard error failed every test that compares a
+ *        child's stderr (CPython's test_json, test_subprocess; under
+ *        `ulimit -v`, every process of a shell script said its guarded
+ *        heap was full). With verbosity >= 1 they are printed at once.
  *   GD5. The sampling and guard_side=random draws come from one
  *        splitmix64 sequence seeded by `seed` (the clock when 0), under
  *        the lock: a single-threaded program's choices repeat with a seed.
@@ -158,6 +169,16 @@
  *        written only there (outside the new object), not over the whole
  *        of its data pages again: that was a sixth of a guarded pair, the
  *        page long out of the caches.
+ *   GD12. Once the guarded heap refuses a new run (it could not grow: an
+ *        address-space limit, its window full; or the OS refused the
+ *        run's guard page or its page-map leaf), runs of that many pages
+ *        or more are not asked of it again until a guarded object is
+ *        freed or a run goes back to the heap (either may have made
+ *        room), or GD_RETRY allocations later (the program may have
+ *        unmapped memory of its own). Each refusal had cost the calls of
+ *        a failed grow, a reservation and a probe made and undone: under
+ *        `ulimit -v 150000`, python3 under `heapward run` made 95,000
+ *        mmaps and 125,000 munmaps and took 0.68 s, not 0.26.
  *
  * Locking: guard_lock guards the live list, the cache, ready and stuck
  * lists, the counters, sealed_runs and sealing, and the generator. It
@@ -185,6 +206,8 @@
  * guards), 4 MiB: inside the window's slack of one arena (window_bytes). */
 #define GD_CACHE_DATA 8
 #define GD_CACHE_RUNS 256
+/* GD3: vm.max_map_count's default, when it cannot be read. */
+#define GD_MAPS_DEFAULT 65530
 
 typedef struct gd_config {
 	int mode; /* enum hw_options_guard */
@@ -214,9 +237,15 @@ static size_t live_count, live_bytes;
 static uint64_t over_budget, refused;
 static bool warned_budget, warned_whole, warned_refused;
 /* GD9: the warnings waiting for a report (atomic): the budget spent; the
- * size of the first allocation larger than the whole budget (0: none). */
-static bool pending_spent;
+ * size of the first allocation larger than the whole budget (0: none); a
+ * guarded allocation refused. */
+static bool pending_spent, pending_refused;
 static size_t pending_whole;
+/* GD12 (atomic): the fewest pages of a refused new run (SIZE_MAX: none
+ * refused), and how many more allocations leave the heap alone. */
+#define GD_RETRY 256
+static size_t refused_pages = SIZE_MAX;
+static unsigned refused_wait;
 /* GD6, under guard_lock: LIFO lists through next, per side and data
  * pages, and the bytes of their runs (cache_max: set at start). */
 static mc_span *cache[2][GD_CACHE_DATA];
@@ -291,6 +320,14 @@ void hw_mc_guard_start(void)
 	cfg.platform = hw_mc_g.pf;
 	cfg.page_size = gpage;
 	size_t limit = hw_sys_address_limit(hw_mc_g.pf);
+	if (hw_mc_g.pf->caps.guard == HW_GUARD_PROTNONE) {
+		/* GD3: two mappings per live run, an eighth of them kept. */
+		long maps = hw_platform_max_map_count();
+		uint64_t m = maps > 0 ? (uint64_t)maps : GD_MAPS_DEFAULT;
+		uint64_t cap = (m - m / 8) / 2;
+		if (gcfg.budget_count > cap)
+			gcfg.budget_count = cap;
+	}
 	cache_max = cache_bound();
 	size_t w = window_bytes(limit);
 	cfg.arena_size = arena_bytes(w);
@@ -365,8 +402,16 @@ static void data_of(const mc_span *s, uintptr_t *lo, uintptr_t *hi)
 	}
 }
 
+static void say_refused(void)
+{
+	hw_report_write("heapward: warning: a guarded allocation was refused (the guarded heap is "
+			"full, or the OS refused a guard page: the kernel's limit on mappings, "
+			"vm.max_map_count, under PROT_NONE guards); such allocations are not "
+			"guarded (hw_malloc_stats.guard_refused counts them)\n");
+}
+
 /* GD3: counts a refused guarded allocation; the first one refused for want
- * of a resource (warn) is said, once. */
+ * of a resource (warn) is said, once (GD9). */
 static void count_refused(bool warn)
 {
 	hw_mutex_lock(&guard_lock);
@@ -374,12 +419,40 @@ static void count_refused(bool warn)
 	bool first = warn && !warned_refused;
 	warned_refused |= warn;
 	hw_mutex_unlock(&guard_lock);
-	if (first)
-		hw_report_write("heapward: warning: a guarded allocation was refused (the guarded "
-				"heap is full, or the OS refused a guard page: the kernel's limit "
-				"on mappings, vm.max_map_count, under PROT_NONE guards); such "
-				"allocations are not guarded (hw_malloc_stats.guard_refused "
-				"counts them)\n");
+	if (first && hw_mc_cfg.verbosity >= 1)
+		say_refused();
+	else if (first)
+		__atomic_store_n(&pending_refused, true, __ATOMIC_RELEASE);
+}
+
+/* GD12: whether a new run of np pages waits, and the wait counted down. */
+static bool refused_waits(size_t np)
+{
+	if (np < __atomic_load_n(&refused_pages, __ATOMIC_RELAXED))
+		return false;
+	unsigned w = __atomic_load_n(&refused_wait, __ATOMIC_RELAXED);
+	if (w == 0)
+		return false; /* this one tries: GD_RETRY more wait if it fails */
+	(void)__atomic_compare_exchange_n(&refused_wait, &w, w - 1, false, __ATOMIC_RELAXED,
+					  __ATOMIC_RELAXED);
+	return true;
+}
+
+/* GD12: a new run of np pages refused (np 1: any run would be). */
+static void refused_note(size_t np)
+{
+	size_t cur = __atomic_load_n(&refused_pages, __ATOMIC_RELAXED);
+	while (np < cur && !__atomic_compare_exchange_n(&refused_pages, &cur, np, true,
+							__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	__atomic_store_n(&refused_wait, GD_RETRY, __ATOMIC_RELAXED);
+}
+
+/* GD12: there may be room again. */
+static void refused_clear(void)
+{
+	if (__atomic_load_n(&refused_pages, __ATOMIC_RELAXED) != SIZE_MAX)
+		__atomic_store_n(&refused_pages, SIZE_MAX, __ATOMIC_RELAXED);
 }
 
 /* Gives back the reservation of GD3 that a failed allocation made. */
@@ -474,6 +547,7 @@ static void release_run(mc_span *s)
 	(void)hw_mc_map_set(&gmap, gshift, run, np, &hw_mc_freed_span);
 	hw_mc_meta_free(s, mc_large_rec_bytes(s->dbg));
 	(void)hw_heap_free(gheap, (void *)run, np);
+	refused_clear();
 }
 
 /* The pattern over [lo, hi) but [skip_lo, skip_hi). */
@@ -574,12 +648,16 @@ static void record_init(mc_span *s, size_t rec, bool dbg, size_t np, uintptr_t r
 static mc_span *new_run(int side, size_t dpages, size_t np, size_t lead, size_t run_align,
 			bool dbg)
 {
+	size_t want = np + (run_align > gpage ? (run_align >> gshift) - 1 : 0);
+	if (refused_waits(want))
+		return NULL;
 	size_t rec = mc_large_rec_bytes(dbg);
 	void *r = hw_heap_alloc_aligned(gheap, np, run_align, NULL);
 	mc_span *s = r ? hw_mc_meta_alloc(rec) : NULL;
 	if (!s) {
 		if (r)
 			(void)hw_heap_free(gheap, r, np);
+		refused_note(r ? 1 : want);
 		return NULL;
 	}
 	uintptr_t run = (uintptr_t)r;
@@ -589,6 +667,7 @@ static mc_span *new_run(int side, size_t dpages, size_t np, size_t lead, size_t 
 	if (hw_mc_map_set(&gmap, gshift, run, np, s) != 0 ||
 	    hw_heap_guard(gheap, (void *)glo, gn) != 0) {
 		release_run(s);
+		refused_note(1);
 		return NULL;
 	}
 	return s;
@@ -758,6 +837,8 @@ void hw_mc_guard_say_pending(void)
 {
 	if (__atomic_exchange_n(&pending_spent, false, __ATOMIC_ACQ_REL))
 		say_spent();
+	if (__atomic_exchange_n(&pending_refused, false, __ATOMIC_ACQ_REL))
+		say_refused();
 	size_t n = __atomic_exchange_n(&pending_whole, 0, __ATOMIC_ACQ_REL);
 	if (n)
 		say_whole(n);
@@ -960,6 +1041,7 @@ void hw_mc_guard_free(void *p, mc_span *s, const char *op)
 	__atomic_store_n(&live_count, live_count - 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&live_bytes, live_bytes - data, __ATOMIC_RELAXED);
 	hw_mutex_unlock(&guard_lock);
+	refused_clear(); /* GD12 */
 	if (!faulted)
 		count_refused(true);
 	mc_qentry e = {p, data, s->req, evict};
@@ -1038,6 +1120,8 @@ void hw_mc_guard_reset(void)
 	live_count = live_bytes = 0;
 	over_budget = refused = 0;
 	warned_budget = warned_whole = warned_refused = false;
-	pending_spent = false;
+	pending_spent = pending_refused = false;
 	pending_whole = 0;
+	refused_pages = SIZE_MAX;
+	refused_wait = 0;
 }

@@ -112,7 +112,8 @@ static const opt table[] = {
 	 "allocations are not guarded (one warning)."},
 	{"guard_budget_count", K_U64, AT(guard_budget_count, uint64_t), 0, UINT64_MAX, 32768,
 	 NULL,
-	 "Most live guarded objects; past it allocations are not guarded (one warning)."},
+	 "Most live guarded objects; past it allocations are not guarded (one warning). "
+	 "Under PROT_NONE guards, at most 7/16 of vm.max_map_count."},
 	{"quarantine_bytes", K_SIZE, AT(quarantine_bytes, size_t), 0, SIZE_MAX, 256 * MIB, NULL,
 	 "In debug mode, most bytes of freed objects held back before reuse, filled with a "
 	 "pattern checked when they leave, or faulted (guarded objects: the bytes of their "

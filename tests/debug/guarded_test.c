@@ -2,8 +2,9 @@
  * API: the guard page traps at the access, the pattern catches what lies
  * between the object and its guard, freed objects trap in the quarantine
  * and are reused after it, the policies (all, sample:N, size filters) and
- * budgets decide which allocations are guarded, and refused guards (the
- * kernel's mapping limit under PROT_NONE) fall back without a crash.
+ * budgets decide which allocations are guarded (under PROT_NONE guards,
+ * within the kernel's mapping limit), and refused guards (an address-space
+ * limit) fall back without a crash or a system call each.
  *
  * Each check runs in a child (hw_trap_child) that starts the layer with its
  * own options, so the parent never allocates through it. A child that must
@@ -22,6 +23,7 @@
 #include "layer_check.h"
 #include "malloc_internal.h"
 #include "mappings.h"
+#include "sanitizers.h"
 #include "trap.h"
 
 #include <errno.h>
@@ -29,6 +31,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static char err[65536];
@@ -732,57 +735,142 @@ static void test_leak_check(void)
 	       "%s", err);
 }
 
-/* ---- refused guards: the PROT_NONE fallback at the mapping limit ---- */
+/* ---- refused guards: PROT_NONE guards and an address-space limit ---- */
+
+#define PROTNONE_OBJECTS 40000
 
 static void protnone_child(void *arg)
 {
-	(void)arg;
 	hw_platform *pf = hw_platform_linux_create(true, false);
 	CHILD_CHECK(pf && pf->caps.guard == HW_GUARD_PROTNONE);
-	mc_start_config cfg = {.platform = pf, .options = "guard=all:scavenger=0"};
+	mc_start_config cfg = {.platform = pf, .options = arg};
 	hw_mc_reset(&cfg);
-	/* Each guard page splits a mapping in two: about 32k of them reach
-	 * the kernel's default limit (vm.max_map_count 65530). Past it, each
-	 * allocation is refused a guard (counted, one warning) and made on
-	 * the ordinary path, or, when that path needs a mapping too (under
-	 * AddressSanitizer, whose own allocator maps more, it may), fails with
-	 * ENOMEM: either way without a crash, and frees still work. */
-	static void *p[200000];
-	size_t n = 0, plain = 0, nulls = 0;
-	while (n < sizeof p / sizeof p[0] && plain < 1000 && nulls < 100) {
-		errno = 0;
-		void *q = hw_malloc(16);
-		if (!q) {
-			/* At the limit the ordinary path may need a mapping too
-			 * (a new span's metadata): ENOMEM, cleanly. */
-			CHILD_CHECK(errno == ENOMEM);
-			nulls++;
-			continue;
-		}
-		p[n++] = q;
-		plain += !guarded(q);
+	/* GD3: each live guarded run is two mappings under PROT_NONE (its
+	 * data, its guard). The budget stops at half of seven eighths of the
+	 * kernel's limit, so the rest are made on the ordinary path, which
+	 * still finds mappings for its spans: not one allocation fails. */
+	long maps = hw_platform_max_map_count();
+	uint64_t cap = maps > 0 ? (uint64_t)(maps - maps / 8) / 2 : 28669;
+	static void *p[PROTNONE_OBJECTS];
+	size_t plain = 0;
+	for (size_t i = 0; i < PROTNONE_OBJECTS; i++) {
+		p[i] = hw_malloc(16);
+		CHILD_CHECK(p[i] != NULL);
+		plain += !guarded(p[i]);
 	}
 	hw_malloc_stats m = layer_stats();
-	fprintf(stderr, "protnone: %zu guarded, %llu refused, %zu not guarded, %zu ENOMEM\n",
-		m.guarded_objects, (unsigned long long)m.guard_refused, plain, nulls);
-	CHILD_CHECK((plain == 1000 || nulls == 100) && m.guard_refused >= 1 &&
-		    m.guarded_objects > 1000);
-	for (size_t i = 0; i < n; i++)
+	long vmas = hw_platform_vma_count();
+	fprintf(stderr,
+		"protnone: %zu guarded, %llu over budget, %llu refused, %zu not guarded, %ld "
+		"mappings of %ld\n",
+		m.guarded_objects, (unsigned long long)m.guard_over_budget,
+		(unsigned long long)m.guard_refused, plain, vmas, maps);
+	CHILD_CHECK(m.guarded_objects == cap && plain == PROTNONE_OBJECTS - cap &&
+		    m.guard_over_budget == plain && m.guard_refused == 0);
+	CHILD_CHECK(maps <= 0 || vmas < maps - maps / 16);
+	for (size_t i = 0; i < PROTNONE_OBJECTS; i++)
 		hw_free(p[i]);
 	CHILD_CHECK(layer_stats().errors == 0 && layer_stats().guarded_objects == 0);
+	void *d = hw_malloc(16);
+	CHILD_CHECK(guarded(d));
+	hw_free(d);
+	hw_free(d); /* a report, and GD9's warning before it */
+	CHILD_CHECK(layer_stats().errors == 1);
 	_exit(0);
 }
 
-static void test_protnone_limit(void)
+/* GD9: the warning comes once, before the first report, or at once with
+ * verbosity=1. */
+static void warned_once(const char *what, const char *marker, bool at_once)
 {
-	REQUIRE(child_ok(protnone_child, NULL));
-	const char *line = strstr(err, "protnone: ");
-	if (line)
-		printf("(%.*s)\n", (int)strcspn(line, "\n"), line);
-	EXPECT(count(err, "heapward: warning: a guarded allocation was refused") == 1 &&
-		       strstr(err, "protnone: "),
+	const char *w = strstr(err, what), *mark = strstr(err, marker);
+	const char *report = strstr(err, "heapward: double free of 0x");
+	EXPECT(count(err, what) == 1 && mark && report &&
+		       (at_once ? w < mark : mark < w && w < report),
 	       "%s", err);
+	for (const char *line = mark; line; line = strstr(line + 1, marker))
+		printf("(%.*s)\n", (int)strcspn(line, "\n"), line);
 }
+
+static void test_protnone_budget(void)
+{
+	const char *cases[] = {"guard=all:scavenger=0:abort_on_error=0",
+			       "guard=all:scavenger=0:abort_on_error=0:verbosity=1"};
+	for (int i = 0; i < 2; i++) {
+		REQUIRE(child_ok(protnone_child, (void *)cases[i]), "%s", cases[i]);
+		warned_once("heapward: warning: the guard budget is spent", "protnone: ", i == 1);
+	}
+}
+
+#if !HW_TEST_ASAN /* ASan's shadow passes any address-space limit */
+static uint64_t platform_calls(const hw_platform *pf)
+{
+	uint64_t n = 0;
+	for (int k = 0; k < HW_SYS_NKINDS; k++)
+		n += pf->calls[k];
+	return n;
+}
+
+/* GD12: under an address-space limit set after start, the guarded heap
+ * cannot grow; the allocations it refuses then go to the ordinary path
+ * without asking the OS again each time (three failed reservations each,
+ * before), and guarding resumes once a guarded object is freed. */
+static void limited_child(void *arg)
+{
+	hw_platform *pf = hw_platform_linux_create(false, false);
+	CHILD_CHECK(pf);
+	mc_start_config cfg = {.platform = pf, .options = arg};
+	hw_mc_reset(&cfg);
+	void *first = hw_malloc(16);
+	CHILD_CHECK(guarded(first));
+	struct rlimit r;
+	CHILD_CHECK(getrlimit(RLIMIT_AS, &r) == 0);
+	r.rlim_cur = hw_test_mapped_bytes() + ((size_t)32 << 20);
+	CHILD_CHECK(hw_test_mapped_bytes() != 0 && setrlimit(RLIMIT_AS, &r) == 0);
+	static void *p[40000];
+	size_t n = 0, plain = 0;
+	while (n < sizeof p / sizeof p[0] && plain < 1000) {
+		p[n] = hw_malloc(16);
+		CHILD_CHECK(p[n] != NULL);
+		plain += !guarded(p[n++]);
+	}
+	hw_malloc_stats m = layer_stats();
+	uint64_t before = platform_calls(pf);
+	static void *more[1000];
+	for (size_t i = 0; i < 1000; i++) {
+		more[i] = hw_malloc(16);
+		CHILD_CHECK(more[i] && !guarded(more[i]));
+	}
+	uint64_t spent = platform_calls(pf) - before;
+	fprintf(stderr, "limited: %zu guarded, %llu refused, %llu platform calls for 1000 more\n",
+		m.guarded_objects, (unsigned long long)m.guard_refused, (unsigned long long)spent);
+	CHILD_CHECK(plain == 1000 && m.guard_refused >= 1000 && spent < 100);
+	hw_free(first);
+	void *d = hw_malloc(16);
+	CHILD_CHECK(guarded(d));
+	hw_free(d);
+	for (size_t i = 0; i < n; i++)
+		hw_free(p[i]);
+	hw_free(more[0]);
+	hw_free(more[0]); /* a report, and GD9's warning before it */
+	for (size_t i = 1; i < 1000; i++)
+		hw_free(more[i]);
+	CHILD_CHECK(layer_stats().errors == 1);
+	_exit(0);
+}
+
+static void test_refused_under_limit(void)
+{
+	const char *cases[] = {
+		"guard=all:scavenger=0:abort_on_error=0:quarantine_bytes=0",
+		"guard=all:scavenger=0:abort_on_error=0:quarantine_bytes=0:verbosity=1"};
+	for (int i = 0; i < 2; i++) {
+		REQUIRE(child_ok(limited_child, (void *)cases[i]), "%s", cases[i]);
+		warned_once("heapward: warning: a guarded allocation was refused", "limited: ",
+			    i == 1);
+	}
+}
+#endif
 
 int main(int argc, char **argv)
 {
@@ -804,7 +892,10 @@ int main(int argc, char **argv)
 		T(test_sampling),
 		T(test_size_filters),
 		T(test_leak_check),
-		T(test_protnone_limit),
+		T(test_protnone_budget),
+#if !HW_TEST_ASAN
+		T(test_refused_under_limit),
+#endif
 	};
 	return hw_test_main(tests, sizeof tests / sizeof tests[0], argc, argv);
 }
