@@ -7,7 +7,9 @@
  * heap.
  *
  * How each transition is done (states as in platform.h):
- *   reserve  mmap(hint, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE)
+ *   reserve  mmap(hint, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE),
+ *            then its first page made writable, touched, discarded and
+ *            made PROT_NONE again (L8)
  *   map      mprotect(READ|WRITE); with guard == MADVISE also
  *            madvise(MADV_GUARD_REMOVE), since a Reserved range may have come
  *            from fault and still carry guard markers
@@ -93,6 +95,18 @@
  *       report. caps.seal_spans_faults holds only with guard regions: a
  *       guard marker outlives any protection change over it, where under
  *       PROT_NONE guards an unseal over a guard page would open it.
+ *   L8. A reservation has its anon_vma (the kernel's record of a
+ *       mapping's anonymous pages) from the start, which every mapping
+ *       later split from it shares. The kernel merges two neighbouring
+ *       mappings of one protection only when their anon_vmas are the same
+ *       (or one has none), and gives a mapping without one a new one at
+ *       its first touch: a run made writable between two guard pages and
+ *       then touched got its own, and once freed (PROT_NONE, data and
+ *       guard) it stayed a mapping of its own beside its neighbours, also
+ *       freed. Under PROT_NONE guards a quarantine of 5000 freed guarded
+ *       objects then held 5000 mappings, where it holds one now, and
+ *       node, whose start-up frees many, ran out of mappings before its
+ *       worker threads could map their stacks.
  *
  * populate (the hint) is madvise(MADV_POPULATE_WRITE) for one range, and
  * unfault_many (P10) with guard regions MADV_GUARD_REMOVE; for several
@@ -274,9 +288,32 @@ static int map_new(const char *op, void *hint, size_t n, int prot, int flags, vo
 	return 0;
 }
 
+/* L8's write where the kernel cannot populate: unchecked, since under a
+ * sanitizer a reservation may lie where an earlier heap left its shadow
+ * poisoned (L6), and no object of the program's is there. */
+__attribute__((no_sanitize("address"))) static void touch(volatile unsigned char *p) { *p = 0; }
+
+/* L8: gives the reservation at p its anon_vma while it is one mapping. */
+static void prime_anon_vma(unsigned char *p, size_t ps)
+{
+	if (mprotect(p, ps, PROT_READ | PROT_WRITE) != 0)
+		return; /* out of VMAs: a usable reservation, whose parts merge less */
+	if (madvise(p, ps, MADV_POPULATE_WRITE) != 0)
+		touch(p); /* before Linux 5.14 */
+	int e = advise(p, ps, MADV_DONTNEED);
+	if (e != 0)
+		os_fail("reserve", p, ps, e);
+	/* Merges the page back: needs no VMA, cannot fail for want of one. */
+	if (mprotect(p, ps, PROT_NONE) != 0)
+		os_fail("reserve", p, ps, errno);
+}
+
 static int linux_reserve(hw_platform *pf, void *hint, size_t n, void **out)
 {
-	return map_new("reserve", hint, n, PROT_NONE, MAP_NORESERVE, out);
+	int rc = map_new("reserve", hint, n, PROT_NONE, MAP_NORESERVE, out);
+	if (rc == 0)
+		prime_anon_vma(*out, pf->caps.page_size);
+	return rc;
 }
 
 /* ---- the window's probe (L6) ---- */

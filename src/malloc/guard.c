@@ -47,7 +47,7 @@
  *        layer's next span could not be mapped either, and hw_malloc(16)
  *        failed with ENOMEM (one run in two of guarded_test's PROT_NONE
  *        test). Freed runs trap whole and merge with their neighbours'
- *        guards: they add no mapping.
+ *        guards (platform/linux.c L8): they add no mapping.
  *        A refused guarded allocation (the heap full or unable to grow,
  *        the OS refusing a guard page) is not guarded either (refused
  *        counts it; one warning, GD9), and leaves nothing behind (GD12

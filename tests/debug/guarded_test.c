@@ -770,6 +770,11 @@ static void protnone_child(void *arg)
 	CHILD_CHECK(maps <= 0 || vmas < maps - maps / 16);
 	for (size_t i = 0; i < PROTNONE_OBJECTS; i++)
 		hw_free(p[i]);
+	/* Quarantined, the freed runs trap whole and merge with their
+	 * neighbours (linux.c L8): a mapping apart each, before. */
+	long freed_vmas = hw_platform_vma_count();
+	fprintf(stderr, "protnone: %ld mappings once all are freed\n", freed_vmas);
+	CHILD_CHECK(layer_stats().quarantine_objects >= cap && freed_vmas < 2000);
 	CHILD_CHECK(layer_stats().errors == 0 && layer_stats().guarded_objects == 0);
 	void *d = hw_malloc(16);
 	CHILD_CHECK(guarded(d));

@@ -182,6 +182,46 @@ static void unfault_cycle(bool force_protnone)
 	hw_platform_destroy(pf);
 }
 
+/* L8: pages made Ready apart (each between two Reserved pages, as a guarded
+ * run between guards) and touched, then made to trap again, merge back
+ * into one mapping with the rest of their reservation: with trap_by_fault
+ * by fault (PROT_NONE guards), else by seal. Without the reservation's
+ * own anon_vma each touched page got one of its own, and stayed a
+ * mapping apart. */
+static void mappings_after_traps(bool force_protnone, bool trap_by_fault, int *out)
+{
+	*out = -1;
+	hw_platform *pf = hw_platform_linux_create(force_protnone, false);
+	REQUIRE(pf != NULL);
+	const size_t ps = pf->caps.page_size;
+	unsigned char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, 8 * ps, (void **)&p) == 0);
+	for (int i = 0; i < 6; i += 2) {
+		REQUIRE(hw_sys_map(pf, p + i * ps, ps) == 0 && hw_sys_use(pf, p + i * ps, ps) == 0);
+		p[i * ps] = 1;
+	}
+	for (int i = 0; i < 6; i += 2)
+		REQUIRE((trap_by_fault ? hw_sys_fault(pf, p + i * ps, ps)
+				       : hw_sys_seal(pf, p + i * ps, ps)) == 0);
+	int c[2] = {0, 0};
+	EXPECT(hw_platform_mappings(p, 8 * ps, hw_test_count_mappings, c) == 0);
+	hw_sys_release(pf, p, 8 * ps);
+	hw_platform_destroy(pf);
+	*out = c[0];
+}
+
+static void test_reserve_one_anon_vma(void)
+{
+	int faulted, sealed_protnone, sealed;
+	mappings_after_traps(true, true, &faulted);
+	mappings_after_traps(true, false, &sealed_protnone);
+	mappings_after_traps(false, false, &sealed);
+	EXPECT(faulted == 1 && sealed_protnone == 1 && sealed == 1,
+	       "mappings over the reservation: %d faulted (PROT_NONE), %d sealed (PROT_NONE), %d "
+	       "sealed",
+	       faulted, sealed_protnone, sealed);
+}
+
 static void test_unfault(void)
 {
 	unfault_cycle(false);
@@ -861,7 +901,8 @@ static void test_proc_numbers(void)
 	EXPECT(number("000000000000000000000000001", 10, &v) == 27 && v == 1);
 }
 
-HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_seal), T(test_populate),
+HW_TEST_MAIN(T(test_caps), T(test_guard_madvise), T(test_unfault), T(test_seal),
+	     T(test_reserve_one_anon_vma), T(test_populate),
 	     T(test_unfault_many), T(test_guard_protnone),
 	     T(test_madv_free_unuse), T(test_residency_matches_sim), T(test_reserve_enomem),
 	     T(test_os_views), T(test_advise_huge), T(test_cpu_current_pinned),
