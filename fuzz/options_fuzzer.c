@@ -88,6 +88,7 @@ static const ropt ref[] = {
 	{"guard_align", R_POW2, F(guard_align), 1, 4096},
 	{"guard_budget_bytes", R_SIZE, F(guard_budget_bytes), 0, SIZE_MAX},
 	{"guard_budget_count", R_U64, F(guard_budget_count), 0, UINT64_MAX},
+	{"guard_regions", R_BOOL, F(guard_regions), 0, 1},
 	{"quarantine_bytes", R_SIZE, F(quarantine_bytes), 0, SIZE_MAX},
 	{"seed", R_U64, F(seed), 0, UINT64_MAX},
 	{"log_path", R_PATH, F(log_path), 0, 0},

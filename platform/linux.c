@@ -1,7 +1,8 @@
 /* linux.c: the Linux backend of the OS memory contract, and the OS views
  * (residency, mappings, limits) that tests and the simulator read.
  *
- * Owns: the process's shared OS instance (hw_platform_os_instance), private
+ * Owns: the process's shared OS instances (hw_platform_os_instance, and
+ * hw_platform_os_plain_guards with PROT_NONE guards), private
  * instances (hw_platform_linux_create, hw_platform_os_create), the start-up
  * guard-region probe, and every mmap/mprotect/madvise/munmap call of the
  * heap.
@@ -645,6 +646,20 @@ hw_platform *hw_platform_os_instance(void)
 {
 	pthread_once(&os_once, os_init);
 	return &os_impl.pf;
+}
+
+static pthread_once_t os_plain_once = PTHREAD_ONCE_INIT;
+static linux_impl os_plain_impl;
+
+static void os_plain_init(void)
+{
+	linux_init(&os_plain_impl, &shared_ops, true, false);
+}
+
+hw_platform *hw_platform_os_plain_guards(void)
+{
+	pthread_once(&os_plain_once, os_plain_init);
+	return &os_plain_impl.pf;
 }
 
 hw_platform *hw_platform_linux_create(bool force_protnone, bool use_madv_free)

@@ -244,6 +244,13 @@ struct hw_platform {
  * returns it. */
 hw_platform *hw_platform_os_instance(void);
 
+/* The process's real OS backend with the guard pages the kernel had before
+ * guard regions: protection changes (Linux: PROT_NONE, HW_GUARD_PROTNONE)
+ * even where the kernel has MADV_GUARD_INSTALL. Shared, as
+ * hw_platform_os_instance, and the same instance where there is no choice
+ * (Windows). For the malloc layer's guard_regions=0. */
+hw_platform *hw_platform_os_plain_guards(void);
+
 /* A private instance of the real OS backend, with its own counters and the
  * defaults of the shared one. Free it with hw_platform_destroy. Returns NULL
  * on ENOMEM. */

@@ -365,6 +365,11 @@ hw_platform *hw_platform_os_instance(void)
 	return &os_impl.pf;
 }
 
+hw_platform *hw_platform_os_plain_guards(void)
+{
+	return hw_platform_os_instance(); /* decommitted pages: the only guard */
+}
+
 hw_platform *hw_platform_os_create(void)
 {
 	win_impl *wi = VirtualAlloc(NULL, sizeof *wi, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);

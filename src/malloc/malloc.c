@@ -327,7 +327,9 @@ static bool init_locked(void)
 	apply_options(&o);
 	hw_mc_classes_init();
 	hw_mc_span_init();
-	hw_mc_g.pf = next_start.platform ? next_start.platform : hw_platform_os();
+	hw_mc_g.pf = next_start.platform ? next_start.platform
+		     : o.guard_regions   ? hw_platform_os()
+					 : hw_platform_os_plain_guards();
 	hw_mc_g.narenas = o.arenas ? o.arenas : hw_min(hw_cpu_count(), MC_ARENAS_MAX);
 	hw_heap_config cfg = {0};
 	cfg.platform = hw_mc_g.pf;

@@ -114,6 +114,9 @@ static const opt table[] = {
 	 NULL,
 	 "Most live guarded objects; past it allocations are not guarded (one warning). "
 	 "Under PROT_NONE guards, at most 7/16 of vm.max_map_count."},
+	{"guard_regions", K_BOOL, AT(guard_regions, bool), 0, 1, 1, NULL,
+	 "Make guard pages and freed guarded objects trap with the kernel's guard regions "
+	 "where it has them (Linux 6.13); 0: with PROT_NONE, as on older kernels."},
 	{"quarantine_bytes", K_SIZE, AT(quarantine_bytes, size_t), 0, SIZE_MAX, 256 * MIB, NULL,
 	 "In debug mode, most bytes of freed objects held back before reuse, filled with a "
 	 "pattern checked when they leave, or faulted (guarded objects: the bytes of their "

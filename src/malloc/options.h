@@ -95,6 +95,7 @@ typedef struct hw_options {
 	unsigned guard_align;
 	size_t guard_budget_bytes;
 	uint64_t guard_budget_count;
+	bool guard_regions; /* the kernel's guard regions where it has them */
 	size_t quarantine_bytes;
 	uint64_t seed;                               /* 0 = from the clock at start-up */
 	char log_path[HW_OPTIONS_VALUE_MAX + 1];     /* "" = stderr */

@@ -735,6 +735,34 @@ static void test_leak_check(void)
 	       "%s", err);
 }
 
+/* guard_regions=0: the layer's platform is the OS's with PROT_NONE guards
+ * (platform.h hw_platform_os_plain_guards), so a guard page and a freed
+ * object trap as protection faults; with guard regions (where the kernel
+ * has them) as unmapped pages. */
+static void regions_child(void *arg)
+{
+	bool regions = arg != NULL;
+	CHILD_CHECK(hw_mc_start(regions ? "guard=all:scavenger=0"
+					: "guard=all:guard_regions=0:scavenger=0"));
+	hw_trap_kind want = regions && hw_platform_os()->caps.guard == HW_GUARD_MADVISE
+				    ? HW_TRAP_MAPERR
+				    : HW_TRAP_ACCERR;
+	CHILD_CHECK(hw_mc_g.pf->caps.guard == (want == HW_TRAP_MAPERR ? HW_GUARD_MADVISE
+								      : HW_GUARD_PROTNONE));
+	char *p = hw_malloc(64);
+	CHILD_CHECK(guarded(p));
+	CHILD_CHECK(hw_trap_probe(p + 64, false) == want);
+	hw_free(p);
+	CHILD_CHECK(hw_trap_probe(p, true) == want);
+	_exit(0);
+}
+
+static void test_guard_regions_option(void)
+{
+	REQUIRE(child_ok(regions_child, NULL), "guard_regions=0: %s", err);
+	REQUIRE(child_ok(regions_child, (void *)1), "guard_regions=1: %s", err);
+}
+
 /* ---- refused guards: PROT_NONE guards and an address-space limit ---- */
 
 #define PROTNONE_OBJECTS 40000
@@ -897,6 +925,7 @@ int main(int argc, char **argv)
 		T(test_sampling),
 		T(test_size_filters),
 		T(test_leak_check),
+		T(test_guard_regions_option),
 		T(test_protnone_budget),
 #if !HW_TEST_ASAN
 		T(test_refused_under_limit),

@@ -115,6 +115,7 @@ static void test_defaults(void)
 	EXPECT(o.guard_align == 16);
 	EXPECT(o.guard_budget_bytes == (size_t)1 << 30);
 	EXPECT(o.guard_budget_count == 32768);
+	EXPECT(o.guard_regions == true);
 	EXPECT(o.quarantine_bytes == (size_t)256 << 20);
 	EXPECT(o.seed == 0);
 	EXPECT(o.log_path[0] == '\0');
@@ -141,7 +142,8 @@ static void test_defaults(void)
 		      "memory_limit=0:scavenger=1:retain_percent=10:"
 		      "scavenger_cpu_percent=1:arenas=0:help=0:verbosity=0:guard=none:guard_min=0:"
 		      "guard_max=0:guard_side=right:guard_align=16:guard_budget_bytes=1g:"
-		      "guard_budget_count=32768:quarantine_bytes=256m:seed=0:log_path=:"
+		      "guard_budget_count=32768:guard_regions=1:quarantine_bytes=256m:seed=0:log_"
+		      "path=:"
 		      "detect_leaks=0:leaks=0:suppressions=:exitcode=23:debug=0:stack_depth=30:"
 		      "fast_unwind_on_malloc=1:fast_unwind_on_fatal=0:symbolize=1:"
 		      "symbolizer_path=") == 0,
@@ -156,7 +158,7 @@ static void test_every_key(void)
 		"memory_limit=3m:scavenger=off:retain_percent=250:scavenger_cpu_percent=50:"
 		"arenas=3:help=1:verbosity=2:guard=sample:1000:guard_min=1:guard_max=4k:guard_side="
 		"left:"
-		"guard_align=1:guard_budget_bytes=1g:guard_budget_count=500:"
+		"guard_align=1:guard_budget_bytes=1g:guard_budget_count=500:guard_regions=0:"
 		"quarantine_bytes=0x100000:seed=42:log_path=/tmp/hw log:detect_leaks=yes:"
 		"suppressions=/etc/"
 		"lsan.supp:exitcode=99:debug=on:stack_depth=64:fast_unwind_on_malloc=0:"
@@ -180,6 +182,7 @@ static void test_every_key(void)
 	EXPECT(o.guard_align == 1);
 	EXPECT(o.guard_budget_bytes == (size_t)1 << 30);
 	EXPECT(o.guard_budget_count == 500);
+	EXPECT(o.guard_regions == false);
 	EXPECT(o.quarantine_bytes == 0x100000);
 	EXPECT(o.seed == 42);
 	EXPECT(strcmp(o.log_path, "/tmp/hw log") == 0, "%s", o.log_path);
@@ -215,6 +218,7 @@ static void test_every_key(void)
 					   "guard_align",
 					   "guard_budget_bytes",
 					   "guard_budget_count",
+					   "guard_regions",
 					   "quarantine_bytes",
 					   "seed",
 					   "log_path",

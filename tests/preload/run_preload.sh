@@ -38,9 +38,11 @@
 #        lists. Both are conservative scans of the same roots, so they
 #        agree where the program's leaks do not depend on stale words; the
 #        programs given this mode were checked to agree run after run.
+#   PL6. Each --option=KEY=VALUE is passed to the launcher as --KEY=VALUE
+#        (PL2's second run differs by it too).
 #
 # Usage: bash run_preload.sh LAUNCHER PROGRAM PACKAGE
-#          [--leaks=none|reported|lsan|any] -- COMMAND [ARG ...]
+#          [--leaks=none|reported|lsan|any] [--option=KEY=VALUE ...] -- COMMAND [ARG ...]
 #   PROGRAM is the program under test, whose absence skips the test
 #   (COMMAND may reach it through env, bash, ...).
 set -euo pipefail
@@ -53,9 +55,13 @@ case "$1" in
 	shift
 	;;
 esac
-[ "$1" = "--" ] && shift
 extra=()
-[ "$leaks" != none ] && extra=(--exitcode=0)
+while [[ "$1" == --option=* ]]; do
+	extra+=("--${1#--option=}")
+	shift
+done
+[ "$1" = "--" ] && shift
+[ "$leaks" != none ] && extra+=(--exitcode=0)
 if ! command -v "$prog" >/dev/null 2>&1; then
 	echo "SKIP: $prog is not installed (Debian package $package; bash ci/deps.sh installs it)"
 	exit 77
