@@ -407,7 +407,8 @@ void hw_mc_init_env(void);
 
 /* Starting over, on a platform of the caller's (tests and fuzz targets;
  * malloc.c MA8). The layer is one process-wide instance that starts itself
- * on hw_platform_os() at its first call. A test or fuzz target that wants a
+ * on hw_platform_os() at its first call (hw_platform_os_plain_guards()
+ * under guard_regions=0). A test or fuzz target that wants a
  * fresh layer for every input, on a platform where failures can be injected
  * (the checked simulator, platform/sim.h), calls hw_mc_reset(&next) before
  * the input:
@@ -432,7 +433,7 @@ void hw_mc_init_env(void);
  * another thread has a cache"). Not in heapward.h and, like every hw_mc_
  * name, hidden: neither shipped library exports it. */
 typedef struct mc_start_config {
-	hw_platform *platform; /* NULL: hw_platform_os() */
+	hw_platform *platform; /* NULL: the OS's, as at a first call */
 	size_t address_space;  /* the private heap's window (hw_heap_config); 0: default */
 	size_t arena_size;     /* the private heap's grow unit (hw_heap_config); 0: default */
 	const char *options;   /* NULL: HEAPWARD_OPTIONS */
