@@ -17,6 +17,7 @@
 #include "debug.h"
 #include "fault.h"
 #include "heapward.h"
+#include "inspect.h"
 #include "malloc_internal.h"
 #include "module.h"
 #include "stackwalk.h"
@@ -792,6 +793,56 @@ static void test_leak_check_api(void)
 	}
 }
 
+/* debug_leak.c LK5: a leaked object across two of the heap's arenas is
+ * reported. The check held the second arena's base in a local of its own
+ * frame, which its scan of this thread's stack read as a pointer into the
+ * object. Arenas of 4 MiB; 3 MiB objects are allocated (the ones that do
+ * not straddle two arenas kept reachable) until one straddles, which is
+ * dropped. */
+static void *kept_runs[8];
+
+NOINLINE static bool lose_straddling_run(void)
+{
+	for (size_t i = 0; i < 8; i++) {
+		uintptr_t p = (uintptr_t)hw_malloc((size_t)3 << 20);
+		size_t na = hw_heap_arena_count(hw_mc_g.heap);
+		for (size_t a = 0; a < na; a++) {
+			void *b;
+			size_t n;
+			hw_heap_arena_get(hw_mc_g.heap, a, &b, &n);
+			if ((uintptr_t)b > p && (uintptr_t)b < p + ((size_t)3 << 20))
+				return true;
+		}
+		kept_runs[i] = (void *)p;
+	}
+	return false;
+}
+
+static void straddle_child(void *arg)
+{
+	(void)arg;
+	static const mc_start_config cfg = {
+		.address_space = (size_t)64 << 20,
+		.arena_size = (size_t)4 << 20,
+		.options = "detect_leaks=1:scavenger=0:exitcode=0",
+	};
+	hw_mc_reset(&cfg);
+	CHILD_CHECK(lose_straddling_run());
+	scrub();
+	size_t n = hw_malloc_leak_check();
+	fprintf(stderr, "leaked %zu\n", n);
+	CHILD_CHECK(n == 1);
+	_exit(0);
+}
+
+static void test_leak_check_across_arenas(void)
+{
+	REQUIRE(hw_trap_child(straddle_child, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0 && strstr(err, "leaked 1\n"), "%d %d %s",
+	       st.signo, st.exit_code, err);
+	EXPECT(strstr(err, "Direct leak of 3145728 byte(s) in 1 object(s)") != NULL, "%s", err);
+}
+
 /* A thread with a cancel pending allocates and frees in the debug mode: its
  * first stack capture reads the thread's mappings (platform/nocancel.h
  * NC1), and neither call may cancel it (POSIX allows no cancellation point
@@ -1299,6 +1350,7 @@ int main(int argc, char **argv)
 		T(test_depot),
 		T(test_static_report),
 		T(test_leak_check_api),
+		T(test_leak_check_across_arenas),
 		T(test_leak_check_guard_in_root),
 		T(test_mode_off),
 		T(test_no_cancellation_point),
