@@ -37,6 +37,9 @@
 #                   SUMMARY line is printed once per workload.
 #   heapward-debug-20k  the same with guard_budget_count=20000: at most
 #                   20000 live guarded objects, GWP-ASan's bound below
+#   heapward-debug-protnone  the same with guard_regions=0: the guard
+#                   pages of a kernel without guard regions (before Linux
+#                   6.13), PROT_NONE mappings, as GWP-ASan's are
 #   heapward-debug-base  heapward-debug with HEAPWARD_BASE's build (its
 #                   launcher beside it, ../bin/heapward): a before/after
 #                   comparison of the debug mode in one run
@@ -134,6 +137,7 @@ lib[scudo]=$peer_scudo
 lib[heapward-base]=${HEAPWARD_BASE:-}
 lib[heapward-debug]=$hwlib
 lib[heapward-debug-20k]=$hwlib
+lib[heapward-debug-protnone]=$hwlib
 lib[heapward-debug-base]=${HEAPWARD_BASE:-}
 lib[scudo-gwp]=$peer_scudo
 # What runs the program instead of LD_PRELOAD (the launcher), and the
@@ -141,6 +145,7 @@ lib[scudo-gwp]=$peer_scudo
 declare -A via envs
 via[heapward-debug]="$(dirname "$hwlib")/../bin/heapward run --"
 via[heapward-debug-20k]="$(dirname "$hwlib")/../bin/heapward run --guard_budget_count=20000 --"
+via[heapward-debug-protnone]="$(dirname "$hwlib")/../bin/heapward run --guard_regions=0 --"
 via[heapward-debug-base]="$(dirname "${HEAPWARD_BASE:-.}")/../bin/heapward run --"
 envs[scudo-gwp]="SCUDO_OPTIONS=GWP_ASAN_SampleRate=1:GWP_ASAN_MaxSimultaneousAllocations=20000"
 default_allocs="heapward jemalloc mimalloc tcmalloc scudo"
@@ -274,8 +279,8 @@ END {
 			printf "\n"
 		}
 	}
-	split("heapward-debug heapward-debug-20k", dbg, " ")
-	for (k = 1; k <= 2; k++) {
+	ndbg = split("heapward-debug heapward-debug-20k heapward-debug-protnone", dbg, " ")
+	for (k = 1; k <= ndbg; k++) {
 		have = 0
 		for (j = 2; j <= na; j++) if (al[j] == dbg[k] || al[j] == "scudo-gwp") have++
 		if (have < 2) continue
