@@ -75,6 +75,12 @@
  *        guard_budget_count=28669, the budget PROT_NONE guards get). The
  *        red zone below a stopped thread's stack pointer (LK_RED_ZONE) is
  *        a signal-interrupted thread's; this thread has none to keep.
+ *        Not scanned: AddressSanitizer's fake stacks, where a test built
+ *        with it and run with detect_stack_use_after_return (as CI runs
+ *        them) keeps its address-taken locals. Only the sanitizer knows
+ *        which of their frames are live, and dead ones hold the planted
+ *        leaks' pointers; the tests keep what must stay reachable in
+ *        static storage. (The preload library refuses sanitizer builds.)
  *
  * Locking: leak_lock, then the layer's locks in MC order (hw_mc_lock_all).
  */
