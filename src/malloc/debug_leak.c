@@ -361,12 +361,11 @@ static void flood(lk *k)
 	}
 }
 
-/* A thread's stack, thread control block and static TLS (step 3). The
- * static TLS blocks sit at the same offsets below every thread's pointer
- * (k->tls_below, from this thread's); on a thread's own stack block they
- * lie between the stack and the control block. */
-/* A thread's roots: its registers, its stack from lo (its stack pointer
- * less the red zone; this thread's own: LK5), its TLS. */
+/* A thread's registers, its stack from lo up (its stack pointer less the
+ * red zone; this thread's: LK5), thread control block and static TLS (step
+ * 3). The static TLS blocks sit at the same offsets below every thread's
+ * pointer (k->tls_below, from this thread's); on a thread's own stack
+ * block they lie between the stack and the control block. */
 static void scan_thread(lk *k, uintptr_t sp, uintptr_t lo, uintptr_t tp, const uintptr_t *regs,
 			unsigned nregs)
 {

@@ -670,6 +670,7 @@ static mc_span *new_run(int side, size_t dpages, size_t np, size_t lead, size_t 
 		refused_note(1);
 		return NULL;
 	}
+	refused_clear(); /* a wait that ran out, and the grow worked */
 	return s;
 }
 
