@@ -95,8 +95,7 @@ static int write_fd(int fd, const char *buf, size_t n)
 	return 0;
 }
 
-/* Whether the kept copy still refers to the file it was taken from (N4). */
-/* The kept copy while it refers to the file it was taken from, or -1. */
+/* The kept copy while it refers to the file it was taken from (N4), or -1. */
 static int kept_intact(void)
 {
 	int fd = __atomic_load_n(&kept_fd, __ATOMIC_ACQUIRE);

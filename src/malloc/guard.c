@@ -43,11 +43,11 @@
  *        on them (vm.max_map_count) is the whole process's:
  *        guard_budget_count is held to half of seven eighths of it (28,669
  *        by default), so the program and the layer's own heap keep
- *        mappings to grow with. When guards reached the limit, the
- *        layer's next span could not be mapped either, and hw_malloc(16)
- *        failed with ENOMEM (one run in two of guarded_test's PROT_NONE
- *        test). Freed runs trap whole and merge with their neighbours'
- *        guards (platform/linux.c L8): they add no mapping.
+ *        mappings to grow with. With guards at the limit, the layer's
+ *        next span may need a mapping too, and hw_malloc(16) then fails
+ *        with ENOMEM (guarded_test's PROT_NONE child allowed it, and saw
+ *        it in one run of two). Freed runs trap whole and merge with their
+ *        neighbours' guards (platform/linux.c L8): they add no mapping.
  *        A refused guarded allocation (the heap full or unable to grow,
  *        the OS refusing a guard page) is not guarded either (refused
  *        counts it; one warning, GD9), and leaves nothing behind (GD12
@@ -410,6 +410,16 @@ static void say_refused(void)
 			"guarded (hw_malloc_stats.guard_refused counts them)\n");
 }
 
+/* GD9: a warning said now (verbosity >= 1), or held in *pending for the
+ * first report. */
+static void say_or_hold(void (*say)(void), bool *pending)
+{
+	if (hw_mc_cfg.verbosity >= 1)
+		say();
+	else
+		__atomic_store_n(pending, true, __ATOMIC_RELEASE);
+}
+
 /* GD3: counts a refused guarded allocation; the first one refused for want
  * of a resource (warn) is said, once (GD9). */
 static void count_refused(bool warn)
@@ -419,10 +429,8 @@ static void count_refused(bool warn)
 	bool first = warn && !warned_refused;
 	warned_refused |= warn;
 	hw_mutex_unlock(&guard_lock);
-	if (first && hw_mc_cfg.verbosity >= 1)
-		say_refused();
-	else if (first)
-		__atomic_store_n(&pending_refused, true, __ATOMIC_RELEASE);
+	if (first)
+		say_or_hold(say_refused, &pending_refused);
 }
 
 /* GD12: whether a new run of np pages waits, and the wait counted down. */
@@ -849,12 +857,8 @@ void hw_mc_guard_say_pending(void)
 static void *over_budget_now(void)
 {
 	__atomic_fetch_add(&over_budget, 1, __ATOMIC_RELAXED);
-	if (!__atomic_exchange_n(&warned_budget, true, __ATOMIC_RELAXED)) {
-		if (hw_mc_cfg.verbosity >= 1)
-			say_spent();
-		else
-			__atomic_store_n(&pending_spent, true, __ATOMIC_RELEASE);
-	}
+	if (!__atomic_exchange_n(&warned_budget, true, __ATOMIC_RELAXED))
+		say_or_hold(say_spent, &pending_spent);
 	return NULL;
 }
 
