@@ -70,6 +70,7 @@
  * The handler takes disp_lock only to reset a disposition (SA_RESETHAND).
  */
 #include "fault.h"
+#include "owned.h"
 
 #include "stackwalk.h"
 #include "thread.h"
@@ -304,6 +305,7 @@ static int give_alt_stack(void)
 		return e;
 	}
 	own_stack = m;
+	hw_platform_own((uintptr_t)m, size + page); /* OW1 */
 	return 0;
 }
 
@@ -328,6 +330,7 @@ void hw_fault_thread_end(void)
 			return;
 	}
 	own_stack = NULL;
+	hw_platform_disown((uintptr_t)m, alt_size(page) + page);
 	munmap(m, alt_size(page) + page);
 }
 

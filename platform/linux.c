@@ -680,30 +680,79 @@ hw_platform *hw_platform_os_create(void)
 
 /* ---- OS views ---- */
 
-size_t hw_platform_resident_bytes(const void *p, size_t n)
+/* mincore over [p, p + n), a chunk of pages at a time: fn(arg, the
+ * chunk's start, its bytes (bit 0 of each says resident; the others are
+ * reserved), its pages). 0, or -1 when part of the range is not mapped. */
+typedef void (*chunk_fn)(void *arg, uintptr_t at, const unsigned char *vec, size_t pages);
+
+static int mincore_chunks(const void *p, size_t n, chunk_fn fn, void *arg)
 {
 	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
 	unsigned char vec[4096];
-	size_t resident = 0;
-	const char *c = p;
+	uintptr_t c = (uintptr_t)p;
 	for (size_t off = 0; off < n;) {
 		size_t pages = hw_min((n - off) / ps, sizeof vec);
 		if (pages == 0)
 			break;
 		if (mincore((void *)(c + off), pages * ps, vec) != 0)
-			return SIZE_MAX;
-		/* Bit 0 of each byte says resident; the others are reserved. */
-		size_t i = 0;
-		for (; i + 8 <= pages; i += 8) {
-			uint64_t w;
-			memcpy(&w, vec + i, sizeof w);
-			resident += hw_sum_bytes(w & 0x0101010101010101ull);
-		}
-		for (; i < pages; i++)
-			resident += vec[i] & 1;
+			return -1;
+		fn(arg, c + off, vec, pages);
 		off += pages * ps;
 	}
-	return resident * ps;
+	return 0;
+}
+
+static void count_resident(void *arg, uintptr_t at, const unsigned char *vec, size_t pages)
+{
+	size_t *resident = arg, i = 0;
+	(void)at;
+	for (; i + 8 <= pages; i += 8) {
+		uint64_t w;
+		memcpy(&w, vec + i, sizeof w);
+		*resident += hw_sum_bytes(w & 0x0101010101010101ull);
+	}
+	for (; i < pages; i++)
+		*resident += vec[i] & 1;
+}
+
+size_t hw_platform_resident_bytes(const void *p, size_t n)
+{
+	size_t resident = 0;
+	if (mincore_chunks(p, n, count_resident, &resident) != 0)
+		return SIZE_MAX;
+	return resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+typedef struct stretch_ctx {
+	hw_stretch_fn fn;
+	void *arg;
+	uintptr_t lo, hi; /* the stretch open so far (lo == hi: none) */
+} stretch_ctx;
+
+static void find_stretches(void *arg, uintptr_t at, const unsigned char *vec, size_t pages)
+{
+	stretch_ctx *c = arg;
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	for (size_t i = 0; i < pages; i++) {
+		uintptr_t page = at + i * ps;
+		if (!(vec[i] & 1))
+			continue;
+		if (c->hi != page) {
+			if (c->lo < c->hi)
+				c->fn(c->arg, c->lo, c->hi);
+			c->lo = page;
+		}
+		c->hi = page + ps;
+	}
+}
+
+int hw_platform_resident_each(const void *p, size_t n, hw_stretch_fn fn, void *arg)
+{
+	stretch_ctx c = {fn, arg, 0, 0};
+	int rc = mincore_chunks(p, n, find_stretches, &c);
+	if (c.lo < c.hi)
+		fn(arg, c.lo, c.hi);
+	return rc;
 }
 
 long hw_platform_max_map_count(void)

@@ -2,6 +2,8 @@
  *
  * Owns: the contract checks every backend shares (P1), the per-instance
  * counters (P5), failure injection (P7), and the public hw_platform_os().
+ * Every reserve and alloc that succeeds, and every release, also updates
+ * the process's set of heapward's own ranges (owned.h OW1).
  *
  * Invariants (numbered as in platform.h):
  *   P1. Every address and length is checked against caps.page_size before the
@@ -23,6 +25,7 @@
 
 #include "base.h"
 #include "heapward.h"
+#include "owned.h"
 
 #include <errno.h>
 
@@ -89,8 +92,10 @@ int hw_sys_reserve(hw_platform *pf, void *hint, size_t n, void **out)
 		return ENOMEM;
 	int rc = leave(pf, HW_SYS_RESERVE, pf->ops->reserve(pf, hint, n, out));
 	HW_ASSERT(rc != 0 || ((uintptr_t)*out & (pf->caps.granularity - 1)) == 0);
-	if (rc == 0)
+	if (rc == 0) {
 		__atomic_add_fetch(&pf->owned, n, __ATOMIC_RELAXED);
+		hw_platform_own((uintptr_t)*out, n);
+	}
 	return rc;
 }
 
@@ -204,6 +209,7 @@ void hw_sys_release(hw_platform *pf, void *p, size_t n)
 {
 	check_range(pf, kind_names[HW_SYS_RELEASE], p, n);
 	enter(pf, HW_SYS_RELEASE);
+	hw_platform_disown((uintptr_t)p, n);
 	pf->ops->release(pf, p, n);
 	__atomic_sub_fetch(&pf->owned, n, __ATOMIC_RELAXED);
 }
@@ -248,8 +254,10 @@ int hw_sys_alloc(hw_platform *pf, size_t n, void **out)
 		return ENOMEM;
 	int rc = leave(pf, HW_SYS_ALLOC, pf->ops->alloc(pf, n, out));
 	HW_ASSERT(rc != 0 || ((uintptr_t)*out & (pf->caps.granularity - 1)) == 0);
-	if (rc == 0)
+	if (rc == 0) {
 		__atomic_add_fetch(&pf->owned, n, __ATOMIC_RELAXED);
+		hw_platform_own((uintptr_t)*out, n);
+	}
 	return rc;
 }
 

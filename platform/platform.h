@@ -326,6 +326,15 @@ const char *hw_sys_kind_name(hw_sys_kind k);
  * (on Windows: not reserved). */
 size_t hw_platform_resident_bytes(const void *p, size_t n);
 
+/* Calls fn for each stretch of [p, p + n) whose pages hold memory, as
+ * hw_platform_resident_bytes counts them, in address order (p and n as
+ * there). For a reader of memory it does not own, which must not fault in
+ * every page of a large mapping nobody touched (a page of it holds only
+ * zeros). Returns 0, or -1 when part of the range is not mapped (fn has
+ * then seen the stretches before it). */
+typedef void (*hw_stretch_fn)(void *arg, uintptr_t lo, uintptr_t hi);
+int hw_platform_resident_each(const void *p, size_t n, hw_stretch_fn fn, void *arg);
+
 /* Number of mappings (VMAs; Windows: regions of reserved address space) of
  * this process, or -1 when it cannot be read. */
 long hw_platform_vma_count(void);

@@ -425,20 +425,36 @@ static int regions(const void *p, size_t n, region_fn fn, void *arg)
 	return 0;
 }
 
-static int add_committed(void *arg, const MEMORY_BASIC_INFORMATION *mi, uintptr_t lo,
-			 uintptr_t hi)
+typedef struct committed_ctx {
+	hw_stretch_fn fn;
+	void *arg;
+} committed_ctx;
+
+static int each_committed(void *arg, const MEMORY_BASIC_INFORMATION *mi, uintptr_t lo,
+			  uintptr_t hi)
 {
+	committed_ctx *c = arg;
 	if (mi->State == MEM_FREE)
 		return 1;
 	if (mi->State == MEM_COMMIT)
-		*(size_t *)arg += hi - lo;
+		c->fn(c->arg, lo, hi);
 	return 0;
 }
+
+/* Committed pages: what a reader would find there is the process's (the
+ * working set is the memory manager's business). */
+int hw_platform_resident_each(const void *p, size_t n, hw_stretch_fn fn, void *arg)
+{
+	committed_ctx c = {fn, arg};
+	return regions(p, n, each_committed, &c) == 0 ? 0 : -1;
+}
+
+static void add_bytes(void *arg, uintptr_t lo, uintptr_t hi) { *(size_t *)arg += hi - lo; }
 
 size_t hw_platform_resident_bytes(const void *p, size_t n)
 {
 	size_t committed = 0;
-	return regions(p, n, add_committed, &committed) == 0 ? committed : SIZE_MAX;
+	return hw_platform_resident_each(p, n, add_bytes, &committed) == 0 ? committed : SIZE_MAX;
 }
 
 static bool writable(const MEMORY_BASIC_INFORMATION *mi)

@@ -14,7 +14,9 @@
  * that includes a scavenge's release running with the lock dropped (R5).
  * The child has no scavenger thread (threads do not survive fork): the child
  * hook marks each heap's scavenger stopped, so hw_heap_scavenger_start in
- * the child starts a new one.
+ * the child starts a new one. Last, prepare takes the platform's set of
+ * owned ranges (owned.h): a thread outside every heap (an alternate signal
+ * stack made, the malloc layer's metadata) may be updating it.
  *
  * Invariants:
  *   R1. A heap is on the list exactly from the end of hw_heap_create to the
@@ -45,6 +47,7 @@
  * every heap; see R2 for the order. Lock-free readers: R4.
  */
 #include "heap_internal.h"
+#include "owned.h"
 
 static hw_mutex reg_lock = HW_MUTEX_INIT;
 static hw_heap *reg_head; /* guarded by reg_lock */
@@ -67,10 +70,12 @@ static void fork_prepare(void)
 		hw_mutex_lock(&h->scav_lock);
 		lock_quiet(h);
 	}
+	hw_platform_owned_lock();
 }
 
 static void unlock_all(bool child)
 {
+	hw_platform_owned_unlock();
 	for (hw_heap *h = reg_head; h; h = h->reg_next) {
 		if (child) {
 			h->scav_running = false;

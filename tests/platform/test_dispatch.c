@@ -7,6 +7,7 @@
  * threads ask for it first.
  */
 #include "heapward.h"
+#include "owned.h"
 #include "platform.h"
 #include "ptest.h"
 #include "sim.h"
@@ -220,6 +221,67 @@ static void test_os_instance_is_shared(void)
 	hw_sys_release(os, p, os->caps.page_size);
 }
 
+/* owned.h: how much of [lo, hi) one range of the process's set of
+ * heapward's own ranges covers. */
+typedef struct own_probe {
+	uintptr_t lo, hi;
+	bool whole, part;
+} own_probe;
+
+static void probe_range(void *arg, uintptr_t lo, uintptr_t hi)
+{
+	own_probe *o = arg;
+	if (lo <= o->lo && hi >= o->hi)
+		o->whole = true;
+	else if (lo < o->hi && hi > o->lo)
+		o->part = true;
+}
+
+/* 1: one range covers [lo, hi); 0: none touches it; -1: in between. */
+static int owned_state(uintptr_t lo, uintptr_t hi)
+{
+	own_probe o = {lo, hi, false, false};
+	if (hw_platform_owned(probe_range, &o) != 0)
+		return -2;
+	return o.whole ? 1 : o.part ? -1
+				    : 0;
+}
+
+/* OW1, OW2: what reserve and alloc hand out is in the set, what release
+ * gives back is not, a release of part of a range leaves the rest, and a
+ * reservation made beside one joins it. */
+static void test_owned_set(void)
+{
+	hw_platform *os = hw_platform_os_instance();
+	size_t g = os->caps.granularity;
+	void *r, *a;
+	REQUIRE(hw_sys_reserve(os, NULL, 4 * g, &r) == 0);
+	uintptr_t lo = (uintptr_t)r;
+	EXPECT(owned_state(lo, lo + 4 * g) == 1);
+	REQUIRE(hw_sys_alloc(os, g, &a) == 0);
+	EXPECT(owned_state((uintptr_t)a, (uintptr_t)a + g) == 1);
+	hw_sys_release(os, a, g);
+	EXPECT(owned_state((uintptr_t)a, (uintptr_t)a + g) == 0, "released, still owned");
+	if (!os->caps.partial_release) {
+		hw_sys_release(os, r, 4 * g);
+		EXPECT(owned_state(lo, lo + 4 * g) == 0);
+		return;
+	}
+	hw_sys_release(os, (void *)(lo + g), g);
+	EXPECT(owned_state(lo, lo + g) == 1 && owned_state(lo + 2 * g, lo + 4 * g) == 1);
+	EXPECT(owned_state(lo + g, lo + 2 * g) == 0, "the released middle is still owned");
+	void *again;
+	REQUIRE(hw_sys_reserve(os, (void *)(lo + g), g, &again) == 0);
+	if (again == (void *)(lo + g))
+		EXPECT(owned_state(lo, lo + 4 * g) == 1, "the hole filled is one range again");
+	else
+		printf("(the OS did not take the hint: merging not checked)\n");
+	hw_sys_release(os, again, g);
+	hw_sys_release(os, r, g);
+	hw_sys_release(os, (void *)(lo + 2 * g), 2 * g);
+	EXPECT(owned_state(lo, lo + 4 * g) == 0);
+}
+
 HW_TEST_MAIN(T(test_unaligned_aborts), T(test_counters), T(test_owned_bytes), T(test_kind_names),
 	     T(test_einval_passes_through), T(test_use_is_counted_and_injectable),
-	     T(test_os_instance_is_shared))
+	     T(test_os_instance_is_shared), T(test_owned_set))
