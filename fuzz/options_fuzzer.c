@@ -95,6 +95,7 @@ static const ropt ref[] = {
 	{"detect_leaks", R_BOOL, F(detect_leaks), 0, 1},
 	{"leaks", R_BOOL, F(detect_leaks), 0, 1},
 	{"suppressions", R_PATH, F(suppressions), 0, 0},
+	{"use_mappings", R_BOOL, F(use_mappings), 0, 1},
 	{"exitcode", R_UINT, F(exitcode), 0, 255},
 	{"debug", R_BOOL, F(debug), 0, 1},
 	{"stack_depth", R_UINT, F(stack_depth), 0, 64},

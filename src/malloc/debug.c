@@ -92,6 +92,7 @@ void hw_mc_debug_configure(const hw_options *o)
 {
 	bool on = o->debug || o->detect_leaks || o->guard != HW_OPT_GUARD_NONE;
 	hw_mc_dbg.leaks = o->detect_leaks;
+	hw_mc_dbg.use_mappings = o->use_mappings;
 	hw_mc_dbg.symbolize = o->symbolize;
 	hw_mc_dbg.depth = hw_min(o->stack_depth, MC_DEBUG_MAX_DEPTH);
 	hw_mc_dbg.tables_on_malloc = !o->fast_unwind_on_malloc;

@@ -48,6 +48,7 @@
 typedef struct mc_debug {
 	int on;                     /* atomic: the mode (debug, or implied by detect_leaks) */
 	bool leaks;                 /* the leak check at exit */
+	bool use_mappings;          /* the program's mappings are its roots (LK6) */
 	bool symbolize;             /* name frames in reports */
 	unsigned depth;             /* frames recorded per stack */
 	bool tables_on_malloc;      /* stacks by the unwind tables (stackwalk.h UW6) */
@@ -259,6 +260,12 @@ void hw_mc_fault_thread(void);
 /* The leak check: reports leaks (LeakSanitizer's layout) and returns the
  * number of leaked objects; 0 with the mode off. */
 size_t hw_mc_leak_check(void);
+
+/* 1 when the leak check reads the program's own mappings as roots
+ * (debug_leak.c LK6): not in a build under a tool whose own memory, with
+ * stale pointers into the heap, is among them (AddressSanitizer's fake
+ * stacks and shadow, ThreadSanitizer's shadow, Memcheck's records). */
+#define HW_LEAK_SCANS_MAPPINGS (!HW_ASAN && !HW_TSAN && !HW_TRACK_VALGRIND)
 
 /* ---- malloc.c ---- */
 

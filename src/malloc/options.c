@@ -134,6 +134,10 @@ static const opt table[] = {
 	 "A file of leak:<template> lines, LeakSanitizer's format: leaks whose allocation "
 	 "stack has a function, source file or module that a template matches are not "
 	 "reported (empty: none)."},
+	{"use_mappings", K_BOOL, AT(use_mappings, bool), 0, 1, 1, NULL,
+	 "The leak check also takes the program's own writable mappings (its own allocators' "
+	 "arenas, a JIT's code cache) as roots, as Valgrind does; 0: modules' data, threads' "
+	 "stacks, registers and TLS only, as LeakSanitizer."},
 	{"exitcode", K_UINT, AT(exitcode, unsigned), 0, 255, 23, NULL,
 	 "Exit status of a process that continued past an error or leaked (0: keep the "
 	 "program's)."},

@@ -101,6 +101,7 @@ typedef struct hw_options {
 	char log_path[HW_OPTIONS_VALUE_MAX + 1];     /* "" = stderr */
 	bool detect_leaks;                           /* also the key "leaks" */
 	char suppressions[HW_OPTIONS_VALUE_MAX + 1]; /* "" = none */
+	bool use_mappings;                           /* the program's own mappings are leak roots */
 	unsigned exitcode;
 	bool debug;                 /* stacks and sanitizer-layout reports */
 	unsigned stack_depth;       /* frames recorded per stack */

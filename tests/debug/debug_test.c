@@ -772,6 +772,84 @@ static void test_leak_check_guard_in_root(void)
 	EXPECT(strstr(err, "Direct leak of 64 byte(s) in 1 object(s)") != NULL, "%s", err);
 }
 
+/* debug_leak.c LK6 (use_mappings=1, the default): memory the program's
+ * own allocator took from the OS (CPython's object arenas) is a root like
+ * its globals: the pair held only from an anonymous mapping is reachable,
+ * the planted pair is not. The mapping is 8 GiB that nobody touched but
+ * one page: the check reads only pages that hold memory, so the process's
+ * page tables stay as they were (a read of every page maps each one, 16
+ * MiB of page tables). With use_mappings=0, LeakSanitizer's roots, both
+ * pairs are leaked. */
+#define ANON_ROOT_BYTES ((size_t)8 << 30)
+static char *anon_root;
+
+NOINLINE static void plant_in_anon(void)
+{
+	unsigned line;
+	void **a = make_obj(96, &line);
+	a[0] = make_obj(40, &line);
+	memcpy(anon_root + ANON_ROOT_BYTES / 2 + 8, &a, sizeof a);
+}
+
+/* VmPTE of /proc/self/status, in KiB, or -1. */
+static long page_table_kib(void)
+{
+	char buf[4096];
+	FILE *f = fopen("/proc/self/status", "r");
+	long kib = -1;
+	if (!f)
+		return -1;
+	while (fgets(buf, sizeof buf, f))
+		if (sscanf(buf, "VmPTE: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static void anon_root_child(void *arg)
+{
+	CHILD_CHECK(hw_mc_start(arg));
+	anon_root = mmap(NULL, ANON_ROOT_BYTES, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	CHILD_CHECK(anon_root != MAP_FAILED);
+	plant_leak();
+	plant_in_anon();
+	scrub();
+	long before = page_table_kib();
+	size_t n = hw_malloc_leak_check();
+	long after = page_table_kib();
+	fprintf(stderr, "leaked %zu, page tables %ld KiB -> %ld KiB\n", n, before, after);
+	_exit(0);
+}
+
+static void test_leak_check_anon_root(void)
+{
+	REQUIRE(hw_trap_child(anon_root_child, "detect_leaks=1:scavenger=0:exitcode=0", err,
+			      sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "%d %d %s", st.signo, st.exit_code, err);
+	EXPECT(strstr(err, "Direct leak of 64 byte(s) in 1 object(s)") != NULL, "%s", err);
+	if (HW_LEAK_SCANS_MAPPINGS) {
+		EXPECT(strstr(err, "leaked 2,") != NULL, "%s", err);
+		EXPECT(strstr(err, "of 96 byte(s)") == NULL && strstr(err, "of 40 byte(s)") == NULL,
+		       "the pair held from the mapping is reachable: %s", err);
+	} else {
+		printf("(a build under a tool: the check reads no mapping of the program's)\n");
+		EXPECT(strstr(err, "leaked 4,") != NULL, "%s", err);
+	}
+	long before = -1, after = -1;
+	const char *pt = strstr(err, "page tables ");
+	REQUIRE(pt && sscanf(pt, "page tables %ld KiB -> %ld KiB", &before, &after) == 2, "%s",
+		err);
+	EXPECT(before >= 0 && after - before < 4096, "the untouched pages were read: %s", err);
+	/* use_mappings=0: LeakSanitizer's roots, which hold neither pair. */
+	REQUIRE(hw_trap_child(anon_root_child,
+			      "detect_leaks=1:scavenger=0:exitcode=0:use_mappings=0", err,
+			      sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "%d %d %s", st.signo, st.exit_code, err);
+	EXPECT(strstr(err, "leaked 4,") != NULL && strstr(err, "Direct leak of 96 byte(s)"), "%s",
+	       err);
+}
+
 static void test_leak_check_api(void)
 {
 	unsigned make_line;
@@ -1354,6 +1432,7 @@ int main(int argc, char **argv)
 		T(test_leak_check_api),
 		T(test_leak_check_across_arenas),
 		T(test_leak_check_guard_in_root),
+		T(test_leak_check_anon_root),
 		T(test_mode_off),
 		T(test_no_cancellation_point),
 		T(test_quarantine_uaf_small),

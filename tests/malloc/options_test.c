@@ -120,6 +120,7 @@ static void test_defaults(void)
 	EXPECT(o.seed == 0);
 	EXPECT(o.log_path[0] == '\0');
 	EXPECT(o.detect_leaks == false);
+	EXPECT(o.use_mappings == true);
 	EXPECT(o.exitcode == 23);
 	EXPECT(o.debug == false);
 	EXPECT(o.stack_depth == 30);
@@ -144,7 +145,8 @@ static void test_defaults(void)
 		      "guard_max=0:guard_side=right:guard_align=16:guard_budget_bytes=1g:"
 		      "guard_budget_count=32768:guard_regions=1:quarantine_bytes=256m:seed=0:log_"
 		      "path=:"
-		      "detect_leaks=0:leaks=0:suppressions=:exitcode=23:debug=0:stack_depth=30:"
+		      "detect_leaks=0:leaks=0:suppressions=:use_mappings=1:exitcode=23:debug=0:"
+		      "stack_depth=30:"
 		      "fast_unwind_on_malloc=1:fast_unwind_on_fatal=0:symbolize=1:"
 		      "symbolizer_path=") == 0,
 	       "%s", buf);
@@ -161,7 +163,8 @@ static void test_every_key(void)
 		"guard_align=1:guard_budget_bytes=1g:guard_budget_count=500:guard_regions=0:"
 		"quarantine_bytes=0x100000:seed=42:log_path=/tmp/hw log:detect_leaks=yes:"
 		"suppressions=/etc/"
-		"lsan.supp:exitcode=99:debug=on:stack_depth=64:fast_unwind_on_malloc=0:"
+		"lsan.supp:use_mappings=no:exitcode=99:debug=on:stack_depth=64:fast_unwind_on_"
+		"malloc=0:"
 		"fast_unwind_on_fatal=1:symbolize=0:symbolizer_path=/opt/a2l");
 	EXPECT(o.fill_on_alloc == 0xbe);
 	EXPECT(o.fill_on_free == 7);
@@ -188,6 +191,7 @@ static void test_every_key(void)
 	EXPECT(strcmp(o.log_path, "/tmp/hw log") == 0, "%s", o.log_path);
 	EXPECT(o.detect_leaks == true);
 	EXPECT(strcmp(o.suppressions, "/etc/lsan.supp") == 0, "%s", o.suppressions);
+	EXPECT(o.use_mappings == false);
 	EXPECT(o.exitcode == 99);
 	EXPECT(o.debug == true);
 	EXPECT(o.stack_depth == 64);
@@ -225,6 +229,7 @@ static void test_every_key(void)
 					   "detect_leaks",
 					   "leaks",
 					   "suppressions",
+					   "use_mappings",
 					   "exitcode",
 					   "debug",
 					   "stack_depth",
