@@ -4,7 +4,9 @@
  *
  * Checks that a child forked while other threads allocate, free and
  * scavenge can use the heap (R1-R3 of registry.c: a lock held by a thread
- * that does not exist in the child would block it forever), that the child's
+ * that does not exist in the child would block it forever; the platform's
+ * set of owned ranges too, which the workers also change outside the heap,
+ * as the malloc layer's metadata does: platform/owned.h), that the child's
  * scavenger reads as stopped, and that any number of threads may start and
  * stop the background scavenger at once, and that a scavenge's platform call,
  * and an allocation's, runs without the heap lock while its pages stay out
@@ -20,6 +22,7 @@
 #include "fork_test.h"
 #include "heapward.h"
 #include "inspect.h"
+#include "platform.h"
 #include "wrap.h"
 
 #include <errno.h>
@@ -50,14 +53,26 @@ static uint64_t next(uint64_t *x)
 	return *x;
 }
 
+/* A page from the OS and back, outside any heap: the owned set's lock. */
+static int os_page_round_trip(void)
+{
+	hw_platform *os = hw_platform_os();
+	void *q;
+	int rc = hw_sys_alloc(os, os->caps.page_size, &q);
+	if (rc == 0)
+		hw_sys_release(os, q, os->caps.page_size);
+	return rc;
+}
+
 /* Allocates, writes and frees runs of 1-16 pages until told to stop, with
  * an explicit scavenge now and then, so the heap lock changes hands all the
- * time. */
+ * time, and a page from the OS outside the heap each round. */
 static void *worker(void *arg)
 {
 	hw_heap *h = arg;
 	uint64_t x = (uint64_t)(uintptr_t)&x | 1;
 	while (!atomic_load(&stop_workers)) {
+		(void)os_page_round_trip();
 		size_t n = 1 + next(&x) % 16;
 		char *p = hw_heap_alloc(h, n);
 		if (p) {
@@ -89,6 +104,7 @@ static hw_heap *fork_heap; /* the heap the fork children use */
 static void child_uses_heap(void)
 {
 	hw_heap *h = fork_heap;
+	EXPECT(os_page_round_trip() == 0);
 	char *p = hw_heap_alloc(h, 3);
 	EXPECT(p != NULL);
 	if (p) {
