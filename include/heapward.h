@@ -486,8 +486,10 @@ HW_API void hw_malloc_stats_get(hw_malloc_stats *out);
  *   ...
  *   SUMMARY: heapward: double-free file:line:column in function
  * With detect_leaks=1 (leaks=1), the process's live objects that no root
- * (module data and bss, thread stacks, registers and TLS) reaches,
- * directly or through other objects, are reported at exit in
+ * (module data and bss, thread stacks, registers and TLS, and with
+ * use_mappings=1, the default, every other writable mapping of the
+ * program's own: not heapward's) reaches, directly or through other
+ * objects, are reported at exit in
  * LeakSanitizer's layout ("Direct leak of N byte(s) in M object(s)
  * allocated from:", "SUMMARY: heapward: N byte(s) leaked in M
  * allocation(s)."), and the process exits with `exitcode` (default 23)
