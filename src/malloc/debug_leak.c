@@ -100,7 +100,11 @@
  *        -c 'print(1)'` reported 13,628 bytes in 6 objects that Memcheck
  *        finds reachable. Not read where the set is incomplete (owned.h
  *        OW3), nor in a build under a tool (HW_LEAK_SCANS_MAPPINGS,
- *        debug.h), whose own memory is among the mappings.
+ *        debug.h), whose own memory is among the mappings. Read only
+ *        through the copy (LK2), never directly where the OS refuses it (a
+ *        seccomp filter, say): a program's mapping may hold guard pages
+ *        the OS does not show (a direct read faults on them), or a
+ *        device's memory, whose reads can have effects.
  *
  * Locking: leak_lock, then the layer's locks in MC order (hw_mc_lock_all).
  */
@@ -147,6 +151,7 @@ typedef struct lk {
 	 * merged (skip_ok: the own ranges are all there, LK6). */
 	lk_range *skip;
 	bool skip_ok;
+	bool copy_only; /* roots only through hw_world_read (LK6) */
 	uintptr_t *buf; /* LK_BUF_BYTES, for roots (LK2) */
 	size_t nmaps, nsegs, nskip;
 	uintptr_t *stack; /* the mark stack: object starts */
@@ -370,7 +375,8 @@ HW_TRACK_UNCHECKED static void scan(lk *k, uintptr_t lo, uintptr_t hi, uint32_t 
 }
 
 /* [lo, hi) as roots, copied a piece at a time (LK2); a page that cannot
- * be read is skipped. Where the OS refuses the copy itself, read directly. */
+ * be read is skipped. Where the OS refuses the copy itself, read directly,
+ * unless copy_only (LK6). */
 static void scan_copied(lk *k, uintptr_t lo, uintptr_t hi)
 {
 	size_t page = hw_mc_g.pf->caps.page_size;
@@ -379,7 +385,8 @@ static void scan_copied(lk *k, uintptr_t lo, uintptr_t hi)
 		size_t want = hw_min((size_t)(hi - lo), LK_BUF_BYTES) & ~(sizeof(uintptr_t) - 1);
 		size_t got = hw_world_read(k->buf, lo, want);
 		if (got == SIZE_MAX) {
-			scan(k, lo, hi, LK_REACHABLE, 0);
+			if (!k->copy_only)
+				scan(k, lo, hi, LK_REACHABLE, 0);
 			return;
 		}
 		for (size_t i = 0; i < got / sizeof(uintptr_t); i++)
@@ -593,15 +600,17 @@ static void scan_stretch(void *arg, uintptr_t lo, uintptr_t hi)
 	minus(k, lo, hi, k->segs, k->nsegs, scan_outside);
 }
 
-/* LK6: every other readable and writable mapping. */
+/* LK6: every other readable and writable mapping, through the copy only. */
 static void scan_mappings(lk *k, const hw_world *w, uintptr_t own_sp)
 {
+	k->copy_only = true;
 	for (size_t i = 0; i < k->nmaps; i++) {
 		const lk_range *m = &k->maps[i];
 		if (m->rw && !holds_stack(m, w, own_sp))
 			(void)hw_platform_resident_each((const void *)m->lo, m->hi - m->lo,
 							scan_stretch, k);
 	}
+	k->copy_only = false;
 }
 
 static void mark_roots(lk *k, const hw_world *w, uintptr_t own_sp, bool stopped)

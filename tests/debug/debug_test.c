@@ -28,13 +28,17 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <gnu/libc-version.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -779,7 +783,8 @@ static void test_leak_check_guard_in_root(void)
  * one page: the check reads only pages that hold memory, so the process's
  * page tables stay as they were (a read of every page maps each one, 16
  * MiB of page tables). With use_mappings=0, LeakSanitizer's roots, both
- * pairs are leaked. */
+ * pairs are leaked, and so they are where the OS refuses to copy memory:
+ * the mappings are not read directly. */
 #define ANON_ROOT_BYTES ((size_t)8 << 30)
 static char *anon_root;
 
@@ -808,6 +813,20 @@ static long page_table_kib(void)
 
 static void anon_root_child(void *arg)
 {
+	if (arg == NULL) {
+		/* LK6: the OS refuses the copy (a seccomp filter answers
+		 * process_vm_readv with EPERM): the mappings are not read. */
+		struct sock_filter code[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_vm_readv, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		struct sock_fprog prog = {sizeof code / sizeof code[0], code};
+		CHILD_CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+			    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0);
+		arg = "detect_leaks=1:scavenger=0:exitcode=0";
+	}
 	CHILD_CHECK(hw_mc_start(arg));
 	anon_root = mmap(NULL, ANON_ROOT_BYTES, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -841,6 +860,11 @@ static void test_leak_check_anon_root(void)
 	REQUIRE(pt && sscanf(pt, "page tables %ld KiB -> %ld KiB", &before, &after) == 2, "%s",
 		err);
 	EXPECT(before >= 0 && after - before < 4096, "the untouched pages were read: %s", err);
+	/* Without the copy (process_vm_readv refused), the mappings are not
+	 * read directly: neither pair is held. */
+	REQUIRE(hw_trap_child(anon_root_child, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "%d %d %s", st.signo, st.exit_code, err);
+	EXPECT(strstr(err, "leaked 4,") != NULL, "%s", err);
 	/* use_mappings=0: LeakSanitizer's roots, which hold neither pair. */
 	REQUIRE(hw_trap_child(anon_root_child,
 			      "detect_leaks=1:scavenger=0:exitcode=0:use_mappings=0", err,
