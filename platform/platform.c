@@ -84,6 +84,14 @@ static int leave(hw_platform *pf, hw_sys_kind k, int rc)
 	return rc;
 }
 
+/* A reserve or alloc of [p, p + n) succeeded: the instance holds it (P8),
+ * and heapward does (owned.h OW1). */
+static void took(hw_platform *pf, void *p, size_t n)
+{
+	__atomic_add_fetch(&pf->owned, n, __ATOMIC_RELAXED);
+	hw_platform_own((uintptr_t)p, n);
+}
+
 int hw_sys_reserve(hw_platform *pf, void *hint, size_t n, void **out)
 {
 	*out = NULL;
@@ -92,10 +100,8 @@ int hw_sys_reserve(hw_platform *pf, void *hint, size_t n, void **out)
 		return ENOMEM;
 	int rc = leave(pf, HW_SYS_RESERVE, pf->ops->reserve(pf, hint, n, out));
 	HW_ASSERT(rc != 0 || ((uintptr_t)*out & (pf->caps.granularity - 1)) == 0);
-	if (rc == 0) {
-		__atomic_add_fetch(&pf->owned, n, __ATOMIC_RELAXED);
-		hw_platform_own((uintptr_t)*out, n);
-	}
+	if (rc == 0)
+		took(pf, *out, n);
 	return rc;
 }
 
@@ -254,10 +260,8 @@ int hw_sys_alloc(hw_platform *pf, size_t n, void **out)
 		return ENOMEM;
 	int rc = leave(pf, HW_SYS_ALLOC, pf->ops->alloc(pf, n, out));
 	HW_ASSERT(rc != 0 || ((uintptr_t)*out & (pf->caps.granularity - 1)) == 0);
-	if (rc == 0) {
-		__atomic_add_fetch(&pf->owned, n, __ATOMIC_RELAXED);
-		hw_platform_own((uintptr_t)*out, n);
-	}
+	if (rc == 0)
+		took(pf, *out, n);
 	return rc;
 }
 
