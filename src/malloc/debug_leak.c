@@ -655,7 +655,15 @@ __attribute__((noinline)) static size_t check(uintptr_t own_sp)
 	 * that is about to be stopped). */
 	(void)hw_module_writable(add_seg, &k);
 	hw_heap *heaps[2] = {hw_mc_g.heap, hw_mc_guard_heap()};
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
 	for (size_t h = 0; h < 2 && heaps[h]; h++) {
+		uintptr_t wb;
+		size_t ws;
+		hw_heap_window(heaps[h], &wb, &ws);
+		if (ws) {
+			lo = hw_min(lo, wb);
+			hi = hw_max(hi, wb + ws);
+		}
 		size_t na = hw_heap_arena_count(heaps[h]);
 		for (size_t i = 0; i < na && k.nskip < LK_MAX_ARENAS; i++) {
 			void *b;
@@ -664,18 +672,9 @@ __attribute__((noinline)) static size_t check(uintptr_t own_sp)
 			k.skip[k.nskip++] = (lk_range){(uintptr_t)b, (uintptr_t)b + n, true};
 		}
 	}
-	sort_merge(k.segs, &k.nsegs);
-	uintptr_t lo = hw_mc_g.map.base, hi = lo + hw_mc_g.map.wsize, gb;
-	size_t gs;
-	if (heaps[1]) {
-		hw_heap_window(heaps[1], &gb, &gs);
-		if (gs) {
-			lo = hw_min(lo, gb);
-			hi = hw_max(hi, gb + gs);
-		}
-	}
 	k.heaps_lo = lo;
-	k.heaps_span = hi - lo;
+	k.heaps_span = hi > lo ? hi - lo : 0;
+	sort_merge(k.segs, &k.nsegs);
 	if (!hw_module_linker(&k.ld_lo, &k.ld_hi))
 		k.ld_lo = k.ld_hi = 0;
 	k.tp = hw_thread_pointer();
