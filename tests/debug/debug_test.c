@@ -600,6 +600,19 @@ static void double_free_child(void *arg)
 	drop_obj(p, &line);
 }
 
+/* The first " in fn" in s that names fn itself or one of the compiler's
+ * clones of it ("make_obj.constprop.1": GCC at -O3 specialises a static
+ * function for a constant argument, and the symbolizer names the clone). */
+static const char *names(const char *s, const char *fn)
+{
+	char in[64];
+	int n = snprintf(in, sizeof in, " in %s", fn);
+	for (const char *f = strstr(s, in); f; f = strstr(f + 1, in))
+		if (f[n] == ' ' || f[n] == '.')
+			return f;
+	return NULL;
+}
+
 /* Frame n after the first line starting with heading names fn at line (0:
  * any line of this file). */
 static bool has_frame(const char *heading, unsigned n, const char *fn, unsigned line)
@@ -611,11 +624,10 @@ static bool has_frame(const char *heading, unsigned n, const char *fn, unsigned 
 	if (!f)
 		return false;
 	size_t len = strcspn(f, "\n");
-	char l[1024], in[64], at[64];
+	char l[1024], at[64];
 	snprintf(l, sizeof l, "%.*s", (int)len, f);
-	snprintf(in, sizeof in, " in %s ", fn);
 	snprintf(at, sizeof at, line ? "debug_test.c:%u" : "debug_test.c:", line);
-	bool ok = strstr(l, in) && strstr(l, at);
+	bool ok = names(l, fn) && strstr(l, at);
 	if (!ok)
 		fprintf(stderr, "not %s at %s: %s\n", fn, at, l);
 	return ok;
@@ -648,9 +660,7 @@ static bool library_has_lines(void)
 static unsigned frame_no(const char *heading, const char *fn)
 {
 	const char *h = strstr(err, heading);
-	char in[64];
-	snprintf(in, sizeof in, " in %s ", fn);
-	const char *f = h ? strstr(h, in) : NULL;
+	const char *f = h ? names(h, fn) : NULL;
 	if (!f)
 		return 99;
 	while (f > h && strncmp(f, "    #", 5) != 0)
