@@ -565,43 +565,30 @@ static void linux_destroy(hw_platform *pf)
 	munmap(impl_of(pf), hw_align_up(sizeof(linux_impl), pf->caps.page_size));
 }
 
-static const hw_platform_ops shared_ops = {
-	.reserve = linux_reserve,
-	.map = linux_map,
-	.use = NULL,
-	.unuse = linux_unuse,
-	.fault = linux_fault,
-	.release = linux_release,
-	.alloc = linux_alloc,
-	.unfault = linux_unfault,
-	.advise_huge = linux_advise_huge,
-	.populate = linux_populate,
-	.unfault_many = linux_unfault_many,
-	.seal = linux_seal,
-	.unseal = linux_unseal,
-	.probe = linux_probe,
-	.address_limit = linux_address_limit,
-	.destroy = NULL,
-};
+/* The shared instances' table and the private ones' differ only in
+ * destroy: a shared instance lives as long as the process (platform.h). */
+#define LINUX_OPS(destroy_fn)                         \
+	{                                             \
+		.reserve = linux_reserve,             \
+		.map = linux_map,                     \
+		.use = NULL,                          \
+		.unuse = linux_unuse,                 \
+		.fault = linux_fault,                 \
+		.release = linux_release,             \
+		.alloc = linux_alloc,                 \
+		.unfault = linux_unfault,             \
+		.advise_huge = linux_advise_huge,     \
+		.populate = linux_populate,           \
+		.unfault_many = linux_unfault_many,   \
+		.seal = linux_seal,                   \
+		.unseal = linux_unseal,               \
+		.probe = linux_probe,                 \
+		.address_limit = linux_address_limit, \
+		.destroy = (destroy_fn),              \
+	}
 
-static const hw_platform_ops private_ops = {
-	.reserve = linux_reserve,
-	.map = linux_map,
-	.use = NULL,
-	.unuse = linux_unuse,
-	.fault = linux_fault,
-	.release = linux_release,
-	.alloc = linux_alloc,
-	.unfault = linux_unfault,
-	.advise_huge = linux_advise_huge,
-	.populate = linux_populate,
-	.unfault_many = linux_unfault_many,
-	.seal = linux_seal,
-	.unseal = linux_unseal,
-	.probe = linux_probe,
-	.address_limit = linux_address_limit,
-	.destroy = linux_destroy,
-};
+static const hw_platform_ops shared_ops = LINUX_OPS(NULL);
+static const hw_platform_ops private_ops = LINUX_OPS(linux_destroy);
 
 static size_t huge_page_size(void)
 {

@@ -297,38 +297,27 @@ static int win_probe(hw_platform *pf, size_t n, size_t align, uintptr_t from, ui
 	return ENOMEM;
 }
 
-/* The shared instance's table has no destroy (platform.h). */
-static const hw_platform_ops shared_ops = {
-	.reserve = win_reserve,
-	.map = win_map,
-	.use = win_use,
-	.unuse = win_unuse,
-	.fault = win_fault,
-	.release = win_release,
-	.alloc = win_alloc,
-	.unfault = win_use,
-	.seal = win_seal,
-	.unseal = win_unseal,
-	.advise_huge = NULL,
-	.probe = win_probe,
-	.destroy = NULL,
-};
+/* The shared instance's table and the private ones' differ only in
+ * destroy: the shared instance lives as long as the process (platform.h). */
+#define WIN_OPS(destroy_fn)              \
+	{                                \
+		.reserve = win_reserve,  \
+		.map = win_map,          \
+		.use = win_use,          \
+		.unuse = win_unuse,      \
+		.fault = win_fault,      \
+		.release = win_release,  \
+		.alloc = win_alloc,      \
+		.unfault = win_use,      \
+		.seal = win_seal,        \
+		.unseal = win_unseal,    \
+		.advise_huge = NULL,     \
+		.probe = win_probe,      \
+		.destroy = (destroy_fn), \
+	}
 
-static const hw_platform_ops private_ops = {
-	.reserve = win_reserve,
-	.map = win_map,
-	.use = win_use,
-	.unuse = win_unuse,
-	.fault = win_fault,
-	.release = win_release,
-	.alloc = win_alloc,
-	.unfault = win_use,
-	.seal = win_seal,
-	.unseal = win_unseal,
-	.advise_huge = NULL,
-	.probe = win_probe,
-	.destroy = win_destroy,
-};
+static const hw_platform_ops shared_ops = WIN_OPS(NULL);
+static const hw_platform_ops private_ops = WIN_OPS(win_destroy);
 
 static void win_init(win_impl *wi, const hw_platform_ops *ops)
 {
