@@ -936,10 +936,6 @@ static hw_call_op hole_call(const hw_heap *h, hole_op op)
 	}
 }
 
-/* Making holes: the bits go on before the call, so while the lock is
- * dropped the pages already count as holes (the call runs on the caller's
- * run, which no other thread may free meanwhile: heapward.h); a failed call
- * takes them off again. Taking holes back clears the bits after its call. */
 /* An op the checks refused (why): counted and reported; the lock is
  * dropped. Returns EINVAL. */
 static int hole_invalid(hw_heap *h, void *p, size_t npages, hole_op op, const char *why)
@@ -955,6 +951,20 @@ static int hole_invalid(hw_heap *h, void *p, size_t npages, hole_op op, const ch
 	return EINVAL;
 }
 
+/* Holes taken back by a call that succeeded: [p, p + bytes) from page
+ * (op: HOLE_UNGUARD or HOLE_REUSE_INSIDE). */
+static void holes_back(hw_heap *h, size_t page, void *p, size_t bytes, hole_op op)
+{
+	set_holes(h, page, bytes >> h->page_shift, op);
+	hw_track_unguard(p, bytes, h->zero_released);
+	if (HW_TRACK_ASAN)
+		track_run_root(h, page, true);
+}
+
+/* Making holes: the bits go on before the call, so while the lock is
+ * dropped the pages already count as holes (the call runs on the caller's
+ * run, which no other thread may free meanwhile: heapward.h); a failed call
+ * takes them off again. Taking holes back clears the bits after its call. */
 static int change_holes(hw_heap *h, void *p, size_t npages, hole_op op)
 {
 	bool inside = hole_op_inside(op), on = hole_op_on(op);
@@ -971,21 +981,20 @@ static int change_holes(hw_heap *h, void *p, size_t npages, hole_op op)
 			track_run_root(h, page, false);
 		set_holes(h, page, npages, op);
 		rc = hw_call_outside_lock(h, hole_call(h, op), p, bytes);
-		if (rc != 0)
+		if (rc != 0) {
 			set_holes(h, page, npages, undo);
-		else
+			if (HW_TRACK_ASAN)
+				track_run_root(h, page, true);
+		} else {
 			/* Only now: a refused call leaves the contents as they
 			 * were, defined where they were (K4). */
 			hw_track_guard(p, bytes);
+		}
 	} else {
 		rc = hw_call_outside_lock(h, hole_call(h, op), p, bytes);
-		if (rc == 0) {
-			set_holes(h, page, npages, op);
-			hw_track_unguard(p, bytes, h->zero_released);
-		}
+		if (rc == 0)
+			holes_back(h, page, p, bytes, op);
 	}
-	if (HW_TRACK_ASAN && (on ? rc != 0 : rc == 0))
-		track_run_root(h, page, true);
 	if (rc != 0) {
 		if (inside)
 			h->counters.inside_failures++;
@@ -1022,13 +1031,9 @@ int hw_heap_unguard_many(hw_heap *h, const hw_range *r, size_t k, size_t *done)
 			return hole_invalid(h, r[i].p, r[i].n >> h->page_shift, HOLE_UNGUARD, why);
 	}
 	int rc = hw_call_unfault_many(h, r, k, done);
-	for (size_t i = 0; i < *done; i++) {
-		size_t page = ((uintptr_t)r[i].p - h->base) >> h->page_shift;
-		set_holes(h, page, r[i].n >> h->page_shift, HOLE_UNGUARD);
-		hw_track_unguard(r[i].p, r[i].n, h->zero_released);
-		if (HW_TRACK_ASAN)
-			track_run_root(h, page, true);
-	}
+	for (size_t i = 0; i < *done; i++)
+		holes_back(h, ((uintptr_t)r[i].p - h->base) >> h->page_shift, r[i].p, r[i].n,
+			   HOLE_UNGUARD);
 	if (rc != 0)
 		h->counters.guard_failures++;
 	hw_mutex_unlock(&h->lock);
