@@ -525,18 +525,30 @@ static void linux_populate(hw_platform *pf, const hw_range *r, size_t k)
 			return;
 }
 
-/* P10: GUARD_REMOVE over every range at once where guard regions are in
- * use; the ranges the kernel did not do, and every range under PROT_NONE,
- * one by one (with unfault's errors). */
-static size_t linux_unfault_many(hw_platform *pf, const hw_range *r, size_t k, int *rc)
+/* P10: advice over every range at once where guard regions are in use;
+ * the ranges the kernel did not finish, and every range under PROT_NONE,
+ * one by one through one (with its errors). A range the kernel stopped
+ * inside may be partly done: one completes it, or undoes it (P2). */
+static size_t each_range(hw_platform *pf, const hw_range *r, size_t k, int *rc, int advice,
+			 int (*one)(hw_platform *pf, void *p, size_t n))
 {
 	size_t i = 0;
 	if (pf->caps.guard == HW_GUARD_MADVISE && k > 1)
-		i = advise_vector(r, k, MADV_GUARD_REMOVE);
+		i = advise_vector(r, k, advice);
 	for (; i < k; i++)
-		if ((*rc = linux_unfault(pf, r[i].p, r[i].n)) != 0)
+		if ((*rc = one(pf, r[i].p, r[i].n)) != 0)
 			break;
 	return i;
+}
+
+static size_t linux_unfault_many(hw_platform *pf, const hw_range *r, size_t k, int *rc)
+{
+	return each_range(pf, r, k, rc, MADV_GUARD_REMOVE, linux_unfault);
+}
+
+static size_t linux_fault_many(hw_platform *pf, const hw_range *r, size_t k, int *rc)
+{
+	return each_range(pf, r, k, rc, MADV_GUARD_INSTALL, linux_fault);
 }
 
 /* L7. */
@@ -580,6 +592,7 @@ static void linux_destroy(hw_platform *pf)
 		.advise_huge = linux_advise_huge,     \
 		.populate = linux_populate,           \
 		.unfault_many = linux_unfault_many,   \
+		.fault_many = linux_fault_many,       \
 		.seal = linux_seal,                   \
 		.unseal = linux_unseal,               \
 		.probe = linux_probe,                 \

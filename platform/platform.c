@@ -186,29 +186,45 @@ static void count_many(hw_platform *pf, hw_sys_kind k, size_t n)
 		pf->fail_seen += n;
 }
 
-int hw_sys_unfault_many(hw_platform *pf, const hw_range *r, size_t k, size_t *done)
+typedef size_t (*many_fn)(hw_platform *pf, const hw_range *r, size_t k, int *rc);
+typedef int (*one_fn)(hw_platform *pf, void *p, size_t n);
+
+/* P10: call kind k (fault or unfault) over r[0..n), through many (NULL:
+ * one by one through one). */
+static int sys_many(hw_platform *pf, hw_sys_kind kind, many_fn many, one_fn one,
+		    const hw_range *r, size_t k, size_t *done)
 {
 	for (size_t i = 0; i < k; i++)
-		check_range(pf, kind_names[HW_SYS_UNFAULT], r[i].p, r[i].n);
-	size_t w = inject_window(pf, HW_SYS_UNFAULT, k), got = 0;
+		check_range(pf, kind_names[kind], r[i].p, r[i].n);
+	size_t w = inject_window(pf, kind, k), got = 0;
 	int rc = 0;
-	if (pf->ops->unfault_many != NULL && w > 0)
-		got = pf->ops->unfault_many(pf, r, w, &rc);
+	if (many != NULL && w > 0)
+		got = many(pf, r, w, &rc);
 	else
-		while (got < w && (rc = pf->ops->unfault(pf, r[got].p, r[got].n)) == 0)
+		while (got < w && (rc = one(pf, r[got].p, r[got].n)) == 0)
 			got++;
 	/* The ranges the backend did, and the one that failed. */
-	count_many(pf, HW_SYS_UNFAULT, got + (got < w));
+	count_many(pf, kind, got + (got < w));
 	*done = got;
 	if (got < w)
-		return leave(pf, HW_SYS_UNFAULT, rc);
+		return leave(pf, kind, rc);
 	if (w == k)
 		return 0;
 	/* Range w is the injected failure: enter counts it and fires. */
-	bool fired = enter(pf, HW_SYS_UNFAULT);
+	bool fired = enter(pf, kind);
 	HW_ASSERT(fired);
 	(void)fired;
 	return ENOMEM;
+}
+
+int hw_sys_unfault_many(hw_platform *pf, const hw_range *r, size_t k, size_t *done)
+{
+	return sys_many(pf, HW_SYS_UNFAULT, pf->ops->unfault_many, pf->ops->unfault, r, k, done);
+}
+
+int hw_sys_fault_many(hw_platform *pf, const hw_range *r, size_t k, size_t *done)
+{
+	return sys_many(pf, HW_SYS_FAULT, pf->ops->fault_many, pf->ops->fault, r, k, done);
 }
 
 void hw_sys_release(hw_platform *pf, void *p, size_t n)

@@ -23,6 +23,7 @@
  *   alloc    None             -> Ready      may fail: ENOMEM
  *   unfault  Reserved by fault -> Ready     may fail: ENOMEM (see P9)
  *   unfault_many  the same over k ranges at once (P10)
+ *   fault_many    fault over k ranges at once (P10)
  *   seal     Ready -> Ready, sealed    may fail: ENOMEM (see P13)
  *   unseal   Ready, sealed -> Ready    may fail: ENOMEM
  *
@@ -76,13 +77,14 @@
  *       simulator refuses it (P6), the real backends cannot tell and leave
  *       such pages trapping.
  *   P10. unfault_many is unfault over k disjoint ranges, in order, in as
- *       few system calls as the OS allows (Linux: one process_madvise per
- *       64 ranges; elsewhere, and where that is refused, one unfault per
- *       range). Each range counts as one unfault call in calls[] (and
- *       failures[]), and injection picks ranges as it picks calls. It
- *       returns 0 with every range Ready, or the error of range *done:
- *       ranges before it Ready, it and the ones after it as they were
- *       (P2 per range).
+ *       few system calls as the OS allows (Linux with guard regions: one
+ *       process_madvise per 64 ranges; elsewhere, and where that is
+ *       refused, one unfault per range). Each range counts as one unfault
+ *       call in calls[] (and failures[]), and injection picks ranges as it
+ *       picks calls. It returns 0 with every range Ready, or the error of
+ *       range *done: ranges before it Ready, it and the ones after it as
+ *       they were (P2 per range). fault_many is fault over k ranges in the
+ *       same way, the ranges done Reserved.
  *   P11. probe answers where a reservation would land now, at or above a
  *       given address (0: anywhere), from the backend's own probe
  *       (Windows: the free regions VirtualQuery lists, lowest first, as
@@ -205,6 +207,8 @@ typedef struct hw_platform_ops {
 	/* P10 over r[0..k): the number of ranges done, *rc the error of the
 	 * next one when it is less than k. NULL: one unfault per range. */
 	size_t (*unfault_many)(hw_platform *pf, const hw_range *r, size_t k, int *rc);
+	/* The same for fault. NULL: one fault per range. */
+	size_t (*fault_many)(hw_platform *pf, const hw_range *r, size_t k, int *rc);
 	/* P11's probe: where a reservation of n bytes aligned to align would
 	 * land, at or above from. NULL: a reservation made and released at
 	 * once. */
@@ -278,6 +282,8 @@ int hw_sys_alloc(hw_platform *pf, size_t n, void **out);
 int hw_sys_unfault(hw_platform *pf, void *p, size_t n);
 /* P10: unfault of r[0..k); *done receives the number of ranges made Ready. */
 int hw_sys_unfault_many(hw_platform *pf, const hw_range *r, size_t k, size_t *done);
+/* P10: fault of r[0..k); *done receives the number of ranges faulted. */
+int hw_sys_fault_many(hw_platform *pf, const hw_range *r, size_t k, size_t *done);
 
 /* P13: seal and unseal [p, p + n). */
 int hw_sys_seal(hw_platform *pf, void *p, size_t n);

@@ -5,7 +5,7 @@
  * with the mechanism's si_code, map makes them usable and zero again,
  * unused pages read back zero (MADV_DONTNEED, P4), unfault (P9) makes
  * faulted pages usable and zero in one call (unfault_many: many ranges,
- * P10), populate backs exactly the pages of its ranges and keeps their
+ * P10; fault_many faults many ranges the same way), populate backs exactly the pages of its ranges and keeps their
  * contents. Residency from mincore
  * agrees with the simulator's Ready count for one scripted sequence run on
  * both. Also the caps, ENOMEM from a reservation the address space cannot
@@ -360,10 +360,50 @@ static void unfault_many_cycle(bool force_protnone)
 	hw_platform_destroy(pf);
 }
 
+/* P10 for fault: 70 Ready pages in 70 ranges (more than one
+ * process_madvise takes) trap, the pages between them keep their
+ * contents, one fault counted per range; under PROT_NONE one mprotect
+ * each. An injected failure at the second range leaves it and the rest
+ * usable, contents kept. */
+static void fault_many_cycle(bool force_protnone)
+{
+	hw_platform *pf = hw_platform_linux_create(force_protnone, false);
+	REQUIRE(pf != NULL);
+	const size_t ps = pf->caps.page_size, n = 2 * 70;
+	unsigned char *p;
+	REQUIRE(hw_sys_alloc(pf, n * ps, (void **)&p) == 0);
+	memset(p, 0x44, n * ps);
+	hw_range r[70];
+	for (size_t i = 0; i < 70; i++)
+		r[i] = (hw_range){p + 2 * i * ps, ps};
+	size_t done = 0;
+	hw_platform_inject(pf, 2, 1u << HW_SYS_FAULT);
+	EXPECT(hw_sys_fault_many(pf, r, 70, &done) == ENOMEM && done == 1, "done %zu", done);
+	EXPECT(hw_trap_probe(p, false) != HW_TRAP_NONE);
+	EXPECT(hw_trap_probe(p + 2 * ps, true) == HW_TRAP_NONE && p[2 * ps] == 0x44);
+	EXPECT(hw_sys_fault_many(pf, r + 1, 69, &done) == 0 && done == 69);
+	EXPECT(pf->calls[HW_SYS_FAULT] == 71 && pf->failures[HW_SYS_FAULT] == 1);
+	for (size_t i = 0; i < n; i++) {
+		bool faulted = i % 2 == 0;
+		EXPECT((hw_trap_probe(p + i * ps + 1, false) != HW_TRAP_NONE) == faulted,
+		       "page %zu", i);
+		EXPECT(faulted || (p[i * ps] == 0x44 && p[i * ps + ps - 1] == 0x44), "page %zu", i);
+	}
+	/* Faulted by the batch, usable again by the batch. */
+	EXPECT(hw_sys_unfault_many(pf, r, 70, &done) == 0 && done == 70);
+	for (size_t i = 0; i < n; i += 2)
+		EXPECT(hw_trap_probe(p + i * ps, true) == HW_TRAP_NONE && p[i * ps] == 0,
+		       "page %zu", i);
+	hw_sys_release(pf, p, n * ps);
+	hw_platform_destroy(pf);
+}
+
 static void test_unfault_many(void)
 {
 	unfault_many_cycle(false);
 	unfault_many_cycle(true);
+	fault_many_cycle(false);
+	fault_many_cycle(true);
 }
 
 static void test_madv_free_unuse(void)

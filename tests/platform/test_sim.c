@@ -1303,6 +1303,43 @@ static void test_unfault_many(void)
 	hw_platform_destroy(pf);
 }
 
+/* P10's fault_many on the simulator (one fault per range): the ranges
+ * before an illegal one (a page Reserved already) are Reserved, it and the rest
+ * unchanged, EINVAL; an injected failure stops the batch the same way
+ * with ENOMEM; each range tried counts one call. */
+static void test_fault_many(void)
+{
+	const size_t ps = 4096;
+	hw_platform *pf = new_sim(ps, 16, true, true);
+	REQUIRE(pf != NULL);
+	uint64_t seen = 0;
+	char *p;
+	REQUIRE(hw_sys_reserve(pf, NULL, 8 * ps, (void **)&p) == 0);
+	REQUIRE(hw_sys_map(pf, p, 6 * ps) == 0 && hw_sys_use(pf, p, 6 * ps) == 0);
+	/* Pages 6 and 7 are Reserved already. */
+	hw_range r[4] = {{p, ps}, {p + 2 * ps, 2 * ps}, {p + 6 * ps, ps}, {p + 4 * ps, ps}};
+	size_t done = 99;
+	EXPECT(hw_sys_fault_many(pf, r, 4, &done) == EINVAL && done == 2, "done %zu", done);
+	EXPECT(refused_op_at(pf, &seen, "fault", "page 6 ", "in state Reserved"));
+	EXPECT(hw_sim_state(pf, p) == HW_MEM_RESERVED &&
+	       hw_sim_state(pf, p + 3 * ps) == HW_MEM_RESERVED);
+	EXPECT(hw_sim_state(pf, p + ps) == HW_MEM_READY &&
+	       hw_sim_state(pf, p + 4 * ps) == HW_MEM_READY);
+	EXPECT(pf->calls[HW_SYS_FAULT] == 3 && pf->failures[HW_SYS_FAULT] == 0);
+	hw_range r2[3] = {{p + ps, ps}, {p + 4 * ps, ps}, {p + 5 * ps, ps}};
+	hw_platform_inject(pf, 2, 1u << HW_SYS_FAULT);
+	EXPECT(hw_sys_fault_many(pf, r2, 3, &done) == ENOMEM && done == 1, "done %zu", done);
+	EXPECT(hw_sim_state(pf, p + ps) == HW_MEM_RESERVED &&
+	       hw_sim_state(pf, p + 4 * ps) == HW_MEM_READY);
+	EXPECT(pf->calls[HW_SYS_FAULT] == 5 && pf->failures[HW_SYS_FAULT] == 1);
+	EXPECT(pf->fail_at == 0);
+	EXPECT(hw_sys_fault_many(pf, r2 + 1, 2, &done) == 0 && done == 2);
+	EXPECT(hw_sim_ready_bytes(pf) == 0 && pf->calls[HW_SYS_FAULT] == 7);
+	char msg[256];
+	EXPECT(hw_sim_check(pf, msg, sizeof msg) == 0, "%s", msg);
+	hw_platform_destroy(pf);
+}
+
 /* P13, S10 on the simulator: sealed pages stay Ready (state, Ready bytes),
  * trap, keep their contents through unseal, and pass the check (their
  * real pages inaccessible); a seal may span a faulted page, not a page
@@ -1373,11 +1410,12 @@ static void test_seal(void)
 	seal_case(65536);
 }
 
-HW_TEST_MAIN(T(test_unfault), T(test_populate), T(test_unfault_many), T(test_seal),
-	     T(test_transitions_4k), T(test_transitions_64k), T(test_reserve_and_alloc),
-	     T(test_out_of_backing_refused), T(test_default_policy_aborts), T(test_injection),
-	     T(test_placement), T(test_ignore_hints_discontiguous), T(test_partial_release),
-	     T(test_probe), T(test_released_contents), T(test_non_ready_pages_trap),
+HW_TEST_MAIN(T(test_unfault), T(test_populate), T(test_unfault_many), T(test_fault_many),
+	     T(test_seal), T(test_transitions_4k), T(test_transitions_64k),
+	     T(test_reserve_and_alloc), T(test_out_of_backing_refused),
+	     T(test_default_policy_aborts), T(test_injection), T(test_placement),
+	     T(test_ignore_hints_discontiguous), T(test_partial_release), T(test_probe),
+	     T(test_released_contents), T(test_non_ready_pages_trap),
 	     T(test_check_catches_protection), T(test_check_since_walks_changes),
 	     T(test_create_destroy_is_cheap), T(test_bad_config),
 	     T(test_placement_matches_reference), T(test_mixed_fault_and_release),
