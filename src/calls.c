@@ -6,8 +6,9 @@
  * the caller's hw_sys_counts (the heap's stats.platform_calls), and
  * hw_call_make_ready, the Reserved/Prepared -> Ready sequence that the
  * metadata commit and the reuse of released pages share, with its roll-back;
- * and hw_call_outside_lock (hw_call_unfault_many for several ranges), the
- * one place a heap drops its lock for platform calls.
+ * and hw_call_outside_lock (hw_call_fault_many and hw_call_unfault_many
+ * for several ranges), the one place a heap drops its lock for platform
+ * calls.
  *
  * Invariants:
  *   SY1. Every platform call a heap makes is counted exactly once, in
@@ -141,15 +142,27 @@ int hw_call_outside_lock(hw_heap *h, hw_call_op op, void *p, size_t n)
 	return rc;
 }
 
-int hw_call_unfault_many(hw_heap *h, const hw_range *r, size_t k, size_t *done)
+/* SY3 for a call over several ranges (kind k: fault or unfault). */
+static int call_many(hw_heap *h, hw_sys_kind k, const hw_range *r, size_t n, size_t *done)
 {
 	hw_sys_counts mine = {{0}, {0}};
 	bool dropped = drop_lock(h);
-	int rc = hw_sys_unfault_many(h->pf, r, k, done);
+	int rc = k == HW_SYS_FAULT ? hw_sys_fault_many(h->pf, r, n, done)
+				   : hw_sys_unfault_many(h->pf, r, n, done);
 	hw_sys_counts *c = dropped ? &mine : &h->sys;
-	c->calls[HW_SYS_UNFAULT] += *done + (rc != 0);
-	c->failures[HW_SYS_UNFAULT] += rc != 0;
+	c->calls[k] += *done + (rc != 0);
+	c->failures[k] += rc != 0;
 	if (dropped)
 		retake_lock(h, &mine);
 	return rc != 0 ? ENOMEM : 0;
+}
+
+int hw_call_unfault_many(hw_heap *h, const hw_range *r, size_t k, size_t *done)
+{
+	return call_many(h, HW_SYS_UNFAULT, r, k, done);
+}
+
+int hw_call_fault_many(hw_heap *h, const hw_range *r, size_t k, size_t *done)
+{
+	return call_many(h, HW_SYS_FAULT, r, k, done);
 }

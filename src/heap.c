@@ -1017,6 +1017,49 @@ int hw_heap_unguard(hw_heap *h, void *p, size_t npages)
 	return change_holes(h, p, npages, HOLE_UNGUARD);
 }
 
+/* Guard holes taken off ranges [from, to) of r again (made before a call
+ * that did not do them, or before a range that broke the rules). */
+static void guards_undone(hw_heap *h, const hw_range *r, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		size_t page = ((uintptr_t)r[i].p - h->base) >> h->page_shift;
+		set_holes(h, page, r[i].n >> h->page_shift, HOLE_UNGUARD);
+		if (HW_TRACK_ASAN)
+			track_run_root(h, page, true);
+	}
+}
+
+int hw_heap_guard_many(hw_heap *h, const hw_range *r, size_t k, size_t *done)
+{
+	*done = 0;
+	hw_mutex_lock(&h->lock);
+	/* Checked and made holes one range at a time, as change_holes makes
+	 * them: a range that overlaps an earlier one finds guard pages
+	 * already. */
+	for (size_t i = 0; i < k; i++) {
+		size_t page, mask = ((size_t)1 << h->page_shift) - 1;
+		const char *why = r[i].n & mask ? "page count is not a whole number of guard units"
+						: hole_problem(h, (uintptr_t)r[i].p,
+							       r[i].n >> h->page_shift,
+							       HOLE_GUARD, &page);
+		if (why) {
+			guards_undone(h, r, 0, i);
+			return hole_invalid(h, r[i].p, r[i].n >> h->page_shift, HOLE_GUARD, why);
+		}
+		if (HW_TRACK_ASAN)
+			track_run_root(h, page, false);
+		set_holes(h, page, r[i].n >> h->page_shift, HOLE_GUARD);
+	}
+	int rc = hw_call_fault_many(h, r, k, done);
+	for (size_t i = 0; i < *done; i++)
+		hw_track_guard(r[i].p, r[i].n); /* K4, as change_holes */
+	guards_undone(h, r, *done, k);
+	if (rc != 0)
+		h->counters.guard_failures++;
+	hw_mutex_unlock(&h->lock);
+	return rc;
+}
+
 int hw_heap_unguard_many(hw_heap *h, const hw_range *r, size_t k, size_t *done)
 {
 	*done = 0;

@@ -173,9 +173,11 @@ int hw_call_outside_lock(hw_heap *h, hw_call_op op, void *p, size_t n);
 /* The same call with the lock held throughout (pages another thread could
  * take while it was dropped: free ones not yet marked). */
 int hw_call_op_locked(hw_heap *h, hw_call_op op, void *p, size_t n);
-/* The unfault of r[0..k) (P10) as hw_call_outside_lock makes one call:
- * each range counted as one call; *done ranges made Ready. 0 or ENOMEM. */
+/* The unfault (fault) of r[0..k) (P10) as hw_call_outside_lock makes one
+ * call: each range counted as one call; *done ranges made Ready
+ * (Reserved). 0 or ENOMEM. */
 int hw_call_unfault_many(hw_heap *h, const hw_range *r, size_t k, size_t *done);
+int hw_call_fault_many(hw_heap *h, const hw_range *r, size_t k, size_t *done);
 
 typedef struct hw_meta {
 	uintptr_t base;

@@ -101,6 +101,16 @@ bool hw_heap_wake_due(hw_heap *h);
  * with ranges [0, *done) unguarded and the rest as they were. Each range
  * counts as one unfault call in the heap's platform_calls. */
 int hw_heap_unguard_many(hw_heap *h, const hw_range *r, size_t k, size_t *done);
+/* hw_heap_guard of k disjoint ranges r[0..k) (each a byte range inside an
+ * allocated run), in one platform call where the OS allows (P10), for the
+ * guarded heap's new runs. A range that breaks hw_heap_guard's rules
+ * (reported as "heapward: invalid guard of 0x... (N pages): <why>",
+ * counted in invalid_guards; a range overlapping an earlier one has
+ * "guard pages already") gives EINVAL with nothing done. Otherwise 0 with
+ * *done == k, or ENOMEM (counted in guard_failures) with ranges [0, *done)
+ * guard pages and the rest as they were. Each range counts as one fault
+ * call in the heap's platform_calls. */
+int hw_heap_guard_many(hw_heap *h, const hw_range *r, size_t k, size_t *done);
 
 /* The platform the heap runs on. */
 hw_platform *hw_heap_platform(hw_heap *h);

@@ -1,5 +1,6 @@
 /* guard_test.c: guard pages of live runs (hw_heap_guard, hw_heap_unguard,
- * hw_heap_unguard_many), on the checked simulator and on Linux.
+ * hw_heap_unguard_many, hw_heap_guard_many), on the checked simulator and on
+ * Linux.
  *
  * Each test checks what heapward.h promises: a guard page traps, holds no
  * memory and is counted in `guarded`; the rest of its run keeps its
@@ -267,6 +268,68 @@ static void test_unguard_many(void)
 	});
 }
 
+/* hw_heap_guard_many: guard pages in several runs at once, each range
+ * counted as one fault; a bad range anywhere (here one overlapping an
+ * earlier range) refuses the batch with nothing done; an injected failure
+ * at the third range leaves it and the fourth usable with their contents,
+ * the first two guarded. */
+static void test_guard_many(void)
+{
+	BOTH(e, small_cfg(), {
+		char *run[4];
+		hw_range r[4];
+		for (size_t i = 0; i < 4; i++) {
+			run[i] = hw_heap_alloc(e->h, 3);
+			REQUIRE(run[i] != NULL);
+			for (size_t j = 0; j < 3; j++)
+				fill_page(run[i], j);
+			r[i] = (hw_range){run[i] + P, 2 * P};
+		}
+		hw_heap_stats s0 = env_stats(e);
+		const uint64_t f0 = s0.platform_calls[HW_CALL_FAULT];
+		const char *prefix = "heapward: invalid guard of ";
+		size_t done = 99;
+		hw_range bad[3] = {r[0], r[1], {run[1] + 2 * P, P}};
+		unsigned before = e->reports;
+		EXPECT(hw_heap_guard_many(e->h, bad, 3, &done) == EINVAL && done == 0);
+		EXPECT(e->reports == before + 1 &&
+			       strncmp(e->last_report, prefix, strlen(prefix)) == 0 &&
+			       strstr(e->last_report, "guard pages already"),
+		       "report '%s'", e->last_report);
+		hw_heap_stats s1 = env_stats(e);
+		EXPECT(s1.guarded == 0 && s1.invalid_guards == s0.invalid_guards + 1);
+		EXPECT(s1.platform_calls[HW_CALL_FAULT] == f0);
+		for (size_t i = 0; i < 2; i++)
+			EXPECT(hw_heap_page_kind(e->h, run[i] + P, NULL) == HW_PAGE_INUSE,
+			       "run %zu", i);
+		env_check(e);
+		hw_platform_inject(e->pf, 3, 1u << HW_SYS_FAULT);
+		EXPECT(hw_heap_guard_many(e->h, r, 4, &done) == ENOMEM && done == 2, "done %zu",
+		       done);
+		s1 = env_stats(e);
+		EXPECT(s1.guarded == 4 * P && s1.guard_failures == s0.guard_failures + 1);
+		EXPECT(s1.platform_calls[HW_CALL_FAULT] == f0 + 3);
+		for (size_t i = 0; i < 4; i++) {
+			bool g = i < 2;
+			EXPECT(traps(run[i] + P) == g && traps(run[i] + 2 * P) == g, "run %zu", i);
+			EXPECT(hw_heap_page_kind(e->h, run[i] + 2 * P, NULL) ==
+			       (g ? HW_PAGE_GUARD : HW_PAGE_INUSE));
+			EXPECT(g || (intact(run[i], 1) && intact(run[i], 2)), "run %zu", i);
+		}
+		env_check(e);
+		EXPECT(hw_heap_guard_many(e->h, r + 2, 2, &done) == 0 && done == 2);
+		s1 = env_stats(e);
+		EXPECT(s1.guarded == 8 * P && s1.platform_calls[HW_CALL_FAULT] == f0 + 5);
+		for (size_t i = 0; i < 4; i++)
+			EXPECT(traps(run[i] + P) && traps(run[i] + 2 * P) && !traps(run[i]),
+			       "run %zu", i);
+		env_check(e);
+		for (size_t i = 0; i < 4; i++)
+			EXPECT(hw_heap_free(e->h, run[i], 3) == 0);
+		env_check(e);
+	});
+}
+
 /* A run over freed guard pages (released, Reserved) alternating with free
  * Ready ones: its allocation unfaults each stretch; a refused unfault leaves
  * every page as it was (the stretches already unfaulted are faulted again), and a
@@ -341,5 +404,6 @@ static void test_units(void)
 }
 
 HW_TEST_MAIN(T(test_guard_and_unguard), T(test_free_with_guards), T(test_unguard_many),
+	     T(test_guard_many),
 	     T(test_fault_on_free_with_guards), T(test_invalid_guards), T(test_refused_calls),
 	     T(test_claim_over_guard_stretches), T(test_units))
