@@ -113,8 +113,11 @@
  *        that finds the list empty refills it: up to MC_GUARD_READY_PAGES data
  *        pages' worth of runs, from the cache (GD6: their data pages
  *        unfaulted by one call, hw_heap_unguard_many) and,
- *        when the cache has too few, new runs from the heap, all populated
- *        by one call, where each first touch would take a page fault. A
+ *        when the cache has too few, new runs from the heap, their guard
+ *        pages faulted by one call (hw_heap_guard_many: one per new run
+ *        was three in four of a short process's system calls, `ls`'s 262
+ *        of 360), all populated by one call, where each first touch would
+ *        take a page fault. A
  *        ready run is freed memory that no longer traps: its pages map to
  *        its record (the last object, as in the cache) or, new, to
  *        hw_mc_freed_span; the allocation that takes it maps them to its
@@ -649,12 +652,22 @@ static void record_init(mc_span *s, size_t rec, bool dbg, size_t np, uintptr_t r
 	s->cls = (uint8_t)side;
 }
 
+/* The guard pages of a run at run with dpages data pages: lead bytes of
+ * them on the left, else one page on the right. */
+static hw_range guard_range(int side, uintptr_t run, size_t dpages, size_t lead)
+{
+	if (side == HW_SIDE_LEFT)
+		return (hw_range){(void *)run, lead};
+	return (hw_range){(void *)(run + (dpages << gshift)), gpage};
+}
+
 /* A new run of np pages (aligned to run_align, or 0) from the heap, with
- * dpages data pages and its guard pages (lead of them on the left, else
- * one on the right) faulted, its record made with no object, its pages
- * mapped to the record (GD1); NULL when the heap or the OS refuses. */
+ * dpages data pages and its guard pages (guard_range) faulted unless the
+ * caller faults them (!guard: ready_fill, several in one call), its record
+ * made with no object, its pages mapped to the record (GD1); NULL when the
+ * heap or the OS refuses. */
 static mc_span *new_run(int side, size_t dpages, size_t np, size_t lead, size_t run_align,
-			bool dbg)
+			bool dbg, bool guard)
 {
 	size_t want = np + (run_align > gpage ? (run_align >> gshift) - 1 : 0);
 	if (refused_waits(want))
@@ -670,10 +683,9 @@ static mc_span *new_run(int side, size_t dpages, size_t np, size_t lead, size_t 
 	}
 	uintptr_t run = (uintptr_t)r;
 	record_init(s, rec, dbg, np, run, 0, side);
-	uintptr_t glo = side == HW_SIDE_LEFT ? run : run + (dpages << gshift);
-	size_t gn = side == HW_SIDE_LEFT ? lead >> gshift : 1;
+	hw_range g = guard_range(side, run, dpages, lead);
 	if (hw_mc_map_set(&gmap, gshift, run, np, s) != 0 ||
-	    hw_heap_guard(gheap, (void *)glo, gn) != 0) {
+	    (guard && hw_heap_guard(gheap, g.p, g.n >> gshift) != 0)) {
 		release_run(s);
 		refused_note(1);
 		return NULL;
@@ -745,10 +757,21 @@ static mc_span *ready_fill(int shape, int side, size_t dpages, bool dbg)
 		else
 			release_run(faulted[i]);
 	}
-	for (mc_span *s; k < want && (s = new_run(side, dpages, dpages + 1, gpage, 0, dbg)); k++) {
+	size_t fresh = k;
+	for (mc_span *s;
+	     k < want && (s = new_run(side, dpages, dpages + 1, gpage, 0, dbg, false)); k++) {
 		/* GD7: a new ready run holds no object yet. */
 		(void)hw_mc_map_set(&gmap, gshift, s->run, s->npages, &hw_mc_freed_span);
 		got[k] = s;
+		r[k - fresh] = guard_range(side, s->run, dpages, gpage);
+	}
+	/* Their guard pages in one call; a run the OS refused one goes back. */
+	size_t guarded = 0;
+	if (k > fresh && hw_heap_guard_many(gheap, r, k - fresh, &guarded) != 0) {
+		for (size_t i = fresh + guarded; i < k; i++)
+			release_run(got[i]);
+		refused_note(1);
+		k = fresh + guarded;
 	}
 	if (k == 0)
 		return NULL;
@@ -931,7 +954,7 @@ void *hw_mc_guard_alloc(size_t n, size_t align)
 			s = NULL;
 		}
 	} else if (fits) {
-		s = new_run(side, dpages, np, lead, run_align, dbg);
+		s = new_run(side, dpages, np, lead, run_align, dbg, true);
 	}
 	if (!s) {
 		unreserve(data);
