@@ -107,21 +107,20 @@
  *   GD5. The sampling and guard_side=random draws come from one
  *        splitmix64 sequence seeded by `seed` (the clock when 0), under
  *        the lock: a single-threaded program's choices repeat with a seed.
- *   GD7. A run of a cached shape is handed out from the ready list of its
- *        shape: runs whose data pages are Ready again and populated (the
- *        platform's populate hint), their guard in place. An allocation
- *        that finds the list empty refills it: up to MC_GUARD_READY_PAGES data
+ *   GD7. A run of a cached shape is handed out from the ready list of
+ *        its shape: runs whose data pages are Ready again and populated (the
+ *        platform's populate hint), their guard in place. An allocation that
+ *        finds the list empty refills it: up to MC_GUARD_READY_PAGES data
  *        pages' worth of runs, from the cache (GD6: their data pages
- *        unfaulted by one call, hw_heap_unguard_many) and,
- *        when the cache has too few, new runs from the heap, their guard
- *        pages faulted by one call (hw_heap_guard_many: one per new run
- *        was three in four of a short process's system calls, `ls`'s 262
- *        of 360), all populated by one call, where each first touch would
- *        take a page fault. A
- *        ready run is freed memory that no longer traps: its pages map to
- *        its record (the last object, as in the cache) or, new, to
- *        hw_mc_freed_span; the allocation that takes it maps them to its
- *        record. hw_malloc_trim gives ready runs back to the heap too.
+ *        unfaulted by one call, hw_heap_unguard_many) and, when the cache
+ *        has too few, new runs from the heap, their guard pages faulted by
+ *        one call (hw_heap_guard_many: a call per new run was 262 of the 360
+ *        madvise calls of `ls` under `heapward run`), all populated by one
+ *        call, where each first touch would take a page fault. A ready run
+ *        is freed memory that no longer traps: its pages map to its record
+ *        (the last object, as in the cache) or, new, to hw_mc_freed_span;
+ *        the allocation that takes it maps them to its record.
+ *        hw_malloc_trim gives ready runs back to the heap too.
  *   GD10. A freed guarded object's run is sealed (platform.h P13: every
  *        page traps, its memory and contents kept) rather than faulted,
  *        whole, guard pages included, where the platform's seal spans
