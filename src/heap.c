@@ -1017,6 +1017,15 @@ int hw_heap_unguard(hw_heap *h, void *p, size_t npages)
 	return change_holes(h, p, npages, HOLE_UNGUARD);
 }
 
+/* hole_problem for a byte range of a batch (op: HOLE_GUARD or
+ * HOLE_UNGUARD), whose length must be whole pages first. */
+static const char *range_problem(hw_heap *h, const hw_range *r, hole_op op, size_t *page)
+{
+	if (r->n & (((size_t)1 << h->page_shift) - 1))
+		return "page count is not a whole number of guard units";
+	return hole_problem(h, (uintptr_t)r->p, r->n >> h->page_shift, op, page);
+}
+
 /* Guard holes taken off ranges [from, to) of r again (made before a call
  * that did not do them, or before a range that broke the rules). */
 static void guards_undone(hw_heap *h, const hw_range *r, size_t from, size_t to)
@@ -1037,11 +1046,8 @@ int hw_heap_guard_many(hw_heap *h, const hw_range *r, size_t k, size_t *done)
 	 * them: a range that overlaps an earlier one finds guard pages
 	 * already. */
 	for (size_t i = 0; i < k; i++) {
-		size_t page, mask = ((size_t)1 << h->page_shift) - 1;
-		const char *why = r[i].n & mask ? "page count is not a whole number of guard units"
-						: hole_problem(h, (uintptr_t)r[i].p,
-							       r[i].n >> h->page_shift,
-							       HOLE_GUARD, &page);
+		size_t page;
+		const char *why = range_problem(h, &r[i], HOLE_GUARD, &page);
 		if (why) {
 			guards_undone(h, r, 0, i);
 			return hole_invalid(h, r[i].p, r[i].n >> h->page_shift, HOLE_GUARD, why);
@@ -1065,11 +1071,8 @@ int hw_heap_unguard_many(hw_heap *h, const hw_range *r, size_t k, size_t *done)
 	*done = 0;
 	hw_mutex_lock(&h->lock);
 	for (size_t i = 0; i < k; i++) {
-		size_t page, mask = ((size_t)1 << h->page_shift) - 1;
-		const char *why = r[i].n & mask ? "page count is not a whole number of guard units"
-						: hole_problem(h, (uintptr_t)r[i].p,
-							       r[i].n >> h->page_shift,
-							       HOLE_UNGUARD, &page);
+		size_t page;
+		const char *why = range_problem(h, &r[i], HOLE_UNGUARD, &page);
 		if (why)
 			return hole_invalid(h, r[i].p, r[i].n >> h->page_shift, HOLE_UNGUARD, why);
 	}
