@@ -209,6 +209,23 @@ static void test_refused_calls(void)
 	});
 }
 
+/* The batch tests' runs: four of 3 pages, each page filled (fill_page),
+ * r[i] the last two pages of run i, guard pages when guarded; false when
+ * the heap refused one. */
+static bool four_runs(env *e, char *run[4], hw_range r[4], bool guarded)
+{
+	for (size_t i = 0; i < 4; i++) {
+		if ((run[i] = hw_heap_alloc(e->h, 3)) == NULL)
+			return false;
+		for (size_t j = 0; j < 3; j++)
+			fill_page(run[i], j);
+		if (guarded && hw_heap_guard(e->h, run[i] + P, 2) != 0)
+			return false;
+		r[i] = (hw_range){run[i] + P, 2 * P};
+	}
+	return true;
+}
+
 /* hw_heap_unguard_many: guard pages of several runs usable again at once,
  * each range counted as one unfault; a bad range anywhere refuses the
  * batch before any call; an injected failure at the third range leaves it
@@ -218,14 +235,7 @@ static void test_unguard_many(void)
 	BOTH(e, small_cfg(), {
 		char *run[4];
 		hw_range r[4];
-		for (size_t i = 0; i < 4; i++) {
-			run[i] = hw_heap_alloc(e->h, 3);
-			REQUIRE(run[i] != NULL);
-			for (size_t j = 0; j < 3; j++)
-				fill_page(run[i], j);
-			REQUIRE(hw_heap_guard(e->h, run[i] + P, 2) == 0);
-			r[i] = (hw_range){run[i] + P, 2 * P};
-		}
+		REQUIRE(four_runs(e, run, r, true));
 		hw_heap_stats s0 = env_stats(e);
 		const uint64_t u0 = s0.platform_calls[HW_CALL_UNFAULT];
 		const char *prefix = "heapward: invalid unguard of ";
@@ -278,13 +288,7 @@ static void test_guard_many(void)
 	BOTH(e, small_cfg(), {
 		char *run[4];
 		hw_range r[4];
-		for (size_t i = 0; i < 4; i++) {
-			run[i] = hw_heap_alloc(e->h, 3);
-			REQUIRE(run[i] != NULL);
-			for (size_t j = 0; j < 3; j++)
-				fill_page(run[i], j);
-			r[i] = (hw_range){run[i] + P, 2 * P};
-		}
+		REQUIRE(four_runs(e, run, r, false));
 		hw_heap_stats s0 = env_stats(e);
 		const uint64_t f0 = s0.platform_calls[HW_CALL_FAULT];
 		const char *prefix = "heapward: invalid guard of ";
