@@ -5,10 +5,10 @@
  * with the mechanism's si_code, map makes them usable and zero again,
  * unused pages read back zero (MADV_DONTNEED, P4), unfault (P9) makes
  * faulted pages usable and zero in one call (unfault_many: many ranges,
- * P10; fault_many faults many ranges the same way), populate backs exactly the pages of its ranges and keeps their
- * contents. Residency from mincore
- * agrees with the simulator's Ready count for one scripted sequence run on
- * both. Also the caps, ENOMEM from a reservation the address space cannot
+ * P10; fault_many faults many ranges the same way), populate backs
+ * exactly the pages of its ranges and keeps their contents. Residency
+ * from mincore agrees with the simulator's Ready count for one scripted
+ * sequence run on both. Also the caps, ENOMEM from a reservation the address space cannot
  * hold (P3), and the OS views (VMA count, mappings, max_map_count). And
  * thread.h's processor number (T8) for a thread pinned to each processor,
  * and its process barrier (T9: membarrier, since Linux 4.14) available.
