@@ -189,8 +189,8 @@ static void count_many(hw_platform *pf, hw_sys_kind k, size_t n)
 typedef size_t (*many_fn)(hw_platform *pf, const hw_range *r, size_t k, int *rc);
 typedef int (*one_fn)(hw_platform *pf, void *p, size_t n);
 
-/* P10: call kind k (fault or unfault) over r[0..n), through many (NULL:
- * one by one through one). */
+/* P10: the call of kind (fault or unfault) over r[0..k), through many
+ * (NULL: one range at a time through one). */
 static int sys_many(hw_platform *pf, hw_sys_kind kind, many_fn many, one_fn one,
 		    const hw_range *r, size_t k, size_t *done)
 {
