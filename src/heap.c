@@ -961,6 +961,23 @@ static void holes_back(hw_heap *h, size_t page, void *p, size_t bytes, hole_op o
 		track_run_root(h, page, true);
 }
 
+/* Holes made before their call (op: HOLE_GUARD or HOLE_RELEASE_INSIDE),
+ * on [page, page + npages); holes_unmade takes them off again when the
+ * call did not make them. */
+static void holes_made(hw_heap *h, size_t page, size_t npages, hole_op op)
+{
+	if (HW_TRACK_ASAN)
+		track_run_root(h, page, false);
+	set_holes(h, page, npages, op);
+}
+
+static void holes_unmade(hw_heap *h, size_t page, size_t npages, hole_op op)
+{
+	set_holes(h, page, npages, (hole_op)(op ^ 1)); /* GUARD <-> UNGUARD, RELEASE <-> REUSE */
+	if (HW_TRACK_ASAN)
+		track_run_root(h, page, true);
+}
+
 /* Making holes: the bits go on before the call, so while the lock is
  * dropped the pages already count as holes (the call runs on the caller's
  * run, which no other thread may free meanwhile: heapward.h); a failed call
@@ -974,22 +991,16 @@ static int change_holes(hw_heap *h, void *p, size_t npages, hole_op op)
 	if (why)
 		return hole_invalid(h, p, npages, op, why);
 	size_t bytes = npages << h->page_shift;
-	hole_op undo = (hole_op)(op ^ 1); /* GUARD <-> UNGUARD, RELEASE <-> REUSE */
 	int rc;
 	if (on) {
-		if (HW_TRACK_ASAN)
-			track_run_root(h, page, false);
-		set_holes(h, page, npages, op);
+		holes_made(h, page, npages, op);
 		rc = hw_call_outside_lock(h, hole_call(h, op), p, bytes);
-		if (rc != 0) {
-			set_holes(h, page, npages, undo);
-			if (HW_TRACK_ASAN)
-				track_run_root(h, page, true);
-		} else {
+		if (rc != 0)
+			holes_unmade(h, page, npages, op);
+		else
 			/* Only now: a refused call leaves the contents as they
 			 * were, defined where they were (K4). */
 			hw_track_guard(p, bytes);
-		}
 	} else {
 		rc = hw_call_outside_lock(h, hole_call(h, op), p, bytes);
 		if (rc == 0)
@@ -1030,12 +1041,9 @@ static const char *range_problem(hw_heap *h, const hw_range *r, hole_op op, size
  * that did not do them, or before a range that broke the rules). */
 static void guards_undone(hw_heap *h, const hw_range *r, size_t from, size_t to)
 {
-	for (size_t i = from; i < to; i++) {
-		size_t page = ((uintptr_t)r[i].p - h->base) >> h->page_shift;
-		set_holes(h, page, r[i].n >> h->page_shift, HOLE_UNGUARD);
-		if (HW_TRACK_ASAN)
-			track_run_root(h, page, true);
-	}
+	for (size_t i = from; i < to; i++)
+		holes_unmade(h, ((uintptr_t)r[i].p - h->base) >> h->page_shift,
+			     r[i].n >> h->page_shift, HOLE_GUARD);
 }
 
 int hw_heap_guard_many(hw_heap *h, const hw_range *r, size_t k, size_t *done)
@@ -1052,9 +1060,7 @@ int hw_heap_guard_many(hw_heap *h, const hw_range *r, size_t k, size_t *done)
 			guards_undone(h, r, 0, i);
 			return hole_invalid(h, r[i].p, r[i].n >> h->page_shift, HOLE_GUARD, why);
 		}
-		if (HW_TRACK_ASAN)
-			track_run_root(h, page, false);
-		set_holes(h, page, r[i].n >> h->page_shift, HOLE_GUARD);
+		holes_made(h, page, r[i].n >> h->page_shift, HOLE_GUARD);
 	}
 	int rc = hw_call_fault_many(h, r, k, done);
 	for (size_t i = 0; i < *done; i++)
