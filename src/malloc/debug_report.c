@@ -117,6 +117,19 @@
  *        listed as LeakSanitizer lists them ("Suppressions used:", count,
  *        bytes, template), before the SUMMARY line, or alone when every
  *        group was suppressed (no ERROR line then).
+ *   RP8. A report goes out in few writes, each of whole lines and at most
+ *        RP_WRITE_MAX bytes: its lines are held in the session (static,
+ *        under report_lock) until the next would not fit, a leak group
+ *        begins, or the report ends. Each leak group (its heading and
+ *        stack; the report's header goes with the first, its SUMMARY with
+ *        the last) that fits is thus one write, which a pipe shared with
+ *        other processes (a shell pipeline whose processes exit together,
+ *        make -j) never interleaves with theirs, and a leak report to
+ *        log_path (one open per write, console.h CN1) takes a write per
+ *        group, not per line. The fault report writes each line at once:
+ *        a fault inside it ends the process, and what it printed must be
+ *        out by then; and when it interrupts a report of its own thread
+ *        (RP5), it first writes what that report held.
  *
  * Locking: report_lock, a leaf of the layer's order (debug.h); fault_owner
  * (RP5), taken only in the fault handler, before report_lock.
@@ -133,31 +146,69 @@
 #define RP_INLINE_MAX 8
 #define RP_BANNER "================================================================="
 #define RP_FAULT_WAIT_MS 1000
+/* RP8: a write to a pipe of at most PIPE_BUF bytes (4096 on Linux) is
+ * never interleaved with another process's. */
+#define RP_WRITE_MAX 4096
 
-/* A symbolizer session and its answer buffer. */
+/* A symbolizer session and its answer buffer, and the report's lines not
+ * written yet (RP8; the fault report's session keeps none). */
 typedef struct rp_session {
 	hw_symbolizer sym;
 	hw_symbol syms[RP_INLINE_MAX];
+	bool direct; /* every line written at once */
+	size_t held;
+	char text[RP_WRITE_MAX];
 } rp_session;
 
 static hw_mutex report_lock = HW_MUTEX_INIT;
-static rp_session normal;    /* under report_lock */
-static rp_session faulting;  /* under fault_owner (RP5) */
-static unsigned fault_owner; /* atomic: thread number + 1 of the reporting thread */
+static rp_session normal;                      /* under report_lock */
+static rp_session faulting = {.direct = true}; /* under fault_owner (RP5) */
+/* Atomic: the thread number + 1 of the thread reporting a fault, and of
+ * report_lock's holder (RP8), or 0. */
+static unsigned fault_owner, normal_owner;
+
+/* RP8: writes the lines ses holds. */
+static void flush(rp_session *ses)
+{
+	if (ses->held)
+		hw_console_write(ses->text, ses->held);
+	ses->held = 0;
+}
 
 /* One or more lines, formatted on the stack; a line cut by the buffer's
- * end still ends with a newline. */
-static void out(const char *fmt, ...) HW_PRINTF(1, 2);
-static void out(const char *fmt, ...)
+ * end still ends with a newline. Held in ses (RP8) unless it is direct. */
+static void out(rp_session *ses, const char *fmt, ...) HW_PRINTF(2, 3);
+static void out(rp_session *ses, const char *fmt, ...)
 {
-	char buf[4096];
+	char buf[RP_WRITE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	size_t n = hw_report_vformat(buf, sizeof buf - 1, fmt, ap);
 	va_end(ap);
 	if (n == 0 || buf[n - 1] != '\n')
 		buf[n++] = '\n';
-	hw_console_write(buf, n);
+	if (ses->held + n > sizeof ses->text)
+		flush(ses);
+	if (ses->direct) {
+		hw_console_write(buf, n);
+		return;
+	}
+	memcpy(ses->text + ses->held, buf, n);
+	ses->held += n;
+}
+
+/* report_lock for a report of the normal session (RP8's owner). */
+static void normal_enter(void)
+{
+	hw_mutex_lock(&report_lock);
+	__atomic_store_n(&normal_owner, hw_mc_debug_tid() + 1, __ATOMIC_RELAXED);
+}
+
+static void normal_leave(void)
+{
+	flush(&normal);
+	__atomic_store_n(&normal_owner, 0, __ATOMIC_RELAXED);
+	hw_mutex_unlock(&report_lock);
 }
 
 void hw_mc_report_lock(void) { hw_mutex_lock(&report_lock); }
@@ -230,6 +281,7 @@ static void walk_pcs(rp_session *ses, const uintptr_t *pc, size_t n, bool exact_
 
 /* The printing state of one stack. */
 typedef struct printer {
+	rp_session *ses;
 	unsigned no;   /* next frame number */
 	char *summary; /* when not NULL: receives the first frame's place (RP3) */
 	size_t summary_len;
@@ -256,10 +308,10 @@ static bool frame_line(void *arg, uintptr_t pc, const hw_module *m, bool known,
 		hw_report_format(where, sizeof where, "%s", modoff);
 	}
 	if (s && s->function[0])
-		out("    #%u 0x%llx in %s %s\n", pr->no, (unsigned long long)pc,
+		out(pr->ses, "    #%u 0x%llx in %s %s\n", pr->no, (unsigned long long)pc,
 		    s->function, where);
 	else
-		out("    #%u 0x%llx %s\n", pr->no, (unsigned long long)pc, modoff);
+		out(pr->ses, "    #%u 0x%llx %s\n", pr->no, (unsigned long long)pc, modoff);
 	if (pr->summary && pr->no == 0) {
 		if (s && s->function[0])
 			hw_report_format(pr->summary, pr->summary_len, "%s in %s", where,
@@ -276,10 +328,10 @@ static bool frame_line(void *arg, uintptr_t pc, const hw_module *m, bool known,
 static void print_pcs(rp_session *ses, const uintptr_t *pc, size_t n, bool exact_first,
 		      char *summary, size_t summary_len)
 {
-	printer pr = {0, summary, summary_len};
+	printer pr = {ses, 0, summary, summary_len};
 	walk_pcs(ses, pc, n, exact_first, frame_line, &pr);
 	if (pr.no == 0)
-		out("    <empty stack>\n");
+		out(ses, "    <empty stack>\n");
 }
 
 static void print_stack_id(rp_session *ses, uint32_t id)
@@ -297,25 +349,25 @@ static void begin(const char *kind, const void *addr, const char *lead, char *su
 {
 	uintptr_t pc[MC_DEBUG_MAX_DEPTH];
 	size_t n = hw_mc_debug_stack(pc, hw_mc_dbg.depth ? hw_mc_dbg.depth : MC_DEBUG_MAX_DEPTH);
-	hw_mutex_lock(&report_lock);
+	normal_enter();
 	hw_symbolizer_open(&normal.sym, hw_mc_dbg.symbolize, hw_mc_dbg.symbolizer_path);
-	out(RP_BANNER "\n");
-	out("==%d==ERROR: heapward: %s on address %p in thread T%u:\n",
+	out(&normal, RP_BANNER "\n");
+	out(&normal, "==%d==ERROR: heapward: %s on address %p in thread T%u:\n",
 	    hw_process_id(), kind, addr, hw_mc_debug_tid());
 	if (lead)
-		out("%s\n", lead);
+		out(&normal, "%s\n", lead);
 	summary[0] = '\0';
 	print_pcs(&normal, pc, n, false, summary, len);
-	out("\n");
+	out(&normal, "\n");
 }
 
 static void end(const char *kind, const char *summary)
 {
-	out("SUMMARY: heapward: %s%s%s\n", kind, summary[0] ? " " : "", summary);
+	out(&normal, "SUMMARY: heapward: %s%s%s\n", kind, summary[0] ? " " : "", summary);
 	if (hw_mc_cfg.abort_on_error)
-		out("==%d==ABORTING\n", hw_process_id());
+		out(&normal, "==%d==ABORTING\n", hw_process_id());
 	hw_symbolizer_close(&normal.sym);
-	hw_mutex_unlock(&report_lock);
+	normal_leave();
 }
 
 /* "freed by" and "(previously) allocated by" for an object's record. */
@@ -323,14 +375,14 @@ static void history_in(rp_session *ses, uint32_t alloc_stack, unsigned alloc_tid
 		       uint32_t free_stack, unsigned free_tid, bool freed)
 {
 	if (freed) {
-		out("freed by thread T%u here:\n", free_tid);
+		out(ses, "freed by thread T%u here:\n", free_tid);
 		print_stack_id(ses, free_stack);
-		out("\n");
+		out(ses, "\n");
 	}
-	out("%sallocated by thread T%u here:\n", freed ? "previously " : "",
+	out(ses, "%sallocated by thread T%u here:\n", freed ? "previously " : "",
 	    alloc_tid);
 	print_stack_id(ses, alloc_stack);
-	out("\n");
+	out(ses, "\n");
 }
 
 static void history(uint32_t alloc_stack, unsigned alloc_tid, uint32_t free_stack,
@@ -357,7 +409,7 @@ static void located(uintptr_t addr, uintptr_t lo, size_t size, bool freed, const
 {
 	char line[256];
 	hw_mc_report_where(line, sizeof line, addr, lo, size, freed, noun);
-	out("%s\n", line);
+	out(&normal, "%s\n", line);
 }
 
 /* The object slot idx of s (small or large, live or quarantined): bounds,
@@ -401,7 +453,7 @@ static void object_history(const object *o)
 		history(o->rec->alloc_stack, o->rec->alloc_tid, o->rec->free_stack,
 			o->rec->free_tid, !o->live);
 	else if (o->rec)
-		out("\n");
+		out(&normal, "\n");
 }
 
 /* A freed large object from the ring (debug.c DM4), when it holds p. */
@@ -409,7 +461,8 @@ static void freed_large(const void *p)
 {
 	mc_freed_large f;
 	if (!hw_mc_debug_freed_large((uintptr_t)p, &f)) {
-		out("%p is located in freed heap memory (its object is no longer known)\n\n", p);
+		out(&normal,
+		    "%p is located in freed heap memory (its object is no longer known)\n\n", p);
 		return;
 	}
 	located((uintptr_t)p, f.start, f.size, true, "region");
@@ -423,7 +476,7 @@ static void inside(const void *p, const object *o)
 	located((uintptr_t)p, o->lo, o->len, !o->live, o->live || o->large ? "region" : "slot");
 	object_history(o);
 	if (!o->rec)
-		out("\n");
+		out(&normal, "\n");
 }
 
 void hw_mc_report_misuse(int what, const char *op, const void *p, const mc_span *s, size_t idx,
@@ -440,16 +493,16 @@ void hw_mc_report_misuse(int what, const char *op, const void *p, const mc_span 
 	bool have = object_at(s, idx, &o);
 	begin(kind, addr, NULL, summary, sizeof summary);
 	if (what == MC_BAD_FOREIGN) {
-		out("%p is not heap memory: %s\n\n", p, where && where[0] ? where : "?");
+		out(&normal, "%p is not heap memory: %s\n\n", p, where && where[0] ? where : "?");
 	} else if ((what == MC_BAD_OVERFLOW || what == MC_BAD_UNDERFLOW) && have) {
 		located((uintptr_t)addr, o.lo, o.len, false, "region");
 		object_history(&o);
 		if (!o.rec)
-			out("\n");
+			out(&normal, "\n");
 	} else if (have) {
 		inside(p, &o);
 	} else if (what == MC_BAD_INTERIOR) {
-		out("%p is located in the tail of a span that no object covers\n\n", p);
+		out(&normal, "%p is located in the tail of a span that no object covers\n\n", p);
 	} else if (what == MC_BAD_DOUBLE_FREE || what == MC_BAD_FREED_MEMORY) {
 		freed_large(p);
 	}
@@ -472,7 +525,7 @@ void hw_mc_report_uaf(const void *at, uintptr_t lo, size_t size, const mc_dbg_ob
 	if (rec)
 		history(rec->alloc_stack, rec->alloc_tid, rec->free_stack, rec->free_tid, true);
 	else
-		out("\n");
+		out(&normal, "\n");
 	end(kind, summary);
 }
 
@@ -488,12 +541,13 @@ void hw_mc_report_mismatch(const void *p, const mc_span *s, size_t idx, bool siz
 		char how[64] = "";
 		if (size_only)
 			hw_report_format(how, sizeof how, " with size %zu", size);
-		out("%p is located 0 bytes inside of %zu-byte region [%p,%p), made by %s, freed "
+		out(&normal,
+		    "%p is located 0 bytes inside of %zu-byte region [%p,%p), made by %s, freed "
 		    "by %s%s\n",
 		    p, o.len, (void *)o.lo, (void *)(o.lo + o.len), made_by, op, how);
 		object_history(&o);
 		if (!o.rec)
-			out("\n");
+			out(&normal, "\n");
 	}
 	end(kind, summary);
 }
@@ -545,9 +599,9 @@ static void print_suppressions_used(void)
 		used += rules[i].count != 0;
 	if (!used)
 		return;
-	out("-----------------------------------------------------\n"
-	    "Suppressions used:\n"
-	    "  count      bytes template\n");
+	out(&normal, "-----------------------------------------------------\n"
+		     "Suppressions used:\n"
+		     "  count      bytes template\n");
 	for (size_t i = 0; i < nr; i++) {
 		if (!rules[i].count)
 			continue;
@@ -555,9 +609,9 @@ static void print_suppressions_used(void)
 		size_t n = hw_min(rules[i].len, sizeof t - 1);
 		memcpy(t, rules[i].templ, n);
 		t[n] = '\0';
-		out("%7zu %10zu %s\n", rules[i].count, rules[i].bytes, t);
+		out(&normal, "%7zu %10zu %s\n", rules[i].count, rules[i].bytes, t);
 	}
-	out("-----------------------------------------------------\n\n");
+	out(&normal, "-----------------------------------------------------\n\n");
 }
 
 /* The line for the threads the leak check could not stop (their number,
@@ -565,20 +619,27 @@ static void print_suppressions_used(void)
 static void unstopped_line(size_t unstopped, const char *lead)
 {
 	if (unstopped == SIZE_MAX)
-		out("heapward: %sthe threads could not be stopped: every writable mapping was "
+		out(&normal,
+		    "heapward: %sthe threads could not be stopped: every writable mapping was "
 		    "scanned instead, so leaks may be missed\n",
 		    lead);
 	else if (unstopped)
-		out("heapward: %s%zu thread(s) could not be stopped: every writable mapping was "
+		out(&normal,
+		    "heapward: %s%zu thread(s) could not be stopped: every writable mapping was "
 		    "scanned instead, so leaks may be missed\n",
 		    lead, unstopped);
 }
 
-void hw_mc_report_blind(size_t unstopped) { unstopped_line(unstopped, "no leaks found, but "); }
+void hw_mc_report_blind(size_t unstopped)
+{
+	normal_enter();
+	unstopped_line(unstopped, "no leaks found, but ");
+	normal_leave();
+}
 
 size_t hw_mc_report_leaks(mc_leak *leaks, size_t n, size_t unstopped)
 {
-	hw_mutex_lock(&report_lock);
+	normal_enter();
 	hw_symbolizer_open(&normal.sym, hw_mc_dbg.symbolize, hw_mc_dbg.symbolizer_path);
 	size_t kept = apply_suppressions(leaks, n);
 	size_t bytes = 0, count = 0;
@@ -587,23 +648,27 @@ size_t hw_mc_report_leaks(mc_leak *leaks, size_t n, size_t unstopped)
 		count += leaks[i].count;
 	}
 	if (kept) {
-		out("\n" RP_BANNER "\n==%d==ERROR: heapward: detected memory leaks\n",
+		out(&normal, "\n" RP_BANNER "\n==%d==ERROR: heapward: detected memory leaks\n",
 		    hw_process_id());
 		unstopped_line(unstopped, "");
 		for (size_t i = 0; i < kept; i++) {
-			out("\n%s leak of %zu byte(s) in %zu object(s) allocated from:\n",
+			/* RP8: a group in a write of its own (the header with the
+			 * first, the SUMMARY with the last). */
+			if (i > 0)
+				flush(&normal);
+			out(&normal, "\n%s leak of %zu byte(s) in %zu object(s) allocated from:\n",
 			    leaks[i].direct ? "Direct" : "Indirect", leaks[i].bytes,
 			    leaks[i].count);
 			print_stack_id(&normal, leaks[i].stack);
 		}
-		out("\n");
+		out(&normal, "\n");
 	}
 	print_suppressions_used();
 	if (kept)
-		out("SUMMARY: heapward: %zu byte(s) leaked in %zu allocation(s).\n", bytes,
+		out(&normal, "SUMMARY: heapward: %zu byte(s) leaked in %zu allocation(s).\n", bytes,
 		    count);
 	hw_symbolizer_close(&normal.sym);
-	hw_mutex_unlock(&report_lock);
+	normal_leave();
 	return count;
 }
 
@@ -640,6 +705,9 @@ void hw_mc_report_fault(const mc_fault_report *r)
 	for (unsigned ms = 0; !(locked = hw_mutex_trylock(&report_lock)) && ms < RP_FAULT_WAIT_MS;
 	     ms += 10)
 		hw_sleep_ns(10 * 1000 * 1000);
+	/* RP8: the lines of a report this thread was printing come first. */
+	if (!locked && __atomic_load_n(&normal_owner, __ATOMIC_RELAXED) == tid + 1)
+		flush(&normal);
 	uintptr_t pc[MC_DEBUG_MAX_DEPTH];
 	size_t max = hw_mc_dbg.depth ? hw_mc_dbg.depth : MC_DEBUG_MAX_DEPTH;
 	size_t n = hw_mc_dbg.tables_on_fatal ? hw_unwind_tables_context(f->pc, pc, max) : 0;
@@ -647,34 +715,35 @@ void hw_mc_report_fault(const mc_fault_report *r)
 		n = hw_unwind_context(f->pc, f->sp, f->fp, pc, max);
 	int pid = hw_process_id();
 	hw_symbolizer_open(&faulting.sym, hw_mc_dbg.symbolize, hw_mc_dbg.symbolizer_path);
-	out(RP_BANNER "\n");
+	out(&faulting, RP_BANNER "\n");
 	if (r->heap) {
-		out("==%d==ERROR: heapward: %s on address %p at pc %p bp %p sp %p\n", pid, r->kind,
-		    (void *)f->addr, (void *)f->pc, (void *)f->fp, (void *)f->sp);
-		out("%s of unknown size at %p thread T%u\n", access_word(f->access),
+		out(&faulting, "==%d==ERROR: heapward: %s on address %p at pc %p bp %p sp %p\n",
+		    pid, r->kind, (void *)f->addr, (void *)f->pc, (void *)f->fp, (void *)f->sp);
+		out(&faulting, "%s of unknown size at %p thread T%u\n", access_word(f->access),
 		    (void *)f->addr, tid);
 	} else {
-		out("==%d==ERROR: heapward: %s on %saddress %p (pc %p bp %p sp %p T%u)\n", pid,
+		out(&faulting,
+		    "==%d==ERROR: heapward: %s on %saddress %p (pc %p bp %p sp %p T%u)\n", pid,
 		    r->kind, r->stack_overflow ? "" : "unknown ", (void *)f->addr, (void *)f->pc,
 		    (void *)f->fp, (void *)f->sp, tid);
-		out("==%d==The signal is caused by a %s memory access.\n", pid,
+		out(&faulting, "==%d==The signal is caused by a %s memory access.\n", pid,
 		    access_word(f->access));
 		if (f->addr < 4096)
-			out("==%d==Hint: address points to the zero page.\n", pid);
+			out(&faulting, "==%d==Hint: address points to the zero page.\n", pid);
 	}
 	char summary[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64] = "";
 	print_pcs(&faulting, pc, n, true, summary, sizeof summary);
-	out("\n");
+	out(&faulting, "\n");
 	if (r->located[0])
-		out("%s\n", r->located);
+		out(&faulting, "%s\n", r->located);
 	if (r->have_rec)
 		history_in(&faulting, r->rec.alloc_stack, r->rec.alloc_tid, r->rec.free_stack,
 			   r->rec.free_tid, r->freed);
 	else if (r->located[0])
-		out("\n");
+		out(&faulting, "\n");
 	if (!r->heap && !r->stack_overflow)
-		out("heapward can not provide additional info.\n");
-	out("SUMMARY: heapward: %s%s%s\n", r->kind, summary[0] ? " " : "", summary);
+		out(&faulting, "heapward can not provide additional info.\n");
+	out(&faulting, "SUMMARY: heapward: %s%s%s\n", r->kind, summary[0] ? " " : "", summary);
 	hw_symbolizer_close(&faulting.sym);
 	if (locked)
 		hw_mutex_unlock(&report_lock);

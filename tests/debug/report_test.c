@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -701,6 +702,116 @@ static void test_log_path(void)
 	       "%s", r.err);
 }
 
+/* The writes of a victim's standard error, each a message of a datagram
+ * socket (debug_report.c RP8). */
+#define WRITES_MAX 64
+typedef struct writes {
+	int n;
+	int signal, status;
+	char msg[WRITES_MAX][8192];
+} writes;
+
+static bool run_writes(writes *w, const char *options, const char *scenario)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0)
+		return false;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null < 0 || dup2(null, 1) < 0 || dup2(sv[1], 2) < 0)
+			_exit(126);
+		close(sv[0]);
+		victim_call c = {options, scenario, NULL, NULL};
+		exec_victim(&c);
+		_exit(127);
+	}
+	close(sv[1]);
+	char buf[sizeof w->msg[0]];
+	ssize_t got;
+	w->n = 0;
+	/* Every message is read (the victim must not block on a full socket);
+	 * past WRITES_MAX the count goes on, the text is dropped. */
+	while ((got = recv(sv[0], buf, sizeof buf - 1, 0)) > 0) {
+		if (w->n < WRITES_MAX) {
+			memcpy(w->msg[w->n], buf, (size_t)got);
+			w->msg[w->n][got] = '\0';
+		}
+		w->n++;
+	}
+	close(sv[0]);
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		return false;
+	w->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	w->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return true;
+}
+
+static int count_of(const char *s, const char *needle)
+{
+	int n = 0;
+	for (const char *at = s; (at = strstr(at, needle)) != NULL; at++)
+		n++;
+	return n;
+}
+
+/* The message holding needle, or -1. */
+static int write_with(const writes *w, const char *needle)
+{
+	for (int i = 0; i < w->n && i < WRITES_MAX; i++)
+		if (strstr(w->msg[i], needle))
+			return i;
+	return -1;
+}
+
+/* debug_report.c RP8: a leak report arrives as one write per group, the
+ * header with the first and the SUMMARY with the last, each write whole
+ * lines; an error report (a few stacks, well under 4 KiB) as one write.
+ * Written a line at a time, two processes' reports on one pipe came out
+ * interleaved line by line (`tar c | tar t` under `heapward run`). */
+static void test_report_writes(void)
+{
+	writes *w = malloc(sizeof *w);
+	REQUIRE(w);
+	REQUIRE(run_writes(w, "detect_leaks=1", "two_leaks"));
+	EXPECT(w->signal == 0 && w->status == 23, "signal %d status %d", w->signal, w->status);
+	REQUIRE(w->n <= WRITES_MAX, "%d writes", w->n);
+	int groups = 0;
+	for (int i = 0; i < w->n; i++) {
+		const char *m = w->msg[i];
+		size_t len = strlen(m);
+		EXPECT(len > 0 && m[len - 1] == '\n', "write %d ends inside a line: %s", i, m);
+		int g = count_of(m, " leak of ");
+		EXPECT(g <= 1, "write %d holds %d groups: %s", i, g, m);
+		if (g == 1)
+			EXPECT(strstr(m, "allocated from:\n    #0 0x") && strstr(m, "    #1 0x"),
+			       "write %d: a group without its stack: %s", i, m);
+		groups += g;
+	}
+	EXPECT(groups == 3, "%d groups", groups);
+	int head = write_with(w, "ERROR: heapward: detected memory leaks");
+	int sum = write_with(w, "SUMMARY: heapward: ");
+	EXPECT(head >= 0 && strstr(w->msg[head], "Direct leak of 48 byte(s)"),
+	       "the header without the first group: %s", head >= 0 ? w->msg[head] : "");
+	EXPECT(sum > head && count_of(w->msg[sum], " leak of ") == 1,
+	       "the SUMMARY without the last group: %s", sum >= 0 ? w->msg[sum] : "");
+	EXPECT(sum - head == 2, "3 groups in %d writes", sum - head + 1);
+
+	REQUIRE(run_writes(w, "debug=1", "double_free"));
+	EXPECT(w->signal == SIGABRT, "signal %d status %d", w->signal, w->status);
+	int err = write_with(w, "ERROR: heapward: double-free");
+	EXPECT(err >= 0 && strstr(w->msg[err], "freed by thread T0 here:") &&
+		       strstr(w->msg[err], "previously allocated by thread T0 here:") &&
+		       strstr(w->msg[err], "SUMMARY: heapward: double-free") &&
+		       strstr(w->msg[err], "==ABORTING\n"),
+	       "not one write: %s", err >= 0 ? w->msg[err] : "");
+	free(w);
+}
+
 /* Every frame of blk is "    #N 0x<pc> (/<module>+0x<offset>)", with no
  * name, and frame #0 is in the module named by modoff. */
 static bool unsymbolized(const char *blk, const char *modoff)
@@ -793,6 +904,7 @@ int main(int argc, char **argv)
 		T(test_leak_suppressions),
 		T(test_exitcode),
 		T(test_log_path),
+		T(test_report_writes),
 		T(test_symbolizers),
 		T(test_launcher_leaks_on),
 	};
