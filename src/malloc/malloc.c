@@ -621,7 +621,7 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero, u
 	void *p = NULL;
 	bool known_zero = false;
 	if (HW_UNLIKELY(hw_mc_guard_on()))
-		p = hw_mc_guard_alloc(n, align); /* its pattern written (guard.c) */
+		p = hw_mc_guard_alloc(n, align, &known_zero); /* its pattern written (guard.c) */
 	if (!p && c < MC_NCLASSES) {
 		mc_slot e;
 		if (!small_slot(c, &e) && !(give_back_held(n, align) && small_slot(c, &e))) {
@@ -1055,7 +1055,9 @@ void *hw_calloc(size_t nmemb, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (n <= MC_SMALL_MAX) {
+	/* A guarded object may be known zero (guard.c GD13): the slow path
+	 * knows when, and every allocation takes it while guards are on. */
+	if (n <= MC_SMALL_MAX && HW_LIKELY(!hw_mc_guard_on())) {
 		void *p = hw_malloc(n);
 		if (p)
 			memset(p, 0, n);

@@ -248,6 +248,7 @@ typedef struct mc_span {
 	bool partial;
 	bool sealed; /* guarded: the run is sealed, not faulted (guard.c GD10) */
 	bool intact; /* guarded, freed: the pattern was whole at its free (GD11) */
+	bool zero;   /* guarded, ready: its data pages read as zero (GD13) */
 	/* MC4, one per slot (small spans only); then, with dbg, one
 	 * mc_dbg_obj per slot (one for a large object). */
 	mc_state state[] __attribute__((aligned(64)));

@@ -510,6 +510,79 @@ static void test_api(void)
 	EXPECT(child_ok(api_child, NULL) && strstr(err, "api ok"), "%s", err);
 }
 
+/* N one-page objects filled with 0x5a and freed, then as many calloc'd of
+ * the same size, which land where the first ones were once the quarantine
+ * and the cache give their runs back: each must read as zero. */
+static void calloc_after_fill(void)
+{
+	enum { N = 400 };
+	static char *all[N];
+	for (size_t i = 0; i < N; i++) {
+		CHILD_CHECK((all[i] = hw_malloc(100)) && guarded(all[i]));
+		memset(all[i], 0x5a, 100);
+	}
+	for (size_t i = 0; i < N; i++)
+		hw_free(all[i]);
+	for (size_t i = 0; i < N; i++) {
+		unsigned char *z = hw_calloc(1, 100);
+		CHILD_CHECK(z && guarded(z));
+		for (size_t k = 0; k < 100; k++)
+			CHILD_CHECK(z[k] == 0);
+		all[i] = (char *)z;
+	}
+	for (size_t i = 0; i < N; i++)
+		hw_free(all[i]);
+}
+
+/* GD13: calloc of a guarded object skips its memset only where the run's
+ * pages read as zero: runs faulted and made usable again, and new ones,
+ * but not unsealed ones, which keep the bytes of their last object. */
+static void calloc_child(void *arg)
+{
+	(void)arg;
+	/* A quarantine small enough that freed runs are sealed (where the
+	 * kernel has guard regions), then one where they are faulted, under
+	 * PROT_NONE and under guard regions. */
+	CHILD_CHECK(hw_mc_start("guard=all:quarantine_bytes=64k:scavenger=0"));
+	calloc_after_fill();
+	mc_guard_stats gs;
+	hw_mc_guard_stats(&gs);
+	CHILD_CHECK(!hw_platform_os()->caps.seal_spans_faults || gs.seal_max > 0);
+	mc_start_config protnone = {.options = "guard=all:quarantine_bytes=1g:guard_regions=0:"
+					       "scavenger=0"};
+	hw_mc_reset(&protnone);
+	calloc_after_fill();
+	mc_start_config faulted = {.options = "guard=all:quarantine_bytes=1g:scavenger=0"};
+	hw_mc_reset(&faulted);
+	calloc_after_fill();
+	/* A large calloc'd object is not written: its pages stay out of
+	 * memory until the program touches them. */
+	size_t big = (size_t)64 << 20;
+	unsigned char *z = hw_calloc(1, big);
+	CHILD_CHECK(z && guarded(z));
+	size_t resident = hw_platform_resident_bytes(z, big);
+	CHILD_CHECK(resident <= (size_t)64 << 10);
+	/* Filled, freed (too large for the quarantine: its run goes back to
+	 * the heap, faulted), and calloc'd again: zero. */
+	hw_free(z);
+	char *m = hw_malloc(big);
+	CHILD_CHECK(m && guarded(m));
+	memset(m, 0x77, big);
+	hw_free(m);
+	z = hw_calloc(1, big);
+	CHILD_CHECK(z && guarded(z));
+	for (size_t k = 0; k < big; k += 512)
+		CHILD_CHECK(z[k] == 0 && z[k + 511] == 0);
+	hw_free(z);
+	CHILD_CHECK(layer_stats().errors == 0);
+	fprintf(stderr, "calloc ok: %zu bytes resident of a 64 MiB calloc\n", resident);
+}
+
+static void test_calloc_zero(void)
+{
+	EXPECT(child_ok(calloc_child, NULL) && strstr(err, "calloc ok"), "%s", err);
+}
+
 static void left_aligned_child(void *arg)
 {
 	(void)arg;
@@ -917,6 +990,7 @@ int main(int argc, char **argv)
 		T(test_cache_bound),
 		T(test_double_free_in_quarantine),
 		T(test_api),
+		T(test_calloc_zero),
 		T(test_left_side_keeps_alignment),
 		T(test_budgets),
 		T(test_far_alignment_not_guarded),
