@@ -189,7 +189,7 @@
  *        then placed on it is zero (the pattern goes only around it, the
  *        cookie's zeros before it), and hw_mc_guard_alloc says so, so
  *        calloc skips its memset: in cc1 under `heapward run`, that memset
- *        took 38,000 of the 411,000 page faults, on objects of more than 8
+ *        took 37,000 of the 411,500 page faults, on objects of more than 8
  *        pages whose untouched pages then never faulted in.
  *
  * Locking: guard_lock guards the live list, the cache, ready and stuck
