@@ -3,9 +3,10 @@
  *
  * Owns: CHILD_CHECK, which ends a child with status 1 and the failed
  * condition on standard error (the parent reads both), hw_test_slurp,
- * which reads a whole (small) file into a buffer, and hw_test_exec, which
- * runs a program in a child with its output in two files and reads them
- * back, and hw_test_traceable, whether a child may trace this process.
+ * which reads a whole (small) file into a buffer, hw_test_wait, how a
+ * child ended, and hw_test_exec, which runs a program in a child with its
+ * output in two files and reads them back, and hw_test_traceable, whether
+ * a child may trace this process.
  *
  * Locking: none; a child's checks run in the thread that failed.
  */
@@ -79,6 +80,19 @@ typedef struct hw_test_ended {
 	int status; /* its exit status, -1 when a signal killed it */
 } hw_test_ended;
 
+/* Waits for child pid and says how it ended in *end; false when the wait
+ * failed. */
+static inline bool hw_test_wait(pid_t pid, hw_test_ended *end)
+{
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		return false;
+	end->pid = pid;
+	end->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	end->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return true;
+}
+
 /* Forks a child whose standard output and error go to the files dir/out
  * and dir/err (truncated), and runs exec(arg) in it: exec sets the child's
  * environment and execs (returning only on failure: the child then exits
@@ -105,12 +119,8 @@ static inline bool hw_test_exec(void (*exec)(void *), void *arg, const char *dir
 		exec(arg);
 		_exit(127);
 	}
-	int st;
-	if (waitpid(pid, &st, 0) != pid)
+	if (!hw_test_wait(pid, end))
 		return false;
-	end->pid = pid;
-	end->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-	end->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	hw_test_slurp(out, obuf, olen);
 	hw_test_slurp(err, ebuf, elen);
 	return true;

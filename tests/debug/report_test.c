@@ -707,7 +707,7 @@ static void test_log_path(void)
 #define WRITES_MAX 64
 typedef struct writes {
 	int n;
-	int signal, status;
+	hw_test_ended end;
 	char msg[WRITES_MAX][8192];
 } writes;
 
@@ -743,12 +743,7 @@ static bool run_writes(writes *w, const char *options, const char *scenario)
 		w->n++;
 	}
 	close(sv[0]);
-	int st;
-	if (waitpid(pid, &st, 0) != pid)
-		return false;
-	w->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-	w->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	return true;
+	return hw_test_wait(pid, &w->end);
 }
 
 static int count_of(const char *s, const char *needle)
@@ -778,7 +773,8 @@ static void test_report_writes(void)
 	writes *w = malloc(sizeof *w);
 	REQUIRE(w);
 	REQUIRE(run_writes(w, "detect_leaks=1", "two_leaks"));
-	EXPECT(w->signal == 0 && w->status == 23, "signal %d status %d", w->signal, w->status);
+	EXPECT(w->end.signal == 0 && w->end.status == 23, "signal %d status %d", w->end.signal,
+	       w->end.status);
 	REQUIRE(w->n <= WRITES_MAX, "%d writes", w->n);
 	int groups = 0;
 	for (int i = 0; i < w->n; i++) {
@@ -802,7 +798,7 @@ static void test_report_writes(void)
 	EXPECT(sum - head == 2, "3 groups in %d writes", sum - head + 1);
 
 	REQUIRE(run_writes(w, "debug=1", "double_free"));
-	EXPECT(w->signal == SIGABRT, "signal %d status %d", w->signal, w->status);
+	EXPECT(w->end.signal == SIGABRT, "signal %d status %d", w->end.signal, w->end.status);
 	int err = write_with(w, "ERROR: heapward: double-free");
 	EXPECT(err >= 0 && strstr(w->msg[err], "freed by thread T0 here:") &&
 		       strstr(w->msg[err], "previously allocated by thread T0 here:") &&
