@@ -3,8 +3,9 @@
  *
  * Owns: CHILD_CHECK, which ends a child with status 1 and the failed
  * condition on standard error (the parent reads both), hw_test_slurp,
- * which reads a whole (small) file into a buffer, hw_test_wait, how a
- * child ended, and hw_test_exec, which runs a program in a child with its
+ * which reads a whole (small) file into a buffer, hw_test_spawn and
+ * hw_test_wait, a child started with its output on given descriptors and
+ * how it ended, hw_test_exec, which runs a program in a child with its
  * output in two files and reads them back, and hw_test_traceable, whether
  * a child may trace this process.
  *
@@ -93,12 +94,29 @@ static inline bool hw_test_wait(pid_t pid, hw_test_ended *end)
 	return true;
 }
 
+/* Forks a child whose standard output and error are the descriptors out
+ * and err and runs exec(arg) in it (returning only on failure: the child
+ * then exits 127; 126 when the descriptors cannot be set). Returns its
+ * pid, or -1 when the fork failed. */
+static inline pid_t hw_test_spawn(void (*exec)(void *), void *arg, int out, int err)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (dup2(out, 1) < 0 || dup2(err, 2) < 0)
+			_exit(126);
+		exec(arg);
+		_exit(127);
+	}
+	return pid;
+}
+
 /* Forks a child whose standard output and error go to the files dir/out
  * and dir/err (truncated), and runs exec(arg) in it: exec sets the child's
  * environment and execs (returning only on failure: the child then exits
- * 127; 126 when the files cannot be opened). Waits for it; fills *end and
- * reads the two files into obuf and ebuf (hw_test_slurp). false when the
- * fork or the wait failed, or dir is too long. */
+ * 127). Waits for it; fills *end and reads the two files into obuf and
+ * ebuf (hw_test_slurp). false when the files cannot be opened, the fork or
+ * the wait failed, or dir is too long. */
 static inline bool hw_test_exec(void (*exec)(void *), void *arg, const char *dir,
 				hw_test_ended *end, char *obuf, size_t olen, char *ebuf,
 				size_t elen)
@@ -107,19 +125,14 @@ static inline bool hw_test_exec(void (*exec)(void *), void *arg, const char *dir
 	if (snprintf(out, sizeof out, "%s/out", dir) >= (int)sizeof out ||
 	    snprintf(err, sizeof err, "%s/err", dir) >= (int)sizeof err)
 		return false;
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0)
-		return false;
-	if (pid == 0) {
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-			_exit(126);
-		exec(arg);
-		_exit(127);
-	}
-	if (!hw_test_wait(pid, end))
+	int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int e = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	pid_t pid = o >= 0 && e >= 0 ? hw_test_spawn(exec, arg, o, e) : -1;
+	if (o >= 0)
+		close(o);
+	if (e >= 0)
+		close(e);
+	if (pid < 0 || !hw_test_wait(pid, end))
 		return false;
 	hw_test_slurp(out, obuf, olen);
 	hw_test_slurp(err, ebuf, elen);

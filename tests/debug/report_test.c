@@ -714,22 +714,18 @@ typedef struct writes {
 static bool run_writes(writes *w, const char *options, const char *scenario)
 {
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
 		return false;
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0)
-		return false;
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		if (null < 0 || dup2(null, 1) < 0 || dup2(sv[1], 2) < 0)
-			_exit(126);
-		close(sv[0]);
-		victim_call c = {options, scenario, NULL, NULL};
-		exec_victim(&c);
-		_exit(127);
-	}
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	victim_call c = {options, scenario, NULL, NULL};
+	pid_t pid = null >= 0 ? hw_test_spawn(exec_victim, &c, null, sv[1]) : -1;
+	if (null >= 0)
+		close(null);
 	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return false;
+	}
 	char buf[sizeof w->msg[0]];
 	ssize_t got;
 	w->n = 0;
