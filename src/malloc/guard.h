@@ -57,9 +57,10 @@ void hw_mc_guard_start(void);
 /* A guarded object of n bytes aligned to align (0 or a power of two), when
  * the policy picks this allocation (guard, guard_min/max, sampling) and the
  * budgets and the OS allow it; NULL otherwise (the caller then allocates
- * on the normal path: NULL is never an error). Its bytes are undefined
- * unless *zero says they are zero (guard.c GD13: calloc skips its memset). */
-void *hw_mc_guard_alloc(size_t n, size_t align, bool *zero);
+ * on the normal path: NULL is never an error). Its bytes are zero when
+ * zero is true (calloc: cleared unless known zero, guard.c GD13), else
+ * undefined. */
+void *hw_mc_guard_alloc(size_t n, size_t align, bool zero);
 /* GD9: prints the budget warnings that wait for a report, once; the debug
  * mode's error reports call it first. Async-signal-safe. */
 void hw_mc_guard_say_pending(void);

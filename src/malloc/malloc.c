@@ -620,8 +620,10 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero, u
 	unsigned c = class_for(n, align);
 	void *p = NULL;
 	bool known_zero = false;
-	if (HW_UNLIKELY(hw_mc_guard_on()))
-		p = hw_mc_guard_alloc(n, align, &known_zero); /* its pattern written (guard.c) */
+	/* Its pattern written, its bytes zero for calloc (guard.c GD13). No
+	 * local's address may escape here: it would cost MA10's tail call. */
+	if (HW_UNLIKELY(hw_mc_guard_on()) && (p = hw_mc_guard_alloc(n, align, zero)) != NULL)
+		known_zero = zero;
 	if (!p && c < MC_NCLASSES) {
 		mc_slot e;
 		if (!small_slot(c, &e) && !(give_back_held(n, align) && small_slot(c, &e))) {
