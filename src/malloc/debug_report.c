@@ -130,6 +130,13 @@
  *        a fault inside it ends the process, and what it printed must be
  *        out by then; and when it interrupts a report of its own thread
  *        (RP5), it first writes what that report held.
+ *   RP9. A leak report some of whose stacks end after one pc, recorded by
+ *        frame pointers (fast_unwind_on_malloc=1, stack_depth above 1),
+ *        says why and what to do, on a "HINT:" line before the SUMMARY (the
+ *        sanitizers' word for such lines): the frame-pointer walk stops
+ *        at the first caller that keeps none, which is most code built
+ *        with -O2 (the leaks of gcc's driver and of as, under `heapward
+ *        run`, each showed one frame and no more).
  *
  * Locking: report_lock, a leaf of the layer's order (debug.h); fault_owner
  * (RP5), taken only in the fault handler, before report_lock.
@@ -282,8 +289,10 @@ static void walk_pcs(rp_session *ses, const uintptr_t *pc, size_t n, bool exact_
 /* The printing state of one stack. */
 typedef struct printer {
 	rp_session *ses;
-	unsigned no;   /* next frame number */
-	char *summary; /* when not NULL: receives the first frame's place (RP3) */
+	unsigned no;    /* next frame number */
+	size_t pcs;     /* the stack's pcs printed (an inlined call shares one) */
+	uintptr_t last; /* the pc of frame no - 1 */
+	char *summary;  /* when not NULL: receives the first frame's place (RP3) */
 	size_t summary_len;
 } printer;
 
@@ -319,26 +328,30 @@ static bool frame_line(void *arg, uintptr_t pc, const hw_module *m, bool known,
 		else
 			hw_report_format(pr->summary, pr->summary_len, "%s", where);
 	}
+	if (pr->no == 0 || pc != pr->last)
+		pr->pcs++;
+	pr->last = pc;
 	pr->no++;
 	return false;
 }
 
 /* Prints pc[0, n) as walk_pcs shows it; summary (when not NULL) receives
- * the first frame's place (RP3). */
-static void print_pcs(rp_session *ses, const uintptr_t *pc, size_t n, bool exact_first,
-		      char *summary, size_t summary_len)
+ * the first frame's place (RP3). Returns how many of the pcs it printed. */
+static size_t print_pcs(rp_session *ses, const uintptr_t *pc, size_t n, bool exact_first,
+			char *summary, size_t summary_len)
 {
-	printer pr = {ses, 0, summary, summary_len};
+	printer pr = {ses, 0, 0, 0, summary, summary_len};
 	walk_pcs(ses, pc, n, exact_first, frame_line, &pr);
 	if (pr.no == 0)
 		out(ses, "    <empty stack>\n");
+	return pr.pcs;
 }
 
-static void print_stack_id(rp_session *ses, uint32_t id)
+static size_t print_stack_id(rp_session *ses, uint32_t id)
 {
 	const uintptr_t *pc;
 	size_t n = hw_mc_depot_get(id, &pc);
-	print_pcs(ses, pc, n, false, NULL, 0);
+	return print_pcs(ses, pc, n, false, NULL, 0);
 }
 
 /* One report's frame: banner, ERROR line, lead (a line before the stack,
@@ -647,6 +660,7 @@ size_t hw_mc_report_leaks(mc_leak *leaks, size_t n, size_t unstopped)
 		bytes += leaks[i].bytes;
 		count += leaks[i].count;
 	}
+	size_t short_stacks = 0;
 	if (kept) {
 		out(&normal, "\n" RP_BANNER "\n==%d==ERROR: heapward: detected memory leaks\n",
 		    hw_process_id());
@@ -659,10 +673,18 @@ size_t hw_mc_report_leaks(mc_leak *leaks, size_t n, size_t unstopped)
 			out(&normal, "\n%s leak of %zu byte(s) in %zu object(s) allocated from:\n",
 			    leaks[i].direct ? "Direct" : "Indirect", leaks[i].bytes,
 			    leaks[i].count);
-			print_stack_id(&normal, leaks[i].stack);
+			short_stacks += print_stack_id(&normal, leaks[i].stack) == 1;
 		}
 		out(&normal, "\n");
 	}
+	/* RP9. */
+	if (short_stacks && !hw_mc_dbg.tables_on_malloc && hw_mc_dbg.depth > 1)
+		out(&normal,
+		    "HINT: %zu of these %zu stacks end after one frame: the code that called the "
+		    "allocator keeps no frame pointers (built without -fno-omit-frame-pointer, as "
+		    "-O2 code is by default); fast_unwind_on_malloc=0 records whole stacks from "
+		    "the unwind tables, more slowly.\n\n",
+		    short_stacks, kept);
 	print_suppressions_used();
 	if (kept)
 		out(&normal, "SUMMARY: heapward: %zu byte(s) leaked in %zu allocation(s).\n", bytes,

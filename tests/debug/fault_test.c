@@ -493,6 +493,40 @@ static void test_frames_without_frame_pointers(void)
 	       r.err);
 }
 
+/* debug_report.c RP9: a leak whose stack, recorded by frame pointers, ends
+ * after one pc (its allocating function keeps a value in rbp, as -O2 code
+ * does) gets the HINT line; recorded from the unwind tables it is whole,
+ * with no hint. */
+static void test_leak_hint_without_frame_pointers(void)
+{
+	static const char group[] = "Direct leak of 40 byte(s) in 1 object(s) allocated from:\n";
+	run r;
+	REQUIRE(run_victim_with(&r, "detect_leaks=1", "leak_nofp"));
+	EXPECT(r.signal == 0 && r.status == 23, "signal %d status %d: %s", r.signal, r.status,
+	       r.err);
+	const char *g = strstr(r.err, group);
+	const char *sum = strstr(r.err, "SUMMARY: heapward: 40 byte(s) leaked in 1 allocation(s).");
+	EXPECT(g && sum, "%s", r.err);
+	char frames[1024] = "";
+	if (g && sum && sum > g)
+		snprintf(frames, sizeof frames, "%.*s", (int)(sum - g), g);
+	EXPECT(strstr(frames, "    #0 0x") && strstr(frames, " in nofp_alloc_busy ") &&
+		       !strstr(frames, "    #1 0x"),
+	       "one frame: %s", r.err);
+	const char *hint = strstr(r.err, "HINT: 1 of these 1 stacks end after one frame: ");
+	EXPECT(hint && hint < sum && strstr(hint, "fast_unwind_on_malloc=0 records whole stacks"),
+	       "%s", r.err);
+
+	REQUIRE(run_victim_with(&r, "detect_leaks=1:fast_unwind_on_malloc=0", "leak_nofp"));
+	EXPECT(r.signal == 0 && r.status == 23, "signal %d status %d: %s", r.signal, r.status,
+	       r.err);
+	g = strstr(r.err, group);
+	EXPECT(g && strstr(g, " in nofp_alloc_busy ") && strstr(g, " in leak_nofp_make ") &&
+		       strstr(g, " in main "),
+	       "%s", r.err);
+	EXPECT(!strstr(r.err, "HINT:"), "%s", r.err);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -521,6 +555,7 @@ int main(int argc, char **argv)
 		T(test_guarded_use_after_free),
 		T(test_frames_without_frame_pointers),
 		T(test_frames_without_unwind_tables),
+		T(test_leak_hint_without_frame_pointers),
 	};
 	int rc = hw_test_main(tests, sizeof tests / sizeof tests[0], argc - 2, argv + 2);
 	char cmd[128];

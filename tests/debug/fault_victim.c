@@ -11,7 +11,8 @@
  *   FV1. Each scenario prints "addr 0x..." (the faulting address the
  *        report must name) on stdout, flushed, before the access; a
  *        scenario that comes back from its access prints "survived" and
- *        exits 3.
+ *        exits 3 (leak_nofp, which makes no bad access, returns 0: the
+ *        leak check at exit sets the status).
  *   FV2. The layer starts at the scenario's first hw_malloc, after the
  *        scenario installed its own handler (chained), so the layer's
  *        handler chains to it.
@@ -117,6 +118,22 @@ NOINLINE static void uaf_nofp(void)
 	nofp_free1(p);                         /* @uaf_nofp_free */
 	say(p + 16);
 	nofp_touch1(p); /* @uaf_nofp */
+}
+
+/* A leak made in code whose rbp is not a frame pointer: recorded by frame
+ * pointers, its stack ends after nofp_alloc_busy. The stack below is
+ * scrubbed, so no stale copy of the pointer keeps it reachable. */
+NOINLINE static void leak_nofp_make(void)
+{
+	static const volatile unsigned v[8] = {3, 5, 7, 11, 13, 17, 19, 23};
+	say(nofp_alloc_busy(40, v)); /* @leak_nofp */
+}
+
+NOINLINE static void scrub(void)
+{
+	volatile char b[16384];
+	for (size_t i = 0; i < sizeof b; i++)
+		b[i] = 0;
 }
 
 /* The use after free of uaf_write, made in nofp_touch3 (unwind tables)
@@ -321,7 +338,11 @@ int main(int argc, char **argv)
 		uaf_nocfi(); /* @call_uaf_nocfi */
 	else if (strcmp(s, "uaf_realloc") == 0)
 		uaf_realloc(); /* @call_uaf_realloc */
-	else
+	else if (strcmp(s, "leak_nofp") == 0) {
+		leak_nofp_make(); /* @call_leak_nofp */
+		scrub();
+		return 0; /* the leak check's status, not survived's */
+	} else
 		return 2;
 	printf("survived\n");
 	return 3;

@@ -7,7 +7,8 @@
  *
  * Owns: nofp_alloc1-3, nofp_free1-3 and nofp_touch1-3; each N calls N+1
  * and then runs an empty asm, so no call is a tail call and every function
- * keeps a frame of its own in the tables.
+ * keeps a frame of its own in the tables. And nofp_alloc_busy, for the
+ * scenario leak_nofp: an allocation whose caller holds a value in rbp.
  *
  * Locking: none.
  */
@@ -30,6 +31,20 @@ NOINLINE char *nofp_alloc2(size_t n)
 {
 	char *p = nofp_alloc3(n);
 	NOT_A_TAIL_CALL();
+	return p;
+}
+
+/* hw_malloc(n) with eight values live across the call: more than the six
+ * registers a call keeps, so rbp holds one of them (as in most -O2 code,
+ * where rbp is one more register) and a frame-pointer walk from the
+ * allocator finds no frame record past this function's return address. */
+NOINLINE char *nofp_alloc_busy(size_t n, const volatile unsigned *v)
+{
+	unsigned a = v[0], b = v[1], c = v[2], d = v[3], e = v[4], f = v[5], g = v[6], h = v[7];
+	char *p = hw_malloc(n);
+	if (p)
+		p[0] = (char)(a * b + c * d + e * f + g * h + (a ^ h) + (b ^ g) + (c ^ f) +
+			      (d ^ e));
 	return p;
 }
 

@@ -9,6 +9,9 @@
 char *nofp_alloc1(size_t n);
 char *nofp_alloc2(size_t n);
 char *nofp_alloc3(size_t n);
+/* hw_malloc(n) called with rbp holding a value of v[], not a frame record
+ * (v: 8 values). */
+char *nofp_alloc_busy(size_t n, const volatile unsigned *v);
 /* hw_free(p), three calls deep. */
 void nofp_free1(char *p);
 void nofp_free2(char *p);
