@@ -502,7 +502,7 @@ void hw_mc_report_misuse(int what, const char *op, const void *p, const mc_span 
 						      : "bad-free";
 	const void *addr = (what == MC_BAD_OVERFLOW || what == MC_BAD_UNDERFLOW) && at ? at : p;
 	char summary[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64];
-	object o;
+	object o = {0};
 	bool have = object_at(s, idx, &o);
 	begin(kind, addr, NULL, summary, sizeof summary);
 	if (what == MC_BAD_FOREIGN) {
@@ -547,7 +547,7 @@ void hw_mc_report_mismatch(const void *p, const mc_span *s, size_t idx, bool siz
 {
 	const char *kind = size_only ? "new-delete-type-mismatch" : "alloc-dealloc-mismatch";
 	char summary[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64];
-	object o;
+	object o = {0};
 	bool have = object_at(s, idx, &o);
 	begin(kind, p, NULL, summary, sizeof summary);
 	if (have) {
