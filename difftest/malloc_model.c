@@ -261,13 +261,13 @@ static void quar_put(hw_mm *m, const hw_mm_obj *o)
 	m->qbytes += b;
 }
 
-void hw_mm_remove(hw_mm *m, size_t i)
+void hw_mm_remove(hw_mm *m, size_t i, bool held)
 {
 	hw_mm_obj *o = &m->live[i];
-	if (m->qmax)
+	if (m->qmax && held)
 		quar_put(m, o);
 	else
-		count(m, o, false);
+		leave(m, o, false);
 	m->ring[m->ring_next++ % HW_MM_RING] = o->addr;
 	size_t k = lower_bound(m, o->addr);
 	memmove(&m->byaddr[k], &m->byaddr[k + 1], (m->nlive - k - 1) * sizeof *m->byaddr);

@@ -115,8 +115,11 @@ long hw_mm_find(const hw_mm *m, uintptr_t addr);
 /* Adds an object (counts MM3); o->id is set. -1 when it overlaps a live
  * one or the harness has no memory. */
 int hw_mm_add(hw_mm *m, hw_mm_obj *o);
-/* Removes live[i], pushing its address on the ring (counts MM3). */
-void hw_mm_remove(hw_mm *m, size_t i);
+/* Removes live[i], pushing its address on the ring (counts MM3); into the
+ * quarantine (MM4) when held, which is false for an object the layer
+ * could not hold (a guarded one whose pages it could not fault: guard.c
+ * GD4 gives its run back at once). */
+void hw_mm_remove(hw_mm *m, size_t i, bool held);
 /* Changes live[i]'s size in place (a realloc that kept its place). */
 void hw_mm_resize(hw_mm *m, size_t i, size_t n);
 /* Ring slot k (0: the latest free), or 0 when nothing was freed there. */

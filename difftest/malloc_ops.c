@@ -146,7 +146,17 @@ static void take(mdrv *d, const char *call, void *p, size_t n, size_t align, fre
 		hw_mdrv_fail(d, "harness out of memory");
 }
 
-/* The end of an allocating call: must-fail, may-fail or new object. */
+/* Whether the layer holds o, which this op freed, in its quarantine: not a
+ * guarded object whose guard install a refused platform call stopped
+ * (guard.c GD4: its run goes back to the heap at once, so it is no longer
+ * a freed guarded object). */
+static bool layer_holds(const mdrv *d, const hw_mm_obj *o)
+{
+	mc_guard_obj g;
+	return o->cls != HW_MM_GUARDED || !hw_mdrv_refused(d) ||
+	       (hw_mc_guard_describe(o->addr, &g) && g.freed);
+}
+
 /* MQ7: an allocation that emptied the layer's quarantine to be served
  * (malloc.c MA9) empties the model's too, before the model takes the
  * result or (realloc) frees the old object. */
@@ -215,7 +225,7 @@ void hw_mdrv_free_obj(mdrv *d, size_t i)
 				     "free",
 				     (unsigned)o->id, (void *)o->addr);
 	}
-	hw_mm_remove(&d->m, i);
+	hw_mm_remove(&d->m, i, layer_holds(d, o));
 }
 
 /* ---- allocation ops ------------------------------------------------------------------ */
@@ -332,7 +342,7 @@ static void do_realloc(mdrv *d, long i, size_t n, expect e, const char *call,
 			hw_mdrv_fail(d,
 				     "%s returned %p; a realloc to 0 bytes frees and returns NULL",
 				     call, q);
-		hw_mm_remove(&d->m, (size_t)i);
+		hw_mm_remove(&d->m, (size_t)i, layer_holds(d, &old));
 		return;
 	}
 	bool in_place = hw_mm_realloc_in_place(&old, n, after);
@@ -361,7 +371,7 @@ static void do_realloc(mdrv *d, long i, size_t n, expect e, const char *call,
 		hw_mdrv_stamp(d, &d->m.live[i]);
 		return;
 	}
-	hw_mm_remove(&d->m, (size_t)i);
+	hw_mm_remove(&d->m, (size_t)i, layer_holds(d, &old));
 	take(d, call, q, n, 16, MOVED);
 }
 
@@ -586,7 +596,7 @@ static void op_REMOTE(mdrv *d, const hw_op *op)
 		return;
 	hw_thread_join(&t);
 	for (unsigned k = 0; k < r.nfree; k++)
-		hw_mm_remove(&d->m, (size_t)first);
+		hw_mm_remove(&d->m, (size_t)first, layer_holds(d, &d->m.live[(size_t)first]));
 	hw_malloc_stats st;
 	hw_malloc_stats_get(&st);
 	if (st.thread_caches != d->thread_caches) {
