@@ -3,7 +3,8 @@
  *
  * Owns: CHILD_CHECK, which ends a child with status 1 and the failed
  * condition on standard error (the parent reads both), hw_test_slurp,
- * which reads a whole (small) file into a buffer, hw_test_spawn and
+ * which reads a whole (small) file into a buffer, hw_test_count, a
+ * string's occurrences in one such text, hw_test_spawn and
  * hw_test_wait, a child started with its output on given descriptors and
  * how it ended, hw_test_exec, which runs a program in a child with its
  * output in two files and reads them back, and hw_test_traceable, whether
@@ -72,6 +73,16 @@ static inline void hw_test_slurp(const char *path, char *buf, size_t len)
 		got += (size_t)n;
 	buf[got] = '\0';
 	close(fd);
+}
+
+/* How many times needle occurs in hay (a child's output), overlaps
+ * included. */
+static inline size_t hw_test_count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
 }
 
 /* How a child ended, and what it wrote. */

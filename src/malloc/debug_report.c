@@ -194,12 +194,12 @@ static void out(rp_session *ses, const char *fmt, ...)
 	va_end(ap);
 	if (n == 0 || buf[n - 1] != '\n')
 		buf[n++] = '\n';
-	if (ses->held + n > sizeof ses->text)
-		flush(ses);
 	if (ses->direct) {
 		hw_console_write(buf, n);
 		return;
 	}
+	if (ses->held + n > sizeof ses->text)
+		flush(ses);
 	memcpy(ses->text + ses->held, buf, n);
 	ses->held += n;
 }

@@ -53,14 +53,6 @@ static bool guarded(const void *p)
 	return s && s->kind == MC_SPAN_GUARDED;
 }
 
-static size_t count(const char *hay, const char *needle)
-{
-	size_t n = 0;
-	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
-		n++;
-	return n;
-}
-
 /* Runs fn in a child; true when it exited 0. */
 static bool child_ok(void (*fn)(void *), void *arg)
 {
@@ -635,7 +627,7 @@ static void test_budgets(void)
 	};
 	for (int i = 0; i < 3; i++) {
 		REQUIRE(child_ok(budget_child, (void *)cases[i]), "%s", cases[i]);
-		EXPECT(count(err, "heapward: warning: the guard budget is spent") ==
+		EXPECT(hw_test_count(err, "heapward: warning: the guard budget is spent") ==
 			       (i < 2 ? 1 : 0),
 		       "%s: %s warning: %s", cases[i], i < 2 ? "one" : "no", err);
 	}
@@ -689,7 +681,7 @@ static void test_budget_said_with_a_report(void)
 	REQUIRE(child_ok(budget_report_child, NULL), "%s", err);
 	const char *w = strstr(err, "heapward: warning: the guard budget is spent");
 	const char *d = strstr(err, "heapward: double free of 0x");
-	EXPECT(w && d && w < d && count(err, "the guard budget is spent") == 1, "%s", err);
+	EXPECT(w && d && w < d && hw_test_count(err, "the guard budget is spent") == 1, "%s", err);
 }
 
 /* GD3: an object larger than the whole bytes budget is not guarded, with
@@ -709,9 +701,10 @@ static void whole_budget_child(void *arg)
 static void test_larger_than_budget(void)
 {
 	REQUIRE(child_ok(whole_budget_child, NULL), "%s", err);
-	EXPECT(count(err, "heapward: warning: an allocation of 100000 bytes is larger than the "
-			  "guard budget (guard_budget_bytes=65536)") == 1 &&
-		       count(err, "the guard budget is spent") == 0,
+	EXPECT(hw_test_count(err,
+			     "heapward: warning: an allocation of 100000 bytes is larger than the "
+			     "guard budget (guard_budget_bytes=65536)") == 1 &&
+		       hw_test_count(err, "the guard budget is spent") == 0,
 	       "%s", err);
 }
 
@@ -743,12 +736,12 @@ static void test_sampling(void)
 	REQUIRE(strlen(a) == 400 && strlen(c) == 400, "%s", err);
 	EXPECT(strcmp(a, b) == 0, "the same seed, the same picks:\n%s\n%s", a, b);
 	EXPECT(strcmp(a, c) != 0, "another seed, other picks");
-	size_t n = count(a, "G");
+	size_t n = hw_test_count(a, "G");
 	EXPECT(n >= 60 && n <= 140, "about 1 in 4 of 400: %zu", n);
 	static char all[401], none[401];
 	picks("guard=sample:1:scavenger=0", all);
 	picks("guard=none:scavenger=0", none);
-	EXPECT(count(all, "G") == 400 && count(none, "G") == 0, "%s %s", all, none);
+	EXPECT(hw_test_count(all, "G") == 400 && hw_test_count(none, "G") == 0, "%s %s", all, none);
 }
 
 static void filter_child(void *arg)
@@ -891,7 +884,7 @@ static void warned_once(const char *what, const char *marker, bool at_once)
 {
 	const char *w = strstr(err, what), *mark = strstr(err, marker);
 	const char *report = strstr(err, "heapward: double free of 0x");
-	EXPECT(count(err, what) == 1 && mark && report &&
+	EXPECT(hw_test_count(err, what) == 1 && mark && report &&
 		       (at_once ? w < mark : mark < w && w < report),
 	       "%s", err);
 	for (const char *line = mark; line; line = strstr(line + 1, marker))

@@ -744,14 +744,6 @@ static bool run_writes(writes *w, const char *options, const char *scenario)
 	return hw_test_wait(pid, &w->end);
 }
 
-static int count_of(const char *s, const char *needle)
-{
-	int n = 0;
-	for (const char *at = s; (at = strstr(at, needle)) != NULL; at++)
-		n++;
-	return n;
-}
-
 /* The message holding needle, or -1. */
 static int write_with(const writes *w, const char *needle)
 {
@@ -774,24 +766,24 @@ static void test_report_writes(void)
 	EXPECT(w->end.signal == 0 && w->end.status == 23, "signal %d status %d", w->end.signal,
 	       w->end.status);
 	REQUIRE(w->n <= WRITES_MAX, "%d writes", w->n);
-	int groups = 0;
+	size_t groups = 0;
 	for (int i = 0; i < w->n; i++) {
 		const char *m = w->msg[i];
 		size_t len = strlen(m);
 		EXPECT(len > 0 && m[len - 1] == '\n', "write %d ends inside a line: %s", i, m);
-		int g = count_of(m, " leak of ");
-		EXPECT(g <= 1, "write %d holds %d groups: %s", i, g, m);
+		size_t g = hw_test_count(m, " leak of ");
+		EXPECT(g <= 1, "write %d holds %zu groups: %s", i, g, m);
 		if (g == 1)
 			EXPECT(strstr(m, "allocated from:\n    #0 0x") && strstr(m, "    #1 0x"),
 			       "write %d: a group without its stack: %s", i, m);
 		groups += g;
 	}
-	EXPECT(groups == 3, "%d groups", groups);
+	EXPECT(groups == 3, "%zu groups", groups);
 	int head = write_with(w, "ERROR: heapward: detected memory leaks");
 	int sum = write_with(w, "SUMMARY: heapward: ");
 	EXPECT(head >= 0 && strstr(w->msg[head], "Direct leak of 48 byte(s)"),
 	       "the header without the first group: %s", head >= 0 ? w->msg[head] : "");
-	EXPECT(sum > head && count_of(w->msg[sum], " leak of ") == 1,
+	EXPECT(sum > head && hw_test_count(w->msg[sum], " leak of ") == 1,
 	       "the SUMMARY without the last group: %s", sum >= 0 ? w->msg[sum] : "");
 	EXPECT(sum - head == 2, "3 groups in %d writes", sum - head + 1);
 
