@@ -1137,9 +1137,12 @@ void *hw_reallocarray(void *p, size_t nmemb, size_t size)
 	return hw_realloc(p, n);
 }
 
+/* Every object is 16-byte aligned, so a request for 16 or less is
+ * hw_malloc's; but not a guarded one, placed against its guard page at
+ * guard_align, which may be less: the alignment asked for goes with it. */
 static void *aligned(size_t align, size_t n)
 {
-	if (align <= 16)
+	if (align <= 16 && HW_LIKELY(!hw_mc_guard_on()))
 		return hw_malloc(n);
 	return alloc_slow(n, align, false, MC_KIND_MALLOC);
 }
@@ -1172,7 +1175,7 @@ void *hw_mc_aligned_kind(size_t align, size_t n, unsigned kind)
 		errno = EINVAL;
 		return NULL;
 	}
-	if (align <= 16)
+	if (align <= 16 && HW_LIKELY(!hw_mc_guard_on())) /* as aligned() */
 		return hw_mc_malloc_kind(n, kind);
 	return alloc_slow(n, align, false, kind);
 }

@@ -594,6 +594,41 @@ static void test_left_side_keeps_alignment(void)
 	EXPECT(child_ok(left_aligned_child, NULL), "%s", err);
 }
 
+/* guard_align=1 places a malloc'd object's end at its guard page, at any
+ * address; an aligned request of 16 or less keeps its alignment all the
+ * same (it was served as a malloc, 13 bytes at an odd address). */
+static void byte_align_child(void *arg)
+{
+	(void)arg;
+	CHILD_CHECK(hw_mc_start("guard=all:guard_align=1:scavenger=0"));
+	char *m = hw_malloc(13);
+	CHILD_CHECK(guarded(m) && (uintptr_t)m % 16 == 3 && traps(m + 13, false));
+	hw_free(m);
+	for (size_t a = 1; a <= 16; a *= 2) {
+		char *p[4] = {hw_aligned_alloc(a, 13), hw_memalign(a, 13), NULL,
+			      hw_mc_aligned_kind(a, 13, MC_KIND_NEW_ALIGNED)};
+		if (a >= sizeof(void *))
+			CHILD_CHECK(hw_posix_memalign((void **)&p[2], a, 13) == 0);
+		for (size_t i = 0; i < 4; i++) {
+			if (!p[i])
+				continue;
+			CHILD_CHECK(guarded(p[i]) && (uintptr_t)p[i] % a == 0);
+			/* Its end rounded up to a, against the guard. */
+			CHILD_CHECK(!traps(p[i] + 12, true) && traps(p[i] + hw_align_up(13, a), false));
+			if (i == 3)
+				hw_mc_free_kind(p[i], MC_KIND_NEW_ALIGNED, false, 0, "operator delete");
+			else
+				hw_free(p[i]);
+		}
+	}
+	CHILD_CHECK(layer_stats().errors == 0);
+}
+
+static void test_byte_align_keeps_requested_alignment(void)
+{
+	EXPECT(child_ok(byte_align_child, NULL), "%s", err);
+}
+
 /* ---- policies and budgets ---- */
 
 static void budget_child(void *arg)
@@ -985,6 +1020,7 @@ int main(int argc, char **argv)
 		T(test_api),
 		T(test_calloc_zero),
 		T(test_left_side_keeps_alignment),
+		T(test_byte_align_keeps_requested_alignment),
 		T(test_budgets),
 		T(test_far_alignment_not_guarded),
 		T(test_budget_said_with_a_report),
