@@ -44,7 +44,10 @@
 
 /* ON4: the runtime's names as weak references. std::get_new_handler is
  * declared weak here so that its address may be tested; the rest are the
- * names `throw`, `catch` and the unwind tables refer to. */
+ * names `throw`, `catch` and the unwind tables refer to (and, from clang,
+ * std::terminate, which a noexcept function's handler calls, and
+ * std::exception's vtable, which std::bad_alloc's constructor stores when
+ * it is not inlined away: clang at -O0). */
 namespace std
 {
 __attribute__((weak)) new_handler get_new_handler() noexcept;
@@ -56,7 +59,9 @@ __asm__(".weak __cxa_allocate_exception\n"
 	".weak __gxx_personality_v0\n"
 	".weak _ZTISt9bad_alloc\n"
 	".weak _ZTVSt9bad_alloc\n"
-	".weak _ZNSt9bad_allocD1Ev\n");
+	".weak _ZNSt9bad_allocD1Ev\n"
+	".weak _ZSt9terminatev\n"
+	".weak _ZTVSt9exception\n");
 
 namespace
 {

@@ -36,12 +36,18 @@ void *__libc_malloc(size_t n);
 void __libc_free(void *p);
 void *__libc_memalign(size_t align, size_t n);
 void cfree(void *p);
+/* C23's, which glibc declares from 2.43 on. */
+void free_sized(void *p, size_t size);
+void free_aligned_sized(void *p, size_t align, size_t size);
 
 /* Keep the compiler from folding a call away or warning about a size it
  * can see is too large. */
 static void *volatile sink;
 static volatile size_t huge = SIZE_MAX;
 static volatile size_t half = SIZE_MAX / 2;
+/* Alignments that are not powers of two, out of the compiler's sight (clang
+ * warns of a constant one). */
+static volatile size_t align3 = 3, align48 = 48;
 /* Called through a pointer so the compiler cannot assume a failed
  * realloc freed its argument. */
 static void *(*volatile realloc_fn)(void *, size_t) = realloc;
@@ -159,9 +165,9 @@ static void test_aligned(void)
 		free(p);
 	}
 	errno = 0;
-	sink = aligned_alloc(3, 10);
+	sink = aligned_alloc(align3, 10);
 	EXPECT(sink == NULL && errno == EINVAL);
-	p = memalign(48, 10);
+	p = memalign(align48, 10);
 	EXPECT(p && (uintptr_t)p % 64 == 0, "memalign rounds 48 up to 64");
 	free(p);
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
