@@ -28,12 +28,12 @@
 #      machine supplies the library to the runs above.
 #   4. The public header compiles as strict C11 and as C++.
 #   5. libheapward-malloc.so is installed and exports exactly the names of
-#      src/override/exports.map (the standard allocation functions, the
-#      __libc_* aliases and the 20 C++ operators): none missing, nothing
-#      else, so no hw_* name; bin/heapward is installed, `heapward run --
-#      /bin/true` works from the install prefix, and a program run by it
-#      has the installed library mapped and prints heapward's at-exit
-#      stats.
+#      src/override/exports.map (the standard allocation functions, C23's
+#      sized frees, the __libc_* aliases and the 20 C++ operators): none
+#      missing, nothing else, so no hw_* name; bin/heapward is installed,
+#      `heapward run -- /bin/true` works from the install prefix, and a
+#      program run by it has the installed library mapped and prints
+#      heapward's at-exit stats.
 #
 # Run locally exactly as CI does: bash ci/job-install.sh
 set -euo pipefail
@@ -99,7 +99,7 @@ intended=$(sed -n '/global:/,/local:/p' "$HW_ROOT/src/override/exports.map" |
 exported=$(nm -D --defined-only "$prefix/lib/libheapward-malloc.so" |
 	awk '$2 ~ /^[TtDdBbRrVvWwi]$/ { print $3 }' |
 	grep -vE '^(_init|_fini|_edata|_end|__bss_start)$' | sort -u)
-[ "$(echo "$intended" | wc -l)" -eq 47 ] || hw_die "exports.map should list 47 names:" \
+[ "$(echo "$intended" | wc -l)" -eq 49 ] || hw_die "exports.map should list 49 names:" \
 	"$(echo "$intended" | wc -l) found"
 missing=$(comm -23 <(echo "$intended") <(echo "$exported"))
 extra=$(comm -13 <(echo "$intended") <(echo "$exported"))

@@ -21,11 +21,14 @@
  *   MQ3. hw_realloc keeps the object's place exactly when the model says
  *        so (hw_mm_realloc_in_place), and its result holds the old stamps
  *        up to the smaller size.
- *   MQ4. A MISUSE or DELETE_WRONG op makes exactly one report (errors +
- *        1: the layer continues, abort_on_error=0) and changes no object,
- *        except the overflow kinds, whose free or realloc goes on after the
- *        report. An object made by NEW is freed by its own delete
- *        (hw_mc_free_kind), sized for every other one.
+ *   MQ4. A MISUSE, DELETE_WRONG or FREE_WRONG_SIZE op makes exactly one
+ *        report (errors + 1: the layer continues, abort_on_error=0) and
+ *        changes no object, except the overflow kinds, whose free or
+ *        realloc goes on after the report. An object made by NEW is freed
+ *        by its own delete (hw_mc_free_kind), sized for every other one;
+ *        one of the malloc family by hw_free, or, one in four each, by
+ *        hw_free_sized or hw_free_aligned_sized with its request (and the
+ *        largest power of two, up to 64 KiB, dividing its address).
  *   MQ5. An opcode outside the table, or an op that needs an object when
  *        none is live (or would pass MR_MAX_LIVE), does nothing (O2).
  *   MQ6. A write after free (UAF_WRITE) touches only an object the model
@@ -195,7 +198,15 @@ void hw_mdrv_free_obj(mdrv *d, size_t i)
 	if (!hw_mdrv_check_stamps(d, o, SIZE_MAX, "before its free"))
 		return;
 	errno = ERRNO_MARK;
-	if (o->kind == MC_KIND_MALLOC) {
+	if (o->kind == MC_KIND_MALLOC && o->id % 4 == 2) {
+		hw_mdrv_trace(d, "\thw_free_sized(o%u, %zu);\n", (unsigned)o->id, o->n);
+		hw_free_sized((void *)o->addr, o->n);
+	} else if (o->kind == MC_KIND_MALLOC && o->id % 4 == 3) {
+		size_t align = hw_min(o->addr & -o->addr, (uintptr_t)65536);
+		hw_mdrv_trace(d, "\thw_free_aligned_sized(o%u, %zu, %zu);\n", (unsigned)o->id,
+			      align, o->n);
+		hw_free_aligned_sized((void *)o->addr, align, o->n);
+	} else if (o->kind == MC_KIND_MALLOC) {
 		hw_mdrv_trace(d, "\thw_free(o%u);\n", (unsigned)o->id);
 		hw_free((void *)o->addr);
 	} else {
@@ -710,6 +721,25 @@ static void op_MISUSE(mdrv *d, const hw_op *op)
 		hw_mdrv_fail(d, "hw_free changed errno to %d", errno);
 }
 
+/* MQ4 after a deallocation `what` of o that must have been refused: errno
+ * kept (ERRNO_MARK), one report, and o still live, its size and contents
+ * as they were. */
+static void refused(mdrv *d, const hw_mm_obj *o, const char *what)
+{
+	if (errno != ERRNO_MARK)
+		hw_mdrv_fail(d, "%s changed errno to %d", what, errno);
+	reported(d);
+	size_t usable = hw_malloc_usable_size((void *)o->addr);
+	if (usable != o->n)
+		hw_mdrv_fail(d, "#%u's usable size is %zu after %s; its request was %zu",
+			     (unsigned)o->id, usable, what, o->n);
+	else {
+		char when[64];
+		snprintf(when, sizeof when, "by %s", what);
+		hw_mdrv_check_stamps(d, o, SIZE_MAX, when);
+	}
+}
+
 /* MC8: a live object deleted by the wrong form (a & 1 clear: new's
  * object by delete[] and any other by delete), or by its own with a size
  * past its request (a & 1 set; a malloc'd object then by delete): one
@@ -729,17 +759,33 @@ static void op_DELETE_WRONG(mdrv *d, const hw_op *op)
 		      (unsigned)o->id, kind, sized, size);
 	errno = ERRNO_MARK;
 	hw_mc_free_kind((void *)o->addr, kind, sized, size, "operator delete");
-	if (errno != ERRNO_MARK)
-		hw_mdrv_fail(d, "a mismatched delete changed errno to %d", errno);
-	reported(d);
-	size_t usable = hw_malloc_usable_size((void *)o->addr);
-	if (usable != o->n)
-		hw_mdrv_fail(
-			d,
-			"#%u's usable size is %zu after a mismatched delete; its request was %zu",
-			(unsigned)o->id, usable, o->n);
-	else
-		hw_mdrv_check_stamps(d, o, SIZE_MAX, "by a mismatched delete");
+	refused(d, o, "a mismatched delete");
+}
+
+/* KD5: a live object freed by hw_free_sized with a size past its request
+ * (a & 1 clear), or by hw_free_aligned_sized with twice the largest power
+ * of two dividing its address (a & 1 set): one report (MQ4; an object of
+ * operator new's is a kind mismatch first), and the object stays live,
+ * its size and contents as they were. */
+static void op_FREE_WRONG_SIZE(mdrv *d, const hw_op *op)
+{
+	long i = pick(d, op->c);
+	if (i < 0)
+		return;
+	const hw_mm_obj *o = &d->m.live[i];
+	errno = ERRNO_MARK;
+	if (op->a & 1) {
+		size_t align = (o->addr & -o->addr) * 2;
+		hw_mdrv_trace(d, "\thw_free_aligned_sized(o%u, %zu, %zu); /* wrong */\n",
+			      (unsigned)o->id, align, o->n);
+		hw_free_aligned_sized((void *)o->addr, align, o->n);
+	} else {
+		size_t size = o->n + 1 + op->b % 15;
+		hw_mdrv_trace(d, "\thw_free_sized(o%u, %zu); /* wrong */\n", (unsigned)o->id,
+			      size);
+		hw_free_sized((void *)o->addr, size);
+	}
+	refused(d, o, "a mismatched sized free");
 }
 
 /* MQ6: a byte of quarantined object c % qn (0: the oldest) set to 0, at

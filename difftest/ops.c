@@ -648,6 +648,12 @@ int hw_ops_enc_delete_wrong(uint8_t *out, uint32_t object, bool sized, uint16_t 
 	return 0;
 }
 
+int hw_ops_enc_free_wrong_size(uint8_t *out, uint32_t object, bool aligned, uint16_t extra)
+{
+	hw_ops_put(out, HW_MOP_FREE_WRONG_SIZE, aligned, extra, object);
+	return 0;
+}
+
 void hw_ops_platform_range(const hw_op *op, size_t pages, long *off, size_t *len)
 {
 	size_t o = op->b & 0x3ff;

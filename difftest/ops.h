@@ -278,6 +278,10 @@ int hw_ops_enc_plain(uint8_t *out, uint8_t code);
  *                   on, allocates (b >> 4) & 15 of size(a & 7, c >> 16),
  *                   and exits; its objects become the caller's
  *   MISUSE          kind a & 7 (HW_MISUSE_*), then checked: one report,
+ *                   nothing changed
+ *   FREE_WRONG_SIZE the object by hw_free_sized with its request + 1 +
+ *                   b % 15, or (a & 1) by hw_free_aligned_sized with an
+ *                   alignment that does not divide it: one report,
  *                   nothing changed */
 #define HW_MALLOC_OPS(X)                              \
 	X(NOP, 0x00, "nop", 0)                        \
@@ -299,7 +303,8 @@ int hw_ops_enc_plain(uint8_t *out, uint8_t code);
 	X(MISUSE, 0x10, "misuse", 15)                 \
 	X(UAF_WRITE, 0x11, "uaf_write", 8)            \
 	X(NEW, 0x12, "new", 40)                       \
-	X(DELETE_WRONG, 0x13, "delete_wrong", 6)
+	X(DELETE_WRONG, 0x13, "delete_wrong", 6)      \
+	X(FREE_WRONG_SIZE, 0x14, "free_wrong_size", 4)
 
 enum {
 #define HW_MOPS_ENUM_(name, code, str, weight) HW_MOP_##name = code,
@@ -386,6 +391,10 @@ int hw_ops_enc_new(uint8_t *out, bool array, size_t n);
 /* A delete of object by the wrong form (sized false), or by its form with
  * a size past its request by 1 + extra % 15 (sized true). */
 int hw_ops_enc_delete_wrong(uint8_t *out, uint32_t object, bool sized, uint16_t extra);
+/* A sized free of object with a size past its request by 1 + extra % 15
+ * (aligned false), or an aligned one with an alignment that does not
+ * divide it (aligned true). */
+int hw_ops_enc_free_wrong_size(uint8_t *out, uint32_t object, bool aligned, uint16_t extra);
 
 /* ---- platform target (platform_fuzzer) ----------------------------------- */
 

@@ -943,6 +943,11 @@ static void m_delete_wrong(seed *s, uint32_t object, bool sized, uint16_t extra)
 	ok(hw_ops_enc_delete_wrong(next(s), object, sized, extra));
 }
 
+static void m_free_wrong_size(seed *s, uint32_t object, bool aligned, uint16_t extra)
+{
+	ok(hw_ops_enc_free_wrong_size(next(s), object, aligned, extra));
+}
+
 /* A write of 0 at b * 257 modulo its extent into quarantined object k
  * (0: the oldest). */
 static void m_uaf_write(seed *s, uint32_t k, uint16_t b)
@@ -1150,6 +1155,36 @@ static void malloc_seeds(const char *dir)
 	m_plain(&s, HW_MOP_FREE_ALL, 0);
 	m_plain(&s, HW_MOP_TRIM, 0);
 	emit(dir, t, "kinds", &s);
+
+	/* C23's sized frees (kind.c KD5): small, large, calloc'd, aligned
+	 * and realloc'd objects freed with their size (FREE picks the call by
+	 * id), and each wrong form once, new's object included. */
+	mconfig(&s, mdefaults());
+	m_malloc(&s, 24);
+	m_calloc(&s, 3, 40);
+	m_malloc(&s, 98309);
+	m_new(&s, false, 64);
+	m_free_wrong_size(&s, 0, false, 0);
+	m_free_wrong_size(&s, 1, true, 0);
+	m_free_wrong_size(&s, 2, false, 14);
+	m_free_wrong_size(&s, 2, true, 0);
+	m_free_wrong_size(&s, 3, false, 1);
+	for (int k = 0; k < 24; k++) {
+		if (k % 3 == 0)
+			m_malloc(&s, 8 + (size_t)k * 700);
+		else if (k % 3 == 1)
+			m_calloc(&s, (size_t)k, 100);
+		else
+			m_aligned(&s, HW_MOP_ALIGNED_ALLOC, (size_t)64 << (k % 8), (size_t)k * 333);
+	}
+	m_realloc(&s, 5, 73718);
+	m_realloc(&s, 6, 10);
+	for (int k = 0; k < 30; k++)
+		m_plain(&s, HW_MOP_FREE, (uint32_t)k * 7);
+	m_plain(&s, HW_MOP_CHECK, 0);
+	m_plain(&s, HW_MOP_FREE_ALL, 0);
+	m_plain(&s, HW_MOP_TRIM, 0);
+	emit(dir, t, "sized-frees", &s);
 
 	/* Each misuse: one report, and the layer goes on. */
 	mconfig(&s, mdefaults());

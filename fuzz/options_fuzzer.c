@@ -73,6 +73,7 @@ static const ropt ref[] = {
 	{"fill_on_free", R_FILL, F(fill_on_free), 0, 255},
 	{"abort_on_error", R_BOOL, F(abort_on_error), 0, 1},
 	{"alloc_dealloc_mismatch", R_BOOL, F(alloc_dealloc_mismatch), 0, 1},
+	{"free_size_mismatch", R_BOOL, F(free_size_mismatch), 0, 1},
 	{"stats_at_exit", R_BOOL, F(stats_at_exit), 0, 1},
 	{"memory_limit", R_SIZE, F(memory_limit), 0, SIZE_MAX},
 	{"scavenger", R_BOOL, F(scavenger), 0, 1},

@@ -395,6 +395,21 @@ HW_API int hw_fault_reports_enable(void);
 HW_API void *hw_malloc(size_t n);
 /* Frees p (NULL: nothing). */
 HW_API void hw_free(void *p);
+/* C23's sized frees: hw_free(p) when p is NULL, or when size is exactly the
+ * request p was made with (hw_malloc's n, hw_calloc's nmemb * size,
+ * hw_realloc's n, hw_aligned_alloc's n) and, for hw_free_aligned_sized,
+ * align is a power of two dividing p (as the alignment p was made with
+ * does; a larger one that happens to divide p passes too). Otherwise, for a
+ * live object's start, the always-on check reports one line,
+ *   heapward: free-size mismatch: free_sized of 0x... with size 32 (a
+ *     24-byte object allocated by malloc)
+ *   heapward: free-size mismatch: free_aligned_sized of 0x... with
+ *     alignment 64 (a 24-byte object allocated by malloc, not aligned to it)
+ * and aborts, or (abort_on_error=0) leaves the object live and continues;
+ * free_size_mismatch=0 turns this check off. Any other pointer is reported
+ * as hw_free reports it (below). */
+HW_API void hw_free_sized(void *p, size_t size);
+HW_API void hw_free_aligned_sized(void *p, size_t align, size_t size);
 /* nmemb * size zeroed bytes; ENOMEM when the product overflows. Memory the
  * heap knows is zero (released pages) is not cleared again. */
 HW_API void *hw_calloc(size_t nmemb, size_t size);

@@ -157,11 +157,18 @@ void hw_mc_report_misuse(int what, const char *op, const void *p, const mc_span 
  * hw_mc_use_after_free's arguments). */
 void hw_mc_report_uaf(const void *at, uintptr_t lo, size_t size, const mc_dbg_obj *rec,
 		      bool at_exit);
-/* The same after a kind mismatch (kind.c): p is the live object at slot idx
- * of s, made by `made_by`, wrongly freed by op (with size_only, by a sized
- * delete of the right kind whose size, `size`, is wrong). */
-void hw_mc_report_mismatch(const void *p, const mc_span *s, size_t idx, bool size_only,
-			   size_t size, const char *made_by, const char *op);
+/* What kind.c's check found wrong in a deallocation. */
+typedef enum mc_mismatch {
+	MC_MISMATCH_KIND,       /* the wrong family or form (alloc-dealloc-mismatch) */
+	MC_MISMATCH_NEW_SIZE,   /* a sized delete's size (new-delete-type-mismatch) */
+	MC_MISMATCH_FREE_SIZE,  /* free_sized's or free_aligned_sized's size */
+	MC_MISMATCH_FREE_ALIGN, /* free_aligned_sized's alignment (both free-size-mismatch) */
+} mc_mismatch;
+/* The same after a mismatch (kind.c): p is the live object at slot idx of
+ * s, made by `made_by`, wrongly freed by op; value is the size or the
+ * alignment op was given, for the kinds that have one. */
+void hw_mc_report_mismatch(const void *p, const mc_span *s, size_t idx, mc_mismatch what,
+			   size_t value, const char *made_by, const char *op);
 
 /* One line of the leak report: objects allocated from one stack. */
 typedef struct mc_leak {

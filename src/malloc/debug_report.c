@@ -64,8 +64,9 @@
  * quarantined object's pattern damaged: the stack after the ERROR line is
  * then where that was found, debug_quarantine.c), heap-wild-access (a
  * fault on the heap's pages on no object), alloc-dealloc-mismatch,
- * new-delete-type-mismatch (a sized delete with the wrong size), SEGV
- * (BUS) and stack-overflow.
+ * new-delete-type-mismatch (a sized delete with the wrong size),
+ * free-size-mismatch (free_sized or free_aligned_sized with the wrong size
+ * or alignment), SEGV (BUS) and stack-overflow.
  *
  * Invariants:
  *   RP1. A frame is "    #N 0x<pc> in <function> <file>:<line>[:<column>]"
@@ -542,18 +543,26 @@ void hw_mc_report_uaf(const void *at, uintptr_t lo, size_t size, const mc_dbg_ob
 	end(kind, summary);
 }
 
-void hw_mc_report_mismatch(const void *p, const mc_span *s, size_t idx, bool size_only,
-			   size_t size, const char *made_by, const char *op)
+void hw_mc_report_mismatch(const void *p, const mc_span *s, size_t idx, mc_mismatch what,
+			   size_t value, const char *made_by, const char *op)
 {
-	const char *kind = size_only ? "new-delete-type-mismatch" : "alloc-dealloc-mismatch";
+	static const char *const kinds[] = {
+		[MC_MISMATCH_KIND] = "alloc-dealloc-mismatch",
+		[MC_MISMATCH_NEW_SIZE] = "new-delete-type-mismatch",
+		[MC_MISMATCH_FREE_SIZE] = "free-size-mismatch",
+		[MC_MISMATCH_FREE_ALIGN] = "free-size-mismatch",
+	};
+	const char *kind = kinds[what];
 	char summary[HW_MODULE_PATH_MAX + 2 * HW_SYMBOL_TEXT_MAX + 64];
 	object o = {0};
 	bool have = object_at(s, idx, &o);
 	begin(kind, p, NULL, summary, sizeof summary);
 	if (have) {
 		char how[64] = "";
-		if (size_only)
-			hw_report_format(how, sizeof how, " with size %zu", size);
+		if (what != MC_MISMATCH_KIND)
+			hw_report_format(how, sizeof how, " with %s %zu",
+					 what == MC_MISMATCH_FREE_ALIGN ? "alignment" : "size",
+					 value);
 		out(&normal,
 		    "%p is located 0 bytes inside of %zu-byte region [%p,%p), made by %s, freed "
 		    "by %s%s\n",

@@ -1,18 +1,24 @@
 /* kind.c: which call made each object, for allocation/deallocation
  * mismatch checks.
  *
- * Owns: hw_mc_kind_set and hw_mc_kind_check (malloc_internal.h), the kind
- * of every object (MC8: a large one's okind byte, a small one's bits of
- * its state entry), and the two mismatch reports:
+ * Owns: hw_mc_kind_set, hw_mc_kind_check and hw_mc_align_check
+ * (malloc_internal.h), the kind of every object (MC8: a large one's okind
+ * byte, a small one's bits of its state entry), and the mismatch reports:
  *   heapward: alloc-dealloc mismatch: operator delete of 0x... (a 24-byte
  *     object allocated by malloc); alloc_dealloc_mismatch=0 accepts a C and
  *     C++ mix
  *   heapward: new-delete size mismatch: operator delete of 0x... with size
  *     32 (a 24-byte object allocated by operator new)
- * (each one line). The override library (src/override/) is the only
- * caller: its operator new records a kind, and every deallocation it
- * defines (free, realloc, each operator delete) checks one first. The
- * prefixed API never looks at kinds, so its fast paths are unchanged.
+ *   heapward: free-size mismatch: free_sized of 0x... with size 32 (a
+ *     24-byte object allocated by malloc)
+ *   heapward: free-size mismatch: free_aligned_sized of 0x... with
+ *     alignment 64 (a 24-byte object allocated by malloc, not aligned to it)
+ * (each one line). The override library (src/override/) sets kinds: its
+ * operator new records one, and every deallocation it defines (free,
+ * realloc, each operator delete) checks one first. The prefixed API never
+ * looks at kinds (its objects are all the malloc family's), so hw_free's
+ * fast path is unchanged; its sized frees (hw_free_sized,
+ * hw_free_aligned_sized) check the size here, and the alignment.
  *
  * Invariants (MC8, and):
  *   KD1. Only a live object's start is checked; any other pointer (NULL,
@@ -44,6 +50,13 @@
  *        before it, where its zero cookie sent the runtime: guard.c GD8)
  *        is reported as that object's mismatch (KD2), its address the
  *        object's: the program called delete[] on it.
+ *   KD5. A sized free (C23's free_sized, free_aligned_sized) checks the
+ *        size as a sized delete does, against the request (calloc's
+ *        product, realloc's new size), and free_aligned_sized checks that
+ *        its alignment is a power of two dividing the object's address
+ *        (the alignment aligned_alloc was given must be; a larger one
+ *        that happens to divide it passes). free_size_mismatch=0 turns
+ *        both checks off (the kind is still checked).
  *
  * Locking: none. The object's kind is written by its owner only: at
  * allocation, and at its free by the thread freeing it, which the program
@@ -146,6 +159,47 @@ static bool foreign_runtime(void)
 	return found;
 }
 
+/* KD2: the report of a mismatch found in p, live at slot idx of s (value:
+ * the size or alignment op was given; mix: a C and C++ mix), and the
+ * abort or, when the layer continues, the count. */
+static HW_COLD void mismatch(void *p, const mc_span *s, size_t idx, mc_mismatch what,
+			     size_t value, bool mix, const char *op)
+{
+	bool large = s->kind != MC_SPAN_SMALL;
+	unsigned have = large ? s->okind : mc_state_kind(s->state[idx]);
+	size_t len = large ? s->req : mc_state_len(s, s->state[idx]);
+	const char *by = have < MC_KIND_COUNT ? made_by[have] : "?";
+	hw_mc_guard_say_pending(); /* GD9 */
+	switch (what) {
+	case MC_MISMATCH_KIND:
+		hw_report_write("heapward: alloc-dealloc mismatch: %s of %p (a %zu-byte object "
+				"allocated by %s)%s\n",
+				op, p, len, by,
+				mix ? "; alloc_dealloc_mismatch=0 accepts a C and C++ mix" : "");
+		break;
+	case MC_MISMATCH_NEW_SIZE:
+	case MC_MISMATCH_FREE_SIZE:
+		hw_report_write("heapward: %s: %s of %p with size %zu (a %zu-byte object "
+				"allocated by %s)\n",
+				what == MC_MISMATCH_NEW_SIZE ? "new-delete size mismatch"
+							     : "free-size mismatch",
+				op, p, value, len, by);
+		break;
+	case MC_MISMATCH_FREE_ALIGN:
+		hw_report_write("heapward: free-size mismatch: %s of %p with alignment %zu (a "
+				"%zu-byte object allocated by %s, not aligned to it)\n",
+				op, p, value, len, by);
+		break;
+	}
+	int saved = errno; /* as hw_mc_misuse: the report may run the symbolizer */
+	if (hw_mc_debug_on())
+		hw_mc_report_mismatch(p, s, idx, what, value, by, op);
+	__atomic_fetch_add(&hw_mc_errors, 1, __ATOMIC_RELAXED);
+	if (hw_mc_cfg.abort_on_error)
+		hw_process_abort();
+	errno = saved;
+}
+
 bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const char *op)
 {
 	size_t idx = 0;
@@ -166,23 +220,19 @@ bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const cha
 			s->okind = MC_KIND_MALLOC;
 		return true;
 	}
-	hw_mc_guard_say_pending(); /* GD9 */
-	if (have != kind)
-		hw_report_write("heapward: alloc-dealloc mismatch: %s of %p (a %zu-byte object "
-				"allocated by %s)%s\n",
-				op, p, len, have < MC_KIND_COUNT ? made_by[have] : "?",
-				mix ? "; alloc_dealloc_mismatch=0 accepts a C and C++ mix" : "");
-	else
-		hw_report_write("heapward: new-delete size mismatch: %s of %p with size %zu (a "
-				"%zu-byte object allocated by %s)\n",
-				op, p, size, len, made_by[have]);
-	int saved = errno; /* as hw_mc_misuse: the report may run the symbolizer */
-	if (hw_mc_debug_on())
-		hw_mc_report_mismatch(p, s, idx, have == kind, size,
-				      have < MC_KIND_COUNT ? made_by[have] : "?", op);
-	__atomic_fetch_add(&hw_mc_errors, 1, __ATOMIC_RELAXED);
-	if (hw_mc_cfg.abort_on_error)
-		hw_process_abort();
-	errno = saved;
+	mc_mismatch what = have != kind             ? MC_MISMATCH_KIND
+			   : kind == MC_KIND_MALLOC ? MC_MISMATCH_FREE_SIZE
+						    : MC_MISMATCH_NEW_SIZE;
+	mismatch(p, s, idx, what, size, mix, op);
+	return false;
+}
+
+bool hw_mc_align_check(void *p, size_t align, const char *op)
+{
+	size_t idx = 0;
+	mc_span *s = live_start(p, &idx);
+	if (!s || (align && !(align & (align - 1)) && !((uintptr_t)p & (align - 1))))
+		return true;
+	mismatch(p, s, idx, MC_MISMATCH_FREE_ALIGN, align, false, op);
 	return false;
 }

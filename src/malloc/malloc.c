@@ -157,7 +157,7 @@
 #define MA_CONFIG_DEFAULTS                                                      \
 	{                                                                       \
 		.abort_on_error = true, .alloc_dealloc_mismatch = true,         \
-		.background_scavenger = true,                                   \
+		.free_size_mismatch = true, .background_scavenger = true,       \
 		.fill_on_alloc = HW_OPTIONS_OFF, .fill_on_free = HW_OPTIONS_OFF \
 	}
 
@@ -224,6 +224,7 @@ static void apply_options(const hw_options *o)
 	hw_mc_cfg.abort_on_error = hw_mc_cfg.abort_on_error && o->abort_on_error;
 	hw_mc_cfg.alloc_dealloc_mismatch =
 		hw_mc_cfg.alloc_dealloc_mismatch && o->alloc_dealloc_mismatch;
+	hw_mc_cfg.free_size_mismatch = hw_mc_cfg.free_size_mismatch && o->free_size_mismatch;
 	hw_mc_cfg.background_scavenger = hw_mc_cfg.background_scavenger && o->scavenger;
 	if (o->fill_on_alloc != HW_OPTIONS_OFF)
 		hw_mc_cfg.fill_on_alloc = o->fill_on_alloc;
@@ -964,6 +965,36 @@ MA_FAST void hw_mc_free_kind(void *p, unsigned kind, bool sized, size_t size, co
 	}
 	if (p)
 		free_kind_bad(p, kind, sized, size, op);
+}
+
+/* C23's sized frees (kind.c KD5): the malloc family's kind, so that the
+ * override library's free_sized of an operator new object is the mismatch
+ * its free would be. */
+MA_FAST void hw_free_sized(void *p, size_t size)
+{
+	hw_mc_free_kind(p, MC_KIND_MALLOC, hw_mc_cfg.free_size_mismatch, size, "free_sized");
+}
+
+/* hw_free_aligned_sized with an alignment that is not a power of two
+ * dividing p: kind.c's check (and report), then the free. Reached by a
+ * tail call, as free_kind_bad is, so that the report's stack, walked by
+ * frame pointers, still holds the caller's frame. */
+static MA_NOINLINE HW_COLD void free_aligned_bad(void *p, size_t align, size_t size)
+{
+	if (hw_mc_align_check(p, align, "free_aligned_sized"))
+		hw_mc_free_kind(p, MC_KIND_MALLOC, true, size, "free_aligned_sized");
+}
+
+MA_FAST void hw_free_aligned_sized(void *p, size_t align, size_t size)
+{
+	bool check = hw_mc_cfg.free_size_mismatch;
+	if (check && p &&
+	    HW_UNLIKELY(align == 0 || (align & (align - 1)) != 0 ||
+			((uintptr_t)p & (align - 1)) != 0)) {
+		free_aligned_bad(p, align, size);
+		return;
+	}
+	hw_mc_free_kind(p, MC_KIND_MALLOC, check, size, "free_aligned_sized");
 }
 
 /* MA3 for realloc and malloc_usable_size: p's span when p is a live

@@ -374,6 +374,7 @@ static inline size_t mc_slot_index(const mc_span *s, uintptr_t off)
 typedef struct mc_config {
 	bool abort_on_error;         /* misuse: report, then abort (else continue) */
 	bool alloc_dealloc_mismatch; /* report malloc/delete and new/free (kind.c KD3) */
+	bool free_size_mismatch;     /* check the sized frees' size and alignment (KD5) */
 	unsigned exitcode;           /* exit status after errors or leaks (0: keep) */
 	bool background_scavenger;   /* start the heap's scavenger at init */
 	int fill_on_alloc;           /* a byte, or HW_OPTIONS_OFF */
@@ -708,6 +709,11 @@ void hw_mc_kind_set(void *p, unsigned kind);
  * MC_KIND_MALLOC (MC8) and returns true; a pointer that is not a live
  * object's start is left to the free's own checks (true). */
 bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const char *op);
+/* Before p is freed by op, free_aligned_sized with alignment align: when p
+ * is a live object's start and align is not a power of two dividing p,
+ * reports the mismatch and returns false (the caller then must not free
+ * p), as hw_mc_kind_check does; otherwise returns true (kind.c KD5). */
+bool hw_mc_align_check(void *p, size_t align, const char *op);
 /* malloc.c: the override library's allocation and free with the kind fused
  * into the fast paths. hw_mc_malloc_kind(n, kind) is hw_malloc(n) then
  * hw_mc_kind_set; hw_mc_free_kind(p, ...) is hw_free(p) when

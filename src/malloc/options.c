@@ -72,6 +72,10 @@ static const opt table[] = {
 	 "new freed by free or realloc (0: accept them, for a library that carries its own C++ "
 	 "runtime, whose operator new calls malloc and whose operator delete calls free: "
 	 "rust-lld's libLLVM does). Mismatches among the C++ forms are reported either way."},
+	{"free_size_mismatch", K_BOOL, AT(free_size_mismatch, bool), 0, 1, 1, NULL,
+	 "Report a free_sized or free_aligned_sized (C23) whose size is not the one allocated, "
+	 "or whose alignment is not a power of two dividing the address (0: free as free does; "
+	 "the object's family is still checked)."},
 	{"stats_at_exit", K_BOOL, AT(stats_at_exit, bool), 0, 1, 0, NULL,
 	 "Print the heap's statistics when the process exits."},
 	{"memory_limit", K_SIZE, AT(memory_limit, size_t), 0, SIZE_MAX, 0, NULL,

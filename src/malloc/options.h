@@ -78,6 +78,7 @@ typedef struct hw_options {
 	int fill_on_free;  /* HW_OPTIONS_OFF or a byte 0-255 */
 	bool abort_on_error;
 	bool alloc_dealloc_mismatch;
+	bool free_size_mismatch;
 	bool stats_at_exit;
 	size_t memory_limit; /* bytes, 0 = none */
 	bool scavenger;

@@ -4,7 +4,10 @@
  *
  * Owns: malloc, free, calloc, realloc, reallocarray, posix_memalign,
  * aligned_alloc, memalign, valloc, pvalloc, malloc_usable_size,
- * malloc_trim, mallinfo2, mallinfo, malloc_stats and cfree; the aliases
+ * malloc_trim, mallinfo2, mallinfo, malloc_stats and cfree; C23's
+ * free_sized and free_aligned_sized (glibc has them from 2.43: a program
+ * built against it calls them, and glibc's own would take this heap's
+ * objects for its own); the aliases
  * __libc_malloc, __libc_free, __libc_calloc, __libc_realloc,
  * __libc_memalign, __libc_valloc and __libc_pvalloc (every __libc_*
  * allocation function glibc 2.36 exports: a program or library that calls
@@ -21,10 +24,11 @@
  *        errors are the layer's: NULL with errno ENOMEM on every failure
  *        (EINVAL where heapward.h says so), posix_memalign returns its
  *        error, free and cfree never change errno.
- *   OV2. Every deallocation (free, cfree, realloc, reallocarray and their
- *        __libc_* aliases) first checks that the object was made by the
- *        malloc family (kind.c, MC8): free() of an object from operator
- *        new is reported and aborts; it is never freed.
+ *   OV2. Every deallocation (free, cfree, free_sized, free_aligned_sized,
+ *        realloc, reallocarray and the __libc_* aliases) first checks
+ *        that the object was made by the malloc family (kind.c, MC8):
+ *        free() of an object from operator new is reported and aborts; it
+ *        is never freed.
  *   OV3. The layer initialises itself lazily, at the first allocation
  *        (malloc.c MA1), so calls made by other libraries' constructors
  *        before this library's own work. This library's constructor then
@@ -66,8 +70,10 @@
 #define OV_EXPORT __attribute__((visibility("default")))
 
 /* Not declared by glibc 2.36's headers (cfree left the API in 2.26; the
- * __libc_* names never were in it). */
+ * __libc_* names never were in it; the sized frees came in 2.43). */
 void cfree(void *p);
+void free_sized(void *p, size_t size);
+void free_aligned_sized(void *p, size_t align, size_t size);
 void *__libc_malloc(size_t n);
 void __libc_free(void *p);
 void *__libc_calloc(size_t nmemb, size_t size);
@@ -129,6 +135,14 @@ static void *ov_realloc(void *p, size_t n)
 }
 
 OV_EXPORT void free(void *p) { ov_free(p); }
+
+/* Size and alignment checked (kind.c KD5), and the kind, as free's. */
+OV_EXPORT void free_sized(void *p, size_t size) { hw_free_sized(p, size); }
+
+OV_EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
+{
+	hw_free_aligned_sized(p, align, size);
+}
 
 OV_EXPORT void *calloc(size_t nmemb, size_t size) { return hw_calloc(nmemb, size); }
 

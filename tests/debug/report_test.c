@@ -405,6 +405,26 @@ static void test_sized_delete(void)
 	EXPECT(strstr(r.err, "freed by operator delete with size 16"), "%s", r.err);
 }
 
+/* C23's sized frees with the wrong size or alignment (kind.c KD5). */
+static void test_free_sized(void)
+{
+	mismatch("free_sized_wrong", "free-size-mismatch",
+		 "heapward: free-size mismatch: free_sized", "drop_c23", "drop_c23", "make", "make",
+		 "fs_alloc");
+	mismatch("free_aligned_sized_wrong", "free-size-mismatch",
+		 "heapward: free-size mismatch: free_aligned_sized", "drop_c23_aligned",
+		 "drop_c23_aligned", "make", "make", "fa_alloc");
+	run r;
+	REQUIRE(run_victim(&r, "debug=1", "free_sized_wrong", NULL, NULL));
+	EXPECT(strstr(r.err, "40-byte region") &&
+		       strstr(r.err, "made by malloc, freed by free_sized with size 48\n"),
+	       "%s", r.err);
+	REQUIRE(run_victim(&r, "debug=1", "free_aligned_sized_wrong", NULL, NULL));
+	EXPECT(strstr(r.err, "freed by free_aligned_sized with alignment "), "%s", r.err);
+	REQUIRE(run_victim(&r, "debug=1:free_size_mismatch=0", "free_sized_wrong", NULL, NULL));
+	EXPECT(r.status == 0 && !strstr(r.err, "mismatch"), "%d %s", r.status, r.err);
+}
+
 /* The leak of victim.cc's build_leak: a 48-byte node (direct) holding
  * another (indirect). */
 static void expect_leak_report(const run *r, int status)
@@ -884,6 +904,7 @@ int main(int argc, char **argv)
 		T(test_canary),
 		T(test_kind_mismatch),
 		T(test_sized_delete),
+		T(test_free_sized),
 		T(test_leaks),
 		T(test_reachable_not_reported),
 		T(test_leak_with_live_thread),

@@ -40,6 +40,10 @@
 
 #define NOINLINE __attribute__((noinline))
 
+/* C23's, which glibc declares from 2.43 on. */
+extern "C" void free_sized(void *p, size_t size) noexcept;
+extern "C" void free_aligned_sized(void *p, size_t align, size_t size) noexcept;
+
 static void say(const void *p)
 {
 	std::printf("addr %p\n", p);
@@ -53,6 +57,11 @@ NOINLINE int *make_array(size_t n) { return new int[n]; /* @make_array */ }
 NOINLINE long *make_one() { return new long; /* @make_one */ }
 NOINLINE void drop_object(long *p) { delete p; /* @drop_object */ }
 NOINLINE void drop_sized(long *p, size_t n) { ::operator delete(p, n); /* @drop_sized */ }
+NOINLINE void drop_c23(void *p, size_t n) { free_sized(p, n); /* @drop_c23 */ }
+NOINLINE void drop_c23_aligned(void *p, size_t a, size_t n)
+{
+	free_aligned_sized(p, a, n); /* @drop_c23_aligned */
+}
 
 int global_int;
 void *global_root;
@@ -148,6 +157,21 @@ NOINLINE void sized()
 	long *p = make_one(); /* @sz_alloc */
 	say(p);
 	drop_sized(p, 16); /* @sz_free */
+}
+
+NOINLINE void free_sized_wrong()
+{
+	void *p = make(40); /* @fs_alloc */
+	say(p);
+	drop_c23(p, 48); /* @fs_free */
+}
+
+NOINLINE void free_aligned_sized_wrong()
+{
+	void *p = make(40); /* @fa_alloc */
+	say(p);
+	/* Twice the largest power of two dividing p: never divides it. */
+	drop_c23_aligned(p, ((uintptr_t)p & -(uintptr_t)p) * 2, 40); /* @fa_free */
 }
 
 NOINLINE void build_leak()
@@ -472,6 +496,8 @@ int main(int argc, char **argv)
 		{"mismatch", mismatch},
 		{"mismatch_delete", mismatch_delete},
 		{"sized", sized},
+		{"free_sized_wrong", free_sized_wrong},
+		{"free_aligned_sized_wrong", free_aligned_sized_wrong},
 		{"leak", leak},
 		{"two_leaks", two_leaks},
 		{"leak_stderr_closed", leak_stderr_closed},

@@ -70,7 +70,8 @@ typedef struct plant {
 	char drop_first[64]; /* a use after free: the free before the use */
 	char access[16];     /* a trapping access: READ or WRITE */
 	unsigned kind, drop_kind;
-	size_t given; /* sized-delete: the size passed */
+	size_t given;       /* sized-delete, free-sized: the size passed */
+	size_t given_align; /* free-sized: the alignment passed, when it is the bug */
 	bool reused;  /* double-free: not planted (PV3) */
 	size_t child_size;
 	char child_site[64];
@@ -112,6 +113,7 @@ static void read_plant(const char *out, plant *p)
 	p->kind = (unsigned)number(line, "kind");
 	p->drop_kind = (unsigned)number(line, "drop_kind");
 	p->given = (size_t)number(line, "given");
+	p->given_align = (size_t)number(line, "given_align");
 	p->reused = number(line, "reused") != 0;
 	p->child_size = (size_t)number(line, "child_size");
 	field(line, "site", p->site, sizeof p->site);
@@ -380,6 +382,25 @@ static void located_sized(const plant *p, const rr_report *r, check *c)
 	allocated_here(p, r, false, c);
 }
 
+/* C23's sized free of a malloc-family object, with the wrong size (by
+ * free_sized, or free_aligned_sized for an object of an aligned site) or
+ * alignment (kind.c KD5). */
+static void located_free_sized(const plant *p, const rr_report *r, check *c)
+{
+	region_is(p, r, "inside of", 0, c);
+	char want[128];
+	const char *op = strcmp(p->drop, "drop_free_sized") == 0 ? "free_sized"
+								 : "free_aligned_sized";
+	if (p->given_align)
+		snprintf(want, sizeof want, "%s with alignment %zu", op, p->given_align);
+	else
+		snprintf(want, sizeof want, "%s with size %zu", op, p->given);
+	if (p->kind != 0 || strcmp(r->made_by, made_by[0]) != 0 || strcmp(r->freed_with, want) != 0)
+		fail(c, "made by '%s', freed by '%s'; expected '%s' and '%s'", r->made_by,
+		     r->freed_with, made_by[0], want);
+	allocated_here(p, r, false, c);
+}
+
 static void located_canary(const plant *p, const rr_report *r, check *c)
 {
 	region_is(p, r, "after the end of", p->k, c);
@@ -508,6 +529,14 @@ static const det_class classes[] = {
 	 .plant_fn = "plant_sized_delete",
 	 .fields = F_ADDR | F_SIZE | F_SITE | F_KIND | F_STATUS,
 	 .located = located_sized},
+	{.name = "free-sized",
+	 .options = "debug=1",
+	 .kind = "free-size-mismatch",
+	 .oneline = "heapward: free-size mismatch: ",
+	 .oneline_then = " with ",
+	 .plant_fn = "plant_free_sized",
+	 .fields = F_ADDR | F_SIZE | F_SITE | F_KIND | F_STATUS,
+	 .located = located_free_sized},
 	{.name = "canary",
 	 .options = "debug=1",
 	 .kind = "heap-buffer-overflow",

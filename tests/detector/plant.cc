@@ -8,7 +8,8 @@
  *
  * Usage: detector_plant SEED CLASS
  *   CLASS: clean, double-free, bad-free-interior, bad-free-misaligned,
- *   bad-free-stack, bad-free-global, mismatch, sized-delete, canary,
+ *   bad-free-stack, bad-free-global, mismatch, sized-delete, free-sized,
+ *   canary,
  *   uaf-write-evict, uaf-write-exit, leak-direct, leak-indirect.
  *
  * Owns: the sequence (what SEED makes), the allocation sites (site_*: one
@@ -21,7 +22,9 @@
  *        report is replayed by running the same command again.
  *   PV2. Every object comes from one site_* function and goes back through
  *        the drop_* function of its kind (sized or not, with its own size
- *        and alignment), so a clean sequence has no bug for the heap to
+ *        and alignment: the malloc family's sized frees are C23's
+ *        free_sized, and free_aligned_sized for an object of an aligned
+ *        site), so a clean sequence has no bug for the heap to
  *        report, and every stack of a planted bug starts with a function
  *        named here.
  *   PV3. Before the bug, one line is printed and flushed on stdout:
@@ -55,6 +58,13 @@
 #include <new>
 
 #define NOINLINE __attribute__((noinline))
+
+/* C23's, which glibc declares from 2.43 on. Weak: an older C library has
+ * none to link against, and the preload library supplies them at run time
+ * (main checks). */
+extern "C" void free_sized(void *p, size_t size) noexcept __attribute__((weak));
+extern "C" void free_aligned_sized(void *p, size_t align, size_t size) noexcept
+	__attribute__((weak));
 
 namespace
 {
@@ -145,6 +155,8 @@ NOINLINE void *site_new_array_aligned(size_t n, size_t a)
 /* ---- deallocations (PV2) ---- */
 
 NOINLINE void drop_free(void *p) { std::free(p); }
+NOINLINE void drop_free_sized(void *p, size_t n) { free_sized(p, n); }
+NOINLINE void drop_free_aligned_sized(void *p, size_t n, size_t a) { free_aligned_sized(p, a, n); }
 NOINLINE void drop_delete(void *p) { ::operator delete(p); }
 NOINLINE void drop_delete_sized(void *p, size_t n) { ::operator delete(p, n); }
 NOINLINE void drop_delete_array(void *p) { ::operator delete[](p); }
@@ -205,20 +217,31 @@ const char *drop_as(unsigned kind, bool sized, void *p, size_t n, size_t a)
 		drop_delete_array_aligned(p, a);
 		return "drop_delete_array_aligned";
 	default:
+		if (sized && a) {
+			drop_free_aligned_sized(p, n, a);
+			return "drop_free_aligned_sized";
+		}
+		if (sized) {
+			drop_free_sized(p, n);
+			return "drop_free_sized";
+		}
 		drop_free(p);
 		return "drop_free";
 	}
 }
 
-/* The function name drop_as would call, without calling it. */
-const char *drop_name(unsigned kind, bool sized)
+/* The function name drop_as would call with these arguments, without
+ * calling it. */
+const char *drop_name(unsigned kind, bool sized, size_t a)
 {
 	static const char *const plain[K_COUNT] = {"drop_free", "drop_delete", "drop_delete_array",
 						   "drop_delete_aligned",
 						   "drop_delete_array_aligned"};
 	static const char *const with_size[K_COUNT] = {
-		"drop_free", "drop_delete_sized", "drop_delete_array_sized",
+		"drop_free_sized", "drop_delete_sized", "drop_delete_array_sized",
 		"drop_delete_aligned_sized", "drop_delete_array_aligned_sized"};
+	if (kind == K_MALLOC && sized && a)
+		return "drop_free_aligned_sized";
 	return (sized ? with_size : plain)[kind];
 }
 
@@ -314,7 +337,9 @@ void step()
 			return;
 		if (n > o.size)
 			std::memset((char *)q + o.size, 0xa5, n - o.size);
-		o.p = q, o.size = n, o.site = "site_realloc";
+		/* Of no aligned site now: free_sized's, not free_aligned_sized's
+		 * (under guard_align=1, not even 16-byte aligned). */
+		o.p = q, o.size = n, o.align = 0, o.site = "site_realloc";
 		uintptr_t a = (uintptr_t)q;
 		if (a < watch_hi && a + n > watch_lo)
 			watch_hit = true;
@@ -384,7 +409,7 @@ NOINLINE void plant_double_free()
 	steps(n);
 	char extra[64];
 	std::snprintf(extra, sizeof extra, "n=%zu reused=%d", n, watch_hit);
-	say("double-free", o.p, o, drop_name(o.kind, sized), 0, extra);
+	say("double-free", o.p, o, drop_name(o.kind, sized, o.align), 0, extra);
 	if (watch_hit) {
 		cleanup();
 		return;
@@ -410,7 +435,7 @@ NOINLINE void plant_bad_free_inside(bool aligned)
 		while (k % 16 == 0);
 	bool sized = below(2);
 	say(aligned ? "bad-free-interior" : "bad-free-misaligned", (char *)o.p + k, o,
-	    drop_name(o.kind, sized), k, "");
+	    drop_name(o.kind, sized, o.align), k, "");
 	drop_as(o.kind, sized, (char *)o.p + k, o.size, o.align);
 }
 
@@ -440,7 +465,7 @@ NOINLINE void plant_mismatch()
 	bool by_realloc = wrong == K_MALLOC && below(2);
 	char extra[32];
 	std::snprintf(extra, sizeof extra, "drop_kind=%u", by_realloc ? (unsigned)K_COUNT : wrong);
-	say("mismatch", o.p, o, by_realloc ? "site_realloc" : drop_name(wrong, sized), 0, extra);
+	say("mismatch", o.p, o, by_realloc ? "site_realloc" : drop_name(wrong, sized, o.align ? o.align : 16), 0, extra);
 	if (!by_realloc) {
 		drop_as(wrong, sized, o.p, o.size, o.align ? o.align : 16);
 		return;
@@ -465,8 +490,33 @@ NOINLINE void plant_sized_delete()
 	while (wrong == o.size);
 	char extra[32];
 	std::snprintf(extra, sizeof extra, "given=%zu", wrong);
-	say("sized-delete", o.p, o, drop_name(o.kind, true), 0, extra);
+	say("sized-delete", o.p, o, drop_name(o.kind, true, o.align), 0, extra);
 	drop_as(o.kind, true, o.p, wrong, o.align);
+}
+
+bool from_malloc(const obj &o) { return o.kind == K_MALLOC; }
+
+/* A malloc-family object freed by C23's sized free of its site (PV2) with
+ * a size not its own, or, by free_aligned_sized, with twice the largest
+ * power of two dividing its address, which cannot divide it. */
+NOINLINE void plant_free_sized()
+{
+	obj o = objs[pick(from_malloc, random_size)];
+	char extra[48];
+	if (below(3) == 0) {
+		size_t bad = ((uintptr_t)o.p & -(uintptr_t)o.p) * 2;
+		std::snprintf(extra, sizeof extra, "given_align=%zu", bad);
+		say("free-sized", o.p, o, "drop_free_aligned_sized", 0, extra);
+		drop_free_aligned_sized(o.p, o.size, bad);
+		return;
+	}
+	size_t wrong;
+	do
+		wrong = below(2) ? o.size + 1 + below(64) : below(o.size + 1);
+	while (wrong == o.size);
+	std::snprintf(extra, sizeof extra, "given=%zu", wrong);
+	say("free-sized", o.p, o, drop_name(K_MALLOC, true, o.align), 0, extra);
+	drop_as(K_MALLOC, true, o.p, wrong, o.align);
 }
 
 bool holds_pointer(const obj &o) { return o.size >= sizeof(void *); }
@@ -506,7 +556,7 @@ NOINLINE void plant_canary()
 	unsigned char *at = (unsigned char *)o.p + o.size + k;
 	bool by_realloc = o.kind == K_MALLOC && o.align <= 16 && below(3) == 0;
 	bool sized = below(2);
-	say("canary", at, o, by_realloc ? "site_realloc" : drop_name(o.kind, sized), k, "");
+	say("canary", at, o, by_realloc ? "site_realloc" : drop_name(o.kind, sized, o.align), k, "");
 	*at ^= 0xff;
 	if (by_realloc) {
 		/* Continuing past the report (abort_on_error=0), realloc goes on:
@@ -514,7 +564,7 @@ NOINLINE void plant_canary()
 		size_t n = random_size();
 		void *q = site_realloc(o.p, n);
 		if (q)
-			objs[i].p = q, objs[i].size = n, objs[i].site = "site_realloc";
+			objs[i] = obj{q, n, 0, K_MALLOC, "site_realloc"};
 	} else
 		drop_as(o.kind, sized, o.p, o.size, o.align);
 }
@@ -564,7 +614,7 @@ NOINLINE void plant_underflow()
 	size_t k = 1 + below((uintptr_t)o.p % 4096);
 	unsigned char *at = (unsigned char *)o.p - k;
 	bool sized = below(2);
-	say("guard-underflow", at, o, drop_name(o.kind, sized), k, "");
+	say("guard-underflow", at, o, drop_name(o.kind, sized, o.align), k, "");
 	*at ^= 0xff;
 	drop_as(o.kind, sized, o.p, o.size, o.align);
 }
@@ -650,6 +700,7 @@ static const struct {
 	{"bad-free-global", plant_bad_free_global},
 	{"mismatch", plant_mismatch},
 	{"sized-delete", plant_sized_delete},
+	{"free-sized", plant_free_sized},
 	{"canary", plant_canary},
 	{"uaf-write-evict", plant_uaf_evict},
 	{"uaf-write-exit", plant_uaf_exit},
@@ -670,6 +721,11 @@ int main(int argc, char **argv)
 	if (!plant) {
 		std::fprintf(stderr, "usage: %s SEED CLASS (an unknown class: %s)\n", argv[0],
 			     argc == 3 ? argv[2] : "none given");
+		return 2;
+	}
+	if (!free_sized || !free_aligned_sized) {
+		std::fprintf(stderr, "%s: no free_sized: run it under libheapward-malloc.so\n",
+			     argv[0]);
 		return 2;
 	}
 	/* stdio's own buffer would be malloc'd at the first printf, after

@@ -8,6 +8,7 @@
  * slot back in its span must change nothing the layer reads.
  */
 #include "check.h"
+#include "child.h"
 #include "heapward.h"
 #include "layer_check.h"
 #include "malloc_internal.h"
@@ -318,6 +319,129 @@ static void test_pattern(void)
 	EXPECT(bad_find == 0, "%zu finds wrong", bad_find);
 }
 
+/* C23's sized frees (kind.c KD5). */
+typedef struct sized_call {
+	void *p;
+	size_t align, size; /* align 0: hw_free_sized */
+} sized_call;
+
+static void sized_free(void *arg)
+{
+	const sized_call *c = arg;
+	if (c->align)
+		hw_free_aligned_sized(c->p, c->align, c->size);
+	else
+		hw_free_sized(c->p, c->size);
+}
+
+/* The mismatch line for c, whose object has n bytes. */
+static const char *size_line(const sized_call *c, size_t n)
+{
+	static char line[256];
+	if (c->align && ((c->align & (c->align - 1)) || ((uintptr_t)c->p & (c->align - 1))))
+		snprintf(
+			line, sizeof line,
+			"heapward: free-size mismatch: free_aligned_sized of %p with alignment %zu "
+			"(a %zu-byte object allocated by malloc, not aligned to it)\n",
+			c->p, c->align, n);
+	else
+		snprintf(line, sizeof line,
+			 "heapward: free-size mismatch: %s of %p with size %zu (a %zu-byte object "
+			 "allocated by malloc)\n",
+			 c->align ? "free_aligned_sized" : "free_sized", c->p, c->size, n);
+	return line;
+}
+
+/* A sized free with the wrong size or alignment, in continue mode: one
+ * report, the object still live (its usable size, its bytes), then freed
+ * by the right call; with free_size_mismatch=0, freed without a report. */
+static void sized_continue(void *arg)
+{
+	(void)arg;
+	hw_mc_cfg.abort_on_error = false;
+	hw_malloc_stats s0, s1;
+	hw_malloc_stats_get(&s0);
+	unsigned char *p = hw_malloc(100000);
+	memset(p, 0x3c, 100000);
+	hw_free_sized(p, 99999);
+	hw_free_aligned_sized(p, 3, 100000);
+	hw_malloc_stats_get(&s1);
+	if (s1.errors != s0.errors + 2 || hw_malloc_usable_size(p) != 100000 || p[99999] != 0x3c)
+		_exit(3);
+	hw_free_sized(p, 100000);
+	hw_malloc_stats_get(&s1);
+	if (s1.large_objects != s0.large_objects || s1.errors != s0.errors + 2)
+		_exit(4);
+	hw_mc_cfg.free_size_mismatch = false;
+	p = hw_malloc(100000);
+	hw_free_aligned_sized(p, 3, 7);
+	hw_malloc_stats_get(&s1);
+	if (s1.large_objects != s0.large_objects || s1.errors != s0.errors + 2)
+		_exit(5);
+	_exit(0);
+}
+
+static void test_sized_free(void)
+{
+	hw_malloc_stats s0, s1;
+	hw_malloc_stats_get(&s0);
+	/* The right size (and any power of two dividing the address) frees:
+	 * the objects go, with no report. */
+	static const size_t sizes[] = {0, 1, 24, 100, 4096, 65536, 65537, 300000};
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		size_t n = sizes[i];
+		hw_free_sized(hw_malloc(n), n);
+		hw_free_sized(hw_calloc(n ? 3 : 0, n), 3 * n);
+		void *r = hw_realloc(hw_malloc(n + 10), n);
+		hw_free_sized(r, r ? n : 0); /* realloc(p, 0) freed p */
+		for (size_t align = 16; align <= 8192; align *= 8) {
+			void *a = hw_aligned_alloc(align, n);
+			hw_free_aligned_sized(a, align, n);
+		}
+		void *m = hw_malloc(n);
+		hw_free_aligned_sized(m, 16, n);
+	}
+	hw_free_sized(NULL, 5);
+	hw_free_aligned_sized(NULL, 3, 5);
+	hw_malloc_stats_get(&s1);
+	EXPECT(s1.errors == s0.errors, "%llu reports", (unsigned long long)(s1.errors - s0.errors));
+	EXPECT(s1.large_objects == s0.large_objects, "large objects %zu, before %zu",
+	       s1.large_objects, s0.large_objects);
+
+	/* The wrong size or alignment: the report, then the abort. */
+	unsigned char *small = hw_calloc(3, 8), *large = hw_malloc(100000);
+	uintptr_t low = (uintptr_t)small & -(uintptr_t)small; /* p's largest power of two */
+	const sized_call bad[] = {
+		{small, 0, 25},
+		{small, 0, 3},
+		{small, 0, 0},
+		{large, 0, 100001},
+		{small, 16, 32},
+		{small, low * 2, 24},
+		{small, 3, 24},
+		{large, 0, 99999},
+		{large, (uintptr_t)large & -(uintptr_t)large, 1},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		size_t n = bad[i].p == small ? 24 : 100000;
+		EXPECT(dies_with(sized_free, (void *)&bad[i], size_line(&bad[i], n), NULL),
+		       "case %zu", i);
+	}
+	/* Not a live object's start: the free's own report. */
+	const sized_call interior = {small + 8, 0, 16};
+	EXPECT(dies_with(sized_free, (void *)&interior, "heapward: invalid free of",
+			 "not the start of an object"),
+	       "interior");
+	hw_free_sized(small, 24);
+	hw_free_aligned_sized(large, 16, 100000);
+
+	err[0] = 0;
+	REQUIRE(hw_trap_child(sized_continue, NULL, err, sizeof err, &st) == 0);
+	EXPECT(st.signo == 0 && st.exit_code == 0, "signal %d exit %d: %s", st.signo,
+	       st.exit_code, err);
+	EXPECT(hw_test_count(err, "heapward: free-size mismatch") == 2, "%s", err);
+}
+
 static void test_continue_mode(void)
 {
 	err[0] = 0;
@@ -342,6 +466,7 @@ int main(int argc, char **argv)
 					T(test_usable_size_checks),
 					T(test_write_after_free_harmless),
 					T(test_pattern),
+					T(test_sized_free),
 					T(test_continue_mode)};
 	return hw_test_main(tests, sizeof tests / sizeof tests[0], argc, argv);
 }

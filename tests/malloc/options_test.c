@@ -101,6 +101,7 @@ static void test_defaults(void)
 	EXPECT(o.fill_on_free == HW_OPTIONS_OFF);
 	EXPECT(o.abort_on_error == true);
 	EXPECT(o.alloc_dealloc_mismatch == true);
+	EXPECT(o.free_size_mismatch == true);
 	EXPECT(o.stats_at_exit == false);
 	EXPECT(o.memory_limit == 0);
 	EXPECT(o.scavenger == true);
@@ -139,7 +140,7 @@ static void test_defaults(void)
 	hw_options_format(&o, buf, sizeof buf);
 	EXPECT(strcmp(buf,
 		      "fill_on_alloc=off:fill_on_free=off:abort_on_error=1:"
-		      "alloc_dealloc_mismatch=1:stats_at_exit=0:"
+		      "alloc_dealloc_mismatch=1:free_size_mismatch=1:stats_at_exit=0:"
 		      "memory_limit=0:scavenger=1:retain_percent=10:"
 		      "scavenger_cpu_percent=1:arenas=0:help=0:verbosity=0:guard=none:guard_min=0:"
 		      "guard_max=0:guard_side=right:guard_align=16:guard_budget_bytes=1g:"
@@ -156,7 +157,7 @@ static void test_every_key(void)
 {
 	hw_options o = parse_clean(
 		"fill_on_alloc=0xbe:fill_on_free=7:abort_on_error=0:alloc_dealloc_mismatch=0:"
-		"stats_at_exit=1:"
+		"free_size_mismatch=0:stats_at_exit=1:"
 		"memory_limit=3m:scavenger=off:retain_percent=250:scavenger_cpu_percent=50:"
 		"arenas=3:help=1:verbosity=2:guard=sample:1000:guard_min=1:guard_max=4k:guard_side="
 		"left:"
@@ -170,6 +171,7 @@ static void test_every_key(void)
 	EXPECT(o.fill_on_free == 7);
 	EXPECT(o.abort_on_error == false);
 	EXPECT(o.alloc_dealloc_mismatch == false);
+	EXPECT(o.free_size_mismatch == false);
 	EXPECT(o.stats_at_exit == true);
 	EXPECT(o.memory_limit == 3 << 20);
 	EXPECT(o.scavenger == false);
@@ -207,6 +209,7 @@ static void test_every_key(void)
 					   "fill_on_free",
 					   "abort_on_error",
 					   "alloc_dealloc_mismatch",
+					   "free_size_mismatch",
 					   "stats_at_exit",
 					   "memory_limit",
 					   "scavenger",

@@ -24,6 +24,9 @@
 #include <malloc.h>
 #include <new>
 
+/* C23's, which glibc declares from 2.43 on (then with noexcept in C++). */
+extern "C" void free_sized(void *p, std::size_t size) noexcept;
+
 namespace
 {
 
@@ -145,6 +148,11 @@ void free_of_new()
 	sink = ::operator new(24);
 	std::free(sink);
 }
+void free_sized_of_new()
+{
+	sink = ::operator new(24);
+	free_sized(sink, 24);
+}
 void free_of_large_new()
 {
 	sink = ::operator new(200000);
@@ -200,6 +208,8 @@ struct death_case {
 const death_case cases[] = {
 	{"free of new", free_of_new,
 	 "heapward: alloc-dealloc mismatch: free of 0x"},
+	{"free_sized of new", free_sized_of_new,
+	 "heapward: alloc-dealloc mismatch: free_sized of 0x"},
 	{"free of a large new", free_of_large_new,
 	 "heapward: alloc-dealloc mismatch: free of 0x"},
 	{"delete of malloc", delete_of_malloc,

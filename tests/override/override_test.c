@@ -272,6 +272,46 @@ static void test_misuse_reported(void)
 	EXPECT(strstr(d.err, "heapward: double free of ") != NULL, "got: %s", d.err);
 }
 
+static void free_sized_wrong_child(void)
+{
+	sink = malloc(24);
+	free_sized(sink, 32);
+}
+
+static void free_aligned_sized_wrong_child(void)
+{
+	sink = aligned_alloc(64, 100);
+	free_aligned_sized(sink, 64, 128);
+}
+
+/* C23's sized frees reach heapward: the right size frees (the slot comes
+ * back), the wrong one is reported (kind.c KD5). */
+static void test_sized_frees(void)
+{
+	void *p = malloc(40);
+	REQUIRE(p);
+	free_sized(p, 40);
+	void *q = malloc(40);
+	EXPECT(q == p, "free_sized(p, 40) did not free p (%p, then %p)", p, q);
+	free_sized(q, 40);
+	p = aligned_alloc(4096, 100000);
+	REQUIRE(p && (uintptr_t)p % 4096 == 0);
+	free_aligned_sized(p, 4096, 100000);
+	free_sized(NULL, 1);
+	free_aligned_sized(NULL, 16, 1);
+	hw_death d;
+	REQUIRE(hw_death_run(free_sized_wrong_child, &d) == 0);
+	EXPECT(d.signal == SIGABRT &&
+		       strstr(d.err, "heapward: free-size mismatch: free_sized of 0x") &&
+		       strstr(d.err, "with size 32 (a 24-byte object allocated by malloc)"),
+	       "signal %d: %s", d.signal, d.err);
+	REQUIRE(hw_death_run(free_aligned_sized_wrong_child, &d) == 0);
+	EXPECT(d.signal == SIGABRT &&
+		       strstr(d.err, "heapward: free-size mismatch: free_aligned_sized of 0x") &&
+		       strstr(d.err, "with size 128 (a 100-byte object allocated by malloc)"),
+	       "signal %d: %s", d.signal, d.err);
+}
+
 /* ON4: nothing of the C++ runtime is mapped in this C program. */
 static void test_no_cxx_runtime(void)
 {
@@ -407,6 +447,7 @@ static void test_signals_stay_the_programs(void)
 
 HW_TEST_MAIN(T(test_reaches_heapward), T(test_malloc_edges), T(test_calloc), T(test_realloc),
 	     T(test_aligned), T(test_mallinfo2_moves), T(test_mallinfo_is_mallinfo2),
-	     T(test_malloc_stats), T(test_misuse_reported), T(test_no_cxx_runtime),
+	     T(test_malloc_stats), T(test_misuse_reported), T(test_sized_frees),
+	     T(test_no_cxx_runtime),
 	     T(test_plugin_without_runtime), T(test_signals_stay_the_programs),
 	     T(test_scavenger_comes_and_goes), CHILD(test_mallinfo2_guarded))
