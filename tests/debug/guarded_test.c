@@ -614,9 +614,11 @@ static void byte_align_child(void *arg)
 				continue;
 			CHILD_CHECK(guarded(p[i]) && (uintptr_t)p[i] % a == 0);
 			/* Its end rounded up to a, against the guard. */
-			CHILD_CHECK(!traps(p[i] + 12, true) && traps(p[i] + hw_align_up(13, a), false));
+			CHILD_CHECK(!traps(p[i] + 12, true) &&
+				    traps(p[i] + hw_align_up(13, a), false));
 			if (i == 3)
-				hw_mc_free_kind(p[i], MC_KIND_NEW_ALIGNED, false, 0, "operator delete");
+				hw_mc_free_kind(p[i], MC_KIND_NEW_ALIGNED, false, 0,
+						"operator delete");
 			else
 				hw_free(p[i]);
 		}

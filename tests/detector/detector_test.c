@@ -72,7 +72,7 @@ typedef struct plant {
 	unsigned kind, drop_kind;
 	size_t given;       /* sized-delete, free-sized: the size passed */
 	size_t given_align; /* free-sized: the alignment passed, when it is the bug */
-	bool reused;  /* double-free: not planted (PV3) */
+	bool reused;        /* double-free: not planted (PV3) */
 	size_t child_size;
 	char child_site[64];
 	bool guarded; /* the run guards every object (guard=all; the launcher's default) */

@@ -465,7 +465,9 @@ NOINLINE void plant_mismatch()
 	bool by_realloc = wrong == K_MALLOC && below(2);
 	char extra[32];
 	std::snprintf(extra, sizeof extra, "drop_kind=%u", by_realloc ? (unsigned)K_COUNT : wrong);
-	say("mismatch", o.p, o, by_realloc ? "site_realloc" : drop_name(wrong, sized, o.align ? o.align : 16), 0, extra);
+	say("mismatch", o.p, o,
+	    by_realloc ? "site_realloc" : drop_name(wrong, sized, o.align ? o.align : 16), 0,
+	    extra);
 	if (!by_realloc) {
 		drop_as(wrong, sized, o.p, o.size, o.align ? o.align : 16);
 		return;
@@ -556,7 +558,8 @@ NOINLINE void plant_canary()
 	unsigned char *at = (unsigned char *)o.p + o.size + k;
 	bool by_realloc = o.kind == K_MALLOC && o.align <= 16 && below(3) == 0;
 	bool sized = below(2);
-	say("canary", at, o, by_realloc ? "site_realloc" : drop_name(o.kind, sized, o.align), k, "");
+	say("canary", at, o, by_realloc ? "site_realloc" : drop_name(o.kind, sized, o.align), k,
+	    "");
 	*at ^= 0xff;
 	if (by_realloc) {
 		/* Continuing past the report (abort_on_error=0), realloc goes on:

@@ -150,7 +150,11 @@ for options in "$repo"/fuzz/*.options; do
 		ran=$(grep -c '^Executed ' "$log" || true)
 		expect=${#files[@]}
 	else
-		"$bin" "${files[@]}" >"$log" 2>&1 || { tail -n 40 "$log"; fail "$t: replay failed"; }
+		# The driver's lines go to standard output, buffered, and the
+		# target's own reports (a misuse input's) to standard error,
+		# unbuffered: in one file a report could land inside a line.
+		"$bin" "${files[@]}" >"$log" 2>"$log.err" ||
+			{ tail -n 20 "$log" "$log.err"; fail "$t: replay failed"; }
 		ran=$(grep -c '^Reading [0-9]* bytes from ' "$log" || true)
 		expect=$(find "${files[@]}" -size +0c | wc -l)
 	fi
