@@ -634,6 +634,13 @@ static MA_NOINLINE HW_COLD void *alloc_slow(size_t n, size_t align, bool zero, u
 		p = e.p;
 		unsigned char spare[16] __attribute__((aligned(16)));
 		mark_new(p, e.state, hw_mc_classes[c].size, n, spare);
+		/* MA10: e lies in this frame, in memory (small_slot fills it
+		 * through a pointer). gcc's tail call to the scrub reuses the
+		 * frame and clears e with its locals; clang calls the scrub
+		 * from here instead, and e.p stayed in the dead frame below
+		 * the caller. Cleared by a volatile store, which the compiler
+		 * keeps. */
+		*(void *volatile *)&e.p = NULL;
 	} else if (!p) {
 		bool zeroed = false;
 		p = hw_mc_large_alloc(n, align, &zeroed);
