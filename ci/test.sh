@@ -5,6 +5,7 @@
 # Jobs (each is ci/job-<name>.sh, runnable alone exactly as run here):
 #   gcc-release  gcc -O2 -Werror, ctest (unit tests + corpus replay)
 #   clang-asan   clang HW_DEBUG=2, ASan+UBSan, ctest
+#   clang-debug  clang and clang++ -O0, no sanitizer: the preload library's tests
 #   tsan         clang, ThreadSanitizer, the heap and platform tests (threads, fork)
 #   valgrind     gcc, ctest under Valgrind Memcheck (slow tests skipped)
 #   fuzz-smoke   libFuzzer+ASan+UBSan, corpus replay, 20 s per target
@@ -29,7 +30,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$HW_ROOT"
 
-all=(gcc-release clang-asan tsan valgrind fuzz-smoke mutants lint install ossfuzz windows)
+all=(gcc-release clang-asan clang-debug tsan valgrind fuzz-smoke mutants lint install ossfuzz windows)
 quick=(gcc-release clang-asan)
 selected=()
 deps=1
