@@ -9,8 +9,9 @@
  * Usage: detector_plant SEED CLASS
  *   CLASS: clean, double-free, bad-free-interior, bad-free-misaligned,
  *   bad-free-stack, bad-free-global, mismatch, sized-delete, free-sized,
- *   canary,
- *   uaf-write-evict, uaf-write-exit, leak-direct, leak-indirect.
+ *   canary, uaf-write-evict, uaf-write-exit, guard-underflow,
+ *   guard-overflow-trap, guard-underflow-trap, guard-uaf-trap, leak-direct,
+ *   leak-indirect.
  *
  * Owns: the sequence (what SEED makes), the allocation sites (site_*: one
  * noinline function per form, each named for it), the deallocations
