@@ -361,7 +361,7 @@ HW_API int hw_fault_reports_enable(void);
  *
  * Errors: every failure returns NULL (or, for hw_posix_memalign, the error
  * number) with errno ENOMEM (EINVAL where said below), changing nothing.
- * hw_free never changes errno.
+ * hw_free and the sized frees never change errno.
  *
  * Always-on checks: a free or realloc of a pointer that is not heap memory,
  * that points into an object or into freed heap memory, or that was freed
@@ -396,11 +396,13 @@ HW_API void *hw_malloc(size_t n);
 /* Frees p (NULL: nothing). */
 HW_API void hw_free(void *p);
 /* C23's sized frees: hw_free(p) when p is NULL, or when size is exactly the
- * request p was made with (hw_malloc's n, hw_calloc's nmemb * size,
- * hw_realloc's n, hw_aligned_alloc's n) and, for hw_free_aligned_sized,
- * align is a power of two dividing p (as the alignment p was made with
- * does; a larger one that happens to divide p passes too). Otherwise, for a
- * live object's start, the always-on check reports one line,
+ * request p was made with, which hw_malloc_usable_size(p) returns
+ * (hw_malloc's n, hw_calloc's nmemb * size, hw_realloc's n,
+ * hw_aligned_alloc's n; hw_pvalloc's n rounded up to whole pages) and, for
+ * hw_free_aligned_sized, align is a power of two dividing p (as the
+ * alignment p was made with does; a larger one that happens to divide p
+ * passes too). Otherwise, for a live object's start, the always-on check
+ * reports one line,
  *   heapward: free-size mismatch: free_sized of 0x... with size 32 (a
  *     24-byte object allocated by malloc)
  *   heapward: free-size mismatch: free_aligned_sized of 0x... with
