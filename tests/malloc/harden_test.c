@@ -401,6 +401,11 @@ static void test_sized_free(void)
 		void *m = hw_malloc(n);
 		hw_free_aligned_sized(m, 16, n);
 	}
+	/* pvalloc's request is its whole pages (heapward.h). */
+	void *pv = hw_pvalloc(1);
+	size_t pv_size = hw_malloc_usable_size(pv);
+	EXPECT(pv_size >= 4096 && pv_size % 4096 == 0, "pvalloc(1): %zu bytes", pv_size);
+	hw_free_aligned_sized(pv, 4096, pv_size);
 	hw_free_sized(NULL, 5);
 	hw_free_aligned_sized(NULL, 3, 5);
 	hw_malloc_stats_get(&s1);
