@@ -159,15 +159,26 @@ static bool foreign_runtime(void)
 	return found;
 }
 
+/* The kind (MC8) and the requested size of the live object at slot idx of
+ * s (a large or guarded one's in its record). */
+static unsigned kind_of(const mc_span *s, size_t idx, size_t *len)
+{
+	if (s->kind != MC_SPAN_SMALL) {
+		*len = s->req;
+		return s->okind;
+	}
+	*len = mc_state_len(s, s->state[idx]);
+	return mc_state_kind(s->state[idx]);
+}
+
 /* KD2: the report of a mismatch found in p, live at slot idx of s (value:
  * the size or alignment op was given; mix: a C and C++ mix), and the
  * abort or, when the layer continues, the count. */
 static HW_COLD void mismatch(void *p, const mc_span *s, size_t idx, mc_mismatch what,
 			     size_t value, bool mix, const char *op)
 {
-	bool large = s->kind != MC_SPAN_SMALL;
-	unsigned have = large ? s->okind : mc_state_kind(s->state[idx]);
-	size_t len = large ? s->req : mc_state_len(s, s->state[idx]);
+	size_t len;
+	unsigned have = kind_of(s, idx, &len);
 	const char *by = have < MC_KIND_COUNT ? made_by[have] : "?";
 	hw_mc_guard_say_pending(); /* GD9 */
 	switch (what) {
@@ -209,14 +220,14 @@ bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const cha
 		p = (void *)s->start; /* KD4 */
 	if (!s)
 		return true;
-	bool large = s->kind != MC_SPAN_SMALL; /* large or guarded */
-	unsigned have = large ? s->okind : mc_state_kind(s->state[idx]);
-	size_t len = large ? s->req : mc_state_len(s, s->state[idx]);
+	size_t len;
+	unsigned have = kind_of(s, idx, &len);
 	bool mix = (have == MC_KIND_MALLOC) != (kind == MC_KIND_MALLOC);
 	if (HW_LIKELY(have == kind && (!sized || size == len)) ||
 	    (mix && (!hw_mc_cfg.alloc_dealloc_mismatch || foreign_runtime()))) {
-		/* A small slot's kind goes with its state at the free. */
-		if (large)
+		/* A small slot's kind goes with its state at the free; a large
+		 * or guarded one's is reset here. */
+		if (s->kind != MC_SPAN_SMALL)
 			s->okind = MC_KIND_MALLOC;
 		return true;
 	}
@@ -231,7 +242,7 @@ bool hw_mc_align_check(void *p, size_t align, const char *op)
 {
 	size_t idx = 0;
 	mc_span *s = live_start(p, &idx);
-	if (!s || (align && !(align & (align - 1)) && !((uintptr_t)p & (align - 1))))
+	if (!s || mc_aligned_to(p, align))
 		return true;
 	mismatch(p, s, idx, MC_MISMATCH_FREE_ALIGN, align, false, op);
 	return false;

@@ -995,9 +995,7 @@ static MA_NOINLINE HW_COLD void free_aligned_bad(void *p, size_t align, size_t s
 MA_FAST void hw_free_aligned_sized(void *p, size_t align, size_t size)
 {
 	bool check = hw_mc_cfg.free_size_mismatch;
-	if (check && p &&
-	    HW_UNLIKELY(align == 0 || (align & (align - 1)) != 0 ||
-			((uintptr_t)p & (align - 1)) != 0)) {
+	if (check && p && HW_UNLIKELY(!mc_aligned_to(p, align))) {
 		free_aligned_bad(p, align, size);
 		return;
 	}

@@ -714,6 +714,11 @@ bool hw_mc_kind_check(void *p, unsigned kind, bool sized, size_t size, const cha
  * reports the mismatch and returns false (the caller then must not free
  * p), as hw_mc_kind_check does; otherwise returns true (kind.c KD5). */
 bool hw_mc_align_check(void *p, size_t align, const char *op);
+/* KD5's test: align is a power of two dividing p. */
+static inline bool mc_aligned_to(const void *p, size_t align)
+{
+	return hw_is_pow2(align) && hw_align_down((uintptr_t)p, align) == (uintptr_t)p;
+}
 /* malloc.c: the override library's allocation and free with the kind fused
  * into the fast paths. hw_mc_malloc_kind(n, kind) is hw_malloc(n) then
  * hw_mc_kind_set; hw_mc_free_kind(p, ...) is hw_free(p) when
