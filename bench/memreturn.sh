@@ -23,10 +23,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build-bench}
 rounds=${ROUNDS:-2}
 
-cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
-	-DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DHW_BUILD_TESTS=OFF -DHW_BUILD_FUZZERS=OFF \
-	-DHW_BUILD_BENCH=ON >/dev/null
-cmake --build "$build" --target memreturn_bench heapward_malloc -j"$(nproc)" >/dev/null
+. "$root/bench/build.sh"
+bench_build memreturn.sh "$build" memreturn_bench heapward_malloc
 bin=$build/bench/memreturn_bench
 hwlib=${HEAPWARD_LIB:-$build/lib/libheapward-malloc.so}
 

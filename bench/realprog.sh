@@ -79,11 +79,9 @@ for w in "$@"; do
 	esac
 done
 
-cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
-	-DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
-	-DHW_BUILD_TESTS=OFF -DHW_BUILD_FUZZERS=OFF -DHW_BUILD_BENCH=ON >/dev/null
-cmake --build "$build" --target heapward_malloc heapward_launcher proc_measure realprog_threads \
-	-j"$(nproc)" >/dev/null
+. "$root/bench/build.sh"
+bench_build realprog.sh "$build" heapward_malloc heapward_launcher proc_measure \
+	realprog_threads
 measure=$build/bench/proc_measure
 hwlib=${HEAPWARD_LIB:-$build/lib/libheapward-malloc.so}
 

@@ -26,11 +26,9 @@ for a in "$@"; do
 	esac
 done
 
-cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
-	-DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DHW_BUILD_TESTS=OFF -DHW_BUILD_FUZZERS=OFF \
-	-DHW_BUILD_BENCH=ON >/dev/null
-cmake --build "$build" --target heap_bench scavenge_bench refault_bench pacing_bench \
-	malloc_bench debug_bench memreturn_bench heapward_malloc -j"$(nproc)" >/dev/null
+. "$root/bench/build.sh"
+bench_build run.sh "$build" heap_bench scavenge_bench refault_bench pacing_bench malloc_bench \
+	debug_bench memreturn_bench heapward_malloc
 
 echo "== heapward benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
