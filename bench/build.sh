@@ -8,9 +8,9 @@
 # (a test build by cc, say), CMake empties its cache on the compiler's
 # change and reconfigures without the -D options of that same command line.
 # The build that follows has no build type: unoptimised, and every figure
-# measured on it is wrong by 10% or more, silently. A second configure
-# applies them; a build directory that still disagrees is an error.
-#
+# measured on it is wrong by 10% or more, silently. So a cache that does not
+# say Release -O2 after the configure is removed, with a note, and the
+# directory configured afresh; one that still disagrees is an error.
 # Usage: . bench/build.sh; bench_build NAME BUILD_DIR TARGET...
 #        (NAME is the calling script's, for its errors on standard error)
 
@@ -23,11 +23,13 @@ bench_build() {
 			-DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" \
 			-DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DHW_BUILD_TESTS=OFF \
 			-DHW_BUILD_FUZZERS=OFF -DHW_BUILD_BENCH=ON >/dev/null
-		if grep -qx 'CMAKE_BUILD_TYPE:STRING=Release' "$_dir/CMakeCache.txt" &&
-			grep -qx 'CMAKE_C_FLAGS_RELEASE:STRING=-O2 -DNDEBUG' "$_dir/CMakeCache.txt"; then
+		if grep -qsx 'CMAKE_BUILD_TYPE:STRING=Release' "$_dir/CMakeCache.txt" &&
+			grep -qsx 'CMAKE_C_FLAGS_RELEASE:STRING=-O2 -DNDEBUG' "$_dir/CMakeCache.txt"; then
 			cmake --build "$_dir" -j"$(nproc)" $(printf -- '--target %s ' "$@") >/dev/null
 			return
 		fi
+		echo "$_caller: $_dir was configured otherwise; configuring it afresh" >&2
+		rm -rf "$_dir/CMakeCache.txt" "$_dir/CMakeFiles"
 	done
 	echo "$_caller: $_dir is not configured as a Release build with -O2;" \
 		"remove it or name another BUILD_DIR" >&2
