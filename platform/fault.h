@@ -49,6 +49,16 @@
  *        Rust's runtime does this for every fault that is not a stack
  *        overflow), goes to the default action without the classifiers:
  *        it was reported the first time, and is not reported twice.
+ *   FH8. A fault raised inside a handler of the program's that this
+ *        handler called (FH3) for an earlier fault of the same thread, and
+ *        that is still running on the thread's alternate stack, goes to the
+ *        program's disposition without the classifiers: it is that
+ *        handler's own doing, a crash reporter reading the memory around
+ *        the first fault (the JVM's error log does so through SafeFetch,
+ *        whose faults its handler recovers from), and the fault that
+ *        started it has been classified. A handler that left by longjmp
+ *        is off the alternate stack: the thread's later faults are
+ *        classified again.
  *
  * Limits. A thread without an alternate stack (one that never called
  * hw_fault_thread_start) cannot run the handler on a stack overflow and

@@ -23,7 +23,8 @@
  *        hw_fault.chained says which of the two comes. SA_RESETHAND makes
  *        the program's disposition SIG_DFL, not the installed one.
  *   FH4. The handler calls only async-signal-safe functions (sigaction,
- *        pthread_sigmask, getpid, raise), the table walks' recovery
+ *        pthread_sigmask, getpid, raise; sigaltstack, a system call with
+ *        no state in the C library), the table walks' recovery
  *        (stackwalk.h UW7, first: a fault inside a walk ends that walk) and the
  *        classifiers, and restores errno.
  *   FH5. A thread's stack is recorded in own_stack (initial-exec TLS) when
@@ -47,6 +48,15 @@
  *   FH7. passed_addr and passed_pc (initial-exec TLS) record the fault
  *        the thread last passed to a handler of the program's, and are
  *        cleared by any fault that goes to the default action instead.
+ *   FH8. passing_at (initial-exec TLS) is pass_on's frame while the
+ *        program's handler it called runs (0 otherwise; an outer call's
+ *        value comes back when a nested one returns, or when the outer
+ *        call returns after a nested handler left by longjmp). A fault is
+ *        inside that handler when the thread is on its alternate stack
+ *        (sigaltstack, asked only when passing_at is set) and the
+ *        interrupted stack pointer lies in it, below passing_at. Such a
+ *        fault leaves passed_addr and passed_pc as they were: the outer
+ *        fault's, which FH7 may see again.
  *
  * The C library's own sigaction. With the override library loaded, the
  * name sigaction is its interposer, which calls back into this file; the
@@ -105,6 +115,8 @@ static HW_THREAD_LOCAL char *own_stack;
 /* FH7: the thread's last fault passed to a handler of the program's (its
  * address and instruction), or zeros. */
 static HW_THREAD_LOCAL uintptr_t passed_addr, passed_pc;
+/* FH8: pass_on's frame while the program's handler it called runs, or 0. */
+static HW_THREAD_LOCAL uintptr_t passing_at;
 
 #if HW_LIBC_SIGACTION
 int __sigaction(int signo, const struct sigaction *act, struct sigaction *old);
@@ -208,11 +220,29 @@ static void pass_on(int signo, siginfo_t *si, void *uctx)
 		sigaddset(&self, signo);
 		pthread_sigmask(SIG_UNBLOCK, &self, NULL);
 	}
+	uintptr_t outer = passing_at; /* FH8 */
+	passing_at = (uintptr_t)__builtin_frame_address(0);
 	if (old.sa_flags & SA_SIGINFO)
 		old.sa_sigaction(signo, si, uctx);
 	else
 		old.sa_handler(signo);
+	passing_at = outer;
 	pthread_sigmask(SIG_SETMASK, &was, NULL);
+}
+
+/* FH8: whether the interrupted code, whose stack pointer was sp, ran
+ * inside a handler of the program's that this thread's handler called and
+ * that has not returned: below its call, on the alternate stack the thread
+ * is on. */
+static bool inside_program_handler(uintptr_t sp)
+{
+	uintptr_t at = passing_at;
+	stack_t cur;
+	if (at == 0 || sp == 0 || sp >= at || sigaltstack(NULL, &cur) != 0 ||
+	    !(cur.ss_flags & SS_ONSTACK))
+		return false;
+	uintptr_t lo = (uintptr_t)cur.ss_sp;
+	return sp >= lo && at <= lo + cur.ss_size;
 }
 
 /* Whether a fault on signo goes to a handler of the program's (FH3). */
@@ -260,12 +290,15 @@ static void on_fault(int signo, siginfo_t *si, void *uctx)
 			      chained(signo)};
 		if (uctx)
 			read_context(uctx, &f);
-		/* FH7: the fault the program's handler let come back to kill. */
-		bool again = !f.chained && f.addr == passed_addr && f.pc == passed_pc;
-		if (!again)
-			(void)hw_fault_classify(&f);
-		passed_addr = f.chained ? f.addr : 0;
-		passed_pc = f.chained ? f.pc : 0;
+		if (!inside_program_handler(f.sp)) { /* FH8 */
+			/* FH7: the fault the program's handler let come back
+			 * to kill. */
+			bool again = !f.chained && f.addr == passed_addr && f.pc == passed_pc;
+			if (!again)
+				(void)hw_fault_classify(&f);
+			passed_addr = f.chained ? f.addr : 0;
+			passed_pc = f.chained ? f.pc : 0;
+		}
 	}
 	errno = saved;
 	pass_on(signo, si, uctx);

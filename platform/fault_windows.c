@@ -21,6 +21,9 @@
  *        thread's last error are kept.
  *   FH5. No alternate stacks: hw_fault_thread_start and hw_fault_thread_end
  *        do nothing.
+ *   FH8. Holds trivially: the handler never calls the program's handlers
+ *        (Windows calls them after it returns), so no fault is raised
+ *        inside one that this handler called.
  *
  * The context. The access is ExceptionInformation[0] (0 read, 1 write, 8
  * execute: a data-execution-prevention fault); code is 0; pc, sp and frame

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -322,6 +323,61 @@ static void test_reported_once(void)
 	       "%s", d.err);
 }
 
+/* A crash reporter's idiom (the JVM's error log, through SafeFetch): its
+ * handler, installed with SA_NODEFER, reads the memory at the fault,
+ * recovers from the second fault that read raises, then dies of the
+ * first. */
+static sigjmp_buf probe_env;
+static volatile sig_atomic_t probing;
+
+static void reporter(int signo, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (probing) {
+		probing = 0;
+		siglongjmp(probe_env, 1);
+	}
+	say("reporter: fault\n");
+	volatile char *at = si->si_addr;
+	if (sigsetjmp(probe_env, 1) == 0) {
+		probing = 1;
+		(void)*at;
+		probing = 0;
+		say("reporter: readable\n");
+	} else {
+		say("reporter: unreadable\n");
+	}
+	(void)set_default(signo);
+}
+
+static void reporter_child(void)
+{
+	start_layer();
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = reporter;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	CHILD_CHECK(sigaction(SIGSEGV, &sa, NULL) == 0);
+	fault();
+}
+
+/* FH8: the reporter's read faults inside its handler, which heapward's
+ * called: that fault goes to it unreported, and the process dies of the
+ * first with one report, before the reporter ran. */
+static void test_reporter_probe(void)
+{
+	hw_death d;
+	REQUIRE(hw_death_run(reporter_child, &d) == 0);
+	const char *rep = overflow_report(&d);
+	const char *prog = strstr(d.err, "reporter: fault");
+	EXPECT(d.signal == SIGSEGV && prog != NULL && strstr(d.err, "reporter: unreadable"),
+	       "signal %d status %d: %s", d.signal, d.status, d.err);
+	EXPECT(guarded ? rep != NULL && rep < prog && !strstr(rep + 1, "ERROR: heapward")
+		       : rep == NULL,
+	       "%s", d.err);
+}
+
 static void signal_child(void)
 {
 	start_layer();
@@ -427,6 +483,7 @@ int main(int argc, char **argv)
 		T(test_own_fault_and_resethand),
 		T(test_signal_function),
 		T(test_reported_once),
+		T(test_reporter_probe),
 		T(test_fork_while_changing),
 	};
 	return hw_test_main(tests, sizeof tests / sizeof tests[0], argc - 1, argv + 1);
