@@ -49,14 +49,16 @@
  *        the thread last passed to a handler of the program's, and are
  *        cleared by any fault that goes to the default action instead.
  *   FH8. passing_at (initial-exec TLS) is pass_on's frame while the
- *        program's handler it called runs (0 otherwise; an outer call's
- *        value comes back when a nested one returns, or when the outer
- *        call returns after a nested handler left by longjmp). A fault is
- *        inside that handler when the thread is on its alternate stack
- *        (sigaltstack, asked only when passing_at is set) and the
- *        interrupted stack pointer lies in it, below passing_at. Such a
- *        fault leaves passed_addr and passed_pc as they were: the outer
- *        fault's, which FH7 may see again.
+ *        program's handler it called for a fault that was not nested
+ *        runs, and 0 once it returned (a handler that left by longjmp
+ *        leaves it set until the thread's next such fault). A fault is
+ *        nested, inside that handler, when the thread is on its alternate
+ *        stack (sigaltstack, asked only when passing_at is set) and the
+ *        interrupted stack pointer lies in it, below passing_at; a nested
+ *        fault's pass_on leaves passing_at alone (so a second nested fault,
+ *        after a first whose handler left by longjmp, is nested too), and
+ *        passed_addr and passed_pc as they were: the outer fault's, which
+ *        FH7 may see again.
  *
  * The C library's own sigaction. With the override library loaded, the
  * name sigaction is its interposer, which calls back into this file; the
@@ -190,8 +192,9 @@ static void restore_default(int signo)
 	os_sigaction(signo, &dfl, NULL);
 }
 
-/* FH3. */
-static void pass_on(int signo, siginfo_t *si, void *uctx)
+/* FH3; nested: the fault was raised inside the program's handler, called
+ * for an earlier one (FH8). */
+static void pass_on(int signo, siginfo_t *si, void *uctx, bool nested)
 {
 	struct sigaction old = seen_now(signo);
 	bool sent = si == NULL || si->si_code <= 0;
@@ -220,13 +223,14 @@ static void pass_on(int signo, siginfo_t *si, void *uctx)
 		sigaddset(&self, signo);
 		pthread_sigmask(SIG_UNBLOCK, &self, NULL);
 	}
-	uintptr_t outer = passing_at; /* FH8 */
-	passing_at = (uintptr_t)__builtin_frame_address(0);
+	if (!nested) /* FH8 */
+		passing_at = (uintptr_t)__builtin_frame_address(0);
 	if (old.sa_flags & SA_SIGINFO)
 		old.sa_sigaction(signo, si, uctx);
 	else
 		old.sa_handler(signo);
-	passing_at = outer;
+	if (!nested)
+		passing_at = 0;
 	pthread_sigmask(SIG_SETMASK, &was, NULL);
 }
 
@@ -278,6 +282,7 @@ static void read_context(const void *uctx, hw_fault *f)
 static void on_fault(int signo, siginfo_t *si, void *uctx)
 {
 	int saved = errno;
+	bool nested = false;
 	if (si && si->si_code > 0) {
 		hw_unwind_tables_recover(); /* stackwalk.h UW7: first */
 		hw_fault f = {(uintptr_t)si->si_addr,
@@ -290,7 +295,8 @@ static void on_fault(int signo, siginfo_t *si, void *uctx)
 			      chained(signo)};
 		if (uctx)
 			read_context(uctx, &f);
-		if (!inside_program_handler(f.sp)) { /* FH8 */
+		nested = inside_program_handler(f.sp); /* FH8 */
+		if (!nested) {
 			/* FH7: the fault the program's handler let come back
 			 * to kill. */
 			bool again = !f.chained && f.addr == passed_addr && f.pc == passed_pc;
@@ -301,7 +307,7 @@ static void on_fault(int signo, siginfo_t *si, void *uctx)
 		}
 	}
 	errno = saved;
-	pass_on(signo, si, uctx);
+	pass_on(signo, si, uctx, nested);
 }
 
 /* The alternate stack's size, without its guard page. */
