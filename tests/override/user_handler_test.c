@@ -175,16 +175,21 @@ static void crash_handler(int signo, siginfo_t *si, void *uctx)
 	_exit(7);
 }
 
-static void install_crash_handler(int flags)
+/* In a child: fn becomes the program's SA_SIGINFO handler of SIGSEGV, with
+ * flags, blocking block while it runs (0: nothing more). */
+static void install_segv(void (*fn)(int, siginfo_t *, void *), int flags, int block)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = crash_handler;
+	sa.sa_sigaction = fn;
 	sa.sa_flags = SA_SIGINFO | flags;
 	sigemptyset(&sa.sa_mask);
-	sigaddset(&sa.sa_mask, SIGUSR1);
+	if (block)
+		sigaddset(&sa.sa_mask, block);
 	CHILD_CHECK(sigaction(SIGSEGV, &sa, NULL) == 0);
 }
+
+static void install_crash_handler(int flags) { install_segv(crash_handler, flags, SIGUSR1); }
 
 static void heap_fault_child(void)
 {
@@ -260,12 +265,8 @@ static void own_fault_child(void)
 	start_layer();
 	own_page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHILD_CHECK(own_page != MAP_FAILED);
-	struct sigaction sa, cur;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = unprotect_handler;
-	sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
-	sigemptyset(&sa.sa_mask);
-	CHILD_CHECK(sigaction(SIGSEGV, &sa, NULL) == 0);
+	install_segv(unprotect_handler, SA_RESETHAND, 0);
+	struct sigaction cur;
 	ran = 0;
 	own_page[5] = 1; /* faults, fixed by the handler, written again */
 	CHILD_CHECK(ran == 1 && own_page[5] == 1);
@@ -355,12 +356,7 @@ static void reporter(int signo, siginfo_t *si, void *uc)
 static void reporter_child(void)
 {
 	start_layer();
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = reporter;
-	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	CHILD_CHECK(sigaction(SIGSEGV, &sa, NULL) == 0);
+	install_segv(reporter, SA_NODEFER, 0);
 	fault();
 }
 
